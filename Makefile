@@ -1,0 +1,71 @@
+# The front door. `make test` is what CI runs; every target sets up what it needs first.
+SHELL := bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+WASM_PACK := wasm-pack --log-level warn
+
+.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway
+
+setup:
+	@scripts/setup.sh
+
+## test: everything CI checks: format, lints (native and wasm32), native tests, the same
+## tests in WebAssembly under Node, the JavaScript tests against the built package, and the
+## gateway's end-to-end tests on the local edge runtime.
+test: setup lint unit wasm-test js-test e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway -- -D warnings
+
+unit:
+	cargo test
+
+wasm-test:
+	$(WASM_PACK) test --node
+
+# The JS library as Node loads it, in release form (the one the benchmarks measure).
+pkg-node:
+	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
+
+js-test: pkg-node
+	node --test tests/js/
+
+## bench: throughput against the JS libraries people use today, the native core, wasm size.
+bench: setup pkg-node
+	cargo bench --bench core
+	node bench/tokens.mjs
+
+## pkg: the npm package for bundlers and edge runtimes (ES modules), in pkg/.
+pkg: setup
+	$(WASM_PACK) build --release --target web --out-dir pkg
+
+fmt:
+	cargo fmt
+
+# The gateway worker as wrangler.toml's [build] command makes it (into build/), with the
+# tools worker-build would otherwise download; its own target dir avoids racing pkg builds.
+GATEWAY_BUILD := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen \
+	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
+	worker-build --release . --no-default-features --features gateway --target-dir target/gateway
+
+## gateway: build the gateway worker into build/ (wrangler dev and deploy run the same).
+gateway: setup
+	$(GATEWAY_BUILD)
+
+## e2e: the gateway on wrangler dev (workerd, local KV) in front of demo origins, real HTTP.
+e2e: gateway
+	node --test --test-concurrency=1 tests/e2e/
+
+## bench-gateway: the pipeline's native cost per request, then load through the gateway vs
+## straight to an origin and vs a plain JS worker (autocannon, 127.0.0.1).
+bench-gateway: gateway
+	cargo bench --bench gateway
+	node bench/gateway-load.mjs
+
+## dev: three demo origins on 127.0.0.1:9001-9003 and the gateway on http://127.0.0.1:8787
+## (wrangler dev builds it, rebuilds on changes in src/, keeps KV in .wrangler/). Ctrl-C stops all.
+dev: setup
+	@scripts/dev.sh
