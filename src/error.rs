@@ -1,0 +1,119 @@
+//! The crate's one error type, with a stable machine code per variant.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Everything that can go wrong, each with a stable code ([`Error::code`]) that the JavaScript
+/// face exposes as `error.code`.
+///
+/// Codes are a contract: they never change meaning and are never renamed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is longer than the configured maximum; refused before any decoding.
+    TooLarge { len: usize, max: usize },
+    /// The input is not in the expected format (bad base64url, truncated, unknown version...).
+    Malformed(&'static str),
+    /// The token names a key id that the keyring does not hold.
+    UnknownKey(String),
+    /// The authentication tag does not match: the token was forged or altered.
+    BadSignature,
+    /// The token is authentic but was made for another purpose (for example a `csrf` token
+    /// presented as a `session` token).
+    WrongPurpose,
+    /// The token is authentic but its lifetime has ended. Carries the verified claims, so the
+    /// caller can offer a refresh or a fresh login.
+    Expired { exp: u64, claims: Box<Map<String, Value>> },
+    /// The token is authentic but `iat` or `nbf` lies in the future (beyond the leeway).
+    NotYetValid { valid_from: u64 },
+    /// The claims given to `sign` are not a JSON object, or cannot be serialized.
+    InvalidClaims(String),
+    /// The configuration or an option is invalid; the message names the setting.
+    InvalidConfig(String),
+    /// A JWT names an algorithm other than HS256 (`none` included); carries the `alg` given.
+    UnsupportedAlg(String),
+    /// The token is authentic but its `iss` is not the expected issuer.
+    WrongIssuer,
+    /// The token is authentic but its `aud` does not name the expected audience.
+    WrongAudience,
+    /// The token is authentic but was issued before the subject's `minIssuedAt` (a logout
+    /// everywhere or a password change ended it).
+    Revoked { issued_at: u64, min_issued_at: u64 },
+    /// The platform gave no random bytes (a sealed token needs a fresh nonce).
+    RandomnessUnavailable,
+    /// Affinity routing: no backend is healthy, so the request cannot be routed.
+    NoBackend,
+    /// Affinity routing with `failover: "strict"`: the visitor's backend is down and the
+    /// policy forbids moving the visitor elsewhere. Carries the backend id.
+    BackendUnavailable(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable machine code, for example `"bad_signature"`.
+    ///
+    /// ```
+    /// assert_eq!(edge_session::Error::BadSignature.code(), "bad_signature");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::TooLarge { .. } => "too_large",
+            Error::Malformed(_) => "malformed",
+            Error::UnknownKey(_) => "unknown_key",
+            Error::BadSignature => "bad_signature",
+            Error::WrongPurpose => "wrong_purpose",
+            Error::Expired { .. } => "expired",
+            Error::NotYetValid { .. } => "not_yet_valid",
+            Error::InvalidClaims(_) => "invalid_claims",
+            Error::InvalidConfig(_) => "invalid_config",
+            Error::UnsupportedAlg(_) => "unsupported_alg",
+            Error::WrongIssuer => "wrong_issuer",
+            Error::WrongAudience => "wrong_audience",
+            Error::Revoked { .. } => "revoked",
+            Error::RandomnessUnavailable => "randomness_unavailable",
+            Error::NoBackend => "no_backend",
+            Error::BackendUnavailable(_) => "backend_unavailable",
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::InvalidConfig(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TooLarge { len, max } => {
+                write!(f, "input of {len} bytes exceeds the limit of {max} bytes")
+            }
+            Error::Malformed(what) => write!(f, "malformed token: {what}"),
+            Error::UnknownKey(kid) => write!(f, "token was signed with unknown key id {kid:?}"),
+            Error::BadSignature => f.write_str("token signature does not match"),
+            Error::WrongPurpose => f.write_str("token was issued for another purpose"),
+            Error::Expired { exp, .. } => write!(f, "token expired at {exp}"),
+            Error::NotYetValid { valid_from } => write!(f, "token is not valid before {valid_from}"),
+            Error::InvalidClaims(why) => write!(f, "invalid claims: {why}"),
+            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::UnsupportedAlg(alg) => {
+                write!(f, "unsupported JWT algorithm {alg:?}: only HS256 is accepted")
+            }
+            Error::WrongIssuer => f.write_str("token was issued by another issuer"),
+            Error::WrongAudience => f.write_str("token was issued for another audience"),
+            Error::Revoked { issued_at, min_issued_at } => write!(
+                f,
+                "token was revoked: issued at {issued_at}, before the subject's minIssuedAt {min_issued_at}"
+            ),
+            Error::RandomnessUnavailable => f.write_str("no source of randomness is available"),
+            Error::NoBackend => f.write_str("no backend is healthy"),
+            Error::BackendUnavailable(id) => {
+                write!(f, "backend {id:?} is down and the failover policy is strict")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

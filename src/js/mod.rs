@@ -1,0 +1,58 @@
+//! The JavaScript face: thin wasm-bindgen wrappers over the core. No logic lives here beyond
+//! converting values at the boundary.
+
+mod affinity;
+mod claims;
+mod jwt;
+#[cfg(feature = "sealed")]
+mod sealed;
+mod tokens;
+
+use js_sys::{Error as JsError, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+use crate::time::{UnixTime, MAX_TIME};
+
+/// A JavaScript `Error` with `name = "EdgeSessionError"`, `.code` set to the stable code and,
+/// for `expired`, `.claims` set to the verified claims.
+pub(crate) fn js_error(error: Error) -> JsValue {
+    let js = JsError::new(&error.to_string());
+    js.set_name("EdgeSessionError");
+    let _ = Reflect::set(&js, &"code".into(), &error.code().into());
+    if let Error::Expired { claims, .. } = &error {
+        if let Ok(json) = serde_json::to_string(claims) {
+            if let Ok(value) = JSON::parse(&json) {
+                let _ = Reflect::set(&js, &"claims".into(), &value);
+            }
+        }
+    }
+    js.into()
+}
+
+/// The caller's `now` in seconds, or the clock's.
+pub(crate) fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsValue> {
+    let now = now.unwrap_or_else(|| (js_sys::Date::now() / 1000.0).floor());
+    seconds("now", now)
+}
+
+/// A JavaScript number that must be a whole, non-negative count of seconds.
+pub(crate) fn seconds(what: &str, n: f64) -> Result<u64, JsValue> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_TIME as f64 {
+        Ok(n as u64)
+    } else {
+        Err(js_error(Error::config(format!(
+            "{what} must be a whole, non-negative number of seconds"
+        ))))
+    }
+}
+
+/// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
+pub(crate) fn stringify(value: &JsValue) -> Option<String> {
+    JSON::stringify(value).ok().and_then(|s| s.as_string())
+}
+
+/// `JSON.parse(text)` of JSON this crate produced.
+pub(crate) fn parse(text: &str) -> Result<JsValue, JsValue> {
+    JSON::parse(text)
+}

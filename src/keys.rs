@@ -1,0 +1,289 @@
+//! Secrets, key ids, the keyring, and per-purpose subkeys derived with HKDF-SHA256.
+//!
+//! A [`KeyRing`] holds one or more secrets, each with an id. The first key signs; all keys
+//! verify, so a secret can be rotated without logging anybody out: put the new key first and
+//! keep the old one until the tokens it signed have expired.
+//!
+//! Secrets are never used directly: every use (session tokens, CSRF tokens, affinity values,
+//! store encryption...) derives its own 32-byte subkey from the secret with HKDF and a
+//! *purpose* string, so a value made for one purpose never verifies as another.
+
+use std::fmt;
+
+use base64::engine::general_purpose::{URL_SAFE_NO_PAD, STANDARD_NO_PAD};
+use base64::Engine;
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+
+/// The shortest secret accepted, in bytes (256 bits, the HMAC-SHA256 key strength).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The longest key id accepted, in bytes.
+pub const MAX_KEY_ID_BYTES: usize = 64;
+
+/// HKDF salt: a fixed domain separator for everything this crate derives.
+const HKDF_SALT: &[u8] = b"edge-session/v1";
+
+/// A secret of at least [`MIN_SECRET_BYTES`] bytes. Its `Debug` output never shows the bytes.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// A secret from raw bytes; refused with `invalid_config` when shorter than 32 bytes.
+    ///
+    /// ```
+    /// use edge_session::Secret;
+    /// assert!(Secret::new(vec![7; 32]).is_ok());
+    /// assert_eq!(Secret::new(vec![7; 31]).unwrap_err().code(), "invalid_config");
+    /// ```
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self> {
+        let bytes = bytes.into();
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(Error::config(format!(
+                "a secret must be at least {MIN_SECRET_BYTES} bytes, got {}",
+                bytes.len()
+            )));
+        }
+        Ok(Secret(bytes))
+    }
+
+    /// A secret from its base64url text (padding optional; the standard alphabet is accepted
+    /// too, since that is what `openssl rand -base64 32` prints).
+    ///
+    /// ```
+    /// use edge_session::Secret;
+    /// let s = Secret::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+    /// # let _ = s;
+    /// ```
+    pub fn from_base64(text: &str) -> Result<Self> {
+        let text = text.trim().trim_end_matches('=');
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .or_else(|_| STANDARD_NO_PAD.decode(text))
+            .map_err(|_| Error::config("a secret must be base64url text"))?;
+        Self::new(bytes)
+    }
+
+    /// The 32-byte subkey for `purpose`: HKDF-SHA256 with a fixed salt and the purpose as info.
+    pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut okm = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.0)
+            .expand(purpose.as_bytes(), &mut okm)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        okm
+    }
+
+    /// The raw bytes, for standards that key HMAC with the secret itself (JWT HS256).
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A key as written in configuration: `{ "id": "k2", "secret": "<base64url>" }`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The key id, carried in every token this key signs.
+    pub id: String,
+    /// The secret, base64url, at least 32 bytes once decoded.
+    pub secret: String,
+}
+
+impl fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyConfig").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// Keys with ids: the first signs, all verify.
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    keys: Vec<(String, Secret)>,
+}
+
+impl KeyRing {
+    /// A keyring from `(id, secret)` pairs, the signing key first.
+    ///
+    /// Refused with `invalid_config` when empty, when an id repeats, or when an id is empty,
+    /// longer than 64 bytes, or uses characters other than `A-Z a-z 0-9 . _ -`.
+    pub fn new(keys: Vec<(String, Secret)>) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(Error::config("keys: at least one key is required"));
+        }
+        for (i, (id, _)) in keys.iter().enumerate() {
+            check_key_id(id)?;
+            if keys[..i].iter().any(|(other, _)| other == id) {
+                return Err(Error::config(format!("keys: duplicate key id {id:?}")));
+            }
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// A keyring from configuration entries with base64url secrets.
+    pub fn from_config(keys: &[KeyConfig]) -> Result<Self> {
+        let keys = keys
+            .iter()
+            .map(|k| {
+                let secret = Secret::from_base64(&k.secret)
+                    .map_err(|e| Error::config(format!("keys[{:?}]: {e}", k.id)))?;
+                Ok((k.id.clone(), secret))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(keys)
+    }
+
+    /// The keys in order, the signing key first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Secret)> {
+        self.keys.iter().map(|(id, s)| (id.as_str(), s))
+    }
+
+    /// Per-purpose HMAC-SHA256 keys for every key in the ring, in order.
+    pub(crate) fn mac_keys(&self, purpose: &str) -> Vec<(String, MacKey)> {
+        self.iter().map(|(id, s)| (id.to_owned(), MacKey::new(&s.derive(purpose)))).collect()
+    }
+}
+
+fn check_key_id(id: &str) -> Result<()> {
+    let ok_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
+    if id.is_empty() || id.len() > MAX_KEY_ID_BYTES || !id.bytes().all(ok_char) {
+        return Err(Error::config(format!(
+            "key id {id:?} must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -"
+        )));
+    }
+    Ok(())
+}
+
+/// Length of the authentication tags this crate writes: 128 bits (RFC 2104 section 5 allows
+/// truncating HMAC output to half its length, and no less than 80 bits).
+pub(crate) const TAG_BYTES: usize = 16;
+
+/// An HMAC-SHA256 key with its inner and outer pads already hashed, so each use costs only the
+/// message's blocks.
+#[derive(Clone)]
+pub(crate) struct MacKey(Hmac<Sha256>);
+
+impl MacKey {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        MacKey(Hmac::new_from_slice(key).expect("HMAC takes keys of any length"))
+    }
+
+    /// The truncated tag of `message`.
+    pub(crate) fn tag(&self, message: &[u8]) -> [u8; TAG_BYTES] {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; TAG_BYTES];
+        tag.copy_from_slice(&full[..TAG_BYTES]);
+        tag
+    }
+
+    /// Checks a truncated tag in constant time.
+    pub(crate) fn verify(&self, message: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        tag.len() == TAG_BYTES && mac.verify_truncated_left(tag).is_ok()
+    }
+
+    /// The full 32-byte tag of `message` (JWT HS256 signatures are untruncated).
+    pub(crate) fn full_tag(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks a full 32-byte tag in constant time (`Mac::verify_slice`).
+    pub(crate) fn verify_full(&self, message: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_secrets_are_refused() {
+        for len in [0, 1, 16, 31] {
+            assert_eq!(Secret::new(vec![1; len]).unwrap_err().code(), "invalid_config");
+        }
+        assert!(Secret::new(vec![1; 32]).is_ok());
+    }
+
+    #[test]
+    fn secrets_decode_from_both_base64_alphabets() {
+        let bytes: Vec<u8> = (0..48).map(|i| i * 5 + 250).map(|b: u32| b as u8).collect();
+        let url = URL_SAFE_NO_PAD.encode(&bytes);
+        let std = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(Secret::from_base64(&url).unwrap().0, bytes);
+        assert_eq!(Secret::from_base64(&std).unwrap().0, bytes);
+        assert_eq!(Secret::from_base64("not base64!").unwrap_err().code(), "invalid_config");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let s = Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap();
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        let ring = KeyRing::new(vec![("k1".into(), s)]).unwrap();
+        assert!(!format!("{ring:?}").contains("0123"));
+        let cfg = KeyConfig { id: "k1".into(), secret: "c2VjcmV0".into() };
+        assert!(!format!("{cfg:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn keyring_rules() {
+        let s = || Secret::new(vec![9; 32]).unwrap();
+        assert!(KeyRing::new(vec![]).is_err());
+        assert!(KeyRing::new(vec![("a".into(), s()), ("a".into(), s())]).is_err());
+        for bad in ["", "has space", "ü", &"x".repeat(65)] {
+            assert!(KeyRing::new(vec![(bad.into(), s())]).is_err(), "{bad:?}");
+        }
+        assert!(KeyRing::new(vec![("k-2.b_c".into(), s()), ("k1".into(), s())]).is_ok());
+    }
+
+    #[test]
+    fn purposes_derive_different_keys() {
+        let s = Secret::new(vec![3; 32]).unwrap();
+        assert_ne!(s.derive("session"), s.derive("csrf"));
+        assert_eq!(s.derive("session"), s.derive("session"));
+    }
+
+    /// RFC 4231 test cases 1, 2 and 7 (HMAC-SHA256), truncated to our tag length, plus test
+    /// case 5 which is itself a 128-bit truncation.
+    #[test]
+    fn rfc4231_hmac_sha256_vectors() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        };
+        let cases: [(Vec<u8>, Vec<u8>, &str); 4] = [
+            (vec![0x0b; 20], b"Hi There".to_vec(),
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(),
+             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+            (vec![0x0c; 20], b"Test With Truncation".to_vec(), "a3b6167473100ee06e0c796c2955552b"),
+            (vec![0xaa; 131],
+             b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.".to_vec(),
+             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+        ];
+        for (key, data, expected) in cases {
+            let key = MacKey::new(&key);
+            let expected = hex(expected);
+            assert_eq!(key.tag(&data)[..], expected[..TAG_BYTES]);
+            assert!(key.verify(&data, &expected[..TAG_BYTES]));
+            let mut wrong = expected[..TAG_BYTES].to_vec();
+            wrong[15] ^= 1;
+            assert!(!key.verify(&data, &wrong));
+        }
+    }
+}

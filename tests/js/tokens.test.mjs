@@ -1,0 +1,154 @@
+// The JavaScript API of SessionTokens, exercised on the package built by
+// `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { SessionTokens } = require("../../pkg-node/edge_session.js");
+
+const NOW = 1800000000;
+const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
+const SECRET_1 = b64url(Array.from({ length: 32 }, (_, i) => i + 1));
+const SECRET_2 = b64url(Array.from({ length: 32 }, (_, i) => i + 33));
+
+const make = (extra = {}) =>
+  new SessionTokens({ keys: [{ id: "k1", secret: SECRET_1 }], ttlSeconds: 3600, leewaySeconds: 30, ...extra });
+
+const codeOf = (fn) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof Error, "throws an Error");
+    assert.equal(typeof e.message, "string");
+    assert.ok(e.message.length > 0);
+    return e.code;
+  }
+  assert.fail("expected a throw");
+};
+
+test("sign and verify round trip with iat and exp", () => {
+  const tokens = make();
+  const token = tokens.sign({ sub: "user-12345", role: "admin" }, { now: NOW });
+  assert.match(token, /^[A-Za-z0-9_-]+$/);
+  assert.deepEqual(tokens.verify(token, { now: NOW + 1 }), {
+    sub: "user-12345", role: "admin", iat: NOW, exp: NOW + 3600,
+  });
+});
+
+test("the frozen vector matches the Rust tests", () => {
+  const token = make().sign({ sub: "user-12345", role: "admin" }, { now: NOW });
+  assert.equal(token, "ARoCazGApKfaBpAcAHsicm9sZSI6ImFkbWluIiwic3ViIjoidXNlci0xMjM0NSJ9REKcnHjp2YtOyl7nXoNa9A");
+});
+
+test("defaults: the clock for now, and configured ttl", () => {
+  const tokens = new SessionTokens({ keys: [{ id: "k1", secret: SECRET_1 }] });
+  const before = Math.floor(Date.now() / 1000);
+  const claims = tokens.verify(tokens.sign({ sub: "u" }));
+  assert.ok(claims.iat >= before && claims.iat <= before + 2);
+  assert.equal(claims.exp - claims.iat, 3600);
+});
+
+test("per-token ttlSeconds", () => {
+  const tokens = make();
+  const claims = tokens.verify(tokens.sign({ sub: "u" }, { now: NOW, ttlSeconds: 600 }), { now: NOW });
+  assert.equal(claims.exp, NOW + 600);
+});
+
+test("expiry and leeway boundaries; expired errors carry the claims", () => {
+  const tokens = make();
+  const token = tokens.sign({ sub: "u" }, { now: NOW });
+  assert.equal(tokens.verify(token, { now: NOW + 3630 }).sub, "u");
+  try {
+    tokens.verify(token, { now: NOW + 3631 });
+    assert.fail("should throw");
+  } catch (e) {
+    assert.equal(e.code, "expired");
+    assert.equal(e.name, "EdgeSessionError");
+    assert.deepEqual(e.claims, { sub: "u", iat: NOW, exp: NOW + 3600 });
+  }
+  assert.equal(tokens.verify(token, { now: NOW - 30 }).sub, "u");
+  assert.equal(codeOf(() => tokens.verify(token, { now: NOW - 31 })), "not_yet_valid");
+});
+
+test("key rotation: old tokens verify and are flagged stale", () => {
+  const old = make();
+  const rotated = new SessionTokens({ keys: [{ id: "k2", secret: SECRET_2 }, { id: "k1", secret: SECRET_1 }] });
+  const token = old.sign({ sub: "u" }, { now: NOW });
+  const v = rotated.verifyDetailed(token, { now: NOW });
+  assert.equal(v.keyId, "k1");
+  assert.equal(v.staleKey, true);
+  assert.equal(v.claims.sub, "u");
+  const fresh = rotated.verifyDetailed(rotated.sign(v.claims, { now: NOW }), { now: NOW });
+  assert.deepEqual([fresh.keyId, fresh.staleKey], ["k2", false]);
+  const retired = new SessionTokens({ keys: [{ id: "k2", secret: SECRET_2 }] });
+  assert.equal(codeOf(() => retired.verify(token, { now: NOW })), "unknown_key");
+});
+
+test("purpose separation", () => {
+  const csrf = make({ purpose: "csrf" });
+  const token = csrf.sign({ sub: "u" }, { now: NOW });
+  assert.equal(codeOf(() => make().verify(token, { now: NOW })), "wrong_purpose");
+});
+
+test("every tampered character is rejected", () => {
+  const tokens = make();
+  const token = tokens.sign({ sub: "user-12345", role: "admin" }, { now: NOW });
+  for (let i = 0; i < token.length; i++) {
+    const c = token[i] === "A" ? "B" : "A";
+    const forged = token.slice(0, i) + c + token.slice(i + 1);
+    const code = codeOf(() => tokens.verify(forged, { now: NOW }));
+    assert.ok(["malformed", "bad_signature", "unknown_key", "wrong_purpose"].includes(code), `${i}: ${code}`);
+  }
+});
+
+test("every error code is reachable from JS", () => {
+  const tokens = make();
+  const token = tokens.sign({ sub: "u" }, { now: NOW });
+  const codes = [
+    codeOf(() => tokens.verify("A".repeat(4097))),
+    codeOf(() => tokens.verify("not a token")),
+    codeOf(() => new SessionTokens({ keys: [{ id: "k9", secret: SECRET_1 }] }).verify(token, { now: NOW })),
+    codeOf(() => new SessionTokens({ keys: [{ id: "k1", secret: SECRET_2 }] }).verify(token, { now: NOW })),
+    codeOf(() => make({ purpose: "csrf" }).verify(token, { now: NOW })),
+    codeOf(() => tokens.verify(token, { now: NOW + 9999 })),
+    codeOf(() => tokens.verify(token, { now: NOW - 9999 })),
+    codeOf(() => tokens.sign([1, 2])),
+    codeOf(() => new SessionTokens({ keys: [{ id: "k1", secret: "c2hvcnQ" }] })),
+  ];
+  assert.deepEqual(codes, [
+    "too_large", "malformed", "unknown_key", "bad_signature", "wrong_purpose", "expired",
+    "not_yet_valid", "invalid_claims", "invalid_config",
+  ]);
+});
+
+test("bad configuration and options are refused with invalid_config", () => {
+  for (const config of [
+    {},
+    { keys: [] },
+    { keys: [{ id: "k1", secret: SECRET_1 }], ttlSeconds: 0 },
+    { keys: [{ id: "k1", secret: SECRET_1 }], ttlSeconds: -5 },
+    { keys: [{ id: "k1", secret: SECRET_1 }], tttl: 5 },
+    { keys: [{ id: "k1", secret: SECRET_1 }, { id: "k1", secret: SECRET_2 }] },
+    { keys: [{ id: "has space", secret: SECRET_1 }] },
+  ]) {
+    assert.equal(codeOf(() => new SessionTokens(config)), "invalid_config", JSON.stringify(config));
+  }
+  const tokens = make();
+  for (const now of [-1, 1.5, NaN, Infinity, 2 ** 60]) {
+    assert.equal(codeOf(() => tokens.sign({}, { now })), "invalid_config", String(now));
+  }
+  assert.equal(codeOf(() => tokens.sign({}, { ttlSeconds: 0 })), "invalid_config");
+});
+
+test("garbage, huge and non-string inputs never crash the instance", () => {
+  const tokens = make();
+  for (const bad of ["", ".", "💥", "\u0000", "a".repeat(4096), "A".repeat(1 << 20)]) {
+    assert.ok(["malformed", "too_large"].includes(codeOf(() => tokens.verify(bad))));
+  }
+  assert.throws(() => tokens.verify(undefined));
+  assert.throws(() => tokens.sign(undefined));
+  assert.throws(() => tokens.sign(() => 1));
+  // The instance still works after all that.
+  assert.equal(tokens.verify(tokens.sign({ sub: "u" })).sub, "u");
+});
