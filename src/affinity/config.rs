@@ -1,0 +1,148 @@
+//! Settings of an [`Affinity`](super::Affinity) router; field names match the JavaScript
+//! options (camelCase).
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::backends::BackendConfig;
+use crate::cookie::SameSite;
+
+/// Where the routing key comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A signed affinity value in a cookie (the default).
+    #[default]
+    Cookie,
+    /// A signed affinity value in a URL query parameter, for clients without cookies.
+    Url,
+    /// The client address, hashed (IPv6 by its /64 network).
+    Ip,
+    /// A request header's value, such as a session or tenant id, hashed.
+    Header,
+}
+
+/// What happens to a visitor whose backend is down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failover {
+    /// Move the visitor to the rendezvous choice among healthy backends; it stays there when
+    /// the old backend recovers (the default).
+    #[default]
+    Sticky,
+    /// Never move the visitor: fail with `backend_unavailable`, for applications that keep
+    /// state in a backend's memory.
+    Strict,
+}
+
+/// Settings of an [`Affinity`](super::Affinity) router.
+///
+/// ```
+/// use edge_session::affinity::{AffinityConfig, BackendConfig, Mode};
+///
+/// let config: AffinityConfig = serde_json::from_str(r#"{
+///     "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA",
+///     "backends": [{ "id": "a" }, { "id": "b", "weight": 2 }],
+///     "mode": "ip"
+/// }"#).unwrap();
+/// assert_eq!(config.mode, Mode::Ip);
+/// assert_eq!(config.backends[1], BackendConfig::weighted("b", 2));
+/// assert_eq!(config.cookie_name, "__Host-affinity");
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AffinityConfig {
+    /// base64url secret, at least 32 bytes once decoded. Every edge location must use the same
+    /// one: it keys the hashing and signs the affinity values.
+    pub secret: String,
+    /// Where the routing key comes from. Default `cookie`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// The backends, 1 to 1024, with unique ids.
+    pub backends: Vec<BackendConfig>,
+    /// Longest life of an affinity value, enforced by the server, in seconds. Default 86400.
+    #[serde(default = "defaults::ttl")]
+    pub ttl_seconds: u64,
+    /// A value unused for longer than this is not honoured, in seconds; at most
+    /// `ttlSeconds`. Default 1800.
+    #[serde(default = "defaults::idle")]
+    pub idle_seconds: u64,
+    /// Cookie mode: the cookie's name. Default `__Host-affinity`.
+    #[serde(default = "defaults::cookie_name")]
+    pub cookie_name: String,
+    /// Cookie mode: the `SameSite` attribute. Default `Lax`.
+    #[serde(default)]
+    pub same_site: SameSite,
+    /// Cookie mode: the `Domain` attribute, to share the cookie with subdomains (needs a
+    /// cookie name without the `__Host-` prefix). Default none: host-only.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Cookie mode: the `Partitioned` attribute (CHIPS). Default false.
+    #[serde(default)]
+    pub partitioned: bool,
+    /// What happens to a visitor whose backend is down. Default `sticky`.
+    #[serde(default)]
+    pub failover: Failover,
+    /// URL mode: the query parameter's name, 1 to 64 of `A-Z a-z 0-9 - . _ ~`. Default `_aff`.
+    #[serde(default = "defaults::param")]
+    pub param: String,
+    /// Header mode: the name of the header whose value is the key (the caller passes the value
+    /// to `route`; the gateway reads this header). Default none.
+    #[serde(default)]
+    pub header: Option<String>,
+}
+
+pub(crate) mod defaults {
+    pub fn ttl() -> u64 {
+        86_400
+    }
+    pub fn idle() -> u64 {
+        1_800
+    }
+    pub fn cookie_name() -> String {
+        "__Host-affinity".into()
+    }
+    pub fn param() -> String {
+        "_aff".into()
+    }
+}
+
+impl AffinityConfig {
+    /// A configuration with the defaults: cookie mode, sticky failover, a day's lifetime,
+    /// half an hour's idle time, a `__Host-affinity` cookie with `SameSite=Lax`.
+    pub fn new(secret: impl Into<String>, backends: Vec<BackendConfig>) -> Self {
+        AffinityConfig {
+            secret: secret.into(),
+            mode: Mode::default(),
+            backends,
+            ttl_seconds: defaults::ttl(),
+            idle_seconds: defaults::idle(),
+            cookie_name: defaults::cookie_name(),
+            same_site: SameSite::default(),
+            domain: None,
+            partitioned: false,
+            failover: Failover::default(),
+            param: defaults::param(),
+            header: None,
+        }
+    }
+}
+
+impl fmt::Debug for AffinityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AffinityConfig")
+            .field("mode", &self.mode)
+            .field("backends", &self.backends)
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("idle_seconds", &self.idle_seconds)
+            .field("cookie_name", &self.cookie_name)
+            .field("same_site", &self.same_site)
+            .field("domain", &self.domain)
+            .field("partitioned", &self.partitioned)
+            .field("failover", &self.failover)
+            .field("param", &self.param)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,486 @@
+//! The router: picks a backend for each request and keeps visitors where they are.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::backends::Backends;
+use super::config::{AffinityConfig, Failover, Mode};
+use super::rendezvous::{Domain, Rendezvous};
+use super::url;
+use super::value::{AffinityValue, ValueKey};
+use crate::cookie::{self, is_tchar, SetCookie};
+use crate::error::{Error, Result};
+use crate::keys::Secret;
+use crate::time::{UnixTime, MAX_TIME};
+
+/// How far in the future a value's last-seen time may lie (clock skew between edge
+/// locations) and still be honoured, in seconds.
+pub const CLOCK_SKEW_SECONDS: u64 = 60;
+
+/// How many values of the same name one request may present (duplicate cookies or URL
+/// parameters); the first that verifies is honoured, the rest are ignored.
+const MAX_PRESENTED: usize = 4;
+
+/// What `route` needs from a request. Every field is optional; which are read depends on the
+/// mode.
+///
+/// ```
+/// use edge_session::affinity::RouteRequest;
+/// let request = RouteRequest { client_ip: Some("192.0.2.7"), ..RouteRequest::default() };
+/// # let _ = request;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouteRequest<'a> {
+    /// The `Cookie` header (cookie mode).
+    pub cookie: Option<&'a str>,
+    /// The request URL, absolute or relative (URL mode, where it is required).
+    pub url: Option<&'a str>,
+    /// The client address, for example `CF-Connecting-IP` (IP mode).
+    pub client_ip: Option<&'a str>,
+    /// The value of the configured header (header mode).
+    pub header: Option<&'a str>,
+    /// Random bits for a new visitor's id. Mixed with a per-router counter and the time, so a
+    /// constant still spreads visitors, but fresh randomness per request is best.
+    pub entropy: u64,
+}
+
+/// Where a request goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route<'a> {
+    /// The chosen backend's id.
+    pub backend: &'a str,
+    /// True when the request carried an affinity value that was not honoured: forged,
+    /// altered, expired, naming a backend no longer configured, or naming a backend that is
+    /// down. Always false in the hashing modes, which carry no value.
+    pub reassigned: bool,
+    /// Cookie mode: a `Set-Cookie` header value to send back, when a value was issued or
+    /// refreshed (not on every request).
+    pub set_cookie: Option<String>,
+    /// URL mode: the request URL with the affinity parameter set, when a value was issued or
+    /// refreshed; redirect to it or use it in links.
+    pub url: Option<String>,
+}
+
+/// A [`Route`] with the backend as its index in the configuration (for the faces, which
+/// keep per-backend values of their own).
+pub(crate) struct Decision {
+    pub(crate) index: usize,
+    pub(crate) reassigned: bool,
+    pub(crate) set_cookie: Option<String>,
+    pub(crate) url: Option<String>,
+}
+
+/// Affinity (sticky session) routing: the same visitor to the same backend, decided alike at
+/// every edge location with no shared state.
+///
+/// ```
+/// use edge_session::affinity::{Affinity, AffinityConfig, BackendConfig, RouteRequest};
+///
+/// let mut affinity = Affinity::new(AffinityConfig::new(
+///     "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA",
+///     vec![BackendConfig::new("a"), BackendConfig::weighted("b", 2)],
+/// ))?;
+/// let now = 1_800_000_000;
+/// // A new visitor gets a backend and a cookie that pins it there.
+/// let first = affinity.route(&RouteRequest { entropy: 7, ..Default::default() }, now)?;
+/// let backend = first.backend.to_owned();
+/// let set_cookie = first.set_cookie.unwrap();
+/// assert!(set_cookie.starts_with("__Host-affinity="));
+///
+/// // The browser sends the cookie back: same backend, no new cookie until half the idle time.
+/// let cookie = set_cookie.split(';').next().unwrap();
+/// let again = affinity.route(&RouteRequest { cookie: Some(cookie), ..Default::default() }, now + 60)?;
+/// assert_eq!((again.backend, again.reassigned, again.set_cookie), (backend.as_str(), false, None));
+///
+/// // Its backend goes down: the visitor moves, and says so.
+/// affinity.set_healthy(&backend, false)?;
+/// let moved = affinity.route(&RouteRequest { cookie: Some(cookie), ..Default::default() }, now + 120)?;
+/// assert!(moved.reassigned && moved.backend != backend && moved.set_cookie.is_some());
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+pub struct Affinity {
+    mode: Mode,
+    failover: Failover,
+    backends: Backends,
+    ring: Rendezvous,
+    values: ValueKey,
+    ttl: u64,
+    idle: u64,
+    cookie: SetCookie,
+    param: String,
+    header: Option<String>,
+    visitors: AtomicU64,
+}
+
+impl fmt::Debug for Affinity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Affinity")
+            .field("mode", &self.mode)
+            .field("failover", &self.failover)
+            .field("backends", &self.backends)
+            .field("ttl", &self.ttl)
+            .field("idle", &self.idle)
+            .field("cookie", &self.cookie)
+            .field("param", &self.param)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Affinity {
+    /// Checks the configuration; `invalid_config` names the setting that is wrong (short
+    /// secret, no backends, duplicate ids, zero weights, idle longer than ttl, cookie
+    /// attributes breaking the prefix rules...). All backends start healthy, not draining.
+    pub fn new(config: AffinityConfig) -> Result<Self> {
+        let secret = Secret::from_base64(&config.secret)
+            .map_err(|e| Error::config(format!("secret: {e}")))?;
+        if config.ttl_seconds == 0 || config.ttl_seconds > MAX_TIME {
+            return Err(Error::config(
+                "ttlSeconds must be a positive whole number of seconds",
+            ));
+        }
+        if config.idle_seconds == 0 || config.idle_seconds > config.ttl_seconds {
+            return Err(Error::config("idleSeconds must be 1 to ttlSeconds"));
+        }
+        let mut cookie = SetCookie::new(config.cookie_name)
+            .same_site(Some(config.same_site))
+            .partitioned(config.partitioned);
+        if let Some(domain) = config.domain {
+            cookie = cookie.domain(domain);
+        }
+        cookie.check()?;
+        let unreserved =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        if config.param.is_empty()
+            || config.param.len() > 64
+            || !config.param.bytes().all(unreserved)
+        {
+            return Err(Error::config(
+                "param must be 1 to 64 of A-Z a-z 0-9 - . _ ~",
+            ));
+        }
+        if let Some(h) = &config.header {
+            if h.is_empty() || h.len() > 256 || !h.bytes().all(is_tchar) {
+                return Err(Error::config(format!("header {h:?} is not a header name")));
+            }
+        }
+        let ring = Rendezvous::new(&secret);
+        Ok(Affinity {
+            mode: config.mode,
+            failover: config.failover,
+            backends: Backends::new(&config.backends, &secret, &ring)?,
+            values: ValueKey::new(&secret),
+            ring,
+            ttl: config.ttl_seconds,
+            idle: config.idle_seconds,
+            cookie,
+            param: config.param,
+            header: config.header.map(|h| h.to_ascii_lowercase()),
+            visitors: AtomicU64::new(0),
+        })
+    }
+
+    /// The routing mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Header mode: the configured header name, lowercased.
+    pub fn header_name(&self) -> Option<&str> {
+        self.header.as_deref()
+    }
+
+    /// Cookie mode: the cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        self.cookie.name()
+    }
+
+    /// The backend ids, in configuration order.
+    pub fn backend_ids(&self) -> impl Iterator<Item = &str> {
+        self.backends.ids()
+    }
+
+    /// Marks a backend up or down (`invalid_config` for an unknown id). Visitors of a backend
+    /// that is down move (sticky failover) or fail (strict); once moved they stay.
+    pub fn set_healthy(&mut self, id: &str, healthy: bool) -> Result<()> {
+        self.backends.set_healthy(id, healthy)
+    }
+
+    /// Starts or stops draining a backend (`invalid_config` for an unknown id). A draining
+    /// backend keeps the visitors pinned to it until their values end, takes no new ones, and
+    /// in the hashing modes (which pin nothing) gives its keys to their next choice.
+    pub fn set_draining(&mut self, id: &str, draining: bool) -> Result<()> {
+        self.backends.set_draining(id, draining)
+    }
+
+    /// Routes a request at time `now` (seconds since the Unix epoch).
+    ///
+    /// Errors: `no_backend` when no backend is healthy; `backend_unavailable` when the
+    /// visitor's backend is down and failover is `strict`; `invalid_config` in URL mode
+    /// without `url`, or for `now` beyond 2^53 - 1. Bad affinity values are never errors: the
+    /// visitor is treated as new and `reassigned` is set.
+    pub fn route(&self, request: &RouteRequest<'_>, now: UnixTime) -> Result<Route<'_>> {
+        let d = self.decide(request, now)?;
+        Ok(Route {
+            backend: self.id(d.index)?,
+            reassigned: d.reassigned,
+            set_cookie: d.set_cookie,
+            url: d.url,
+        })
+    }
+
+    /// [`Affinity::route`] with the backend as an index into [`Affinity::backend_ids`].
+    pub(crate) fn decide(&self, request: &RouteRequest<'_>, now: UnixTime) -> Result<Decision> {
+        if now > MAX_TIME {
+            return Err(Error::config("now must be at most 2^53 - 1 seconds"));
+        }
+        match self.mode {
+            Mode::Cookie => {
+                let presented = request
+                    .cookie
+                    .map(|h| cookie::get_all(h, self.cookie.name()));
+                self.route_pinned(presented.into_iter().flatten(), request, now)
+            }
+            Mode::Url => {
+                let url = request
+                    .url
+                    .ok_or_else(|| Error::config("route: url mode needs the request's url"))?;
+                self.route_pinned(url::param_values(url, &self.param), request, now)
+            }
+            Mode::Ip => {
+                let key = request.client_ip.map(str::trim).filter(|s| !s.is_empty());
+                let key = key.map(|ip| self.ring.hash(Domain::Ip, &ip_key(ip)));
+                self.route_hashed(key, request, now)
+            }
+            Mode::Header => {
+                let key = request.header.map(str::trim).filter(|s| !s.is_empty());
+                let key = key.map(|h| self.ring.hash(Domain::Header, h.as_bytes()));
+                self.route_hashed(key, request, now)
+            }
+        }
+    }
+
+    /// IP and header modes: the rendezvous choice for the key (a random one without a key).
+    fn route_hashed(
+        &self,
+        key: Option<u64>,
+        request: &RouteRequest<'_>,
+        now: UnixTime,
+    ) -> Result<Decision> {
+        let key = key.unwrap_or_else(|| self.new_visitor(request.entropy, now));
+        let index = match self.failover {
+            Failover::Sticky => self.backends.choose(key)?,
+            Failover::Strict => {
+                if !self.backends.any_healthy() {
+                    return Err(Error::NoBackend);
+                }
+                let home = self.backends.home(key).ok_or(Error::NoBackend)?;
+                if !self.backends.is_healthy(home) {
+                    return Err(self.unavailable(home));
+                }
+                home
+            }
+        };
+        Ok(Decision {
+            index,
+            reassigned: false,
+            set_cookie: None,
+            url: None,
+        })
+    }
+
+    /// Cookie and URL modes: honour the first authentic, live value presented, or assign.
+    fn route_pinned<'v>(
+        &self,
+        presented: impl Iterator<Item = &'v str>,
+        request: &RouteRequest<'_>,
+        now: UnixTime,
+    ) -> Result<Decision> {
+        let mut any_presented = false;
+        let mut live = None;
+        for text in presented.take(MAX_PRESENTED) {
+            any_presented = true;
+            live = self.open_live(text, now);
+            if live.is_some() {
+                break;
+            }
+        }
+        let Some(value) = live else {
+            // New visitor, or nothing usable presented.
+            let visitor = self.new_visitor(request.entropy, now);
+            let index = self.backends.choose(visitor)?;
+            return self.pinned(
+                index,
+                any_presented,
+                self.fresh(index, visitor, now),
+                request,
+                now,
+            );
+        };
+        match self.backends.by_reference(&value.backend) {
+            Some(index) if self.backends.is_healthy(index) => {
+                // Honoured; refreshed only once past half the idle time.
+                let refresh = 2 * now.saturating_sub(value.last_seen) > self.idle;
+                let issued = refresh.then_some(AffinityValue {
+                    last_seen: now,
+                    ..value
+                });
+                self.pinned(index, false, issued, request, now)
+            }
+            Some(index) if self.failover == Failover::Strict => Err(self.unavailable(index)),
+            _ => {
+                // Its backend is down, or gone from the configuration: the visitor's own
+                // rendezvous choice, the same at every edge location.
+                let index = self.backends.choose(value.visitor)?;
+                self.pinned(
+                    index,
+                    true,
+                    self.fresh(index, value.visitor, now),
+                    request,
+                    now,
+                )
+            }
+        }
+    }
+
+    /// The value's fields when it is authentic and within its idle time and lifetime.
+    fn open_live(&self, text: &str, now: UnixTime) -> Option<AffinityValue> {
+        let v = self.values.open(text).ok()?;
+        let live = v.last_seen <= now.saturating_add(CLOCK_SKEW_SECONDS)
+            && now <= v.last_seen.saturating_add(self.idle)
+            && now <= v.issued_at.saturating_add(self.ttl);
+        live.then_some(v)
+    }
+
+    fn fresh(&self, index: usize, visitor: u64, now: UnixTime) -> Option<AffinityValue> {
+        let backend = self.backends.reference(index)?;
+        Some(AffinityValue {
+            backend,
+            visitor,
+            issued_at: now,
+            last_seen: now,
+        })
+    }
+
+    /// The route to `index`, with the value `issued` written where the mode carries it.
+    fn pinned(
+        &self,
+        index: usize,
+        reassigned: bool,
+        issued: Option<AffinityValue>,
+        request: &RouteRequest<'_>,
+        now: UnixTime,
+    ) -> Result<Decision> {
+        let mut route = Decision {
+            index,
+            reassigned,
+            set_cookie: None,
+            url: None,
+        };
+        if let Some(v) = issued {
+            let text = self.values.seal(&v);
+            match self.mode {
+                Mode::Url => {
+                    route.url = request.url.map(|u| url::with_param(u, &self.param, &text));
+                }
+                _ => {
+                    let end = v.issued_at.saturating_add(self.ttl);
+                    let max_age = self.idle.min(end.saturating_sub(now));
+                    route.set_cookie = Some(self.cookie.header(&text, Some(max_age))?);
+                }
+            }
+        }
+        Ok(route)
+    }
+
+    /// A new visitor's rendezvous key.
+    fn new_visitor(&self, entropy: u64, now: UnixTime) -> u64 {
+        let n = self.visitors.fetch_add(1, Ordering::Relaxed);
+        let mut seed = [0u8; 24];
+        seed[..8].copy_from_slice(&entropy.to_le_bytes());
+        seed[8..16].copy_from_slice(&n.to_le_bytes());
+        seed[16..].copy_from_slice(&now.to_le_bytes());
+        self.ring.hash(Domain::Visitor, &seed)
+    }
+
+    fn id(&self, index: usize) -> Result<&str> {
+        self.backends.id(index).ok_or(Error::NoBackend)
+    }
+
+    fn unavailable(&self, index: usize) -> Error {
+        Error::BackendUnavailable(self.backends.id(index).unwrap_or_default().to_owned())
+    }
+}
+
+impl Affinity {
+    /// Pins the visitor to `backend` with a fresh value (a new visitor id), whatever it held
+    /// before: what a login needs, so that a value planted before it does not follow the user
+    /// into the session (session fixation). Cookie mode sets `set_cookie`; the other modes carry
+    /// no value here. `invalid_config` for an unknown backend id. The gateway calls this when an
+    /// origin logs a user in.
+    ///
+    /// ```
+    /// use edge_session::affinity::{Affinity, AffinityConfig, BackendConfig};
+    ///
+    /// let affinity = Affinity::new(AffinityConfig::new(
+    ///     "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA",
+    ///     vec![BackendConfig::new("a"), BackendConfig::new("b")],
+    /// ))?;
+    /// let one = affinity.assign("b", 1, 1_800_000_000)?;
+    /// let two = affinity.assign("b", 1, 1_800_000_000)?;
+    /// assert_eq!((one.backend, two.backend), ("b", "b"));
+    /// assert_ne!(one.set_cookie, two.set_cookie);
+    /// # Ok::<(), edge_session::Error>(())
+    /// ```
+    pub fn assign(&self, backend: &str, entropy: u64, now: UnixTime) -> Result<Route<'_>> {
+        if now > MAX_TIME {
+            return Err(Error::config("now must be at most 2^53 - 1 seconds"));
+        }
+        let index = self
+            .backend_ids()
+            .position(|id| id == backend)
+            .ok_or_else(|| Error::config(format!("no backend has the id {backend:?}")))?;
+        let issued = match self.mode {
+            Mode::Cookie => self.fresh(index, self.new_visitor(entropy, now), now),
+            Mode::Url | Mode::Ip | Mode::Header => None,
+        };
+        let d = self.pinned(index, false, issued, &RouteRequest::default(), now)?;
+        Ok(Route {
+            backend: self.id(d.index)?,
+            reassigned: false,
+            set_cookie: d.set_cookie,
+            url: d.url,
+        })
+    }
+}
+
+/// The bytes an address is keyed by: IPv4 (also IPv4-mapped IPv6) by its 4 bytes, IPv6 by
+/// its /64 network (devices rotate the lower half, RFC 8981), anything else as written.
+fn ip_key(text: &str) -> Vec<u8> {
+    match text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.octets().to_vec(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => v6.octets().get(..8).unwrap_or_default().to_vec(),
+        },
+        Err(_) => text.as_bytes().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_keyed_by_what_identifies_a_client() {
+        assert_eq!(ip_key("192.0.2.1"), [192, 0, 2, 1]);
+        assert_eq!(ip_key("::ffff:192.0.2.1"), [192, 0, 2, 1]);
+        assert_eq!(
+            ip_key("2001:db8:1:2:aaaa::1"),
+            ip_key("2001:DB8:1:2:bbbb:cccc:dddd:eeee")
+        );
+        assert_ne!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:3::1"));
+        assert_eq!(ip_key("not an ip"), b"not an ip");
+    }
+}

@@ -1,0 +1,470 @@
+//! Cookies: reading a `Cookie` request header and building `Set-Cookie` response headers.
+//!
+//! Reading never fails and never panics: other cookies, spaces, duplicates, quoted values and
+//! junk (pairs without `=`, empty names) are tolerated; junk is skipped. Building checks the
+//! rules of RFC 6265bis once, at [`SetCookie::check`] or when a header is written: the name is
+//! a token, the value is made of cookie octets, `SameSite=None` and `Partitioned` need `Secure`,
+//! a `__Secure-` name needs `Secure`, and a `__Host-` name needs `Secure`, `Path=/` and no
+//! `Domain` (prefixes are matched without regard to case, as browsers do).
+//!
+//! ```
+//! use edge_session::cookie::{self, SameSite, SetCookie};
+//!
+//! let header = "theme=dark; __Host-affinity=abc; junk; __Host-affinity=def";
+//! assert_eq!(cookie::get(header, "__Host-affinity"), Some("abc"));
+//! assert_eq!(cookie::get_all(header, "__Host-affinity").count(), 2);
+//!
+//! let spec = SetCookie::new("__Host-affinity").same_site(Some(SameSite::Strict));
+//! assert_eq!(
+//!     spec.header("abc", Some(1800))?,
+//!     "__Host-affinity=abc; Max-Age=1800; Path=/; Secure; HttpOnly; SameSite=Strict"
+//! );
+//! assert_eq!(spec.domain("example.com").check().unwrap_err().code(), "invalid_config");
+//! # Ok::<(), edge_session::Error>(())
+//! ```
+
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The longest cookie name accepted when building, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// The `name=value` pairs of a `Cookie` header, in order, names and values trimmed of spaces
+/// and tabs, one pair of surrounding double quotes removed from values. Pieces without `=` or
+/// with an empty name are skipped.
+///
+/// ```
+/// let pairs: Vec<_> = edge_session::cookie::pairs(" a=1;b = \"2\" ;;junk;=x; c=").collect();
+/// assert_eq!(pairs, [("a", "1"), ("b", "2"), ("c", "")]);
+/// ```
+pub fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header.split(';').filter_map(|piece| {
+        let (name, value) = piece.split_once('=')?;
+        let name = trim(name);
+        if name.is_empty() {
+            return None;
+        }
+        let value = trim(value);
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        Some((name, value))
+    })
+}
+
+/// The value of the first cookie called `name` (names are case-sensitive).
+///
+/// ```
+/// assert_eq!(edge_session::cookie::get("a=1; b=2; a=3", "a"), Some("1"));
+/// assert_eq!(edge_session::cookie::get("a=1", "A"), None);
+/// ```
+pub fn get<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    pairs(header).find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
+/// The values of every cookie called `name`, in header order. A browser can send several
+/// (set for different paths or domains); the most specific path comes first.
+pub fn get_all<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pairs(header)
+        .filter(move |(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+fn trim(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// The `SameSite` attribute. Configuration spells it `"Strict"`, `"Lax"` or `"None"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum SameSite {
+    /// Sent only with requests from the same site.
+    #[serde(alias = "strict")]
+    Strict,
+    /// Also sent with top-level navigations from other sites (the browsers' default).
+    #[default]
+    #[serde(alias = "lax")]
+    Lax,
+    /// Sent with every request, including cross-site ones; requires `Secure`.
+    #[serde(alias = "none")]
+    None,
+}
+
+impl SameSite {
+    /// The attribute value as written in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// The name and attributes of a cookie; writes `Set-Cookie` header values for it.
+///
+/// Defaults are the safe ones: `Path=/`, `Secure`, `HttpOnly`, `SameSite=Lax`, no `Domain`
+/// (host-only), no `Partitioned`.
+///
+/// ```
+/// use edge_session::cookie::{SameSite, SetCookie};
+///
+/// let spec = SetCookie::new("sid")
+///     .domain("example.com")
+///     .same_site(Some(SameSite::None))
+///     .partitioned(true);
+/// assert_eq!(
+///     spec.header("v1", None)?,
+///     "sid=v1; Domain=example.com; Path=/; Secure; HttpOnly; SameSite=None; Partitioned"
+/// );
+/// assert_eq!(spec.removal()?, "sid=; Max-Age=0; Domain=example.com; Path=/; Secure; HttpOnly; SameSite=None; Partitioned");
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetCookie {
+    name: String,
+    path: Option<String>,
+    domain: Option<String>,
+    http_only: bool,
+    secure: bool,
+    same_site: Option<SameSite>,
+    partitioned: bool,
+}
+
+impl SetCookie {
+    /// A cookie called `name` with the safe defaults.
+    pub fn new(name: impl Into<String>) -> Self {
+        SetCookie {
+            name: name.into(),
+            path: Some("/".into()),
+            domain: None,
+            http_only: true,
+            secure: true,
+            same_site: Some(SameSite::Lax),
+            partitioned: false,
+        }
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets `Path` (`None` leaves it out, so the browser uses the request's directory).
+    pub fn path(mut self, path: Option<&str>) -> Self {
+        self.path = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets `Domain`, sharing the cookie with subdomains. Not allowed with `__Host-` names.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets or clears `HttpOnly` (hides the cookie from page scripts).
+    pub fn http_only(mut self, on: bool) -> Self {
+        self.http_only = on;
+        self
+    }
+
+    /// Sets or clears `Secure` (HTTPS only; browsers treat `localhost` as secure).
+    pub fn secure(mut self, on: bool) -> Self {
+        self.secure = on;
+        self
+    }
+
+    /// Sets `SameSite` (`None` as an `Option` leaves the attribute out).
+    pub fn same_site(mut self, same_site: Option<SameSite>) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Sets or clears `Partitioned` (CHIPS: a separate jar per top-level site).
+    pub fn partitioned(mut self, on: bool) -> Self {
+        self.partitioned = on;
+        self
+    }
+
+    /// Checks the name and attributes; `invalid_config` names the rule broken.
+    pub fn check(&self) -> Result<()> {
+        let name = &self.name;
+        if name.is_empty() || name.len() > MAX_NAME_BYTES || !name.bytes().all(is_tchar) {
+            return Err(Error::config(format!(
+                "cookie name {name:?} must be 1 to {MAX_NAME_BYTES} token characters"
+            )));
+        }
+        let needs_secure = |why: &str| {
+            if self.secure {
+                Ok(())
+            } else {
+                Err(Error::config(format!(
+                    "cookie {name:?}: {why} requires Secure"
+                )))
+            }
+        };
+        if has_prefix(name, "__Secure-") {
+            needs_secure("the __Secure- prefix")?;
+        }
+        if has_prefix(name, "__Host-") {
+            needs_secure("the __Host- prefix")?;
+            if self.path.as_deref() != Some("/") {
+                return Err(Error::config(format!(
+                    "cookie {name:?}: the __Host- prefix requires Path=/"
+                )));
+            }
+            if self.domain.is_some() {
+                return Err(Error::config(format!(
+                    "cookie {name:?}: the __Host- prefix forbids Domain; drop the domain or rename the cookie"
+                )));
+            }
+        }
+        if self.same_site == Some(SameSite::None) {
+            needs_secure("SameSite=None")?;
+        }
+        if self.partitioned {
+            needs_secure("Partitioned")?;
+        }
+        if let Some(path) = &self.path {
+            if !path.starts_with('/')
+                || !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
+            {
+                return Err(Error::config(format!(
+                    "cookie path {path:?} must start with / and hold no ; or control characters"
+                )));
+            }
+        }
+        if let Some(domain) = &self.domain {
+            let host = domain.strip_prefix('.').unwrap_or(domain);
+            let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+            if host.is_empty() || host.len() > 253 || !host.bytes().all(ok) {
+                return Err(Error::config(format!(
+                    "cookie domain {domain:?} is not a host name"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `Set-Cookie` header value giving the cookie `value`, with `Max-Age` when
+    /// `max_age` is set (else a session cookie). Refused with `invalid_config` when the name or
+    /// attributes break a rule, or the value holds characters a cookie cannot carry.
+    pub fn header(&self, value: &str, max_age: Option<u64>) -> Result<String> {
+        self.check()?;
+        if !value.bytes().all(is_cookie_octet) {
+            return Err(Error::config(format!(
+                "cookie {:?}: the value holds characters a cookie cannot carry",
+                self.name
+            )));
+        }
+        Ok(self.write(value, max_age))
+    }
+
+    /// The `Set-Cookie` header value that deletes the cookie (empty value, `Max-Age=0`, same
+    /// name, path and domain, which is how the browser matches it).
+    pub fn removal(&self) -> Result<String> {
+        self.check()?;
+        Ok(self.write("", Some(0)))
+    }
+
+    fn write(&self, value: &str, max_age: Option<u64>) -> String {
+        let mut out = String::with_capacity(self.name.len() + value.len() + 80);
+        out.push_str(&self.name);
+        out.push('=');
+        out.push_str(value);
+        if let Some(age) = max_age {
+            let _ = write!(out, "; Max-Age={age}");
+        }
+        if let Some(domain) = &self.domain {
+            out.push_str("; Domain=");
+            out.push_str(domain);
+        }
+        if let Some(path) = &self.path {
+            out.push_str("; Path=");
+            out.push_str(path);
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if let Some(same_site) = self.same_site {
+            out.push_str("; SameSite=");
+            out.push_str(same_site.as_str());
+        }
+        if self.partitioned {
+            out.push_str("; Partitioned");
+        }
+        out
+    }
+}
+
+/// `tchar` of RFC 9110: the characters of a cookie name or header name.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `cookie-octet` of RFC 6265: visible ASCII except `"` `,` `;` `\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+}
+
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_real_world_headers() {
+        let h = "_ga=GA1.2.3; __Host-affinity=AQID; theme=\"dark\";  spaced = v ;";
+        assert_eq!(get(h, "__Host-affinity"), Some("AQID"));
+        assert_eq!(get(h, "theme"), Some("dark"));
+        assert_eq!(get(h, "spaced"), Some("v"));
+        assert_eq!(get(h, "missing"), None);
+        assert_eq!(get("", "a"), None);
+        assert_eq!(get("a", "a"), None);
+        assert_eq!(get("a=b=c", "a"), Some("b=c"));
+        assert_eq!(get("\ta=1\t", "a"), Some("1"));
+        assert_eq!(get("a=\"", "a"), Some("\""));
+        assert_eq!(
+            get_all("a=1; b=2; a=3; a=", "a").collect::<Vec<_>>(),
+            ["1", "3", ""]
+        );
+    }
+
+    #[test]
+    fn junk_is_skipped_not_fatal() {
+        let h = ";;; =; =x; ;novalue; é=ü; a=1";
+        assert_eq!(pairs(h).collect::<Vec<_>>(), [("é", "ü"), ("a", "1")]);
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        assert_eq!(
+            SetCookie::new("a").header("1", Some(60)).unwrap(),
+            "a=1; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax"
+        );
+        let bare = SetCookie::new("a")
+            .path(None)
+            .http_only(false)
+            .secure(false)
+            .same_site(None);
+        assert_eq!(bare.header("1", None).unwrap(), "a=1");
+    }
+
+    #[test]
+    fn prefix_rules() {
+        let host = SetCookie::new("__Host-x");
+        assert!(host.check().is_ok());
+        assert!(host.clone().domain("example.com").check().is_err());
+        assert!(host.clone().path(Some("/app")).check().is_err());
+        assert!(host.clone().path(None).check().is_err());
+        assert!(host.clone().secure(false).check().is_err());
+        assert!(SetCookie::new("__host-x").secure(false).check().is_err());
+        assert!(SetCookie::new("__Secure-x").secure(false).check().is_err());
+        assert!(SetCookie::new("__Secure-x")
+            .domain("example.com")
+            .path(Some("/a"))
+            .check()
+            .is_ok());
+        assert!(SetCookie::new("x")
+            .secure(false)
+            .same_site(Some(SameSite::None))
+            .check()
+            .is_err());
+        assert!(SetCookie::new("x")
+            .secure(false)
+            .partitioned(true)
+            .check()
+            .is_err());
+        assert!(SetCookie::new("x").secure(false).check().is_ok());
+    }
+
+    #[test]
+    fn bad_names_values_and_attributes_are_refused() {
+        for name in ["", "a b", "a;b", "a=b", "é", "a\"", &"n".repeat(257)] {
+            assert_eq!(
+                SetCookie::new(name).check().unwrap_err().code(),
+                "invalid_config",
+                "{name:?}"
+            );
+        }
+        for value in ["a b", "a;b", "a,b", "a\"b", "a\\b", "é", "\n"] {
+            assert!(
+                SetCookie::new("a").header(value, None).is_err(),
+                "{value:?}"
+            );
+        }
+        assert!(SetCookie::new("a").path(Some("app")).check().is_err());
+        assert!(SetCookie::new("a").path(Some("/a;b")).check().is_err());
+        for domain in ["", ".", "exa mple.com", "a;b", "ex\u{e4}mple.com"] {
+            assert!(
+                SetCookie::new("a").domain(domain).check().is_err(),
+                "{domain:?}"
+            );
+        }
+        assert!(SetCookie::new("a").domain(".example.com").check().is_ok());
+    }
+
+    #[test]
+    fn built_cookies_parse_back() {
+        let spec = SetCookie::new("__Host-a");
+        let header = spec.header("AQID-_x", Some(5)).unwrap();
+        let (pair, _) = header.split_once(';').unwrap();
+        assert_eq!(get(pair, "__Host-a"), Some("AQID-_x"));
+    }
+
+    #[test]
+    fn same_site_reads_from_config() {
+        for (text, want) in [
+            ("\"Lax\"", SameSite::Lax),
+            ("\"Strict\"", SameSite::Strict),
+            ("\"None\"", SameSite::None),
+            ("\"none\"", SameSite::None),
+        ] {
+            assert_eq!(serde_json::from_str::<SameSite>(text).unwrap(), want);
+        }
+        assert!(serde_json::from_str::<SameSite>("\"sometimes\"").is_err());
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(header in any::<String>(), name in any::<String>()) {
+            let _ = pairs(&header).count();
+            let _ = get(&header, &name);
+            let _ = get_all(&header, &name).count();
+        }
+
+        #[test]
+        fn a_cookie_is_found_among_junk(
+            before in "[ -~]{0,40}",
+            after in "[ -~]{0,40}",
+            value in "[A-Za-z0-9_-]{0,60}",
+        ) {
+            // The value is found whatever surrounds it.
+            let header = format!("{before}; zz={value}; {after}");
+            prop_assert!(get(&header, "zz").is_some());
+            prop_assert!(get_all(&header, "zz").any(|v| v == value));
+        }
+
+        #[test]
+        fn building_never_panics(name in any::<String>(), value in any::<String>(), domain in any::<String>(), age in any::<Option<u64>>()) {
+            let _ = SetCookie::new(name.clone()).header(&value, age);
+            let _ = SetCookie::new(name).domain(domain).removal();
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! `Affinity` for JavaScript.
+
+use js_sys::{Math, Object};
+use wasm_bindgen::prelude::*;
+
+use super::{js_error, now_or_clock, stringify};
+use crate::affinity::{Affinity as Core, AffinityConfig, Mode, RouteRequest};
+use crate::error::Error;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A backend of an `Affinity` router. */
+export interface AffinityBackend {
+  /** The id `route` returns: 1 to 256 bytes without control characters. Never shown to clients. */
+  id: string;
+  /** Share of new visitors relative to the other backends, 1 to 1000000 (default 1). */
+  weight?: number;
+}
+
+/** Where the routing key comes from. */
+export type AffinityMode = "cookie" | "url" | "ip" | "header";
+
+/** Options of `new Affinity(...)`. */
+export interface AffinityConfig {
+  /** base64url secret, at least 32 bytes once decoded; the same at every edge location. */
+  secret: string;
+  /** Default "cookie". */
+  mode?: AffinityMode;
+  /** 1 to 1024 backends with unique ids. */
+  backends: AffinityBackend[];
+  /** Longest life of an affinity value, enforced by the server, in seconds (default 86400). */
+  ttlSeconds?: number;
+  /** A value unused for this long is not honoured, in seconds, at most ttlSeconds (default 1800). */
+  idleSeconds?: number;
+  /** Cookie mode: the cookie name (default "__Host-affinity"). */
+  cookieName?: string;
+  /** Cookie mode (default "Lax"). "None" sends the cookie on cross-site requests. */
+  sameSite?: "Lax" | "Strict" | "None";
+  /** Cookie mode: share the cookie with subdomains; needs a cookie name without `__Host-`. */
+  domain?: string;
+  /** Cookie mode: the `Partitioned` attribute (default false). */
+  partitioned?: boolean;
+  /** A visitor whose backend is down moves ("sticky", default) or gets `backend_unavailable` ("strict"). */
+  failover?: "sticky" | "strict";
+  /** URL mode: the query parameter (default "_aff"). */
+  param?: string;
+  /** Header mode: the header whose value is the key, e.g. "x-tenant". */
+  header?: string;
+}
+
+/** What `route` reads from a request; which fields matter depends on the mode. */
+export interface RouteRequest {
+  /** The Cookie header (cookie mode). */
+  cookie?: string | null;
+  /** The request URL (URL mode, required there). */
+  url?: string | null;
+  /** The client address, e.g. the CF-Connecting-IP header (IP mode). */
+  clientIp?: string | null;
+  /** The configured header's value (header mode). */
+  header?: string | null;
+  /** The current time in seconds since the epoch (default: the clock). */
+  now?: number;
+}
+
+/** Where a request goes. */
+export interface RouteResult {
+  /** The chosen backend's id. */
+  backend: string;
+  /** True when the request carried an affinity value that was not honoured (invalid, expired, or its backend down). */
+  reassigned: boolean;
+  /** Cookie mode: a Set-Cookie header value, when a value was issued or refreshed. */
+  setCookie?: string;
+  /** URL mode: the request URL with the affinity parameter set, when a value was issued or refreshed. */
+  url?: string;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "AffinityConfig")]
+    pub type AffinityOptions;
+
+    #[wasm_bindgen(typescript_type = "RouteRequest")]
+    pub type RouteInput;
+    #[wasm_bindgen(method, getter)]
+    fn cookie(this: &RouteInput) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn url(this: &RouteInput) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = clientIp)]
+    fn client_ip(this: &RouteInput) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn header(this: &RouteInput) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn now(this: &RouteInput) -> Option<f64>;
+
+    #[wasm_bindgen(typescript_type = "RouteResult")]
+    pub type RouteResult;
+    // Plain property stores: one crossing each, no try/catch wrapper as `Reflect.set` has.
+    #[wasm_bindgen(method, setter = backend)]
+    fn set_backend(this: &RouteResult, id: &JsValue);
+    #[wasm_bindgen(method, setter = reassigned)]
+    fn set_reassigned(this: &RouteResult, reassigned: bool);
+    #[wasm_bindgen(method, setter = setCookie)]
+    fn set_set_cookie(this: &RouteResult, header: &str);
+    #[wasm_bindgen(method, setter = url)]
+    fn set_url(this: &RouteResult, url: &str);
+}
+
+/// Sticky-session routing: the same visitor to the same backend at every edge location.
+#[wasm_bindgen]
+pub struct Affinity {
+    core: Core,
+    /// The backend ids as JavaScript strings, made once rather than on every route.
+    ids: Vec<JsValue>,
+}
+
+#[wasm_bindgen]
+impl Affinity {
+    /// Checks the configuration; throws `invalid_config` naming the setting that is wrong.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: AffinityOptions) -> Result<Affinity, JsValue> {
+        let json = stringify(&config)
+            .ok_or_else(|| js_error(Error::config("config must be a JSON-serializable object")))?;
+        let config: AffinityConfig =
+            serde_json::from_str(&json).map_err(|e| js_error(Error::config(e.to_string())))?;
+        let core = Core::new(config).map_err(js_error)?;
+        Ok(Affinity {
+            ids: core.backend_ids().map(JsValue::from_str).collect(),
+            core,
+        })
+    }
+
+    /// Picks the backend for a request; throws `no_backend` or `backend_unavailable`.
+    pub fn route(&self, request: Option<RouteInput>) -> Result<RouteResult, JsValue> {
+        // Only the field the mode uses is read: each read crosses into JavaScript.
+        let (mut cookie, mut url, mut client_ip, mut header, mut now) =
+            (None, None, None, None, None);
+        if let Some(r) = &request {
+            match self.core.mode() {
+                Mode::Cookie => cookie = text("cookie", r.cookie())?,
+                Mode::Url => url = text("url", r.url())?,
+                Mode::Ip => client_ip = text("clientIp", r.client_ip())?,
+                Mode::Header => header = text("header", r.header())?,
+            }
+            now = r.now();
+        }
+        let now = now_or_clock(now)?;
+        let request = RouteRequest {
+            cookie: cookie.as_deref(),
+            url: url.as_deref(),
+            client_ip: client_ip.as_deref(),
+            header: header.as_deref(),
+            entropy: (Math::random() * 9_007_199_254_740_992.0) as u64,
+        };
+        let route = self.core.decide(&request, now).map_err(js_error)?;
+        let id = self
+            .ids
+            .get(route.index)
+            .ok_or_else(|| js_error(Error::NoBackend))?;
+        let out: RouteResult = Object::new().unchecked_into();
+        out.set_backend(id);
+        out.set_reassigned(route.reassigned);
+        if let Some(set_cookie) = &route.set_cookie {
+            out.set_set_cookie(set_cookie);
+        }
+        if let Some(url) = &route.url {
+            out.set_url(url);
+        }
+        Ok(out)
+    }
+
+    /// Marks a backend up or down; throws `invalid_config` for an unknown id.
+    #[wasm_bindgen(js_name = setHealthy)]
+    pub fn set_healthy(&mut self, id: &str, healthy: bool) -> Result<(), JsValue> {
+        self.core.set_healthy(id, healthy).map_err(js_error)
+    }
+
+    /// Starts or stops draining a backend; throws `invalid_config` for an unknown id.
+    #[wasm_bindgen(js_name = setDraining)]
+    pub fn set_draining(&mut self, id: &str, draining: bool) -> Result<(), JsValue> {
+        self.core.set_draining(id, draining).map_err(js_error)
+    }
+}
+
+/// A request field that must be a string when present (`null` and `undefined` are absent).
+fn text(what: &str, value: JsValue) -> Result<Option<String>, JsValue> {
+    match value.as_string() {
+        Some(s) => Ok(Some(s)),
+        None if value.is_null() || value.is_undefined() => Ok(None),
+        None => Err(js_error(Error::config(format!(
+            "route: {what} must be a string"
+        )))),
+    }
+}

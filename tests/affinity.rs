@@ -1,0 +1,940 @@
+//! Behaviour of affinity routing. These bodies run natively (`cargo test`) and in WebAssembly
+//! (`wasm-pack test --node`), where the frozen routing vectors also prove that both platforms
+//! decide alike; the property tests at the end run natively.
+
+use edge_session::affinity::{
+    Affinity, AffinityConfig, BackendConfig, Failover, Mode, Route, RouteRequest,
+};
+use edge_session::cookie::SameSite;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const NOW: u64 = 1_800_000_000;
+/// 32 bytes of 0x01..0x20, base64url.
+const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+/// 32 bytes of 0x21..0x40, base64url.
+const OTHER_SECRET: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+const COOKIE: &str = "__Host-affinity";
+
+fn backends(ids: &[&str]) -> Vec<BackendConfig> {
+    ids.iter().map(|&id| BackendConfig::new(id)).collect()
+}
+
+fn config(mode: Mode, ids: &[&str]) -> AffinityConfig {
+    let mut c = AffinityConfig::new(SECRET, backends(ids));
+    c.mode = mode;
+    c
+}
+
+fn router(mode: Mode, ids: &[&str]) -> Affinity {
+    Affinity::new(config(mode, ids)).unwrap()
+}
+
+fn ten() -> Vec<String> {
+    (0..10).map(|i| format!("b{i}")).collect()
+}
+
+/// The `name=value` part of a `Set-Cookie` header, as the browser sends it back.
+fn cookie_of(route: &Route<'_>) -> String {
+    route
+        .set_cookie
+        .as_deref()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn with_cookie(cookie: &str) -> RouteRequest<'_> {
+    RouteRequest {
+        cookie: Some(cookie),
+        ..RouteRequest::default()
+    }
+}
+
+fn new_visitor(entropy: u64) -> RouteRequest<'static> {
+    RouteRequest {
+        entropy,
+        ..RouteRequest::default()
+    }
+}
+
+/// A cookie pinning a new visitor to `backend`.
+fn cookie_on(a: &Affinity, backend: &str, now: u64) -> String {
+    for entropy in 0..10_000 {
+        let r = a.route(&new_visitor(entropy), now).unwrap();
+        if r.backend == backend {
+            return cookie_of(&r);
+        }
+    }
+    panic!("no visitor landed on {backend}");
+}
+
+fn header_key(i: usize) -> String {
+    format!("visitor-{i}")
+}
+
+fn by_header<'a>(a: &'a Affinity, key: &str) -> &'a str {
+    a.route(
+        &RouteRequest {
+            header: Some(key),
+            ..RouteRequest::default()
+        },
+        NOW,
+    )
+    .unwrap()
+    .backend
+}
+
+// ---- cookie mode ----
+
+#[test]
+fn a_new_visitor_gets_a_safe_cookie() {
+    let a = router(Mode::Cookie, &["a", "b"]);
+    let r = a.route(&new_visitor(1), NOW).unwrap();
+    assert!(!r.reassigned);
+    assert!(r.url.is_none());
+    let set = r.set_cookie.as_deref().unwrap();
+    let (pair, attributes) = set.split_once(';').unwrap();
+    assert_eq!(
+        attributes,
+        " Max-Age=1800; Path=/; Secure; HttpOnly; SameSite=Lax"
+    );
+    let value = pair.strip_prefix("__Host-affinity=").unwrap();
+    assert_eq!(value.len(), 52);
+    assert!(value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+}
+
+#[test]
+fn a_returning_visitor_stays_and_the_cookie_is_refreshed_past_half_the_idle_time() {
+    let a = router(Mode::Cookie, &["a", "b", "c"]);
+    let first = a.route(&new_visitor(3), NOW).unwrap();
+    let cookie = cookie_of(&first);
+    // Up to half the idle time (900 s of 1800): honoured, no new cookie.
+    for dt in [0, 1, 450, 900] {
+        let r = a.route(&with_cookie(&cookie), NOW + dt).unwrap();
+        assert_eq!(
+            (r.backend, r.reassigned, r.set_cookie.as_deref()),
+            (first.backend, false, None),
+            "{dt}"
+        );
+    }
+    // Past half: refreshed, same backend, a full idle time again.
+    let r = a.route(&with_cookie(&cookie), NOW + 901).unwrap();
+    assert_eq!((r.backend, r.reassigned), (first.backend, false));
+    assert!(r.set_cookie.as_deref().unwrap().contains("; Max-Age=1800;"));
+    let refreshed = cookie_of(&r);
+    assert_ne!(refreshed, cookie);
+    let later = a.route(&with_cookie(&refreshed), NOW + 901 + 1800).unwrap();
+    assert_eq!((later.backend, later.reassigned), (first.backend, false));
+}
+
+#[test]
+fn the_idle_timeout_is_enforced_at_its_boundary() {
+    let a = router(Mode::Cookie, &["a", "b", "c"]);
+    let cookie = cookie_of(&a.route(&new_visitor(5), NOW).unwrap());
+    assert!(
+        !a.route(&with_cookie(&cookie), NOW + 1800)
+            .unwrap()
+            .reassigned
+    );
+    let expired = a.route(&with_cookie(&cookie), NOW + 1801).unwrap();
+    assert!(expired.reassigned);
+    assert!(expired.set_cookie.is_some());
+}
+
+#[test]
+fn the_lifetime_is_enforced_at_its_boundary_however_active_the_visitor() {
+    let mut c = config(Mode::Cookie, &["a", "b", "c"]);
+    c.ttl_seconds = 3600;
+    c.idle_seconds = 1000;
+    let a = Affinity::new(c).unwrap();
+    let first = a.route(&new_visitor(9), NOW).unwrap();
+    let mut cookie = cookie_of(&first);
+    let mut t = NOW;
+    // Active every 600 s: refreshed, never beyond the lifetime.
+    while t + 600 <= NOW + 3600 {
+        t += 600;
+        let r = a.route(&with_cookie(&cookie), t).unwrap();
+        assert_eq!(
+            (r.backend, r.reassigned),
+            (first.backend, false),
+            "at +{}",
+            t - NOW
+        );
+        if let Some(set) = &r.set_cookie {
+            let max_age: u64 = set
+                .split("Max-Age=")
+                .nth(1)
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(max_age, 1000.min(NOW + 3600 - t));
+            cookie = cookie_of(&r);
+        }
+    }
+    assert!(
+        !a.route(&with_cookie(&cookie), NOW + 3600)
+            .unwrap()
+            .reassigned
+    );
+    assert!(
+        a.route(&with_cookie(&cookie), NOW + 3601)
+            .unwrap()
+            .reassigned
+    );
+}
+
+#[test]
+fn values_from_the_future_are_honoured_only_within_the_clock_skew() {
+    let a = router(Mode::Cookie, &["a", "b"]);
+    let ahead = cookie_of(&a.route(&new_visitor(1), NOW + 60).unwrap());
+    assert!(!a.route(&with_cookie(&ahead), NOW).unwrap().reassigned);
+    let too_far = cookie_of(&a.route(&new_visitor(1), NOW + 61).unwrap());
+    assert!(a.route(&with_cookie(&too_far), NOW).unwrap().reassigned);
+}
+
+#[test]
+fn every_changed_character_is_not_honoured() {
+    let a = router(Mode::Cookie, &["a", "b", "c"]);
+    let cookie = cookie_of(&a.route(&new_visitor(2), NOW).unwrap());
+    let (name, value) = cookie.split_once('=').unwrap();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for i in 0..value.len() {
+        for &c in &[alphabet[i % 64], alphabet[(i + 17) % 64]] {
+            let mut bytes = value.as_bytes().to_vec();
+            if bytes[i] == c {
+                continue;
+            }
+            bytes[i] = c;
+            let tampered = format!("{name}={}", String::from_utf8(bytes).unwrap());
+            let r = a.route(&with_cookie(&tampered), NOW).unwrap();
+            assert!(r.reassigned && r.set_cookie.is_some(), "position {i}");
+        }
+    }
+    // Truncated, extended, another secret's, junk: never honoured, never an error.
+    let other = Affinity::new(AffinityConfig::new(
+        OTHER_SECRET,
+        backends(&["a", "b", "c"]),
+    ))
+    .unwrap();
+    let foreign = cookie_of(&other.route(&new_visitor(2), NOW).unwrap());
+    for bad in [
+        cookie[..cookie.len() - 1].to_owned(),
+        format!("{cookie}A"),
+        foreign,
+        format!("{COOKIE}="),
+        format!("{COOKIE}=\u{e9}\u{e9}"),
+        format!("{COOKIE}={}", "A".repeat(5000)),
+    ] {
+        let r = a.route(&with_cookie(&bad), NOW).unwrap();
+        assert!(r.reassigned, "{bad}");
+    }
+}
+
+#[test]
+fn the_cookie_header_may_hold_other_cookies_spaces_duplicates_and_junk() {
+    let a = router(Mode::Cookie, &["a", "b", "c"]);
+    let first = a.route(&new_visitor(4), NOW).unwrap();
+    let cookie = cookie_of(&first);
+    let value = cookie.split_once('=').unwrap().1;
+    for header in [
+        format!("_ga=GA1.2.3;  {cookie} ; theme=dark"),
+        format!("junk;;=;{COOKIE}=forged; {COOKIE}={value}"),
+        format!("{COOKIE}=\"{value}\""),
+    ] {
+        let r = a.route(&with_cookie(&header), NOW + 5).unwrap();
+        assert_eq!(
+            (r.backend, r.reassigned, r.set_cookie.as_deref()),
+            (first.backend, false, None),
+            "{header}"
+        );
+    }
+    // Other cookies only: a new visitor, not a reassigned one.
+    let r = a
+        .route(&with_cookie("a=1; __Host-affinityX=2"), NOW)
+        .unwrap();
+    assert!(!r.reassigned && r.set_cookie.is_some());
+}
+
+#[test]
+fn cookie_attributes_follow_the_configuration() {
+    let mut c = config(Mode::Cookie, &["a"]);
+    c.cookie_name = "aff".into();
+    c.same_site = SameSite::None;
+    c.domain = Some("example.com".into());
+    c.partitioned = true;
+    let a = Affinity::new(c).unwrap();
+    let set = a.route(&new_visitor(1), NOW).unwrap().set_cookie.unwrap();
+    assert!(set.starts_with("aff="));
+    assert!(set.ends_with("; Max-Age=1800; Domain=example.com; Path=/; Secure; HttpOnly; SameSite=None; Partitioned"), "{set}");
+    let mut c = config(Mode::Cookie, &["a"]);
+    c.same_site = SameSite::Strict;
+    let set = Affinity::new(c)
+        .unwrap()
+        .route(&new_visitor(1), NOW)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(set.ends_with("; SameSite=Strict"));
+}
+
+// ---- health, failover, draining ----
+
+#[test]
+fn a_visitor_whose_backend_is_down_moves_once_and_does_not_flap_back() {
+    let mut a = router(Mode::Cookie, &["a", "b", "c"]);
+    let cookie = cookie_on(&a, "a", NOW);
+    a.set_healthy("a", false).unwrap();
+    let moved = a.route(&with_cookie(&cookie), NOW + 10).unwrap();
+    assert!(moved.reassigned);
+    assert_ne!(moved.backend, "a");
+    let new_backend = moved.backend.to_owned();
+    let new_cookie = cookie_of(&moved);
+
+    // Another edge location, same secret and health: the same choice for the same cookie.
+    let mut elsewhere = router(Mode::Cookie, &["c", "b", "a"]);
+    elsewhere.set_healthy("a", false).unwrap();
+    assert_eq!(
+        elsewhere
+            .route(&with_cookie(&cookie), NOW + 11)
+            .unwrap()
+            .backend,
+        new_backend
+    );
+
+    a.set_healthy("a", true).unwrap();
+    for dt in [20, 500, 900] {
+        let r = a.route(&with_cookie(&new_cookie), NOW + dt).unwrap();
+        assert_eq!((r.backend, r.reassigned), (new_backend.as_str(), false));
+    }
+    // The old cookie, still live, is honoured again now that its backend is back.
+    assert_eq!(
+        a.route(&with_cookie(&cookie), NOW + 30).unwrap().backend,
+        "a"
+    );
+}
+
+#[test]
+fn strict_failover_refuses_to_move_a_visitor() {
+    let mut c = config(Mode::Cookie, &["a", "b", "c"]);
+    c.failover = Failover::Strict;
+    let mut a = Affinity::new(c).unwrap();
+    let on_a = cookie_on(&a, "a", NOW);
+    let on_b = cookie_on(&a, "b", NOW);
+    a.set_healthy("a", false).unwrap();
+    let err = a.route(&with_cookie(&on_a), NOW).unwrap_err();
+    assert_eq!(err.code(), "backend_unavailable");
+    assert!(err.to_string().contains("\"a\""));
+    assert_eq!(a.route(&with_cookie(&on_b), NOW).unwrap().backend, "b");
+    for entropy in 0..100 {
+        assert_ne!(a.route(&new_visitor(entropy), NOW).unwrap().backend, "a");
+    }
+    // Invalid values are not state worth failing for: treated as new.
+    assert!(
+        a.route(&with_cookie("__Host-affinity=forged"), NOW)
+            .unwrap()
+            .reassigned
+    );
+    a.set_healthy("a", true).unwrap();
+    assert_eq!(a.route(&with_cookie(&on_a), NOW).unwrap().backend, "a");
+}
+
+#[test]
+fn strict_failover_in_the_hashing_modes() {
+    let mut c = config(Mode::Header, &["a", "b", "c"]);
+    c.failover = Failover::Strict;
+    let mut a = Affinity::new(c).unwrap();
+    let keys: Vec<String> = (0..60).map(header_key).collect();
+    let homes: Vec<String> = keys.iter().map(|k| by_header(&a, k).to_owned()).collect();
+    a.set_healthy("a", false).unwrap();
+    for (k, home) in keys.iter().zip(&homes) {
+        let r = a.route(
+            &RouteRequest {
+                header: Some(k),
+                ..RouteRequest::default()
+            },
+            NOW,
+        );
+        match home.as_str() {
+            "a" => assert_eq!(r.unwrap_err().code(), "backend_unavailable"),
+            _ => assert_eq!(r.unwrap().backend, home),
+        }
+    }
+}
+
+#[test]
+fn no_healthy_backend_is_an_error_in_every_mode() {
+    for mode in [Mode::Cookie, Mode::Url, Mode::Ip, Mode::Header] {
+        for failover in [Failover::Sticky, Failover::Strict] {
+            let mut c = config(mode, &["a", "b"]);
+            c.failover = failover;
+            let mut a = Affinity::new(c).unwrap();
+            a.set_healthy("a", false).unwrap();
+            a.set_healthy("b", false).unwrap();
+            let request = RouteRequest {
+                url: Some("/"),
+                client_ip: Some("192.0.2.1"),
+                header: Some("t"),
+                ..RouteRequest::default()
+            };
+            let err = a.route(&request, NOW).unwrap_err();
+            assert_eq!(err.code(), "no_backend", "{mode:?} {failover:?}");
+            assert_eq!(err.to_string(), "no backend is healthy");
+        }
+    }
+}
+
+#[test]
+fn a_draining_backend_keeps_its_visitors_and_takes_no_new_ones() {
+    let mut a = router(Mode::Cookie, &["a", "b", "c"]);
+    let on_a = cookie_on(&a, "a", NOW);
+    a.set_draining("a", true).unwrap();
+    for dt in [0, 100, 1000] {
+        let r = a.route(&with_cookie(&on_a), NOW + dt).unwrap();
+        assert_eq!((r.backend, r.reassigned), ("a", false));
+    }
+    for entropy in 0..300 {
+        assert_ne!(a.route(&new_visitor(entropy), NOW).unwrap().backend, "a");
+    }
+    // Until its affinity ends: then the visitor goes elsewhere.
+    assert_ne!(
+        a.route(&with_cookie(&on_a), NOW + 1000 + 1801)
+            .unwrap()
+            .backend,
+        "a"
+    );
+    // Draining and down: moves at once.
+    a.set_healthy("a", false).unwrap();
+    assert!(a.route(&with_cookie(&on_a), NOW + 10).unwrap().reassigned);
+    // Everything healthy draining: new visitors still get a backend.
+    a.set_draining("b", true).unwrap();
+    a.set_draining("c", true).unwrap();
+    assert!(a.route(&new_visitor(1), NOW).is_ok());
+    a.set_draining("a", false).unwrap();
+    a.set_healthy("a", true).unwrap();
+    assert_eq!(a.route(&new_visitor(1), NOW).unwrap().backend, "a");
+}
+
+#[test]
+fn draining_in_a_hashing_mode_moves_only_its_keys() {
+    let mut a = router(Mode::Header, &["a", "b", "c", "d"]);
+    let keys: Vec<String> = (0..400).map(header_key).collect();
+    let before: Vec<String> = keys.iter().map(|k| by_header(&a, k).to_owned()).collect();
+    a.set_draining("b", true).unwrap();
+    for (k, old) in keys.iter().zip(&before) {
+        let now = by_header(&a, k);
+        if old == "b" {
+            assert_ne!(now, "b");
+        } else {
+            assert_eq!(now, old);
+        }
+    }
+}
+
+#[test]
+fn unknown_ids_are_refused() {
+    let mut a = router(Mode::Cookie, &["a"]);
+    assert_eq!(
+        a.set_healthy("z", false).unwrap_err().code(),
+        "invalid_config"
+    );
+    assert_eq!(
+        a.set_draining("z", true).unwrap_err().code(),
+        "invalid_config"
+    );
+}
+
+// ---- configuration changes ----
+
+#[test]
+fn cookie_visitors_stay_when_backends_are_added_and_only_a_removed_ones_move() {
+    let before = router(Mode::Cookie, &["a", "b", "c"]);
+    let cookies: Vec<(String, String)> = (0..300)
+        .map(|e| {
+            let r = before.route(&new_visitor(e), NOW).unwrap();
+            (r.backend.to_owned(), cookie_of(&r))
+        })
+        .collect();
+    let added = router(Mode::Cookie, &["a", "b", "c", "d"]);
+    for (backend, cookie) in &cookies {
+        let r = added.route(&with_cookie(cookie), NOW + 1).unwrap();
+        assert_eq!((r.backend, r.reassigned), (backend.as_str(), false));
+    }
+    let removed = router(Mode::Cookie, &["a", "b"]);
+    for (backend, cookie) in &cookies {
+        let r = removed.route(&with_cookie(cookie), NOW + 1).unwrap();
+        if backend == "c" {
+            assert!(r.reassigned && r.set_cookie.is_some());
+        } else {
+            assert_eq!((r.backend, r.reassigned), (backend.as_str(), false));
+        }
+    }
+}
+
+#[test]
+fn removing_one_of_ten_moves_only_its_keys_and_adding_one_moves_about_a_tenth() {
+    let ids = ten();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let all = router(Mode::Header, &ids);
+    let without = router(Mode::Header, &[&ids[..3], &ids[4..]].concat());
+    let with_more = router(Mode::Header, &[&ids[..], &["b10"][..]].concat());
+    let n = 5000;
+    let (mut moved_out, mut moved_in) = (0, 0);
+    for i in 0..n {
+        let k = header_key(i);
+        let home = by_header(&all, &k);
+        let after = by_header(&without, &k);
+        if home == "b3" {
+            moved_out += 1;
+        } else {
+            assert_eq!(after, home, "{k} moved though its backend stayed");
+        }
+        let after = by_header(&with_more, &k);
+        if after != home {
+            assert_eq!(after, "b10");
+            moved_in += 1;
+        }
+    }
+    let share_out = moved_out as f64 / n as f64;
+    let share_in = moved_in as f64 / n as f64;
+    assert!((share_out - 0.1).abs() < 0.015, "{share_out}");
+    assert!((share_in - 1.0 / 11.0).abs() < 0.015, "{share_in}");
+}
+
+#[test]
+fn load_is_balanced_and_follows_the_weights() {
+    let ids = ten();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let a = router(Mode::Header, &ids);
+    let n = 20_000;
+    let mut load = [0usize; 10];
+    for i in 0..n {
+        let b = by_header(&a, &header_key(i));
+        load[b[1..].parse::<usize>().unwrap()] += 1;
+    }
+    let max = *load.iter().max().unwrap() as f64;
+    assert!(max / (n as f64 / 10.0) < 1.06, "{load:?}");
+
+    let mut c = AffinityConfig::new(
+        SECRET,
+        vec![
+            BackendConfig::weighted("w1", 1),
+            BackendConfig::weighted("w2", 2),
+            BackendConfig::weighted("w3", 3),
+        ],
+    );
+    c.mode = Mode::Header;
+    let a = Affinity::new(c).unwrap();
+    let n = 12_000;
+    let mut counts = [0usize; 3];
+    for i in 0..n {
+        let b = by_header(&a, &header_key(i));
+        counts[b[1..].parse::<usize>().unwrap() - 1] += 1;
+    }
+    for (i, &count) in counts.iter().enumerate() {
+        let want = (i + 1) as f64 / 6.0;
+        let got = count as f64 / n as f64;
+        assert!(
+            (got - want).abs() < 0.02,
+            "weight {}: {got} vs {want}",
+            i + 1
+        );
+    }
+}
+
+/// Frozen: which backend these keys go to. A change here re-routes every key in the world,
+/// and must be deliberate. Run natively and in WebAssembly, it shows both decide alike.
+#[test]
+fn frozen_routing_vectors() {
+    let mut c = AffinityConfig::new(
+        SECRET,
+        vec![
+            BackendConfig::new("a"),
+            BackendConfig::weighted("b", 2),
+            BackendConfig::weighted("c", 3),
+            BackendConfig::new("d"),
+        ],
+    );
+    c.mode = Mode::Header;
+    let a = Affinity::new(c).unwrap();
+    let got: String = (0..24).map(|i| by_header(&a, &header_key(i))).collect();
+    assert_eq!(got, "cbcdcbcddcbbbbcdcbbcabdb");
+    let ip = router(Mode::Ip, &["a", "b", "c", "d"]);
+    let got: String = [
+        "192.0.2.1",
+        "198.51.100.7",
+        "2001:db8::1",
+        "2001:db8:0:1::1",
+        "::ffff:192.0.2.1",
+    ]
+    .iter()
+    .map(|&addr| {
+        ip.route(
+            &RouteRequest {
+                client_ip: Some(addr),
+                ..RouteRequest::default()
+            },
+            NOW,
+        )
+        .unwrap()
+        .backend
+    })
+    .collect();
+    assert_eq!(got, "aacba");
+}
+
+// ---- URL, IP and header modes ----
+
+#[test]
+fn url_mode_carries_the_value_in_a_query_parameter() {
+    let a = router(Mode::Url, &["a", "b", "c"]);
+    let url = "https://app.example/cart?item=3#top";
+    let first = a
+        .route(
+            &RouteRequest {
+                url: Some(url),
+                entropy: 8,
+                ..RouteRequest::default()
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(first.set_cookie.is_none() && !first.reassigned);
+    let rewritten = first.url.clone().unwrap();
+    assert!(
+        rewritten.starts_with("https://app.example/cart?item=3&_aff="),
+        "{rewritten}"
+    );
+    assert!(rewritten.ends_with("#top"));
+    let again = a
+        .route(
+            &RouteRequest {
+                url: Some(&rewritten),
+                ..RouteRequest::default()
+            },
+            NOW + 10,
+        )
+        .unwrap();
+    assert_eq!(
+        (again.backend, again.reassigned, again.url),
+        (first.backend, false, None)
+    );
+    let refreshed = a
+        .route(
+            &RouteRequest {
+                url: Some(&rewritten),
+                ..RouteRequest::default()
+            },
+            NOW + 901,
+        )
+        .unwrap();
+    assert!(refreshed
+        .url
+        .unwrap()
+        .starts_with("https://app.example/cart?item=3&_aff="));
+    let forged = a
+        .route(
+            &RouteRequest {
+                url: Some("/cart?_aff=AAAA"),
+                ..RouteRequest::default()
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(forged.reassigned);
+    assert!(!forged.url.unwrap().contains("AAAA"));
+    assert_eq!(
+        a.route(&RouteRequest::default(), NOW).unwrap_err().code(),
+        "invalid_config"
+    );
+
+    let mut c = config(Mode::Url, &["a"]);
+    c.param = "sticky".into();
+    let a = Affinity::new(c).unwrap();
+    let r = a
+        .route(
+            &RouteRequest {
+                url: Some("/x"),
+                ..RouteRequest::default()
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(r.url.unwrap().starts_with("/x?sticky="));
+}
+
+#[test]
+fn ip_mode_keys_by_address_and_ipv6_by_network() {
+    let a = router(
+        Mode::Ip,
+        &ten().iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let ip = |addr: &str| {
+        a.route(
+            &RouteRequest {
+                client_ip: Some(addr),
+                ..RouteRequest::default()
+            },
+            NOW,
+        )
+        .unwrap()
+    };
+    let r = ip("203.0.113.9");
+    assert_eq!(
+        (r.reassigned, r.set_cookie.as_deref(), r.url.as_deref()),
+        (false, None, None)
+    );
+    assert_eq!(ip(" 203.0.113.9 ").backend, r.backend);
+    assert_eq!(ip("::ffff:203.0.113.9").backend, r.backend);
+    assert_eq!(
+        ip("2001:db8:5:6::1").backend,
+        ip("2001:db8:5:6:ffff::2").backend
+    );
+    let spread: std::collections::BTreeSet<&str> = (0..200)
+        .map(|i| ip(&format!("10.0.{}.{}", i / 250, i % 250)).backend)
+        .collect();
+    assert!(spread.len() >= 9);
+    // No address (local development): still routed.
+    assert!(a.route(&RouteRequest::default(), NOW).is_ok());
+}
+
+#[test]
+fn header_mode_agrees_across_routers_and_depends_on_the_secret() {
+    let ids = ten();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let a = router(Mode::Header, &ids);
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    let b = router(Mode::Header, &reversed);
+    let mut c = config(Mode::Header, &ids);
+    c.secret = OTHER_SECRET.into();
+    let other = Affinity::new(c).unwrap();
+    let mut differ = 0;
+    for i in 0..200 {
+        let k = header_key(i);
+        assert_eq!(by_header(&a, &k), by_header(&b, &k));
+        differ += usize::from(by_header(&a, &k) != by_header(&other, &k));
+    }
+    assert!(differ > 150, "{differ}");
+    assert!(a
+        .route(
+            &RouteRequest {
+                header: Some("  "),
+                ..RouteRequest::default()
+            },
+            NOW
+        )
+        .is_ok());
+}
+
+// ---- configuration ----
+
+type Change = Box<dyn Fn(&mut AffinityConfig)>;
+
+#[test]
+fn invalid_configuration_is_refused_with_invalid_config() {
+    let bad: Vec<(&str, Change)> = vec![
+        (
+            "short secret",
+            Box::new(|c| c.secret = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHw".into()),
+        ),
+        (
+            "secret not base64",
+            Box::new(|c| c.secret = "not base64!".into()),
+        ),
+        ("no backends", Box::new(|c| c.backends.clear())),
+        (
+            "duplicate ids",
+            Box::new(|c| c.backends.push(BackendConfig::new("a"))),
+        ),
+        ("zero weight", Box::new(|c| c.backends[0].weight = 0)),
+        ("empty id", Box::new(|c| c.backends[0].id.clear())),
+        ("zero ttl", Box::new(|c| c.ttl_seconds = 0)),
+        ("zero idle", Box::new(|c| c.idle_seconds = 0)),
+        (
+            "idle over ttl",
+            Box::new(|c| c.idle_seconds = c.ttl_seconds + 1),
+        ),
+        (
+            "domain on __Host-",
+            Box::new(|c| c.domain = Some("example.com".into())),
+        ),
+        (
+            "bad cookie name",
+            Box::new(|c| c.cookie_name = "a b".into()),
+        ),
+        ("bad param", Box::new(|c| c.param = "a&b".into())),
+        ("empty param", Box::new(|c| c.param.clear())),
+        (
+            "bad header",
+            Box::new(|c| c.header = Some("x tenant".into())),
+        ),
+    ];
+    for (what, change) in bad {
+        let mut c = config(Mode::Cookie, &["a", "b"]);
+        change(&mut c);
+        let err = Affinity::new(c).unwrap_err();
+        assert_eq!(err.code(), "invalid_config", "{what}");
+        assert!(
+            err.to_string().starts_with("invalid configuration: "),
+            "{what}: {err}"
+        );
+    }
+    let mut c = config(Mode::Cookie, &["a"]);
+    c.cookie_name = "aff".into();
+    c.domain = Some("example.com".into());
+    c.header = Some("X-Tenant".into());
+    let a = Affinity::new(c).unwrap();
+    assert_eq!(a.header_name(), Some("x-tenant"));
+    assert_eq!(a.cookie_name(), "aff");
+    assert_eq!(a.mode(), Mode::Cookie);
+}
+
+#[test]
+fn configuration_reads_from_json_with_its_defaults() {
+    let c: AffinityConfig = serde_json::from_str(&format!(
+        r#"{{"secret":"{SECRET}","mode":"url","backends":[{{"id":"a","weight":1}},{{"id":"b","weight":2}}],
+            "ttlSeconds":86400,"idleSeconds":1800,"cookieName":"__Host-affinity","sameSite":"Lax",
+            "failover":"sticky","param":"_aff","header":"x-tenant"}}"#
+    ))
+    .unwrap();
+    assert_eq!(c.mode, Mode::Url);
+    assert!(Affinity::new(c).is_ok());
+    for bad in [
+        r#"{"secret":"s","backends":[],"colour":"red"}"#,
+        r#"{"secret":"s","backends":[{"id":"a","weight":1.5}]}"#,
+        r#"{"secret":"s","backends":[{"id":"a"}],"mode":"dns"}"#,
+        r#"{"secret":"s","backends":[{"id":"a"}],"failover":"maybe"}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<AffinityConfig>(bad).is_err(),
+            "{bad}"
+        );
+    }
+    let debug = format!("{:?}", config(Mode::Cookie, &["a"]));
+    assert!(!debug.contains(SECRET));
+    assert!(!format!("{:?}", router(Mode::Cookie, &["a"])).contains(SECRET));
+}
+
+#[test]
+fn times_beyond_javascript_numbers_are_refused() {
+    let a = router(Mode::Ip, &["a"]);
+    assert_eq!(
+        a.route(&RouteRequest::default(), 1 << 53)
+            .unwrap_err()
+            .code(),
+        "invalid_config"
+    );
+    assert!(a.route(&RouteRequest::default(), (1 << 53) - 1).is_ok());
+}
+
+// ---- properties (native) ----
+
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn secret_text(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn hashing(secret: &str, list: &[(String, u32)]) -> Affinity {
+        let mut c = AffinityConfig::new(
+            secret,
+            list.iter()
+                .map(|(id, w)| BackendConfig::weighted(id.clone(), *w))
+                .collect(),
+        );
+        c.mode = Mode::Header;
+        Affinity::new(c).unwrap()
+    }
+
+    fn backend_list() -> impl Strategy<Value = Vec<(String, u32)>> {
+        prop::collection::vec(1u32..5, 2..16).prop_map(|ws| {
+            ws.into_iter()
+                .enumerate()
+                .map(|(i, w)| (format!("n{i}"), w))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn removal_moves_only_the_removed_backends_keys(
+            secret in prop::collection::vec(any::<u8>(), 32..48),
+            list in backend_list(),
+            gone in any::<prop::sample::Index>(),
+            keys in prop::collection::vec("[ -~]{1,24}", 1..120),
+        ) {
+            let secret = secret_text(&secret);
+            let gone = gone.index(list.len());
+            let mut rest = list.clone();
+            let (gone_id, _) = rest.remove(gone);
+            let (all, fewer) = (hashing(&secret, &list), hashing(&secret, &rest));
+            let mut down = hashing(&secret, &list);
+            down.set_healthy(&gone_id, false).unwrap();
+            for k in &keys {
+                let before = by_header(&all, k);
+                let after = by_header(&fewer, k);
+                prop_assert_eq!(after, by_header(&down, k), "down behaves as removed");
+                if before != gone_id {
+                    prop_assert_eq!(after, before);
+                }
+            }
+        }
+
+        #[test]
+        fn addition_moves_keys_only_to_the_new_backend(
+            secret in prop::collection::vec(any::<u8>(), 32..48),
+            list in backend_list(),
+            weight in 1u32..5,
+            keys in prop::collection::vec("[ -~]{1,24}", 1..120),
+        ) {
+            let secret = secret_text(&secret);
+            let mut more = list.clone();
+            more.push(("new".into(), weight));
+            let (before, after) = (hashing(&secret, &list), hashing(&secret, &more));
+            for k in &keys {
+                let (b, a) = (by_header(&before, k), by_header(&after, k));
+                prop_assert!(a == b || a == "new", "{} moved from {} to {}", k, b, a);
+            }
+        }
+
+        #[test]
+        fn balance_holds_for_any_secret(secret in prop::collection::vec(any::<u8>(), 32..33)) {
+            let list: Vec<(String, u32)> = (0..10).map(|i| (format!("n{i}"), 1)).collect();
+            let a = hashing(&secret_text(&secret), &list);
+            let mut load = [0usize; 10];
+            for i in 0..10_000 {
+                load[by_header(&a, &header_key(i))[1..].parse::<usize>().unwrap()] += 1;
+            }
+            let max = *load.iter().max().unwrap() as f64;
+            prop_assert!(max / 1000.0 < 1.15, "{:?}", load);
+        }
+
+        #[test]
+        fn routing_never_panics_on_any_input(
+            cookie in any::<String>(), url in any::<String>(), ip in any::<String>(), header in any::<String>(),
+            entropy in any::<u64>(), now in 0u64..1 << 53,
+        ) {
+            let request = RouteRequest { cookie: Some(&cookie), url: Some(&url), client_ip: Some(&ip), header: Some(&header), entropy };
+            for mode in [Mode::Cookie, Mode::Url, Mode::Ip, Mode::Header] {
+                let a = router(mode, &["a", "b"]);
+                let r = a.route(&request, now).unwrap();
+                prop_assert!(r.backend == "a" || r.backend == "b");
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+// The JavaScript API of Affinity, exercised on the package built by
+// `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { Affinity } = require("../../pkg-node/edge_session.js");
+
+const NOW = 1800000000;
+const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
+const SECRET = b64url(Array.from({ length: 32 }, (_, i) => i + 1));
+const OTHER_SECRET = b64url(Array.from({ length: 32 }, (_, i) => i + 33));
+
+const make = (extra = {}) =>
+  new Affinity({
+    secret: SECRET,
+    backends: [{ id: "a", weight: 1 }, { id: "b", weight: 2 }, { id: "c" }],
+    ...extra,
+  });
+
+const codeOf = (fn) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof Error, "throws an Error");
+    assert.equal(e.name, "EdgeSessionError");
+    assert.ok(e.message.length > 0);
+    return e.code;
+  }
+  assert.fail("expected a throw");
+};
+
+/** The name=value pair of a Set-Cookie header, as a browser sends it back. */
+const pairOf = (setCookie) => setCookie.split(";")[0];
+
+/** A cookie that pins a new visitor to `backend`. */
+const cookieOn = (affinity, backend, now = NOW) => {
+  for (let i = 0; i < 10000; i++) {
+    const r = affinity.route({ now });
+    if (r.backend === backend) return pairOf(r.setCookie);
+  }
+  assert.fail(`no visitor landed on ${backend}`);
+};
+
+test("the issue's example works as written", () => {
+  const affinity = new Affinity({
+    secret: SECRET, mode: "cookie",
+    backends: [{ id: "a", weight: 1 }, { id: "b", weight: 2 }],
+    ttlSeconds: 86400, idleSeconds: 1800, cookieName: "__Host-affinity", sameSite: "Lax",
+    failover: "sticky", param: "_aff", header: "x-tenant",
+  });
+  const r = affinity.route({ cookie: null, url: "https://app.example/", clientIp: null, header: "t", now: NOW });
+  assert.deepEqual(Object.keys(r).sort(), ["backend", "reassigned", "setCookie"]);
+  assert.ok(["a", "b"].includes(r.backend));
+  assert.equal(r.reassigned, false);
+  assert.match(r.setCookie, /^__Host-affinity=[A-Za-z0-9_-]{52}; Max-Age=1800; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  affinity.setHealthy("a", false);
+  affinity.setDraining("b", true);
+  assert.equal(affinity.route({ now: NOW }).backend, "b", "draining beats nothing");
+});
+
+test("a returning visitor stays; the cookie is refreshed only past half the idle time", () => {
+  const affinity = make();
+  const first = affinity.route({ now: NOW });
+  const cookie = `theme=dark; ${pairOf(first.setCookie)}; junk`;
+  const same = affinity.route({ cookie, now: NOW + 900 });
+  assert.deepEqual(same, { backend: first.backend, reassigned: false });
+  const refreshed = affinity.route({ cookie, now: NOW + 901 });
+  assert.equal(refreshed.backend, first.backend);
+  assert.equal(refreshed.reassigned, false);
+  assert.match(refreshed.setCookie, /Max-Age=1800/);
+});
+
+test("idle time and lifetime are enforced by the server at their boundaries", () => {
+  const affinity = make({ ttlSeconds: 3000, idleSeconds: 1000 });
+  const cookie = pairOf(affinity.route({ now: NOW }).setCookie);
+  assert.equal(affinity.route({ cookie, now: NOW + 1000 }).reassigned, false);
+  assert.equal(affinity.route({ cookie, now: NOW + 1001 }).reassigned, true);
+  // Kept active, the value still ends at its lifetime.
+  let c = cookie;
+  for (let t = NOW + 600; t <= NOW + 3000; t += 600) {
+    const r = affinity.route({ cookie: c, now: t });
+    assert.equal(r.reassigned, false, `at +${t - NOW}`);
+    if (r.setCookie) c = pairOf(r.setCookie);
+  }
+  assert.equal(affinity.route({ cookie: c, now: NOW + 3001 }).reassigned, true);
+});
+
+test("forged, altered and foreign values are never honoured", () => {
+  const affinity = make();
+  const cookie = pairOf(affinity.route({ now: NOW }).setCookie);
+  const [name, value] = cookie.split("=");
+  for (let i = 0; i < value.length; i++) {
+    const swapped = value[i] === "A" ? "B" : "A";
+    const tampered = `${name}=${value.slice(0, i)}${swapped}${value.slice(i + 1)}`;
+    const r = affinity.route({ cookie: tampered, now: NOW });
+    assert.equal(r.reassigned, true, `position ${i}`);
+    assert.ok(r.setCookie);
+  }
+  const foreign = pairOf(make({ secret: OTHER_SECRET }).route({ now: NOW }).setCookie);
+  for (const bad of [foreign, `${name}=`, `${name}=${"x".repeat(10000)}`, `${name}=%00\u00e9`]) {
+    assert.equal(affinity.route({ cookie: bad, now: NOW }).reassigned, true);
+  }
+  // Not a string where a string belongs: a configuration mistake.
+  assert.equal(codeOf(() => affinity.route({ cookie: 42, now: NOW })), "invalid_config");
+});
+
+test("failover moves the visitor once and it does not flap back", () => {
+  const affinity = make();
+  const onA = cookieOn(affinity, "a");
+  affinity.setHealthy("a", false);
+  const moved = affinity.route({ cookie: onA, now: NOW + 10 });
+  assert.equal(moved.reassigned, true);
+  assert.notEqual(moved.backend, "a");
+  // Another edge location with the same secret decides alike.
+  const elsewhere = make();
+  elsewhere.setHealthy("a", false);
+  assert.equal(elsewhere.route({ cookie: onA, now: NOW + 11 }).backend, moved.backend);
+  affinity.setHealthy("a", true);
+  const back = affinity.route({ cookie: pairOf(moved.setCookie), now: NOW + 20 });
+  assert.deepEqual(back, { backend: moved.backend, reassigned: false });
+});
+
+test("strict failover throws backend_unavailable; no healthy backend throws no_backend", () => {
+  const affinity = make({ failover: "strict" });
+  const onA = cookieOn(affinity, "a");
+  affinity.setHealthy("a", false);
+  assert.equal(codeOf(() => affinity.route({ cookie: onA, now: NOW })), "backend_unavailable");
+  affinity.setHealthy("b", false);
+  affinity.setHealthy("c", false);
+  assert.equal(codeOf(() => affinity.route({ now: NOW })), "no_backend");
+  for (const mode of ["cookie", "url", "ip", "header"]) {
+    const a = make({ mode });
+    for (const id of ["a", "b", "c"]) a.setHealthy(id, false);
+    assert.equal(codeOf(() => a.route({ url: "/", clientIp: "192.0.2.1", header: "t", now: NOW })), "no_backend", mode);
+  }
+});
+
+test("a draining backend keeps its visitors and takes no new ones", () => {
+  const affinity = make();
+  const onA = cookieOn(affinity, "a");
+  affinity.setDraining("a", true);
+  assert.deepEqual(affinity.route({ cookie: onA, now: NOW + 5 }), { backend: "a", reassigned: false });
+  for (let i = 0; i < 300; i++) assert.notEqual(affinity.route({ now: NOW }).backend, "a");
+  affinity.setDraining("a", false);
+  assert.equal(codeOf(() => affinity.setDraining("zz", true)), "invalid_config");
+  assert.equal(codeOf(() => affinity.setHealthy("zz", false)), "invalid_config");
+});
+
+test("url mode rewrites the URL with the affinity parameter", () => {
+  const affinity = make({ mode: "url", param: "_aff" });
+  const first = affinity.route({ url: "https://app.example/cart?item=3#top", now: NOW });
+  assert.equal(first.setCookie, undefined);
+  assert.match(first.url, /^https:\/\/app\.example\/cart\?item=3&_aff=[A-Za-z0-9_-]{52}#top$/);
+  assert.deepEqual(affinity.route({ url: first.url, now: NOW + 1 }), { backend: first.backend, reassigned: false });
+  assert.equal(affinity.route({ url: "/x?_aff=forged", now: NOW }).reassigned, true);
+  assert.equal(codeOf(() => affinity.route({ now: NOW })), "invalid_config");
+});
+
+test("ip and header modes are deterministic and need no cookie", () => {
+  const ids = Array.from({ length: 10 }, (_, i) => ({ id: `b${i}` }));
+  const ip = new Affinity({ secret: SECRET, mode: "ip", backends: ids });
+  const r = ip.route({ clientIp: "203.0.113.9", now: NOW });
+  assert.deepEqual(Object.keys(r).sort(), ["backend", "reassigned"]);
+  assert.equal(ip.route({ clientIp: "203.0.113.9" }).backend, r.backend);
+  assert.equal(ip.route({ clientIp: "2001:db8:1:2::1" }).backend, ip.route({ clientIp: "2001:db8:1:2::ffff" }).backend);
+  const header = new Affinity({ secret: SECRET, mode: "header", header: "x-tenant", backends: [...ids].reverse() });
+  const again = new Affinity({ secret: SECRET, mode: "header", backends: ids });
+  for (let i = 0; i < 100; i++) {
+    assert.equal(header.route({ header: `tenant-${i}` }).backend, again.route({ header: `tenant-${i}` }).backend);
+  }
+});
+
+test("the frozen routing vectors match the Rust tests", () => {
+  const a = new Affinity({
+    secret: SECRET, mode: "header",
+    backends: [{ id: "a" }, { id: "b", weight: 2 }, { id: "c", weight: 3 }, { id: "d" }],
+  });
+  const got = Array.from({ length: 24 }, (_, i) => a.route({ header: `visitor-${i}`, now: NOW }).backend).join("");
+  assert.equal(got, "cbcdcbcddcbbbbcdcbbcabdb");
+});
+
+test("load is balanced over 10 backends and follows weights", () => {
+  const ids = Array.from({ length: 10 }, (_, i) => ({ id: `b${i}` }));
+  const a = new Affinity({ secret: SECRET, mode: "header", backends: ids });
+  const load = new Map();
+  for (let i = 0; i < 20000; i++) {
+    const b = a.route({ header: `visitor-${i}`, now: NOW }).backend;
+    load.set(b, (load.get(b) ?? 0) + 1);
+  }
+  assert.equal(load.size, 10);
+  assert.ok(Math.max(...load.values()) / 2000 < 1.06, JSON.stringify([...load]));
+});
+
+test("invalid configuration throws invalid_config", () => {
+  const backends = [{ id: "a" }];
+  for (const [what, config] of [
+    ["short secret", { secret: b64url(new Uint8Array(31)), backends }],
+    ["no backends", { secret: SECRET, backends: [] }],
+    ["duplicate ids", { secret: SECRET, backends: [{ id: "a" }, { id: "a" }] }],
+    ["zero weight", { secret: SECRET, backends: [{ id: "a", weight: 0 }] }],
+    ["fractional weight", { secret: SECRET, backends: [{ id: "a", weight: 1.5 }] }],
+    ["unknown mode", { secret: SECRET, backends, mode: "dns" }],
+    ["unknown failover", { secret: SECRET, backends, failover: "maybe" }],
+    ["unknown sameSite", { secret: SECRET, backends, sameSite: "Sometimes" }],
+    ["domain with __Host-", { secret: SECRET, backends, domain: "example.com" }],
+    ["idle over ttl", { secret: SECRET, backends, ttlSeconds: 10, idleSeconds: 11 }],
+    ["unknown option", { secret: SECRET, backends, colour: "red" }],
+    ["missing secret", { backends }],
+  ]) {
+    assert.equal(codeOf(() => new Affinity(config)), "invalid_config", what);
+  }
+  const ok = new Affinity({ secret: SECRET, backends, cookieName: "aff", domain: "example.com", sameSite: "None", partitioned: true });
+  assert.match(ok.route({ now: NOW }).setCookie, /^aff=.*; Max-Age=1800; Domain=example\.com; Path=\/; Secure; HttpOnly; SameSite=None; Partitioned$/);
+  assert.equal(codeOf(() => ok.route({ now: -1 })), "invalid_config");
+  assert.equal(codeOf(() => ok.route({ now: 1.5 })), "invalid_config");
+});
+
+test("route works without arguments and with the clock", () => {
+  const r = make().route();
+  assert.ok(["a", "b", "c"].includes(r.backend));
+  assert.ok(r.setCookie);
+});
