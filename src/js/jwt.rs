@@ -1,0 +1,99 @@
+//! JWT HS256 and sliding refresh on `SessionTokens` for JavaScript.
+
+use wasm_bindgen::prelude::*;
+
+use super::claims::{optional_string, with_verify_options};
+use super::tokens::{Claims, SessionTokens, VerifyOptions};
+use super::{js_error, now_or_clock, parse, seconds, stringify};
+use crate::error::Error;
+use crate::jwt::JwtSignOptions as CoreSignOptions;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+export interface JwtSignOptions extends SignOptions {
+  /** Sets the `iss` claim. */
+  issuer?: string;
+  /** Sets the `aud` claim. */
+  audience?: string;
+}
+
+/** The claims of a verified JWT, as signed: `exp` is always there (a JWT without it is refused). */
+export type VerifiedJwtClaims = Claims & {
+  exp: number;
+  iat?: number;
+  nbf?: number;
+  iss?: string;
+  aud?: string | string[];
+};
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "JwtSignOptions")]
+    pub type JwtSignOptions;
+    #[wasm_bindgen(method, getter)]
+    fn now(this: &JwtSignOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = ttlSeconds)]
+    fn ttl_seconds(this: &JwtSignOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter)]
+    fn issuer(this: &JwtSignOptions) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn audience(this: &JwtSignOptions) -> JsValue;
+
+    #[wasm_bindgen(typescript_type = "VerifiedJwtClaims")]
+    pub type VerifiedJwtClaims;
+}
+
+#[wasm_bindgen]
+impl SessionTokens {
+    /// Signs `claims` as a JWT HS256 (keyed with the raw secret, `kid` header when the ring has
+    /// more than one key), adding `iat`, `exp` and the `iss`/`aud` given in the options.
+    #[wasm_bindgen(js_name = signJwt)]
+    pub fn sign_jwt(
+        &self,
+        claims: Claims,
+        options: Option<JwtSignOptions>,
+    ) -> Result<String, JsValue> {
+        let json = stringify(&claims)
+            .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
+        let (mut now, mut ttl, mut issuer, mut audience) = (None, None, None, None);
+        if let Some(o) = &options {
+            now = o.now();
+            ttl = o
+                .ttl_seconds()
+                .map(|t| seconds("ttlSeconds", t))
+                .transpose()?;
+            issuer = optional_string("issuer", o.issuer())?;
+            audience = optional_string("audience", o.audience())?;
+        }
+        let options = CoreSignOptions {
+            now: now_or_clock(now)?,
+            ttl_seconds: ttl,
+            issuer: issuer.as_deref(),
+            audience: audience.as_deref(),
+        };
+        self.core.sign_jwt_json(&json, &options).map_err(js_error)
+    }
+
+    /// Verifies a JWT HS256 and returns its claims; throws an error with `.code` otherwise
+    /// (`unsupported_alg` for any `alg` but HS256, `wrong_issuer`, `wrong_audience`, `revoked`...).
+    #[wasm_bindgen(js_name = verifyJwt)]
+    pub fn verify_jwt(
+        &self,
+        token: &str,
+        options: Option<VerifyOptions>,
+    ) -> Result<VerifiedJwtClaims, JsValue> {
+        let verified =
+            with_verify_options(options.as_deref(), |o| self.core.verify_jwt_json(token, o))?;
+        Ok(parse(&verified.claims)?.unchecked_into())
+    }
+
+    /// A replacement token when `token` is past `refreshAfter` of its lifetime (or signed by an
+    /// older key), never past `auth_time + maxLifetimeSeconds`; `null` when the token should be
+    /// kept. Throws like `verify` (pass `minIssuedAt` here too).
+    #[wasm_bindgen(unchecked_return_type = "string | null")]
+    pub fn refresh(&self, token: &str, options: Option<VerifyOptions>) -> Result<JsValue, JsValue> {
+        let fresh = with_verify_options(options.as_deref(), |o| self.core.refresh_with(token, o))?;
+        Ok(fresh.map_or(JsValue::NULL, JsValue::from))
+    }
+}

@@ -1,0 +1,399 @@
+//! JWT HS256 interop (RFC 7519 / RFC 7515): read the tokens other systems issue, issue tokens
+//! they read.
+//!
+//! [`SessionTokens`] signs and verifies JWTs with the same keyring as its compact tokens. For
+//! interop the HMAC key is the raw secret (not a per-purpose subkey), so any JWT library given
+//! the same secret bytes agrees. When the ring holds more than one key the header names the
+//! signing key in `kid`; a token without `kid` is tried against each key in turn (the single key
+//! in the usual case, and the old key after a rotation from a single-key ring).
+//!
+//! Verification checks, in order: size (`too_large`), three strict base64url segments and a
+//! header that is one JSON object with unique member names, an `alg` of exactly `HS256`
+//! (`unsupported_alg`, for `none` too), an optional `typ` of `JWT`, no `crit`
+//! (`malformed`), the key id (`unknown_key`), the signature (`bad_signature`, constant time),
+//! claims with unique names and well-typed registered claims (`malformed`; `exp` is required),
+//! time with leeway (`expired`, `not_yet_valid`), then [`VerifyOptions`] (`wrong_issuer`,
+//! `wrong_audience`, `revoked`).
+//!
+//! ```
+//! use edge_session::{JwtSignOptions, KeyConfig, SessionTokens, TokenConfig, VerifyOptions};
+//! use serde_json::{json, Value};
+//!
+//! let tokens = SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+//!     id: "k1".into(),
+//!     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
+//! }]))?;
+//! let jwt = tokens.sign_jwt(
+//!     &json!({ "sub": "user-12345" }),
+//!     &JwtSignOptions::at(1_800_000_000).issuer("https://auth.example").audience("app"),
+//! )?;
+//! let options = VerifyOptions::at(1_800_000_060).issuer("https://auth.example").audience("app");
+//! let claims: Value = tokens.verify_jwt(&jwt, &options)?;
+//! assert_eq!(claims["sub"], "user-12345");
+//! assert_eq!(claims["exp"], 1_800_003_600);
+//! # Ok::<(), edge_session::Error>(())
+//! ```
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims::{parse_map, read_object, typed, Field, Registered, VerifyOptions};
+use crate::codec::{b64_decode, b64_encode};
+use crate::error::{Error, Result};
+use crate::keys::{KeyRing, MacKey};
+use crate::time::{self, Outside, UnixTime, MAX_TIME};
+use crate::token::{check_time, check_ttl, SessionTokens, Verified};
+
+/// The one algorithm accepted.
+const ALG: &str = "HS256";
+/// Length of an HS256 signature.
+const SIGNATURE_BYTES: usize = 32;
+
+/// Options of [`SessionTokens::sign_jwt`].
+#[derive(Clone, Copy, Debug)]
+pub struct JwtSignOptions<'a> {
+    /// The current time: `iat`, and `exp = now + ttl`.
+    pub now: UnixTime,
+    /// Lifetime in seconds; `None` for the configured `ttlSeconds`.
+    pub ttl_seconds: Option<u64>,
+    /// Sets `iss`.
+    pub issuer: Option<&'a str>,
+    /// Sets `aud` (a single string).
+    pub audience: Option<&'a str>,
+}
+
+impl<'a> JwtSignOptions<'a> {
+    /// Signing at `now` with the configured lifetime, no `iss` or `aud` added.
+    pub fn at(now: UnixTime) -> Self {
+        JwtSignOptions {
+            now,
+            ttl_seconds: None,
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    /// Lifetime other than the configured one.
+    pub fn ttl_seconds(mut self, ttl: u64) -> Self {
+        self.ttl_seconds = Some(ttl);
+        self
+    }
+
+    /// Sets the `iss` claim.
+    pub fn issuer(mut self, issuer: &'a str) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// Sets the `aud` claim.
+    pub fn audience(mut self, audience: &'a str) -> Self {
+        self.audience = Some(audience);
+        self
+    }
+}
+
+impl SessionTokens {
+    /// Signs `claims` (any value serializing to a JSON object) as a JWT HS256 with the current
+    /// key, adding `iat` and `exp` (replacing any given) and, when the options say so, `iss`
+    /// and `aud`. An `nbf` claim must be a whole number of seconds.
+    pub fn sign_jwt<T: Serialize + ?Sized>(
+        &self,
+        claims: &T,
+        options: &JwtSignOptions<'_>,
+    ) -> Result<String> {
+        match serde_json::to_value(claims) {
+            Ok(Value::Object(map)) => self.sign_jwt_map(map, options),
+            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
+            Err(e) => Err(Error::InvalidClaims(e.to_string())),
+        }
+    }
+
+    /// [`SessionTokens::sign_jwt`] with the claims as JSON text.
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    pub(crate) fn sign_jwt_json(
+        &self,
+        claims: &str,
+        options: &JwtSignOptions<'_>,
+    ) -> Result<String> {
+        match serde_json::from_str(claims) {
+            Ok(Value::Object(map)) => self.sign_jwt_map(map, options),
+            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
+            Err(e) => Err(Error::InvalidClaims(e.to_string())),
+        }
+    }
+
+    fn sign_jwt_map(
+        &self,
+        mut claims: Map<String, Value>,
+        options: &JwtSignOptions<'_>,
+    ) -> Result<String> {
+        let now = options.now;
+        let ttl = options.ttl_seconds.unwrap_or(self.ttl);
+        check_time("now", now)?;
+        check_ttl(ttl)?;
+        check_time("now + ttlSeconds", now + ttl)?;
+        if let Some(nbf) = claims.get("nbf") {
+            if nbf.as_u64().is_none_or(|n| n > MAX_TIME) {
+                return Err(Error::InvalidClaims(
+                    "nbf must be a whole number of seconds".into(),
+                ));
+            }
+        }
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + ttl).into());
+        if let Some(issuer) = options.issuer {
+            claims.insert("iss".into(), issuer.into());
+        }
+        if let Some(audience) = options.audience {
+            claims.insert("aud".into(), audience.into());
+        }
+        let payload =
+            serde_json::to_vec(&claims).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+
+        let signer = &self.jwt_keys.keys[0];
+        let mut token = if self.jwt_keys.keys.len() > 1 {
+            signer.header.clone()
+        } else {
+            b64_encode(HEADER.as_bytes())
+        };
+        token.push('.');
+        token.push_str(&b64_encode(&payload));
+        let signature = signer.mac.full_tag(token.as_bytes());
+        token.push('.');
+        token.push_str(&b64_encode(&signature));
+        if token.len() > self.max_token_bytes {
+            return Err(Error::TooLarge {
+                len: token.len(),
+                max: self.max_token_bytes,
+            });
+        }
+        Ok(token)
+    }
+
+    /// Verifies a JWT HS256 and returns its claims (the payload as signed).
+    pub fn verify_jwt<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<T> {
+        self.verify_jwt_detailed(token, options).map(|v| v.claims)
+    }
+
+    /// [`SessionTokens::verify_jwt`], also telling which key signed the token.
+    pub fn verify_jwt_detailed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<T>> {
+        typed(self.verify_jwt_json(token, options)?)
+    }
+
+    /// Verification with the payload as JSON text (what the JavaScript face hands to
+    /// `JSON.parse`).
+    pub(crate) fn verify_jwt_json(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<String>> {
+        if token.len() > self.max_token_bytes {
+            return Err(Error::TooLarge {
+                len: token.len(),
+                max: self.max_token_bytes,
+            });
+        }
+        let mut segments = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Error::Malformed("a JWT has three segments"));
+        };
+        // The usual headers are recognised by their text (canonical base64url has one text per
+        // value); any other is decoded and checked.
+        let kid = match self.jwt_keys.keys.iter().position(|k| k.header == header) {
+            Some(index) => Kid::Index(index),
+            None if self.jwt_keys.plain.iter().any(|h| h == header) => Kid::None,
+            None => match read_header(&b64_decode(header)?)? {
+                Some(kid) => Kid::Named(kid),
+                None => Kid::None,
+            },
+        };
+        let claims = b64_decode(payload)?;
+        let signature = b64_decode(signature)?;
+        if signature.len() != SIGNATURE_BYTES {
+            return Err(Error::Malformed("an HS256 signature is 32 bytes"));
+        }
+        let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
+        let keys = &self.jwt_keys.keys;
+        let index = match kid {
+            Kid::Index(index) => Some(index),
+            Kid::Named(kid) => Some(
+                keys.iter()
+                    .position(|k| k.id == kid)
+                    .ok_or(Error::UnknownKey(kid))?,
+            ),
+            Kid::None => None,
+        };
+        let verifies = |i: &usize| keys[*i].mac.verify_full(signing_input, &signature);
+        let index = match index {
+            Some(i) => Some(i).filter(verifies),
+            None => (0..keys.len()).find(verifies),
+        }
+        .ok_or(Error::BadSignature)?;
+        let key_id = &keys[index].id;
+
+        // Authentic from here on.
+        let claims =
+            String::from_utf8(claims).map_err(|_| Error::Malformed("claims are not UTF-8"))?;
+        let registered = Registered::parse(&claims)?;
+        let exp = registered
+            .exp
+            .ok_or(Error::Malformed("a JWT must carry exp"))?;
+        match time::check(
+            options.now,
+            self.leeway,
+            Some(exp),
+            &[registered.iat, registered.nbf],
+        ) {
+            Ok(()) => {}
+            Err(Outside::Expired(exp)) => {
+                return Err(Error::Expired {
+                    exp,
+                    claims: Box::new(parse_map(&claims)?),
+                })
+            }
+            Err(Outside::NotYetValid(start)) => {
+                return Err(Error::NotYetValid { valid_from: start })
+            }
+        }
+        options.check(&registered, &claims)?;
+        Ok(Verified {
+            key_id: key_id.clone(),
+            stale_key: index > 0,
+            claims,
+        })
+    }
+}
+
+/// The header this crate writes when the ring holds one key.
+const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// Which key a header names.
+enum Kid {
+    None,
+    Index(usize),
+    Named(String),
+}
+
+/// The keyring for JWTs: raw-secret HMAC keys, with the base64url text of the usual headers
+/// precomputed so that verification need not decode and parse them.
+#[derive(Clone)]
+pub(crate) struct JwtKeys {
+    keys: Vec<JwtKey>,
+    /// Usual headers without `kid`, as base64url.
+    plain: [String; 3],
+}
+
+#[derive(Clone)]
+struct JwtKey {
+    id: String,
+    mac: MacKey,
+    /// `{"alg":"HS256","typ":"JWT","kid":"<id>"}` as base64url.
+    header: String,
+}
+
+impl JwtKeys {
+    pub(crate) fn new(ring: &KeyRing) -> Self {
+        let keys = ring
+            .iter()
+            .map(|(id, secret)| JwtKey {
+                id: id.to_owned(),
+                mac: MacKey::new(secret.expose()),
+                // Key ids are A-Z a-z 0-9 . _ - (checked by the keyring): nothing to escape.
+                header: b64_encode(
+                    format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{id}"}}"#).as_bytes(),
+                ),
+            })
+            .collect();
+        let plain = [
+            HEADER,
+            r#"{"alg":"HS256"}"#,
+            r#"{"typ":"JWT","alg":"HS256"}"#,
+        ]
+        .map(|h| b64_encode(h.as_bytes()));
+        JwtKeys { keys, plain }
+    }
+}
+
+/// Checks a JOSE header and returns its `kid`.
+fn read_header(header: &[u8]) -> Result<Option<String>> {
+    let header =
+        std::str::from_utf8(header).map_err(|_| Error::Malformed("header is not UTF-8"))?;
+    let [alg, typ, kid, crit] = read_object(header, ["alg", "typ", "kid", "crit"])
+        .map_err(|e| Error::Malformed(e.message("header")))?;
+    match alg {
+        Some(Field::Str(alg)) if alg == ALG => {}
+        Some(Field::Str(alg)) => return Err(Error::UnsupportedAlg(alg.into_owned())),
+        Some(_) => return Err(Error::Malformed("alg must be a string")),
+        None => return Err(Error::Malformed("header has no alg")),
+    }
+    match typ {
+        None => {}
+        Some(Field::Str(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
+        Some(_) => return Err(Error::Malformed("typ must be JWT")),
+    }
+    if crit.is_some() {
+        return Err(Error::Malformed("no crit header extension is supported"));
+    }
+    match kid {
+        None => Ok(None),
+        Some(Field::Str(kid)) => Ok(Some(kid.into_owned())),
+        Some(_) => Err(Error::Malformed("kid must be a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_error(json: &str) -> String {
+        match read_header(json.as_bytes()) {
+            Ok(kid) => format!("ok {kid:?}"),
+            Err(e) => e.code().to_owned(),
+        }
+    }
+
+    #[test]
+    fn header_rules() {
+        assert_eq!(header_error(r#"{"alg":"HS256"}"#), "ok None");
+        assert_eq!(
+            header_error(r#"{"typ":"jwt","alg":"HS256","kid":"k2"}"#),
+            "ok Some(\"k2\")"
+        );
+        assert_eq!(
+            header_error(r#"{"alg":"HS256","cty":"x","jku":"y"}"#),
+            "ok None"
+        );
+        for (json, code) in [
+            (r#"{"alg":"none"}"#, "unsupported_alg"),
+            (r#"{"alg":"HS512"}"#, "unsupported_alg"),
+            (r#"{"alg":"hs256"}"#, "unsupported_alg"),
+            (r#"{"alg":"RS256","typ":"JWT"}"#, "unsupported_alg"),
+            (r#"{"typ":"JWT"}"#, "malformed"),
+            (r#"{"alg":null}"#, "malformed"),
+            (r#"{"alg":"HS256","alg":"HS256"}"#, "malformed"),
+            (r#"{"alg":"HS256","kid":"a","kid":"b"}"#, "malformed"),
+            (r#"{"alg":"none","alg":"HS256"}"#, "malformed"),
+            (r#"{"alg":"HS256","typ":"at+jwt"}"#, "malformed"),
+            (r#"{"alg":"HS256","kid":1}"#, "malformed"),
+            (r#"{"alg":"HS256","crit":["b64"],"b64":false}"#, "malformed"),
+            (r#"["alg","HS256"]"#, "malformed"),
+            (r#"{"alg":"HS256"} x"#, "malformed"),
+        ] {
+            assert_eq!(header_error(json), code, "{json}");
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Sliding refresh: keep an active user logged in without letting a token live forever.
+//!
+//! `refresh(token, now)` (on [`SessionTokens`] and `SealedTokens`) verifies the token and
+//! returns a new one when
+//!
+//! - the token is past `refreshAfter` (default 0.5) of its lifetime `exp - iat`, and the new
+//!   token would live longer than the old one; or
+//! - an older key of the ring signed it (so rotation moves active users to the current key).
+//!
+//! Otherwise it returns `None`. The new token has the same claims, `iat = now`, and
+//! `exp = now + (exp - iat)` (the token's own lifetime), capped by the absolute limit.
+//!
+//! **The absolute limit** travels in the token as the claim `auth_time` (OpenID Connect's name:
+//! when the login happened). `refresh` sets it from `iat` the first time and keeps it after;
+//! no refreshed token lives past `auth_time + maxLifetimeSeconds` (default 7 days, or
+//! `ttlSeconds` when longer), so a stolen token cannot be kept alive forever and the limit can
+//! be shortened for all sessions by configuration. Revocation also compares `auth_time`, so a
+//! refresh does not escape a logout everywhere ([`crate::claims`]).
+//!
+//! The compact token's binary layout is unchanged: `auth_time` is an ordinary claim.
+
+use serde_json::{Map, Value};
+
+use crate::claims::{parse_map, Registered, VerifyOptions};
+use crate::error::{Error, Result};
+use crate::time::{UnixTime, MAX_TIME};
+use crate::token::{SessionTokens, TokenConfig, Verified};
+
+/// The default absolute session lifetime: 7 days.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 7 * 24 * 3600;
+
+impl SessionTokens {
+    /// A replacement for `token` when one is due (see the [module docs](self)), `None` when
+    /// the token should be kept; the errors of [`SessionTokens::verify`] otherwise.
+    ///
+    /// ```
+    /// use edge_session::{KeyConfig, SessionTokens, TokenConfig};
+    /// use serde_json::{json, Value};
+    ///
+    /// let tokens = SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+    ///     id: "k1".into(),
+    ///     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
+    /// }]))?; // ttlSeconds 3600, refreshAfter 0.5
+    /// let token = tokens.sign(&json!({ "sub": "user-12345" }), 1_800_000_000)?;
+    /// assert_eq!(tokens.refresh(&token, 1_800_001_000)?, None);
+    /// let fresh = tokens.refresh(&token, 1_800_002_000)?.expect("past half its lifetime");
+    /// let claims: Value = tokens.verify(&fresh, 1_800_002_000)?;
+    /// assert_eq!(claims["exp"], 1_800_005_600);
+    /// assert_eq!(claims["auth_time"], 1_800_000_000);
+    /// # Ok::<(), edge_session::Error>(())
+    /// ```
+    pub fn refresh(&self, token: &str, now: UnixTime) -> Result<Option<String>> {
+        self.refresh_with(token, &VerifyOptions::at(now))
+    }
+
+    /// [`SessionTokens::refresh`] with the checks of [`VerifyOptions`]: pass the revocation
+    /// lookup here too, so that a revoked token is refused rather than refreshed.
+    pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
+        let verified = self.verify_json_with(token, options)?;
+        match self.refresh.replacement(&verified, options.now)? {
+            Some((claims, ttl)) => {
+                let json = serde_json::to_string(&claims)
+                    .map_err(|e| Error::InvalidClaims(e.to_string()))?;
+                self.sign_json(&json, options.now, ttl).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// The refresh settings of a token kind, checked at construction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RefreshPolicy {
+    after: f64,
+    max_lifetime: u64,
+}
+
+impl RefreshPolicy {
+    pub(crate) fn from_config(config: &TokenConfig) -> Result<Self> {
+        if !(0.0..=1.0).contains(&config.refresh_after) {
+            return Err(Error::config(
+                "refreshAfter must be a share of the lifetime, from 0 to 1",
+            ));
+        }
+        let max_lifetime = config
+            .max_lifetime_seconds
+            .unwrap_or(DEFAULT_MAX_LIFETIME_SECONDS.max(config.ttl_seconds));
+        if max_lifetime < config.ttl_seconds || max_lifetime > MAX_TIME {
+            return Err(Error::config(
+                "maxLifetimeSeconds must be at least ttlSeconds and at most 2^53 - 1",
+            ));
+        }
+        Ok(RefreshPolicy {
+            after: config.refresh_after,
+            max_lifetime,
+        })
+    }
+
+    /// The lifetime of the replacement token and its `auth_time`, or `None` when the token
+    /// should be kept.
+    fn plan(
+        &self,
+        claims: &Registered<'_>,
+        stale_key: bool,
+        now: UnixTime,
+    ) -> Result<Option<(u64, UnixTime)>> {
+        let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
+            return Err(Error::Malformed("a token to refresh needs iat and exp"));
+        };
+        let auth_time = claims.issued_at().unwrap_or(iat);
+        let lifetime = exp.saturating_sub(iat);
+        let new_exp = now
+            .saturating_add(lifetime)
+            .min(auth_time.saturating_add(self.max_lifetime));
+        if new_exp <= now {
+            return Ok(None);
+        }
+        let due = iat.saturating_add((lifetime as f64 * self.after).ceil() as u64);
+        let refresh = (now >= due && new_exp > exp) || stale_key;
+        Ok(refresh.then_some((new_exp - now, auth_time)))
+    }
+
+    /// The claims and lifetime of the replacement for a verified token, if one is due.
+    pub(crate) fn replacement(
+        &self,
+        verified: &Verified<String>,
+        now: UnixTime,
+    ) -> Result<Option<(Map<String, Value>, u64)>> {
+        let registered = Registered::parse(&verified.claims)?;
+        let Some((ttl, auth_time)) = self.plan(&registered, verified.stale_key, now)? else {
+            return Ok(None);
+        };
+        let mut claims = parse_map(&verified.claims)?;
+        claims.insert("auth_time".into(), auth_time.into());
+        Ok(Some((claims, ttl)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(after: f64, max: Option<u64>) -> RefreshPolicy {
+        let mut config = TokenConfig::new(vec![]);
+        config.refresh_after = after;
+        config.max_lifetime_seconds = max;
+        RefreshPolicy::from_config(&config).unwrap()
+    }
+
+    fn claims(iat: u64, exp: u64, auth_time: Option<u64>) -> Registered<'static> {
+        Registered {
+            iat: Some(iat),
+            exp: Some(exp),
+            auth_time,
+            ..Registered::default()
+        }
+    }
+
+    #[test]
+    fn refreshes_from_the_configured_share() {
+        let p = policy(0.5, None);
+        let c = claims(1000, 2000, None);
+        assert_eq!(p.plan(&c, false, 1499).unwrap(), None);
+        assert_eq!(p.plan(&c, false, 1500).unwrap(), Some((1000, 1000)));
+        // Share 0: any later second (the same second would gain nothing).
+        assert_eq!(policy(0.0, None).plan(&c, false, 1000).unwrap(), None);
+        assert_eq!(
+            policy(0.0, None).plan(&c, false, 1001).unwrap(),
+            Some((1000, 1000))
+        );
+        assert_eq!(policy(1.0, None).plan(&c, false, 1999).unwrap(), None);
+        assert_eq!(
+            policy(1.0, None).plan(&c, false, 2000).unwrap(),
+            Some((1000, 1000))
+        );
+        // A stale key is re-issued at once.
+        assert_eq!(p.plan(&c, true, 1001).unwrap(), Some((1000, 1000)));
+    }
+
+    #[test]
+    fn never_past_the_absolute_limit() {
+        let p = policy(0.5, Some(3600));
+        // auth_time 0: limit 3600.
+        assert_eq!(
+            p.plan(&claims(2000, 3000, Some(0)), false, 2600).unwrap(),
+            Some((1000, 0))
+        );
+        assert_eq!(
+            p.plan(&claims(2800, 3600, Some(0)), false, 3300).unwrap(),
+            None
+        );
+        assert_eq!(
+            p.plan(&claims(3000, 4000, Some(0)), false, 3600).unwrap(),
+            None
+        );
+        assert_eq!(
+            p.plan(&claims(3000, 4000, Some(0)), true, 3500).unwrap(),
+            Some((100, 0))
+        );
+        // Without auth_time the limit counts from iat.
+        assert_eq!(
+            p.plan(&claims(0, 3000, None), false, 2000).unwrap(),
+            Some((1600, 0))
+        );
+    }
+
+    #[test]
+    fn config_is_checked() {
+        let mut config = TokenConfig::new(vec![]);
+        for after in [-0.1, 1.1, f64::NAN] {
+            config.refresh_after = after;
+            assert!(RefreshPolicy::from_config(&config).is_err(), "{after}");
+        }
+        config.refresh_after = 0.5;
+        config.max_lifetime_seconds = Some(config.ttl_seconds - 1);
+        assert!(RefreshPolicy::from_config(&config).is_err());
+        config.max_lifetime_seconds = None;
+        config.ttl_seconds = 30 * 86400;
+        assert_eq!(
+            RefreshPolicy::from_config(&config).unwrap().max_lifetime,
+            30 * 86400
+        );
+    }
+}

@@ -1,0 +1,200 @@
+// JWT HS256 interop (both ways with jose, RFC 7515 A.1), sliding refresh and revocation, on
+// the package built by `wasm-pack build --target nodejs --out-dir pkg-node` (`make js-test`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import * as jose from "jose";
+
+const require = createRequire(import.meta.url);
+const { SessionTokens } = require("../../pkg-node/edge_session.js");
+
+const NOW = 1800000000;
+const bytes = (n, from) => Uint8Array.from({ length: n }, (_, i) => i + from);
+const b64url = (b) => Buffer.from(b).toString("base64url");
+const KEY_1 = bytes(32, 1);
+const KEY_2 = bytes(32, 33);
+const SECRET_1 = b64url(KEY_1);
+const SECRET_2 = b64url(KEY_2);
+const at = (seconds) => new Date(seconds * 1000);
+
+const single = (extra = {}) => new SessionTokens({ keys: [{ id: "k1", secret: SECRET_1 }], ...extra });
+const rotated = () =>
+  new SessionTokens({ keys: [{ id: "k2", secret: SECRET_2 }, { id: "k1", secret: SECRET_1 }] });
+
+const codeOf = (fn) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, "EdgeSessionError");
+    assert.ok(e.message.length > 0);
+    return e.code;
+  }
+  assert.fail("expected a throw");
+};
+
+const decodeHeader = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[0], "base64url").toString());
+
+test("RFC 7515 appendix A.1 verifies", () => {
+  const key = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+  const jws =
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9" +
+    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ" +
+    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+  const tokens = new SessionTokens({ keys: [{ id: "rfc", secret: key }] });
+  assert.deepEqual(tokens.verifyJwt(jws, { now: 1300819000, issuer: "joe" }), {
+    iss: "joe",
+    exp: 1300819380,
+    "http://example.com/is_root": true,
+  });
+  assert.equal(codeOf(() => tokens.verifyJwt(jws, { now: 1300819411 })), "expired");
+  assert.equal(codeOf(() => tokens.verifyJwt(jws, { now: 1300819000, issuer: "bob" })), "wrong_issuer");
+});
+
+test("our JWT verifies in jose", async () => {
+  const tokens = single();
+  const jwt = tokens.signJwt(
+    { sub: "user-12345", role: "admin" },
+    { now: NOW, ttlSeconds: 600, issuer: "https://auth.example", audience: "app" },
+  );
+  const { payload, protectedHeader } = await jose.jwtVerify(jwt, KEY_1, {
+    algorithms: ["HS256"],
+    currentDate: at(NOW + 1),
+    issuer: "https://auth.example",
+    audience: "app",
+  });
+  assert.deepEqual(protectedHeader, { alg: "HS256", typ: "JWT" });
+  assert.deepEqual(payload, {
+    sub: "user-12345", role: "admin", iat: NOW, exp: NOW + 600, iss: "https://auth.example", aud: "app",
+  });
+  // With a CryptoKey too, and with a kid when the ring has several keys.
+  const cryptoKey = await crypto.subtle.importKey("raw", KEY_2, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  const named = rotated().signJwt({ sub: "u" }, { now: NOW });
+  assert.deepEqual(decodeHeader(named), { alg: "HS256", typ: "JWT", kid: "k2" });
+  const verified = await jose.jwtVerify(named, cryptoKey, { currentDate: at(NOW) });
+  assert.equal(verified.payload.sub, "u");
+  await assert.rejects(jose.jwtVerify(jwt, KEY_1, { currentDate: at(NOW + 700) }), { code: "ERR_JWT_EXPIRED" });
+});
+
+test("jose's JWT verifies here", async () => {
+  const jwt = await new jose.SignJWT({ sub: "user-12345", role: "admin" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt(NOW)
+    .setExpirationTime(NOW + 600)
+    .setIssuer("https://auth.example")
+    .setAudience(["web", "app"])
+    .sign(KEY_1);
+  const claims = single().verifyJwt(jwt, { now: NOW + 1, issuer: "https://auth.example", audience: "app" });
+  assert.deepEqual(claims, {
+    sub: "user-12345", role: "admin", iat: NOW, exp: NOW + 600, iss: "https://auth.example", aud: ["web", "app"],
+  });
+  assert.equal(codeOf(() => single().verifyJwt(jwt, { now: NOW, audience: "api" })), "wrong_audience");
+  assert.equal(codeOf(() => single().verifyJwt(jwt, { now: NOW, issuer: "x" })), "wrong_issuer");
+  // No kid: tried against each key; the old key is reported through rotation.
+  assert.equal(rotated().verifyJwt(jwt, { now: NOW }).sub, "user-12345");
+  // jose with a kid this ring knows, and one it does not.
+  const withKid = (kid, key) =>
+    new jose.SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256", kid }).setIssuedAt(NOW).setExpirationTime(NOW + 60).sign(key);
+  assert.equal(rotated().verifyJwt(await withKid("k2", KEY_2), { now: NOW }).sub, "u");
+  const unknown = await withKid("k9", KEY_1);
+  assert.equal(codeOf(() => rotated().verifyJwt(unknown, { now: NOW })), "unknown_key");
+});
+
+test("only HS256 is accepted", async () => {
+  const tokens = single();
+  const none = new jose.UnsecuredJWT({ sub: "u" }).setIssuedAt(NOW).setExpirationTime(NOW + 60).encode();
+  assert.equal(codeOf(() => tokens.verifyJwt(none, { now: NOW })), "unsupported_alg");
+  const hs512 = await new jose.SignJWT({ sub: "u" })
+    .setProtectedHeader({ alg: "HS512" })
+    .setExpirationTime(NOW + 60)
+    .sign(bytes(64, 1));
+  assert.equal(codeOf(() => tokens.verifyJwt(hs512, { now: NOW })), "unsupported_alg");
+  // A JWT without exp is refused; so is garbage.
+  const noExp = await new jose.SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" }).sign(KEY_1);
+  assert.equal(codeOf(() => tokens.verifyJwt(noExp, { now: NOW })), "malformed");
+  for (const junk of ["", "a.b", "a.b.c.d", "x.y.z", "...", tokens.sign({ sub: "u" }, { now: NOW })]) {
+    assert.equal(codeOf(() => tokens.verifyJwt(junk, { now: NOW })), "malformed", junk);
+  }
+  assert.equal(codeOf(() => tokens.verifyJwt("a".repeat(5000), { now: NOW })), "too_large");
+});
+
+test("tampering, wrong key, time and options errors", () => {
+  const tokens = single();
+  const jwt = tokens.signJwt({ sub: "user-12345" }, { now: NOW });
+  const [h, p, s] = jwt.split(".");
+  const otherPayload = b64url(Buffer.from(JSON.stringify({ sub: "admin", iat: NOW, exp: NOW + 3600 })));
+  assert.equal(codeOf(() => tokens.verifyJwt(`${h}.${otherPayload}.${s}`, { now: NOW })), "bad_signature");
+  assert.equal(codeOf(() => new SessionTokens({ keys: [{ id: "k1", secret: SECRET_2 }] }).verifyJwt(jwt, { now: NOW })), "bad_signature");
+  assert.equal(codeOf(() => tokens.verifyJwt(`${h}.${p}.${s}=`, { now: NOW })), "malformed");
+  assert.equal(codeOf(() => tokens.verifyJwt(jwt, { now: NOW - 31 })), "not_yet_valid");
+  try {
+    tokens.verifyJwt(jwt, { now: NOW + 3631 });
+    assert.fail("should throw");
+  } catch (e) {
+    assert.equal(e.code, "expired");
+    assert.deepEqual(e.claims, { sub: "user-12345", iat: NOW, exp: NOW + 3600 });
+  }
+  assert.equal(codeOf(() => tokens.verifyJwt(jwt, { now: 1.5 })), "invalid_config");
+  assert.equal(codeOf(() => tokens.verifyJwt(jwt, { now: NOW, issuer: 7 })), "invalid_config");
+  assert.equal(codeOf(() => tokens.signJwt({ sub: "u" }, { now: NOW, audience: ["a"] })), "invalid_config");
+  assert.equal(codeOf(() => tokens.signJwt("text", { now: NOW })), "invalid_claims");
+  // Defaults: the clock.
+  const fresh = tokens.verifyJwt(tokens.signJwt({ sub: "u" }));
+  assert.ok(Math.abs(fresh.iat - Date.now() / 1000) < 5);
+});
+
+test("revocation with minIssuedAt: a number or a lookup, on every kind of verify", () => {
+  const tokens = single();
+  const compact = tokens.sign({ sub: "user-12345" }, { now: NOW });
+  const jwt = tokens.signJwt({ sub: "user-12345" }, { now: NOW });
+  const revokedAt = new Map([["user-12345", NOW + 1]]);
+  const lookup = (claims) => revokedAt.get(claims.sub);
+  for (const [verify, token] of [
+    [(t, o) => tokens.verify(t, o), compact],
+    [(t, o) => tokens.verifyDetailed(t, o), compact],
+    [(t, o) => tokens.verifyJwt(t, o), jwt],
+  ]) {
+    assert.ok(verify(token, { now: NOW + 5, minIssuedAt: NOW }));
+    assert.equal(codeOf(() => verify(token, { now: NOW + 5, minIssuedAt: NOW + 1 })), "revoked");
+    assert.equal(codeOf(() => verify(token, { now: NOW + 5, minIssuedAt: lookup })), "revoked");
+    assert.ok(verify(token, { now: NOW + 5, minIssuedAt: () => undefined }));
+    assert.ok(verify(token, { now: NOW + 5, minIssuedAt: null }));
+  }
+  // The lookup sees the verified claims; its errors come through; it must answer synchronously.
+  let seen;
+  tokens.verify(compact, { now: NOW, minIssuedAt: (c) => { seen = c; } });
+  assert.deepEqual(seen, { sub: "user-12345", iat: NOW, exp: NOW + 3600 });
+  assert.throws(() => tokens.verify(compact, { now: NOW, minIssuedAt: () => { throw new TypeError("kv down"); } }), TypeError);
+  assert.equal(codeOf(() => tokens.verify(compact, { now: NOW, minIssuedAt: async () => NOW })), "invalid_config");
+  assert.equal(codeOf(() => tokens.verify(compact, { now: NOW, minIssuedAt: () => "soon" })), "invalid_config");
+  assert.equal(codeOf(() => tokens.verify(compact, { now: NOW, minIssuedAt: "soon" })), "invalid_config");
+  // Forged tokens never reach the lookup.
+  let calls = 0;
+  codeOf(() => tokens.verify(compact.slice(0, -2) + "AA", { now: NOW, minIssuedAt: () => { calls++; } }));
+  assert.equal(calls, 0);
+});
+
+test("sliding refresh: null until due, then a new token, up to the absolute limit", () => {
+  const tokens = single({ ttlSeconds: 3600, refreshAfter: 0.5, maxLifetimeSeconds: 7200 });
+  const token = tokens.sign({ sub: "u" }, { now: NOW });
+  assert.equal(tokens.refresh(token, { now: NOW + 1799 }), null);
+  const fresh = tokens.refresh(token, { now: NOW + 1800 });
+  assert.equal(typeof fresh, "string");
+  assert.deepEqual(tokens.verify(fresh, { now: NOW + 1800 }), {
+    sub: "u", auth_time: NOW, iat: NOW + 1800, exp: NOW + 5400,
+  });
+  // Next refresh is capped at auth_time + maxLifetimeSeconds.
+  const last = tokens.refresh(fresh, { now: NOW + 3600 });
+  assert.equal(tokens.verify(last, { now: NOW + 3600 }).exp, NOW + 7200);
+  assert.equal(tokens.refresh(last, { now: NOW + 7000 }), null);
+  assert.equal(codeOf(() => tokens.refresh(last, { now: NOW + 7231 })), "expired");
+  // Revocation applies to refresh, and survives a refresh.
+  assert.equal(codeOf(() => tokens.refresh(token, { now: NOW + 1800, minIssuedAt: NOW + 1 })), "revoked");
+  assert.equal(codeOf(() => tokens.verify(fresh, { now: NOW + 1800, minIssuedAt: NOW + 1 })), "revoked");
+  // Rotation: a token of an older key is re-issued at once.
+  const moved = rotated().refresh(single().sign({ sub: "u" }, { now: NOW }), { now: NOW + 1 });
+  assert.equal(rotated().verifyDetailed(moved, { now: NOW + 1 }).keyId, "k2");
+  // Config checks.
+  assert.equal(codeOf(() => single({ refreshAfter: 1.5 })), "invalid_config");
+  assert.equal(codeOf(() => single({ ttlSeconds: 3600, maxLifetimeSeconds: 60 })), "invalid_config");
+});

@@ -1,0 +1,471 @@
+//! JWT HS256 interop: RFC 7515's example, round trips, kid and rotation, every refusal path.
+//! These bodies run natively (`cargo test`) and in WebAssembly (`wasm-pack test --node`).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use edge_session::{JwtSignOptions, KeyConfig, SessionTokens, TokenConfig, VerifyOptions};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const NOW: u64 = 1_800_000_000;
+/// 32 bytes of 0x01..0x20, base64url.
+const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+/// 32 bytes of 0x21..0x40, base64url.
+const SECRET_2: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+
+/// RFC 7515 appendix A.1: the example JWS using HMAC SHA-256, and its 64-byte key.
+const RFC7515_JWS: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const RFC7515_KEY: &str =
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+const RFC7515_EXP: u64 = 1_300_819_380;
+
+fn key(id: &str, secret: &str) -> KeyConfig {
+    KeyConfig {
+        id: id.into(),
+        secret: secret.into(),
+    }
+}
+
+fn ring(keys: Vec<KeyConfig>) -> SessionTokens {
+    SessionTokens::new(TokenConfig::new(keys)).unwrap()
+}
+
+fn tokens() -> SessionTokens {
+    ring(vec![key("k1", SECRET_1)])
+}
+
+fn claims() -> Value {
+    json!({ "sub": "user-12345", "role": "admin" })
+}
+
+fn at(now: u64) -> VerifyOptions<'static> {
+    VerifyOptions::at(now)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A JWT with exactly this header and payload text, signed HS256 with `secret` (base64url).
+fn craft(header: &str, payload: &str, secret: &str) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let key = URL_SAFE_NO_PAD.decode(secret).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+fn code<T: std::fmt::Debug>(result: Result<T, edge_session::Error>) -> &'static str {
+    result.unwrap_err().code()
+}
+
+fn verify_code(t: &SessionTokens, token: &str, now: u64) -> &'static str {
+    code(t.verify_jwt::<Value>(token, &at(now)))
+}
+
+#[test]
+fn rfc7515_a1_verifies() {
+    let t = ring(vec![key("rfc", RFC7515_KEY)]);
+    let got: Value = t.verify_jwt(RFC7515_JWS, &at(RFC7515_EXP - 1000)).unwrap();
+    assert_eq!(
+        got,
+        json!({ "iss": "joe", "exp": RFC7515_EXP, "http://example.com/is_root": true })
+    );
+    let detailed = t
+        .verify_jwt_detailed::<Value>(RFC7515_JWS, &at(RFC7515_EXP))
+        .unwrap();
+    assert_eq!(
+        (detailed.key_id.as_str(), detailed.stale_key),
+        ("rfc", false)
+    );
+    // The issuer check, and the expiry with the default 30 s leeway.
+    assert!(t
+        .verify_jwt::<Value>(RFC7515_JWS, &at(RFC7515_EXP).issuer("joe"))
+        .is_ok());
+    assert_eq!(
+        code(t.verify_jwt::<Value>(RFC7515_JWS, &at(RFC7515_EXP).issuer("bob"))),
+        "wrong_issuer"
+    );
+    assert!(t
+        .verify_jwt::<Value>(RFC7515_JWS, &at(RFC7515_EXP + 30))
+        .is_ok());
+    assert_eq!(verify_code(&t, RFC7515_JWS, RFC7515_EXP + 31), "expired");
+    // Another key does not verify it.
+    assert_eq!(
+        verify_code(&tokens(), RFC7515_JWS, RFC7515_EXP),
+        "bad_signature"
+    );
+}
+
+#[test]
+fn round_trip_with_the_standard_header() {
+    let t = tokens();
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    let segments: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(segments.len(), 3);
+    assert_eq!(
+        URL_SAFE_NO_PAD.decode(segments[0]).unwrap(),
+        br#"{"alg":"HS256","typ":"JWT"}"#
+    );
+    let got: Value = t.verify_jwt(&jwt, &at(NOW)).unwrap();
+    assert_eq!(
+        got,
+        json!({ "sub": "user-12345", "role": "admin", "iat": NOW, "exp": NOW + 3600 })
+    );
+    // Byte for byte what any HS256 library computes with the raw secret.
+    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(segments[1]).unwrap()).unwrap();
+    assert_eq!(
+        jwt,
+        craft(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET_1)
+    );
+}
+
+#[test]
+fn sign_options_set_ttl_issuer_and_audience() {
+    let t = tokens();
+    let options = JwtSignOptions::at(NOW)
+        .ttl_seconds(60)
+        .issuer("https://a.example")
+        .audience("app");
+    let jwt = t
+        .sign_jwt(
+            &json!({ "sub": "u", "iat": 1, "exp": 2, "nbf": NOW }),
+            &options,
+        )
+        .unwrap();
+    let got: Value = t.verify_jwt(&jwt, &at(NOW)).unwrap();
+    assert_eq!(
+        got,
+        json!({ "sub": "u", "iat": NOW, "exp": NOW + 60, "nbf": NOW, "iss": "https://a.example", "aud": "app" })
+    );
+    assert_eq!(
+        code(t.sign_jwt(&json!({ "nbf": "soon" }), &JwtSignOptions::at(NOW))),
+        "invalid_claims"
+    );
+    assert_eq!(
+        code(t.sign_jwt(&json!([1]), &JwtSignOptions::at(NOW))),
+        "invalid_claims"
+    );
+    assert_eq!(
+        code(t.sign_jwt(&claims(), &JwtSignOptions::at(NOW).ttl_seconds(0))),
+        "invalid_config"
+    );
+}
+
+#[test]
+fn kid_header_with_several_keys_and_rotation() {
+    let old = tokens();
+    let new = ring(vec![key("k2", SECRET_2), key("k1", SECRET_1)]);
+    // Several keys: the header names the signer.
+    let jwt = new.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    let header = URL_SAFE_NO_PAD
+        .decode(jwt.split('.').next().unwrap())
+        .unwrap();
+    assert_eq!(header, br#"{"alg":"HS256","typ":"JWT","kid":"k2"}"#);
+    let v = new.verify_jwt_detailed::<Value>(&jwt, &at(NOW)).unwrap();
+    assert_eq!((v.key_id.as_str(), v.stale_key), ("k2", false));
+    // A token from the single-key ring has no kid: it is tried against each key.
+    let jwt = old.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    let v = new.verify_jwt_detailed::<Value>(&jwt, &at(NOW)).unwrap();
+    assert_eq!((v.key_id.as_str(), v.stale_key), ("k1", true));
+    // A named key is the only one tried; an unknown one is refused.
+    let payload = format!(r#"{{"exp":{}}}"#, NOW + 10);
+    let wrong = craft(r#"{"alg":"HS256","kid":"k2"}"#, &payload, SECRET_1);
+    assert_eq!(verify_code(&new, &wrong, NOW), "bad_signature");
+    let unknown = craft(r#"{"alg":"HS256","kid":"k9"}"#, &payload, SECRET_1);
+    assert_eq!(verify_code(&new, &unknown, NOW), "unknown_key");
+    // kid is accepted with one key too.
+    let named = craft(r#"{"alg":"HS256","kid":"k1"}"#, &payload, SECRET_1);
+    assert!(old.verify_jwt::<Value>(&named, &at(NOW)).is_ok());
+}
+
+#[test]
+fn jwt_and_compact_tokens_do_not_mix() {
+    let t = tokens();
+    let compact = t.sign(&claims(), NOW).unwrap();
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    assert_eq!(verify_code(&t, &compact, NOW), "malformed");
+    assert_eq!(code(t.verify::<Value>(&jwt, NOW)), "malformed");
+}
+
+#[test]
+fn refused_headers() {
+    let t = tokens();
+    let payload = format!(r#"{{"sub":"u","exp":{}}}"#, NOW + 10);
+    for (header, expected) in [
+        (r#"{"alg":"none"}"#, "unsupported_alg"),
+        (r#"{"alg":"none","typ":"JWT"}"#, "unsupported_alg"),
+        (r#"{"alg":"HS384"}"#, "unsupported_alg"),
+        (r#"{"alg":"RS256"}"#, "unsupported_alg"),
+        (r#"{"alg":"hs256"}"#, "unsupported_alg"),
+        (r#"{"typ":"JWT"}"#, "malformed"),
+        (r#"{"alg":"HS256","alg":"HS256"}"#, "malformed"),
+        (r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#, "malformed"),
+        (r#"{"alg":"HS256","kid":"k1","kid":"k1"}"#, "malformed"),
+        (r#"{"alg":"HS256","\u0061lg":"HS256"}"#, "malformed"),
+        (r#"{"alg":"HS256","crit":["exp"]}"#, "malformed"),
+        (r#"{"alg":"HS256","typ":"JOSE+JSON"}"#, "malformed"),
+        (r#"{"alg":["HS256"]}"#, "malformed"),
+        (r#"["HS256"]"#, "malformed"),
+        ("", "malformed"),
+        ("not json", "malformed"),
+    ] {
+        let jwt = craft(header, &payload, SECRET_1);
+        assert_eq!(verify_code(&t, &jwt, NOW), expected, "{header}");
+    }
+    // alg "none" with an empty signature, as an attacker sends it.
+    let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(payload.as_bytes()));
+    assert_eq!(verify_code(&t, &none, NOW), "unsupported_alg");
+}
+
+#[test]
+fn refused_claims() {
+    let t = tokens();
+    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+    let exp = NOW + 10;
+    for (payload, expected) in [
+        (r#"{"sub":"u"}"#.to_owned(), "malformed"),
+        (format!(r#"{{"exp":{exp},"exp":{exp}}}"#), "malformed"),
+        (
+            format!(r#"{{"exp":{exp},"sub":"a","sub":"b"}}"#),
+            "malformed",
+        ),
+        (format!(r#"{{"exp":"{exp}"}}"#), "malformed"),
+        (r#"{"exp":-1}"#.to_owned(), "malformed"),
+        (format!(r#"{{"exp":{exp},"iat":null}}"#), "malformed"),
+        (format!(r#"{{"exp":{exp},"iss":7}}"#), "malformed"),
+        (format!(r#"{{"exp":{exp},"aud":[7]}}"#), "malformed"),
+        (format!("[{exp}]"), "malformed"),
+        (format!(r#"{{"exp":{exp}}} trailing"#), "malformed"),
+        ("\u{0}".to_owned(), "malformed"),
+    ] {
+        let jwt = craft(header, &payload, SECRET_1);
+        assert_eq!(verify_code(&t, &jwt, NOW), expected, "{payload}");
+    }
+    // Fractional times are accepted (floored), as RFC 7519 allows.
+    let jwt = craft(header, &format!(r#"{{"exp":{exp}.5}}"#), SECRET_1);
+    assert!(t.verify_jwt::<Value>(&jwt, &at(NOW)).is_ok());
+}
+
+#[test]
+fn refused_encodings() {
+    let t = tokens();
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    let (h, rest) = jwt.split_once('.').unwrap();
+    let (p, s) = rest.split_once('.').unwrap();
+    for bad in [
+        format!("{h}.{p}"),
+        format!("{h}.{p}.{s}.{s}"),
+        format!("{h}.{p}.{s}."),
+        format!(".{h}.{p}.{s}"),
+        format!("{h}=.{p}.{s}"),
+        format!("{h}.{p}=.{s}"),
+        format!("{h}.{p}.{s}="),
+        format!("{h}.{p}.{}", &s[..s.len() - 1]),
+        format!("{h}.{p}.{}", s.replace(['-', '_'], "A") + "A"),
+        format!("{h}.{p}.+{}", &s[1..]),
+        format!("{h}.{p}./{}", &s[1..]),
+        format!("{h}.{p}."),
+        format!(" {jwt}"),
+        format!("{jwt}\n"),
+        String::new(),
+        "..".to_owned(),
+    ] {
+        assert_eq!(verify_code(&t, &bad, NOW), "malformed", "{bad}");
+    }
+    // A non-canonical last character: the same bytes, other text.
+    let last = s.chars().last().unwrap();
+    let bumped = char::from_u32(last as u32 + 1)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .unwrap_or('A');
+    let changed = format!("{h}.{p}.{}{bumped}", &s[..s.len() - 1]);
+    assert!(matches!(
+        verify_code(&t, &changed, NOW),
+        "malformed" | "bad_signature"
+    ));
+}
+
+#[test]
+fn signature_and_size() {
+    let t = tokens();
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    let other = ring(vec![key("k1", SECRET_2)]);
+    assert_eq!(verify_code(&other, &jwt, NOW), "bad_signature");
+    let i = jwt.len() - 10;
+    let mut forged = jwt.clone();
+    forged.replace_range(i..=i, if &jwt[i..=i] == "A" { "B" } else { "A" });
+    assert_eq!(verify_code(&t, &forged, NOW), "bad_signature");
+    let huge = "a".repeat(5000);
+    assert_eq!(verify_code(&t, &huge, NOW), "too_large");
+    let big = json!({ "blob": "x".repeat(4000) });
+    assert_eq!(
+        code(t.sign_jwt(&big, &JwtSignOptions::at(NOW))),
+        "too_large"
+    );
+}
+
+#[test]
+fn lifetime_with_leeway_on_both_sides() {
+    let t = tokens();
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    assert!(t.verify_jwt::<Value>(&jwt, &at(NOW + 3600 + 30)).is_ok());
+    let err = t
+        .verify_jwt::<Value>(&jwt, &at(NOW + 3600 + 31))
+        .unwrap_err();
+    assert_eq!(err.code(), "expired");
+    match err {
+        edge_session::Error::Expired { exp, claims } => {
+            assert_eq!(exp, NOW + 3600);
+            assert_eq!(claims["sub"], "user-12345");
+        }
+        other => panic!("{other:?}"),
+    }
+    // iat in the future.
+    assert!(t.verify_jwt::<Value>(&jwt, &at(NOW - 30)).is_ok());
+    assert_eq!(verify_code(&t, &jwt, NOW - 31), "not_yet_valid");
+    // nbf in the future.
+    let header = r#"{"alg":"HS256"}"#;
+    let nbf = craft(
+        header,
+        &format!(r#"{{"exp":{},"nbf":{}}}"#, NOW + 999, NOW + 100),
+        SECRET_1,
+    );
+    assert!(t.verify_jwt::<Value>(&nbf, &at(NOW + 70)).is_ok());
+    assert_eq!(verify_code(&t, &nbf, NOW + 69), "not_yet_valid");
+}
+
+#[test]
+fn issuer_and_audience() {
+    let t = tokens();
+    let header = r#"{"alg":"HS256"}"#;
+    let exp = NOW + 100;
+    let one = craft(
+        header,
+        &format!(r#"{{"exp":{exp},"iss":"me","aud":"app"}}"#),
+        SECRET_1,
+    );
+    let many = craft(
+        header,
+        &format!(r#"{{"exp":{exp},"aud":["web","app"]}}"#),
+        SECRET_1,
+    );
+    let none = craft(header, &format!(r#"{{"exp":{exp}}}"#), SECRET_1);
+    let check = |jwt: &str, o: VerifyOptions| {
+        t.verify_jwt::<Value>(jwt, &o)
+            .map(|_| ())
+            .map_err(|e| e.code())
+    };
+    assert_eq!(check(&one, at(NOW).issuer("me").audience("app")), Ok(()));
+    assert_eq!(check(&one, at(NOW).issuer("you")), Err("wrong_issuer"));
+    assert_eq!(check(&none, at(NOW).issuer("me")), Err("wrong_issuer"));
+    assert_eq!(check(&one, at(NOW).audience("web")), Err("wrong_audience"));
+    assert_eq!(check(&many, at(NOW).audience("web")), Ok(()));
+    assert_eq!(check(&many, at(NOW).audience("api")), Err("wrong_audience"));
+    assert_eq!(check(&none, at(NOW).audience("app")), Err("wrong_audience"));
+    // Not asked, not checked (as in jose).
+    assert_eq!(check(&many, at(NOW)), Ok(()));
+}
+
+#[test]
+fn revocation() {
+    let t = tokens();
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
+    let check = |o: VerifyOptions| {
+        t.verify_jwt::<Value>(&jwt, &o)
+            .map(|_| ())
+            .map_err(|e| e.code())
+    };
+    assert_eq!(check(at(NOW).min_issued_at(NOW)), Ok(()));
+    assert_eq!(check(at(NOW).min_issued_at(NOW + 1)), Err("revoked"));
+    let lookup = |c: &Map<String, Value>| (c["sub"] == "user-12345").then_some(NOW + 1);
+    assert_eq!(check(at(NOW).min_issued_at_from(&lookup)), Err("revoked"));
+    let other = |c: &Map<String, Value>| (c["sub"] == "someone-else").then_some(NOW + 1);
+    assert_eq!(check(at(NOW).min_issued_at_from(&other)), Ok(()));
+    // A foreign JWT without iat cannot show it is recent enough.
+    let no_iat = craft(
+        r#"{"alg":"HS256"}"#,
+        &format!(r#"{{"exp":{}}}"#, NOW + 10),
+        SECRET_1,
+    );
+    assert_eq!(
+        code(t.verify_jwt::<Value>(&no_iat, &at(NOW).min_issued_at(1))),
+        "revoked"
+    );
+}
+
+#[test]
+fn garbage_never_panics() {
+    let t = tokens();
+    for junk in [
+        "",
+        ".",
+        "..",
+        "...",
+        "a.b.c",
+        "e30.e30.",
+        "e30.e30.e30",
+        "\u{1F600}.\u{1F600}.x",
+        "====.==.=",
+    ] {
+        assert!(t.verify_jwt::<Value>(junk, &at(NOW)).is_err(), "{junk:?}");
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_claims() -> impl Strategy<Value = Map<String, Value>> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[ -~\u{e9}\u{1F600}]{0,12}".prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(2, 8, 4, |inner| {
+            prop::collection::vec(inner, 0..4).prop_map(Value::from)
+        });
+        prop::collection::btree_map("[a-z_]{1,8}", value, 0..6).prop_map(|m| {
+            m.into_iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "iat" | "exp" | "nbf" | "iss" | "aud" | "auth_time"
+                    )
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(claims in arb_claims(), now in 0u64..(1 << 40)) {
+            let t = tokens();
+            let jwt = t.sign_jwt(&claims, &JwtSignOptions::at(now)).unwrap();
+            let mut got: Map<String, Value> = t.verify_jwt(&jwt, &at(now)).unwrap();
+            prop_assert_eq!(got.remove("iat"), Some(Value::from(now)));
+            prop_assert_eq!(got.remove("exp"), Some(Value::from(now + 3600)));
+            prop_assert_eq!(got, claims);
+        }
+
+        #[test]
+        fn any_change_is_rejected(claims in arb_claims(), index: prop::sample::Index, replacement in "[A-Za-z0-9_.=+/-]") {
+            let t = tokens();
+            let jwt = t.sign_jwt(&claims, &JwtSignOptions::at(NOW)).unwrap();
+            let i = index.index(jwt.len());
+            prop_assume!(jwt[i..=i] != replacement);
+            let mut changed = jwt.clone();
+            changed.replace_range(i..=i, &replacement);
+            prop_assert!(t.verify_jwt::<Value>(&changed, &at(NOW)).is_err());
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(input in "[A-Za-z0-9_.=-]{0,300}") {
+            let _ = tokens().verify_jwt::<Value>(&input, &at(NOW));
+        }
+    }
+}

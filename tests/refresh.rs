@@ -1,0 +1,224 @@
+//! Sliding refresh and revocation of compact session tokens. These bodies run natively
+//! (`cargo test`) and in WebAssembly (`wasm-pack test --node`).
+
+use edge_session::{KeyConfig, SessionTokens, TokenConfig, VerifyOptions};
+use serde_json::{json, Map, Value};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const NOW: u64 = 1_800_000_000;
+const DAY: u64 = 86_400;
+/// 32 bytes of 0x01..0x20, base64url.
+const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+/// 32 bytes of 0x21..0x40, base64url.
+const SECRET_2: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+
+fn key(id: &str, secret: &str) -> KeyConfig {
+    KeyConfig {
+        id: id.into(),
+        secret: secret.into(),
+    }
+}
+
+fn tokens_with(refresh_after: f64, max_lifetime: Option<u64>) -> SessionTokens {
+    let mut config = TokenConfig::new(vec![key("k1", SECRET_1)]);
+    config.refresh_after = refresh_after;
+    config.max_lifetime_seconds = max_lifetime;
+    SessionTokens::new(config).unwrap()
+}
+
+fn tokens() -> SessionTokens {
+    tokens_with(0.5, None)
+}
+
+fn claims() -> Value {
+    json!({ "sub": "user-12345", "role": "admin" })
+}
+
+fn code<T: std::fmt::Debug>(result: Result<T, edge_session::Error>) -> &'static str {
+    result.unwrap_err().code()
+}
+
+#[test]
+fn refresh_after_half_the_lifetime() {
+    let t = tokens();
+    let token = t.sign(&claims(), NOW).unwrap();
+    assert_eq!(t.refresh(&token, NOW).unwrap(), None);
+    assert_eq!(t.refresh(&token, NOW + 1799).unwrap(), None);
+    let fresh = t.refresh(&token, NOW + 1800).unwrap().expect("due");
+    let got: Value = t.verify(&fresh, NOW + 1800).unwrap();
+    assert_eq!(
+        got,
+        json!({ "sub": "user-12345", "role": "admin", "auth_time": NOW, "iat": NOW + 1800, "exp": NOW + 5400 })
+    );
+    // Still refreshable up to exp + leeway; expired after.
+    assert!(t.refresh(&token, NOW + 3630).unwrap().is_some());
+    assert_eq!(code(t.refresh(&token, NOW + 3631)), "expired");
+    assert_eq!(code(t.refresh("garbage", NOW)), "malformed");
+}
+
+#[test]
+fn the_token_keeps_its_own_lifetime() {
+    let t = tokens();
+    let token = t.sign_with_ttl(&claims(), NOW, 600).unwrap();
+    assert_eq!(t.refresh(&token, NOW + 299).unwrap(), None);
+    let fresh = t.refresh(&token, NOW + 300).unwrap().unwrap();
+    let got: Value = t.verify(&fresh, NOW + 300).unwrap();
+    assert_eq!(got["exp"], NOW + 900);
+}
+
+#[test]
+fn configured_share() {
+    let token = tokens().sign(&claims(), NOW).unwrap();
+    let eager = tokens_with(0.1, None);
+    assert_eq!(eager.refresh(&token, NOW + 359).unwrap(), None);
+    assert!(eager.refresh(&token, NOW + 360).unwrap().is_some());
+    let late = tokens_with(1.0, None);
+    assert_eq!(late.refresh(&token, NOW + 3599).unwrap(), None);
+    assert!(late.refresh(&token, NOW + 3600).unwrap().is_some());
+}
+
+#[test]
+fn an_active_user_stays_until_the_absolute_limit() {
+    let t = tokens_with(0.5, Some(DAY));
+    let mut token = t.sign(&claims(), NOW).unwrap();
+    let mut now = NOW;
+    let mut refreshes = 0;
+    // Active every 20 minutes for two days.
+    while now < NOW + 2 * DAY {
+        now += 1200;
+        match t.verify::<Value>(&token, now) {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.code(), "expired");
+                break;
+            }
+        }
+        if let Some(fresh) = t.refresh(&token, now).unwrap() {
+            token = fresh;
+            refreshes += 1;
+        }
+    }
+    let last: Value = t.verify(&token, NOW + DAY).unwrap();
+    assert_eq!(
+        last["exp"],
+        NOW + DAY,
+        "the last token ends exactly at the limit"
+    );
+    assert_eq!(last["auth_time"], NOW);
+    assert!(refreshes >= 30, "{refreshes}");
+    assert!(
+        now <= NOW + DAY + 1200 + 30,
+        "logged out at the limit, not later: {now}"
+    );
+    assert_eq!(code(t.verify::<Value>(&token, NOW + DAY + 31)), "expired");
+}
+
+#[test]
+fn lowering_the_limit_applies_to_existing_sessions() {
+    let long = tokens_with(0.5, Some(30 * DAY));
+    let token = long.sign(&claims(), NOW).unwrap();
+    let token = long.refresh(&token, NOW + 1800).unwrap().unwrap();
+    assert!(long.refresh(&token, NOW + 3600).unwrap().is_some());
+    let short = tokens_with(0.5, Some(3600));
+    // At auth_time + 1 hour: no more refreshes.
+    assert_eq!(short.refresh(&token, NOW + 3600).unwrap(), None);
+}
+
+#[test]
+fn stale_keys_are_reissued_at_once() {
+    let old = tokens();
+    let mut config = TokenConfig::new(vec![key("k2", SECRET_2), key("k1", SECRET_1)]);
+    config.ttl_seconds = 3600;
+    let new = SessionTokens::new(config).unwrap();
+    let token = old.sign(&claims(), NOW).unwrap();
+    let fresh = new.refresh(&token, NOW + 1).unwrap().expect("stale key");
+    let v = new.verify_detailed::<Value>(&fresh, NOW + 1).unwrap();
+    assert_eq!((v.key_id.as_str(), v.stale_key), ("k2", false));
+    assert_eq!(new.refresh(&fresh, NOW + 2).unwrap(), None);
+}
+
+#[test]
+fn revocation() {
+    let t = tokens();
+    let token = t.sign(&claims(), NOW).unwrap();
+    let at = VerifyOptions::at(NOW + 100);
+    assert!(t
+        .verify_with::<Value>(&token, &at.min_issued_at(NOW))
+        .is_ok());
+    match t
+        .verify_with::<Value>(&token, &at.min_issued_at(NOW + 1))
+        .unwrap_err()
+    {
+        edge_session::Error::Revoked {
+            issued_at,
+            min_issued_at,
+        } => {
+            assert_eq!((issued_at, min_issued_at), (NOW, NOW + 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Per subject.
+    let logged_out = |c: &Map<String, Value>| (c["sub"] == "user-12345").then_some(NOW + 50);
+    let someone_else = |c: &Map<String, Value>| (c["sub"] == "user-999").then_some(NOW + 50);
+    assert_eq!(
+        code(t.verify_with::<Value>(&token, &at.min_issued_at_from(&logged_out))),
+        "revoked"
+    );
+    assert!(t
+        .verify_with::<Value>(&token, &at.min_issued_at_from(&someone_else))
+        .is_ok());
+    // The lookup only sees authentic, live claims.
+    let seen = std::cell::Cell::new(0);
+    let counting = |_: &Map<String, Value>| {
+        seen.set(seen.get() + 1);
+        None
+    };
+    let i = token.len() - 5;
+    let mut forged = token.clone();
+    forged.replace_range(i..=i, if &token[i..=i] == "A" { "B" } else { "A" });
+    assert!(t
+        .verify_with::<Value>(&forged, &at.min_issued_at_from(&counting))
+        .is_err());
+    assert!(t
+        .verify_with::<Value>(
+            &token,
+            &VerifyOptions::at(NOW + 9999).min_issued_at_from(&counting)
+        )
+        .is_err());
+    assert_eq!(seen.get(), 0);
+    // Revocation survives a refresh made where the revocation was not yet visible.
+    let fresh = t.refresh(&token, NOW + 2000).unwrap().unwrap();
+    let options = VerifyOptions::at(NOW + 2000).min_issued_at_from(&logged_out);
+    assert_eq!(code(t.verify_with::<Value>(&fresh, &options)), "revoked");
+    assert_eq!(code(t.refresh_with(&token, &options)), "revoked");
+    // A token issued after the logout is fine.
+    let after = t.sign(&claims(), NOW + 60).unwrap();
+    assert!(t
+        .verify_with::<Value>(
+            &after,
+            &VerifyOptions::at(NOW + 60).min_issued_at_from(&logged_out)
+        )
+        .is_ok());
+}
+
+#[test]
+fn issuer_and_audience_apply_to_compact_tokens_too() {
+    let t = tokens();
+    let token = t
+        .sign(&json!({ "iss": "me", "aud": ["web"] }), NOW)
+        .unwrap();
+    let at = VerifyOptions::at(NOW);
+    assert!(t
+        .verify_with::<Value>(&token, &at.issuer("me").audience("web"))
+        .is_ok());
+    assert_eq!(
+        code(t.verify_with::<Value>(&token, &at.issuer("you"))),
+        "wrong_issuer"
+    );
+    assert_eq!(
+        code(t.verify_with::<Value>(&token, &at.audience("api"))),
+        "wrong_audience"
+    );
+}
