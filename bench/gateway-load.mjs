@@ -1,0 +1,82 @@
+// Load through the gateway on the local runtime (wrangler dev: workerd, local KV) against the
+// same load sent straight to one demo origin, in the same run. 127.0.0.1 only.
+//
+//   make bench-gateway                 (builds the gateway first)
+//   DURATION=20 CONNECTIONS=32 node bench/gateway-load.mjs
+//
+// Each of the CONNECTIONS connections is one visitor with its own affinity cookie (obtained
+// before the run); every response's `backend` is checked against the visitor's origin. Fails
+// (exit 1) on any error, non-2xx answer or affinity miss.
+import autocannon from "autocannon";
+
+import { Gateway, Jar, ROOT, startOrigins } from "../tests/e2e/harness.mjs";
+
+const DURATION = Number(process.env.DURATION || 10);
+const CONNECTIONS = Number(process.env.CONNECTIONS || 32);
+
+function run(title, url, visitors) {
+  let next = 0;
+  let misses = 0;
+  const instance = autocannon({
+    title,
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    setupClient(client) {
+      const v = visitors[next++ % visitors.length];
+      client.setRequests([
+        {
+          method: "GET",
+          path: "/bench",
+          headers: v.cookie ? { cookie: v.cookie } : {},
+          onResponse(status, body) {
+            if (v.backend && JSON.parse(body).backend !== v.backend) misses++;
+          },
+        },
+      ]);
+    },
+  });
+  return new Promise((ok, fail) => {
+    instance.on("done", (result) => ok({ ...result, misses }));
+    instance.on("error", fail);
+  });
+}
+
+const origins = await startOrigins();
+const gw = new Gateway(origins);
+// The same runtime with a plain JS pass-through worker: what any worker in front costs here.
+const passthrough = new Gateway([origins[0]], { main: `${ROOT}/bench/passthrough-worker.js` });
+await Promise.all([gw.start(), passthrough.start()]);
+try {
+  // One visitor per connection, each pinned to its origin by its affinity cookie.
+  const visitors = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const jar = new Jar();
+    const r = await gw.request("/", jar);
+    visitors.push({ cookie: jar.header(), backend: r.body.backend });
+  }
+  const spread = {};
+  for (const v of visitors) spread[v.backend] = (spread[v.backend] || 0) + 1;
+
+  const direct = await run("direct to origin a", origins[0].url, [{}]);
+  const plain = await run("plain JS pass-through worker", passthrough.url, [{}]);
+  const through = await run("through the gateway", gw.url, visitors);
+
+  const row = (name, r) =>
+    `| ${name} | ${Math.round(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ` +
+    `${r.requests.total} | ${r.errors + r.timeouts} | ${r.non2xx} | ${r.misses} |`;
+  console.log(`\n${CONNECTIONS} connections, ${DURATION} s each, GET /bench, 127.0.0.1; visitors per origin: ${JSON.stringify(spread)}\n`);
+  console.log("| target | requests/s | p50 ms | p99 ms | requests | errors | non-2xx | affinity misses |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(row("origin directly (Node http)", direct));
+  console.log(row("plain JS pass-through worker (wrangler dev)", plain));
+  console.log(row("edge-session gateway (wrangler dev)", through));
+  const bad = [direct, plain, through].reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.misses, 0);
+  if (bad > 0) {
+    console.error(`\nFAIL: ${bad} errors, non-2xx answers or affinity misses`);
+    process.exitCode = 1;
+  }
+} finally {
+  await Promise.all([gw.stop(), passthrough.stop()]);
+  await Promise.all(origins.map((o) => o.kill()));
+}

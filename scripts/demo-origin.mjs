@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// A small origin server for the gateway demo and its tests: plain Node http on 127.0.0.1.
+//
+//   node scripts/demo-origin.mjs <id> <port>
+//
+// GET  /health             200 {"ok":true}
+// GET  /login?user=alice   logs alice in: answers `x-session-issue: {"sub":"alice","role":...}`
+// GET  /logout             logs out: answers `x-session-clear: 1`
+// GET  /stream             three chunks, 300 ms apart (the gateway must stream them through)
+// GET  /cookies            sets two cookies of its own (they must pass the gateway unchanged)
+// POST /echo               the request body's length and SHA-256 (streamed request bodies)
+// anything else            JSON: this origin's id as `backend`, method, path, and every
+//                          x-session-* header it received (the identity the gateway vouches for)
+import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+
+const [id = "a", port = "9001"] = process.argv.slice(2);
+
+const session = (req) =>
+  Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith("x-session-")));
+
+const json = (res, status, body, headers = {}) => {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
+  res.end(JSON.stringify(body) + "\n");
+};
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url, "http://origin");
+  const base = { backend: id, method: req.method, path: url.pathname, session: session(req) };
+  switch (url.pathname) {
+    case "/health":
+      return json(res, 200, { ok: true, backend: id });
+    case "/login": {
+      const user = url.searchParams.get("user") || "demo-user";
+      const claims = { sub: user, role: url.searchParams.get("role") || "member" };
+      return json(res, 200, { ...base, loggedIn: user }, { "x-session-issue": JSON.stringify(claims) });
+    }
+    case "/logout":
+      return json(res, 200, { ...base, loggedOut: true }, { "x-session-clear": "1" });
+    case "/stream": {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
+      let n = 0;
+      const tick = () => {
+        res.write(`chunk ${n} from ${id}\n`);
+        if (++n < 3) setTimeout(tick, 300);
+        else res.end();
+      };
+      return tick();
+    }
+    case "/cookies":
+      return json(res, 200, base, { "set-cookie": ["theme=dark; Path=/", "lang=en; Path=/; HttpOnly"] });
+    case "/echo": {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      req.on("data", (chunk) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+      });
+      req.on("end", () => json(res, 200, { ...base, bytes, sha256: hash.digest("hex") }));
+      return;
+    }
+    default:
+      return json(res, 200, base);
+  }
+});
+
+server.keepAliveTimeout = 5000;
+server.listen(Number(port), "127.0.0.1", () => {
+  console.log(`demo origin ${id} on http://127.0.0.1:${port}`);
+});
+const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 500).unref();
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

@@ -1,0 +1,624 @@
+//! The gateway's settings: `[vars]` of wrangler.toml and the `SESSION_KEYS` secret, read into
+//! a typed [`GatewayConfig`]. Every failure names the setting ([`ConfigError`]), so the worker
+//! can answer with a 500 page that says what to fix.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
+use crate::cookie::{SameSite, SetCookie};
+use crate::error::Error;
+use crate::keys::KeyConfig;
+use crate::token::TokenConfig;
+
+/// Names of the settings, as written in wrangler.toml `[vars]` or set as secrets.
+pub mod names {
+    /// JSON list of origins `[{"id":"a","url":"http://10.0.0.1:8080","weight":1}]` (required).
+    pub const ORIGINS: &str = "ORIGINS";
+    /// Secret: JSON key list `[{"id":"k1","secret":"<base64url>"}]`, signing key first.
+    pub const SESSION_KEYS: &str = "SESSION_KEYS";
+    /// Secret: base64url secret of the affinity router; default the first `SESSION_KEYS` secret.
+    pub const AFFINITY_SECRET: &str = "AFFINITY_SECRET";
+    /// `cookie` (default), `ip` or `header`.
+    pub const AFFINITY_MODE: &str = "AFFINITY_MODE";
+    /// Header mode: the header whose value is the routing key.
+    pub const AFFINITY_HEADER: &str = "AFFINITY_HEADER";
+    /// `sticky` (default) or `strict`.
+    pub const AFFINITY_FAILOVER: &str = "AFFINITY_FAILOVER";
+    /// Longest life of an affinity value, seconds (default 86400).
+    pub const AFFINITY_TTL_SECONDS: &str = "AFFINITY_TTL_SECONDS";
+    /// Idle timeout of an affinity value, seconds (default 1800).
+    pub const AFFINITY_IDLE_SECONDS: &str = "AFFINITY_IDLE_SECONDS";
+    /// The affinity cookie's name (default `__Host-affinity`).
+    pub const AFFINITY_COOKIE: &str = "AFFINITY_COOKIE";
+    /// The session cookie's name (default `__Host-session`).
+    pub const SESSION_COOKIE: &str = "SESSION_COOKIE";
+    /// Lifetime of a session token, seconds (default 3600).
+    pub const SESSION_TTL_SECONDS: &str = "SESSION_TTL_SECONDS";
+    /// Clock skew tolerated on session tokens, seconds (default 30).
+    pub const SESSION_LEEWAY_SECONDS: &str = "SESSION_LEEWAY_SECONDS";
+    /// Share of its lifetime after which a session token is re-issued (default 0.5).
+    pub const SESSION_REFRESH_AFTER: &str = "SESSION_REFRESH_AFTER";
+    /// No refreshed session outlives its login by more than this, seconds (default 604800).
+    pub const SESSION_MAX_LIFETIME_SECONDS: &str = "SESSION_MAX_LIFETIME_SECONDS";
+    /// `SameSite` of both cookies: `Lax` (default), `Strict` or `None`.
+    pub const COOKIE_SAMESITE: &str = "COOKIE_SAMESITE";
+    /// Path probed on every origin by the cron trigger (default `/health`).
+    pub const HEALTH_PATH: &str = "HEALTH_PATH";
+    /// How long a failed origin is kept out, seconds; also `Retry-After` (default 30).
+    pub const HEALTH_DOWN_SECONDS: &str = "HEALTH_DOWN_SECONDS";
+    /// A shared (cron) health result older than this is ignored, seconds (default 300).
+    pub const HEALTH_MAX_AGE_SECONDS: &str = "HEALTH_MAX_AGE_SECONDS";
+    /// How often a worker instance re-reads shared health from KV, seconds (default 10).
+    pub const HEALTH_CACHE_SECONDS: &str = "HEALTH_CACHE_SECONDS";
+    /// Timeout of one health probe, milliseconds (default 3000).
+    pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
+    /// Secret: bearer token of the operator endpoints under `/__edge/`; unset disables them.
+    pub const OPERATOR_TOKEN: &str = "OPERATOR_TOKEN";
+
+    /// Every setting the gateway reads, for the worker to collect from its environment.
+    pub const ALL: [&str; 21] = [
+        ORIGINS,
+        SESSION_KEYS,
+        AFFINITY_SECRET,
+        AFFINITY_MODE,
+        AFFINITY_HEADER,
+        AFFINITY_FAILOVER,
+        AFFINITY_TTL_SECONDS,
+        AFFINITY_IDLE_SECONDS,
+        AFFINITY_COOKIE,
+        SESSION_COOKIE,
+        SESSION_TTL_SECONDS,
+        SESSION_LEEWAY_SECONDS,
+        SESSION_REFRESH_AFTER,
+        SESSION_MAX_LIFETIME_SECONDS,
+        COOKIE_SAMESITE,
+        HEALTH_PATH,
+        HEALTH_DOWN_SECONDS,
+        HEALTH_MAX_AGE_SECONDS,
+        HEALTH_CACHE_SECONDS,
+        PROBE_TIMEOUT_MS,
+        OPERATOR_TOKEN,
+    ];
+}
+
+use names::*;
+
+/// The shortest operator token accepted, in bytes.
+pub const MIN_OPERATOR_TOKEN_BYTES: usize = 16;
+
+/// A setting that is missing or wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting's name, for example `ORIGINS`.
+    pub setting: &'static str,
+    /// What is wrong with it; never contains a secret.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// An origin server as configured in `ORIGINS`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// Its id (1 to 256 bytes); never shown to clients.
+    pub id: String,
+    /// Base URL, `http://` or `https://`, no query or fragment; stored without a trailing `/`.
+    /// A request for `/a?b` goes to `{url}/a?b`.
+    pub url: String,
+    /// Share of new visitors relative to the others (default 1).
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Keeps its visitors, takes no new ones (default false).
+    #[serde(default)]
+    pub draining: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Everything the gateway needs, checked.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The origins, in configuration order.
+    pub origins: Vec<Origin>,
+    /// The affinity router's settings (secret and backends filled in from the above).
+    pub affinity: AffinityConfig,
+    /// The session tokens' settings (keys from `SESSION_KEYS`).
+    pub tokens: TokenConfig,
+    /// The session cookie's name and attributes.
+    pub session_cookie: SetCookie,
+    /// Path probed on each origin, starting with `/`.
+    pub health_path: String,
+    /// Seconds a failed origin is kept out; also the `Retry-After` of a 503.
+    pub down_seconds: u64,
+    /// Seconds after which a shared health result is ignored.
+    pub health_max_age: u64,
+    /// Seconds between re-reads of shared health from KV.
+    pub health_cache_seconds: u64,
+    /// Timeout of one health probe, milliseconds.
+    pub probe_timeout_ms: u64,
+    /// Bearer token of `/__edge/`; `None` disables those endpoints.
+    pub operator_token: Option<String>,
+}
+
+impl GatewayConfig {
+    /// Reads and checks the settings; `get(name)` returns a setting's text, or `None` when it is
+    /// unset. Empty text counts as unset.
+    ///
+    /// ```
+    /// use edge_session::gateway::GatewayConfig;
+    ///
+    /// let vars = |name: &str| match name {
+    ///     "ORIGINS" => Some(r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#.to_owned()),
+    ///     "SESSION_KEYS" => Some(r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#.to_owned()),
+    ///     _ => None,
+    /// };
+    /// let config = GatewayConfig::from_vars(vars).unwrap();
+    /// assert_eq!(config.origins[0].url, "http://127.0.0.1:9001");
+    ///
+    /// let err = GatewayConfig::from_vars(|name: &str| (name == "ORIGINS").then(|| "[]".to_owned())).unwrap_err();
+    /// assert_eq!(err.setting, "ORIGINS");
+    /// ```
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let origins = parse_origins(
+            &var(ORIGINS).ok_or_else(|| missing(ORIGINS, "a JSON list of origins"))?,
+        )?;
+        let keys = parse_keys(&var(SESSION_KEYS).ok_or_else(|| {
+            missing(
+                SESSION_KEYS,
+                "a JSON key list, set with `wrangler secret put SESSION_KEYS` (or in .dev.vars)",
+            )
+        })?)?;
+
+        let mode = match var(AFFINITY_MODE).as_deref() {
+            None | Some("cookie") => Mode::Cookie,
+            Some("ip") => Mode::Ip,
+            Some("header") => Mode::Header,
+            Some("url") => {
+                return Err(ConfigError::new(
+                    AFFINITY_MODE,
+                    "url mode is offered by the JavaScript API only; the gateway supports cookie, ip and header",
+                ))
+            }
+            Some(other) => {
+                return Err(ConfigError::new(AFFINITY_MODE, format!("{other:?} is not one of cookie, ip, header")))
+            }
+        };
+        let header = var(AFFINITY_HEADER);
+        if mode == Mode::Header && header.is_none() {
+            return Err(missing(
+                AFFINITY_HEADER,
+                "the header name that header mode routes by",
+            ));
+        }
+        let failover = match var(AFFINITY_FAILOVER).as_deref() {
+            None | Some("sticky") => Failover::Sticky,
+            Some("strict") => Failover::Strict,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    AFFINITY_FAILOVER,
+                    format!("{other:?} is not one of sticky, strict"),
+                ))
+            }
+        };
+        let same_site = match var(COOKIE_SAMESITE).as_deref() {
+            None => SameSite::Lax,
+            Some(text) => serde_json::from_value(Value::String(text.to_owned())).map_err(|_| {
+                ConfigError::new(
+                    COOKIE_SAMESITE,
+                    format!("{text:?} is not one of Lax, Strict, None"),
+                )
+            })?,
+        };
+
+        let secret = match var(AFFINITY_SECRET) {
+            Some(s) => s,
+            None => keys[0].secret.clone(),
+        };
+        let mut affinity = AffinityConfig::new(
+            secret,
+            origins
+                .iter()
+                .map(|o| BackendConfig::weighted(o.id.clone(), o.weight))
+                .collect(),
+        );
+        affinity.mode = mode;
+        affinity.failover = failover;
+        affinity.header = header;
+        affinity.same_site = same_site;
+        affinity.ttl_seconds = number(
+            &var,
+            AFFINITY_TTL_SECONDS,
+            affinity.ttl_seconds,
+            1,
+            u32::MAX.into(),
+        )?;
+        affinity.idle_seconds = number(
+            &var,
+            AFFINITY_IDLE_SECONDS,
+            affinity.idle_seconds,
+            1,
+            u32::MAX.into(),
+        )?;
+        if let Some(name) = var(AFFINITY_COOKIE) {
+            affinity.cookie_name = name;
+        }
+        // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
+        let secret_setting = if var(AFFINITY_SECRET).is_some() {
+            AFFINITY_SECRET
+        } else {
+            SESSION_KEYS
+        };
+        crate::affinity::Affinity::new(affinity.clone()).map_err(|e| {
+            blame(
+                &e,
+                &[
+                    ("secret", secret_setting),
+                    ("ttlSeconds", AFFINITY_TTL_SECONDS),
+                    ("idleSeconds", AFFINITY_IDLE_SECONDS),
+                    ("cookie", AFFINITY_COOKIE),
+                    ("header", AFFINITY_HEADER),
+                ],
+                ORIGINS,
+            )
+        })?;
+
+        let mut tokens = TokenConfig::new(keys);
+        tokens.ttl_seconds = number(
+            &var,
+            SESSION_TTL_SECONDS,
+            tokens.ttl_seconds,
+            1,
+            u32::MAX.into(),
+        )?;
+        tokens.leeway_seconds = number(
+            &var,
+            SESSION_LEEWAY_SECONDS,
+            tokens.leeway_seconds,
+            0,
+            86_400,
+        )?;
+        if let Some(text) = var(SESSION_REFRESH_AFTER) {
+            tokens.refresh_after = text
+                .parse::<f64>()
+                .ok()
+                .filter(|f| (0.0..=1.0).contains(f))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        SESSION_REFRESH_AFTER,
+                        format!("{text:?} is not a number from 0 to 1"),
+                    )
+                })?;
+        }
+        if var(SESSION_MAX_LIFETIME_SECONDS).is_some() {
+            tokens.max_lifetime_seconds = Some(number(
+                &var,
+                SESSION_MAX_LIFETIME_SECONDS,
+                0,
+                1,
+                u32::MAX.into(),
+            )?);
+        }
+        crate::token::SessionTokens::new(tokens.clone()).map_err(|e| {
+            blame(
+                &e,
+                &[
+                    ("ttlSeconds", SESSION_TTL_SECONDS),
+                    ("leewaySeconds", SESSION_LEEWAY_SECONDS),
+                    ("refreshAfter", SESSION_REFRESH_AFTER),
+                    ("maxLifetimeSeconds", SESSION_MAX_LIFETIME_SECONDS),
+                ],
+                SESSION_KEYS,
+            )
+        })?;
+
+        let cookie_name = var(SESSION_COOKIE).unwrap_or_else(|| "__Host-session".to_owned());
+        let session_cookie = SetCookie::new(cookie_name).same_site(Some(same_site));
+        session_cookie
+            .check()
+            .map_err(|e| ConfigError::new(SESSION_COOKIE, e.to_string()))?;
+
+        let health_path = var(HEALTH_PATH).unwrap_or_else(|| "/health".to_owned());
+        if !health_path.starts_with('/') || !health_path.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                HEALTH_PATH,
+                "must start with / and hold no spaces or control characters",
+            ));
+        }
+
+        let operator_token = var(OPERATOR_TOKEN);
+        if let Some(token) = &operator_token {
+            if token.len() < MIN_OPERATOR_TOKEN_BYTES
+                || !token.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(ConfigError::new(
+                    OPERATOR_TOKEN,
+                    format!("must be at least {MIN_OPERATOR_TOKEN_BYTES} visible ASCII characters (or unset to disable /__edge/)"),
+                ));
+            }
+        }
+
+        Ok(GatewayConfig {
+            origins,
+            affinity,
+            tokens,
+            session_cookie,
+            health_path,
+            down_seconds: number(&var, HEALTH_DOWN_SECONDS, 30, 1, 86_400)?,
+            health_max_age: number(&var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?,
+            health_cache_seconds: number(&var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
+            probe_timeout_ms: number(&var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
+            operator_token,
+        })
+    }
+}
+
+/// The setting a core `invalid_config` error is about, found by the start of its message.
+fn blame(e: &Error, table: &[(&str, &'static str)], default: &'static str) -> ConfigError {
+    let why = match e {
+        Error::InvalidConfig(why) => why.clone(),
+        other => other.to_string(),
+    };
+    let setting = table
+        .iter()
+        .find(|(start, _)| why.starts_with(start))
+        .map_or(default, |&(_, s)| s);
+    ConfigError::new(setting, why)
+}
+
+fn missing(setting: &'static str, what: &str) -> ConfigError {
+    ConfigError::new(setting, format!("missing; expected {what}"))
+}
+
+/// A whole number setting within `min..=max`, or `default` when unset.
+fn number(
+    var: &impl Fn(&str) -> Option<String>,
+    setting: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match var(setting) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    setting,
+                    format!("{text:?} is not a whole number from {min} to {max}"),
+                )
+            }),
+    }
+}
+
+fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
+    let mut origins: Vec<Origin> = serde_json::from_str(text).map_err(|e| {
+        ConfigError::new(
+            ORIGINS,
+            format!("not a JSON list of {{\"id\", \"url\", \"weight\"}} objects: {e}"),
+        )
+    })?;
+    if origins.is_empty() {
+        return Err(ConfigError::new(ORIGINS, "at least one origin is required"));
+    }
+    for o in &mut origins {
+        o.url = check_url(&o.url)
+            .map_err(|why| ConfigError::new(ORIGINS, format!("origin {:?}: url {why}", o.id)))?;
+    }
+    Ok(origins)
+}
+
+/// The base URL without its trailing `/`, or why it is refused.
+fn check_url(url: &str) -> Result<String, &'static str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err("must name a host (and no user info)");
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains(['?', '#']) {
+        return Err("must hold no spaces, control characters, query or fragment");
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
+    let keys: Vec<KeyConfig> = serde_json::from_str(text).map_err(|e| {
+        // serde's message quotes no input beyond a position, so no secret leaks into the page.
+        ConfigError::new(
+            SESSION_KEYS,
+            format!("not a JSON list of {{\"id\", \"secret\"}} objects ({e})"),
+        )
+    })?;
+    if keys.is_empty() {
+        return Err(ConfigError::new(
+            SESSION_KEYS,
+            "at least one key is required",
+        ));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEYS: &str = r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+    const ORIGINS_JSON: &str = r#"[{"id":"a","url":"http://127.0.0.1:9001/"},{"id":"b","url":"https://b.example/app","weight":2,"draining":true}]"#;
+
+    fn parse(extra: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
+        let mut vars: HashMap<&str, &str> = [(ORIGINS, ORIGINS_JSON), (SESSION_KEYS, KEYS)].into();
+        vars.extend(extra.iter().copied());
+        GatewayConfig::from_vars(|name| vars.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.origins[0],
+            Origin {
+                id: "a".into(),
+                url: "http://127.0.0.1:9001".into(),
+                weight: 1,
+                draining: false
+            }
+        );
+        assert_eq!(c.origins[1].url, "https://b.example/app");
+        assert!(c.origins[1].draining);
+        assert_eq!(c.affinity.mode, Mode::Cookie);
+        assert_eq!(c.affinity.backends[1], BackendConfig::weighted("b", 2));
+        assert_eq!(
+            c.affinity.secret,
+            "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"
+        );
+        assert_eq!(c.session_cookie.name(), "__Host-session");
+        assert_eq!(
+            (c.tokens.ttl_seconds, c.down_seconds, c.health_path.as_str()),
+            (3600, 30, "/health")
+        );
+        assert_eq!(c.operator_token, None);
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let c = parse(&[
+            (AFFINITY_MODE, "header"),
+            (AFFINITY_HEADER, "x-tenant"),
+            (AFFINITY_FAILOVER, "strict"),
+            (AFFINITY_IDLE_SECONDS, "60"),
+            (AFFINITY_TTL_SECONDS, "600"),
+            (SESSION_TTL_SECONDS, "120"),
+            (SESSION_REFRESH_AFTER, "0.25"),
+            (COOKIE_SAMESITE, "Strict"),
+            (HEALTH_DOWN_SECONDS, "5"),
+            (OPERATOR_TOKEN, "0123456789abcdef"),
+            (AFFINITY_SECRET, "   "),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.affinity.mode, c.affinity.failover),
+            (Mode::Header, Failover::Strict)
+        );
+        assert_eq!((c.affinity.idle_seconds, c.affinity.ttl_seconds), (60, 600));
+        assert_eq!((c.tokens.ttl_seconds, c.tokens.refresh_after), (120, 0.25));
+        assert_eq!(c.affinity.same_site, SameSite::Strict);
+        assert_eq!(c.down_seconds, 5);
+        assert_eq!(c.operator_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn every_error_names_its_setting() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[(ORIGINS, "")], ORIGINS),
+            (&[(ORIGINS, "[]")], ORIGINS),
+            (&[(ORIGINS, "{")], ORIGINS),
+            (&[(ORIGINS, r#"[{"id":"a","url":"ftp://x"}]"#)], ORIGINS),
+            (&[(ORIGINS, r#"[{"id":"a","url":"http://x/?q"}]"#)], ORIGINS),
+            (&[(ORIGINS, r#"[{"id":"a","url":"http://"}]"#)], ORIGINS),
+            (
+                &[(ORIGINS, r#"[{"id":"a","url":"http://x","port":1}]"#)],
+                ORIGINS,
+            ),
+            (
+                &[(
+                    ORIGINS,
+                    r#"[{"id":"a","url":"http://x"},{"id":"a","url":"http://y"}]"#,
+                )],
+                ORIGINS,
+            ),
+            (
+                &[(ORIGINS, r#"[{"id":"a","url":"http://x","weight":0}]"#)],
+                ORIGINS,
+            ),
+            (&[(SESSION_KEYS, "")], SESSION_KEYS),
+            (&[(SESSION_KEYS, "[]")], SESSION_KEYS),
+            (&[(SESSION_KEYS, "not json")], SESSION_KEYS),
+            (
+                &[(SESSION_KEYS, r#"[{"id":"k1","secret":"c2hvcnQ"}]"#)],
+                SESSION_KEYS,
+            ),
+            (&[(AFFINITY_SECRET, "c2hvcnQ")], AFFINITY_SECRET),
+            (&[(AFFINITY_MODE, "round-robin")], AFFINITY_MODE),
+            (&[(AFFINITY_MODE, "url")], AFFINITY_MODE),
+            (&[(AFFINITY_MODE, "header")], AFFINITY_HEADER),
+            (
+                &[(AFFINITY_MODE, "header"), (AFFINITY_HEADER, "x y")],
+                AFFINITY_HEADER,
+            ),
+            (&[(AFFINITY_FAILOVER, "maybe")], AFFINITY_FAILOVER),
+            (&[(AFFINITY_TTL_SECONDS, "-1")], AFFINITY_TTL_SECONDS),
+            (&[(AFFINITY_IDLE_SECONDS, "100000")], AFFINITY_IDLE_SECONDS),
+            (&[(AFFINITY_COOKIE, "bad name")], AFFINITY_COOKIE),
+            (&[(SESSION_COOKIE, "__Host-x;y")], SESSION_COOKIE),
+            (&[(SESSION_TTL_SECONDS, "0")], SESSION_TTL_SECONDS),
+            (&[(SESSION_LEEWAY_SECONDS, "1e3")], SESSION_LEEWAY_SECONDS),
+            (&[(SESSION_REFRESH_AFTER, "2")], SESSION_REFRESH_AFTER),
+            (
+                &[(SESSION_MAX_LIFETIME_SECONDS, "x")],
+                SESSION_MAX_LIFETIME_SECONDS,
+            ),
+            (
+                &[(SESSION_MAX_LIFETIME_SECONDS, "10")],
+                SESSION_MAX_LIFETIME_SECONDS,
+            ),
+            (&[(COOKIE_SAMESITE, "sometimes")], COOKIE_SAMESITE),
+            (&[(HEALTH_PATH, "health")], HEALTH_PATH),
+            (&[(HEALTH_DOWN_SECONDS, "0")], HEALTH_DOWN_SECONDS),
+            (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
+            (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
+        ];
+        for (vars, setting) in cases {
+            let err = parse(vars).unwrap_err();
+            assert_eq!(err.setting, *setting, "{vars:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_secrets() {
+        let secret = "c2hvcnQtc2VjcmV0";
+        let err = parse(&[(
+            SESSION_KEYS,
+            &format!(r#"[{{"id":"k1","secret":"{secret}"}}]"#),
+        )])
+        .unwrap_err();
+        assert!(!err.to_string().contains(secret), "{err}");
+        let err = parse(&[(
+            SESSION_KEYS,
+            &format!(r#"[{{"id":"k1","secret":"{secret}", "x":1}}]"#),
+        )])
+        .unwrap_err();
+        assert!(!err.to_string().contains(secret), "{err}");
+    }
+}

@@ -1,0 +1,283 @@
+//! Which headers cross the gateway, in each direction.
+//!
+//! - `x-session-*` belongs to the gateway: removed from every client request (nobody can spoof
+//!   an identity) and from every origin response (the origin's login and logout directives are
+//!   taken out and acted on, see [`Directives`]).
+//! - Hop-by-hop headers (RFC 9110 section 7.6.1) and `Host` are not forwarded; the origin learns
+//!   the public host from `x-forwarded-host`.
+
+/// The prefix of the headers the gateway owns.
+pub const PREFIX: &str = "x-session-";
+
+/// Response header: an origin logs a user in with `x-session-issue: {json claims}`.
+pub const ISSUE: &str = "x-session-issue";
+
+/// Response header: an origin logs the user out with `x-session-clear: 1`.
+pub const CLEAR: &str = "x-session-clear";
+
+/// The longest `x-session-issue` accepted, in bytes (the token must fit in a cookie).
+pub const MAX_ISSUE_BYTES: usize = 3072;
+
+/// Headers that describe one connection, never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// True for a header name the gateway owns (`x-session-*`, any case).
+pub fn is_reserved(name: &str) -> bool {
+    name.get(..PREFIX.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(PREFIX))
+}
+
+fn is_hop_by_hop(name: &str, connection: &[&str]) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || connection.iter().any(|c| c.eq_ignore_ascii_case(name))
+}
+
+/// Names listed in `Connection` headers, which are hop-by-hop too.
+fn connection_names(headers: &[(String, String)]) -> Vec<&str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()))
+        .collect()
+}
+
+/// Where the client's request came to, for the `x-forwarded-*` headers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forwarded<'a> {
+    /// The public host, for example `app.example.com`.
+    pub host: &'a str,
+    /// `http` or `https`.
+    pub proto: &'a str,
+    /// The client address (`CF-Connecting-IP`), if known.
+    pub client_ip: Option<&'a str>,
+}
+
+/// The headers to send to the origin: the client's, without `x-session-*`, hop-by-hop headers
+/// and `Host`, plus `x-forwarded-*` and the gateway's `identity` headers.
+pub fn to_origin(
+    client: &[(String, String)],
+    forwarded: &Forwarded<'_>,
+    identity: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let connection = connection_names(client);
+    let mut out: Vec<(String, String)> = client
+        .iter()
+        .filter(|(n, _)| {
+            !is_reserved(n)
+                && !is_hop_by_hop(n, &connection)
+                && !n.eq_ignore_ascii_case("host")
+                && !n.to_ascii_lowercase().starts_with("x-forwarded-")
+        })
+        .cloned()
+        .collect();
+    if !forwarded.host.is_empty() {
+        out.push(("x-forwarded-host".into(), forwarded.host.into()));
+    }
+    if !forwarded.proto.is_empty() {
+        out.push(("x-forwarded-proto".into(), forwarded.proto.into()));
+    }
+    if let Some(ip) = forwarded.client_ip {
+        out.push(("x-forwarded-for".into(), ip.into()));
+    }
+    out.extend(identity);
+    out
+}
+
+/// What an origin asked of the gateway in its response headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// The claims of `x-session-issue` (JSON text, not yet checked).
+    pub issue: Option<String>,
+    /// `x-session-clear` was present with a true value (`1`, `true`, `yes`).
+    pub clear: bool,
+}
+
+/// The headers to send to the client (the origin's, without `x-session-*` and hop-by-hop
+/// headers), and the directives taken out.
+pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Directives) {
+    let connection = connection_names(origin);
+    let mut directives = Directives::default();
+    let mut out = Vec::with_capacity(origin.len());
+    for (name, value) in origin {
+        if is_reserved(name) {
+            if name.eq_ignore_ascii_case(ISSUE) && directives.issue.is_none() {
+                directives.issue = Some(value.clone());
+            } else if name.eq_ignore_ascii_case(CLEAR) {
+                let v = value.trim();
+                directives.clear |=
+                    v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes");
+            }
+        } else if !is_hop_by_hop(name, &connection) {
+            out.push((name.clone(), value.clone()));
+        }
+    }
+    (out, directives)
+}
+
+/// The first value of header `name` (any case).
+pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// `scheme://authority` and the rest (`/path?query`, `/` when empty) of an absolute URL.
+///
+/// ```
+/// use edge_session::gateway::headers::split_url;
+/// assert_eq!(split_url("https://a.example:8443/x/y?z=1"), ("https", "a.example:8443", "/x/y?z=1".into()));
+/// assert_eq!(split_url("http://a.example?q"), ("http", "a.example", "/?q".into()));
+/// assert_eq!(split_url("http://a.example/p#frag"), ("http", "a.example", "/p".into()));
+/// ```
+pub fn split_url(url: &str) -> (&str, &str, String) {
+    let url = url.split('#').next().unwrap_or_default();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let tail = if tail.starts_with('/') {
+        tail.to_owned()
+    } else {
+        format!("/{tail}")
+    };
+    (scheme, authority, tail)
+}
+
+/// JSON text with every non-ASCII character escaped as `\uXXXX`, so it is a valid header value.
+pub fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn spoofed_identity_and_hop_by_hop_headers_are_dropped() {
+        let client = h(&[
+            ("Host", "app.example"),
+            ("X-Session-Sub", "admin"),
+            ("x-session-claims", "{}"),
+            ("connection", "keep-alive, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("accept", "text/html"),
+            ("cookie", "a=1"),
+        ]);
+        let fwd = Forwarded {
+            host: "app.example",
+            proto: "https",
+            client_ip: Some("192.0.2.1"),
+        };
+        let out = to_origin(
+            &client,
+            &fwd,
+            vec![("x-session-status".into(), "none".into())],
+        );
+        assert_eq!(
+            out,
+            h(&[
+                ("accept", "text/html"),
+                ("cookie", "a=1"),
+                ("x-forwarded-host", "app.example"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-for", "192.0.2.1"),
+                ("x-session-status", "none"),
+            ])
+        );
+    }
+
+    #[test]
+    fn directives_are_taken_out_of_responses() {
+        let origin = h(&[
+            ("content-type", "application/json"),
+            ("X-Session-Issue", r#"{"sub":"alice"}"#),
+            ("x-session-issue", r#"{"sub":"mallory"}"#),
+            ("x-session-other", "1"),
+            ("set-cookie", "theme=dark"),
+            ("transfer-encoding", "chunked"),
+        ]);
+        let (out, d) = from_origin(&origin);
+        assert_eq!(
+            out,
+            h(&[
+                ("content-type", "application/json"),
+                ("set-cookie", "theme=dark")
+            ])
+        );
+        assert_eq!(
+            d,
+            Directives {
+                issue: Some(r#"{"sub":"alice"}"#.into()),
+                clear: false
+            }
+        );
+        for (value, clear) in [
+            ("1", true),
+            ("true", true),
+            (" YES ", true),
+            ("0", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                from_origin(&h(&[("x-session-clear", value)])).1.clear,
+                clear,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_prefix_any_case() {
+        assert!(
+            is_reserved("x-session-sub") && is_reserved("X-SESSION-") && is_reserved("X-Session-Ü")
+        );
+        assert!(!is_reserved("x-sessio") && !is_reserved("x-sessions") && !is_reserved("é"));
+    }
+
+    #[test]
+    fn urls_split_without_panicking() {
+        assert_eq!(split_url("http://h"), ("http", "h", "/".to_owned()));
+        assert_eq!(split_url(""), ("", "", "/".to_owned()));
+        assert_eq!(split_url("éé://ü/ß"), ("éé", "ü", "/ß".to_owned()));
+    }
+
+    #[test]
+    fn json_becomes_ascii() {
+        assert_eq!(
+            ascii_json(r#"{"n":"Zoë 😀"}"#),
+            r#"{"n":"Zo\u00eb \ud83d\ude00"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&ascii_json(r#"{"n":"Zoë 😀"}"#)).unwrap();
+        assert_eq!(v["n"], "Zoë 😀");
+    }
+}

@@ -1,0 +1,338 @@
+//! Origin health, from two sources.
+//!
+//! - **Passive**, per worker instance: a connection failure or a 502/503/504 marks the origin
+//!   down for `HEALTH_DOWN_SECONDS`.
+//! - **Shared**: the cron trigger probes every origin's health path and writes a [`Snapshot`]
+//!   to KV under [`KV_KEY`]; every instance, at every location, reads it (at most every
+//!   `HEALTH_CACHE_SECONDS`). A snapshot older than `HEALTH_MAX_AGE_SECONDS` is ignored, so a
+//!   stopped cron cannot keep an origin out forever.
+//!
+//! An origin takes traffic when neither source says it is down.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::config::{GatewayConfig, Origin};
+use crate::time::UnixTime;
+
+/// The KV key of the shared snapshot.
+pub const KV_KEY: &str = "health:v1";
+
+/// True for origin statuses that mean "this origin cannot serve now".
+pub fn is_failure_status(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
+/// One origin's probe result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// 2xx within the timeout.
+    pub healthy: bool,
+    /// The status answered, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why the probe failed without a status (connection refused, timeout...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Round trip, milliseconds.
+    #[serde(default)]
+    pub ms: u64,
+}
+
+impl Probe {
+    /// A probe that got an answer.
+    pub fn answered(status: u16, ms: u64) -> Self {
+        Probe {
+            healthy: (200..300).contains(&status),
+            status: Some(status),
+            error: None,
+            ms,
+        }
+    }
+
+    /// A probe that got no answer; `error` is cut to 200 bytes.
+    pub fn failed(error: &str, ms: u64) -> Self {
+        let mut end = error.len().min(200);
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        Probe {
+            healthy: false,
+            status: None,
+            error: Some(error[..end].to_owned()),
+            ms,
+        }
+    }
+}
+
+/// What the cron trigger writes to KV: every origin's last probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the probes ran, seconds since the Unix epoch.
+    pub checked_at: UnixTime,
+    /// Probe results by origin id.
+    pub origins: BTreeMap<String, Probe>,
+}
+
+impl Snapshot {
+    /// Reads a snapshot from KV text; `None` for anything unreadable (treated as no snapshot).
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The text written to KV.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Whether this result is worth a KV write, given the one stored: when some origin's health
+    /// changed, or the stored one is past half of `max_age`. KV writes are scarce (1,000 a day
+    /// on the free plan), so a cron every minute writes about every `max_age / 2` when nothing
+    /// changes.
+    pub fn worth_writing(&self, stored: Option<&Snapshot>, max_age: u64) -> bool {
+        let health = |s: &Snapshot| {
+            s.origins
+                .iter()
+                .map(|(id, p)| (id.clone(), p.healthy))
+                .collect::<Vec<_>>()
+        };
+        stored.is_none_or(|old| {
+            health(old) != health(self)
+                || self.checked_at >= old.checked_at.saturating_add(max_age / 2)
+        })
+    }
+}
+
+/// One worker instance's view of origin health.
+#[derive(Clone, Debug)]
+pub struct HealthBook {
+    ids: Vec<String>,
+    /// Passive marks: down until this time, by origin index.
+    down_until: Vec<Option<UnixTime>>,
+    shared: Option<Snapshot>,
+    shared_read_at: Option<UnixTime>,
+    down_seconds: u64,
+    max_age: u64,
+    cache_seconds: u64,
+}
+
+impl HealthBook {
+    /// Every origin up, no shared snapshot yet.
+    pub fn new(config: &GatewayConfig) -> Self {
+        HealthBook {
+            ids: config.origins.iter().map(|o| o.id.clone()).collect(),
+            down_until: vec![None; config.origins.len()],
+            shared: None,
+            shared_read_at: None,
+            down_seconds: config.down_seconds,
+            max_age: config.health_max_age,
+            cache_seconds: config.health_cache_seconds,
+        }
+    }
+
+    fn index(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|i| i == id)
+    }
+
+    /// Marks an origin down for the configured time; true when it was up before (worth a log).
+    pub fn mark_down(&mut self, id: &str, now: UnixTime) -> bool {
+        let was_up = self.passive_up(id, now);
+        let until = now.saturating_add(self.down_seconds);
+        match self.index(id).and_then(|i| self.down_until.get_mut(i)) {
+            Some(slot) => {
+                *slot = Some(until);
+                was_up
+            }
+            None => false,
+        }
+    }
+
+    fn passive_up(&self, id: &str, now: UnixTime) -> bool {
+        let until = self
+            .index(id)
+            .and_then(|i| self.down_until.get(i).copied().flatten());
+        until.is_none_or(|t| now >= t)
+    }
+
+    /// The shared snapshot when it is recent enough to act on.
+    fn fresh_shared(&self, now: UnixTime) -> Option<&Snapshot> {
+        self.shared
+            .as_ref()
+            .filter(|s| now <= s.checked_at.saturating_add(self.max_age))
+    }
+
+    fn shared_up(&self, id: &str, now: UnixTime) -> bool {
+        self.fresh_shared(now)
+            .and_then(|s| s.origins.get(id))
+            .is_none_or(|p| p.healthy)
+    }
+
+    /// Whether the origin takes traffic now.
+    pub fn is_up(&self, id: &str, now: UnixTime) -> bool {
+        self.passive_up(id, now) && self.shared_up(id, now)
+    }
+
+    /// Whether the shared snapshot is due to be read again from KV. Marks it as being read, so
+    /// concurrent requests do not all read it.
+    pub fn take_shared_refresh(&mut self, now: UnixTime) -> bool {
+        let due = self
+            .shared_read_at
+            .is_none_or(|t| now >= t.saturating_add(self.cache_seconds));
+        if due {
+            self.shared_read_at = Some(now);
+        }
+        due
+    }
+
+    /// Installs a snapshot read from KV (or written by this instance's cron run).
+    pub fn set_shared(&mut self, snapshot: Option<Snapshot>, now: UnixTime) {
+        self.shared = snapshot;
+        self.shared_read_at = Some(now);
+    }
+
+    /// The smallest time until some origin comes back by the passive rule, for `Retry-After`.
+    pub fn retry_after(&self, now: UnixTime) -> u64 {
+        let soonest = self
+            .down_until
+            .iter()
+            .flatten()
+            .filter(|&&t| t > now)
+            .map(|t| t - now)
+            .min();
+        soonest
+            .unwrap_or(self.down_seconds)
+            .clamp(1, self.down_seconds.max(1))
+    }
+
+    /// The operator's view, as JSON.
+    pub fn report(&self, origins: &[Origin], now: UnixTime) -> Value {
+        let shared = self.fresh_shared(now);
+        let list: Vec<Value> = origins
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let passive = self
+                    .down_until
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .filter(|&t| t > now);
+                json!({
+                    "id": o.id,
+                    "url": o.url,
+                    "weight": o.weight,
+                    "draining": o.draining,
+                    "up": self.is_up(&o.id, now),
+                    "passiveDownUntil": passive,
+                    "shared": shared.and_then(|s| s.origins.get(&o.id)),
+                })
+            })
+            .collect();
+        json!({
+            "now": now,
+            "sharedCheckedAt": self.shared.as_ref().map(|s| s.checked_at),
+            "sharedFresh": shared.is_some(),
+            "origins": list,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> GatewayConfig {
+        GatewayConfig::from_vars(|name| match name {
+            "ORIGINS" => Some(
+                r#"[{"id":"a","url":"http://127.0.0.1:1"},{"id":"b","url":"http://127.0.0.1:2"}]"#
+                    .into(),
+            ),
+            "SESSION_KEYS" => Some(
+                r#"[{"id":"k","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#.into(),
+            ),
+            "HEALTH_DOWN_SECONDS" => Some("30".into()),
+            "HEALTH_MAX_AGE_SECONDS" => Some("300".into()),
+            "HEALTH_CACHE_SECONDS" => Some("10".into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn passive_marks_expire() {
+        let mut book = HealthBook::new(&config());
+        assert!(book.is_up("a", 1000));
+        assert!(book.mark_down("a", 1000));
+        assert!(!book.mark_down("a", 1001), "already down: not news");
+        assert!(!book.is_up("a", 1030) && book.is_up("b", 1030));
+        assert!(book.is_up("a", 1031));
+        assert_eq!(book.retry_after(1021), 10);
+        assert_eq!(book.retry_after(2000), 30);
+        assert!(!book.mark_down("unknown", 1000));
+    }
+
+    #[test]
+    fn shared_snapshot_counts_while_fresh() {
+        let mut book = HealthBook::new(&config());
+        let mut snap = Snapshot {
+            checked_at: 1000,
+            ..Snapshot::default()
+        };
+        snap.origins
+            .insert("a".into(), Probe::failed("connection refused", 3));
+        snap.origins.insert("b".into(), Probe::answered(200, 1));
+        book.set_shared(Snapshot::parse(&snap.to_json()), 1000);
+        assert!(!book.is_up("a", 1200) && book.is_up("b", 1200));
+        assert!(book.is_up("a", 1301), "stale snapshot ignored");
+        assert_eq!(
+            book.report(&config().origins, 1200)["origins"][0]["shared"]["error"],
+            "connection refused"
+        );
+    }
+
+    #[test]
+    fn kv_writes_only_on_change_or_age() {
+        let mut old = Snapshot {
+            checked_at: 1000,
+            ..Snapshot::default()
+        };
+        old.origins.insert("a".into(), Probe::answered(200, 1));
+        let mut new = Snapshot {
+            checked_at: 1060,
+            ..old.clone()
+        };
+        new.origins.insert("a".into(), Probe::answered(200, 9));
+        assert!(new.worth_writing(None, 300));
+        assert!(!new.worth_writing(Some(&old), 300), "same health, recent");
+        new.checked_at = 1150;
+        assert!(
+            new.worth_writing(Some(&old), 300),
+            "stored one half its age"
+        );
+        new.checked_at = 1060;
+        new.origins.insert("a".into(), Probe::failed("refused", 1));
+        assert!(new.worth_writing(Some(&old), 300), "health changed");
+        new.origins.insert("a".into(), Probe::answered(200, 1));
+        new.origins.insert("b".into(), Probe::answered(200, 1));
+        assert!(new.worth_writing(Some(&old), 300), "origin added");
+    }
+
+    #[test]
+    fn shared_reads_are_throttled() {
+        let mut book = HealthBook::new(&config());
+        assert!(book.take_shared_refresh(1000));
+        assert!(!book.take_shared_refresh(1009));
+        assert!(book.take_shared_refresh(1010));
+    }
+
+    #[test]
+    fn probes_classify_and_garbage_is_no_snapshot() {
+        assert!(Probe::answered(204, 1).healthy && !Probe::answered(500, 1).healthy);
+        assert!(is_failure_status(503) && !is_failure_status(500) && !is_failure_status(404));
+        assert_eq!(Probe::failed(&"é".repeat(150), 0).error.unwrap().len(), 200);
+        assert_eq!(Snapshot::parse("{"), None);
+        assert_eq!(Snapshot::parse("[]"), None);
+    }
+}

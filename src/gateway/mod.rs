@@ -1,0 +1,27 @@
+//! The edge session gateway: a worker in front of origin servers that verifies sessions and
+//! routes each visitor to its origin. Deployed with `wrangler deploy` (see wrangler.toml and
+//! docs/gateway.md).
+//!
+//! Everything here but [`worker`] (feature `gateway`) is plain Rust, tested natively:
+//!
+//! - [`config`]: `[vars]` and secrets into a checked [`GatewayConfig`]; errors name the setting.
+//! - [`headers`]: which headers cross, in each direction; `x-session-*` belongs to the gateway.
+//! - [`session`]: the session cookie in (verified, forwarded as identity headers) and out
+//!   (issued on an origin's `x-session-issue`, refreshed, cleared on `x-session-clear`).
+//! - [`health`]: passive marks and the shared snapshot the cron trigger writes to KV.
+//! - [`pipeline`]: [`Gateway`]: start, retry on failure, finish.
+//! - [`operator`]: `/__edge/` endpoints behind a bearer token.
+//! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
+
+pub mod config;
+pub mod headers;
+pub mod health;
+pub mod operator;
+pub mod pages;
+pub mod pipeline;
+pub mod session;
+#[cfg(feature = "gateway")]
+pub mod worker;
+
+pub use config::{ConfigError, GatewayConfig, Origin};
+pub use pipeline::{Attempt, Entropy, Failure, Gateway, Request, Retry, Step};

@@ -1,0 +1,112 @@
+//! Operator endpoints under the reserved prefix `/__edge/`, never forwarded to an origin.
+//!
+//! - `GET /__edge/health`: origin health as JSON (see [`HealthBook::report`](super::health::HealthBook::report)).
+//!
+//! All need `Authorization: Bearer <OPERATOR_TOKEN>`; without `OPERATOR_TOKEN` configured they
+//! answer 404, as if they did not exist.
+
+use super::pages::Page;
+
+/// The reserved path prefix.
+pub const PREFIX: &str = "/__edge";
+
+/// An operator endpoint, once authorized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /__edge/health`.
+    Health,
+}
+
+/// True when `path` (without the query) is under the reserved prefix.
+pub fn is_operator_path(path: &str) -> bool {
+    path.strip_prefix(PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The endpoint a request asks for, or the page refusing it.
+pub fn authorize(
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> Result<Endpoint, Page> {
+    let Some(token) = token else {
+        return Err(Page::not_found());
+    };
+    let presented = authorization
+        .and_then(|h| h.trim().strip_prefix("Bearer "))
+        .map(str::trim);
+    if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+        return Err(Page::unauthorized());
+    }
+    match path {
+        "/__edge/health" if matches!(method, "GET" | "HEAD") => Ok(Endpoint::Health),
+        "/__edge/health" => Err(Page::method_not_allowed()),
+        _ => Err(Page::not_found()),
+    }
+}
+
+/// Equality whose time depends on the length only, not on where the bytes differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef";
+
+    #[test]
+    fn prefix() {
+        assert!(
+            is_operator_path("/__edge")
+                && is_operator_path("/__edge/")
+                && is_operator_path("/__edge/health")
+        );
+        assert!(!is_operator_path("/__edgex") && !is_operator_path("/app/__edge/health"));
+    }
+
+    #[test]
+    fn token_rules() {
+        let ok = Some("Bearer 0123456789abcdef");
+        assert_eq!(
+            authorize(Some(TOKEN), "GET", "/__edge/health", ok),
+            Ok(Endpoint::Health)
+        );
+        assert_eq!(
+            authorize(None, "GET", "/__edge/health", ok)
+                .unwrap_err()
+                .status,
+            404
+        );
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer 0123456789abcdeF"),
+            Some("Basic 0123456789abcdef"),
+            Some("Bearer 0123456789abcdef0"),
+        ] {
+            assert_eq!(
+                authorize(Some(TOKEN), "GET", "/__edge/health", bad)
+                    .unwrap_err()
+                    .status,
+                401,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            authorize(Some(TOKEN), "POST", "/__edge/health", ok)
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert_eq!(
+            authorize(Some(TOKEN), "GET", "/__edge/nope", ok)
+                .unwrap_err()
+                .status,
+            404
+        );
+    }
+}

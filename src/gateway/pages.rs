@@ -1,0 +1,141 @@
+//! The gateway's own answers: plain text pages that say what happened and what to do.
+
+use super::config::ConfigError;
+
+/// A response the gateway writes itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, `content-type` and `cache-control` included.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl Page {
+    fn text(status: u16, body: String) -> Self {
+        Page {
+            status,
+            headers: vec![
+                ("content-type".into(), "text/plain; charset=utf-8".into()),
+                ("cache-control".into(), "no-store".into()),
+            ],
+            body,
+        }
+    }
+
+    /// A JSON body.
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        let mut page = Page::text(status, format!("{value:#}\n"));
+        page.headers[0].1 = "application/json".into();
+        page
+    }
+
+    fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.headers
+            .push(("retry-after".into(), seconds.to_string()));
+        self
+    }
+
+    /// 500: the configuration is missing or wrong; names the setting.
+    pub fn config_error(err: &ConfigError) -> Self {
+        Page::text(
+            500,
+            format!(
+                "500 Internal Server Error: the edge-session gateway is misconfigured.\n\n\
+                 Setting {}: {}\n\n\
+                 Fix it in wrangler.toml [vars] (secrets: `wrangler secret put {}`, or .dev.vars \
+                 locally) and deploy again.\n",
+                err.setting, err.message, err.setting
+            ),
+        )
+    }
+
+    /// 503: every origin is down.
+    pub fn all_down(retry_after: u64) -> Self {
+        Page::text(
+            503,
+            format!(
+                "503 Service Unavailable: all origins are down.\n\n\
+                 No origin server can take this request right now. Try again in {retry_after} seconds.\n"
+            ),
+        )
+        .with_retry_after(retry_after)
+    }
+
+    /// 503: the chosen origin could not be reached and the request cannot be retried elsewhere
+    /// (it has a body, or is not idempotent, or failover is strict).
+    pub fn origin_unavailable(retry_after: u64) -> Self {
+        Page::text(
+            503,
+            format!(
+                "503 Service Unavailable: the origin server for this request is unavailable.\n\n\
+                 Try again in {retry_after} seconds.\n"
+            ),
+        )
+        .with_retry_after(retry_after)
+    }
+
+    /// 502: the origin answered something the gateway cannot act on.
+    pub fn bad_origin_answer(why: &str) -> Self {
+        Page::text(
+            502,
+            format!("502 Bad Gateway: the origin's answer was refused: {why}.\n"),
+        )
+    }
+
+    /// 500: something the gateway did not expect; details go to the log, not to the client.
+    pub fn internal() -> Self {
+        Page::text(
+            500,
+            "500 Internal Server Error: the gateway failed to handle this request.\n".into(),
+        )
+    }
+
+    /// 404 under the operator prefix.
+    pub fn not_found() -> Self {
+        Page::text(404, "404 Not Found\n".into())
+    }
+
+    /// 401 under the operator prefix.
+    pub fn unauthorized() -> Self {
+        let mut page = Page::text(
+            401,
+            "401 Unauthorized: send `Authorization: Bearer <OPERATOR_TOKEN>`.\n".into(),
+        );
+        page.headers
+            .push(("www-authenticate".into(), "Bearer realm=\"edge\"".into()));
+        page
+    }
+
+    /// 405 under the operator prefix.
+    pub fn method_not_allowed() -> Self {
+        let mut page = Page::text(405, "405 Method Not Allowed\n".into());
+        page.headers.push(("allow".into(), "GET, HEAD".into()));
+        page
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_say_what_to_do() {
+        let p = Page::config_error(&ConfigError {
+            setting: "ORIGINS",
+            message: "missing".into(),
+        });
+        assert_eq!(p.status, 500);
+        assert!(p.body.contains("Setting ORIGINS: missing"));
+        let p = Page::all_down(30);
+        assert_eq!(p.status, 503);
+        assert!(p.headers.contains(&("retry-after".into(), "30".into())));
+        assert!(p.body.contains("all origins are down"));
+        assert_eq!(
+            Page::json(200, &serde_json::json!({"a": 1})).headers[0].1,
+            "application/json"
+        );
+    }
+}

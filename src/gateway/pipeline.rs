@@ -1,0 +1,747 @@
+//! The request pipeline, free of platform types: what to send to which origin, what to do when
+//! it fails, and what to send back. The worker glue only moves bytes.
+//!
+//! ```text
+//! client request ──start──▶ Step::Proxy(Attempt) ──fetch──▶ origin
+//!                                 ▲        │ connection failure / 502-504
+//!                                 └─retry──┘ (idempotent, no body, once)
+//! origin response ──finish──▶ headers for the client (identity directives acted on)
+//! ```
+
+use super::config::{ConfigError, GatewayConfig};
+use super::headers::{self, Forwarded};
+use super::health::{is_failure_status, HealthBook};
+use super::operator::{self, Endpoint};
+use super::pages::Page;
+use super::session::{self, Session};
+use crate::affinity::{Affinity, Mode, RouteRequest};
+use crate::error::Error;
+use crate::time::UnixTime;
+use crate::token::SessionTokens;
+
+/// How many times a failed request is tried again on another origin.
+pub const RETRIES: u8 = 1;
+
+/// What the pipeline needs from a client request.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `GET`, `POST`...
+    pub method: &'a str,
+    /// The absolute URL the client asked for.
+    pub url: &'a str,
+    /// The client's headers, in order.
+    pub headers: &'a [(String, String)],
+    /// Whether the request carries a body (then it is streamed once and never retried).
+    pub has_body: bool,
+}
+
+impl Request<'_> {
+    /// Safe to send again: an idempotent method without a body.
+    pub fn retryable(&self) -> bool {
+        !self.has_body
+            && matches!(
+                self.method,
+                "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+            )
+    }
+}
+
+/// Random bytes for one request: a new visitor's id and a new session id.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Entropy {
+    /// Seeds a new visitor's affinity.
+    pub visitor: u64,
+    /// The session id of a login.
+    pub sid: [u8; 16],
+}
+
+/// One try of a request at one origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The origin's id.
+    pub origin: String,
+    /// The URL to fetch: the origin's base URL and the request's path and query.
+    pub url: String,
+    /// The headers to send to the origin.
+    pub headers: Vec<(String, String)>,
+    /// Tries left after this one.
+    pub retries_left: u8,
+    affinity_cookie: Option<String>,
+    session_cookie: Option<String>,
+}
+
+/// What to do with a client request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send it to an origin.
+    Proxy(Attempt),
+    /// Answer it with a page of the gateway's own.
+    Respond(Page),
+    /// An authorized operator endpoint.
+    Operator(Endpoint),
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer: connection refused, reset, DNS...
+    Unreachable,
+    /// The origin answered 502, 503 or 504.
+    Status(u16),
+}
+
+/// After a failure: try another origin, or stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Try this attempt next.
+    Next(Attempt),
+    /// Answer with the origin's own (failed) response.
+    PassThrough,
+    /// Answer with this page.
+    Respond(Page),
+}
+
+/// The gateway: configuration, session tokens, the affinity router and the health book of one
+/// worker instance.
+#[derive(Debug)]
+pub struct Gateway {
+    config: GatewayConfig,
+    tokens: SessionTokens,
+    affinity: Affinity,
+    health: HealthBook,
+}
+
+impl Gateway {
+    /// Builds the gateway from checked settings.
+    pub fn new(config: GatewayConfig) -> Result<Self, ConfigError> {
+        let blame = |setting| {
+            move |e: Error| ConfigError {
+                setting,
+                message: e.to_string(),
+            }
+        };
+        let tokens = SessionTokens::new(config.tokens.clone())
+            .map_err(blame(super::config::names::SESSION_KEYS))?;
+        let mut affinity =
+            Affinity::new(config.affinity.clone()).map_err(blame(super::config::names::ORIGINS))?;
+        for o in config.origins.iter().filter(|o| o.draining) {
+            affinity
+                .set_draining(&o.id, true)
+                .map_err(blame(super::config::names::ORIGINS))?;
+        }
+        let health = HealthBook::new(&config);
+        Ok(Gateway {
+            config,
+            tokens,
+            affinity,
+            health,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// This instance's view of origin health.
+    pub fn health(&self) -> &HealthBook {
+        &self.health
+    }
+
+    /// This instance's view of origin health, to update.
+    pub fn health_mut(&mut self) -> &mut HealthBook {
+        &mut self.health
+    }
+
+    /// Decides what to do with a client request.
+    pub fn start(&mut self, req: &Request<'_>, now: UnixTime, entropy: &Entropy) -> Step {
+        let (scheme, host, target) = headers::split_url(req.url);
+        let path = target.split('?').next().unwrap_or_default();
+        if operator::is_operator_path(path) {
+            let auth = headers::get(req.headers, "authorization");
+            return match operator::authorize(
+                self.config.operator_token.as_deref(),
+                req.method,
+                path,
+                auth,
+            ) {
+                Ok(endpoint) => Step::Operator(endpoint),
+                Err(page) => Step::Respond(page),
+            };
+        }
+        let cookie_header = headers::get(req.headers, "cookie");
+        let session = Session::read(
+            &self.tokens,
+            cookie_header,
+            self.config.session_cookie.name(),
+            now,
+        );
+        let session_cookie = match &session {
+            Session::Valid {
+                refreshed: Some(token),
+                ..
+            } => session::set_cookie(
+                &self.config.session_cookie,
+                token,
+                self.config.tokens.ttl_seconds,
+            ),
+            Session::Expired | Session::Invalid(_) => self.config.session_cookie.removal().ok(),
+            _ => None,
+        };
+        let forwarded = Forwarded {
+            host,
+            proto: scheme,
+            client_ip: headers::get(req.headers, "cf-connecting-ip"),
+        };
+        let attempt = Attempt {
+            origin: String::new(),
+            url: String::new(),
+            headers: headers::to_origin(req.headers, &forwarded, session.identity_headers()),
+            retries_left: if req.retryable() { RETRIES } else { 0 },
+            affinity_cookie: None,
+            session_cookie,
+        };
+        self.route(req, attempt, &target, now, entropy)
+    }
+
+    /// Picks the origin for `attempt` among those up now.
+    fn route(
+        &mut self,
+        req: &Request<'_>,
+        mut attempt: Attempt,
+        target: &str,
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Step {
+        for o in &self.config.origins {
+            // Ids come from the configuration the router was built from: never unknown.
+            let _ = self
+                .affinity
+                .set_healthy(&o.id, self.health.is_up(&o.id, now));
+        }
+        let header = self
+            .affinity
+            .header_name()
+            .and_then(|name| headers::get(req.headers, name));
+        let route_request = RouteRequest {
+            cookie: headers::get(req.headers, "cookie"),
+            url: Some(req.url),
+            client_ip: headers::get(req.headers, "cf-connecting-ip"),
+            header,
+            entropy: entropy.visitor,
+        };
+        let route = match self.affinity.route(&route_request, now) {
+            Ok(route) => route,
+            Err(Error::NoBackend) => {
+                return Step::Respond(Page::all_down(self.health.retry_after(now)))
+            }
+            Err(Error::BackendUnavailable(_)) => {
+                return Step::Respond(Page::origin_unavailable(self.health.retry_after(now)))
+            }
+            Err(_) => return Step::Respond(Page::internal()),
+        };
+        let Some(origin) = self.config.origins.iter().find(|o| o.id == route.backend) else {
+            return Step::Respond(Page::internal());
+        };
+        attempt.headers.retain(|(n, _)| n != "x-session-reassigned");
+        if route.reassigned {
+            attempt
+                .headers
+                .push(("x-session-reassigned".into(), "1".into()));
+        }
+        attempt.origin = origin.id.clone();
+        attempt.url = format!("{}{target}", origin.url);
+        attempt.affinity_cookie = route.set_cookie;
+        Step::Proxy(attempt)
+    }
+
+    /// After `attempt` failed: marks its origin down and, when the request may be sent again
+    /// and retries are left, picks the next origin.
+    pub fn retry(
+        &mut self,
+        req: &Request<'_>,
+        attempt: &Attempt,
+        failure: Failure,
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Retry {
+        self.health.mark_down(&attempt.origin, now);
+        if attempt.retries_left == 0 || !req.retryable() {
+            return self.give_up(failure, now);
+        }
+        let target = headers::split_url(req.url).2;
+        let next = Attempt {
+            retries_left: attempt.retries_left - 1,
+            ..attempt.clone()
+        };
+        match self.route(req, next, &target, now, entropy) {
+            Step::Proxy(next) => Retry::Next(next),
+            _ => self.give_up(failure, now),
+        }
+    }
+
+    /// No further try: the origin's own answer when it gave one, else a 503.
+    fn give_up(&self, failure: Failure, now: UnixTime) -> Retry {
+        let retry_after = self.health.retry_after(now);
+        match failure {
+            Failure::Status(_) => Retry::PassThrough,
+            Failure::Unreachable
+                if self
+                    .config
+                    .origins
+                    .iter()
+                    .any(|o| self.health.is_up(&o.id, now)) =>
+            {
+                Retry::Respond(Page::origin_unavailable(retry_after))
+            }
+            Failure::Unreachable => Retry::Respond(Page::all_down(retry_after)),
+        }
+    }
+
+    /// Whether an origin's status counts as a failure of the origin.
+    pub fn is_failure(status: u16) -> bool {
+        is_failure_status(status)
+    }
+
+    /// The headers to send to the client with the origin's response: the origin's, without
+    /// `x-session-*` and hop-by-hop headers, plus the gateway's cookies. An origin's login
+    /// (`x-session-issue`) becomes a signed session cookie with a fresh session id and a fresh
+    /// affinity value (no session fixation); a logout (`x-session-clear`) clears the cookie.
+    pub fn finish(
+        &self,
+        attempt: &Attempt,
+        origin_headers: &[(String, String)],
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Result<Vec<(String, String)>, Page> {
+        let (mut out, directives) = headers::from_origin(origin_headers);
+        let mut affinity_cookie = attempt.affinity_cookie.clone();
+        let mut session_cookie = attempt.session_cookie.clone();
+        if directives.clear {
+            session_cookie = self.config.session_cookie.removal().ok();
+        }
+        if let Some(claims) = &directives.issue {
+            let token = session::issue(&self.tokens, claims, &entropy.sid, now)
+                .map_err(|e| Page::bad_origin_answer(&e.0))?;
+            session_cookie = session::set_cookie(
+                &self.config.session_cookie,
+                &token,
+                self.config.tokens.ttl_seconds,
+            );
+            if self.affinity.mode() == Mode::Cookie {
+                let fresh = self.affinity.assign(&attempt.origin, entropy.visitor, now);
+                affinity_cookie = fresh.ok().and_then(|r| r.set_cookie).or(affinity_cookie);
+            }
+        }
+        out.extend(
+            affinity_cookie
+                .into_iter()
+                .chain(session_cookie)
+                .map(|c| ("set-cookie".to_owned(), c)),
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn gateway(extra: &[(&str, &str)]) -> Gateway {
+        let mut vars: Vec<(&str, &str)> = vec![
+            (
+                "ORIGINS",
+                r#"[{"id":"a","url":"http://127.0.0.1:9001"},{"id":"b","url":"http://127.0.0.1:9002"},{"id":"c","url":"http://127.0.0.1:9003"}]"#,
+            ),
+            (
+                "SESSION_KEYS",
+                r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#,
+            ),
+        ];
+        vars.extend_from_slice(extra);
+        let config = GatewayConfig::from_vars(|n| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        Gateway::new(config).unwrap()
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn get<'a>(headers: &'a [(String, String)]) -> Request<'a> {
+        Request {
+            method: "GET",
+            url: "https://app.example/x?y=1",
+            headers,
+            has_body: false,
+        }
+    }
+
+    fn proxy(step: Step) -> Attempt {
+        match step {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn cookie_pair(set_cookie: &str) -> &str {
+        set_cookie.split(';').next().unwrap()
+    }
+
+    fn set_cookies(headers: &[(String, String)]) -> Vec<&str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_visitor_sticks_and_spoofed_identity_is_dropped() {
+        let mut gw = gateway(&[]);
+        let spoof = h(&[("x-session-sub", "admin"), ("X-Session-Status", "valid")]);
+        let first = proxy(gw.start(
+            &get(&spoof),
+            NOW,
+            &Entropy {
+                visitor: 1,
+                sid: [0; 16],
+            },
+        ));
+        assert_eq!(
+            first.url,
+            format!(
+                "{}/x?y=1",
+                gw.config()
+                    .origins
+                    .iter()
+                    .find(|o| o.id == first.origin)
+                    .unwrap()
+                    .url
+            )
+        );
+        assert!(!first
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("x-session-sub") || v == "valid"));
+        assert!(first
+            .headers
+            .contains(&("x-session-status".into(), "none".into())));
+        let out = gw
+            .finish(
+                &first,
+                &h(&[("content-type", "text/plain")]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap();
+        let cookies = set_cookies(&out);
+        assert_eq!(cookies.len(), 1);
+        let jar = cookie_pair(cookies[0]).to_owned();
+        for i in 0..50 {
+            let headers = h(&[("cookie", &jar)]);
+            let again = proxy(gw.start(
+                &get(&headers),
+                NOW + i,
+                &Entropy {
+                    visitor: i,
+                    sid: [0; 16],
+                },
+            ));
+            assert_eq!(again.origin, first.origin);
+            assert_eq!(again.affinity_cookie, None);
+        }
+    }
+
+    #[test]
+    fn login_and_logout_through_origin_headers() {
+        let mut gw = gateway(&[]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let before = a.affinity_cookie.clone().unwrap();
+        let out = gw
+            .finish(
+                &a,
+                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
+                NOW,
+                &Entropy {
+                    visitor: 99,
+                    sid: [3; 16],
+                },
+            )
+            .unwrap();
+        assert!(!out.iter().any(|(n, _)| n.starts_with("x-session")));
+        let cookies = set_cookies(&out);
+        assert_eq!(cookies.len(), 2);
+        assert_ne!(cookies[0], before, "affinity rotated at login");
+        assert!(cookies[1].starts_with("__Host-session="));
+        let jar = format!("{}; {}", cookie_pair(cookies[0]), cookie_pair(cookies[1]));
+        let headers = h(&[("cookie", &jar)]);
+        let b = proxy(gw.start(&get(&headers), NOW + 1, &Entropy::default()));
+        assert_eq!(b.origin, a.origin, "same origin after login");
+        assert!(b
+            .headers
+            .contains(&("x-session-sub".into(), "alice".into())));
+        let out = gw
+            .finish(
+                &b,
+                &h(&[("x-session-clear", "1")]),
+                NOW + 1,
+                &Entropy::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            set_cookies(&out),
+            [gw.config().session_cookie.removal().unwrap().as_str()]
+        );
+        let bad = gw
+            .finish(
+                &b,
+                &h(&[("x-session-issue", "nope")]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap_err();
+        assert_eq!(bad.status, 502);
+    }
+
+    #[test]
+    fn failover_moves_the_visitor_once_and_for_good() {
+        let mut gw = gateway(&[("HEALTH_DOWN_SECONDS", "10")]);
+        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = cookie_pair(first.affinity_cookie.as_deref().unwrap()).to_owned();
+        let headers = h(&[("cookie", &jar)]);
+        let req = get(&headers);
+        let pinned = proxy(gw.start(&req, NOW, &Entropy::default()));
+        let Retry::Next(moved) = gw.retry(
+            &req,
+            &pinned,
+            Failure::Unreachable,
+            NOW,
+            &Entropy::default(),
+        ) else {
+            panic!("a GET is retried")
+        };
+        assert_ne!(moved.origin, pinned.origin);
+        assert!(moved.affinity_cookie.is_some());
+        assert!(moved
+            .headers
+            .contains(&("x-session-reassigned".into(), "1".into())));
+        assert_eq!(moved.retries_left, 0);
+        // The retry fails too: no third try.
+        assert!(matches!(
+            gw.retry(&req, &moved, Failure::Status(503), NOW, &Entropy::default()),
+            Retry::PassThrough
+        ));
+        // Later, with the new cookie, after the old origin came back: no move back.
+        let jar = cookie_pair(moved.affinity_cookie.as_deref().unwrap()).to_owned();
+        let headers = h(&[("cookie", &jar)]);
+        assert_eq!(
+            proxy(gw.start(&get(&headers), NOW + 60, &Entropy::default())).origin,
+            moved.origin
+        );
+    }
+
+    #[test]
+    fn bodies_and_unsafe_methods_are_not_retried() {
+        let mut gw = gateway(&[]);
+        for (method, has_body) in [("POST", false), ("GET", true), ("PUT", true)] {
+            let req = Request {
+                method,
+                url: "http://h/",
+                headers: &[],
+                has_body,
+            };
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            assert_eq!(a.retries_left, 0);
+            let r = gw.retry(&req, &a, Failure::Unreachable, NOW, &Entropy::default());
+            assert!(
+                matches!(r, Retry::Respond(Page { status: 503, .. })),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_down_is_a_503_with_retry_after() {
+        let mut gw = gateway(&[]);
+        for id in ["a", "b", "c"] {
+            gw.health_mut().mark_down(id, NOW);
+        }
+        let Step::Respond(page) = gw.start(&get(&[]), NOW + 5, &Entropy::default()) else {
+            panic!()
+        };
+        assert_eq!(page.status, 503);
+        assert!(page.headers.contains(&("retry-after".into(), "25".into())));
+        // Two down, the retry finds none: still a clear 503.
+        let mut gw = gateway(&[]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        for id in ["a", "b", "c"].into_iter().filter(|id| *id != a.origin) {
+            gw.health_mut().mark_down(id, NOW);
+        }
+        let r = gw.retry(
+            &get(&[]),
+            &a,
+            Failure::Unreachable,
+            NOW,
+            &Entropy::default(),
+        );
+        assert!(
+            matches!(r, Retry::Respond(Page { status: 503, ref body, .. }) if body.contains("all origins are down"))
+        );
+    }
+
+    #[test]
+    fn bad_cookies_are_anonymous_and_cleared() {
+        let mut gw = gateway(&[]);
+        for jar in [
+            format!("__Host-session={}", "A".repeat(9000)),
+            "__Host-session=AQID; __Host-affinity=garbage".to_owned(),
+            "__Host-affinity=\u{1F600}; =; ;;".to_owned(),
+        ] {
+            let headers = h(&[("cookie", &jar)]);
+            let a = proxy(gw.start(&get(&headers), NOW, &Entropy::default()));
+            let status = headers::get(&a.headers, "x-session-status").unwrap();
+            assert!(status == "invalid" || status == "none", "{status}");
+            let out = gw.finish(&a, &[], NOW, &Entropy::default()).unwrap();
+            assert!(set_cookies(&out)
+                .iter()
+                .any(|c| c.starts_with("__Host-affinity=")));
+        }
+    }
+
+    #[test]
+    fn operator_endpoint_needs_the_token() {
+        let mut gw = gateway(&[]);
+        let req = Request {
+            method: "GET",
+            url: "http://h/__edge/health",
+            headers: &[],
+            has_body: false,
+        };
+        assert!(matches!(
+            gw.start(&req, NOW, &Entropy::default()),
+            Step::Respond(Page { status: 404, .. })
+        ));
+        let mut gw = gateway(&[("OPERATOR_TOKEN", "0123456789abcdef")]);
+        assert!(matches!(
+            gw.start(&req, NOW, &Entropy::default()),
+            Step::Respond(Page { status: 401, .. })
+        ));
+        let auth = h(&[("authorization", "Bearer 0123456789abcdef")]);
+        let req = Request {
+            headers: &auth,
+            ..req
+        };
+        assert_eq!(
+            gw.start(&req, NOW, &Entropy::default()),
+            Step::Operator(Endpoint::Health)
+        );
+    }
+
+    #[test]
+    fn header_mode_routes_by_the_header() {
+        let mut gw = gateway(&[("AFFINITY_MODE", "header"), ("AFFINITY_HEADER", "x-tenant")]);
+        let headers = h(&[("x-tenant", "t-42")]);
+        let a = proxy(gw.start(
+            &get(&headers),
+            NOW,
+            &Entropy {
+                visitor: 1,
+                sid: [0; 16],
+            },
+        ))
+        .origin;
+        for v in 2..20 {
+            assert_eq!(
+                proxy(gw.start(
+                    &get(&headers),
+                    NOW,
+                    &Entropy {
+                        visitor: v,
+                        sid: [0; 16]
+                    }
+                ))
+                .origin,
+                a
+            );
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn gateway() -> Gateway {
+        let config = GatewayConfig::from_vars(|n| match n {
+            "ORIGINS" => Some(
+                r#"[{"id":"a","url":"http://127.0.0.1:1"},{"id":"b","url":"http://127.0.0.1:2"}]"#
+                    .into(),
+            ),
+            "SESSION_KEYS" => Some(
+                r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#.into(),
+            ),
+            "OPERATOR_TOKEN" => Some("0123456789abcdef".into()),
+            _ => None,
+        })
+        .unwrap();
+        Gateway::new(config).unwrap()
+    }
+
+    proptest! {
+        /// Whatever a client sends, the pipeline answers without panicking and never lets a
+        /// client's `x-session-*` header through.
+        #[test]
+        fn untrusted_requests_never_panic(
+            method in "[A-Z]{0,8}",
+            url in any::<String>(),
+            cookie in any::<String>(),
+            name in "[A-Za-z-]{1,24}",
+            value in any::<String>(),
+            now in any::<u64>(),
+            has_body in any::<bool>(),
+        ) {
+            let mut gw = gateway();
+            let headers = vec![
+                ("cookie".to_owned(), cookie),
+                ("X-Session-Sub".to_owned(), value.clone()),
+                (name, value),
+            ];
+            let req = Request { method: &method, url: &url, headers: &headers, has_body };
+            let entropy = Entropy::default();
+            if let Step::Proxy(a) = gw.start(&req, now, &entropy) {
+                // Random cookies never make a session: the only identity header is the status.
+                let reserved: Vec<_> = a.headers.iter().filter(|(n, _)| headers::is_reserved(n)).collect();
+                prop_assert!(reserved.len() <= 2, "{reserved:?}");
+                prop_assert!(reserved.iter().all(|(n, _)| n == "x-session-status" || n == "x-session-reassigned"));
+                let _ = gw.retry(&req, &a, Failure::Unreachable, now, &entropy);
+                let _ = gw.finish(&a, &headers, now, &entropy);
+            }
+        }
+
+        /// Whatever an origin answers, finishing never panics and no `x-session-*` header
+        /// reaches the client.
+        #[test]
+        fn untrusted_origin_headers_never_panic(issue in any::<String>(), name in "[A-Za-z-]{1,24}", value in any::<String>()) {
+            let mut gw = gateway();
+            let Step::Proxy(a) = gw.start(&Request { method: "GET", url: "http://h/", headers: &[], has_body: false }, 1_800_000_000, &Entropy::default()) else {
+                return Err(TestCaseError::fail("no attempt"));
+            };
+            let origin = vec![("x-session-issue".to_owned(), issue), (name, value)];
+            if let Ok(out) = gw.finish(&a, &origin, 1_800_000_000, &Entropy::default()) {
+                prop_assert!(!out.iter().any(|(n, _)| headers::is_reserved(n)));
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The session cookie at the gateway: read and verified on the way in, turned into
+//! `x-session-*` identity headers for the origin; issued, refreshed or cleared on the way out.
+
+use serde_json::{Map, Value};
+
+use super::headers::{ascii_json, MAX_ISSUE_BYTES};
+use crate::codec::b64_encode;
+use crate::cookie::{self, SetCookie};
+use crate::error::Error;
+use crate::time::UnixTime;
+use crate::token::SessionTokens;
+
+/// How many session cookies of the same name one request may present; the first that verifies
+/// wins.
+const MAX_PRESENTED: usize = 4;
+
+/// What the request's session cookie turned out to be.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Session {
+    /// No session cookie.
+    None,
+    /// A valid token.
+    Valid {
+        /// The verified claims as JSON text, `iat` and `exp` included.
+        claims: String,
+        /// `sub`, when it is a string.
+        sub: Option<String>,
+        /// `sid`, the session id the gateway put in at login, when it is a string.
+        sid: Option<String>,
+        /// A replacement token when a refresh is due.
+        refreshed: Option<String>,
+    },
+    /// An authentic token past its lifetime.
+    Expired,
+    /// Anything else (forged, altered, malformed, too large, unknown key...): the error code.
+    Invalid(&'static str),
+}
+
+impl Session {
+    /// Reads the session from a `Cookie` header.
+    pub fn read(
+        tokens: &SessionTokens,
+        cookie_header: Option<&str>,
+        name: &str,
+        now: UnixTime,
+    ) -> Self {
+        let Some(header) = cookie_header else {
+            return Session::None;
+        };
+        let mut result = Session::None;
+        for value in cookie::get_all(header, name).take(MAX_PRESENTED) {
+            match tokens.verify_json(value, now) {
+                Ok(v) => {
+                    let map: Map<String, Value> =
+                        serde_json::from_str(&v.claims).unwrap_or_default();
+                    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+                    return Session::Valid {
+                        sub: text("sub"),
+                        sid: text("sid"),
+                        refreshed: tokens.refresh(value, now).ok().flatten(),
+                        claims: v.claims,
+                    };
+                }
+                Err(Error::Expired { .. }) => result = Session::Expired,
+                Err(e) if result == Session::None => result = Session::Invalid(e.code()),
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    /// `none`, `valid`, `expired` or `invalid`: the value of `x-session-status`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Session::None => "none",
+            Session::Valid { .. } => "valid",
+            Session::Expired => "expired",
+            Session::Invalid(_) => "invalid",
+        }
+    }
+
+    /// The identity headers for the origin: `x-session-status` always; with a valid session
+    /// `x-session-claims` (JSON, non-ASCII escaped), and `x-session-sub` and `x-session-id` when
+    /// they are header-safe text.
+    pub fn identity_headers(&self) -> Vec<(String, String)> {
+        let mut out = vec![("x-session-status".to_owned(), self.status().to_owned())];
+        if let Session::Valid {
+            claims, sub, sid, ..
+        } = self
+        {
+            let safe = |s: &String| {
+                !s.is_empty()
+                    && s.len() <= 1024
+                    && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+            };
+            if let Some(sub) = sub.as_ref().filter(|s| safe(s)) {
+                out.push(("x-session-sub".into(), sub.clone()));
+            }
+            if let Some(sid) = sid.as_ref().filter(|s| safe(s)) {
+                out.push(("x-session-id".into(), sid.clone()));
+            }
+            out.push(("x-session-claims".into(), ascii_json(claims)));
+        }
+        out
+    }
+}
+
+/// Why an origin's `x-session-issue` could not become a session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssueError(pub String);
+
+/// Signs the claims of an origin's `x-session-issue` into a new session token, with a fresh
+/// session id `sid` (any `sid` the origin sent is replaced: a login always starts a new session).
+pub fn issue(
+    tokens: &SessionTokens,
+    header: &str,
+    sid: &[u8; 16],
+    now: UnixTime,
+) -> Result<String, IssueError> {
+    if header.len() > MAX_ISSUE_BYTES {
+        return Err(IssueError(format!(
+            "x-session-issue is over {MAX_ISSUE_BYTES} bytes"
+        )));
+    }
+    let mut claims: Map<String, Value> = match serde_json::from_str(header) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(IssueError("x-session-issue is not a JSON object".into())),
+    };
+    claims.insert("sid".into(), Value::String(b64_encode(sid)));
+    claims.remove("auth_time");
+    tokens
+        .sign(&claims, now)
+        .map_err(|e| IssueError(format!("x-session-issue could not be signed: {e}")))
+}
+
+/// The `Set-Cookie` value carrying `token`, living as long as the token.
+pub fn set_cookie(spec: &SetCookie, token: &str, max_age: u64) -> Option<String> {
+    spec.header(token, Some(max_age)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyConfig, TokenConfig};
+
+    fn tokens(id: &str, secret: &str) -> SessionTokens {
+        SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+            id: id.into(),
+            secret: secret.into(),
+        }]))
+        .unwrap()
+    }
+    const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn login_then_read_back() {
+        let t = tokens("k1", SECRET);
+        let token = issue(
+            &t,
+            r#"{"sub":"alice","role":"admin","sid":"attacker"}"#,
+            &[7; 16],
+            NOW,
+        )
+        .unwrap();
+        let header = format!("other=1; __Host-session={token}");
+        let s = Session::read(&t, Some(&header), "__Host-session", NOW + 10);
+        let Session::Valid {
+            sub,
+            sid,
+            refreshed,
+            claims,
+        } = &s
+        else {
+            panic!("{s:?}")
+        };
+        assert_eq!(sub.as_deref(), Some("alice"));
+        assert_eq!(sid.as_deref(), Some(b64_encode(&[7; 16]).as_str()));
+        assert_eq!(*refreshed, None);
+        assert!(claims.contains("\"role\":\"admin\""));
+        let h = s.identity_headers();
+        assert_eq!(h[0], ("x-session-status".into(), "valid".into()));
+        assert_eq!(h[1], ("x-session-sub".into(), "alice".into()));
+        assert_eq!(h[2].0, "x-session-id");
+        // Past half its life: a refreshed token comes along.
+        let s = Session::read(&t, Some(&header), "__Host-session", NOW + 2000);
+        assert!(matches!(
+            s,
+            Session::Valid {
+                refreshed: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_cookies_are_anonymous() {
+        let t = tokens("k1", SECRET);
+        let token = issue(&t, r#"{"sub":"alice"}"#, &[1; 16], NOW).unwrap();
+        let forged = issue(
+            &tokens("k1", "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI"),
+            r#"{"sub":"root"}"#,
+            &[1; 16],
+            NOW,
+        )
+        .unwrap();
+        let huge = "A".repeat(10_000);
+        for (cookie, status) in [
+            (format!("__Host-session={forged}"), "invalid"),
+            (format!("__Host-session={huge}"), "invalid"),
+            ("__Host-session=%%%".to_owned(), "invalid"),
+            ("__Host-session=".to_owned(), "invalid"),
+            (format!("__Host-session={token}"), "expired"),
+            ("unrelated=1".to_owned(), "none"),
+        ] {
+            let s = Session::read(&t, Some(&cookie), "__Host-session", NOW + 100_000);
+            assert_eq!(s.status(), status, "{cookie:.60}");
+            assert_eq!(s.identity_headers().len(), 1);
+        }
+        // A forged cookie first does not hide a valid one after it.
+        let both = format!("__Host-session={forged}; __Host-session={token}");
+        assert_eq!(
+            Session::read(&t, Some(&both), "__Host-session", NOW).status(),
+            "valid"
+        );
+    }
+
+    #[test]
+    fn non_ascii_identity_stays_in_claims_only() {
+        let t = tokens("k1", SECRET);
+        let token = issue(&t, r#"{"sub":"zoë"}"#, &[1; 16], NOW).unwrap();
+        let s = Session::read(&t, Some(&format!("s={token}")), "s", NOW);
+        let h = s.identity_headers();
+        assert!(h.iter().all(|(n, v)| n != "x-session-sub" && v.is_ascii()));
+        assert!(h.iter().any(|(_, v)| v.contains("zo\\u00eb")));
+    }
+
+    #[test]
+    fn bad_issue_headers_are_refused() {
+        let t = tokens("k1", SECRET);
+        for bad in [
+            "",
+            "[]",
+            "\"x\"",
+            "{",
+            r#"{"nbf":"soon"}"#,
+            &format!(r#"{{"x":"{}"}}"#, "a".repeat(3100)),
+        ] {
+            assert!(issue(&t, bad, &[0; 16], NOW).is_err(), "{bad:.40}");
+        }
+        let fits = format!(r#"{{"x":"{}"}}"#, "a".repeat(2000));
+        assert!(issue(&t, &fits, &[0; 16], NOW).is_ok());
+    }
+}

@@ -1,0 +1,301 @@
+// End-to-end tests of the gateway on the real local runtime: the worker built by worker-build,
+// served by `wrangler dev` (workerd, local KV), three demo origins, real HTTP from Node.
+//
+//   make e2e        (builds the gateway first; part of `make test`)
+//
+// The tests run in order against one gateway: later ones kill and restart origins.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { Gateway, Jar, sleep, startOrigins } from "./harness.mjs";
+
+const DOWN_SECONDS = 2;
+let origins;
+let gw;
+const byId = (id) => origins.find((o) => o.id === id);
+
+/** A new visitor's first request; returns its jar and origin. */
+async function newVisitor(path = "/") {
+  const jar = new Jar();
+  const r = await gw.request(path, jar);
+  assert.equal(r.status, 200, r.text);
+  return { jar, backend: r.body.backend };
+}
+
+before(async () => {
+  origins = await startOrigins();
+  gw = new Gateway(origins, {
+    vars: { HEALTH_DOWN_SECONDS: DOWN_SECONDS, HEALTH_CACHE_SECONDS: 1, PROBE_TIMEOUT_MS: 2000 },
+  });
+  await gw.start();
+});
+
+after(async () => {
+  await gw?.stop();
+  await Promise.all((origins || []).map((o) => o.kill()));
+});
+
+describe("gateway on wrangler dev", { concurrency: false }, () => {
+  test("a visitor sticks to one origin across 50 requests", async () => {
+    const seen = new Set();
+    for (let v = 0; v < 12; v++) {
+      const jar = new Jar();
+      const first = await gw.request("/page", jar);
+      assert.equal(first.status, 200);
+      const cookie = first.setCookies.find((c) => c.startsWith("__Host-affinity="));
+      assert.ok(cookie, "a new visitor gets an affinity cookie");
+      assert.match(cookie, /; Path=\/; Secure; HttpOnly; SameSite=Lax/);
+      assert.doesNotMatch(cookie, new RegExp(`127\\.0\\.0\\.1|${origins.map((o) => o.port).join("|")}`));
+      for (let i = 1; i < 50; i++) {
+        const r = await gw.request(`/page/${i}`, jar);
+        assert.equal(r.status, 200);
+        assert.equal(r.body.backend, first.body.backend, `request ${i} stays on ${first.body.backend}`);
+        assert.deepEqual(r.setCookies, [], "the cookie is not re-sent on every request");
+      }
+      seen.add(first.body.backend);
+    }
+    assert.ok(seen.size >= 2, `12 visitors spread over the origins, saw ${[...seen]}`);
+  });
+
+  test("login through an origin header yields a cookie and the identity reaches the origin", async () => {
+    const { jar, backend } = await newVisitor();
+    const before = jar.cookies.get("__Host-affinity");
+    const login = await gw.request("/login?user=alice&role=admin", jar);
+    assert.equal(login.status, 200);
+    assert.equal(login.headers.get("x-session-issue"), null, "the directive never reaches the browser");
+    const session = login.setCookies.find((c) => c.startsWith("__Host-session="));
+    assert.match(session, /^__Host-session=[A-Za-z0-9_-]+; Max-Age=3600; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+    assert.notEqual(jar.cookies.get("__Host-affinity"), before, "affinity value rotated at login");
+    const me = await gw.request("/me", jar);
+    assert.equal(me.body.backend, backend, "still on the origin that logged the user in");
+    assert.equal(me.body.session["x-session-status"], "valid");
+    assert.equal(me.body.session["x-session-sub"], "alice");
+    const claims = JSON.parse(me.body.session["x-session-claims"]);
+    assert.equal(claims.role, "admin");
+    assert.match(claims.sid, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(me.body.session["x-session-id"], claims.sid);
+
+    // A second login gets a new session id (no fixation).
+    await gw.request("/login?user=alice&role=admin", jar);
+    const again = await gw.request("/me", jar);
+    assert.notEqual(JSON.parse(again.body.session["x-session-claims"]).sid, claims.sid);
+
+    const logout = await gw.request("/logout", jar);
+    assert.equal(logout.headers.get("x-session-clear"), null);
+    assert.ok(logout.setCookies.some((c) => /^__Host-session=; Max-Age=0;/.test(c)), logout.setCookies.join("\n"));
+    const anon = await gw.request("/me", jar);
+    assert.equal(anon.body.session["x-session-status"], "none");
+    assert.equal(anon.body.backend, backend, "logout keeps the visitor where it is");
+  });
+
+  test("spoofed x-session-* headers are stripped", async () => {
+    const spoof = {
+      "x-session-sub": "admin",
+      "X-Session-Status": "valid",
+      "x-session-claims": '{"sub":"admin","role":"root"}',
+      "x-session-id": "stolen",
+      "x-session-reassigned": "1",
+    };
+    const anon = await gw.request("/", new Jar(), { headers: spoof });
+    assert.deepEqual(anon.body.session, { "x-session-status": "none" });
+
+    const jar = new Jar();
+    await gw.request("/login?user=bob", jar);
+    const bob = await gw.request("/", jar, { headers: spoof });
+    assert.equal(bob.body.session["x-session-sub"], "bob");
+    assert.notEqual(bob.body.session["x-session-id"], "stolen");
+    assert.equal(JSON.parse(bob.body.session["x-session-claims"]).role, "member");
+    assert.equal(bob.body.session["x-session-reassigned"], undefined);
+  });
+
+  test("malformed, huge or forged cookies give a normal anonymous response, never a 500", async () => {
+    const jar = new Jar();
+    await gw.request("/login?user=carol", jar);
+    const token = jar.cookies.get("__Host-session");
+    const affinity = jar.cookies.get("__Host-affinity");
+    const flip = (s, i) => s.slice(0, i) + (s[i] === "A" ? "B" : "A") + s.slice(i + 1);
+    const cases = [
+      `__Host-session=${flip(token, 5)}`,
+      `__Host-session=${flip(token, token.length - 3)}`,
+      `__Host-session=${flip(token, Math.floor(token.length / 2))}`,
+      `__Host-session=${token.slice(0, -10)}`,
+      `__Host-session=${token}x`,
+      `__Host-session=${"A".repeat(6000)}`,
+      `__Host-session=${"\u00ff".repeat(3000)}`,
+      `__Host-session=.....; __Host-session=%%%; __Host-session=`,
+      `__Host-session="${token.slice(0, 20)}"`,
+      `__Host-affinity=${flip(affinity, 8)}; __Host-session=garbage`,
+      `__Host-affinity=${"Z".repeat(5000)}`,
+      `__Host-affinity=; =; ;;; novalue; a=b=c`,
+      `${"x".repeat(200)}=${"y".repeat(4000)}; __Host-session=${"B".repeat(4097)}`,
+    ];
+    for (const cookie of cases) {
+      const r = await gw.request("/", new Jar(), { headers: { cookie } });
+      assert.equal(r.status, 200, `${cookie.slice(0, 60)}: ${r.text}`);
+      assert.ok(["none", "invalid"].includes(r.body.session["x-session-status"]), cookie.slice(0, 60));
+      assert.equal(r.body.session["x-session-sub"], undefined);
+      assert.ok(["a", "b", "c"].includes(r.body.backend));
+    }
+    // The genuine cookie still works alongside junk.
+    const ok = await gw.request("/", new Jar(), { headers: { cookie: `junk; __Host-session=${token}; x=1` } });
+    assert.equal(ok.body.session["x-session-sub"], "carol");
+  });
+
+  test("request and response bodies are streamed through", async () => {
+    const start = Date.now();
+    // identity: workerd gzips text for clients that accept it, and its encoder holds chunks back.
+    const res = await fetch(`${gw.url}/stream`, { headers: { "accept-encoding": "identity" } });
+    const reader = res.body.getReader();
+    const first = await reader.read();
+    const firstAt = Date.now() - start;
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    const total = Date.now() - start;
+    assert.match(new TextDecoder().decode(first.value), /^chunk 0/);
+    assert.match(rest, /chunk 2/);
+    assert.ok(total >= 550, `the origin takes ~600 ms (took ${total})`);
+    assert.ok(firstAt < total - 300, `first chunk at ${firstAt} ms, long before the end at ${total} ms`);
+
+    const body = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 255);
+    const { createHash } = await import("node:crypto");
+    const echo = await gw.request("/echo", new Jar(), { method: "POST", body });
+    assert.equal(echo.status, 200);
+    assert.equal(echo.body.bytes, body.length);
+    assert.equal(echo.body.sha256, createHash("sha256").update(body).digest("hex"));
+  });
+
+  test("the origin's own cookies pass through beside the gateway's", async () => {
+    const r = await gw.request("/cookies", new Jar());
+    assert.equal(r.status, 200);
+    assert.ok(r.setCookies.includes("theme=dark; Path=/"), r.setCookies.join("\n"));
+    assert.ok(r.setCookies.includes("lang=en; Path=/; HttpOnly"));
+    assert.ok(r.setCookies.some((c) => c.startsWith("__Host-affinity=")));
+  });
+
+  let moved; // visitors moved off the killed origin, for the next test
+  let victim;
+
+  test("killing an origin moves its visitors with a new affinity cookie, no 5xx for GET", async () => {
+    const visitors = [];
+    for (let i = 0; i < 15; i++) visitors.push(await newVisitor());
+    const counts = {};
+    for (const v of visitors) counts[v.backend] = (counts[v.backend] || 0) + 1;
+    victim = Object.keys(counts).sort((x, y) => counts[y] - counts[x])[0];
+    await byId(victim).kill();
+
+    moved = [];
+    for (const v of visitors) {
+      for (let i = 0; i < 5; i++) {
+        const r = await gw.request(`/after-kill/${i}`, v.jar);
+        assert.equal(r.status, 200, `GET after ${victim} died: ${r.status} ${r.text}`);
+        const newCookie = r.setCookies.some((c) => c.startsWith("__Host-affinity="));
+        if (v.backend !== victim) {
+          assert.equal(r.body.backend, v.backend, "visitors of live origins do not move");
+          assert.equal(newCookie, false);
+        } else {
+          assert.notEqual(r.body.backend, victim);
+          if (i === 0) {
+            assert.ok(newCookie, "the moved visitor gets a new affinity cookie");
+            assert.equal(r.body.session["x-session-reassigned"], "1", "the new origin is told");
+            v.movedTo = r.body.backend;
+          } else {
+            assert.equal(r.body.backend, v.movedTo, "and stays on its new origin");
+          }
+        }
+      }
+      if (v.backend === victim) moved.push(v);
+    }
+    assert.ok(moved.length >= 5, `15 visitors, the busiest origin had ${moved.length}`);
+  });
+
+  test("restarting the origin does not move its former visitors back", async () => {
+    await byId(victim).start();
+    assert.match(await gw.cron(), /Ran scheduled event/);
+    await sleep(DOWN_SECONDS * 1000 + 1100); // the passive mark expires
+    const report = await gw.health();
+    assert.equal(report.origins.find((o) => o.id === victim).up, true, JSON.stringify(report));
+    for (const v of moved) {
+      for (let i = 0; i < 5; i++) {
+        const r = await gw.request(`/after-restart/${i}`, v.jar);
+        assert.equal(r.status, 200);
+        assert.equal(r.body.backend, v.movedTo, "no flapping back to the restarted origin");
+      }
+    }
+    // The restarted origin takes new visitors again.
+    let back = false;
+    for (let i = 0; i < 60 && !back; i++) back = (await newVisitor()).backend === victim;
+    assert.ok(back, `new visitors reach ${victim} again`);
+  });
+
+  test("a cron run probes the origins and updates the shared health in KV", async () => {
+    const anon = await fetch(`${gw.url}/__edge/health`);
+    assert.equal(anon.status, 401);
+    const wrong = await fetch(`${gw.url}/__edge/health`, { headers: { authorization: "Bearer nope-nope-nope-nope" } });
+    assert.equal(wrong.status, 401);
+
+    const target = origins.find((o) => o.id !== victim);
+    await target.kill();
+    const started = Math.floor(Date.now() / 1000);
+    assert.match(await gw.cron(), /Ran scheduled event/);
+    const report = await gw.health();
+    assert.ok(report.sharedCheckedAt >= started - 1, JSON.stringify(report));
+    assert.equal(report.kvBinding, true);
+    const entry = report.origins.find((o) => o.id === target.id);
+    assert.equal(entry.shared.healthy, false, JSON.stringify(entry));
+    assert.ok(entry.shared.error, "the probe says why");
+    assert.equal(entry.passiveDownUntil, null, "no request failed on it: the shared result alone took it out");
+    assert.equal(entry.up, false);
+    for (const o of report.origins.filter((o) => o.id !== target.id)) assert.equal(o.shared.healthy, true);
+    // New visitors avoid it without trying it first.
+    for (let i = 0; i < 20; i++) {
+      const v = await newVisitor();
+      assert.notEqual(v.backend, target.id);
+    }
+    const still = await gw.health();
+    assert.equal(still.origins.find((o) => o.id === target.id).passiveDownUntil, null);
+
+    await target.start();
+    await gw.cron();
+    const healed = await gw.health();
+    assert.equal(healed.origins.find((o) => o.id === target.id).shared.healthy, true);
+  });
+
+  test("all origins down gives 503 with Retry-After, never a 500", async () => {
+    const jars = [];
+    for (let i = 0; i < 3; i++) jars.push((await newVisitor()).jar);
+    await Promise.all(origins.map((o) => o.kill()));
+    let last;
+    for (let i = 0; i < 6; i++) {
+      last = await gw.request(`/down/${i}`, jars[i % jars.length]);
+      assert.equal(last.status, 503, last.text);
+      const retry = Number(last.headers.get("retry-after"));
+      assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= DOWN_SECONDS, `Retry-After ${retry}`);
+    }
+    assert.match(last.text, /all origins are down/);
+    const post = await gw.request("/form", new Jar(), { method: "POST", body: "x=1" });
+    assert.equal(post.status, 503);
+    assert.ok(post.headers.get("retry-after"));
+  });
+});
+
+describe("misconfigured gateway", () => {
+  test("invalid configuration gives a 500 page naming the setting, logged once, never a crash", async () => {
+    const bad = new Gateway([{ id: "a", url: "http://127.0.0.1:9" }], {
+      vars: { AFFINITY_IDLE_SECONDS: "ninety" },
+    });
+    await bad.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await bad.request(`/any/${i}`);
+        assert.equal(r.status, 500);
+        assert.match(r.text, /Setting AFFINITY_IDLE_SECONDS: "ninety" is not a whole number/);
+        assert.doesNotMatch(r.text, new RegExp(JSON.parse(bad.secrets.SESSION_KEYS)[0].secret));
+      }
+      await sleep(300);
+      const logged = bad.log.match(/invalid configuration: AFFINITY_IDLE_SECONDS/g) || [];
+      assert.equal(logged.length, 1, bad.log);
+    } finally {
+      await bad.stop();
+    }
+  });
+});

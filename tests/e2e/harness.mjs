@@ -1,0 +1,235 @@
+// Runs the built gateway on the real local runtime (wrangler dev: workerd, local KV) in front of
+// demo origins, all on free 127.0.0.1 ports, for the end-to-end tests and the load benchmark.
+//
+// The gateway must be built first (`make gateway`, which writes build/). Each run gets its own
+// wrangler config, .dev.vars and KV directory in a temporary directory, so it neither rebuilds
+// nor touches the developer's .dev.vars or .wrangler/.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const SHIM = join(ROOT, "build/worker/shim.mjs");
+const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.on("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers (any status) or `ms` pass. */
+export async function waitFor(url, ms, what = url) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res;
+    } catch (e) {
+      last = e;
+      await sleep(100);
+    }
+  }
+  throw new Error(`${what} did not answer within ${ms} ms: ${last?.message}`);
+}
+
+/** A demo origin process (scripts/demo-origin.mjs). */
+export class Origin {
+  constructor(id, port) {
+    Object.assign(this, { id, port, url: `http://127.0.0.1:${port}`, proc: null });
+  }
+
+  async start() {
+    this.proc = spawn(process.execPath, [join(ROOT, "scripts/demo-origin.mjs"), this.id, String(this.port)], {
+      stdio: "ignore",
+    });
+    await waitFor(`${this.url}/health`, 10_000, `origin ${this.id}`);
+  }
+
+  /** Kills the process outright (SIGKILL), as a crash would, and waits for it to be gone. */
+  async kill() {
+    const proc = this.proc;
+    this.proc = null;
+    if (!proc || proc.exitCode !== null) return;
+    const gone = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await gone;
+  }
+}
+
+/** A cookie jar for one visitor: remembers Set-Cookie, sends Cookie. */
+export class Jar {
+  constructor() {
+    this.cookies = new Map();
+  }
+
+  header() {
+    return [...this.cookies].map(([n, v]) => `${n}=${v}`).join("; ");
+  }
+
+  /** Stores the response's cookies; returns the Set-Cookie values it carried. */
+  take(res) {
+    const set = res.headers.getSetCookie();
+    for (const line of set) {
+      const [pair, ...attrs] = line.split(";");
+      const i = pair.indexOf("=");
+      const name = pair.slice(0, i).trim();
+      const value = pair.slice(i + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a));
+      if (expired) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return set;
+  }
+}
+
+/** The gateway under `wrangler dev`, in front of `origins` (or another worker: `main`). */
+export class Gateway {
+  constructor(origins, { vars = {}, secrets = {}, main = SHIM } = {}) {
+    this.origins = origins;
+    this.main = main;
+    this.vars = vars;
+    this.operatorToken = randomBytes(18).toString("base64url");
+    this.secrets = {
+      SESSION_KEYS: JSON.stringify([{ id: "k1", secret: randomBytes(32).toString("base64url") }]),
+      OPERATOR_TOKEN: this.operatorToken,
+      ...secrets,
+    };
+    this.log = "";
+  }
+
+  async start() {
+    if (!existsSync(this.main)) throw new Error(`${this.main} is missing: build the gateway first (make gateway)`);
+    this.port = await freePort();
+    const inspector = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    this.dir = mkdtempSync(join(tmpdir(), "edge-gateway-"));
+    const origins = this.origins.map((o) => ({ id: o.id, url: o.url, weight: 1 }));
+    const vars = { ORIGINS: JSON.stringify(origins), ...this.vars };
+    const toml = [
+      `name = "edge-session-gateway-test"`,
+      `main = ${JSON.stringify(this.main)}`,
+      `compatibility_date = "2026-04-01"`,
+      `[[kv_namespaces]]`,
+      `binding = "EDGE_HEALTH"`,
+      `id = "edge-health-test"`,
+      `[triggers]`,
+      `crons = ["* * * * *"]`,
+      `[vars]`,
+      ...Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`),
+    ].join("\n");
+    writeFileSync(join(this.dir, "wrangler.toml"), toml + "\n");
+    writeFileSync(
+      join(this.dir, ".dev.vars"),
+      Object.entries(this.secrets).map(([k, v]) => `${k}=${v}\n`).join(""),
+    );
+    this.proc = spawn(
+      process.execPath,
+      [
+        WRANGLER, "dev",
+        "--config", join(this.dir, "wrangler.toml"),
+        "--ip", "127.0.0.1",
+        "--port", String(this.port),
+        "--inspector-port", String(inspector),
+        "--persist-to", join(this.dir, "state"),
+        "--test-scheduled",
+        "--show-interactive-dev-session=false",
+        "--log-level", "warn",
+      ],
+      {
+        cwd: this.dir,
+        detached: true, // its own process group: stop() ends wrangler and workerd together
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          WRANGLER_SEND_METRICS: "false",
+          WRANGLER_LOG_PATH: join(this.dir, "logs"),
+          NO_COLOR: "1",
+        },
+      },
+    );
+    const keep = (chunk) => {
+      this.log = (this.log + chunk).slice(-20_000);
+    };
+    this.proc.stdout.on("data", keep);
+    this.proc.stderr.on("data", keep);
+    try {
+      await waitFor(`${this.url}/__edge/ready`, 120_000, "wrangler dev");
+    } catch (e) {
+      await this.stop();
+      throw new Error(`${e.message}\n--- wrangler output ---\n${this.log}`);
+    }
+  }
+
+  async stop() {
+    const proc = this.proc;
+    this.proc = null;
+    if (proc && proc.exitCode === null) {
+      const gone = new Promise((r) => proc.once("exit", r));
+      try {
+        process.kill(-proc.pid, "SIGTERM");
+      } catch {}
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-proc.pid, "SIGKILL");
+        } catch {}
+      }, 5000);
+      await gone;
+      clearTimeout(timer);
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** GET (or `init.method`) through the gateway with `jar`'s cookies; stores new cookies. */
+  async request(path, jar = new Jar(), init = {}) {
+    const headers = { ...(init.headers || {}) };
+    const cookie = jar.header();
+    if (cookie && !headers.cookie) headers.cookie = cookie;
+    const res = await fetch(this.url + path, { redirect: "manual", ...init, headers });
+    const setCookies = jar.take(res);
+    const text = await res.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, headers: res.headers, setCookies, text, body };
+  }
+
+  /** Runs the cron trigger once (wrangler dev --test-scheduled). */
+  async cron() {
+    const res = await fetch(`${this.url}/__scheduled`);
+    return res.text();
+  }
+
+  /** The operator's health report. */
+  async health() {
+    const res = await fetch(`${this.url}/__edge/health`, {
+      headers: { authorization: `Bearer ${this.operatorToken}` },
+    });
+    return res.json();
+  }
+}
+
+/** Starts origins a, b, c (or `ids`) on free ports. */
+export async function startOrigins(ids = ["a", "b", "c"]) {
+  const origins = [];
+  for (const id of ids) origins.push(new Origin(id, await freePort()));
+  await Promise.all(origins.map((o) => o.start()));
+  return origins;
+}
