@@ -33,10 +33,15 @@ pkg-node:
 js-test: pkg-node
 	node --test tests/js/
 
-## bench: throughput against the JS libraries people use today, the native core, wasm size.
+## bench: throughput against the JS libraries people use today, the native core, wasm size;
+## the affinity simulation (balance, keys moved) and route() throughput.
 bench: setup pkg-node
 	cargo bench --bench core
+	cargo bench --bench jwt
 	node bench/tokens.mjs
+	node bench/jwt.mjs
+	cargo run --release --example affinity_sim
+	node bench/affinity.mjs
 
 ## pkg: the npm package for bundlers and edge runtimes (ES modules), in pkg/.
 pkg: setup
