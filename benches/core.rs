@@ -17,7 +17,9 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("token/verify", |b| {
         b.iter(|| tokens.verify::<Value>(black_box(&token), NOW).unwrap())
     });
-    c.bench_function("token/sign", |b| b.iter(|| tokens.sign(black_box(&claims), NOW).unwrap()));
+    c.bench_function("token/sign", |b| {
+        b.iter(|| tokens.sign(black_box(&claims), NOW).unwrap())
+    });
 }
 
 criterion_group!(benches, tokens);

@@ -1,19 +1,103 @@
 //! Byte-level helpers shared by the compact formats: strict base64url and LEB128 varints.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use crate::error::{Error, Result};
+
+/// The base64url alphabet (RFC 4648 section 5).
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// The standard base64 alphabet (RFC 4648 section 4).
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Marks a byte outside the alphabet in a [`decoding_table`].
+const INVALID: u8 = 0xff;
+const URL_SAFE_VALUES: [u8; 256] = decoding_table(URL_SAFE);
+const STANDARD_VALUES: [u8; 256] = decoding_table(STANDARD);
+
+/// Each byte's 6-bit value in `alphabet`, or [`INVALID`].
+const fn decoding_table(alphabet: &[u8; 64]) -> [u8; 256] {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+}
 
 /// Base64url without padding.
 pub(crate) fn b64_encode(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    let char = |n: u32, shift: u32| URL_SAFE[(n >> shift & 63) as usize];
+    let mut chunks = bytes.chunks_exact(3);
+    for c in &mut chunks {
+        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+        out.extend([char(n, 18), char(n, 12), char(n, 6), char(n, 0)]);
+    }
+    match *chunks.remainder() {
+        [a] => out.extend([char(u32::from(a) << 16, 18), char(u32::from(a) << 16, 12)]),
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend([char(n, 18), char(n, 12), char(n, 6)]);
+        }
+        _ => {}
+    }
+    // Only alphabet characters, all ASCII, were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Strict base64url: no padding, no other alphabet, no non-zero trailing bits, so every value
 /// has exactly one text form and any changed character is detected.
 pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).map_err(|_| Error::Malformed("not canonical base64url"))
+    decode(text, &URL_SAFE_VALUES).ok_or(Error::Malformed("not canonical base64url"))
+}
+
+/// Strict base64 without padding in the standard alphabet.
+pub(crate) fn b64_decode_standard(text: &str) -> Option<Vec<u8>> {
+    decode(text, &STANDARD_VALUES)
+}
+
+fn decode(text: &str, values: &[u8; 256]) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    let (quads, tail) = text.split_at(text.len() / 4 * 4);
+    if tail.len() == 1 {
+        return None;
+    }
+    let whole = quads.len() / 4 * 3;
+    let mut out = vec![0; whole + tail.len().saturating_sub(1)];
+    // Invalid characters have the high bit set: one test at the end finds any.
+    let value = |c: &u8| u32::from(values[usize::from(*c)]);
+    let mut seen = 0;
+    for (q, o) in quads.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let [a, b, c, d] = [value(&q[0]), value(&q[1]), value(&q[2]), value(&q[3])];
+        seen |= a | b | c | d;
+        let n = a << 18 | b << 12 | c << 6 | d;
+        if let [x, y, z] = o {
+            [*x, *y, *z] = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        }
+    }
+    let mut n = 0;
+    for (i, c) in (0u32..).zip(tail) {
+        seen |= value(c);
+        n |= value(c) << (18 - 6 * i);
+    }
+    for (i, o) in (0u32..).zip(&mut out[whole..]) {
+        *o = (n >> (16 - 8 * i)) as u8;
+    }
+    // The bits past the last byte must be zero, or two texts would decode alike.
+    let spare = match tail.len() {
+        2 => 0xffff,
+        3 => 0xff,
+        _ => 0,
+    };
+    (seen & 0x80 == 0 && n & spare == 0).then_some(out)
+}
+
+/// Bytes read from a token as text for a message: ASCII as is, anything else as U+FFFD (key
+/// ids are ASCII, so nothing that could name a key is lost).
+pub(crate) fn ascii_lossy(bytes: &[u8]) -> String {
+    let char = |&b: &u8| match b {
+        0..=0x7f => char::from(b),
+        _ => char::REPLACEMENT_CHARACTER,
+    };
+    bytes.iter().map(char).collect()
 }
 
 /// Appends `n` as an unsigned LEB128 varint (1 byte below 128, 5 bytes for today's Unix time).
@@ -36,7 +120,10 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn byte(&mut self) -> Result<u8> {
-        let (&b, rest) = self.bytes.split_first().ok_or(Error::Malformed("truncated"))?;
+        let (&b, rest) = self
+            .bytes
+            .split_first()
+            .ok_or(Error::Malformed("truncated"))?;
         self.bytes = rest;
         Ok(b)
     }
@@ -81,7 +168,17 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_their_edges() {
-        for n in [0, 1, 127, 128, 16383, 16384, 1_800_000_000, (1 << 53) - 1, u64::MAX] {
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            1_800_000_000,
+            (1 << 53) - 1,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             put_varint(&mut out, n);
             let mut r = Reader::new(&out);
@@ -92,15 +189,53 @@ mod tests {
 
     #[test]
     fn bad_varints_are_malformed() {
-        for bad in [&[][..], &[0x80], &[0x80, 0x00], &[0xff; 11], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]] {
-            assert_eq!(Reader::new(bad).varint().unwrap_err().code(), "malformed", "{bad:?}");
+        for bad in [
+            &[][..],
+            &[0x80],
+            &[0x80, 0x00],
+            &[0xff; 11],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+        ] {
+            assert_eq!(
+                Reader::new(bad).varint().unwrap_err().code(),
+                "malformed",
+                "{bad:?}"
+            );
         }
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        // RFC 4648 section 10, without padding.
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(b64_encode(plain.as_bytes()), coded);
+            assert_eq!(b64_decode(coded).unwrap(), plain.as_bytes());
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        for len in 0..all.len() {
+            let bytes = &all[len..];
+            assert_eq!(b64_decode(&b64_encode(bytes)).unwrap(), bytes);
+        }
+        assert_eq!(b64_encode(&[0xfb, 0xff]), "-_8");
+        assert_eq!(b64_decode_standard("+/8").unwrap(), [0xfb, 0xff]);
+        assert!(b64_decode("+/8").is_err());
+        assert!(b64_decode_standard("-_8").is_none());
     }
 
     #[test]
     fn base64url_is_strict() {
         assert_eq!(b64_decode("AQ").unwrap(), [1]);
-        for bad in ["AR", "AQ==", "A+", "A/", "A", "AQ ", "é"] {
+        for bad in [
+            "AR", "AQ==", "A+", "A/", "A", "AQ ", "é", "AAF", "AAAAA", "AA\0A",
+        ] {
             assert!(b64_decode(bad).is_err(), "{bad:?}");
         }
     }

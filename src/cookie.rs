@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Quoted, Result};
 
 /// The longest cookie name accepted when building, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -194,7 +194,8 @@ impl SetCookie {
         let name = &self.name;
         if name.is_empty() || name.len() > MAX_NAME_BYTES || !name.bytes().all(is_tchar) {
             return Err(Error::config(format!(
-                "cookie name {name:?} must be 1 to {MAX_NAME_BYTES} token characters"
+                "cookie name {} must be 1 to {MAX_NAME_BYTES} token characters",
+                Quoted(name)
             )));
         }
         let needs_secure = |why: &str| {
@@ -202,7 +203,8 @@ impl SetCookie {
                 Ok(())
             } else {
                 Err(Error::config(format!(
-                    "cookie {name:?}: {why} requires Secure"
+                    "cookie {}: {why} requires Secure",
+                    Quoted(name)
                 )))
             }
         };
@@ -213,13 +215,13 @@ impl SetCookie {
             needs_secure("the __Host- prefix")?;
             if self.path.as_deref() != Some("/") {
                 return Err(Error::config(format!(
-                    "cookie {name:?}: the __Host- prefix requires Path=/"
+                    "cookie {}: the __Host- prefix requires Path=/",
+                    Quoted(name)
                 )));
             }
             if self.domain.is_some() {
                 return Err(Error::config(format!(
-                    "cookie {name:?}: the __Host- prefix forbids Domain; drop the domain or rename the cookie"
-                )));
+                    "cookie {}: the __Host- prefix forbids Domain; drop the domain or rename the cookie", Quoted(name))));
             }
         }
         if self.same_site == Some(SameSite::None) {
@@ -233,7 +235,8 @@ impl SetCookie {
                 || !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
             {
                 return Err(Error::config(format!(
-                    "cookie path {path:?} must start with / and hold no ; or control characters"
+                    "cookie path {} must start with / and hold no ; or control characters",
+                    Quoted(path)
                 )));
             }
         }
@@ -242,7 +245,8 @@ impl SetCookie {
             let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
             if host.is_empty() || host.len() > 253 || !host.bytes().all(ok) {
                 return Err(Error::config(format!(
-                    "cookie domain {domain:?} is not a host name"
+                    "cookie domain {} is not a host name",
+                    Quoted(domain)
                 )));
             }
         }
@@ -256,8 +260,8 @@ impl SetCookie {
         self.check()?;
         if !value.bytes().all(is_cookie_octet) {
             return Err(Error::config(format!(
-                "cookie {:?}: the value holds characters a cookie cannot carry",
-                self.name
+                "cookie {}: the value holds characters a cookie cannot carry",
+                Quoted(&self.name)
             )));
         }
         Ok(self.write(value, max_age))

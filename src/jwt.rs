@@ -36,14 +36,16 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use crate::claims::{parse_map, read_object, typed, Field, Registered, VerifyOptions};
+use crate::claims::{typed, Registered, VerifyOptions};
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
+use crate::json;
 use crate::keys::{KeyRing, MacKey};
-use crate::time::{self, Outside, UnixTime, MAX_TIME};
-use crate::token::{check_time, check_ttl, SessionTokens, Verified};
+use crate::time::{self, Outside, UnixTime};
+use crate::token::{
+    check_time, check_ttl, claims_json, claims_object, nbf_claim, SessionTokens, Verified,
+};
 
 /// The one algorithm accepted.
 const ALG: &str = "HS256";
@@ -102,54 +104,33 @@ impl SessionTokens {
         claims: &T,
         options: &JwtSignOptions<'_>,
     ) -> Result<String> {
-        match serde_json::to_value(claims) {
-            Ok(Value::Object(map)) => self.sign_jwt_map(map, options),
-            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
-            Err(e) => Err(Error::InvalidClaims(e.to_string())),
-        }
+        self.sign_jwt_json(&claims_json(claims)?, options)
     }
 
-    /// [`SessionTokens::sign_jwt`] with the claims as JSON text.
-    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    /// [`SessionTokens::sign_jwt`] with the claims as the text of a JSON object.
     pub(crate) fn sign_jwt_json(
         &self,
         claims: &str,
         options: &JwtSignOptions<'_>,
     ) -> Result<String> {
-        match serde_json::from_str(claims) {
-            Ok(Value::Object(map)) => self.sign_jwt_map(map, options),
-            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
-            Err(e) => Err(Error::InvalidClaims(e.to_string())),
-        }
-    }
-
-    fn sign_jwt_map(
-        &self,
-        mut claims: Map<String, Value>,
-        options: &JwtSignOptions<'_>,
-    ) -> Result<String> {
+        let mut claims = claims_object(claims)?;
         let now = options.now;
         let ttl = options.ttl_seconds.unwrap_or(self.ttl);
         check_time("now", now)?;
         check_ttl(ttl)?;
         check_time("now + ttlSeconds", now + ttl)?;
         if let Some(nbf) = claims.get("nbf") {
-            if nbf.as_u64().is_none_or(|n| n > MAX_TIME) {
-                return Err(Error::InvalidClaims(
-                    "nbf must be a whole number of seconds".into(),
-                ));
-            }
+            nbf_claim(nbf)?;
         }
-        claims.insert("iat".into(), now.into());
-        claims.insert("exp".into(), (now + ttl).into());
+        claims.insert("iat", json::number(now));
+        claims.insert("exp", json::number(now + ttl));
         if let Some(issuer) = options.issuer {
-            claims.insert("iss".into(), issuer.into());
+            claims.insert("iss", json::quoted(issuer));
         }
         if let Some(audience) = options.audience {
-            claims.insert("aud".into(), audience.into());
+            claims.insert("aud", json::quoted(audience));
         }
-        let payload =
-            serde_json::to_vec(&claims).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+        let payload = claims.to_json();
 
         let signer = &self.jwt_keys.keys[0];
         let mut token = if self.jwt_keys.keys.len() > 1 {
@@ -158,7 +139,7 @@ impl SessionTokens {
             b64_encode(HEADER.as_bytes())
         };
         token.push('.');
-        token.push_str(&b64_encode(&payload));
+        token.push_str(&b64_encode(payload.as_bytes()));
         let signature = signer.mac.full_tag(token.as_bytes());
         token.push('.');
         token.push_str(&b64_encode(&signature));
@@ -259,12 +240,7 @@ impl SessionTokens {
             &[registered.iat, registered.nbf],
         ) {
             Ok(()) => {}
-            Err(Outside::Expired(exp)) => {
-                return Err(Error::Expired {
-                    exp,
-                    claims: Box::new(parse_map(&claims)?),
-                })
-            }
+            Err(Outside::Expired(exp)) => return Err(Error::Expired { exp, claims }),
             Err(Outside::NotYetValid(start)) => {
                 return Err(Error::NotYetValid { valid_from: start })
             }
@@ -332,26 +308,26 @@ impl JwtKeys {
 fn read_header(header: &[u8]) -> Result<Option<String>> {
     let header =
         std::str::from_utf8(header).map_err(|_| Error::Malformed("header is not UTF-8"))?;
-    let [alg, typ, kid, crit] = read_object(header, ["alg", "typ", "kid", "crit"])
-        .map_err(|e| Error::Malformed(e.message("header")))?;
-    match alg {
-        Some(Field::Str(alg)) if alg == ALG => {}
-        Some(Field::Str(alg)) => return Err(Error::UnsupportedAlg(alg.into_owned())),
-        Some(_) => return Err(Error::Malformed("alg must be a string")),
+    let members = json::members(header).map_err(|e| Error::Malformed(e.message("header")))?;
+    let get = |name| json::get(&members, name);
+    match get("alg").map(json::string) {
+        Some(Some(alg)) if alg == ALG => {}
+        Some(Some(alg)) => return Err(Error::UnsupportedAlg(alg.into_owned())),
+        Some(None) => return Err(Error::Malformed("alg must be a string")),
         None => return Err(Error::Malformed("header has no alg")),
     }
-    match typ {
+    match get("typ").map(json::string) {
         None => {}
-        Some(Field::Str(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
+        Some(Some(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
         Some(_) => return Err(Error::Malformed("typ must be JWT")),
     }
-    if crit.is_some() {
+    if get("crit").is_some() {
         return Err(Error::Malformed("no crit header extension is supported"));
     }
-    match kid {
+    match get("kid").map(json::string) {
         None => Ok(None),
-        Some(Field::Str(kid)) => Ok(Some(kid.into_owned())),
-        Some(_) => Err(Error::Malformed("kid must be a string")),
+        Some(Some(kid)) => Ok(Some(kid.into_owned())),
+        Some(None) => Err(Error::Malformed("kid must be a string")),
     }
 }
 

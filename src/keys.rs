@@ -10,14 +10,13 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::{URL_SAFE_NO_PAD, STANDARD_NO_PAD};
-use base64::Engine;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::error::{Error, Result};
+use crate::codec::{b64_decode, b64_decode_standard};
+use crate::error::{Error, Quoted, Result};
 
 /// The shortest secret accepted, in bytes (256 bits, the HMAC-SHA256 key strength).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -61,10 +60,10 @@ impl Secret {
     /// ```
     pub fn from_base64(text: &str) -> Result<Self> {
         let text = text.trim().trim_end_matches('=');
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .or_else(|_| STANDARD_NO_PAD.decode(text))
-            .map_err(|_| Error::config("a secret must be base64url text"))?;
+        let bytes = b64_decode(text)
+            .ok()
+            .or_else(|| b64_decode_standard(text))
+            .ok_or_else(|| Error::config("a secret must be base64url text"))?;
         Self::new(bytes)
     }
 
@@ -101,7 +100,9 @@ pub struct KeyConfig {
 
 impl fmt::Debug for KeyConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyConfig").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("KeyConfig")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,7 +124,10 @@ impl KeyRing {
         for (i, (id, _)) in keys.iter().enumerate() {
             check_key_id(id)?;
             if keys[..i].iter().any(|(other, _)| other == id) {
-                return Err(Error::config(format!("keys: duplicate key id {id:?}")));
+                return Err(Error::config(format!(
+                    "keys: duplicate key id {}",
+                    Quoted(id)
+                )));
             }
         }
         Ok(KeyRing { keys })
@@ -135,7 +139,7 @@ impl KeyRing {
             .iter()
             .map(|k| {
                 let secret = Secret::from_base64(&k.secret)
-                    .map_err(|e| Error::config(format!("keys[{:?}]: {e}", k.id)))?;
+                    .map_err(|e| Error::config(format!("keys[{}]: {e}", Quoted(&k.id))))?;
                 Ok((k.id.clone(), secret))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -149,7 +153,9 @@ impl KeyRing {
 
     /// Per-purpose HMAC-SHA256 keys for every key in the ring, in order.
     pub(crate) fn mac_keys(&self, purpose: &str) -> Vec<(String, MacKey)> {
-        self.iter().map(|(id, s)| (id.to_owned(), MacKey::new(&s.derive(purpose)))).collect()
+        self.iter()
+            .map(|(id, s)| (id.to_owned(), MacKey::new(&s.derive(purpose))))
+            .collect()
     }
 }
 
@@ -157,7 +163,8 @@ fn check_key_id(id: &str) -> Result<()> {
     let ok_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
     if id.is_empty() || id.len() > MAX_KEY_ID_BYTES || !id.bytes().all(ok_char) {
         return Err(Error::config(format!(
-            "key id {id:?} must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -"
+            "key id {} must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -",
+            Quoted(id)
         )));
     }
     Ok(())
@@ -216,7 +223,10 @@ mod tests {
     #[test]
     fn short_secrets_are_refused() {
         for len in [0, 1, 16, 31] {
-            assert_eq!(Secret::new(vec![1; len]).unwrap_err().code(), "invalid_config");
+            assert_eq!(
+                Secret::new(vec![1; len]).unwrap_err().code(),
+                "invalid_config"
+            );
         }
         assert!(Secret::new(vec![1; 32]).is_ok());
     }
@@ -224,11 +234,14 @@ mod tests {
     #[test]
     fn secrets_decode_from_both_base64_alphabets() {
         let bytes: Vec<u8> = (0..48).map(|i| i * 5 + 250).map(|b: u32| b as u8).collect();
-        let url = URL_SAFE_NO_PAD.encode(&bytes);
-        let std = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let url = crate::codec::b64_encode(&bytes);
+        let std = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
         assert_eq!(Secret::from_base64(&url).unwrap().0, bytes);
         assert_eq!(Secret::from_base64(&std).unwrap().0, bytes);
-        assert_eq!(Secret::from_base64("not base64!").unwrap_err().code(), "invalid_config");
+        assert_eq!(
+            Secret::from_base64("not base64!").unwrap_err().code(),
+            "invalid_config"
+        );
     }
 
     #[test]
@@ -237,7 +250,10 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         let ring = KeyRing::new(vec![("k1".into(), s)]).unwrap();
         assert!(!format!("{ring:?}").contains("0123"));
-        let cfg = KeyConfig { id: "k1".into(), secret: "c2VjcmV0".into() };
+        let cfg = KeyConfig {
+            id: "k1".into(),
+            secret: "c2VjcmV0".into(),
+        };
         assert!(!format!("{cfg:?}").contains("c2VjcmV0"));
     }
 
@@ -264,7 +280,10 @@ mod tests {
     #[test]
     fn rfc4231_hmac_sha256_vectors() {
         let hex = |s: &str| -> Vec<u8> {
-            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
         };
         let cases: [(Vec<u8>, Vec<u8>, &str); 4] = [
             (vec![0x0b; 20], b"Hi There".to_vec(),

@@ -19,12 +19,11 @@
 //!
 //! The compact token's binary layout is unchanged: `auth_time` is an ordinary claim.
 
-use serde_json::{Map, Value};
-
-use crate::claims::{parse_map, Registered, VerifyOptions};
+use crate::claims::{Registered, VerifyOptions};
 use crate::error::{Error, Result};
+use crate::json::{self, Object};
 use crate::time::{UnixTime, MAX_TIME};
-use crate::token::{SessionTokens, TokenConfig, Verified};
+use crate::token::{claims_object, SessionTokens, TokenConfig, Verified};
 
 /// The default absolute session lifetime: 7 days.
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 7 * 24 * 3600;
@@ -58,11 +57,7 @@ impl SessionTokens {
     pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
         let verified = self.verify_json_with(token, options)?;
         match self.refresh.replacement(&verified, options.now)? {
-            Some((claims, ttl)) => {
-                let json = serde_json::to_string(&claims)
-                    .map_err(|e| Error::InvalidClaims(e.to_string()))?;
-                self.sign_json(&json, options.now, ttl).map(Some)
-            }
+            Some((claims, ttl)) => self.sign_object(claims, options.now, ttl).map(Some),
             None => Ok(None),
         }
     }
@@ -121,17 +116,17 @@ impl RefreshPolicy {
     }
 
     /// The claims and lifetime of the replacement for a verified token, if one is due.
-    pub(crate) fn replacement(
+    pub(crate) fn replacement<'v>(
         &self,
-        verified: &Verified<String>,
+        verified: &'v Verified<String>,
         now: UnixTime,
-    ) -> Result<Option<(Map<String, Value>, u64)>> {
+    ) -> Result<Option<(Object<'v>, u64)>> {
         let registered = Registered::parse(&verified.claims)?;
         let Some((ttl, auth_time)) = self.plan(&registered, verified.stale_key, now)? else {
             return Ok(None);
         };
-        let mut claims = parse_map(&verified.claims)?;
-        claims.insert("auth_time".into(), auth_time.into());
+        let mut claims = claims_object(&verified.claims)?;
+        claims.insert("auth_time", json::number(auth_time));
         Ok(Some((claims, ttl)))
     }
 }

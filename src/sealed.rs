@@ -43,15 +43,18 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use crate::claims::{parse_map, typed, VerifyOptions};
-use crate::codec::{b64_decode, b64_encode, put_varint, Reader};
+use crate::claims::{typed, VerifyOptions};
+use crate::codec::{ascii_lossy, b64_decode, b64_encode, put_varint, Reader};
 use crate::error::{Error, Result};
+use crate::json::Object;
 use crate::keys::{KeyRing, MAX_KEY_ID_BYTES};
 use crate::refresh::RefreshPolicy;
-use crate::time::{self, Outside, UnixTime, MAX_TIME};
-use crate::token::{check_config, check_time, check_ttl, splice_times, TokenConfig, Verified};
+use crate::time::{self, Outside, UnixTime};
+use crate::token::{
+    check_config, check_time, check_ttl, claims_json, claims_object, splice_times, untimed,
+    TokenConfig, Verified,
+};
 
 const VERSION: u8 = 0x81;
 const NONCE_BYTES: usize = 24;
@@ -125,24 +128,15 @@ impl SealedTokens {
         now: UnixTime,
         ttl: u64,
     ) -> Result<String> {
-        match serde_json::to_value(claims) {
-            Ok(Value::Object(map)) => self.sign_map(map, now, ttl),
-            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
-            Err(e) => Err(Error::InvalidClaims(e.to_string())),
-        }
+        self.sign_json(&claims_json(claims)?, now, ttl)
     }
 
-    /// Seals claims given as JSON text.
-    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    /// Seals claims given as the text of a JSON object.
     pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
-        match serde_json::from_str(claims) {
-            Ok(Value::Object(map)) => self.sign_map(map, now, ttl),
-            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
-            Err(e) => Err(Error::InvalidClaims(e.to_string())),
-        }
+        self.sign_object(claims_object(claims)?, now, ttl)
     }
 
-    fn sign_map(&self, claims: Map<String, Value>, now: UnixTime, ttl: u64) -> Result<String> {
+    fn sign_object(&self, claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<String> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(|_| Error::RandomnessUnavailable)?;
         self.seal(claims, now, ttl, nonce)
@@ -151,7 +145,7 @@ impl SealedTokens {
     /// Sealing with a given nonce: only for known-answer tests, a nonce must never repeat.
     fn seal(
         &self,
-        mut claims: Map<String, Value>,
+        claims: Object<'_>,
         now: UnixTime,
         ttl: u64,
         nonce: [u8; NONCE_BYTES],
@@ -159,20 +153,7 @@ impl SealedTokens {
         check_time("now", now)?;
         check_ttl(ttl)?;
         check_time("now + ttlSeconds", now + ttl)?;
-        claims.remove("iat");
-        claims.remove("exp");
-        let nbf = match claims.remove("nbf") {
-            None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if n <= MAX_TIME => Some(n),
-                _ => {
-                    return Err(Error::InvalidClaims(
-                        "nbf must be a whole number of seconds".into(),
-                    ))
-                }
-            },
-        };
-        let json = serde_json::to_vec(&claims).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+        let (json, nbf) = untimed(claims)?;
 
         let (kid, cipher) = &self.keys[0];
         let mut body = Vec::with_capacity(20 + kid.len() + NONCE_BYTES + json.len() + TAG_BYTES);
@@ -183,7 +164,7 @@ impl SealedTokens {
         put_varint(&mut body, nbf.map_or(0, |n| n + 1));
         let aad_len = body.len();
         body.extend_from_slice(&nonce);
-        body.extend_from_slice(&json);
+        body.extend_from_slice(json.as_bytes());
         let (head, plaintext) = body.split_at_mut(aad_len + NONCE_BYTES);
         let tag = cipher
             .encrypt_inout_detached(&XNonce::from(nonce), &head[..aad_len], plaintext.into())
@@ -271,7 +252,7 @@ impl SealedTokens {
             .iter()
             .enumerate()
             .find(|(_, (id, _))| id.as_bytes() == kid)
-            .ok_or_else(|| Error::UnknownKey(String::from_utf8_lossy(kid).into_owned()))?;
+            .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))?;
 
         let tag_at = bytes.len() - TAG_BYTES;
         let (body, tag) = bytes.split_at_mut(tag_at);
@@ -294,10 +275,7 @@ impl SealedTokens {
                 key_id: kid.clone(),
                 stale_key: index > 0,
             }),
-            Err(Outside::Expired(exp)) => Err(Error::Expired {
-                exp,
-                claims: Box::new(parse_map(&claims)?),
-            }),
+            Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
             Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
         }
     }
@@ -312,7 +290,7 @@ impl SealedTokens {
     pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
         let verified = self.verify_json_with(token, options)?;
         match self.refresh.replacement(&verified, options.now)? {
-            Some((claims, ttl)) => self.sign_map(claims, options.now, ttl).map(Some),
+            Some((claims, ttl)) => self.sign_object(claims, options.now, ttl).map(Some),
             None => Ok(None),
         }
     }
@@ -322,7 +300,7 @@ impl SealedTokens {
 mod tests {
     use super::*;
     use crate::KeyConfig;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn tokens() -> SealedTokens {
         SealedTokens::new(TokenConfig::new(vec![KeyConfig {
@@ -336,12 +314,9 @@ mod tests {
     /// A frozen vector of the sealed format: a change to it must be deliberate.
     #[test]
     fn frozen_vector() {
-        let claims = json!({ "sub": "user-12345", "role": "admin" });
-        let Value::Object(map) = claims else {
-            unreachable!()
-        };
+        let claims = Object::parse(r#"{"sub":"user-12345","role":"admin"}"#).unwrap();
         let token = tokens()
-            .seal(map, 1_800_000_000, 3600, [7; NONCE_BYTES])
+            .seal(claims, 1_800_000_000, 3600, [7; NONCE_BYTES])
             .unwrap();
         assert_eq!(token, FROZEN);
         let got: Value = tokens().verify(FROZEN, 1_800_000_000).unwrap();

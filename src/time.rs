@@ -53,13 +53,22 @@ mod tests {
     #[test]
     fn start_boundary_with_leeway() {
         assert_eq!(check(70, 30, None, &[Some(100)]), Ok(()));
-        assert_eq!(check(69, 30, None, &[Some(100)]), Err(Outside::NotYetValid(100)));
-        assert_eq!(check(69, 30, None, &[None, Some(100), Some(50)]), Err(Outside::NotYetValid(100)));
+        assert_eq!(
+            check(69, 30, None, &[Some(100)]),
+            Err(Outside::NotYetValid(100))
+        );
+        assert_eq!(
+            check(69, 30, None, &[None, Some(100), Some(50)]),
+            Err(Outside::NotYetValid(100))
+        );
     }
 
     #[test]
     fn no_overflow_at_the_ends() {
-        assert_eq!(check(u64::MAX, u64::MAX, Some(u64::MAX), &[Some(u64::MAX)]), Ok(()));
+        assert_eq!(
+            check(u64::MAX, u64::MAX, Some(u64::MAX), &[Some(u64::MAX)]),
+            Ok(())
+        );
         assert_eq!(check(u64::MAX, 0, Some(0), &[]), Err(Outside::Expired(0)));
     }
 }

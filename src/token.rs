@@ -20,13 +20,14 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::codec::{b64_decode, b64_encode, put_varint, Reader};
+use crate::codec::{ascii_lossy, b64_decode, b64_encode, put_varint, Reader};
 use crate::error::{Error, Result};
-use crate::keys::{KeyConfig, KeyRing, MacKey, MAX_KEY_ID_BYTES, TAG_BYTES};
+use crate::json::{self, Object};
 use crate::jwt::JwtKeys;
+use crate::keys::{KeyConfig, KeyRing, MacKey, MAX_KEY_ID_BYTES, TAG_BYTES};
 use crate::refresh::RefreshPolicy;
 use crate::time::{self, Outside, UnixTime, MAX_TIME};
 
@@ -140,7 +141,10 @@ pub struct SessionTokens {
 impl std::fmt::Debug for SessionTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionTokens")
-            .field("key_ids", &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .field(
+                "key_ids",
+                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
             .field("ttl", &self.ttl)
             .field("leeway", &self.leeway)
             .field("max_token_bytes", &self.max_token_bytes)
@@ -183,38 +187,25 @@ impl SessionTokens {
         now: UnixTime,
         ttl: u64,
     ) -> Result<String> {
-        match serde_json::to_value(claims) {
-            Ok(Value::Object(map)) => self.sign_map(map, now, ttl),
-            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
-            Err(e) => Err(Error::InvalidClaims(e.to_string())),
-        }
+        self.sign_json(&claims_json(claims)?, now, ttl)
     }
 
-    /// Signs claims given as JSON text (the JavaScript face passes `JSON.stringify` output).
-    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    /// Signs claims given as the text of a JSON object (the JavaScript face passes
+    /// `JSON.stringify` output).
     pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
-        match serde_json::from_str(claims) {
-            Ok(Value::Object(map)) => self.sign_map(map, now, ttl),
-            Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
-            Err(e) => Err(Error::InvalidClaims(e.to_string())),
-        }
+        self.sign_object(claims_object(claims)?, now, ttl)
     }
 
-    fn sign_map(&self, mut claims: Map<String, Value>, now: UnixTime, ttl: u64) -> Result<String> {
+    pub(crate) fn sign_object(
+        &self,
+        claims: Object<'_>,
+        now: UnixTime,
+        ttl: u64,
+    ) -> Result<String> {
         check_time("now", now)?;
         check_ttl(ttl)?;
-        let exp = now + ttl;
-        check_time("now + ttlSeconds", exp)?;
-        claims.remove("iat");
-        claims.remove("exp");
-        let nbf = match claims.remove("nbf") {
-            None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if n <= MAX_TIME => Some(n),
-                _ => return Err(Error::InvalidClaims("nbf must be a whole number of seconds".into())),
-            },
-        };
-        let json = serde_json::to_vec(&claims).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+        check_time("now + ttlSeconds", now + ttl)?;
+        let (json, nbf) = untimed(claims)?;
 
         let (kid, key) = &self.keys[0];
         let mut body = Vec::with_capacity(16 + kid.len() + json.len() + TAG_BYTES);
@@ -223,13 +214,16 @@ impl SessionTokens {
         put_varint(&mut body, now);
         put_varint(&mut body, ttl);
         put_varint(&mut body, nbf.map_or(0, |n| n + 1));
-        body.extend_from_slice(&json);
+        body.extend_from_slice(json.as_bytes());
         let tag = key.tag(&body);
         body.extend_from_slice(&tag);
 
         let token = b64_encode(&body);
         if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge { len: token.len(), max: self.max_token_bytes });
+            return Err(Error::TooLarge {
+                len: token.len(),
+                max: self.max_token_bytes,
+            });
         }
         Ok(token)
     }
@@ -249,16 +243,24 @@ impl SessionTokens {
         now: UnixTime,
     ) -> Result<Verified<T>> {
         let v = self.verify_json(token, now)?;
-        let claims = serde_json::from_str(&v.claims)
-            .map_err(|e| Error::InvalidClaims(format!("claims do not fit the requested type: {e}")))?;
-        Ok(Verified { claims, key_id: v.key_id, stale_key: v.stale_key })
+        let claims = serde_json::from_str(&v.claims).map_err(|e| {
+            Error::InvalidClaims(format!("claims do not fit the requested type: {e}"))
+        })?;
+        Ok(Verified {
+            claims,
+            key_id: v.key_id,
+            stale_key: v.stale_key,
+        })
     }
 
     /// Verification with the claims as JSON text (what the JavaScript face hands to
     /// `JSON.parse`).
     pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
         if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge { len: token.len(), max: self.max_token_bytes });
+            return Err(Error::TooLarge {
+                len: token.len(),
+                max: self.max_token_bytes,
+            });
         }
         let bytes = b64_decode(token)?;
         if bytes.len() < MIN_TOKEN_BYTES {
@@ -280,25 +282,29 @@ impl SessionTokens {
             .iter()
             .enumerate()
             .find(|(_, (id, _))| id.as_bytes() == kid)
-            .ok_or_else(|| Error::UnknownKey(String::from_utf8_lossy(kid).into_owned()))?;
+            .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))?;
         if !key.verify(body, tag) {
-            return Err(if hint == self.purpose_hint { Error::BadSignature } else { Error::WrongPurpose });
+            return Err(if hint == self.purpose_hint {
+                Error::BadSignature
+            } else {
+                Error::WrongPurpose
+            });
         }
 
-        // Authentic from here on: what follows was written by `sign_map`.
+        // Authentic from here on: what follows was written by `sign_object`.
         let iat = r.varint()?;
-        let exp = iat.checked_add(r.varint()?).ok_or(Error::Malformed("exp overflows"))?;
+        let exp = iat
+            .checked_add(r.varint()?)
+            .ok_or(Error::Malformed("exp overflows"))?;
         let nbf = r.varint()?.checked_sub(1);
         let claims = splice_times(r.rest(), iat, exp, nbf)?;
         match time::check(now, self.leeway, Some(exp), &[Some(iat), nbf]) {
-            Ok(()) => Ok(Verified { claims, key_id: kid.clone(), stale_key: index > 0 }),
-            Err(Outside::Expired(exp)) => {
-                let claims = match serde_json::from_str(&claims) {
-                    Ok(Value::Object(map)) => Box::new(map),
-                    _ => return Err(Error::Malformed("claims are not a JSON object")),
-                };
-                Err(Error::Expired { exp, claims })
-            }
+            Ok(()) => Ok(Verified {
+                claims,
+                key_id: kid.clone(),
+                stale_key: index > 0,
+            }),
+            Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
             Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
         }
     }
@@ -317,16 +323,58 @@ pub(crate) fn splice_times(json: &[u8], iat: u64, exp: u64, nbf: Option<u64>) ->
         out.push_str(inner);
         out.push(',');
     }
-    out.push_str(&format!("\"iat\":{iat},\"exp\":{exp}"));
+    out.push_str("\"iat\":");
+    json::write_u64(&mut out, iat);
+    out.push_str(",\"exp\":");
+    json::write_u64(&mut out, exp);
     if let Some(nbf) = nbf {
-        out.push_str(&format!(",\"nbf\":{nbf}"));
+        out.push_str(",\"nbf\":");
+        json::write_u64(&mut out, nbf);
     }
     out.push('}');
     Ok(out)
 }
 
+/// `claims` (any value serializing to a JSON object) as JSON text, the members of every
+/// object sorted by name (as `serde_json`'s map writes them).
+pub(crate) fn claims_json<T: Serialize + ?Sized>(claims: &T) -> Result<String> {
+    match serde_json::to_value(claims) {
+        Ok(value @ Value::Object(_)) => Ok(value.to_string()),
+        Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
+        Err(e) => Err(Error::InvalidClaims(e.to_string())),
+    }
+}
+
+/// Claims to sign, given as the text of a JSON object.
+pub(crate) fn claims_object(claims: &str) -> Result<Object<'_>> {
+    Object::parse(claims).map_err(|e| Error::InvalidClaims(e.message("claims").into()))
+}
+
+/// The claims a token carries in its body, as JSON text, and its `nbf`: `iat` and `exp` are
+/// dropped (the token's header carries them), `nbf` is moved to the header.
+pub(crate) fn untimed(mut claims: Object<'_>) -> Result<(String, Option<UnixTime>)> {
+    claims.remove("iat");
+    claims.remove("exp");
+    let nbf = claims.remove("nbf").map(|v| nbf_claim(&v)).transpose()?;
+    Ok((claims.to_json(), nbf))
+}
+
+/// An `nbf` claim being signed: a whole number of seconds, at most [`MAX_TIME`].
+pub(crate) fn nbf_claim(value: &str) -> Result<UnixTime> {
+    let whole = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    match json::floor_u64(value) {
+        Some(n) if whole && n <= MAX_TIME => Ok(n),
+        _ => Err(Error::InvalidClaims(
+            "nbf must be a whole number of seconds".into(),
+        )),
+    }
+}
+
 fn purpose_hint(purpose: &str) -> u8 {
-    Sha256::new().chain_update("edge-session purpose:").chain_update(purpose).finalize()[0]
+    Sha256::new()
+        .chain_update("edge-session purpose:")
+        .chain_update(purpose)
+        .finalize()[0]
 }
 
 /// The checks shared by every token kind configured with a [`TokenConfig`].
@@ -337,7 +385,9 @@ pub(crate) fn check_config(config: &TokenConfig) -> Result<()> {
         return Err(Error::config("leewaySeconds must be at most 86400"));
     }
     if !(128..=1 << 20).contains(&config.max_token_bytes) {
-        return Err(Error::config("maxTokenBytes must be between 128 and 1048576"));
+        return Err(Error::config(
+            "maxTokenBytes must be between 128 and 1048576",
+        ));
     }
     Ok(())
 }
@@ -351,14 +401,18 @@ fn check_purpose(purpose: &str) -> Result<()> {
 
 pub(crate) fn check_ttl(ttl: u64) -> Result<()> {
     if ttl == 0 || ttl > MAX_TIME {
-        return Err(Error::config("ttlSeconds must be a positive whole number of seconds"));
+        return Err(Error::config(
+            "ttlSeconds must be a positive whole number of seconds",
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn check_time(what: &str, t: UnixTime) -> Result<()> {
     if t > MAX_TIME {
-        return Err(Error::config(format!("{what} must be at most 2^53 - 1 seconds")));
+        return Err(Error::config(format!(
+            "{what} must be at most 2^53 - 1 seconds"
+        )));
     }
     Ok(())
 }

@@ -35,8 +35,11 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn claims() -> impl Strategy<Value = Map<String, Value>> {
-    prop::collection::btree_map("[a-z_]{1,6}|.{0,6}", json_value(), 0..6)
-        .prop_map(|m| m.into_iter().filter(|(k, _)| !matches!(k.as_str(), "iat" | "exp" | "nbf")).collect())
+    prop::collection::btree_map("[a-z_]{1,6}|.{0,6}", json_value(), 0..6).prop_map(|m| {
+        m.into_iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "iat" | "exp" | "nbf"))
+            .collect()
+    })
 }
 
 proptest! {

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::rendezvous::{self, Domain, Rendezvous};
-use crate::error::{Error, Result};
+use crate::error::{Error, Quoted, Result};
 use crate::keys::{MacKey, Secret};
 
 /// The most backends one router holds (each route scores every candidate).
@@ -103,12 +103,16 @@ impl Backends {
             check_id(&c.id)?;
             if !(1..=MAX_WEIGHT).contains(&c.weight) {
                 return Err(Error::config(format!(
-                    "backends[{:?}]: weight must be 1 to {MAX_WEIGHT}, got {}",
-                    c.id, c.weight
+                    "backends[{}]: weight must be 1 to {MAX_WEIGHT}, got {}",
+                    Quoted(&c.id),
+                    c.weight
                 )));
             }
             if list.iter().any(|b| b.id == c.id) {
-                return Err(Error::config(format!("backends: duplicate id {:?}", c.id)));
+                return Err(Error::config(format!(
+                    "backends: duplicate id {}",
+                    Quoted(&c.id)
+                )));
             }
             let mut reference = [0u8; REF_BYTES];
             reference.copy_from_slice(&ref_key.tag(c.id.as_bytes())[..REF_BYTES]);
@@ -119,8 +123,8 @@ impl Backends {
             {
                 // Two 64-bit keyed hashes colliding: about one configuration in 10^16.
                 return Err(Error::config(format!(
-                    "backends: id {:?} collides with another under this secret; rename it",
-                    c.id
+                    "backends: id {} collides with another under this secret; rename it",
+                    Quoted(&c.id)
                 )));
             }
             list.push(Backend {
@@ -162,7 +166,7 @@ impl Backends {
         self.list
             .iter()
             .position(|b| b.id == id)
-            .ok_or_else(|| Error::config(format!("no backend has the id {id:?}")))
+            .ok_or_else(|| Error::config(format!("no backend has the id {}", Quoted(id))))
     }
 
     /// Marks a backend up or down; `invalid_config` for an unknown id.
@@ -216,7 +220,8 @@ impl Backends {
 fn check_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_BACKEND_ID_BYTES || id.chars().any(char::is_control) {
         return Err(Error::config(format!(
-            "backend id {id:?} must be 1 to {MAX_BACKEND_ID_BYTES} bytes without control characters"
+            "backend id {} must be 1 to {MAX_BACKEND_ID_BYTES} bytes without control characters",
+            Quoted(id)
         )));
     }
     Ok(())

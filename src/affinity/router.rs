@@ -10,7 +10,7 @@ use super::rendezvous::{Domain, Rendezvous};
 use super::url;
 use super::value::{AffinityValue, ValueKey};
 use crate::cookie::{self, is_tchar, SetCookie};
-use crate::error::{Error, Result};
+use crate::error::{Error, Quoted, Result};
 use crate::keys::Secret;
 use crate::time::{UnixTime, MAX_TIME};
 
@@ -162,7 +162,10 @@ impl Affinity {
         }
         if let Some(h) = &config.header {
             if h.is_empty() || h.len() > 256 || !h.bytes().all(is_tchar) {
-                return Err(Error::config(format!("header {h:?} is not a header name")));
+                return Err(Error::config(format!(
+                    "header {} is not a header name",
+                    Quoted(h)
+                )));
             }
         }
         let ring = Rendezvous::new(&secret);
@@ -440,7 +443,7 @@ impl Affinity {
         let index = self
             .backend_ids()
             .position(|id| id == backend)
-            .ok_or_else(|| Error::config(format!("no backend has the id {backend:?}")))?;
+            .ok_or_else(|| Error::config(format!("no backend has the id {}", Quoted(backend))))?;
         let issued = match self.mode {
             Mode::Cookie => self.fresh(index, self.new_visitor(entropy, now), now),
             Mode::Url | Mode::Ip | Mode::Header => None,

@@ -3,8 +3,9 @@
 use js_sys::{Math, Object};
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, now_or_clock, stringify};
-use crate::affinity::{Affinity as Core, AffinityConfig, Mode, RouteRequest};
+use super::config::affinity_config;
+use super::{js_error, now_or_clock};
+use crate::affinity::{Affinity as Core, Mode, RouteRequest};
 use crate::error::Error;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -119,10 +120,7 @@ impl Affinity {
     /// Checks the configuration; throws `invalid_config` naming the setting that is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(config: AffinityOptions) -> Result<Affinity, JsValue> {
-        let json = stringify(&config)
-            .ok_or_else(|| js_error(Error::config("config must be a JSON-serializable object")))?;
-        let config: AffinityConfig =
-            serde_json::from_str(&json).map_err(|e| js_error(Error::config(e.to_string())))?;
+        let config = affinity_config(&config)?;
         let core = Core::new(config).map_err(js_error)?;
         Ok(Affinity {
             ids: core.backend_ids().map(JsValue::from_str).collect(),

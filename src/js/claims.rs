@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 
 use js_sys::Function;
-use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -41,65 +40,99 @@ extern "C" {
     fn min_issued_at(this: &Fields) -> JsValue;
 }
 
-/// Runs `verify` with the options read from the JavaScript `options` object. An exception
-/// thrown by a `minIssuedAt` lookup, or a lookup returning something other than a number of
-/// seconds or `undefined`, is thrown instead of any result.
+/// Runs `verify` with the options read from the JavaScript `options` object (see
+/// [`Options::run`]).
 pub(crate) fn with_verify_options<R>(
     options: Option<&JsValue>,
     verify: impl FnOnce(&VerifyOptions<'_>) -> CoreResult<R>,
 ) -> Result<R, JsValue> {
-    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
-        return verify(&VerifyOptions::at(now_or_clock(None)?)).map_err(js_error);
-    };
-    let fields: &Fields = options.unchecked_ref();
-    let now = now_or_clock(fields.now())?;
-    let issuer = optional_string("issuer", fields.issuer())?;
-    let audience = optional_string("audience", fields.audience())?;
-    let min_issued_at = fields.min_issued_at();
+    Options::read(options)?.run(verify)
+}
 
-    let thrown: RefCell<Option<JsValue>> = RefCell::new(None);
-    let function = min_issued_at.dyn_ref::<Function>();
-    let lookup = |claims: &Map<String, Value>| -> Option<UnixTime> {
-        let function = function?;
-        let result = serde_json::to_string(claims)
-            .map_err(|e| js_error(Error::InvalidClaims(e.to_string())))
-            .and_then(|json| parse(&json))
-            .and_then(|claims| function.call1(&JsValue::UNDEFINED, &claims))
-            .and_then(|min| lookup_result(&min));
-        result.unwrap_or_else(|error| {
-            *thrown.borrow_mut() = Some(error);
-            // Refuse the token; the caller sees the lookup's error instead.
-            Some(UnixTime::MAX)
+/// Verify options read from JavaScript.
+struct Options {
+    now: UnixTime,
+    issuer: Option<String>,
+    audience: Option<String>,
+    min_issued_at: Revocation,
+}
+
+/// Where `minIssuedAt` comes from.
+enum Revocation {
+    None,
+    At(UnixTime),
+    Lookup(Function),
+}
+
+impl Options {
+    /// Reads an options object; absent, `undefined` and `null` are no options. Only the fields
+    /// are read, once each: every read crosses into JavaScript.
+    fn read(options: Option<&JsValue>) -> Result<Self, JsValue> {
+        let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
+            return Ok(Options {
+                now: now_or_clock(None)?,
+                issuer: None,
+                audience: None,
+                min_issued_at: Revocation::None,
+            });
+        };
+        let fields: &Fields = options.unchecked_ref();
+        let min_issued_at = fields.min_issued_at();
+        Ok(Options {
+            now: now_or_clock(fields.now())?,
+            issuer: optional_string("issuer", fields.issuer())?,
+            audience: optional_string("audience", fields.audience())?,
+            min_issued_at: if min_issued_at.is_undefined() || min_issued_at.is_null() {
+                Revocation::None
+            } else if let Some(n) = min_issued_at.as_f64() {
+                Revocation::At(seconds("minIssuedAt", n)?)
+            } else {
+                Revocation::Lookup(min_issued_at.dyn_into().map_err(|_| {
+                    invalid("minIssuedAt must be a number of seconds or a function")
+                })?)
+            },
         })
-    };
-    let min_issued_at = if function.is_some() {
-        MinIssuedAt::Lookup(&lookup)
-    } else if min_issued_at.is_undefined() || min_issued_at.is_null() {
-        MinIssuedAt::None
-    } else {
-        match min_issued_at.as_f64() {
-            Some(n) => MinIssuedAt::At(seconds("minIssuedAt", n)?),
-            None => {
-                return Err(invalid(
-                    "minIssuedAt must be a number of seconds or a function",
-                ))
+    }
+
+    /// Runs `verify` with these options. An exception thrown by a `minIssuedAt` lookup, or a
+    /// lookup returning something other than a number of seconds or `undefined`, is thrown
+    /// instead of any result.
+    fn run<R>(
+        &self,
+        verify: impl FnOnce(&VerifyOptions<'_>) -> CoreResult<R>,
+    ) -> Result<R, JsValue> {
+        let thrown: RefCell<Option<JsValue>> = RefCell::new(None);
+        let lookup = |claims: &str| match &self.min_issued_at {
+            Revocation::Lookup(function) => {
+                call_lookup(function, claims).unwrap_or_else(|error| {
+                    *thrown.borrow_mut() = Some(error);
+                    // Refuse the token; the caller sees the lookup's error instead.
+                    Some(UnixTime::MAX)
+                })
             }
+            _ => None,
+        };
+        let options = VerifyOptions {
+            now: self.now,
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            min_issued_at: match self.min_issued_at {
+                Revocation::None => MinIssuedAt::None,
+                Revocation::At(t) => MinIssuedAt::At(t),
+                Revocation::Lookup(_) => MinIssuedAt::Lookup(&lookup),
+            },
+        };
+        let result = verify(&options);
+        match thrown.take() {
+            Some(error) => Err(error),
+            None => result.map_err(js_error),
         }
-    };
-    let core = VerifyOptions {
-        now,
-        issuer: issuer.as_deref(),
-        audience: audience.as_deref(),
-        min_issued_at,
-    };
-    let result = verify(&core);
-    match thrown.take() {
-        Some(error) => Err(error),
-        None => result.map_err(js_error),
     }
 }
 
-fn lookup_result(min: &JsValue) -> Result<Option<UnixTime>, JsValue> {
+/// Calls a `minIssuedAt` lookup with the verified claims.
+fn call_lookup(function: &Function, claims: &str) -> Result<Option<UnixTime>, JsValue> {
+    let min = function.call1(&JsValue::UNDEFINED, &parse(claims)?)?;
     if min.is_undefined() || min.is_null() {
         return Ok(None);
     }

@@ -3,13 +3,14 @@
 use wasm_bindgen::prelude::*;
 
 use super::claims::with_verify_options;
+use super::config::token_config;
 use super::tokens::{
-    Claims, SessionTokensConfig, SignOptions, VerifiedClaims, VerifiedToken, VerifyOptions,
+    detailed, Claims, SessionTokensConfig, SignOptions, VerifiedClaims, VerifiedToken,
+    VerifyOptions,
 };
 use super::{js_error, now_or_clock, parse, seconds, stringify};
 use crate::error::Error;
 use crate::sealed::SealedTokens as Core;
-use crate::token::TokenConfig;
 
 #[wasm_bindgen]
 extern "C" {
@@ -32,10 +33,7 @@ impl SealedTokens {
     /// Checks the configuration; throws `invalid_config` naming the setting that is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(config: SessionTokensConfig) -> Result<SealedTokens, JsValue> {
-        let json = stringify(&config)
-            .ok_or_else(|| js_error(Error::config("config must be a JSON object")))?;
-        let config: TokenConfig =
-            serde_json::from_str(&json).map_err(|e| js_error(Error::config(e.to_string())))?;
+        let config = token_config(&config)?;
         let ttl = config.ttl_seconds;
         let core = Core::new(config).map_err(js_error)?;
         Ok(SealedTokens { core, ttl })
@@ -72,11 +70,7 @@ impl SealedTokens {
         options: Option<VerifyOptions>,
     ) -> Result<VerifiedToken, JsValue> {
         let v = with_verify_options(options.as_deref(), |o| self.core.verify_json_with(token, o))?;
-        let out = js_sys::Object::new();
-        js_sys::Reflect::set(&out, &"claims".into(), &parse(&v.claims)?)?;
-        js_sys::Reflect::set(&out, &"keyId".into(), &v.key_id.into())?;
-        js_sys::Reflect::set(&out, &"staleKey".into(), &v.stale_key.into())?;
-        Ok(out.unchecked_into())
+        detailed(&v)
     }
 
     /// A replacement token when one is due (see `SessionTokens.refresh`); `null` otherwise.

@@ -3,8 +3,9 @@
 use wasm_bindgen::prelude::*;
 
 use super::claims::with_verify_options;
+use super::config::token_config;
 use super::{js_error, now_or_clock, parse, seconds, stringify};
-use crate::token::{SessionTokens as Core, TokenConfig};
+use crate::token::{SessionTokens as Core, Verified};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -83,6 +84,13 @@ extern "C" {
     pub type VerifiedClaims;
     #[wasm_bindgen(typescript_type = "VerifiedToken")]
     pub type VerifiedToken;
+    // Plain property stores: one crossing each, no try/catch wrapper as `Reflect.set` has.
+    #[wasm_bindgen(method, setter = claims)]
+    fn set_claims(this: &VerifiedToken, claims: &JsValue);
+    #[wasm_bindgen(method, setter = keyId)]
+    fn set_key_id(this: &VerifiedToken, id: &str);
+    #[wasm_bindgen(method, setter = staleKey)]
+    fn set_stale_key(this: &VerifiedToken, stale: bool);
 
     #[wasm_bindgen(typescript_type = "SignOptions")]
     pub type SignOptions;
@@ -107,10 +115,7 @@ impl SessionTokens {
     /// Checks the configuration; throws `invalid_config` naming the setting that is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(config: SessionTokensConfig) -> Result<SessionTokens, JsValue> {
-        let json = stringify(&config)
-            .ok_or_else(|| js_error(crate::Error::config("config must be a JSON object")))?;
-        let config: TokenConfig = serde_json::from_str(&json)
-            .map_err(|e| js_error(crate::Error::config(e.to_string())))?;
+        let config = token_config(&config)?;
         let ttl = config.ttl_seconds;
         let core = Core::new(config).map_err(js_error)?;
         Ok(SessionTokens { core, ttl })
@@ -118,8 +123,11 @@ impl SessionTokens {
 
     /// Signs `claims`, adding `iat` and `exp`.
     pub fn sign(&self, claims: Claims, options: Option<SignOptions>) -> Result<String, JsValue> {
-        let json = stringify(&claims)
-            .ok_or_else(|| js_error(crate::Error::InvalidClaims("claims must be a JSON object".into())))?;
+        let json = stringify(&claims).ok_or_else(|| {
+            js_error(crate::Error::InvalidClaims(
+                "claims must be a JSON object".into(),
+            ))
+        })?;
         let (now, ttl) = match &options {
             Some(o) => (o.now(), o.ttl_seconds()),
             None => (None, None),
@@ -148,10 +156,15 @@ impl SessionTokens {
         options: Option<VerifyOptions>,
     ) -> Result<VerifiedToken, JsValue> {
         let v = with_verify_options(options.as_deref(), |o| self.core.verify_json_with(token, o))?;
-        let out = js_sys::Object::new();
-        js_sys::Reflect::set(&out, &"claims".into(), &parse(&v.claims)?)?;
-        js_sys::Reflect::set(&out, &"keyId".into(), &v.key_id.into())?;
-        js_sys::Reflect::set(&out, &"staleKey".into(), &v.stale_key.into())?;
-        Ok(out.unchecked_into())
+        detailed(&v)
     }
+}
+
+/// The `VerifiedToken` of `verifyDetailed`.
+pub(super) fn detailed(v: &Verified<String>) -> Result<VerifiedToken, JsValue> {
+    let out: VerifiedToken = js_sys::Object::new().unchecked_into();
+    out.set_claims(&parse(&v.claims)?);
+    out.set_key_id(&v.key_id);
+    out.set_stale_key(v.stale_key);
+    Ok(out)
 }

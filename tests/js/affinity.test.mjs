@@ -207,6 +207,10 @@ test("invalid configuration throws invalid_config", () => {
     ["domain with __Host-", { secret: SECRET, backends, domain: "example.com" }],
     ["idle over ttl", { secret: SECRET, backends, ttlSeconds: 10, idleSeconds: 11 }],
     ["unknown option", { secret: SECRET, backends, colour: "red" }],
+    ["unknown backend option", { secret: SECRET, backends: [{ id: "a", wieght: 2 }] }],
+    ["backends not a list", { secret: SECRET, backends: { id: "a" } }],
+    ["mode not a string", { secret: SECRET, backends, mode: 1 }],
+    ["partitioned not a boolean", { secret: SECRET, backends, cookieName: "aff", partitioned: "yes" }],
     ["missing secret", { backends }],
   ]) {
     assert.equal(codeOf(() => new Affinity(config)), "invalid_config", what);

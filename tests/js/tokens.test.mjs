@@ -49,6 +49,18 @@ test("defaults: the clock for now, and configured ttl", () => {
   assert.equal(claims.exp - claims.iat, 3600);
 });
 
+test("claims of any JSON shape round trip; iat and exp are replaced, nbf kept", () => {
+  const tokens = make();
+  const claims = {
+    sub: "u", "quo\"te\\": "é\n\u0001😀", nested: { z: [1, 2.5, -3e-7, null, true], a: { "": "" } },
+    big: 12345678901234567890, iat: 1, exp: 2, nbf: NOW - 10,
+  };
+  const got = tokens.verify(tokens.sign(claims, { now: NOW }), { now: NOW });
+  assert.deepEqual(got, { ...claims, iat: NOW, exp: NOW + 3600 });
+  assert.equal(codeOf(() => tokens.sign({ nbf: 1.5 }, { now: NOW })), "invalid_claims");
+  assert.equal(codeOf(() => tokens.sign({ nbf: "soon" }, { now: NOW })), "invalid_claims");
+});
+
 test("per-token ttlSeconds", () => {
   const tokens = make();
   const claims = tokens.verify(tokens.sign({ sub: "u" }, { now: NOW, ttlSeconds: 600 }), { now: NOW });
@@ -131,8 +143,16 @@ test("bad configuration and options are refused with invalid_config", () => {
     { keys: [{ id: "k1", secret: SECRET_1 }], tttl: 5 },
     { keys: [{ id: "k1", secret: SECRET_1 }, { id: "k1", secret: SECRET_2 }] },
     { keys: [{ id: "has space", secret: SECRET_1 }] },
+    { keys: [{ id: "k1", secret: SECRET_1, extra: 1 }] },
+    { keys: { id: "k1", secret: SECRET_1 } },
+    { keys: [{ id: "k1", secret: SECRET_1 }], ttlSeconds: "3600" },
+    { keys: [{ id: "k1", secret: SECRET_1 }], purpose: 7 },
+    { keys: [{ id: "k1", secret: SECRET_1 }], maxTokenBytes: 2 ** 40 },
   ]) {
     assert.equal(codeOf(() => new SessionTokens(config)), "invalid_config", JSON.stringify(config));
+  }
+  for (const config of [undefined, null, "keys", [{ id: "k1", secret: SECRET_1 }]]) {
+    assert.equal(codeOf(() => new SessionTokens(config)), "invalid_config", String(config));
   }
   const tokens = make();
   for (const now of [-1, 1.5, NaN, Infinity, 2 ** 60]) {

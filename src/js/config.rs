@@ -1,0 +1,216 @@
+//! Configuration objects from JavaScript, read field by field into the core's config structs
+//! (no JSON round trip, so no JSON deserializer in the wasm). Every field is checked for its
+//! type, and a field this library does not know is refused, so that a misspelt option
+//! (`ttlSecond`) is an `invalid_config` error rather than silently ignored.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use super::js_error;
+use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
+use crate::cookie::SameSite;
+use crate::error::{Error, Quoted};
+use crate::keys::KeyConfig;
+use crate::time::MAX_TIME;
+use crate::token::TokenConfig;
+
+/// The options of `new SessionTokens(...)` and `new SealedTokens(...)`.
+pub(crate) fn token_config(value: &JsValue) -> Result<TokenConfig, JsValue> {
+    let o = Fields::new(
+        value,
+        "config",
+        &[
+            "keys",
+            "ttlSeconds",
+            "leewaySeconds",
+            "purpose",
+            "maxTokenBytes",
+            "refreshAfter",
+            "maxLifetimeSeconds",
+        ],
+    )?;
+    let keys = o
+        .required("keys", o.list("keys")?)?
+        .iter()
+        .map(|key| {
+            let k = Fields::new(&key, "keys[]", &["id", "secret"])?;
+            Ok(KeyConfig {
+                id: k.required("id", k.string("id")?)?,
+                secret: k.required("secret", k.string("secret")?)?,
+            })
+        })
+        .collect::<Result<Vec<_>, JsValue>>()?;
+    let mut config = TokenConfig::new(keys);
+    if let Some(ttl) = o.whole("ttlSeconds")? {
+        config.ttl_seconds = ttl;
+    }
+    if let Some(leeway) = o.whole("leewaySeconds")? {
+        config.leeway_seconds = leeway;
+    }
+    if let Some(purpose) = o.string("purpose")? {
+        config.purpose = purpose;
+    }
+    if let Some(max) = o.whole("maxTokenBytes")? {
+        config.max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
+    }
+    if let Some(share) = o.number("refreshAfter")? {
+        config.refresh_after = share;
+    }
+    config.max_lifetime_seconds = o.whole("maxLifetimeSeconds")?;
+    Ok(config)
+}
+
+/// The options of `new Affinity(...)`.
+pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue> {
+    let o = Fields::new(
+        value,
+        "config",
+        &[
+            "secret",
+            "mode",
+            "backends",
+            "ttlSeconds",
+            "idleSeconds",
+            "cookieName",
+            "sameSite",
+            "domain",
+            "partitioned",
+            "failover",
+            "param",
+            "header",
+        ],
+    )?;
+    let backends = o
+        .required("backends", o.list("backends")?)?
+        .iter()
+        .map(|backend| {
+            let b = Fields::new(&backend, "backends[]", &["id", "weight"])?;
+            let mut backend = BackendConfig::new(b.required("id", b.string("id")?)?);
+            if let Some(weight) = b.whole("weight")? {
+                backend.weight = u32::try_from(weight).unwrap_or(u32::MAX);
+            }
+            Ok(backend)
+        })
+        .collect::<Result<Vec<_>, JsValue>>()?;
+    let mut config = AffinityConfig::new(o.required("secret", o.string("secret")?)?, backends);
+    config.mode = match o.string("mode")?.as_deref() {
+        None | Some("cookie") => Mode::Cookie,
+        Some("url") => Mode::Url,
+        Some("ip") => Mode::Ip,
+        Some("header") => Mode::Header,
+        Some(_) => {
+            return Err(invalid(
+                "mode must be \"cookie\", \"url\", \"ip\" or \"header\"",
+            ))
+        }
+    };
+    if let Some(ttl) = o.whole("ttlSeconds")? {
+        config.ttl_seconds = ttl;
+    }
+    if let Some(idle) = o.whole("idleSeconds")? {
+        config.idle_seconds = idle;
+    }
+    if let Some(name) = o.string("cookieName")? {
+        config.cookie_name = name;
+    }
+    config.same_site = match o.string("sameSite")?.as_deref() {
+        None | Some("Lax" | "lax") => SameSite::Lax,
+        Some("Strict" | "strict") => SameSite::Strict,
+        Some("None" | "none") => SameSite::None,
+        Some(_) => return Err(invalid("sameSite must be \"Lax\", \"Strict\" or \"None\"")),
+    };
+    config.domain = o.string("domain")?;
+    config.partitioned = o.boolean("partitioned")?.unwrap_or(false);
+    config.failover = match o.string("failover")?.as_deref() {
+        None | Some("sticky") => Failover::Sticky,
+        Some("strict") => Failover::Strict,
+        Some(_) => return Err(invalid("failover must be \"sticky\" or \"strict\"")),
+    };
+    if let Some(param) = o.string("param")? {
+        config.param = param;
+    }
+    config.header = o.string("header")?;
+    Ok(config)
+}
+
+/// A JavaScript object whose fields are read one by one; `undefined` and `null` are absent.
+struct Fields {
+    object: JsValue,
+    /// What the object is, for messages: `config`, `keys[]`...
+    what: &'static str,
+}
+
+impl Fields {
+    /// Checks that `value` is an object holding only the `known` fields.
+    fn new(value: &JsValue, what: &'static str, known: &[&str]) -> Result<Self, JsValue> {
+        if !value.is_object() || Array::is_array(value) {
+            return Err(invalid(&format!("{what} must be an object")));
+        }
+        for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
+            let name = name.as_string().unwrap_or_default();
+            if !known.contains(&name.as_str()) {
+                return Err(invalid(&format!(
+                    "{what}: unknown option {}",
+                    Quoted(&name)
+                )));
+            }
+        }
+        Ok(Fields {
+            object: value.clone(),
+            what,
+        })
+    }
+
+    fn get(&self, name: &str) -> Result<Option<JsValue>, JsValue> {
+        let value = Reflect::get(&self.object, &JsValue::from_str(name))?;
+        Ok(Some(value).filter(|v| !v.is_undefined() && !v.is_null()))
+    }
+
+    fn wrong(&self, name: &str, expected: &str) -> JsValue {
+        invalid(&format!("{}: {name} must be {expected}", self.what))
+    }
+
+    fn required<T>(&self, name: &str, value: Option<T>) -> Result<T, JsValue> {
+        value.ok_or_else(|| invalid(&format!("{}: {name} is required", self.what)))
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, JsValue> {
+        self.get(name)?
+            .map(|v| v.as_string().ok_or_else(|| self.wrong(name, "a string")))
+            .transpose()
+    }
+
+    fn number(&self, name: &str) -> Result<Option<f64>, JsValue> {
+        self.get(name)?
+            .map(|v| v.as_f64().ok_or_else(|| self.wrong(name, "a number")))
+            .transpose()
+    }
+
+    /// A whole, non-negative number, at most 2^53 - 1.
+    fn whole(&self, name: &str) -> Result<Option<u64>, JsValue> {
+        match self.number(name)? {
+            Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= MAX_TIME as f64 => Ok(Some(n as u64)),
+            Some(_) => Err(self.wrong(name, "a whole, non-negative number")),
+            None => Ok(None),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, JsValue> {
+        self.get(name)?
+            .map(|v| v.as_bool().ok_or_else(|| self.wrong(name, "true or false")))
+            .transpose()
+    }
+
+    fn list(&self, name: &str) -> Result<Option<Array>, JsValue> {
+        self.get(name)?
+            .map(|v| {
+                v.dyn_into::<Array>()
+                    .map_err(|_| self.wrong(name, "an array"))
+            })
+            .transpose()
+    }
+}
+
+fn invalid(message: &str) -> JsValue {
+    js_error(Error::config(message))
+}
