@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway
+.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store
 
 setup:
 	@scripts/setup.sh
@@ -19,6 +19,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings
 
 unit:
 	cargo test
@@ -60,9 +61,20 @@ GATEWAY_BUILD := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen \
 gateway: setup
 	$(GATEWAY_BUILD)
 
-## e2e: the gateway on wrangler dev (workerd, local KV) in front of demo origins, real HTTP.
-e2e: gateway
+# The JS library with the session store, as a worker imports it (`--target web`), plus the test
+# export `runStoreConformance`: what tests/e2e/js-store.test.mjs runs in workerd.
+pkg-store-web: setup
+	$(WASM_PACK) build --release --target web --out-dir target/pkg-store-web -- --features conformance
+
+## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
+## origins, real HTTP; and the JS library's session stores in workerd.
+e2e: gateway pkg-store-web
 	node --test --test-concurrency=1 tests/e2e/
+
+## bench-store: session reads and writes per second through the gateway, for STORE = none, kv
+## and durable (autocannon, 127.0.0.1, wrangler dev with local KV and Durable Objects).
+bench-store: gateway
+	node bench/store-load.mjs
 
 ## bench-gateway: the pipeline's native cost per request, then load through the gateway vs
 ## straight to an origin and vs a plain JS worker (autocannon, 127.0.0.1).

@@ -9,6 +9,10 @@
 // GET  /stream             three chunks, 300 ms apart (the gateway must stream them through)
 // GET  /cookies            sets two cookies of its own (they must pass the gateway unchanged)
 // POST /echo               the request body's length and SHA-256 (streamed request bodies)
+// GET  /cart/add?item=pen  server-side session data (gateway STORE on): appends to the cart in
+//                          `x-session-data` and answers the new cart as a merge patch
+// GET  /count              increments `n` in the session data (a read-modify-write)
+// GET  /set?k=v&...        sets members of the session data (a patch; `k=` deletes k)
 // anything else            JSON: this origin's id as `backend`, method, path, and every
 //                          x-session-* header it received (the identity the gateway vouches for)
 import { createHash } from "node:crypto";
@@ -58,6 +62,21 @@ const server = createServer((req, res) => {
       });
       req.on("end", () => json(res, 200, { ...base, bytes, sha256: hash.digest("hex") }));
       return;
+    }
+    case "/cart/add":
+    case "/count":
+    case "/set": {
+      let data = {};
+      try {
+        data = JSON.parse(req.headers["x-session-data"] || "{}");
+      } catch {}
+      let patch;
+      if (url.pathname === "/cart/add") patch = { cart: [...(data.cart || []), url.searchParams.get("item") || "item"] };
+      else if (url.pathname === "/count") patch = { n: (data.n || 0) + 1 };
+      else patch = Object.fromEntries([...url.searchParams].map(([k, v]) => [k, v === "" ? null : v]));
+      // Header values are ASCII: other characters travel as \uXXXX escapes.
+      const ascii = JSON.stringify(patch).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+      return json(res, 200, { ...base, data: { ...data, ...patch } }, { "x-session-data": ascii });
     }
     default:
       return json(res, 200, base);

@@ -32,6 +32,8 @@ cat <<'MSG'
 dev: gateway on http://127.0.0.1:8787 once wrangler says Ready (the first build takes a while).
      Try:  curl -si -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/login?user=alice
            curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/whoami
+           curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/cart/add?item=book
+                (session data, kept in a Durable Object: STORE in wrangler.toml)
            curl -s http://127.0.0.1:8787/__scheduled      (runs the health cron)
            curl -s -H "authorization: Bearer $(sed -n 's/^OPERATOR_TOKEN=//p' .dev.vars)" \
                 http://127.0.0.1:8787/__edge/health

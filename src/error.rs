@@ -1,8 +1,8 @@
 //! The crate's one error type, with a stable machine code per variant.
 
-use std::fmt;
+use std::fmt::{self, Write};
 
-use serde_json::{Map, Value};
+use serde::de::DeserializeOwned;
 
 /// Everything that can go wrong, each with a stable code ([`Error::code`]) that the JavaScript
 /// face exposes as `error.code`.
@@ -22,9 +22,10 @@ pub enum Error {
     /// The token is authentic but was made for another purpose (for example a `csrf` token
     /// presented as a `session` token).
     WrongPurpose,
-    /// The token is authentic but its lifetime has ended. Carries the verified claims, so the
-    /// caller can offer a refresh or a fresh login.
-    Expired { exp: u64, claims: Box<Map<String, Value>> },
+    /// The token is authentic but its lifetime has ended. Carries the verified claims as JSON
+    /// text (read them with [`Error::claims`]), so the caller can offer a refresh or a fresh
+    /// login.
+    Expired { exp: u64, claims: String },
     /// The token is authentic but `iat` or `nbf` lies in the future (beyond the leeway).
     NotYetValid { valid_from: u64 },
     /// The claims given to `sign` are not a JSON object, or cannot be serialized.
@@ -47,6 +48,12 @@ pub enum Error {
     /// Affinity routing with `failover: "strict"`: the visitor's backend is down and the
     /// policy forbids moving the visitor elsewhere. Carries the backend id.
     BackendUnavailable(String),
+    /// Session store, compare-and-set: the record changed since it was read (another request
+    /// saved it first). Read it again and redo the change; nothing was written.
+    Conflict,
+    /// Session store: the store failed or timed out (the binding threw, the Durable Object was
+    /// unreachable...). Carries what the platform said; serve without session data and retry later.
+    StoreUnavailable(String),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -76,6 +83,33 @@ impl Error {
             Error::RandomnessUnavailable => "randomness_unavailable",
             Error::NoBackend => "no_backend",
             Error::BackendUnavailable(_) => "backend_unavailable",
+            Error::Conflict => "conflict",
+            Error::StoreUnavailable(_) => "store_unavailable",
+        }
+    }
+
+    /// The verified claims an `expired` error carries, deserialized into `T` (for example a
+    /// `serde_json::Value` or the caller's claims struct); `None` for other errors, or claims
+    /// that do not fit `T`.
+    ///
+    /// ```
+    /// use edge_session::{KeyConfig, SessionTokens, TokenConfig};
+    /// use serde_json::{json, Value};
+    ///
+    /// let tokens = SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+    ///     id: "k1".into(),
+    ///     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
+    /// }]))?;
+    /// let token = tokens.sign(&json!({ "sub": "user-12345" }), 1_800_000_000)?;
+    /// let error = tokens.verify::<Value>(&token, 1_800_009_999).unwrap_err();
+    /// let claims: Value = error.claims().expect("an expired token's claims");
+    /// assert_eq!(claims["sub"], "user-12345");
+    /// # Ok::<(), edge_session::Error>(())
+    /// ```
+    pub fn claims<T: DeserializeOwned>(&self) -> Option<T> {
+        match self {
+            Error::Expired { claims, .. } => serde_json::from_str(claims).ok(),
+            _ => None,
         }
     }
 
@@ -91,7 +125,7 @@ impl fmt::Display for Error {
                 write!(f, "input of {len} bytes exceeds the limit of {max} bytes")
             }
             Error::Malformed(what) => write!(f, "malformed token: {what}"),
-            Error::UnknownKey(kid) => write!(f, "token was signed with unknown key id {kid:?}"),
+            Error::UnknownKey(kid) => write!(f, "token was signed with unknown key id {}", Quoted(kid)),
             Error::BadSignature => f.write_str("token signature does not match"),
             Error::WrongPurpose => f.write_str("token was issued for another purpose"),
             Error::Expired { exp, .. } => write!(f, "token expired at {exp}"),
@@ -99,7 +133,7 @@ impl fmt::Display for Error {
             Error::InvalidClaims(why) => write!(f, "invalid claims: {why}"),
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::UnsupportedAlg(alg) => {
-                write!(f, "unsupported JWT algorithm {alg:?}: only HS256 is accepted")
+                write!(f, "unsupported JWT algorithm {}: only HS256 is accepted", Quoted(alg))
             }
             Error::WrongIssuer => f.write_str("token was issued by another issuer"),
             Error::WrongAudience => f.write_str("token was issued for another audience"),
@@ -110,10 +144,34 @@ impl fmt::Display for Error {
             Error::RandomnessUnavailable => f.write_str("no source of randomness is available"),
             Error::NoBackend => f.write_str("no backend is healthy"),
             Error::BackendUnavailable(id) => {
-                write!(f, "backend {id:?} is down and the failover policy is strict")
+                write!(f, "backend {} is down and the failover policy is strict", Quoted(id))
             }
+            Error::Conflict => f.write_str("the session changed since it was read"),
+            Error::StoreUnavailable(why) => write!(f, "session store unavailable: {why}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+/// Shows text in double quotes with `"`, `\` and control characters escaped, as `{:?}` does
+/// for the text this crate's messages name, without the Unicode tables `Debug` for strings
+/// brings into the wasm.
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' | '\\' => {
+                    f.write_char('\\')?;
+                    f.write_char(c)?;
+                }
+                '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}

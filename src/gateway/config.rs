@@ -11,6 +11,7 @@ use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::Error;
 use crate::keys::KeyConfig;
+use crate::store::SessionConfig;
 use crate::token::TokenConfig;
 
 /// Names of the settings, as written in wrangler.toml `[vars]` or set as secrets.
@@ -57,9 +58,25 @@ pub mod names {
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
     /// Secret: bearer token of the operator endpoints under `/__edge/`; unset disables them.
     pub const OPERATOR_TOKEN: &str = "OPERATOR_TOKEN";
+    /// Server-side session data: `none` (default), `kv` or `durable` (see docs/store.md).
+    pub const STORE: &str = "STORE";
+    /// The session-id cookie's name (default `__Host-sid`).
+    pub const STORE_COOKIE: &str = "STORE_COOKIE";
+    /// A stored session ends this long after its last write, seconds (default 1800).
+    pub const STORE_IDLE_SECONDS: &str = "STORE_IDLE_SECONDS";
+    /// A stored session ends this long after its creation, seconds (default 86400).
+    pub const STORE_ABSOLUTE_SECONDS: &str = "STORE_ABSOLUTE_SECONDS";
+    /// An unchanged session is rewritten at most this often, seconds (default 60).
+    pub const STORE_TOUCH_SECONDS: &str = "STORE_TOUCH_SECONDS";
+    /// Largest session data, bytes of JSON, both ways in `x-session-data` (default 4096).
+    pub const STORE_MAX_DATA_BYTES: &str = "STORE_MAX_DATA_BYTES";
+    /// A store operation slower than this is `store_unavailable`, milliseconds (default 3000).
+    pub const STORE_TIMEOUT_MS: &str = "STORE_TIMEOUT_MS";
+    /// `1` enables `GET /__edge/store/conformance` (runs the store conformance suite; tests only).
+    pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 29] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -81,6 +98,14 @@ pub mod names {
         HEALTH_CACHE_SECONDS,
         PROBE_TIMEOUT_MS,
         OPERATOR_TOKEN,
+        STORE,
+        STORE_COOKIE,
+        STORE_IDLE_SECONDS,
+        STORE_ABSOLUTE_SECONDS,
+        STORE_TOUCH_SECONDS,
+        STORE_MAX_DATA_BYTES,
+        STORE_TIMEOUT_MS,
+        STORE_TESTS,
     ];
 }
 
@@ -159,6 +184,32 @@ pub struct GatewayConfig {
     pub probe_timeout_ms: u64,
     /// Bearer token of `/__edge/`; `None` disables those endpoints.
     pub operator_token: Option<String>,
+    /// Server-side session data (`STORE`); `None` when off.
+    pub store: Option<StoreSettings>,
+}
+
+/// Where the gateway keeps session data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Workers KV (binding `SESSIONS`): eventually consistent, last write wins.
+    Kv,
+    /// A Durable Object per session (binding `SESSION_OBJECTS`): strongly consistent.
+    Durable,
+}
+
+/// The session store's settings (`STORE_*`).
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    /// KV or Durable Objects.
+    pub kind: StoreKind,
+    /// The session-id cookie's name and attributes.
+    pub cookie: SetCookie,
+    /// Timeouts, touch interval, data size (keys: `SESSION_KEYS`).
+    pub sessions: SessionConfig,
+    /// Milliseconds before a store operation is `store_unavailable`.
+    pub timeout_ms: u32,
+    /// `GET /__edge/store/conformance` is enabled.
+    pub tests: bool,
 }
 
 impl GatewayConfig {
@@ -364,6 +415,60 @@ impl GatewayConfig {
             }
         }
 
+        let store = match var(STORE).as_deref() {
+            None | Some("none") => None,
+            Some(kind) => {
+                let kind = match kind {
+                    "kv" => StoreKind::Kv,
+                    "durable" => StoreKind::Durable,
+                    other => {
+                        return Err(ConfigError::new(
+                            STORE,
+                            format!("{other:?} is not one of none, kv, durable"),
+                        ))
+                    }
+                };
+                let name = var(STORE_COOKIE).unwrap_or_else(|| "__Host-sid".to_owned());
+                if name == session_cookie.name() || name == affinity.cookie_name {
+                    return Err(ConfigError::new(
+                        STORE_COOKIE,
+                        "must differ from SESSION_COOKIE and AFFINITY_COOKIE",
+                    ));
+                }
+                let cookie = SetCookie::new(name).same_site(Some(same_site));
+                cookie
+                    .check()
+                    .map_err(|e| ConfigError::new(STORE_COOKIE, e.to_string()))?;
+                let idle = number(&var, STORE_IDLE_SECONDS, 1800, 2, u32::MAX.into())?;
+                let sessions = SessionConfig {
+                    idle_timeout_seconds: idle,
+                    absolute_timeout_seconds: number(
+                        &var,
+                        STORE_ABSOLUTE_SECONDS,
+                        86_400.max(idle),
+                        idle,
+                        u32::MAX.into(),
+                    )?,
+                    touch_interval_seconds: number(
+                        &var,
+                        STORE_TOUCH_SECONDS,
+                        60.min(idle / 2),
+                        1,
+                        idle - 1,
+                    )?,
+                    max_data_bytes: number(&var, STORE_MAX_DATA_BYTES, 4096, 2, 16_384)? as usize,
+                    purpose: "gateway".into(),
+                };
+                Some(StoreSettings {
+                    kind,
+                    cookie,
+                    sessions,
+                    timeout_ms: number(&var, STORE_TIMEOUT_MS, 3_000, 1, 60_000)? as u32,
+                    tests: var(STORE_TESTS).as_deref() == Some("1"),
+                })
+            }
+        };
+
         Ok(GatewayConfig {
             origins,
             affinity,
@@ -375,6 +480,7 @@ impl GatewayConfig {
             health_cache_seconds: number(&var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
             probe_timeout_ms: number(&var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
             operator_token,
+            store,
         })
     }
 }
@@ -509,6 +615,31 @@ mod tests {
             (3600, 30, "/health")
         );
         assert_eq!(c.operator_token, None);
+        assert!(c.store.is_none());
+        let c = parse(&[(STORE, "durable")]).unwrap();
+        let store = c.store.unwrap();
+        assert_eq!(store.kind, StoreKind::Durable);
+        assert_eq!(store.cookie.name(), "__Host-sid");
+        assert_eq!(
+            (
+                store.sessions.idle_timeout_seconds,
+                store.sessions.absolute_timeout_seconds
+            ),
+            (1800, 86_400)
+        );
+        assert_eq!(
+            (
+                store.sessions.touch_interval_seconds,
+                store.sessions.max_data_bytes
+            ),
+            (60, 4096)
+        );
+        assert!(!store.tests);
+        let short = parse(&[(STORE, "kv"), (STORE_IDLE_SECONDS, "20")])
+            .unwrap()
+            .store
+            .unwrap();
+        assert_eq!(short.sessions.touch_interval_seconds, 10);
     }
 
     #[test]
@@ -598,6 +729,40 @@ mod tests {
             (&[(HEALTH_DOWN_SECONDS, "0")], HEALTH_DOWN_SECONDS),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
+            (&[(STORE, "redis")], STORE),
+            (
+                &[(STORE, "kv"), (STORE_COOKIE, "__Host-session")],
+                STORE_COOKIE,
+            ),
+            (&[(STORE, "kv"), (STORE_COOKIE, "bad name")], STORE_COOKIE),
+            (
+                &[(STORE, "kv"), (STORE_IDLE_SECONDS, "1")],
+                STORE_IDLE_SECONDS,
+            ),
+            (
+                &[
+                    (STORE, "kv"),
+                    (STORE_IDLE_SECONDS, "600"),
+                    (STORE_ABSOLUTE_SECONDS, "60"),
+                ],
+                STORE_ABSOLUTE_SECONDS,
+            ),
+            (
+                &[
+                    (STORE, "kv"),
+                    (STORE_IDLE_SECONDS, "600"),
+                    (STORE_TOUCH_SECONDS, "600"),
+                ],
+                STORE_TOUCH_SECONDS,
+            ),
+            (
+                &[(STORE, "durable"), (STORE_MAX_DATA_BYTES, "100000")],
+                STORE_MAX_DATA_BYTES,
+            ),
+            (
+                &[(STORE, "durable"), (STORE_TIMEOUT_MS, "0")],
+                STORE_TIMEOUT_MS,
+            ),
         ];
         for (vars, setting) in cases {
             let err = parse(vars).unwrap_err();

@@ -15,6 +15,14 @@ pub const ISSUE: &str = "x-session-issue";
 /// Response header: an origin logs the user out with `x-session-clear: 1`.
 pub const CLEAR: &str = "x-session-clear";
 
+/// Both ways: the session data (JSON object). To the origin: the stored data; from the origin:
+/// a JSON merge patch (RFC 7386) to apply to it (see [`super::store`]).
+pub const DATA: &str = "x-session-data";
+
+/// To the origin: `ok` (session data in `x-session-data`) or `unavailable` (the store failed;
+/// served without session data). Absent when the gateway keeps no session data.
+pub const STORE: &str = "x-session-store";
+
 /// The longest `x-session-issue` accepted, in bytes (the token must fit in a cookie).
 pub const MAX_ISSUE_BYTES: usize = 3072;
 
@@ -100,6 +108,8 @@ pub struct Directives {
     pub issue: Option<String>,
     /// `x-session-clear` was present with a true value (`1`, `true`, `yes`).
     pub clear: bool,
+    /// The merge patch of `x-session-data` (JSON text, not yet checked).
+    pub data: Option<String>,
 }
 
 /// The headers to send to the client (the origin's, without `x-session-*` and hop-by-hop
@@ -112,6 +122,8 @@ pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Direc
         if is_reserved(name) {
             if name.eq_ignore_ascii_case(ISSUE) && directives.issue.is_none() {
                 directives.issue = Some(value.clone());
+            } else if name.eq_ignore_ascii_case(DATA) && directives.data.is_none() {
+                directives.data = Some(value.clone());
             } else if name.eq_ignore_ascii_case(CLEAR) {
                 let v = value.trim();
                 directives.clear |=
@@ -238,7 +250,8 @@ mod tests {
             d,
             Directives {
                 issue: Some(r#"{"sub":"alice"}"#.into()),
-                clear: false
+                clear: false,
+                data: None,
             }
         );
         for (value, clear) in [

@@ -2,7 +2,8 @@
 //! routes each visitor to its origin. Deployed with `wrangler deploy` (see wrangler.toml and
 //! docs/gateway.md).
 //!
-//! Everything here but [`worker`] (feature `gateway`) is plain Rust, tested natively:
+//! Everything here but `worker` and `durable` (feature `gateway`: the workers-rs glue and the
+//! session Durable Object class) is plain Rust, tested natively:
 //!
 //! - [`config`]: `[vars]` and secrets into a checked [`GatewayConfig`]; errors name the setting.
 //! - [`headers`]: which headers cross, in each direction; `x-session-*` belongs to the gateway.
@@ -10,18 +11,23 @@
 //!   (issued on an origin's `x-session-issue`, refreshed, cleared on `x-session-clear`).
 //! - [`health`]: passive marks and the shared snapshot the cron trigger writes to KV.
 //! - [`pipeline`]: [`Gateway`]: start, retry on failure, finish.
+//! - [`store`]: server-side session data (`STORE = "kv" | "durable"`): to the origin in
+//!   `x-session-data`, back as a merge patch, committed with compare-and-set.
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
 
 pub mod config;
+#[cfg(feature = "gateway")]
+pub mod durable;
 pub mod headers;
 pub mod health;
 pub mod operator;
 pub mod pages;
 pub mod pipeline;
 pub mod session;
+pub mod store;
 #[cfg(feature = "gateway")]
 pub mod worker;
 
-pub use config::{ConfigError, GatewayConfig, Origin};
+pub use config::{ConfigError, GatewayConfig, Origin, StoreKind, StoreSettings};
 pub use pipeline::{Attempt, Entropy, Failure, Gateway, Request, Retry, Step};

@@ -1,6 +1,10 @@
 //! Operator endpoints under the reserved prefix `/__edge/`, never forwarded to an origin.
 //!
 //! - `GET /__edge/health`: origin health as JSON (see [`HealthBook::report`](super::health::HealthBook::report)).
+//! - `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every stored session of a user
+//!   (`STORE` on); answers `{"revoked": n}`.
+//! - `GET /__edge/store/conformance`: runs the store conformance suite against the configured
+//!   store (`STORE_TESTS=1` only; for the end-to-end tests).
 //!
 //! All need `Authorization: Bearer <OPERATOR_TOKEN>`; without `OPERATOR_TOKEN` configured they
 //! answer 404, as if they did not exist.
@@ -15,6 +19,10 @@ pub const PREFIX: &str = "/__edge";
 pub enum Endpoint {
     /// `GET /__edge/health`.
     Health,
+    /// `POST /__edge/sessions/revoke`.
+    RevokeSubject,
+    /// `GET /__edge/store/conformance`.
+    StoreConformance,
 }
 
 /// True when `path` (without the query) is under the reserved prefix.
@@ -42,6 +50,10 @@ pub fn authorize(
     match path {
         "/__edge/health" if matches!(method, "GET" | "HEAD") => Ok(Endpoint::Health),
         "/__edge/health" => Err(Page::method_not_allowed()),
+        "/__edge/sessions/revoke" if method == "POST" => Ok(Endpoint::RevokeSubject),
+        "/__edge/sessions/revoke" => Err(Page::method_not_allowed()),
+        "/__edge/store/conformance" if method == "GET" => Ok(Endpoint::StoreConformance),
+        "/__edge/store/conformance" => Err(Page::method_not_allowed()),
         _ => Err(Page::not_found()),
     }
 }
@@ -101,6 +113,20 @@ mod tests {
                 .unwrap_err()
                 .status,
             405
+        );
+        assert_eq!(
+            authorize(Some(TOKEN), "POST", "/__edge/sessions/revoke", ok),
+            Ok(Endpoint::RevokeSubject)
+        );
+        assert_eq!(
+            authorize(Some(TOKEN), "GET", "/__edge/sessions/revoke", ok)
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert_eq!(
+            authorize(Some(TOKEN), "GET", "/__edge/store/conformance", ok),
+            Ok(Endpoint::StoreConformance)
         );
         assert_eq!(
             authorize(Some(TOKEN), "GET", "/__edge/nope", ok)

@@ -14,6 +14,7 @@ use super::health::{is_failure_status, HealthBook};
 use super::operator::{self, Endpoint};
 use super::pages::Page;
 use super::session::{self, Session};
+use super::store;
 use crate::affinity::{Affinity, Mode, RouteRequest};
 use crate::error::Error;
 use crate::time::UnixTime;
@@ -298,6 +299,13 @@ impl Gateway {
         }
     }
 
+    /// What the origin asked of the stored session (`STORE` on and the answer valid: checked by
+    /// [`Gateway::finish`] first), to carry out with [`store::finish`].
+    pub fn store_plan(&self, origin_headers: &[(String, String)]) -> Option<store::Plan> {
+        let max = self.config.store.as_ref()?.sessions.max_data_bytes;
+        store::Plan::from_directives(&headers::from_origin(origin_headers).1, max).ok()
+    }
+
     /// Whether an origin's status counts as a failure of the origin.
     pub fn is_failure(status: u16) -> bool {
         is_failure_status(status)
@@ -315,6 +323,10 @@ impl Gateway {
         entropy: &Entropy,
     ) -> Result<Vec<(String, String)>, Page> {
         let (mut out, directives) = headers::from_origin(origin_headers);
+        if let Some(store) = &self.config.store {
+            store::Plan::from_directives(&directives, store.sessions.max_data_bytes)
+                .map_err(|why| Page::bad_origin_answer(&why))?;
+        }
         let mut affinity_cookie = attempt.affinity_cookie.clone();
         let mut session_cookie = attempt.session_cookie.clone();
         if directives.clear {

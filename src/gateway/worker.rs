@@ -17,20 +17,80 @@ use worker::{
     console_error, console_log, console_warn, event, Context, Env, ScheduleContext, ScheduledEvent,
 };
 
-use super::config::{ConfigError, GatewayConfig};
+use super::config::{ConfigError, GatewayConfig, StoreKind, StoreSettings};
+use super::headers;
 use super::health::{Probe, Snapshot, KV_KEY};
 use super::operator::Endpoint;
 use super::pages::Page;
 use super::pipeline::{Attempt, Entropy, Failure, Gateway, Request, Retry, Step};
+use super::store::{self, Loaded};
+use crate::keys::KeyRing;
+use crate::store::durable::DurableStore;
+use crate::store::kv::KvStore;
+use crate::store::{AnyStore, Sessions};
 use crate::time::UnixTime;
 
 /// The KV namespace binding that holds the shared health snapshot.
 pub const KV_BINDING: &str = "EDGE_HEALTH";
 
+/// The KV namespace binding of the session store (`STORE = "kv"`).
+pub const STORE_KV_BINDING: &str = "SESSIONS";
+
+/// The Durable Object namespace binding of the session store (`STORE = "durable"`), of class
+/// [`EdgeSessionObject`](super::durable::EdgeSessionObject).
+pub const STORE_DO_BINDING: &str = "SESSION_OBJECTS";
+
 type Shared = Rc<RefCell<Gateway>>;
+
+/// The session store of this instance, when `STORE` is on.
+type Store = Rc<(Sessions<AnyStore>, StoreSettings)>;
 
 thread_local! {
     static STATE: RefCell<Option<Result<Shared, ConfigError>>> = const { RefCell::new(None) };
+    static STORE: RefCell<Option<Option<Store>>> = const { RefCell::new(None) };
+}
+
+/// This instance's session store, built on first use (`None` when `STORE` is `none`). A missing
+/// binding is logged once; every store operation then fails with `store_unavailable`, and
+/// requests are served without session data.
+fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
+    STORE.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if let Some(store) = slot.as_ref() {
+            return store.clone();
+        }
+        let built = with(gw, |g| {
+            let settings = g.config().store.clone()?;
+            let ring = KeyRing::from_config(&g.config().tokens.keys).ok()?;
+            let (name, make): (&str, fn(JsValue, u32) -> AnyStore) = match settings.kind {
+                StoreKind::Kv => (STORE_KV_BINDING, |b, t| {
+                    AnyStore::Kv(KvStore::new(b).with_timeout(t))
+                }),
+                StoreKind::Durable => (STORE_DO_BINDING, |b, t| {
+                    AnyStore::Durable(DurableStore::new(b).with_timeout(t))
+                }),
+            };
+            let binding =
+                js_sys::Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+            if binding.is_undefined() {
+                console_error!(
+                    "edge-session gateway: STORE needs the binding {name} (see wrangler.toml); \
+                     serving without session data"
+                );
+            }
+            let store = make(binding, settings.timeout_ms);
+            match Sessions::new(store, &ring, settings.sessions.clone()) {
+                Ok(sessions) => Some(Rc::new((sessions, settings))),
+                Err(e) => {
+                    console_error!("edge-session gateway: session store: {e}");
+                    None
+                }
+            }
+        })
+        .flatten();
+        *slot = Some(built.clone());
+        built
+    })
 }
 
 /// This instance's gateway, built on first use.
@@ -158,11 +218,29 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     let Some(step) = with(&gw, |g| g.start(&request, now, &entropy)) else {
         return page(&Page::internal());
     };
+    let store = session_store(&gw, &env);
     let mut attempt = match step {
         Step::Respond(p) => return page(&p),
         Step::Operator(Endpoint::Health) => return operator_health(&gw, &env, now).await,
+        Step::Operator(Endpoint::RevokeSubject) => return operator_revoke(store, &req).await,
+        Step::Operator(Endpoint::StoreConformance) => {
+            return operator_conformance(store, now).await
+        }
         Step::Proxy(attempt) => attempt,
     };
+    // The stored session (if any) goes to the origin with the request; a failing store is
+    // reported to the origin (`x-session-store: unavailable`), never to the client.
+    let mut loaded = None;
+    if let Some(st) = &store {
+        let (sessions, settings) = &**st;
+        let cookie = headers::get(&headers, "cookie");
+        let l = store::load(sessions, cookie, settings.cookie.name(), now).await;
+        if let Err(e) = &l.session {
+            console_warn!("edge-session gateway: session store: {e}; serving without session data");
+        }
+        attempt.headers.extend(l.origin_headers());
+        loaded = Some(l);
+    }
     let mut body = body;
     loop {
         let outgoing = match build(&attempt, &method, body.take()) {
@@ -178,7 +256,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         };
         let (failure, response, why) = match send(&outgoing).await {
             Ok(response) if !Gateway::is_failure(response.status()) => {
-                return finish(&gw, &attempt, response, now, &entropy);
+                return finish(&gw, &attempt, response, now, &entropy, store, loaded).await;
             }
             Ok(response) => {
                 let status = response.status();
@@ -208,7 +286,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
                 attempt = next;
             }
             (Retry::PassThrough, Some(response)) => {
-                return finish(&gw, &attempt, response, now, &entropy)
+                return finish(&gw, &attempt, response, now, &entropy, store, loaded).await
             }
             (Retry::Respond(p), response) => {
                 if let Some(r) = &response {
@@ -246,17 +324,20 @@ async fn send(request: &web_sys::Request) -> Result<web_sys::Response, JsValue> 
         .dyn_into()
 }
 
-/// The origin's response, streamed back with the gateway's headers.
-fn finish(
+/// The origin's response, streamed back with the gateway's headers, after the stored session
+/// (if any) took the origin's changes.
+async fn finish(
     gw: &Shared,
     attempt: &Attempt,
     response: web_sys::Response,
     now: UnixTime,
     entropy: &Entropy,
+    store: Option<Store>,
+    loaded: Option<Loaded>,
 ) -> worker::Result<web_sys::Response> {
     let origin_headers = header_pairs(&response.headers());
     let result = with(gw, |g| g.finish(attempt, &origin_headers, now, entropy));
-    let headers = match result {
+    let mut headers = match result {
         Some(Ok(headers)) => headers,
         Some(Err(p)) => {
             console_warn!(
@@ -269,6 +350,22 @@ fn finish(
         }
         None => return page(&Page::internal()),
     };
+    if let (Some(st), Some(loaded)) = (store, loaded) {
+        let (sessions, settings) = &*st;
+        let plan = with(gw, |g| g.store_plan(&origin_headers))
+            .flatten()
+            .unwrap_or_default();
+        let out = store::finish(sessions, settings, loaded, &plan, now).await;
+        if let Some(why) = out.refused {
+            console_warn!("edge-session gateway: origin {:?}: {why}", attempt.origin);
+            cancel(&response);
+            return page(&Page::bad_origin_answer(&why));
+        }
+        if let Some(warning) = out.warning {
+            console_warn!("edge-session gateway: session store: {warning}");
+        }
+        headers.extend(out.set_cookie.map(|c| ("set-cookie".to_owned(), c)));
+    }
     let init = web_sys::ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
@@ -317,9 +414,73 @@ async fn operator_health(
     match report {
         Some(mut report) => {
             report["kvBinding"] = env.kv(KV_BINDING).is_ok().into();
+            report["store"] = match with(gw, |g| g.config().store.as_ref().map(|s| s.kind)) {
+                Some(Some(kind)) => {
+                    let (name, label) = match kind {
+                        StoreKind::Kv => (STORE_KV_BINDING, "kv"),
+                        StoreKind::Durable => (STORE_DO_BINDING, "durable"),
+                    };
+                    let bound = js_sys::Reflect::get(env, &JsValue::from_str(name))
+                        .is_ok_and(|b| b.is_object());
+                    serde_json::json!({ "kind": label, "binding": bound })
+                }
+                _ => serde_json::json!({ "kind": "none" }),
+            };
             page(&Page::json(200, &report))
         }
         None => page(&Page::internal()),
+    }
+}
+
+/// `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every stored session of a user.
+async fn operator_revoke(
+    store: Option<Store>,
+    req: &web_sys::Request,
+) -> worker::Result<web_sys::Response> {
+    let Some(st) = store else {
+        return page(&Page::json(
+            404,
+            &serde_json::json!({ "error": "STORE is none: no stored sessions" }),
+        ));
+    };
+    let text = match req.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+        Err(_) => None,
+    };
+    let sub = text
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
+    let Some(sub) = sub else {
+        return page(&Page::json(
+            400,
+            &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}" }),
+        ));
+    };
+    match st.0.revoke_subject(&sub).await {
+        Ok(n) => page(&Page::json(200, &serde_json::json!({ "revoked": n }))),
+        Err(e) => page(&Page::json(
+            503,
+            &serde_json::json!({ "error": e.to_string(), "code": e.code() }),
+        )),
+    }
+}
+
+/// `GET /__edge/store/conformance` (`STORE_TESTS=1`): the store conformance suite against the
+/// configured store, as JSON.
+async fn operator_conformance(
+    store: Option<Store>,
+    now: UnixTime,
+) -> worker::Result<web_sys::Response> {
+    match store {
+        Some(st) if st.1.tests => {
+            let report = crate::store::conformance::run(st.0.store(), now).await;
+            let status = if report.ok() { 200 } else { 500 };
+            page(&Page::json(
+                status,
+                &serde_json::to_value(&report).unwrap_or_default(),
+            ))
+        }
+        _ => page(&Page::not_found()),
     }
 }
 

@@ -3,28 +3,41 @@
 
 mod affinity;
 mod claims;
+mod config;
 mod jwt;
 #[cfg(feature = "sealed")]
 mod sealed;
+#[cfg(feature = "store")]
+mod store;
 mod tokens;
 
-use js_sys::{Error as JsError, Reflect, JSON};
+use js_sys::{Error as JsError, JSON};
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
 use crate::time::{UnixTime, MAX_TIME};
 
+#[wasm_bindgen]
+extern "C" {
+    /// The errors this library throws.
+    #[wasm_bindgen(extends = JsError)]
+    type EdgeSessionError;
+    // Plain property stores: one crossing each, no try/catch wrapper as `Reflect.set` has.
+    #[wasm_bindgen(method, setter)]
+    fn set_code(this: &EdgeSessionError, code: &str);
+    #[wasm_bindgen(method, setter)]
+    fn set_claims(this: &EdgeSessionError, claims: &JsValue);
+}
+
 /// A JavaScript `Error` with `name = "EdgeSessionError"`, `.code` set to the stable code and,
 /// for `expired`, `.claims` set to the verified claims.
 pub(crate) fn js_error(error: Error) -> JsValue {
-    let js = JsError::new(&error.to_string());
+    let js: EdgeSessionError = JsError::new(&error.to_string()).unchecked_into();
     js.set_name("EdgeSessionError");
-    let _ = Reflect::set(&js, &"code".into(), &error.code().into());
+    js.set_code(error.code());
     if let Error::Expired { claims, .. } = &error {
-        if let Ok(json) = serde_json::to_string(claims) {
-            if let Ok(value) = JSON::parse(&json) {
-                let _ = Reflect::set(&js, &"claims".into(), &value);
-            }
+        if let Ok(value) = JSON::parse(claims) {
+            js.set_claims(&value);
         }
     }
     js.into()

@@ -99,10 +99,11 @@ export class Jar {
 
 /** The gateway under `wrangler dev`, in front of `origins` (or another worker: `main`). */
 export class Gateway {
-  constructor(origins, { vars = {}, secrets = {}, main = SHIM } = {}) {
+  constructor(origins, { vars = {}, secrets = {}, main = SHIM, toml = [] } = {}) {
     this.origins = origins;
     this.main = main;
     this.vars = vars;
+    this.toml = toml; // extra wrangler.toml lines (bindings), written before [vars]
     this.operatorToken = randomBytes(18).toString("base64url");
     this.secrets = {
       SESSION_KEYS: JSON.stringify([{ id: "k1", secret: randomBytes(32).toString("base64url") }]),
@@ -129,6 +130,7 @@ export class Gateway {
       `id = "edge-health-test"`,
       `[triggers]`,
       `crons = ["* * * * *"]`,
+      ...this.toml,
       `[vars]`,
       ...Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`),
     ].join("\n");
@@ -225,6 +227,20 @@ export class Gateway {
     return res.json();
   }
 }
+
+/** wrangler.toml lines binding the session stores: KV `SESSIONS` and the Durable Object
+ * `SESSION_OBJECTS` (class `EdgeSessionObject`), as in the repository's wrangler.toml. */
+export const STORE_BINDINGS = [
+  `[[kv_namespaces]]`,
+  `binding = "SESSIONS"`,
+  `id = "sessions-test"`,
+  `[[durable_objects.bindings]]`,
+  `name = "SESSION_OBJECTS"`,
+  `class_name = "EdgeSessionObject"`,
+  `[[migrations]]`,
+  `tag = "v1"`,
+  `new_sqlite_classes = ["EdgeSessionObject"]`,
+];
 
 /** Starts origins a, b, c (or `ids`) on free ports. */
 export async function startOrigins(ids = ["a", "b", "c"]) {

@@ -1,0 +1,87 @@
+// Session reads and writes per second through the gateway on the local runtime (wrangler dev:
+// workerd with local KV and Durable Objects), for each store. 127.0.0.1 only.
+//
+//   make bench-store                   (builds the gateway first)
+//   DURATION=20 CONNECTIONS=32 node bench/store-load.mjs
+//
+// For STORE = none, kv and durable, CONNECTIONS visitors, each with its own stored session
+// (created before the run), send:
+// - read:  GET /bench: the gateway loads the session (one store read), the origin gets its data;
+//          nothing changed, so nothing is written.
+// - write: GET /set?n=<counter>: one store read, then the origin's patch is written (one store
+//          write, compare-and-set for durable).
+// With STORE = none the same requests cost no store access (the baseline). Fails (exit 1) on any
+// error or non-2xx answer.
+import autocannon from "autocannon";
+
+import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "../tests/e2e/harness.mjs";
+
+const DURATION = Number(process.env.DURATION || 10);
+const CONNECTIONS = Number(process.env.CONNECTIONS || 32);
+
+function run(url, visitors, write, duration = DURATION) {
+  let next = 0;
+  let counter = 0;
+  const instance = autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration,
+    setupClient(client) {
+      const v = visitors[next++ % visitors.length];
+      client.setRequests([
+        {
+          method: "GET",
+          path: "/bench",
+          headers: { cookie: v },
+          setupRequest: (req) => ({ ...req, path: write ? `/set?n=${counter++}` : "/bench" }),
+        },
+      ]);
+    },
+  });
+  return new Promise((ok, fail) => {
+    instance.on("done", ok);
+    instance.on("error", fail);
+  });
+}
+
+const origins = await startOrigins(["a"]);
+const rows = [];
+let bad = 0;
+try {
+  for (const store of ["none", "kv", "durable"]) {
+    const gw = new Gateway(origins, { vars: { STORE: store }, toml: STORE_BINDINGS });
+    await gw.start();
+    try {
+      // One stored session per visitor.
+      const visitors = [];
+      for (let i = 0; i < CONNECTIONS; i++) {
+        const jar = new Jar();
+        const r = await gw.request(`/set?visitor=${i}`, jar);
+        if (store !== "none" && !jar.cookies.get("__Host-sid")) throw new Error(`no session: ${r.text}`);
+        visitors.push(jar.header());
+      }
+      // Warm-up (not measured): the runtime compiles the worker's code on first use.
+      await run(gw.url, visitors, false, 3);
+      for (const write of [false, true]) {
+        const r = await run(gw.url, visitors, write);
+        bad += r.errors + r.timeouts + r.non2xx;
+        rows.push(
+          `| ${store} | ${write ? "read + write" : "read"} | ${Math.round(r.requests.average)} | ` +
+            `${r.latency.p50} | ${r.latency.p99} | ${r.requests.total} | ${r.errors + r.timeouts} | ${r.non2xx} |`,
+        );
+      }
+    } finally {
+      await gw.stop();
+    }
+  }
+} finally {
+  await Promise.all(origins.map((o) => o.kill()));
+}
+console.log(`\n${CONNECTIONS} connections (one stored session each), ${DURATION} s per row, 127.0.0.1, wrangler dev\n`);
+console.log("| STORE | per request | requests/s | p50 ms | p99 ms | requests | errors | non-2xx |");
+console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const row of rows) console.log(row);
+if (bad > 0) {
+  console.error(`\nFAIL: ${bad} errors or non-2xx answers`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,472 @@
+//! Server-side session data at the gateway (`STORE = "kv" | "durable"`), over any
+//! [`SessionStore`] so that it is tested natively with the memory store.
+//!
+//! Per request:
+//!
+//! 1. [`load`]: the session named by the `__Host-sid` cookie (or a new, empty one). The origin
+//!    gets `x-session-store: ok` and the data as `x-session-data: {json}` (non-ASCII escaped);
+//!    when the store fails, `x-session-store: unavailable` and no data: the request is served
+//!    anyway (degraded), never failed.
+//! 2. The origin answers; it may send `x-session-data: {json merge patch}` (RFC 7386: members
+//!    set, `null` deletes, objects merge; ASCII only, other characters escaped as `\uXXXX`), `x-session-issue` (login: the session gets a new id,
+//!    keeps its data and takes `sub` as its subject) or `x-session-clear` (logout: the session is
+//!    deleted). [`Plan::from_directives`] checks them ([`Gateway::finish`] answers 502 to a patch
+//!    that is not a JSON object or is too large).
+//! 3. [`finish`]: applies the plan and commits with compare-and-set against the version that was
+//!    loaded. On `conflict` (another request wrote the session meanwhile, Durable Objects only)
+//!    the patch is applied again to the newer version, up to [`CONFLICT_RETRIES`] times: members
+//!    the origin did not set keep the other request's values; for a member both set, the later
+//!    write wins. The session-id cookie is set when the session is created or gets a new id, and
+//!    cleared after a logout or when it names nothing.
+//!
+//! [`Gateway::finish`]: super::Gateway::finish
+
+use serde_json::{Map, Value};
+
+use super::config::StoreSettings;
+use super::headers::{self, ascii_json, Directives};
+use crate::cookie;
+use crate::error::Error;
+use crate::store::{Commit, Session, SessionStore, Sessions};
+use crate::time::UnixTime;
+
+/// How many times a patch is applied again after a `conflict`.
+pub const CONFLICT_RETRIES: usize = 20;
+
+/// The session of a request, as loaded before it goes to the origin.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The session, or why the store could not give it (`store_unavailable`).
+    pub session: Result<Session, Error>,
+    /// The session-id cookie the client presented, if any.
+    pub presented: Option<String>,
+}
+
+impl Loaded {
+    /// The headers that tell the origin about the session: `x-session-store` and, when the
+    /// session is there, `x-session-data`.
+    pub fn origin_headers(&self) -> Vec<(String, String)> {
+        match &self.session {
+            Ok(s) => {
+                let json = serde_json::to_string(s.data()).unwrap_or_else(|_| "{}".into());
+                vec![
+                    (headers::STORE.into(), "ok".into()),
+                    (headers::DATA.into(), ascii_json(&json)),
+                ]
+            }
+            Err(_) => vec![(headers::STORE.into(), "unavailable".into())],
+        }
+    }
+}
+
+/// Loads the session named by the request's session-id cookie (`name`), or a new one.
+pub async fn load<S: SessionStore>(
+    sessions: &Sessions<S>,
+    cookie_header: Option<&str>,
+    name: &str,
+    now: UnixTime,
+) -> Loaded {
+    let presented = cookie_header
+        .and_then(|h| cookie::get(h, name))
+        .map(str::to_owned);
+    let session = sessions.load_or_new(presented.as_deref(), now).await;
+    Loaded { session, presented }
+}
+
+/// What the origin asked for the stored session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// A merge patch for the data.
+    pub patch: Option<Map<String, Value>>,
+    /// A login: the session gets a new id and this subject (the `sub` claim, if a string).
+    pub login: Option<Option<String>>,
+    /// A logout: the session is deleted.
+    pub logout: bool,
+}
+
+impl Plan {
+    /// The plan from an origin's directives; `Err` names what is wrong with `x-session-data`.
+    pub fn from_directives(d: &Directives, max_bytes: usize) -> Result<Plan, String> {
+        let patch = match &d.data {
+            None => None,
+            Some(text) if text.len() > max_bytes * 6 + 2 => {
+                return Err(format!("x-session-data is over {max_bytes} bytes"))
+            }
+            Some(text) if !text.is_ascii() => {
+                return Err(
+                    "x-session-data must be ASCII: escape other characters as \\uXXXX".into(),
+                )
+            }
+            Some(text) => match serde_json::from_str(text) {
+                Ok(Value::Object(map)) => Some(map),
+                _ => return Err("x-session-data is not a JSON object".into()),
+            },
+        };
+        let login = d.issue.as_ref().map(|claims| {
+            serde_json::from_str::<Map<String, Value>>(claims)
+                .ok()
+                .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned))
+        });
+        Ok(Plan {
+            patch,
+            login,
+            logout: d.clear,
+        })
+    }
+
+    /// True when the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.patch.is_none() && self.login.is_none() && !self.logout
+    }
+}
+
+/// RFC 7386 JSON merge patch of an object: `null` deletes a member, an object merges into an
+/// object, anything else replaces.
+///
+/// ```
+/// use edge_session::gateway::store::merge_patch;
+/// use serde_json::json;
+/// let mut data = json!({ "cart": ["book"], "prefs": { "theme": "dark", "lang": "en" }, "flash": "hi" });
+/// let patch = json!({ "prefs": { "lang": "fr" }, "flash": null, "n": 1 });
+/// merge_patch(data.as_object_mut().unwrap(), patch.as_object().unwrap());
+/// assert_eq!(data, json!({ "cart": ["book"], "prefs": { "theme": "dark", "lang": "fr" }, "n": 1 }));
+/// ```
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (name, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(name);
+            }
+            Value::Object(inner) => {
+                let slot = target
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(t) = slot {
+                    merge_patch(t, inner);
+                }
+            }
+            other => {
+                target.insert(name.clone(), other.clone());
+            }
+        }
+    }
+}
+
+/// What [`finish`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// The session-id `Set-Cookie` to send, if any.
+    pub set_cookie: Option<String>,
+    /// What the commit did (`None`: nothing was committed: logout, or the store failed).
+    pub commit: Option<Commit>,
+    /// A warning for the log (the store failed, or conflicts outlasted the retries).
+    pub warning: Option<String>,
+    /// The origin's patch made the data larger than allowed: answer 502 with this message.
+    pub refused: Option<String>,
+}
+
+/// Carries out `plan` on the loaded session, after the origin answered.
+pub async fn finish<S: SessionStore>(
+    sessions: &Sessions<S>,
+    settings: &StoreSettings,
+    loaded: Loaded,
+    plan: &Plan,
+    now: UnixTime,
+) -> Outcome {
+    let mut out = Outcome::default();
+    let clear = || settings.cookie.removal().ok();
+    let mut session = match loaded.session {
+        Ok(s) => s,
+        Err(e) => {
+            if !plan.is_empty() {
+                out.warning = Some(format!("session change dropped: {e}"));
+            }
+            return out;
+        }
+    };
+    if plan.logout {
+        if let Err(e) = sessions.destroy(session).await {
+            out.warning = Some(format!("logout: the session could not be deleted: {e}"));
+        }
+        out.set_cookie = loaded.presented.and_then(|_| clear());
+        return out;
+    }
+    if let Some(patch) = &plan.patch {
+        merge_patch(session.data_mut(), patch);
+    }
+    if let Some(subject) = &plan.login {
+        session.set_subject(subject.clone());
+        if let Err(e) = sessions.regenerate(&mut session, now).await {
+            out.warning = Some(format!("login: the session id could not be renewed: {e}"));
+            return out;
+        }
+    }
+    let mut tries = 0;
+    loop {
+        match sessions.commit(&mut session, now).await {
+            Ok(commit) => {
+                out.commit = Some(commit);
+                break;
+            }
+            Err(Error::Conflict) if tries < CONFLICT_RETRIES => {
+                tries += 1;
+                sessions.store().backoff(tries).await;
+                let newer = match &loaded.presented {
+                    Some(cookie) => sessions.load(cookie, now).await,
+                    None => Ok(None),
+                };
+                match newer {
+                    Ok(Some(mut s)) => {
+                        if let Some(patch) = &plan.patch {
+                            merge_patch(s.data_mut(), patch);
+                        }
+                        session = s;
+                    }
+                    other => {
+                        out.warning = Some(format!(
+                            "the session changed and could not be reloaded: {:?}",
+                            other.map(|s| s.is_some())
+                        ));
+                        break;
+                    }
+                }
+            }
+            Err(Error::TooLarge { len, max }) => {
+                out.refused = Some(format!(
+                    "x-session-data makes the session data {len} bytes, over the limit of {max} (STORE_MAX_DATA_BYTES)"
+                ));
+                return out;
+            }
+            Err(e) => {
+                out.warning = Some(format!("the session could not be saved: {e}"));
+                break;
+            }
+        }
+    }
+    out.set_cookie = match session.cookie() {
+        Some(value) => settings
+            .cookie
+            .header(value, Some(sessions.cookie_max_age(&session, now)))
+            .ok(),
+        None if loaded.presented.is_some() && session.is_new() => clear(),
+        None => None,
+    };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cookie::SetCookie;
+    use crate::gateway::config::StoreKind;
+    use crate::keys::{KeyRing, Secret};
+    use crate::store::conformance::{block_on, join_all};
+    use crate::store::memory::MemoryStore;
+    use crate::store::SessionConfig;
+    use serde_json::json;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn settings() -> StoreSettings {
+        StoreSettings {
+            kind: StoreKind::Durable,
+            cookie: SetCookie::new("__Host-sid"),
+            sessions: SessionConfig::default(),
+            timeout_ms: 1000,
+            tests: false,
+        }
+    }
+
+    fn sessions(store: &MemoryStore) -> Sessions<&MemoryStore> {
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
+        Sessions::new(store, &ring, SessionConfig::default()).unwrap()
+    }
+
+    fn directives(data: Option<&str>, issue: Option<&str>, clear: bool) -> Directives {
+        Directives {
+            issue: issue.map(Into::into),
+            clear,
+            data: data.map(Into::into),
+        }
+    }
+
+    /// One request: load with `cookie`, the origin answers `d`; returns the origin's headers,
+    /// the outcome and the cookie the client keeps.
+    fn request(
+        s: &Sessions<&MemoryStore>,
+        cookie: Option<&str>,
+        d: &Directives,
+        now: u64,
+    ) -> (Vec<(String, String)>, Outcome, Option<String>) {
+        let header = cookie.map(|c| format!("a=1; __Host-sid={c}"));
+        let loaded = block_on(load(s, header.as_deref(), "__Host-sid", now));
+        let to_origin = loaded.origin_headers();
+        let plan = Plan::from_directives(d, 4096).unwrap();
+        let out = block_on(finish(s, &settings(), loaded, &plan, now));
+        let kept = match &out.set_cookie {
+            Some(c) if c.contains("Max-Age=0") => None,
+            Some(c) => Some(c["__Host-sid=".len()..c.find(';').unwrap()].to_owned()),
+            None => cookie.map(str::to_owned),
+        };
+        (to_origin, out, kept)
+    }
+
+    fn data_header(h: &[(String, String)]) -> Value {
+        serde_json::from_str(headers::get(h, "x-session-data").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn data_goes_to_the_origin_and_comes_back_as_a_patch() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let none = directives(None, None, false);
+        // An anonymous visitor with no data: nothing stored, no cookie.
+        let (h, out, jar) = request(&s, None, &none, NOW);
+        assert_eq!(headers::get(&h, "x-session-store"), Some("ok"));
+        assert_eq!(data_header(&h), json!({}));
+        assert_eq!((out.set_cookie, jar.clone(), store.len()), (None, None, 0));
+        // The origin stores a cart: the session is created and its cookie set.
+        let add = directives(Some(r#"{"cart":["book"],"name":"Zo\u00eb"}"#), None, false);
+        let (_, out, jar) = request(&s, None, &add, NOW);
+        assert_eq!(out.commit, Some(Commit::Created));
+        assert!(out
+            .set_cookie
+            .unwrap()
+            .contains("; Max-Age=86400; Path=/; Secure; HttpOnly"));
+        // Next request: the data reaches the origin, non-ASCII escaped.
+        let (h, out, jar2) = request(&s, jar.as_deref(), &none, NOW + 1);
+        assert_eq!(jar2, jar);
+        assert_eq!(out.commit, Some(Commit::Unchanged));
+        assert!(headers::get(&h, "x-session-data")
+            .unwrap()
+            .contains("Zo\\u00eb"));
+        assert_eq!(data_header(&h), json!({ "cart": ["book"], "name": "Zoë" }));
+        // A patch: one member deleted, one added.
+        let patch = directives(Some(r#"{"name":null,"n":1}"#), None, false);
+        request(&s, jar.as_deref(), &patch, NOW + 2);
+        let (h, _, _) = request(&s, jar.as_deref(), &none, NOW + 3);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"], "n": 1 }));
+    }
+
+    #[test]
+    fn login_renews_the_id_and_logout_deletes() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, anon) = request(&s, None, &add, NOW);
+        let login = directives(None, Some(r#"{"sub":"alice","role":"admin"}"#), false);
+        let (_, out, user) = request(&s, anon.as_deref(), &login, NOW + 1);
+        assert!(out.set_cookie.is_some());
+        assert_ne!(user, anon, "a login renews the session id");
+        let none = directives(None, None, false);
+        // The old id names nothing now: the client is told to forget it.
+        let (h, out, _) = request(&s, anon.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({}));
+        assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+        // The data moved with the user, who can be revoked everywhere.
+        let (h, _, _) = request(&s, user.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        let (h, _, _) = request(&s, user.as_deref(), &none, NOW + 3);
+        assert_eq!(data_header(&h), json!({}));
+        // Logout deletes and clears.
+        let (_, _, again) = request(&s, None, &add, NOW + 4);
+        let logout = directives(None, None, true);
+        let (_, out, kept) = request(&s, again.as_deref(), &logout, NOW + 5);
+        assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+        assert_eq!(kept, None);
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn a_failing_store_degrades() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"k":1}"#), None, false);
+        let (_, _, jar) = request(&s, None, &add, NOW);
+        store.set_failing(true);
+        let (h, out, kept) = request(&s, jar.as_deref(), &add, NOW + 1);
+        assert_eq!(headers::get(&h, "x-session-store"), Some("unavailable"));
+        assert_eq!(headers::get(&h, "x-session-data"), None);
+        assert!(out.warning.unwrap().contains("unavailable"));
+        assert_eq!(
+            (out.set_cookie, kept),
+            (None, jar.clone()),
+            "the cookie is kept"
+        );
+        store.set_failing(false);
+        let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW + 2);
+        assert_eq!(data_header(&h), json!({ "k": 1 }));
+    }
+
+    #[test]
+    fn concurrent_patches_of_different_members_all_survive() {
+        let store = MemoryStore::new().interleaving();
+        let s = sessions(&store);
+        let (_, _, jar) = request(
+            &s,
+            None,
+            &directives(Some("{\"start\":0}"), None, false),
+            NOW,
+        );
+        let header = format!("__Host-sid={}", jar.unwrap());
+        let tasks = (0..20)
+            .map(|i| {
+                let (s, header) = (&s, &header);
+                async move {
+                    let loaded = load(s, Some(header), "__Host-sid", NOW + 1).await;
+                    let patch = format!("{{\"m{i}\":{i}}}");
+                    let plan = Plan::from_directives(&directives(Some(&patch), None, false), 4096)
+                        .unwrap();
+                    finish(s, &settings(), loaded, &plan, NOW + 1).await
+                }
+            })
+            .collect();
+        let outcomes = block_on(join_all(tasks));
+        let saved = outcomes
+            .iter()
+            .filter(|o| o.commit == Some(Commit::Written))
+            .count();
+        let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 2));
+        let data = loaded.session.unwrap().data().clone();
+        // Up to CONFLICT_RETRIES re-applications each: some may give up, none is half-applied.
+        assert_eq!(data.len() - 1, saved, "{outcomes:?}");
+        assert!(saved >= 4, "only {saved} of 20 patches landed");
+    }
+
+    #[test]
+    fn oversized_data_is_refused_not_stored() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(20_000));
+        let d = directives(Some(&big), None, false);
+        let loaded = block_on(load(&s, None, "__Host-sid", NOW));
+        let plan = Plan::from_directives(&d, 4096).unwrap();
+        let out = block_on(finish(&s, &settings(), loaded, &plan, NOW));
+        assert!(out.refused.unwrap().contains("over the limit"));
+        assert_eq!((out.set_cookie, store.len()), (None, 0));
+    }
+
+    #[test]
+    fn bad_patches_are_refused() {
+        for bad in [
+            "[]",
+            "1",
+            "{",
+            "\"x\"",
+            "{\"n\":\"Zoë\"}",
+            &format!("{{\"x\":\"{}\"}}", "a".repeat(30_000)),
+        ] {
+            assert!(Plan::from_directives(&directives(Some(bad), None, false), 4096).is_err());
+        }
+        let plan =
+            Plan::from_directives(&directives(None, Some("{\"sub\":7}"), false), 10).unwrap();
+        assert_eq!(plan.login, Some(None));
+        assert!(Plan::from_directives(&directives(None, None, false), 10)
+            .unwrap()
+            .is_empty());
+    }
+}

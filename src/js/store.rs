@@ -1,0 +1,495 @@
+//! `SessionStore` for JavaScript (feature `store`): sessions in Workers KV, in Durable Objects
+//! or in memory, with async methods returning Promises. Thin wrappers over
+//! [`crate::store::Sessions`]; the platform calls are in `crate::store::{kv, durable}`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Object, Promise, Reflect};
+use serde::Deserialize;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{js_error, now_or_clock, parse, stringify};
+use crate::error::Error;
+use crate::keys::{KeyConfig, KeyRing};
+use crate::store::durable::{self, DurableStore};
+use crate::store::kv::KvStore;
+use crate::store::memory::MemoryStore;
+use crate::store::{AnyStore, Consistency, Session as CoreSession, SessionConfig, Sessions};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** The part of a Workers KV namespace binding the store uses. */
+export interface KvNamespaceLike {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options?: { prefix?: string; cursor?: string }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
+}
+
+/** The part of a Durable Object namespace binding the store uses. Its class must answer with `handleSessionObject`. */
+export interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: any): { fetch(url: string, init?: { method?: string; body?: string }): Promise<Response> };
+}
+
+/** The part of a Durable Object's `ctx.storage` a session object uses. */
+export interface DurableObjectStorageLike {
+  get(key: string): Promise<unknown>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  list(options?: { prefix?: string }): Promise<Map<string, unknown>>;
+  deleteAll(): Promise<void>;
+  setAlarm(scheduledTimeMs: number): Promise<void>;
+}
+
+/** Options of `new SessionStore(...)`. Give `kv` or `durableObject`; with neither, sessions live in memory (tests). */
+export interface SessionStoreConfig {
+  /** The keyring (as for `SessionTokens`): the first key signs the cookie and seals records, all keys open. */
+  keys: KeyConfig[];
+  /** Workers KV: eventually consistent (~60 s to other locations), last write wins, 1 write/s per key. */
+  kv?: KvNamespaceLike;
+  /** Durable Objects, one per session: strongly consistent, compare-and-set (`conflict`). */
+  durableObject?: DurableObjectNamespaceLike;
+  /** A session ends this long after its last write (default 1800). */
+  idleTimeoutSeconds?: number;
+  /** A session ends this long after its creation (default 86400). */
+  absoluteTimeoutSeconds?: number;
+  /** An unchanged session is rewritten (touched) at most this often (default 60). */
+  touchIntervalSeconds?: number;
+  /** Largest session data, in bytes of JSON (default 16384, at most 65536). */
+  maxDataBytes?: number;
+  /** Separates unrelated stores sharing a keyring (default "session"). */
+  purpose?: string;
+  /** A store operation slower than this fails with `store_unavailable` (default 5000). */
+  timeoutMs?: number;
+}
+
+/** Session data: a JSON object. */
+export type SessionData = { [name: string]: unknown };
+
+/** What `commit` did: nothing, a touch (idle timeout extended), a write, or the first write (send the cookie). */
+export type CommitResult = "unchanged" | "touched" | "written" | "created";
+
+/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...). */
+export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config";
+
+export interface NowOptions {
+  /** The current time in seconds since the epoch (default: the clock). */
+  now?: number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "SessionStoreConfig")]
+    pub type SessionStoreConfig;
+    #[wasm_bindgen(typescript_type = "NowOptions")]
+    pub type NowOptions;
+    #[wasm_bindgen(typescript_type = "SessionData")]
+    pub type SessionData;
+    #[wasm_bindgen(typescript_type = "DurableObjectStorageLike")]
+    pub type DurableObjectStorageLike;
+    #[wasm_bindgen(method, getter, js_name = now)]
+    fn now_option(this: &NowOptions) -> Option<f64>;
+}
+
+fn now(options: Option<NowOptions>) -> Result<u64, JsValue> {
+    now_or_clock(options.and_then(|o| o.now_option()))
+}
+
+/// Options with the bindings taken out, as JSON.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Options {
+    keys: Vec<KeyConfig>,
+    idle_timeout_seconds: Option<u64>,
+    absolute_timeout_seconds: Option<u64>,
+    touch_interval_seconds: Option<u64>,
+    max_data_bytes: Option<usize>,
+    purpose: Option<String>,
+    timeout_ms: Option<u32>,
+}
+
+fn config_error(message: impl Into<String>) -> JsValue {
+    js_error(Error::config(message))
+}
+
+/// Sessions kept in Workers KV, in Durable Objects or in memory: a signed session-id cookie,
+/// records encrypted at rest, idle and absolute timeouts, throttled touches, compare-and-set.
+#[wasm_bindgen]
+pub struct SessionStore {
+    inner: Rc<Sessions<AnyStore>>,
+}
+
+#[wasm_bindgen]
+impl SessionStore {
+    /// Checks the configuration; throws `invalid_config` naming what is wrong.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: SessionStoreConfig) -> Result<SessionStore, JsValue> {
+        let get = |name: &str| Reflect::get(&config, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let (kv, durable) = (get("kv"), get("durableObject"));
+        let rest = Object::new();
+        let names = Object::keys(config.unchecked_ref::<Object>());
+        for name in names.iter() {
+            if name
+                .as_string()
+                .is_some_and(|n| n != "kv" && n != "durableObject")
+            {
+                let _ = Reflect::set(&rest, &name, &Reflect::get(&config, &name)?);
+            }
+        }
+        let json = stringify(&rest).ok_or_else(|| config_error("config must be an object"))?;
+        let o: Options = serde_json::from_str(&json).map_err(|e| config_error(e.to_string()))?;
+        let defaults = SessionConfig::default();
+        let settings = SessionConfig {
+            idle_timeout_seconds: o
+                .idle_timeout_seconds
+                .unwrap_or(defaults.idle_timeout_seconds),
+            absolute_timeout_seconds: o
+                .absolute_timeout_seconds
+                .unwrap_or(defaults.absolute_timeout_seconds),
+            touch_interval_seconds: o
+                .touch_interval_seconds
+                .unwrap_or(defaults.touch_interval_seconds),
+            max_data_bytes: o.max_data_bytes.unwrap_or(defaults.max_data_bytes),
+            purpose: o.purpose.unwrap_or(defaults.purpose),
+        };
+        let timeout = o.timeout_ms.unwrap_or(crate::store::DEFAULT_TIMEOUT_MS);
+        let store = match (kv.is_undefined(), durable.is_undefined()) {
+            (false, false) => return Err(config_error("give kv or durableObject, not both")),
+            (false, true) => AnyStore::Kv(KvStore::new(kv).with_timeout(timeout)),
+            (true, false) => AnyStore::Durable(DurableStore::new(durable).with_timeout(timeout)),
+            (true, true) => AnyStore::Memory(MemoryStore::new()),
+        };
+        let ring = KeyRing::from_config(&o.keys).map_err(js_error)?;
+        let inner = Sessions::new(store, &ring, settings).map_err(js_error)?;
+        Ok(SessionStore {
+            inner: Rc::new(inner),
+        })
+    }
+
+    /// `"strong"` (Durable Objects, memory) or `"eventual"` (KV).
+    #[wasm_bindgen(getter, unchecked_return_type = "\"strong\" | \"eventual\"")]
+    pub fn consistency(&self) -> String {
+        match crate::store::SessionStore::consistency(self.inner.store()) {
+            Consistency::Strong => "strong".into(),
+            Consistency::Eventual => "eventual".into(),
+        }
+    }
+
+    /// The session named by the cookie value, or a new empty one when there is none or it names
+    /// nothing valid. Rejects only when the store fails (`store_unavailable`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
+    pub fn load(&self, cookie: Option<String>, options: Option<NowOptions>) -> Promise {
+        let (sessions, now) = (self.inner.clone(), now(options));
+        future_to_promise(async move {
+            let s = sessions
+                .load_or_new(cookie.as_deref(), now?)
+                .await
+                .map_err(js_error)?;
+            Ok(Session::wrap(s).into())
+        })
+    }
+
+    /// The session named by the cookie value, or `undefined` when it ended or is unknown.
+    /// Rejects with the reason otherwise: `bad_signature`, `expired`, `malformed` (cookie or
+    /// record), `unknown_key`, `store_unavailable`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Session | undefined>")]
+    pub fn find(&self, cookie: String, options: Option<NowOptions>) -> Promise {
+        let (sessions, now) = (self.inner.clone(), now(options));
+        future_to_promise(async move {
+            let s = sessions.load(&cookie, now?).await.map_err(js_error)?;
+            Ok(s.map_or(JsValue::UNDEFINED, |s| Session::wrap(s).into()))
+        })
+    }
+
+    /// Stores the session's changes: written when its data or subject changed, touched when
+    /// unchanged for `touchIntervalSeconds`, otherwise nothing. Rejects with `conflict` when
+    /// another request saved it first (Durable Objects): load it again and redo the change.
+    /// Do not change the session while the promise is pending.
+    #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]
+    pub fn commit(&self, session: &Session, options: Option<NowOptions>) -> Promise {
+        let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
+        future_to_promise(async move {
+            let mut s = cell.borrow().clone();
+            let commit = sessions.commit(&mut s, now?).await.map_err(js_error)?;
+            *cell.borrow_mut() = s;
+            Ok(commit_name(commit).into())
+        })
+    }
+
+    /// Loads the session named by the cookie (or a new one), calls `change(session)`, commits,
+    /// and on `conflict` starts again (up to `retries` more times, default 10). Resolves to the
+    /// committed session.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
+    pub fn update(
+        &self,
+        cookie: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "(session: Session) => void")]
+        change: js_sys::Function,
+        retries: Option<u32>,
+        options: Option<NowOptions>,
+    ) -> Promise {
+        let (sessions, now) = (self.inner.clone(), now(options));
+        let retries = retries.unwrap_or(10) as usize;
+        future_to_promise(async move {
+            let now = now?;
+            let mut tries = 0;
+            loop {
+                let s = sessions
+                    .load_or_new(cookie.as_deref(), now)
+                    .await
+                    .map_err(js_error)?;
+                let session = Session::wrap(s);
+                let cell = session.inner.clone();
+                change.call1(&JsValue::NULL, &JsValue::from(session))?;
+                let mut s = cell.borrow().clone();
+                match sessions.commit(&mut s, now).await {
+                    Ok(_) => return Ok(Session::wrap(s).into()),
+                    Err(Error::Conflict) if tries < retries => {
+                        tries += 1;
+                        crate::store::SessionStore::backoff(sessions.store(), tries).await;
+                    }
+                    Err(e) => return Err(js_error(e)),
+                }
+            }
+        })
+    }
+
+    /// Gives the session a new id and cookie, moving its data and deleting the old id (at login
+    /// and privilege changes: no session fixation). Send `session.cookie` afterwards.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn regenerate(&self, session: &Session, options: Option<NowOptions>) -> Promise {
+        let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
+        future_to_promise(async move {
+            let mut s = cell.borrow().clone();
+            sessions.regenerate(&mut s, now?).await.map_err(js_error)?;
+            *cell.borrow_mut() = s;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Ends the session (deletes it from the store). Clear the cookie.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn destroy(&self, session: &Session) -> Promise {
+        let (sessions, s) = (self.inner.clone(), session.inner.borrow().clone());
+        future_to_promise(async move {
+            sessions.destroy(s).await.map_err(js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Ends every session of `subject` (set with `session.subject`); resolves to how many.
+    #[wasm_bindgen(js_name = revokeSubject, unchecked_return_type = "Promise<number>")]
+    pub fn revoke_subject(&self, subject: String) -> Promise {
+        let sessions = self.inner.clone();
+        future_to_promise(async move {
+            let n = sessions.revoke_subject(&subject).await.map_err(js_error)?;
+            Ok((n as f64).into())
+        })
+    }
+
+    /// Seconds the session's cookie should live (`Max-Age`): until its absolute timeout.
+    #[wasm_bindgen(js_name = cookieMaxAge)]
+    pub fn cookie_max_age(
+        &self,
+        session: &Session,
+        options: Option<NowOptions>,
+    ) -> Result<f64, JsValue> {
+        let now = now(options)?;
+        Ok(self.inner.cookie_max_age(&session.inner.borrow(), now) as f64)
+    }
+}
+
+fn commit_name(c: crate::store::Commit) -> &'static str {
+    match c {
+        crate::store::Commit::Unchanged => "unchanged",
+        crate::store::Commit::Touched => "touched",
+        crate::store::Commit::Written => "written",
+        crate::store::Commit::Created => "created",
+    }
+}
+
+/// One session: its data (a JSON object), subject and cookie. Change it, then `commit` it.
+#[wasm_bindgen]
+pub struct Session {
+    inner: Rc<RefCell<CoreSession>>,
+}
+
+impl Session {
+    fn wrap(s: CoreSession) -> Session {
+        Session {
+            inner: Rc::new(RefCell::new(s)),
+        }
+    }
+}
+
+fn to_js(value: &Value) -> Result<JsValue, JsValue> {
+    parse(&serde_json::to_string(value).map_err(|e| js_error(Error::InvalidClaims(e.to_string())))?)
+}
+
+fn from_js(value: &JsValue) -> Result<Value, JsValue> {
+    let json = stringify(value)
+        .ok_or_else(|| js_error(Error::InvalidClaims("the value has no JSON form".into())))?;
+    serde_json::from_str(&json).map_err(|e| js_error(Error::InvalidClaims(e.to_string())))
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// A copy of the data; assign `session.data = {...}` to replace it.
+    #[wasm_bindgen(getter, unchecked_return_type = "SessionData")]
+    pub fn data(&self) -> Result<JsValue, JsValue> {
+        to_js(&Value::Object(self.inner.borrow().data().clone()))
+    }
+
+    /// Replaces the data with a JSON object.
+    #[wasm_bindgen(setter)]
+    pub fn set_data(&self, data: SessionData) -> Result<(), JsValue> {
+        match from_js(&data)? {
+            Value::Object(map) => {
+                *self.inner.borrow_mut().data_mut() = map;
+                Ok(())
+            }
+            _ => Err(js_error(Error::InvalidClaims(
+                "session data must be a JSON object".into(),
+            ))),
+        }
+    }
+
+    /// One value of the data (a copy), or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub fn get(&self, name: &str) -> Result<JsValue, JsValue> {
+        match self.inner.borrow().get(name) {
+            Some(v) => to_js(v),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Sets one value of the data (anything with a JSON form).
+    pub fn set(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+    ) -> Result<(), JsValue> {
+        let value = from_js(&value)?;
+        self.inner.borrow_mut().insert(name, value);
+        Ok(())
+    }
+
+    /// Removes one value of the data; true when it was there.
+    pub fn delete(&self, name: &str) -> bool {
+        self.inner.borrow_mut().remove(name).is_some()
+    }
+
+    /// Whose session this is (for `revokeSubject`), once set.
+    #[wasm_bindgen(getter)]
+    pub fn subject(&self) -> Option<String> {
+        self.inner.borrow().subject().map(str::to_owned)
+    }
+
+    /// Sets whose session this is; `regenerate` the session when it changes (login).
+    #[wasm_bindgen(setter)]
+    pub fn set_subject(&self, subject: Option<String>) {
+        self.inner.borrow_mut().set_subject(subject);
+    }
+
+    /// The cookie value to send, when the client does not know this session yet (created or
+    /// regenerated, and stored); `undefined` otherwise.
+    #[wasm_bindgen(getter)]
+    pub fn cookie(&self) -> Option<String> {
+        self.inner.borrow().cookie().map(str::to_owned)
+    }
+
+    /// The stored version: 0 until first stored, one more at every write.
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> f64 {
+        self.inner.borrow().version() as f64
+    }
+
+    /// True until the session is stored.
+    #[wasm_bindgen(getter, js_name = isNew)]
+    pub fn is_new(&self) -> bool {
+        self.inner.borrow().is_new()
+    }
+
+    /// When the session was created, in seconds since the epoch.
+    #[wasm_bindgen(getter)]
+    pub fn created(&self) -> f64 {
+        self.inner.borrow().created() as f64
+    }
+
+    /// When the session was last written, in seconds since the epoch.
+    #[wasm_bindgen(getter)]
+    pub fn touched(&self) -> f64 {
+        self.inner.borrow().touched() as f64
+    }
+}
+
+/// Serves a request to a session Durable Object. Your class:
+///
+/// ```js
+/// export class SessionObject {
+///   constructor(ctx) { this.ctx = ctx; }
+///   fetch(request) { return handleSessionObject(this.ctx.storage, request); }
+///   alarm() { return sessionObjectAlarm(this.ctx.storage); }
+/// }
+/// ```
+#[wasm_bindgen(js_name = handleSessionObject, unchecked_return_type = "Promise<Response>")]
+pub fn handle_session_object(
+    storage: DurableObjectStorageLike,
+    #[wasm_bindgen(unchecked_param_type = "Request")] request: JsValue,
+) -> Promise {
+    future_to_promise(async move {
+        let text = Reflect::get(&request, &"text".into())?
+            .dyn_into::<js_sys::Function>()?
+            .call0(&request)?;
+        let body = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&text))
+            .await?
+            .as_string()
+            .unwrap_or_default();
+        let reply = durable::serve_object(&storage, &body).await;
+        let response = Reflect::get(&js_sys::global(), &"Response".into())?;
+        let args = js_sys::Array::of1(&reply.into());
+        Reflect::construct(response.unchecked_ref::<js_sys::Function>(), &args)
+    })
+}
+
+/// A session Durable Object's alarm: deletes what expired.
+#[wasm_bindgen(js_name = sessionObjectAlarm, unchecked_return_type = "Promise<void>")]
+pub fn session_object_alarm(storage: DurableObjectStorageLike) -> Promise {
+    future_to_promise(async move {
+        durable::object_alarm(&storage).await.map_err(js_error)?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// Runs the store conformance suite (`crate::store::conformance`) against the store of
+/// `bindings` (`{ kv }`, `{ durableObject }` or `{}` for memory); resolves to the JSON report.
+/// Test builds only (feature `conformance`).
+#[cfg(feature = "conformance")]
+#[wasm_bindgen(js_name = runStoreConformance, unchecked_return_type = "Promise<string>")]
+pub fn run_store_conformance(
+    #[wasm_bindgen(
+        unchecked_param_type = "{ kv?: KvNamespaceLike; durableObject?: DurableObjectNamespaceLike }"
+    )]
+    bindings: JsValue,
+    now: f64,
+) -> Promise {
+    future_to_promise(async move {
+        let get = |name: &str| Reflect::get(&bindings, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let (kv, durable) = (get("kv"), get("durableObject"));
+        let store = if !kv.is_undefined() {
+            AnyStore::Kv(KvStore::new(kv))
+        } else if !durable.is_undefined() {
+            AnyStore::Durable(DurableStore::new(durable))
+        } else {
+            AnyStore::Memory(MemoryStore::new())
+        };
+        let now = super::seconds("now", now)?;
+        let report = crate::store::conformance::run(&store, now).await;
+        Ok(serde_json::to_string(&report).unwrap_or_default().into())
+    })
+}

@@ -1,0 +1,762 @@
+//! The conformance suite: one test body that every [`SessionStore`] passes. It runs natively
+//! against [`MemoryStore`](super::memory::MemoryStore) (`cargo test`), and inside the gateway
+//! worker against Workers KV and the Durable Object store on the real local runtime
+//! (tests/e2e/store.test.mjs).
+//!
+//! Every check returns a message instead of panicking, so the suite can run inside a worker and
+//! report as JSON. Sessions are made with fresh random ids, so runs against a shared store do not
+//! disturb each other.
+//!
+//! ```
+//! use edge_session::store::{conformance, memory::MemoryStore};
+//! let report = conformance::block_on(conformance::run(&MemoryStore::new().interleaving(), 1_800_000_000));
+//! assert!(report.ok(), "{:?}", report.failures());
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::record::RecordKeys;
+use super::{Commit, Consistency, Entry, SessionConfig, SessionStore, Sessions};
+use crate::error::{Error, Result};
+use crate::keys::{KeyRing, Secret};
+use crate::time::UnixTime;
+
+/// The settings the suite runs with: idle 600 s, absolute 3600 s, touch every 60 s.
+pub fn config() -> SessionConfig {
+    SessionConfig {
+        idle_timeout_seconds: 600,
+        absolute_timeout_seconds: 3600,
+        touch_interval_seconds: 60,
+        max_data_bytes: 4096,
+        purpose: "conformance".into(),
+    }
+}
+
+/// How many concurrent increments the strong-consistency check makes.
+pub const CONCURRENT: usize = 100;
+
+/// The outcome of one check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// The check's name, for example `touch_throttling`.
+    pub name: &'static str,
+    /// `pass`, `fail` or `skip`.
+    pub status: &'static str,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// `strong` or `eventual`.
+    pub consistency: &'static str,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// True when no check failed.
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.status != "fail")
+    }
+
+    /// The failed checks.
+    pub fn failures(&self) -> Vec<&Check> {
+        self.checks.iter().filter(|c| c.status == "fail").collect()
+    }
+}
+
+type Outcome = std::result::Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// `?` for the suite: any error becomes the failure message.
+trait Ctx<T> {
+    fn ctx(self, what: &str) -> std::result::Result<T, String>;
+}
+
+impl<T> Ctx<T> for Result<T> {
+    fn ctx(self, what: &str) -> std::result::Result<T, String> {
+        self.map_err(|e| format!("{what}: {} ({e})", e.code()))
+    }
+}
+
+fn ring(keys: &[(&str, u8)]) -> KeyRing {
+    let keys = keys
+        .iter()
+        .map(|(id, b)| {
+            let secret = Secret::new([*b; 32]).unwrap_or_else(|_| unreachable!("32 bytes"));
+            ((*id).to_owned(), secret)
+        })
+        .collect();
+    KeyRing::new(keys).unwrap_or_else(|_| unreachable!("a valid keyring"))
+}
+
+fn sessions<S: SessionStore>(store: S, keys: &[(&str, u8)]) -> Sessions<S> {
+    Sessions::new(store, &ring(keys), config()).unwrap_or_else(|_| unreachable!("valid config"))
+}
+
+const K1: &[(&str, u8)] = &[("k1", 1)];
+
+/// Runs every check against `store`, with the clock starting at `now`.
+pub async fn run<S: SessionStore>(store: &S, now: UnixTime) -> Report {
+    let mut checks = Vec::new();
+    macro_rules! check {
+        ($name:literal, $body:expr) => {
+            let outcome: Outcome = $body.await;
+            checks.push(Check {
+                name: $name,
+                status: if outcome.is_ok() { "pass" } else { "fail" },
+                detail: outcome.err().unwrap_or_default(),
+            });
+        };
+    }
+    check!("round_trip", round_trip(store, now));
+    check!("lazy_creation", lazy_creation(store, now));
+    check!("expiry", expiry(store, now));
+    check!("touch_throttling", touch_throttling(store, now));
+    check!("regenerate", regenerate(store, now));
+    check!("destroy", destroy(store, now));
+    check!("encryption_at_rest", encryption_at_rest(store, now));
+    check!("copied_value_fails", copied_value_fails(store, now));
+    check!("wrong_key", wrong_key(store, now));
+    check!("corrupted_values", corrupted(store, now));
+    check!("key_rotation", rotation(store, now));
+    check!("revoke_subject", revoke_subject(store, now));
+    check!("compare_and_set", compare_and_set(store, now));
+    match store.consistency() {
+        Consistency::Strong => {
+            check!("concurrent_increments", concurrent_increments(store, now));
+        }
+        Consistency::Eventual => checks.push(Check {
+            name: "concurrent_increments",
+            status: "skip",
+            detail: "an eventually consistent store does not promise it (last write wins)".into(),
+        }),
+    }
+    Report {
+        consistency: match store.consistency() {
+            Consistency::Strong => "strong",
+            Consistency::Eventual => "eventual",
+        },
+        checks,
+    }
+}
+
+/// A stored session with some data, and its cookie.
+async fn stored<S: SessionStore>(
+    s: &Sessions<S>,
+    data: Value,
+    now: UnixTime,
+) -> std::result::Result<(super::Session, String), String> {
+    let mut session = s.new_session(now).ctx("new_session")?;
+    if let Value::Object(map) = data {
+        *session.data_mut() = map;
+    }
+    let commit = s.commit(&mut session, now).await.ctx("commit")?;
+    ensure!(commit == Commit::Created, "first commit: {commit:?}");
+    let cookie = session.cookie().ok_or("a created session has a cookie")?;
+    Ok((session.clone(), cookie.to_owned()))
+}
+
+async fn raw<S: SessionStore>(store: &S, key: &str) -> std::result::Result<Entry, String> {
+    store
+        .load(key)
+        .await
+        .ctx("store.load")?
+        .ok_or_else(|| format!("no entry under {key}"))
+}
+
+async fn round_trip<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let data = json!({ "cart": ["book", "pen"], "name": "Zoë 日本", "n": 1.5, "deep": { "a": [null, true] } });
+    let (session, cookie) = stored(&s, data.clone(), now).await?;
+    ensure!(session.version() == 1, "version {}", session.version());
+    ensure!(cookie.len() < 200, "cookie of {} bytes", cookie.len());
+    ensure!(
+        !session.store_key().contains(&cookie),
+        "store key holds the cookie"
+    );
+    let loaded = s.load(&cookie, now + 1).await.ctx("load")?;
+    let loaded = loaded.ok_or("stored session not found")?;
+    ensure!(
+        Value::Object(loaded.data().clone()) == data,
+        "data changed: {:?}",
+        loaded.data()
+    );
+    ensure!(
+        loaded.created() == now && loaded.version() == 1,
+        "metadata changed"
+    );
+    ensure!(loaded.cookie().is_none(), "a known session sets no cookie");
+    Ok(())
+}
+
+async fn lazy_creation<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let mut session = s.load_or_new(None, now).await.ctx("load_or_new")?;
+    let commit = s.commit(&mut session, now).await.ctx("commit")?;
+    ensure!(
+        commit == Commit::Unchanged,
+        "an empty new session was {commit:?}"
+    );
+    ensure!(session.cookie().is_none(), "an empty session sets a cookie");
+    ensure!(
+        store
+            .load(session.store_key())
+            .await
+            .ctx("store.load")?
+            .is_none(),
+        "an empty session was stored"
+    );
+    Ok(())
+}
+
+async fn expiry<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let c = config();
+    // Idle: valid through the idle timeout, gone one second later.
+    let (_, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
+    let at_limit = s
+        .load(&cookie, now + c.idle_timeout_seconds)
+        .await
+        .ctx("load")?;
+    ensure!(at_limit.is_some(), "gone at the idle timeout");
+    let after = s
+        .load(&cookie, now + c.idle_timeout_seconds + 1)
+        .await
+        .ctx("load")?;
+    ensure!(after.is_none(), "alive after the idle timeout");
+    // Absolute: touched every interval, still gone after the absolute timeout.
+    let (_, cookie) = stored(&s, json!({ "k": 2 }), now).await?;
+    let mut t = now;
+    while t + c.touch_interval_seconds <= now + c.absolute_timeout_seconds {
+        t += c.touch_interval_seconds * 5;
+        let Some(mut session) = s.load(&cookie, t).await.ctx("load")? else {
+            ensure!(
+                t > now + c.absolute_timeout_seconds,
+                "an active session ended early, at +{}",
+                t - now
+            );
+            break;
+        };
+        s.commit(&mut session, t).await.ctx("touch")?;
+    }
+    let end = now + c.absolute_timeout_seconds;
+    ensure!(
+        s.load(&cookie, end).await.ctx("load")?.is_some(),
+        "gone before the absolute timeout"
+    );
+    match s.load(&cookie, end + 1).await {
+        Ok(None) | Err(Error::Expired { .. }) => Ok(()),
+        other => Err(format!(
+            "alive after the absolute timeout: {:?}",
+            other.map(|s| s.is_some())
+        )),
+    }
+}
+
+async fn touch_throttling<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let c = config();
+    let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
+    let key = session.store_key().to_owned();
+    let load = |t| {
+        let (s, cookie) = (&s, &cookie);
+        async move {
+            s.load(cookie, t)
+                .await
+                .ctx("load")?
+                .ok_or_else(|| "not found".to_owned())
+        }
+    };
+    let interval = c.touch_interval_seconds;
+    for t in [now + 1, now + interval / 2, now + interval - 1] {
+        let mut session = load(t).await?;
+        session.insert("k", json!(1)); // the same value: not a change
+        let commit = s.commit(&mut session, t).await.ctx("commit")?;
+        ensure!(commit == Commit::Unchanged, "at +{}: {commit:?}", t - now);
+    }
+    ensure!(
+        raw(store, &key).await?.version == 1,
+        "an unchanged session was rewritten"
+    );
+    let mut session = load(now + interval).await?;
+    let commit = s.commit(&mut session, now + interval).await.ctx("commit")?;
+    ensure!(commit == Commit::Touched, "after the interval: {commit:?}");
+    let entry = raw(store, &key).await?;
+    ensure!(entry.version == 2, "touch wrote version {}", entry.version);
+    ensure!(
+        entry.expires == now + interval + c.idle_timeout_seconds,
+        "touch did not extend the idle deadline"
+    );
+    // Right after a touch: nothing; a change: written at once.
+    let mut session = load(now + interval + 1).await?;
+    let commit = s
+        .commit(&mut session, now + interval + 1)
+        .await
+        .ctx("commit")?;
+    ensure!(
+        commit == Commit::Unchanged,
+        "right after a touch: {commit:?}"
+    );
+    session.insert("k", json!(2));
+    let commit = s
+        .commit(&mut session, now + interval + 2)
+        .await
+        .ctx("commit")?;
+    ensure!(commit == Commit::Written, "a change: {commit:?}");
+    ensure!(
+        raw(store, &key).await?.version == 3,
+        "the change was not written"
+    );
+    // The idle timeout counts from the touch.
+    let late = now + interval + 2 + c.idle_timeout_seconds;
+    ensure!(
+        s.load(&cookie, late).await.ctx("load")?.is_some(),
+        "touch did not extend the session"
+    );
+    Ok(())
+}
+
+async fn regenerate<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (_, old_cookie) = stored(&s, json!({ "cart": ["book"] }), now).await?;
+    let mut session = s
+        .load(&old_cookie, now + 5)
+        .await
+        .ctx("load")?
+        .ok_or("not found")?;
+    let old_key = session.store_key().to_owned();
+    session.set_subject(Some("user-regenerate".into()));
+    session.insert("role", json!("admin"));
+    s.regenerate(&mut session, now + 5)
+        .await
+        .ctx("regenerate")?;
+    let new_cookie = session.cookie().ok_or("no new cookie")?.to_owned();
+    ensure!(new_cookie != old_cookie, "same cookie");
+    ensure!(session.store_key() != old_key, "same store key");
+    ensure!(
+        s.load(&old_cookie, now + 6)
+            .await
+            .ctx("load old")?
+            .is_none(),
+        "the old id still works"
+    );
+    ensure!(
+        store.load(&old_key).await.ctx("store.load")?.is_none(),
+        "the old entry remains"
+    );
+    let moved = s
+        .load(&new_cookie, now + 6)
+        .await
+        .ctx("load new")?
+        .ok_or("new id not found")?;
+    ensure!(
+        moved.get("cart") == Some(&json!(["book"])),
+        "data not moved"
+    );
+    ensure!(
+        moved.get("role") == Some(&json!("admin")),
+        "pending change lost"
+    );
+    ensure!(moved.subject() == Some("user-regenerate"), "subject lost");
+    ensure!(
+        moved.created() == now,
+        "regenerate reset the absolute timeout"
+    );
+    Ok(())
+}
+
+async fn destroy<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
+    let key = session.store_key().to_owned();
+    s.destroy(session).await.ctx("destroy")?;
+    ensure!(
+        s.load(&cookie, now + 1).await.ctx("load")?.is_none(),
+        "destroyed session loads"
+    );
+    ensure!(
+        store.load(&key).await.ctx("store.load")?.is_none(),
+        "entry remains"
+    );
+    let fresh = s
+        .load_or_new(Some(&cookie), now + 1)
+        .await
+        .ctx("load_or_new")?;
+    ensure!(
+        fresh.is_new() && fresh.data().is_empty(),
+        "destroyed data came back"
+    );
+    Ok(())
+}
+
+const MARKER: &str = "plaintext-marker-4f9a";
+
+async fn encryption_at_rest<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (mut session, cookie) =
+        stored(&s, json!({ "card": MARKER, MARKER: "name-too" }), now).await?;
+    session.set_subject(Some(format!("{MARKER}-subject")));
+    s.commit(&mut session, now + 1).await.ctx("commit")?;
+    let entry = raw(store, session.store_key()).await?;
+    let text = entry.to_json();
+    let decoded = crate::codec::b64_decode(&entry.value).map_err(|e| e.to_string())?;
+    for needle in [MARKER, "card", "name-too", "subject"] {
+        ensure!(!text.contains(needle), "stored text holds {needle:?}");
+        ensure!(
+            !decoded
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            "stored bytes hold {needle:?}"
+        );
+    }
+    let sid = cookie_sid(&cookie).ok_or("cookie has no sid")?;
+    ensure!(
+        !text.contains(&sid) && !session.store_key().contains(&sid),
+        "store holds the id"
+    );
+    Ok(())
+}
+
+/// The base64url session id inside a cookie (the cookie is signed, not encrypted).
+fn cookie_sid(cookie: &str) -> Option<String> {
+    let bytes = crate::codec::b64_decode(cookie).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let start = text.find("\"sid\":\"")? + 7;
+    let end = start + text[start..].find('"')?;
+    Some(text[start..end].to_owned())
+}
+
+async fn copied_value_fails<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (a, _) = stored(&s, json!({ "owner": "a" }), now).await?;
+    let (b, b_cookie) = stored(&s, json!({ "owner": "b" }), now).await?;
+    let entry = raw(store, a.store_key()).await?;
+    store
+        .save(b.store_key(), &entry, Some(1), now)
+        .await
+        .ctx("store.save")?;
+    match s.load(&b_cookie, now + 1).await {
+        Err(Error::BadSignature) => {}
+        other => {
+            return Err(format!(
+                "a copied value opened: {:?}",
+                other.map(|s| s.is_some())
+            ))
+        }
+    }
+    let fresh = s
+        .load_or_new(Some(&b_cookie), now + 1)
+        .await
+        .ctx("load_or_new")?;
+    ensure!(fresh.is_new(), "load_or_new kept the copied value");
+    Ok(())
+}
+
+async fn wrong_key<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
+    let entry = raw(store, session.store_key()).await?;
+    let id = crate::codec::b64_decode(&cookie_sid(&cookie).ok_or("no sid")?)
+        .map_err(|e| e.to_string())?;
+    let id: [u8; 16] = id.try_into().map_err(|_| "id length")?;
+    let same_id_other_secret = RecordKeys::new(&ring(&[("k1", 2)]), &config().purpose);
+    match same_id_other_secret.open(&id, entry.version, &entry.value) {
+        Err(Error::BadSignature) => {}
+        other => return Err(format!("another secret: {other:?}")),
+    }
+    let other_id = RecordKeys::new(&ring(&[("k9", 1)]), &config().purpose);
+    match other_id.open(&id, entry.version, &entry.value) {
+        Err(Error::UnknownKey(kid)) if kid == "k1" => {}
+        other => return Err(format!("another key id: {other:?}")),
+    }
+    // A cookie signed with another secret is refused before the store is asked.
+    let other = sessions(store, &[("k1", 2)]);
+    match other.load(&cookie, now).await {
+        Err(Error::BadSignature) => Ok(()),
+        other => Err(format!(
+            "a foreign cookie: {:?}",
+            other.map(|s| s.is_some())
+        )),
+    }
+}
+
+async fn corrupted<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
+    let key = session.store_key().to_owned();
+    let entry = raw(store, &key).await?;
+    let mut flipped = entry.value.clone().into_bytes();
+    ensure!(flipped.len() > 8, "stored value too short");
+    let mid = flipped.len() / 2;
+    flipped[mid] = if flipped[mid] == b'A' { b'B' } else { b'A' };
+    let cut = (entry.value.len() - entry.value.len() % 4).saturating_sub(4);
+    let head = |n: usize| entry.value.get(..n).unwrap_or_default().to_owned();
+    let cases = [
+        (
+            String::from_utf8(flipped).map_err(|e| e.to_string())?,
+            "bad_signature",
+        ),
+        (head(cut), "bad_signature"),
+        (head(8), "malformed"),
+        ("not base64!".to_owned(), "malformed"),
+        (String::new(), "malformed"),
+    ];
+    for (version, (value, code)) in (entry.version..).zip(cases) {
+        let bad = Entry {
+            version: version + 1,
+            value,
+            expires: entry.expires,
+        };
+        store
+            .save(&key, &bad, Some(version), now)
+            .await
+            .ctx("store.save")?;
+        match s.load(&cookie, now + 1).await {
+            Err(e) if e.code() == code => {}
+            other => return Err(format!("expected {code}: {:?}", other.map(|s| s.is_some()))),
+        }
+    }
+    let fresh = s
+        .load_or_new(Some(&cookie), now + 1)
+        .await
+        .ctx("load_or_new")?;
+    ensure!(
+        fresh.is_new(),
+        "a corrupted record was not replaced by a new session"
+    );
+    // A forged or truncated cookie is a typed error too.
+    let truncated = cookie
+        .get(..cookie.len().saturating_sub(2))
+        .unwrap_or_default();
+    for bad in [truncated, "junk", ""] {
+        match s.load(bad, now).await {
+            Err(Error::StoreUnavailable(_)) | Ok(_) => {
+                return Err(format!("cookie {bad:?} accepted"))
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+async fn rotation<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let old = sessions(store, K1);
+    let (_, cookie) = stored(&old, json!({ "k": 1 }), now).await?;
+    let rotated = sessions(store, &[("k2", 2), ("k1", 1)]);
+    let mut session = rotated
+        .load(&cookie, now + 1)
+        .await
+        .ctx("load")?
+        .ok_or("lost by rotation")?;
+    session.insert("k", json!(2));
+    rotated.commit(&mut session, now + 2).await.ctx("commit")?;
+    let entry = raw(store, session.store_key()).await?;
+    let id = crate::codec::b64_decode(&cookie_sid(&cookie).ok_or("no sid")?)
+        .map_err(|e| e.to_string())?;
+    let id: [u8; 16] = id.try_into().map_err(|_| "id length")?;
+    let k2_only = RecordKeys::new(&ring(&[("k2", 2)]), &config().purpose);
+    ensure!(
+        k2_only.open(&id, entry.version, &entry.value).is_ok(),
+        "a write after rotation was not sealed with the new key"
+    );
+    let again = rotated
+        .load(&cookie, now + 3)
+        .await
+        .ctx("load")?
+        .ok_or("lost")?;
+    ensure!(again.get("k") == Some(&json!(2)), "change lost");
+    let (_, new_cookie) = stored(&rotated, json!({ "k": 3 }), now).await?;
+    ensure!(
+        old.load(&new_cookie, now).await.is_err(),
+        "a k2 cookie opened with k1 only"
+    );
+    Ok(())
+}
+
+async fn revoke_subject<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let alice = format!("alice-{}", crate::codec::b64_encode(&random_bytes()?));
+    let bob = format!("bob-{}", crate::codec::b64_encode(&random_bytes()?));
+    let mut cookies = Vec::new();
+    for (i, who) in [&alice, &alice, &alice, &bob].into_iter().enumerate() {
+        let (mut session, _) = stored(&s, json!({ "i": i }), now).await?;
+        session.set_subject(Some(who.clone()));
+        s.regenerate(&mut session, now + 1)
+            .await
+            .ctx("regenerate")?;
+        cookies.push(session.cookie().ok_or("no cookie")?.to_owned());
+    }
+    let n = s.revoke_subject(&alice).await.ctx("revoke_subject")?;
+    ensure!(n == 3, "revoked {n} sessions, not 3");
+    for cookie in &cookies[..3] {
+        ensure!(
+            s.load(cookie, now + 2).await.ctx("load")?.is_none(),
+            "a revoked session loads"
+        );
+    }
+    ensure!(
+        s.load(&cookies[3], now + 2).await.ctx("load")?.is_some(),
+        "another user's session ended"
+    );
+    ensure!(
+        s.revoke_subject(&alice).await.ctx("revoke again")? == 0,
+        "revoked twice"
+    );
+    Ok(())
+}
+
+async fn compare_and_set<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (_, cookie) = stored(&s, json!({ "who": "none" }), now).await?;
+    let mut first = s
+        .load(&cookie, now + 1)
+        .await
+        .ctx("load")?
+        .ok_or("not found")?;
+    let mut second = first.clone();
+    first.insert("who", json!("first"));
+    second.insert("who", json!("second"));
+    s.commit(&mut first, now + 1).await.ctx("first commit")?;
+    let late = s.commit(&mut second, now + 1).await;
+    let stored_now = s
+        .load(&cookie, now + 2)
+        .await
+        .ctx("load")?
+        .ok_or("not found")?;
+    match store.consistency() {
+        Consistency::Strong => {
+            ensure!(
+                matches!(late, Err(Error::Conflict)),
+                "a stale save: {late:?}"
+            );
+            ensure!(
+                stored_now.get("who") == Some(&json!("first")),
+                "the stale save was written"
+            );
+            ensure!(second.version() == 1, "a refused save changed the session");
+        }
+        Consistency::Eventual => {
+            ensure!(late.is_ok(), "last write wins: {late:?}");
+            ensure!(
+                stored_now.get("who") == Some(&json!("second")),
+                "the last write lost"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn concurrent_increments<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let (_, cookie) = stored(&s, json!({ "n": 0 }), now).await?;
+    let tasks: Vec<_> = (0..CONCURRENT)
+        .map(|_| {
+            let (s, cookie) = (&s, &cookie);
+            async move {
+                s.update(Some(cookie), now + 1, CONCURRENT * 4, |session| {
+                    let n = session.get("n").and_then(Value::as_u64).unwrap_or(0);
+                    session.insert("n", json!(n + 1));
+                })
+                .await
+            }
+        })
+        .collect();
+    let results = join_all(tasks).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    ensure!(
+        failed == 0,
+        "{failed} increments failed: {:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    let end = s
+        .load(&cookie, now + 2)
+        .await
+        .ctx("load")?
+        .ok_or("not found")?;
+    let n = end.get("n").and_then(Value::as_u64);
+    ensure!(n == Some(CONCURRENT as u64), "counter {n:?}: updates lost");
+    ensure!(
+        end.version() == CONCURRENT as u64 + 1,
+        "version {}",
+        end.version()
+    );
+    Ok(())
+}
+
+fn random_bytes() -> std::result::Result<[u8; 9], String> {
+    let mut b = [0u8; 9];
+    getrandom::fill(&mut b).map_err(|e| e.to_string())?;
+    Ok(b)
+}
+
+/// Runs futures concurrently on the current task and collects their outputs, in order.
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    JoinAll {
+        pending: futures.into_iter().map(|f| Some(Box::pin(f))).collect(),
+        done: Vec::new(),
+    }
+    .await
+}
+
+struct JoinAll<F: Future> {
+    pending: Vec<Option<Pin<Box<F>>>>,
+    done: Vec<Option<F::Output>>,
+}
+
+// Nothing is pinned in place: the futures are boxed.
+impl<F: Future> Unpin for JoinAll<F> {}
+
+impl<F: Future> Future for JoinAll<F> {
+    type Output = Vec<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.done.is_empty() {
+            this.done = this.pending.iter().map(|_| None).collect();
+        }
+        let mut all = true;
+        for (slot, out) in this.pending.iter_mut().zip(this.done.iter_mut()) {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            Poll::Ready(this.done.iter_mut().filter_map(Option::take).collect())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Drives a future to completion on this thread by polling it until it is ready. For futures
+/// that make progress without outside events (the memory store, doc examples, native tests).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

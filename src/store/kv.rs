@@ -1,0 +1,120 @@
+//! The Workers KV store (features `store` or `gateway`): eventually consistent, last write wins.
+//! See [`KvStore`].
+
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::js::{call, object, settle, DEFAULT_TIMEOUT_MS};
+use super::{Consistency, Entry, SessionStore};
+use crate::error::{Error, Result};
+use crate::time::UnixTime;
+
+/// A session store in a Workers KV namespace: eventually consistent, last write wins.
+///
+/// - A write reaches other locations within about 60 s; reads at the writing location see it
+///   at once (read-your-writes only there).
+/// - Concurrent writes to one session: the last one wins, the expected version is not checked.
+/// - At most one write per second per key: [`Sessions`](super::Sessions) never rewrites an
+///   unchanged session more than once per touch interval.
+/// - Entries expire by themselves (`expirationTtl`, at least 60 s); a subject's sessions are
+///   listed under `u:<subject tag>/<session key>` (KV `list` is eventually consistent too).
+#[derive(Clone, Debug)]
+pub struct KvStore {
+    namespace: JsValue,
+    timeout_ms: u32,
+}
+
+impl KvStore {
+    /// A store in the KV namespace binding `namespace` (`env.SESSIONS`).
+    pub fn new(namespace: JsValue) -> Self {
+        KvStore {
+            namespace,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+
+    /// Operations slower than `ms` fail with `store_unavailable`.
+    pub fn with_timeout(mut self, ms: u32) -> Self {
+        self.timeout_ms = ms.max(1);
+        self
+    }
+
+    async fn run(&self, what: &str, name: &str, args: &[&JsValue]) -> Result<JsValue> {
+        let started = call(&self.namespace, name, args)?;
+        settle(what, started, self.timeout_ms).await
+    }
+
+    async fn put(&self, key: &str, value: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        // KV refuses a time-to-live under 60 s.
+        let ttl = until.saturating_sub(now).max(60) as f64;
+        let options = object(&[("expirationTtl", ttl.into())]);
+        self.run("KV put", "put", &[&key.into(), &value.into(), &options])
+            .await
+            .map(drop)
+    }
+}
+
+impl SessionStore for KvStore {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        let value = self.run("KV get", "get", &[&key.into()]).await?;
+        match value.as_string() {
+            Some(text) => Entry::from_json(&text).map(Some),
+            None if value.is_null() || value.is_undefined() => Ok(None),
+            None => Err(Error::Malformed("KV value is not text")),
+        }
+    }
+
+    async fn save(&self, key: &str, entry: &Entry, _: Option<u64>, now: UnixTime) -> Result<()> {
+        self.put(key, &entry.to_json(), entry.expires, now).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.run("KV delete", "delete", &[&key.into()])
+            .await
+            .map(drop)
+    }
+
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        self.put(&format!("u:{subject}/{key}"), "", until, now)
+            .await
+    }
+
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        let prefix = format!("u:{subject}/");
+        let mut cursor = JsValue::UNDEFINED;
+        let mut n = 0;
+        loop {
+            let options = object(&[("prefix", prefix.as_str().into()), ("cursor", cursor)]);
+            let page = self.run("KV list", "list", &[&options]).await?;
+            let keys: Array = Reflect::get(&page, &"keys".into())
+                .ok()
+                .and_then(|k| k.dyn_into().ok())
+                .ok_or(Error::Malformed("KV list answer"))?;
+            for k in keys.iter() {
+                let Some(name) = Reflect::get(&k, &"name".into())
+                    .ok()
+                    .and_then(|n| n.as_string())
+                else {
+                    continue;
+                };
+                let Some(session) = name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                self.delete(session).await?;
+                self.delete(&name).await?;
+                n += 1;
+            }
+            let complete = Reflect::get(&page, &"list_complete".into())
+                .map(|c| c.as_bool() != Some(false))
+                .unwrap_or(true);
+            cursor = Reflect::get(&page, &"cursor".into()).unwrap_or(JsValue::UNDEFINED);
+            if complete || cursor.as_string().is_none_or(|c| c.is_empty()) {
+                return Ok(n);
+            }
+        }
+    }
+
+    fn consistency(&self) -> Consistency {
+        Consistency::Eventual
+    }
+}

@@ -1,0 +1,172 @@
+//! An in-memory store: strongly consistent, compare-and-set, gone when the process ends. For
+//! tests (it can fail on demand and interleave concurrent tasks) and single-instance use.
+//!
+//! ```
+//! use edge_session::store::{memory::MemoryStore, Entry, SessionStore};
+//! # edge_session::store::conformance::block_on(async {
+//! let store = MemoryStore::new();
+//! let entry = Entry { version: 1, value: "sealed".into(), expires: 1_800_000_600 };
+//! store.save("s:abc", &entry, None, 1_800_000_000).await?;
+//! assert_eq!(store.save("s:abc", &entry, None, 1_800_000_000).await.unwrap_err().code(), "conflict");
+//! assert_eq!(store.load("s:abc").await?, Some(entry));
+//! # Ok::<(), edge_session::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::{Consistency, Entry, SessionStore};
+use crate::error::{Error, Result};
+use crate::time::UnixTime;
+
+/// An in-memory [`SessionStore`]. Clones share the same contents.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    inner: Rc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: RefCell<HashMap<String, Entry>>,
+    /// subject -> (session key -> until)
+    links: RefCell<HashMap<String, BTreeMap<String, UnixTime>>>,
+    failing: Cell<bool>,
+    interleave: Cell<bool>,
+    writes: Cell<u64>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every operation yields to other tasks once before it runs (and once after a read),
+    /// so that concurrent tasks really interleave, as they do against a remote store.
+    pub fn interleaving(self) -> Self {
+        self.inner.interleave.set(true);
+        self
+    }
+
+    /// While `failing` is true, every operation fails with `store_unavailable`.
+    pub fn set_failing(&self, failing: bool) {
+        self.inner.failing.set(failing);
+    }
+
+    /// How many writes (saves) succeeded so far.
+    pub fn writes(&self) -> u64 {
+        self.inner.writes.get()
+    }
+
+    /// How many entries are held.
+    pub fn len(&self) -> usize {
+        self.inner.entries.borrow().len()
+    }
+
+    /// True when no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets entries that expired before `now` and links past their time (the KV store's TTL
+    /// and the Durable Object's alarm do this on the platform).
+    pub fn purge(&self, now: UnixTime) {
+        self.inner
+            .entries
+            .borrow_mut()
+            .retain(|_, e| e.expires >= now);
+        for keys in self.inner.links.borrow_mut().values_mut() {
+            keys.retain(|_, until| *until >= now);
+        }
+    }
+
+    async fn enter(&self) -> Result<()> {
+        if self.inner.interleave.get() {
+            YieldOnce(false).await;
+        }
+        if self.inner.failing.get() {
+            return Err(Error::StoreUnavailable("memory store set to fail".into()));
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        self.enter().await?;
+        let entry = self.inner.entries.borrow().get(key).cloned();
+        if self.inner.interleave.get() {
+            YieldOnce(false).await;
+        }
+        Ok(entry)
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        entry: &Entry,
+        expected: Option<u64>,
+        _now: UnixTime,
+    ) -> Result<()> {
+        self.enter().await?;
+        let mut entries = self.inner.entries.borrow_mut();
+        if entries.get(key).map(|e| e.version) != expected {
+            return Err(Error::Conflict);
+        }
+        entries.insert(key.to_owned(), entry.clone());
+        self.inner.writes.set(self.inner.writes.get() + 1);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.enter().await?;
+        self.inner.entries.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        self.enter().await?;
+        let mut links = self.inner.links.borrow_mut();
+        let keys = links.entry(subject.to_owned()).or_default();
+        keys.retain(|_, u| *u >= now);
+        keys.insert(key.to_owned(), until);
+        Ok(())
+    }
+
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        self.enter().await?;
+        let keys = self
+            .inner
+            .links
+            .borrow_mut()
+            .remove(subject)
+            .unwrap_or_default();
+        let mut entries = self.inner.entries.borrow_mut();
+        Ok(keys.keys().filter(|k| entries.remove(*k).is_some()).count())
+    }
+
+    fn consistency(&self) -> Consistency {
+        Consistency::Strong
+    }
+}
+
+/// Pending once (waking itself), then ready: lets other tasks of a join run.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Encryption at rest: a session [`Record`] sealed into the text a store holds.
+//!
+//! Records are sealed with XChaCha20-Poly1305 under a 32-byte key derived with HKDF-SHA256 from
+//! each secret of the keyring and the purpose (`store:<purpose>`), so a store key never opens a
+//! token and no token key opens a record. The first key seals, every key opens (rotation as for
+//! tokens). The associated data binds the session id and the record version: a value copied to
+//! another session's key, or put back under another version, fails to open (`bad_signature`).
+//! A sealed record is one base64url string of these bytes:
+//!
+//! ```text
+//! format      1 byte    = 0x01                              ┐ authenticated,
+//! kid         1 byte length (1..=64) + the key id           ┘ not encrypted
+//! nonce       24 bytes  random, fresh for each write
+//! ciphertext  created varint, touched varint, subject (varint length + 1, 0 when none) and
+//!             bytes, then the data as a JSON object
+//! tag         16 bytes  Poly1305 over the above and the associated data:
+//!             "edge-session record" || format || kid || session id (16 bytes) || version varint
+//! ```
+//!
+//! ```
+//! use edge_session::store::record::{Record, RecordKeys};
+//! use edge_session::{KeyRing, Secret};
+//! use serde_json::json;
+//!
+//! let ring = KeyRing::new(vec![("k1".into(), Secret::new([7u8; 32])?)])?;
+//! let keys = RecordKeys::new(&ring, "session");
+//! let record = Record::new(json!({ "cart": ["book"] }).as_object().unwrap().clone(), 1_800_000_000);
+//! let sealed = keys.seal(&[1; 16], 1, &record)?;
+//! assert!(!sealed.contains("book"));
+//! assert_eq!(keys.open(&[1; 16], 1, &sealed)?.record, record);
+//! assert_eq!(keys.open(&[2; 16], 1, &sealed).unwrap_err().code(), "bad_signature");
+//! # Ok::<(), edge_session::Error>(())
+//! ```
+
+use std::fmt;
+
+use chacha20poly1305::aead::AeadInOut;
+use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
+use serde_json::{Map, Value};
+
+use crate::codec::{b64_decode, b64_encode, put_varint, Reader};
+use crate::error::{Error, Result};
+use crate::keys::{KeyRing, MAX_KEY_ID_BYTES};
+use crate::time::UnixTime;
+
+const FORMAT: u8 = 0x01;
+const NONCE_BYTES: usize = 24;
+const TAG_BYTES: usize = 16;
+const AD_DOMAIN: &[u8] = b"edge-session record";
+/// Format, kid length, a 1-byte kid, nonce, two 1-byte varints, subject, `{}`, tag.
+const MIN_RECORD_BYTES: usize = 3 + NONCE_BYTES + 3 + 2 + TAG_BYTES;
+/// The length of a session id, in bytes (128 random bits).
+pub const ID_BYTES: usize = 16;
+
+/// A session's contents, as the application sees them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// The session data: a JSON object.
+    pub data: Map<String, Value>,
+    /// When the session was created (the absolute timeout counts from here).
+    pub created: UnixTime,
+    /// When the session was last written (the idle timeout counts from here).
+    pub touched: UnixTime,
+    /// Whose session it is, once logged in (for revoking every session of a user).
+    pub subject: Option<String>,
+}
+
+impl Record {
+    /// A new record created and touched at `now`, without a subject.
+    pub fn new(data: Map<String, Value>, now: UnixTime) -> Self {
+        Record {
+            data,
+            created: now,
+            touched: now,
+            subject: None,
+        }
+    }
+}
+
+/// A record that opened, with the key that sealed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opened {
+    /// The record.
+    pub record: Record,
+    /// True when it was sealed by a key other than the current one (the next write re-seals it).
+    pub stale_key: bool,
+}
+
+/// The record keys of a keyring, one per key id: the first seals, all open.
+#[derive(Clone)]
+pub struct RecordKeys {
+    keys: Vec<(String, XChaCha20Poly1305)>,
+}
+
+impl fmt::Debug for RecordKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("RecordKeys")
+            .field("key_ids", &ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordKeys {
+    /// Derives the record keys for `purpose` from every key of `ring`.
+    pub fn new(ring: &KeyRing, purpose: &str) -> Self {
+        let info = format!("store:{purpose}");
+        let keys = ring
+            .iter()
+            .map(|(id, secret)| {
+                let cipher = XChaCha20Poly1305::new(&secret.derive(&info).into());
+                (id.to_owned(), cipher)
+            })
+            .collect();
+        RecordKeys { keys }
+    }
+
+    /// Seals `record` for session `id` at `version` with the current key and a fresh nonce.
+    pub fn seal(&self, id: &[u8; ID_BYTES], version: u64, record: &Record) -> Result<String> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        getrandom::fill(&mut nonce).map_err(|_| Error::RandomnessUnavailable)?;
+        self.seal_with_nonce(id, version, record, nonce)
+    }
+
+    fn seal_with_nonce(
+        &self,
+        id: &[u8; ID_BYTES],
+        version: u64,
+        record: &Record,
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<String> {
+        let json =
+            serde_json::to_vec(&record.data).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+        let (kid, cipher) = &self.keys[0];
+        let mut out = Vec::with_capacity(2 + kid.len() + NONCE_BYTES + 24 + json.len() + TAG_BYTES);
+        out.extend([FORMAT, kid.len() as u8]);
+        out.extend_from_slice(kid.as_bytes());
+        let header_len = out.len();
+        out.extend_from_slice(&nonce);
+        put_varint(&mut out, record.created);
+        put_varint(&mut out, record.touched);
+        match &record.subject {
+            None => out.push(0),
+            Some(s) => {
+                put_varint(&mut out, s.len() as u64 + 1);
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+        out.extend_from_slice(&json);
+        let ad = associated_data(&out[..header_len], id, version);
+        let plaintext = &mut out[header_len + NONCE_BYTES..];
+        let tag = cipher
+            .encrypt_inout_detached(&XNonce::from(nonce), &ad, plaintext.into())
+            .map_err(|_| Error::InvalidClaims("record too large to seal".into()))?;
+        out.extend_from_slice(&tag);
+        Ok(b64_encode(&out))
+    }
+
+    /// Opens the sealed record `text` of session `id` at `version`.
+    ///
+    /// Errors: `malformed` (not a sealed record), `unknown_key` (sealed by a key no longer in
+    /// the ring), `bad_signature` (another key, another session or version, or any change).
+    pub fn open(&self, id: &[u8; ID_BYTES], version: u64, text: &str) -> Result<Opened> {
+        let mut bytes = b64_decode(text)?;
+        if bytes.len() < MIN_RECORD_BYTES {
+            return Err(Error::Malformed("record too short"));
+        }
+        let mut r = Reader::new(&bytes);
+        if r.byte()? != FORMAT {
+            return Err(Error::Malformed("unknown record format"));
+        }
+        let kid_len = usize::from(r.byte()?);
+        if kid_len == 0 || kid_len > MAX_KEY_ID_BYTES {
+            return Err(Error::Malformed("bad key id length"));
+        }
+        let kid = r.take(kid_len)?;
+        let header_len = 2 + kid_len;
+        if bytes.len() < header_len + NONCE_BYTES + TAG_BYTES {
+            return Err(Error::Malformed("record too short"));
+        }
+        let (index, (_, cipher)) = self
+            .keys
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| k.as_bytes() == kid)
+            .ok_or_else(|| Error::UnknownKey(String::from_utf8_lossy(kid).into_owned()))?;
+        let ad = associated_data(&bytes[..header_len], id, version);
+        let tag_at = bytes.len() - TAG_BYTES;
+        let (body, tag) = bytes.split_at_mut(tag_at);
+        let (head, ciphertext) = body.split_at_mut(header_len + NONCE_BYTES);
+        let nonce = XNonce::try_from(&head[header_len..]).map_err(|_| Error::Malformed("nonce"))?;
+        let tag = Tag::try_from(&*tag).map_err(|_| Error::Malformed("tag"))?;
+        cipher
+            .decrypt_inout_detached(&nonce, &ad, ciphertext.into(), &tag)
+            .map_err(|_| Error::BadSignature)?;
+
+        // Authentic from here on: written by `seal`.
+        let mut r = Reader::new(&bytes[header_len + NONCE_BYTES..tag_at]);
+        let created = r.varint()?;
+        let touched = r.varint()?;
+        let subject = match r.varint()?.checked_sub(1) {
+            None => None,
+            Some(len) => {
+                let len = usize::try_from(len).map_err(|_| Error::Malformed("subject length"))?;
+                let s = std::str::from_utf8(r.take(len)?)
+                    .map_err(|_| Error::Malformed("subject is not UTF-8"))?;
+                Some(s.to_owned())
+            }
+        };
+        let data = match serde_json::from_slice(r.rest()) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(Error::Malformed("record data is not a JSON object")),
+        };
+        Ok(Opened {
+            record: Record {
+                data,
+                created,
+                touched,
+                subject,
+            },
+            stale_key: index > 0,
+        })
+    }
+}
+
+fn associated_data(header: &[u8], id: &[u8; ID_BYTES], version: u64) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(AD_DOMAIN.len() + header.len() + ID_BYTES + 10);
+    ad.extend_from_slice(AD_DOMAIN);
+    ad.extend_from_slice(header);
+    ad.extend_from_slice(id);
+    put_varint(&mut ad, version);
+    ad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Secret;
+    use serde_json::json;
+
+    fn keys(ring: &[(&str, u8)]) -> RecordKeys {
+        let ring = ring
+            .iter()
+            .map(|(id, b)| ((*id).to_owned(), Secret::new([*b; 32]).unwrap()))
+            .collect();
+        RecordKeys::new(&KeyRing::new(ring).unwrap(), "session")
+    }
+
+    fn record() -> Record {
+        Record {
+            data: json!({ "cart": ["book", "pen"], "n": 3 })
+                .as_object()
+                .unwrap()
+                .clone(),
+            created: 1_800_000_000,
+            touched: 1_800_000_060,
+            subject: Some("user-12345".into()),
+        }
+    }
+
+    /// A frozen vector of the record format: a change to it must be deliberate.
+    #[test]
+    fn frozen_vector() {
+        let sealed = keys(&[("k1", 1)])
+            .seal_with_nonce(&[9; 16], 3, &record(), [7; NONCE_BYTES])
+            .unwrap();
+        assert_eq!(sealed, FROZEN);
+        let opened = keys(&[("k1", 1)]).open(&[9; 16], 3, FROZEN).unwrap();
+        assert_eq!(opened.record, record());
+        assert!(!opened.stale_key);
+    }
+
+    /// Cross-checked with HKDF, HChaCha20 and ChaCha20-Poly1305 from Python `cryptography`.
+    const FROZEN: &str = "AQJrMQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHB2-y3ordwEj3kTts1Un9KhsvUpcC37TXmAAVnuT3q9ysLPBZc0OgA6ClZdVRPzG3RGLSI7WiTPxru3pcxYiU-KSqPA";
+
+    #[test]
+    fn bound_to_id_version_and_key() {
+        let k = keys(&[("k1", 1)]);
+        let sealed = k.seal(&[9; 16], 3, &record()).unwrap();
+        assert!(!sealed.contains("book"));
+        assert_eq!(
+            k.open(&[8; 16], 3, &sealed).unwrap_err(),
+            Error::BadSignature
+        );
+        assert_eq!(
+            k.open(&[9; 16], 4, &sealed).unwrap_err(),
+            Error::BadSignature
+        );
+        let other = keys(&[("k1", 2)]);
+        assert_eq!(
+            other.open(&[9; 16], 3, &sealed).unwrap_err(),
+            Error::BadSignature
+        );
+        let unknown = keys(&[("k2", 1)]);
+        assert_eq!(
+            unknown.open(&[9; 16], 3, &sealed).unwrap_err().code(),
+            "unknown_key"
+        );
+    }
+
+    #[test]
+    fn rotation_opens_old_records_and_seals_with_the_new_key() {
+        let old = keys(&[("k1", 1)]);
+        let rotated = keys(&[("k2", 2), ("k1", 1)]);
+        let sealed = old.seal(&[1; 16], 1, &record()).unwrap();
+        let opened = rotated.open(&[1; 16], 1, &sealed).unwrap();
+        assert!(opened.stale_key);
+        let resealed = rotated.seal(&[1; 16], 2, &opened.record).unwrap();
+        assert_eq!(
+            old.open(&[1; 16], 2, &resealed).unwrap_err().code(),
+            "unknown_key"
+        );
+        assert!(!rotated.open(&[1; 16], 2, &resealed).unwrap().stale_key);
+    }
+
+    #[test]
+    fn every_corruption_is_a_typed_error() {
+        let k = keys(&[("k1", 1)]);
+        let sealed = k.seal(&[1; 16], 1, &record()).unwrap();
+        let bytes = b64_decode(&sealed).unwrap();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x20;
+            let code = k.open(&[1; 16], 1, &b64_encode(&b)).unwrap_err().code();
+            assert!(
+                ["malformed", "unknown_key", "bad_signature"].contains(&code),
+                "{i} {code}"
+            );
+        }
+        for len in 0..bytes.len() {
+            assert!(k.open(&[1; 16], 1, &b64_encode(&bytes[..len])).is_err());
+        }
+        for junk in ["", "%%%", "AAAA", &"A".repeat(500)] {
+            assert!(k.open(&[1; 16], 1, junk).is_err());
+        }
+    }
+}

@@ -1,0 +1,113 @@
+// A JavaScript worker using the session store of the JS library (built with `--features
+// conformance`, `--target web`), run in workerd by tests/e2e/js-store.test.mjs with local KV and
+// Durable Objects: what a user's worker does, plus test endpoints.
+import {
+  initSync,
+  SessionStore,
+  handleSessionObject,
+  sessionObjectAlarm,
+  runStoreConformance,
+} from "./edge_session.js";
+import wasm from "./edge_session_bg.wasm";
+
+initSync({ module: wasm });
+
+/** The session Durable Object: all of its logic is in the library. */
+export class SessionObject {
+  constructor(ctx) {
+    this.ctx = ctx;
+  }
+  fetch(request) {
+    return handleSessionObject(this.ctx.storage, request);
+  }
+  alarm() {
+    return sessionObjectAlarm(this.ctx.storage);
+  }
+}
+
+const KEYS = [{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }];
+
+/** A KV namespace whose every method throws or rejects: the binding failing. */
+const broken = (how) => {
+  const fail = () => {
+    if (how === "throw") throw new Error("binding exploded");
+    return Promise.reject(new Error("binding rejected"));
+  };
+  return { get: fail, put: fail, delete: fail, list: fail };
+};
+/** A KV namespace that never answers. */
+const hanging = { get: () => new Promise(() => {}), put: () => new Promise(() => {}) };
+
+const bindings = (env, kind) =>
+  kind === "kv" ? { kv: env.SESSIONS } : kind === "durable" ? { durableObject: env.SESSION_OBJECTS } : {};
+
+const stores = new Map();
+const store = (env, kind) => {
+  if (!stores.has(kind)) stores.set(kind, new SessionStore({ keys: KEYS, ...bindings(env, kind) }));
+  return stores.get(kind);
+};
+
+const now = () => Math.floor(Date.now() / 1000);
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const kind = url.searchParams.get("store") ?? "memory";
+    const cookie = request.headers.get("x-sid") ?? undefined;
+    try {
+      switch (url.pathname) {
+        case "/conformance":
+          return Response.json(JSON.parse(await runStoreConformance(bindings(env, kind), now())));
+        case "/counter": {
+          // One increment of the session's counter, retried on conflict.
+          const session = await store(env, kind).update(
+            cookie,
+            (s) => s.set("n", (s.get("n") ?? 0) + 1),
+            1000,
+          );
+          return Response.json({ n: session.get("n"), cookie: session.cookie, version: session.version });
+        }
+        case "/get": {
+          const session = await store(env, kind).load(cookie);
+          return Response.json({ data: session.data, isNew: session.isNew, version: session.version });
+        }
+        case "/login": {
+          // A typical login: set the subject, regenerate, send the new cookie.
+          const s = store(env, kind);
+          const session = await s.load(cookie);
+          session.subject = url.searchParams.get("user");
+          session.set("role", "member");
+          await s.regenerate(session);
+          return Response.json({ cookie: session.cookie, maxAge: s.cookieMaxAge(session) });
+        }
+        case "/revoke":
+          return Response.json({ revoked: await store(env, kind).revokeSubject(url.searchParams.get("user")) });
+        case "/fault": {
+          const how = url.searchParams.get("how");
+          const kv = how === "hang" ? hanging : broken(how);
+          const s = new SessionStore({ keys: KEYS, kv, timeoutMs: 200 });
+          const outcome = async (f) => {
+            try {
+              await f();
+              return { ok: true };
+            } catch (e) {
+              return { code: e.code, name: e.name, message: e.message };
+            }
+          };
+          // A read (needs a valid cookie to reach the store), then a first write.
+          const read = await outcome(() => s.load(cookie));
+          const write = await outcome(async () => {
+            const session = await s.load();
+            session.set("x", 1);
+            await s.commit(session);
+          });
+          return Response.json({ read, write });
+        }
+        default:
+          return new Response("not found", { status: 404 });
+      }
+    } catch (e) {
+      return Response.json({ error: String(e), code: e.code }, { status: 500 });
+    }
+  },
+};

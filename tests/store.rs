@@ -1,0 +1,158 @@
+//! The session store conformance suite against the memory store (the same body runs against
+//! Workers KV and the Durable Object store on the local runtime: tests/e2e/store.test.mjs),
+//! plus what only a memory store can show: write counts, faults, interleaving.
+#![cfg(feature = "sealed")]
+
+use edge_session::store::conformance::{self, block_on, join_all};
+use edge_session::store::memory::MemoryStore;
+use edge_session::store::{Commit, SessionConfig, SessionStore, Sessions};
+use edge_session::{KeyRing, Secret};
+use serde_json::json;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const NOW: u64 = 1_800_000_000;
+
+fn ring() -> KeyRing {
+    KeyRing::new(vec![("k1".into(), Secret::new([1u8; 32]).unwrap())]).unwrap()
+}
+
+#[test]
+fn memory_store_conforms() {
+    let store = MemoryStore::new().interleaving();
+    let report = block_on(conformance::run(&store, NOW));
+    for check in &report.checks {
+        assert_eq!(check.status, "pass", "{}: {}", check.name, check.detail);
+    }
+    assert_eq!(report.consistency, "strong");
+    assert!(report.checks.len() >= 14);
+}
+
+#[test]
+fn unchanged_sessions_are_never_rewritten() {
+    let store = MemoryStore::new();
+    let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+    let mut s = block_on(sessions.load_or_new(None, NOW)).unwrap();
+    s.insert("k", json!(1));
+    assert_eq!(
+        block_on(sessions.commit(&mut s, NOW)).unwrap(),
+        Commit::Created
+    );
+    let cookie = s.cookie().unwrap().to_owned();
+    // 1000 requests within one touch interval: no write at all.
+    for i in 0..1000 {
+        let mut s = block_on(sessions.load_or_new(Some(&cookie), NOW + i % 60)).unwrap();
+        assert_eq!(
+            block_on(sessions.commit(&mut s, NOW + i % 60)).unwrap(),
+            Commit::Unchanged
+        );
+    }
+    assert_eq!(store.writes(), 1);
+    // One request a second for 10 minutes: one touch a minute.
+    for t in 0..600 {
+        let mut s = block_on(sessions.load_or_new(Some(&cookie), NOW + t)).unwrap();
+        block_on(sessions.commit(&mut s, NOW + t)).unwrap();
+    }
+    assert_eq!(store.writes(), 1 + 9);
+}
+
+fn code<T>(r: Result<T, edge_session::Error>) -> &'static str {
+    r.map(|_| ()).unwrap_err().code()
+}
+
+#[test]
+fn a_failing_store_is_store_unavailable() {
+    let store = MemoryStore::new();
+    let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+    let mut s = block_on(sessions.load_or_new(None, NOW)).unwrap();
+    s.insert("k", json!(1));
+    block_on(sessions.commit(&mut s, NOW)).unwrap();
+    let cookie = s.cookie().unwrap().to_owned();
+    store.set_failing(true);
+    assert_eq!(
+        code(block_on(sessions.load(&cookie, NOW))),
+        "store_unavailable"
+    );
+    assert_eq!(
+        code(block_on(sessions.load_or_new(Some(&cookie), NOW))),
+        "store_unavailable"
+    );
+    s.insert("k", json!(2));
+    assert_eq!(
+        code(block_on(sessions.commit(&mut s, NOW))),
+        "store_unavailable"
+    );
+    assert_eq!(
+        code(block_on(sessions.revoke_subject("u"))),
+        "store_unavailable"
+    );
+    // Nothing was lost: the session comes back when the store does, and the change can be retried.
+    store.set_failing(false);
+    assert_eq!(
+        block_on(sessions.commit(&mut s, NOW)).unwrap(),
+        Commit::Written
+    );
+    let s = block_on(sessions.load(&cookie, NOW)).unwrap().unwrap();
+    assert_eq!(s.get("k"), Some(&json!(2)));
+}
+
+#[test]
+fn without_retries_concurrent_writers_conflict_and_nothing_is_lost() {
+    let store = MemoryStore::new().interleaving();
+    let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+    let (s, _) = block_on(sessions.update(None, NOW, 0, |s| s.insert("n", json!(0)))).unwrap();
+    let cookie = s.cookie().unwrap().to_owned();
+    let tasks = (0..10)
+        .map(|_| {
+            sessions.update(Some(&cookie), NOW, 0, |s| {
+                let n = s.get("n").and_then(|v| v.as_u64()).unwrap();
+                s.insert("n", json!(n + 1));
+            })
+        })
+        .collect();
+    let results = block_on(join_all(tasks));
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.code() == "conflict"))
+        .count();
+    assert_eq!(ok + conflicts, 10);
+    assert!(conflicts > 0, "the tasks did not interleave");
+    let end = block_on(sessions.load(&cookie, NOW)).unwrap().unwrap();
+    assert_eq!(end.get("n"), Some(&json!(ok)));
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    for (idle, absolute, touch) in [(0, 10, 1), (60, 30, 10), (60, 600, 60), (60, 600, 0)] {
+        let config = SessionConfig {
+            idle_timeout_seconds: idle,
+            absolute_timeout_seconds: absolute,
+            touch_interval_seconds: touch,
+            ..SessionConfig::default()
+        };
+        let e = Sessions::new(MemoryStore::new(), &ring(), config).unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+    }
+    let config: SessionConfig =
+        serde_json::from_str(r#"{"idleTimeoutSeconds":900,"touchIntervalSeconds":30}"#).unwrap();
+    assert_eq!(config.idle_timeout_seconds, 900);
+    assert!(serde_json::from_str::<SessionConfig>(r#"{"idle":1}"#).is_err());
+}
+
+#[test]
+fn oversized_data_is_too_large_and_not_written() {
+    let store = MemoryStore::new();
+    let config = SessionConfig {
+        max_data_bytes: 100,
+        ..SessionConfig::default()
+    };
+    let sessions = Sessions::new(&store, &ring(), config).unwrap();
+    let mut s = sessions.new_session(NOW).unwrap();
+    s.insert("big", json!("x".repeat(200)));
+    let e = block_on(sessions.commit(&mut s, NOW)).unwrap_err();
+    assert_eq!(e.code(), "too_large");
+    assert!(store.is_empty());
+    assert!(block_on(store.load(s.store_key())).unwrap().is_none());
+}
