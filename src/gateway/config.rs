@@ -14,6 +14,8 @@ use crate::keys::KeyConfig;
 use crate::store::SessionConfig;
 use crate::token::TokenConfig;
 
+pub use super::session::SessionFormat;
+
 /// Names of the settings, as written in wrangler.toml `[vars]` or set as secrets.
 pub mod names {
     /// JSON list of origins `[{"id":"a","url":"http://10.0.0.1:8080","weight":1}]` (required).
@@ -44,6 +46,9 @@ pub mod names {
     pub const SESSION_REFRESH_AFTER: &str = "SESSION_REFRESH_AFTER";
     /// No refreshed session outlives its login by more than this, seconds (default 604800).
     pub const SESSION_MAX_LIFETIME_SECONDS: &str = "SESSION_MAX_LIFETIME_SECONDS";
+    /// `compact` (default), `sealed` (claims encrypted, unreadable by the browser) or `jwt`
+    /// (JWT HS256, for systems that already speak JWT).
+    pub const SESSION_FORMAT: &str = "SESSION_FORMAT";
     /// `SameSite` of both cookies: `Lax` (default), `Strict` or `None`.
     pub const COOKIE_SAMESITE: &str = "COOKIE_SAMESITE";
     /// Path probed on every origin by the cron trigger (default `/health`).
@@ -76,7 +81,7 @@ pub mod names {
     pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 29] = [
+    pub const ALL: [&str; 30] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -91,6 +96,7 @@ pub mod names {
         SESSION_LEEWAY_SECONDS,
         SESSION_REFRESH_AFTER,
         SESSION_MAX_LIFETIME_SECONDS,
+        SESSION_FORMAT,
         COOKIE_SAMESITE,
         HEALTH_PATH,
         HEALTH_DOWN_SECONDS,
@@ -170,6 +176,8 @@ pub struct GatewayConfig {
     pub affinity: AffinityConfig,
     /// The session tokens' settings (keys from `SESSION_KEYS`).
     pub tokens: TokenConfig,
+    /// How the session cookie is encoded (`SESSION_FORMAT`).
+    pub session_format: SessionFormat,
     /// The session cookie's name and attributes.
     pub session_cookie: SetCookie,
     /// Path probed on each origin, starting with `/`.
@@ -275,6 +283,17 @@ impl GatewayConfig {
                 return Err(ConfigError::new(
                     AFFINITY_FAILOVER,
                     format!("{other:?} is not one of sticky, strict"),
+                ))
+            }
+        };
+        let session_format = match var(SESSION_FORMAT).as_deref() {
+            None | Some("compact") => SessionFormat::Compact,
+            Some("sealed") => SessionFormat::Sealed,
+            Some("jwt") => SessionFormat::Jwt,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    SESSION_FORMAT,
+                    format!("{other:?} is not one of compact, sealed, jwt"),
                 ))
             }
         };
@@ -473,6 +492,7 @@ impl GatewayConfig {
             origins,
             affinity,
             tokens,
+            session_format,
             session_cookie,
             health_path,
             down_seconds: number(&var, HEALTH_DOWN_SECONDS, 30, 1, 86_400)?,
@@ -709,6 +729,7 @@ mod tests {
                 AFFINITY_HEADER,
             ),
             (&[(AFFINITY_FAILOVER, "maybe")], AFFINITY_FAILOVER),
+            (&[(SESSION_FORMAT, "paseto")], SESSION_FORMAT),
             (&[(AFFINITY_TTL_SECONDS, "-1")], AFFINITY_TTL_SECONDS),
             (&[(AFFINITY_IDLE_SECONDS, "100000")], AFFINITY_IDLE_SECONDS),
             (&[(AFFINITY_COOKIE, "bad name")], AFFINITY_COOKIE),

@@ -13,12 +13,11 @@ use super::headers::{self, Forwarded};
 use super::health::{is_failure_status, HealthBook};
 use super::operator::{self, Endpoint};
 use super::pages::Page;
-use super::session::{self, Session};
+use super::session::{self, Session, SessionCodec};
 use super::store;
 use crate::affinity::{Affinity, Mode, RouteRequest};
 use crate::error::Error;
 use crate::time::UnixTime;
-use crate::token::SessionTokens;
 
 /// How many times a failed request is tried again on another origin.
 pub const RETRIES: u8 = 1;
@@ -107,7 +106,7 @@ pub enum Retry {
 #[derive(Debug)]
 pub struct Gateway {
     config: GatewayConfig,
-    tokens: SessionTokens,
+    tokens: SessionCodec,
     affinity: Affinity,
     health: HealthBook,
 }
@@ -121,7 +120,7 @@ impl Gateway {
                 message: e.to_string(),
             }
         };
-        let tokens = SessionTokens::new(config.tokens.clone())
+        let tokens = SessionCodec::new(config.session_format, config.tokens.clone())
             .map_err(blame(super::config::names::SESSION_KEYS))?;
         let mut affinity =
             Affinity::new(config.affinity.clone()).map_err(blame(super::config::names::ORIGINS))?;

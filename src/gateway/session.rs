@@ -4,11 +4,76 @@
 use serde_json::{Map, Value};
 
 use super::headers::{ascii_json, MAX_ISSUE_BYTES};
+use crate::claims::VerifyOptions;
 use crate::codec::b64_encode;
 use crate::cookie::{self, SetCookie};
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::jwt::JwtSignOptions;
+use crate::sealed::SealedTokens;
 use crate::time::UnixTime;
-use crate::token::SessionTokens;
+use crate::token::{SessionTokens, TokenConfig, Verified};
+
+/// How the session cookie is encoded: the `SESSION_FORMAT` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionFormat {
+    /// The compact signed token (the default, and the shortest).
+    #[default]
+    Compact,
+    /// A sealed token: the claims are encrypted, so the browser cannot read them.
+    Sealed,
+    /// A JWT HS256, for sessions shared with systems that speak JWT. Not refreshed by the
+    /// gateway: it lives until its `exp`.
+    Jwt,
+}
+
+/// The session cookie's codec: one of the token kinds, chosen by [`SessionFormat`].
+#[derive(Clone, Debug)]
+pub enum SessionCodec {
+    /// Compact signed tokens.
+    Compact(SessionTokens),
+    /// Sealed (encrypted) tokens.
+    Sealed(SealedTokens),
+    /// JWT HS256.
+    Jwt(SessionTokens),
+}
+
+impl SessionCodec {
+    /// The codec of `format` over the token settings.
+    pub fn new(format: SessionFormat, config: TokenConfig) -> Result<Self> {
+        Ok(match format {
+            SessionFormat::Compact => SessionCodec::Compact(SessionTokens::new(config)?),
+            SessionFormat::Sealed => SessionCodec::Sealed(SealedTokens::new(config)?),
+            SessionFormat::Jwt => SessionCodec::Jwt(SessionTokens::new(config)?),
+        })
+    }
+
+    /// Verifies (or opens) a cookie value; the claims come back as JSON text.
+    fn verify(&self, value: &str, now: UnixTime) -> Result<Verified<String>> {
+        match self {
+            SessionCodec::Compact(t) => t.verify_json(value, now),
+            SessionCodec::Sealed(t) => t.verify_json(value, now),
+            SessionCodec::Jwt(t) => t.verify_jwt_json(value, &VerifyOptions::at(now)),
+        }
+    }
+
+    /// A replacement token when a sliding refresh is due (never for JWTs).
+    fn refresh(&self, value: &str, now: UnixTime) -> Option<String> {
+        match self {
+            SessionCodec::Compact(t) => t.refresh(value, now).ok().flatten(),
+            SessionCodec::Sealed(t) => t.refresh(value, now).ok().flatten(),
+            SessionCodec::Jwt(_) => None,
+        }
+    }
+
+    /// Signs (or seals) new claims with the configured lifetime.
+    fn sign(&self, claims: &Map<String, Value>, now: UnixTime) -> Result<String> {
+        match self {
+            SessionCodec::Compact(t) => t.sign(claims, now),
+            SessionCodec::Sealed(t) => t.sign(claims, now),
+            SessionCodec::Jwt(t) => t.sign_jwt(claims, &JwtSignOptions::at(now)),
+        }
+    }
+}
 
 /// How many session cookies of the same name one request may present; the first that verifies
 /// wins.
@@ -39,7 +104,7 @@ pub enum Session {
 impl Session {
     /// Reads the session from a `Cookie` header.
     pub fn read(
-        tokens: &SessionTokens,
+        tokens: &SessionCodec,
         cookie_header: Option<&str>,
         name: &str,
         now: UnixTime,
@@ -49,7 +114,7 @@ impl Session {
         };
         let mut result = Session::None;
         for value in cookie::get_all(header, name).take(MAX_PRESENTED) {
-            match tokens.verify_json(value, now) {
+            match tokens.verify(value, now) {
                 Ok(v) => {
                     let map: Map<String, Value> =
                         serde_json::from_str(&v.claims).unwrap_or_default();
@@ -57,7 +122,7 @@ impl Session {
                     return Session::Valid {
                         sub: text("sub"),
                         sid: text("sid"),
-                        refreshed: tokens.refresh(value, now).ok().flatten(),
+                        refreshed: tokens.refresh(value, now),
                         claims: v.claims,
                     };
                 }
@@ -112,7 +177,7 @@ pub struct IssueError(pub String);
 /// Signs the claims of an origin's `x-session-issue` into a new session token, with a fresh
 /// session id `sid` (any `sid` the origin sent is replaced: a login always starts a new session).
 pub fn issue(
-    tokens: &SessionTokens,
+    tokens: &SessionCodec,
     header: &str,
     sid: &[u8; 16],
     now: UnixTime,
@@ -143,12 +208,74 @@ mod tests {
     use super::*;
     use crate::{KeyConfig, TokenConfig};
 
-    fn tokens(id: &str, secret: &str) -> SessionTokens {
-        SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+    fn codec(format: SessionFormat, id: &str, secret: &str) -> SessionCodec {
+        let config = TokenConfig::new(vec![KeyConfig {
             id: id.into(),
             secret: secret.into(),
-        }]))
-        .unwrap()
+        }]);
+        SessionCodec::new(format, config).unwrap()
+    }
+
+    fn tokens(id: &str, secret: &str) -> SessionCodec {
+        codec(SessionFormat::Compact, id, secret)
+    }
+
+    #[test]
+    fn every_format_round_trips_and_refuses_the_others() {
+        use SessionFormat::*;
+        for format in [Compact, Sealed, Jwt] {
+            let c = codec(format, "k1", SECRET);
+            let token = issue(&c, r#"{"sub":"alice"}"#, &[7; 16], NOW).unwrap();
+            let header = format!("__Host-session={token}");
+            let s = Session::read(&c, Some(&header), "__Host-session", NOW + 10);
+            assert_eq!(s.status(), "valid", "{format:?}");
+            let Session::Valid { sub, claims, .. } = &s else {
+                unreachable!()
+            };
+            assert_eq!(sub.as_deref(), Some("alice"));
+            if format == Sealed {
+                assert!(!token.contains("alice") && !b64_decoded_contains(&token, b"alice"));
+            }
+            assert!(claims.contains("\"sub\":\"alice\""));
+            assert_eq!(
+                Session::read(&c, Some(&header), "__Host-session", NOW + 100_000).status(),
+                "expired",
+                "{format:?}"
+            );
+            for other in [Compact, Sealed, Jwt].into_iter().filter(|&f| f != format) {
+                let s = Session::read(
+                    &codec(other, "k1", SECRET),
+                    Some(&header),
+                    "__Host-session",
+                    NOW,
+                );
+                assert_eq!(s.status(), "invalid", "{format:?} read as {other:?}");
+            }
+        }
+        // Sealed and compact tokens slide; JWTs live until their exp.
+        for (format, slides) in [(Compact, true), (Sealed, true), (Jwt, false)] {
+            let c = codec(format, "k1", SECRET);
+            let token = issue(&c, r#"{"sub":"alice"}"#, &[7; 16], NOW).unwrap();
+            let header = format!("s={token}");
+            let s = Session::read(&c, Some(&header), "s", NOW + 2000);
+            assert_eq!(
+                matches!(
+                    s,
+                    Session::Valid {
+                        refreshed: Some(_),
+                        ..
+                    }
+                ),
+                slides,
+                "{format:?}"
+            );
+        }
+    }
+
+    fn b64_decoded_contains(token: &str, needle: &[u8]) -> bool {
+        crate::codec::b64_decode(token)
+            .map(|b| b.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
     }
     const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
     const NOW: u64 = 1_800_000_000;

@@ -299,3 +299,38 @@ describe("misconfigured gateway", () => {
     }
   });
 });
+
+describe("session formats", () => {
+  // SESSION_FORMAT = sealed: the browser cannot read the claims; jwt: a standard JWT HS256.
+  for (const [format, looksRight] of [
+    ["sealed", (v) => /^[A-Za-z0-9_-]+$/.test(v) && !Buffer.from(v, "base64url").includes("alice")],
+    ["jwt", (v) => v.split(".").length === 3 && JSON.parse(Buffer.from(v.split(".")[1], "base64url")).sub === "alice"],
+  ]) {
+    test(`SESSION_FORMAT=${format}: login, identity at the origin, logout`, async () => {
+      const own = await startOrigins(["f"]);
+      const g = new Gateway(own, { vars: { SESSION_FORMAT: format } });
+      await g.start();
+      try {
+        const jar = new Jar();
+        const login = await g.request("/login?user=alice&role=admin", jar);
+        assert.equal(login.status, 200, login.text);
+        const value = jar.cookies.get("__Host-session");
+        assert.ok(value && looksRight(value), `${format} cookie: ${value}`);
+        const me = await g.request("/me", jar);
+        assert.equal(me.body.session["x-session-status"], "valid");
+        assert.equal(me.body.session["x-session-sub"], "alice");
+        assert.equal(JSON.parse(me.body.session["x-session-claims"]).role, "admin");
+        const forged = new Jar();
+        forged.cookies.set("__Host-session", value.slice(0, -2) + (value.endsWith("AA") ? "BB" : "AA"));
+        const bad = await g.request("/me", forged);
+        assert.equal(bad.status, 200);
+        assert.equal(bad.body.session["x-session-status"], "invalid");
+        await g.request("/logout", jar);
+        assert.equal((await g.request("/me", jar)).body.session["x-session-status"], "none");
+      } finally {
+        await g.stop();
+        await Promise.all(own.map((o) => o.kill()));
+      }
+    });
+  }
+});
