@@ -44,7 +44,8 @@ use crate::json;
 use crate::keys::{KeyRing, MacKey};
 use crate::time::{self, Outside, UnixTime};
 use crate::token::{
-    check_time, check_ttl, claims_json, claims_object, nbf_claim, SessionTokens, Verified,
+    check_size, check_time, check_ttl, claims_json, claims_object, nbf_claim, SessionTokens,
+    Verified,
 };
 
 /// The one algorithm accepted.
@@ -143,12 +144,7 @@ impl SessionTokens {
         let signature = signer.mac.full_tag(token.as_bytes());
         token.push('.');
         token.push_str(&b64_encode(&signature));
-        if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(&token, self.max_token_bytes)?;
         Ok(token)
     }
 
@@ -177,12 +173,7 @@ impl SessionTokens {
         token: &str,
         options: &VerifyOptions<'_>,
     ) -> Result<Verified<String>> {
-        if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(token, self.max_token_bytes)?;
         let mut segments = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) = (
             segments.next(),

@@ -52,8 +52,8 @@ use crate::keys::{KeyRing, MAX_KEY_ID_BYTES};
 use crate::refresh::RefreshPolicy;
 use crate::time::{self, Outside, UnixTime};
 use crate::token::{
-    check_config, check_time, check_ttl, claims_json, claims_object, splice_times, untimed,
-    TokenConfig, Verified,
+    check_config, check_size, check_time, check_ttl, claims_json, claims_object, splice_times,
+    untimed, TokenConfig, Verified,
 };
 
 const VERSION: u8 = 0x81;
@@ -172,12 +172,7 @@ impl SealedTokens {
         body.extend_from_slice(&tag);
 
         let token = b64_encode(&body);
-        if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(&token, self.max_token_bytes)?;
         Ok(token)
     }
 
@@ -220,12 +215,7 @@ impl SealedTokens {
 
     /// Opening with the claims as JSON text.
     pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
-        if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(token, self.max_token_bytes)?;
         let mut bytes = b64_decode(token)?;
         if bytes.len() < MIN_TOKEN_BYTES {
             return Err(Error::Malformed("too short"));

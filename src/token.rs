@@ -219,12 +219,7 @@ impl SessionTokens {
         body.extend_from_slice(&tag);
 
         let token = b64_encode(&body);
-        if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(&token, self.max_token_bytes)?;
         Ok(token)
     }
 
@@ -242,26 +237,13 @@ impl SessionTokens {
         token: &str,
         now: UnixTime,
     ) -> Result<Verified<T>> {
-        let v = self.verify_json(token, now)?;
-        let claims = serde_json::from_str(&v.claims).map_err(|e| {
-            Error::InvalidClaims(format!("claims do not fit the requested type: {e}"))
-        })?;
-        Ok(Verified {
-            claims,
-            key_id: v.key_id,
-            stale_key: v.stale_key,
-        })
+        crate::claims::typed(self.verify_json(token, now)?)
     }
 
     /// Verification with the claims as JSON text (what the JavaScript face hands to
     /// `JSON.parse`).
     pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
-        if token.len() > self.max_token_bytes {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(token, self.max_token_bytes)?;
         let bytes = b64_decode(token)?;
         if bytes.len() < MIN_TOKEN_BYTES {
             return Err(Error::Malformed("too short"));
@@ -395,6 +377,18 @@ pub(crate) fn check_config(config: &TokenConfig) -> Result<()> {
 fn check_purpose(purpose: &str) -> Result<()> {
     if purpose.is_empty() || purpose.len() > 64 {
         return Err(Error::config("purpose must be 1 to 64 bytes"));
+    }
+    Ok(())
+}
+
+/// Refuses a token (to sign or to verify) longer than `max` bytes with `too_large`, before any
+/// decoding.
+pub(crate) fn check_size(token: &str, max: usize) -> Result<()> {
+    if token.len() > max {
+        return Err(Error::TooLarge {
+            len: token.len(),
+            max,
+        });
     }
     Ok(())
 }
