@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::claims::{optional_string, with_verify_options};
-use super::tokens::{Claims, SessionTokens, VerifyOptions};
+use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
 use super::{js_error, now_or_clock, parse, seconds, stringify};
 use crate::error::Error;
 use crate::jwt::JwtSignOptions as CoreSignOptions;
@@ -25,6 +25,15 @@ export type VerifiedJwtClaims = Claims & {
   iss?: string;
   aud?: string | string[];
 };
+
+/** What `verifyJwtDetailed` returns. */
+export interface VerifiedJwt {
+  claims: VerifiedJwtClaims;
+  /** Id of the key that verified the token. */
+  keyId: string;
+  /** True when an older key signed the token: sign it again to move to the current key. */
+  staleKey: boolean;
+}
 "#;
 
 #[wasm_bindgen]
@@ -86,6 +95,18 @@ impl SessionTokens {
         let verified =
             with_verify_options(options.as_deref(), |o| self.core.verify_jwt_json(token, o))?;
         Ok(parse(&verified.claims)?.unchecked_into())
+    }
+
+    /// Like `verifyJwt`, also returning the id of the key that verified the token and whether
+    /// it is stale.
+    #[wasm_bindgen(js_name = verifyJwtDetailed, unchecked_return_type = "VerifiedJwt")]
+    pub fn verify_jwt_detailed(
+        &self,
+        token: &str,
+        options: Option<VerifyOptions>,
+    ) -> Result<JsValue, JsValue> {
+        let v = with_verify_options(options.as_deref(), |o| self.core.verify_jwt_json(token, o))?;
+        Ok(detailed(&v)?.into())
     }
 
     /// A replacement token when `token` is past `refreshAfter` of its lifetime (or signed by an

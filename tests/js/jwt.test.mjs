@@ -92,6 +92,11 @@ test("jose's JWT verifies here", async () => {
   assert.equal(codeOf(() => single().verifyJwt(jwt, { now: NOW, issuer: "x" })), "wrong_issuer");
   // No kid: tried against each key; the old key is reported through rotation.
   assert.equal(rotated().verifyJwt(jwt, { now: NOW }).sub, "user-12345");
+  // verifyJwtDetailed names the key that verified it, and says when that key is not current.
+  const detailed = rotated().verifyJwtDetailed(jwt, { now: NOW, audience: "web" });
+  assert.deepEqual(detailed, { claims, keyId: "k1", staleKey: true });
+  assert.deepEqual(single().verifyJwtDetailed(jwt, { now: NOW }), { claims, keyId: "k1", staleKey: false });
+  assert.equal(codeOf(() => rotated().verifyJwtDetailed(jwt, { now: NOW, audience: "api" })), "wrong_audience");
   // jose with a kid this ring knows, and one it does not.
   const withKid = (kid, key) =>
     new jose.SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256", kid }).setIssuedAt(NOW).setExpirationTime(NOW + 60).sign(key);
