@@ -63,6 +63,15 @@ impl SessionTokens {
     }
 }
 
+impl TokenConfig {
+    /// The longest a session lasts through refreshes: `max_lifetime_seconds`, by default 7 days
+    /// (or `ttl_seconds` if longer).
+    pub fn max_lifetime(&self) -> u64 {
+        self.max_lifetime_seconds
+            .unwrap_or(DEFAULT_MAX_LIFETIME_SECONDS.max(self.ttl_seconds))
+    }
+}
+
 /// The refresh settings of a token kind, checked at construction.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct RefreshPolicy {
@@ -77,9 +86,7 @@ impl RefreshPolicy {
                 "refreshAfter must be a share of the lifetime, from 0 to 1",
             ));
         }
-        let max_lifetime = config
-            .max_lifetime_seconds
-            .unwrap_or(DEFAULT_MAX_LIFETIME_SECONDS.max(config.ttl_seconds));
+        let max_lifetime = config.max_lifetime();
         if max_lifetime < config.ttl_seconds || max_lifetime > MAX_TIME {
             return Err(Error::config(
                 "maxLifetimeSeconds must be at least ttlSeconds and at most 2^53 - 1",

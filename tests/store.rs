@@ -26,7 +26,38 @@ fn memory_store_conforms() {
         assert_eq!(check.status, "pass", "{}: {}", check.name, check.detail);
     }
     assert_eq!(report.consistency, "strong");
-    assert!(report.checks.len() >= 14);
+    assert!(report.checks.len() >= 15);
+    assert!(report.checks.iter().any(|c| c.name == "revoke_tokens"));
+}
+
+#[test]
+fn concurrent_revocations_keep_the_latest_time() {
+    let store = MemoryStore::new().interleaving();
+    let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+    let tasks = (1..=8)
+        .map(|i| sessions.revoke_tokens("alice", NOW + i, 3600))
+        .collect();
+    for result in block_on(join_all(tasks)) {
+        result.unwrap();
+    }
+    assert_eq!(
+        block_on(sessions.min_issued_at("alice")).unwrap(),
+        Some(NOW + 8)
+    );
+}
+
+#[test]
+fn a_failing_store_fails_revocation_loudly() {
+    let store = MemoryStore::new();
+    let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+    block_on(sessions.revoke_tokens("alice", NOW, 3600)).unwrap();
+    store.set_failing(true);
+    for e in [
+        block_on(sessions.revoke_tokens("alice", NOW + 1, 3600)).unwrap_err(),
+        block_on(sessions.min_issued_at("alice")).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), "store_unavailable");
+    }
 }
 
 #[test]

@@ -136,6 +136,7 @@ pub async fn run<S: SessionStore>(store: &S, now: UnixTime) -> Report {
     check!("corrupted_values", corrupted(store, now));
     check!("key_rotation", rotation(store, now));
     check!("revoke_subject", revoke_subject(store, now));
+    check!("revoke_tokens", revoke_tokens(store, now));
     check!("compare_and_set", compare_and_set(store, now));
     match store.consistency() {
         Consistency::Strong => {
@@ -618,6 +619,50 @@ async fn revoke_subject<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
         s.revoke_subject(&alice).await.ctx("revoke again")? == 0,
         "revoked twice"
     );
+    Ok(())
+}
+
+async fn revoke_tokens<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let alice = format!("alice-{}", crate::codec::b64_encode(&random_bytes()?));
+    let bob = format!("bob-{}", crate::codec::b64_encode(&random_bytes()?));
+    ensure!(
+        s.min_issued_at(&alice)
+            .await
+            .ctx("min_issued_at")?
+            .is_none(),
+        "a subject never revoked has a minIssuedAt"
+    );
+    s.revoke_tokens(&alice, now + 10, 3600)
+        .await
+        .ctx("revoke_tokens")?;
+    let at = s.min_issued_at(&alice).await.ctx("min_issued_at")?;
+    ensure!(at == Some(now + 10), "minIssuedAt {at:?}, not now + 10");
+    // An earlier revocation arriving late does not undo a later one.
+    s.revoke_tokens(&alice, now + 5, 3600)
+        .await
+        .ctx("revoke_tokens")?;
+    let at = s.min_issued_at(&alice).await.ctx("min_issued_at")?;
+    ensure!(at == Some(now + 10), "minIssuedAt went back to {at:?}");
+    s.revoke_tokens(&alice, now + 20, 3600)
+        .await
+        .ctx("revoke_tokens")?;
+    let at = s.min_issued_at(&alice).await.ctx("min_issued_at")?;
+    ensure!(at == Some(now + 20), "minIssuedAt {at:?}, not now + 20");
+    ensure!(
+        s.min_issued_at(&bob).await.ctx("min_issued_at")?.is_none(),
+        "another user was revoked"
+    );
+    // After a key rotation the old record still counts, and a new one is made with the new key.
+    let rotated = sessions(store, &[("k2", 2), ("k1", 1)]);
+    let at = rotated.min_issued_at(&alice).await.ctx("min_issued_at")?;
+    ensure!(at == Some(now + 20), "lost by rotation: {at:?}");
+    rotated
+        .revoke_tokens(&alice, now + 30, 3600)
+        .await
+        .ctx("revoke_tokens")?;
+    let at = rotated.min_issued_at(&alice).await.ctx("min_issued_at")?;
+    ensure!(at == Some(now + 30), "after rotation: {at:?}, not now + 30");
     Ok(())
 }
 
