@@ -6,6 +6,10 @@
 // GET  /health             200 {"ok":true}
 // GET  /login?user=alice   logs alice in: answers `x-session-issue: {"sub":"alice","role":...}`
 // GET  /logout             logs out: answers `x-session-clear: 1`
+// GET  /logout-everywhere  ends every session of the user, on every device (gateway STORE on):
+//                          answers `x-session-revoke: <x-session-sub>`
+// GET  /password           a password change: revokes the user's sessions and logs this browser
+//                          in again, in one answer (`x-session-revoke` and `x-session-issue`)
 // GET  /stream             three chunks, 300 ms apart (the gateway must stream them through)
 // GET  /cookies            sets two cookies of its own (they must pass the gateway unchanged)
 // POST /echo               the request body's length and SHA-256 (streamed request bodies)
@@ -41,6 +45,14 @@ const server = createServer((req, res) => {
     }
     case "/logout":
       return json(res, 200, { ...base, loggedOut: true }, { "x-session-clear": "1" });
+    case "/logout-everywhere":
+    case "/password": {
+      const user = req.headers["x-session-sub"];
+      if (!user) return json(res, 401, { ...base, error: "not logged in" });
+      const headers = { "x-session-revoke": user };
+      if (url.pathname === "/password") headers["x-session-issue"] = JSON.stringify({ sub: user, role: "member" });
+      return json(res, 200, { ...base, revoked: user }, headers);
+    }
     case "/stream": {
       res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
       let n = 0;

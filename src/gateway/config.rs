@@ -218,6 +218,9 @@ pub struct StoreSettings {
     pub timeout_ms: u32,
     /// `GET /__edge/store/conformance` is enabled.
     pub tests: bool,
+    /// How long a revocation is kept: the longest a session token can live, refreshes and
+    /// leeway included.
+    pub revocation_keep_seconds: u64,
 }
 
 impl GatewayConfig {
@@ -484,6 +487,7 @@ impl GatewayConfig {
                     sessions,
                     timeout_ms: number(&var, STORE_TIMEOUT_MS, 3_000, 1, 60_000)? as u32,
                     tests: var(STORE_TESTS).as_deref() == Some("1"),
+                    revocation_keep_seconds: tokens.max_lifetime() + tokens.leeway_seconds,
                 })
             }
         };

@@ -15,6 +15,16 @@ pub const ISSUE: &str = "x-session-issue";
 /// Response header: an origin logs the user out with `x-session-clear: 1`.
 pub const CLEAR: &str = "x-session-clear";
 
+/// Response header: `x-session-revoke: <sub>` ends every session of user `<sub>` begun before
+/// now, on every device: its session tokens are refused from now on and its stored sessions are
+/// deleted (`STORE` on; see [`super::store`]). An `x-session-issue` in the same answer starts a
+/// new session (a password change).
+pub const REVOKE: &str = "x-session-revoke";
+
+/// To the origin, when `STORE` is on: `unchecked` when the store could not say whether the
+/// session token was revoked (the request is served with the identity it carries).
+pub const REVOCATION: &str = "x-session-revocation";
+
 /// Both ways: the session data (JSON object). To the origin: the stored data; from the origin:
 /// a JSON merge patch (RFC 7386) to apply to it (see [`super::store`]).
 pub const DATA: &str = "x-session-data";
@@ -110,6 +120,8 @@ pub struct Directives {
     pub clear: bool,
     /// The merge patch of `x-session-data` (JSON text, not yet checked).
     pub data: Option<String>,
+    /// The subject of `x-session-revoke` (trimmed, not empty).
+    pub revoke: Option<String>,
 }
 
 /// The headers to send to the client (the origin's, without `x-session-*` and hop-by-hop
@@ -124,6 +136,8 @@ pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Direc
                 directives.issue = Some(value.clone());
             } else if name.eq_ignore_ascii_case(DATA) && directives.data.is_none() {
                 directives.data = Some(value.clone());
+            } else if name.eq_ignore_ascii_case(REVOKE) && directives.revoke.is_none() {
+                directives.revoke = Some(value.trim().to_owned()).filter(|s| !s.is_empty());
             } else if name.eq_ignore_ascii_case(CLEAR) {
                 let v = value.trim();
                 directives.clear |=
@@ -235,6 +249,8 @@ mod tests {
             ("X-Session-Issue", r#"{"sub":"alice"}"#),
             ("x-session-issue", r#"{"sub":"mallory"}"#),
             ("x-session-other", "1"),
+            ("X-Session-Revoke", " alice "),
+            ("x-session-revoke", "bob"),
             ("set-cookie", "theme=dark"),
             ("transfer-encoding", "chunked"),
         ]);
@@ -252,7 +268,12 @@ mod tests {
                 issue: Some(r#"{"sub":"alice"}"#.into()),
                 clear: false,
                 data: None,
+                revoke: Some("alice".into()),
             }
+        );
+        assert_eq!(
+            from_origin(&h(&[("x-session-revoke", "  ")])).1.revoke,
+            None
         );
         for (value, clear) in [
             ("1", true),

@@ -12,7 +12,8 @@
 //! - [`health`]: passive marks and the shared snapshot the cron trigger writes to KV.
 //! - [`pipeline`]: [`Gateway`]: start, retry on failure, finish.
 //! - [`store`]: server-side session data (`STORE = "kv" | "durable"`): to the origin in
-//!   `x-session-data`, back as a merge patch, committed with compare-and-set.
+//!   `x-session-data`, back as a merge patch, committed with compare-and-set; revocation
+//!   ("log out everywhere", `x-session-revoke`) kept in the same store.
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
 

@@ -1,8 +1,9 @@
 //! Operator endpoints under the reserved prefix `/__edge/`, never forwarded to an origin.
 //!
 //! - `GET /__edge/health`: origin health as JSON (see [`HealthBook::report`](super::health::HealthBook::report)).
-//! - `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every stored session of a user
-//!   (`STORE` on); answers `{"revoked": n}`.
+//! - `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every session of a user begun
+//!   before now, stored sessions and session tokens (`STORE` on); answers
+//!   `{"revoked": n, "minIssuedAt": now}`.
 //! - `GET /__edge/store/conformance`: runs the store conformance suite against the configured
 //!   store (`STORE_TESTS=1` only; for the end-to-end tests).
 //!

@@ -68,6 +68,17 @@ pub struct Attempt {
     pub retries_left: u8,
     affinity_cookie: Option<String>,
     session_cookie: Option<String>,
+    /// The subject of a valid session token and when its session began.
+    subject: Option<(String, UnixTime)>,
+}
+
+impl Attempt {
+    /// The subject of the request's valid session token and when the session began (the
+    /// earlier of `iat` and `auth_time`): what [`Gateway::revoke_session`] compares with the
+    /// subject's `minIssuedAt`.
+    pub fn subject(&self) -> Option<(&str, UnixTime)> {
+        self.subject.as_ref().map(|(s, t)| (s.as_str(), *t))
+    }
 }
 
 /// What to do with a client request.
@@ -193,6 +204,14 @@ impl Gateway {
             proto: scheme,
             client_ip: headers::get(req.headers, "cf-connecting-ip"),
         };
+        let subject = match &session {
+            Session::Valid {
+                sub: Some(sub),
+                issued_at,
+                ..
+            } => Some((sub.clone(), *issued_at)),
+            _ => None,
+        };
         let attempt = Attempt {
             origin: String::new(),
             url: String::new(),
@@ -200,8 +219,23 @@ impl Gateway {
             retries_left: if req.retryable() { RETRIES } else { 0 },
             affinity_cookie: None,
             session_cookie,
+            subject,
         };
         self.route(req, attempt, &target, now, entropy)
+    }
+
+    /// The session token of `attempt` was issued before its subject's `minIssuedAt` (a "log out
+    /// everywhere", see [`store::revoke`]): the origin sees `x-session-status: revoked` and no
+    /// identity, and the client's session cookie is cleared.
+    pub fn revoke_session(&self, attempt: &mut Attempt) {
+        attempt
+            .headers
+            .retain(|(n, _)| !Session::IDENTITY_HEADERS.contains(&n.as_str()));
+        attempt
+            .headers
+            .push((Session::STATUS_HEADER.into(), "revoked".into()));
+        attempt.session_cookie = self.config.session_cookie.removal().ok();
+        attempt.subject = None;
     }
 
     /// Picks the origin for `attempt` among those up now.
@@ -322,13 +356,21 @@ impl Gateway {
         entropy: &Entropy,
     ) -> Result<Vec<(String, String)>, Page> {
         let (mut out, directives) = headers::from_origin(origin_headers);
+        if directives.revoke.is_some() && self.config.store.is_none() {
+            return Err(Page::bad_origin_answer(
+                "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
+            ));
+        }
         if let Some(store) = &self.config.store {
             store::Plan::from_directives(&directives, store.sessions.max_data_bytes)
                 .map_err(|why| Page::bad_origin_answer(&why))?;
         }
         let mut affinity_cookie = attempt.affinity_cookie.clone();
         let mut session_cookie = attempt.session_cookie.clone();
-        if directives.clear {
+        // A logout, or a "log out everywhere" of this very user, ends this browser's session.
+        let revoked_here = directives.revoke.is_some()
+            && directives.revoke.as_deref() == attempt.subject().map(|s| s.0);
+        if directives.clear || revoked_here {
             session_cookie = self.config.session_cookie.removal().ok();
         }
         if let Some(claims) = &directives.issue {
@@ -523,6 +565,91 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(bad.status, 502);
+    }
+
+    /// The next request of a browser that logged in as `sub` at `at`.
+    fn logged_in(gw: &mut Gateway, sub: &str, at: UnixTime) -> Attempt {
+        let a = proxy(gw.start(&get(&[]), at, &Entropy::default()));
+        let issue = format!(r#"{{"sub":"{sub}"}}"#);
+        let out = gw
+            .finish(
+                &a,
+                &h(&[("x-session-issue", &issue)]),
+                at,
+                &Entropy::default(),
+            )
+            .unwrap();
+        let cookies = set_cookies(&out);
+        let jar = format!("{}; {}", cookie_pair(cookies[0]), cookie_pair(cookies[1]));
+        proxy(gw.start(&get(&h(&[("cookie", &jar)])), at + 5, &Entropy::default()))
+    }
+
+    #[test]
+    fn a_revoked_session_reaches_the_origin_without_identity() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let mut b = logged_in(&mut gw, "alice", NOW);
+        assert_eq!(b.subject(), Some(("alice", NOW)));
+        assert!(b
+            .headers
+            .contains(&("x-session-sub".into(), "alice".into())));
+        gw.revoke_session(&mut b);
+        let identity: Vec<_> = b
+            .headers
+            .iter()
+            .filter(|(n, _)| n.starts_with("x-session-"))
+            .collect();
+        assert_eq!(identity, [&("x-session-status".into(), "revoked".into())]);
+        assert_eq!(b.subject(), None);
+        let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+        assert_eq!(
+            set_cookies(&out),
+            [gw.config().session_cookie.removal().unwrap().as_str()]
+        );
+    }
+
+    #[test]
+    fn revoking_ones_own_subject_logs_this_browser_out() {
+        let mut gw = gateway(&[("STORE", "durable")]);
+        let b = logged_in(&mut gw, "alice", NOW);
+        let removal = gw.config().session_cookie.removal().unwrap();
+        let finish = |gw: &Gateway, origin: &[(&str, &str)]| {
+            let out = gw.finish(&b, &h(origin), NOW + 6, &Entropy::default());
+            set_cookies(&out.unwrap())
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            finish(&gw, &[("x-session-revoke", "alice")]),
+            [removal.as_str()]
+        );
+        // Another user's revocation (an administrator's) leaves this session alone.
+        assert!(finish(&gw, &[("x-session-revoke", "bob")]).is_empty());
+        // A password change: revoke, and a new session in the same answer.
+        let changed = finish(
+            &gw,
+            &[
+                ("x-session-revoke", "alice"),
+                ("x-session-issue", r#"{"sub":"alice"}"#),
+            ],
+        );
+        assert!(changed
+            .iter()
+            .any(|c| c.starts_with("__Host-session=") && *c != removal));
+        assert!(!changed.contains(&removal));
+        // Without a store there is nowhere to keep a revocation: a 502 that says so.
+        let mut plain = gateway(&[]);
+        let b = logged_in(&mut plain, "alice", NOW);
+        let page = plain
+            .finish(
+                &b,
+                &h(&[("x-session-revoke", "alice")]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap_err();
+        assert_eq!(page.status, 502);
+        assert!(page.body.contains("STORE"), "{}", page.body);
     }
 
     #[test]

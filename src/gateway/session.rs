@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::headers::{ascii_json, MAX_ISSUE_BYTES};
-use crate::claims::VerifyOptions;
+use crate::claims::{Registered, VerifyOptions};
 use crate::codec::b64_encode;
 use crate::cookie::{self, SetCookie};
 use crate::error::{Error, Result};
@@ -92,6 +92,9 @@ pub enum Session {
         sub: Option<String>,
         /// `sid`, the session id the gateway put in at login, when it is a string.
         sid: Option<String>,
+        /// When the session began, for revocation: the earlier of `iat` and `auth_time` (a
+        /// refreshed token keeps its login's `auth_time`), 0 when the token has neither.
+        issued_at: UnixTime,
         /// A replacement token when a refresh is due.
         refreshed: Option<String>,
     },
@@ -122,6 +125,10 @@ impl Session {
                     return Session::Valid {
                         sub: text("sub"),
                         sid: text("sid"),
+                        issued_at: Registered::parse(&v.claims)
+                            .ok()
+                            .and_then(|r| r.issued_at())
+                            .unwrap_or(0),
                         refreshed: tokens.refresh(value, now),
                         claims: v.claims,
                     };
@@ -134,7 +141,19 @@ impl Session {
         result
     }
 
-    /// `none`, `valid`, `expired` or `invalid`: the value of `x-session-status`.
+    /// The header that always tells the origin the session's status.
+    pub const STATUS_HEADER: &'static str = "x-session-status";
+
+    /// Every header [`Session::identity_headers`] can send.
+    pub const IDENTITY_HEADERS: [&'static str; 4] = [
+        Session::STATUS_HEADER,
+        "x-session-sub",
+        "x-session-id",
+        "x-session-claims",
+    ];
+
+    /// `none`, `valid`, `expired` or `invalid`: the value of `x-session-status` (the gateway
+    /// makes it `revoked` after a revocation check, see `Gateway::revoke_session`).
     pub fn status(&self) -> &'static str {
         match self {
             Session::None => "none",
@@ -148,7 +167,7 @@ impl Session {
     /// `x-session-claims` (JSON, non-ASCII escaped), and `x-session-sub` and `x-session-id` when
     /// they are header-safe text.
     pub fn identity_headers(&self) -> Vec<(String, String)> {
-        let mut out = vec![("x-session-status".to_owned(), self.status().to_owned())];
+        let mut out = vec![(Session::STATUS_HEADER.to_owned(), self.status().to_owned())];
         if let Session::Valid {
             claims, sub, sid, ..
         } = self
@@ -295,6 +314,7 @@ mod tests {
         let Session::Valid {
             sub,
             sid,
+            issued_at,
             refreshed,
             claims,
         } = &s
@@ -304,6 +324,7 @@ mod tests {
         assert_eq!(sub.as_deref(), Some("alice"));
         assert_eq!(sid.as_deref(), Some(b64_encode(&[7; 16]).as_str()));
         assert_eq!(*refreshed, None);
+        assert_eq!(*issued_at, NOW);
         assert!(claims.contains("\"role\":\"admin\""));
         let h = s.identity_headers();
         assert_eq!(h[0], ("x-session-status".into(), "valid".into()));

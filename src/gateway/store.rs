@@ -82,6 +82,8 @@ pub struct Plan {
     pub login: Option<Option<String>>,
     /// A logout: the session is deleted.
     pub logout: bool,
+    /// "Log out everywhere" for this subject (`x-session-revoke`): see [`revoke`].
+    pub revoke: Option<String>,
 }
 
 impl Plan {
@@ -111,13 +113,27 @@ impl Plan {
             patch,
             login,
             logout: d.clear,
+            revoke: d.revoke.clone(),
         })
     }
 
     /// True when the plan changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.patch.is_none() && self.login.is_none() && !self.logout
+        self.patch.is_none() && self.login.is_none() && !self.logout && self.revoke.is_none()
     }
+}
+
+/// "Log out everywhere": refuses from now on every session token of `subject` issued before
+/// `now` (its `minIssuedAt`, kept `keep_seconds`), then deletes its stored sessions; returns how
+/// many. The gateway checks the time on every request that carries a session token.
+pub async fn revoke<S: SessionStore>(
+    sessions: &Sessions<S>,
+    subject: &str,
+    keep_seconds: u64,
+    now: UnixTime,
+) -> Result<usize, Error> {
+    sessions.revoke_tokens(subject, now, keep_seconds).await?;
+    sessions.revoke_subject(subject).await
 }
 
 /// RFC 7386 JSON merge patch of an object: `null` deletes a member, an object merges into an
@@ -178,18 +194,29 @@ pub async fn finish<S: SessionStore>(
 ) -> Outcome {
     let mut out = Outcome::default();
     let clear = || settings.cookie.removal().ok();
+    if let Some(subject) = &plan.revoke {
+        if let Err(e) = revoke(sessions, subject, settings.revocation_keep_seconds, now).await {
+            out.warning = Some(format!("x-session-revoke: {subject:?} not revoked: {e}"));
+        }
+    }
     let mut session = match loaded.session {
         Ok(s) => s,
         Err(e) => {
             if !plan.is_empty() {
-                out.warning = Some(format!("session change dropped: {e}"));
+                out.warning
+                    .get_or_insert(format!("session change dropped: {e}"));
             }
             return out;
         }
     };
-    if plan.logout {
+    // A revoked subject's own session ends here too, unless the same answer logs in again.
+    let revoked_here = plan.login.is_none()
+        && plan.revoke.is_some()
+        && session.subject() == plan.revoke.as_deref();
+    if plan.logout || revoked_here {
         if let Err(e) = sessions.destroy(session).await {
-            out.warning = Some(format!("logout: the session could not be deleted: {e}"));
+            out.warning
+                .get_or_insert(format!("logout: the session could not be deleted: {e}"));
         }
         out.set_cookie = loaded.presented.and_then(|_| clear());
         return out;
@@ -277,6 +304,7 @@ mod tests {
             sessions: SessionConfig::default(),
             timeout_ms: 1000,
             tests: false,
+            revocation_keep_seconds: 7200,
         }
     }
 
@@ -290,6 +318,7 @@ mod tests {
             issue: issue.map(Into::into),
             clear,
             data: data.map(Into::into),
+            revoke: None,
         }
     }
 
@@ -379,6 +408,54 @@ mod tests {
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
         assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn revoke_ends_every_session_of_the_subject() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"k":1}"#), None, false);
+        let login = |who: &str| directives(None, Some(&format!(r#"{{"sub":"{who}"}}"#)), false);
+        let device = |who: &str| {
+            let (_, _, anon) = request(&s, None, &add, NOW);
+            request(&s, anon.as_deref(), &login(who), NOW + 1).2
+        };
+        let (phone, laptop, bob) = (device("alice"), device("alice"), device("bob"));
+        let mut revoke = directives(None, None, false);
+        revoke.revoke = Some("alice".into());
+        let (_, out, kept) = request(&s, phone.as_deref(), &revoke, NOW + 2);
+        assert_eq!(
+            (out.warning, kept),
+            (None, None),
+            "this device is logged out"
+        );
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(NOW + 2));
+        let none = directives(None, None, false);
+        let (h, _, _) = request(&s, laptop.as_deref(), &none, NOW + 3);
+        assert_eq!(data_header(&h), json!({}), "the other device too");
+        let (h, _, _) = request(&s, bob.as_deref(), &none, NOW + 3);
+        assert_eq!(
+            data_header(&h),
+            json!({ "k": 1 }),
+            "another user is untouched"
+        );
+        assert_eq!(block_on(s.min_issued_at("bob")).unwrap(), None);
+        // A password change: revoke, and log in again in the same answer.
+        let mut change = login("bob");
+        change.revoke = Some("bob".into());
+        let (_, out, fresh) = request(&s, bob.as_deref(), &change, NOW + 4);
+        assert_eq!(out.warning, None);
+        assert!(fresh.is_some() && fresh != bob);
+        let (h, _, _) = request(&s, fresh.as_deref(), &none, NOW + 5);
+        assert_eq!(
+            data_header(&h),
+            json!({ "k": 1 }),
+            "the new session keeps the data"
+        );
+        // A store that fails says so in the log.
+        store.set_failing(true);
+        let (_, out, _) = request(&s, fresh.as_deref(), &revoke, NOW + 6);
+        assert!(out.warning.unwrap().contains("not revoked"));
     }
 
     #[test]

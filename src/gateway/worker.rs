@@ -228,6 +228,22 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         }
         Step::Proxy(attempt) => attempt,
     };
+    // A session token issued before its subject's revocation is refused; when the store cannot
+    // say, the request goes on with `x-session-revocation: unchecked`.
+    if let (Some(st), Some((sub, issued_at))) = (&store, attempt.subject()) {
+        match st.0.min_issued_at(sub).await {
+            Ok(Some(min)) if issued_at < min => {
+                with(&gw, |g| g.revoke_session(&mut attempt));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                console_warn!("edge-session gateway: revocation check: {e}");
+                attempt
+                    .headers
+                    .push((headers::REVOCATION.into(), "unchecked".into()));
+            }
+        }
+    }
     // The stored session (if any) goes to the origin with the request; a failing store is
     // reported to the origin (`x-session-store: unavailable`), never to the client.
     let mut loaded = None;
@@ -432,7 +448,8 @@ async fn operator_health(
     }
 }
 
-/// `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every stored session of a user.
+/// `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every session of a user begun
+/// before now (tokens and stored sessions).
 async fn operator_revoke(
     store: Option<Store>,
     req: &web_sys::Request,
@@ -456,8 +473,13 @@ async fn operator_revoke(
             &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}" }),
         ));
     };
-    match st.0.revoke_subject(&sub).await {
-        Ok(n) => page(&Page::json(200, &serde_json::json!({ "revoked": n }))),
+    let (sessions, settings) = &*st;
+    let now = now();
+    match store::revoke(sessions, &sub, settings.revocation_keep_seconds, now).await {
+        Ok(n) => page(&Page::json(
+            200,
+            &serde_json::json!({ "revoked": n, "minIssuedAt": now }),
+        )),
         Err(e) => page(&Page::json(
             503,
             &serde_json::json!({ "error": e.to_string(), "code": e.code() }),

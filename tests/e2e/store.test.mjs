@@ -9,7 +9,9 @@
 // 2. Session data reaches the origin in `x-session-data` and comes back as a merge patch; the
 //    client cannot spoof it; login renews the session id and keeps the data; the operator revokes
 //    every session of a user; logout deletes.
-// 3. 50 concurrent requests patch different members of one session: with Durable Objects none is
+// 3. "Log out everywhere" (`x-session-revoke`) and a password change: session tokens issued
+//    before are refused on every device (compact tokens with KV, JWTs with Durable Objects).
+// 4. 50 concurrent requests patch different members of one session: with Durable Objects none is
 //    lost (compare-and-set, patch re-applied on conflict); with KV last write wins (printed).
 // Then: a store binding that fails (a Durable Object namespace whose worker is not running, a
 // missing KV binding) gives 200s with `x-session-store: unavailable` at the origin, never a 5xx;
@@ -35,7 +37,9 @@ for (const kind of ["kv", "durable"]) {
   describe(`STORE = "${kind}"`, { concurrency: false }, () => {
     let gw;
     before(async () => {
-      gw = new Gateway(origins, { vars: { STORE: kind, STORE_TESTS: "1" }, toml: STORE_BINDINGS });
+      // Durable Objects with JWT sessions, KV with compact ones: revocation is tested on both.
+      const format = kind === "durable" ? "jwt" : "compact";
+      gw = new Gateway(origins, { vars: { STORE: kind, STORE_TESTS: "1", SESSION_FORMAT: format }, toml: STORE_BINDINGS });
       await gw.start();
     });
     after(async () => {
@@ -99,7 +103,9 @@ for (const kind of ["kv", "durable"]) {
         headers: { authorization: `Bearer ${gw.operatorToken}` },
         body: JSON.stringify({ sub: `bob-${kind}` }),
       });
-      assert.deepEqual(await revoke.json(), { revoked: 2 });
+      const revoked = await revoke.json();
+      assert.equal(revoked.revoked, 2);
+      assert.ok(Math.abs(revoked.minIssuedAt - Date.now() / 1000) < 5, JSON.stringify(revoked));
       assert.deepEqual(data(await gw.request("/", jar)), {});
       assert.deepEqual(data(await gw.request("/", other)), {});
       // Logout deletes the session and clears its cookie.
@@ -107,6 +113,40 @@ for (const kind of ["kv", "durable"]) {
       const logout = await gw.request("/logout", jar);
       assert.match(sid(logout), /^__Host-sid=; Max-Age=0/);
       assert.deepEqual(data(await gw.request("/", jar)), {});
+    });
+
+    test("log out everywhere: every device's session token is revoked at once", async () => {
+      const user = `carol-${kind}-${randomBytes(4).toString("hex")}`;
+      const [phone, laptop, other] = [new Jar(), new Jar(), new Jar()];
+      await gw.request(`/login?user=${user}`, phone);
+      await gw.request(`/login?user=${user}`, laptop);
+      await gw.request(`/login?user=dave-${kind}`, other);
+      assert.equal((await gw.request("/", laptop)).body.session["x-session-sub"], user);
+      // Revocation has a granularity of one second: sessions begun in its very second survive.
+      await new Promise((r) => setTimeout(r, 1100));
+      const out = await gw.request("/logout-everywhere", phone);
+      assert.equal(out.body.revoked, user);
+      assert.equal(out.headers.get("x-session-revoke"), null, "the directive never reaches the browser");
+      assert.ok(out.setCookies.some((c) => /^__Host-session=; Max-Age=0/.test(c)), "this device is logged out");
+      // The laptop still holds a validly signed token: the gateway refuses it and clears it.
+      const late = await gw.request("/", laptop);
+      assert.equal(late.body.session["x-session-status"], "revoked");
+      assert.equal(late.body.session["x-session-sub"], undefined);
+      assert.equal(late.body.session["x-session-claims"], undefined);
+      assert.ok(late.setCookies.some((c) => /^__Host-session=; Max-Age=0/.test(c)));
+      assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "none");
+      // Another user is untouched; the same user can log in again.
+      assert.equal((await gw.request("/", other)).body.session["x-session-status"], "valid");
+      await gw.request(`/login?user=${user}`, laptop);
+      assert.equal((await gw.request("/", laptop)).body.session["x-session-sub"], user);
+      // A password change: the old sessions end and this browser gets a new one in one answer.
+      await new Promise((r) => setTimeout(r, 1100));
+      const phoneAgain = new Jar();
+      await gw.request(`/login?user=${user}`, phoneAgain);
+      await new Promise((r) => setTimeout(r, 1100));
+      await gw.request("/password", laptop);
+      assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "valid");
+      assert.equal((await gw.request("/", phoneAgain)).body.session["x-session-status"], "revoked");
     });
 
     test("a patch that makes the data too large is a 502 naming the limit", async () => {
@@ -182,6 +222,12 @@ describe("a failing store degrades, never fails", { concurrency: false }, () => 
         }
         assert.equal(jar.cookies.get("__Host-sid"), cookies.get("__Host-sid"));
         assert.ok(jar.cookies.get("__Host-session"), "login works without the store");
+        // Whether carol's token was revoked cannot be known: she is served, and the origin told.
+        const last = await gw.request("/", jar);
+        assert.equal(last.body.session["x-session-sub"], "carol");
+        assert.equal(last.body.session["x-session-revocation"], "unchecked");
+        const anonymous = await gw.request("/");
+        assert.equal(anonymous.body.session["x-session-revocation"], undefined, "nothing to check");
         const health = await gw.health();
         assert.equal(health.store.kind, vars.STORE);
         assert.equal(health.store.binding, toml.length > 0);
