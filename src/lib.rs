@@ -58,6 +58,10 @@
 //! - `conformance` (tests only): `store` plus `runStoreConformance`, the store conformance suite
 //!   exported to JavaScript for the end-to-end tests.
 //!
+//! This repository builds for wasm32 with `-C target-feature=+simd128` (`.cargo/config.toml`):
+//! SHA-256 then runs its SIMD message schedule. A binary of your own that links this crate for
+//! wasm32 gets it by setting the same flag.
+//!
 //! Without features the crate is the pure core, usable natively.
 
 pub mod affinity;
