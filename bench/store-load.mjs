@@ -8,6 +8,8 @@
 // (created before the run), send:
 // - read:  GET /bench: the gateway loads the session (one store read), the origin gets its data;
 //          nothing changed, so nothing is written.
+// - read, logged in: the same, by visitors who also hold a session token: the gateway checks the
+//          token against the user's revocation time first (one more store read).
 // - write: GET /set?n=<counter>: one store read, then the origin's patch is written (one store
 //          write, compare-and-set for durable).
 // With STORE = none the same requests cost no store access (the baseline). Fails (exit 1) on any
@@ -52,21 +54,30 @@ try {
     const gw = new Gateway(origins, { vars: { STORE: store }, toml: STORE_BINDINGS });
     await gw.start();
     try {
-      // One stored session per visitor.
+      // One stored session per visitor; the users are logged in as well.
       const visitors = [];
+      const users = [];
       for (let i = 0; i < CONNECTIONS; i++) {
-        const jar = new Jar();
-        const r = await gw.request(`/set?visitor=${i}`, jar);
-        if (store !== "none" && !jar.cookies.get("__Host-sid")) throw new Error(`no session: ${r.text}`);
-        visitors.push(jar.header());
+        for (const [list, login] of [[visitors, false], [users, true]]) {
+          const jar = new Jar();
+          if (login) await gw.request(`/login?user=user-${i}`, jar);
+          const r = await gw.request(`/set?visitor=${i}`, jar);
+          if (store !== "none" && !jar.cookies.get("__Host-sid")) throw new Error(`no session: ${r.text}`);
+          if (login && !jar.cookies.get("__Host-session")) throw new Error(`no login: ${r.text}`);
+          list.push(jar.header());
+        }
       }
       // Warm-up (not measured): the runtime compiles the worker's code on first use.
       await run(gw.url, visitors, false, 3);
-      for (const write of [false, true]) {
-        const r = await run(gw.url, visitors, write);
+      for (const [what, who, write] of [
+        ["read", visitors, false],
+        ["read, logged in", users, false],
+        ["read + write", visitors, true],
+      ]) {
+        const r = await run(gw.url, who, write);
         bad += r.errors + r.timeouts + r.non2xx;
         rows.push(
-          `| ${store} | ${write ? "read + write" : "read"} | ${Math.round(r.requests.average)} | ` +
+          `| ${store} | ${what} | ${Math.round(r.requests.average)} | ` +
             `${r.latency.p50} | ${r.latency.p99} | ${r.requests.total} | ${r.errors + r.timeouts} | ${r.non2xx} |`,
         );
       }
