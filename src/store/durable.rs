@@ -10,8 +10,8 @@
 //! This module holds the wire protocol ([`Op`], [`Reply`]) and the object's logic ([`handle`],
 //! [`alarm`]) over any [`ObjectStorage`], in plain Rust (tested natively with
 //! [`MemoryObjectStorage`]); the client that implements [`SessionStore`](super::SessionStore)
-//! and the adapter to the platform's storage are in [`DurableStore`] and
-//! [`JsObjectStorage`] (features `store` or `gateway`).
+//! and the adapter to the platform's storage are in `DurableStore` and
+//! `JsObjectStorage` (features `store` or `gateway`).
 //!
 //! ```
 //! use edge_session::store::durable::{handle, MemoryObjectStorage};

@@ -4,7 +4,7 @@
 //!   each subject's sessions for revocation. `?Send`: handles to JavaScript objects are not
 //!   `Send`, so neither are the futures.
 //! - [`memory::MemoryStore`]: in memory, strongly consistent; for tests and single instances.
-//! - [`kv`] and [`durable`] (the client; features `store` or `gateway`): Workers KV (eventually
+//! - `kv` and [`durable`] (the client; features `store` or `gateway`): Workers KV (eventually
 //!   consistent, last write wins) and a Durable Object per session (strongly consistent,
 //!   compare-and-set). See docs/store.md for what each one guarantees.
 //! - [`record`]: the session record, encrypted at rest (XChaCha20-Poly1305, the session id bound
