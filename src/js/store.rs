@@ -11,7 +11,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::{js_error, now_or_clock, parse, stringify};
+use super::{js_error, now_or_clock, parse, seconds, stringify};
 use crate::error::Error;
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::durable::{self, DurableStore};
@@ -289,6 +289,39 @@ impl SessionStore {
         future_to_promise(async move {
             let n = sessions.revoke_subject(&subject).await.map_err(js_error)?;
             Ok((n as f64).into())
+        })
+    }
+
+    /// Refuses, from now on, every session token of `subject` issued before now ("log out
+    /// everywhere", a password change): keeps now as the subject's `minIssuedAt` for
+    /// `keepSeconds`, the longest such a token can live (`maxLifetimeSeconds` plus leeway). A
+    /// later time already kept stays. Read it back with `minIssuedAt` and pass it to `verify`.
+    #[wasm_bindgen(js_name = revokeTokens, unchecked_return_type = "Promise<void>")]
+    pub fn revoke_tokens(
+        &self,
+        subject: String,
+        keep_seconds: f64,
+        options: Option<NowOptions>,
+    ) -> Promise {
+        let (sessions, now) = (self.inner.clone(), now(options));
+        let keep = seconds("keepSeconds", keep_seconds);
+        future_to_promise(async move {
+            sessions
+                .revoke_tokens(&subject, now?, keep?)
+                .await
+                .map_err(js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The `minIssuedAt` kept for `subject` by `revokeTokens`, or `undefined`: verify its
+    /// session tokens with `{ minIssuedAt }` to refuse those issued before (`revoked`).
+    #[wasm_bindgen(js_name = minIssuedAt, unchecked_return_type = "Promise<number | undefined>")]
+    pub fn min_issued_at(&self, subject: String) -> Promise {
+        let sessions = self.inner.clone();
+        future_to_promise(async move {
+            let at = sessions.min_issued_at(&subject).await.map_err(js_error)?;
+            Ok(at.map_or(JsValue::UNDEFINED, |t| (t as f64).into()))
         })
     }
 

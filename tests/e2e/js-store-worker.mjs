@@ -4,6 +4,7 @@
 import {
   initSync,
   SessionStore,
+  SessionTokens,
   handleSessionObject,
   sessionObjectAlarm,
   runStoreConformance,
@@ -49,6 +50,22 @@ const store = (env, kind) => {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Stateless session tokens, revocable through the store (`revokeTokens`, `minIssuedAt`). */
+const tokens = new SessionTokens({ keys: KEYS, ttlSeconds: 3600, maxLifetimeSeconds: 86400 });
+const KEEP_SECONDS = 86400 + 30; // maxLifetimeSeconds plus leeway
+
+/** Verifies a token, then again against its subject's revocation time. */
+const check = async (s, token, at) => {
+  try {
+    const { sub } = tokens.verify(token, { now: at });
+    const minIssuedAt = await s.minIssuedAt(sub);
+    tokens.verify(token, { now: at, minIssuedAt: minIssuedAt ?? 0 });
+    return { status: "valid", sub, minIssuedAt };
+  } catch (e) {
+    return { status: e.code };
+  }
+};
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -79,6 +96,17 @@ export default {
           session.set("role", "member");
           await s.regenerate(session);
           return Response.json({ cookie: session.cookie, maxAge: s.cookieMaxAge(session) });
+        }
+        case "/token": {
+          // ?user=&at=: a token issued at `at`; ?token=&at=: its check at `at`;
+          // ?revoke=<user>&at=: log the user out everywhere at `at`.
+          const at = Number(url.searchParams.get("at"));
+          const s = store(env, kind);
+          const q = (n) => url.searchParams.get(n);
+          if (q("user")) return Response.json({ token: tokens.sign({ sub: q("user") }, { now: at }) });
+          if (q("token")) return Response.json(await check(s, q("token"), at));
+          await s.revokeTokens(q("revoke"), KEEP_SECONDS, { now: at });
+          return Response.json({ revoked: q("revoke") });
         }
         case "/revoke":
           return Response.json({ revoked: await store(env, kind).revokeSubject(url.searchParams.get("user")) });

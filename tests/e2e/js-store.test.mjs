@@ -10,7 +10,8 @@
 //    against Durable Objects (same body as `cargo test` runs against the memory store).
 // 2. 100 concurrent HTTP requests increment one session's counter: with Durable Objects none is
 //    lost (compare-and-set and retries); with KV, last write wins (the figure is printed).
-// 3. Login regenerates the id; revocation ends every session of a user.
+// 3. Login regenerates the id; revocation ends every session of a user; `revokeTokens` and
+//    `minIssuedAt` revoke stateless session tokens.
 // 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -50,6 +51,8 @@ after(async () => {
   await mf?.dispose();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+const now = () => Math.floor(Date.now() / 1000);
 
 const get = async (path, sid) => {
   const res = await mf.dispatchFetch(`http://store.test${path}`, { headers: sid ? { "x-sid": sid } : {} });
@@ -106,6 +109,26 @@ for (const store of ["durable", "kv"]) {
     assert.equal(moved.data.role, "member");
     assert.equal((await get(`/revoke?store=${store}&user=${user}`)).revoked, 3);
     for (const l of logins) assert.equal((await get(`/get?store=${store}`, l.cookie)).isNew, true);
+  });
+}
+
+for (const store of ["durable", "kv"]) {
+  test(`session tokens revoked through the store: revokeTokens, minIssuedAt (${store})`, async () => {
+    const user = `user-${Math.random().toString(36).slice(2)}`;
+    const T = now();
+    const token = async (at) => (await get(`/token?store=${store}&user=${user}&at=${at}`)).token;
+    const check = (t, at) => get(`/token?store=${store}&token=${encodeURIComponent(t)}&at=${at}`);
+    const [phone, laptop] = [await token(T), await token(T + 5)];
+    assert.deepEqual(await check(phone, T + 6), { status: "valid", sub: user });
+    await get(`/token?store=${store}&revoke=${user}&at=${T + 10}`);
+    for (const t of [phone, laptop]) assert.equal((await check(t, T + 11)).status, "revoked");
+    // A token issued in the second of the revocation or later is valid.
+    const fresh = await token(T + 10);
+    assert.deepEqual(await check(fresh, T + 11), { status: "valid", sub: user, minIssuedAt: T + 10 });
+    // An earlier revocation arriving late changes nothing.
+    await get(`/token?store=${store}&revoke=${user}&at=${T + 2}`);
+    assert.equal((await check(fresh, T + 12)).status, "valid");
+    assert.equal((await check(laptop, T + 12)).status, "revoked");
   });
 }
 
