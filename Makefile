@@ -4,15 +4,15 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store
+.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground
 
 setup:
 	@scripts/setup.sh
 
 ## test: everything CI checks: format, lints (native and wasm32), native tests, the same
-## tests in WebAssembly under Node, the JavaScript tests against the built package, and the
-## gateway's end-to-end tests on the local edge runtime.
-test: setup lint unit wasm-test js-test e2e
+## tests in WebAssembly under Node, the JavaScript tests against the built package, the
+## playground in headless Chromium, and the gateway's end-to-end tests on the local edge runtime.
+test: setup lint unit wasm-test js-test browser-test e2e
 
 lint:
 	cargo fmt --check
@@ -33,6 +33,18 @@ pkg-node:
 
 js-test: pkg-node
 	node --test tests/js/
+
+# The JS library as a browser loads it, for the playground (www/pkg, ignored by git).
+pkg-www: setup
+	$(WASM_PACK) build --release --target web --out-dir www/pkg
+
+## browser-test: the playground page in headless Chromium (playwright-core).
+browser-test: pkg-www
+	node --test tests/browser/
+
+## playground: build the wasm and serve www/ on http://127.0.0.1:8080/
+playground: pkg-www
+	node scripts/serve-www.mjs 8080
 
 ## bench: throughput against the JS libraries people use today, the native core, wasm size;
 ## the affinity simulation (balance, keys moved) and route() throughput.

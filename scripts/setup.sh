@@ -35,6 +35,14 @@ if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
+# Chromium, for the playground's browser test (Debian's package; playwright-core drives it).
+if ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium (apt)"
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 # npm packages from the committed lockfile: wrangler, binaryen (wasm-opt), esbuild and the
 # benchmark baselines. Reinstall only when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-lock; then

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Serves www/ (the playground) on 127.0.0.1, with the wasm MIME type browsers need for streaming
+// compilation. `make playground` builds www/pkg first.
+//
+//   node scripts/serve-www.mjs [port]      (default 8080)
+import { createReadStream, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { extname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = resolve(fileURLToPath(import.meta.url), "../../www");
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+};
+
+/** Starts the server on `port` (0: any free port); resolves to it once listening. */
+export function serve(port = 8080) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://www").pathname);
+    const file = normalize(join(ROOT, path.endsWith("/") ? `${path}index.html` : path));
+    const type = TYPES[extname(file)];
+    let found = false;
+    try {
+      found = file.startsWith(ROOT) && type !== undefined && statSync(file).isFile();
+    } catch {}
+    if (!found) {
+      res.writeHead(404, { "content-type": "text/plain" });
+      return res.end("not found\n");
+    }
+    res.writeHead(200, { "content-type": type, "cache-control": "no-store" });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(port, "127.0.0.1", () => ok(server)));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const server = await serve(Number(process.argv[2] || 8080));
+  console.log(`playground: http://127.0.0.1:${server.address().port}/`);
+}

@@ -1,0 +1,113 @@
+// The playground (www/) in a real headless Chromium, on the release wasm built into www/pkg
+// (`make browser-test`, part of `make test`): the page loads the wasm, signs, verifies, refuses a
+// changed character, shows expiry, and routes visitors with only a downed backend's moving.
+// CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+
+import { serve } from "../../scripts/serve-www.mjs";
+
+let server;
+let browser;
+let page;
+const errors = [];
+
+before(async () => {
+  server = await serve(0);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  page = await browser.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const text = (selector) => page.textContent(selector);
+
+test("the page loads the wasm and signs the claims three ways", async () => {
+  assert.equal(await text("#status"), "Ready.");
+  assert.equal(await text("#config-status"), "keys ready");
+  const compact = await text("#token-compact");
+  const jwt = await text("#token-jwt");
+  const sealed = await text("#token-sealed");
+  assert.match(compact, /^[A-Za-z0-9_-]{60,120}$/);
+  assert.equal(jwt.split(".").length, 3);
+  assert.ok(sealed.length > compact.length, "sealed tokens carry a nonce");
+  assert.ok(jwt.length > compact.length, "compact tokens are shorter than JWTs");
+  // The JWT payload is readable by anyone; the sealed token hides the claims.
+  const payload = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url"));
+  assert.equal(payload.sub, "user-12345");
+  assert.ok(!Buffer.from(sealed, "base64url").toString("latin1").includes("user-12345"));
+});
+
+test("each token verifies; one changed character is refused", async () => {
+  for (const kind of ["compact", "jwt", "sealed"]) {
+    await page.click(`[data-verify=${kind}]`);
+    const result = await text("#verify-result");
+    assert.match(result, /^valid\n/, kind);
+    assert.equal(JSON.parse(result.slice("valid\n".length)).role, "admin");
+    await page.click("#tamper");
+    assert.match(await text("#verify-result"), /^(bad_signature|malformed|unknown_key|wrong_purpose):/, kind);
+  }
+});
+
+test("verifying later than the lifetime shows expired, with the claims", async () => {
+  await page.click("[data-verify=compact]");
+  await page.fill("#offset", "7200");
+  await page.dispatchEvent("#offset", "input");
+  assert.equal(await text("#offset-label"), "+7200 s");
+  assert.match(await text("#verify-result"), /^expired: .*\nclaims \(authentic, but expired\): .*user-12345/s);
+  await page.fill("#offset", "0");
+  await page.dispatchEvent("#offset", "input");
+  assert.match(await text("#verify-result"), /^valid\n/);
+});
+
+test("bad input gets the library's error codes", async () => {
+  await page.fill("#claims", "[1, 2]");
+  await page.click("#sign");
+  assert.match(await text("#sign-status"), /^invalid_claims:/);
+  await page.fill("#secret", "too-short");
+  assert.match(await text("#config-status"), /^invalid_config:/);
+  await page.click("#new-secret");
+  assert.equal(await text("#config-status"), "keys ready");
+  await page.fill("#claims", '{"sub": "user-12345", "role": "admin"}');
+  await page.click("#sign");
+  assert.equal(await text("#sign-status"), "signed");
+});
+
+test("sticky sessions: shares follow the weights; a downed backend's visitors alone move", async () => {
+  await page.click("#simulate");
+  assert.equal(await text("#simulate-status"), "10000 visitors routed");
+  const shares = async () =>
+    Object.fromEntries(
+      await page.$$eval("#shares tr", (rows) =>
+        rows.slice(1).map((r) => [r.cells[0].textContent.trim(), parseFloat(r.cells[3].textContent)]),
+      ),
+    );
+  const even = await shares();
+  assert.deepEqual(Object.keys(even), ["a", "b", "c", "d"]);
+  for (const id of ["a", "b", "c"]) assert.ok(Math.abs(even[id] - 20) < 2, `${id}: ${even[id]}%`);
+  assert.ok(Math.abs(even.d - 40) < 2, `d: ${even.d}%`);
+  await page.uncheck("[data-backend=b]");
+  const moved = await text("#moved");
+  const percent = parseFloat(moved.match(/\(([\d.]+)%\)/)[1]);
+  assert.ok(Math.abs(percent - even.b) < 0.05, `${moved} (b had ${even.b}%)`);
+  const without = await shares();
+  assert.equal(without.b, 0);
+  for (const id of ["a", "c", "d"]) assert.ok(without[id] >= even[id], `${id} lost visitors`);
+  await page.check("[data-backend=b]");
+  assert.deepEqual(await shares(), even, "the same backends again: the same routing");
+});
+
+test("no errors in the page's console", () => {
+  assert.deepEqual(errors, []);
+});

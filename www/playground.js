@@ -1,0 +1,190 @@
+// The playground: the library's release wasm (`wasm-pack build --target web --out-dir www/pkg`,
+// `make playground`) driven from the page. Every error shown is the library's own `.code`.
+import init, { Affinity, SealedTokens, SessionTokens } from "./pkg/edge_session.js";
+
+const $ = (id) => document.getElementById(id);
+
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const newSecret = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+
+/** Writes `text` into `el`, styled as a success or an error. */
+function show(el, ok, text) {
+  el.textContent = text;
+  el.className = el.className.replace(/\b(ok|error)\b/g, "").trim() + (ok ? " ok" : " error");
+}
+
+const describe = (e) => (e && e.code ? `${e.code}: ${e.message}` : String(e));
+
+// 1. Keys: one SessionTokens and one SealedTokens over the same keyring.
+let tokens = null;
+let sealed = null;
+
+function configure() {
+  const config = {
+    keys: [{ id: $("kid").value, secret: $("secret").value }],
+    ttlSeconds: Number($("ttl").value),
+    leewaySeconds: Number($("leeway").value),
+  };
+  try {
+    tokens = new SessionTokens(config);
+    sealed = new SealedTokens(config);
+    show($("config-status"), true, "keys ready");
+  } catch (e) {
+    tokens = sealed = null;
+    show($("config-status"), false, describe(e));
+  }
+}
+
+// 2. Sign the claims three ways.
+function sign() {
+  if (!tokens) return show($("sign-status"), false, "fix the keys first");
+  let claims;
+  try {
+    claims = JSON.parse($("claims").value);
+  } catch (e) {
+    return show($("sign-status"), false, `the claims are not JSON: ${e.message}`);
+  }
+  try {
+    const out = { compact: tokens.sign(claims), jwt: tokens.signJwt(claims), sealed: sealed.sign(claims) };
+    for (const [kind, token] of Object.entries(out)) {
+      $(`token-${kind}`).textContent = token;
+      $(`len-${kind}`).textContent = `${token.length} chars`;
+    }
+    show($("sign-status"), true, "signed");
+    verifyKind("compact");
+  } catch (e) {
+    show($("sign-status"), false, describe(e));
+  }
+}
+
+// 3. Verify, at now + offset.
+function offsetSeconds() {
+  const offset = Number($("offset").value);
+  $("offset-label").textContent = offset === 0 ? "now" : `${offset > 0 ? "+" : ""}${offset} s`;
+  return offset;
+}
+
+function verify() {
+  const token = $("verify-input").value.trim();
+  const options = { now: Math.floor(Date.now() / 1000) + offsetSeconds() };
+  if (!tokens) return show($("verify-result"), false, "fix the keys first");
+  try {
+    const claims = {
+      compact: () => tokens.verify(token, options),
+      jwt: () => tokens.verifyJwt(token, options),
+      sealed: () => sealed.verify(token, options),
+    }[$("kind").value]();
+    show($("verify-result"), true, `valid\n${JSON.stringify(claims, null, 2)}`);
+  } catch (e) {
+    const claims = e.claims ? `\nclaims (authentic, but expired): ${JSON.stringify(e.claims)}` : "";
+    show($("verify-result"), false, describe(e) + claims);
+  }
+}
+
+function verifyKind(kind) {
+  $("kind").value = kind;
+  $("verify-input").value = $(`token-${kind}`).textContent;
+  verify();
+}
+
+/** Changes the character in the middle of the token to another one of the alphabet. */
+function tamper() {
+  const token = $("verify-input").value.trim();
+  if (!token) return;
+  const i = Math.floor(token.length / 2);
+  const swap = token[i] === "A" ? "B" : "A";
+  $("verify-input").value = token.slice(0, i) + swap + token.slice(i + 1);
+  verify();
+}
+
+// 4. Sticky sessions: route many visitors by IP, then again with the unticked backends down.
+let down = new Set();
+
+function parseBackends() {
+  return $("backends")
+    .value.split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([id]) => id)
+    .map(([id, weight = "1"]) => ({ id, weight: Number(weight) }));
+}
+
+function simulate() {
+  const status = $("simulate-status");
+  let affinity;
+  const backends = parseBackends();
+  try {
+    affinity = new Affinity({ secret: $("secret").value, mode: "ip", backends });
+  } catch (e) {
+    return show(status, false, describe(e));
+  }
+  const visitors = Math.min(Math.max(Number($("visitors").value) || 1, 1), 200_000);
+  const ip = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const routeAll = () => Array.from({ length: visitors }, (_, i) => affinity.route({ clientIp: ip(i) }).backend);
+  try {
+    const before = routeAll();
+    down = new Set([...down].filter((id) => backends.some((b) => b.id === id)));
+    for (const id of down) affinity.setHealthy(id, false);
+    const after = down.size ? routeAll() : before;
+    render(backends, visitors, after);
+    const moved = after.filter((b, i) => b !== before[i]).length;
+    $("moved").textContent = down.size
+      ? `${[...down].join(", ")} down: ${moved} visitors moved (${((100 * moved) / visitors).toFixed(1)}%), ` +
+        `all of them from ${down.size > 1 ? "those backends" : "that backend"}; nobody else moved.`
+      : "Untick a backend to take it down.";
+    show(status, true, `${visitors} visitors routed`);
+  } catch (e) {
+    show(status, false, describe(e));
+  } finally {
+    affinity.free();
+  }
+}
+
+const escape = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function render(backends, visitors, routed) {
+  const count = new Map(backends.map((b) => [b.id, 0]));
+  for (const b of routed) count.set(b, count.get(b) + 1);
+  const total = backends.filter((b) => !down.has(b.id)).reduce((s, b) => s + b.weight, 0);
+  const rows = backends.map((b) => {
+    const share = (100 * count.get(b.id)) / visitors;
+    const expected = down.has(b.id) || total === 0 ? 0 : (100 * b.weight) / total;
+    const id = escape(b.id);
+    return `<tr><td><label><input type="checkbox" data-backend="${id}" ${down.has(b.id) ? "" : "checked"}> ${id}</label></td>
+      <td>${b.weight}</td><td>${expected.toFixed(1)}%</td><td>${share.toFixed(1)}%</td>
+      <td style="text-align:left"><span class="bar" style="width:${(share * 3).toFixed(0)}px"></span></td></tr>`;
+  });
+  $("shares").innerHTML =
+    "<tr><th>backend (up)</th><th>weight</th><th>expected</th><th>share</th><th></th></tr>" + rows.join("");
+}
+
+// Wiring.
+await init();
+$("secret").value = newSecret();
+configure();
+for (const id of ["kid", "secret", "ttl", "leeway"]) $(id).addEventListener("input", configure);
+$("new-secret").addEventListener("click", () => {
+  $("secret").value = newSecret();
+  configure();
+  sign();
+});
+$("sign").addEventListener("click", sign);
+for (const b of document.querySelectorAll("[data-verify]")) {
+  b.addEventListener("click", () => verifyKind(b.dataset.verify));
+}
+$("verify").addEventListener("click", verify);
+$("tamper").addEventListener("click", tamper);
+$("offset").addEventListener("input", verify);
+$("kind").addEventListener("change", verify);
+$("simulate").addEventListener("click", simulate);
+$("shares").addEventListener("change", (event) => {
+  const id = event.target.dataset.backend;
+  if (!id) return;
+  if (event.target.checked) down.delete(id);
+  else down.add(id);
+  simulate();
+});
+sign();
+simulate();
+show($("status"), true, "Ready.");
+document.body.dataset.ready = "true";
