@@ -71,6 +71,7 @@ pub mod cookie;
 pub mod error;
 #[cfg(feature = "sealed")]
 pub mod gateway;
+mod header;
 mod json;
 pub mod jwt;
 pub mod keys;

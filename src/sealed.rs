@@ -45,16 +45,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::claims::{typed, VerifyOptions};
-use crate::codec::{ascii_lossy, b64_decode, b64_encode, put_varint, Reader};
+use crate::codec::{b64_decode, b64_encode, Reader};
 use crate::error::{Error, Result};
+use crate::header::{find_key, read_kid, Times};
 use crate::json::Object;
-use crate::keys::{KeyRing, MAX_KEY_ID_BYTES};
+use crate::keys::KeyRing;
 use crate::refresh::RefreshPolicy;
-use crate::time::{self, Outside, UnixTime};
-use crate::token::{
-    check_config, check_size, check_time, check_ttl, claims_json, claims_object, splice_times,
-    untimed, TokenConfig, Verified,
-};
+use crate::time::UnixTime;
+use crate::token::{check_config, check_size, claims_json, claims_object, TokenConfig, Verified};
 
 const VERSION: u8 = 0x81;
 const NONCE_BYTES: usize = 24;
@@ -150,18 +148,11 @@ impl SealedTokens {
         ttl: u64,
         nonce: [u8; NONCE_BYTES],
     ) -> Result<String> {
-        check_time("now", now)?;
-        check_ttl(ttl)?;
-        check_time("now + ttlSeconds", now + ttl)?;
-        let (json, nbf) = untimed(claims)?;
-
+        let (times, json) = Times::stamp(claims, now, ttl)?;
         let (kid, cipher) = &self.keys[0];
         let mut body = Vec::with_capacity(20 + kid.len() + NONCE_BYTES + json.len() + TAG_BYTES);
-        body.extend([VERSION, kid.len() as u8]);
-        body.extend_from_slice(kid.as_bytes());
-        put_varint(&mut body, now);
-        put_varint(&mut body, ttl);
-        put_varint(&mut body, nbf.map_or(0, |n| n + 1));
+        body.push(VERSION);
+        times.write(kid, &mut body);
         let aad_len = body.len();
         body.extend_from_slice(&nonce);
         body.extend_from_slice(json.as_bytes());
@@ -225,24 +216,13 @@ impl SealedTokens {
         if r.byte()? != VERSION {
             return Err(Error::Malformed("unknown version"));
         }
-        let kid_len = usize::from(r.byte()?);
-        if kid_len == 0 || kid_len > MAX_KEY_ID_BYTES {
-            return Err(Error::Malformed("bad key id length"));
-        }
-        let kid = r.take(kid_len)?;
-        let iat = r.varint()?;
-        let ttl = r.varint()?;
-        let nbf = r.varint()?.checked_sub(1);
+        let kid = read_kid(&mut r)?;
+        let times = Times::read(&mut r)?;
         let aad_len = bytes.len() - r.rest().len();
         if bytes.len() < aad_len + NONCE_BYTES + TAG_BYTES {
             return Err(Error::Malformed("too short"));
         }
-        let (index, (kid, cipher)) = self
-            .keys
-            .iter()
-            .enumerate()
-            .find(|(_, (id, _))| id.as_bytes() == kid)
-            .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))?;
+        let (index, (kid, cipher)) = find_key(&self.keys, kid)?;
 
         let tag_at = bytes.len() - TAG_BYTES;
         let (body, tag) = bytes.split_at_mut(tag_at);
@@ -255,19 +235,8 @@ impl SealedTokens {
             .map_err(|_| Error::BadSignature)?;
 
         // Authentic from here on.
-        let exp = iat
-            .checked_add(ttl)
-            .ok_or(Error::Malformed("exp overflows"))?;
-        let claims = splice_times(&bytes[aad_len + NONCE_BYTES..tag_at], iat, exp, nbf)?;
-        match time::check(now, self.leeway, Some(exp), &[Some(iat), nbf]) {
-            Ok(()) => Ok(Verified {
-                claims,
-                key_id: kid.clone(),
-                stale_key: index > 0,
-            }),
-            Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
-            Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
-        }
+        let claims = &bytes[aad_len + NONCE_BYTES..tag_at];
+        times.verified(claims, now, self.leeway, kid, index > 0)
     }
 
     /// A replacement for `token` when one is due, as for

@@ -6,10 +6,7 @@
 //! version   1 byte    = 1
 //! purpose   1 byte    first byte of SHA-256("edge-session purpose:" + purpose); a hint only,
 //!                     used to tell `wrong_purpose` from `bad_signature` after a failed MAC
-//! kid       1 byte length (1..=64) + the key id
-//! iat       varint    issued at, seconds since the Unix epoch
-//! ttl       varint    exp - iat
-//! nbf       varint    0 when absent, else nbf + 1
+//! kid, iat, ttl, nbf    the key id and the times (see [`crate::header`])
 //! claims    the remaining claims as a JSON object (without iat, exp, nbf)
 //! tag       16 bytes  HMAC-SHA256 of all the bytes above, truncated to 128 bits, keyed with
 //!                     the key's HKDF subkey for the purpose
@@ -23,13 +20,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::codec::{ascii_lossy, b64_decode, b64_encode, put_varint, Reader};
+use crate::codec::{b64_decode, b64_encode, Reader};
 use crate::error::{Error, Result};
+use crate::header::{find_key, read_kid, Times};
 use crate::json::{self, Object};
 use crate::jwt::JwtKeys;
-use crate::keys::{KeyConfig, KeyRing, MacKey, MAX_KEY_ID_BYTES, TAG_BYTES};
+use crate::keys::{KeyConfig, KeyRing, MacKey, TAG_BYTES};
 use crate::refresh::RefreshPolicy;
-use crate::time::{self, Outside, UnixTime, MAX_TIME};
+use crate::time::{UnixTime, MAX_TIME};
 
 const VERSION: u8 = 1;
 /// Bytes around the claims: version, purpose, kid length, at most three 8-byte varints, tag.
@@ -202,18 +200,11 @@ impl SessionTokens {
         now: UnixTime,
         ttl: u64,
     ) -> Result<String> {
-        check_time("now", now)?;
-        check_ttl(ttl)?;
-        check_time("now + ttlSeconds", now + ttl)?;
-        let (json, nbf) = untimed(claims)?;
-
+        let (times, json) = Times::stamp(claims, now, ttl)?;
         let (kid, key) = &self.keys[0];
         let mut body = Vec::with_capacity(16 + kid.len() + json.len() + TAG_BYTES);
-        body.extend([VERSION, self.purpose_hint, kid.len() as u8]);
-        body.extend_from_slice(kid.as_bytes());
-        put_varint(&mut body, now);
-        put_varint(&mut body, ttl);
-        put_varint(&mut body, nbf.map_or(0, |n| n + 1));
+        body.extend([VERSION, self.purpose_hint]);
+        times.write(kid, &mut body);
         body.extend_from_slice(json.as_bytes());
         let tag = key.tag(&body);
         body.extend_from_slice(&tag);
@@ -254,17 +245,7 @@ impl SessionTokens {
             return Err(Error::Malformed("unknown version"));
         }
         let hint = r.byte()?;
-        let kid_len = usize::from(r.byte()?);
-        if kid_len == 0 || kid_len > MAX_KEY_ID_BYTES {
-            return Err(Error::Malformed("bad key id length"));
-        }
-        let kid = r.take(kid_len)?;
-        let (index, (kid, key)) = self
-            .keys
-            .iter()
-            .enumerate()
-            .find(|(_, (id, _))| id.as_bytes() == kid)
-            .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))?;
+        let (index, (kid, key)) = find_key(&self.keys, read_kid(&mut r)?)?;
         if !key.verify(body, tag) {
             return Err(if hint == self.purpose_hint {
                 Error::BadSignature
@@ -274,21 +255,8 @@ impl SessionTokens {
         }
 
         // Authentic from here on: what follows was written by `sign_object`.
-        let iat = r.varint()?;
-        let exp = iat
-            .checked_add(r.varint()?)
-            .ok_or(Error::Malformed("exp overflows"))?;
-        let nbf = r.varint()?.checked_sub(1);
-        let claims = splice_times(r.rest(), iat, exp, nbf)?;
-        match time::check(now, self.leeway, Some(exp), &[Some(iat), nbf]) {
-            Ok(()) => Ok(Verified {
-                claims,
-                key_id: kid.clone(),
-                stale_key: index > 0,
-            }),
-            Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
-            Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
-        }
+        let times = Times::read(&mut r)?;
+        times.verified(r.rest(), now, self.leeway, kid, index > 0)
     }
 }
 
