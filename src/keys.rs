@@ -68,6 +68,8 @@ impl Secret {
     }
 
     /// The 32-byte subkey for `purpose`: HKDF-SHA256 with a fixed salt and the purpose as info.
+    // Set-up code, called from many constructors: one copy in the wasm, not one per caller.
+    #[inline(never)]
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
         let mut okm = [0u8; 32];
         Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.0)
@@ -180,6 +182,8 @@ pub(crate) const TAG_BYTES: usize = 16;
 pub(crate) struct MacKey(Hmac<Sha256>);
 
 impl MacKey {
+    // Set-up code, like `Secret::derive`: one copy.
+    #[inline(never)]
     pub(crate) fn new(key: &[u8]) -> Self {
         MacKey(Hmac::new_from_slice(key).expect("HMAC takes keys of any length"))
     }

@@ -594,6 +594,61 @@ fn frozen_routing_vectors() {
 // ---- URL, IP and header modes ----
 
 #[test]
+fn rotating_the_secret_moves_nobody() {
+    let ids = ["a", "b", "c", "d"];
+    let old = router(Mode::Cookie, &ids);
+    let mut rotated = config(Mode::Cookie, &ids);
+    rotated.secret = OTHER_SECRET.into();
+    rotated.previous_secrets = vec![SECRET.into()];
+    let rotated = Affinity::new(rotated).unwrap();
+    for backend in ids {
+        let cookie = cookie_on(&old, backend, NOW);
+        // Honoured where the old secret is a previous one, and signed again with the new one
+        // on the spot, though it is far from half its idle time.
+        let first = rotated.route(&with_cookie(&cookie), NOW + 1).unwrap();
+        assert_eq!((first.backend, first.reassigned), (backend, false));
+        let resigned = cookie_of(&first);
+        assert_ne!(resigned, cookie);
+        let again = rotated.route(&with_cookie(&resigned), NOW + 2).unwrap();
+        assert_eq!((again.backend, again.reassigned), (backend, false));
+        assert_eq!(again.set_cookie, None, "a current value is not re-sent");
+        // The old value still lives only as long as it would have: idle and lifetime hold.
+        assert!(
+            rotated
+                .route(&with_cookie(&cookie), NOW + 1801)
+                .unwrap()
+                .reassigned
+        );
+    }
+    // Without the old secret, its values are not honoured: every visitor would be reassigned.
+    let mut forgetful = config(Mode::Cookie, &ids);
+    forgetful.secret = OTHER_SECRET.into();
+    let forgetful = Affinity::new(forgetful).unwrap();
+    let cookie = cookie_on(&old, "a", NOW);
+    assert!(
+        forgetful
+            .route(&with_cookie(&cookie), NOW + 1)
+            .unwrap()
+            .reassigned
+    );
+}
+
+#[test]
+fn previous_secrets_are_checked() {
+    let mut c = config(Mode::Cookie, &["a"]);
+    c.previous_secrets = vec![SECRET.into(), "c2hvcnQ".into()];
+    let e = Affinity::new(c).unwrap_err();
+    assert_eq!(e.code(), "invalid_config");
+    assert!(e.to_string().contains("previousSecrets[1]"), "{e}");
+    let mut c = config(Mode::Cookie, &["a"]);
+    c.previous_secrets = vec![OTHER_SECRET.into(); 9];
+    assert!(Affinity::new(c)
+        .unwrap_err()
+        .to_string()
+        .contains("previousSecrets: at most 8"));
+}
+
+#[test]
 fn url_mode_carries_the_value_in_a_query_parameter() {
     let a = router(Mode::Url, &["a", "b", "c"]);
     let url = "https://app.example/cart?item=3#top";

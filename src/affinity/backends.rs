@@ -61,8 +61,9 @@ struct Backend {
     weight: u32,
     /// Rendezvous seed: keyed hash of the id.
     seed: u64,
-    /// What affinity values carry instead of the id: another keyed hash of it.
-    reference: [u8; REF_BYTES],
+    /// What affinity values carry instead of the id: another keyed hash of it, under the
+    /// current secret, then under each previous one.
+    references: Vec<[u8; REF_BYTES]>,
     healthy: bool,
     draining: bool,
 }
@@ -84,9 +85,10 @@ pub(crate) struct Backends {
 
 impl Backends {
     /// Checks the list (1 to 1024 backends, unique valid ids, weights 1 to 1,000,000).
+    /// `secrets`: the current secret, then the previous ones.
     pub(crate) fn new(
         configs: &[BackendConfig],
-        secret: &Secret,
+        secrets: &[&Secret],
         ring: &Rendezvous,
     ) -> Result<Self> {
         if configs.is_empty() {
@@ -97,7 +99,10 @@ impl Backends {
                 "backends: at most {MAX_BACKENDS} backends"
             )));
         }
-        let ref_key = MacKey::new(&secret.derive(REF_PURPOSE));
+        let ref_keys: Vec<MacKey> = secrets
+            .iter()
+            .map(|s| MacKey::new(&s.derive(REF_PURPOSE)))
+            .collect();
         let mut list: Vec<Backend> = Vec::with_capacity(configs.len());
         for c in configs {
             check_id(&c.id)?;
@@ -114,13 +119,19 @@ impl Backends {
                     Quoted(&c.id)
                 )));
             }
-            let mut reference = [0u8; REF_BYTES];
-            reference.copy_from_slice(&ref_key.tag(c.id.as_bytes())[..REF_BYTES]);
-            let seed = ring.hash(Domain::Backend, c.id.as_bytes());
-            if list
+            let references: Vec<[u8; REF_BYTES]> = ref_keys
                 .iter()
-                .any(|b| b.reference == reference || b.seed == seed)
-            {
+                .map(|k| {
+                    let mut reference = [0u8; REF_BYTES];
+                    reference.copy_from_slice(&k.tag(c.id.as_bytes())[..REF_BYTES]);
+                    reference
+                })
+                .collect();
+            let seed = ring.hash(Domain::Backend, c.id.as_bytes());
+            let clash = |b: &Backend| {
+                b.seed == seed || b.references.iter().zip(&references).any(|(x, y)| x == y)
+            };
+            if list.iter().any(clash) {
                 // Two 64-bit keyed hashes colliding: about one configuration in 10^16.
                 return Err(Error::config(format!(
                     "backends: id {} collides with another under this secret; rename it",
@@ -131,7 +142,7 @@ impl Backends {
                 id: c.id.clone(),
                 weight: c.weight,
                 seed,
-                reference,
+                references,
                 healthy: true,
                 draining: false,
             });
@@ -149,17 +160,23 @@ impl Backends {
         self.list.get(index).map(|b| b.id.as_str())
     }
 
+    /// The reference to backend `index` in the values the router signs now.
     pub(crate) fn reference(&self, index: usize) -> Option<[u8; REF_BYTES]> {
-        self.list.get(index).map(|b| b.reference)
+        self.list
+            .get(index)
+            .and_then(|b| b.references.first().copied())
     }
 
     pub(crate) fn is_healthy(&self, index: usize) -> bool {
         self.list.get(index).is_some_and(|b| b.healthy)
     }
 
-    /// The backend an affinity value names, if it is still configured.
-    pub(crate) fn by_reference(&self, reference: &[u8]) -> Option<usize> {
-        self.list.iter().position(|b| b.reference == reference)
+    /// The backend an affinity value signed with secret `generation` (0: the current one)
+    /// names, if it is still configured.
+    pub(crate) fn by_reference(&self, generation: usize, reference: &[u8]) -> Option<usize> {
+        self.list
+            .iter()
+            .position(|b| b.references.get(generation).is_some_and(|r| r == reference))
     }
 
     fn index_of(&self, id: &str) -> Result<usize> {
@@ -238,7 +255,7 @@ mod tests {
             .iter()
             .map(|&(id, w)| BackendConfig::weighted(id, w))
             .collect();
-        Backends::new(&configs, &secret, &ring)
+        Backends::new(&configs, &[&secret], &ring)
     }
 
     #[test]
@@ -268,10 +285,29 @@ mod tests {
     fn references_hide_the_id() {
         let b = backends(&[("10.0.0.1:8080", 1), ("b", 1)]).unwrap();
         let r = b.reference(0).unwrap();
-        assert_eq!(b.by_reference(&r), Some(0));
+        assert_eq!(b.by_reference(0, &r), Some(0));
         assert!(!r.windows(2).any(|w| w == b"10"));
-        assert_eq!(b.by_reference(&[0; REF_BYTES]), None);
-        assert_eq!(b.by_reference(&r[..4]), None);
+        assert_eq!(b.by_reference(0, &[0; REF_BYTES]), None);
+        assert_eq!(b.by_reference(0, &r[..4]), None);
+        // There is no previous secret here.
+        assert_eq!(b.by_reference(1, &r), None);
+    }
+
+    #[test]
+    fn references_under_a_previous_secret_name_the_same_backends() {
+        let (old, new) = (
+            Secret::new(vec![5; 32]).unwrap(),
+            Secret::new(vec![6; 32]).unwrap(),
+        );
+        let configs = [BackendConfig::new("a"), BackendConfig::new("b")];
+        let before = Backends::new(&configs, &[&old], &Rendezvous::new(&old)).unwrap();
+        let after = Backends::new(&configs, &[&new, &old], &Rendezvous::new(&new)).unwrap();
+        for i in 0..2 {
+            let r = before.reference(i).unwrap();
+            assert_eq!(after.by_reference(1, &r), Some(i));
+            assert_eq!(after.by_reference(0, &r), None);
+            assert_ne!(after.reference(i), Some(r));
+        }
     }
 
     #[test]

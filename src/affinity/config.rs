@@ -56,6 +56,12 @@ pub struct AffinityConfig {
     /// base64url secret, at least 32 bytes once decoded. Every edge location must use the same
     /// one: it keys the hashing and signs the affinity values.
     pub secret: String,
+    /// Secrets used before `secret`, newest first (at most 8): affinity values they signed are
+    /// still honoured, and signed again with `secret` on the spot, so rotating the secret moves
+    /// no visitor in the cookie and URL modes. Drop an old secret once `ttlSeconds` have passed.
+    /// (The IP and header modes hash with `secret` alone: changing it moves their keys.)
+    #[serde(default)]
+    pub previous_secrets: Vec<String>,
     /// Where the routing key comes from. Default `cookie`.
     #[serde(default)]
     pub mode: Mode,
@@ -114,6 +120,7 @@ impl AffinityConfig {
     pub fn new(secret: impl Into<String>, backends: Vec<BackendConfig>) -> Self {
         AffinityConfig {
             secret: secret.into(),
+            previous_secrets: Vec::new(),
             mode: Mode::default(),
             backends,
             ttl_seconds: defaults::ttl(),

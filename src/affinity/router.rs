@@ -18,6 +18,9 @@ use crate::time::{UnixTime, MAX_TIME};
 /// locations) and still be honoured, in seconds.
 pub const CLOCK_SKEW_SECONDS: u64 = 60;
 
+/// How many previous secrets a router keeps (each is one more HMAC for a forged value).
+const MAX_PREVIOUS_SECRETS: usize = 8;
+
 /// How many values of the same name one request may present (duplicate cookies or URL
 /// parameters); the first that verifies is honoured, the rest are ignored.
 const MAX_PRESENTED: usize = 4;
@@ -135,6 +138,18 @@ impl Affinity {
     pub fn new(config: AffinityConfig) -> Result<Self> {
         let secret = Secret::from_base64(&config.secret)
             .map_err(|e| Error::config(format!("secret: {e}")))?;
+        if config.previous_secrets.len() > MAX_PREVIOUS_SECRETS {
+            return Err(Error::config(format!(
+                "previousSecrets: at most {MAX_PREVIOUS_SECRETS}"
+            )));
+        }
+        let mut previous = Vec::with_capacity(config.previous_secrets.len());
+        for (i, text) in config.previous_secrets.iter().enumerate() {
+            previous.push(
+                Secret::from_base64(text)
+                    .map_err(|e| Error::config(format!("previousSecrets[{i}]: {e}")))?,
+            );
+        }
         if config.ttl_seconds == 0 || config.ttl_seconds > MAX_TIME {
             return Err(Error::config(
                 "ttlSeconds must be a positive whole number of seconds",
@@ -169,11 +184,12 @@ impl Affinity {
             }
         }
         let ring = Rendezvous::new(&secret);
+        let secrets: Vec<&Secret> = std::iter::once(&secret).chain(&previous).collect();
         Ok(Affinity {
             mode: config.mode,
             failover: config.failover,
-            backends: Backends::new(&config.backends, &secret, &ring)?,
-            values: ValueKey::new(&secret),
+            backends: Backends::new(&config.backends, &secrets, &ring)?,
+            values: ValueKey::new(&secret, &previous),
             ring,
             ttl: config.ttl_seconds,
             idle: config.idle_seconds,
@@ -309,7 +325,7 @@ impl Affinity {
                 break;
             }
         }
-        let Some(value) = live else {
+        let Some((value, generation)) = live else {
             // New visitor, or nothing usable presented.
             let visitor = self.new_visitor(request.entropy, now);
             let index = self.backends.choose(visitor)?;
@@ -321,14 +337,19 @@ impl Affinity {
                 now,
             );
         };
-        match self.backends.by_reference(&value.backend) {
+        match self.backends.by_reference(generation, &value.backend) {
             Some(index) if self.backends.is_healthy(index) => {
-                // Honoured; refreshed only once past half the idle time.
-                let refresh = 2 * now.saturating_sub(value.last_seen) > self.idle;
-                let issued = refresh.then_some(AffinityValue {
-                    last_seen: now,
-                    ..value
-                });
+                // Honoured; refreshed once past half the idle time, or at once when a previous
+                // secret signed it.
+                let refresh = generation > 0 || 2 * now.saturating_sub(value.last_seen) > self.idle;
+                let issued = refresh
+                    .then(|| self.backends.reference(index))
+                    .flatten()
+                    .map(|backend| AffinityValue {
+                        backend,
+                        last_seen: now,
+                        ..value
+                    });
                 self.pinned(index, false, issued, request, now)
             }
             Some(index) if self.failover == Failover::Strict => Err(self.unavailable(index)),
@@ -347,13 +368,14 @@ impl Affinity {
         }
     }
 
-    /// The value's fields when it is authentic and within its idle time and lifetime.
-    fn open_live(&self, text: &str, now: UnixTime) -> Option<AffinityValue> {
-        let v = self.values.open(text).ok()?;
+    /// The value's fields when it is authentic and within its idle time and lifetime, and
+    /// which secret signed it.
+    fn open_live(&self, text: &str, now: UnixTime) -> Option<(AffinityValue, usize)> {
+        let (v, generation) = self.values.open(text).ok()?;
         let live = v.last_seen <= now.saturating_add(CLOCK_SKEW_SECONDS)
             && now <= v.last_seen.saturating_add(self.idle)
             && now <= v.issued_at.saturating_add(self.ttl);
-        live.then_some(v)
+        live.then_some((v, generation))
     }
 
     fn fresh(&self, index: usize, visitor: u64, now: UnixTime) -> Option<AffinityValue> {

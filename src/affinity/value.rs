@@ -39,13 +39,16 @@ pub(crate) struct AffinityValue {
     pub(crate) last_seen: UnixTime,
 }
 
-/// The key that signs and verifies values.
+/// The keys that sign and verify values: the current secret's first, then those of the
+/// previous secrets (verify only).
 #[derive(Clone)]
-pub(crate) struct ValueKey(MacKey);
+pub(crate) struct ValueKey(Vec<MacKey>);
 
 impl ValueKey {
-    pub(crate) fn new(secret: &Secret) -> Self {
-        ValueKey(MacKey::new(&secret.derive(PURPOSE)))
+    /// The keys of the `current` secret and of the `previous` ones, newest first.
+    pub(crate) fn new(current: &Secret, previous: &[Secret]) -> Self {
+        let key = |s: &Secret| MacKey::new(&s.derive(PURPOSE));
+        ValueKey(std::iter::once(current).chain(previous).map(key).collect())
     }
 
     /// The signed text of `value`. `last_seen` is clamped to be at least `issued_at`.
@@ -56,14 +59,15 @@ impl ValueKey {
         bytes.extend_from_slice(&value.visitor.to_le_bytes());
         put_varint(&mut bytes, value.issued_at);
         put_varint(&mut bytes, value.last_seen.saturating_sub(value.issued_at));
-        let tag = self.0.tag(&bytes);
+        let tag = self.0[0].tag(&bytes);
         bytes.extend_from_slice(&tag);
         b64_encode(&bytes)
     }
 
-    /// The fields of an authentic value. Checks, in order, size (`too_large`), format
-    /// (`malformed`), then the tag (`bad_signature`); nothing is read before the tag verifies.
-    pub(crate) fn open(&self, text: &str) -> Result<AffinityValue> {
+    /// The fields of an authentic value, and which secret signed it (0: the current one).
+    /// Checks, in order, size (`too_large`), format (`malformed`), then the tag
+    /// (`bad_signature`); nothing is read before the tag verifies.
+    pub(crate) fn open(&self, text: &str) -> Result<(AffinityValue, usize)> {
         if text.len() > MAX_CHARS {
             return Err(Error::TooLarge {
                 len: text.len(),
@@ -75,9 +79,11 @@ impl ValueKey {
             return Err(Error::Malformed("too short"));
         }
         let (body, tag) = bytes.split_at(bytes.len() - TAG_BYTES);
-        if !self.0.verify(body, tag) {
-            return Err(Error::BadSignature);
-        }
+        let generation = self
+            .0
+            .iter()
+            .position(|k| k.verify(body, tag))
+            .ok_or(Error::BadSignature)?;
         // Authentic from here on: written by `seal` with this key.
         let mut r = Reader::new(body);
         if r.byte()? != VERSION {
@@ -94,12 +100,13 @@ impl ValueKey {
         if !r.rest().is_empty() {
             return Err(Error::Malformed("trailing bytes"));
         }
-        Ok(AffinityValue {
+        let value = AffinityValue {
             backend,
             visitor: u64::from_le_bytes(visitor),
             issued_at,
             last_seen,
-        })
+        };
+        Ok((value, generation))
     }
 }
 
@@ -109,7 +116,7 @@ mod tests {
     use crate::time::MAX_TIME;
 
     fn key() -> ValueKey {
-        ValueKey::new(&Secret::new(vec![11; 32]).unwrap())
+        ValueKey::new(&Secret::new(vec![11; 32]).unwrap(), &[])
     }
 
     fn sample() -> AffinityValue {
@@ -126,7 +133,7 @@ mod tests {
         let k = key();
         let v = sample();
         let text = k.seal(&v);
-        assert_eq!(k.open(&text).unwrap(), v);
+        assert_eq!(k.open(&text).unwrap(), (v, 0));
         assert_eq!(text.len(), 54);
         let big = AffinityValue {
             issued_at: MAX_TIME,
@@ -139,8 +146,8 @@ mod tests {
             ..v
         };
         assert!(k.seal(&big).len() <= MAX_CHARS);
-        assert_eq!(k.open(&k.seal(&big)).unwrap(), big);
-        assert_eq!(k.open(&k.seal(&small)).unwrap(), small);
+        assert_eq!(k.open(&k.seal(&big)).unwrap(), (big, 0));
+        assert_eq!(k.open(&k.seal(&small)).unwrap(), (small, 0));
         assert_eq!(MAX_CHARS, 66);
     }
 
@@ -176,13 +183,27 @@ mod tests {
     #[test]
     fn other_secrets_and_purposes_do_not_verify() {
         let text = key().seal(&sample());
-        let other = ValueKey::new(&Secret::new(vec![12; 32]).unwrap());
+        let other = ValueKey::new(&Secret::new(vec![12; 32]).unwrap(), &[]);
         assert_eq!(other.open(&text).unwrap_err().code(), "bad_signature");
         let token_key = MacKey::new(&Secret::new(vec![11; 32]).unwrap().derive("token:session"));
         assert_eq!(
-            ValueKey(token_key).open(&text).unwrap_err().code(),
+            ValueKey(vec![token_key]).open(&text).unwrap_err().code(),
             "bad_signature"
         );
+    }
+
+    #[test]
+    fn previous_secrets_open_their_values_and_only_the_current_one_seals() {
+        let (old, new) = (
+            Secret::new(vec![11; 32]).unwrap(),
+            Secret::new(vec![12; 32]).unwrap(),
+        );
+        let rotated = ValueKey::new(&new, &[old]);
+        let v = sample();
+        assert_eq!(rotated.open(&key().seal(&v)).unwrap(), (v, 1));
+        let resealed = rotated.seal(&v);
+        assert_eq!(rotated.open(&resealed).unwrap(), (v, 0));
+        assert_eq!(key().open(&resealed).unwrap_err().code(), "bad_signature");
     }
 
     #[test]
@@ -225,6 +246,6 @@ mod proptests {
     }
 
     fn key() -> ValueKey {
-        ValueKey::new(&Secret::new(vec![11; 32]).unwrap())
+        ValueKey::new(&Secret::new(vec![11; 32]).unwrap(), &[])
     }
 }

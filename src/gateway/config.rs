@@ -22,8 +22,13 @@ pub mod names {
     pub const ORIGINS: &str = "ORIGINS";
     /// Secret: JSON key list `[{"id":"k1","secret":"<base64url>"}]`, signing key first.
     pub const SESSION_KEYS: &str = "SESSION_KEYS";
-    /// Secret: base64url secret of the affinity router; default the first `SESSION_KEYS` secret.
+    /// Secret: base64url secret of the affinity router; default the first `SESSION_KEYS` secret
+    /// (and the other `SESSION_KEYS` secrets as the previous ones: rotating the keys moves no
+    /// visitor).
     pub const AFFINITY_SECRET: &str = "AFFINITY_SECRET";
+    /// Secret, with `AFFINITY_SECRET`: JSON list of the secrets it replaced, newest first
+    /// (`["<base64url>"]`); values they signed are still honoured and signed again.
+    pub const AFFINITY_PREVIOUS_SECRETS: &str = "AFFINITY_PREVIOUS_SECRETS";
     /// `cookie` (default), `ip` or `header`.
     pub const AFFINITY_MODE: &str = "AFFINITY_MODE";
     /// Header mode: the header whose value is the routing key.
@@ -81,10 +86,11 @@ pub mod names {
     pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 30] = [
+    pub const ALL: [&str; 31] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
+        AFFINITY_PREVIOUS_SECRETS,
         AFFINITY_MODE,
         AFFINITY_HEADER,
         AFFINITY_FAILOVER,
@@ -310,9 +316,23 @@ impl GatewayConfig {
             })?,
         };
 
-        let secret = match var(AFFINITY_SECRET) {
-            Some(s) => s,
-            None => keys[0].secret.clone(),
+        let (secret, previous_secrets) = match var(AFFINITY_SECRET) {
+            Some(s) => {
+                let previous = match var(AFFINITY_PREVIOUS_SECRETS) {
+                    None => Vec::new(),
+                    Some(text) => serde_json::from_str::<Vec<String>>(&text).map_err(|_| {
+                        ConfigError::new(
+                            AFFINITY_PREVIOUS_SECRETS,
+                            "expected a JSON list of base64url secrets",
+                        )
+                    })?,
+                };
+                (s, previous)
+            }
+            None => (
+                keys[0].secret.clone(),
+                keys[1..].iter().map(|k| k.secret.clone()).collect(),
+            ),
         };
         let mut affinity = AffinityConfig::new(
             secret,
@@ -321,6 +341,7 @@ impl GatewayConfig {
                 .map(|o| BackendConfig::weighted(o.id.clone(), o.weight))
                 .collect(),
         );
+        affinity.previous_secrets = previous_secrets;
         affinity.mode = mode;
         affinity.failover = failover;
         affinity.header = header;
@@ -343,16 +364,17 @@ impl GatewayConfig {
             affinity.cookie_name = name;
         }
         // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
-        let secret_setting = if var(AFFINITY_SECRET).is_some() {
-            AFFINITY_SECRET
+        let (secret_setting, previous_setting) = if var(AFFINITY_SECRET).is_some() {
+            (AFFINITY_SECRET, AFFINITY_PREVIOUS_SECRETS)
         } else {
-            SESSION_KEYS
+            (SESSION_KEYS, SESSION_KEYS)
         };
         crate::affinity::Affinity::new(affinity.clone()).map_err(|e| {
             blame(
                 &e,
                 &[
                     ("secret", secret_setting),
+                    ("previousSecrets", previous_setting),
                     ("ttlSeconds", AFFINITY_TTL_SECONDS),
                     ("idleSeconds", AFFINITY_IDLE_SECONDS),
                     ("cookie", AFFINITY_COOKIE),
@@ -605,6 +627,8 @@ mod tests {
     use std::collections::HashMap;
 
     const KEYS: &str = r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+    /// 32 bytes of 0x01..0x20, base64url.
+    const AFFINITY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
     const ORIGINS_JSON: &str = r#"[{"id":"a","url":"http://127.0.0.1:9001/"},{"id":"b","url":"https://b.example/app","weight":2,"draining":true}]"#;
 
     fn parse(extra: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
@@ -725,6 +749,20 @@ mod tests {
                 SESSION_KEYS,
             ),
             (&[(AFFINITY_SECRET, "c2hvcnQ")], AFFINITY_SECRET),
+            (
+                &[
+                    (AFFINITY_SECRET, AFFINITY),
+                    (AFFINITY_PREVIOUS_SECRETS, "c2hvcnQ"),
+                ],
+                AFFINITY_PREVIOUS_SECRETS,
+            ),
+            (
+                &[
+                    (AFFINITY_SECRET, AFFINITY),
+                    (AFFINITY_PREVIOUS_SECRETS, r#"["c2hvcnQ"]"#),
+                ],
+                AFFINITY_PREVIOUS_SECRETS,
+            ),
             (&[(AFFINITY_MODE, "round-robin")], AFFINITY_MODE),
             (&[(AFFINITY_MODE, "url")], AFFINITY_MODE),
             (&[(AFFINITY_MODE, "header")], AFFINITY_HEADER),

@@ -653,6 +653,29 @@ mod tests {
     }
 
     #[test]
+    fn rotating_the_session_keys_keeps_every_visitor_at_its_origin() {
+        // The affinity secret defaults to the first session key, the others being previous ones.
+        let mut old = gateway(&[]);
+        let mut rotated = gateway(&[(
+            "SESSION_KEYS",
+            r#"[{"id":"k2","secret":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#,
+        )]);
+        let reassigned = ("x-session-reassigned".to_owned(), "1".to_owned());
+        for visitor in 0..30 {
+            let entropy = Entropy {
+                visitor,
+                ..Entropy::default()
+            };
+            let a = proxy(old.start(&get(&[]), NOW, &entropy));
+            let jar = h(&[("cookie", cookie_pair(a.affinity_cookie.as_deref().unwrap()))]);
+            let b = proxy(rotated.start(&get(&jar), NOW + 1, &Entropy::default()));
+            assert_eq!(b.origin, a.origin);
+            assert!(!b.headers.contains(&reassigned));
+            assert!(b.affinity_cookie.is_some(), "signed again with the new key");
+        }
+    }
+
+    #[test]
     fn failover_moves_the_visitor_once_and_for_good() {
         let mut gw = gateway(&[("HEALTH_DOWN_SECONDS", "10")]);
         let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));

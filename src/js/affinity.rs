@@ -25,6 +25,12 @@ export type AffinityMode = "cookie" | "url" | "ip" | "header";
 export interface AffinityConfig {
   /** base64url secret, at least 32 bytes once decoded; the same at every edge location. */
   secret: string;
+  /**
+   * Secrets used before `secret`, newest first (at most 8): their affinity values are still
+   * honoured and signed again with `secret`, so rotating the secret moves nobody (cookie and url
+   * modes). Drop one once `ttlSeconds` have passed.
+   */
+  previousSecrets?: string[];
   /** Default "cookie". */
   mode?: AffinityMode;
   /** 1 to 1024 backends with unique ids. */

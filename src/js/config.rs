@@ -67,6 +67,7 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
         "config",
         &[
             "secret",
+            "previousSecrets",
             "mode",
             "backends",
             "ttlSeconds",
@@ -93,6 +94,16 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
         })
         .collect::<Result<Vec<_>, JsValue>>()?;
     let mut config = AffinityConfig::new(o.required("secret", o.string("secret")?)?, backends);
+    for secret in o
+        .list("previousSecrets")?
+        .iter()
+        .flat_map(|list| list.iter())
+    {
+        let secret = secret.as_string();
+        config
+            .previous_secrets
+            .push(secret.ok_or_else(|| o.wrong("previousSecrets", "a list of strings"))?);
+    }
     config.mode = match o.string("mode")?.as_deref() {
         None | Some("cookie") => Mode::Cookie,
         Some("url") => Mode::Url,

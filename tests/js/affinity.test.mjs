@@ -106,6 +106,23 @@ test("forged, altered and foreign values are never honoured", () => {
   assert.equal(codeOf(() => affinity.route({ cookie: 42, now: NOW })), "invalid_config");
 });
 
+test("previousSecrets: rotating the secret moves nobody", () => {
+  const old = make();
+  const rotated = make({ secret: OTHER_SECRET, previousSecrets: [SECRET] });
+  for (const backend of ["a", "b", "c"]) {
+    const cookie = cookieOn(old, backend);
+    const r = rotated.route({ cookie, now: NOW + 1 });
+    assert.deepEqual([r.backend, r.reassigned], [backend, false]);
+    assert.ok(r.setCookie, "signed again with the current secret");
+    const again = rotated.route({ cookie: pairOf(r.setCookie), now: NOW + 2 });
+    assert.deepEqual([again.backend, again.reassigned, again.setCookie], [backend, false, undefined]);
+    assert.equal(make({ secret: OTHER_SECRET }).route({ cookie, now: NOW + 1 }).reassigned, true);
+  }
+  assert.equal(codeOf(() => make({ previousSecrets: "x" })), "invalid_config");
+  assert.equal(codeOf(() => make({ previousSecrets: [1] })), "invalid_config");
+  assert.equal(codeOf(() => make({ previousSecrets: ["c2hvcnQ"] })), "invalid_config");
+});
+
 test("failover moves the visitor once and it does not flap back", () => {
   const affinity = make();
   const onA = cookieOn(affinity, "a");
