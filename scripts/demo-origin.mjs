@@ -12,6 +12,8 @@
 //                          in again, in one answer (`x-session-revoke` and `x-session-issue`)
 // GET  /stream             three chunks, 300 ms apart (the gateway must stream them through)
 // GET  /cookies            sets two cookies of its own (they must pass the gateway unchanged)
+// GET  /redirect?to=/path  302 to http://127.0.0.1:<port>/path, its own address (the gateway
+//                          must show the public host instead); an absolute `to` as it is
 // POST /echo               the request body's length and SHA-256 (streamed request bodies)
 // GET  /cart/add?item=pen  server-side session data (gateway STORE on): appends to the cart in
 //                          `x-session-data` and answers the new cart as a merge patch
@@ -62,6 +64,12 @@ const server = createServer((req, res) => {
         else res.end();
       };
       return tick();
+    }
+    case "/redirect": {
+      const to = url.searchParams.get("to") || "/";
+      const location = to.startsWith("/") ? `http://127.0.0.1:${port}${to}` : to;
+      res.writeHead(302, { location, "cache-control": "no-store" });
+      return res.end();
     }
     case "/cookies":
       return json(res, 200, base, { "set-cookie": ["theme=dark; Path=/", "lang=en; Path=/; HttpOnly"] });

@@ -150,6 +150,49 @@ pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Direc
     (out, directives)
 }
 
+/// An origin's `Location` as the client must see it, or `None` to leave it as it is. An absolute
+/// URL on the origin's own base (`origin`, as configured: `http://10.0.0.1:8080` or
+/// `https://b.example/app`) moves to the public base (`public`: `https://app.example`), and so
+/// does a path under the base's own path; anything else (another site, a relative reference)
+/// is left alone.
+///
+/// ```
+/// use edge_session::gateway::headers::public_location;
+/// let public = "https://app.example";
+/// assert_eq!(public_location("http://10.0.0.1:8080/login?next=%2F", "http://10.0.0.1:8080", public).as_deref(), Some("https://app.example/login?next=%2F"));
+/// assert_eq!(public_location("http://10.0.0.1:8080", "http://10.0.0.1:8080", public).as_deref(), Some("https://app.example/"));
+/// assert_eq!(public_location("/app/cart", "https://b.example/app", public).as_deref(), Some("/cart"));
+/// assert_eq!(public_location("https://b.example/application", "https://b.example/app", public), None);
+/// assert_eq!(public_location("https://elsewhere.example/x", "http://10.0.0.1:8080", public), None);
+/// assert_eq!(public_location("/cart", "http://10.0.0.1:8080", public), None);
+/// ```
+pub fn public_location(location: &str, origin: &str, public: &str) -> Option<String> {
+    // The part of `text` after `prefix`, if `prefix` ends there or at a path, query or fragment.
+    fn after<'t>(text: &'t str, prefix: &str, ignore_case: bool) -> Option<&'t str> {
+        let head = text.get(..prefix.len())?;
+        let same = if ignore_case {
+            head.eq_ignore_ascii_case(prefix)
+        } else {
+            head == prefix
+        };
+        let rest = &text[prefix.len()..];
+        (same && (rest.is_empty() || rest.starts_with(['/', '?', '#']))).then_some(rest)
+    }
+    let (scheme, authority, path) = split_url(origin);
+    let base_path = path.trim_end_matches('/');
+    let path_only = location.starts_with('/') && !location.starts_with("//");
+    let on_origin = if path_only {
+        // A path on the origin's host: only one under the base's own path is the gateway's.
+        (!base_path.is_empty()).then_some(location)?
+    } else {
+        after(location, &format!("{scheme}://{authority}"), true)?
+    };
+    let rest = after(on_origin, base_path, false)?;
+    let slash = if rest.starts_with('/') { "" } else { "/" };
+    let public = if path_only { "" } else { public };
+    Some(format!("{public}{slash}{rest}"))
+}
+
 /// The first value of header `name` (any case).
 pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -286,6 +329,43 @@ mod tests {
                 from_origin(&h(&[("x-session-clear", value)])).1.clear,
                 clear,
                 "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn locations_move_only_from_the_origins_own_address() {
+        let public = "https://app.example";
+        let cases = [
+            (
+                "HTTP://10.0.0.1:8080/x#f",
+                "http://10.0.0.1:8080",
+                Some("https://app.example/x#f"),
+            ),
+            (
+                "http://10.0.0.1:8080?q",
+                "http://10.0.0.1:8080",
+                Some("https://app.example/?q"),
+            ),
+            ("http://10.0.0.1:80801/x", "http://10.0.0.1:8080", None),
+            ("//10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
+            ("https://10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
+            ("https://b.example/APP/x", "https://b.example/app", None),
+            (
+                "https://b.example/app",
+                "https://b.example/app",
+                Some("https://app.example/"),
+            ),
+            ("/app?x", "https://b.example/app", Some("/?x")),
+            ("/apples", "https://b.example/app", None),
+            ("", "https://b.example/app", None),
+            ("é", "http://10.0.0.1:8080", None),
+        ];
+        for (location, origin, expected) in cases {
+            assert_eq!(
+                public_location(location, origin, public).as_deref(),
+                expected,
+                "{location} from {origin}"
             );
         }
     }

@@ -70,6 +70,8 @@ pub struct Attempt {
     session_cookie: Option<String>,
     /// The subject of a valid session token and when its session began.
     subject: Option<(String, UnixTime)>,
+    /// `scheme://host` the client asked (origin redirects are rewritten to it).
+    public: String,
 }
 
 impl Attempt {
@@ -220,6 +222,11 @@ impl Gateway {
             affinity_cookie: None,
             session_cookie,
             subject,
+            public: if scheme.is_empty() || host.is_empty() {
+                String::new()
+            } else {
+                format!("{scheme}://{host}")
+            },
         };
         self.route(req, attempt, &target, now, entropy)
     }
@@ -345,7 +352,8 @@ impl Gateway {
     }
 
     /// The headers to send to the client with the origin's response: the origin's, without
-    /// `x-session-*` and hop-by-hop headers, plus the gateway's cookies. An origin's login
+    /// `x-session-*` and hop-by-hop headers (a `Location` on the origin's own address moved to
+    /// the public host), plus the gateway's cookies. An origin's login
     /// (`x-session-issue`) becomes a signed session cookie with a fresh session id and a fresh
     /// affinity value (no session fixation); a logout (`x-session-clear`) clears the cookie.
     pub fn finish(
@@ -356,6 +364,19 @@ impl Gateway {
         entropy: &Entropy,
     ) -> Result<Vec<(String, String)>, Page> {
         let (mut out, directives) = headers::from_origin(origin_headers);
+        // Redirects to the origin's own address go to the public host instead.
+        let origin = self.config.origins.iter().find(|o| o.id == attempt.origin);
+        if let Some(origin) = origin.filter(|_| !attempt.public.is_empty()) {
+            for (_, value) in out
+                .iter_mut()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
+            {
+                if let Some(public) = headers::public_location(value, &origin.url, &attempt.public)
+                {
+                    *value = public;
+                }
+            }
+        }
         if directives.revoke.is_some() && self.config.store.is_none() {
             return Err(Page::bad_origin_answer(
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
@@ -653,6 +674,36 @@ mod tests {
     }
 
     #[test]
+    fn redirects_to_the_origins_own_address_go_to_the_public_host() {
+        let mut gw = gateway(&[(
+            "ORIGINS",
+            r#"[{"id":"a","url":"http://10.0.0.1:8080/app"}]"#,
+        )]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        assert_eq!(a.url, "http://10.0.0.1:8080/app/x?y=1");
+        let location = |value: &str| {
+            let out = gw
+                .finish(&a, &h(&[("Location", value)]), NOW, &Entropy::default())
+                .unwrap();
+            headers::get(&out, "location").unwrap().to_owned()
+        };
+        assert_eq!(
+            location("http://10.0.0.1:8080/app/login?next=%2Fx"),
+            "https://app.example/login?next=%2Fx"
+        );
+        assert_eq!(location("/app/cart#top"), "/cart#top");
+        assert_eq!(
+            location("https://id.example/authorize"),
+            "https://id.example/authorize"
+        );
+        assert_eq!(
+            location("http://10.0.0.1:8080/other"),
+            "http://10.0.0.1:8080/other"
+        );
+        assert_eq!(location("cart"), "cart");
+    }
+
+    #[test]
     fn rotating_the_session_keys_keeps_every_visitor_at_its_origin() {
         // The affinity secret defaults to the first session key, the others being previous ones.
         let mut old = gateway(&[]);
@@ -899,7 +950,11 @@ mod proptests {
             let Step::Proxy(a) = gw.start(&Request { method: "GET", url: "http://h/", headers: &[], has_body: false }, 1_800_000_000, &Entropy::default()) else {
                 return Err(TestCaseError::fail("no attempt"));
             };
-            let origin = vec![("x-session-issue".to_owned(), issue), (name, value)];
+            let origin = vec![
+                ("x-session-issue".to_owned(), issue),
+                ("location".to_owned(), value.clone()),
+                (name, value),
+            ];
             if let Ok(out) = gw.finish(&a, &origin, 1_800_000_000, &Entropy::default()) {
                 prop_assert!(!out.iter().any(|(n, _)| headers::is_reserved(n)));
             }

@@ -172,6 +172,14 @@ describe("gateway on wrangler dev", { concurrency: false }, () => {
     assert.ok(r.setCookies.some((c) => c.startsWith("__Host-affinity=")));
   });
 
+  test("an origin's redirect to its own address goes to the public host instead", async () => {
+    const r = await gw.request("/redirect?to=/landing%3Fa%3D1", new Jar());
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.get("location"), `${gw.url}/landing?a=1`);
+    const away = await gw.request("/redirect?to=https://id.example/authorize", new Jar());
+    assert.equal(away.headers.get("location"), "https://id.example/authorize", "other sites are left alone");
+  });
+
   let moved; // visitors moved off the killed origin, for the next test
   let victim;
 
