@@ -19,10 +19,13 @@
 //                          `x-session-data` and answers the new cart as a merge patch
 // GET  /count              increments `n` in the session data (a read-modify-write)
 // GET  /set?k=v&...        sets members of the session data (a patch; `k=` deletes k)
+// WebSocket /ws            sends {"backend","session"} (as above) once open, then echoes
+//                          every message as `echo <message>`
 // anything else            JSON: this origin's id as `backend`, method, path, and every
 //                          x-session-* header it received (the identity the gateway vouches for)
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
+import { WebSocketServer } from "ws";
 
 const [id = "a", port = "9001"] = process.argv.slice(2);
 
@@ -103,10 +106,20 @@ const server = createServer((req, res) => {
   }
 });
 
+const sockets = new WebSocketServer({ server, path: "/ws" });
+sockets.on("connection", (ws, req) => {
+  ws.send(JSON.stringify({ backend: id, session: session(req) }));
+  ws.on("message", (message) => ws.send(`echo ${message}`));
+});
+
 server.keepAliveTimeout = 5000;
 server.listen(Number(port), "127.0.0.1", () => {
   console.log(`demo origin ${id} on http://127.0.0.1:${port}`);
 });
-const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 500).unref();
+const stop = () => {
+  for (const ws of sockets.clients) ws.terminate();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
+};
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -80,8 +80,14 @@ pub struct Forwarded<'a> {
     pub client_ip: Option<&'a str>,
 }
 
+/// Whether the client asks to open a WebSocket (`Upgrade: websocket`).
+pub fn is_websocket(client: &[(String, String)]) -> bool {
+    get(client, "upgrade").is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
 /// The headers to send to the origin: the client's, without `x-session-*`, hop-by-hop headers
-/// and `Host`, plus `x-forwarded-*` and the gateway's `identity` headers.
+/// and `Host`, plus `x-forwarded-*` and the gateway's `identity` headers. A WebSocket upgrade
+/// keeps `Upgrade: websocket`: that is how the worker's `fetch` opens one to the origin.
 pub fn to_origin(
     client: &[(String, String)],
     forwarded: &Forwarded<'_>,
@@ -106,6 +112,9 @@ pub fn to_origin(
     }
     if let Some(ip) = forwarded.client_ip {
         out.push(("x-forwarded-for".into(), ip.into()));
+    }
+    if is_websocket(client) {
+        out.push(("upgrade".into(), "websocket".into()));
     }
     out.extend(identity);
     out
@@ -281,6 +290,31 @@ mod tests {
                 ("x-forwarded-proto", "https"),
                 ("x-forwarded-for", "192.0.2.1"),
                 ("x-session-status", "none"),
+            ])
+        );
+        // Not an upgrade: `Upgrade` is hop-by-hop like the rest.
+        assert!(!to_origin(&h(&[("upgrade", "h2c")]), &fwd, vec![])
+            .iter()
+            .any(|(n, _)| n == "upgrade"));
+    }
+
+    #[test]
+    fn a_websocket_upgrade_keeps_its_upgrade_header_and_handshake() {
+        let client = h(&[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "WebSocket"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+            ("x-session-sub", "admin"),
+        ]);
+        assert!(is_websocket(&client));
+        let out = to_origin(&client, &Forwarded::default(), vec![]);
+        assert_eq!(
+            out,
+            h(&[
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ("Sec-WebSocket-Version", "13"),
+                ("upgrade", "websocket"),
             ])
         );
     }

@@ -387,6 +387,13 @@ async fn finish(
     init.set_status_text(&response.status_text());
     let headers = js_headers(&headers)?;
     init.set_headers(&headers);
+    if response.status() == 101 {
+        // The origin accepted a WebSocket: hand its end to the client (`webSocket` is the
+        // Workers extension of `ResponseInit`); the runtime joins the two.
+        let socket = js_sys::Reflect::get(&response, &JsValue::from_str("webSocket"))?;
+        js_sys::Reflect::set(&init, &JsValue::from_str("webSocket"), &socket)?;
+        return Ok(web_sys::Response::new_with_opt_str_and_init(None, &init)?);
+    }
     Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
         response.body().as_ref(),
         &init,

@@ -6,6 +6,7 @@
 // The tests run in order against one gateway: later ones kill and restart origins.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
 
 import { Gateway, Jar, sleep, startOrigins } from "./harness.mjs";
 
@@ -20,6 +21,24 @@ async function newVisitor(path = "/") {
   const r = await gw.request(path, jar);
   assert.equal(r.status, 200, r.text);
   return { jar, backend: r.body.backend };
+}
+
+/** Opens a WebSocket through the gateway; resolves once open, with the handshake's headers
+ * and `next()` for the next message. */
+function openSocket(path, headers = {}) {
+  const ws = new WebSocket(gw.url.replace(/^http/, "ws") + path, { headers });
+  const queue = [];
+  const waiting = [];
+  ws.on("message", (m) => (waiting.length ? waiting.shift()(String(m)) : queue.push(String(m))));
+  const next = () =>
+    queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r));
+  return new Promise((resolve, reject) => {
+    let upgrade;
+    ws.on("upgrade", (res) => (upgrade = res.headers));
+    ws.on("open", () => resolve({ ws, upgrade, next }));
+    ws.on("error", reject);
+    ws.on("unexpected-response", (_, res) => reject(new Error(`answered ${res.statusCode}`)));
+  });
 }
 
 before(async () => {
@@ -170,6 +189,29 @@ describe("gateway on wrangler dev", { concurrency: false }, () => {
     assert.ok(r.setCookies.includes("theme=dark; Path=/"), r.setCookies.join("\n"));
     assert.ok(r.setCookies.includes("lang=en; Path=/; HttpOnly"));
     assert.ok(r.setCookies.some((c) => c.startsWith("__Host-affinity=")));
+  });
+
+  test("WebSockets reach the visitor's origin with the verified identity, never a spoofed one", async () => {
+    const jar = new Jar();
+    await gw.request("/login?user=wendy", jar);
+    const home = (await gw.request("/", jar)).body.backend;
+    const socket = await openSocket("/ws", { cookie: jar.header(), "x-session-sub": "root" });
+    const hello = JSON.parse(await socket.next());
+    assert.equal(hello.backend, home, "the same origin as the visitor's HTTP requests");
+    assert.equal(hello.session["x-session-status"], "valid");
+    assert.equal(hello.session["x-session-sub"], "wendy");
+    socket.ws.send("ping");
+    assert.equal(await socket.next(), "echo ping");
+    socket.ws.close();
+    // A new visitor's first request may be the WebSocket: the 101 pins it like any answer.
+    const fresh = await openSocket("/ws");
+    const pinned = fresh.upgrade["set-cookie"].find((c) => c.startsWith("__Host-affinity="));
+    assert.ok(pinned, JSON.stringify(fresh.upgrade));
+    const first = JSON.parse(await fresh.next());
+    fresh.ws.close();
+    const later = new Jar();
+    later.cookies.set("__Host-affinity", pinned.split(";")[0].split("=")[1]);
+    assert.equal((await gw.request("/", later)).body.backend, first.backend);
   });
 
   test("an origin's redirect to its own address goes to the public host instead", async () => {
