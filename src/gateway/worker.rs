@@ -228,29 +228,35 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         }
         Step::Proxy(attempt) => attempt,
     };
-    // A session token issued before its subject's revocation is refused; when the store cannot
-    // say, the request goes on with `x-session-revocation: unchecked`.
-    if let (Some(st), Some((sub, issued_at))) = (&store, attempt.subject()) {
-        match st.0.min_issued_at(sub).await {
-            Ok(Some(min)) if issued_at < min => {
+    // With `STORE` on, two reads at once: the subject's revocation time (a session token issued
+    // before it is refused; when the store cannot say, the request goes on with
+    // `x-session-revocation: unchecked`), and the stored session, which goes to the origin with
+    // the request (a failing store is reported to the origin, `x-session-store: unavailable`).
+    let mut loaded = None;
+    if let Some(st) = &store {
+        let (sessions, settings) = &**st;
+        let subject = attempt.subject().map(|(s, at)| (s.to_owned(), at));
+        let revocation = async {
+            match &subject {
+                Some((sub, _)) => Some(sessions.min_issued_at(sub).await),
+                None => None,
+            }
+        };
+        let cookie = headers::get(&headers, "cookie");
+        let load = store::load(sessions, cookie, settings.cookie.name(), now);
+        let (revocation, l) = futures_util::future::join(revocation, load).await;
+        match (revocation, &subject) {
+            (Some(Ok(Some(min))), Some((_, issued_at))) if *issued_at < min => {
                 with(&gw, |g| g.revoke_session(&mut attempt));
             }
-            Ok(_) => {}
-            Err(e) => {
+            (Some(Err(e)), _) => {
                 console_warn!("edge-session gateway: revocation check: {e}");
                 attempt
                     .headers
                     .push((headers::REVOCATION.into(), "unchecked".into()));
             }
+            _ => {}
         }
-    }
-    // The stored session (if any) goes to the origin with the request; a failing store is
-    // reported to the origin (`x-session-store: unavailable`), never to the client.
-    let mut loaded = None;
-    if let Some(st) = &store {
-        let (sessions, settings) = &**st;
-        let cookie = headers::get(&headers, "cookie");
-        let l = store::load(sessions, cookie, settings.cookie.name(), now).await;
         if let Err(e) = &l.session {
             console_warn!("edge-session gateway: session store: {e}; serving without session data");
         }
