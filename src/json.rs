@@ -461,7 +461,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Four hex digits, or a surrogate pair `XXXX\uYYYY`; lone surrogates are refused.
+    /// Four hex digits, or a surrogate pair (`D83D\uDE00`); lone surrogates are refused.
     fn unicode_escape(&mut self) -> Option<char> {
         let high = self.hex4()?;
         let code = if (0xd800..0xdc00).contains(&high) {

@@ -231,7 +231,8 @@ pub fn split_url(url: &str) -> (&str, &str, String) {
     (scheme, authority, tail)
 }
 
-/// JSON text with every non-ASCII character escaped as `\uXXXX`, so it is a valid header value.
+/// JSON text with every non-ASCII character escaped as `\u` and four hex digits (`\u00e9`), so
+/// it is a valid header value.
 pub fn ascii_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {

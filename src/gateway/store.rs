@@ -8,7 +8,7 @@
 //!    when the store fails, `x-session-store: unavailable` and no data: the request is served
 //!    anyway (degraded), never failed.
 //! 2. The origin answers; it may send `x-session-data: {json merge patch}` (RFC 7386: members
-//!    set, `null` deletes, objects merge; ASCII only, other characters escaped as `\uXXXX`), `x-session-issue` (login: the session gets a new id,
+//!    set, `null` deletes, objects merge; ASCII only, other characters escaped as `\u00e9`), `x-session-issue` (login: the session gets a new id,
 //!    keeps its data and takes `sub` as its subject) or `x-session-clear` (logout: the session is
 //!    deleted). [`Plan::from_directives`] checks them ([`Gateway::finish`] answers 502 to a patch
 //!    that is not a JSON object or is too large).
@@ -94,11 +94,10 @@ impl Plan {
             Some(text) if text.len() > max_bytes * 6 + 2 => {
                 return Err(format!("x-session-data is over {max_bytes} bytes"))
             }
-            Some(text) if !text.is_ascii() => {
-                return Err(
-                    "x-session-data must be ASCII: escape other characters as \\uXXXX".into(),
-                )
-            }
+            Some(text) if !text.is_ascii() => return Err(
+                "x-session-data must be ASCII: escape other characters as \\u and four hex digits"
+                    .into(),
+            ),
             Some(text) => match serde_json::from_str(text) {
                 Ok(Value::Object(map)) => Some(map),
                 _ => return Err("x-session-data is not a JSON object".into()),
