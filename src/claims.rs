@@ -204,6 +204,11 @@ pub(crate) fn typed<T: DeserializeOwned>(v: Verified<String>) -> Result<Verified
     })
 }
 
+/// The members of a claims object (names unique, sorted), `malformed` otherwise.
+pub(crate) fn claim_members(json: &str) -> Result<Vec<json::Member<'_>>> {
+    json::members(json).map_err(|e| Error::Malformed(e.message("claims")))
+}
+
 /// The registered claims this crate acts on, read from a JSON object whose member names must
 /// be unique.
 #[derive(Debug, Default, PartialEq)]
@@ -222,8 +227,12 @@ impl<'a> Registered<'a> {
     /// Reads `json`, refusing with `malformed` anything but one JSON object with unique member
     /// names, or a registered claim of the wrong type. Times may be fractional (floored).
     pub(crate) fn parse(json: &'a str) -> Result<Self> {
-        let members = json::members(json).map_err(|e| Error::Malformed(e.message("claims")))?;
-        let get = |name| json::get(&members, name);
+        Self::from_members(&claim_members(json)?)
+    }
+
+    /// [`Registered::parse`] on members already read with [`claim_members`].
+    pub(crate) fn from_members(members: &[json::Member<'a>]) -> Result<Self> {
+        let get = |name| json::get(members, name);
         let time = |name, message| match get(name) {
             None => Ok(None),
             Some(v) => json::floor_u64(v)

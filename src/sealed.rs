@@ -248,8 +248,17 @@ impl SealedTokens {
     /// [`SealedTokens::refresh`] with the checks of [`VerifyOptions`].
     pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
         let verified = self.verify_json_with(token, options)?;
-        match self.refresh.replacement(&verified, options.now)? {
-            Some((claims, ttl)) => self.sign_object(claims, options.now, ttl).map(Some),
+        self.refresh_verified(&verified, options.now)
+    }
+
+    /// The replacement of a token already verified, when one is due.
+    pub(crate) fn refresh_verified(
+        &self,
+        verified: &Verified<String>,
+        now: UnixTime,
+    ) -> Result<Option<String>> {
+        match self.refresh.replacement(verified, now)? {
+            Some((claims, ttl)) => self.sign_object(claims, now, ttl).map(Some),
             None => Ok(None),
         }
     }

@@ -4,10 +4,11 @@
 use serde_json::{Map, Value};
 
 use super::headers::{ascii_json, MAX_ISSUE_BYTES};
-use crate::claims::{Registered, VerifyOptions};
+use crate::claims::{claim_members, Registered, VerifyOptions};
 use crate::codec::b64_encode;
 use crate::cookie::{self, SetCookie};
 use crate::error::{Error, Result};
+use crate::json;
 use crate::jwt::JwtSignOptions;
 use crate::sealed::SealedTokens;
 use crate::time::UnixTime;
@@ -56,11 +57,11 @@ impl SessionCodec {
         }
     }
 
-    /// A replacement token when a sliding refresh is due (never for JWTs).
-    fn refresh(&self, value: &str, now: UnixTime) -> Option<String> {
+    /// A replacement for a token just verified, when a sliding refresh is due (never for JWTs).
+    fn refresh(&self, verified: &Verified<String>, now: UnixTime) -> Option<String> {
         match self {
-            SessionCodec::Compact(t) => t.refresh(value, now).ok().flatten(),
-            SessionCodec::Sealed(t) => t.refresh(value, now).ok().flatten(),
+            SessionCodec::Compact(t) => t.refresh_verified(verified, now).ok().flatten(),
+            SessionCodec::Sealed(t) => t.refresh_verified(verified, now).ok().flatten(),
             SessionCodec::Jwt(_) => None,
         }
     }
@@ -119,17 +120,23 @@ impl Session {
         for value in cookie::get_all(header, name).take(MAX_PRESENTED) {
             match tokens.verify(value, now) {
                 Ok(v) => {
-                    let map: Map<String, Value> =
-                        serde_json::from_str(&v.claims).unwrap_or_default();
-                    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+                    // One read of the verified claims for everything the gateway needs.
+                    let (sub, sid, issued_at) = {
+                        let members = claim_members(&v.claims).unwrap_or_default();
+                        let text = |k| {
+                            json::get(&members, k)
+                                .and_then(json::string)
+                                .map(String::from)
+                        };
+                        let registered = Registered::from_members(&members).ok();
+                        let issued_at = registered.and_then(|r| r.issued_at()).unwrap_or(0);
+                        (text("sub"), text("sid"), issued_at)
+                    };
                     return Session::Valid {
-                        sub: text("sub"),
-                        sid: text("sid"),
-                        issued_at: Registered::parse(&v.claims)
-                            .ok()
-                            .and_then(|r| r.issued_at())
-                            .unwrap_or(0),
-                        refreshed: tokens.refresh(value, now),
+                        sub,
+                        sid,
+                        issued_at,
+                        refreshed: tokens.refresh(&v, now),
                         claims: v.claims,
                     };
                 }
