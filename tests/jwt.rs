@@ -11,24 +11,14 @@ use sha2::Sha256;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-const NOW: u64 = 1_800_000_000;
-/// 32 bytes of 0x01..0x20, base64url.
-const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-/// 32 bytes of 0x21..0x40, base64url.
-const SECRET_2: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+mod common;
+use common::{key, NOW, SECRET_1, SECRET_2};
 
 /// RFC 7515 appendix A.1: the example JWS using HMAC SHA-256, and its 64-byte key.
 const RFC7515_JWS: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const RFC7515_KEY: &str =
     "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 const RFC7515_EXP: u64 = 1_300_819_380;
-
-fn key(id: &str, secret: &str) -> KeyConfig {
-    KeyConfig {
-        id: id.into(),
-        secret: secret.into(),
-    }
-}
 
 fn ring(keys: Vec<KeyConfig>) -> SessionTokens {
     SessionTokens::new(TokenConfig::new(keys)).unwrap()

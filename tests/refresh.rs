@@ -1,25 +1,16 @@
 //! Sliding refresh and revocation of compact session tokens. These bodies run natively
 //! (`cargo test`) and in WebAssembly (`wasm-pack test --node`).
 
-use edge_session::{KeyConfig, SessionTokens, TokenConfig, VerifyOptions};
+use edge_session::{SessionTokens, TokenConfig, VerifyOptions};
 use serde_json::{json, Value};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-const NOW: u64 = 1_800_000_000;
-const DAY: u64 = 86_400;
-/// 32 bytes of 0x01..0x20, base64url.
-const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-/// 32 bytes of 0x21..0x40, base64url.
-const SECRET_2: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+mod common;
+use common::{key, NOW, SECRET_1, SECRET_2};
 
-fn key(id: &str, secret: &str) -> KeyConfig {
-    KeyConfig {
-        id: id.into(),
-        secret: secret.into(),
-    }
-}
+const DAY: u64 = 86_400;
 
 fn tokens_with(refresh_after: f64, max_lifetime: Option<u64>) -> SessionTokens {
     let mut config = TokenConfig::new(vec![key("k1", SECRET_1)]);

@@ -7,18 +7,8 @@ use serde_json::{json, Value};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-const NOW: u64 = 1_800_000_000;
-/// 32 bytes of 0x01..0x20, base64url.
-const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-/// 32 bytes of 0x21..0x40, base64url.
-const SECRET_2: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
-
-fn key(id: &str, secret: &str) -> KeyConfig {
-    KeyConfig {
-        id: id.into(),
-        secret: secret.into(),
-    }
-}
+mod common;
+use common::{key, NOW, SECRET_1, SECRET_2};
 
 fn tokens_with(keys: Vec<KeyConfig>, purpose: &str) -> SessionTokens {
     let mut config = TokenConfig::new(keys);
