@@ -65,10 +65,9 @@ impl SessionTokens {
         verified: &Verified<String>,
         now: UnixTime,
     ) -> Result<Option<String>> {
-        match self.refresh.replacement(verified, now)? {
-            Some((claims, ttl)) => self.sign_object(claims, now, ttl).map(Some),
-            None => Ok(None),
-        }
+        self.refresh.reissue(verified, now, |claims, now, ttl| {
+            self.sign_object(claims, now, ttl)
+        })
     }
 }
 
@@ -131,8 +130,21 @@ impl RefreshPolicy {
         Ok(refresh.then_some((new_exp - now, auth_time)))
     }
 
+    /// The replacement for a verified token, signed by `sign(claims, now, ttl)`, if one is due.
+    pub(crate) fn reissue(
+        &self,
+        verified: &Verified<String>,
+        now: UnixTime,
+        sign: impl FnOnce(Object<'_>, UnixTime, u64) -> Result<String>,
+    ) -> Result<Option<String>> {
+        match self.replacement(verified, now)? {
+            Some((claims, ttl)) => sign(claims, now, ttl).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The claims and lifetime of the replacement for a verified token, if one is due.
-    pub(crate) fn replacement<'v>(
+    fn replacement<'v>(
         &self,
         verified: &'v Verified<String>,
         now: UnixTime,

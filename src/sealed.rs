@@ -257,10 +257,9 @@ impl SealedTokens {
         verified: &Verified<String>,
         now: UnixTime,
     ) -> Result<Option<String>> {
-        match self.refresh.replacement(verified, now)? {
-            Some((claims, ttl)) => self.sign_object(claims, now, ttl).map(Some),
-            None => Ok(None),
-        }
+        self.refresh.reissue(verified, now, |claims, now, ttl| {
+            self.sign_object(claims, now, ttl)
+        })
     }
 }
 
