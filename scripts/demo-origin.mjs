@@ -19,8 +19,15 @@
 //                          `x-session-data` and answers the new cart as a merge patch
 // GET  /count              increments `n` in the session data (a read-modify-write)
 // GET  /set?k=v&...        sets members of the session data (a patch; `k=` deletes k)
+// GET  /headers           every request header as received (what the gateway let through)
+// GET  /status?code=503    answers that status (an application error, not a dead origin)
+// GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
+// GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
+// GET  a//b                a path holding `//` and no trailing `/` answers 301 to the same path
+//                          with a `/` added (a canonicalising redirect, relative Location)
 // WebSocket /ws            sends {"backend","session"} (as above) once open, then echoes
 //                          every message as `echo <message>`
+// /app/...                the same routes under the base path /app (ORIGINS url ending in /app)
 // anything else            JSON: this origin's id as `backend`, method, path, and every
 //                          x-session-* header it received (the identity the gateway vouches for)
 import { createHash } from "node:crypto";
@@ -40,7 +47,11 @@ const json = (res, status, body, headers = {}) => {
 const server = createServer((req, res) => {
   const url = new URL(req.url, "http://origin");
   const base = { backend: id, method: req.method, path: url.pathname, session: session(req) };
-  switch (url.pathname) {
+  if (url.pathname.includes("//") && !url.pathname.endsWith("/")) {
+    res.writeHead(301, { location: `${url.pathname}/${url.search}`, "cache-control": "no-store" });
+    return res.end();
+  }
+  switch (url.pathname.replace(/^\/app(?=\/)/, "")) {
     case "/health":
       return json(res, 200, { ok: true, backend: id });
     case "/login": {
@@ -73,6 +84,22 @@ const server = createServer((req, res) => {
       const location = to.startsWith("/") ? `http://127.0.0.1:${port}${to}` : to;
       res.writeHead(302, { location, "cache-control": "no-store" });
       return res.end();
+    }
+    case "/headers":
+      return json(res, 200, { ...base, headers: req.headers });
+    case "/status": {
+      const code = Number(url.searchParams.get("code")) || 500;
+      return json(res, code, { ...base, status: code });
+    }
+    case "/issue":
+      return json(res, 200, base, { "x-session-issue": url.searchParams.get("claims") || "{}" });
+    case "/reflect": {
+      const headers = {};
+      for (const h of url.searchParams.getAll("h")) {
+        const at = h.indexOf(":");
+        if (at > 0) headers[h.slice(0, at)] = h.slice(at + 1);
+      }
+      return json(res, 200, base, headers);
     }
     case "/cookies":
       return json(res, 200, base, { "set-cookie": ["theme=dark; Path=/", "lang=en; Path=/; HttpOnly"] });
