@@ -58,6 +58,9 @@ pub mod names {
     pub const COOKIE_SAMESITE: &str = "COOKIE_SAMESITE";
     /// Path probed on every origin by the cron trigger (default `/health`).
     pub const HEALTH_PATH: &str = "HEALTH_PATH";
+    /// Connection failures in a row that mark an origin down (default 3; answers of any status
+    /// never count).
+    pub const HEALTH_FAILURES: &str = "HEALTH_FAILURES";
     /// How long a failed origin is kept out, seconds; also `Retry-After` (default 30).
     pub const HEALTH_DOWN_SECONDS: &str = "HEALTH_DOWN_SECONDS";
     /// A shared (cron) health result older than this is ignored, seconds (default 300).
@@ -86,7 +89,7 @@ pub mod names {
     pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 31] = [
+    pub const ALL: [&str; 32] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -105,6 +108,7 @@ pub mod names {
         SESSION_FORMAT,
         COOKIE_SAMESITE,
         HEALTH_PATH,
+        HEALTH_FAILURES,
         HEALTH_DOWN_SECONDS,
         HEALTH_MAX_AGE_SECONDS,
         HEALTH_CACHE_SECONDS,
@@ -188,6 +192,8 @@ pub struct GatewayConfig {
     pub session_cookie: SetCookie,
     /// Path probed on each origin, starting with `/`.
     pub health_path: String,
+    /// Connection failures in a row that mark an origin down.
+    pub health_failures: u32,
     /// Seconds a failed origin is kept out; also the `Retry-After` of a 503.
     pub down_seconds: u64,
     /// Seconds after which a shared health result is ignored.
@@ -521,6 +527,7 @@ impl GatewayConfig {
             session_format,
             session_cookie,
             health_path,
+            health_failures: number(&var, HEALTH_FAILURES, 3, 1, 100)? as u32,
             down_seconds: number(&var, HEALTH_DOWN_SECONDS, 30, 1, 86_400)?,
             health_max_age: number(&var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?,
             health_cache_seconds: number(&var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
@@ -790,6 +797,7 @@ mod tests {
             (&[(COOKIE_SAMESITE, "sometimes")], COOKIE_SAMESITE),
             (&[(HEALTH_PATH, "health")], HEALTH_PATH),
             (&[(HEALTH_DOWN_SECONDS, "0")], HEALTH_DOWN_SECONDS),
+            (&[(HEALTH_FAILURES, "0")], HEALTH_FAILURES),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
             (&[(STORE, "redis")], STORE),

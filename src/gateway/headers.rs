@@ -1,8 +1,13 @@
 //! Which headers cross the gateway, in each direction.
 //!
-//! - `x-session-*` belongs to the gateway: removed from every client request (nobody can spoof
-//!   an identity) and from every origin response (the origin's login and logout directives are
-//!   taken out and acted on, see [`Directives`]).
+//! - Headers the gateway sets or vouches for are [reserved](is_reserved): `x-session-*` (the
+//!   identity), `x-forwarded-*` and the other headers that claim the client's address
+//!   (`forwarded`, `x-real-ip`, `true-client-ip`, `x-client-ip`, `cf-connecting-ip`). A client's
+//!   copy never reaches the origin, in any spelling: names compare without case and with `_`
+//!   read as `-`, because CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the
+//!   same name (`HTTP_X_SESSION_SUB`). The origin learns the client's address from the
+//!   gateway's `x-forwarded-for` alone. From origin responses reserved headers are removed too;
+//!   the origin's login and logout directives are taken out and acted on (see [`Directives`]).
 //! - Hop-by-hop headers (RFC 9110 section 7.6.1) and `Host` are not forwarded; the origin learns
 //!   the public host from `x-forwarded-host`.
 
@@ -49,10 +54,49 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// True for a header name the gateway owns (`x-session-*`, any case).
+/// Headers that claim the client's address: only the gateway's `x-forwarded-for` may.
+const CLIENT_ADDRESS: [&str; 5] = [
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "cf-connecting-ip",
+];
+
+/// Whether `name` reads as `folded` (lowercase, `-` between words) the way an origin's
+/// framework reads it: without case, `_` as `-`.
+fn reads_as(name: &[u8], folded: &[u8]) -> bool {
+    name.len() == folded.len()
+        && name.iter().zip(folded).all(|(&n, &f)| {
+            let n = if n == b'_' {
+                b'-'
+            } else {
+                n.to_ascii_lowercase()
+            };
+            n == f
+        })
+}
+
+/// True for a header name the gateway reserves: one it sets or vouches for (`x-session-*`,
+/// `x-forwarded-*`, and the headers that claim the client's address), in any case and with `_`
+/// for `-`. The one predicate for "reserved header": client copies are dropped, origin copies
+/// never reach the client.
+///
+/// ```
+/// use edge_session::gateway::headers::is_reserved;
+/// assert!(is_reserved("X-Session-Sub") && is_reserved("x_session_sub") && is_reserved("X_SESSION-status"));
+/// assert!(is_reserved("x_forwarded_for") && is_reserved("True-Client-IP") && is_reserved("forwarded"));
+/// assert!(!is_reserved("x-sessions") && !is_reserved("accept") && !is_reserved("x-forwarded"));
+/// ```
 pub fn is_reserved(name: &str) -> bool {
-    name.get(..PREFIX.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(PREFIX))
+    let name = name.as_bytes();
+    let starts = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|head| reads_as(head, prefix.as_bytes()))
+    };
+    starts(PREFIX)
+        || starts("x-forwarded-")
+        || CLIENT_ADDRESS.iter().any(|h| reads_as(name, h.as_bytes()))
 }
 
 fn is_hop_by_hop(name: &str, connection: &[&str]) -> bool {
@@ -97,10 +141,7 @@ pub fn to_origin(
     let mut out: Vec<(String, String)> = client
         .iter()
         .filter(|(n, _)| {
-            !is_reserved(n)
-                && !is_hop_by_hop(n, &connection)
-                && !n.eq_ignore_ascii_case("host")
-                && !n.to_ascii_lowercase().starts_with("x-forwarded-")
+            !is_reserved(n) && !is_hop_by_hop(n, &connection) && !n.eq_ignore_ascii_case("host")
         })
         .cloned()
         .collect();
@@ -411,6 +452,59 @@ mod tests {
             is_reserved("x-session-sub") && is_reserved("X-SESSION-") && is_reserved("X-Session-Ü")
         );
         assert!(!is_reserved("x-sessio") && !is_reserved("x-sessions") && !is_reserved("é"));
+    }
+
+    /// CGI, Rack, WSGI and PHP read `X_Session_Sub` as `X-Session-Sub`: every spelling of a
+    /// header the gateway sets or vouches for is reserved, and never reaches the origin.
+    #[test]
+    fn underscore_spellings_of_reserved_headers_never_reach_the_origin() {
+        let spoofs = [
+            "x_session_sub",
+            "X_Session_Claims",
+            "x-session_id",
+            "x_session-data",
+            "X_SESSION_STATUS",
+            "x_session_store",
+            "x_forwarded_for",
+            "X_Forwarded_Host",
+            "x-forwarded_proto",
+            "Forwarded",
+            "x_real_ip",
+            "True_Client_IP",
+            "x-client-ip",
+            "cf_connecting_ip",
+        ];
+        for name in spoofs {
+            assert!(is_reserved(name), "{name}");
+        }
+        let client: Vec<(String, String)> = spoofs
+            .iter()
+            .map(|n| (n.to_string(), "admin".to_owned()))
+            .chain([("x_custom_header".to_owned(), "kept".to_owned())])
+            .collect();
+        let fwd = Forwarded {
+            host: "app.example",
+            proto: "https",
+            client_ip: Some("192.0.2.1"),
+        };
+        let out = to_origin(&client, &fwd, vec![]);
+        assert_eq!(
+            out,
+            h(&[
+                ("x_custom_header", "kept"),
+                ("x-forwarded-host", "app.example"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-for", "192.0.2.1"),
+            ])
+        );
+        // Nor does an origin's copy reach the client.
+        let (out, directives) = from_origin(&h(&[("X_Session_Issue", "{}"), ("a", "1")]));
+        assert_eq!(out, h(&[("a", "1")]));
+        assert_eq!(
+            directives,
+            Directives::default(),
+            "directives are spelled with `-`"
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Origin health, from two sources.
 //!
-//! - **Passive**, per worker instance: a connection failure or a 502/503/504 marks the origin
-//!   down for `HEALTH_DOWN_SECONDS`.
+//! - **Passive**, per worker instance: `HEALTH_FAILURES` connection failures in a row (no
+//!   answer in between) mark the origin down for `HEALTH_DOWN_SECONDS`. Any answer, whatever
+//!   its status, is the origin talking: a client that finds a path answering 503 (nginx's rate
+//!   limit does) cannot take the origin out for others. Only a request's first try counts, and
+//!   only without a body (see [`Gateway::retry`](super::Gateway::retry)).
 //! - **Shared**: the cron trigger probes every origin's health path and writes a [`Snapshot`]
 //!   to KV under [`KV_KEY`]; every instance, at every location, reads it (at most every
 //!   `HEALTH_CACHE_SECONDS`). A snapshot older than `HEALTH_MAX_AGE_SECONDS` is ignored, so a
@@ -19,11 +22,6 @@ use crate::time::UnixTime;
 
 /// The KV key of the shared snapshot.
 pub const KV_KEY: &str = "health:v1";
-
-/// True for origin statuses that mean "this origin cannot serve now".
-pub fn is_failure_status(status: u16) -> bool {
-    matches!(status, 502..=504)
-}
 
 /// One origin's probe result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +109,9 @@ pub struct HealthBook {
     ids: Vec<String>,
     /// Passive marks: down until this time, by origin index.
     down_until: Vec<Option<UnixTime>>,
+    /// Connection failures in a row and when the last one was, by origin index.
+    streaks: Vec<(u32, UnixTime)>,
+    failures_to_mark: u32,
     shared: Option<Snapshot>,
     shared_read_at: Option<UnixTime>,
     down_seconds: u64,
@@ -124,6 +125,8 @@ impl HealthBook {
         HealthBook {
             ids: config.origins.iter().map(|o| o.id.clone()).collect(),
             down_until: vec![None; config.origins.len()],
+            streaks: vec![(0, 0); config.origins.len()],
+            failures_to_mark: config.health_failures,
             shared: None,
             shared_read_at: None,
             down_seconds: config.down_seconds,
@@ -146,6 +149,30 @@ impl HealthBook {
                 was_up
             }
             None => false,
+        }
+    }
+
+    /// A connection to the origin failed: counts it, and marks the origin down once
+    /// `HEALTH_FAILURES` failures came in a row within `HEALTH_DOWN_SECONDS` of each other. True
+    /// when this failure marked it down (worth a log).
+    pub fn failed(&mut self, id: &str, now: UnixTime) -> bool {
+        let window = self.down_seconds;
+        let Some(streak) = self.index(id).and_then(|i| self.streaks.get_mut(i)) else {
+            return false;
+        };
+        let count = if now > streak.1.saturating_add(window) {
+            1
+        } else {
+            streak.0.saturating_add(1)
+        };
+        *streak = (count, now);
+        count >= self.failures_to_mark && self.mark_down(id, now)
+    }
+
+    /// The origin answered (any status): its failure streak ends.
+    pub fn answered(&mut self, id: &str) {
+        if let Some(streak) = self.index(id).and_then(|i| self.streaks.get_mut(i)) {
+            streak.0 = 0;
         }
     }
 
@@ -274,6 +301,25 @@ mod tests {
     }
 
     #[test]
+    fn an_origin_is_marked_down_by_failures_in_a_row_only() {
+        let mut book = HealthBook::new(&config());
+        assert!(!book.failed("a", 1000) && !book.failed("a", 1001));
+        assert!(book.is_up("a", 1001));
+        book.answered("a");
+        assert!(!book.failed("a", 1002) && !book.failed("a", 1003));
+        assert!(
+            book.is_up("a", 1003),
+            "an answer in between ends the streak"
+        );
+        assert!(book.failed("a", 1004), "the third in a row marks it down");
+        assert!(!book.is_up("a", 1004) && book.is_up("b", 1004));
+        // Failures far apart are no streak.
+        assert!(!book.failed("b", 2000) && !book.failed("b", 2031) && !book.failed("b", 2062));
+        assert!(book.is_up("b", 2062));
+        assert!(!book.failed("unknown", 1000));
+    }
+
+    #[test]
     fn shared_snapshot_counts_while_fresh() {
         let mut book = HealthBook::new(&config());
         let mut snap = Snapshot {
@@ -330,7 +376,6 @@ mod tests {
     #[test]
     fn probes_classify_and_garbage_is_no_snapshot() {
         assert!(Probe::answered(204, 1).healthy && !Probe::answered(500, 1).healthy);
-        assert!(is_failure_status(503) && !is_failure_status(500) && !is_failure_status(404));
         assert_eq!(Probe::failed(&"é".repeat(150), 0).error.unwrap().len(), 200);
         assert_eq!(Snapshot::parse("{"), None);
         assert_eq!(Snapshot::parse("[]"), None);

@@ -3,14 +3,14 @@
 //!
 //! ```text
 //! client request ──start──▶ Step::Proxy(Attempt) ──fetch──▶ origin
-//!                                 ▲        │ connection failure / 502-504
-//!                                 └─retry──┘ (idempotent, no body, once)
+//!                                 ▲        │ no answer (an answer of any status is final)
+//!                                 └─retry──┘ (idempotent, no body, once, another origin)
 //! origin response ──finish──▶ headers for the client (identity directives acted on)
 //! ```
 
 use super::config::{ConfigError, GatewayConfig};
 use super::headers::{self, Forwarded};
-use super::health::{is_failure_status, HealthBook};
+use super::health::HealthBook;
 use super::operator::{self, Endpoint};
 use super::pages::Page;
 use super::session::{self, Session, SessionCodec};
@@ -66,6 +66,8 @@ pub struct Attempt {
     pub headers: Vec<(String, String)>,
     /// Tries left after this one.
     pub retries_left: u8,
+    /// The request's first try (a retry's failure says nothing of its origin's health).
+    first: bool,
     affinity_cookie: Option<String>,
     session_cookie: Option<String>,
     /// The subject of a valid session token and when its session began.
@@ -94,22 +96,11 @@ pub enum Step {
     Operator(Endpoint),
 }
 
-/// Why an attempt failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// No answer: connection refused, reset, DNS...
-    Unreachable,
-    /// The origin answered 502, 503 or 504.
-    Status(u16),
-}
-
-/// After a failure: try another origin, or stop.
+/// After an origin gave no answer: try another origin, or stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Retry {
     /// Try this attempt next.
     Next(Attempt),
-    /// Answer with the origin's own (failed) response.
-    PassThrough,
     /// Answer with this page.
     Respond(Page),
 }
@@ -219,6 +210,7 @@ impl Gateway {
             url: String::new(),
             headers: headers::to_origin(req.headers, &forwarded, session.identity_headers()),
             retries_left: if req.retryable() { RETRIES } else { 0 },
+            first: true,
             affinity_cookie: None,
             session_cookie,
             subject,
@@ -228,7 +220,7 @@ impl Gateway {
                 format!("{scheme}://{host}")
             },
         };
-        self.route(req, attempt, &target, now, entropy)
+        self.route(req, attempt, &target, now, entropy, None)
     }
 
     /// The session token of `attempt` was issued before its subject's `minIssuedAt` (a "log out
@@ -245,7 +237,7 @@ impl Gateway {
         attempt.subject = None;
     }
 
-    /// Picks the origin for `attempt` among those up now.
+    /// Picks the origin for `attempt` among those up now, other than `avoid`.
     fn route(
         &mut self,
         req: &Request<'_>,
@@ -253,12 +245,12 @@ impl Gateway {
         target: &str,
         now: UnixTime,
         entropy: &Entropy,
+        avoid: Option<&str>,
     ) -> Step {
         for o in &self.config.origins {
+            let up = self.health.is_up(&o.id, now) && avoid != Some(o.id.as_str());
             // Ids come from the configuration the router was built from: never unknown.
-            let _ = self
-                .affinity
-                .set_healthy(&o.id, self.health.is_up(&o.id, now));
+            let _ = self.affinity.set_healthy(&o.id, up);
         }
         let header = self
             .affinity
@@ -296,46 +288,51 @@ impl Gateway {
         Step::Proxy(attempt)
     }
 
-    /// After `attempt` failed: marks its origin down and, when the request may be sent again
-    /// and retries are left, picks the next origin.
+    /// After `attempt` got no answer (connection refused, reset, timeout): counts the failure
+    /// against its origin (see [`HealthBook::failed`]) and, when the request may be sent again
+    /// and retries are left, picks another origin, which the visitor then keeps.
+    ///
+    /// Only what the client cannot cause counts: a request's first try, without a body (a body
+    /// can fail on the client's side, an aborted upload). A retry's failure is never counted,
+    /// so one request never marks two origins.
     pub fn retry(
         &mut self,
         req: &Request<'_>,
         attempt: &Attempt,
-        failure: Failure,
         now: UnixTime,
         entropy: &Entropy,
     ) -> Retry {
-        self.health.mark_down(&attempt.origin, now);
+        if attempt.first && !req.has_body {
+            self.health.failed(&attempt.origin, now);
+        }
         if attempt.retries_left == 0 || !req.retryable() {
-            return self.give_up(failure, now);
+            return Retry::Respond(self.give_up(&attempt.origin, now));
         }
         let target = headers::split_url(req.url).2;
         let next = Attempt {
             retries_left: attempt.retries_left - 1,
+            first: false,
             ..attempt.clone()
         };
-        match self.route(req, next, &target, now, entropy) {
+        match self.route(req, next, &target, now, entropy, Some(&attempt.origin)) {
             Step::Proxy(next) => Retry::Next(next),
-            _ => self.give_up(failure, now),
+            _ => Retry::Respond(self.give_up(&attempt.origin, now)),
         }
     }
 
-    /// No further try: the origin's own answer when it gave one, else a 503.
-    fn give_up(&self, failure: Failure, now: UnixTime) -> Retry {
+    /// No further try after `failed` gave no answer: a 503 that says whether other origins are
+    /// up.
+    fn give_up(&self, failed: &str, now: UnixTime) -> Page {
         let retry_after = self.health.retry_after(now);
-        match failure {
-            Failure::Status(_) => Retry::PassThrough,
-            Failure::Unreachable
-                if self
-                    .config
-                    .origins
-                    .iter()
-                    .any(|o| self.health.is_up(&o.id, now)) =>
-            {
-                Retry::Respond(Page::origin_unavailable(retry_after))
-            }
-            Failure::Unreachable => Retry::Respond(Page::all_down(retry_after)),
+        if self
+            .config
+            .origins
+            .iter()
+            .any(|o| o.id != failed && self.health.is_up(&o.id, now))
+        {
+            Page::origin_unavailable(retry_after)
+        } else {
+            Page::all_down(retry_after)
         }
     }
 
@@ -346,9 +343,9 @@ impl Gateway {
         store::Plan::from_directives(&headers::from_origin(origin_headers).1, max).ok()
     }
 
-    /// Whether an origin's status counts as a failure of the origin.
-    pub fn is_failure(status: u16) -> bool {
-        is_failure_status(status)
+    /// The origin of `attempt` answered (any status): its failure streak ends.
+    pub fn answered(&mut self, attempt: &Attempt) {
+        self.health.answered(&attempt.origin);
     }
 
     /// The headers to send to the client with the origin's response: the origin's, without
@@ -734,13 +731,7 @@ mod tests {
         let headers = h(&[("cookie", &jar)]);
         let req = get(&headers);
         let pinned = proxy(gw.start(&req, NOW, &Entropy::default()));
-        let Retry::Next(moved) = gw.retry(
-            &req,
-            &pinned,
-            Failure::Unreachable,
-            NOW,
-            &Entropy::default(),
-        ) else {
+        let Retry::Next(moved) = gw.retry(&req, &pinned, NOW, &Entropy::default()) else {
             panic!("a GET is retried")
         };
         assert_ne!(moved.origin, pinned.origin);
@@ -751,8 +742,8 @@ mod tests {
         assert_eq!(moved.retries_left, 0);
         // The retry fails too: no third try.
         assert!(matches!(
-            gw.retry(&req, &moved, Failure::Status(503), NOW, &Entropy::default()),
-            Retry::PassThrough
+            gw.retry(&req, &moved, NOW, &Entropy::default()),
+            Retry::Respond(Page { status: 503, .. })
         ));
         // Later, with the new cookie, after the old origin came back: no move back.
         let jar = cookie_pair(moved.affinity_cookie.as_deref().unwrap()).to_owned();
@@ -761,6 +752,64 @@ mod tests {
             proxy(gw.start(&get(&headers), NOW + 60, &Entropy::default())).origin,
             moved.origin
         );
+    }
+
+    /// Answers of any status are the origin talking; only connection failures in a row on a
+    /// request's first try, without a body, mark an origin down. The retry of a request never
+    /// marks its second origin.
+    #[test]
+    fn a_client_cannot_take_an_origin_out_for_others() {
+        let mut gw = gateway(&[]);
+        let all_up = |gw: &Gateway| ["a", "b", "c"].iter().all(|id| gw.health().is_up(id, NOW));
+        // Three GETs on a path the origin answers 503 to: answers, nothing marked.
+        for _ in 0..3 {
+            let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+            gw.answered(&a);
+        }
+        assert!(all_up(&gw));
+        // Uploads the client aborts make the origin fetch fail: never counted.
+        let upload = Request {
+            method: "POST",
+            url: "https://app.example/upload",
+            headers: &[],
+            has_body: true,
+        };
+        for _ in 0..5 {
+            let a = proxy(gw.start(&upload, NOW, &Entropy::default()));
+            assert!(matches!(
+                gw.retry(&upload, &a, NOW, &Entropy::default()),
+                Retry::Respond(_)
+            ));
+        }
+        assert!(all_up(&gw));
+        // Connection failures: the retried GET moves, and its second origin is never marked.
+        let pinned = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = h(&[(
+            "cookie",
+            cookie_pair(pinned.affinity_cookie.as_deref().unwrap()),
+        )]);
+        let req = get(&jar);
+        for i in 0..3 {
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            assert_eq!(
+                a.origin, pinned.origin,
+                "a visitor of an origin not yet marked"
+            );
+            let Retry::Next(b) = gw.retry(&req, &a, NOW, &Entropy::default()) else {
+                panic!("a GET is retried");
+            };
+            assert_ne!(b.origin, a.origin);
+            assert!(matches!(
+                gw.retry(&req, &b, NOW, &Entropy::default()),
+                Retry::Respond(_)
+            ));
+            assert!(gw.health().is_up(&b.origin, NOW), "a retry marks nothing");
+            assert_eq!(
+                gw.health().is_up(&a.origin, NOW),
+                i < 2,
+                "the third in a row marks"
+            );
+        }
     }
 
     #[test]
@@ -775,7 +824,7 @@ mod tests {
             };
             let a = proxy(gw.start(&req, NOW, &Entropy::default()));
             assert_eq!(a.retries_left, 0);
-            let r = gw.retry(&req, &a, Failure::Unreachable, NOW, &Entropy::default());
+            let r = gw.retry(&req, &a, NOW, &Entropy::default());
             assert!(
                 matches!(r, Retry::Respond(Page { status: 503, .. })),
                 "{method}"
@@ -800,13 +849,7 @@ mod tests {
         for id in ["a", "b", "c"].into_iter().filter(|id| *id != a.origin) {
             gw.health_mut().mark_down(id, NOW);
         }
-        let r = gw.retry(
-            &get(&[]),
-            &a,
-            Failure::Unreachable,
-            NOW,
-            &Entropy::default(),
-        );
+        let r = gw.retry(&get(&[]), &a, NOW, &Entropy::default());
         assert!(
             matches!(r, Retry::Respond(Page { status: 503, ref body, .. }) if body.contains("all origins are down"))
         );
@@ -919,7 +962,7 @@ mod proptests {
             method in "[A-Z]{0,8}",
             url in any::<String>(),
             cookie in any::<String>(),
-            name in "[A-Za-z-]{1,24}",
+            name in "[A-Za-z_-]{1,24}",
             value in any::<String>(),
             now in any::<u64>(),
             has_body in any::<bool>(),
@@ -927,17 +970,22 @@ mod proptests {
             let mut gw = gateway();
             let headers = vec![
                 ("cookie".to_owned(), cookie),
-                ("X-Session-Sub".to_owned(), value.clone()),
+                ("X_Session-Sub".to_owned(), value.clone()),
                 (name, value),
             ];
             let req = Request { method: &method, url: &url, headers: &headers, has_body };
             let entropy = Entropy::default();
             if let Step::Proxy(a) = gw.start(&req, now, &entropy) {
-                // Random cookies never make a session: the only identity header is the status.
+                // Random cookies never make a session, and no reserved header of the client's
+                // passes: the reserved ones are the gateway's own.
+                let own = ["x-session-status", "x-session-reassigned", "x-forwarded-host", "x-forwarded-proto"];
                 let reserved: Vec<_> = a.headers.iter().filter(|(n, _)| headers::is_reserved(n)).collect();
-                prop_assert!(reserved.len() <= 2, "{reserved:?}");
-                prop_assert!(reserved.iter().all(|(n, _)| n == "x-session-status" || n == "x-session-reassigned"));
-                let _ = gw.retry(&req, &a, Failure::Unreachable, now, &entropy);
+                prop_assert!(reserved.iter().all(|(n, _)| own.contains(&n.as_str())), "{reserved:?}");
+                for n in own {
+                    prop_assert!(reserved.iter().filter(|(r, _)| r == n).count() <= 1, "{n} twice");
+                }
+                prop_assert!(matches!(headers::get(&a.headers, "x-session-status"), Some("none" | "invalid")));
+                let _ = gw.retry(&req, &a, now, &entropy);
                 let _ = gw.finish(&a, &headers, now, &entropy);
             }
         }

@@ -22,7 +22,7 @@ use super::headers;
 use super::health::{Probe, Snapshot, KV_KEY};
 use super::operator::Endpoint;
 use super::pages::Page;
-use super::pipeline::{Attempt, Entropy, Failure, Gateway, Request, Retry, Step};
+use super::pipeline::{Attempt, Entropy, Gateway, Request, Retry, Step};
 use super::store::{self, Loaded};
 use crate::keys::KeyRing;
 use crate::store::durable::DurableStore;
@@ -276,47 +276,30 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
                 return page(&Page::internal());
             }
         };
-        let (failure, response, why) = match send(&outgoing).await {
-            Ok(response) if !Gateway::is_failure(response.status()) => {
+        let why = match send(&outgoing).await {
+            // An answer of any status is the origin's: passed on, never a mark against it.
+            Ok(response) => {
+                with(&gw, |g| g.answered(&attempt));
                 return finish(&gw, &attempt, response, now, &entropy, store, loaded).await;
             }
-            Ok(response) => {
-                let status = response.status();
-                (
-                    Failure::Status(status),
-                    Some(response),
-                    format!("answered {status}"),
-                )
-            }
-            Err(e) => (Failure::Unreachable, None, error_text(&e)),
+            Err(e) => error_text(&e),
+        };
+        let was_up = with(&gw, |g| g.health().is_up(&attempt.origin, now));
+        let Some(next) = with(&gw, |g| g.retry(&request, &attempt, now, &entropy)) else {
+            return page(&Page::internal());
         };
         // One line per origin going down, not one per failed request.
-        if with(&gw, |g| g.health().is_up(&attempt.origin, now)) == Some(true) {
+        if was_up == Some(true)
+            && with(&gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false)
+        {
             console_warn!(
-                "edge-session gateway: origin {:?} {why}; marked down",
+                "edge-session gateway: origin {:?} unreachable ({why}); marked down",
                 attempt.origin
             );
         }
-        let Some(next) = with(&gw, |g| g.retry(&request, &attempt, failure, now, &entropy)) else {
-            return page(&Page::internal());
-        };
-        match (next, response) {
-            (Retry::Next(next), response) => {
-                if let Some(r) = &response {
-                    cancel(r);
-                }
-                attempt = next;
-            }
-            (Retry::PassThrough, Some(response)) => {
-                return finish(&gw, &attempt, response, now, &entropy, store, loaded).await
-            }
-            (Retry::Respond(p), response) => {
-                if let Some(r) = &response {
-                    cancel(r);
-                }
-                return page(&p);
-            }
-            (Retry::PassThrough, None) => return page(&Page::internal()),
+        match next {
+            Retry::Next(next) => attempt = next,
+            Retry::Respond(p) => return page(&p),
         }
     }
 }
