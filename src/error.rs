@@ -154,6 +154,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// What is wrong with configuration JSON, in words that never quote it: serde's own messages
+/// quote the input (`invalid type: string "<secret>"`), and configuration holds secrets.
+pub(crate) fn json_shape(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Eof => "JSON cut short",
+        serde_json::error::Category::Data | serde_json::error::Category::Io => {
+            "JSON of the wrong shape"
+        }
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 /// Shows text in double quotes with `"`, `\` and control characters escaped, as `{:?}` does
 /// for the text this crate's messages name, without the Unicode tables `Debug` for strings
 /// brings into the wasm.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::codec::{b64_decode, b64_decode_standard};
-use crate::error::{Error, Quoted, Result};
+use crate::error::{Error, Result};
 
 /// The shortest secret accepted, in bytes (256 bits, the HMAC-SHA256 key strength).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -118,17 +118,18 @@ impl KeyRing {
     /// A keyring from `(id, secret)` pairs, the signing key first.
     ///
     /// Refused with `invalid_config` when empty, when an id repeats, or when an id is empty,
-    /// longer than 64 bytes, or uses characters other than `A-Z a-z 0-9 . _ -`.
+    /// longer than 64 bytes, or uses characters other than `A-Z a-z 0-9 . _ -`. Messages name
+    /// keys by position, never by id: an id and a secret swapped by mistake would show the
+    /// secret.
     pub fn new(keys: Vec<(String, Secret)>) -> Result<Self> {
         if keys.is_empty() {
             return Err(Error::config("keys: at least one key is required"));
         }
         for (i, (id, _)) in keys.iter().enumerate() {
-            check_key_id(id)?;
-            if keys[..i].iter().any(|(other, _)| other == id) {
+            check_key_id(i, id)?;
+            if let Some(j) = keys[..i].iter().position(|(other, _)| other == id) {
                 return Err(Error::config(format!(
-                    "keys: duplicate key id {}",
-                    Quoted(id)
+                    "keys[{i}]: the same key id as keys[{j}]"
                 )));
             }
         }
@@ -139,9 +140,10 @@ impl KeyRing {
     pub fn from_config(keys: &[KeyConfig]) -> Result<Self> {
         let keys = keys
             .iter()
-            .map(|k| {
+            .enumerate()
+            .map(|(i, k)| {
                 let secret = Secret::from_base64(&k.secret)
-                    .map_err(|e| Error::config(format!("keys[{}]: {e}", Quoted(&k.id))))?;
+                    .map_err(|e| Error::config(format!("keys[{i}]: {e}")))?;
                 Ok((k.id.clone(), secret))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -161,12 +163,11 @@ impl KeyRing {
     }
 }
 
-fn check_key_id(id: &str) -> Result<()> {
+fn check_key_id(index: usize, id: &str) -> Result<()> {
     let ok_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
     if id.is_empty() || id.len() > MAX_KEY_ID_BYTES || !id.bytes().all(ok_char) {
         return Err(Error::config(format!(
-            "key id {} must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -",
-            Quoted(id)
+            "keys[{index}]: a key id must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -"
         )));
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! The gateway's settings: `[vars]` of wrangler.toml and the `SESSION_KEYS` secret, read into
-//! a typed [`GatewayConfig`]. Every failure names the setting ([`ConfigError`]), so the worker
-//! can answer with a 500 page that says what to fix.
+//! a typed [`GatewayConfig`]. Every failure names the setting ([`ConfigError`]) and never quotes
+//! a secret, so the worker can log what to fix (clients get a generic 500).
 
 use std::fmt;
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::{SameSite, SetCookie};
-use crate::error::Error;
+use crate::error::{json_shape, Error};
 use crate::keys::KeyConfig;
 use crate::store::SessionConfig;
 use crate::token::TokenConfig;
@@ -613,10 +613,12 @@ fn check_url(url: &str) -> Result<String, &'static str> {
 
 fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
     let keys: Vec<KeyConfig> = serde_json::from_str(text).map_err(|e| {
-        // serde's message quotes no input beyond a position, so no secret leaks into the page.
         ConfigError::new(
             SESSION_KEYS,
-            format!("not a JSON list of {{\"id\", \"secret\"}} objects ({e})"),
+            format!(
+                "expected a JSON list of {{\"id\", \"secret\"}} objects: {}",
+                json_shape(&e)
+            ),
         )
     })?;
     if keys.is_empty() {
@@ -838,6 +840,56 @@ mod tests {
         for (vars, setting) in cases {
             let err = parse(vars).unwrap_err();
             assert_eq!(err.setting, *setting, "{vars:?}: {err}");
+        }
+    }
+
+    /// Whatever shape the secrets come in, no error shows them: the operator sees the setting
+    /// and the reason in the log, clients a generic page (see `Page::config_error`).
+    #[test]
+    fn misshaped_secrets_are_never_quoted() {
+        let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        for (setting, text) in [
+            (SESSION_KEYS, format!(r#"["{secret}"]"#)),
+            (
+                SESSION_KEYS,
+                format!(r#"{{"id":"k1","secret":"{secret}"}}"#),
+            ),
+            (
+                SESSION_KEYS,
+                format!(r#"[{{"id":"{secret}","secret":"k1"}}]"#),
+            ),
+            (
+                SESSION_KEYS,
+                format!(r#"[{{"id":"{secret}x!","secret":"{secret}"}}]"#),
+            ),
+            (
+                SESSION_KEYS,
+                format!(r#"[{{"id":"k1","secret":"{secret}"}},{{"id":"k1","secret":"{secret}"}}]"#),
+            ),
+            (
+                SESSION_KEYS,
+                format!(r#"[{{"id":"k1","secret":{secret}}}]"#),
+            ),
+            (SESSION_KEYS, format!(r#"[{{"id":"k1","secret":"{secret}"#)),
+            (
+                SESSION_KEYS,
+                format!(r#"[{{"id":"k1","secret":"{secret}","{secret}":1}}]"#),
+            ),
+            (SESSION_KEYS, secret.to_owned()),
+            (
+                AFFINITY_PREVIOUS_SECRETS,
+                format!(r#"[{{"secret":"{secret}"}}]"#),
+            ),
+            (AFFINITY_PREVIOUS_SECRETS, secret.to_owned()),
+        ] {
+            let mut vars = vec![(setting, text.as_str())];
+            if setting == AFFINITY_PREVIOUS_SECRETS {
+                vars.push((AFFINITY_SECRET, AFFINITY));
+            }
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.setting, setting, "{text}");
+            assert!(!err.to_string().contains(secret), "{text}: {err}");
+            assert!(!err.to_string().contains(&secret[..12]), "{text}: {err}");
         }
     }
 

@@ -1,7 +1,5 @@
 //! The gateway's own answers: plain text pages that say what happened and what to do.
 
-use super::config::ConfigError;
-
 /// A response the gateway writes itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
@@ -38,17 +36,15 @@ impl Page {
         self
     }
 
-    /// 500: the configuration is missing or wrong; names the setting.
-    pub fn config_error(err: &ConfigError) -> Self {
+    /// 500: the configuration is missing or wrong. The page, served to every client, says no
+    /// more: the setting and the reason go to the operator's log (`wrangler tail`), since a
+    /// wrong setting can hold a secret.
+    pub fn config_error() -> Self {
         Page::text(
             500,
-            format!(
-                "500 Internal Server Error: the edge-session gateway is misconfigured.\n\n\
-                 Setting {}: {}\n\n\
-                 Fix it in wrangler.toml [vars] (secrets: `wrangler secret put {}`, or .dev.vars \
-                 locally) and deploy again.\n",
-                err.setting, err.message, err.setting
-            ),
+            "500 Internal Server Error: the edge-session gateway is misconfigured.\n\n\
+             Its log names the setting to fix (`wrangler tail`, or the terminal of `wrangler dev`).\n"
+                .into(),
         )
     }
 
@@ -123,12 +119,9 @@ mod tests {
 
     #[test]
     fn pages_say_what_to_do() {
-        let p = Page::config_error(&ConfigError {
-            setting: "ORIGINS",
-            message: "missing".into(),
-        });
+        let p = Page::config_error();
         assert_eq!(p.status, 500);
-        assert!(p.body.contains("Setting ORIGINS: missing"));
+        assert!(p.body.contains("Its log names the setting"));
         let p = Page::all_down(30);
         assert_eq!(p.status, 503);
         assert!(p.headers.contains(&("retry-after".into(), "30".into())));

@@ -3,7 +3,7 @@
 //! made in the pure modules; this file only does I/O.
 //!
 //! Per worker instance it keeps one [`Gateway`] (built on the first request; a configuration
-//! error is logged once and answered with a 500 page naming the setting). No `RefCell` borrow is
+//! error is logged once, naming the setting, and answered with a generic 500 page). No `RefCell` borrow is
 //! ever held across an `.await`, so concurrent requests in one instance cannot collide.
 
 use std::cell::RefCell;
@@ -198,7 +198,7 @@ fn cancel(response: &web_sys::Response) {
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gw = match gateway(&env) {
         Ok(gw) => gw,
-        Err(e) => return page(&Page::config_error(&e)),
+        Err(_) => return page(&Page::config_error()),
     };
     let Some(entropy) = entropy() else {
         console_error!("edge-session gateway: no randomness available");

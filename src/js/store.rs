@@ -142,7 +142,9 @@ impl SessionStore {
             }
         }
         let json = stringify(&rest).ok_or_else(|| config_error("config must be an object"))?;
-        let o: Options = serde_json::from_str(&json).map_err(|e| config_error(e.to_string()))?;
+        // Never serde's message: it quotes the input, and the input holds the secrets.
+        let o: Options =
+            serde_json::from_str(&json).map_err(|e| config_error(crate::error::json_shape(&e)))?;
         let defaults = SessionConfig::default();
         let settings = SessionConfig {
             idle_timeout_seconds: o
