@@ -181,6 +181,58 @@ pub(crate) fn floor_u64(value: &str) -> Option<u64> {
     Some(n)
 }
 
+/// The digits of 2^1024 - 2^970, trailing zeros left out: the least magnitude that rounds to
+/// infinity as an `f64` (halfway between `f64::MAX` and 2^1024, a tie that rounds to even).
+const F64_OVERFLOW: &[u8] = b"179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+
+/// The number of integer digits of 2^1024 - 2^970.
+const OVERFLOW_POINT: i64 = 309;
+
+/// Whether a JSON number (valid grammar) is too large for an `f64`, exactly, without floating
+/// point: its magnitude is 0.DDDD × 10^point with DDDD its significant digits.
+fn overflows_f64(number: &[u8]) -> bool {
+    let number = number.strip_prefix(b"-").unwrap_or(number);
+    let end = number
+        .iter()
+        .position(|&c| c == b'e' || c == b'E')
+        .unwrap_or(number.len());
+    let (mantissa, exponent) = number.split_at(end);
+    let int_len = mantissa.iter().take_while(|&&c| c != b'.').count() as i64;
+    if exponent.is_empty() && int_len < OVERFLOW_POINT {
+        return false;
+    }
+    let digits: Vec<u8> = mantissa
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_digit)
+        .collect();
+    let Some(first) = digits.iter().position(|&d| d != b'0') else {
+        return false;
+    };
+    let shift = exponent
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .fold(0i64, |n, &c| (n * 10 + i64::from(c - b'0')).min(1 << 32));
+    let shift = if exponent.contains(&b'-') {
+        -shift
+    } else {
+        shift
+    };
+    let point = int_len - first as i64 + shift;
+    let significant = digits.get(first..).unwrap_or_default();
+    let significant = significant
+        .iter()
+        .rposition(|&d| d != b'0')
+        .and_then(|last| significant.get(..=last))
+        .unwrap_or_default();
+    match point.cmp(&OVERFLOW_POINT) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        // Same number of integer digits: compare the digits; equal or greater overflows.
+        std::cmp::Ordering::Equal => significant >= F64_OVERFLOW,
+    }
+}
+
 /// Appends `s` as a JSON string, escaped as `serde_json` and `JSON.stringify` escape.
 pub(crate) fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -387,6 +439,15 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&mut self) -> Option<()> {
+        let start = self.at;
+        self.grammar_number()?;
+        // As `serde_json` does: a number beyond the largest `f64` is an error, not infinity
+        // (`exp: 1e400` would otherwise read as "never expires").
+        let text = self.text.as_bytes().get(start..self.at)?;
+        (!overflows_f64(text)).then_some(())
+    }
+
+    fn grammar_number(&mut self) -> Option<()> {
         self.eat(b'-');
         match self.peek()? {
             b'0' => self.at += 1,
@@ -537,6 +598,32 @@ mod tests {
             r#"{"a":1 "b":2}"#,
         ] {
             assert_eq!(members(json), Err(ObjectError::NotObject), "{json}");
+        }
+        // Numbers beyond the largest f64, exactly where serde_json draws the line.
+        let max = "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+        let below = max.replace("97792", "97791");
+        for (number, too_large) in [
+            ("1e400", true),
+            ("-1e400", true),
+            ("1E+309", true),
+            ("0.0001e313", true),
+            ("1.8e308", true),
+            ("1.7976931348623157e308", false),
+            ("1.7976931348623158e308", false),
+            (&format!("{max}0000"), true),
+            (&format!("{max}.0e-0"), true),
+            (&format!("0.{max}e309"), true),
+            (max, true),
+            (&below, false),
+            (&format!("{below}.999"), false),
+            ("1e-400", false),
+            ("0e999999999999", false),
+            ("123456789", false),
+        ] {
+            let json = format!(r#"{{"exp":{number}}}"#);
+            let serde_refuses = serde_json::from_str::<serde_json::Value>(&json).is_err();
+            assert_eq!(serde_refuses, too_large, "serde_json on {number:.40}");
+            assert_eq!(members(&json).is_err(), too_large, "{number:.40}");
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(126), "]".repeat(126));
         assert!(members(&deep).is_ok());

@@ -239,8 +239,69 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
     };
     let rest = after(on_origin, base_path, false)?;
     let slash = if rest.starts_with('/') { "" } else { "/" };
-    let public = if path_only { "" } else { public };
+    // A path that a browser would read as another host (`//evil.example`, `/\evil.example`,
+    // tabs and line breaks being dropped) stays on the public host: the origin's base path
+    // was all that kept it a path.
+    let host_like = {
+        let mut chars = rest.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r'));
+        matches!(
+            (chars.next(), chars.next()),
+            (Some('/' | '\\'), Some('/' | '\\'))
+        )
+    };
+    let public = if path_only && !host_like { "" } else { public };
     Some(format!("{public}{slash}{rest}"))
+}
+
+/// Adds the gateway's `Set-Cookie` headers to a response for the client and, when there is any,
+/// makes the response `private`: a shared cache that kept it would hand one visitor's session
+/// to others. An origin's `no-store` or `private` stays as it is; otherwise `public` and
+/// `s-maxage` give way to `private` and the other directives stay (`max-age=60` keeps the
+/// browser's own caching).
+///
+/// ```
+/// use edge_session::gateway::headers::add_cookies;
+/// let mut out = vec![("Cache-Control".to_owned(), "public, max-age=60, s-maxage=600".to_owned())];
+/// add_cookies(&mut out, Some("__Host-session=abc; Path=/; Secure; HttpOnly".to_owned()));
+/// assert_eq!(out[0], ("cache-control".to_owned(), "private, max-age=60".to_owned()));
+/// assert_eq!(out[1].0, "set-cookie");
+/// ```
+pub fn add_cookies(out: &mut Vec<(String, String)>, cookies: impl IntoIterator<Item = String>) {
+    let before = out.len();
+    out.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+    if out.len() == before {
+        return;
+    }
+    let directives: Vec<String> = out
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let name = |d: &str| {
+        d.split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    if directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private"))
+    {
+        return;
+    }
+    let kept = directives
+        .iter()
+        .filter(|d| !matches!(name(d).as_str(), "public" | "s-maxage" | "private"))
+        .map(String::as_str);
+    let value = std::iter::once("private")
+        .chain(kept)
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.retain(|(n, _)| !n.eq_ignore_ascii_case("cache-control"));
+    out.insert(0, ("cache-control".to_owned(), value));
 }
 
 /// The first value of header `name` (any case).
@@ -273,11 +334,14 @@ pub fn split_url(url: &str) -> (&str, &str, String) {
 }
 
 /// JSON text with every non-ASCII character escaped as `\u` and four hex digits (`\u00e9`), so
-/// it is a valid header value.
+/// it is a valid header value. Tabs and line breaks become spaces: valid JSON has them only
+/// between tokens (a JWT's payload may be pretty-printed), where `\u000a` would not be JSON.
 pub fn ascii_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        if c.is_ascii() && !c.is_ascii_control() {
+        if matches!(c, '\t' | '\n' | '\r') {
+            out.push(' ');
+        } else if c.is_ascii() && !c.is_ascii_control() {
             out.push(c);
         } else {
             let mut units = [0u16; 2];
@@ -436,6 +500,27 @@ mod tests {
             ("/apples", "https://b.example/app", None),
             ("", "https://b.example/app", None),
             ("é", "http://10.0.0.1:8080", None),
+            // The base path was all that made these paths: they stay on the public host.
+            (
+                "/app//evil.example/",
+                "https://b.example/app",
+                Some("https://app.example//evil.example/"),
+            ),
+            (
+                "/app/\\evil.example",
+                "https://b.example/app",
+                Some("https://app.example/\\evil.example"),
+            ),
+            (
+                "/app/\t/evil.example",
+                "https://b.example/app",
+                Some("https://app.example/\t/evil.example"),
+            ),
+            (
+                "http://10.0.0.1:8080/app//evil.example",
+                "http://10.0.0.1:8080/app",
+                Some("https://app.example//evil.example"),
+            ),
         ];
         for (location, origin, expected) in cases {
             assert_eq!(
@@ -507,6 +592,43 @@ mod tests {
         );
     }
 
+    /// A response that sets a session, sid or affinity cookie never sits in a shared cache.
+    #[test]
+    fn responses_with_the_gateways_cookies_are_private() {
+        let cookie = || Some("__Host-affinity=v; Path=/".to_owned());
+        for (origin, expected) in [
+            (None, "private"),
+            (Some("public, max-age=3600"), "private, max-age=3600"),
+            (Some("S-MAXAGE=600, max-age=0"), "private, max-age=0"),
+            (Some("no-store"), "no-store"),
+            (Some("private, max-age=5"), "private, max-age=5"),
+            (
+                Some("private=\"set-cookie\", max-age=9"),
+                "private, max-age=9",
+            ),
+            (Some(""), "private"),
+        ] {
+            let mut out = h(&[("content-type", "text/html")]);
+            out.extend(origin.map(|v| ("Cache-Control".to_owned(), v.to_owned())));
+            add_cookies(&mut out, cookie());
+            let values: Vec<_> = out
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert_eq!(values, [expected], "{origin:?}");
+        }
+        // Two Cache-Control headers are read as one list.
+        let mut out = h(&[("cache-control", "public"), ("cache-control", "max-age=1")]);
+        add_cookies(&mut out, cookie());
+        assert_eq!(get(&out, "cache-control"), Some("private, max-age=1"));
+        assert_eq!(out.len(), 2);
+        // No cookie of the gateway's: the origin's caching is its own business.
+        let mut out = h(&[("cache-control", "public, max-age=60")]);
+        add_cookies(&mut out, None);
+        assert_eq!(out, h(&[("cache-control", "public, max-age=60")]));
+    }
+
     #[test]
     fn urls_split_without_panicking() {
         assert_eq!(split_url("http://h"), ("http", "h", "/".to_owned()));
@@ -522,5 +644,12 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&ascii_json(r#"{"n":"Zoë 😀"}"#)).unwrap();
         assert_eq!(v["n"], "Zoë 😀");
+        // A pretty-printed JWT payload stays JSON, and its strings keep their escapes.
+        let pretty = "{\n\t\"sub\": \"a\\nb\",\r\n  \"x\": \"\u{7f}\"\n}";
+        let v: serde_json::Value = serde_json::from_str(&ascii_json(pretty)).unwrap();
+        assert_eq!(v, serde_json::json!({"sub": "a\nb", "x": "\u{7f}"}));
+        assert!(ascii_json(pretty)
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' '));
     }
 }

@@ -404,12 +404,7 @@ impl Gateway {
                 affinity_cookie = fresh.ok().and_then(|r| r.set_cookie).or(affinity_cookie);
             }
         }
-        out.extend(
-            affinity_cookie
-                .into_iter()
-                .chain(session_cookie)
-                .map(|c| ("set-cookie".to_owned(), c)),
-        );
+        headers::add_cookies(&mut out, affinity_cookie.into_iter().chain(session_cookie));
         Ok(out)
     }
 }
@@ -553,6 +548,7 @@ mod tests {
         assert!(!out.iter().any(|(n, _)| n.starts_with("x-session")));
         let cookies = set_cookies(&out);
         assert_eq!(cookies.len(), 2);
+        assert_eq!(headers::get(&out, "cache-control"), Some("private"));
         assert_ne!(cookies[0], before, "affinity rotated at login");
         assert!(cookies[1].starts_with("__Host-session="));
         let jar = format!("{}; {}", cookie_pair(cookies[0]), cookie_pair(cookies[1]));
@@ -689,6 +685,11 @@ mod tests {
             "https://app.example/login?next=%2Fx"
         );
         assert_eq!(location("/app/cart#top"), "/cart#top");
+        // A canonicalising redirect of `//evil.example` keeps the visitor on the public host.
+        assert_eq!(
+            location("/app//evil.example/"),
+            "https://app.example//evil.example/"
+        );
         assert_eq!(
             location("https://id.example/authorize"),
             "https://id.example/authorize"

@@ -89,7 +89,7 @@ pub enum Session {
     Valid {
         /// The verified claims as JSON text, `iat` and `exp` included.
         claims: String,
-        /// `sub`, when it is a string.
+        /// `sub`: its text when it is a string, else its JSON text (`42`).
         sub: Option<String>,
         /// `sid`, the session id the gateway put in at login, when it is a string.
         sid: Option<String>,
@@ -128,9 +128,14 @@ impl Session {
                                 .and_then(json::string)
                                 .map(String::from)
                         };
+                        // A `sub` that is not a string (a token from another system with a
+                        // numeric user id) is its JSON text, `42`, for revocation as for the
+                        // origin: never no subject, which would skip revocation silently.
+                        let sub = json::get(&members, "sub")
+                            .map(|v| json::string(v).map_or_else(|| v.to_owned(), String::from));
                         let registered = Registered::from_members(&members).ok();
                         let issued_at = registered.and_then(|r| r.issued_at()).unwrap_or(0);
-                        (text("sub"), text("sid"), issued_at)
+                        (sub, text("sid"), issued_at)
                     };
                     return Session::Valid {
                         sub,
@@ -172,22 +177,18 @@ impl Session {
 
     /// The identity headers for the origin: `x-session-status` always; with a valid session
     /// `x-session-claims` (JSON, non-ASCII escaped), and `x-session-sub` and `x-session-id` when
-    /// they are header-safe text.
+    /// they are header-safe text (see [`is_header_text`]): an HTTP stack would trim outer spaces
+    /// and the origin would read another subject than the one signed.
     pub fn identity_headers(&self) -> Vec<(String, String)> {
         let mut out = vec![(Session::STATUS_HEADER.to_owned(), self.status().to_owned())];
         if let Session::Valid {
             claims, sub, sid, ..
         } = self
         {
-            let safe = |s: &String| {
-                !s.is_empty()
-                    && s.len() <= 1024
-                    && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
-            };
-            if let Some(sub) = sub.as_ref().filter(|s| safe(s)) {
+            if let Some(sub) = sub.as_ref().filter(|s| is_header_text(s)) {
                 out.push(("x-session-sub".into(), sub.clone()));
             }
-            if let Some(sid) = sid.as_ref().filter(|s| safe(s)) {
+            if let Some(sid) = sid.as_ref().filter(|s| is_header_text(s)) {
                 out.push(("x-session-id".into(), sid.clone()));
             }
             out.push(("x-session-claims".into(), ascii_json(claims)));
@@ -200,23 +201,61 @@ impl Session {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IssueError(pub String);
 
-/// Signs the claims of an origin's `x-session-issue` into a new session token, with a fresh
-/// session id `sid` (any `sid` the origin sent is replaced: a login always starts a new session).
+/// Text a header carries as it is: 1 to 1024 visible ASCII characters, inner spaces allowed,
+/// none at either end (HTTP stacks trim them).
+pub fn is_header_text(s: &str) -> bool {
+    (1..=1024).contains(&s.len())
+        && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+}
+
+/// The claims of an origin's `x-session-issue`, checked: one JSON object (no member twice:
+/// readers that keep the first and those that keep the last would disagree), with a `sub`, if
+/// any, that is header text ([`is_header_text`]: what the origin gets back in `x-session-sub` and
+/// names in `x-session-revoke`, so that revocation never misses), and no `nbf` (a session
+/// starts at its login).
+pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>), IssueError> {
+    if header.len() > MAX_ISSUE_BYTES {
+        return Err(IssueError(format!(
+            "x-session-issue is over {MAX_ISSUE_BYTES} bytes"
+        )));
+    }
+    let refuse = |why: &str| Err(IssueError(format!("x-session-issue: {why}")));
+    match json::members(header) {
+        Ok(members) if json::get(&members, "nbf").is_some() => {
+            return refuse("nbf is not accepted (a session starts at login)")
+        }
+        Ok(_) => {}
+        Err(json::ObjectError::Duplicate) => return refuse("a member name appears twice"),
+        Err(json::ObjectError::NotObject) => return refuse("not a JSON object"),
+    }
+    let Ok(claims) = serde_json::from_str::<Map<String, Value>>(header) else {
+        return refuse("not a JSON object");
+    };
+    let sub = match claims.get("sub") {
+        None => None,
+        Some(Value::String(sub)) if is_header_text(sub) => Some(sub.clone()),
+        Some(Value::String(_)) => {
+            return refuse(
+                "sub must be 1 to 1024 visible ASCII characters, with no space at either end",
+            )
+        }
+        Some(_) => return refuse("sub must be a string (send a numeric user id as \"42\")"),
+    };
+    Ok((claims, sub))
+}
+
+/// Signs the claims of an origin's `x-session-issue` (checked by [`issue_claims`]) into a new
+/// session token, with a fresh session id `sid` (any `sid` the origin sent is replaced: a login
+/// always starts a new session).
 pub fn issue(
     tokens: &SessionCodec,
     header: &str,
     sid: &[u8; 16],
     now: UnixTime,
 ) -> Result<String, IssueError> {
-    if header.len() > MAX_ISSUE_BYTES {
-        return Err(IssueError(format!(
-            "x-session-issue is over {MAX_ISSUE_BYTES} bytes"
-        )));
-    }
-    let mut claims: Map<String, Value> = match serde_json::from_str(header) {
-        Ok(Value::Object(map)) => map,
-        _ => return Err(IssueError("x-session-issue is not a JSON object".into())),
-    };
+    let (mut claims, _) = issue_claims(header)?;
     claims.insert("sid".into(), Value::String(b64_encode(sid)));
     claims.remove("auth_time");
     tokens
@@ -348,6 +387,34 @@ mod tests {
         ));
     }
 
+    /// A token from another system (same keys) with a numeric `sub` keeps a subject, its JSON
+    /// text, so that `x-session-revoke: 42` reaches it; outer spaces never reach the origin.
+    #[test]
+    fn subjects_that_are_not_plain_text() {
+        let t = tokens("k1", SECRET);
+        let SessionCodec::Compact(inner) = &t else {
+            unreachable!()
+        };
+        for (claims, subject, forwarded) in [
+            (serde_json::json!({"sub": 42}), "42", Some("42")),
+            (serde_json::json!({"sub": " alice "}), " alice ", None),
+        ] {
+            let token = inner.sign(&claims, NOW).unwrap();
+            let s = Session::read(&t, Some(&format!("s={token}")), "s", NOW);
+            let Session::Valid { sub, .. } = &s else {
+                panic!("{s:?}")
+            };
+            assert_eq!(sub.as_deref(), Some(subject));
+            let h = s.identity_headers();
+            assert_eq!(
+                h.iter()
+                    .find(|(n, _)| n == "x-session-sub")
+                    .map(|(_, v)| v.as_str()),
+                forwarded
+            );
+        }
+    }
+
     #[test]
     fn bad_cookies_are_anonymous() {
         let t = tokens("k1", SECRET);
@@ -383,7 +450,11 @@ mod tests {
     #[test]
     fn non_ascii_identity_stays_in_claims_only() {
         let t = tokens("k1", SECRET);
-        let token = issue(&t, r#"{"sub":"zoë"}"#, &[1; 16], NOW).unwrap();
+        // Signed elsewhere with the same keys (the gateway refuses such a `sub` at login).
+        let SessionCodec::Compact(inner) = &t else {
+            unreachable!()
+        };
+        let token = inner.sign(&serde_json::json!({"sub": "zoë"}), NOW).unwrap();
         let s = Session::read(&t, Some(&format!("s={token}")), "s", NOW);
         let h = s.identity_headers();
         assert!(h.iter().all(|(n, v)| n != "x-session-sub" && v.is_ascii()));
@@ -403,6 +474,23 @@ mod tests {
         ] {
             assert!(issue(&t, bad, &[0; 16], NOW).is_err(), "{bad:.40}");
         }
+        // Each of these would make a session that revocation misses, that the origin reads as
+        // another user, or that ends on its first use.
+        for (bad, why) in [
+            (r#"{"sub":42}"#, "sub must be a string"),
+            (r#"{"sub":null}"#, "sub must be a string"),
+            (r#"{"sub":" alice "}"#, "no space at either end"),
+            (r#"{"sub":""}"#, "1 to 1024"),
+            (r#"{"sub":"zoë"}"#, "visible ASCII"),
+            (r#"{"sub":"a\r\nx-injected: 1"}"#, "visible ASCII"),
+            (r#"{"sub":"a\u0000b"}"#, "visible ASCII"),
+            (r#"{"sub":"alice","sub":"root"}"#, "appears twice"),
+            (r#"{"sub":"alice","nbf":1900000000}"#, "nbf is not accepted"),
+        ] {
+            let err = issue(&t, bad, &[0; 16], NOW).unwrap_err();
+            assert!(err.0.contains(why), "{bad}: {}", err.0);
+        }
+        assert!(issue(&t, r#"{"sub":"alice smith"}"#, &[0; 16], NOW).is_ok());
         let fits = format!(r#"{{"x":"{}"}}"#, "a".repeat(2000));
         assert!(issue(&t, &fits, &[0; 16], NOW).is_ok());
     }

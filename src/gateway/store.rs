@@ -78,7 +78,7 @@ pub async fn load<S: SessionStore>(
 pub struct Plan {
     /// A merge patch for the data.
     pub patch: Option<Map<String, Value>>,
-    /// A login: the session gets a new id and this subject (the `sub` claim, if a string).
+    /// A login: the session gets a new id and this subject (the `sub` claim, if any).
     pub login: Option<Option<String>>,
     /// A logout: the session is deleted.
     pub logout: bool,
@@ -87,7 +87,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan from an origin's directives; `Err` names what is wrong with `x-session-data`.
+    /// The plan from an origin's directives; `Err` names what is wrong with `x-session-data` or
+    /// `x-session-issue`.
     pub fn from_directives(d: &Directives, max_bytes: usize) -> Result<Plan, String> {
         let patch = match &d.data {
             None => None,
@@ -103,11 +104,12 @@ impl Plan {
                 _ => return Err("x-session-data is not a JSON object".into()),
             },
         };
-        let login = d.issue.as_ref().map(|claims| {
-            serde_json::from_str::<Map<String, Value>>(claims)
-                .ok()
-                .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned))
-        });
+        let login = d
+            .issue
+            .as_ref()
+            .map(|claims| super::session::issue_claims(claims).map(|(_, sub)| sub))
+            .transpose()
+            .map_err(|e| e.0)?;
         Ok(Plan {
             patch,
             login,
@@ -538,8 +540,9 @@ mod tests {
         ] {
             assert!(Plan::from_directives(&directives(Some(bad), None, false), 4096).is_err());
         }
-        let plan =
-            Plan::from_directives(&directives(None, Some("{\"sub\":7}"), false), 10).unwrap();
+        // A login whose subject revocation could not name is refused, never subject-less.
+        assert!(Plan::from_directives(&directives(None, Some("{\"sub\":7}"), false), 10).is_err());
+        let plan = Plan::from_directives(&directives(None, Some("{}"), false), 10).unwrap();
         assert_eq!(plan.login, Some(None));
         assert!(Plan::from_directives(&directives(None, None, false), 10)
             .unwrap()

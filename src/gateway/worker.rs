@@ -369,7 +369,7 @@ async fn finish(
         if let Some(warning) = out.warning {
             console_warn!("edge-session gateway: session store: {warning}");
         }
-        headers.extend(out.set_cookie.map(|c| ("set-cookie".to_owned(), c)));
+        headers::add_cookies(&mut headers, out.set_cookie);
     }
     let init = web_sys::ResponseInit::new();
     init.set_status(response.status());

@@ -160,10 +160,13 @@ impl Fields {
         for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
             let name = name.as_string().unwrap_or_default();
             if !known.contains(&name.as_str()) {
-                return Err(invalid(&format!(
-                    "{what}: unknown option {}",
-                    Quoted(&name)
-                )));
+                // A misspelt option is short; a long name may be a secret pasted in the wrong
+                // place, which no message may show.
+                return Err(invalid(&if name.len() <= 32 {
+                    format!("{what}: unknown option {}", Quoted(&name))
+                } else {
+                    format!("{what}: an unknown option (a name of {} bytes)", name.len())
+                }));
             }
         }
         Ok(Fields {

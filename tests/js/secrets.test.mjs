@@ -1,0 +1,59 @@
+// No exception shows the text of a secret, however the key list is misshaped: an error message
+// ends up in logs and error pages. Run on the package built by `make pkg-node`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { SessionTokens, SealedTokens, Affinity } = require("../../pkg-node/edge_session.js");
+
+const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 101)).toString("base64url");
+
+/** The error `fn` throws: invalid_config, and no part of the secret in its message. */
+function refusedQuietly(fn, what) {
+  try {
+    fn();
+  } catch (e) {
+    assert.equal(e.code, "invalid_config", `${what}: ${e.message}`);
+    for (const part of [SECRET, SECRET.slice(0, 12), SECRET.slice(-12)]) {
+      assert.ok(!e.message.includes(part), `${what} shows the secret: ${e.message}`);
+      assert.ok(!String(e.stack).includes(part), `${what}: the stack shows the secret`);
+    }
+    return;
+  }
+  assert.fail(`${what}: expected a throw`);
+}
+
+const misshapedKeyLists = {
+  "a list of secrets": [SECRET],
+  "id and secret swapped": [{ id: SECRET, secret: "k1" }],
+  "the secret as an id with a bad character": [{ id: SECRET + "!", secret: SECRET }],
+  "a repeated id that is the secret": [
+    { id: SECRET.slice(0, 40), secret: SECRET },
+    { id: SECRET.slice(0, 40), secret: SECRET },
+  ],
+  "the secret as an option name": [{ id: "k1", secret: SECRET, [SECRET]: 1 }],
+  "a short secret": [{ id: "k1", secret: SECRET.slice(0, 20) }],
+  "an object, not a list": { id: "k1", secret: SECRET },
+};
+
+for (const [Tokens, name] of [[SessionTokens, "SessionTokens"], [SealedTokens, "SealedTokens"]]) {
+  test(`${name}: a misshaped key list never shows its secret`, () => {
+    for (const [what, keys] of Object.entries(misshapedKeyLists)) {
+      refusedQuietly(() => new Tokens({ keys }), `${name}, ${what}`);
+    }
+  });
+}
+
+test("Affinity: misshaped secrets never show", () => {
+  const backends = [{ id: "a" }];
+  for (const [what, config] of Object.entries({
+    "a short secret": { secret: SECRET.slice(0, 20), backends },
+    "previous secrets as objects": { secret: SECRET, previousSecrets: [{ secret: SECRET }], backends },
+    "a short previous secret": { secret: SECRET, previousSecrets: [SECRET.slice(0, 20)], backends },
+    "the secret as an option name": { secret: SECRET, backends, [SECRET]: true },
+    "a secret that is not text": { secret: [SECRET], backends },
+  })) {
+    refusedQuietly(() => new Affinity(config), `Affinity, ${what}`);
+  }
+});
