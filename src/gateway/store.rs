@@ -59,6 +59,27 @@ impl Loaded {
     }
 }
 
+impl Loaded {
+    /// Binds the stored session to the request's session token: a session that belongs to a
+    /// user (it took the `sub` of a login) goes only with that user's valid token. Presented
+    /// with another user's token, or with none, its data stays away from the request, which
+    /// starts a new session: alice's `__Host-sid` beside bob's session cookie gives bob
+    /// nothing of alice's.
+    pub fn bind<S: SessionStore>(
+        mut self,
+        sessions: &Sessions<S>,
+        subject: Option<&str>,
+        now: UnixTime,
+    ) -> Self {
+        let owner = self.session.as_ref().ok().and_then(Session::subject);
+        if owner.is_some() && owner != subject {
+            self.session = sessions.new_session(now);
+            self.presented = None;
+        }
+        self
+    }
+}
+
 /// Loads the session named by the request's session-id cookie (`name`), or a new one.
 pub async fn load<S: SessionStore>(
     sessions: &Sessions<S>,
@@ -224,6 +245,17 @@ pub async fn finish<S: SessionStore>(
     }
     if let Some(patch) = &plan.patch {
         merge_patch(session.data_mut(), patch);
+        // The limit holds for the data as the origin receives it, escaped to ASCII (`é` is
+        // six bytes there, two in the store).
+        let json = serde_json::to_string(session.data()).unwrap_or_default();
+        let len = ascii_json(&json).len();
+        let max = settings.sessions.max_data_bytes;
+        if len > max {
+            out.refused = Some(format!(
+                "x-session-data makes the session data {len} bytes in x-session-data, over the limit of {max} (STORE_MAX_DATA_BYTES)"
+            ));
+            return out;
+        }
     }
     if let Some(subject) = &plan.login {
         session.set_subject(subject.clone());
@@ -457,6 +489,57 @@ mod tests {
         store.set_failing(true);
         let (_, out, _) = request(&s, fresh.as_deref(), &revoke, NOW + 6);
         assert!(out.warning.unwrap().contains("not revoked"));
+    }
+
+    /// alice's session-id cookie beside bob's session token (or none) gives nothing of
+    /// alice's data; with alice's own token it is hers.
+    #[test]
+    fn stored_data_goes_only_with_its_owners_token() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let login = directives(
+            Some(r#"{"card":"4242"}"#),
+            Some(r#"{"sub":"alice"}"#),
+            false,
+        );
+        let (_, _, jar) = request(&s, None, &login, NOW);
+        let header = format!("__Host-sid={}", jar.unwrap());
+        for (subject, sees) in [(Some("alice"), true), (Some("bob"), false), (None, false)] {
+            let loaded =
+                block_on(load(&s, Some(&header), "__Host-sid", NOW + 1)).bind(&s, subject, NOW + 1);
+            let h = loaded.origin_headers();
+            assert_eq!(
+                data_header(&h) == json!({"card": "4242"}),
+                sees,
+                "{subject:?}"
+            );
+            assert_eq!(loaded.presented.is_some(), sees, "{subject:?}");
+        }
+        // An anonymous session (no login yet) goes with any request that presents it.
+        let (_, _, jar) = request(&s, None, &directives(Some(r#"{"n":1}"#), None, false), NOW);
+        let header = format!("__Host-sid={}", jar.unwrap());
+        let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW)).bind(&s, None, NOW);
+        assert_eq!(data_header(&loaded.origin_headers()), json!({"n": 1}));
+    }
+
+    /// The size limit holds for `x-session-data` as the origin receives it, escaped.
+    #[test]
+    fn the_data_header_stays_within_the_limit_once_escaped() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let max = settings().sessions.max_data_bytes;
+        // Four bytes stored, twelve once escaped (`\ud83d\ude00`).
+        let emoji = "\\ud83d\\ude00".repeat(max / 12 + 10);
+        let patch = directives(Some(&format!(r#"{{"e":"{emoji}"}}"#)), None, false);
+        let (_, out, _) = request(&s, None, &patch, NOW);
+        assert!(out.refused.unwrap().contains("STORE_MAX_DATA_BYTES"));
+        assert_eq!(store.len(), 0);
+        let fits = "\\ud83d\\ude00".repeat(max / 13);
+        let patch = directives(Some(&format!(r#"{{"e":"{fits}"}}"#)), None, false);
+        let (_, out, jar) = request(&s, None, &patch, NOW);
+        assert_eq!(out.refused, None);
+        let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW);
+        assert!(headers::get(&h, "x-session-data").unwrap().len() <= max);
     }
 
     #[test]

@@ -245,6 +245,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         let cookie = headers::get(&headers, "cookie");
         let load = store::load(sessions, cookie, settings.cookie.name(), now);
         let (revocation, l) = futures_util::future::join(revocation, load).await;
+        let l = l.bind(sessions, subject.as_ref().map(|(s, _)| s.as_str()), now);
         match (revocation, &subject) {
             (Some(Ok(Some(min))), Some((_, issued_at))) if *issued_at < min => {
                 with(&gw, |g| g.revoke_session(&mut attempt));

@@ -1,0 +1,173 @@
+// The gateway's trust boundary on the real local runtime (wrangler dev: workerd, local KV and
+// Durable Objects), tried as an attacker would: each test is a hole that was open once
+// (SECURITY.md names them) and must stay closed.
+//
+//   make e2e        (builds the gateway first; part of `make test`)
+//
+// One gateway in front of three demo origins that live under the base path /app (as an origin
+// behind a path-routing proxy does), with STORE = "durable"; and one misconfigured gateway.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+
+import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "./harness.mjs";
+
+let origins;
+let gw;
+
+before(async () => {
+  origins = await startOrigins();
+  const underApp = origins.map((o) => ({ id: o.id, url: `${o.url}/app` }));
+  gw = new Gateway(underApp, { vars: { STORE: "durable", HEALTH_DOWN_SECONDS: 30 }, toml: STORE_BINDINGS });
+  await gw.start();
+});
+
+after(async () => {
+  await gw?.stop();
+  await Promise.all((origins || []).map((o) => o.kill()));
+});
+
+/** The request headers the origin received, by lowercase name. */
+const seen = (r) => {
+  assert.equal(r.status, 200, r.text);
+  return r.body.headers;
+};
+
+describe("trust boundary", { concurrency: false }, () => {
+  test("1. no spelling of a reserved header reaches the origin: underscores, case, client addresses", async () => {
+    const spoofs = {
+      x_session_sub: "admin",
+      X_Session_Claims: '{"role":"admin"}',
+      "x-session_id": "stolen",
+      "x_session-data": '{"admin":true}',
+      X_SESSION_STATUS: "valid",
+      x_session_store: "ok",
+      x_forwarded_for: "6.6.6.6",
+      X_Forwarded_Host: "evil.example",
+      forwarded: "for=6.6.6.6",
+      "x-real-ip": "6.6.6.6",
+      true_client_ip: "6.6.6.6",
+      "x-client-ip": "6.6.6.6",
+      cf_connecting_ip: "6.6.6.6",
+    };
+    const folded = (name) => name.toLowerCase().replaceAll("_", "-");
+    for (const who of ["anonymous", "logged in"]) {
+      const jar = new Jar();
+      if (who === "logged in") assert.equal((await gw.request("/login?user=alice", jar)).status, 200);
+      const headers = seen(await gw.request("/headers", jar, { headers: { ...spoofs, "x-custom_kept": "1" } }));
+      for (const name of Object.keys(spoofs)) {
+        const arrived = Object.keys(headers).filter((n) => folded(n) === folded(name));
+        // Only the gateway's own copy, spelled with `-`, may be there, never with the client's value.
+        for (const n of arrived) {
+          assert.equal(n, folded(name), `${who}: the client's ${name} arrived as ${n}`);
+          assert.notEqual(headers[n], spoofs[name], `${who}: ${name} kept the client's value`);
+        }
+      }
+      assert.ok(!Object.values(headers).some((v) => /6\.6\.6\.6|admin|evil\.example|stolen/.test(v)), JSON.stringify(headers));
+      assert.equal(headers["x-custom_kept"], "1", "other underscore headers pass");
+      assert.equal(headers["x-session-status"], who === "logged in" ? "valid" : "none");
+      assert.equal(headers["x-session-sub"], who === "logged in" ? "alice" : undefined);
+    }
+  });
+
+  test("2. answers of any status never take an origin out: a client's 503s leave it up for everyone", async () => {
+    const attacker = new Jar();
+    for (let i = 0; i < 6; i++) {
+      const r = await gw.request(`/status?code=${[503, 502, 504][i % 3]}`, i % 2 ? attacker : new Jar());
+      assert.ok([502, 503, 504].includes(r.status), `the origin's own answer passes: ${r.status}`);
+      assert.equal(r.body.status, r.status, "the origin's body, not a gateway page");
+    }
+    const report = await gw.health();
+    for (const o of report.origins) {
+      assert.equal(o.up, true, JSON.stringify(o));
+      assert.equal(o.passiveDownUntil, null);
+    }
+    const backends = new Set();
+    for (let i = 0; i < 15; i++) {
+      const r = await gw.request("/", new Jar());
+      assert.equal(r.status, 200, r.text);
+      backends.add(r.body.backend);
+    }
+    assert.equal(backends.size, 3, "new visitors still spread over every origin");
+  });
+
+  test("4. a login whose subject revocation could miss is refused with a 502 naming it", async () => {
+    for (const [claims, why] of [
+      ['{"sub":42}', /sub must be a string/],
+      ['{"sub":" alice "}', /no space at either end/],
+      ['{"sub":"alice","sub":"root"}', /appears twice/],
+      ['{"sub":"alice","nbf":4000000000}', /nbf is not accepted/],
+    ]) {
+      const jar = new Jar();
+      const r = await gw.request(`/issue?claims=${encodeURIComponent(claims)}`, jar);
+      assert.equal(r.status, 502, `${claims}: ${r.status} ${r.text}`);
+      assert.match(r.text, why);
+      assert.ok(!r.setCookies.some((c) => c.startsWith("__Host-session=") && !/Max-Age=0/.test(c)), "no session");
+    }
+    // A string subject: issued, and revocable by that very text.
+    const jar = new Jar();
+    assert.equal((await gw.request(`/issue?claims=${encodeURIComponent('{"sub":"42"}')}`, jar)).status, 200);
+    assert.equal(seen(await gw.request("/headers", jar))["x-session-sub"], "42");
+    assert.equal((await gw.request("/logout-everywhere", jar)).status, 200);
+    const replay = new Jar();
+    replay.cookies = new Map(jar.cookies);
+    const after = seen(await gw.request("/headers", replay));
+    assert.ok(["revoked", "none"].includes(after["x-session-status"]), after["x-session-status"]);
+    assert.equal(after["x-session-sub"], undefined);
+  });
+
+  test("5. a canonicalising redirect of //evil.example stays on the public host", async () => {
+    for (const path of ["//evil.example", "/\\evil.example", "//evil.example/x?y=1"]) {
+      const r = await gw.request(path, new Jar());
+      assert.equal(r.status, 301, `${path}: ${r.status} ${r.text}`);
+      const location = r.headers.get("location");
+      const resolved = new URL(location, gw.url);
+      assert.equal(resolved.origin, gw.url, `${path} redirected to ${location}`);
+    }
+  });
+
+  test("6. responses that set the gateway's cookies are private; the origin's no-store stays", async () => {
+    const publicPage = `/reflect?h=${encodeURIComponent("cache-control:public, max-age=600, s-maxage=3600")}`;
+    const first = await gw.request(publicPage, new Jar());
+    assert.ok(first.setCookies.some((c) => c.startsWith("__Host-affinity=")));
+    assert.equal(first.headers.get("cache-control"), "private, max-age=600");
+    const login = await gw.request("/login?user=bob", new Jar());
+    assert.ok(login.setCookies.some((c) => c.startsWith("__Host-session=")));
+    assert.ok(login.setCookies.some((c) => c.startsWith("__Host-sid=")));
+    assert.equal(login.headers.get("cache-control"), "no-store");
+    // A returning visitor's page that sets no cookie keeps the origin's caching.
+    const jar = new Jar();
+    await gw.request("/", jar);
+    const again = await gw.request(publicPage, jar);
+    assert.deepEqual(again.setCookies, []);
+    assert.equal(again.headers.get("cache-control"), "public, max-age=600, s-maxage=3600");
+  });
+});
+
+describe("3. a misshaped SESSION_KEYS", () => {
+  test("is a generic 500 for clients and a log line naming the setting, never the secret", async () => {
+    const secret = randomBytes(32).toString("base64url");
+    const bad = new Gateway([{ id: "a", url: "http://127.0.0.1:9" }], {
+      secrets: { SESSION_KEYS: JSON.stringify([secret]) }, // the shape of AFFINITY_PREVIOUS_SECRETS
+    });
+    await bad.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await bad.request(`/any/${i}`);
+        assert.equal(r.status, 500);
+        assert.match(r.text, /misconfigured/);
+        assert.doesNotMatch(r.text, /SESSION_KEYS/, "the page names nothing");
+        for (const part of [secret, secret.slice(0, 12), secret.slice(-12)]) {
+          assert.ok(!r.text.includes(part), r.text);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.match(bad.log, /invalid configuration: SESSION_KEYS: expected a JSON list/);
+      for (const part of [secret, secret.slice(0, 12), secret.slice(-12)]) {
+        assert.ok(!bad.log.includes(part), "the log shows the secret");
+      }
+    } finally {
+      await bad.stop();
+    }
+  });
+});
