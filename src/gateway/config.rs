@@ -14,7 +14,7 @@ use crate::keys::KeyConfig;
 use crate::store::SessionConfig;
 use crate::token::TokenConfig;
 
-pub use super::session::SessionFormat;
+pub use super::session::{JwtBinding, SessionFormat};
 
 /// Names of the settings, as written in wrangler.toml `[vars]` or set as secrets.
 pub mod names {
@@ -54,6 +54,11 @@ pub mod names {
     /// `compact` (default), `sealed` (claims encrypted, unreadable by the browser) or `jwt`
     /// (JWT HS256, for systems that already speak JWT).
     pub const SESSION_FORMAT: &str = "SESSION_FORMAT";
+    /// With `SESSION_FORMAT = "jwt"`: the `iss` of session JWTs, signed in and required (a JWT
+    /// is keyed with the raw secret, so without it any JWT of the keyring is a session).
+    pub const SESSION_JWT_ISSUER: &str = "SESSION_JWT_ISSUER";
+    /// With `SESSION_FORMAT = "jwt"`: the `aud` of session JWTs, signed in and required.
+    pub const SESSION_JWT_AUDIENCE: &str = "SESSION_JWT_AUDIENCE";
     /// `SameSite` of both cookies: `Lax` (default), `Strict` or `None`.
     pub const COOKIE_SAMESITE: &str = "COOKIE_SAMESITE";
     /// Path probed on every origin by the cron trigger (default `/health`).
@@ -89,7 +94,7 @@ pub mod names {
     pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 32] = [
+    pub const ALL: [&str; 34] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -106,6 +111,8 @@ pub mod names {
         SESSION_REFRESH_AFTER,
         SESSION_MAX_LIFETIME_SECONDS,
         SESSION_FORMAT,
+        SESSION_JWT_ISSUER,
+        SESSION_JWT_AUDIENCE,
         COOKIE_SAMESITE,
         HEALTH_PATH,
         HEALTH_FAILURES,
@@ -188,6 +195,8 @@ pub struct GatewayConfig {
     pub tokens: TokenConfig,
     /// How the session cookie is encoded (`SESSION_FORMAT`).
     pub session_format: SessionFormat,
+    /// The issuer and audience of JWT sessions (`SESSION_JWT_*`).
+    pub session_jwt: JwtBinding,
     /// The session cookie's name and attributes.
     pub session_cookie: SetCookie,
     /// Path probed on each origin, starting with `/`.
@@ -312,6 +321,21 @@ impl GatewayConfig {
                 ))
             }
         };
+        let session_jwt = JwtBinding {
+            issuer: var(SESSION_JWT_ISSUER),
+            audience: var(SESSION_JWT_AUDIENCE),
+        };
+        for (setting, value) in [
+            (SESSION_JWT_ISSUER, &session_jwt.issuer),
+            (SESSION_JWT_AUDIENCE, &session_jwt.audience),
+        ] {
+            if value.is_some() && session_format != SessionFormat::Jwt {
+                return Err(ConfigError::new(
+                    setting,
+                    "applies to SESSION_FORMAT = \"jwt\" only",
+                ));
+            }
+        }
         let same_site = match var(COOKIE_SAMESITE).as_deref() {
             None => SameSite::Lax,
             Some(text) => serde_json::from_value(Value::String(text.to_owned())).map_err(|_| {
@@ -525,6 +549,7 @@ impl GatewayConfig {
             affinity,
             tokens,
             session_format,
+            session_jwt,
             session_cookie,
             health_path,
             health_failures: number(&var, HEALTH_FAILURES, 3, 1, 100)? as u32,
@@ -781,6 +806,8 @@ mod tests {
             ),
             (&[(AFFINITY_FAILOVER, "maybe")], AFFINITY_FAILOVER),
             (&[(SESSION_FORMAT, "paseto")], SESSION_FORMAT),
+            (&[(SESSION_JWT_ISSUER, "https://x")], SESSION_JWT_ISSUER),
+            (&[(SESSION_JWT_AUDIENCE, "app")], SESSION_JWT_AUDIENCE),
             (&[(AFFINITY_TTL_SECONDS, "-1")], AFFINITY_TTL_SECONDS),
             (&[(AFFINITY_IDLE_SECONDS, "100000")], AFFINITY_IDLE_SECONDS),
             (&[(AFFINITY_COOKIE, "bad name")], AFFINITY_COOKIE),

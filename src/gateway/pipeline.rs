@@ -125,7 +125,8 @@ impl Gateway {
             }
         };
         let tokens = SessionCodec::new(config.session_format, config.tokens.clone())
-            .map_err(blame(super::config::names::SESSION_KEYS))?;
+            .map_err(blame(super::config::names::SESSION_KEYS))?
+            .with_jwt_binding(config.session_jwt.clone());
         let mut affinity =
             Affinity::new(config.affinity.clone()).map_err(blame(super::config::names::ORIGINS))?;
         for o in config.origins.iter().filter(|o| o.draining) {

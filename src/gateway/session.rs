@@ -34,8 +34,20 @@ pub enum SessionCodec {
     Compact(SessionTokens),
     /// Sealed (encrypted) tokens.
     Sealed(SealedTokens),
-    /// JWT HS256.
-    Jwt(SessionTokens),
+    /// JWT HS256, with the `iss` and `aud` it is signed with and must carry.
+    Jwt(SessionTokens, JwtBinding),
+}
+
+/// What binds the gateway's JWT sessions to it (`SESSION_JWT_ISSUER`, `SESSION_JWT_AUDIENCE`):
+/// a JWT keyed with the raw secret (as HS256 interop needs) has no purpose binding, so any JWT
+/// of the same keyring would otherwise be a session; with these set, only one that names this
+/// issuer and audience is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JwtBinding {
+    /// The `iss` signed into every session JWT and required of each one presented.
+    pub issuer: Option<String>,
+    /// The `aud` signed into every session JWT and required of each one presented.
+    pub audience: Option<String>,
 }
 
 impl SessionCodec {
@@ -44,8 +56,19 @@ impl SessionCodec {
         Ok(match format {
             SessionFormat::Compact => SessionCodec::Compact(SessionTokens::new(config)?),
             SessionFormat::Sealed => SessionCodec::Sealed(SealedTokens::new(config)?),
-            SessionFormat::Jwt => SessionCodec::Jwt(SessionTokens::new(config)?),
+            SessionFormat::Jwt => {
+                SessionCodec::Jwt(SessionTokens::new(config)?, JwtBinding::default())
+            }
         })
+    }
+
+    /// The codec with JWT sessions bound to an issuer and audience (no change for the other
+    /// formats).
+    pub fn with_jwt_binding(self, binding: JwtBinding) -> Self {
+        match self {
+            SessionCodec::Jwt(t, _) => SessionCodec::Jwt(t, binding),
+            other => other,
+        }
     }
 
     /// Verifies (or opens) a cookie value; the claims come back as JSON text.
@@ -53,7 +76,12 @@ impl SessionCodec {
         match self {
             SessionCodec::Compact(t) => t.verify_json(value, now),
             SessionCodec::Sealed(t) => t.verify_json(value, now),
-            SessionCodec::Jwt(t) => t.verify_jwt_json(value, &VerifyOptions::at(now)),
+            SessionCodec::Jwt(t, b) => {
+                let mut options = VerifyOptions::at(now);
+                options.issuer = b.issuer.as_deref();
+                options.audience = b.audience.as_deref();
+                t.verify_jwt_json(value, &options)
+            }
         }
     }
 
@@ -62,7 +90,7 @@ impl SessionCodec {
         match self {
             SessionCodec::Compact(t) => t.refresh_verified(verified, now).ok().flatten(),
             SessionCodec::Sealed(t) => t.refresh_verified(verified, now).ok().flatten(),
-            SessionCodec::Jwt(_) => None,
+            SessionCodec::Jwt(..) => None,
         }
     }
 
@@ -71,7 +99,12 @@ impl SessionCodec {
         match self {
             SessionCodec::Compact(t) => t.sign(claims, now),
             SessionCodec::Sealed(t) => t.sign(claims, now),
-            SessionCodec::Jwt(t) => t.sign_jwt(claims, &JwtSignOptions::at(now)),
+            SessionCodec::Jwt(t, b) => {
+                let mut options = JwtSignOptions::at(now);
+                options.issuer = b.issuer.as_deref();
+                options.audience = b.audience.as_deref();
+                t.sign_jwt(claims, &options)
+            }
         }
     }
 }
@@ -335,6 +368,51 @@ mod tests {
                 "{format:?}"
             );
         }
+    }
+
+    /// JWTs are keyed with the raw secret: without a binding, a JWT of the same keyring made
+    /// for something else is a session. With an issuer and audience, only the gateway's are.
+    #[test]
+    fn jwt_sessions_bound_to_an_issuer_and_audience() {
+        let binding = JwtBinding {
+            issuer: Some("https://app.example".into()),
+            audience: Some("edge-session".into()),
+        };
+        let bound = codec(SessionFormat::Jwt, "k1", SECRET).with_jwt_binding(binding);
+        let SessionCodec::Jwt(plain, _) = codec(SessionFormat::Jwt, "k1", SECRET) else {
+            unreachable!()
+        };
+        let read =
+            |token: &str| Session::read(&bound, Some(&format!("s={token}")), "s", NOW + 1).status();
+        // A csrf JWT of the same keyring, and one for another audience: not sessions.
+        let csrf = plain
+            .sign_jwt(
+                &serde_json::json!({"sub": "alice", "purpose": "csrf"}),
+                &JwtSignOptions::at(NOW),
+            )
+            .unwrap();
+        assert_eq!(read(&csrf), "invalid");
+        let mut other = JwtSignOptions::at(NOW);
+        other.issuer = Some("https://app.example");
+        other.audience = Some("billing");
+        let billing = plain
+            .sign_jwt(&serde_json::json!({"sub": "alice"}), &other)
+            .unwrap();
+        assert_eq!(read(&billing), "invalid");
+        // The gateway's own logins carry both and verify.
+        let token = issue(&bound, r#"{"sub":"alice"}"#, &[1; 16], NOW).unwrap();
+        assert_eq!(read(&token), "valid");
+        assert_eq!(
+            Session::read(
+                &codec(SessionFormat::Jwt, "k1", SECRET),
+                Some(&format!("s={csrf}")),
+                "s",
+                NOW + 1
+            )
+            .status(),
+            "valid",
+            "unbound, any JWT of the keyring is a session: what the binding is for"
+        );
     }
 
     fn b64_decoded_contains(token: &str, needle: &[u8]) -> bool {

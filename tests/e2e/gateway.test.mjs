@@ -355,11 +355,15 @@ describe("session formats", () => {
   // SESSION_FORMAT = sealed: the browser cannot read the claims; jwt: a standard JWT HS256.
   for (const [format, looksRight] of [
     ["sealed", (v) => /^[A-Za-z0-9_-]+$/.test(v) && !Buffer.from(v, "base64url").includes("alice")],
-    ["jwt", (v) => v.split(".").length === 3 && JSON.parse(Buffer.from(v.split(".")[1], "base64url")).sub === "alice"],
+    ["jwt", (v) => {
+      const claims = v.split(".").length === 3 && JSON.parse(Buffer.from(v.split(".")[1], "base64url"));
+      return claims.sub === "alice" && claims.iss === "https://app.example" && claims.aud === "edge-gateway";
+    }],
   ]) {
     test(`SESSION_FORMAT=${format}: login, identity at the origin, logout`, async () => {
       const own = await startOrigins(["f"]);
-      const g = new Gateway(own, { vars: { SESSION_FORMAT: format } });
+      const jwtBinding = { SESSION_JWT_ISSUER: "https://app.example", SESSION_JWT_AUDIENCE: "edge-gateway" };
+      const g = new Gateway(own, { vars: { SESSION_FORMAT: format, ...(format === "jwt" ? jwtBinding : {}) } });
       await g.start();
       try {
         const jar = new Jar();
