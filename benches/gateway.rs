@@ -36,6 +36,7 @@ fn round_trip(gw: &mut Gateway, client: &[(String, String)], origin: &[(String, 
     let entropy = Entropy {
         visitor: 7,
         sid: [7; 16],
+        nonce: [7; 16],
     };
     match gw.start(&req, NOW, &entropy) {
         Step::Proxy(a) => gw.finish(&a, origin, NOW, &entropy).map_or(0, |h| h.len()),

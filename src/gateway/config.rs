@@ -76,6 +76,10 @@ pub mod names {
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
     /// Secret: bearer token of the operator endpoints under `/__edge/`; unset disables them.
     pub const OPERATOR_TOKEN: &str = "OPERATOR_TOKEN";
+    /// `on`: every request to an origin carries a random `x-session-nonce`, and the origin's
+    /// directives (`x-session-issue`, `-clear`, `-revoke`, `-data`) count only in an answer that
+    /// sends it back; `off` (default). Against origin endpoints that reflect upstream headers.
+    pub const DIRECTIVE_NONCE: &str = "DIRECTIVE_NONCE";
     /// Server-side session data: `none` (default), `kv` or `durable` (see docs/store.md).
     pub const STORE: &str = "STORE";
     /// The session-id cookie's name (default `__Host-sid`).
@@ -94,7 +98,7 @@ pub mod names {
     pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 34] = [
+    pub const ALL: [&str; 35] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -121,6 +125,7 @@ pub mod names {
         HEALTH_CACHE_SECONDS,
         PROBE_TIMEOUT_MS,
         OPERATOR_TOKEN,
+        DIRECTIVE_NONCE,
         STORE,
         STORE_COOKIE,
         STORE_IDLE_SECONDS,
@@ -213,6 +218,8 @@ pub struct GatewayConfig {
     pub probe_timeout_ms: u64,
     /// Bearer token of `/__edge/`; `None` disables those endpoints.
     pub operator_token: Option<String>,
+    /// Directives count only with the request's `x-session-nonce` (`DIRECTIVE_NONCE`).
+    pub directive_nonce: bool,
     /// Server-side session data (`STORE`); `None` when off.
     pub store: Option<StoreSettings>,
 }
@@ -489,6 +496,17 @@ impl GatewayConfig {
             }
         }
 
+        let directive_nonce = match var(DIRECTIVE_NONCE).as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    DIRECTIVE_NONCE,
+                    format!("{other:?} is not one of on, off"),
+                ))
+            }
+        };
+
         let store = match var(STORE).as_deref() {
             None | Some("none") => None,
             Some(kind) => {
@@ -558,6 +576,7 @@ impl GatewayConfig {
             health_cache_seconds: number(&var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
             probe_timeout_ms: number(&var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
             operator_token,
+            directive_nonce,
             store,
         })
     }
@@ -830,6 +849,7 @@ mod tests {
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
             (&[(STORE, "redis")], STORE),
+            (&[(DIRECTIVE_NONCE, "yes")], DIRECTIVE_NONCE),
             (
                 &[(STORE, "kv"), (STORE_COOKIE, "__Host-session")],
                 STORE_COOKIE,

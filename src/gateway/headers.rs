@@ -38,6 +38,10 @@ pub const DATA: &str = "x-session-data";
 /// served without session data). Absent when the gateway keeps no session data.
 pub const STORE: &str = "x-session-store";
 
+/// Both ways, with `DIRECTIVE_NONCE = "on"`: a random value sent with each request, which the
+/// origin's answer must carry back for its directives to count.
+pub const NONCE: &str = "x-session-nonce";
+
 /// The longest `x-session-issue` accepted, in bytes (the token must fit in a cookie).
 pub const MAX_ISSUE_BYTES: usize = 3072;
 
@@ -172,6 +176,15 @@ pub struct Directives {
     pub data: Option<String>,
     /// The subject of `x-session-revoke` (trimmed, not empty).
     pub revoke: Option<String>,
+    /// `x-session-nonce`, as the origin sent it back.
+    pub nonce: Option<String>,
+}
+
+impl Directives {
+    /// Whether the origin asked anything of the gateway.
+    pub fn any(&self) -> bool {
+        self.issue.is_some() || self.clear || self.data.is_some() || self.revoke.is_some()
+    }
 }
 
 /// The headers to send to the client (the origin's, without `x-session-*` and hop-by-hop
@@ -186,6 +199,8 @@ pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Direc
                 directives.issue = Some(value.clone());
             } else if name.eq_ignore_ascii_case(DATA) && directives.data.is_none() {
                 directives.data = Some(value.clone());
+            } else if name.eq_ignore_ascii_case(NONCE) && directives.nonce.is_none() {
+                directives.nonce = Some(value.trim().to_owned());
             } else if name.eq_ignore_ascii_case(REVOKE) && directives.revoke.is_none() {
                 directives.revoke = Some(value.trim().to_owned()).filter(|s| !s.is_empty());
             } else if name.eq_ignore_ascii_case(CLEAR) {
@@ -452,6 +467,7 @@ mod tests {
                 clear: false,
                 data: None,
                 revoke: Some("alice".into()),
+                nonce: None,
             }
         );
         assert_eq!(

@@ -46,13 +46,15 @@ impl Request<'_> {
     }
 }
 
-/// Random bytes for one request: a new visitor's id and a new session id.
+/// Random bytes for one request: a new visitor's id, a new session id and the directive nonce.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Entropy {
     /// Seeds a new visitor's affinity.
     pub visitor: u64,
     /// The session id of a login.
     pub sid: [u8; 16],
+    /// The request's `x-session-nonce` (`DIRECTIVE_NONCE = "on"`).
+    pub nonce: [u8; 16],
 }
 
 /// One try of a request at one origin.
@@ -68,6 +70,8 @@ pub struct Attempt {
     pub retries_left: u8,
     /// The request's first try (a retry's failure says nothing of its origin's health).
     first: bool,
+    /// The `x-session-nonce` sent to the origin (`DIRECTIVE_NONCE = "on"`).
+    nonce: Option<String>,
     affinity_cookie: Option<String>,
     session_cookie: Option<String>,
     /// The subject of a valid session token and when its session began.
@@ -206,10 +210,17 @@ impl Gateway {
             } => Some((sub.clone(), *issued_at)),
             _ => None,
         };
+        let mut identity = session.identity_headers();
+        let nonce = self
+            .config
+            .directive_nonce
+            .then(|| crate::codec::b64_encode(&entropy.nonce));
+        identity.extend(nonce.clone().map(|n| (headers::NONCE.to_owned(), n)));
         let attempt = Attempt {
             origin: String::new(),
             url: String::new(),
-            headers: headers::to_origin(req.headers, &forwarded, session.identity_headers()),
+            nonce,
+            headers: headers::to_origin(req.headers, &forwarded, identity),
             retries_left: if req.retryable() { RETRIES } else { 0 },
             first: true,
             affinity_cookie: None,
@@ -375,6 +386,13 @@ impl Gateway {
                 }
             }
         }
+        if let Some(nonce) = attempt.nonce.as_ref().filter(|_| directives.any()) {
+            if directives.nonce.as_ref() != Some(nonce) {
+                return Err(Page::bad_origin_answer(
+                    "x-session-* directives count only with the request's x-session-nonce sent back (DIRECTIVE_NONCE is on)",
+                ));
+            }
+        }
         if directives.revoke.is_some() && self.config.store.is_none() {
             return Err(Page::bad_origin_answer(
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
@@ -483,6 +501,7 @@ mod tests {
             &Entropy {
                 visitor: 1,
                 sid: [0; 16],
+                ..Entropy::default()
             },
         ));
         assert_eq!(
@@ -523,6 +542,7 @@ mod tests {
                 &Entropy {
                     visitor: i,
                     sid: [0; 16],
+                    ..Entropy::default()
                 },
             ));
             assert_eq!(again.origin, first.origin);
@@ -543,6 +563,7 @@ mod tests {
                 &Entropy {
                     visitor: 99,
                     sid: [3; 16],
+                    ..Entropy::default()
                 },
             )
             .unwrap();
@@ -814,6 +835,53 @@ mod tests {
         }
     }
 
+    /// With `DIRECTIVE_NONCE = "on"`, an origin endpoint that reflects an upstream's headers
+    /// cannot log anybody in: the upstream never saw the request's nonce.
+    #[test]
+    fn directives_count_only_with_the_requests_nonce() {
+        let mut gw = gateway(&[("DIRECTIVE_NONCE", "on")]);
+        let entropy = Entropy {
+            nonce: [9; 16],
+            ..Entropy::default()
+        };
+        let spoof = h(&[("X_Session_Nonce", "forged")]);
+        let a = proxy(gw.start(&get(&spoof), NOW, &entropy));
+        let nonce = headers::get(&a.headers, "x-session-nonce")
+            .unwrap()
+            .to_owned();
+        assert_eq!(nonce, crate::codec::b64_encode(&[9; 16]));
+        assert_eq!(
+            a.headers
+                .iter()
+                .filter(|(n, _)| headers::is_reserved(n) && n.contains("nonce"))
+                .count(),
+            1
+        );
+        let login = ("x-session-issue", r#"{"sub":"mallory"}"#);
+        for answer in [vec![login], vec![login, ("x-session-nonce", "forged")]] {
+            let page = gw.finish(&a, &h(&answer), NOW, &entropy).unwrap_err();
+            assert_eq!(page.status, 502);
+            assert!(page.body.contains("DIRECTIVE_NONCE"));
+        }
+        let out = gw
+            .finish(&a, &h(&[login, ("x-session-nonce", &nonce)]), NOW, &entropy)
+            .unwrap();
+        assert!(set_cookies(&out)
+            .iter()
+            .any(|c| c.starts_with("__Host-session=")));
+        assert_eq!(
+            headers::get(&out, "x-session-nonce"),
+            None,
+            "never to the client"
+        );
+        // Answers without directives need no nonce; off, nothing is sent.
+        assert!(gw.finish(&a, &h(&[("a", "1")]), NOW, &entropy).is_ok());
+        let mut off = gateway(&[]);
+        let b = proxy(off.start(&get(&[]), NOW, &entropy));
+        assert_eq!(headers::get(&b.headers, "x-session-nonce"), None);
+        assert!(off.finish(&b, &h(&[login]), NOW, &entropy).is_ok());
+    }
+
     #[test]
     fn bodies_and_unsafe_methods_are_not_retried() {
         let mut gw = gateway(&[]);
@@ -915,6 +983,7 @@ mod tests {
             &Entropy {
                 visitor: 1,
                 sid: [0; 16],
+                ..Entropy::default()
             },
         ))
         .origin;
@@ -925,7 +994,8 @@ mod tests {
                     NOW,
                     &Entropy {
                         visitor: v,
-                        sid: [0; 16]
+                        sid: [0; 16],
+                        ..Entropy::default()
                     }
                 ))
                 .origin,

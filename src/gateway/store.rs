@@ -352,6 +352,7 @@ mod tests {
             clear,
             data: data.map(Into::into),
             revoke: None,
+            nonce: None,
         }
     }
 

@@ -136,15 +136,14 @@ fn now() -> UnixTime {
 }
 
 fn entropy() -> Option<Entropy> {
-    let mut bytes = [0u8; 24];
+    let mut bytes = [0u8; 40];
     getrandom::fill(&mut bytes).ok()?;
-    let mut visitor = [0u8; 8];
-    visitor.copy_from_slice(&bytes[..8]);
-    let mut sid = [0u8; 16];
-    sid.copy_from_slice(&bytes[8..]);
+    let (visitor, rest) = bytes.split_at(8);
+    let (sid, nonce) = rest.split_at(16);
     Some(Entropy {
-        visitor: u64::from_le_bytes(visitor),
-        sid,
+        visitor: u64::from_le_bytes(visitor.try_into().ok()?),
+        sid: sid.try_into().ok()?,
+        nonce: nonce.try_into().ok()?,
     })
 }
 
