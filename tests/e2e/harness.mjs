@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -248,4 +248,108 @@ export async function startOrigins(ids = ["a", "b", "c"]) {
   for (const id of ids) origins.push(new Origin(id, await freePort()));
   await Promise.all(origins.map((o) => o.start()));
   return origins;
+}
+
+/** The bytes of an HTTP/1.1 request, written as given: `headers` is a list of [name, value]
+ * pairs whose names and values may be strings (sent as latin1, one byte per character) or
+ * Buffers (sent as they are: non-UTF-8 bytes, CR, LF, NUL...). `Host`, `Connection: close` and
+ * (with a body) `Content-Length` are added unless `bare`. For requests that fetch and node:http
+ * refuse to send. */
+export function requestBytes(method, path, headers = [], { host = "localhost", body, bare = false } = {}) {
+  const bytes = (x) => (Buffer.isBuffer(x) ? x : Buffer.from(String(x), "latin1"));
+  const lines = [Buffer.from(`${method} ${path} HTTP/1.1\r\n`, "latin1")];
+  const all = bare
+    ? headers
+    : [
+        ["host", host],
+        ...headers,
+        ["connection", "close"],
+        ...(body === undefined ? [] : [["content-length", String(bytes(body).length)]]),
+      ];
+  for (const [name, value] of all) lines.push(bytes(name), Buffer.from(": "), bytes(value), Buffer.from("\r\n"));
+  lines.push(Buffer.from("\r\n"));
+  if (body !== undefined) lines.push(bytes(body));
+  return Buffer.concat(lines);
+}
+
+/** Parses one HTTP/1.1 response from the start of `buf`; null while it is incomplete. */
+function parseResponse(buf, ended) {
+  const end = buf.indexOf("\r\n\r\n");
+  if (end < 0) return null;
+  const [statusLine, ...lines] = buf.subarray(0, end).toString("latin1").split("\r\n");
+  const status = Number(statusLine.split(" ")[1]);
+  const headers = {};
+  const setCookies = [];
+  for (const line of lines) {
+    const at = line.indexOf(":");
+    const name = line.slice(0, at).trim().toLowerCase();
+    const value = line.slice(at + 1).trim();
+    if (name === "set-cookie") setCookies.push(value);
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  let rest = buf.subarray(end + 4);
+  let body;
+  if (/chunked/i.test(headers["transfer-encoding"] || "")) {
+    const parts = [];
+    for (;;) {
+      const eol = rest.indexOf("\r\n");
+      if (eol < 0) return ended ? { status, headers, setCookies, body: Buffer.concat(parts), truncated: true } : null;
+      const size = parseInt(rest.subarray(0, eol).toString("latin1"), 16);
+      if (size === 0) break;
+      if (rest.length < eol + 2 + size + 2) return ended ? { status, headers, setCookies, body: Buffer.concat(parts), truncated: true } : null;
+      parts.push(rest.subarray(eol + 2, eol + 2 + size));
+      rest = rest.subarray(eol + 2 + size + 2);
+    }
+    body = Buffer.concat(parts);
+  } else if (headers["content-length"] !== undefined) {
+    const length = Number(headers["content-length"]);
+    if (rest.length < length) return ended ? { status, headers, setCookies, body: rest, truncated: true } : null;
+    body = rest.subarray(0, length);
+  } else if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    body = Buffer.alloc(0);
+  } else {
+    if (!ended) return null; // delimited by the end of the connection
+    body = rest;
+  }
+  return { status, headers, setCookies, body };
+}
+
+/** Sends `bytes` (see `requestBytes`) to `url`'s host and port on a fresh TCP connection and
+ * reads one response. Resolves with { status, headers (lower-case names), setCookies, body
+ * (Buffer), text, json }; when the connection ends or fails without a complete response (a
+ * server may refuse a request by closing), with { status: 0, error, partial } instead. Never
+ * rejects. */
+export function rawRequest(url, bytes, { timeoutMs = 15_000 } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const chunks = [];
+    let done = false;
+    const socket = connect({ host: hostname, port: Number(port) });
+    const finish = (ended, error) => {
+      if (done) return;
+      const buf = Buffer.concat(chunks);
+      const parsed = parseResponse(buf, ended);
+      if (!parsed && !ended) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (!parsed) return resolve({ status: 0, error: error?.code || error?.message || "closed without an answer", partial: buf.toString("latin1") });
+      const text = parsed.body.toString("utf8");
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {}
+      resolve({ ...parsed, text, json, error: error?.code || error?.message });
+    };
+    const timer = setTimeout(() => finish(true, new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on("data", (chunk) => {
+      chunks.push(chunk);
+      finish(false);
+    });
+    socket.on("end", () => finish(true));
+    socket.on("close", () => finish(true));
+    socket.on("error", (e) => finish(true, e));
+    // A server may answer (431, 400) and close before the whole request is written: ignore EPIPE.
+    socket.write(bytes, () => {});
+  });
 }
