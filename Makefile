@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground
+.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz
 
 setup:
 	@scripts/setup.sh
@@ -98,3 +98,22 @@ bench-gateway: gateway
 ## (wrangler dev builds it, rebuilds on changes in src/, keeps KV in .wrangler/). Ctrl-C stops all.
 dev: setup
 	@scripts/dev.sh
+
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := compact_verify sealed_verify jwt_verify json_object base64url cookie_header \
+	affinity store_record gateway
+
+## fuzz: every fuzz target (fuzz/, cargo-fuzz on nightly, installed by scripts/setup-fuzz.sh)
+## for FUZZ_SECONDS seconds each (default 30), from the committed seeds in fuzz/corpus/; the
+## inputs found go to fuzz/work/, crashes to fuzz/artifacts/ (neither committed). A crash worth
+## keeping goes to fuzz/regressions/<target>/, which `make test` replays (tests/fuzz_corpus.rs).
+fuzz:
+	@scripts/setup-fuzz.sh
+	cargo +nightly fuzz build
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/work/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		cargo +nightly fuzz run $$t fuzz/work/$$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) \
+			|| failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in fuzz/artifacts/)"; exit 1; fi

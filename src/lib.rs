@@ -69,6 +69,9 @@ pub mod claims;
 mod codec;
 pub mod cookie;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "sealed")]
 pub mod gateway;
 mod header;

@@ -30,8 +30,8 @@ pub mod backends;
 pub mod config;
 mod rendezvous;
 pub mod router;
-mod url;
-mod value;
+pub(crate) mod url;
+pub(crate) mod value;
 
 pub use backends::BackendConfig;
 pub use config::{AffinityConfig, Failover, Mode};

@@ -1,0 +1,733 @@
+//! The bodies of the fuzz targets: one plain function per target that panics when a property
+//! does not hold. The targets (`fuzz_targets/*.rs`, nightly, `make fuzz`) and the corpus replay
+//! (`tests/fuzz_corpus.rs`, stable, `cargo test`) both include this file with `#[path]`, so
+//! every committed input is checked on every test run.
+//!
+//! Texts are read from the raw bytes with `String::from_utf8_lossy`: the parsers take `&str`,
+//! and both sides of a differential check see the same text.
+//!
+//! Several targets also read the input as something the fuzzer could never forge: a token body
+//! signed here with the fixture's own key, so what is parsed after the tag verifies gets fuzzed
+//! too. Authentic input only ever comes from the crate's own `sign`; a panic on it is still a
+//! bug (a panic kills the worker instance).
+
+#![allow(dead_code)] // each target uses one body; the replay test uses them all
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use edge_session::affinity::{Affinity, AffinityConfig, BackendConfig, Mode, RouteRequest};
+use edge_session::fuzzing::{self, AffinityFields, AffinityValues, JsonRefusal};
+use edge_session::gateway::headers;
+use edge_session::gateway::pages::Page;
+use edge_session::gateway::{Attempt, Entropy, Gateway, GatewayConfig, Request, Retry, Step};
+use edge_session::store::record::{Record, RecordKeys};
+use edge_session::{
+    Error, KeyConfig, KeyRing, SealedTokens, Secret, SessionTokens, TokenConfig, VerifyOptions,
+};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+/// The time every body verifies at.
+pub const NOW: u64 = 1_800_000_000;
+/// The signing key: 32 bytes of 0x01..0x20, base64url.
+pub const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+/// The previous key (verifies only): 32 bytes of 0x21..0x40, base64url.
+pub const SECRET_0: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+
+fn secret_bytes(first: u8) -> Vec<u8> {
+    (first..first + 32).collect()
+}
+
+/// The fixture keyring: `k1` signs, `k0` (an older key) verifies.
+pub fn token_config() -> TokenConfig {
+    TokenConfig::new(vec![
+        KeyConfig {
+            id: "k1".into(),
+            secret: SECRET_1.into(),
+        },
+        KeyConfig {
+            id: "k0".into(),
+            secret: SECRET_0.into(),
+        },
+    ])
+}
+
+pub fn compact_tokens() -> &'static SessionTokens {
+    static TOKENS: OnceLock<SessionTokens> = OnceLock::new();
+    TOKENS.get_or_init(|| SessionTokens::new(token_config()).expect("fixture config"))
+}
+
+pub fn sealed_tokens() -> &'static SealedTokens {
+    static TOKENS: OnceLock<SealedTokens> = OnceLock::new();
+    TOKENS.get_or_init(|| SealedTokens::new(token_config()).expect("fixture config"))
+}
+
+fn text(data: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(data)
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// HKDF-SHA256 subkey of `secret` for `purpose`, as the crate derives it (see src/keys.rs).
+fn subkey(secret: &[u8], purpose: &str) -> [u8; 32] {
+    let mut okm = [0u8; 32];
+    hkdf::Hkdf::<Sha256>::new(Some(b"edge-session/v1"), secret)
+        .expand(purpose.as_bytes(), &mut okm)
+        .expect("32 bytes");
+    okm
+}
+
+/// `body` as a compact token signed with `k1`: version, purpose hint, kid, times and claims are
+/// whatever the fuzzer wrote, the 128-bit tag is right.
+pub fn forge_compact(body: &[u8]) -> String {
+    let tag = hmac_sha256(&subkey(&secret_bytes(1), "token:session"), body);
+    let mut bytes = body.to_vec();
+    bytes.extend_from_slice(&tag[..16]);
+    fuzzing::b64url_encode(&bytes)
+}
+
+/// The non-time claims of `claims` (what a token round trip must keep as given).
+fn untimed(claims: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = claims.clone();
+    out.remove("iat");
+    out.remove("exp");
+    out
+}
+
+/// Two verifications of one text give one answer.
+fn same_twice<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    token: &str,
+    verify: impl Fn() -> T,
+) -> T {
+    let first = verify();
+    let second = verify();
+    assert_eq!(
+        first, second,
+        "{what}: {token:?} verified differently twice"
+    );
+    first
+}
+
+/// Claims that sign must round-trip: what verify returns is what was signed, with the times.
+fn check_round_trip(
+    what: &str,
+    claims: &Map<String, Value>,
+    signed: Result<String, Error>,
+    verify: impl Fn(&str) -> Result<edge_session::Verified<Value>, Error>,
+) {
+    let token = match signed {
+        Ok(token) => token,
+        Err(e) => {
+            assert!(
+                matches!(e.code(), "invalid_claims" | "too_large"),
+                "{what}: sign({claims:?}) failed with {e:?}"
+            );
+            return;
+        }
+    };
+    match verify(&token) {
+        Ok(v) => {
+            let Value::Object(got) = &v.claims else {
+                panic!("{what}: claims are not an object: {:?}", v.claims)
+            };
+            assert_eq!(got.get("iat"), Some(&Value::from(NOW)), "{what}: iat");
+            assert_eq!(
+                got.get("exp"),
+                Some(&Value::from(NOW + 3600)),
+                "{what}: exp"
+            );
+            assert_eq!(
+                Value::Object(untimed(got)).to_string(),
+                Value::Object(untimed(claims)).to_string(),
+                "{what}: claims changed on the way through {token}"
+            );
+            assert_eq!((v.key_id.as_str(), v.stale_key), ("k1", false));
+        }
+        // An `nbf` in the future is signed as given.
+        Err(Error::NotYetValid { .. }) if claims.contains_key("nbf") => {}
+        Err(e) => panic!("{what}: {token} (signed from {claims:?}) does not verify: {e:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+/// Compact verify: arbitrary text never panics and verifies the same twice; `data` signed as a
+/// token body likewise; a JSON object signs and verifies back to itself.
+pub fn compact_verify(data: &[u8]) {
+    let tokens = compact_tokens();
+    let token = text(data);
+    let _ = same_twice("compact", &token, || {
+        tokens.verify_detailed::<Value>(&token, NOW)
+    });
+    let forged = forge_compact(data);
+    let _ = same_twice("compact (authentic body)", &forged, || {
+        tokens.verify_detailed::<Value>(&forged, NOW)
+    });
+    if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) {
+        check_round_trip("compact", &claims, tokens.sign(&claims, NOW), |t| {
+            tokens.verify_detailed(t, NOW)
+        });
+    }
+}
+
+/// Sealed verify: arbitrary text never panics and verifies the same twice; a JSON object seals
+/// and opens back to itself.
+pub fn sealed_verify(data: &[u8]) {
+    let tokens = sealed_tokens();
+    let token = text(data);
+    let _ = same_twice("sealed", &token, || {
+        tokens.verify_detailed::<Value>(&token, NOW)
+    });
+    if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) {
+        check_round_trip("sealed", &claims, tokens.sign(&claims, NOW), |t| {
+            tokens.verify_detailed(t, NOW)
+        });
+    }
+}
+
+/// A JWT HS256 of `header` and `payload` (JSON text as given), signed with the raw secret of
+/// the key the header names (`k0` if it mentions it, else `k1`).
+pub fn forge_jwt(header: &str, payload: &str) -> String {
+    let secret = secret_bytes(if header.contains("k0") { 0x21 } else { 1 });
+    let mut token = fuzzing::b64url_encode(header.as_bytes());
+    token.push('.');
+    token.push_str(&fuzzing::b64url_encode(payload.as_bytes()));
+    let signature = hmac_sha256(&secret, token.as_bytes());
+    token.push('.');
+    token.push_str(&fuzzing::b64url_encode(&signature));
+    token
+}
+
+/// JWT verify: arbitrary text never panics and verifies the same twice. Input with a newline is
+/// also read as `header JSON \n payload JSON` and signed: then a token that verifies must have
+/// a header `serde_json` reads as an HS256 object and a payload it reads as the claims returned.
+pub fn jwt_verify(data: &[u8]) {
+    let tokens = compact_tokens();
+    let options = VerifyOptions::at(NOW);
+    let token = text(data);
+    let _ = same_twice("jwt", &token, || {
+        tokens.verify_jwt_detailed::<Value>(&token, &options)
+    });
+    if let Some((header, payload)) = token.split_once('\n') {
+        let forged = forge_jwt(header, payload);
+        let result = same_twice("jwt (authentic)", &forged, || {
+            tokens.verify_jwt_detailed::<Value>(&forged, &options)
+        });
+        if let Ok(v) = result {
+            let h = serde_json::from_str::<Value>(header);
+            assert!(
+                matches!(&h, Ok(Value::Object(m)) if m.get("alg") == Some(&Value::from("HS256"))),
+                "jwt: header {header:?} accepted, serde_json reads {h:?}"
+            );
+            let p = serde_json::from_str::<Value>(payload);
+            assert!(
+                matches!(&p, Ok(c) if *c == v.claims),
+                "jwt: payload {payload:?} verified as {:?}, serde_json reads {p:?}",
+                v.claims
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsers, differentially
+
+/// The strict JSON object reader (src/json.rs) against `serde_json`: same accept/reject, same
+/// members with the same values. Two differences are by design: the crate refuses a repeated
+/// member name (serde_json keeps the last; parsers that disagree on which one counts must not
+/// both see a signed object), and it reads numbers as text, so only serde_json minds a number
+/// beyond f64 (`1e400`).
+pub fn json_object(data: &[u8]) {
+    let text = text(data);
+    let ours = fuzzing::json_members(&text);
+    let theirs = serde_json::from_str::<Value>(&text);
+    let out_of_range = |e: &serde_json::Error| e.to_string().contains("number out of range");
+    match (&ours, &theirs) {
+        (Ok(members), Ok(Value::Object(map))) => {
+            let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+            let theirs: Vec<&str> = map.keys().map(String::as_str).collect();
+            assert_eq!(names, theirs, "json: member names of {text:?}");
+            for (name, raw) in members {
+                let value = serde_json::from_str::<Value>(raw);
+                assert!(
+                    matches!(&value, Ok(v) if *v == map[name]),
+                    "json: {text:?} member {name:?} is {raw:?}, alone {value:?}, in the object {:?}",
+                    map[name]
+                );
+            }
+        }
+        (Err(JsonRefusal::Duplicate), Ok(Value::Object(_))) => {}
+        (Err(JsonRefusal::NotObject), Err(_)) => {}
+        (Err(JsonRefusal::NotObject), Ok(v)) if !v.is_object() => {}
+        (Ok(_) | Err(JsonRefusal::Duplicate), Err(e)) if out_of_range(e) => {}
+        _ => panic!("json: {text:?}: the crate says {ours:?}, serde_json {theirs:?}"),
+    }
+}
+
+/// Strict base64url (src/codec.rs) against the `base64` crate's URL_SAFE_NO_PAD, whose decoder
+/// is canonical too (no padding, no non-zero trailing bits): same accept/reject, same bytes;
+/// encoding agrees and round-trips.
+pub fn base64url(data: &[u8]) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let text = text(data);
+    let ours = fuzzing::b64url_decode(&text).ok();
+    let theirs = URL_SAFE_NO_PAD.decode(text.as_bytes()).ok();
+    assert_eq!(ours, theirs, "base64url: decoding {text:?}");
+    if let Some(bytes) = &ours {
+        assert_eq!(
+            fuzzing::b64url_encode(bytes),
+            *text,
+            "base64url: not canonical"
+        );
+    }
+    let encoded = fuzzing::b64url_encode(data);
+    assert_eq!(encoded, URL_SAFE_NO_PAD.encode(data), "base64url: encoding");
+    assert_eq!(fuzzing::b64url_decode(&encoded).ok().as_deref(), Some(data));
+}
+
+/// The `Cookie` header reader (src/cookie.rs) against the `cookie` crate's `split_parse`, which
+/// also splits on `;`, splits each piece at its first `=`, trims, and refuses pieces without
+/// `=` or with an empty name (the crate skips them: compared on the pairs both keep), and
+/// whose `value_trimmed` removes one pair of surrounding quotes as the crate does.
+///
+/// Where they legitimately differ: the crate trims only spaces and tabs around names and values
+/// (RFC 6265's OWS), the `cookie` crate any Unicode whitespace (`str::trim`); so the comparison
+/// is made only on headers without other whitespace. Pairs never contain `;`, names are never
+/// empty nor padded, and `get`/`get_all` agree with `pairs` on every header.
+pub fn cookie_header(data: &[u8]) {
+    let header = text(data);
+    let ours: Vec<(&str, &str)> = edge_session::cookie::pairs(&header).collect();
+    for (name, value) in &ours {
+        assert!(!name.is_empty() && !name.contains(';') && !value.contains(';'));
+        assert_eq!(name.trim_matches([' ', '\t']), *name);
+        assert_eq!(
+            edge_session::cookie::get(&header, name),
+            ours.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        );
+        let all: Vec<&str> = edge_session::cookie::get_all(&header, name).collect();
+        let want: Vec<&str> = ours
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(all, want);
+    }
+    if header
+        .chars()
+        .any(|c| c.is_whitespace() && c != ' ' && c != '\t')
+    {
+        return;
+    }
+    let theirs: Vec<(String, String)> = cookie::Cookie::split_parse(&*header)
+        .filter_map(Result::ok)
+        .map(|c| (c.name().to_owned(), c.value_trimmed().to_owned()))
+        .collect();
+    let ours: Vec<(String, String)> = ours
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(ours, theirs, "cookie: {header:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Affinity
+
+pub fn affinity_values() -> &'static AffinityValues {
+    static VALUES: OnceLock<AffinityValues> = OnceLock::new();
+    VALUES.get_or_init(|| {
+        AffinityValues::new(
+            &Secret::new(secret_bytes(1)).expect("32 bytes"),
+            &[Secret::new(secret_bytes(0x21)).expect("32 bytes")],
+        )
+    })
+}
+
+pub fn router(mode: Mode) -> Affinity {
+    let backends = ["a", "b", "c"].map(BackendConfig::new).to_vec();
+    let mut config = AffinityConfig::new(SECRET_1, backends);
+    config.previous_secrets = vec![SECRET_0.into()];
+    config.mode = mode;
+    Affinity::new(config).expect("fixture config")
+}
+
+/// The affinity value and the URL parameter (src/affinity/): the input is read as a value, a
+/// `Cookie` header (cookie mode) and a URL (URL mode). Nothing panics; a value that opens seals
+/// back to the same fields (to the same text, when the current secret signed it); a URL with
+/// the parameter set reads back that one value and setting it again changes nothing; what a
+/// route hands out (cookie or URL) routes back to the same backend without reassignment.
+pub fn affinity(data: &[u8]) {
+    let text = text(data);
+    let values = affinity_values();
+    if let Ok((fields, generation)) = values.open(&text) {
+        let sealed = values.seal(fields);
+        let reopened: (AffinityFields, usize) = values.open(&sealed).expect("seal opens");
+        assert_eq!(
+            reopened,
+            (fields, 0),
+            "affinity: {text:?} resealed differently"
+        );
+        if generation == 0 {
+            assert_eq!(sealed, *text, "affinity: {text:?} is not canonical");
+        }
+    }
+
+    for name in ["_aff", "a"] {
+        let got = fuzzing::url_param_values(&text, name);
+        assert!(got.iter().all(|v| !v.contains(['&', '#'])), "{text:?}");
+        let set = fuzzing::url_with_param(&text, name, "V");
+        assert_eq!(fuzzing::url_param_values(&set, name), ["V"], "{text:?}");
+        assert_eq!(fuzzing::url_with_param(&set, name, "V"), set, "{text:?}");
+    }
+
+    let cookie_mode = router(Mode::Cookie);
+    let request = RouteRequest {
+        cookie: Some(&text),
+        url: Some(&text),
+        entropy: 7,
+        ..RouteRequest::default()
+    };
+    let route = cookie_mode
+        .route(&request, NOW)
+        .expect("cookie mode routes");
+    if let Some(set_cookie) = &route.set_cookie {
+        let pair = set_cookie.split(';').next().unwrap_or_default();
+        let again = cookie_mode
+            .route(
+                &RouteRequest {
+                    cookie: Some(pair),
+                    ..RouteRequest::default()
+                },
+                NOW + 1,
+            )
+            .expect("cookie mode routes");
+        assert_eq!(again.backend, route.backend, "affinity: {set_cookie}");
+        assert!(!again.reassigned, "affinity: {set_cookie}");
+    }
+
+    let url_mode = router(Mode::Url);
+    let route = url_mode
+        .route(&request, NOW)
+        .expect("URL mode routes a URL");
+    if let Some(url) = &route.url {
+        let again = url_mode
+            .route(
+                &RouteRequest {
+                    url: Some(url),
+                    ..RouteRequest::default()
+                },
+                NOW + 1,
+            )
+            .expect("URL mode routes a URL");
+        assert_eq!(again.backend, route.backend, "affinity: {url}");
+        assert!(!again.reassigned, "affinity: {url}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store records
+
+pub fn record_keys() -> &'static RecordKeys {
+    static KEYS: OnceLock<RecordKeys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let ring = KeyRing::new(vec![
+            ("k1".into(), Secret::new(secret_bytes(1)).expect("32 bytes")),
+            (
+                "k0".into(),
+                Secret::new(secret_bytes(0x21)).expect("32 bytes"),
+            ),
+        ])
+        .expect("fixture ring");
+        RecordKeys::new(&ring, "session")
+    })
+}
+
+/// The session id and version the store records are bound to.
+pub const RECORD_ID: [u8; 16] = [9; 16];
+pub const RECORD_VERSION: u64 = 3;
+
+/// The store record decoder (src/store/record.rs): arbitrary text never panics, opens the same
+/// twice, and what opens seals and opens back to the same record. A JSON object in the input
+/// becomes a record (times and subject from the input) that seals and opens back to itself.
+pub fn store_record(data: &[u8]) {
+    let keys = record_keys();
+    let text = text(data);
+    let opened = same_twice("record", &text, || {
+        keys.open(&RECORD_ID, RECORD_VERSION, &text)
+    });
+    if let Ok(opened) = opened {
+        let sealed = keys
+            .seal(&RECORD_ID, RECORD_VERSION, &opened.record)
+            .expect("an opened record seals");
+        let again = keys
+            .open(&RECORD_ID, RECORD_VERSION, &sealed)
+            .expect("opens");
+        assert_eq!(again.record, opened.record);
+    }
+    let (json, rest) = match text.find('\n') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (&*text, ""),
+    };
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) {
+        let n = data.len() as u64;
+        let record = Record {
+            data: map,
+            created: NOW - n,
+            touched: NOW + n * n,
+            subject: (!rest.is_empty()).then(|| rest.to_owned()),
+        };
+        let sealed = keys
+            .seal(&RECORD_ID, RECORD_VERSION, &record)
+            .expect("a record seals");
+        let opened = keys
+            .open(&RECORD_ID, RECORD_VERSION, &sealed)
+            .expect("a sealed record opens");
+        assert!(!opened.stale_key);
+        assert_eq!(
+            (
+                Value::Object(opened.record.data.clone()).to_string(),
+                opened.record.created,
+                opened.record.touched,
+                &opened.record.subject
+            ),
+            (
+                Value::Object(record.data.clone()).to_string(),
+                record.created,
+                record.touched,
+                &record.subject
+            )
+        );
+        assert!(keys.open(&[8; 16], RECORD_VERSION, &sealed).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway
+
+/// The gateway's settings for flag bits `flags & 0x1f`: bits 0-1 the affinity mode (cookie,
+/// header, IP; the gateway has no URL mode), bit 2 a KV store, bits 3-4 the session format
+/// (compact, sealed, JWT, or compact with `DIRECTIVE_NONCE = "on"`).
+pub fn gateway_vars(flags: u8) -> Vec<(&'static str, String)> {
+    let mode = ["cookie", "header", "ip", "cookie"][usize::from(flags & 3)];
+    let format = ["compact", "sealed", "jwt", "compact"][usize::from((flags >> 3) & 3)];
+    let mut vars = vec![
+        (
+            "ORIGINS",
+            r#"[{"id":"a","url":"http://127.0.0.1:9001"},{"id":"b","url":"http://10.0.0.2:8080/app"},{"id":"c","url":"https://c.example"}]"#
+                .to_owned(),
+        ),
+        (
+            "SESSION_KEYS",
+            format!(r#"[{{"id":"k1","secret":"{SECRET_1}"}},{{"id":"k0","secret":"{SECRET_0}"}}]"#),
+        ),
+        ("OPERATOR_TOKEN", "0123456789abcdef".to_owned()),
+        ("AFFINITY_MODE", mode.to_owned()),
+        ("AFFINITY_HEADER", "x-tenant".to_owned()),
+        ("SESSION_FORMAT", format.to_owned()),
+    ];
+    if flags & 4 != 0 {
+        vars.push(("STORE", "kv".to_owned()));
+    }
+    if flags & 0x18 == 0x18 {
+        vars.push(("DIRECTIVE_NONCE", "on".to_owned()));
+    }
+    vars
+}
+
+pub fn new_gateway(flags: u8) -> Gateway {
+    let vars = gateway_vars(flags);
+    let config = GatewayConfig::from_vars(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("fixture config");
+    Gateway::new(config).expect("fixture gateway")
+}
+
+/// A logged-in browser's cookies for the gateway of `flags`: `(session, affinity)` values.
+pub fn login_cookies(flags: u8) -> &'static (String, String) {
+    static COOKIES: [OnceLock<(String, String)>; 32] = [const { OnceLock::new() }; 32];
+    COOKIES[usize::from(flags & 0x1f)].get_or_init(|| {
+        let mut gw = new_gateway(flags);
+        let req = Request {
+            method: "GET",
+            url: "https://app.example/",
+            headers: &[],
+            has_body: false,
+        };
+        let Step::Proxy(attempt) = gw.start(&req, NOW, &Entropy::default()) else {
+            panic!("the fixture gateway proxies")
+        };
+        let mut issue = vec![(
+            "x-session-issue".to_owned(),
+            r#"{"sub":"alice","role":"admin"}"#.to_owned(),
+        )];
+        if let Some(nonce) = headers::get(&attempt.headers, "x-session-nonce") {
+            issue.push(("x-session-nonce".to_owned(), nonce.to_owned()));
+        }
+        let out = gw
+            .finish(&attempt, &issue, NOW, &Entropy::default())
+            .expect("login");
+        let value = |prefix: &str| {
+            out.iter()
+                .filter(|(n, _)| n == "set-cookie")
+                .find_map(|(_, v)| v.strip_prefix(prefix))
+                .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+                .unwrap_or_default()
+        };
+        (value("__Host-session="), value("__Host-affinity="))
+    })
+}
+
+/// Whether a header name reads as the gateway's `x-session-*`: without case, `_` as `-`. Written
+/// here on its own, not taken from the crate, so a hole in the crate's predicate shows.
+pub fn reads_as_session_header(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    folded.starts_with("x-session-")
+}
+
+/// Spelled as the gateway spells its own headers: lowercase, `-` between words. A client's
+/// copy in another spelling that got through would show here; one spelled the same way shows
+/// in the comparison with the request without it.
+fn spelled_as_gateways_own(name: &str) -> bool {
+    !name.contains('_') && name.bytes().all(|b| !b.is_ascii_uppercase())
+}
+
+/// The `x-session-*` headers of an attempt, checked: each one is the gateway's own.
+fn session_headers<'a>(what: &str, attempt: &'a Attempt) -> Vec<&'a (String, String)> {
+    let ours: Vec<&(String, String)> = attempt
+        .headers
+        .iter()
+        .filter(|(n, _)| reads_as_session_header(n))
+        .collect();
+    for (name, value) in &ours {
+        assert!(
+            spelled_as_gateways_own(name),
+            "gateway ({what}): the client's {name:?}: {value:?} reaches the origin"
+        );
+    }
+    ours
+}
+
+/// A hostile request through `Gateway::start`, `retry` and `finish`, and a hostile origin
+/// response through `finish`. The input: a flags byte (see [`gateway_vars`]; bit 5 the request
+/// has a body, bits 6-7 how far the clock moves), then lines of text: the method, the URL, the
+/// client's headers (`name: value`) up to an empty line, then the origin's response headers.
+/// `$S` and `$A` in a value stand for a logged-in browser's session and affinity cookie values,
+/// `$N` in the origin's for the request's `x-session-nonce`.
+///
+/// Nothing panics; no client header that reads as `x-session-*` (without case, `_` as `-`)
+/// reaches the origin: every one that does is the gateway's own, and the same as for the request
+/// without the client's; none reaches the client from the origin either.
+pub fn gateway(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let (session, affinity) = login_cookies(flags);
+    let text = text(rest).replace("$S", session).replace("$A", affinity);
+    let mut lines = text.split('\n');
+    let method = lines.next().unwrap_or_default();
+    let url = lines.next().unwrap_or_default();
+    let header = |line: &str| {
+        let (n, v) = line.split_once(':').unwrap_or((line, ""));
+        (n.to_owned(), v.trim_start().to_owned())
+    };
+    let client: Vec<(String, String)> = lines
+        .by_ref()
+        .take_while(|l| !l.is_empty())
+        .map(header)
+        .collect();
+    let origin: Vec<(String, String)> = lines.map(header).collect();
+    for (name, _) in client.iter().chain(&origin) {
+        assert!(
+            !reads_as_session_header(name) || headers::is_reserved(name),
+            "gateway: headers::is_reserved({name:?}) is false"
+        );
+    }
+    let now = NOW + [0, 1_000, 3_000, 100_000][usize::from(flags >> 6)];
+    let entropy = Entropy {
+        visitor: u64::from(flags),
+        sid: [flags; 16],
+        ..Entropy::default()
+    };
+    let req = Request {
+        method,
+        url,
+        headers: &client,
+        has_body: flags & 0x20 != 0,
+    };
+
+    let mut gw = new_gateway(flags);
+    // The same request without any header that reads as `x-session-*`: the gateway's own
+    // `x-session-*` headers must come out the same.
+    let clean: Vec<(String, String)> = client
+        .iter()
+        .filter(|(n, _)| !reads_as_session_header(n))
+        .cloned()
+        .collect();
+    let clean_req = Request {
+        headers: &clean,
+        ..req
+    };
+    let clean_step = gw.start(&clean_req, now, &entropy);
+    let step = gw.start(&req, now, &entropy);
+    let Step::Proxy(attempt) = step else {
+        return;
+    };
+    let ours = session_headers("start", &attempt);
+    if let Step::Proxy(clean_attempt) = &clean_step {
+        let want: Vec<&(String, String)> = clean_attempt
+            .headers
+            .iter()
+            .filter(|(n, _)| reads_as_session_header(n))
+            .collect();
+        assert_eq!(
+            ours, want,
+            "gateway: the client's x-session-* headers count"
+        );
+    }
+
+    // `$N` in the origin's answer: the nonce the gateway sent with the request, if any.
+    let nonce = headers::get(&attempt.headers, "x-session-nonce").unwrap_or_default();
+    let origin: Vec<(String, String)> = origin
+        .into_iter()
+        .map(|(n, v)| (n, v.replace("$N", nonce)))
+        .collect();
+    let finished = gw.finish(&attempt, &origin, now, &entropy);
+    check_to_client(&finished);
+
+    if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
+        session_headers("retry", &next);
+        check_to_client(&gw.finish(&next, &origin, now, &entropy));
+        let _ = gw.retry(&req, &next, now, &entropy);
+    }
+}
+
+fn check_to_client(finished: &Result<Vec<(String, String)>, Page>) {
+    if let Ok(out) = finished {
+        for (name, value) in out {
+            assert!(
+                !reads_as_session_header(name),
+                "gateway: the origin's {name:?}: {value:?} reaches the client"
+            );
+        }
+    }
+}
