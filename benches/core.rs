@@ -1,4 +1,11 @@
 //! Native speed of the core, the yardstick for the JavaScript face (`make bench`).
+// Measurement code: a failed unwrap, expect or index stops the run, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use criterion::{criterion_group, criterion_main, Criterion};
 use edge_session::{KeyConfig, SessionTokens, TokenConfig};
 use serde_json::{json, Value};

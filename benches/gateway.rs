@@ -1,5 +1,12 @@
 //! Native cost of the gateway's pipeline per request (`make bench-gateway`): what the worker
 //! spends in Rust around each proxied request, apart from the runtime's own I/O.
+// Measurement code: a failed unwrap, expect or index stops the run, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use criterion::{criterion_group, criterion_main, Criterion};
 use edge_session::gateway::{Entropy, Gateway, GatewayConfig, Request, Step};
 use std::hint::black_box;

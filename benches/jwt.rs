@@ -1,4 +1,11 @@
 //! Native speed of JWT verify and sealed tokens, the yardstick for `bench/jwt.mjs`.
+// Measurement code: a failed unwrap, expect or index stops the run, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use criterion::{criterion_group, criterion_main, Criterion};
 use edge_session::{
     JwtSignOptions, KeyConfig, SealedTokens, SessionTokens, TokenConfig, VerifyOptions,

@@ -7,6 +7,13 @@
 //! ```text
 //! cargo run --release --example affinity_sim
 //! ```
+// Measurement code: a failed unwrap, expect or index stops the run, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::fmt::Write as _;
 use std::time::Instant;

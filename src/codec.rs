@@ -11,25 +11,48 @@ const INVALID: u8 = 0xff;
 const URL_SAFE_VALUES: [u8; 256] = decoding_table(URL_SAFE);
 const STANDARD_VALUES: [u8; 256] = decoding_table(STANDARD);
 
-/// Each byte's 6-bit value in `alphabet`, or [`INVALID`].
+/// Each byte's 6-bit value in `alphabet`, or [`INVALID`] (evaluated at compile time).
 const fn decoding_table(alphabet: &[u8; 64]) -> [u8; 256] {
     let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < 64 {
-        table[alphabet[i] as usize] = i as u8;
-        i += 1;
+    let mut slots: &mut [u8] = &mut table;
+    let mut byte = 0u8;
+    while let [slot, rest @ ..] = slots {
+        *slot = sextet(alphabet, byte);
+        slots = rest;
+        byte = byte.wrapping_add(1);
     }
     table
+}
+
+/// The position of `byte` in `alphabet`, or [`INVALID`].
+const fn sextet(alphabet: &[u8; 64], byte: u8) -> u8 {
+    let mut chars: &[u8] = alphabet;
+    let mut value = 0u8;
+    while let [c, rest @ ..] = chars {
+        if *c == byte {
+            return value;
+        }
+        chars = rest;
+        value += 1;
+    }
+    INVALID
 }
 
 /// Base64url without padding.
 pub(crate) fn b64_encode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
-    let char = |n: u32, shift: u32| URL_SAFE[(n >> shift & 63) as usize];
+    // The mask keeps the index below 64: the check compiles away and `A` is never used.
+    let char = |n: u32, shift: u32| {
+        let i = (n >> shift & 63) as usize;
+        URL_SAFE.get(i).copied().unwrap_or(b'A')
+    };
     let mut chunks = bytes.chunks_exact(3);
     for c in &mut chunks {
-        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
-        out.extend([char(n, 18), char(n, 12), char(n, 6), char(n, 0)]);
+        // Always three bytes (`chunks_exact`).
+        if let &[a, b, c] = c {
+            let n = u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c);
+            out.extend([char(n, 18), char(n, 12), char(n, 6), char(n, 0)]);
+        }
     }
     match *chunks.remainder() {
         [a] => out.extend([char(u32::from(a) << 16, 18), char(u32::from(a) << 16, 12)]),
@@ -55,21 +78,23 @@ pub(crate) fn b64_decode_standard(text: &str) -> Option<Vec<u8>> {
 }
 
 fn decode(text: &str, values: &[u8; 256]) -> Option<Vec<u8>> {
-    let text = text.as_bytes();
-    let (quads, tail) = text.split_at(text.len() / 4 * 4);
+    let quads = text.as_bytes().chunks_exact(4);
+    let tail = quads.remainder();
     if tail.len() == 1 {
         return None;
     }
-    let whole = quads.len() / 4 * 3;
+    let whole = quads.len() * 3;
     let mut out = vec![0; whole + tail.len().saturating_sub(1)];
-    // Invalid characters have the high bit set: one test at the end finds any.
-    let value = |c: &u8| u32::from(values[usize::from(*c)]);
+    // Invalid characters have the high bit set: one test at the end finds any. A `u8` is always
+    // within the 256 entries: the check compiles away.
+    let value = |c: &u8| u32::from(values.get(usize::from(*c)).copied().unwrap_or(INVALID));
     let mut seen = 0;
-    for (q, o) in quads.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
-        let [a, b, c, d] = [value(&q[0]), value(&q[1]), value(&q[2]), value(&q[3])];
-        seen |= a | b | c | d;
-        let n = a << 18 | b << 12 | c << 6 | d;
-        if let [x, y, z] = o {
+    for (q, o) in quads.zip(out.chunks_exact_mut(3)) {
+        // Always four characters and three bytes (`chunks_exact`).
+        if let ([a, b, c, d], [x, y, z]) = (q, o) {
+            let [a, b, c, d] = [value(a), value(b), value(c), value(d)];
+            seen |= a | b | c | d;
+            let n = a << 18 | b << 12 | c << 6 | d;
             [*x, *y, *z] = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         }
     }
@@ -78,7 +103,7 @@ fn decode(text: &str, values: &[u8; 256]) -> Option<Vec<u8>> {
         seen |= value(c);
         n |= value(c) << (18 - 6 * i);
     }
-    for (i, o) in (0u32..).zip(&mut out[whole..]) {
+    for (i, o) in (0u32..).zip(out.get_mut(whole..).unwrap_or_default()) {
         *o = (n >> (16 - 8 * i)) as u8;
     }
     // The bits past the last byte must be zero, or two texts would decode alike.

@@ -41,7 +41,7 @@ use crate::claims::{typed, Registered, VerifyOptions};
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::keys::{KeyRing, MacKey};
+use crate::keys::{signing_key, KeyRing, MacKey};
 use crate::time::{self, Outside, UnixTime};
 use crate::token::{
     check_size, check_time, check_ttl, claims_json, claims_object, nbf_claim, SessionTokens,
@@ -114,6 +114,7 @@ impl SessionTokens {
         claims: &str,
         options: &JwtSignOptions<'_>,
     ) -> Result<String> {
+        let signer = signing_key(&self.jwt_keys.keys)?;
         let mut claims = claims_object(claims)?;
         let now = options.now;
         let ttl = options.ttl_seconds.unwrap_or(self.ttl);
@@ -133,7 +134,6 @@ impl SessionTokens {
         }
         let payload = claims.to_json();
 
-        let signer = &self.jwt_keys.keys[0];
         let mut token = if self.jwt_keys.keys.len() > 1 {
             signer.header.clone()
         } else {
@@ -198,7 +198,11 @@ impl SessionTokens {
         if signature.len() != SIGNATURE_BYTES {
             return Err(Error::Malformed("an HS256 signature is 32 bytes"));
         }
-        let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
+        // `header.payload`, the start of `token` (three segments were found above).
+        let signing_input = token
+            .as_bytes()
+            .get(..header.len() + 1 + payload.len())
+            .ok_or(Error::Malformed("a JWT has three segments"))?;
         let keys = &self.jwt_keys.keys;
         let index = match kid {
             Kid::Index(index) => Some(index),
@@ -209,13 +213,13 @@ impl SessionTokens {
             ),
             Kid::None => None,
         };
-        let verifies = |i: &usize| keys[*i].mac.verify_full(signing_input, &signature);
-        let index = match index {
-            Some(i) => Some(i).filter(verifies),
-            None => (0..keys.len()).find(verifies),
+        let verifies = |(_, k): &(usize, &JwtKey)| k.mac.verify_full(signing_input, &signature);
+        let (index, key) = match index {
+            Some(i) => keys.get(i).map(|k| (i, k)).filter(verifies),
+            None => keys.iter().enumerate().find(verifies),
         }
         .ok_or(Error::BadSignature)?;
-        let key_id = &keys[index].id;
+        let key_id = &key.id;
 
         // Authentic from here on.
         let claims =

@@ -71,11 +71,15 @@ impl Secret {
     // Set-up code, called from many constructors: one copy in the wasm, not one per caller.
     #[inline(never)]
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
+        let (prk, hkdf) = Hkdf::<Sha256>::extract(Some(HKDF_SALT), &self.0);
         let mut okm = [0u8; 32];
-        Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.0)
-            .expand(purpose.as_bytes(), &mut okm)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        okm
+        match hkdf.expand(purpose.as_bytes(), &mut okm) {
+            Ok(()) => okm,
+            // Unreachable: HKDF-Expand refuses only outputs longer than 255 hash lengths (RFC
+            // 5869 section 2.3), and this one is a single hash length. Were it refused anyway,
+            // the same key by the RFC's definition, without a panic.
+            Err(_) => expand_one_block(&prk, purpose.as_bytes()),
+        }
     }
 
     /// The raw bytes, for standards that key HMAC with the secret itself (JWT HS256).
@@ -88,6 +92,15 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// HKDF-Expand (RFC 5869 section 2.3) of one hash length: `T(1) = HMAC-Hash(PRK, info | 0x01)`,
+/// the whole of a 32-byte output.
+fn expand_one_block(prk: &[u8], info: &[u8]) -> [u8; 32] {
+    let mut mac = MacKey::new(prk).0;
+    mac.update(info);
+    mac.update(&[1]);
+    mac.finalize().into_bytes().into()
 }
 
 /// A key as written in configuration: `{ "id": "k2", "secret": "<base64url>" }`.
@@ -127,7 +140,7 @@ impl KeyRing {
         }
         for (i, (id, _)) in keys.iter().enumerate() {
             check_key_id(i, id)?;
-            if let Some(j) = keys[..i].iter().position(|(other, _)| other == id) {
+            if let Some(j) = keys.iter().take(i).position(|(other, _)| other == id) {
                 return Err(Error::config(format!(
                     "keys[{i}]: the same key id as keys[{j}]"
                 )));
@@ -155,12 +168,21 @@ impl KeyRing {
         self.keys.iter().map(|(id, s)| (id.as_str(), s))
     }
 
-    /// Per-purpose HMAC-SHA256 keys for every key in the ring, in order.
+    /// Per-purpose HMAC-SHA256 keys for every key in the ring, in order (never empty, like the
+    /// ring: [`signing_key`] finds the first).
     pub(crate) fn mac_keys(&self, purpose: &str) -> Vec<(String, MacKey)> {
         self.iter()
             .map(|(id, s)| (id.to_owned(), MacKey::new(&s.derive(purpose))))
             .collect()
     }
+}
+
+/// The signing key of keys derived from a [`KeyRing`], in the ring's order: the first. A ring is
+/// never empty ([`KeyRing::new`] refuses that), so the error stands in for a panic that cannot
+/// happen.
+pub(crate) fn signing_key<K>(keys: &[K]) -> Result<&K> {
+    keys.first()
+        .ok_or_else(|| Error::config("keys: at least one key is required"))
 }
 
 fn check_key_id(index: usize, id: &str) -> Result<()> {
@@ -186,7 +208,13 @@ impl MacKey {
     // Set-up code, like `Secret::derive`: one copy.
     #[inline(never)]
     pub(crate) fn new(key: &[u8]) -> Self {
-        MacKey(Hmac::new_from_slice(key).expect("HMAC takes keys of any length"))
+        match Hmac::new_from_slice(key) {
+            Ok(mac) => MacKey(mac),
+            // Unreachable: HMAC takes keys of any length (RFC 2104 section 2) and `hmac` returns
+            // `Ok` for every length. Were it refused anyway, the same MAC from the key as RFC
+            // 2104 forms it, without a panic.
+            Err(_) => MacKey(<Hmac<Sha256> as KeyInit>::new(&block_key(key))),
+        }
     }
 
     /// The truncated tag of `message`.
@@ -194,8 +222,9 @@ impl MacKey {
         let mut mac = self.0.clone();
         mac.update(message);
         let full = mac.finalize().into_bytes();
+        // The first TAG_BYTES of the 32.
         let mut tag = [0u8; TAG_BYTES];
-        tag.copy_from_slice(&full[..TAG_BYTES]);
+        tag.iter_mut().zip(full).for_each(|(t, f)| *t = f);
         tag
     }
 
@@ -219,6 +248,21 @@ impl MacKey {
         mac.update(message);
         mac.verify_slice(tag).is_ok()
     }
+}
+
+/// An HMAC-SHA256 key as RFC 2104 section 2 forms it: hashed first when longer than a block,
+/// then zero-padded to a block.
+fn block_key(key: &[u8]) -> hmac::digest::Key<Hmac<Sha256>> {
+    let mut block = hmac::digest::Key::<Hmac<Sha256>>::default();
+    let hashed;
+    let key = if key.len() > block.len() {
+        hashed = <Sha256 as sha2::Digest>::digest(key);
+        hashed.as_slice()
+    } else {
+        key
+    };
+    block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
+    block
 }
 
 #[cfg(test)]
@@ -247,6 +291,28 @@ mod tests {
             Secret::from_base64("not base64!").unwrap_err().code(),
             "invalid_config"
         );
+    }
+
+    /// The fallbacks that stand in for panics compute what the libraries do.
+    #[test]
+    fn unreachable_fallbacks_agree_with_the_libraries() {
+        let s = Secret::new((0..40).collect::<Vec<u8>>()).unwrap();
+        let (prk, _) = Hkdf::<Sha256>::extract(Some(HKDF_SALT), &s.0);
+        for purpose in ["session", "token:csrf", ""] {
+            assert_eq!(
+                s.derive(purpose),
+                expand_one_block(&prk, purpose.as_bytes())
+            );
+        }
+        for len in [0, 1, 32, 64, 65, 131] {
+            let key = vec![0xa5; len];
+            let padded = MacKey(<Hmac<Sha256> as KeyInit>::new(&block_key(&key)));
+            assert_eq!(
+                MacKey::new(&key).full_tag(b"m"),
+                padded.full_tag(b"m"),
+                "{len}"
+            );
+        }
     }
 
     #[test]

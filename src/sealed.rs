@@ -49,7 +49,7 @@ use crate::codec::{b64_decode, b64_encode, Reader};
 use crate::error::{Error, Result};
 use crate::header::{find_key, read_kid, Times};
 use crate::json::Object;
-use crate::keys::KeyRing;
+use crate::keys::{signing_key, KeyRing};
 use crate::refresh::RefreshPolicy;
 use crate::time::UnixTime;
 use crate::token::{check_config, check_size, claims_json, claims_object, TokenConfig, Verified};
@@ -149,16 +149,17 @@ impl SealedTokens {
         nonce: [u8; NONCE_BYTES],
     ) -> Result<String> {
         let (times, json) = Times::stamp(claims, now, ttl)?;
-        let (kid, cipher) = &self.keys[0];
+        let (kid, cipher) = signing_key(&self.keys)?;
         let mut body = Vec::with_capacity(20 + kid.len() + NONCE_BYTES + json.len() + TAG_BYTES);
         body.push(VERSION);
         times.write(kid, &mut body);
         let aad_len = body.len();
         body.extend_from_slice(&nonce);
         body.extend_from_slice(json.as_bytes());
-        let (head, plaintext) = body.split_at_mut(aad_len + NONCE_BYTES);
+        let (aad, rest) = body.split_at_mut(aad_len);
+        let (_, plaintext) = rest.split_at_mut(NONCE_BYTES);
         let tag = cipher
-            .encrypt_inout_detached(&XNonce::from(nonce), &head[..aad_len], plaintext.into())
+            .encrypt_inout_detached(&XNonce::from(nonce), aad, plaintext.into())
             .map_err(|_| Error::InvalidClaims("claims too large to seal".into()))?;
         body.extend_from_slice(&tag);
 
@@ -231,12 +232,11 @@ impl SealedTokens {
         let nonce = XNonce::try_from(nonce).map_err(|_| Error::Malformed("bad nonce"))?;
         let tag = Tag::try_from(&*tag).map_err(|_| Error::Malformed("bad tag"))?;
         cipher
-            .decrypt_inout_detached(&nonce, aad, ciphertext.into(), &tag)
+            .decrypt_inout_detached(&nonce, aad, (&mut *ciphertext).into(), &tag)
             .map_err(|_| Error::BadSignature)?;
 
-        // Authentic from here on.
-        let claims = &bytes[aad_len + NONCE_BYTES..tag_at];
-        times.verified(claims, now, self.leeway, kid, index > 0)
+        // Authentic from here on: `ciphertext` now holds the claims.
+        times.verified(ciphertext, now, self.leeway, kid, index > 0)
     }
 
     /// A replacement for `token` when one is due, as for

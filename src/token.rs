@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::header::{find_key, read_kid, Times};
 use crate::json::{self, Object};
 use crate::jwt::JwtKeys;
-use crate::keys::{KeyConfig, KeyRing, MacKey, TAG_BYTES};
+use crate::keys::{signing_key, KeyConfig, KeyRing, MacKey, TAG_BYTES};
 use crate::refresh::RefreshPolicy;
 use crate::time::{UnixTime, MAX_TIME};
 
@@ -201,7 +201,7 @@ impl SessionTokens {
         ttl: u64,
     ) -> Result<String> {
         let (times, json) = Times::stamp(claims, now, ttl)?;
-        let (kid, key) = &self.keys[0];
+        let (kid, key) = signing_key(&self.keys)?;
         let mut body = Vec::with_capacity(16 + kid.len() + json.len() + TAG_BYTES);
         body.extend([VERSION, self.purpose_hint]);
         times.write(kid, &mut body);
@@ -321,10 +321,12 @@ pub(crate) fn nbf_claim(value: &str) -> Result<UnixTime> {
 }
 
 fn purpose_hint(purpose: &str) -> u8 {
-    Sha256::new()
+    let [hint, ..]: [u8; 32] = Sha256::new()
         .chain_update("edge-session purpose:")
         .chain_update(purpose)
-        .finalize()[0]
+        .finalize()
+        .into();
+    hint
 }
 
 /// The checks shared by every token kind configured with a [`TokenConfig`].

@@ -1,6 +1,13 @@
 //! Behaviour of affinity routing. These bodies run natively (`cargo test`) and in WebAssembly
 //! (`wasm-pack test --node`), where the frozen routing vectors also prove that both platforms
 //! decide alike; the property tests at the end run natively.
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use edge_session::affinity::{
     Affinity, AffinityConfig, BackendConfig, Failover, Mode, Route, RouteRequest,

@@ -1,5 +1,12 @@
 //! Sliding refresh and revocation of compact session tokens. These bodies run natively
 //! (`cargo test`) and in WebAssembly (`wasm-pack test --node`).
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use edge_session::{SessionTokens, TokenConfig, VerifyOptions};
 use serde_json::{json, Value};

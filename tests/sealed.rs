@@ -2,6 +2,13 @@
 //! every way a token can be wrong. These bodies run natively (`cargo test`) and in WebAssembly
 //! (`wasm-pack test --node`).
 #![cfg(feature = "sealed")]
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -2,6 +2,13 @@
 //! Workers KV and the Durable Object store on the local runtime: tests/e2e/store.test.mjs),
 //! plus what only a memory store can show: write counts, faults, interleaving.
 #![cfg(feature = "sealed")]
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use edge_session::store::conformance::{self, block_on, join_all};
 use edge_session::store::memory::MemoryStore;

@@ -1,5 +1,12 @@
 //! Behaviour of the compact session token. These bodies run natively (`cargo test`) and in
 //! WebAssembly (`wasm-pack test --node`).
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use edge_session::{Error, KeyConfig, SessionTokens, TokenConfig};
 use serde_json::{json, Value};

@@ -1,5 +1,12 @@
 //! Property tests of the compact token (native only: proptest does not run in wasm here).
 #![cfg(not(target_arch = "wasm32"))]
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use edge_session::{KeyConfig, SessionTokens, TokenConfig};
 use proptest::prelude::*;

@@ -42,13 +42,19 @@ pub(crate) struct AffinityValue {
 /// The keys that sign and verify values: the current secret's first, then those of the
 /// previous secrets (verify only).
 #[derive(Clone)]
-pub(crate) struct ValueKey(Vec<MacKey>);
+pub(crate) struct ValueKey {
+    current: MacKey,
+    previous: Vec<MacKey>,
+}
 
 impl ValueKey {
     /// The keys of the `current` secret and of the `previous` ones, newest first.
     pub(crate) fn new(current: &Secret, previous: &[Secret]) -> Self {
         let key = |s: &Secret| MacKey::new(&s.derive(PURPOSE));
-        ValueKey(std::iter::once(current).chain(previous).map(key).collect())
+        ValueKey {
+            current: key(current),
+            previous: previous.iter().map(key).collect(),
+        }
     }
 
     /// The signed text of `value`. `last_seen` is clamped to be at least `issued_at`.
@@ -59,7 +65,7 @@ impl ValueKey {
         bytes.extend_from_slice(&value.visitor.to_le_bytes());
         put_varint(&mut bytes, value.issued_at);
         put_varint(&mut bytes, value.last_seen.saturating_sub(value.issued_at));
-        let tag = self.0[0].tag(&bytes);
+        let tag = self.current.tag(&bytes);
         bytes.extend_from_slice(&tag);
         b64_encode(&bytes)
     }
@@ -79,9 +85,8 @@ impl ValueKey {
             return Err(Error::Malformed("too short"));
         }
         let (body, tag) = bytes.split_at(bytes.len() - TAG_BYTES);
-        let generation = self
-            .0
-            .iter()
+        let generation = std::iter::once(&self.current)
+            .chain(&self.previous)
             .position(|k| k.verify(body, tag))
             .ok_or(Error::BadSignature)?;
         // Authentic from here on: written by `seal` with this key.
@@ -187,7 +192,13 @@ mod tests {
         assert_eq!(other.open(&text).unwrap_err().code(), "bad_signature");
         let token_key = MacKey::new(&Secret::new(vec![11; 32]).unwrap().derive("token:session"));
         assert_eq!(
-            ValueKey(vec![token_key]).open(&text).unwrap_err().code(),
+            ValueKey {
+                current: token_key,
+                previous: Vec::new()
+            }
+            .open(&text)
+            .unwrap_err()
+            .code(),
             "bad_signature"
         );
     }
@@ -220,7 +231,8 @@ mod tests {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod proptests {
     use super::*;
     use proptest::prelude::*;

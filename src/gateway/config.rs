@@ -366,10 +366,16 @@ impl GatewayConfig {
                 };
                 (s, previous)
             }
-            None => (
-                keys[0].secret.clone(),
-                keys[1..].iter().map(|k| k.secret.clone()).collect(),
-            ),
+            None => {
+                // `parse_keys` refuses an empty list.
+                let (first, rest) = keys.split_first().ok_or_else(|| {
+                    ConfigError::new(SESSION_KEYS, "at least one key is required")
+                })?;
+                (
+                    first.secret.clone(),
+                    rest.iter().map(|k| k.secret.clone()).collect(),
+                )
+            }
         };
         let mut affinity = AffinityConfig::new(
             secret,

@@ -26,7 +26,9 @@ impl Page {
     /// A JSON body.
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
         let mut page = Page::text(status, format!("{value:#}\n"));
-        page.headers[0].1 = "application/json".into();
+        if let Some((_, content_type)) = page.headers.first_mut() {
+            *content_type = "application/json".into();
+        }
         page
     }
 

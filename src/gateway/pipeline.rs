@@ -1005,7 +1005,8 @@ mod tests {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod proptests {
     use super::*;
     use proptest::prelude::*;

@@ -425,8 +425,8 @@ async fn operator_health(
     let report = with(gw, |g| g.health().report(&g.config().origins, now));
     match report {
         Some(mut report) => {
-            report["kvBinding"] = env.kv(KV_BINDING).is_ok().into();
-            report["store"] = match with(gw, |g| g.config().store.as_ref().map(|s| s.kind)) {
+            let kv_binding = env.kv(KV_BINDING).is_ok().into();
+            let store = match with(gw, |g| g.config().store.as_ref().map(|s| s.kind)) {
                 Some(Some(kind)) => {
                     let (name, label) = match kind {
                         StoreKind::Kv => (STORE_KV_BINDING, "kv"),
@@ -438,6 +438,11 @@ async fn operator_health(
                 }
                 _ => serde_json::json!({ "kind": "none" }),
             };
+            // Always an object (`Health::report`).
+            if let Some(fields) = report.as_object_mut() {
+                fields.insert("kvBinding".into(), kv_binding);
+                fields.insert("store".into(), store);
+            }
             page(&Page::json(200, &report))
         }
         None => page(&Page::internal()),

@@ -40,7 +40,7 @@ use serde_json::{Map, Value};
 
 use crate::codec::{b64_decode, b64_encode, put_varint, Reader};
 use crate::error::{Error, Result};
-use crate::keys::{KeyRing, MAX_KEY_ID_BYTES};
+use crate::keys::{signing_key, KeyRing, MAX_KEY_ID_BYTES};
 use crate::time::UnixTime;
 
 const FORMAT: u8 = 0x01;
@@ -131,11 +131,12 @@ impl RecordKeys {
     ) -> Result<String> {
         let json =
             serde_json::to_vec(&record.data).map_err(|e| Error::InvalidClaims(e.to_string()))?;
-        let (kid, cipher) = &self.keys[0];
+        let (kid, cipher) = signing_key(&self.keys)?;
         let mut out = Vec::with_capacity(2 + kid.len() + NONCE_BYTES + 24 + json.len() + TAG_BYTES);
         out.extend([FORMAT, kid.len() as u8]);
         out.extend_from_slice(kid.as_bytes());
         let header_len = out.len();
+        let ad = associated_data(&out, id, version);
         out.extend_from_slice(&nonce);
         put_varint(&mut out, record.created);
         put_varint(&mut out, record.touched);
@@ -147,8 +148,10 @@ impl RecordKeys {
             }
         }
         out.extend_from_slice(&json);
-        let ad = associated_data(&out[..header_len], id, version);
-        let plaintext = &mut out[header_len + NONCE_BYTES..];
+        // Everything after the header and the nonce, just written.
+        let plaintext = out
+            .get_mut(header_len + NONCE_BYTES..)
+            .ok_or(Error::Malformed("record too short"))?;
         let tag = cipher
             .encrypt_inout_detached(&XNonce::from(nonce), &ad, plaintext.into())
             .map_err(|_| Error::InvalidClaims("record too large to seal".into()))?;
@@ -184,18 +187,22 @@ impl RecordKeys {
             .enumerate()
             .find(|(_, (k, _))| k.as_bytes() == kid)
             .ok_or_else(|| Error::UnknownKey(String::from_utf8_lossy(kid).into_owned()))?;
-        let ad = associated_data(&bytes[..header_len], id, version);
+        let header = bytes
+            .get(..header_len)
+            .ok_or(Error::Malformed("record too short"))?;
+        let ad = associated_data(header, id, version);
         let tag_at = bytes.len() - TAG_BYTES;
         let (body, tag) = bytes.split_at_mut(tag_at);
         let (head, ciphertext) = body.split_at_mut(header_len + NONCE_BYTES);
-        let nonce = XNonce::try_from(&head[header_len..]).map_err(|_| Error::Malformed("nonce"))?;
+        let nonce = head.get(header_len..).unwrap_or_default();
+        let nonce = XNonce::try_from(nonce).map_err(|_| Error::Malformed("nonce"))?;
         let tag = Tag::try_from(&*tag).map_err(|_| Error::Malformed("tag"))?;
         cipher
-            .decrypt_inout_detached(&nonce, &ad, ciphertext.into(), &tag)
+            .decrypt_inout_detached(&nonce, &ad, (&mut *ciphertext).into(), &tag)
             .map_err(|_| Error::BadSignature)?;
 
-        // Authentic from here on: written by `seal`.
-        let mut r = Reader::new(&bytes[header_len + NONCE_BYTES..tag_at]);
+        // Authentic from here on: written by `seal`; `ciphertext` now holds the plaintext.
+        let mut r = Reader::new(ciphertext);
         let created = r.varint()?;
         let touched = r.varint()?;
         let subject = match r.varint()?.checked_sub(1) {

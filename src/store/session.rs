@@ -26,7 +26,7 @@ use super::record::{Record, RecordKeys, ID_BYTES};
 use super::{Entry, SessionStore};
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
-use crate::keys::{KeyRing, MacKey};
+use crate::keys::{signing_key, KeyRing, MacKey};
 use crate::time::{UnixTime, MAX_TIME};
 use crate::token::{SessionTokens, TokenConfig};
 
@@ -460,7 +460,7 @@ impl<S: SessionStore> Sessions<S> {
         now: UnixTime,
         keep_seconds: u64,
     ) -> Result<()> {
-        let (_, _, mac) = &self.hashes[0];
+        let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
         let expires = now.saturating_add(keep_seconds).min(MAX_TIME);
         let mut conflicts = 0;
@@ -542,7 +542,7 @@ impl<S: SessionStore> Sessions<S> {
             Some(s) if session.version > 0 && session.linked.as_ref() != Some(s) => s.clone(),
             _ => return Ok(()),
         };
-        let (_, _, mac) = &self.hashes[0];
+        let (_, _, mac) = signing_key(&self.hashes)?;
         let tag = b64_encode(&mac.tag(subject.as_bytes()));
         let until = session
             .record
@@ -560,7 +560,7 @@ impl<S: SessionStore> Sessions<S> {
         created: UnixTime,
         now: UnixTime,
     ) -> Result<(String, String)> {
-        let kid = &self.hashes[0].0;
+        let (kid, _, _) = signing_key(&self.hashes)?;
         let key = self.store_key(kid, id)?;
         let ttl = created
             .saturating_add(self.config.absolute_timeout_seconds)
