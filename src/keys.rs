@@ -10,12 +10,12 @@
 
 use std::fmt;
 
+use base64ct::{Base64Unpadded, Base64UrlUnpadded, Encoding};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::codec::{b64_decode, b64_decode_standard};
 use crate::error::{Error, Result};
 
 /// The shortest secret accepted, in bytes (256 bits, the HMAC-SHA256 key strength).
@@ -51,7 +51,8 @@ impl Secret {
     }
 
     /// A secret from its base64url text (padding optional; the standard alphabet is accepted
-    /// too, since that is what `openssl rand -base64 32` prints).
+    /// too, since that is what `openssl rand -base64 32` prints). Decoded in constant time
+    /// (`base64ct`): neither the time taken nor the alphabet tried first depends on the secret.
     ///
     /// ```
     /// use edge_session::Secret;
@@ -60,9 +61,12 @@ impl Secret {
     /// ```
     pub fn from_base64(text: &str) -> Result<Self> {
         let text = text.trim().trim_end_matches('=');
-        let bytes = b64_decode(text)
-            .ok()
-            .or_else(|| b64_decode_standard(text))
+        // Both alphabets, always, so the time taken does not tell which one the text is in;
+        // base64url wins, as it did (text valid in both decodes alike in both).
+        let url = decode_ct::<Base64UrlUnpadded>(text);
+        let standard = decode_ct::<Base64Unpadded>(text);
+        let bytes = url
+            .or(standard)
             .ok_or_else(|| Error::config("a secret must be base64url text"))?;
         Self::new(bytes)
     }
@@ -92,6 +96,14 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// Unpadded base64 in the alphabet `E`, decoded in constant time (`base64ct`: no table lookup
+/// or branch depends on a character). Strict as [`crate::codec`] is: no non-zero trailing bits.
+// Set-up code: one out-of-line copy per alphabet.
+#[inline(never)]
+fn decode_ct<E: Encoding>(text: &str) -> Option<Vec<u8>> {
+    E::decode_vec(text).ok()
 }
 
 /// HKDF-Expand (RFC 5869 section 2.3) of one hash length: `T(1) = HMAC-Hash(PRK, info | 0x01)`,
@@ -291,6 +303,67 @@ mod tests {
             Secret::from_base64("not base64!").unwrap_err().code(),
             "invalid_config"
         );
+    }
+
+    /// `from_base64` as it was before `base64ct`: the crate's table-based codec, base64url
+    /// first, then the standard alphabet.
+    fn from_base64_by_table(text: &str) -> Result<Secret> {
+        let text = text.trim().trim_end_matches('=');
+        let bytes = crate::codec::b64_decode(text)
+            .ok()
+            .or_else(|| crate::codec::b64_decode_standard(text))
+            .ok_or_else(|| Error::config("a secret must be base64url text"))?;
+        Secret::new(bytes)
+    }
+
+    #[test]
+    fn secrets_decode_as_the_table_codec_did() {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+        let same = |text: &str| {
+            let ours = Secret::from_base64(text).map(|s| s.0);
+            let before = from_base64_by_table(text).map(|s| s.0);
+            assert_eq!(ours, before, "{text:?}");
+            ours.is_ok()
+        };
+        let mut decoded = 0;
+        for len in 0..=66u32 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len * 11 + 0xf0) as u8).collect();
+            let url = crate::codec::b64_encode(&bytes);
+            let padding = "=".repeat((4 - url.len() % 4) % 4);
+            for text in [
+                url.clone(),
+                format!("{url}{padding}"),
+                format!(" {url}{padding}\n"),
+                base64::Engine::encode(&STANDARD, &bytes),
+                base64::Engine::encode(&STANDARD_NO_PAD, &bytes),
+            ] {
+                decoded += usize::from(same(&text));
+                // Characters changed, to each alphabet's own, padding, and junk (the last ones
+                // give non-zero trailing bits): every one at a few lengths, else the ends.
+                let every = (32..=34).contains(&len);
+                for i in (0..text.len()).filter(|&i| every || i < 2 || i + 5 > text.len()) {
+                    for c in ["A", "B", "-", "_", "+", "/", "=", " ", "!", "\0", "é"] {
+                        same(&format!("{}{c}{}", &text[..i], &text[i + 1..]));
+                    }
+                }
+            }
+        }
+        // Both alphabets, padded or not, from 32 bytes up.
+        assert_eq!(decoded, 35 * 5);
+        for bad in [
+            "not base64!",
+            "AR",
+            "A",
+            "AAAAA",
+            "AQ=A",
+            "-_+/",
+            "é",
+            "AA\0A",
+        ] {
+            let error = Secret::from_base64(bad).unwrap_err();
+            assert_eq!(error.code(), "invalid_config", "{bad:?}");
+            assert_eq!(error, from_base64_by_table(bad).unwrap_err(), "{bad:?}");
+        }
     }
 
     /// The fallbacks that stand in for panics compute what the libraries do.
