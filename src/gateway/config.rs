@@ -76,6 +76,10 @@ pub mod names {
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
     /// Secret: bearer token of the operator endpoints under `/__edge/`; unset disables them.
     pub const OPERATOR_TOKEN: &str = "OPERATOR_TOKEN";
+    /// The largest request headers a client may send, bytes (names, values and `: ` and CRLF
+    /// for each; default 16384, Node's own limit): larger ones get a 431 from the gateway and
+    /// never reach an origin.
+    pub const MAX_REQUEST_HEADER_BYTES: &str = "MAX_REQUEST_HEADER_BYTES";
     /// `on`: every request to an origin carries a random `x-session-nonce`, and the origin's
     /// directives (`x-session-issue`, `-clear`, `-revoke`, `-data`) count only in an answer that
     /// sends it back; `off` (default). Against origin endpoints that reflect upstream headers.
@@ -98,7 +102,7 @@ pub mod names {
     pub const STORE_TESTS: &str = "STORE_TESTS";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 35] = [
+    pub const ALL: [&str; 36] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -125,6 +129,7 @@ pub mod names {
         HEALTH_CACHE_SECONDS,
         PROBE_TIMEOUT_MS,
         OPERATOR_TOKEN,
+        MAX_REQUEST_HEADER_BYTES,
         DIRECTIVE_NONCE,
         STORE,
         STORE_COOKIE,
@@ -220,6 +225,8 @@ pub struct GatewayConfig {
     pub operator_token: Option<String>,
     /// Directives count only with the request's `x-session-nonce` (`DIRECTIVE_NONCE`).
     pub directive_nonce: bool,
+    /// The largest request headers accepted from a client, bytes.
+    pub max_request_header_bytes: usize,
     /// Server-side session data (`STORE`); `None` when off.
     pub store: Option<StoreSettings>,
 }
@@ -583,6 +590,13 @@ impl GatewayConfig {
             probe_timeout_ms: number(&var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
             operator_token,
             directive_nonce,
+            max_request_header_bytes: number(
+                &var,
+                MAX_REQUEST_HEADER_BYTES,
+                16_384,
+                1_024,
+                131_072,
+            )? as usize,
             store,
         })
     }
@@ -856,6 +870,10 @@ mod tests {
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
             (&[(STORE, "redis")], STORE),
             (&[(DIRECTIVE_NONCE, "yes")], DIRECTIVE_NONCE),
+            (
+                &[(MAX_REQUEST_HEADER_BYTES, "100")],
+                MAX_REQUEST_HEADER_BYTES,
+            ),
             (
                 &[(STORE, "kv"), (STORE_COOKIE, "__Host-session")],
                 STORE_COOKIE,

@@ -91,6 +91,18 @@ impl Page {
         )
     }
 
+    /// 431: the client's request headers are larger than `MAX_REQUEST_HEADER_BYTES`; refused
+    /// here rather than passed to an origin that would refuse them by closing its connection.
+    pub fn headers_too_large(max: usize) -> Self {
+        Page::text(
+            431,
+            format!(
+                "431 Request Header Fields Too Large: the request's headers are over {max} bytes.\n\n\
+                 Clear this site's cookies and try again.\n"
+            ),
+        )
+    }
+
     /// 404 under the operator prefix.
     pub fn not_found() -> Self {
         Page::text(404, "404 Not Found\n".into())

@@ -166,6 +166,12 @@ impl Gateway {
     pub fn start(&mut self, req: &Request<'_>, now: UnixTime, entropy: &Entropy) -> Step {
         let (scheme, host, target) = headers::split_url(req.url);
         let path = target.split('?').next().unwrap_or_default();
+        let header_bytes: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        if header_bytes > self.config.max_request_header_bytes {
+            return Step::Respond(Page::headers_too_large(
+                self.config.max_request_header_bytes,
+            ));
+        }
         if operator::is_operator_path(path) {
             let auth = headers::get(req.headers, "authorization");
             return match operator::authorize(
@@ -942,6 +948,31 @@ mod tests {
                 .iter()
                 .any(|c| c.starts_with("__Host-affinity=")));
         }
+    }
+
+    /// Oversized headers are refused by the gateway, never passed to an origin (which would
+    /// answer by closing its connection, and the runtime may then fail the next visitor's
+    /// request on it).
+    #[test]
+    fn oversized_request_headers_get_a_431_here() {
+        let mut gw = gateway(&[("MAX_REQUEST_HEADER_BYTES", "2048")]);
+        let fits = h(&[("cookie", &"a".repeat(2048 - 10))]);
+        assert!(matches!(
+            gw.start(&get(&fits), NOW, &Entropy::default()),
+            Step::Proxy(_)
+        ));
+        for headers in [
+            h(&[("cookie", &"a".repeat(2048 - 9))]),
+            (0..200)
+                .map(|i| (format!("x-h{i}"), "v".repeat(8)))
+                .collect(),
+        ] {
+            let Step::Respond(page) = gw.start(&get(&headers), NOW, &Entropy::default()) else {
+                panic!("oversized headers reached an origin");
+            };
+            assert_eq!(page.status, 431);
+        }
+        assert_eq!(gateway(&[]).config().max_request_header_bytes, 16_384);
     }
 
     #[test]
