@@ -796,10 +796,8 @@ mod properties {
             bytes[i] = byte;
             if let Ok(text) = String::from_utf8(bytes) {
                 if members(&text).is_ok() {
-                    // Numbers are read as text here, so only `serde_json` minds their range.
-                    if let Err(e) = serde_json::from_str::<Map<String, Value>>(&text) {
-                        prop_assert!(e.to_string().contains("number out of range"), "{text}: {e}");
-                    }
+                    let theirs = serde_json::from_str::<Map<String, Value>>(&text);
+                    prop_assert!(theirs.is_ok(), "{text}: {theirs:?}");
                 }
             }
         }
