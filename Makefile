@@ -4,7 +4,8 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz
+.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz \
+	pkg-store sizes size-check
 
 setup:
 	@scripts/setup.sh
@@ -12,7 +13,10 @@ setup:
 ## test: everything CI checks: format, lints (native and wasm32), native tests, the same
 ## tests in WebAssembly under Node, the JavaScript tests against the built package, the
 ## playground in headless Chromium, and the gateway's end-to-end tests on the local edge runtime.
+## Last, the sizes of the wasm that js-test and e2e built (size-check: it builds nothing, so it
+## runs from the recipe, after every prerequisite, even under `make -j`).
 test: setup lint unit wasm-test js-test browser-test e2e
+	@$(MAKE) --no-print-directory size-check
 
 lint:
 	cargo fmt --check
@@ -77,6 +81,21 @@ gateway: setup
 # export `runStoreConformance`: what tests/e2e/js-store.test.mjs runs in workerd.
 pkg-store-web: setup
 	$(WASM_PACK) build --release --target web --out-dir target/pkg-store-web -- --features conformance
+
+# The JS library with the session store as users build it (`--features store` only, unlike the
+# test build above), for `make sizes`.
+pkg-store: setup
+	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-store -- --features store
+
+## sizes: build every wasm artefact (JS library, with the store, gateway), print raw and gzipped
+## bytes against their budgets (scripts/sizes.mjs) and rewrite the table in docs/sizes.md.
+sizes: setup pkg-node pkg-store gateway
+	node scripts/sizes.mjs --write
+
+## size-check: the JS library (pkg-node/) and the gateway (build/) as last built, against their
+## budgets (fails past 10% over); builds nothing and writes nothing. Part of `make test`.
+size-check:
+	node scripts/sizes.mjs js-base gateway
 
 ## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
 ## origins, real HTTP; and the JS library's session stores in workerd.
