@@ -59,6 +59,22 @@ pub fn authorize(
     }
 }
 
+/// The subject of a `POST /__edge/sessions/revoke` body, `{"sub": "<subject>"}`, or the 400
+/// page refusing it. The subject must be what a login could have given (header text, see
+/// [`is_header_text`](super::session::is_header_text)).
+pub fn revoke_subject(body: Option<&str>) -> Result<String, Page> {
+    let sub = body
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("sub")?.as_str().map(str::to_owned))
+        .filter(|s| super::session::is_header_text(s));
+    sub.ok_or_else(|| {
+        Page::json(
+            400,
+            &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}" }),
+        )
+    })
+}
+
 /// Equality whose time depends on the length only, not on where the bytes differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -135,5 +151,21 @@ mod tests {
                 .status,
             404
         );
+    }
+
+    #[test]
+    fn revoke_bodies() {
+        assert_eq!(revoke_subject(Some(r#"{"sub":"alice"}"#)).unwrap(), "alice");
+        for bad in [
+            None,
+            Some(""),
+            Some("alice"),
+            Some(r#"{"sub":42}"#),
+            Some(r#"{"sub":" alice "}"#),
+            Some(r#"{"user":"alice"}"#),
+            Some(r#"["alice"]"#),
+        ] {
+            assert_eq!(revoke_subject(bad).unwrap_err().status, 400, "{bad:?}");
+        }
     }
 }

@@ -82,7 +82,7 @@ pub struct Attempt {
 
 impl Attempt {
     /// The subject of the request's valid session token and when the session began (the
-    /// earlier of `iat` and `auth_time`): what [`Gateway::revoke_session`] compares with the
+    /// earlier of `iat` and `auth_time`): what [`Gateway::check_revocation`] compares with the
     /// subject's `minIssuedAt`.
     pub fn subject(&self) -> Option<(&str, UnixTime)> {
         self.subject.as_ref().map(|(s, t)| (s.as_str(), *t))
@@ -241,10 +241,33 @@ impl Gateway {
         self.route(req, attempt, &target, now, entropy, None)
     }
 
-    /// The session token of `attempt` was issued before its subject's `minIssuedAt` (a "log out
-    /// everywhere", see [`store::revoke`]): the origin sees `x-session-status: revoked` and no
-    /// identity, and the client's session cookie is cleared.
-    pub fn revoke_session(&self, attempt: &mut Attempt) {
+    /// Acts on the revocation check of `attempt`'s session token: `min_issued_at` is what the
+    /// store answered for its subject (see [`store::revoke`]). A token issued before it reaches
+    /// the origin as `x-session-status: revoked`, without identity, and the client's session
+    /// cookie is cleared; when the store could not answer, the request goes on with its identity
+    /// and `x-session-revocation: unchecked`, and the store's error comes back for the log.
+    pub fn check_revocation(
+        &self,
+        attempt: &mut Attempt,
+        min_issued_at: Result<Option<UnixTime>, Error>,
+    ) -> Option<Error> {
+        let issued_at = attempt.subject()?.1;
+        match min_issued_at {
+            Ok(Some(min)) if issued_at < min => {
+                self.revoke_session(attempt);
+                None
+            }
+            Ok(_) => None,
+            Err(e) => {
+                attempt
+                    .headers
+                    .push((headers::REVOCATION.into(), "unchecked".into()));
+                Some(e)
+            }
+        }
+    }
+
+    fn revoke_session(&self, attempt: &mut Attempt) {
         attempt
             .headers
             .retain(|(n, _)| !Session::IDENTITY_HEADERS.contains(&n.as_str()));
@@ -634,7 +657,26 @@ mod tests {
         assert!(b
             .headers
             .contains(&("x-session-sub".into(), "alice".into())));
-        gw.revoke_session(&mut b);
+        // Revoked at NOW or before the session began: nothing changes.
+        for answer in [Ok(None), Ok(Some(NOW)), Ok(Some(NOW - 60))] {
+            let mut same = b.clone();
+            assert!(gw.check_revocation(&mut same, answer).is_none());
+            assert_eq!(same, b);
+        }
+        // The store could not say: served with its identity, the origin told.
+        let mut unsure = b.clone();
+        let error = gw.check_revocation(&mut unsure, Err(Error::StoreUnavailable("down".into())));
+        assert_eq!(error.map(|e| e.code()), Some("store_unavailable"));
+        assert_eq!(
+            headers::get(&unsure.headers, "x-session-revocation"),
+            Some("unchecked")
+        );
+        assert_eq!(
+            headers::get(&unsure.headers, "x-session-sub"),
+            Some("alice")
+        );
+        // Revoked after the session began.
+        assert!(gw.check_revocation(&mut b, Ok(Some(NOW + 1))).is_none());
         let identity: Vec<_> = b
             .headers
             .iter()

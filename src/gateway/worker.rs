@@ -20,7 +20,7 @@ use worker::{
 use super::config::{ConfigError, GatewayConfig, StoreKind, StoreSettings};
 use super::headers;
 use super::health::{Probe, Snapshot, KV_KEY};
-use super::operator::Endpoint;
+use super::operator::{self, Endpoint};
 use super::pages::Page;
 use super::pipeline::{Attempt, Entropy, Gateway, Request, Retry, Step};
 use super::store::{self, Loaded};
@@ -245,17 +245,10 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         let load = store::load(sessions, cookie, settings.cookie.name(), now);
         let (revocation, l) = futures_util::future::join(revocation, load).await;
         let l = l.bind(sessions, subject.as_ref().map(|(s, _)| s.as_str()), now);
-        match (revocation, &subject) {
-            (Some(Ok(Some(min))), Some((_, issued_at))) if *issued_at < min => {
-                with(&gw, |g| g.revoke_session(&mut attempt));
-            }
-            (Some(Err(e)), _) => {
+        if let Some(answer) = revocation {
+            if let Some(e) = with(&gw, |g| g.check_revocation(&mut attempt, answer)).flatten() {
                 console_warn!("edge-session gateway: revocation check: {e}");
-                attempt
-                    .headers
-                    .push((headers::REVOCATION.into(), "unchecked".into()));
             }
-            _ => {}
         }
         if let Err(e) = &l.session {
             console_warn!("edge-session gateway: session store: {e}; serving without session data");
@@ -465,14 +458,9 @@ async fn operator_revoke(
         Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
         Err(_) => None,
     };
-    let sub = text
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
-    let Some(sub) = sub else {
-        return page(&Page::json(
-            400,
-            &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}" }),
-        ));
+    let sub = match operator::revoke_subject(text.as_deref()) {
+        Ok(sub) => sub,
+        Err(p) => return page(&p),
     };
     let (sessions, settings) = &*st;
     let now = now();
