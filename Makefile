@@ -4,8 +4,12 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz \
+.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz \
 	pkg-store sizes size-check
+
+## help: this list of targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
 setup:
 	@scripts/setup.sh
@@ -18,9 +22,14 @@ setup:
 test: setup lint unit wasm-test js-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
+## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
+## library, the gateway, the store's test build); the docs with warnings denied.
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --no-default-features -- -D warnings
+	cargo clippy --all-targets --features store -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features store --quiet
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings

@@ -156,6 +156,7 @@ impl std::error::Error for Error {}
 
 /// What is wrong with configuration JSON, in words that never quote it: serde's own messages
 /// quote the input (`invalid type: string "<secret>"`), and configuration holds secrets.
+#[cfg(feature = "sealed")] // its readers: the gateway and the JS store (both need `sealed`)
 pub(crate) fn json_shape(e: &serde_json::Error) -> String {
     let what = match e.classify() {
         serde_json::error::Category::Syntax => "not valid JSON",
