@@ -10,10 +10,12 @@
     clippy::indexing_slicing
 )]
 
-use edge_session::store::conformance::{self, block_on, join_all};
+use edge_session::store::conformance;
 use edge_session::store::memory::MemoryStore;
 use edge_session::store::{Commit, SessionConfig, SessionStore, Sessions};
 use edge_session::{KeyRing, Secret};
+use futures_executor::block_on;
+use futures_util::future::join_all;
 use serde_json::json;
 
 #[cfg(target_arch = "wasm32")]
@@ -41,7 +43,7 @@ fn memory_store_conforms() {
 fn concurrent_revocations_keep_the_latest_time() {
     let store = MemoryStore::new().interleaving();
     let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
-    let tasks = (1..=8)
+    let tasks: Vec<_> = (1..=8)
         .map(|i| sessions.revoke_tokens("alice", NOW + i, 3600))
         .collect();
     for result in block_on(join_all(tasks)) {
@@ -141,7 +143,7 @@ fn without_retries_concurrent_writers_conflict_and_nothing_is_lost() {
     let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
     let (s, _) = block_on(sessions.update(None, NOW, 0, |s| s.insert("n", json!(0)))).unwrap();
     let cookie = s.cookie().unwrap().to_owned();
-    let tasks = (0..10)
+    let tasks: Vec<_> = (0..10)
         .map(|_| {
             sessions.update(Some(&cookie), NOW, 0, |s| {
                 let n = s.get("n").and_then(|v| v.as_u64()).unwrap();

@@ -323,9 +323,10 @@ mod tests {
     use crate::cookie::SetCookie;
     use crate::gateway::config::StoreKind;
     use crate::keys::{KeyRing, Secret};
-    use crate::store::conformance::{block_on, join_all};
+    use crate::store::executor::join_all;
     use crate::store::memory::MemoryStore;
     use crate::store::SessionConfig;
+    use futures_executor::block_on;
     use serde_json::json;
 
     const NOW: u64 = 1_800_000_000;

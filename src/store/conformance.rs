@@ -9,17 +9,15 @@
 //!
 //! ```
 //! use edge_session::store::{conformance, memory::MemoryStore};
-//! let report = conformance::block_on(conformance::run(&MemoryStore::new().interleaving(), 1_800_000_000));
+//! use futures_executor::block_on;
+//! let report = block_on(conformance::run(&MemoryStore::new().interleaving(), 1_800_000_000));
 //! assert!(report.ok(), "{:?}", report.failures());
 //! ```
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::executor::join_all;
 use super::record::RecordKeys;
 use super::{Commit, Consistency, Entry, SessionConfig, SessionStore, Sessions};
 use crate::error::{Error, Result};
@@ -753,60 +751,4 @@ fn random_bytes() -> std::result::Result<[u8; 9], String> {
     let mut b = [0u8; 9];
     getrandom::fill(&mut b).map_err(|e| e.to_string())?;
     Ok(b)
-}
-
-/// Runs futures concurrently on the current task and collects their outputs, in order.
-pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    JoinAll {
-        pending: futures.into_iter().map(|f| Some(Box::pin(f))).collect(),
-        done: Vec::new(),
-    }
-    .await
-}
-
-struct JoinAll<F: Future> {
-    pending: Vec<Option<Pin<Box<F>>>>,
-    done: Vec<Option<F::Output>>,
-}
-
-// Nothing is pinned in place: the futures are boxed.
-impl<F: Future> Unpin for JoinAll<F> {}
-
-impl<F: Future> Future for JoinAll<F> {
-    type Output = Vec<F::Output>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if this.done.is_empty() {
-            this.done = this.pending.iter().map(|_| None).collect();
-        }
-        let mut all = true;
-        for (slot, out) in this.pending.iter_mut().zip(this.done.iter_mut()) {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => all = false,
-                }
-            }
-        }
-        if all {
-            Poll::Ready(this.done.iter_mut().filter_map(Option::take).collect())
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-/// Drives a future to completion on this thread by polling it until it is ready. For futures
-/// that make progress without outside events (the memory store, doc examples, native tests).
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
 }

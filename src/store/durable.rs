@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use edge_session::store::durable::{handle, MemoryObjectStorage};
-//! # edge_session::store::conformance::block_on(async {
+//! # futures_executor::block_on(async {
 //! let storage = MemoryObjectStorage::default();
 //! let save = r#"{"op":"save","entry":{"v":1,"r":"sealed","x":1800000600},"expected":null}"#;
 //! assert_eq!(handle(&storage, save).await, r#"{"ok":true}"#);
@@ -403,7 +403,7 @@ mod platform {
                 .unwrap_or_default();
             let deletes = keys.iter().map(|k| self.send(k, &Op::Delete)).collect();
             let mut n = 0;
-            for reply in crate::store::conformance::join_all(deletes).await {
+            for reply in crate::store::executor::join_all(deletes).await {
                 n += usize::from(reply?.existed == Some(true));
             }
             Ok(n)
@@ -489,7 +489,7 @@ mod platform {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance::block_on;
+    use futures_executor::block_on;
 
     fn op(storage: &MemoryObjectStorage, op: &Op) -> Reply {
         let text = block_on(handle(storage, &serde_json::to_string(op).unwrap()));

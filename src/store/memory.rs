@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use edge_session::store::{memory::MemoryStore, Entry, SessionStore};
-//! # edge_session::store::conformance::block_on(async {
+//! # futures_executor::block_on(async {
 //! let store = MemoryStore::new();
 //! let entry = Entry { version: 1, value: "sealed".into(), expires: 1_800_000_600 };
 //! store.save("s:abc", &entry, None, 1_800_000_000).await?;

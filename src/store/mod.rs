@@ -14,7 +14,7 @@
 //! - [`conformance`]: the one test body every store passes.
 //!
 //! ```
-//! # edge_session::store::conformance::block_on(async {
+//! # futures_executor::block_on(async {
 //! use edge_session::store::{memory::MemoryStore, SessionConfig, Sessions};
 //! use edge_session::{KeyRing, Secret};
 //! use serde_json::json;
@@ -38,6 +38,7 @@
 
 pub mod conformance;
 pub mod durable;
+pub(crate) mod executor;
 #[cfg(any(feature = "store", feature = "gateway"))]
 mod js;
 #[cfg(any(feature = "store", feature = "gateway"))]
