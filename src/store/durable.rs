@@ -298,7 +298,7 @@ mod platform {
 
     use super::{ObjectStorage, Op, Reply};
     use crate::error::{Error, Result};
-    use crate::store::js::{call, object, settle, unavailable, DEFAULT_TIMEOUT_MS};
+    use crate::store::binding::{call, object, settle, unavailable, DEFAULT_TIMEOUT_MS};
     use crate::store::{Consistency, Entry, SessionStore};
     use crate::time::UnixTime;
 
@@ -414,7 +414,7 @@ mod platform {
         }
 
         async fn backoff(&self, attempt: usize) {
-            crate::store::js::backoff(attempt).await;
+            crate::store::binding::backoff(attempt).await;
         }
     }
 

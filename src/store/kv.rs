@@ -4,7 +4,7 @@
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::js::{call, object, settle, DEFAULT_TIMEOUT_MS};
+use super::binding::{call, object, settle, DEFAULT_TIMEOUT_MS};
 use super::{Consistency, Entry, SessionStore};
 use crate::error::{Error, Result};
 use crate::time::UnixTime;

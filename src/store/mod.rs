@@ -7,6 +7,7 @@
 //! - `kv` and [`durable`] (the client; features `store` or `gateway`): Workers KV (eventually
 //!   consistent, last write wins) and a Durable Object per session (strongly consistent,
 //!   compare-and-set). See docs/store.md for what each one guarantees.
+//! - `AnyStore` (features `store` or `gateway`): whichever of those a worker chose at run time.
 //! - [`record`]: the session record, encrypted at rest (XChaCha20-Poly1305, the session id bound
 //!   as associated data).
 //! - [`session`]: [`Sessions`], the manager: ids in a signed cookie, timeouts, throttled touch,
@@ -36,11 +37,13 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(any(feature = "store", feature = "gateway"))]
+mod any;
+#[cfg(any(feature = "store", feature = "gateway"))]
+mod binding;
 pub mod conformance;
 pub mod durable;
 pub(crate) mod executor;
-#[cfg(any(feature = "store", feature = "gateway"))]
-mod js;
 #[cfg(any(feature = "store", feature = "gateway"))]
 pub mod kv;
 pub mod memory;
@@ -53,7 +56,9 @@ use crate::error::Result;
 use crate::time::UnixTime;
 
 #[cfg(any(feature = "store", feature = "gateway"))]
-pub use js::{AnyStore, DEFAULT_TIMEOUT_MS};
+pub use any::AnyStore;
+#[cfg(any(feature = "store", feature = "gateway"))]
+pub use binding::DEFAULT_TIMEOUT_MS;
 pub use session::{Commit, Session, SessionConfig, Sessions};
 
 /// What a store holds for one session. The store reads only `version` (compare-and-set) and

@@ -1,7 +1,7 @@
-//! Calls into the platform's JavaScript objects (a KV namespace, a Durable Object namespace, a
-//! Durable Object's storage) with `js_sys` only, so that the JavaScript library (feature
-//! `store`) and the gateway worker (feature `gateway`) share the stores. Every throw, rejection
-//! or timeout becomes `store_unavailable`.
+//! Calls into the platform's bindings (a KV namespace, a Durable Object namespace, a Durable
+//! Object's storage: JavaScript objects) with `js_sys` only, so that the JavaScript library
+//! (feature `store`) and the gateway worker (feature `gateway`) share the stores. Every throw,
+//! rejection or timeout becomes `store_unavailable`.
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -68,61 +68,4 @@ pub(crate) async fn backoff(attempt: usize) {
         let _ = call(&global, "setTimeout", &[&resolve, &JsValue::from(ms)]);
     });
     let _ = JsFuture::from(wait).await;
-}
-
-/// The store a worker chose at run time: KV, Durable Objects or memory.
-#[derive(Clone, Debug)]
-pub enum AnyStore {
-    /// Workers KV.
-    Kv(super::kv::KvStore),
-    /// Durable Objects.
-    Durable(super::durable::DurableStore),
-    /// In memory (one isolate only; for tests).
-    Memory(super::memory::MemoryStore),
-}
-
-macro_rules! each {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Kv($s) => $e,
-            AnyStore::Durable($s) => $e,
-            AnyStore::Memory($s) => $e,
-        }
-    };
-}
-
-impl super::SessionStore for AnyStore {
-    async fn load(&self, key: &str) -> Result<Option<super::Entry>> {
-        each!(self, s => s.load(key).await)
-    }
-    async fn save(
-        &self,
-        key: &str,
-        entry: &super::Entry,
-        expected: Option<u64>,
-        now: crate::time::UnixTime,
-    ) -> Result<()> {
-        each!(self, s => s.save(key, entry, expected, now).await)
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        each!(self, s => s.delete(key).await)
-    }
-    async fn link(
-        &self,
-        subject: &str,
-        key: &str,
-        until: crate::time::UnixTime,
-        now: crate::time::UnixTime,
-    ) -> Result<()> {
-        each!(self, s => s.link(subject, key, until, now).await)
-    }
-    async fn revoke(&self, subject: &str) -> Result<usize> {
-        each!(self, s => s.revoke(subject).await)
-    }
-    fn consistency(&self) -> super::Consistency {
-        each!(self, s => s.consistency())
-    }
-    async fn backoff(&self, attempt: usize) {
-        each!(self, s => s.backoff(attempt).await)
-    }
 }
