@@ -193,61 +193,70 @@ impl SetCookie {
     pub fn check(&self) -> Result<()> {
         let name = &self.name;
         if name.is_empty() || name.len() > MAX_NAME_BYTES || !name.bytes().all(is_tchar) {
-            return Err(Error::config(format!(
-                "cookie name {} must be 1 to {MAX_NAME_BYTES} token characters",
-                Quoted(name)
-            )));
+            return Err(Error::config_of(
+                "cookieName",
+                format!(
+                    "cookie name {} must be 1 to {MAX_NAME_BYTES} token characters",
+                    Quoted(name)
+                ),
+            ));
         }
-        let needs_secure = |why: &str| {
+        let needs_secure = |setting: &'static str, why: &str| {
             if self.secure {
                 Ok(())
             } else {
-                Err(Error::config(format!(
-                    "cookie {}: {why} requires Secure",
-                    Quoted(name)
-                )))
+                Err(Error::config_of(
+                    setting,
+                    format!("cookie {}: {why} requires Secure", Quoted(name)),
+                ))
             }
         };
         if has_prefix(name, "__Secure-") {
-            needs_secure("the __Secure- prefix")?;
+            needs_secure("cookieName", "the __Secure- prefix")?;
         }
         if has_prefix(name, "__Host-") {
-            needs_secure("the __Host- prefix")?;
+            needs_secure("cookieName", "the __Host- prefix")?;
             if self.path.as_deref() != Some("/") {
-                return Err(Error::config(format!(
-                    "cookie {}: the __Host- prefix requires Path=/",
-                    Quoted(name)
-                )));
+                return Err(Error::config_of(
+                    "cookieName",
+                    format!(
+                        "cookie {}: the __Host- prefix requires Path=/",
+                        Quoted(name)
+                    ),
+                ));
             }
             if self.domain.is_some() {
-                return Err(Error::config(format!(
+                return Err(Error::config_of("domain", format!(
                     "cookie {}: the __Host- prefix forbids Domain; drop the domain or rename the cookie", Quoted(name))));
             }
         }
         if self.same_site == Some(SameSite::None) {
-            needs_secure("SameSite=None")?;
+            needs_secure("sameSite", "SameSite=None")?;
         }
         if self.partitioned {
-            needs_secure("Partitioned")?;
+            needs_secure("partitioned", "Partitioned")?;
         }
         if let Some(path) = &self.path {
             if !path.starts_with('/')
                 || !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
             {
-                return Err(Error::config(format!(
-                    "cookie path {} must start with / and hold no ; or control characters",
-                    Quoted(path)
-                )));
+                return Err(Error::config_of(
+                    "path",
+                    format!(
+                        "cookie path {} must start with / and hold no ; or control characters",
+                        Quoted(path)
+                    ),
+                ));
             }
         }
         if let Some(domain) = &self.domain {
             let host = domain.strip_prefix('.').unwrap_or(domain);
             let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
             if host.is_empty() || host.len() > 253 || !host.bytes().all(ok) {
-                return Err(Error::config(format!(
-                    "cookie domain {} is not a host name",
-                    Quoted(domain)
-                )));
+                return Err(Error::config_of(
+                    "domain",
+                    format!("cookie domain {} is not a host name", Quoted(domain)),
+                ));
             }
         }
         Ok(())

@@ -30,8 +30,16 @@ pub enum Error {
     NotYetValid { valid_from: u64 },
     /// The claims given to `sign` are not a JSON object, or cannot be serialized.
     InvalidClaims(String),
-    /// The configuration or an option is invalid; the message names the setting.
-    InvalidConfig(String),
+    /// The configuration or an option is invalid.
+    InvalidConfig {
+        /// The configuration field at fault, by its stable name: the JavaScript option name
+        /// (`keys`, `secret`, `ttlSeconds`, `cookieName`, `backends`...); `None` when the error
+        /// is not about one field (an option of a call, an unknown option...). Read it with
+        /// [`Error::setting`].
+        setting: Option<&'static str>,
+        /// What is wrong; never quotes a secret.
+        message: String,
+    },
     /// A JWT names an algorithm other than HS256 (`none` included); carries the `alg` given.
     UnsupportedAlg(String),
     /// The token is authentic but its `iss` is not the expected issuer.
@@ -75,7 +83,7 @@ impl Error {
             Error::Expired { .. } => "expired",
             Error::NotYetValid { .. } => "not_yet_valid",
             Error::InvalidClaims(_) => "invalid_claims",
-            Error::InvalidConfig(_) => "invalid_config",
+            Error::InvalidConfig { .. } => "invalid_config",
             Error::UnsupportedAlg(_) => "unsupported_alg",
             Error::WrongIssuer => "wrong_issuer",
             Error::WrongAudience => "wrong_audience",
@@ -113,8 +121,42 @@ impl Error {
         }
     }
 
+    /// With `invalid_config`, the configuration field at fault by its stable name (the
+    /// JavaScript option name, for example `"ttlSeconds"`); `None` for other errors, or an
+    /// `invalid_config` that is not about one field.
+    ///
+    /// ```
+    /// use edge_session::{KeyConfig, SessionTokens, TokenConfig};
+    ///
+    /// let mut config = TokenConfig::new(vec![KeyConfig {
+    ///     id: "k1".into(),
+    ///     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
+    /// }]);
+    /// config.ttl_seconds = 0;
+    /// let error = SessionTokens::new(config).unwrap_err();
+    /// assert_eq!((error.code(), error.setting()), ("invalid_config", Some("ttlSeconds")));
+    /// ```
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidConfig { setting, .. } => *setting,
+            _ => None,
+        }
+    }
+
+    /// An `invalid_config` error about no one field.
     pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::InvalidConfig(message.into())
+        Error::InvalidConfig {
+            setting: None,
+            message: message.into(),
+        }
+    }
+
+    /// An `invalid_config` error about the field `setting`.
+    pub(crate) fn config_of(setting: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            setting: Some(setting),
+            message: message.into(),
+        }
     }
 }
 
@@ -131,7 +173,7 @@ impl fmt::Display for Error {
             Error::Expired { exp, .. } => write!(f, "token expired at {exp}"),
             Error::NotYetValid { valid_from } => write!(f, "token is not valid before {valid_from}"),
             Error::InvalidClaims(why) => write!(f, "invalid claims: {why}"),
-            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::InvalidConfig { message, .. } => write!(f, "invalid configuration: {message}"),
             Error::UnsupportedAlg(alg) => {
                 write!(f, "unsupported JWT algorithm {}: only HS256 is accepted", Quoted(alg))
             }

@@ -148,14 +148,18 @@ impl KeyRing {
     /// secret.
     pub fn new(keys: Vec<(String, Secret)>) -> Result<Self> {
         if keys.is_empty() {
-            return Err(Error::config("keys: at least one key is required"));
+            return Err(Error::config_of(
+                "keys",
+                "keys: at least one key is required",
+            ));
         }
         for (i, (id, _)) in keys.iter().enumerate() {
             check_key_id(i, id)?;
             if let Some(j) = keys.iter().take(i).position(|(other, _)| other == id) {
-                return Err(Error::config(format!(
-                    "keys[{i}]: the same key id as keys[{j}]"
-                )));
+                return Err(Error::config_of(
+                    "keys",
+                    format!("keys[{i}]: the same key id as keys[{j}]"),
+                ));
             }
         }
         Ok(KeyRing { keys })
@@ -168,7 +172,7 @@ impl KeyRing {
             .enumerate()
             .map(|(i, k)| {
                 let secret = Secret::from_base64(&k.secret)
-                    .map_err(|e| Error::config(format!("keys[{i}]: {e}")))?;
+                    .map_err(|e| Error::config_of("keys", format!("keys[{i}]: {e}")))?;
                 Ok((k.id.clone(), secret))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -194,13 +198,13 @@ impl KeyRing {
 /// happen.
 pub(crate) fn signing_key<K>(keys: &[K]) -> Result<&K> {
     keys.first()
-        .ok_or_else(|| Error::config("keys: at least one key is required"))
+        .ok_or_else(|| Error::config_of("keys", "keys: at least one key is required"))
 }
 
 fn check_key_id(index: usize, id: &str) -> Result<()> {
     let ok_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
     if id.is_empty() || id.len() > MAX_KEY_ID_BYTES || !id.bytes().all(ok_char) {
-        return Err(Error::config(format!(
+        return Err(Error::config_of("keys", format!(
             "keys[{index}]: a key id must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -"
         )));
     }

@@ -90,13 +90,15 @@ pub(crate) struct RefreshPolicy {
 impl RefreshPolicy {
     pub(crate) fn from_config(config: &TokenConfig) -> Result<Self> {
         if !(0.0..=1.0).contains(&config.refresh_after) {
-            return Err(Error::config(
+            return Err(Error::config_of(
+                "refreshAfter",
                 "refreshAfter must be a share of the lifetime, from 0 to 1",
             ));
         }
         let max_lifetime = config.max_lifetime();
         if max_lifetime < config.ttl_seconds || max_lifetime > MAX_TIME {
-            return Err(Error::config(
+            return Err(Error::config_of(
+                "maxLifetimeSeconds",
                 "maxLifetimeSeconds must be at least ttlSeconds and at most 2^53 - 1",
             ));
         }

@@ -334,10 +334,14 @@ pub(crate) fn check_config(config: &TokenConfig) -> Result<()> {
     check_purpose(&config.purpose)?;
     check_ttl(config.ttl_seconds)?;
     if config.leeway_seconds > 86_400 {
-        return Err(Error::config("leewaySeconds must be at most 86400"));
+        return Err(Error::config_of(
+            "leewaySeconds",
+            "leewaySeconds must be at most 86400",
+        ));
     }
     if !(128..=1 << 20).contains(&config.max_token_bytes) {
-        return Err(Error::config(
+        return Err(Error::config_of(
+            "maxTokenBytes",
             "maxTokenBytes must be between 128 and 1048576",
         ));
     }
@@ -346,7 +350,7 @@ pub(crate) fn check_config(config: &TokenConfig) -> Result<()> {
 
 fn check_purpose(purpose: &str) -> Result<()> {
     if purpose.is_empty() || purpose.len() > 64 {
-        return Err(Error::config("purpose must be 1 to 64 bytes"));
+        return Err(Error::config_of("purpose", "purpose must be 1 to 64 bytes"));
     }
     Ok(())
 }
@@ -365,7 +369,8 @@ pub(crate) fn check_size(token: &str, max: usize) -> Result<()> {
 
 pub(crate) fn check_ttl(ttl: u64) -> Result<()> {
     if ttl == 0 || ttl > MAX_TIME {
-        return Err(Error::config(
+        return Err(Error::config_of(
+            "ttlSeconds",
             "ttlSeconds must be a positive whole number of seconds",
         ));
     }

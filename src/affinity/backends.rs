@@ -92,12 +92,16 @@ impl Backends {
         ring: &Rendezvous,
     ) -> Result<Self> {
         if configs.is_empty() {
-            return Err(Error::config("backends: at least one backend is required"));
+            return Err(Error::config_of(
+                "backends",
+                "backends: at least one backend is required",
+            ));
         }
         if configs.len() > MAX_BACKENDS {
-            return Err(Error::config(format!(
-                "backends: at most {MAX_BACKENDS} backends"
-            )));
+            return Err(Error::config_of(
+                "backends",
+                format!("backends: at most {MAX_BACKENDS} backends"),
+            ));
         }
         let ref_keys: Vec<MacKey> = secrets
             .iter()
@@ -107,17 +111,20 @@ impl Backends {
         for c in configs {
             check_id(&c.id)?;
             if !(1..=MAX_WEIGHT).contains(&c.weight) {
-                return Err(Error::config(format!(
-                    "backends[{}]: weight must be 1 to {MAX_WEIGHT}, got {}",
-                    Quoted(&c.id),
-                    c.weight
-                )));
+                return Err(Error::config_of(
+                    "backends",
+                    format!(
+                        "backends[{}]: weight must be 1 to {MAX_WEIGHT}, got {}",
+                        Quoted(&c.id),
+                        c.weight
+                    ),
+                ));
             }
             if list.iter().any(|b| b.id == c.id) {
-                return Err(Error::config(format!(
-                    "backends: duplicate id {}",
-                    Quoted(&c.id)
-                )));
+                return Err(Error::config_of(
+                    "backends",
+                    format!("backends: duplicate id {}", Quoted(&c.id)),
+                ));
             }
             let references: Vec<[u8; REF_BYTES]> = ref_keys
                 .iter()
@@ -133,10 +140,13 @@ impl Backends {
             };
             if list.iter().any(clash) {
                 // Two 64-bit keyed hashes colliding: about one configuration in 10^16.
-                return Err(Error::config(format!(
-                    "backends: id {} collides with another under this secret; rename it",
-                    Quoted(&c.id)
-                )));
+                return Err(Error::config_of(
+                    "backends",
+                    format!(
+                        "backends: id {} collides with another under this secret; rename it",
+                        Quoted(&c.id)
+                    ),
+                ));
             }
             list.push(Backend {
                 id: c.id.clone(),
@@ -236,10 +246,13 @@ impl Backends {
 
 fn check_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_BACKEND_ID_BYTES || id.chars().any(char::is_control) {
-        return Err(Error::config(format!(
+        return Err(Error::config_of(
+            "backends",
+            format!(
             "backend id {} must be 1 to {MAX_BACKEND_ID_BYTES} bytes without control characters",
             Quoted(id)
-        )));
+        ),
+        ));
     }
     Ok(())
 }

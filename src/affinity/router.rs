@@ -137,26 +137,30 @@ impl Affinity {
     /// attributes breaking the prefix rules...). All backends start healthy, not draining.
     pub fn new(config: AffinityConfig) -> Result<Self> {
         let secret = Secret::from_base64(&config.secret)
-            .map_err(|e| Error::config(format!("secret: {e}")))?;
+            .map_err(|e| Error::config_of("secret", format!("secret: {e}")))?;
         if config.previous_secrets.len() > MAX_PREVIOUS_SECRETS {
-            return Err(Error::config(format!(
-                "previousSecrets: at most {MAX_PREVIOUS_SECRETS}"
-            )));
+            return Err(Error::config_of(
+                "previousSecrets",
+                format!("previousSecrets: at most {MAX_PREVIOUS_SECRETS}"),
+            ));
         }
         let mut previous = Vec::with_capacity(config.previous_secrets.len());
         for (i, text) in config.previous_secrets.iter().enumerate() {
-            previous.push(
-                Secret::from_base64(text)
-                    .map_err(|e| Error::config(format!("previousSecrets[{i}]: {e}")))?,
-            );
+            previous.push(Secret::from_base64(text).map_err(|e| {
+                Error::config_of("previousSecrets", format!("previousSecrets[{i}]: {e}"))
+            })?);
         }
         if config.ttl_seconds == 0 || config.ttl_seconds > MAX_TIME {
-            return Err(Error::config(
+            return Err(Error::config_of(
+                "ttlSeconds",
                 "ttlSeconds must be a positive whole number of seconds",
             ));
         }
         if config.idle_seconds == 0 || config.idle_seconds > config.ttl_seconds {
-            return Err(Error::config("idleSeconds must be 1 to ttlSeconds"));
+            return Err(Error::config_of(
+                "idleSeconds",
+                "idleSeconds must be 1 to ttlSeconds",
+            ));
         }
         let mut cookie = SetCookie::new(config.cookie_name)
             .same_site(Some(config.same_site))
@@ -171,16 +175,17 @@ impl Affinity {
             || config.param.len() > 64
             || !config.param.bytes().all(unreserved)
         {
-            return Err(Error::config(
+            return Err(Error::config_of(
+                "param",
                 "param must be 1 to 64 of A-Z a-z 0-9 - . _ ~",
             ));
         }
         if let Some(h) = &config.header {
             if h.is_empty() || h.len() > 256 || !h.bytes().all(is_tchar) {
-                return Err(Error::config(format!(
-                    "header {} is not a header name",
-                    Quoted(h)
-                )));
+                return Err(Error::config_of(
+                    "header",
+                    format!("header {} is not a header name", Quoted(h)),
+                ));
             }
         }
         let ring = Rendezvous::new(&secret);

@@ -414,25 +414,9 @@ impl GatewayConfig {
             affinity.cookie_name = name;
         }
         // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
-        let (secret_setting, previous_setting) = if var(AFFINITY_SECRET).is_some() {
-            (AFFINITY_SECRET, AFFINITY_PREVIOUS_SECRETS)
-        } else {
-            (SESSION_KEYS, SESSION_KEYS)
-        };
-        crate::affinity::Affinity::new(affinity.clone()).map_err(|e| {
-            blame(
-                &e,
-                &[
-                    ("secret", secret_setting),
-                    ("previousSecrets", previous_setting),
-                    ("ttlSeconds", AFFINITY_TTL_SECONDS),
-                    ("idleSeconds", AFFINITY_IDLE_SECONDS),
-                    ("cookie", AFFINITY_COOKIE),
-                    ("header", AFFINITY_HEADER),
-                ],
-                ORIGINS,
-            )
-        })?;
+        let fields = affinity_fields(var(AFFINITY_SECRET).is_some());
+        crate::affinity::Affinity::new(affinity.clone())
+            .map_err(|e| in_section(e, &fields, ORIGINS))?;
 
         let mut tokens = TokenConfig::new(keys);
         tokens.ttl_seconds = number(
@@ -470,18 +454,8 @@ impl GatewayConfig {
                 u32::MAX.into(),
             )?);
         }
-        crate::token::SessionTokens::new(tokens.clone()).map_err(|e| {
-            blame(
-                &e,
-                &[
-                    ("ttlSeconds", SESSION_TTL_SECONDS),
-                    ("leewaySeconds", SESSION_LEEWAY_SECONDS),
-                    ("refreshAfter", SESSION_REFRESH_AFTER),
-                    ("maxLifetimeSeconds", SESSION_MAX_LIFETIME_SECONDS),
-                ],
-                SESSION_KEYS,
-            )
-        })?;
+        crate::token::SessionTokens::new(tokens.clone())
+            .map_err(|e| in_section(e, &TOKEN_FIELDS, SESSION_KEYS))?;
 
         let cookie_name = var(SESSION_COOKIE).unwrap_or_else(|| "__Host-session".to_owned());
         let session_cookie = SetCookie::new(cookie_name).same_site(Some(same_site));
@@ -602,17 +576,53 @@ impl GatewayConfig {
     }
 }
 
-/// The setting a core `invalid_config` error is about, found by the start of its message.
-fn blame(e: &Error, table: &[(&str, &'static str)], default: &'static str) -> ConfigError {
-    let why = match e {
-        Error::InvalidConfig(why) => why.clone(),
+/// The gateway setting behind each field of the session tokens' configuration (the core names
+/// the field at fault in [`Error::setting`]); `SESSION_KEYS` for any other.
+pub(super) const TOKEN_FIELDS: [(&str, &str); 5] = [
+    ("keys", SESSION_KEYS),
+    ("ttlSeconds", SESSION_TTL_SECONDS),
+    ("leewaySeconds", SESSION_LEEWAY_SECONDS),
+    ("refreshAfter", SESSION_REFRESH_AFTER),
+    ("maxLifetimeSeconds", SESSION_MAX_LIFETIME_SECONDS),
+];
+
+/// The gateway setting behind each field of the affinity router's configuration; `ORIGINS`
+/// (which gives the backends) for any other. The secrets come from `AFFINITY_SECRET` and
+/// `AFFINITY_PREVIOUS_SECRETS` when `explicit_secret`, else from `SESSION_KEYS`.
+pub(super) fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static str); 8] {
+    let (secret, previous) = if explicit_secret {
+        (AFFINITY_SECRET, AFFINITY_PREVIOUS_SECRETS)
+    } else {
+        (SESSION_KEYS, SESSION_KEYS)
+    };
+    [
+        ("secret", secret),
+        ("previousSecrets", previous),
+        ("backends", ORIGINS),
+        ("ttlSeconds", AFFINITY_TTL_SECONDS),
+        ("idleSeconds", AFFINITY_IDLE_SECONDS),
+        ("cookieName", AFFINITY_COOKIE),
+        ("sameSite", COOKIE_SAMESITE),
+        ("header", AFFINITY_HEADER),
+    ]
+}
+
+/// A core error of one section as the gateway setting at fault: the error's field looked up in
+/// the section's `fields`, else the section's `main` setting.
+pub(super) fn in_section(
+    e: Error,
+    fields: &[(&str, &'static str)],
+    main: &'static str,
+) -> ConfigError {
+    let setting = e
+        .setting()
+        .and_then(|field| fields.iter().find(|(f, _)| *f == field))
+        .map_or(main, |&(_, setting)| setting);
+    let message = match e {
+        Error::InvalidConfig { message, .. } => message,
         other => other.to_string(),
     };
-    let setting = table
-        .iter()
-        .find(|(start, _)| why.starts_with(start))
-        .map_or(default, |&(_, s)| s);
-    ConfigError::new(setting, why)
+    ConfigError::new(setting, message)
 }
 
 fn missing(setting: &'static str, what: &str) -> ConfigError {
@@ -912,6 +922,55 @@ mod tests {
             let err = parse(vars).unwrap_err();
             assert_eq!(err.setting, *setting, "{vars:?}: {err}");
         }
+    }
+
+    /// The setting comes from the field the core names, whatever its message says.
+    #[test]
+    fn core_errors_are_mapped_by_field_not_by_message() {
+        let reworded =
+            |field| Error::config_of(field, "keys: reworded, starting with another name");
+        let cases = [
+            (
+                in_section(reworded("ttlSeconds"), &TOKEN_FIELDS, SESSION_KEYS),
+                SESSION_TTL_SECONDS,
+            ),
+            (
+                in_section(reworded("purpose"), &TOKEN_FIELDS, SESSION_KEYS),
+                SESSION_KEYS,
+            ),
+            (
+                in_section(
+                    Error::config("ttlSeconds: no field"),
+                    &TOKEN_FIELDS,
+                    SESSION_KEYS,
+                ),
+                SESSION_KEYS,
+            ),
+            (
+                in_section(reworded("secret"), &affinity_fields(true), ORIGINS),
+                AFFINITY_SECRET,
+            ),
+            (
+                in_section(reworded("secret"), &affinity_fields(false), ORIGINS),
+                SESSION_KEYS,
+            ),
+            (
+                in_section(reworded("idleSeconds"), &affinity_fields(false), ORIGINS),
+                AFFINITY_IDLE_SECONDS,
+            ),
+            (
+                in_section(reworded("domain"), &affinity_fields(false), ORIGINS),
+                ORIGINS,
+            ),
+        ];
+        for (err, setting) in cases {
+            assert_eq!(err.setting, setting, "{err}");
+        }
+        let err = in_section(reworded("ttlSeconds"), &TOKEN_FIELDS, SESSION_KEYS);
+        assert_eq!(
+            err.to_string(),
+            "SESSION_TTL_SECONDS: keys: reworded, starting with another name"
+        );
     }
 
     /// Whatever shape the secrets come in, no error shows them: the operator sees the setting

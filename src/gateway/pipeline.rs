@@ -122,21 +122,20 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway from checked settings.
     pub fn new(config: GatewayConfig) -> Result<Self, ConfigError> {
-        let blame = |setting| {
-            move |e: Error| ConfigError {
-                setting,
-                message: e.to_string(),
-            }
-        };
+        use super::config::{affinity_fields, in_section, names, TOKEN_FIELDS};
         let tokens = SessionCodec::new(config.session_format, config.tokens.clone())
-            .map_err(blame(super::config::names::SESSION_KEYS))?
+            .map_err(|e| in_section(e, &TOKEN_FIELDS, names::SESSION_KEYS))?
             .with_jwt_binding(config.session_jwt.clone());
-        let mut affinity =
-            Affinity::new(config.affinity.clone()).map_err(blame(super::config::names::ORIGINS))?;
+        // `from_vars` takes the affinity secret from the signing key unless AFFINITY_SECRET is set.
+        let explicit_secret =
+            config.tokens.keys.first().map(|k| &k.secret) != Some(&config.affinity.secret);
+        let affinity_fields = affinity_fields(explicit_secret);
+        let mut affinity = Affinity::new(config.affinity.clone())
+            .map_err(|e| in_section(e, &affinity_fields, names::ORIGINS))?;
         for o in config.origins.iter().filter(|o| o.draining) {
             affinity
                 .set_draining(&o.id, true)
-                .map_err(blame(super::config::names::ORIGINS))?;
+                .map_err(|e| in_section(e, &affinity_fields, names::ORIGINS))?;
         }
         let health = HealthBook::new(&config);
         Ok(Gateway {

@@ -110,7 +110,8 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
         Some("ip") => Mode::Ip,
         Some("header") => Mode::Header,
         Some(_) => {
-            return Err(invalid(
+            return Err(invalid_at(
+                "mode",
                 "mode must be \"cookie\", \"url\", \"ip\" or \"header\"",
             ))
         }
@@ -128,14 +129,24 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
         None | Some("Lax" | "lax") => SameSite::Lax,
         Some("Strict" | "strict") => SameSite::Strict,
         Some("None" | "none") => SameSite::None,
-        Some(_) => return Err(invalid("sameSite must be \"Lax\", \"Strict\" or \"None\"")),
+        Some(_) => {
+            return Err(invalid_at(
+                "sameSite",
+                "sameSite must be \"Lax\", \"Strict\" or \"None\"",
+            ))
+        }
     };
     config.domain = o.string("domain")?;
     config.partitioned = o.boolean("partitioned")?.unwrap_or(false);
     config.failover = match o.string("failover")?.as_deref() {
         None | Some("sticky") => Failover::Sticky,
         Some("strict") => Failover::Strict,
-        Some(_) => return Err(invalid("failover must be \"sticky\" or \"strict\"")),
+        Some(_) => {
+            return Err(invalid_at(
+                "failover",
+                "failover must be \"sticky\" or \"strict\"",
+            ))
+        }
     };
     if let Some(param) = o.string("param")? {
         config.param = param;
@@ -161,12 +172,15 @@ impl Fields {
             let name = name.as_string().unwrap_or_default();
             if !known.contains(&name.as_str()) {
                 // A misspelt option is short; a long name may be a secret pasted in the wrong
-                // place, which no message may show.
-                return Err(invalid(&if name.len() <= 32 {
-                    format!("{what}: unknown option {}", Quoted(&name))
-                } else {
-                    format!("{what}: an unknown option (a name of {} bytes)", name.len())
-                }));
+                // place, which no message may show. Inside a list, the list is the setting.
+                return Err(in_setting(
+                    what.strip_suffix("[]"),
+                    &if name.len() <= 32 {
+                        format!("{what}: unknown option {}", Quoted(&name))
+                    } else {
+                        format!("{what}: an unknown option (a name of {} bytes)", name.len())
+                    },
+                ));
             }
         }
         Ok(Fields {
@@ -180,28 +194,42 @@ impl Fields {
         Ok(Some(value).filter(|v| !v.is_undefined() && !v.is_null()))
     }
 
-    fn wrong(&self, name: &str, expected: &str) -> JsValue {
-        invalid(&format!("{}: {name} must be {expected}", self.what))
+    /// The configuration field the field `name` of this object belongs to: `name` itself in
+    /// `config`, the list in `keys[]` or `backends[]`.
+    fn setting(&self, name: &'static str) -> &'static str {
+        self.what.strip_suffix("[]").unwrap_or(name)
     }
 
-    fn required<T>(&self, name: &str, value: Option<T>) -> Result<T, JsValue> {
-        value.ok_or_else(|| invalid(&format!("{}: {name} is required", self.what)))
+    fn wrong(&self, name: &'static str, expected: &str) -> JsValue {
+        invalid_at(
+            self.setting(name),
+            &format!("{}: {name} must be {expected}", self.what),
+        )
     }
 
-    fn string(&self, name: &str) -> Result<Option<String>, JsValue> {
+    fn required<T>(&self, name: &'static str, value: Option<T>) -> Result<T, JsValue> {
+        value.ok_or_else(|| {
+            invalid_at(
+                self.setting(name),
+                &format!("{}: {name} is required", self.what),
+            )
+        })
+    }
+
+    fn string(&self, name: &'static str) -> Result<Option<String>, JsValue> {
         self.get(name)?
             .map(|v| v.as_string().ok_or_else(|| self.wrong(name, "a string")))
             .transpose()
     }
 
-    fn number(&self, name: &str) -> Result<Option<f64>, JsValue> {
+    fn number(&self, name: &'static str) -> Result<Option<f64>, JsValue> {
         self.get(name)?
             .map(|v| v.as_f64().ok_or_else(|| self.wrong(name, "a number")))
             .transpose()
     }
 
     /// A whole, non-negative number, at most 2^53 - 1.
-    fn whole(&self, name: &str) -> Result<Option<u64>, JsValue> {
+    fn whole(&self, name: &'static str) -> Result<Option<u64>, JsValue> {
         match self.number(name)? {
             Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= MAX_TIME as f64 => Ok(Some(n as u64)),
             Some(_) => Err(self.wrong(name, "a whole, non-negative number")),
@@ -209,13 +237,13 @@ impl Fields {
         }
     }
 
-    fn boolean(&self, name: &str) -> Result<Option<bool>, JsValue> {
+    fn boolean(&self, name: &'static str) -> Result<Option<bool>, JsValue> {
         self.get(name)?
             .map(|v| v.as_bool().ok_or_else(|| self.wrong(name, "true or false")))
             .transpose()
     }
 
-    fn list(&self, name: &str) -> Result<Option<Array>, JsValue> {
+    fn list(&self, name: &'static str) -> Result<Option<Array>, JsValue> {
         self.get(name)?
             .map(|v| {
                 v.dyn_into::<Array>()
@@ -226,5 +254,17 @@ impl Fields {
 }
 
 fn invalid(message: &str) -> JsValue {
-    js_error(Error::config(message))
+    in_setting(None, message)
+}
+
+/// An `invalid_config` error about the option `setting`.
+fn invalid_at(setting: &'static str, message: &str) -> JsValue {
+    in_setting(Some(setting), message)
+}
+
+fn in_setting(setting: Option<&'static str>, message: &str) -> JsValue {
+    js_error(match setting {
+        Some(setting) => Error::config_of(setting, message),
+        None => Error::config(message),
+    })
 }

@@ -27,14 +27,20 @@ extern "C" {
     fn set_code(this: &EdgeSessionError, code: &str);
     #[wasm_bindgen(method, setter)]
     fn set_claims(this: &EdgeSessionError, claims: &JsValue);
+    #[wasm_bindgen(method, setter)]
+    fn set_setting(this: &EdgeSessionError, setting: &str);
 }
 
-/// A JavaScript `Error` with `name = "EdgeSessionError"`, `.code` set to the stable code and,
-/// for `expired`, `.claims` set to the verified claims.
+/// A JavaScript `Error` with `name = "EdgeSessionError"`, `.code` set to the stable code,
+/// for `expired`, `.claims` set to the verified claims and, for an `invalid_config` about one
+/// option, `.setting` set to its name.
 pub(crate) fn js_error(error: Error) -> JsValue {
     let js: EdgeSessionError = JsError::new(&error.to_string()).unchecked_into();
     js.set_name("EdgeSessionError");
     js.set_code(error.code());
+    if let Some(setting) = error.setting() {
+        js.set_setting(setting);
+    }
     if let Error::Expired { claims, .. } = &error {
         if let Ok(value) = JSON::parse(claims) {
             js.set_claims(&value);

@@ -72,6 +72,21 @@ export type ErrorCode =
   | "wrong_purpose" | "too_large" | "invalid_config" | "invalid_claims"
   | "no_backend" | "backend_unavailable"
   | "unsupported_alg" | "wrong_issuer" | "wrong_audience" | "revoked" | "randomness_unavailable";
+
+/** What this library throws: an `Error` with `name` "EdgeSessionError". */
+export interface EdgeSessionError extends Error {
+  name: "EdgeSessionError";
+  /** The stable code (with the session store, also "conflict" and "store_unavailable"). */
+  code: ErrorCode | "conflict" | "store_unavailable";
+  /**
+   * With `invalid_config`, the configuration option at fault by its name ("keys", "ttlSeconds",
+   * "secret", "backends", "cookieName"...; inside `keys` or `backends`, the list's name);
+   * absent when the error is not about one option (an unknown option, an option of a call).
+   */
+  setting?: string;
+  /** With `expired`, the verified claims (offer a refresh or a fresh login). */
+  claims?: VerifiedClaims;
+}
 "#;
 
 #[wasm_bindgen]

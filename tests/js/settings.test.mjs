@@ -1,0 +1,76 @@
+// `invalid_config` errors name the option at fault as `.setting` (issue 13), on the package
+// built by `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { SessionTokens, SealedTokens, Affinity } = require("../../pkg-node/edge_session.js");
+
+const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
+const SECRET = b64url(Array.from({ length: 32 }, (_, i) => i + 1));
+const keys = [{ id: "k1", secret: SECRET }];
+const backends = [{ id: "a" }];
+
+/** The error `fn` throws: `invalid_config`, with its `.setting` (undefined when none). */
+const settingOf = (fn, what) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.equal(e.name, "EdgeSessionError", what);
+    assert.equal(e.code, "invalid_config", `${what}: ${e.message}`);
+    return e.setting;
+  }
+  assert.fail(`${what}: did not throw`);
+};
+
+test("SessionTokens: the setting of an invalid configuration", () => {
+  assert.equal(settingOf(() => new SessionTokens({ keys, ttlSeconds: 0 }), "ttlSeconds 0"), "ttlSeconds");
+  for (const [config, setting] of [
+    [{ keys, ttlSeconds: -1 }, "ttlSeconds"],
+    [{ keys, ttlSeconds: "60" }, "ttlSeconds"],
+    [{ keys, leewaySeconds: 86401 }, "leewaySeconds"],
+    [{ keys, refreshAfter: 2 }, "refreshAfter"],
+    [{ keys, ttlSeconds: 3600, maxLifetimeSeconds: 60 }, "maxLifetimeSeconds"],
+    [{ keys, purpose: "" }, "purpose"],
+    [{ keys, maxTokenBytes: 2 }, "maxTokenBytes"],
+    [{}, "keys"],
+    [{ keys: [] }, "keys"],
+    [{ keys: [{ id: "k1", secret: "c2hvcnQ" }] }, "keys"],
+    [{ keys: [{ id: "has space", secret: SECRET }] }, "keys"],
+    [{ keys: [{ id: "k1" }] }, "keys"],
+    [{ keys: [{ id: "k1", secret: SECRET, extra: 1 }] }, "keys"],
+    [{ keys, tttl: 5 }, undefined],
+  ]) {
+    assert.equal(settingOf(() => new SessionTokens(config), JSON.stringify(config)), setting, JSON.stringify(config));
+  }
+  assert.equal(settingOf(() => new SessionTokens("keys"), "not an object"), undefined);
+  assert.equal(settingOf(() => new SealedTokens({ keys, ttlSeconds: 0 }), "sealed"), "ttlSeconds");
+  // Errors of other codes, and of calls rather than configuration, carry no setting.
+  assert.equal(settingOf(() => new SessionTokens({ keys }).sign({}, { now: -1 }), "now"), undefined);
+});
+
+test("Affinity: the setting of an invalid configuration", () => {
+  for (const [config, setting] of [
+    [{ secret: "c2hvcnQ", backends }, "secret"],
+    [{ backends }, "secret"],
+    [{ secret: SECRET, backends, previousSecrets: ["c2hvcnQ"] }, "previousSecrets"],
+    [{ secret: SECRET, backends, previousSecrets: [1] }, "previousSecrets"],
+    [{ secret: SECRET, backends: [] }, "backends"],
+    [{ secret: SECRET, backends: [{ id: "a" }, { id: "a" }] }, "backends"],
+    [{ secret: SECRET, backends: [{ id: "a", weight: 0 }] }, "backends"],
+    [{ secret: SECRET, backends: [{ id: "a", wieght: 2 }] }, "backends"],
+    [{ secret: SECRET, backends, ttlSeconds: 0 }, "ttlSeconds"],
+    [{ secret: SECRET, backends, ttlSeconds: 10, idleSeconds: 11 }, "idleSeconds"],
+    [{ secret: SECRET, backends, cookieName: "bad name" }, "cookieName"],
+    [{ secret: SECRET, backends, domain: "example.com" }, "domain"],
+    [{ secret: SECRET, backends, mode: "dns" }, "mode"],
+    [{ secret: SECRET, backends, failover: "maybe" }, "failover"],
+    [{ secret: SECRET, backends, sameSite: "Sometimes" }, "sameSite"],
+    [{ secret: SECRET, backends, param: "a&b" }, "param"],
+    [{ secret: SECRET, backends, header: "x tenant" }, "header"],
+    [{ secret: SECRET, backends, colour: "red" }, undefined],
+  ]) {
+    assert.equal(settingOf(() => new Affinity(config), JSON.stringify(config)), setting, JSON.stringify(config));
+  }
+});
