@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use edge_session::store::conformance;
+use edge_session::store::conformance::{self, Status};
 use edge_session::store::memory::MemoryStore;
 use edge_session::store::{Commit, SessionConfig, SessionStore, Sessions};
 use edge_session::{KeyRing, Secret};
@@ -32,7 +32,13 @@ fn memory_store_conforms() {
     let store = MemoryStore::new().interleaving();
     let report = block_on(conformance::run(&store, NOW));
     for check in &report.checks {
-        assert_eq!(check.status, "pass", "{}: {}", check.name, check.detail);
+        assert_eq!(
+            check.status,
+            Status::Pass,
+            "{}: {}",
+            check.name,
+            check.detail
+        );
     }
     assert_eq!(report.consistency, "strong");
     assert!(report.checks.len() >= 15);

@@ -38,13 +38,44 @@ pub fn config() -> SessionConfig {
 /// How many concurrent increments the strong-consistency check makes.
 pub const CONCURRENT: usize = 100;
 
+/// How a check ended. In the JSON report: `"pass"`, `"fail"` or `"skip"` (the end-to-end tests
+/// read these strings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The store did what the check asks.
+    Pass,
+    /// It did not; [`Check::detail`] says why.
+    Fail,
+    /// The check does not apply to this store (an eventually consistent store and concurrent
+    /// increments); [`Check::detail`] says why.
+    Skip,
+}
+
+impl Status {
+    /// `pass`, `fail` or `skip`, as in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The outcome of one check.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
     /// The check's name, for example `touch_throttling`.
     pub name: &'static str,
-    /// `pass`, `fail` or `skip`.
-    pub status: &'static str,
+    /// Passed, failed or skipped.
+    pub status: Status,
     /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
@@ -62,12 +93,15 @@ pub struct Report {
 impl Report {
     /// True when no check failed.
     pub fn ok(&self) -> bool {
-        self.checks.iter().all(|c| c.status != "fail")
+        self.checks.iter().all(|c| c.status != Status::Fail)
     }
 
     /// The failed checks.
     pub fn failures(&self) -> Vec<&Check> {
-        self.checks.iter().filter(|c| c.status == "fail").collect()
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .collect()
     }
 }
 
@@ -117,7 +151,11 @@ pub async fn run<S: SessionStore>(store: &S, now: UnixTime) -> Report {
             let outcome: Outcome = $body.await;
             checks.push(Check {
                 name: $name,
-                status: if outcome.is_ok() { "pass" } else { "fail" },
+                status: if outcome.is_ok() {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
                 detail: outcome.err().unwrap_or_default(),
             });
         };
@@ -142,7 +180,7 @@ pub async fn run<S: SessionStore>(store: &S, now: UnixTime) -> Report {
         }
         Consistency::Eventual => checks.push(Check {
             name: "concurrent_increments",
-            status: "skip",
+            status: Status::Skip,
             detail: "an eventually consistent store does not promise it (last write wins)".into(),
         }),
     }
@@ -751,4 +789,43 @@ fn random_bytes() -> std::result::Result<[u8; 9], String> {
     let mut b = [0u8; 9];
     getrandom::fill(&mut b).map_err(|e| e.to_string())?;
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_reads_as_before() {
+        let report = Report {
+            consistency: "eventual",
+            checks: vec![
+                Check {
+                    name: "a",
+                    status: Status::Pass,
+                    detail: String::new(),
+                },
+                Check {
+                    name: "b",
+                    status: Status::Fail,
+                    detail: "why".into(),
+                },
+                Check {
+                    name: "c",
+                    status: Status::Skip,
+                    detail: "n/a".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            r#"{"consistency":"eventual","checks":[{"name":"a","status":"pass"},{"name":"b","status":"fail","detail":"why"},{"name":"c","status":"skip","detail":"n/a"}]}"#
+        );
+        assert!(!report.ok());
+        assert_eq!(report.failures().len(), 1);
+        for status in [Status::Pass, Status::Fail, Status::Skip] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(status.to_string(), status.as_str());
+        }
+    }
 }
