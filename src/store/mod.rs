@@ -41,6 +41,7 @@
 mod any;
 #[cfg(any(feature = "store", feature = "gateway"))]
 mod binding;
+mod config;
 pub mod conformance;
 pub mod durable;
 pub(crate) mod executor;
@@ -48,6 +49,7 @@ pub(crate) mod executor;
 pub mod kv;
 pub mod memory;
 pub mod record;
+mod revocation;
 pub mod session;
 
 use serde::{Deserialize, Serialize};

@@ -18,99 +18,24 @@
 //!   session of a user. [`Sessions::revoke_tokens`] keeps a subject's `minIssuedAt` in the same
 //!   store (key `r:` and a keyed hash of the subject), so that stateless session tokens can be
 //!   revoked too: check [`Sessions::min_issued_at`] after verifying one.
+//!
+//! The settings, [`SessionConfig`], are in `store/config.rs`; the revocation methods in
+//! `store/revocation.rs`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use super::config::SessionConfig;
 use super::record::{Record, RecordKeys, ID_BYTES};
 use super::{Entry, SessionStore};
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::keys::{signing_key, KeyRing, MacKey};
-use crate::time::{UnixTime, MAX_TIME};
+use crate::time::UnixTime;
 use crate::token::{SessionTokens, TokenConfig};
 
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
-
-/// Settings of [`Sessions`]; field names match the JavaScript options (camelCase).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SessionConfig {
-    /// A session ends this many seconds after its last write. Default 1800.
-    #[serde(default = "defaults::idle")]
-    pub idle_timeout_seconds: u64,
-    /// A session ends this many seconds after its creation, however active. Default 86400.
-    #[serde(default = "defaults::absolute")]
-    pub absolute_timeout_seconds: u64,
-    /// An unchanged session is rewritten (to extend its idle timeout) at most this often;
-    /// at least 1, less than the idle timeout. Default 60.
-    #[serde(default = "defaults::touch")]
-    pub touch_interval_seconds: u64,
-    /// The largest session data accepted, in bytes of JSON (`too_large` beyond). Default 16384,
-    /// at most 65536 (a Durable Object value holds 128 KiB).
-    #[serde(default = "defaults::max_data")]
-    pub max_data_bytes: usize,
-    /// Separates the keys of unrelated session stores sharing a keyring. Default `"session"`.
-    #[serde(default = "defaults::purpose")]
-    pub purpose: String,
-}
-
-mod defaults {
-    pub fn idle() -> u64 {
-        1800
-    }
-    pub fn absolute() -> u64 {
-        86_400
-    }
-    pub fn touch() -> u64 {
-        60
-    }
-    pub fn max_data() -> usize {
-        16_384
-    }
-    pub fn purpose() -> String {
-        "session".into()
-    }
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            idle_timeout_seconds: defaults::idle(),
-            absolute_timeout_seconds: defaults::absolute(),
-            touch_interval_seconds: defaults::touch(),
-            max_data_bytes: defaults::max_data(),
-            purpose: defaults::purpose(),
-        }
-    }
-}
-
-impl SessionConfig {
-    fn check(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::config(m));
-        if self.idle_timeout_seconds == 0 || self.idle_timeout_seconds > MAX_TIME {
-            return bad("idleTimeoutSeconds must be a positive whole number of seconds");
-        }
-        if self.absolute_timeout_seconds < self.idle_timeout_seconds
-            || self.absolute_timeout_seconds > MAX_TIME
-        {
-            return bad("absoluteTimeoutSeconds must be at least idleTimeoutSeconds");
-        }
-        if self.touch_interval_seconds == 0
-            || self.touch_interval_seconds >= self.idle_timeout_seconds
-        {
-            return bad("touchIntervalSeconds must be at least 1 and less than idleTimeoutSeconds");
-        }
-        if !(2..=65_536).contains(&self.max_data_bytes) {
-            return bad("maxDataBytes must be between 2 and 65536");
-        }
-        if self.purpose.is_empty() || self.purpose.len() > 64 {
-            return bad("purpose must be 1 to 64 bytes");
-        }
-        Ok(())
-    }
-}
 
 /// What [`Sessions::commit`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -223,12 +148,12 @@ impl Session {
 
 /// Sessions in a store: see the [module docs](self).
 pub struct Sessions<S> {
-    store: S,
+    pub(super) store: S,
     config: SessionConfig,
     cookie: SessionTokens,
     records: RecordKeys,
     /// Per key id: the key of the store-key hash, and of the subject-tag hash.
-    hashes: Vec<(String, MacKey, MacKey)>,
+    pub(super) hashes: Vec<(String, MacKey, MacKey)>,
 }
 
 impl<S> std::fmt::Debug for Sessions<S> {
@@ -434,73 +359,6 @@ impl<S: SessionStore> Sessions<S> {
         Ok(())
     }
 
-    /// Ends every stored session whose subject is `subject` (log out everywhere, password
-    /// change). Returns how many sessions were deleted. With an eventually consistent store,
-    /// sessions created at another location in the last minute may be missed.
-    pub async fn revoke_subject(&self, subject: &str) -> Result<usize> {
-        let mut n = 0;
-        for (_, _, mac) in &self.hashes {
-            n += self
-                .store
-                .revoke(&b64_encode(&mac.tag(subject.as_bytes())))
-                .await?;
-        }
-        Ok(n)
-    }
-
-    /// Refuses, from now on, every session token of `subject` issued before `now`: records
-    /// `now` as the subject's `minIssuedAt` (a later time already recorded is kept). The record
-    /// lives `keep_seconds`, the longest a token issued before `now` can live (its lifetime,
-    /// refreshes included, plus leeway); read it back with [`Sessions::min_issued_at`].
-    ///
-    /// Stored sessions are not touched: [`Sessions::revoke_subject`] ends those.
-    pub async fn revoke_tokens(
-        &self,
-        subject: &str,
-        now: UnixTime,
-        keep_seconds: u64,
-    ) -> Result<()> {
-        let (_, _, mac) = signing_key(&self.hashes)?;
-        let key = revocation_key(mac, subject);
-        let expires = now.saturating_add(keep_seconds).min(MAX_TIME);
-        let mut conflicts = 0;
-        loop {
-            let stored = self.store.load(&key).await?;
-            let (version, min, until) = match &stored {
-                Some(e) => (Some(e.version), revocation_time(e)?, e.expires),
-                None => (None, 0, 0),
-            };
-            if min >= now && until >= expires {
-                return Ok(());
-            }
-            let entry = Entry {
-                version: version.map_or(1, |v| v + 1),
-                value: min.max(now).to_string(),
-                expires: until.max(expires),
-            };
-            match self.store.save(&key, &entry, version, now).await {
-                Err(Error::Conflict) if conflicts < REVOKE_RETRIES => {
-                    conflicts += 1;
-                    self.store.backoff(conflicts).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// The `minIssuedAt` of `subject` recorded by [`Sessions::revoke_tokens`]: tokens it was
-    /// issued before that time are revoked. Every key of the ring is asked (the record was made
-    /// under the key that was current then), and the latest time wins.
-    pub async fn min_issued_at(&self, subject: &str) -> Result<Option<UnixTime>> {
-        let mut latest = None;
-        for (_, _, mac) in &self.hashes {
-            if let Some(entry) = self.store.load(&revocation_key(mac, subject)).await? {
-                latest = latest.max(Some(revocation_time(&entry)?));
-            }
-        }
-        Ok(latest)
-    }
-
     /// Seconds the cookie of `session` should live (`Max-Age`): until its absolute timeout.
     pub fn cookie_max_age(&self, session: &Session, now: UnixTime) -> u64 {
         session
@@ -583,22 +441,6 @@ impl<S: SessionStore> Sessions<S> {
             .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
         Ok(format!("s:{}", b64_encode(&mac.tag(id))))
     }
-}
-
-/// How many times a revocation is written again after a `conflict`.
-const REVOKE_RETRIES: usize = 20;
-
-/// The store key of a subject's revocation time: `r:` and the keyed hash of the subject.
-fn revocation_key(mac: &MacKey, subject: &str) -> String {
-    format!("r:{}", b64_encode(&mac.tag(subject.as_bytes())))
-}
-
-/// The time a revocation entry holds (decimal seconds).
-fn revocation_time(entry: &Entry) -> Result<UnixTime> {
-    entry
-        .value
-        .parse()
-        .map_err(|_| Error::Malformed("not a revocation entry"))
 }
 
 fn random_id() -> Result<[u8; ID_BYTES]> {

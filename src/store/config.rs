@@ -1,0 +1,87 @@
+//! [`SessionConfig`]: the settings of [`Sessions`](super::Sessions) (timeouts, touch interval,
+//! data size, purpose), with their defaults and bounds.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::time::MAX_TIME;
+
+/// Settings of [`Sessions`](super::Sessions); field names match the JavaScript options (camelCase).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session ends this many seconds after its last write. Default 1800.
+    #[serde(default = "defaults::idle")]
+    pub idle_timeout_seconds: u64,
+    /// A session ends this many seconds after its creation, however active. Default 86400.
+    #[serde(default = "defaults::absolute")]
+    pub absolute_timeout_seconds: u64,
+    /// An unchanged session is rewritten (to extend its idle timeout) at most this often;
+    /// at least 1, less than the idle timeout. Default 60.
+    #[serde(default = "defaults::touch")]
+    pub touch_interval_seconds: u64,
+    /// The largest session data accepted, in bytes of JSON (`too_large` beyond). Default 16384,
+    /// at most 65536 (a Durable Object value holds 128 KiB).
+    #[serde(default = "defaults::max_data")]
+    pub max_data_bytes: usize,
+    /// Separates the keys of unrelated session stores sharing a keyring. Default `"session"`.
+    #[serde(default = "defaults::purpose")]
+    pub purpose: String,
+}
+
+mod defaults {
+    pub fn idle() -> u64 {
+        1800
+    }
+    pub fn absolute() -> u64 {
+        86_400
+    }
+    pub fn touch() -> u64 {
+        60
+    }
+    pub fn max_data() -> usize {
+        16_384
+    }
+    pub fn purpose() -> String {
+        "session".into()
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout_seconds: defaults::idle(),
+            absolute_timeout_seconds: defaults::absolute(),
+            touch_interval_seconds: defaults::touch(),
+            max_data_bytes: defaults::max_data(),
+            purpose: defaults::purpose(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// `invalid_config` naming the first setting out of range.
+    pub(super) fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::config(m));
+        if self.idle_timeout_seconds == 0 || self.idle_timeout_seconds > MAX_TIME {
+            return bad("idleTimeoutSeconds must be a positive whole number of seconds");
+        }
+        if self.absolute_timeout_seconds < self.idle_timeout_seconds
+            || self.absolute_timeout_seconds > MAX_TIME
+        {
+            return bad("absoluteTimeoutSeconds must be at least idleTimeoutSeconds");
+        }
+        if self.touch_interval_seconds == 0
+            || self.touch_interval_seconds >= self.idle_timeout_seconds
+        {
+            return bad("touchIntervalSeconds must be at least 1 and less than idleTimeoutSeconds");
+        }
+        if !(2..=65_536).contains(&self.max_data_bytes) {
+            return bad("maxDataBytes must be between 2 and 65536");
+        }
+        if self.purpose.is_empty() || self.purpose.len() > 64 {
+            return bad("purpose must be 1 to 64 bytes");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! Revocation through the store, for [`Sessions`]: every stored session of a subject
+//! ([`Sessions::revoke_subject`], through the store's subject index), and a subject's stateless
+//! session tokens issued before a time ([`Sessions::revoke_tokens`] keeps that time, its
+//! `minIssuedAt`, under `r:` and a keyed hash of the subject; [`Sessions::min_issued_at`] reads
+//! it back).
+
+use super::{Entry, SessionStore, Sessions};
+use crate::codec::b64_encode;
+use crate::error::{Error, Result};
+use crate::keys::{signing_key, MacKey};
+use crate::time::{UnixTime, MAX_TIME};
+
+impl<S: SessionStore> Sessions<S> {
+    /// Ends every stored session whose subject is `subject` (log out everywhere, password
+    /// change). Returns how many sessions were deleted. With an eventually consistent store,
+    /// sessions created at another location in the last minute may be missed.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<usize> {
+        let mut n = 0;
+        for (_, _, mac) in &self.hashes {
+            n += self
+                .store
+                .revoke(&b64_encode(&mac.tag(subject.as_bytes())))
+                .await?;
+        }
+        Ok(n)
+    }
+
+    /// Refuses, from now on, every session token of `subject` issued before `now`: records
+    /// `now` as the subject's `minIssuedAt` (a later time already recorded is kept). The record
+    /// lives `keep_seconds`, the longest a token issued before `now` can live (its lifetime,
+    /// refreshes included, plus leeway); read it back with [`Sessions::min_issued_at`].
+    ///
+    /// Stored sessions are not touched: [`Sessions::revoke_subject`] ends those.
+    pub async fn revoke_tokens(
+        &self,
+        subject: &str,
+        now: UnixTime,
+        keep_seconds: u64,
+    ) -> Result<()> {
+        let (_, _, mac) = signing_key(&self.hashes)?;
+        let key = revocation_key(mac, subject);
+        let expires = now.saturating_add(keep_seconds).min(MAX_TIME);
+        let mut conflicts = 0;
+        loop {
+            let stored = self.store.load(&key).await?;
+            let (version, min, until) = match &stored {
+                Some(e) => (Some(e.version), revocation_time(e)?, e.expires),
+                None => (None, 0, 0),
+            };
+            if min >= now && until >= expires {
+                return Ok(());
+            }
+            let entry = Entry {
+                version: version.map_or(1, |v| v + 1),
+                value: min.max(now).to_string(),
+                expires: until.max(expires),
+            };
+            match self.store.save(&key, &entry, version, now).await {
+                Err(Error::Conflict) if conflicts < REVOKE_RETRIES => {
+                    conflicts += 1;
+                    self.store.backoff(conflicts).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The `minIssuedAt` of `subject` recorded by [`Sessions::revoke_tokens`]: tokens it was
+    /// issued before that time are revoked. Every key of the ring is asked (the record was made
+    /// under the key that was current then), and the latest time wins.
+    pub async fn min_issued_at(&self, subject: &str) -> Result<Option<UnixTime>> {
+        let mut latest = None;
+        for (_, _, mac) in &self.hashes {
+            if let Some(entry) = self.store.load(&revocation_key(mac, subject)).await? {
+                latest = latest.max(Some(revocation_time(&entry)?));
+            }
+        }
+        Ok(latest)
+    }
+}
+
+/// How many times a revocation is written again after a `conflict`.
+const REVOKE_RETRIES: usize = 20;
+
+/// The store key of a subject's revocation time: `r:` and the keyed hash of the subject.
+fn revocation_key(mac: &MacKey, subject: &str) -> String {
+    format!("r:{}", b64_encode(&mac.tag(subject.as_bytes())))
+}
+
+/// The time a revocation entry holds (decimal seconds).
+fn revocation_time(entry: &Entry) -> Result<UnixTime> {
+    entry
+        .value
+        .parse()
+        .map_err(|_| Error::Malformed("not a revocation entry"))
+}
