@@ -116,6 +116,26 @@ pub struct Affinity {
     visitors: AtomicU64,
 }
 
+/// A copy with the same settings and the same view of backend health and draining (the
+/// gateway's settings hold the router they were checked by, and are `Clone`).
+impl Clone for Affinity {
+    fn clone(&self) -> Self {
+        Affinity {
+            mode: self.mode,
+            failover: self.failover,
+            backends: self.backends.clone(),
+            ring: self.ring.clone(),
+            values: self.values.clone(),
+            ttl: self.ttl,
+            idle: self.idle,
+            cookie: self.cookie.clone(),
+            param: self.param.clone(),
+            header: self.header.clone(),
+            visitors: AtomicU64::new(self.visitors.load(Ordering::Relaxed)),
+        }
+    }
+}
+
 impl fmt::Debug for Affinity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Affinity")

@@ -7,7 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
+use super::session::SessionCodec;
+use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::{json_shape, Error};
 use crate::keys::KeyConfig;
@@ -194,19 +195,22 @@ fn one() -> u32 {
     1
 }
 
-/// Everything the gateway needs, checked.
+/// Everything the gateway needs, checked. The settings the session codec and the affinity
+/// router are built from are read-only (accessors): `from_vars` builds both once, to check them,
+/// and the gateway runs what it built.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// The origins, in configuration order.
     pub origins: Vec<Origin>,
-    /// The affinity router's settings (secret and backends filled in from the above).
-    pub affinity: AffinityConfig,
-    /// The session tokens' settings (keys from `SESSION_KEYS`).
-    pub tokens: TokenConfig,
-    /// How the session cookie is encoded (`SESSION_FORMAT`).
-    pub session_format: SessionFormat,
-    /// The issuer and audience of JWT sessions (`SESSION_JWT_*`).
-    pub session_jwt: JwtBinding,
+    /// The affinity router's settings (secret and backends filled in from the above); read
+    /// them with [`GatewayConfig::affinity`].
+    affinity: AffinityConfig,
+    /// The session tokens' settings; read them with [`GatewayConfig::tokens`].
+    tokens: TokenConfig,
+    /// How the session cookie is encoded; read it with [`GatewayConfig::session_format`].
+    session_format: SessionFormat,
+    /// The binding of JWT sessions; read it with [`GatewayConfig::session_jwt`].
+    session_jwt: JwtBinding,
     /// The session cookie's name and attributes.
     pub session_cookie: SetCookie,
     /// Path probed on each origin, starting with `/`.
@@ -229,6 +233,17 @@ pub struct GatewayConfig {
     pub max_request_header_bytes: usize,
     /// Server-side session data (`STORE`); `None` when off.
     pub store: Option<StoreSettings>,
+    /// What `from_vars` built to check `affinity` and `tokens`, for the gateway to run.
+    pub(super) built: Built,
+}
+
+/// The session codec and the affinity router, built once from checked settings.
+#[derive(Clone, Debug)]
+pub(super) struct Built {
+    /// The session cookie's codec (`SESSION_FORMAT`, keys, times, JWT binding).
+    pub(super) tokens: SessionCodec,
+    /// The router, draining origins marked; it keeps this instance's view of their health.
+    pub(super) affinity: Affinity,
 }
 
 /// Where the gateway keeps session data.
@@ -292,64 +307,6 @@ impl GatewayConfig {
                 "a JSON key list, set with `wrangler secret put SESSION_KEYS` (or in .dev.vars)",
             )
         })?)?;
-
-        let mode = match var(AFFINITY_MODE).as_deref() {
-            None | Some("cookie") => Mode::Cookie,
-            Some("ip") => Mode::Ip,
-            Some("header") => Mode::Header,
-            Some("url") => {
-                return Err(ConfigError::new(
-                    AFFINITY_MODE,
-                    "url mode is offered by the JavaScript API only; the gateway supports cookie, ip and header",
-                ))
-            }
-            Some(other) => {
-                return Err(ConfigError::new(AFFINITY_MODE, format!("{other:?} is not one of cookie, ip, header")))
-            }
-        };
-        let header = var(AFFINITY_HEADER);
-        if mode == Mode::Header && header.is_none() {
-            return Err(missing(
-                AFFINITY_HEADER,
-                "the header name that header mode routes by",
-            ));
-        }
-        let failover = match var(AFFINITY_FAILOVER).as_deref() {
-            None | Some("sticky") => Failover::Sticky,
-            Some("strict") => Failover::Strict,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    AFFINITY_FAILOVER,
-                    format!("{other:?} is not one of sticky, strict"),
-                ))
-            }
-        };
-        let session_format = match var(SESSION_FORMAT).as_deref() {
-            None | Some("compact") => SessionFormat::Compact,
-            Some("sealed") => SessionFormat::Sealed,
-            Some("jwt") => SessionFormat::Jwt,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    SESSION_FORMAT,
-                    format!("{other:?} is not one of compact, sealed, jwt"),
-                ))
-            }
-        };
-        let session_jwt = JwtBinding {
-            issuer: var(SESSION_JWT_ISSUER),
-            audience: var(SESSION_JWT_AUDIENCE),
-        };
-        for (setting, value) in [
-            (SESSION_JWT_ISSUER, &session_jwt.issuer),
-            (SESSION_JWT_AUDIENCE, &session_jwt.audience),
-        ] {
-            if value.is_some() && session_format != SessionFormat::Jwt {
-                return Err(ConfigError::new(
-                    setting,
-                    "applies to SESSION_FORMAT = \"jwt\" only",
-                ));
-            }
-        }
         let same_site = match var(COOKIE_SAMESITE).as_deref() {
             None => SameSite::Lax,
             Some(text) => serde_json::from_value(Value::String(text.to_owned())).map_err(|_| {
@@ -360,116 +317,10 @@ impl GatewayConfig {
             })?,
         };
 
-        let (secret, previous_secrets) = match var(AFFINITY_SECRET) {
-            Some(s) => {
-                let previous = match var(AFFINITY_PREVIOUS_SECRETS) {
-                    None => Vec::new(),
-                    Some(text) => serde_json::from_str::<Vec<String>>(&text).map_err(|_| {
-                        ConfigError::new(
-                            AFFINITY_PREVIOUS_SECRETS,
-                            "expected a JSON list of base64url secrets",
-                        )
-                    })?,
-                };
-                (s, previous)
-            }
-            None => {
-                // `parse_keys` refuses an empty list.
-                let (first, rest) = keys.split_first().ok_or_else(|| {
-                    ConfigError::new(SESSION_KEYS, "at least one key is required")
-                })?;
-                (
-                    first.secret.clone(),
-                    rest.iter().map(|k| k.secret.clone()).collect(),
-                )
-            }
-        };
-        let mut affinity = AffinityConfig::new(
-            secret,
-            origins
-                .iter()
-                .map(|o| BackendConfig::weighted(o.id.clone(), o.weight))
-                .collect(),
-        );
-        affinity.previous_secrets = previous_secrets;
-        affinity.mode = mode;
-        affinity.failover = failover;
-        affinity.header = header;
-        affinity.same_site = same_site;
-        affinity.ttl_seconds = number(
-            &var,
-            AFFINITY_TTL_SECONDS,
-            affinity.ttl_seconds,
-            1,
-            u32::MAX.into(),
-        )?;
-        affinity.idle_seconds = number(
-            &var,
-            AFFINITY_IDLE_SECONDS,
-            affinity.idle_seconds,
-            1,
-            u32::MAX.into(),
-        )?;
-        if let Some(name) = var(AFFINITY_COOKIE) {
-            affinity.cookie_name = name;
-        }
-        // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
-        let fields = affinity_fields(var(AFFINITY_SECRET).is_some());
-        crate::affinity::Affinity::new(affinity.clone())
-            .map_err(|e| in_section(e, &fields, ORIGINS))?;
-
-        let mut tokens = TokenConfig::new(keys);
-        tokens.ttl_seconds = number(
-            &var,
-            SESSION_TTL_SECONDS,
-            tokens.ttl_seconds,
-            1,
-            u32::MAX.into(),
-        )?;
-        tokens.leeway_seconds = number(
-            &var,
-            SESSION_LEEWAY_SECONDS,
-            tokens.leeway_seconds,
-            0,
-            86_400,
-        )?;
-        if let Some(text) = var(SESSION_REFRESH_AFTER) {
-            tokens.refresh_after = text
-                .parse::<f64>()
-                .ok()
-                .filter(|f| (0.0..=1.0).contains(f))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        SESSION_REFRESH_AFTER,
-                        format!("{text:?} is not a number from 0 to 1"),
-                    )
-                })?;
-        }
-        if var(SESSION_MAX_LIFETIME_SECONDS).is_some() {
-            tokens.max_lifetime_seconds = Some(number(
-                &var,
-                SESSION_MAX_LIFETIME_SECONDS,
-                0,
-                1,
-                u32::MAX.into(),
-            )?);
-        }
-        crate::token::SessionTokens::new(tokens.clone())
-            .map_err(|e| in_section(e, &TOKEN_FIELDS, SESSION_KEYS))?;
-
-        let cookie_name = var(SESSION_COOKIE).unwrap_or_else(|| "__Host-session".to_owned());
-        let session_cookie = SetCookie::new(cookie_name).same_site(Some(same_site));
-        session_cookie
-            .check()
-            .map_err(|e| ConfigError::new(SESSION_COOKIE, e.to_string()))?;
-
-        let health_path = var(HEALTH_PATH).unwrap_or_else(|| "/health".to_owned());
-        if !health_path.starts_with('/') || !health_path.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError::new(
-                HEALTH_PATH,
-                "must start with / and hold no spaces or control characters",
-            ));
-        }
+        let affinity = affinity_section(&var, &origins, &keys, same_site)?;
+        let tokens = tokens_section(&var, keys, same_site)?;
+        let store = store_section(&var, same_site, &tokens, &affinity.config)?;
+        let health = health_section(&var)?;
 
         let operator_token = var(OPERATOR_TOKEN);
         if let Some(token) = &operator_token {
@@ -482,7 +333,6 @@ impl GatewayConfig {
                 ));
             }
         }
-
         let directive_nonce = match var(DIRECTIVE_NONCE).as_deref() {
             None | Some("off") => false,
             Some("on") => true,
@@ -494,74 +344,19 @@ impl GatewayConfig {
             }
         };
 
-        let store = match var(STORE).as_deref() {
-            None | Some("none") => None,
-            Some(kind) => {
-                let kind = match kind {
-                    "kv" => StoreKind::Kv,
-                    "durable" => StoreKind::Durable,
-                    other => {
-                        return Err(ConfigError::new(
-                            STORE,
-                            format!("{other:?} is not one of none, kv, durable"),
-                        ))
-                    }
-                };
-                let name = var(STORE_COOKIE).unwrap_or_else(|| "__Host-sid".to_owned());
-                if name == session_cookie.name() || name == affinity.cookie_name {
-                    return Err(ConfigError::new(
-                        STORE_COOKIE,
-                        "must differ from SESSION_COOKIE and AFFINITY_COOKIE",
-                    ));
-                }
-                let cookie = SetCookie::new(name).same_site(Some(same_site));
-                cookie
-                    .check()
-                    .map_err(|e| ConfigError::new(STORE_COOKIE, e.to_string()))?;
-                let idle = number(&var, STORE_IDLE_SECONDS, 1800, 2, u32::MAX.into())?;
-                let sessions = SessionConfig {
-                    idle_timeout_seconds: idle,
-                    absolute_timeout_seconds: number(
-                        &var,
-                        STORE_ABSOLUTE_SECONDS,
-                        86_400.max(idle),
-                        idle,
-                        u32::MAX.into(),
-                    )?,
-                    touch_interval_seconds: number(
-                        &var,
-                        STORE_TOUCH_SECONDS,
-                        60.min(idle / 2),
-                        1,
-                        idle - 1,
-                    )?,
-                    max_data_bytes: number(&var, STORE_MAX_DATA_BYTES, 4096, 2, 16_384)? as usize,
-                    purpose: "gateway".into(),
-                };
-                Some(StoreSettings {
-                    kind,
-                    cookie,
-                    sessions,
-                    timeout_ms: number(&var, STORE_TIMEOUT_MS, 3_000, 1, 60_000)? as u32,
-                    tests: var(STORE_TESTS).as_deref() == Some("1"),
-                    revocation_keep_seconds: tokens.max_lifetime() + tokens.leeway_seconds,
-                })
-            }
-        };
-
         Ok(GatewayConfig {
             origins,
-            affinity,
-            tokens,
-            session_format,
-            session_jwt,
-            session_cookie,
-            health_path,
-            health_failures: number(&var, HEALTH_FAILURES, 3, 1, 100)? as u32,
-            down_seconds: number(&var, HEALTH_DOWN_SECONDS, 30, 1, 86_400)?,
-            health_max_age: number(&var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?,
-            health_cache_seconds: number(&var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
-            probe_timeout_ms: number(&var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
+            affinity: affinity.config,
+            tokens: tokens.config,
+            session_format: tokens.format,
+            session_jwt: tokens.jwt,
+            session_cookie: tokens.cookie,
+            health_path: health.path,
+            health_failures: health.failures,
+            down_seconds: health.down_seconds,
+            health_max_age: health.max_age,
+            health_cache_seconds: health.cache_seconds,
+            probe_timeout_ms: health.probe_timeout_ms,
             operator_token,
             directive_nonce,
             max_request_header_bytes: number(
@@ -572,13 +367,323 @@ impl GatewayConfig {
                 131_072,
             )? as usize,
             store,
+            built: Built {
+                tokens: tokens.codec,
+                affinity: affinity.router,
+            },
         })
     }
+
+    /// The affinity router's settings.
+    pub fn affinity(&self) -> &AffinityConfig {
+        &self.affinity
+    }
+
+    /// The session tokens' settings (keys from `SESSION_KEYS`).
+    pub fn tokens(&self) -> &TokenConfig {
+        &self.tokens
+    }
+
+    /// How the session cookie is encoded (`SESSION_FORMAT`).
+    pub fn session_format(&self) -> SessionFormat {
+        self.session_format
+    }
+
+    /// The issuer and audience of JWT sessions (`SESSION_JWT_*`).
+    pub fn session_jwt(&self) -> &JwtBinding {
+        &self.session_jwt
+    }
+}
+
+/// The `AFFINITY_*` settings, checked by building the router they configure (once: the
+/// gateway runs that router).
+struct AffinitySection {
+    config: AffinityConfig,
+    /// Built from `config`, the draining origins marked.
+    router: Affinity,
+}
+
+fn affinity_section(
+    var: &impl Fn(&str) -> Option<String>,
+    origins: &[Origin],
+    keys: &[KeyConfig],
+    same_site: SameSite,
+) -> Result<AffinitySection, ConfigError> {
+    let mode = match var(AFFINITY_MODE).as_deref() {
+        None | Some("cookie") => Mode::Cookie,
+        Some("ip") => Mode::Ip,
+        Some("header") => Mode::Header,
+        Some("url") => {
+            return Err(ConfigError::new(
+                AFFINITY_MODE,
+                "url mode is offered by the JavaScript API only; the gateway supports cookie, ip and header",
+            ))
+        }
+        Some(other) => {
+            return Err(ConfigError::new(AFFINITY_MODE, format!("{other:?} is not one of cookie, ip, header")))
+        }
+    };
+    let header = var(AFFINITY_HEADER);
+    if mode == Mode::Header && header.is_none() {
+        return Err(missing(
+            AFFINITY_HEADER,
+            "the header name that header mode routes by",
+        ));
+    }
+    let failover = match var(AFFINITY_FAILOVER).as_deref() {
+        None | Some("sticky") => Failover::Sticky,
+        Some("strict") => Failover::Strict,
+        Some(other) => {
+            return Err(ConfigError::new(
+                AFFINITY_FAILOVER,
+                format!("{other:?} is not one of sticky, strict"),
+            ))
+        }
+    };
+    let explicit_secret = var(AFFINITY_SECRET);
+    let fields = affinity_fields(explicit_secret.is_some());
+    let (secret, previous_secrets) = match explicit_secret {
+        Some(s) => {
+            let previous = match var(AFFINITY_PREVIOUS_SECRETS) {
+                None => Vec::new(),
+                Some(text) => serde_json::from_str::<Vec<String>>(&text).map_err(|_| {
+                    ConfigError::new(
+                        AFFINITY_PREVIOUS_SECRETS,
+                        "expected a JSON list of base64url secrets",
+                    )
+                })?,
+            };
+            (s, previous)
+        }
+        None => {
+            // `parse_keys` refuses an empty list.
+            let (first, rest) = keys
+                .split_first()
+                .ok_or_else(|| ConfigError::new(SESSION_KEYS, "at least one key is required"))?;
+            (
+                first.secret.clone(),
+                rest.iter().map(|k| k.secret.clone()).collect(),
+            )
+        }
+    };
+    let mut config = AffinityConfig::new(
+        secret,
+        origins
+            .iter()
+            .map(|o| BackendConfig::weighted(o.id.clone(), o.weight))
+            .collect(),
+    );
+    config.previous_secrets = previous_secrets;
+    config.mode = mode;
+    config.failover = failover;
+    config.header = header;
+    config.same_site = same_site;
+    config.ttl_seconds = number(
+        var,
+        AFFINITY_TTL_SECONDS,
+        config.ttl_seconds,
+        1,
+        u32::MAX.into(),
+    )?;
+    config.idle_seconds = number(
+        var,
+        AFFINITY_IDLE_SECONDS,
+        config.idle_seconds,
+        1,
+        u32::MAX.into(),
+    )?;
+    if let Some(name) = var(AFFINITY_COOKIE) {
+        config.cookie_name = name;
+    }
+    // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
+    let mut router = Affinity::new(config.clone()).map_err(|e| in_section(e, &fields, ORIGINS))?;
+    for o in origins.iter().filter(|o| o.draining) {
+        router
+            .set_draining(&o.id, true)
+            .map_err(|e| in_section(e, &fields, ORIGINS))?;
+    }
+    Ok(AffinitySection { config, router })
+}
+
+/// The `SESSION_*` settings, checked by building the codec they configure (once: the gateway
+/// runs that codec).
+struct TokensSection {
+    config: TokenConfig,
+    format: SessionFormat,
+    jwt: JwtBinding,
+    cookie: SetCookie,
+    codec: SessionCodec,
+}
+
+fn tokens_section(
+    var: &impl Fn(&str) -> Option<String>,
+    keys: Vec<KeyConfig>,
+    same_site: SameSite,
+) -> Result<TokensSection, ConfigError> {
+    let format = match var(SESSION_FORMAT).as_deref() {
+        None | Some("compact") => SessionFormat::Compact,
+        Some("sealed") => SessionFormat::Sealed,
+        Some("jwt") => SessionFormat::Jwt,
+        Some(other) => {
+            return Err(ConfigError::new(
+                SESSION_FORMAT,
+                format!("{other:?} is not one of compact, sealed, jwt"),
+            ))
+        }
+    };
+    let jwt = JwtBinding {
+        issuer: var(SESSION_JWT_ISSUER),
+        audience: var(SESSION_JWT_AUDIENCE),
+    };
+    for (setting, value) in [
+        (SESSION_JWT_ISSUER, &jwt.issuer),
+        (SESSION_JWT_AUDIENCE, &jwt.audience),
+    ] {
+        if value.is_some() && format != SessionFormat::Jwt {
+            return Err(ConfigError::new(
+                setting,
+                "applies to SESSION_FORMAT = \"jwt\" only",
+            ));
+        }
+    }
+    let mut config = TokenConfig::new(keys);
+    config.ttl_seconds = number(
+        var,
+        SESSION_TTL_SECONDS,
+        config.ttl_seconds,
+        1,
+        u32::MAX.into(),
+    )?;
+    config.leeway_seconds = number(
+        var,
+        SESSION_LEEWAY_SECONDS,
+        config.leeway_seconds,
+        0,
+        86_400,
+    )?;
+    if let Some(text) = var(SESSION_REFRESH_AFTER) {
+        config.refresh_after = text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| (0.0..=1.0).contains(f))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    SESSION_REFRESH_AFTER,
+                    format!("{text:?} is not a number from 0 to 1"),
+                )
+            })?;
+    }
+    if var(SESSION_MAX_LIFETIME_SECONDS).is_some() {
+        config.max_lifetime_seconds = Some(number(
+            var,
+            SESSION_MAX_LIFETIME_SECONDS,
+            0,
+            1,
+            u32::MAX.into(),
+        )?);
+    }
+    let codec = SessionCodec::new(format, config.clone())
+        .map_err(|e| in_section(e, &TOKEN_FIELDS, SESSION_KEYS))?
+        .with_jwt_binding(jwt.clone());
+
+    let cookie_name = var(SESSION_COOKIE).unwrap_or_else(|| "__Host-session".to_owned());
+    let cookie = SetCookie::new(cookie_name).same_site(Some(same_site));
+    cookie
+        .check()
+        .map_err(|e| ConfigError::new(SESSION_COOKIE, e.to_string()))?;
+    Ok(TokensSection {
+        config,
+        format,
+        jwt,
+        cookie,
+        codec,
+    })
+}
+
+/// The `STORE_*` settings; `None` when the store is off.
+fn store_section(
+    var: &impl Fn(&str) -> Option<String>,
+    same_site: SameSite,
+    tokens: &TokensSection,
+    affinity: &AffinityConfig,
+) -> Result<Option<StoreSettings>, ConfigError> {
+    let kind = match var(STORE).as_deref() {
+        None | Some("none") => return Ok(None),
+        Some("kv") => StoreKind::Kv,
+        Some("durable") => StoreKind::Durable,
+        Some(other) => {
+            return Err(ConfigError::new(
+                STORE,
+                format!("{other:?} is not one of none, kv, durable"),
+            ))
+        }
+    };
+    let name = var(STORE_COOKIE).unwrap_or_else(|| "__Host-sid".to_owned());
+    if name == tokens.cookie.name() || name == affinity.cookie_name {
+        return Err(ConfigError::new(
+            STORE_COOKIE,
+            "must differ from SESSION_COOKIE and AFFINITY_COOKIE",
+        ));
+    }
+    let cookie = SetCookie::new(name).same_site(Some(same_site));
+    cookie
+        .check()
+        .map_err(|e| ConfigError::new(STORE_COOKIE, e.to_string()))?;
+    let idle = number(var, STORE_IDLE_SECONDS, 1800, 2, u32::MAX.into())?;
+    let sessions = SessionConfig {
+        idle_timeout_seconds: idle,
+        absolute_timeout_seconds: number(
+            var,
+            STORE_ABSOLUTE_SECONDS,
+            86_400.max(idle),
+            idle,
+            u32::MAX.into(),
+        )?,
+        touch_interval_seconds: number(var, STORE_TOUCH_SECONDS, 60.min(idle / 2), 1, idle - 1)?,
+        max_data_bytes: number(var, STORE_MAX_DATA_BYTES, 4096, 2, 16_384)? as usize,
+        purpose: "gateway".into(),
+    };
+    Ok(Some(StoreSettings {
+        kind,
+        cookie,
+        sessions,
+        timeout_ms: number(var, STORE_TIMEOUT_MS, 3_000, 1, 60_000)? as u32,
+        tests: var(STORE_TESTS).as_deref() == Some("1"),
+        revocation_keep_seconds: tokens.config.max_lifetime() + tokens.config.leeway_seconds,
+    }))
+}
+
+/// The `HEALTH_*` settings and `PROBE_TIMEOUT_MS`.
+struct HealthSection {
+    path: String,
+    failures: u32,
+    down_seconds: u64,
+    max_age: u64,
+    cache_seconds: u64,
+    probe_timeout_ms: u64,
+}
+
+fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection, ConfigError> {
+    let path = var(HEALTH_PATH).unwrap_or_else(|| "/health".to_owned());
+    if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new(
+            HEALTH_PATH,
+            "must start with / and hold no spaces or control characters",
+        ));
+    }
+    Ok(HealthSection {
+        path,
+        failures: number(var, HEALTH_FAILURES, 3, 1, 100)? as u32,
+        down_seconds: number(var, HEALTH_DOWN_SECONDS, 30, 1, 86_400)?,
+        max_age: number(var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?,
+        cache_seconds: number(var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
+        probe_timeout_ms: number(var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
+    })
 }
 
 /// The gateway setting behind each field of the session tokens' configuration (the core names
 /// the field at fault in [`Error::setting`]); `SESSION_KEYS` for any other.
-pub(super) const TOKEN_FIELDS: [(&str, &str); 5] = [
+const TOKEN_FIELDS: [(&str, &str); 5] = [
     ("keys", SESSION_KEYS),
     ("ttlSeconds", SESSION_TTL_SECONDS),
     ("leewaySeconds", SESSION_LEEWAY_SECONDS),
@@ -589,7 +694,7 @@ pub(super) const TOKEN_FIELDS: [(&str, &str); 5] = [
 /// The gateway setting behind each field of the affinity router's configuration; `ORIGINS`
 /// (which gives the backends) for any other. The secrets come from `AFFINITY_SECRET` and
 /// `AFFINITY_PREVIOUS_SECRETS` when `explicit_secret`, else from `SESSION_KEYS`.
-pub(super) fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static str); 8] {
+fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static str); 8] {
     let (secret, previous) = if explicit_secret {
         (AFFINITY_SECRET, AFFINITY_PREVIOUS_SECRETS)
     } else {
@@ -609,11 +714,7 @@ pub(super) fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static
 
 /// A core error of one section as the gateway setting at fault: the error's field looked up in
 /// the section's `fields`, else the section's `main` setting.
-pub(super) fn in_section(
-    e: Error,
-    fields: &[(&str, &'static str)],
-    main: &'static str,
-) -> ConfigError {
+fn in_section(e: Error, fields: &[(&str, &'static str)], main: &'static str) -> ConfigError {
     let setting = e
         .setting()
         .and_then(|field| fields.iter().find(|(f, _)| *f == field))

@@ -13,9 +13,9 @@ use super::headers::{self, Forwarded};
 use super::health::HealthBook;
 use super::operator::{self, Endpoint};
 use super::pages::Page;
-use super::session::{self, Session, SessionCodec};
+use super::session::{self, Session};
 use super::store;
-use crate::affinity::{Affinity, Mode, RouteRequest};
+use crate::affinity::{Mode, RouteRequest};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -113,37 +113,18 @@ pub enum Retry {
 /// worker instance.
 #[derive(Debug)]
 pub struct Gateway {
+    /// The settings, with the session codec and the router `from_vars` built to check them.
     config: GatewayConfig,
-    tokens: SessionCodec,
-    affinity: Affinity,
     health: HealthBook,
 }
 
 impl Gateway {
-    /// Builds the gateway from checked settings.
+    /// The gateway of checked settings: runs the session codec and the affinity router that
+    /// [`GatewayConfig::from_vars`] built (and so checked) rather than building them again.
+    /// Never fails today; the `Result` leaves room for checks that need the whole gateway.
     pub fn new(config: GatewayConfig) -> Result<Self, ConfigError> {
-        use super::config::{affinity_fields, in_section, names, TOKEN_FIELDS};
-        let tokens = SessionCodec::new(config.session_format, config.tokens.clone())
-            .map_err(|e| in_section(e, &TOKEN_FIELDS, names::SESSION_KEYS))?
-            .with_jwt_binding(config.session_jwt.clone());
-        // `from_vars` takes the affinity secret from the signing key unless AFFINITY_SECRET is set.
-        let explicit_secret =
-            config.tokens.keys.first().map(|k| &k.secret) != Some(&config.affinity.secret);
-        let affinity_fields = affinity_fields(explicit_secret);
-        let mut affinity = Affinity::new(config.affinity.clone())
-            .map_err(|e| in_section(e, &affinity_fields, names::ORIGINS))?;
-        for o in config.origins.iter().filter(|o| o.draining) {
-            affinity
-                .set_draining(&o.id, true)
-                .map_err(|e| in_section(e, &affinity_fields, names::ORIGINS))?;
-        }
         let health = HealthBook::new(&config);
-        Ok(Gateway {
-            config,
-            tokens,
-            affinity,
-            health,
-        })
+        Ok(Gateway { config, health })
     }
 
     /// The settings.
@@ -185,7 +166,7 @@ impl Gateway {
         }
         let cookie_header = headers::get(req.headers, "cookie");
         let session = Session::read(
-            &self.tokens,
+            &self.config.built.tokens,
             cookie_header,
             self.config.session_cookie.name(),
             now,
@@ -197,7 +178,7 @@ impl Gateway {
             } => session::set_cookie(
                 &self.config.session_cookie,
                 token,
-                self.config.tokens.ttl_seconds,
+                self.config.tokens().ttl_seconds,
             ),
             Session::Expired | Session::Invalid(_) => self.config.session_cookie.removal().ok(),
             _ => None,
@@ -290,9 +271,11 @@ impl Gateway {
         for o in &self.config.origins {
             let up = self.health.is_up(&o.id, now) && avoid != Some(o.id.as_str());
             // Ids come from the configuration the router was built from: never unknown.
-            let _ = self.affinity.set_healthy(&o.id, up);
+            let _ = self.config.built.affinity.set_healthy(&o.id, up);
         }
         let header = self
+            .config
+            .built
             .affinity
             .header_name()
             .and_then(|name| headers::get(req.headers, name));
@@ -303,7 +286,7 @@ impl Gateway {
             header,
             entropy: entropy.visitor,
         };
-        let route = match self.affinity.route(&route_request, now) {
+        let route = match self.config.built.affinity.route(&route_request, now) {
             Ok(route) => route,
             Err(Error::NoBackend) => {
                 return Step::Respond(Page::all_down(self.health.retry_after(now)))
@@ -439,15 +422,19 @@ impl Gateway {
             session_cookie = self.config.session_cookie.removal().ok();
         }
         if let Some(claims) = &directives.issue {
-            let token = session::issue(&self.tokens, claims, &entropy.sid, now)
+            let token = session::issue(&self.config.built.tokens, claims, &entropy.sid, now)
                 .map_err(|e| Page::bad_origin_answer(&e.0))?;
             session_cookie = session::set_cookie(
                 &self.config.session_cookie,
                 &token,
-                self.config.tokens.ttl_seconds,
+                self.config.tokens().ttl_seconds,
             );
-            if self.affinity.mode() == Mode::Cookie {
-                let fresh = self.affinity.assign(&attempt.origin, entropy.visitor, now);
+            if self.config.built.affinity.mode() == Mode::Cookie {
+                let fresh =
+                    self.config
+                        .built
+                        .affinity
+                        .assign(&attempt.origin, entropy.visitor, now);
                 affinity_cookie = fresh.ok().and_then(|r| r.set_cookie).or(affinity_cookie);
             }
         }

@@ -61,7 +61,7 @@ fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
         }
         let built = with(gw, |g| {
             let settings = g.config().store.clone()?;
-            let ring = KeyRing::from_config(&g.config().tokens.keys).ok()?;
+            let ring = KeyRing::from_config(&g.config().tokens().keys).ok()?;
             let (name, make): (&str, fn(JsValue, u32) -> AnyStore) = match settings.kind {
                 StoreKind::Kv => (STORE_KV_BINDING, |b, t| {
                     AnyStore::Kv(KvStore::new(b).with_timeout(t))
