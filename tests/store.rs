@@ -171,7 +171,12 @@ fn without_retries_concurrent_writers_conflict_and_nothing_is_lost() {
 
 #[test]
 fn bad_settings_are_refused() {
-    for (idle, absolute, touch) in [(0, 10, 1), (60, 30, 10), (60, 600, 60), (60, 600, 0)] {
+    for (idle, absolute, touch, setting) in [
+        (0, 10, 1, "idleTimeoutSeconds"),
+        (60, 30, 10, "absoluteTimeoutSeconds"),
+        (60, 600, 60, "touchIntervalSeconds"),
+        (60, 600, 0, "touchIntervalSeconds"),
+    ] {
         let config = SessionConfig {
             idle_timeout_seconds: idle,
             absolute_timeout_seconds: absolute,
@@ -180,6 +185,26 @@ fn bad_settings_are_refused() {
         };
         let e = Sessions::new(MemoryStore::new(), &ring(), config).unwrap_err();
         assert_eq!(e.code(), "invalid_config");
+        assert_eq!(e.setting(), Some(setting));
+    }
+    for (config, setting) in [
+        (
+            SessionConfig {
+                max_data_bytes: 1,
+                ..SessionConfig::default()
+            },
+            "maxDataBytes",
+        ),
+        (
+            SessionConfig {
+                purpose: String::new(),
+                ..SessionConfig::default()
+            },
+            "purpose",
+        ),
+    ] {
+        let e = Sessions::new(MemoryStore::new(), &ring(), config).unwrap_err();
+        assert_eq!(e.setting(), Some(setting));
     }
     let config: SessionConfig =
         serde_json::from_str(r#"{"idleTimeoutSeconds":900,"touchIntervalSeconds":30}"#).unwrap();

@@ -62,25 +62,34 @@ impl Default for SessionConfig {
 impl SessionConfig {
     /// `invalid_config` naming the first setting out of range.
     pub(super) fn check(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::config(m));
+        let bad = |setting: &'static str, m: &str| Err(Error::config_of(setting, m));
         if self.idle_timeout_seconds == 0 || self.idle_timeout_seconds > MAX_TIME {
-            return bad("idleTimeoutSeconds must be a positive whole number of seconds");
+            return bad(
+                "idleTimeoutSeconds",
+                "idleTimeoutSeconds must be a positive whole number of seconds",
+            );
         }
         if self.absolute_timeout_seconds < self.idle_timeout_seconds
             || self.absolute_timeout_seconds > MAX_TIME
         {
-            return bad("absoluteTimeoutSeconds must be at least idleTimeoutSeconds");
+            return bad(
+                "absoluteTimeoutSeconds",
+                "absoluteTimeoutSeconds must be at least idleTimeoutSeconds",
+            );
         }
         if self.touch_interval_seconds == 0
             || self.touch_interval_seconds >= self.idle_timeout_seconds
         {
-            return bad("touchIntervalSeconds must be at least 1 and less than idleTimeoutSeconds");
+            return bad(
+                "touchIntervalSeconds",
+                "touchIntervalSeconds must be at least 1 and less than idleTimeoutSeconds",
+            );
         }
         if !(2..=65_536).contains(&self.max_data_bytes) {
-            return bad("maxDataBytes must be between 2 and 65536");
+            return bad("maxDataBytes", "maxDataBytes must be between 2 and 65536");
         }
         if self.purpose.is_empty() || self.purpose.len() > 64 {
-            return bad("purpose must be 1 to 64 bytes");
+            return bad("purpose", "purpose must be 1 to 64 bytes");
         }
         Ok(())
     }
