@@ -557,45 +557,46 @@ fn load_is_balanced_and_follows_the_weights() {
     }
 }
 
-/// Frozen: which backend these keys go to. A change here re-routes every key in the world,
-/// and must be deliberate. Run natively and in WebAssembly, it shows both decide alike.
+/// Frozen: which backend these keys go to (tests/vectors/affinity.json, also checked from
+/// JavaScript). A change here re-routes every key in the world, and must be deliberate. Run
+/// natively and in WebAssembly, it shows both decide alike.
 #[test]
 fn frozen_routing_vectors() {
-    let mut c = AffinityConfig::new(
-        SECRET,
-        vec![
-            BackendConfig::new("a"),
-            BackendConfig::weighted("b", 2),
-            BackendConfig::weighted("c", 3),
-            BackendConfig::new("d"),
-        ],
-    );
-    c.mode = Mode::Header;
-    let a = Affinity::new(c).unwrap();
-    let got: String = (0..24).map(|i| by_header(&a, &header_key(i))).collect();
-    assert_eq!(got, "cbcdcbcddcbbbbcdcbbcabdb");
-    let ip = router(Mode::Ip, &["a", "b", "c", "d"]);
-    let got: String = [
-        "192.0.2.1",
-        "198.51.100.7",
-        "2001:db8::1",
-        "2001:db8:0:1::1",
-        "::ffff:192.0.2.1",
-    ]
-    .iter()
-    .map(|&addr| {
-        ip.route(
-            &RouteRequest {
-                client_ip: Some(addr),
-                ..RouteRequest::default()
-            },
-            NOW,
-        )
-        .unwrap()
-        .backend
-    })
-    .collect();
-    assert_eq!(got, "aacba");
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("vectors/affinity.json")).unwrap();
+    let entries = vectors["routing"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    for v in entries {
+        let name = v["name"].as_str().unwrap();
+        let a = Affinity::new(serde_json::from_value(v["config"].clone()).unwrap()).unwrap();
+        let now = v["now"].as_u64().unwrap();
+        let requests: Vec<RouteRequest<'_>> = match (v.get("headers"), v.get("clientIps")) {
+            (Some(headers), None) => headers
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| RouteRequest {
+                    header: Some(h.as_str().unwrap()),
+                    ..RouteRequest::default()
+                })
+                .collect(),
+            (None, Some(ips)) => ips
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|ip| RouteRequest {
+                    client_ip: Some(ip.as_str().unwrap()),
+                    ..RouteRequest::default()
+                })
+                .collect(),
+            _ => panic!("{name}: headers or clientIps"),
+        };
+        let got: String = requests
+            .iter()
+            .map(|r| a.route(r, now).unwrap().backend)
+            .collect();
+        assert_eq!(got, v["expected"].as_str().unwrap(), "{name}");
+    }
 }
 
 // ---- URL, IP and header modes ----

@@ -2,15 +2,9 @@
 // `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import { NOW, b64url, SECRET_1 as SECRET, SECRET_2 as OTHER_SECRET, codeOf, vectors, pkg } from "./fixtures.mjs";
 
-const require = createRequire(import.meta.url);
-const { Affinity } = require("../../pkg-node/edge_session.js");
-
-const NOW = 1800000000;
-const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
-const SECRET = b64url(Array.from({ length: 32 }, (_, i) => i + 1));
-const OTHER_SECRET = b64url(Array.from({ length: 32 }, (_, i) => i + 33));
+const { Affinity } = pkg;
 
 const make = (extra = {}) =>
   new Affinity({
@@ -18,18 +12,6 @@ const make = (extra = {}) =>
     backends: [{ id: "a", weight: 1 }, { id: "b", weight: 2 }, { id: "c" }],
     ...extra,
   });
-
-const codeOf = (fn) => {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof Error, "throws an Error");
-    assert.equal(e.name, "EdgeSessionError");
-    assert.ok(e.message.length > 0);
-    return e.code;
-  }
-  assert.fail("expected a throw");
-};
 
 /** The name=value pair of a Set-Cookie header, as a browser sends it back. */
 const pairOf = (setCookie) => setCookie.split(";")[0];
@@ -189,13 +171,17 @@ test("ip and header modes are deterministic and need no cookie", () => {
   }
 });
 
-test("the frozen routing vectors match the Rust tests", () => {
-  const a = new Affinity({
-    secret: SECRET, mode: "header",
-    backends: [{ id: "a" }, { id: "b", weight: 2 }, { id: "c", weight: 3 }, { id: "d" }],
-  });
-  const got = Array.from({ length: 24 }, (_, i) => a.route({ header: `visitor-${i}`, now: NOW }).backend).join("");
-  assert.equal(got, "cbcdcbcddcbbbbcdcbbcabdb");
+test("the frozen routing vectors (tests/vectors/affinity.json) match the Rust tests", () => {
+  const { routing } = vectors("affinity.json");
+  assert.equal(routing.length, 2);
+  for (const v of routing) {
+    const a = new Affinity(v.config);
+    const requests = v.headers
+      ? v.headers.map((header) => ({ header, now: v.now }))
+      : v.clientIps.map((clientIp) => ({ clientIp, now: v.now }));
+    const got = requests.map((r) => a.route(r).backend).join("");
+    assert.equal(got, v.expected, v.name);
+  }
 });
 
 test("load is balanced over 10 backends and follows weights", () => {

@@ -2,10 +2,9 @@
 // ends up in logs and error pages. Run on the package built by `make pkg-node`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import { pkg } from "./fixtures.mjs";
 
-const require = createRequire(import.meta.url);
-const { SessionTokens, SealedTokens, Affinity } = require("../../pkg-node/edge_session.js");
+const { SessionTokens, SealedTokens, Affinity } = pkg;
 
 const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 101)).toString("base64url");
 

@@ -2,14 +2,9 @@
 // built by `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import { SECRET_1 as SECRET, KEYS_1 as keys, pkg } from "./fixtures.mjs";
 
-const require = createRequire(import.meta.url);
-const { SessionTokens, SealedTokens, Affinity } = require("../../pkg-node/edge_session.js");
-
-const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
-const SECRET = b64url(Array.from({ length: 32 }, (_, i) => i + 1));
-const keys = [{ id: "k1", secret: SECRET }];
+const { SessionTokens, SealedTokens, Affinity } = pkg;
 const backends = [{ id: "a" }];
 
 /** The error `fn` throws: `invalid_config`, with its `.setting` (undefined when none). */

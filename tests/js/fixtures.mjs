@@ -1,0 +1,54 @@
+// Fixtures shared by the JavaScript tests (as tests/common/mod.rs is for the Rust ones): the
+// package built by `make pkg-node`, the clock, the secrets, the known-answer vectors of
+// tests/vectors/ (read by the Rust tests too), and what every file checks of a thrown error.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+/** The package built by `wasm-pack build --target nodejs --out-dir pkg-node`. */
+export const pkg = require("../../pkg-node/edge_session.js");
+
+/** The time the tests sign, verify and route at (seconds). */
+export const NOW = 1800000000;
+
+/** `n` bytes counting up from `from`. */
+export const bytes = (n, from) => Uint8Array.from({ length: n }, (_, i) => i + from);
+/** Bytes as base64url without padding. */
+export const b64url = (b) => Buffer.from(b).toString("base64url");
+
+/** 32 bytes of 0x01..0x20, and as base64url (SECRET_1 in tests/common/mod.rs). */
+export const KEY_1 = bytes(32, 1);
+export const SECRET_1 = b64url(KEY_1);
+/** 32 bytes of 0x21..0x40, and as base64url (SECRET_2 in tests/common/mod.rs). */
+export const KEY_2 = bytes(32, 33);
+export const SECRET_2 = b64url(KEY_2);
+
+/** A keyring of one key, k1 = SECRET_1. */
+export const KEYS_1 = [{ id: "k1", secret: SECRET_1 }];
+
+/** `SessionTokens` with the key k1 (SECRET_1) and any other options. */
+export const sessionTokens = (extra = {}) => new pkg.SessionTokens({ keys: KEYS_1, ...extra });
+/** `SealedTokens` with the key k1 (SECRET_1) and any other options. */
+export const sealedTokens = (extra = {}) => new pkg.SealedTokens({ keys: KEYS_1, ...extra });
+
+/**
+ * The `.code` of the error `fn` throws, after checking it is what this library throws: an
+ * `Error` named "EdgeSessionError" with a message.
+ */
+export const codeOf = (fn) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof Error, "throws an Error");
+    assert.equal(e.name, "EdgeSessionError");
+    assert.equal(typeof e.message, "string");
+    assert.ok(e.message.length > 0);
+    return e.code;
+  }
+  assert.fail("expected a throw");
+};
+
+/** The known-answer vectors of tests/vectors/`name` (shared with the Rust tests). */
+export const vectors = (name) =>
+  JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), "utf8"));
