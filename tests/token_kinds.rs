@@ -1,0 +1,236 @@
+//! The behaviours every token kind shares, written once and run for each: the compact signed
+//! token (`SessionTokens`) and the sealed one (`SealedTokens`), as cookie-rs runs its jar tests
+//! for signed and private jars. What only one kind does stays in tests/token.rs and
+//! tests/sealed.rs. These bodies run natively (`cargo test`) and in WebAssembly
+//! (`wasm-pack test --node`).
+// Test code: a failed unwrap, expect, panic or index fails the test, as it should.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+/// The shared behaviours for the token type `$Tokens`, in a module `$kind`. `$wrong_purpose` is
+/// the code a token of another purpose gets: the compact token carries a purpose tag
+/// (`wrong_purpose`, also what a change to that byte gets), the sealed one cannot tell another
+/// purpose from a wrong key (`bad_signature`).
+macro_rules! token_kind_behaviours {
+    ($kind:ident, $Tokens:ty, wrong_purpose: $wrong_purpose:literal) => {
+        mod $kind {
+            use super::common::{key, NOW, SECRET_1, SECRET_2};
+            use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            use base64::Engine;
+            use edge_session::{Error, KeyConfig, TokenConfig};
+            use serde_json::{json, Value};
+
+            #[cfg(target_arch = "wasm32")]
+            use wasm_bindgen_test::wasm_bindgen_test as test;
+
+            type Tokens = $Tokens;
+
+            fn tokens_with(keys: Vec<KeyConfig>, purpose: &str) -> Tokens {
+                let mut config = TokenConfig::new(keys);
+                config.purpose = purpose.into();
+                Tokens::new(config).unwrap()
+            }
+
+            /// k1 = SECRET_1, purpose "session", the defaults: ttl 3600, leeway 30.
+            fn tokens() -> Tokens {
+                tokens_with(vec![key("k1", SECRET_1)], "session")
+            }
+
+            fn claims() -> Value {
+                json!({ "sub": "user-12345", "role": "admin" })
+            }
+
+            #[test]
+            fn round_trip_adds_iat_and_exp() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                let got: Value = t.verify(&token, NOW).unwrap();
+                assert_eq!(
+                    got,
+                    json!({ "sub": "user-12345", "role": "admin", "iat": NOW, "exp": NOW + 3600 })
+                );
+                assert!(token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+                let v = t.verify_detailed::<Value>(&token, NOW).unwrap();
+                assert_eq!((v.key_id.as_str(), v.stale_key), ("k1", false));
+                assert_eq!(v.claims, got);
+                // A given iat is replaced, nbf is kept.
+                let with_nbf = t
+                    .sign_with_ttl(&json!({ "nbf": NOW + 5, "iat": 1 }), NOW, 60)
+                    .unwrap();
+                let got: Value = t.verify(&with_nbf, NOW + 5).unwrap();
+                assert_eq!(got, json!({ "iat": NOW, "exp": NOW + 60, "nbf": NOW + 5 }));
+            }
+
+            #[test]
+            fn per_token_ttl() {
+                let t = tokens();
+                let token = t.sign_with_ttl(&claims(), NOW, 600).unwrap();
+                let got: Value = t.verify(&token, NOW).unwrap();
+                assert_eq!(got["exp"], NOW + 600);
+                assert!(t.verify::<Value>(&token, NOW + 630).is_ok());
+                assert_eq!(
+                    t.verify::<Value>(&token, NOW + 631).unwrap_err().code(),
+                    "expired"
+                );
+            }
+
+            #[test]
+            fn every_changed_character_is_rejected() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                for i in 0..token.len() {
+                    for &c in alphabet.iter().step_by(7) {
+                        let mut bytes = token.clone().into_bytes();
+                        if bytes[i] == c {
+                            continue;
+                        }
+                        bytes[i] = c;
+                        let forged = String::from_utf8(bytes).unwrap();
+                        assert!(
+                            t.verify::<Value>(&forged, NOW).is_err(),
+                            "accepted change at {i}"
+                        );
+                    }
+                }
+            }
+
+            #[test]
+            fn every_changed_byte_is_rejected() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                let bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+                for i in 0..bytes.len() {
+                    for bits in [0x01, 0x80, 0xff] {
+                        let mut changed = bytes.clone();
+                        changed[i] ^= bits;
+                        let err = t
+                            .verify::<Value>(&URL_SAFE_NO_PAD.encode(&changed), NOW)
+                            .unwrap_err();
+                        assert!(
+                            [$wrong_purpose, "bad_signature", "malformed", "unknown_key"].contains(&err.code()),
+                            "byte {i} ^ {bits:#x}: {err:?}"
+                        );
+                    }
+                }
+            }
+
+            #[test]
+            fn truncations_and_extensions_are_rejected() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                for n in 0..token.len() {
+                    assert!(
+                        t.verify::<Value>(&token[..n], NOW).is_err(),
+                        "accepted prefix of {n}"
+                    );
+                }
+                for extra in ["A", "AA", "AAA", "AAAA", "."] {
+                    assert!(t.verify::<Value>(&format!("{token}{extra}"), NOW).is_err());
+                }
+            }
+
+            #[test]
+            fn rotation_keeps_old_tokens_valid_and_flags_them() {
+                let old = tokens();
+                let rotated = tokens_with(vec![key("k2", SECRET_2), key("k1", SECRET_1)], "session");
+                let old_token = old.sign(&claims(), NOW).unwrap();
+                let v = rotated.verify_detailed::<Value>(&old_token, NOW).unwrap();
+                assert_eq!((v.key_id.as_str(), v.stale_key), ("k1", true));
+                let new_token = rotated.sign(&v.claims, NOW).unwrap();
+                let v = rotated.verify_detailed::<Value>(&new_token, NOW).unwrap();
+                assert_eq!((v.key_id.as_str(), v.stale_key), ("k2", false));
+                // The old ring does not know k2.
+                assert_eq!(
+                    old.verify::<Value>(&new_token, NOW).unwrap_err(),
+                    Error::UnknownKey("k2".into())
+                );
+                // Once k1 is retired, its tokens name an unknown key.
+                let retired = tokens_with(vec![key("k2", SECRET_2)], "session");
+                assert_eq!(
+                    retired.verify::<Value>(&old_token, NOW).unwrap_err(),
+                    Error::UnknownKey("k1".into())
+                );
+            }
+
+            #[test]
+            fn same_key_id_with_another_secret_is_a_bad_signature() {
+                let token = tokens().sign(&claims(), NOW).unwrap();
+                let other = tokens_with(vec![key("k1", SECRET_2)], "session");
+                assert_eq!(
+                    other.verify::<Value>(&token, NOW).unwrap_err(),
+                    Error::BadSignature
+                );
+            }
+
+            #[test]
+            fn purposes_are_separated() {
+                let session = tokens();
+                let csrf = tokens_with(vec![key("k1", SECRET_1)], "csrf");
+                let token = csrf.sign(&claims(), NOW).unwrap();
+                assert_eq!(
+                    session.verify::<Value>(&token, NOW).unwrap_err().code(),
+                    $wrong_purpose
+                );
+                assert!(csrf.verify::<Value>(&token, NOW).is_ok());
+                let token = session.sign(&claims(), NOW).unwrap();
+                assert_eq!(
+                    csrf.verify::<Value>(&token, NOW).unwrap_err().code(),
+                    $wrong_purpose
+                );
+            }
+
+            #[test]
+            fn expiry_boundary_with_leeway() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                assert!(t.verify::<Value>(&token, NOW + 3600 + 30).is_ok());
+                let err = t.verify::<Value>(&token, NOW + 3600 + 31).unwrap_err();
+                // An expired error carries the verified claims.
+                assert_eq!(
+                    err.claims::<Value>().unwrap(),
+                    json!({ "sub": "user-12345", "role": "admin", "iat": NOW, "exp": NOW + 3600 })
+                );
+                match err {
+                    Error::Expired { exp, .. } => assert_eq!(exp, NOW + 3600),
+                    other => panic!("expected expired, got {other:?}"),
+                }
+            }
+
+            #[test]
+            fn issued_in_the_future_boundary_with_leeway() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                assert!(t.verify::<Value>(&token, NOW - 30).is_ok());
+                let err = t.verify::<Value>(&token, NOW - 31).unwrap_err();
+                assert_eq!(err, Error::NotYetValid { valid_from: NOW });
+            }
+
+            #[test]
+            fn nbf_boundary_with_leeway() {
+                let t = tokens();
+                let token = t.sign(&json!({ "nbf": NOW + 100 }), NOW).unwrap();
+                assert!(t.verify::<Value>(&token, NOW + 70).is_ok());
+                assert_eq!(
+                    t.verify::<Value>(&token, NOW + 69).unwrap_err(),
+                    Error::NotYetValid {
+                        valid_from: NOW + 100
+                    }
+                );
+            }
+        }
+    };
+}
+
+token_kind_behaviours!(compact, edge_session::SessionTokens, wrong_purpose: "wrong_purpose");
+
+#[cfg(feature = "sealed")]
+token_kind_behaviours!(sealed, edge_session::SealedTokens, wrong_purpose: "bad_signature");
