@@ -20,8 +20,20 @@ use serde_json::{json, Value};
 use super::config::{GatewayConfig, Origin};
 use crate::time::UnixTime;
 
+/// The KV namespace binding that holds the shared snapshot.
+pub const KV_BINDING: &str = "EDGE_HEALTH";
+
 /// The KV key of the shared snapshot.
 pub const KV_KEY: &str = "health:v1";
+
+/// What the cron trigger probes: each origin's id and the URL of its health path.
+pub fn probe_targets(config: &GatewayConfig) -> Vec<(String, String)> {
+    config
+        .origins
+        .iter()
+        .map(|o| (o.id.clone(), format!("{}{}", o.url, config.health_path)))
+        .collect()
+}
 
 /// One origin's probe result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +95,15 @@ impl Snapshot {
     /// The text written to KV.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The ids of the origins whose probe failed (for the cron's log line).
+    pub fn down(&self) -> Vec<&str> {
+        self.origins
+            .iter()
+            .filter(|(_, p)| !p.healthy)
+            .map(|(id, _)| id.as_str())
+            .collect()
     }
 
     /// Whether this result is worth a KV write, given the one stored: when some origin's health
@@ -330,6 +351,7 @@ mod tests {
             .insert("a".into(), Probe::failed("connection refused", 3));
         snap.origins.insert("b".into(), Probe::answered(200, 1));
         book.set_shared(Snapshot::parse(&snap.to_json()), 1000);
+        assert_eq!(snap.down(), ["a"]);
         assert!(!book.is_up("a", 1200) && book.is_up("b", 1200));
         assert!(book.is_up("a", 1301), "stale snapshot ignored");
         assert_eq!(
@@ -363,6 +385,19 @@ mod tests {
         new.origins.insert("a".into(), Probe::answered(200, 1));
         new.origins.insert("b".into(), Probe::answered(200, 1));
         assert!(new.worth_writing(Some(&old), 300), "origin added");
+    }
+
+    #[test]
+    fn the_cron_probes_every_origin_health_path() {
+        let mut c = config();
+        c.health_path = "/healthz".into();
+        assert_eq!(
+            probe_targets(&c),
+            [
+                ("a".to_owned(), "http://127.0.0.1:1/healthz".to_owned()),
+                ("b".to_owned(), "http://127.0.0.1:2/healthz".to_owned()),
+            ]
+        );
     }
 
     #[test]

@@ -10,7 +10,13 @@
 //! All need `Authorization: Bearer <OPERATOR_TOKEN>`; without `OPERATOR_TOKEN` configured they
 //! answer 404, as if they did not exist.
 
+use serde_json::{json, Value};
+
+use super::config::StoreKind;
 use super::pages::Page;
+use crate::error::Error;
+use crate::store::conformance::Report;
+use crate::time::UnixTime;
 
 /// The reserved path prefix.
 pub const PREFIX: &str = "/__edge";
@@ -73,6 +79,56 @@ pub fn revoke_subject(body: Option<&str>) -> Result<String, Page> {
             &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}" }),
         )
     })
+}
+
+/// `GET /__edge/health`: the health book's `report` (a JSON object), with whether the
+/// health KV namespace is bound (`kvBinding`) and the session store's kind and whether its
+/// binding is there (`store`; `store` is `None` when `STORE` is `none`).
+pub fn health(mut report: Value, kv_binding: bool, store: Option<(StoreKind, bool)>) -> Page {
+    let store = match store {
+        Some((kind, bound)) => {
+            let label = match kind {
+                StoreKind::Kv => "kv",
+                StoreKind::Durable => "durable",
+            };
+            json!({ "kind": label, "binding": bound })
+        }
+        None => json!({ "kind": "none" }),
+    };
+    if let Some(fields) = report.as_object_mut() {
+        fields.insert("kvBinding".into(), kv_binding.into());
+        fields.insert("store".into(), store);
+    }
+    Page::json(200, &report)
+}
+
+/// `POST /__edge/sessions/revoke` with `STORE = "none"`: 404, nothing to revoke.
+pub fn no_store() -> Page {
+    Page::json(
+        404,
+        &json!({ "error": "STORE is none: no stored sessions" }),
+    )
+}
+
+/// The answer to a revocation: 200 with how many stored sessions ended and the subject's new
+/// `minIssuedAt`, or 503 with the store's error.
+pub fn revoked(result: Result<usize, &Error>, now: UnixTime) -> Page {
+    match result {
+        Ok(n) => Page::json(200, &json!({ "revoked": n, "minIssuedAt": now })),
+        Err(e) => Page::json(503, &json!({ "error": e.to_string(), "code": e.code() })),
+    }
+}
+
+/// `GET /__edge/store/conformance`: the suite's report, 200 when every check passed and 500
+/// otherwise; 404 when it did not run (no store, or `STORE_TESTS` off).
+pub fn conformance(report: Option<&Report>) -> Page {
+    match report {
+        Some(report) => Page::json(
+            if report.ok() { 200 } else { 500 },
+            &serde_json::to_value(report).unwrap_or_default(),
+        ),
+        None => Page::not_found(),
+    }
 }
 
 /// Equality whose time depends on the length only, not on where the bytes differ.
@@ -151,6 +207,60 @@ mod tests {
                 .status,
             404
         );
+    }
+
+    #[test]
+    fn health_names_the_bindings() {
+        let report = json!({ "origins": [] });
+        let p = health(report.clone(), true, Some((StoreKind::Durable, false)));
+        let v: Value = serde_json::from_str(&p.body).unwrap();
+        assert_eq!((p.status, &v["kvBinding"]), (200, &json!(true)));
+        assert_eq!(v["store"], json!({ "kind": "durable", "binding": false }));
+        assert_eq!(v["origins"], json!([]));
+        let v: Value = serde_json::from_str(&health(report.clone(), false, None).body).unwrap();
+        assert_eq!(
+            (&v["kvBinding"], &v["store"]),
+            (&json!(false), &json!({ "kind": "none" }))
+        );
+        let v: Value =
+            serde_json::from_str(&health(report, true, Some((StoreKind::Kv, true))).body).unwrap();
+        assert_eq!(v["store"], json!({ "kind": "kv", "binding": true }));
+    }
+
+    #[test]
+    fn revocation_answers() {
+        assert_eq!(no_store().status, 404);
+        let p = revoked(Ok(3), 1000);
+        let v: Value = serde_json::from_str(&p.body).unwrap();
+        assert_eq!(
+            (p.status, v),
+            (200, json!({ "revoked": 3, "minIssuedAt": 1000 }))
+        );
+        let e = Error::StoreUnavailable("down".into());
+        let p = revoked(Err(&e), 1000);
+        let v: Value = serde_json::from_str(&p.body).unwrap();
+        assert_eq!((p.status, &v["code"]), (503, &json!(e.code())));
+        assert_eq!(v["error"], json!(e.to_string()));
+    }
+
+    #[test]
+    fn conformance_status_follows_the_checks() {
+        use crate::store::conformance::{Check, Status};
+        let check = |status| Check {
+            name: "x",
+            status,
+            detail: String::new(),
+        };
+        let mut report = Report {
+            consistency: "strong",
+            checks: vec![check(Status::Pass), check(Status::Skip)],
+        };
+        assert_eq!(conformance(Some(&report)).status, 200);
+        report.checks.push(check(Status::Fail));
+        let p = conformance(Some(&report));
+        assert_eq!(p.status, 500);
+        assert!(p.body.contains("\"fail\""));
+        assert_eq!(conformance(None).status, 404);
     }
 
     #[test]

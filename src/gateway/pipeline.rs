@@ -57,6 +57,26 @@ pub struct Entropy {
     pub nonce: [u8; 16],
 }
 
+impl Entropy {
+    /// The entropy of 40 random bytes: the visitor's 8 (little-endian), then the session id's
+    /// 16, then the nonce's 16.
+    pub fn from_bytes(bytes: &[u8; 40]) -> Self {
+        let (visitor, rest) = bytes.split_at(8);
+        let (sid, nonce) = rest.split_at(16);
+        Entropy {
+            visitor: u64::from_le_bytes(visitor.try_into().unwrap_or_default()),
+            sid: sid.try_into().unwrap_or_default(),
+            nonce: nonce.try_into().unwrap_or_default(),
+        }
+    }
+}
+
+/// Whether the origin's response hands a WebSocket over (`101 Switching Protocols`): its
+/// socket then goes to the client, and there is no body to stream.
+pub fn hands_over_socket(status: u16) -> bool {
+    status == 101
+}
+
 /// One try of a request at one origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
@@ -448,6 +468,21 @@ mod tests {
     use super::*;
 
     const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn entropy_from_random_bytes() {
+        let bytes: [u8; 40] = std::array::from_fn(|i| i as u8);
+        let e = Entropy::from_bytes(&bytes);
+        assert_eq!(e.visitor, u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]));
+        assert_eq!(e.sid, std::array::from_fn::<u8, 16, _>(|i| i as u8 + 8));
+        assert_eq!(e.nonce, std::array::from_fn::<u8, 16, _>(|i| i as u8 + 24));
+    }
+
+    #[test]
+    fn only_101_hands_a_socket_over() {
+        assert!(hands_over_socket(101));
+        assert!(!hands_over_socket(200) && !hands_over_socket(100) && !hands_over_socket(426));
+    }
 
     fn gateway(extra: &[(&str, &str)]) -> Gateway {
         let mut vars: Vec<(&str, &str)> = vec![

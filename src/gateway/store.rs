@@ -23,8 +23,9 @@
 
 use serde_json::{Map, Value};
 
-use super::config::StoreSettings;
+use super::config::{StoreKind, StoreSettings};
 use super::headers::{self, ascii_json, Directives};
+use super::pages::Page;
 use crate::cookie;
 use crate::error::Error;
 use crate::store::{Commit, Session, SessionStore, Sessions};
@@ -32,6 +33,21 @@ use crate::time::UnixTime;
 
 /// How many times a patch is applied again after a `conflict`.
 pub const CONFLICT_RETRIES: usize = 20;
+
+/// The KV namespace binding of the session store (`STORE = "kv"`).
+pub const KV_BINDING: &str = "SESSIONS";
+
+/// The Durable Object namespace binding of the session store (`STORE = "durable"`), of class
+/// `EdgeSessionObject` (`gateway::durable`).
+pub const DO_BINDING: &str = "SESSION_OBJECTS";
+
+/// The binding a store of this kind is reached through.
+pub fn binding(kind: StoreKind) -> &'static str {
+    match kind {
+        StoreKind::Kv => KV_BINDING,
+        StoreKind::Durable => DO_BINDING,
+    }
+}
 
 /// The session of a request, as loaded before it goes to the origin.
 #[derive(Debug)]
@@ -204,6 +220,14 @@ pub struct Outcome {
     pub warning: Option<String>,
     /// The origin's patch made the data larger than allowed: answer 502 with this message.
     pub refused: Option<String>,
+}
+
+impl Outcome {
+    /// The 502 answering the client instead of the origin's response, when the origin's
+    /// change was refused.
+    pub fn refused_page(&self) -> Option<Page> {
+        self.refused.as_deref().map(Page::bad_origin_answer)
+    }
 }
 
 /// Carries out `plan` on the loaded session, after the origin answered.
@@ -609,8 +633,17 @@ mod tests {
         let loaded = block_on(load(&s, None, "__Host-sid", NOW));
         let plan = Plan::from_directives(&d, 4096).unwrap();
         let out = block_on(finish(&s, &settings(), loaded, &plan, NOW));
+        let page = out.refused_page().unwrap();
+        assert!(page.status == 502 && page.body.contains("over the limit"));
         assert!(out.refused.unwrap().contains("over the limit"));
         assert_eq!((out.set_cookie, store.len()), (None, 0));
+        assert_eq!(Outcome::default().refused_page(), None);
+    }
+
+    #[test]
+    fn each_store_kind_has_its_binding() {
+        assert_eq!(binding(StoreKind::Kv), "SESSIONS");
+        assert_eq!(binding(StoreKind::Durable), "SESSION_OBJECTS");
     }
 
     #[test]

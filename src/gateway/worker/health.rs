@@ -1,0 +1,102 @@
+//! The shared health snapshot in KV (see [`crate::gateway::health`]): read by every instance,
+//! written by the cron probes.
+
+use worker::js_sys::{self, Promise};
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{console_error, console_log, console_warn, web_sys, Context, Env};
+
+use super::http::{cancel, error_text};
+use super::{now, with, Shared};
+use crate::gateway::health::{probe_targets, Probe, Snapshot, KV_BINDING, KV_KEY};
+use crate::time::UnixTime;
+
+/// Reads the shared health snapshot from KV: `None` when it could not be read, `Some(None)`
+/// when there is none (or it is unreadable).
+pub(super) async fn read_shared(env: &Env) -> Option<Option<Snapshot>> {
+    let kv = env.kv(KV_BINDING).ok()?;
+    match kv.get(KV_KEY).text().await {
+        Ok(text) => Some(text.as_deref().and_then(Snapshot::parse)),
+        Err(e) => {
+            console_warn!("edge-session gateway: reading shared health from KV failed: {e}");
+            None
+        }
+    }
+}
+
+/// Re-reads the shared snapshot after the request, when it is due.
+pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: UnixTime) {
+    if with(gw, |g| g.health_mut().take_shared_refresh(now)) != Some(true) {
+        return;
+    }
+    let (gw, env) = (gw.clone(), env.clone());
+    ctx.wait_until(async move {
+        if let Some(snapshot) = read_shared(&env).await {
+            with(&gw, |g| g.health_mut().set_shared(snapshot, now));
+        }
+    });
+}
+
+/// The cron run: probes every origin's health path at once, writes the snapshot to KV when it
+/// is worth a write, and installs it in this instance.
+pub(super) async fn probe(gw: &Shared, env: &Env) {
+    let Some((targets, timeout)) = with(gw, |g| {
+        (probe_targets(g.config()), g.config().probe_timeout_ms)
+    }) else {
+        return;
+    };
+    let started = js_sys::Date::now();
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    // All probes start before any is awaited: they run concurrently.
+    let pending: Vec<(String, Promise)> = targets
+        .into_iter()
+        .map(|(id, url)| {
+            let init = web_sys::RequestInit::new();
+            init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+                timeout as u32,
+            )));
+            init.set_redirect(web_sys::RequestRedirect::Manual);
+            (id, global.fetch_with_str_and_init(&url, &init))
+        })
+        .collect();
+    let mut snapshot = Snapshot {
+        checked_at: now(),
+        ..Snapshot::default()
+    };
+    for (id, promise) in pending {
+        let result = JsFuture::from(promise).await;
+        let ms = (js_sys::Date::now() - started).max(0.0) as u64;
+        let probe = match result.and_then(|r| r.dyn_into::<web_sys::Response>()) {
+            Ok(response) => {
+                cancel(&response);
+                Probe::answered(response.status(), ms)
+            }
+            Err(e) => Probe::failed(&error_text(&e), ms),
+        };
+        snapshot.origins.insert(id, probe);
+    }
+    console_log!(
+        "edge-session gateway: probed {} origins, down: {:?}",
+        snapshot.origins.len(),
+        snapshot.down()
+    );
+    match env.kv(KV_BINDING) {
+        Ok(kv) => {
+            let stored = read_shared(env).await.flatten();
+            let max_age = with(gw, |g| g.config().health_max_age).unwrap_or(0);
+            if snapshot.worth_writing(stored.as_ref(), max_age) {
+                let put = kv.put(KV_KEY, snapshot.to_json());
+                if let Err(e) = match put {
+                    Ok(put) => put.execute().await,
+                    Err(e) => Err(e),
+                } {
+                    console_error!("edge-session gateway: writing shared health to KV failed: {e}");
+                }
+            }
+        }
+        Err(_) => console_warn!(
+            "edge-session gateway: no KV binding {KV_BINDING}; health results stay in this instance"
+        ),
+    }
+    with(gw, |g| g.health_mut().set_shared(Some(snapshot), now()));
+}

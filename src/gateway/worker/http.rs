@@ -1,0 +1,114 @@
+//! Conversions between web_sys requests, responses and headers and the pipeline's plain types;
+//! building and sending an origin request.
+
+use worker::js_sys;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, ReadableStream};
+
+use crate::gateway::pages::Page;
+use crate::gateway::pipeline::{self, Attempt};
+
+/// Headers as name and value pairs, in order.
+pub(super) fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(Some(iter)) = js_sys::try_iter(headers) else {
+        return out;
+    };
+    for entry in iter.flatten() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out.push((n, v));
+        }
+    }
+    out
+}
+
+fn js_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    for (n, v) in pairs {
+        headers.append(n, v)?;
+    }
+    Ok(headers)
+}
+
+/// A JavaScript error's message, for the log.
+pub(super) fn error_text(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// A page of the gateway's own as a response.
+pub(super) fn page(p: &Page) -> worker::Result<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(p.status);
+    let headers = js_headers(&p.headers)?;
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(
+        Some(&p.body),
+        &init,
+    )?)
+}
+
+/// Drops a response's body unread.
+pub(super) fn cancel(response: &web_sys::Response) {
+    if let Some(body) = response.body() {
+        let _ = body.cancel();
+    }
+}
+
+/// The request for one attempt, streaming the client's body (if any) through.
+pub(super) fn build(
+    attempt: &Attempt,
+    method: &str,
+    body: Option<ReadableStream>,
+) -> Result<web_sys::Request, JsValue> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = js_headers(&attempt.headers)?;
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(body) = &body {
+        init.set_body(body);
+    }
+    web_sys::Request::new_with_str_and_init(&attempt.url, &init)
+}
+
+/// Sends a request to its origin; an error means no answer (refused, reset, DNS...).
+pub(super) async fn send(request: &web_sys::Request) -> Result<web_sys::Response, JsValue> {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    JsFuture::from(global.fetch_with_request(request))
+        .await?
+        .dyn_into()
+}
+
+/// The origin's response with the gateway's `headers`: its body streamed through, or its
+/// WebSocket handed to the client.
+pub(super) fn respond(
+    response: &web_sys::Response,
+    headers: &[(String, String)],
+) -> worker::Result<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(response.status());
+    init.set_status_text(&response.status_text());
+    let headers = js_headers(headers)?;
+    init.set_headers(&headers);
+    if pipeline::hands_over_socket(response.status()) {
+        // `webSocket` is the Workers extension of `ResponseInit`; the runtime joins the two ends.
+        let socket = js_sys::Reflect::get(response, &JsValue::from_str("webSocket"))?;
+        js_sys::Reflect::set(&init, &JsValue::from_str("webSocket"), &socket)?;
+        return Ok(web_sys::Response::new_with_opt_str_and_init(None, &init)?);
+    }
+    Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
+        response.body().as_ref(),
+        &init,
+    )?)
+}
+
+/// A request's body as text, `None` when it cannot be read.
+pub(super) async fn text(req: &web_sys::Request) -> Option<String> {
+    let promise = req.text().ok()?;
+    JsFuture::from(promise).await.ok()?.as_string()
+}

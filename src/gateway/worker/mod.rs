@@ -1,0 +1,185 @@
+//! The workers-rs glue (feature `gateway`): the two event handlers and the state of one worker
+//! instance. Decisions are made in the pure modules; this glue only moves bytes.
+//!
+//! - `http`: web_sys requests, responses and headers to and from the pipeline's plain types.
+//! - `proxy`: a request's trip to the origins and back, the stored session around it.
+//! - `operator`: the I/O of the `/__edge/` endpoints.
+//! - `health`: the shared health snapshot in KV, read and refreshed, and the cron probes.
+//!
+//! Per worker instance it keeps one [`Gateway`] (built on the first request; a configuration
+//! error is logged once, naming the setting, and answered with a generic 500 page) and one
+//! session store. No `RefCell` borrow is ever held across an `.await`, so concurrent requests
+//! in one instance cannot collide.
+
+mod health;
+mod http;
+mod operator;
+mod proxy;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::js_sys;
+use worker::wasm_bindgen::JsValue;
+use worker::web_sys;
+use worker::{console_error, event, Context, Env, ScheduleContext, ScheduledEvent};
+
+use super::config::{ConfigError, GatewayConfig, StoreKind, StoreSettings};
+use super::operator::Endpoint;
+use super::pages::Page;
+use super::pipeline::{Entropy, Gateway, Request, Step};
+use super::store;
+use crate::keys::KeyRing;
+use crate::store::durable::DurableStore;
+use crate::store::kv::KvStore;
+use crate::store::{AnyStore, Sessions};
+use crate::time::UnixTime;
+
+pub use super::health::KV_BINDING;
+pub use super::store::{DO_BINDING as STORE_DO_BINDING, KV_BINDING as STORE_KV_BINDING};
+
+type Shared = Rc<RefCell<Gateway>>;
+
+/// The session store of this instance, when `STORE` is on.
+type Store = Rc<(Sessions<AnyStore>, StoreSettings)>;
+
+thread_local! {
+    static STATE: RefCell<Option<Result<Shared, ConfigError>>> = const { RefCell::new(None) };
+    static STORE: RefCell<Option<Option<Store>>> = const { RefCell::new(None) };
+}
+
+/// This instance's session store, built on first use (`None` when `STORE` is `none`). A missing
+/// binding is logged once; every store operation then fails with `store_unavailable`, and
+/// requests are served without session data.
+fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
+    STORE.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if let Some(store) = slot.as_ref() {
+            return store.clone();
+        }
+        let built = with(gw, |g| {
+            let settings = g.config().store.clone()?;
+            let ring = KeyRing::from_config(&g.config().tokens().keys).ok()?;
+            let name = store::binding(settings.kind);
+            let binding = binding(env, name);
+            if binding.is_undefined() {
+                console_error!(
+                    "edge-session gateway: STORE needs the binding {name} (see wrangler.toml); \
+                     serving without session data"
+                );
+            }
+            let t = settings.timeout_ms;
+            let store = match settings.kind {
+                StoreKind::Kv => AnyStore::Kv(KvStore::new(binding).with_timeout(t)),
+                StoreKind::Durable => AnyStore::Durable(DurableStore::new(binding).with_timeout(t)),
+            };
+            match Sessions::new(store, &ring, settings.sessions.clone()) {
+                Ok(sessions) => Some(Rc::new((sessions, settings))),
+                Err(e) => {
+                    console_error!("edge-session gateway: session store: {e}");
+                    None
+                }
+            }
+        })
+        .flatten();
+        *slot = Some(built.clone());
+        built
+    })
+}
+
+/// This instance's gateway, built on first use.
+fn gateway(env: &Env) -> Result<Shared, ConfigError> {
+    STATE.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return Err(ConfigError {
+                setting: "(runtime)",
+                message: "gateway state is busy".into(),
+            });
+        };
+        if let Some(state) = slot.as_ref() {
+            return state.clone();
+        }
+        let built = GatewayConfig::from_vars(|name| env_text(env, name))
+            .and_then(Gateway::new)
+            .map(|g| Rc::new(RefCell::new(g)));
+        if let Err(e) = &built {
+            console_error!("edge-session gateway: invalid configuration: {e}");
+        }
+        *slot = Some(built.clone());
+        built
+    })
+}
+
+/// Runs `f` on the gateway, or `None` if it is borrowed (a bug, but never a panic).
+fn with<R>(gw: &Shared, f: impl FnOnce(&mut Gateway) -> R) -> Option<R> {
+    gw.try_borrow_mut().ok().map(|mut g| f(&mut g))
+}
+
+/// An environment binding by name (`undefined` when absent).
+fn binding(env: &Env, name: &str) -> JsValue {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A setting's text: strings as they are, other values (TOML tables, numbers) as JSON.
+fn env_text(env: &Env, name: &str) -> Option<String> {
+    let v = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if v.is_undefined() || v.is_null() {
+        return None;
+    }
+    v.as_string()
+        .or_else(|| js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()))
+}
+
+fn now() -> UnixTime {
+    (js_sys::Date::now() / 1000.0) as UnixTime
+}
+
+fn entropy() -> Option<Entropy> {
+    let mut bytes = [0u8; 40];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(Entropy::from_bytes(&bytes))
+}
+
+#[event(fetch)]
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let gw = match gateway(&env) {
+        Ok(gw) => gw,
+        Err(_) => return http::page(&Page::config_error()),
+    };
+    let Some(entropy) = entropy() else {
+        console_error!("edge-session gateway: no randomness available");
+        return http::page(&Page::internal());
+    };
+    let now = now();
+    health::refresh_in_background(&gw, &env, &ctx, now);
+
+    let headers = http::header_pairs(&req.headers());
+    let (method, url, body) = (req.method(), req.url(), req.body());
+    let request = Request {
+        method: &method,
+        url: &url,
+        headers: &headers,
+        has_body: body.is_some(),
+    };
+    let Some(step) = with(&gw, |g| g.start(&request, now, &entropy)) else {
+        return http::page(&Page::internal());
+    };
+    let store = session_store(&gw, &env);
+    match step {
+        Step::Respond(p) => http::page(&p),
+        Step::Operator(Endpoint::Health) => operator::health(&gw, &env, now).await,
+        Step::Operator(Endpoint::RevokeSubject) => operator::revoke(store, &req).await,
+        Step::Operator(Endpoint::StoreConformance) => operator::conformance(store, now).await,
+        Step::Proxy(attempt) => {
+            proxy::run(&gw, &request, attempt, body, now, &entropy, store).await
+        }
+    }
+}
+
+/// The cron trigger: probes every origin's health path at once and records the results in KV,
+/// where every instance at every location reads them.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let Ok(gw) = gateway(&env) else { return };
+    health::probe(&gw, &env).await;
+}

@@ -1,0 +1,62 @@
+//! The I/O of the operator endpoints (see [`crate::gateway::operator`], which answers them).
+
+use worker::{web_sys, Env};
+
+use super::http::{self, page};
+use super::{binding, now, with, Shared, Store};
+use crate::gateway::health::KV_BINDING;
+use crate::gateway::operator;
+use crate::gateway::pages::Page;
+use crate::gateway::store;
+use crate::time::UnixTime;
+
+/// `GET /__edge/health`: the shared snapshot read afresh, then this instance's view.
+pub(super) async fn health(
+    gw: &Shared,
+    env: &Env,
+    now: UnixTime,
+) -> worker::Result<web_sys::Response> {
+    if let Some(snapshot) = super::health::read_shared(env).await {
+        with(gw, |g| g.health_mut().set_shared(snapshot, now));
+    }
+    let Some(report) = with(gw, |g| g.health().report(&g.config().origins, now)) else {
+        return page(&Page::internal());
+    };
+    let kv_bound = env.kv(KV_BINDING).is_ok();
+    let store = with(gw, |g| g.config().store.as_ref().map(|s| s.kind))
+        .flatten()
+        .map(|kind| (kind, binding(env, store::binding(kind)).is_object()));
+    page(&operator::health(report, kv_bound, store))
+}
+
+/// `POST /__edge/sessions/revoke`: reads the subject, revokes it in the store.
+pub(super) async fn revoke(
+    store: Option<Store>,
+    req: &web_sys::Request,
+) -> worker::Result<web_sys::Response> {
+    let Some(st) = store else {
+        return page(&operator::no_store());
+    };
+    let text = http::text(req).await;
+    let sub = match operator::revoke_subject(text.as_deref()) {
+        Ok(sub) => sub,
+        Err(p) => return page(&p),
+    };
+    let (sessions, settings) = &*st;
+    let now = now();
+    let result = store::revoke(sessions, &sub, settings.revocation_keep_seconds, now).await;
+    page(&operator::revoked(result.as_ref().copied(), now))
+}
+
+/// `GET /__edge/store/conformance`: the suite run against the configured store, when
+/// `STORE_TESTS` is on.
+pub(super) async fn conformance(
+    store: Option<Store>,
+    now: UnixTime,
+) -> worker::Result<web_sys::Response> {
+    let report = match store {
+        Some(st) if st.1.tests => Some(crate::store::conformance::run(st.0.store(), now).await),
+        _ => None,
+    };
+    page(&operator::conformance(report.as_ref()))
+}
