@@ -33,6 +33,8 @@
 //!   `store` or `gateway`), records encrypted at rest, and the manager [`store::Sessions`]:
 //!   signed session-id cookies, idle and absolute timeouts, throttled touches, compare-and-set,
 //!   `regenerate`, `destroy`, revocation. See docs/store.md.
+//! - [`token`]: the token core: [`SessionTokens`] and [`SealedTokens`] over their formats
+//!   (compact, sealed, JWT), with the modules below re-exported at the top level.
 //! - [`cookie`]: `Cookie` header parsing and `Set-Cookie` building with prefix rules.
 //! - [`jwt`]: JWT HS256 interop on [`SessionTokens`] (`sign_jwt`, `verify_jwt`), same keyring.
 //! - [`sealed`] (feature `sealed`): [`SealedTokens`], claims encrypted with XChaCha20-Poly1305.
@@ -65,7 +67,6 @@
 //! Without features the crate is the pure core, usable natively.
 
 pub mod affinity;
-pub mod claims;
 mod codec;
 pub mod cookie;
 pub mod error;
@@ -74,13 +75,8 @@ pub mod error;
 pub mod fuzzing;
 #[cfg(feature = "sealed")]
 pub mod gateway;
-mod header;
 mod json;
-pub mod jwt;
 pub mod keys;
-pub mod refresh;
-#[cfg(feature = "sealed")]
-pub mod sealed;
 #[cfg(feature = "sealed")]
 pub mod store;
 pub mod time;
@@ -103,7 +99,10 @@ pub use claims::{MinIssuedAt, VerifyOptions};
 pub use error::{Error, Result};
 pub use jwt::JwtSignOptions;
 pub use keys::{KeyConfig, KeyRing, Secret};
-#[cfg(feature = "sealed")]
-pub use sealed::SealedTokens;
 pub use time::UnixTime;
+#[cfg(feature = "sealed")]
+pub use token::sealed;
+#[cfg(feature = "sealed")]
+pub use token::SealedTokens;
+pub use token::{claims, jwt, refresh};
 pub use token::{SessionTokens, TokenConfig, Verified};

@@ -55,8 +55,8 @@ fn claims_are_secret_and_nonces_fresh() {
 }
 
 /// The known answers of tests/vectors/sealed.json (also checked from JavaScript) keep opening:
-/// the format is frozen. (Sealing them again needs their nonce, which only src/sealed.rs can
-/// give.)
+/// the format is frozen. (Sealing them again needs their nonce, which only
+/// src/token/sealed.rs can give.)
 #[test]
 fn known_answer_vectors() {
     let vectors: Value = serde_json::from_str(include_str!("vectors/sealed.json")).unwrap();

@@ -4,14 +4,14 @@
 use serde_json::{Map, Value};
 
 use super::headers::{ascii_json, MAX_ISSUE_BYTES};
-use crate::claims::{claim_members, Registered, VerifyOptions};
 use crate::codec::b64_encode;
 use crate::cookie::{self, SetCookie};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::jwt::JwtSignOptions;
-use crate::sealed::SealedTokens;
 use crate::time::UnixTime;
+use crate::token::claims::{claim_members, Registered, VerifyOptions};
+use crate::token::jwt::JwtSignOptions;
+use crate::token::SealedTokens;
 use crate::token::{SessionTokens, TokenConfig, Verified};
 
 /// How the session cookie is encoded: the `SESSION_FORMAT` setting.

@@ -9,9 +9,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::{js_error, now_or_clock, parse, seconds};
-use crate::claims::{MinIssuedAt, VerifyOptions};
 use crate::error::{Error, Result as CoreResult};
 use crate::time::UnixTime;
+use crate::token::claims::{MinIssuedAt, VerifyOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"

@@ -6,7 +6,7 @@ use super::claims::{optional_string, with_verify_options};
 use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
 use super::{js_error, now_or_clock, parse, seconds, stringify};
 use crate::error::Error;
-use crate::jwt::JwtSignOptions as CoreSignOptions;
+use crate::token::jwt::JwtSignOptions as CoreSignOptions;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"

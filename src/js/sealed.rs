@@ -10,7 +10,7 @@ use super::tokens::{
 };
 use super::{js_error, now_or_clock, parse, seconds, stringify};
 use crate::error::Error;
-use crate::sealed::SealedTokens as Core;
+use crate::token::SealedTokens as Core;
 
 #[wasm_bindgen]
 extern "C" {

@@ -22,11 +22,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::json;
+use crate::json::{self, Object};
 use crate::time::UnixTime;
-use crate::token::{SessionTokens, Verified};
 
 /// A lookup of a subject's `minIssuedAt` from a token's verified claims, given as JSON text
 /// (one JSON object, `iat` and `exp` included); `None` when the subject has none.
@@ -172,25 +173,31 @@ impl<'a> VerifyOptions<'a> {
     }
 }
 
-impl SessionTokens {
-    /// [`SessionTokens::verify_detailed`] with more checks: issuer, audience, revocation.
-    pub fn verify_with<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
-    ) -> Result<Verified<T>> {
-        typed(self.verify_json_with(token, options)?)
-    }
+/// A token that verified, with what the caller needs to know about its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified<T> {
+    /// The claims, `iat` and `exp` (and `nbf` if set) included.
+    pub claims: T,
+    /// The id of the key that signed the token.
+    pub key_id: String,
+    /// True when that key is not the current signing key: sign the claims again to move the
+    /// holder to the current key before the old one is retired.
+    pub stale_key: bool,
+}
 
-    pub(crate) fn verify_json_with(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
-    ) -> Result<Verified<String>> {
-        let verified = self.verify_json(token, options.now)?;
-        options.check_json(&verified.claims)?;
-        Ok(verified)
+/// `claims` (any value serializing to a JSON object) as JSON text, the members of every
+/// object sorted by name (as `serde_json`'s map writes them).
+pub(crate) fn claims_json<T: Serialize + ?Sized>(claims: &T) -> Result<String> {
+    match serde_json::to_value(claims) {
+        Ok(value @ Value::Object(_)) => Ok(value.to_string()),
+        Ok(_) => Err(Error::InvalidClaims("claims must be a JSON object".into())),
+        Err(e) => Err(Error::InvalidClaims(e.to_string())),
     }
+}
+
+/// Claims to sign, given as the text of a JSON object.
+pub(crate) fn claims_object(claims: &str) -> Result<Object<'_>> {
+    Object::parse(claims).map_err(|e| Error::InvalidClaims(e.message("claims").into()))
 }
 
 /// Verified claims as JSON text, deserialized into the caller's type.

@@ -1,6 +1,6 @@
 //! Sliding refresh: keep an active user logged in without letting a token live forever.
 //!
-//! `refresh(token, now)` (on [`SessionTokens`] and `SealedTokens`) verifies the token and
+//! `refresh(token, now)` (on [`SessionTokens`](crate::SessionTokens) and `SealedTokens`) verifies the token and
 //! returns a new one when
 //!
 //! - the token is past `refreshAfter` (default 0.5) of its lifetime `exp - iat`, and the new
@@ -19,66 +19,13 @@
 //!
 //! The compact token's binary layout is unchanged: `auth_time` is an ordinary claim.
 
-use crate::claims::{Registered, VerifyOptions};
+use super::claims::{claims_object, Registered, Verified};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
 use crate::time::{UnixTime, MAX_TIME};
-use crate::token::{claims_object, SessionTokens, TokenConfig, Verified};
 
 /// The default absolute session lifetime: 7 days.
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 7 * 24 * 3600;
-
-impl SessionTokens {
-    /// A replacement for `token` when one is due (see the [module docs](self)), `None` when
-    /// the token should be kept; the errors of [`SessionTokens::verify`] otherwise.
-    ///
-    /// ```
-    /// use edge_session::{KeyConfig, SessionTokens, TokenConfig};
-    /// use serde_json::{json, Value};
-    ///
-    /// let tokens = SessionTokens::new(TokenConfig::new(vec![KeyConfig {
-    ///     id: "k1".into(),
-    ///     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
-    /// }]))?; // ttlSeconds 3600, refreshAfter 0.5
-    /// let token = tokens.sign(&json!({ "sub": "user-12345" }), 1_800_000_000)?;
-    /// assert_eq!(tokens.refresh(&token, 1_800_001_000)?, None);
-    /// let fresh = tokens.refresh(&token, 1_800_002_000)?.expect("past half its lifetime");
-    /// let claims: Value = tokens.verify(&fresh, 1_800_002_000)?;
-    /// assert_eq!(claims["exp"], 1_800_005_600);
-    /// assert_eq!(claims["auth_time"], 1_800_000_000);
-    /// # Ok::<(), edge_session::Error>(())
-    /// ```
-    pub fn refresh(&self, token: &str, now: UnixTime) -> Result<Option<String>> {
-        self.refresh_with(token, &VerifyOptions::at(now))
-    }
-
-    /// [`SessionTokens::refresh`] with the checks of [`VerifyOptions`]: pass the revocation
-    /// lookup here too, so that a revoked token is refused rather than refreshed.
-    pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
-        let verified = self.verify_json_with(token, options)?;
-        self.refresh_verified(&verified, options.now)
-    }
-
-    /// The replacement of a token already verified, when one is due.
-    pub(crate) fn refresh_verified(
-        &self,
-        verified: &Verified<String>,
-        now: UnixTime,
-    ) -> Result<Option<String>> {
-        self.refresh.reissue(verified, now, |claims, now, ttl| {
-            self.sign_object(claims, now, ttl)
-        })
-    }
-}
-
-impl TokenConfig {
-    /// The longest a session lasts through refreshes: `max_lifetime_seconds`, by default 7 days
-    /// (or `ttl_seconds` if longer).
-    pub fn max_lifetime(&self) -> u64 {
-        self.max_lifetime_seconds
-            .unwrap_or(DEFAULT_MAX_LIFETIME_SECONDS.max(self.ttl_seconds))
-    }
-}
 
 /// The refresh settings of a token kind, checked at construction.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -88,22 +35,23 @@ pub(crate) struct RefreshPolicy {
 }
 
 impl RefreshPolicy {
-    pub(crate) fn from_config(config: &TokenConfig) -> Result<Self> {
-        if !(0.0..=1.0).contains(&config.refresh_after) {
+    /// Refresh past the share `after` of a token's lifetime, never past `max_lifetime` after
+    /// the login; `ttl` is the configured lifetime of new tokens.
+    pub(crate) fn new(after: f64, max_lifetime: u64, ttl: u64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&after) {
             return Err(Error::config_of(
                 "refreshAfter",
                 "refreshAfter must be a share of the lifetime, from 0 to 1",
             ));
         }
-        let max_lifetime = config.max_lifetime();
-        if max_lifetime < config.ttl_seconds || max_lifetime > MAX_TIME {
+        if max_lifetime < ttl || max_lifetime > MAX_TIME {
             return Err(Error::config_of(
                 "maxLifetimeSeconds",
                 "maxLifetimeSeconds must be at least ttlSeconds and at most 2^53 - 1",
             ));
         }
         Ok(RefreshPolicy {
-            after: config.refresh_after,
+            after,
             max_lifetime,
         })
     }
@@ -164,6 +112,14 @@ impl RefreshPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::TokenConfig;
+
+    impl RefreshPolicy {
+        fn from_config(config: &TokenConfig) -> Result<Self> {
+            let max_lifetime = config.max_lifetime();
+            RefreshPolicy::new(config.refresh_after, max_lifetime, config.ttl_seconds)
+        }
+    }
 
     fn policy(after: f64, max: Option<u64>) -> RefreshPolicy {
         let mut config = TokenConfig::new(vec![]);

@@ -1,7 +1,7 @@
 //! JWT HS256 interop (RFC 7519 / RFC 7515): read the tokens other systems issue, issue tokens
 //! they read.
 //!
-//! [`SessionTokens`] signs and verifies JWTs with the same keyring as its compact tokens. For
+//! [`SessionTokens`](crate::SessionTokens) signs and verifies JWTs with the same keyring as its compact tokens. For
 //! interop the HMAC key is the raw secret (not a per-purpose subkey), so any JWT library given
 //! the same secret bytes agrees. When the ring holds more than one key the header names the
 //! signing key in `kid`; a token without `kid` is tried against each key in turn (the single key
@@ -34,26 +34,20 @@
 //! # Ok::<(), edge_session::Error>(())
 //! ```
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::claims::{typed, Registered, VerifyOptions};
+use super::claims::{claims_object, Registered, Verified, VerifyOptions};
+use super::envelope::{check_size, check_time, check_ttl, nbf_claim};
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::keys::{signing_key, KeyRing, MacKey};
 use crate::time::{self, Outside, UnixTime};
-use crate::token::{
-    check_size, check_time, check_ttl, claims_json, claims_object, nbf_claim, SessionTokens,
-    Verified,
-};
 
 /// The one algorithm accepted.
 const ALG: &str = "HS256";
 /// Length of an HS256 signature.
 const SIGNATURE_BYTES: usize = 32;
 
-/// Options of [`SessionTokens::sign_jwt`].
+/// Options of [`SessionTokens::sign_jwt`](crate::SessionTokens::sign_jwt).
 #[derive(Clone, Copy, Debug)]
 pub struct JwtSignOptions<'a> {
     /// The current time: `iat`, and `exp = now + ttl`.
@@ -96,161 +90,8 @@ impl<'a> JwtSignOptions<'a> {
     }
 }
 
-impl SessionTokens {
-    /// Signs `claims` (any value serializing to a JSON object) as a JWT HS256 with the current
-    /// key, adding `iat` and `exp` (replacing any given) and, when the options say so, `iss`
-    /// and `aud`. An `nbf` claim must be a whole number of seconds.
-    pub fn sign_jwt<T: Serialize + ?Sized>(
-        &self,
-        claims: &T,
-        options: &JwtSignOptions<'_>,
-    ) -> Result<String> {
-        self.sign_jwt_json(&claims_json(claims)?, options)
-    }
-
-    /// [`SessionTokens::sign_jwt`] with the claims as the text of a JSON object.
-    pub(crate) fn sign_jwt_json(
-        &self,
-        claims: &str,
-        options: &JwtSignOptions<'_>,
-    ) -> Result<String> {
-        let signer = signing_key(&self.jwt_keys.keys)?;
-        let mut claims = claims_object(claims)?;
-        let now = options.now;
-        let ttl = options.ttl_seconds.unwrap_or(self.ttl);
-        check_time("now", now)?;
-        check_ttl(ttl)?;
-        check_time("now + ttlSeconds", now + ttl)?;
-        if let Some(nbf) = claims.get("nbf") {
-            nbf_claim(nbf)?;
-        }
-        claims.insert("iat", json::number(now));
-        claims.insert("exp", json::number(now + ttl));
-        if let Some(issuer) = options.issuer {
-            claims.insert("iss", json::quoted(issuer));
-        }
-        if let Some(audience) = options.audience {
-            claims.insert("aud", json::quoted(audience));
-        }
-        let payload = claims.to_json();
-
-        let mut token = if self.jwt_keys.keys.len() > 1 {
-            signer.header.clone()
-        } else {
-            b64_encode(HEADER.as_bytes())
-        };
-        token.push('.');
-        token.push_str(&b64_encode(payload.as_bytes()));
-        let signature = signer.mac.full_tag(token.as_bytes());
-        token.push('.');
-        token.push_str(&b64_encode(&signature));
-        check_size(&token, self.max_token_bytes)?;
-        Ok(token)
-    }
-
-    /// Verifies a JWT HS256 and returns its claims (the payload as signed).
-    pub fn verify_jwt<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
-    ) -> Result<T> {
-        self.verify_jwt_detailed(token, options).map(|v| v.claims)
-    }
-
-    /// [`SessionTokens::verify_jwt`], also telling which key signed the token.
-    pub fn verify_jwt_detailed<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
-    ) -> Result<Verified<T>> {
-        typed(self.verify_jwt_json(token, options)?)
-    }
-
-    /// Verification with the payload as JSON text (what the JavaScript face hands to
-    /// `JSON.parse`).
-    pub(crate) fn verify_jwt_json(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
-    ) -> Result<Verified<String>> {
-        check_size(token, self.max_token_bytes)?;
-        let mut segments = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(Error::Malformed("a JWT has three segments"));
-        };
-        // The usual headers are recognised by their text (canonical base64url has one text per
-        // value); any other is decoded and checked.
-        let kid = match self.jwt_keys.keys.iter().position(|k| k.header == header) {
-            Some(index) => Kid::Index(index),
-            None if self.jwt_keys.plain.iter().any(|h| h == header) => Kid::None,
-            None => match read_header(&b64_decode(header)?)? {
-                Some(kid) => Kid::Named(kid),
-                None => Kid::None,
-            },
-        };
-        let claims = b64_decode(payload)?;
-        let signature = b64_decode(signature)?;
-        if signature.len() != SIGNATURE_BYTES {
-            return Err(Error::Malformed("an HS256 signature is 32 bytes"));
-        }
-        // `header.payload`, the start of `token` (three segments were found above).
-        let signing_input = token
-            .as_bytes()
-            .get(..header.len() + 1 + payload.len())
-            .ok_or(Error::Malformed("a JWT has three segments"))?;
-        let keys = &self.jwt_keys.keys;
-        let index = match kid {
-            Kid::Index(index) => Some(index),
-            Kid::Named(kid) => Some(
-                keys.iter()
-                    .position(|k| k.id == kid)
-                    .ok_or(Error::UnknownKey(kid))?,
-            ),
-            Kid::None => None,
-        };
-        let verifies = |(_, k): &(usize, &JwtKey)| k.mac.verify_full(signing_input, &signature);
-        let (index, key) = match index {
-            Some(i) => keys.get(i).map(|k| (i, k)).filter(verifies),
-            None => keys.iter().enumerate().find(verifies),
-        }
-        .ok_or(Error::BadSignature)?;
-        let key_id = &key.id;
-
-        // Authentic from here on.
-        let claims =
-            String::from_utf8(claims).map_err(|_| Error::Malformed("claims are not UTF-8"))?;
-        let registered = Registered::parse(&claims)?;
-        let exp = registered
-            .exp
-            .ok_or(Error::Malformed("a JWT must carry exp"))?;
-        match time::check(
-            options.now,
-            self.leeway,
-            Some(exp),
-            &[registered.iat, registered.nbf],
-        ) {
-            Ok(()) => {}
-            Err(Outside::Expired(exp)) => return Err(Error::Expired { exp, claims }),
-            Err(Outside::NotYetValid(start)) => {
-                return Err(Error::NotYetValid { valid_from: start })
-            }
-        }
-        options.check(&registered, &claims)?;
-        Ok(Verified {
-            key_id: key_id.clone(),
-            stale_key: index > 0,
-            claims,
-        })
-    }
-}
-
 /// The header this crate writes when the ring holds one key.
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+const JOSE_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 /// Which key a header names.
 enum Kid {
@@ -290,17 +131,144 @@ impl JwtKeys {
             })
             .collect();
         let plain = [
-            HEADER,
+            JOSE_HEADER,
             r#"{"alg":"HS256"}"#,
             r#"{"typ":"JWT","alg":"HS256"}"#,
         ]
         .map(|h| b64_encode(h.as_bytes()));
         JwtKeys { keys, plain }
     }
+
+    /// Signs claims given as the text of a JSON object (see
+    /// [`SessionTokens::sign_jwt`](crate::SessionTokens::sign_jwt)); `default_ttl` when the
+    /// options give no lifetime.
+    pub(crate) fn sign(
+        &self,
+        claims: &str,
+        options: &JwtSignOptions<'_>,
+        default_ttl: u64,
+        max_token_bytes: usize,
+    ) -> Result<String> {
+        let signer = signing_key(&self.keys)?;
+        let mut claims = claims_object(claims)?;
+        let now = options.now;
+        let ttl = options.ttl_seconds.unwrap_or(default_ttl);
+        check_time("now", now)?;
+        check_ttl(ttl)?;
+        check_time("now + ttlSeconds", now + ttl)?;
+        if let Some(nbf) = claims.get("nbf") {
+            nbf_claim(nbf)?;
+        }
+        claims.insert("iat", json::number(now));
+        claims.insert("exp", json::number(now + ttl));
+        if let Some(issuer) = options.issuer {
+            claims.insert("iss", json::quoted(issuer));
+        }
+        if let Some(audience) = options.audience {
+            claims.insert("aud", json::quoted(audience));
+        }
+        let payload = claims.to_json();
+
+        let mut token = if self.keys.len() > 1 {
+            signer.header.clone()
+        } else {
+            b64_encode(JOSE_HEADER.as_bytes())
+        };
+        token.push('.');
+        token.push_str(&b64_encode(payload.as_bytes()));
+        let signature = signer.mac.full_tag(token.as_bytes());
+        token.push('.');
+        token.push_str(&b64_encode(&signature));
+        check_size(&token, max_token_bytes)?;
+        Ok(token)
+    }
+
+    /// Verifies a JWT HS256; the payload as JSON text.
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+        leeway: u64,
+        max_token_bytes: usize,
+    ) -> Result<Verified<String>> {
+        check_size(token, max_token_bytes)?;
+        let mut segments = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Error::Malformed("a JWT has three segments"));
+        };
+        // The usual headers are recognised by their text (canonical base64url has one text per
+        // value); any other is decoded and checked.
+        let kid = match self.keys.iter().position(|k| k.header == header) {
+            Some(index) => Kid::Index(index),
+            None if self.plain.iter().any(|h| h == header) => Kid::None,
+            None => match read_jose_header(&b64_decode(header)?)? {
+                Some(kid) => Kid::Named(kid),
+                None => Kid::None,
+            },
+        };
+        let claims = b64_decode(payload)?;
+        let signature = b64_decode(signature)?;
+        if signature.len() != SIGNATURE_BYTES {
+            return Err(Error::Malformed("an HS256 signature is 32 bytes"));
+        }
+        // `header.payload`, the start of `token` (three segments were found above).
+        let signing_input = token
+            .as_bytes()
+            .get(..header.len() + 1 + payload.len())
+            .ok_or(Error::Malformed("a JWT has three segments"))?;
+        let keys = &self.keys;
+        let index = match kid {
+            Kid::Index(index) => Some(index),
+            Kid::Named(kid) => Some(
+                keys.iter()
+                    .position(|k| k.id == kid)
+                    .ok_or(Error::UnknownKey(kid))?,
+            ),
+            Kid::None => None,
+        };
+        let verifies = |(_, k): &(usize, &JwtKey)| k.mac.verify_full(signing_input, &signature);
+        let (index, key) = match index {
+            Some(i) => keys.get(i).map(|k| (i, k)).filter(verifies),
+            None => keys.iter().enumerate().find(verifies),
+        }
+        .ok_or(Error::BadSignature)?;
+        let key_id = &key.id;
+
+        // Authentic from here on.
+        let claims =
+            String::from_utf8(claims).map_err(|_| Error::Malformed("claims are not UTF-8"))?;
+        let registered = Registered::parse(&claims)?;
+        let exp = registered
+            .exp
+            .ok_or(Error::Malformed("a JWT must carry exp"))?;
+        match time::check(
+            options.now,
+            leeway,
+            Some(exp),
+            &[registered.iat, registered.nbf],
+        ) {
+            Ok(()) => {}
+            Err(Outside::Expired(exp)) => return Err(Error::Expired { exp, claims }),
+            Err(Outside::NotYetValid(start)) => {
+                return Err(Error::NotYetValid { valid_from: start })
+            }
+        }
+        options.check(&registered, &claims)?;
+        Ok(Verified {
+            key_id: key_id.clone(),
+            stale_key: index > 0,
+            claims,
+        })
+    }
 }
 
 /// Checks a JOSE header and returns its `kid`.
-fn read_header(header: &[u8]) -> Result<Option<String>> {
+fn read_jose_header(header: &[u8]) -> Result<Option<String>> {
     let header =
         std::str::from_utf8(header).map_err(|_| Error::Malformed("header is not UTF-8"))?;
     let members = json::members(header).map_err(|e| Error::Malformed(e.message("header")))?;
@@ -331,7 +299,7 @@ mod tests {
     use super::*;
 
     fn header_error(json: &str) -> String {
-        match read_header(json.as_bytes()) {
+        match read_jose_header(json.as_bytes()) {
             Ok(kid) => format!("ok {kid:?}"),
             Err(e) => e.code().to_owned(),
         }

@@ -1,7 +1,8 @@
 //! Sealed tokens: the claims encrypted and authenticated, for claims the browser must not read.
 //!
 //! [`SealedTokens`] has the API of [`SessionTokens`](crate::SessionTokens) and takes the same
-//! [`TokenConfig`]. Claims are sealed with XChaCha20-Poly1305 under a 32-byte key derived with
+//! [`TokenConfig`](crate::TokenConfig). Claims are sealed with XChaCha20-Poly1305 under a
+//! 32-byte key derived with
 //! HKDF-SHA256 from each secret of the ring and the purpose (`sealed:<purpose>`), so a sealed
 //! token never opens as another purpose's and shares no key with the signed tokens. The first
 //! key seals, all keys open. A token is one base64url string of these bytes:
@@ -39,20 +40,18 @@
 //! # Ok::<(), edge_session::Error>(())
 //! ```
 
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::claims::{typed, VerifyOptions};
+use super::claims::Verified;
+use super::envelope::{check_size, find_key, read_kid, Envelope};
 use crate::codec::{b64_decode, b64_encode, Reader};
 use crate::error::{Error, Result};
-use crate::header::{find_key, read_kid, Times};
 use crate::json::Object;
 use crate::keys::{signing_key, KeyRing};
-use crate::refresh::RefreshPolicy;
 use crate::time::UnixTime;
-use crate::token::{check_config, check_size, claims_json, claims_object, TokenConfig, Verified};
+use chacha20poly1305::aead::AeadInOut;
+use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
+
+/// The facade over this format, at its public path `edge_session::sealed::SealedTokens`.
+pub use super::SealedTokens;
 
 const VERSION: u8 = 0x81;
 const NONCE_BYTES: usize = 24;
@@ -60,41 +59,16 @@ const TAG_BYTES: usize = 16;
 /// Version, kid length, a 1-byte kid, three 1-byte varints, nonce, tag.
 const MIN_TOKEN_BYTES: usize = 3 + 3 + NONCE_BYTES + TAG_BYTES;
 
-/// Seals and opens encrypted session tokens (see the [module docs](self)).
+/// The sealing keys: an XChaCha20-Poly1305 key per key of the ring, derived for the purpose.
 #[derive(Clone)]
-pub struct SealedTokens {
-    keys: Vec<(String, XChaCha20Poly1305)>,
-    ttl: u64,
-    leeway: u64,
-    max_token_bytes: usize,
-    refresh: RefreshPolicy,
+pub(crate) struct Sealed {
+    pub(crate) keys: Vec<(String, XChaCha20Poly1305)>,
 }
 
-impl std::fmt::Debug for SealedTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedTokens")
-            .field(
-                "key_ids",
-                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-            )
-            .field("ttl", &self.ttl)
-            .field("leeway", &self.leeway)
-            .field("max_token_bytes", &self.max_token_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SealedTokens {
-    /// Checks the configuration and derives the per-purpose keys.
-    pub fn new(config: TokenConfig) -> Result<Self> {
-        let ring = KeyRing::from_config(&config.keys)?;
-        Self::with_keyring(&ring, config)
-    }
-
-    /// Like [`SealedTokens::new`], with an already built keyring (`config.keys` is ignored).
-    pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
-        check_config(&config)?;
-        let info = format!("sealed:{}", config.purpose);
+impl Sealed {
+    /// The keys of `ring` for `purpose` (checked by the caller).
+    pub(crate) fn new(ring: &KeyRing, purpose: &str) -> Self {
+        let info = format!("sealed:{purpose}");
         let keys = ring
             .iter()
             .map(|(id, secret)| {
@@ -104,40 +78,20 @@ impl SealedTokens {
                 )
             })
             .collect();
-        Ok(SealedTokens {
-            keys,
-            ttl: config.ttl_seconds,
-            leeway: config.leeway_seconds,
-            max_token_bytes: config.max_token_bytes,
-            refresh: RefreshPolicy::from_config(&config)?,
-        })
+        Sealed { keys }
     }
 
-    /// Seals `claims` (any value serializing to a JSON object) with the current key, adding
-    /// `iat = now` and `exp = now + ttlSeconds` (replacing any given); `nbf` is honoured.
-    pub fn sign<T: Serialize + ?Sized>(&self, claims: &T, now: UnixTime) -> Result<String> {
-        self.sign_with_ttl(claims, now, self.ttl)
-    }
-
-    /// [`SealedTokens::sign`] with a lifetime other than the configured one.
-    pub fn sign_with_ttl<T: Serialize + ?Sized>(
+    /// Seals claims with the current key and a fresh random nonce.
+    pub(crate) fn sign(
         &self,
-        claims: &T,
+        claims: Object<'_>,
         now: UnixTime,
         ttl: u64,
+        max_token_bytes: usize,
     ) -> Result<String> {
-        self.sign_json(&claims_json(claims)?, now, ttl)
-    }
-
-    /// Seals claims given as the text of a JSON object.
-    pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
-        self.sign_object(claims_object(claims)?, now, ttl)
-    }
-
-    fn sign_object(&self, claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<String> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(|_| Error::RandomnessUnavailable)?;
-        self.seal(claims, now, ttl, nonce)
+        self.seal(claims, now, ttl, nonce, max_token_bytes)
     }
 
     /// Sealing with a given nonce: only for known-answer tests, a nonce must never repeat.
@@ -147,12 +101,13 @@ impl SealedTokens {
         now: UnixTime,
         ttl: u64,
         nonce: [u8; NONCE_BYTES],
+        max_token_bytes: usize,
     ) -> Result<String> {
-        let (times, json) = Times::stamp(claims, now, ttl)?;
+        let (envelope, json) = Envelope::stamp(claims, now, ttl)?;
         let (kid, cipher) = signing_key(&self.keys)?;
         let mut body = Vec::with_capacity(20 + kid.len() + NONCE_BYTES + json.len() + TAG_BYTES);
         body.push(VERSION);
-        times.write(kid, &mut body);
+        envelope.write(kid, &mut body);
         let aad_len = body.len();
         body.extend_from_slice(&nonce);
         body.extend_from_slice(json.as_bytes());
@@ -164,61 +119,30 @@ impl SealedTokens {
         body.extend_from_slice(&tag);
 
         let token = b64_encode(&body);
-        check_size(&token, self.max_token_bytes)?;
+        check_size(&token, max_token_bytes)?;
         Ok(token)
     }
 
-    /// Opens `token` at time `now` and returns its claims, `iat` and `exp` included.
-    ///
-    /// Checks, in order: size (`too_large`), format (`malformed`), key id (`unknown_key`),
-    /// tag (`bad_signature`: wrong key, wrong purpose or any change), then time (`expired`,
-    /// `not_yet_valid`).
-    pub fn verify<T: DeserializeOwned>(&self, token: &str, now: UnixTime) -> Result<T> {
-        self.verify_detailed(token, now).map(|v| v.claims)
-    }
-
-    /// [`SealedTokens::verify`], also telling which key sealed the token.
-    pub fn verify_detailed<T: DeserializeOwned>(
+    /// Opens `token` at `now`; the claims as JSON text.
+    pub(crate) fn verify(
         &self,
         token: &str,
         now: UnixTime,
-    ) -> Result<Verified<T>> {
-        typed(self.verify_json(token, now)?)
-    }
-
-    /// [`SealedTokens::verify_detailed`] with more checks: issuer, audience, revocation.
-    pub fn verify_with<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
-    ) -> Result<Verified<T>> {
-        typed(self.verify_json_with(token, options)?)
-    }
-
-    pub(crate) fn verify_json_with(
-        &self,
-        token: &str,
-        options: &VerifyOptions<'_>,
+        leeway: u64,
+        max_token_bytes: usize,
     ) -> Result<Verified<String>> {
-        let verified = self.verify_json(token, options.now)?;
-        options.check_json(&verified.claims)?;
-        Ok(verified)
-    }
-
-    /// Opening with the claims as JSON text.
-    pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
-        check_size(token, self.max_token_bytes)?;
+        check_size(token, max_token_bytes)?;
         let mut bytes = b64_decode(token)?;
         if bytes.len() < MIN_TOKEN_BYTES {
             return Err(Error::Malformed("too short"));
         }
-        // Read the authenticated header; nothing in it is trusted until the tag is checked.
+        // Read the authenticated envelope; nothing in it is trusted until the tag is checked.
         let mut r = Reader::new(&bytes);
         if r.byte()? != VERSION {
             return Err(Error::Malformed("unknown version"));
         }
         let kid = read_kid(&mut r)?;
-        let times = Times::read(&mut r)?;
+        let envelope = Envelope::read(&mut r)?;
         let aad_len = bytes.len() - r.rest().len();
         if bytes.len() < aad_len + NONCE_BYTES + TAG_BYTES {
             return Err(Error::Malformed("too short"));
@@ -236,37 +160,14 @@ impl SealedTokens {
             .map_err(|_| Error::BadSignature)?;
 
         // Authentic from here on: `ciphertext` now holds the claims.
-        times.verified(ciphertext, now, self.leeway, kid, index > 0)
-    }
-
-    /// A replacement for `token` when one is due, as for
-    /// [`SessionTokens::refresh`](crate::SessionTokens::refresh).
-    pub fn refresh(&self, token: &str, now: UnixTime) -> Result<Option<String>> {
-        self.refresh_with(token, &VerifyOptions::at(now))
-    }
-
-    /// [`SealedTokens::refresh`] with the checks of [`VerifyOptions`].
-    pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
-        let verified = self.verify_json_with(token, options)?;
-        self.refresh_verified(&verified, options.now)
-    }
-
-    /// The replacement of a token already verified, when one is due.
-    pub(crate) fn refresh_verified(
-        &self,
-        verified: &Verified<String>,
-        now: UnixTime,
-    ) -> Result<Option<String>> {
-        self.refresh.reissue(verified, now, |claims, now, ttl| {
-            self.sign_object(claims, now, ttl)
-        })
+        envelope.verified(ciphertext, now, leeway, kid, index > 0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::KeyConfig;
+    use crate::{KeyConfig, TokenConfig};
     use serde_json::{json, Value};
 
     fn tokens() -> SealedTokens {
@@ -283,7 +184,8 @@ mod tests {
     fn frozen_vector() {
         let claims = Object::parse(r#"{"sub":"user-12345","role":"admin"}"#).unwrap();
         let token = tokens()
-            .seal(claims, 1_800_000_000, 3600, [7; NONCE_BYTES])
+            .sealed
+            .seal(claims, 1_800_000_000, 3600, [7; NONCE_BYTES], 4096)
             .unwrap();
         assert_eq!(token, FROZEN);
         let got: Value = tokens().verify(FROZEN, 1_800_000_000).unwrap();

@@ -1,0 +1,180 @@
+//! The envelope: what compact and sealed tokens both carry before their claims, the key id and
+//! the times; and the checks on times and sizes every token format shares.
+//!
+//! ```text
+//! kid   1 byte length (1..=64) + the key id
+//! iat   varint    issued at, seconds since the Unix epoch
+//! ttl   varint    exp - iat
+//! nbf   varint    0 when absent, else nbf + 1
+//! ```
+//!
+//! `iat`, `exp` and `nbf` travel here, not in the claims: [`Envelope::stamp`] takes them out of the
+//! claims being signed and [`Envelope::verified`] puts them back into the verified claims.
+
+use super::claims::Verified;
+use crate::codec::{ascii_lossy, put_varint, Reader};
+use crate::error::{Error, Result};
+use crate::json::{self, Object};
+use crate::keys::MAX_KEY_ID_BYTES;
+use crate::time::{self, Outside, UnixTime, MAX_TIME};
+
+/// A token's envelope: its times (the key id is written and read next to them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Envelope {
+    iat: UnixTime,
+    ttl: u64,
+    nbf: Option<UnixTime>,
+}
+
+impl Envelope {
+    /// The times of a token signed at `now` to live `ttl` seconds (checked), and the claims it
+    /// carries without them.
+    pub(crate) fn stamp(claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<(Envelope, String)> {
+        check_time("now", now)?;
+        check_ttl(ttl)?;
+        check_time("now + ttlSeconds", now + ttl)?;
+        let (json, nbf) = untimed(claims)?;
+        Ok((Envelope { iat: now, ttl, nbf }, json))
+    }
+
+    /// Appends the key id and the times.
+    pub(crate) fn write(&self, kid: &str, out: &mut Vec<u8>) {
+        // Key ids are 1 to 64 bytes (checked by the keyring).
+        out.push(kid.len() as u8);
+        out.extend_from_slice(kid.as_bytes());
+        put_varint(out, self.iat);
+        put_varint(out, self.ttl);
+        put_varint(out, self.nbf.map_or(0, |n| n + 1));
+    }
+
+    /// Reads the times that follow the key id.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Envelope> {
+        Ok(Envelope {
+            iat: r.varint()?,
+            ttl: r.varint()?,
+            nbf: r.varint()?.checked_sub(1),
+        })
+    }
+
+    /// The verified claims at `now`: the authentic claims (a JSON object, as signed) with the
+    /// times put back, if the token is within its lifetime (`expired`, `not_yet_valid`).
+    pub(crate) fn verified(
+        &self,
+        claims: &[u8],
+        now: UnixTime,
+        leeway: u64,
+        key_id: &str,
+        stale_key: bool,
+    ) -> Result<Verified<String>> {
+        let exp = self
+            .iat
+            .checked_add(self.ttl)
+            .ok_or(Error::Malformed("exp overflows"))?;
+        let claims = splice_times(claims, self.iat, exp, self.nbf)?;
+        match time::check(now, leeway, Some(exp), &[Some(self.iat), self.nbf]) {
+            Ok(()) => Ok(Verified {
+                claims,
+                key_id: key_id.to_owned(),
+                stale_key,
+            }),
+            Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
+            Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
+        }
+    }
+}
+
+/// Reads a key id: its length, then its bytes.
+pub(crate) fn read_kid<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {
+    let len = usize::from(r.byte()?);
+    if len == 0 || len > MAX_KEY_ID_BYTES {
+        return Err(Error::Malformed("bad key id length"));
+    }
+    r.take(len)
+}
+
+/// The position and entry of key `kid` in a keyring (`unknown_key` when it is not there).
+pub(crate) fn find_key<'k, K>(
+    keys: &'k [(String, K)],
+    kid: &[u8],
+) -> Result<(usize, &'k (String, K))> {
+    keys.iter()
+        .enumerate()
+        .find(|(_, (id, _))| id.as_bytes() == kid)
+        .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))
+}
+
+/// `{...claims}` → `{...claims,"iat":..,"exp":..[,"nbf":..]}`, without re-parsing the claims.
+pub(crate) fn splice_times(json: &[u8], iat: u64, exp: u64, nbf: Option<u64>) -> Result<String> {
+    let json = std::str::from_utf8(json).map_err(|_| Error::Malformed("claims are not UTF-8"))?;
+    let inner = json
+        .strip_prefix('{')
+        .and_then(|j| j.strip_suffix('}'))
+        .ok_or(Error::Malformed("claims are not a JSON object"))?;
+    let mut out = String::with_capacity(json.len() + 48);
+    out.push('{');
+    if !inner.is_empty() {
+        out.push_str(inner);
+        out.push(',');
+    }
+    out.push_str("\"iat\":");
+    json::write_u64(&mut out, iat);
+    out.push_str(",\"exp\":");
+    json::write_u64(&mut out, exp);
+    if let Some(nbf) = nbf {
+        out.push_str(",\"nbf\":");
+        json::write_u64(&mut out, nbf);
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// The claims a token carries in its body, as JSON text, and its `nbf`: `iat` and `exp` are
+/// dropped (the envelope carries them), `nbf` is moved to the envelope.
+pub(crate) fn untimed(mut claims: Object<'_>) -> Result<(String, Option<UnixTime>)> {
+    claims.remove("iat");
+    claims.remove("exp");
+    let nbf = claims.remove("nbf").map(|v| nbf_claim(&v)).transpose()?;
+    Ok((claims.to_json(), nbf))
+}
+
+/// An `nbf` claim being signed: a whole number of seconds, at most [`MAX_TIME`].
+pub(crate) fn nbf_claim(value: &str) -> Result<UnixTime> {
+    let whole = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    match json::floor_u64(value) {
+        Some(n) if whole && n <= MAX_TIME => Ok(n),
+        _ => Err(Error::InvalidClaims(
+            "nbf must be a whole number of seconds".into(),
+        )),
+    }
+}
+
+/// Refuses a token (to sign or to verify) longer than `max` bytes with `too_large`, before any
+/// decoding.
+pub(crate) fn check_size(token: &str, max: usize) -> Result<()> {
+    if token.len() > max {
+        return Err(Error::TooLarge {
+            len: token.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_ttl(ttl: u64) -> Result<()> {
+    if ttl == 0 || ttl > MAX_TIME {
+        return Err(Error::config_of(
+            "ttlSeconds",
+            "ttlSeconds must be a positive whole number of seconds",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_time(what: &str, t: UnixTime) -> Result<()> {
+    if t > MAX_TIME {
+        return Err(Error::config(format!(
+            "{what} must be at most 2^53 - 1 seconds"
+        )));
+    }
+    Ok(())
+}

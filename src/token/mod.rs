@@ -1,0 +1,514 @@
+//! The token core: the facades [`SessionTokens`] (compact tokens, and JWTs with the same
+//! keyring) and [`SealedTokens`] (claims encrypted), configured by one [`TokenConfig`].
+//!
+//! Dependencies point one way. The leaves: [`claims`] (what a verified token claims, and the
+//! checks on it) and `envelope` (the key id and the times every binary token carries before
+//! its claims). The formats, over the leaves: `compact`, [`sealed`], [`jwt`]. On top:
+//! [`refresh`] (when and how a token is re-issued) and the facades here, which hold the
+//! settings and call the formats.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub mod claims;
+mod compact;
+mod envelope;
+pub mod jwt;
+pub mod refresh;
+#[cfg(feature = "sealed")]
+pub mod sealed;
+
+pub use self::claims::Verified;
+
+use self::claims::{claims_json, claims_object, typed, VerifyOptions};
+use self::compact::Compact;
+use self::envelope::check_ttl;
+use self::jwt::{JwtKeys, JwtSignOptions};
+use self::refresh::{RefreshPolicy, DEFAULT_MAX_LIFETIME_SECONDS};
+#[cfg(feature = "sealed")]
+use self::sealed::Sealed;
+use crate::error::{Error, Result};
+use crate::json::Object;
+use crate::keys::{KeyConfig, KeyRing};
+use crate::time::UnixTime;
+
+/// Settings of a [`SessionTokens`]; field names match the JavaScript options (camelCase).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The keyring, signing key first.
+    pub keys: Vec<KeyConfig>,
+    /// Lifetime of a new token, in seconds. Default 3600.
+    #[serde(default = "defaults::ttl")]
+    pub ttl_seconds: u64,
+    /// Tolerated clock skew, in seconds, on both `exp` and `iat`/`nbf`. Default 30.
+    #[serde(default = "defaults::leeway")]
+    pub leeway_seconds: u64,
+    /// What the tokens are for; tokens of one purpose never verify as another. Default
+    /// `"session"`.
+    #[serde(default = "defaults::purpose")]
+    pub purpose: String,
+    /// Longer tokens are refused with `too_large` before any decoding. Default 4096.
+    #[serde(default = "defaults::max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Sliding refresh: `refresh` re-issues a token once this share of its lifetime has passed
+    /// (0 to 1). Default 0.5. See [`refresh`].
+    #[serde(default = "defaults::refresh_after")]
+    pub refresh_after: f64,
+    /// Sliding refresh: no refreshed token lives past its login (`auth_time`) plus this many
+    /// seconds. Default (`None`): 7 days, or `ttl_seconds` when longer.
+    #[serde(default)]
+    pub max_lifetime_seconds: Option<u64>,
+}
+
+mod defaults {
+    pub fn ttl() -> u64 {
+        3600
+    }
+    pub fn leeway() -> u64 {
+        30
+    }
+    pub fn purpose() -> String {
+        "session".into()
+    }
+    pub fn max_token_bytes() -> usize {
+        4096
+    }
+    pub fn refresh_after() -> f64 {
+        0.5
+    }
+}
+
+impl TokenConfig {
+    /// A configuration with the defaults and the given keys.
+    pub fn new(keys: Vec<KeyConfig>) -> Self {
+        TokenConfig {
+            keys,
+            ttl_seconds: defaults::ttl(),
+            leeway_seconds: defaults::leeway(),
+            purpose: defaults::purpose(),
+            max_token_bytes: defaults::max_token_bytes(),
+            refresh_after: defaults::refresh_after(),
+            max_lifetime_seconds: None,
+        }
+    }
+
+    /// The longest a session lasts through refreshes: `max_lifetime_seconds`, by default 7 days
+    /// (or `ttl_seconds` if longer).
+    pub fn max_lifetime(&self) -> u64 {
+        self.max_lifetime_seconds
+            .unwrap_or(DEFAULT_MAX_LIFETIME_SECONDS.max(self.ttl_seconds))
+    }
+}
+
+/// Signs and verifies compact session tokens.
+///
+/// ```
+/// use edge_session::{KeyConfig, SessionTokens, TokenConfig};
+/// use serde_json::{json, Value};
+///
+/// let tokens = SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+///     id: "k1".into(),
+///     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
+/// }]))?;
+/// let token = tokens.sign(&json!({ "sub": "user-12345" }), 1_800_000_000)?;
+/// let claims: Value = tokens.verify(&token, 1_800_000_100)?;
+/// assert_eq!(claims["sub"], "user-12345");
+/// assert_eq!(claims["exp"], 1_800_003_600);
+/// assert_eq!(tokens.verify::<Value>(&token, 1_800_004_000).unwrap_err().code(), "expired");
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct SessionTokens {
+    compact: Compact,
+    pub(crate) ttl: u64,
+    pub(crate) leeway: u64,
+    pub(crate) max_token_bytes: usize,
+    /// Raw-secret HMAC keys for JWT HS256 (see [`jwt`]).
+    jwt_keys: JwtKeys,
+    refresh: RefreshPolicy,
+}
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field(
+                "key_ids",
+                &self
+                    .compact
+                    .keys
+                    .iter()
+                    .map(|(id, _)| id)
+                    .collect::<Vec<_>>(),
+            )
+            .field("ttl", &self.ttl)
+            .field("leeway", &self.leeway)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionTokens {
+    /// Checks the configuration and derives the per-purpose keys.
+    pub fn new(config: TokenConfig) -> Result<Self> {
+        let ring = KeyRing::from_config(&config.keys)?;
+        Self::with_keyring(&ring, config)
+    }
+
+    /// Like [`SessionTokens::new`], with an already built keyring (`config.keys` is ignored).
+    pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
+        check_config(&config)?;
+        Ok(SessionTokens {
+            compact: Compact::new(ring, &config.purpose),
+            ttl: config.ttl_seconds,
+            leeway: config.leeway_seconds,
+            max_token_bytes: config.max_token_bytes,
+            jwt_keys: JwtKeys::new(ring),
+            refresh: refresh_policy(&config)?,
+        })
+    }
+
+    /// Signs `claims` (any value serializing to a JSON object) with the current key, adding
+    /// `iat = now` and `exp = now + ttlSeconds` (replacing any `iat`/`exp` given). An `nbf`
+    /// claim, if present, must be a whole number of seconds and is checked on verify.
+    pub fn sign<T: Serialize + ?Sized>(&self, claims: &T, now: UnixTime) -> Result<String> {
+        self.sign_with_ttl(claims, now, self.ttl)
+    }
+
+    /// [`SessionTokens::sign`] with a lifetime other than the configured one.
+    pub fn sign_with_ttl<T: Serialize + ?Sized>(
+        &self,
+        claims: &T,
+        now: UnixTime,
+        ttl: u64,
+    ) -> Result<String> {
+        self.sign_json(&claims_json(claims)?, now, ttl)
+    }
+
+    /// Signs claims given as the text of a JSON object (the JavaScript face passes
+    /// `JSON.stringify` output).
+    pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
+        self.sign_object(claims_object(claims)?, now, ttl)
+    }
+
+    pub(crate) fn sign_object(
+        &self,
+        claims: Object<'_>,
+        now: UnixTime,
+        ttl: u64,
+    ) -> Result<String> {
+        self.compact.sign(claims, now, ttl, self.max_token_bytes)
+    }
+
+    /// Verifies `token` at time `now` and returns its claims, `iat` and `exp` included.
+    ///
+    /// Checks, in order: size (`too_large`), format (`malformed`), key id (`unknown_key`),
+    /// signature (`bad_signature`, or `wrong_purpose`), then time (`expired`, `not_yet_valid`).
+    pub fn verify<T: DeserializeOwned>(&self, token: &str, now: UnixTime) -> Result<T> {
+        self.verify_detailed(token, now).map(|v| v.claims)
+    }
+
+    /// [`SessionTokens::verify`], also telling which key signed the token.
+    pub fn verify_detailed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Verified<T>> {
+        typed(self.verify_json(token, now)?)
+    }
+
+    /// Verification with the claims as JSON text (what the JavaScript face hands to
+    /// `JSON.parse`).
+    pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
+        self.compact
+            .verify(token, now, self.leeway, self.max_token_bytes)
+    }
+
+    /// [`SessionTokens::verify_detailed`] with more checks: issuer, audience, revocation.
+    pub fn verify_with<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<T>> {
+        typed(self.verify_json_with(token, options)?)
+    }
+
+    pub(crate) fn verify_json_with(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<String>> {
+        let verified = self.verify_json(token, options.now)?;
+        options.check_json(&verified.claims)?;
+        Ok(verified)
+    }
+
+    /// A replacement for `token` when one is due (see [`refresh`]), `None` when the token
+    /// should be kept; the errors of [`SessionTokens::verify`] otherwise.
+    ///
+    /// ```
+    /// use edge_session::{KeyConfig, SessionTokens, TokenConfig};
+    /// use serde_json::{json, Value};
+    ///
+    /// let tokens = SessionTokens::new(TokenConfig::new(vec![KeyConfig {
+    ///     id: "k1".into(),
+    ///     secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA".into(),
+    /// }]))?; // ttlSeconds 3600, refreshAfter 0.5
+    /// let token = tokens.sign(&json!({ "sub": "user-12345" }), 1_800_000_000)?;
+    /// assert_eq!(tokens.refresh(&token, 1_800_001_000)?, None);
+    /// let fresh = tokens.refresh(&token, 1_800_002_000)?.expect("past half its lifetime");
+    /// let claims: Value = tokens.verify(&fresh, 1_800_002_000)?;
+    /// assert_eq!(claims["exp"], 1_800_005_600);
+    /// assert_eq!(claims["auth_time"], 1_800_000_000);
+    /// # Ok::<(), edge_session::Error>(())
+    /// ```
+    pub fn refresh(&self, token: &str, now: UnixTime) -> Result<Option<String>> {
+        self.refresh_with(token, &VerifyOptions::at(now))
+    }
+
+    /// [`SessionTokens::refresh`] with the checks of [`VerifyOptions`]: pass the revocation
+    /// lookup here too, so that a revoked token is refused rather than refreshed.
+    pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
+        let verified = self.verify_json_with(token, options)?;
+        self.refresh_verified(&verified, options.now)
+    }
+
+    /// The replacement of a token already verified, when one is due.
+    pub(crate) fn refresh_verified(
+        &self,
+        verified: &Verified<String>,
+        now: UnixTime,
+    ) -> Result<Option<String>> {
+        self.refresh.reissue(verified, now, |claims, now, ttl| {
+            self.sign_object(claims, now, ttl)
+        })
+    }
+
+    /// Signs `claims` (any value serializing to a JSON object) as a JWT HS256 with the current
+    /// key, adding `iat` and `exp` (replacing any given) and, when the options say so, `iss`
+    /// and `aud`. An `nbf` claim must be a whole number of seconds. See [`jwt`].
+    pub fn sign_jwt<T: Serialize + ?Sized>(
+        &self,
+        claims: &T,
+        options: &JwtSignOptions<'_>,
+    ) -> Result<String> {
+        self.sign_jwt_json(&claims_json(claims)?, options)
+    }
+
+    /// [`SessionTokens::sign_jwt`] with the claims as the text of a JSON object.
+    pub(crate) fn sign_jwt_json(
+        &self,
+        claims: &str,
+        options: &JwtSignOptions<'_>,
+    ) -> Result<String> {
+        self.jwt_keys
+            .sign(claims, options, self.ttl, self.max_token_bytes)
+    }
+
+    /// Verifies a JWT HS256 and returns its claims (the payload as signed).
+    pub fn verify_jwt<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<T> {
+        self.verify_jwt_detailed(token, options).map(|v| v.claims)
+    }
+
+    /// [`SessionTokens::verify_jwt`], also telling which key signed the token.
+    pub fn verify_jwt_detailed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<T>> {
+        typed(self.verify_jwt_json(token, options)?)
+    }
+
+    /// Verification with the payload as JSON text (what the JavaScript face hands to
+    /// `JSON.parse`).
+    pub(crate) fn verify_jwt_json(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<String>> {
+        self.jwt_keys
+            .verify(token, options, self.leeway, self.max_token_bytes)
+    }
+}
+
+/// Seals and opens encrypted session tokens (see [`sealed`]): the API of [`SessionTokens`]
+/// (without JWTs), the same [`TokenConfig`].
+#[cfg(feature = "sealed")]
+#[derive(Clone)]
+pub struct SealedTokens {
+    sealed: Sealed,
+    ttl: u64,
+    leeway: u64,
+    max_token_bytes: usize,
+    refresh: RefreshPolicy,
+}
+
+#[cfg(feature = "sealed")]
+impl std::fmt::Debug for SealedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedTokens")
+            .field(
+                "key_ids",
+                &self
+                    .sealed
+                    .keys
+                    .iter()
+                    .map(|(id, _)| id)
+                    .collect::<Vec<_>>(),
+            )
+            .field("ttl", &self.ttl)
+            .field("leeway", &self.leeway)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "sealed")]
+impl SealedTokens {
+    /// Checks the configuration and derives the per-purpose keys.
+    pub fn new(config: TokenConfig) -> Result<Self> {
+        let ring = KeyRing::from_config(&config.keys)?;
+        Self::with_keyring(&ring, config)
+    }
+
+    /// Like [`SealedTokens::new`], with an already built keyring (`config.keys` is ignored).
+    pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
+        check_config(&config)?;
+        Ok(SealedTokens {
+            sealed: Sealed::new(ring, &config.purpose),
+            ttl: config.ttl_seconds,
+            leeway: config.leeway_seconds,
+            max_token_bytes: config.max_token_bytes,
+            refresh: refresh_policy(&config)?,
+        })
+    }
+
+    /// Seals `claims` (any value serializing to a JSON object) with the current key, adding
+    /// `iat = now` and `exp = now + ttlSeconds` (replacing any given); `nbf` is honoured.
+    pub fn sign<T: Serialize + ?Sized>(&self, claims: &T, now: UnixTime) -> Result<String> {
+        self.sign_with_ttl(claims, now, self.ttl)
+    }
+
+    /// [`SealedTokens::sign`] with a lifetime other than the configured one.
+    pub fn sign_with_ttl<T: Serialize + ?Sized>(
+        &self,
+        claims: &T,
+        now: UnixTime,
+        ttl: u64,
+    ) -> Result<String> {
+        self.sign_json(&claims_json(claims)?, now, ttl)
+    }
+
+    /// Seals claims given as the text of a JSON object.
+    pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
+        self.sign_object(claims_object(claims)?, now, ttl)
+    }
+
+    fn sign_object(&self, claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<String> {
+        self.sealed.sign(claims, now, ttl, self.max_token_bytes)
+    }
+
+    /// Opens `token` at time `now` and returns its claims, `iat` and `exp` included.
+    ///
+    /// Checks, in order: size (`too_large`), format (`malformed`), key id (`unknown_key`),
+    /// tag (`bad_signature`: wrong key, wrong purpose or any change), then time (`expired`,
+    /// `not_yet_valid`).
+    pub fn verify<T: DeserializeOwned>(&self, token: &str, now: UnixTime) -> Result<T> {
+        self.verify_detailed(token, now).map(|v| v.claims)
+    }
+
+    /// [`SealedTokens::verify`], also telling which key sealed the token.
+    pub fn verify_detailed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Verified<T>> {
+        typed(self.verify_json(token, now)?)
+    }
+
+    /// [`SealedTokens::verify_detailed`] with more checks: issuer, audience, revocation.
+    pub fn verify_with<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<T>> {
+        typed(self.verify_json_with(token, options)?)
+    }
+
+    pub(crate) fn verify_json_with(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<String>> {
+        let verified = self.verify_json(token, options.now)?;
+        options.check_json(&verified.claims)?;
+        Ok(verified)
+    }
+
+    /// Opening with the claims as JSON text.
+    pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
+        self.sealed
+            .verify(token, now, self.leeway, self.max_token_bytes)
+    }
+
+    /// A replacement for `token` when one is due, as for [`SessionTokens::refresh`].
+    pub fn refresh(&self, token: &str, now: UnixTime) -> Result<Option<String>> {
+        self.refresh_with(token, &VerifyOptions::at(now))
+    }
+
+    /// [`SealedTokens::refresh`] with the checks of [`VerifyOptions`].
+    pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
+        let verified = self.verify_json_with(token, options)?;
+        self.refresh_verified(&verified, options.now)
+    }
+
+    /// The replacement of a token already verified, when one is due.
+    pub(crate) fn refresh_verified(
+        &self,
+        verified: &Verified<String>,
+        now: UnixTime,
+    ) -> Result<Option<String>> {
+        self.refresh.reissue(verified, now, |claims, now, ttl| {
+            self.sign_object(claims, now, ttl)
+        })
+    }
+}
+
+/// The refresh settings of `config`, checked.
+fn refresh_policy(config: &TokenConfig) -> Result<RefreshPolicy> {
+    RefreshPolicy::new(
+        config.refresh_after,
+        config.max_lifetime(),
+        config.ttl_seconds,
+    )
+}
+
+/// The checks shared by every token kind configured with a [`TokenConfig`].
+fn check_config(config: &TokenConfig) -> Result<()> {
+    check_purpose(&config.purpose)?;
+    check_ttl(config.ttl_seconds)?;
+    if config.leeway_seconds > 86_400 {
+        return Err(Error::config_of(
+            "leewaySeconds",
+            "leewaySeconds must be at most 86400",
+        ));
+    }
+    if !(128..=1 << 20).contains(&config.max_token_bytes) {
+        return Err(Error::config_of(
+            "maxTokenBytes",
+            "maxTokenBytes must be between 128 and 1048576",
+        ));
+    }
+    Ok(())
+}
+
+fn check_purpose(purpose: &str) -> Result<()> {
+    if purpose.is_empty() || purpose.len() > 64 {
+        return Err(Error::config_of("purpose", "purpose must be 1 to 64 bytes"));
+    }
+    Ok(())
+}
