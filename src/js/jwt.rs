@@ -1,4 +1,4 @@
-//! JWT HS256 and sliding refresh on `SessionTokens` for JavaScript.
+//! JWT HS256 on `SessionTokens` for JavaScript.
 
 use wasm_bindgen::prelude::*;
 
@@ -107,14 +107,5 @@ impl SessionTokens {
     ) -> Result<JsValue, JsValue> {
         let v = with_verify_options(options.as_deref(), |o| self.core.verify_jwt_json(token, o))?;
         Ok(detailed(&v)?.into())
-    }
-
-    /// A replacement token when `token` is past `refreshAfter` of its lifetime (or signed by an
-    /// older key), never past `auth_time + maxLifetimeSeconds`; `null` when the token should be
-    /// kept. Throws like `verify` (pass `minIssuedAt` here too).
-    #[wasm_bindgen(unchecked_return_type = "string | null")]
-    pub fn refresh(&self, token: &str, options: Option<VerifyOptions>) -> Result<JsValue, JsValue> {
-        let fresh = with_verify_options(options.as_deref(), |o| self.core.refresh_with(token, o))?;
-        Ok(fresh.map_or(JsValue::NULL, JsValue::from))
     }
 }

@@ -9,6 +9,7 @@ mod jwt;
 mod sealed;
 #[cfg(feature = "store")]
 mod store;
+mod token_class;
 mod tokens;
 
 use js_sys::{Error as JsError, JSON};

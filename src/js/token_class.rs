@@ -1,0 +1,121 @@
+//! One definition of the JavaScript token classes: `SessionTokens` (compact tokens) and
+//! `SealedTokens` (claims encrypted) have the same constructor, `sign`, `verify`,
+//! `verifyDetailed` and `refresh`, generated here over their core type; only their doc
+//! comments (the TypeScript docs) differ.
+
+use wasm_bindgen::prelude::*;
+
+use super::tokens::{Claims, SignOptions};
+use super::{js_error, now_or_clock, seconds, stringify};
+use crate::error::Error;
+use crate::time::UnixTime;
+
+/// The claims of a `sign` as JSON text, and its time and lifetime (`ttl` unless the options
+/// give one).
+pub(super) fn sign_args(
+    claims: &Claims,
+    options: Option<&SignOptions>,
+    ttl: u64,
+) -> Result<(String, UnixTime, u64), JsValue> {
+    let json = stringify(claims)
+        .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
+    let (now, ttl_seconds) = match options {
+        Some(o) => (o.now(), o.ttl_seconds()),
+        None => (None, None),
+    };
+    let now = now_or_clock(now)?;
+    let ttl = ttl_seconds.map_or(Ok(ttl), |t| seconds("ttlSeconds", t))?;
+    Ok((json, now, ttl))
+}
+
+/// The answer of `refresh`: the new token, or `null`.
+pub(super) fn refreshed(fresh: Option<String>) -> JsValue {
+    fresh.map_or(JsValue::NULL, JsValue::from)
+}
+
+/// A JavaScript token class over a core type with `new`, `sign_json`, `verify_json_with` and
+/// `refresh_with`. Each doc comment is given, in order: class, `sign`, `verify`,
+/// `verifyDetailed`, `refresh`.
+macro_rules! token_class {
+    (
+        $(#[doc = $class_doc:tt])*
+        pub struct $class:ident(core: $core:ty);
+        $(#[doc = $sign_doc:tt])* sign;
+        $(#[doc = $verify_doc:tt])* verify;
+        $(#[doc = $detailed_doc:tt])* verify_detailed;
+        $(#[doc = $refresh_doc:tt])* refresh;
+    ) => {
+        $(#[doc = $class_doc])*
+        #[wasm_bindgen]
+        pub struct $class {
+            pub(super) core: $core,
+            ttl: u64,
+        }
+
+        #[wasm_bindgen]
+        impl $class {
+            /// Checks the configuration; throws `invalid_config` naming the setting that is wrong.
+            #[wasm_bindgen(constructor)]
+            pub fn new(
+                config: $crate::js::tokens::SessionTokensConfig,
+            ) -> Result<$class, JsValue> {
+                let config = $crate::js::config::token_config(&config)?;
+                let ttl = config.ttl_seconds;
+                let core = <$core>::new(config).map_err($crate::js::js_error)?;
+                Ok($class { core, ttl })
+            }
+
+            $(#[doc = $sign_doc])*
+            pub fn sign(
+                &self,
+                claims: $crate::js::tokens::Claims,
+                options: Option<$crate::js::tokens::SignOptions>,
+            ) -> Result<String, JsValue> {
+                let (json, now, ttl) =
+                    $crate::js::token_class::sign_args(&claims, options.as_ref(), self.ttl)?;
+                self.core
+                    .sign_json(&json, now, ttl)
+                    .map_err($crate::js::js_error)
+            }
+
+            $(#[doc = $verify_doc])*
+            pub fn verify(
+                &self,
+                token: &str,
+                options: Option<$crate::js::tokens::VerifyOptions>,
+            ) -> Result<$crate::js::tokens::VerifiedClaims, JsValue> {
+                let v = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
+                    self.core.verify_json_with(token, o)
+                })?;
+                Ok($crate::js::parse(&v.claims)?.unchecked_into())
+            }
+
+            $(#[doc = $detailed_doc])*
+            #[wasm_bindgen(js_name = verifyDetailed)]
+            pub fn verify_detailed(
+                &self,
+                token: &str,
+                options: Option<$crate::js::tokens::VerifyOptions>,
+            ) -> Result<$crate::js::tokens::VerifiedToken, JsValue> {
+                let v = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
+                    self.core.verify_json_with(token, o)
+                })?;
+                $crate::js::tokens::detailed(&v)
+            }
+
+            $(#[doc = $refresh_doc])*
+            #[wasm_bindgen(unchecked_return_type = "string | null")]
+            pub fn refresh(
+                &self,
+                token: &str,
+                options: Option<$crate::js::tokens::VerifyOptions>,
+            ) -> Result<JsValue, JsValue> {
+                let fresh = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
+                    self.core.refresh_with(token, o)
+                })?;
+                Ok($crate::js::token_class::refreshed(fresh))
+            }
+        }
+    };
+}
+pub(super) use token_class;
