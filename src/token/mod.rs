@@ -6,6 +6,11 @@
 //! its claims). The formats, over the leaves: `compact`, [`sealed`], [`jwt`]. On top:
 //! [`refresh`] (when and how a token is re-issued) and the facades here, which hold the
 //! settings and call the formats.
+//!
+//! Both facades are written once: a private `Facade<F>` over a private `Format` trait (new,
+//! sign, verify, verify with options, refresh, `Debug`), implemented by the compact and the
+//! sealed format. The public types forward to it with their own docs; [`SessionTokens`] adds
+//! the JWT methods over the same keyring.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -120,31 +125,14 @@ impl TokenConfig {
 /// ```
 #[derive(Clone)]
 pub struct SessionTokens {
-    compact: Compact,
-    pub(crate) ttl: u64,
-    pub(crate) leeway: u64,
-    pub(crate) max_token_bytes: usize,
+    tokens: Facade<Compact>,
     /// Raw-secret HMAC keys for JWT HS256 (see [`jwt`]).
     jwt_keys: JwtKeys,
-    refresh: RefreshPolicy,
 }
 
 impl std::fmt::Debug for SessionTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionTokens")
-            .field(
-                "key_ids",
-                &self
-                    .compact
-                    .keys
-                    .iter()
-                    .map(|(id, _)| id)
-                    .collect::<Vec<_>>(),
-            )
-            .field("ttl", &self.ttl)
-            .field("leeway", &self.leeway)
-            .field("max_token_bytes", &self.max_token_bytes)
-            .finish_non_exhaustive()
+        self.tokens.debug("SessionTokens", f)
     }
 }
 
@@ -157,14 +145,9 @@ impl SessionTokens {
 
     /// Like [`SessionTokens::new`], with an already built keyring (`config.keys` is ignored).
     pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
-        check_config(&config)?;
         Ok(SessionTokens {
-            compact: Compact::new(ring, &config.purpose),
-            ttl: config.ttl_seconds,
-            leeway: config.leeway_seconds,
-            max_token_bytes: config.max_token_bytes,
+            tokens: Facade::new(ring, &config)?,
             jwt_keys: JwtKeys::new(ring),
-            refresh: refresh_policy(&config)?,
         })
     }
 
@@ -172,7 +155,7 @@ impl SessionTokens {
     /// `iat = now` and `exp = now + ttlSeconds` (replacing any `iat`/`exp` given). An `nbf`
     /// claim, if present, must be a whole number of seconds and is checked on verify.
     pub fn sign<T: Serialize + ?Sized>(&self, claims: &T, now: UnixTime) -> Result<String> {
-        self.sign_with_ttl(claims, now, self.ttl)
+        self.sign_with_ttl(claims, now, self.tokens.ttl)
     }
 
     /// [`SessionTokens::sign`] with a lifetime other than the configured one.
@@ -188,16 +171,7 @@ impl SessionTokens {
     /// Signs claims given as the text of a JSON object (the JavaScript face passes
     /// `JSON.stringify` output).
     pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
-        self.sign_object(claims_object(claims)?, now, ttl)
-    }
-
-    pub(crate) fn sign_object(
-        &self,
-        claims: Object<'_>,
-        now: UnixTime,
-        ttl: u64,
-    ) -> Result<String> {
-        self.compact.sign(claims, now, ttl, self.max_token_bytes)
+        self.tokens.sign_json(claims, now, ttl)
     }
 
     /// Verifies `token` at time `now` and returns its claims, `iat` and `exp` included.
@@ -220,8 +194,7 @@ impl SessionTokens {
     /// Verification with the claims as JSON text (what the JavaScript face hands to
     /// `JSON.parse`).
     pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
-        self.compact
-            .verify(token, now, self.leeway, self.max_token_bytes)
+        self.tokens.verify_json(token, now)
     }
 
     /// [`SessionTokens::verify_detailed`] with more checks: issuer, audience, revocation.
@@ -238,9 +211,7 @@ impl SessionTokens {
         token: &str,
         options: &VerifyOptions<'_>,
     ) -> Result<Verified<String>> {
-        let verified = self.verify_json(token, options.now)?;
-        options.check_json(&verified.claims)?;
-        Ok(verified)
+        self.tokens.verify_json_with(token, options)
     }
 
     /// A replacement for `token` when one is due (see [`refresh`]), `None` when the token
@@ -269,19 +240,17 @@ impl SessionTokens {
     /// [`SessionTokens::refresh`] with the checks of [`VerifyOptions`]: pass the revocation
     /// lookup here too, so that a revoked token is refused rather than refreshed.
     pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
-        let verified = self.verify_json_with(token, options)?;
-        self.refresh_verified(&verified, options.now)
+        self.tokens.refresh_with(token, options)
     }
 
-    /// The replacement of a token already verified, when one is due.
+    /// The replacement of a token already verified, when one is due (for the gateway).
+    #[cfg(feature = "sealed")]
     pub(crate) fn refresh_verified(
         &self,
         verified: &Verified<String>,
         now: UnixTime,
     ) -> Result<Option<String>> {
-        self.refresh.reissue(verified, now, |claims, now, ttl| {
-            self.sign_object(claims, now, ttl)
-        })
+        self.tokens.refresh_verified(verified, now)
     }
 
     /// Signs `claims` (any value serializing to a JSON object) as a JWT HS256 with the current
@@ -301,8 +270,8 @@ impl SessionTokens {
         claims: &str,
         options: &JwtSignOptions<'_>,
     ) -> Result<String> {
-        self.jwt_keys
-            .sign(claims, options, self.ttl, self.max_token_bytes)
+        let tokens = &self.tokens;
+        (self.jwt_keys).sign(claims, options, tokens.ttl, tokens.max_token_bytes)
     }
 
     /// Verifies a JWT HS256 and returns its claims (the payload as signed).
@@ -330,8 +299,8 @@ impl SessionTokens {
         token: &str,
         options: &VerifyOptions<'_>,
     ) -> Result<Verified<String>> {
-        self.jwt_keys
-            .verify(token, options, self.leeway, self.max_token_bytes)
+        let tokens = &self.tokens;
+        (self.jwt_keys).verify(token, options, tokens.leeway, tokens.max_token_bytes)
     }
 }
 
@@ -340,30 +309,13 @@ impl SessionTokens {
 #[cfg(feature = "sealed")]
 #[derive(Clone)]
 pub struct SealedTokens {
-    sealed: Sealed,
-    ttl: u64,
-    leeway: u64,
-    max_token_bytes: usize,
-    refresh: RefreshPolicy,
+    tokens: Facade<Sealed>,
 }
 
 #[cfg(feature = "sealed")]
 impl std::fmt::Debug for SealedTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedTokens")
-            .field(
-                "key_ids",
-                &self
-                    .sealed
-                    .keys
-                    .iter()
-                    .map(|(id, _)| id)
-                    .collect::<Vec<_>>(),
-            )
-            .field("ttl", &self.ttl)
-            .field("leeway", &self.leeway)
-            .field("max_token_bytes", &self.max_token_bytes)
-            .finish_non_exhaustive()
+        self.tokens.debug("SealedTokens", f)
     }
 }
 
@@ -377,20 +329,15 @@ impl SealedTokens {
 
     /// Like [`SealedTokens::new`], with an already built keyring (`config.keys` is ignored).
     pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
-        check_config(&config)?;
         Ok(SealedTokens {
-            sealed: Sealed::new(ring, &config.purpose),
-            ttl: config.ttl_seconds,
-            leeway: config.leeway_seconds,
-            max_token_bytes: config.max_token_bytes,
-            refresh: refresh_policy(&config)?,
+            tokens: Facade::new(ring, &config)?,
         })
     }
 
     /// Seals `claims` (any value serializing to a JSON object) with the current key, adding
     /// `iat = now` and `exp = now + ttlSeconds` (replacing any given); `nbf` is honoured.
     pub fn sign<T: Serialize + ?Sized>(&self, claims: &T, now: UnixTime) -> Result<String> {
-        self.sign_with_ttl(claims, now, self.ttl)
+        self.sign_with_ttl(claims, now, self.tokens.ttl)
     }
 
     /// [`SealedTokens::sign`] with a lifetime other than the configured one.
@@ -405,11 +352,7 @@ impl SealedTokens {
 
     /// Seals claims given as the text of a JSON object.
     pub(crate) fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
-        self.sign_object(claims_object(claims)?, now, ttl)
-    }
-
-    fn sign_object(&self, claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<String> {
-        self.sealed.sign(claims, now, ttl, self.max_token_bytes)
+        self.tokens.sign_json(claims, now, ttl)
     }
 
     /// Opens `token` at time `now` and returns its claims, `iat` and `exp` included.
@@ -444,15 +387,12 @@ impl SealedTokens {
         token: &str,
         options: &VerifyOptions<'_>,
     ) -> Result<Verified<String>> {
-        let verified = self.verify_json(token, options.now)?;
-        options.check_json(&verified.claims)?;
-        Ok(verified)
+        self.tokens.verify_json_with(token, options)
     }
 
     /// Opening with the claims as JSON text.
     pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
-        self.sealed
-            .verify(token, now, self.leeway, self.max_token_bytes)
+        self.tokens.verify_json(token, now)
     }
 
     /// A replacement for `token` when one is due, as for [`SessionTokens::refresh`].
@@ -462,8 +402,7 @@ impl SealedTokens {
 
     /// [`SealedTokens::refresh`] with the checks of [`VerifyOptions`].
     pub fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
-        let verified = self.verify_json_with(token, options)?;
-        self.refresh_verified(&verified, options.now)
+        self.tokens.refresh_with(token, options)
     }
 
     /// The replacement of a token already verified, when one is due.
@@ -472,19 +411,144 @@ impl SealedTokens {
         verified: &Verified<String>,
         now: UnixTime,
     ) -> Result<Option<String>> {
+        self.tokens.refresh_verified(verified, now)
+    }
+}
+
+/// A token format under a facade: its keys derived from a ring for a purpose, sign, verify.
+trait Format: Clone {
+    fn new(ring: &KeyRing, purpose: &str) -> Self;
+    /// The ids of its keys, signing key first (for `Debug`).
+    fn key_ids(&self) -> Vec<&str>;
+    fn sign(&self, claims: Object<'_>, now: UnixTime, ttl: u64, max_bytes: usize)
+        -> Result<String>;
+    fn verify(
+        &self,
+        token: &str,
+        now: UnixTime,
+        leeway: u64,
+        max_bytes: usize,
+    ) -> Result<Verified<String>>;
+}
+
+impl Format for Compact {
+    fn new(ring: &KeyRing, purpose: &str) -> Self {
+        Compact::new(ring, purpose)
+    }
+    fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|(id, _)| id.as_str()).collect()
+    }
+    fn sign(&self, claims: Object<'_>, now: UnixTime, ttl: u64, max: usize) -> Result<String> {
+        Compact::sign(self, claims, now, ttl, max)
+    }
+    fn verify(
+        &self,
+        token: &str,
+        now: UnixTime,
+        leeway: u64,
+        max: usize,
+    ) -> Result<Verified<String>> {
+        Compact::verify(self, token, now, leeway, max)
+    }
+}
+
+#[cfg(feature = "sealed")]
+impl Format for Sealed {
+    fn new(ring: &KeyRing, purpose: &str) -> Self {
+        Sealed::new(ring, purpose)
+    }
+    fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|(id, _)| id.as_str()).collect()
+    }
+    fn sign(&self, claims: Object<'_>, now: UnixTime, ttl: u64, max: usize) -> Result<String> {
+        Sealed::sign(self, claims, now, ttl, max)
+    }
+    fn verify(
+        &self,
+        token: &str,
+        now: UnixTime,
+        leeway: u64,
+        max: usize,
+    ) -> Result<Verified<String>> {
+        Sealed::verify(self, token, now, leeway, max)
+    }
+}
+
+/// What [`SessionTokens`] and [`SealedTokens`] both are, written once over their format: the
+/// settings of a [`TokenConfig`], sign, verify (with [`VerifyOptions`]), refresh, `Debug`.
+#[derive(Clone)]
+struct Facade<F> {
+    format: F,
+    ttl: u64,
+    leeway: u64,
+    max_token_bytes: usize,
+    refresh: RefreshPolicy,
+}
+
+impl<F: Format> Facade<F> {
+    /// Checks the configuration and derives the format's keys.
+    fn new(ring: &KeyRing, config: &TokenConfig) -> Result<Self> {
+        check_config(config)?;
+        Ok(Facade {
+            format: F::new(ring, &config.purpose),
+            ttl: config.ttl_seconds,
+            leeway: config.leeway_seconds,
+            max_token_bytes: config.max_token_bytes,
+            refresh: RefreshPolicy::new(
+                config.refresh_after,
+                config.max_lifetime(),
+                config.ttl_seconds,
+            )?,
+        })
+    }
+
+    fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
+        self.sign_object(claims_object(claims)?, now, ttl)
+    }
+
+    fn sign_object(&self, claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<String> {
+        self.format.sign(claims, now, ttl, self.max_token_bytes)
+    }
+
+    fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
+        self.format
+            .verify(token, now, self.leeway, self.max_token_bytes)
+    }
+
+    fn verify_json_with(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<Verified<String>> {
+        let verified = self.verify_json(token, options.now)?;
+        options.check_json(&verified.claims)?;
+        Ok(verified)
+    }
+
+    fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
+        let verified = self.verify_json_with(token, options)?;
+        self.refresh_verified(&verified, options.now)
+    }
+
+    fn refresh_verified(
+        &self,
+        verified: &Verified<String>,
+        now: UnixTime,
+    ) -> Result<Option<String>> {
         self.refresh.reissue(verified, now, |claims, now, ttl| {
             self.sign_object(claims, now, ttl)
         })
     }
-}
 
-/// The refresh settings of `config`, checked.
-fn refresh_policy(config: &TokenConfig) -> Result<RefreshPolicy> {
-    RefreshPolicy::new(
-        config.refresh_after,
-        config.max_lifetime(),
-        config.ttl_seconds,
-    )
+    /// `Debug` without secrets: the key ids and the settings.
+    fn debug(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("key_ids", &self.format.key_ids())
+            .field("ttl", &self.ttl)
+            .field("leeway", &self.leeway)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The checks shared by every token kind configured with a [`TokenConfig`].

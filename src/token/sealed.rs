@@ -184,7 +184,8 @@ mod tests {
     fn frozen_vector() {
         let claims = Object::parse(r#"{"sub":"user-12345","role":"admin"}"#).unwrap();
         let token = tokens()
-            .sealed
+            .tokens
+            .format
             .seal(claims, 1_800_000_000, 3600, [7; NONCE_BYTES], 4096)
             .unwrap();
         assert_eq!(token, FROZEN);
