@@ -13,7 +13,7 @@
 use edge_session::store::conformance::{self, Status};
 use edge_session::store::memory::MemoryStore;
 use edge_session::store::record::{Record, RecordKeys, ID_BYTES};
-use edge_session::store::{Commit, SessionConfig, SessionStore, Sessions};
+use edge_session::store::{Backend, Commit, SessionConfig, Sessions};
 use edge_session::{KeyConfig, KeyRing, Secret};
 use futures_executor::block_on;
 use futures_util::future::join_all;

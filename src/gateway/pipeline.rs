@@ -13,7 +13,7 @@ use super::headers::{self, Forwarded};
 use super::health::HealthBook;
 use super::operator::{self, Endpoint};
 use super::pages::Page;
-use super::session::{self, Session};
+use super::session::{self, SessionCookie};
 use super::store;
 use crate::affinity::{Mode, RouteRequest};
 use crate::error::Error;
@@ -185,14 +185,14 @@ impl Gateway {
             };
         }
         let cookie_header = headers::get(req.headers, "cookie");
-        let session = Session::read(
+        let session = SessionCookie::read(
             &self.config.built.tokens,
             cookie_header,
             self.config.session_cookie.name(),
             now,
         );
         let session_cookie = match &session {
-            Session::Valid {
+            SessionCookie::Valid {
                 refreshed: Some(token),
                 ..
             } => session::set_cookie(
@@ -200,7 +200,9 @@ impl Gateway {
                 token,
                 self.config.tokens().ttl_seconds,
             ),
-            Session::Expired | Session::Invalid(_) => self.config.session_cookie.removal().ok(),
+            SessionCookie::Expired | SessionCookie::Invalid(_) => {
+                self.config.session_cookie.removal().ok()
+            }
             _ => None,
         };
         let forwarded = Forwarded {
@@ -209,7 +211,7 @@ impl Gateway {
             client_ip: headers::get(req.headers, "cf-connecting-ip"),
         };
         let subject = match &session {
-            Session::Valid {
+            SessionCookie::Valid {
                 sub: Some(sub),
                 issued_at,
                 ..
@@ -270,10 +272,10 @@ impl Gateway {
     fn revoke_session(&self, attempt: &mut Attempt) {
         attempt
             .headers
-            .retain(|(n, _)| !Session::IDENTITY_HEADERS.contains(&n.as_str()));
+            .retain(|(n, _)| !SessionCookie::IDENTITY_HEADERS.contains(&n.as_str()));
         attempt
             .headers
-            .push((Session::STATUS_HEADER.into(), "revoked".into()));
+            .push((SessionCookie::STATUS_HEADER.into(), "revoked".into()));
         attempt.session_cookie = self.config.session_cookie.removal().ok();
         attempt.subject = None;
     }

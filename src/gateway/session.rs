@@ -115,7 +115,7 @@ const MAX_PRESENTED: usize = 4;
 
 /// What the request's session cookie turned out to be.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Session {
+pub enum SessionCookie {
     /// No session cookie.
     None,
     /// A valid token.
@@ -138,7 +138,7 @@ pub enum Session {
     Invalid(&'static str),
 }
 
-impl Session {
+impl SessionCookie {
     /// Reads the session from a `Cookie` header.
     pub fn read(
         tokens: &SessionCodec,
@@ -147,9 +147,9 @@ impl Session {
         now: UnixTime,
     ) -> Self {
         let Some(header) = cookie_header else {
-            return Session::None;
+            return SessionCookie::None;
         };
-        let mut result = Session::None;
+        let mut result = SessionCookie::None;
         for value in cookie::get_all(header, name).take(MAX_PRESENTED) {
             match tokens.verify(value, now) {
                 Ok(v) => {
@@ -170,7 +170,7 @@ impl Session {
                         let issued_at = registered.and_then(|r| r.issued_at()).unwrap_or(0);
                         (sub, text("sid"), issued_at)
                     };
-                    return Session::Valid {
+                    return SessionCookie::Valid {
                         sub,
                         sid,
                         issued_at,
@@ -178,8 +178,10 @@ impl Session {
                         claims: v.claims,
                     };
                 }
-                Err(Error::Expired { .. }) => result = Session::Expired,
-                Err(e) if result == Session::None => result = Session::Invalid(e.code()),
+                Err(Error::Expired { .. }) => result = SessionCookie::Expired,
+                Err(e) if result == SessionCookie::None => {
+                    result = SessionCookie::Invalid(e.code())
+                }
                 Err(_) => {}
             }
         }
@@ -189,9 +191,9 @@ impl Session {
     /// The header that always tells the origin the session's status.
     pub const STATUS_HEADER: &'static str = "x-session-status";
 
-    /// Every header [`Session::identity_headers`] can send.
+    /// Every header [`SessionCookie::identity_headers`] can send.
     pub const IDENTITY_HEADERS: [&'static str; 4] = [
-        Session::STATUS_HEADER,
+        SessionCookie::STATUS_HEADER,
         "x-session-sub",
         "x-session-id",
         "x-session-claims",
@@ -201,10 +203,10 @@ impl Session {
     /// makes it `revoked` after a revocation check, see `Gateway::revoke_session`).
     pub fn status(&self) -> &'static str {
         match self {
-            Session::None => "none",
-            Session::Valid { .. } => "valid",
-            Session::Expired => "expired",
-            Session::Invalid(_) => "invalid",
+            SessionCookie::None => "none",
+            SessionCookie::Valid { .. } => "valid",
+            SessionCookie::Expired => "expired",
+            SessionCookie::Invalid(_) => "invalid",
         }
     }
 
@@ -213,8 +215,11 @@ impl Session {
     /// they are header-safe text (see [`is_header_text`]): an HTTP stack would trim outer spaces
     /// and the origin would read another subject than the one signed.
     pub fn identity_headers(&self) -> Vec<(String, String)> {
-        let mut out = vec![(Session::STATUS_HEADER.to_owned(), self.status().to_owned())];
-        if let Session::Valid {
+        let mut out = vec![(
+            SessionCookie::STATUS_HEADER.to_owned(),
+            self.status().to_owned(),
+        )];
+        if let SessionCookie::Valid {
             claims, sub, sid, ..
         } = self
         {
@@ -325,9 +330,9 @@ mod tests {
             let c = codec(format, "k1", SECRET);
             let token = issue(&c, r#"{"sub":"alice"}"#, &[7; 16], NOW).unwrap();
             let header = format!("__Host-session={token}");
-            let s = Session::read(&c, Some(&header), "__Host-session", NOW + 10);
+            let s = SessionCookie::read(&c, Some(&header), "__Host-session", NOW + 10);
             assert_eq!(s.status(), "valid", "{format:?}");
-            let Session::Valid { sub, claims, .. } = &s else {
+            let SessionCookie::Valid { sub, claims, .. } = &s else {
                 unreachable!()
             };
             assert_eq!(sub.as_deref(), Some("alice"));
@@ -336,12 +341,12 @@ mod tests {
             }
             assert!(claims.contains("\"sub\":\"alice\""));
             assert_eq!(
-                Session::read(&c, Some(&header), "__Host-session", NOW + 100_000).status(),
+                SessionCookie::read(&c, Some(&header), "__Host-session", NOW + 100_000).status(),
                 "expired",
                 "{format:?}"
             );
             for other in [Compact, Sealed, Jwt].into_iter().filter(|&f| f != format) {
-                let s = Session::read(
+                let s = SessionCookie::read(
                     &codec(other, "k1", SECRET),
                     Some(&header),
                     "__Host-session",
@@ -355,11 +360,11 @@ mod tests {
             let c = codec(format, "k1", SECRET);
             let token = issue(&c, r#"{"sub":"alice"}"#, &[7; 16], NOW).unwrap();
             let header = format!("s={token}");
-            let s = Session::read(&c, Some(&header), "s", NOW + 2000);
+            let s = SessionCookie::read(&c, Some(&header), "s", NOW + 2000);
             assert_eq!(
                 matches!(
                     s,
-                    Session::Valid {
+                    SessionCookie::Valid {
                         refreshed: Some(_),
                         ..
                     }
@@ -382,8 +387,9 @@ mod tests {
         let SessionCodec::Jwt(plain, _) = codec(SessionFormat::Jwt, "k1", SECRET) else {
             unreachable!()
         };
-        let read =
-            |token: &str| Session::read(&bound, Some(&format!("s={token}")), "s", NOW + 1).status();
+        let read = |token: &str| {
+            SessionCookie::read(&bound, Some(&format!("s={token}")), "s", NOW + 1).status()
+        };
         // A csrf JWT of the same keyring, and one for another audience: not sessions.
         let csrf = plain
             .sign_jwt(
@@ -403,7 +409,7 @@ mod tests {
         let token = issue(&bound, r#"{"sub":"alice"}"#, &[1; 16], NOW).unwrap();
         assert_eq!(read(&token), "valid");
         assert_eq!(
-            Session::read(
+            SessionCookie::read(
                 &codec(SessionFormat::Jwt, "k1", SECRET),
                 Some(&format!("s={csrf}")),
                 "s",
@@ -434,8 +440,8 @@ mod tests {
         )
         .unwrap();
         let header = format!("other=1; __Host-session={token}");
-        let s = Session::read(&t, Some(&header), "__Host-session", NOW + 10);
-        let Session::Valid {
+        let s = SessionCookie::read(&t, Some(&header), "__Host-session", NOW + 10);
+        let SessionCookie::Valid {
             sub,
             sid,
             issued_at,
@@ -455,10 +461,10 @@ mod tests {
         assert_eq!(h[1], ("x-session-sub".into(), "alice".into()));
         assert_eq!(h[2].0, "x-session-id");
         // Past half its life: a refreshed token comes along.
-        let s = Session::read(&t, Some(&header), "__Host-session", NOW + 2000);
+        let s = SessionCookie::read(&t, Some(&header), "__Host-session", NOW + 2000);
         assert!(matches!(
             s,
-            Session::Valid {
+            SessionCookie::Valid {
                 refreshed: Some(_),
                 ..
             }
@@ -478,8 +484,8 @@ mod tests {
             (serde_json::json!({"sub": " alice "}), " alice ", None),
         ] {
             let token = inner.sign(&claims, NOW).unwrap();
-            let s = Session::read(&t, Some(&format!("s={token}")), "s", NOW);
-            let Session::Valid { sub, .. } = &s else {
+            let s = SessionCookie::read(&t, Some(&format!("s={token}")), "s", NOW);
+            let SessionCookie::Valid { sub, .. } = &s else {
                 panic!("{s:?}")
             };
             assert_eq!(sub.as_deref(), Some(subject));
@@ -513,14 +519,14 @@ mod tests {
             (format!("__Host-session={token}"), "expired"),
             ("unrelated=1".to_owned(), "none"),
         ] {
-            let s = Session::read(&t, Some(&cookie), "__Host-session", NOW + 100_000);
+            let s = SessionCookie::read(&t, Some(&cookie), "__Host-session", NOW + 100_000);
             assert_eq!(s.status(), status, "{cookie:.60}");
             assert_eq!(s.identity_headers().len(), 1);
         }
         // A forged cookie first does not hide a valid one after it.
         let both = format!("__Host-session={forged}; __Host-session={token}");
         assert_eq!(
-            Session::read(&t, Some(&both), "__Host-session", NOW).status(),
+            SessionCookie::read(&t, Some(&both), "__Host-session", NOW).status(),
             "valid"
         );
     }
@@ -533,7 +539,7 @@ mod tests {
             unreachable!()
         };
         let token = inner.sign(&serde_json::json!({"sub": "zoë"}), NOW).unwrap();
-        let s = Session::read(&t, Some(&format!("s={token}")), "s", NOW);
+        let s = SessionCookie::read(&t, Some(&format!("s={token}")), "s", NOW);
         let h = s.identity_headers();
         assert!(h.iter().all(|(n, v)| n != "x-session-sub" && v.is_ascii()));
         assert!(h.iter().any(|(_, v)| v.contains("zo\\u00eb")));

@@ -1,5 +1,5 @@
 //! Server-side session data at the gateway (`STORE = "kv" | "durable"`), over any
-//! [`SessionStore`] so that it is tested natively with the memory store.
+//! [`Backend`] so that it is tested natively with the memory store.
 //!
 //! Per request:
 //!
@@ -28,7 +28,7 @@ use super::headers::{self, ascii_json, Directives};
 use super::pages::Page;
 use crate::cookie;
 use crate::error::Error;
-use crate::store::{Commit, Session, SessionStore, Sessions};
+use crate::store::{Backend, Commit, Session, Sessions};
 use crate::time::UnixTime;
 
 /// How many times a patch is applied again after a `conflict`.
@@ -81,7 +81,7 @@ impl Loaded {
     /// with another user's token, or with none, its data stays away from the request, which
     /// starts a new session: alice's `__Host-sid` beside bob's session cookie gives bob
     /// nothing of alice's.
-    pub fn bind<S: SessionStore>(
+    pub fn bind<S: Backend>(
         mut self,
         sessions: &Sessions<S>,
         subject: Option<&str>,
@@ -97,7 +97,7 @@ impl Loaded {
 }
 
 /// Loads the session named by the request's session-id cookie (`name`), or a new one.
-pub async fn load<S: SessionStore>(
+pub async fn load<S: Backend>(
     sessions: &Sessions<S>,
     cookie_header: Option<&str>,
     name: &str,
@@ -164,7 +164,7 @@ impl Plan {
 /// "Log out everywhere": refuses from now on every session token of `subject` issued before
 /// `now` (its `minIssuedAt`, kept `keep_seconds`), then deletes its stored sessions; returns how
 /// many. The gateway checks the time on every request that carries a session token.
-pub async fn revoke<S: SessionStore>(
+pub async fn revoke<S: Backend>(
     sessions: &Sessions<S>,
     subject: &str,
     keep_seconds: u64,
@@ -231,7 +231,7 @@ impl Outcome {
 }
 
 /// Carries out `plan` on the loaded session, after the origin answered.
-pub async fn finish<S: SessionStore>(
+pub async fn finish<S: Backend>(
     sessions: &Sessions<S>,
     settings: &StoreSettings,
     loaded: Loaded,

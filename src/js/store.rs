@@ -176,7 +176,7 @@ impl SessionStore {
     /// `"strong"` (Durable Objects, memory) or `"eventual"` (KV).
     #[wasm_bindgen(getter, unchecked_return_type = "\"strong\" | \"eventual\"")]
     pub fn consistency(&self) -> String {
-        match crate::store::SessionStore::consistency(self.inner.store()) {
+        match crate::store::Backend::consistency(self.inner.store()) {
             Consistency::Strong => "strong".into(),
             Consistency::Eventual => "eventual".into(),
         }
@@ -253,7 +253,7 @@ impl SessionStore {
                     Ok(_) => return Ok(Session::wrap(s).into()),
                     Err(Error::Conflict) if tries < retries => {
                         tries += 1;
-                        crate::store::SessionStore::backoff(sessions.store(), tries).await;
+                        crate::store::Backend::backoff(sessions.store(), tries).await;
                     }
                     Err(e) => return Err(js_error(e)),
                 }

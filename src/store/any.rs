@@ -4,7 +4,7 @@
 use super::durable::DurableStore;
 use super::kv::KvStore;
 use super::memory::MemoryStore;
-use super::{Consistency, Entry, SessionStore};
+use super::{Backend, Consistency, Entry};
 use crate::error::Result;
 use crate::time::UnixTime;
 
@@ -29,7 +29,7 @@ macro_rules! each {
     };
 }
 
-impl SessionStore for AnyStore {
+impl Backend for AnyStore {
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
         each!(self, s => s.load(key).await)
     }

@@ -1,4 +1,4 @@
-//! The conformance suite: one test body that every [`SessionStore`] passes. It runs natively
+//! The conformance suite: one test body that every [`Backend`] passes. It runs natively
 //! against [`MemoryStore`](super::memory::MemoryStore) (`cargo test`), and inside the gateway
 //! worker against Workers KV and the Durable Object store on the real local runtime
 //! (tests/e2e/store.test.mjs).
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::executor::join_all;
 use super::record::RecordKeys;
-use super::{Commit, Consistency, Entry, SessionConfig, SessionStore, Sessions};
+use super::{Backend, Commit, Consistency, Entry, SessionConfig, Sessions};
 use crate::error::{Error, Result};
 use crate::keys::{KeyRing, Secret};
 use crate::time::UnixTime;
@@ -137,14 +137,14 @@ fn ring(keys: &[(&str, u8)]) -> KeyRing {
     KeyRing::new(keys).unwrap_or_else(|_| unreachable!("a valid keyring"))
 }
 
-fn sessions<S: SessionStore>(store: S, keys: &[(&str, u8)]) -> Sessions<S> {
+fn sessions<S: Backend>(store: S, keys: &[(&str, u8)]) -> Sessions<S> {
     Sessions::new(store, &ring(keys), config()).unwrap_or_else(|_| unreachable!("valid config"))
 }
 
 const K1: &[(&str, u8)] = &[("k1", 1)];
 
 /// Runs every check against `store`, with the clock starting at `now`.
-pub async fn run<S: SessionStore>(store: &S, now: UnixTime) -> Report {
+pub async fn run<S: Backend>(store: &S, now: UnixTime) -> Report {
     let mut checks = Vec::new();
     macro_rules! check {
         ($name:literal, $body:expr) => {
@@ -194,7 +194,7 @@ pub async fn run<S: SessionStore>(store: &S, now: UnixTime) -> Report {
 }
 
 /// A stored session with some data, and its cookie.
-async fn stored<S: SessionStore>(
+async fn stored<S: Backend>(
     s: &Sessions<S>,
     data: Value,
     now: UnixTime,
@@ -209,7 +209,7 @@ async fn stored<S: SessionStore>(
     Ok((session.clone(), cookie.to_owned()))
 }
 
-async fn raw<S: SessionStore>(store: &S, key: &str) -> std::result::Result<Entry, String> {
+async fn raw<S: Backend>(store: &S, key: &str) -> std::result::Result<Entry, String> {
     store
         .load(key)
         .await
@@ -217,7 +217,7 @@ async fn raw<S: SessionStore>(store: &S, key: &str) -> std::result::Result<Entry
         .ok_or_else(|| format!("no entry under {key}"))
 }
 
-async fn round_trip<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn round_trip<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let data = json!({ "cart": ["book", "pen"], "name": "Zoë 日本", "n": 1.5, "deep": { "a": [null, true] } });
     let (session, cookie) = stored(&s, data.clone(), now).await?;
@@ -242,7 +242,7 @@ async fn round_trip<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn lazy_creation<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn lazy_creation<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let mut session = s.load_or_new(None, now).await.ctx("load_or_new")?;
     let commit = s.commit(&mut session, now).await.ctx("commit")?;
@@ -262,7 +262,7 @@ async fn lazy_creation<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn expiry<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn expiry<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let c = config();
     // Idle: valid through the idle timeout, gone one second later.
@@ -306,7 +306,7 @@ async fn expiry<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     }
 }
 
-async fn touch_throttling<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn touch_throttling<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let c = config();
     let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
@@ -369,7 +369,7 @@ async fn touch_throttling<S: SessionStore>(store: &S, now: UnixTime) -> Outcome 
     Ok(())
 }
 
-async fn regenerate<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn regenerate<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (_, old_cookie) = stored(&s, json!({ "cart": ["book"] }), now).await?;
     let mut session = s
@@ -418,7 +418,7 @@ async fn regenerate<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn destroy<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn destroy<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
     let key = session.store_key().to_owned();
@@ -444,7 +444,7 @@ async fn destroy<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
 
 const MARKER: &str = "plaintext-marker-4f9a";
 
-async fn encryption_at_rest<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn encryption_at_rest<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (mut session, cookie) =
         stored(&s, json!({ "card": MARKER, MARKER: "name-too" }), now).await?;
@@ -479,7 +479,7 @@ fn cookie_sid(cookie: &str) -> Option<String> {
     Some(text[start..end].to_owned())
 }
 
-async fn copied_value_fails<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn copied_value_fails<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (a, _) = stored(&s, json!({ "owner": "a" }), now).await?;
     let (b, b_cookie) = stored(&s, json!({ "owner": "b" }), now).await?;
@@ -505,7 +505,7 @@ async fn copied_value_fails<S: SessionStore>(store: &S, now: UnixTime) -> Outcom
     Ok(())
 }
 
-async fn wrong_key<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn wrong_key<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
     let entry = raw(store, session.store_key()).await?;
@@ -533,7 +533,7 @@ async fn wrong_key<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     }
 }
 
-async fn corrupted<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn corrupted<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (session, cookie) = stored(&s, json!({ "k": 1 }), now).await?;
     let key = session.store_key().to_owned();
@@ -594,7 +594,7 @@ async fn corrupted<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn rotation<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn rotation<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let old = sessions(store, K1);
     let (_, cookie) = stored(&old, json!({ "k": 1 }), now).await?;
     let rotated = sessions(store, &[("k2", 2), ("k1", 1)]);
@@ -628,7 +628,7 @@ async fn rotation<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn revoke_subject<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn revoke_subject<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let alice = format!("alice-{}", crate::codec::b64_encode(&random_bytes()?));
     let bob = format!("bob-{}", crate::codec::b64_encode(&random_bytes()?));
@@ -663,7 +663,7 @@ async fn revoke_subject<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn revoke_tokens<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn revoke_tokens<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let alice = format!("alice-{}", crate::codec::b64_encode(&random_bytes()?));
     let bob = format!("bob-{}", crate::codec::b64_encode(&random_bytes()?));
@@ -707,7 +707,7 @@ async fn revoke_tokens<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn compare_and_set<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn compare_and_set<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (_, cookie) = stored(&s, json!({ "who": "none" }), now).await?;
     let mut first = s
@@ -748,7 +748,7 @@ async fn compare_and_set<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
     Ok(())
 }
 
-async fn concurrent_increments<S: SessionStore>(store: &S, now: UnixTime) -> Outcome {
+async fn concurrent_increments<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let s = sessions(store, K1);
     let (_, cookie) = stored(&s, json!({ "n": 0 }), now).await?;
     let tasks: Vec<_> = (0..CONCURRENT)

@@ -9,7 +9,7 @@
 //!
 //! This module holds the wire protocol ([`Op`], [`Reply`]) and the object's logic ([`handle`],
 //! [`alarm`]) over any [`ObjectStorage`], in plain Rust (tested natively with
-//! [`MemoryObjectStorage`]); the client that implements [`SessionStore`](super::SessionStore)
+//! [`MemoryObjectStorage`]); the client that implements [`Backend`](super::Backend)
 //! and the adapter to the platform's storage are in `DurableStore` and
 //! `JsObjectStorage` (features `store` or `gateway`).
 //!
@@ -299,7 +299,7 @@ mod platform {
     use super::{ObjectStorage, Op, Reply};
     use crate::error::{Error, Result};
     use crate::store::binding::{call, object, settle, unavailable, DEFAULT_TIMEOUT_MS};
-    use crate::store::{Consistency, Entry, SessionStore};
+    use crate::store::{Backend, Consistency, Entry};
     use crate::time::UnixTime;
 
     /// A session store in Durable Objects: one object per session, strongly consistent,
@@ -357,7 +357,7 @@ mod platform {
         }
     }
 
-    impl SessionStore for DurableStore {
+    impl Backend for DurableStore {
         async fn load(&self, key: &str) -> Result<Option<Entry>> {
             Ok(self.send(key, &Op::Load).await?.entry)
         }

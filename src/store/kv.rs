@@ -5,7 +5,7 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::binding::{call, object, settle, DEFAULT_TIMEOUT_MS};
-use super::{Consistency, Entry, SessionStore};
+use super::{Backend, Consistency, Entry};
 use crate::error::{Error, Result};
 use crate::time::UnixTime;
 
@@ -54,7 +54,7 @@ impl KvStore {
     }
 }
 
-impl SessionStore for KvStore {
+impl Backend for KvStore {
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
         let value = self.run("KV get", "get", &[&key.into()]).await?;
         match value.as_string() {

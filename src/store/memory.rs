@@ -2,7 +2,7 @@
 //! tests (it can fail on demand and interleave concurrent tasks) and single-instance use.
 //!
 //! ```
-//! use edge_session::store::{memory::MemoryStore, Entry, SessionStore};
+//! use edge_session::store::{memory::MemoryStore, Backend, Entry};
 //! # futures_executor::block_on(async {
 //! let store = MemoryStore::new();
 //! let entry = Entry { version: 1, value: "sealed".into(), expires: 1_800_000_600 };
@@ -20,11 +20,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::{Consistency, Entry, SessionStore};
+use super::{Backend, Consistency, Entry};
 use crate::error::{Error, Result};
 use crate::time::UnixTime;
 
-/// An in-memory [`SessionStore`]. Clones share the same contents.
+/// An in-memory [`Backend`]. Clones share the same contents.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     inner: Rc<Inner>,
@@ -96,7 +96,7 @@ impl MemoryStore {
     }
 }
 
-impl SessionStore for MemoryStore {
+impl Backend for MemoryStore {
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
         self.enter().await?;
         let entry = self.inner.entries.borrow().get(key).cloned();

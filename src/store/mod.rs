@@ -1,6 +1,6 @@
 //! Session state kept in a store, so that any server (or edge location) can continue a session.
 //!
-//! - [`SessionStore`]: what a store does: load, save with compare-and-set, delete, and an index of
+//! - [`Backend`]: what a store does: load, save with compare-and-set, delete, and an index of
 //!   each subject's sessions for revocation. `?Send`: handles to JavaScript objects are not
 //!   `Send`, so neither are the futures.
 //! - [`memory::MemoryStore`]: in memory, strongly consistent; for tests and single instances.
@@ -94,7 +94,7 @@ impl Entry {
 /// How a store orders concurrent writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consistency {
-    /// Every read sees the latest write, and [`SessionStore::save`] enforces the expected
+    /// Every read sees the latest write, and [`Backend::save`] enforces the expected
     /// version (`conflict`): no update is ever silently lost.
     Strong,
     /// Reads may be stale (Workers KV: up to about 60 s at other locations; read-your-writes only
@@ -111,7 +111,7 @@ pub enum Consistency {
 /// Native `async fn` without `Send` bounds: stores on Workers hold JavaScript handles, which
 /// are not `Send`.
 #[allow(async_fn_in_trait)]
-pub trait SessionStore {
+pub trait Backend {
     /// The entry under `key`, if there is one.
     async fn load(&self, key: &str) -> Result<Option<Entry>>;
 
@@ -147,7 +147,7 @@ pub trait SessionStore {
     }
 }
 
-impl<S: SessionStore> SessionStore for &S {
+impl<S: Backend> Backend for &S {
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
         (**self).load(key).await
     }

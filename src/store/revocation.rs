@@ -4,13 +4,13 @@
 //! `minIssuedAt`, under `r:` and a keyed hash of the subject; [`Sessions::min_issued_at`] reads
 //! it back).
 
-use super::{Entry, SessionStore, Sessions};
+use super::{Backend, Entry, Sessions};
 use crate::codec::b64_encode;
 use crate::error::{Error, Result};
 use crate::keys::{signing_key, MacKey};
 use crate::time::{UnixTime, MAX_TIME};
 
-impl<S: SessionStore> Sessions<S> {
+impl<S: Backend> Sessions<S> {
     /// Ends every stored session whose subject is `subject` (log out everywhere, password
     /// change). Returns how many sessions were deleted. With an eventually consistent store,
     /// sessions created at another location in the last minute may be missed.

@@ -1,4 +1,4 @@
-//! The session manager: [`Sessions`] over any [`SessionStore`].
+//! The session manager: [`Sessions`] over any [`Backend`].
 //!
 //! - **Ids**: 128 random bits (getrandom), carried in a signed cookie (a compact token of
 //!   purpose `sid`, `{"sid":"<base64url id>"}`, living until the absolute timeout). The store key
@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 pub use super::config::SessionConfig;
 use super::record::{Record, RecordKeys, ID_BYTES};
-use super::{Entry, SessionStore};
+use super::{Backend, Entry};
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::keys::{signing_key, KeyRing, MacKey};
@@ -170,7 +170,7 @@ struct SidClaims {
     sid: String,
 }
 
-impl<S: SessionStore> Sessions<S> {
+impl<S: Backend> Sessions<S> {
     /// Sessions in `store`, with keys derived from `ring` (the first key signs and seals).
     pub fn new(store: S, ring: &KeyRing, config: SessionConfig) -> Result<Self> {
         config.check()?;
