@@ -83,12 +83,14 @@ describe("trust boundary", { concurrency: false }, () => {
       assert.equal(o.passiveDownUntil, null);
     }
     const backends = new Set();
-    for (let i = 0; i < 15; i++) {
+    // New visitors are placed at random: 15 of them missed an origin about once in 150 runs.
+    // Up to 60 visitors until every origin was seen (a miss: about once in 10^10 runs).
+    for (let i = 0; i < 60 && backends.size < 3; i++) {
       const r = await gw.request("/", new Jar());
       assert.equal(r.status, 200, r.text);
       backends.add(r.body.backend);
     }
-    assert.equal(backends.size, 3, "new visitors still spread over every origin");
+    assert.equal(backends.size, 3, `new visitors still spread over every origin: ${[...backends]}`);
   });
 
   test("4. a login whose subject revocation could miss is refused with a 502 naming it", async () => {
