@@ -59,13 +59,13 @@ browser-test: pkg-www
 playground: pkg-www
 	node scripts/serve-www.mjs 8080
 
-## bench: throughput against the JS libraries people use today, the native core, wasm size;
-## the affinity simulation (balance, keys moved) and route() throughput.
-bench: setup pkg-node
+## bench: token operations in workerd (Miniflare) and in Node against the JS libraries people
+## use today and raw WebCrypto, written into README.md (bench/tokens.mjs --write); the native
+## core; the affinity simulation (balance, keys moved) and route() throughput.
+bench: setup pkg-node pkg-www
 	cargo bench --bench core
 	cargo bench --bench jwt
-	node bench/tokens.mjs
-	node bench/jwt.mjs
+	node bench/tokens.mjs --write
 	cargo run --release --example affinity_sim
 	node bench/affinity.mjs
 

@@ -1,4 +1,4 @@
-//! Native speed of JWT verify and sealed tokens, the yardstick for `bench/jwt.mjs`.
+//! Native speed of JWT verify and sealed tokens, the yardstick for the JS figures of `bench/tokens.mjs`.
 // Measurement code: a failed unwrap, expect or index stops the run, as it should.
 #![allow(
     clippy::unwrap_used,
