@@ -46,7 +46,9 @@ fn round_trip(gw: &mut Gateway, client: &[(String, String)], origin: &[(String, 
         nonce: [7; 16],
     };
     match gw.start(&req, NOW, &entropy) {
-        Step::Proxy(a) => gw.finish(&a, origin, NOW, &entropy).map_or(0, |h| h.len()),
+        Step::Proxy(a) => gw
+            .finish(&a, origin, NOW, &entropy)
+            .map_or(0, |h| h.headers.len()),
         _ => 0,
     }
 }
@@ -80,6 +82,7 @@ fn pipeline(c: &mut Criterion) {
     let cookies: Vec<String> = gw
         .finish(&a, &login, NOW, &Entropy::default())
         .unwrap()
+        .headers
         .into_iter()
         .filter(|(n, _)| n == "set-cookie")
         .map(|(_, v)| v.split(';').next().unwrap().to_owned())

@@ -20,7 +20,9 @@ use edge_session::affinity::{Affinity, AffinityConfig, BackendConfig, Mode, Rout
 use edge_session::fuzzing::{self, AffinityFields, AffinityValues, JsonRefusal};
 use edge_session::gateway::headers;
 use edge_session::gateway::pages::Page;
-use edge_session::gateway::{Attempt, Entropy, Gateway, GatewayConfig, Request, Retry, Step};
+use edge_session::gateway::{
+    Answer, Attempt, Entropy, Gateway, GatewayConfig, Request, Retry, Step,
+};
 use edge_session::store::record::{Record, RecordKeys};
 use edge_session::{
     Error, KeyConfig, KeyRing, SealedTokens, Secret, SessionTokens, TokenConfig, VerifyOptions,
@@ -573,7 +575,8 @@ pub fn login_cookies(flags: u8) -> &'static (String, String) {
         }
         let out = gw
             .finish(&attempt, &issue, NOW, &Entropy::default())
-            .expect("login");
+            .expect("login")
+            .headers;
         let value = |prefix: &str| {
             out.iter()
                 .filter(|(n, _)| n == "set-cookie")
@@ -718,9 +721,9 @@ pub fn gateway(data: &[u8]) {
     }
 }
 
-fn check_to_client(finished: &Result<Vec<(String, String)>, Page>) {
+fn check_to_client(finished: &Result<Answer, Page>) {
     if let Ok(out) = finished {
-        for (name, value) in out {
+        for (name, value) in &out.headers {
             assert!(
                 !reads_as_session_header(name),
                 "gateway: the origin's {name:?}: {value:?} reaches the client"

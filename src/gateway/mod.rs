@@ -34,4 +34,4 @@ pub mod store;
 pub mod worker;
 
 pub use config::{ConfigError, GatewayConfig, Origin, StoreKind, StoreSettings};
-pub use pipeline::{Attempt, Entropy, Gateway, Request, Retry, Step};
+pub use pipeline::{Answer, Attempt, Entropy, Gateway, Request, Retry, Step};

@@ -381,13 +381,6 @@ impl Gateway {
         }
     }
 
-    /// What the origin asked of the stored session (`STORE` on and the answer valid: checked by
-    /// [`Gateway::finish`] first), to carry out with [`store::finish`].
-    pub fn store_plan(&self, origin_headers: &[(String, String)]) -> Option<store::Plan> {
-        let max = self.config.store.as_ref()?.sessions.max_data_bytes;
-        store::Plan::from_directives(&headers::from_origin(origin_headers).1, max).ok()
-    }
-
     /// The origin of `attempt` answered (any status): its failure streak ends.
     pub fn answered(&mut self, attempt: &Attempt) {
         self.health.answered(&attempt.origin);
@@ -398,13 +391,16 @@ impl Gateway {
     /// the public host), plus the gateway's cookies. An origin's login
     /// (`x-session-issue`) becomes a signed session cookie with a fresh session id and a fresh
     /// affinity value (no session fixation); a logout (`x-session-clear`) clears the cookie.
+    ///
+    /// The origin's `x-session-*` directives are read here, once: the answer also carries what
+    /// they ask of the stored session (`STORE` on), to carry out with [`store::finish`].
     pub fn finish(
         &self,
         attempt: &Attempt,
         origin_headers: &[(String, String)],
         now: UnixTime,
         entropy: &Entropy,
-    ) -> Result<Vec<(String, String)>, Page> {
+    ) -> Result<Answer, Page> {
         let (mut out, directives) = headers::from_origin(origin_headers);
         // Redirects to the origin's own address go to the public host instead.
         let origin = self.config.origins.iter().find(|o| o.id == attempt.origin);
@@ -431,10 +427,13 @@ impl Gateway {
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
             ));
         }
-        if let Some(store) = &self.config.store {
-            store::Plan::from_directives(&directives, store.sessions.max_data_bytes)
-                .map_err(|why| Page::bad_origin_answer(&why))?;
-        }
+        let plan = match &self.config.store {
+            Some(store) => Some(
+                store::Plan::from_directives(&directives, store.sessions.max_data_bytes)
+                    .map_err(|why| Page::bad_origin_answer(&why))?,
+            ),
+            None => None,
+        };
         let mut affinity_cookie = attempt.affinity_cookie.clone();
         let mut session_cookie = attempt.session_cookie.clone();
         // A logout, or a "log out everywhere" of this very user, ends this browser's session.
@@ -443,8 +442,17 @@ impl Gateway {
         if directives.clear || revoked_here {
             session_cookie = self.config.session_cookie.removal().ok();
         }
-        if let Some(claims) = &directives.issue {
-            let token = session::issue(&self.config.built.tokens, claims, &entropy.sid, now)
+        // The login's claims: checked with the plan when there is a store, here otherwise.
+        let claims = match &plan {
+            Some(plan) => plan.claims.clone(),
+            None => match directives.issue.as_deref().map(session::issue_claims) {
+                None => None,
+                Some(Ok((claims, _))) => Some(claims),
+                Some(Err(e)) => return Err(Page::bad_origin_answer(&e.0)),
+            },
+        };
+        if let Some(claims) = &claims {
+            let token = session::sign_issued(&self.config.built.tokens, claims, &entropy.sid, now)
                 .map_err(|e| Page::bad_origin_answer(&e.0))?;
             session_cookie = session::set_cookie(
                 &self.config.session_cookie,
@@ -461,8 +469,18 @@ impl Gateway {
             }
         }
         headers::add_cookies(&mut out, affinity_cookie.into_iter().chain(session_cookie));
-        Ok(out)
+        Ok(Answer { headers: out, plan })
     }
+}
+
+/// What [`Gateway::finish`] makes of an origin's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// The headers to send to the client.
+    pub headers: Vec<(String, String)>,
+    /// What the origin asked of the stored session, to carry out with [`store::finish`]
+    /// (`None` when `STORE` is off).
+    pub plan: Option<store::Plan>,
 }
 
 #[cfg(test)]
@@ -582,7 +600,8 @@ mod tests {
                 NOW,
                 &Entropy::default(),
             )
-            .unwrap();
+            .unwrap()
+            .headers;
         let cookies = set_cookies(&out);
         assert_eq!(cookies.len(), 1);
         let jar = cookie_pair(cookies[0]).to_owned();
@@ -618,7 +637,8 @@ mod tests {
                     ..Entropy::default()
                 },
             )
-            .unwrap();
+            .unwrap()
+            .headers;
         assert!(!out.iter().any(|(n, _)| n.starts_with("x-session")));
         let cookies = set_cookies(&out);
         assert_eq!(cookies.len(), 2);
@@ -639,7 +659,8 @@ mod tests {
                 NOW + 1,
                 &Entropy::default(),
             )
-            .unwrap();
+            .unwrap()
+            .headers;
         assert_eq!(
             set_cookies(&out),
             [gw.config().session_cookie.removal().unwrap().as_str()]
@@ -655,6 +676,60 @@ mod tests {
         assert_eq!(bad.status, 502);
     }
 
+    /// `x-session-issue` is read once per answer: with a store, the answer's plan carries the
+    /// checked claims and subject that the session token was signed from; without one, no plan.
+    #[test]
+    fn finish_answers_with_the_plan_it_read() {
+        let answer = [
+            ("x-session-issue", r#"{"sub":"alice","role":"admin"}"#),
+            ("x-session-data", r#"{"cart":["book"]}"#),
+        ];
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let out = gw
+            .finish(&a, &h(&answer), NOW, &Entropy::default())
+            .unwrap();
+        let plan = out.plan.unwrap();
+        assert_eq!(plan.login, Some(Some("alice".to_owned())));
+        let claims = plan.claims.unwrap();
+        assert_eq!(claims["role"], "admin");
+        assert_eq!(plan.patch.unwrap()["cart"][0], "book");
+        let cookies = set_cookies(&out.headers);
+        let jar = format!("{}; {}", cookie_pair(cookies[0]), cookie_pair(cookies[1]));
+        let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 1, &Entropy::default()));
+        assert_eq!(b.subject(), Some(("alice", NOW)));
+        // The same answer when the plan refuses it: nothing signed.
+        let too_big = format!(r#"{{"sub":"alice","pad":"{}"}}"#, "x".repeat(4000));
+        let page = gw
+            .finish(
+                &a,
+                &h(&[("x-session-issue", &too_big)]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap_err();
+        assert_eq!(page.status, 502);
+
+        let mut plain = gateway(&[]);
+        let a = proxy(plain.start(&get(&[]), NOW, &Entropy::default()));
+        let out = plain
+            .finish(&a, &h(&answer), NOW, &Entropy::default())
+            .unwrap();
+        assert_eq!(out.plan, None);
+        assert!(set_cookies(&out.headers)
+            .iter()
+            .any(|c| c.starts_with("__Host-session=")));
+        let page = plain
+            .finish(
+                &a,
+                &h(&[("x-session-issue", &too_big)]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap_err();
+        assert_eq!(page.status, 502);
+    }
+
     /// The next request of a browser that logged in as `sub` at `at`.
     fn logged_in(gw: &mut Gateway, sub: &str, at: UnixTime) -> Attempt {
         let a = proxy(gw.start(&get(&[]), at, &Entropy::default()));
@@ -666,7 +741,8 @@ mod tests {
                 at,
                 &Entropy::default(),
             )
-            .unwrap();
+            .unwrap()
+            .headers;
         let cookies = set_cookies(&out);
         let jar = format!("{}; {}", cookie_pair(cookies[0]), cookie_pair(cookies[1]));
         proxy(gw.start(&get(&h(&[("cookie", &jar)])), at + 5, &Entropy::default()))
@@ -707,7 +783,10 @@ mod tests {
             .collect();
         assert_eq!(identity, [&("x-session-status".into(), "revoked".into())]);
         assert_eq!(b.subject(), None);
-        let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+        let out = gw
+            .finish(&b, &[], NOW + 5, &Entropy::default())
+            .unwrap()
+            .headers;
         assert_eq!(
             set_cookies(&out),
             [gw.config().session_cookie.removal().unwrap().as_str()]
@@ -721,7 +800,7 @@ mod tests {
         let removal = gw.config().session_cookie.removal().unwrap();
         let finish = |gw: &Gateway, origin: &[(&str, &str)]| {
             let out = gw.finish(&b, &h(origin), NOW + 6, &Entropy::default());
-            set_cookies(&out.unwrap())
+            set_cookies(&out.unwrap().headers)
                 .into_iter()
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
@@ -770,7 +849,8 @@ mod tests {
         let location = |value: &str| {
             let out = gw
                 .finish(&a, &h(&[("Location", value)]), NOW, &Entropy::default())
-                .unwrap();
+                .unwrap()
+                .headers;
             headers::get(&out, "location").unwrap().to_owned()
         };
         assert_eq!(
@@ -936,7 +1016,8 @@ mod tests {
         }
         let out = gw
             .finish(&a, &h(&[login, ("x-session-nonce", &nonce)]), NOW, &entropy)
-            .unwrap();
+            .unwrap()
+            .headers;
         assert!(set_cookies(&out)
             .iter()
             .any(|c| c.starts_with("__Host-session=")));
@@ -1008,7 +1089,10 @@ mod tests {
             let a = proxy(gw.start(&get(&headers), NOW, &Entropy::default()));
             let status = headers::get(&a.headers, "x-session-status").unwrap();
             assert!(status == "invalid" || status == "none", "{status}");
-            let out = gw.finish(&a, &[], NOW, &Entropy::default()).unwrap();
+            let out = gw
+                .finish(&a, &[], NOW, &Entropy::default())
+                .unwrap()
+                .headers;
             assert!(set_cookies(&out)
                 .iter()
                 .any(|c| c.starts_with("__Host-affinity=")));
@@ -1173,7 +1257,7 @@ mod proptests {
                 (name, value),
             ];
             if let Ok(out) = gw.finish(&a, &origin, 1_800_000_000, &Entropy::default()) {
-                prop_assert!(!out.iter().any(|(n, _)| headers::is_reserved(n)));
+                prop_assert!(!out.headers.iter().any(|(n, _)| headers::is_reserved(n)));
             }
         }
     }

@@ -293,7 +293,19 @@ pub fn issue(
     sid: &[u8; 16],
     now: UnixTime,
 ) -> Result<String, IssueError> {
-    let (mut claims, _) = issue_claims(header)?;
+    let (claims, _) = issue_claims(header)?;
+    sign_issued(tokens, &claims, sid, now)
+}
+
+/// [`issue`] for claims [`issue_claims`] already checked: the gateway reads an origin's
+/// `x-session-issue` once per answer.
+pub fn sign_issued(
+    tokens: &SessionCodec,
+    claims: &Map<String, Value>,
+    sid: &[u8; 16],
+    now: UnixTime,
+) -> Result<String, IssueError> {
+    let mut claims = claims.clone();
     claims.insert("sid".into(), Value::String(b64_encode(sid)));
     claims.remove("auth_time");
     tokens

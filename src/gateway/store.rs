@@ -117,6 +117,9 @@ pub struct Plan {
     pub patch: Option<Map<String, Value>>,
     /// A login: the session gets a new id and this subject (the `sub` claim, if any).
     pub login: Option<Option<String>>,
+    /// The login's claims (`x-session-issue`, checked), for the gateway to sign into the new
+    /// session token: the header is read once.
+    pub claims: Option<Map<String, Value>>,
     /// A logout: the session is deleted.
     pub logout: bool,
     /// "Log out everywhere" for this subject (`x-session-revoke`): see [`revoke`].
@@ -141,15 +144,15 @@ impl Plan {
                 _ => return Err("x-session-data is not a JSON object".into()),
             },
         };
-        let login = d
-            .issue
-            .as_ref()
-            .map(|claims| super::session::issue_claims(claims).map(|(_, sub)| sub))
-            .transpose()
-            .map_err(|e| e.0)?;
+        let (claims, login) = match d.issue.as_deref().map(super::session::issue_claims) {
+            None => (None, None),
+            Some(Ok((claims, sub))) => (Some(claims), Some(sub)),
+            Some(Err(e)) => return Err(e.0),
+        };
         Ok(Plan {
             patch,
             login,
+            claims,
             logout: d.clear,
             revoke: d.revoke.clone(),
         })

@@ -115,8 +115,8 @@ async fn finish(
 ) -> worker::Result<web_sys::Response> {
     let origin_headers = http::header_pairs(&response.headers());
     let result = with(gw, |g| g.finish(attempt, &origin_headers, now, entropy));
-    let mut headers = match result {
-        Some(Ok(headers)) => headers,
+    let (mut headers, plan) = match result {
+        Some(Ok(answer)) => (answer.headers, answer.plan),
         Some(Err(p)) => {
             console_warn!(
                 "edge-session gateway: origin {:?}: {}",
@@ -130,9 +130,7 @@ async fn finish(
     };
     if let (Some(st), Some(loaded)) = (store, loaded) {
         let (sessions, settings) = &*st;
-        let plan = with(gw, |g| g.store_plan(&origin_headers))
-            .flatten()
-            .unwrap_or_default();
+        let plan = plan.unwrap_or_default();
         let out = store::finish(sessions, settings, loaded, &plan, now).await;
         if let (Some(why), Some(p)) = (&out.refused, out.refused_page()) {
             console_warn!("edge-session gateway: origin {:?}: {why}", attempt.origin);
