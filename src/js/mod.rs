@@ -4,6 +4,7 @@
 mod affinity;
 mod claims;
 mod config;
+mod cookie;
 mod jwt;
 #[cfg(feature = "sealed")]
 mod sealed;

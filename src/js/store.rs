@@ -11,7 +11,9 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::cookie::{cookie_header, cookie_spec};
 use super::{js_error, now_or_clock, parse, seconds, stringify};
+use crate::cookie::SetCookie;
 use crate::error::Error;
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::durable::{self, DurableStore};
@@ -65,6 +67,18 @@ export interface SessionStoreConfig {
   purpose?: string;
   /** A store operation slower than this fails with `store_unavailable` (default 5000). */
   timeoutMs?: number;
+  /** The session cookie's name, read by `load(request)` and written by `setCookie` (default "__Host-session"). */
+  cookieName?: string;
+  /** The session cookie's attributes (default: Path=/, Secure, HttpOnly, SameSite=Lax); `Max-Age` is the session's absolute timeout. */
+  cookieOptions?: Omit<CookieOptions, "maxAge">;
+}
+
+/** Where `load`, `find` and `update` take the session cookie from: its value, or the request (or headers) carrying it. */
+export type SessionCookieSource = string | Request | Headers | { headers: { get(name: string): string | null } } | null | undefined;
+
+/** A response whose headers can take a `Set-Cookie` (not one returned by `fetch`, whose headers are immutable). */
+export interface ResponseLike {
+  headers: { append(name: string, value: string): void };
 }
 
 /** Session data: a JSON object. */
@@ -94,6 +108,15 @@ extern "C" {
     pub type DurableObjectStorageLike;
     #[wasm_bindgen(method, getter, js_name = now)]
     fn now_option(this: &NowOptions) -> Option<f64>;
+    #[wasm_bindgen(typescript_type = "SessionCookieSource")]
+    pub type SessionCookieSource;
+    #[wasm_bindgen(typescript_type = "ResponseLike")]
+    pub type ResponseLike;
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &ResponseLike) -> ResponseHeaders;
+    type ResponseHeaders;
+    #[wasm_bindgen(method, catch)]
+    fn append(this: &ResponseHeaders, name: &str, value: &str) -> Result<(), JsValue>;
 }
 
 fn now(options: Option<NowOptions>) -> Result<u64, JsValue> {
@@ -122,6 +145,8 @@ fn config_error(message: impl Into<String>) -> JsValue {
 #[wasm_bindgen]
 pub struct SessionStore {
     inner: Rc<Sessions<AnyStore>>,
+    /// The session cookie's name and attributes.
+    cookie: SetCookie,
 }
 
 #[wasm_bindgen]
@@ -131,13 +156,23 @@ impl SessionStore {
     pub fn new(config: SessionStoreConfig) -> Result<SessionStore, JsValue> {
         let get = |name: &str| Reflect::get(&config, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let (kv, durable) = (get("kv"), get("durableObject"));
+        let cookie_name = get("cookieName");
+        let cookie_name = match cookie_name.as_string() {
+            Some(name) => name,
+            None if cookie_name.is_undefined() => DEFAULT_COOKIE_NAME.to_owned(),
+            None => return Err(config_error("cookieName must be a string")),
+        };
+        let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions"))?;
+        cookie.check().map_err(js_error)?;
         let rest = Object::new();
         let names = Object::keys(config.unchecked_ref::<Object>());
         for name in names.iter() {
-            if name
-                .as_string()
-                .is_some_and(|n| n != "kv" && n != "durableObject")
-            {
+            if name.as_string().is_some_and(|n| {
+                !matches!(
+                    n.as_str(),
+                    "kv" | "durableObject" | "cookieName" | "cookieOptions"
+                )
+            }) {
                 let _ = Reflect::set(&rest, &name, &Reflect::get(&config, &name)?);
             }
         }
@@ -170,6 +205,7 @@ impl SessionStore {
         let inner = Sessions::new(store, &ring, settings).map_err(js_error)?;
         Ok(SessionStore {
             inner: Rc::new(inner),
+            cookie,
         })
     }
 
@@ -182,12 +218,15 @@ impl SessionStore {
         }
     }
 
-    /// The session named by the cookie value, or a new empty one when there is none or it names
-    /// nothing valid. Rejects only when the store fails (`store_unavailable`).
+    /// The session named by the cookie (its value, or the request or headers carrying it), or
+    /// a new empty one when there is none or it names nothing valid. Rejects only when the
+    /// store fails (`store_unavailable`).
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
-    pub fn load(&self, cookie: Option<String>, options: Option<NowOptions>) -> Promise {
+    pub fn load(&self, cookie: SessionCookieSource, options: Option<NowOptions>) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
+        let cookie = self.cookie_value(&cookie);
         future_to_promise(async move {
+            let cookie = cookie?;
             let s = sessions
                 .load_or_new(cookie.as_deref(), now?)
                 .await
@@ -196,13 +235,18 @@ impl SessionStore {
         })
     }
 
-    /// The session named by the cookie value, or `undefined` when it ended or is unknown.
-    /// Rejects with the reason otherwise: `bad_signature`, `expired`, `malformed` (cookie or
-    /// record), `unknown_key`, `store_unavailable`.
+    /// The session named by the cookie (its value, or the request or headers carrying it), or
+    /// `undefined` when there is no cookie, or the session ended or is unknown. Rejects with the
+    /// reason otherwise: `bad_signature`, `expired`, `malformed` (cookie or record),
+    /// `unknown_key`, `store_unavailable`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session | undefined>")]
-    pub fn find(&self, cookie: String, options: Option<NowOptions>) -> Promise {
+    pub fn find(&self, cookie: SessionCookieSource, options: Option<NowOptions>) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
+        let cookie = self.cookie_value(&cookie);
         future_to_promise(async move {
+            let Some(cookie) = cookie? else {
+                return Ok(JsValue::UNDEFINED);
+            };
             let s = sessions.load(&cookie, now?).await.map_err(js_error)?;
             Ok(s.map_or(JsValue::UNDEFINED, |s| Session::wrap(s).into()))
         })
@@ -223,13 +267,13 @@ impl SessionStore {
         })
     }
 
-    /// Loads the session named by the cookie (or a new one), calls `change(session)`, commits,
+    /// Loads the session named by the cookie (as for `load`; or a new one), calls `change(session)`, commits,
     /// and on `conflict` starts again (up to `retries` more times, default 10). Resolves to the
     /// committed session.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn update(
         &self,
-        cookie: Option<String>,
+        cookie: SessionCookieSource,
         #[wasm_bindgen(unchecked_param_type = "(session: Session) => void")]
         change: js_sys::Function,
         retries: Option<u32>,
@@ -237,8 +281,9 @@ impl SessionStore {
     ) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
         let retries = retries.unwrap_or(10) as usize;
+        let cookie = self.cookie_value(&cookie);
         future_to_promise(async move {
-            let now = now?;
+            let (cookie, now) = (cookie?, now?);
             let mut tries = 0;
             loop {
                 let s = sessions
@@ -336,6 +381,82 @@ impl SessionStore {
     ) -> Result<f64, JsValue> {
         let now = now(options)?;
         Ok(self.inner.cookie_max_age(&session.inner.borrow(), now) as f64)
+    }
+
+    /// The `Set-Cookie` value to send with the response when the client does not know the
+    /// session yet (created or regenerated, and committed): the session cookie with `Max-Age`
+    /// until the absolute timeout. `undefined` when there is nothing to send.
+    #[wasm_bindgen(js_name = setCookie)]
+    pub fn set_cookie(
+        &self,
+        session: &Session,
+        options: Option<NowOptions>,
+    ) -> Result<Option<String>, JsValue> {
+        let now = now(options)?;
+        let s = session.inner.borrow();
+        let Some(value) = s.cookie() else {
+            return Ok(None);
+        };
+        let max_age = self.inner.cookie_max_age(&s, now);
+        self.cookie
+            .header(value, Some(max_age))
+            .map(Some)
+            .map_err(js_error)
+    }
+
+    /// The `Set-Cookie` value that deletes the session cookie (after `destroy`).
+    #[wasm_bindgen(js_name = clearCookie)]
+    pub fn clear_cookie(&self) -> Result<String, JsValue> {
+        self.cookie.removal().map_err(js_error)
+    }
+
+    /// Appends the session's `Set-Cookie` to `response` when there is one to send (see
+    /// `setCookie`); returns `response`.
+    #[wasm_bindgen(js_name = applyCookies, unchecked_return_type = "R")]
+    pub fn apply_cookies(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "R")] response: ResponseLike,
+        session: &Session,
+        options: Option<NowOptions>,
+    ) -> Result<ResponseLike, JsValue> {
+        if let Some(header) = self.set_cookie(session, options)? {
+            append_set_cookie(&response, &header)?;
+        }
+        Ok(response)
+    }
+
+    /// Appends the `Set-Cookie` that deletes the session cookie to `response` (after
+    /// `destroy`, at logout); returns `response`.
+    #[wasm_bindgen(js_name = clearCookies, unchecked_return_type = "R")]
+    pub fn clear_cookies(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "R")] response: ResponseLike,
+    ) -> Result<ResponseLike, JsValue> {
+        append_set_cookie(&response, &self.clear_cookie()?)?;
+        Ok(response)
+    }
+}
+
+fn append_set_cookie(response: &ResponseLike, header: &str) -> Result<(), JsValue> {
+    response.headers().append("set-cookie", header).map_err(|_| {
+        config_error(
+            "the response's headers cannot be changed (a fetch response? copy it with new Response(body, response))",
+        )
+    })
+}
+
+/// The session cookie's default name.
+const DEFAULT_COOKIE_NAME: &str = "__Host-session";
+
+impl SessionStore {
+    /// The session cookie's value from `source`: the value itself, or read from the request
+    /// or headers (`None` when absent).
+    fn cookie_value(&self, source: &JsValue) -> Result<Option<String>, JsValue> {
+        if let Some(value) = source.as_string() {
+            return Ok(Some(value));
+        }
+        Ok(cookie_header(source)?
+            .and_then(|h| crate::cookie::get(&h, self.cookie.name()).map(str::to_owned)))
     }
 }
 
@@ -516,6 +637,14 @@ pub fn run_store_conformance(
     future_to_promise(async move {
         let get = |name: &str| Reflect::get(&bindings, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let (kv, durable) = (get("kv"), get("durableObject"));
+        let cookie_name = get("cookieName");
+        let cookie_name = match cookie_name.as_string() {
+            Some(name) => name,
+            None if cookie_name.is_undefined() => DEFAULT_COOKIE_NAME.to_owned(),
+            None => return Err(config_error("cookieName must be a string")),
+        };
+        let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions"))?;
+        cookie.check().map_err(js_error)?;
         let store = if !kv.is_undefined() {
             AnyStore::Kv(KvStore::new(kv))
         } else if !durable.is_undefined() {

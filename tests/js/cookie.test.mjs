@@ -1,0 +1,67 @@
+// getCookie, setCookie and clearCookie (src/js/cookie.rs over src/cookie.rs), on the package
+// built by `make pkg-node`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { codeOf, pkg } from "./fixtures.mjs";
+
+const { getCookie, setCookie, clearCookie } = pkg;
+
+test("getCookie reads a Request, Headers, a header string or nothing", () => {
+  const header = "theme=dark; __Host-session=abc; junk; __Host-session=def";
+  const request = new Request("https://example.com/", { headers: { cookie: header } });
+  assert.equal(getCookie(request, "__Host-session"), "abc");
+  assert.equal(getCookie(request.headers, "theme"), "dark");
+  assert.equal(getCookie(header, "theme"), "dark");
+  assert.equal(getCookie(new Headers(), "theme"), undefined);
+  assert.equal(getCookie(new Request("https://example.com/"), "theme"), undefined);
+  assert.equal(getCookie(header, "missing"), undefined);
+  assert.equal(getCookie(header, "Theme"), undefined, "names are case-sensitive");
+  assert.equal(getCookie(null, "theme"), undefined);
+  assert.equal(getCookie(undefined, "theme"), undefined);
+  assert.equal(getCookie('a="quoted"; b = spaced ', "a"), "quoted");
+  assert.equal(getCookie('a="quoted"; b = spaced ', "b"), "spaced");
+});
+
+test("getCookie refuses what is neither a request, headers nor a string", () => {
+  assert.equal(codeOf(() => getCookie({}, "a")), "invalid_config");
+  assert.equal(codeOf(() => getCookie(42, "a")), "invalid_config");
+  assert.equal(codeOf(() => getCookie({ headers: {} }, "a")), "invalid_config");
+});
+
+test("setCookie has safe defaults; clearCookie is its twin", () => {
+  assert.equal(
+    setCookie("__Host-session", "v1", { maxAge: 3600 }),
+    "__Host-session=v1; Max-Age=3600; Path=/; Secure; HttpOnly; SameSite=Lax",
+  );
+  assert.equal(setCookie("a", "1"), "a=1; Path=/; Secure; HttpOnly; SameSite=Lax");
+  assert.equal(clearCookie("__Host-session"), "__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
+  const opts = { domain: "example.com", sameSite: "None", partitioned: true, path: "/app" };
+  assert.equal(
+    setCookie("sid", "x", opts),
+    "sid=x; Domain=example.com; Path=/app; Secure; HttpOnly; SameSite=None; Partitioned",
+  );
+  assert.equal(clearCookie("sid", opts), "sid=; Max-Age=0; Domain=example.com; Path=/app; Secure; HttpOnly; SameSite=None; Partitioned");
+  assert.equal(setCookie("a", "1", { httpOnly: false, sameSite: "Strict" }), "a=1; Path=/; Secure; SameSite=Strict");
+  // A browser sends it back, and getCookie reads it.
+  const sent = setCookie("__Host-session", "tok.en_1").split(";")[0];
+  assert.equal(getCookie(`x=1; ${sent}`, "__Host-session"), "tok.en_1");
+});
+
+test("setCookie refuses what a browser would drop or misread", () => {
+  const invalid = (f, setting) => {
+    let error;
+    try { f(); } catch (e) { error = e; }
+    assert.equal(error?.code, "invalid_config", String(error));
+    if (setting) assert.equal(error.setting, setting);
+  };
+  invalid(() => setCookie("__Host-a", "1", { domain: "example.com" }), "domain");
+  invalid(() => setCookie("__Host-a", "1", { path: "/app" }), "cookieName");
+  invalid(() => setCookie("__Host-a", "1", { secure: false }), "cookieName");
+  invalid(() => setCookie("a", "1", { secure: false, sameSite: "None" }), "sameSite");
+  invalid(() => setCookie("a", "1", { sameSite: "lenient" }), "sameSite");
+  invalid(() => setCookie("a b", "1"));
+  invalid(() => setCookie("a", "x;y"));
+  invalid(() => setCookie("a", "1", { maxAge: -1 }));
+  invalid(() => setCookie("a", "1", { maxAge: 1.5 }));
+  invalid(() => clearCookie("__Host-a", { domain: "example.com" }), "domain");
+});
