@@ -30,6 +30,12 @@
 // /app/...                the same routes under the base path /app (ORIGINS url ending in /app)
 // anything else            JSON: this origin's id as `backend`, method, path, and every
 //                          x-session-* header it received (the identity the gateway vouches for)
+//
+// Browsers (a GET whose Accept names text/html) get a page instead of JSON: who the gateway says
+// they are, which origin served them, their cart, and buttons to log in, add to the cart, log out
+// and log out everywhere. The buttons' routes (/login, /cart/add, /logout, /logout-everywhere)
+// answer such a request with the same x-session-* headers and a 303 back to the page. curl and
+// the tests (no text/html in Accept) keep the JSON.
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { WebSocketServer } from "ws";
@@ -44,9 +50,68 @@ const json = (res, status, body, headers = {}) => {
   res.end(JSON.stringify(body) + "\n");
 };
 
+/** A 303 to the demo page, carrying `headers` (the gateway acts on them as on any answer). */
+const back = (res, headers, prefix) => {
+  res.writeHead(303, { location: `${prefix}/`, "cache-control": "no-store", ...headers });
+  res.end();
+};
+
+const escape = (s) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+/** True for a browser navigating: a GET that accepts HTML. */
+const wantsPage = (req) => req.method === "GET" && /\btext\/html\b/i.test(req.headers.accept || "");
+
+/** The demo page: what the gateway told this origin about the visitor, and buttons to act. */
+const page = (req, url, prefix) => {
+  const s = session(req);
+  let data = {};
+  try {
+    data = JSON.parse(s["x-session-data"] || "{}");
+  } catch {}
+  const cart = Array.isArray(data.cart) ? data.cart : [];
+  const who = s["x-session-sub"]
+    ? `<strong id="user">${escape(s["x-session-sub"])}</strong>${s["x-session-role"] ? ` (role ${escape(s["x-session-role"])})` : ""}`
+    : `<strong id="user">nobody</strong>: not logged in`;
+  const rows = Object.entries(s)
+    .map(([k, v]) => `<tr><td><code>${escape(k)}</code></td><td><code>${escape(v)}</code></td></tr>`)
+    .join("");
+  const button = (path, label, fields = "") =>
+    `<form method="get" action="${prefix}${path}">${fields}<button id="${path.slice(1).replace(/\W/g, "-")}">${label}</button></form>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>edge-session demo: origin ${escape(id)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
+.origin { font-size: 2rem; } form { display: inline-block; margin: 0 .5rem .5rem 0; }
+table { border-collapse: collapse; } td { border: 1px solid #ccc; padding: .2rem .5rem; } small { color: #555; }
+</style></head><body>
+<h1>edge-session gateway demo</h1>
+<p class="origin">Served by origin <strong id="origin">${escape(id)}</strong></p>
+<p>The gateway says you are ${who}.</p>
+<p>Your cart: <span id="cart">${cart.length ? cart.map(escape).join(", ") : "empty"}</span></p>
+${button("/login", "Log in", `<input name="user" value="alice" size="10" aria-label="user name"> `)}
+${button("/cart/add", "Add to cart", `<input name="item" value="book" size="10" aria-label="item"> `)}
+${button("/logout", "Log out")}
+${button("/logout-everywhere", "Log out everywhere")}
+<p><small>Reload: the gateway keeps you on the same origin (a signed affinity cookie). Log in: the
+origin answers <code>x-session-issue</code> and the gateway sets the session cookie; the origin never
+sees a cookie it would have to verify, only the <code>x-session-*</code> headers below, which the
+gateway strips from requests and sets itself. The cart is session data in the gateway's store.
+"Log out everywhere" ends the user's sessions on every device.</small></p>
+<h2>Headers the gateway sent this origin</h2>
+<table id="headers">${rows || "<tr><td>none</td></tr>"}</table>
+</body></html>
+`;
+};
+
 const server = createServer((req, res) => {
   const url = new URL(req.url, "http://origin");
   const base = { backend: id, method: req.method, path: url.pathname, session: session(req) };
+  const prefix = /^\/app(?=\/)/.test(url.pathname) ? "/app" : "";
+  const browser = wantsPage(req);
+  // A button's answer to a browser: the same x-session-* headers, then back to the page.
+  const act = browser ? (res, status, body, headers = {}) => back(res, headers, prefix) : json;
   if (url.pathname.includes("//") && !url.pathname.endsWith("/")) {
     res.writeHead(301, { location: `${url.pathname}/${url.search}`, "cache-control": "no-store" });
     return res.end();
@@ -57,17 +122,17 @@ const server = createServer((req, res) => {
     case "/login": {
       const user = url.searchParams.get("user") || "demo-user";
       const claims = { sub: user, role: url.searchParams.get("role") || "member" };
-      return json(res, 200, { ...base, loggedIn: user }, { "x-session-issue": JSON.stringify(claims) });
+      return act(res, 200, { ...base, loggedIn: user }, { "x-session-issue": JSON.stringify(claims) });
     }
     case "/logout":
-      return json(res, 200, { ...base, loggedOut: true }, { "x-session-clear": "1" });
+      return act(res, 200, { ...base, loggedOut: true }, { "x-session-clear": "1" });
     case "/logout-everywhere":
     case "/password": {
       const user = req.headers["x-session-sub"];
-      if (!user) return json(res, 401, { ...base, error: "not logged in" });
+      if (!user) return act(res, 401, { ...base, error: "not logged in" });
       const headers = { "x-session-revoke": user };
       if (url.pathname === "/password") headers["x-session-issue"] = JSON.stringify({ sub: user, role: "member" });
-      return json(res, 200, { ...base, revoked: user }, headers);
+      return act(res, 200, { ...base, revoked: user }, headers);
     }
     case "/stream": {
       res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
@@ -126,9 +191,13 @@ const server = createServer((req, res) => {
       else patch = Object.fromEntries([...url.searchParams].map(([k, v]) => [k, v === "" ? null : v]));
       // Header values are ASCII: other characters travel as \uXXXX escapes.
       const ascii = JSON.stringify(patch).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-      return json(res, 200, { ...base, data: { ...data, ...patch } }, { "x-session-data": ascii });
+      return act(res, 200, { ...base, data: { ...data, ...patch } }, { "x-session-data": ascii });
     }
     default:
+      if (browser) {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+        return res.end(page(req, url, prefix));
+      }
       return json(res, 200, base);
   }
 });

@@ -30,7 +30,9 @@ done
 cat <<'MSG'
 
 dev: gateway on http://127.0.0.1:8787 once wrangler says Ready (the first build takes a while).
-     Try:  curl -si -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/login?user=alice
+     Open it in a browser: a page from the origin that served you, showing who the gateway says
+     you are and your cart, with buttons to log in, add to the cart, log out (everywhere).
+     Or:   curl -si -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/login?user=alice
            curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/whoami
            curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/cart/add?item=book
                 (session data, kept in a Durable Object: STORE in wrangler.toml)

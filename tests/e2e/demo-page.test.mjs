@@ -1,0 +1,133 @@
+// The demo page `make dev` shows a person with a browser (scripts/demo-origin.mjs answers a GET
+// that accepts text/html with a page), through the gateway on the real local runtime (wrangler
+// dev, local KV as the session store), as a browser drives it: plain form GETs, 303s back to the
+// page, cookies kept in a jar; then headless Chromium clicking the buttons (a real browser's cookie
+// rules: Secure __Host- cookies on http://127.0.0.1). curl and the other tests (no text/html in
+// Accept) keep the JSON. CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { chromium } from "playwright-core";
+
+import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "./harness.mjs";
+
+const HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+let origins, gw;
+before(async () => {
+  origins = await startOrigins(["a", "b", "c"]);
+  gw = new Gateway(origins, { vars: { STORE: "kv" }, toml: STORE_BINDINGS });
+  await gw.start();
+});
+after(async () => {
+  await gw?.stop();
+  await Promise.all((origins || []).map((o) => o.kill()));
+});
+
+/** A browser: a cookie jar, following nothing by itself so that each 303 can be checked. */
+const browser = () => {
+  const jar = new Jar();
+  const get = async (path, accept = HTML) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      headers: { accept, cookie: jar.header() },
+      redirect: "manual",
+    });
+    jar.take(res);
+    return { res, body: await res.text() };
+  };
+  /** Loads the page and reads what it shows. */
+  const page = async () => {
+    const { res, body } = await get("/");
+    assert.equal(res.status, 200, body);
+    assert.match(res.headers.get("content-type"), /^text\/html/);
+    const field = (id) => body.match(new RegExp(`id="${id}">([^<]*)<`))?.[1];
+    return { origin: field("origin"), user: field("user"), cart: field("cart"), body };
+  };
+  /** Presses a button: the answer is a 303 back to the page. */
+  const press = async (path) => {
+    const { res, body } = await get(path);
+    assert.equal(res.status, 303, `${path}: ${body}`);
+    assert.equal(res.headers.get("location"), "/");
+    return res;
+  };
+  return { jar, get, page, press };
+};
+
+test("a browser sees who it is, its origin and its cart, and the buttons work", async () => {
+  const b = browser();
+  const first = await b.page();
+  assert.ok(["a", "b", "c"].includes(first.origin), first.body);
+  assert.equal(first.user, "nobody");
+  assert.equal(first.cart, "empty");
+  for (const label of ["Log in", "Add to cart", "Log out", "Log out everywhere"]) {
+    assert.ok(first.body.includes(`>${label}</button>`), label);
+  }
+
+  const login = await b.press("/login?user=alice");
+  assert.ok(login.headers.getSetCookie().some((c) => /^__Host-(session|sid)=[^;]/.test(c)), "the gateway set a session cookie");
+  const in1 = await b.page();
+  assert.equal(in1.user, "alice");
+  assert.equal(in1.origin, first.origin, "the same origin after login (affinity)");
+  assert.match(in1.body, /x-session-sub<\/code><\/td><td><code>alice</);
+
+  await b.press("/cart/add?item=book");
+  await b.press("/cart/add?item=pen");
+  assert.equal((await b.page()).cart, "book, pen");
+
+  await b.press("/logout");
+  const out = await b.page();
+  assert.equal(out.user, "nobody");
+  assert.equal(out.origin, first.origin);
+});
+
+test("log out everywhere ends the user's session in another browser too", async () => {
+  const laptop = browser();
+  const phone = browser();
+  await laptop.press("/login?user=carol");
+  await phone.press("/login?user=carol");
+  assert.equal((await phone.page()).user, "carol");
+  // Revocation has a granularity of one second: sessions begun in its very second survive.
+  await new Promise((r) => setTimeout(r, 1100));
+  await laptop.press("/logout-everywhere");
+  assert.equal((await laptop.page()).user, "nobody");
+  assert.equal((await phone.page()).user, "nobody");
+});
+
+test("without text/html in Accept, the same routes answer JSON (curl, the other tests)", async () => {
+  const b = browser();
+  const { res, body } = await b.get("/", "*/*");
+  assert.match(res.headers.get("content-type"), /^application\/json/);
+  assert.ok(["a", "b", "c"].includes(JSON.parse(body).backend));
+  const login = await b.get("/login?user=dave", "application/json");
+  assert.equal(login.res.status, 200);
+  assert.equal(JSON.parse(login.body).loggedIn, "dave");
+  const who = await b.get("/whoami", "*/*");
+  assert.equal(JSON.parse(who.body).session["x-session-sub"], "dave");
+});
+
+test("headless Chromium: the buttons log in, fill the cart and log out", async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const page = await browser.newPage();
+    const text = (id) => page.textContent(`#${id}`);
+    await page.goto(`${gw.url}/`);
+    const origin = await text("origin");
+    assert.ok(["a", "b", "c"].includes(origin));
+    assert.equal(await text("user"), "nobody");
+    await page.fill("input[name=user]", "erin");
+    await Promise.all([page.waitForURL(`${gw.url}/`), page.click("#login")]);
+    assert.equal(await text("user"), "erin", "the browser kept the gateway's session cookie");
+    await page.fill("input[name=item]", "lamp");
+    await Promise.all([page.waitForURL(`${gw.url}/`), page.click("#cart-add")]);
+    assert.equal(await text("cart"), "lamp");
+    await page.reload();
+    assert.equal(await text("origin"), origin, "the same origin after a reload");
+    await Promise.all([page.waitForURL(`${gw.url}/`), page.click("#logout")]);
+    assert.equal(await text("user"), "nobody");
+  } finally {
+    await browser.close();
+  }
+});
