@@ -44,7 +44,8 @@ wasm-test:
 pkg-node:
 	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
 
-js-test: pkg-node
+# The JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build.
+js-test: pkg-node pkg-store
 	node --test tests/js/
 
 # The JS library as a browser loads it, for the playground (www/pkg, ignored by git).

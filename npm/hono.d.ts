@@ -1,0 +1,84 @@
+// Types of edge-session/hono (npm/hono.js).
+import type { Context, MiddlewareHandler } from "hono";
+import type { Affinity, CookieOptions, RouteResult, SealedTokens, SessionTokens } from "edge-session";
+import type { Session, SessionStore } from "edge-session/store";
+
+/** Verified claims of a session token: iat and exp added by `sign`, plus yours. */
+export type SessionClaims = { sub?: string; iat: number; exp: number; [name: string]: unknown };
+
+/** What `sessionTokens` puts on the context. */
+export interface SessionTokensVariables<C extends object = SessionClaims> {
+  /** The verified claims of the session cookie's token, or null (no cookie, or refused). */
+  session: C | null;
+  /** Why the token sent was refused: its error code ("expired", "bad_signature", "revoked"...). */
+  sessionError?: string;
+}
+
+/** What `sessionStore` puts on the context. */
+export interface SessionStoreVariables {
+  /** The visitor's stored session; a new, empty one when the cookie names none. */
+  session: Session;
+}
+
+/** What `affinity` puts on the context. */
+export interface AffinityVariables {
+  /** The backend id this visitor is routed to. */
+  backend: string;
+  /** The whole routing decision (reassigned, setCookie, url). */
+  route: RouteResult;
+}
+
+export interface SessionTokensOptions<C extends object = SessionClaims> {
+  /** Default "__Host-session". */
+  cookieName?: string;
+  /** The cookie's attributes (default Path=/, Secure, HttpOnly, SameSite=Lax); Max-Age is the token's life. */
+  cookie?: Omit<CookieOptions, "maxAge">;
+  /**
+   * The subject's revocation time (e.g. `(claims) => store.minIssuedAt(claims.sub)`): tokens issued
+   * before it are refused with `revoked`.
+   */
+  minIssuedAt?: (claims: C) => number | undefined | null | Promise<number | undefined | null>;
+  /** Re-issue tokens past `refreshAfter` of their life on the way out (default true). */
+  refresh?: boolean;
+}
+
+export interface SessionStoreOptions {
+  /** Commit the session after the handler (default true). */
+  commit?: boolean;
+}
+
+export interface AffinityOptions {
+  /** Header mode: the request header whose value is the routing key. */
+  header?: string;
+  /** IP mode: the client address (default: the CF-Connecting-IP header). */
+  clientIp?: (c: Context) => string | null | undefined;
+}
+
+/** Session tokens in a cookie: `c.get("session")` is the verified claims or null. */
+export function sessionTokens<C extends object = SessionClaims>(
+  tokens: SessionTokens | SealedTokens,
+  options?: SessionTokensOptions<C>,
+): MiddlewareHandler<{ Variables: SessionTokensVariables<C> }>;
+
+/** Stored sessions: `c.get("session")` is the visitor's Session, committed after the handler. */
+export function sessionStore(
+  store: SessionStore,
+  options?: SessionStoreOptions,
+): MiddlewareHandler<{ Variables: SessionStoreVariables }>;
+
+/** Sticky routing for apps that proxy: `c.get("backend")` is where this visitor goes. */
+export function affinity(router: Affinity, options?: AffinityOptions): MiddlewareHandler<{ Variables: AffinityVariables }>;
+
+/**
+ * Logs in. Under `sessionTokens`: signs `claims`, sets the cookie, returns the token. Under
+ * `sessionStore`: regenerates the session with `claims.sub` (or the string given) as its subject;
+ * await it.
+ */
+export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
+export function login(c: Context, subject: string): Promise<void>;
+
+/**
+ * Logs out: clears the session cookie; under `sessionStore`, deletes the session, or with
+ * `{ everywhere: true }` every session of its subject.
+ */
+export function logout(c: Context, options?: { everywhere?: boolean }): Promise<void>;

@@ -1,0 +1,173 @@
+// edge-session/hono: Hono middleware for session tokens, stored sessions and sticky routing.
+//
+//   app.use(sessionTokens(tokens));            c.get("session"): the verified claims, or null
+//   app.use(sessionStore(store));              c.get("session"): the stored Session (new if none)
+//   app.use(affinity(router));                 c.get("backend"): where to proxy this visitor
+//   login(c, claims) / logout(c)               set or clear the session cookie (and the store)
+//
+// All cookie reading and writing goes through the library's getCookie / setCookie / clearCookie
+// (Rust: one parser of Cookie headers, one writer of Set-Cookie values with the prefix rules).
+// Nothing here imports "edge-session/store": the store's wasm loads only for apps that use it.
+import { getCookie, setCookie, clearCookie } from "edge-session";
+
+/** Where the middleware keeps its state on the context (not part of the API). */
+const STATE = "edgeSession";
+
+/** Appends a Set-Cookie to the context's response, copying a response whose headers are immutable. */
+const appendCookie = (c, value) => {
+  try {
+    c.res.headers.append("set-cookie", value);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.append("set-cookie", value);
+  }
+};
+
+const now = () => Math.floor(Date.now() / 1000);
+
+const state = (c, what) => {
+  const s = c.get(STATE);
+  if (!s) throw new Error(`edge-session/hono: ${what} needs the sessionTokens or sessionStore middleware on this route`);
+  return s;
+};
+
+/**
+ * Session tokens (SessionTokens or SealedTokens) in a cookie. Sets `session` to the verified
+ * claims or null, and `sessionError` to why a token sent was refused (its error code). Tokens
+ * past `refreshAfter` of their life are re-issued on the way out (sliding refresh).
+ */
+export function sessionTokens(tokens, options = {}) {
+  const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options;
+  return async (c, next) => {
+    const token = getCookie(c.req.raw, cookieName);
+    let claims = null;
+    let error;
+    if (token !== undefined) {
+      try {
+        claims = tokens.verify(token);
+        if (minIssuedAt) {
+          const at = await minIssuedAt(claims);
+          if (at !== undefined && at !== null) claims = tokens.verify(token, { minIssuedAt: at });
+        }
+      } catch (e) {
+        if (typeof e?.code !== "string") throw e;
+        claims = null;
+        error = e.code;
+      }
+    }
+    const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false };
+    c.set(STATE, s);
+    c.set("session", claims);
+    if (error !== undefined) c.set("sessionError", error);
+    await next();
+    if (s.cleared) {
+      appendCookie(c, clearCookie(cookieName, cookie));
+    } else if (s.changed) {
+      appendCookie(c, s.setCookie);
+    } else if (refresh && claims && token !== undefined) {
+      const fresh = tokens.refresh(token);
+      if (fresh) appendCookie(c, tokenCookie(tokens, cookieName, cookie, fresh));
+    }
+  };
+}
+
+/** The Set-Cookie for a token, living as long as the token (`exp - now`). */
+const tokenCookie = (tokens, name, cookie, token) => {
+  const { exp } = tokens.verify(token);
+  const maxAge = typeof exp === "number" ? Math.max(0, exp - now()) : undefined;
+  return setCookie(name, token, { ...cookie, maxAge });
+};
+
+/**
+ * Stored sessions (SessionStore over KV or a Durable Object). Sets `session` to the visitor's
+ * Session, a new empty one when the cookie names none; after the handler, commits it (a write
+ * only when it changed, a touch when due) and sends its cookie when the client does not know it.
+ */
+export function sessionStore(store, options = {}) {
+  const { commit = true } = options;
+  return async (c, next) => {
+    const session = await store.load(c.req.raw);
+    const s = { kind: "store", store, session, cleared: false };
+    c.set(STATE, s);
+    c.set("session", session);
+    await next();
+    if (s.cleared) {
+      appendCookie(c, store.clearCookie());
+      return;
+    }
+    if (commit) await store.commit(s.session);
+    const value = store.setCookie(s.session);
+    if (value) appendCookie(c, value);
+  };
+}
+
+/**
+ * Logs in. With session tokens: signs `claims` (an object with `sub`), sets the cookie, and
+ * returns the token; `c.get("session")` becomes the verified claims. With a store: gives the
+ * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
+ * string) and resolves when done; the cookie goes out with the response.
+ */
+export function login(c, claims) {
+  const s = state(c, "login");
+  s.cleared = false;
+  if (s.kind === "tokens") {
+    const token = s.tokens.sign(claims);
+    s.setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
+    s.changed = true;
+    c.set("session", s.tokens.verify(token));
+    c.set("sessionError", undefined);
+    return token;
+  }
+  const subject = typeof claims === "string" ? claims : claims?.sub;
+  if (typeof subject !== "string") throw new TypeError("edge-session/hono: login needs a subject (claims.sub)");
+  s.session.subject = subject;
+  return s.store.regenerate(s.session);
+}
+
+/**
+ * Logs out: clears the session cookie. With a store, also deletes the session; with
+ * `{ everywhere: true }`, every session of its subject (`store.revokeSubject`). Resolves when
+ * done (a promise with a store, nothing to wait for with tokens).
+ */
+export function logout(c, options = {}) {
+  const s = state(c, "logout");
+  s.cleared = true;
+  s.changed = false;
+  c.set("session", null);
+  if (s.kind === "tokens") return Promise.resolve();
+  const { session, store } = s;
+  return (async () => {
+    if (options.everywhere && session.subject) await store.revokeSubject(session.subject);
+    else await store.destroy(session);
+  })();
+}
+
+/**
+ * Sticky routing for apps that proxy (an `Affinity` router): sets `backend` to the backend id
+ * for this visitor and `route` to the whole decision, and sends the affinity cookie when one was
+ * issued or refreshed. A request no backend can take gets 503 (`no_backend`,
+ * `backend_unavailable`).
+ */
+export function affinity(router, options = {}) {
+  const { header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options;
+  return async (c, next) => {
+    let route;
+    try {
+      route = router.route({
+        cookie: c.req.header("cookie") ?? null,
+        url: c.req.url,
+        clientIp: clientIp(c),
+        header: header ? (c.req.header(header) ?? null) : null,
+      });
+    } catch (e) {
+      if (e?.code === "no_backend" || e?.code === "backend_unavailable") {
+        return c.json({ error: e.code }, 503);
+      }
+      throw e;
+    }
+    c.set("backend", route.backend);
+    c.set("route", route);
+    await next();
+    if (route.setCookie) appendCookie(c, route.setCookie);
+  };
+}

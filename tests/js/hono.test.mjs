@@ -1,0 +1,194 @@
+// The Hono middleware (npm/hono.js, published as edge-session/hono) in a Hono app, driven with
+// app.request(): session tokens, stored sessions (the store build, in memory), login, logout,
+// refresh, revocation and affinity. npm/hono.js imports "edge-session": here that resolves to the
+// package built by `make pkg-node`, linked into a temporary node_modules, next to a copy of
+// hono.js (tests/pkg and examples/ run it from the packed package).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Hono } from "hono";
+import { KEYS_1, SECRET_1, pkg } from "./fixtures.mjs";
+
+const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+const { SessionTokens, Affinity, getCookie } = pkg;
+const { SessionStore } = createRequire(import.meta.url)(join(ROOT, "target/pkg-store/edge_session.js"));
+
+let dir, mw;
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "edge-session-hono-"));
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(join(ROOT, "pkg-node"), join(dir, "node_modules/edge-session"), "dir");
+  copyFileSync(join(ROOT, "npm/hono.js"), join(dir, "hono.js"));
+  mw = await import(pathToFileURL(join(dir, "hono.js")).href);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The name=value pairs of a response's Set-Cookie headers, as a browser sends them back. */
+const cookiesOf = (res) => res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+
+const tokenApp = (tokens, options) => {
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens, options));
+  app.get("/", (c) => c.json({ session: c.get("session"), error: c.get("sessionError") ?? null }));
+  app.post("/login", (c) => {
+    mw.login(c, { sub: "alice", role: "admin" });
+    return c.json({ session: c.get("session") });
+  });
+  app.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.json({ session: c.get("session") });
+  });
+  return app;
+};
+
+test("sessionTokens: no cookie, login, the cookie back, tampered, logout", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const app = tokenApp(tokens);
+  const anon = await app.request("/");
+  assert.deepEqual(await anon.json(), { session: null, error: null });
+  assert.deepEqual(anon.headers.getSetCookie(), []);
+
+  const login = await app.request("/login", { method: "POST" });
+  const [set] = login.headers.getSetCookie();
+  assert.match(set, /^__Host-session=[^;]+; Max-Age=(3600|3599); Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  assert.equal((await login.json()).session.sub, "alice");
+
+  const cookie = cookiesOf(login);
+  const me = await (await app.request("/", { headers: { cookie: `theme=dark; ${cookie}` } })).json();
+  assert.equal(me.session.sub, "alice");
+  assert.equal(me.session.role, "admin");
+
+  const token = getCookie(cookie, "__Host-session");
+  const tampered = `__Host-session=${token.slice(0, -2)}${token.endsWith("AA") ? "BB" : "AA"}`;
+  assert.deepEqual(await (await app.request("/", { headers: { cookie: tampered } })).json(), {
+    session: null,
+    error: "bad_signature",
+  });
+
+  const out = await app.request("/logout", { method: "POST", headers: { cookie } });
+  assert.deepEqual(out.headers.getSetCookie(), ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
+  assert.equal((await out.json()).session, null);
+});
+
+test("sessionTokens: a token past refreshAfter is re-issued on the way out; expired is refused", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5, leewaySeconds: 0 });
+  const app = tokenApp(tokens, { cookie: { sameSite: "Strict" } });
+  const now = Math.floor(Date.now() / 1000);
+  const young = tokens.sign({ sub: "a" }, { now: now - 10 });
+  assert.deepEqual((await app.request("/", { headers: { cookie: `__Host-session=${young}` } })).headers.getSetCookie(), []);
+  const old = tokens.sign({ sub: "a" }, { now: now - 60 });
+  const res = await app.request("/", { headers: { cookie: `__Host-session=${old}` } });
+  const [fresh] = res.headers.getSetCookie();
+  assert.match(fresh, /^__Host-session=[^;]+; Max-Age=(100|99); Path=\/; Secure; HttpOnly; SameSite=Strict$/);
+  assert.notEqual(getCookie(fresh.split(";")[0], "__Host-session"), old);
+  const expired = tokens.sign({ sub: "a" }, { now: now - 200 });
+  assert.equal((await (await app.request("/", { headers: { cookie: `__Host-session=${expired}` } })).json()).error, "expired");
+});
+
+test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const revokedAt = new Map();
+  const app = tokenApp(tokens, { minIssuedAt: async (claims) => revokedAt.get(claims.sub) });
+  const now = Math.floor(Date.now() / 1000);
+  const token = tokens.sign({ sub: "alice" }, { now: now - 100 });
+  const ask = async () => (await app.request("/", { headers: { cookie: `__Host-session=${token}` } })).json();
+  assert.equal((await ask()).session.sub, "alice");
+  revokedAt.set("alice", now - 50);
+  assert.deepEqual(await ask(), { session: null, error: "revoked" });
+});
+
+test("sessionStore: a new session, data kept across requests, login regenerates, logout deletes", async () => {
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.get("/count", (c) => {
+    const s = c.get("session");
+    s.set("n", (s.get("n") ?? 0) + 1);
+    return c.json({ n: s.get("n"), subject: s.subject ?? null });
+  });
+  app.post("/login", async (c) => {
+    await mw.login(c, { sub: "bob" });
+    return c.text("ok");
+  });
+  app.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.text("bye");
+  });
+
+  const first = await app.request("/count");
+  assert.equal((await first.json()).n, 1);
+  const [set] = first.headers.getSetCookie();
+  assert.match(set, /^__Host-session=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  let cookie = cookiesOf(first);
+
+  const second = await app.request("/count", { headers: { cookie } });
+  assert.equal((await second.json()).n, 2);
+  assert.deepEqual(second.headers.getSetCookie(), [], "the client knows the session: no cookie");
+
+  const login = await app.request("/login", { method: "POST", headers: { cookie } });
+  const renewed = cookiesOf(login);
+  assert.match(renewed, /^__Host-session=/);
+  assert.notEqual(renewed, cookie, "a new id at login");
+  assert.deepEqual(await (await app.request("/count", { headers: { cookie: renewed } })).json(), { n: 3, subject: "bob" });
+  assert.deepEqual(await (await app.request("/count", { headers: { cookie } })).json(), { n: 1, subject: null }, "the old id is gone");
+
+  const out = await app.request("/logout", { method: "POST", headers: { cookie: renewed } });
+  assert.deepEqual(out.headers.getSetCookie(), ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
+  assert.equal(await store.find(renewed.replace(/^__Host-session=/, "")), undefined);
+});
+
+test("sessionStore: logout everywhere ends every session of the subject", async () => {
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, "carol");
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null }));
+  app.post("/logout-everywhere", async (c) => {
+    await mw.logout(c, { everywhere: true });
+    return c.text("bye");
+  });
+  const laptop = cookiesOf(await app.request("/login", { method: "POST" }));
+  const phone = cookiesOf(await app.request("/login", { method: "POST" }));
+  assert.equal((await (await app.request("/me", { headers: { cookie: phone } })).json()).subject, "carol");
+  await app.request("/logout-everywhere", { method: "POST", headers: { cookie: laptop } });
+  assert.equal((await (await app.request("/me", { headers: { cookie: phone } })).json()).subject, null);
+});
+
+test("affinity: the same visitor to the same backend, the cookie set once", async () => {
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }, { id: "b" }, { id: "c" }] });
+  const app = new Hono();
+  app.use(mw.affinity(router));
+  app.get("/", (c) => c.json({ backend: c.get("backend"), reassigned: c.get("route").reassigned }));
+  const first = await app.request("/");
+  const { backend } = await first.json();
+  assert.ok(["a", "b", "c"].includes(backend));
+  const [set] = first.headers.getSetCookie();
+  assert.match(set, /^__Host-affinity=[^;]+; Max-Age=\d+; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  const cookie = cookiesOf(first);
+  for (let i = 0; i < 5; i++) {
+    const again = await (await app.request("/", { headers: { cookie } })).json();
+    assert.deepEqual(again, { backend, reassigned: false });
+  }
+  router.setHealthy("a", false);
+  router.setHealthy("b", false);
+  router.setHealthy("c", false);
+  const down = await app.request("/", { headers: { cookie } });
+  assert.equal(down.status, 503);
+  assert.deepEqual(await down.json(), { error: "no_backend" });
+});
+
+test("login and logout outside the middleware say what is missing", async () => {
+  const app = new Hono();
+  app.get("/", (c) => {
+    assert.throws(() => mw.login(c, { sub: "x" }), /needs the sessionTokens or sessionStore middleware/);
+    return c.text("ok");
+  });
+  assert.equal((await app.request("/")).status, 200);
+});
