@@ -1,17 +1,173 @@
-//! Calls into the platform's bindings (a KV namespace, a Durable Object namespace, a Durable
-//! Object's storage: JavaScript objects) with `js_sys` only, so that the JavaScript library
-//! (feature `store`) and the gateway worker (feature `gateway`) share the stores. Every throw,
-//! rejection or timeout becomes `store_unavailable`.
+//! The platform's bindings as typed `extern "C"` declarations, in the style of workers-rs'
+//! `worker-sys`: a KV namespace, a Durable Object namespace with its ids and stubs, a Durable
+//! Object's storage, and the timers. They use `js_sys` and `wasm_bindgen` only (not the `worker`
+//! crate), so that the JavaScript library (feature `store`) and the gateway worker (feature
+//! `gateway`) share the stores.
+//!
+//! Every method is `catch`: a throw is an `Err`, never a trap. [`settle`] awaits what a method
+//! started with a time limit; every throw, rejection or timeout becomes `store_unavailable`
+//! ([`unavailable`]). Nothing is checked about the objects themselves (a binding is whatever the
+//! worker was given, or a test double): a missing binding or method is a throw like any other.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Error, Result};
 
+#[wasm_bindgen]
+extern "C" {
+    /// A Workers KV namespace (`env.SESSIONS`).
+    #[derive(Clone, Debug)]
+    pub(crate) type KvNamespace;
+
+    /// `get(key)`: the value as text, or `null`.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn get(this: &KvNamespace, key: &str) -> std::result::Result<Promise, JsValue>;
+
+    /// `put(key, value, { expirationTtl })`.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn put(
+        this: &KvNamespace,
+        key: &str,
+        value: &str,
+        options: &Object,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// `delete(key)`.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn delete(this: &KvNamespace, key: &str) -> std::result::Result<Promise, JsValue>;
+
+    /// `list({ prefix, cursor })`: a [`KvList`].
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn list(
+        this: &KvNamespace,
+        options: &Object,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// One page of a KV `list`.
+    pub(crate) type KvList;
+
+    /// The keys of the page: objects with a `name` ([`KvKey`]).
+    #[wasm_bindgen(method, getter, catch)]
+    pub(crate) fn keys(this: &KvList) -> std::result::Result<JsValue, JsValue>;
+
+    /// `false` while more pages follow.
+    #[wasm_bindgen(method, getter, catch)]
+    pub(crate) fn list_complete(this: &KvList) -> std::result::Result<JsValue, JsValue>;
+
+    /// Where the next page starts.
+    #[wasm_bindgen(method, getter, catch)]
+    pub(crate) fn cursor(this: &KvList) -> std::result::Result<JsValue, JsValue>;
+
+    /// A key listed by KV `list`.
+    pub(crate) type KvKey;
+
+    /// The key's name.
+    #[wasm_bindgen(method, getter, catch)]
+    pub(crate) fn name(this: &KvKey) -> std::result::Result<JsValue, JsValue>;
+
+    /// A Durable Object namespace (`env.SESSION_OBJECTS`).
+    #[derive(Clone, Debug)]
+    pub(crate) type DurableObjectNamespace;
+
+    /// `idFromName(name)`: the id of the object called `name`.
+    #[wasm_bindgen(method, catch, js_name = idFromName)]
+    pub(crate) fn id_from_name(
+        this: &DurableObjectNamespace,
+        name: &str,
+    ) -> std::result::Result<DurableObjectId, JsValue>;
+
+    /// `get(id)`: a stub to send the object requests.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn get(
+        this: &DurableObjectNamespace,
+        id: &DurableObjectId,
+    ) -> std::result::Result<DurableObjectStub, JsValue>;
+
+    /// A Durable Object's id.
+    pub(crate) type DurableObjectId;
+
+    /// A Durable Object's stub.
+    pub(crate) type DurableObjectStub;
+
+    /// `fetch(url, init)`: a [`FetchResponse`].
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn fetch(
+        this: &DurableObjectStub,
+        url: &str,
+        init: &Object,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// The answer of a stub's `fetch`: what the store reads of a `Response`.
+    pub(crate) type FetchResponse;
+
+    /// The HTTP status.
+    #[wasm_bindgen(method, getter, catch)]
+    pub(crate) fn status(this: &FetchResponse) -> std::result::Result<JsValue, JsValue>;
+
+    /// `text()`: the body as text.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn text(this: &FetchResponse) -> std::result::Result<Promise, JsValue>;
+
+    /// A Durable Object's storage (`ctx.storage`).
+    #[derive(Clone, Debug)]
+    pub(crate) type DurableObjectStorage;
+
+    /// `get(key)`: the value, or `undefined`.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn get(
+        this: &DurableObjectStorage,
+        key: &str,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// `put(key, value)`.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn put(
+        this: &DurableObjectStorage,
+        key: &str,
+        value: &str,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// `delete(key)`: whether it existed.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn delete(
+        this: &DurableObjectStorage,
+        key: &str,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// `list({ prefix })`: a `Map` of the keys and values, in key order.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn list(
+        this: &DurableObjectStorage,
+        options: &Object,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// `deleteAll()`.
+    #[wasm_bindgen(method, catch, js_name = deleteAll)]
+    pub(crate) fn delete_all(this: &DurableObjectStorage) -> std::result::Result<Promise, JsValue>;
+
+    /// `setAlarm(ms)`: the alarm at `ms` milliseconds since the epoch.
+    #[wasm_bindgen(method, catch, js_name = setAlarm)]
+    pub(crate) fn set_alarm(
+        this: &DurableObjectStorage,
+        ms: f64,
+    ) -> std::result::Result<Promise, JsValue>;
+
+    /// The global `setTimeout(handler, ms)`: the timer's id.
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    fn set_timeout(handler: &JsValue, ms: f64) -> std::result::Result<JsValue, JsValue>;
+
+    /// The global `clearTimeout(id)`.
+    #[wasm_bindgen(catch, js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue) -> std::result::Result<(), JsValue>;
+}
+
 /// How long a store operation may take before it is `store_unavailable`, by default.
 pub const DEFAULT_TIMEOUT_MS: u32 = 5000;
 
+/// `store_unavailable`, saying what failed and why.
 pub(crate) fn unavailable(what: &str, e: &JsValue) -> Error {
     let why = e
         .dyn_ref::<js_sys::Error>()
@@ -21,17 +177,42 @@ pub(crate) fn unavailable(what: &str, e: &JsValue) -> Error {
     Error::StoreUnavailable(format!("{what}: {why}"))
 }
 
-/// `target[name](...args)`.
-pub(crate) fn call(target: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue> {
-    let f = Reflect::get(target, &JsValue::from_str(name))
-        .map_err(|e| unavailable(name, &e))?
-        .dyn_into::<Function>()
-        .map_err(|_| Error::StoreUnavailable(format!("the binding has no method {name}")))?;
-    let args: Array = args.iter().copied().collect();
-    f.apply(target, &args).map_err(|e| unavailable(name, &e))
+/// A binding's method returned `started` (a promise, or any value) or threw: the result once
+/// it settles, failing after `timeout_ms`; every throw, rejection or timeout is
+/// `store_unavailable`.
+pub(crate) async fn settle(
+    what: &str,
+    started: std::result::Result<Promise, JsValue>,
+    timeout_ms: u32,
+) -> Result<JsValue> {
+    let promise = Promise::resolve(&started.map_err(|e| unavailable(what, &e))?);
+    let message = format!("timed out after {timeout_ms} ms");
+    let mut timer = JsValue::UNDEFINED;
+    let timeout = Promise::new(&mut |_, reject| {
+        let error = js_sys::Error::new(&message);
+        let fire = reject.bind1(&JsValue::NULL, &error);
+        if let Ok(id) = set_timeout(&fire, f64::from(timeout_ms)) {
+            timer = id;
+        }
+    });
+    let result = JsFuture::from(Promise::race(&Array::of2(&promise, &timeout))).await;
+    let _ = clear_timeout(&timer);
+    result.map_err(|e| unavailable(what, &e))
 }
 
-/// `{ key: value, ... }`.
+/// A binding's method returned `started` or threw: the result once it settles, with no time
+/// limit (a Durable Object's own storage); a throw or rejection is `store_unavailable`.
+pub(crate) async fn wait(
+    what: &str,
+    started: std::result::Result<Promise, JsValue>,
+) -> Result<JsValue> {
+    let promise = Promise::resolve(&started.map_err(|e| unavailable(what, &e))?);
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| unavailable(what, &e))
+}
+
+/// `{ key: value, ... }`: a method's options.
 pub(crate) fn object(pairs: &[(&str, JsValue)]) -> Object {
     let o = Object::new();
     for (k, v) in pairs {
@@ -40,32 +221,13 @@ pub(crate) fn object(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
-/// Awaits `value` (a promise or not), failing after `timeout_ms`.
-pub(crate) async fn settle(what: &str, value: JsValue, timeout_ms: u32) -> Result<JsValue> {
-    let promise = Promise::resolve(&value);
-    let global = js_sys::global();
-    let message = format!("timed out after {timeout_ms} ms");
-    let mut timer = JsValue::UNDEFINED;
-    let timeout = Promise::new(&mut |_, reject| {
-        let error = js_sys::Error::new(&message);
-        let fire = reject.bind1(&JsValue::NULL, &error);
-        if let Ok(id) = call(&global, "setTimeout", &[&fire, &JsValue::from(timeout_ms)]) {
-            timer = id;
-        }
-    });
-    let result = JsFuture::from(Promise::race(&Array::of2(&promise, &timeout))).await;
-    let _ = call(&global, "clearTimeout", &[&timer]);
-    result.map_err(|e| unavailable(what, &e))
-}
-
 /// Waits a random time of up to `min(2^attempt, 100)` ms (`setTimeout`): the back-off between
 /// retries after a `conflict`.
 pub(crate) async fn backoff(attempt: usize) {
     let cap = 2f64.powi(attempt.min(7) as i32).min(100.0);
     let ms = (js_sys::Math::random() * cap).floor();
-    let global = js_sys::global();
     let wait = Promise::new(&mut |resolve, _| {
-        let _ = call(&global, "setTimeout", &[&resolve, &JsValue::from(ms)]);
+        let _ = set_timeout(&resolve, ms);
     });
     let _ = JsFuture::from(wait).await;
 }

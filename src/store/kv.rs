@@ -1,10 +1,10 @@
 //! The Workers KV store (features `store` or `gateway`): eventually consistent, last write wins.
 //! See [`KvStore`].
 
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::binding::{call, object, settle, DEFAULT_TIMEOUT_MS};
+use super::binding::{object, settle, KvKey, KvList, KvNamespace, DEFAULT_TIMEOUT_MS};
 use super::{Backend, Consistency, Entry};
 use crate::error::{Error, Result};
 use crate::time::UnixTime;
@@ -20,7 +20,7 @@ use crate::time::UnixTime;
 ///   listed under `u:<subject tag>/<session key>` (KV `list` is eventually consistent too).
 #[derive(Clone, Debug)]
 pub struct KvStore {
-    namespace: JsValue,
+    namespace: KvNamespace,
     timeout_ms: u32,
 }
 
@@ -28,7 +28,7 @@ impl KvStore {
     /// A store in the KV namespace binding `namespace` (`env.SESSIONS`).
     pub fn new(namespace: JsValue) -> Self {
         KvStore {
-            namespace,
+            namespace: namespace.unchecked_into(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
         }
     }
@@ -39,24 +39,18 @@ impl KvStore {
         self
     }
 
-    async fn run(&self, what: &str, name: &str, args: &[&JsValue]) -> Result<JsValue> {
-        let started = call(&self.namespace, name, args)?;
-        settle(what, started, self.timeout_ms).await
-    }
-
     async fn put(&self, key: &str, value: &str, until: UnixTime, now: UnixTime) -> Result<()> {
         // KV refuses a time-to-live under 60 s.
         let ttl = until.saturating_sub(now).max(60) as f64;
         let options = object(&[("expirationTtl", ttl.into())]);
-        self.run("KV put", "put", &[&key.into(), &value.into(), &options])
-            .await
-            .map(drop)
+        let started = self.namespace.put(key, value, &options);
+        settle("KV put", started, self.timeout_ms).await.map(drop)
     }
 }
 
 impl Backend for KvStore {
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
-        let value = self.run("KV get", "get", &[&key.into()]).await?;
+        let value = settle("KV get", self.namespace.get(key), self.timeout_ms).await?;
         match value.as_string() {
             Some(text) => Entry::from_json(&text).map(Some),
             None if value.is_null() || value.is_undefined() => Ok(None),
@@ -69,7 +63,7 @@ impl Backend for KvStore {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        self.run("KV delete", "delete", &[&key.into()])
+        settle("KV delete", self.namespace.delete(key), self.timeout_ms)
             .await
             .map(drop)
     }
@@ -85,16 +79,17 @@ impl Backend for KvStore {
         let mut n = 0;
         loop {
             let options = object(&[("prefix", prefix.as_str().into()), ("cursor", cursor)]);
-            let page = self.run("KV list", "list", &[&options]).await?;
-            let keys: Array = Reflect::get(&page, &"keys".into())
+            let page: KvList = settle("KV list", self.namespace.list(&options), self.timeout_ms)
+                .await?
+                .unchecked_into();
+            let keys: Array = page
+                .keys()
                 .ok()
                 .and_then(|k| k.dyn_into().ok())
                 .ok_or(Error::Malformed("KV list answer"))?;
             for k in keys.iter() {
-                let Some(name) = Reflect::get(&k, &"name".into())
-                    .ok()
-                    .and_then(|n| n.as_string())
-                else {
+                let name = k.unchecked_into::<KvKey>().name();
+                let Some(name) = name.ok().and_then(|n| n.as_string()) else {
                     continue;
                 };
                 let Some(session) = name.strip_prefix(&prefix) else {
@@ -104,10 +99,10 @@ impl Backend for KvStore {
                 self.delete(&name).await?;
                 n += 1;
             }
-            let complete = Reflect::get(&page, &"list_complete".into())
-                .map(|c| c.as_bool() != Some(false))
-                .unwrap_or(true);
-            cursor = Reflect::get(&page, &"cursor".into()).unwrap_or(JsValue::UNDEFINED);
+            let complete = page
+                .list_complete()
+                .map_or(true, |c| c.as_bool() != Some(false));
+            cursor = page.cursor().unwrap_or(JsValue::UNDEFINED);
             if complete || cursor.as_string().is_none_or(|c| c.is_empty()) {
                 return Ok(n);
             }

@@ -1,0 +1,123 @@
+//! The worker's side (features `store` or `gateway`): [`DurableStore`], the
+//! [`Backend`] that sends each operation to the session's object through the
+//! namespace binding, with a time limit.
+
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::wire::{Op, Reply};
+use crate::error::{Error, Result};
+use crate::store::binding::{
+    object, settle, unavailable, DurableObjectNamespace, FetchResponse, DEFAULT_TIMEOUT_MS,
+};
+use crate::store::{Backend, Consistency, Entry};
+use crate::time::UnixTime;
+
+/// A session store in Durable Objects: one object per session, strongly consistent,
+/// compare-and-set (see [`super`]). The namespace's class must answer with
+/// [`super::handle`] (the gateway's `EdgeSessionObject`, or in JavaScript a class calling
+/// `handleSessionObject`).
+#[derive(Clone, Debug)]
+pub struct DurableStore {
+    namespace: DurableObjectNamespace,
+    timeout_ms: u32,
+}
+
+/// The URL of requests to session objects (never leaves the runtime).
+const OBJECT_URL: &str = "https://edge-session.store/";
+
+impl DurableStore {
+    /// A store in the Durable Object namespace binding `namespace` (`env.SESSION_OBJECTS`).
+    pub fn new(namespace: JsValue) -> Self {
+        DurableStore {
+            namespace: namespace.unchecked_into(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+
+    /// Operations slower than `ms` fail with `store_unavailable`.
+    pub fn with_timeout(mut self, ms: u32) -> Self {
+        self.timeout_ms = ms.max(1);
+        self
+    }
+
+    /// Sends `op` to the object called `name`.
+    async fn send(&self, name: &str, op: &Op) -> Result<Reply> {
+        let id = (self.namespace.id_from_name(name))
+            .map_err(|e| unavailable("Durable Object idFromName", &e))?;
+        let stub = (self.namespace.get(&id)).map_err(|e| unavailable("Durable Object get", &e))?;
+        let body = serde_json::to_string(op).map_err(|_| Error::Malformed("store request"))?;
+        let init = object(&[("method", "POST".into()), ("body", body.into())]);
+        let fetched = stub.fetch(OBJECT_URL, &init);
+        let response: FetchResponse = settle("Durable Object fetch", fetched, self.timeout_ms)
+            .await?
+            .unchecked_into();
+        let status = response
+            .status()
+            .ok()
+            .and_then(|s| s.as_f64())
+            .unwrap_or(0.0);
+        let text = settle("Durable Object response", response.text(), self.timeout_ms)
+            .await?
+            .as_string()
+            .unwrap_or_default();
+        let reply: Reply = serde_json::from_str(&text).map_err(|_| {
+            Error::StoreUnavailable(format!("Durable Object answered {status}: {text:.200}"))
+        })?;
+        reply.into_result()
+    }
+}
+
+impl Backend for DurableStore {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        Ok(self.send(key, &Op::Load).await?.entry)
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        entry: &Entry,
+        expected: Option<u64>,
+        _: UnixTime,
+    ) -> Result<()> {
+        let op = Op::Save {
+            entry: entry.clone(),
+            expected,
+        };
+        self.send(key, &op).await.map(drop)
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.send(key, &Op::Delete).await.map(drop)
+    }
+
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        let op = Op::Link {
+            key: key.to_owned(),
+            until,
+            now,
+        };
+        self.send(&format!("u:{subject}"), &op).await.map(drop)
+    }
+
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        let keys = self
+            .send(&format!("u:{subject}"), &Op::Revoke)
+            .await?
+            .keys
+            .unwrap_or_default();
+        let deletes = keys.iter().map(|k| self.send(k, &Op::Delete)).collect();
+        let mut n = 0;
+        for reply in crate::store::executor::join_all(deletes).await {
+            n += usize::from(reply?.existed == Some(true));
+        }
+        Ok(n)
+    }
+
+    fn consistency(&self) -> Consistency {
+        Consistency::Strong
+    }
+
+    async fn backoff(&self, attempt: usize) {
+        crate::store::binding::backoff(attempt).await;
+    }
+}

@@ -1,0 +1,293 @@
+//! The object's side: [`handle`] serves an [`Op`] and [`alarm`] forgets what expired, over any
+//! [`ObjectStorage`]; [`MemoryObjectStorage`] holds it in memory for tests.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use super::wire::{Op, Reply};
+use crate::error::{Error, Result};
+use crate::store::Entry;
+use crate::time::UnixTime;
+
+/// The storage key of a session object's entry.
+const ENTRY: &str = "entry";
+/// The storage key prefix of a subject object's links.
+const LINK: &str = "k:";
+/// What an object needs from its storage: string values under string keys, and an alarm.
+#[allow(async_fn_in_trait)]
+pub trait ObjectStorage {
+    /// The value under `key`.
+    async fn get(&self, key: &str) -> Result<Option<String>>;
+    /// Writes `value` under `key`.
+    async fn put(&self, key: &str, value: &str) -> Result<()>;
+    /// Deletes `key`; true when it existed.
+    async fn delete(&self, key: &str) -> Result<bool>;
+    /// Every key and value whose key starts with `prefix`, in key order.
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>>;
+    /// Deletes everything.
+    async fn delete_all(&self) -> Result<()>;
+    /// Runs [`alarm`] at `at` (seconds since the epoch).
+    async fn set_alarm(&self, at: UnixTime) -> Result<()>;
+}
+
+/// Serves one request (JSON [`Op`]) with `storage`; the reply is JSON [`Reply`].
+pub async fn handle<S: ObjectStorage>(storage: &S, request: &str) -> String {
+    let reply = match serde_json::from_str::<Op>(request) {
+        Ok(op) => run(storage, op)
+            .await
+            .unwrap_or_else(|e| Reply::refused(&e)),
+        Err(_) => Reply::refused(&Error::Malformed("store request")),
+    };
+    serde_json::to_string(&reply).unwrap_or_default()
+}
+
+async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
+    match op {
+        Op::Load => Ok(Reply {
+            entry: load(storage).await?,
+            ..Reply::ok()
+        }),
+        Op::Save { entry, expected } => {
+            // Read, compare, write: one event of the object, with no other event delivered
+            // while it waits on storage.
+            let current = load(storage).await?;
+            if current.as_ref().map(|e| e.version) != expected {
+                return Err(Error::Conflict);
+            }
+            storage.put(ENTRY, &entry.to_json()).await?;
+            if current.is_none() {
+                storage.set_alarm(entry.expires).await?;
+            }
+            Ok(Reply::ok())
+        }
+        Op::Delete => {
+            let existed = storage.delete(ENTRY).await?;
+            Ok(Reply {
+                existed: Some(existed),
+                ..Reply::ok()
+            })
+        }
+        Op::Link { key, until, now } => {
+            let links = storage.list(LINK).await?;
+            for (k, v) in &links {
+                if v.parse::<UnixTime>().map_or(true, |u| u < now) {
+                    storage.delete(k).await?;
+                }
+            }
+            storage
+                .put(&format!("{LINK}{key}"), &until.to_string())
+                .await?;
+            if links.is_empty() {
+                storage.set_alarm(until).await?;
+            }
+            Ok(Reply::ok())
+        }
+        Op::Revoke => {
+            let keys = storage
+                .list(LINK)
+                .await?
+                .into_iter()
+                .filter_map(|(k, _)| k.strip_prefix(LINK).map(str::to_owned))
+                .collect();
+            storage.delete_all().await?;
+            Ok(Reply {
+                keys: Some(keys),
+                ..Reply::ok()
+            })
+        }
+    }
+}
+
+async fn load<S: ObjectStorage>(storage: &S) -> Result<Option<Entry>> {
+    match storage.get(ENTRY).await? {
+        Some(text) => Entry::from_json(&text).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The object's alarm at time `now`: deletes an expired entry and links past their time, and
+/// sets the next alarm when something remains.
+pub async fn alarm<S: ObjectStorage>(storage: &S, now: UnixTime) -> Result<()> {
+    if let Some(entry) = load(storage).await.ok().flatten() {
+        if entry.expires < now {
+            storage.delete_all().await?;
+        } else {
+            storage.set_alarm(entry.expires).await?;
+        }
+        return Ok(());
+    }
+    let mut next: Option<UnixTime> = None;
+    for (k, v) in storage.list(LINK).await? {
+        match v.parse::<UnixTime>() {
+            Ok(until) if until >= now => next = Some(next.map_or(until, |n| n.min(until))),
+            _ => {
+                storage.delete(&k).await?;
+            }
+        }
+    }
+    match next {
+        Some(at) => storage.set_alarm(at).await,
+        None => storage.delete_all().await,
+    }
+}
+
+/// An [`ObjectStorage`] in memory, for tests of the object's logic.
+#[derive(Debug, Default)]
+pub struct MemoryObjectStorage {
+    values: RefCell<BTreeMap<String, String>>,
+    alarm: RefCell<Option<UnixTime>>,
+}
+
+impl MemoryObjectStorage {
+    /// When the alarm is set for.
+    pub fn alarm_at(&self) -> Option<UnixTime> {
+        *self.alarm.borrow()
+    }
+
+    /// How many values are held.
+    pub fn len(&self) -> usize {
+        self.values.borrow().len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.values.borrow().is_empty()
+    }
+}
+
+impl ObjectStorage for MemoryObjectStorage {
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.values.borrow().get(key).cloned())
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<()> {
+        self.values.borrow_mut().insert(key.into(), value.into());
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<bool> {
+        Ok(self.values.borrow_mut().remove(key).is_some())
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let values = self.values.borrow();
+        let found = values
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix));
+        Ok(found.map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+    async fn delete_all(&self) -> Result<()> {
+        self.values.borrow_mut().clear();
+        *self.alarm.borrow_mut() = None;
+        Ok(())
+    }
+    async fn set_alarm(&self, at: UnixTime) -> Result<()> {
+        *self.alarm.borrow_mut() = Some(at);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_executor::block_on;
+
+    fn op(storage: &MemoryObjectStorage, op: &Op) -> Reply {
+        let text = block_on(handle(storage, &serde_json::to_string(op).unwrap()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn entry(version: u64) -> Entry {
+        Entry {
+            version,
+            value: format!("sealed-{version}"),
+            expires: 1000 + version,
+        }
+    }
+
+    #[test]
+    fn compare_and_set() {
+        let s = MemoryObjectStorage::default();
+        assert_eq!(op(&s, &Op::Load).entry, None);
+        let save = |e, expected| Op::Save {
+            entry: entry(e),
+            expected,
+        };
+        assert!(op(&s, &save(1, None)).ok);
+        assert_eq!(s.alarm_at(), Some(1001));
+        assert_eq!(op(&s, &save(1, None)).code.as_deref(), Some("conflict"));
+        assert_eq!(op(&s, &save(3, Some(2))).code.as_deref(), Some("conflict"));
+        assert!(op(&s, &save(2, Some(1))).ok);
+        assert_eq!(op(&s, &Op::Load).entry, Some(entry(2)));
+        assert_eq!(op(&s, &Op::Delete).existed, Some(true));
+        assert_eq!(op(&s, &Op::Delete).existed, Some(false));
+        assert!(op(&s, &save(1, None)).ok);
+    }
+
+    #[test]
+    fn links_revoke_and_expire() {
+        let s = MemoryObjectStorage::default();
+        let link = |key: &str, until, now| Op::Link {
+            key: key.into(),
+            until,
+            now,
+        };
+        assert!(op(&s, &link("s:a", 100, 10)).ok);
+        assert_eq!(s.alarm_at(), Some(100));
+        assert!(op(&s, &link("s:b", 300, 20)).ok);
+        // A link past its time is forgotten at the next link.
+        assert!(op(&s, &link("s:c", 400, 200)).ok);
+        let keys = op(&s, &Op::Revoke).keys.unwrap();
+        assert_eq!(keys, ["s:b", "s:c"]);
+        assert!(s.is_empty());
+        assert_eq!(op(&s, &Op::Revoke).keys.unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn alarm_deletes_expired_entries_and_links() {
+        let s = MemoryObjectStorage::default();
+        op(
+            &s,
+            &Op::Save {
+                entry: entry(1),
+                expected: None,
+            },
+        );
+        block_on(alarm(&s, 500)).unwrap();
+        assert_eq!(s.alarm_at(), Some(1001));
+        assert_eq!(s.len(), 1);
+        block_on(alarm(&s, 1002)).unwrap();
+        assert!(s.is_empty());
+
+        let l = MemoryObjectStorage::default();
+        op(
+            &l,
+            &Op::Link {
+                key: "s:a".into(),
+                until: 100,
+                now: 0,
+            },
+        );
+        op(
+            &l,
+            &Op::Link {
+                key: "s:b".into(),
+                until: 200,
+                now: 0,
+            },
+        );
+        block_on(alarm(&l, 150)).unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.alarm_at(), Some(200));
+        block_on(alarm(&l, 250)).unwrap();
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn junk_requests_are_refused() {
+        let s = MemoryObjectStorage::default();
+        for junk in ["", "{}", "[]", r#"{"op":"explode"}"#, r#"{"op":"save"}"#] {
+            let reply: Reply = serde_json::from_str(&block_on(handle(&s, junk))).unwrap();
+            assert_eq!(reply.code.as_deref(), Some("malformed"), "{junk}");
+        }
+        s.values.borrow_mut().insert(ENTRY.into(), "junk".into());
+        assert_eq!(op(&s, &Op::Load).code.as_deref(), Some("malformed"));
+    }
+}
