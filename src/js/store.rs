@@ -94,6 +94,12 @@ export interface NowOptions {
   /** The current time in seconds since the epoch (default: the clock). */
   now?: number;
 }
+
+/** Options of `store.update(cookie, change, options)`. */
+export interface UpdateOptions extends NowOptions {
+  /** How many more times to start again on `conflict` (default 10). */
+  retries?: number;
+}
 "#;
 
 #[wasm_bindgen]
@@ -102,6 +108,9 @@ extern "C" {
     pub type SessionStoreConfig;
     #[wasm_bindgen(typescript_type = "NowOptions")]
     pub type NowOptions;
+    /// `update`'s options, or (the older form) its retries.
+    #[wasm_bindgen(typescript_type = "UpdateOptions | number")]
+    pub type UpdateOptions;
     #[wasm_bindgen(typescript_type = "SessionData")]
     pub type SessionData;
     #[wasm_bindgen(typescript_type = "DurableObjectStorageLike")]
@@ -267,20 +276,25 @@ impl SessionStore {
         })
     }
 
-    /// Loads the session named by the cookie (as for `load`; or a new one), calls `change(session)`, commits,
-    /// and on `conflict` starts again (up to `retries` more times, default 10). Resolves to the
-    /// committed session.
+    /// Loads the session named by the cookie (as for `load`; or a new one), calls
+    /// `change(session)`, commits, and on `conflict` starts again (up to `retries` more times,
+    /// default 10). Resolves to the committed session. Options: `update(cookie, change, { retries, now })`; the older
+    /// positional form `update(cookie, change, retries, { now })` still works.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn update(
         &self,
         cookie: SessionCookieSource,
         #[wasm_bindgen(unchecked_param_type = "(session: Session) => void")]
         change: js_sys::Function,
-        retries: Option<u32>,
-        options: Option<NowOptions>,
+        options: Option<UpdateOptions>,
+        positional_options: Option<NowOptions>,
     ) -> Promise {
-        let (sessions, now) = (self.inner.clone(), now(options));
-        let retries = retries.unwrap_or(10) as usize;
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (retries, now) = match update_options(&options, positional_options) {
+            Ok((retries, now)) => (retries, Ok(now)),
+            Err(e) => (0, Err(e)),
+        };
+        let sessions = self.inner.clone();
         let cookie = self.cookie_value(&cookie);
         future_to_promise(async move {
             let (cookie, now) = (cookie?, now?);
@@ -458,6 +472,44 @@ impl SessionStore {
         Ok(cookie_header(source)?
             .and_then(|h| crate::cookie::get(&h, self.cookie.name()).map(str::to_owned)))
     }
+}
+
+/// `update`'s retries and time: from `{ retries, now }`, or from the positional form (`retries`
+/// as a number, then `{ now }`).
+fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usize, u64), JsValue> {
+    const DEFAULT_RETRIES: usize = 10;
+    let count = |n: f64| -> Result<usize, JsValue> {
+        if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= f64::from(u32::MAX) {
+            Ok(n as usize)
+        } else {
+            Err(config_error("retries must be a whole, non-negative number"))
+        }
+    };
+    if options.is_undefined() || options.is_null() {
+        return Ok((DEFAULT_RETRIES, now(legacy)?));
+    }
+    if let Some(n) = options.as_f64() {
+        return Ok((count(n)?, now(legacy)?));
+    }
+    if !options.is_object() {
+        return Err(config_error("update options must be { retries, now }"));
+    }
+    let get = |name: &str| Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let retries = match get("retries") {
+        v if v.is_undefined() || v.is_null() => DEFAULT_RETRIES,
+        v => count(
+            v.as_f64()
+                .ok_or_else(|| config_error("retries must be a number"))?,
+        )?,
+    };
+    let at = match get("now") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(
+            v.as_f64()
+                .ok_or_else(|| config_error("now must be a number"))?,
+        ),
+    };
+    Ok((retries, now_or_clock(at)?))
 }
 
 fn commit_name(c: crate::store::Commit) -> &'static str {

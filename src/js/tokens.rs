@@ -66,18 +66,22 @@ export interface VerifiedToken {
   staleKey: boolean;
 }
 
-/** Codes of the errors thrown by this library, as `error.code`. */
+/**
+ * Every code of the errors this library throws, as `error.code`, in the order of src/error.rs
+ * (`ERROR_CODES` lists them at run time; the package build fails when this union drifts from
+ * `Error::code`). "conflict" and "store_unavailable" come only from the session store.
+ */
 export type ErrorCode =
-  | "malformed" | "bad_signature" | "unknown_key" | "expired" | "not_yet_valid"
-  | "wrong_purpose" | "too_large" | "invalid_config" | "invalid_claims"
-  | "no_backend" | "backend_unavailable"
-  | "unsupported_alg" | "wrong_issuer" | "wrong_audience" | "revoked" | "randomness_unavailable";
+  | "too_large" | "malformed" | "unknown_key" | "bad_signature" | "wrong_purpose" | "expired"
+  | "not_yet_valid" | "invalid_claims" | "invalid_config" | "unsupported_alg" | "wrong_issuer"
+  | "wrong_audience" | "revoked" | "randomness_unavailable" | "no_backend" | "backend_unavailable"
+  | "conflict" | "store_unavailable";
 
-/** What this library throws: an `Error` with `name` "EdgeSessionError". */
+/** What this library throws: an `Error` with `name` "EdgeSessionError" (see `isEdgeSessionError`). */
 export interface EdgeSessionError extends Error {
   name: "EdgeSessionError";
-  /** The stable code (with the session store, also "conflict" and "store_unavailable"). */
-  code: ErrorCode | "conflict" | "store_unavailable";
+  /** The stable code. */
+  code: ErrorCode;
   /**
    * With `invalid_config`, the configuration option at fault by its name ("keys", "ttlSeconds",
    * "secret", "backends", "cookieName"...; inside `keys` or `backends`, the list's name);
