@@ -5,7 +5,7 @@ export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
 .PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz \
-	pkg-store sizes size-check
+	pkg-store sizes size-check pkg-test
 
 ## help: this list of targets
 help:
@@ -15,11 +15,12 @@ setup:
 	@scripts/setup.sh
 
 ## test: everything CI checks: format, lints (native and wasm32), native tests, the same
-## tests in WebAssembly under Node, the JavaScript tests against the built package, the
-## playground in headless Chromium, and the gateway's end-to-end tests on the local edge runtime.
+## tests in WebAssembly under Node, the JavaScript tests against the built package, the npm
+## package installed and smoke-tested on every runtime (pkg-test), the playground in headless
+## Chromium, and the gateway's end-to-end tests on the local edge runtime.
 ## Last, the sizes of the wasm that js-test and e2e built (size-check: it builds nothing, so it
 ## runs from the recipe, after every prerequisite, even under `make -j`).
-test: setup lint unit wasm-test js-test browser-test e2e
+test: setup lint unit wasm-test js-test pkg-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
@@ -70,9 +71,19 @@ bench: setup pkg-node pkg-www
 	cargo run --release --example affinity_sim
 	node bench/affinity.mjs
 
-## pkg: the npm package for bundlers and edge runtimes (ES modules), in pkg/.
+## pkg: the npm package `edge-session` in pkg/ (`npm pack` there makes the tarball): imports with
+## no init step on Workers, Deno, Bun, Node (ESM and CommonJS), Vercel's edge runtime and browsers
+## through bundlers; `edge-session/store` has its own wasm. Sources in npm/, scripts/build-pkg.mjs.
 pkg: setup
-	$(WASM_PACK) build --release --target web --out-dir pkg
+	$(WASM_PACK) build --release --target web --out-dir target/npm/base --out-name edge_session --no-pack
+	$(WASM_PACK) build --release --target web --out-dir target/npm/store --out-name edge_session_store --no-pack -- --features store
+	node scripts/build-pkg.mjs
+
+## pkg-test: `npm pack` of pkg/ installed into a fresh project as a user installs it, then one
+## smoke suite on Node (ES modules and CommonJS), Deno, Bun, workerd (bundled by wrangler),
+## Vercel's edge runtime and Chromium (bundled by esbuild); `tsc --noEmit` on a usage file.
+pkg-test: pkg
+	node --test --test-concurrency=1 tests/pkg/
 
 fmt:
 	cargo fmt

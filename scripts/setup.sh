@@ -43,7 +43,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-# npm packages from the committed lockfile: wrangler, binaryen (wasm-opt), esbuild and the
+# npm packages from the committed lockfile: wrangler, binaryen (wasm-opt), esbuild, the runtimes
+# the npm package is tested on (deno, bun, edge-runtime), typescript and the
 # benchmark baselines. Reinstall only when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-lock; then
   say "installing npm packages from package-lock.json"

@@ -1,0 +1,39 @@
+// One list of error codes (issue 11): `Error::code` in src/error.rs is the source; the
+// TypeScript `ErrorCode` union (src/js/tokens.rs, in the built .d.ts) must name exactly those
+// codes, and the codes the library throws are among them. scripts/build-pkg.mjs fails `make pkg`
+// on the same drift and writes ERROR_CODES from src/error.rs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { errorCodeUnion, errorCodes } from "../../scripts/build-pkg.mjs";
+import { codeOf, pkg, sessionTokens } from "./fixtures.mjs";
+
+const dts = readFileSync(new URL("../../pkg-node/edge_session.d.ts", import.meta.url), "utf8");
+
+test("src/error.rs has the codes this test knows to look for", () => {
+  const codes = errorCodes();
+  assert.ok(codes.length >= 18, `${codes.length} codes`);
+  for (const c of ["too_large", "bad_signature", "expired", "conflict", "store_unavailable"]) assert.ok(codes.includes(c), c);
+  assert.equal(new Set(codes).size, codes.length, "no code twice");
+});
+
+test("the ErrorCode union of the .d.ts is exactly the codes of src/error.rs", () => {
+  const union = errorCodeUnion(dts);
+  assert.ok(union, "an ErrorCode union");
+  assert.deepEqual([...union].sort(), [...errorCodes()].sort());
+});
+
+test("EdgeSessionError.code is the union, not a wider type", () => {
+  assert.match(dts, /interface EdgeSessionError extends Error \{[^}]*\bcode: ErrorCode;/);
+});
+
+test("codes thrown at run time are in the list", () => {
+  const tokens = sessionTokens();
+  const thrown = [
+    codeOf(() => tokens.verify("x")),
+    codeOf(() => tokens.verify("A".repeat(10_000))),
+    codeOf(() => new pkg.SessionTokens({ keys: [] })),
+    codeOf(() => tokens.verifyJwt("eyJhbGciOiJub25lIn0.e30.")),
+  ];
+  for (const code of thrown) assert.ok(errorCodes().includes(code), code);
+});

@@ -1,0 +1,246 @@
+// The npm package on every runtime it supports (`make pkg-test`, part of `make test`): pkg/ is
+// packed, the tarball installed into a fresh temporary project as a user installs it, and the
+// same smoke suite (smoke.mjs: sign, verify, tamper, expiry, errors, sealed tokens, JWT interop
+// with jose both ways, affinity routing, a store round trip) runs on
+//
+//   Node (ES modules and CommonJS), Deno, Bun      the package as each resolves it, no flags
+//   workerd                                         bundled by wrangler (`wrangler deploy
+//                                                   --dry-run`), run by Miniflare with KV
+//   Vercel's edge runtime                           bundled with the `edge-light` condition,
+//                                                   run by the `edge-runtime` package, compiling
+//                                                   wasm from bytes refused as on Vercel
+//   Chromium                                        bundled by esbuild, headless, playwright-core
+//
+// and `tsc --noEmit` type-checks types/usage.ts and types/usage-cjs.cts against the published
+// .d.ts files. CHROMIUM=<path> for another browser binary (default /usr/bin/chromium);
+// KEEP_PROJECT=1 keeps the temporary project (its path is printed).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { chromium } from "playwright-core";
+
+import { BIN, makeProject, removeProject } from "./project.mjs";
+import { CHECKS } from "./smoke.mjs";
+
+const run = promisify(execFile);
+let dir;
+
+before(() => {
+  dir = makeProject();
+  console.log(`# project: ${dir}`);
+});
+
+after(() => {
+  if (process.env.KEEP_PROJECT) console.log(`# kept ${dir}`);
+  else removeProject(dir);
+});
+
+// Every check of the suite passed, and every check ran (`store-kv` only with KV).
+function assertSmoke(results, { kv = false } = {}) {
+  const failed = results.filter((r) => !r.ok);
+  assert.deepEqual(failed, [], JSON.stringify(failed, null, 2));
+  const expected = CHECKS.filter((name) => kv || name !== "store-kv");
+  assert.deepEqual(
+    results.map((r) => r.name),
+    expected,
+  );
+}
+
+async function smokeProcess(command, args, env = {}) {
+  const { stdout } = await run(command, args, {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = stdout.split("\n").find((l) => l.startsWith("SMOKE "));
+  assert.ok(line, `no SMOKE line in the output:\n${stdout}`);
+  return JSON.parse(line.slice("SMOKE ".length));
+}
+
+test("the tarball holds the package and nothing else", () => {
+  const pkg = JSON.parse(readFileSync(join(dir, "node_modules/edge-session/package.json"), "utf8"));
+  assert.equal(pkg.name, "edge-session");
+  assert.equal(pkg.type, "module");
+  assert.ok(pkg.engines.node, "engines");
+  for (const [subpath, entry] of Object.entries(pkg.exports)) {
+    if (subpath === "./package.json") continue;
+    const types = JSON.stringify(entry).match(/"types":/g) ?? [];
+    assert.ok(types.length > 0, `${subpath} has types`);
+  }
+  const installed = join(dir, "node_modules/edge-session");
+  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "index.d.ts", "index.d.cts", "node.cjs", "README.md"]) {
+    assert.ok(readFileSync(join(installed, f)).length > 0, f);
+  }
+  // The published types declare no init function: there is none to call.
+  assert.doesNotMatch(readFileSync(join(installed, "index.d.ts"), "utf8"), /initSync|InitInput/);
+});
+
+test("Node, ES modules", async () => {
+  assertSmoke(await smokeProcess(process.execPath, ["run-esm.mjs"]));
+});
+
+test("Node, CommonJS", async () => {
+  assertSmoke(await smokeProcess(process.execPath, ["run-cjs.cjs"]));
+});
+
+test("Deno, with no permissions", async () => {
+  const results = await smokeProcess(join(BIN, "deno"), ["run", "--no-prompt", "run-esm.mjs"], {
+    DENO_DIR: join(dir, ".deno"),
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+  });
+  assertSmoke(results);
+});
+
+test("Bun", async () => {
+  assertSmoke(await smokeProcess(join(BIN, "bun"), ["run-esm.mjs"], { NO_COLOR: "1" }));
+});
+
+test("workerd, bundled by wrangler, with Workers KV", async () => {
+  await run(join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", "dist-worker"], {
+    cwd: dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    timeout: 120_000,
+  });
+  const mf = new Miniflare({
+    modules: true,
+    modulesRoot: join(dir, "dist-worker"),
+    scriptPath: join(dir, "dist-worker/worker.js"),
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-01",
+    kvNamespaces: ["SESSIONS"],
+    kvPersist: false,
+  });
+  try {
+    const res = await mf.dispatchFetch("http://smoke.test/");
+    assert.equal(res.status, 200);
+    assertSmoke(await res.json(), { kv: true });
+  } finally {
+    await mf.dispose();
+  }
+});
+
+// What Vercel's bundler does with `import module from "./x.wasm?module"`: the module comes
+// compiled, as a global the sandbox is given.
+const wasmModules = (files) => ({
+  name: "wasm-module",
+  setup(b) {
+    b.onResolve({ filter: /\.wasm\?module$/ }, (args) => {
+      const file = join(args.resolveDir, args.path.replace(/\?module$/, ""));
+      files.push(file);
+      return { path: file, namespace: "wasm-module" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "wasm-module" }, (args) => ({
+      contents: `export default globalThis.__wasmModules[${JSON.stringify(args.path)}];`,
+    }));
+  },
+});
+
+// Run in the sandbox before the bundle: compiles the modules there (so that they are of its
+// realm), then forbids compiling wasm from bytes, as Vercel's edge runtime does.
+const FORBID_BYTES = `
+  globalThis.__wasmModules = {};
+  for (const [file, bytes] of Object.entries(globalThis.__wasmBytes)) {
+    globalThis.__wasmModules[file] = new WebAssembly.Module(bytes);
+  }
+  const Module = WebAssembly.Module;
+  const refuse = () => { throw new EvalError("wasm compiled from bytes (refused on Vercel's edge runtime)"); };
+  const Refused = function () { refuse(); };
+  Refused.prototype = Module.prototype;
+  WebAssembly.Module = Refused;
+  WebAssembly.compile = async () => refuse();
+  WebAssembly.compileStreaming = async () => refuse();
+  WebAssembly.instantiateStreaming = async () => refuse();
+  const instantiate = WebAssembly.instantiate;
+  WebAssembly.instantiate = (m, imports) => (m instanceof Module ? instantiate(m, imports) : refuse());
+`;
+
+test("Vercel's edge runtime (edge-light), no wasm compiled from bytes", async () => {
+  const { EdgeRuntime } = await import("edge-runtime");
+  const files = [];
+  const out = await build({
+    entryPoints: [join(dir, "edge.mjs")],
+    absWorkingDir: dir,
+    bundle: true,
+    write: false,
+    format: "iife",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    conditions: ["edge-light"],
+    plugins: [wasmModules(files)],
+    logLevel: "warning",
+  });
+  assert.equal(files.length, 2, "the base and store entries import their wasm with ?module");
+  const bytes = Object.fromEntries(files.map((f) => [f, new Uint8Array(readFileSync(f))]));
+  const runtime = new EdgeRuntime({ extend: (context) => Object.assign(context, { __wasmBytes: bytes }) });
+  runtime.evaluate(FORBID_BYTES);
+  runtime.evaluate(out.outputFiles[0].text);
+  const json = await runtime.evaluate("globalThis.smokeTest().then((r) => JSON.stringify(r))");
+  assertSmoke(JSON.parse(json));
+});
+
+test("Chromium, bundled by esbuild", async () => {
+  const out = join(dir, "dist-browser");
+  mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [join(dir, "browser.mjs")],
+    absWorkingDir: dir,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    outfile: join(out, "app.js"),
+    logLevel: "warning",
+  });
+  // The one step esbuild users take (README): the .wasm files next to the bundle.
+  copyFileSync(join(dir, "node_modules/edge-session/edge_session_bg.wasm"), join(out, "edge_session_bg.wasm"));
+  copyFileSync(join(dir, "node_modules/edge-session/store/edge_session_store_bg.wasm"), join(out, "edge_session_store_bg.wasm"));
+  copyFileSync(join(dir, "index.html"), join(out, "index.html"));
+  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+  const server = createServer((req, res) => {
+    const name = new URL(req.url, "http://x").pathname.slice(1) || "index.html";
+    try {
+      const body = readFileSync(join(out, name.replace(/[^A-Za-z0-9_.-]/g, "")));
+      res.writeHead(200, { "content-type": types[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => window.smokeResult !== undefined, null, { timeout: 30_000 });
+    const results = await page.evaluate(() => window.smokeResult);
+    assert.deepEqual(errors, []);
+    assertSmoke(results);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test("tsc --noEmit: a usage file against the published types", async () => {
+  try {
+    await run(join(BIN, "tsc"), ["-p", "types/tsconfig.json"], { cwd: dir, timeout: 120_000 });
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+  }
+});

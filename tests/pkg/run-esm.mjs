@@ -1,0 +1,7 @@
+// Node (ES modules), Deno and Bun: the package as each runtime resolves `edge-session`.
+import * as lib from "edge-session";
+import * as store from "edge-session/store";
+import * as jose from "jose";
+import { smoke } from "./smoke.mjs";
+
+console.log(`SMOKE ${JSON.stringify(await smoke({ lib, store, jose }))}`);

@@ -1,0 +1,12 @@
+// The CommonJS view of the package (`require`, index.d.cts), type-checked like usage.ts.
+import edgeSession = require("edge-session");
+import edgeStore = require("edge-session/store");
+
+const tokens = new edgeSession.SessionTokens({ keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }] });
+const sub: unknown = tokens.verify(tokens.sign({ sub: "u1" })).sub;
+void sub;
+const code: edgeSession.ErrorCode = "expired";
+void code;
+const isError: boolean = edgeSession.isEdgeSessionError(new Error("x"));
+void isError;
+void new edgeStore.SessionStore({ keys: [] });

@@ -1,0 +1,66 @@
+// Type-checked by `tsc --noEmit` (tests/pkg/pkg.test.mjs) against the published .d.ts files of
+// the installed package. Never run. Each `@ts-expect-error` line must stay an error.
+import {
+  Affinity,
+  ERROR_CODES,
+  SealedTokens,
+  SessionTokens,
+  isEdgeSessionError,
+  type EdgeSessionError,
+  type ErrorCode,
+  type VerifiedClaims,
+} from "edge-session";
+import { SessionStore, type Session, type UpdateOptions } from "edge-session/store";
+
+const keys = [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }];
+const tokens = new SessionTokens({ keys, ttlSeconds: 600 });
+const token: string = tokens.sign({ sub: "u1" }, { now: 1 });
+const claims: VerifiedClaims = tokens.verify(token);
+const exp: number = claims.exp;
+void exp;
+const sealed: string = new SealedTokens({ keys }).sign({ sub: "u1" });
+void sealed;
+
+// Every code of src/error.rs is an ErrorCode, and ERROR_CODES lists them.
+const codes: readonly ErrorCode[] = ERROR_CODES;
+const storeCodes: ErrorCode[] = ["conflict", "store_unavailable", "bad_signature", "randomness_unavailable"];
+void codes;
+void storeCodes;
+// @ts-expect-error: not a code
+const notACode: ErrorCode = "no_such_code";
+void notACode;
+
+try {
+  tokens.verify("x");
+} catch (e: unknown) {
+  // @ts-expect-error: `e` is unknown until narrowed
+  void e.code;
+  if (isEdgeSessionError(e)) {
+    const narrowed: EdgeSessionError = e;
+    const code: ErrorCode = e.code;
+    const setting: string | undefined = e.setting;
+    const expiredSub: unknown = e.claims?.sub;
+    void narrowed;
+    void code;
+    void setting;
+    void expiredSub;
+  }
+}
+
+const affinity = new Affinity({ secret: keys[0].secret, backends: [{ id: "a" }] });
+const route = affinity.route({ cookie: null });
+const backend: string = route.backend;
+void backend;
+
+const store = new SessionStore({ keys });
+async function stored(cookie: string | undefined): Promise<void> {
+  const options: UpdateOptions = { retries: 2, now: 5 };
+  const s: Session = await store.update(cookie, (session) => session.set("n", 1), options);
+  await store.update(cookie, (session) => session.set("n", 2), 3, { now: 6 }); // the older form
+  await store.update(cookie, (session) => session.set("n", 3));
+  // @ts-expect-error: retries is a number
+  await store.update(cookie, () => {}, { retries: "2" });
+  const c: string | undefined = s.cookie;
+  void c;
+}
+void stored;

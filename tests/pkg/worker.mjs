@@ -1,0 +1,12 @@
+// Cloudflare Workers: bundled by wrangler (`wrangler deploy --dry-run`), run in workerd with a KV
+// namespace.
+import * as lib from "edge-session";
+import * as store from "edge-session/store";
+import * as jose from "jose";
+import { smoke } from "./smoke.mjs";
+
+export default {
+  async fetch(request, env) {
+    return Response.json(await smoke({ lib, store, jose, kv: env.SESSIONS }));
+  },
+};
