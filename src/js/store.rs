@@ -426,10 +426,10 @@ impl SessionStore {
 
     /// Appends the session's `Set-Cookie` to `response` when there is one to send (see
     /// `setCookie`); returns `response`.
-    #[wasm_bindgen(js_name = applyCookies, unchecked_return_type = "R")]
+    #[wasm_bindgen(js_name = applyCookies, unchecked_return_type = "Response")]
     pub fn apply_cookies(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "R")] response: ResponseLike,
+        #[wasm_bindgen(unchecked_param_type = "Response")] response: ResponseLike,
         session: &Session,
         options: Option<NowOptions>,
     ) -> Result<ResponseLike, JsValue> {
@@ -441,10 +441,10 @@ impl SessionStore {
 
     /// Appends the `Set-Cookie` that deletes the session cookie to `response` (after
     /// `destroy`, at logout); returns `response`.
-    #[wasm_bindgen(js_name = clearCookies, unchecked_return_type = "R")]
+    #[wasm_bindgen(js_name = clearCookies, unchecked_return_type = "Response")]
     pub fn clear_cookies(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "R")] response: ResponseLike,
+        #[wasm_bindgen(unchecked_param_type = "Response")] response: ResponseLike,
     ) -> Result<ResponseLike, JsValue> {
         append_set_cookie(&response, &self.clear_cookie()?)?;
         Ok(response)

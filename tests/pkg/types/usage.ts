@@ -62,5 +62,7 @@ async function stored(cookie: string | undefined): Promise<void> {
   await store.update(cookie, () => {}, { retries: "2" });
   const c: string | undefined = s.cookie;
   void c;
+  const response: Response = store.applyCookies(new Response("ok"), s);
+  void response;
 }
 void stored;
