@@ -1,6 +1,7 @@
 // A fresh project with the packed package installed as a user installs it: `npm pack` in pkg/,
 // then `npm install --offline ./edge-session-<version>.tgz` in an empty temporary directory
-// (with jose, packed from this repository's node_modules, for the JWT interop checks). Shared
+// (with jose and hono, packed from this repository's node_modules: the JWT interop checks, the
+// Hono middleware's types). Shared
 // by tests/pkg/pkg.test.mjs and bench/pkg-cold.mjs.
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -26,7 +27,9 @@ export function makeProject(prefix = "edge-session-pkg-") {
   const packs = join(dir, "packs");
   mkdirSync(packs);
   npm(["pack", "--pack-destination", packs, join(ROOT, "pkg")], dir);
-  npm(["pack", "--ignore-scripts", "--pack-destination", packs, join(ROOT, "node_modules/jose")], dir);
+  for (const dep of ["jose", "hono"]) {
+    npm(["pack", "--ignore-scripts", "--pack-destination", packs, join(ROOT, "node_modules", dep)], dir);
+  }
   const tarballs = readdirSync(packs).map((f) => `./packs/${f}`);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "smoke", private: true, type: "module" }, null, 2));
   npm(["install", "--offline", ...tarballs], dir);

@@ -11,6 +11,8 @@ import {
   type VerifiedClaims,
 } from "edge-session";
 import { SessionStore, type Session, type UpdateOptions } from "edge-session/store";
+import { sessionTokens } from "edge-session/hono";
+import { Hono } from "hono";
 
 const keys = [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }];
 const tokens = new SessionTokens({ keys, ttlSeconds: 600 });
@@ -66,3 +68,7 @@ async function stored(cookie: string | undefined): Promise<void> {
   void response;
 }
 void stored;
+
+// The Hono middleware's types, with Hono's own.
+const app = new Hono();
+app.use(sessionTokens(tokens));
