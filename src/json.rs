@@ -313,6 +313,13 @@ pub(crate) struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
+    /// An object with no member.
+    pub(crate) fn empty() -> Self {
+        Object {
+            members: Vec::new(),
+        }
+    }
+
     /// Reads one JSON object (see [`members`]).
     pub(crate) fn parse(json: &'a str) -> Result<Self, ObjectError> {
         let members = members(json)?;

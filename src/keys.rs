@@ -202,13 +202,18 @@ pub(crate) fn signing_key<K>(keys: &[K]) -> Result<&K> {
 }
 
 fn check_key_id(index: usize, id: &str) -> Result<()> {
-    let ok_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
-    if id.is_empty() || id.len() > MAX_KEY_ID_BYTES || !id.bytes().all(ok_char) {
+    if !valid_key_id(id) {
         return Err(Error::config_of("keys", format!(
             "keys[{index}]: a key id must be 1 to {MAX_KEY_ID_BYTES} characters of A-Z a-z 0-9 . _ -"
         )));
     }
     Ok(())
+}
+
+/// Whether `id` is a key id: 1 to [`MAX_KEY_ID_BYTES`] characters of `A-Z a-z 0-9 . _ -`.
+pub(crate) fn valid_key_id(id: &str) -> bool {
+    let ok_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
+    !id.is_empty() && id.len() <= MAX_KEY_ID_BYTES && id.bytes().all(ok_char)
 }
 
 /// Length of the authentication tags this crate writes: 128 bits (RFC 2104 section 5 allows

@@ -15,6 +15,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod assertion;
 pub mod claims;
 mod compact;
 mod envelope;

@@ -1,0 +1,749 @@
+//! Signed identity assertions for origins: a JWT the gateway (or a JavaScript worker that
+//! proxies itself) sends with every forwarded request in `x-session-assertion`, so an origin
+//! can verify who the user is, and that the request came through the gateway, instead of
+//! trusting plain headers. The pure part: keys, claims, the JWS signing input, the JWKS, and
+//! the reuse policy. The signature itself is WebCrypto's (Ed25519 or ECDSA P-256), in the faces.
+//!
+//! - **Keys** ([`AssertionKey`]): derived from every key of the session keyring with HKDF for
+//!   this purpose alone (so a key rotation publishes the old and the new public key, and the
+//!   first key signs), or one explicit private JWK. Each gives WebCrypto a PKCS#8 private key
+//!   ([`AssertionKey::pkcs8`]); the public key is what WebCrypto exports from it
+//!   ([`PublicJwk::from_exported`] keeps only the public members).
+//! - **Claims** ([`AssertionClaims`]): `iss` (the gateway's public origin), `aud` (the origin
+//!   the request goes to), `iat`, `exp` (at most [`MAX_LIFETIME_SECONDS`] later), `status`
+//!   (`none`, `valid`, `expired`, `invalid` or `revoked`) and, for a valid session, its claims
+//!   (`sub`, `sid` and the others), without the session token's own registered times.
+//! - **Reuse** ([`AssertionCache`]): an assertion is signed again only when the one made for the
+//!   same claims and origin has used half its life, so a busy origin sees one signature per
+//!   session every few minutes, not one per request.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+
+use crate::codec::{b64_decode, b64_encode};
+use crate::error::{Error, Result};
+use crate::json::{self, Object};
+use crate::keys::KeyRing;
+use crate::time::UnixTime;
+
+/// The request header that carries the assertion to the origin.
+pub const HEADER: &str = "x-session-assertion";
+
+/// Where the public keys are published, on the gateway's own host.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The longest life of an assertion, seconds (and the default): five minutes.
+pub const MAX_LIFETIME_SECONDS: u64 = 300;
+
+/// How long the JWKS may be cached by origins and proxies, seconds. Shorter than a key
+/// rotation takes to matter: a new key signs only after it is published, and verifiers fetch
+/// again on an unknown `kid` anyway.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
+
+/// Purpose strings of the HKDF subkeys (see [`crate::keys`]): one per algorithm, so the two
+/// never share a private key.
+const PURPOSE_EDDSA: &str = "origin-assertion/EdDSA";
+const PURPOSE_ES256: &str = "origin-assertion/ES256";
+
+/// The order of the P-256 group, big-endian: a private scalar lies in `1..N`.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// PKCS#8 (RFC 5208, RFC 8410) of an Ed25519 private key, before its 32-byte seed.
+const PKCS8_ED25519: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// PKCS#8 of a P-256 private key (RFC 5915 `ECPrivateKey` without its optional public key,
+/// which WebCrypto computes), before its 32-byte scalar.
+const PKCS8_P256: [u8; 36] = [
+    0x30, 0x41, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x27, 0x30, 0x25, 0x02, 0x01,
+    0x01, 0x04, 0x20, 0x00,
+];
+
+/// The signature algorithm of assertions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alg {
+    /// Ed25519 (RFC 8037), WebCrypto `Ed25519`.
+    EdDSA,
+    /// ECDSA P-256 with SHA-256 (RFC 7518), WebCrypto `ECDSA` on `P-256`.
+    ES256,
+}
+
+impl Alg {
+    /// `EdDSA` or `ES256` (the JOSE names), else `None`.
+    ///
+    /// ```
+    /// use edge_session::token::assertion::Alg;
+    /// assert_eq!(Alg::parse("ES256"), Some(Alg::ES256));
+    /// assert_eq!(Alg::parse("HS256"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<Alg> {
+        match text {
+            "EdDSA" => Some(Alg::EdDSA),
+            "ES256" => Some(Alg::ES256),
+            _ => None,
+        }
+    }
+
+    /// The JOSE name: `EdDSA` or `ES256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::EdDSA => "EdDSA",
+            Alg::ES256 => "ES256",
+        }
+    }
+
+    /// The JWK curve: `Ed25519` or `P-256`.
+    pub fn curve(self) -> &'static str {
+        match self {
+            Alg::EdDSA => "Ed25519",
+            Alg::ES256 => "P-256",
+        }
+    }
+
+    /// The JWK key type: `OKP` or `EC`.
+    pub fn key_type(self) -> &'static str {
+        match self {
+            Alg::EdDSA => "OKP",
+            Alg::ES256 => "EC",
+        }
+    }
+
+    /// The length of a signature, bytes (ES256: `r || s`, as WebCrypto gives it and JWS wants).
+    pub fn signature_len(self) -> usize {
+        64
+    }
+}
+
+/// A private key of assertions: its `kid`, its algorithm and its 32 private bytes (the Ed25519
+/// seed or the P-256 scalar). `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct AssertionKey {
+    kid: String,
+    alg: Alg,
+    private: [u8; 32],
+}
+
+impl fmt::Debug for AssertionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssertionKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AssertionKey {
+    /// One key per key of `ring`, in the ring's order (the first signs), each with the id of
+    /// the secret it comes from: HKDF-SHA256 of the secret with a purpose of its own per
+    /// algorithm. For ES256, the first HKDF output that is a valid scalar (`1..N`; another
+    /// output is tried, with a counter in the purpose, in the 1 in 2^32 case it is not).
+    pub fn derive_all(ring: &KeyRing, alg: Alg) -> Vec<AssertionKey> {
+        ring.iter()
+            .map(|(kid, secret)| {
+                let private = match alg {
+                    Alg::EdDSA => secret.derive(PURPOSE_EDDSA),
+                    Alg::ES256 => {
+                        let mut d = secret.derive(PURPOSE_ES256);
+                        let mut counter = 1u32;
+                        while !valid_p256_scalar(&d) {
+                            d = secret.derive(&format!("{PURPOSE_ES256}/{counter}"));
+                            counter = counter.wrapping_add(1);
+                        }
+                        d
+                    }
+                };
+                AssertionKey {
+                    kid: kid.to_owned(),
+                    alg,
+                    private,
+                }
+            })
+            .collect()
+    }
+
+    /// An explicit key: a private JWK with a `kid`, of the algorithm's key type and curve
+    /// (`{"kty":"OKP","crv":"Ed25519","d":"…","kid":"…"}` or `{"kty":"EC","crv":"P-256",
+    /// "d":"…","kid":"…"}`; the public members, if present, are not used: the public key is
+    /// computed from `d`). Refused with `invalid_config` naming `setting`; the message never
+    /// quotes `d`.
+    pub fn from_jwk(text: &str, alg: Alg, setting: &'static str) -> Result<AssertionKey> {
+        let bad = |why: &str| Error::config_of(setting, format!("{setting}: {why}"));
+        let members = json::members(text).map_err(|_| bad("not a JSON object (a private JWK)"))?;
+        let text_of = |name: &str| json::get(&members, name).and_then(json::string);
+        if text_of("kty").as_deref() != Some(alg.key_type())
+            || text_of("crv").as_deref() != Some(alg.curve())
+        {
+            return Err(bad(&format!(
+                "ORIGIN_ASSERTION = {} needs a JWK with \"kty\":\"{}\" and \"crv\":\"{}\"",
+                alg.name(),
+                alg.key_type(),
+                alg.curve()
+            )));
+        }
+        let kid = text_of("kid")
+            .filter(|k| crate::keys::valid_key_id(k))
+            .ok_or_else(|| bad("needs a \"kid\" of 1 to 64 characters A-Z a-z 0-9 . _ -"))?;
+        let d = text_of("d").ok_or_else(|| bad("needs the private member \"d\""))?;
+        // Decoded in constant time, as secrets are.
+        let private: [u8; 32] = Base64UrlUnpadded::decode_vec(&d)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| bad("\"d\" must be 32 bytes of base64url"))?;
+        if alg == Alg::ES256 && !valid_p256_scalar(&private) {
+            return Err(bad("\"d\" is not a valid P-256 private key"));
+        }
+        Ok(AssertionKey {
+            kid: kid.into_owned(),
+            alg,
+            private,
+        })
+    }
+
+    /// The key id, sent as the JWS header's `kid` and published with the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+
+    /// The private key as PKCS#8 DER, for WebCrypto's `importKey("pkcs8", …)`.
+    pub fn pkcs8(&self) -> Vec<u8> {
+        let prefix: &[u8] = match self.alg {
+            Alg::EdDSA => &PKCS8_ED25519,
+            Alg::ES256 => PKCS8_P256.split_last().map_or(&[], |(_, head)| head),
+        };
+        let mut out = Vec::with_capacity(prefix.len() + 32);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&self.private);
+        out
+    }
+}
+
+/// Whether `d` (big-endian) lies in `1..N` of P-256.
+fn valid_p256_scalar(d: &[u8; 32]) -> bool {
+    d.iter().any(|&b| b != 0) && d.as_slice() < P256_ORDER.as_slice()
+}
+
+/// A public key as published: its `kid`, algorithm and public coordinates. It has no place for
+/// a private member, so none can be published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicJwk {
+    kid: String,
+    alg: Alg,
+    x: String,
+    y: Option<String>,
+}
+
+impl PublicJwk {
+    /// The public part of the JWK that WebCrypto exported for `key` (`exportKey("jwk", …)` of
+    /// the private key imported from [`AssertionKey::pkcs8`]): `crv`, `x` and, for P-256, `y`,
+    /// each checked (32 bytes of base64url); every other member, `d` included, is left behind.
+    pub fn from_exported(key: &AssertionKey, exported: &str) -> Result<PublicJwk> {
+        const WHAT: &str = "exported JWK";
+        let members = json::members(exported).map_err(|_| Error::Malformed(WHAT))?;
+        let text_of = |name: &str| json::get(&members, name).and_then(json::string);
+        let coordinate = |name: &str| {
+            text_of(name)
+                .filter(|c| b64_decode(c).is_ok_and(|b| b.len() == 32))
+                .map(|c| c.into_owned())
+                .ok_or(Error::Malformed(WHAT))
+        };
+        if text_of("crv").as_deref() != Some(key.alg.curve()) {
+            return Err(Error::Malformed(WHAT));
+        }
+        Ok(PublicJwk {
+            kid: key.kid.clone(),
+            alg: key.alg,
+            x: coordinate("x")?,
+            y: match key.alg {
+                Alg::EdDSA => None,
+                Alg::ES256 => Some(coordinate("y")?),
+            },
+        })
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The JWK (RFC 7517) as JSON: `kty`, `crv`, `x` (and `y`), `kid`, `alg`, `use: "sig"`.
+    pub fn to_json(&self) -> String {
+        let mut o = Object::empty();
+        o.insert("kty", json::quoted(self.alg.key_type()));
+        o.insert("crv", json::quoted(self.alg.curve()));
+        o.insert("x", json::quoted(&self.x));
+        if let Some(y) = &self.y {
+            o.insert("y", json::quoted(y));
+        }
+        o.insert("kid", json::quoted(&self.kid));
+        o.insert("alg", json::quoted(self.alg.name()));
+        o.insert("use", json::quoted("sig"));
+        o.to_json()
+    }
+}
+
+/// The JWK Set (RFC 7517 section 5) of `keys`: `{"keys":[…]}`.
+pub fn jwks(keys: &[PublicJwk]) -> String {
+    let list: Vec<String> = keys.iter().map(PublicJwk::to_json).collect();
+    format!("{{\"keys\":[{}]}}", list.join(","))
+}
+
+/// The `Cache-Control` of the JWKS.
+pub fn jwks_cache_control() -> String {
+    format!("public, max-age={JWKS_MAX_AGE_SECONDS}")
+}
+
+/// Registered claims the assertion sets itself: a session token's own are left out.
+const OWN_CLAIMS: [&str; 7] = ["iss", "aud", "iat", "exp", "nbf", "jti", "status"];
+
+/// What an assertion says, before its times: who made it, for whom, and about which session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssertionClaims {
+    /// The claims without `iat` and `exp`, as JSON (sorted members): also the reuse key.
+    identity: String,
+}
+
+impl AssertionClaims {
+    /// The claims of an assertion from `iss` for `aud` about a session of `status`; with a
+    /// valid session, `session_claims` are its verified claims as JSON (`sub`, `sid` and the
+    /// others; the token's `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` are not carried over).
+    /// `extra` are more members the caller vouches for (name, JSON text), for example
+    /// `revocation: "unchecked"`. A `session_claims` that is not a JSON object is left out.
+    pub fn new(
+        iss: &str,
+        aud: &str,
+        status: &str,
+        session_claims: Option<&str>,
+        extra: &[(&str, String)],
+    ) -> Self {
+        let mut o = session_claims
+            .and_then(|c| Object::parse(c).ok())
+            .unwrap_or_else(Object::empty);
+        for name in OWN_CLAIMS {
+            o.remove(name);
+        }
+        for (name, value) in extra {
+            if !OWN_CLAIMS.contains(name) {
+                o.insert(name, value.clone());
+            }
+        }
+        o.insert("iss", json::quoted(iss));
+        o.insert("aud", json::quoted(aud));
+        o.insert("status", json::quoted(status));
+        AssertionClaims {
+            identity: o.to_json(),
+        }
+    }
+
+    /// The claims as JSON, without times.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The JWS signing input (`base64url(header) "." base64url(payload)`) of these claims
+    /// issued at `now` for `lifetime` seconds (at most [`MAX_LIFETIME_SECONDS`]), signed by
+    /// `key`, and its `exp`.
+    pub fn signing_input(&self, key: &AssertionKey, now: UnixTime, lifetime: u64) -> Signing {
+        let exp = now.saturating_add(lifetime.min(MAX_LIFETIME_SECONDS));
+        let header = format!(
+            "{{\"alg\":{},\"kid\":{},\"typ\":\"JWT\"}}",
+            json::quoted(key.alg.name()),
+            json::quoted(&key.kid)
+        );
+        let mut payload = Object::parse(&self.identity).unwrap_or_else(|_| Object::empty());
+        payload.insert("iat", json::number(now));
+        payload.insert("exp", json::number(exp));
+        let input = format!(
+            "{}.{}",
+            b64_encode(header.as_bytes()),
+            b64_encode(payload.to_json().as_bytes())
+        );
+        Signing {
+            input,
+            iat: now,
+            exp,
+        }
+    }
+}
+
+/// A JWS signing input and the times it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signing {
+    /// `base64url(header) "." base64url(payload)`: the bytes to sign.
+    pub input: String,
+    /// Its `iat`.
+    pub iat: UnixTime,
+    /// Its `exp`.
+    pub exp: UnixTime,
+}
+
+impl Signing {
+    /// The compact JWS: the input, `.`, the signature in base64url.
+    pub fn finish(&self, signature: &[u8]) -> String {
+        format!("{}.{}", self.input, b64_encode(signature))
+    }
+}
+
+/// The most assertions one worker instance keeps for reuse.
+pub const CACHE_ENTRIES: usize = 512;
+
+#[derive(Clone, Debug)]
+struct Cached {
+    token: String,
+    iat: UnixTime,
+    exp: UnixTime,
+}
+
+/// Assertions kept for reuse, by key id and claims (the origin, `aud`, is among them), at most
+/// [`CACHE_ENTRIES`]. An assertion is reused while it has more than half its life left, so
+/// what an origin receives is always valid for at least half the lifetime (150 s by default).
+#[derive(Debug, Default)]
+pub struct AssertionCache {
+    entries: HashMap<String, Cached>,
+    capacity: usize,
+}
+
+impl AssertionCache {
+    /// An empty cache of at most `capacity` assertions (0: nothing is kept).
+    pub fn new(capacity: usize) -> Self {
+        AssertionCache {
+            entries: HashMap::new(),
+            capacity,
+        }
+    }
+
+    fn key(kid: &str, claims: &AssertionClaims) -> String {
+        format!("{kid}\n{}", claims.identity)
+    }
+
+    /// The assertion of `claims` signed by `kid`, if one was kept that still has more than half
+    /// its life left at `now` (and was not issued in the future: a clock going back).
+    pub fn get(&self, kid: &str, claims: &AssertionClaims, now: UnixTime) -> Option<&str> {
+        let c = self.entries.get(&Self::key(kid, claims))?;
+        let half = (c.exp.saturating_sub(c.iat)) / 2;
+        (now >= c.iat && now < c.iat.saturating_add(half)).then_some(c.token.as_str())
+    }
+
+    /// Keeps `token`, the assertion of `claims` signed by `kid` per `signing`. When full, the
+    /// assertions no longer reusable at `now` go first, then the oldest.
+    pub fn put(
+        &mut self,
+        kid: &str,
+        claims: &AssertionClaims,
+        signing: &Signing,
+        token: String,
+        now: UnixTime,
+    ) {
+        if self.capacity == 0 {
+            return;
+        }
+        let key = Self::key(kid, claims);
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            self.entries.retain(|_, c| {
+                let half = (c.exp.saturating_sub(c.iat)) / 2;
+                now >= c.iat && now < c.iat.saturating_add(half)
+            });
+            while self.entries.len() >= self.capacity {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, c)| c.iat)
+                    .map(|(k, _)| k.clone());
+                match oldest {
+                    Some(k) => {
+                        self.entries.remove(&k);
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.entries.insert(
+            key,
+            Cached {
+                token,
+                iat: signing.iat,
+                exp: signing.exp,
+            },
+        );
+    }
+
+    /// How many assertions are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Secret;
+
+    fn ring() -> KeyRing {
+        KeyRing::new(vec![
+            ("k2".into(), Secret::new(vec![2; 32]).unwrap()),
+            ("k1".into(), Secret::new(vec![1; 32]).unwrap()),
+        ])
+        .unwrap()
+    }
+
+    fn payload(token: &str) -> String {
+        let part = token.split('.').nth(1).unwrap();
+        String::from_utf8(b64_decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn one_key_per_ring_key_with_its_kid_distinct_per_alg() {
+        let ed = AssertionKey::derive_all(&ring(), Alg::EdDSA);
+        let es = AssertionKey::derive_all(&ring(), Alg::ES256);
+        assert_eq!(ed.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["k2", "k1"]);
+        assert_eq!(es.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["k2", "k1"]);
+        assert_ne!(ed[0].private, ed[1].private);
+        assert_ne!(ed[0].private, es[0].private);
+        // Not the secret, not another purpose's subkey.
+        assert_ne!(ed[0].private, [2; 32]);
+        let (_, s) = ring()
+            .iter()
+            .next()
+            .map(|(k, s)| (k.to_owned(), s.clone()))
+            .unwrap();
+        assert_ne!(ed[0].private, s.derive("session"));
+        // Deterministic: the same ring gives the same keys.
+        assert_eq!(
+            AssertionKey::derive_all(&ring(), Alg::ES256)[1].private,
+            es[1].private
+        );
+        assert!(es.iter().all(|k| valid_p256_scalar(&k.private)));
+        assert!(!format!("{:?}", ed[0]).contains(&format!("{:?}", ed[0].private)));
+    }
+
+    #[test]
+    fn p256_scalars_in_range_only() {
+        assert!(!valid_p256_scalar(&[0; 32]));
+        assert!(!valid_p256_scalar(&P256_ORDER));
+        assert!(!valid_p256_scalar(&[0xff; 32]));
+        let mut below = P256_ORDER;
+        below[31] -= 1;
+        assert!(valid_p256_scalar(&below));
+        let mut one = [0; 32];
+        one[31] = 1;
+        assert!(valid_p256_scalar(&one));
+    }
+
+    #[test]
+    fn pkcs8_shapes() {
+        let ed = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let der = ed.pkcs8();
+        assert_eq!(der.len(), 48);
+        assert_eq!(usize::from(der[1]) + 2, der.len());
+        assert_eq!(&der[16..], &ed.private);
+        let es = &AssertionKey::derive_all(&ring(), Alg::ES256)[0];
+        let der = es.pkcs8();
+        assert_eq!(der.len(), 67);
+        assert_eq!(usize::from(der[1]) + 2, der.len());
+        assert_eq!(&der[35..], &es.private);
+    }
+
+    #[test]
+    fn explicit_jwk_checked() {
+        let d = b64_encode(&[7; 32]);
+        let k = AssertionKey::from_jwk(
+            &format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"ignored","kid":"ops-1"}}"#),
+            Alg::EdDSA,
+            "ORIGIN_ASSERTION_KEY",
+        )
+        .unwrap();
+        assert_eq!((k.kid(), k.private), ("ops-1", [7; 32]));
+        let refuse = |text: &str, alg| {
+            let e = AssertionKey::from_jwk(text, alg, "ORIGIN_ASSERTION_KEY").unwrap_err();
+            assert_eq!(e.setting(), Some("ORIGIN_ASSERTION_KEY"));
+            assert!(!e.to_string().contains(&d), "{e}");
+            e
+        };
+        // Wrong curve for the algorithm, no kid, bad d, d out of range, not JSON.
+        refuse(
+            &format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"a"}}"#),
+            Alg::ES256,
+        );
+        refuse(
+            &format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}"}}"#),
+            Alg::EdDSA,
+        );
+        refuse(
+            r#"{"kty":"OKP","crv":"Ed25519","d":"AAAA","kid":"a"}"#,
+            Alg::EdDSA,
+        );
+        let high = b64_encode(&[0xff; 32]);
+        refuse(
+            &format!(r#"{{"kty":"EC","crv":"P-256","d":"{high}","kid":"a"}}"#),
+            Alg::ES256,
+        );
+        refuse("nope", Alg::EdDSA);
+        let e = refuse(
+            &format!(r#"{{"kty":"EC","crv":"P-256","d":"{d}","kid":"bad kid"}}"#),
+            Alg::ES256,
+        );
+        assert_eq!(e.code(), "invalid_config");
+    }
+
+    #[test]
+    fn jwks_has_public_members_only() {
+        let keys = AssertionKey::derive_all(&ring(), Alg::ES256);
+        let x = b64_encode(&[1; 32]);
+        let y = b64_encode(&[2; 32]);
+        let exported = format!(
+            r#"{{"kty":"EC","crv":"P-256","d":"{}","x":"{x}","y":"{y}","ext":true,"key_ops":["sign"]}}"#,
+            b64_encode(&keys[0].private)
+        );
+        let public = PublicJwk::from_exported(&keys[0], &exported).unwrap();
+        let set = jwks(&[public.clone(), public]);
+        let v: serde_json::Value = serde_json::from_str(&set).unwrap();
+        let list = v["keys"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        let jwk = list[0].as_object().unwrap();
+        let mut names: Vec<&str> = jwk.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+        assert_eq!(jwk["kid"], "k2");
+        assert_eq!(jwk["alg"], "ES256");
+        assert!(!set.contains("\"d\"") && !set.contains(&b64_encode(&keys[0].private)));
+
+        let ed = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let public = PublicJwk::from_exported(
+            ed,
+            &format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}","d":"zz"}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            public.to_json(),
+            format!(
+                r#"{{"alg":"EdDSA","crv":"Ed25519","kid":"k2","kty":"OKP","use":"sig","x":"{x}"}}"#
+            )
+        );
+        // Wrong curve, short coordinate, missing y: refused.
+        assert!(PublicJwk::from_exported(ed, &format!(r#"{{"crv":"P-256","x":"{x}"}}"#)).is_err());
+        assert!(PublicJwk::from_exported(ed, r#"{"crv":"Ed25519","x":"AAAA"}"#).is_err());
+        assert!(
+            PublicJwk::from_exported(&keys[0], &format!(r#"{{"crv":"P-256","x":"{x}"}}"#)).is_err()
+        );
+        assert_eq!(jwks(&[]), r#"{"keys":[]}"#);
+        assert_eq!(jwks_cache_control(), "public, max-age=300");
+    }
+
+    #[test]
+    fn claims_of_a_session_and_of_an_anonymous_request() {
+        let session = r#"{"sub":"alice","sid":"s1","role":"admin","iat":100,"exp":200,"iss":"x","aud":"y","status":"forged","auth_time":90}"#;
+        let c = AssertionClaims::new(
+            "https://app.example",
+            "http://10.0.0.1:8080",
+            "valid",
+            Some(session),
+            &[
+                ("revocation", json::quoted("unchecked")),
+                ("exp", "1".into()),
+            ],
+        );
+        assert_eq!(
+            c.identity(),
+            r#"{"aud":"http://10.0.0.1:8080","auth_time":90,"iss":"https://app.example","revocation":"unchecked","role":"admin","sid":"s1","status":"valid","sub":"alice"}"#
+        );
+        let key = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let s = c.signing_input(key, 1000, 300);
+        assert_eq!((s.iat, s.exp), (1000, 1300));
+        let header = b64_decode(s.input.split('.').next().unwrap()).unwrap();
+        assert_eq!(header, br#"{"alg":"EdDSA","kid":"k2","typ":"JWT"}"#);
+        let token = s.finish(&[9; 64]);
+        assert_eq!(token.split('.').count(), 3);
+        assert_eq!(token.split('.').nth(2).unwrap(), b64_encode(&[9; 64]));
+        let p: serde_json::Value = serde_json::from_str(&payload(&token)).unwrap();
+        assert_eq!(
+            (p["iat"].as_u64(), p["exp"].as_u64()),
+            (Some(1000), Some(1300))
+        );
+        assert_eq!(p["sub"], "alice");
+
+        // Never longer than five minutes.
+        assert_eq!(c.signing_input(key, 1000, 3600).exp, 1300);
+
+        let anon = AssertionClaims::new("https://app.example", "http://o", "none", None, &[]);
+        assert_eq!(
+            anon.identity(),
+            r#"{"aud":"http://o","iss":"https://app.example","status":"none"}"#
+        );
+        // Claims that are not an object are left out.
+        let odd = AssertionClaims::new("i", "a", "valid", Some("[1]"), &[]);
+        assert_eq!(odd.identity(), r#"{"aud":"a","iss":"i","status":"valid"}"#);
+    }
+
+    #[test]
+    fn reuse_while_more_than_half_the_life_is_left() {
+        let key = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let c = AssertionClaims::new("i", "a", "none", None, &[]);
+        let other_origin = AssertionClaims::new("i", "b", "none", None, &[]);
+        let mut cache = AssertionCache::new(8);
+        assert_eq!(cache.get("k2", &c, 1000), None);
+        let s = c.signing_input(key, 1000, 300);
+        cache.put("k2", &c, &s, s.finish(&[1; 64]), 1000);
+        let token = s.finish(&[1; 64]);
+        assert_eq!(cache.get("k2", &c, 1000), Some(token.as_str()));
+        assert_eq!(cache.get("k2", &c, 1149), Some(token.as_str()));
+        assert_eq!(cache.get("k2", &c, 1150), None);
+        assert_eq!(cache.get("k2", &c, 999), None);
+        // Another origin, another key id, other claims: not this one.
+        assert_eq!(cache.get("k2", &other_origin, 1000), None);
+        assert_eq!(cache.get("k1", &c, 1000), None);
+        assert_eq!(
+            cache.get(
+                "k2",
+                &AssertionClaims::new("i", "a", "valid", None, &[]),
+                1000
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn cache_is_bounded_dropping_stale_then_oldest() {
+        let key = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let mut cache = AssertionCache::new(3);
+        let claims = |aud: &str| AssertionClaims::new("i", aud, "none", None, &[]);
+        let put = |cache: &mut AssertionCache, aud: &str, now| {
+            let c = claims(aud);
+            let s = c.signing_input(key, now, 300);
+            cache.put("k2", &c, &s, s.finish(&[0; 64]), now);
+        };
+        put(&mut cache, "a", 1000);
+        put(&mut cache, "b", 1200);
+        put(&mut cache, "c", 1210);
+        assert_eq!(cache.len(), 3);
+        // At 1220 "a" is stale (issued 1000): it goes, the others stay.
+        put(&mut cache, "d", 1220);
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get("k2", &claims("a"), 1220).is_none());
+        assert!(cache.get("k2", &claims("b"), 1220).is_some());
+        // None stale: the oldest ("b") goes.
+        put(&mut cache, "e", 1225);
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get("k2", &claims("b"), 1225).is_none());
+        assert!(cache.get("k2", &claims("c"), 1225).is_some());
+        assert!(cache.get("k2", &claims("e"), 1225).is_some());
+        let mut none = AssertionCache::new(0);
+        put(&mut none, "a", 1000);
+        assert!(none.is_empty());
+    }
+}
