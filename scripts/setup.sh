@@ -51,3 +51,10 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.setup-lock
 fi
+
+# PyJWT for the Python origin verifier the e2e tests run (examples/origin-verify/verify.py).
+if ! python3 -c "import jwt, cryptography" 2>/dev/null; then
+  say "installing pyjwt and cryptography (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check pyjwt cryptography 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages pyjwt cryptography
+fi

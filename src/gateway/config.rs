@@ -11,8 +11,9 @@ use super::session::SessionCodec;
 use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::{json_shape, Error};
-use crate::keys::KeyConfig;
+use crate::keys::{KeyConfig, KeyRing};
 use crate::store::SessionConfig;
+use crate::token::assertion::{Alg, AssertionKey};
 use crate::token::TokenConfig;
 
 pub use super::session::{JwtBinding, SessionFormat};
@@ -101,9 +102,18 @@ pub mod names {
     pub const STORE_TIMEOUT_MS: &str = "STORE_TIMEOUT_MS";
     /// `1` enables `GET /__edge/store/conformance` (runs the store conformance suite; tests only).
     pub const STORE_TESTS: &str = "STORE_TESTS";
+    /// `off` (default), `EdDSA` or `ES256`: every forwarded request carries a signed
+    /// `x-session-assertion` (JWT), its keys published at `/.well-known/jwks.json`.
+    pub const ORIGIN_ASSERTION: &str = "ORIGIN_ASSERTION";
+    /// Secret, with `ORIGIN_ASSERTION`: an explicit private JWK with a `kid` (or a JSON list of
+    /// them, the signing one first) instead of keys derived from `SESSION_KEYS`.
+    pub const ORIGIN_ASSERTION_KEY: &str = "ORIGIN_ASSERTION_KEY";
+    /// With `ORIGIN_ASSERTION`: the assertions' `iss`, the gateway's public origin
+    /// (`https://app.example`); default the origin (scheme and host) of each request's URL.
+    pub const ORIGIN_ASSERTION_ISSUER: &str = "ORIGIN_ASSERTION_ISSUER";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 36] = [
+    pub const ALL: [&str; 39] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -140,6 +150,9 @@ pub mod names {
         STORE_MAX_DATA_BYTES,
         STORE_TIMEOUT_MS,
         STORE_TESTS,
+        ORIGIN_ASSERTION,
+        ORIGIN_ASSERTION_KEY,
+        ORIGIN_ASSERTION_ISSUER,
     ];
 }
 
@@ -233,6 +246,8 @@ pub struct GatewayConfig {
     pub max_request_header_bytes: usize,
     /// Server-side session data (`STORE`); `None` when off.
     pub store: Option<StoreSettings>,
+    /// Signed assertions for origins (`ORIGIN_ASSERTION`); `None` when off.
+    pub assertion: Option<AssertionSettings>,
     /// What `from_vars` built to check `affinity` and `tokens`, for the gateway to run.
     pub(super) built: Built,
 }
@@ -317,6 +332,7 @@ impl GatewayConfig {
             })?,
         };
 
+        let assertion = assertion_section(&var, &keys)?;
         let affinity = affinity_section(&var, &origins, &keys, same_site)?;
         let tokens = tokens_section(&var, keys, same_site)?;
         let store = store_section(&var, same_site, &tokens, &affinity.config)?;
@@ -367,6 +383,7 @@ impl GatewayConfig {
                 131_072,
             )? as usize,
             store,
+            assertion,
             built: Built {
                 tokens: tokens.codec,
                 affinity: affinity.router,
@@ -392,6 +409,85 @@ impl GatewayConfig {
     /// The issuer and audience of JWT sessions (`SESSION_JWT_*`).
     pub fn session_jwt(&self) -> &JwtBinding {
         &self.session_jwt
+    }
+}
+
+/// The signed assertions' settings (`ORIGIN_ASSERTION*`).
+#[derive(Clone, Debug)]
+pub struct AssertionSettings {
+    /// `EdDSA` or `ES256`.
+    pub alg: Alg,
+    /// The private keys, the signing one first: one per `SESSION_KEYS` key (same `kid`), or
+    /// those of `ORIGIN_ASSERTION_KEY`. Their `Debug` shows no private part.
+    pub keys: Vec<AssertionKey>,
+    /// The `iss` (`ORIGIN_ASSERTION_ISSUER`); `None`: each request's own origin.
+    pub issuer: Option<String>,
+}
+
+fn assertion_section(
+    var: &impl Fn(&str) -> Option<String>,
+    keys: &[KeyConfig],
+) -> Result<Option<AssertionSettings>, ConfigError> {
+    let alg = match var(ORIGIN_ASSERTION).as_deref() {
+        None | Some("off") => return Ok(None),
+        Some(text) => Alg::parse(text).ok_or_else(|| {
+            ConfigError::new(
+                ORIGIN_ASSERTION,
+                format!("{text:?} is not one of off, EdDSA, ES256"),
+            )
+        })?,
+    };
+    let keys = match var(ORIGIN_ASSERTION_KEY) {
+        Some(text) => {
+            let list: Vec<String> = if text.starts_with('[') {
+                let values: Vec<Value> = serde_json::from_str(&text).map_err(|_| {
+                    ConfigError::new(ORIGIN_ASSERTION_KEY, "not a JSON list of private JWKs")
+                })?;
+                values.iter().map(Value::to_string).collect()
+            } else {
+                vec![text]
+            };
+            let keys = list
+                .iter()
+                .map(|jwk| AssertionKey::from_jwk(jwk, alg, ORIGIN_ASSERTION_KEY))
+                .collect::<Result<Vec<_>, Error>>()
+                .map_err(|e| ConfigError::new(ORIGIN_ASSERTION_KEY, error_text(&e)))?;
+            if keys.is_empty() {
+                return Err(ConfigError::new(ORIGIN_ASSERTION_KEY, "an empty list"));
+            }
+            keys
+        }
+        None => {
+            let ring = KeyRing::from_config(keys)
+                .map_err(|e| ConfigError::new(SESSION_KEYS, error_text(&e)))?;
+            AssertionKey::derive_all(&ring, alg)
+        }
+    };
+    let issuer = match var(ORIGIN_ASSERTION_ISSUER) {
+        None => None,
+        Some(iss) => {
+            let (scheme, rest) = iss.split_once("://").unwrap_or_default();
+            if !matches!(scheme, "http" | "https")
+                || rest.is_empty()
+                || rest.contains(['/', '?', '#'])
+                || !iss.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(ConfigError::new(
+                    ORIGIN_ASSERTION_ISSUER,
+                    "must be an origin: https://host[:port], no path",
+                ));
+            }
+            Some(iss)
+        }
+    };
+    Ok(Some(AssertionSettings { alg, keys, issuer }))
+}
+
+/// An error's message without its code (config messages already name their setting).
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::InvalidConfig { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 

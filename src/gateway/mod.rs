@@ -14,12 +14,15 @@
 //! - [`store`]: server-side session data (`STORE = "kv" | "durable"`): to the origin in
 //!   `x-session-data`, back as a merge patch, committed with compare-and-set; revocation
 //!   ("log out everywhere", `x-session-revoke`) kept in the same store.
+//! - [`assertion`]: `ORIGIN_ASSERTION`: the signed `x-session-assertion` for origins, its
+//!   claims from the identity headers, and the JWKS page.
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
 //! - `worker` (feature `gateway`): the event handlers and the per-instance state; beside them
 //!   the HTTP conversions, the proxied request's I/O, the operator endpoints' I/O, and the KV
 //!   snapshot and cron probes.
 
+pub mod assertion;
 pub mod config;
 #[cfg(feature = "gateway")]
 pub mod durable;

@@ -8,6 +8,7 @@
 //! origin response ──finish──▶ headers for the client (identity directives acted on)
 //! ```
 
+use super::assertion;
 use super::config::{ConfigError, GatewayConfig};
 use super::headers::{self, Forwarded};
 use super::health::HealthBook;
@@ -107,6 +108,11 @@ impl Attempt {
     pub fn subject(&self) -> Option<(&str, UnixTime)> {
         self.subject.as_ref().map(|(s, t)| (s.as_str(), *t))
     }
+
+    /// `scheme://host` the client asked (empty when the URL had none).
+    pub fn public(&self) -> &str {
+        &self.public
+    }
 }
 
 /// What to do with a client request.
@@ -118,6 +124,9 @@ pub enum Step {
     Respond(Page),
     /// An authorized operator endpoint.
     Operator(Endpoint),
+    /// `GET /.well-known/jwks.json` with `ORIGIN_ASSERTION` on: the public keys of the
+    /// assertions (see [`super::assertion`]).
+    Jwks,
 }
 
 /// After an origin gave no answer: try another origin, or stop.
@@ -171,6 +180,12 @@ impl Gateway {
             return Step::Respond(Page::headers_too_large(
                 self.config.max_request_header_bytes,
             ));
+        }
+        if path == assertion::JWKS_PATH
+            && self.config.assertion.is_some()
+            && matches!(req.method, "GET" | "HEAD")
+        {
+            return Step::Jwks;
         }
         if operator::is_operator_path(path) {
             let auth = headers::get(req.headers, "authorization");

@@ -4,6 +4,7 @@
 //! - `http`: web_sys requests, responses and headers to and from the pipeline's plain types.
 //! - `proxy`: a request's trip to the origins and back, the stored session around it.
 //! - `operator`: the I/O of the `/__edge/` endpoints.
+//! - `assertion`: WebCrypto for `ORIGIN_ASSERTION`: the signed `x-session-assertion`, the JWKS.
 //! - `health`: the shared health snapshot in KV, read and refreshed, and the cron probes.
 //!
 //! Per worker instance it keeps one [`Gateway`] (built on the first request; a configuration
@@ -11,6 +12,7 @@
 //! session store. No `RefCell` borrow is ever held across an `.await`, so concurrent requests
 //! in one instance cannot collide.
 
+mod assertion;
 mod health;
 mod http;
 mod operator;
@@ -167,6 +169,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     let store = session_store(&gw, &env);
     match step {
         Step::Respond(p) => http::page(&p),
+        Step::Jwks => assertion::jwks_response(&gw).await,
         Step::Operator(Endpoint::Health) => operator::health(&gw, &env, now).await,
         Step::Operator(Endpoint::RevokeSubject) => operator::revoke(store, &req).await,
         Step::Operator(Endpoint::StoreConformance) => operator::conformance(store, now).await,

@@ -4,6 +4,7 @@
 
 use worker::{console_error, console_warn, web_sys};
 
+use super::assertion;
 use super::http::{self, page};
 use super::{with, Shared, Store};
 use crate::gateway::headers;
@@ -28,6 +29,10 @@ pub(super) async fn run(
     };
     let mut body = body;
     loop {
+        if let Err(e) = assertion::add(gw, &mut attempt, now).await {
+            console_error!("edge-session gateway: signing the origin assertion failed: {e}");
+            return page(&Page::internal());
+        }
         let outgoing = match http::build(&attempt, request.method, body.take()) {
             Ok(outgoing) => outgoing,
             Err(e) => {

@@ -1,0 +1,247 @@
+//! Signed identity assertions for origins (`ORIGIN_ASSERTION = "EdDSA" | "ES256"`): what the
+//! gateway asserts about a request it forwards, and the page that publishes its public keys.
+//! The keys, claims and JWS are [`crate::token::assertion`]'s; the WebCrypto signature is the
+//! worker glue's.
+//!
+//! The assertion says what the identity headers say, signed: `status` from `x-session-status`
+//! (after the revocation check: `revoked` included), the session's claims from
+//! `x-session-claims`, `revocation: "unchecked"` when the store could not say. So an origin
+//! that verifies it needs none of the plain `x-session-*` headers.
+
+use super::config::GatewayConfig;
+use super::headers;
+use super::pages::Page;
+use super::pipeline::Attempt;
+use super::session::SessionCookie;
+use crate::json;
+use crate::token::assertion::{self, AssertionClaims};
+
+pub use crate::token::assertion::{HEADER, JWKS_PATH};
+
+/// The claims of the assertion for `attempt` (its origin chosen, its identity headers final),
+/// or `None` when `ORIGIN_ASSERTION` is off (or the origin is unknown, which cannot happen).
+/// `iss` is `ORIGIN_ASSERTION_ISSUER`, else the request's own `scheme://host`; `aud` is the
+/// origin's URL as configured in `ORIGINS`.
+pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClaims> {
+    let settings = config.assertion.as_ref()?;
+    let origin = config.origins.iter().find(|o| o.id == attempt.origin)?;
+    let iss = settings.issuer.as_deref().unwrap_or(attempt.public());
+    let status = headers::get(&attempt.headers, SessionCookie::STATUS_HEADER).unwrap_or("none");
+    let session = (status == "valid")
+        .then(|| headers::get(&attempt.headers, "x-session-claims"))
+        .flatten();
+    let mut extra = Vec::new();
+    if let Some(r) = headers::get(&attempt.headers, headers::REVOCATION) {
+        extra.push(("revocation", json::quoted(r)));
+    }
+    Some(AssertionClaims::new(
+        iss,
+        &origin.url,
+        status,
+        session,
+        &extra,
+    ))
+}
+
+/// Replaces any assertion in `attempt`'s headers (a retry's, at another origin) with `token`.
+pub fn set(attempt: &mut Attempt, token: String) {
+    attempt.headers.retain(|(n, _)| n != HEADER);
+    attempt.headers.push((HEADER.to_owned(), token));
+}
+
+/// The answer to `GET /.well-known/jwks.json`: the JWK Set, cacheable for
+/// [`assertion::JWKS_MAX_AGE_SECONDS`].
+pub fn jwks_page(jwks: String) -> Page {
+    Page {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "application/jwk-set+json".into()),
+            ("cache-control".into(), assertion::jwks_cache_control()),
+            ("access-control-allow-origin".into(), "*".into()),
+        ],
+        body: jwks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::pipeline::{Entropy, Gateway, Request, Step};
+    use crate::token::assertion::Alg;
+
+    const NOW: u64 = 1_800_000_000;
+    const KEYS: &str = r#"[{"id":"k2","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},{"id":"k1","secret":"b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI"}]"#;
+
+    fn gateway(extra: &[(&str, &str)]) -> Result<Gateway, crate::gateway::ConfigError> {
+        let mut vars = vec![
+            ("ORIGINS", r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#),
+            ("SESSION_KEYS", KEYS),
+        ];
+        vars.extend_from_slice(extra);
+        GatewayConfig::from_vars(|n| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .and_then(Gateway::new)
+    }
+
+    fn start(gw: &mut Gateway, path: &str, headers: &[(&str, &str)]) -> Step {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let url = format!("https://app.example{path}");
+        gw.start(
+            &Request {
+                method: "GET",
+                url: &url,
+                headers: &headers,
+                has_body: false,
+            },
+            NOW,
+            &Entropy::default(),
+        )
+    }
+
+    fn proxied(step: Step) -> Attempt {
+        match step {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn settings_off_by_default_and_checked() {
+        assert!(gateway(&[]).unwrap().config().assertion.is_none());
+        assert!(gateway(&[("ORIGIN_ASSERTION", "off")])
+            .unwrap()
+            .config()
+            .assertion
+            .is_none());
+        let gw = gateway(&[("ORIGIN_ASSERTION", "ES256")]).unwrap();
+        let s = gw.config().assertion.as_ref().unwrap();
+        assert_eq!(s.alg, Alg::ES256);
+        assert_eq!(
+            s.keys.iter().map(|k| k.kid()).collect::<Vec<_>>(),
+            ["k2", "k1"]
+        );
+        assert_eq!(s.issuer, None);
+        for (name, value) in [
+            ("ORIGIN_ASSERTION", "HS256"),
+            ("ORIGIN_ASSERTION_ISSUER", "app.example"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://app.example/path"),
+            ("ORIGIN_ASSERTION_KEY", "[]"),
+            (
+                "ORIGIN_ASSERTION_KEY",
+                r#"{"kty":"OKP","crv":"Ed25519","kid":"x"}"#,
+            ),
+        ] {
+            let e = gateway(&[("ORIGIN_ASSERTION", "EdDSA"), (name, value)]).unwrap_err();
+            assert_eq!(e.setting, name, "{value}: {e}");
+        }
+        let d = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"ops"}}"#);
+        let list = format!("[{jwk}]");
+        for key in [jwk.as_str(), list.as_str()] {
+            let gw = gateway(&[
+                ("ORIGIN_ASSERTION", "EdDSA"),
+                ("ORIGIN_ASSERTION_KEY", key),
+                ("ORIGIN_ASSERTION_ISSUER", "https://app.example"),
+            ])
+            .unwrap();
+            let s = gw.config().assertion.as_ref().unwrap();
+            assert_eq!(s.keys.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["ops"]);
+            assert_eq!(s.issuer.as_deref(), Some("https://app.example"));
+            assert!(!format!("{:?}", gw.config()).contains(d));
+        }
+    }
+
+    #[test]
+    fn jwks_path_answered_only_when_on() {
+        let mut on = gateway(&[("ORIGIN_ASSERTION", "EdDSA")]).unwrap();
+        assert_eq!(start(&mut on, JWKS_PATH, &[]), Step::Jwks);
+        assert_eq!(
+            start(&mut on, "/.well-known/jwks.json?x=1", &[]),
+            Step::Jwks
+        );
+        assert!(matches!(
+            start(&mut on, "/.well-known/jwks.jsonx", &[]),
+            Step::Proxy(_)
+        ));
+        let mut off = gateway(&[]).unwrap();
+        assert!(matches!(start(&mut off, JWKS_PATH, &[]), Step::Proxy(_)));
+        let page = jwks_page(r#"{"keys":[]}"#.into());
+        assert_eq!(page.status, 200);
+        assert!(page
+            .headers
+            .contains(&("cache-control".into(), "public, max-age=300".into())));
+    }
+
+    #[test]
+    fn a_clients_assertion_never_reaches_the_origin() {
+        assert!(headers::is_reserved(HEADER));
+        assert!(headers::is_reserved("X_Session_Assertion"));
+        let mut gw = gateway(&[("ORIGIN_ASSERTION", "EdDSA")]).unwrap();
+        let a = proxied(start(
+            &mut gw,
+            "/",
+            &[
+                ("x-session-assertion", "forged"),
+                ("X_SESSION_ASSERTION", "forged"),
+            ],
+        ));
+        assert!(!a
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case(HEADER) || v == "forged"));
+        let mut a = a;
+        set(&mut a, "one".into());
+        set(&mut a, "two".into());
+        assert_eq!(
+            a.headers
+                .iter()
+                .filter(|(n, _)| n == HEADER)
+                .collect::<Vec<_>>(),
+            [&(HEADER.to_owned(), "two".to_owned())]
+        );
+    }
+
+    #[test]
+    fn claims_follow_the_identity_headers() {
+        let mut gw = gateway(&[("ORIGIN_ASSERTION", "EdDSA")]).unwrap();
+        let anon = proxied(start(&mut gw, "/", &[]));
+        assert_eq!(
+            claims(gw.config(), &anon).unwrap().identity(),
+            r#"{"aud":"http://127.0.0.1:9001","iss":"https://app.example","status":"none"}"#
+        );
+        // A session as the gateway forwards it; a revocation check that could not be made.
+        let mut a = anon.clone();
+        a.headers.retain(|(n, _)| n != "x-session-status");
+        a.headers.extend([
+            ("x-session-status".into(), "valid".into()),
+            (
+                "x-session-claims".into(),
+                r#"{"sub":"alice","sid":"s1","iat":1,"exp":2}"#.into(),
+            ),
+            ("x-session-revocation".into(), "unchecked".into()),
+        ]);
+        assert_eq!(
+            claims(gw.config(), &a).unwrap().identity(),
+            r#"{"aud":"http://127.0.0.1:9001","iss":"https://app.example","revocation":"unchecked","sid":"s1","status":"valid","sub":"alice"}"#
+        );
+        // A revoked session: its claims are gone from the headers, and from the assertion.
+        let mut r = a.clone();
+        r.headers
+            .retain(|(n, _)| n != "x-session-status" && n != "x-session-claims");
+        r.headers
+            .push(("x-session-status".into(), "revoked".into()));
+        let c = claims(gw.config(), &r).unwrap();
+        assert!(c.identity().contains(r#""status":"revoked""#) && !c.identity().contains("alice"));
+        // Off: none.
+        let mut off = gateway(&[]).unwrap();
+        let a = proxied(start(&mut off, "/", &[]));
+        assert_eq!(claims(off.config(), &a), None);
+    }
+}
