@@ -17,7 +17,6 @@
 //!   same claims and origin has used half its life, so a busy origin sees one signature per
 //!   session every few minutes, not one per request.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -400,17 +399,38 @@ pub const CACHE_ENTRIES: usize = 512;
 
 #[derive(Clone, Debug)]
 struct Cached {
+    /// FNV-1a of `key`, compared first.
+    hash: u64,
+    key: String,
     token: String,
     iat: UnixTime,
     exp: UnixTime,
 }
 
+impl Cached {
+    /// More than half its life left at `now` (and not issued in the future: a clock going back).
+    fn reusable(&self, now: UnixTime) -> bool {
+        let half = self.exp.saturating_sub(self.iat) / 2;
+        now >= self.iat && now < self.iat.saturating_add(half)
+    }
+}
+
+/// FNV-1a, 64 bits: a cheap first comparison of cache keys (not a defence: keys are compared
+/// in full after it).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Assertions kept for reuse, by key id and claims (the origin, `aud`, is among them), at most
 /// [`CACHE_ENTRIES`]. An assertion is reused while it has more than half its life left, so
 /// what an origin receives is always valid for at least half the lifetime (150 s by default).
+// A plain list (a hash compared first) rather than a `HashMap`: a few hundred entries, and
+// 2 KB less gzipped wasm in the gateway.
 #[derive(Debug, Default)]
 pub struct AssertionCache {
-    entries: HashMap<String, Cached>,
+    entries: Vec<Cached>,
     capacity: usize,
 }
 
@@ -418,7 +438,7 @@ impl AssertionCache {
     /// An empty cache of at most `capacity` assertions (0: nothing is kept).
     pub fn new(capacity: usize) -> Self {
         AssertionCache {
-            entries: HashMap::new(),
+            entries: Vec::new(),
             capacity,
         }
     }
@@ -427,12 +447,18 @@ impl AssertionCache {
         format!("{kid}\n{}", claims.identity)
     }
 
+    fn find(&self, key: &str, hash: u64) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|c| c.hash == hash && c.key == key)
+    }
+
     /// The assertion of `claims` signed by `kid`, if one was kept that still has more than half
     /// its life left at `now` (and was not issued in the future: a clock going back).
     pub fn get(&self, kid: &str, claims: &AssertionClaims, now: UnixTime) -> Option<&str> {
-        let c = self.entries.get(&Self::key(kid, claims))?;
-        let half = (c.exp.saturating_sub(c.iat)) / 2;
-        (now >= c.iat && now < c.iat.saturating_add(half)).then_some(c.token.as_str())
+        let key = Self::key(kid, claims);
+        let c = self.entries.get(self.find(&key, fnv1a(key.as_bytes()))?)?;
+        c.reusable(now).then_some(c.token.as_str())
     }
 
     /// Keeps `token`, the assertion of `claims` signed by `kid` per `signing`. When full, the
@@ -449,33 +475,38 @@ impl AssertionCache {
             return;
         }
         let key = Self::key(kid, claims);
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
-            self.entries.retain(|_, c| {
-                let half = (c.exp.saturating_sub(c.iat)) / 2;
-                now >= c.iat && now < c.iat.saturating_add(half)
-            });
+        let hash = fnv1a(key.as_bytes());
+        let entry = Cached {
+            hash,
+            key,
+            token,
+            iat: signing.iat,
+            exp: signing.exp,
+        };
+        if let Some(i) = self.find(&entry.key, hash) {
+            if let Some(slot) = self.entries.get_mut(i) {
+                *slot = entry;
+            }
+            return;
+        }
+        if self.entries.len() >= self.capacity {
+            self.entries.retain(|c| c.reusable(now));
             while self.entries.len() >= self.capacity {
                 let oldest = self
                     .entries
                     .iter()
+                    .enumerate()
                     .min_by_key(|(_, c)| c.iat)
-                    .map(|(k, _)| k.clone());
+                    .map(|(i, _)| i);
                 match oldest {
-                    Some(k) => {
-                        self.entries.remove(&k);
+                    Some(i) => {
+                        self.entries.swap_remove(i);
                     }
                     None => break,
                 }
             }
         }
-        self.entries.insert(
-            key,
-            Cached {
-                token,
-                iat: signing.iat,
-                exp: signing.exp,
-            },
-        );
+        self.entries.push(entry);
     }
 
     /// How many assertions are kept.
@@ -704,6 +735,14 @@ mod tests {
         assert_eq!(cache.get("k2", &c, 1149), Some(token.as_str()));
         assert_eq!(cache.get("k2", &c, 1150), None);
         assert_eq!(cache.get("k2", &c, 999), None);
+        // Signed again: the new one replaces the old.
+        let again = c.signing_input(key, 1150, 300);
+        cache.put("k2", &c, &again, again.finish(&[2; 64]), 1150);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.get("k2", &c, 1151),
+            Some(again.finish(&[2; 64]).as_str())
+        );
         // Another origin, another key id, other claims: not this one.
         assert_eq!(cache.get("k2", &other_origin, 1000), None);
         assert_eq!(cache.get("k1", &c, 1000), None);

@@ -4,6 +4,8 @@
 //! reuse ([`AssertionCache`]). No `RefCell` borrow is held across an `.await`.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use worker::js_sys::{self, Array, Function, Object, Reflect, Uint8Array};
@@ -19,7 +21,8 @@ use crate::gateway::pages::Page;
 use crate::gateway::pipeline::Attempt;
 use crate::time::UnixTime;
 use crate::token::assertion::{
-    jwks, Alg, AssertionCache, AssertionKey, PublicJwk, CACHE_ENTRIES, MAX_LIFETIME_SECONDS,
+    jwks, Alg, AssertionCache, AssertionClaims, AssertionKey, PublicJwk, Signing, CACHE_ENTRIES,
+    MAX_LIFETIME_SECONDS,
 };
 
 /// The imported signing key and the published JWKS of this instance.
@@ -117,7 +120,11 @@ async fn signer(gw: &Shared) -> Result<Rc<Signer>, JsValue> {
     let settings = with(gw, |g| g.config().assertion.clone())
         .flatten()
         .ok_or_else(|| JsValue::from_str("ORIGIN_ASSERTION is off"))?;
-    let built = build(&settings).await?;
+    // Once per instance: behind a `dyn` future, so that its state machine is not inlined into
+    // every caller's (wasm size).
+    let building: Pin<Box<dyn Future<Output = Result<Rc<Signer>, JsValue>> + '_>> =
+        Box::pin(build(&settings));
+    let built = building.await?;
     SIGNER.with(|c| *c.borrow_mut() = Some(built.clone()));
     Ok(built)
 }
@@ -130,30 +137,61 @@ pub(super) async fn add(gw: &Shared, attempt: &mut Attempt, now: UnixTime) -> Re
         return Ok(());
     };
     let signer = signer(gw).await.map_err(|e| http::error_text(&e))?;
-    let kid = signer.key.kid();
-    let kept = CACHE.with(|c| c.borrow().get(kid, &claims, now).map(str::to_owned));
-    if let Some(token) = kept {
-        assertion::set(attempt, token);
-        return Ok(());
-    }
-    let signing = claims.signing_input(&signer.key, now, MAX_LIFETIME_SECONDS);
-    let data = Uint8Array::from(signing.input.as_bytes());
-    let args = Array::of3(
-        &algorithm(signer.key.alg(), false).map_err(|e| http::error_text(&e))?,
-        &signer.crypto_key,
-        &data,
-    );
+    let signing = match kept_or_input(&signer, &claims, now) {
+        Ok(token) => {
+            assertion::set(attempt, token);
+            return Ok(());
+        }
+        Err(signing) => signing,
+    };
+    let args = sign_args(&signer, &signing).map_err(|e| http::error_text(&e))?;
     let signature = call("sign", &args)
         .await
         .map_err(|e| http::error_text(&e))?;
-    let bytes = Uint8Array::new(&signature).to_vec();
-    let token = signing.finish(&bytes);
+    assertion::set(attempt, keep(&signer, &claims, &signing, &signature, now));
+    Ok(())
+}
+
+/// The kept assertion of `claims`, else the signing input of a new one.
+#[inline(never)]
+fn kept_or_input(
+    signer: &Signer,
+    claims: &AssertionClaims,
+    now: UnixTime,
+) -> Result<String, Signing> {
+    let kid = signer.key.kid();
+    match CACHE.with(|c| c.borrow().get(kid, claims, now).map(str::to_owned)) {
+        Some(token) => Ok(token),
+        None => Err(claims.signing_input(&signer.key, now, MAX_LIFETIME_SECONDS)),
+    }
+}
+
+/// `crypto.subtle.sign`'s arguments for `signing`.
+#[inline(never)]
+fn sign_args(signer: &Signer, signing: &Signing) -> Result<Array, JsValue> {
+    let data = Uint8Array::from(signing.input.as_bytes());
+    Ok(Array::of3(
+        &algorithm(signer.key.alg(), false)?,
+        &signer.crypto_key,
+        &data,
+    ))
+}
+
+/// The assertion of `signing` and its `signature`, kept for reuse.
+#[inline(never)]
+fn keep(
+    signer: &Signer,
+    claims: &AssertionClaims,
+    signing: &Signing,
+    signature: &JsValue,
+    now: UnixTime,
+) -> String {
+    let token = signing.finish(&Uint8Array::new(signature).to_vec());
     CACHE.with(|c| {
         c.borrow_mut()
-            .put(kid, &claims, &signing, token.clone(), now)
+            .put(signer.key.kid(), claims, signing, token.clone(), now)
     });
-    assertion::set(attempt, token);
-    Ok(())
+    token
 }
 
 /// `GET /.well-known/jwks.json`.
