@@ -29,7 +29,7 @@ export interface AffinityVariables {
 }
 
 export interface SessionTokensOptions<C extends object = SessionClaims> {
-  /** Default "__Host-session". */
+  /** Default "__Host-session" (a SessionStore's cookie is "__Host-sid" by default: both fit on one site). */
   cookieName?: string;
   /** The cookie's attributes (default Path=/, Secure, HttpOnly, SameSite=Lax); Max-Age is the token's life. */
   cookie?: Omit<CookieOptions, "maxAge">;

@@ -67,7 +67,7 @@ export interface SessionStoreConfig {
   purpose?: string;
   /** A store operation slower than this fails with `store_unavailable` (default 5000). */
   timeoutMs?: number;
-  /** The session cookie's name, read by `load(request)` and written by `setCookie` (default "__Host-session"). */
+  /** The session cookie's name, read by `load(request)` and written by `setCookie` (default "__Host-sid", as at the gateway). */
   cookieName?: string;
   /** The session cookie's attributes (default: Path=/, Secure, HttpOnly, SameSite=Lax); `Max-Age` is the session's absolute timeout. */
   cookieOptions?: Omit<CookieOptions, "maxAge">;
@@ -460,7 +460,7 @@ fn append_set_cookie(response: &ResponseLike, header: &str) -> Result<(), JsValu
 }
 
 /// The session cookie's default name.
-const DEFAULT_COOKIE_NAME: &str = "__Host-session";
+const DEFAULT_COOKIE_NAME: &str = "__Host-sid";
 
 impl SessionStore {
     /// The session cookie's value from `source`: the value itself, or read from the request
@@ -689,14 +689,6 @@ pub fn run_store_conformance(
     future_to_promise(async move {
         let get = |name: &str| Reflect::get(&bindings, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let (kv, durable) = (get("kv"), get("durableObject"));
-        let cookie_name = get("cookieName");
-        let cookie_name = match cookie_name.as_string() {
-            Some(name) => name,
-            None if cookie_name.is_undefined() => DEFAULT_COOKIE_NAME.to_owned(),
-            None => return Err(config_error("cookieName must be a string")),
-        };
-        let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions"))?;
-        cookie.check().map_err(js_error)?;
         let store = if !kv.is_undefined() {
             AnyStore::Kv(KvStore::new(kv))
         } else if !durable.is_undefined() {

@@ -122,7 +122,7 @@ test("sessionStore: a new session, data kept across requests, login regenerates,
   const first = await app.request("/count");
   assert.equal((await first.json()).n, 1);
   const [set] = first.headers.getSetCookie();
-  assert.match(set, /^__Host-session=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+  assert.match(set, /^__Host-sid=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
   let cookie = cookiesOf(first);
 
   const second = await app.request("/count", { headers: { cookie } });
@@ -131,14 +131,14 @@ test("sessionStore: a new session, data kept across requests, login regenerates,
 
   const login = await app.request("/login", { method: "POST", headers: { cookie } });
   const renewed = cookiesOf(login);
-  assert.match(renewed, /^__Host-session=/);
+  assert.match(renewed, /^__Host-sid=/);
   assert.notEqual(renewed, cookie, "a new id at login");
   assert.deepEqual(await (await app.request("/count", { headers: { cookie: renewed } })).json(), { n: 3, subject: "bob" });
   assert.deepEqual(await (await app.request("/count", { headers: { cookie } })).json(), { n: 1, subject: null }, "the old id is gone");
 
   const out = await app.request("/logout", { method: "POST", headers: { cookie: renewed } });
-  assert.deepEqual(out.headers.getSetCookie(), ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
-  assert.equal(await store.find(renewed.replace(/^__Host-session=/, "")), undefined);
+  assert.deepEqual(out.headers.getSetCookie(), ["__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
+  assert.equal(await store.find(renewed.replace(/^__Host-sid=/, "")), undefined);
 });
 
 test("sessionStore: logout everywhere ends every session of the subject", async () => {
