@@ -5,7 +5,7 @@ export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
 .PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz \
-	pkg-store sizes size-check pkg-test
+	pkg-store sizes size-check pkg-test examples-test
 
 ## help: this list of targets
 help:
@@ -16,11 +16,12 @@ setup:
 
 ## test: everything CI checks: format, lints (native and wasm32), native tests, the same
 ## tests in WebAssembly under Node, the JavaScript tests against the built package, the npm
-## package installed and smoke-tested on every runtime (pkg-test), the playground in headless
-## Chromium, and the gateway's end-to-end tests on the local edge runtime.
+## package installed and smoke-tested on every runtime (pkg-test), the examples and README's
+## JavaScript (examples-test), the playground in headless Chromium, and the gateway's
+## end-to-end tests on the local edge runtime.
 ## Last, the sizes of the wasm that js-test and e2e built (size-check: it builds nothing, so it
 ## runs from the recipe, after every prerequisite, even under `make -j`).
-test: setup lint unit wasm-test js-test pkg-test browser-test e2e
+test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
@@ -84,6 +85,12 @@ pkg: setup
 ## Vercel's edge runtime and Chromium (bundled by esbuild); `tsc --noEmit` on a usage file.
 pkg-test: pkg
 	node --test --test-concurrency=1 tests/pkg/
+
+## examples-test: each example of examples/ (node, deno, js-worker and hono on wrangler dev) in a
+## fresh project with the packed package, over HTTP; README's JavaScript blocks run (or match
+## the example files they show).
+examples-test: pkg
+	node --test --test-concurrency=1 tests/examples/
 
 fmt:
 	cargo fmt

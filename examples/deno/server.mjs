@@ -1,0 +1,40 @@
+// Deno.serve with session tokens in a cookie and server-side data (in memory here; on Workers,
+// KV or a Durable Object): log in, count visits, log out.
+//   SESSION_SECRET=... deno run --allow-net --allow-env server.mjs
+import { SessionTokens, SessionStore, getCookie, setCookie, clearCookie } from "edge-session/store";
+
+const keys = [{ id: "k1", secret: Deno.env.get("SESSION_SECRET") }];
+const tokens = new SessionTokens({ keys, ttlSeconds: 3600 });
+// No kv or durableObject: in memory. Its own purpose: its cookies are no session tokens.
+const store = new SessionStore({ keys, purpose: "data" }); // its cookie: __Host-sid
+
+const verified = (request) => {
+  const token = getCookie(request, "__Host-session");
+  try {
+    return token === undefined ? null : tokens.verify(token);
+  } catch {
+    return null; // expired, tampered...
+  }
+};
+
+Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }, async (request) => {
+  const url = new URL(request.url);
+  if (request.method === "POST" && url.pathname === "/login") {
+    const user = url.searchParams.get("user") ?? "alice";
+    const response = Response.json({ user });
+    response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
+    return response;
+  }
+  if (request.method === "POST" && url.pathname === "/logout") {
+    const response = Response.json({ user: null });
+    response.headers.append("set-cookie", clearCookie("__Host-session"));
+    return store.clearCookies(response); // and the data's cookie
+  }
+  if (url.pathname === "/count") {
+    const session = await store.load(request); // reads its cookie from the request
+    session.set("n", (session.get("n") ?? 0) + 1);
+    await store.commit(session);
+    return store.applyCookies(Response.json({ n: session.get("n") }), session);
+  }
+  return Response.json({ user: verified(request)?.sub ?? null });
+});

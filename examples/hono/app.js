@@ -1,0 +1,37 @@
+// A Hono app on Cloudflare Workers with the edge-session middleware: stored sessions in Workers
+// KV, login and logout.
+//   npm install && npx wrangler dev     (local KV; the secret comes from .dev.vars)
+import { Hono } from "hono";
+import { SessionStore } from "edge-session/store";
+import { sessionStore, login, logout } from "edge-session/hono";
+
+const app = new Hono();
+
+let sessions; // the middleware, made at the first request (it needs env), then kept
+app.use((c, next) => {
+  sessions ??= sessionStore(new SessionStore({ keys: [{ id: "k1", secret: c.env.SESSION_SECRET }], kv: c.env.SESSIONS }));
+  return sessions(c, next); // c.get("session"): the visitor's session, committed afterwards
+});
+
+app.get("/", (c) => {
+  const session = c.get("session");
+  return c.json({ user: session.subject ?? null, items: session.get("items") ?? [] });
+});
+
+app.post("/login", async (c) => {
+  await login(c, c.req.query("user") ?? "alice"); // check a password first; a new session id
+  return c.json({ user: c.get("session").subject });
+});
+
+app.post("/cart", (c) => {
+  const session = c.get("session");
+  session.set("items", [...(session.get("items") ?? []), c.req.query("item") ?? "book"]);
+  return c.json({ items: session.get("items") });
+});
+
+app.post("/logout", async (c) => {
+  await logout(c, { everywhere: c.req.query("everywhere") === "1" });
+  return c.json({ user: null });
+});
+
+export default app;

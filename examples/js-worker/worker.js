@@ -1,0 +1,41 @@
+// A plain Cloudflare Worker: who you are in a signed session token, your cart in Workers KV.
+//   npm install && npx wrangler dev     (local KV; the secret comes from .dev.vars)
+import { SessionTokens, SessionStore, getCookie, setCookie, clearCookie } from "edge-session/store";
+
+let tokens, store; // made at the first request (they need env), then kept by the isolate
+
+export default {
+  async fetch(request, env) {
+    const keys = [{ id: "k1", secret: env.SESSION_SECRET }]; // base64url, >= 32 bytes
+    tokens ??= new SessionTokens({ keys, ttlSeconds: 3600 });
+    store ??= new SessionStore({ keys, kv: env.SESSIONS, purpose: "cart" }); // its cookie: __Host-sid
+    const url = new URL(request.url);
+
+    if (request.method === "POST" && url.pathname === "/login") {
+      const user = url.searchParams.get("user") ?? "alice"; // check a password here
+      const response = Response.json({ user });
+      response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
+      return response;
+    }
+    if (request.method === "POST" && url.pathname === "/logout") {
+      const cart = await store.find(request);
+      if (cart) await store.destroy(cart);
+      const response = Response.json({ user: null });
+      response.headers.append("set-cookie", clearCookie("__Host-session"));
+      return store.clearCookies(response);
+    }
+    if (request.method === "POST" && url.pathname === "/cart") {
+      const cart = await store.load(request); // the visitor's session, or a new one
+      cart.set("items", [...(cart.get("items") ?? []), url.searchParams.get("item") ?? "book"]);
+      await store.commit(cart);
+      return store.applyCookies(Response.json({ items: cart.get("items") }), cart);
+    }
+
+    let user = null;
+    try {
+      user = tokens.verify(getCookie(request, "__Host-session") ?? "").sub;
+    } catch {} // no cookie, expired, tampered: nobody
+    const cart = await store.find(request);
+    return Response.json({ user, items: cart?.get("items") ?? [] });
+  },
+};

@@ -1,0 +1,236 @@
+// The examples (examples/*), each run as a user runs it (`make examples-test`, part of `make
+// test`): the example's directory copied into a fresh temporary project, the package packed from
+// pkg/ (`make pkg`) and installed there from its tarball (hono too, for examples/hono), then
+//
+//   examples/node        node server.mjs
+//   examples/deno        deno run --allow-net --allow-env server.mjs (deno from npm)
+//   examples/js-worker   wrangler dev (workerd, local KV), bundled by wrangler
+//   examples/hono        wrangler dev, the Hono app with edge-session/hono
+//
+// on a free 127.0.0.1 port, driven over HTTP as a browser would (cookies sent back by hand).
+// README.md shows these files (tests/examples/readme.test.mjs checks that it shows them as they
+// are). KEEP_PROJECT=1 keeps the temporary projects (their paths are printed).
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { describe, test, before, after } from "node:test";
+import { join } from "node:path";
+import { copyFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { BIN, exampleProject, removeProject } from "./project.mjs";
+import { freePort, waitFor } from "../e2e/harness.mjs";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const SECRET = randomBytes(32).toString("base64url");
+
+/** Starts `command` in `dir` and waits until `url` answers; returns a stop function. */
+async function serve(dir, command, args, url, env = {}) {
+  const proc = spawn(command, args, {
+    cwd: dir,
+    env: { ...process.env, SESSION_SECRET: SECRET, NO_COLOR: "1", WRANGLER_SEND_METRICS: "false", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let log = "";
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  const exited = new Promise((resolve) => proc.on("exit", resolve));
+  try {
+    await Promise.race([
+      waitFor(url, 120_000, command),
+      exited.then((code) => {
+        throw new Error(`exited with ${code}`);
+      }),
+    ]);
+  } catch (e) {
+    try {
+      process.kill(-proc.pid, "SIGTERM");
+    } catch {}
+    throw new Error(`${command} ${args.join(" ")} in ${dir}: ${e.message}\n${log}`);
+  }
+  return async () => {
+    try {
+      process.kill(-proc.pid, "SIGTERM");
+    } catch {}
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  };
+}
+
+/** A visitor: a cookie jar over fetch. */
+function visitor(base) {
+  const jar = new Map();
+  const request = async (method, path) => {
+    const cookie = [...jar].map(([n, v]) => `${n}=${v}`).join("; ");
+    const res = await fetch(`${base}${path}`, { method, headers: cookie ? { cookie } : {} });
+    const set = res.headers.getSetCookie();
+    for (const line of set) {
+      const [pair, ...attrs] = line.split(";");
+      const at = pair.indexOf("=");
+      const [name, value] = [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
+      else jar.set(name, value);
+    }
+    assert.equal(res.status, 200, `${method} ${path}`);
+    return { body: await res.json(), set };
+  };
+  return { jar, get: (p) => request("GET", p), post: (p) => request("POST", p) };
+}
+
+/** Session tokens: nobody, login, who I am, a changed token refused, logout. */
+async function tokenFlow(base) {
+  const v = visitor(base);
+  assert.equal((await v.get("/")).body.user, null);
+  const login = await v.post("/login?user=alice");
+  assert.equal(login.body.user, "alice");
+  assert.ok(
+    login.set.some((c) => /^__Host-session=[^;]+; Max-Age=3600; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c)),
+    login.set.join("\n"),
+  );
+  assert.equal((await v.get("/")).body.user, "alice");
+  const token = v.jar.get("__Host-session");
+  v.jar.set("__Host-session", token.slice(0, -1) + (token.endsWith("A") ? "B" : "A"));
+  assert.equal((await v.get("/")).body.user, null, "a changed token is nobody");
+  v.jar.set("__Host-session", token);
+  const out = await v.post("/logout");
+  assert.ok(out.set.some((c) => c.startsWith("__Host-session=; Max-Age=0")));
+  assert.equal((await v.get("/")).body.user, null);
+  return v;
+}
+
+const projects = [];
+after(() => {
+  for (const dir of projects) {
+    if (process.env.KEEP_PROJECT) console.log(`# kept ${dir}`);
+    else removeProject(dir);
+  }
+});
+const project = (name) => {
+  const dir = exampleProject(name);
+  projects.push(dir);
+  return dir;
+};
+
+/** wrangler dev in `dir` on a free port, with local KV kept in the project; the secret in .dev.vars. */
+async function wranglerDev(dir) {
+  const [port, inspector] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, ".dev.vars"), `SESSION_SECRET=${SECRET}\n`);
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)];
+  args.push("--persist-to", join(dir, ".wrangler/state"), "--show-interactive-dev-session=false");
+  const url = `http://127.0.0.1:${port}`;
+  return { url, stop: await serve(dir, join(BIN, "wrangler"), args, url) };
+}
+
+describe("examples/node", () => {
+  let url, stop;
+  before(async () => {
+    const dir = project("node");
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    stop = await serve(dir, process.execPath, ["server.mjs"], url, { PORT: String(port) });
+  });
+  after(() => stop?.());
+  test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+});
+
+describe("examples/deno", () => {
+  let url, stop;
+  before(async () => {
+    const dir = project("deno");
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const args = ["run", "--allow-net", "--allow-env", "server.mjs"];
+    stop = await serve(dir, join(BIN, "deno"), args, url, {
+      PORT: String(port),
+      DENO_DIR: join(dir, ".deno"),
+      DENO_NO_UPDATE_CHECK: "1",
+    });
+  });
+  after(() => stop?.());
+  test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+  test("server-side data: the count goes up for this visitor only", async () => {
+    const v = visitor(url);
+    const first = await v.get("/count");
+    assert.equal(first.body.n, 1);
+    assert.ok(first.set.some((c) => /^__Host-sid=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c)));
+    assert.equal((await v.get("/count")).body.n, 2);
+    assert.equal((await visitor(url).get("/count")).body.n, 1, "another visitor starts at 1");
+    await v.post("/logout");
+    assert.equal(v.jar.has("__Host-sid"), false, "logout clears the data's cookie too");
+  });
+});
+
+describe("examples/js-worker (wrangler dev, local KV)", () => {
+  let url, stop;
+  before(async () => {
+    ({ url, stop } = await wranglerDev(project("js-worker")));
+  });
+  after(() => stop?.());
+  test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+  test("a cart in KV across requests, gone after logout", async () => {
+    const v = visitor(url);
+    await v.post("/login?user=bob");
+    const first = await v.post("/cart?item=pen");
+    assert.deepEqual(first.body.items, ["pen"]);
+    assert.ok(first.set.some((c) => c.startsWith("__Host-sid=")));
+    assert.deepEqual((await v.post("/cart?item=cup")).body.items, ["pen", "cup"]);
+    assert.deepEqual((await v.get("/")).body, { user: "bob", items: ["pen", "cup"] });
+    const sid = v.jar.get("__Host-sid");
+    await v.post("/logout");
+    assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
+    v.jar.set("__Host-sid", sid);
+    assert.deepEqual((await v.get("/")).body.items, [], "the old cart was deleted from KV");
+  });
+});
+
+describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
+  let url, stop, dir;
+  before(async () => {
+    dir = project("hono");
+    ({ url, stop } = await wranglerDev(dir));
+  });
+  after(() => stop?.());
+  test("tsc --noEmit: the middleware's types on Hono's context (tests/examples/hono-types.ts)", async () => {
+    copyFileSync(join(HERE, "hono-types.ts"), join(dir, "hono-types.ts"));
+    const config = {
+      compilerOptions: {
+        strict: true, noEmit: true, target: "es2022", module: "nodenext", moduleResolution: "nodenext",
+        lib: ["es2022", "dom"], types: [], skipLibCheck: false,
+      },
+      files: ["hono-types.ts"],
+    };
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(config));
+    try {
+      execFileSync(join(BIN, "tsc"), ["-p", "tsconfig.json"], { cwd: dir, encoding: "utf8", stdio: "pipe" });
+    } catch (e) {
+      assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+    }
+  });
+  test("a cart before login, kept through login (a new session id), gone after logout", async () => {
+    const v = visitor(url);
+    assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
+    const cart = await v.post("/cart?item=pen");
+    assert.deepEqual(cart.body.items, ["pen"]);
+    assert.ok(cart.set.some((c) => /^__Host-sid=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c)));
+    const before = v.jar.get("__Host-sid");
+    const login = await v.post("/login?user=carol");
+    assert.equal(login.body.user, "carol");
+    assert.notEqual(v.jar.get("__Host-sid"), before, "login gives the session a new id");
+    assert.deepEqual((await v.get("/")).body, { user: "carol", items: ["pen"] });
+    const old = visitor(url);
+    old.jar.set("__Host-sid", before);
+    assert.deepEqual((await old.get("/")).body, { user: null, items: [] }, "the old id is gone");
+    const out = await v.post("/logout");
+    assert.ok(out.set.some((c) => c.startsWith("__Host-sid=; Max-Age=0")));
+    assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
+  });
+  test("log out everywhere ends the user's other sessions", async () => {
+    const laptop = visitor(url);
+    const phone = visitor(url);
+    await laptop.post("/login?user=dave");
+    await phone.post("/login?user=dave");
+    assert.equal((await phone.get("/")).body.user, "dave");
+    await laptop.post("/logout?everywhere=1");
+    assert.equal((await phone.get("/")).body.user, null);
+  });
+});

@@ -1,0 +1,61 @@
+// Type-checked by tests/examples/examples.test.mjs (`tsc --noEmit`) in the examples/hono project,
+// against the published .d.ts of edge-session, edge-session/store, edge-session/hono and hono.
+import { Hono } from "hono";
+import { Affinity, SessionTokens } from "edge-session";
+import { SessionStore, type Session } from "edge-session/store";
+import {
+  affinity,
+  login,
+  logout,
+  sessionStore,
+  sessionTokens,
+  type SessionStoreVariables,
+  type SessionTokensVariables,
+} from "edge-session/hono";
+
+const keys = [{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }];
+
+// Session tokens: the middleware's variables flow into the handlers.
+const tokens = new SessionTokens({ keys });
+type Claims = { sub: string; role: string; iat: number; exp: number };
+const withTokens = new Hono().use(sessionTokens<Claims>(tokens, { minIssuedAt: async () => undefined }));
+withTokens.get("/", (c) => {
+  const claims = c.get("session");
+  const role: string | undefined = claims?.role;
+  // @ts-expect-error the session may be null
+  const sub: string = c.get("session").sub;
+  const error: string | undefined = c.get("sessionError");
+  return c.json({ role, sub, error });
+});
+withTokens.post("/login", (c) => {
+  const token: string | Promise<void> = login(c, { sub: "alice", role: "admin" });
+  return c.text(String(token));
+});
+withTokens.post("/logout", async (c) => {
+  await logout(c);
+  return c.text("bye");
+});
+
+// Stored sessions.
+const store = new SessionStore({ keys });
+const withStore = new Hono<{ Variables: SessionStoreVariables }>();
+withStore.use(sessionStore(store));
+withStore.get("/", async (c) => {
+  const session: Session = c.get("session");
+  session.set("n", 1);
+  await login(c, "bob");
+  await logout(c, { everywhere: true });
+  return c.json({ subject: session.subject ?? null });
+});
+
+// Affinity.
+const router = new Affinity({ secret: keys[0].secret, backends: [{ id: "a" }, { id: "b" }] });
+const proxy = new Hono().use(affinity(router, { header: "x-tenant" }));
+proxy.get("*", (c) => {
+  const backend: string = c.get("backend");
+  const reassigned: boolean = c.get("route").reassigned;
+  return c.json({ backend, reassigned });
+});
+
+// A Variables type a user may declare themselves.
+export type AppVariables = SessionTokensVariables<Claims>;
