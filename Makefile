@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway pkg-store-web bench-store pkg-www browser-test playground fuzz \
+.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway bench-assertion pkg-store-web bench-store pkg-www browser-test playground fuzz \
 	pkg-store sizes size-check pkg-test examples-test
 
 ## help: this list of targets
@@ -140,6 +140,12 @@ bench-store: gateway
 bench-gateway: gateway
 	cargo bench --bench gateway
 	node bench/gateway-load.mjs
+
+## bench-assertion: ORIGIN_ASSERTION's cost: its Rust part per request (natively, reused and
+## new) and one WebCrypto signature (Ed25519, P-256) inside workerd.
+bench-assertion: setup
+	cargo bench --bench assertion
+	node bench/assertion.mjs
 
 ## dev: three demo origins on 127.0.0.1:9001-9003 and the gateway on http://127.0.0.1:8787
 ## (wrangler dev builds it, rebuilds on changes in src/, keeps KV in .wrangler/). Ctrl-C stops all.
