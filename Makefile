@@ -64,13 +64,15 @@ playground: pkg-www
 
 ## bench: token operations in workerd (Miniflare) and in Node against the JS libraries people
 ## use today and raw WebCrypto, written into README.md (bench/tokens.mjs --write); the native
-## core; the affinity simulation (balance, keys moved) and route() throughput.
-bench: setup pkg-node pkg-www
+## core; the affinity simulation (balance, keys moved) and route() throughput; the npm
+## package's wasm sizes and, per runtime, the time from import to the first verify (cold).
+bench: setup pkg-node pkg-www pkg
 	cargo bench --bench core
 	cargo bench --bench jwt
 	node bench/tokens.mjs --write
 	cargo run --release --example affinity_sim
 	node bench/affinity.mjs
+	node bench/pkg-cold.mjs
 
 ## pkg: the npm package `edge-session` in pkg/ (`npm pack` there makes the tarball): imports with
 ## no init step on Workers, Deno, Bun, Node (ESM and CommonJS), Vercel's edge runtime and browsers
@@ -79,6 +81,7 @@ pkg: setup
 	$(WASM_PACK) build --release --target web --out-dir target/npm/base --out-name edge_session --no-pack
 	$(WASM_PACK) build --release --target web --out-dir target/npm/store --out-name edge_session_store --no-pack -- --features store
 	node scripts/build-pkg.mjs
+	@node scripts/sizes.mjs npm-base npm-store
 
 ## pkg-test: `npm pack` of pkg/ installed into a fresh project as a user installs it, then one
 ## smoke suite on Node (ES modules and CommonJS), Deno, Bun, workerd (bundled by wrangler),
@@ -117,13 +120,13 @@ pkg-store: setup
 
 ## sizes: build every wasm artefact (JS library, with the store, gateway), print raw and gzipped
 ## bytes against their budgets (scripts/sizes.mjs) and rewrite the table in docs/sizes.md.
-sizes: setup pkg-node pkg-store gateway
+sizes: setup pkg-node pkg-store pkg gateway
 	node scripts/sizes.mjs --write
 
 ## size-check: the JS library (pkg-node/) and the gateway (build/) as last built, against their
 ## budgets (fails past 10% over); builds nothing and writes nothing. Part of `make test`.
 size-check:
-	node scripts/sizes.mjs js-base gateway
+	node scripts/sizes.mjs js-base npm-base npm-store gateway
 
 ## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
 ## origins, real HTTP; and the JS library's session stores in workerd.

@@ -3,7 +3,9 @@
 // across README.md and docs/ when each commit hand-edited its own).
 //
 //   node scripts/sizes.mjs                    measure every artefact, check the budgets
-//   node scripts/sizes.mjs js-base gateway    only these (what `make size-check` does)
+//   node scripts/sizes.mjs js-base gateway    only these (`make size-check` checks js-base,
+//                                            npm-base, npm-store and gateway; `make pkg`
+//                                            prints npm-base and npm-store)
 //   node scripts/sizes.mjs --write            also rewrite the table in docs/sizes.md
 //
 // It builds nothing: `make sizes` builds every artefact and runs it with --write; `make
@@ -49,6 +51,22 @@ const ARTEFACTS = [
     command: "wasm-pack build --release --target nodejs --out-dir target/pkg-store -- --features store",
     files: ["target/pkg-store/edge_session_bg.wasm"],
     budget: 190_000, // measured 187,615 at c77b084 (2026-11-30), rounded up to the next 5,000
+  },
+  {
+    id: "npm-base",
+    name: "npm package `edge-session` (what `import \"edge-session\"` loads)",
+    make: "make pkg",
+    command: "wasm-pack build --release --target web --out-dir target/npm/base --out-name edge_session (copied into pkg/)",
+    files: ["pkg/edge_session_bg.wasm"],
+    budget: 61_440, // the same 60 KiB as js-base: issue 11 keeps the base import under 60 KB gzipped
+  },
+  {
+    id: "npm-store",
+    name: "npm package `edge-session/store` (its own wasm)",
+    make: "make pkg",
+    command: "wasm-pack build --release --target web --out-dir target/npm/store --out-name edge_session_store -- --features store (copied into pkg/store/)",
+    files: ["pkg/store/edge_session_store_bg.wasm"],
+    budget: 190_000, // the same as js-store: the same Rust build, bound for the web target
   },
   {
     id: "gateway",
