@@ -9,14 +9,15 @@
 //   Vercel's edge runtime                           bundled with the `edge-light` condition,
 //                                                   run by the `edge-runtime` package, compiling
 //                                                   wasm from bytes refused as on Vercel
-//   Chromium                                        bundled by esbuild, headless, playwright-core
+//   Chromium                                        bundled by esbuild, built by Vite, and from
+//                                                   Vite's dev server; headless, playwright-core
 //
 // and `tsc --noEmit` type-checks types/usage.ts and types/usage-cjs.cts against the published
 // .d.ts files. CHROMIUM=<path> for another browser binary (default /usr/bin/chromium);
 // KEEP_PROJECT=1 keeps the temporary project (its path is printed).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -189,6 +190,39 @@ test("Vercel's edge runtime (edge-light), no wasm compiled from bytes", async ()
   assertSmoke(JSON.parse(json));
 });
 
+// Serves `out` on 127.0.0.1, opens `page` in headless Chromium, returns the suite's results.
+async function inChromium(out, page) {
+  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+  const server = createServer((req, res) => {
+    const name = new URL(req.url, "http://x").pathname.slice(1) || "index.html";
+    try {
+      const body = readFileSync(join(out, ...name.split("/").map((p) => p.replace(/[^A-Za-z0-9_.-]/g, ""))));
+      res.writeHead(200, { "content-type": types[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const tab = await browser.newPage();
+    const errors = [];
+    tab.on("pageerror", (e) => errors.push(e.message));
+    await tab.goto(`http://127.0.0.1:${server.address().port}/${page}`);
+    await tab.waitForFunction(() => window.smokeResult !== undefined, null, { timeout: 30_000 });
+    const results = await tab.evaluate(() => window.smokeResult);
+    assert.deepEqual(errors, []);
+    return results;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
 test("Chromium, bundled by esbuild", async () => {
   const out = join(dir, "dist-browser");
   mkdirSync(out, { recursive: true });
@@ -202,38 +236,53 @@ test("Chromium, bundled by esbuild", async () => {
     outfile: join(out, "app.js"),
     logLevel: "warning",
   });
-  // The one step esbuild users take (README): the .wasm files next to the bundle.
+  // The one step esbuild users take (npm/README.md): the .wasm files next to the bundle.
   copyFileSync(join(dir, "node_modules/edge-session/edge_session_bg.wasm"), join(out, "edge_session_bg.wasm"));
   copyFileSync(join(dir, "node_modules/edge-session/store/edge_session_store_bg.wasm"), join(out, "edge_session_store_bg.wasm"));
   copyFileSync(join(dir, "index.html"), join(out, "index.html"));
-  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
-  const server = createServer((req, res) => {
-    const name = new URL(req.url, "http://x").pathname.slice(1) || "index.html";
-    try {
-      const body = readFileSync(join(out, name.replace(/[^A-Za-z0-9_.-]/g, "")));
-      res.writeHead(200, { "content-type": types[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+  assertSmoke(await inChromium(out, "index.html"));
+});
+
+test("Chromium, built by Vite (it emits the .wasm files itself)", async () => {
+  const vite = await import("vite");
+  const out = join(dir, "dist-vite");
+  await vite.build({
+    root: dir,
+    configFile: false,
+    logLevel: "warn",
+    build: { outDir: out, target: "es2022", rollupOptions: { input: join(dir, "vite.html") } },
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const assets = readdirSync(join(out, "assets"));
+  assert.ok(assets.some((f) => /^edge_session_bg.*\.wasm$/.test(f)), `Vite emitted the base wasm: ${assets}`);
+  assert.ok(assets.some((f) => /^edge_session_store_bg.*\.wasm$/.test(f)), `and the store's: ${assets}`);
+  assertSmoke(await inChromium(out, "vite.html"));
+});
+
+test("Chromium, from Vite's dev server", async () => {
+  const vite = await import("vite");
+  const server = await vite.createServer({
+    root: dir,
+    configFile: false,
+    logLevel: "warn",
+    server: { host: "127.0.0.1", port: 0, strictPort: false },
+  });
+  await server.listen();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu"],
   });
   try {
-    const page = await browser.newPage();
+    const tab = await browser.newPage();
     const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
-    await page.waitForFunction(() => window.smokeResult !== undefined, null, { timeout: 30_000 });
-    const results = await page.evaluate(() => window.smokeResult);
+    tab.on("pageerror", (e) => errors.push(e.message));
+    await tab.goto(new URL("vite.html", server.resolvedUrls.local[0]).href);
+    await tab.waitForFunction(() => window.smokeResult !== undefined, null, { timeout: 30_000 });
+    const results = await tab.evaluate(() => window.smokeResult);
     assert.deepEqual(errors, []);
     assertSmoke(results);
   } finally {
     await browser.close();
-    server.close();
+    await server.close();
   }
 });
 
