@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway e2e bench-gateway bench-assertion pkg-store-web bench-store pkg-www browser-test playground fuzz \
+.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-store-web bench-store pkg-www browser-test playground fuzz \
 	pkg-store sizes size-check pkg-test examples-test
 
 ## help: this list of targets
@@ -25,7 +25,7 @@ test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
-## library, the gateway, the store's test build); the docs with warnings denied.
+## library, the gateway and its test build, the store's test build); the docs with warnings denied.
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
@@ -34,6 +34,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features store --quiet
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway-conformance,talc -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings
 
 unit:
@@ -98,15 +99,15 @@ examples-test: pkg
 fmt:
 	cargo fmt
 
-# The gateway worker as wrangler.toml's [build] command makes it (into build/), with the
-# tools worker-build would otherwise download; its own target dir avoids racing pkg builds.
-GATEWAY_BUILD := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen \
-	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
-	worker-build --release . --no-default-features --features gateway --target-dir target/gateway
-
-## gateway: build the gateway worker into build/ (wrangler dev and deploy run the same).
+## gateway: build the gateway worker into build/ (scripts/build-gateway.sh: wrangler dev and
+## deploy run the same): worker-build (cargo profile `gateway`), then wasm-opt -Oz.
 gateway: setup
-	$(GATEWAY_BUILD)
+	scripts/build-gateway.sh
+
+# The gateway's test build (into build-test/): the production build plus the store conformance
+# suite behind /__edge/store/conformance (feature `gateway-conformance`), for tests/e2e/store.test.mjs.
+gateway-test: setup
+	scripts/build-gateway.sh --test
 
 # The JS library with the session store, as a worker imports it (`--target web`), plus the test
 # export `runStoreConformance`: what tests/e2e/js-store.test.mjs runs in workerd.
@@ -130,7 +131,7 @@ size-check:
 
 ## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
 ## origins, real HTTP; and the JS library's session stores in workerd.
-e2e: gateway pkg-store-web
+e2e: gateway gateway-test pkg-store-web
 	node --test --test-concurrency=1 tests/e2e/
 
 ## bench-store: session reads and writes per second through the gateway, for STORE = none, kv

@@ -100,7 +100,8 @@ pub mod names {
     pub const STORE_MAX_DATA_BYTES: &str = "STORE_MAX_DATA_BYTES";
     /// A store operation slower than this is `store_unavailable`, milliseconds (default 3000).
     pub const STORE_TIMEOUT_MS: &str = "STORE_TIMEOUT_MS";
-    /// `1` enables `GET /__edge/store/conformance` (runs the store conformance suite; tests only).
+    /// `1` enables `GET /__edge/store/conformance` (runs the store conformance suite; test builds
+    /// only, feature `gateway-conformance`).
     pub const STORE_TESTS: &str = "STORE_TESTS";
     /// `off` (default), `EdDSA` or `ES256`: every forwarded request carries a signed
     /// `x-session-assertion` (JWT), its keys published at `/.well-known/jwks.json`.

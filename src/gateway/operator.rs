@@ -5,7 +5,8 @@
 //!   before now, stored sessions and session tokens (`STORE` on); answers
 //!   `{"revoked": n, "minIssuedAt": now}`.
 //! - `GET /__edge/store/conformance`: runs the store conformance suite against the configured
-//!   store (`STORE_TESTS=1` only; for the end-to-end tests).
+//!   store (`STORE_TESTS=1` in a test build with feature `gateway-conformance` only; for the
+//!   end-to-end tests).
 //!
 //! All need `Authorization: Bearer <OPERATOR_TOKEN>`; without `OPERATOR_TOKEN` configured they
 //! answer 404, as if they did not exist.
@@ -120,7 +121,7 @@ pub fn revoked(result: Result<usize, &Error>, now: UnixTime) -> Page {
 }
 
 /// `GET /__edge/store/conformance`: the suite's report, 200 when every check passed and 500
-/// otherwise; 404 when it did not run (no store, or `STORE_TESTS` off).
+/// otherwise; 404 when it did not run (no store, `STORE_TESTS` off, or a production build).
 pub fn conformance(report: Option<&Report>) -> Page {
     match report {
         Some(report) => Page::json(

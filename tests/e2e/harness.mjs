@@ -1,7 +1,8 @@
 // Runs the built gateway on the real local runtime (wrangler dev: workerd, local KV) in front of
 // demo origins, all on free 127.0.0.1 ports, for the end-to-end tests and the load benchmark.
 //
-// The gateway must be built first (`make gateway`, which writes build/). Each run gets its own
+// The gateway must be built first (`make gateway`, which writes build/; the test build with the
+// store conformance suite, TEST_SHIM, by `make gateway-test` into build-test/). Each run gets its own
 // wrangler config, .dev.vars and KV directory in a temporary directory, so it neither rebuilds
 // nor touches the developer's .dev.vars or .wrangler/.
 import { spawn } from "node:child_process";
@@ -14,6 +15,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SHIM = join(ROOT, "build/worker/shim.mjs");
+/** The gateway's test build (`make gateway-test`): adds `/__edge/store/conformance`. */
+export const TEST_SHIM = join(ROOT, "build-test/worker/shim.mjs");
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -114,7 +117,7 @@ export class Gateway {
   }
 
   async start() {
-    if (!existsSync(this.main)) throw new Error(`${this.main} is missing: build the gateway first (make gateway)`);
+    if (!existsSync(this.main)) throw new Error(`${this.main} is missing: build the gateway first (make gateway, make gateway-test)`);
     this.port = await freePort();
     const inspector = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;

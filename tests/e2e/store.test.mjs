@@ -5,7 +5,9 @@
 //
 // For each store (STORE = "kv", then "durable"):
 // 1. The store conformance suite (src/store/conformance.rs, the body `cargo test` runs against
-//    the memory store) runs inside the gateway worker against the real binding.
+//    the memory store) runs inside the gateway worker against the real binding. It is only in the
+//    gateway's test build (`make gateway-test`, build-test/), which every test here runs; the
+//    production build (build/) answers 404 there, checked last.
 // 2. Session data reaches the origin in `x-session-data` and comes back as a merge patch; the
 //    client cannot spoof it; login renews the session id and keeps the data; the operator revokes
 //    every session of a user; logout deletes.
@@ -20,7 +22,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
-import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, TEST_SHIM, startOrigins } from "./harness.mjs";
 
 let origins;
 before(async () => {
@@ -39,7 +41,11 @@ for (const kind of ["kv", "durable"]) {
     before(async () => {
       // Durable Objects with JWT sessions, KV with compact ones: revocation is tested on both.
       const format = kind === "durable" ? "jwt" : "compact";
-      gw = new Gateway(origins, { vars: { STORE: kind, STORE_TESTS: "1", SESSION_FORMAT: format }, toml: STORE_BINDINGS });
+      gw = new Gateway(origins, {
+        main: TEST_SHIM,
+        vars: { STORE: kind, STORE_TESTS: "1", SESSION_FORMAT: format },
+        toml: STORE_BINDINGS,
+      });
       await gw.start();
     });
     after(async () => {
@@ -178,6 +184,24 @@ for (const kind of ["kv", "durable"]) {
     });
   });
 }
+
+test("the production build (build/) has no conformance suite: 404 even with STORE_TESTS=1", async () => {
+  const gw = new Gateway(origins, { vars: { STORE: "kv", STORE_TESTS: "1" }, toml: STORE_BINDINGS });
+  await gw.start();
+  try {
+    const res = await fetch(`${gw.url}/__edge/store/conformance`, {
+      headers: { authorization: `Bearer ${gw.operatorToken}` },
+    });
+    await res.arrayBuffer();
+    assert.equal(res.status, 404);
+    // The store itself works in that build.
+    const jar = new Jar();
+    await gw.request("/cart/add?item=book", jar);
+    assert.deepEqual(data(await gw.request("/", jar)), { cart: ["book"] });
+  } finally {
+    await gw.stop();
+  }
+});
 
 describe("a failing store degrades, never fails", { concurrency: false }, () => {
   // The same keys everywhere: a working gateway hands out a session-id cookie (with data), which

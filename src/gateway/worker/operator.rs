@@ -49,7 +49,8 @@ pub(super) async fn revoke(
 }
 
 /// `GET /__edge/store/conformance`: the suite run against the configured store, when
-/// `STORE_TESTS` is on.
+/// `STORE_TESTS` is on in a test build (feature `gateway-conformance`); 404 otherwise.
+#[cfg(feature = "gateway-conformance")]
 pub(super) async fn conformance(
     store: Option<Store>,
     now: UnixTime,
@@ -59,4 +60,13 @@ pub(super) async fn conformance(
         _ => None,
     };
     page(&operator::conformance(report.as_ref()))
+}
+
+/// `GET /__edge/store/conformance` in a production build: the suite is not in it (404).
+#[cfg(not(feature = "gateway-conformance"))]
+pub(super) async fn conformance(
+    _store: Option<Store>,
+    _now: UnixTime,
+) -> worker::Result<web_sys::Response> {
+    page(&operator::conformance(None))
 }

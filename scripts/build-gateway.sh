@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the gateway worker: what `make gateway` and `make gateway-test` run, and wrangler.toml's
+# [build] command (so `wrangler dev` and `wrangler deploy` build the same).
+#
+#   scripts/build-gateway.sh               production build into build/
+#   scripts/build-gateway.sh --test        test build into build-test/: adds the store conformance
+#                                          suite (feature `gateway-conformance`) for the e2e tests
+#
+# worker-build compiles (cargo profile `gateway`, see Cargo.toml), runs wasm-bindgen and writes
+# the JS shim, with the tools found here instead of downloaded (WASM_BINDGEN_BIN, ESBUILD_BIN);
+# it does not run wasm-opt (`wasm-opt = false` for custom profiles in Cargo.toml), because it
+# always keeps the name section (--debuginfo: about 30 KB gzipped of function names). This script
+# runs wasm-opt itself, without it, with the wasm features worker-build enables for workerd.
+# GATEWAY_NAMES=1 keeps the name section (readable wasm frames in stack traces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=build
+features=gateway,talc
+if [ "${1:-}" = "--test" ]; then
+  out=build-test
+  features=gateway-conformance,talc
+fi
+
+bin="$PWD/node_modules/.bin"
+WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \
+  "$HOME/.cargo/bin/worker-build" --profile gateway --out-dir "$out" . \
+  --no-default-features --features "$features" --target-dir target/gateway
+
+# The same feature set worker-build passes to wasm-opt (workerd supports these, not newer ones).
+enable=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
+names=()
+[ "${GATEWAY_NAMES:-}" = 1 ] && names=(--debuginfo)
+wasm="$out/index_bg.wasm"
+"$bin/wasm-opt" "$wasm" -Oz "${enable[@]}" "${names[@]}" -o "$wasm.opt"
+mv "$wasm.opt" "$wasm"
