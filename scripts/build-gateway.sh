@@ -11,7 +11,8 @@
 # it does not run wasm-opt (`wasm-opt = false` for custom profiles in Cargo.toml), because it
 # always keeps the name section (--debuginfo: about 30 KB gzipped of function names). This script
 # runs wasm-opt itself, without it, with the wasm features worker-build enables for workerd.
-# GATEWAY_NAMES=1 keeps the name section (readable wasm frames in stack traces).
+# GATEWAY_NAMES=1 keeps the name section (readable wasm frames in stack traces, profiles);
+# GATEWAY_OUT=dir writes elsewhere than build/ or build-test/ (comparing builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ if [ "${1:-}" = "--test" ]; then
   out=build-test
   features=gateway-conformance,talc
 fi
+out="${GATEWAY_OUT:-$out}"
 
 bin="$PWD/node_modules/.bin"
 WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \

@@ -1,6 +1,7 @@
 //! Conversions between web_sys requests, responses and headers and the pipeline's plain types;
 //! building and sending an origin request.
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::js_sys;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -9,22 +10,55 @@ use worker::web_sys::{self, ReadableStream};
 use crate::gateway::pages::Page;
 use crate::gateway::pipeline::{self, Attempt};
 
-/// Headers as name and value pairs, in order.
+/// Headers as name and value pairs, in order: one string from JavaScript (`name\nvalue\n`...;
+/// neither a name nor a value can hold a line feed), not one boundary crossing per entry and
+/// string.
 pub(super) fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    let text = header_text(headers);
     let mut out = Vec::new();
-    let Ok(Some(iter)) = js_sys::try_iter(headers) else {
-        return out;
-    };
-    for entry in iter.flatten() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            out.push((n, v));
-        }
+    let mut parts = text.split('\n');
+    while let (Some(n), Some(v)) = (parts.next(), parts.next()) {
+        out.push((n.to_owned(), v.to_owned()));
     }
     out
 }
 
+#[wasm_bindgen(inline_js = r"
+export function header_text(headers) {
+  let text = '';
+  for (const [name, value] of headers) text += name + '\n' + value + '\n';
+  return text;
+}
+export function headers_from_text(text) {
+  const headers = new Headers();
+  const parts = text.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  return headers;
+}
+")]
+extern "C" {
+    fn header_text(headers: &web_sys::Headers) -> String;
+    #[wasm_bindgen(catch)]
+    fn headers_from_text(text: &str) -> Result<web_sys::Headers, JsValue>;
+}
+
+/// `pairs` as JavaScript Headers, in one boundary crossing when no name or value holds a line
+/// feed (Headers refuses those anyway: then one `append` per pair, which throws as before).
 fn js_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
+    if pairs
+        .iter()
+        .all(|(n, v)| !n.contains('\n') && !v.contains('\n'))
+    {
+        let mut text =
+            String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+        for (n, v) in pairs {
+            text.push_str(n);
+            text.push('\n');
+            text.push_str(v);
+            text.push('\n');
+        }
+        return headers_from_text(&text);
+    }
     let headers = web_sys::Headers::new()?;
     for (n, v) in pairs {
         headers.append(n, v)?;
