@@ -139,10 +139,14 @@ e2e: gateway gateway-test pkg-store-web
 bench-store: gateway
 	node bench/store-load.mjs
 
-## bench-gateway: the pipeline's native cost per request, then load through the gateway vs
-## straight to an origin and vs a plain JS worker (autocannon, 127.0.0.1).
-bench-gateway: gateway
+## bench-gateway: the pipeline's native cost per request; the gateway's CPU time per request
+## inside workerd against JS workers (bench/gateway-cpu.mjs) and its cold start beside the JS
+## library's (bench/cold-start.mjs), both written to docs/gateway-cost.md; then load through the
+## gateway vs straight to an origin and vs a plain JS worker (autocannon, 127.0.0.1).
+bench-gateway: gateway pkg-www
 	cargo bench --bench gateway
+	node bench/gateway-cpu.mjs --write
+	node bench/cold-start.mjs --write
 	node bench/gateway-load.mjs
 
 ## bench-assertion: ORIGIN_ASSERTION's cost: its Rust part per request (natively, reused and

@@ -1,0 +1,92 @@
+// Where the gateway's time goes inside workerd: V8's sampling profiler (the inspector protocol
+// Miniflare exposes) over a batch of requests sent as bench/gateway-cpu.mjs sends them, the
+// functions printed by self and by inclusive share of the gateway isolate's samples.
+//
+//   GATEWAY_NAMES=1 GATEWAY_OUT=target/gw-named scripts/build-gateway.sh    (wasm function names)
+//   node bench/gateway-profile.mjs [BUILD_DIR] [STORE] [PATH] [anonymous|user]
+//
+// Defaults: target/gw-named, STORE none, "/", anonymous (a returning visitor's affinity cookie).
+import { Miniflare } from "miniflare";
+import WebSocket from "ws";
+
+import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
+import { COMPAT, freePort, gatewayWorker } from "./workerd.mjs";
+
+const [dir = "target/gw-named", store = "none", path = "/", who = "anonymous"] = process.argv.slice(2);
+const N = Number(process.env.N || 3000);
+const port = await freePort();
+const mf = new Miniflare({
+  inspectorPort: port,
+  workers: [
+    { name: "driver", modules: true, script: DRIVER, compatibilityDate: COMPAT, serviceBindings: { gw: "gw" } },
+    gatewayWorker("gw", store, "origin", dir),
+    { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
+  ],
+});
+try {
+  await mf.ready;
+  const run = async (p, cookie, n) => {
+    const q = new URLSearchParams({ target: "gw", path: p, n: String(n), cookie });
+    return (await mf.dispatchFetch(`http://driver.internal/run?${q}`)).json();
+  };
+  const cookies = (r) => r.last.cookies.map((c) => c.split(";")[0]);
+  let cookie = cookies(await run(store === "none" ? "/" : "/cart/add", "", 1)).join("; ");
+  if (who === "user") {
+    const login = cookies(await run("/login", cookie, 1));
+    cookie = [cookie, ...login.filter((c) => c.startsWith("__Host-session="))].join("; ");
+  }
+  await run(path, cookie, 500); // warm-up
+
+  const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const target = list.find((t) => t.id === "core:user:gw");
+  if (!target) throw new Error(`no inspector target for the gateway: ${list.map((t) => t.id)}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((r) => ws.once("open", r));
+  let id = 0;
+  const pending = new Map();
+  ws.on("message", (m) => {
+    const x = JSON.parse(m);
+    pending.get(x.id)?.(x);
+    pending.delete(x.id);
+  });
+  const call = (method, params = {}) =>
+    new Promise((r) => {
+      pending.set(++id, r);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await call("Profiler.enable");
+  await call("Profiler.setSamplingInterval", { interval: 50 });
+  await call("Profiler.start");
+  await run(path, cookie, N);
+  const { result } = await call("Profiler.stop");
+  ws.close();
+
+  const { nodes, samples } = result.profile;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of nodes) for (const c of n.children || []) parent.set(c, n.id);
+  const label = (n) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}`.trim();
+  const count = new Map();
+  for (const s of samples) count.set(s, (count.get(s) || 0) + 1);
+  const self = new Map();
+  const inclusive = new Map();
+  for (const [nid, c] of count) {
+    self.set(label(byId.get(nid)), (self.get(label(byId.get(nid))) || 0) + c);
+    const seen = new Set();
+    for (let x = nid; x !== undefined; x = parent.get(x)) {
+      const k = label(byId.get(x));
+      if (!seen.has(k)) seen.add(k), inclusive.set(k, (inclusive.get(k) || 0) + c);
+    }
+  }
+  const show = (title, m, top) => {
+    console.log(`--- ${title}`);
+    for (const [k, c] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`${((100 * c) / samples.length).toFixed(1).padStart(5)}%  ${k.slice(0, 160)}`);
+    }
+  };
+  console.log(`${N} requests, STORE=${store}, ${path} (${who}), ${dir}: ${samples.length} samples of the gateway isolate`);
+  show("inclusive", inclusive, 50);
+  show("self", self, 30);
+} finally {
+  await mf.dispose();
+}

@@ -1,0 +1,124 @@
+// Shared by the workerd benchmarks (bench/gateway-cpu.mjs, bench/cold-start.mjs): the gateway
+// as a Miniflare worker, the CPU time of the workerd processes, medians, and the docs file
+// the figures go to.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+
+import { ROOT } from "../tests/e2e/harness.mjs";
+
+export { ROOT };
+export const COMPAT = "2026-04-01";
+export const DOC = join(ROOT, "docs/gateway-cost.md");
+
+/** Miniflare's module rules for worker-build's output (index.js is an ES module) and the wasm. */
+export const RULES = [
+  { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+  { type: "CompiledWasm", include: ["**/*.wasm"] },
+];
+
+const KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"; // 32 bytes, base64url: benchmarks only
+
+/** The gateway (build/, or the build in `dir`) as a Miniflare worker named `name`, with STORE =
+ * `store`, one origin at http://origin.internal whose fetches go to the worker `outbound`. */
+export function gatewayWorker(name, store, outbound, dir = "build") {
+  return {
+    name,
+    modules: true,
+    scriptPath: join(ROOT, dir, "worker/shim.mjs"),
+    modulesRules: RULES,
+    compatibilityDate: COMPAT,
+    bindings: {
+      ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]),
+      STORE: store,
+      SESSION_KEYS: JSON.stringify([{ id: "k1", secret: KEY }]),
+    },
+    kvNamespaces: ["EDGE_HEALTH", "SESSIONS"],
+    durableObjects: { SESSION_OBJECTS: "EdgeSessionObject" },
+    ...(outbound ? { outboundService: outbound } : {}),
+  };
+}
+
+/** Every process below this one (pid list), by /proc. */
+function descendants(root = process.pid) {
+  const parent = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "latin1");
+      const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parent.set(Number(d), Number(after[1]));
+    } catch {}
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const [c, pp] of parent) if (pp === p) out.push(c), walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+/** The workerd processes this process started (Miniflare's), by pid. */
+export function workerdPids() {
+  return descendants().filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, "latin1").trim() === "workerd";
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** CPU time (ns) the given processes have used, every thread (/proc/PID/task/TID/schedstat). */
+export function cpuNs(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    let tasks = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "latin1").split(" ")[0]);
+      } catch {}
+    }
+  }
+  return total;
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+export const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
+
+/** What the figures were measured on: CPU model, cores, load, commit, versions. */
+export function machine() {
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" });
+    if (dirty.trim()) commit += " (with uncommitted changes)";
+  } catch {}
+  const mf = JSON.parse(readFileSync(join(ROOT, "node_modules/miniflare/package.json"), "utf8")).version;
+  const load = loadavg().map((x) => x.toFixed(2)).join(", ");
+  return `${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, load average ${load} (uptime) at the start; commit ${commit}; Miniflare ${mf} (workerd), Node ${process.version}`;
+}
+
+/** Rewrites the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in docs/gateway-cost.md. */
+export function writeSection(name, text) {
+  const begin = `<!-- ${name}:begin (written by bench/${name}.mjs, do not edit by hand) -->`;
+  const end = `<!-- ${name}:end -->`;
+  const doc = readFileSync(DOC, "utf8");
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`${DOC}: markers for ${name} not found`);
+  writeFileSync(DOC, doc.slice(0, a + begin.length) + "\n" + text.trim() + "\n" + doc.slice(b));
+  console.log(`wrote ${name} figures to docs/gateway-cost.md`);
+}
+
+export { freePort } from "../tests/e2e/harness.mjs";
