@@ -60,6 +60,7 @@ export function sessionTokens(tokens, options = {}) {
     c.set("session", claims);
     if (error !== undefined) c.set("sessionError", error);
     await next();
+    if (c.error) return; // the handler threw: no login, logout or refresh goes out
     if (s.cleared) {
       appendCookie(c, clearCookie(cookieName, cookie));
     } else if (s.changed) {
@@ -82,6 +83,7 @@ const tokenCookie = (tokens, name, cookie, token) => {
  * Stored sessions (SessionStore over KV or a Durable Object). Sets `session` to the visitor's
  * Session, a new empty one when the cookie names none; after the handler, commits it (a write
  * only when it changed, a touch when due) and sends its cookie when the client does not know it.
+ * When the handler throws, nothing is committed.
  */
 export function sessionStore(store, options = {}) {
   const { commit = true } = options;
@@ -91,6 +93,7 @@ export function sessionStore(store, options = {}) {
     c.set(STATE, s);
     c.set("session", session);
     await next();
+    if (c.error) return; // the handler threw: nothing of its changes is saved or sent
     if (s.cleared) {
       appendCookie(c, store.clearCookie());
       return;

@@ -141,6 +141,39 @@ test("sessionStore: a new session, data kept across requests, login regenerates,
   assert.equal(await store.find(renewed.replace(/^__Host-sid=/, "")), undefined);
 });
 
+test("a handler that throws: its session changes are not committed, its login not sent", async () => {
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.get("/set", (c) => {
+    c.get("session").set("n", 1);
+    return c.text("ok");
+  });
+  app.get("/fail", (c) => {
+    c.get("session").set("n", 2);
+    throw new Error("boom");
+  });
+  app.get("/n", (c) => c.json({ n: c.get("session").get("n") ?? null }));
+  app.onError((e, c) => c.text(e.message, 500));
+  const cookie = cookiesOf(await app.request("/set"));
+  const failed = await app.request("/fail", { headers: { cookie } });
+  assert.equal(failed.status, 500);
+  assert.deepEqual(failed.headers.getSetCookie(), []);
+  assert.deepEqual(await (await app.request("/n", { headers: { cookie } })).json(), { n: 1 });
+
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  const login = new Hono();
+  login.use(mw.sessionTokens(tokens));
+  login.post("/login", (c) => {
+    mw.login(c, { sub: "x" });
+    throw new Error("after login");
+  });
+  login.onError((e, c) => c.text(e.message, 500));
+  const res = await login.request("/login", { method: "POST" });
+  assert.equal(res.status, 500);
+  assert.deepEqual(res.headers.getSetCookie(), []);
+});
+
 test("sessionStore: logout everywhere ends every session of the subject", async () => {
   const store = new SessionStore({ keys: KEYS_1 });
   const app = new Hono();
