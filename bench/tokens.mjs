@@ -18,7 +18,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { loadavg, tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import { createSigner, createVerifier } from "fast-jwt";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -195,8 +194,6 @@ const targets = [
   ["`signJwt` ≥ 1.6× raw `crypto.subtle.sign`", ratio(w["raw crypto.subtle.sign (HMAC of the JWT, no encoding)"], w["edge-session signJwt"]), 1.6],
 ];
 
-const wasm = readFileSync(join(ROOT, "pkg-node/edge_session_bg.wasm"));
-const gz = gzipSync(wasm, { level: 9 }).length;
 let native = "";
 const estimates = join(ROOT, "target/criterion/token_verify/new/estimates.json");
 if (existsSync(estimates)) {
@@ -229,7 +226,7 @@ ${table}
 Targets in workerd (issue 12), this run:
 ${targets.map(([name, x, t]) => `- ${name}: ${fx(x)} (${x >= t ? "met" : "not met"})`).join("\n")}
 
-${native} JS wasm ${wasm.length.toLocaleString("en-US")} bytes, ${gz.toLocaleString("en-US")} gzipped (budget 61,440).`;
+${native}`.trimEnd();
 
 console.log(`\n${section}\n`);
 

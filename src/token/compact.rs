@@ -12,7 +12,7 @@
 //!                     the key's HKDF subkey for the purpose
 //! ```
 //!
-//! For `{"sub":"user-12345","role":"admin"}` that is 88 characters, half the length of the
+//! For `{"sub":"user-12345","role":"admin"}` that is 86 characters, half the length of the
 //! same claims as a JWT HS256.
 
 use sha2::{Digest, Sha256};
