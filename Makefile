@@ -11,6 +11,7 @@ WASM_PACK := wasm-pack --log-level warn
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
+## setup: install what the targets need, skipping what is already there (scripts/setup.sh).
 setup:
 	@scripts/setup.sh
 
@@ -37,21 +38,23 @@ lint:
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway-conformance,talc -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings
 
+## unit: the native tests (cargo test).
 unit:
 	cargo test
 
+## wasm-test: the same tests in WebAssembly under Node (wasm-pack test --node).
 wasm-test:
 	$(WASM_PACK) test --node
 
-# The JS library as Node loads it, in release form (the one the benchmarks measure).
+## pkg-node: the JS library as Node loads it, in release form (the one the benchmarks measure).
 pkg-node:
 	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
 
-# The JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build.
+## js-test: the JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build.
 js-test: pkg-node pkg-store
 	node --test tests/js/
 
-# The JS library as a browser loads it, for the playground (www/pkg, ignored by git).
+## pkg-www: the JS library as a browser loads it, for the playground (www/pkg, ignored by git).
 pkg-www: setup
 	$(WASM_PACK) build --release --target web --out-dir www/pkg
 
@@ -96,6 +99,7 @@ pkg-test: pkg
 examples-test: pkg
 	node --test --test-concurrency=1 tests/examples/
 
+## fmt: format the Rust sources (cargo fmt).
 fmt:
 	cargo fmt
 
@@ -104,18 +108,19 @@ fmt:
 gateway: setup
 	scripts/build-gateway.sh
 
-# The gateway's test build (into build-test/): the production build plus the store conformance
-# suite behind /__edge/store/conformance (feature `gateway-conformance`), for tests/e2e/store.test.mjs.
+## gateway-test: the gateway's test build (into build-test/): the production build plus the store
+## conformance suite behind /__edge/store/conformance (feature `gateway-conformance`), for
+## tests/e2e/store.test.mjs.
 gateway-test: setup
 	scripts/build-gateway.sh --test
 
-# The JS library with the session store, as a worker imports it (`--target web`), plus the test
-# export `runStoreConformance`: what tests/e2e/js-store.test.mjs runs in workerd.
+## pkg-store-web: the JS library with the session store, as a worker imports it (`--target web`),
+## plus the test export `runStoreConformance`: what tests/e2e/js-store.test.mjs runs in workerd.
 pkg-store-web: setup
 	$(WASM_PACK) build --release --target web --out-dir target/pkg-store-web -- --features conformance
 
-# The JS library with the session store as users build it (`--features store` only, unlike the
-# test build above), for `make sizes`.
+## pkg-store: the JS library with the session store as users build it (`--features store` only,
+## unlike the test build above), for `make sizes`.
 pkg-store: setup
 	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-store -- --features store
 
