@@ -651,18 +651,28 @@ pub fn handle_session_object(
     #[wasm_bindgen(unchecked_param_type = "Request")] request: JsValue,
 ) -> Promise {
     future_to_promise(async move {
-        let text = Reflect::get(&request, &"text".into())?
-            .dyn_into::<js_sys::Function>()?
-            .call0(&request)?;
+        let text = request.unchecked_into::<ObjectRequest>().text()?;
         let body = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&text))
             .await?
             .as_string()
             .unwrap_or_default();
         let reply = durable::serve_object(&storage, &body).await;
-        let response = Reflect::get(&js_sys::global(), &"Response".into())?;
-        let args = js_sys::Array::of1(&reply.into());
-        Reflect::construct(response.unchecked_ref::<js_sys::Function>(), &args)
+        ObjectResponse::new(&reply).map(JsValue::from)
     })
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The request a session object received (`Request`): the body is read with `text()`.
+    type ObjectRequest;
+    #[wasm_bindgen(method, catch)]
+    fn text(this: &ObjectRequest) -> Result<Promise, JsValue>;
+
+    /// The global `Response`, to answer a session object's request.
+    #[wasm_bindgen(js_name = Response)]
+    type ObjectResponse;
+    #[wasm_bindgen(constructor, catch, js_class = "Response")]
+    fn new(body: &str) -> Result<ObjectResponse, JsValue>;
 }
 
 /// A session Durable Object's alarm: deletes what expired.
