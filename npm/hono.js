@@ -7,8 +7,13 @@
 //
 // All cookie reading and writing goes through the library's getCookie / setCookie / clearCookie
 // (Rust: one parser of Cookie headers, one writer of Set-Cookie values with the prefix rules).
-// Nothing here imports "edge-session/store": the store's wasm loads only for apps that use it.
-import { getCookie, setCookie, clearCookie } from "edge-session";
+// Each wasm loads only for the apps that use it: "edge-session" (for those cookie helpers) when
+// sessionTokens first runs, "edge-session/store" never from here (the app passes its store, whose
+// methods read and write the store's cookie).
+
+/** getCookie, setCookie and clearCookie of "edge-session", imported at first use. */
+let cookies;
+const loadCookies = async () => (cookies ??= await import("edge-session"));
 
 /** Where the middleware keeps its state on the context (not part of the API). */
 const STATE = "edgeSession";
@@ -39,6 +44,7 @@ const state = (c, what) => {
 export function sessionTokens(tokens, options = {}) {
   const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options;
   return async (c, next) => {
+    const { getCookie, clearCookie } = cookies ?? (await loadCookies());
     const token = getCookie(c.req.raw, cookieName);
     let claims = null;
     let error;
@@ -76,7 +82,7 @@ export function sessionTokens(tokens, options = {}) {
 const tokenCookie = (tokens, name, cookie, token) => {
   const { exp } = tokens.verify(token);
   const maxAge = typeof exp === "number" ? Math.max(0, exp - now()) : undefined;
-  return setCookie(name, token, { ...cookie, maxAge });
+  return cookies.setCookie(name, token, { ...cookie, maxAge });
 };
 
 /**
