@@ -24,17 +24,22 @@ const npm = (args, cwd) =>
 export function makeProject(prefix = "edge-session-pkg-") {
   if (!existsSync(join(ROOT, "pkg/package.json"))) throw new Error("pkg/ is not built: run `make pkg`");
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const packs = join(dir, "packs");
-  mkdirSync(packs);
-  npm(["pack", "--pack-destination", packs, join(ROOT, "pkg")], dir);
-  for (const dep of ["jose", "hono"]) {
-    npm(["pack", "--ignore-scripts", "--pack-destination", packs, join(ROOT, "node_modules", dep)], dir);
-  }
-  const tarballs = readdirSync(packs).map((f) => `./packs/${f}`);
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "smoke", private: true, type: "module" }, null, 2));
-  npm(["install", "--offline", ...tarballs], dir);
-  for (const f of readdirSync(HERE)) {
-    if (f !== "pkg.test.mjs" && f !== "project.mjs") cpSync(join(HERE, f), join(dir, f), { recursive: true });
+  try {
+    const packs = join(dir, "packs");
+    mkdirSync(packs);
+    npm(["pack", "--pack-destination", packs, join(ROOT, "pkg")], dir);
+    for (const dep of ["jose", "hono"]) {
+      npm(["pack", "--ignore-scripts", "--pack-destination", packs, join(ROOT, "node_modules", dep)], dir);
+    }
+    const tarballs = readdirSync(packs).map((f) => `./packs/${f}`);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "smoke", private: true, type: "module" }, null, 2));
+    npm(["install", "--offline", ...tarballs], dir);
+    for (const f of readdirSync(HERE)) {
+      if (f !== "pkg.test.mjs" && f !== "project.mjs") cpSync(join(HERE, f), join(dir, f), { recursive: true });
+    }
+  } catch (e) {
+    removeProject(dir);
+    throw e;
   }
   return dir;
 }
