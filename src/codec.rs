@@ -43,6 +43,17 @@ const fn sextet(alphabet: &[u8; 64], byte: u8) -> u8 {
 /// Base64url without padding.
 pub(crate) fn b64_encode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    b64_encode_to(&mut out, bytes);
+    // Only alphabet characters, all ASCII, were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends base64url without padding to `out` (tokens are built in one buffer this way, not
+/// from a string per segment).
+// One copy in the wasm, not one per caller.
+#[inline(never)]
+pub(crate) fn b64_encode_to(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len().div_ceil(3) * 4);
     // The mask keeps the index below 64: the check compiles away and `A` is never used.
     let char = |n: u32, shift: u32| {
         let i = (n >> shift & 63) as usize;
@@ -64,8 +75,6 @@ pub(crate) fn b64_encode(bytes: &[u8]) -> String {
         }
         _ => {}
     }
-    // Only alphabet characters, all ASCII, were written.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Strict base64url: no padding, no other alphabet, no non-zero trailing bits, so every value

@@ -68,9 +68,17 @@ pub(crate) fn seconds(what: &str, n: f64) -> Result<u64, JsValue> {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    // `JSON.stringify` with its text handed to the wasm in the same crossing (js_sys's returns
+    // a `JsString`, and reading that is a second crossing).
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
+    fn stringify_text(value: &JsValue) -> Result<Option<String>, JsValue>;
+}
+
 /// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
 pub(crate) fn stringify(value: &JsValue) -> Option<String> {
-    JSON::stringify(value).ok().and_then(|s| s.as_string())
+    stringify_text(value).ok().flatten()
 }
 
 /// `JSON.parse(text)` of JSON this crate produced.
