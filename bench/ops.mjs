@@ -44,6 +44,10 @@ export async function makeOps(edge, extra = {}) {
   const signingInput = new TextEncoder().encode(jwt.slice(0, dot));
   const signature = unb64url(jwt.slice(dot + 1));
 
+  // References: what any verify returning a fresh object, and any sign of a JS object, pays
+  // in JavaScript before any cryptography (the claims as the compact verify returns them).
+  const claimsText = JSON.stringify(tokens.verify(compact));
+
   const verify = {
     "edge-session compact verify": () => tokens.verify(compact),
     "edge-session verifyJwt": () => tokens.verifyJwt(jwt),
@@ -53,6 +57,7 @@ export async function makeOps(edge, extra = {}) {
     "@tsndr/cloudflare-worker-jwt verify": () => tsndr.verify(jwt, textSecret),
     "raw crypto.subtle.verify (HMAC of the JWT, no parsing)": () => crypto.subtle.verify("HMAC", cryptoKey, signature, signingInput),
     ...extra.verify?.({ secretBytes, jwt }),
+    "reference: JSON.parse of the verified claims": () => JSON.parse(claimsText),
   };
   const sign = {
     "edge-session compact sign": () => tokens.sign(CLAIMS),
@@ -63,6 +68,7 @@ export async function makeOps(edge, extra = {}) {
     "@tsndr/cloudflare-worker-jwt sign": () => tsndr.sign(payload, textSecret),
     "raw crypto.subtle.sign (HMAC of the JWT, no encoding)": () => crypto.subtle.sign("HMAC", cryptoKey, signingInput),
     ...extra.sign?.({ secretBytes, payload }),
+    "reference: JSON.stringify of the claims": () => JSON.stringify(CLAIMS),
   };
 
   // Sanity: every verifier accepts its token, every signer's token verifies, before timing.
@@ -78,7 +84,7 @@ export async function makeOps(edge, extra = {}) {
   };
   for (const [name, fn] of Object.entries(sign)) {
     const out = await fn();
-    const check = checks[name] ?? ((t) => (typeof t === "string" ? tokens.verifyJwt(t).sub : t.byteLength === 32 && CLAIMS.sub));
+    const check = checks[name] ?? ((t) => (name.startsWith("reference") ? JSON.parse(t).sub : typeof t === "string" ? tokens.verifyJwt(t).sub : t.byteLength === 32 && CLAIMS.sub));
     if (check(out) !== CLAIMS.sub) throw new Error(`${name} did not sign`);
   }
   return { verify, sign, info: { compact: compact.length, jwt: jwt.length, sealed: sealedToken.length } };
