@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-store-web bench-store pkg-www browser-test playground fuzz \
+.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-assertion pkg-store-web bench-store pkg-www browser-test playground fuzz \
 	pkg-store sizes size-check pkg-test examples-test
 
 ## help: this list of targets
@@ -26,7 +26,8 @@ test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
-## library, the gateway and its test build, the store's test build); the docs with warnings denied.
+## library, the gateway and its test build, the store's test build, OriginAssertions); the docs with
+## warnings denied.
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
@@ -37,6 +38,7 @@ lint:
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway-conformance,talc -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --features assertion -- -D warnings
 
 ## unit: the native tests (cargo test).
 unit:
@@ -50,9 +52,15 @@ wasm-test:
 pkg-node:
 	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
 
-## js-test: the JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build.
-js-test: pkg-node pkg-store
+## js-test: the JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build,
+## OriginAssertions' (tests/js/assertion.test.mjs) the assertion build.
+js-test: pkg-node pkg-store pkg-assertion
 	node --test tests/js/
+
+## pkg-assertion: the JS library with OriginAssertions (feature `assertion`, off by default), for
+## its JS tests (target/pkg-assertion).
+pkg-assertion: setup
+	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-assertion -- --features assertion
 
 ## pkg-www: the JS library as a browser loads it, for the playground (www/pkg, ignored by git).
 pkg-www: setup

@@ -57,6 +57,9 @@
 //! - `store`: session stores for JavaScript workers: `SessionStore` over a KV namespace or a
 //!   Durable Object binding (async methods returning Promises), `handleSessionObject` for the
 //!   Durable Object class. Off by default (it grows the wasm). Turns on `js` and `sealed`.
+//! - `assertion`: `OriginAssertions` for JavaScript: the gateway's signed assertions for origins
+//!   (`x-session-assertion`, EdDSA or ES256 through WebCrypto), made, published as a JWKS and
+//!   verified by a JS worker that proxies itself. Off by default: it adds async glue to the wasm.
 //! - `conformance` (tests only): `store` plus `runStoreConformance`, the store conformance suite
 //!   exported to JavaScript for the end-to-end tests.
 //!
@@ -84,6 +87,8 @@ pub mod token;
 
 #[cfg(feature = "js")]
 mod js;
+#[cfg(any(feature = "gateway", feature = "assertion"))]
+mod webcrypto;
 
 /// Talc instead of Rust's default dlmalloc: about 7 KB less wasm, and faster.
 #[cfg(all(

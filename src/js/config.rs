@@ -155,6 +155,60 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
     Ok(config)
 }
 
+/// The options of `new OriginAssertions(...)` (feature `assertion`): the algorithm, the keys
+/// (derived from `keys` as the gateway derives them from `SESSION_KEYS`, or `privateKeys`, private
+/// JWKs with a `kid`), the issuer and the lifetime.
+#[cfg(feature = "assertion")]
+pub(crate) fn assertion_config(
+    value: &JsValue,
+) -> Result<(Vec<crate::token::assertion::AssertionKey>, String, u64), JsValue> {
+    use crate::keys::KeyRing;
+    use crate::token::assertion::{Alg, AssertionKey, MAX_LIFETIME_SECONDS};
+    let o = Fields::new(
+        value,
+        "config",
+        &["alg", "keys", "privateKeys", "issuer", "lifetimeSeconds"],
+    )?;
+    let alg = o.required("alg", o.string("alg")?)?;
+    let alg = Alg::parse(&alg).ok_or_else(|| o.wrong("alg", "\"EdDSA\" or \"ES256\""))?;
+    let keys =
+        match (o.list("keys")?, o.list("privateKeys")?) {
+            (Some(keys), None) => {
+                let keys = keys
+                    .iter()
+                    .map(|key| {
+                        let k = Fields::new(&key, "keys[]", &["id", "secret"])?;
+                        Ok(KeyConfig {
+                            id: k.required("id", k.string("id")?)?,
+                            secret: k.required("secret", k.string("secret")?)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, JsValue>>()?;
+                AssertionKey::derive_all(&KeyRing::from_config(&keys).map_err(js_error)?, alg)
+            }
+            (None, Some(jwks)) if jwks.length() > 0 => jwks
+                .iter()
+                .map(|jwk| {
+                    let text = js_sys::JSON::stringify(&jwk)
+                        .ok()
+                        .and_then(|t| t.as_string())
+                        .unwrap_or_default();
+                    AssertionKey::from_jwk(&text, alg, "privateKeys").map_err(js_error)
+                })
+                .collect::<Result<Vec<_>, JsValue>>()?,
+            _ => return Err(invalid_at(
+                "keys",
+                "config: give keys (derived as the gateway does) or privateKeys (JWKs), not both",
+            )),
+        };
+    let issuer = o.required("issuer", o.string("issuer")?)?;
+    let lifetime = o.whole("lifetimeSeconds")?.unwrap_or(MAX_LIFETIME_SECONDS);
+    if lifetime == 0 || lifetime > MAX_LIFETIME_SECONDS {
+        return Err(o.wrong("lifetimeSeconds", "1 to 300"));
+    }
+    Ok((keys, issuer, lifetime))
+}
+
 /// A JavaScript object whose fields are read one by one; `undefined` and `null` are absent.
 struct Fields {
     object: JsValue,

@@ -2,6 +2,8 @@
 //! converting values at the boundary.
 
 mod affinity;
+#[cfg(feature = "assertion")]
+mod assertion;
 mod claims;
 mod config;
 mod cookie;

@@ -276,6 +276,11 @@ impl PublicJwk {
         &self.kid
     }
 
+    /// The algorithm.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+
     /// The JWK (RFC 7517) as JSON: `kty`, `crv`, `x` (and `y`), `kid`, `alg`, `use: "sig"`.
     pub fn to_json(&self) -> String {
         let mut o = Object::empty();
@@ -391,6 +396,120 @@ impl Signing {
     /// The compact JWS: the input, `.`, the signature in base64url.
     pub fn finish(&self, signature: &[u8]) -> String {
         format!("{}.{}", self.input, b64_encode(signature))
+    }
+}
+
+/// An assertion read but not verified: nothing in it is trusted until its signature is checked
+/// (by WebCrypto, over [`UntrustedAssertion::signing_input`]) and then its claims
+/// ([`UntrustedAssertion::verified_claims`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UntrustedAssertion<'a> {
+    kid: String,
+    alg: Alg,
+    input: &'a str,
+    signature: Vec<u8>,
+    payload: String,
+}
+
+impl<'a> UntrustedAssertion<'a> {
+    /// Reads a compact JWS of at most 8 KB: three base64url parts, a header naming `EdDSA` or
+    /// `ES256` (`unsupported_alg` for any other, `none` included) and a `kid`, a signature of
+    /// 64 bytes and a payload that is one JSON object.
+    pub fn parse(token: &'a str) -> Result<Self> {
+        const MAX: usize = 8192;
+        if token.len() > MAX {
+            return Err(Error::TooLarge {
+                len: token.len(),
+                max: MAX,
+            });
+        }
+        let malformed = |what| Error::Malformed(what);
+        let (input, signature) = token
+            .rsplit_once('.')
+            .ok_or(malformed("not a compact JWS"))?;
+        let (header, payload) = input
+            .split_once('.')
+            .ok_or(malformed("not a compact JWS"))?;
+        let header =
+            String::from_utf8(b64_decode(header)?).map_err(|_| malformed("header is not UTF-8"))?;
+        let members = json::members(&header).map_err(|e| malformed(e.message("header")))?;
+        let text_of = |name: &str| json::get(&members, name).and_then(json::string);
+        let alg_text = text_of("alg").ok_or(malformed("no alg"))?;
+        let alg = Alg::parse(&alg_text).ok_or_else(|| Error::UnsupportedAlg(alg_text.into()))?;
+        let kid = text_of("kid").ok_or(malformed("no kid"))?.into_owned();
+        let signature = b64_decode(signature)?;
+        if signature.len() != alg.signature_len() {
+            return Err(Error::BadSignature);
+        }
+        let payload = String::from_utf8(b64_decode(payload)?)
+            .map_err(|_| malformed("claims are not UTF-8"))?;
+        json::members(&payload).map_err(|e| malformed(e.message("claims")))?;
+        Ok(UntrustedAssertion {
+            kid,
+            alg,
+            input,
+            signature,
+            payload,
+        })
+    }
+
+    /// The key id the header names.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm the header names (`EdDSA` or `ES256`).
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+
+    /// The bytes the signature covers.
+    pub fn signing_input(&self) -> &str {
+        self.input
+    }
+
+    /// The signature (64 bytes).
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// After the signature verified: the claims as JSON, when `iss` is `issuer`
+    /// (`wrong_issuer`), `aud` is or holds `audience` (`wrong_audience`), `exp` is present and
+    /// not past (`expired`, with the claims), `iat` present and not in the future
+    /// (`not_yet_valid`), both within `leeway` seconds of `now`.
+    pub fn verified_claims(
+        self,
+        issuer: &str,
+        audience: &str,
+        now: UnixTime,
+        leeway: u64,
+    ) -> Result<String> {
+        let members =
+            json::members(&self.payload).map_err(|e| Error::Malformed(e.message("claims")))?;
+        let time = |name| json::get(&members, name).and_then(json::floor_u64);
+        let exp = time("exp").ok_or(Error::Malformed("no exp"))?;
+        let iat = time("iat").ok_or(Error::Malformed("no iat"))?;
+        if json::get(&members, "iss").and_then(json::string).as_deref() != Some(issuer) {
+            return Err(Error::WrongIssuer);
+        }
+        let aud = json::get(&members, "aud");
+        let for_us = aud.and_then(json::string).as_deref() == Some(audience)
+            || aud
+                .and_then(json::strings)
+                .is_some_and(|list| list.iter().any(|a| a == audience));
+        if !for_us {
+            return Err(Error::WrongAudience);
+        }
+        if now.saturating_sub(leeway) >= exp {
+            return Err(Error::Expired {
+                exp,
+                claims: self.payload.clone(),
+            });
+        }
+        if iat > now.saturating_add(leeway) {
+            return Err(Error::NotYetValid { valid_from: iat });
+        }
+        Ok(self.payload)
     }
 }
 
@@ -564,6 +683,31 @@ mod tests {
     }
 
     #[test]
+    fn known_answers_of_tests_vectors_assertion_json() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/assertion.json")).unwrap();
+        let configs: Vec<crate::keys::KeyConfig> = v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| crate::keys::KeyConfig {
+                id: k["id"].as_str().unwrap().into(),
+                secret: k["secret"].as_str().unwrap().into(),
+            })
+            .collect();
+        let ring = KeyRing::from_config(&configs).unwrap();
+        let derived = v["derived"].as_array().unwrap();
+        assert_eq!(derived.len(), 4);
+        for d in derived {
+            let alg = Alg::parse(d["alg"].as_str().unwrap()).unwrap();
+            let keys = AssertionKey::derive_all(&ring, alg);
+            let key = keys.iter().find(|k| k.kid() == d["kid"]).unwrap();
+            let hex: String = key.pkcs8().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex, d["pkcs8"].as_str().unwrap(), "{alg:?} {}", key.kid());
+        }
+    }
+
+    #[test]
     fn p256_scalars_in_range_only() {
         assert!(!valid_p256_scalar(&[0; 32]));
         assert!(!valid_p256_scalar(&P256_ORDER));
@@ -719,6 +863,99 @@ mod tests {
         // Claims that are not an object are left out.
         let odd = AssertionClaims::new("i", "a", "valid", Some("[1]"), &[]);
         assert_eq!(odd.identity(), r#"{"aud":"a","iss":"i","status":"valid"}"#);
+    }
+
+    #[test]
+    fn an_assertion_read_then_checked() {
+        let key = &AssertionKey::derive_all(&ring(), Alg::ES256)[0];
+        let c = AssertionClaims::new(
+            "https://i",
+            "http://a",
+            "valid",
+            Some(r#"{"sub":"u"}"#),
+            &[],
+        );
+        let s = c.signing_input(key, 1000, 300);
+        let token = s.finish(&[5; 64]);
+        let u = UntrustedAssertion::parse(&token).unwrap();
+        assert_eq!((u.kid(), u.alg()), ("k2", Alg::ES256));
+        assert_eq!(u.signing_input(), s.input);
+        assert_eq!(u.signature(), &[5; 64]);
+        let check = |iss: &str, aud: &str, now| {
+            UntrustedAssertion::parse(&token)
+                .unwrap()
+                .verified_claims(iss, aud, now, 0)
+        };
+        let claims = check("https://i", "http://a", 1000).unwrap();
+        assert!(claims.contains(r#""sub":"u""#));
+        assert_eq!(
+            check("https://j", "http://a", 1000),
+            Err(Error::WrongIssuer)
+        );
+        assert_eq!(
+            check("https://i", "http://b", 1000),
+            Err(Error::WrongAudience)
+        );
+        assert_eq!(
+            check("https://i", "http://a", 1300).unwrap_err().code(),
+            "expired"
+        );
+        assert!(check("https://i", "http://a", 1299).is_ok());
+        assert_eq!(
+            check("https://i", "http://a", 999).unwrap_err().code(),
+            "not_yet_valid"
+        );
+        // Leeway both ways.
+        let lenient = UntrustedAssertion::parse(&token).unwrap().verified_claims(
+            "https://i",
+            "http://a",
+            1310,
+            30,
+        );
+        assert!(lenient.is_ok());
+
+        // Refused when read: another algorithm, no kid, a short signature, not three parts.
+        let header = |h: &str| {
+            format!(
+                "{}.{}",
+                b64_encode(h.as_bytes()),
+                token.split_once('.').unwrap().1
+            )
+        };
+        assert_eq!(
+            UntrustedAssertion::parse(&header(r#"{"alg":"none","kid":"k2"}"#))
+                .unwrap_err()
+                .code(),
+            "unsupported_alg"
+        );
+        assert_eq!(
+            UntrustedAssertion::parse(&header(r#"{"alg":"HS256","kid":"k2"}"#))
+                .unwrap_err()
+                .code(),
+            "unsupported_alg"
+        );
+        assert_eq!(
+            UntrustedAssertion::parse(&header(r#"{"alg":"EdDSA"}"#))
+                .unwrap_err()
+                .code(),
+            "malformed"
+        );
+        assert_eq!(
+            UntrustedAssertion::parse(&s.finish(&[5; 63]))
+                .unwrap_err()
+                .code(),
+            "bad_signature"
+        );
+        assert_eq!(
+            UntrustedAssertion::parse("a.b").unwrap_err().code(),
+            "malformed"
+        );
+        assert_eq!(
+            UntrustedAssertion::parse(&"a".repeat(9000))
+                .unwrap_err()
+                .code(),
+            "too_large"
+        );
     }
 
     #[test]

@@ -1,5 +1,4 @@
-//! The I/O of signed assertions (`ORIGIN_ASSERTION`): WebCrypto (`crypto.subtle`) imports the
-//! keys the core derived, exports their public parts for the JWKS, and signs. Per worker
+//! The I/O of signed assertions (`ORIGIN_ASSERTION`) through [`crate::webcrypto`]. Per worker
 //! instance: the signing key imported once, the JWKS built once, and the assertions kept for
 //! reuse ([`AssertionCache`]). No `RefCell` borrow is held across an `.await`.
 
@@ -8,9 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use worker::js_sys::{self, Array, Function, Object, Reflect, Uint8Array};
-use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
+use worker::wasm_bindgen::JsValue;
 use worker::{console_error, web_sys};
 
 use super::http::{self, page};
@@ -21,9 +18,10 @@ use crate::gateway::pages::Page;
 use crate::gateway::pipeline::Attempt;
 use crate::time::UnixTime;
 use crate::token::assertion::{
-    jwks, Alg, AssertionCache, AssertionClaims, AssertionKey, PublicJwk, Signing, CACHE_ENTRIES,
+    jwks, AssertionCache, AssertionClaims, AssertionKey, Signing, CACHE_ENTRIES,
     MAX_LIFETIME_SECONDS,
 };
+use crate::webcrypto;
 
 /// The imported signing key and the published JWKS of this instance.
 struct Signer {
@@ -37,74 +35,17 @@ thread_local! {
     static CACHE: RefCell<AssertionCache> = RefCell::new(AssertionCache::new(CACHE_ENTRIES));
 }
 
-fn get(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
-    Reflect::get(target, &JsValue::from_str(name))
-}
-
-fn subtle() -> Result<JsValue, JsValue> {
-    get(&get(&js_sys::global(), "crypto")?, "subtle")
-}
-
-/// Calls `crypto.subtle[method](...args)` and awaits its promise.
-async fn call(method: &str, args: &Array) -> Result<JsValue, JsValue> {
-    let subtle = subtle()?;
-    let f: Function = get(&subtle, method)?.dyn_into()?;
-    let promise: js_sys::Promise = f.apply(&subtle, args)?.dyn_into()?;
-    JsFuture::from(promise).await
-}
-
-/// The WebCrypto algorithm object of `alg`, for importing (`true`) or signing.
-fn algorithm(alg: Alg, import: bool) -> Result<JsValue, JsValue> {
-    let o = Object::new();
-    match alg {
-        Alg::EdDSA => {
-            Reflect::set(&o, &"name".into(), &"Ed25519".into())?;
-        }
-        Alg::ES256 => {
-            Reflect::set(&o, &"name".into(), &"ECDSA".into())?;
-            if import {
-                Reflect::set(&o, &"namedCurve".into(), &"P-256".into())?;
-            } else {
-                Reflect::set(&o, &"hash".into(), &"SHA-256".into())?;
-            }
-        }
-    }
-    Ok(o.into())
-}
-
-async fn import(key: &AssertionKey, extractable: bool) -> Result<JsValue, JsValue> {
-    let der = Uint8Array::from(key.pkcs8().as_slice());
-    let usages = Array::of1(&"sign".into());
-    let args = Array::of5(
-        &"pkcs8".into(),
-        &der,
-        &algorithm(key.alg(), true)?,
-        &JsValue::from_bool(extractable),
-        &usages,
-    );
-    call("importKey", &args).await
-}
-
-/// The public JWK of `key`, from WebCrypto's export of its private key (only the public
-/// members are kept: see [`PublicJwk::from_exported`]).
-async fn public_jwk(key: &AssertionKey) -> Result<PublicJwk, JsValue> {
-    let crypto_key = import(key, true).await?;
-    let exported = call("exportKey", &Array::of2(&"jwk".into(), &crypto_key)).await?;
-    let text: String = js_sys::JSON::stringify(&exported)?.into();
-    PublicJwk::from_exported(key, &text).map_err(|e| JsValue::from_str(&e.to_string()))
-}
-
 async fn build(settings: &AssertionSettings) -> Result<Rc<Signer>, JsValue> {
     let mut public = Vec::with_capacity(settings.keys.len());
     for key in &settings.keys {
-        public.push(public_jwk(key).await?);
+        public.push(webcrypto::public_jwk(key).await?);
     }
     let key = settings
         .keys
         .first()
         .cloned()
         .ok_or_else(|| JsValue::from_str("no assertion key"))?;
-    let crypto_key = import(&key, false).await?;
+    let crypto_key = webcrypto::import_private(&key, false).await?;
     Ok(Rc::new(Signer {
         key,
         crypto_key,
@@ -144,10 +85,13 @@ pub(super) async fn add(gw: &Shared, attempt: &mut Attempt, now: UnixTime) -> Re
         }
         Err(signing) => signing,
     };
-    let args = sign_args(&signer, &signing).map_err(|e| http::error_text(&e))?;
-    let signature = call("sign", &args)
-        .await
-        .map_err(|e| http::error_text(&e))?;
+    let signature = webcrypto::sign(
+        signer.key.alg(),
+        &signer.crypto_key,
+        signing.input.as_bytes(),
+    )
+    .await
+    .map_err(|e| http::error_text(&e))?;
     assertion::set(attempt, keep(&signer, &claims, &signing, &signature, now));
     Ok(())
 }
@@ -166,27 +110,16 @@ fn kept_or_input(
     }
 }
 
-/// `crypto.subtle.sign`'s arguments for `signing`.
-#[inline(never)]
-fn sign_args(signer: &Signer, signing: &Signing) -> Result<Array, JsValue> {
-    let data = Uint8Array::from(signing.input.as_bytes());
-    Ok(Array::of3(
-        &algorithm(signer.key.alg(), false)?,
-        &signer.crypto_key,
-        &data,
-    ))
-}
-
 /// The assertion of `signing` and its `signature`, kept for reuse.
 #[inline(never)]
 fn keep(
     signer: &Signer,
     claims: &AssertionClaims,
     signing: &Signing,
-    signature: &JsValue,
+    signature: &[u8],
     now: UnixTime,
 ) -> String {
-    let token = signing.finish(&Uint8Array::new(signature).to_vec());
+    let token = signing.finish(signature);
     CACHE.with(|c| {
         c.borrow_mut()
             .put(signer.key.kid(), claims, signing, token.clone(), now)

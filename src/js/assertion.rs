@@ -1,0 +1,294 @@
+//! `OriginAssertions` for JavaScript (feature `assertion`): the signed assertions the gateway's
+//! `ORIGIN_ASSERTION` sends to origins, made, published and verified by a JS worker that proxies
+//! itself. Keys, claims, JWS and the reuse cache are [`crate::token::assertion`]'s; the
+//! signatures are WebCrypto's ([`crate::webcrypto`]). Async methods return Promises.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::config::assertion_config;
+use super::{js_error, now_or_clock, parse, seconds, stringify};
+use crate::error::Error;
+use crate::token::assertion::{
+    jwks, AssertionCache, AssertionClaims, AssertionKey, PublicJwk, UntrustedAssertion,
+    CACHE_ENTRIES,
+};
+use crate::webcrypto;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A private JWK with a `kid`: `{ kty: "OKP", crv: "Ed25519", d, kid }` or `{ kty: "EC", crv: "P-256", d, kid }`. */
+export interface PrivateJwk {
+  kty: "OKP" | "EC";
+  crv: "Ed25519" | "P-256";
+  d: string;
+  kid: string;
+  [member: string]: unknown;
+}
+
+export interface OriginAssertionsConfig {
+  /** The signature algorithm: Ed25519 or ECDSA P-256 (WebCrypto). */
+  alg: "EdDSA" | "ES256";
+  /** Keys derived from these as the gateway derives them from SESSION_KEYS (same `kid`s; the first signs). */
+  keys?: KeyConfig[];
+  /** Or explicit private keys, the signing one first. */
+  privateKeys?: PrivateJwk[];
+  /** The `iss` of the assertions: your public origin, `https://app.example`. */
+  issuer: string;
+  /** Lifetime of an assertion, seconds (1 to 300; default 300). */
+  lifetimeSeconds?: number;
+}
+
+/** What an assertion is about. */
+export interface AssertionSubject {
+  /** The origin it goes to (`aud`). */
+  audience: string;
+  /** `none`, `valid`, `expired`, `invalid` or `revoked` (default `valid` with claims, else `none`). */
+  status?: string;
+  /** The session's verified claims (`sub`, `sid`...); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` are left out. */
+  claims?: Claims;
+  /** Unix seconds; default the clock. */
+  now?: number;
+}
+
+export interface AssertionVerifyOptions {
+  /** The origin that verifies (its `aud`). */
+  audience: string;
+  /** Unix seconds; default the clock. */
+  now?: number;
+  /** Clock skew tolerated on `exp` and `iat`, seconds (default 0). */
+  leewaySeconds?: number;
+}
+
+/** The claims of a verified assertion. */
+export type AssertionClaims = Claims & { iss: string; aud: string; iat: number; exp: number; status: string };
+
+/** A public JWK as published in the JWKS. */
+export interface PublicJwk {
+  kty: "OKP" | "EC";
+  crv: "Ed25519" | "P-256";
+  x: string;
+  y?: string;
+  kid: string;
+  alg: "EdDSA" | "ES256";
+  use: "sig";
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "OriginAssertionsConfig")]
+    pub type OriginAssertionsConfig;
+    #[wasm_bindgen(typescript_type = "AssertionSubject")]
+    pub type AssertionSubject;
+    #[wasm_bindgen(method, getter)]
+    fn audience(this: &AssertionSubject) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &AssertionSubject) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn claims(this: &AssertionSubject) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn now(this: &AssertionSubject) -> Option<f64>;
+    #[wasm_bindgen(typescript_type = "AssertionVerifyOptions")]
+    pub type AssertionVerifyOptions;
+    #[wasm_bindgen(method, getter, js_name = audience)]
+    fn verify_audience(this: &AssertionVerifyOptions) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = now)]
+    fn verify_now(this: &AssertionVerifyOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = leewaySeconds)]
+    fn leeway_seconds(this: &AssertionVerifyOptions) -> Option<f64>;
+    #[wasm_bindgen(typescript_type = "Promise<string>")]
+    pub type PromiseString;
+    #[wasm_bindgen(typescript_type = "Promise<{ keys: PublicJwk[] }>")]
+    pub type PromiseJwks;
+    #[wasm_bindgen(typescript_type = "Promise<AssertionClaims>")]
+    pub type PromiseClaims;
+}
+
+/// The public keys, each with its WebCrypto key for verifying.
+type PublicKeys = Rc<Vec<(PublicJwk, JsValue)>>;
+
+struct State {
+    keys: Vec<AssertionKey>,
+    issuer: String,
+    lifetime: u64,
+    signing: RefCell<Option<JsValue>>,
+    public: RefCell<Option<PublicKeys>>,
+    cache: RefCell<AssertionCache>,
+}
+
+/// Signed identity assertions for origins, as the gateway's `ORIGIN_ASSERTION` makes them: a JWT
+/// (EdDSA or ES256) with `iss`, `aud`, `iat`, `exp`, `status` and the session's claims, for the
+/// `x-session-assertion` header; the public keys as a JWKS; and verification.
+#[wasm_bindgen]
+pub struct OriginAssertions {
+    state: Rc<State>,
+}
+
+fn text(value: JsValue, what: &str) -> Result<String, JsValue> {
+    value
+        .as_string()
+        .ok_or_else(|| js_error(Error::config(format!("{what} must be a string"))))
+}
+
+impl State {
+    fn signing_key(&self) -> Result<&AssertionKey, JsValue> {
+        self.keys
+            .first()
+            .ok_or_else(|| js_error(Error::config("no key")))
+    }
+
+    async fn public(&self) -> Result<PublicKeys, JsValue> {
+        if let Some(p) = self.public.borrow().clone() {
+            return Ok(p);
+        }
+        let mut out = Vec::with_capacity(self.keys.len());
+        for key in &self.keys {
+            let jwk = webcrypto::public_jwk(key).await?;
+            let imported = webcrypto::import_public(&jwk).await?;
+            out.push((jwk, imported));
+        }
+        let out = Rc::new(out);
+        *self.public.borrow_mut() = Some(out.clone());
+        Ok(out)
+    }
+
+    async fn sign(&self, claims: AssertionClaims, now: u64) -> Result<JsValue, JsValue> {
+        let key = self.signing_key()?;
+        if let Some(token) = self.cache.borrow().get(key.kid(), &claims, now) {
+            return Ok(token.into());
+        }
+        let existing = self.signing.borrow().clone();
+        let private = match existing {
+            Some(k) => k,
+            None => {
+                let k = webcrypto::import_private(key, false).await?;
+                *self.signing.borrow_mut() = Some(k.clone());
+                k
+            }
+        };
+        let signing = claims.signing_input(key, now, self.lifetime);
+        let signature = webcrypto::sign(key.alg(), &private, signing.input.as_bytes()).await?;
+        let token = signing.finish(&signature);
+        self.cache
+            .borrow_mut()
+            .put(key.kid(), &claims, &signing, token.clone(), now);
+        Ok(token.into())
+    }
+
+    async fn verify(
+        &self,
+        token: String,
+        audience: String,
+        now: u64,
+        leeway: u64,
+    ) -> Result<JsValue, JsValue> {
+        let untrusted = UntrustedAssertion::parse(&token).map_err(js_error)?;
+        let public = self.public().await?;
+        let (jwk, key) = public
+            .iter()
+            .find(|(jwk, _)| jwk.kid() == untrusted.kid())
+            .ok_or_else(|| js_error(Error::UnknownKey(untrusted.kid().to_owned())))?;
+        if jwk.alg() != untrusted.alg() {
+            return Err(js_error(Error::UnsupportedAlg(
+                untrusted.alg().name().into(),
+            )));
+        }
+        let valid = webcrypto::verify(
+            untrusted.alg(),
+            key,
+            untrusted.signature(),
+            untrusted.signing_input().as_bytes(),
+        )
+        .await?;
+        if !valid {
+            return Err(js_error(Error::BadSignature));
+        }
+        let claims = untrusted
+            .verified_claims(&self.issuer, &audience, now, leeway)
+            .map_err(js_error)?;
+        parse(&claims)
+    }
+}
+
+#[wasm_bindgen]
+impl OriginAssertions {
+    /// Assertions from `{ alg, keys | privateKeys, issuer, lifetimeSeconds }`; throws
+    /// `invalid_config` (with `.setting`) on a wrong option.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: OriginAssertionsConfig) -> Result<OriginAssertions, JsValue> {
+        let (keys, issuer, lifetime) = assertion_config(&config)?;
+        Ok(OriginAssertions {
+            state: Rc::new(State {
+                keys,
+                issuer,
+                lifetime,
+                signing: RefCell::new(None),
+                public: RefCell::new(None),
+                cache: RefCell::new(AssertionCache::new(CACHE_ENTRIES)),
+            }),
+        })
+    }
+
+    /// The assertion for a request to `subject.audience` (a Promise of the JWT), signed by the
+    /// first key; the one made for the same claims is reused while more than half its life is
+    /// left.
+    pub fn sign(&self, subject: AssertionSubject) -> Result<PromiseString, JsValue> {
+        let audience = text(subject.audience(), "audience")?;
+        let claims = match subject.claims() {
+            c if c.is_undefined() || c.is_null() => None,
+            c => Some(stringify(&c).ok_or_else(|| {
+                js_error(Error::InvalidClaims("claims must be a JSON object".into()))
+            })?),
+        };
+        let status = match subject.status() {
+            s if s.is_undefined() => if claims.is_some() { "valid" } else { "none" }.to_owned(),
+            s => text(s, "status")?,
+        };
+        let now = now_or_clock(subject.now())?;
+        let claims = AssertionClaims::new(
+            &self.state.issuer,
+            &audience,
+            &status,
+            claims.as_deref(),
+            &[],
+        );
+        let state = self.state.clone();
+        Ok(future_to_promise(async move { state.sign(claims, now).await }).unchecked_into())
+    }
+
+    /// The public keys as a JWK Set `{ keys: [...] }`, for `/.well-known/jwks.json`: public
+    /// members only.
+    pub fn jwks(&self) -> PromiseJwks {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let public = state.public().await?;
+            let list: Vec<PublicJwk> = public.iter().map(|(jwk, _)| jwk.clone()).collect();
+            parse(&jwks(&list))
+        })
+        .unchecked_into()
+    }
+
+    /// Verifies an assertion made with these keys (a Promise of its claims): signature (WebCrypto),
+    /// `iss`, `aud`, `exp`, `iat`. Rejects with the codes of `verify`: `malformed`,
+    /// `unsupported_alg`, `unknown_key`, `bad_signature`, `wrong_issuer`, `wrong_audience`,
+    /// `expired`, `not_yet_valid`, `too_large`.
+    pub fn verify(
+        &self,
+        token: &str,
+        options: AssertionVerifyOptions,
+    ) -> Result<PromiseClaims, JsValue> {
+        let audience = text(options.verify_audience(), "audience")?;
+        let now = now_or_clock(options.verify_now())?;
+        let leeway = seconds("leewaySeconds", options.leeway_seconds().unwrap_or(0.0))?;
+        let state = self.state.clone();
+        let token = token.to_owned();
+        Ok(
+            future_to_promise(async move { state.verify(token, audience, now, leeway).await })
+                .unchecked_into(),
+        )
+    }
+}

@@ -1,0 +1,127 @@
+// OriginAssertions (feature `assertion`, issue 15): the gateway's signed assertions for origins
+// made, published and verified from JavaScript, on the package built by `make pkg-assertion`
+// (target/pkg-assertion). Checked against jose (what origins verify with) and against the
+// known-answer keys of tests/vectors/assertion.json (Node's own HKDF and key export).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import * as jose from "jose";
+import { NOW, SECRET_1, SECRET_2, codeOf, vectors } from "./fixtures.mjs";
+
+const require = createRequire(import.meta.url);
+const { OriginAssertions } = require("../../target/pkg-assertion/edge_session.js");
+
+const ISSUER = "https://app.example";
+const AUD = "http://10.0.0.1:8080";
+const ring = [{ id: "k2", secret: SECRET_2 }, { id: "k1", secret: SECRET_1 }];
+
+/** The code a Promise rejects with (an EdgeSessionError). */
+const rejection = async (promise) => {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.name, "EdgeSessionError");
+    return e.code;
+  }
+  assert.fail("did not reject");
+};
+
+test("the published keys are those of tests/vectors/assertion.json, public members only", async () => {
+  const v = vectors("assertion.json");
+  for (const alg of ["EdDSA", "ES256"]) {
+    const a = new OriginAssertions({ alg, keys: v.keys, issuer: ISSUER });
+    const set = await a.jwks();
+    const want = v.derived.filter((d) => d.alg === alg);
+    assert.deepEqual(set.keys.map((k) => k.kid), want.map((d) => d.kid));
+    for (const [k, d] of set.keys.map((k, i) => [k, want[i]])) {
+      assert.equal(k.x, d.x);
+      assert.equal(k.y, d.y);
+      assert.equal(k.alg, alg);
+      assert.equal(k.use, "sig");
+      assert.equal("d" in k, false);
+    }
+    assert.equal(JSON.stringify(set).includes('"d"'), false);
+  }
+});
+
+for (const alg of ["EdDSA", "ES256"]) {
+  test(`${alg}: signed as the gateway signs, verified by jose and by verify()`, async () => {
+    const a = new OriginAssertions({ alg, keys: ring, issuer: ISSUER });
+    const claims = { sub: "alice", sid: "s1", role: "admin", iat: 1, exp: 2, iss: "x" };
+    const token = await a.sign({ audience: AUD, claims, now: NOW });
+    assert.deepEqual(jose.decodeProtectedHeader(token), { alg, kid: "k2", typ: "JWT" });
+    const want = { aud: AUD, iss: ISSUER, iat: NOW, exp: NOW + 300, role: "admin", sid: "s1", status: "valid", sub: "alice" };
+    assert.deepEqual(jose.decodeJwt(token), want);
+    // jose, with the published keys.
+    const jwks = jose.createLocalJWKSet(await a.jwks());
+    const { payload } = await jose.jwtVerify(token, jwks, { issuer: ISSUER, audience: AUD, currentDate: new Date(NOW * 1000) });
+    assert.deepEqual(payload, want);
+    // verify(): the same claims; the refusals with their codes.
+    assert.deepEqual(await a.verify(token, { audience: AUD, now: NOW + 10 }), want);
+    assert.equal(await rejection(a.verify(token, { audience: "http://other", now: NOW })), "wrong_audience");
+    assert.equal(await rejection(a.verify(token, { audience: AUD, now: NOW + 300 })), "expired");
+    assert.deepEqual(await a.verify(token, { audience: AUD, now: NOW + 300, leewaySeconds: 5 }), want);
+    assert.equal(await rejection(a.verify(token, { audience: AUD, now: NOW - 1 })), "not_yet_valid");
+    const [h, p, s] = token.split(".");
+    const changed = Buffer.from(JSON.stringify({ ...want, sub: "admin" })).toString("base64url");
+    assert.equal(await rejection(a.verify(`${h}.${changed}.${s}`, { audience: AUD, now: NOW })), "bad_signature");
+    assert.equal(await rejection(a.verify(`${h}.${p}.${s.slice(0, -2)}`, { audience: AUD, now: NOW })), "bad_signature");
+    assert.equal(await rejection(a.verify("not.a-token", { audience: AUD, now: NOW })), "malformed");
+    const none = Buffer.from('{"alg":"none","kid":"k2"}').toString("base64url");
+    assert.equal(await rejection(a.verify(`${none}.${p}.${s}`, { audience: AUD, now: NOW })), "unsupported_alg");
+    const otherIssuer = new OriginAssertions({ alg, keys: ring, issuer: "https://elsewhere" });
+    assert.equal(await rejection(otherIssuer.verify(token, { audience: AUD, now: NOW })), "wrong_issuer");
+    // A key rotation: the old ring does not know k2; the new one verifies what k1 signed.
+    const old = new OriginAssertions({ alg, keys: [ring[1]], issuer: ISSUER });
+    assert.equal(await rejection(old.verify(token, { audience: AUD, now: NOW })), "unknown_key");
+    const byOld = await old.sign({ audience: AUD, now: NOW });
+    assert.equal((await a.verify(byOld, { audience: AUD, now: NOW })).status, "none");
+  });
+}
+
+test("an assertion is reused for the same claims and origin while more than half its life is left", async () => {
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const anon = (now, audience = AUD) => a.sign({ audience, now });
+  const first = await anon(NOW);
+  assert.equal(await anon(NOW + 149), first);
+  assert.notEqual(await anon(NOW + 150), first);
+  assert.notEqual(await anon(NOW, "http://other"), first);
+  assert.notEqual(await a.sign({ audience: AUD, now: NOW, claims: { sub: "bob" } }), first);
+  // A shorter lifetime, and reuse with it.
+  const short = new OriginAssertions({ alg: "ES256", keys: ring, issuer: ISSUER, lifetimeSeconds: 60 });
+  const t = await short.sign({ audience: AUD, now: NOW });
+  assert.equal(jose.decodeJwt(t).exp, NOW + 60);
+  assert.equal(await short.sign({ audience: AUD, now: NOW + 29 }), t);
+  assert.notEqual(await short.sign({ audience: AUD, now: NOW + 30 }), t);
+});
+
+test("explicit private JWKs, and configuration errors with their setting", async () => {
+  const { privateKey } = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const jwk = { ...(await jose.exportJWK(privateKey)), kid: "ops-1" };
+  const a = new OriginAssertions({ alg: "EdDSA", privateKeys: [jwk], issuer: ISSUER });
+  const set = await a.jwks();
+  assert.deepEqual(set.keys.map((k) => [k.kid, k.x]), [["ops-1", jwk.x]]);
+  const token = await a.sign({ audience: AUD });
+  const { payload } = await jose.jwtVerify(token, jose.createLocalJWKSet(set), { issuer: ISSUER, audience: AUD });
+  assert.equal(payload.status, "none");
+
+  const settingOf = (config) => {
+    try {
+      new OriginAssertions(config);
+    } catch (e) {
+      assert.equal(e.code, "invalid_config");
+      assert.equal(JSON.stringify(e.message).includes(jwk.d), false);
+      return e.setting;
+    }
+    assert.fail("accepted");
+  };
+  assert.equal(settingOf({ alg: "HS256", keys: ring, issuer: ISSUER }), "alg");
+  assert.equal(settingOf({ alg: "EdDSA", issuer: ISSUER }), "keys");
+  assert.equal(settingOf({ alg: "EdDSA", keys: ring, privateKeys: [jwk], issuer: ISSUER }), "keys");
+  assert.equal(settingOf({ alg: "ES256", privateKeys: [jwk], issuer: ISSUER }), "privateKeys");
+  assert.equal(settingOf({ alg: "EdDSA", privateKeys: [{ ...jwk, kid: undefined }], issuer: ISSUER }), "privateKeys");
+  assert.equal(settingOf({ alg: "EdDSA", keys: ring }), "issuer");
+  assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, lifetimeSeconds: 301 }), "lifetimeSeconds");
+  assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, ttl: 1 }), undefined);
+  assert.equal(codeOf(() => a.sign({})), "invalid_config");
+});
