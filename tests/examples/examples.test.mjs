@@ -21,6 +21,19 @@ import { fileURLToPath } from "node:url";
 import { BIN, exampleProject, removeProject } from "./project.mjs";
 import { freePort, waitFor } from "../e2e/harness.mjs";
 
+/**
+ * A predicate for the Set-Cookie of `name` with the safe defaults, living `seconds`: exactly, or a
+ * few seconds less when a cookie's Max-Age counts down to an expiry (a session's absolute timeout,
+ * a token's `exp`) and the clock ticked between the two.
+ */
+function isCookie(name, seconds) {
+  const re = new RegExp(`^${name}=[^;]+; Max-Age=(\\d+); Path=/; Secure; HttpOnly; SameSite=Lax$`);
+  return (c) => {
+    const m = re.exec(c);
+    return m !== null && Number(m[1]) > seconds - 10 && Number(m[1]) <= seconds;
+  };
+}
+
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const SECRET = randomBytes(32).toString("base64url");
 
@@ -84,7 +97,7 @@ async function tokenFlow(base) {
   const login = await v.post("/login?user=alice");
   assert.equal(login.body.user, "alice");
   assert.ok(
-    login.set.some((c) => /^__Host-session=[^;]+; Max-Age=3600; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c)),
+    login.set.some(isCookie("__Host-session", 3600)),
     login.set.join("\n"),
   );
   assert.equal((await v.get("/")).body.user, "alice");
@@ -152,7 +165,7 @@ describe("examples/deno", () => {
     const v = visitor(url);
     const first = await v.get("/count");
     assert.equal(first.body.n, 1);
-    assert.ok(first.set.some((c) => /^__Host-sid=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c)));
+    assert.ok(first.set.some(isCookie("__Host-sid", 86400)));
     assert.equal((await v.get("/count")).body.n, 2);
     assert.equal((await visitor(url).get("/count")).body.n, 1, "another visitor starts at 1");
     await v.post("/logout");
@@ -211,7 +224,7 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
     assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
     const cart = await v.post("/cart?item=pen");
     assert.deepEqual(cart.body.items, ["pen"]);
-    assert.ok(cart.set.some((c) => /^__Host-sid=[^;]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c)));
+    assert.ok(cart.set.some(isCookie("__Host-sid", 86400)));
     const before = v.jar.get("__Host-sid");
     const login = await v.post("/login?user=carol");
     assert.equal(login.body.user, "carol");
