@@ -235,6 +235,20 @@ impl Affinity {
         self.header.as_deref()
     }
 
+    /// URL mode: the query parameter's name.
+    pub fn param_name(&self) -> &str {
+        &self.param
+    }
+
+    /// URL mode: the first value of the parameter in `url` that is authentic and live at `now`
+    /// (the one [`Affinity::route`] honours), whatever the health of its backend.
+    #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+    pub(crate) fn live_param<'u>(&'u self, url: &'u str, now: UnixTime) -> Option<&'u str> {
+        url::param_values(url, &self.param)
+            .take(MAX_PRESENTED)
+            .find(|text| self.open_live(text, now).is_some())
+    }
+
     /// Cookie mode: the cookie's name.
     pub fn cookie_name(&self) -> &str {
         self.cookie.name()

@@ -50,6 +50,110 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str) -> String {
     out
 }
 
+/// `url` without any parameter whose name, percent-decoded, is `name` (the origin must never
+/// see the value, however a client spelled it); every other part of the URL, the other
+/// parameters in their order and encoding and the fragment, stays byte for byte. A query left
+/// empty loses its `?`.
+// Used by the gateway, which needs `sealed`.
+#[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+pub(crate) fn without_param(url: &str, name: &str) -> String {
+    let (base, query, fragment) = split(url);
+    let Some(query) = query else {
+        return url.to_owned();
+    };
+    let ours = |pair: &str| decoded_is(pair.split_once('=').map_or(pair, |(n, _)| n), name);
+    if !query.split('&').any(ours) {
+        return url.to_owned();
+    }
+    let kept: Vec<&str> = query.split('&').filter(|p| !ours(p)).collect();
+    let mut out = String::with_capacity(url.len());
+    out.push_str(base);
+    if kept.iter().any(|p| !p.is_empty()) {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// Whether `raw`, percent-decoded (and `+` read as a space, as forms write it), is `name`.
+// Used by the gateway, which needs `sealed`.
+#[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+fn decoded_is(raw: &str, name: &str) -> bool {
+    let raw = raw.as_bytes();
+    let mut want = name.bytes();
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let (byte, next) = match b {
+            b'%' => match (
+                raw.get(i + 1).and_then(|h| (*h as char).to_digit(16)),
+                raw.get(i + 2).and_then(|h| (*h as char).to_digit(16)),
+            ) {
+                (Some(hi), Some(lo)) => ((hi * 16 + lo) as u8, i + 3),
+                _ => (b, i + 1),
+            },
+            b'+' => (b' ', i + 1),
+            _ => (b, i + 1),
+        };
+        if want.next() != Some(byte) {
+            return false;
+        }
+        i = next;
+    }
+    want.next().is_none()
+}
+
+/// The link `url`, found on a page at `base` (an absolute `scheme://host/...` URL), made to carry
+/// `name=value` when it leads to the same site (same scheme and host): relative paths, queries,
+/// absolute and protocol-relative URLs to `base`'s own host. `None`, the link left as it is, for
+/// every other site, other schemes (`javascript:`, `mailto:`...), a fragment alone, an empty
+/// link, and anything a browser might read otherwise (backslashes, whitespace and control
+/// characters, user info): a link left alone never leaks the value.
+// Used by the gateway, which needs `sealed`.
+#[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+pub(crate) fn rewrite_url(base: &str, url: &str, name: &str, value: &str) -> Option<String> {
+    if url.is_empty()
+        || url.starts_with('#')
+        || url.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f)
+    {
+        return None;
+    }
+    let (base_scheme, base_rest) = base.split_once("://")?;
+    let base_host = base_rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|h| !h.is_empty())?;
+    // `//host/...` or `scheme://host/...`: the host must be the page's own.
+    let authority_of = |rest: &str| -> Option<bool> {
+        let host = rest.split(['/', '?', '#']).next()?;
+        Some(!host.contains('@') && host.eq_ignore_ascii_case(base_host))
+    };
+    let same = if let Some(rest) = url.strip_prefix("//") {
+        authority_of(rest)?
+    } else if let Some((scheme, rest)) = scheme_of(url) {
+        let rest = rest.strip_prefix("//")?;
+        scheme.eq_ignore_ascii_case(base_scheme) && authority_of(rest)?
+    } else {
+        true
+    };
+    same.then(|| with_param(url, name, value))
+}
+
+/// A URL's scheme and what follows its `:`, when it has one (`scheme:` before any `/ ? #`).
+// Used by the gateway, which needs `sealed`.
+#[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+fn scheme_of(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+    .then_some((scheme, rest))
+}
+
 /// `(before the query, query, fragment)`, without their `?` and `#`.
 fn split(url: &str) -> (&str, Option<&str>, Option<&str>) {
     let (rest, fragment) = match url.split_once('#') {
@@ -77,6 +181,63 @@ mod tests {
         assert!(v("/p#?_aff=AB").is_empty());
         assert!(v("/p?x_aff=AB&_affx=CD").is_empty());
         assert!(v("").is_empty());
+    }
+
+    #[test]
+    fn removes_every_spelling_and_keeps_the_rest() {
+        let wo = |url| without_param(url, "_es");
+        assert_eq!(wo("/p?_es=V"), "/p");
+        assert_eq!(wo("/p?a=1&_es=V&b=%20x+y"), "/p?a=1&b=%20x+y");
+        assert_eq!(wo("/p?_es=V&a=1&_es=W"), "/p?a=1");
+        assert_eq!(wo("/p?%5Fes=V&%5fes&a"), "/p?a");
+        assert_eq!(wo("/p?_es=V#frag?_es=x"), "/p#frag?_es=x");
+        assert_eq!(
+            wo("https://h.test/?x_es=1&_esx=2"),
+            "https://h.test/?x_es=1&_esx=2"
+        );
+        assert_eq!(wo("/p?a&&b"), "/p?a&&b");
+        assert_eq!(wo("/p?"), "/p?");
+        assert_eq!(wo("/p?%5"), "/p?%5");
+    }
+
+    #[test]
+    fn rewrites_same_site_links_only() {
+        let base = "https://app.example/shop/cart?x=1";
+        let r = |url| rewrite_url(base, url, "_es", "V");
+        assert_eq!(r("/a").as_deref(), Some("/a?_es=V"));
+        assert_eq!(r("b?q=1#top").as_deref(), Some("b?q=1&_es=V#top"));
+        assert_eq!(r("../c").as_deref(), Some("../c?_es=V"));
+        assert_eq!(r("?page=2").as_deref(), Some("?page=2&_es=V"));
+        assert_eq!(r("/a?_es=old&b").as_deref(), Some("/a?_es=V&b"));
+        assert_eq!(
+            r("https://APP.example/x").as_deref(),
+            Some("https://APP.example/x?_es=V")
+        );
+        assert_eq!(
+            r("//app.example/y").as_deref(),
+            Some("//app.example/y?_es=V")
+        );
+        for never in [
+            "",
+            "#frag",
+            "https://other.example/x",
+            "http://app.example/x",
+            "//other.example/",
+            "https://app.example.evil/x",
+            "https://app.example@evil.example/",
+            "https://app.example:444/",
+            "javascript:alert(1)",
+            "mailto:a@app.example",
+            "data:text/html,x",
+            "/\\evil.example",
+            "\\\\evil.example",
+            " //evil.example",
+            "/\tx",
+            "https:app.example/x",
+        ] {
+            assert_eq!(r(never), None, "{never:?}");
+        }
+        assert_eq!(rewrite_url("not a url", "/a", "_es", "V"), None);
     }
 
     #[test]
@@ -108,6 +269,53 @@ mod proptests {
         fn rewriting_sets_exactly_one_value(url in any::<String>()) {
             let rewritten = with_param(&url, "_aff", "V");
             prop_assert_eq!(param_values(&rewritten, "_aff").collect::<Vec<_>>(), ["V"]);
+        }
+
+        #[test]
+        fn removal_leaves_no_spelling_and_nothing_else_changes(
+            pairs in proptest::collection::vec(("[a-z_%5Fe]{0,4}", "[a-zA-Z0-9%+=_]{0,5}"), 0..6),
+            ours in proptest::collection::vec(0usize..6, 0..3),
+            fragment in proptest::option::of("[a-z?&=_]{0,6}"),
+        ) {
+            let mut parts: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            for (k, at) in ours.iter().enumerate() {
+                let spelled = ["_es", "%5Fes", "%5fes"][k % 3];
+                parts.insert((*at).min(parts.len()), format!("{spelled}=SECRET{k}"));
+            }
+            let mut url = format!("https://h.test/p?{}", parts.join("&"));
+            if let Some(f) = &fragment {
+                url.push('#');
+                url.push_str(f);
+            }
+            let out = without_param(&url, "_es");
+            let query = split(&out).1.unwrap_or("");
+            prop_assert!(query.split('&').all(|p| !decoded_is(p.split('=').next().unwrap_or(p), "_es")));
+            let others: Vec<&str> = split(&url).1.unwrap_or("").split('&')
+                .filter(|p| !decoded_is(p.split_once('=').map_or(*p, |(n, _)| n), "_es")).collect();
+            let kept: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+            let others: Vec<&str> = others.into_iter().filter(|p| !p.is_empty()).collect();
+            prop_assert_eq!(kept, others);
+            prop_assert_eq!(split(&out).2, fragment.as_deref());
+            // Put back and taken out again: the same URL (a query left empty loses its `?`).
+            prop_assume!(!ours.is_empty());
+            let again = with_param(&out, "_es", "V");
+            prop_assert_eq!(param_values(&again, "_es").collect::<Vec<_>>(), ["V"]);
+            prop_assert_eq!(without_param(&again, "_es"), out.clone());
+        }
+
+        #[test]
+        fn other_hosts_never_get_the_value(host in "[a-z.]{1,12}", path in any::<String>()) {
+            prop_assume!(host != "app.example");
+            for url in [format!("https://{host}/{path}"), format!("//{host}/{path}")] {
+                prop_assert_eq!(rewrite_url("https://app.example/", &url, "_es", "V"), None);
+            }
+        }
+
+        #[test]
+        fn rewriting_never_panics(base in any::<String>(), url in any::<String>()) {
+            if let Some(out) = rewrite_url(&base, &url, "_es", "V") {
+                prop_assert_eq!(param_values(&out, "_es").collect::<Vec<_>>(), ["V"]);
+            }
         }
     }
 }

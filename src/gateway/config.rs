@@ -31,8 +31,11 @@ pub mod names {
     /// Secret, with `AFFINITY_SECRET`: JSON list of the secrets it replaced, newest first
     /// (`["<base64url>"]`); values they signed are still honoured and signed again.
     pub const AFFINITY_PREVIOUS_SECRETS: &str = "AFFINITY_PREVIOUS_SECRETS";
-    /// `cookie` (default), `ip` or `header`.
+    /// `cookie` (default), `url`, `ip` or `header`.
     pub const AFFINITY_MODE: &str = "AFFINITY_MODE";
+    /// URL mode: the query parameter that carries the signed affinity value (default `_es`;
+    /// 1 to 64 of `A-Z a-z 0-9 - . _ ~`).
+    pub const AFFINITY_PARAM: &str = "AFFINITY_PARAM";
     /// Header mode: the header whose value is the routing key.
     pub const AFFINITY_HEADER: &str = "AFFINITY_HEADER";
     /// `sticky` (default) or `strict`.
@@ -114,12 +117,13 @@ pub mod names {
     pub const ORIGIN_ASSERTION_ISSUER: &str = "ORIGIN_ASSERTION_ISSUER";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 40] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
         AFFINITY_PREVIOUS_SECRETS,
         AFFINITY_MODE,
+        AFFINITY_PARAM,
         AFFINITY_HEADER,
         AFFINITY_FAILOVER,
         AFFINITY_TTL_SECONDS,
@@ -161,6 +165,9 @@ use names::*;
 
 /// The shortest operator token accepted, in bytes.
 pub const MIN_OPERATOR_TOKEN_BYTES: usize = 16;
+
+/// URL mode: the default name of the query parameter that carries the affinity value.
+pub const DEFAULT_AFFINITY_PARAM: &str = "_es";
 
 /// A setting that is missing or wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -510,14 +517,12 @@ fn affinity_section(
         None | Some("cookie") => Mode::Cookie,
         Some("ip") => Mode::Ip,
         Some("header") => Mode::Header,
-        Some("url") => {
+        Some("url") => Mode::Url,
+        Some(other) => {
             return Err(ConfigError::new(
                 AFFINITY_MODE,
-                "url mode is offered by the JavaScript API only; the gateway supports cookie, ip and header",
+                format!("{other:?} is not one of cookie, url, ip, header"),
             ))
-        }
-        Some(other) => {
-            return Err(ConfigError::new(AFFINITY_MODE, format!("{other:?} is not one of cookie, ip, header")))
         }
     };
     let header = var(AFFINITY_HEADER);
@@ -592,6 +597,7 @@ fn affinity_section(
     if let Some(name) = var(AFFINITY_COOKIE) {
         config.cookie_name = name;
     }
+    config.param = var(AFFINITY_PARAM).unwrap_or_else(|| DEFAULT_AFFINITY_PARAM.to_owned());
     // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
     let mut router = Affinity::new(config.clone()).map_err(|e| in_section(e, &fields, ORIGINS))?;
     for o in origins.iter().filter(|o| o.draining) {
@@ -791,7 +797,7 @@ const TOKEN_FIELDS: [(&str, &str); 5] = [
 /// The gateway setting behind each field of the affinity router's configuration; `ORIGINS`
 /// (which gives the backends) for any other. The secrets come from `AFFINITY_SECRET` and
 /// `AFFINITY_PREVIOUS_SECRETS` when `explicit_secret`, else from `SESSION_KEYS`.
-fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static str); 8] {
+fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static str); 9] {
     let (secret, previous) = if explicit_secret {
         (AFFINITY_SECRET, AFFINITY_PREVIOUS_SECRETS)
     } else {
@@ -806,6 +812,7 @@ fn affinity_fields(explicit_secret: bool) -> [(&'static str, &'static str); 8] {
         ("cookieName", AFFINITY_COOKIE),
         ("sameSite", COOKIE_SAMESITE),
         ("header", AFFINITY_HEADER),
+        ("param", AFFINITY_PARAM),
     ]
 }
 
@@ -996,6 +1003,13 @@ mod tests {
         assert_eq!(c.affinity.same_site, SameSite::Strict);
         assert_eq!(c.down_seconds, 5);
         assert_eq!(c.operator_token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(c.affinity.param, DEFAULT_AFFINITY_PARAM);
+        let url = parse(&[(AFFINITY_MODE, "url"), (AFFINITY_PARAM, "sid-1")]).unwrap();
+        assert_eq!(
+            (url.affinity.mode, url.affinity.param.as_str()),
+            (Mode::Url, "sid-1")
+        );
+        assert_eq!(url.built.affinity.param_name(), "sid-1");
     }
 
     #[test]
@@ -1045,7 +1059,14 @@ mod tests {
                 AFFINITY_PREVIOUS_SECRETS,
             ),
             (&[(AFFINITY_MODE, "round-robin")], AFFINITY_MODE),
-            (&[(AFFINITY_MODE, "url")], AFFINITY_MODE),
+            (
+                &[(AFFINITY_MODE, "url"), (AFFINITY_PARAM, "a b")],
+                AFFINITY_PARAM,
+            ),
+            (
+                &[(AFFINITY_MODE, "url"), (AFFINITY_PARAM, "_es&")],
+                AFFINITY_PARAM,
+            ),
             (&[(AFFINITY_MODE, "header")], AFFINITY_HEADER),
             (
                 &[(AFFINITY_MODE, "header"), (AFFINITY_HEADER, "x y")],

@@ -103,6 +103,18 @@ impl Page {
         )
     }
 
+    /// 302 to `location`, the request's own URL with the affinity value (URL mode, a new
+    /// visitor's page load). Never cached; no `Referer` with the value to other sites.
+    pub fn affinity_redirect(location: &str) -> Self {
+        let mut page = Page::text(302, "302 Found\n".into());
+        page.headers.push(("location".into(), location.into()));
+        page.headers.push((
+            "referrer-policy".into(),
+            super::pipeline::URL_MODE_REFERRER_POLICY.into(),
+        ));
+        page
+    }
+
     /// 404 under the operator prefix.
     pub fn not_found() -> Self {
         Page::text(404, "404 Not Found\n".into())

@@ -16,7 +16,7 @@ use super::operator::{self, Endpoint};
 use super::pages::Page;
 use super::session::{self, SessionCookie};
 use super::store;
-use crate::affinity::{Mode, RouteRequest};
+use crate::affinity::{url, Mode, RouteRequest};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -99,6 +99,9 @@ pub struct Attempt {
     subject: Option<(String, UnixTime)>,
     /// `scheme://host` the client asked (origin redirects are rewritten to it).
     public: String,
+    /// URL mode: the parameter's name and the affinity value the answer's same-site URLs carry
+    /// (the one honoured, or the one just issued).
+    carry: Option<(String, String)>,
 }
 
 impl Attempt {
@@ -113,7 +116,28 @@ impl Attempt {
     pub fn public(&self) -> &str {
         &self.public
     }
+
+    /// URL mode: the query parameter's name and the affinity value that the answer's same-site
+    /// URLs carry (links, forms and `Location`, where the same site is kept). Never written into a
+    /// cookie or a log line.
+    pub fn affinity_param(&self) -> Option<(&str, &str)> {
+        self.carry.as_ref().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
 }
+
+/// URL mode: whether a request is a new visitor's page load that may be redirected to its URL
+/// with the affinity value: a safe method (GET or HEAD, no body) from a client that accepts
+/// HTML. Anything else is routed, and the value comes back on the answer.
+pub fn redirectable(req: &Request<'_>) -> bool {
+    matches!(req.method, "GET" | "HEAD")
+        && !req.has_body
+        && headers::get(req.headers, "accept")
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))
+}
+
+/// The `Referrer-Policy` of answers in URL mode: a page whose URL carries the affinity value
+/// sends no `Referer` to other sites (only to its own, where the gateway takes the value out).
+pub const URL_MODE_REFERRER_POLICY: &str = "same-origin";
 
 /// What to do with a client request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,11 +263,21 @@ impl Gateway {
             .directive_nonce
             .then(|| crate::codec::b64_encode(&entropy.nonce));
         identity.extend(nonce.clone().map(|n| (headers::NONCE.to_owned(), n)));
+        let mut origin_headers = headers::to_origin(req.headers, &forwarded, identity);
+        if let Some(param) = self.url_param() {
+            // Same-site navigation sends the page's URL, value included: never to the origin.
+            for (_, value) in origin_headers
+                .iter_mut()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("referer"))
+            {
+                *value = url::without_param(value, param);
+            }
+        }
         let attempt = Attempt {
             origin: String::new(),
             url: String::new(),
             nonce,
-            headers: headers::to_origin(req.headers, &forwarded, identity),
+            headers: origin_headers,
             retries_left: if req.retryable() { RETRIES } else { 0 },
             first: true,
             affinity_cookie: None,
@@ -254,8 +288,25 @@ impl Gateway {
             } else {
                 format!("{scheme}://{host}")
             },
+            carry: None,
         };
+        let target = self.origin_target(target);
         self.route(req, attempt, &target, now, entropy, None)
+    }
+
+    /// URL mode: the affinity parameter's name.
+    fn url_param(&self) -> Option<&str> {
+        let affinity = &self.config.built.affinity;
+        (affinity.mode() == Mode::Url).then(|| affinity.param_name())
+    }
+
+    /// The path and query sent to the origin: the client's, without the affinity parameter in
+    /// URL mode (the origin never sees it).
+    fn origin_target(&self, target: String) -> String {
+        match self.url_param() {
+            Some(param) => url::without_param(&target, param),
+            None => target,
+        }
     }
 
     /// Acts on the revocation check of `attempt`'s session token: `min_issued_at` is what the
@@ -345,6 +396,24 @@ impl Gateway {
         attempt.origin = origin.id.clone();
         attempt.url = format!("{}{target}", origin.url);
         attempt.affinity_cookie = route.set_cookie;
+        if let Some(param) = self.url_param() {
+            let affinity = &self.config.built.affinity;
+            let live = affinity.live_param(req.url, now);
+            let issued = route
+                .url
+                .as_deref()
+                .and_then(|u| url::param_values(u, param).next());
+            // A new visitor, or a forged or expired value: a page load goes to its URL with the
+            // new value first (a visitor moved off a down origin is served, and told so).
+            if let (Some(location), None, None) = (&route.url, live, avoid) {
+                if redirectable(req) {
+                    return Step::Respond(Page::affinity_redirect(location));
+                }
+            }
+            attempt.carry = issued
+                .or(live)
+                .map(|value| (param.to_owned(), value.to_owned()));
+        }
         Step::Proxy(attempt)
     }
 
@@ -368,7 +437,7 @@ impl Gateway {
         if attempt.retries_left == 0 || !req.retryable() {
             return Retry::Respond(self.give_up(&attempt.origin, now));
         }
-        let target = headers::split_url(req.url).2;
+        let target = self.origin_target(headers::split_url(req.url).2);
         let next = Attempt {
             retries_left: attempt.retries_left - 1,
             first: false,
@@ -417,6 +486,7 @@ impl Gateway {
         entropy: &Entropy,
     ) -> Result<Answer, Page> {
         let (mut out, directives) = headers::from_origin(origin_headers);
+        let url_mode = self.config.built.affinity.mode() == Mode::Url;
         // Redirects to the origin's own address go to the public host instead.
         let origin = self.config.origins.iter().find(|o| o.id == attempt.origin);
         if let Some(origin) = origin.filter(|_| !attempt.public.is_empty()) {
@@ -428,6 +498,27 @@ impl Gateway {
                 {
                     *value = public;
                 }
+            }
+        }
+        if let Some((param, carried)) = &attempt.carry {
+            // Redirects within the site keep the visitor's value (the page's own is relative
+            // to the public host, where the origin's address was moved above).
+            let base = format!("{}/", attempt.public);
+            for (_, value) in out
+                .iter_mut()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
+            {
+                if let Some(carrying) = url::rewrite_url(&base, value, param, carried) {
+                    *value = carrying;
+                }
+            }
+        }
+        if url_mode {
+            let strict = headers::get(&out, "referrer-policy")
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("no-referrer"));
+            if !strict {
+                out.retain(|(n, _)| !n.eq_ignore_ascii_case("referrer-policy"));
+                out.push(("referrer-policy".into(), URL_MODE_REFERRER_POLICY.into()));
             }
         }
         if let Some(nonce) = attempt.nonce.as_ref().filter(|_| directives.any()) {
@@ -912,6 +1003,332 @@ mod tests {
         }
     }
 
+    fn url_gateway() -> Gateway {
+        gateway(&[("AFFINITY_MODE", "url"), ("HEALTH_DOWN_SECONDS", "10")])
+    }
+
+    fn page_load<'a>(url: &'a str, headers: &'a [(String, String)]) -> Request<'a> {
+        Request {
+            method: "GET",
+            url,
+            headers,
+            has_body: false,
+        }
+    }
+
+    const HTML: (&str, &str) = ("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+
+    /// A new visitor's page load: the redirect's `Location`, the URL with a fresh value.
+    fn arrive(gw: &mut Gateway, url: &str, visitor: u64) -> String {
+        let headers = h(&[HTML]);
+        match gw.start(
+            &page_load(url, &headers),
+            NOW,
+            &Entropy {
+                visitor,
+                ..Entropy::default()
+            },
+        ) {
+            Step::Respond(page) => {
+                assert_eq!(page.status, 302);
+                assert_eq!(
+                    headers::get(&page.headers, "cache-control"),
+                    Some("no-store")
+                );
+                assert_eq!(
+                    headers::get(&page.headers, "referrer-policy"),
+                    Some(URL_MODE_REFERRER_POLICY)
+                );
+                headers::get(&page.headers, "location").unwrap().to_owned()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn value_in(url: &str) -> String {
+        let values: Vec<_> = url::param_values(url, "_es").collect();
+        assert_eq!(values.len(), 1, "{url}");
+        values[0].to_owned()
+    }
+
+    #[test]
+    fn url_mode_redirects_a_new_visitor_then_keeps_it_without_cookies() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/shop?b=%20x&a=1", 7);
+        assert!(location.starts_with("https://app.example/shop?b=%20x&a=1&_es="));
+        let value = value_in(&location);
+        let html = h(&[HTML]);
+        let first = proxy(gw.start(&page_load(&location, &html), NOW, &Entropy::default()));
+        let base = gw
+            .config()
+            .origins
+            .iter()
+            .find(|o| o.id == first.origin)
+            .unwrap()
+            .url
+            .clone();
+        // The origin never sees the parameter; the rest of the query is kept as written.
+        assert_eq!(first.url, format!("{base}/shop?b=%20x&a=1"));
+        assert_eq!(first.affinity_param(), Some(("_es", value.as_str())));
+        assert!(first.affinity_cookie.is_none());
+        assert!(!first.headers.iter().any(|(_, v)| v.contains(&value)));
+        // Twenty pages later, on links that carried the value: the same origin every time.
+        for i in 1..=20 {
+            let url = format!("https://app.example/p/{i}?q={i}&_es={value}#top");
+            let a = proxy(gw.start(
+                &page_load(&url, &html),
+                NOW + i * 30,
+                &Entropy {
+                    visitor: i,
+                    ..Entropy::default()
+                },
+            ));
+            assert_eq!(a.origin, first.origin);
+            assert_eq!(a.url, format!("{base}/p/{i}?q={i}"));
+            assert!(a.affinity_param().is_some());
+        }
+        // A visitor without the value, with other entropy: a redirect with another value.
+        let other = arrive(&mut gw, "https://app.example/shop", 8);
+        assert_ne!(value_in(&other), value);
+    }
+
+    #[test]
+    fn url_mode_never_redirects_unsafe_methods_or_non_pages() {
+        let mut gw = url_gateway();
+        let json = h(&[("accept", "application/json")]);
+        let html = h(&[HTML]);
+        let requests = [
+            Request {
+                method: "POST",
+                url: "https://app.example/form",
+                headers: &html,
+                has_body: true,
+            },
+            Request {
+                method: "DELETE",
+                url: "https://app.example/x",
+                headers: &html,
+                has_body: false,
+            },
+            Request {
+                method: "GET",
+                url: "https://app.example/api",
+                headers: &json,
+                has_body: false,
+            },
+            Request {
+                method: "GET",
+                url: "https://app.example/api",
+                headers: &[],
+                has_body: false,
+            },
+        ];
+        for req in requests {
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            // Routed, with a fresh value for the answer's links and redirects.
+            let (param, value) = a.affinity_param().unwrap();
+            assert_eq!(param, "_es");
+            let again = format!("https://app.example/next?_es={value}");
+            let next = proxy(gw.start(&page_load(&again, &html), NOW + 1, &Entropy::default()));
+            assert_eq!(next.origin, a.origin, "{}", req.method);
+        }
+        // HEAD of a page is a page load.
+        let head = Request {
+            method: "HEAD",
+            ..page_load("https://app.example/", &html)
+        };
+        assert!(matches!(
+            gw.start(&head, NOW, &Entropy::default()),
+            Step::Respond(Page { status: 302, .. })
+        ));
+    }
+
+    #[test]
+    fn url_mode_forged_or_expired_values_start_over() {
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 1));
+        let html = h(&[HTML]);
+        let mut forged = value.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        let idle = gw.config().affinity().idle_seconds;
+        for (v, at) in [
+            (forged.as_str(), NOW),
+            (value.as_str(), NOW + idle + 1),
+            ("", NOW),
+            ("x", NOW),
+        ] {
+            let url = format!("https://app.example/p?_es={v}");
+            // A page load is sent to the same URL with a new value in place of the bad one.
+            let Step::Respond(page) = gw.start(&page_load(&url, &html), at, &Entropy::default())
+            else {
+                panic!("{v}: redirected")
+            };
+            let location = headers::get(&page.headers, "location").unwrap();
+            assert!(location.starts_with("https://app.example/p?_es="));
+            assert_ne!(value_in(location), v);
+            // Anything else is routed, the origin told, with the new value to carry.
+            let post = Request {
+                method: "POST",
+                url: &url,
+                headers: &html,
+                has_body: true,
+            };
+            let a = proxy(gw.start(&post, at, &Entropy::default()));
+            assert!(a
+                .headers
+                .contains(&("x-session-reassigned".into(), "1".into())));
+            assert_ne!(a.affinity_param().unwrap().1, v);
+            assert_eq!(a.url.split_once("/p").unwrap().1, "");
+        }
+    }
+
+    #[test]
+    fn url_mode_moves_a_visitor_off_a_down_origin_and_says_so() {
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 3));
+        let html = h(&[HTML]);
+        let url = format!("https://app.example/cart?_es={value}");
+        let req = page_load(&url, &html);
+        let pinned = proxy(gw.start(&req, NOW, &Entropy::default()));
+        assert!(!pinned
+            .headers
+            .iter()
+            .any(|(n, _)| n == "x-session-reassigned"));
+        let Retry::Next(moved) = gw.retry(&req, &pinned, NOW, &Entropy::default()) else {
+            panic!("a GET is retried")
+        };
+        assert_ne!(moved.origin, pinned.origin);
+        assert!(moved
+            .headers
+            .contains(&("x-session-reassigned".into(), "1".into())));
+        let new_value = moved.affinity_param().unwrap().1.to_owned();
+        assert_ne!(new_value, value);
+        // The old value, its origin marked down: moved alike, no redirect (the value is live).
+        gw.health_mut().mark_down(&pinned.origin, NOW);
+        let later = proxy(gw.start(&req, NOW + 1, &Entropy::default()));
+        assert_eq!(later.origin, moved.origin);
+        assert!(later
+            .headers
+            .contains(&("x-session-reassigned".into(), "1".into())));
+        // The new value, after the old origin came back: stays.
+        let next = format!("https://app.example/next?_es={new_value}");
+        let back = proxy(gw.start(&page_load(&next, &html), NOW + 60, &Entropy::default()));
+        assert_eq!(back.origin, moved.origin);
+        assert!(!back
+            .headers
+            .iter()
+            .any(|(n, _)| n == "x-session-reassigned"));
+    }
+
+    #[test]
+    fn url_mode_answers_carry_the_value_in_redirects_not_in_cookies_or_referers() {
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 4));
+        let url = format!("https://app.example/a?x=1&%5Fes=old&_es={value}");
+        let client = h(&[
+            HTML,
+            (
+                "referer",
+                &format!("https://app.example/prev?_es={value}&k=v"),
+            ),
+        ]);
+        let a = proxy(gw.start(&page_load(&url, &client), NOW, &Entropy::default()));
+        assert!(a.url.ends_with("/a?x=1"), "{}", a.url);
+        assert_eq!(
+            headers::get(&a.headers, "referer"),
+            Some("https://app.example/prev?k=v")
+        );
+        assert!(!a.headers.iter().any(|(_, v)| v.contains(&value)));
+        let base = gw
+            .config()
+            .origins
+            .iter()
+            .find(|o| o.id == a.origin)
+            .unwrap()
+            .url
+            .clone();
+        let finish = |location: &str, extra: &[(&str, &str)]| {
+            let mut origin = h(&[
+                ("location", location),
+                ("x-session-issue", r#"{"sub":"u"}"#),
+            ]);
+            origin.extend(h(extra));
+            gw.finish(&a, &origin, NOW, &Entropy::default())
+                .unwrap()
+                .headers
+        };
+        let carried = format!("_es={value}");
+        for (location, expected) in [
+            ("/done?ok=1".to_owned(), format!("/done?ok=1&{carried}")),
+            ("next".to_owned(), format!("next?{carried}")),
+            (
+                format!("{base}/home#h"),
+                format!("https://app.example/home?{carried}#h"),
+            ),
+            (
+                "https://app.example/x".to_owned(),
+                format!("https://app.example/x?{carried}"),
+            ),
+            (
+                "https://pay.example/x".to_owned(),
+                "https://pay.example/x".to_owned(),
+            ),
+            (
+                "mailto:x@app.example".to_owned(),
+                "mailto:x@app.example".to_owned(),
+            ),
+        ] {
+            let out = finish(&location, &[]);
+            assert_eq!(headers::get(&out, "location"), Some(expected.as_str()));
+            assert_eq!(
+                headers::get(&out, "referrer-policy"),
+                Some(URL_MODE_REFERRER_POLICY)
+            );
+            // A login sets the session cookie; the affinity value is in no cookie.
+            assert!(!set_cookies(&out).is_empty());
+            assert!(set_cookies(&out).iter().all(|c| !c.contains(&value)));
+        }
+        // An origin's weaker policy is replaced; `no-referrer` is kept.
+        let out = finish("/", &[("referrer-policy", "unsafe-url")]);
+        let policies: Vec<_> = out
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("referrer-policy"))
+            .collect();
+        assert_eq!(
+            policies,
+            [&(
+                "referrer-policy".to_owned(),
+                URL_MODE_REFERRER_POLICY.to_owned()
+            )]
+        );
+        let out = finish("/", &[("Referrer-Policy", "no-referrer")]);
+        assert_eq!(headers::get(&out, "referrer-policy"), Some("no-referrer"));
+    }
+
+    #[test]
+    fn url_mode_spreads_new_visitors_by_weight() {
+        let mut gw = gateway(&[
+            ("AFFINITY_MODE", "url"),
+            (
+                "ORIGINS",
+                r#"[{"id":"a","url":"http://127.0.0.1:9001","weight":3},{"id":"b","url":"http://127.0.0.1:9002","weight":1}]"#,
+            ),
+        ]);
+        let html = h(&[HTML]);
+        let mut on_a = 0;
+        for visitor in 0..400 {
+            let location = arrive(&mut gw, "https://app.example/", visitor);
+            let a = proxy(gw.start(&page_load(&location, &html), NOW, &Entropy::default()));
+            on_a += usize::from(a.origin == "a");
+        }
+        assert!(
+            (250..350).contains(&on_a),
+            "{on_a} of 400 on the weight-3 origin"
+        );
+    }
+
     #[test]
     fn failover_moves_the_visitor_once_and_for_good() {
         let mut gw = gateway(&[("HEALTH_DOWN_SECONDS", "10")]);
@@ -1207,7 +1624,12 @@ mod proptests {
     use proptest::prelude::*;
 
     fn gateway() -> Gateway {
+        gateway_in("cookie")
+    }
+
+    fn gateway_in(mode: &str) -> Gateway {
         let config = GatewayConfig::from_vars(|n| match n {
+            "AFFINITY_MODE" => Some(mode.into()),
             "ORIGINS" => Some(
                 r#"[{"id":"a","url":"http://127.0.0.1:1"},{"id":"b","url":"http://127.0.0.1:2"}]"#
                     .into(),
@@ -1255,6 +1677,41 @@ mod proptests {
                 prop_assert!(matches!(headers::get(&a.headers, "x-session-status"), Some("none" | "invalid")));
                 let _ = gw.retry(&req, &a, now, &entropy);
                 let _ = gw.finish(&a, &headers, now, &entropy);
+            }
+        }
+
+        /// URL mode: whatever the URL and the `Referer`, the origin never gets the parameter
+        /// under any spelling, and the pipeline never panics.
+        #[test]
+        fn url_mode_never_passes_the_parameter_on(
+            path in "[a-z/%_.?&=#+5Fes]{0,40}",
+            referer in any::<String>(),
+            accept in "(text/html|\\*/\\*|)",
+            has_body in any::<bool>(),
+        ) {
+            let mut gw = gateway_in("url");
+            let url = format!("https://app.example/{path}");
+            let headers = vec![("referer".to_owned(), referer), ("accept".to_owned(), accept)];
+            let req = Request { method: "GET", url: &url, headers: &headers, has_body };
+            let entropy = Entropy::default();
+            match gw.start(&req, 1_800_000_000, &entropy) {
+                Step::Proxy(a) => {
+                    let sent = std::iter::once(a.url.as_str())
+                        .chain(headers::get(&a.headers, "referer"));
+                    for text in sent {
+                        let query = text.split('#').next().unwrap_or("").split_once('?').map_or("", |q| q.1);
+                        for pair in query.split('&') {
+                            let name = pair.split('=').next().unwrap_or(pair).replace("%5F", "_").replace("%5f", "_");
+                            prop_assert_ne!(name.as_str(), "_es", "{}", text);
+                        }
+                    }
+                    let (param, value) = a.affinity_param().unwrap_or(("_es", ""));
+                    prop_assert_eq!(param, "_es");
+                    prop_assert!(!value.is_empty());
+                    let _ = gw.finish(&a, &[("location".to_owned(), url.clone())], 1_800_000_000, &entropy);
+                }
+                Step::Respond(page) => prop_assert!(redirectable(&req) && page.status == 302),
+                other => prop_assert!(false, "{other:?}"),
             }
         }
 
