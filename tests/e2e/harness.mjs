@@ -216,6 +216,19 @@ export class Gateway {
     return { status: res.status, headers: res.headers, setCookies, text, body };
   }
 
+  /**
+   * Waits until the gateway's log (wrangler's output, which arrives after the answers it
+   * belongs to, later still on a loaded machine) matches `re`, or `ms` pass; then `settle` ms
+   * more for lines that would follow it. Returns the log.
+   */
+  async logged(re, { ms = 10_000, settle = 300 } = {}) {
+    const once = new RegExp(re.source, re.flags.replace("g", "")); // test() with g is stateful
+    const deadline = Date.now() + ms;
+    while (!once.test(this.log) && Date.now() < deadline) await sleep(50);
+    await sleep(settle);
+    return this.log;
+  }
+
   /** Runs the cron trigger once (wrangler dev --test-scheduled). */
   async cron() {
     const res = await fetch(`${this.url}/__scheduled`);
