@@ -20,6 +20,11 @@
 // GET  /count              increments `n` in the session data (a read-modify-write)
 // GET  /set?k=v&...        sets members of the session data (a patch; `k=` deletes k)
 // GET  /headers           every request header as received (what the gateway let through)
+// GET  /links?n=1          an HTML page of links of every kind to /links?n=2 (absolute to the
+//                          public host, root-relative, relative, protocol-relative, with their own
+//                          query strings), a link to another site, a POST form to /echo, a GET
+//                          form and a redirect: the gateway's URL mode rewrites them (#origin,
+//                          #query: the query this origin received)
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -152,6 +157,27 @@ const server = createServer((req, res) => {
     }
     case "/headers":
       return json(res, 200, { ...base, headers: req.headers });
+    case "/links": {
+      const n = Number(url.searchParams.get("n")) || 1;
+      const host = req.headers["x-forwarded-host"] || req.headers.host;
+      const proto = req.headers["x-forwarded-proto"] || "http";
+      const next = `links?n=${n + 1}`;
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      return res.end(`<!doctype html><html><head><title>links ${n}</title></head><body>
+<p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
+<a id="absolute" href="${proto}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
+<a id="root" href="${prefix}/${next}&amp;kind=root#here">root-relative</a>
+<a id="relative" href="${next}&amp;kind=relative">relative</a>
+<a id="protocol" href="//${escape(host)}${prefix}/${next}&amp;kind=protocol">protocol-relative</a>
+<a id="redirect" href="${prefix}/redirect?to=${encodeURIComponent(`${prefix}/${next}&kind=redirect`)}">redirect</a>
+<a id="away" href="https://example.org/away?from=${n}">another site</a>
+<a id="mail" href="mailto:someone@example.org">mail</a>
+<a id="fragment" href="#top">top</a>
+<form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
+<form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
+</body></html>
+`);
+    }
     case "/status": {
       const code = Number(url.searchParams.get("code")) || 500;
       return json(res, code, { ...base, status: code });

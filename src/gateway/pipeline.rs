@@ -135,6 +135,27 @@ pub fn redirectable(req: &Request<'_>) -> bool {
             .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))
 }
 
+/// URL mode: the answer to rewrite as it streams, so that its same-site links, forms and frames
+/// carry the affinity value: `(base, param, value)` for an HTML answer with a body (not a `HEAD`,
+/// `204`, `304` or WebSocket) to a request that has a value to carry, `None` otherwise. `base` is
+/// the public `scheme://host/` that same-site URLs lead to (see [`Attempt::public`]). The
+/// answer's `content-length` no longer holds once rewritten: drop it.
+pub fn html_rewrite<'a>(
+    attempt: &'a Attempt,
+    method: &str,
+    status: u16,
+    answer_headers: &[(String, String)],
+) -> Option<(String, &'a str, &'a str)> {
+    let (param, value) = attempt.affinity_param()?;
+    let html = headers::get(answer_headers, "content-type").is_some_and(|t| {
+        let t = t.trim_start().to_ascii_lowercase();
+        t.starts_with("text/html") || t.starts_with("application/xhtml+xml")
+    });
+    let body = method != "HEAD" && !matches!(status, 101 | 204 | 205 | 304);
+    (html && body && !attempt.public.is_empty())
+        .then(|| (format!("{}/", attempt.public), param, value))
+}
+
 /// The `Referrer-Policy` of answers in URL mode: a page whose URL carries the affinity value
 /// sends no `Referer` to other sites (only to its own, where the gateway takes the value out).
 pub const URL_MODE_REFERRER_POLICY: &str = "same-origin";
@@ -1305,6 +1326,45 @@ mod tests {
         );
         let out = finish("/", &[("Referrer-Policy", "no-referrer")]);
         assert_eq!(headers::get(&out, "referrer-policy"), Some("no-referrer"));
+    }
+
+    #[test]
+    fn url_mode_rewrites_html_answers_only() {
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 5));
+        let url = format!("https://app.example/?_es={value}");
+        let html = h(&[HTML]);
+        let a = proxy(gw.start(&page_load(&url, &html), NOW, &Entropy::default()));
+        let typed = |t: &str| h(&[("content-type", t)]);
+        let page = typed("text/html; charset=utf-8");
+        assert_eq!(
+            html_rewrite(&a, "GET", 200, &page),
+            Some(("https://app.example/".to_owned(), "_es", value.as_str()))
+        );
+        assert!(html_rewrite(&a, "POST", 404, &typed(" Text/HTML")).is_some());
+        assert!(html_rewrite(&a, "GET", 200, &typed("application/xhtml+xml")).is_some());
+        for (method, status, headers) in [
+            ("HEAD", 200, page.clone()),
+            ("GET", 304, page.clone()),
+            ("GET", 204, page.clone()),
+            ("GET", 200, typed("application/json")),
+            ("GET", 200, typed("text/plain")),
+            ("GET", 200, Vec::new()),
+        ] {
+            assert_eq!(
+                html_rewrite(&a, method, status, &headers),
+                None,
+                "{method} {status} {headers:?}"
+            );
+        }
+        // Cookie mode: nothing to carry.
+        let mut cookies = gateway(&[]);
+        let c = proxy(cookies.start(
+            &page_load("https://app.example/", &html),
+            NOW,
+            &Entropy::default(),
+        ));
+        assert_eq!(html_rewrite(&c, "GET", 200, &page), None);
     }
 
     #[test]

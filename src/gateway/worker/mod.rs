@@ -17,6 +17,7 @@ mod health;
 mod http;
 mod operator;
 mod proxy;
+mod rewrite;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -6,10 +6,11 @@ use worker::{console_error, console_warn, web_sys};
 
 use super::assertion;
 use super::http::{self, page};
+use super::rewrite;
 use super::{with, Shared, Store};
 use crate::gateway::headers;
 use crate::gateway::pages::Page;
-use crate::gateway::pipeline::{Attempt, Entropy, Request, Retry};
+use crate::gateway::pipeline::{self, Attempt, Entropy, Request, Retry};
 use crate::gateway::store::{self, Loaded};
 use crate::time::UnixTime;
 
@@ -48,7 +49,7 @@ pub(super) async fn run(
             // An answer of any status is the origin's: passed on, never a mark against it.
             Ok(response) => {
                 with(gw, |g| g.answered(&attempt));
-                return finish(gw, &attempt, response, now, entropy, store, loaded).await;
+                return finish(gw, request, &attempt, response, now, entropy, store, loaded).await;
             }
             Err(e) => http::error_text(&e),
         };
@@ -109,8 +110,10 @@ async fn load(
 
 /// The origin's response, streamed back with the gateway's headers, after the stored session
 /// (if any) took the origin's changes.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     gw: &Shared,
+    request: &Request<'_>,
     attempt: &Attempt,
     response: web_sys::Response,
     now: UnixTime,
@@ -147,5 +150,22 @@ async fn finish(
         }
         headers::add_cookies(&mut headers, out.set_cookie);
     }
-    http::respond(&response, &headers)
+    let rewrite = pipeline::html_rewrite(attempt, request.method, response.status(), &headers);
+    let Some((base, param, value)) = rewrite else {
+        return http::respond(&response, &headers);
+    };
+    // URL mode: the page's same-site URLs carry the value; its length changes.
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
+    let answer = http::respond(&response, &headers)?;
+    match rewrite::html(&answer, &base, param, value) {
+        Ok(rewritten) => Ok(rewritten),
+        Err(e) => {
+            console_error!(
+                "edge-session gateway: rewriting an HTML answer failed: {}",
+                http::error_text(&e)
+            );
+            http::cancel(&answer);
+            page(&Page::internal())
+        }
+    }
 }

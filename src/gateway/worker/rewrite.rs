@@ -1,0 +1,87 @@
+//! URL mode: HTML answers rewritten as they stream, with workerd's `HTMLRewriter` (which the
+//! `worker` crate does not expose: declared here). Which URLs carry the affinity value is
+//! decided in Rust, by `rewrite_url` of the pure core, called back from the element handlers.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{js_sys, web_sys};
+
+use crate::affinity::url::rewrite_url;
+
+#[wasm_bindgen(inline_js = r#"
+export function rewrite_html(response, decide, base, param, value) {
+  const carry = (url) => decide(base, url, param, value);
+  const attr = (name) => ({ element(el) {
+    const url = el.getAttribute(name);
+    const out = url === null ? undefined : carry(url);
+    if (out != null) el.setAttribute(name, out);
+  } });
+  const form = { element(el) {
+    const action = el.getAttribute('action');
+    const target = action === null || action.trim() === '' ? base : action;
+    if ((el.getAttribute('method') || 'get').trim().toLowerCase() === 'get') {
+      // A GET form replaces its action's query: the value goes in a hidden field.
+      if (carry(target) != null) {
+        el.prepend(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
+      }
+    } else if (action !== null && action.trim() !== '') {
+      const out = carry(action);
+      if (out != null) el.setAttribute('action', out);
+    }
+  } };
+  // No Referer with the value to other sites, whatever the page asks.
+  const policy = (name) => ({ element(el) {
+    const p = (el.getAttribute(name) || '').trim().toLowerCase();
+    if (p !== 'no-referrer' && p !== 'same-origin') el.setAttribute(name, 'same-origin');
+  } });
+  return new HTMLRewriter()
+    .on('a[href]', attr('href'))
+    .on('area[href]', attr('href'))
+    .on('iframe[src]', attr('src'))
+    .on('frame[src]', attr('src'))
+    .on('form', form)
+    .on('button[formaction]', attr('formaction'))
+    .on('[referrerpolicy]', policy('referrerpolicy'))
+    .on('meta[name="referrer" i]', policy('content'))
+    .transform(response);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn rewrite_html(
+        response: &web_sys::Response,
+        decide: &js_sys::Function,
+        base: &str,
+        param: &str,
+        value: &str,
+    ) -> Result<web_sys::Response, JsValue>;
+}
+
+type Decide = Closure<dyn Fn(String, String, String, String) -> Option<String>>;
+
+thread_local! {
+    /// One callback for every answer (it holds nothing of a request): never one leaked per
+    /// request, though the rewriting outlives the call that starts it.
+    static DECIDE: Decide = Closure::new(|base: String, url: String, param: String, value: String| {
+        rewrite_url(&base, &url, &param, &value)
+    });
+}
+
+/// `response` with its same-site URLs carrying `param=value`, rewritten as it streams.
+pub(super) fn html(
+    response: &web_sys::Response,
+    base: &str,
+    param: &str,
+    value: &str,
+) -> Result<web_sys::Response, JsValue> {
+    DECIDE.with(|decide| {
+        rewrite_html(
+            response,
+            decide.as_ref().unchecked_ref(),
+            base,
+            param,
+            value,
+        )
+    })
+}

@@ -1,0 +1,155 @@
+// The gateway's URL mode (AFFINITY_MODE = "url", issue 16) on the real local runtime (wrangler
+// dev) with three demo origins: a client that keeps no cookies at all browses by following the
+// links of the pages it gets (scripts/demo-origin.mjs /links: absolute, root-relative, relative,
+// protocol-relative, a redirect, a GET form), as a cookie-less webview would.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { Gateway, startOrigins } from "./harness.mjs";
+
+const HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+const PARAM = "_es";
+
+let origins, gw;
+before(async () => {
+  origins = await startOrigins(["a", "b", "c"]);
+  gw = new Gateway(origins, { vars: { AFFINITY_MODE: "url" } });
+  await gw.start();
+});
+after(async () => {
+  await gw?.stop();
+  await Promise.all((origins || []).map((o) => o.kill()));
+});
+
+/** One request without any cookie, following nothing by itself. */
+const get = async (url, init = {}) => {
+  const res = await fetch(new URL(url, gw.url), {
+    redirect: "manual",
+    ...init,
+    headers: { accept: HTML, ...(init.headers || {}) },
+  });
+  assert.deepEqual(res.headers.getSetCookie(), [], `${url}: no cookie in URL mode`);
+  return { res, body: await res.text() };
+};
+
+const valueIn = (url) => new URL(url, gw.url).searchParams.getAll(PARAM);
+const decode = (s) => s.replaceAll("&amp;", "&");
+const href = (body, id) => decode(body.match(new RegExp(`id="${id}" href="([^"]*)"`))?.[1] ?? "");
+const field = (body, id) => decode(body.match(new RegExp(`id="${id}">([^<]*)<`))?.[1] ?? "");
+
+/** A page load: the page, the origin that served it and the query that origin saw. */
+const load = async (url) => {
+  const { res, body } = await get(url);
+  assert.equal(res.status, 200, `${url}: ${body}`);
+  assert.equal(res.headers.get("referrer-policy"), "same-origin");
+  return { url: new URL(url, gw.url).href, body, origin: field(body, "origin"), query: field(body, "query") };
+};
+
+/** A new visitor arrives: a redirect to the same URL with a fresh value. */
+const arrive = async (path) => {
+  const { res } = await get(path);
+  assert.equal(res.status, 302);
+  const location = res.headers.get("location");
+  assert.equal(valueIn(location).length, 1, location);
+  return location;
+};
+
+test("a cookie-less client browsing 20 pages by their links stays on one origin", async () => {
+  const location = await arrive("/links?n=1");
+  const [value] = valueIn(location);
+  let page = await load(location);
+  const origin = page.origin;
+  assert.ok(["a", "b", "c"].includes(origin), page.body);
+  const kinds = ["absolute", "root", "relative", "protocol", "redirect", "search"];
+  for (let i = 0; i < 20; i++) {
+    // The origin never sees the parameter.
+    assert.ok(!page.query.includes(PARAM), page.query);
+    assert.equal(page.origin, origin, `page ${i}: ${page.url}`);
+    // Same-site links carry the value; other sites, mailto: and fragments do not.
+    for (const id of kinds.slice(0, 5)) assert.deepEqual(valueIn(new URL(href(page.body, id), page.url)), [value], id);
+    assert.ok(!href(page.body, "away").includes(PARAM), href(page.body, "away"));
+    assert.equal(href(page.body, "mail"), "mailto:someone@example.org");
+    assert.equal(href(page.body, "fragment"), "#top");
+    const kind = kinds[i % kinds.length];
+    let next;
+    if (kind === "search") {
+      // A GET form replaces its action's query: the value is a hidden field.
+      const form = page.body.match(/<form id="search"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/);
+      const fields = [...form[2].matchAll(/<input[^>]*name="([^"]*)"[^>]*value="([^"]*)"/g)];
+      const url = new URL(decode(form[1]), page.url);
+      for (const [, n, v] of fields) url.searchParams.append(n, v);
+      assert.deepEqual(url.searchParams.getAll(PARAM), [value]);
+      next = url.href;
+    } else if (kind === "redirect") {
+      const { res } = await get(new URL(href(page.body, "redirect"), page.url));
+      assert.equal(res.status, 302);
+      next = res.headers.get("location");
+      assert.deepEqual(valueIn(next), [value], next);
+    } else {
+      next = new URL(href(page.body, kind), page.url).href;
+    }
+    page = await load(next);
+  }
+  assert.equal(page.origin, origin);
+});
+
+test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
+  const location = await arrive("/links?n=1");
+  const [value] = valueIn(location);
+  const page = await load(location);
+  const action = decode(page.body.match(/<form id="post" method="post" action="([^"]*)"/)[1]);
+  assert.deepEqual(valueIn(action), [value]);
+  const { res, body } = await get(action, { method: "POST", body: "x=1", headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" } });
+  assert.equal(res.status, 200, body);
+  assert.equal(JSON.parse(body).backend, page.origin);
+  const seen = await get(`/headers?${PARAM}=${value}&k=v`, { headers: { accept: "application/json", referer: `${gw.url}/links?${PARAM}=${value}&n=1` } });
+  const echoed = JSON.parse(seen.body);
+  assert.equal(echoed.backend, page.origin);
+  assert.equal(echoed.headers.referer, `${gw.url}/links?n=1`);
+  assert.ok(!seen.body.includes(value), seen.body);
+});
+
+test("a forged value starts a new assignment", async () => {
+  const location = await arrive("/links?n=1");
+  const [value] = valueIn(location);
+  const flip = value.at(-2) === "A" ? "B" : "A";
+  const forged = value.slice(0, -2) + flip + value.at(-1);
+  const { res } = await get(`/links?n=1&${PARAM}=${forged}`);
+  assert.equal(res.status, 302);
+  const [fresh] = valueIn(res.headers.get("location"));
+  assert.ok(fresh && fresh !== forged && fresh !== value);
+  // Not a page load: routed, with the new value on the answer's redirect.
+  const { res: api, body } = await get(`/redirect?to=/x&${PARAM}=${forged}`, { headers: { accept: "*/*" } });
+  assert.equal(api.status, 302, body);
+  const [carried] = valueIn(api.headers.get("location"));
+  assert.ok(carried && carried !== forged);
+});
+
+test("new visitors spread over the origins", async () => {
+  const counts = { a: 0, b: 0, c: 0 };
+  for (let i = 0; i < 60; i++) counts[(await load(await arrive("/links?n=1"))).origin]++;
+  // Equal weights: each of three origins gets 20 on average (fewer than 5 has odds below 1e-5).
+  for (const [id, n] of Object.entries(counts)) assert.ok(n >= 5, `${id}: ${JSON.stringify(counts)}`);
+});
+
+test("a visitor whose origin goes down is moved, told to the origin, and gets the new value on the next page", async () => {
+  const location = await arrive("/links?n=1");
+  const [value] = valueIn(location);
+  const first = await load(location);
+  const down = origins.find((o) => o.id === first.origin);
+  await down.kill();
+  try {
+    const moved = await load(`/links?n=2&${PARAM}=${value}`);
+    assert.notEqual(moved.origin, first.origin);
+    const [fresh] = valueIn(new URL(href(moved.body, "root"), moved.url));
+    assert.ok(fresh && fresh !== value, moved.body);
+    const next = await load(new URL(href(moved.body, "relative"), moved.url).href);
+    assert.equal(next.origin, moved.origin);
+    const seen = await get(`/headers?${PARAM}=${value}`, { headers: { accept: "application/json" } });
+    const echoed = JSON.parse(seen.body);
+    assert.equal(echoed.backend, moved.origin);
+    assert.equal(echoed.headers["x-session-reassigned"], "1");
+  } finally {
+    await down.start();
+  }
+});
