@@ -175,7 +175,7 @@ dev: setup
 
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := compact_verify sealed_verify jwt_verify json_object base64url cookie_header \
-	affinity store_record gateway
+	affinity store_record gateway assertion_verify
 
 ## fuzz: every fuzz target (fuzz/, cargo-fuzz on nightly, installed by scripts/setup-fuzz.sh)
 ## for FUZZ_SECONDS seconds each (default 30), from the committed seeds in fuzz/corpus/; the

@@ -731,3 +731,48 @@ fn check_to_client(finished: &Result<Answer, Page>) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Origin assertions (issue 15): what a JS origin's `OriginAssertions.verify` reads before
+// WebCrypto checks the signature, and the claims it checks after.
+
+/// An `x-session-assertion`, read and (as if its signature verified) its claims checked: never a
+/// panic; what is accepted names EdDSA or ES256 with a 64-byte signature over the token's own
+/// first two parts, and claims accepted are a JSON object (serde_json agrees) with the expected
+/// `iss`, and an `exp` after `NOW`. A line `header\npayload` is made into a token with a zero
+/// signature, so the claims checks get fuzzed too.
+pub fn assertion_verify(data: &[u8]) {
+    use edge_session::token::assertion::UntrustedAssertion;
+    let input = text(data);
+    let made;
+    let token: &str = match input.split_once('\n') {
+        Some((header, payload)) => {
+            made = format!(
+                "{}.{}.{}",
+                fuzzing::b64url_encode(header.as_bytes()),
+                fuzzing::b64url_encode(payload.as_bytes()),
+                fuzzing::b64url_encode(&[0; 64])
+            );
+            &made
+        }
+        None => &input,
+    };
+    let Ok(u) = UntrustedAssertion::parse(token) else {
+        return;
+    };
+    assert!(matches!(u.alg().name(), "EdDSA" | "ES256"));
+    assert_eq!(u.signature().len(), 64);
+    assert!(token.starts_with(u.signing_input()));
+    assert_eq!(
+        token.len() - u.signing_input().len() - 1,
+        fuzzing::b64url_encode(u.signature()).len()
+    );
+    if let Ok(claims) = u.verified_claims("https://i", "http://a", NOW, 30) {
+        let v: Value = serde_json::from_str(&claims).expect("accepted claims are JSON");
+        assert_eq!(v["iss"], "https://i", "assertion: {claims}");
+        assert!(
+            v["exp"].as_f64().is_some_and(|e| e + 30.0 > NOW as f64),
+            "{claims}"
+        );
+    }
+}

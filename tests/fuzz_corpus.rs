@@ -130,6 +130,11 @@ fn gateway() {
     replay("gateway", bodies::gateway);
 }
 
+#[test]
+fn assertion_verify() {
+    replay("assertion_verify", bodies::assertion_verify);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The seeds
 
@@ -338,6 +343,60 @@ mod seeds {
         out.push(("deep_126", s(deep(126))));
         out.push(("deep_127", s(deep(127))));
         out
+    }
+
+    /// Origin assertions: one as the gateway makes it (a zero signature), and `header\npayload`
+    /// lines that reach the claims checks.
+    pub fn assertion() -> Seeds {
+        use edge_session::token::assertion::{Alg, AssertionClaims, AssertionKey};
+        let ring = edge_session::KeyRing::from_config(&bodies::token_config().keys).unwrap();
+        let key = &AssertionKey::derive_all(&ring, Alg::EdDSA)[0];
+        let claims = AssertionClaims::new(
+            "https://i",
+            "http://a",
+            "valid",
+            Some(r#"{"sub":"user-12345","sid":"s1","role":"admin"}"#),
+            &[],
+        );
+        let token = claims.signing_input(key, NOW, 300).finish(&[0; 64]);
+        let line = |h: &str, p: &str| format!("{h}\n{p}").into_bytes();
+        vec![
+            ("gateway_made", token.into_bytes()),
+            (
+                "valid",
+                line(
+                    r#"{"alg":"ES256","kid":"k1"}"#,
+                    &format!(
+                        r#"{{"iss":"https://i","aud":["x","http://a"],"iat":{NOW},"exp":{}}}"#,
+                        NOW + 300
+                    ),
+                ),
+            ),
+            (
+                "expired",
+                line(
+                    r#"{"alg":"EdDSA","kid":"k1"}"#,
+                    &format!(
+                        r#"{{"iss":"https://i","aud":"http://a","iat":1,"exp":{}}}"#,
+                        NOW - 31
+                    ),
+                ),
+            ),
+            ("alg_none", line(r#"{"alg":"none","kid":"k1"}"#, "{}")),
+            ("no_kid", line(r#"{"alg":"EdDSA"}"#, "{}")),
+            (
+                "duplicate",
+                line(r#"{"alg":"EdDSA","kid":"a","kid":"b"}"#, "{}"),
+            ),
+            (
+                "float_times",
+                line(
+                    r#"{"alg":"EdDSA","kid":"k"}"#,
+                    r#"{"iss":"https://i","aud":"http://a","iat":1e3,"exp":1.9e9}"#,
+                ),
+            ),
+            ("empty", Vec::new()),
+        ]
     }
 
     pub fn base64() -> Seeds {
@@ -636,7 +695,7 @@ fn seed_corpus() {
         return;
     }
     type Make = fn() -> seeds::Seeds;
-    let targets: [(&str, Make); 9] = [
+    let targets: [(&str, Make); 10] = [
         ("compact_verify", seeds::compact),
         ("sealed_verify", seeds::sealed),
         ("jwt_verify", seeds::jwt),
@@ -646,6 +705,7 @@ fn seed_corpus() {
         ("affinity", seeds::affinity),
         ("store_record", seeds::record),
         ("gateway", seeds::gateway),
+        ("assertion_verify", seeds::assertion),
     ];
     for (target, seeds) in targets {
         let dir = fuzz_dir().join("corpus").join(target);
