@@ -19,8 +19,6 @@
 
 use std::fmt;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
-
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
@@ -191,8 +189,7 @@ impl AssertionKey {
             .ok_or_else(|| bad("needs a \"kid\" of 1 to 64 characters A-Z a-z 0-9 . _ -"))?;
         let d = text_of("d").ok_or_else(|| bad("needs the private member \"d\""))?;
         // Decoded in constant time, as secrets are.
-        let private: [u8; 32] = Base64UrlUnpadded::decode_vec(&d)
-            .ok()
+        let private: [u8; 32] = crate::keys::decode_ct(&d, crate::keys::URL_ALPHABET)
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or_else(|| bad("\"d\" must be 32 bytes of base64url"))?;
         if alg == Alg::ES256 && !valid_p256_scalar(&private) {
