@@ -1,7 +1,6 @@
 //! The router: picks a backend for each request and keeps visitors where they are.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::backends::Backends;
@@ -522,13 +521,150 @@ impl Affinity {
 /// The bytes an address is keyed by: IPv4 (also IPv4-mapped IPv6) by its 4 bytes, IPv6 by
 /// its /64 network (devices rotate the lower half, RFC 8981), anything else as written.
 fn ip_key(text: &str) -> Vec<u8> {
-    match text.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => v4.octets().to_vec(),
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.octets().to_vec(),
-            None => v6.octets().get(..8).unwrap_or_default().to_vec(),
+    let mut p = IpParser(text.as_bytes());
+    if let Some(v4) = p.whole(IpParser::ipv4) {
+        return v4.to_vec();
+    }
+    let mut p = IpParser(text.as_bytes());
+    match p.whole(IpParser::ipv6) {
+        Some(v6) => match v6 {
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d] => vec![a, b, c, d],
+            _ => v6.get(..8).unwrap_or_default().to_vec(),
         },
-        Err(_) => text.as_bytes().to_vec(),
+        None => text.as_bytes().to_vec(),
+    }
+}
+
+/// IP address text read as `std::net::IpAddr`'s `FromStr` reads it (the same grammar and the
+/// same greedy choices; `tests::ip_parser_reads_what_std_reads` compares them), on bytes: the
+/// standard library's parser, generic over number types and characters, was 3 KB of the JS wasm.
+struct IpParser<'a>(&'a [u8]);
+
+impl IpParser<'_> {
+    /// `read` over the whole text, or nothing.
+    fn whole<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        read(self).filter(|_| self.0.is_empty())
+    }
+
+    /// `read`, or nothing read (the position restored) when it fails.
+    fn atomic<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        let at = self.0;
+        let out = read(self);
+        if out.is_none() {
+            self.0 = at;
+        }
+        out
+    }
+
+    fn given(&mut self, c: u8) -> Option<()> {
+        self.atomic(|p| match p.0.split_first() {
+            Some((&first, rest)) if first == c => {
+                p.0 = rest;
+                Some(())
+            }
+            _ => None,
+        })
+    }
+
+    /// A number of 1 to `max_digits` digits in `radix` no greater than `max`; with a leading
+    /// zero only when `zero_prefix` or it is the single digit.
+    fn number(
+        &mut self,
+        radix: u32,
+        max_digits: usize,
+        max: u32,
+        zero_prefix: bool,
+    ) -> Option<u32> {
+        self.atomic(|p| {
+            let leading_zero = p.0.first() == Some(&b'0');
+            let mut value: u32 = 0;
+            let mut digits = 0;
+            while let Some((&c, rest)) = p.0.split_first() {
+                let Some(d) = char::from(c).to_digit(radix) else {
+                    break;
+                };
+                p.0 = rest;
+                value = value * radix + d;
+                digits += 1;
+                if digits > max_digits || value > max {
+                    return None;
+                }
+            }
+            (digits > 0 && (zero_prefix || !leading_zero || digits == 1)).then_some(value)
+        })
+    }
+
+    fn ipv4(&mut self) -> Option<[u8; 4]> {
+        self.atomic(|p| {
+            let mut out = [0u8; 4];
+            for (i, octet) in out.iter_mut().enumerate() {
+                if i > 0 {
+                    p.given(b'.')?;
+                }
+                *octet = u8::try_from(p.number(10, 3, 255, false)?).ok()?;
+            }
+            Some(out)
+        })
+    }
+
+    /// Up to `groups.len()` groups separated by `:`, the last two possibly an IPv4 address:
+    /// how many were read, and whether the IPv4 address was.
+    fn groups(&mut self, groups: &mut [u16]) -> (usize, bool) {
+        let limit = groups.len();
+        for i in 0..limit {
+            if i + 1 < limit {
+                let v4 = self.atomic(|p| {
+                    if i > 0 {
+                        p.given(b':')?;
+                    }
+                    p.ipv4()
+                });
+                if let Some([a, b, c, d]) = v4 {
+                    if let Some([hi, lo]) = groups.get_mut(i..i + 2) {
+                        *hi = u16::from_be_bytes([a, b]);
+                        *lo = u16::from_be_bytes([c, d]);
+                    }
+                    return (i + 2, true);
+                }
+            }
+            let group = self.atomic(|p| {
+                if i > 0 {
+                    p.given(b':')?;
+                }
+                p.number(16, 4, 0xffff, true)
+            });
+            match (group, groups.get_mut(i)) {
+                (Some(g), Some(slot)) => *slot = u16::try_from(g).unwrap_or_default(),
+                _ => return (i, false),
+            }
+        }
+        (limit, false)
+    }
+
+    fn ipv6(&mut self) -> Option<[u8; 16]> {
+        self.atomic(|p| {
+            let mut head = [0u16; 8];
+            let (head_size, head_ipv4) = p.groups(&mut head);
+            if head_size < 8 {
+                // An IPv4 part only at the end; `::` stands for at least one group of zeros.
+                if head_ipv4 {
+                    return None;
+                }
+                p.given(b':')?;
+                p.given(b':')?;
+                let mut tail = [0u16; 7];
+                let (tail_size, _) = p.groups(tail.get_mut(..7 - head_size)?);
+                let from = 8 - tail_size;
+                for (slot, g) in head.iter_mut().skip(from).zip(tail.iter().take(tail_size)) {
+                    *slot = *g;
+                }
+            }
+            let mut out = [0u8; 16];
+            for (pair, g) in out.chunks_exact_mut(2).zip(head) {
+                pair.copy_from_slice(&g.to_be_bytes());
+            }
+            Some(out)
+        })
     }
 }
 
@@ -546,5 +682,116 @@ mod tests {
         );
         assert_ne!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:3::1"));
         assert_eq!(ip_key("not an ip"), b"not an ip");
+    }
+
+    /// What `std::net::IpAddr` made of `text`, as `ip_key` keys it.
+    fn std_key(text: &str) -> Vec<u8> {
+        use std::net::IpAddr;
+        match text.parse::<IpAddr>() {
+            Ok(IpAddr::V4(v4)) => v4.octets().to_vec(),
+            Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => v6.octets()[..8].to_vec(),
+            },
+            Err(_) => text.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn ip_parser_reads_what_std_reads() {
+        let mut valid = 0;
+        let mut same = |text: &str| {
+            assert_eq!(ip_key(text), std_key(text), "{text:?}");
+            valid += usize::from(text.parse::<std::net::IpAddr>().is_ok());
+        };
+        for text in [
+            "",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.02.3.4",
+            "0.0.0.00",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1..2.3",
+            "1.2.3.",
+            "1234.1.1.1",
+            "::",
+            "::1",
+            "1::",
+            "::ffff:1.2.3.4",
+            "::FFFF:102:304",
+            "::ffff:0:1.2.3.4",
+            "::1.2.3.4",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7::",
+            "1:2:3:4:5:6:7::8",
+            "::1:2:3:4:5:6:7",
+            "::1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1.2.3.4::",
+            "1:2::3:4::5",
+            ":::",
+            ":1::",
+            "1::2:",
+            "12345::",
+            "0000:0000::00000",
+            "fffff::",
+            "ffff::ffff",
+            "g::",
+            "1:2:3:4:5::1.2.3.4",
+            "1:2:3:4:5:6::1.2.3.4",
+            "::1.2.3.4.5",
+            "::1.2.3",
+            "2001:db8::1%eth0",
+            "[::1]",
+            "::ffff:1.2.3.4:5",
+            "1::2::3",
+            "::0:0:0:0:0:0:0",
+            "é::",
+            "1.2.3.4\0",
+        ] {
+            same(text);
+        }
+        // Every string of up to 5 characters from a small alphabet, and longer ones built
+        // from pieces.
+        let alphabet = ["0", "1", "f", ":", "."];
+        let mut texts = vec![String::new()];
+        for _ in 0..5 {
+            texts = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.iter().for_each(|t| same(t));
+        }
+        let pieces = [
+            "1",
+            "ab",
+            "ffff",
+            "0",
+            "00000",
+            "::",
+            ":",
+            "1.2.3.4",
+            "255.0.0.1",
+            ".",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        same(&format!("{a}{b}{c}{d}"));
+                        same(&format!("{a}:{b}:{c}:{d}:{a}:{b}"));
+                        same(&format!("{a}:{b}:{c}:{d}:{a}:{b}:{c}:{d}"));
+                    }
+                }
+            }
+        }
+        assert!(valid > 500, "{valid}");
     }
 }
