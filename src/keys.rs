@@ -50,8 +50,9 @@ impl Secret {
     }
 
     /// A secret from its base64url text (padding optional; the standard alphabet is accepted
-    /// too, since that is what `openssl rand -base64 32` prints). Decoded in constant time
-    /// ([`decode_ct`]): neither the time taken nor the alphabet tried first depends on the secret.
+    /// too, since that is what `openssl rand -base64 32` prints). Decoded in constant time (no
+    /// table lookup or branch on a character): neither the time taken nor the alphabet tried
+    /// first depends on the secret.
     ///
     /// ```
     /// use edge_session::Secret;
