@@ -50,7 +50,9 @@ const ARTEFACTS = [
     make: "make pkg-store",
     command: "wasm-pack build --release --target nodejs --out-dir target/pkg-store -- --features store",
     files: ["target/pkg-store/edge_session_bg.wasm"],
-    budget: 190_000, // measured 187,615 at c77b084 (2026-11-30), rounded up to the next 5,000
+    // 190,000 (187,615 at c77b084 rounded up to the next 5,000) until the crate went to opt-level 2
+    // for the JS builds with its own base64 and IP parsers: measured 188,123 (2026-11-30).
+    budget: 189_000,
   },
   {
     id: "npm-base",
@@ -66,7 +68,7 @@ const ARTEFACTS = [
     make: "make pkg",
     command: "wasm-pack build --release --target web --out-dir target/npm/store --out-name edge_session_store -- --features store (copied into pkg/store/)",
     files: ["pkg/store/edge_session_store_bg.wasm"],
-    budget: 190_000, // the same as js-store: the same Rust build, bound for the web target
+    budget: 189_000, // the same as js-store: the same Rust build, bound for the web target
   },
   {
     id: "gateway",
