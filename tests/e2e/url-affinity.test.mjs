@@ -153,3 +153,23 @@ test("a visitor whose origin goes down is moved, told to the origin, and gets th
     await down.start();
   }
 });
+
+test("an expired value starts a new assignment", async () => {
+  // A second gateway whose values expire after one idle second; waiting longer only makes the
+  // value more expired, so the wait cannot make this test flaky.
+  const short = new Gateway(origins, { vars: { AFFINITY_MODE: "url", AFFINITY_IDLE_SECONDS: "1" } });
+  await short.start();
+  try {
+    const first = await fetch(`${short.url}/links?n=1`, { redirect: "manual", headers: { accept: HTML } });
+    assert.equal(first.status, 302);
+    const [value] = new URL(first.headers.get("location")).searchParams.getAll(PARAM);
+    assert.ok(value);
+    await new Promise((r) => setTimeout(r, 2500));
+    const again = await fetch(`${short.url}/links?n=2&${PARAM}=${value}`, { redirect: "manual", headers: { accept: HTML } });
+    assert.equal(again.status, 302);
+    const [fresh] = new URL(again.headers.get("location")).searchParams.getAll(PARAM);
+    assert.ok(fresh && fresh !== value);
+  } finally {
+    await short.stop();
+  }
+});
