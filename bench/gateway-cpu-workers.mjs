@@ -12,7 +12,11 @@ export default {
     const headers = { "content-type": "application/json" };
     if (url.pathname === "/login") headers["x-session-issue"] = '{"sub":"user-12345","role":"admin"}';
     if (url.pathname === "/cart/add") headers["x-session-data"] = '{"cart":["book","pen"]}';
-    const body = JSON.stringify({ path: url.pathname, status: request.headers.get("x-session-status") });
+    const body = JSON.stringify({
+      path: url.pathname,
+      status: request.headers.get("x-session-status"),
+      assertion: request.headers.has("x-session-assertion"),
+    });
     return new Response(body, { headers });
   },
 };

@@ -7,6 +7,7 @@
 //   make bench-gateway                  (builds the gateway first)
 //   N=200 ROUNDS=7 node bench/gateway-cpu.mjs [--write]
 //   BUILDS=build,target/other node bench/gateway-cpu.mjs    compares gateway builds, same run
+//   STORES=none,none+EdDSA node bench/gateway-cpu.mjs       only some of the gateway variants
 //
 // Each round times, for every case, one batch of N requests to the pass-through worker and right
 // after it one batch of the case, from outside (Date.now() does not advance inside workerd while
@@ -19,7 +20,10 @@
 // bill as the worker's CPU time: those rows are an upper bound. --write puts the table in
 // docs/gateway-cost.md.
 //
-// The cases, for STORE = none, kv and durable:
+// The gateway variants (STORES): STORE = none, kv and durable, and STORE = none with
+// ORIGIN_ASSERTION = EdDSA and ES256 (`none+EdDSA`: every forwarded request carries a signed
+// assertion; the same visitor's is reused from the gateway's cache while it has most of its life
+// left, so a batch's first request signs and the others reuse). For each, the cases:
 // - anonymous: a returning visitor without a session (its affinity cookie; with a store, the
 //   session-id cookie of a session holding a small cart),
 // - logged in: the same plus a session token (compact, claims {"sub":"user-12345","role":"admin"}),
@@ -33,10 +37,16 @@ import { COMPAT, ROOT, cpuNs, gatewayWorker, machine, median, spread, workerdPid
 const N = Number(process.env.N || 200);
 const ROUNDS = Number(process.env.ROUNDS || 7);
 const WRITE = process.argv.includes("--write");
-const STORES = (process.env.STORES || "none,kv,durable").split(",");
+const STORES = (process.env.STORES || "none,none+EdDSA,none+ES256,kv,durable").split(",");
 const BUILDS = (process.env.BUILDS || "build").split(",");
-// Every gateway worker: [worker name, STORE, build dir].
-const GATEWAYS = BUILDS.flatMap((dir, b) => STORES.map((s) => [`gw_${s}_${b}`, s, dir]));
+// Every gateway worker: [worker name, variant (STORE, or STORE+ORIGIN_ASSERTION), build dir].
+const GATEWAYS = BUILDS.flatMap((dir, b) => STORES.map((v) => [`gw_${v.replace("+", "_")}_${b}`, v, dir]));
+/** The settings of a variant, and its label in the table. */
+function variant(v) {
+  const [store, assertion] = v.split("+");
+  const vars = assertion ? { ORIGIN_ASSERTION: assertion } : {};
+  return { store, vars, label: `STORE=${store}${assertion ? `, ORIGIN_ASSERTION=${assertion}` : ""}` };
+}
 
 const started = machine();
 const mf = new Miniflare({
@@ -48,7 +58,7 @@ const mf = new Miniflare({
       compatibilityDate: COMPAT,
       serviceBindings: Object.fromEntries([...GATEWAYS.map(([n]) => [n, n]), ["passthrough", "passthrough"], ["rewrite", "rewrite"]]),
     },
-    ...GATEWAYS.map(([n, s, dir]) => gatewayWorker(n, s, "origin", dir)),
+    ...GATEWAYS.map(([n, v, dir]) => gatewayWorker(n, variant(v).store, "origin", dir, variant(v).vars)),
     {
       name: "passthrough",
       modules: true,
@@ -116,8 +126,9 @@ try {
     { name: "pass-through worker (JS)", target: "passthrough", path: "/", cookie: "" },
     { name: "header-rewriting proxy (JS, no sessions)", target: "rewrite", path: "/", cookie: "" },
   ];
-  for (const [target, store, dir] of GATEWAYS) {
-    const label = BUILDS.length > 1 ? ` (${dir})` : "";
+  for (const [target, v, dir] of GATEWAYS) {
+    const { store, label: settings } = variant(v);
+    const label = `${settings}${BUILDS.length > 1 ? ` (${dir})` : ""}`;
     const first = await batch(target, store === "none" ? "/" : "/cart/add", "", 1, pids);
     const anon = cookieHeader(first.last.cookies);
     if (store !== "none" && !anon.includes("__Host-sid=")) throw new Error(`${target}: no session id: ${anon}`);
@@ -126,10 +137,12 @@ try {
     if (!user.includes("__Host-session=")) throw new Error(`${target}: login failed: ${JSON.stringify(login.last)}`);
     const check = await batch(target, "/", user, 1, pids);
     if (!check.last.body.includes('"valid"')) throw new Error(`${target}: session not valid: ${check.last.body}`);
+    const asserted = check.last.body.includes('"assertion":true');
+    if (asserted !== v.includes("+")) throw new Error(`${target}: assertion ${asserted}: ${check.last.body}`);
     cases.push(
-      { name: `anonymous, STORE=${store}${label}`, target, path: "/", cookie: anon },
-      { name: `logged in, STORE=${store}${label}`, target, path: "/", cookie: user },
-      { name: `login, STORE=${store}${label}`, target, path: "/login", cookie: anon },
+      { name: `anonymous, ${label}`, target, path: "/", cookie: anon },
+      { name: `logged in, ${label}`, target, path: "/", cookie: user },
+      { name: `login, ${label}`, target, path: "/login", cookie: anon },
     );
   }
 

@@ -22,7 +22,7 @@ const KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"; // 32 bytes, base64ur
 
 /** The gateway (build/, or the build in `dir`) as a Miniflare worker named `name`, with STORE =
  * `store`, one origin at http://origin.internal whose fetches go to the worker `outbound`. */
-export function gatewayWorker(name, store, outbound, dir = "build") {
+export function gatewayWorker(name, store, outbound, dir = "build", vars = {}) {
   return {
     name,
     modules: true,
@@ -33,6 +33,7 @@ export function gatewayWorker(name, store, outbound, dir = "build") {
       ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]),
       STORE: store,
       SESSION_KEYS: JSON.stringify([{ id: "k1", secret: KEY }]),
+      ...vars,
     },
     kvNamespaces: ["EDGE_HEALTH", "SESSIONS"],
     durableObjects: { SESSION_OBJECTS: "EdgeSessionObject" },
