@@ -14,6 +14,19 @@ use crate::keys::KeyConfig;
 use crate::time::MAX_TIME;
 use crate::token::TokenConfig;
 
+/// A `keys` list, `[{ id, secret }, ...]`, as the token classes and the assertions take it.
+fn key_configs(list: &Array) -> Result<Vec<KeyConfig>, JsValue> {
+    list.iter()
+        .map(|key| {
+            let k = Fields::new(&key, "keys[]", &["id", "secret"])?;
+            Ok(KeyConfig {
+                id: k.required("id", k.string("id")?)?,
+                secret: k.required("secret", k.string("secret")?)?,
+            })
+        })
+        .collect()
+}
+
 /// The options of `new SessionTokens(...)` and `new SealedTokens(...)`.
 pub(crate) fn token_config(value: &JsValue) -> Result<TokenConfig, JsValue> {
     let o = Fields::new(
@@ -29,17 +42,7 @@ pub(crate) fn token_config(value: &JsValue) -> Result<TokenConfig, JsValue> {
             "maxLifetimeSeconds",
         ],
     )?;
-    let keys = o
-        .required("keys", o.list("keys")?)?
-        .iter()
-        .map(|key| {
-            let k = Fields::new(&key, "keys[]", &["id", "secret"])?;
-            Ok(KeyConfig {
-                id: k.required("id", k.string("id")?)?,
-                secret: k.required("secret", k.string("secret")?)?,
-            })
-        })
-        .collect::<Result<Vec<_>, JsValue>>()?;
+    let keys = key_configs(&o.required("keys", o.list("keys")?)?)?;
     let mut config = TokenConfig::new(keys);
     if let Some(ttl) = o.whole("ttlSeconds")? {
         config.ttl_seconds = ttl;
@@ -173,19 +176,10 @@ pub(crate) fn assertion_config(
     let alg = Alg::parse(&alg).ok_or_else(|| o.wrong("alg", "\"EdDSA\" or \"ES256\""))?;
     let keys =
         match (o.list("keys")?, o.list("privateKeys")?) {
-            (Some(keys), None) => {
-                let keys = keys
-                    .iter()
-                    .map(|key| {
-                        let k = Fields::new(&key, "keys[]", &["id", "secret"])?;
-                        Ok(KeyConfig {
-                            id: k.required("id", k.string("id")?)?,
-                            secret: k.required("secret", k.string("secret")?)?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, JsValue>>()?;
-                AssertionKey::derive_all(&KeyRing::from_config(&keys).map_err(js_error)?, alg)
-            }
+            (Some(keys), None) => AssertionKey::derive_all(
+                &KeyRing::from_config(&key_configs(&keys)?).map_err(js_error)?,
+                alg,
+            ),
             (None, Some(jwks)) if jwks.length() > 0 => jwks
                 .iter()
                 .map(|jwk| {
