@@ -418,8 +418,18 @@ impl Gateway {
         attempt.url = format!("{}{target}", origin.url);
         attempt.affinity_cookie = route.set_cookie;
         if let Some(param) = self.url_param() {
-            let affinity = &self.config.built.affinity;
-            let live = affinity.live_param(req.url, now);
+            // The live value the visitor presented. A route that reassigned nobody honoured the
+            // only value presented (or there was none): no second check of its signature on the
+            // common path. Reassigned (forged, expired, or its origin down), or several values:
+            // check which one is live.
+            let mut presented = url::param_values(req.url, param);
+            let first = presented.next();
+            let several = presented.next().is_some();
+            let live = if route.reassigned || several {
+                self.config.built.affinity.live_param(req.url, now)
+            } else {
+                first
+            };
             let issued = route
                 .url
                 .as_deref()
@@ -1070,6 +1080,28 @@ mod tests {
         let values: Vec<_> = url::param_values(url, "_es").collect();
         assert_eq!(values.len(), 1, "{url}");
         values[0].to_owned()
+    }
+
+    #[test]
+    fn url_mode_carries_the_live_value_when_several_are_presented() {
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 7));
+        let html = h(&[HTML]);
+        let home = proxy(gw.start(
+            &page_load(&format!("https://app.example/?_es={value}"), &html),
+            NOW,
+            &Entropy::default(),
+        ));
+        // A forged value before the live one: served on the visitor's origin, no redirect, and
+        // the live value (not the forged one, not both) carried on.
+        for url in [
+            format!("https://app.example/a?_es=forged&_es={value}"),
+            format!("https://app.example/a?_es={value}&_es=forged"),
+        ] {
+            let a = proxy(gw.start(&page_load(&url, &html), NOW + 1, &Entropy::default()));
+            assert_eq!(a.origin, home.origin, "{url}");
+            assert_eq!(a.affinity_param(), Some(("_es", value.as_str())), "{url}");
+        }
     }
 
     #[test]
