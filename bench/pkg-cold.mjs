@@ -31,7 +31,7 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
 
-import { BIN, ROOT, makeProject, removeProject } from "../tests/pkg/project.mjs";
+import { BIN, ROOT, makeProject, removeProject, wasmModules } from "../tests/pkg/project.mjs";
 
 const RUNS = Number(process.argv[2] ?? 11);
 const KEYS = [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }];
@@ -83,21 +83,7 @@ console.log("COLD " + (performance.now() - t0));\n`,
     mainFields: ["module", "main"],
     conditions: ["edge-light"],
     logLevel: "warning",
-    plugins: [
-      {
-        name: "wasm-module",
-        setup(b) {
-          b.onResolve({ filter: /\.wasm\?module$/ }, (args) => {
-            const file = join(args.resolveDir, args.path.replace(/\?module$/, ""));
-            wasmFiles.push(file);
-            return { path: file, namespace: "wasm-module" };
-          });
-          b.onLoad({ filter: /.*/, namespace: "wasm-module" }, (args) => ({
-            contents: `export default globalThis.__wasmModules[${JSON.stringify(args.path)}];`,
-          }));
-        },
-      },
-    ],
+    plugins: [wasmModules(wasmFiles)],
   });
   writeFileSync(join(dir, "edge-bundle.js"), edge.outputFiles[0].text);
   writeFileSync(

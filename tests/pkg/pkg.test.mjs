@@ -26,7 +26,7 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
 
-import { BIN, makeProject, removeProject } from "./project.mjs";
+import { BIN, makeProject, removeProject, wasmModules } from "./project.mjs";
 import { CHECKS } from "./smoke.mjs";
 
 const run = promisify(execFile);
@@ -129,22 +129,6 @@ test("workerd, bundled by wrangler, with Workers KV", async () => {
   } finally {
     await mf.dispose();
   }
-});
-
-// What Vercel's bundler does with `import module from "./x.wasm?module"`: the module comes
-// compiled, as a global the sandbox is given.
-const wasmModules = (files) => ({
-  name: "wasm-module",
-  setup(b) {
-    b.onResolve({ filter: /\.wasm\?module$/ }, (args) => {
-      const file = join(args.resolveDir, args.path.replace(/\?module$/, ""));
-      files.push(file);
-      return { path: file, namespace: "wasm-module" };
-    });
-    b.onLoad({ filter: /.*/, namespace: "wasm-module" }, (args) => ({
-      contents: `export default globalThis.__wasmModules[${JSON.stringify(args.path)}];`,
-    }));
-  },
 });
 
 // Run in the sandbox before the bundle: compiles the modules there (so that they are of its

@@ -45,3 +45,19 @@ export function makeProject(prefix = "edge-session-pkg-") {
 }
 
 export const removeProject = (dir) => dir && rmSync(dir, { recursive: true, force: true });
+
+// What Vercel's bundler does with `import module from "./x.wasm?module"`: the module comes
+// compiled, as a global the sandbox is given.
+export const wasmModules = (files) => ({
+  name: "wasm-module",
+  setup(b) {
+    b.onResolve({ filter: /\.wasm\?module$/ }, (args) => {
+      const file = join(args.resolveDir, args.path.replace(/\?module$/, ""));
+      files.push(file);
+      return { path: file, namespace: "wasm-module" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "wasm-module" }, (args) => ({
+      contents: `export default globalThis.__wasmModules[${JSON.stringify(args.path)}];`,
+    }));
+  },
+});
