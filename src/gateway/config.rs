@@ -115,9 +115,17 @@ pub mod names {
     /// With `ORIGIN_ASSERTION`: the assertions' `iss`, the gateway's public origin
     /// (`https://app.example`); default the origin (scheme and host) of each request's URL.
     pub const ORIGIN_ASSERTION_ISSUER: &str = "ORIGIN_ASSERTION_ISSUER";
+    /// `off` (default) or `on`: device-bound sessions (DBSC, see docs/gateway.md): a login
+    /// offers registration to the browser, and a session that registered is valid only with a
+    /// fresh bound cookie, refreshed by a proof of the device's private key.
+    pub const DBSC: &str = "DBSC";
+    /// With `DBSC`: lifetime of the bound cookie, seconds (default 600, 60 to 86400).
+    pub const DBSC_BOUND_SECONDS: &str = "DBSC_BOUND_SECONDS";
+    /// With `DBSC`: the bound cookie's name (default `__Host-session-bound`).
+    pub const DBSC_COOKIE: &str = "DBSC_COOKIE";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 40] = [
+    pub const ALL: [&str; 43] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -158,6 +166,9 @@ pub mod names {
         ORIGIN_ASSERTION,
         ORIGIN_ASSERTION_KEY,
         ORIGIN_ASSERTION_ISSUER,
+        DBSC,
+        DBSC_BOUND_SECONDS,
+        DBSC_COOKIE,
     ];
 }
 
@@ -256,6 +267,8 @@ pub struct GatewayConfig {
     pub store: Option<StoreSettings>,
     /// Signed assertions for origins (`ORIGIN_ASSERTION`); `None` when off.
     pub assertion: Option<AssertionSettings>,
+    /// Device-bound sessions (`DBSC`); `None` when off.
+    pub dbsc: Option<DbscSettings>,
     /// What `from_vars` built to check `affinity` and `tokens`, for the gateway to run.
     pub(super) built: Built,
 }
@@ -345,6 +358,7 @@ impl GatewayConfig {
         let tokens = tokens_section(&var, keys, same_site)?;
         let store = store_section(&var, same_site, &tokens, &affinity.config)?;
         let health = health_section(&var)?;
+        let dbsc = dbsc_section(&var, same_site, &tokens, &affinity.config, store.as_ref())?;
 
         let operator_token = var(OPERATOR_TOKEN);
         if let Some(token) = &operator_token {
@@ -392,6 +406,7 @@ impl GatewayConfig {
             )? as usize,
             store,
             assertion,
+            dbsc,
             built: Built {
                 tokens: tokens.codec,
                 affinity: affinity.router,
@@ -417,6 +432,21 @@ impl GatewayConfig {
     /// The issuer and audience of JWT sessions (`SESSION_JWT_*`).
     pub fn session_jwt(&self) -> &JwtBinding {
         &self.session_jwt
+    }
+
+    /// The names of the cookies the gateway sets: the session cookie, the affinity cookie
+    /// (cookie mode), the session-id cookie (`STORE` on), the bound and key cookies (`DBSC`
+    /// on). An origin's `Set-Cookie` of one of them never reaches the client.
+    pub fn gateway_cookies(&self) -> Vec<&str> {
+        let mut names = vec![self.session_cookie.name()];
+        if self.affinity.mode == Mode::Cookie {
+            names.push(&self.affinity.cookie_name);
+        }
+        names.extend(self.store.iter().map(|s| s.cookie.name()));
+        if let Some(d) = &self.dbsc {
+            names.extend([d.bound_cookie.name(), d.key_cookie.name()]);
+        }
+        names
     }
 }
 
@@ -753,6 +783,98 @@ fn store_section(
         timeout_ms: number(var, STORE_TIMEOUT_MS, 3_000, 1, 60_000)? as u32,
         tests: var(STORE_TESTS).as_deref() == Some("1"),
         revocation_keep_seconds: tokens.config.max_lifetime() + tokens.config.leeway_seconds,
+    }))
+}
+
+/// Device-bound sessions' settings (`DBSC*`).
+#[derive(Clone, Debug)]
+pub struct DbscSettings {
+    /// Lifetime of a bound cookie, seconds (`DBSC_BOUND_SECONDS`).
+    pub bound_seconds: u64,
+    /// The bound cookie (`DBSC_COOKIE`): `Path=/`, Secure, HttpOnly, the `SameSite` of
+    /// `COOKIE_SAMESITE`; it lives `bound_seconds`.
+    pub bound_cookie: SetCookie,
+    /// The key cookie: the device's public key, sealed, seen only by the DBSC endpoints
+    /// (`Path=/__edge/dbsc/`, Secure, HttpOnly, `SameSite=Strict`); it lives as long as the
+    /// session. Its name comes from the session cookie's: `__Host-session` gives
+    /// `__Secure-session-key`.
+    pub key_cookie: SetCookie,
+}
+
+/// The default bound cookie's name.
+pub const DEFAULT_DBSC_COOKIE: &str = "__Host-session-bound";
+
+/// The path of the DBSC endpoints, which the key cookie is scoped to.
+pub const DBSC_PATH: &str = "/__edge/dbsc/";
+
+/// The key cookie's name for a session cookie's: `__Secure-`, the name without its `__Host-`
+/// or `__Secure-` prefix, `-key`.
+pub fn key_cookie_name(session_cookie: &str) -> String {
+    let base = ["__Host-", "__Secure-"]
+        .iter()
+        .find_map(|p| {
+            session_cookie
+                .get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| &session_cookie[p.len()..])
+        })
+        .unwrap_or(session_cookie);
+    format!("__Secure-{base}-key")
+}
+
+/// The `DBSC*` settings; `None` when DBSC is off.
+fn dbsc_section(
+    var: &impl Fn(&str) -> Option<String>,
+    same_site: SameSite,
+    tokens: &TokensSection,
+    affinity: &AffinityConfig,
+    store: Option<&StoreSettings>,
+) -> Result<Option<DbscSettings>, ConfigError> {
+    match var(DBSC).as_deref() {
+        // The other DBSC settings may stay when DBSC is turned off: they are not read.
+        None | Some("off") => return Ok(None),
+        Some("on") => {}
+        Some(other) => {
+            return Err(ConfigError::new(
+                DBSC,
+                format!("{other:?} is not one of off, on"),
+            ))
+        }
+    }
+    let bound_seconds = number(var, DBSC_BOUND_SECONDS, 600, 60, 86_400)?;
+    let session = tokens.cookie.name();
+    let mut taken = vec![session, affinity.cookie_name.as_str()];
+    taken.extend(store.map(|s| s.cookie.name()));
+    let bound_name = var(DBSC_COOKIE).unwrap_or_else(|| DEFAULT_DBSC_COOKIE.to_owned());
+    let key_name = key_cookie_name(session);
+    if taken.contains(&bound_name.as_str()) || bound_name == key_name {
+        return Err(ConfigError::new(
+            DBSC_COOKIE,
+            format!("must differ from SESSION_COOKIE, AFFINITY_COOKIE, STORE_COOKIE and the key cookie {key_name:?}"),
+        ));
+    }
+    if taken.contains(&key_name.as_str()) {
+        return Err(ConfigError::new(
+            SESSION_COOKIE,
+            format!(
+                "its DBSC key cookie {key_name:?} is the name of another cookie of the gateway"
+            ),
+        ));
+    }
+    let bound_cookie = SetCookie::new(bound_name).same_site(Some(same_site));
+    bound_cookie
+        .check()
+        .map_err(|e| ConfigError::new(DBSC_COOKIE, e.to_string()))?;
+    let key_cookie = SetCookie::new(key_name)
+        .path(Some(DBSC_PATH))
+        .same_site(Some(SameSite::Strict));
+    key_cookie
+        .check()
+        .map_err(|e| ConfigError::new(SESSION_COOKIE, e.to_string()))?;
+    Ok(Some(DbscSettings {
+        bound_seconds,
+        bound_cookie,
+        key_cookie,
     }))
 }
 
@@ -1257,5 +1379,84 @@ mod tests {
         )])
         .unwrap_err();
         assert!(!err.to_string().contains(secret), "{err}");
+    }
+
+    #[test]
+    fn dbsc_settings() {
+        assert!(parse(&[]).unwrap().dbsc.is_none());
+        assert!(parse(&[(DBSC, "off"), (DBSC_BOUND_SECONDS, "5")])
+            .unwrap()
+            .dbsc
+            .is_none());
+        let d = parse(&[(DBSC, "on")]).unwrap().dbsc.unwrap();
+        assert_eq!(d.bound_seconds, 600);
+        assert_eq!(
+            d.bound_cookie.header("v", Some(600)).unwrap(),
+            "__Host-session-bound=v; Max-Age=600; Path=/; Secure; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            d.key_cookie.header("v", None).unwrap(),
+            "__Secure-session-key=v; Path=/__edge/dbsc/; Secure; HttpOnly; SameSite=Strict"
+        );
+        let d = parse(&[
+            (DBSC, "on"),
+            (DBSC_BOUND_SECONDS, "60"),
+            (DBSC_COOKIE, "bound"),
+            (SESSION_COOKIE, "__Secure-s"),
+            (COOKIE_SAMESITE, "Strict"),
+        ])
+        .unwrap()
+        .dbsc
+        .unwrap();
+        assert_eq!(d.bound_seconds, 60);
+        assert_eq!(d.bound_cookie.name(), "bound");
+        assert_eq!(d.key_cookie.name(), "__Secure-s-key");
+        assert!(d
+            .bound_cookie
+            .header("v", None)
+            .unwrap()
+            .ends_with("SameSite=Strict"));
+        assert_eq!(key_cookie_name("sess"), "__Secure-sess-key");
+        assert_eq!(key_cookie_name("__host-x"), "__Secure-x-key");
+
+        for (vars, setting) in [
+            (vec![(DBSC, "yes")], DBSC),
+            (
+                vec![(DBSC, "on"), (DBSC_BOUND_SECONDS, "59")],
+                DBSC_BOUND_SECONDS,
+            ),
+            (
+                vec![(DBSC, "on"), (DBSC_BOUND_SECONDS, "86401")],
+                DBSC_BOUND_SECONDS,
+            ),
+            (
+                vec![(DBSC, "on"), (DBSC_BOUND_SECONDS, "ten")],
+                DBSC_BOUND_SECONDS,
+            ),
+            (
+                vec![(DBSC, "on"), (DBSC_COOKIE, "__Host-session")],
+                DBSC_COOKIE,
+            ),
+            (
+                vec![(DBSC, "on"), (DBSC_COOKIE, "__Host-affinity")],
+                DBSC_COOKIE,
+            ),
+            (
+                vec![(DBSC, "on"), (DBSC_COOKIE, "__Secure-session-key")],
+                DBSC_COOKIE,
+            ),
+            (
+                vec![(DBSC, "on"), (STORE, "kv"), (DBSC_COOKIE, "__Host-sid")],
+                DBSC_COOKIE,
+            ),
+            (vec![(DBSC, "on"), (DBSC_COOKIE, "a b")], DBSC_COOKIE),
+            (
+                vec![(DBSC, "on"), (AFFINITY_COOKIE, "__Secure-session-key")],
+                SESSION_COOKIE,
+            ),
+        ] {
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.setting, setting, "{vars:?}: {err}");
+        }
     }
 }

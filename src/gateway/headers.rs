@@ -8,6 +8,10 @@
 //!   same name (`HTTP_X_SESSION_SUB`). The origin learns the client's address from the
 //!   gateway's `x-forwarded-for` alone. From origin responses reserved headers are removed too;
 //!   the origin's login and logout directives are taken out and acted on (see [`Directives`]).
+//!   With `DBSC = "on"` the device-bound sessions protocol's headers (`Secure-Session-*`,
+//!   `Sec-Secure-Session-*`) are reserved too: the gateway speaks that protocol with the browser.
+//! - An origin's `Set-Cookie` of one of the gateway's own cookies (session, affinity, session id,
+//!   DBSC bound and key cookies) never reaches the client ([`sets_reserved_cookie`]).
 //! - Hop-by-hop headers (RFC 9110 section 7.6.1) and `Host` are not forwarded; the origin learns
 //!   the public host from `x-forwarded-host`.
 
@@ -67,6 +71,11 @@ const CLIENT_ADDRESS: [&str; 5] = [
     "cf-connecting-ip",
 ];
 
+/// With `DBSC = "on"`: the prefixes of the device-bound sessions protocol's headers, the
+/// browser's (`Secure-Session-Response`, `Sec-Secure-Session-Id`) and the server's
+/// (`Secure-Session-Registration`, `Secure-Session-Challenge`).
+const DBSC_PREFIXES: [&str; 2] = ["secure-session-", "sec-secure-session-"];
+
 /// Whether `name` reads as `folded` (lowercase, `-` between words) the way an origin's
 /// framework reads it: without case, `_` as `-`.
 fn reads_as(name: &[u8], folded: &[u8]) -> bool {
@@ -82,17 +91,21 @@ fn reads_as(name: &[u8], folded: &[u8]) -> bool {
 }
 
 /// True for a header name the gateway reserves: one it sets or vouches for (`x-session-*`,
-/// `x-forwarded-*`, and the headers that claim the client's address), in any case and with `_`
-/// for `-`. The one predicate for "reserved header": client copies are dropped, origin copies
-/// never reach the client.
+/// `x-forwarded-*`, and the headers that claim the client's address) and, when `dbsc`
+/// (`DBSC = "on"`), the DBSC protocol's (`Secure-Session-*`, `Sec-Secure-Session-*`), in any
+/// case and with `_` for `-`. The one predicate for "reserved header": client copies are
+/// dropped, origin copies never reach the client.
 ///
 /// ```
 /// use edge_session::gateway::headers::is_reserved;
-/// assert!(is_reserved("X-Session-Sub") && is_reserved("x_session_sub") && is_reserved("X_SESSION-status"));
-/// assert!(is_reserved("x_forwarded_for") && is_reserved("True-Client-IP") && is_reserved("forwarded"));
-/// assert!(!is_reserved("x-sessions") && !is_reserved("accept") && !is_reserved("x-forwarded"));
+/// let r = |name| is_reserved(name, false);
+/// assert!(r("X-Session-Sub") && r("x_session_sub") && r("X_SESSION-status"));
+/// assert!(r("x_forwarded_for") && r("True-Client-IP") && r("forwarded"));
+/// assert!(!r("x-sessions") && !r("accept") && !r("x-forwarded"));
+/// assert!(!r("Secure-Session-Registration") && is_reserved("Secure-Session-Registration", true));
+/// assert!(is_reserved("sec_secure_session_id", true) && !is_reserved("secure-sessions", true));
 /// ```
-pub fn is_reserved(name: &str) -> bool {
+pub fn is_reserved(name: &str, dbsc: bool) -> bool {
     let name = name.as_bytes();
     let starts = |prefix: &str| {
         name.get(..prefix.len())
@@ -101,6 +114,25 @@ pub fn is_reserved(name: &str) -> bool {
     starts(PREFIX)
         || starts("x-forwarded-")
         || CLIENT_ADDRESS.iter().any(|h| reads_as(name, h.as_bytes()))
+        || (dbsc && DBSC_PREFIXES.iter().any(|p| starts(p)))
+}
+
+/// True for a `Set-Cookie` value that sets one of the gateway's own cookies (`names`; cookie
+/// names compare exactly, as browsers compare them): the one predicate for "reserved cookie".
+/// An origin's copy never reaches the client: the origin cannot set, replace or clear the
+/// session, affinity, session-id or DBSC cookies.
+///
+/// ```
+/// use edge_session::gateway::headers::sets_reserved_cookie;
+/// let names = ["__Host-session", "__Host-session-bound"];
+/// assert!(sets_reserved_cookie(" __Host-session-bound=x; Path=/", &names));
+/// assert!(sets_reserved_cookie("__Host-session=; Max-Age=0", &names));
+/// assert!(!sets_reserved_cookie("__Host-sessions=x", &names) && !sets_reserved_cookie("theme=dark", &names));
+/// ```
+pub fn sets_reserved_cookie(set_cookie: &str, names: &[&str]) -> bool {
+    let pair = set_cookie.split(';').next().unwrap_or_default();
+    let name = pair.split_once('=').map_or("", |(n, _)| n).trim();
+    names.contains(&name)
 }
 
 fn is_hop_by_hop(name: &str, connection: &[&str]) -> bool {
@@ -133,19 +165,23 @@ pub fn is_websocket(client: &[(String, String)]) -> bool {
     get(client, "upgrade").is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
-/// The headers to send to the origin: the client's, without `x-session-*`, hop-by-hop headers
-/// and `Host`, plus `x-forwarded-*` and the gateway's `identity` headers. A WebSocket upgrade
-/// keeps `Upgrade: websocket`: that is how the worker's `fetch` opens one to the origin.
+/// The headers to send to the origin: the client's, without reserved (see [`is_reserved`];
+/// `dbsc` for `DBSC = "on"`) and hop-by-hop headers and `Host`, plus `x-forwarded-*` and the
+/// gateway's `identity` headers. A WebSocket upgrade keeps `Upgrade: websocket`: that is how
+/// the worker's `fetch` opens one to the origin.
 pub fn to_origin(
     client: &[(String, String)],
     forwarded: &Forwarded<'_>,
     identity: Vec<(String, String)>,
+    dbsc: bool,
 ) -> Vec<(String, String)> {
     let connection = connection_names(client);
     let mut out: Vec<(String, String)> = client
         .iter()
         .filter(|(n, _)| {
-            !is_reserved(n) && !is_hop_by_hop(n, &connection) && !n.eq_ignore_ascii_case("host")
+            !is_reserved(n, dbsc)
+                && !is_hop_by_hop(n, &connection)
+                && !n.eq_ignore_ascii_case("host")
         })
         .cloned()
         .collect();
@@ -187,14 +223,19 @@ impl Directives {
     }
 }
 
-/// The headers to send to the client (the origin's, without `x-session-*` and hop-by-hop
-/// headers), and the directives taken out.
-pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Directives) {
+/// The headers to send to the client (the origin's, without reserved headers (see
+/// [`is_reserved`]; `dbsc` for `DBSC = "on"`), hop-by-hop headers and the `Set-Cookie` of the
+/// gateway's own `cookies`, see [`sets_reserved_cookie`]), and the directives taken out.
+pub fn from_origin(
+    origin: &[(String, String)],
+    dbsc: bool,
+    cookies: &[&str],
+) -> (Vec<(String, String)>, Directives) {
     let connection = connection_names(origin);
     let mut directives = Directives::default();
     let mut out = Vec::with_capacity(origin.len());
     for (name, value) in origin {
-        if is_reserved(name) {
+        if is_reserved(name, dbsc) {
             if name.eq_ignore_ascii_case(ISSUE) && directives.issue.is_none() {
                 directives.issue = Some(value.clone());
             } else if name.eq_ignore_ascii_case(DATA) && directives.data.is_none() {
@@ -208,7 +249,9 @@ pub fn from_origin(origin: &[(String, String)]) -> (Vec<(String, String)>, Direc
                 directives.clear |=
                     v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes");
             }
-        } else if !is_hop_by_hop(name, &connection) {
+        } else if !(is_hop_by_hop(name, &connection)
+            || name.eq_ignore_ascii_case("set-cookie") && sets_reserved_cookie(value, cookies))
+        {
             out.push((name.clone(), value.clone()));
         }
     }
@@ -401,6 +444,7 @@ mod tests {
             &client,
             &fwd,
             vec![("x-session-status".into(), "none".into())],
+            false,
         );
         assert_eq!(
             out,
@@ -414,7 +458,7 @@ mod tests {
             ])
         );
         // Not an upgrade: `Upgrade` is hop-by-hop like the rest.
-        assert!(!to_origin(&h(&[("upgrade", "h2c")]), &fwd, vec![])
+        assert!(!to_origin(&h(&[("upgrade", "h2c")]), &fwd, vec![], false)
             .iter()
             .any(|(n, _)| n == "upgrade"));
     }
@@ -429,7 +473,7 @@ mod tests {
             ("x-session-sub", "admin"),
         ]);
         assert!(is_websocket(&client));
-        let out = to_origin(&client, &Forwarded::default(), vec![]);
+        let out = to_origin(&client, &Forwarded::default(), vec![], false);
         assert_eq!(
             out,
             h(&[
@@ -452,7 +496,7 @@ mod tests {
             ("set-cookie", "theme=dark"),
             ("transfer-encoding", "chunked"),
         ]);
-        let (out, d) = from_origin(&origin);
+        let (out, d) = from_origin(&origin, false, &[]);
         assert_eq!(
             out,
             h(&[
@@ -471,7 +515,9 @@ mod tests {
             }
         );
         assert_eq!(
-            from_origin(&h(&[("x-session-revoke", "  ")])).1.revoke,
+            from_origin(&h(&[("x-session-revoke", "  ")]), false, &[])
+                .1
+                .revoke,
             None
         );
         for (value, clear) in [
@@ -482,7 +528,9 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(
-                from_origin(&h(&[("x-session-clear", value)])).1.clear,
+                from_origin(&h(&[("x-session-clear", value)]), false, &[])
+                    .1
+                    .clear,
                 clear,
                 "{value:?}"
             );
@@ -549,10 +597,51 @@ mod tests {
 
     #[test]
     fn reserved_prefix_any_case() {
-        assert!(
-            is_reserved("x-session-sub") && is_reserved("X-SESSION-") && is_reserved("X-Session-Ü")
+        for dbsc in [false, true] {
+            let r = |name| is_reserved(name, dbsc);
+            assert!(r("x-session-sub") && r("X-SESSION-") && r("X-Session-Ü"));
+            assert!(!r("x-sessio") && !r("x-sessions") && !r("é"));
+        }
+    }
+
+    /// With DBSC on, the gateway speaks the protocol: the browser's proofs never reach an
+    /// origin, an origin's offers and challenges never reach the browser, and an origin
+    /// cannot set the bound or key cookie. With DBSC off, they all pass as before.
+    #[test]
+    fn dbsc_headers_and_cookies_are_the_gateways() {
+        let client = h(&[
+            ("Secure-Session-Response", "e30.e30.sig"),
+            ("sec-secure-session-id", "sid"),
+            ("Sec_Secure_Session_Id", "sid"),
+            ("secure-session-skipped", "unreachable"),
+            ("accept", "*/*"),
+        ]);
+        let out = to_origin(&client, &Forwarded::default(), vec![], true);
+        assert_eq!(out, h(&[("accept", "*/*")]));
+        assert_eq!(
+            to_origin(&client, &Forwarded::default(), vec![], false),
+            client
         );
-        assert!(!is_reserved("x-sessio") && !is_reserved("x-sessions") && !is_reserved("é"));
+        let origin = h(&[
+            (
+                "Secure-Session-Registration",
+                "(ES256);path=\"/r\";challenge=\"c\"",
+            ),
+            ("secure-session-challenge", "\"c\";id=\"s\""),
+            ("set-cookie", "__Host-session-bound=forged; Path=/"),
+            ("Set-Cookie", "__Secure-session-key=x; Path=/__edge/dbsc/"),
+            ("set-cookie", "__Host-session=; Max-Age=0"),
+            ("set-cookie", "theme=dark"),
+        ]);
+        let names = [
+            "__Host-session",
+            "__Host-session-bound",
+            "__Secure-session-key",
+        ];
+        let (out, _) = from_origin(&origin, true, &names);
+        assert_eq!(out, h(&[("set-cookie", "theme=dark")]));
+        let (out, _) = from_origin(&origin, false, &[]);
+        assert_eq!(out, origin);
     }
 
     /// CGI, Rack, WSGI and PHP read `X_Session_Sub` as `X-Session-Sub`: every spelling of a
@@ -576,7 +665,10 @@ mod tests {
             "cf_connecting_ip",
         ];
         for name in spoofs {
-            assert!(is_reserved(name), "{name}");
+            assert!(
+                is_reserved(name, false) && is_reserved(name, true),
+                "{name}"
+            );
         }
         let client: Vec<(String, String)> = spoofs
             .iter()
@@ -588,7 +680,7 @@ mod tests {
             proto: "https",
             client_ip: Some("192.0.2.1"),
         };
-        let out = to_origin(&client, &fwd, vec![]);
+        let out = to_origin(&client, &fwd, vec![], false);
         assert_eq!(
             out,
             h(&[
@@ -599,7 +691,8 @@ mod tests {
             ])
         );
         // Nor does an origin's copy reach the client.
-        let (out, directives) = from_origin(&h(&[("X_Session_Issue", "{}"), ("a", "1")]));
+        let (out, directives) =
+            from_origin(&h(&[("X_Session_Issue", "{}"), ("a", "1")]), false, &[]);
         assert_eq!(out, h(&[("a", "1")]));
         assert_eq!(
             directives,

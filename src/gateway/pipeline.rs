@@ -284,7 +284,12 @@ impl Gateway {
             .directive_nonce
             .then(|| crate::codec::b64_encode(&entropy.nonce));
         identity.extend(nonce.clone().map(|n| (headers::NONCE.to_owned(), n)));
-        let mut origin_headers = headers::to_origin(req.headers, &forwarded, identity);
+        let mut origin_headers = headers::to_origin(
+            req.headers,
+            &forwarded,
+            identity,
+            self.config.dbsc.is_some(),
+        );
         if let Some(param) = self.url_param() {
             // Same-site navigation sends the page's URL, value included: never to the origin.
             for (_, value) in origin_headers
@@ -516,7 +521,11 @@ impl Gateway {
         now: UnixTime,
         entropy: &Entropy,
     ) -> Result<Answer, Page> {
-        let (mut out, directives) = headers::from_origin(origin_headers);
+        let (mut out, directives) = headers::from_origin(
+            origin_headers,
+            self.config.dbsc.is_some(),
+            &self.config.gateway_cookies(),
+        );
         let url_mode = self.config.built.affinity.mode() == Mode::Url;
         // Redirects to the origin's own address go to the public host instead.
         let origin = self.config.origins.iter().find(|o| o.id == attempt.origin);
@@ -576,8 +585,15 @@ impl Gateway {
         // A logout, or a "log out everywhere" of this very user, ends this browser's session.
         let revoked_here = directives.revoke.is_some()
             && directives.revoke.as_deref() == attempt.subject().map(|s| s.0);
+        // DBSC: a logout also removes the device's key and bound cookies, so that the
+        // browser's next refresh ends its device-bound session (`{"continue": false}`).
+        let mut dbsc_cookies = Vec::new();
         if directives.clear || revoked_here {
             session_cookie = self.config.session_cookie.removal().ok();
+            if let Some(d) = &self.config.dbsc {
+                dbsc_cookies.extend(d.bound_cookie.removal().ok());
+                dbsc_cookies.extend(d.key_cookie.removal().ok());
+            }
         }
         // The login's claims: checked with the plan when there is a store, here otherwise.
         let claims = match &plan {
@@ -605,7 +621,13 @@ impl Gateway {
                 affinity_cookie = fresh.ok().and_then(|r| r.set_cookie).or(affinity_cookie);
             }
         }
-        headers::add_cookies(&mut out, affinity_cookie.into_iter().chain(session_cookie));
+        headers::add_cookies(
+            &mut out,
+            affinity_cookie
+                .into_iter()
+                .chain(session_cookie)
+                .chain(dbsc_cookies),
+        );
         Ok(Answer { headers: out, plan })
     }
 }
@@ -811,6 +833,72 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(bad.status, 502);
+    }
+
+    /// With DBSC on, a logout also removes the key and bound cookies; an origin never sets,
+    /// replaces or clears a cookie of the gateway's, nor offers DBSC itself.
+    #[test]
+    fn dbsc_logout_and_the_gateways_cookies() {
+        let gw = gateway(&[("DBSC", "on"), ("STORE", "kv")]);
+        let mut g2 = gateway(&[("DBSC", "on"), ("STORE", "kv")]);
+        let a = proxy(g2.start(&get(&[]), NOW, &Entropy::default()));
+        let d = gw.config().dbsc.as_ref().unwrap();
+        let out = gw
+            .finish(
+                &a,
+                &h(&[("x-session-clear", "1")]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap()
+            .headers;
+        let cookies = set_cookies(&out);
+        for removal in [
+            gw.config().session_cookie.removal().unwrap(),
+            d.bound_cookie.removal().unwrap(),
+            d.key_cookie.removal().unwrap(),
+        ] {
+            assert!(
+                cookies.contains(&removal.as_str()),
+                "{removal}: {cookies:?}"
+            );
+        }
+        let origin = h(&[
+            ("set-cookie", "__Host-session=forged; Path=/"),
+            ("set-cookie", "__Host-affinity=forged; Path=/"),
+            ("set-cookie", "__Host-sid=forged; Path=/"),
+            ("set-cookie", "__Host-session-bound=forged; Path=/"),
+            (
+                "set-cookie",
+                "__Secure-session-key=forged; Path=/__edge/dbsc/",
+            ),
+            ("set-cookie", "theme=dark; Path=/"),
+            (
+                "secure-session-registration",
+                "(ES256);path=\"/x\";challenge=\"c\"",
+            ),
+            ("secure-session-challenge", "\"c\";id=\"s\""),
+        ]);
+        let out = gw
+            .finish(&a, &origin, NOW, &Entropy::default())
+            .unwrap()
+            .headers;
+        assert!(!out.iter().any(|(_, v)| v.contains("forged")), "{out:?}");
+        assert!(!out.iter().any(|(n, _)| n.starts_with("secure-session")));
+        assert!(set_cookies(&out).contains(&"theme=dark; Path=/"));
+        // DBSC off: the origin's DBSC headers pass, its own cookies still do not.
+        let plain = gateway(&[]);
+        let mut p2 = gateway(&[]);
+        let a = proxy(p2.start(&get(&[]), NOW, &Entropy::default()));
+        let out = plain
+            .finish(&a, &origin, NOW, &Entropy::default())
+            .unwrap()
+            .headers;
+        assert!(out.iter().any(|(n, _)| n == "secure-session-challenge"));
+        assert!(!out.iter().any(|(_, v)| v.contains("__Host-session=forged")));
+        assert!(out
+            .iter()
+            .any(|(_, v)| v.contains("__Host-session-bound=forged")));
     }
 
     /// `x-session-issue` is read once per answer: with a store, the answer's plan carries the
@@ -1528,7 +1616,7 @@ mod tests {
         assert_eq!(
             a.headers
                 .iter()
-                .filter(|(n, _)| headers::is_reserved(n) && n.contains("nonce"))
+                .filter(|(n, _)| headers::is_reserved(n, false) && n.contains("nonce"))
                 .count(),
             1
         );
@@ -1761,7 +1849,7 @@ mod proptests {
                 // Random cookies never make a session, and no reserved header of the client's
                 // passes: the reserved ones are the gateway's own.
                 let own = ["x-session-status", "x-session-reassigned", "x-forwarded-host", "x-forwarded-proto"];
-                let reserved: Vec<_> = a.headers.iter().filter(|(n, _)| headers::is_reserved(n)).collect();
+                let reserved: Vec<_> = a.headers.iter().filter(|(n, _)| headers::is_reserved(n, false)).collect();
                 prop_assert!(reserved.iter().all(|(n, _)| own.contains(&n.as_str())), "{reserved:?}");
                 for n in own {
                     prop_assert!(reserved.iter().filter(|(r, _)| r == n).count() <= 1, "{n} twice");
@@ -1821,7 +1909,7 @@ mod proptests {
                 (name, value),
             ];
             if let Ok(out) = gw.finish(&a, &origin, 1_800_000_000, &Entropy::default()) {
-                prop_assert!(!out.headers.iter().any(|(n, _)| headers::is_reserved(n)));
+                prop_assert!(!out.headers.iter().any(|(n, _)| headers::is_reserved(n, false)));
             }
         }
     }

@@ -126,6 +126,9 @@ pub enum SessionCookie {
         sub: Option<String>,
         /// `sid`, the session id the gateway put in at login, when it is a string.
         sid: Option<String>,
+        /// `cnf.jkt`: the thumbprint of the device key the session is bound to (DBSC), when
+        /// the browser registered one.
+        jkt: Option<String>,
         /// When the session began, for revocation: the earlier of `iat` and `auth_time` (a
         /// refreshed token keeps its login's `auth_time`), 0 when the token has neither.
         issued_at: UnixTime,
@@ -154,7 +157,7 @@ impl SessionCookie {
             match tokens.verify(value, now) {
                 Ok(v) => {
                     // One read of the verified claims for everything the gateway needs.
-                    let (sub, sid, issued_at) = {
+                    let (sub, sid, jkt, issued_at) = {
                         let members = claim_members(&v.claims).unwrap_or_default();
                         let text = |k| {
                             json::get(&members, k)
@@ -168,11 +171,16 @@ impl SessionCookie {
                             .map(|v| json::string(v).map_or_else(|| v.to_owned(), String::from));
                         let registered = Registered::from_members(&members).ok();
                         let issued_at = registered.and_then(|r| r.issued_at()).unwrap_or(0);
-                        (sub, text("sid"), issued_at)
+                        let jkt = json::get(&members, "cnf")
+                            .and_then(|cnf| json::get(&json::members(cnf).ok()?, "jkt"))
+                            .and_then(json::string)
+                            .map(String::from);
+                        (sub, text("sid"), jkt, issued_at)
                     };
                     return SessionCookie::Valid {
                         sub,
                         sid,
+                        jkt,
                         issued_at,
                         refreshed: tokens.refresh(&v, now),
                         claims: v.claims,
@@ -251,8 +259,9 @@ pub fn is_header_text(s: &str) -> bool {
 /// The claims of an origin's `x-session-issue`, checked: one JSON object (no member twice:
 /// readers that keep the first and those that keep the last would disagree), with a `sub`, if
 /// any, that is header text ([`is_header_text`]: what the origin gets back in `x-session-sub` and
-/// names in `x-session-revoke`, so that revocation never misses), and no `nbf` (a session
-/// starts at its login).
+/// names in `x-session-revoke`, so that revocation never misses), no `nbf` (a session
+/// starts at its login) and no `cnf` (the device binding of DBSC: only the gateway binds a
+/// session to a key, when the browser proves it holds it).
 pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>), IssueError> {
     if header.len() > MAX_ISSUE_BYTES {
         return Err(IssueError(format!(
@@ -263,6 +272,9 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
     match json::members(header) {
         Ok(members) if json::get(&members, "nbf").is_some() => {
             return refuse("nbf is not accepted (a session starts at login)")
+        }
+        Ok(members) if json::get(&members, "cnf").is_some() => {
+            return refuse("cnf is not accepted (the gateway binds a session to a device key)")
         }
         Ok(_) => {}
         Err(json::ObjectError::Duplicate) => return refuse("a member name appears twice"),
@@ -456,6 +468,7 @@ mod tests {
         let SessionCookie::Valid {
             sub,
             sid,
+            jkt,
             issued_at,
             refreshed,
             claims,
@@ -466,6 +479,7 @@ mod tests {
         assert_eq!(sub.as_deref(), Some("alice"));
         assert_eq!(sid.as_deref(), Some(b64_encode(&[7; 16]).as_str()));
         assert_eq!(*refreshed, None);
+        assert_eq!(*jkt, None);
         assert_eq!(*issued_at, NOW);
         assert!(claims.contains("\"role\":\"admin\""));
         let h = s.identity_headers();
@@ -508,6 +522,32 @@ mod tests {
                     .map(|(_, v)| v.as_str()),
                 forwarded
             );
+        }
+    }
+
+    /// `cnf.jkt` (the DBSC binding the gateway signs in at registration) is read with the
+    /// rest; anything else in `cnf` is no binding.
+    #[test]
+    fn the_device_binding_is_read() {
+        let t = tokens("k1", SECRET);
+        let SessionCodec::Compact(inner) = &t else {
+            unreachable!()
+        };
+        for (claims, jkt) in [
+            (
+                serde_json::json!({"sid": "s", "cnf": {"jkt": "abc"}}),
+                Some("abc"),
+            ),
+            (serde_json::json!({"sid": "s", "cnf": {"jwk": {}}}), None),
+            (serde_json::json!({"sid": "s", "cnf": "abc"}), None),
+            (serde_json::json!({"sid": "s"}), None),
+        ] {
+            let token = inner.sign(&claims, NOW).unwrap();
+            let s = SessionCookie::read(&t, Some(&format!("s={token}")), "s", NOW);
+            let SessionCookie::Valid { jkt: read, .. } = &s else {
+                panic!("{s:?}")
+            };
+            assert_eq!(read.as_deref(), jkt, "{claims}");
         }
     }
 
@@ -582,6 +622,11 @@ mod tests {
             (r#"{"sub":"a\u0000b"}"#, "visible ASCII"),
             (r#"{"sub":"alice","sub":"root"}"#, "appears twice"),
             (r#"{"sub":"alice","nbf":1900000000}"#, "nbf is not accepted"),
+            (
+                r#"{"sub":"alice","cnf":{"jkt":"x"}}"#,
+                "cnf is not accepted",
+            ),
+            (r#"{"cnf":null}"#, "cnf is not accepted"),
         ] {
             let err = issue(&t, bad, &[0; 16], NOW).unwrap_err();
             assert!(err.0.contains(why), "{bad}: {}", err.0);
