@@ -62,6 +62,16 @@ pub enum Error {
     /// Session store: the store failed or timed out (the binding threw, the Durable Object was
     /// unreachable...). Carries what the platform said; serve without session data and retry later.
     StoreUnavailable(String),
+    /// DBSC: the challenge a proof answers was not issued here for this session and this step
+    /// (registration or refresh): never issued, altered, for another session, of the other
+    /// kind, or signed by a key that left the keyring. Answer with a fresh challenge.
+    UnknownChallenge,
+    /// DBSC: the challenge was already answered once (single use, where the store records
+    /// challenges). Answer with a fresh challenge.
+    ChallengeReused,
+    /// DBSC: the refresh proof is not by the key the session is bound to (another algorithm,
+    /// another key, or a kept key that is not the one the session recorded).
+    KeyMismatch,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -93,6 +103,9 @@ impl Error {
             Error::BackendUnavailable(_) => "backend_unavailable",
             Error::Conflict => "conflict",
             Error::StoreUnavailable(_) => "store_unavailable",
+            Error::UnknownChallenge => "unknown_challenge",
+            Error::ChallengeReused => "challenge_reused",
+            Error::KeyMismatch => "key_mismatch",
         }
     }
 
@@ -175,7 +188,7 @@ impl fmt::Display for Error {
             Error::InvalidClaims(why) => write!(f, "invalid claims: {why}"),
             Error::InvalidConfig { message, .. } => write!(f, "invalid configuration: {message}"),
             Error::UnsupportedAlg(alg) => {
-                write!(f, "unsupported JWT algorithm {}: only HS256 is accepted", Quoted(alg))
+                write!(f, "unsupported JWT algorithm {}", Quoted(alg))
             }
             Error::WrongIssuer => f.write_str("token was issued by another issuer"),
             Error::WrongAudience => f.write_str("token was issued for another audience"),
@@ -190,6 +203,9 @@ impl fmt::Display for Error {
             }
             Error::Conflict => f.write_str("the session changed since it was read"),
             Error::StoreUnavailable(why) => write!(f, "session store unavailable: {why}"),
+            Error::UnknownChallenge => f.write_str("the challenge was not issued here for this session"),
+            Error::ChallengeReused => f.write_str("the challenge was already used"),
+            Error::KeyMismatch => f.write_str("the proof is not by the key the session is bound to"),
         }
     }
 }

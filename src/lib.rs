@@ -33,6 +33,9 @@
 //!   `store` or `gateway`), records encrypted at rest, and the manager [`store::Sessions`]:
 //!   signed session-id cookies, idle and absolute timeouts, throttled touches, compare-and-set,
 //!   `regenerate`, `destroy`, revocation. See docs/store.md.
+//! - [`dbsc`]: Device Bound Session Credentials: the browser's proof JWT, its public key and
+//!   RFC 7638 thumbprint, stateless challenges and bound cookies, the session config, and the
+//!   checks of registration and refresh that the gateway and `DeviceBoundSessions` share.
 //! - [`token`]: the token core: [`SessionTokens`] and [`SealedTokens`] over their formats
 //!   (compact, sealed, JWT), with the modules below re-exported at the top level.
 //! - [`cookie`]: `Cookie` header parsing and `Set-Cookie` building with prefix rules.
@@ -60,6 +63,9 @@
 //! - `assertion`: `OriginAssertions` for JavaScript: the gateway's signed assertions for origins
 //!   (`x-session-assertion`, EdDSA or ES256 through WebCrypto), made, published as a JWKS and
 //!   verified by a JS worker that proxies itself. Off by default: it adds async glue to the wasm.
+//! - `dbsc`: the WebCrypto verification of device-bound session proofs for the JavaScript face
+//!   (`DeviceBoundSessions`, on the pure core [`dbsc`], which is always compiled). Off by
+//!   default: it adds async glue to the wasm. Turns on `js`.
 //! - `conformance` (tests only): `store` plus `runStoreConformance`, the store conformance suite
 //!   exported to JavaScript for the end-to-end tests.
 //!
@@ -72,6 +78,7 @@
 pub mod affinity;
 mod codec;
 pub mod cookie;
+pub mod dbsc;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
@@ -79,6 +86,7 @@ pub mod fuzzing;
 #[cfg(feature = "sealed")]
 pub mod gateway;
 mod json;
+mod jws;
 pub mod keys;
 #[cfg(feature = "sealed")]
 pub mod store;
@@ -87,7 +95,7 @@ pub mod token;
 
 #[cfg(feature = "js")]
 mod js;
-#[cfg(any(feature = "gateway", feature = "assertion"))]
+#[cfg(any(feature = "gateway", feature = "assertion", feature = "dbsc"))]
 mod webcrypto;
 
 /// Talc instead of Rust's default dlmalloc: about 7 KB less wasm, and faster.

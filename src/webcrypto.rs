@@ -1,12 +1,16 @@
 //! WebCrypto (`crypto.subtle`) for the signed assertions of [`crate::token::assertion`]: import
-//! the private keys the core derived, export their public parts, sign and verify. Shared by the
-//! gateway's worker glue and the JavaScript face (features `gateway`, `assertion`); only
-//! platform calls here, no decisions.
+//! the private keys the core derived, export their public parts, sign and verify; and for the
+//! DBSC proofs of [`crate::dbsc`]: verify with the browser's public key ([`verify_device`]).
+//! Shared by the gateway's worker glue and the JavaScript face (features `gateway`,
+//! `assertion`, `dbsc`); only platform calls here, no decisions.
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+#[cfg(any(feature = "gateway", feature = "dbsc"))]
+use crate::dbsc::{self, DeviceKey};
+#[cfg(any(feature = "gateway", feature = "assertion"))]
 use crate::token::assertion::{Alg, AssertionKey, PublicJwk};
 
 fn get(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
@@ -21,6 +25,7 @@ async fn call(method: &str, args: &Array) -> Result<JsValue, JsValue> {
     JsFuture::from(promise).await
 }
 
+#[cfg(any(feature = "gateway", feature = "assertion"))]
 /// The WebCrypto algorithm object of `alg`, for importing (`true`) or signing and verifying.
 fn algorithm(alg: Alg, import: bool) -> Result<JsValue, JsValue> {
     let o = Object::new();
@@ -33,6 +38,7 @@ fn algorithm(alg: Alg, import: bool) -> Result<JsValue, JsValue> {
     Ok(o.into())
 }
 
+#[cfg(any(feature = "gateway", feature = "assertion"))]
 /// `key` as a WebCrypto private key for signing (from its PKCS#8).
 pub(crate) async fn import_private(
     key: &AssertionKey,
@@ -49,6 +55,7 @@ pub(crate) async fn import_private(
     call("importKey", &args).await
 }
 
+#[cfg(any(feature = "gateway", feature = "assertion"))]
 /// The public JWK of `key`, from WebCrypto's export of its private key (only the public
 /// members are kept: see [`PublicJwk::from_exported`]).
 pub(crate) async fn public_jwk(key: &AssertionKey) -> Result<PublicJwk, JsValue> {
@@ -74,6 +81,7 @@ pub(crate) async fn import_public(jwk: &PublicJwk) -> Result<JsValue, JsValue> {
     call("importKey", &args).await
 }
 
+#[cfg(any(feature = "gateway", feature = "assertion"))]
 /// The signature of `input` by `private` (64 bytes: ES256's `r || s` as JWS wants it).
 pub(crate) async fn sign(alg: Alg, private: &JsValue, input: &[u8]) -> Result<Vec<u8>, JsValue> {
     let data = Uint8Array::from(input);
@@ -92,6 +100,57 @@ pub(crate) async fn verify(
     let args = Array::of4(
         &algorithm(alg, false)?,
         public,
+        &Uint8Array::from(signature),
+        &Uint8Array::from(input),
+    );
+    Ok(call("verify", &args).await?.as_bool() == Some(true))
+}
+
+/// The WebCrypto algorithm object of a DBSC key (`import`) or signature (otherwise):
+/// ECDSA on P-256 with SHA-256, or RSASSA-PKCS1-v1_5 with SHA-256.
+#[cfg(any(feature = "gateway", feature = "dbsc"))]
+fn device_algorithm(alg: dbsc::Alg, import: bool) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    let set = |name: &str, value: &str| Reflect::set(&o, &name.into(), &value.into());
+    match alg {
+        dbsc::Alg::ES256 if import => set("name", "ECDSA")? && set("namedCurve", "P-256")?,
+        dbsc::Alg::ES256 => set("name", "ECDSA")? && set("hash", "SHA-256")?,
+        dbsc::Alg::RS256 if import => set("name", "RSASSA-PKCS1-v1_5")? && set("hash", "SHA-256")?,
+        dbsc::Alg::RS256 => set("name", "RSASSA-PKCS1-v1_5")?,
+    };
+    Ok(o.into())
+}
+
+/// Whether `signature` over `input` is by the device key `key` (a DBSC proof: verify
+/// [`crate::dbsc::Proof::signature`] over [`crate::dbsc::Proof::signing_input`]). The key is
+/// imported from its canonical JWK; a key WebCrypto refuses to import (a point that is not on
+/// the curve) verifies nothing: `Ok(false)`. `Err` only when WebCrypto itself is missing or
+/// fails.
+#[cfg(any(feature = "gateway", feature = "dbsc"))]
+// Its callers, the gateway's DBSC endpoints and `DeviceBoundSessions`, are being written on it:
+// drop this once both call it.
+#[allow(dead_code)]
+pub(crate) async fn verify_device(
+    key: &DeviceKey,
+    signature: &[u8],
+    input: &[u8],
+) -> Result<bool, JsValue> {
+    // Missing WebCrypto is an error, not a refusal.
+    get(&get(&js_sys::global(), "crypto")?, "subtle")?.dyn_into::<Object>()?;
+    let jwk = JSON::parse(&key.to_jwk_json())?;
+    let import = Array::of5(
+        &"jwk".into(),
+        &jwk,
+        &device_algorithm(key.alg(), true)?,
+        &JsValue::FALSE,
+        &Array::of1(&"verify".into()),
+    );
+    let Ok(public) = call("importKey", &import).await else {
+        return Ok(false);
+    };
+    let args = Array::of4(
+        &device_algorithm(key.alg(), false)?,
+        &public,
         &Uint8Array::from(signature),
         &Uint8Array::from(input),
     );

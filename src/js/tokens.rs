@@ -69,13 +69,14 @@ export interface VerifiedToken {
 /**
  * Every code of the errors this library throws, as `error.code`, in the order of src/error.rs
  * (`ERROR_CODES` lists them at run time; the package build fails when this union drifts from
- * `Error::code`). "conflict" and "store_unavailable" come only from the session store.
+ * `Error::code`). "conflict" and "store_unavailable" come only from the session store;
+ * "unknown_challenge", "challenge_reused" and "key_mismatch" only from `DeviceBoundSessions`.
  */
 export type ErrorCode =
   | "too_large" | "malformed" | "unknown_key" | "bad_signature" | "wrong_purpose" | "expired"
   | "not_yet_valid" | "invalid_claims" | "invalid_config" | "unsupported_alg" | "wrong_issuer"
   | "wrong_audience" | "revoked" | "randomness_unavailable" | "no_backend" | "backend_unavailable"
-  | "conflict" | "store_unavailable";
+  | "conflict" | "store_unavailable" | "unknown_challenge" | "challenge_reused" | "key_mismatch";
 
 /** What this library throws: an `Error` with `name` "EdgeSessionError" (see `isEdgeSessionError`). */
 export interface EdgeSessionError extends Error {

@@ -22,6 +22,7 @@ use std::fmt;
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
+use crate::jws;
 use crate::keys::KeyRing;
 use crate::time::UnixTime;
 
@@ -413,22 +414,14 @@ impl<'a> UntrustedAssertion<'a> {
     /// `ES256` (`unsupported_alg` for any other, `none` included) and a `kid`, a signature of
     /// 64 bytes and a payload that is one JSON object.
     pub fn parse(token: &'a str) -> Result<Self> {
-        const MAX: usize = 8192;
-        if token.len() > MAX {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: MAX,
-            });
-        }
         let malformed = |what| Error::Malformed(what);
-        let (input, signature) = token
-            .rsplit_once('.')
-            .ok_or(malformed("not a compact JWS"))?;
-        let (header, payload) = input
-            .split_once('.')
-            .ok_or(malformed("not a compact JWS"))?;
-        let header =
-            String::from_utf8(b64_decode(header)?).map_err(|_| malformed("header is not UTF-8"))?;
+        let jws::Segments {
+            header,
+            payload,
+            signature,
+            input,
+        } = jws::split(token, 8192)?;
+        let header = jws::json_text(header, "header is not UTF-8")?;
         let members = json::members(&header).map_err(|e| malformed(e.message("header")))?;
         let text_of = |name: &str| json::get(&members, name).and_then(json::string);
         let alg_text = text_of("alg").ok_or(malformed("no alg"))?;
@@ -438,8 +431,7 @@ impl<'a> UntrustedAssertion<'a> {
         if signature.len() != alg.signature_len() {
             return Err(Error::BadSignature);
         }
-        let payload = String::from_utf8(b64_decode(payload)?)
-            .map_err(|_| malformed("claims are not UTF-8"))?;
+        let payload = jws::json_text(payload, "claims are not UTF-8")?;
         json::members(&payload).map_err(|e| malformed(e.message("claims")))?;
         Ok(UntrustedAssertion {
             kid,

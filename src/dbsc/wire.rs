@@ -1,0 +1,297 @@
+//! What goes on the wire besides the proof: the header names, the registration and challenge
+//! headers (structured fields, RFC 9651), the session id a refresh names, and the session
+//! config JSON ([`SessionConfig`]) of the registration and refresh answers.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::json;
+
+/// Response header offering registration: `(ES256 RS256);path="…";challenge="…"`.
+pub const REGISTRATION_HEADER: &str = "Secure-Session-Registration";
+/// Response header of a refresh challenge: `"<challenge>";id="<session id>"`.
+pub const CHALLENGE_HEADER: &str = "Secure-Session-Challenge";
+/// Request header carrying the browser's proof (a structured-field string).
+pub const RESPONSE_HEADER: &str = "Secure-Session-Response";
+/// Request header of a refresh: the session identifier (a structured-field string).
+pub const SESSION_ID_HEADER: &str = "Sec-Secure-Session-Id";
+
+/// `value` as a structured-field string (RFC 9651 section 3.3.3): quoted, `"` and `\`
+/// escaped. Only visible ASCII and space can be said: anything else is `invalid_config`
+/// naming `setting`.
+pub fn sf_string(value: &str, setting: &'static str) -> Result<String> {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => {
+                return Err(Error::config_of(
+                    setting,
+                    format!(
+                        "{setting}: only visible ASCII and space fit a structured-field string"
+                    ),
+                ))
+            }
+        }
+    }
+    out.push('"');
+    Ok(out)
+}
+
+/// The `Secure-Session-Registration` value offering both algorithms:
+/// `(ES256 RS256);path="<path>";challenge="<challenge>"` and `;authorization="<a>"` when given.
+///
+/// ```
+/// use edge_session::dbsc::wire::registration_header;
+/// assert_eq!(
+///     registration_header("c1", "/__edge/dbsc/register", None)?,
+///     r#"(ES256 RS256);path="/__edge/dbsc/register";challenge="c1""#
+/// );
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+pub fn registration_header(
+    challenge: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> Result<String> {
+    let mut out = format!(
+        "(ES256 RS256);path={};challenge={}",
+        sf_string(path, "path")?,
+        sf_string(challenge, "challenge")?
+    );
+    if let Some(a) = authorization {
+        out.push_str(";authorization=");
+        out.push_str(&sf_string(a, "authorization")?);
+    }
+    Ok(out)
+}
+
+/// The `Secure-Session-Challenge` value: `"<challenge>";id="<session id>"`.
+pub fn challenge_header(challenge: &str, session_id: &str) -> Result<String> {
+    Ok(format!(
+        "{};id={}",
+        sf_string(challenge, "challenge")?,
+        sf_string(session_id, "sessionId")?
+    ))
+}
+
+/// The session identifier of a `Sec-Secure-Session-Id` value: a structured-field string
+/// (unescaped, parameters ignored) or, not quoted, the value itself (spaces around it
+/// trimmed); `None` for an empty value or a string that is not well formed.
+pub fn session_id_from_header(value: &str) -> Option<String> {
+    let value = value.trim_matches([' ', '\t']);
+    let Some(rest) = value.strip_prefix('"') else {
+        return (!value.is_empty()).then(|| value.to_owned());
+    };
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    loop {
+        match chars.next()? {
+            '"' => break,
+            '\\' => match chars.next()? {
+                c @ ('"' | '\\') => out.push(c),
+                _ => return None,
+            },
+            c @ ' '..='~' => out.push(c),
+            _ => return None,
+        }
+    }
+    let after = chars.as_str();
+    (after.is_empty() || after.starts_with(';')).then_some(out)
+}
+
+/// The session config JSON (the W3C draft's "session instructions"): the body of a
+/// registration answer and of a refresh answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionConfig {
+    /// The session's identifier, which refreshes name in `Sec-Secure-Session-Id`.
+    pub session_identifier: String,
+    /// Where the browser refreshes.
+    pub refresh_url: String,
+    /// `true`: the session goes on (see [`SessionConfig::end`] for the end).
+    #[serde(rename = "continue")]
+    pub continue_: bool,
+    /// Which requests the session covers.
+    pub scope: Scope,
+    /// The cookies the session keeps fresh.
+    pub credentials: Vec<Credential>,
+}
+
+/// A session's scope: one origin, not its whole site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Scope {
+    /// The origin, for example `https://app.example`.
+    pub origin: String,
+    /// Whether the whole site is covered: `false` here.
+    pub include_site: bool,
+}
+
+/// A bound credential: a cookie with its name and attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Credential {
+    /// Always `cookie`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The cookie's name.
+    pub name: String,
+    /// Its attributes, as the `Set-Cookie` sets them (`Path=/; Secure; HttpOnly; SameSite=Lax`).
+    pub attributes: String,
+}
+
+impl SessionConfig {
+    /// The config of a session `session_id` refreshed at `refresh_url`, covering `origin`,
+    /// keeping the cookie `cookie_name` with `attributes` fresh.
+    pub fn new(
+        session_id: &str,
+        refresh_url: &str,
+        origin: &str,
+        cookie_name: &str,
+        attributes: &str,
+    ) -> SessionConfig {
+        SessionConfig {
+            session_identifier: session_id.to_owned(),
+            refresh_url: refresh_url.to_owned(),
+            continue_: true,
+            scope: Scope {
+                origin: origin.to_owned(),
+                include_site: false,
+            },
+            credentials: vec![Credential {
+                kind: "cookie".to_owned(),
+                name: cookie_name.to_owned(),
+                attributes: attributes.to_owned(),
+            }],
+        }
+    }
+
+    /// The JSON text, members in the order above (written without `serde_json`, which the
+    /// JavaScript face's wasm does without).
+    ///
+    /// ```
+    /// use edge_session::dbsc::SessionConfig;
+    /// let json = SessionConfig::new("s1", "/r", "https://a.example", "b", "Path=/").to_json();
+    /// assert_eq!(
+    ///     json,
+    ///     r#"{"session_identifier":"s1","refresh_url":"/r","continue":true,"scope":{"origin":"https://a.example","include_site":false},"credentials":[{"type":"cookie","name":"b","attributes":"Path=/"}]}"#
+    /// );
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        let member = |out: &mut String, first: bool, name: &str| {
+            out.push_str(if first { "" } else { "," });
+            json::write_string(out, name);
+            out.push(':');
+        };
+        out.push('{');
+        member(&mut out, true, "session_identifier");
+        json::write_string(&mut out, &self.session_identifier);
+        member(&mut out, false, "refresh_url");
+        json::write_string(&mut out, &self.refresh_url);
+        member(&mut out, false, "continue");
+        out.push_str(if self.continue_ { "true" } else { "false" });
+        member(&mut out, false, "scope");
+        out.push('{');
+        member(&mut out, true, "origin");
+        json::write_string(&mut out, &self.scope.origin);
+        member(&mut out, false, "include_site");
+        out.push_str(if self.scope.include_site {
+            "true"
+        } else {
+            "false"
+        });
+        out.push_str("},");
+        json::write_string(&mut out, "credentials");
+        out.push_str(":[");
+        for (i, c) in self.credentials.iter().enumerate() {
+            out.push_str(if i == 0 { "{" } else { ",{" });
+            member(&mut out, true, "type");
+            json::write_string(&mut out, &c.kind);
+            member(&mut out, false, "name");
+            json::write_string(&mut out, &c.name);
+            member(&mut out, false, "attributes");
+            json::write_string(&mut out, &c.attributes);
+            out.push('}');
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// The answer that ends a session: `{"continue":false}`.
+    pub fn end() -> String {
+        r#"{"continue":false}"#.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_as_the_draft_writes_them() {
+        assert_eq!(
+            registration_header("cv", "reg", Some("ac")).unwrap(),
+            r#"(ES256 RS256);path="reg";challenge="cv";authorization="ac""#
+        );
+        assert_eq!(
+            challenge_header("new challenge", "my session").unwrap(),
+            r#""new challenge";id="my session""#
+        );
+        assert_eq!(
+            challenge_header(r#"a"b\c"#, "s").unwrap(),
+            r#""a\"b\\c";id="s""#
+        );
+        for (value, setting) in [("é", "path"), ("a\nb", "path"), ("\u{7f}", "path")] {
+            let e = registration_header("c", value, None).unwrap_err();
+            assert_eq!((e.code(), e.setting()), ("invalid_config", Some(setting)));
+        }
+        let e = registration_header("c", "/", Some("\t")).unwrap_err();
+        assert_eq!(e.setting(), Some("authorization"));
+        assert_eq!(
+            challenge_header("c", "é").unwrap_err().setting(),
+            Some("sessionId")
+        );
+    }
+
+    #[test]
+    fn session_ids_read_back() {
+        for (value, id) in [
+            (r#""session-id""#, Some("session-id")),
+            (r#" "a\"b\\c";x=1 "#, Some(r#"a"b\c"#)),
+            ("plain", Some("plain")),
+            ("", None),
+            ("\"", None),
+            (r#""a"b"#, None),
+            (r#""a\b""#, None),
+            ("\"é\"", None),
+        ] {
+            assert_eq!(session_id_from_header(value).as_deref(), id, "{value}");
+        }
+        // What challenge_header writes reads back.
+        let header = challenge_header("c", r#"we"ird\id"#).unwrap();
+        let id = header.split_once(";id=").unwrap().1;
+        assert_eq!(session_id_from_header(id).as_deref(), Some(r#"we"ird\id"#));
+    }
+
+    #[test]
+    fn config_json_agrees_with_serde() {
+        let config = SessionConfig::new(
+            "s\"1",
+            "/__edge/dbsc/refresh",
+            "https://app.example",
+            "__Host-session-bound",
+            "Path=/; Secure; HttpOnly; SameSite=Lax",
+        );
+        let ours: serde_json::Value = serde_json::from_str(&config.to_json()).unwrap();
+        assert_eq!(ours, serde_json::to_value(&config).unwrap());
+        assert_eq!(ours["continue"], true);
+        assert_eq!(ours["scope"]["include_site"], false);
+        assert_eq!(ours["credentials"][0]["type"], "cookie");
+        assert_eq!(serde_json::to_string(&config).unwrap(), config.to_json());
+        assert_eq!(SessionConfig::end(), r#"{"continue":false}"#);
+    }
+}
