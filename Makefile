@@ -26,7 +26,7 @@ test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
-## library, the gateway and its test build, the store's test build, OriginAssertions); the docs with
+## library, the gateway and its test build, the store's test build, OriginAssertions, DBSC); the docs with
 ## warnings denied.
 lint:
 	cargo fmt --check
@@ -39,6 +39,7 @@ lint:
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway-conformance,talc -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features assertion -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --features dbsc -- -D warnings
 
 ## unit: the native tests (cargo test).
 unit:
