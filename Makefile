@@ -45,9 +45,10 @@ lint:
 unit:
 	cargo test
 
-## wasm-test: the same tests in WebAssembly under Node (wasm-pack test --node).
+## wasm-test: the same tests in WebAssembly under Node (wasm-pack test --node), with the feature
+## dbsc for the WebCrypto verify of DBSC proofs (src/webcrypto.rs's tests).
 wasm-test:
-	$(WASM_PACK) test --node
+	$(WASM_PACK) test --node --features dbsc
 
 ## pkg-node: the JS library as Node loads it, in release form (the one the benchmarks measure).
 pkg-node:
@@ -176,7 +177,7 @@ dev: setup
 
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := compact_verify sealed_verify jwt_verify json_object base64url cookie_header \
-	affinity store_record gateway assertion_verify
+	affinity store_record gateway assertion_verify dbsc_proof
 
 ## fuzz: every fuzz target (fuzz/, cargo-fuzz on nightly, installed by scripts/setup-fuzz.sh)
 ## for FUZZ_SECONDS seconds each (default 30), from the committed seeds in fuzz/corpus/; the
