@@ -71,10 +71,15 @@ pub(crate) async fn import_public(jwk: &PublicJwk) -> Result<JsValue, JsValue> {
     let object = JSON::parse(&jwk.to_json())?;
     // Runtimes differ on which `alg` names they accept with Ed25519: the algorithm object says it.
     Reflect::delete_property(object.unchecked_ref::<Object>(), &"alg".into())?;
+    import_verifier(&object, &algorithm(jwk.alg(), true)?).await
+}
+
+/// The JWK `object` as a WebCrypto public key for verifying with `algorithm`.
+async fn import_verifier(object: &JsValue, algorithm: &JsValue) -> Result<JsValue, JsValue> {
     let args = Array::of5(
         &"jwk".into(),
-        &object,
-        &algorithm(jwk.alg(), true)?,
+        object,
+        algorithm,
         &JsValue::FALSE,
         &Array::of1(&"verify".into()),
     );
@@ -138,14 +143,8 @@ pub(crate) async fn verify_device(
     // Missing WebCrypto is an error, not a refusal.
     get(&get(&js_sys::global(), "crypto")?, "subtle")?.dyn_into::<Object>()?;
     let jwk = JSON::parse(&key.to_jwk_json())?;
-    let import = Array::of5(
-        &"jwk".into(),
-        &jwk,
-        &device_algorithm(key.alg(), true)?,
-        &JsValue::FALSE,
-        &Array::of1(&"verify".into()),
-    );
-    let Ok(public) = call("importKey", &import).await else {
+    let import = import_verifier(&jwk, &device_algorithm(key.alg(), true)?).await;
+    let Ok(public) = import else {
         return Ok(false);
     };
     let args = Array::of4(
