@@ -44,6 +44,7 @@ fn round_trip(gw: &mut Gateway, client: &[(String, String)], origin: &[(String, 
         visitor: 7,
         sid: [7; 16],
         nonce: [7; 16],
+        dbsc: [7; 16],
     };
     match gw.start(&req, NOW, &entropy) {
         Step::Proxy(a) => gw

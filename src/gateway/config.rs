@@ -280,6 +280,8 @@ pub(super) struct Built {
     pub(super) tokens: SessionCodec,
     /// The router, draining origins marked; it keeps this instance's view of their health.
     pub(super) affinity: Affinity,
+    /// Device-bound sessions (`DBSC = "on"`).
+    pub(super) dbsc: Option<super::dbsc::Dbsc>,
 }
 
 /// Where the gateway keeps session data.
@@ -359,6 +361,14 @@ impl GatewayConfig {
         let store = store_section(&var, same_site, &tokens, &affinity.config)?;
         let health = health_section(&var)?;
         let dbsc = dbsc_section(&var, same_site, &tokens, &affinity.config, store.as_ref())?;
+        let dbsc_built = match &dbsc {
+            Some(settings) => Some(super::dbsc::Dbsc::new(
+                settings.clone(),
+                &tokens.config.keys,
+                tokens.config.max_lifetime(),
+            )?),
+            None => None,
+        };
 
         let operator_token = var(OPERATOR_TOKEN);
         if let Some(token) = &operator_token {
@@ -410,6 +420,7 @@ impl GatewayConfig {
             built: Built {
                 tokens: tokens.codec,
                 affinity: affinity.router,
+                dbsc: dbsc_built,
             },
         })
     }

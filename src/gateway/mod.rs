@@ -16,6 +16,8 @@
 //!   ("log out everywhere", `x-session-revoke`) kept in the same store.
 //! - [`assertion`]: `ORIGIN_ASSERTION`: the signed `x-session-assertion` for origins, its
 //!   claims from the identity headers, and the JWKS page.
+//! - [`dbsc`]: device-bound sessions (`DBSC = "on"`): the registration offer at login, the
+//!   public `/__edge/dbsc/` endpoints, and the bound cookie a bound session needs.
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
 //! - `worker` (feature `gateway`): the event handlers and the per-instance state; beside them
@@ -24,6 +26,7 @@
 
 pub mod assertion;
 pub mod config;
+pub mod dbsc;
 #[cfg(feature = "gateway")]
 pub mod durable;
 pub mod headers;

@@ -10,6 +10,7 @@
 
 use super::assertion;
 use super::config::{ConfigError, GatewayConfig};
+use super::dbsc::{self, Decision};
 use super::headers::{self, Forwarded};
 use super::health::HealthBook;
 use super::operator::{self, Endpoint};
@@ -47,7 +48,8 @@ impl Request<'_> {
     }
 }
 
-/// Random bytes for one request: a new visitor's id, a new session id and the directive nonce.
+/// Random bytes for one request: a new visitor's id, a new session id, the directive nonce
+/// and DBSC's (a challenge's and a bound cookie's).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Entropy {
     /// Seeds a new visitor's affinity.
@@ -56,18 +58,22 @@ pub struct Entropy {
     pub sid: [u8; 16],
     /// The request's `x-session-nonce` (`DIRECTIVE_NONCE = "on"`).
     pub nonce: [u8; 16],
+    /// DBSC (`DBSC = "on"`): 8 bytes for a challenge, 8 for a bound cookie.
+    pub dbsc: [u8; 16],
 }
 
 impl Entropy {
-    /// The entropy of 40 random bytes: the visitor's 8 (little-endian), then the session id's
-    /// 16, then the nonce's 16.
-    pub fn from_bytes(bytes: &[u8; 40]) -> Self {
+    /// The entropy of 56 random bytes: the visitor's 8 (little-endian), then the session id's
+    /// 16, the nonce's 16 and DBSC's 16.
+    pub fn from_bytes(bytes: &[u8; 56]) -> Self {
         let (visitor, rest) = bytes.split_at(8);
-        let (sid, nonce) = rest.split_at(16);
+        let (sid, rest) = rest.split_at(16);
+        let (nonce, dbsc) = rest.split_at(16);
         Entropy {
             visitor: u64::from_le_bytes(visitor.try_into().unwrap_or_default()),
             sid: sid.try_into().unwrap_or_default(),
             nonce: nonce.try_into().unwrap_or_default(),
+            dbsc: dbsc.try_into().unwrap_or_default(),
         }
     }
 }
@@ -172,6 +178,9 @@ pub enum Step {
     /// `GET /.well-known/jwks.json` with `ORIGIN_ASSERTION` on: the public keys of the
     /// assertions (see [`super::assertion`]).
     Jwks,
+    /// A DBSC endpoint (`DBSC = "on"`, `/__edge/dbsc/`): its answer, or a proof to verify
+    /// first (see [`super::dbsc`]).
+    Dbsc(Decision),
 }
 
 /// After an origin gave no answer: try another origin, or stop.
@@ -232,7 +241,10 @@ impl Gateway {
         {
             return Step::Jwks;
         }
-        if operator::is_operator_path(path) {
+        // The DBSC endpoints are public: under `/__edge/`, but no operator's.
+        let dbsc_endpoint = (self.config.built.dbsc.as_ref())
+            .and_then(|d| dbsc::endpoint(path).map(|found| (d, found)));
+        if dbsc_endpoint.is_none() && operator::is_operator_path(path) {
             let auth = headers::get(req.headers, "authorization");
             return match operator::authorize(
                 self.config.operator_token.as_deref(),
@@ -251,7 +263,32 @@ impl Gateway {
             self.config.session_cookie.name(),
             now,
         );
+        if let Some((d, found)) = dbsc_endpoint {
+            return Step::Dbsc(match found {
+                Err(page) => Decision::Answer(page),
+                Ok(endpoint) => self.dbsc_call(d, endpoint, req, &session, now, entropy),
+            });
+        }
+        // DBSC: a session bound to a device key is valid only with a fresh bound cookie.
+        let bound = match (&session, &self.config.built.dbsc) {
+            (
+                SessionCookie::Valid {
+                    sid,
+                    jkt: Some(jkt),
+                    ..
+                },
+                Some(d),
+            ) => Some(
+                sid.as_deref()
+                    .is_some_and(|sid| d.is_bound(cookie_header, sid, jkt, now)),
+            ),
+            _ => None,
+        };
+        let unbound = bound == Some(false);
         let session_cookie = match &session {
+            // Unbound: the session is neither refreshed nor cleared (the browser refreshes
+            // its bound cookie and comes back).
+            _ if unbound => None,
             SessionCookie::Valid {
                 refreshed: Some(token),
                 ..
@@ -271,6 +308,7 @@ impl Gateway {
             client_ip: headers::get(req.headers, "cf-connecting-ip"),
         };
         let subject = match &session {
+            _ if unbound => None,
             SessionCookie::Valid {
                 sub: Some(sub),
                 issued_at,
@@ -278,7 +316,15 @@ impl Gateway {
             } => Some((sub.clone(), *issued_at)),
             _ => None,
         };
-        let mut identity = session.identity_headers();
+        let mut identity = match bound {
+            Some(false) => vec![(SessionCookie::STATUS_HEADER.into(), dbsc::UNBOUND.into())],
+            Some(true) => {
+                let mut identity = session.identity_headers();
+                identity.push((dbsc::BOUND_HEADER.into(), "1".into()));
+                identity
+            }
+            None => session.identity_headers(),
+        };
         let nonce = self
             .config
             .directive_nonce
@@ -318,6 +364,36 @@ impl Gateway {
         };
         let target = self.origin_target(target);
         self.route(req, attempt, &target, now, entropy, None)
+    }
+
+    /// A DBSC endpoint's decision, on the request's session.
+    fn dbsc_call(
+        &self,
+        d: &dbsc::Dbsc,
+        endpoint: dbsc::Endpoint,
+        req: &Request<'_>,
+        session: &SessionCookie,
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Decision {
+        let (scheme, host, _) = headers::split_url(req.url);
+        let public = format!("{scheme}://{host}");
+        let call = dbsc::Call {
+            method: req.method,
+            headers: req.headers,
+            public: &public,
+        };
+        match endpoint {
+            dbsc::Endpoint::Register => d.register(
+                &call,
+                session,
+                &self.config.built.tokens,
+                &self.config.session_cookie,
+                now,
+                entropy.dbsc,
+            ),
+            dbsc::Endpoint::Refresh => d.refresh(&call, session, now, entropy.dbsc),
+        }
     }
 
     /// URL mode: the affinity parameter's name.
@@ -362,9 +438,9 @@ impl Gateway {
     }
 
     fn revoke_session(&self, attempt: &mut Attempt) {
-        attempt
-            .headers
-            .retain(|(n, _)| !SessionCookie::IDENTITY_HEADERS.contains(&n.as_str()));
+        attempt.headers.retain(|(n, _)| {
+            !SessionCookie::IDENTITY_HEADERS.contains(&n.as_str()) && n != dbsc::BOUND_HEADER
+        });
         attempt
             .headers
             .push((SessionCookie::STATUS_HEADER.into(), "revoked".into()));
@@ -612,6 +688,15 @@ impl Gateway {
                 &token,
                 self.config.tokens().ttl_seconds,
             );
+            if let Some(d) = &self.config.built.dbsc {
+                let (challenge, _) = entropy.dbsc.split_at(8);
+                let offer = d.offer(
+                    &crate::codec::b64_encode(&entropy.sid),
+                    now,
+                    challenge.try_into().unwrap_or_default(),
+                );
+                out.extend(offer);
+            }
             if self.config.built.affinity.mode() == Mode::Cookie {
                 let fresh =
                     self.config
@@ -650,8 +735,9 @@ mod tests {
 
     #[test]
     fn entropy_from_random_bytes() {
-        let bytes: [u8; 40] = std::array::from_fn(|i| i as u8);
+        let bytes: [u8; 56] = std::array::from_fn(|i| i as u8);
         let e = Entropy::from_bytes(&bytes);
+        assert_eq!(e.dbsc, std::array::from_fn::<u8, 16, _>(|i| i as u8 + 40));
         assert_eq!(e.visitor, u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]));
         assert_eq!(e.sid, std::array::from_fn::<u8, 16, _>(|i| i as u8 + 8));
         assert_eq!(e.nonce, std::array::from_fn::<u8, 16, _>(|i| i as u8 + 24));

@@ -96,11 +96,24 @@ impl SessionCodec {
 
     /// Signs (or seals) new claims with the configured lifetime.
     fn sign(&self, claims: &Map<String, Value>, now: UnixTime) -> Result<String> {
-        match self {
-            SessionCodec::Compact(t) => t.sign(claims, now),
-            SessionCodec::Sealed(t) => t.sign(claims, now),
-            SessionCodec::Jwt(t, b) => {
+        self.sign_for(claims, now, None)
+    }
+
+    /// Signs (or seals) claims living `ttl` seconds (`None`: the configured lifetime).
+    fn sign_for(
+        &self,
+        claims: &Map<String, Value>,
+        now: UnixTime,
+        ttl: Option<u64>,
+    ) -> Result<String> {
+        match (self, ttl) {
+            (SessionCodec::Compact(t), None) => t.sign(claims, now),
+            (SessionCodec::Compact(t), Some(ttl)) => t.sign_with_ttl(claims, now, ttl),
+            (SessionCodec::Sealed(t), None) => t.sign(claims, now),
+            (SessionCodec::Sealed(t), Some(ttl)) => t.sign_with_ttl(claims, now, ttl),
+            (SessionCodec::Jwt(t, b), _) => {
                 let mut options = JwtSignOptions::at(now);
+                options.ttl_seconds = ttl;
                 options.issuer = b.issuer.as_deref();
                 options.audience = b.audience.as_deref();
                 t.sign_jwt(claims, &options)
@@ -323,6 +336,30 @@ pub fn sign_issued(
     tokens
         .sign(&claims, now)
         .map_err(|e| IssueError(format!("x-session-issue could not be signed: {e}")))
+}
+
+/// The session token of a valid session (its verified `claims`, begun at `issued_at`) bound to
+/// a device key (DBSC registration): the same claims with `cnf: {"jkt": <thumbprint>}` (RFC
+/// 7800) and `auth_time` (the login's time, so that neither the session's longest life nor
+/// revocation moves), expiring when the token it replaces expires. Returns the token and its
+/// remaining lifetime, seconds (the cookie's `Max-Age`).
+pub fn bind_device(
+    tokens: &SessionCodec,
+    claims: &str,
+    jkt: &str,
+    issued_at: UnixTime,
+    now: UnixTime,
+) -> Result<(String, u64)> {
+    let mut claims: Map<String, Value> =
+        serde_json::from_str(claims).map_err(|_| Error::Malformed("claims"))?;
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
+    let ttl = exp.saturating_sub(now).max(1);
+    claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    claims.insert("auth_time".into(), Value::from(issued_at));
+    for name in ["iat", "exp", "nbf"] {
+        claims.remove(name);
+    }
+    Ok((tokens.sign_for(&claims, now, Some(ttl))?, ttl))
 }
 
 /// The `Set-Cookie` value carrying `token`, living as long as the token.
@@ -548,6 +585,52 @@ mod tests {
                 panic!("{s:?}")
             };
             assert_eq!(read.as_deref(), jkt, "{claims}");
+        }
+    }
+
+    /// Registration binds a session where it stands: same claims and session id, the same
+    /// end, the login's time kept; every format carries the binding.
+    #[test]
+    fn binding_a_device_keeps_the_session() {
+        use SessionFormat::*;
+        for format in [Compact, Sealed, Jwt] {
+            let c = codec(format, "k1", SECRET);
+            let token = issue(&c, r#"{"sub":"alice","role":"x"}"#, &[7; 16], NOW).unwrap();
+            let header = format!("s={token}");
+            let SessionCookie::Valid {
+                claims,
+                issued_at,
+                sid,
+                ..
+            } = SessionCookie::read(&c, Some(&header), "s", NOW + 100)
+            else {
+                panic!("{format:?}")
+            };
+            let (bound, ttl) = bind_device(&c, &claims, "jkt-1", issued_at, NOW + 100).unwrap();
+            assert_eq!(ttl, 3600 - 100, "{format:?}");
+            let s = SessionCookie::read(&c, Some(&format!("s={bound}")), "s", NOW + 100);
+            let SessionCookie::Valid {
+                claims: after,
+                jkt,
+                sid: sid_after,
+                issued_at: began,
+                sub,
+                ..
+            } = &s
+            else {
+                panic!("{format:?}: {s:?}")
+            };
+            assert_eq!(jkt.as_deref(), Some("jkt-1"), "{format:?}");
+            assert_eq!(
+                (sid_after, *began, sub.as_deref()),
+                (&sid, NOW, Some("alice"))
+            );
+            assert!(after.contains(r#""role":"x""#));
+            assert_eq!(
+                SessionCookie::read(&c, Some(&format!("s={bound}")), "s", NOW + 3600 + 31).status(),
+                "expired",
+                "{format:?}: the bound token ends when the one it replaced would have"
+            );
         }
     }
 

@@ -5,6 +5,8 @@
 //! - `proxy`: a request's trip to the origins and back, the stored session around it.
 //! - `operator`: the I/O of the `/__edge/` endpoints.
 //! - `assertion`: WebCrypto for `ORIGIN_ASSERTION`: the signed `x-session-assertion`, the JWKS.
+//! - `dbsc`: the DBSC endpoints' I/O: WebCrypto verifies a proof, the store records its
+//!   challenge once.
 //! - `health`: the shared health snapshot in KV, read and refreshed, and the cron probes.
 //!
 //! Per worker instance it keeps one [`Gateway`] (built on the first request; a configuration
@@ -13,6 +15,7 @@
 //! in one instance cannot collide.
 
 mod assertion;
+mod dbsc;
 mod health;
 mod http;
 mod operator;
@@ -138,7 +141,7 @@ fn now() -> UnixTime {
 }
 
 fn entropy() -> Option<Entropy> {
-    let mut bytes = [0u8; 40];
+    let mut bytes = [0u8; 56];
     getrandom::fill(&mut bytes).ok()?;
     Some(Entropy::from_bytes(&bytes))
 }
@@ -171,6 +174,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     match step {
         Step::Respond(p) => http::page(&p),
         Step::Jwks => assertion::jwks_response(&gw).await,
+        Step::Dbsc(decision) => dbsc::answer(decision, store, now).await,
         Step::Operator(Endpoint::Health) => operator::health(&gw, &env, now).await,
         Step::Operator(Endpoint::RevokeSubject) => operator::revoke(store, &req).await,
         Step::Operator(Endpoint::StoreConformance) => operator::conformance(store, now).await,

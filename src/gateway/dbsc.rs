@@ -1,0 +1,1245 @@
+//! Device-bound sessions at the gateway (`DBSC = "on"`): every decision, free of platform
+//! types; the worker glue (`worker::dbsc`) verifies signatures with WebCrypto and records each
+//! challenge once in the store.
+//!
+//! - **Offer**: the answer to a login (an origin's `x-session-issue`) carries
+//!   `Secure-Session-Registration` with a registration challenge for the new session id
+//!   ([`Dbsc::offer`]).
+//! - **`POST /__edge/dbsc/register`** ([`Dbsc::register`]): the browser's proof, signed by its
+//!   new key, binds the session: the session cookie is re-issued with `cnf: {"jkt": ...}`, the
+//!   public key goes into the sealed key cookie (seen only under `/__edge/dbsc/`), and the first
+//!   bound cookie is set; the body is the session config.
+//! - **`POST /__edge/dbsc/refresh`** ([`Dbsc::refresh`]): without a proof, 403 and a challenge;
+//!   with a proof by the bound key of a challenge issued here, a new bound cookie and the next
+//!   challenge; without a bound session, `{"continue": false}`.
+//! - **Enforcement** ([`Dbsc::is_bound`]): a session with `cnf` reaches the origin as valid only
+//!   with a bound cookie for its (session id, key); then with `x-session-bound: 1` too.
+//!   Otherwise it is `x-session-status: unbound`, without identity.
+//!
+//! The endpoints are public (no operator token): the browser calls them. Their answers are
+//! `no-store`, JSON, and never reach an origin.
+
+use serde_json::json;
+
+use super::config::{ConfigError, DbscSettings};
+use super::headers;
+use super::pages::Page;
+use super::session::{self, SessionCodec, SessionCookie};
+use crate::cookie;
+use crate::dbsc::{wire, ChallengeId, DeviceBinding, DeviceKey, Proof, SessionConfig};
+use crate::error::Error;
+use crate::json as object;
+use crate::keys::{KeyConfig, KeyRing};
+use crate::store::Backend;
+use crate::time::UnixTime;
+use crate::token::{SealedTokens, TokenConfig};
+
+/// The registration endpoint.
+pub const REGISTER_PATH: &str = "/__edge/dbsc/register";
+/// The refresh endpoint.
+pub const REFRESH_PATH: &str = "/__edge/dbsc/refresh";
+
+/// To the origin: `1` when the session is bound to a device and its bound cookie is fresh.
+pub const BOUND_HEADER: &str = "x-session-bound";
+/// The `x-session-status` of a bound session presented without a fresh bound cookie.
+pub const UNBOUND: &str = "unbound";
+
+/// To the browser, on a login: the registration offer.
+pub const REGISTRATION_HEADER: &str = "secure-session-registration";
+/// To the browser, from the refresh endpoint: the next challenge.
+pub const CHALLENGE_HEADER: &str = "secure-session-challenge";
+/// From the browser: the proof (a JWT signed by the device key).
+pub const RESPONSE_HEADER: &str = "secure-session-response";
+/// From the browser, at refresh: the session identifier of the session config.
+pub const SESSION_ID_HEADER: &str = "sec-secure-session-id";
+
+/// How many bound cookies of the same name one request may present; one that checks wins.
+const MAX_PRESENTED: usize = 4;
+
+/// The HKDF purpose of the key cookie's sealing key.
+const KEY_PURPOSE: &str = "gateway/dbsc-key";
+
+/// A DBSC endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /__edge/dbsc/register`.
+    Register,
+    /// `POST /__edge/dbsc/refresh`.
+    Refresh,
+}
+
+/// The endpoint a path names, if it is under `/__edge/dbsc/` (`Err`: the 404 of a path there
+/// that names none).
+pub fn endpoint(path: &str) -> Option<Result<Endpoint, Page>> {
+    match path {
+        REGISTER_PATH => Some(Ok(Endpoint::Register)),
+        REFRESH_PATH => Some(Ok(Endpoint::Refresh)),
+        _ if path.starts_with(super::config::DBSC_PATH) || path == "/__edge/dbsc" => {
+            Some(Err(Page::not_found()))
+        }
+        _ => None,
+    }
+}
+
+/// DBSC at the gateway, built once from checked settings.
+#[derive(Clone, Debug)]
+pub struct Dbsc {
+    settings: DbscSettings,
+    binding: DeviceBinding,
+    keys: SealedTokens,
+    /// A session's longest life, seconds: the key cookie's, from the login.
+    max_lifetime: u64,
+}
+
+/// What the browser sent to a DBSC endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    /// The request's method.
+    pub method: &'a str,
+    /// The request's headers.
+    pub headers: &'a [(String, String)],
+    /// `scheme://host` of the gateway, as the browser asked it (the session config's scope).
+    pub public: &'a str,
+}
+
+/// What to answer at a DBSC endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Answer at once.
+    Answer(Page),
+    /// Verify the proof's signature (WebCrypto), then record its challenge once (the store),
+    /// then answer with [`Pending::finish`].
+    Verify(Box<Pending>),
+}
+
+/// A proof that passed every check but the signature and single use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The key to verify with: the proof's own (registration) or the bound one (refresh).
+    pub key: DeviceKey,
+    /// The proof's signing input (`header.payload`).
+    pub input: Vec<u8>,
+    /// The proof's signature.
+    pub signature: Vec<u8>,
+    /// The challenge it answers, to record once.
+    pub challenge: ChallengeId,
+    /// The answer once both hold.
+    ok: Page,
+    /// Headers every refusal carries (refresh: a fresh challenge).
+    refusal_headers: Vec<(String, String)>,
+}
+
+impl Pending {
+    /// The answer, given whether the signature verified (`Err`: WebCrypto failed, a 500 the
+    /// browser retries later) and what the store said of the challenge's single use
+    /// ([`use_once`]; `None` without a store; only asked when the signature verified).
+    pub fn finish(self, verified: Result<bool, ()>, once: Option<Result<(), Error>>) -> Page {
+        let refuse = |status, code: &str| {
+            let mut page = refusal(status, code);
+            page.headers.extend(self.refusal_headers.iter().cloned());
+            page
+        };
+        match (verified, once) {
+            (Ok(true), Some(Ok(()))) => self.ok,
+            (Ok(true), Some(Err(Error::ChallengeReused))) => refuse(403, "challenge_reused"),
+            (Ok(true), Some(Err(_))) => refusal(503, "store_unavailable"),
+            (Ok(true), None) => self.ok,
+            (Ok(false), _) => refuse(403, "bad_signature"),
+            (Err(()), _) => Page::internal(),
+        }
+    }
+}
+
+/// A refusal: `{"error": code}`, `no-store`.
+fn refusal(status: u16, code: &str) -> Page {
+    Page::json(status, &json!({ "error": code }))
+}
+
+/// 400 for what cannot be read, 403 for the rest.
+fn refused(e: &Error) -> Page {
+    let status = match e {
+        Error::Malformed(_) | Error::TooLarge { .. } => 400,
+        _ => 403,
+    };
+    refusal(status, e.code())
+}
+
+/// `{"continue": false}`: the browser ends its device-bound session.
+fn end() -> Page {
+    let mut page = Page::json(200, &json!({}));
+    page.body = SessionConfig::end();
+    page
+}
+
+impl Dbsc {
+    /// DBSC over the gateway's keys (`SESSION_KEYS`), with a session's longest life
+    /// (`max_lifetime`, the key cookie's).
+    pub fn new(
+        settings: DbscSettings,
+        keys: &[KeyConfig],
+        max_lifetime: u64,
+    ) -> Result<Self, ConfigError> {
+        use super::config::names::{DBSC_BOUND_SECONDS, SESSION_KEYS};
+        let config_error = |setting| {
+            move |e: Error| ConfigError {
+                setting,
+                message: e.to_string(),
+            }
+        };
+        let ring = KeyRing::from_config(keys).map_err(config_error(SESSION_KEYS))?;
+        let mut sealing = TokenConfig::new(keys.to_vec());
+        sealing.purpose = KEY_PURPOSE.into();
+        sealing.ttl_seconds = max_lifetime;
+        sealing.max_lifetime_seconds = Some(max_lifetime);
+        Ok(Dbsc {
+            binding: DeviceBinding::new(&ring, settings.bound_seconds)
+                .map_err(config_error(DBSC_BOUND_SECONDS))?,
+            keys: SealedTokens::new(sealing).map_err(config_error(SESSION_KEYS))?,
+            max_lifetime,
+            settings,
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &DbscSettings {
+        &self.settings
+    }
+
+    /// The registration offer for a login's new session `sid`: the header to add to its
+    /// answer.
+    pub fn offer(&self, sid: &str, now: UnixTime, random: [u8; 8]) -> Option<(String, String)> {
+        let challenge = self.binding.offer(sid, now, random);
+        let value = wire::registration_header(&challenge, REGISTER_PATH, None).ok()?;
+        Some((REGISTRATION_HEADER.to_owned(), value))
+    }
+
+    /// Whether the request's cookies (`cookie_header`) hold a fresh bound cookie for session
+    /// `sid` bound to the key of thumbprint `jkt`.
+    pub fn is_bound(
+        &self,
+        cookie_header: Option<&str>,
+        sid: &str,
+        jkt: &str,
+        now: UnixTime,
+    ) -> bool {
+        let Some(header) = cookie_header else {
+            return false;
+        };
+        cookie::get_all(header, self.settings.bound_cookie.name())
+            .take(MAX_PRESENTED)
+            .any(|value| self.binding.check_bound(value, sid, jkt, now).is_ok())
+    }
+
+    /// A new bound cookie for (`sid`, `jkt`), as a `Set-Cookie` value.
+    fn bound_cookie(&self, sid: &str, jkt: &str, now: UnixTime, random: [u8; 8]) -> Option<String> {
+        let value = self.binding.bound_cookie(sid, jkt, now, random);
+        self.settings
+            .bound_cookie
+            .header(&value, Some(self.settings.bound_seconds))
+            .ok()
+    }
+
+    /// The session config: the bound cookie is the credential, refreshed at the refresh
+    /// endpoint, for the whole origin the browser asked.
+    fn session_config(&self, sid: &str, public: &str) -> String {
+        // The cookie's attributes as its `Set-Cookie` writes them, after `name=value`.
+        let written = self
+            .settings
+            .bound_cookie
+            .header("", None)
+            .unwrap_or_default();
+        let attributes = written.split_once("; ").map_or("", |(_, a)| a);
+        SessionConfig::new(
+            sid,
+            REFRESH_PATH,
+            public,
+            self.settings.bound_cookie.name(),
+            attributes,
+        )
+        .to_json()
+    }
+
+    /// A new refresh challenge for `sid`: the `Secure-Session-Challenge` header.
+    fn challenge(&self, sid: &str, now: UnixTime, random: [u8; 8]) -> Option<(String, String)> {
+        let c = self.binding.challenge(sid, now, random);
+        let value = wire::challenge_header(&c, sid).ok()?;
+        Some((CHALLENGE_HEADER.to_owned(), value))
+    }
+
+    /// `POST /__edge/dbsc/register`: the session of the request (`session`, read with the
+    /// session `codec`) binds to the key of the proof in `Secure-Session-Response`.
+    pub fn register(
+        &self,
+        call: &Call<'_>,
+        session: &SessionCookie,
+        codec: &SessionCodec,
+        session_cookie: &cookie::SetCookie,
+        now: UnixTime,
+        random: [u8; 16],
+    ) -> Decision {
+        if call.method != "POST" {
+            return Decision::Answer(Page::method_not_allowed());
+        }
+        let SessionCookie::Valid {
+            claims,
+            sid: Some(sid),
+            jkt,
+            issued_at,
+            ..
+        } = session
+        else {
+            return Decision::Answer(refusal(403, "no_session"));
+        };
+        if jkt.is_some() {
+            return Decision::Answer(refusal(403, "already_bound"));
+        }
+        let Some(value) = headers::get(call.headers, RESPONSE_HEADER) else {
+            return Decision::Answer(refusal(400, "malformed"));
+        };
+        let proof = match Proof::parse(value) {
+            Ok(p) => p,
+            Err(e) => return Decision::Answer(refused(&e)),
+        };
+        let registered = match self.binding.register(&proof, sid, now) {
+            Ok(r) => r,
+            Err(e) => return Decision::Answer(refused(&e)),
+        };
+        let (key, jkt) = (registered.key, registered.jkt);
+        let (token, ttl) = match session::bind_device(codec, claims, &jkt, *issued_at, now) {
+            Ok(t) => t,
+            Err(_) => return Decision::Answer(Page::internal()),
+        };
+        // The key cookie holds, sealed: `{"sid": <session id>, "jwk": <public JWK>}`.
+        let sealed = self.keys.sign_json(
+            &format!(
+                r#"{{"sid":{},"jwk":{}}}"#,
+                object::quoted(sid),
+                key.to_jwk_json()
+            ),
+            now,
+            self.max_lifetime,
+        );
+        let (bound_random, _) = split(random);
+        let cookies = [
+            session::set_cookie(session_cookie, &token, ttl),
+            sealed.ok().and_then(|k| {
+                let age = issued_at
+                    .saturating_add(self.max_lifetime)
+                    .saturating_sub(now);
+                self.settings.key_cookie.header(&k, Some(age)).ok()
+            }),
+            self.bound_cookie(sid, &jkt, now, bound_random),
+        ];
+        let Some(cookies) = cookies.into_iter().collect::<Option<Vec<_>>>() else {
+            return Decision::Answer(Page::internal());
+        };
+        let mut ok = Page::json(200, &json!({}));
+        ok.body = self.session_config(sid, call.public);
+        ok.headers
+            .extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+        Decision::Verify(Box::new(Pending {
+            input: proof.signing_input().to_vec(),
+            signature: proof.signature().to_vec(),
+            key,
+            challenge: registered.challenge_id,
+            ok,
+            refusal_headers: Vec::new(),
+        }))
+    }
+
+    /// `POST /__edge/dbsc/refresh`: a new bound cookie for a proof by the session's key.
+    pub fn refresh(
+        &self,
+        call: &Call<'_>,
+        session: &SessionCookie,
+        now: UnixTime,
+        random: [u8; 16],
+    ) -> Decision {
+        if call.method != "POST" {
+            return Decision::Answer(Page::method_not_allowed());
+        }
+        let (challenge_random, bound_random) = split(random);
+        let SessionCookie::Valid {
+            sid: Some(sid),
+            jkt: Some(jkt),
+            ..
+        } = session
+        else {
+            return Decision::Answer(end());
+        };
+        let named =
+            headers::get(call.headers, SESSION_ID_HEADER).and_then(wire::session_id_from_header);
+        if named.as_deref() != Some(sid.as_str()) {
+            return Decision::Answer(end());
+        }
+        let Some(key) = self.bound_key(call.headers, sid, jkt, now) else {
+            return Decision::Answer(end());
+        };
+        // Every answer but `continue: false` carries the next challenge.
+        let Some(next) = self.challenge(sid, now, challenge_random) else {
+            return Decision::Answer(Page::internal());
+        };
+        let refuse = |code: &str| {
+            let mut page = refusal(403, code);
+            page.headers.push(next.clone());
+            Decision::Answer(page)
+        };
+        let Some(value) = headers::get(call.headers, RESPONSE_HEADER) else {
+            return refuse("proof_required");
+        };
+        let proof = match Proof::parse(value) {
+            Ok(p) => p,
+            Err(e) => return refuse(e.code()),
+        };
+        let challenge = match self.binding.refresh(&proof, sid, &key, jkt, now) {
+            Ok(r) => r.challenge_id,
+            Err(e) => return refuse(e.code()),
+        };
+        let Some(bound) = self.bound_cookie(sid, jkt, now, bound_random) else {
+            return Decision::Answer(Page::internal());
+        };
+        let mut ok = Page::json(200, &json!({}));
+        ok.body = self.session_config(sid, call.public);
+        ok.headers.push(("set-cookie".to_owned(), bound));
+        ok.headers.push(next.clone());
+        Decision::Verify(Box::new(Pending {
+            input: proof.signing_input().to_vec(),
+            signature: proof.signature().to_vec(),
+            key,
+            challenge,
+            ok,
+            refusal_headers: vec![next],
+        }))
+    }
+
+    /// The device key the request's key cookie holds for session `sid`, if its thumbprint is
+    /// `jkt`.
+    fn bound_key(
+        &self,
+        headers: &[(String, String)],
+        sid: &str,
+        jkt: &str,
+        now: UnixTime,
+    ) -> Option<DeviceKey> {
+        let cookies = headers::get(headers, "cookie")?;
+        cookie::get_all(cookies, self.settings.key_cookie.name())
+            .take(MAX_PRESENTED)
+            .filter_map(|value| self.keys.verify_json(value, now).ok())
+            .filter_map(|opened| {
+                let members = object::members(&opened.claims).ok()?;
+                let named = object::get(&members, "sid").and_then(object::string)?;
+                let jwk = object::get(&members, "jwk")?;
+                (named == sid).then(|| DeviceKey::from_jwk_json(jwk).ok())?
+            })
+            .find(|key| key.thumbprint() == jkt)
+    }
+}
+
+/// The 16 random bytes of a DBSC answer as two halves: a challenge's and a bound cookie's.
+fn split(random: [u8; 16]) -> ([u8; 8], [u8; 8]) {
+    let mut a = [0; 8];
+    let mut b = [0; 8];
+    let (x, y) = random.split_at(8);
+    a.copy_from_slice(x);
+    b.copy_from_slice(y);
+    (a, b)
+}
+
+/// The store key of a used challenge.
+fn used_key(challenge: &ChallengeId) -> String {
+    format!("dbsc:{}", challenge.id)
+}
+
+/// Records that `challenge` was used: `challenge_reused` when it already was. A strongly
+/// consistent store (Durable Objects) refuses the second use exactly (compare-and-set on a
+/// key that must not exist); an eventually consistent one (KV) refuses it when the first use
+/// is visible (the same location at once, others within about a minute). The record lives
+/// until the challenge expires anyway.
+pub async fn use_once<S: Backend>(
+    store: &S,
+    challenge: &ChallengeId,
+    now: UnixTime,
+) -> Result<(), Error> {
+    let key = used_key(challenge);
+    if store.load(&key).await?.is_some() {
+        return Err(Error::ChallengeReused);
+    }
+    let entry = crate::store::Entry {
+        version: 1,
+        value: String::new(),
+        expires: challenge.expires.max(now + 1),
+    };
+    match store.save(&key, &entry, None, now).await {
+        Err(Error::Conflict) => Err(Error::ChallengeReused),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::b64_encode;
+    use crate::gateway::pipeline::{Entropy, Gateway, Request, Step};
+    use crate::gateway::GatewayConfig;
+    use crate::store::memory::MemoryStore;
+    use futures_executor::block_on;
+
+    const NOW: UnixTime = 1_800_000_000;
+    const KEYS: &str = r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+    const X: &str = "6_GB2voQ0qroMh6OlDFCFS_SJriQi1PTvvBOhGZ3bHI";
+    const Y: &str = "IegOJULyE7SxH_Cd1KCER7lWBvGFHQ-h0xyjzUjEIWE";
+
+    fn gateway(extra: &[(&str, &str)]) -> Gateway {
+        let mut vars = vec![
+            ("ORIGINS", r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#),
+            ("SESSION_KEYS", KEYS),
+            ("DBSC", "on"),
+        ];
+        vars.extend_from_slice(extra);
+        let config = GatewayConfig::from_vars(|n| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        Gateway::new(config).unwrap()
+    }
+
+    fn jwk(x: &str, y: &str) -> String {
+        format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}"#)
+    }
+
+    fn other_jwk() -> String {
+        jwk(&b64_encode(&[1; 32]), &b64_encode(&[2; 32]))
+    }
+
+    /// A proof JWT (the signature is WebCrypto's to check, not the decisions').
+    fn proof(header: &str, jti: &str, signature_len: usize) -> String {
+        format!(
+            "{}.{}.{}",
+            b64_encode(header.as_bytes()),
+            b64_encode(format!(r#"{{"jti":"{jti}"}}"#).as_bytes()),
+            b64_encode(&vec![7; signature_len])
+        )
+    }
+
+    fn es256(jwk: Option<&str>, jti: &str) -> String {
+        match jwk {
+            Some(k) => proof(
+                &format!(r#"{{"alg":"ES256","typ":"dbsc+jwt","jwk":{k}}}"#),
+                jti,
+                64,
+            ),
+            None => proof(r#"{"alg":"ES256","typ":"dbsc+jwt"}"#, jti, 64),
+        }
+    }
+
+    /// A browser's cookies: `Set-Cookie` values applied in order (`Max-Age=0` removes).
+    #[derive(Default, Clone)]
+    struct Jar(Vec<(String, String)>);
+
+    impl Jar {
+        fn take(&mut self, headers: &[(String, String)]) {
+            for (_, v) in headers.iter().filter(|(n, _)| n == "set-cookie") {
+                let pair = v.split(';').next().unwrap();
+                let (name, value) = pair.split_once('=').unwrap();
+                self.0.retain(|(n, _)| n != name);
+                if !v.contains("Max-Age=0") {
+                    self.0.push((name.into(), value.into()));
+                }
+            }
+        }
+        fn without(&self, name: &str) -> Jar {
+            Jar(self.0.iter().filter(|(n, _)| n != name).cloned().collect())
+        }
+        fn get(&self, name: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+        fn header(&self) -> (String, String) {
+            let text: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            ("cookie".into(), text.join("; "))
+        }
+    }
+
+    fn entropy(n: u8) -> Entropy {
+        Entropy {
+            visitor: n.into(),
+            sid: [n; 16],
+            nonce: [n; 16],
+            dbsc: std::array::from_fn(|i| n.wrapping_add(i as u8)),
+        }
+    }
+
+    fn start(
+        gw: &mut Gateway,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        now: UnixTime,
+        n: u8,
+    ) -> Step {
+        let url = format!("https://app.example{path}");
+        let req = Request {
+            method,
+            url: &url,
+            headers,
+            has_body: false,
+        };
+        gw.start(&req, now, &entropy(n))
+    }
+
+    fn decision(step: Step) -> Decision {
+        match step {
+            Step::Dbsc(d) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn answer(step: Step) -> Page {
+        match decision(step) {
+            Decision::Answer(p) => p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn pending(step: Step) -> Pending {
+        match decision(step) {
+            Decision::Verify(p) => *p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn error(page: &Page) -> (u16, String) {
+        let v: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+        (
+            page.status,
+            v["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Logs in (the origin's `x-session-issue`): the jar and the offered challenge.
+    fn login(gw: &mut Gateway, n: u8) -> (Jar, String, String) {
+        let a = match start(gw, "GET", "/", &[], NOW, n) {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        };
+        let out = gw
+            .finish(
+                &a,
+                &[("x-session-issue".into(), r#"{"sub":"alice"}"#.into())],
+                NOW,
+                &entropy(n),
+            )
+            .unwrap();
+        let offer = headers::get(&out.headers, REGISTRATION_HEADER).expect("an offer at login");
+        let challenge = offer
+            .split("challenge=\"")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches('"');
+        assert!(
+            offer.starts_with(r#"(ES256 RS256);path="/__edge/dbsc/register";"#),
+            "{offer}"
+        );
+        let mut jar = Jar::default();
+        jar.take(&out.headers);
+        (jar, challenge.to_owned(), b64_encode(&[n; 16]))
+    }
+
+    /// Logs in and registers the key `X`/`Y`: the jar with the bound session.
+    fn registered(gw: &mut Gateway, n: u8) -> (Jar, String) {
+        let (mut jar, challenge, sid) = login(gw, n);
+        let headers = vec![
+            jar.header(),
+            (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
+        ];
+        let p = pending(start(gw, "POST", REGISTER_PATH, &headers, NOW + 1, n));
+        let page = p.finish(Ok(true), None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        jar.take(&page.headers);
+        (jar, sid)
+    }
+
+    fn origin_headers(gw: &mut Gateway, jar: &Jar, now: UnixTime) -> (Vec<(String, String)>, bool) {
+        match start(gw, "GET", "/x", &[jar.header()], now, 9) {
+            Step::Proxy(a) => {
+                let sets_cookie = gw
+                    .finish(&a, &[], now, &entropy(9))
+                    .unwrap()
+                    .headers
+                    .iter()
+                    .any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-session="));
+                (a.headers, sets_cookie)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn register_binds_the_session_and_the_bound_cookie_keeps_it_valid() {
+        let mut gw = gateway(&[]);
+        let (jar, challenge, sid) = login(&mut gw, 1);
+        let headers = vec![
+            jar.header(),
+            (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
+        ];
+        let p = pending(start(&mut gw, "POST", REGISTER_PATH, &headers, NOW + 1, 1));
+        let key = DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap();
+        assert_eq!(p.key, key, "registration verifies with the proof's own key");
+        assert_eq!(p.signature, vec![7; 64]);
+        assert!(p.input.starts_with(b"eyJ") && p.input.contains(&b'.'));
+        let ok = p.clone().finish(Ok(true), Some(Ok(())));
+        assert_eq!(ok.status, 200);
+        assert_eq!(headers::get(&ok.headers, "cache-control"), Some("no-store"));
+        let config: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+        assert_eq!(config["session_identifier"], sid.as_str());
+        assert_eq!(config["refresh_url"], REFRESH_PATH);
+        assert_eq!(config["continue"], true);
+        assert_eq!(config["scope"]["origin"], "https://app.example");
+        assert_eq!(config["credentials"][0]["name"], "__Host-session-bound");
+        assert_eq!(
+            config["credentials"][0]["attributes"],
+            "Path=/; Secure; HttpOnly; SameSite=Lax"
+        );
+        let cookies: Vec<&str> = ok
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(cookies.len(), 3, "{cookies:?}");
+        assert!(cookies[0].starts_with("__Host-session=") && cookies[0].contains("Max-Age=3599;"));
+        assert!(
+            cookies[1].starts_with("__Secure-session-key=")
+                && cookies[1].contains("Path=/__edge/dbsc/;")
+        );
+        assert!(
+            cookies[1].contains("Max-Age=604799;"),
+            "the key lives as long as the session can"
+        );
+        assert!(
+            cookies[2].starts_with("__Host-session-bound=") && cookies[2].contains("Max-Age=600;")
+        );
+        assert!(!cookies[1].contains(X), "the key cookie is sealed");
+
+        let mut jar = jar;
+        jar.take(&ok.headers);
+        // Bound and fresh: valid, with x-session-bound; the session cookie slides as usual.
+        let (h, _) = origin_headers(&mut gw, &jar, NOW + 2);
+        assert_eq!(headers::get(&h, "x-session-status"), Some("valid"));
+        assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
+        assert_eq!(headers::get(&h, "x-session-sub"), Some("alice"));
+        let claims = headers::get(&h, "x-session-claims").unwrap();
+        assert!(
+            claims.contains(&format!(r#""cnf":{{"jkt":"{}"}}"#, key.thumbprint())),
+            "{claims}"
+        );
+    }
+
+    /// A revoked bound session says nothing of its binding either.
+    #[test]
+    fn a_revoked_bound_session_is_only_revoked() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let (jar, _) = registered(&mut gw, 1);
+        let mut a = match start(&mut gw, "GET", "/", &[jar.header()], NOW + 2, 9) {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(headers::get(&a.headers, BOUND_HEADER), Some("1"));
+        assert_eq!(gw.check_revocation(&mut a, Ok(Some(NOW + 1))), None);
+        assert_eq!(
+            headers::get(&a.headers, "x-session-status"),
+            Some("revoked")
+        );
+        assert_eq!(headers::get(&a.headers, BOUND_HEADER), None);
+    }
+
+    /// The session cookie alone (a thief's copy, or a bound cookie gone stale) reaches the
+    /// origin as `unbound`: no identity, no claims, the cookie neither refreshed nor cleared.
+    #[test]
+    fn a_bound_session_without_its_bound_cookie_is_unbound() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let stolen = jar.without("__Host-session-bound");
+        let forged = {
+            let mut j = stolen.clone();
+            j.0.push(("__Host-session-bound".into(), "AAAA".into()));
+            j
+        };
+        // Another session's bound cookie (a second login in the same browser) does not count.
+        let (other, _) = registered(&mut gw, 2);
+        let mixed = {
+            let mut j = stolen.clone();
+            j.0.push((
+                "__Host-session-bound".into(),
+                other.get("__Host-session-bound").unwrap().into(),
+            ));
+            j
+        };
+        for (jar, now, why) in [
+            (&stolen, NOW + 2, "no bound cookie"),
+            (&forged, NOW + 2, "a forged bound cookie"),
+            (&mixed, NOW + 2, "another session's bound cookie"),
+            (&jar, NOW + 1 + 601, "an expired bound cookie"),
+        ] {
+            let (h, sets_session) = origin_headers(&mut gw, jar, now);
+            assert_eq!(headers::get(&h, "x-session-status"), Some(UNBOUND), "{why}");
+            for name in [
+                "x-session-sub",
+                "x-session-id",
+                "x-session-claims",
+                BOUND_HEADER,
+            ] {
+                assert_eq!(headers::get(&h, name), None, "{why}: {name}");
+            }
+            assert!(
+                !sets_session,
+                "{why}: the session cookie is neither refreshed nor cleared"
+            );
+        }
+        // The bound cookie alone is nothing.
+        let alone = Jar(vec![(
+            "__Host-session-bound".into(),
+            jar.get("__Host-session-bound").unwrap().into(),
+        )]);
+        assert_eq!(
+            headers::get(
+                &origin_headers(&mut gw, &alone, NOW + 2).0,
+                "x-session-status"
+            ),
+            Some("none")
+        );
+        // A session that never registered works as before, without x-session-bound.
+        let (plain, _, _) = login(&mut gw, 3);
+        let (h, _) = origin_headers(&mut gw, &plain, NOW + 2);
+        assert_eq!(headers::get(&h, "x-session-status"), Some("valid"));
+        assert_eq!(headers::get(&h, BOUND_HEADER), None);
+        let _ = sid;
+    }
+
+    #[test]
+    fn registration_refusals() {
+        let mut gw = gateway(&[]);
+        let (jar, challenge, _) = login(&mut gw, 1);
+        let (jar2, challenge2, _) = login(&mut gw, 2);
+        let key = jwk(X, Y);
+        let refused =
+            |gw: &mut Gateway, method: &str, headers: Vec<(String, String)>, now: UnixTime| {
+                let page = answer(start(gw, method, REGISTER_PATH, &headers, now, 1));
+                assert_eq!(
+                    headers::get(&page.headers, "cache-control"),
+                    Some("no-store")
+                );
+                if page.status == 405 {
+                    return (405, String::new());
+                }
+                error(&page)
+            };
+        let with = |jar: &Jar, proof: String| vec![jar.header(), (RESPONSE_HEADER.into(), proof)];
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Vec<(String, String)>,
+            UnixTime,
+            (u16, &'a str),
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "GET",
+                "a GET",
+                with(&jar, es256(Some(&key), &challenge)),
+                NOW,
+                (405, ""),
+            ),
+            (
+                "POST",
+                "no session",
+                vec![(RESPONSE_HEADER.into(), es256(Some(&key), &challenge))],
+                NOW,
+                (403, "no_session"),
+            ),
+            (
+                "POST",
+                "no proof",
+                vec![jar.header()],
+                NOW,
+                (400, "malformed"),
+            ),
+            (
+                "POST",
+                "a proof without its key",
+                with(&jar, es256(None, &challenge)),
+                NOW,
+                (400, "malformed"),
+            ),
+            (
+                "POST",
+                "alg none",
+                with(
+                    &jar,
+                    proof(
+                        &format!(r#"{{"alg":"none","typ":"dbsc+jwt","jwk":{key}}}"#),
+                        &challenge,
+                        0,
+                    ),
+                ),
+                NOW,
+                (403, "unsupported_alg"),
+            ),
+            (
+                "POST",
+                "typ missing",
+                with(
+                    &jar,
+                    proof(&format!(r#"{{"alg":"ES256","jwk":{key}}}"#), &challenge, 64),
+                ),
+                NOW,
+                (400, "malformed"),
+            ),
+            (
+                "POST",
+                "a challenge never issued",
+                with(
+                    &jar,
+                    es256(Some(&key), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ),
+                NOW,
+                (403, "unknown_challenge"),
+            ),
+            (
+                "POST",
+                "another session's challenge",
+                with(&jar, es256(Some(&key), &challenge2)),
+                NOW,
+                (403, "unknown_challenge"),
+            ),
+            (
+                "POST",
+                "an expired challenge",
+                with(&jar, es256(Some(&key), &challenge)),
+                NOW + 301,
+                (403, "expired"),
+            ),
+            (
+                "POST",
+                "garbage",
+                with(&jar, "not a jwt".into()),
+                NOW,
+                (400, "malformed"),
+            ),
+        ];
+        for (method, why, headers, now, (status, code)) in cases {
+            let (s, c) = refused(&mut gw, method, headers, now);
+            assert_eq!((s, c.as_str()), (status, code), "{why}");
+        }
+        // The second session registers with its own challenge; once bound, never again.
+        let p = pending(start(
+            &mut gw,
+            "POST",
+            REGISTER_PATH,
+            &with(&jar2, es256(Some(&key), &challenge2)),
+            NOW,
+            2,
+        ));
+        let mut bound = jar2.clone();
+        bound.take(&p.finish(Ok(true), None).headers);
+        let (s, c) = refused(
+            &mut gw,
+            "POST",
+            with(&bound, es256(Some(&other_jwk()), &challenge2)),
+            NOW,
+        );
+        assert_eq!((s, c.as_str()), (403, "already_bound"));
+    }
+
+    /// What the signature check and the store say decide the answer.
+    #[test]
+    fn signature_and_single_use() {
+        let mut gw = gateway(&[]);
+        let (jar, challenge, _) = login(&mut gw, 1);
+        let headers = vec![
+            jar.header(),
+            (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
+        ];
+        let p = pending(start(&mut gw, "POST", REGISTER_PATH, &headers, NOW, 1));
+        assert_eq!(
+            error(&p.clone().finish(Ok(false), None)),
+            (403, "bad_signature".into())
+        );
+        assert_eq!(p.clone().finish(Err(()), None).status, 500);
+        assert_eq!(
+            error(
+                &p.clone()
+                    .finish(Ok(true), Some(Err(Error::ChallengeReused)))
+            ),
+            (403, "challenge_reused".into())
+        );
+        assert_eq!(
+            error(
+                &p.clone()
+                    .finish(Ok(true), Some(Err(Error::StoreUnavailable("down".into()))))
+            ),
+            (503, "store_unavailable".into())
+        );
+        for refused in [
+            p.clone().finish(Ok(false), None),
+            p.clone()
+                .finish(Ok(true), Some(Err(Error::ChallengeReused))),
+        ] {
+            assert!(
+                !refused.headers.iter().any(|(n, _)| n == "set-cookie"),
+                "a refusal binds nothing"
+            );
+        }
+        // The store: once, then never again.
+        let store = MemoryStore::new();
+        assert_eq!(block_on(use_once(&store, &p.challenge, NOW)), Ok(()));
+        assert_eq!(
+            block_on(use_once(&store, &p.challenge, NOW + 1)),
+            Err(Error::ChallengeReused)
+        );
+    }
+
+    fn refresh(
+        gw: &mut Gateway,
+        jar: &Jar,
+        sid: Option<&str>,
+        proof: Option<String>,
+        now: UnixTime,
+    ) -> Step {
+        let mut headers = vec![jar.header()];
+        headers.extend(sid.map(|s| (SESSION_ID_HEADER.to_owned(), format!("\"{s}\""))));
+        headers.extend(proof.map(|p| (RESPONSE_HEADER.to_owned(), p)));
+        start(gw, "POST", REFRESH_PATH, &headers, now, 5)
+    }
+
+    /// The challenge of a 403 `Secure-Session-Challenge: "<c>";id="<sid>"`.
+    fn challenge_of(page: &Page, sid: &str) -> String {
+        let value = headers::get(&page.headers, CHALLENGE_HEADER).expect("a challenge");
+        let (c, id) = value.split_once(";id=").unwrap();
+        assert_eq!(id, format!("\"{sid}\""));
+        c.trim_matches('"').to_owned()
+    }
+
+    #[test]
+    fn refresh_rotates_the_bound_cookie_for_a_proof_by_the_bound_key() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let later = NOW + 700;
+        let stale = jar.without("__Host-session-bound");
+        // No proof: 403 and a challenge.
+        let page = answer(refresh(&mut gw, &stale, Some(&sid), None, later));
+        assert_eq!(error(&page), (403, "proof_required".into()));
+        let c = challenge_of(&page, &sid);
+        // The proof of it, by the bound key (no jwk in its header): a new bound cookie.
+        let p = pending(refresh(
+            &mut gw,
+            &stale,
+            Some(&sid),
+            Some(es256(None, &c)),
+            later + 1,
+        ));
+        assert_eq!(
+            p.key,
+            DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap(),
+            "verified with the bound key"
+        );
+        let ok = p.finish(Ok(true), Some(Ok(())));
+        assert_eq!(ok.status, 200);
+        let next = challenge_of(&ok, &sid);
+        assert_ne!(next, c);
+        let config: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+        assert_eq!(config["session_identifier"], sid.as_str());
+        let mut fresh = stale.clone();
+        fresh.take(&ok.headers);
+        let new_bound = fresh.get("__Host-session-bound").unwrap();
+        assert_ne!(
+            Some(new_bound),
+            jar.get("__Host-session-bound"),
+            "always a new value"
+        );
+        let (h, _) = origin_headers(&mut gw, &fresh, later + 2);
+        assert_eq!(headers::get(&h, "x-session-status"), Some("valid"));
+        assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
+        // The next challenge works the same way, and so does the one before (tabs race).
+        for c in [next, c] {
+            let p = pending(refresh(
+                &mut gw,
+                &fresh,
+                Some(&sid),
+                Some(es256(None, &c)),
+                later + 3,
+            ));
+            assert_eq!(p.finish(Ok(true), None).status, 200);
+        }
+    }
+
+    #[test]
+    fn refresh_refusals() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let c = challenge_of(
+            &answer(refresh(&mut gw, &jar, Some(&sid), None, NOW + 10)),
+            &sid,
+        );
+        let (_, registration, _) = login(&mut gw, 7);
+        let other = other_jwk();
+        for (why, proof, code) in [
+            (
+                "another key's proof",
+                es256(Some(&other), &c),
+                "key_mismatch",
+            ),
+            (
+                "an RS256 proof for an EC key",
+                proof(r#"{"alg":"RS256","typ":"dbsc+jwt"}"#, &c, 256),
+                "key_mismatch",
+            ),
+            (
+                "alg none",
+                proof(r#"{"alg":"none","typ":"dbsc+jwt"}"#, &c, 0),
+                "unsupported_alg",
+            ),
+            (
+                "typ missing",
+                proof(r#"{"alg":"ES256"}"#, &c, 64),
+                "malformed",
+            ),
+            (
+                "a challenge never issued",
+                es256(None, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                "unknown_challenge",
+            ),
+            (
+                "a registration challenge",
+                es256(None, &registration),
+                "unknown_challenge",
+            ),
+        ] {
+            let page = answer(refresh(&mut gw, &jar, Some(&sid), Some(proof), NOW + 11));
+            assert_eq!(error(&page), (403, code.into()), "{why}");
+            challenge_of(&page, &sid);
+            assert!(
+                !page.headers.iter().any(|(n, _)| n == "set-cookie"),
+                "{why}"
+            );
+        }
+        let page = answer(refresh(
+            &mut gw,
+            &jar,
+            Some(&sid),
+            Some(es256(None, &c)),
+            NOW + 10 + 901,
+        ));
+        assert_eq!(
+            error(&page),
+            (403, "expired".into()),
+            "past bound seconds + 300"
+        );
+        // Nothing to refresh: the browser ends its session.
+        let end = r#"{"continue":false}"#;
+        let (plain, _, plain_sid) = login(&mut gw, 8);
+        for (why, jar, sid) in [
+            ("no session", Jar::default(), Some(sid.as_str())),
+            ("no session id header", jar.clone(), None),
+            ("another session id", jar.clone(), Some("other")),
+            (
+                "no key cookie",
+                jar.without("__Secure-session-key"),
+                Some(sid.as_str()),
+            ),
+            ("a session never bound", plain, Some(plain_sid.as_str())),
+        ] {
+            let page = answer(refresh(&mut gw, &jar, sid, Some(es256(None, &c)), NOW + 11));
+            assert_eq!((page.status, page.body.as_str()), (200, end), "{why}");
+        }
+        // Another bound session's key cookie does not unlock this one.
+        let (other_jar, _) = registered(&mut gw, 2);
+        let mut swapped = jar.without("__Secure-session-key");
+        swapped.0.push((
+            "__Secure-session-key".into(),
+            other_jar.get("__Secure-session-key").unwrap().into(),
+        ));
+        let page = answer(refresh(
+            &mut gw,
+            &swapped,
+            Some(&sid),
+            Some(es256(None, &c)),
+            NOW + 11,
+        ));
+        assert_eq!(page.body, end);
+        assert_eq!(
+            answer(refresh(&mut gw, &jar, Some(&sid), None, NOW)).status,
+            403
+        );
+        assert_eq!(
+            answer(start(&mut gw, "GET", REFRESH_PATH, &[jar.header()], NOW, 1)).status,
+            405
+        );
+    }
+
+    /// After a logout the browser's next refresh ends its device-bound session.
+    #[test]
+    fn logout_ends_the_device_bound_session() {
+        let mut gw = gateway(&[]);
+        let (mut jar, sid) = registered(&mut gw, 1);
+        let a = match start(&mut gw, "GET", "/logout", &[jar.header()], NOW + 5, 3) {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        };
+        let out = gw
+            .finish(
+                &a,
+                &[("x-session-clear".into(), "1".into())],
+                NOW + 5,
+                &entropy(3),
+            )
+            .unwrap();
+        jar.take(&out.headers);
+        assert_eq!(jar.get("__Host-session"), None);
+        assert_eq!(jar.get("__Host-session-bound"), None);
+        assert_eq!(jar.get("__Secure-session-key"), None);
+        let page = answer(refresh(&mut gw, &jar, Some(&sid), None, NOW + 6));
+        assert_eq!(page.body, r#"{"continue":false}"#);
+    }
+
+    #[test]
+    fn endpoints_and_offers_only_with_dbsc_on() {
+        let mut gw = gateway(&[]);
+        assert_eq!(
+            answer(start(&mut gw, "POST", "/__edge/dbsc/other", &[], NOW, 1)).status,
+            404
+        );
+        assert_eq!(
+            answer(start(&mut gw, "POST", "/__edge/dbsc", &[], NOW, 1)).status,
+            404
+        );
+        // Off: /__edge/dbsc/ is an operator path like any other (404 without a token), and a
+        // login offers nothing.
+        let mut off = gateway(&[("DBSC", "off")]);
+        assert!(
+            matches!(start(&mut off, "POST", REGISTER_PATH, &[], NOW, 1), Step::Respond(p) if p.status == 404)
+        );
+        let a = match start(&mut off, "GET", "/", &[], NOW, 1) {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        };
+        let out = off
+            .finish(
+                &a,
+                &[("x-session-issue".into(), "{}".into())],
+                NOW,
+                &entropy(1),
+            )
+            .unwrap();
+        assert_eq!(headers::get(&out.headers, REGISTRATION_HEADER), None);
+        // The DBSC endpoints are public: an operator token does not guard them.
+        let mut guarded = gateway(&[("OPERATOR_TOKEN", "0123456789abcdef0123")]);
+        let page = answer(start(&mut guarded, "POST", REFRESH_PATH, &[], NOW, 1));
+        assert_eq!(page.body, r#"{"continue":false}"#);
+    }
+}
