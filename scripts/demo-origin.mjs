@@ -78,6 +78,14 @@ const page = (req, url, prefix) => {
   const who = s["x-session-sub"]
     ? `<strong id="user">${escape(s["x-session-sub"])}</strong>${s["x-session-role"] ? ` (role ${escape(s["x-session-role"])})` : ""}`
     : `<strong id="user">nobody</strong>: not logged in`;
+  // Device-bound sessions (DBSC on at the gateway): whether the session is bound to this
+  // browser's device key (`x-session-bound: 1`), or presented without its fresh bound cookie.
+  const binding =
+    s["x-session-bound"] === "1"
+      ? `<strong id="bound">bound</strong> to this browser's device key (<code>x-session-bound: 1</code>)`
+      : s["x-session-status"] === "unbound"
+        ? `<strong id="bound">unbound</strong>: a device-bound session without its fresh bound cookie (a copied cookie jar, or a refresh still to come): the gateway sent no identity`
+        : `<strong id="bound">not bound</strong> (no session, or a browser without DBSC)`;
   const rows = Object.entries(s)
     .map(([k, v]) => `<tr><td><code>${escape(k)}</code></td><td><code>${escape(v)}</code></td></tr>`)
     .join("");
@@ -94,6 +102,7 @@ table { border-collapse: collapse; } td { border: 1px solid #ccc; padding: .2rem
 <h1>edge-session gateway demo</h1>
 <p class="origin">Served by origin <strong id="origin">${escape(id)}</strong></p>
 <p>The gateway says you are ${who}.</p>
+<p>Device binding (DBSC): ${binding}.</p>
 <p>Your cart: <span id="cart">${cart.length ? cart.map(escape).join(", ") : "empty"}</span></p>
 ${button("/login", "Log in", `<input name="user" value="alice" size="10" aria-label="user name"> `)}
 ${button("/cart/add", "Add to cart", `<input name="item" value="book" size="10" aria-label="item"> `)}
@@ -103,7 +112,10 @@ ${button("/logout-everywhere", "Log out everywhere")}
 origin answers <code>x-session-issue</code> and the gateway sets the session cookie; the origin never
 sees a cookie it would have to verify, only the <code>x-session-*</code> headers below, which the
 gateway strips from requests and sets itself. The cart is session data in the gateway's store.
-"Log out everywhere" ends the user's sessions on every device.</small></p>
+"Log out everywhere" ends the user's sessions on every device. With <code>DBSC = "on"</code> (as
+<code>make dev</code> runs it), a browser with device-bound sessions (Chrome on Windows) registers
+a key it cannot export at login, and the session is then valid only with a bound cookie that only
+that key renews.</small></p>
 <h2>Headers the gateway sent this origin</h2>
 <table id="headers">${rows || "<tr><td>none</td></tr>"}</table>
 </body></html>

@@ -37,11 +37,14 @@ dev: gateway on http://127.0.0.1:8787 once wrangler says Ready (the first build 
            curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/cart/add?item=book
                 (session data, kept in a Durable Object: STORE in wrangler.toml)
            curl -s http://127.0.0.1:8787/__scheduled      (runs the health cron)
+     DBSC is on: a login answers Secure-Session-Registration; the page shows whether the
+     session is bound (x-session-bound).
            curl -s -H "authorization: Bearer $(sed -n 's/^OPERATOR_TOKEN=//p' .dev.vars)" \
                 http://127.0.0.1:8787/__edge/health
      Ctrl-C stops the gateway and the origins.
 
 MSG
-# In the foreground, so Ctrl-C reaches it; the EXIT trap then stops the origins.
+# In the foreground, so Ctrl-C reaches it; the EXIT trap then stops the origins. Device-bound
+# sessions are on here (DBSC, docs/gateway.md): the demo page shows whether a session is bound.
 wrangler dev --ip 127.0.0.1 --port 8787 --test-scheduled --persist-to .wrangler/state \
-  --show-interactive-dev-session=false
+  --var DBSC:on --show-interactive-dev-session=false

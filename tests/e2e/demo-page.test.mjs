@@ -4,7 +4,10 @@
 // page, cookies kept in a jar; then headless Chromium clicking the buttons (a real browser's cookie
 // rules: Secure __Host- cookies on http://127.0.0.1). curl and the other tests (no text/html in
 // Accept) keep the JSON. CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
+// Device-bound sessions are on, as `make dev` runs the gateway: the browsers here do not register
+// (they keep ordinary sessions), but for one that does by hand, and the page shows the binding.
 import assert from "node:assert/strict";
+import { webcrypto } from "node:crypto";
 import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
@@ -16,7 +19,7 @@ const HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 let origins, gw;
 before(async () => {
   origins = await startOrigins(["a", "b", "c"]);
-  gw = new Gateway(origins, { vars: { STORE: "kv" }, toml: STORE_BINDINGS });
+  gw = new Gateway(origins, { vars: { STORE: "kv", DBSC: "on" }, toml: STORE_BINDINGS });
   await gw.start();
 });
 after(async () => {
@@ -41,7 +44,7 @@ const browser = () => {
     assert.equal(res.status, 200, body);
     assert.match(res.headers.get("content-type"), /^text\/html/);
     const field = (id) => body.match(new RegExp(`id="${id}">([^<]*)<`))?.[1];
-    return { origin: field("origin"), user: field("user"), cart: field("cart"), body };
+    return { origin: field("origin"), user: field("user"), cart: field("cart"), bound: field("bound"), body };
   };
   /** Presses a button: the answer is a 303 back to the page. */
   const press = async (path) => {
@@ -78,6 +81,44 @@ test("a browser sees who it is, its origin and its cart, and the buttons work", 
   const out = await b.page();
   assert.equal(out.user, "nobody");
   assert.equal(out.origin, first.origin);
+});
+
+test("with DBSC on, the page shows whether the session is bound to the device", async () => {
+  const b = browser();
+  const login = await b.press("/login?user=frank");
+  const challenge = login.headers.get("secure-session-registration")?.match(/;challenge="([^"]+)"/)?.[1];
+  assert.ok(challenge, "a login offers registration");
+  let shown = await b.page();
+  assert.equal(shown.user, "frank");
+  assert.equal(shown.bound, "not bound", "a browser that does not register keeps an ordinary session");
+
+  // Register as a browser with DBSC does: a key pair whose private key cannot be exported, and a
+  // proof of the offered challenge signed by it, the public key in its header.
+  const { privateKey, publicKey } = await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+  const { kty, crv, x, y } = await webcrypto.subtle.exportKey("jwk", publicKey);
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${part({ alg: "ES256", typ: "dbsc+jwt", jwk: { kty, crv, x, y } })}.${part({ jti: challenge })}`;
+  const signature = await webcrypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, privateKey, Buffer.from(input));
+  const res = await fetch(`${gw.url}/__edge/dbsc/register`, {
+    method: "POST",
+    headers: { cookie: b.jar.header(), "secure-session-response": `${input}.${Buffer.from(signature).toString("base64url")}` },
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal((await res.json()).refresh_url, "/__edge/dbsc/refresh");
+  b.jar.take(res);
+  shown = await b.page();
+  assert.equal(shown.user, "frank");
+  assert.equal(shown.bound, "bound");
+  assert.match(shown.body, /x-session-bound<\/code><\/td><td><code>1</);
+
+  // The cookie jar without its bound cookie (a copy, once the bound cookie has expired): no one.
+  b.jar.cookies.delete("__Host-session-bound");
+  shown = await b.page();
+  assert.equal(shown.bound, "unbound");
+  assert.equal(shown.user, "nobody");
 });
 
 test("log out everywhere ends the user's session in another browser too", async () => {
