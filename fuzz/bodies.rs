@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use edge_session::affinity::{Affinity, AffinityConfig, BackendConfig, Mode, RouteRequest};
 use edge_session::fuzzing::{self, AffinityFields, AffinityValues, JsonRefusal};
+use edge_session::gateway::dbsc::Decision;
 use edge_session::gateway::headers;
 use edge_session::gateway::pages::Page;
 use edge_session::gateway::{
@@ -512,8 +513,8 @@ pub fn store_record(data: &[u8]) {
 // The gateway
 
 /// The gateway's settings for flag bits `flags & 0x1f`: bits 0-1 the affinity mode (cookie,
-/// header, IP; the gateway has no URL mode), bit 2 a KV store, bits 3-4 the session format
-/// (compact, sealed, JWT, or compact with `DIRECTIVE_NONCE = "on"`).
+/// header, IP, or cookie with `DBSC = "on"`; the gateway has no URL mode), bit 2 a KV store,
+/// bits 3-4 the session format (compact, sealed, JWT, or compact with `DIRECTIVE_NONCE = "on"`).
 pub fn gateway_vars(flags: u8) -> Vec<(&'static str, String)> {
     let mode = ["cookie", "header", "ip", "cookie"][usize::from(flags & 3)];
     let format = ["compact", "sealed", "jwt", "compact"][usize::from((flags >> 3) & 3)];
@@ -537,6 +538,9 @@ pub fn gateway_vars(flags: u8) -> Vec<(&'static str, String)> {
     }
     if flags & 0x18 == 0x18 {
         vars.push(("DIRECTIVE_NONCE", "on".to_owned()));
+    }
+    if flags & 3 == 3 {
+        vars.push(("DBSC", "on".to_owned()));
     }
     vars
 }
@@ -690,6 +694,24 @@ pub fn gateway(data: &[u8]) {
     };
     let clean_step = gw.start(&clean_req, now, &entropy);
     let step = gw.start(&req, now, &entropy);
+    // A DBSC endpoint answers itself: never with an `x-session-*` header, whatever the proof's
+    // signature and the store say.
+    if let Step::Dbsc(decision) = &step {
+        let pages = match decision {
+            Decision::Answer(page) => vec![page.clone()],
+            Decision::Verify(pending) => [Ok(true), Ok(false), Err(())]
+                .into_iter()
+                .map(|verified| pending.as_ref().clone().finish(verified, Some(Ok(()))))
+                .collect(),
+        };
+        for page in pages {
+            check_to_client(&Ok(Answer {
+                headers: page.headers,
+                plan: None,
+            }));
+        }
+        return;
+    }
     let Step::Proxy(attempt) = step else {
         return;
     };

@@ -690,6 +690,49 @@ mod seeds {
                 ),
             ),
             ("upload", g(0x20, &["PUT", HOME, "content-length: 5", ""])),
+            // DBSC on (flags 0x03): its public endpoints, and an origin offering DBSC itself.
+            (
+                "dbsc_register",
+                g(
+                    0x03,
+                    &[
+                        "POST",
+                        "https://app.example/__edge/dbsc/register",
+                        SESSION,
+                        "secure-session-response: eyJhbGciOiJFUzI1NiIsInR5cCI6ImRic2Mrand0In0.eyJqdGkiOiJjIn0.AA",
+                        "",
+                    ],
+                ),
+            ),
+            (
+                "dbsc_refresh",
+                g(
+                    0x03,
+                    &[
+                        "POST",
+                        "https://app.example/__edge/dbsc/refresh",
+                        "cookie: __Host-session=$S; __Host-session-bound=x; __Secure-session-key=y",
+                        "sec-secure-session-id: \"s\"",
+                        "",
+                    ],
+                ),
+            ),
+            (
+                "dbsc_origin",
+                g(
+                    0x03,
+                    &[
+                        "GET",
+                        HOME,
+                        LOGGED_IN,
+                        "Secure-Session-Response: x",
+                        "",
+                        "secure-session-registration: (ES256);path=\"/r\";challenge=\"c\"",
+                        "set-cookie: __Host-session-bound=forged",
+                        r#"x-session-issue: {"sub":"bob"}"#,
+                    ],
+                ),
+            ),
             ("expired_session", g(0xc0, &["GET", HOME, LOGGED_IN, ""])),
             ("refresh", g(0x40, &["GET", HOME, SESSION, ""])),
             (
