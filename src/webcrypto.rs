@@ -17,11 +17,14 @@ fn get(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
     Reflect::get(target, &JsValue::from_str(name))
 }
 
-/// Calls `crypto.subtle[method](...args)` and awaits its promise.
+/// Calls `crypto.subtle[method](...args)` and awaits its promise. The answer goes through
+/// `Promise.resolve`, not a cast: where `crypto` comes from another realm (Vercel's edge runtime
+/// runs code in a Node `vm` context with the host's WebCrypto), its promise is no `instanceof`
+/// this realm's `Promise`.
 async fn call(method: &str, args: &Array) -> Result<JsValue, JsValue> {
     let subtle = get(&get(&js_sys::global(), "crypto")?, "subtle")?;
     let f: Function = get(&subtle, method)?.dyn_into()?;
-    let promise: Promise = f.apply(&subtle, args)?.dyn_into()?;
+    let promise = Promise::resolve(&f.apply(&subtle, args)?);
     JsFuture::from(promise).await
 }
 
