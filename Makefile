@@ -90,12 +90,14 @@ bench: setup pkg-node pkg-www pkg
 
 ## pkg: the npm package `edge-session` in pkg/ (`npm pack` there makes the tarball): imports with
 ## no init step on Workers, Deno, Bun, Node (ESM and CommonJS), Vercel's edge runtime and browsers
-## through bundlers; `edge-session/store` has its own wasm. Sources in npm/, scripts/build-pkg.mjs.
+## through bundlers; `edge-session/store` and `edge-session/assertion` have their own wasm. Sources in
+## npm/, scripts/build-pkg.mjs.
 pkg: setup
 	$(WASM_PACK) build --release --target web --out-dir target/npm/base --out-name edge_session --no-pack
 	$(WASM_PACK) build --release --target web --out-dir target/npm/store --out-name edge_session_store --no-pack -- --features store
+	$(WASM_PACK) build --release --target web --out-dir target/npm/assertion --out-name edge_session_assertion --no-pack -- --features assertion
 	node scripts/build-pkg.mjs
-	@node scripts/sizes.mjs npm-base npm-store
+	@node scripts/sizes.mjs npm-base npm-store npm-assertion
 
 ## pkg-test: `npm pack` of pkg/ installed into a fresh project as a user installs it, then one
 ## smoke suite on Node (ES modules and CommonJS), Deno, Bun, workerd (bundled by wrangler),
@@ -142,7 +144,7 @@ sizes: setup pkg-node pkg-store pkg gateway
 ## size-check: the JS library (pkg-node/) and the gateway (build/) as last built, against their
 ## budgets (fails past 10% over); builds nothing and writes nothing. Part of `make test`.
 size-check:
-	node scripts/sizes.mjs js-base npm-base npm-store gateway
+	node scripts/sizes.mjs js-base npm-base npm-store npm-assertion gateway
 
 ## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
 ## origins, real HTTP; and the JS library's session stores in workerd.

@@ -4,6 +4,7 @@
 //
 //   target/npm/base/   wasm-pack --target web, default features       -> `edge-session`
 //   target/npm/store/  wasm-pack --target web, --features store       -> `edge-session/store`
+//   target/npm/assertion/  wasm-pack --target web, --features assertion -> `edge-session/assertion`
 //   npm/               what is written by hand: package.json (its version comes from
 //                      Cargo.toml), README.md, the per-runtime entries, api.js and api.d.ts,
 //                      errors.js; any other npm/*.js, npm/*.d.ts (for example hono.js) is copied
@@ -11,8 +12,8 @@
 //                      package's own name (`edge-session`, `edge-session/store`), so that each
 //                      runtime's export condition picks the entry that instantiates the wasm.
 //
-// The entries (npm/{workerd,edge-light,deno,node,browser}.js) are written for the base; the store's
-// (pkg/store/) are the same files with the store's wasm. node.cjs (CommonJS, Node's `require`)
+// The entries (npm/{workerd,edge-light,deno,node,browser}.js) are written for the base; each
+// subpath's (pkg/store/, pkg/assertion/) are the same files with the subpath's own wasm. node.cjs (CommonJS, Node's `require`)
 // is node.js bundled by esbuild. The types (index.d.ts, and index.d.cts for `require`) are
 // wasm-bindgen's declarations without its init functions (no init step to call) plus api.d.ts.
 //
@@ -30,6 +31,12 @@ const OUT = join(ROOT, "pkg");
 const ENTRIES = ["workerd.js", "edge-light.js", "deno.js", "node.js", "browser.js"];
 // npm/ files this script handles itself rather than copying.
 const SPECIAL = new Set([...ENTRIES, "package.json", "README.md", "api.d.ts"]);
+// The subpaths with their own wasm (a cargo feature each), so that `edge-session` stays small:
+// pkg/<dir>/ from target/npm/<dir>/<name>_bg.wasm and npm/<dir>/ (api.js, api.d.ts).
+const SUBPATHS = [
+  { dir: "store", name: "edge_session_store" },
+  { dir: "assertion", name: "edge_session_assertion" },
+];
 
 const fail = (message) => {
   console.error(`build-pkg: ${message}`);
@@ -140,16 +147,19 @@ async function main() {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT);
   const base = assemble({ from: join(ROOT, "target/npm/base"), name: "edge_session", dir: ".", api: "api.d.ts" });
-  const store = assemble({ from: join(ROOT, "target/npm/store"), name: "edge_session_store", dir: "store", api: "store/api.d.ts" });
   copyRest(SRC, base);
-  copyRest(join(SRC, "store"), store);
+  const subpaths = SUBPATHS.map((sub) => {
+    const out = assemble({ from: join(ROOT, `target/npm/${sub.dir}`), name: sub.name, dir: sub.dir, api: `${sub.dir}/api.d.ts` });
+    copyRest(join(SRC, sub.dir), out);
+    return { out, name: sub.name };
+  });
   const codes = errorCodes();
   writeFileSync(
     join(OUT, "error-codes.js"),
     `// Written by scripts/build-pkg.mjs from \`Error::code\` in src/error.rs.\nexport const ERROR_CODES = Object.freeze(${JSON.stringify(codes)});\n`,
   );
   await commonjs(base, "edge_session");
-  await commonjs(store, "edge_session_store");
+  for (const { out, name } of subpaths) await commonjs(out, name);
 
   const pkg = JSON.parse(read(join(SRC, "package.json")));
   pkg.version = version;

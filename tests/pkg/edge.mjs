@@ -2,7 +2,8 @@
 // run by the `edge-runtime` package, which calls `globalThis.smokeTest()`.
 import * as lib from "edge-session";
 import * as store from "edge-session/store";
+import * as assertion from "edge-session/assertion";
 import * as jose from "jose";
 import { smoke } from "./smoke.mjs";
 
-globalThis.smokeTest = () => smoke({ lib, store, jose });
+globalThis.smokeTest = () => smoke({ lib, store, assertion, jose });

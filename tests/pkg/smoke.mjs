@@ -1,7 +1,7 @@
 // The smoke suite every runtime runs against the installed package (tests/pkg/pkg.test.mjs).
 // Plain ES module, no runtime APIs beyond the web platform's: the caller passes the modules as
-// its runtime imported them (`edge-session`, `edge-session/store`, `jose`) and, where the
-// platform has one, a KV namespace. Resolves to [{ name, ok, detail }] and never throws.
+// its runtime imported them (`edge-session`, `edge-session/store`, `edge-session/assertion`,
+// `jose`) and, where the platform has one, a KV namespace. Resolves to [{ name, ok, detail }] and never throws.
 
 const SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"; // 36 bytes once decoded
 const OLD_SECRET = "b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQtb2xk";
@@ -21,9 +21,14 @@ export const CHECKS = [
   "store-memory",
   "store-kv",
   "store-reads-base-tokens",
+  // OriginAssertions (`edge-session/assertion`): sign -> jwks -> verify, and a changed token
+  // refused, with each algorithm. Every runtime tested here has Ed25519 in WebCrypto (Node 20+,
+  // Deno, Bun, workerd, the edge runtime on Node's, Chromium 137+), so both run everywhere.
+  "assertion-EdDSA",
+  "assertion-ES256",
 ];
 
-export async function smoke({ lib, store, jose, kv }) {
+export async function smoke({ lib, store, assertion, jose, kv }) {
   const results = [];
   const check = async (name, body) => {
     try {
@@ -54,6 +59,10 @@ export async function smoke({ lib, store, jose, kv }) {
     for (const name of ["SessionStore", "Session", "SessionTokens", "handleSessionObject", "sessionObjectAlarm"]) {
       assert(name in store, `edge-session/store exports ${name}`);
     }
+    for (const name of ["OriginAssertions", "SessionTokens", "isEdgeSessionError"]) {
+      assert(name in assertion, `edge-session/assertion exports ${name}`);
+    }
+    assert(!("OriginAssertions" in lib), "the base does not carry OriginAssertions");
     assert(!("initSync" in lib) && !("default" in lib), "no init function to call");
   });
 
@@ -163,6 +172,43 @@ export async function smoke({ lib, store, jose, kv }) {
     const other = new store.SessionTokens({ keys: KEYS });
     assert(other.verify(token, { now }).sub === "user-1", "both wasm builds read the same tokens");
   });
+
+  for (const alg of ["EdDSA", "ES256"]) {
+    await check(`assertion-${alg}`, async () => {
+      const issuer = "https://app.example";
+      const audience = "https://origin.example";
+      const gateway = new assertion.OriginAssertions({ alg, keys: KEYS, issuer });
+      const jwt = await gateway.sign({ audience, claims: { sub: "user-5", sid: "s1" }, now });
+      const jwks = await gateway.jwks();
+      assert(jwks.keys.length === 1 && jwks.keys[0].kid === "k1" && jwks.keys[0].alg === alg, "the JWKS");
+      assert(!JSON.stringify(jwks).includes('"d"'), "no private part published");
+      // An origin with only the published keys: jose, and OriginAssertions' own verify.
+      const { payload } = await jose.jwtVerify(jwt, jose.createLocalJWKSet(jwks), {
+        issuer,
+        audience,
+        currentDate: new Date(now * 1000),
+      });
+      assert(payload.sub === "user-5" && payload.status === "valid", "jose verifies the assertion");
+      const claims = await gateway.verify(jwt, { audience, now });
+      assert(claims.sub === "user-5" && claims.sid === "s1" && claims.aud === audience, "verify() round trip");
+      // A changed payload: refused by both.
+      const [h, , sig] = jwt.split(".");
+      const forged = `${h}.${jose.base64url.encode(JSON.stringify({ ...payload, sub: "admin" }))}.${sig}`;
+      let refused = false;
+      try {
+        await gateway.verify(forged, { audience, now });
+      } catch (e) {
+        assert(lib.isEdgeSessionError(e) && e.code === "bad_signature", `bad_signature, got ${e?.code ?? e}`);
+        refused = true;
+      }
+      assert(refused, "a changed assertion is refused");
+      const joseRefused = await jose.jwtVerify(forged, jose.createLocalJWKSet(jwks), { currentDate: new Date(now * 1000) }).then(
+        () => false,
+        () => true,
+      );
+      assert(joseRefused, "jose refuses it too");
+    });
+  }
 
   return results;
 }

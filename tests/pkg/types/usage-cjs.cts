@@ -1,6 +1,7 @@
 // The CommonJS view of the package (`require`, index.d.cts), type-checked like usage.ts.
 import edgeSession = require("edge-session");
 import edgeStore = require("edge-session/store");
+import edgeAssertion = require("edge-session/assertion");
 
 const tokens = new edgeSession.SessionTokens({ keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }] });
 const sub: unknown = tokens.verify(tokens.sign({ sub: "u1" })).sub;
@@ -10,3 +11,6 @@ void code;
 const isError: boolean = edgeSession.isEdgeSessionError(new Error("x"));
 void isError;
 void new edgeStore.SessionStore({ keys: [] });
+const assertions = new edgeAssertion.OriginAssertions({ alg: "ES256", keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }], issuer: "https://app.example" });
+const signed: Promise<string> = assertions.sign({ audience: "https://origin.example" });
+void signed;

@@ -11,6 +11,7 @@ import {
   type VerifiedClaims,
 } from "edge-session";
 import { SessionStore, type Session, type UpdateOptions } from "edge-session/store";
+import { OriginAssertions, SessionTokens as AssertionBuildTokens, type AssertionClaims } from "edge-session/assertion";
 import { sessionTokens } from "edge-session/hono";
 import { Hono } from "hono";
 
@@ -72,3 +73,18 @@ void stored;
 // The Hono middleware's types, with Hono's own.
 const app = new Hono();
 app.use(sessionTokens(tokens));
+
+// OriginAssertions (edge-session/assertion), which exports the base's classes too.
+const assertions = new OriginAssertions({ alg: "EdDSA", keys, issuer: "https://app.example" });
+async function asserted(): Promise<void> {
+  const jwt: string = await assertions.sign({ audience: "https://origin.example", claims: { sub: "u1" } });
+  const verified: AssertionClaims = await assertions.verify(jwt, { audience: "https://origin.example" });
+  const aud: string = verified.aud;
+  const kid: string = (await assertions.jwks()).keys[0].kid;
+  void aud;
+  void kid;
+  // @ts-expect-error: no such algorithm
+  new OriginAssertions({ alg: "HS256", keys, issuer: "https://app.example" });
+}
+void asserted;
+void new AssertionBuildTokens({ keys });
