@@ -24,24 +24,31 @@ export default {
 
 /** The driver: GET /run?target=T&path=P&n=N&cookie=C sends N requests to the service binding T,
  * one after another, reading each body; answers with the statuses seen and the last answer's
- * Set-Cookie values and body. */
+ * Set-Cookie values and body. POST /run with a JSON list of N Cookie headers as the body: request
+ * i sends the i-th (a different visitor each request). With collect=1 the answer also lists every
+ * answer's Set-Cookie values (`all`). */
 export const DRIVER = `
 export default {
   async fetch(request, env) {
     const q = new URL(request.url).searchParams;
     const target = env[q.get("target")];
     const n = Number(q.get("n") || 1);
-    const headers = q.get("cookie") ? { cookie: q.get("cookie") } : {};
+    const each = request.method === "POST" ? await request.json() : undefined;
+    const one = q.get("cookie") ? { cookie: q.get("cookie") } : {};
     const url = "https://gateway.example" + (q.get("path") || "/");
+    const collect = q.get("collect") === "1";
     const statuses = {};
+    const all = [];
     let last;
     for (let i = 0; i < n; i++) {
+      const headers = each ? { cookie: each[i] } : one;
       const res = await target.fetch(url, { headers });
       const text = await res.text();
       statuses[res.status] = (statuses[res.status] || 0) + 1;
+      if (collect) all.push(res.headers.getSetCookie());
       if (i === n - 1) last = { cookies: res.headers.getSetCookie(), body: text };
     }
-    return Response.json({ statuses, last });
+    return Response.json({ statuses, last, all });
   },
 };
 `;

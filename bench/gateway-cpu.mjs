@@ -28,7 +28,12 @@
 //   session-id cookie of a session holding a small cart),
 // - logged in: the same plus a session token (compact, claims {"sub":"user-12345","role":"admin"}),
 // - login: the origin answers `x-session-issue`: the gateway signs a token, rotates the affinity
-//   value and (with a store) gives the session a new id.
+//   value and (with a store) gives the session a new id;
+// - with ORIGIN_ASSERTION, logged in with a new session each request: every request of the batch
+//   is another visitor (its own session, so its own `sid` claim), so none finds its assertion in
+//   the cache and every one is signed (WebCrypto Ed25519 or P-256) and kept, evicting another
+//   once the cache is full: what a signature costs in a whole request. The sessions are made
+//   before the rounds by logins through the same gateway, N for each batch, never reused.
 import { Miniflare } from "miniflare";
 
 import { DRIVER, ORIGIN, REWRITE } from "./gateway-cpu-workers.mjs";
@@ -98,16 +103,18 @@ async function settle(pids) {
 /** Runs n requests to `target` inside workerd; returns the wall time (ns) until the driver's
  * answer, the workerd CPU time (ns) until workerd is idle again, and the last answer. Fails
  * unless every answer was a 200. */
-async function batch(target, path, cookie, n, pids) {
-  const q = new URLSearchParams({ target, path, n: String(n), cookie: cookie || "" });
+async function batch(target, path, cookie, n, pids, { collect = false } = {}) {
+  // `cookie`: one Cookie header for every request, or a function giving the batch's list of n.
+  const each = typeof cookie === "function" ? cookie() : undefined;
+  const q = new URLSearchParams({ target, path, n: String(n), cookie: each ? "" : cookie || "", collect: collect ? "1" : "" });
   const cpu0 = await settle(pids);
   const t0 = process.hrtime.bigint();
-  const res = await mf.dispatchFetch(`http://driver.internal/run?${q}`);
+  const res = await mf.dispatchFetch(`http://driver.internal/run?${q}`, each ? { method: "POST", body: JSON.stringify(each) } : {});
   const out = await res.json();
   const wall = Number(process.hrtime.bigint() - t0);
   const cpu = (await settle(pids)) - cpu0;
   if (out.statuses[200] !== n) throw new Error(`${target} ${path}: ${JSON.stringify(out)}`);
-  return { wall, cpu, last: out.last };
+  return { wall, cpu, last: out.last, all: out.all };
 }
 
 const cookieHeader = (setCookies) => setCookies.map((c) => c.split(";")[0]).join("; ");
@@ -144,10 +151,28 @@ try {
       { name: `logged in, ${label}`, target, path: "/", cookie: user },
       { name: `login, ${label}`, target, path: "/login", cookie: anon },
     );
+    if (asserted) {
+      // N sessions for each batch of the warm-up and the rounds, each used once.
+      const logins = await batch(target, "/login", anon, N * (ROUNDS + 1), pids, { collect: true });
+      const users = logins.all.map((set) => merge(anon, cookieHeader(set)));
+      if (new Set(users).size !== users.length || !users.every((u) => u.includes("__Host-session="))) {
+        throw new Error(`${target}: the logins did not give ${users.length} distinct sessions`);
+      }
+      let next = 0;
+      const fresh = () => {
+        if (next + N > users.length) throw new Error(`${target}: out of fresh sessions`);
+        next += N;
+        return users.slice(next - N, next);
+      };
+      cases.push({ name: `logged in, a new session each request (a signature each), ${label}`, target, path: "/", cookie: fresh });
+    }
   }
 
   // Warm-up: one batch of every case (JIT tiers, lazily initialised state).
-  for (const c of cases) await batch(c.target, c.path, c.cookie, N, pids);
+  for (const c of cases) {
+    const w = await batch(c.target, c.path, c.cookie, N, pids);
+    if (typeof c.cookie === "function" && !w.last.body.includes('"valid"')) throw new Error(`${c.name}: not valid: ${w.last.body}`);
+  }
 
   // samples[i]: the case's batches; added[i]: minus the pass-through batch just before it.
   const samples = cases.map(() => ({ wall: [], cpu: [] }));
