@@ -5,8 +5,9 @@
 //!
 //! The assertion says what the identity headers say, signed: `status` from `x-session-status`
 //! (after the revocation check: `revoked` included), the session's claims from
-//! `x-session-claims`, `revocation: "unchecked"` when the store could not say. So an origin
-//! that verifies it needs none of the plain `x-session-*` headers.
+//! `x-session-claims`, `revocation: "unchecked"` when the store could not say, `bound: true`
+//! for a device-bound session with its fresh bound cookie (`x-session-bound: 1`, DBSC). So an
+//! origin that verifies it needs none of the plain `x-session-*` headers.
 
 use super::config::GatewayConfig;
 use super::headers;
@@ -33,6 +34,9 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
     let mut extra = Vec::new();
     if let Some(r) = headers::get(&attempt.headers, headers::REVOCATION) {
         extra.push(("revocation", json::quoted(r)));
+    }
+    if headers::get(&attempt.headers, super::dbsc::BOUND_HEADER) == Some("1") {
+        extra.push(("bound", "true".to_owned()));
     }
     Some(AssertionClaims::new(
         iss,
@@ -230,6 +234,13 @@ mod tests {
         assert_eq!(
             claims(gw.config(), &a).unwrap().identity(),
             r#"{"aud":"http://127.0.0.1:9001","iss":"https://app.example","revocation":"unchecked","sid":"s1","status":"valid","sub":"alice"}"#
+        );
+        // A device-bound session with its fresh bound cookie says so.
+        let mut b = a.clone();
+        b.headers.push(("x-session-bound".into(), "1".into()));
+        assert_eq!(
+            claims(gw.config(), &b).unwrap().identity(),
+            r#"{"aud":"http://127.0.0.1:9001","bound":true,"iss":"https://app.example","revocation":"unchecked","sid":"s1","status":"valid","sub":"alice"}"#
         );
         // A revoked session: its claims are gone from the headers, and from the assertion.
         let mut r = a.clone();
