@@ -15,12 +15,13 @@
 // - Before each request in a session's scope (same origin, not the refresh URL, the scope rules)
 //   that lacks the session's bound cookie (expired by Max-Age, or dropped by the test), the
 //   request is deferred and the session refreshed: `POST refresh_url` with
-//   `Sec-Secure-Session-Id: <id>` (raw, like Chromium) and, with a cached challenge, a proof
-//   signed without `jwk`. A 403 restarts the refresh with the challenge cached from its header
-//   (at most 4 signatures per refresh, as Chromium's kMaxChallenges = 5). A 200 with an empty
-//   body keeps the config; with JSON, the config is replaced, or the session ends on
-//   `{"continue": false}`. Any other 4xx ends the session; a 5xx or a network error leaves it and
-//   marks the deferred request with `Secure-Session-Skipped`.
+//   `Sec-Secure-Session-Id: <id>` (raw, like Chromium; both headers as sf-strings, as the draft
+//   writes them, with `quote`) and, with a cached challenge, a proof signed without `jwk`. A 403
+//   restarts the refresh with the challenge cached from its header (at most 4 signatures per
+//   refresh, as Chromium's kMaxChallenges = 5). A 200 with an empty body keeps the config; with
+//   JSON, the config is replaced, or the session ends on `{"continue": false}`. Any other 4xx
+//   ends the session; a 5xx or a network error leaves it and marks the deferred request with
+//   `Secure-Session-Skipped`.
 // - A cookie jar honouring Max-Age, Expires, Path (default path, path-match, longest first) and
 //   deletion; a clock the test can move (`advance`), since the gateway's 600 s cannot be waited.
 //
@@ -385,9 +386,12 @@ export class DbscBrowser {
    * `base`: the site's URL (the gateway). `algs`: what this "device" supports, in preference
    * order (Chromium picks the first the server offers that it supports).
    */
-  constructor(base, { algs = ["ES256", "RS256"], fetch: doFetch = globalThis.fetch } = {}) {
+  constructor(base, { algs = ["ES256", "RS256"], quote = false, fetch: doFetch = globalThis.fetch } = {}) {
     this.base = base.replace(/\/$/, "");
     this.algs = algs;
+    // `quote`: send Secure-Session-Response and Sec-Secure-Session-Id as sf-strings, as the
+    // draft writes them, instead of raw as Chromium sends them.
+    this.wire = quote ? sfString : (v) => v;
     this.fetch = doFetch;
     this.offset = 0; // ms added to the real clock by advance()
     this.jar = new CookieJar(() => Date.now() + this.offset);
@@ -523,7 +527,7 @@ export class DbscBrowser {
     const key = await DeviceKey.generate(alg);
     this.keys.push(key);
     const proof = await signProof(key, { jti: challenge, authorization, jwk: true });
-    const headers = { "secure-session-response": proof, origin: new URL(responseUrl).origin };
+    const headers = { "secure-session-response": this.wire(proof), origin: new URL(responseUrl).origin };
     if (authorization != null) headers.authorization = authorization;
     const res = await this.exchange(endpoint, { method: "POST", headers });
     const sent = { endpoint, alg, challenge, authorization, proof };
@@ -610,8 +614,8 @@ export class DbscBrowser {
         }
         proof = await signProof(session.key, { jti: challenge });
       }
-      const headers = { "sec-secure-session-id": session.id, origin: session.origin };
-      if (proof) headers["secure-session-response"] = proof;
+      const headers = { "sec-secure-session-id": this.wire(session.id), origin: session.origin };
+      if (proof) headers["secure-session-response"] = this.wire(proof);
       let res;
       try {
         res = await this.exchange(session.refreshUrl, { method: "POST", headers });
