@@ -18,7 +18,8 @@
 // An expired challenge cannot be made here (the gateway's clock cannot be moved): the tests use
 // a challenge HMAC'd by another gateway's keys and one issued for another session, which the
 // gateway refuses by the same check; the time window itself is tested by the core's unit tests
-// (src/dbsc/challenge.rs).
+// (src/dbsc/challenge.rs `windows_end_at_their_last_second`, src/dbsc/mod.rs
+// `every_registration_refusal` and `every_refresh_refusal`: `expired` one second after the window).
 import assert from "node:assert/strict";
 import { randomBytes, webcrypto } from "node:crypto";
 import { after, before, describe, test } from "node:test";
