@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 
-.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-assertion pkg-store-web bench-store pkg-www browser-test playground fuzz \
+.PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-assertion pkg-dbsc pkg-store-web bench-store pkg-www browser-test playground fuzz \
 	pkg-store sizes size-check pkg-test examples-test
 
 ## help: this list of targets
@@ -55,14 +55,20 @@ pkg-node:
 	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
 
 ## js-test: the JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build,
-## OriginAssertions' (tests/js/assertion.test.mjs) the assertion build.
-js-test: pkg-node pkg-store pkg-assertion
+## OriginAssertions' (tests/js/assertion.test.mjs) the assertion build, DeviceBoundSessions'
+## (tests/js/dbsc.test.mjs) the dbsc build.
+js-test: pkg-node pkg-store pkg-assertion pkg-dbsc
 	node --test tests/js/
 
 ## pkg-assertion: the JS library with OriginAssertions (feature `assertion`, off by default), for
 ## its JS tests (target/pkg-assertion).
 pkg-assertion: setup
 	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-assertion -- --features assertion
+
+## pkg-dbsc: the JS library with DeviceBoundSessions (feature `dbsc`, off by default), for its JS
+## tests (target/pkg-dbsc).
+pkg-dbsc: setup
+	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-dbsc -- --features dbsc
 
 ## pkg-www: the JS library as a browser loads it, for the playground (www/pkg, ignored by git).
 pkg-www: setup
@@ -90,14 +96,15 @@ bench: setup pkg-node pkg-www pkg
 
 ## pkg: the npm package `edge-session` in pkg/ (`npm pack` there makes the tarball): imports with
 ## no init step on Workers, Deno, Bun, Node (ESM and CommonJS), Vercel's edge runtime and browsers
-## through bundlers; `edge-session/store` and `edge-session/assertion` have their own wasm. Sources in
-## npm/, scripts/build-pkg.mjs.
+## through bundlers; `edge-session/store`, `edge-session/assertion` and `edge-session/dbsc` have their
+## own wasm. Sources in npm/, scripts/build-pkg.mjs.
 pkg: setup
 	$(WASM_PACK) build --release --target web --out-dir target/npm/base --out-name edge_session --no-pack
 	$(WASM_PACK) build --release --target web --out-dir target/npm/store --out-name edge_session_store --no-pack -- --features store
 	$(WASM_PACK) build --release --target web --out-dir target/npm/assertion --out-name edge_session_assertion --no-pack -- --features assertion
+	$(WASM_PACK) build --release --target web --out-dir target/npm/dbsc --out-name edge_session_dbsc --no-pack -- --features dbsc
 	node scripts/build-pkg.mjs
-	@node scripts/sizes.mjs npm-base npm-store npm-assertion
+	@node scripts/sizes.mjs npm-base npm-store npm-assertion npm-dbsc
 
 ## pkg-test: `npm pack` of pkg/ installed into a fresh project as a user installs it, then one
 ## smoke suite on Node (ES modules and CommonJS), Deno, Bun, workerd (bundled by wrangler),
@@ -144,7 +151,7 @@ sizes: setup pkg-node pkg-store pkg gateway
 ## size-check: the JS library (pkg-node/) and the gateway (build/) as last built, against their
 ## budgets (fails past 10% over); builds nothing and writes nothing. Part of `make test`.
 size-check:
-	node scripts/sizes.mjs js-base npm-base npm-store npm-assertion gateway
+	node scripts/sizes.mjs js-base npm-base npm-store npm-assertion npm-dbsc gateway
 
 ## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
 ## origins, real HTTP; and the JS library's session stores in workerd.

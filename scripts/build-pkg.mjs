@@ -5,6 +5,7 @@
 //   target/npm/base/   wasm-pack --target web, default features       -> `edge-session`
 //   target/npm/store/  wasm-pack --target web, --features store       -> `edge-session/store`
 //   target/npm/assertion/  wasm-pack --target web, --features assertion -> `edge-session/assertion`
+//   target/npm/dbsc/   wasm-pack --target web, --features dbsc        -> `edge-session/dbsc`
 //   npm/               what is written by hand: package.json (its version comes from
 //                      Cargo.toml), README.md, the per-runtime entries, api.js and api.d.ts,
 //                      errors.js; any other npm/*.js, npm/*.d.ts (for example hono.js) is copied
@@ -13,7 +14,7 @@
 //                      runtime's export condition picks the entry that instantiates the wasm.
 //
 // The entries (npm/{workerd,edge-light,deno,node,browser}.js) are written for the base; each
-// subpath's (pkg/store/, pkg/assertion/) are the same files with the subpath's own wasm. node.cjs (CommonJS, Node's `require`)
+// subpath's (pkg/store/, pkg/assertion/, pkg/dbsc/) are the same files with the subpath's own wasm. node.cjs (CommonJS, Node's `require`)
 // is node.js bundled by esbuild. The types (index.d.ts, and index.d.cts for `require`) are
 // wasm-bindgen's declarations without its init functions (no init step to call) plus api.d.ts.
 //
@@ -36,6 +37,7 @@ const SPECIAL = new Set([...ENTRIES, "package.json", "README.md", "api.d.ts"]);
 const SUBPATHS = [
   { dir: "store", name: "edge_session_store" },
   { dir: "assertion", name: "edge_session_assertion" },
+  { dir: "dbsc", name: "edge_session_dbsc" },
 ];
 
 const fail = (message) => {

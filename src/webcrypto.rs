@@ -135,9 +135,6 @@ fn device_algorithm(alg: dbsc::Alg, import: bool) -> Result<JsValue, JsValue> {
 /// the curve) verifies nothing: `Ok(false)`. `Err` only when WebCrypto itself is missing or
 /// fails.
 #[cfg(any(feature = "gateway", feature = "dbsc"))]
-// The gateway calls it (worker/dbsc.rs); with the feature `dbsc` alone, `DeviceBoundSessions`
-// (src/js) will: drop this once it does.
-#[cfg_attr(not(feature = "gateway"), allow(dead_code))]
 pub(crate) async fn verify_device(
     key: &DeviceKey,
     signature: &[u8],

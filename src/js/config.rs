@@ -203,6 +203,82 @@ pub(crate) fn assertion_config(
     Ok((keys, issuer, lifetime))
 }
 
+/// The options of `new DeviceBoundSessions(...)` (feature `dbsc`): `keys` (the keyring the
+/// challenges and bound cookies are keyed from, per purpose) and `boundSeconds`.
+#[cfg(feature = "dbsc")]
+pub(crate) fn dbsc_config(value: &JsValue) -> Result<crate::dbsc::DeviceBinding, JsValue> {
+    use crate::dbsc::{DeviceBinding, DEFAULT_BOUND_SECONDS};
+    use crate::keys::KeyRing;
+    let o = Fields::new(value, "config", &["keys", "boundSeconds"])?;
+    let keys = key_configs(&o.required("keys", o.list("keys")?)?)?;
+    let ring = KeyRing::from_config(&keys).map_err(js_error)?;
+    let bound = o.whole("boundSeconds")?.unwrap_or(DEFAULT_BOUND_SECONDS);
+    DeviceBinding::new(&ring, bound).map_err(js_error)
+}
+
+/// The options of `DeviceBoundSessions`' methods (feature `dbsc`), each optional unless said:
+/// `path` (required by `registrationHeader`), `authorization`, `jkt`, `now`.
+#[cfg(feature = "dbsc")]
+#[derive(Default)]
+pub(crate) struct DbscOptions {
+    pub path: Option<String>,
+    pub authorization: Option<String>,
+    pub jkt: Option<String>,
+    pub now: Option<f64>,
+}
+
+/// Reads `value` (`undefined` or `null`: no options) as the options object `what`, which may hold
+/// only the fields `known` (of `path`, `authorization`, `jkt`, `now`).
+#[cfg(feature = "dbsc")]
+pub(crate) fn dbsc_options(
+    value: &JsValue,
+    what: &'static str,
+    known: &[&str],
+) -> Result<DbscOptions, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(DbscOptions::default());
+    }
+    let o = Fields::new(value, what, known)?;
+    Ok(DbscOptions {
+        path: o.string("path")?,
+        authorization: o.string("authorization")?,
+        jkt: o.string("jkt")?,
+        now: o.number("now")?,
+    })
+}
+
+/// The options of `sessionConfig(...)` (feature `dbsc`): session id, refresh URL, origin, cookie
+/// name (all required) and the cookie's attributes (default `Path=/; Secure; HttpOnly;
+/// SameSite=Lax`).
+#[cfg(feature = "dbsc")]
+pub(crate) fn session_config(value: &JsValue) -> Result<crate::dbsc::SessionConfig, JsValue> {
+    let o = Fields::new(
+        value,
+        "sessionConfig",
+        &[
+            "sessionId",
+            "refreshUrl",
+            "origin",
+            "cookieName",
+            "attributes",
+        ],
+    )?;
+    let session_id = o.required("sessionId", o.string("sessionId")?)?;
+    let refresh_url = o.required("refreshUrl", o.string("refreshUrl")?)?;
+    let origin = o.required("origin", o.string("origin")?)?;
+    let cookie_name = o.required("cookieName", o.string("cookieName")?)?;
+    let attributes = o
+        .string("attributes")?
+        .unwrap_or_else(|| "Path=/; Secure; HttpOnly; SameSite=Lax".to_owned());
+    Ok(crate::dbsc::SessionConfig::new(
+        &session_id,
+        &refresh_url,
+        &origin,
+        &cookie_name,
+        &attributes,
+    ))
+}
+
 /// A JavaScript object whose fields are read one by one; `undefined` and `null` are absent.
 struct Fields {
     object: JsValue,

@@ -7,6 +7,8 @@ mod assertion;
 mod claims;
 mod config;
 mod cookie;
+#[cfg(feature = "dbsc")]
+mod dbsc;
 mod jwt;
 #[cfg(feature = "sealed")]
 mod sealed;

@@ -18,3 +18,20 @@ globalThis.token = tokens.sign({ sub: "user-12345", role: "admin" });
 globalThis.jwtFromElsewhere = tokens.signJwt({ sub: "u1" }, { issuer: "https://id.example", audience: "app" });
 globalThis.offerRefresh = () => {};
 globalThis.lookupLogoutTime = () => undefined;
+
+// DBSC (edge-session/dbsc): a session id, and a browser holding a device key (ES256, WebCrypto)
+// that answers a `Secure-Session-Registration` or `Secure-Session-Challenge` header with its
+// signed proof, as Chromium does.
+globalThis.sid = "c2Vzc2lvbi1pZA";
+const device = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", device.publicKey);
+const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+globalThis.browser = {
+  async proofFor(header) {
+    const registration = header.startsWith("(");
+    const jti = registration ? header.match(/challenge="([^"]+)"/)[1] : header.match(/^"([^"]+)"/)[1];
+    const input = `${part({ alg: "ES256", typ: "dbsc+jwt", ...(registration ? { jwk: { kty, crv, x, y } } : {}) })}.${part({ jti })}`;
+    const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, device.privateKey, new TextEncoder().encode(input));
+    return `${input}.${Buffer.from(sig).toString("base64url")}`;
+  },
+};

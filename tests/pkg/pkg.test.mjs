@@ -2,7 +2,7 @@
 // packed, the tarball installed into a fresh temporary project as a user installs it, and the
 // same smoke suite (smoke.mjs: sign, verify, tamper, expiry, errors, sealed tokens, JWT interop
 // with jose both ways, affinity routing, a store round trip, origin assertions signed, published
-// and verified) runs on
+// and verified, device-bound session proofs made by WebCrypto and verified) runs on
 //
 //   Node (ES modules and CommonJS), Deno, Bun      the package as each resolves it, no flags
 //   workerd                                         bundled by wrangler (`wrangler deploy
@@ -77,7 +77,7 @@ test("the tarball holds the package and nothing else", () => {
     assert.ok(types.length > 0, `${subpath} has types`);
   }
   const installed = join(dir, "node_modules/edge-session");
-  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "README.md"]) {
+  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "README.md"]) {
     assert.ok(readFileSync(join(installed, f)).length > 0, f);
   }
   // The published types declare no init function: there is none to call.
@@ -166,7 +166,7 @@ test("Vercel's edge runtime (edge-light), no wasm compiled from bytes", async ()
     plugins: [wasmModules(files)],
     logLevel: "warning",
   });
-  assert.equal(files.length, 3, "the base, store and assertion entries import their wasm with ?module");
+  assert.equal(files.length, 4, "the base, store, assertion and dbsc entries import their wasm with ?module");
   const bytes = Object.fromEntries(files.map((f) => [f, new Uint8Array(readFileSync(f))]));
   const runtime = new EdgeRuntime({ extend: (context) => Object.assign(context, { __wasmBytes: bytes }) });
   runtime.evaluate(FORBID_BYTES);
@@ -225,6 +225,7 @@ test("Chromium, bundled by esbuild", async () => {
   copyFileSync(join(dir, "node_modules/edge-session/edge_session_bg.wasm"), join(out, "edge_session_bg.wasm"));
   copyFileSync(join(dir, "node_modules/edge-session/store/edge_session_store_bg.wasm"), join(out, "edge_session_store_bg.wasm"));
   copyFileSync(join(dir, "node_modules/edge-session/assertion/edge_session_assertion_bg.wasm"), join(out, "edge_session_assertion_bg.wasm"));
+  copyFileSync(join(dir, "node_modules/edge-session/dbsc/edge_session_dbsc_bg.wasm"), join(out, "edge_session_dbsc_bg.wasm"));
   copyFileSync(join(dir, "index.html"), join(out, "index.html"));
   assertSmoke(await inChromium(out, "index.html"));
 });
@@ -242,6 +243,7 @@ test("Chromium, built by Vite (it emits the .wasm files itself)", async () => {
   assert.ok(assets.some((f) => /^edge_session_bg.*\.wasm$/.test(f)), `Vite emitted the base wasm: ${assets}`);
   assert.ok(assets.some((f) => /^edge_session_store_bg.*\.wasm$/.test(f)), `and the store's: ${assets}`);
   assert.ok(assets.some((f) => /^edge_session_assertion_bg.*\.wasm$/.test(f)), `and the assertion build's: ${assets}`);
+  assert.ok(assets.some((f) => /^edge_session_dbsc_bg.*\.wasm$/.test(f)), `and the dbsc build's: ${assets}`);
   assertSmoke(await inChromium(out, "vite.html"));
 });
 

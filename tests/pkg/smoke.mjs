@@ -1,7 +1,7 @@
 // The smoke suite every runtime runs against the installed package (tests/pkg/pkg.test.mjs).
 // Plain ES module, no runtime APIs beyond the web platform's: the caller passes the modules as
 // its runtime imported them (`edge-session`, `edge-session/store`, `edge-session/assertion`,
-// `jose`) and, where the platform has one, a KV namespace. Resolves to [{ name, ok, detail }] and never throws.
+// `edge-session/dbsc`, `jose`) and, where the platform has one, a KV namespace. Resolves to [{ name, ok, detail }] and never throws.
 
 const SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"; // 36 bytes once decoded
 const OLD_SECRET = "b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQtb2xk";
@@ -26,9 +26,13 @@ export const CHECKS = [
   // Deno, Bun, workerd, the edge runtime on Node's, Chromium 137+), so both run everywhere.
   "assertion-EdDSA",
   "assertion-ES256",
+  // DeviceBoundSessions (`edge-session/dbsc`): registration and refresh with proofs made by the
+  // runtime's WebCrypto, a changed proof refused, with each algorithm.
+  "dbsc-ES256",
+  "dbsc-RS256",
 ];
 
-export async function smoke({ lib, store, assertion, jose, kv }) {
+export async function smoke({ lib, store, assertion, dbsc, jose, kv }) {
   const results = [];
   const check = async (name, body) => {
     try {
@@ -63,6 +67,10 @@ export async function smoke({ lib, store, assertion, jose, kv }) {
       assert(name in assertion, `edge-session/assertion exports ${name}`);
     }
     assert(!("OriginAssertions" in lib), "the base does not carry OriginAssertions");
+    for (const name of ["DeviceBoundSessions", "SessionTokens", "isEdgeSessionError"]) {
+      assert(name in dbsc, `edge-session/dbsc exports ${name}`);
+    }
+    assert(!("DeviceBoundSessions" in lib), "the base does not carry DeviceBoundSessions");
     assert(!("initSync" in lib) && !("default" in lib), "no init function to call");
   });
 
@@ -207,6 +215,51 @@ export async function smoke({ lib, store, assertion, jose, kv }) {
         () => true,
       );
       assert(joseRefused, "jose refuses it too");
+    });
+  }
+
+  const DEVICE = {
+    ES256: { generate: { name: "ECDSA", namedCurve: "P-256" }, sign: { name: "ECDSA", hash: "SHA-256" } },
+    RS256: {
+      generate: { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      sign: { name: "RSASSA-PKCS1-v1_5" },
+    },
+  };
+  for (const alg of ["ES256", "RS256"]) {
+    await check(`dbsc-${alg}`, async () => {
+      const sessions = new dbsc.DeviceBoundSessions({ keys: KEYS });
+      const sid = "session-1";
+      // The browser's side: a key pair, proofs signed with it (WebCrypto).
+      const pair = await crypto.subtle.generateKey(DEVICE[alg].generate, false, ["sign", "verify"]);
+      const { kty, crv, x, y, n, e } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+      const jwk = alg === "ES256" ? { kty, crv, x, y } : { kty, n, e };
+      const part = (o) => jose.base64url.encode(JSON.stringify(o));
+      const proof = async (jti, withKey) => {
+        const input = `${part({ alg, typ: "dbsc+jwt", ...(withKey ? { jwk } : {}) })}.${part({ jti })}`;
+        const sig = await crypto.subtle.sign(DEVICE[alg].sign, pair.privateKey, new TextEncoder().encode(input));
+        return `${input}.${jose.base64url.encode(new Uint8Array(sig))}`;
+      };
+      const offer = sessions.registrationHeader(sid, { path: "/dbsc/register" });
+      const jti = offer.match(/challenge="([^"]+)"/)?.[1];
+      assert(offer.startsWith("(ES256 RS256);") && jti, `a registration header: ${offer}`);
+      const registered = await sessions.verifyRegistration(await proof(jti, true), sid);
+      assert(registered.alg === alg && JSON.parse(registered.jwk).kty === kty && registered.jkt.length === 43, "registered");
+      const bound = sessions.boundCookie(sid, registered.jkt);
+      assert(sessions.checkBound(bound, sid, registered.jkt) === true, "the bound cookie checks");
+      const next = sessions.challengeHeader(sid).match(/^"([^"]+)";id="session-1"$/)?.[1];
+      assert(next, "a challenge header");
+      const refreshed = await sessions.verifyRefresh(await proof(next, false), sid, registered.jwk);
+      assert(refreshed.jkt === registered.jkt, "refreshed");
+      // A changed proof: another challenge under the same signature.
+      const [h, , sig] = (await proof(next, false)).split(".");
+      const changed = `${h}.${part({ jti: sessions.challenge(sid) })}.${sig}`;
+      let code;
+      try {
+        await sessions.verifyRefresh(changed, sid, registered.jwk);
+      } catch (e) {
+        code = lib.isEdgeSessionError(e) ? e.code : String(e);
+      }
+      assert(code === "bad_signature", `a changed proof refused with bad_signature, got ${code}`);
     });
   }
 

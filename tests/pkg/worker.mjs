@@ -3,11 +3,12 @@
 import * as lib from "edge-session";
 import * as store from "edge-session/store";
 import * as assertion from "edge-session/assertion";
+import * as dbsc from "edge-session/dbsc";
 import * as jose from "jose";
 import { smoke } from "./smoke.mjs";
 
 export default {
   async fetch(request, env) {
-    return Response.json(await smoke({ lib, store, assertion, jose, kv: env.SESSIONS }));
+    return Response.json(await smoke({ lib, store, assertion, dbsc, jose, kv: env.SESSIONS }));
   },
 };

@@ -2,6 +2,7 @@
 import edgeSession = require("edge-session");
 import edgeStore = require("edge-session/store");
 import edgeAssertion = require("edge-session/assertion");
+import edgeDbsc = require("edge-session/dbsc");
 
 const tokens = new edgeSession.SessionTokens({ keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }] });
 const sub: unknown = tokens.verify(tokens.sign({ sub: "u1" })).sub;
@@ -14,3 +15,5 @@ void new edgeStore.SessionStore({ keys: [] });
 const assertions = new edgeAssertion.OriginAssertions({ alg: "ES256", keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }], issuer: "https://app.example" });
 const signed: Promise<string> = assertions.sign({ audience: "https://origin.example" });
 void signed;
+const challenge: string = new edgeDbsc.DeviceBoundSessions({ keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }] }).challenge("sid");
+void challenge;

@@ -12,6 +12,7 @@ import {
 } from "edge-session";
 import { SessionStore, type Session, type UpdateOptions } from "edge-session/store";
 import { OriginAssertions, SessionTokens as AssertionBuildTokens, type AssertionClaims } from "edge-session/assertion";
+import { DeviceBoundSessions, type DeviceRegistration } from "edge-session/dbsc";
 import { sessionTokens } from "edge-session/hono";
 import { Hono } from "hono";
 
@@ -88,3 +89,22 @@ async function asserted(): Promise<void> {
 }
 void asserted;
 void new AssertionBuildTokens({ keys });
+
+// DeviceBoundSessions (edge-session/dbsc).
+const bound = new DeviceBoundSessions({ keys, boundSeconds: 600 });
+async function deviceBound(proof: string): Promise<void> {
+  const header: string = bound.registrationHeader("sid", { path: "/dbsc/register" });
+  const registered: DeviceRegistration = await bound.verifyRegistration(proof, "sid");
+  const jwk: string = registered.jwk;
+  const { jkt } = await bound.verifyRefresh(proof, "sid", jwk, { jkt: registered.jkt });
+  const ok: boolean = bound.checkBound(bound.boundCookie("sid", jkt), "sid", jkt);
+  const config: string = bound.sessionConfig({ sessionId: "sid", refreshUrl: "/r", origin: "https://a.example", cookieName: "b" });
+  const end: string = DeviceBoundSessions.endSession();
+  void header;
+  void ok;
+  void config;
+  void end;
+  // @ts-expect-error: path is required
+  bound.registrationHeader("sid", {});
+}
+void deviceBound;
