@@ -463,7 +463,10 @@ export class DbscBrowser {
       const outcome = await this.refresh(session);
       if (outcome.skipped) skipped.push(`${outcome.skipped};session_identifier=${sfString(session.id)}`);
     }
-    if (skipped.length) headers.set("secure-session-skipped", skipped.join(", "));
+    if (skipped.length) {
+      headers.set("secure-session-skipped", skipped.join(", "));
+      this.log("sent_skipped", { url, header: headers.get("secure-session-skipped") });
+    }
     const res = await this.exchange(url, { ...init, headers });
     await this.process(res);
     return res;

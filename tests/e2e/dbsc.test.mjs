@@ -13,7 +13,10 @@
 //    the bound cookie's expiry (the client's clock moves; the gateway's 600 s are not waited),
 //    the 403 challenge, the proof, rotation, logout (`{"continue": false}`), a browser without
 //    DBSC, and the attacks of the issue, each with its defined answer.
-// 3. DBSC = "off" (the default): no offer, nothing bound.
+// 3. A gateway whose store is down: registration and refresh answer 503 `store_unavailable`;
+//    the browser keeps its session and sends the deferred request with Secure-Session-Skipped,
+//    which the origin never sees.
+// 4. DBSC = "off" (the default): no offer, nothing bound.
 //
 // An expired challenge cannot be made here (the gateway's clock cannot be moved): the tests use
 // a challenge HMAC'd by another gateway's keys and one issued for another session, which the
@@ -44,6 +47,11 @@ const BOUND = "__Host-session-bound";
 const KEY = "__Secure-session-key";
 const BOUND_SECONDS = 600;
 const CHALLENGE = /^[A-Za-z0-9_-]{20,80}$/;
+// The keys of the durable gateway and of the one whose store is down: a session bound at one is
+// refreshed at the other.
+const DURABLE_SECRETS = {
+  SESSION_KEYS: JSON.stringify([{ id: "k1", secret: randomBytes(32).toString("base64url") }]),
+};
 
 // ---------------------------------------------------------------------------------------------
 describe("the protocol client, without a gateway", () => {
@@ -147,6 +155,7 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
     gateways.durable = new Gateway(origins, {
       vars: { DBSC: "on", STORE: "durable", SESSION_FORMAT: "jwt" },
       toml: STORE_BINDINGS,
+      secrets: DURABLE_SECRETS, // shared with the gateway whose store is down (last test)
     });
     gateways.off = new Gateway(origins);
     await Promise.all(Object.values(gateways).map((g) => g.start()));
@@ -641,6 +650,61 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
       });
     });
   }
+
+  describe("the store is down (STORE durable, its Durable Object unreachable)", () => {
+    test("registration and refresh answer 503; the browser keeps its session and says it skipped", async () => {
+      const broken = new Gateway(origins, {
+        vars: { DBSC: "on", STORE: "durable", SESSION_FORMAT: "jwt", STORE_TIMEOUT_MS: "1000" },
+        toml: [
+          `[[durable_objects.bindings]]`,
+          `name = "SESSION_OBJECTS"`,
+          `class_name = "EdgeSessionObject"`,
+          `script_name = "edge-session-nowhere"`,
+        ],
+        secrets: DURABLE_SECRETS,
+      });
+      await broken.start();
+      try {
+        // Registration: the signature verifies, the challenge cannot be recorded: 503, nothing
+        // bound, the session an ordinary one (Chromium treats a 5xx as transient).
+        const n = new DbscBrowser(broken.url);
+        await n.request("/login?user=sam");
+        const [failed] = n.seen("registration_failed");
+        assert.ok(failed, events(n));
+        assert.equal(failed.status, 503);
+        assert.deepEqual(JSON.parse(failed.body), { error: "store_unavailable" });
+        assert.equal(n.sessions.size, 0);
+        const plain = await n.request("/me");
+        assert.equal(session(plain)["x-session-status"], "valid");
+        assert.equal(session(plain)["x-session-bound"], undefined);
+
+        // Refresh: a session bound at the working gateway (same keys), refreshed at this one.
+        const { b } = await login(gateways.durable, { user: "tess" });
+        const s = b.session();
+        const moved = new DbscBrowser(broken.url);
+        moved.jar.cookies = b.jar.cookies.map((c) => ({ ...c }));
+        moved.sessions.set(s.id, { ...s, origin: broken.url, refreshUrl: broken.url + REFRESH, challenge: null });
+        moved.advance(BOUND_SECONDS + 1);
+        const me = await moved.request("/headers");
+        const [skipped] = moved.seen("refresh_skipped");
+        assert.ok(skipped, events(moved));
+        assert.equal(skipped.status, 503);
+        assert.deepEqual(JSON.parse(skipped.body), { error: "store_unavailable" });
+        assert.ok(moved.sessions.has(s.id), "a 5xx does not end the session");
+        // The deferred request went on, unbound, with Secure-Session-Skipped (kept from the origin).
+        const [sent] = moved.seen("sent_skipped");
+        assert.equal(sent?.header, `server_error;session_identifier="${s.id}"`, events(moved));
+        assert.equal(session(me)["x-session-status"], "unbound");
+        assert.equal(me.body.headers["secure-session-skipped"], undefined);
+        assert.deepEqual(
+          Object.keys(me.body.headers).filter((h) => /secure-session/.test(h)),
+          [],
+        );
+      } finally {
+        await broken.stop();
+      }
+    });
+  });
 
   describe('DBSC = "off" (the default)', () => {
     test("no offer, no binding: the session works as before", async () => {
