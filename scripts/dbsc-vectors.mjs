@@ -1,11 +1,13 @@
 // Writes tests/vectors/dbsc.json: known vectors of device-bound sessions (issue 14), made with
-// Node's WebCrypto (the browser's side: ES256 and RS256 key pairs, proof JWTs signed by them) and
-// Node's HKDF/HMAC (the server's stamped values, computed here independently of src/dbsc/).
+// Node's WebCrypto through the e2e protocol client (tests/e2e/dbsc-client.mjs: ES256 and RS256
+// key pairs, proof JWTs as Chromium writes them) and Node's HKDF/HMAC (the server's stamped
+// values, computed here independently of src/dbsc/).
 // Run once: `node scripts/dbsc-vectors.mjs`. The key pairs are new on every run, so the file is
 // committed as it was made; the challenges and bound cookies come out the same every time.
 // Read by src/dbsc/vectors.rs (cargo test) and the JS tests of DeviceBoundSessions.
 import { createHmac, hkdfSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { DeviceKey, signProof } from "../tests/e2e/dbsc-client.mjs";
 
 const { subtle } = globalThis.crypto;
 const b64 = (bytes) => Buffer.from(bytes).toString("base64url");
@@ -44,41 +46,16 @@ const challenge = (kind, sid, time, random) =>
   stamp("dbsc/challenge", context(KIND[kind], [sid]), time, random);
 const bound = (sid, jkt, time, random) => stamp("dbsc/bound", context(0, [sid, jkt]), time, random);
 
-// RFC 7638 thumbprint of the required members, sorted.
-const canonical = (jwk) =>
-  jwk.kty === "EC"
-    ? JSON.stringify({ crv: jwk.crv, kty: "EC", x: jwk.x, y: jwk.y })
-    : JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n });
-const thumbprint = async (jwk) => b64(await subtle.digest("SHA-256", Buffer.from(canonical(jwk))));
-
-const ALGS = {
-  ES256: {
-    generate: { name: "ECDSA", namedCurve: "P-256" },
-    sign: { name: "ECDSA", hash: "SHA-256" },
-  },
-  RS256: {
-    generate: { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-    sign: { name: "RSASSA-PKCS1-v1_5" },
-  },
-};
-
-async function pair(alg) {
-  const { privateKey, publicKey } = await subtle.generateKey(ALGS[alg].generate, true, ["sign", "verify"]);
-  const exported = await subtle.exportKey("jwk", publicKey);
-  return { alg, privateKey, jwk: JSON.parse(canonical(exported)) };
-}
-
-// A proof as Chromium makes it: header {alg, typ, jwk?}, payload {jti, authorization?}.
-async function proof(key, header, payload) {
-  const input = `${text(JSON.stringify(header))}.${text(JSON.stringify(payload))}`;
-  const signature = await subtle.sign(ALGS[key.alg].sign, key.privateKey, Buffer.from(input));
-  return `${input}.${b64(signature)}`;
-}
+// The browser's side: key pairs and proofs exactly as the e2e protocol client makes them
+// (Chromium's member order), so the vectors and the e2e tests share one proof maker.
+const pair = (alg) => DeviceKey.generate(alg);
+const proof = (key, { header, payload }) => signProof(key, { header, payload });
+const thumbprint = (key) => key.thumbprint();
 
 const random = (byte) => Buffer.alloc(8, byte);
 const vectors = {
   description:
-    "Device-bound sessions (DBSC, issue 14). Written by scripts/dbsc-vectors.mjs with Node's WebCrypto (key pairs, proofs) and HKDF/HMAC (challenges, bound cookies: the format of src/dbsc/stamp.rs, computed independently). `proofs`: each with the steps it passes; `verifies` is what WebCrypto says of its signature with `jwk` (the key it claims or the bound one); `code` the error Proof::parse, register or refresh gives, or null. Read by tests/dbsc.rs (natively and in wasm), the wasm test of verify_device (src/webcrypto.rs) and the JS tests.",
+    "Device-bound sessions (DBSC, issue 14). Written by scripts/dbsc-vectors.mjs with Node's WebCrypto through the e2e protocol client (key pairs, proofs as Chromium writes them) and HKDF/HMAC (challenges, bound cookies: the format of src/dbsc/stamp.rs, computed independently). `proofs`: each with the steps it passes; `verifies` is what WebCrypto says of its signature with `jwk` (the key it claims or the bound one); `code` the error Proof::parse, register or refresh gives, or null. Read by tests/dbsc.rs (natively and in wasm), the wasm test of verify_device (src/webcrypto.rs) and the JS tests.",
   keys,
   sessionId,
   now,
@@ -108,31 +85,35 @@ const typ = "dbsc+jwt";
 for (const alg of ["ES256", "RS256"]) {
   const key = await pair(alg);
   const other = await pair(alg);
-  const jkt = await thumbprint(key.jwk);
+  const jkt = await thumbprint(key);
   const reg = challenge("registration", sessionId, now, random(alg === "ES256" ? 3 : 4));
   const ref = challenge("refresh", sessionId, now + boundSeconds, random(alg === "ES256" ? 5 : 6));
   const boundValue = bound(sessionId, jkt, now, random(7));
   vectors.bound.push({ sessionId, jkt, now, random: random(7).toString("hex"), value: boundValue });
-  const registration = await proof(key, { alg, typ, jwk: key.jwk }, { jti: reg, authorization: "ac" });
-  const refresh = await proof(key, { alg, typ }, { jti: ref });
+  // Headers and payloads in Chromium's member order (sorted).
+  const withJwk = (k) => ({ alg, jwk: k.jwk, typ });
+  const registration = await proof(key, { header: withJwk(key), payload: { authorization: "ac", jti: reg } });
+  const refresh = await proof(key, { header: { alg, typ }, payload: { jti: ref } });
   const [h, p, s] = registration.split(".");
   const flip = (seg) => (seg[0] === "A" ? "B" : "A") + seg.slice(1);
-  const push = (v) => vectors.proofs.push({ alg, jwk: key.jwk, jkt, ...v });
+  // `by`: the key whose WebCrypto verify says `verifies` (checked below, then dropped).
+  const push = (v) => vectors.proofs.push({ alg, jwk: key.jwk, jkt, by: key, ...v });
   push({ name: `${alg} registration`, step: "registration", jwt: registration, jti: reg, authorization: "ac", verifies: true, code: null });
   push({ name: `${alg} refresh`, step: "refresh", jwt: refresh, jti: ref, authorization: null, verifies: true, code: null });
   // The refresh proof made by another key: it parses and its challenge checks; WebCrypto refuses
   // it with the bound key.
-  push({ name: `${alg} refresh by another key`, step: "refresh", jwt: await proof(other, { alg, typ }, { jti: ref }), jti: ref, authorization: null, verifies: false, code: null });
+  push({ name: `${alg} refresh by another key`, step: "refresh", jwt: await proof(other, { header: { alg, typ }, payload: { jti: ref } }), jti: ref, authorization: null, verifies: false, code: null });
   // Registration with another key's jwk in the header: the signature is not by that jwk.
-  push({ name: `${alg} registration claiming another key`, step: "registration", jwt: await proof(key, { alg, typ, jwk: other.jwk }, { jti: reg }), jti: reg, authorization: null, jwk: other.jwk, jkt: await thumbprint(other.jwk), verifies: false, code: null });
+  push({ name: `${alg} registration claiming another key`, step: "registration", jwt: await proof(key, { header: withJwk(other), payload: { jti: reg } }), jti: reg, authorization: null, jwk: other.jwk, jkt: await thumbprint(other), by: other, verifies: false, code: null });
   // A changed payload and a changed signature: parse, fail WebCrypto.
-  push({ name: `${alg} registration, payload changed`, step: "registration", jwt: `${h}.${text(JSON.stringify({ jti: reg, authorization: "ad" }))}.${s}`, jti: reg, authorization: "ad", verifies: false, code: null });
+  push({ name: `${alg} registration, payload changed`, step: "registration", jwt: `${h}.${text(JSON.stringify({ authorization: "ad", jti: reg }))}.${s}`, jti: reg, authorization: "ad", verifies: false, code: null });
   push({ name: `${alg} registration, signature changed`, step: "registration", jwt: `${h}.${p}.${flip(s)}`, jti: reg, authorization: "ac", verifies: false, code: null });
   // Refusals before any signature.
-  push({ name: `${alg} registration, challenge never issued`, step: "registration", jwt: await proof(key, { alg, typ, jwk: key.jwk }, { jti: b64(Buffer.alloc(32, 9)) }), jti: b64(Buffer.alloc(32, 9)), authorization: null, verifies: true, code: "unknown_challenge" });
-  push({ name: `${alg} refresh answering a registration challenge`, step: "refresh", jwt: await proof(key, { alg, typ }, { jti: reg }), jti: reg, authorization: null, verifies: true, code: "unknown_challenge" });
-  push({ name: `${alg} registration without typ`, step: "parse", jwt: await proof(key, { alg, jwk: key.jwk }, { jti: reg }), verifies: true, code: "malformed" });
-  push({ name: `${alg} registration without jwk`, step: "registration", jwt: await proof(key, { alg, typ }, { jti: reg }), jti: reg, authorization: null, verifies: true, code: "malformed" });
+  const never = b64(Buffer.alloc(32, 9));
+  push({ name: `${alg} registration, challenge never issued`, step: "registration", jwt: await proof(key, { header: withJwk(key), payload: { jti: never } }), jti: never, authorization: null, verifies: true, code: "unknown_challenge" });
+  push({ name: `${alg} refresh answering a registration challenge`, step: "refresh", jwt: await proof(key, { header: { alg, typ }, payload: { jti: reg } }), jti: reg, authorization: null, verifies: true, code: "unknown_challenge" });
+  push({ name: `${alg} registration without typ`, step: "parse", jwt: await proof(key, { header: { alg, jwk: key.jwk }, payload: { jti: reg } }), verifies: true, code: "malformed" });
+  push({ name: `${alg} registration without jwk`, step: "registration", jwt: await proof(key, { header: { alg, typ }, payload: { jti: reg } }), jti: reg, authorization: null, verifies: true, code: "malformed" });
 }
 // alg none: no signature at all.
 vectors.proofs.push({
@@ -158,17 +139,18 @@ vectors.draftExample = {
 {
   const jwt = JSON.parse(vectors.draftExample.header);
   const [h, p, s] = jwt.split(".");
-  const key = await subtle.importKey("jwk", vectors.draftExample.payloadJwk, ALGS.ES256.generate, false, ["verify"]);
-  vectors.draftExample.verifies = await subtle.verify(ALGS.ES256.sign, key, Buffer.from(s, "base64url"), Buffer.from(`${h}.${p}`));
+  const publicKey = await subtle.importKey("jwk", vectors.draftExample.payloadJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+  const key = Object.assign(new DeviceKey(), { alg: "ES256", publicKey });
+  vectors.draftExample.verifies = await key.verify(Buffer.from(s, "base64url"), Buffer.from(`${h}.${p}`));
 }
 
 // Every `verifies` above, checked now with WebCrypto.
 for (const v of vectors.proofs) {
+  const { by } = v;
+  delete v.by;
   const [h, p, s] = v.jwt.split(".");
-  if (!v.jwk || s === "") continue;
-  const algs = ALGS[v.alg];
-  const key = await subtle.importKey("jwk", v.jwk, algs.generate.name === "ECDSA" ? algs.generate : { name: algs.generate.name, hash: "SHA-256" }, false, ["verify"]);
-  const ok = await subtle.verify(algs.sign, key, Buffer.from(s, "base64url"), Buffer.from(`${h}.${p}`));
+  if (!by || s === "") continue;
+  const ok = await by.verify(Buffer.from(s, "base64url"), Buffer.from(`${h}.${p}`));
   if (ok !== v.verifies) throw new Error(`${v.name}: verifies is ${ok}`);
 }
 
