@@ -13,10 +13,13 @@
 //    the bound cookie's expiry (the client's clock moves; the gateway's 600 s are not waited),
 //    the 403 challenge, the proof, rotation, logout (`{"continue": false}`), a browser without
 //    DBSC, and the attacks of the issue, each with its defined answer.
-// 3. A gateway whose store is down: registration and refresh answer 503 `store_unavailable`;
+// 3. STORE = "kv": a replayed refresh proof at the same location is refused; the session
+//    cookie's sliding refresh (SESSION_REFRESH_AFTER = "0") keeps `cnf`, and an unbound request
+//    neither refreshes nor clears it.
+// 4. A gateway whose store is down: registration and refresh answer 503 `store_unavailable`;
 //    the browser keeps its session and sends the deferred request with Secure-Session-Skipped,
 //    which the origin never sees.
-// 4. DBSC = "off" (the default): no offer, nothing bound.
+// 5. DBSC = "off" (the default): no offer, nothing bound.
 //
 // An expired challenge cannot be made here (the gateway's clock cannot be moved): the tests use
 // a challenge HMAC'd by another gateway's keys and one issued for another session, which the
@@ -38,7 +41,7 @@ import {
   signProof,
   b64uJson,
 } from "./dbsc-client.mjs";
-import { Gateway, STORE_BINDINGS, startOrigins } from "./harness.mjs";
+import { Gateway, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
 
 const REGISTER = "/__edge/dbsc/register";
 const REFRESH = "/__edge/dbsc/refresh";
@@ -157,6 +160,12 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
       toml: STORE_BINDINGS,
       secrets: DURABLE_SECRETS, // shared with the gateway whose store is down (last test)
     });
+    // KV, and a (compact) session cookie refreshed on every request a second or more after its
+    // issue (session JWTs are not refreshed by the gateway).
+    gateways.kv = new Gateway(origins, {
+      vars: { DBSC: "on", STORE: "kv", SESSION_REFRESH_AFTER: "0" },
+      toml: STORE_BINDINGS,
+    });
     gateways.off = new Gateway(origins);
     await Promise.all(Object.values(gateways).map((g) => g.start()));
   });
@@ -177,6 +186,9 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
     assert.equal(r.status, 200, r.text);
     return { b, login: r };
   }
+
+  /** A compact session token's bytes as text: its claims are JSON in it. */
+  const compactText = (token) => Buffer.from(token, "base64url").toString("latin1");
 
   /** A POST to a DBSC endpoint with `cookie` (a header value) and `headers`, outside any browser. */
   async function post(gw, path, { cookie, headers = {} } = {}) {
@@ -650,6 +662,50 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
       });
     });
   }
+
+  describe('STORE = "kv", SESSION_REFRESH_AFTER = "0" (a new session cookie at every request)', { concurrency: false }, () => {
+    const gw = () => gateways.kv;
+
+    test("a replayed refresh proof at the same location is refused (challenge_reused)", async () => {
+      const { b } = await login(gw());
+      const s = b.session();
+      const proof = await signProof(s.key, { jti: await freshChallenge(gw(), b) });
+      const first = await refreshWith(gw(), b, proof);
+      assert.equal(first.status, 200, first.text);
+      assertRefused(await refreshWith(gw(), b, proof), s.id, "challenge_reused", "replay (kv)");
+    });
+
+    test("the sliding refresh keeps the binding; a request without the bound cookie refreshes nothing", async () => {
+      const { b } = await login(gw(), { user: "uma" });
+      const binding = `"cnf":{"jkt":"${await b.keys[0].thumbprint()}"}`;
+      const sid = `"sid":"${b.session().id}"`;
+      const registered = b.jar.get(SESSION);
+      // A compact token's claims are plain JSON inside it (signed, not encrypted).
+      assert.ok(compactText(registered).includes(binding), compactText(registered));
+      await sleep(1100); // the refresh comes at least a second after the issue
+      const me = await b.request("/me");
+      assert.equal(session(me)["x-session-bound"], "1", me.text);
+      assert.ok(setCookie(me, SESSION), `refreshed: ${me.setCookies.join("\n")}`);
+      const refreshed = b.jar.get(SESSION);
+      assert.notEqual(refreshed, registered);
+      assert.ok(compactText(refreshed).includes(binding), `still bound: ${compactText(refreshed)}`);
+      assert.ok(compactText(refreshed).includes(sid));
+      assert.equal(session(await b.request("/me"))["x-session-bound"], "1", "bound with the new cookie");
+
+      await sleep(1100);
+      const res = await fetch(gw().url + "/me", { headers: { cookie: cookiesOf(b, "/me", [BOUND]) } });
+      const body = await res.json();
+      assert.equal(body.session["x-session-status"], "unbound");
+      assert.deepEqual(
+        res.headers.getSetCookie().filter((c) => c.startsWith(`${SESSION}=`)),
+        [],
+        "an unbound request neither refreshes nor clears the session cookie",
+      );
+      // The same request with the bound cookie would have refreshed it: the check above can fail.
+      const bound = await fetch(gw().url + "/me", { headers: { cookie: cookiesOf(b, "/me") } });
+      assert.equal(bound.headers.getSetCookie().filter((c) => c.startsWith(`${SESSION}=`)).length, 1);
+    });
+  });
 
   describe("the store is down (STORE durable, its Durable Object unreachable)", () => {
     test("registration and refresh answer 503; the browser keeps its session and says it skipped", async () => {
