@@ -21,8 +21,8 @@
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
 //! - `worker` (feature `gateway`): the event handlers and the per-instance state; beside them
-//!   the HTTP conversions, the proxied request's I/O, the operator endpoints' I/O, and the KV
-//!   snapshot and cron probes.
+//!   the HTTP conversions, the proxied request's I/O, the operator endpoints' I/O, the DBSC
+//!   endpoints' I/O (WebCrypto, single use of a challenge), and the KV snapshot and cron probes.
 
 pub mod assertion;
 pub mod config;

@@ -9,7 +9,8 @@
 //!   end-to-end tests).
 //!
 //! All need `Authorization: Bearer <OPERATOR_TOKEN>`; without `OPERATOR_TOKEN` configured they
-//! answer 404, as if they did not exist.
+//! answer 404, as if they did not exist. `/__edge/dbsc/` is not theirs when `DBSC` is on: the
+//! browser calls those endpoints, without a token ([`super::dbsc`], routed before this check).
 
 use serde_json::{json, Value};
 
