@@ -52,6 +52,12 @@ pub const CHALLENGE_HEADER: &str = "secure-session-challenge";
 pub const RESPONSE_HEADER: &str = "secure-session-response";
 /// From the browser, at refresh: the session identifier of the session config.
 pub const SESSION_ID_HEADER: &str = "sec-secure-session-id";
+/// The same, as a page's own script sends it: `fetch` drops every `Sec-` header (the Fetch
+/// standard forbids them to scripts), so a page that does DBSC itself (the demo page, for
+/// browsers without DBSC) names the session here. Read only when `SESSION_ID_HEADER` is absent;
+/// like it, a custom header that a cross-site request cannot send without a CORS preflight
+/// (which the gateway never grants), and the proof by the bound key is still required.
+pub const SCRIPT_SESSION_ID_HEADER: &str = "secure-session-id";
 
 /// How many bound cookies of the same name one request may present; one that checks wins.
 const MAX_PRESENTED: usize = 4;
@@ -367,8 +373,9 @@ impl Dbsc {
         else {
             return Decision::Answer(end());
         };
-        let named =
-            headers::get(call.headers, SESSION_ID_HEADER).and_then(wire::session_id_from_header);
+        let named = headers::get(call.headers, SESSION_ID_HEADER)
+            .or_else(|| headers::get(call.headers, SCRIPT_SESSION_ID_HEADER))
+            .and_then(wire::session_id_from_header);
         if named.as_deref() != Some(sid.as_str()) {
             return Decision::Answer(end());
         }
@@ -1157,6 +1164,47 @@ mod tests {
             let page = answer(refresh(&mut gw, &jar, sid, Some(es256(None, &c)), NOW + 11));
             assert_eq!((page.status, page.body.as_str()), (200, end), "{why}");
         }
+        // A page's script cannot send `Sec-` headers: it names the session in
+        // `Secure-Session-Id`, which must match just as well.
+        let script = |sid: &str, proof: Option<String>| {
+            let mut headers = vec![jar.header()];
+            headers.push((SCRIPT_SESSION_ID_HEADER.to_owned(), format!("\"{sid}\"")));
+            headers.extend(proof.map(|p| (RESPONSE_HEADER.to_owned(), p)));
+            headers
+        };
+        let page = answer(start(
+            &mut gw,
+            "POST",
+            REFRESH_PATH,
+            &script("other", None),
+            NOW + 11,
+            5,
+        ));
+        assert_eq!(
+            (page.status, page.body.as_str()),
+            (200, end),
+            "another session id"
+        );
+        let page = answer(start(
+            &mut gw,
+            "POST",
+            REFRESH_PATH,
+            &script(&sid, None),
+            NOW + 11,
+            5,
+        ));
+        assert_eq!(page.status, 403, "no proof: a challenge");
+        let c2 = challenge_of(&page, &sid);
+        let step = start(
+            &mut gw,
+            "POST",
+            REFRESH_PATH,
+            &script(&sid, Some(es256(None, &c2))),
+            NOW + 12,
+            6,
+        );
+        let ok = pending(step).finish(Ok(true), Some(Ok(())));
+        assert_eq!(ok.status, 200, "a proof by the bound key");
         // Another bound session's key cookie does not unlock this one.
         let (other_jar, _) = registered(&mut gw, 2);
         let mut swapped = jar.without("__Secure-session-key");
