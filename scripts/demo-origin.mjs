@@ -40,7 +40,9 @@
 // they are, which origin served them, their cart, and buttons to log in, add to the cart, log out
 // and log out everywhere. The buttons' routes (/login, /cart/add, /logout, /logout-everywhere)
 // answer such a request with the same x-session-* headers and a 303 back to the page. curl and
-// the tests (no text/html in Accept) keep the JSON.
+// the tests (no text/html in Accept) keep the JSON. With DBSC on at the gateway the page says
+// whether the session is bound, and its button "Log in with a device-bound session" has the
+// page's own script do DBSC (PAGE_DBSC below), for browsers that do not.
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { WebSocketServer } from "ws";
@@ -67,6 +69,117 @@ const escape = (s) =>
 /** True for a browser navigating: a GET that accepts HTML. */
 const wantsPage = (req) => req.method === "GET" && /\btext\/html\b/i.test(req.headers.accept || "");
 
+// The demo page's own DBSC client, for browsers without DBSC (all but Chrome on Windows): the
+// browser's side of the protocol, as tests/e2e/dbsc-client.mjs does it for the tests, cut down
+// to what a page needs (ES256 only, no cookie jar or clock: the browser keeps the cookies) and
+// written for a browser (btoa, not Node's Buffer), hence a copy of its few signing lines rather
+// than a module both load. Two differences from a browser with DBSC: the login is a `fetch`
+// (so that the script can read the answer's Secure-Session-Registration header), and the
+// refresh names the session in `Secure-Session-Id`, because `fetch` drops every `Sec-` header
+// (the gateway reads that spelling when `Sec-Secure-Session-Id` is absent).
+const PAGE_DBSC = String.raw`
+const logEl = document.getElementById("dbsc-log");
+const log = (line) => (logEl.textContent += line + "\n");
+const b64u = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const part = (value) => b64u(new TextEncoder().encode(JSON.stringify(value)));
+const ES256 = { name: "ECDSA", hash: "SHA-256" };
+
+// A proof JWT as Chromium makes it: header {alg, jwk?, typ}, payload {jti}; ES256 is r||s.
+async function sign(privateKey, jti, jwk) {
+  const header = jwk ? { alg: "ES256", jwk, typ: "dbsc+jwt" } : { alg: "ES256", typ: "dbsc+jwt" };
+  const input = part(header) + "." + part({ jti });
+  return input + "." + b64u(await crypto.subtle.sign(ES256, privateKey, new TextEncoder().encode(input)));
+}
+
+// The device key and the session config, in IndexedDB (a non-extractable CryptoKey can be kept
+// there; its private bytes never reach this script).
+function store(mode, act) {
+  return new Promise((done, fail) => {
+    const open = indexedDB.open("edge-session-demo", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("dbsc");
+    open.onerror = () => fail(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction("dbsc", mode);
+      const req = act(tx.objectStore("dbsc"));
+      tx.oncomplete = () => done(req.result);
+      tx.onerror = () => fail(tx.error);
+    };
+  });
+}
+const saved = () => store("readonly", (s) => s.get("session"));
+
+async function register() {
+  if (!crypto.subtle) return log("WebCrypto needs a secure context: open http://127.0.0.1 or localhost");
+  const user = document.querySelector("input[name=user]").value || "alice";
+  const login = await fetch(prefix + "/login?user=" + encodeURIComponent(user), { headers: { accept: "application/json" } });
+  const offer = login.headers.get("secure-session-registration");
+  log("GET /login: " + login.status + ", Secure-Session-Registration: " + offer);
+  const path = offer?.match(/;path="([^"]*)"/)?.[1];
+  const challenge = offer?.match(/;challenge="([^"]*)"/)?.[1];
+  if (!path || !challenge) return log("no registration offered: is DBSC on at the gateway?");
+  const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+  const { crv, kty, x, y } = await crypto.subtle.exportKey("jwk", publicKey);
+  const res = await fetch(path, { method: "POST", headers: { "secure-session-response": await sign(privateKey, challenge, { crv, kty, x, y }) } });
+  const config = await res.json();
+  log("POST " + path + ": " + res.status + " " + JSON.stringify(config));
+  if (res.status !== 200) return;
+  await store("readwrite", (s) => s.put({ privateKey, config }, "session"));
+  location.reload();
+}
+
+// Returns true when a new bound cookie came (the browser stored it: it is HttpOnly, so this
+// script cannot read its value, only that the gateway answered 200 with the session config).
+async function refresh() {
+  const session = await saved();
+  if (!session) return log("no device key in this browser: log in with the device-bound session first"), false;
+  const { privateKey, config } = session;
+  const post = (proof) =>
+    fetch(config.refresh_url, {
+      method: "POST",
+      headers: { "secure-session-id": config.session_identifier, ...(proof && { "secure-session-response": proof }) },
+    });
+  let res = await post();
+  log("POST " + config.refresh_url + " without a proof: " + res.status);
+  for (let tries = 0; res.status === 403 && tries < 4; tries++) {
+    const challenge = res.headers.get("secure-session-challenge")?.match(/^"([^"]*)"/)?.[1];
+    if (!challenge) break;
+    res = await post(await sign(privateKey, challenge));
+    log("POST " + config.refresh_url + " with a proof of its Secure-Session-Challenge: " + res.status);
+  }
+  const body = await res.json().catch(() => null);
+  if (res.status === 200 && body?.continue !== false) {
+    await store("readwrite", (s) => s.put({ privateKey, config: body ?? config }, "session"));
+    log("a new bound cookie (" + config.credentials?.[0]?.name + "), session config " + JSON.stringify(body));
+    return true;
+  }
+  log("the session ended (" + JSON.stringify(body) + "): the key is dropped");
+  await store("readwrite", (s) => s.delete("session"));
+  return false;
+}
+
+document.getElementById("dbsc-login").onclick = () => register().catch((e) => log(String(e)));
+document.getElementById("dbsc-refresh").onclick = async () => {
+  try {
+    if (!(await refresh())) return;
+    const me = await (await fetch(prefix + "/whoami", { headers: { accept: "application/json" } })).json();
+    log("GET /whoami: x-session-bound: " + me.session["x-session-bound"] + ", x-session-sub: " + me.session["x-session-sub"]);
+  } catch (e) {
+    log(String(e));
+  }
+};
+// As Chrome defers a request whose bound cookie is missing and refreshes first: an unbound
+// page with the key here refreshes, then reloads (once: not again within 10 s).
+(async () => {
+  if (document.getElementById("bound").textContent !== "unbound" || !(await saved())) return;
+  const last = Number(sessionStorage.getItem("dbsc-refreshed") || 0);
+  if (Date.now() - last < 10000) return log("unbound again right after a refresh: not retrying");
+  log("unbound, with the device key here: refreshing, as Chrome would before this request");
+  sessionStorage.setItem("dbsc-refreshed", String(Date.now()));
+  if (await refresh()) location.reload();
+})().catch((e) => log(String(e)));
+`;
+
 /** The demo page: what the gateway told this origin about the visitor, and buttons to act. */
 const page = (req, url, prefix) => {
   const s = session(req);
@@ -89,6 +202,7 @@ const page = (req, url, prefix) => {
   const rows = Object.entries(s)
     .map(([k, v]) => `<tr><td><code>${escape(k)}</code></td><td><code>${escape(v)}</code></td></tr>`)
     .join("");
+  const button2 = (id, label) => `<button type="button" id="${id}">${label}</button>`;
   const button = (path, label, fields = "") =>
     `<form method="get" action="${prefix}${path}">${fields}<button id="${path.slice(1).replace(/\W/g, "-")}">${label}</button></form>`;
   return `<!doctype html>
@@ -108,6 +222,16 @@ ${button("/login", "Log in", `<input name="user" value="alice" size="10" aria-la
 ${button("/cart/add", "Add to cart", `<input name="item" value="book" size="10" aria-label="item"> `)}
 ${button("/logout", "Log out")}
 ${button("/logout-everywhere", "Log out everywhere")}
+<h2>A device-bound session in any browser</h2>
+<p>${button2("dbsc-login", "Log in with a device-bound session (DBSC done by this page, as Chrome on Windows does it)")}
+${button2("dbsc-refresh", "Refresh now")}</p>
+<p><small>For browsers without DBSC (all but Chrome on Windows), the first button has this page's
+script do what such a browser does by itself: log in, make a key pair whose private key cannot be
+exported, keep it (in IndexedDB) and register it with the gateway by signing the offered
+challenge; "Refresh now", and a reload of an unbound page, prove possession of the key for a new
+short-lived bound cookie. Real DBSC keeps the key in the device's TPM, out of reach of any script
+or malware, so this shows the protocol, not its protection.</small></p>
+<pre id="dbsc-log"></pre>
 <p><small>Reload: the gateway keeps you on the same origin (a signed affinity cookie). Log in: the
 origin answers <code>x-session-issue</code> and the gateway sets the session cookie; the origin never
 sees a cookie it would have to verify, only the <code>x-session-*</code> headers below, which the
@@ -118,6 +242,8 @@ a key it cannot export at login, and the session is then valid only with a bound
 that key renews.</small></p>
 <h2>Headers the gateway sent this origin</h2>
 <table id="headers">${rows || "<tr><td>none</td></tr>"}</table>
+<script>const prefix = ${JSON.stringify(prefix)};
+${PAGE_DBSC}</script>
 </body></html>
 `;
 };

@@ -5,7 +5,9 @@
 // rules: Secure __Host- cookies on http://127.0.0.1). curl and the other tests (no text/html in
 // Accept) keep the JSON. CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
 // Device-bound sessions are on, as `make dev` runs the gateway: the browsers here do not register
-// (they keep ordinary sessions), but for one that does by hand, and the page shows the binding.
+// (they keep ordinary sessions), but for one that does by hand, and the page shows the binding;
+// last, headless Chromium binds its session with the page's own DBSC client (the button "Log in
+// with a device-bound session"), refreshes it, and a copy of its jar without the bound cookie.
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { after, before, test } from "node:test";
@@ -168,6 +170,69 @@ test("headless Chromium: the buttons log in, fill the cart and log out", async (
     assert.equal(await text("origin"), origin, "the same origin after a reload");
     await Promise.all([page.waitForURL(`${gw.url}/`), page.click("#logout")]);
     assert.equal(await text("user"), "nobody");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("headless Chromium without DBSC: the page's own DBSC client binds the session, a copied jar without the bound cookie is unbound, Refresh now and a reload renew it", async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  const BOUND = "__Host-session-bound";
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const text = (id, p = page) => p.textContent(`#${id}`);
+    const boundCookie = async () => (await context.cookies()).find((c) => c.name === BOUND)?.value;
+    await page.goto(`${gw.url}/`);
+    assert.equal(await text("bound"), "not bound");
+    assert.ok(
+      (await text("dbsc-login")).startsWith("Log in with a device-bound session (DBSC done by this page"),
+      "the button is labelled as the page doing DBSC",
+    );
+    await page.fill("input[name=user]", "grace");
+    // The script logs in, registers and reloads the page.
+    await Promise.all([page.waitForEvent("load"), page.click("#dbsc-login")]);
+    assert.equal(await text("bound"), "bound", await page.content());
+    assert.equal(await text("user"), "grace");
+    const first = await boundCookie();
+    assert.ok(first, "the registration set the bound cookie");
+
+    // Another browser with a copy of the cookie jar, minus the bound cookie (and without the key,
+    // which never leaves the first browser's IndexedDB): no one.
+    const thief = await browser.newContext();
+    await thief.addCookies((await context.cookies()).filter((c) => c.name !== BOUND));
+    const stolen = await thief.newPage();
+    await stolen.goto(`${gw.url}/`);
+    assert.equal(await text("bound", stolen), "unbound");
+    assert.equal(await text("user", stolen), "nobody");
+    await thief.close();
+
+    // Refresh now: a 403 with a challenge, then 200 for the proof, and a new bound cookie value.
+    await page.click("#dbsc-refresh");
+    await page.waitForFunction(() => document.getElementById("dbsc-log").textContent.includes("x-session-bound"));
+    const log = await text("dbsc-log");
+    assert.match(log, /without a proof: 403\n.*Secure-Session-Challenge: 200\n/, log);
+    assert.match(log, /GET \/whoami: x-session-bound: 1, x-session-sub: grace/, log);
+    const second = await boundCookie();
+    assert.ok(second && second !== first, "a new bound cookie value");
+
+    // The bound cookie gone (as at its expiry): the page loads unbound, refreshes with the key
+    // from IndexedDB and reloads bound, as Chrome defers the request and refreshes first.
+    await context.clearCookies({ name: BOUND });
+    assert.equal(await boundCookie(), undefined);
+    const shown = []; // what each page load of `/` said, in order
+    page.on("response", (r) => {
+      if (r.request().isNavigationRequest()) shown.push(r.text().then((t) => t.match(/id="bound">([^<]*)</)?.[1]));
+    });
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById("bound")?.textContent === "bound");
+    assert.deepEqual(await Promise.all(shown), ["unbound", "bound"], "unbound, refreshed, then reloaded bound");
+    const third = await boundCookie();
+    assert.ok(third && third !== second, "the refresh on load set a new bound cookie");
+    assert.equal(await text("user"), "grace");
   } finally {
     await browser.close();
   }
