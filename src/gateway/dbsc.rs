@@ -140,6 +140,10 @@ impl Pending {
     /// browser retries later) and what the store said of the challenge's single use
     /// ([`use_once`]; `None` without a store; only asked when the signature verified).
     pub fn finish(self, verified: Result<bool, ()>, once: Option<Result<(), Error>>) -> Page {
+        locked(self.decide(verified, once))
+    }
+
+    fn decide(self, verified: Result<bool, ()>, once: Option<Result<(), Error>>) -> Page {
         let refuse = |status, code: &str| {
             let mut page = refusal(status, code);
             page.headers.extend(self.refusal_headers.iter().cloned());
@@ -154,6 +158,43 @@ impl Pending {
             (Err(()), _) => Page::internal(),
         }
     }
+}
+
+impl Decision {
+    /// The decision with its answer locked down (`no-store`, `nosniff`, never framed; a
+    /// [`Pending`] locks its own).
+    pub fn locked(self) -> Decision {
+        match self {
+            Decision::Answer(page) => Decision::Answer(locked(page)),
+            verify => verify,
+        }
+    }
+}
+
+/// An answer of the DBSC endpoints, locked down as dbsc.md's lessons ask ("no framing,
+/// narrow CORS"): besides `no-store` (every gateway page), `nosniff`, never framed, nothing
+/// to load; no CORS header is ever added (only the gateway's origin reads these answers).
+fn locked(mut page: Page) -> Page {
+    page.headers.extend(
+        [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'",
+            ),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned())),
+    );
+    page
+}
+
+/// 405 at a DBSC endpoint: only POST is allowed there.
+fn post_only() -> Page {
+    let mut page = Page::method_not_allowed();
+    page.headers.retain(|(n, _)| n != "allow");
+    page.headers.push(("allow".to_owned(), "POST".to_owned()));
+    page
 }
 
 /// A refusal: `{"error": code}`, `no-store`.
@@ -284,7 +325,7 @@ impl Dbsc {
         random: [u8; 16],
     ) -> Decision {
         if call.method != "POST" {
-            return Decision::Answer(Page::method_not_allowed());
+            return Decision::Answer(post_only());
         }
         let SessionCookie::Valid {
             claims,
@@ -362,7 +403,7 @@ impl Dbsc {
         random: [u8; 16],
     ) -> Decision {
         if call.method != "POST" {
-            return Decision::Answer(Page::method_not_allowed());
+            return Decision::Answer(post_only());
         }
         let (challenge_random, bound_random) = split(random);
         let SessionCookie::Valid {
@@ -1289,5 +1330,81 @@ mod tests {
         let mut guarded = gateway(&[("OPERATOR_TOKEN", "0123456789abcdef0123")]);
         let page = answer(start(&mut guarded, "POST", REFRESH_PATH, &[], NOW, 1));
         assert_eq!(page.body, r#"{"continue":false}"#);
+    }
+
+    /// Every answer of the DBSC endpoints is locked down (dbsc.md: "no framing, narrow CORS"):
+    /// `no-store`, `nosniff`, never framed, no CORS header; and a 405 there names POST, the one
+    /// method they take (it said `GET, HEAD`, the operator endpoints' methods).
+    #[test]
+    fn every_endpoint_answer_is_locked_down() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let (fresh, challenge, _) = login(&mut gw, 2);
+        let stale = jar.without("__Host-session-bound");
+        let c = challenge_of(
+            &answer(refresh(&mut gw, &stale, Some(&sid), None, NOW + 700)),
+            &sid,
+        );
+        let reg = vec![
+            fresh.header(),
+            (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
+        ];
+        let registration = pending(start(&mut gw, "POST", REGISTER_PATH, &reg, NOW + 1, 2));
+        let refreshing = pending(refresh(
+            &mut gw,
+            &stale,
+            Some(&sid),
+            Some(es256(None, &c)),
+            NOW + 701,
+        ));
+        let mut pages = vec![
+            answer(start(&mut gw, "GET", REGISTER_PATH, &[], NOW, 1)),
+            answer(start(&mut gw, "OPTIONS", REFRESH_PATH, &[], NOW, 1)),
+            answer(start(&mut gw, "POST", "/__edge/dbsc/other", &[], NOW, 1)),
+            answer(start(&mut gw, "POST", REGISTER_PATH, &[], NOW, 1)),
+            answer(refresh(&mut gw, &Jar::default(), Some(&sid), None, NOW)),
+            answer(refresh(&mut gw, &stale, Some(&sid), None, NOW + 700)),
+            answer(refresh(
+                &mut gw,
+                &stale,
+                Some(&sid),
+                Some("x".into()),
+                NOW + 700,
+            )),
+        ];
+        for p in [registration, refreshing] {
+            pages.extend([
+                p.clone().finish(Ok(true), None),
+                p.clone()
+                    .finish(Ok(true), Some(Err(Error::ChallengeReused))),
+                p.clone()
+                    .finish(Ok(true), Some(Err(Error::StoreUnavailable("down".into())))),
+                p.clone().finish(Ok(false), None),
+                p.finish(Err(()), None),
+            ]);
+        }
+        for page in &pages {
+            let h = |name| headers::get(&page.headers, name);
+            let what = format!("{} {:?}", page.status, page.body);
+            assert_eq!(h("cache-control"), Some("no-store"), "{what}");
+            assert_eq!(h("x-content-type-options"), Some("nosniff"), "{what}");
+            assert_eq!(h("x-frame-options"), Some("DENY"), "{what}");
+            assert_eq!(
+                h("content-security-policy"),
+                Some("default-src 'none'; frame-ancestors 'none'"),
+                "{what}"
+            );
+            assert!(
+                !page
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.starts_with("access-control-")),
+                "{what}"
+            );
+            if page.status == 405 {
+                assert_eq!(h("allow"), Some("POST"), "{what}");
+            }
+        }
+        assert_eq!(pages.iter().filter(|p| p.status == 405).count(), 2);
     }
 }

@@ -264,10 +264,13 @@ impl Gateway {
             now,
         );
         if let Some((d, found)) = dbsc_endpoint {
-            return Step::Dbsc(match found {
-                Err(page) => Decision::Answer(page),
-                Ok(endpoint) => self.dbsc_call(d, endpoint, req, &session, now, entropy),
-            });
+            return Step::Dbsc(
+                match found {
+                    Err(page) => Decision::Answer(page),
+                    Ok(endpoint) => self.dbsc_call(d, endpoint, req, &session, now, entropy),
+                }
+                .locked(),
+            );
         }
         // DBSC: a session bound to a device key is valid only with a fresh bound cookie.
         let bound = match (&session, &self.config.built.dbsc) {
