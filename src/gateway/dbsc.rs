@@ -189,14 +189,6 @@ fn locked(mut page: Page) -> Page {
     page
 }
 
-/// 405 at a DBSC endpoint: only POST is allowed there.
-fn post_only() -> Page {
-    let mut page = Page::method_not_allowed();
-    page.headers.retain(|(n, _)| n != "allow");
-    page.headers.push(("allow".to_owned(), "POST".to_owned()));
-    page
-}
-
 /// A refusal: `{"error": code}`, `no-store`.
 fn refusal(status: u16, code: &str) -> Page {
     Page::json(status, &json!({ "error": code }))
@@ -325,7 +317,7 @@ impl Dbsc {
         random: [u8; 16],
     ) -> Decision {
         if call.method != "POST" {
-            return Decision::Answer(post_only());
+            return Decision::Answer(Page::post_only());
         }
         let SessionCookie::Valid {
             claims,
@@ -403,7 +395,7 @@ impl Dbsc {
         random: [u8; 16],
     ) -> Decision {
         if call.method != "POST" {
-            return Decision::Answer(post_only());
+            return Decision::Answer(Page::post_only());
         }
         let (challenge_random, bound_random) = split(random);
         let SessionCookie::Valid {

@@ -60,7 +60,7 @@ pub fn authorize(
         "/__edge/health" if matches!(method, "GET" | "HEAD") => Ok(Endpoint::Health),
         "/__edge/health" => Err(Page::method_not_allowed()),
         "/__edge/sessions/revoke" if method == "POST" => Ok(Endpoint::RevokeSubject),
-        "/__edge/sessions/revoke" => Err(Page::method_not_allowed()),
+        "/__edge/sessions/revoke" => Err(Page::post_only()),
         "/__edge/store/conformance" if method == "GET" => Ok(Endpoint::StoreConformance),
         "/__edge/store/conformance" => Err(Page::method_not_allowed()),
         _ => Err(Page::not_found()),
@@ -193,12 +193,14 @@ mod tests {
             authorize(Some(TOKEN), "POST", "/__edge/sessions/revoke", ok),
             Ok(Endpoint::RevokeSubject)
         );
-        assert_eq!(
-            authorize(Some(TOKEN), "GET", "/__edge/sessions/revoke", ok)
-                .unwrap_err()
-                .status,
-            405
-        );
+        let wrong = authorize(Some(TOKEN), "GET", "/__edge/sessions/revoke", ok).unwrap_err();
+        assert_eq!(wrong.status, 405);
+        // A 405 names the methods the endpoint takes: POST here, GET and HEAD for health.
+        let allow =
+            |page: &Page| crate::gateway::headers::get(&page.headers, "allow").map(str::to_owned);
+        assert_eq!(allow(&wrong).as_deref(), Some("POST"));
+        let health = authorize(Some(TOKEN), "POST", "/__edge/health", ok).unwrap_err();
+        assert_eq!(allow(&health).as_deref(), Some("GET, HEAD"));
         assert_eq!(
             authorize(Some(TOKEN), "GET", "/__edge/store/conformance", ok),
             Ok(Endpoint::StoreConformance)

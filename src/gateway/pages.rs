@@ -131,10 +131,19 @@ impl Page {
         page
     }
 
-    /// 405 under the operator prefix.
+    /// 405 under the operator prefix, for the endpoints that take GET and HEAD.
     pub fn method_not_allowed() -> Self {
+        Page::allowing("GET, HEAD")
+    }
+
+    /// 405 for an endpoint that takes POST only (`/__edge/sessions/revoke`, the DBSC ones).
+    pub fn post_only() -> Self {
+        Page::allowing("POST")
+    }
+
+    fn allowing(methods: &str) -> Self {
         let mut page = Page::text(405, "405 Method Not Allowed\n".into());
-        page.headers.push(("allow".into(), "GET, HEAD".into()));
+        page.headers.push(("allow".into(), methods.into()));
         page
     }
 }
