@@ -170,7 +170,9 @@ impl DeviceBoundSessions {
 
     /// The `Secure-Session-Registration` value offering registration to the session
     /// `sessionId`: `(ES256 RS256);path="…";challenge="…"` with a new registration challenge
-    /// (valid 300 s), and `;authorization="…"` when given.
+    /// (valid 300 s), and `;authorization="…"` when given. Offer it only on the answer that
+    /// logs in (a new session id): a challenge on every answer would hand one to whoever holds
+    /// a stolen session cookie, who could then register a key of their own.
     #[wasm_bindgen(js_name = registrationHeader)]
     pub fn registration_header(
         &self,
@@ -212,7 +214,10 @@ impl DeviceBoundSessions {
     /// Verifies a registration proof (the `Secure-Session-Response` header) for the session
     /// `sessionId`: a Promise of `{ jkt, jwk, alg, challengeId, challengeExpires,
     /// authorization? }`. Rejects with `malformed`, `too_large`, `unsupported_alg` (`none`
-    /// included), `unknown_challenge`, `expired` or `bad_signature`.
+    /// included), `unknown_challenge`, `expired` or `bad_signature`. What it cannot know, you
+    /// must still do: refuse it when the session already recorded a `jkt` (a session binds
+    /// once), record `challengeId` so that a replay is refused (single use), and compare
+    /// `authorization` with the one you offered, if you offered one.
     #[wasm_bindgen(js_name = verifyRegistration)]
     pub fn verify_registration(
         &self,
@@ -247,6 +252,9 @@ impl DeviceBoundSessions {
     /// `verifyRegistration` gave): a Promise of `{ jkt, challengeId, challengeExpires }`.
     /// Rejects with `malformed`, `too_large`, `unsupported_alg`, `unknown_challenge`,
     /// `expired`, `key_mismatch` (another key, or not the `jkt` given) or `bad_signature`.
+    /// `jwk` is trusted as the session's key: take it from your own record of the session,
+    /// never from the request, or pass `{ jkt }` (the thumbprint the session recorded), else a
+    /// thief's own key verifies. Record `challengeId` to refuse a replay.
     #[wasm_bindgen(js_name = verifyRefresh)]
     pub fn verify_refresh(
         &self,
