@@ -1399,4 +1399,24 @@ mod tests {
         }
         assert_eq!(pages.iter().filter(|p| p.status == 405).count(), 2);
     }
+
+    /// `DBSC` off, then on again (what docs/gateway.md says): off, a bound session is an
+    /// ordinary one (`cnf` is not read: a stolen jar works as without DBSC) and the endpoints
+    /// are the operator prefix's (a 4xx: the browser ends its device-bound session); on again,
+    /// the same cookie without a fresh bound cookie is unbound until its user logs in again.
+    #[test]
+    fn dbsc_off_then_on_again() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let stolen = jar.without("__Host-session-bound");
+        let mut off = gateway(&[("DBSC", "off")]);
+        let (h, _) = origin_headers(&mut off, &stolen, NOW + 2);
+        assert_eq!(headers::get(&h, "x-session-status"), Some("valid"));
+        assert_eq!(headers::get(&h, "x-session-sub"), Some("alice"));
+        assert_eq!(headers::get(&h, BOUND_HEADER), None);
+        let refresh_off = refresh(&mut off, &stolen, Some(&sid), None, NOW + 700);
+        assert!(matches!(refresh_off, Step::Respond(p) if p.status == 404));
+        let (h, _) = origin_headers(&mut gw, &stolen, NOW + 700);
+        assert_eq!(headers::get(&h, "x-session-status"), Some(UNBOUND));
+    }
 }
