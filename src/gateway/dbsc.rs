@@ -1419,4 +1419,51 @@ mod tests {
         let (h, _) = origin_headers(&mut gw, &stolen, NOW + 700);
         assert_eq!(headers::get(&h, "x-session-status"), Some(UNBOUND));
     }
+
+    /// Paths near the endpoints: everything under `/__edge/dbsc/` as the browser sends it
+    /// (where the key cookie goes: a trailing slash, a percent-encoded name, a query) is the
+    /// gateway's and never reaches an origin; other spellings (`//__edge/...`, `/__EDGE/...`,
+    /// an encoded slash) are the origin's own paths, which the key cookie (`Path=/__edge/dbsc/`,
+    /// matched case-sensitively) never reaches, and the client's DBSC headers are dropped.
+    #[test]
+    fn paths_near_the_endpoints() {
+        let mut gw = gateway(&[]);
+        let proof = [(RESPONSE_HEADER.to_owned(), "e30.e30.e30".to_owned())];
+        for path in [
+            "/__edge/dbsc/register/",
+            "/__edge/dbsc/%72egister",
+            "/__edge/dbsc/register%2F",
+            "/__edge/dbsc/",
+            "/__edge/dbsc",
+        ] {
+            let page = answer(start(&mut gw, "POST", path, &proof, NOW, 1));
+            assert_eq!(page.status, 404, "{path}");
+        }
+        let page = answer(start(
+            &mut gw,
+            "POST",
+            "/__edge/dbsc/register?x=1",
+            &proof,
+            NOW,
+            1,
+        ));
+        assert_eq!(
+            error(&page),
+            (403, "no_session".into()),
+            "the endpoint, query or not"
+        );
+        for path in [
+            "//__edge/dbsc/register",
+            "/__EDGE/dbsc/register",
+            "/__edge%2Fdbsc/register",
+            "/x/__edge/dbsc/register",
+        ] {
+            match start(&mut gw, "POST", path, &proof, NOW, 1) {
+                Step::Proxy(a) => {
+                    assert_eq!(headers::get(&a.headers, RESPONSE_HEADER), None, "{path}")
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
 }
