@@ -40,7 +40,7 @@
 #[cfg(any(feature = "store", feature = "gateway"))]
 mod any;
 #[cfg(any(feature = "store", feature = "gateway"))]
-mod binding;
+pub(crate) mod binding;
 mod config;
 pub mod conformance;
 pub mod durable;

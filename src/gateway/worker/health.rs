@@ -7,8 +7,9 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, console_warn, web_sys, Context, Env};
 
 use super::http::{cancel, error_text};
-use super::{now, with, Shared};
+use super::{binding, now, with, Shared};
 use crate::gateway::health::{probe_targets, Probe, Snapshot, KV_BINDING, KV_KEY};
+use crate::store::binding::KvNamespace;
 use crate::time::UnixTime;
 
 /// Reads the shared health snapshot from KV: `None` when it could not be read, `Some(None)`
@@ -81,16 +82,23 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
         snapshot.down()
     );
     match env.kv(KV_BINDING) {
-        Ok(kv) => {
+        Ok(_) => {
             let stored = read_shared(env).await.flatten();
             let max_age = with(gw, |g| g.config().health_max_age).unwrap_or(0);
             if snapshot.worth_writing(stored.as_ref(), max_age) {
-                let put = kv.put(KV_KEY, snapshot.to_json());
-                if let Err(e) = match put {
-                    Ok(put) => put.execute().await,
+                // Through the crate's own KV binding, the text as it is: `worker`'s `put` takes
+                // any `Serialize` value through serde_wasm_bindgen and, with it, the formatting
+                // of floats (about 6 KB of gzipped wasm for a string).
+                let kv: KvNamespace = binding(env, KV_BINDING).unchecked_into();
+                let written = match kv.put(KV_KEY, &snapshot.to_json(), &js_sys::Object::new()) {
+                    Ok(put) => JsFuture::from(put).await.map(drop),
                     Err(e) => Err(e),
-                } {
-                    console_error!("edge-session gateway: writing shared health to KV failed: {e}");
+                };
+                if let Err(e) = written {
+                    console_error!(
+                        "edge-session gateway: writing shared health to KV failed: {}",
+                        error_text(&e)
+                    );
                 }
             }
         }
