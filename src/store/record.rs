@@ -214,8 +214,10 @@ impl RecordKeys {
                 Some(s.to_owned())
             }
         };
-        let data = match serde_json::from_slice(r.rest()) {
-            Ok(Value::Object(map)) => map,
+        // From text rather than `from_slice`: one instantiation of serde_json's parser (the
+        // other readers parse `&str`) instead of two; JSON text is UTF-8 either way.
+        let data = match std::str::from_utf8(r.rest()).map(serde_json::from_str) {
+            Ok(Ok(Value::Object(map))) => map,
             _ => return Err(Error::Malformed("record data is not a JSON object")),
         };
         Ok(Opened {
