@@ -102,6 +102,17 @@ impl SameSite {
             SameSite::None => "None",
         }
     }
+
+    /// The value from its configured spelling, as deserialization reads it (`"Strict"`, `"Lax"`,
+    /// `"None"` or the same in lower case); without serde, for the gateway's settings.
+    pub(crate) fn from_name(name: &str) -> Option<SameSite> {
+        match name {
+            "Strict" | "strict" => Some(SameSite::Strict),
+            "Lax" | "lax" => Some(SameSite::Lax),
+            "None" | "none" => Some(SameSite::None),
+            _ => None,
+        }
+    }
 }
 
 /// The name and attributes of a cookie; writes `Set-Cookie` header values for it.
@@ -334,6 +345,17 @@ fn has_prefix(name: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_site_from_name_reads_what_deserialization_reads() {
+        for name in [
+            "Strict", "strict", "Lax", "lax", "None", "none", "LAX", "", " Lax", "x",
+        ] {
+            let serde = serde_json::from_value::<SameSite>(serde_json::Value::from(name)).ok();
+            assert_eq!(SameSite::from_name(name), serde, "{name:?}");
+        }
+        assert_eq!(SameSite::from_name("none"), Some(SameSite::None));
+    }
 
     #[test]
     fn parses_real_world_headers() {

@@ -347,7 +347,7 @@ impl GatewayConfig {
         })?)?;
         let same_site = match var(COOKIE_SAMESITE).as_deref() {
             None => SameSite::Lax,
-            Some(text) => serde_json::from_value(Value::String(text.to_owned())).map_err(|_| {
+            Some(text) => SameSite::from_name(text).ok_or_else(|| {
                 ConfigError::new(
                     COOKIE_SAMESITE,
                     format!("{text:?} is not one of Lax, Strict, None"),
