@@ -12,14 +12,29 @@ use crate::gateway::health::{probe_targets, Probe, Snapshot, KV_BINDING, KV_KEY}
 use crate::store::binding::KvNamespace;
 use crate::time::UnixTime;
 
+/// The health KV namespace (binding [`KV_BINDING`]), through the crate's own KV binding rather
+/// than `worker`'s `KvStore`, whose options (serde_wasm_bindgen) and error types cost wasm for
+/// a text get and put. `None` when unbound: an object is needed (what `Env::kv` accepted).
+pub(super) fn health_kv(env: &Env) -> Option<KvNamespace> {
+    let kv = binding(env, KV_BINDING);
+    (kv.is_object() || kv.is_function()).then(|| kv.unchecked_into())
+}
+
 /// Reads the shared health snapshot from KV: `None` when it could not be read, `Some(None)`
 /// when there is none (or it is unreadable).
 pub(super) async fn read_shared(env: &Env) -> Option<Option<Snapshot>> {
-    let kv = env.kv(KV_BINDING).ok()?;
-    match kv.get(KV_KEY).text().await {
-        Ok(text) => Some(text.as_deref().and_then(Snapshot::parse)),
+    let kv = health_kv(env)?;
+    let read = match kv.get(KV_KEY) {
+        Ok(get) => JsFuture::from(get).await,
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok(value) => Some(value.as_string().as_deref().and_then(Snapshot::parse)),
         Err(e) => {
-            console_warn!("edge-session gateway: reading shared health from KV failed: {e}");
+            console_warn!(
+                "edge-session gateway: reading shared health from KV failed: {}",
+                error_text(&e)
+            );
             None
         }
     }
@@ -81,15 +96,13 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
         snapshot.origins.len(),
         snapshot.down()
     );
-    match env.kv(KV_BINDING) {
-        Ok(_) => {
+    match health_kv(env) {
+        Some(kv) => {
             let stored = read_shared(env).await.flatten();
             let max_age = with(gw, |g| g.config().health_max_age).unwrap_or(0);
             if snapshot.worth_writing(stored.as_ref(), max_age) {
-                // Through the crate's own KV binding, the text as it is: `worker`'s `put` takes
-                // any `Serialize` value through serde_wasm_bindgen and, with it, the formatting
-                // of floats (about 6 KB of gzipped wasm for a string).
-                let kv: KvNamespace = binding(env, KV_BINDING).unchecked_into();
+                // The text as it is: `worker`'s `put` takes any `Serialize` value through
+                // serde_wasm_bindgen and, with it, the formatting of floats.
                 let written = match kv.put(KV_KEY, &snapshot.to_json(), &js_sys::Object::new()) {
                     Ok(put) => JsFuture::from(put).await.map(drop),
                     Err(e) => Err(e),
@@ -102,7 +115,7 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
                 }
             }
         }
-        Err(_) => console_warn!(
+        None => console_warn!(
             "edge-session gateway: no KV binding {KV_BINDING}; health results stay in this instance"
         ),
     }

@@ -4,7 +4,6 @@ use worker::{web_sys, Env};
 
 use super::http::{self, page};
 use super::{binding, now, with, Shared, Store};
-use crate::gateway::health::KV_BINDING;
 use crate::gateway::operator;
 use crate::gateway::pages::Page;
 use crate::gateway::store;
@@ -22,7 +21,7 @@ pub(super) async fn health(
     let Some(report) = with(gw, |g| g.health().report(&g.config().origins, now)) else {
         return page(&Page::internal());
     };
-    let kv_bound = env.kv(KV_BINDING).is_ok();
+    let kv_bound = super::health::health_kv(env).is_some();
     let store = with(gw, |g| g.config().store.as_ref().map(|s| s.kind))
         .flatten()
         .map(|kind| (kind, binding(env, store::binding(kind)).is_object()));
