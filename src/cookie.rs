@@ -105,7 +105,7 @@ impl SameSite {
 
     /// The value from its configured spelling, as deserialization reads it (`"Strict"`, `"Lax"`,
     /// `"None"` or the same in lower case); without serde, for the gateway's settings.
-    pub(crate) fn from_name(name: &str) -> Option<SameSite> {
+    pub fn from_name(name: &str) -> Option<SameSite> {
         match name {
             "Strict" | "strict" => Some(SameSite::Strict),
             "Lax" | "lax" => Some(SameSite::Lax),
