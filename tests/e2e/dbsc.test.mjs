@@ -28,6 +28,7 @@
 // `every_registration_refusal` and `every_refresh_refusal`: `expired` one second after the window).
 import assert from "node:assert/strict";
 import { randomBytes, webcrypto } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 
 import {
@@ -111,18 +112,10 @@ describe("the protocol client, without a gateway", () => {
     });
   }
 
-  test("RFC 7638's thumbprint example", async () => {
-    const key = Object.assign(new DeviceKey(), {
-      alg: "RS256",
-      jwk: {
-        kty: "RSA",
-        n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-        e: "AQAB",
-        alg: "RS256",
-        kid: "2011-04-29",
-      },
-    });
-    assert.equal(await key.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+  test("RFC 7638's thumbprint example (tests/vectors/dbsc.json)", async () => {
+    const { rfc7638 } = JSON.parse(readFileSync(new URL("../vectors/dbsc.json", import.meta.url), "utf8"));
+    const key = Object.assign(new DeviceKey(), { alg: "RS256", jwk: rfc7638.jwk });
+    assert.equal(await key.thumbprint(), rfc7638.thumbprint);
   });
 
   test("the cookie jar keeps Max-Age, Path and deletion", () => {
