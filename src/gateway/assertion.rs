@@ -82,13 +82,7 @@ mod tests {
             ("SESSION_KEYS", KEYS),
         ];
         vars.extend_from_slice(extra);
-        GatewayConfig::from_vars(|n| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .and_then(Gateway::new)
+        crate::gateway::config::from_pairs(&vars).and_then(Gateway::new)
     }
 
     fn start(gw: &mut Gateway, path: &str, headers: &[(&str, &str)]) -> Step {

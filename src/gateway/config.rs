@@ -1077,6 +1077,18 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
     Ok(keys)
 }
 
+/// Test builds: the configuration of `vars`, a later pair overriding an earlier one of the same
+/// name (so a test's own settings go after a module's defaults).
+#[cfg(test)]
+pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
+    GatewayConfig::from_vars(|n| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

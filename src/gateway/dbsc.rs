@@ -520,7 +520,6 @@ mod tests {
     use super::*;
     use crate::codec::b64_encode;
     use crate::gateway::pipeline::{Entropy, Gateway, Request, Step};
-    use crate::gateway::GatewayConfig;
     use crate::store::memory::MemoryStore;
     use futures_executor::block_on;
 
@@ -536,14 +535,7 @@ mod tests {
             ("DBSC", "on"),
         ];
         vars.extend_from_slice(extra);
-        let config = GatewayConfig::from_vars(|n| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap();
-        Gateway::new(config).unwrap()
+        Gateway::new(crate::gateway::config::from_pairs(&vars).unwrap()).unwrap()
     }
 
     fn jwk(x: &str, y: &str) -> String {

@@ -764,14 +764,7 @@ mod tests {
             ),
         ];
         vars.extend_from_slice(extra);
-        let config = GatewayConfig::from_vars(|n| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap();
-        Gateway::new(config).unwrap()
+        Gateway::new(crate::gateway::config::from_pairs(&vars).unwrap()).unwrap()
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
