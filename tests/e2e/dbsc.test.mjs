@@ -42,7 +42,7 @@ import {
   signProof,
   b64uJson,
 } from "./dbsc-client.mjs";
-import { Gateway, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
 
 const REGISTER = "/__edge/dbsc/register";
 const REFRESH = "/__edge/dbsc/refresh";
@@ -184,19 +184,9 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
   const compactText = (token) => Buffer.from(token, "base64url").toString("latin1");
 
   /** A POST to a DBSC endpoint with `cookie` (a header value) and `headers`, outside any browser. */
-  async function post(gw, path, { cookie, headers = {} } = {}) {
-    const res = await fetch(gw.url + path, {
-      method: "POST",
-      redirect: "manual",
-      headers: { ...(cookie ? { cookie } : {}), ...headers },
-    });
-    const text = await res.text();
-    let body;
-    try {
-      body = JSON.parse(text);
-    } catch {}
-    return { status: res.status, headers: res.headers, setCookies: res.headers.getSetCookie(), text, body };
-  }
+  const post = (gw, path, { cookie, headers = {} } = {}) =>
+    gw.request(path, new Jar(), { method: "POST", headers: { ...(cookie ? { cookie } : {}), ...headers } });
+
 
   /** The Cookie header `b` sends to `path`, without the cookies named in `except`. */
   function cookiesOf(b, path, except = []) {
