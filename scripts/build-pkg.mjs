@@ -6,6 +6,7 @@
 //   target/npm/store/  wasm-pack --target web, --features store       -> `edge-session/store`
 //   target/npm/assertion/  wasm-pack --target web, --features assertion -> `edge-session/assertion`
 //   target/npm/dbsc/   wasm-pack --target web, --features dbsc        -> `edge-session/dbsc`
+//   (each build's snippets/: the JavaScript of the crate's `inline_js`, which its glue imports)
 //   npm/               what is written by hand: package.json (its version comes from
 //                      Cargo.toml), README.md, the per-runtime entries, api.js and api.d.ts,
 //                      errors.js; any other npm/*.js, npm/*.d.ts (for example hono.js) is copied
@@ -21,7 +22,7 @@
 // ERROR_CODES (error-codes.js) is generated from `Error::code` in src/error.rs, and the build
 // fails when the TypeScript `ErrorCode` union (src/js/tokens.rs) is not exactly that set.
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -86,6 +87,8 @@ function assemble({ from, name, dir, api }) {
     if (!existsSync(join(from, f))) fail(`${join(from, f)} missing: run \`make pkg\``);
     copyFileSync(join(from, f), join(out, f));
   }
+  // The glue imports the crate's JavaScript snippets (`inline_js`: src/js/object.rs) from here.
+  if (existsSync(join(from, "snippets"))) cpSync(join(from, "snippets"), join(out, "snippets"), { recursive: true });
   const glue = read(join(from, `${name}.js`));
   writeFileSync(join(out, "wasm-exports.js"), wasmExports(glue, `${name}.js`));
   const dts = read(join(from, `${name}.d.ts`));

@@ -8,7 +8,8 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{js_error, now_or_clock, parse, seconds};
+use super::object::claims_to_js;
+use super::{js_error, now_or_clock, seconds};
 use crate::error::{Error, Result as CoreResult};
 use crate::time::UnixTime;
 use crate::token::claims::{MinIssuedAt, VerifyOptions};
@@ -132,7 +133,7 @@ impl Options {
 
 /// Calls a `minIssuedAt` lookup with the verified claims.
 fn call_lookup(function: &Function, claims: &str) -> Result<Option<UnixTime>, JsValue> {
-    let min = function.call1(&JsValue::UNDEFINED, &parse(claims)?)?;
+    let min = function.call1(&JsValue::UNDEFINED, &claims_to_js(claims)?)?;
     if min.is_undefined() || min.is_null() {
         return Ok(None);
     }

@@ -3,8 +3,9 @@
 use wasm_bindgen::prelude::*;
 
 use super::claims::{optional_string, with_verify_options};
+use super::object::claims_to_js;
 use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
-use super::{js_error, now_or_clock, parse, seconds, stringify};
+use super::{js_error, now_or_clock, seconds, stringify};
 use crate::error::Error;
 use crate::token::jwt::JwtSignOptions as CoreSignOptions;
 
@@ -94,7 +95,7 @@ impl SessionTokens {
     ) -> Result<VerifiedJwtClaims, JsValue> {
         let verified =
             with_verify_options(options.as_deref(), |o| self.core.verify_jwt_json(token, o))?;
-        Ok(parse(&verified.claims)?.unchecked_into())
+        Ok(claims_to_js(&verified.claims)?.unchecked_into())
     }
 
     /// Like `verifyJwt`, also returning the id of the key that verified the token and whether

@@ -10,6 +10,7 @@ mod cookie;
 #[cfg(feature = "dbsc")]
 mod dbsc;
 mod jwt;
+mod object;
 #[cfg(feature = "sealed")]
 mod sealed;
 #[cfg(feature = "store")]
@@ -85,7 +86,8 @@ pub(crate) fn stringify(value: &JsValue) -> Option<String> {
     stringify_text(value).ok().flatten()
 }
 
-/// `JSON.parse(text)` of JSON this crate produced.
+/// `JSON.parse(text)` of JSON this crate produced (verified claims: [`object::claims_to_js`]).
+#[cfg(any(feature = "assertion", feature = "dbsc", feature = "store"))]
 pub(crate) fn parse(text: &str) -> Result<JsValue, JsValue> {
     JSON::parse(text)
 }

@@ -87,7 +87,7 @@ macro_rules! token_class {
                 let v = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
                     self.core.verify_json_with(token, o)
                 })?;
-                Ok($crate::js::parse(&v.claims)?.unchecked_into())
+                Ok($crate::js::object::claims_to_js(&v.claims)?.unchecked_into())
             }
 
             $(#[doc = $detailed_doc])*

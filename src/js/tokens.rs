@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::parse;
+use super::object::claims_to_js;
 use super::token_class::token_class;
 use crate::token::{SessionTokens as Core, Verified};
 
@@ -141,7 +141,7 @@ token_class! {
 /// The `VerifiedToken` of `verifyDetailed`.
 pub(super) fn detailed(v: &Verified<String>) -> Result<VerifiedToken, JsValue> {
     let out: VerifiedToken = js_sys::Object::new().unchecked_into();
-    out.set_claims(&parse(&v.claims)?);
+    out.set_claims(&claims_to_js(&v.claims)?);
     out.set_key_id(&v.key_id);
     out.set_stale_key(v.stale_key);
     Ok(out)

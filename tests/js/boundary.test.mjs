@@ -1,0 +1,122 @@
+// Claims across the wasm boundary (src/js/object.rs): verified claims come out as the object
+// `JSON.parse` gives (same members, values, order and prototype, a fresh object each call),
+// whether they take the per-shape fast path or `JSON.parse`; claims to sign go in through
+// `JSON.stringify` once, ASCII or not, short or long, `toJSON` included.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { NOW, codeOf, sessionTokens, sealedTokens } from "./fixtures.mjs";
+
+const tokens = sessionTokens({ ttlSeconds: 3600, maxTokenBytes: 65536 });
+const sealed = sealedTokens({ ttlSeconds: 3600 });
+
+// The JWT payload as signed: the claims text the wasm hands out for `verifyJwt`.
+const payload = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));
+
+// Exactly the same object: values, member order, prototype.
+function same(actual, expected, what) {
+  assert.deepStrictEqual(actual, expected, what);
+  assert.deepStrictEqual(Object.keys(actual), Object.keys(expected), `${what}: member order`);
+  assert.equal(Object.getPrototypeOf(actual), Object.prototype, `${what}: prototype`);
+  for (const key of Object.keys(expected)) {
+    assert.ok(Object.is(actual[key], expected[key]) || typeof expected[key] === "object", `${what}: ${key}`);
+  }
+}
+
+// Each case signed twice with other values of the same kind: the first verify of a shape goes
+// through JSON.parse, the later ones through the shape's template.
+const cases = [
+  ["strings", (v) => ({ sub: `user-${v}`, role: v % 2 ? "admin" : "" })],
+  ["integers", (v) => ({ n: v, neg: -v, zero: 0, big: 999999999999999 - v, bigger: 9007199254740993 + v })],
+  ["literals", (v) => ({ t: true, f: false, z: null, s: `${v}` })],
+  ["numbers that are not integers", (v) => ({ x: v + 0.5, e: 1e21 * v, tiny: 5e-324 })],
+  ["nested values", (v) => ({ a: [v, "x", { y: v }], o: { p: { q: v } }, empty: {}, list: [] })],
+  ["escapes", (v) => ({ q: `say "${v}"`, b: "a\\b", n: "line\nnext", tab: "\t", ctl: "\u0001" })],
+  ["not ASCII", (v) => ({ name: `Zoë ${v}`, emoji: "🍪", cjk: "会话" })],
+  ["names that need care", (v) => JSON.parse(`{"__proto__":${v},"a\\"b":1,"c\\\\d":2,"\\u2028":3,"é":4}`)],
+  ["names that look like indices", (v) => ({ 1: v, 0: "zero", b: v, a: "a", 10: true })],
+  ["many members", (v) => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`m${i}`, i + v]))],
+  ["an empty object", () => ({})],
+];
+
+for (const [name, make] of cases) {
+  test(`verified claims are what JSON.parse gives: ${name}`, () => {
+    for (let v = 1; v <= 3; v++) {
+      const claims = make(v);
+      const jwt = tokens.signJwt(claims, { now: NOW });
+      const expected = payload(jwt);
+      for (let round = 0; round < 2; round++) {
+        same(tokens.verifyJwt(jwt, { now: NOW }), expected, `verifyJwt ${v}.${round}`);
+        same(tokens.verifyJwtDetailed(jwt, { now: NOW }).claims, expected, `verifyJwtDetailed ${v}.${round}`);
+      }
+      // Compact and sealed tokens: iat and exp after the claims; the first verify (JSON.parse
+      // for a new shape) and the later ones agree exactly.
+      for (const [kind, t] of [["compact", tokens], ["sealed", sealed]]) {
+        const token = t.sign(claims, { now: NOW });
+        const first = t.verify(token, { now: NOW });
+        assert.deepStrictEqual(first, { ...JSON.parse(JSON.stringify(claims)), iat: NOW, exp: NOW + 3600 }, `${kind} ${v}`);
+        for (let round = 0; round < 2; round++) {
+          same(t.verify(token, { now: NOW }), first, `${kind} verify ${v}.${round}`);
+          same(t.verifyDetailed(token, { now: NOW }).claims, first, `${kind} verifyDetailed ${v}.${round}`);
+        }
+      }
+    }
+  });
+}
+
+test("every verify returns a fresh object: changing one changes no other", () => {
+  const token = tokens.sign({ sub: "fresh", n: 1 }, { now: NOW });
+  const a = tokens.verify(token, { now: NOW });
+  a.sub = "changed";
+  a.extra = true;
+  delete a.n;
+  assert.deepStrictEqual(tokens.verify(token, { now: NOW }), { sub: "fresh", n: 1, iat: NOW, exp: NOW + 3600 });
+});
+
+test("claims of many shapes, past the shapes kept, still verify exactly", () => {
+  for (let i = 0; i < 80; i++) {
+    const claims = { [`shape${i}`]: i, sub: `s${i}` };
+    const jwt = tokens.signJwt(claims, { now: NOW });
+    same(tokens.verifyJwt(jwt, { now: NOW }), payload(jwt), `shape ${i}`);
+    same(tokens.verifyJwt(jwt, { now: NOW }), payload(jwt), `shape ${i} again`);
+  }
+});
+
+test("the claims a minIssuedAt lookup sees, and an expired token's, are the verified claims", () => {
+  const token = tokens.sign({ sub: "lookup", role: "admin" }, { now: NOW });
+  let seen;
+  tokens.verify(token, { now: NOW, minIssuedAt: (c) => ((seen = c), undefined) });
+  assert.deepStrictEqual(seen, { sub: "lookup", role: "admin", iat: NOW, exp: NOW + 3600 });
+  let expired;
+  try {
+    tokens.verify(token, { now: NOW + 7200 });
+  } catch (e) {
+    expired = e;
+  }
+  assert.equal(expired.code, "expired");
+  assert.deepStrictEqual(expired.claims, seen);
+});
+
+test("claims to sign: long, not ASCII, with toJSON, or without a JSON form", () => {
+  const long = { sub: "x".repeat(20000), more: "y".repeat(300) };
+  const wide = { name: "Zoë", emoji: "🍪" };
+  for (const claims of [long, wide, { sub: "short" }, long, wide]) {
+    assert.deepStrictEqual(tokens.verify(tokens.sign(claims, { now: NOW }), { now: NOW }), { ...claims, iat: NOW, exp: NOW + 3600 });
+    assert.deepStrictEqual(tokens.verifyJwt(tokens.signJwt(claims, { now: NOW }), { now: NOW }), { ...claims, iat: NOW, exp: NOW + 3600 });
+  }
+  // toJSON runs once per sign, and may itself sign (the module is re-entered).
+  let calls = 0;
+  const inner = { toJSON: () => ((calls += 1), { sub: "inner" }) };
+  const outer = { toJSON: () => ({ sub: "outer", nested: tokens.sign(inner, { now: NOW }) }) };
+  const token = tokens.sign(outer, { now: NOW });
+  assert.equal(calls, 1);
+  const claims = tokens.verify(token, { now: NOW });
+  assert.equal(claims.sub, "outer");
+  assert.equal(tokens.verify(claims.nested, { now: NOW }).sub, "inner");
+  for (const bad of [undefined, () => 1, Symbol("s"), { toJSON: () => undefined }, { big: 1n }, { toJSON: () => { throw new Error("no"); } }]) {
+    assert.equal(codeOf(() => tokens.sign(bad, { now: NOW })), "invalid_claims");
+    assert.equal(codeOf(() => tokens.signJwt(bad, { now: NOW })), "invalid_claims");
+  }
+  const cycle = {};
+  cycle.self = cycle;
+  assert.equal(codeOf(() => tokens.sign(cycle, { now: NOW })), "invalid_claims");
+});
