@@ -362,6 +362,62 @@ pub fn add_cookies(out: &mut Vec<(String, String)>, cookies: impl IntoIterator<I
     out.insert(0, ("cache-control".to_owned(), value));
 }
 
+/// What turns one header list into another, name by name: the names to delete and the headers
+/// to append after. A name whose values (in order) are the same on both sides is left alone;
+/// any other is deleted and gets every value it has in `after`. Applied to the platform's own
+/// copy of `before` (`new Headers(request.headers)`, an origin response's headers), it gives
+/// `after` without rebuilding every header: the gateway's glue sends [`to_origin`]'s and
+/// [`from_origin`]'s decisions this way.
+///
+/// ```
+/// use edge_session::gateway::headers::{changes, Changes};
+/// let h = |p: &[(&str, &str)]| p.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
+/// let before = h(&[("accept", "*/*"), ("x-session-sub", "admin"), ("cookie", "a=1")]);
+/// let after = h(&[("accept", "*/*"), ("cookie", "a=1"), ("x-session-status", "none")]);
+/// assert_eq!(changes(&before, &after), Changes {
+///     delete: vec!["x-session-sub".into()],
+///     append: h(&[("x-session-status", "none")]),
+/// });
+/// ```
+pub fn changes(before: &[(String, String)], after: &[(String, String)]) -> Changes {
+    let mut out = Changes::default();
+    fn values<'a>(list: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        list.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, _) in before.iter().chain(after) {
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        seen.push(name);
+        let (was, is) = (values(before, name), values(after, name));
+        if was == is {
+            continue;
+        }
+        if !was.is_empty() {
+            out.delete.push(name.to_ascii_lowercase());
+        }
+        out.append.extend(
+            is.into_iter()
+                .map(|v| (name.to_ascii_lowercase(), v.to_owned())),
+        );
+    }
+    out
+}
+
+/// The difference of two header lists (see [`changes`]): delete these names, then append these
+/// headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Names (lowercase) whose every value goes.
+    pub delete: Vec<String>,
+    /// Headers to append, after the deletions.
+    pub append: Vec<(String, String)>,
+}
+
 /// The first value of header `name` (any case).
 pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -420,6 +476,93 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// `changes` applied to `before` as the platform's Headers apply them: every value of a
+    /// deleted name goes, appended headers come after.
+    fn apply(before: &[(String, String)], c: &Changes) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = before
+            .iter()
+            .filter(|(n, _)| !c.delete.iter().any(|d| d.eq_ignore_ascii_case(n)))
+            .cloned()
+            .collect();
+        out.extend(c.append.iter().cloned());
+        out
+    }
+
+    /// Each name's values, in order, by lowercase name: what a Headers object holds.
+    fn by_name(list: &[(String, String)]) -> Vec<(String, Vec<String>)> {
+        let mut names: Vec<String> = list.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| {
+                let values = list
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                (name, values)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_turn_the_client_and_origin_headers_into_the_gateways() {
+        let fwd = Forwarded {
+            host: "app.example",
+            proto: "https",
+            client_ip: Some("192.0.2.1"),
+        };
+        let client = h(&[
+            ("Host", "app.example"),
+            ("X-Session-Sub", "admin"),
+            ("x_session_status", "valid"),
+            ("connection", "keep-alive, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("Forwarded", "for=6.6.6.6"),
+            ("accept", "text/html"),
+            ("cookie", "a=1"),
+        ]);
+        let identity = vec![
+            ("x-session-status".to_owned(), "valid".to_owned()),
+            ("x-session-sub".to_owned(), "u1".to_owned()),
+        ];
+        let to = to_origin(&client, &fwd, identity, true);
+        let origin = h(&[
+            ("content-type", "text/html"),
+            ("x-session-issue", r#"{"sub":"u1"}"#),
+            ("X-Session-Sub", "admin"),
+            ("set-cookie", "__Host-session=forged; Path=/"),
+            ("set-cookie", "theme=dark"),
+            ("Secure-Session-Registration", "(ES256)"),
+            ("keep-alive", "timeout=5"),
+        ]);
+        let (mut from, _) = from_origin(&origin, true, &["__Host-session"]);
+        add_cookies(&mut from, Some("__Host-session=real".to_owned()));
+        for (before, after) in [(&client, &to), (&origin, &from)] {
+            let c = changes(before, after);
+            assert_eq!(by_name(&apply(before, &c)), by_name(after));
+            // Nothing reserved survives: what is not deleted is the gateway's own append.
+            for (n, _) in before.iter().filter(|(n, _)| is_reserved(n, true)) {
+                assert!(c.delete.contains(&n.to_ascii_lowercase()), "{n} kept");
+            }
+        }
+        let c = changes(&origin, &from);
+        assert!(c.delete.contains(&"set-cookie".to_owned()));
+        assert_eq!(
+            c.append
+                .iter()
+                .filter(|(n, _)| n == "set-cookie")
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>(),
+            ["theme=dark", "__Host-session=real"]
+        );
+        // Unchanged headers are left alone.
+        assert!(!c.delete.contains(&"content-type".to_owned()));
+        assert_eq!(changes(&client, &client), Changes::default());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStream};
 
+use crate::gateway::headers;
 use crate::gateway::pages::Page;
 use crate::gateway::pipeline::{self, Attempt};
 
@@ -35,11 +36,30 @@ export function headers_from_text(text) {
   for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
   return headers;
 }
+export function edit_headers(base, text) {
+  const headers = new Headers(base);
+  const parts = text.split('\n');
+  let i = 0;
+  for (; i < parts.length && parts[i] !== ''; i++) headers.delete(parts[i]);
+  for (i++; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  return headers;
+}
+export function send_then(request, id, done, failed) {
+  return fetch(request).then((answer) => done(id, answer), (error) => failed(id, error));
+}
 ")]
 extern "C" {
     fn header_text(headers: &web_sys::Headers) -> String;
     #[wasm_bindgen(catch)]
     fn headers_from_text(text: &str) -> Result<web_sys::Headers, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn edit_headers(base: &web_sys::Headers, text: &str) -> Result<web_sys::Headers, JsValue>;
+    fn send_then(
+        request: &web_sys::Request,
+        id: u32,
+        done: &js_sys::Function,
+        failed: &js_sys::Function,
+    ) -> js_sys::Promise;
 }
 
 /// `pairs` as JavaScript Headers, in one boundary crossing when no name or value holds a line
@@ -61,6 +81,43 @@ fn js_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
     }
     let headers = web_sys::Headers::new()?;
     for (n, v) in pairs {
+        headers.append(n, v)?;
+    }
+    Ok(headers)
+}
+
+/// A copy of `base` (the client's or the origin's headers, as the platform holds them) made
+/// into `after` by [`headers::changes`] from `before` (the same headers as the pipeline read
+/// them): the unchanged ones are never rebuilt. One boundary crossing (`name\n`... for the
+/// deletions, an empty line, then `name\nvalue\n`... for the appends) when nothing holds a
+/// line feed, else one call per change (Headers refuses a line feed and throws as before).
+fn edited(
+    base: &web_sys::Headers,
+    before: &[(String, String)],
+    after: &[(String, String)],
+) -> Result<web_sys::Headers, JsValue> {
+    let c = headers::changes(before, after);
+    let clean = |t: &str| !t.contains('\n');
+    if c.delete.iter().all(|n| clean(n)) && c.append.iter().all(|(n, v)| clean(n) && clean(v)) {
+        let mut text = String::new();
+        for n in &c.delete {
+            text.push_str(n);
+            text.push('\n');
+        }
+        text.push('\n');
+        for (n, v) in &c.append {
+            text.push_str(n);
+            text.push('\n');
+            text.push_str(v);
+            text.push('\n');
+        }
+        return edit_headers(base, &text);
+    }
+    let headers = web_sys::Headers::new_with_headers(base)?;
+    for n in &c.delete {
+        headers.delete(n)?;
+    }
+    for (n, v) in &c.append {
         headers.append(n, v)?;
     }
     Ok(headers)
@@ -93,21 +150,36 @@ pub(super) fn cancel(response: &web_sys::Response) {
     }
 }
 
-/// The request for one attempt, streaming the client's body (if any) through.
+/// The request for one attempt, streaming the client's body (if any) through. Its headers are
+/// the client's (`client`, read by the pipeline as `pairs`) changed into the attempt's.
 pub(super) fn build(
     attempt: &Attempt,
     method: &str,
     body: Option<ReadableStream>,
+    client: &web_sys::Headers,
+    pairs: &[(String, String)],
 ) -> Result<web_sys::Request, JsValue> {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
-    let headers = js_headers(&attempt.headers)?;
+    let headers = edited(client, pairs, &attempt.headers)?;
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
     if let Some(body) = &body {
         init.set_body(body);
     }
     web_sys::Request::new_with_str_and_init(&attempt.url, &init)
+}
+
+/// Sends a request to its origin and returns what `done(id, response)` returns when it answers,
+/// or what `failed(id, error)` returns when it gives no answer (refused, reset, DNS...): no
+/// Rust future in between (`done` and `failed` are made once per instance).
+pub(super) fn send_and(
+    request: &web_sys::Request,
+    id: u32,
+    done: &js_sys::Function,
+    failed: &js_sys::Function,
+) -> js_sys::Promise {
+    send_then(request, id, done, failed)
 }
 
 /// Sends a request to its origin; an error means no answer (refused, reset, DNS...).
@@ -118,16 +190,17 @@ pub(super) async fn send(request: &web_sys::Request) -> Result<web_sys::Response
         .dyn_into()
 }
 
-/// The origin's response with the gateway's `headers`: its body streamed through, or its
-/// WebSocket handed to the client.
+/// The origin's response with the gateway's `headers` (its own, read as `origin`, changed): its
+/// body streamed through, or its WebSocket handed to the client.
 pub(super) fn respond(
     response: &web_sys::Response,
+    origin: &[(String, String)],
     headers: &[(String, String)],
 ) -> worker::Result<web_sys::Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
-    let headers = js_headers(headers)?;
+    let headers = edited(&response.headers(), origin, headers)?;
     init.set_headers(&headers);
     if pipeline::hands_over_socket(response.status()) {
         // `webSocket` is the Workers extension of `ResponseInit`; the runtime joins the two ends.

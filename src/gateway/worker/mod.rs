@@ -25,8 +25,10 @@ mod rewrite;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::js_sys;
 use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::future_to_promise;
 use worker::web_sys;
 use worker::{console_error, event, Context, Env, ScheduleContext, ScheduledEvent};
 
@@ -146,40 +148,90 @@ fn entropy() -> Option<Entropy> {
     Some(Entropy::from_bytes(&bytes))
 }
 
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+/// A handler's result as what the fetch handler returns: the response, or (after logging the
+/// error) the gateway's 500 page, as `#[event(fetch)]` would answer.
+fn reply(result: worker::Result<web_sys::Response>) -> JsValue {
+    let error = match result {
+        Ok(response) => return response.into(),
+        Err(e) => e,
+    };
+    console_error!("edge-session gateway: {error}");
+    match http::page(&Page::internal()) {
+        Ok(response) => response.into(),
+        Err(e) => js_sys::Promise::reject(&JsValue::from_str(&e.to_string())).into(),
+    }
+}
+
+/// A promise of the response `handler` makes.
+fn later(
+    handler: impl std::future::Future<Output = worker::Result<web_sys::Response>> + 'static,
+) -> JsValue {
+    promise(Box::pin(handler))
+}
+
+/// One `future_to_promise` for every kind of handler (one copy of its machinery in the wasm).
+fn promise(
+    handler: std::pin::Pin<
+        Box<dyn std::future::Future<Output = worker::Result<web_sys::Response>>>,
+    >,
+) -> JsValue {
+    future_to_promise(async move { Ok(reply(handler.await)) }).into()
+}
+
+/// The fetch handler, exported as `#[event(fetch)]` would export it, but not `async`: it returns
+/// the response, or a promise of it. What needs no waiting is done here, synchronously; a
+/// proxied request without a store waits only for the origin's fetch (see [`proxy::start`]).
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    let ctx = Context::new(ctx);
     let gw = match gateway(&env) {
         Ok(gw) => gw,
-        Err(_) => return http::page(&Page::config_error()),
+        Err(_) => return reply(http::page(&Page::config_error())),
     };
     let Some(entropy) = entropy() else {
         console_error!("edge-session gateway: no randomness available");
-        return http::page(&Page::internal());
+        return reply(http::page(&Page::internal()));
     };
     let now = now();
     health::refresh_in_background(&gw, &env, &ctx, now);
 
-    let headers = http::header_pairs(&req.headers());
+    let client = req.headers();
+    let headers = http::header_pairs(&client);
     let (method, url, body) = (req.method(), req.url(), req.body());
+    let has_body = body.is_some();
     let request = Request {
         method: &method,
         url: &url,
         headers: &headers,
-        has_body: body.is_some(),
+        has_body,
     };
     let Some(step) = with(&gw, |g| g.start(&request, now, &entropy)) else {
-        return http::page(&Page::internal());
+        return reply(http::page(&Page::internal()));
     };
     let store = session_store(&gw, &env);
     match step {
-        Step::Respond(p) => http::page(&p),
-        Step::Jwks => assertion::jwks_response(&gw).await,
-        Step::Dbsc(decision) => dbsc::answer(decision, store, now).await,
-        Step::Operator(Endpoint::Health) => operator::health(&gw, &env, now).await,
-        Step::Operator(Endpoint::RevokeSubject) => operator::revoke(store, &req).await,
-        Step::Operator(Endpoint::StoreConformance) => operator::conformance(store, now).await,
+        Step::Respond(p) => reply(http::page(&p)),
+        Step::Jwks => later(async move { assertion::jwks_response(&gw).await }),
+        Step::Dbsc(decision) => later(dbsc::answer(decision, store, now)),
+        Step::Operator(Endpoint::Health) => {
+            later(async move { operator::health(&gw, &env, now).await })
+        }
+        Step::Operator(Endpoint::RevokeSubject) => {
+            later(async move { operator::revoke(store, &req).await })
+        }
+        Step::Operator(Endpoint::StoreConformance) => later(operator::conformance(store, now)),
         Step::Proxy(attempt) => {
-            proxy::run(&gw, &request, attempt, body, now, &entropy, store).await
+            let p = proxy::Proxied {
+                gw,
+                method,
+                url,
+                headers,
+                client,
+                has_body,
+                now,
+                entropy,
+            };
+            proxy::start(p, attempt, body, store)
         }
     }
 }

@@ -2,30 +2,165 @@
 //! origins (another one when the first gives no answer), and the answer sent back, after the
 //! stored session took the origin's changes.
 
+use std::cell::RefCell;
+
+use wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{console_error, console_warn, web_sys};
 
 use super::assertion;
 use super::http::{self, page};
 use super::rewrite;
-use super::{with, Shared, Store};
+use super::{later, reply, with, Shared, Store};
 use crate::gateway::headers;
 use crate::gateway::pages::Page;
 use crate::gateway::pipeline::{self, Attempt, Entropy, Request, Retry};
 use crate::gateway::store::{self, Loaded};
 use crate::time::UnixTime;
 
+/// A proxied request's own data, kept while its origin answers.
+pub(super) struct Proxied {
+    pub gw: Shared,
+    pub method: String,
+    pub url: String,
+    /// The client's headers as the pipeline reads them...
+    pub headers: Vec<(String, String)>,
+    /// ...and as the platform holds them (the origin request's headers are a changed copy).
+    pub client: web_sys::Headers,
+    pub has_body: bool,
+    pub now: UnixTime,
+    pub entropy: Entropy,
+}
+
+impl Proxied {
+    fn request(&self) -> Request<'_> {
+        Request {
+            method: &self.method,
+            url: &self.url,
+            headers: &self.headers,
+            has_body: self.has_body,
+        }
+    }
+}
+
+/// Requests waiting for their origin on the fast path, by id: a slot is taken when the fetch
+/// settles, then reused.
+#[derive(Default)]
+struct Waiting {
+    slots: Vec<Option<(Proxied, Attempt)>>,
+    free: Vec<u32>,
+}
+
+type Settled = Closure<dyn Fn(u32, JsValue) -> JsValue>;
+
+thread_local! {
+    static WAITING: RefCell<Waiting> = RefCell::default();
+    /// Made once per instance and shared by every request (they hold nothing of one): the
+    /// origin's answer or failure comes back through them, with the request's id.
+    static DONE: Settled = Closure::new(done);
+    static FAILED: Settled = Closure::new(failed);
+}
+
+fn wait(entry: (Proxied, Attempt)) -> Option<u32> {
+    WAITING.with(|w| {
+        let mut w = w.try_borrow_mut().ok()?;
+        match w.free.pop() {
+            Some(id) => {
+                *w.slots.get_mut(id as usize)? = Some(entry);
+                Some(id)
+            }
+            None => {
+                w.slots.push(Some(entry));
+                u32::try_from(w.slots.len() - 1).ok()
+            }
+        }
+    })
+}
+
+fn settle(id: u32) -> Option<(Proxied, Attempt)> {
+    WAITING.with(|w| {
+        let mut w = w.try_borrow_mut().ok()?;
+        let entry = w.slots.get_mut(id as usize)?.take()?;
+        w.free.push(id);
+        Some(entry)
+    })
+}
+
+/// Starts a proxied request: the response, or a promise of it. Without a store and an origin
+/// assertion (the common case), nothing between the client and the origin is asynchronous but
+/// the origin's fetch: no Rust future, one JavaScript promise; the answer is made when it
+/// settles ([`done`]). Otherwise, and for a retry after a failure ([`failed`]), [`run`].
+pub(super) fn start(
+    p: Proxied,
+    attempt: Attempt,
+    body: Option<web_sys::ReadableStream>,
+    store: Option<Store>,
+) -> JsValue {
+    let plain = store.is_none() && with(&p.gw, |g| g.config().assertion.is_none()) == Some(true);
+    if !plain {
+        return later(async move { run(&p, attempt, body, store).await });
+    }
+    let outgoing = match http::build(&attempt, &p.method, body, &p.client, &p.headers) {
+        Ok(outgoing) => outgoing,
+        Err(e) => return reply(not_built(&e)),
+    };
+    let Some(id) = wait((p, attempt)) else {
+        return reply(page(&Page::internal()));
+    };
+    DONE.with(|done| {
+        FAILED.with(|failed| {
+            http::send_and(
+                &outgoing,
+                id,
+                done.as_ref().unchecked_ref(),
+                failed.as_ref().unchecked_ref(),
+            )
+            .into()
+        })
+    })
+}
+
+/// The origin of the waiting request `id` answered: the answer for the client.
+fn done(id: u32, response: JsValue) -> JsValue {
+    let Some((p, attempt)) = settle(id) else {
+        return reply(page(&Page::internal()));
+    };
+    let response: web_sys::Response = response.unchecked_into();
+    with(&p.gw, |g| g.answered(&attempt));
+    reply(finish_now(&p, &attempt, &response))
+}
+
+/// The origin of the waiting request `id` gave no answer: another try (see [`run`]), or the
+/// gateway's page.
+fn failed(id: u32, error: JsValue) -> JsValue {
+    let Some((p, attempt)) = settle(id) else {
+        return reply(page(&Page::internal()));
+    };
+    match after_failure(&p, &attempt, &http::error_text(&error)) {
+        Ok(next) => later(async move { run(&p, next, None, None).await }),
+        Err(answer) => reply(answer),
+    }
+}
+
+/// A request for the origin could not be made: not the origin's fault, not marked down.
+fn not_built(e: &JsValue) -> worker::Result<web_sys::Response> {
+    console_error!(
+        "edge-session gateway: building the origin request failed: {}",
+        http::error_text(e)
+    );
+    page(&Page::internal())
+}
+
 /// Sends the request to origins, starting with `attempt`, and answers the client.
 pub(super) async fn run(
-    gw: &Shared,
-    request: &Request<'_>,
+    p: &Proxied,
     mut attempt: Attempt,
     body: Option<web_sys::ReadableStream>,
-    now: UnixTime,
-    entropy: &Entropy,
     store: Option<Store>,
 ) -> worker::Result<web_sys::Response> {
+    let (gw, request, now) = (&p.gw, p.request(), p.now);
     let loaded = match &store {
-        Some(st) => Some(load(gw, st, request, &mut attempt, now).await),
+        Some(st) => Some(load(gw, st, &request, &mut attempt, now).await),
         None => None,
     };
     let mut body = body;
@@ -34,42 +169,47 @@ pub(super) async fn run(
             console_error!("edge-session gateway: signing the origin assertion failed: {e}");
             return page(&Page::internal());
         }
-        let outgoing = match http::build(&attempt, request.method, body.take()) {
-            Ok(outgoing) => outgoing,
-            Err(e) => {
-                // Not the origin's fault: do not mark it down.
-                console_error!(
-                    "edge-session gateway: building the origin request failed: {}",
-                    http::error_text(&e)
-                );
-                return page(&Page::internal());
-            }
-        };
+        let outgoing =
+            match http::build(&attempt, request.method, body.take(), &p.client, &p.headers) {
+                Ok(outgoing) => outgoing,
+                Err(e) => return not_built(&e),
+            };
         let why = match http::send(&outgoing).await {
             // An answer of any status is the origin's: passed on, never a mark against it.
             Ok(response) => {
                 with(gw, |g| g.answered(&attempt));
-                return finish(gw, request, &attempt, response, now, entropy, store, loaded).await;
+                return finish(p, &attempt, response, store, loaded).await;
             }
             Err(e) => http::error_text(&e),
         };
-        let was_up = with(gw, |g| g.health().is_up(&attempt.origin, now));
-        let Some(next) = with(gw, |g| g.retry(request, &attempt, now, entropy)) else {
-            return page(&Page::internal());
-        };
-        // One line per origin going down, not one per failed request.
-        if was_up == Some(true)
-            && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false)
-        {
-            console_warn!(
-                "edge-session gateway: origin {:?} unreachable ({why}); marked down",
-                attempt.origin
-            );
+        match after_failure(p, &attempt, &why) {
+            Ok(next) => attempt = next,
+            Err(answer) => return answer,
         }
-        match next {
-            Retry::Next(next) => attempt = next,
-            Retry::Respond(p) => return page(&p),
-        }
+    }
+}
+
+/// After `attempt` got no answer (`why`): the next try, or the answer for the client.
+fn after_failure(
+    p: &Proxied,
+    attempt: &Attempt,
+    why: &str,
+) -> Result<Attempt, worker::Result<web_sys::Response>> {
+    let (gw, request, now) = (&p.gw, p.request(), p.now);
+    let was_up = with(gw, |g| g.health().is_up(&attempt.origin, now));
+    let Some(next) = with(gw, |g| g.retry(&request, attempt, now, &p.entropy)) else {
+        return Err(page(&Page::internal()));
+    };
+    // One line per origin going down, not one per failed request.
+    if was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false) {
+        console_warn!(
+            "edge-session gateway: origin {:?} unreachable ({why}); marked down",
+            attempt.origin
+        );
+    }
+    match next {
+        Retry::Next(next) => Ok(next),
+        Retry::Respond(p) => Err(page(&p)),
     }
 }
 
@@ -110,53 +250,88 @@ async fn load(
 
 /// The origin's response, streamed back with the gateway's headers, after the stored session
 /// (if any) took the origin's changes.
-#[allow(clippy::too_many_arguments)]
 async fn finish(
-    gw: &Shared,
-    request: &Request<'_>,
+    p: &Proxied,
     attempt: &Attempt,
     response: web_sys::Response,
-    now: UnixTime,
-    entropy: &Entropy,
     store: Option<Store>,
     loaded: Option<Loaded>,
 ) -> worker::Result<web_sys::Response> {
-    let origin_headers = http::header_pairs(&response.headers());
-    let result = with(gw, |g| g.finish(attempt, &origin_headers, now, entropy));
-    let (mut headers, plan) = match result {
-        Some(Ok(answer)) => (answer.headers, answer.plan),
-        Some(Err(p)) => {
-            console_warn!(
-                "edge-session gateway: origin {:?}: {}",
-                attempt.origin,
-                p.body.trim()
-            );
-            http::cancel(&response);
-            return page(&p);
-        }
-        None => return page(&Page::internal()),
+    let origin = http::header_pairs(&response.headers());
+    let (mut headers, plan) = match answer(p, attempt, &origin, &response) {
+        Ok(answer) => answer,
+        Err(refused) => return refused,
     };
     if let (Some(st), Some(loaded)) = (store, loaded) {
         let (sessions, settings) = &*st;
         let plan = plan.unwrap_or_default();
-        let out = store::finish(sessions, settings, loaded, &plan, now).await;
-        if let (Some(why), Some(p)) = (&out.refused, out.refused_page()) {
+        let out = store::finish(sessions, settings, loaded, &plan, p.now).await;
+        if let (Some(why), Some(page_)) = (&out.refused, out.refused_page()) {
             console_warn!("edge-session gateway: origin {:?}: {why}", attempt.origin);
             http::cancel(&response);
-            return page(&p);
+            return page(&page_);
         }
         if let Some(warning) = out.warning {
             console_warn!("edge-session gateway: session store: {warning}");
         }
         headers::add_cookies(&mut headers, out.set_cookie);
     }
-    let rewrite = pipeline::html_rewrite(attempt, request.method, response.status(), &headers);
+    send_back(p, attempt, &response, &origin, headers)
+}
+
+/// [`finish`] without a store: nothing to wait for.
+fn finish_now(
+    p: &Proxied,
+    attempt: &Attempt,
+    response: &web_sys::Response,
+) -> worker::Result<web_sys::Response> {
+    let origin = http::header_pairs(&response.headers());
+    match answer(p, attempt, &origin, response) {
+        Ok((headers, _)) => send_back(p, attempt, response, &origin, headers),
+        Err(refused) => refused,
+    }
+}
+
+/// The pipeline's headers for the client and its plan for the stored session, or the page
+/// that replaces a refused answer (its body dropped).
+#[allow(clippy::type_complexity)]
+fn answer(
+    p: &Proxied,
+    attempt: &Attempt,
+    origin: &[(String, String)],
+    response: &web_sys::Response,
+) -> Result<(Vec<(String, String)>, Option<store::Plan>), worker::Result<web_sys::Response>> {
+    match with(&p.gw, |g| g.finish(attempt, origin, p.now, &p.entropy)) {
+        Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
+        Some(Err(refused)) => {
+            console_warn!(
+                "edge-session gateway: origin {:?}: {}",
+                attempt.origin,
+                refused.body.trim()
+            );
+            http::cancel(response);
+            Err(page(&refused))
+        }
+        None => Err(page(&Page::internal())),
+    }
+}
+
+/// The origin's response with the gateway's `headers` (its own were `origin`), its HTML
+/// rewritten in URL mode.
+fn send_back(
+    p: &Proxied,
+    attempt: &Attempt,
+    response: &web_sys::Response,
+    origin: &[(String, String)],
+    mut headers: Vec<(String, String)>,
+) -> worker::Result<web_sys::Response> {
+    let rewrite = pipeline::html_rewrite(attempt, &p.method, response.status(), &headers);
     let Some((base, param, value)) = rewrite else {
-        return http::respond(&response, &headers);
+        return http::respond(response, origin, &headers);
     };
     // URL mode: the page's same-site URLs carry the value; its length changes.
     headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
-    let answer = http::respond(&response, &headers)?;
+    let answer = http::respond(response, origin, &headers)?;
     match rewrite::html(&answer, &base, param, value) {
         Ok(rewritten) => Ok(rewritten),
         Err(e) => {
