@@ -37,3 +37,9 @@ names=()
 wasm="$out/index_bg.wasm"
 "$bin/wasm-opt" "$wasm" -Oz "${enable[@]}" "${names[@]}" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
+
+# The entry module: the handlers called without worker-build's per-request Proxy, panic recovery
+# kept (src/gateway/worker/entry.mjs). It replaces worker-build's worker/shim.mjs, a re-export of
+# index.js, so every path that loads the gateway (wrangler.toml's main, the tests, the
+# benchmarks) loads it.
+cp src/gateway/worker/entry.mjs "$out/worker/shim.mjs"
