@@ -88,15 +88,20 @@ fn js_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
 
 /// A copy of `base` (the client's or the origin's headers, as the platform holds them) made
 /// into `after` by [`headers::changes`] from `before` (the same headers as the pipeline read
-/// them): the unchanged ones are never rebuilt. One boundary crossing (`name\n`... for the
-/// deletions, an empty line, then `name\nvalue\n`... for the appends) when nothing holds a
-/// line feed, else one call per change (Headers refuses a line feed and throws as before).
+/// them), or `base` itself when nothing changes: the unchanged ones are never rebuilt. One
+/// boundary crossing (`name\n`... for the deletions, an empty line, then `name\nvalue\n`... for
+/// the appends) when nothing holds a line feed, else one call per change (Headers refuses a line
+/// feed and throws as before).
 fn edited(
     base: &web_sys::Headers,
     before: &[(String, String)],
     after: &[(String, String)],
 ) -> Result<web_sys::Headers, JsValue> {
     let c = headers::changes(before, after);
+    if c.delete.is_empty() && c.append.is_empty() {
+        // The Request and Response constructors copy their init's headers anyway.
+        return Ok(base.clone());
+    }
     let clean = |t: &str| !t.contains('\n');
     if c.delete.iter().all(|n| clean(n)) && c.append.iter().all(|(n, v)| clean(n) && clean(v)) {
         let mut text = String::new();
