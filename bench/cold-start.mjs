@@ -18,7 +18,7 @@
 //   pass-through worker (bench/passthrough-worker.js) in front of the same origin.
 // The figures are medians over INSTANCES rounds, with their spread (min–max); --write puts the
 // table in docs/gateway-cost.md.
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -45,6 +45,8 @@ for (const [file, make] of [
 const dir = mkdtempSync(join(tmpdir(), "edge-cold-start-"));
 copyFileSync(join(WEB_PKG, "edge_session.js"), join(dir, "edge_session.js"));
 copyFileSync(join(WEB_PKG, "edge_session_bg.wasm"), join(dir, "edge_session_bg.wasm"));
+// The crate's JavaScript snippets, which the glue imports.
+cpSync(join(WEB_PKG, "snippets"), join(dir, "snippets"), { recursive: true });
 writeFileSync(
   join(dir, "library.mjs"),
   `import { initSync, SessionTokens } from "./edge_session.js";

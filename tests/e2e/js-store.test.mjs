@@ -29,7 +29,8 @@ let dir;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "edge-store-"));
   cpSync(join(here, "js-store-worker.mjs"), join(dir, "worker.mjs"));
-  for (const f of ["edge_session.js", "edge_session_bg.wasm"]) cpSync(join(pkg, f), join(dir, f));
+  // The glue, its wasm, and the crate's JavaScript snippets the glue imports.
+  for (const f of ["edge_session.js", "edge_session_bg.wasm", "snippets"]) cpSync(join(pkg, f), join(dir, f), { recursive: true });
   mf = new Miniflare({
     modules: true,
     modulesRoot: dir,
