@@ -9,12 +9,13 @@
 //   GATEWAY_OUT=target/gw-b scripts/build-gateway.sh      (a build to compare)
 //   BUILDS=build,target/gw-b N=1000 ROUNDS=20 node bench/gateway-ab.mjs
 //
-// CASES=anon,user,login picks the cases. Prints, per case and build, the batches' µs per request
+// THREADS=all counts every workerd thread instead (V8's background GC and compiler threads too,
+// as bench/gateway-cpu.mjs does). CASES=anon,user,login picks the cases. Prints, per case and build, the batches' µs per request
 // and what each adds to the pass-through at the same quantile.
 import { Miniflare } from "miniflare";
 import { readFileSync } from "node:fs";
 import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
-import { COMPAT, ROOT, gatewayWorker, median, workerdPids } from "./workerd.mjs";
+import { COMPAT, ROOT, cpuNs, gatewayWorker, workerdPids } from "./workerd.mjs";
 const N = Number(process.env.N || 3000), ROUNDS = Number(process.env.ROUNDS || 8);
 const builds = (process.env.BUILDS || "build").split(",");
 const names = builds.map((_, i) => "g" + i);
@@ -26,7 +27,9 @@ const mf = new Miniflare({ workers: [
 ]});
 await mf.ready;
 const pids = workerdPids();
-const main = () => pids.reduce((t, p) => t + Number(readFileSync(`/proc/${p}/task/${p}/schedstat`, "latin1").split(" ")[0]), 0);
+const main = process.env.THREADS === "all"
+  ? () => cpuNs(pids)
+  : () => pids.reduce((t, p) => t + Number(readFileSync(`/proc/${p}/task/${p}/schedstat`, "latin1").split(" ")[0]), 0);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function run(target, path, cookie, n) {
   const q = new URLSearchParams({ target, path, n: String(n), cookie });
@@ -60,7 +63,7 @@ for (const w of cases) {
   }
 }
 const q = (v, f) => [...v].sort((a, b) => a - b)[Math.floor(f * (v.length - 1))];
-console.log(`µs per request (N=${N}, ${ROUNDS} rounds; g0..: ${builds.join(", ")}): min p10 p25 median; added: min p10 p25`);
+console.log(`µs per request, ${process.env.THREADS === "all" ? "every workerd thread" : "workerd main thread"} (N=${N}, ${ROUNDS} rounds; g0..: ${builds.join(", ")}): min p10 p25 median; added: min p10 p25`);
 const pmin = q(raw.pt, 0), p10 = q(raw.pt, 0.1), p25 = q(raw.pt, 0.25);
 for (const [k, v] of Object.entries(raw)) console.log(k.padEnd(12), [q(v, 0), q(v, 0.1), q(v, 0.25), q(v, 0.5)].map((x) => x.toFixed(0).padStart(5)).join(""), "   added:", (q(v, 0) - pmin).toFixed(0).padStart(5), (q(v, 0.1) - p10).toFixed(0).padStart(5), (q(v, 0.25) - p25).toFixed(0).padStart(5));
 await mf.dispose();

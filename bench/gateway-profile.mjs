@@ -6,11 +6,13 @@
 //   node bench/gateway-profile.mjs [BUILD_DIR] [STORE] [PATH] [anonymous|user]
 //
 // Defaults: target/gw-named, STORE none, "/", anonymous (a returning visitor's affinity cookie).
+// PASSTHROUGH=1 profiles the JS pass-through worker (bench/passthrough-worker.js) in the
+// gateway's place, for comparison (its samples per request).
 import { Miniflare } from "miniflare";
 import WebSocket from "ws";
 
 import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
-import { COMPAT, freePort, gatewayWorker } from "./workerd.mjs";
+import { COMPAT, ROOT, freePort, gatewayWorker } from "./workerd.mjs";
 
 const [dir = "target/gw-named", store = "none", path = "/", who = "anonymous"] = process.argv.slice(2);
 const N = Number(process.env.N || 3000);
@@ -19,7 +21,16 @@ const mf = new Miniflare({
   inspectorPort: port,
   workers: [
     { name: "driver", modules: true, script: DRIVER, compatibilityDate: COMPAT, serviceBindings: { gw: "gw" } },
-    gatewayWorker("gw", store, "origin", dir),
+    process.env.PASSTHROUGH
+      ? {
+          name: "gw",
+          modules: true,
+          scriptPath: `${ROOT}/bench/passthrough-worker.js`,
+          compatibilityDate: COMPAT,
+          bindings: { ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]) },
+          outboundService: "origin",
+        }
+      : gatewayWorker("gw", store, "origin", dir),
     { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
   ],
 });
@@ -84,7 +95,24 @@ try {
       console.log(`${((100 * c) / samples.length).toFixed(1).padStart(5)}%  ${k.slice(0, 160)}`);
     }
   };
-  console.log(`${N} requests, STORE=${store}, ${path} (${who}), ${dir}: ${samples.length} samples of the gateway isolate`);
+  // Self samples by kind: the wasm, the JavaScript glue (worker-build's index.js), other
+  // JavaScript, workerd's and V8's native functions, and V8's own entries ((program), (idle)...).
+  const kinds = new Map();
+  for (const [k, c] of self) {
+    const kind = k.includes(".wasm")
+      ? "wasm"
+      : k.endsWith(" index.js")
+        ? "JavaScript glue (index.js)"
+        : /\.m?js$/.test(k)
+          ? "other JavaScript"
+          : k.startsWith("(")
+            ? k
+            : "native (workerd, V8)";
+    kinds.set(kind, (kinds.get(kind) || 0) + c);
+  }
+  const what = process.env.PASSTHROUGH ? "the pass-through" : dir;
+  console.log(`${N} requests, STORE=${store}, ${path} (${who}), ${what}: ${samples.length} samples of the isolate (${(samples.length / N).toFixed(2)} per request)`);
+  show("by kind (self)", kinds, 10);
   show("inclusive", inclusive, 50);
   show("self", self, 30);
 } finally {
