@@ -1,5 +1,5 @@
-// The operations bench/ab-workerd.mjs times on each build (those of bench/ab.mjs), on the
-// claims of bench/ops.mjs, each checked once. No Buffer: workerd has none.
+// The operations bench/ab.mjs (Node) and bench/ab-workerd.mjs (workerd) time on each build, on
+// the claims of bench/ops.mjs, each checked once. No Buffer: workerd has none.
 const CLAIMS = { sub: "user-12345", role: "admin" };
 
 export function makeOps(edge) {
