@@ -44,8 +44,8 @@ export function edit_headers(base, text) {
   for (i++; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
   return headers;
 }
-export function send_then(request, id, done, failed) {
-  return fetch(request).then((answer) => done(id, answer), (error) => failed(id, error));
+export function send_then(request, waiting, done, failed) {
+  return fetch(request).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
 }
 ")]
 extern "C" {
@@ -56,7 +56,7 @@ extern "C" {
     fn edit_headers(base: &web_sys::Headers, text: &str) -> Result<web_sys::Headers, JsValue>;
     fn send_then(
         request: &web_sys::Request,
-        id: u32,
+        waiting: &JsValue,
         done: &js_sys::Function,
         failed: &js_sys::Function,
     ) -> js_sys::Promise;
@@ -175,16 +175,16 @@ pub(super) fn build(
     web_sys::Request::new_with_str_and_init(&attempt.url, &init)
 }
 
-/// Sends a request to its origin and returns what `done(id, response)` returns when it answers,
-/// or what `failed(id, error)` returns when it gives no answer (refused, reset, DNS...): no
+/// Sends a request to its origin and returns what `done(waiting, response)` returns when it
+/// answers, or what `failed(waiting, error)` returns when it gives no answer (refused, reset, DNS...): no
 /// Rust future in between (`done` and `failed` are made once per instance).
 pub(super) fn send_and(
     request: &web_sys::Request,
-    id: u32,
+    waiting: &JsValue,
     done: &js_sys::Function,
     failed: &js_sys::Function,
 ) -> js_sys::Promise {
-    send_then(request, id, done, failed)
+    send_then(request, waiting, done, failed)
 }
 
 /// Sends a request to its origin; an error means no answer (refused, reset, DNS...).

@@ -2,9 +2,9 @@
 //! origins (another one when the first gives no answer), and the answer sent back, after the
 //! stored session took the origin's changes.
 
-use std::cell::RefCell;
-
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{console_error, console_warn, web_sys};
 
@@ -43,47 +43,29 @@ impl Proxied {
     }
 }
 
-/// Requests waiting for their origin on the fast path, by id: a slot is taken when the fetch
-/// settles, then reused.
-#[derive(Default)]
-struct Waiting {
-    slots: Vec<Option<(Proxied, Attempt)>>,
-    free: Vec<u32>,
+/// A request waiting for its origin on the fast path. It travels with the fetch's promise as a
+/// JavaScript object, so the garbage collector frees it with the promise, also when the promise
+/// never settles (the client gone, its request cancelled), as it freed the futures of `run`.
+#[wasm_bindgen]
+pub struct Waiting {
+    proxied: Proxied,
+    attempt: Attempt,
 }
 
-type Settled = Closure<dyn Fn(u32, JsValue) -> JsValue>;
+type Settled = Closure<dyn Fn(JsValue, JsValue) -> JsValue>;
 
 thread_local! {
-    static WAITING: RefCell<Waiting> = RefCell::default();
     /// Made once per instance and shared by every request (they hold nothing of one): the
-    /// origin's answer or failure comes back through them, with the request's id.
+    /// origin's answer or failure comes back through them, with the request's [`Waiting`].
     static DONE: Settled = Closure::new(done);
     static FAILED: Settled = Closure::new(failed);
 }
 
-fn wait(entry: (Proxied, Attempt)) -> Option<u32> {
-    WAITING.with(|w| {
-        let mut w = w.try_borrow_mut().ok()?;
-        match w.free.pop() {
-            Some(id) => {
-                *w.slots.get_mut(id as usize)? = Some(entry);
-                Some(id)
-            }
-            None => {
-                w.slots.push(Some(entry));
-                u32::try_from(w.slots.len() - 1).ok()
-            }
-        }
-    })
-}
-
-fn settle(id: u32) -> Option<(Proxied, Attempt)> {
-    WAITING.with(|w| {
-        let mut w = w.try_borrow_mut().ok()?;
-        let entry = w.slots.get_mut(id as usize)?.take()?;
-        w.free.push(id);
-        Some(entry)
-    })
+/// The request `waiting` carries, taken out of its JavaScript object (`None` if it is not one,
+/// or was taken already).
+fn settle(waiting: JsValue) -> Option<(Proxied, Attempt)> {
+    let w = Waiting::try_from_js_value(waiting).ok()?;
+    Some((w.proxied, w.attempt))
 }
 
 /// Starts a proxied request: the response, or a promise of it. Without a store and an origin
@@ -104,14 +86,15 @@ pub(super) fn start(
         Ok(outgoing) => outgoing,
         Err(e) => return reply(not_built(&e)),
     };
-    let Some(id) = wait((p, attempt)) else {
-        return reply(page(&Page::internal()));
-    };
+    let waiting = JsValue::from(Waiting {
+        proxied: p,
+        attempt,
+    });
     DONE.with(|done| {
         FAILED.with(|failed| {
             http::send_and(
                 &outgoing,
-                id,
+                &waiting,
                 done.as_ref().unchecked_ref(),
                 failed.as_ref().unchecked_ref(),
             )
@@ -120,9 +103,9 @@ pub(super) fn start(
     })
 }
 
-/// The origin of the waiting request `id` answered: the answer for the client.
-fn done(id: u32, response: JsValue) -> JsValue {
-    let Some((p, attempt)) = settle(id) else {
+/// The origin of the `waiting` request answered: the answer for the client.
+fn done(waiting: JsValue, response: JsValue) -> JsValue {
+    let Some((p, attempt)) = settle(waiting) else {
         return reply(page(&Page::internal()));
     };
     let response: web_sys::Response = response.unchecked_into();
@@ -130,10 +113,10 @@ fn done(id: u32, response: JsValue) -> JsValue {
     reply(finish_now(&p, &attempt, &response))
 }
 
-/// The origin of the waiting request `id` gave no answer: another try (see [`run`]), or the
+/// The origin of the `waiting` request gave no answer: another try (see [`run`]), or the
 /// gateway's page.
-fn failed(id: u32, error: JsValue) -> JsValue {
-    let Some((p, attempt)) = settle(id) else {
+fn failed(waiting: JsValue, error: JsValue) -> JsValue {
+    let Some((p, attempt)) = settle(waiting) else {
         return reply(page(&Page::internal()));
     };
     match after_failure(&p, &attempt, &http::error_text(&error)) {
