@@ -114,7 +114,7 @@ try {
   console.log(`${N} requests, STORE=${store}, ${path} (${who}), ${what}: ${samples.length} samples of the isolate (${(samples.length / N).toFixed(2)} per request)`);
   show("by kind (self)", kinds, 10);
   show("inclusive", inclusive, 50);
-  show("self", self, 30);
+  show("self", self, Number(process.env.TOP || 30));
 } finally {
   await mf.dispose();
 }

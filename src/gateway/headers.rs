@@ -418,6 +418,13 @@ pub struct Changes {
     pub append: Vec<(String, String)>,
 }
 
+impl Changes {
+    /// Whether the two lists were the same.
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.append.is_empty()
+    }
+}
+
 /// The first value of header `name` (any case).
 pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers

@@ -36,13 +36,28 @@ export function headers_from_text(text) {
   for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
   return headers;
 }
-export function edit_headers(base, text) {
-  const headers = new Headers(base);
+function edit(headers, text) {
   const parts = text.split('\n');
   let i = 0;
   for (; i < parts.length && parts[i] !== ''; i++) headers.delete(parts[i]);
   for (i++; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
-  return headers;
+}
+export function request_to(url, method, body, headers, text) {
+  const request = new Request(url, { method, headers, redirect: 'manual', body });
+  edit(request.headers, text);
+  return request;
+}
+export function response_from(response, socket, text) {
+  const answer = socket
+    ? new Response(null, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+        webSocket: response.webSocket,
+      })
+    : new Response(response.body, response);
+  edit(answer.headers, text);
+  return answer;
 }
 export function send_then(request, waiting, done, failed) {
   return fetch(request).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
@@ -53,7 +68,19 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn headers_from_text(text: &str) -> Result<web_sys::Headers, JsValue>;
     #[wasm_bindgen(catch)]
-    fn edit_headers(base: &web_sys::Headers, text: &str) -> Result<web_sys::Headers, JsValue>;
+    fn request_to(
+        url: &str,
+        method: &str,
+        body: Option<&ReadableStream>,
+        headers: &web_sys::Headers,
+        text: &str,
+    ) -> Result<web_sys::Request, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn response_from(
+        response: &web_sys::Response,
+        socket: bool,
+        text: &str,
+    ) -> Result<web_sys::Response, JsValue>;
     fn send_then(
         request: &web_sys::Request,
         waiting: &JsValue,
@@ -86,46 +113,40 @@ fn js_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
     Ok(headers)
 }
 
-/// A copy of `base` (the client's or the origin's headers, as the platform holds them) made
-/// into `after` by [`headers::changes`] from `before` (the same headers as the pipeline read
-/// them), or `base` itself when nothing changes: the unchanged ones are never rebuilt. One
-/// boundary crossing (`name\n`... for the deletions, an empty line, then `name\nvalue\n`... for
-/// the appends) when nothing holds a line feed, else one call per change (Headers refuses a line
-/// feed and throws as before).
-fn edited(
-    base: &web_sys::Headers,
-    before: &[(String, String)],
-    after: &[(String, String)],
-) -> Result<web_sys::Headers, JsValue> {
-    let c = headers::changes(before, after);
-    if c.delete.is_empty() && c.append.is_empty() {
-        // The Request and Response constructors copy their init's headers anyway.
-        return Ok(base.clone());
-    }
+/// The changes `c` as the text [`request_to`] and [`response_from`] apply in place to the copy
+/// of the headers they make (`name\n`... for the deletions, an empty line, then
+/// `name\nvalue\n`... for the appends): one boundary crossing; `None` when a name or a value
+/// holds a line feed, which Headers refuses: then [`apply`] makes them one call each, and
+/// throws as before.
+fn change_text(c: &headers::Changes) -> Option<String> {
     let clean = |t: &str| !t.contains('\n');
-    if c.delete.iter().all(|n| clean(n)) && c.append.iter().all(|(n, v)| clean(n) && clean(v)) {
-        let mut text = String::new();
-        for n in &c.delete {
-            text.push_str(n);
-            text.push('\n');
-        }
-        text.push('\n');
-        for (n, v) in &c.append {
-            text.push_str(n);
-            text.push('\n');
-            text.push_str(v);
-            text.push('\n');
-        }
-        return edit_headers(base, &text);
+    if !(c.delete.iter().all(|n| clean(n)) && c.append.iter().all(|(n, v)| clean(n) && clean(v))) {
+        return None;
     }
-    let headers = web_sys::Headers::new_with_headers(base)?;
+    let mut text = String::new();
+    for n in &c.delete {
+        text.push_str(n);
+        text.push('\n');
+    }
+    text.push('\n');
+    for (n, v) in &c.append {
+        text.push_str(n);
+        text.push('\n');
+        text.push_str(v);
+        text.push('\n');
+    }
+    Some(text)
+}
+
+/// The changes `c`, one call each.
+fn apply(headers: &web_sys::Headers, c: &headers::Changes) -> Result<(), JsValue> {
     for n in &c.delete {
         headers.delete(n)?;
     }
     for (n, v) in &c.append {
         headers.append(n, v)?;
     }
-    Ok(headers)
+    Ok(())
 }
 
 /// A JavaScript error's message, for the log.
@@ -156,7 +177,8 @@ pub(super) fn cancel(response: &web_sys::Response) {
 }
 
 /// The request for one attempt, streaming the client's body (if any) through. Its headers are
-/// the client's (`client`, read by the pipeline as `pairs`) changed into the attempt's.
+/// the client's (`client`, read by the pipeline as `pairs`) changed into the attempt's, in place
+/// in the new request's copy of them.
 pub(super) fn build(
     attempt: &Attempt,
     method: &str,
@@ -164,15 +186,19 @@ pub(super) fn build(
     client: &web_sys::Headers,
     pairs: &[(String, String)],
 ) -> Result<web_sys::Request, JsValue> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    let headers = edited(client, pairs, &attempt.headers)?;
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(body) = &body {
-        init.set_body(body);
+    let c = headers::changes(pairs, &attempt.headers);
+    let text = change_text(&c);
+    let request = request_to(
+        &attempt.url,
+        method,
+        body.as_ref(),
+        client,
+        text.as_deref().unwrap_or(""),
+    )?;
+    if text.is_none() {
+        apply(&request.headers(), &c)?;
     }
-    web_sys::Request::new_with_str_and_init(&attempt.url, &init)
+    Ok(request)
 }
 
 /// Sends a request to its origin and returns what `done(waiting, response)` returns when it
@@ -195,28 +221,28 @@ pub(super) async fn send(request: &web_sys::Request) -> Result<web_sys::Response
         .dyn_into()
 }
 
-/// The origin's response with the gateway's `headers` (its own, read as `origin`, changed): its
-/// body streamed through, or its WebSocket handed to the client.
+/// The origin's response with the gateway's `headers` (its own, read as `origin`, changed): the
+/// origin's response itself when nothing changes, else a copy (its body streamed through, or its
+/// WebSocket handed to the client) whose headers are changed in place.
 pub(super) fn respond(
     response: &web_sys::Response,
     origin: &[(String, String)],
     headers: &[(String, String)],
 ) -> worker::Result<web_sys::Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(response.status());
-    init.set_status_text(&response.status_text());
-    let headers = edited(&response.headers(), origin, headers)?;
-    init.set_headers(&headers);
-    if pipeline::hands_over_socket(response.status()) {
-        // `webSocket` is the Workers extension of `ResponseInit`; the runtime joins the two ends.
-        let socket = js_sys::Reflect::get(response, &JsValue::from_str("webSocket"))?;
-        js_sys::Reflect::set(&init, &JsValue::from_str("webSocket"), &socket)?;
-        return Ok(web_sys::Response::new_with_opt_str_and_init(None, &init)?);
+    let c = headers::changes(origin, headers);
+    if c.is_empty() {
+        // Nothing to change: the origin's response itself, as a pass-through returns it (the
+        // handle copied; `response.clone()` would be JavaScript's, a tee of the body).
+        return Ok(Clone::clone(response));
     }
-    Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
-        response.body().as_ref(),
-        &init,
-    )?)
+    let text = change_text(&c);
+    // `webSocket` is the Workers extension of `ResponseInit`; the runtime joins the two ends.
+    let socket = pipeline::hands_over_socket(response.status());
+    let answer = response_from(response, socket, text.as_deref().unwrap_or(""))?;
+    if text.is_none() {
+        apply(&answer.headers(), &c)?;
+    }
+    Ok(answer)
 }
 
 /// A request's body as text, `None` when it cannot be read.
