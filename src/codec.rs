@@ -83,6 +83,19 @@ pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>> {
     decode(text, &URL_SAFE_VALUES).ok_or(Error::Malformed("not canonical base64url"))
 }
 
+/// [`b64_decode`] of the text in `buf`, in place: the bytes replace the text (each group of four
+/// characters is read before its three bytes are written over its start), and `buf` is cut to
+/// them. A token decoded this way needs no second buffer.
+pub(crate) fn b64_decode_in_place(buf: &mut Vec<u8>) -> Result<()> {
+    match decode_in_place(buf, &URL_SAFE_VALUES) {
+        Some(len) => {
+            buf.truncate(len);
+            Ok(())
+        }
+        None => Err(Error::Malformed("not canonical base64url")),
+    }
+}
+
 /// Strict base64 without padding in the standard alphabet. Tests only: secrets, the one text
 /// read in this alphabet, are decoded in constant time (`Secret::from_base64`); their tests
 /// check that it decodes as this did.
@@ -92,41 +105,52 @@ pub(crate) fn b64_decode_standard(text: &str) -> Option<Vec<u8>> {
 }
 
 fn decode(text: &str, values: &[u8; 256]) -> Option<Vec<u8>> {
-    let quads = text.as_bytes().chunks_exact(4);
-    let tail = quads.remainder();
-    if tail.len() == 1 {
+    let mut out = text.as_bytes().to_vec();
+    let len = decode_in_place(&mut out, values)?;
+    out.truncate(len);
+    Some(out)
+}
+
+/// Decodes the text in `buf` over itself; the length of the bytes, at its start.
+fn decode_in_place(buf: &mut [u8], values: &[u8; 256]) -> Option<usize> {
+    let quads = buf.len() / 4;
+    let whole = quads * 3;
+    let tail = buf.len() % 4;
+    if tail == 1 {
         return None;
     }
-    let whole = quads.len() * 3;
-    let mut out = vec![0; whole + tail.len().saturating_sub(1)];
     // Invalid characters have the high bit set: one test at the end finds any. A `u8` is always
     // within the 256 entries: the check compiles away.
-    let value = |c: &u8| u32::from(values.get(usize::from(*c)).copied().unwrap_or(INVALID));
+    let value = |c: u8| u32::from(values.get(usize::from(c)).copied().unwrap_or(INVALID));
     let mut seen = 0;
-    for (q, o) in quads.zip(out.chunks_exact_mut(3)) {
-        // Always four characters and three bytes (`chunks_exact`).
-        if let ([a, b, c, d], [x, y, z]) = (q, o) {
-            let [a, b, c, d] = [value(a), value(b), value(c), value(d)];
-            seen |= a | b | c | d;
-            let n = a << 18 | b << 12 | c << 6 | d;
-            [*x, *y, *z] = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    for q in 0..quads {
+        // Group `q` is at 4q, its bytes go to 3q: before it, and after the groups already read.
+        let Some(&[a, b, c, d]) = buf.get(4 * q..4 * q + 4) else {
+            return None;
+        };
+        let [a, b, c, d] = [value(a), value(b), value(c), value(d)];
+        seen |= a | b | c | d;
+        let n = a << 18 | b << 12 | c << 6 | d;
+        if let Some(out) = buf.get_mut(3 * q..3 * q + 3) {
+            out.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
         }
     }
     let mut n = 0;
-    for (i, c) in (0u32..).zip(tail) {
-        seen |= value(c);
-        n |= value(c) << (18 - 6 * i);
+    for (i, c) in (0u32..).zip(buf.get(4 * quads..).unwrap_or_default()) {
+        seen |= value(*c);
+        n |= value(*c) << (18 - 6 * i);
     }
-    for (i, o) in (0u32..).zip(out.get_mut(whole..).unwrap_or_default()) {
+    let len = whole + tail.saturating_sub(1);
+    for (i, o) in (0u32..).zip(buf.get_mut(whole..len).unwrap_or_default()) {
         *o = (n >> (16 - 8 * i)) as u8;
     }
     // The bits past the last byte must be zero, or two texts would decode alike.
-    let spare = match tail.len() {
+    let spare = match tail {
         2 => 0xffff,
         3 => 0xff,
         _ => 0,
     };
-    (seen & 0x80 == 0 && n & spare == 0).then_some(out)
+    (seen & 0x80 == 0 && n & spare == 0).then_some(len)
 }
 
 /// Bytes read from a token as text for a message: ASCII as is, anything else as U+FFFD (key
@@ -159,10 +183,10 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn byte(&mut self) -> Result<u8> {
-        let (&b, rest) = self
-            .bytes
-            .split_first()
-            .ok_or(Error::Malformed("truncated"))?;
+        // An error made only when needed: one made and dropped on every byte costs a call.
+        let Some((&b, rest)) = self.bytes.split_first() else {
+            return Err(Error::Malformed("truncated"));
+        };
         self.bytes = rest;
         Ok(b)
     }
@@ -177,6 +201,8 @@ impl<'a> Reader<'a> {
     }
 
     /// A canonical varint of at most 64 bits (overlong encodings are refused).
+    // One copy, not one per read of the envelope's three.
+    #[inline(never)]
     pub(crate) fn varint(&mut self) -> Result<u64> {
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -267,6 +293,23 @@ mod tests {
         assert_eq!(b64_decode_standard("+/8").unwrap(), [0xfb, 0xff]);
         assert!(b64_decode("+/8").is_err());
         assert!(b64_decode_standard("-_8").is_none());
+    }
+
+    #[test]
+    fn decoding_in_place_agrees_with_decoding() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut texts: Vec<String> = (0..70).map(|len| b64_encode(&all[len..len * 2])).collect();
+        texts.extend(
+            [
+                "AR", "AQ==", "A+", "A", "AAF", "AAAAA", "AA\0A", "é", "AAAAé", "AAAAAA-_",
+            ]
+            .map(String::from),
+        );
+        for text in texts {
+            let mut buf = text.clone().into_bytes();
+            let in_place = b64_decode_in_place(&mut buf).map(|()| buf);
+            assert_eq!(in_place, b64_decode(&text), "{text:?}");
+        }
     }
 
     #[test]

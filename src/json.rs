@@ -270,13 +270,37 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
 }
 
 /// Appends `n` in decimal.
+pub(crate) fn write_u64(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let digits = decimal(n, &mut digits);
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+}
+
+/// Appends `n` in decimal to bytes.
+pub(crate) fn write_u64_bytes(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut digits));
+}
+
+/// `n` in decimal, written at the end of `digits` (`u64::MAX` has 20 digits); the digits.
 // One copy, as for `get`.
 #[inline(never)]
-pub(crate) fn write_u64(out: &mut String, mut n: u64) {
-    // Written from the end, `rest` being the digits still free; `u64::MAX` has 20 digits, so
-    // the loop always ends at `n == 0`.
-    let mut digits = [0u8; 20];
+fn decimal(n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    // Written from the end, `rest` being the digits still free. In wasm32 a 64-bit division is a
+    // division (no multiply-high turns it into a product, as a 32-bit one is), so the digits of
+    // a number past `u32::MAX` are taken 64-bit only until the rest fits in 32 bits: for times
+    // in seconds, until 2106, never.
     let mut rest = digits.as_mut_slice();
+    let mut n = n;
+    while n > u64::from(u32::MAX) {
+        if let Some((digit, front)) = std::mem::take(&mut rest).split_last_mut() {
+            *digit = b'0' + (n % 10) as u8;
+            rest = front;
+        }
+        n /= 10;
+    }
+    let mut n = n as u32;
     while let Some((digit, front)) = std::mem::take(&mut rest).split_last_mut() {
         *digit = b'0' + (n % 10) as u8;
         n /= 10;
@@ -286,9 +310,7 @@ pub(crate) fn write_u64(out: &mut String, mut n: u64) {
         }
     }
     let start = rest.len();
-    // Only ASCII digits were written.
-    let digits = digits.get(start..).unwrap_or_default();
-    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+    digits.get(start..).unwrap_or_default()
 }
 
 /// `n` as JSON text.
@@ -725,10 +747,24 @@ mod tests {
             write_string(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());
         }
-        for n in [0, 9, 10, 1_800_000_000, u64::MAX] {
+        let u32_max = u64::from(u32::MAX);
+        for n in [
+            0,
+            9,
+            10,
+            1_800_000_000,
+            u32_max,
+            u32_max + 1,
+            u32_max * 10,
+            1 << 53,
+            u64::MAX,
+        ] {
             let mut out = String::new();
             write_u64(&mut out, n);
             assert_eq!(out, n.to_string());
+            let mut bytes = b"x".to_vec();
+            write_u64_bytes(&mut bytes, n);
+            assert_eq!(bytes, format!("x{n}").into_bytes());
         }
     }
 

@@ -79,15 +79,17 @@ macro_rules! token_class {
             }
 
             $(#[doc = $verify_doc])*
+            // The token is taken as a `String`: the copy wasm-bindgen makes of it is decoded
+            // in place and the claims written over it.
             pub fn verify(
                 &self,
-                token: &str,
+                token: String,
                 options: Option<$crate::js::tokens::VerifyOptions>,
             ) -> Result<$crate::js::tokens::VerifiedClaims, JsValue> {
-                let v = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
-                    self.core.verify_json_with(token, o)
+                let claims = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
+                    self.core.verify_claims_with(token, o)
                 })?;
-                Ok($crate::js::object::claims_to_js(&v.claims)?.unchecked_into())
+                Ok($crate::js::object::claims_to_js(&claims)?.unchecked_into())
             }
 
             $(#[doc = $detailed_doc])*

@@ -18,8 +18,8 @@
 use sha2::{Digest, Sha256};
 
 use super::claims::Verified;
-use super::envelope::{check_size, find_key, read_kid, Envelope};
-use crate::codec::{b64_decode, b64_encode, Reader};
+use super::envelope::{check_size, find_key, read_kid, with_key, Envelope};
+use crate::codec::{b64_decode_in_place, b64_encode, Reader};
 use crate::error::{Error, Result};
 use crate::json::Object;
 use crate::keys::{signing_key, KeyRing, MacKey, TAG_BYTES};
@@ -76,7 +76,23 @@ impl Compact {
         max_token_bytes: usize,
     ) -> Result<Verified<String>> {
         check_size(token, max_token_bytes)?;
-        let bytes = b64_decode(token)?;
+        let (claims, index) = self.verify_owned(token.into(), now, leeway, max_token_bytes)?;
+        Ok(with_key(claims, &self.keys, index))
+    }
+
+    /// [`Compact::verify`] of a token the caller gives away: it is decoded in its own buffer,
+    /// and the claims are written over it (no other buffer on the way). The claims, and the
+    /// position of the key in the ring.
+    pub(crate) fn verify_owned(
+        &self,
+        token: String,
+        now: UnixTime,
+        leeway: u64,
+        max_token_bytes: usize,
+    ) -> Result<(String, usize)> {
+        check_size(&token, max_token_bytes)?;
+        let mut bytes = token.into_bytes();
+        b64_decode_in_place(&mut bytes)?;
         if bytes.len() < MIN_TOKEN_BYTES {
             return Err(Error::Malformed("too short"));
         }
@@ -86,7 +102,7 @@ impl Compact {
             return Err(Error::Malformed("unknown version"));
         }
         let hint = r.byte()?;
-        let (index, (kid, key)) = find_key(&self.keys, read_kid(&mut r)?)?;
+        let (index, (_, key)) = find_key(&self.keys, read_kid(&mut r)?)?;
         if !key.verify(body, tag) {
             return Err(if hint == self.purpose_hint {
                 Error::BadSignature
@@ -97,7 +113,11 @@ impl Compact {
 
         // Authentic from here on: what follows was written by `sign`.
         let envelope = Envelope::read(&mut r)?;
-        envelope.verified(r.rest(), now, leeway, kid, index > 0)
+        // The claims, moved to the front of the buffer, the tag dropped.
+        let claims = body.len() - r.rest().len()..body.len();
+        bytes.copy_within(claims.clone(), 0);
+        bytes.truncate(claims.len());
+        Ok((envelope.verified(bytes, now, leeway)?, index))
     }
 }
 

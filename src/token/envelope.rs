@@ -56,30 +56,31 @@ impl Envelope {
         })
     }
 
-    /// The verified claims at `now`: the authentic claims (a JSON object, as signed) with the
-    /// times put back, if the token is within its lifetime (`expired`, `not_yet_valid`).
-    pub(crate) fn verified(
-        &self,
-        claims: &[u8],
-        now: UnixTime,
-        leeway: u64,
-        key_id: &str,
-        stale_key: bool,
-    ) -> Result<Verified<String>> {
-        let exp = self
-            .iat
-            .checked_add(self.ttl)
-            .ok_or(Error::Malformed("exp overflows"))?;
+    /// The verified claims at `now`: the authentic claims (a JSON object, as signed, in a buffer
+    /// of their own that the times are written into) with the times put back, if the token is
+    /// within its lifetime (`expired`, `not_yet_valid`).
+    pub(crate) fn verified(&self, claims: Vec<u8>, now: UnixTime, leeway: u64) -> Result<String> {
+        let Some(exp) = self.iat.checked_add(self.ttl) else {
+            return Err(Error::Malformed("exp overflows"));
+        };
         let claims = splice_times(claims, self.iat, exp, self.nbf)?;
         match time::check(now, leeway, Some(exp), &[Some(self.iat), self.nbf]) {
-            Ok(()) => Ok(Verified {
-                claims,
-                key_id: key_id.to_owned(),
-                stale_key,
-            }),
+            Ok(()) => Ok(claims),
             Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
             Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
         }
+    }
+}
+
+/// A verified token's claims and key: `claims` with the key of `keys` at `index`.
+pub(crate) fn with_key<K>(claims: String, keys: &[(String, K)], index: usize) -> Verified<String> {
+    Verified {
+        claims,
+        key_id: keys
+            .get(index)
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default(),
+        stale_key: index > 0,
     }
 }
 
@@ -103,29 +104,30 @@ pub(crate) fn find_key<'k, K>(
         .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))
 }
 
-/// `{...claims}` → `{...claims,"iat":..,"exp":..[,"nbf":..]}`, without re-parsing the claims.
-pub(crate) fn splice_times(json: &[u8], iat: u64, exp: u64, nbf: Option<u64>) -> Result<String> {
-    let json = std::str::from_utf8(json).map_err(|_| Error::Malformed("claims are not UTF-8"))?;
-    let inner = json
-        .strip_prefix('{')
-        .and_then(|j| j.strip_suffix('}'))
-        .ok_or(Error::Malformed("claims are not a JSON object"))?;
-    let mut out = String::with_capacity(json.len() + 48);
-    out.push('{');
-    if !inner.is_empty() {
-        out.push_str(inner);
-        out.push(',');
+/// `{...claims}` → `{...claims,"iat":..,"exp":..[,"nbf":..]}`, without re-parsing the claims:
+/// written over the closing brace, in the claims' own buffer.
+pub(crate) fn splice_times(
+    mut json: Vec<u8>,
+    iat: u64,
+    exp: u64,
+    nbf: Option<u64>,
+) -> Result<String> {
+    if json.first() != Some(&b'{') || json.pop() != Some(b'}') {
+        return Err(Error::Malformed("claims are not a JSON object"));
     }
-    out.push_str("\"iat\":");
-    json::write_u64(&mut out, iat);
-    out.push_str(",\"exp\":");
-    json::write_u64(&mut out, exp);
+    if json.len() > 1 {
+        json.push(b',');
+    }
+    json.extend_from_slice(b"\"iat\":");
+    json::write_u64_bytes(&mut json, iat);
+    json.extend_from_slice(b",\"exp\":");
+    json::write_u64_bytes(&mut json, exp);
     if let Some(nbf) = nbf {
-        out.push_str(",\"nbf\":");
-        json::write_u64(&mut out, nbf);
+        json.extend_from_slice(b",\"nbf\":");
+        json::write_u64_bytes(&mut json, nbf);
     }
-    out.push('}');
-    Ok(out)
+    json.push(b'}');
+    String::from_utf8(json).map_err(|_| Error::Malformed("claims are not UTF-8"))
 }
 
 /// The claims a token carries in its body, as JSON text, and its `nbf`: `iat` and `exp` are

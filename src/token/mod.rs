@@ -215,6 +215,16 @@ impl SessionTokens {
         self.tokens.verify_json_with(token, options)
     }
 
+    /// [`Self::verify_json_with`] of a token given away, when only the claims are wanted (the
+    /// JavaScript `verify`): decoded in its own buffer, no key id made.
+    pub(crate) fn verify_claims_with(
+        &self,
+        token: String,
+        options: &VerifyOptions<'_>,
+    ) -> Result<String> {
+        self.tokens.verify_claims_with(token, options)
+    }
+
     /// A replacement for `token` when one is due (see [`refresh`]), `None` when the token
     /// should be kept; the errors of [`SessionTokens::verify`] otherwise.
     ///
@@ -391,6 +401,16 @@ impl SealedTokens {
         self.tokens.verify_json_with(token, options)
     }
 
+    /// [`Self::verify_json_with`] of a token given away, when only the claims are wanted (the
+    /// JavaScript `verify`): decoded in its own buffer, no key id made.
+    pub(crate) fn verify_claims_with(
+        &self,
+        token: String,
+        options: &VerifyOptions<'_>,
+    ) -> Result<String> {
+        self.tokens.verify_claims_with(token, options)
+    }
+
     /// Opening with the claims as JSON text.
     pub(crate) fn verify_json(&self, token: &str, now: UnixTime) -> Result<Verified<String>> {
         self.tokens.verify_json(token, now)
@@ -430,6 +450,15 @@ trait Format: Clone {
         leeway: u64,
         max_bytes: usize,
     ) -> Result<Verified<String>>;
+    /// `verify` of a token given away (decoded in its own buffer): the claims, and the position
+    /// of the key in the ring.
+    fn verify_owned(
+        &self,
+        token: String,
+        now: UnixTime,
+        leeway: u64,
+        max_bytes: usize,
+    ) -> Result<(String, usize)>;
 }
 
 impl Format for Compact {
@@ -450,6 +479,15 @@ impl Format for Compact {
         max: usize,
     ) -> Result<Verified<String>> {
         Compact::verify(self, token, now, leeway, max)
+    }
+    fn verify_owned(
+        &self,
+        token: String,
+        now: UnixTime,
+        leeway: u64,
+        max: usize,
+    ) -> Result<(String, usize)> {
+        Compact::verify_owned(self, token, now, leeway, max)
     }
 }
 
@@ -472,6 +510,15 @@ impl Format for Sealed {
         max: usize,
     ) -> Result<Verified<String>> {
         Sealed::verify(self, token, now, leeway, max)
+    }
+    fn verify_owned(
+        &self,
+        token: String,
+        now: UnixTime,
+        leeway: u64,
+        max: usize,
+    ) -> Result<(String, usize)> {
+        Sealed::verify_owned(self, token, now, leeway, max)
     }
 }
 
@@ -524,6 +571,15 @@ impl<F: Format> Facade<F> {
         let verified = self.verify_json(token, options.now)?;
         options.check_json(&verified.claims)?;
         Ok(verified)
+    }
+
+    /// [`Facade::verify_json_with`] of a token given away, without the key: the claims.
+    fn verify_claims_with(&self, token: String, options: &VerifyOptions<'_>) -> Result<String> {
+        let (claims, _) =
+            self.format
+                .verify_owned(token, options.now, self.leeway, self.max_token_bytes)?;
+        options.check_json(&claims)?;
+        Ok(claims)
     }
 
     fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {

@@ -41,8 +41,8 @@
 //! ```
 
 use super::claims::Verified;
-use super::envelope::{check_size, find_key, read_kid, Envelope};
-use crate::codec::{b64_decode, b64_encode, Reader};
+use super::envelope::{check_size, find_key, read_kid, with_key, Envelope};
+use crate::codec::{b64_decode_in_place, b64_encode, Reader};
 use crate::error::{Error, Result};
 use crate::json::Object;
 use crate::keys::{signing_key, KeyRing};
@@ -132,7 +132,22 @@ impl Sealed {
         max_token_bytes: usize,
     ) -> Result<Verified<String>> {
         check_size(token, max_token_bytes)?;
-        let mut bytes = b64_decode(token)?;
+        let (claims, index) = self.verify_owned(token.into(), now, leeway, max_token_bytes)?;
+        Ok(with_key(claims, &self.keys, index))
+    }
+
+    /// [`Sealed::verify`] of a token the caller gives away: decoded and decrypted in its own
+    /// buffer, the claims written over it. The claims, and the position of the key in the ring.
+    pub(crate) fn verify_owned(
+        &self,
+        token: String,
+        now: UnixTime,
+        leeway: u64,
+        max_token_bytes: usize,
+    ) -> Result<(String, usize)> {
+        check_size(&token, max_token_bytes)?;
+        let mut bytes = token.into_bytes();
+        b64_decode_in_place(&mut bytes)?;
         if bytes.len() < MIN_TOKEN_BYTES {
             return Err(Error::Malformed("too short"));
         }
@@ -147,7 +162,7 @@ impl Sealed {
         if bytes.len() < aad_len + NONCE_BYTES + TAG_BYTES {
             return Err(Error::Malformed("too short"));
         }
-        let (index, (kid, cipher)) = find_key(&self.keys, kid)?;
+        let (index, (_, cipher)) = find_key(&self.keys, kid)?;
 
         let tag_at = bytes.len() - TAG_BYTES;
         let (body, tag) = bytes.split_at_mut(tag_at);
@@ -159,8 +174,12 @@ impl Sealed {
             .decrypt_inout_detached(&nonce, aad, (&mut *ciphertext).into(), &tag)
             .map_err(|_| Error::BadSignature)?;
 
-        // Authentic from here on: `ciphertext` now holds the claims.
-        envelope.verified(ciphertext, now, leeway, kid, index > 0)
+        // Authentic from here on: the ciphertext now holds the claims; moved to the front of
+        // the buffer, the tag dropped.
+        let claims = aad_len + NONCE_BYTES..tag_at;
+        bytes.copy_within(claims.clone(), 0);
+        bytes.truncate(claims.len());
+        Ok((envelope.verified(bytes, now, leeway)?, index))
     }
 }
 
