@@ -96,6 +96,12 @@ pub(crate) fn b64_decode_in_place(buf: &mut Vec<u8>) -> Result<()> {
     }
 }
 
+/// [`b64_decode_in_place`] of a fixed buffer (a short value decoded on the stack): the length
+/// of the bytes, at its start.
+pub(crate) fn b64_decode_slice(buf: &mut [u8]) -> Result<usize> {
+    decode_in_place(buf, &URL_SAFE_VALUES).ok_or(Error::Malformed("not canonical base64url"))
+}
+
 /// Strict base64 without padding in the standard alphabet. Tests only: secrets, the one text
 /// read in this alphabet, are decoded in constant time (`Secret::from_base64`); their tests
 /// check that it decodes as this did.

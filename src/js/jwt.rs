@@ -93,9 +93,10 @@ impl SessionTokens {
         token: &str,
         options: Option<VerifyOptions>,
     ) -> Result<VerifiedJwtClaims, JsValue> {
-        let verified =
-            with_verify_options(options.as_deref(), |o| self.core.verify_jwt_json(token, o))?;
-        Ok(claims_to_js(&verified.claims)?.unchecked_into())
+        let claims = with_verify_options(options.as_deref(), |o| {
+            self.core.verify_jwt_claims(token, o)
+        })?;
+        Ok(claims_to_js(&claims)?.unchecked_into())
     }
 
     /// Like `verifyJwt`, also returning the id of the key that verified the token and whether

@@ -36,7 +36,7 @@
 
 use super::claims::{claims_object, Registered, Verified, VerifyOptions};
 use super::envelope::{check_size, check_time, check_ttl, nbf_claim};
-use crate::codec::{b64_decode, b64_encode, b64_encode_to};
+use crate::codec::{b64_decode, b64_decode_slice, b64_encode, b64_encode_to};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::keys::{signing_key, KeyRing, MacKey};
@@ -199,6 +199,27 @@ impl JwtKeys {
         leeway: u64,
         max_token_bytes: usize,
     ) -> Result<Verified<String>> {
+        let (claims, index) = self.verify_claims(token, options, leeway, max_token_bytes)?;
+        Ok(Verified {
+            key_id: self
+                .keys
+                .get(index)
+                .map(|k| k.id.clone())
+                .unwrap_or_default(),
+            stale_key: index > 0,
+            claims,
+        })
+    }
+
+    /// [`JwtKeys::verify`] without the key id: the payload as JSON text, and the position of
+    /// the key in the ring.
+    pub(crate) fn verify_claims(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+        leeway: u64,
+        max_token_bytes: usize,
+    ) -> Result<(String, usize)> {
         check_size(token, max_token_bytes)?;
         let mut segments = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) = (
@@ -220,10 +241,7 @@ impl JwtKeys {
             },
         };
         let claims = b64_decode(payload)?;
-        let signature = b64_decode(signature)?;
-        if signature.len() != SIGNATURE_BYTES {
-            return Err(Error::Malformed("an HS256 signature is 32 bytes"));
-        }
+        let signature = signature_bytes(signature)?;
         // `header.payload`, the start of `token` (three segments were found above).
         let signing_input = token
             .as_bytes()
@@ -240,12 +258,12 @@ impl JwtKeys {
             Kid::None => None,
         };
         let verifies = |(_, k): &(usize, &JwtKey)| k.mac.verify_full(signing_input, &signature);
-        let (index, key) = match index {
+        let Some((index, _)) = (match index {
             Some(i) => keys.get(i).map(|k| (i, k)).filter(verifies),
             None => keys.iter().enumerate().find(verifies),
-        }
-        .ok_or(Error::BadSignature)?;
-        let key_id = &key.id;
+        }) else {
+            return Err(Error::BadSignature);
+        };
 
         // Authentic from here on.
         let claims =
@@ -267,12 +285,22 @@ impl JwtKeys {
             }
         }
         options.check(&registered, &claims)?;
-        Ok(Verified {
-            key_id: key_id.clone(),
-            stale_key: index > 0,
-            claims,
-        })
+        Ok((claims, index))
     }
+}
+
+/// An HS256 signature's 43 characters (32 bytes in base64url) decoded on the stack;
+/// `malformed` for any other text.
+fn signature_bytes(text: &str) -> Result<[u8; SIGNATURE_BYTES]> {
+    let mut buf = [0u8; 43];
+    if text.len() != buf.len() {
+        return Err(Error::Malformed("an HS256 signature is 32 bytes"));
+    }
+    buf.copy_from_slice(text.as_bytes());
+    b64_decode_slice(&mut buf)?;
+    let mut signature = [0u8; SIGNATURE_BYTES];
+    signature.iter_mut().zip(buf).for_each(|(s, b)| *s = b);
+    Ok(signature)
 }
 
 /// Checks a JOSE header and returns its `kid`.

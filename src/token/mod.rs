@@ -313,6 +313,19 @@ impl SessionTokens {
         let tokens = &self.tokens;
         (self.jwt_keys).verify(token, options, tokens.leeway, tokens.max_token_bytes)
     }
+
+    /// [`Self::verify_jwt_json`] when only the claims are wanted (the JavaScript `verifyJwt`):
+    /// no key id made.
+    pub(crate) fn verify_jwt_claims(
+        &self,
+        token: &str,
+        options: &VerifyOptions<'_>,
+    ) -> Result<String> {
+        let tokens = &self.tokens;
+        let (claims, _) =
+            (self.jwt_keys).verify_claims(token, options, tokens.leeway, tokens.max_token_bytes)?;
+        Ok(claims)
+    }
 }
 
 /// Seals and opens encrypted session tokens (see [`sealed`]): the API of [`SessionTokens`]
