@@ -217,6 +217,7 @@ impl SessionTokens {
 
     /// [`Self::verify_json_with`] of a token given away, when only the claims are wanted (the
     /// JavaScript `verify`): decoded in its own buffer, no key id made.
+    #[cfg(feature = "js")]
     pub(crate) fn verify_claims_with(
         &self,
         token: String,
@@ -316,6 +317,7 @@ impl SessionTokens {
 
     /// [`Self::verify_jwt_json`] when only the claims are wanted (the JavaScript `verifyJwt`):
     /// no key id made.
+    #[cfg(feature = "js")]
     pub(crate) fn verify_jwt_claims(
         &self,
         token: &str,
@@ -416,6 +418,7 @@ impl SealedTokens {
 
     /// [`Self::verify_json_with`] of a token given away, when only the claims are wanted (the
     /// JavaScript `verify`): decoded in its own buffer, no key id made.
+    #[cfg(feature = "js")]
     pub(crate) fn verify_claims_with(
         &self,
         token: String,
@@ -465,6 +468,7 @@ trait Format: Clone {
     ) -> Result<Verified<String>>;
     /// `verify` of a token given away (decoded in its own buffer): the claims, and the position
     /// of the key in the ring.
+    #[cfg(feature = "js")]
     fn verify_owned(
         &self,
         token: String,
@@ -493,6 +497,7 @@ impl Format for Compact {
     ) -> Result<Verified<String>> {
         Compact::verify(self, token, now, leeway, max)
     }
+    #[cfg(feature = "js")]
     fn verify_owned(
         &self,
         token: String,
@@ -524,6 +529,7 @@ impl Format for Sealed {
     ) -> Result<Verified<String>> {
         Sealed::verify(self, token, now, leeway, max)
     }
+    #[cfg(feature = "js")]
     fn verify_owned(
         &self,
         token: String,
@@ -587,6 +593,7 @@ impl<F: Format> Facade<F> {
     }
 
     /// [`Facade::verify_json_with`] of a token given away, without the key: the claims.
+    #[cfg(feature = "js")]
     fn verify_claims_with(&self, token: String, options: &VerifyOptions<'_>) -> Result<String> {
         let (claims, _) =
             self.format
