@@ -14,7 +14,7 @@ import { Miniflare } from "miniflare";
 import { ROOT } from "./harness.mjs";
 
 const PROBE = `
-import Gateway from "./worker/shim.mjs";
+import gateway from "./worker/shim.mjs";
 import Shimmed from "./index.js";
 export { EdgeSessionObject } from "./worker/shim.mjs";
 
@@ -26,12 +26,12 @@ Shimmed.prototype.fetch = function (request) {
   return handler.call(this, request);
 };
 
-export default class extends Gateway {
-  fetch(request) {
+export default {
+  fetch(request, env, ctx) {
     if (new URL(request.url).pathname === "/__state") return Response.json(globalThis.__worker_init_state);
-    return super.fetch(request);
-  }
-}
+    return gateway.fetch(request, env, ctx);
+  },
+};
 `;
 
 const ORIGIN = `export default { fetch: (r) => Response.json({ path: new URL(r.url).pathname }) };`;

@@ -1,14 +1,14 @@
 // The gateway's entry module: scripts/build-gateway.sh copies it to build/worker/shim.mjs
 // (wrangler.toml's `main`), beside worker-build's bundle (../index.js).
 //
-// worker-build's default export wraps the entry class in a Proxy for panic recovery: every
-// request then constructs a Proxy of the instance, a Proxy of its `fetch` and goes through their
-// traps. This class calls the same handlers directly and keeps the recovery: a wasm trap
-// (WebAssembly.RuntimeError, which is what a Rust panic becomes) thrown by a handler or
-// rejecting its promise marks the module broken, as the shim marks it; the next request then
-// constructs the shim's class once, whose construct trap re-instantiates the module (wasm-bindgen's
-// reset-state function) before the handler runs.
-import { WorkerEntrypoint } from "cloudflare:workers";
+// worker-build's default export is a class (a WorkerEntrypoint) wrapped in a Proxy for panic
+// recovery: every request then constructs an instance of it, a Proxy of the instance and one of
+// its `fetch`, and goes through their traps. This module's default export is a plain object
+// whose handlers call the same wasm exports directly (they read nothing of the instance but
+// `env` and `ctx`), and keeps the recovery: a wasm trap (WebAssembly.RuntimeError, which is what
+// a Rust panic becomes) thrown by a handler or rejecting its promise marks the module broken, as
+// the shim marks it; the next request then constructs the shim's class once, whose construct
+// trap re-instantiates the module (wasm-bindgen's reset-state function) before the handler runs.
 import Shimmed from "../index.js";
 
 export * from "../index.js";
@@ -24,23 +24,23 @@ function critical(e) {
   throw e;
 }
 
-function call(self, handler, arg) {
-  if (state.criticalError) Reflect.construct(Shimmed, [self.ctx, self.env]);
+function call(handler, arg, env, ctx) {
+  if (state.criticalError) Reflect.construct(Shimmed, [ctx, env]);
   let out;
   try {
-    out = handler.call(self, arg);
+    out = handler.call({ env, ctx }, arg);
   } catch (e) {
     critical(e);
   }
   return out instanceof Promise ? out.then(undefined, critical) : out;
 }
 
-export default class Gateway extends WorkerEntrypoint {
-  fetch(request) {
-    return call(this, handlers.fetch, request);
-  }
+export default {
+  fetch(request, env, ctx) {
+    return call(handlers.fetch, request, env, ctx);
+  },
 
-  scheduled(event) {
-    return call(this, handlers.scheduled, event);
-  }
-}
+  scheduled(event, env, ctx) {
+    return call(handlers.scheduled, event, env, ctx);
+  },
+};
