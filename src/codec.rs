@@ -295,6 +295,14 @@ mod tests {
             let bytes = &all[len..];
             assert_eq!(b64_decode(&b64_encode(bytes)).unwrap(), bytes);
         }
+        for len in 0..8 {
+            let mut out = b"head.".to_vec();
+            b64_encode_to(&mut out, &all[..len]);
+            assert_eq!(
+                out,
+                format!("head.{}", b64_encode(&all[..len])).into_bytes()
+            );
+        }
         assert_eq!(b64_encode(&[0xfb, 0xff]), "-_8");
         assert_eq!(b64_decode_standard("+/8").unwrap(), [0xfb, 0xff]);
         assert!(b64_decode("+/8").is_err());
