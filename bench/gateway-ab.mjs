@@ -11,11 +11,13 @@
 //
 // THREADS=all counts every workerd thread instead (V8's background GC and compiler threads too,
 // as bench/gateway-cpu.mjs does). CASES=anon,user,login picks the cases. Prints, per case and build, the batches' µs per request
-// and what each adds to the pass-through at the same quantile.
+// and what each adds to the pass-through at the same quantile. With --write it also rewrites the
+// gateway-ab table of docs/gateway-cost.md (what each build adds, min / p10), naming the builds
+// by LABELS (comma-separated, in the order of BUILDS; default: their directories).
 import { Miniflare } from "miniflare";
 import { readFileSync } from "node:fs";
 import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
-import { COMPAT, ROOT, cpuNs, gatewayWorker, workerdPids } from "./workerd.mjs";
+import { COMPAT, ROOT, cpuNs, gatewayWorker, machine, workerdPids, writeSection } from "./workerd.mjs";
 const N = Number(process.env.N || 3000), ROUNDS = Number(process.env.ROUNDS || 8);
 const builds = (process.env.BUILDS || "build").split(",");
 const names = builds.map((_, i) => "g" + i);
@@ -26,6 +28,7 @@ const mf = new Miniflare({ workers: [
   { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
 ]});
 await mf.ready;
+const started = machine();
 const pids = workerdPids();
 const main = process.env.THREADS === "all"
   ? () => cpuNs(pids)
@@ -67,3 +70,18 @@ console.log(`µs per request, ${process.env.THREADS === "all" ? "every workerd t
 const pmin = q(raw.pt, 0), p10 = q(raw.pt, 0.1), p25 = q(raw.pt, 0.25);
 for (const [k, v] of Object.entries(raw)) console.log(k.padEnd(12), [q(v, 0), q(v, 0.1), q(v, 0.25), q(v, 0.5)].map((x) => x.toFixed(0).padStart(5)).join(""), "   added:", (q(v, 0) - pmin).toFixed(0).padStart(5), (q(v, 0.1) - p10).toFixed(0).padStart(5), (q(v, 0.25) - p25).toFixed(0).padStart(5));
 await mf.dispose();
+
+if (process.argv.includes("--write")) {
+  const labels = process.env.LABELS ? process.env.LABELS.split(",") : builds;
+  const title = { anon: "anonymous", user: "logged in", login: "login" };
+  const env = [`BUILDS=${builds.join(",")}`, process.env.LABELS && `LABELS="${process.env.LABELS}"`, process.env.THREADS && `THREADS=${process.env.THREADS}`, process.env.CASES && `CASES=${process.env.CASES}`, `N=${N}`, `ROUNDS=${ROUNDS}`].filter(Boolean).join(" ");
+  const rows = names.map((g, i) => `| ${labels[i] ?? builds[i]} | ${cases.map((w) => `${(q(raw[`${w} ${g}`], 0) - pmin).toFixed(0)} / ${(q(raw[`${w} ${g}`], 0.1) - p10).toFixed(0)}`).join(" | ")} |`);
+  writeSection("gateway-ab", [
+    `Measured by \`${env} node bench/gateway-ab.mjs --write\`: what each build adds to the JS pass-through, µs of CPU per request on ${process.env.THREADS === "all" ? "every workerd thread" : "workerd's main thread (where the isolates run)"}, min / p10 of ${ROUNDS} batches of ${N} requests, STORE none.`,
+    `Machine: ${started}.`,
+    "",
+    `| build | ${cases.map((w) => title[w] ?? w).join(" | ")} |`,
+    `| --- | ${cases.map(() => "---:").join(" | ")} |`,
+    ...rows,
+  ].join("\n"));
+}
