@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
@@ -69,18 +71,19 @@ impl Secret {
         Self::new(bytes)
     }
 
-    /// The 32-byte subkey for `purpose`: HKDF-SHA256 (RFC 5869) with a fixed salt and the
-    /// purpose as info, over [`MacKey`]: the pseudorandom key `PRK = HMAC(salt, secret)`, then
-    /// the one block of output `T(1) = HMAC(PRK, info | 0x01)` (checked against the `hkdf`
-    /// crate in the tests).
+    /// The 32-byte subkey for `purpose`: HKDF-SHA256 with a fixed salt and the purpose as info.
     // Set-up code, called from many constructors: one copy in the wasm, not one per caller.
     #[inline(never)]
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
-        let prk = MacKey::new(HKDF_SALT).full_tag(&self.0);
-        let mut info = Vec::with_capacity(purpose.len() + 1);
-        info.extend_from_slice(purpose.as_bytes());
-        info.push(1);
-        MacKey::new(&prk).full_tag(&info)
+        let (prk, hkdf) = Hkdf::<Sha256>::extract(Some(HKDF_SALT), &self.0);
+        let mut okm = [0u8; 32];
+        match hkdf.expand(purpose.as_bytes(), &mut okm) {
+            Ok(()) => okm,
+            // Unreachable: HKDF-Expand refuses only outputs longer than 255 hash lengths (RFC
+            // 5869 section 2.3), and this one is a single hash length. Were it refused anyway,
+            // the same key by the RFC's definition, without a panic.
+            Err(_) => expand_one_block(&prk, purpose.as_bytes()),
+        }
     }
 
     /// The raw bytes, for standards that key HMAC with the secret itself (JWT HS256).
@@ -149,6 +152,15 @@ pub(crate) fn decode_ct(text: &str, last: [u8; 2]) -> Option<Vec<u8>> {
         out.extend_from_slice(be.get(4 - bytes..).unwrap_or_default());
     }
     (bad == 0).then_some(out)
+}
+
+/// HKDF-Expand (RFC 5869 section 2.3) of one hash length: `T(1) = HMAC-Hash(PRK, info | 0x01)`,
+/// the whole of a 32-byte output.
+fn expand_one_block(prk: &[u8], info: &[u8]) -> [u8; 32] {
+    let mut mac = MacKey::new(prk).0;
+    mac.update(info);
+    mac.update(&[1]);
+    mac.finalize().into_bytes().into()
 }
 
 /// A key as written in configuration: `{ "id": "k2", "secret": "<base64url>" }`.
@@ -258,108 +270,34 @@ pub(crate) const TAG_BYTES: usize = 16;
 
 /// An HMAC-SHA256 key with its inner and outer pads already hashed, so each use costs only the
 /// message's blocks.
-///
-/// HMAC (RFC 2104) is written here over SHA-256's compression function (`sha2`'s
-/// `compress256`): a use copies two 32-byte states and compresses the message's blocks, its
-/// padding and one outer block, where `hmac`'s `Hmac<Sha256>` clones some 200 bytes of state
-/// and buffers every byte through its block buffer. Checked against `hmac` in the tests below
-/// (every message length over two blocks, keys of every length around a block, RFC 4231).
 #[derive(Clone)]
-pub(crate) struct MacKey {
-    /// The state after the key's inner pad block.
-    inner: [u32; 8],
-    /// The state after the key's outer pad block.
-    outer: [u32; 8],
-}
-
-/// SHA-256's initial hash value (FIPS 180-4 section 5.3.3).
-const SHA256_IV: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
-
-/// SHA-256's block: 64 bytes.
-type Block = [u8; 64];
-
-/// One compression of `block` into `state`.
-fn compress(state: &mut [u32; 8], block: &Block) {
-    sha2::block_api::compress256(state, std::slice::from_ref(block));
-}
-
-/// The 32 bytes of a SHA-256 state (big-endian words).
-fn state_bytes(state: &[u32; 8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
-        bytes.copy_from_slice(&word.to_be_bytes());
-    }
-    out
-}
+pub(crate) struct MacKey(Hmac<Sha256>);
 
 impl MacKey {
     // Set-up code, like `Secret::derive`: one copy.
     #[inline(never)]
     pub(crate) fn new(key: &[u8]) -> Self {
-        let mut block = block_key(key);
-        let (mut inner, mut outer) = (SHA256_IV, SHA256_IV);
-        block.iter_mut().for_each(|b| *b ^= 0x36);
-        compress(&mut inner, &block);
-        block.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
-        compress(&mut outer, &block);
-        MacKey { inner, outer }
+        match Hmac::new_from_slice(key) {
+            Ok(mac) => MacKey(mac),
+            // Unreachable: HMAC takes keys of any length (RFC 2104 section 2) and `hmac` returns
+            // `Ok` for every length. Were it refused anyway, the same MAC from the key as RFC
+            // 2104 forms it, without a panic.
+            Err(_) => MacKey(<Hmac<Sha256> as KeyInit>::new(&block_key(key))),
+        }
     }
 
-    /// The full HMAC-SHA256 of `message`: its blocks after the inner pad, SHA-256's padding
-    /// (0x80, zeros, the bit length counting the pad block), then the outer block.
-    // One copy in the wasm for every caller.
+    /// The MAC of `message`, not yet finalized: the one copy of the keyed state, and one
+    /// update, that every use below shares.
     #[inline(never)]
-    fn mac(&self, message: &[u8]) -> [u8; 32] {
-        let mut state = self.inner;
-        let mut blocks = message.chunks_exact(64);
-        for block in &mut blocks {
-            if let Ok(block) = <&Block>::try_from(block) {
-                compress(&mut state, block);
-            }
-        }
-        let rest = blocks.remainder();
-        let mut last: Block = [0; 64];
-        last.iter_mut().zip(rest).for_each(|(l, r)| *l = *r);
-        if let Some(end) = last.get_mut(rest.len()) {
-            *end = 0x80;
-        }
-        // Nine bytes at least follow the message in its last block (0x80 and the length).
-        if rest.len() > 64 - 9 {
-            compress(&mut state, &last);
-            last = [0; 64];
-        }
-        let bits = (64 + message.len() as u64) * 8;
-        if let Some(length) = last.get_mut(64 - 8..) {
-            length.copy_from_slice(&bits.to_be_bytes());
-        }
-        compress(&mut state, &last);
-
-        // The outer hash: the pad block (already in `outer`), then the inner digest, padded, in
-        // one block; (64 + 32) * 8 = 768 bits.
-        let mut block: Block = [0; 64];
-        let (digest, padding) = block.split_at_mut(32);
-        digest.copy_from_slice(&state_bytes(&state));
-        if let [first, .., high, low] = padding {
-            *first = 0x80;
-            [*high, *low] = 768u16.to_be_bytes();
-        }
-        let mut outer = self.outer;
-        compress(&mut outer, &block);
-        state_bytes(&outer)
+    fn keyed(&self, message: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac
     }
 
     /// The truncated tag of `message`.
     pub(crate) fn tag(&self, message: &[u8]) -> [u8; TAG_BYTES] {
-        let full = self.mac(message);
+        let full = self.full_tag(message);
         // The first TAG_BYTES of the 32.
         let mut tag = [0u8; TAG_BYTES];
         tag.iter_mut().zip(full).for_each(|(t, f)| *t = f);
@@ -368,33 +306,24 @@ impl MacKey {
 
     /// Checks a truncated tag in constant time.
     pub(crate) fn verify(&self, message: &[u8], tag: &[u8]) -> bool {
-        tag.len() == TAG_BYTES && same_bytes(&self.mac(message), tag)
+        tag.len() == TAG_BYTES && self.keyed(message).verify_truncated_left(tag).is_ok()
     }
 
     /// The full 32-byte tag of `message` (JWT HS256 signatures are untruncated).
     pub(crate) fn full_tag(&self, message: &[u8]) -> [u8; 32] {
-        self.mac(message)
+        self.keyed(message).finalize().into_bytes().into()
     }
 
-    /// Checks a full 32-byte tag in constant time.
+    /// Checks a full 32-byte tag in constant time (`Mac::verify_slice`).
     pub(crate) fn verify_full(&self, message: &[u8], tag: &[u8]) -> bool {
-        tag.len() == 32 && same_bytes(&self.mac(message), tag)
+        self.keyed(message).verify_slice(tag).is_ok()
     }
-}
-
-/// Whether `tag` equals the start of `mac`, in time that depends only on the lengths (public:
-/// fixed by the format): every byte is compared, the differences are OR-ed together and only
-/// the total is tested, behind `black_box` so that the compiler cannot stop at the first
-/// difference.
-fn same_bytes(mac: &[u8], tag: &[u8]) -> bool {
-    let diff = mac.iter().zip(tag).fold(0u8, |d, (m, t)| d | (m ^ t));
-    std::hint::black_box(diff) == 0
 }
 
 /// An HMAC-SHA256 key as RFC 2104 section 2 forms it: hashed first when longer than a block,
 /// then zero-padded to a block.
-fn block_key(key: &[u8]) -> Block {
-    let mut block: Block = [0; 64];
+fn block_key(key: &[u8]) -> hmac::digest::Key<Hmac<Sha256>> {
+    let mut block = hmac::digest::Key::<Hmac<Sha256>>::default();
     let hashed;
     let key = if key.len() > block.len() {
         hashed = <Sha256 as sha2::Digest>::digest(key);
@@ -495,67 +424,25 @@ mod tests {
         }
     }
 
-    /// Subkeys are what the `hkdf` crate derives (RFC 5869, one block of output), for secrets
-    /// of every length around a block and purposes of any length.
+    /// The fallbacks that stand in for panics compute what the libraries do.
     #[test]
-    fn derive_agrees_with_the_hkdf_crate() {
-        for len in [32, 40, 63, 64, 65, 100] {
-            let s = Secret::new((0..len).map(|i| i as u8 ^ 0x5a).collect::<Vec<u8>>()).unwrap();
-            let long = "p".repeat(100);
-            for purpose in ["session", "token:csrf", "", &long] {
-                let mut okm = [0u8; 32];
-                hkdf::Hkdf::<Sha256>::new(Some(HKDF_SALT), &s.0)
-                    .expand(purpose.as_bytes(), &mut okm)
-                    .unwrap();
-                assert_eq!(s.derive(purpose), okm, "{len} {purpose}");
-            }
+    fn unreachable_fallbacks_agree_with_the_libraries() {
+        let s = Secret::new((0..40).collect::<Vec<u8>>()).unwrap();
+        let (prk, _) = Hkdf::<Sha256>::extract(Some(HKDF_SALT), &s.0);
+        for purpose in ["session", "token:csrf", ""] {
+            assert_eq!(
+                s.derive(purpose),
+                expand_one_block(&prk, purpose.as_bytes())
+            );
         }
-    }
-
-    /// The HMAC written over `compress256` computes what the `hmac` crate computes: keys of every
-    /// length around a block (hashed past 64 bytes), messages of every length up to three
-    /// blocks (the padding's edges at 55, 56, 63 and 64 bytes), and any changed tag byte or
-    /// length refused.
-    #[test]
-    fn mac_agrees_with_the_hmac_crate() {
-        use hmac::{Hmac, KeyInit, Mac};
-        let message: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
-        for key_len in [0, 1, 31, 32, 33, 63, 64, 65, 100, 131] {
-            let key: Vec<u8> = (0..key_len).map(|i| (i * 13 + 1) as u8).collect();
-            let ours = MacKey::new(&key);
-            let theirs = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
-            for len in 0..=message.len() {
-                let m = &message[..len];
-                let expected: [u8; 32] = theirs
-                    .clone()
-                    .chain_update(m)
-                    .finalize()
-                    .into_bytes()
-                    .into();
-                assert_eq!(ours.full_tag(m), expected, "key {key_len}, message {len}");
-                assert_eq!(
-                    ours.tag(m)[..],
-                    expected[..TAG_BYTES],
-                    "key {key_len}, message {len}"
-                );
-                assert!(ours.verify_full(m, &expected));
-                assert!(ours.verify(m, &expected[..TAG_BYTES]));
-            }
-            let m = &message[..60];
-            let good = ours.full_tag(m);
-            for i in 0..32 {
-                let mut bad = good;
-                bad[i] ^= 0x40;
-                assert!(!ours.verify_full(m, &bad), "byte {i}");
-                assert_eq!(
-                    ours.verify(m, &bad[..TAG_BYTES]),
-                    i >= TAG_BYTES,
-                    "byte {i}"
-                );
-            }
-            assert!(!ours.verify_full(m, &good[..31]));
-            assert!(!ours.verify(m, &good[..TAG_BYTES - 1]));
-            assert!(!ours.verify(m, &good[..TAG_BYTES + 1]));
+        for len in [0, 1, 32, 64, 65, 131] {
+            let key = vec![0xa5; len];
+            let padded = MacKey(<Hmac<Sha256> as KeyInit>::new(&block_key(&key)));
+            assert_eq!(
+                MacKey::new(&key).full_tag(b"m"),
+                padded.full_tag(b"m"),
+                "{len}"
+            );
         }
     }
 
