@@ -17,8 +17,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::claims::Verified;
-use super::envelope::{check_size, find_key, read_kid, with_key, Envelope};
+use super::envelope::{check_size, find_key, read_kid, Envelope};
 use crate::codec::{b64_decode_in_place, b64_encode, Reader};
 use crate::error::{Error, Result};
 use crate::json::Object;
@@ -67,20 +66,7 @@ impl Compact {
         Ok(token)
     }
 
-    /// Verifies `token` at `now`; the claims as JSON text.
-    pub(crate) fn verify(
-        &self,
-        token: &str,
-        now: UnixTime,
-        leeway: u64,
-        max_token_bytes: usize,
-    ) -> Result<Verified<String>> {
-        check_size(token, max_token_bytes)?;
-        let (claims, index) = self.verify_owned(token.into(), now, leeway, max_token_bytes)?;
-        Ok(with_key(claims, &self.keys, index))
-    }
-
-    /// [`Compact::verify`] of a token the caller gives away: it is decoded in its own buffer,
+    /// Verifies `token` at `now`, given away: it is decoded in its own buffer,
     /// and the claims are written over it (no other buffer on the way). The claims, and the
     /// position of the key in the ring.
     pub(crate) fn verify_owned(

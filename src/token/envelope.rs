@@ -11,7 +11,6 @@
 //! `iat`, `exp` and `nbf` travel here, not in the claims: [`Envelope::stamp`] takes them out of the
 //! claims being signed and [`Envelope::verified`] puts them back into the verified claims.
 
-use super::claims::Verified;
 use crate::codec::{ascii_lossy, put_varint, Reader};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
@@ -69,18 +68,6 @@ impl Envelope {
             Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
             Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
         }
-    }
-}
-
-/// A verified token's claims and key: `claims` with the key of `keys` at `index`.
-pub(crate) fn with_key<K>(claims: String, keys: &[(String, K)], index: usize) -> Verified<String> {
-    Verified {
-        claims,
-        key_id: keys
-            .get(index)
-            .map(|(id, _)| id.clone())
-            .unwrap_or_default(),
-        stale_key: index > 0,
     }
 }
 

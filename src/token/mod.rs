@@ -28,7 +28,7 @@ pub use self::claims::Verified;
 
 use self::claims::{claims_json, claims_object, typed, VerifyOptions};
 use self::compact::Compact;
-use self::envelope::check_ttl;
+use self::envelope::{check_size, check_ttl};
 use self::jwt::{JwtKeys, JwtSignOptions};
 use self::refresh::{RefreshPolicy, DEFAULT_MAX_LIFETIME_SECONDS};
 #[cfg(feature = "sealed")]
@@ -455,20 +455,12 @@ impl SealedTokens {
 /// A token format under a facade: its keys derived from a ring for a purpose, sign, verify.
 trait Format: Clone {
     fn new(ring: &KeyRing, purpose: &str) -> Self;
-    /// The ids of its keys, signing key first (for `Debug`).
-    fn key_ids(&self) -> Vec<&str>;
+    /// The id of the key at `index` in the ring, the signing key first.
+    fn key_id(&self, index: usize) -> Option<&str>;
     fn sign(&self, claims: Object<'_>, now: UnixTime, ttl: u64, max_bytes: usize)
         -> Result<String>;
-    fn verify(
-        &self,
-        token: &str,
-        now: UnixTime,
-        leeway: u64,
-        max_bytes: usize,
-    ) -> Result<Verified<String>>;
-    /// `verify` of a token given away (decoded in its own buffer): the claims, and the position
-    /// of the key in the ring.
-    #[cfg(feature = "js")]
+    /// Verifies a token given away (decoded in its own buffer): the claims, and the position of
+    /// the key in the ring.
     fn verify_owned(
         &self,
         token: String,
@@ -476,70 +468,60 @@ trait Format: Clone {
         leeway: u64,
         max_bytes: usize,
     ) -> Result<(String, usize)>;
-}
-
-impl Format for Compact {
-    fn new(ring: &KeyRing, purpose: &str) -> Self {
-        Compact::new(ring, purpose)
-    }
-    fn key_ids(&self) -> Vec<&str> {
-        self.keys.iter().map(|(id, _)| id.as_str()).collect()
-    }
-    fn sign(&self, claims: Object<'_>, now: UnixTime, ttl: u64, max: usize) -> Result<String> {
-        Compact::sign(self, claims, now, ttl, max)
-    }
+    /// Verifies `token` (refused with `too_large` before it is copied): the claims, the id of
+    /// the key and whether it is an older one.
     fn verify(
         &self,
         token: &str,
         now: UnixTime,
         leeway: u64,
-        max: usize,
+        max_bytes: usize,
     ) -> Result<Verified<String>> {
-        Compact::verify(self, token, now, leeway, max)
-    }
-    #[cfg(feature = "js")]
-    fn verify_owned(
-        &self,
-        token: String,
-        now: UnixTime,
-        leeway: u64,
-        max: usize,
-    ) -> Result<(String, usize)> {
-        Compact::verify_owned(self, token, now, leeway, max)
+        check_size(token, max_bytes)?;
+        let (claims, index) = self.verify_owned(token.into(), now, leeway, max_bytes)?;
+        Ok(Verified {
+            claims,
+            key_id: self.key_id(index).unwrap_or_default().to_owned(),
+            stale_key: index > 0,
+        })
     }
 }
 
+/// One `Format` impl per format, over its inherent methods.
+macro_rules! format_impl {
+    ($format:ty) => {
+        impl Format for $format {
+            fn new(ring: &KeyRing, purpose: &str) -> Self {
+                <$format>::new(ring, purpose)
+            }
+            fn key_id(&self, index: usize) -> Option<&str> {
+                self.keys.get(index).map(|(id, _)| id.as_str())
+            }
+            fn sign(
+                &self,
+                claims: Object<'_>,
+                now: UnixTime,
+                ttl: u64,
+                max: usize,
+            ) -> Result<String> {
+                <$format>::sign(self, claims, now, ttl, max)
+            }
+            fn verify_owned(
+                &self,
+                token: String,
+                now: UnixTime,
+                leeway: u64,
+                max: usize,
+            ) -> Result<(String, usize)> {
+                <$format>::verify_owned(self, token, now, leeway, max)
+            }
+        }
+    };
+}
+
+format_impl!(Compact);
 #[cfg(feature = "sealed")]
-impl Format for Sealed {
-    fn new(ring: &KeyRing, purpose: &str) -> Self {
-        Sealed::new(ring, purpose)
-    }
-    fn key_ids(&self) -> Vec<&str> {
-        self.keys.iter().map(|(id, _)| id.as_str()).collect()
-    }
-    fn sign(&self, claims: Object<'_>, now: UnixTime, ttl: u64, max: usize) -> Result<String> {
-        Sealed::sign(self, claims, now, ttl, max)
-    }
-    fn verify(
-        &self,
-        token: &str,
-        now: UnixTime,
-        leeway: u64,
-        max: usize,
-    ) -> Result<Verified<String>> {
-        Sealed::verify(self, token, now, leeway, max)
-    }
-    #[cfg(feature = "js")]
-    fn verify_owned(
-        &self,
-        token: String,
-        now: UnixTime,
-        leeway: u64,
-        max: usize,
-    ) -> Result<(String, usize)> {
-        Sealed::verify_owned(self, token, now, leeway, max)
-    }
-}
+format_impl!(Sealed);
 
 /// What [`SessionTokens`] and [`SealedTokens`] both are, written once over their format: the
 /// settings of a [`TokenConfig`], sign, verify (with [`VerifyOptions`]), refresh, `Debug`.
@@ -620,7 +602,12 @@ impl<F: Format> Facade<F> {
     /// `Debug` without secrets: the key ids and the settings.
     fn debug(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct(name)
-            .field("key_ids", &self.format.key_ids())
+            .field(
+                "key_ids",
+                &(0..)
+                    .map_while(|i| self.format.key_id(i))
+                    .collect::<Vec<_>>(),
+            )
             .field("ttl", &self.ttl)
             .field("leeway", &self.leeway)
             .field("max_token_bytes", &self.max_token_bytes)

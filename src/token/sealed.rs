@@ -40,8 +40,7 @@
 //! # Ok::<(), edge_session::Error>(())
 //! ```
 
-use super::claims::Verified;
-use super::envelope::{check_size, find_key, read_kid, with_key, Envelope};
+use super::envelope::{check_size, find_key, read_kid, Envelope};
 use crate::codec::{b64_decode_in_place, b64_encode, Reader};
 use crate::error::{Error, Result};
 use crate::json::Object;
@@ -123,20 +122,7 @@ impl Sealed {
         Ok(token)
     }
 
-    /// Opens `token` at `now`; the claims as JSON text.
-    pub(crate) fn verify(
-        &self,
-        token: &str,
-        now: UnixTime,
-        leeway: u64,
-        max_token_bytes: usize,
-    ) -> Result<Verified<String>> {
-        check_size(token, max_token_bytes)?;
-        let (claims, index) = self.verify_owned(token.into(), now, leeway, max_token_bytes)?;
-        Ok(with_key(claims, &self.keys, index))
-    }
-
-    /// [`Sealed::verify`] of a token the caller gives away: decoded and decrypted in its own
+    /// Verifies (opens) `token` at `now`, given away: decoded and decrypted in its own
     /// buffer, the claims written over it. The claims, and the position of the key in the ring.
     pub(crate) fn verify_owned(
         &self,
