@@ -185,6 +185,18 @@ pub struct Verified<T> {
     pub stale_key: bool,
 }
 
+impl<T> Verified<T> {
+    /// `claims` verified by the key at `index` of a keyring (signing key first), whose id is
+    /// `key_id`.
+    pub(crate) fn by_key(claims: T, key_id: Option<&str>, index: usize) -> Self {
+        Verified {
+            claims,
+            key_id: key_id.unwrap_or_default().to_owned(),
+            stale_key: index > 0,
+        }
+    }
+}
+
 /// `claims` (any value serializing to a JSON object) as JSON text, the members of every
 /// object sorted by name (as `serde_json`'s map writes them).
 pub(crate) fn claims_json<T: Serialize + ?Sized>(claims: &T) -> Result<String> {

@@ -200,15 +200,8 @@ impl JwtKeys {
         max_token_bytes: usize,
     ) -> Result<Verified<String>> {
         let (claims, index) = self.verify_claims(token, options, leeway, max_token_bytes)?;
-        Ok(Verified {
-            key_id: self
-                .keys
-                .get(index)
-                .map(|k| k.id.clone())
-                .unwrap_or_default(),
-            stale_key: index > 0,
-            claims,
-        })
+        let key_id = self.keys.get(index).map(|k| k.id.as_str());
+        Ok(Verified::by_key(claims, key_id, index))
     }
 
     /// [`JwtKeys::verify`] without the key id: the payload as JSON text, and the position of

@@ -479,11 +479,7 @@ trait Format: Clone {
     ) -> Result<Verified<String>> {
         check_size(token, max_bytes)?;
         let (claims, index) = self.verify_owned(token.into(), now, leeway, max_bytes)?;
-        Ok(Verified {
-            claims,
-            key_id: self.key_id(index).unwrap_or_default().to_owned(),
-            stale_key: index > 0,
-        })
+        Ok(Verified::by_key(claims, self.key_id(index), index))
     }
 }
 
