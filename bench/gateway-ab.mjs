@@ -13,18 +13,23 @@
 // as bench/gateway-cpu.mjs does). CASES=anon,user,login picks the cases. Prints, per case and build, the batches' µs per request
 // and what each adds to the pass-through at the same quantile. With --write it also rewrites the
 // gateway-ab table of docs/gateway-cost.md (what each build adds, min / p10), naming the builds
-// by LABELS (comma-separated, in the order of BUILDS; default: their directories).
+// by LABELS (comma-separated, in the order of BUILDS; default: their directories). A BUILDS entry
+// `rewrite` is no gateway but the JS header-rewriting proxy of bench/gateway-cpu-workers.mjs (no
+// sessions): what a worker that only copies and edits the headers adds, in the same run.
 import { Miniflare } from "miniflare";
 import { readFileSync } from "node:fs";
-import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
+import { DRIVER, ORIGIN, REWRITE } from "./gateway-cpu-workers.mjs";
 import { COMPAT, ROOT, cpuNs, gatewayWorker, machine, workerdPids, writeSection } from "./workerd.mjs";
 const N = Number(process.env.N || 3000), ROUNDS = Number(process.env.ROUNDS || 8);
+const ORIGINS = JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]);
+/** The JS header-rewriting proxy (no sessions), BUILDS entry `rewrite`: what the plumbing alone adds. */
+const rewriteWorker = (name) => ({ name, modules: true, script: REWRITE, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" });
 const builds = (process.env.BUILDS || "build").split(",");
 const names = builds.map((_, i) => "g" + i);
 const mf = new Miniflare({ workers: [
   { name: "driver", modules: true, script: DRIVER, compatibilityDate: COMPAT, serviceBindings: Object.fromEntries(["pt", ...names].map((n) => [n, n])) },
-  { name: "pt", modules: true, scriptPath: `${ROOT}/bench/passthrough-worker.js`, compatibilityDate: COMPAT, bindings: { ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]) }, outboundService: "origin" },
-  ...builds.map((d, i) => gatewayWorker(names[i], "none", "origin", d)),
+  { name: "pt", modules: true, scriptPath: `${ROOT}/bench/passthrough-worker.js`, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" },
+  ...builds.map((d, i) => (d === "rewrite" ? rewriteWorker(names[i]) : gatewayWorker(names[i], "none", "origin", d))),
   { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
 ]});
 await mf.ready;

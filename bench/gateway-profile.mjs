@@ -7,7 +7,10 @@
 //
 // Defaults: target/gw-named, STORE none, "/", anonymous (a returning visitor's affinity cookie).
 // PASSTHROUGH=1 profiles the JS pass-through worker (bench/passthrough-worker.js) in the
-// gateway's place, for comparison (its samples per request).
+// gateway's place, for comparison (its samples per request). FIRST=1 profiles a fresh
+// instance's first request instead of N warm ones (no warm-up; V8 compiles each wasm function
+// as it is first called, so its samples spread over the functions reached). INTERVAL sets the
+// sampling interval in µs (default 50); NOKV=1 leaves the gateway's KV namespaces unbound.
 import { Miniflare } from "miniflare";
 import WebSocket from "ws";
 
@@ -30,7 +33,7 @@ const mf = new Miniflare({
           bindings: { ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]) },
           outboundService: "origin",
         }
-      : gatewayWorker("gw", store, "origin", dir),
+      : { ...gatewayWorker("gw", store, "origin", dir), ...(process.env.NOKV ? { kvNamespaces: [] } : {}) },
     { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
   ],
 });
@@ -41,12 +44,16 @@ try {
     return (await mf.dispatchFetch(`http://driver.internal/run?${q}`)).json();
   };
   const cookies = (r) => r.last.cookies.map((c) => c.split(";")[0]);
-  let cookie = cookies(await run(store === "none" ? "/" : "/cart/add", "", 1)).join("; ");
-  if (who === "user") {
-    const login = cookies(await run("/login", cookie, 1));
-    cookie = [cookie, ...login.filter((c) => c.startsWith("__Host-session="))].join("; ");
+  const FIRST = !!process.env.FIRST;
+  let cookie = "";
+  if (!FIRST) {
+    cookie = cookies(await run(store === "none" ? "/" : "/cart/add", "", 1)).join("; ");
+    if (who === "user") {
+      const login = cookies(await run("/login", cookie, 1));
+      cookie = [cookie, ...login.filter((c) => c.startsWith("__Host-session="))].join("; ");
+    }
+    await run(path, cookie, 500); // warm-up
   }
-  await run(path, cookie, 500); // warm-up
 
   const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
   const target = list.find((t) => t.id === "core:user:gw");
@@ -66,9 +73,9 @@ try {
       ws.send(JSON.stringify({ id, method, params }));
     });
   await call("Profiler.enable");
-  await call("Profiler.setSamplingInterval", { interval: 50 });
+  await call("Profiler.setSamplingInterval", { interval: Number(process.env.INTERVAL || 50) });
   await call("Profiler.start");
-  await run(path, cookie, N);
+  await run(path, cookie, FIRST ? 1 : N);
   const { result } = await call("Profiler.stop");
   ws.close();
 
