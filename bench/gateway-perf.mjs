@@ -86,6 +86,23 @@ try {
     const [x, y] = [a.dso.get(name) ?? 0, b.dso.get(name) ?? 0];
     if (Math.max(x, y) >= 0.5) console.log(`${name.slice(0, 24).padEnd(24)}${f(x).padStart(13)}${f(y).padStart(9)}${f(y - x).padStart(8)}`);
   }
+  // workerd's binary holds V8 too: its symbols by part. V8's compiled code is the [JIT] binary
+  // (its many small symbols fall under the report's limit); the rest is what no part names.
+  const part = (name) =>
+    name.startsWith("Builtins_") ? "V8 builtins (interpreter, ICs, wasm stubs)"
+      : /^(v8::|cppgc::|heap::)/.test(name) ? "V8 runtime, GC"
+      : /tcmalloc|TCMalloc/.test(name) ? "allocator (tcmalloc)"
+      : /^(workerd::|kj::|capnp::|ada::)/.test(name) ? "workerd (APIs, kj, capnp)"
+      : undefined;
+  const parts = (r) => {
+    const m = new Map([["JIT code (the wasm, optimized JS)", r.dso.get("[JIT]") ?? 0]]);
+    for (const [k, v] of r.sym) if (part(k)) m.set(part(k), (m.get(part(k)) ?? 0) + v);
+    m.set("the rest (kernel, libc, small symbols)", r.total - [...m.values()].reduce((x, y) => x + y, 0));
+    return m;
+  };
+  const [pa, pb] = [parts(a), parts(b)];
+  console.log("\nby part:");
+  for (const name of pb.keys()) console.log(`${name.padEnd(44)}${f(pa.get(name))}${f(pb.get(name))}${f(pb.get(name) - pa.get(name))}`);
   console.log("\nsymbols whose time per request the gateway adds most (µs):");
   const diff = [...new Set([...b.sym.keys(), ...a.sym.keys()])].map((k) => [(b.sym.get(k) ?? 0) - (a.sym.get(k) ?? 0), k]);
   for (const [d, k] of diff.sort((x, y) => y[0] - x[0]).slice(0, Number(process.env.TOP || 25))) console.log(`${f(d)}  ${k.slice(0, 140)}`);
