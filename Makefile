@@ -185,12 +185,13 @@ dev: setup
 	@scripts/dev.sh
 
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := compact_verify sealed_verify jwt_verify json_object base64url cookie_header \
+FUZZ_TARGETS ?= compact_verify sealed_verify jwt_verify json_object base64url cookie_header \
 	affinity store_record gateway assertion_verify dbsc_proof
 
-## fuzz: every fuzz target (fuzz/, cargo-fuzz on nightly, installed by scripts/setup-fuzz.sh)
-## for FUZZ_SECONDS seconds each (default 30), from the committed seeds in fuzz/corpus/; the
-## inputs found go to fuzz/work/, crashes to fuzz/artifacts/ (neither committed). A crash worth
+## fuzz: every fuzz target (fuzz/, cargo-fuzz on nightly, installed by scripts/setup-fuzz.sh),
+## or the ones FUZZ_TARGETS names, for FUZZ_SECONDS seconds each (default 30), from the
+## committed seeds in fuzz/corpus/; the inputs found go to fuzz/work/, crashes to
+## fuzz/artifacts/ (neither committed). A crash worth
 ## keeping goes to fuzz/regressions/<target>/, which `make test` replays (tests/fuzz_corpus.rs).
 fuzz:
 	@scripts/setup-fuzz.sh
