@@ -12,10 +12,9 @@
 // as it is first called, so its samples spread over the functions reached). INTERVAL sets the
 // sampling interval in µs (default 50); NOKV=1 leaves the gateway's KV namespaces unbound.
 import { Miniflare } from "miniflare";
-import WebSocket from "ws";
 
 import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
-import { COMPAT, ROOT, freePort, gatewayWorker } from "./workerd.mjs";
+import { COMPAT, ROOT, freePort, gatewayWorker, profileWorker } from "./workerd.mjs";
 
 const [dir = "target/gw-named", store = "none", path = "/", who = "anonymous"] = process.argv.slice(2);
 const N = Number(process.env.N || 3000);
@@ -45,6 +44,7 @@ try {
   };
   const cookies = (r) => r.last.cookies.map((c) => c.split(";")[0]);
   const FIRST = !!process.env.FIRST;
+  const requests = FIRST ? 1 : N;
   let cookie = "";
   if (!FIRST) {
     cookie = cookies(await run(store === "none" ? "/" : "/cart/add", "", 1)).join("; ");
@@ -55,31 +55,9 @@ try {
     await run(path, cookie, 500); // warm-up
   }
 
-  const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const target = list.find((t) => t.id === "core:user:gw");
-  if (!target) throw new Error(`no inspector target for the gateway: ${list.map((t) => t.id)}`);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((r) => ws.once("open", r));
-  let id = 0;
-  const pending = new Map();
-  ws.on("message", (m) => {
-    const x = JSON.parse(m);
-    pending.get(x.id)?.(x);
-    pending.delete(x.id);
-  });
-  const call = (method, params = {}) =>
-    new Promise((r) => {
-      pending.set(++id, r);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await call("Profiler.enable");
-  await call("Profiler.setSamplingInterval", { interval: Number(process.env.INTERVAL || 50) });
-  await call("Profiler.start");
-  await run(path, cookie, FIRST ? 1 : N);
-  const { result } = await call("Profiler.stop");
-  ws.close();
+  const profile = await profileWorker(port, "gw", Number(process.env.INTERVAL || 50), () => run(path, cookie, requests));
 
-  const { nodes, samples } = result.profile;
+  const { nodes, samples } = profile;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of nodes) for (const c of n.children || []) parent.set(c, n.id);
@@ -118,7 +96,7 @@ try {
     kinds.set(kind, (kinds.get(kind) || 0) + c);
   }
   const what = process.env.PASSTHROUGH ? "the pass-through" : dir;
-  console.log(`${N} requests, STORE=${store}, ${path} (${who}), ${what}: ${samples.length} samples of the isolate (${(samples.length / N).toFixed(2)} per request)`);
+  console.log(`${requests} ${FIRST ? "first request" : "requests"}, STORE=${store}, ${path} (${who}), ${what}: ${samples.length} samples of the isolate (${(samples.length / requests).toFixed(2)} per request)`);
   show("by kind (self)", kinds, 10);
   show("inclusive", inclusive, 50);
   show("self", self, Number(process.env.TOP || 30));

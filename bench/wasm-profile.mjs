@@ -88,10 +88,9 @@ function report(profile) {
 
 /** The profile of `op` run n times in a request inside workerd (the web build). */
 async function workerdProfile() {
-  const [{ build }, { Miniflare }, { default: WebSocket }, { freePort }] = await Promise.all([
+  const [{ build }, { Miniflare }, { freePort, profileWorker }] = await Promise.all([
     import("esbuild"),
     import("miniflare"),
-    import("ws"),
     import("./workerd.mjs"),
   ]);
   const dir = mkdtempSync(join(tmpdir(), "edge-prof-workerd-"));
@@ -130,32 +129,12 @@ export default {
         await res.text();
       };
       await get(50_000); // warm-up: the hot functions optimized
-      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-      const target = list.find((t) => t.id === "core:user:tokens");
-      if (!target) throw new Error(`no inspector target: ${list.map((t) => t.id)}`);
-      const ws = new WebSocket(target.webSocketDebuggerUrl);
-      await new Promise((r) => ws.once("open", r));
-      let id = 0;
-      const pending = new Map();
-      ws.on("message", (m) => {
-        const x = JSON.parse(m);
-        pending.get(x.id)?.(x);
-        pending.delete(x.id);
-      });
-      const call = (method, params = {}) =>
-        new Promise((r) => {
-          pending.set(++id, r);
-          ws.send(JSON.stringify({ id, method, params }));
-        });
-      await call("Profiler.enable");
-      await call("Profiler.setSamplingInterval", { interval: 20 });
-      await call("Profiler.start");
       const n = arg("n", 1_000_000);
-      for (let done = 0; done < n; done += 100_000) await get(Math.min(100_000, n - done));
-      const { result } = await call("Profiler.stop");
-      ws.close();
+      const profile = await profileWorker(port, "tokens", 20, async () => {
+        for (let done = 0; done < n; done += 100_000) await get(Math.min(100_000, n - done));
+      });
       console.log(`${op}: ${n} operations inside workerd (Miniflare), profiled through the inspector`);
-      return result.profile;
+      return profile;
     } finally {
       await mf.dispose();
     }

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
+import WebSocket from "ws";
 
 import { ROOT } from "../tests/e2e/harness.mjs";
 
@@ -120,6 +121,38 @@ export function writeSection(name, text) {
   if (a < 0 || b < a) throw new Error(`${DOC}: markers for ${name} not found`);
   writeFileSync(DOC, doc.slice(0, a + begin.length) + "\n" + text.trim() + "\n" + doc.slice(b));
   console.log(`wrote ${name} figures to docs/gateway-cost.md`);
+}
+
+/** V8's CPU profile of the worker `name` of a Miniflare started with `inspectorPort: port`, taken
+ * through workerd's inspector while `work()` runs, a sample every `interval` µs. */
+export async function profileWorker(port, name, interval, work) {
+  const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const target = list.find((t) => t.id === `core:user:${name}`);
+  if (!target) throw new Error(`no inspector target for ${name}: ${list.map((t) => t.id)}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((r) => ws.once("open", r));
+  let id = 0;
+  const pending = new Map();
+  ws.on("message", (m) => {
+    const x = JSON.parse(m);
+    pending.get(x.id)?.(x);
+    pending.delete(x.id);
+  });
+  const call = (method, params = {}) =>
+    new Promise((r) => {
+      pending.set(++id, r);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await call("Profiler.enable");
+    await call("Profiler.setSamplingInterval", { interval });
+    await call("Profiler.start");
+    await work();
+    const { result } = await call("Profiler.stop");
+    return result.profile;
+  } finally {
+    ws.close();
+  }
 }
 
 export { freePort } from "../tests/e2e/harness.mjs";
