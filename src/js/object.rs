@@ -9,93 +9,124 @@
 //! value. Claims that are exactly `{"name":value,...}` in a known shape, each value a string
 //! without escapes, an integer of at most 15 digits (exact as a number), `true`, `false` or
 //! `null`, are read into a copy of the template; anything else (nested values, fractions,
-//! escapes, whitespace, another order, a name that needs escaping or is `__proto__`, which a
-//! store would not create as a property) goes to `JSON.parse`, so the object is always the one
-//! `JSON.parse` gives.
+//! escapes, whitespace, another order, a name that is not printable ASCII, needs escaping or is
+//! `__proto__`, which a store would not create as a property) goes to `JSON.parse`, so the object
+//! is always the one `JSON.parse` gives.
+//!
+//! The claims are read where they lie, as bytes of the wasm memory: the text is not decoded as a
+//! whole (in workerd a `TextDecoder` call and the view it needs cost about as much as the read
+//! itself), only each string value, ASCII ones with `String.fromCharCode`.
 
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-// Per shape: { template, names, heads }, heads[i] being `{"name":` or `,"name":`.
+// Per shape: { template, names, heads }, heads[i] being the bytes of `{"name":` or `,"name":`.
 const shapes = [];
 let last = 0;
-// `text` read into a copy of `shape.template`, or undefined when it is not exactly of that shape
-// with values of the fast path.
-function read(shape, text) {
+// A view of the wasm memory, made again when the memory grows (its buffer is then another).
+let bytes = null;
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+// Reused arguments of String.fromCharCode, per length (short strings only: the arguments go on
+// the stack).
+const codes = [];
+// The string value m[start..end): raw UTF-8, no escapes (the caller checked).
+function text(m, start, end, ascii) {
+  const n = end - start;
+  if (!ascii || n > 64) return decoder.decode(m.subarray(start, end));
+  const a = (codes[n] ??= new Array(n));
+  for (let i = 0; i < n; i++) a[i] = m[start + i];
+  return String.fromCharCode.apply(null, a);
+}
+// The claims m[start..end) read into a copy of `shape.template`, or undefined when they are not
+// exactly of that shape with values of the fast path.
+function read(shape, m, start, end) {
   const { heads, names } = shape;
   const object = { ...shape.template };
-  let at = 0;
+  let at = start;
   for (let i = 0; i < heads.length; i++) {
     const head = heads[i];
-    if (text.slice(at, at + head.length) !== head) return undefined;
+    if (at + head.length > end) return undefined;
+    for (let k = 0; k < head.length; k++) if (m[at + k] !== head[k]) return undefined;
     at += head.length;
-    const c = text.charCodeAt(at);
+    const c = m[at];
     let value;
     if (c === 34) {
-      // A string without escapes or control characters (NaN: the text ended).
-      const start = ++at;
-      let d = text.charCodeAt(at);
+      // A string without escapes or control characters, ending before the claims do.
+      const first = ++at;
+      let ascii = true;
+      let d = m[at];
       while (d !== 34) {
-        if (d === 92 || d < 32 || d !== d) return undefined;
-        d = text.charCodeAt(++at);
+        if (d === 92 || d < 32 || at >= end) return undefined;
+        if (d > 127) ascii = false;
+        d = m[++at];
       }
-      value = text.slice(start, at++);
-    } else if (c === 116 || c === 102 || c === 110) {
-      const word = c === 116 ? "true" : c === 102 ? "false" : "null";
-      if (text.slice(at, at + word.length) !== word) return undefined;
-      at += word.length;
-      value = c === 116 ? true : c === 102 ? false : null;
+      value = text(m, first, at++, ascii);
+    } else if (c === 116) {
+      if (m[at + 1] !== 114 || m[at + 2] !== 117 || m[at + 3] !== 101) return undefined;
+      at += 4;
+      value = true;
+    } else if (c === 102) {
+      if (m[at + 1] !== 97 || m[at + 2] !== 108 || m[at + 3] !== 115 || m[at + 4] !== 101) return undefined;
+      at += 5;
+      value = false;
+    } else if (c === 110) {
+      if (m[at + 1] !== 117 || m[at + 2] !== 108 || m[at + 3] !== 108) return undefined;
+      at += 4;
+      value = null;
     } else {
       // -?(0|[1-9][0-9]*), at most 15 digits: exact. A fraction or an exponent after it fails
       // the next head (or the closing brace).
       const negative = c === 45;
       if (negative) at++;
-      const start = at;
+      const first = at;
       let n = 0;
-      let d = text.charCodeAt(at) - 48;
-      while (d >= 0 && d <= 9) {
+      let d = m[at] - 48;
+      while (d >= 0 && d <= 9 && at < end) {
         n = n * 10 + d;
-        d = text.charCodeAt(++at) - 48;
+        d = m[++at] - 48;
       }
-      const digits = at - start;
-      if (digits === 0 || digits > 15 || (digits > 1 && text.charCodeAt(start) === 48)) return undefined;
+      const digits = at - first;
+      if (digits === 0 || digits > 15 || (digits > 1 && m[first] === 48)) return undefined;
       value = negative ? -n : n;
     }
     object[names[i]] = value;
   }
-  return at === text.length - 1 && text.charCodeAt(at) === 125 ? object : undefined;
+  return at === end - 1 && m[at] === 125 ? object : undefined;
 }
-export function claims_object(text) {
+export function claims_object(memory, start, length) {
+  if (bytes === null || bytes.buffer !== memory.buffer) bytes = new Uint8Array(memory.buffer);
+  const m = bytes;
+  const end = start + length;
   const n = shapes.length;
   for (let i = 0; i < n; i++) {
     const s = (last + i) % n;
-    const object = read(shapes[s], text);
+    const object = read(shapes[s], m, start, end);
     if (object !== undefined) {
       last = s;
       return object;
     }
   }
-  const object = JSON.parse(text);
+  const object = JSON.parse(decoder.decode(m.subarray(start, end)));
   const names = Object.keys(object);
-  const plain = (name) => name !== "__proto__" && !/["\\\u0000-\u001f]/.test(name);
+  const plain = (name) => name !== "__proto__" && /^[ !#-[\]-~]*$/.test(name);
   if (n < 64 && names.length > 0 && names.every(plain)) {
     const template = { ...object };
     for (const name of names) template[name] = null;
-    const heads = names.map((name, i) => (i === 0 ? '{"' : ',"') + name + '":');
+    const heads = names.map((name, i) => Array.from((i === 0 ? '{"' : ',"') + name + '":', (c) => c.charCodeAt(0)));
     const shape = { template, names, heads };
-    // Kept only when the text is read back the same way (it is not when, say, JavaScript puts
-    // a name like "1" before the others, or a value is not of the fast path).
-    if (read(shape, text) !== undefined) shapes.push(shape);
+    // Kept only when the claims are read back the same way (they are not when, say, JavaScript
+    // puts a name like "1" before the others, or a value is not of the fast path).
+    if (read(shape, m, start, end) !== undefined) shapes.push(shape);
   }
   return object;
 }
 "#)]
 extern "C" {
     #[wasm_bindgen(catch)]
-    fn claims_object(json: &str) -> Result<JsValue, JsValue>;
+    fn claims_object(memory: &JsValue, start: usize, length: usize) -> Result<JsValue, JsValue>;
 }
 
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
 pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
-    claims_object(json)
+    claims_object(&wasm_bindgen::memory(), json.as_ptr() as usize, json.len())
 }

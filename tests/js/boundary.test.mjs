@@ -81,6 +81,17 @@ test("claims of many shapes, past the shapes kept, still verify exactly", () => 
   }
 });
 
+test("claims read after the wasm memory grew: the view of it is made again", () => {
+  const token = tokens.sign({ sub: "grow", n: 1 }, { now: NOW });
+  const expected = tokens.verify(token, { now: NOW });
+  assert.deepStrictEqual(expected, { sub: "grow", n: 1, iat: NOW, exp: NOW + 3600 });
+  same(tokens.verify(token, { now: NOW }), expected, "before");
+  // 16 MiB of claims go into the wasm memory, which grows for them, before sign refuses them.
+  assert.equal(codeOf(() => tokens.sign({ big: "x".repeat(16 << 20) }, { now: NOW })), "too_large");
+  same(tokens.verify(token, { now: NOW }), expected, "after");
+  same(tokens.verify(token, { now: NOW }), expected, "after, again");
+});
+
 test("the claims a minIssuedAt lookup sees, and an expired token's, are the verified claims", () => {
   const token = tokens.sign({ sub: "lookup", role: "admin" }, { now: NOW });
   let seen;
