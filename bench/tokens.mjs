@@ -2,7 +2,7 @@
 // (where Workers users run it) and in Node, in one run, for the claims
 // {"sub":"user-12345","role":"admin"} plus iat and exp. The operations are bench/ops.mjs.
 //
-//   node bench/tokens.mjs [--runs 5] [--n 20000] [--write]
+//   node bench/tokens.mjs [--runs 11] [--n 20000] [--write]
 //
 // workerd: Miniflare (wrangler's engine) runs bench/workerd-worker.mjs, bundled by esbuild with
 // the web build of the library (www/pkg/, `make pkg-www`). Inside workerd Date.now() does not
@@ -33,7 +33,8 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const RUNS = arg("runs", 5);
+// 11 runs: with 5 the medians moved by about 10% between runs a minute apart on a 2-core machine.
+const RUNS = arg("runs", 11);
 const N = arg("n", 20_000);
 const WRITE = process.argv.includes("--write");
 const WEB_PKG = process.env.WEB_PKG ?? join(ROOT, "www/pkg");
