@@ -7,6 +7,9 @@
 // and the symbols whose time per request differs most between the two.
 //
 //   node bench/gateway-perf.mjs [BUILD_DIR] [SECONDS]      (default build/, 6 s each)
+//   BASE=rewrite node bench/gateway-perf.mjs ...            (against the JS header-rewriting
+//                                                            proxy: what the gateway adds beyond
+//                                                            the plumbing)
 //
 // Needs `perf` (Debian: linux-perf) and perf events allowed (root, or perf_event_paranoid <= 1).
 import { execFileSync, spawn } from "node:child_process";
@@ -15,15 +18,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 
-import { DRIVER, ORIGIN } from "./gateway-cpu-workers.mjs";
+import { DRIVER, ORIGIN, REWRITE } from "./gateway-cpu-workers.mjs";
 import { COMPAT, ROOT, gatewayWorker, workerdPids } from "./workerd.mjs";
 
 const [dir = "build", seconds = "6"] = process.argv.slice(2);
 const HZ = 4000;
+// Requests each worker serves before it is sampled (WARM=...): V8 compiles a wasm function with
+// its optimizing compiler only once the function has run for a while, so a young isolate runs
+// more baseline (Liftoff) code.
+const WARM = Number(process.env.WARM || 3000);
 const tmp = mkdtempSync(join(tmpdir(), "edge-perf-"));
 const ORIGINS = JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]);
+const REWRITING = process.env.BASE === "rewrite";
+const BASE = REWRITING ? "rewriting proxy" : "pass-through";
 const targets = {
-  "pass-through": { name: "t", modules: true, scriptPath: `${ROOT}/bench/passthrough-worker.js`, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" },
+  [BASE]: REWRITING
+    ? { name: "t", modules: true, script: REWRITE, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" }
+    : { name: "t", modules: true, scriptPath: `${ROOT}/bench/passthrough-worker.js`, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" },
   gateway: gatewayWorker("t", "none", "origin", dir),
 };
 
@@ -47,7 +58,7 @@ async function measure(label, worker) {
     await mf.ready;
     const run = async (cookie, n) => (await mf.dispatchFetch(`http://driver.internal/run?${new URLSearchParams({ target: "t", path: "/", n: String(n), cookie })}`)).json();
     const cookie = (await run("", 1)).last.cookies.map((c) => c.split(";")[0]).join("; ");
-    await run(cookie, 3000); // warm-up
+    for (let left = WARM; left > 0; left -= 5000) await run(cookie, Math.min(left, 5000)); // warm-up
     const [pid] = workerdPids();
     const data = join(tmp, `${label}.data`);
     const perf = spawn("perf", ["record", "-q", "-e", "cpu-clock", "-F", String(HZ), "-t", String(pid), "-o", data], { stdio: "ignore" });
@@ -77,10 +88,10 @@ async function measure(label, worker) {
 try {
   const r = {};
   for (const [label, worker] of Object.entries(targets)) r[label] = await measure(label.split(" ")[0], worker);
-  const [a, b] = [r["pass-through"], r.gateway];
+  const [a, b] = [r[BASE], r.gateway];
   const f = (x) => x.toFixed(1).padStart(7);
   console.log(`workerd main thread, µs of CPU per request (perf cpu-clock at ${HZ} Hz, ${seconds} s each; ${a.requests} and ${b.requests} requests; driver and origin included in both):`);
-  console.log(`${"".padEnd(24)}${"pass-through".padStart(13)}${"gateway".padStart(9)}${"adds".padStart(8)}`);
+  console.log(`${"".padEnd(24)}${BASE.slice(0, 12).padStart(13)}${"gateway".padStart(9)}${"adds".padStart(8)}`);
   console.log(`${"all".padEnd(24)}${f(a.total).padStart(13)}${f(b.total).padStart(9)}${f(b.total - a.total).padStart(8)}`);
   for (const name of new Set([...b.dso.keys(), ...a.dso.keys()])) {
     const [x, y] = [a.dso.get(name) ?? 0, b.dso.get(name) ?? 0];
