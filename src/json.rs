@@ -344,13 +344,17 @@ impl<'a> Object<'a> {
 
     /// Reads one JSON object (see [`members`]).
     pub(crate) fn parse(json: &'a str) -> Result<Self, ObjectError> {
-        let members = members(json)?;
-        Ok(Object {
+        Ok(Self::from_members(members(json)?))
+    }
+
+    /// The object of `members` as [`members`] returns them.
+    pub(crate) fn from_members(members: Vec<Member<'a>>) -> Self {
+        Object {
             members: members
                 .into_iter()
                 .map(|(n, v)| (n, Cow::Borrowed(v)))
                 .collect(),
-        })
+        }
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {

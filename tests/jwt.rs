@@ -153,6 +153,18 @@ fn sign_options_set_ttl_issuer_and_audience() {
         code(t.sign_jwt(&json!([1]), &JwtSignOptions::at(NOW))),
         "invalid_claims"
     );
+    // What verify_jwt would refuse as malformed is refused at sign.
+    for bad in [
+        json!({ "iss": 1 }),
+        json!({ "aud": 5 }),
+        json!({ "auth_time": "yesterday" }),
+    ] {
+        assert_eq!(
+            code(t.sign_jwt(&bad, &JwtSignOptions::at(NOW))),
+            "invalid_claims",
+            "{bad}"
+        );
+    }
     assert_eq!(
         code(t.sign_jwt(&claims(), &JwtSignOptions::at(NOW).ttl_seconds(0))),
         "invalid_config"

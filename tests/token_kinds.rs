@@ -69,6 +69,33 @@ macro_rules! token_kind_behaviours {
                 assert_eq!(got, json!({ "iat": NOW, "exp": NOW + 60, "nbf": NOW + 5 }));
             }
 
+            /// The registered claims verify reads (`iss`, `aud`, `auth_time`, `nbf`) are checked
+            /// at sign: a token its own verify would refuse as `malformed` is never signed.
+            #[test]
+            fn claims_verify_would_refuse_are_refused_at_sign() {
+                let t = tokens();
+                for bad in [
+                    json!({ "iss": 1 }),
+                    json!({ "aud": 5 }),
+                    json!({ "aud": ["app", 1] }),
+                    json!({ "auth_time": "yesterday" }),
+                    json!({ "auth_time": -1 }),
+                ] {
+                    assert_eq!(t.sign(&bad, NOW).unwrap_err().code(), "invalid_claims", "{bad}");
+                }
+                // Well typed, they sign and pass the checks that read them.
+                let good = json!({ "iss": "me", "aud": ["app", "web"], "auth_time": NOW - 60 });
+                let token = t.sign(&good, NOW).unwrap();
+                let options = edge_session::VerifyOptions {
+                    issuer: Some("me"),
+                    audience: Some("web"),
+                    min_issued_at: edge_session::MinIssuedAt::At(NOW - 60),
+                    ..edge_session::VerifyOptions::at(NOW)
+                };
+                let got = t.verify_with::<Value>(&token, &options).unwrap().claims;
+                assert_eq!(got["auth_time"], NOW - 60);
+            }
+
             #[test]
             fn per_token_ttl() {
                 let t = tokens();

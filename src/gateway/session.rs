@@ -710,6 +710,8 @@ mod tests {
                 "cnf is not accepted",
             ),
             (r#"{"cnf":null}"#, "cnf is not accepted"),
+            (r#"{"sub":"alice","aud":5}"#, "aud must be"),
+            (r#"{"sub":"alice","iss":["a"]}"#, "iss must be a string"),
         ] {
             let err = issue(&t, bad, &[0; 16], NOW).unwrap_err();
             assert!(err.0.contains(why), "{bad}: {}", err.0);

@@ -207,9 +207,17 @@ pub(crate) fn claims_json<T: Serialize + ?Sized>(claims: &T) -> Result<String> {
     }
 }
 
-/// Claims to sign, given as the text of a JSON object.
+/// Claims to sign, given as the text of a JSON object. The registered claims they carry must
+/// have the types verify reads ([`Registered::carried`]): a token its own verify would refuse
+/// as `malformed` is refused here, `invalid_claims`.
 pub(crate) fn claims_object(claims: &str) -> Result<Object<'_>> {
-    Object::parse(claims).map_err(|e| Error::InvalidClaims(e.message("claims").into()))
+    let members =
+        json::members(claims).map_err(|e| Error::InvalidClaims(e.message("claims").into()))?;
+    Registered::carried(&members).map_err(|e| match e {
+        Error::Malformed(why) => Error::InvalidClaims(why.into()),
+        e => e,
+    })?;
+    Ok(Object::from_members(members))
 }
 
 /// Verified claims as JSON text, deserialized into the caller's type.
@@ -251,18 +259,26 @@ impl<'a> Registered<'a> {
 
     /// [`Registered::parse`] on members already read with [`claim_members`].
     pub(crate) fn from_members(members: &[json::Member<'a>]) -> Result<Self> {
-        let get = |name| json::get(members, name);
-        let time = |name, message| match get(name) {
-            None => Ok(None),
-            Some(v) => json::floor_u64(v)
-                .map(Some)
-                .ok_or(Error::Malformed(message)),
-        };
         Ok(Registered {
-            exp: time("exp", "exp must be a number of seconds")?,
-            nbf: time("nbf", "nbf must be a number of seconds")?,
-            iat: time("iat", "iat must be a number of seconds")?,
-            auth_time: time("auth_time", "auth_time must be a number of seconds")?,
+            exp: time(members, "exp", "exp must be a number of seconds")?,
+            iat: time(members, "iat", "iat must be a number of seconds")?,
+            ..Self::carried(members)?
+        })
+    }
+
+    /// The registered claims but `exp` and `iat` (which sign sets itself): what a token carries
+    /// as its signer was given it.
+    pub(crate) fn carried(members: &[json::Member<'a>]) -> Result<Self> {
+        let get = |name| json::get(members, name);
+        Ok(Registered {
+            exp: None,
+            iat: None,
+            nbf: time(members, "nbf", "nbf must be a number of seconds")?,
+            auth_time: time(
+                members,
+                "auth_time",
+                "auth_time must be a number of seconds",
+            )?,
             iss: match get("iss") {
                 None => None,
                 Some(v) => Some(json::string(v).ok_or(Error::Malformed("iss must be a string"))?),
@@ -286,6 +302,18 @@ impl<'a> Registered<'a> {
             (i, a) => i.or(a),
         }
     }
+}
+
+/// The registered time `name` among `members`: a number of seconds (floored), `malformed` with
+/// `message` otherwise.
+fn time(
+    members: &[json::Member<'_>],
+    name: &str,
+    message: &'static str,
+) -> Result<Option<UnixTime>> {
+    json::get(members, name)
+        .map(|v| json::floor_u64(v).ok_or(Error::Malformed(message)))
+        .transpose()
 }
 
 #[cfg(test)]

@@ -130,4 +130,9 @@ test("claims to sign: long, not ASCII, with toJSON, or without a JSON form", () 
   const cycle = {};
   cycle.self = cycle;
   assert.equal(codeOf(() => tokens.sign(cycle, { now: NOW })), "invalid_claims");
+  // Registered claims of a type verify would refuse as malformed are refused at sign.
+  for (const bad of [{ iss: 1 }, { aud: 5 }, { aud: ["app", 1] }, { auth_time: "yesterday" }, { auth_time: -1 }]) {
+    assert.equal(codeOf(() => tokens.sign(bad, { now: NOW })), "invalid_claims", JSON.stringify(bad));
+    assert.equal(codeOf(() => tokens.signJwt(bad, { now: NOW })), "invalid_claims", JSON.stringify(bad));
+  }
 });
