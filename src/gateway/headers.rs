@@ -15,6 +15,9 @@
 //! - Hop-by-hop headers (RFC 9110 section 7.6.1) and `Host` are not forwarded; the origin learns
 //!   the public host from `x-forwarded-host`.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 /// The prefix of the headers the gateway owns.
 pub const PREFIX: &str = "x-session-";
 
@@ -135,19 +138,58 @@ pub fn sets_reserved_cookie(set_cookie: &str, names: &[&str]) -> bool {
     names.contains(&name)
 }
 
-fn is_hop_by_hop(name: &str, connection: &[&str]) -> bool {
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
-        || connection.iter().any(|c| c.eq_ignore_ascii_case(name))
+/// `a` and `b` compared as header names compare: without ASCII case.
+fn cmp_names(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.bytes(), b.bytes());
+    a.map(|x| x.to_ascii_lowercase())
+        .cmp(b.map(|x| x.to_ascii_lowercase()))
 }
 
-/// Names listed in `Connection` headers, which are hop-by-hop too.
-fn connection_names(headers: &[(String, String)]) -> Vec<&str> {
-    headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()))
-        .collect()
+fn is_hop_by_hop(name: &str, connection: &[&str]) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || connection.binary_search_by(|c| cmp_names(c, name)).is_ok()
 }
+
+/// Names listed in `Connection` headers, which are hop-by-hop too: sorted without case, each
+/// once (a client can list thousands; each header is looked up among them).
+fn connection_names(headers: &[(String, String)]) -> Vec<&str> {
+    let mut names: Vec<&str> = BinaryHeap::from_iter(
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()))
+            .map(Name),
+    )
+    .into_sorted_vec()
+    .into_iter()
+    .map(|Name(n)| n)
+    .collect();
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    names
+}
+
+/// A header name, ordered as [`cmp_names`] orders names.
+struct Name<'a>(&'a str);
+
+impl Ord for Name<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_names(self.0, other.0)
+    }
+}
+
+impl PartialOrd for Name<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Name<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Name<'_> {}
 
 /// Where the client's request came to, for the `x-forwarded-*` headers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -379,33 +421,51 @@ pub fn add_cookies(out: &mut Vec<(String, String)>, cookies: impl IntoIterator<I
 ///     append: h(&[("x-session-status", "none")]),
 /// });
 /// ```
-pub fn changes(before: &[(String, String)], after: &[(String, String)]) -> Changes {
-    let mut out = Changes::default();
-    fn values<'a>(list: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+pub fn changes<'a>(before: &'a [(String, String)], after: &'a [(String, String)]) -> Changes {
+    // The headers of both lists sorted by name, then side and place, so that each name's values
+    // lie together in order: n log n, where comparing name by name took seconds for the
+    // thousands of headers one client can send.
+    let side = |list: &'a [(String, String)], after: bool| {
         list.iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-    let mut seen: Vec<&str> = Vec::new();
-    for (name, _) in before.iter().chain(after) {
-        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            .enumerate()
+            .map(move |(at, (name, value))| Header {
+                name: Name(name),
+                after,
+                at,
+                value,
+            })
+    };
+    let sorted =
+        BinaryHeap::from_iter(side(before, false).chain(side(after, true))).into_sorted_vec();
+    let mut out = Changes::default();
+    for same in sorted.chunk_by(|a, b| a.name == b.name) {
+        let values = |after: bool| {
+            same.iter()
+                .filter(move |h| h.after == after)
+                .map(|h| h.value)
+        };
+        let Some(first) = same.first() else { continue };
+        if values(false).eq(values(true)) {
             continue;
         }
-        seen.push(name);
-        let (was, is) = (values(before, name), values(after, name));
-        if was == is {
-            continue;
+        let name = first.name.0.to_ascii_lowercase();
+        if values(false).next().is_some() {
+            out.delete.push(name.clone());
         }
-        if !was.is_empty() {
-            out.delete.push(name.to_ascii_lowercase());
-        }
-        out.append.extend(
-            is.into_iter()
-                .map(|v| (name.to_ascii_lowercase(), v.to_owned())),
-        );
+        out.append
+            .extend(values(true).map(|v| (name.clone(), v.to_owned())));
     }
     out
+}
+
+/// A header of one of the lists [`changes`] compares, ordered by name, then side (`before`
+/// first) and place in its list.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Header<'a> {
+    name: Name<'a>,
+    after: bool,
+    at: usize,
+    value: &'a str,
 }
 
 /// The difference of two header lists (see [`changes`]): delete these names, then append these
@@ -570,6 +630,47 @@ mod tests {
         // Unchanged headers are left alone.
         assert!(!c.delete.contains(&"content-type".to_owned()));
         assert_eq!(changes(&client, &client), Changes::default());
+    }
+
+    /// Thousands of headers (what 128 KB of request headers can hold), names in any case and
+    /// order, some listed in `Connection`: the same decisions as for a few.
+    #[test]
+    fn many_headers_are_read_as_a_few_are() {
+        let fwd = Forwarded::default();
+        let mut client: Vec<(String, String)> = (0..4000)
+            .rev()
+            .map(|i| {
+                (
+                    format!("{}{i}", if i % 2 == 0 { "H" } else { "h" }),
+                    "x".to_owned(),
+                )
+            })
+            .collect();
+        let listed: Vec<String> = (0..4000).step_by(3).map(|i| format!("H{i}")).collect();
+        client.push(("Connection".into(), listed.join(", ")));
+        client.push(("connection".into(), "h1, H1, keep-alive".into()));
+        client.push(("X-Session-Sub".into(), "admin".into()));
+        let to = to_origin(
+            &client,
+            &fwd,
+            vec![("x-session-status".into(), "none".into())],
+            false,
+        );
+        for (n, _) in &to {
+            let i: Option<usize> = n.get(1..).and_then(|d| d.parse().ok());
+            assert!(
+                !i.is_some_and(|i| i % 3 == 0 || i == 1),
+                "{n} is hop-by-hop"
+            );
+            assert!(
+                !n.eq_ignore_ascii_case("connection") && n != "X-Session-Sub",
+                "{n}"
+            );
+        }
+        assert_eq!(to.len(), 4000 - 1334 - 1 + 1);
+        let c = changes(&client, &to);
+        assert_eq!(by_name(&apply(&client, &c)), by_name(&to));
+        assert_eq!(c.append, h(&[("x-session-status", "none")]));
     }
 
     #[test]
