@@ -2,7 +2,7 @@
 //!
 //! - Headers the gateway sets or vouches for are [reserved](is_reserved): `x-session-*` (the
 //!   identity), `x-forwarded-*` and the other headers that claim the client's address
-//!   (`forwarded`, `x-real-ip`, `true-client-ip`, `x-client-ip`, `cf-connecting-ip`). A client's
+//!   (`forwarded`, `x-real-ip`, `client-ip`, `true-client-ip` and the rest of `CLIENT_ADDRESS`). A client's
 //!   copy never reaches the origin, in any spelling: names compare without case and with `_`
 //!   read as `-`, because CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the
 //!   same name (`HTTP_X_SESSION_SUB`). The origin learns the client's address from the
@@ -65,13 +65,21 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Headers that claim the client's address: only the gateway's `x-forwarded-for` may.
-const CLIENT_ADDRESS: [&str; 5] = [
+/// Headers that claim the client's address: only the gateway's `x-forwarded-for` may. Those
+/// that frameworks and proxies read one (PHP's `HTTP_CLIENT_IP`, Rails' `RemoteIp`,
+/// django-ipware, load balancers and CDNs in front of an origin).
+const CLIENT_ADDRESS: [&str; 11] = [
     "forwarded",
+    "forwarded-for",
+    "x-forwarded",
+    "x-original-forwarded-for",
     "x-real-ip",
     "true-client-ip",
+    "client-ip",
     "x-client-ip",
+    "x-cluster-client-ip",
     "cf-connecting-ip",
+    "fastly-client-ip",
 ];
 
 /// With `DBSC = "on"`: the prefixes of the device-bound sessions protocol's headers, the
@@ -104,7 +112,8 @@ fn reads_as(name: &[u8], folded: &[u8]) -> bool {
 /// let r = |name| is_reserved(name, false);
 /// assert!(r("X-Session-Sub") && r("x_session_sub") && r("X_SESSION-status"));
 /// assert!(r("x_forwarded_for") && r("True-Client-IP") && r("forwarded"));
-/// assert!(!r("x-sessions") && !r("accept") && !r("x-forwarded"));
+/// assert!(r("Client-IP") && r("x_cluster_client_ip") && r("x-forwarded"));
+/// assert!(!r("x-sessions") && !r("accept") && !r("x-forwardedfor"));
 /// assert!(!r("Secure-Session-Registration") && is_reserved("Secure-Session-Registration", true));
 /// assert!(is_reserved("sec_secure_session_id", true) && !is_reserved("secure-sessions", true));
 /// ```
@@ -914,6 +923,12 @@ mod tests {
             "True_Client_IP",
             "x-client-ip",
             "cf_connecting_ip",
+            "Client-IP",
+            "X-Cluster-Client-IP",
+            "Forwarded-For",
+            "X-Forwarded",
+            "X-Original-Forwarded-For",
+            "Fastly-Client-IP",
         ];
         for name in spoofs {
             assert!(

@@ -49,6 +49,12 @@ describe("trust boundary", { concurrency: false }, () => {
       true_client_ip: "6.6.6.6",
       "x-client-ip": "6.6.6.6",
       cf_connecting_ip: "6.6.6.6",
+      "client-ip": "6.6.6.6",
+      "x-cluster-client-ip": "6.6.6.6",
+      "forwarded-for": "6.6.6.6",
+      "x-forwarded": "for=6.6.6.6",
+      "x-original-forwarded-for": "6.6.6.6",
+      "fastly-client-ip": "6.6.6.6",
     };
     const folded = (name) => name.toLowerCase().replaceAll("_", "-");
     for (const who of ["anonymous", "logged in"]) {
