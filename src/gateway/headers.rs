@@ -140,11 +140,24 @@ pub fn is_reserved(name: &str, dbsc: bool) -> bool {
 /// assert!(sets_reserved_cookie(" __Host-session-bound=x; Path=/", &names));
 /// assert!(sets_reserved_cookie("__Host-session=; Max-Age=0", &names));
 /// assert!(!sets_reserved_cookie("__Host-sessions=x", &names) && !sets_reserved_cookie("theme=dark", &names));
+/// // Nameless: browsers that keep it send it back as `__Host-session=x`.
+/// assert!(sets_reserved_cookie("=__Host-session=x; Path=/", &names));
+/// assert!(!sets_reserved_cookie("=theme=dark", &names) && !sets_reserved_cookie("=x", &names));
 /// ```
 pub fn sets_reserved_cookie(set_cookie: &str, names: &[&str]) -> bool {
-    let pair = set_cookie.split(';').next().unwrap_or_default();
-    let name = pair.split_once('=').map_or("", |(n, _)| n).trim();
-    names.contains(&name)
+    fn name(pair: &str) -> (&str, &str) {
+        pair.split_once('=')
+            .map_or(("", pair), |(n, v)| (n.trim(), v))
+    }
+    let (named, value) = name(set_cookie.split(';').next().unwrap_or_default());
+    // A cookie without a name goes back as its value (`=session=x` as `session=x`) from the
+    // browsers that keep one.
+    let sent_as = if named.is_empty() && value.contains('=') {
+        name(value).0
+    } else {
+        named
+    };
+    names.contains(&sent_as)
 }
 
 /// `a` and `b` compared as header names compare: without ASCII case.
@@ -612,6 +625,7 @@ mod tests {
             ("x-session-issue", r#"{"sub":"u1"}"#),
             ("X-Session-Sub", "admin"),
             ("set-cookie", "__Host-session=forged; Path=/"),
+            ("set-cookie", "=__Host-session=forged; Path=/"),
             ("set-cookie", "theme=dark"),
             ("Secure-Session-Registration", "(ES256)"),
             ("keep-alive", "timeout=5"),
