@@ -358,6 +358,13 @@ impl GatewayConfig {
         let assertion = assertion_section(&var, &keys)?;
         let affinity = affinity_section(&var, &origins, &keys, same_site)?;
         let tokens = tokens_section(&var, keys, same_site)?;
+        if tokens.cookie.name() == affinity.config.cookie_name {
+            // One cookie for both: each answer would replace the other's value.
+            return Err(ConfigError::new(
+                SESSION_COOKIE,
+                "must differ from AFFINITY_COOKIE",
+            ));
+        }
         let store = store_section(&var, same_site, &tokens, &affinity.config)?;
         let health = health_section(&var)?;
         let dbsc = dbsc_section(&var, same_site, &tokens, &affinity.config, store.as_ref())?;
@@ -1318,6 +1325,10 @@ mod tests {
             (&[(AFFINITY_IDLE_SECONDS, "100000")], AFFINITY_IDLE_SECONDS),
             (&[(AFFINITY_COOKIE, "bad name")], AFFINITY_COOKIE),
             (&[(SESSION_COOKIE, "__Host-x;y")], SESSION_COOKIE),
+            (
+                &[(SESSION_COOKIE, "__Host-x"), (AFFINITY_COOKIE, "__Host-x")],
+                SESSION_COOKIE,
+            ),
             (&[(SESSION_TTL_SECONDS, "0")], SESSION_TTL_SECONDS),
             (&[(SESSION_LEEWAY_SECONDS, "1e3")], SESSION_LEEWAY_SECONDS),
             (&[(SESSION_REFRESH_AFTER, "2")], SESSION_REFRESH_AFTER),
