@@ -80,7 +80,9 @@ pub(crate) fn members(json: &str) -> Result<Vec<Member<'_>>, ObjectError> {
     }
     // Sorted once: O(n log n) in any order of names (kept sorted name by name, a JWT header
     // of many names in descending order, read before its signature is checked, took seconds).
-    let out = std::collections::BinaryHeap::from(out).into_sorted_vec();
+    if !out.is_sorted_by(|(a, _), (b, _)| a <= b) {
+        out = std::collections::BinaryHeap::from(out).into_sorted_vec();
+    }
     if out
         .windows(2)
         .any(|w| matches!(w, [(a, _), (b, _)] if a == b))

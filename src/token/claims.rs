@@ -259,40 +259,41 @@ impl<'a> Registered<'a> {
 
     /// [`Registered::parse`] on members already read with [`claim_members`].
     pub(crate) fn from_members(members: &[json::Member<'a>]) -> Result<Self> {
-        Ok(Registered {
-            exp: time(members, "exp", "exp must be a number of seconds")?,
-            iat: time(members, "iat", "iat must be a number of seconds")?,
-            ..Self::carried(members)?
-        })
+        Self::read(members, true)
     }
 
     /// The registered claims but `exp` and `iat` (which sign sets itself): what a token carries
     /// as its signer was given it.
     pub(crate) fn carried(members: &[json::Member<'a>]) -> Result<Self> {
-        let get = |name| json::get(members, name);
-        Ok(Registered {
-            exp: None,
-            iat: None,
-            nbf: time(members, "nbf", "nbf must be a number of seconds")?,
-            auth_time: time(
-                members,
-                "auth_time",
-                "auth_time must be a number of seconds",
-            )?,
-            iss: match get("iss") {
-                None => None,
-                Some(v) => Some(json::string(v).ok_or(Error::Malformed("iss must be a string"))?),
-            },
-            aud: match get("aud") {
-                None => Vec::new(),
-                Some(v) => json::string(v)
-                    .map(|s| vec![s])
-                    .or_else(|| json::strings(v))
-                    .ok_or(Error::Malformed(
-                        "aud must be a string or an array of strings",
-                    ))?,
-            },
-        })
+        Self::read(members, false)
+    }
+
+    /// The registered claims among `members`, in one pass; `exp` and `iat` only with `times`.
+    fn read(members: &[json::Member<'a>], times: bool) -> Result<Self> {
+        let mut r = Registered::default();
+        for (name, v) in members {
+            match name.as_ref() {
+                "exp" if times => r.exp = Some(seconds(v, "exp must be a number of seconds")?),
+                "iat" if times => r.iat = Some(seconds(v, "iat must be a number of seconds")?),
+                "nbf" => r.nbf = Some(seconds(v, "nbf must be a number of seconds")?),
+                "auth_time" => {
+                    r.auth_time = Some(seconds(v, "auth_time must be a number of seconds")?)
+                }
+                "iss" => {
+                    r.iss = Some(json::string(v).ok_or(Error::Malformed("iss must be a string"))?)
+                }
+                "aud" => {
+                    r.aud = json::string(v)
+                        .map(|s| vec![s])
+                        .or_else(|| json::strings(v))
+                        .ok_or(Error::Malformed(
+                            "aud must be a string or an array of strings",
+                        ))?
+                }
+                _ => {}
+            }
+        }
+        Ok(r)
     }
 
     /// When the session this token belongs to began: the earlier of `iat` and `auth_time`.
@@ -304,16 +305,9 @@ impl<'a> Registered<'a> {
     }
 }
 
-/// The registered time `name` among `members`: a number of seconds (floored), `malformed` with
-/// `message` otherwise.
-fn time(
-    members: &[json::Member<'_>],
-    name: &str,
-    message: &'static str,
-) -> Result<Option<UnixTime>> {
-    json::get(members, name)
-        .map(|v| json::floor_u64(v).ok_or(Error::Malformed(message)))
-        .transpose()
+/// A registered time: a number of seconds (floored), `malformed` with `message` otherwise.
+fn seconds(value: &str, message: &'static str) -> Result<UnixTime> {
+    json::floor_u64(value).ok_or(Error::Malformed(message))
 }
 
 #[cfg(test)]
