@@ -89,8 +89,10 @@ const ARTEFACTS = [
     files: ["pkg/dbsc/edge_session_dbsc_bg.wasm"],
     // 79,466 measured (2026-11-30) rounded up to the next 5,000: the base plus the DBSC core
     // (proof parser, JWK reader and thumbprint, stamped challenges and bound cookies, the wire
-    // texts), the WebCrypto verify and the two async verifications (issue 14).
-    budget: 80_000,
+    // texts), the WebCrypto verify and the two async verifications (issue 14). Raised to
+    // 85,000 (the next 5,000) at 80,197 B: JSON objects sorted in n log n and the registered
+    // claims checked at sign, two fixes of the trust boundary, took it 363 B over 79,834.
+    budget: 85_000,
   },
   {
     id: "gateway",
