@@ -105,6 +105,7 @@ for (const kind of ["kv", "durable"]) {
       const other = new Jar();
       await gw.request(`/cart/add?item=pen`, other);
       await gw.request(`/login?user=bob-${kind}`, other);
+      const stolen = other.cookies.get("__Host-session");
       await new Promise((r) => setTimeout(r, 1100));
       const revoke = await fetch(`${gw.url}/__edge/sessions/revoke`, {
         method: "POST",
@@ -119,6 +120,20 @@ for (const kind of ["kv", "durable"]) {
         assert.deepEqual(data(after), {});
         assert.equal(after.body.session["x-session-status"], "revoked", "the session token too");
       }
+      // A token issued before the revocation owns nothing stored, not even a session its user
+      // began after it: bob logs in again and fills a cart; his old token with that session's id
+      // gets an empty session.
+      const again = new Jar();
+      await gw.request(`/login?user=bob-${kind}`, again);
+      await gw.request("/cart/add?item=ring", again);
+      assert.deepEqual(data(await gw.request("/", again)), { cart: ["ring"] });
+      const thief = new Jar();
+      thief.cookies.set("__Host-session", stolen);
+      thief.cookies.set("__Host-sid", again.cookies.get("__Host-sid"));
+      const taken = await gw.request("/", thief);
+      assert.equal(taken.body.session["x-session-status"], "revoked");
+      assert.deepEqual(data(taken), {});
+      assert.deepEqual(data(await gw.request("/", again)), { cart: ["ring"] }, "bob's session is untouched");
       // Logout deletes the session and clears its cookie.
       await gw.request("/cart/add?item=x", jar);
       const logout = await gw.request("/logout", jar);

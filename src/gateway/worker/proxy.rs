@@ -218,12 +218,15 @@ async fn load(
     let cookie = headers::get(request.headers, "cookie");
     let load = store::load(sessions, cookie, settings.cookie.name(), now);
     let (revocation, l) = futures_util::future::join(revocation, load).await;
-    let l = l.bind(sessions, subject.as_ref().map(|(s, _)| s.as_str()), now);
     if let Some(answer) = revocation {
         if let Some(e) = with(gw, |g| g.check_revocation(attempt, answer)).flatten() {
             console_warn!("edge-session gateway: revocation check: {e}");
         }
     }
+    // The stored session's owner is read after the revocation check: a revoked token's
+    // subject owns nothing, not even a session its user began after the revocation.
+    let owner = attempt.subject().map(|(s, _)| s.to_owned());
+    let l = l.bind(sessions, owner.as_deref(), now);
     if let Err(e) = &l.session {
         console_warn!("edge-session gateway: session store: {e}; serving without session data");
     }
