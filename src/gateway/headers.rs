@@ -2,8 +2,9 @@
 //!
 //! - Headers the gateway sets or vouches for are [reserved](is_reserved): `x-session-*` (the
 //!   identity), `x-forwarded-*` and the other headers that claim the client's address
-//!   (`forwarded`, `x-real-ip`, `client-ip`, `true-client-ip` and the rest of `CLIENT_ADDRESS`). A client's
-//!   copy never reaches the origin, in any spelling: names compare without case and with `_`
+//!   (`forwarded`, `x-real-ip`, `client-ip`, `true-client-ip`, `x-cluster-client-ip` and the
+//!   like). A client's copy never reaches the origin, in any spelling: names compare without
+//!   case and with `_`
 //!   read as `-`, because CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the
 //!   same name (`HTTP_X_SESSION_SUB`). The origin learns the client's address from the
 //!   gateway's `x-forwarded-for` alone. From origin responses reserved headers are removed too;
