@@ -111,13 +111,17 @@ fn decoded_is(raw: &str, name: &str) -> bool {
 /// absolute and protocol-relative URLs to `base`'s own host. `None`, the link left as it is, for
 /// every other site, other schemes (`javascript:`, `mailto:`...), a fragment alone, an empty
 /// link, and anything a browser might read otherwise (backslashes, whitespace and control
-/// characters, user info): a link left alone never leaks the value.
+/// characters, user info, and a `&` before the query: the gateway's HTML rewriter sees attribute
+/// values as written, and the browser decodes `&sol;&sol;evil.example` or `https&colon;//` to
+/// another site): a link left alone never leaks the value.
 // Used by the gateway, which needs `sealed`.
 #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
 pub(crate) fn rewrite_url(base: &str, url: &str, name: &str, value: &str) -> Option<String> {
+    let before_query = url.split(['?', '#']).next().unwrap_or_default();
     if url.is_empty()
         || url.starts_with('#')
         || url.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f)
+        || before_query.contains('&')
     {
         return None;
     }
@@ -209,6 +213,7 @@ mod tests {
         assert_eq!(r("../c").as_deref(), Some("../c?_es=V"));
         assert_eq!(r("?page=2").as_deref(), Some("?page=2&_es=V"));
         assert_eq!(r("/a?_es=old&b").as_deref(), Some("/a?_es=V&b"));
+        assert_eq!(r("/a?x=1&amp;y=2").as_deref(), Some("/a?x=1&amp;y=2&_es=V"));
         assert_eq!(
             r("https://APP.example/x").as_deref(),
             Some("https://APP.example/x?_es=V")
@@ -234,6 +239,13 @@ mod tests {
             " //evil.example",
             "/\tx",
             "https:app.example/x",
+            // Character references, as the HTML rewriter sees them and browsers decode them.
+            "&sol;&sol;evil.example/x",
+            "https&colon;//evil.example/x",
+            "/&Tab;/evil.example/x",
+            "&NewLine;//evil.example/x",
+            "&#47;&#47;evil.example/x",
+            "/a&quest;b",
         ] {
             assert_eq!(r(never), None, "{never:?}");
         }
