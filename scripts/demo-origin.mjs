@@ -24,7 +24,8 @@
 //                          public host, root-relative, relative, protocol-relative, with their own
 //                          query strings), a link to another site, a POST form to /echo, a GET
 //                          form and a redirect: the gateway's URL mode rewrites them (#origin,
-//                          #query: the query this origin received)
+//                          #query: the query this origin received); a link to another site
+//                          written with character references; ?base=URL adds a <base href>
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -301,7 +302,10 @@ const server = createServer((req, res) => {
       const proto = req.headers["x-forwarded-proto"] || "http";
       const next = `links?n=${n + 1}`;
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-      return res.end(`<!doctype html><html><head><title>links ${n}</title></head><body>
+      // ?base=URL adds a <base href> (the gateway's URL mode: links then lead where it says).
+      const baseHref = url.searchParams.get("base");
+      const baseTag = baseHref ? `<base href="${escape(baseHref)}">` : "";
+      return res.end(`<!doctype html><html><head><title>links ${n}</title>${baseTag}</head><body>
 <p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
 <a id="absolute" href="${proto}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
 <a id="root" href="${prefix}/${next}&amp;kind=root#here">root-relative</a>
@@ -311,6 +315,7 @@ const server = createServer((req, res) => {
 <a id="away" href="https://example.org/away?from=${n}">another site</a>
 <a id="mail" href="mailto:someone@example.org">mail</a>
 <a id="fragment" href="#top">top</a>
+<a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
 <form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
 </body></html>

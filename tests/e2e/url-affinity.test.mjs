@@ -70,6 +70,7 @@ test("a cookie-less client browsing 20 pages by their links stays on one origin"
     assert.ok(!href(page.body, "away").includes(PARAM), href(page.body, "away"));
     assert.equal(href(page.body, "mail"), "mailto:someone@example.org");
     assert.equal(href(page.body, "fragment"), "#top");
+    assert.equal(href(page.body, "entity"), "&sol;&sol;example.org/entity", "a browser decodes it to another site");
     const kind = kinds[i % kinds.length];
     let next;
     if (kind === "search") {
@@ -91,6 +92,22 @@ test("a cookie-less client browsing 20 pages by their links stays on one origin"
     page = await load(next);
   }
   assert.equal(page.origin, origin);
+});
+
+test("a page whose <base href> leads to another site: none of its links carry the value", async () => {
+  for (const base of ["https://example.org/", "//example.org/"]) {
+    const location = await arrive(`/links?n=1&base=${encodeURIComponent(base)}`);
+    const page = await load(location);
+    for (const id of ["absolute", "root", "relative", "protocol", "redirect", "away", "entity"]) {
+      assert.ok(!href(page.body, id).includes(PARAM), `${base}: ${id} ${href(page.body, id)}`);
+    }
+    assert.ok(!/name="_es"/.test(page.body), `${base}: no hidden field in the GET form`);
+  }
+  // A <base href> on the same site changes nothing.
+  const location = await arrive(`/links?n=1&base=${encodeURIComponent("/")}`);
+  const [value] = valueIn(location);
+  const page = await load(location);
+  assert.deepEqual(valueIn(new URL(href(page.body, "relative"), page.url)), [value]);
 });
 
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {

@@ -11,7 +11,10 @@ use crate::affinity::url::rewrite_url;
 
 #[wasm_bindgen(inline_js = r#"
 export function rewrite_html(response, decide, base, param, value) {
-  const carry = (url) => decide(base, url, param, value);
+  // A <base href> that is not the same site (by the same decision as links) takes every
+  // relative link elsewhere: after it, no link carries the value.
+  let elsewhere = false;
+  const carry = (url) => (elsewhere ? null : decide(base, url, param, value));
   const attr = (name) => ({ element(el) {
     const url = el.getAttribute(name);
     const out = url === null ? undefined : carry(url);
@@ -36,6 +39,9 @@ export function rewrite_html(response, decide, base, param, value) {
     if (p !== 'no-referrer' && p !== 'same-origin') el.setAttribute(name, 'same-origin');
   } });
   return new HTMLRewriter()
+    .on('base[href]', { element(el) {
+      if (carry(el.getAttribute('href')) == null) elsewhere = true;
+    } })
     .on('a[href]', attr('href'))
     .on('area[href]', attr('href'))
     .on('iframe[src]', attr('src'))
