@@ -233,6 +233,25 @@ impl Outcome {
     }
 }
 
+/// The session with the plan's patch merged into its data, or why the answer is refused: the
+/// limit holds for the data as the origin receives it, escaped to ASCII (`é` is six bytes there,
+/// two in the store), each time the patch is applied (again after a `conflict`, to newer data).
+fn patched(session: &mut Session, plan: &Plan, settings: &StoreSettings) -> Result<(), String> {
+    let Some(patch) = &plan.patch else {
+        return Ok(());
+    };
+    merge_patch(session.data_mut(), patch);
+    let json = serde_json::to_string(session.data()).unwrap_or_default();
+    let len = ascii_json(&json).len();
+    let max = settings.sessions.max_data_bytes;
+    if len > max {
+        return Err(format!(
+            "x-session-data makes the session data {len} bytes in x-session-data, over the limit of {max} (STORE_MAX_DATA_BYTES)"
+        ));
+    }
+    Ok(())
+}
+
 /// Carries out `plan` on the loaded session, after the origin answered.
 pub async fn finish<S: Backend>(
     sessions: &Sessions<S>,
@@ -270,19 +289,17 @@ pub async fn finish<S: Backend>(
         out.set_cookie = loaded.presented.and_then(|_| clear());
         return out;
     }
-    if let Some(patch) = &plan.patch {
-        merge_patch(session.data_mut(), patch);
-        // The limit holds for the data as the origin receives it, escaped to ASCII (`é` is
-        // six bytes there, two in the store).
-        let json = serde_json::to_string(session.data()).unwrap_or_default();
-        let len = ascii_json(&json).len();
-        let max = settings.sessions.max_data_bytes;
-        if len > max {
-            out.refused = Some(format!(
-                "x-session-data makes the session data {len} bytes in x-session-data, over the limit of {max} (STORE_MAX_DATA_BYTES)"
-            ));
-            return out;
-        }
+    // Another user's login: the data was the previous user's, and stays with the old id.
+    let other_user = plan
+        .login
+        .as_ref()
+        .is_some_and(|new| session.subject().is_some() && session.subject() != new.as_deref());
+    if other_user {
+        session.data_mut().clear();
+    }
+    if let Err(refused) = patched(&mut session, plan, settings) {
+        out.refused = Some(refused);
+        return out;
     }
     if let Some(subject) = &plan.login {
         session.set_subject(subject.clone());
@@ -307,8 +324,9 @@ pub async fn finish<S: Backend>(
                 };
                 match newer {
                     Ok(Some(mut s)) => {
-                        if let Some(patch) = &plan.patch {
-                            merge_patch(s.data_mut(), patch);
+                        if let Err(refused) = patched(&mut s, plan, settings) {
+                            out.refused = Some(refused);
+                            return out;
                         }
                         session = s;
                     }
@@ -668,5 +686,100 @@ mod tests {
         assert!(Plan::from_directives(&directives(None, None, false), 10)
             .unwrap()
             .is_empty());
+    }
+
+    fn load_and_plan(s: &Sessions<&MemoryStore>, header: &str, patch: &str) -> (Loaded, Plan) {
+        let loaded = block_on(load(s, Some(header), "__Host-sid", NOW + 1));
+        let plan = Plan::from_directives(&directives(Some(patch), None, false), 4096).unwrap();
+        (loaded, plan)
+    }
+
+    /// Two requests of one session patch it at once: each patch fits alone, together they do
+    /// not once escaped (`é` is six bytes in the header): the one applied again after the
+    /// `conflict` is refused too.
+    #[test]
+    fn a_patch_applied_again_after_a_conflict_keeps_the_escaped_limit() {
+        let mut st = settings();
+        st.sessions.max_data_bytes = 4096;
+        let store = MemoryStore::new();
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
+        let s = Sessions::new(&store, &ring, st.sessions.clone()).unwrap();
+        let (_, _, jar) = request(&s, None, &directives(Some("{\"n\":0}"), None, false), NOW);
+        let header = format!("__Host-sid={}", jar.clone().unwrap());
+        let e = "\\u00e9".repeat(400);
+        let a = load_and_plan(&s, &header, &format!(r#"{{"a":"{e}"}}"#));
+        let b = load_and_plan(&s, &header, &format!(r#"{{"b":"{e}"}}"#));
+        let out_a = block_on(finish(&s, &st, a.0, &a.1, NOW + 1));
+        assert_eq!(out_a.commit, Some(Commit::Written));
+        let out_b = block_on(finish(&s, &st, b.0, &b.1, NOW + 1));
+        assert!(out_b
+            .refused
+            .is_some_and(|r| r.contains("STORE_MAX_DATA_BYTES")));
+        let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW + 2);
+        let sent = headers::get(&h, "x-session-data").unwrap().len();
+        assert!(sent <= 4096, "x-session-data is {sent} bytes");
+    }
+
+    /// alice is logged in with data; the origin logs bob in on her session (an account switch,
+    /// bob at alice's computer): bob's session starts without alice's data.
+    #[test]
+    fn a_login_as_another_user_does_not_take_the_previous_users_data() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let login_alice = directives(
+            Some(r#"{"card":"4242"}"#),
+            Some(r#"{"sub":"alice"}"#),
+            false,
+        );
+        let (_, _, alice) = request(&s, None, &login_alice, NOW);
+        let alice_sid = format!("__Host-sid={}", alice.unwrap());
+        let loaded = block_on(load(&s, Some(&alice_sid), "__Host-sid", NOW + 1)).bind(
+            &s,
+            Some("alice"),
+            NOW + 1,
+        );
+        let bob_login = directives(Some(r#"{"theme":"dark"}"#), Some(r#"{"sub":"bob"}"#), false);
+        let plan = Plan::from_directives(&bob_login, 4096).unwrap();
+        let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
+        let c = out.set_cookie.unwrap();
+        let bob = c["__Host-sid=".len()..c.find(';').unwrap()].to_owned();
+        let loaded = block_on(load(
+            &s,
+            Some(&format!("__Host-sid={bob}")),
+            "__Host-sid",
+            NOW + 2,
+        ))
+        .bind(&s, Some("bob"), NOW + 2);
+        assert_eq!(
+            data_header(&loaded.origin_headers()),
+            json!({"theme": "dark"})
+        );
+        // The same user logging in again keeps the data (as an anonymous visitor's cart does).
+        let (_, _, carol) = request(
+            &s,
+            None,
+            &directives(Some(r#"{"cart":1}"#), Some(r#"{"sub":"carol"}"#), false),
+            NOW,
+        );
+        let carol_sid = format!("__Host-sid={}", carol.unwrap());
+        let loaded = block_on(load(&s, Some(&carol_sid), "__Host-sid", NOW + 1)).bind(
+            &s,
+            Some("carol"),
+            NOW + 1,
+        );
+        let plan =
+            Plan::from_directives(&directives(None, Some(r#"{"sub":"carol"}"#), false), 4096)
+                .unwrap();
+        let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
+        let c = out.set_cookie.unwrap();
+        let again = c["__Host-sid=".len()..c.find(';').unwrap()].to_owned();
+        let loaded = block_on(load(
+            &s,
+            Some(&format!("__Host-sid={again}")),
+            "__Host-sid",
+            NOW + 2,
+        ))
+        .bind(&s, Some("carol"), NOW + 2);
+        assert_eq!(data_header(&loaded.origin_headers()), json!({"cart": 1}));
     }
 }
