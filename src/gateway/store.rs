@@ -726,60 +726,24 @@ mod tests {
     fn a_login_as_another_user_does_not_take_the_previous_users_data() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let login_alice = directives(
-            Some(r#"{"card":"4242"}"#),
-            Some(r#"{"sub":"alice"}"#),
-            false,
-        );
-        let (_, _, alice) = request(&s, None, &login_alice, NOW);
-        let alice_sid = format!("__Host-sid={}", alice.unwrap());
-        let loaded = block_on(load(&s, Some(&alice_sid), "__Host-sid", NOW + 1)).bind(
-            &s,
-            Some("alice"),
-            NOW + 1,
-        );
-        let bob_login = directives(Some(r#"{"theme":"dark"}"#), Some(r#"{"sub":"bob"}"#), false);
-        let plan = Plan::from_directives(&bob_login, 4096).unwrap();
-        let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
-        let c = out.set_cookie.unwrap();
-        let bob = c["__Host-sid=".len()..c.find(';').unwrap()].to_owned();
-        let loaded = block_on(load(
-            &s,
-            Some(&format!("__Host-sid={bob}")),
-            "__Host-sid",
-            NOW + 2,
-        ))
-        .bind(&s, Some("bob"), NOW + 2);
-        assert_eq!(
-            data_header(&loaded.origin_headers()),
-            json!({"theme": "dark"})
-        );
-        // The same user logging in again keeps the data (as an anonymous visitor's cart does).
-        let (_, _, carol) = request(
+        let login = |data, sub| directives(Some(data), Some(sub), false);
+        let none = directives(None, None, false);
+        let (_, _, alice) = request(
             &s,
             None,
-            &directives(Some(r#"{"cart":1}"#), Some(r#"{"sub":"carol"}"#), false),
+            &login(r#"{"card":"4242"}"#, r#"{"sub":"alice"}"#),
             NOW,
         );
-        let carol_sid = format!("__Host-sid={}", carol.unwrap());
-        let loaded = block_on(load(&s, Some(&carol_sid), "__Host-sid", NOW + 1)).bind(
-            &s,
-            Some("carol"),
-            NOW + 1,
-        );
-        let plan =
-            Plan::from_directives(&directives(None, Some(r#"{"sub":"carol"}"#), false), 4096)
-                .unwrap();
-        let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
-        let c = out.set_cookie.unwrap();
-        let again = c["__Host-sid=".len()..c.find(';').unwrap()].to_owned();
-        let loaded = block_on(load(
-            &s,
-            Some(&format!("__Host-sid={again}")),
-            "__Host-sid",
-            NOW + 2,
-        ))
-        .bind(&s, Some("carol"), NOW + 2);
-        assert_eq!(data_header(&loaded.origin_headers()), json!({"cart": 1}));
+        let bob_login = login(r#"{"theme":"dark"}"#, r#"{"sub":"bob"}"#);
+        let (_, _, bob) = request(&s, alice.as_deref(), &bob_login, NOW + 1);
+        let (h, _, _) = request(&s, bob.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({"theme": "dark"}));
+        // The same user logging in again keeps the data (as an anonymous visitor's cart does).
+        let (_, _, carol) = request(&s, None, &login(r#"{"cart":1}"#, r#"{"sub":"carol"}"#), NOW);
+        let carol_login = directives(None, Some(r#"{"sub":"carol"}"#), false);
+        let (_, _, again) = request(&s, carol.as_deref(), &carol_login, NOW + 1);
+        assert_ne!(again, carol, "a new id at login");
+        let (h, _, _) = request(&s, again.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({"cart": 1}));
     }
 }
