@@ -6,7 +6,8 @@
 //! 1. [`load`]: the session named by the `__Host-sid` cookie (or a new, empty one). The origin
 //!    gets `x-session-store: ok` and the data as `x-session-data: {json}` (non-ASCII escaped);
 //!    when the store fails, `x-session-store: unavailable` and no data: the request is served
-//!    anyway (degraded), never failed.
+//!    anyway (degraded), never failed. The session-id cookie is kept through the outage, except
+//!    at a login, which clears the id it cannot renew (session fixation).
 //! 2. The origin answers; it may send `x-session-data: {json merge patch}` (RFC 7386: members
 //!    set, `null` deletes, objects merge; ASCII only, other characters escaped as `\u00e9`), `x-session-issue` (login: the session gets a new id,
 //!    keeps its data and takes `sub` as its subject) or `x-session-clear` (logout: the session is
@@ -267,6 +268,13 @@ pub async fn finish<S: Backend>(
             out.warning = Some(format!("x-session-revoke: {subject:?} not revoked: {e}"));
         }
     }
+    // A login whose session id cannot be renewed drops the presented one: a session id planted
+    // before the login must never become the user's.
+    let unrenewed = |out: &mut Outcome| {
+        if plan.login.is_some() {
+            out.set_cookie = loaded.presented.as_ref().and_then(|_| clear());
+        }
+    };
     let mut session = match loaded.session {
         Ok(s) => s,
         Err(e) => {
@@ -274,6 +282,7 @@ pub async fn finish<S: Backend>(
                 out.warning
                     .get_or_insert(format!("session change dropped: {e}"));
             }
+            unrenewed(&mut out);
             return out;
         }
     };
@@ -305,6 +314,7 @@ pub async fn finish<S: Backend>(
         session.set_subject(subject.clone());
         if let Err(e) = sessions.regenerate(&mut session, now).await {
             out.warning = Some(format!("login: the session id could not be renewed: {e}"));
+            unrenewed(&mut out);
             return out;
         }
     }
@@ -608,6 +618,37 @@ mod tests {
         store.set_failing(false);
         let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW + 2);
         assert_eq!(data_header(&h), json!({ "k": 1 }));
+    }
+
+    /// A login while the store fails: the session id presented before it (possibly planted) is
+    /// cleared, never kept for the logged-in user.
+    #[test]
+    fn a_login_the_store_cannot_renew_clears_the_presented_id() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let (_, _, jar) = request(&s, None, &directives(Some(r#"{"k":1}"#), None, false), NOW);
+        store.set_failing(true);
+        let login = directives(None, Some(r#"{"sub":"alice"}"#), false);
+        let (_, out, _) = request(&s, jar.as_deref(), &login, NOW + 1);
+        assert!(out.warning.is_some());
+        assert!(out
+            .set_cookie
+            .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")));
+        // Loaded, then failing when the login renews the id: cleared too.
+        store.set_failing(false);
+        let sid = format!("__Host-sid={}", jar.unwrap());
+        let loaded = block_on(load(&s, Some(&sid), "__Host-sid", NOW + 2));
+        assert!(loaded.session.is_ok());
+        store.set_failing(true);
+        let plan = Plan::from_directives(&login, 4096).unwrap();
+        let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 2));
+        assert!(out
+            .warning
+            .is_some_and(|w| w.contains("could not be renewed")));
+        assert!(out
+            .set_cookie
+            .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")));
+        // Without a login, a failing store keeps the cookie (a_failing_store_degrades).
     }
 
     #[test]
