@@ -6,8 +6,9 @@
 //! The assertion says what the identity headers say, signed: `status` from `x-session-status`
 //! (after the revocation check: `revoked` included), the session's claims from
 //! `x-session-claims`, `revocation: "unchecked"` when the store could not say, `bound: true`
-//! for a device-bound session with its fresh bound cookie (`x-session-bound: 1`, DBSC). So an
-//! origin that verifies it needs none of the plain `x-session-*` headers.
+//! for a device-bound session with its fresh bound cookie (`x-session-bound: 1`, DBSC); a
+//! session claim named `revocation` or `bound` is never carried (the gateway alone says them).
+//! So an origin that verifies it needs none of the plain `x-session-*` headers.
 
 use super::config::GatewayConfig;
 use super::headers;
@@ -38,14 +39,20 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
     if headers::get(&attempt.headers, super::dbsc::BOUND_HEADER) == Some("1") {
         extra.push(("bound", "true".to_owned()));
     }
-    Some(AssertionClaims::new(
+    Some(AssertionClaims::vouching(
         iss,
         &origin.url,
         status,
         session,
         &extra,
+        &VOUCHED,
     ))
 }
+
+/// The members only the gateway says: a session's own claims of these names (a login's
+/// `"bound": true`) are left out of the assertion, which would otherwise sign them as the
+/// gateway's word.
+const VOUCHED: [&str; 2] = ["revocation", "bound"];
 
 /// Replaces any assertion in `attempt`'s headers (a retry's, at another origin) with `token`.
 pub fn set(attempt: &mut Attempt, token: String) {
@@ -248,5 +255,41 @@ mod tests {
         let mut off = gateway(&[]).unwrap();
         let a = proxied(start(&mut off, "/", &[]));
         assert_eq!(claims(off.config(), &a), None);
+    }
+
+    /// `bound` and `revocation` are the gateway's word: a login's claims of those names (an
+    /// origin that copies a profile's fields into `x-session-issue`) are not signed as if the
+    /// gateway had said them. Without DBSC no session is bound; a revocation check that was
+    /// made says nothing.
+    #[test]
+    fn session_claims_cannot_say_what_the_gateway_vouches_for() {
+        for dbsc in ["off", "on"] {
+            let mut gw = gateway(&[("ORIGIN_ASSERTION", "EdDSA"), ("DBSC", dbsc)]).unwrap();
+            let login = proxied(start(&mut gw, "/", &[]));
+            let out = gw
+                .finish(
+                    &login,
+                    &[(
+                        "x-session-issue".into(),
+                        r#"{"sub":"alice","bound":true,"revocation":"unchecked"}"#.into(),
+                    )],
+                    NOW,
+                    &Entropy::default(),
+                )
+                .unwrap();
+            let cookie = out
+                .headers
+                .iter()
+                .find(|(n, v)| n == "set-cookie" && v.starts_with("__Host-session="))
+                .map(|(_, v)| v.split(';').next().unwrap().to_owned())
+                .unwrap();
+            let a = proxied(start(&mut gw, "/", &[("cookie", &cookie)]));
+            assert_eq!(headers::get(&a.headers, "x-session-status"), Some("valid"));
+            assert_eq!(headers::get(&a.headers, "x-session-bound"), None);
+            let identity = claims(gw.config(), &a).unwrap().identity().to_owned();
+            assert!(identity.contains(r#""sub":"alice""#), "{identity}");
+            assert!(!identity.contains("bound"), "DBSC {dbsc}: {identity}");
+            assert!(!identity.contains("revocation"), "DBSC {dbsc}: {identity}");
+        }
     }
 }

@@ -329,10 +329,24 @@ impl AssertionClaims {
         session_claims: Option<&str>,
         extra: &[(&str, String)],
     ) -> Self {
+        Self::vouching(iss, aud, status, session_claims, extra, &[])
+    }
+
+    /// [`AssertionClaims::new`] for a caller that alone says the members named `vouched`
+    /// (the gateway's `revocation` and `bound`): a session claim of one of those names is left
+    /// out, whether or not `extra` has that member this time.
+    pub(crate) fn vouching(
+        iss: &str,
+        aud: &str,
+        status: &str,
+        session_claims: Option<&str>,
+        extra: &[(&str, String)],
+        vouched: &[&str],
+    ) -> Self {
         let mut o = session_claims
             .and_then(|c| Object::parse(c).ok())
             .unwrap_or_else(Object::empty);
-        for name in OWN_CLAIMS {
+        for name in OWN_CLAIMS.iter().chain(vouched) {
             o.remove(name);
         }
         for (name, value) in extra {
