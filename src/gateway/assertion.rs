@@ -163,6 +163,44 @@ mod tests {
         }
     }
 
+    /// Two keys of `ORIGIN_ASSERTION_KEY` with the same `kid` would be published under one
+    /// `kid`: a verifier that takes the first of them (PyJWT, `OriginAssertions.verify`)
+    /// refuses what the other signed. Refused, as `SESSION_KEYS` refuses a repeated id.
+    #[test]
+    fn explicit_keys_have_distinct_kids() {
+        let jwk = |d: &str, kid: &str| {
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"{kid}"}}"#)
+        };
+        let (d1, d2) = (
+            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
+            "CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg",
+        );
+        let same = format!("[{},{}]", jwk(d1, "a"), jwk(d2, "a"));
+        let e = gateway(&[
+            ("ORIGIN_ASSERTION", "EdDSA"),
+            ("ORIGIN_ASSERTION_KEY", &same),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "ORIGIN_ASSERTION_KEY", "{e}");
+        assert!(!e.message.contains(d1) && !e.message.contains(d2), "{e}");
+        let distinct = format!("[{},{}]", jwk(d1, "a"), jwk(d2, "b"));
+        let gw = gateway(&[
+            ("ORIGIN_ASSERTION", "EdDSA"),
+            ("ORIGIN_ASSERTION_KEY", &distinct),
+        ])
+        .unwrap();
+        let kids: Vec<&str> = gw
+            .config()
+            .assertion
+            .as_ref()
+            .unwrap()
+            .keys
+            .iter()
+            .map(|k| k.kid())
+            .collect();
+        assert_eq!(kids, ["a", "b"]);
+    }
+
     #[test]
     fn jwks_path_answered_only_when_on() {
         let mut on = gateway(&[("ORIGIN_ASSERTION", "EdDSA")]).unwrap();

@@ -511,7 +511,8 @@ fn assertion_section(
             if keys.is_empty() {
                 return Err(ConfigError::new(ORIGIN_ASSERTION_KEY, "an empty list"));
             }
-            keys
+            crate::token::assertion::distinct_kids(keys, ORIGIN_ASSERTION_KEY)
+                .map_err(|e| ConfigError::new(ORIGIN_ASSERTION_KEY, error_text(&e)))?
         }
         None => {
             let ring = KeyRing::from_config(keys)

@@ -34,7 +34,7 @@ export interface OriginAssertionsConfig {
   alg: "EdDSA" | "ES256";
   /** Keys derived from these as the gateway derives them from SESSION_KEYS (same `kid`s; the first signs). */
   keys?: KeyConfig[];
-  /** Or explicit private keys, the signing one first. */
+  /** Or explicit private keys, the signing one first, each `kid` once. */
   privateKeys?: PrivateJwk[];
   /** The `iss` of the assertions: your public origin, `https://app.example`. */
   issuer: string;

@@ -180,16 +180,19 @@ pub(crate) fn assertion_config(
                 &KeyRing::from_config(&key_configs(&keys)?).map_err(js_error)?,
                 alg,
             ),
-            (None, Some(jwks)) if jwks.length() > 0 => jwks
-                .iter()
-                .map(|jwk| {
-                    let text = js_sys::JSON::stringify(&jwk)
-                        .ok()
-                        .and_then(|t| t.as_string())
-                        .unwrap_or_default();
-                    AssertionKey::from_jwk(&text, alg, "privateKeys").map_err(js_error)
-                })
-                .collect::<Result<Vec<_>, JsValue>>()?,
+            (None, Some(jwks)) if jwks.length() > 0 => crate::token::assertion::distinct_kids(
+                jwks.iter()
+                    .map(|jwk| {
+                        let text = js_sys::JSON::stringify(&jwk)
+                            .ok()
+                            .and_then(|t| t.as_string())
+                            .unwrap_or_default();
+                        AssertionKey::from_jwk(&text, alg, "privateKeys").map_err(js_error)
+                    })
+                    .collect::<Result<Vec<_>, JsValue>>()?,
+                "privateKeys",
+            )
+            .map_err(js_error)?,
             _ => return Err(invalid_at(
                 "keys",
                 "config: give keys (derived as the gateway does) or privateKeys (JWKs), not both",

@@ -226,6 +226,24 @@ impl AssertionKey {
     }
 }
 
+/// `keys` when no two share a `kid`, else `invalid_config` naming `setting` and the two
+/// positions: the JWKS publishes every key under its `kid`, and a verifier that takes the first
+/// key of a `kid` (PyJWT, [`UntrustedAssertion`]'s users) would refuse what another one signed.
+pub(crate) fn distinct_kids(
+    keys: Vec<AssertionKey>,
+    setting: &'static str,
+) -> Result<Vec<AssertionKey>> {
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(j) = keys.iter().take(i).position(|k| k.kid == key.kid) {
+            return Err(Error::config_of(
+                setting,
+                format!("{setting}: key {i} has the same kid as key {j}"),
+            ));
+        }
+    }
+    Ok(keys)
+}
+
 /// Whether `d` (big-endian) lies in `1..N` of P-256.
 fn valid_p256_scalar(d: &[u8; 32]) -> bool {
     d.iter().any(|&b| b != 0) && d.as_slice() < P256_ORDER.as_slice()
@@ -708,6 +726,23 @@ mod tests {
             let hex: String = key.pkcs8().iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(hex, d["pkcs8"].as_str().unwrap(), "{alg:?} {}", key.kid());
         }
+    }
+
+    #[test]
+    fn a_kid_names_one_key() {
+        let keys = AssertionKey::derive_all(&ring(), Alg::EdDSA);
+        assert_eq!(distinct_kids(keys.clone(), "privateKeys").unwrap().len(), 2);
+        let mut twice = keys.clone();
+        twice[1].kid = "k2".into();
+        let e = distinct_kids(twice, "privateKeys").unwrap_err();
+        assert_eq!(
+            (e.code(), e.setting()),
+            ("invalid_config", Some("privateKeys"))
+        );
+        assert!(
+            e.to_string().contains("key 1 has the same kid as key 0"),
+            "{e}"
+        );
     }
 
     #[test]

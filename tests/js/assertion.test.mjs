@@ -120,6 +120,8 @@ test("explicit private JWKs, and configuration errors with their setting", async
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, privateKeys: [jwk], issuer: ISSUER }), "keys");
   assert.equal(settingOf({ alg: "ES256", privateKeys: [jwk], issuer: ISSUER }), "privateKeys");
   assert.equal(settingOf({ alg: "EdDSA", privateKeys: [{ ...jwk, kid: undefined }], issuer: ISSUER }), "privateKeys");
+  // Two keys under one kid: the JWKS would publish both under it.
+  assert.equal(settingOf({ alg: "EdDSA", privateKeys: [jwk, { ...jwk, d: SECRET_2 }], issuer: ISSUER }), "privateKeys");
   assert.equal(settingOf({ alg: "EdDSA", keys: ring }), "issuer");
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, lifetimeSeconds: 301 }), "lifetimeSeconds");
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, ttl: 1 }), undefined);
