@@ -57,6 +57,8 @@ pub struct Loaded {
     pub session: Result<Session, Error>,
     /// The session-id cookie the client presented, if any.
     pub presented: Option<String>,
+    /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
+    pub subject: Option<String>,
 }
 
 impl Loaded {
@@ -81,7 +83,7 @@ impl Loaded {
     /// user (it took the `sub` of a login) goes only with that user's valid token. Presented
     /// with another user's token, or with none, its data stays away from the request, which
     /// starts a new session: alice's `__Host-sid` beside bob's session cookie gives bob
-    /// nothing of alice's.
+    /// nothing of alice's. A session the request begins becomes the user's once stored.
     pub fn bind<S: Backend>(
         mut self,
         sessions: &Sessions<S>,
@@ -93,6 +95,7 @@ impl Loaded {
             self.session = sessions.new_session(now);
             self.presented = None;
         }
+        self.subject = subject.map(str::to_owned);
         self
     }
 }
@@ -108,7 +111,11 @@ pub async fn load<S: Backend>(
         .and_then(|h| cookie::get(h, name))
         .map(str::to_owned);
     let session = sessions.load_or_new(presented.as_deref(), now).await;
-    Loaded { session, presented }
+    Loaded {
+        session,
+        presented,
+        subject: None,
+    }
 }
 
 /// What the origin asked for the stored session.
@@ -309,6 +316,12 @@ pub async fn finish<S: Backend>(
     if let Err(refused) = patched(&mut session, plan, settings) {
         out.refused = Some(refused);
         return out;
+    }
+    // A session that a logged-in request begins is that user's, as a login's is: it goes only
+    // with the user's token, and "log out everywhere" ends it. (Only when it is stored anyway:
+    // a subject alone would store an empty session.)
+    if session.is_new() && session.subject().is_none() && !session.data().is_empty() {
+        session.set_subject(loaded.subject.clone());
     }
     if let Some(subject) = &plan.login {
         session.set_subject(subject.clone());
@@ -577,6 +590,36 @@ mod tests {
         let header = format!("__Host-sid={}", jar.unwrap());
         let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW)).bind(&s, None, NOW);
         assert_eq!(data_header(&loaded.origin_headers()), json!({"n": 1}));
+    }
+
+    /// A session that a logged-in request begins (it presented no session id, or another
+    /// user's) is that user's, as a login's is: its data goes only with the user's token, and
+    /// "log out everywhere" ends it. A logged-in request that writes nothing stores nothing.
+    #[test]
+    fn a_session_begun_while_logged_in_belongs_to_the_user() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let plan = |data| Plan::from_directives(&directives(data, None, false), 4096).unwrap();
+        let begin = |subject, data| {
+            let loaded = block_on(load(&s, None, "__Host-sid", NOW)).bind(&s, subject, NOW);
+            block_on(finish(&s, &settings(), loaded, &plan(data), NOW))
+        };
+        let cookie = begin(Some("alice"), Some(r#"{"card":"4242"}"#))
+            .set_cookie
+            .unwrap();
+        let header = cookie[..cookie.find(';').unwrap()].to_owned();
+        let data = |subject| {
+            let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+            data_header(&loaded.bind(&s, subject, NOW + 1).origin_headers())
+        };
+        assert_eq!(data(Some("alice")), json!({ "card": "4242" }));
+        assert_eq!(data(None), json!({}));
+        assert_eq!(data(Some("bob")), json!({}));
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        assert_eq!(data(Some("alice")), json!({}));
+        let before = store.len();
+        assert_eq!(begin(Some("bob"), None).set_cookie, None);
+        assert_eq!(store.len(), before);
     }
 
     /// The size limit holds for `x-session-data` as the origin receives it, escaped.

@@ -141,6 +141,26 @@ for (const kind of ["kv", "durable"]) {
       assert.deepEqual(data(await gw.request("/", jar)), {});
     });
 
+    test("a session a logged-in visitor begins is theirs: not without their token, ended by revocation", async () => {
+      const user = `erin-${kind}-${randomBytes(4).toString("hex")}`;
+      const jar = new Jar();
+      await gw.request(`/login?user=${user}`, jar);
+      jar.cookies.delete("__Host-sid"); // the login's session id lost: the next write begins one
+      const add = await gw.request("/cart/add?item=ring", jar);
+      assert.ok(sid(add), "a new session, begun while logged in");
+      assert.deepEqual(data(await gw.request("/", jar)), { cart: ["ring"] });
+      const other = new Jar();
+      other.cookies.set("__Host-sid", jar.cookies.get("__Host-sid"));
+      assert.deepEqual(data(await gw.request("/", other)), {}, "its id without the user's token gives nothing");
+      await new Promise((r) => setTimeout(r, 1100));
+      const revoke = await fetch(`${gw.url}/__edge/sessions/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.operatorToken}` },
+        body: JSON.stringify({ sub: user }),
+      });
+      assert.equal((await revoke.json()).revoked, 2, "the login's session and the one begun after it");
+    });
+
     test("log out everywhere: every device's session token is revoked at once", async () => {
       const user = `carol-${kind}-${randomBytes(4).toString("hex")}`;
       const [phone, laptop, other] = [new Jar(), new Jar(), new Jar()];
