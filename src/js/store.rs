@@ -145,6 +145,17 @@ struct Options {
     timeout_ms: Option<u32>,
 }
 
+/// The options of `Options`, by their JavaScript names.
+const OPTION_NAMES: [&str; 7] = [
+    "keys",
+    "idleTimeoutSeconds",
+    "absoluteTimeoutSeconds",
+    "touchIntervalSeconds",
+    "maxDataBytes",
+    "purpose",
+    "timeoutMs",
+];
+
 fn config_error(message: impl Into<String>) -> JsValue {
     js_error(Error::config(message))
 }
@@ -182,7 +193,23 @@ impl SessionStore {
                     "kv" | "durableObject" | "cookieName" | "cookieOptions"
                 )
             }) {
-                let _ = Reflect::set(&rest, &name, &Reflect::get(&config, &name)?);
+                let value = Reflect::get(&config, &name)?;
+                // JSON.stringify writes NaN and ±Infinity as null and leaves functions and
+                // symbols out: each would read as "not given", the default, silently.
+                let lost = value.as_f64().is_some_and(|n| !n.is_finite())
+                    || value.is_function()
+                    || value.is_symbol();
+                if lost {
+                    let name = name.as_string().unwrap_or_default();
+                    return Err(match OPTION_NAMES.iter().find(|&&known| known == name) {
+                        Some(&setting) => js_error(Error::config_of(
+                            setting,
+                            format!("{setting} has no JSON value (NaN, Infinity, a function or a symbol)"),
+                        )),
+                        None => config_error("config: an option without a JSON value"),
+                    });
+                }
+                let _ = Reflect::set(&rest, &name, &value);
             }
         }
         let json = stringify(&rest).ok_or_else(|| config_error("config must be an object"))?;

@@ -2,6 +2,7 @@
 // built by `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { SECRET_1 as SECRET, KEYS_1 as keys, pkg } from "./fixtures.mjs";
 
 const { SessionTokens, SealedTokens, Affinity } = pkg;
@@ -68,4 +69,23 @@ test("Affinity: the setting of an invalid configuration", () => {
   ]) {
     assert.equal(settingOf(() => new Affinity(config), JSON.stringify(config)), setting, JSON.stringify(config));
   }
+});
+
+test("SessionStore: a value with no JSON form is refused, not read as the default", () => {
+  // The store's options cross as JSON, where NaN and Infinity become null and functions vanish.
+  const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  for (const [config, setting] of [
+    [{ keys, idleTimeoutSeconds: NaN }, "idleTimeoutSeconds"],
+    [{ keys, absoluteTimeoutSeconds: Infinity }, "absoluteTimeoutSeconds"],
+    [{ keys, touchIntervalSeconds: -Infinity }, "touchIntervalSeconds"],
+    [{ keys, maxDataBytes: Number("16k") }, "maxDataBytes"],
+    [{ keys, timeoutMs: NaN }, "timeoutMs"],
+    [{ keys, purpose: () => "data" }, "purpose"],
+    [{ keys, purpose: Symbol("data") }, "purpose"],
+    [{ keys, idleTimeoutSeconds: 0 }, "idleTimeoutSeconds"],
+  ]) {
+    assert.equal(settingOf(() => new SessionStore(config), String(Object.values(config)[1])), setting);
+  }
+  // Left out, undefined or null: the default.
+  assert.ok(new SessionStore({ keys, idleTimeoutSeconds: undefined, maxDataBytes: null }));
 });
