@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::object::claims_to_js;
-use super::{js_error, now_or_clock, seconds};
+use super::{js_error, now_or_clock, seconds, text};
 use crate::error::{Error, Result as CoreResult};
 use crate::time::UnixTime;
 use crate::token::claims::{MinIssuedAt, VerifyOptions};
@@ -150,8 +150,7 @@ pub(super) fn optional_string(name: &str, value: JsValue) -> Result<Option<Strin
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    value
-        .as_string()
+    text(&value)
         .map(Some)
         .ok_or_else(|| invalid(&format!("{name} must be a string")))
 }

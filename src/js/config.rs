@@ -6,7 +6,7 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::js_error;
+use super::{js_error, text};
 use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::SameSite;
 use crate::error::{Error, Quoted};
@@ -345,7 +345,7 @@ impl Fields {
 
     fn string(&self, name: &'static str) -> Result<Option<String>, JsValue> {
         self.get(name)?
-            .map(|v| v.as_string().ok_or_else(|| self.wrong(name, "a string")))
+            .map(|v| text(&v).ok_or_else(|| self.wrong(name, "a string")))
             .transpose()
     }
 

@@ -81,6 +81,17 @@ extern "C" {
     fn stringify_text(value: &JsValue) -> Result<Option<String>, JsValue>;
 }
 
+/// The text of the JavaScript string `value`; `None` for anything else, and for a string with a
+/// lone surrogate (a string, but not text): the conversion writes each as U+FFFD, so that
+/// `"a\uD800"`, `"a\uDC00"` and `"a\uFFFD"` would all read as one text (one purpose, one key).
+#[inline(never)]
+pub(crate) fn text(value: &JsValue) -> Option<String> {
+    let text = value.as_string()?;
+    // 0xEF leads U+F000 to U+FFFF in UTF-8, U+FFFD among them: only then is JavaScript asked.
+    let replaced = text.bytes().any(|b| b == 0xEF);
+    (!replaced || value.unchecked_ref::<js_sys::JsString>().is_well_formed()).then_some(text)
+}
+
 /// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
 pub(crate) fn stringify(value: &JsValue) -> Option<String> {
     stringify_text(value).ok().flatten()

@@ -92,6 +92,21 @@ test("purpose separation", () => {
   assert.equal(codeOf(() => make().verify(token, { now: NOW })), "wrong_purpose");
 });
 
+test("purposes, issuers and audiences with a lone surrogate are refused, not merged", () => {
+  // The wasm reads a lone surrogate as U+FFFD: these three purposes would be one key.
+  for (const purpose of ["csrf\uD800", "csrf\uDC00", "\uDFFF"]) {
+    assert.equal(codeOf(() => make({ purpose })), "invalid_config", JSON.stringify(purpose));
+  }
+  const tokens = make({ purpose: "csrf\uFFFD" });
+  const jwt = tokens.signJwt({ sub: "u" }, { now: NOW, issuer: "\uFFFD", audience: "\uFFFD" });
+  for (const options of [{ issuer: "\uD800" }, { audience: "a\uDBFF" }]) {
+    assert.equal(codeOf(() => tokens.verifyJwt(jwt, { now: NOW, ...options })), "invalid_config");
+    assert.equal(codeOf(() => tokens.signJwt({}, { now: NOW, ...options })), "invalid_config");
+  }
+  assert.equal(tokens.verifyJwt(jwt, { now: NOW, issuer: "\uFFFD", audience: "\uFFFD" }).iss, "\uFFFD");
+  assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
+});
+
 test("every tampered character is rejected", () => {
   const tokens = make();
   const token = tokens.sign({ sub: "user-12345", role: "admin" }, { now: NOW });
