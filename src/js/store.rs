@@ -372,10 +372,13 @@ impl SessionStore {
 
     /// Ends every session of `subject` (set with `session.subject`); resolves to how many.
     #[wasm_bindgen(js_name = revokeSubject, unchecked_return_type = "Promise<number>")]
-    pub fn revoke_subject(&self, subject: String) -> Promise {
-        let sessions = self.inner.clone();
+    pub fn revoke_subject(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] subject: JsValue,
+    ) -> Promise {
+        let (sessions, subject) = (self.inner.clone(), subject_text(&subject));
         future_to_promise(async move {
-            let n = sessions.revoke_subject(&subject).await.map_err(js_error)?;
+            let n = sessions.revoke_subject(&subject?).await.map_err(js_error)?;
             Ok((n as f64).into())
         })
     }
@@ -387,15 +390,16 @@ impl SessionStore {
     #[wasm_bindgen(js_name = revokeTokens, unchecked_return_type = "Promise<void>")]
     pub fn revoke_tokens(
         &self,
-        subject: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] subject: JsValue,
         keep_seconds: f64,
         options: Option<NowOptions>,
     ) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
         let keep = seconds("keepSeconds", keep_seconds);
+        let subject = subject_text(&subject);
         future_to_promise(async move {
             sessions
-                .revoke_tokens(&subject, now?, keep?)
+                .revoke_tokens(&subject?, now?, keep?)
                 .await
                 .map_err(js_error)?;
             Ok(JsValue::UNDEFINED)
@@ -405,10 +409,13 @@ impl SessionStore {
     /// The `minIssuedAt` kept for `subject` by `revokeTokens`, or `undefined`: verify its
     /// session tokens with `{ minIssuedAt }` to refuse those issued before (`revoked`).
     #[wasm_bindgen(js_name = minIssuedAt, unchecked_return_type = "Promise<number | undefined>")]
-    pub fn min_issued_at(&self, subject: String) -> Promise {
-        let sessions = self.inner.clone();
+    pub fn min_issued_at(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] subject: JsValue,
+    ) -> Promise {
+        let (sessions, subject) = (self.inner.clone(), subject_text(&subject));
         future_to_promise(async move {
-            let at = sessions.min_issued_at(&subject).await.map_err(js_error)?;
+            let at = sessions.min_issued_at(&subject?).await.map_err(js_error)?;
             Ok(at.map_or(JsValue::UNDEFINED, |t| (t as f64).into()))
         })
     }
@@ -499,6 +506,13 @@ impl SessionStore {
         Ok(cookie_header(source)?
             .and_then(|h| crate::cookie::get(&h, self.cookie.name()).map(str::to_owned)))
     }
+}
+
+/// A subject: text, without a lone surrogate, which would read as U+FFFD (so that revoking
+/// `"x\uD800"` would revoke `"x\uFFFD"` and `"x\uDC00"` too).
+fn subject_text(subject: &JsValue) -> Result<String, JsValue> {
+    super::text(subject)
+        .ok_or_else(|| config_error("a subject must be a string of well-formed text"))
 }
 
 /// `update`'s retries and time: from `{ retries, now }`, or from the positional form (`retries`
@@ -627,8 +641,16 @@ impl Session {
 
     /// Sets whose session this is; `regenerate` the session when it changes (login).
     #[wasm_bindgen(setter)]
-    pub fn set_subject(&self, subject: Option<String>) {
+    pub fn set_subject(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] subject: JsValue,
+    ) -> Result<(), JsValue> {
+        let subject = match subject.is_undefined() || subject.is_null() {
+            true => None,
+            false => Some(subject_text(&subject)?),
+        };
         self.inner.borrow_mut().set_subject(subject);
+        Ok(())
     }
 
     /// The cookie value to send, when the client does not know this session yet (created or
