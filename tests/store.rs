@@ -269,3 +269,69 @@ fn oversized_data_is_too_large_and_not_written() {
     assert!(store.is_empty());
     assert!(block_on(store.load(s.store_key())).unwrap().is_none());
 }
+
+/// Workers KV's model over the memory store: the last write wins, whatever version it read.
+struct LastWriteWins(MemoryStore);
+
+impl Backend for LastWriteWins {
+    async fn load(&self, key: &str) -> edge_session::Result<Option<edge_session::store::Entry>> {
+        self.0.load(key).await
+    }
+    async fn save(
+        &self,
+        key: &str,
+        entry: &edge_session::store::Entry,
+        _: Option<u64>,
+        now: u64,
+    ) -> edge_session::Result<()> {
+        let current = self.0.load(key).await?.map(|e| e.version);
+        self.0.save(key, entry, current, now).await
+    }
+    async fn delete(&self, key: &str) -> edge_session::Result<()> {
+        self.0.delete(key).await
+    }
+    async fn link(
+        &self,
+        subject: &str,
+        key: &str,
+        until: u64,
+        now: u64,
+    ) -> edge_session::Result<()> {
+        self.0.link(subject, key, until, now).await
+    }
+    async fn revoke(&self, subject: &str) -> edge_session::Result<usize> {
+        self.0.revoke(subject).await
+    }
+    fn consistency(&self) -> edge_session::store::Consistency {
+        edge_session::store::Consistency::Eventual
+    }
+}
+
+/// A request that loaded alice's session before `revokeSubject("alice")` and commits a change
+/// after it writes the session back (KV: last write wins). A second revocation must still end
+/// it: it must not have become a session no revocation finds.
+#[test]
+fn a_session_written_back_after_its_revocation_can_still_be_revoked() {
+    let sessions = Sessions::new(
+        LastWriteWins(MemoryStore::new()),
+        &ring(),
+        SessionConfig::default(),
+    )
+    .unwrap();
+    let mut s = block_on(sessions.load_or_new(None, NOW)).unwrap();
+    s.insert("cart", json!(1));
+    s.set_subject(Some("alice".into()));
+    block_on(sessions.commit(&mut s, NOW)).unwrap();
+    let cookie = s.cookie().unwrap().to_owned();
+    // A request in flight: loaded before the revocation, commits after it.
+    let mut in_flight = block_on(sessions.load(&cookie, NOW + 1)).unwrap().unwrap();
+    assert_eq!(block_on(sessions.revoke_subject("alice")).unwrap(), 1);
+    in_flight.insert("cart", json!(2));
+    block_on(sessions.commit(&mut in_flight, NOW + 2)).unwrap();
+    // Log out everywhere, again.
+    block_on(sessions.revoke_subject("alice")).unwrap();
+    assert!(
+        block_on(sessions.load(&cookie, NOW + 3)).unwrap().is_none(),
+        "alice's session outlived two revocations"
+    );
+}

@@ -297,6 +297,11 @@ impl<S: Backend> Sessions<S> {
         session.stored = Some((record.data.clone(), record.subject.clone()));
         session.record = record;
         session.version = version;
+        if self.store.consistency() == super::Consistency::Eventual {
+            // Last write wins: this write may have brought back a session a revocation deleted
+            // (with its link) after this request loaded it. Linked again, the next finds it.
+            session.linked = None;
+        }
         self.link(session, now).await?;
         Ok(outcome)
     }
