@@ -51,7 +51,7 @@ export interface DurableObjectStorageLike {
 export interface SessionStoreConfig {
   /** The keyring (as for `SessionTokens`): the first key signs the cookie and seals records, all keys open. */
   keys: KeyConfig[];
-  /** Workers KV: eventually consistent (~60 s to other locations), last write wins, 1 write/s per key. */
+  /** Workers KV: eventually consistent (~60 s to other locations), last write wins, 1 write/s per key. Given as `undefined` or `null` (a misspelt binding): `invalid_config`. */
   kv?: KvNamespaceLike;
   /** Durable Objects, one per session: strongly consistent, compare-and-set (`conflict`). */
   durableObject?: DurableObjectNamespaceLike;
@@ -176,6 +176,18 @@ impl SessionStore {
     pub fn new(config: SessionStoreConfig) -> Result<SessionStore, JsValue> {
         let get = |name: &str| Reflect::get(&config, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let (kv, durable) = (get("kv"), get("durableObject"));
+        // Given but empty (`kv: env.SESIONS`, a misspelt binding): never the memory store, whose
+        // sessions and revocations one isolate alone would see.
+        for (setting, binding) in [("kv", &kv), ("durableObject", &durable)] {
+            if binding.is_null()
+                || binding.is_undefined() && Reflect::has(&config, &setting.into())?
+            {
+                return Err(js_error(Error::config_of(
+                    setting,
+                    format!("{setting} is undefined or null: is the binding's name right? (Leave it out for the memory store.)"),
+                )));
+            }
+        }
         let cookie_name = get("cookieName");
         let cookie_name = match cookie_name.as_string() {
             Some(name) => name,

@@ -89,3 +89,18 @@ test("SessionStore: a value with no JSON form is refused, not read as the defaul
   // Left out, undefined or null: the default.
   assert.ok(new SessionStore({ keys, idleTimeoutSeconds: undefined, maxDataBytes: null }));
 });
+
+test("SessionStore: a binding given as undefined or null is refused, not the memory store", () => {
+  // `kv: env.SESIONS` (a misspelt binding) would otherwise keep sessions in one isolate's memory.
+  const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  const env = {};
+  for (const [config, setting] of [
+    [{ keys, kv: env.SESIONS }, "kv"],
+    [{ keys, kv: null }, "kv"],
+    [{ keys, durableObject: env.SESSION_OBJECT }, "durableObject"],
+    [{ keys, durableObject: null }, "durableObject"],
+  ]) {
+    assert.equal(settingOf(() => new SessionStore(config), "SESIONS"), setting);
+  }
+  assert.equal(new SessionStore({ keys }).consistency, "strong", "left out: the memory store");
+});
