@@ -2,12 +2,47 @@
 // request, a keyring, a token...), as globals, imported by tests/examples/readme.test.mjs before
 // each block runs.
 import { SessionTokens } from "edge-session";
+import { handleSessionObject } from "edge-session/store";
 
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 globalThis.env = { KEY_K1: secret(), KEY_K2: secret(), SESSION_KEY: secret(), SESSION_SECRET: secret() };
 env.SESSION_KEYS = JSON.stringify([{ id: "k1", secret: env.SESSION_KEY }]);
 env.AFFINITY_SECRET = secret();
+// The KV namespace the store blocks bind (`kv: env.SESSIONS`), in memory: what the store uses of
+// a KV binding (KvNamespaceLike), without expiry.
+const kv = new Map();
+env.SESSIONS = {
+  get: async (key) => kv.get(key) ?? null,
+  put: async (key, value) => void kv.set(key, value),
+  delete: async (key) => void kv.delete(key),
+  list: async ({ prefix = "" } = {}) => ({
+    keys: [...kv.keys()].filter((name) => name.startsWith(prefix)).map((name) => ({ name })),
+    list_complete: true,
+  }),
+};
+// The Durable Object namespace they bind (`durableObject: env.SESSION_OBJECTS`), in memory: an
+// object per name, each with its own storage, answering with handleSessionObject as the class
+// shown in docs/store.md does.
+const storage = () => {
+  const m = new Map();
+  return {
+    get: async (key) => m.get(key),
+    put: async (key, value) => void m.set(key, value),
+    delete: async (key) => m.delete(key),
+    list: async ({ prefix = "" } = {}) => new Map([...m].filter(([key]) => key.startsWith(prefix))),
+    deleteAll: async () => m.clear(),
+    setAlarm: async () => {},
+  };
+};
+const objects = new Map();
+env.SESSION_OBJECTS = {
+  idFromName: (name) => name,
+  get: (id) => {
+    if (!objects.has(id)) objects.set(id, storage());
+    return { fetch: (url, init) => handleSessionObject(objects.get(id), new Request(url, init)) };
+  },
+};
 globalThis.keys = [{ id: "k2", secret: env.KEY_K2 }, { id: "k1", secret: env.KEY_K1 }];
 globalThis.secret = secret();
 globalThis.request = new Request("https://example.com/cart?_aff=x", {
