@@ -25,7 +25,9 @@
 //                          query strings), a link to another site, a POST form to /echo, a GET
 //                          form and a redirect: the gateway's URL mode rewrites them (#origin,
 //                          #query: the query this origin received); a link to another site
-//                          written with character references; ?base=URL adds a <base href>
+//                          written with character references; ?base=URL adds a <base href> to
+//                          the head, ?lateBase=URL one at the end of the body (as user content
+//                          injected into a page would put it)
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -305,6 +307,8 @@ const server = createServer((req, res) => {
       // ?base=URL adds a <base href> (the gateway's URL mode: links then lead where it says).
       const baseHref = url.searchParams.get("base");
       const baseTag = baseHref ? `<base href="${escape(baseHref)}">` : "";
+      const lateHref = url.searchParams.get("lateBase");
+      const lateTag = lateHref ? `<p id="late"><base href="${escape(lateHref)}"></p>` : "";
       return res.end(`<!doctype html><html><head><title>links ${n}</title>${baseTag}</head><body>
 <p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
 <a id="absolute" href="${proto}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
@@ -318,7 +322,7 @@ const server = createServer((req, res) => {
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
 <form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
-</body></html>
+${lateTag}</body></html>
 `);
     }
     case "/status": {

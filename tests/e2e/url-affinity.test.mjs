@@ -110,6 +110,24 @@ test("a page whose <base href> leads to another site: none of its links carry th
   assert.deepEqual(valueIn(new URL(href(page.body, "relative"), page.url)), [value]);
 });
 
+test("a <base href> to another site after links that carry the value is taken out", async () => {
+  // A browser resolves every link of the page against the first <base href>, wherever it stands:
+  // one at the end of the body (user content injected into the page) would send the links
+  // above it, already streamed with the value, to another site.
+  for (const base of ["https://example.org/", "//example.org/"]) {
+    const location = await arrive(`/links?n=1&lateBase=${encodeURIComponent(base)}`);
+    const [value] = valueIn(location);
+    const page = await load(location);
+    assert.deepEqual(valueIn(new URL(href(page.body, "relative"), page.url)), [value], page.body);
+    assert.ok(!/<base/i.test(page.body), `${base}: the base is gone: ${page.body}`);
+    assert.ok(page.body.includes('<p id="late"></p>'), page.body);
+  }
+  // A <base href> to the same site stays where it is.
+  const location = await arrive(`/links?n=1&lateBase=${encodeURIComponent("/")}`);
+  const page = await load(location);
+  assert.ok(page.body.includes('<base href="/">'), page.body);
+});
+
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

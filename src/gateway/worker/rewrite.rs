@@ -12,9 +12,16 @@ use crate::affinity::url::rewrite_url;
 #[wasm_bindgen(inline_js = r#"
 export function rewrite_html(response, decide, base, param, value) {
   // A <base href> that is not the same site (by the same decision as links) takes every
-  // relative link elsewhere: after it, no link carries the value.
+  // relative link elsewhere: after it, no link carries the value. A browser resolves every link
+  // of the page against the first <base href>, wherever it stands, so such a base after links
+  // that already carry the value (user content injected into the body) is taken out.
   let elsewhere = false;
-  const carry = (url) => (elsewhere ? null : decide(base, url, param, value));
+  let carried = false;
+  const carry = (url) => {
+    const out = elsewhere ? null : decide(base, url, param, value);
+    if (out != null) carried = true;
+    return out;
+  };
   const attr = (name) => ({ element(el) {
     const url = el.getAttribute(name);
     const out = url === null ? undefined : carry(url);
@@ -40,7 +47,9 @@ export function rewrite_html(response, decide, base, param, value) {
   } });
   return new HTMLRewriter()
     .on('base[href]', { element(el) {
-      if (carry(el.getAttribute('href')) == null) elsewhere = true;
+      if (decide(base, el.getAttribute('href'), param, value) != null) return;
+      if (carried) el.remove();
+      elsewhere = true;
     } })
     .on('a[href]', attr('href'))
     .on('area[href]', attr('href'))
