@@ -205,6 +205,13 @@ impl Backends {
         Ok(())
     }
 
+    /// Marks the backend at `index` up or down (nothing for an index out of range).
+    pub(crate) fn set_healthy_at(&mut self, index: usize, healthy: bool) {
+        if let Some(b) = self.list.get_mut(index) {
+            b.healthy = healthy;
+        }
+    }
+
     /// Starts or stops draining a backend; `invalid_config` for an unknown id.
     pub(crate) fn set_draining(&mut self, id: &str, draining: bool) -> Result<()> {
         let i = self.index_of(id)?;

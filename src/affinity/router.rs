@@ -264,6 +264,13 @@ impl Affinity {
         self.backends.set_healthy(id, healthy)
     }
 
+    /// [`Affinity::set_healthy`] of the backend at `index` in [`Affinity::backend_ids`]
+    /// (nothing for an index out of range), found without searching the ids.
+    #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+    pub(crate) fn set_healthy_at(&mut self, index: usize, healthy: bool) {
+        self.backends.set_healthy_at(index, healthy);
+    }
+
     /// Starts or stops draining a backend (`invalid_config` for an unknown id). A draining
     /// backend keeps the visitors pinned to it until their values end, takes no new ones, and
     /// in the hashing modes (which pin nothing) gives its keys to their next choice.
