@@ -174,6 +174,24 @@ pub mod names {
 
 use names::*;
 
+/// The bearer token of the operator endpoints (`OPERATOR_TOKEN`): a secret, which `Debug`
+/// never shows (a `{:?}` of the settings in a log line).
+#[derive(Clone, PartialEq)]
+pub struct OperatorToken(String);
+
+impl OperatorToken {
+    /// The token's text, to compare with a request's.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OperatorToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OperatorToken(<redacted>)")
+    }
+}
+
 /// The shortest operator token accepted, in bytes.
 pub const MIN_OPERATOR_TOKEN_BYTES: usize = 16;
 
@@ -258,7 +276,7 @@ pub struct GatewayConfig {
     /// Timeout of one health probe, milliseconds.
     pub probe_timeout_ms: u64,
     /// Bearer token of `/__edge/`; `None` disables those endpoints.
-    pub operator_token: Option<String>,
+    pub operator_token: Option<OperatorToken>,
     /// Directives count only with the request's `x-session-nonce` (`DIRECTIVE_NONCE`).
     pub directive_nonce: bool,
     /// The largest request headers accepted from a client, bytes.
@@ -412,7 +430,7 @@ impl GatewayConfig {
             health_max_age: health.max_age,
             health_cache_seconds: health.cache_seconds,
             probe_timeout_ms: health.probe_timeout_ms,
-            operator_token,
+            operator_token: operator_token.map(OperatorToken),
             directive_nonce,
             max_request_header_bytes: number(
                 &var,
@@ -1248,7 +1266,10 @@ mod tests {
         assert_eq!((c.tokens.ttl_seconds, c.tokens.refresh_after), (120, 0.25));
         assert_eq!(c.affinity.same_site, SameSite::Strict);
         assert_eq!(c.down_seconds, 5);
-        assert_eq!(c.operator_token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(
+            c.operator_token.as_ref().map(OperatorToken::as_str),
+            Some("0123456789abcdef")
+        );
         assert_eq!(c.affinity.param, DEFAULT_AFFINITY_PARAM);
         let url = parse(&[(AFFINITY_MODE, "url"), (AFFINITY_PARAM, "sid-1")]).unwrap();
         assert_eq!(
@@ -1507,6 +1528,32 @@ mod tests {
         )])
         .unwrap_err();
         assert!(!err.to_string().contains(secret), "{err}");
+    }
+
+    /// `Debug` of the checked settings (what a `{:?}` in a log line would print) shows no
+    /// secret: not the session keys, not the affinity secrets, not the operator token.
+    #[test]
+    fn debug_shows_no_secret() {
+        let token = "operator-token-0123456789";
+        let previous = "BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ";
+        let c = parse(&[
+            (OPERATOR_TOKEN, token),
+            (AFFINITY_SECRET, AFFINITY),
+            (AFFINITY_PREVIOUS_SECRETS, &format!(r#"["{previous}"]"#)),
+            (STORE, "kv"),
+            (DBSC, "on"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in [
+            token,
+            AFFINITY,
+            previous,
+            "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("operator_token"), "{shown}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! ```
 
 use super::assertion;
-use super::config::{ConfigError, GatewayConfig};
+use super::config::{ConfigError, GatewayConfig, OperatorToken};
 use super::dbsc::{self, Decision};
 use super::headers::{self, Forwarded};
 use super::health::HealthBook;
@@ -247,7 +247,10 @@ impl Gateway {
         if dbsc_endpoint.is_none() && operator::is_operator_path(path) {
             let auth = headers::get(req.headers, "authorization");
             return match operator::authorize(
-                self.config.operator_token.as_deref(),
+                self.config
+                    .operator_token
+                    .as_ref()
+                    .map(OperatorToken::as_str),
                 req.method,
                 path,
                 auth,
