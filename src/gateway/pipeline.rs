@@ -692,6 +692,14 @@ impl Gateway {
         if let Some(claims) = &claims {
             let token = session::sign_issued(&self.config.built.tokens, claims, &entropy.sid, now)
                 .map_err(|e| Page::bad_origin_answer(&e.0))?;
+            if !session::fits_a_cookie(self.config.session_cookie.name(), &token) {
+                return Err(Page::bad_origin_answer(&format!(
+                    "x-session-issue: the session cookie would be {} bytes, over the {} that browsers keep (with {} left for the gateway's later claims)",
+                    self.config.session_cookie.name().len() + token.len(),
+                    session::MAX_COOKIE_BYTES,
+                    session::LATER_CLAIMS_BYTES,
+                )));
+            }
             session_cookie = session::set_cookie(
                 &self.config.session_cookie,
                 &token,
@@ -1041,6 +1049,89 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(page.status, 502);
+    }
+
+    /// Browsers drop a cookie whose name and value are over 4096 bytes, silently: a login too
+    /// big for that is a 502 naming it, never a session cookie the browser throws away, and a
+    /// session that fits at its login still fits once refreshed (`auth_time` added) or bound to
+    /// a device key (`cnf` added).
+    #[test]
+    fn a_login_too_big_for_a_browsers_cookie_is_refused() {
+        for (format, dbsc) in [
+            ("compact", "off"),
+            ("sealed", "off"),
+            ("jwt", "off"),
+            ("compact", "on"),
+            ("sealed", "on"),
+            ("jwt", "on"),
+        ] {
+            let mut gw = gateway(&[("SESSION_FORMAT", format), ("DBSC", dbsc)]);
+            let name = gw.config().session_cookie.name().to_owned();
+            let (mut fits, mut refused) = (0, 0);
+            for pad in (2700..3060).step_by(3) {
+                let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+                let issue = format!(r#"{{"sub":"alice","pad":"{}"}}"#, "x".repeat(pad));
+                let out = match gw.finish(
+                    &a,
+                    &h(&[("x-session-issue", &issue)]),
+                    NOW,
+                    &Entropy::default(),
+                ) {
+                    Ok(out) => out.headers,
+                    Err(page) => {
+                        assert_eq!(page.status, 502, "{format}");
+                        refused += 1;
+                        continue;
+                    }
+                };
+                fits += 1;
+                let pair = set_cookies(&out)
+                    .into_iter()
+                    .map(cookie_pair)
+                    .find(|p| p.starts_with(&format!("{name}=")))
+                    .unwrap()
+                    .to_owned();
+                assert!(
+                    pair.len() <= 4096,
+                    "{format} pad {pad}: {} bytes",
+                    pair.len()
+                );
+                // What the gateway adds later: auth_time at a refresh, cnf at a DBSC registration.
+                let tokens = &gw.config().built.tokens;
+                let read = SessionCookie::read(tokens, Some(&pair), &name, NOW + 2000);
+                let SessionCookie::Valid {
+                    claims,
+                    issued_at,
+                    refreshed,
+                    ..
+                } = read
+                else {
+                    panic!("{format}")
+                };
+                if format != "jwt" {
+                    let refreshed =
+                        refreshed.unwrap_or_else(|| panic!("{format} pad {pad}: no refresh"));
+                    assert!(
+                        name.len() + 1 + refreshed.len() <= 4096,
+                        "{format} pad {pad}: refreshed"
+                    );
+                }
+                if dbsc == "on" {
+                    let jkt = "x".repeat(43);
+                    let (bound, _) =
+                        session::bind_device(tokens, &claims, &jkt, issued_at, NOW + 2000)
+                            .unwrap_or_else(|e| panic!("{format} pad {pad}: {e}"));
+                    assert!(
+                        name.len() + 1 + bound.len() <= 4096,
+                        "{format} pad {pad}: bound"
+                    );
+                }
+            }
+            assert!(
+                fits > 0 && refused > 0,
+                "{format}: {fits} fit, {refused} refused"
+            );
+        }
     }
 
     /// The next request of a browser that logged in as `sub` at `at`.

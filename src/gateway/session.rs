@@ -362,6 +362,22 @@ pub fn bind_device(
     Ok((tokens.sign_for(&claims, now, Some(ttl))?, ttl))
 }
 
+/// The longest cookie browsers keep, its name and value together (RFC 6265bis section 5.7): a
+/// longer one is dropped without a word.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// What a session's token may grow by after its login, in base64url characters: `auth_time`,
+/// added at its first refresh, and with DBSC `cnf` and a key thumbprint, added at registration
+/// (84 bytes of JSON, 112 characters).
+pub const LATER_CLAIMS_BYTES: usize = 128;
+
+/// Whether the session cookie `name` carrying `token`, just signed at a login, is one browsers
+/// keep, with room for what the gateway adds to the session later (see [`LATER_CLAIMS_BYTES`]):
+/// otherwise the login, or the session's first refresh, would fail silently in the browser.
+pub fn fits_a_cookie(name: &str, token: &str) -> bool {
+    name.len() + token.len() + LATER_CLAIMS_BYTES <= MAX_COOKIE_BYTES
+}
+
 /// The `Set-Cookie` value carrying `token`, living as long as the token.
 pub fn set_cookie(spec: &SetCookie, token: &str, max_age: u64) -> Option<String> {
     spec.header(token, Some(max_age)).ok()
