@@ -18,7 +18,13 @@ const loadCookies = async () => (cookies ??= await import("edge-session"));
 /** Where the middleware keeps its state on the context (not part of the API). */
 const STATE = "edgeSession";
 
-/** Appends a Set-Cookie to the context's response, copying a response whose headers are immutable. */
+/**
+ * Appends a Set-Cookie to the context's response, copying a response whose headers are immutable,
+ * and makes the response private, as the gateway does: a shared cache that kept it would hand
+ * one visitor's session to others (a refresh rides on whatever page the app answers, one it may
+ * have made `public`). The app's `no-store` or `private` stays; otherwise `public` and `s-maxage`
+ * give way to `private` and the other directives stay.
+ */
 const appendCookie = (c, value) => {
   try {
     c.res.headers.append("set-cookie", value);
@@ -26,6 +32,12 @@ const appendCookie = (c, value) => {
     c.res = new Response(c.res.body, c.res);
     c.res.headers.append("set-cookie", value);
   }
+  const headers = c.res.headers;
+  const directives = (headers.get("cache-control") ?? "").split(",").map((d) => d.trim()).filter(Boolean);
+  const name = (d) => d.split("=")[0].trim().toLowerCase();
+  if (directives.some((d) => ["no-store", "private"].includes(d.toLowerCase()))) return;
+  const kept = directives.filter((d) => !["public", "s-maxage", "private"].includes(name(d)));
+  headers.set("cache-control", ["private", ...kept].join(", "));
 };
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -89,6 +89,46 @@ test("sessionTokens: a token past refreshAfter is re-issued on the way out; expi
   assert.equal((await (await app.request("/", { headers: { cookie: `__Host-session=${expired}` } })).json()).error, "expired");
 });
 
+test("a response that gets one of the middleware's cookies is private: a shared cache never hands it on", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  // A page the app made cacheable, knowing nothing of the refresh that rides on it.
+  app.get("/", (c) => c.text("home", 200, { "cache-control": "public, max-age=60, s-maxage=600" }));
+  app.get("/secret", (c) => c.text("x", 200, { "cache-control": "no-store" }));
+  app.post("/login", (c) => {
+    mw.login(c, { sub: "alice" });
+    return c.text("in", 200, { "cache-control": "public, max-age=60" });
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const old = tokens.sign({ sub: "a" }, { now: now - 60 });
+  const refreshed = await app.request("/", { headers: { cookie: `__Host-session=${old}` } });
+  assert.equal(refreshed.headers.getSetCookie().length, 1);
+  assert.equal(refreshed.headers.get("cache-control"), "private, max-age=60");
+  const login = await app.request("/login", { method: "POST" });
+  assert.equal(login.headers.getSetCookie().length, 1);
+  assert.equal(login.headers.get("cache-control"), "private, max-age=60");
+  const kept = await app.request("/secret", { headers: { cookie: `__Host-session=${old}` } });
+  assert.equal(kept.headers.getSetCookie().length, 1);
+  assert.equal(kept.headers.get("cache-control"), "no-store");
+  // No cookie set: the app's caching stays as it is.
+  const young = tokens.sign({ sub: "a" }, { now: now - 1 });
+  const plain = await app.request("/", { headers: { cookie: `__Host-session=${young}` } });
+  assert.deepEqual(plain.headers.getSetCookie(), []);
+  assert.equal(plain.headers.get("cache-control"), "public, max-age=60, s-maxage=600");
+
+  const store = new SessionStore({ keys: KEYS_1 });
+  const stored = new Hono();
+  stored.use(mw.sessionStore(store));
+  stored.get("/", (c) => {
+    c.get("session").set("seen", true);
+    return c.text("home", 200, { "cache-control": "public, max-age=60" });
+  });
+  const first = await stored.request("/");
+  assert.equal(first.headers.getSetCookie().length, 1);
+  assert.equal(first.headers.get("cache-control"), "private, max-age=60");
+});
+
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
   const revokedAt = new Map();
