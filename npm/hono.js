@@ -84,7 +84,14 @@ export function sessionTokens(tokens, options = {}) {
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
     } else if (refresh && claims && token !== undefined) {
-      const fresh = tokens.refresh(token);
+      // Verified before the handler ran: a token that expired since (a slow handler, an async
+      // minIssuedAt) is not refreshed, and the handler's answer stands (not a 500).
+      let fresh;
+      try {
+        fresh = tokens.refresh(token);
+      } catch (e) {
+        if (typeof e?.code !== "string") throw e;
+      }
       if (fresh) appendCookie(c, tokenCookie(tokens, cookieName, cookie, fresh));
     }
   };

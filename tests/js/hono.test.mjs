@@ -129,6 +129,28 @@ test("a response that gets one of the middleware's cookies is private: a shared 
   assert.equal(first.headers.get("cache-control"), "private, max-age=60");
 });
 
+test("sessionTokens: a token that expires while its handler runs is not refreshed, and the handler's answer stands", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5, leewaySeconds: 0 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  const realNow = Date.now;
+  // The handler (a slow database call, an async minIssuedAt) ends after the token's exp.
+  app.get("/", (c) => {
+    Date.now = () => realNow() + 20_000;
+    return c.json({ sub: c.get("session")?.sub ?? null });
+  });
+  const now = Math.floor(realNow() / 1000);
+  const late = tokens.sign({ sub: "a" }, { now: now - 95 });
+  try {
+    const res = await app.request("/", { headers: { cookie: `__Host-session=${late}` } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { sub: "a" });
+    assert.deepEqual(res.headers.getSetCookie(), []);
+  } finally {
+    Date.now = realNow;
+  }
+});
+
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
   const revokedAt = new Map();
