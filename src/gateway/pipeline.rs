@@ -714,7 +714,11 @@ impl Gateway {
                 );
                 out.extend(offer);
             }
-            if self.config.built.affinity.mode() == Mode::Cookie {
+            // A new value for the logged-in visitor, on the same origin; not on a draining one,
+            // which keeps its visitors only until their values end.
+            let draining =
+                (self.config.origins.iter()).any(|o| o.id == attempt.origin && o.draining);
+            if self.config.built.affinity.mode() == Mode::Cookie && !draining {
                 let fresh =
                     self.config
                         .built
@@ -1347,6 +1351,63 @@ mod tests {
         let values: Vec<_> = url::param_values(url, "_es").collect();
         assert_eq!(values.len(), 1, "{url}");
         values[0].to_owned()
+    }
+
+    /// A draining origin keeps its visitors until their affinity ends and takes no new ones: a
+    /// login on it does not give a fresh value (a new `iat`), which would keep the visitor there
+    /// for a whole new `AFFINITY_TTL_SECONDS` (users who log in often would never leave it).
+    #[test]
+    fn a_login_on_a_draining_origin_does_not_extend_its_affinity() {
+        let ttl = [
+            ("AFFINITY_TTL_SECONDS", "3600"),
+            ("AFFINITY_IDLE_SECONDS", "1800"),
+        ];
+        let mut gw = gateway(&ttl);
+        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let x = first.origin.clone();
+        let origins: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|id| {
+                format!(
+                    r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
+                    id.as_bytes()[0] - b'a' + 1,
+                    *id == x
+                )
+            })
+            .collect();
+        let origins = format!("[{}]", origins.join(","));
+        let mut drained = gateway(&[ttl[0], ttl[1], ("ORIGINS", &origins)]);
+        // Within its idle time, refreshed once, then a login on its (draining) origin.
+        let jar = cookie_pair(first.affinity_cookie.as_deref().unwrap()).to_owned();
+        let headers = h(&[("cookie", &jar)]);
+        let a = proxy(drained.start(&get(&headers), NOW + 1500, &Entropy::default()));
+        assert_eq!(a.origin, x);
+        let jar = cookie_pair(a.affinity_cookie.as_deref().unwrap()).to_owned();
+        let headers = h(&[("cookie", &jar)]);
+        let a = proxy(drained.start(&get(&headers), NOW + 3000, &Entropy::default()));
+        assert_eq!(a.origin, x);
+        let login = drained
+            .finish(
+                &a,
+                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
+                NOW + 3000,
+                &Entropy::default(),
+            )
+            .unwrap();
+        let cookie = set_cookies(&login.headers)
+            .into_iter()
+            .find(|c| c.starts_with("__Host-affinity="))
+            .unwrap()
+            .to_owned();
+        // Past the lifetime of the affinity it had when its origin began to drain: without the
+        // login, it moves.
+        let refreshed = cookie_pair(a.affinity_cookie.as_deref().unwrap()).to_owned();
+        let headers = h(&[("cookie", &refreshed)]);
+        let control = proxy(drained.start(&get(&headers), NOW + 3700, &Entropy::default()));
+        assert_ne!(control.origin, x);
+        let headers = h(&[("cookie", cookie_pair(&cookie))]);
+        let later = proxy(drained.start(&get(&headers), NOW + 3700, &Entropy::default()));
+        assert_ne!(later.origin, x, "still pinned to the draining origin");
     }
 
     #[test]
