@@ -50,9 +50,12 @@ pub fn authorize(
     let Some(token) = token else {
         return Err(Page::not_found());
     };
+    // The scheme's name is case-insensitive (RFC 9110 section 11.1): `bearer` is `Bearer`.
     let presented = authorization
-        .and_then(|h| h.trim().strip_prefix("Bearer "))
-        .map(str::trim);
+        .map(str::trim)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, credentials)| credentials.trim());
     if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
         return Err(Page::unauthorized());
     }
@@ -157,10 +160,17 @@ mod tests {
     #[test]
     fn token_rules() {
         let ok = Some("Bearer 0123456789abcdef");
-        assert_eq!(
-            authorize(Some(TOKEN), "GET", "/__edge/health", ok),
-            Ok(Endpoint::Health)
-        );
+        for spelled in [
+            ok,
+            Some("bearer 0123456789abcdef"),
+            Some(" BEARER  0123456789abcdef "),
+        ] {
+            assert_eq!(
+                authorize(Some(TOKEN), "GET", "/__edge/health", spelled),
+                Ok(Endpoint::Health),
+                "{spelled:?}"
+            );
+        }
         assert_eq!(
             authorize(None, "GET", "/__edge/health", ok)
                 .unwrap_err()
@@ -171,6 +181,8 @@ mod tests {
             None,
             Some(""),
             Some("Bearer"),
+            Some("Bearer "),
+            Some("Bearer0123456789abcdef"),
             Some("Bearer 0123456789abcdeF"),
             Some("Basic 0123456789abcdef"),
             Some("Bearer 0123456789abcdef0"),
