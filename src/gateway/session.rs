@@ -378,7 +378,9 @@ pub fn fits_a_cookie(name: &str, token: &str) -> bool {
     name.len() + token.len() + LATER_CLAIMS_BYTES <= MAX_COOKIE_BYTES
 }
 
-/// The `Set-Cookie` value carrying `token`, living as long as the token.
+/// The `Set-Cookie` value carrying `token`, with `Max-Age` `max_age`: the token's lifetime. A
+/// refreshed token near `SESSION_MAX_LIFETIME_SECONDS` may end before its cookie (which then
+/// brings an expired token, answered with the cookie's removal).
 pub fn set_cookie(spec: &SetCookie, token: &str, max_age: u64) -> Option<String> {
     spec.header(token, Some(max_age)).ok()
 }
