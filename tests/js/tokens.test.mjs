@@ -170,9 +170,14 @@ test("garbage, huge and non-string inputs never crash the instance", () => {
   for (const bad of ["", ".", "💥", "\u0000", "a".repeat(4096), "A".repeat(1 << 20)]) {
     assert.ok(["malformed", "too_large"].includes(codeOf(() => tokens.verify(bad))));
   }
-  assert.throws(() => tokens.verify(undefined));
-  assert.throws(() => tokens.sign(undefined));
-  assert.throws(() => tokens.sign(() => 1));
+  // A token that is not a string is a programming error: a TypeError, as README says.
+  for (const bad of [undefined, null, 42, {}]) {
+    assert.throws(() => tokens.verify(bad), TypeError);
+    assert.throws(() => tokens.verifyJwt(bad), TypeError);
+  }
+  // Claims that are not an object are the caller's input: invalid_claims.
+  assert.equal(codeOf(() => tokens.sign(undefined)), "invalid_claims");
+  assert.equal(codeOf(() => tokens.sign(() => 1)), "invalid_claims");
   // The instance still works after all that.
   assert.equal(tokens.verify(tokens.sign({ sub: "u" })).sub, "u");
 });
