@@ -223,13 +223,17 @@ test("headless Chromium without DBSC: the page's own DBSC client binds the sessi
     // from IndexedDB and reloads bound, as Chrome defers the request and refreshes first.
     await context.clearCookies({ name: BOUND });
     assert.equal(await boundCookie(), undefined);
-    const shown = []; // what each page load of `/` said, in order
-    page.on("response", (r) => {
-      if (r.request().isNavigationRequest()) shown.push(r.text().then((t) => t.match(/id="bound">([^<]*)</)?.[1]));
-    });
+    // What each page load of `/` said, in order: reported by the page itself once parsed (a
+    // navigation response's body is gone once the page reloads, which the page does at once).
+    const shown = [];
+    await page.exposeFunction("reportBound", (state) => shown.push(state));
+    await page.addInitScript(() =>
+      document.addEventListener("DOMContentLoaded", () => window.reportBound(document.getElementById("bound")?.textContent)),
+    );
     await page.reload();
     await page.waitForFunction(() => document.getElementById("bound")?.textContent === "bound");
-    assert.deepEqual(await Promise.all(shown), ["unbound", "bound"], "unbound, refreshed, then reloaded bound");
+    for (let i = 0; i < 100 && shown.length < 2; i++) await new Promise((r) => setTimeout(r, 20)); // the last report
+    assert.deepEqual(shown, ["unbound", "bound"], "unbound, refreshed, then reloaded bound");
     const third = await boundCookie();
     assert.ok(third && third !== second, "the refresh on load set a new bound cookie");
     assert.equal(await text("user"), "grace");
