@@ -19,8 +19,11 @@ pub enum Error {
     UnknownKey(String),
     /// The authentication tag does not match: the token was forged or altered.
     BadSignature,
-    /// The token is authentic but was made for another purpose (for example a `csrf` token
-    /// presented as a `session` token).
+    /// A compact token whose tag does not match and whose purpose hint names another purpose:
+    /// most likely a token made for another purpose (for example a `csrf` token presented as a
+    /// `session` token). The hint is one byte that the failed tag leaves unauthenticated, so a
+    /// forged or altered token can carry it too: treat this code as `bad_signature`. Sealed
+    /// tokens of another purpose are `bad_signature` (their purpose is not visible).
     WrongPurpose,
     /// The token is authentic but its lifetime has ended. Carries the verified claims as JSON
     /// text (read them with [`Error::claims`]), so the caller can offer a refresh or a fresh
