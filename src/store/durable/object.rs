@@ -56,7 +56,7 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             }
             storage.put(ENTRY, &entry.to_json()).await?;
             if current.is_none() {
-                storage.set_alarm(entry.expires).await?;
+                storage.set_alarm(past(entry.expires)).await?;
             }
             Ok(Reply::ok())
         }
@@ -78,7 +78,7 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
                 .put(&format!("{LINK}{key}"), &until.to_string())
                 .await?;
             if links.is_empty() {
-                storage.set_alarm(until).await?;
+                storage.set_alarm(past(until)).await?;
             }
             Ok(Reply::ok())
         }
@@ -105,6 +105,13 @@ async fn load<S: ObjectStorage>(storage: &S) -> Result<Option<Entry>> {
     }
 }
 
+/// When an alarm for `t` is set: the first second past it. The entry (or link) lives through
+/// second `t`, so an alarm at `t` would find it alive and set itself for `t` again, a time
+/// already come, which the runtime runs again at once, in a loop, for the rest of the second.
+fn past(t: UnixTime) -> UnixTime {
+    t.saturating_add(1)
+}
+
 /// The object's alarm at time `now`: deletes an expired entry and links past their time, and
 /// sets the next alarm when something remains.
 pub async fn alarm<S: ObjectStorage>(storage: &S, now: UnixTime) -> Result<()> {
@@ -112,7 +119,7 @@ pub async fn alarm<S: ObjectStorage>(storage: &S, now: UnixTime) -> Result<()> {
         if entry.expires < now {
             storage.delete_all().await?;
         } else {
-            storage.set_alarm(entry.expires).await?;
+            storage.set_alarm(past(entry.expires)).await?;
         }
         return Ok(());
     }
@@ -126,7 +133,7 @@ pub async fn alarm<S: ObjectStorage>(storage: &S, now: UnixTime) -> Result<()> {
         }
     }
     match next {
-        Some(at) => storage.set_alarm(at).await,
+        Some(at) => storage.set_alarm(past(at)).await,
         None => storage.delete_all().await,
     }
 }
@@ -211,7 +218,7 @@ mod tests {
             expected,
         };
         assert!(op(&s, &save(1, None)).ok);
-        assert_eq!(s.alarm_at(), Some(1001));
+        assert_eq!(s.alarm_at(), Some(1002));
         assert_eq!(op(&s, &save(1, None)).code.as_deref(), Some("conflict"));
         assert_eq!(op(&s, &save(3, Some(2))).code.as_deref(), Some("conflict"));
         assert!(op(&s, &save(2, Some(1))).ok);
@@ -230,7 +237,7 @@ mod tests {
             now,
         };
         assert!(op(&s, &link("s:a", 100, 10)).ok);
-        assert_eq!(s.alarm_at(), Some(100));
+        assert_eq!(s.alarm_at(), Some(101));
         assert!(op(&s, &link("s:b", 300, 20)).ok);
         // A link past its time is forgotten at the next link.
         assert!(op(&s, &link("s:c", 400, 200)).ok);
@@ -251,7 +258,7 @@ mod tests {
             },
         );
         block_on(alarm(&s, 500)).unwrap();
-        assert_eq!(s.alarm_at(), Some(1001));
+        assert_eq!(s.alarm_at(), Some(1002));
         assert_eq!(s.len(), 1);
         block_on(alarm(&s, 1002)).unwrap();
         assert!(s.is_empty());
@@ -275,8 +282,67 @@ mod tests {
         );
         block_on(alarm(&l, 150)).unwrap();
         assert_eq!(l.len(), 1);
-        assert_eq!(l.alarm_at(), Some(200));
+        assert_eq!(l.alarm_at(), Some(201));
         block_on(alarm(&l, 250)).unwrap();
+        assert!(l.is_empty());
+    }
+
+    /// The runtime runs an alarm at its time (or later), and runs an alarm set for a time
+    /// already come at once, again and again: each alarm must be set for the first second
+    /// past what it waits for, so that when it runs that has expired and is ended, and what
+    /// remains gets an alarm later than now.
+    #[test]
+    fn an_alarm_at_its_own_time_ends_what_expired() {
+        let s = MemoryObjectStorage::default();
+        let save = Op::Save {
+            entry: entry(1),
+            expected: None,
+        };
+        assert!(op(&s, &save).ok);
+        let at = s.alarm_at().unwrap();
+        assert!(at > 1001, "the entry lives through its expiry second");
+        block_on(alarm(&s, at)).unwrap();
+        assert!(
+            s.is_empty(),
+            "kept at {at}, alarm set again for {:?}",
+            s.alarm_at()
+        );
+
+        // Extended meanwhile: the alarm moves past the new expiry, never to a time already come.
+        let s = MemoryObjectStorage::default();
+        assert!(op(&s, &save).ok);
+        let at = s.alarm_at().unwrap();
+        let extended = Op::Save {
+            entry: Entry {
+                expires: at,
+                ..entry(2)
+            },
+            expected: Some(1),
+        };
+        assert!(op(&s, &extended).ok);
+        block_on(alarm(&s, at)).unwrap();
+        assert_eq!(s.len(), 1);
+        let next = s.alarm_at().unwrap();
+        assert!(next > at, "alarm set again for {next}, at {at}");
+        block_on(alarm(&s, next)).unwrap();
+        assert!(s.is_empty());
+
+        let l = MemoryObjectStorage::default();
+        for (key, until) in [("s:a", 100), ("s:b", 200)] {
+            let link = Op::Link {
+                key: key.into(),
+                until,
+                now: 0,
+            };
+            assert!(op(&l, &link).ok);
+        }
+        let at = l.alarm_at().unwrap();
+        assert!(at > 100);
+        block_on(alarm(&l, at)).unwrap();
+        assert_eq!(l.len(), 1);
+        let next = l.alarm_at().unwrap();
+        assert!(next > 200, "alarm set again for {next}");
+        block_on(alarm(&l, next)).unwrap();
         assert!(l.is_empty());
     }
 
