@@ -53,9 +53,12 @@ pub const NONCE: &str = "x-session-nonce";
 /// The longest `x-session-issue` accepted, in bytes (the token must fit in a cookie).
 pub const MAX_ISSUE_BYTES: usize = 3072;
 
-/// Headers that describe one connection, never forwarded.
-const HOP_BY_HOP: [&str; 9] = [
+/// Headers that describe one connection, never forwarded; and `Expect`, which the runtime meets
+/// itself (it streams the body on): an origin asked again answers `100 Continue`, which the
+/// runtime's fetch would give as its answer.
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
+    "expect",
     "keep-alive",
     "proxy-connection",
     "proxy-authenticate",
@@ -736,6 +739,14 @@ mod tests {
         assert!(!to_origin(&h(&[("upgrade", "h2c")]), &fwd, vec![], false)
             .iter()
             .any(|(n, _)| n == "upgrade"));
+        // The runtime met the client's `Expect: 100-continue` (it streams the body): sent on,
+        // the origin answers `100 Continue`, which the runtime's fetch gives as the answer, and
+        // a Response of status 100 cannot be made (a 500 after the origin took the request).
+        assert!(
+            !to_origin(&h(&[("Expect", "100-continue")]), &fwd, vec![], false)
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("expect"))
+        );
     }
 
     #[test]
