@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { KEYS_1 as keys, NOW } from "./fixtures.mjs";
 
-const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+const { SessionStore, handleSessionObject } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
 
 /** The `.code` of the error `promise` rejects with (or `fn` throws). */
 const rejection = async (fn) => {
@@ -37,4 +37,62 @@ test("subjects with a lone surrogate are refused: they would be one subject with
   assert.equal(await store.revokeSubject("bob\uFFFD"), 1);
   session.subject = undefined;
   assert.equal(session.subject, undefined);
+});
+
+/**
+ * A Durable Object namespace in memory whose objects are the library's own
+ * (handleSessionObject), each with its storage; `failOnce(name, op)` makes that object's next
+ * request of that op fail as a reset object does.
+ */
+const objects = () => {
+  const storages = new Map();
+  const failing = new Map();
+  const storage = (name) => {
+    if (!storages.has(name)) {
+      const m = new Map();
+      storages.set(name, {
+        get: async (k) => m.get(k),
+        put: async (k, v) => void m.set(k, v),
+        delete: async (k) => m.delete(k),
+        list: async ({ prefix = "" } = {}) => new Map([...m].filter(([k]) => k.startsWith(prefix)).sort()),
+        deleteAll: async () => m.clear(),
+        setAlarm: async () => {},
+      });
+    }
+    return storages.get(name);
+  };
+  const namespace = {
+    idFromName: (name) => name,
+    get: (id) => ({
+      fetch: async (url, init) => {
+        if (failing.get(id) === JSON.parse(init.body).op) {
+          failing.delete(id);
+          throw new Error("Durable Object reset because its code was updated");
+        }
+        return handleSessionObject(storage(id), new Request(url, init));
+      },
+    }),
+  };
+  const names = () => [...storages.keys()];
+  return { namespace, names, failOnce: (name, op) => failing.set(name, op) };
+};
+
+test("Durable Objects: a revocation that fails part-way is retried until every session is gone", async () => {
+  const { namespace, names, failOnce } = objects();
+  const store = new SessionStore({ keys, durableObject: namespace });
+  const cookies = [];
+  for (const device of ["phone", "laptop"]) {
+    const s = await store.load(undefined, { now: NOW });
+    s.set("device", device);
+    s.subject = "alice";
+    await store.commit(s, { now: NOW });
+    cookies.push(s.cookie);
+  }
+  // One session object fails to delete: the revocation fails, and says so.
+  failOnce(names().filter((n) => n.startsWith("s:"))[1], "delete");
+  assert.equal(await rejection(() => store.revokeSubject("alice")), "store_unavailable");
+  // The retry finds the session left (it stayed linked) and ends it.
+  assert.equal(await store.revokeSubject("alice"), 1);
+  for (const cookie of cookies) assert.equal(await store.find(cookie, { now: NOW + 10 }), undefined);
+  assert.equal(await store.revokeSubject("alice"), 0);
 });

@@ -99,18 +99,28 @@ impl Backend for DurableStore {
         self.send(&format!("u:{subject}"), &op).await.map(drop)
     }
 
+    /// Deletes the subject's linked sessions, then forgets the links of those deleted: when a
+    /// deletion fails, its session stays linked and the revocation fails, so that a retry
+    /// finds it (and does not answer 0 with the session alive).
     async fn revoke(&self, subject: &str) -> Result<usize> {
-        let keys = self
-            .send(&format!("u:{subject}"), &Op::Revoke)
-            .await?
-            .keys
-            .unwrap_or_default();
+        let subject = format!("u:{subject}");
+        let keys = (self.send(&subject, &Op::Links).await?.keys).unwrap_or_default();
         let deletes = keys.iter().map(|k| self.send(k, &Op::Delete)).collect();
-        let mut n = 0;
-        for reply in crate::store::executor::join_all(deletes).await {
-            n += usize::from(reply?.existed == Some(true));
+        let (mut n, mut deleted, mut failed) = (0, Vec::new(), None);
+        for (key, reply) in keys
+            .iter()
+            .zip(crate::store::executor::join_all(deletes).await)
+        {
+            match reply {
+                Ok(r) => {
+                    n += usize::from(r.existed == Some(true));
+                    deleted.push(key.clone());
+                }
+                Err(e) => failed = Some(e),
+            }
         }
-        Ok(n)
+        self.send(&subject, &Op::Unlink { keys: deleted }).await?;
+        failed.map_or(Ok(n), Err)
     }
 
     fn consistency(&self) -> Consistency {

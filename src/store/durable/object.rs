@@ -82,18 +82,26 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             }
             Ok(Reply::ok())
         }
-        Op::Revoke => {
+        Op::Links => {
             let keys = storage
                 .list(LINK)
                 .await?
                 .into_iter()
                 .filter_map(|(k, _)| k.strip_prefix(LINK).map(str::to_owned))
                 .collect();
-            storage.delete_all().await?;
             Ok(Reply {
                 keys: Some(keys),
                 ..Reply::ok()
             })
+        }
+        Op::Unlink { keys } => {
+            for key in &keys {
+                storage.delete(&format!("{LINK}{key}")).await?;
+            }
+            if storage.list(LINK).await?.is_empty() {
+                storage.delete_all().await?;
+            }
+            Ok(Reply::ok())
         }
     }
 }
@@ -241,10 +249,32 @@ mod tests {
         assert!(op(&s, &link("s:b", 300, 20)).ok);
         // A link past its time is forgotten at the next link.
         assert!(op(&s, &link("s:c", 400, 200)).ok);
-        let keys = op(&s, &Op::Revoke).keys.unwrap();
+        let keys = op(&s, &Op::Links).keys.unwrap();
         assert_eq!(keys, ["s:b", "s:c"]);
+        // Listed, the links stay until unlinked: those of sessions a revocation deleted; a
+        // session whose deletion failed stays linked for the retry.
+        assert_eq!(op(&s, &Op::Links).keys.unwrap(), keys);
+        assert!(
+            op(
+                &s,
+                &Op::Unlink {
+                    keys: vec!["s:b".into()]
+                }
+            )
+            .ok
+        );
+        assert_eq!(op(&s, &Op::Links).keys.unwrap(), ["s:c"]);
+        assert!(
+            op(
+                &s,
+                &Op::Unlink {
+                    keys: vec!["s:c".into()]
+                }
+            )
+            .ok
+        );
         assert!(s.is_empty());
-        assert_eq!(op(&s, &Op::Revoke).keys.unwrap(), Vec::<String>::new());
+        assert_eq!(op(&s, &Op::Links).keys.unwrap(), Vec::<String>::new());
     }
 
     #[test]

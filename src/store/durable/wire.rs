@@ -31,8 +31,14 @@ pub enum Op {
         /// The caller's clock, to forget links past their time.
         now: UnixTime,
     },
-    /// On a subject object: forget every link and return the session keys.
-    Revoke,
+    /// On a subject object: the linked session keys (the links stay until [`Op::Unlink`]).
+    Links,
+    /// On a subject object: forget the links of these session keys (those a revocation
+    /// deleted: a session whose deletion failed stays linked, so that a retry finds it).
+    Unlink {
+        /// The session keys.
+        keys: Vec<String>,
+    },
 }
 
 /// An object's answer.
@@ -49,7 +55,7 @@ pub struct Reply {
     /// `delete`: whether there was an entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existed: Option<bool>,
-    /// `revoke`: the linked session keys.
+    /// `links`: the linked session keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<String>>,
 }
