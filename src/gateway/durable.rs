@@ -32,9 +32,12 @@ impl DurableObject for EdgeSessionObject {
         Response::ok(serve_object(&self.storage(), &body).await)
     }
 
+    /// A failed alarm is an error, which the runtime retries (with back-off): answered as a
+    /// success, it would leave what expired stored, with no alarm left to end it.
     async fn alarm(&self) -> Result<Response> {
         if let Err(e) = object_alarm(&self.storage()).await {
             worker::console_warn!("edge-session store object: alarm failed: {e}");
+            return Err(worker::Error::RustError(format!("alarm failed: {e}")));
         }
         Response::ok("")
     }
