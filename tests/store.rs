@@ -215,6 +215,10 @@ fn without_retries_concurrent_writers_conflict_and_nothing_is_lost() {
 fn bad_settings_are_refused() {
     for (idle, absolute, touch, setting) in [
         (0, 10, 1, "idleTimeoutSeconds"),
+        // Deadlines past what Durable Object alarms accept (2189): store_unavailable on every
+        // write, and an entry left with no alarm.
+        (1 << 32, 1 << 32, 60, "idleTimeoutSeconds"),
+        (60, 1 << 32, 10, "absoluteTimeoutSeconds"),
         (60, 30, 10, "absoluteTimeoutSeconds"),
         (60, 600, 60, "touchIntervalSeconds"),
         (60, 600, 0, "touchIntervalSeconds"),

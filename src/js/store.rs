@@ -55,9 +55,9 @@ export interface SessionStoreConfig {
   kv?: KvNamespaceLike;
   /** Durable Objects, one per session: strongly consistent, compare-and-set (`conflict`). */
   durableObject?: DurableObjectNamespaceLike;
-  /** A session ends this long after its last write (default 1800). */
+  /** A session ends this long after its last write (default 1800, at most 4294967295). */
   idleTimeoutSeconds?: number;
-  /** A session ends this long after its creation (default 86400). */
+  /** A session ends this long after its creation (default 86400, at most 4294967295). */
   absoluteTimeoutSeconds?: number;
   /** An unchanged session is rewritten (touched) at most this often (default 60). */
   touchIntervalSeconds?: number;

@@ -4,7 +4,10 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::time::MAX_TIME;
+
+/// The longest timeout, in seconds (about 136 years, as the gateway's settings): deadlines stay
+/// within what Durable Object alarms accept (dates before 2189).
+pub const MAX_TIMEOUT_SECONDS: u64 = u32::MAX as u64;
 
 /// Settings of [`Sessions`](super::Sessions); field names match the JavaScript options (camelCase).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -63,18 +66,18 @@ impl SessionConfig {
     /// `invalid_config` naming the first setting out of range.
     pub(super) fn check(&self) -> Result<()> {
         let bad = |setting: &'static str, m: &str| Err(Error::config_of(setting, m));
-        if self.idle_timeout_seconds == 0 || self.idle_timeout_seconds > MAX_TIME {
+        if self.idle_timeout_seconds == 0 || self.idle_timeout_seconds > MAX_TIMEOUT_SECONDS {
             return bad(
                 "idleTimeoutSeconds",
-                "idleTimeoutSeconds must be a positive whole number of seconds",
+                "idleTimeoutSeconds must be a positive whole number of seconds, at most 4294967295",
             );
         }
         if self.absolute_timeout_seconds < self.idle_timeout_seconds
-            || self.absolute_timeout_seconds > MAX_TIME
+            || self.absolute_timeout_seconds > MAX_TIMEOUT_SECONDS
         {
             return bad(
                 "absoluteTimeoutSeconds",
-                "absoluteTimeoutSeconds must be at least idleTimeoutSeconds",
+                "absoluteTimeoutSeconds must be at least idleTimeoutSeconds, at most 4294967295",
             );
         }
         if self.touch_interval_seconds == 0

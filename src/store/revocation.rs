@@ -28,7 +28,8 @@ impl<S: Backend> Sessions<S> {
     /// Refuses, from now on, every session token of `subject` issued before `now`: records
     /// `now` as the subject's `minIssuedAt` (a later time already recorded is kept). The record
     /// lives `keep_seconds`, the longest a token issued before `now` can live (its lifetime,
-    /// refreshes included, plus leeway); read it back with [`Sessions::min_issued_at`].
+    /// refreshes included, plus leeway; at most about 136 years); read it back with
+    /// [`Sessions::min_issued_at`].
     ///
     /// Stored sessions are not touched: [`Sessions::revoke_subject`] ends those.
     pub async fn revoke_tokens(
@@ -39,7 +40,8 @@ impl<S: Backend> Sessions<S> {
     ) -> Result<()> {
         let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
-        let expires = now.saturating_add(keep_seconds).min(MAX_TIME);
+        let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
+        let expires = now.saturating_add(keep).min(MAX_TIME);
         let mut conflicts = 0;
         loop {
             let stored = self.store.load(&key).await?;
