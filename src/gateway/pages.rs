@@ -103,6 +103,15 @@ impl Page {
         )
     }
 
+    /// 400: a GET or HEAD request with a body, which the runtime can neither forward nor build
+    /// (it would be a 500 when the origin request is made).
+    pub fn body_not_allowed(method: &str) -> Self {
+        Page::text(
+            400,
+            format!("400 Bad Request: a {method} request cannot carry a body.\n"),
+        )
+    }
+
     /// 302 to `location`, the request's own URL with the affinity value (URL mode, a new
     /// visitor's page load). Never cached; no `Referer` with the value to other sites.
     pub fn affinity_redirect(location: &str) -> Self {

@@ -235,6 +235,9 @@ impl Gateway {
                 self.config.max_request_header_bytes,
             ));
         }
+        if req.has_body && matches!(req.method, "GET" | "HEAD") {
+            return Step::Respond(Page::body_not_allowed(req.method));
+        }
         if path == assertion::JWKS_PATH
             && self.config.assertion.is_some()
             && matches!(req.method, "GET" | "HEAD")
@@ -2026,6 +2029,32 @@ mod tests {
             assert_eq!(page.status, 431);
         }
         assert_eq!(gateway(&[]).config().max_request_header_bytes, 16_384);
+    }
+
+    /// The runtime can neither build nor send a GET or HEAD with a body: a 400 here, not the 500
+    /// of a failed origin request. Other methods take a body.
+    #[test]
+    fn a_get_or_head_with_a_body_is_a_400() {
+        let mut gw = gateway(&[]);
+        for (method, has_body, status) in [
+            ("GET", true, Some(400)),
+            ("HEAD", true, Some(400)),
+            ("GET", false, None),
+            ("DELETE", true, None),
+            ("OPTIONS", true, None),
+        ] {
+            let req = Request {
+                method,
+                url: "https://app.example/echo",
+                headers: &[],
+                has_body,
+            };
+            let got = match gw.start(&req, NOW, &Entropy::default()) {
+                Step::Respond(page) => Some(page.status),
+                _ => None,
+            };
+            assert_eq!(got, status, "{method} {has_body}");
+        }
     }
 
     #[test]

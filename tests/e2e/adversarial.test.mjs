@@ -459,6 +459,23 @@ for (const kind of ["durable", "kv"]) {
       }
     });
 
+    hostile("a GET or HEAD with a body gets the gateway's 400, not a 500; an empty one goes through", async () => {
+      // workerd can neither build nor send a GET or HEAD with a body: forwarded, it was a 500.
+      const host = new URL(gw.url).host;
+      for (const [what, bytes] of [
+        ["GET with Content-Length", requestBytes("GET", "/echo", [], { host, body: "hello" })],
+        ["HEAD with Content-Length", requestBytes("HEAD", "/echo", [], { host, body: "hello" })],
+        ["GET chunked", Buffer.concat([requestBytes("GET", "/echo", [["transfer-encoding", "chunked"]], { host }), Buffer.from("5\r\nhello\r\n0\r\n\r\n")])],
+      ]) {
+        const r = await rawRequest(gw.url, bytes);
+        assert.equal(r.status, 400, `${what}: ${r.text}`);
+      }
+      const empty = await raw(gw, "GET", "/echo", [], { body: "" });
+      assert.equal(empty.status, 200, empty.text);
+      const del = await raw(gw, "DELETE", "/echo", [], { body: "x" });
+      assert.equal(del.json?.bytes, 1, del.text);
+    });
+
     hostile(
       "x_session_sub (underscores) never reaches the origin, where CGI-style servers read it as X-Session-Sub",
       async () => {
