@@ -70,7 +70,9 @@ export interface VerifiedToken {
  * Every code of the errors this library throws, as `error.code`, in the order of src/error.rs
  * (`ERROR_CODES` lists them at run time; the package build fails when this union drifts from
  * `Error::code`). "conflict" and "store_unavailable" come only from the session store;
- * "unknown_challenge", "challenge_reused" and "key_mismatch" only from `DeviceBoundSessions`.
+ * "unknown_challenge" and "key_mismatch" only from `DeviceBoundSessions`; "challenge_reused" is
+ * the gateway's answer to a replayed DBSC proof (never thrown here: `DeviceBoundSessions` keeps
+ * no record, so refusing a replayed `challengeId` is yours).
  */
 export type ErrorCode =
   | "too_large" | "malformed" | "unknown_key" | "bad_signature" | "wrong_purpose" | "expired"
