@@ -18,7 +18,7 @@ use crate::time::{UnixTime, MAX_TIME};
 pub const CLOCK_SKEW_SECONDS: u64 = 60;
 
 /// How many previous secrets a router keeps (each is one more HMAC for a forged value).
-const MAX_PREVIOUS_SECRETS: usize = 8;
+pub(crate) const MAX_PREVIOUS_SECRETS: usize = 8;
 
 /// How many values of the same name one request may present (duplicate cookies or URL
 /// parameters); the first that verifies is honoured, the rest are ignored.

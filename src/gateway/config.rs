@@ -25,8 +25,8 @@ pub mod names {
     /// Secret: JSON key list `[{"id":"k1","secret":"<base64url>"}]`, signing key first.
     pub const SESSION_KEYS: &str = "SESSION_KEYS";
     /// Secret: base64url secret of the affinity router; default the first `SESSION_KEYS` secret
-    /// (and the other `SESSION_KEYS` secrets as the previous ones: rotating the keys moves no
-    /// visitor).
+    /// (and the newest 8 other `SESSION_KEYS` secrets as the previous ones: rotating the keys
+    /// moves no visitor).
     pub const AFFINITY_SECRET: &str = "AFFINITY_SECRET";
     /// Secret, with `AFFINITY_SECRET`: JSON list of the secrets it replaced, newest first
     /// (`["<base64url>"]`); values they signed are still honoured and signed again.
@@ -666,9 +666,14 @@ fn affinity_section(
             let (first, rest) = keys
                 .split_first()
                 .ok_or_else(|| ConfigError::new(SESSION_KEYS, "at least one key is required"))?;
+            // The newest previous keys the router takes: an older key's affinity values are
+            // new assignments (a ring of ten keys would otherwise refuse to start).
+            let previous = rest
+                .iter()
+                .take(crate::affinity::router::MAX_PREVIOUS_SECRETS);
             (
                 first.secret.clone(),
-                rest.iter().map(|k| k.secret.clone()).collect(),
+                previous.map(|k| k.secret.clone()).collect(),
             )
         }
     };
@@ -1187,6 +1192,23 @@ mod tests {
         let mut vars: HashMap<&str, &str> = [(ORIGINS, ORIGINS_JSON), (SESSION_KEYS, KEYS)].into();
         vars.extend(extra.iter().copied());
         GatewayConfig::from_vars(|name| vars.get(name).map(|v| v.to_string()))
+    }
+
+    /// Without `AFFINITY_SECRET` the other session keys are the router's previous secrets: a
+    /// ring longer than it keeps (8) gives it the newest, rather than refusing to start.
+    #[test]
+    fn a_long_key_ring_gives_the_router_its_newest_previous_secrets() {
+        let keys: Vec<String> = (1..=12u8)
+            .map(|i| {
+                let secret = crate::codec::b64_encode(&[i; 32]);
+                format!(r#"{{"id":"k{i}","secret":"{secret}"}}"#)
+            })
+            .collect();
+        let c = parse(&[(SESSION_KEYS, &format!("[{}]", keys.join(",")))]).unwrap();
+        let previous = &c.affinity().previous_secrets;
+        assert_eq!(previous.len(), 8);
+        assert_eq!(previous[0], crate::codec::b64_encode(&[2; 32]));
+        assert_eq!(previous[7], crate::codec::b64_encode(&[9; 32]));
     }
 
     #[test]
