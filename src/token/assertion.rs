@@ -229,6 +229,7 @@ impl AssertionKey {
 /// `keys` when no two share a `kid`, else `invalid_config` naming `setting` and the two
 /// positions: the JWKS publishes every key under its `kid`, and a verifier that takes the first
 /// key of a `kid` (PyJWT, [`UntrustedAssertion`]'s users) would refuse what another one signed.
+#[cfg_attr(not(feature = "sealed"), allow(dead_code))]
 pub(crate) fn distinct_kids(
     keys: Vec<AssertionKey>,
     setting: &'static str,
