@@ -1944,7 +1944,7 @@ mod tests {
     #[test]
     fn bodies_and_unsafe_methods_are_not_retried() {
         let mut gw = gateway(&[]);
-        for (method, has_body) in [("POST", false), ("GET", true), ("PUT", true)] {
+        for (method, has_body) in [("POST", false), ("DELETE", true), ("PUT", true)] {
             let req = Request {
                 method,
                 url: "http://h/",
@@ -2211,7 +2211,10 @@ mod proptests {
                     prop_assert!(!value.is_empty());
                     let _ = gw.finish(&a, &[("location".to_owned(), url.clone())], 1_800_000_000, &entropy);
                 }
-                Step::Respond(page) => prop_assert!(redirectable(&req) && page.status == 302),
+                // A GET with a body is the gateway's 400 (a_get_or_head_with_a_body_is_a_400).
+                Step::Respond(page) => prop_assert!(
+                    (redirectable(&req) && page.status == 302) || (has_body && page.status == 400)
+                ),
                 other => prop_assert!(false, "{other:?}"),
             }
         }
