@@ -269,6 +269,7 @@ impl<S: Backend> Sessions<S> {
     /// Stores the session's changes: written when its data or subject changed, touched when
     /// unchanged for `touch_interval_seconds`, otherwise nothing. `conflict` when a strongly
     /// consistent store holds a newer version (the session is left as it was: reload, redo).
+    /// On any error the session is left as it was: a new one has no [`Session::cookie`].
     pub async fn commit(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
         let changed = session.changed();
         let outcome = if session.version == 0 {
@@ -294,15 +295,34 @@ impl<S: Backend> Sessions<S> {
         let entry = self.entry(&session.id, version, &record)?;
         let expected = (session.version > 0).then_some(session.version);
         self.store.save(&session.key, &entry, expected, now).await?;
-        session.stored = Some((record.data.clone(), record.subject.clone()));
-        session.record = record;
-        session.version = version;
+        let before = (
+            session
+                .stored
+                .replace((record.data.clone(), record.subject.clone())),
+            std::mem::replace(&mut session.record, record),
+            std::mem::replace(&mut session.version, version),
+            session.linked.clone(),
+        );
         if self.store.consistency() == super::Consistency::Eventual {
             // Last write wins: this write may have brought back a session a revocation deleted
             // (with its link) after this request loaded it. Linked again, the next finds it.
             session.linked = None;
         }
-        self.link(session, now).await?;
+        if let Err(e) = self.link(session, now).await {
+            // Not linked to its subject, the session must not be given out (its cookie): a
+            // revocation of the subject would never find it, and its later loads take it as
+            // linked. Left as it was; a new one, never named, is forgotten.
+            (
+                session.stored,
+                session.record,
+                session.version,
+                session.linked,
+            ) = before;
+            if session.version == 0 {
+                let _ = self.store.delete(&session.key).await;
+            }
+            return Err(e);
+        }
         Ok(outcome)
     }
 
