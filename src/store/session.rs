@@ -294,6 +294,13 @@ impl<S: Backend> Sessions<S> {
         let version = session.version + 1;
         let entry = self.entry(&session.id, version, &record)?;
         let expected = (session.version > 0).then_some(session.version);
+        // A stored session given a new subject is linked to it first: its client already has
+        // the cookie, and a session stored with a subject it is not linked to stays so (its
+        // loads take it as linked), out of reach of the subject's revocation.
+        let relinked = session.version > 0 && session.linked != session.record.subject;
+        if relinked {
+            self.link(session, now).await?;
+        }
         self.store.save(&session.key, &entry, expected, now).await?;
         let before = (
             session
@@ -303,9 +310,10 @@ impl<S: Backend> Sessions<S> {
             std::mem::replace(&mut session.version, version),
             session.linked.clone(),
         );
-        if self.store.consistency() == super::Consistency::Eventual {
+        if !relinked && self.store.consistency() == super::Consistency::Eventual {
             // Last write wins: this write may have brought back a session a revocation deleted
             // (with its link) after this request loaded it. Linked again, the next finds it.
+            // (Not twice in one commit: KV takes one write per second per key.)
             session.linked = None;
         }
         if let Err(e) = self.link(session, now).await {
