@@ -305,7 +305,8 @@ pub async fn finish<S: Backend>(
         out.set_cookie = loaded.presented.and_then(|_| clear());
         return out;
     }
-    // Another user's login: the data was the previous user's, and stays with the old id.
+    // Another user's login: the data was the previous user's, and goes with the old id (which
+    // the login deletes).
     let other_user = plan
         .login
         .as_ref()
