@@ -340,57 +340,12 @@ fn a_session_written_back_after_its_revocation_can_still_be_revoked() {
     );
 }
 
-/// The memory store, whose `link` fails while `fail_links` is set.
-struct LinkFails {
-    store: MemoryStore,
-    fail_links: std::cell::Cell<bool>,
-}
-
-impl Backend for LinkFails {
-    async fn load(&self, key: &str) -> edge_session::Result<Option<edge_session::store::Entry>> {
-        self.store.load(key).await
-    }
-    async fn save(
-        &self,
-        key: &str,
-        entry: &edge_session::store::Entry,
-        expected: Option<u64>,
-        now: u64,
-    ) -> edge_session::Result<()> {
-        self.store.save(key, entry, expected, now).await
-    }
-    async fn delete(&self, key: &str) -> edge_session::Result<()> {
-        self.store.delete(key).await
-    }
-    async fn link(
-        &self,
-        subject: &str,
-        key: &str,
-        until: u64,
-        now: u64,
-    ) -> edge_session::Result<()> {
-        if self.fail_links.get() {
-            return Err(edge_session::Error::StoreUnavailable("link".into()));
-        }
-        self.store.link(subject, key, until, now).await
-    }
-    async fn revoke(&self, subject: &str) -> edge_session::Result<usize> {
-        self.store.revoke(subject).await
-    }
-    fn consistency(&self) -> edge_session::store::Consistency {
-        self.store.consistency()
-    }
-}
-
 /// A stored session given a subject by `commit` while the store cannot link it to the subject:
 /// the commit fails, and the session its cookie names must not be the subject's unlinked (its
 /// later loads take it as linked and never link it again: "log out everywhere" would miss it).
 #[test]
 fn a_subject_the_store_could_not_link_is_not_stored() {
-    let store = LinkFails {
-        store: MemoryStore::new(),
-        fail_links: std::cell::Cell::new(false),
-    };
+    let store = MemoryStore::new();
     let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
     let mut s = block_on(sessions.load_or_new(None, NOW)).unwrap();
     s.insert("k", json!(1));
@@ -398,12 +353,12 @@ fn a_subject_the_store_could_not_link_is_not_stored() {
     let cookie = s.cookie().unwrap().to_owned();
     let mut s = block_on(sessions.load(&cookie, NOW + 1)).unwrap().unwrap();
     s.set_subject(Some("alice".into()));
-    store.fail_links.set(true);
+    store.set_failing_links(true);
     assert_eq!(
         code(block_on(sessions.commit(&mut s, NOW + 1))),
         "store_unavailable"
     );
-    store.fail_links.set(false);
+    store.set_failing_links(false);
     // The next request of this client writes again; then alice logs out everywhere.
     let mut s = block_on(sessions.load(&cookie, NOW + 2)).unwrap().unwrap();
     s.insert("k", json!(2));

@@ -623,61 +623,14 @@ mod tests {
         assert_eq!(store.len(), before);
     }
 
-    /// The memory store, whose `link` fails while `fail_links` is set (a subject's Durable
-    /// Object or a KV put timing out), everything else working.
-    struct LinkFails<'a> {
-        store: &'a MemoryStore,
-        fail_links: std::cell::Cell<bool>,
-    }
-
-    impl Backend for LinkFails<'_> {
-        async fn load(&self, key: &str) -> crate::Result<Option<crate::store::Entry>> {
-            self.store.load(key).await
-        }
-        async fn save(
-            &self,
-            key: &str,
-            entry: &crate::store::Entry,
-            expected: Option<u64>,
-            now: UnixTime,
-        ) -> crate::Result<()> {
-            self.store.save(key, entry, expected, now).await
-        }
-        async fn delete(&self, key: &str) -> crate::Result<()> {
-            self.store.delete(key).await
-        }
-        async fn link(
-            &self,
-            subject: &str,
-            key: &str,
-            until: UnixTime,
-            now: UnixTime,
-        ) -> crate::Result<()> {
-            if self.fail_links.get() {
-                return Err(Error::StoreUnavailable("link timed out".into()));
-            }
-            self.store.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> crate::Result<usize> {
-            self.store.revoke(subject).await
-        }
-        fn consistency(&self) -> crate::store::Consistency {
-            self.store.consistency()
-        }
-    }
-
     /// A session a logged-in request begins, when the store could not link it to its user:
     /// its cookie must not be sent, or the user's session would be one that "log out
     /// everywhere" never finds (its later requests take it as linked, and never link it again).
     #[test]
     fn a_session_its_user_could_not_be_linked_to_is_not_given_out() {
         let store = MemoryStore::new();
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
-        let backend = LinkFails {
-            store: &store,
-            fail_links: std::cell::Cell::new(true),
-        };
-        let s = Sessions::new(&backend, &ring, SessionConfig::default()).unwrap();
+        store.set_failing_links(true);
+        let s = sessions(&store);
         let plan = |data| Plan::from_directives(&directives(data, None, false), 4096).unwrap();
         let loaded = block_on(load(&s, None, "__Host-sid", NOW)).bind(&s, Some("alice"), NOW);
         let out = block_on(finish(
@@ -694,7 +647,7 @@ mod tests {
             return;
         };
         // The store works again; the client uses the session it was given.
-        backend.fail_links.set(false);
+        store.set_failing_links(false);
         let header = cookie[..cookie.find(';').unwrap()].to_owned();
         let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1)).bind(
             &s,

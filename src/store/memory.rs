@@ -36,6 +36,7 @@ struct Inner {
     /// subject -> (session key -> until)
     links: RefCell<HashMap<String, BTreeMap<String, UnixTime>>>,
     failing: Cell<bool>,
+    failing_links: Cell<bool>,
     interleave: Cell<bool>,
     writes: Cell<u64>,
 }
@@ -56,6 +57,12 @@ impl MemoryStore {
     /// While `failing` is true, every operation fails with `store_unavailable`.
     pub fn set_failing(&self, failing: bool) {
         self.inner.failing.set(failing);
+    }
+
+    /// While `failing` is true, linking a session to its subject fails with
+    /// `store_unavailable`, everything else working (a subject's object or a KV put timing out).
+    pub fn set_failing_links(&self, failing: bool) {
+        self.inner.failing_links.set(failing);
     }
 
     /// How many writes (saves) succeeded so far.
@@ -131,6 +138,11 @@ impl Backend for MemoryStore {
 
     async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
         self.enter().await?;
+        if self.inner.failing_links.get() {
+            return Err(Error::StoreUnavailable(
+                "memory store set to fail links".into(),
+            ));
+        }
         let mut links = self.inner.links.borrow_mut();
         let keys = links.entry(subject.to_owned()).or_default();
         keys.retain(|_, u| *u >= now);
