@@ -360,7 +360,10 @@ impl<S: Backend> Sessions<S> {
 
     /// Gives the session a new id (and cookie): its data, pending changes included, move to the
     /// new id, and the old id is deleted, so a cookie known before (session fixation) is
-    /// worthless. Call it at login and at any change of privilege. Send [`Session::cookie`].
+    /// worthless. The absolute timeout still counts from the session's creation, so renewing the
+    /// id (periodically, or at each change of privilege) never extends a session's life (a login
+    /// near its end gets what is left). Call it at login and at any change of privilege. Send
+    /// [`Session::cookie`].
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
