@@ -839,16 +839,11 @@ fn store_section(
     cookie
         .check()
         .map_err(|e| ConfigError::new(STORE_COOKIE, e.to_string()))?;
-    let idle = number(var, STORE_IDLE_SECONDS, 1800, 2, u32::MAX.into())?;
+    let max = crate::store::MAX_TIMEOUT_SECONDS;
+    let idle = number(var, STORE_IDLE_SECONDS, 1800, 2, max)?;
     let sessions = SessionConfig {
         idle_timeout_seconds: idle,
-        absolute_timeout_seconds: number(
-            var,
-            STORE_ABSOLUTE_SECONDS,
-            86_400.max(idle),
-            idle,
-            u32::MAX.into(),
-        )?,
+        absolute_timeout_seconds: number(var, STORE_ABSOLUTE_SECONDS, 86_400.max(idle), idle, max)?,
         touch_interval_seconds: number(var, STORE_TOUCH_SECONDS, 60.min(idle / 2), 1, idle - 1)?,
         max_data_bytes: number(var, STORE_MAX_DATA_BYTES, 4096, 2, 16_384)? as usize,
         purpose: "gateway".into(),

@@ -719,8 +719,7 @@ impl Gateway {
             }
             // A new value for the logged-in visitor, on the same origin; not on a draining one,
             // which keeps its visitors only until their values end.
-            let draining =
-                (self.config.origins.iter()).any(|o| o.id == attempt.origin && o.draining);
+            let draining = origin.is_some_and(|o| o.draining);
             if self.config.built.affinity.mode() == Mode::Cookie && !draining {
                 let fresh =
                     self.config

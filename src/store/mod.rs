@@ -61,6 +61,7 @@ use crate::time::UnixTime;
 pub use any::AnyStore;
 #[cfg(any(feature = "store", feature = "gateway"))]
 pub use binding::DEFAULT_TIMEOUT_MS;
+pub use config::MAX_TIMEOUT_SECONDS;
 pub use session::{Commit, Session, SessionConfig, Sessions};
 
 /// What a store holds for one session. The store reads only `version` (compare-and-set) and

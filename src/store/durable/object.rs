@@ -249,30 +249,17 @@ mod tests {
         assert!(op(&s, &link("s:b", 300, 20)).ok);
         // A link past its time is forgotten at the next link.
         assert!(op(&s, &link("s:c", 400, 200)).ok);
+        let unlink = |key: &str| Op::Unlink {
+            keys: vec![key.into()],
+        };
         let keys = op(&s, &Op::Links).keys.unwrap();
         assert_eq!(keys, ["s:b", "s:c"]);
         // Listed, the links stay until unlinked: those of sessions a revocation deleted; a
         // session whose deletion failed stays linked for the retry.
         assert_eq!(op(&s, &Op::Links).keys.unwrap(), keys);
-        assert!(
-            op(
-                &s,
-                &Op::Unlink {
-                    keys: vec!["s:b".into()]
-                }
-            )
-            .ok
-        );
+        assert!(op(&s, &unlink("s:b")).ok);
         assert_eq!(op(&s, &Op::Links).keys.unwrap(), ["s:c"]);
-        assert!(
-            op(
-                &s,
-                &Op::Unlink {
-                    keys: vec!["s:c".into()]
-                }
-            )
-            .ok
-        );
+        assert!(op(&s, &unlink("s:c")).ok);
         assert!(s.is_empty());
         assert_eq!(op(&s, &Op::Links).keys.unwrap(), Vec::<String>::new());
     }
