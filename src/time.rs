@@ -3,6 +3,8 @@
 //! Times are whole seconds since the Unix epoch, passed in by the caller, so that every check
 //! is deterministic and testable.
 
+use crate::error::Error;
+
 /// Seconds since the Unix epoch.
 pub type UnixTime = u64;
 
@@ -13,14 +15,26 @@ pub const MAX_TIME: UnixTime = (1 << 53) - 1;
 /// Why a lifetime check failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outside {
-    /// `now` is past `exp + leeway`; carries `exp`.
+    /// `now` is at or past `exp + leeway`; carries `exp`.
     Expired(UnixTime),
     /// A start time (`iat` or `nbf`) is later than `now + leeway`; carries that time.
     NotYetValid(UnixTime),
 }
 
+impl Outside {
+    /// The token error: `expired` carrying the claims, or `not_yet_valid`.
+    pub(crate) fn error(self, claims: String) -> Error {
+        match self {
+            Outside::Expired(exp) => Error::Expired { exp, claims },
+            Outside::NotYetValid(start) => Error::NotYetValid { valid_from: start },
+        }
+    }
+}
+
 /// Checks `now` against an expiry and any number of start times, with `leeway` seconds of
-/// tolerance on both sides. `now == exp + leeway` is still valid; one second later is not.
+/// tolerance on both sides. As RFC 7519 says of `exp` (and jose does), a token is expired from
+/// the second `exp + leeway` on: one second before it is still valid. A start time is valid
+/// from `start - leeway` on.
 pub(crate) fn check(
     now: UnixTime,
     leeway: u64,
@@ -28,7 +42,7 @@ pub(crate) fn check(
     starts: &[Option<UnixTime>],
 ) -> Result<(), Outside> {
     if let Some(exp) = exp {
-        if now > exp.saturating_add(leeway) {
+        if now >= exp.saturating_add(leeway) {
             return Err(Outside::Expired(exp));
         }
     }
@@ -44,10 +58,10 @@ mod tests {
 
     #[test]
     fn expiry_boundary_with_leeway() {
-        assert_eq!(check(130, 30, Some(100), &[]), Ok(()));
-        assert_eq!(check(131, 30, Some(100), &[]), Err(Outside::Expired(100)));
-        assert_eq!(check(100, 0, Some(100), &[]), Ok(()));
-        assert_eq!(check(101, 0, Some(100), &[]), Err(Outside::Expired(100)));
+        assert_eq!(check(129, 30, Some(100), &[]), Ok(()));
+        assert_eq!(check(130, 30, Some(100), &[]), Err(Outside::Expired(100)));
+        assert_eq!(check(99, 0, Some(100), &[]), Ok(()));
+        assert_eq!(check(100, 0, Some(100), &[]), Err(Outside::Expired(100)));
     }
 
     #[test]
@@ -66,7 +80,7 @@ mod tests {
     #[test]
     fn no_overflow_at_the_ends() {
         assert_eq!(
-            check(u64::MAX, u64::MAX, Some(u64::MAX), &[Some(u64::MAX)]),
+            check(u64::MAX - 1, u64::MAX, Some(u64::MAX), &[Some(u64::MAX)]),
             Ok(())
         );
         assert_eq!(check(u64::MAX, 0, Some(0), &[]), Err(Outside::Expired(0)));

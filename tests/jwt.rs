@@ -327,9 +327,10 @@ fn signature_and_size() {
 fn lifetime_with_leeway_on_both_sides() {
     let t = tokens();
     let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
-    assert!(t.verify_jwt::<Value>(&jwt, &at(NOW + 3600 + 30)).is_ok());
+    // Valid until the second exp + leeway, expired from it (RFC 7519: "on or after").
+    assert!(t.verify_jwt::<Value>(&jwt, &at(NOW + 3600 + 29)).is_ok());
     let err = t
-        .verify_jwt::<Value>(&jwt, &at(NOW + 3600 + 31))
+        .verify_jwt::<Value>(&jwt, &at(NOW + 3600 + 30))
         .unwrap_err();
     assert_eq!(err.code(), "expired");
     assert_eq!(err.claims::<Value>().unwrap()["sub"], "user-12345");

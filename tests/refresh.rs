@@ -55,9 +55,9 @@ fn refresh_after_half_the_lifetime() {
         got,
         json!({ "sub": "user-12345", "role": "admin", "auth_time": NOW, "iat": NOW + 1800, "exp": NOW + 5400 })
     );
-    // Still refreshable up to exp + leeway; expired after.
-    assert!(t.refresh(&token, NOW + 3630).unwrap().is_some());
-    assert_eq!(code(t.refresh(&token, NOW + 3631)), "expired");
+    // Still refreshable until exp + leeway; expired from that second on.
+    assert!(t.refresh(&token, NOW + 3629).unwrap().is_some());
+    assert_eq!(code(t.refresh(&token, NOW + 3630)), "expired");
     assert_eq!(code(t.refresh("garbage", NOW)), "malformed");
 }
 

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::json::{self, Object};
 use crate::jws;
 use crate::keys::KeyRing;
-use crate::time::UnixTime;
+use crate::time::{self, UnixTime};
 
 /// The request header that carries the assertion to the origin.
 pub const HEADER: &str = "x-session-assertion";
@@ -522,16 +522,10 @@ impl<'a> UntrustedAssertion<'a> {
         if !for_us {
             return Err(Error::WrongAudience);
         }
-        if now.saturating_sub(leeway) >= exp {
-            return Err(Error::Expired {
-                exp,
-                claims: self.payload.clone(),
-            });
+        match time::check(now, leeway, Some(exp), &[Some(iat)]) {
+            Ok(()) => Ok(self.payload),
+            Err(outside) => Err(outside.error(self.payload)),
         }
-        if iat > now.saturating_add(leeway) {
-            return Err(Error::NotYetValid { valid_from: iat });
-        }
-        Ok(self.payload)
     }
 }
 

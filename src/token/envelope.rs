@@ -15,7 +15,7 @@ use crate::codec::{ascii_lossy, put_varint, Reader};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
 use crate::keys::MAX_KEY_ID_BYTES;
-use crate::time::{self, Outside, UnixTime, MAX_TIME};
+use crate::time::{self, UnixTime, MAX_TIME};
 
 /// A token's envelope: its times (the key id is written and read next to them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +65,7 @@ impl Envelope {
         let claims = splice_times(claims, self.iat, exp, self.nbf)?;
         match time::check(now, leeway, Some(exp), &[Some(self.iat), self.nbf]) {
             Ok(()) => Ok(claims),
-            Err(Outside::Expired(exp)) => Err(Error::Expired { exp, claims }),
-            Err(Outside::NotYetValid(start)) => Err(Error::NotYetValid { valid_from: start }),
+            Err(outside) => Err(outside.error(claims)),
         }
     }
 }

@@ -40,7 +40,7 @@ use crate::codec::{b64_decode, b64_decode_slice, b64_encode, b64_encode_to};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::keys::{signing_key, KeyRing, MacKey};
-use crate::time::{self, Outside, UnixTime};
+use crate::time::{self, UnixTime};
 
 /// The one algorithm accepted.
 const ALG: &str = "HS256";
@@ -265,17 +265,9 @@ impl JwtKeys {
         let exp = registered
             .exp
             .ok_or(Error::Malformed("a JWT must carry exp"))?;
-        match time::check(
-            options.now,
-            leeway,
-            Some(exp),
-            &[registered.iat, registered.nbf],
-        ) {
-            Ok(()) => {}
-            Err(Outside::Expired(exp)) => return Err(Error::Expired { exp, claims }),
-            Err(Outside::NotYetValid(start)) => {
-                return Err(Error::NotYetValid { valid_from: start })
-            }
+        let starts = [registered.iat, registered.nbf];
+        if let Err(outside) = time::check(options.now, leeway, Some(exp), &starts) {
+            return Err(outside.error(claims));
         }
         options.check(&registered, &claims)?;
         Ok((claims, index))
