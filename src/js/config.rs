@@ -293,7 +293,11 @@ impl Fields {
     /// Checks that `value` is an object holding only the `known` fields.
     fn new(value: &JsValue, what: &'static str, known: &[&str]) -> Result<Self, JsValue> {
         if !value.is_object() || Array::is_array(value) {
-            return Err(invalid(&format!("{what} must be an object")));
+            // Inside a list (`keys: ["<secret>"]`), the list is the setting.
+            return Err(in_setting(
+                what.strip_suffix("[]"),
+                &format!("{what} must be an object"),
+            ));
         }
         for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
             let name = name.as_string().unwrap_or_default();
@@ -378,10 +382,6 @@ impl Fields {
             })
             .transpose()
     }
-}
-
-fn invalid(message: &str) -> JsValue {
-    in_setting(None, message)
 }
 
 /// An `invalid_config` error about the option `setting`.

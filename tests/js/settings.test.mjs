@@ -36,6 +36,10 @@ test("SessionTokens: the setting of an invalid configuration", () => {
     [{ keys: [{ id: "has space", secret: SECRET }] }, "keys"],
     [{ keys: [{ id: "k1" }] }, "keys"],
     [{ keys: [{ id: "k1", secret: SECRET, extra: 1 }] }, "keys"],
+    // A key list of the wrong shape (the shape of AFFINITY_PREVIOUS_SECRETS: bare secrets).
+    [{ keys: [SECRET] }, "keys"],
+    [{ keys: [[SECRET]] }, "keys"],
+    [{ keys: [42] }, "keys"],
     [{ keys, tttl: 5 }, undefined],
   ]) {
     assert.equal(settingOf(() => new SessionTokens(config), JSON.stringify(config)), setting, JSON.stringify(config));
@@ -56,6 +60,7 @@ test("Affinity: the setting of an invalid configuration", () => {
     [{ secret: SECRET, backends: [{ id: "a" }, { id: "a" }] }, "backends"],
     [{ secret: SECRET, backends: [{ id: "a", weight: 0 }] }, "backends"],
     [{ secret: SECRET, backends: [{ id: "a", wieght: 2 }] }, "backends"],
+    [{ secret: SECRET, backends: ["a"] }, "backends"],
     [{ secret: SECRET, backends, ttlSeconds: 0 }, "ttlSeconds"],
     [{ secret: SECRET, backends, ttlSeconds: 10, idleSeconds: 11 }, "idleSeconds"],
     [{ secret: SECRET, backends, cookieName: "bad name" }, "cookieName"],
