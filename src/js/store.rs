@@ -160,6 +160,49 @@ fn config_error(message: impl Into<String>) -> JsValue {
     js_error(Error::config(message))
 }
 
+/// The error for options (`rest`, the bindings taken out) that `Options` refused: the option
+/// at fault found by reading each alone (beside an empty `keys`), named as `.setting`, never
+/// its value (which may be a secret).
+fn option_at_fault(rest: &Object, e: &serde_json::Error) -> JsValue {
+    if !Reflect::has(rest, &"keys".into()).unwrap_or(false) {
+        return js_error(Error::config_of("keys", "config: keys is required"));
+    }
+    for name in Object::keys(rest).iter() {
+        let alone = Object::new();
+        let _ = Reflect::set(&alone, &"keys".into(), &js_sys::Array::new());
+        let _ = Reflect::set(
+            &alone,
+            &name,
+            &Reflect::get(rest, &name).unwrap_or_default(),
+        );
+        let refused =
+            stringify(&alone).is_none_or(|json| serde_json::from_str::<Options>(&json).is_err());
+        if !refused {
+            continue;
+        }
+        let name = name.as_string().unwrap_or_default();
+        let Some(&setting) = OPTION_NAMES.iter().find(|&&known| known == name) else {
+            // A misspelt option is short; a long name may be a secret in the wrong place.
+            return config_error(if name.len() <= 32 {
+                format!("config: unknown option {}", crate::error::Quoted(&name))
+            } else {
+                format!("config: an unknown option (a name of {} bytes)", name.len())
+            });
+        };
+        let expected = match setting {
+            "keys" => "a list of { id, secret }",
+            "purpose" => "a string",
+            "timeoutMs" => "a whole number of milliseconds, at most 4294967295",
+            _ => "a whole, non-negative number",
+        };
+        return js_error(Error::config_of(
+            setting,
+            format!("{setting} must be {expected}"),
+        ));
+    }
+    config_error(crate::error::json_shape(e))
+}
+
 /// Sessions kept in Workers KV, in Durable Objects or in memory: a signed session-id cookie,
 /// records encrypted at rest, idle and absolute timeouts, throttled touches, compare-and-set.
 #[wasm_bindgen]
@@ -192,7 +235,12 @@ impl SessionStore {
         let cookie_name = match cookie_name.as_string() {
             Some(name) => name,
             None if cookie_name.is_undefined() => DEFAULT_COOKIE_NAME.to_owned(),
-            None => return Err(config_error("cookieName must be a string")),
+            None => {
+                return Err(js_error(Error::config_of(
+                    "cookieName",
+                    "cookieName must be a string",
+                )))
+            }
         };
         let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions"))?;
         cookie.check().map_err(js_error)?;
@@ -226,8 +274,7 @@ impl SessionStore {
         }
         let json = stringify(&rest).ok_or_else(|| config_error("config must be an object"))?;
         // Never serde's message: it quotes the input, and the input holds the secrets.
-        let o: Options =
-            serde_json::from_str(&json).map_err(|e| config_error(crate::error::json_shape(&e)))?;
+        let o: Options = serde_json::from_str(&json).map_err(|e| option_at_fault(&rest, &e))?;
         let defaults = SessionConfig::default();
         let settings = SessionConfig {
             idle_timeout_seconds: o

@@ -95,6 +95,33 @@ test("SessionStore: a value with no JSON form is refused, not read as the defaul
   assert.ok(new SessionStore({ keys, idleTimeoutSeconds: undefined, maxDataBytes: null }));
 });
 
+test("SessionStore: the setting of an option of the wrong type, never its value", () => {
+  const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  for (const [config, setting] of [
+    [{ keys, idleTimeoutSeconds: "60" }, "idleTimeoutSeconds"],
+    [{ keys, absoluteTimeoutSeconds: -1 }, "absoluteTimeoutSeconds"],
+    [{ keys, touchIntervalSeconds: 1.5 }, "touchIntervalSeconds"],
+    [{ keys, maxDataBytes: "16k" }, "maxDataBytes"],
+    [{ keys, purpose: 5 }, "purpose"],
+    [{ keys, timeoutMs: "a" }, "timeoutMs"],
+    [{ keys, cookieName: 5 }, "cookieName"],
+    [{}, "keys"],
+    [{ keys: SECRET }, "keys"],
+    [{ keys: [SECRET] }, "keys"],
+    [{ keys: [{ id: "k1" }] }, "keys"],
+    [{ keys: [{ id: "k1", secret: SECRET, extra: 1 }] }, "keys"],
+    [{ keys, idleTimeoutSecond: 5 }, undefined],
+  ]) {
+    const what = JSON.stringify(config);
+    assert.equal(settingOf(() => new SessionStore(config), what), setting, what);
+    try {
+      new SessionStore(config);
+    } catch (e) {
+      assert.ok(!e.message.includes(SECRET), `${what}: ${e.message}`);
+    }
+  }
+});
+
 test("SessionStore: a binding given as undefined or null is refused, not the memory store", () => {
   // `kv: env.SESIONS` (a misspelt binding) would otherwise keep sessions in one isolate's memory.
   const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
