@@ -377,6 +377,33 @@ fn strict_failover_in_the_hashing_modes() {
     }
 }
 
+/// A request without a key (no address, no header) has no backend to keep: strict failover
+/// has nothing to refuse for, and it goes to a healthy backend, as a new cookie visitor does.
+#[test]
+fn strict_failover_sends_a_request_without_a_key_to_a_healthy_backend() {
+    for mode in [Mode::Ip, Mode::Header] {
+        let mut c = config(mode, &["a", "b", "c"]);
+        c.failover = Failover::Strict;
+        let mut a = Affinity::new(c).unwrap();
+        a.set_healthy("a", false).unwrap();
+        for entropy in 0..200 {
+            for blank in [None, Some(""), Some("  ")] {
+                let request = RouteRequest {
+                    client_ip: blank,
+                    header: blank,
+                    entropy,
+                    ..RouteRequest::default()
+                };
+                let r = a.route(&request, NOW);
+                assert!(
+                    r.as_ref().is_ok_and(|r| r.backend != "a"),
+                    "{mode:?} {entropy} {blank:?}: {r:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn no_healthy_backend_is_an_error_in_every_mode() {
     for mode in [Mode::Cookie, Mode::Url, Mode::Ip, Mode::Header] {

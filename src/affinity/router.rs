@@ -332,10 +332,14 @@ impl Affinity {
         request: &RouteRequest<'_>,
         now: UnixTime,
     ) -> Result<Decision> {
-        let key = key.unwrap_or_else(|| self.new_visitor(request.entropy, now));
+        // Without a key there is no backend to keep: a random choice among those that take new
+        // visitors, as for a new visitor in the cookie modes, whatever the failover.
+        let (key, keyed) = match key {
+            Some(key) => (key, true),
+            None => (self.new_visitor(request.entropy, now), false),
+        };
         let index = match self.failover {
-            Failover::Sticky => self.backends.choose(key)?,
-            Failover::Strict => {
+            Failover::Strict if keyed => {
                 if !self.backends.any_healthy() {
                     return Err(Error::NoBackend);
                 }
@@ -345,6 +349,7 @@ impl Affinity {
                 }
                 home
             }
+            _ => self.backends.choose(key)?,
         };
         Ok(Decision {
             index,
