@@ -312,17 +312,30 @@ impl Affinity {
                     .ok_or_else(|| Error::config("route: url mode needs the request's url"))?;
                 self.route_pinned(url::param_values(url, &self.param), request, now)
             }
-            Mode::Ip => {
-                let key = request.client_ip.map(str::trim).filter(|s| !s.is_empty());
-                let key = key.map(|ip| self.ring.hash(Domain::Ip, &ip_key(ip)));
-                self.route_hashed(key, request, now)
-            }
-            Mode::Header => {
-                let key = request.header.map(str::trim).filter(|s| !s.is_empty());
-                let key = key.map(|h| self.ring.hash(Domain::Header, h.as_bytes()));
-                self.route_hashed(key, request, now)
-            }
+            Mode::Ip | Mode::Header => self.route_hashed(self.hashed_key(request), request, now),
         }
+    }
+
+    /// IP and header modes: the request's rendezvous key, if it has one.
+    fn hashed_key(&self, request: &RouteRequest<'_>) -> Option<u64> {
+        fn text(t: Option<&str>) -> Option<&str> {
+            t.map(str::trim).filter(|s| !s.is_empty())
+        }
+        match self.mode {
+            Mode::Ip => text(request.client_ip).map(|ip| self.ring.hash(Domain::Ip, &ip_key(ip))),
+            Mode::Header => {
+                text(request.header).map(|h| self.ring.hash(Domain::Header, h.as_bytes()))
+            }
+            Mode::Cookie | Mode::Url => None,
+        }
+    }
+
+    /// IP and header modes: the index of the backend the request's key goes to whatever the
+    /// health of the backends (draining ones aside), which [`Affinity::decide`] leaves when it
+    /// is down; `None` without a key, and in the cookie and URL modes.
+    #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
+    pub(crate) fn home_index(&self, request: &RouteRequest<'_>) -> Option<usize> {
+        self.backends.home(self.hashed_key(request)?)
     }
 
     /// IP and header modes: the rendezvous choice for the key (a random one without a key).

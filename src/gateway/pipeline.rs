@@ -470,9 +470,11 @@ impl Gateway {
         // The router's backends and the health book's origins are the configuration's origins,
         // in its order: each found by its index, not by searching the ids (with 1,024 origins,
         // a million comparisons per request).
+        let mut all_up = true;
         for (i, o) in self.config.origins.iter().enumerate() {
             let up = self.health.is_up_at(i, now) && avoid != Some(o.id.as_str());
             self.config.built.affinity.set_healthy_at(i, up);
+            all_up &= up;
         }
         let header = self
             .config
@@ -500,8 +502,19 @@ impl Gateway {
         let Some(origin) = self.config.origins.iter().find(|o| o.id == route.backend) else {
             return Step::Respond(Page::internal());
         };
+        // The hashing modes carry no value to refuse: a keyed visitor sent away from its home
+        // (down, or avoided by this retry) is moved all the same. Every origin up, it is home.
+        let moved = !all_up
+            && matches!(self.config.built.affinity.mode(), Mode::Ip | Mode::Header)
+            && self
+                .config
+                .built
+                .affinity
+                .home_index(&route_request)
+                .and_then(|i| self.config.origins.get(i))
+                .is_some_and(|home| home.id != route.backend);
         attempt.headers.retain(|(n, _)| n != "x-session-reassigned");
-        if route.reassigned {
+        if route.reassigned || moved {
             attempt
                 .headers
                 .push(("x-session-reassigned".into(), "1".into()));
@@ -2083,6 +2096,54 @@ mod tests {
             gw.start(&req, NOW, &Entropy::default()),
             Step::Operator(Endpoint::Health)
         );
+    }
+
+    /// In the hashing modes too, a visitor whose origin is down is sent elsewhere with
+    /// `x-session-reassigned: 1` (its in-memory state is not there); at home, without it. A
+    /// request without a key has no home: never marked.
+    #[test]
+    fn hashing_modes_tell_the_origin_of_a_visitor_moved_off_a_down_origin() {
+        for (mode, header) in [("header", "x-tenant"), ("ip", "cf-connecting-ip")] {
+            let mut gw = gateway(&[
+                ("AFFINITY_MODE", mode),
+                ("AFFINITY_HEADER", "x-tenant"),
+                ("HEALTH_DOWN_SECONDS", "10"),
+            ]);
+            let reassigned = |a: &Attempt| {
+                a.headers
+                    .contains(&("x-session-reassigned".into(), "1".into()))
+            };
+            let headers = h(&[(header, "192.0.2.7")]);
+            let home = proxy(gw.start(&get(&headers), NOW, &Entropy::default()));
+            assert!(!reassigned(&home), "{mode}");
+            // A connection failure: the retry goes elsewhere, and says so.
+            let Retry::Next(retried) = gw.retry(&get(&headers), &home, NOW, &Entropy::default())
+            else {
+                panic!("a GET is retried")
+            };
+            assert_ne!(retried.origin, home.origin);
+            assert!(reassigned(&retried), "{mode}: retry");
+            // Its origin marked down: the next requests go elsewhere, and say so.
+            gw.health_mut().mark_down(&home.origin, NOW);
+            let moved = proxy(gw.start(&get(&headers), NOW + 1, &Entropy::default()));
+            assert_ne!(moved.origin, home.origin);
+            assert!(reassigned(&moved), "{mode}: down");
+            for visitor in 0..20 {
+                let keyless = proxy(gw.start(
+                    &get(&[]),
+                    NOW + 1,
+                    &Entropy {
+                        visitor,
+                        ..Entropy::default()
+                    },
+                ));
+                assert!(!reassigned(&keyless), "{mode}: no key");
+            }
+            // Back up: home again, nothing to say.
+            let back = proxy(gw.start(&get(&headers), NOW + 60, &Entropy::default()));
+            assert_eq!(back.origin, home.origin);
+            assert!(!reassigned(&back), "{mode}: back");
+        }
     }
 
     #[test]
