@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::object::claims_to_js;
-use super::{js_error, now_or_clock, seconds, text};
+use super::{js_error, known_options, now_or_clock, seconds, text, CallOptions};
 use crate::error::{Error, Result as CoreResult};
 use crate::time::UnixTime;
 use crate::token::claims::{MinIssuedAt, VerifyOptions};
@@ -77,6 +77,7 @@ impl Options {
                 min_issued_at: Revocation::None,
             });
         };
+        known_options(options, CallOptions::Verify)?;
         let fields: &Fields = options.unchecked_ref();
         let min_issued_at = fields.min_issued_at();
         Ok(Options {

@@ -6,10 +6,10 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, text};
+use super::{js_error, text, unknown_option_message};
 use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::SameSite;
-use crate::error::{Error, Quoted};
+use crate::error::Error;
 use crate::keys::KeyConfig;
 use crate::time::MAX_TIME;
 use crate::token::TokenConfig;
@@ -302,15 +302,10 @@ impl Fields {
         for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
             let name = name.as_string().unwrap_or_default();
             if !known.contains(&name.as_str()) {
-                // A misspelt option is short; a long name may be a secret pasted in the wrong
-                // place, which no message may show. Inside a list, the list is the setting.
+                // Inside a list, the list is the setting.
                 return Err(in_setting(
                     what.strip_suffix("[]"),
-                    &if name.len() <= 32 {
-                        format!("{what}: unknown option {}", Quoted(&name))
-                    } else {
-                        format!("{what}: an unknown option (a name of {} bytes)", name.len())
-                    },
+                    &unknown_option_message(what, &name),
                 ));
             }
         }

@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 use super::claims::{optional_string, with_verify_options};
 use super::object::claims_to_js;
 use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
-use super::{js_error, now_or_clock, seconds, stringify};
+use super::{js_error, known_options, now_or_clock, seconds, stringify, CallOptions};
 use crate::error::Error;
 use crate::token::jwt::JwtSignOptions as CoreSignOptions;
 
@@ -68,6 +68,7 @@ impl SessionTokens {
             .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
         let (mut now, mut ttl, mut issuer, mut audience) = (None, None, None, None);
         if let Some(o) = &options {
+            known_options(o, CallOptions::SignJwt)?;
             now = o.now();
             ttl = o
                 .ttl_seconds()

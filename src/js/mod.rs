@@ -73,6 +73,57 @@ pub(crate) fn seconds(what: &str, n: f64) -> Result<u64, JsValue> {
     }
 }
 
+/// The options of a call, each kind with its names (the order of `NAMES` below).
+#[derive(Clone, Copy)]
+pub(crate) enum CallOptions {
+    /// `verify`, `verifyDetailed`, `refresh`, `verifyJwt`: now, issuer, audience, minIssuedAt.
+    Verify = 0,
+    /// `sign`: now, ttlSeconds.
+    Sign = 1,
+    /// `signJwt`: now, ttlSeconds, issuer, audience.
+    SignJwt = 2,
+}
+
+#[wasm_bindgen(inline_js = r#"
+const NAMES = [
+  ["now", "issuer", "audience", "minIssuedAt"],
+  ["now", "ttlSeconds"],
+  ["now", "ttlSeconds", "issuer", "audience"],
+];
+export function unknown_option(options, kind) {
+  if (typeof options !== "object" || options === null) return undefined;
+  const names = NAMES[kind];
+  for (const name of Object.keys(options)) if (!names.includes(name)) return name;
+}
+"#)]
+extern "C" {
+    // The first own name of `options` that is not an option of `kind`, checked in JavaScript:
+    // nothing crosses for options that are all known.
+    fn unknown_option(options: &JsValue, kind: u32) -> Option<String>;
+}
+
+/// Refuses options of a call with a name that is none of its options (`invalid_config`): a
+/// misspelt `audience`, or jose's `clockTolerance`, would otherwise be ignored without a word,
+/// and the check it meant not made.
+pub(crate) fn known_options(options: &JsValue, kind: CallOptions) -> Result<(), JsValue> {
+    match unknown_option(options, kind as u32) {
+        Some(name) => Err(js_error(Error::config(unknown_option_message(
+            "options", &name,
+        )))),
+        None => Ok(()),
+    }
+}
+
+/// "`what`: unknown option ...", quoting the name only when it is short: a long one may be a
+/// secret pasted in the wrong place, which no message may show.
+pub(crate) fn unknown_option_message(what: &str, name: &str) -> String {
+    if name.len() <= 32 {
+        format!("{what}: unknown option {}", crate::error::Quoted(name))
+    } else {
+        format!("{what}: an unknown option (a name of {} bytes)", name.len())
+    }
+}
+
 #[wasm_bindgen]
 extern "C" {
     // `JSON.stringify` with its text handed to the wasm in the same crossing (js_sys's returns

@@ -6,7 +6,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::tokens::{Claims, SignOptions};
-use super::{js_error, now_or_clock, seconds, stringify};
+use super::{js_error, known_options, now_or_clock, seconds, stringify, CallOptions};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -20,7 +20,10 @@ pub(super) fn sign_args(
     let json = stringify(claims)
         .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
     let (now, ttl_seconds) = match options {
-        Some(o) => (o.now(), o.ttl_seconds()),
+        Some(o) => {
+            known_options(o, CallOptions::Sign)?;
+            (o.now(), o.ttl_seconds())
+        }
         None => (None, None),
     };
     let now = now_or_clock(now)?;

@@ -40,6 +40,8 @@ export type Claims = { [name: string]: unknown };
 /** Verified claims, with the times `sign` added. */
 export type VerifiedClaims = Claims & { iat: number; exp: number; nbf?: number };
 
+/** Options of a call (`sign`, `verify`...): any other name throws `invalid_config`, as a misspelt
+ * option (`audiance`) or another library's (`clockTolerance`) would otherwise be ignored. */
 export interface SignOptions {
   /** The current time in seconds since the epoch (default: the clock). */
   now?: number;
@@ -47,6 +49,7 @@ export interface SignOptions {
   ttlSeconds?: number;
 }
 
+/** Any other name throws `invalid_config` (see `SignOptions`). */
 export interface VerifyOptions {
   /** The current time in seconds since the epoch (default: the clock). */
   now?: number;

@@ -136,3 +136,48 @@ test("SessionStore: a binding given as undefined or null is refused, not the mem
   }
   assert.equal(new SessionStore({ keys }).consistency, "strong", "left out: the memory store");
 });
+
+test("options of a call with a name that is none of its options are refused, never ignored", () => {
+  for (const Tokens of [SessionTokens, SealedTokens]) {
+    const tokens = new Tokens({ keys });
+    const now = 1_800_000_000;
+    const token = tokens.sign({ sub: "u" }, { now });
+    const jwt = tokens.signJwt?.({ sub: "u" }, { now, issuer: "i", audience: "a" });
+    const calls = [
+      // A misspelt audience would skip the audience check; jose's clockTolerance would be no leeway.
+      ["verify", (o) => tokens.verify(token, o)],
+      ["verifyDetailed", (o) => tokens.verifyDetailed(token, o)],
+      ["refresh", (o) => tokens.refresh(token, o)],
+      ["sign", (o) => tokens.sign({ sub: "u" }, o)],
+    ];
+    if (jwt) {
+      calls.push(["verifyJwt", (o) => tokens.verifyJwt(jwt, o)], ["signJwt", (o) => tokens.signJwt({ sub: "u" }, o)]);
+    }
+    for (const [name, call] of calls) {
+      const what = `${Tokens.name}.${name}`;
+      assert.equal(settingOf(() => call({ now, audiance: "a" }), what), undefined, what);
+      assert.equal(settingOf(() => call({ now, clockTolerance: 30 }), what), undefined, what);
+      try {
+        call({ now, audiance: "a" });
+      } catch (e) {
+        assert.match(e.message, /unknown option "audiance"/, what);
+      }
+      // A long name may be a secret in the wrong place: never quoted.
+      try {
+        call({ now, [SECRET]: 1 });
+      } catch (e) {
+        assert.equal(e.code, "invalid_config", what);
+        assert.ok(!e.message.includes(SECRET), `${what}: ${e.message}`);
+      }
+    }
+    // Every name of each call is known; undefined and null still mean no options.
+    assert.equal(tokens.verify(token, { now, issuer: undefined, audience: undefined, minIssuedAt: 0 }).sub, "u");
+    assert.equal(tokens.verifyDetailed(token, { now }).claims.sub, "u");
+    assert.equal(tokens.refresh(token, { now }), null);
+    assert.ok(tokens.sign({ sub: "u" }, { now, ttlSeconds: 60 }));
+    if (jwt) {
+      assert.equal(tokens.verifyJwt(jwt, { now, issuer: "i", audience: "a", minIssuedAt: () => undefined }).sub, "u");
+      assert.ok(tokens.signJwt({ sub: "u" }, { now, ttlSeconds: 60, issuer: "i", audience: "a" }));
+    }
+  }
+});
