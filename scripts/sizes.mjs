@@ -16,7 +16,8 @@
 //
 // Exit status: 0 when every artefact is within its budget plus the allowance (10%, the issue's
 // rule; over the budget but within the allowance is a warning), 1 when one exceeds it, 2 when
-// an artefact is missing or the arguments are wrong.
+// an artefact is missing or the arguments are wrong. A budget that is an issue's target
+// (`target`: the JS library's 60 KB, the gateway's 250 KB) has no allowance: over it fails.
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -43,6 +44,7 @@ const ARTEFACTS = [
     command: "wasm-pack build --release --target nodejs --out-dir pkg-node",
     files: ["pkg-node/edge_session_bg.wasm"],
     budget: 61_440, // 60 KiB, the JS library's target since issue 2
+    target: "issues 2 and 12",
   },
   {
     id: "js-store",
@@ -61,6 +63,7 @@ const ARTEFACTS = [
     command: "wasm-pack build --release --target web --out-dir target/npm/base --out-name edge_session (copied into pkg/)",
     files: ["pkg/edge_session_bg.wasm"],
     budget: 61_440, // the same 60 KiB as js-base: issue 11 keeps the base import under 60 KB gzipped
+    target: "issues 2, 11 and 12",
   },
   {
     id: "npm-store",
@@ -105,6 +108,7 @@ const ARTEFACTS = [
     // gateway (cargo profile `gateway`), with Talc: measured 235,262 (2026-11-30); 247,015 with
     // ORIGIN_ASSERTION (issue 15) merged. 250,000 is issue 12's target.
     budget: 250_000,
+    target: "issue 12",
   },
 ];
 
@@ -166,14 +170,17 @@ for (const artefact of chosen) {
   const gz = gzipSync(bytes, { level: 9 }).length;
   const gz9 = gzipMinus9(file);
   const ratio = gz / artefact.budget;
-  const status = ratio > 1 + ALLOWANCE ? "FAIL" : ratio > 1 ? "warn" : "ok";
+  const allowance = artefact.target ? 0 : ALLOWANCE;
+  const status = ratio > 1 + allowance ? "FAIL" : ratio > 1 ? "warn" : "ok";
   results.push({ ...artefact, file: relative(ROOT, file), raw: bytes.length, gz, gz9, ratio, status });
 }
 
 for (const r of results) {
   const note =
     r.status === "FAIL"
-      ? `over budget by ${pct(r.ratio - 1)}, more than the ${pct(ALLOWANCE)} allowed`
+      ? r.target
+        ? `over budget by ${pct(r.ratio - 1)}: the budget is the target of ${r.target}, with no allowance`
+        : `over budget by ${pct(r.ratio - 1)}, more than the ${pct(ALLOWANCE)} allowed`
       : r.status === "warn"
         ? `over budget by ${pct(r.ratio - 1)} (within the ${pct(ALLOWANCE)} allowance)`
         : "within budget";
@@ -196,7 +203,7 @@ if (write) {
 
 if (missing > 0) process.exit(2);
 if (failed > 0) {
-  console.error(`sizes: ${failed} artefact(s) over budget by more than ${pct(ALLOWANCE)}`);
+  console.error(`sizes: ${failed} artefact(s) over budget (an issue's target, or more than ${pct(ALLOWANCE)} over)`);
   process.exit(1);
 }
 
