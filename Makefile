@@ -171,7 +171,7 @@ bench-gateway: gateway pkg-www
 	cargo bench --bench gateway
 	node bench/gateway-cpu.mjs --write
 	node bench/cold-start.mjs --write
-	node bench/gateway-load.mjs
+	node bench/gateway-load.mjs --write
 
 ## bench-assertion: ORIGIN_ASSERTION's cost: its Rust part per request (natively, reused and
 ## new) and one WebCrypto signature (Ed25519, P-256) inside workerd.

@@ -11,7 +11,6 @@ import { ROOT } from "../tests/e2e/harness.mjs";
 
 export { ROOT };
 export const COMPAT = "2026-04-01";
-export const DOC = join(ROOT, "docs/gateway-cost.md");
 
 /** Miniflare's module rules for worker-build's output (index.js is an ES module) and the wasm. */
 export const RULES = [
@@ -111,16 +110,20 @@ export function machine() {
   return `${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, load average ${load} (uptime) at the start; commit ${commit}; Miniflare ${mf} (workerd), Node ${process.version}`;
 }
 
-/** Rewrites the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in docs/gateway-cost.md. */
-export function writeSection(name, text) {
+/** Rewrites the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in each of `docs`
+ * (paths from the repository's root; docs/gateway-cost.md unless given). */
+export function writeSection(name, text, docs = ["docs/gateway-cost.md"]) {
   const begin = `<!-- ${name}:begin (written by bench/${name}.mjs, do not edit by hand) -->`;
   const end = `<!-- ${name}:end -->`;
-  const doc = readFileSync(DOC, "utf8");
-  const a = doc.indexOf(begin);
-  const b = doc.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`${DOC}: markers for ${name} not found`);
-  writeFileSync(DOC, doc.slice(0, a + begin.length) + "\n" + text.trim() + "\n" + doc.slice(b));
-  console.log(`wrote ${name} figures to docs/gateway-cost.md`);
+  for (const path of docs) {
+    const file = join(ROOT, path);
+    const doc = readFileSync(file, "utf8");
+    const a = doc.indexOf(begin);
+    const b = doc.indexOf(end);
+    if (a < 0 || b < a) throw new Error(`${path}: markers for ${name} not found`);
+    writeFileSync(file, doc.slice(0, a + begin.length) + "\n" + text.trim() + "\n" + doc.slice(b));
+    console.log(`wrote ${name} figures to ${path}`);
+  }
 }
 
 /** V8's CPU profile of the worker `name` of a Miniflare started with `inspectorPort: port`, taken
