@@ -2,7 +2,8 @@
 //! rendezvous hashing with modulo hashing and a consistent-hash ring of 150 virtual nodes per
 //! backend: balance, the share of visitors moved when one backend of ten is removed and when
 //! one is added, and what cookie visitors do in the same events. Writes the load per backend
-//! as an SVG chart to `docs/affinity-load.svg`.
+//! as an SVG chart to `docs/affinity-load.svg`, and the figures as a table into
+//! `docs/affinity.md` and `README.md` (between their affinity-sim markers).
 //!
 //! ```text
 //! cargo run --release --example affinity_sim
@@ -397,7 +398,8 @@ fn main() {
     );
 
     println!("\nWeights 1:2:3:4 (ideal shares 10%, 20%, 30%, 40%):");
-    for (w, share) in weighted(&keys) {
+    let shares = weighted(&keys);
+    for &(w, share) in &shares {
         println!("  weight {w}: {:.2}%", 100.0 * share);
     }
 
@@ -407,6 +409,62 @@ fn main() {
         println!("  {n:>3} backends: header mode {:>10.0} routes/s; cookie mode, returning visitor {:>10.0} routes/s", hashed, returning);
     }
 
+    // The same figures as a Markdown table, between the affinity-sim markers of both documents.
+    let names: Vec<&str> = figures.iter().map(|f| f.name).collect();
+    let mut md = format!(
+        "Written by `cargo run --release --example affinity_sim`: {VISITORS} visitors, {BACKENDS} \
+         backends; ours is `Affinity` in header mode; modulo and the ring hash with SHA-256.\n\n\
+         | | {} |\n| --- |{}\n",
+        names.join(" | "),
+        " ---: |".repeat(names.len())
+    );
+    let mut md_row = |label: &str, cells: Vec<String>| {
+        md.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+    };
+    let each = |cell: &dyn Fn(&Figures) -> String| figures.iter().map(cell).collect::<Vec<_>>();
+    md_row(
+        "balance, max/mean load (target ≤ 1.05)",
+        each(&|f| format!("{:.3}", f.balance)),
+    );
+    md_row(
+        &format!("same, median and worst of {runs} secrets or placements"),
+        spreads
+            .iter()
+            .map(|(m, w)| format!("{m:.3}, {w:.3}"))
+            .collect(),
+    );
+    md_row(
+        "remove 1 of 10: visitors moved (ideal 10%)",
+        each(&|f| format!("{:.2}%", 100.0 * f.removed_moved)),
+    );
+    md_row(
+        "… of them from a backend that stayed",
+        each(&|f| f.removed_collateral.to_string()),
+    );
+    md_row(
+        "add 1 to 10: visitors moved (ideal 9.09%)",
+        each(&|f| format!("{:.2}%", 100.0 * f.added_moved)),
+    );
+    md_row(
+        "… of them to an old backend",
+        each(&|f| f.added_collateral.to_string()),
+    );
+    md.push_str(&format!(
+        "\nCookie mode, {VISITORS} visitors holding affinity cookies: removing 1 of 10 backends \
+         moves {:.2}% ({collateral} of them from a backend that stayed); adding one moves {:.2}%. \
+         Weights 1:2:3:4 give shares of {}.\n",
+        100.0 * removed,
+        100.0 * added,
+        shares
+            .iter()
+            .map(|(_, share)| format!("{:.2}%", 100.0 * share))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for doc in ["docs/affinity.md", "README.md"] {
+        write_section(doc, &md);
+    }
+
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/affinity-load.svg");
     let svg = chart(&figures);
     if let Some(dir) = std::path::Path::new(path).parent() {
@@ -414,6 +472,21 @@ fn main() {
     }
     std::fs::write(path, svg).expect("write the chart");
     println!("\nChart of load per backend: docs/affinity-load.svg");
+}
+
+/// Replaces the text between the affinity-sim markers of `doc` (a path from the crate's root).
+fn write_section(doc: &str, text: &str) {
+    let begin =
+        "<!-- affinity-sim:begin (written by examples/affinity_sim.rs, do not edit by hand) -->";
+    let end = "<!-- affinity-sim:end -->";
+    let path = format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"));
+    let old = std::fs::read_to_string(&path).expect("read the document");
+    let (Some(a), Some(b)) = (old.find(begin), old.find(end)) else {
+        panic!("{doc}: no affinity-sim markers");
+    };
+    let new = format!("{}\n{}{}", &old[..a + begin.len()], text, &old[b..]);
+    std::fs::write(&path, new).expect("write the document");
+    println!("wrote the figures to {doc}");
 }
 
 /// Grouped bars of load per backend, one colour per scheme, with the mean as a dashed line.
