@@ -17,6 +17,8 @@
 //! whole (in workerd a `TextDecoder` call and the view it needs cost about as much as the read
 //! itself), only each string value, ASCII ones with `String.fromCharCode`.
 
+use std::cell::Cell;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
@@ -93,8 +95,15 @@ function read(shape, m, start, end) {
   }
   return at === end - 1 && m[at] === 125 ? object : undefined;
 }
-export function claims_object(memory, start, length) {
-  if (bytes === null || bytes.buffer !== memory.buffer) bytes = new Uint8Array(memory.buffer);
+// The wasm memory, given once (each call would cost a crossing to fetch it).
+let memory = null;
+export function claims_memory(m) {
+  memory = m;
+}
+export function claims_object(start, length) {
+  // Made again when the memory grew: its old buffer is then detached, of length 0. (Reading
+  // `memory.buffer` on every call costs more than the check.)
+  if (bytes === null || bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer);
   const m = bytes;
   const end = start + length;
   const n = shapes.length;
@@ -122,11 +131,21 @@ export function claims_object(memory, start, length) {
 }
 "#)]
 extern "C" {
+    fn claims_memory(memory: &JsValue);
     #[wasm_bindgen(catch)]
-    fn claims_object(memory: &JsValue, start: usize, length: usize) -> Result<JsValue, JsValue>;
+    fn claims_object(start: usize, length: usize) -> Result<JsValue, JsValue>;
+}
+
+thread_local! {
+    /// Whether the JavaScript above holds the wasm memory.
+    static MEMORY_GIVEN: Cell<bool> = const { Cell::new(false) };
 }
 
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
 pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
-    claims_object(&wasm_bindgen::memory(), json.as_ptr() as usize, json.len())
+    if !MEMORY_GIVEN.get() {
+        claims_memory(&wasm_bindgen::memory());
+        MEMORY_GIVEN.set(true);
+    }
+    claims_object(json.as_ptr() as usize, json.len())
 }
