@@ -17,7 +17,7 @@
 //! whole (in workerd a `TextDecoder` call and the view it needs cost about as much as the read
 //! itself), only each string value, ASCII ones with `String.fromCharCode`.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use wasm_bindgen::prelude::*;
 
@@ -95,12 +95,31 @@ function read(shape, m, start, end) {
   }
   return at === end - 1 && m[at] === 125 ? object : undefined;
 }
-// The wasm memory, given once (each call would cost a crossing to fetch it).
+// The wasm memory and the address of the byte set when `claims_object` throws, given once
+// (fetching the memory on each call would cost a crossing).
 let memory = null;
-export function claims_memory(m) {
+let threwAt = 0;
+export function claims_memory(m, at) {
   memory = m;
+  threwAt = at;
+}
+// What `claims_object` threw, its flag set: wasm-bindgen's `catch` would wrap every call in a
+// closure and an `apply`, which cost more than the flag.
+let thrown;
+export function claims_thrown() {
+  const e = thrown;
+  thrown = undefined;
+  return e;
 }
 export function claims_object(start, length) {
+  try {
+    return claims_read(start, length);
+  } catch (e) {
+    thrown = e;
+    new Uint8Array(memory.buffer)[threwAt] = 1;
+  }
+}
+function claims_read(start, length) {
   // Made again when the memory grew: its old buffer is then detached, of length 0. (Reading
   // `memory.buffer` on every call costs more than the check.)
   if (bytes === null || bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer);
@@ -131,21 +150,25 @@ export function claims_object(start, length) {
 }
 "#)]
 extern "C" {
-    fn claims_memory(memory: &JsValue);
-    #[wasm_bindgen(catch)]
-    fn claims_object(start: usize, length: usize) -> Result<JsValue, JsValue>;
+    fn claims_memory(memory: &JsValue, threw_at: usize);
+    fn claims_object(start: usize, length: usize) -> JsValue;
+    fn claims_thrown() -> JsValue;
 }
 
-thread_local! {
-    /// Whether the JavaScript above holds the wasm memory.
-    static MEMORY_GIVEN: Cell<bool> = const { Cell::new(false) };
-}
+/// Whether the JavaScript above holds the wasm memory.
+static MEMORY_GIVEN: AtomicBool = AtomicBool::new(false);
+
+/// Set to 1 by the JavaScript above when `claims_object` threw.
+static THREW: AtomicU8 = AtomicU8::new(0);
 
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
 pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
-    if !MEMORY_GIVEN.get() {
-        claims_memory(&wasm_bindgen::memory());
-        MEMORY_GIVEN.set(true);
+    if !MEMORY_GIVEN.swap(true, Ordering::Relaxed) {
+        claims_memory(&wasm_bindgen::memory(), THREW.as_ptr() as usize);
     }
-    claims_object(json.as_ptr() as usize, json.len())
+    let object = claims_object(json.as_ptr() as usize, json.len());
+    match THREW.swap(0, Ordering::Relaxed) {
+        0 => Ok(object),
+        _ => Err(claims_thrown()),
+    }
 }

@@ -136,3 +136,21 @@ test("claims to sign: long, not ASCII, with toJSON, or without a JSON form", () 
     assert.equal(codeOf(() => tokens.signJwt(bad, { now: NOW })), "invalid_claims", JSON.stringify(bad));
   }
 });
+
+test("an exception while the claims become an object is thrown as it is, and the next verify works", () => {
+  // A shape no test verified before: its first verify goes through JSON.parse.
+  const token = tokens.sign({ "a shape of its own": 1, thrown: true }, { now: NOW });
+  const parse = JSON.parse;
+  const boom = new Error("JSON.parse failed");
+  JSON.parse = () => {
+    throw boom;
+  };
+  try {
+    assert.throws(() => tokens.verify(token, { now: NOW }), (e) => e === boom);
+  } finally {
+    JSON.parse = parse;
+  }
+  // Nothing left behind: the same token, and another, verify.
+  assert.deepEqual(tokens.verify(token, { now: NOW }), { "a shape of its own": 1, thrown: true, iat: NOW, exp: NOW + 3600 });
+  assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
+});
