@@ -21,21 +21,33 @@ function who(headers) {
   }
 }
 
-const server = createServer((req, res) => {
-  const url = new URL(req.url, "http://localhost");
-  const json = (body, cookie) => {
-    res.writeHead(200, { "content-type": "application/json", ...(cookie && { "set-cookie": cookie }) });
-    res.end(JSON.stringify(body));
-  };
+function handle(req, res, json) {
+  const url = new URL(req.url, "http://localhost"); // throws for a request for "//"
   if (req.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice"; // check a password here
-    const token = tokens.sign({ sub: user });
-    return json({ user }, setCookie(COOKIE, token, { maxAge: 3600 }));
+    const token = tokens.sign({ sub: user }); // throws too_large for a user of 5,000 characters
+    return json(200, { user }, setCookie(COOKIE, token, { maxAge: 3600 }));
   }
   if (req.method === "POST" && url.pathname === "/logout") {
-    return json({ user: null }, clearCookie(COOKIE));
+    return json(200, { user: null }, clearCookie(COOKIE));
   }
-  json({ user: who(req.headers)?.sub ?? null });
+  json(200, { user: who(req.headers)?.sub ?? null });
+}
+
+const server = createServer((req, res) => {
+  const json = (status, body, cookie) => {
+    res.writeHead(status, { "content-type": "application/json", ...(cookie && { "set-cookie": cookie }) });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    handle(req, res, json);
+  } catch (e) {
+    // node:http does not catch a handler's throw: the whole server would stop.
+    if (isEdgeSessionError(e)) return json(400, { error: e.code });
+    if (e?.code === "ERR_INVALID_URL") return json(400, { error: "bad request" });
+    console.error(e);
+    json(500, { error: "internal" });
+  }
 });
 
 server.listen(Number(process.env.PORT ?? 8000), "127.0.0.1", () => {

@@ -144,6 +144,15 @@ describe("examples/node", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+  test("a request it cannot take is a 400, and the server stays up", async () => {
+    // node:http does not catch a handler's throw: the process ended (new URL of a request for
+    // `//` throws; so does sign for a user too long for a token).
+    assert.equal((await fetch(`${url}//`)).status, 400);
+    const long = await fetch(`${url}/login?user=${"x".repeat(5000)}`, { method: "POST" });
+    assert.equal(long.status, 400);
+    assert.equal((await long.json()).error, "too_large");
+    assert.equal((await fetch(`${url}/`)).status, 200);
+  });
 });
 
 describe("examples/deno", () => {
