@@ -5,7 +5,7 @@
 //   node scripts/serve-www.mjs [port]      (default 8080)
 import { createReadStream, statSync } from "node:fs";
 import { createServer } from "node:http";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../www");
@@ -20,12 +20,16 @@ const TYPES = {
 /** Starts the server on `port` (0: any free port); resolves to it once listening. */
 export function serve(port = 8080) {
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://www").pathname);
-    const file = normalize(join(ROOT, path.endsWith("/") ? `${path}index.html` : path));
-    const type = TYPES[extname(file)];
+    let file;
+    let type;
     let found = false;
     try {
-      found = file.startsWith(ROOT) && type !== undefined && statSync(file).isFile();
+      // Both throw on some requests (`//`, `/%E0%A4%A`): a 404, not the end of the server.
+      const path = decodeURIComponent(new URL(req.url, "http://www").pathname);
+      file = normalize(join(ROOT, path.endsWith("/") ? `${path}index.html` : path));
+      type = TYPES[extname(file)];
+      // ROOT + sep: www-other/ is not inside www/.
+      found = file.startsWith(ROOT + sep) && type !== undefined && statSync(file).isFile();
     } catch {}
     if (!found) {
       res.writeHead(404, { "content-type": "text/plain" });
