@@ -66,6 +66,10 @@ const back = (res, headers, prefix) => {
   res.end();
 };
 
+/** JSON for a header value: characters past ASCII as \uXXXX escapes (header values are bytes). */
+const ascii = (value) =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 const escape = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
@@ -252,6 +256,18 @@ ${PAGE_DBSC}</script>
 };
 
 const server = createServer((req, res) => {
+  try {
+    handle(req, res);
+  } catch (e) {
+    // What a visitor sent that this origin cannot answer as asked (a request for `//`, a
+    // header value past Latin-1, a status of 1): a 400, not the end of the process.
+    if (res.headersSent) return res.destroy();
+    res.writeHead(400, { "content-type": "text/plain", "cache-control": "no-store" });
+    res.end(`${e.message}\n`);
+  }
+});
+
+function handle(req, res) {
   const url = new URL(req.url, "http://origin");
   const base = { backend: id, method: req.method, path: url.pathname, session: session(req) };
   const prefix = /^\/app(?=\/)/.test(url.pathname) ? "/app" : "";
@@ -268,7 +284,7 @@ const server = createServer((req, res) => {
     case "/login": {
       const user = url.searchParams.get("user") || "demo-user";
       const claims = { sub: user, role: url.searchParams.get("role") || "member" };
-      return act(res, 200, { ...base, loggedIn: user }, { "x-session-issue": JSON.stringify(claims) });
+      return act(res, 200, { ...base, loggedIn: user }, { "x-session-issue": ascii(claims) });
     }
     case "/logout":
       return act(res, 200, { ...base, loggedOut: true }, { "x-session-clear": "1" });
@@ -277,7 +293,7 @@ const server = createServer((req, res) => {
       const user = req.headers["x-session-sub"];
       if (!user) return act(res, 401, { ...base, error: "not logged in" });
       const headers = { "x-session-revoke": user };
-      if (url.pathname === "/password") headers["x-session-issue"] = JSON.stringify({ sub: user, role: "member" });
+      if (url.pathname === "/password") headers["x-session-issue"] = ascii({ sub: user, role: "member" });
       return act(res, 200, { ...base, revoked: user }, headers);
     }
     case "/stream": {
@@ -363,8 +379,7 @@ ${lateTag}</body></html>
       else if (url.pathname === "/count") patch = { n: (data.n || 0) + 1 };
       else patch = Object.fromEntries([...url.searchParams].map(([k, v]) => [k, v === "" ? null : v]));
       // Header values are ASCII: other characters travel as \uXXXX escapes.
-      const ascii = JSON.stringify(patch).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-      return act(res, 200, { ...base, data: { ...data, ...patch } }, { "x-session-data": ascii });
+      return act(res, 200, { ...base, data: { ...data, ...patch } }, { "x-session-data": ascii(patch) });
     }
     default:
       if (browser) {
@@ -373,7 +388,7 @@ ${lateTag}</body></html>
       }
       return json(res, 200, base);
   }
-});
+}
 
 const sockets = new WebSocketServer({ server, path: "/ws" });
 sockets.on("connection", (ws, req) => {
