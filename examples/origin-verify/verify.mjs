@@ -16,6 +16,9 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
  * - `cooldownDuration`: jose fetches the JWKS again on an unknown `kid` at most this often (ms).
  */
 export function assertionVerifier({ issuer, audience, jwksUrl, cooldownDuration = 30_000 }) {
+  // jose checks no audience or issuer it is not given: an unset one would accept the assertions
+  // the gateway makes for every other origin.
+  if (!issuer || !audience) throw new TypeError("assertionVerifier: issuer and audience are required");
   const jwks = createRemoteJWKSet(new URL(jwksUrl ?? `${issuer}/.well-known/jwks.json`), { cooldownDuration });
   return async (token, { currentDate } = {}) => {
     const { payload } = await jwtVerify(String(token ?? ""), jwks, {

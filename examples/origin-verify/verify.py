@@ -18,6 +18,9 @@ import jwt
 class AssertionVerifier:
     def __init__(self, issuer, audience, jwks_url=None, cooldown=30):
         # cooldown: an unknown kid fetches the JWKS again at most this often (seconds).
+        # PyJWT checks no issuer it is not given (None): required here, as the audience.
+        if not issuer or not audience:
+            raise ValueError("AssertionVerifier: issuer and audience are required")
         self.issuer, self.audience = issuer, audience
         self.jwks = jwt.PyJWKClient(jwks_url or issuer + "/.well-known/jwks.json",
                                     cooldown_duration=cooldown)

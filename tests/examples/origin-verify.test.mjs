@@ -1,0 +1,63 @@
+// examples/origin-verify without a gateway: a verifier made without the origin's audience (or the
+// gateway's issuer) is refused when made. jose and PyJWT check no audience or issuer that is not
+// given: a verifier made with `audience: process.env.ORIGIN_URL` unset would accept the
+// assertions the gateway made for every other origin. (tests/e2e/origin-assertion.test.mjs
+// runs both verifiers against the gateway.)
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+
+import { assertionVerifier } from "../../examples/origin-verify/verify.mjs";
+import { ROOT } from "./project.mjs";
+
+const ISSUER = "https://app.example";
+let server;
+let jwksUrl;
+let token; // what the gateway signed for another origin
+
+before(async () => {
+  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
+  server = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  jwksUrl = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  token = await new SignJWT({ status: "valid", sub: "alice" })
+    .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
+    .setIssuer(ISSUER)
+    .setAudience("http://10.0.0.2:8080")
+    .setIssuedAt()
+    .setExpirationTime("2m")
+    .sign(privateKey);
+});
+
+after(() => server?.close());
+
+test("verify.mjs: the audience is required; another origin's assertion is refused", async () => {
+  for (const audience of [undefined, null, ""]) {
+    assert.throws(() => assertionVerifier({ issuer: ISSUER, audience, jwksUrl }), TypeError, `audience ${audience}`);
+  }
+  for (const issuer of [undefined, ""]) {
+    assert.throws(() => assertionVerifier({ issuer, audience: "http://10.0.0.1:8080", jwksUrl }), TypeError);
+  }
+  const verify = assertionVerifier({ issuer: ISSUER, audience: "http://10.0.0.1:8080", jwksUrl });
+  await assert.rejects(verify(token), { code: "ERR_JWT_CLAIM_VALIDATION_FAILED" });
+  const theirs = assertionVerifier({ issuer: ISSUER, audience: "http://10.0.0.2:8080", jwksUrl });
+  assert.equal((await theirs(token)).sub, "alice");
+});
+
+test("verify.py: the audience and the issuer are required", () => {
+  const dir = join(ROOT, "examples/origin-verify");
+  for (const args of [`"${ISSUER}", None`, `"${ISSUER}", ""`, `None, "http://10.0.0.1:8080"`]) {
+    const code = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); from verify import AssertionVerifier
+try:
+    AssertionVerifier(${args}, ${JSON.stringify(jwksUrl)})
+except ValueError:
+    sys.exit(3)`;
+    const run = spawnSync("python3", ["-c", code], { encoding: "utf8" });
+    assert.equal(run.status, 3, `${args}: ${run.stderr}`);
+  }
+});
