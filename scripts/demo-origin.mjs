@@ -327,7 +327,7 @@ function handle(req, res) {
       const lateTag = lateHref ? `<p id="late"><base href="${escape(lateHref)}"></p>` : "";
       return res.end(`<!doctype html><html><head><title>links ${n}</title>${baseTag}</head><body>
 <p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
-<a id="absolute" href="${proto}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
+<a id="absolute" href="${escape(proto)}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
 <a id="root" href="${prefix}/${next}&amp;kind=root#here">root-relative</a>
 <a id="relative" href="${next}&amp;kind=relative">relative</a>
 <a id="protocol" href="//${escape(host)}${prefix}/${next}&amp;kind=protocol">protocol-relative</a>

@@ -43,3 +43,11 @@ test("requests it cannot answer as asked are a 400, and the origin keeps serving
     assert.equal((await get("/health")).status, 200, `after ${path}`);
   }
 });
+
+test("/links escapes what the forwarded headers say (the origin reached directly)", async () => {
+  const res = await get("/links", { "x-forwarded-proto": '"><b id=injected>', "x-forwarded-host": '"><i id=host>' });
+  const html = await res.text();
+  assert.equal(res.status, 200);
+  assert.ok(!html.includes("<b id=injected>"), html);
+  assert.ok(!html.includes("<i id=host>"), html);
+});
