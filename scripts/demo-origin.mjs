@@ -55,8 +55,10 @@ const [id = "a", port = "9001"] = process.argv.slice(2);
 const session = (req) =>
   Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith("x-session-")));
 
+/** JSON, whatever `headers` say (/reflect's would make the visitor's x-session-* headers HTML). */
 const json = (res, status, body, headers = {}) => {
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
+  const type = { "content-type": "application/json", "x-content-type-options": "nosniff" };
+  res.writeHead(status, { "cache-control": "no-store", ...headers, ...type });
   res.end(JSON.stringify(body) + "\n");
 };
 
@@ -351,7 +353,7 @@ ${lateTag}</body></html>
       const headers = {};
       for (const h of url.searchParams.getAll("h")) {
         const at = h.indexOf(":");
-        if (at > 0) headers[h.slice(0, at)] = h.slice(at + 1);
+        if (at > 0) headers[h.slice(0, at).toLowerCase()] = h.slice(at + 1);
       }
       return json(res, 200, base, headers);
     }

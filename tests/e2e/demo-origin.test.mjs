@@ -51,3 +51,14 @@ test("/links escapes what the forwarded headers say (the origin reached directly
   assert.ok(!html.includes("<b id=injected>"), html);
   assert.ok(!html.includes("<i id=host>"), html);
 });
+
+test("/reflect answers JSON whatever content type it is asked to reflect", async () => {
+  // Through the gateway, the JSON holds the visitor's x-session-* headers: a login and a cart item
+  // a cross-site page chose (top-level GETs) would otherwise come back as the gateway's HTML.
+  for (const name of ["content-type", "Content-Type"]) {
+    const res = await get(`/reflect?h=${name}:text/html`, { "x-session-sub": "<svg/onload=alert(1)>" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/json", name);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  }
+});
