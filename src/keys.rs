@@ -504,4 +504,19 @@ mod tests {
             assert!(!key.verify(&data, &wrong), "{name}");
         }
     }
+
+    /// A truncated tag is exactly TAG_BYTES: a shorter prefix of the right tag (one byte is a
+    /// 1 in 256 guess) or the full 32-byte tag never verifies.
+    #[test]
+    fn truncated_tags_have_one_length() {
+        let key = MacKey::new(&[9; 32]);
+        let data = b"edge-session";
+        let full = key.full_tag(data);
+        assert!(key.verify(data, &full[..TAG_BYTES]));
+        for len in [0, 1, 8, TAG_BYTES - 1, TAG_BYTES + 1, 32] {
+            assert!(!key.verify(data, &full[..len]), "{len} bytes");
+        }
+        assert!(key.verify_full(data, &full));
+        assert!(!key.verify_full(data, &full[..TAG_BYTES]));
+    }
 }
