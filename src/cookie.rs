@@ -395,6 +395,27 @@ mod tests {
         assert_eq!(bare.header("1", None).unwrap(), "a=1");
     }
 
+    /// Each attribute is written on its own: a cookie scripts may read (no `HttpOnly`) is still
+    /// `Secure`, and so is one sent cross-site (`SameSite=None`).
+    #[test]
+    fn secure_does_not_hang_on_http_only() {
+        assert_eq!(
+            SetCookie::new("a")
+                .http_only(false)
+                .header("1", None)
+                .unwrap(),
+            "a=1; Path=/; Secure; SameSite=Lax"
+        );
+        assert_eq!(
+            SetCookie::new("__Host-a")
+                .http_only(false)
+                .same_site(Some(SameSite::None))
+                .header("1", Some(5))
+                .unwrap(),
+            "__Host-a=1; Max-Age=5; Path=/; Secure; SameSite=None"
+        );
+    }
+
     #[test]
     fn prefix_rules() {
         let host = SetCookie::new("__Host-x");
