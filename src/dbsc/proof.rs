@@ -307,6 +307,23 @@ mod tests {
                 ),
                 "malformed",
             ),
+            // A jwk of the other alg, with a signature of its own length: refused for the alg.
+            (
+                jwt(
+                    &format!(r#"{{"alg":"ES256","typ":"dbsc+jwt","jwk":{rsa_jwk}}}"#),
+                    claims,
+                    256,
+                ),
+                "malformed",
+            ),
+            (
+                jwt(
+                    &format!(r#"{{"alg":"RS256","typ":"dbsc+jwt","jwk":{}}}"#, ec_jwk()),
+                    claims,
+                    64,
+                ),
+                "malformed",
+            ),
             (
                 jwt(
                     &format!(r#"{{"alg":"RS256","typ":"dbsc+jwt","jwk":{rsa_jwk}}}"#),
