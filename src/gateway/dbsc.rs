@@ -1110,6 +1110,44 @@ mod tests {
         }
     }
 
+    /// Of several key cookies for the session (one left by an earlier registration of another
+    /// key, say on another path), the one holding the session's key is the one used.
+    #[test]
+    fn the_key_cookie_of_the_sessions_key_is_used() {
+        let mut gw = gateway(&[]);
+        let (jar, challenge, sid) = login(&mut gw, 1);
+        let mut register = |jwk: &str| {
+            let headers = vec![
+                jar.header(),
+                (RESPONSE_HEADER.into(), es256(Some(jwk), &challenge)),
+            ];
+            let p = pending(start(&mut gw, "POST", REGISTER_PATH, &headers, NOW + 1, 1));
+            let page = p.finish(Ok(true), None);
+            assert_eq!(page.status, 200, "{}", page.body);
+            let mut bound = jar.clone();
+            bound.take(&page.headers);
+            bound
+        };
+        let other = register(&other_jwk());
+        let mut bound = register(&jwk(X, Y));
+        let stale_key = other.get("__Secure-session-key").unwrap().to_owned();
+        bound
+            .0
+            .insert(0, ("__Secure-session-key".into(), stale_key));
+        let c = challenge_of(
+            &answer(refresh(&mut gw, &bound, Some(&sid), None, NOW + 10)),
+            &sid,
+        );
+        let p = pending(refresh(
+            &mut gw,
+            &bound,
+            Some(&sid),
+            Some(es256(None, &c)),
+            NOW + 11,
+        ));
+        assert_eq!(p.key, DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap());
+    }
+
     #[test]
     fn refresh_refusals() {
         let mut gw = gateway(&[]);
