@@ -484,6 +484,13 @@ mod tests {
             .sign_jwt(&serde_json::json!({"sub": "alice"}), &other)
             .unwrap();
         assert_eq!(read(&billing), "invalid");
+        // The gateway's audience from another issuer: not a session either.
+        other.issuer = Some("https://other.example");
+        other.audience = Some("edge-session");
+        let foreign = plain
+            .sign_jwt(&serde_json::json!({"sub": "alice"}), &other)
+            .unwrap();
+        assert_eq!(read(&foreign), "invalid");
         // The gateway's own logins carry both and verify.
         let token = issue(&bound, r#"{"sub":"alice"}"#, &[1; 16], NOW).unwrap();
         assert_eq!(read(&token), "valid");
@@ -552,6 +559,28 @@ mod tests {
         ));
     }
 
+    /// A login starts at its own time: an origin's `auth_time` is dropped, so that it can move
+    /// neither the session's longest life (refreshes end at `auth_time` + the maximum) nor the
+    /// time revocation compares (the earlier of `iat` and `auth_time`).
+    #[test]
+    fn an_origins_auth_time_is_not_signed() {
+        let t = tokens("k1", SECRET);
+        for auth_time in [1, NOW + 1_000_000] {
+            let issued = format!(r#"{{"sub":"alice","auth_time":{auth_time}}}"#);
+            let token = issue(&t, &issued, &[7; 16], NOW).unwrap();
+            let header = format!("__Host-session={token}");
+            let s = SessionCookie::read(&t, Some(&header), "__Host-session", NOW + 10);
+            let SessionCookie::Valid {
+                issued_at, claims, ..
+            } = &s
+            else {
+                panic!("{s:?}")
+            };
+            assert_eq!(*issued_at, NOW, "{auth_time}");
+            assert!(!claims.contains("auth_time"), "{claims}");
+        }
+    }
+
     /// A token from another system (same keys) with a numeric `sub` keeps a subject, its JSON
     /// text, so that `x-session-revoke: 42` reaches it; outer spaces never reach the origin.
     #[test]
@@ -578,6 +607,27 @@ mod tests {
                 forwarded
             );
         }
+    }
+
+    /// A token without any issue time (a JWT from another system with the same keys, no `iat`,
+    /// no `auth_time`) cannot show it began after a revocation: its session began at 0, so that
+    /// any `minIssuedAt` of its subject revokes it.
+    #[test]
+    fn a_token_without_an_issue_time_began_at_zero() {
+        let c = codec(SessionFormat::Jwt, "k1", SECRET);
+        let secret = crate::keys::Secret::from_base64(SECRET).unwrap();
+        let input = format!(
+            "{}.{}",
+            b64_encode(br#"{"alg":"HS256"}"#),
+            b64_encode(format!(r#"{{"sub":"alice","exp":{}}}"#, NOW + 3600).as_bytes())
+        );
+        let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
+        let token = format!("{input}.{}", b64_encode(&tag));
+        let s = SessionCookie::read(&c, Some(&format!("s={token}")), "s", NOW);
+        let SessionCookie::Valid { sub, issued_at, .. } = &s else {
+            panic!("{s:?}")
+        };
+        assert_eq!((sub.as_deref(), *issued_at), (Some("alice"), 0));
     }
 
     /// `cnf.jkt` (the DBSC binding the gateway signs in at registration) is read with the
