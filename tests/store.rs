@@ -13,8 +13,9 @@
 use edge_session::store::conformance::{self, Status};
 use edge_session::store::memory::MemoryStore;
 use edge_session::store::record::{Record, RecordKeys, ID_BYTES};
+use edge_session::store::session::COOKIE_PURPOSE;
 use edge_session::store::{Backend, Commit, SessionConfig, Sessions};
-use edge_session::{KeyConfig, KeyRing, Secret};
+use edge_session::{KeyConfig, KeyRing, Secret, SessionTokens, TokenConfig};
 use futures_executor::block_on;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -85,6 +86,27 @@ fn memory_store_conforms() {
     assert_eq!(report.consistency, "strong");
     assert!(report.checks.len() >= 15);
     assert!(report.checks.iter().any(|c| c.name == "revoke_tokens"));
+}
+
+/// A new id (at login, at a change of privilege) never extends a session's life: the new
+/// cookie, a token of purpose `sid`, ends at the absolute timeout counted from the session's
+/// creation, as its `Max-Age` does.
+#[test]
+fn a_regenerated_cookie_ends_at_the_absolute_timeout() {
+    let sessions = Sessions::new(MemoryStore::new(), &ring(), SessionConfig::default()).unwrap();
+    let mut session = sessions.new_session(NOW).unwrap();
+    session.insert("cart", json!(["book"]));
+    block_on(sessions.commit(&mut session, NOW)).unwrap();
+    let later = NOW + 100;
+    block_on(sessions.regenerate(&mut session, later)).unwrap();
+    let absolute = sessions.config().absolute_timeout_seconds;
+    assert_eq!(sessions.cookie_max_age(&session, later), absolute - 100);
+
+    let mut config = TokenConfig::new(Vec::new());
+    config.purpose = COOKIE_PURPOSE.into();
+    let sid = SessionTokens::with_keyring(&ring(), config).unwrap();
+    let cookie: serde_json::Value = sid.verify(session.cookie().unwrap(), later).unwrap();
+    assert_eq!(cookie["exp"], NOW + absolute);
 }
 
 #[test]
