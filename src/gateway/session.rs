@@ -702,6 +702,20 @@ mod tests {
         }
     }
 
+    /// Only the first MAX_PRESENTED session cookies of a request are verified (one request can
+    /// carry thousands, each a MAC or a decryption): a valid one past them is not read.
+    #[test]
+    fn only_the_first_presented_cookies_are_verified() {
+        let t = tokens("k1", SECRET);
+        let token = issue(&t, r#"{"sub":"alice"}"#, &[7; 16], NOW).unwrap();
+        let read = |junk: usize| {
+            let header = format!("{}s={token}", "s=junk; ".repeat(junk));
+            SessionCookie::read(&t, Some(&header), "s", NOW + 1).status()
+        };
+        assert_eq!(read(MAX_PRESENTED - 1), "valid");
+        assert_eq!(read(MAX_PRESENTED), "invalid");
+    }
+
     #[test]
     fn bad_cookies_are_anonymous() {
         let t = tokens("k1", SECRET);
