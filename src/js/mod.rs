@@ -90,28 +90,39 @@ const NAMES = [
   ["now", "ttlSeconds"],
   ["now", "ttlSeconds", "issuer", "audience"],
 ];
-export function unknown_option(options, kind) {
-  if (typeof options !== "object" || options === null) return undefined;
+let unknown = "";
+export function has_unknown_option(options, kind) {
+  if (typeof options !== "object" || options === null) return false;
   const names = NAMES[kind];
-  for (const name of Object.keys(options)) if (!names.includes(name)) return name;
+  for (const name of Object.keys(options)) {
+    if (!names.includes(name)) {
+      unknown = name;
+      return true;
+    }
+  }
+  return false;
+}
+export function unknown_option() {
+  return unknown;
 }
 "#)]
 extern "C" {
-    // The first own name of `options` that is not an option of `kind`, checked in JavaScript:
-    // nothing crosses for options that are all known.
-    fn unknown_option(options: &JsValue, kind: u32) -> Option<String>;
+    // Whether `options` has an own name that is not an option of `kind`, checked in JavaScript
+    // (a boolean back: an optional string would cost every call its return through memory);
+    // then `unknown_option` is that name.
+    fn has_unknown_option(options: &JsValue, kind: u32) -> bool;
+    fn unknown_option() -> String;
 }
 
 /// Refuses options of a call with a name that is none of its options (`invalid_config`): a
 /// misspelt `audience`, or jose's `clockTolerance`, would otherwise be ignored without a word,
 /// and the check it meant not made.
 pub(crate) fn known_options(options: &JsValue, kind: CallOptions) -> Result<(), JsValue> {
-    match unknown_option(options, kind as u32) {
-        Some(name) => Err(js_error(Error::config(unknown_option_message(
-            "options", &name,
-        )))),
-        None => Ok(()),
+    if !has_unknown_option(options, kind as u32) {
+        return Ok(());
     }
+    let message = unknown_option_message("options", &unknown_option());
+    Err(js_error(Error::config(message)))
 }
 
 /// "`what`: unknown option ...", quoting the name only when it is short: a long one may be a
