@@ -91,27 +91,42 @@ const NAMES = [
   ["now", "ttlSeconds", "issuer", "audience"],
 ];
 let unknown = "";
+let thrown = null;
 export function has_unknown_option(options, kind) {
   if (typeof options !== "object" || options === null) return false;
   const names = NAMES[kind];
-  for (const name of Object.keys(options)) {
-    if (!names.includes(name)) {
-      unknown = name;
-      return true;
+  try {
+    for (const name of Object.keys(options)) {
+      if (!names.includes(name)) {
+        unknown = name;
+        return true;
+      }
     }
+  } catch (e) {
+    // A Proxy whose ownKeys throws: `unknown_option` throws it.
+    thrown = { e };
+    return true;
   }
   return false;
 }
 export function unknown_option() {
+  if (thrown !== null) {
+    const { e } = thrown;
+    thrown = null;
+    throw e;
+  }
   return unknown;
 }
 "#)]
 extern "C" {
-    // Whether `options` has an own name that is not an option of `kind`, checked in JavaScript
-    // (a boolean back: an optional string would cost every call its return through memory);
-    // then `unknown_option` is that name.
+    // Whether `options` has an own name that is not an option of `kind`, or its names could not
+    // be listed, checked in JavaScript: a boolean back (an optional string would cost every call
+    // its return through memory), and never an exception (one unwinding through the wasm's
+    // frames leaves its stack pointer moved: after a few thousand, every call fails). Then
+    // `unknown_option` is that name, or throws what listing the names threw.
     fn has_unknown_option(options: &JsValue, kind: u32) -> bool;
-    fn unknown_option() -> String;
+    #[wasm_bindgen(catch)]
+    fn unknown_option() -> Result<String, JsValue>;
 }
 
 /// Refuses options of a call with a name that is none of its options (`invalid_config`): a
@@ -121,7 +136,7 @@ pub(crate) fn known_options(options: &JsValue, kind: CallOptions) -> Result<(), 
     if !has_unknown_option(options, kind as u32) {
         return Ok(());
     }
-    let message = unknown_option_message("options", &unknown_option());
+    let message = unknown_option_message("options", &unknown_option()?);
     Err(js_error(Error::config(message)))
 }
 
