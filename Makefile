@@ -149,7 +149,8 @@ sizes: setup pkg-node pkg-store pkg gateway
 	node scripts/sizes.mjs --write
 
 ## size-check: the JS library (pkg-node/) and the gateway (build/) as last built, against their
-## budgets (fails past 10% over); builds nothing and writes nothing. Part of `make test`.
+## budgets (fails past 10% over, or at all over an issue's target: the JS library's and the npm
+## base's 60 KiB, the gateway's 250,000 B); builds nothing and writes nothing. Part of `make test`.
 size-check:
 	node scripts/sizes.mjs js-base npm-base npm-store npm-assertion npm-dbsc gateway
 
