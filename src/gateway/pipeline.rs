@@ -2123,11 +2123,27 @@ mod tests {
             };
             assert_ne!(retried.origin, home.origin);
             assert!(reassigned(&retried), "{mode}: retry");
+            // Other visitors' origins, every origin up.
+            let others: Vec<(Vec<(String, String)>, String)> = (1..40)
+                .map(|i| h(&[(header, &format!("198.51.100.{i}"))]))
+                .map(|headers| {
+                    let at = proxy(gw.start(&get(&headers), NOW, &Entropy::default()));
+                    (headers, at.origin)
+                })
+                .filter(|(_, origin)| *origin != home.origin)
+                .collect();
+            assert!(!others.is_empty(), "{mode}");
             // Its origin marked down: the next requests go elsewhere, and say so.
             gw.health_mut().mark_down(&home.origin, NOW);
             let moved = proxy(gw.start(&get(&headers), NOW + 1, &Entropy::default()));
             assert_ne!(moved.origin, home.origin);
             assert!(reassigned(&moved), "{mode}: down");
+            // Visitors of the origins still up stay, and are told nothing.
+            for (headers, origin) in &others {
+                let at = proxy(gw.start(&get(headers), NOW + 1, &Entropy::default()));
+                assert_eq!(&at.origin, origin, "{mode}");
+                assert!(!reassigned(&at), "{mode}: {origin} is up");
+            }
             for visitor in 0..20 {
                 let keyless = proxy(gw.start(
                     &get(&[]),
