@@ -27,8 +27,9 @@ out="${GATEWAY_OUT:-$out}"
 bin="$PWD/node_modules/.bin"
 # .cargo/config.toml's wasm32 flags without its inline threshold (tuned for the JS library's
 # opt-level 2; it would grow the gateway, whose own code is built for size, by about 10%).
-# RUSTFLAGS replaces the configured flags (CARGO_TARGET_*_RUSTFLAGS would be merged with them).
-export RUSTFLAGS="-C target-feature=+simd128"
+# RUSTFLAGS replaces the configured flags (CARGO_TARGET_*_RUSTFLAGS would be merged with them);
+# the caller's own RUSTFLAGS are kept, after these.
+export RUSTFLAGS="-C target-feature=+simd128${RUSTFLAGS:+ $RUSTFLAGS}"
 WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \
   "$HOME/.cargo/bin/worker-build" --profile gateway --out-dir "$out" . \
   --no-default-features --features "$features" --target-dir target/gateway
