@@ -9,7 +9,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::object::claims_to_js;
-use super::{js_error, known_options, now_or_clock, seconds, text, CallOptions};
+use super::{
+    call_now, call_option, js_error, now_or_clock, read_call_options, seconds, text, CallOption,
+    CallOptions,
+};
 use crate::error::{Error, Result as CoreResult};
 use crate::time::UnixTime;
 use crate::token::claims::{MinIssuedAt, VerifyOptions};
@@ -26,20 +29,6 @@ export type MinIssuedAt =
   | number
   | ((claims: VerifiedClaims | VerifiedJwtClaims) => number | undefined | null);
 "#;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The fields every verify options object may carry.
-    type Fields;
-    #[wasm_bindgen(method, getter)]
-    fn now(this: &Fields) -> Option<f64>;
-    #[wasm_bindgen(method, getter)]
-    fn issuer(this: &Fields) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn audience(this: &Fields) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = minIssuedAt)]
-    fn min_issued_at(this: &Fields) -> JsValue;
-}
 
 /// Runs `verify` with the options read from the JavaScript `options` object (see
 /// [`Options::run`]).
@@ -77,13 +66,12 @@ impl Options {
                 min_issued_at: Revocation::None,
             });
         };
-        known_options(options, CallOptions::Verify)?;
-        let fields: &Fields = options.unchecked_ref();
-        let min_issued_at = fields.min_issued_at();
+        read_call_options(options, CallOptions::Verify)?;
+        let min_issued_at = call_option(CallOption::MinIssuedAt);
         Ok(Options {
-            now: now_or_clock(fields.now())?,
-            issuer: optional_string("issuer", fields.issuer())?,
-            audience: optional_string("audience", fields.audience())?,
+            now: call_now()?,
+            issuer: optional_string("issuer", call_option(CallOption::Issuer))?,
+            audience: optional_string("audience", call_option(CallOption::Audience))?,
             min_issued_at: if min_issued_at.is_undefined() || min_issued_at.is_null() {
                 Revocation::None
             } else if let Some(n) = min_issued_at.as_f64() {

@@ -5,7 +5,10 @@ use wasm_bindgen::prelude::*;
 use super::claims::{optional_string, with_verify_options};
 use super::object::claims_to_js;
 use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
-use super::{js_error, known_options, now_or_clock, seconds, stringify, CallOptions};
+use super::{
+    call_now, call_option, call_option_seconds, js_error, now_or_clock, read_call_options,
+    stringify, CallOption, CallOptions,
+};
 use crate::error::Error;
 use crate::token::jwt::JwtSignOptions as CoreSignOptions;
 
@@ -41,14 +44,6 @@ export interface VerifiedJwt {
 extern "C" {
     #[wasm_bindgen(typescript_type = "JwtSignOptions")]
     pub type JwtSignOptions;
-    #[wasm_bindgen(method, getter)]
-    fn now(this: &JwtSignOptions) -> Option<f64>;
-    #[wasm_bindgen(method, getter, js_name = ttlSeconds)]
-    fn ttl_seconds(this: &JwtSignOptions) -> Option<f64>;
-    #[wasm_bindgen(method, getter)]
-    fn issuer(this: &JwtSignOptions) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn audience(this: &JwtSignOptions) -> JsValue;
 
     #[wasm_bindgen(typescript_type = "VerifiedJwtClaims")]
     pub type VerifiedJwtClaims;
@@ -66,20 +61,21 @@ impl SessionTokens {
     ) -> Result<String, JsValue> {
         let json = stringify(&claims)
             .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
-        let (mut now, mut ttl, mut issuer, mut audience) = (None, None, None, None);
-        if let Some(o) = &options {
-            known_options(o, CallOptions::SignJwt)?;
-            now = o.now();
-            ttl = o
-                .ttl_seconds()
-                .map(|t| seconds("ttlSeconds", t))
-                .transpose()?;
-            issuer = optional_string("issuer", o.issuer())?;
-            audience = optional_string("audience", o.audience())?;
-        }
+        let (now, ttl_seconds, issuer, audience) = match &options {
+            None => (now_or_clock(None)?, None, None, None),
+            Some(o) => {
+                read_call_options(o, CallOptions::SignJwt)?;
+                (
+                    call_now()?,
+                    call_option_seconds(CallOption::TtlSeconds, "ttlSeconds")?,
+                    optional_string("issuer", call_option(CallOption::Issuer))?,
+                    optional_string("audience", call_option(CallOption::Audience))?,
+                )
+            }
+        };
         let options = CoreSignOptions {
-            now: now_or_clock(now)?,
-            ttl_seconds: ttl,
+            now,
+            ttl_seconds,
             issuer: issuer.as_deref(),
             audience: audience.as_deref(),
         };

@@ -84,30 +84,48 @@ pub(crate) enum CallOptions {
     SignJwt = 2,
 }
 
+/// An option of a call, by its index in `options` of the JavaScript below.
+#[derive(Clone, Copy)]
+pub(crate) enum CallOption {
+    Now = 0,
+    TtlSeconds = 1,
+    Issuer = 2,
+    Audience = 3,
+    MinIssuedAt = 4,
+}
+
 #[wasm_bindgen(inline_js = r#"
 const NAMES = [
   ["now", "issuer", "audience", "minIssuedAt"],
   ["now", "ttlSeconds"],
   ["now", "ttlSeconds", "issuer", "audience"],
 ];
+const NONE = [undefined, undefined, undefined, undefined, undefined];
+let options = NONE;
 let unknown = "";
 let thrown = null;
-export function has_unknown_option(options, kind) {
-  if (typeof options !== "object" || options === null) return false;
-  const names = NAMES[kind];
-  try {
-    for (const name of Object.keys(options)) {
-      if (!names.includes(name)) {
-        unknown = name;
-        return true;
-      }
-    }
-  } catch (e) {
-    // A Proxy whose ownKeys throws: `unknown_option` throws it.
-    thrown = { e };
+export function read_options(o, kind) {
+  if (typeof o !== "object" || o === null) {
+    options = NONE;
     return true;
   }
-  return false;
+  // Under try: a getter or a Proxy that throws is thrown by `unknown_option`, never through the
+  // wasm's frames (which would leave its stack pointer moved: after a few thousand, every call
+  // of the instance fails).
+  try {
+    const names = NAMES[kind];
+    for (const name of Object.keys(o)) {
+      if (!names.includes(name)) {
+        unknown = name;
+        return false;
+      }
+    }
+    options = [o.now, o.ttlSeconds, o.issuer, o.audience, o.minIssuedAt];
+    return true;
+  } catch (e) {
+    thrown = { e };
+    return false;
+  }
 }
 export function unknown_option() {
   if (thrown !== null) {
@@ -117,27 +135,59 @@ export function unknown_option() {
   }
   return unknown;
 }
+export function option(i) {
+  return options[i];
+}
+export function option_number(i) {
+  const v = options[i];
+  if (v === undefined || v === null) return NaN;
+  return typeof v === "number" && v === v ? v : -1;
+}
 "#)]
 extern "C" {
-    // Whether `options` has an own name that is not an option of `kind`, or its names could not
-    // be listed, checked in JavaScript: a boolean back (an optional string would cost every call
-    // its return through memory), and never an exception (one unwinding through the wasm's
-    // frames leaves its stack pointer moved: after a few thousand, every call fails). Then
-    // `unknown_option` is that name, or throws what listing the names threw.
-    fn has_unknown_option(options: &JsValue, kind: u32) -> bool;
+    // Checks the names of the options `o` of a call of `kind` and keeps their values, read once,
+    // for `option` and `option_number`; false when a name is none of the call's options or
+    // reading threw: then `unknown_option` is that name, or throws what was thrown.
+    fn read_options(o: &JsValue, kind: u32) -> bool;
     #[wasm_bindgen(catch)]
     fn unknown_option() -> Result<String, JsValue>;
+    fn option(i: u32) -> JsValue;
+    // The option as a number: NaN when absent, -1 when not a number (or NaN itself).
+    fn option_number(i: u32) -> f64;
 }
 
-/// Refuses options of a call with a name that is none of its options (`invalid_config`): a
-/// misspelt `audience`, or jose's `clockTolerance`, would otherwise be ignored without a word,
-/// and the check it meant not made.
-pub(crate) fn known_options(options: &JsValue, kind: CallOptions) -> Result<(), JsValue> {
-    if !has_unknown_option(options, kind as u32) {
+/// Reads the options of a call once, in JavaScript: a name that is none of its options is
+/// refused (`invalid_config`), as a misspelt `audience`, or jose's `clockTolerance`, would
+/// otherwise be ignored without a word, and the check it meant not made. What a getter of the
+/// options throws is thrown. The values are then [`option`] and [`option_seconds`]'s.
+pub(crate) fn read_call_options(o: &JsValue, kind: CallOptions) -> Result<(), JsValue> {
+    if read_options(o, kind as u32) {
         return Ok(());
     }
     let message = unknown_option_message("options", &unknown_option()?);
     Err(js_error(Error::config(message)))
+}
+
+/// The option `which` of the options [`read_call_options`] read last.
+pub(crate) fn call_option(which: CallOption) -> JsValue {
+    option(which as u32)
+}
+
+/// The option `now` of the options [`read_call_options`] read last, or the clock's.
+pub(crate) fn call_now() -> Result<UnixTime, JsValue> {
+    match call_option_seconds(CallOption::Now, "now")? {
+        Some(now) => Ok(now),
+        None => now_or_clock(None),
+    }
+}
+
+/// The option `which` as a whole number of seconds: `None` when absent.
+pub(crate) fn call_option_seconds(which: CallOption, name: &str) -> Result<Option<u64>, JsValue> {
+    let n = option_number(which as u32);
+    if n.is_nan() {
+        return Ok(None);
+    }
+    seconds(name, n).map(Some)
 }
 
 /// "`what`: unknown option ...", quoting the name only when it is short: a long one may be a

@@ -6,7 +6,10 @@
 use wasm_bindgen::prelude::*;
 
 use super::tokens::{Claims, SignOptions};
-use super::{js_error, known_options, now_or_clock, seconds, stringify, CallOptions};
+use super::{
+    call_now, call_option_seconds, js_error, now_or_clock, read_call_options, stringify,
+    CallOption, CallOptions,
+};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -19,15 +22,12 @@ pub(super) fn sign_args(
 ) -> Result<(String, UnixTime, u64), JsValue> {
     let json = stringify(claims)
         .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
-    let (now, ttl_seconds) = match options {
-        Some(o) => {
-            known_options(o, CallOptions::Sign)?;
-            (o.now(), o.ttl_seconds())
-        }
-        None => (None, None),
+    let Some(options) = options else {
+        return Ok((json, now_or_clock(None)?, ttl));
     };
-    let now = now_or_clock(now)?;
-    let ttl = ttl_seconds.map_or(Ok(ttl), |t| seconds("ttlSeconds", t))?;
+    read_call_options(options, CallOptions::Sign)?;
+    let now = call_now()?;
+    let ttl = call_option_seconds(CallOption::TtlSeconds, "ttlSeconds")?.unwrap_or(ttl);
     Ok((json, now, ttl))
 }
 

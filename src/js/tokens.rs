@@ -119,10 +119,6 @@ extern "C" {
 
     #[wasm_bindgen(typescript_type = "SignOptions")]
     pub type SignOptions;
-    #[wasm_bindgen(method, getter)]
-    pub(super) fn now(this: &SignOptions) -> Option<f64>;
-    #[wasm_bindgen(method, getter, js_name = ttlSeconds)]
-    pub(super) fn ttl_seconds(this: &SignOptions) -> Option<f64>;
 
     #[wasm_bindgen(typescript_type = "VerifyOptions")]
     pub type VerifyOptions;

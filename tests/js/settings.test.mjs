@@ -197,3 +197,25 @@ test("options whose names cannot be listed throw their error, and the library ke
   }
   assert.equal(tokens.verify(token, { now }).sub, "u");
 });
+
+test("a getter of the options that throws is thrown as it is, and the library keeps working", () => {
+  // Read through wasm-bindgen's getters, the exception went through the wasm's frames: after a
+  // few thousand, every call of the instance failed with "memory access out of bounds".
+  const now = 1_800_000_000;
+  for (const Tokens of [SessionTokens, SealedTokens]) {
+    const tokens = new Tokens({ keys });
+    const token = tokens.sign({ sub: "u" }, { now });
+    const boom = new Error("getter");
+    const throwing = (name) => Object.defineProperty({}, name, { enumerable: true, get() { throw boom; } });
+    for (let i = 0; i < 5_000; i++) {
+      for (const name of ["now", "issuer", "audience", "minIssuedAt"]) {
+        assert.throws(() => tokens.verify(token, throwing(name)), (e) => e === boom, `verify ${name}, ${i}`);
+      }
+      assert.throws(() => tokens.sign({ sub: "u" }, throwing("ttlSeconds")), (e) => e === boom, `sign, ${i}`);
+      if (tokens.signJwt) {
+        assert.throws(() => tokens.signJwt({ sub: "u" }, throwing("issuer")), (e) => e === boom, `signJwt, ${i}`);
+      }
+    }
+    assert.equal(tokens.verify(token, { now }).sub, "u");
+  }
+});
