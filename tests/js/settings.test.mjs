@@ -217,5 +217,8 @@ test("a getter of the options that throws is thrown as it is, and the library ke
       }
     }
     assert.equal(tokens.verify(token, { now }).sub, "u");
+    // A time that is not a number is refused, not coerced ("60" was read as 60).
+    assert.equal(settingOf(() => tokens.verify(token, { now: String(now) }), "now as text"), undefined);
+    assert.equal(settingOf(() => tokens.sign({ sub: "u" }, { now, ttlSeconds: "60" }), "ttl as text"), undefined);
   }
 });
