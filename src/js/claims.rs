@@ -1,6 +1,6 @@
 //! Verify options from JavaScript: `now`, `issuer`, `audience` and `minIssuedAt` (a number or a
 //! synchronous lookup from the verified claims), turned into the core's
-//! [`VerifyOptions`](crate::claims::VerifyOptions).
+//! [`VerifyOptions`].
 
 use std::cell::RefCell;
 
@@ -55,10 +55,10 @@ enum Revocation {
 }
 
 impl Options {
-    /// Reads an options object; absent, `undefined` and `null` are no options. Only the fields
-    /// are read, once each: every read crosses into JavaScript.
+    /// Reads an options object ([`read_call_options`]); absent (wasm-bindgen's glue makes
+    /// `undefined` and `null` absent) is no options.
     fn read(options: Option<&JsValue>) -> Result<Self, JsValue> {
-        let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
+        let Some(options) = options else {
             return Ok(Options {
                 now: now_or_clock(None)?,
                 issuer: None,

@@ -159,7 +159,7 @@ extern "C" {
 /// Reads the options of a call once, in JavaScript: a name that is none of its options is
 /// refused (`invalid_config`), as a misspelt `audience`, or jose's `clockTolerance`, would
 /// otherwise be ignored without a word, and the check it meant not made. What a getter of the
-/// options throws is thrown. The values are then [`option`] and [`option_seconds`]'s.
+/// options throws is thrown. The values are then [`call_option`] and [`call_option_seconds`]'s.
 pub(crate) fn read_call_options(o: &JsValue, kind: CallOptions) -> Result<(), JsValue> {
     if read_options(o, kind as u32) {
         return Ok(());

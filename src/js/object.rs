@@ -163,8 +163,9 @@ static THREW: AtomicU8 = AtomicU8::new(0);
 
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
 pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
-    if !MEMORY_GIVEN.swap(true, Ordering::Relaxed) {
+    if !MEMORY_GIVEN.load(Ordering::Relaxed) {
         claims_memory(&wasm_bindgen::memory(), THREW.as_ptr() as usize);
+        MEMORY_GIVEN.store(true, Ordering::Relaxed);
     }
     let object = claims_object(json.as_ptr() as usize, json.len());
     match THREW.swap(0, Ordering::Relaxed) {
