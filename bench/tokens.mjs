@@ -246,6 +246,14 @@ const targets = [
   return `- ${name}: ${verdict(byWall)} by wall time${byCpu === null ? "" : `, ${verdict(byCpu)} by CPU time`}`;
 });
 
+// Throughput, as issue 2 asked for it: operations per second of one isolate, from the medians.
+const kind = haveCpu ? "cpu" : "wall";
+const perSecond = Object.keys(w)
+  .filter((op) => /^(edge-session|jose) /.test(op))
+  .map((op) => `${op.replace(/^edge-session /, "").replace(/ \(cached CryptoKey\)$/, "")} ${Math.round(1000 / w[op][kind].median).toLocaleString("en-US")}k`)
+  .join(", ");
+const throughput = `Operations per second in one workerd isolate (1 / the ${haveCpu ? "CPU" : "wall"} median above): ${perSecond}.`;
+
 let native = "";
 const estimates = join(ROOT, "target/criterion/token_verify/new/estimates.json");
 if (existsSync(estimates)) {
@@ -275,6 +283,8 @@ ${cpus().length} cores, load average ${loadBefore} before and ${loadAfter} after
 ${workerd.info.compact} characters, JWT ${workerd.info.jwt}, sealed ${workerd.info.sealed}. fast-jwt and @noble/hashes are Node-only rows.
 
 ${table}
+
+${throughput}
 
 Targets in workerd (issue 12), this run:
 ${targets.join("\n")}
