@@ -40,8 +40,9 @@ impl KvStore {
     }
 
     async fn put(&self, key: &str, value: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        // Valid through `until` (see `Sessions::load`): KV forgets the entry one second later.
         // KV refuses a time-to-live under 60 s.
-        let ttl = until.saturating_sub(now).max(60) as f64;
+        let ttl = until.saturating_sub(now).saturating_add(1).max(60) as f64;
         let options = object(&[("expirationTtl", ttl.into())]);
         let started = self.namespace.put(key, value, &options);
         settle("KV put", started, self.timeout_ms).await.map(drop)

@@ -236,7 +236,7 @@ impl<S: Backend> Sessions<S> {
         };
         let record = self.records.open(&id, entry.version, &entry.value)?.record;
         if now > self.deadline(&record) {
-            // Best effort: the store forgets it by itself at `expires` anyway.
+            // Best effort: the store forgets it by itself a second after `expires` anyway.
             let _ = self.store.delete(&key).await;
             return Ok(None);
         }

@@ -96,3 +96,22 @@ test("Durable Objects: a revocation that fails part-way is retried until every s
   for (const cookie of cookies) assert.equal(await store.find(cookie, { now: NOW + 10 }), undefined);
   assert.equal(await store.revokeSubject("alice"), 0);
 });
+
+test("KV keeps a session through its last valid second, as the memory store and Durable Objects do", async () => {
+  const puts = [];
+  const m = new Map();
+  const kv = {
+    get: async (k) => m.get(k) ?? null,
+    put: async (k, v, options) => void (m.set(k, v), puts.push(options?.expirationTtl)),
+    delete: async (k) => void m.delete(k),
+    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
+  };
+  const store = new SessionStore({ keys, kv, idleTimeoutSeconds: 600 });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("cart", 1);
+  await store.commit(session, { now: NOW });
+  // Valid through NOW + 600 (gone at NOW + 601): KV must not drop it before.
+  assert.ok((await store.find(session.cookie, { now: NOW + 600 })) !== undefined);
+  assert.equal(await store.find(session.cookie, { now: NOW + 601 }), undefined);
+  assert.deepEqual(puts, [601]);
+});
