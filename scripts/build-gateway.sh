@@ -34,13 +34,14 @@ WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}" ESBUILD_BI
   "$HOME/.cargo/bin/worker-build" --profile gateway --out-dir "$out" . \
   --no-default-features --features "$features" --target-dir target/gateway
 
-# The same feature set worker-build passes to wasm-opt (workerd supports these, not newer ones).
+# The same feature set worker-build passes to wasm-opt (workerd supports these, not newer ones);
+# --converge and --low-memory-unused as for the JS library (Cargo.toml): 2.1 KB less gzipped.
 enable=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
 names=()
 [ "${GATEWAY_NAMES:-}" = 1 ] && names=(--debuginfo)
 wasm="$out/index_bg.wasm"
-"$bin/wasm-opt" "$wasm" -Oz "${enable[@]}" "${names[@]}" -o "$wasm.opt"
+"$bin/wasm-opt" "$wasm" -Oz --converge --low-memory-unused "${enable[@]}" "${names[@]}" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 
 # The entry module: the handlers called without worker-build's per-request Proxy, panic recovery
