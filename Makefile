@@ -91,7 +91,7 @@ bench: setup pkg-node pkg-www pkg
 	cargo bench --bench jwt
 	node bench/tokens.mjs --write
 	cargo run --release --example affinity_sim
-	node bench/affinity.mjs
+	node bench/affinity.mjs --write
 	node bench/pkg-cold.mjs
 
 ## pkg: the npm package `edge-session` in pkg/ (`npm pack` there makes the tarball): imports with

@@ -1,9 +1,11 @@
 // Affinity route() throughput from JavaScript, for 10 and 100 backends, in the cases that
 // matter: a returning visitor with a valid cookie (the common case), a new visitor (rendezvous
 // choice + a signed value + Set-Cookie), a value to refresh, and the hashing modes.
-// Run: make pkg-node && node bench/affinity.mjs   (the release build; a --dev build is ~10x slower)
+// Run: make pkg-node && node bench/affinity.mjs [--write]   (the release build; a --dev build is
+// ~10x slower). --write puts the table into docs/affinity.md and its common case into README.md.
 import { createRequire } from "node:module";
 import { opsPerSecond, fmt, table } from "./harness.mjs";
+import { machine, writeSection } from "./workerd.mjs";
 
 const require = createRequire(import.meta.url);
 const { Affinity } = require("../pkg-node/edge_session.js");
@@ -15,6 +17,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 1);
 const backends = (n, weighted) =>
   Array.from({ length: n }, (_, i) => ({ id: `backend-${i}`, weight: weighted ? 1 + (i % 3) : 1 }));
 
+const started = machine().replace(/; Miniflare [^;]*/, "");
 const rows = [["route() from JS, ops/s", "10 backends", "100 backends"]];
 const cases = {
   "cookie, returning visitor": (a) => {
@@ -52,3 +55,26 @@ for (const [name, make] of Object.entries(cases)) {
   rows.push(row);
 }
 table(rows);
+
+if (process.argv.includes("--write")) {
+  const [head, ...body] = rows;
+  const md = (r) => `| ${r.join(" | ")} |`;
+  writeSection(
+    "affinity",
+    [
+      `Measured by \`node bench/affinity.mjs --write\` (\`make bench\`) in Node on the release build (\`make pkg-node\`): operations per second, the best of 3 rounds of ${seconds} s each.`,
+      `Machine: ${started}.`,
+      "",
+      md(head),
+      md(head.map((_, i) => (i === 0 ? "---" : "---:"))),
+      ...body.map(md),
+    ].join("\n"),
+    ["docs/affinity.md"],
+  );
+  const [, common] = rows;
+  writeSection(
+    "affinity",
+    `\`route()\` from JS: ${common[1]}/s for a returning cookie visitor with 10 backends, ${common[2]}/s with 100 (Node ${process.version}, \`node bench/affinity.mjs --write\`); the other cases in [docs/affinity.md](docs/affinity.md).`,
+    ["README.md"],
+  );
+}
