@@ -162,7 +162,7 @@ e2e: gateway gateway-test pkg-store-web
 ## bench-store: session reads and writes per second through the gateway, for STORE = none, kv
 ## and durable (autocannon, 127.0.0.1, wrangler dev with local KV and Durable Objects).
 bench-store: gateway
-	node bench/store-load.mjs
+	node bench/store-load.mjs --write
 
 ## bench-gateway: the pipeline's native cost per request; the gateway's CPU time per request
 ## inside workerd against JS workers (bench/gateway-cpu.mjs) and its cold start beside the JS

@@ -2,7 +2,9 @@
 // workerd with local KV and Durable Objects), for each store. 127.0.0.1 only.
 //
 //   make bench-store                   (builds the gateway first)
-//   DURATION=20 CONNECTIONS=32 node bench/store-load.mjs
+//   DURATION=20 CONNECTIONS=32 node bench/store-load.mjs [--write]
+//
+// --write puts the table in docs/store.md (between its store-load markers).
 //
 // For STORE = none, kv and durable, CONNECTIONS visitors, each with its own stored session
 // (created before the run), send:
@@ -17,9 +19,12 @@
 import autocannon from "autocannon";
 
 import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "../tests/e2e/harness.mjs";
+import { machine, writeSection } from "./workerd.mjs";
 
 const DURATION = Number(process.env.DURATION || 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS || 32);
+const WRITE = process.argv.includes("--write");
+const started = machine();
 
 function run(url, visitors, write, duration = DURATION) {
   let next = 0;
@@ -88,11 +93,18 @@ try {
 } finally {
   await Promise.all(origins.map((o) => o.kill()));
 }
-console.log(`\n${CONNECTIONS} connections (one stored session each), ${DURATION} s per row, 127.0.0.1, wrangler dev\n`);
-console.log("| STORE | per request | requests/s | p50 ms | p99 ms | requests | errors | non-2xx |");
-console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-for (const row of rows) console.log(row);
+const text = [
+  `Measured by \`node bench/store-load.mjs --write\` (\`make bench-store\`): ${CONNECTIONS} connections (one stored session each), ${DURATION} s per row after a 3 s warm-up, 127.0.0.1, wrangler dev.`,
+  `Machine: ${started}.`,
+  "",
+  "| STORE | per request | requests/s | p50 ms | p99 ms | requests | errors | non-2xx |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...rows,
+].join("\n");
+console.log(`\n${text}`);
 if (bad > 0) {
   console.error(`\nFAIL: ${bad} errors or non-2xx answers`);
   process.exitCode = 1;
+} else if (WRITE) {
+  writeSection("store-load", text, ["docs/store.md"]);
 }
