@@ -200,12 +200,20 @@ pub(crate) fn unknown_option_message(what: &str, name: &str) -> String {
     }
 }
 
-#[wasm_bindgen]
+#[wasm_bindgen(inline_js = r#"
+export function stringify_text(value) {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+"#)]
 extern "C" {
-    // `JSON.stringify` with its text handed to the wasm in the same crossing (js_sys's returns
-    // a `JsString`, and reading that is a second crossing).
-    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
-    fn stringify_text(value: &JsValue) -> Result<Option<String>, JsValue>;
+    // `JSON.stringify`, its text handed to the wasm in the same crossing (js_sys's returns a
+    // `JsString`, and reading that is a second crossing); `undefined` when it throws, caught in
+    // JavaScript (wasm-bindgen's `catch` wraps every call in a closure and an `apply`).
+    fn stringify_text(value: &JsValue) -> Option<String>;
 }
 
 /// The text of the JavaScript string `value`; `None` for anything else, and for a string with a
@@ -221,7 +229,7 @@ pub(crate) fn text(value: &JsValue) -> Option<String> {
 
 /// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
 pub(crate) fn stringify(value: &JsValue) -> Option<String> {
-    stringify_text(value).ok().flatten()
+    stringify_text(value)
 }
 
 /// `JSON.parse(text)` of JSON this crate produced (verified claims: [`object::claims_to_js`]).
