@@ -4,7 +4,7 @@ use js_sys::{Math, Object};
 use wasm_bindgen::prelude::*;
 
 use super::config::affinity_config;
-use super::{js_error, now_or_clock};
+use super::{call_now, call_option_text, js_error, read_call_options, CallOption, CallOptions};
 use crate::affinity::{Affinity as Core, Mode, RouteRequest};
 use crate::error::Error;
 
@@ -89,16 +89,6 @@ extern "C" {
 
     #[wasm_bindgen(typescript_type = "RouteRequest")]
     pub type RouteInput;
-    #[wasm_bindgen(method, getter)]
-    fn cookie(this: &RouteInput) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn url(this: &RouteInput) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = clientIp)]
-    fn client_ip(this: &RouteInput) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn header(this: &RouteInput) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn now(this: &RouteInput) -> Option<f64>;
 
     #[wasm_bindgen(typescript_type = "RouteResult")]
     pub type RouteResult;
@@ -136,19 +126,20 @@ impl Affinity {
 
     /// Picks the backend for a request; throws `no_backend` or `backend_unavailable`.
     pub fn route(&self, request: Option<RouteInput>) -> Result<RouteResult, JsValue> {
-        // Only the field the mode uses is read: each read crosses into JavaScript.
-        let (mut cookie, mut url, mut client_ip, mut header, mut now) =
-            (None, None, None, None, None);
-        if let Some(r) = &request {
-            match self.core.mode() {
-                Mode::Cookie => cookie = text("cookie", r.cookie())?,
-                Mode::Url => url = text("url", r.url())?,
-                Mode::Ip => client_ip = text("clientIp", r.client_ip())?,
-                Mode::Header => header = text("header", r.header())?,
-            }
-            now = r.now();
+        // Read once, in JavaScript: a getter that throws is thrown, not through the wasm's frames.
+        // Only the field the mode uses is handed over: each crossing costs.
+        read_call_options(
+            &request.map_or(JsValue::UNDEFINED, Into::into),
+            CallOptions::Route,
+        )?;
+        let (mut cookie, mut url, mut client_ip, mut header) = (None, None, None, None);
+        match self.core.mode() {
+            Mode::Cookie => cookie = text("cookie", CallOption::Cookie)?,
+            Mode::Url => url = text("url", CallOption::Url)?,
+            Mode::Ip => client_ip = text("clientIp", CallOption::ClientIp)?,
+            Mode::Header => header = text("header", CallOption::Header)?,
         }
-        let now = now_or_clock(now)?;
+        let now = call_now()?;
         let request = RouteRequest {
             cookie: cookie.as_deref(),
             url: url.as_deref(),
@@ -187,12 +178,7 @@ impl Affinity {
 }
 
 /// A request field that must be a string when present (`null` and `undefined` are absent).
-fn text(what: &str, value: JsValue) -> Result<Option<String>, JsValue> {
-    match value.as_string() {
-        Some(s) => Ok(Some(s)),
-        None if value.is_null() || value.is_undefined() => Ok(None),
-        None => Err(js_error(Error::config(format!(
-            "route: {what} must be a string"
-        )))),
-    }
+fn text(what: &str, which: CallOption) -> Result<Option<String>, JsValue> {
+    call_option_text(which)
+        .map_err(|()| js_error(Error::config(format!("route: {what} must be a string"))))
 }

@@ -229,3 +229,29 @@ test("route works without arguments and with the clock", () => {
   assert.ok(["a", "b", "c"].includes(r.backend));
   assert.ok(r.setCookie);
 });
+
+test("a request whose getter (or Proxy) throws is thrown as it is, and the router keeps working", () => {
+  // Read through wasm-bindgen's getters, the exception went through the wasm's frames and left
+  // its stack pointer moved: a few thousand later, every call of the instance failed with
+  // "memory access out of bounds" (route is called per request, with the request's values).
+  const boom = new Error("getter");
+  const throwing = (name) => Object.defineProperty({}, name, { enumerable: true, get() { throw boom; } });
+  const routers = {
+    cookie: make(),
+    url: make({ mode: "url" }),
+    clientIp: make({ mode: "ip" }),
+    header: make({ mode: "header", header: "x-tenant" }),
+  };
+  const proxy = new Proxy({}, { get() { throw boom; }, ownKeys() { throw boom; } });
+  for (let i = 0; i < 5_000; i++) {
+    for (const [name, router] of Object.entries(routers)) {
+      assert.throws(() => router.route(throwing(name)), (e) => e === boom, `${name}, ${i}`);
+      assert.throws(() => router.route(throwing("now")), (e) => e === boom, `now (${name}), ${i}`);
+      assert.throws(() => router.route(proxy), (e) => e === boom, `Proxy (${name}), ${i}`);
+    }
+  }
+  assert.ok(["a", "b", "c"].includes(routers.cookie.route({ now: NOW }).backend));
+  assert.ok(routers.url.route({ url: "https://app.example/", now: NOW }).url);
+  assert.ok(routers.clientIp.route({ clientIp: "192.0.2.1", now: NOW }).backend);
+  assert.ok(routers.header.route({ header: "t1", now: NOW }).backend);
+});
