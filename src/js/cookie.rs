@@ -4,7 +4,10 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, seconds};
+use super::claims::optional_string;
+use super::{
+    call_option, call_option_seconds, js_error, read_call_options, CallOption, CallOptions,
+};
 use crate::cookie::{self, SameSite, SetCookie};
 use crate::error::Error;
 
@@ -36,27 +39,13 @@ export interface CookieOptions {
 extern "C" {
     #[wasm_bindgen(typescript_type = "CookieSource")]
     pub type CookieSource;
-    #[wasm_bindgen(method, getter)]
-    fn headers(this: &CookieSource) -> JsValue;
+    #[wasm_bindgen(method, getter, catch)]
+    fn headers(this: &CookieSource) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = get)]
     fn header(this: &CookieSource, name: &str) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(typescript_type = "CookieOptions")]
     pub type CookieOptions;
-    #[wasm_bindgen(method, getter, js_name = maxAge)]
-    fn max_age(this: &CookieOptions) -> Option<f64>;
-    #[wasm_bindgen(method, getter)]
-    fn path(this: &CookieOptions) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn domain(this: &CookieOptions) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = sameSite)]
-    fn same_site(this: &CookieOptions) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = httpOnly)]
-    fn http_only(this: &CookieOptions) -> Option<bool>;
-    #[wasm_bindgen(method, getter)]
-    fn secure(this: &CookieOptions) -> Option<bool>;
-    #[wasm_bindgen(method, getter)]
-    fn partitioned(this: &CookieOptions) -> Option<bool>;
 }
 
 /// The cookie's attributes from `options` (the safe defaults of [`SetCookie::new`] for those
@@ -72,30 +61,42 @@ pub(crate) fn cookie_spec(
     if !options.is_object() {
         return Err(js_error(Error::config("cookie options must be an object")));
     }
-    let o: CookieOptions = options.unchecked_into();
-    if let Some(path) = o.path() {
+    // Read once, in JavaScript: a getter that throws is thrown, not through the wasm's frames.
+    read_call_options(&options, CallOptions::Cookie)?;
+    if let Some(path) = optional_string("path", call_option(CallOption::Path))? {
         spec = spec.path(Some(&path));
     }
-    if let Some(domain) = o.domain() {
+    if let Some(domain) = optional_string("domain", call_option(CallOption::Domain))? {
         spec = spec.domain(domain);
     }
-    let same_site = match o.same_site().as_deref() {
-        None | Some("Lax" | "lax") => SameSite::Lax,
-        Some("Strict" | "strict") => SameSite::Strict,
-        Some("None" | "none") => SameSite::None,
-        Some(_) => {
+    let same_site = optional_string("sameSite", call_option(CallOption::SameSite));
+    let same_site = match same_site.ok().as_ref().map(|s| s.as_deref()) {
+        Some(None | Some("Lax" | "lax")) => SameSite::Lax,
+        Some(Some("Strict" | "strict")) => SameSite::Strict,
+        Some(Some("None" | "none")) => SameSite::None,
+        _ => {
             return Err(js_error(Error::config_of(
                 "sameSite",
                 "sameSite must be \"Lax\", \"Strict\" or \"None\"",
             )))
         }
     };
-    let max_age = o.max_age().map(|s| seconds("maxAge", s)).transpose()?;
+    let max_age = call_option_seconds(CallOption::MaxAge, "maxAge")?;
+    let flag = |which, name: &str, default| {
+        let value = call_option(which);
+        match value.as_bool() {
+            Some(flag) => Ok(flag),
+            None if value.is_undefined() || value.is_null() => Ok(default),
+            None => Err(js_error(Error::config(format!(
+                "{name} must be true or false"
+            )))),
+        }
+    };
     let spec = spec
         .same_site(Some(same_site))
-        .http_only(o.http_only().unwrap_or(true))
-        .secure(o.secure().unwrap_or(true))
-        .partitioned(o.partitioned().unwrap_or(false));
+        .http_only(flag(CallOption::HttpOnly, "httpOnly", true)?)
+        .secure(flag(CallOption::Secure, "secure", true)?)
+        .partitioned(flag(CallOption::Partitioned, "partitioned", false)?);
     Ok((spec, max_age))
 }
 
@@ -108,7 +109,7 @@ pub(crate) fn cookie_header(source: &JsValue) -> Result<Option<String>, JsValue>
         return Ok(Some(header));
     }
     let source: &CookieSource = source.unchecked_ref();
-    let headers = source.headers();
+    let headers = source.headers()?;
     let headers: &CookieSource = if headers.is_object() {
         headers.unchecked_ref()
     } else {

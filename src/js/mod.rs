@@ -85,6 +85,9 @@ pub(crate) enum CallOptions {
     SignJwt = 2,
     /// `Affinity.route`'s request: now, cookie, url, clientIp, header; other names let through.
     Route = 7,
+    /// Cookie attributes: maxAge, path, domain, sameSite, httpOnly, secure, partitioned; other
+    /// names let through.
+    Cookie = 8,
 }
 
 /// An option of a call, by its index in the arrays of `READ` of the JavaScript below.
@@ -99,6 +102,13 @@ pub(crate) enum CallOption {
     Url = 6,
     ClientIp = 7,
     Header = 8,
+    MaxAge = 13,
+    Path = 14,
+    Domain = 15,
+    SameSite = 16,
+    HttpOnly = 17,
+    Secure = 18,
+    Partitioned = 19,
 }
 
 #[wasm_bindgen(inline_js = r#"

@@ -65,3 +65,24 @@ test("setCookie refuses what a browser would drop or misread", () => {
   invalid(() => setCookie("a", "1", { maxAge: 1.5 }));
   invalid(() => clearCookie("__Host-a", { domain: "example.com" }), "domain");
 });
+
+test("cookie options or a source whose getter (or Proxy) throws are thrown as they are, and the library keeps working", () => {
+  // Read through wasm-bindgen's getters, the exception went through the wasm's frames and left
+  // its stack pointer moved: a few thousand later, every call failed with "memory access out of
+  // bounds".
+  const boom = new Error("getter");
+  const throwing = (name) => Object.defineProperty({}, name, { enumerable: true, get() { throw boom; } });
+  const proxy = new Proxy({}, { get() { throw boom; }, ownKeys() { throw boom; } });
+  const names = ["maxAge", "path", "domain", "sameSite", "httpOnly", "secure", "partitioned"];
+  for (let i = 0; i < 5_000; i++) {
+    for (const name of names) {
+      assert.throws(() => setCookie("a", "1", throwing(name)), (e) => e === boom, `setCookie ${name}, ${i}`);
+    }
+    assert.throws(() => setCookie("a", "1", proxy), (e) => e === boom, `setCookie Proxy, ${i}`);
+    assert.throws(() => clearCookie("a", throwing("path")), (e) => e === boom, `clearCookie, ${i}`);
+    assert.throws(() => getCookie(throwing("headers"), "a"), (e) => e === boom, `getCookie, ${i}`);
+    assert.throws(() => getCookie(proxy, "a"), (e) => e === boom, `getCookie Proxy, ${i}`);
+  }
+  assert.equal(setCookie("a", "1", { maxAge: 60 }), "a=1; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax");
+  assert.equal(getCookie("a=1", "a"), "1");
+});
