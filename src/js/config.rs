@@ -3,7 +3,7 @@
 //! type, and a field this library does not know is refused, so that a misspelt option
 //! (`ttlSecond`) is an `invalid_config` error rather than silently ignored.
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, text, unknown_option_message};
@@ -13,6 +13,17 @@ use crate::error::Error;
 use crate::keys::KeyConfig;
 use crate::time::MAX_TIME;
 use crate::token::TokenConfig;
+
+#[wasm_bindgen]
+extern "C" {
+    // `Object.keys` and `Array.from` with wasm-bindgen's catch: what a Proxy's trap or a getter
+    // throws comes back as an `Err`, never through the wasm's frames (which would leave its stack
+    // pointer moved: after a few thousand, every call of the instance fails).
+    #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
+    pub(crate) fn object_keys(object: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(js_namespace = Array, js_name = from, catch)]
+    fn array_from(list: &JsValue) -> Result<Array, JsValue>;
+}
 
 /// A `keys` list, `[{ id, secret }, ...]`, as the token classes and the assertions take it.
 fn key_configs(list: &Array) -> Result<Vec<KeyConfig>, JsValue> {
@@ -299,7 +310,7 @@ impl Fields {
                 &format!("{what} must be an object"),
             ));
         }
-        for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        for name in object_keys(value)?.iter() {
             let name = name.as_string().unwrap_or_default();
             if !known.contains(&name.as_str()) {
                 // Inside a list, the list is the setting.
@@ -372,8 +383,11 @@ impl Fields {
     fn list(&self, name: &'static str) -> Result<Option<Array>, JsValue> {
         self.get(name)?
             .map(|v| {
-                v.dyn_into::<Array>()
-                    .map_err(|_| self.wrong(name, "an array"))
+                // Copied, under catch: the elements of a Proxy are read by its traps.
+                match Array::is_array(&v) {
+                    true => array_from(&v),
+                    false => Err(self.wrong(name, "an array")),
+                }
             })
             .transpose()
     }

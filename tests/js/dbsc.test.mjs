@@ -300,3 +300,50 @@ test("tests/vectors/dbsc.json: its challenges and bound cookies check here; RFC 
   assert.equal(await rejection(s.verifyRefresh(refresh, V.sessionId, rfc, { jkt: V.rfc7638.thumbprint, now: V.now })), "bad_signature");
   assert.equal(await rejection(s.verifyRefresh(refresh, V.sessionId, rfc, { jkt: devices.RS256.jkt, now: V.now })), "key_mismatch");
 });
+
+test("options whose getter (or Proxy) throws are thrown as they are, and the instance keeps working", () => {
+  // A Proxy whose ownKeys trap throws: its exception went through the wasm's frames (the names
+  // were listed by a call without wasm-bindgen's catch) and left its stack pointer moved: a few
+  // thousand later, every call failed with "memory access out of bounds".
+  const s = dbsc();
+  const boom = new Error("getter");
+  const throwing = (name, extra) => Object.defineProperty({ ...extra }, name, { enumerable: true, get() { throw boom; } });
+  const proxy = new Proxy({}, { get() { throw boom; }, ownKeys() { throw boom; } });
+  const calls = [
+    ["registrationHeader", (o) => s.registrationHeader(SID, o), { path: "/r" }],
+    ["challenge", (o) => s.challenge(SID, o)],
+    ["challengeHeader", (o) => s.challengeHeader(SID, o)],
+    ["verifyRegistration", (o) => s.verifyRegistration("x", SID, o)],
+    ["verifyRefresh", (o) => s.verifyRefresh("x", SID, "{}", o)],
+    ["boundCookie", (o) => s.boundCookie(SID, "jkt", o)],
+    ["checkBound", (o) => s.checkBound("x", SID, "jkt", o)],
+  ];
+  for (let i = 0; i < 5_000; i++) {
+    for (const [name, call, extra] of calls) {
+      assert.throws(() => call(throwing("now", extra)), (e) => e === boom, `${name}, ${i}`);
+      assert.throws(() => call(proxy), (e) => e === boom, `${name} Proxy, ${i}`);
+    }
+    assert.throws(() => s.sessionConfig(proxy), (e) => e === boom, `sessionConfig Proxy, ${i}`);
+    assert.throws(() => new DeviceBoundSessions(proxy), (e) => e === boom, `constructor Proxy, ${i}`);
+  }
+  const bound = s.boundCookie(SID, "jkt", { now: NOW });
+  assert.equal(s.checkBound(bound, SID, "jkt", { now: NOW }), true);
+});
+
+test("options with a name that is none of the call's are refused, never ignored", () => {
+  const s = dbsc();
+  const calls = [
+    ["registrationHeader", (o) => s.registrationHeader(SID, { path: "/r", ...o })],
+    ["challenge", (o) => s.challenge(SID, o)],
+    ["challengeHeader", (o) => s.challengeHeader(SID, o)],
+    ["verifyRegistration", (o) => s.verifyRegistration("x", SID, o)],
+    ["verifyRefresh", (o) => s.verifyRefresh("x", SID, "{}", o)],
+    ["boundCookie", (o) => s.boundCookie(SID, "jkt", o)],
+    ["checkBound", (o) => s.checkBound("x", SID, "jkt", o)],
+  ];
+  for (const [name, call] of calls) {
+    const e = thrown(() => call({ now: NOW, jtk: "x" }));
+    assert.equal(e.code, "invalid_config", name);
+    assert.match(e.message, /unknown option "jtk"/, name);
+  }
+});

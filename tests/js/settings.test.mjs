@@ -222,3 +222,21 @@ test("a getter of the options that throws is thrown as it is, and the library ke
     assert.equal(settingOf(() => tokens.sign({ sub: "u" }, { now, ttlSeconds: "60" }), "ttl as text"), undefined);
   }
 });
+
+test("a configuration whose names or list cannot be read throws that error, and the library keeps working", () => {
+  // A Proxy whose ownKeys trap throws, or a list whose elements are read by a trap that throws:
+  // listed and read without wasm-bindgen's catch, the exception went through the wasm's frames
+  // and left its stack pointer moved: a few thousand later, every call failed.
+  const boom = new Error("trap");
+  const names = new Proxy({}, { ownKeys() { throw boom; } });
+  const list = new Proxy([], { get() { throw boom; } });
+  const backends = [{ id: "a" }];
+  for (let i = 0; i < 5_000; i++) {
+    assert.throws(() => new SessionTokens(names), (e) => e === boom, `SessionTokens, ${i}`);
+    assert.throws(() => new SessionTokens({ keys: list }), (e) => e === boom, `keys, ${i}`);
+    assert.throws(() => new Affinity(names), (e) => e === boom, `Affinity, ${i}`);
+    assert.throws(() => new Affinity({ secret: SECRET, backends: list }), (e) => e === boom, `backends, ${i}`);
+    assert.throws(() => new Affinity({ secret: SECRET, backends, previousSecrets: list }), (e) => e === boom, `previousSecrets, ${i}`);
+  }
+  assert.equal(new SessionTokens({ keys }).verify(new SessionTokens({ keys }).sign({ sub: "u" })).sub, "u");
+});
