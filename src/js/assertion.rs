@@ -10,7 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::config::assertion_config;
-use super::{js_error, now_or_clock, parse, seconds, stringify};
+use super::{
+    call_now, call_option, call_option_seconds, js_error, parse, read_call_options, stringify,
+    CallOption, CallOptions,
+};
 use crate::error::Error;
 use crate::token::assertion::{
     jwks, AssertionCache, AssertionClaims, AssertionKey, PublicJwk, UntrustedAssertion,
@@ -84,22 +87,8 @@ extern "C" {
     pub type OriginAssertionsConfig;
     #[wasm_bindgen(typescript_type = "AssertionSubject")]
     pub type AssertionSubject;
-    #[wasm_bindgen(method, getter)]
-    fn audience(this: &AssertionSubject) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn status(this: &AssertionSubject) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn claims(this: &AssertionSubject) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn now(this: &AssertionSubject) -> Option<f64>;
     #[wasm_bindgen(typescript_type = "AssertionVerifyOptions")]
     pub type AssertionVerifyOptions;
-    #[wasm_bindgen(method, getter, js_name = audience)]
-    fn verify_audience(this: &AssertionVerifyOptions) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = now)]
-    fn verify_now(this: &AssertionVerifyOptions) -> Option<f64>;
-    #[wasm_bindgen(method, getter, js_name = leewaySeconds)]
-    fn leeway_seconds(this: &AssertionVerifyOptions) -> Option<f64>;
     #[wasm_bindgen(typescript_type = "Promise<string>")]
     pub type PromiseString;
     #[wasm_bindgen(typescript_type = "Promise<{ keys: PublicJwk[] }>")]
@@ -237,18 +226,22 @@ impl OriginAssertions {
     /// first key; the one made for the same claims is reused while more than half its life is
     /// left.
     pub fn sign(&self, subject: AssertionSubject) -> Result<PromiseString, JsValue> {
-        let audience = text(subject.audience(), "audience")?;
-        let claims = match subject.claims() {
+        // Read once, in JavaScript (a getter that throws is thrown, not through the wasm's
+        // frames), and every value taken before `claims` is stringified (which may run code).
+        read_call_options(&subject, CallOptions::AssertionSubject)?;
+        let audience = text(call_option(CallOption::Audience), "audience")?;
+        let status = call_option(CallOption::Status);
+        let now = call_now()?;
+        let claims = match call_option(CallOption::Claims) {
             c if c.is_undefined() || c.is_null() => None,
             c => Some(stringify(&c).ok_or_else(|| {
                 js_error(Error::InvalidClaims("claims must be a JSON object".into()))
             })?),
         };
-        let status = match subject.status() {
+        let status = match status {
             s if s.is_undefined() => if claims.is_some() { "valid" } else { "none" }.to_owned(),
             s => text(s, "status")?,
         };
-        let now = now_or_clock(subject.now())?;
         let claims = AssertionClaims::new(
             &self.state.issuer,
             &audience,
@@ -281,9 +274,11 @@ impl OriginAssertions {
         token: &str,
         options: AssertionVerifyOptions,
     ) -> Result<PromiseClaims, JsValue> {
-        let audience = text(options.verify_audience(), "audience")?;
-        let now = now_or_clock(options.verify_now())?;
-        let leeway = seconds("leewaySeconds", options.leeway_seconds().unwrap_or(0.0))?;
+        read_call_options(&options, CallOptions::AssertionVerify)?;
+        let audience = text(call_option(CallOption::Audience), "audience")?;
+        let now = call_now()?;
+        let leeway = call_option_seconds(CallOption::LeewaySeconds, "leewaySeconds")?;
+        let leeway = leeway.unwrap_or(0);
         let state = self.state.clone();
         let token = token.to_owned();
         Ok(

@@ -83,6 +83,12 @@ pub(crate) enum CallOptions {
     Sign = 1,
     /// `signJwt`: now, ttlSeconds, issuer, audience.
     SignJwt = 2,
+    /// `OriginAssertions.verify`: now, audience, leewaySeconds.
+    #[cfg(feature = "assertion")]
+    AssertionVerify = 3,
+    /// `OriginAssertions.sign`'s subject: now, audience, status, claims.
+    #[cfg(feature = "assertion")]
+    AssertionSubject = 4,
     /// `Affinity.route`'s request: now, cookie, url, clientIp, header; other names let through.
     Route = 7,
     /// Cookie attributes: maxAge, path, domain, sameSite, httpOnly, secure, partitioned; other
@@ -102,6 +108,12 @@ pub(crate) enum CallOption {
     Url = 6,
     ClientIp = 7,
     Header = 8,
+    #[cfg(feature = "assertion")]
+    LeewaySeconds = 9,
+    #[cfg(feature = "assertion")]
+    Status = 10,
+    #[cfg(feature = "assertion")]
+    Claims = 11,
     MaxAge = 13,
     Path = 14,
     Domain = 15,

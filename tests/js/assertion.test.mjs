@@ -127,3 +127,56 @@ test("explicit private JWKs, and configuration errors with their setting", async
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, ttl: 1 }), undefined);
   assert.equal(codeOf(() => a.sign({})), "invalid_config");
 });
+
+test("a subject or options whose getter (or Proxy) throws is thrown as it is, and the instance keeps working", async () => {
+  // Read through wasm-bindgen's getters, the exception went through the wasm's frames and left
+  // its stack pointer moved: a few thousand later, every call failed with "memory access out of
+  // bounds". So did the TypeError of a verify without options, or a sign without a subject.
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const token = await a.sign({ audience: AUD, now: NOW });
+  const boom = new Error("getter");
+  const throwing = (name, extra) => Object.defineProperty({ ...extra }, name, { enumerable: true, get() { throw boom; } });
+  const proxy = new Proxy({}, { get() { throw boom; }, ownKeys() { throw boom; } });
+  for (let i = 0; i < 5_000; i++) {
+    for (const name of ["audience", "status", "claims", "now"]) {
+      assert.throws(() => a.sign(throwing(name, { audience: AUD })), (e) => e === boom, `sign ${name}, ${i}`);
+    }
+    for (const name of ["audience", "now", "leewaySeconds"]) {
+      assert.throws(() => a.verify(token, throwing(name, { audience: AUD })), (e) => e === boom, `verify ${name}, ${i}`);
+    }
+    assert.throws(() => a.sign(proxy), (e) => e === boom, `sign Proxy, ${i}`);
+    assert.throws(() => a.verify(token, proxy), (e) => e === boom, `verify Proxy, ${i}`);
+    assert.equal(codeOf(() => a.sign()), "invalid_config", `sign(), ${i}`);
+    assert.equal(codeOf(() => a.verify(token)), "invalid_config", `verify(token), ${i}`);
+  }
+  assert.equal((await a.verify(token, { audience: AUD, now: NOW })).aud, AUD);
+});
+
+test("a subject or verify options with a name that is none of theirs are refused, never ignored", async () => {
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const token = await a.sign({ audience: AUD, now: NOW });
+  const refused = (fn, name) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.equal(e.code, "invalid_config", String(e));
+      assert.match(e.message, new RegExp(`unknown option "${name}"`));
+      return;
+    }
+    assert.fail(`${name} accepted`);
+  };
+  // A misspelt claims signed an assertion without them; jose's clockTolerance was no leeway.
+  refused(() => a.sign({ audience: AUD, claim: { sub: "alice" } }), "claim");
+  refused(() => a.verify(token, { audience: AUD, clockTolerance: 30 }), "clockTolerance");
+  refused(() => a.verify(token, { audience: AUD, issuer: ISSUER }), "issuer");
+  const long = "x".repeat(40);
+  try {
+    a.verify(token, { audience: AUD, [long]: 1 });
+    assert.fail("accepted");
+  } catch (e) {
+    assert.equal(e.code, "invalid_config");
+    assert.ok(!e.message.includes(long));
+  }
+  assert.equal((await a.verify(token, { audience: AUD, now: NOW, leewaySeconds: 0 })).aud, AUD);
+  assert.ok(await a.sign({ audience: AUD, status: "valid", claims: { sub: "a" }, now: NOW }));
+});
