@@ -89,6 +89,12 @@ pub(crate) enum CallOptions {
     /// `OriginAssertions.sign`'s subject: now, audience, status, claims.
     #[cfg(feature = "assertion")]
     AssertionSubject = 4,
+    /// `SessionStore`'s calls: now.
+    #[cfg(feature = "store")]
+    Now = 5,
+    /// `SessionStore.update`: now, retries.
+    #[cfg(feature = "store")]
+    Update = 6,
     /// `Affinity.route`'s request: now, cookie, url, clientIp, header; other names let through.
     Route = 7,
     /// Cookie attributes: maxAge, path, domain, sameSite, httpOnly, secure, partitioned; other
@@ -114,6 +120,8 @@ pub(crate) enum CallOption {
     Status = 10,
     #[cfg(feature = "assertion")]
     Claims = 11,
+    #[cfg(feature = "store")]
+    Retries = 12,
     MaxAge = 13,
     Path = 14,
     Domain = 15,
@@ -247,6 +255,12 @@ pub(crate) fn call_option_text(which: CallOption) -> Result<Option<String>, ()> 
         None if option_number(which as u32).is_nan() => Ok(None),
         None => Err(()),
     }
+}
+
+/// The option `which` as a number: NaN when absent, -1 when not a number (or NaN itself).
+#[cfg(feature = "store")]
+pub(crate) fn call_option_number(which: CallOption) -> f64 {
+    option_number(which as u32)
 }
 
 /// The option `which` as a whole number of seconds: `None` when absent.

@@ -12,7 +12,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::cookie::{cookie_header, cookie_spec};
-use super::{js_error, now_or_clock, parse, seconds, stringify};
+use super::{
+    call_now, call_option_number as option_number, js_error, parse, read_call_options, seconds,
+    stringify, CallOption, CallOptions,
+};
 use crate::cookie::SetCookie;
 use crate::error::Error;
 use crate::keys::{KeyConfig, KeyRing};
@@ -115,21 +118,25 @@ extern "C" {
     pub type SessionData;
     #[wasm_bindgen(typescript_type = "DurableObjectStorageLike")]
     pub type DurableObjectStorageLike;
-    #[wasm_bindgen(method, getter, js_name = now)]
-    fn now_option(this: &NowOptions) -> Option<f64>;
     #[wasm_bindgen(typescript_type = "SessionCookieSource")]
     pub type SessionCookieSource;
     #[wasm_bindgen(typescript_type = "ResponseLike")]
     pub type ResponseLike;
-    #[wasm_bindgen(method, getter)]
-    fn headers(this: &ResponseLike) -> ResponseHeaders;
+    #[wasm_bindgen(method, getter, catch)]
+    fn headers(this: &ResponseLike) -> Result<ResponseHeaders, JsValue>;
     type ResponseHeaders;
     #[wasm_bindgen(method, catch)]
     fn append(this: &ResponseHeaders, name: &str, value: &str) -> Result<(), JsValue>;
 }
 
+/// The time of a call's options `{ now }`, read once in JavaScript ([`read_call_options`]: a
+/// getter that throws is thrown, not through the wasm's frames; another name is refused).
 fn now(options: Option<NowOptions>) -> Result<u64, JsValue> {
-    now_or_clock(options.and_then(|o| o.now_option()))
+    read_call_options(
+        &options.map_or(JsValue::UNDEFINED, Into::into),
+        CallOptions::Now,
+    )?;
+    call_now()
 }
 
 /// Options with the bindings taken out, as JSON.
@@ -217,8 +224,8 @@ impl SessionStore {
     /// Checks the configuration; throws `invalid_config` naming what is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(config: SessionStoreConfig) -> Result<SessionStore, JsValue> {
-        let get = |name: &str| Reflect::get(&config, &name.into()).unwrap_or(JsValue::UNDEFINED);
-        let (kv, durable) = (get("kv"), get("durableObject"));
+        let get = |name: &str| Reflect::get(&config, &name.into());
+        let (kv, durable) = (get("kv")?, get("durableObject")?);
         // Given but empty (`kv: env.SESIONS`, a misspelt binding): never the memory store, whose
         // sessions and revocations one isolate alone would see.
         for (setting, binding) in [("kv", &kv), ("durableObject", &durable)] {
@@ -231,7 +238,7 @@ impl SessionStore {
                 )));
             }
         }
-        let cookie_name = get("cookieName");
+        let cookie_name = get("cookieName")?;
         let cookie_name = match cookie_name.as_string() {
             Some(name) => name,
             None if cookie_name.is_undefined() => DEFAULT_COOKIE_NAME.to_owned(),
@@ -242,10 +249,10 @@ impl SessionStore {
                 )))
             }
         };
-        let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions"))?;
+        let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions")?)?;
         cookie.check().map_err(js_error)?;
         let rest = Object::new();
-        let names = Object::keys(config.unchecked_ref::<Object>());
+        let names = super::config::object_keys(&config)?;
         for name in names.iter() {
             if name.as_string().is_some_and(|n| {
                 !matches!(
@@ -545,7 +552,7 @@ impl SessionStore {
 }
 
 fn append_set_cookie(response: &ResponseLike, header: &str) -> Result<(), JsValue> {
-    response.headers().append("set-cookie", header).map_err(|_| {
+    response.headers()?.append("set-cookie", header).map_err(|_| {
         config_error(
             "the response's headers cannot be changed (a fetch response? copy it with new Response(body, response))",
         )
@@ -594,22 +601,13 @@ fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usiz
     if !options.is_object() {
         return Err(config_error("update options must be { retries, now }"));
     }
-    let get = |name: &str| Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let retries = match get("retries") {
-        v if v.is_undefined() || v.is_null() => DEFAULT_RETRIES,
-        v => count(
-            v.as_f64()
-                .ok_or_else(|| config_error("retries must be a number"))?,
-        )?,
+    // Read once, in JavaScript: a getter that throws is thrown, another name is refused.
+    read_call_options(options, CallOptions::Update)?;
+    let retries = match option_number(CallOption::Retries) {
+        n if n.is_nan() => DEFAULT_RETRIES,
+        n => count(n)?,
     };
-    let at = match get("now") {
-        v if v.is_undefined() || v.is_null() => None,
-        v => Some(
-            v.as_f64()
-                .ok_or_else(|| config_error("now must be a number"))?,
-        ),
-    };
-    Ok((retries, now_or_clock(at)?))
+    Ok((retries, call_now()?))
 }
 
 fn commit_name(c: crate::store::Commit) -> &'static str {

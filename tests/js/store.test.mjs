@@ -115,3 +115,93 @@ test("KV keeps a session through its last valid second, as the memory store and 
   assert.equal(await store.find(session.cookie, { now: NOW + 601 }), undefined);
   assert.deepEqual(puts, [601]);
 });
+
+/** What `fn` throws or its promise rejects with. */
+const thrownBy = async (fn) => {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected a throw or a rejection");
+};
+
+test("call options, cookie sources and responses whose getter (or Proxy) throws: thrown as they are, and the store keeps working", async () => {
+  // Read through wasm-bindgen's getters, the exception went through the wasm's frames and left
+  // its stack pointer moved: a few thousand later, every call failed with "memory access out of
+  // bounds". `update`'s options were read with the exception swallowed (its default retries).
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("a", 1);
+  await store.commit(session, { now: NOW });
+  const boom = new Error("getter");
+  const throwing = (name) => Object.defineProperty({}, name, { enumerable: true, get() { throw boom; } });
+  const proxy = new Proxy({}, { get() { throw boom; }, ownKeys() { throw boom; } });
+  const response = new Response("x");
+  const change = () => {};
+  const calls = [
+    ["load", (o) => store.load(undefined, o)],
+    ["find", (o) => store.find(session.cookie, o)],
+    ["commit", (o) => store.commit(session, o)],
+    ["regenerate", (o) => store.regenerate(session, o)],
+    ["revokeTokens", (o) => store.revokeTokens("s", 60, o)],
+    ["cookieMaxAge", (o) => store.cookieMaxAge(session, o)],
+    ["setCookie", (o) => store.setCookie(session, o)],
+    ["applyCookies", (o) => store.applyCookies(response, session, o)],
+    ["update", (o) => store.update(undefined, change, o)],
+    ["update, positional", (o) => store.update(undefined, change, 1, o)],
+  ];
+  for (let i = 0; i < 5_000; i++) {
+    for (const [name, call] of calls) {
+      assert.equal(await thrownBy(() => call(throwing("now"))), boom, `${name}, ${i}`);
+      assert.equal(await thrownBy(() => call(proxy)), boom, `${name} Proxy, ${i}`);
+    }
+    assert.equal(await thrownBy(() => store.update(undefined, change, throwing("retries"))), boom, `update retries, ${i}`);
+    assert.equal(await thrownBy(() => store.load(throwing("headers"))), boom, `load's cookie source, ${i}`);
+    assert.equal(await thrownBy(() => store.clearCookies(throwing("headers"))), boom, `clearCookies, ${i}`);
+  }
+  assert.equal((await store.find(session.cookie, { now: NOW + 1 })).get("a"), 1);
+});
+
+test("call options with a name that is none of their options are refused, never ignored", async () => {
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  const change = (s) => s.set("n", 1);
+  const refused = [
+    ["load", () => store.load(undefined, { nwo: NOW })],
+    ["find", () => store.find("x", { nwo: NOW })],
+    ["commit", () => store.commit(session, { now: NOW, force: true })],
+    ["regenerate", () => store.regenerate(session, { nwo: NOW })],
+    ["revokeTokens", () => store.revokeTokens("s", 60, { nwo: NOW })],
+    ["cookieMaxAge", () => store.cookieMaxAge(session, { nwo: NOW })],
+    ["setCookie", () => store.setCookie(session, { now: NOW, maxAge: 60 })],
+    ["applyCookies", () => store.applyCookies(new Response("x"), session, { nwo: NOW })],
+    // A misspelt retries was the default 10.
+    ["update", () => store.update(undefined, change, { now: NOW, retry: 0 })],
+    ["update, positional", () => store.update(undefined, change, 1, { nwo: NOW })],
+  ];
+  for (const [name, call] of refused) {
+    const e = await thrownBy(call);
+    assert.equal(e.code, "invalid_config", `${name}: ${e}`);
+    assert.match(e.message, /unknown option "(nwo|force|maxAge|retry)"/, name);
+  }
+  const long = "x".repeat(40);
+  assert.ok(!(await thrownBy(() => store.load(undefined, { [long]: 1 }))).message.includes(long));
+  // Every name of each call is known.
+  assert.equal((await store.update(undefined, change, { now: NOW, retries: 0 })).get("n"), 1);
+  assert.equal((await store.update(undefined, change, 0, { now: NOW })).get("n"), 1);
+  assert.equal(typeof store.cookieMaxAge(session, { now: NOW }), "number");
+});
+
+test("a configuration whose names or options cannot be read throws that error, and the store keeps working", () => {
+  const boom = new Error("trap");
+  const names = new Proxy({ keys }, { ownKeys() { throw boom; } });
+  const binding = Object.defineProperty({ keys }, "kv", { enumerable: true, get() { throw boom; } });
+  const attributes = new Proxy({}, { get() { throw boom; } });
+  for (let i = 0; i < 5_000; i++) {
+    assert.throws(() => new SessionStore(names), (e) => e === boom, `ownKeys, ${i}`);
+    assert.throws(() => new SessionStore(binding), (e) => e === boom, `kv getter, ${i}`);
+    assert.throws(() => new SessionStore({ keys, cookieOptions: attributes }), (e) => e === boom, `cookieOptions, ${i}`);
+  }
+  assert.equal(new SessionStore({ keys }).consistency, "strong");
+});
