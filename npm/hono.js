@@ -42,6 +42,24 @@ const appendCookie = (c, value) => {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/**
+ * Refuses options with a name none of `names` (`invalid_config`, as the library's own calls do):
+ * a misspelt option (`cookiename`) would otherwise be ignored without a word. A long name may be
+ * a secret in the wrong place: it is never quoted.
+ */
+const checkOptions = (what, options, names) => {
+  for (const name of Object.keys(options ?? {})) {
+    if (names.includes(name)) continue;
+    const bytes = new TextEncoder().encode(name).length;
+    const error = new Error(
+      bytes <= 32 ? `${what}: unknown option ${JSON.stringify(name)}` : `${what}: an unknown option (a name of ${bytes} bytes)`,
+    );
+    error.name = "EdgeSessionError";
+    error.code = "invalid_config";
+    throw error;
+  }
+};
+
 const state = (c, what) => {
   const s = c.get(STATE);
   if (!s) throw new Error(`edge-session/hono: ${what} needs the sessionTokens or sessionStore middleware on this route`);
@@ -54,6 +72,7 @@ const state = (c, what) => {
  * past `refreshAfter` of their life are re-issued on the way out (sliding refresh).
  */
 export function sessionTokens(tokens, options = {}) {
+  checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
   const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options;
   return async (c, next) => {
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());
@@ -111,6 +130,7 @@ const tokenCookie = (tokens, name, cookie, token) => {
  * When the handler throws, nothing is committed.
  */
 export function sessionStore(store, options = {}) {
+  checkOptions("sessionStore options", options, ["commit"]);
   const { commit = true } = options;
   return async (c, next) => {
     const session = await store.load(c.req.raw);
@@ -158,6 +178,7 @@ export function login(c, claims) {
  * done (a promise with a store, nothing to wait for with tokens).
  */
 export function logout(c, options = {}) {
+  checkOptions("logout options", options, ["everywhere"]);
   const s = state(c, "logout");
   s.cleared = true;
   s.changed = false;
@@ -177,6 +198,7 @@ export function logout(c, options = {}) {
  * `backend_unavailable`).
  */
 export function affinity(router, options = {}) {
+  checkOptions("affinity options", options, ["header", "clientIp"]);
   const { header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options;
   return async (c, next) => {
     let route;

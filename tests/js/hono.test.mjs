@@ -289,3 +289,44 @@ test("login and logout outside the middleware say what is missing", async () => 
   });
   assert.equal((await app.request("/")).status, 200);
 });
+
+test("middleware options with a name none of theirs are refused, never ignored", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] });
+  const refused = (fn, name) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.equal(e.name, "EdgeSessionError");
+      assert.equal(e.code, "invalid_config");
+      assert.match(e.message, new RegExp(`unknown option "${name}"`));
+      return;
+    }
+    assert.fail(`${name} accepted`);
+  };
+  // A misspelt cookieName put the session in the default cookie; a misspelt refresh kept refreshing.
+  refused(() => mw.sessionTokens(tokens, { cookiename: "s" }), "cookiename");
+  refused(() => mw.sessionTokens(tokens, { refesh: false }), "refesh");
+  refused(() => mw.sessionStore(store, { comit: false }), "comit");
+  refused(() => mw.affinity(router, { clientIP: () => "192.0.2.1" }), "clientIP");
+  const long = "x".repeat(40);
+  try {
+    mw.sessionTokens(tokens, { [long]: 1 });
+    assert.fail("accepted");
+  } catch (e) {
+    assert.equal(e.code, "invalid_config");
+    assert.ok(!e.message.includes(long));
+  }
+  // logout's, in a handler.
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens, { cookieName: "s", cookie: {}, minIssuedAt: () => undefined, refresh: true }));
+  app.get("/", async (c) => {
+    refused(() => mw.logout(c, { everywere: true }), "everywere");
+    await mw.logout(c, { everywhere: true });
+    return c.text("ok");
+  });
+  assert.equal((await app.request("/")).status, 200);
+  mw.sessionStore(store, { commit: false });
+  mw.affinity(router, { header: "x-tenant", clientIp: () => null });
+});
