@@ -301,6 +301,17 @@ test("tests/vectors/dbsc.json: its challenges and bound cookies check here; RFC 
   assert.equal(await rejection(s.verifyRefresh(refresh, V.sessionId, rfc, { jkt: devices.RS256.jkt, now: V.now })), "key_mismatch");
 });
 
+/** Each call of `s` that takes options: its name, the call, the options it needs besides `now`. */
+const optionCalls = (s) => [
+  ["registrationHeader", (o) => s.registrationHeader(SID, o), { path: "/r" }],
+  ["challenge", (o) => s.challenge(SID, o)],
+  ["challengeHeader", (o) => s.challengeHeader(SID, o)],
+  ["verifyRegistration", (o) => s.verifyRegistration("x", SID, o)],
+  ["verifyRefresh", (o) => s.verifyRefresh("x", SID, "{}", o)],
+  ["boundCookie", (o) => s.boundCookie(SID, "jkt", o)],
+  ["checkBound", (o) => s.checkBound("x", SID, "jkt", o)],
+];
+
 test("options whose getter (or Proxy) throws are thrown as they are, and the instance keeps working", () => {
   // A Proxy whose ownKeys trap throws: its exception went through the wasm's frames (the names
   // were listed by a call without wasm-bindgen's catch) and left its stack pointer moved: a few
@@ -309,17 +320,8 @@ test("options whose getter (or Proxy) throws are thrown as they are, and the ins
   const boom = new Error("getter");
   const throwing = (name, extra) => Object.defineProperty({ ...extra }, name, { enumerable: true, get() { throw boom; } });
   const proxy = new Proxy({}, { get() { throw boom; }, ownKeys() { throw boom; } });
-  const calls = [
-    ["registrationHeader", (o) => s.registrationHeader(SID, o), { path: "/r" }],
-    ["challenge", (o) => s.challenge(SID, o)],
-    ["challengeHeader", (o) => s.challengeHeader(SID, o)],
-    ["verifyRegistration", (o) => s.verifyRegistration("x", SID, o)],
-    ["verifyRefresh", (o) => s.verifyRefresh("x", SID, "{}", o)],
-    ["boundCookie", (o) => s.boundCookie(SID, "jkt", o)],
-    ["checkBound", (o) => s.checkBound("x", SID, "jkt", o)],
-  ];
   for (let i = 0; i < 5_000; i++) {
-    for (const [name, call, extra] of calls) {
+    for (const [name, call, extra] of optionCalls(s)) {
       assert.throws(() => call(throwing("now", extra)), (e) => e === boom, `${name}, ${i}`);
       assert.throws(() => call(proxy), (e) => e === boom, `${name} Proxy, ${i}`);
     }
@@ -332,17 +334,8 @@ test("options whose getter (or Proxy) throws are thrown as they are, and the ins
 
 test("options with a name that is none of the call's are refused, never ignored", () => {
   const s = dbsc();
-  const calls = [
-    ["registrationHeader", (o) => s.registrationHeader(SID, { path: "/r", ...o })],
-    ["challenge", (o) => s.challenge(SID, o)],
-    ["challengeHeader", (o) => s.challengeHeader(SID, o)],
-    ["verifyRegistration", (o) => s.verifyRegistration("x", SID, o)],
-    ["verifyRefresh", (o) => s.verifyRefresh("x", SID, "{}", o)],
-    ["boundCookie", (o) => s.boundCookie(SID, "jkt", o)],
-    ["checkBound", (o) => s.checkBound("x", SID, "jkt", o)],
-  ];
-  for (const [name, call] of calls) {
-    const e = thrown(() => call({ now: NOW, jtk: "x" }));
+  for (const [name, call, extra] of optionCalls(s)) {
+    const e = thrown(() => call({ ...extra, now: NOW, jtk: "x" }));
     assert.equal(e.code, "invalid_config", name);
     assert.match(e.message, /unknown option "jtk"/, name);
   }
