@@ -74,6 +74,8 @@ const state = (c, what) => {
 export function sessionTokens(tokens, options = {}) {
   checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
   const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options;
+  // Max-Age is the token's life: the cookie's other attributes only.
+  checkOptions("sessionTokens cookie", cookie, ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"]);
   return async (c, next) => {
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());
     const token = getCookie(c.req.raw, cookieName);

@@ -97,8 +97,7 @@ pub(crate) enum CallOptions {
     Update = 6,
     /// `Affinity.route`'s request: now, cookie, url, clientIp, header; other names let through.
     Route = 7,
-    /// Cookie attributes: maxAge, path, domain, sameSite, httpOnly, secure, partitioned; other
-    /// names let through.
+    /// Cookie attributes: maxAge, path, domain, sameSite, httpOnly, secure, partitioned.
     Cookie = 8,
 }
 
@@ -141,6 +140,8 @@ const NAMES = [
   ["now", "audience", "status", "claims"],
   ["now"],
   ["now", "retries"],
+  undefined,
+  ["maxAge", "path", "domain", "sameSite", "httpOnly", "secure", "partitioned"],
 ];
 // The values of each kind's options, each at its index (`CallOption`). Written out: read by
 // name, a property is found through its inline cache, several times faster than by a key.
@@ -220,7 +221,7 @@ extern "C" {
 }
 
 /// Reads the options of a call once, in JavaScript: a name that is none of its options is
-/// refused (`invalid_config`; not for a route's request or cookie attributes), as a misspelt
+/// refused (`invalid_config`; not for a route's request), as a misspelt
 /// `audience`, or jose's `clockTolerance`, would otherwise be ignored without a word, and the
 /// check it meant not made. What a getter of the options (or a Proxy's trap) throws is thrown,
 /// never through the wasm's frames. Anything but an object is no options. The values are then

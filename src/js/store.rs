@@ -249,7 +249,13 @@ impl SessionStore {
                 )))
             }
         };
-        let (cookie, _) = cookie_spec(&cookie_name, get("cookieOptions")?)?;
+        let (cookie, max_age) = cookie_spec(&cookie_name, get("cookieOptions")?)?;
+        if max_age.is_some() {
+            return Err(js_error(Error::config_of(
+                "cookieOptions",
+                "cookieOptions: maxAge is the store's own (idleTimeoutSeconds, absoluteTimeoutSeconds)",
+            )));
+        }
         cookie.check().map_err(js_error)?;
         let rest = Object::new();
         let names = super::config::object_keys(&config)?;

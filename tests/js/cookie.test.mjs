@@ -86,3 +86,15 @@ test("cookie options or a source whose getter (or Proxy) throws are thrown as th
   assert.equal(setCookie("a", "1", { maxAge: 60 }), "a=1; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax");
   assert.equal(getCookie("a=1", "a"), "1");
 });
+
+test("an attribute the cookie helpers do not know is refused, never ignored", () => {
+  // { maxage: 60 } made a session cookie, { samesite: "Strict" } a Lax one, without a word.
+  for (const [attributes, name] of [[{ maxage: 60 }, "maxage"], [{ samesite: "Strict" }, "samesite"], [{ httponly: false }, "httponly"]]) {
+    for (const call of [() => setCookie("a", "1", attributes), () => clearCookie("a", attributes)]) {
+      assert.throws(call, (e) => e.code === "invalid_config" && e.message.includes(`unknown option "${name}"`), name);
+    }
+  }
+  // Every known attribute is accepted.
+  const all = { maxAge: 60, path: "/p", domain: "example.com", sameSite: "Strict", httpOnly: true, secure: true, partitioned: true };
+  assert.equal(setCookie("a", "1", all), "a=1; Max-Age=60; Domain=example.com; Path=/p; Secure; HttpOnly; SameSite=Strict; Partitioned");
+});

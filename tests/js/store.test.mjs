@@ -205,3 +205,10 @@ test("a configuration whose names or options cannot be read throws that error, a
   }
   assert.equal(new SessionStore({ keys }).consistency, "strong");
 });
+
+test("cookieOptions: an attribute it does not know, or maxAge (the store's own), is refused", () => {
+  for (const [cookieOptions, message] of [[{ maxAge: 60 }, /maxAge is the store's own/], [{ samesite: "Strict" }, /unknown option "samesite"/]]) {
+    assert.throws(() => new SessionStore({ keys, cookieOptions }), (e) => e.code === "invalid_config" && message.test(e.message), message.source);
+  }
+  assert.equal(new SessionStore({ keys, cookieOptions: { sameSite: "Strict" } }).consistency, "strong");
+});
