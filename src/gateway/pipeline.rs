@@ -347,10 +347,13 @@ impl Gateway {
         );
         if let Some(param) = self.url_param() {
             // Same-site navigation sends the page's URL, value included: never to the origin.
-            for (_, value) in origin_headers
-                .iter_mut()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("referer"))
-            {
+            // So does a link's ping (`<a ping>`): the page's URL and the link's, both carrying
+            // the value.
+            for (_, value) in origin_headers.iter_mut().filter(|(n, _)| {
+                ["referer", "ping-from", "ping-to"]
+                    .iter()
+                    .any(|h| n.eq_ignore_ascii_case(h))
+            }) {
                 *value = url::without_param(value, param);
             }
         }
@@ -1740,6 +1743,46 @@ mod tests {
             &Entropy::default(),
         ));
         assert_eq!(html_rewrite(&c, "GET", 200, &page), None);
+    }
+
+    /// A hyperlink-auditing ping (`<a href="/next?_es=V" ping="/track">`) carries the page's URL
+    /// in `Ping-From` and the link's in `Ping-To`: both with the value, which the origin must
+    /// never see, as in `Referer`.
+    #[test]
+    fn url_mode_ping_headers_reach_the_origin_without_the_value() {
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 6));
+        let ping = h(&[
+            ("content-type", "text/ping"),
+            (
+                "ping-from",
+                &format!("https://app.example/links?_es={value}&n=1"),
+            ),
+            (
+                "ping-to",
+                &format!("https://app.example/next?n=2&%5Fes={value}"),
+            ),
+        ]);
+        let req = Request {
+            method: "POST",
+            url: "https://app.example/track",
+            headers: &ping,
+            has_body: true,
+        };
+        let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+        assert!(
+            !a.headers.iter().any(|(_, v)| v.contains(&value)),
+            "{:?}",
+            a.headers
+        );
+        assert_eq!(
+            headers::get(&a.headers, "ping-from"),
+            Some("https://app.example/links?n=1")
+        );
+        assert_eq!(
+            headers::get(&a.headers, "ping-to"),
+            Some("https://app.example/next?n=2")
+        );
     }
 
     #[test]
