@@ -395,9 +395,15 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
 pub fn add_cookies(out: &mut Vec<(String, String)>, cookies: impl IntoIterator<Item = String>) {
     let before = out.len();
     out.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
-    if out.len() == before {
-        return;
+    if out.len() != before {
+        make_private(out);
     }
+}
+
+/// Makes a response for the client `private` (see [`add_cookies`]): an origin's `no-store` or
+/// `private` stays as it is; otherwise `public` and `s-maxage` give way to `private` and the
+/// other directives stay.
+pub fn make_private(out: &mut Vec<(String, String)>) {
     let directives: Vec<String> = out
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))

@@ -153,13 +153,17 @@ pub fn html_rewrite<'a>(
     answer_headers: &[(String, String)],
 ) -> Option<(String, &'a str, &'a str)> {
     let (param, value) = attempt.affinity_param()?;
-    let html = headers::get(answer_headers, "content-type").is_some_and(|t| {
+    let body = method != "HEAD" && !matches!(status, 101 | 204 | 205 | 304);
+    (is_html(answer_headers) && body && !attempt.public.is_empty())
+        .then(|| (format!("{}/", attempt.public), param, value))
+}
+
+/// Whether an answer is HTML, which URL mode rewrites (`text/html`, `application/xhtml+xml`).
+fn is_html(answer_headers: &[(String, String)]) -> bool {
+    headers::get(answer_headers, "content-type").is_some_and(|t| {
         let t = t.trim_start().to_ascii_lowercase();
         t.starts_with("text/html") || t.starts_with("application/xhtml+xml")
-    });
-    let body = method != "HEAD" && !matches!(status, 101 | 204 | 205 | 304);
-    (html && body && !attempt.public.is_empty())
-        .then(|| (format!("{}/", attempt.public), param, value))
+    })
 }
 
 /// The `Referrer-Policy` of answers in URL mode: a page whose URL carries the affinity value
@@ -648,13 +652,22 @@ impl Gateway {
             // Redirects within the site keep the visitor's value (the page's own is relative
             // to the public host, where the origin's address was moved above).
             let base = format!("{}/", attempt.public);
+            let mut carrying_location = false;
             for (_, value) in out
                 .iter_mut()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
             {
                 if let Some(carrying) = url::rewrite_url(&base, value, param, carried) {
                     *value = carrying;
+                    carrying_location = true;
                 }
+            }
+            // An answer that carries the value (in a redirect, or in the links of a page
+            // rewritten as it streams) is this visitor's: a shared cache must not hand it to
+            // others, as with the cookie of cookie mode (a visitor's first request that is not a
+            // page load gets a fresh value on a URL that every new visitor shares).
+            if carrying_location || is_html(&out) {
+                headers::make_private(&mut out);
             }
         }
         if url_mode {
@@ -1783,6 +1796,68 @@ mod tests {
             headers::get(&a.headers, "ping-to"),
             Some("https://app.example/next?n=2")
         );
+    }
+
+    /// An answer whose HTML or `Location` carries a visitor's value is that visitor's: a shared
+    /// cache must not hand it to others (as cookie mode makes an answer with its cookie
+    /// private). A request that is not a page load (no redirect) gets a fresh value on a URL
+    /// every new visitor shares.
+    #[test]
+    fn url_mode_answers_carrying_the_value_are_private() {
+        let mut gw = url_gateway();
+        let any = h(&[("accept", "*/*")]);
+        let a = proxy(gw.start(
+            &page_load("https://app.example/page", &any),
+            NOW,
+            &Entropy::default(),
+        ));
+        let (_, value) = a.affinity_param().unwrap();
+        let value = value.to_owned();
+        for (origin, carries) in [
+            (
+                h(&[
+                    ("content-type", "text/html; charset=utf-8"),
+                    ("cache-control", "public, max-age=600"),
+                ]),
+                true,
+            ),
+            (
+                h(&[
+                    ("location", "/next"),
+                    ("cache-control", "public, s-maxage=600"),
+                ]),
+                true,
+            ),
+            (
+                h(&[
+                    ("content-type", "image/png"),
+                    ("cache-control", "public, max-age=600"),
+                ]),
+                false,
+            ),
+        ] {
+            let out = gw
+                .finish(&a, &origin, NOW, &Entropy::default())
+                .unwrap()
+                .headers;
+            let cache = headers::get(&out, "cache-control").unwrap();
+            if carries {
+                assert!(
+                    cache.split(',').any(|d| d.trim() == "private"),
+                    "{origin:?}: {cache}"
+                );
+                assert!(
+                    !cache.contains("public") && !cache.contains("s-maxage"),
+                    "{cache}"
+                );
+            } else {
+                // Static assets the page's scripts or images load stay cacheable.
+                assert_eq!(cache, "public, max-age=600");
+            }
+            if let Some(location) = headers::get(&out, "location") {
+                assert_eq!(value_in(location), value);
+            }
+        }
     }
 
     #[test]
