@@ -128,6 +128,19 @@ test("a <base href> to another site after links that carry the value is taken ou
   assert.ok(page.body.includes('<base href="/">'), page.body);
 });
 
+test("a link's ping to another site is dropped: its Ping-To would carry the link's URL, value included", async () => {
+  // Hyperlink auditing sends the link's URL (Ping-To) to every ping URL whatever the referrer
+  // policy, and the page's URL (Ping-From) too from a page not served over TLS.
+  const location = await arrive("/links?n=1&ping=1");
+  const [value] = valueIn(location);
+  const page = await load(location);
+  const link = page.body.match(/<a id="pinged"[^>]*>/)[0];
+  assert.deepEqual(valueIn(new URL(href(page.body, "pinged"), page.url)), [value], link);
+  const ping = decode(link.match(/ping="([^"]*)"/)?.[1] ?? "");
+  assert.ok(!ping.includes("example.org"), link);
+  assert.equal(ping, "/track", link);
+});
+
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

@@ -40,6 +40,15 @@ export function rewrite_html(response, decide, base, param, value) {
       if (out != null) el.setAttribute('action', out);
     }
   } };
+  // A link's pings to other sites go: each ping carries the link's URL (`Ping-To`, the value
+  // in it) whatever the referrer policy, and the page's (`Ping-From`) from a page not served
+  // over TLS. Pings to the same site stay (the gateway takes the value out of both headers).
+  const pings = { element(el) {
+    const kept = el.getAttribute('ping').split(/[\t\n\f\r ]+/)
+      .filter((url) => url !== '' && !elsewhere && decide(base, url, param, value) != null);
+    if (kept.length > 0) el.setAttribute('ping', kept.join(' '));
+    else el.removeAttribute('ping');
+  } };
   // No Referer with the value to other sites, whatever the page asks.
   const policy = (name) => ({ element(el) {
     const p = (el.getAttribute(name) || '').trim().toLowerCase();
@@ -57,6 +66,8 @@ export function rewrite_html(response, decide, base, param, value) {
     .on('frame[src]', attr('src'))
     .on('form', form)
     .on('button[formaction]', attr('formaction'))
+    .on('a[ping]', pings)
+    .on('area[ping]', pings)
     .on('[referrerpolicy]', policy('referrerpolicy'))
     .on('meta[name="referrer" i]', policy('content'))
     .transform(response);
