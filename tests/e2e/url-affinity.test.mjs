@@ -141,6 +141,19 @@ test("a link's ping to another site is dropped: its Ping-To would carry the link
   assert.equal(ping, "/track", link);
 });
 
+test("a GET form with a button that submits it to another site gets no hidden field", async () => {
+  // The hidden field goes with every submission of the form, also by a button whose formaction
+  // leads to another site: the value would be in that site's URL.
+  const location = await arrive("/links?n=1&elsewhere=1");
+  const page = await load(location);
+  const form = page.body.match(/<form id="both"[\s\S]*?<\/form>/)[0];
+  assert.ok(!form.includes(`name="${PARAM}"`), form);
+  assert.ok(form.includes('formaction="https://example.org/search"'), form);
+  // The other GET form of the page still carries it.
+  const search = page.body.match(/<form id="search"[\s\S]*?<\/form>/)[0];
+  assert.ok(search.includes(`name="${PARAM}"`), search);
+});
+
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

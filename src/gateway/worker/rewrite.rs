@@ -27,18 +27,32 @@ export function rewrite_html(response, decide, base, param, value) {
     const out = url === null ? undefined : carry(url);
     if (out != null) el.setAttribute(name, out);
   } });
+  // How many buttons submitting a form to another site the page has had so far.
+  let away = 0;
   const form = { element(el) {
     const action = el.getAttribute('action');
     const target = action === null || action.trim() === '' ? base : action;
     if ((el.getAttribute('method') || 'get').trim().toLowerCase() === 'get') {
-      // A GET form replaces its action's query: the value goes in a hidden field.
+      // A GET form replaces its action's query: the value goes in a hidden field, which goes
+      // with every submission of the form, also by a button whose formaction leads to another
+      // site. So it is added at the form's end, once its buttons are seen, and only when none
+      // leads elsewhere.
       if (carry(target) != null) {
-        el.prepend(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
+        const before = away;
+        el.onEndTag((end) => {
+          if (away === before) {
+            end.before(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
+          }
+        });
       }
     } else if (action !== null && action.trim() !== '') {
       const out = carry(action);
       if (out != null) el.setAttribute('action', out);
     }
+  } };
+  const submitter = { element(el) {
+    const url = el.getAttribute('formaction');
+    if (url.trim() !== '' && (elsewhere || decide(base, url, param, value) == null)) away++;
   } };
   // A link's pings to other sites go: each ping carries the link's URL (`Ping-To`, the value
   // in it) whatever the referrer policy, and the page's (`Ping-From`) from a page not served
@@ -66,6 +80,7 @@ export function rewrite_html(response, decide, base, param, value) {
     .on('frame[src]', attr('src'))
     .on('form', form)
     .on('button[formaction]', attr('formaction'))
+    .on('[formaction]', submitter)
     .on('a[ping]', pings)
     .on('area[ping]', pings)
     .on('[referrerpolicy]', policy('referrerpolicy'))
