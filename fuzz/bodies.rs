@@ -513,10 +513,10 @@ pub fn store_record(data: &[u8]) {
 // The gateway
 
 /// The gateway's settings for flag bits `flags & 0x1f`: bits 0-1 the affinity mode (cookie,
-/// header, IP, or cookie with `DBSC = "on"`; the gateway has no URL mode), bit 2 a KV store,
-/// bits 3-4 the session format (compact, sealed, JWT, or compact with `DIRECTIVE_NONCE = "on"`).
+/// header, IP, or URL with `DBSC = "on"`), bit 2 a KV store, bits 3-4 the session format
+/// (compact, sealed, JWT, or compact with `DIRECTIVE_NONCE = "on"`).
 pub fn gateway_vars(flags: u8) -> Vec<(&'static str, String)> {
-    let mode = ["cookie", "header", "ip", "cookie"][usize::from(flags & 3)];
+    let mode = ["cookie", "header", "ip", "url"][usize::from(flags & 3)];
     let format = ["compact", "sealed", "jwt", "compact"][usize::from((flags >> 3) & 3)];
     let mut vars = vec![
         (
@@ -712,9 +712,13 @@ pub fn gateway(data: &[u8]) {
         }
         return;
     }
+    if let Step::Respond(page) = &step {
+        check_affinity_redirect(flags, page);
+    }
     let Step::Proxy(attempt) = step else {
         return;
     };
+    check_url_mode(flags, "start", &attempt);
     let ours = session_headers("start", &attempt);
     if let Step::Proxy(clean_attempt) = &clean_step {
         let want: Vec<&(String, String)> = clean_attempt
@@ -736,11 +740,85 @@ pub fn gateway(data: &[u8]) {
         .collect();
     let finished = gw.finish(&attempt, &origin, now, &entropy);
     check_to_client(&finished);
+    check_carried(&attempt, &finished);
 
     if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
         session_headers("retry", &next);
-        check_to_client(&gw.finish(&next, &origin, now, &entropy));
+        check_url_mode(flags, "retry", &next);
+        let finished = gw.finish(&next, &origin, now, &entropy);
+        check_to_client(&finished);
+        check_carried(&next, &finished);
         let _ = gw.retry(&req, &next, now, &entropy);
+    }
+}
+
+/// URL mode (`flags & 3 == 3`): the origin never sees the affinity parameter, under any
+/// spelling, in the URL or in the headers that carry a page's URL.
+fn check_url_mode(flags: u8, what: &str, attempt: &Attempt) {
+    if flags & 3 != 3 {
+        assert!(
+            attempt.affinity_param().is_none(),
+            "gateway ({what}): a value to carry outside URL mode"
+        );
+        return;
+    }
+    assert_eq!(
+        fuzzing::url_without_param(&attempt.url, "_es"),
+        attempt.url,
+        "gateway ({what}): the origin sees the parameter"
+    );
+    for name in ["referer", "ping-from", "ping-to"] {
+        for (_, value) in attempt
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            assert_eq!(
+                &fuzzing::url_without_param(value, "_es"),
+                value,
+                "gateway ({what}): the origin sees the parameter in {name}"
+            );
+        }
+    }
+}
+
+/// URL mode: a new visitor's redirect is never cached and carries exactly one value.
+fn check_affinity_redirect(flags: u8, page: &Page) {
+    if flags & 3 != 3 || page.status != 302 {
+        return;
+    }
+    assert_eq!(
+        headers::get(&page.headers, "cache-control"),
+        Some("no-store")
+    );
+    let location = headers::get(&page.headers, "location").unwrap_or_default();
+    assert_eq!(
+        fuzzing::url_param_values(location, "_es").len(),
+        1,
+        "gateway: redirect to {location:?}"
+    );
+}
+
+/// URL mode: an answer whose `Location` carries the visitor's value is not for shared caches.
+fn check_carried(attempt: &Attempt, finished: &Result<Answer, Page>) {
+    let (Some((param, value)), Ok(out)) = (attempt.affinity_param(), finished) else {
+        return;
+    };
+    let carries = out.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("location") && fuzzing::url_param_values(v, param).contains(&value)
+    });
+    if carries {
+        let cache = out
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(
+            cache.contains("private") || cache.contains("no-store"),
+            "gateway: a Location with the value, cache-control {cache:?}"
+        );
     }
 }
 

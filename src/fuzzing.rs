@@ -49,6 +49,12 @@ pub fn url_with_param(url: &str, name: &str, value: &str) -> String {
     crate::affinity::url::with_param(url, name, value)
 }
 
+/// `url` without the parameter `name` under any spelling (affinity URL mode: what the origin
+/// gets).
+pub fn url_without_param(url: &str, name: &str) -> String {
+    crate::affinity::url::without_param(url, name)
+}
+
 /// The fields of an affinity value: backend reference, visitor, issued at, last seen.
 pub type AffinityFields = ([u8; 8], u64, UnixTime, UnixTime);
 

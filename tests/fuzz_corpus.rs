@@ -671,6 +671,34 @@ mod seeds {
                 g(0x03, &["GET", "https://app.example/p?_aff=junk&a=1", ""]),
             ),
             (
+                "url_mode_page_load",
+                g(
+                    0x03,
+                    &[
+                        "GET",
+                        "https://app.example/p?_es=junk&a=1&%5Fes=x#_es=f",
+                        "accept: text/html",
+                        "",
+                    ],
+                ),
+            ),
+            (
+                "url_mode_ping",
+                g(
+                    0x23,
+                    &[
+                        "POST",
+                        "https://app.example/track?_es",
+                        "referer: https://app.example/p?_es=V&k=v",
+                        "ping-from: https://app.example/p?%5fes=V",
+                        "ping-to: https://app.example/n?a&_es=V",
+                        "",
+                        "location: /next?_es=origin#f",
+                        "cache-control: public, max-age=60",
+                    ],
+                ),
+            ),
+            (
                 "header_mode",
                 g(
                     0x01,
