@@ -72,7 +72,7 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
 /**
  * Logs in. Under `sessionTokens`: signs `claims`, sets the cookie, returns the token. Under
  * `sessionStore`: regenerates the session with `claims.sub` (or the string given) as its subject;
- * await it.
+ * await it (the middleware waits for it before it commits, and its failure fails the request).
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
 export function login(c: Context, subject: string): Promise<void>;

@@ -60,6 +60,19 @@ const checkOptions = (what, options, names) => {
   }
 };
 
+/**
+ * Keeps a store operation that login or logout started (`regenerate`, `destroy`,
+ * `revokeSubject`): the middleware waits for it before it commits and answers, whether the
+ * handler awaited it or not (under sessionTokens login returns at once, and a handler written so
+ * under sessionStore answered while the operation ran: no new cookie, the old id still naming the
+ * logged-in session; a Worker may stop once it has answered). Its failure is the request's.
+ */
+const track = (s, promise) => {
+  s.pending.push(promise);
+  promise.catch(() => {}); // awaited by the middleware: never an unhandled rejection
+  return promise;
+};
+
 const state = (c, what) => {
   const s = c.get(STATE);
   if (!s) throw new Error(`edge-session/hono: ${what} needs the sessionTokens or sessionStore middleware on this route`);
@@ -136,11 +149,14 @@ export function sessionStore(store, options = {}) {
   const { commit = true } = options;
   return async (c, next) => {
     const session = await store.load(c.req.raw);
-    const s = { kind: "store", store, session, cleared: false };
+    const s = { kind: "store", store, session, cleared: false, pending: [] };
     c.set(STATE, s);
     c.set("session", session);
     await next();
+    const settled = await Promise.allSettled(s.pending);
     if (c.error) return; // the handler threw: nothing of its changes is saved or sent
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason; // a login or logout that failed: no commit, no cookie
     if (s.cleared) {
       appendCookie(c, store.clearCookie());
       return;
@@ -155,7 +171,8 @@ export function sessionStore(store, options = {}) {
  * Logs in. With session tokens: signs `claims` (an object with `sub`), sets the cookie, and
  * returns the token; `c.get("session")` becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
- * string) and resolves when done; the cookie goes out with the response.
+ * string) and resolves when done; the cookie goes out with the response. The middleware waits
+ * for it before it commits (and a failure of it fails the request), awaited or not.
  */
 export function login(c, claims) {
   const s = state(c, "login");
@@ -171,13 +188,14 @@ export function login(c, claims) {
   const subject = typeof claims === "string" ? claims : claims?.sub;
   if (typeof subject !== "string") throw new TypeError("edge-session/hono: login needs a subject (claims.sub)");
   s.session.subject = subject;
-  return s.store.regenerate(s.session);
+  return track(s, s.store.regenerate(s.session));
 }
 
 /**
  * Logs out: clears the session cookie. With a store, also deletes the session; with
  * `{ everywhere: true }`, every session of its subject (`store.revokeSubject`). Resolves when
- * done (a promise with a store, nothing to wait for with tokens).
+ * done (a promise with a store, nothing to wait for with tokens); the middleware waits for it
+ * before it answers (and a failure of it fails the request), awaited or not.
  */
 export function logout(c, options = {}) {
   checkOptions("logout options", options, ["everywhere"]);
@@ -187,10 +205,13 @@ export function logout(c, options = {}) {
   c.set("session", null);
   if (s.kind === "tokens") return Promise.resolve();
   const { session, store } = s;
-  return (async () => {
-    if (options.everywhere && session.subject) await store.revokeSubject(session.subject);
-    else await store.destroy(session);
-  })();
+  return track(
+    s,
+    (async () => {
+      if (options.everywhere && session.subject) await store.revokeSubject(session.subject);
+      else await store.destroy(session);
+    })(),
+  );
 }
 
 /**

@@ -333,3 +333,62 @@ test("middleware options with a name none of theirs are refused, never ignored",
   mw.sessionStore(store, { commit: false });
   mw.affinity(router, { header: "x-tenant", clientIp: () => null });
 });
+
+/** A Workers KV binding in memory whose every call takes a few milliseconds, as a real one does. */
+const slowKv = () => {
+  const m = new Map();
+  const later = (f) => new Promise((r) => setTimeout(() => r(f()), 3));
+  return {
+    m,
+    get: (k) => later(() => m.get(k) ?? null),
+    put: (k, v) => later(() => void m.set(k, v)),
+    delete: (k) => later(() => void m.delete(k)),
+    list: ({ prefix = "" } = {}) =>
+      later(() => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true })),
+  };
+};
+
+test("sessionStore: a login or logout the handler did not await is finished before the commit and the answer", async () => {
+  // login(c, ...) under sessionTokens returns at once: a handler written that way under
+  // sessionStore committed while regenerate was under way, answered without the new cookie,
+  // and the old id named the logged-in session (session fixation); its logout answered before
+  // the session was deleted (a Worker may stop there), and a failure of it was unhandled.
+  const kv = slowKv();
+  const store = new SessionStore({ keys: KEYS_1, kv });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.get("/cart", (c) => {
+    c.get("session").set("items", ["book"]);
+    return c.text("ok");
+  });
+  app.post("/login", (c) => {
+    mw.login(c, "bob");
+    return c.text("in");
+  });
+  app.post("/logout", (c) => {
+    mw.logout(c);
+    return c.text("bye");
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null }));
+  const cookie = cookiesOf(await app.request("/cart"));
+  const login = await app.request("/login", { method: "POST", headers: { cookie } });
+  const renewed = cookiesOf(login);
+  assert.match(renewed, /^__Host-sid=/, "the new id goes out");
+  assert.notEqual(renewed, cookie);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await (await app.request("/me", { headers: { cookie } })).json(), { subject: null }, "the old id names nothing");
+  assert.deepEqual(await (await app.request("/me", { headers: { cookie: renewed } })).json(), { subject: "bob" });
+
+  const out = await app.request("/logout", { method: "POST", headers: { cookie: renewed } });
+  assert.deepEqual(out.headers.getSetCookie(), ["__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
+  assert.equal(await store.find(renewed.replace(/^__Host-sid=/, "")), undefined, "deleted before the answer");
+
+  // A logout that fails (the store is down) is the request's error, not an unhandled rejection.
+  const cookie2 = cookiesOf(await app.request("/cart"));
+  kv.delete = () => Promise.reject(new Error("KV down"));
+  app.onError((e, c) => c.text(`error: ${e.code}`, 500));
+  const failed = await app.request("/logout", { method: "POST", headers: { cookie: cookie2 } });
+  assert.equal(failed.status, 500);
+  assert.equal(await failed.text(), "error: store_unavailable");
+  assert.deepEqual(failed.headers.getSetCookie(), []);
+});
