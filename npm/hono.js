@@ -188,6 +188,7 @@ export function login(c, claims) {
   const subject = typeof claims === "string" ? claims : claims?.sub;
   if (typeof subject !== "string") throw new TypeError("edge-session/hono: login needs a subject (claims.sub)");
   s.session.subject = subject;
+  c.set("session", s.session); // null after a logout in the same request
   return track(s, s.store.regenerate(s.session));
 }
 
@@ -205,13 +206,18 @@ export function logout(c, options = {}) {
   c.set("session", null);
   if (s.kind === "tokens") return Promise.resolve();
   const { session, store } = s;
-  return track(
+  const done = track(
     s,
     (async () => {
       if (options.everywhere && session.subject) await store.revokeSubject(session.subject);
       else await store.destroy(session);
     })(),
   );
+  // The store operation has read the session (its id and subject): empty it, so that a login
+  // later in this request ('switch user') starts a session without the logged-out one's data.
+  session.data = {};
+  session.subject = undefined;
+  return done;
 }
 
 /**

@@ -392,3 +392,31 @@ test("sessionStore: a login or logout the handler did not await is finished befo
   assert.equal(await failed.text(), "error: store_unavailable");
   assert.deepEqual(failed.headers.getSetCookie(), []);
 });
+
+test("sessionStore: a login after a logout in the same request starts an empty session", async () => {
+  // A 'switch user' handler: logout, then login as someone else. The logged-out session's
+  // data (deleted from the store) went on into the new user's session.
+  const kv = slowKv();
+  const store = new SessionStore({ keys: KEYS_1, kv });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, c.req.query("user"));
+    c.get("session").set("secret", `${c.req.query("user")}'s`);
+    return c.text("in");
+  });
+  app.post("/switch", async (c) => {
+    await mw.logout(c);
+    await mw.login(c, c.req.query("user"));
+    return c.json({ subject: c.get("session")?.subject ?? null });
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null, data: c.get("session").data }));
+  const alice = cookiesOf(await app.request("/login?user=alice", { method: "POST" }));
+  const switched = await app.request("/switch?user=bob", { method: "POST", headers: { cookie: alice } });
+  assert.deepEqual(await switched.json(), { subject: "bob" }, "c.get('session') is the new session");
+  const bob = cookiesOf(switched);
+  assert.match(bob, /^__Host-sid=/);
+  assert.deepEqual(await (await app.request("/me", { headers: { cookie: bob } })).json(), { subject: "bob", data: {} });
+  assert.deepEqual(await (await app.request("/me", { headers: { cookie: alice } })).json(), { subject: null, data: {} });
+  assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
+});
