@@ -70,15 +70,16 @@ export function sessionStore(
 export function affinity(router: Affinity, options?: AffinityOptions): MiddlewareHandler<{ Variables: AffinityVariables }>;
 
 /**
- * Logs in. Under `sessionTokens`: signs `claims`, sets the cookie, returns the token. Under
- * `sessionStore`: regenerates the session with `claims.sub` (or the string given) as its subject;
- * await it (the middleware waits for it before it commits, and its failure fails the request).
+ * Logs in, under the route's innermost session middleware. Under `sessionTokens`: signs
+ * `claims`, sets the cookie, returns the token. Under `sessionStore`: regenerates the session
+ * with `claims.sub` (or the string given) as its subject; await it (the middleware waits for it before it commits, and its failure fails the request).
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
 export function login(c: Context, subject: string): Promise<void>;
 
 /**
- * Logs out: clears the session cookie; under `sessionStore`, deletes the session, or with
- * `{ everywhere: true }` every session of its subject.
+ * Logs out of every session middleware on the route: clears the session cookie; under
+ * `sessionStore`, deletes the session, or with `{ everywhere: true }` every session of its
+ * subject.
  */
 export function logout(c: Context, options?: { everywhere?: boolean }): Promise<void>;

@@ -73,11 +73,17 @@ const track = (s, promise) => {
   return promise;
 };
 
-const state = (c, what) => {
-  const s = c.get(STATE);
-  if (!s) throw new Error(`edge-session/hono: ${what} needs the sessionTokens or sessionStore middleware on this route`);
-  return s;
+/**
+ * The states of the session middlewares on this route, outermost first: each adds its own (a
+ * route may have sessionTokens and sessionStore, or one app's under another's).
+ */
+const states = (c, what) => {
+  const list = c.get(STATE);
+  if (!list?.length) throw new Error(`edge-session/hono: ${what} needs the sessionTokens or sessionStore middleware on this route`);
+  return list;
 };
+
+const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
 
 /**
  * Session tokens (SessionTokens or SealedTokens) in a cookie. Sets `session` to the verified
@@ -108,7 +114,7 @@ export function sessionTokens(tokens, options = {}) {
       }
     }
     const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false };
-    c.set(STATE, s);
+    enter(c, s);
     c.set("session", claims);
     if (error !== undefined) c.set("sessionError", error);
     await next();
@@ -150,7 +156,7 @@ export function sessionStore(store, options = {}) {
   return async (c, next) => {
     const session = await store.load(c.req.raw);
     const s = { kind: "store", store, session, cleared: false, pending: [] };
-    c.set(STATE, s);
+    enter(c, s);
     c.set("session", session);
     await next();
     const settled = await Promise.allSettled(s.pending);
@@ -168,14 +174,15 @@ export function sessionStore(store, options = {}) {
 }
 
 /**
- * Logs in. With session tokens: signs `claims` (an object with `sub`), sets the cookie, and
- * returns the token; `c.get("session")` becomes the verified claims. With a store: gives the
+ * Logs in, under the innermost session middleware of the route. With session tokens: signs
+ * `claims` (an object with `sub`), sets the cookie, and returns the token; `c.get("session")`
+ * becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
  * string) and resolves when done; the cookie goes out with the response. The middleware waits
  * for it before it commits (and a failure of it fails the request), awaited or not.
  */
 export function login(c, claims) {
-  const s = state(c, "login");
+  const s = states(c, "login").at(-1); // the innermost: the one whose session c.get("session") is
   s.cleared = false;
   if (s.kind === "tokens") {
     const token = s.tokens.sign(claims);
@@ -193,18 +200,27 @@ export function login(c, claims) {
 }
 
 /**
- * Logs out: clears the session cookie. With a store, also deletes the session; with
+ * Logs out of every session middleware on the route (sessionTokens and sessionStore stacked:
+ * both): clears the session cookie. With a store, also deletes the session; with
  * `{ everywhere: true }`, every session of its subject (`store.revokeSubject`). Resolves when
  * done (a promise with a store, nothing to wait for with tokens); the middleware waits for it
  * before it answers (and a failure of it fails the request), awaited or not.
  */
 export function logout(c, options = {}) {
   checkOptions("logout options", options, ["everywhere"]);
-  const s = state(c, "logout");
+  const list = states(c, "logout");
+  c.set("session", null);
+  // Every session middleware of the route: with sessionTokens and sessionStore, ending one left
+  // the other's session valid.
+  const done = Promise.all(list.map((s) => end(s, options))).then(() => {});
+  done.catch(() => {}); // the middleware awaits the store's part: never an unhandled rejection
+  return done;
+}
+
+const end = (s, options) => {
   s.cleared = true;
   s.changed = false;
-  c.set("session", null);
-  if (s.kind === "tokens") return Promise.resolve();
+  if (s.kind === "tokens") return undefined;
   const { session, store } = s;
   const done = track(
     s,
@@ -218,7 +234,7 @@ export function logout(c, options = {}) {
   session.data = {};
   session.subject = undefined;
   return done;
-}
+};
 
 /**
  * Sticky routing for apps that proxy (an `Affinity` router): sets `backend` to the backend id

@@ -420,3 +420,31 @@ test("sessionStore: a login after a logout in the same request starts an empty s
   assert.deepEqual(await (await app.request("/me", { headers: { cookie: alice } })).json(), { subject: null, data: {} });
   assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
 });
+
+test("sessionTokens and sessionStore on one route: logout ends both, login the innermost", async () => {
+  // Each middleware kept its state under one key of the context, the inner one replacing the
+  // outer's: logout cleared the store's cookie and left the session token valid in the browser.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, "dave");
+    return c.text("in");
+  });
+  app.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.json({ session: c.get("session") });
+  });
+  const token = tokens.sign({ sub: "dave" });
+  const sid = cookiesOf(await app.request("/login", { method: "POST" }));
+  assert.match(sid, /^__Host-sid=[^;]+$/, "login: the store's (innermost) session only");
+  const out = await app.request("/logout", { method: "POST", headers: { cookie: `__Host-session=${token}; ${sid}` } });
+  assert.deepEqual(out.headers.getSetCookie().sort(), [
+    "__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax",
+    "__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax",
+  ]);
+  assert.deepEqual(await out.json(), { session: null });
+  assert.equal(await store.find(sid.replace(/^__Host-sid=/, "")), undefined);
+});
