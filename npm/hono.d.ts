@@ -75,7 +75,8 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
  * with `claims.sub` (or the string given) as its subject; await it (the middleware waits for it before it commits, and its failure fails the request).
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
-export function login(c: Context, subject: string): Promise<void>;
+/** The subject alone: `{ sub: subject }` under `sessionTokens` (returns the token). */
+export function login(c: Context, subject: string): string | Promise<void>;
 
 /**
  * Logs out of every session middleware on the route: clears the session cookie; under

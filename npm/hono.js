@@ -175,7 +175,7 @@ export function sessionStore(store, options = {}) {
 
 /**
  * Logs in, under the innermost session middleware of the route. With session tokens: signs
- * `claims` (an object with `sub`), sets the cookie, and returns the token; `c.get("session")`
+ * `claims` (an object with `sub`; a string is `{ sub }`), sets the cookie, and returns the token; `c.get("session")`
  * becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
  * string) and resolves when done; the cookie goes out with the response. The middleware waits
@@ -185,7 +185,7 @@ export function login(c, claims) {
   const s = states(c, "login").at(-1); // the innermost: the one whose session c.get("session") is
   s.cleared = false;
   if (s.kind === "tokens") {
-    const token = s.tokens.sign(claims);
+    const token = s.tokens.sign(typeof claims === "string" ? { sub: claims } : claims);
     s.setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
     s.changed = true;
     c.set("session", s.tokens.verify(token));

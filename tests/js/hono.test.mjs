@@ -448,3 +448,19 @@ test("sessionTokens and sessionStore on one route: logout ends both, login the i
   assert.deepEqual(await out.json(), { session: null });
   assert.equal(await store.find(sid.replace(/^__Host-sid=/, "")), undefined);
 });
+
+test("sessionTokens: login with a subject string, as under sessionStore, signs { sub }", async () => {
+  // hono.d.ts types login(c, subject: string) for any context and README says login works under
+  // either middleware: under sessionTokens it threw invalid_claims (a 500).
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.post("/login", (c) => {
+    const token = mw.login(c, "erin");
+    return c.json({ sub: c.get("session").sub, token: typeof token });
+  });
+  const res = await app.request("/login", { method: "POST" });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { sub: "erin", token: "string" });
+  assert.equal(tokens.verify(getCookie(cookiesOf(res), "__Host-session")).sub, "erin");
+});
