@@ -19,11 +19,25 @@ const loadCookies = async () => (cookies ??= await import("edge-session"));
 const STATE = "edgeSession";
 
 /**
+ * Cache fields that CDNs obey instead of Cache-Control: RFC 9213's CDN-Cache-Control, those of
+ * Cloudflare and Vercel, Surrogate-Control (Fastly and others), Akamai's Edge-Control. With
+ * `CDN-Cache-Control: max-age=600`, a private Cache-Control does not keep the CDN from storing.
+ */
+const CDN_CACHE_FIELDS = [
+  "cdn-cache-control",
+  "cloudflare-cdn-cache-control",
+  "vercel-cdn-cache-control",
+  "surrogate-control",
+  "edge-control",
+];
+
+/**
  * Appends a Set-Cookie to the context's response, copying a response whose headers are immutable,
  * and makes the response private, as the gateway does: a shared cache that kept it would hand
  * one visitor's session to others (a refresh rides on whatever page the app answers, one it may
  * have made `public`). The app's `no-store` or `private` stays; otherwise `public` and `s-maxage`
- * give way to `private` and the other directives stay.
+ * give way to `private` and the other directives stay. The fields a CDN reads in place of
+ * Cache-Control (`CDN_CACHE_FIELDS`) are removed: the CDN then reads the private Cache-Control.
  */
 const appendCookie = (c, value) => {
   try {
@@ -33,6 +47,7 @@ const appendCookie = (c, value) => {
     c.res.headers.append("set-cookie", value);
   }
   const headers = c.res.headers;
+  for (const name of CDN_CACHE_FIELDS) headers.delete(name);
   const directives = (headers.get("cache-control") ?? "").split(",").map((d) => d.trim()).filter(Boolean);
   const name = (d) => d.split("=")[0].trim().toLowerCase();
   if (directives.some((d) => ["no-store", "private"].includes(d.toLowerCase()))) return;

@@ -464,3 +464,65 @@ test("sessionTokens: login with a subject string, as under sessionStore, signs {
   assert.deepEqual(await res.json(), { sub: "erin", token: "string" });
   assert.equal(tokens.verify(getCookie(cookiesOf(res), "__Host-session")).sub, "erin");
 });
+
+test("a response that gets one of the middleware's cookies loses the CDN's own cache fields, which a CDN reads before Cache-Control", async () => {
+  // CDN-Cache-Control (RFC 9213), Cloudflare-CDN-Cache-Control, Vercel-CDN-Cache-Control and
+  // Surrogate-Control tell a CDN how to cache in place of Cache-Control: an app's (or a global
+  // middleware's) 'CDN-Cache-Control: max-age=600' kept a login or a refresh cacheable there
+  // whatever Cache-Control said. Removed, the CDN falls back to the private Cache-Control.
+  const targeted = {
+    "cdn-cache-control": "max-age=600",
+    "cloudflare-cdn-cache-control": "public, max-age=600",
+    "vercel-cdn-cache-control": "max-age=600",
+    "surrogate-control": "max-age=600",
+    "edge-control": "max-age=600",
+  };
+  const fields = (res) => Object.keys(targeted).filter((name) => res.headers.has(name));
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] });
+  const app = new Hono();
+  app.use("/t/*", mw.sessionTokens(tokens));
+  app.use("/s/*", mw.sessionStore(store));
+  app.use("/a/*", mw.affinity(router));
+  app.use(async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(targeted)) c.res.headers.set(name, value);
+  });
+  for (const kind of ["t", "s", "a"]) {
+    app.get(`/${kind}/page`, (c) => {
+      if (kind === "s") c.get("session").set("seen", true);
+      return c.text("page", 200, { "cache-control": c.req.query("cc") ?? "public, max-age=60" });
+    });
+    app.post(`/${kind}/login`, async (c) => {
+      await mw.login(c, "frank");
+      return c.text("in");
+    });
+    app.post(`/${kind}/logout`, async (c) => {
+      await mw.logout(c);
+      return c.text("out");
+    });
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const old = `__Host-session=${tokens.sign({ sub: "a" }, { now: now - 60 })}`;
+  const young = `__Host-session=${tokens.sign({ sub: "a" }, { now: now - 1 })}`;
+  const answers = {
+    "token refresh": await app.request("/t/page", { headers: { cookie: old } }),
+    "token refresh, no-store": await app.request("/t/page?cc=no-store", { headers: { cookie: old } }),
+    "token login": await app.request("/t/login", { method: "POST" }),
+    "token logout": await app.request("/t/logout", { method: "POST", headers: { cookie: young } }),
+    "new stored session": await app.request("/s/page"),
+    "stored login": await app.request("/s/login", { method: "POST" }),
+    "stored logout": await app.request("/s/logout", { method: "POST" }),
+    "affinity cookie": await app.request("/a/page"),
+  };
+  for (const [what, res] of Object.entries(answers)) {
+    assert.equal(res.headers.getSetCookie().length, 1, what);
+    assert.match(res.headers.get("cache-control"), /^(private|no-store)\b/, what);
+    assert.deepEqual(fields(res), [], what);
+  }
+  // Without a cookie of ours, the app's fields stay.
+  const plain = await app.request("/t/page", { headers: { cookie: young } });
+  assert.deepEqual(plain.headers.getSetCookie(), []);
+  assert.deepEqual(fields(plain), Object.keys(targeted));
+});
