@@ -48,9 +48,16 @@ export interface SessionStoreOptions {
 }
 
 export interface AffinityOptions {
-  /** Header mode: the request header whose value is the routing key. */
+  /**
+   * Header mode: the request header whose value is the routing key, the router's `header` again
+   * (the middleware cannot read the router's): without it every request is routed at random.
+   */
   header?: string;
-  /** IP mode: the client address (default: the CF-Connecting-IP header). */
+  /**
+   * IP mode: the client address (default: the CF-Connecting-IP header, which only Cloudflare
+   * sets: elsewhere a client sends it and picks its backend; give your platform's address, e.g.
+   * `(c) => getConnInfo(c).remote.address ?? null` with Hono's adapter).
+   */
   clientIp?: (c: Context) => string | null | undefined;
 }
 
