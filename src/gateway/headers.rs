@@ -400,10 +400,27 @@ pub fn add_cookies(out: &mut Vec<(String, String)>, cookies: impl IntoIterator<I
     }
 }
 
-/// Makes a response for the client `private` (see [`add_cookies`]): an origin's `no-store` or
-/// `private` stays as it is; otherwise `public` and `s-maxage` give way to `private` and the
-/// other directives stay.
+/// Cache fields that CDNs obey instead of `Cache-Control`: RFC 9213's `CDN-Cache-Control`, those
+/// of Cloudflare and Vercel, `Surrogate-Control` (Fastly and others) and Akamai's `Edge-Control`.
+/// With `CDN-Cache-Control: max-age=600` a CDN stores an answer whatever its `Cache-Control`
+/// says. (The Hono middleware, npm/hono.js, removes the same list.)
+const CDN_CACHE_FIELDS: [&str; 5] = [
+    "cdn-cache-control",
+    "cloudflare-cdn-cache-control",
+    "vercel-cdn-cache-control",
+    "surrogate-control",
+    "edge-control",
+];
+
+/// Makes a response for the client `private` (see [`add_cookies`]): the fields a CDN reads in
+/// place of `Cache-Control` go; an origin's `no-store` or `private` stays as it is; otherwise
+/// `public` and `s-maxage` give way to `private` and the other directives stay.
 pub fn make_private(out: &mut Vec<(String, String)>) {
+    out.retain(|(n, _)| {
+        !CDN_CACHE_FIELDS
+            .iter()
+            .any(|field| n.eq_ignore_ascii_case(field))
+    });
     let directives: Vec<String> = out
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
@@ -1034,6 +1051,25 @@ mod tests {
         let mut out = h(&[("cache-control", "public, max-age=60")]);
         add_cookies(&mut out, None);
         assert_eq!(out, h(&[("cache-control", "public, max-age=60")]));
+        // The fields a CDN obeys instead of Cache-Control go, whatever Cache-Control says.
+        for origin in ["public, max-age=60", "no-store", "private"] {
+            let mut out = h(&[
+                ("cache-control", origin),
+                ("CDN-Cache-Control", "max-age=600"),
+                ("cloudflare-cdn-cache-control", "max-age=600"),
+                ("Vercel-CDN-Cache-Control", "max-age=600"),
+                ("surrogate-control", "max-age=600"),
+                ("edge-control", "cache-maxage=600s"),
+                ("content-type", "text/html"),
+            ]);
+            add_cookies(&mut out, cookie());
+            let names: Vec<_> = out.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+            assert_eq!(
+                names,
+                ["cache-control", "content-type", "set-cookie"],
+                "{origin}"
+            );
+        }
     }
 
     #[test]
