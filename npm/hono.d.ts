@@ -48,10 +48,7 @@ export interface SessionStoreOptions {
 }
 
 export interface AffinityOptions {
-  /**
-   * Header mode: the request header whose value is the routing key, the router's `header` again
-   * (the middleware cannot read the router's): without it every request is routed at random.
-   */
+  /** Header mode: the request header whose value is the routing key (default: the router's `header`). */
   header?: string;
   /**
    * IP mode: the client address (default: the CF-Connecting-IP header, which only Cloudflare
@@ -73,7 +70,10 @@ export function sessionStore(
   options?: SessionStoreOptions,
 ): MiddlewareHandler<{ Variables: SessionStoreVariables }>;
 
-/** Sticky routing for apps that proxy: `c.get("backend")` is where this visitor goes. */
+/**
+ * Sticky routing for apps that proxy: `c.get("backend")` is where this visitor goes. In URL mode
+ * the handler sends the visitor to `c.get("route").url` when it is set (no page rewriting here).
+ */
 export function affinity(router: Affinity, options?: AffinityOptions): MiddlewareHandler<{ Variables: AffinityVariables }>;
 
 /**

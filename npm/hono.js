@@ -254,12 +254,14 @@ const end = (s, options) => {
 /**
  * Sticky routing for apps that proxy (an `Affinity` router): sets `backend` to the backend id
  * for this visitor and `route` to the whole decision, and sends the affinity cookie when one was
- * issued or refreshed. A request no backend can take gets 503 (`no_backend`,
+ * issued or refreshed. In URL mode the handler sends the visitor to `route.url` when it is set
+ * (the middleware does not rewrite pages: the gateway does). A request no backend can take gets 503 (`no_backend`,
  * `backend_unavailable`).
  */
 export function affinity(router, options = {}) {
   checkOptions("affinity options", options, ["header", "clientIp"]);
-  const { header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options;
+  // Header mode: the router's own header unless the options name one.
+  const { header = router.header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options;
   return async (c, next) => {
     let route;
     try {

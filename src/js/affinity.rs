@@ -164,6 +164,14 @@ impl Affinity {
         Ok(out)
     }
 
+    /// Header mode: the header whose value is the key, lowercased; `undefined` in other modes.
+    #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
+    pub fn header(&self) -> JsValue {
+        self.core
+            .header_name()
+            .map_or(JsValue::UNDEFINED, JsValue::from_str)
+    }
+
     /// Marks a backend up or down; throws `invalid_config` for an unknown id.
     #[wasm_bindgen(js_name = setHealthy)]
     pub fn set_healthy(&mut self, id: &str, healthy: bool) -> Result<(), JsValue> {

@@ -281,6 +281,25 @@ test("affinity: the same visitor to the same backend, the cookie set once", asyn
   assert.deepEqual(await down.json(), { error: "no_backend" });
 });
 
+test("affinity: in header mode the router's own header is the key (no option needed)", async () => {
+  // Without the router's header the middleware routed every request at random.
+  const router = new Affinity({ secret: SECRET_1, mode: "header", header: "X-Tenant", backends: [{ id: "a" }, { id: "b" }, { id: "c" }] });
+  assert.equal(router.header, "x-tenant");
+  const app = new Hono();
+  app.use(mw.affinity(router));
+  app.get("/", (c) => c.text(c.get("backend")));
+  const backends = new Set();
+  for (const tenant of ["t1", "t2", "t3", "t4", "t5", "t6"]) {
+    const first = await (await app.request("/", { headers: { "x-tenant": tenant } })).text();
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await (await app.request("/", { headers: { "x-tenant": tenant } })).text(), first, tenant);
+    }
+    backends.add(first);
+  }
+  assert.ok(backends.size > 1, "tenants spread over the backends");
+  assert.equal(new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] }).header, undefined);
+});
+
 test("login and logout outside the middleware say what is missing", async () => {
   const app = new Hono();
   app.get("/", (c) => {
