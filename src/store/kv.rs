@@ -96,9 +96,13 @@ impl Backend for KvStore {
                 let Some(session) = name.strip_prefix(&prefix) else {
                     continue;
                 };
+                // A link can outlive its session (ended by a logout): counted only when there.
+                let live = settle("KV get", self.namespace.get(session), self.timeout_ms).await?;
                 self.delete(session).await?;
                 self.delete(&name).await?;
-                n += 1;
+                if !(live.is_null() || live.is_undefined()) {
+                    n += 1;
+                }
             }
             let complete = page
                 .list_complete()
