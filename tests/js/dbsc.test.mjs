@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { NOW, SECRET_1, SECRET_2 } from "./fixtures.mjs";
 
 const require = createRequire(import.meta.url);
-const { DeviceBoundSessions, SessionTokens } = require("../../target/pkg-dbsc/edge_session.js");
+const { DeviceBoundSessions, SessionTokens, setCookie } = require("../../target/pkg-dbsc/edge_session.js");
 
 const SID = "c2Vzc2lvbi1pZC0x";
 const ring = [{ id: "k1", secret: SECRET_1 }];
@@ -203,6 +203,16 @@ test("refused proofs, each with its code", async () => {
   assert.equal(thrown(() => other.checkBound(bound, SID, es.jkt, { now: NOW })).code, "bad_signature");
   assert.equal(thrown(() => s.checkBound("x", SID, es.jkt, { now: NOW })).code, "malformed");
   assert.equal(thrown(() => s.checkBound(bound, SID, es.jkt, { now: NOW - 61 })).code, "not_yet_valid");
+});
+
+test("the bound cookie set by setCookie carries the attributes sessionConfig names (README)", () => {
+  // The README sets the bound cookie with setCookie: its attributes after Max-Age must be those
+  // the session config tells the browser (a __Host- cookie without Secure and Path=/ is refused).
+  const s = dbsc();
+  const bound = s.boundCookie(SID, "jkt", { now: NOW });
+  const config = JSON.parse(s.sessionConfig({ sessionId: SID, refreshUrl: "/dbsc/refresh", origin: "https://app.example", cookieName: "__Host-bound" }));
+  const header = setCookie("__Host-bound", bound, { maxAge: s.boundSeconds });
+  assert.equal(header, `__Host-bound=${bound}; Max-Age=${s.boundSeconds}; ${config.credentials[0].attributes}`);
 });
 
 test("a key rotation keeps what the old key issued valid", async () => {
