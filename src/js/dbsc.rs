@@ -214,7 +214,8 @@ impl DeviceBoundSessions {
     /// Verifies a registration proof (the `Secure-Session-Response` header) for the session
     /// `sessionId`: a Promise of `{ jkt, jwk, alg, challengeId, challengeExpires,
     /// authorization? }`. Rejects with `malformed`, `too_large`, `unsupported_alg` (`none`
-    /// included), `unknown_challenge`, `expired` or `bad_signature`. What it cannot know, you
+    /// included), `unknown_challenge`, `expired`, `not_yet_valid` (a challenge issued over a
+    /// minute ahead of `now`) or `bad_signature`. What it cannot know, you
     /// must still do: refuse it when the session already recorded a `jkt` (a session binds
     /// once), record `challengeId` so that a replay is refused (single use), and compare
     /// `authorization` with the one you offered, if you offered one.
@@ -251,7 +252,8 @@ impl DeviceBoundSessions {
     /// Verifies a refresh proof for the session `sessionId` bound to `jwk` (the JSON text
     /// `verifyRegistration` gave): a Promise of `{ jkt, challengeId, challengeExpires }`.
     /// Rejects with `malformed`, `too_large`, `unsupported_alg`, `unknown_challenge`,
-    /// `expired`, `key_mismatch` (another key, or not the `jkt` given) or `bad_signature`.
+    /// `expired`, `not_yet_valid`, `key_mismatch` (another key, or not the `jkt` given) or
+    /// `bad_signature`.
     /// `jwk` is trusted as the session's key: take it from your own record of the session,
     /// never from the request, or pass `{ jkt }` (the thumbprint the session recorded), else a
     /// thief's own key verifies. Record `challengeId` to refuse a replay.
@@ -295,8 +297,8 @@ impl DeviceBoundSessions {
     }
 
     /// True when `value` is a bound cookie for (`sessionId`, `jkt`) still valid; otherwise
-    /// throws `malformed`, `bad_signature` (altered, or for another session or key) or
-    /// `expired`.
+    /// throws `malformed`, `bad_signature` (altered, or for another session or key),
+    /// `expired` or `not_yet_valid` (issued over a minute ahead of `now`).
     #[wasm_bindgen(js_name = checkBound)]
     pub fn check_bound(
         &self,

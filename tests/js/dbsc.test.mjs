@@ -192,6 +192,7 @@ test("refused proofs, each with its code", async () => {
   assert.equal(await refreshOf(await proof(es, ch()), { jkt: rs.jkt }), "key_mismatch");
   assert.equal(await refreshOf(await proof(es, reg())), "unknown_challenge");
   assert.equal(await refreshOf(await proof(es, ch()), { now: NOW + 600 + 300 + 1 }), "expired");
+  assert.equal(await refreshOf(await proof(es, s.challenge(SID, { now: NOW + 61 }))), "not_yet_valid");
   assert.equal(await refreshOf(await proof(es, ch()), { jwk: '{"kty":"EC"}' }), "malformed");
   assert.equal(await refreshOf(await proof(es, ch()), { jwk: JSON.stringify({ ...es.jwk, d: "AAAA" }) }), "malformed");
   assert.equal((await s.verifyRefresh(await proof(es, ch()), SID, esJwk, { now: NOW + 900 })).jkt, es.jkt);
