@@ -5,9 +5,9 @@
 // then the known vectors of tests/vectors/dbsc.json (the Rust tests read them too).
 // Every error code the class throws for a proof, a bound cookie or an option is reached here
 // (malformed, too_large, unsupported_alg, unknown_challenge, expired, not_yet_valid,
-// bad_signature, key_mismatch, invalid_config). Not here: `challenge_reused`, the caller's
-// store's to say (the class returns the `challengeId` to record), and `randomness_unavailable`
-// (no `crypto.getRandomValues`), which Node cannot be made to lack.
+// bad_signature, key_mismatch, invalid_config, and randomness_unavailable with `crypto` taken
+// away). Not here: `challenge_reused`, the caller's store's to say (the class returns the
+// `challengeId` to record).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -214,6 +214,29 @@ test("the bound cookie set by setCookie carries the attributes sessionConfig nam
   const config = JSON.parse(s.sessionConfig({ sessionId: SID, refreshUrl: "/dbsc/refresh", origin: "https://app.example", cookieName: "__Host-bound" }));
   const header = setCookie("__Host-bound", bound, { maxAge: s.boundSeconds });
   assert.equal(header, `__Host-bound=${bound}; Max-Age=${s.boundSeconds}; ${config.credentials[0].attributes}`);
+});
+
+test("without WebCrypto: randomness_unavailable, and a proof is never accepted", async () => {
+  const s = dbsc();
+  const jti = challengeOf(s.registrationHeader(SID, { path: "/r", now: NOW }));
+  const good = await proof(devices.ES256, jti);
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  delete globalThis.crypto;
+  try {
+    assert.equal(globalThis.crypto, undefined);
+    for (const call of [
+      () => s.registrationHeader(SID, { path: "/r", now: NOW }),
+      () => s.challenge(SID, { now: NOW }),
+      () => s.challengeHeader(SID, { now: NOW }),
+      () => s.boundCookie(SID, "jkt", { now: NOW }),
+    ]) {
+      assert.equal(thrown(call).code, "randomness_unavailable");
+    }
+    await assert.rejects(s.verifyRegistration(good, SID, { now: NOW }));
+  } finally {
+    Object.defineProperty(globalThis, "crypto", saved);
+  }
+  assert.equal((await s.verifyRegistration(good, SID, { now: NOW })).jkt, devices.ES256.jkt);
 });
 
 test("a key rotation keeps what the old key issued valid", async () => {
