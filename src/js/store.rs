@@ -376,14 +376,14 @@ impl SessionStore {
     }
 
     /// Loads the session named by the cookie (as for `load`; or a new one), calls
-    /// `change(session)`, commits, and on `conflict` starts again (up to `retries` more times,
-    /// default 10). Resolves to the committed session. Options: `update(cookie, change, { retries, now })`; the older
+    /// `change(session)` (and awaits it when it returns a promise), commits, and on `conflict`
+    /// starts again (up to `retries` more times, default 10). Resolves to the committed session. Options: `update(cookie, change, { retries, now })`; the older
     /// positional form `update(cookie, change, retries, { now })` still works.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn update(
         &self,
         cookie: SessionCookieSource,
-        #[wasm_bindgen(unchecked_param_type = "(session: Session) => void")]
+        #[wasm_bindgen(unchecked_param_type = "(session: Session) => void | Promise<void>")]
         change: js_sys::Function,
         options: Option<UpdateOptions>,
         positional_options: Option<NowOptions>,
@@ -405,7 +405,12 @@ impl SessionStore {
                     .map_err(js_error)?;
                 let session = Session::wrap(s);
                 let cell = session.inner.clone();
-                change.call1(&JsValue::NULL, &JsValue::from(session))?;
+                let changed = change.call1(&JsValue::NULL, &JsValue::from(session))?;
+                // An async change: committed once its promise resolves (a rejection rejects
+                // update, nothing written), never as it was at its first `await`.
+                if changed.is_object() {
+                    wasm_bindgen_futures::JsFuture::from(Promise::resolve(&changed)).await?;
+                }
                 let mut s = cell.borrow().clone();
                 match sessions.commit(&mut s, now).await {
                     Ok(_) => return Ok(Session::wrap(s).into()),

@@ -212,3 +212,24 @@ test("cookieOptions: an attribute it does not know, or maxAge (the store's own),
   }
   assert.equal(new SessionStore({ keys, cookieOptions: { sameSite: "Strict" } }).consistency, "strong");
 });
+
+test("update awaits an async change: its changes are committed, and its rejection rejects update", async () => {
+  // The change's promise was dropped: update committed the session as it was before the first
+  // await (nothing), resolved, and the later changes were lost without a word.
+  const store = new SessionStore({ keys });
+  const session = await store.update(undefined, async (s) => {
+    await null;
+    s.set("cart", ["book"]);
+  }, { now: NOW });
+  assert.deepEqual(session.get("cart"), ["book"]);
+  assert.ok(session.cookie, "a new session's cookie");
+  assert.deepEqual((await store.find(session.cookie, { now: NOW + 1 })).get("cart"), ["book"]);
+  const boom = new Error("async change");
+  const failing = async (s) => {
+    s.set("half", 1);
+    await null;
+    throw boom;
+  };
+  assert.equal(await thrownBy(() => store.update(session.cookie, failing, { now: NOW + 2 })), boom);
+  assert.equal((await store.find(session.cookie, { now: NOW + 3 })).get("half"), undefined);
+});
