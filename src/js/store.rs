@@ -437,12 +437,35 @@ impl SessionStore {
         })
     }
 
-    /// Ends the session (deletes it from the store). Clear the cookie.
+    /// Ends the session (deletes it from the store). Clear the cookie. The `Session` becomes a
+    /// new, empty one at once (another id, nothing stored): committing it afterwards never writes
+    /// the ended session back, and what is set in it afterwards (a login after the logout) is a
+    /// new session.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn destroy(&self, session: &Session) -> Promise {
-        let (sessions, s) = (self.inner.clone(), session.inner.borrow().clone());
+    pub fn destroy(&self, session: &Session, options: Option<NowOptions>) -> Promise {
+        let (sessions, cell) = (self.inner.clone(), session.inner.clone());
+        let fresh = now(options).and_then(|now| sessions.new_session(now).map_err(js_error));
+        let ended = match fresh {
+            Ok(fresh) => Ok(std::mem::replace(&mut *cell.borrow_mut(), fresh)),
+            Err(e) => Err(e),
+        };
         future_to_promise(async move {
-            sessions.destroy(s).await.map_err(js_error)?;
+            let ended = ended?;
+            let key = cell.borrow().store_key().to_owned();
+            if let Err(e) = sessions.destroy(ended.clone()).await {
+                // Not ended: the Session is it again, unless used meanwhile.
+                let untouched = {
+                    let s = cell.borrow();
+                    s.store_key() == key
+                        && s.is_new()
+                        && s.data().is_empty()
+                        && s.subject().is_none()
+                };
+                if untouched {
+                    *cell.borrow_mut() = ended;
+                }
+                return Err(js_error(e));
+            }
             Ok(JsValue::UNDEFINED)
         })
     }

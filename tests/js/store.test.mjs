@@ -172,6 +172,7 @@ test("call options with a name that is none of their options are refused, never 
     ["find", () => store.find("x", { nwo: NOW })],
     ["commit", () => store.commit(session, { now: NOW, force: true })],
     ["regenerate", () => store.regenerate(session, { nwo: NOW })],
+    ["destroy", () => store.destroy(session, { nwo: NOW })],
     ["revokeTokens", () => store.revokeTokens("s", 60, { nwo: NOW })],
     ["cookieMaxAge", () => store.cookieMaxAge(session, { nwo: NOW })],
     ["setCookie", () => store.setCookie(session, { now: NOW, maxAge: 60 })],
@@ -232,4 +233,61 @@ test("update awaits an async change: its changes are committed, and its rejectio
   };
   assert.equal(await thrownBy(() => store.update(session.cookie, failing, { now: NOW + 2 })), boom);
   assert.equal((await store.find(session.cookie, { now: NOW + 3 })).get("half"), undefined);
+});
+
+test("after destroy the Session is a new, empty one: committing it never brings the ended session back", async () => {
+  // The Session kept its id, version and data: committing it afterwards (a middleware that
+  // commits every request's session; a touch was due) wrote the ended session back on KV, where
+  // its old cookie worked again, and was a conflict on the memory store and Durable Objects; a
+  // session created in the request still had its cookie to send.
+  const m = new Map();
+  const kv = {
+    get: async (k) => m.get(k) ?? null,
+    put: async (k, v) => void m.set(k, v),
+    delete: async (k) => void m.delete(k),
+    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
+  };
+  for (const [kind, config] of [["memory", {}], ["kv", { kv }], ["durableObject", { durableObject: objects().namespace }]]) {
+    const store = new SessionStore({ keys, ...config });
+    const created = await store.load(undefined, { now: NOW });
+    created.set("cart", ["book"]);
+    created.subject = "alice";
+    await store.commit(created, { now: NOW });
+    const cookie = created.cookie;
+    const later = NOW + 120; // past the touch interval
+    const session = await store.load(cookie, { now: later });
+    await store.destroy(session, { now: later });
+    assert.deepEqual(session.data, {}, kind);
+    assert.equal(session.subject, undefined, kind);
+    assert.ok(session.isNew, kind);
+    assert.equal(await store.commit(session, { now: later }), "unchanged", kind);
+    assert.equal(store.setCookie(session, { now: later }), undefined, kind);
+    assert.equal(await store.find(cookie, { now: later + 1 }), undefined, kind);
+    // The one created in this request: no cookie for it goes out.
+    await store.destroy(created, { now: later });
+    assert.equal(created.cookie, undefined, kind);
+    // Something set afterwards is a new session, under a new id.
+    session.set("flash", "logged out");
+    assert.equal(await store.commit(session, { now: later }), "created", kind);
+    assert.notEqual(session.cookie, cookie, kind);
+    assert.equal(await store.find(cookie, { now: later + 1 }), undefined, kind);
+    // Logout then login in one request, the logout not awaited ('switch user'): the login is a
+    // new session, the logged-out one stays ended.
+    const bob = await store.load(session.cookie, { now: later });
+    const loggedOut = store.destroy(bob, { now: later });
+    bob.subject = "bob";
+    await Promise.all([loggedOut, store.regenerate(bob, { now: later })]);
+    assert.equal(bob.subject, "bob", kind);
+    assert.deepEqual(bob.data, {}, kind);
+    assert.equal((await store.find(bob.cookie, { now: later + 1 })).subject, "bob", kind);
+    assert.equal(await store.find(session.cookie, { now: later + 1 }), undefined, kind);
+  }
+  // A destroy that fails leaves the Session as it was.
+  const store = new SessionStore({ keys, kv: { ...kv, delete: async () => { throw new Error("KV down"); } } });
+  const kept = await store.load(undefined, { now: NOW });
+  kept.set("cart", 1);
+  await store.commit(kept, { now: NOW });
+  assert.equal(await rejection(() => store.destroy(kept, { now: NOW })), "store_unavailable");
+  assert.equal(kept.get("cart"), 1);
+  assert.ok(kept.cookie);
 });
