@@ -270,9 +270,11 @@ pub async fn finish<S: Backend>(
 ) -> Outcome {
     let mut out = Outcome::default();
     let clear = || settings.cookie.removal().ok();
+    let mut revoked = None;
     if let Some(subject) = &plan.revoke {
-        if let Err(e) = revoke(sessions, subject, settings.revocation_keep_seconds, now).await {
-            out.warning = Some(format!("x-session-revoke: {subject:?} not revoked: {e}"));
+        match revoke(sessions, subject, settings.revocation_keep_seconds, now).await {
+            Ok(_) => revoked = Some(subject),
+            Err(e) => out.warning = Some(format!("x-session-revoke: {subject:?} not revoked: {e}")),
         }
     }
     // A login whose session id cannot be renewed drops the presented one: a session id planted
@@ -325,6 +327,22 @@ pub async fn finish<S: Backend>(
         session.set_subject(loaded.subject.clone());
     }
     if let Some(subject) = &plan.login {
+        // A password change (revoke, and log in again): this session ended with its user's
+        // revocation above, and a regenerate of an ended session is a `conflict`. Its data go
+        // to a new one.
+        if revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
+            match sessions.new_session(now) {
+                Ok(mut fresh) => {
+                    *fresh.data_mut() = std::mem::take(session.data_mut());
+                    session = fresh;
+                }
+                Err(e) => {
+                    out.warning = Some(format!("login: the session id could not be renewed: {e}"));
+                    unrenewed(&mut out);
+                    return out;
+                }
+            }
+        }
         session.set_subject(subject.clone());
         if let Err(e) = sessions.regenerate(&mut session, now).await {
             out.warning = Some(format!("login: the session id could not be renewed: {e}"));

@@ -439,6 +439,40 @@ async fn destroy<S: Backend>(store: &S, now: UnixTime) -> Outcome {
         fresh.is_new() && fresh.data().is_empty(),
         "destroyed data came back"
     );
+    // A request that loaded a session before its logout (or its user's revocation) and then
+    // gives it a new id (a login, a change of privilege): on a strongly consistent store a
+    // `conflict`, never the ended session brought back under the new id.
+    if store.consistency() == Consistency::Strong {
+        for revoke in [false, true] {
+            let (mut session, cookie) = stored(&s, json!({ "k": 2 }), now).await?;
+            session.set_subject(Some(format!("ended-{revoke}")));
+            s.commit(&mut session, now).await.ctx("commit")?;
+            let mut in_flight = s
+                .load(&cookie, now + 1)
+                .await
+                .ctx("load")?
+                .ok_or("not found")?;
+            if revoke {
+                s.revoke_subject("ended-true").await.ctx("revoke_subject")?;
+            } else {
+                s.destroy(session).await.ctx("destroy")?;
+            }
+            in_flight.insert("role", json!("admin"));
+            let regenerated = s.regenerate(&mut in_flight, now + 2).await;
+            ensure!(
+                matches!(regenerated, Err(Error::Conflict)),
+                "an ended session regenerated (revoked: {revoke}): {regenerated:?}"
+            );
+            ensure!(
+                in_flight.cookie().is_none(),
+                "a refused regenerate gave a cookie"
+            );
+            ensure!(
+                s.load(&cookie, now + 3).await.ctx("load")?.is_none(),
+                "the ended session came back (revoked: {revoke})"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -363,7 +363,9 @@ impl<S: Backend> Sessions<S> {
     /// worthless. The absolute timeout still counts from the session's creation, so renewing the
     /// id (periodically, or at each change of privilege) never extends a session's life (a login
     /// near its end gets what is left). Call it at login and at any change of privilege. Send
-    /// [`Session::cookie`].
+    /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
+    /// revoked) or changed by another request since it was loaded is a `conflict`: it never
+    /// comes back under the new id.
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
@@ -371,6 +373,22 @@ impl<S: Backend> Sessions<S> {
             let mut record = session.record.clone();
             record.touched = now.max(record.touched);
             let entry = self.entry(&id, 1, &record)?;
+            if let (Some((data, subject)), super::Consistency::Strong) =
+                (&session.stored, self.store.consistency())
+            {
+                // Compare-and-set on the old id first (with what it holds, deleted just after):
+                // a session ended since it was loaded (a logout, its user's revocation) or
+                // changed by another request is a `conflict`, never brought back under a new id.
+                let held = Record {
+                    data: data.clone(),
+                    subject: subject.clone(),
+                    ..session.record.clone()
+                };
+                let claim = self.entry(&session.id, session.version + 1, &held)?;
+                self.store
+                    .save(&session.key, &claim, Some(session.version), now)
+                    .await?;
+            }
             self.store.save(&key, &entry, None, now).await?;
             if session.version > 0 {
                 self.store.delete(&session.key).await?;

@@ -291,3 +291,27 @@ test("after destroy the Session is a new, empty one: committing it never brings 
   assert.equal(kept.get("cart"), 1);
   assert.ok(kept.cookie);
 });
+
+test("regenerate of a session that ended since it was loaded (a logout, a revocation) is a conflict: it never comes back under a new id", async () => {
+  // regenerate wrote the loaded record under a new id without comparing the old one: a request
+  // in flight during a logout or "log out everywhere" (a login, a change of privilege) brought
+  // the ended session back, with a fresh cookie, on the stores whose logout is final.
+  for (const [kind, config] of [["memory", {}], ["durableObject", { durableObject: objects().namespace }]]) {
+    for (const end of ["destroy", "revokeSubject"]) {
+      const store = new SessionStore({ keys, ...config });
+      const session = await store.load(undefined, { now: NOW });
+      session.set("cart", ["book"]);
+      session.subject = "alice";
+      await store.commit(session, { now: NOW });
+      const cookie = session.cookie;
+      const inFlight = await store.load(cookie, { now: NOW + 1 });
+      if (end === "destroy") await store.destroy(await store.load(cookie, { now: NOW + 1 }), { now: NOW + 1 });
+      else assert.equal(await store.revokeSubject("alice"), 1);
+      inFlight.set("role", "admin");
+      assert.equal(await rejection(() => store.regenerate(inFlight, { now: NOW + 2 })), "conflict", `${kind} ${end}`);
+      assert.equal(inFlight.cookie, undefined, `${kind} ${end}`);
+      assert.equal(await store.find(cookie, { now: NOW + 3 }), undefined, `${kind} ${end}`);
+      assert.equal(await store.revokeSubject("alice"), 0, `${kind} ${end}: nothing of alice's came back`);
+    }
+  }
+});
