@@ -90,8 +90,8 @@ export type SessionData = { [name: string]: unknown };
 /** What `commit` did: nothing, a touch (idle timeout extended), a write, or the first write (send the cookie). */
 export type CommitResult = "unchanged" | "touched" | "written" | "created";
 
-/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...). */
-export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config";
+/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object). */
+export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config" | "invalid_claims";
 
 export interface NowOptions {
   /** The current time in seconds since the epoch (default: the clock). */

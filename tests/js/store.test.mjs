@@ -315,3 +315,21 @@ test("regenerate of a session that ended since it was loaded (a logout, a revoca
     }
   }
 });
+
+test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/store.md say, and the data stays as it was", async () => {
+  const { readFileSync } = await import("node:fs");
+  const dts = readFileSync(new URL("../../target/pkg-store/edge_session.d.ts", import.meta.url), "utf8");
+  assert.match(dts, /type StoreErrorCode = [^;]*"invalid_claims"/);
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("kept", 1);
+  const cycle = {};
+  cycle.self = cycle;
+  for (const value of [undefined, () => 1, 1n, cycle, Symbol("s")]) {
+    assert.equal(await rejection(() => session.set("x", value)), "invalid_claims", String(typeof value));
+  }
+  for (const data of [[], null, 1, "x", { big: 1n }]) {
+    assert.equal(await rejection(() => (session.data = data)), "invalid_claims", typeof data);
+  }
+  assert.deepEqual(session.data, { kept: 1 });
+});
