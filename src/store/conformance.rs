@@ -452,11 +452,19 @@ async fn destroy<S: Backend>(store: &S, now: UnixTime) -> Outcome {
                 .await
                 .ctx("load")?
                 .ok_or("not found")?;
+            let mut writer = in_flight.clone();
             if revoke {
                 s.revoke_subject("ended-true").await.ctx("revoke_subject")?;
             } else {
                 s.destroy(session).await.ctx("destroy")?;
             }
+            // A write of it: docs/store.md calls a logout final on these stores.
+            writer.insert("k", json!(3));
+            let written = s.commit(&mut writer, now + 2).await;
+            ensure!(
+                matches!(written, Err(Error::Conflict)),
+                "an ended session written back (revoked: {revoke}): {written:?}"
+            );
             in_flight.insert("role", json!("admin"));
             let regenerated = s.regenerate(&mut in_flight, now + 2).await;
             ensure!(
