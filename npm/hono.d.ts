@@ -79,7 +79,8 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
 /**
  * Logs in, under the route's innermost session middleware. Under `sessionTokens`: signs
  * `claims`, sets the cookie, returns the token. Under `sessionStore`: regenerates the session
- * with `claims.sub` (or the string given) as its subject; await it (the middleware waits for it before it commits, and its failure fails the request).
+ * with `claims.sub` (or the string given) as its subject (the data of another user's session
+ * are not kept); await it (the middleware waits for it before it commits, and its failure fails the request).
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
 /** The subject alone: `{ sub: subject }` under `sessionTokens` (returns the token). */

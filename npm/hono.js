@@ -193,7 +193,7 @@ export function sessionStore(store, options = {}) {
  * `claims` (an object with `sub`; a string is `{ sub }`), sets the cookie, and returns the token; `c.get("session")`
  * becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
- * string) and resolves when done; the cookie goes out with the response. The middleware waits
+ * string; the data of another user's session are not kept) and resolves when done; the cookie goes out with the response. The middleware waits
  * for it before it commits (and a failure of it fails the request), awaited or not.
  */
 export function login(c, claims) {
@@ -209,6 +209,9 @@ export function login(c, claims) {
   }
   const subject = typeof claims === "string" ? claims : claims?.sub;
   if (typeof subject !== "string") throw new TypeError("edge-session/hono: login needs a subject (claims.sub)");
+  // Another user's session (no logout before): its data stay with the old id, which the login
+  // deletes, as at the gateway.
+  if (s.session.subject !== undefined && s.session.subject !== subject) s.session.data = {};
   s.session.subject = subject;
   c.set("session", s.session); // null after a logout in the same request
   return track(s, s.store.regenerate(s.session));

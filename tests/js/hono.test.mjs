@@ -545,3 +545,29 @@ test("a response that gets one of the middleware's cookies loses the CDN's own c
   assert.deepEqual(plain.headers.getSetCookie(), []);
   assert.deepEqual(fields(plain), Object.keys(targeted));
 });
+
+test("sessionStore: a login as another user, with no logout before, starts an empty session (as at the gateway)", async () => {
+  // login(c, "bob") on alice's session moved alice's data to bob's new id: who logs in on a
+  // shared browser read what the previous user left. The gateway empties it (docs/store.md).
+  const store = new SessionStore({ keys: KEYS_1, kv: slowKv() });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, c.req.query("user"));
+    return c.text("in");
+  });
+  app.post("/note", (c) => {
+    c.get("session").set("note", "alice's secret");
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null, data: c.get("session").data }));
+  const me = async (cookie) => (await app.request("/me", { headers: { cookie } })).json();
+  const alice = cookiesOf(await app.request("/login?user=alice", { method: "POST" }));
+  await app.request("/note", { method: "POST", headers: { cookie: alice } });
+  // The same user again (a login renewed): the data stay.
+  const again = cookiesOf(await app.request("/login?user=alice", { method: "POST", headers: { cookie: alice } }));
+  assert.deepEqual(await me(again), { subject: "alice", data: { note: "alice's secret" } });
+  const bob = cookiesOf(await app.request("/login?user=bob", { method: "POST", headers: { cookie: again } }));
+  assert.deepEqual(await me(bob), { subject: "bob", data: {} });
+  assert.equal(await store.find(again.replace(/^__Host-sid=/, "")), undefined);
+});
