@@ -365,7 +365,8 @@ impl<S: Backend> Sessions<S> {
     /// near its end gets what is left). Call it at login and at any change of privilege. Send
     /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
     /// revoked) or changed by another request since it was loaded is a `conflict`: it never
-    /// comes back under the new id.
+    /// comes back under the new id. On any error the session keeps its id (no cookie to send);
+    /// a new id the store could not link to the subject is never stored.
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
@@ -373,20 +374,29 @@ impl<S: Backend> Sessions<S> {
             let mut record = session.record.clone();
             record.touched = now.max(record.touched);
             let entry = self.entry(&id, 1, &record)?;
-            if let (Some((data, subject)), super::Consistency::Strong) =
-                (&session.stored, self.store.consistency())
-            {
-                // Compare-and-set on the old id first (with what it holds, deleted just after):
-                // a session ended since it was loaded (a logout, its user's revocation) or
-                // changed by another request is a `conflict`, never brought back under a new id.
-                let held = Record {
-                    data: data.clone(),
-                    subject: subject.clone(),
-                    ..session.record.clone()
-                };
-                let claim = self.entry(&session.id, session.version + 1, &held)?;
+            // Compare-and-set on the old id first (with what it holds, deleted just after): a
+            // session ended since it was loaded (a logout, its user's revocation) or changed by
+            // another request is a `conflict`, never brought back under a new id.
+            let claim = match (&session.stored, self.store.consistency()) {
+                (Some((data, subject)), super::Consistency::Strong) => {
+                    let held = Record {
+                        data: data.clone(),
+                        subject: subject.clone(),
+                        ..session.record.clone()
+                    };
+                    Some(self.entry(&session.id, session.version + 1, &held)?)
+                }
+                _ => None,
+            };
+            // Linked to its subject before anything is written: a new id the store cannot link
+            // is never stored, nor given out (its loads would take it as linked, out of reach
+            // of the subject's revocation), and the old id stays the client's, unchanged.
+            if let Some(subject) = &record.subject {
+                self.link_key(subject, &key, record.created, now).await?;
+            }
+            if let Some(claim) = &claim {
                 self.store
-                    .save(&session.key, &claim, Some(session.version), now)
+                    .save(&session.key, claim, Some(session.version), now)
                     .await?;
             }
             self.store.save(&key, &entry, None, now).await?;
@@ -394,15 +404,15 @@ impl<S: Backend> Sessions<S> {
                 self.store.delete(&session.key).await?;
             }
             session.stored = Some((record.data.clone(), record.subject.clone()));
+            session.linked = record.subject.clone();
             session.record = record;
             session.version = 1;
-            session.linked = None;
         }
         session.id = id;
         session.key = key;
         session.token = token;
         session.fresh = true;
-        self.link(session, now).await
+        Ok(())
     }
 
     /// Ends the session: deletes it from the store. Clear the cookie.
@@ -454,15 +464,25 @@ impl<S: Backend> Sessions<S> {
             Some(s) if session.version > 0 && session.linked.as_ref() != Some(s) => s.clone(),
             _ => return Ok(()),
         };
-        let (_, _, mac) = signing_key(&self.hashes)?;
-        let tag = b64_encode(&mac.tag(subject.as_bytes()));
-        let until = session
-            .record
-            .created
-            .saturating_add(self.config.absolute_timeout_seconds);
-        self.store.link(&tag, &session.key, until, now).await?;
+        self.link_key(&subject, &session.key, session.record.created, now)
+            .await?;
         session.linked = Some(subject);
         Ok(())
+    }
+
+    /// Links store key `key` to `subject` in the store's index, until the absolute timeout of
+    /// a session created at `created`.
+    async fn link_key(
+        &self,
+        subject: &str,
+        key: &str,
+        created: UnixTime,
+        now: UnixTime,
+    ) -> Result<()> {
+        let (_, _, mac) = signing_key(&self.hashes)?;
+        let tag = b64_encode(&mac.tag(subject.as_bytes()));
+        let until = created.saturating_add(self.config.absolute_timeout_seconds);
+        self.store.link(&tag, key, until, now).await
     }
 
     /// The store key of `id` under key `kid`, and a cookie for it signed by the current key.
@@ -501,4 +521,65 @@ fn random_id() -> Result<[u8; ID_BYTES]> {
     let mut id = [0u8; ID_BYTES];
     getrandom::fill(&mut id).map_err(|_| Error::RandomnessUnavailable)?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Secret;
+    use crate::store::memory::MemoryStore;
+    use futures_executor::block_on;
+    use serde_json::json;
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn sessions(store: &MemoryStore) -> Sessions<&MemoryStore> {
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+        Sessions::new(store, &ring, SessionConfig::default()).unwrap()
+    }
+
+    /// A stored session with `{"cart": ["book"]}`, as an earlier request left it, and its cookie.
+    fn stored(s: &Sessions<&MemoryStore>, subject: Option<&str>) -> String {
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!(["book"]));
+        session.set_subject(subject.map(str::to_owned));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW)).unwrap(),
+            Commit::Created
+        );
+        session.cookie().unwrap().to_owned()
+    }
+
+    fn load(s: &Sessions<&MemoryStore>, cookie: &str, now: UnixTime) -> Option<Session> {
+        block_on(s.load(cookie, now)).unwrap()
+    }
+
+    /// `regenerate` when the store cannot link the session to its subject: it fails and leaves
+    /// everything as it was, the old id still the client's. It stored the new id first, deleted
+    /// the old one, then failed to link: the session had the new cookie to give out, for a
+    /// session "log out everywhere" would never find (its loads take it as linked), and the
+    /// client's own session was gone.
+    #[test]
+    fn a_new_id_the_store_cannot_link_is_not_given_out() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, None);
+        let mut session = load(&s, &cookie, NOW + 1).unwrap();
+        let key = session.store_key().to_owned();
+        session.set_subject(Some("alice".into()));
+        store.set_failing_links(true);
+        let failed = block_on(s.regenerate(&mut session, NOW + 1));
+        store.set_failing_links(false);
+        assert_eq!(failed.unwrap_err().code(), "store_unavailable");
+        assert_eq!(session.cookie(), None);
+        assert_eq!(session.store_key(), key);
+        assert_eq!(store.len(), 1);
+        let kept = load(&s, &cookie, NOW + 2).expect("the client's session is kept");
+        assert_eq!(kept.subject(), None);
+        assert_eq!(kept.get("cart"), Some(&json!(["book"])));
+        // Once the store links again, the login works.
+        block_on(s.regenerate(&mut session, NOW + 2)).unwrap();
+        assert!(load(&s, &cookie, NOW + 2).is_none());
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+    }
 }
