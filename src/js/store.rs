@@ -87,7 +87,7 @@ export interface ResponseLike {
 /** Session data: a JSON object. */
 export type SessionData = { [name: string]: unknown };
 
-/** What `commit` did: nothing, a touch (idle timeout extended), a write, or the first write (send the cookie). */
+/** What `commit` did: nothing, a touch (idle timeout extended), a write (with a new id, and a cookie to send, when the subject of a stored session changed), or the first write (send the cookie). */
 export type CommitResult = "unchanged" | "touched" | "written" | "created";
 
 /** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object). */
@@ -361,9 +361,12 @@ impl SessionStore {
     }
 
     /// Stores the session's changes: written when its data or subject changed, touched when
-    /// unchanged for `touchIntervalSeconds`, otherwise nothing. Rejects with `conflict` when
-    /// another request saved it first (Durable Objects): load it again and redo the change.
-    /// Do not change the session while the promise is pending.
+    /// unchanged for `touchIntervalSeconds`, otherwise nothing. A stored session whose subject
+    /// changed since it was loaded (a login without `regenerate`, another user, a subject
+    /// cleared) gets a new id as `regenerate` gives it (`"written"`; no session fixation): send
+    /// its cookie (`setCookie`, `applyCookies`); the old one names nothing. Rejects with
+    /// `conflict` when another request saved it first (Durable Objects): load it again and redo
+    /// the change. Do not change the session while the promise is pending.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]
     pub fn commit(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
@@ -377,8 +380,10 @@ impl SessionStore {
 
     /// Loads the session named by the cookie (as for `load`; or a new one), calls
     /// `change(session)` (and awaits it when it returns a promise), commits, and on `conflict`
-    /// starts again (up to `retries` more times, default 10). Resolves to the committed session. Options: `update(cookie, change, { retries, now })`; the older
-    /// positional form `update(cookie, change, retries, { now })` still works.
+    /// starts again (up to `retries` more times, default 10). Resolves to the committed session
+    /// (send its cookie: a change of its subject gives it a new id, as `commit` does). Options:
+    /// `update(cookie, change, { retries, now })`; the older positional form
+    /// `update(cookie, change, retries, { now })` still works.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn update(
         &self,
@@ -424,8 +429,11 @@ impl SessionStore {
         })
     }
 
-    /// Gives the session a new id and cookie, moving its data and deleting the old id (at login
-    /// and privilege changes: no session fixation). Send `session.cookie` afterwards.
+    /// Gives the session a new id and cookie, moving its data (pending changes included) and
+    /// deleting the old id (at login and privilege changes: no session fixation; `commit` does
+    /// it by itself when a stored session's subject changed, and not again after this). Send
+    /// `session.cookie` afterwards. Rejects with `conflict` when the session ended or changed
+    /// since it was loaded (Durable Objects, memory); the session then keeps its id.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn regenerate(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
@@ -532,8 +540,9 @@ impl SessionStore {
     }
 
     /// The `Set-Cookie` value to send with the response when the client does not know the
-    /// session yet (created or regenerated, and committed): the session cookie with `Max-Age`
-    /// until the absolute timeout. `undefined` when there is nothing to send.
+    /// session yet (created or regenerated, and committed; a commit that changed a stored
+    /// session's subject regenerates it): the session cookie with `Max-Age` until the absolute
+    /// timeout. `undefined` when there is nothing to send.
     #[wasm_bindgen(js_name = setCookie)]
     pub fn set_cookie(
         &self,
@@ -730,7 +739,10 @@ impl Session {
         self.inner.borrow().subject().map(str::to_owned)
     }
 
-    /// Sets whose session this is; `regenerate` the session when it changes (login).
+    /// Sets (or clears, with `undefined` or `null`) whose session this is. On a stored session
+    /// the client knows, a change (a login, another user, a logout that keeps the session)
+    /// gives it a new id at `commit`, as `regenerate` does (no session fixation): send its new
+    /// cookie. A new session keeps its id (nobody knew it).
     #[wasm_bindgen(setter)]
     pub fn set_subject(
         &self,
@@ -745,7 +757,8 @@ impl Session {
     }
 
     /// The cookie value to send, when the client does not know this session yet (created or
-    /// regenerated, and stored); `undefined` otherwise.
+    /// regenerated, by `regenerate` or by a `commit` that changed its subject, and stored);
+    /// `undefined` otherwise.
     #[wasm_bindgen(getter)]
     pub fn cookie(&self) -> Option<String> {
         self.inner.borrow().cookie().map(str::to_owned)

@@ -165,6 +165,10 @@ pub async fn run<S: Backend>(store: &S, now: UnixTime) -> Report {
     check!("expiry", expiry(store, now));
     check!("touch_throttling", touch_throttling(store, now));
     check!("regenerate", regenerate(store, now));
+    check!(
+        "subject_change_renews_id",
+        subject_change_renews_id(store, now)
+    );
     check!("destroy", destroy(store, now));
     check!("encryption_at_rest", encryption_at_rest(store, now));
     check!("copied_value_fails", copied_value_fails(store, now));
@@ -415,6 +419,123 @@ async fn regenerate<S: Backend>(store: &S, now: UnixTime) -> Outcome {
         moved.created() == now,
         "regenerate reset the absolute timeout"
     );
+    Ok(())
+}
+
+/// A stored session whose subject changes (a login done with `set_subject` and `commit`, no
+/// `regenerate`; a switch to another user; a logout that keeps the session) gets a new id at
+/// commit, as `regenerate` gives it: the id known before (session fixation) is worthless. A
+/// session the client does not know yet keeps its id.
+async fn subject_change_renews_id<S: Backend>(store: &S, now: UnixTime) -> Outcome {
+    let s = sessions(store, K1);
+    let user = |name: &str| -> std::result::Result<String, String> {
+        Ok(format!(
+            "{name}-{}",
+            crate::codec::b64_encode(&random_bytes()?)
+        ))
+    };
+    let (alice, bob, carol) = (user("alice")?, user("bob")?, user("carol")?);
+    let (_, mut cookie) = stored(&s, json!({ "cart": ["book"] }), now).await?;
+    for (step, subject) in [Some(&alice), Some(&bob), None].into_iter().enumerate() {
+        let at = now + 1 + step as UnixTime;
+        let mut session = s.load(&cookie, at).await.ctx("load")?.ok_or("not found")?;
+        let old_key = session.store_key().to_owned();
+        session.set_subject(subject.cloned());
+        session.insert("step", json!(step));
+        let commit = s.commit(&mut session, at).await.ctx("commit")?;
+        ensure!(commit == Commit::Written, "{subject:?}: {commit:?}");
+        let renewed = session
+            .cookie()
+            .ok_or_else(|| format!("{subject:?}: no new cookie"))?
+            .to_owned();
+        ensure!(renewed != cookie, "{subject:?}: same cookie");
+        ensure!(
+            s.load(&cookie, at).await.ctx("load old")?.is_none(),
+            "{subject:?}: the old id still works"
+        );
+        ensure!(
+            store.load(&old_key).await.ctx("store.load")?.is_none(),
+            "{subject:?}: the old entry remains"
+        );
+        let moved = s
+            .load(&renewed, at)
+            .await
+            .ctx("load new")?
+            .ok_or("new id not found")?;
+        ensure!(
+            moved.get("cart") == Some(&json!(["book"])),
+            "{subject:?}: data not moved"
+        );
+        ensure!(
+            moved.get("step") == Some(&json!(step)),
+            "{subject:?}: pending change lost"
+        );
+        ensure!(
+            moved.subject() == subject.map(String::as_str),
+            "{subject:?}: subject {:?}",
+            moved.subject()
+        );
+        ensure!(moved.created() == now, "the absolute timeout was reset");
+        // Committed again in the same request: no second new id.
+        let again = s.commit(&mut session, at).await.ctx("commit again")?;
+        ensure!(
+            again == Commit::Unchanged && session.cookie() == Some(renewed.as_str()),
+            "{subject:?}: a second commit gave {again:?}, cookie changed: {}",
+            session.cookie() != Some(renewed.as_str())
+        );
+        cookie = renewed;
+    }
+    ensure!(
+        s.revoke_subject(&bob).await.ctx("revoke_subject")? == 0,
+        "a session bob left is still bob's"
+    );
+    ensure!(
+        s.load(&cookie, now + 5).await.ctx("load")?.is_some(),
+        "the session ended with a revocation of its former user"
+    );
+    // A new session given a subject keeps its id (nobody knew it), and is linked to it.
+    let mut fresh = s.new_session(now).ctx("new_session")?;
+    let key = fresh.store_key().to_owned();
+    fresh.set_subject(Some(carol.clone()));
+    fresh.insert("k", json!(1));
+    let commit = s.commit(&mut fresh, now).await.ctx("commit")?;
+    ensure!(commit == Commit::Created, "a new session: {commit:?}");
+    ensure!(fresh.store_key() == key, "a new session got another id");
+    let fresh_cookie = fresh.cookie().ok_or("no cookie")?.to_owned();
+    ensure!(
+        s.revoke_subject(&carol).await.ctx("revoke_subject")? == 1,
+        "a new session with a subject is not linked to it"
+    );
+    ensure!(
+        s.load(&fresh_cookie, now + 1).await.ctx("load")?.is_none(),
+        "a revoked session loads"
+    );
+    // On a strongly consistent store the renewal is `regenerate`'s compare-and-set: a session
+    // ended (a logout) since it was loaded is a `conflict`, never brought back.
+    if store.consistency() == Consistency::Strong {
+        let (_, cookie) = stored(&s, json!({ "k": 2 }), now).await?;
+        let mut in_flight = s
+            .load(&cookie, now + 1)
+            .await
+            .ctx("load")?
+            .ok_or("not found")?;
+        let ended = in_flight.clone();
+        s.destroy(ended).await.ctx("destroy")?;
+        in_flight.set_subject(Some(alice.clone()));
+        let written = s.commit(&mut in_flight, now + 2).await;
+        ensure!(
+            matches!(written, Err(Error::Conflict)),
+            "a login at commit of an ended session: {written:?}"
+        );
+        ensure!(
+            in_flight.cookie().is_none(),
+            "a refused login gave a cookie"
+        );
+        ensure!(
+            s.load(&cookie, now + 3).await.ctx("load")?.is_none(),
+            "the ended session came back"
+        );
+    }
     Ok(())
 }
 

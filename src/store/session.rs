@@ -14,7 +14,9 @@
 //! - **Consistency**: every write names the version it read; a strongly consistent store refuses a
 //!   stale one (`conflict`), and [`Sessions::update`] reloads and retries.
 //! - **Security**: [`Sessions::regenerate`] (new id, data moved, old id deleted) at login and
-//!   privilege changes; [`Sessions::destroy`] at logout; [`Sessions::revoke_subject`] ends every
+//!   privilege changes; [`Sessions::commit`] does it by itself for a stored session whose subject
+//!   changed (session fixation: the id the client knew never becomes a logged-in session);
+//!   [`Sessions::destroy`] at logout; [`Sessions::revoke_subject`] ends every
 //!   session of a user. [`Sessions::revoke_tokens`] keeps a subject's `minIssuedAt` in the same
 //!   store (key `r:` and a keyed hash of the subject), so that stateless session tokens can be
 //!   revoked too: check [`Sessions::min_issued_at`] after verifying one.
@@ -102,7 +104,9 @@ impl Session {
     }
 
     /// Sets (or clears) whose session this is; [`Sessions::revoke_subject`] finds it by this.
-    /// Call [`Sessions::regenerate`] when it changes (login).
+    /// When it changes on a stored session the client knows (a login, a switch of user, a
+    /// logout that keeps the session), [`Sessions::commit`] gives the session a new id, as
+    /// [`Sessions::regenerate`] does (call that yourself at other changes of privilege).
     pub fn set_subject(&mut self, subject: Option<String>) {
         self.record.subject = subject;
     }
@@ -128,7 +132,8 @@ impl Session {
     }
 
     /// The cookie value to send, when the client does not know this session's id yet (created
-    /// or regenerated, and stored); `None` otherwise.
+    /// or regenerated, by [`Sessions::regenerate`] or by a commit that changed its subject, and
+    /// stored); `None` otherwise.
     pub fn cookie(&self) -> Option<&str> {
         (self.fresh && self.version > 0).then_some(self.token.as_str())
     }
@@ -270,7 +275,26 @@ impl<S: Backend> Sessions<S> {
     /// unchanged for `touch_interval_seconds`, otherwise nothing. `conflict` when a strongly
     /// consistent store holds a newer version (the session is left as it was: reload, redo).
     /// On any error the session is left as it was: a new one has no [`Session::cookie`].
+    ///
+    /// A stored session whose client knows its id, given another subject than it was loaded
+    /// with (a login without [`Sessions::regenerate`], a switch to another user, a subject
+    /// cleared), is regenerated ([`Commit::Written`]): a new id, the data and pending changes
+    /// moved, the old id deleted, the `conflict` of `regenerate` on a strongly consistent store.
+    /// Send [`Session::cookie`]. An id nobody knew yet (a new session, one regenerated in this
+    /// request) is kept.
     pub async fn commit(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
+        // Session fixation: the id the client knew (perhaps planted) never becomes the session
+        // of another subject. `regenerate` changes the session only once it succeeded.
+        let known = !session.fresh && session.version > 0;
+        if known
+            && session
+                .stored
+                .as_ref()
+                .is_some_and(|(_, subject)| *subject != session.record.subject)
+        {
+            self.regenerate(session, now).await?;
+            return Ok(Commit::Written);
+        }
         let changed = session.changed();
         let outcome = if session.version == 0 {
             if !changed {
@@ -294,9 +318,10 @@ impl<S: Backend> Sessions<S> {
         let version = session.version + 1;
         let entry = self.entry(&session.id, version, &record)?;
         let expected = (session.version > 0).then_some(session.version);
-        // A stored session given a new subject is linked to it first: its client already has
-        // the cookie, and a session stored with a subject it is not linked to stays so (its
-        // loads take it as linked), out of reach of the subject's revocation.
+        // A stored session given a new subject (one stored earlier in this request: a known one
+        // was regenerated above) is linked to it first: a session stored with a subject it is
+        // not linked to stays so (its loads take it as linked), out of reach of the subject's
+        // revocation.
         let relinked = session.version > 0 && session.linked != session.record.subject;
         if relinked {
             self.link(session, now).await?;
@@ -554,32 +579,224 @@ mod tests {
         block_on(s.load(cookie, now)).unwrap()
     }
 
-    /// `regenerate` when the store cannot link the session to its subject: it fails and leaves
-    /// everything as it was, the old id still the client's. It stored the new id first, deleted
-    /// the old one, then failed to link: the session had the new cookie to give out, for a
-    /// session "log out everywhere" would never find (its loads take it as linked), and the
-    /// client's own session was gone.
+    /// A login done with `subject = ...` and `commit`, no `regenerate` (session fixation: the
+    /// id the client, or whoever planted its cookie, knew would be the user's): the commit gives
+    /// the session a new id, as `regenerate` does.
     #[test]
-    fn a_new_id_the_store_cannot_link_is_not_given_out() {
+    fn a_subject_given_to_a_stored_session_renews_its_id_at_commit() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let planted = stored(&s, None);
+        let mut session = load(&s, &planted, NOW + 1).unwrap();
+        let old_key = session.store_key().to_owned();
+        session.set_subject(Some("alice".into()));
+        session.insert("role", json!("admin"));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Written
+        );
+        let renewed = session.cookie().expect("a new cookie to send").to_owned();
+        assert_ne!(renewed, planted);
+        assert_ne!(session.store_key(), old_key);
+        assert!(
+            load(&s, &planted, NOW + 2).is_none(),
+            "the planted id works"
+        );
+        assert!(block_on(store.load(&old_key)).unwrap().is_none());
+        assert_eq!(store.len(), 1);
+        let moved = load(&s, &renewed, NOW + 2).unwrap();
+        assert_eq!(moved.get("cart"), Some(&json!(["book"])));
+        assert_eq!(moved.get("role"), Some(&json!("admin")), "pending change");
+        assert_eq!(moved.subject(), Some("alice"));
+        assert_eq!(moved.created(), NOW, "the absolute timeout is not extended");
+        // Committed again in the same request: nothing more, the same cookie.
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Unchanged
+        );
+        assert_eq!(session.cookie(), Some(renewed.as_str()));
+        // Linked to its subject: "log out everywhere" ends it.
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        assert!(load(&s, &renewed, NOW + 3).is_none());
+    }
+
+    /// Another user (a switch without logout) or no user (a logout that keeps the session)
+    /// renews the id too: the id of one user's session never becomes another's.
+    #[test]
+    fn a_subject_switched_or_cleared_renews_the_id() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let mut cookie = stored(&s, Some("alice"));
+        for (i, subject) in [Some("bob"), None, Some("carol")].into_iter().enumerate() {
+            let at = NOW + 1 + i as u64;
+            let mut session = load(&s, &cookie, at).unwrap();
+            session.set_subject(subject.map(str::to_owned));
+            assert_eq!(
+                block_on(s.commit(&mut session, at)).unwrap(),
+                Commit::Written,
+                "{subject:?}"
+            );
+            let renewed = session.cookie().expect("a new cookie").to_owned();
+            assert!(load(&s, &cookie, at).is_none(), "{subject:?}: old id works");
+            let moved = load(&s, &renewed, at).unwrap();
+            assert_eq!(moved.subject(), subject);
+            assert_eq!(moved.get("cart"), Some(&json!(["book"])));
+            cookie = renewed;
+        }
+        assert_eq!(store.len(), 1);
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 0);
+        assert_eq!(block_on(s.revoke_subject("bob")).unwrap(), 0);
+        assert_eq!(block_on(s.revoke_subject("carol")).unwrap(), 1);
+    }
+
+    /// The same subject, other data: an ordinary write, under the id the client knows.
+    #[test]
+    fn the_same_subject_keeps_the_id() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, Some("alice"));
+        let mut session = load(&s, &cookie, NOW + 1).unwrap();
+        session.set_subject(Some("alice".into()));
+        session.insert("n", json!(1));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Written
+        );
+        assert_eq!(session.cookie(), None);
+        assert_eq!(
+            load(&s, &cookie, NOW + 2).unwrap().get("n"),
+            Some(&json!(1))
+        );
+    }
+
+    /// A session nobody knew the id of (new in this request, or just regenerated) keeps it:
+    /// nothing to renew, and no second new id after an explicit `regenerate`.
+    #[test]
+    fn a_session_the_client_does_not_know_yet_keeps_its_id() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        // New, given a subject: created under its own id.
+        let mut session = s.new_session(NOW).unwrap();
+        let key = session.store_key().to_owned();
+        session.set_subject(Some("alice".into()));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW)).unwrap(),
+            Commit::Created
+        );
+        assert_eq!(session.store_key(), key);
+        // Created in this request, then given another subject: still its id.
+        session.set_subject(Some("bob".into()));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW)).unwrap(),
+            Commit::Written
+        );
+        assert_eq!(session.store_key(), key);
+        let cookie = session.cookie().unwrap().to_owned();
+        assert_eq!(load(&s, &cookie, NOW + 1).unwrap().subject(), Some("bob"));
+        // Loaded, logged in with `regenerate`, then committed: one new id, not two.
+        let mut session = load(&s, &cookie, NOW + 1).unwrap();
+        session.set_subject(Some("carol".into()));
+        block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
+        let renewed = session.cookie().unwrap().to_owned();
+        let writes = store.writes();
+        session.insert("n", json!(1));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Written
+        );
+        assert_eq!(session.cookie(), Some(renewed.as_str()));
+        assert_eq!(store.writes(), writes + 1);
+        let stored = load(&s, &renewed, NOW + 2).unwrap();
+        assert_eq!(
+            (stored.subject(), stored.get("n")),
+            (Some("carol"), Some(&json!(1)))
+        );
+        assert_eq!(store.len(), 1);
+    }
+
+    /// The renewal at commit is `regenerate`'s: on this strongly consistent store, a session
+    /// ended (a logout) or changed by another request since it was loaded is a `conflict`, and
+    /// the session is left as it was.
+    #[test]
+    fn a_login_at_commit_of_a_session_ended_or_changed_meanwhile_is_a_conflict() {
+        for ended in [true, false] {
+            let store = MemoryStore::new();
+            let s = sessions(&store);
+            let cookie = stored(&s, None);
+            let mut in_flight = load(&s, &cookie, NOW + 1).unwrap();
+            let mut other = load(&s, &cookie, NOW + 1).unwrap();
+            if ended {
+                block_on(s.destroy(other)).unwrap();
+            } else {
+                other.insert("n", json!(1));
+                block_on(s.commit(&mut other, NOW + 1)).unwrap();
+            }
+            in_flight.set_subject(Some("alice".into()));
+            assert_eq!(
+                block_on(s.commit(&mut in_flight, NOW + 2)).unwrap_err(),
+                Error::Conflict,
+                "ended: {ended}"
+            );
+            assert_eq!(in_flight.cookie(), None);
+            assert_eq!(in_flight.version(), 1);
+            assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 0);
+            assert_eq!(store.len(), usize::from(!ended));
+        }
+    }
+
+    /// `update` commits the same way: a change that sets the subject gives the session a new
+    /// id, and the session it resolves to has the cookie to send.
+    #[test]
+    fn update_setting_a_subject_renews_the_id() {
         let store = MemoryStore::new();
         let s = sessions(&store);
         let cookie = stored(&s, None);
-        let mut session = load(&s, &cookie, NOW + 1).unwrap();
-        let key = session.store_key().to_owned();
-        session.set_subject(Some("alice".into()));
-        store.set_failing_links(true);
-        let failed = block_on(s.regenerate(&mut session, NOW + 1));
-        store.set_failing_links(false);
-        assert_eq!(failed.unwrap_err().code(), "store_unavailable");
-        assert_eq!(session.cookie(), None);
-        assert_eq!(session.store_key(), key);
-        assert_eq!(store.len(), 1);
-        let kept = load(&s, &cookie, NOW + 2).expect("the client's session is kept");
-        assert_eq!(kept.subject(), None);
-        assert_eq!(kept.get("cart"), Some(&json!(["book"])));
-        // Once the store links again, the login works.
-        block_on(s.regenerate(&mut session, NOW + 2)).unwrap();
+        let (session, commit) = block_on(s.update(Some(&cookie), NOW + 1, 3, |s| {
+            s.set_subject(Some("alice".into()));
+        }))
+        .unwrap();
+        assert_eq!(commit, Commit::Written);
+        let renewed = session.cookie().unwrap();
         assert!(load(&s, &cookie, NOW + 2).is_none());
-        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        assert_eq!(load(&s, renewed, NOW + 2).unwrap().subject(), Some("alice"));
+    }
+
+    /// `regenerate`, and so a login at commit, when the store cannot link the session to its
+    /// subject: it fails and leaves everything as it was, the old id still the client's. It
+    /// stored the new id first, deleted the old one, then failed to link: the session had the
+    /// new cookie to give out, for a session "log out everywhere" would never find (its loads
+    /// take it as linked), and the client's own session was gone.
+    #[test]
+    fn a_new_id_the_store_cannot_link_is_not_given_out() {
+        for login_at_commit in [false, true] {
+            let store = MemoryStore::new();
+            let s = sessions(&store);
+            let cookie = stored(&s, None);
+            let mut session = load(&s, &cookie, NOW + 1).unwrap();
+            let key = session.store_key().to_owned();
+            session.set_subject(Some("alice".into()));
+            let login = |session: &mut Session, at| {
+                if login_at_commit {
+                    block_on(s.commit(session, at)).map(drop)
+                } else {
+                    block_on(s.regenerate(session, at))
+                }
+            };
+            store.set_failing_links(true);
+            let failed = login(&mut session, NOW + 1);
+            store.set_failing_links(false);
+            assert_eq!(failed.unwrap_err().code(), "store_unavailable");
+            assert_eq!(session.cookie(), None, "at commit: {login_at_commit}");
+            assert_eq!(session.store_key(), key);
+            assert_eq!(store.len(), 1);
+            let kept = load(&s, &cookie, NOW + 2).expect("the client's session is kept");
+            assert_eq!(kept.subject(), None);
+            assert_eq!(kept.get("cart"), Some(&json!(["book"])));
+            // Once the store links again, the login works.
+            login(&mut session, NOW + 2).unwrap();
+            assert!(session.cookie().is_some(), "at commit: {login_at_commit}");
+            assert!(load(&s, &cookie, NOW + 2).is_none());
+            assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        }
     }
 }

@@ -571,3 +571,34 @@ test("sessionStore: a login as another user, with no logout before, starts an em
   assert.deepEqual(await me(bob), { subject: "bob", data: {} });
   assert.equal(await store.find(again.replace(/^__Host-sid=/, "")), undefined);
 });
+
+test("sessionStore: a handler that sets the subject itself (no login(c)) gets a new session id: the new cookie goes out, the old one names nothing", async () => {
+  // `c.get("session").subject = "alice"` then the middleware's commit kept the id the browser
+  // had (or an attacker planted): session fixation.
+  for (const commit of [true, false]) {
+    const store = new SessionStore({ keys: KEYS_1 });
+    const app = new Hono();
+    app.use(mw.sessionStore(store, { commit }));
+    app.get("/cart", async (c) => {
+      c.get("session").set("items", ["book"]);
+      if (!commit) await store.commit(c.get("session"));
+      return c.text("ok");
+    });
+    app.post("/login", async (c) => {
+      c.get("session").subject = "alice";
+      if (!commit) await store.commit(c.get("session"));
+      return c.text("in");
+    });
+    app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null, data: c.get("session").data }));
+    const planted = cookiesOf(await app.request("/cart"));
+    assert.match(planted, /^__Host-sid=[^;]+$/);
+    const login = await app.request("/login", { method: "POST", headers: { cookie: planted } });
+    const renewed = cookiesOf(login);
+    assert.match(renewed, /^__Host-sid=[^;]+$/, `commit: ${commit}: the new id goes out`);
+    assert.notEqual(renewed, planted, `commit: ${commit}`);
+    assert.match(login.headers.get("cache-control"), /private/);
+    assert.deepEqual(await (await app.request("/me", { headers: { cookie: renewed } })).json(), { subject: "alice", data: { items: ["book"] } });
+    assert.deepEqual(await (await app.request("/me", { headers: { cookie: planted } })).json(), { subject: null, data: {} }, "the planted id names nothing");
+    assert.equal(await store.find(planted.replace(/^__Host-sid=/, "")), undefined);
+  }
+});

@@ -333,3 +333,65 @@ test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/sto
   }
   assert.deepEqual(session.data, { kept: 1 });
 });
+
+test("a subject set on a stored session the client knew (a login without regenerate) gives it a new id at commit: no session fixation", async () => {
+  // `session.subject = "alice"; await store.commit(session)` kept the id the client (or whoever
+  // planted its cookie) already knew: that id became alice's logged-in session.
+  const m = new Map();
+  const kv = {
+    get: async (k) => m.get(k) ?? null,
+    put: async (k, v) => void m.set(k, v),
+    delete: async (k) => void m.delete(k),
+    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
+  };
+  for (const [kind, config] of [["memory", {}], ["kv", { kv }], ["durableObject", { durableObject: objects().namespace }]]) {
+    const store = new SessionStore({ keys, ...config });
+    const anon = await store.load(undefined, { now: NOW });
+    anon.set("cart", ["book"]);
+    assert.equal(await store.commit(anon, { now: NOW }), "created", kind);
+    const planted = anon.cookie;
+
+    const session = await store.load(planted, { now: NOW + 1 });
+    session.subject = "alice";
+    session.set("role", "member");
+    assert.equal(await store.commit(session, { now: NOW + 1 }), "written", kind);
+    const header = store.setCookie(session, { now: NOW + 1 });
+    assert.match(header, /^__Host-sid=[^;]+; Max-Age=86399; Path=\/; Secure; HttpOnly; SameSite=Lax$/, kind);
+    const renewed = header.slice("__Host-sid=".length, header.indexOf(";"));
+    assert.notEqual(renewed, planted, kind);
+    assert.equal(session.cookie, renewed, kind);
+    const response = store.applyCookies(new Response("ok"), session, { now: NOW + 1 });
+    assert.deepEqual(response.headers.getSetCookie(), [header], kind);
+    assert.equal(await store.find(planted, { now: NOW + 2 }), undefined, `${kind}: the planted cookie no longer loads`);
+    const moved = await store.find(renewed, { now: NOW + 2 });
+    assert.deepEqual(moved.data, { cart: ["book"], role: "member" }, `${kind}: the data set before is kept`);
+    assert.equal(moved.subject, "alice", kind);
+    // Committed again: nothing more, and the same cookie.
+    assert.equal(await store.commit(session, { now: NOW + 1 }), "unchanged", kind);
+    assert.equal(store.setCookie(session, { now: NOW + 1 }), header, kind);
+
+    // update: a change that switches the user renews the id too; the session it resolves to
+    // has the cookie to send.
+    const switched = await store.update(renewed, (s) => void (s.subject = "bob"), { now: NOW + 3 });
+    assert.equal(switched.subject, "bob", kind);
+    assert.ok(switched.cookie && switched.cookie !== renewed, kind);
+    assert.equal(await store.find(renewed, { now: NOW + 4 }), undefined, kind);
+    assert.deepEqual((await store.find(switched.cookie, { now: NOW + 4 })).data, { cart: ["book"], role: "member" }, kind);
+
+    // An explicit regenerate, then commit: one new id, not two.
+    const login = await store.load(switched.cookie, { now: NOW + 5 });
+    login.subject = "carol";
+    await store.regenerate(login, { now: NOW + 5 });
+    const regenerated = login.cookie;
+    login.set("n", 1);
+    assert.equal(await store.commit(login, { now: NOW + 5 }), "written", kind);
+    assert.equal(login.cookie, regenerated, kind);
+    assert.equal((await store.find(regenerated, { now: NOW + 6 })).get("n"), 1, kind);
+
+    // A new session given a subject keeps its id: nobody knew it.
+    const fresh = await store.load(undefined, { now: NOW });
+    fresh.subject = "dave";
+    assert.equal(await store.commit(fresh, { now: NOW }), "created", kind);
+    assert.equal((await store.find(fresh.cookie, { now: NOW + 1 })).subject, "dave", kind);
+  }
+});
