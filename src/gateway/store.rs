@@ -532,6 +532,35 @@ mod tests {
         assert_eq!(store.len(), 0);
     }
 
+    /// A login renews the stored session's id once: the gateway regenerates at the login, and
+    /// the commit after it (which regenerates a stored session whose subject changed) does not
+    /// again. The cookie sent names the session with the answer's patch; the id before, nothing.
+    #[test]
+    fn a_login_renews_the_id_once_and_sends_it() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let (_, _, anon) = request(
+            &s,
+            None,
+            &directives(Some(r#"{"cart":1}"#), None, false),
+            NOW,
+        );
+        let writes = store.writes();
+        let login = directives(Some(r#"{"n":2}"#), Some(r#"{"sub":"alice"}"#), false);
+        let (_, out, user) = request(&s, anon.as_deref(), &login, NOW + 1);
+        assert!(out.warning.is_none(), "{out:?}");
+        assert!(user.is_some() && user != anon);
+        // The old id claimed (compare-and-set), the new one written: one regeneration.
+        assert_eq!(store.writes() - writes, 2);
+        assert_eq!(store.len(), 1);
+        let none = directives(None, None, false);
+        let (h, out, kept) = request(&s, user.as_deref(), &none, NOW + 2);
+        assert_eq!((out.set_cookie, kept), (None, user));
+        assert_eq!(data_header(&h), json!({ "cart": 1, "n": 2 }));
+        let (h, _, _) = request(&s, anon.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({}));
+    }
+
     #[test]
     fn revoke_ends_every_session_of_the_subject() {
         let store = MemoryStore::new();
