@@ -64,7 +64,11 @@ export function sessionTokens<C extends object = SessionClaims>(
   options?: SessionTokensOptions<C>,
 ): MiddlewareHandler<{ Variables: SessionTokensVariables<C> }>;
 
-/** Stored sessions: `c.get("session")` is the visitor's Session, committed after the handler. */
+/**
+ * Stored sessions: `c.get("session")` is the visitor's Session, committed after the handler (a
+ * subject the handler set on it without `login` gives a stored session a new id, whose cookie goes
+ * out with the response).
+ */
 export function sessionStore(
   store: SessionStore,
   options?: SessionStoreOptions,

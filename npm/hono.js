@@ -162,8 +162,10 @@ const tokenCookie = (tokens, name, cookie, token) => {
 /**
  * Stored sessions (SessionStore over KV or a Durable Object). Sets `session` to the visitor's
  * Session, a new empty one when the cookie names none; after the handler, commits it (a write
- * only when it changed, a touch when due) and sends its cookie when the client does not know it.
- * When the handler throws, nothing is committed.
+ * only when it changed, a touch when due) and sends its cookie when the client does not know it:
+ * the cookie is read after the commit, which gives a stored session whose subject the handler
+ * changed without `login` a new id (no session fixation). When the handler throws, nothing is
+ * committed.
  */
 export function sessionStore(store, options = {}) {
   checkOptions("sessionStore options", options, ["commit"]);
