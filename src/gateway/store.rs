@@ -383,7 +383,7 @@ pub async fn finish<S: Backend>(
             }
             Err(Error::TooLarge { len, max }) => {
                 out.refused = Some(format!(
-                    "x-session-data makes the session data {len} bytes, over the limit of {max} (STORE_MAX_DATA_BYTES)"
+                    "the session data and its subject make {len} bytes, over the limit of {max} (STORE_MAX_DATA_BYTES)"
                 ));
                 return out;
             }

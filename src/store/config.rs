@@ -23,8 +23,8 @@ pub struct SessionConfig {
     /// at least 1, less than the idle timeout. Default 60.
     #[serde(default = "defaults::touch")]
     pub touch_interval_seconds: u64,
-    /// The largest session data accepted, in bytes of JSON (`too_large` beyond). Default 16384,
-    /// at most 65536 (a Durable Object value holds 128 KiB).
+    /// The largest session data accepted, in bytes of JSON, the subject's bytes counted with it
+    /// (`too_large` beyond). Default 16384, at most 65536 (a Durable Object value holds 128 KiB).
     #[serde(default = "defaults::max_data")]
     pub max_data_bytes: usize,
     /// Separates the keys of unrelated session stores sharing a keyring. Default `"session"`.

@@ -469,7 +469,10 @@ impl<S: Backend> Sessions<S> {
     }
 
     fn entry(&self, id: &[u8; ID_BYTES], version: u64, record: &Record) -> Result<Entry> {
-        let len = serde_json::to_vec(&record.data).map_or(usize::MAX, |j| j.len());
+        // The subject is stored with the data, and bounded with it.
+        let subject = record.subject.as_ref().map_or(0, String::len);
+        let len = serde_json::to_vec(&record.data)
+            .map_or(usize::MAX, |j| j.len().saturating_add(subject));
         if len > self.config.max_data_bytes {
             return Err(Error::TooLarge {
                 len,
@@ -798,5 +801,37 @@ mod tests {
             assert!(load(&s, &cookie, NOW + 2).is_none());
             assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
         }
+    }
+
+    /// The subject is stored with the data and counts in `max_data_bytes` with it: a subject
+    /// of any length made a record of any size (a Durable Object refuses a value over 128 KiB
+    /// with an error of its own, and KV stored it).
+    #[test]
+    fn the_subject_counts_in_max_data_bytes() {
+        let store = MemoryStore::new();
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+        let config = SessionConfig {
+            max_data_bytes: 64,
+            ..SessionConfig::default()
+        };
+        let s = Sessions::new(&store, &ring, config).unwrap();
+        // `{"cart":["book"]}` is 17 bytes of JSON: 47 left for the subject.
+        for (len, fits) in [(47, true), (48, false), (100_000, false)] {
+            let mut session = s.new_session(NOW).unwrap();
+            session.insert("cart", json!(["book"]));
+            session.set_subject(Some("a".repeat(len)));
+            match block_on(s.commit(&mut session, NOW)) {
+                Ok(commit) => assert!(fits, "{len}: {commit:?}"),
+                Err(e) => {
+                    assert!(!fits, "{len}: {e}");
+                    assert_eq!(e.code(), "too_large");
+                    assert_eq!(
+                        e.to_string(),
+                        format!("input of {} bytes exceeds the limit of 64 bytes", 17 + len)
+                    );
+                }
+            }
+        }
+        assert_eq!(store.len(), 1);
     }
 }
