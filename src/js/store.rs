@@ -479,6 +479,9 @@ impl SessionStore {
     }
 
     /// Ends every session of `subject` (set with `session.subject`); resolves to how many.
+    /// A `Session` of that subject this request holds is not changed: `destroy` it too (it
+    /// becomes a new, empty one: set the subject again to keep the user logged in here), as
+    /// committing it would store it again on KV (`conflict` on Durable Objects).
     #[wasm_bindgen(js_name = revokeSubject, unchecked_return_type = "Promise<number>")]
     pub fn revoke_subject(
         &self,
