@@ -395,3 +395,45 @@ test("a subject set on a stored session the client knew (a login without regener
     assert.equal((await store.find(fresh.cookie, { now: NOW + 1 })).subject, "dave", kind);
   }
 });
+
+test("revokeSubject leaves the Session the request holds as it is: committed, KV stores it again and Durable Objects refuse; destroyed, a login after it is a new session", async () => {
+  // What docs/store.md and revokeSubject's doc say about "log out everywhere" from a request that
+  // holds one of the user's sessions.
+  const m = new Map();
+  const kv = {
+    get: async (k) => m.get(k) ?? null,
+    put: async (k, v) => void m.set(k, v),
+    delete: async (k) => void m.delete(k),
+    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
+  };
+  for (const [kind, config, afterCommit] of [
+    ["kv", { kv }, "stored again"],
+    ["durableObject", { durableObject: objects().namespace }, "conflict"],
+    ["memory", {}, "conflict"],
+  ]) {
+    const store = new SessionStore({ keys, ...config });
+    const first = await store.load(undefined, { now: NOW });
+    first.set("cart", ["book"]);
+    first.subject = "alice";
+    await store.commit(first, { now: NOW });
+    const held = await store.load(first.cookie, { now: NOW + 1 });
+    assert.equal(await store.revokeSubject("alice"), 1, kind);
+    held.set("cart", ["book", "pen"]);
+    if (afterCommit === "conflict") {
+      assert.equal(await rejection(() => store.commit(held, { now: NOW + 2 })), "conflict", kind);
+      assert.equal(await store.find(first.cookie, { now: NOW + 2 }), undefined, kind);
+    } else {
+      assert.equal(await store.commit(held, { now: NOW + 2 }), "written", kind);
+      assert.deepEqual((await store.find(first.cookie, { now: NOW + 2 }))?.get("cart"), ["book", "pen"], kind);
+      assert.equal(await store.revokeSubject("alice"), 1, `${kind}: linked again, so a revocation finds it`);
+    }
+    // The documented way: destroy it too, then log in again: a new session, the old cookie dead.
+    const again = await store.load(first.cookie, { now: NOW + 3 });
+    await store.destroy(again, { now: NOW + 3 });
+    again.subject = "alice";
+    assert.equal(await store.commit(again, { now: NOW + 3 }), "created", kind);
+    assert.notEqual(again.cookie, first.cookie, kind);
+    assert.equal((await store.find(again.cookie, { now: NOW + 4 }))?.subject, "alice", kind);
+    assert.equal(await store.find(first.cookie, { now: NOW + 4 }), undefined, kind);
+  }
+});
