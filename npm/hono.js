@@ -66,14 +66,14 @@ const checkOptions = (what, options, names) => {
   for (const name of Object.keys(options ?? {})) {
     if (names.includes(name)) continue;
     const bytes = new TextEncoder().encode(name).length;
-    const error = new Error(
+    throw refusal(
       bytes <= 32 ? `${what}: unknown option ${JSON.stringify(name)}` : `${what}: an unknown option (a name of ${bytes} bytes)`,
     );
-    error.name = "EdgeSessionError";
-    error.code = "invalid_config";
-    throw error;
   }
 };
+
+/** An EdgeSessionError `invalid_config`, as the library throws (`isEdgeSessionError` knows it). */
+const refusal = (message) => Object.assign(new Error(message), { name: "EdgeSessionError", code: "invalid_config" });
 
 /**
  * Keeps a store operation that login or logout started (`regenerate`, `destroy`,
@@ -210,7 +210,7 @@ export function login(c, claims) {
     return token;
   }
   const subject = typeof claims === "string" ? claims : claims?.sub;
-  if (typeof subject !== "string") throw new TypeError("edge-session/hono: login needs a subject (claims.sub)");
+  if (typeof subject !== "string") throw refusal("edge-session/hono: login needs a subject (claims.sub, a string)");
   // Another user's session (no logout before): its data stay with the old id, which the login
   // deletes, as at the gateway.
   if (s.session.subject !== undefined && s.session.subject !== subject) s.session.data = {};

@@ -602,3 +602,30 @@ test("sessionStore: a handler that sets the subject itself (no login(c)) gets a 
     assert.equal(await store.find(planted.replace(/^__Host-sid=/, "")), undefined);
   }
 });
+
+test("login without a subject is an EdgeSessionError, as the library's own refusals are: invalid_config under sessionStore, invalid_claims under sessionTokens", async () => {
+  // Under sessionStore it was a plain TypeError, which `isEdgeSessionError` and a handler
+  // switching on `error.code` did not recognise.
+  const store = new SessionStore({ keys: KEYS_1 });
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  for (const [middleware, claims, code] of [
+    [mw.sessionStore(store), {}, "invalid_config"],
+    [mw.sessionStore(store), { sub: 42 }, "invalid_config"],
+    [mw.sessionStore(store), undefined, "invalid_config"],
+    [mw.sessionTokens(tokens), 42, "invalid_claims"],
+  ]) {
+    const app = new Hono();
+    app.use(middleware);
+    app.post("/login", (c) => {
+      try {
+        mw.login(c, claims);
+      } catch (e) {
+        return c.json({ name: e.name, code: e.code });
+      }
+      return c.json({ name: null });
+    });
+    const res = await app.request("/login", { method: "POST" });
+    assert.deepEqual(await res.json(), { name: "EdgeSessionError", code }, JSON.stringify(claims));
+    assert.deepEqual(res.headers.getSetCookie(), [], "nothing logged in");
+  }
+});
