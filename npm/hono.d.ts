@@ -85,6 +85,8 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
  * `claims`, sets the cookie, returns the token. Under `sessionStore`: regenerates the session
  * with `claims.sub` (or the string given) as its subject (the data of another user's session
  * are not kept); await it (the middleware waits for it before it commits, and its failure fails the request).
+ * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
+ * string, under `sessionTokens` the codes of `sign` (`invalid_claims`...).
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
 /** The subject alone: `{ sub: subject }` under `sessionTokens` (returns the token). */
