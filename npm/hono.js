@@ -242,18 +242,18 @@ const end = (s, options) => {
   s.changed = false;
   if (s.kind === "tokens") return undefined;
   const { session, store } = s;
-  const done = track(
+  const subject = session.subject;
+  // destroy makes the Session a new, empty one at once, so that a login later in this request
+  // ('switch user', a password reset that signs in again) starts a session without the
+  // logged-out one's data, and never regenerates the id a revocation deleted (a `conflict` on
+  // strongly consistent stores). Everywhere: then every other session of the subject.
+  return track(
     s,
     (async () => {
-      if (options.everywhere && session.subject) await store.revokeSubject(session.subject);
-      else await store.destroy(session);
+      await store.destroy(session);
+      if (options.everywhere && subject) await store.revokeSubject(subject);
     })(),
   );
-  // The store operation has read the session (its id and subject): empty it, so that a login
-  // later in this request ('switch user') starts a session without the logged-out one's data.
-  session.data = {};
-  session.subject = undefined;
-  return done;
 };
 
 /**

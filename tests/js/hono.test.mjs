@@ -440,6 +440,43 @@ test("sessionStore: a login after a logout in the same request starts an empty s
   assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
 });
 
+test("sessionStore: a login after a logout everywhere in the same request starts an empty session, on every kind of store", async () => {
+  // 'Log out everywhere, then log in as someone else' (a password reset that signs the user in
+  // again, a switch of user): the revoked session stayed the request's Session, so the login's
+  // regenerate compared-and-set an id the revocation had deleted: a conflict on the strongly
+  // consistent stores (memory here, Durable Objects), and the request failed.
+  for (const [kind, config] of [["memory", {}], ["kv", { kv: slowKv() }]]) {
+    const store = new SessionStore({ keys: KEYS_1, ...config });
+    const app = new Hono();
+    app.use(mw.sessionStore(store));
+    app.onError((e, c) => c.text(`error: ${e.code ?? e.message}`, 500));
+    app.post("/login", async (c) => {
+      await mw.login(c, c.req.query("user"));
+      c.get("session").set("secret", `${c.req.query("user")}'s`);
+      return c.text("in");
+    });
+    app.post("/switch", async (c) => {
+      await mw.logout(c, { everywhere: true });
+      await mw.login(c, c.req.query("user"));
+      return c.json({ subject: c.get("session")?.subject ?? null });
+    });
+    app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null, data: c.get("session").data }));
+    const alice = cookiesOf(await app.request("/login?user=alice", { method: "POST" }));
+    const phone = cookiesOf(await app.request("/login?user=alice", { method: "POST" }));
+    const switched = await app.request("/switch?user=bob", { method: "POST", headers: { cookie: alice } });
+    assert.equal(switched.status, 200, `${kind}: ${await switched.clone().text()}`);
+    assert.deepEqual(await switched.json(), { subject: "bob" }, kind);
+    const bob = cookiesOf(switched);
+    assert.match(bob, /^__Host-sid=/, kind);
+    assert.notEqual(bob, alice, kind);
+    assert.deepEqual(await (await app.request("/me", { headers: { cookie: bob } })).json(), { subject: "bob", data: {} }, kind);
+    for (const gone of [alice, phone]) {
+      assert.deepEqual(await (await app.request("/me", { headers: { cookie: gone } })).json(), { subject: null, data: {} }, kind);
+    }
+    assert.equal(await store.revokeSubject("alice"), 0, `${kind}: nothing of alice's is left`);
+  }
+});
+
 test("sessionTokens and sessionStore on one route: logout ends both, login the innermost", async () => {
   // Each middleware kept its state under one key of the context, the inner one replacing the
   // outer's: logout cleared the store's cookie and left the session token valid in the browser.
