@@ -77,6 +77,17 @@ const objects = () => {
   return { namespace, names, failOnce: (name, op) => failing.set(name, op) };
 };
 
+/** A Workers KV namespace in memory (get, put, delete, list); `onPut` sees each put's options. */
+const memoryKv = (onPut = () => {}) => {
+  const m = new Map();
+  return {
+    get: async (k) => m.get(k) ?? null,
+    put: async (k, v, options) => void (m.set(k, v), onPut(options)),
+    delete: async (k) => void m.delete(k),
+    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
+  };
+};
+
 test("Durable Objects: a revocation that fails part-way is retried until every session is gone", async () => {
   const { namespace, names, failOnce } = objects();
   const store = new SessionStore({ keys, durableObject: namespace });
@@ -99,13 +110,7 @@ test("Durable Objects: a revocation that fails part-way is retried until every s
 
 test("KV keeps a session through its last valid second, as the memory store and Durable Objects do", async () => {
   const puts = [];
-  const m = new Map();
-  const kv = {
-    get: async (k) => m.get(k) ?? null,
-    put: async (k, v, options) => void (m.set(k, v), puts.push(options?.expirationTtl)),
-    delete: async (k) => void m.delete(k),
-    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
-  };
+  const kv = memoryKv((options) => puts.push(options?.expirationTtl));
   const store = new SessionStore({ keys, kv, idleTimeoutSeconds: 600 });
   const session = await store.load(undefined, { now: NOW });
   session.set("cart", 1);
@@ -240,13 +245,7 @@ test("after destroy the Session is a new, empty one: committing it never brings 
   // commits every request's session; a touch was due) wrote the ended session back on KV, where
   // its old cookie worked again, and was a conflict on the memory store and Durable Objects; a
   // session created in the request still had its cookie to send.
-  const m = new Map();
-  const kv = {
-    get: async (k) => m.get(k) ?? null,
-    put: async (k, v) => void m.set(k, v),
-    delete: async (k) => void m.delete(k),
-    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
-  };
+  const kv = memoryKv();
   for (const [kind, config] of [["memory", {}], ["kv", { kv }], ["durableObject", { durableObject: objects().namespace }]]) {
     const store = new SessionStore({ keys, ...config });
     const created = await store.load(undefined, { now: NOW });
@@ -337,13 +336,7 @@ test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/sto
 test("a subject set on a stored session the client knew (a login without regenerate) gives it a new id at commit: no session fixation", async () => {
   // `session.subject = "alice"; await store.commit(session)` kept the id the client (or whoever
   // planted its cookie) already knew: that id became alice's logged-in session.
-  const m = new Map();
-  const kv = {
-    get: async (k) => m.get(k) ?? null,
-    put: async (k, v) => void m.set(k, v),
-    delete: async (k) => void m.delete(k),
-    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
-  };
+  const kv = memoryKv();
   for (const [kind, config] of [["memory", {}], ["kv", { kv }], ["durableObject", { durableObject: objects().namespace }]]) {
     const store = new SessionStore({ keys, ...config });
     const anon = await store.load(undefined, { now: NOW });
@@ -399,13 +392,7 @@ test("a subject set on a stored session the client knew (a login without regener
 test("revokeSubject leaves the Session the request holds as it is: committed, KV stores it again and Durable Objects refuse; destroyed, a login after it is a new session", async () => {
   // What docs/store.md and revokeSubject's doc say about "log out everywhere" from a request that
   // holds one of the user's sessions.
-  const m = new Map();
-  const kv = {
-    get: async (k) => m.get(k) ?? null,
-    put: async (k, v) => void m.set(k, v),
-    delete: async (k) => void m.delete(k),
-    list: async ({ prefix = "" } = {}) => ({ keys: [...m.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true }),
-  };
+  const kv = memoryKv();
   for (const [kind, config, afterCommit] of [
     ["kv", { kv }, "stored again"],
     ["durableObject", { durableObject: objects().namespace }, "conflict"],
