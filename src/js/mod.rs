@@ -293,10 +293,12 @@ export function stringify_text(value) {
 }
 "#)]
 extern "C" {
-    // `JSON.stringify`, its text handed to the wasm in the same crossing (js_sys's returns a
-    // `JsString`, and reading that is a second crossing); `undefined` when it throws, caught in
-    // JavaScript (wasm-bindgen's `catch` wraps every call in a closure and an `apply`).
-    fn stringify_text(value: &JsValue) -> Option<String>;
+    /// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw). Its text is
+    /// handed to the wasm in the same crossing (js_sys's returns a `JsString`, and reading that
+    /// is a second crossing); a throw is caught in JavaScript (wasm-bindgen's `catch` wraps every
+    /// call in a closure and an `apply`).
+    #[wasm_bindgen(js_name = stringify_text)]
+    pub(crate) fn stringify(value: &JsValue) -> Option<String>;
 }
 
 /// The text of the JavaScript string `value`; `None` for anything else, and for a string with a
@@ -308,11 +310,6 @@ pub(crate) fn text(value: &JsValue) -> Option<String> {
     // 0xEF leads U+F000 to U+FFFF in UTF-8, U+FFFD among them: only then is JavaScript asked.
     let replaced = text.bytes().any(|b| b == 0xEF);
     (!replaced || value.unchecked_ref::<js_sys::JsString>().is_well_formed()).then_some(text)
-}
-
-/// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
-pub(crate) fn stringify(value: &JsValue) -> Option<String> {
-    stringify_text(value)
 }
 
 /// `JSON.parse(text)` of JSON this crate produced (verified claims: [`object::claims_to_js`]).
