@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A small origin server for the gateway demo and its tests: plain Node http on 127.0.0.1.
 //
-//   node scripts/demo-origin.mjs <id> <port>
+//   node scripts/demo-origin.mjs <id> <port>     (port 0: one the system gives, printed)
 //
 // GET  /health             200 {"ok":true}
 // GET  /login?user=alice   logs alice in: answers `x-session-issue: {"sub":"alice","role":...}`
@@ -312,7 +312,7 @@ function handle(req, res) {
     }
     case "/redirect": {
       const to = url.searchParams.get("to") || "/";
-      const location = to.startsWith("/") ? `http://127.0.0.1:${port}${to}` : to;
+      const location = to.startsWith("/") ? `http://127.0.0.1:${server.address().port}${to}` : to;
       res.writeHead(302, { location, "cache-control": "no-store" });
       return res.end();
     }
@@ -408,7 +408,8 @@ sockets.on("connection", (ws, req) => {
 
 server.keepAliveTimeout = 5000;
 server.listen(Number(port), "127.0.0.1", () => {
-  console.log(`demo origin ${id} on http://127.0.0.1:${port}`);
+  // The port it got (the harness passes 0 and reads it from this line).
+  console.log(`demo origin ${id} on http://127.0.0.1:${server.address().port}`);
 });
 const stop = () => {
   for (const ws of sockets.clients) ws.terminate();

@@ -50,17 +50,44 @@ export async function waitFor(url, ms, what = url) {
   throw new Error(`${what} did not answer within ${ms} ms: ${last?.message}`);
 }
 
-/** A demo origin process (scripts/demo-origin.mjs). */
+/**
+ * A demo origin process (scripts/demo-origin.mjs). Its first start listens on a port the system
+ * gives it (a port chosen here and bound later could be taken in between by a process starting
+ * beside it); a restart after `kill()` takes the same port again, as a restarted server would.
+ */
 export class Origin {
-  constructor(id, port) {
-    Object.assign(this, { id, port, url: `http://127.0.0.1:${port}`, proc: null });
+  constructor(id) {
+    Object.assign(this, { id, port: 0, url: "", proc: null });
   }
 
   async start() {
     this.proc = spawn(process.execPath, [join(ROOT, "scripts/demo-origin.mjs"), this.id, String(this.port)], {
-      stdio: "ignore",
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    await waitFor(`${this.url}/health`, 10_000, `origin ${this.id}`);
+    let out = "";
+    this.port = await new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`origin ${this.id} did not listen within 30 s: ${out}`)), 30_000);
+      const read = (chunk) => {
+        out += chunk;
+        const m = out.match(/on http:\/\/127\.0\.0\.1:(\d+)/);
+        if (m) {
+          clearTimeout(timer);
+          ok(Number(m[1]));
+        }
+      };
+      this.proc.stdout.on("data", read);
+      this.proc.stderr.on("data", (chunk) => (out += chunk));
+      this.proc.once("exit", (code) => {
+        clearTimeout(timer);
+        fail(new Error(`origin ${this.id} exited (${code}) before listening: ${out}`));
+      });
+    });
+    // Its later output is read and dropped (a full pipe would stall it).
+    this.proc.stdout.removeAllListeners("data").resume();
+    this.proc.stderr.removeAllListeners("data").resume();
+    this.proc.removeAllListeners("exit");
+    this.url = `http://127.0.0.1:${this.port}`;
+    await waitFor(`${this.url}/health`, 30_000, `origin ${this.id}`);
   }
 
   /** Kills the process outright (SIGKILL), as a crash would, and waits for it to be gone. */
@@ -116,8 +143,24 @@ export class Gateway {
     this.log = "";
   }
 
+  /**
+   * Starts wrangler dev and waits until the gateway answers. A start that fails (two free ports
+   * taken by another process before wrangler bound them, a machine too loaded to answer in time)
+   * is said on stderr and tried once more on new ports; a second failure throws with wrangler's
+   * output.
+   */
   async start() {
     if (!existsSync(this.main)) throw new Error(`${this.main} is missing: build the gateway first (make gateway, make gateway-test)`);
+    try {
+      await this.#launch();
+    } catch (e) {
+      console.error(`wrangler dev did not start; once more on new ports. ${e.message}`);
+      this.log = "";
+      await this.#launch();
+    }
+  }
+
+  async #launch() {
     this.port = await freePort();
     const inspector = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
@@ -260,8 +303,7 @@ export const STORE_BINDINGS = [
 
 /** Starts origins a, b, c (or `ids`) on free ports. */
 export async function startOrigins(ids = ["a", "b", "c"]) {
-  const origins = [];
-  for (const id of ids) origins.push(new Origin(id, await freePort()));
+  const origins = ids.map((id) => new Origin(id));
   await Promise.all(origins.map((o) => o.start()));
   return origins;
 }
