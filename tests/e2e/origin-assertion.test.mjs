@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { SignJWT, decodeJwt, decodeProtectedHeader } from "jose";
 
 import { assertionVerifier } from "../../examples/origin-verify/verify.mjs";
-import { Gateway, Jar, ROOT, freePort, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, ROOT, startOrigins } from "./harness.mjs";
 
 const ISSUER = "https://app.example";
 const JWKS_PATH = "/.well-known/jwks.json";
@@ -77,15 +77,14 @@ before(async () => {
   gwEs = new Gateway(origins, { vars: { ORIGIN_ASSERTION: "ES256" }, secrets: { SESSION_KEYS: JSON.stringify([k1]) } });
   await Promise.all([gw1.start(), gw2.start(), gwEs.start()]);
   upstream = gw1;
-  const port = await freePort();
   const server = createServer(async (req, res) => {
     jwksFetches++;
     const r = await fetch(upstream.url + JWKS_PATH);
     res.writeHead(r.status, { "content-type": "application/json" });
     res.end(await r.text());
   });
-  await new Promise((r) => server.listen(port, "127.0.0.1", r));
-  proxy = { server, url: `http://127.0.0.1:${port}/jwks` };
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  proxy = { server, url: `http://127.0.0.1:${server.address().port}/jwks` };
 });
 
 after(async () => {
