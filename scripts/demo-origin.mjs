@@ -29,7 +29,9 @@
 //                          the head, ?lateBase=URL one at the end of the body (as user content
 //                          injected into a page would put it); ?ping=1 adds a link with a ping
 //                          to another site and one to this site, ?elsewhere=1 a GET form one of
-//                          whose buttons submits it to another site (formaction)
+//                          whose buttons submits it to another site (formaction);
+//                          ?elsewhere=after (or =before) a button after (before) the GET form
+//                          #search, outside it, that submits it there (form="search")
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -332,9 +334,10 @@ function handle(req, res) {
       const pingTag = url.searchParams.get("ping")
         ? `<a id="pinged" href="${next}&amp;kind=pinged" ping="https://example.org/ping ${prefix}/track">pinged</a>`
         : "";
-      const elsewhereTag = url.searchParams.get("elsewhere")
-        ? `<form id="both" method="get" action="${prefix}/links"><input name="q" value="x"><button id="here">here</button><button id="there" formaction="https://example.org/search">there</button></form>`
-        : "";
+      const elsewhere = url.searchParams.get("elsewhere");
+      const outside = `<button id="outside" form="search" formaction="https://example.org/search">there</button>`;
+      const both = `<form id="both" method="get" action="${prefix}/links"><input name="q" value="x"><button id="here">here</button><button id="there" formaction="https://example.org/search">there</button></form>`;
+      const elsewhereTag = elsewhere === "1" ? both : elsewhere === "after" ? outside : "";
       return res.end(`<!doctype html><html><head><title>links ${n}</title>${baseTag}</head><body>
 <p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
 <a id="absolute" href="${escape(proto)}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
@@ -347,7 +350,7 @@ function handle(req, res) {
 <a id="fragment" href="#top">top</a>
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
-<form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
+${elsewhere === "before" ? outside : ""}<form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
 ${pingTag}${elsewhereTag}${lateTag}</body></html>
 `);
     }

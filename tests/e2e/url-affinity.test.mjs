@@ -154,6 +154,24 @@ test("a GET form with a button that submits it to another site gets no hidden fi
   assert.ok(search.includes(`name="${PARAM}"`), search);
 });
 
+test("a button outside a GET form that submits it to another site (form attribute) never sends the hidden field there", async () => {
+  // <button form="search" formaction="https://example.org/search"> anywhere in the page submits
+  // the form #search, hidden field included, to the other site: as user content injected into a
+  // page could put it. Before the form: the form gets no field. After it (the field given):
+  // the button no longer submits it.
+  const button = (page) => page.body.match(/<button id="outside"[^>]*>/)[0];
+  const search = (page) => page.body.match(/<form id="search"[\s\S]*?<\/form>/)[0];
+  const before = await load(await arrive("/links?n=1&elsewhere=before"));
+  assert.ok(!search(before).includes(`name="${PARAM}"`), search(before));
+  assert.match(button(before), /form="search"/);
+  const after = await load(await arrive("/links?n=1&elsewhere=after"));
+  assert.ok(search(after).includes(`name="${PARAM}"`), search(after));
+  assert.match(button(after), /form=""/, "a form attribute naming no form: it submits nothing");
+  assert.match(button(after), /formaction="https:\/\/example.org\/search"/);
+  // The form without such a button still carries the value.
+  assert.ok(search(await load(await arrive("/links?n=1"))).includes(`name="${PARAM}"`));
+});
+
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

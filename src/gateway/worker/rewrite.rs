@@ -27,8 +27,12 @@ export function rewrite_html(response, decide, base, param, value) {
     const out = url === null ? undefined : carry(url);
     if (out != null) el.setAttribute(name, out);
   } });
-  // How many buttons submitting a form to another site the page has had so far.
+  // How many buttons submitting a form to another site the page has had so far; the forms (by
+  // id) that such a button outside them names in its `form` attribute; and the ids of the GET
+  // forms given the hidden field.
   let away = 0;
+  const awayIds = new Set();
+  const carrying = new Set();
   const form = { element(el) {
     const action = el.getAttribute('action');
     const target = action === null || action.trim() === '' ? base : action;
@@ -36,12 +40,14 @@ export function rewrite_html(response, decide, base, param, value) {
       // A GET form replaces its action's query: the value goes in a hidden field, which goes
       // with every submission of the form, also by a button whose formaction leads to another
       // site. So it is added at the form's end, once its buttons are seen, and only when none
-      // leads elsewhere.
-      if (carry(target) != null) {
+      // leads elsewhere, nor one named the form from before it.
+      const id = el.getAttribute('id');
+      if (carry(target) != null && !awayIds.has(id)) {
         const before = away;
         el.onEndTag((end) => {
           if (away === before) {
             end.before(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
+            if (id !== null) carrying.add(id);
           }
         });
       }
@@ -52,7 +58,14 @@ export function rewrite_html(response, decide, base, param, value) {
   } };
   const submitter = { element(el) {
     const url = el.getAttribute('formaction');
-    if (url.trim() !== '' && (elsewhere || decide(base, url, param, value) == null)) away++;
+    if (url.trim() === '' || (!elsewhere && decide(base, url, param, value) != null)) return;
+    away++;
+    const owner = el.getAttribute('form');
+    if (owner === null) return;
+    awayIds.add(owner);
+    // A form earlier in the page, its hidden field given: the button no longer submits it (a
+    // `form` attribute naming no element leaves it without a form).
+    if (carrying.has(owner)) el.setAttribute('form', '');
   } };
   // A link's pings to other sites go: each ping carries the link's URL (`Ping-To`, the value
   // in it) whatever the referrer policy, and the page's (`Ping-From`) from a page not served
