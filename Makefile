@@ -3,6 +3,10 @@ SHELL := bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
+# Node's test runner with the spec reporter, which repeats each failure and its error at the end
+# of the output: the part a CI excerpt keeps (TAP gives a failed hook's error only where it
+# happened, hundreds of lines before).
+NODE_TEST := node --test --test-reporter=spec
 
 .PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-assertion pkg-dbsc pkg-store-web bench-store pkg-www browser-test playground fuzz \
 	pkg-store sizes size-check pkg-test examples-test
@@ -58,7 +62,7 @@ pkg-node:
 ## OriginAssertions' (tests/js/assertion.test.mjs) the assertion build, DeviceBoundSessions'
 ## (tests/js/dbsc.test.mjs) the dbsc build.
 js-test: pkg-node pkg-store pkg-assertion pkg-dbsc
-	node --test tests/js/
+	$(NODE_TEST) tests/js/
 
 ## pkg-assertion: the JS library with OriginAssertions (feature `assertion`, off by default), for
 ## its JS tests (target/pkg-assertion).
@@ -76,7 +80,7 @@ pkg-www: setup
 
 ## browser-test: the playground page in headless Chromium (playwright-core).
 browser-test: pkg-www
-	node --test tests/browser/
+	$(NODE_TEST) tests/browser/
 
 ## playground: build the wasm and serve www/ on http://127.0.0.1:8080/
 playground: pkg-www
@@ -110,13 +114,13 @@ pkg: setup
 ## smoke suite on Node (ES modules and CommonJS), Deno, Bun, workerd (bundled by wrangler),
 ## Vercel's edge runtime and Chromium (bundled by esbuild); `tsc --noEmit` on a usage file.
 pkg-test: pkg
-	node --test --test-concurrency=1 tests/pkg/
+	$(NODE_TEST) --test-concurrency=1 tests/pkg/
 
 ## examples-test: each example of examples/ (node, deno, js-worker and hono on wrangler dev) in a
 ## fresh project with the packed package, over HTTP; README's JavaScript blocks run (or match
 ## the example files they show).
 examples-test: pkg
-	node --test --test-concurrency=1 tests/examples/
+	$(NODE_TEST) --test-concurrency=1 tests/examples/
 
 ## fmt: format the Rust sources (cargo fmt).
 fmt:
@@ -157,7 +161,7 @@ size-check:
 ## e2e: the gateway on wrangler dev (workerd, local KV and Durable Objects) in front of demo
 ## origins, real HTTP; and the JS library's session stores in workerd.
 e2e: gateway gateway-test pkg-store-web
-	node --test --test-concurrency=1 tests/e2e/
+	$(NODE_TEST) --test-concurrency=1 tests/e2e/
 
 ## bench-store: session reads and writes per second through the gateway, for STORE = none, kv
 ## and durable (autocannon, 127.0.0.1, wrangler dev with local KV and Durable Objects).
