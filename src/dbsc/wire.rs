@@ -71,6 +71,13 @@ pub fn registration_header(
     Ok(out)
 }
 
+/// Refuses (`invalid_config`, setting `sessionId`) a session identifier that no
+/// `Secure-Session-Challenge` can name ([`sf_string`]): checked where a session begins, so that
+/// it does not fail at its first refresh.
+pub fn check_session_id(session_id: &str) -> Result<()> {
+    sf_string(session_id, "sessionId").map(drop)
+}
+
 /// The `Secure-Session-Challenge` value: `"<challenge>";id="<session id>"`.
 pub fn challenge_header(challenge: &str, session_id: &str) -> Result<String> {
     Ok(format!(

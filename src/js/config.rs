@@ -278,6 +278,7 @@ pub(crate) fn session_config(value: &JsValue) -> Result<crate::dbsc::SessionConf
         ],
     )?;
     let session_id = o.required("sessionId", o.string("sessionId")?)?;
+    crate::dbsc::wire::check_session_id(&session_id).map_err(js_error)?;
     let refresh_url = o.required("refreshUrl", o.string("refreshUrl")?)?;
     let origin = o.required("origin", o.string("origin")?)?;
     let cookie_name = o.required("cookieName", o.string("cookieName")?)?;

@@ -172,13 +172,16 @@ impl DeviceBoundSessions {
     /// `sessionId`: `(ES256 RS256);path="…";challenge="…"` with a new registration challenge
     /// (valid 300 s), and `;authorization="…"` when given. Offer it only on the answer that
     /// logs in (a new session id): a challenge on every answer would hand one to whoever holds
-    /// a stolen session cookie, who could then register a key of their own.
+    /// a stolen session cookie, who could then register a key of their own. A `sessionId` that
+    /// a challenge header cannot name (other than visible ASCII and space) throws
+    /// `invalid_config`, here and in `sessionConfig`.
     #[wasm_bindgen(js_name = registrationHeader)]
     pub fn registration_header(
         &self,
         session_id: &str,
         options: RegistrationHeaderOptions,
     ) -> Result<String, JsValue> {
+        wire::check_session_id(session_id).map_err(js_error)?;
         let o = read(Some(options), &["path", "authorization", "now"])?;
         let path = o
             .path
@@ -215,7 +218,8 @@ impl DeviceBoundSessions {
     /// `sessionId`: a Promise of `{ jkt, jwk, alg, challengeId, challengeExpires,
     /// authorization? }`. Rejects with `malformed`, `too_large`, `unsupported_alg` (`none`
     /// included), `unknown_challenge`, `expired`, `not_yet_valid` (a challenge issued over a
-    /// minute ahead of `now`) or `bad_signature`. What it cannot know, you
+    /// minute ahead of `now`) or `bad_signature`; a bad option throws `invalid_config` at once
+    /// (not a rejection). What it cannot know, you
     /// must still do: refuse it when the session already recorded a `jkt` (a session binds
     /// once), record `challengeId` so that a replay is refused (single use), and compare
     /// `authorization` with the one you offered, if you offered one.
@@ -252,8 +256,10 @@ impl DeviceBoundSessions {
     /// Verifies a refresh proof for the session `sessionId` bound to `jwk` (the JSON text
     /// `verifyRegistration` gave): a Promise of `{ jkt, challengeId, challengeExpires }`.
     /// Rejects with `malformed`, `too_large`, `unsupported_alg`, `unknown_challenge`,
-    /// `expired`, `not_yet_valid`, `key_mismatch` (another key, or not the `jkt` given) or
-    /// `bad_signature`.
+    /// `expired`, `not_yet_valid`, `key_mismatch` (a header `jwk`, an algorithm or a signature
+    /// size other than the session key's, or a `jwk` whose thumbprint is not the `jkt` given)
+    /// or `bad_signature` (signed by another key). A bad option throws `invalid_config` at
+    /// once (not a rejection).
     /// `jwk` is trusted as the session's key: take it from your own record of the session,
     /// never from the request, or pass `{ jkt }` (the thumbprint the session recorded), else a
     /// thief's own key verifies. Record `challengeId` to refuse a replay.

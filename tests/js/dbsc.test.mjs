@@ -268,6 +268,12 @@ test("settings and options: invalid_config naming the option", () => {
   assert.equal(thrown(() => s.registrationHeader(SID, { path: "/r", athorization: "x" })).code, "invalid_config");
   assert.equal(setting(() => s.registrationHeader(SID, { path: "/r\n" })), "path");
   assert.equal(setting(() => s.challengeHeader("sid\u00e9")), "sessionId");
+  // A session id no challenge header can name is refused where the session begins, not at its
+  // first refresh: registration offered, or the session config written.
+  assert.equal(setting(() => s.registrationHeader("sid\u00e9", { path: "/r" })), "sessionId");
+  const config = { refreshUrl: "/r", origin: "https://a.example", cookieName: "__Host-bound" };
+  assert.equal(setting(() => s.sessionConfig({ ...config, sessionId: "sid\n" })), "sessionId");
+  assert.equal(JSON.parse(s.sessionConfig({ ...config, sessionId: 'a "quoted" id' })).session_identifier, 'a "quoted" id');
   assert.equal(setting(() => s.sessionConfig({ sessionId: SID, refreshUrl: "/r", origin: "https://a.example" })), "cookieName");
   assert.equal(thrown(() => s.boundCookie(SID, "jkt", { now: -1 })).code, "invalid_config");
   // The clock by default.
