@@ -432,15 +432,25 @@ impl SessionStore {
     /// Gives the session a new id and cookie, moving its data (pending changes included) and
     /// deleting the old id (at login and privilege changes: no session fixation; `commit` does
     /// it by itself when a stored session's subject changed, and not again after this). Send
-    /// `session.cookie` afterwards. Rejects with `conflict` when the session ended or changed
-    /// since it was loaded (Durable Objects, memory); the session then keeps its id.
+    /// `session.cookie` afterwards. What is set on the session while the promise is pending is
+    /// kept, as a change for the next `commit`. Rejects with `conflict` when the session ended
+    /// or changed since it was loaded (Durable Objects, memory); the session then keeps its id.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn regenerate(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
         future_to_promise(async move {
             let mut s = cell.borrow().clone();
+            let key = s.store_key().to_owned();
             sessions.regenerate(&mut s, now?).await.map_err(js_error)?;
-            *cell.borrow_mut() = s;
+            let mut current = cell.borrow_mut();
+            if current.store_key() == key {
+                // Data and subject set on the Session while the new id was being written (a
+                // login not awaited, then a change after another await) stay, as changes for
+                // the next commit.
+                *s.data_mut() = current.data().clone();
+                s.set_subject(current.subject().map(str::to_owned));
+            }
+            *current = s;
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -666,3 +666,29 @@ test("login without a subject is an EdgeSessionError, as the library's own refus
     assert.deepEqual(res.headers.getSetCookie(), [], "nothing logged in");
   }
 });
+
+test("sessionStore: what a handler sets after a login it did not await (another await between) is kept", async () => {
+  // The login's regenerate put back the Session as it was when it started: a value set after
+  // the handler's next await (a database call) was lost, and the commit wrote nothing.
+  const store = new SessionStore({ keys: KEYS_1, kv: slowKv() });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.get("/cart", (c) => {
+    c.get("session").set("items", ["book"]);
+    return c.text("ok");
+  });
+  app.post("/login", async (c) => {
+    mw.login(c, "bob");
+    await new Promise((r) => setTimeout(r, 1));
+    c.get("session").set("greeting", "hi bob");
+    return c.text("in");
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null, data: c.get("session").data }));
+  const cookie = cookiesOf(await app.request("/cart"));
+  const renewed = cookiesOf(await app.request("/login", { method: "POST", headers: { cookie } }));
+  assert.match(renewed, /^__Host-sid=/);
+  assert.deepEqual(await (await app.request("/me", { headers: { cookie: renewed } })).json(), {
+    subject: "bob",
+    data: { items: ["book"], greeting: "hi bob" },
+  });
+});

@@ -424,3 +424,41 @@ test("revokeSubject leaves the Session the request holds as it is: committed, KV
     assert.equal(await store.find(first.cookie, { now: NOW + 4 }), undefined, kind);
   }
 });
+
+test("what is set on a Session while its regenerate is under way is kept, as a change for the next commit", async () => {
+  // regenerate copied the Session when it started and put the copy back when it ended: a value
+  // set meanwhile (a login not awaited, then a change after another await, as the Hono
+  // middleware allows) was lost without a word, and the commit after it wrote nothing.
+  // `held` stops the store's calls until `release()`: the regenerate is under way meanwhile.
+  let gate = Promise.resolve();
+  const held = (f) => async (...args) => (await gate, f(...args));
+  const kv = memoryKv();
+  const gatedKv = { ...kv, put: held(kv.put) };
+  const { namespace } = objects();
+  const gatedObjects = { idFromName: namespace.idFromName, get: (id) => ({ fetch: held(namespace.get(id).fetch) }) };
+  for (const [kind, config] of [["kv", { kv: gatedKv }], ["durableObject", { durableObject: gatedObjects }]]) {
+    const store = new SessionStore({ keys, ...config });
+    const anon = await store.load(undefined, { now: NOW });
+    anon.set("cart", ["book"]);
+    await store.commit(anon, { now: NOW });
+    const session = await store.load(anon.cookie, { now: NOW + 1 });
+    session.subject = "alice";
+    let release;
+    gate = new Promise((r) => (release = r));
+    const regenerated = store.regenerate(session, { now: NOW + 1 });
+    await new Promise((r) => setImmediate(r)); // the regenerate has started, and waits on the store
+    session.set("greeting", "hi alice");
+    session.subject = "alice2";
+    release();
+    await regenerated;
+    assert.deepEqual(session.data, { cart: ["book"], greeting: "hi alice" }, kind);
+    assert.equal(session.subject, "alice2", kind);
+    assert.ok(session.cookie && session.cookie !== anon.cookie, kind);
+    assert.equal(await store.commit(session, { now: NOW + 1 }), "written", kind);
+    const stored = await store.find(session.cookie, { now: NOW + 2 });
+    assert.deepEqual(stored.data, { cart: ["book"], greeting: "hi alice" }, kind);
+    assert.equal(stored.subject, "alice2", kind);
+    assert.equal(await store.find(anon.cookie, { now: NOW + 2 }), undefined, kind);
+    assert.equal(await store.revokeSubject("alice2"), 1, `${kind}: linked to the subject set meanwhile`);
+  }
+});
