@@ -195,7 +195,7 @@ export function sessionStore(store, options = {}) {
  * `claims` (an object with `sub`; a string is `{ sub }`), sets the cookie, and returns the token; `c.get("session")`
  * becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
- * string; the data of another user's session are not kept) and resolves when done; the cookie goes out with the response. The middleware waits
+ * string; the data of another user's session are not kept), once a logout earlier in the request is done (awaited or not), and resolves when done; the cookie goes out with the response. The middleware waits
  * for it before it commits (and a failure of it fails the request), awaited or not.
  */
 export function login(c, claims) {
@@ -216,7 +216,10 @@ export function login(c, claims) {
   if (s.session.subject !== undefined && s.session.subject !== subject) s.session.data = {};
   s.session.subject = subject;
   c.set("session", s.session); // null after a logout in the same request
-  return track(s, s.store.regenerate(s.session));
+  // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
+  // the same subject, the revocation ended the session this login had just made. A failed one
+  // fails the login too (the request fails anyway): nothing is regenerated.
+  return track(s, Promise.all(s.pending).then(() => s.store.regenerate(s.session)));
 }
 
 /**

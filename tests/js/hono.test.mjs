@@ -692,3 +692,37 @@ test("sessionStore: what a handler sets after a login it did not await (another 
     data: { items: ["book"], greeting: "hi bob" },
   });
 });
+
+test("sessionStore: a login after a logout everywhere the handler did not await ends the other sessions, not the new one", async () => {
+  // 'Log out my other devices, stay logged in here': logout(c, { everywhere: true }) not awaited
+  // (the middleware allows it), then login(c, sameUser). The login's regenerate ran beside the
+  // logout, linked the new session to the user, and the revocation that came after the destroy
+  // ended it: the response sent a cookie that named nothing.
+  for (const [kind, config] of [["memory", {}], ["kv", { kv: slowKv() }]]) {
+    const store = new SessionStore({ keys: KEYS_1, ...config });
+    const app = new Hono();
+    app.use(mw.sessionStore(store));
+    app.onError((e, c) => c.text(`error: ${e.code ?? e.message}`, 500));
+    app.post("/login", async (c) => {
+      await mw.login(c, "alice");
+      return c.text("in");
+    });
+    app.post("/others-out", async (c) => {
+      mw.logout(c, { everywhere: true });
+      await mw.login(c, "alice");
+      return c.text("ok");
+    });
+    app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null }));
+    const laptop = cookiesOf(await app.request("/login", { method: "POST" }));
+    const phone = cookiesOf(await app.request("/login", { method: "POST" }));
+    const res = await app.request("/others-out", { method: "POST", headers: { cookie: laptop } });
+    assert.equal(res.status, 200, `${kind}: ${await res.clone().text()}`);
+    const here = cookiesOf(res);
+    assert.match(here, /^__Host-sid=/, kind);
+    assert.deepEqual(await (await app.request("/me", { headers: { cookie: here } })).json(), { subject: "alice" }, `${kind}: logged in here`);
+    for (const gone of [laptop, phone]) {
+      assert.deepEqual(await (await app.request("/me", { headers: { cookie: gone } })).json(), { subject: null }, kind);
+    }
+    assert.equal(await store.revokeSubject("alice"), 1, `${kind}: the new session alone is left`);
+  }
+});
