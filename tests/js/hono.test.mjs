@@ -367,6 +367,20 @@ const slowKv = () => {
   };
 };
 
+/** A memory store and a (slow) KV one: the strongly consistent kind and Workers KV. */
+const memoryAndKv = () => [
+  ["memory", new SessionStore({ keys: KEYS_1 })],
+  ["kv", new SessionStore({ keys: KEYS_1, kv: slowKv() })],
+];
+
+/** A Hono app under sessionStore(store) whose failures answer 500 `error: <code or message>`. */
+function storeApp(store) {
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.onError((e, c) => c.text(`error: ${e.code ?? e.message}`, 500));
+  return app;
+}
+
 test("sessionStore: a login or logout the handler did not await is finished before the commit and the answer", async () => {
   // login(c, ...) under sessionTokens returns at once: a handler written that way under
   // sessionStore committed while regenerate was under way, answered without the new cookie,
@@ -445,11 +459,8 @@ test("sessionStore: a login after a logout everywhere in the same request starts
   // again, a switch of user): the revoked session stayed the request's Session, so the login's
   // regenerate compared-and-set an id the revocation had deleted: a conflict on the strongly
   // consistent stores (memory here, Durable Objects), and the request failed.
-  for (const [kind, config] of [["memory", {}], ["kv", { kv: slowKv() }]]) {
-    const store = new SessionStore({ keys: KEYS_1, ...config });
-    const app = new Hono();
-    app.use(mw.sessionStore(store));
-    app.onError((e, c) => c.text(`error: ${e.code ?? e.message}`, 500));
+  for (const [kind, store] of memoryAndKv()) {
+    const app = storeApp(store);
     app.post("/login", async (c) => {
       await mw.login(c, c.req.query("user"));
       c.get("session").set("secret", `${c.req.query("user")}'s`);
@@ -698,11 +709,8 @@ test("sessionStore: a login after a logout everywhere the handler did not await 
   // (the middleware allows it), then login(c, sameUser). The login's regenerate ran beside the
   // logout, linked the new session to the user, and the revocation that came after the destroy
   // ended it: the response sent a cookie that named nothing.
-  for (const [kind, config] of [["memory", {}], ["kv", { kv: slowKv() }]]) {
-    const store = new SessionStore({ keys: KEYS_1, ...config });
-    const app = new Hono();
-    app.use(mw.sessionStore(store));
-    app.onError((e, c) => c.text(`error: ${e.code ?? e.message}`, 500));
+  for (const [kind, store] of memoryAndKv()) {
+    const app = storeApp(store);
     app.post("/login", async (c) => {
       await mw.login(c, "alice");
       return c.text("in");
