@@ -366,14 +366,16 @@ impl SessionStore {
     /// cleared) gets a new id as `regenerate` gives it (`"written"`; no session fixation): send
     /// its cookie (`setCookie`, `applyCookies`); the old one names nothing. Rejects with
     /// `conflict` when another request saved it first (Durable Objects): load it again and redo
-    /// the change. Do not change the session while the promise is pending.
+    /// the change. What is set on the session while the promise is pending is kept, as a change
+    /// for the next `commit`.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]
     pub fn commit(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
         future_to_promise(async move {
             let mut s = cell.borrow().clone();
+            let key = s.store_key().to_owned();
             let commit = sessions.commit(&mut s, now?).await.map_err(js_error)?;
-            *cell.borrow_mut() = s;
+            put_back(&cell, &key, s);
             Ok(commit_name(commit).into())
         })
     }
@@ -442,15 +444,7 @@ impl SessionStore {
             let mut s = cell.borrow().clone();
             let key = s.store_key().to_owned();
             sessions.regenerate(&mut s, now?).await.map_err(js_error)?;
-            let mut current = cell.borrow_mut();
-            if current.store_key() == key {
-                // Data and subject set on the Session while the new id was being written (a
-                // login not awaited, then a change after another await) stay, as changes for
-                // the next commit.
-                *s.data_mut() = current.data().clone();
-                s.set_subject(current.subject().map(str::to_owned));
-            }
-            *current = s;
+            put_back(&cell, &key, s);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -664,6 +658,19 @@ fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usiz
         n => count(n)?,
     };
     Ok((retries, call_now()?))
+}
+
+/// Puts `done`, the session an operation worked on (a copy of the `Session` taken when it began,
+/// of store key `key`), back into the `Session`. What was set on the `Session` meanwhile (a login
+/// not awaited, then a change after another await) stays, as changes for the next commit;
+/// unless the `Session` became another one meanwhile (`destroy`).
+fn put_back(cell: &RefCell<CoreSession>, key: &str, mut done: CoreSession) {
+    let mut current = cell.borrow_mut();
+    if current.store_key() == key {
+        *done.data_mut() = current.data().clone();
+        done.set_subject(current.subject().map(str::to_owned));
+    }
+    *current = done;
 }
 
 fn commit_name(c: crate::store::Commit) -> &'static str {

@@ -425,26 +425,37 @@ test("revokeSubject leaves the Session the request holds as it is: committed, KV
   }
 });
 
-test("what is set on a Session while its regenerate is under way is kept, as a change for the next commit", async () => {
-  // regenerate copied the Session when it started and put the copy back when it ended: a value
-  // set meanwhile (a login not awaited, then a change after another await, as the Hono
-  // middleware allows) was lost without a word, and the commit after it wrote nothing.
-  // `held` stops the store's calls until `release()`: the regenerate is under way meanwhile.
+/**
+ * A KV and a Durable Object store whose writes wait, after `hold()`, until the `release()` it
+ * returns: an operation of the store is under way meanwhile.
+ */
+function heldStores() {
   let gate = Promise.resolve();
   const held = (f) => async (...args) => (await gate, f(...args));
   const kv = memoryKv();
   const gatedKv = { ...kv, put: held(kv.put) };
   const { namespace } = objects();
   const gatedObjects = { idFromName: namespace.idFromName, get: (id) => ({ fetch: held(namespace.get(id).fetch) }) };
-  for (const [kind, config] of [["kv", { kv: gatedKv }], ["durableObject", { durableObject: gatedObjects }]]) {
-    const store = new SessionStore({ keys, ...config });
+  const hold = () => {
+    let release;
+    gate = new Promise((r) => (release = r));
+    return release;
+  };
+  return { hold, stores: [["kv", new SessionStore({ keys, kv: gatedKv })], ["durableObject", new SessionStore({ keys, durableObject: gatedObjects })]] };
+}
+
+test("what is set on a Session while its regenerate is under way is kept, as a change for the next commit", async () => {
+  // regenerate copied the Session when it started and put the copy back when it ended: a value
+  // set meanwhile (a login not awaited, then a change after another await, as the Hono
+  // middleware allows) was lost without a word, and the commit after it wrote nothing.
+  const { hold, stores } = heldStores();
+  for (const [kind, store] of stores) {
     const anon = await store.load(undefined, { now: NOW });
     anon.set("cart", ["book"]);
     await store.commit(anon, { now: NOW });
     const session = await store.load(anon.cookie, { now: NOW + 1 });
     session.subject = "alice";
-    let release;
-    gate = new Promise((r) => (release = r));
+    const release = hold();
     const regenerated = store.regenerate(session, { now: NOW + 1 });
     await new Promise((r) => setImmediate(r)); // the regenerate has started, and waits on the store
     session.set("greeting", "hi alice");
@@ -460,5 +471,25 @@ test("what is set on a Session while its regenerate is under way is kept, as a c
     assert.equal(stored.subject, "alice2", kind);
     assert.equal(await store.find(anon.cookie, { now: NOW + 2 }), undefined, kind);
     assert.equal(await store.revokeSubject("alice2"), 1, `${kind}: linked to the subject set meanwhile`);
+  }
+});
+
+test("what is set on a Session while its commit is under way is kept, as a change for the next commit", async () => {
+  // The same for commit, which also worked on a copy and put it back: a value set while its
+  // write was under way was lost, and the next commit found nothing to write.
+  const { hold, stores } = heldStores();
+  for (const [kind, store] of stores) {
+    const session = await store.load(undefined, { now: NOW });
+    session.set("cart", ["book"]);
+    const release = hold();
+    const committed = store.commit(session, { now: NOW });
+    await new Promise((r) => setImmediate(r)); // the commit has started, and waits on the store
+    session.set("greeting", "hi");
+    release();
+    assert.equal(await committed, "created", kind);
+    assert.deepEqual(session.data, { cart: ["book"], greeting: "hi" }, kind);
+    assert.equal(await store.commit(session, { now: NOW }), "written", kind);
+    const stored = await store.find(session.cookie, { now: NOW + 1 });
+    assert.deepEqual(stored.data, { cart: ["book"], greeting: "hi" }, kind);
   }
 });
