@@ -326,6 +326,19 @@ impl DeviceBoundSessions {
         Ok(session_config(&options)?.to_json())
     }
 
+    /// The session a refresh names: its `Sec-Secure-Session-Id` header (a structured-field
+    /// string, `"<sessionId>"`) unquoted; `null` when the header is absent (give
+    /// `request.headers.get("Sec-Secure-Session-Id")` as it is), empty or not well formed.
+    /// Look the session up by it and check it is the session of the request's cookie: a
+    /// refresh for a session id the cookie does not hold is not that session's.
+    #[wasm_bindgen(js_name = sessionIdFromHeader, unchecked_return_type = "string | null")]
+    pub fn session_id_from_header(value: Option<String>) -> JsValue {
+        value
+            .as_deref()
+            .and_then(wire::session_id_from_header)
+            .map_or(JsValue::NULL, JsValue::from)
+    }
+
     /// The answer that ends a session: `{"continue":false}`.
     #[wasm_bindgen(js_name = endSession)]
     pub fn end_session() -> String {

@@ -141,6 +141,23 @@ for (const alg of Object.keys(ALGS)) {
   });
 }
 
+test("sessionIdFromHeader reads the session a refresh names, as the browser sends it", () => {
+  const read = DeviceBoundSessions.sessionIdFromHeader;
+  // Chromium sends a structured-field string; the challenge header names the session the same way.
+  assert.equal(read(`"${SID}"`), SID);
+  assert.equal(read(' "a b\\"c" '), 'a b"c');
+  assert.equal(read('"s1";x=1'), "s1");
+  assert.equal(read("s1"), "s1");
+  // No header (`headers.get` gives null), nothing in it, or a string that is not well formed.
+  for (const value of [null, undefined, "", "  ", '"', '"s1', '"s1" x', '"a\\x"', '"\u00e9"']) {
+    assert.equal(read(value), null, JSON.stringify(value));
+  }
+  // The challenge header's id reads back as the session id.
+  const s = dbsc();
+  const id = s.challengeHeader('se"s\\1', { now: NOW }).split(";id=")[1];
+  assert.equal(read(id), 'se"s\\1');
+});
+
 test("refused proofs, each with its code", async () => {
   const es = devices.ES256;
   const rs = devices.RS256;
