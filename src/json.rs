@@ -133,6 +133,17 @@ pub(crate) fn strings(value: &str) -> Option<Vec<Cow<'_, str>>> {
 /// number and saturated at `u64::MAX` (`2.9` is 2, `1.8e9` is 1800000000, `-0` is 0); `None`
 /// for negative numbers and any other value. Exact: no floating point is involved.
 pub(crate) fn floor_u64(value: &str) -> Option<u64> {
+    whole_u64(value, false)
+}
+
+/// [`floor_u64`] rounding up instead (`2.1` is 3, `2` is 2): a time compared to whole seconds
+/// as it is, `t > now` exactly when `ceil_u64(t) > now`.
+pub(crate) fn ceil_u64(value: &str) -> Option<u64> {
+    whole_u64(value, true)
+}
+
+/// [`floor_u64`], or with `up` [`ceil_u64`].
+fn whole_u64(value: &str, up: bool) -> Option<u64> {
     // The usual case, a whole number below 10^19, directly.
     if (1..20).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
         return Some(value.bytes().fold(0, |n, b| n * 10 + u64::from(b - b'0')));
@@ -183,7 +194,9 @@ pub(crate) fn floor_u64(value: &str) -> Option<u64> {
             break;
         }
     }
-    Some(n)
+    // The digits left are the fraction's.
+    let fraction = up && digits.any(|d| d != 0);
+    Some(n.saturating_add(u64::from(fraction)))
 }
 
 /// The digits of 2^1024 - 2^970, trailing zeros left out: the least magnitude that rounds to
@@ -765,6 +778,36 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(floor_u64(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn rounds_numbers_up_exactly() {
+        for (text, want) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("-0.0e5", Some(0)),
+            ("7", Some(7)),
+            ("7.0", Some(7)),
+            ("7.000", Some(7)),
+            ("2.1", Some(3)),
+            ("2.9", Some(3)),
+            ("0.5", Some(1)),
+            ("1e-400", Some(1)),
+            ("5e-1", Some(1)),
+            ("1.8e9", Some(1_800_000_000)),
+            ("1800000000.000001", Some(1_800_000_001)),
+            ("18000000005e-1", Some(1_800_000_001)),
+            ("18000000000e-1", Some(1_800_000_000)),
+            ("1.80000000050e9", Some(1_800_000_001)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551614.5", Some(u64::MAX)),
+            ("1e400", Some(u64::MAX)),
+            ("-0.5", None),
+            ("-1", None),
+            ("\"1\"", None),
+        ] {
+            assert_eq!(ceil_u64(text), want, "{text}");
         }
     }
 

@@ -261,9 +261,60 @@ fn refused_claims() {
         let jwt = craft(header, &payload, SECRET_1);
         assert_eq!(verify_code(&t, &jwt, NOW), expected, "{payload}");
     }
-    // Fractional times are accepted (floored), as RFC 7519 allows.
+    // Fractional times are accepted, as RFC 7519 allows.
     let jwt = craft(header, &format!(r#"{{"exp":{exp}.5}}"#), SECRET_1);
     assert!(t.verify_jwt::<Value>(&jwt, &at(NOW)).is_ok());
+}
+
+/// Fractional times are compared as they are (as jose compares them), not floored: a token
+/// whose `exp` is half a second past `now - leeway` is still valid, one whose `nbf` or `iat`
+/// is half a second past `now + leeway` not yet valid. Revocation compares the time issued as
+/// it is too: half a second before `minIssuedAt` is before it.
+#[test]
+fn fractional_times_at_the_boundaries() {
+    let t = tokens();
+    let header = r#"{"alg":"HS256"}"#;
+    let jwt = |payload: String| craft(header, &payload, SECRET_1);
+    // The default leeway is 30 s.
+    let exp = jwt(format!(r#"{{"exp":{NOW}.5}}"#));
+    assert!(t.verify_jwt::<Value>(&exp, &at(NOW + 30)).is_ok());
+    let err = t.verify_jwt::<Value>(&exp, &at(NOW + 31)).unwrap_err();
+    assert_eq!(err.code(), "expired");
+    assert_eq!(
+        err.claims::<Value>().unwrap()["exp"],
+        json!(1_800_000_000.5)
+    );
+    let exp = jwt(format!(r#"{{"exp":{}e-1}}"#, NOW * 10 + 1));
+    assert!(t.verify_jwt::<Value>(&exp, &at(NOW + 30)).is_ok());
+    assert_eq!(verify_code(&t, &exp, NOW + 31), "expired");
+    for start in ["nbf", "iat"] {
+        let later = jwt(format!(
+            r#"{{"exp":{},"{start}":{}.5}}"#,
+            NOW + 999,
+            NOW + 100
+        ));
+        assert_eq!(
+            verify_code(&t, &later, NOW + 70),
+            "not_yet_valid",
+            "{start}"
+        );
+        assert!(
+            t.verify_jwt::<Value>(&later, &at(NOW + 71)).is_ok(),
+            "{start}"
+        );
+        let tiny = jwt(format!(
+            r#"{{"exp":{},"{start}":{}.000001}}"#,
+            NOW + 999,
+            NOW + 100
+        ));
+        assert_eq!(verify_code(&t, &tiny, NOW + 70), "not_yet_valid", "{start}");
+    }
+    let issued = jwt(format!(r#"{{"exp":{},"iat":{}.5}}"#, NOW + 999, NOW - 1));
+    let revoked = at(NOW).min_issued_at(NOW);
+    assert_eq!(code(t.verify_jwt::<Value>(&issued, &revoked)), "revoked");
+    assert!(t
+        .verify_jwt::<Value>(&issued, &at(NOW).min_issued_at(NOW - 1))
+        .is_ok());
 }
 
 #[test]

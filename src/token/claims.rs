@@ -238,11 +238,19 @@ pub(crate) fn claim_members(json: &str) -> Result<Vec<json::Member<'_>>> {
 
 /// The registered claims this crate acts on, read from a JSON object whose member names must
 /// be unique.
+///
+/// A time may be fractional (RFC 7519's NumericDate). Each is rounded to a whole second the way
+/// that keeps its comparisons with the whole seconds of `now` exact, as jose compares: `exp`
+/// and the start times (`nbf`, and `iat` in [`Registered::iat_start`]) up (`now >= exp` exactly
+/// when `now >= ceil(exp)`; `nbf > now` exactly when `ceil(nbf) > now`), `iat` and `auth_time`
+/// down for revocation (issued before `minIssuedAt` exactly when `floor(iat) < minIssuedAt`).
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Registered<'a> {
     pub(crate) exp: Option<UnixTime>,
     pub(crate) nbf: Option<UnixTime>,
     pub(crate) iat: Option<UnixTime>,
+    /// `iat` rounded up: as a start time, like `nbf`.
+    pub(crate) iat_start: Option<UnixTime>,
     /// The time of the login a refreshed token descends from (OpenID Connect's claim).
     pub(crate) auth_time: Option<UnixTime>,
     pub(crate) iss: Option<Cow<'a, str>>,
@@ -252,7 +260,8 @@ pub(crate) struct Registered<'a> {
 
 impl<'a> Registered<'a> {
     /// Reads `json`, refusing with `malformed` anything but one JSON object with unique member
-    /// names, or a registered claim of the wrong type. Times may be fractional (floored).
+    /// names, or a registered claim of the wrong type. Times may be fractional (see
+    /// [`Registered`] for how they are rounded).
     pub(crate) fn parse(json: &'a str) -> Result<Self> {
         Self::from_members(&claim_members(json)?)
     }
@@ -273,9 +282,12 @@ impl<'a> Registered<'a> {
         let mut r = Registered::default();
         for (name, v) in members {
             match name.as_ref() {
-                "exp" if times => r.exp = Some(seconds(v, "exp must be a number of seconds")?),
-                "iat" if times => r.iat = Some(seconds(v, "iat must be a number of seconds")?),
-                "nbf" => r.nbf = Some(seconds(v, "nbf must be a number of seconds")?),
+                "exp" if times => r.exp = Some(later(v, "exp must be a number of seconds")?),
+                "iat" if times => {
+                    r.iat = Some(seconds(v, "iat must be a number of seconds")?);
+                    r.iat_start = json::ceil_u64(v);
+                }
+                "nbf" => r.nbf = Some(later(v, "nbf must be a number of seconds")?),
                 "auth_time" => {
                     r.auth_time = Some(seconds(v, "auth_time must be a number of seconds")?)
                 }
@@ -310,6 +322,11 @@ fn seconds(value: &str, message: &'static str) -> Result<UnixTime> {
     json::floor_u64(value).ok_or(Error::Malformed(message))
 }
 
+/// [`seconds`] rounded up.
+fn later(value: &str, message: &'static str) -> Result<UnixTime> {
+    json::ceil_u64(value).ok_or(Error::Malformed(message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,13 +337,19 @@ mod tests {
             r#"{"sub":"u","exp":10,"nbf":2.9,"iat":3,"iss":"me","aud":["a","b"],"x":{"exp":1}}"#;
         let r = Registered::parse(json).unwrap();
         assert_eq!(
-            (r.exp, r.nbf, r.iat, r.auth_time),
-            (Some(10), Some(2), Some(3), None)
+            (r.exp, r.nbf, r.iat, r.iat_start, r.auth_time),
+            (Some(10), Some(3), Some(3), Some(3), None)
         );
         assert_eq!(r.iss.as_deref(), Some("me"));
         assert_eq!(r.aud, ["a", "b"]);
         assert_eq!(Registered::parse(r#"{"aud":"a"}"#).unwrap().aud, ["a"]);
         assert_eq!(Registered::parse("{}").unwrap(), Registered::default());
+        // Fractions: expiry and start times up, the time issued down.
+        let r = Registered::parse(r#"{"exp":9.5,"nbf":2.1,"iat":3.5,"auth_time":1.5}"#).unwrap();
+        assert_eq!(
+            (r.exp, r.nbf, r.iat, r.iat_start, r.auth_time),
+            (Some(10), Some(3), Some(3), Some(4), Some(1))
+        );
     }
 
     #[test]

@@ -265,7 +265,7 @@ impl JwtKeys {
         let exp = registered
             .exp
             .ok_or(Error::Malformed("a JWT must carry exp"))?;
-        let starts = [registered.iat, registered.nbf];
+        let starts = [registered.iat_start, registered.nbf];
         if let Err(outside) = time::check(options.now, leeway, Some(exp), &starts) {
             return Err(outside.error(claims));
         }

@@ -88,6 +88,39 @@ test("jose's JWT verifies here", async () => {
   assert.equal(codeOf(() => rotated().verifyJwt(unknown, { now: NOW })), "unknown_key");
 });
 
+test("fractional times from jose: valid and refused at the same seconds as in jose", async () => {
+  // jose compares a NumericDate as it is with whole seconds of now (and a clock tolerance).
+  const tolerance = 30; // the default leewaySeconds
+  const verdicts = async (build, from, to) => {
+    const jwt = await build(new jose.SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" })).sign(KEY_1);
+    for (let now = from; now <= to; now++) {
+      const theirs = await jose
+        .jwtVerify(jwt, KEY_1, { currentDate: at(now), clockTolerance: tolerance })
+        .then(() => "ok", (e) => e.code);
+      let ours = "ok";
+      try {
+        single().verifyJwt(jwt, { now });
+      } catch (e) {
+        ours = e.code;
+      }
+      assert.equal(ours === "ok", theirs === "ok", `${now - NOW}: ${ours} against jose's ${theirs}`);
+    }
+  };
+  await verdicts((j) => j.setExpirationTime(NOW + 0.5), NOW + 28, NOW + 32);
+  await verdicts((j) => j.setExpirationTime(NOW + 999).setNotBefore(NOW + 100.5), NOW + 68, NOW + 72);
+  await verdicts((j) => j.setExpirationTime(NOW + 999).setNotBefore(NOW + 100.000001), NOW + 68, NOW + 72);
+  // The claims come back as jose gives them, fractions kept.
+  const jwt = await new jose.SignJWT({ sub: "u" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt(NOW - 0.25)
+    .setExpirationTime(NOW + 0.5)
+    .sign(KEY_1);
+  assert.deepEqual(single().verifyJwt(jwt, { now: NOW }), { sub: "u", iat: NOW - 0.25, exp: NOW + 0.5 });
+  // Revocation: issued a quarter of a second before minIssuedAt is before it.
+  assert.equal(codeOf(() => single().verifyJwt(jwt, { now: NOW, minIssuedAt: NOW })), "revoked");
+  assert.equal(single().verifyJwt(jwt, { now: NOW, minIssuedAt: NOW - 1 }).sub, "u");
+});
+
 test("only HS256 is accepted", async () => {
   const tokens = single();
   const none = new jose.UnsecuredJWT({ sub: "u" }).setIssuedAt(NOW).setExpirationTime(NOW + 60).encode();
