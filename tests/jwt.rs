@@ -232,6 +232,31 @@ fn refused_headers() {
         let jwt = craft(header, &payload, SECRET_1);
         assert_eq!(verify_code(&t, &jwt, NOW), expected, "{header}");
     }
+    // typ is a media type: JWT, application/jwt (RFC 7515 4.1.9: "application/" may be left
+    // out), in any case; other types are refused.
+    for typ in ["JWT", "jwt", "application/jwt", "Application/JWT"] {
+        let jwt = craft(
+            &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+            &payload,
+            SECRET_1,
+        );
+        assert!(t.verify_jwt::<Value>(&jwt, &at(NOW)).is_ok(), "{typ}");
+    }
+    for typ in [
+        "at+jwt",
+        "application/at+jwt",
+        "JOSE",
+        "application/",
+        "/jwt",
+        "xapplication/jwt",
+    ] {
+        let jwt = craft(
+            &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+            &payload,
+            SECRET_1,
+        );
+        assert_eq!(verify_code(&t, &jwt, NOW), "malformed", "{typ}");
+    }
     // alg "none" with an empty signature, as an attacker sends it.
     let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(payload.as_bytes()));
     assert_eq!(verify_code(&t, &none, NOW), "unsupported_alg");

@@ -9,11 +9,11 @@
 //!
 //! Verification checks, in order: size (`too_large`), three strict base64url segments and a
 //! header that is one JSON object with unique member names, an `alg` of exactly `HS256`
-//! (`unsupported_alg`, for `none` too), an optional `typ` of `JWT`, no `crit`
-//! (`malformed`), the key id (`unknown_key`), the signature (`bad_signature`, constant time),
-//! claims with unique names and well-typed registered claims (`malformed`; `exp` is required),
-//! time with leeway (`expired`, `not_yet_valid`), then [`VerifyOptions`] (`wrong_issuer`,
-//! `wrong_audience`, `revoked`).
+//! (`unsupported_alg`, for `none` too), an optional `typ` of `JWT` or `application/jwt` (any
+//! case), no `crit` (`malformed`), the key id (`unknown_key`), the signature (`bad_signature`,
+//! constant time), claims with unique names and well-typed registered claims (`malformed`;
+//! `exp` is required), time with leeway (`expired`, `not_yet_valid`), then [`VerifyOptions`]
+//! (`wrong_issuer`, `wrong_audience`, `revoked`).
 //!
 //! ```
 //! use edge_session::{JwtSignOptions, KeyConfig, SessionTokens, TokenConfig, VerifyOptions};
@@ -300,9 +300,13 @@ fn read_jose_header(header: &[u8]) -> Result<Option<String>> {
         Some(None) => return Err(Error::Malformed("alg must be a string")),
         None => return Err(Error::Malformed("header has no alg")),
     }
+    // A media type, whose "application/" may be left out (RFC 7515 section 4.1.9), in any case.
     match get("typ").map(json::string) {
         None => {}
-        Some(Some(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
+        Some(Some(typ))
+            if ["JWT", "application/jwt"]
+                .iter()
+                .any(|t| typ.eq_ignore_ascii_case(t)) => {}
         Some(_) => return Err(Error::Malformed("typ must be JWT")),
     }
     if get("crit").is_some() {
@@ -335,6 +339,10 @@ mod tests {
         );
         assert_eq!(
             header_error(r#"{"alg":"HS256","cty":"x","jku":"y"}"#),
+            "ok None"
+        );
+        assert_eq!(
+            header_error(r#"{"alg":"HS256","typ":"application/JWT"}"#),
             "ok None"
         );
         for (json, code) in [

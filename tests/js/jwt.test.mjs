@@ -121,6 +121,20 @@ test("fractional times from jose: valid and refused at the same seconds as in jo
   assert.equal(single().verifyJwt(jwt, { now: NOW, minIssuedAt: NOW - 1 }).sub, "u");
 });
 
+test("typ: JWT or application/jwt in any case, as jose's typ option reads them; other types refused", async () => {
+  const withTyp = (typ) =>
+    new jose.SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256", typ }).setExpirationTime(NOW + 60).sign(KEY_1);
+  for (const typ of ["JWT", "jwt", "application/jwt", "application/JWT"]) {
+    const jwt = await withTyp(typ);
+    await jose.jwtVerify(jwt, KEY_1, { currentDate: at(NOW), typ: "JWT" });
+    assert.equal(single().verifyJwt(jwt, { now: NOW }).sub, "u", typ);
+  }
+  for (const typ of ["at+jwt", "application/at+jwt", "secevent+jwt"]) {
+    const jwt = await withTyp(typ);
+    assert.equal(codeOf(() => single().verifyJwt(jwt, { now: NOW })), "malformed", typ);
+  }
+});
+
 test("only HS256 is accepted", async () => {
   const tokens = single();
   const none = new jose.UnsecuredJWT({ sub: "u" }).setIssuedAt(NOW).setExpirationTime(NOW + 60).encode();
