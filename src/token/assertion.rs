@@ -508,7 +508,8 @@ impl<'a> UntrustedAssertion<'a> {
     ) -> Result<String> {
         let members =
             json::members(&self.payload).map_err(|e| Error::Malformed(e.message("claims")))?;
-        let time = |name| json::get(&members, name).and_then(json::floor_u64);
+        // Rounded up: a fractional time compared with the whole seconds of `now` as it is.
+        let time = |name| json::get(&members, name).and_then(json::ceil_u64);
         let exp = time("exp").ok_or(Error::Malformed("no exp"))?;
         let iat = time("iat").ok_or(Error::Malformed("no iat"))?;
         if json::get(&members, "iss").and_then(json::string).as_deref() != Some(issuer) {
@@ -946,6 +947,24 @@ mod tests {
             30,
         );
         assert!(lenient.is_ok());
+
+        // Fractional times (a NumericDate may be one) are compared as they are: exp 1300.5
+        // is still valid at 1300, iat 1000.5 not yet at 1000.
+        let fractional = [
+            b64_encode(br#"{"alg":"ES256","kid":"k2"}"#),
+            b64_encode(br#"{"aud":"http://a","exp":1300.5,"iat":1000.5,"iss":"https://i"}"#),
+            b64_encode(&[5; 64]),
+        ]
+        .join(".");
+        let check = |now| {
+            UntrustedAssertion::parse(&fractional)
+                .unwrap()
+                .verified_claims("https://i", "http://a", now, 0)
+                .map_err(|e| e.code())
+        };
+        assert!(check(1300).is_ok() && check(1001).is_ok());
+        assert_eq!(check(1301), Err("expired"));
+        assert_eq!(check(1000), Err("not_yet_valid"));
 
         // Refused when read: another algorithm, no kid, a short signature, not three parts.
         let header = |h: &str| {
