@@ -24,7 +24,10 @@ pub fn json_members(text: &str) -> std::result::Result<Vec<(String, String)>, Js
             .into_iter()
             .map(|(n, v)| (n.into_owned(), v.to_owned()))
             .collect()),
-        Err(crate::json::ObjectError::NotObject) => Err(JsonRefusal::NotObject),
+        // serde_json refuses both as invalid JSON.
+        Err(crate::json::ObjectError::NotObject | crate::json::ObjectError::LoneSurrogate) => {
+            Err(JsonRefusal::NotObject)
+        }
         Err(crate::json::ObjectError::Duplicate) => Err(JsonRefusal::Duplicate),
     }
 }

@@ -19,6 +19,9 @@ pub(crate) enum ObjectError {
     NotObject,
     /// A member name appears twice at the top level.
     Duplicate,
+    /// A string holds a lone surrogate (`"\ud83d"`: half of a UTF-16 pair, as JavaScript's
+    /// `JSON.stringify` writes a string cut inside an emoji): not text.
+    LoneSurrogate,
 }
 
 impl ObjectError {
@@ -29,6 +32,10 @@ impl ObjectError {
             (ObjectError::Duplicate, _) => "duplicate claim name",
             (ObjectError::NotObject, "header") => "header is not a JSON object",
             (ObjectError::NotObject, _) => "claims are not a JSON object",
+            (ObjectError::LoneSurrogate, "header") => "header holds a lone surrogate (\\uD800-\\uDFFF)",
+            (ObjectError::LoneSurrogate, _) => {
+                "claims hold a lone surrogate (\\uD800-\\uDFFF: half of a UTF-16 pair, as in a string cut inside an emoji)"
+            }
         }
     }
 }
@@ -44,7 +51,7 @@ const MAX_DEPTH: usize = 127;
 /// members sorted by name. Parsers that keep the first of two equal names and those that keep
 /// the last would disagree on what was signed, so a repeated name is refused.
 pub(crate) fn members(json: &str) -> Result<Vec<Member<'_>>, ObjectError> {
-    let mut p = Parser { text: json, at: 0 };
+    let mut p = Parser::new(json);
     p.space();
     if !p.eat(b'{') {
         return Err(ObjectError::NotObject);
@@ -54,7 +61,7 @@ pub(crate) fn members(json: &str) -> Result<Vec<Member<'_>>, ObjectError> {
     if !p.eat(b'}') {
         loop {
             p.space();
-            let name = p.string().ok_or(ObjectError::NotObject)?;
+            let name = p.string().ok_or_else(|| p.refusal())?;
             p.space();
             if !p.eat(b':') {
                 return Err(ObjectError::NotObject);
@@ -62,7 +69,7 @@ pub(crate) fn members(json: &str) -> Result<Vec<Member<'_>>, ObjectError> {
             p.space();
             let start = p.at;
             // The object itself is the first level of nesting.
-            p.value(1).ok_or(ObjectError::NotObject)?;
+            p.value(1).ok_or_else(|| p.refusal())?;
             let value = json.get(start..p.at).ok_or(ObjectError::NotObject)?;
             out.push((name, value));
             p.space();
@@ -105,13 +112,13 @@ pub(crate) fn get<'a>(members: &[Member<'a>], name: &str) -> Option<&'a str> {
 /// The text of a JSON string value (raw JSON text from [`members`]), unescaped; `None` for
 /// any other value.
 pub(crate) fn string(value: &str) -> Option<Cow<'_, str>> {
-    let mut p = Parser { text: value, at: 0 };
+    let mut p = Parser::new(value);
     p.string().filter(|_| p.at == value.len())
 }
 
 /// The strings of a JSON array of strings; `None` for any other value.
 pub(crate) fn strings(value: &str) -> Option<Vec<Cow<'_, str>>> {
-    let mut p = Parser { text: value, at: 0 };
+    let mut p = Parser::new(value);
     let mut out = Vec::new();
     p.eat(b'[').then_some(())?;
     p.space();
@@ -426,9 +433,27 @@ impl<'a> Object<'a> {
 struct Parser<'a> {
     text: &'a str,
     at: usize,
+    /// Set when a string was refused for a lone surrogate, to say so.
+    lone_surrogate: bool,
 }
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        Parser {
+            text,
+            at: 0,
+            lone_surrogate: false,
+        }
+    }
+
+    /// Why the text was refused: a lone surrogate if one was met, else not an object.
+    fn refusal(&self) -> ObjectError {
+        match self.lone_surrogate {
+            true => ObjectError::LoneSurrogate,
+            false => ObjectError::NotObject,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -589,17 +614,22 @@ impl<'a> Parser<'a> {
     /// Four hex digits, or a surrogate pair (`D83D\uDE00`); lone surrogates are refused.
     fn unicode_escape(&mut self) -> Option<char> {
         let high = self.hex4()?;
-        let code = if (0xd800..0xdc00).contains(&high) {
-            self.literal("\\u")?;
-            let low = self.hex4()?;
-            if !(0xdc00..0xe000).contains(&low) {
-                return None;
-            }
-            0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00)
-        } else {
-            high
+        if !(0xd800..0xe000).contains(&high) {
+            return char::from_u32(high);
+        }
+        let low = match high < 0xdc00 && self.literal("\\u").is_some() {
+            true => Some(self.hex4()?),
+            false => None,
         };
-        char::from_u32(code)
+        match low {
+            Some(low @ 0xdc00..0xe000) => {
+                char::from_u32(0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00))
+            }
+            _ => {
+                self.lone_surrogate = true;
+                None
+            }
+        }
     }
 
     fn hex4(&mut self) -> Option<u32> {
@@ -681,15 +711,27 @@ mod tests {
             r#"{"a":NaN}"#,
             "{\"a\":\"\u{1}\"}",
             r#"{"a":"\x"}"#,
-            r#"{"a":"\ud800"}"#,
-            r#"{"a":"\udc00"}"#,
-            r#"{"a":"\ud800\u0041"}"#,
             r#"{"a":"\u12"}"#,
+            r#"{"a":"\ud800\u12"}"#,
             r#"{"a" 1}"#,
             r#"{"a":1 "b":2}"#,
         ] {
             assert_eq!(members(json), Err(ObjectError::NotObject), "{json}");
         }
+        // Lone surrogates, refused as serde_json refuses them, and said: JavaScript writes one
+        // for a string cut inside an emoji.
+        for json in [
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"\udc00"}"#,
+            r#"{"a":"x\ud83dy"}"#,
+            r#"{"a":"\ud800\u0041"}"#,
+            r#"{"a":"\ud800\ud800"}"#,
+            r#"{"\udfff":1}"#,
+            r#"{"a":[{"b":"\ud83d"}]}"#,
+        ] {
+            assert_eq!(members(json), Err(ObjectError::LoneSurrogate), "{json}");
+        }
+        assert!(members(r#"{"a":"\ud83d\ude00","\ud800\udc00":1}"#).is_ok());
         // Numbers beyond the largest f64, exactly where serde_json draws the line.
         let max = "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
         let below = max.replace("97792", "97791");

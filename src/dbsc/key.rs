@@ -88,7 +88,9 @@ impl DeviceKey {
         let malformed = Error::Malformed;
         let members = json::members(text).map_err(|e| match e {
             json::ObjectError::Duplicate => malformed("duplicate JWK member"),
-            json::ObjectError::NotObject => malformed("a JWK is a JSON object"),
+            json::ObjectError::NotObject | json::ObjectError::LoneSurrogate => {
+                malformed("a JWK is a JSON object")
+            }
         })?;
         if PRIVATE_MEMBERS
             .iter()

@@ -233,3 +233,23 @@ test("sliding refresh: null until due, then a new token, up to the absolute limi
   assert.equal(codeOf(() => single({ refreshAfter: 1.5 })), "invalid_config");
   assert.equal(codeOf(() => single({ ttlSeconds: 3600, maxLifetimeSeconds: 60 })), "invalid_config");
 });
+
+test("a lone surrogate in the claims (a string cut inside an emoji) is refused, and said", async () => {
+  const name = "Ada 😀".slice(0, 5); // "Ada \uD83D"
+  const messageOf = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return `${e.code}: ${e.message}`;
+    }
+  };
+  const tokens = single();
+  for (const sign of [() => tokens.sign({ name }, { now: NOW }), () => tokens.signJwt({ name }, { now: NOW })]) {
+    assert.match(messageOf(sign), /^invalid_claims: .*lone surrogate/);
+  }
+  // jose signs it (JSON.stringify writes "\ud83d"); verifying says why it is refused.
+  const jwt = await new jose.SignJWT({ name }).setProtectedHeader({ alg: "HS256" }).setIssuedAt(NOW).setExpirationTime(NOW + 60).sign(KEY_1);
+  assert.match(messageOf(() => tokens.verifyJwt(jwt, { now: NOW })), /^malformed: .*lone surrogate/);
+  // A whole emoji is text.
+  assert.equal(tokens.verifyJwt(tokens.signJwt({ name: "Ada 😀" }, { now: NOW }), { now: NOW }).name, "Ada 😀");
+});
