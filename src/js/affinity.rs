@@ -172,17 +172,38 @@ impl Affinity {
             .map_or(JsValue::UNDEFINED, JsValue::from_str)
     }
 
-    /// Marks a backend up or down; throws `invalid_config` for an unknown id.
+    /// Marks a backend up or down; throws `invalid_config` for an unknown id or a flag that is
+    /// not `true` or `false`.
     #[wasm_bindgen(js_name = setHealthy)]
-    pub fn set_healthy(&mut self, id: &str, healthy: bool) -> Result<(), JsValue> {
-        self.core.set_healthy(id, healthy).map_err(js_error)
+    pub fn set_healthy(
+        &mut self,
+        id: &str,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] healthy: JsValue,
+    ) -> Result<(), JsValue> {
+        self.core.set_healthy(id, flag(&healthy)?).map_err(js_error)
     }
 
-    /// Starts or stops draining a backend; throws `invalid_config` for an unknown id.
+    /// Starts or stops draining a backend; throws `invalid_config` for an unknown id or a flag
+    /// that is not `true` or `false`.
     #[wasm_bindgen(js_name = setDraining)]
-    pub fn set_draining(&mut self, id: &str, draining: bool) -> Result<(), JsValue> {
-        self.core.set_draining(id, draining).map_err(js_error)
+    pub fn set_draining(
+        &mut self,
+        id: &str,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] draining: JsValue,
+    ) -> Result<(), JsValue> {
+        self.core
+            .set_draining(id, flag(&draining)?)
+            .map_err(js_error)
     }
+}
+
+/// The flag of `setHealthy` and `setDraining`: `true` or `false`. Taken as it comes rather than
+/// as a `bool`, which wasm-bindgen's glue reads with `+flag`, so that `"true"` (`NaN`) and a
+/// missing flag were `false`: a backend marked up from text went down.
+fn flag(value: &JsValue) -> Result<bool, JsValue> {
+    value
+        .as_bool()
+        .ok_or_else(|| js_error(Error::config("the flag must be true or false")))
 }
 
 /// A request field that must be a string when present (`null` and `undefined` are absent).

@@ -147,6 +147,29 @@ test("a draining backend keeps its visitors and takes no new ones", () => {
   assert.equal(codeOf(() => affinity.setHealthy("zz", false)), "invalid_config");
 });
 
+test("setHealthy and setDraining take true or false, nothing else", () => {
+  // Read as numbers by wasm-bindgen's glue, "true" was false (NaN): a backend marked up from a
+  // configuration's text went down, and setDraining(id) without a flag stopped draining.
+  const affinity = make({ mode: "header", header: "x-tenant" });
+  const keys = Array.from({ length: 60 }, (_, i) => `tenant-${i}`);
+  const onA = () => keys.filter((header) => affinity.route({ header, now: NOW }).backend === "a").length;
+  const before = onA();
+  assert.ok(before > 0);
+  for (const flag of ["true", "false", 1, 0, undefined, null, {}]) {
+    assert.equal(codeOf(() => affinity.setHealthy("a", flag)), "invalid_config", `setHealthy(${String(flag)})`);
+    assert.equal(codeOf(() => affinity.setDraining("a", flag)), "invalid_config", `setDraining(${String(flag)})`);
+    assert.equal(onA(), before, `unchanged by ${String(flag)}`);
+  }
+  assert.equal(codeOf(() => affinity.setHealthy("a")), "invalid_config");
+  affinity.setHealthy("a", false);
+  assert.equal(onA(), 0);
+  affinity.setHealthy("a", true);
+  affinity.setDraining("a", true);
+  assert.equal(onA(), 0);
+  affinity.setDraining("a", false);
+  assert.equal(onA(), before);
+});
+
 test("url mode rewrites the URL with the affinity parameter", () => {
   const affinity = make({ mode: "url", param: "_aff" });
   const first = affinity.route({ url: "https://app.example/cart?item=3#top", now: NOW });
