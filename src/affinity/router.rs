@@ -273,7 +273,9 @@ impl Affinity {
 
     /// Starts or stops draining a backend (`invalid_config` for an unknown id). A draining
     /// backend keeps the visitors pinned to it until their values end, takes no new ones, and
-    /// in the hashing modes (which pin nothing) gives its keys to their next choice.
+    /// in the hashing modes (which pin nothing) gives its keys to their next choice. When every
+    /// healthy backend is draining, new visitors go to the rendezvous choice among them rather
+    /// than failing.
     pub fn set_draining(&mut self, id: &str, draining: bool) -> Result<()> {
         self.backends.set_draining(id, draining)
     }

@@ -1441,6 +1441,48 @@ mod tests {
         assert_ne!(later.origin, x, "still pinned to the draining origin");
     }
 
+    /// One origin draining: new visitors never go to it. Every origin draining: new visitors
+    /// still get one of them (as docs/gateway.md says), not a 503.
+    #[test]
+    fn new_visitors_skip_a_draining_origin_unless_every_origin_drains() {
+        let origins = |draining: &[&str]| {
+            let list: Vec<String> = ["a", "b", "c"]
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    format!(
+                        r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
+                        i + 1,
+                        draining.contains(id)
+                    )
+                })
+                .collect();
+            format!("[{}]", list.join(","))
+        };
+        let arrive = |gw: &mut Gateway, visitor: u64| {
+            let entropy = Entropy {
+                visitor,
+                ..Entropy::default()
+            };
+            proxy(gw.start(&get(&[]), NOW, &entropy))
+        };
+        let one = origins(&["b"]);
+        let mut gw = gateway(&[("ORIGINS", &one)]);
+        let seen: std::collections::BTreeSet<String> =
+            (0..200).map(|v| arrive(&mut gw, v).origin).collect();
+        assert_eq!(seen, ["a", "c"].map(String::from).into());
+        let all = origins(&["a", "b", "c"]);
+        let mut gw = gateway(&[("ORIGINS", &all)]);
+        let seen: std::collections::BTreeSet<String> = (0..200)
+            .map(|v| {
+                let at = arrive(&mut gw, v);
+                assert!(at.affinity_cookie.is_some());
+                at.origin
+            })
+            .collect();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+    }
+
     #[test]
     fn url_mode_carries_the_live_value_when_several_are_presented() {
         let mut gw = url_gateway();

@@ -183,8 +183,10 @@ impl Affinity {
         self.core.set_healthy(id, flag(&healthy)?).map_err(js_error)
     }
 
-    /// Starts or stops draining a backend; throws `invalid_config` for an unknown id or a flag
-    /// that is not `true` or `false`.
+    /// Starts or stops draining a backend: it keeps the visitors whose values name it and takes
+    /// no new ones, unless every healthy backend is draining (then new visitors go to one of
+    /// them rather than failing). Throws `invalid_config` for an unknown id or a flag that is not
+    /// `true` or `false`.
     #[wasm_bindgen(js_name = setDraining)]
     pub fn set_draining(
         &mut self,
