@@ -424,6 +424,42 @@ fn no_healthy_backend_is_an_error_in_every_mode() {
             assert_eq!(err.to_string(), "no backend is healthy");
         }
     }
+    // A visitor holding a live value too: with every backend down it is `no_backend` whatever
+    // the failover (as in the hashing modes), not `backend_unavailable`, which says that other
+    // backends are up.
+    for mode in [Mode::Cookie, Mode::Url] {
+        for failover in [Failover::Sticky, Failover::Strict] {
+            let mut c = config(mode, &["a", "b"]);
+            c.failover = failover;
+            let mut a = Affinity::new(c).unwrap();
+            let issued = a
+                .route(
+                    &RouteRequest {
+                        url: Some("/"),
+                        ..RouteRequest::default()
+                    },
+                    NOW,
+                )
+                .unwrap();
+            let (url, cookie) = (
+                issued.url.clone(),
+                issued
+                    .set_cookie
+                    .as_deref()
+                    .map(|c| c.split(';').next().unwrap().to_owned()),
+            );
+            let returning = RouteRequest {
+                url: Some(url.as_deref().unwrap_or("/")),
+                cookie: cookie.as_deref(),
+                ..RouteRequest::default()
+            };
+            assert!(!a.route(&returning, NOW + 1).unwrap().reassigned);
+            a.set_healthy("a", false).unwrap();
+            a.set_healthy("b", false).unwrap();
+            let err = a.route(&returning, NOW + 1).unwrap_err();
+            assert_eq!(err.code(), "no_backend", "{mode:?} {failover:?}, returning");
+        }
+    }
 }
 
 #[test]

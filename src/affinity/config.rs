@@ -31,8 +31,8 @@ pub enum Failover {
     /// the old backend recovers (the default).
     #[default]
     Sticky,
-    /// Never move the visitor: fail with `backend_unavailable`, for applications that keep
-    /// state in a backend's memory.
+    /// Never move the visitor: fail with `backend_unavailable` (`no_backend` when no backend
+    /// is up), for applications that keep state in a backend's memory.
     Strict,
 }
 

@@ -282,8 +282,9 @@ impl Affinity {
 
     /// Routes a request at time `now` (seconds since the Unix epoch).
     ///
-    /// Errors: `no_backend` when no backend is healthy; `backend_unavailable` when the
-    /// visitor's backend is down and failover is `strict`; `invalid_config` in URL mode
+    /// Errors: `no_backend` when no backend is healthy (whatever the failover);
+    /// `backend_unavailable` when the visitor's backend is down, another is up, and failover is
+    /// `strict`; `invalid_config` in URL mode
     /// without `url`, or for `now` beyond 2^53 - 1. Bad affinity values are never errors: the
     /// visitor is treated as new and `reassigned` is set.
     pub fn route(&self, request: &RouteRequest<'_>, now: UnixTime) -> Result<Route<'_>> {
@@ -355,9 +356,6 @@ impl Affinity {
         };
         let index = match self.failover {
             Failover::Strict if keyed => {
-                if !self.backends.any_healthy() {
-                    return Err(Error::NoBackend);
-                }
                 let home = self.backends.home(key).ok_or(Error::NoBackend)?;
                 if !self.backends.is_healthy(home) {
                     return Err(self.unavailable(home));
@@ -498,7 +496,13 @@ impl Affinity {
         self.backends.id(index).ok_or(Error::NoBackend)
     }
 
+    /// Strict failover's error for a visitor whose backend `index` is down: `no_backend` when no
+    /// backend is up (what every visitor meets then, whatever the mode), else
+    /// `backend_unavailable`.
     fn unavailable(&self, index: usize) -> Error {
+        if !self.backends.any_healthy() {
+            return Error::NoBackend;
+        }
         Error::BackendUnavailable(self.backends.id(index).unwrap_or_default().to_owned())
     }
 }

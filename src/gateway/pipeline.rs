@@ -1441,6 +1441,31 @@ mod tests {
         assert_ne!(later.origin, x, "still pinned to the draining origin");
     }
 
+    /// Strict failover: a visitor whose origin is down while others are up gets "origin
+    /// unavailable"; every origin down, "all origins are down", as a new visitor does.
+    #[test]
+    fn strict_failover_says_all_origins_are_down_when_they_are() {
+        let mut gw = gateway(&[("AFFINITY_FAILOVER", "strict")]);
+        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = cookie_pair(first.affinity_cookie.as_deref().unwrap()).to_owned();
+        let headers = h(&[("cookie", &jar)]);
+        gw.health_mut().mark_down(&first.origin, NOW);
+        let retry_after = gw.health().retry_after(NOW + 1);
+        assert_eq!(
+            gw.start(&get(&headers), NOW + 1, &Entropy::default()),
+            Step::Respond(Page::origin_unavailable(retry_after))
+        );
+        for id in ["a", "b", "c"] {
+            gw.health_mut().mark_down(id, NOW);
+        }
+        for headers in [&headers[..], &[]] {
+            assert_eq!(
+                gw.start(&get(headers), NOW + 1, &Entropy::default()),
+                Step::Respond(Page::all_down(retry_after))
+            );
+        }
+    }
+
     /// One origin draining: new visitors never go to it. Every origin draining: new visitors
     /// still get one of them (as docs/gateway.md says), not a 503.
     #[test]

@@ -47,7 +47,7 @@ export interface AffinityConfig {
   domain?: string;
   /** Cookie mode: the `Partitioned` attribute (default false). */
   partitioned?: boolean;
-  /** A visitor whose backend is down moves ("sticky", default) or gets `backend_unavailable` ("strict"). */
+  /** A visitor whose backend is down moves ("sticky", default) or gets `backend_unavailable` ("strict"; `no_backend` when none is up). */
   failover?: "sticky" | "strict";
   /** URL mode: the query parameter (default "_aff"). */
   param?: string;
