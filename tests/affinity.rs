@@ -975,13 +975,17 @@ mod properties {
     }
 
     fn hashing(secret: &str, list: &[(String, u32)]) -> Affinity {
+        hashing_in(Mode::Header, secret, list)
+    }
+
+    fn hashing_in(mode: Mode, secret: &str, list: &[(String, u32)]) -> Affinity {
         let mut c = AffinityConfig::new(
             secret,
             list.iter()
                 .map(|(id, w)| BackendConfig::weighted(id.clone(), *w))
                 .collect(),
         );
-        c.mode = Mode::Header;
+        c.mode = mode;
         Affinity::new(c).unwrap()
     }
 
@@ -1035,6 +1039,109 @@ mod properties {
             for k in &keys {
                 let (b, a) = (by_header(&before, k), by_header(&after, k));
                 prop_assert!(a == b || a == "new", "{} moved from {} to {}", k, b, a);
+            }
+        }
+
+        /// The configured order of the backends decides nothing, equal or unequal weights, huge
+        /// ones included, in both hashing modes.
+        #[test]
+        fn the_order_of_the_backends_decides_nothing(
+            secret in prop::collection::vec(any::<u8>(), 32..33),
+            weights in prop::collection::vec(prop_oneof![Just(1u32), 1u32..5, 1u32..=1_000_000], 1..12),
+            shuffle in any::<u64>(),
+            keys in prop::collection::vec("[ -~]{1,24}", 1..100),
+        ) {
+            let secret = secret_text(&secret);
+            let list: Vec<(String, u32)> =
+                weights.iter().enumerate().map(|(i, w)| (format!("n{i}"), *w)).collect();
+            let mut shuffled = list.clone();
+            let mut x = shuffle;
+            for i in (1..shuffled.len()).rev() {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                shuffled.swap(i, (x >> 33) as usize % (i + 1));
+            }
+            for mode in [Mode::Header, Mode::Ip] {
+                let (a, b) = (hashing_in(mode, &secret, &list), hashing_in(mode, &secret, &shuffled));
+                for k in &keys {
+                    let request = RouteRequest { header: Some(k), client_ip: Some(k), ..RouteRequest::default() };
+                    prop_assert_eq!(a.route(&request, NOW).unwrap().backend, b.route(&request, NOW).unwrap().backend);
+                }
+            }
+        }
+
+        /// Changing one backend's weight moves keys only to or from that backend (also when the
+        /// change makes every weight equal, or unequal: the unweighted and weighted scores).
+        #[test]
+        fn reweighting_moves_keys_only_to_or_from_that_backend(
+            secret in prop::collection::vec(any::<u8>(), 32..33),
+            list in backend_list(),
+            which in any::<prop::sample::Index>(),
+            weight in prop_oneof![1u32..5, 1u32..=1_000_000],
+            keys in prop::collection::vec("[ -~]{1,24}", 1..150),
+        ) {
+            let secret = secret_text(&secret);
+            let i = which.index(list.len());
+            let mut changed = list.clone();
+            changed[i].1 = weight;
+            let id = list[i].0.as_str();
+            let (before, after) = (hashing(&secret, &list), hashing(&secret, &changed));
+            for k in &keys {
+                let (b, a) = (by_header(&before, k), by_header(&after, k));
+                prop_assert!(a == b || a == id || b == id, "{} moved from {} to {} reweighting {}", k, b, a, id);
+            }
+        }
+
+        /// Draining one backend moves only its keys, to backends that stayed.
+        #[test]
+        fn draining_moves_only_the_drained_backends_keys(
+            secret in prop::collection::vec(any::<u8>(), 32..33),
+            list in backend_list(),
+            which in any::<prop::sample::Index>(),
+            keys in prop::collection::vec("[ -~]{1,24}", 1..150),
+        ) {
+            let secret = secret_text(&secret);
+            let id = list[which.index(list.len())].0.as_str();
+            let all = hashing(&secret, &list);
+            let mut drained = hashing(&secret, &list);
+            drained.set_draining(id, true).unwrap();
+            for k in &keys {
+                let (b, a) = (by_header(&all, k), by_header(&drained, k));
+                prop_assert_ne!(a, id);
+                prop_assert!(a == b || b == id, "{} moved from {} to {}", k, b, a);
+            }
+        }
+
+        /// Every spelling of an IPv6 address (compressed or not, upper case, leading zeros, the
+        /// last 32 bits as IPv4) routes alike, and an IPv4-mapped one as its IPv4 address.
+        #[test]
+        fn every_spelling_of_an_address_routes_alike(
+            groups in prop::array::uniform8(prop_oneof![Just(0u16), Just(0xffff), any::<u16>()]),
+            upper in any::<bool>(), padded in any::<bool>(), v4_tail in any::<bool>(),
+        ) {
+            let list: Vec<(String, u32)> = (0..7).map(|i| (format!("n{i}"), 1)).collect();
+            let a = hashing_in(Mode::Ip, SECRET, &list);
+            let at = |ip: &str| {
+                let request = RouteRequest { client_ip: Some(ip), ..RouteRequest::default() };
+                a.route(&request, NOW).unwrap().backend
+            };
+            let address = std::net::Ipv6Addr::from(groups);
+            let mut parts: Vec<String> = groups
+                .iter()
+                .map(|g| if padded { format!("{g:04x}") } else { format!("{g:x}") })
+                .collect();
+            if v4_tail {
+                let [a1, b1] = groups[6].to_be_bytes();
+                let [c1, d1] = groups[7].to_be_bytes();
+                parts.truncate(6);
+                parts.push(format!("{a1}.{b1}.{c1}.{d1}"));
+            }
+            let mut spelled = parts.join(":");
+            if upper {
+                spelled = spelled.to_uppercase();
+            }
+            prop_assert_eq!(at(&address.to_string()), at(&spelled), "{} and {}", address, spelled);
+            if let Some(v4) = address.to_ipv4_mapped() {
+                prop_assert_eq!(at(&v4.to_string()), at(&spelled));
             }
         }
 
