@@ -636,6 +636,20 @@ fn affinity_section(
             "the header name that header mode routes by",
         ));
     }
+    // The gateway removes these from requests as a client can forge them (the one predicate):
+    // routed by, they would be the client's copy.
+    if let Some(name) = header.as_deref().filter(|_| mode == Mode::Header) {
+        if super::headers::is_reserved(name, true) {
+            return Err(ConfigError::new(
+                AFFINITY_HEADER,
+                format!(
+                    "{name:?} is a header the gateway removes from requests (a client can forge it): \
+                     header mode would route by the client's copy (for the client's address: \
+                     AFFINITY_MODE = \"ip\")"
+                ),
+            ));
+        }
+    }
     let failover = match var(AFFINITY_FAILOVER).as_deref() {
         None | Some("sticky") => Failover::Sticky,
         Some("strict") => Failover::Strict,
@@ -1354,6 +1368,28 @@ mod tests {
             (&[(AFFINITY_MODE, "header")], AFFINITY_HEADER),
             (
                 &[(AFFINITY_MODE, "header"), (AFFINITY_HEADER, "x y")],
+                AFFINITY_HEADER,
+            ),
+            // Headers the gateway strips as forgeable: the client's copy would route.
+            (
+                &[
+                    (AFFINITY_MODE, "header"),
+                    (AFFINITY_HEADER, "X-Forwarded-For"),
+                ],
+                AFFINITY_HEADER,
+            ),
+            (
+                &[
+                    (AFFINITY_MODE, "header"),
+                    (AFFINITY_HEADER, "x-session-sub"),
+                ],
+                AFFINITY_HEADER,
+            ),
+            (
+                &[
+                    (AFFINITY_MODE, "header"),
+                    (AFFINITY_HEADER, "cf-connecting-ip"),
+                ],
                 AFFINITY_HEADER,
             ),
             (&[(AFFINITY_FAILOVER, "maybe")], AFFINITY_FAILOVER),
