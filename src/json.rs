@@ -32,9 +32,9 @@ impl ObjectError {
             (ObjectError::Duplicate, _) => "duplicate claim name",
             (ObjectError::NotObject, "header") => "header is not a JSON object",
             (ObjectError::NotObject, _) => "claims are not a JSON object",
-            (ObjectError::LoneSurrogate, "header") => "header holds a lone surrogate (\\uD800-\\uDFFF)",
+            (ObjectError::LoneSurrogate, "header") => "header holds a lone surrogate",
             (ObjectError::LoneSurrogate, _) => {
-                "claims hold a lone surrogate (\\uD800-\\uDFFF: half of a UTF-16 pair, as in a string cut inside an emoji)"
+                "claims hold a lone surrogate (half of a UTF-16 pair, as a string cut inside an emoji)"
             }
         }
     }
