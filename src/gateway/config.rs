@@ -675,6 +675,15 @@ fn affinity_section(
             };
             (s, previous)
         }
+        // Read only beside AFFINITY_SECRET: alone it would be ignored, and the values its
+        // secrets signed sent to new origins without a word.
+        None if var(AFFINITY_PREVIOUS_SECRETS).is_some() => {
+            return Err(ConfigError::new(
+                AFFINITY_PREVIOUS_SECRETS,
+                "set without AFFINITY_SECRET: without it the affinity values are keyed from \
+                 SESSION_KEYS, whose older keys are the previous secrets",
+            ))
+        }
         None => {
             // `parse_keys` refuses an empty list.
             let (first, rest) = keys
@@ -1342,6 +1351,10 @@ mod tests {
                 SESSION_KEYS,
             ),
             (&[(AFFINITY_SECRET, "c2hvcnQ")], AFFINITY_SECRET),
+            (
+                &[(AFFINITY_PREVIOUS_SECRETS, "[]")],
+                AFFINITY_PREVIOUS_SECRETS,
+            ),
             (
                 &[
                     (AFFINITY_SECRET, AFFINITY),
