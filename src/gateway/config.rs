@@ -1088,7 +1088,37 @@ fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
         o.url = check_url(&o.url)
             .map_err(|why| ConfigError::new(ORIGINS, format!("origin {:?}: url {why}", o.id)))?;
     }
+    // One server under two ids would take two shares, and draining one id would not drain it.
+    for (i, o) in origins.iter().enumerate() {
+        if let Some(twin) = origins
+            .iter()
+            .skip(i + 1)
+            .find(|t| same_url(&t.url, &o.url))
+        {
+            return Err(ConfigError::new(
+                ORIGINS,
+                format!(
+                    "origins {:?} and {:?} have the same url: list a server once (its weight \
+                     gives it a larger share)",
+                    o.id, twin.id
+                ),
+            ));
+        }
+    }
     Ok(origins)
+}
+
+/// Whether two checked base URLs name the same place: scheme and host compared without case.
+fn same_url(a: &str, b: &str) -> bool {
+    let (a, b) = (split_url(a), split_url(b));
+    a.0.eq_ignore_ascii_case(b.0) && a.1 == b.1
+}
+
+/// A checked base URL as its scheme and host, and its path.
+fn split_url(url: &str) -> (&str, &str) {
+    let host = url.find("://").map_or(0, |s| s + 3);
+    let path = url.get(host..).and_then(|r| r.find('/'));
+    url.split_at(path.map_or(url.len(), |p| host + p))
 }
 
 /// The base URL without its trailing `/`, or why it is refused.
@@ -1354,6 +1384,13 @@ mod tests {
             (
                 &[(AFFINITY_PREVIOUS_SECRETS, "[]")],
                 AFFINITY_PREVIOUS_SECRETS,
+            ),
+            (
+                &[(
+                    ORIGINS,
+                    r#"[{"id":"a","url":"http://X.example/app/"},{"id":"b","url":"http://y"},{"id":"c","url":"http://x.EXAMPLE/app"}]"#,
+                )],
+                ORIGINS,
             ),
             (
                 &[
