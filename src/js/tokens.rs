@@ -94,8 +94,9 @@ export interface EdgeSessionError extends Error {
    * absent when the error is not about one option (an unknown option, an option of a call).
    */
   setting?: string;
-  /** With `expired`, the verified claims (offer a refresh or a fresh login). */
-  claims?: VerifiedClaims;
+  /** With `expired`, the verified claims (offer a refresh or a fresh login): a JWT's as it
+   * carries them (`iat` may be absent). */
+  claims?: VerifiedClaims | VerifiedJwtClaims;
 }
 "#;
 
