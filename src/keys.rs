@@ -11,10 +11,8 @@
 use std::fmt;
 
 use ctutils::CtEq;
-use hkdf::Hkdf;
 use serde::Deserialize;
 use sha2::block_api::compress256;
-use sha2::Sha256;
 
 use crate::error::{Error, Result};
 
@@ -76,15 +74,7 @@ impl Secret {
     // Set-up code, called from many constructors: one copy in the wasm, not one per caller.
     #[inline(never)]
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
-        let (prk, hkdf) = Hkdf::<Sha256>::extract(Some(HKDF_SALT), &self.0);
-        let mut okm = [0u8; 32];
-        match hkdf.expand(purpose.as_bytes(), &mut okm) {
-            Ok(()) => okm,
-            // Unreachable: HKDF-Expand refuses only outputs longer than 255 hash lengths (RFC
-            // 5869 section 2.3), and this one is a single hash length. Were it refused anyway,
-            // the same key by the RFC's definition, without a panic.
-            Err(_) => expand_one_block(&prk, purpose.as_bytes()),
-        }
+        hkdf_sha256(HKDF_SALT, &self.0, purpose.as_bytes())
     }
 
     /// The raw bytes, for standards that key HMAC with the secret itself (JWT HS256).
@@ -155,10 +145,12 @@ pub(crate) fn decode_ct(text: &str, last: [u8; 2]) -> Option<Vec<u8>> {
     (bad == 0).then_some(out)
 }
 
-/// HKDF-Expand (RFC 5869 section 2.3) of one hash length: `T(1) = HMAC-Hash(PRK, info | 0x01)`,
-/// the whole of a 32-byte output.
-fn expand_one_block(prk: &[u8], info: &[u8]) -> [u8; 32] {
-    MacKey::new(prk).full_tag(&[info, &[1]].concat())
+/// HKDF-SHA256 (RFC 5869) of one hash length: `PRK = HMAC(salt, ikm)`, then the whole output
+/// is `T(1) = HMAC(PRK, info | 0x01)`. On [`MacKey`], as every MAC of the crate (the `hkdf`
+/// crate's generic HMAC added 3 KB to the JS wasm); the tests check it against `hkdf`.
+fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
+    let prk = MacKey::new(salt).full_tag(ikm);
+    MacKey::new(&prk).full_tag(&[info, &[1]].concat())
 }
 
 /// A key as written in configuration: `{ "id": "k2", "secret": "<base64url>" }`.
@@ -325,8 +317,8 @@ impl MacKey {
     // One copy: every MAC of the crate goes through it.
     #[inline(never)]
     pub(crate) fn full_tag(&self, message: &[u8]) -> [u8; 32] {
-        let inner = hashed(self.inner, message);
-        hashed(self.outer, &inner)
+        let inner = hashed(self.inner, 64, message);
+        hashed(self.outer, 64, &inner)
     }
 
     /// Checks a full 32-byte tag in constant time.
@@ -335,10 +327,15 @@ impl MacKey {
     }
 }
 
-/// The SHA-256 digest of a block already compressed into `state`, then `message`: the
-/// message's whole blocks, then the last bytes with the padding and the bit length of the
-/// block and the message (FIPS 180-4 section 5.1.1), in one block or two.
-fn hashed(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
+/// SHA-256 of `message` (FIPS 180-4), on the same compression function as [`MacKey`].
+pub(crate) fn sha256(message: &[u8]) -> [u8; 32] {
+    hashed(SHA256_INITIAL, 0, message)
+}
+
+/// The SHA-256 digest of `before` bytes already compressed into `state` (whole blocks), then
+/// `message`: the message's whole blocks, then the last bytes with the padding and the bit
+/// length of everything (FIPS 180-4 section 5.1.1), in one block or two.
+fn hashed(mut state: [u32; 8], before: u64, message: &[u8]) -> [u8; 32] {
     let mut blocks = message.chunks_exact(64);
     for block in &mut blocks {
         if let Ok(block) = <&[u8; 64]>::try_from(block) {
@@ -348,7 +345,9 @@ fn hashed(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
     let rest = blocks.remainder();
     let mut last = [[0u8; 64]; 2];
     let count = if rest.len() < 56 { 1 } else { 2 };
-    let bits = (64 + message.len() as u64).wrapping_mul(8).to_be_bytes();
+    let bits = (before + message.len() as u64)
+        .wrapping_mul(8)
+        .to_be_bytes();
     let flat = last.as_flattened_mut();
     flat.iter_mut().zip(rest).for_each(|(b, r)| *b = *r);
     if let Some(b) = flat.get_mut(rest.len()) {
@@ -372,7 +371,7 @@ fn block_key(key: &[u8]) -> [u8; 64] {
     let mut block = [0u8; 64];
     let hashed;
     let key = if key.len() > block.len() {
-        hashed = <Sha256 as sha2::Digest>::digest(key);
+        hashed = sha256(key);
         hashed.as_slice()
     } else {
         key
@@ -470,16 +469,52 @@ mod tests {
         }
     }
 
-    /// The fallbacks that stand in for panics compute what the libraries do.
+    /// HKDF-SHA256 of one hash length is the `hkdf` crate's: RFC 5869 test case 1 (the first
+    /// 32 bytes of its OKM), and secrets, salts and purposes of every length class.
     #[test]
-    fn unreachable_fallbacks_agree_with_the_libraries() {
+    fn hkdf_is_rfc_5869() {
+        use hkdf::Hkdf;
+        use sha2::Sha256;
+        let ikm = [0x0b; 22];
+        let salt: Vec<u8> = (0..=0x0c).collect();
+        let info: Vec<u8> = (0xf0..=0xf9).collect();
+        let okm: String = hkdf_sha256(&salt, &ikm, &info)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            okm,
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+        );
+        for len in [0, 1, 32, 55, 56, 64, 65, 131] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+            for (salt, ikm, info) in [
+                (&bytes[..], &[9u8; 40][..], &b"session"[..]),
+                (HKDF_SALT, &bytes[..], b"token:csrf"),
+                (HKDF_SALT, &[1; 32][..], &bytes[..]),
+            ] {
+                let mut want = [0u8; 32];
+                Hkdf::<Sha256>::new(Some(salt), ikm)
+                    .expand(info, &mut want)
+                    .unwrap();
+                assert_eq!(hkdf_sha256(salt, ikm, info), want, "{len}");
+            }
+        }
         let s = Secret::new((0..40).collect::<Vec<u8>>()).unwrap();
-        let (prk, _) = Hkdf::<Sha256>::extract(Some(HKDF_SALT), &s.0);
-        for purpose in ["session", "token:csrf", ""] {
-            assert_eq!(
-                s.derive(purpose),
-                expand_one_block(&prk, purpose.as_bytes())
-            );
+        let mut want = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(HKDF_SALT), &s.0)
+            .expand(b"token:session", &mut want)
+            .unwrap();
+        assert_eq!(s.derive("token:session"), want);
+    }
+
+    /// SHA-256 is the `sha2` crate's for every padding case.
+    #[test]
+    fn sha256_is_sha2s() {
+        use sha2::{Digest, Sha256};
+        for len in 0..=200 {
+            let message: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+            assert_eq!(sha256(&message)[..], Sha256::digest(&message)[..], "{len}");
         }
     }
 
@@ -489,6 +524,7 @@ mod tests {
     #[test]
     fn mac_keys_are_hmac_sha256() {
         use hmac::{Hmac, KeyInit, Mac};
+        use sha2::Sha256;
         for key_len in [0, 1, 31, 32, 63, 64, 65, 131] {
             let key: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
             let mac = MacKey::new(&key);

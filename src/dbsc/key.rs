@@ -4,8 +4,6 @@
 //! the session records (`cnf.jkt`); its canonical JWK ([`DeviceKey::to_jwk_json`]) is what
 //! WebCrypto imports to verify a proof and what a server keeps to verify the next ones.
 
-use sha2::{Digest, Sha256};
-
 use crate::codec::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::json;
@@ -171,7 +169,7 @@ impl DeviceKey {
     /// The RFC 7638 JWK thumbprint: base64url of the SHA-256 of [`DeviceKey::to_jwk_json`]
     /// (43 characters). What a session records of its key (`cnf.jkt`, RFC 7800).
     pub fn thumbprint(&self) -> String {
-        b64_encode(&Sha256::digest(self.to_jwk_json().as_bytes()))
+        b64_encode(&crate::keys::sha256(self.to_jwk_json().as_bytes()))
     }
 }
 

@@ -15,8 +15,6 @@
 //! For `{"sub":"user-12345","role":"admin"}` that is 86 characters, half the length of the
 //! same claims as a JWT HS256.
 
-use sha2::{Digest, Sha256};
-
 use super::envelope::{check_size, find_key, read_kid, Envelope};
 use crate::codec::{b64_decode_in_place, b64_encode, Reader};
 use crate::error::{Error, Result};
@@ -108,10 +106,6 @@ impl Compact {
 }
 
 fn purpose_hint(purpose: &str) -> u8 {
-    let [hint, ..]: [u8; 32] = Sha256::new()
-        .chain_update("edge-session purpose:")
-        .chain_update(purpose)
-        .finalize()
-        .into();
+    let [hint, ..] = crate::keys::sha256(format!("edge-session purpose:{purpose}").as_bytes());
     hint
 }
