@@ -374,9 +374,11 @@ impl SessionStore {
         future_to_promise(async move {
             let mut s = cell.borrow().clone();
             let key = s.store_key().to_owned();
-            let commit = sessions.commit(&mut s, now?).await.map_err(js_error)?;
+            // Put back on an error too: a login at commit may have claimed the old id (a
+            // version on) before it failed.
+            let commit = sessions.commit(&mut s, now?).await;
             put_back(&cell, &key, s);
-            Ok(commit_name(commit).into())
+            Ok(commit_name(commit.map_err(js_error)?).into())
         })
     }
 
@@ -443,9 +445,10 @@ impl SessionStore {
         future_to_promise(async move {
             let mut s = cell.borrow().clone();
             let key = s.store_key().to_owned();
-            sessions.regenerate(&mut s, now?).await.map_err(js_error)?;
+            // Put back on an error too: the old id may have been claimed (a version on).
+            let done = sessions.regenerate(&mut s, now?).await;
             put_back(&cell, &key, s);
-            Ok(JsValue::UNDEFINED)
+            done.map(|()| JsValue::UNDEFINED).map_err(js_error)
         })
     }
 

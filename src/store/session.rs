@@ -391,7 +391,7 @@ impl<S: Backend> Sessions<S> {
     /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
     /// revoked) or changed by another request since it was loaded is a `conflict`: it never
     /// comes back under the new id. On any error the session keeps its id (no cookie to send);
-    /// a new id the store could not link to the subject is never stored.
+    /// a new id the store could not link to the subject is deleted, never given out.
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
@@ -413,18 +413,24 @@ impl<S: Backend> Sessions<S> {
                 }
                 _ => None,
             };
-            // Linked to its subject before anything is written: a new id the store cannot link
-            // is never stored, nor given out (its loads would take it as linked, out of reach
-            // of the subject's revocation), and the old id stays the client's, unchanged.
-            if let Some(subject) = &record.subject {
-                self.link_key(subject, &key, record.created, now).await?;
-            }
             if let Some(claim) = &claim {
                 self.store
                     .save(&session.key, claim, Some(session.version), now)
                     .await?;
+                // The old id holds what the session was loaded with, one version on.
+                session.version += 1;
             }
             self.store.save(&key, &entry, None, now).await?;
+            // Linked to its subject once stored (linked first, a revocation in between dropped
+            // the link of the id it found empty, and the save stored a session no revocation
+            // finds). A new id the store cannot link is deleted, never given out (its loads
+            // would take it as linked), and the old id stays the client's.
+            if let Some(subject) = &record.subject {
+                if let Err(e) = self.link_key(subject, &key, record.created, now).await {
+                    let _ = self.store.delete(&key).await;
+                    return Err(e);
+                }
+            }
             if session.version > 0 {
                 self.store.delete(&session.key).await?;
             }
@@ -800,6 +806,77 @@ mod tests {
             assert!(session.cookie().is_some(), "at commit: {login_at_commit}");
             assert!(load(&s, &cookie, NOW + 2).is_none());
             assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        }
+    }
+
+    /// A store on which "log out everywhere" of the subject a session was just linked to runs
+    /// right before that session's first save (a revocation concurrent with a login).
+    struct RevokedBeforeFirstSave<'a> {
+        inner: &'a MemoryStore,
+        subject: std::cell::RefCell<Option<String>>,
+    }
+
+    impl Backend for RevokedBeforeFirstSave<'_> {
+        async fn load(&self, key: &str) -> Result<Option<Entry>> {
+            self.inner.load(key).await
+        }
+        async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
+            let subject = expected.map_or_else(|| self.subject.borrow_mut().take(), |_| None);
+            if let Some(subject) = subject {
+                self.inner.revoke(&subject).await?;
+            }
+            self.inner.save(key, e, expected, now).await
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+            *self.subject.borrow_mut() = Some(subject.to_owned());
+            self.inner.link(subject, key, until, now).await
+        }
+        async fn revoke(&self, subject: &str) -> Result<usize> {
+            self.inner.revoke(subject).await
+        }
+        fn consistency(&self) -> crate::store::Consistency {
+            self.inner.consistency()
+        }
+    }
+
+    /// A login (`regenerate`) while the user is revoked everywhere: whatever the order, the
+    /// session it stores is linked to its user, so that the next "log out everywhere" ends it.
+    /// The new id was linked before it was stored: the revocation in between found nothing
+    /// there and dropped the link, then the save stored a session no revocation could find.
+    #[test]
+    fn a_login_concurrent_with_a_revocation_stays_revocable() {
+        for login_at_commit in [false, true] {
+            let store = MemoryStore::new();
+            let racing = RevokedBeforeFirstSave {
+                inner: &store,
+                subject: Default::default(),
+            };
+            let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+            let s = Sessions::new(&racing, &ring, SessionConfig::default()).unwrap();
+            let mut session = s.new_session(NOW).unwrap();
+            session.insert("cart", json!(["book"]));
+            block_on(s.commit(&mut session, NOW)).unwrap();
+            let cookie = session.cookie().unwrap().to_owned();
+            let mut session = block_on(s.load(&cookie, NOW + 1)).unwrap().unwrap();
+            session.set_subject(Some("alice".into()));
+            if login_at_commit {
+                block_on(s.commit(&mut session, NOW + 1)).unwrap();
+            } else {
+                block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
+            }
+            let renewed = session.cookie().unwrap().to_owned();
+            if block_on(s.load(&renewed, NOW + 2)).unwrap().is_none() {
+                continue; // Ended by the revocation: fine too.
+            }
+            assert_eq!(
+                block_on(s.revoke_subject("alice")).unwrap(),
+                1,
+                "{login_at_commit}"
+            );
+            assert!(block_on(s.load(&renewed, NOW + 3)).unwrap().is_none());
         }
     }
 

@@ -315,6 +315,32 @@ test("regenerate of a session that ended since it was loaded (a logout, a revoca
   }
 });
 
+test("a login the store could not link to its user (Durable Objects) can be retried: the session keeps its id and its version", async () => {
+  // regenerate claims the old id (compare-and-set) before it stores and links the new one; when
+  // the link failed the Session kept the version from before the claim, and every later commit
+  // or regenerate of it was a conflict.
+  const { namespace, names, failOnce } = objects();
+  const store = new SessionStore({ keys, durableObject: namespace });
+  const other = await store.load(undefined, { now: NOW });
+  other.set("device", "phone");
+  other.subject = "alice";
+  await store.commit(other, { now: NOW });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("cart", ["book"]);
+  await store.commit(session, { now: NOW });
+  const cookie = session.cookie;
+  const loaded = await store.load(cookie, { now: NOW + 1 });
+  loaded.subject = "alice";
+  failOnce(names().find((n) => n.startsWith("u:")), "link");
+  assert.equal(await rejection(() => store.regenerate(loaded, { now: NOW + 1 })), "store_unavailable");
+  assert.equal(loaded.cookie, undefined);
+  assert.deepEqual((await store.find(cookie, { now: NOW + 2 })).get("cart"), ["book"]);
+  await store.regenerate(loaded, { now: NOW + 2 });
+  assert.notEqual(loaded.cookie, undefined);
+  assert.equal(await store.find(cookie, { now: NOW + 3 }), undefined);
+  assert.equal(await store.revokeSubject("alice"), 2);
+});
+
 test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/store.md say, and the data stays as it was", async () => {
   const { readFileSync } = await import("node:fs");
   const dts = readFileSync(new URL("../../target/pkg-store/edge_session.d.ts", import.meta.url), "utf8");
