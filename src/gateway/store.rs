@@ -7,7 +7,7 @@
 //!    gets `x-session-store: ok` and the data as `x-session-data: {json}` (non-ASCII escaped);
 //!    when the store fails, `x-session-store: unavailable` and no data: the request is served
 //!    anyway (degraded), never failed. The session-id cookie is kept through the outage, except
-//!    at a login, which clears the id it cannot renew (session fixation).
+//!    at a login, which clears the id it cannot renew (session fixation), and at a logout.
 //! 2. The origin answers; it may send `x-session-data: {json merge patch}` (RFC 7386: members
 //!    set, `null` deletes, objects merge; ASCII only, other characters escaped as `\u00e9`), `x-session-issue` (login: the session gets a new id,
 //!    keeps its data and takes `sub` as its subject) or `x-session-clear` (logout: the session is
@@ -292,6 +292,10 @@ pub async fn finish<S: Backend>(
                     .get_or_insert(format!("session change dropped: {e}"));
             }
             unrenewed(&mut out);
+            // A logout ends the id for the client even when the store cannot delete it.
+            if plan.logout {
+                out.set_cookie = loaded.presented.and_then(|_| clear());
+            }
             return out;
         }
     };
@@ -792,6 +796,24 @@ mod tests {
             .set_cookie
             .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")));
         // Without a login, a failing store keeps the cookie (a_failing_store_degrades).
+    }
+
+    /// A logout while the store cannot answer: the session cannot be deleted, but the client
+    /// is told to forget its id, as at every logout. It kept the cookie, and its user's next
+    /// login on that browser (the id presented with the user's token) took the session the
+    /// logout ended back.
+    #[test]
+    fn a_logout_while_the_store_fails_clears_the_id() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let (_, _, jar) = request(&s, None, &directives(Some(r#"{"k":1}"#), None, false), NOW);
+        store.set_failing(true);
+        let (_, out, kept) = request(&s, jar.as_deref(), &directives(None, None, true), NOW + 1);
+        assert!(out.warning.is_some(), "{out:?}");
+        assert!(out
+            .set_cookie
+            .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")));
+        assert_eq!(kept, None);
     }
 
     #[test]

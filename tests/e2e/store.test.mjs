@@ -289,6 +289,12 @@ describe("a failing store degrades, never fails", { concurrency: false }, () => 
           assert.equal(sid(r), undefined, "the session-id cookie is kept as it is");
         }
         assert.equal(jar.cookies.get("__Host-sid"), cookies.get("__Host-sid"));
+        // A logout cannot delete the session while the store fails, but its id is cleared.
+        const leaving = new Jar();
+        leaving.cookies = new Map(cookies);
+        const logout = await gw.request("/logout", leaving);
+        assert.equal(logout.status, 200, logout.text);
+        assert.match(sid(logout) ?? "", /^__Host-sid=; Max-Age=0/);
         // A login cannot renew the session id while the store fails: the id presented before
         // it (which may have been planted) is cleared rather than kept for the logged-in user.
         const login = await gw.request("/login?user=carol", jar);
