@@ -4,8 +4,9 @@
 //! junk (pairs without `=`, empty names) are tolerated; junk is skipped. Building checks the
 //! rules of RFC 6265bis once, at [`SetCookie::check`] or when a header is written: the name is
 //! a token, the value is made of cookie octets, `SameSite=None` and `Partitioned` need `Secure`,
-//! a `__Secure-` name needs `Secure`, and a `__Host-` name needs `Secure`, `Path=/` and no
-//! `Domain` (prefixes are matched without regard to case, as browsers do).
+//! a `__Secure-` name needs `Secure`, a `__Host-` name needs `Secure`, `Path=/` and no
+//! `Domain`, and an `__Http-` or `__Host-Http-` name (RFC 6265bis: a cookie no page script set)
+//! needs `Secure` and `HttpOnly` (prefixes are matched without regard to case, as browsers do).
 //!
 //! ```
 //! use edge_session::cookie::{self, SameSite, SetCookie};
@@ -212,41 +213,42 @@ impl SetCookie {
                 ),
             ));
         }
-        let needs_secure = |setting: &'static str, why: &str| {
-            if self.secure {
-                Ok(())
-            } else {
-                Err(Error::config_of(
-                    setting,
-                    format!("cookie {}: {why} requires Secure", Quoted(name)),
-                ))
-            }
-        };
+        let rule = |ok, setting, why| rule(ok, name, setting, why);
+        let secure = self.secure;
         if has_prefix(name, "__Secure-") {
-            needs_secure("cookieName", "the __Secure- prefix")?;
+            rule(secure, "cookieName", "the __Secure- prefix requires Secure")?;
+        }
+        // `__Http-` and `__Host-Http-` (RFC 6265bis): never set by a page script.
+        if has_prefix(name, "__Http-") || has_prefix(name, "__Host-Http-") {
+            rule(
+                secure && self.http_only,
+                "cookieName",
+                "its prefix requires Secure and HttpOnly",
+            )?;
         }
         if has_prefix(name, "__Host-") {
-            needs_secure("cookieName", "the __Host- prefix")?;
-            if self.path.as_deref() != Some("/") {
-                return Err(Error::config_of(
-                    "cookieName",
-                    format!(
-                        "cookie {}: the __Host- prefix requires Path=/",
-                        Quoted(name)
-                    ),
-                ));
-            }
-            if self.domain.is_some() {
-                return Err(Error::config_of("domain", format!(
-                    "cookie {}: the __Host- prefix forbids Domain; drop the domain or rename the cookie", Quoted(name))));
-            }
+            rule(secure, "cookieName", "the __Host- prefix requires Secure")?;
+            rule(
+                self.path.as_deref() == Some("/"),
+                "cookieName",
+                "the __Host- prefix requires Path=/",
+            )?;
+            rule(
+                self.domain.is_none(),
+                "domain",
+                "the __Host- prefix forbids Domain; drop the domain or rename the cookie",
+            )?;
         }
-        if self.same_site == Some(SameSite::None) {
-            needs_secure("sameSite", "SameSite=None")?;
-        }
-        if self.partitioned {
-            needs_secure("partitioned", "Partitioned")?;
-        }
+        rule(
+            secure || self.same_site != Some(SameSite::None),
+            "sameSite",
+            "SameSite=None requires Secure",
+        )?;
+        rule(
+            secure || !self.partitioned,
+            "partitioned",
+            "Partitioned requires Secure",
+        )?;
         if let Some(path) = &self.path {
             if !path.starts_with('/')
                 || !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
@@ -337,6 +339,21 @@ fn is_cookie_octet(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
 }
 
+/// `Ok` when `ok`, else the `invalid_config` error of `setting` saying `why` of the cookie
+/// `name`: one error path for the attribute rules (each `format!` costs the JS wasm bytes).
+#[inline(never)]
+fn rule(ok: bool, name: &str, setting: &'static str, why: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config_of(
+            setting,
+            format!("cookie {}: {why}", Quoted(name)),
+        ))
+    }
+}
+
+#[inline(never)]
 fn has_prefix(name: &str, prefix: &str) -> bool {
     name.get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
@@ -442,6 +459,38 @@ mod tests {
             .check()
             .is_err());
         assert!(SetCookie::new("x").secure(false).check().is_ok());
+    }
+
+    /// RFC 6265bis's `__Http-` and `__Host-Http-` prefixes (Firefox enforces them): a cookie so named
+    /// is kept only with `Secure` and `HttpOnly` (and the `__Host-` rules for the second), so it
+    /// can never have been set by a page script. Without them the browser drops it silently.
+    #[test]
+    fn http_prefix_rules() {
+        for name in ["__Http-x", "__http-x", "__Host-Http-x", "__host-http-x"] {
+            let spec = SetCookie::new(name);
+            assert!(spec.check().is_ok(), "{name}");
+            for bad in [spec.clone().http_only(false), spec.clone().secure(false)] {
+                assert_eq!(bad.check().unwrap_err().code(), "invalid_config", "{name}");
+                assert!(
+                    bad.header("v", None).is_err() && bad.removal().is_err(),
+                    "{name}"
+                );
+            }
+        }
+        let host_http = SetCookie::new("__Host-Http-x");
+        assert!(host_http.clone().domain("example.com").check().is_err());
+        assert!(host_http.path(Some("/a")).check().is_err());
+        assert!(SetCookie::new("__Http-x")
+            .domain("example.com")
+            .path(Some("/a"))
+            .check()
+            .is_ok());
+        // Names that only look alike are plain names.
+        assert!(SetCookie::new("__Httpx").http_only(false).check().is_ok());
+        assert!(SetCookie::new("__Host-Httpx")
+            .http_only(false)
+            .check()
+            .is_ok());
     }
 
     #[test]

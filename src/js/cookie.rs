@@ -26,7 +26,7 @@ export interface CookieOptions {
   domain?: string;
   /** Default "Lax"; "None" needs `secure`. */
   sameSite?: "Lax" | "Strict" | "None";
-  /** Default true: page scripts cannot read the cookie. */
+  /** Default true: page scripts cannot read the cookie (required by `__Http-` and `__Host-Http-` names). */
   httpOnly?: boolean;
   /** Default true: HTTPS only (browsers treat http://localhost as secure). */
   secure?: boolean;
@@ -134,7 +134,7 @@ pub fn get_cookie(source: CookieSource, name: &str) -> Result<Option<String>, Js
 /// A `Set-Cookie` value giving the cookie `name` the `value`, with `Path=/`, `Secure`,
 /// `HttpOnly` and `SameSite=Lax` unless `options` say otherwise. Throws `invalid_config` when
 /// the name, value or attributes break a rule (a `__Host-` name needs `Secure`, `Path=/` and no
-/// `Domain`).
+/// `Domain`; an `__Http-` or `__Host-Http-` name needs `Secure` and `HttpOnly`).
 #[wasm_bindgen(js_name = setCookie)]
 pub fn set_cookie(
     name: &str,

@@ -64,6 +64,12 @@ test("setCookie refuses what a browser would drop or misread", () => {
   invalid(() => setCookie("a", "1", { maxAge: -1 }));
   invalid(() => setCookie("a", "1", { maxAge: 1.5 }));
   invalid(() => clearCookie("__Host-a", { domain: "example.com" }), "domain");
+  // RFC 6265bis's __Http- and __Host-Http- names: kept only with Secure and HttpOnly.
+  invalid(() => setCookie("__Http-a", "1", { httpOnly: false }), "cookieName");
+  invalid(() => setCookie("__host-http-a", "1", { httpOnly: false }), "cookieName");
+  invalid(() => setCookie("__Http-a", "1", { secure: false }), "cookieName");
+  invalid(() => clearCookie("__Host-Http-a", { httpOnly: false }), "cookieName");
+  assert.equal(setCookie("__Host-Http-a", "1"), "__Host-Http-a=1; Path=/; Secure; HttpOnly; SameSite=Lax");
 });
 
 test("cookie options or a source whose getter (or Proxy) throws are thrown as they are, and the library keeps working", () => {
