@@ -310,7 +310,10 @@ impl Gateway {
                 token,
                 self.config.tokens().ttl_seconds,
             ),
-            SessionCookie::Expired | SessionCookie::Invalid(_) => {
+            // Cleared when every presented session cookie was read (see `session::all_read`).
+            SessionCookie::Expired | SessionCookie::Invalid(_)
+                if session::all_read(cookie_header, self.config.session_cookie.name()) =>
+            {
                 self.config.session_cookie.removal().ok()
             }
             _ => None,
@@ -2200,6 +2203,57 @@ mod tests {
             assert!(set_cookies(&out)
                 .iter()
                 .any(|c| c.starts_with("__Host-affinity=")));
+        }
+    }
+
+    /// A session cookie's removal reaches one cookie, the gateway's own (host-only, `Path=/`).
+    /// With more session cookies than are verified (a sibling subdomain can toss cookies of a
+    /// name without the `__Host-` prefix, with longer paths, which browsers send first), the
+    /// gateway's own may be a valid one it never read: it is not cleared. When every presented
+    /// cookie was read and none is valid, it is.
+    #[test]
+    fn a_session_cookie_that_was_not_read_is_not_cleared() {
+        let mut gw = gateway(&[("SESSION_COOKIE", "session")]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let out = gw
+            .finish(
+                &a,
+                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap()
+            .headers;
+        let own = set_cookies(&out)
+            .into_iter()
+            .map(cookie_pair)
+            .find(|c| c.starts_with("session="))
+            .unwrap()
+            .to_owned();
+        let removal = gw.config().session_cookie.removal().unwrap();
+        for (tossed, cleared) in [(3, false), (4, false), (9, false)] {
+            let jar = format!("{}{own}", "session=junk; ".repeat(tossed));
+            let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+            let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+            assert_eq!(
+                set_cookies(&out.headers).contains(&removal.as_str()),
+                cleared,
+                "{tossed} tossed"
+            );
+        }
+        for (junk, cleared) in [(1, true), (4, true), (5, false)] {
+            let jar = "session=junk; ".repeat(junk);
+            let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+            assert_eq!(
+                headers::get(&b.headers, "x-session-status"),
+                Some("invalid")
+            );
+            let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+            assert_eq!(
+                set_cookies(&out.headers).contains(&removal.as_str()),
+                cleared,
+                "{junk} junk"
+            );
         }
     }
 

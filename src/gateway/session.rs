@@ -126,6 +126,15 @@ impl SessionCodec {
 /// wins.
 const MAX_PRESENTED: usize = 4;
 
+/// Whether [`SessionCookie::read`] verified every session cookie called `name` in
+/// `cookie_header`. Only then is a request without a valid one known to carry no valid session
+/// cookie of the gateway's own, the one a removal reaches (host-only, `Path=/`): past the first
+/// `MAX_PRESENTED` (4: cookies a sibling subdomain tossed, with longer paths, which browsers send
+/// first), that one may be valid, and clearing it would log the user out.
+pub fn all_read(cookie_header: Option<&str>, name: &str) -> bool {
+    cookie_header.is_none_or(|h| cookie::get_all(h, name).nth(MAX_PRESENTED).is_none())
+}
+
 /// What the request's session cookie turned out to be.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionCookie {
