@@ -18,7 +18,7 @@
 //!    the patch is applied again to the newer version, up to [`CONFLICT_RETRIES`] times: members
 //!    the origin did not set keep the other request's values; for a member both set, the later
 //!    write wins. The session-id cookie is set when the session is created or gets a new id, and
-//!    cleared after a logout or when it names nothing.
+//!    cleared after a logout or when it names nothing (and is the only one presented).
 //!
 //! [`Gateway::finish`]: super::Gateway::finish
 
@@ -55,8 +55,11 @@ pub fn binding(kind: StoreKind) -> &'static str {
 pub struct Loaded {
     /// The session, or why the store could not give it (`store_unavailable`).
     pub session: Result<Session, Error>,
-    /// The session-id cookie the client presented, if any.
+    /// The session-id cookie the client presented, if any (the first, of several).
     pub presented: Option<String>,
+    /// Whether the request presented more than one session-id cookie: then the one that was
+    /// read may not be the gateway's own, the one its removal reaches (host-only, `Path=/`).
+    pub several: bool,
     /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
     pub subject: Option<String>,
 }
@@ -107,13 +110,16 @@ pub async fn load<S: Backend>(
     name: &str,
     now: UnixTime,
 ) -> Loaded {
-    let presented = cookie_header
-        .and_then(|h| cookie::get(h, name))
-        .map(str::to_owned);
+    let mut all = cookie_header
+        .into_iter()
+        .flat_map(|h| cookie::get_all(h, name));
+    let presented = all.next().map(str::to_owned);
+    let several = all.next().is_some();
     let session = sessions.load_or_new(presented.as_deref(), now).await;
     Loaded {
         session,
         presented,
+        several,
         subject: None,
     }
 }
@@ -402,7 +408,9 @@ pub async fn finish<S: Backend>(
             .cookie
             .header(value, Some(sessions.cookie_max_age(&session, now)))
             .ok(),
-        None if loaded.presented.is_some() && session.is_new() => clear(),
+        // An id that names nothing is cleared, unless another was presented: the gateway's
+        // own, which the removal would reach, may be that one, and live.
+        None if loaded.presented.is_some() && session.is_new() && !loaded.several => clear(),
         None => None,
     };
     out
@@ -534,6 +542,39 @@ mod tests {
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
         assert_eq!(store.len(), 0);
+    }
+
+    /// The removal of the session-id cookie reaches the gateway's own (host-only, `Path=/`).
+    /// Of several presented (a sibling subdomain can toss cookies of a name without the
+    /// `__Host-` prefix, with a longer path, which browsers send first) the first is read: when
+    /// it names nothing, the gateway's own may be a live one, and is not cleared.
+    #[test]
+    fn a_session_id_cookie_that_was_not_read_is_not_cleared() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, own) = request(&s, None, &add, NOW);
+        let own = own.unwrap();
+        let none = directives(None, None, false);
+        let visit = |header: &str| {
+            let loaded = block_on(load(&s, Some(header), "__Host-sid", NOW + 1));
+            let plan = Plan::from_directives(&none, 4096).unwrap();
+            block_on(finish(&s, &settings(), loaded, &plan, NOW + 1)).set_cookie
+        };
+        assert_eq!(visit(&format!("__Host-sid=junk; __Host-sid={own}")), None);
+        assert_eq!(visit(&format!("__Host-sid={own}; __Host-sid=junk")), None);
+        // Alone, an id that names nothing is cleared.
+        assert!(visit("a=1; __Host-sid=junk").unwrap().contains("Max-Age=0"));
+        // So is the own one at a logout, whatever else is presented.
+        let logout = Plan::from_directives(&directives(None, None, true), 4096).unwrap();
+        let loaded = block_on(load(
+            &s,
+            Some(&format!("__Host-sid=junk; __Host-sid={own}")),
+            "__Host-sid",
+            NOW + 2,
+        ));
+        let out = block_on(finish(&s, &settings(), loaded, &logout, NOW + 2));
+        assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
     }
 
     /// A login renews the stored session's id once: the gateway regenerates at the login, and
