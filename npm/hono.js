@@ -140,14 +140,16 @@ export function sessionTokens(tokens, options = {}) {
       appendCookie(c, s.setCookie);
     } else if (refresh && claims && token !== undefined) {
       // Verified before the handler ran: a token that expired since (a slow handler, an async
-      // minIssuedAt) is not refreshed, and the handler's answer stands (not a 500).
+      // minIssuedAt) is not refreshed, and the handler's answer stands (not a 500); nor is one
+      // grown too big for a cookie (a refresh adds auth_time), which setCookie refuses.
       let fresh;
       try {
-        fresh = tokens.refresh(token);
+        const refreshed = tokens.refresh(token);
+        if (refreshed) fresh = tokenCookie(tokens, cookieName, cookie, refreshed);
       } catch (e) {
         if (typeof e?.code !== "string") throw e;
       }
-      if (fresh) appendCookie(c, tokenCookie(tokens, cookieName, cookie, fresh));
+      if (fresh) appendCookie(c, fresh);
     }
   };
 }

@@ -3,8 +3,9 @@
 //! Reading never fails and never panics: other cookies, spaces, duplicates, quoted values and
 //! junk (pairs without `=`, empty names) are tolerated; junk is skipped. Building checks the
 //! rules of RFC 6265bis once, at [`SetCookie::check`] or when a header is written: the name is
-//! a token, the value is made of cookie octets, `SameSite=None` and `Partitioned` need `Secure`,
-//! a `__Secure-` name needs `Secure`, a `__Host-` name needs `Secure`, `Path=/` and no
+//! a token, the value is made of cookie octets, name and value make at most 4096 bytes and the
+//! path at most 1024 (browsers ignore longer ones), `SameSite=None` and `Partitioned` need
+//! `Secure`, a `__Secure-` name needs `Secure`, a `__Host-` name needs `Secure`, `Path=/` and no
 //! `Domain`, and an `__Http-` or `__Host-Http-` name (RFC 6265bis: a cookie no page script set)
 //! needs `Secure` and `HttpOnly` (prefixes are matched without regard to case, as browsers do).
 //!
@@ -32,6 +33,10 @@ use crate::error::{Error, Quoted, Result};
 
 /// The longest cookie name accepted when building, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
+
+/// The most bytes of name and value that browsers keep in one cookie (RFC 6265bis); a longer
+/// cookie is ignored, so [`SetCookie::header`] refuses it.
+pub const MAX_COOKIE_BYTES: usize = 4096;
 
 /// The `name=value` pairs of a `Cookie` header, in order, names and values trimmed of spaces
 /// and tabs, one pair of surrounding double quotes removed from values. Pieces without `=` or
@@ -250,13 +255,15 @@ impl SetCookie {
             "Partitioned requires Secure",
         )?;
         if let Some(path) = &self.path {
+            // Browsers ignore an attribute value over 1024 bytes.
             if !path.starts_with('/')
+                || path.len() > 1024
                 || !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
             {
                 return Err(Error::config_of(
                     "path",
                     format!(
-                        "cookie path {} must start with / and hold no ; or control characters",
+                        "cookie path {} must start with /, hold no ; or control characters and be at most 1024 bytes",
                         Quoted(path)
                     ),
                 ));
@@ -280,9 +287,10 @@ impl SetCookie {
     /// attributes break a rule, or the value holds characters a cookie cannot carry.
     pub fn header(&self, value: &str, max_age: Option<u64>) -> Result<String> {
         self.check()?;
-        if !value.bytes().all(is_cookie_octet) {
+        // Browsers ignore a cookie whose name and value make more than 4096 bytes.
+        if self.name.len() + value.len() > MAX_COOKIE_BYTES || !value.bytes().all(is_cookie_octet) {
             return Err(Error::config(format!(
-                "cookie {}: the value holds characters a cookie cannot carry",
+                "cookie {}: the value holds characters a cookie cannot carry, or makes it over 4096 bytes",
                 Quoted(&self.name)
             )));
         }
@@ -517,6 +525,31 @@ mod tests {
             );
         }
         assert!(SetCookie::new("a").domain(".example.com").check().is_ok());
+    }
+
+    /// RFC 6265bis's limits: a browser ignores a cookie whose name and value make more than
+    /// 4096 bytes, and an attribute (`Path`) whose value is over 1024 bytes.
+    #[test]
+    fn what_browsers_ignore_for_its_length_is_refused() {
+        let spec = SetCookie::new("__Host-session");
+        let fits = "v".repeat(4096 - "__Host-session".len());
+        assert!(spec.header(&fits, Some(60)).is_ok());
+        let over = format!("{fits}v");
+        assert_eq!(
+            spec.header(&over, Some(60)).unwrap_err().code(),
+            "invalid_config"
+        );
+        let path = format!("/{}", "p".repeat(1023));
+        assert!(SetCookie::new("a").path(Some(&path)).check().is_ok());
+        let long = format!("{path}p");
+        assert_eq!(
+            SetCookie::new("a")
+                .path(Some(&long))
+                .check()
+                .unwrap_err()
+                .code(),
+            "invalid_config"
+        );
     }
 
     #[test]

@@ -134,7 +134,8 @@ pub fn get_cookie(source: CookieSource, name: &str) -> Result<Option<String>, Js
 /// A `Set-Cookie` value giving the cookie `name` the `value`, with `Path=/`, `Secure`,
 /// `HttpOnly` and `SameSite=Lax` unless `options` say otherwise. Throws `invalid_config` when
 /// the name, value or attributes break a rule (a `__Host-` name needs `Secure`, `Path=/` and no
-/// `Domain`; an `__Http-` or `__Host-Http-` name needs `Secure` and `HttpOnly`).
+/// `Domain`; an `__Http-` or `__Host-Http-` name needs `Secure` and `HttpOnly`; name and value
+/// may make at most 4096 bytes, a `path` 1024).
 #[wasm_bindgen(js_name = setCookie)]
 pub fn set_cookie(
     name: &str,

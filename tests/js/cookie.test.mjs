@@ -61,6 +61,10 @@ test("setCookie refuses what a browser would drop or misread", () => {
   invalid(() => setCookie("a", "1", { sameSite: "lenient" }), "sameSite");
   invalid(() => setCookie("a b", "1"));
   invalid(() => setCookie("a", "x;y"));
+  // What browsers ignore: a name and value over 4096 bytes, a Path over 1024.
+  assert.equal(setCookie("a", "v".repeat(4095), { httpOnly: false }).length, 4097 + "; Path=/; Secure; SameSite=Lax".length);
+  invalid(() => setCookie("a", "v".repeat(4096)));
+  invalid(() => setCookie("a", "1", { path: `/${"p".repeat(1024)}` }), "path");
   invalid(() => setCookie("a", "1", { maxAge: -1 }));
   invalid(() => setCookie("a", "1", { maxAge: 1.5 }));
   invalid(() => clearCookie("__Host-a", { domain: "example.com" }), "domain");

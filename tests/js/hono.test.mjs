@@ -151,6 +151,25 @@ test("sessionTokens: a token that expires while its handler runs is not refreshe
   }
 });
 
+test("sessionTokens: a refreshed token too big for a cookie is not sent, and the handler's answer stands", async () => {
+  // A refresh adds auth_time: a token that just fitted in a cookie (4096 bytes with its name)
+  // may not fit any more. setCookie refuses it (a browser would drop it); the old one stays.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const app = tokenApp(tokens);
+  const name = "__Host-session";
+  const now = Math.floor(Date.now() / 1000);
+  let old;
+  for (let pad = 2900; ; pad++) {
+    old = tokens.sign({ sub: "a", pad: "x".repeat(pad) }, { now: now - 60 });
+    assert.ok(name.length + old.length <= 4096, "a pad that fits at login but not refreshed");
+    if (name.length + tokens.refresh(old, { now }).length > 4096) break;
+  }
+  const res = await app.request("/", { headers: { cookie: `${name}=${old}` } });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).session.sub, "a");
+  assert.deepEqual(res.headers.getSetCookie(), []);
+});
+
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
   const revokedAt = new Map();
