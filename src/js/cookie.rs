@@ -146,8 +146,9 @@ pub fn set_cookie(
     spec.header(value, max_age).map_err(js_error)
 }
 
-/// The `Set-Cookie` value that deletes the cookie `name` (give the `path` and `domain` it was
-/// set with).
+/// The `Set-Cookie` value that deletes the cookie `name`: give the `path`, `domain` and
+/// `partitioned` it was set with (a browser finds the cookie by name, domain and path, and a
+/// partitioned one only with `Partitioned`); another cookie of the name stays.
 #[wasm_bindgen(js_name = clearCookie)]
 pub fn clear_cookie(name: &str, options: Option<CookieOptions>) -> Result<String, JsValue> {
     let (spec, _) = cookie_spec(name, options.map_or(JsValue::UNDEFINED, Into::into))?;
