@@ -82,6 +82,30 @@ fn configured_share() {
     assert!(late.refresh(&token, NOW + 3600).unwrap().is_some());
 }
 
+/// A share is the decimal it is written as: 0.55 of 3600 s is 1980 s, although the nearest
+/// double to 0.55 makes the product 1980.0000000000002.
+#[test]
+fn a_decimal_share_is_due_on_its_second() {
+    for (share, ttl, due) in [
+        (0.55, 3600, 1980),
+        (0.07, 100, 7),
+        (0.07, 3600, 252),
+        (0.55, 100, 55),
+    ] {
+        let t = tokens_with(share, None);
+        let token = t.sign_with_ttl(&claims(), NOW, ttl).unwrap();
+        assert_eq!(
+            t.refresh(&token, NOW + due - 1).unwrap(),
+            None,
+            "{share} of {ttl}"
+        );
+        assert!(
+            t.refresh(&token, NOW + due).unwrap().is_some(),
+            "{share} of {ttl}: due at {due}"
+        );
+    }
+}
+
 #[test]
 fn an_active_user_stays_until_the_absolute_limit() {
     let t = tokens_with(0.5, Some(DAY));

@@ -234,6 +234,16 @@ test("sliding refresh: null until due, then a new token, up to the absolute limi
   assert.equal(codeOf(() => single({ ttlSeconds: 3600, maxLifetimeSeconds: 60 })), "invalid_config");
 });
 
+test("sliding refresh: a decimal refreshAfter is due on the second it names", () => {
+  // 0.55 of 3600 is 1980, though 3600 * 0.55 is 1980.0000000000002 in doubles.
+  for (const [refreshAfter, ttlSeconds, due] of [[0.55, 3600, 1980], [0.07, 100, 7]]) {
+    const tokens = single({ ttlSeconds, refreshAfter });
+    const token = tokens.sign({ sub: "u" }, { now: NOW });
+    assert.equal(tokens.refresh(token, { now: NOW + due - 1 }), null);
+    assert.equal(typeof tokens.refresh(token, { now: NOW + due }), "string", `${refreshAfter} of ${ttlSeconds}`);
+  }
+});
+
 test("a lone surrogate in the claims (a string cut inside an emoji) is refused, and said", async () => {
   const name = "Ada 😀".slice(0, 5); // "Ada \uD83D"
   const messageOf = (f) => {
