@@ -35,7 +35,8 @@ export interface SessionTokensOptions<C extends object = SessionClaims> {
   cookie?: Omit<CookieOptions, "maxAge">;
   /**
    * The subject's revocation time (e.g. `(claims) => store.minIssuedAt(claims.sub)`): tokens issued
-   * before it are refused with `revoked`.
+   * before it are refused with `revoked`. A lookup that throws, or gives what is not a time
+   * (`invalid_config`), fails the request: it is the app's error, not the token's.
    */
   minIssuedAt?: (claims: C) => number | undefined | null | Promise<number | undefined | null>;
   /** Re-issue tokens past `refreshAfter` of their life on the way out (default true). */

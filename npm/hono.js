@@ -123,7 +123,9 @@ export function sessionTokens(tokens, options = {}) {
           if (at !== undefined && at !== null) claims = tokens.verify(token, { minIssuedAt: at });
         }
       } catch (e) {
-        if (typeof e?.code !== "string") throw e;
+        // The app's own errors (a lookup that threw, or gave what is not a time: invalid_config)
+        // are not the token's: thrown, not a logout.
+        if (typeof e?.code !== "string" || e.code === "invalid_config") throw e;
         claims = null;
         error = e.code;
       }

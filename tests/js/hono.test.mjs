@@ -182,6 +182,16 @@ test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout e
   assert.deepEqual(await ask(), { session: null, error: "revoked" });
 });
 
+test("sessionTokens: a minIssuedAt that gives what is not a time is the app's error (500), not the token's", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  // A revocation time read from KV as text: the lookup is wrong, the token is not.
+  const app = tokenApp(tokens, { minIssuedAt: async () => "1700000000" });
+  const token = tokens.sign({ sub: "alice" });
+  const res = await app.request("/", { headers: { cookie: `__Host-session=${token}` } });
+  assert.equal(res.status, 500);
+  assert.deepEqual(res.headers.getSetCookie(), []); // the session cookie is not cleared
+});
+
 test("sessionStore: a new session, data kept across requests, login regenerates, logout deletes", async () => {
   const store = new SessionStore({ keys: KEYS_1 });
   const app = new Hono();
