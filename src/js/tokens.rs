@@ -38,7 +38,13 @@ export interface SessionTokensConfig {
 export type Claims = { [name: string]: unknown };
 
 /** Verified claims, with the times `sign` added. */
-export type VerifiedClaims = Claims & { iat: number; exp: number; nbf?: number };
+export type VerifiedClaims = Claims & {
+  iat: number;
+  exp: number;
+  nbf?: number;
+  /** The login a refreshed token descends from (seconds), set by `refresh`. */
+  auth_time?: number;
+};
 
 /** Options of a call (`sign`, `verify`...): any other name throws `invalid_config`, as a misspelt
  * option (`audiance`) or another library's (`clockTolerance`) would otherwise be ignored. */
