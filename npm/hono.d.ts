@@ -83,7 +83,8 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
 
 /**
  * Logs in, under the route's innermost session middleware. Under `sessionTokens`: signs
- * `claims`, sets the cookie, returns the token. Under `sessionStore`: regenerates the session
+ * `claims` (an `auth_time` among them, copied from the session a refresh gave it, is dropped:
+ * this is a new login), sets the cookie, returns the token. Under `sessionStore`: regenerates the session
  * with `claims.sub` (or the string given) as its subject (the data of another user's session
  * are not kept), once a logout earlier in the request is done (awaited or not); await it (the middleware waits for it before it commits, and its failure fails the request).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a

@@ -206,7 +206,15 @@ export function login(c, claims) {
   const s = states(c, "login").at(-1); // the innermost: the one whose session c.get("session") is
   s.cleared = false;
   if (s.kind === "tokens") {
-    const token = s.tokens.sign(typeof claims === "string" ? { sub: claims } : claims);
+    // A login is a new login: the time of an earlier one (claims copied from the session, which
+    // a refresh gave `auth_time`) is dropped, as at the gateway; else a revocation just made
+    // ("log out my other devices") would refuse the new token at once.
+    let fresh = typeof claims === "string" ? { sub: claims } : claims;
+    if (typeof fresh === "object" && fresh !== null && Object.hasOwn(fresh, "auth_time")) {
+      fresh = { ...fresh };
+      delete fresh.auth_time;
+    }
+    const token = s.tokens.sign(fresh);
     s.setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
     s.changed = true;
     c.set("session", s.tokens.verify(token));

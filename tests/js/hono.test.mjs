@@ -192,6 +192,27 @@ test("sessionTokens: a minIssuedAt that gives what is not a time is the app's er
   assert.deepEqual(res.headers.getSetCookie(), []); // the session cookie is not cleared
 });
 
+test("sessionTokens: a login is a new login, whatever claims it copies: the old auth_time is not carried over", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const now = Math.floor(Date.now() / 1000);
+  let revokedAt;
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens, { minIssuedAt: () => revokedAt }));
+  // "Log out my other devices, stay here": the revocation recorded, then a login with the
+  // session's own claims.
+  app.post("/others-out", (c) => {
+    revokedAt = now;
+    return c.json({ token: mw.login(c, { ...c.get("session") }) });
+  });
+  // A refreshed token: its login (auth_time) long ago.
+  const refreshed = tokens.sign({ sub: "alice", auth_time: now - 5000 }, { now: now - 5 });
+  const res = await app.request("/others-out", { method: "POST", headers: { cookie: `__Host-session=${refreshed}` } });
+  const { token } = await res.json();
+  const claims = tokens.verify(token, { minIssuedAt: revokedAt });
+  assert.equal(claims.sub, "alice");
+  assert.equal(claims.auth_time, undefined);
+});
+
 test("sessionStore: a new session, data kept across requests, login regenerates, logout deletes", async () => {
   const store = new SessionStore({ keys: KEYS_1 });
   const app = new Hono();
