@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(s.alg, Alg::ES256);
         assert_eq!(
             s.keys.iter().map(|k| k.kid()).collect::<Vec<_>>(),
-            ["k2", "k1"]
+            ["k2-ES256", "k1-ES256"]
         );
         assert_eq!(s.issuer, None);
         for (name, value) in [

@@ -35,7 +35,7 @@ export interface PrivateJwk {
 export interface OriginAssertionsConfig {
   /** The signature algorithm: Ed25519 or ECDSA P-256 (WebCrypto). */
   alg: "EdDSA" | "ES256";
-  /** Keys derived from these as the gateway derives them from SESSION_KEYS (same `kid`s; the first signs). */
+  /** Keys derived from these as the gateway derives them from SESSION_KEYS (the same `kid`s, `<id>-<alg>`; the first signs). */
   keys?: KeyConfig[];
   /** Or explicit private keys, the signing one first, each `kid` once. */
   privateKeys?: PrivateJwk[];

@@ -138,9 +138,11 @@ impl fmt::Debug for AssertionKey {
 }
 
 impl AssertionKey {
-    /// One key per key of `ring`, in the ring's order (the first signs), each with the id of
-    /// the secret it comes from: HKDF-SHA256 of the secret with a purpose of its own per
-    /// algorithm. For ES256, the first HKDF output that is a valid scalar (`1..N`; another
+    /// One key per key of `ring`, in the ring's order (the first signs), its `kid` the id of
+    /// the secret it comes from and the algorithm (`k1-EdDSA`, `k1-ES256`: a `kid` names one
+    /// key, so a verifier still holding the JWKS of the other algorithm fetches it again rather
+    /// than trying the key of the wrong type it holds under that `kid`): HKDF-SHA256 of the
+    /// secret with a purpose of its own per algorithm. For ES256, the first HKDF output that is a valid scalar (`1..N`; another
     /// output is tried, with a counter in the purpose, in the 1 in 2^32 case it is not).
     pub fn derive_all(ring: &KeyRing, alg: Alg) -> Vec<AssertionKey> {
         ring.iter()
@@ -158,7 +160,7 @@ impl AssertionKey {
                     }
                 };
                 AssertionKey {
-                    kid: kid.to_owned(),
+                    kid: format!("{kid}-{}", alg.name()),
                     alg,
                     private,
                 }
@@ -678,8 +680,17 @@ mod tests {
     fn one_key_per_ring_key_with_its_kid_distinct_per_alg() {
         let ed = AssertionKey::derive_all(&ring(), Alg::EdDSA);
         let es = AssertionKey::derive_all(&ring(), Alg::ES256);
-        assert_eq!(ed.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["k2", "k1"]);
-        assert_eq!(es.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["k2", "k1"]);
+        // The ring's key id and the algorithm: a `kid` never names two keys, not even across a
+        // switch of ORIGIN_ASSERTION (a verifier that holds the JWKS of the other algorithm
+        // fetches again on the unknown `kid` instead of trying the key it holds).
+        assert_eq!(
+            ed.iter().map(|k| k.kid()).collect::<Vec<_>>(),
+            ["k2-EdDSA", "k1-EdDSA"]
+        );
+        assert_eq!(
+            es.iter().map(|k| k.kid()).collect::<Vec<_>>(),
+            ["k2-ES256", "k1-ES256"]
+        );
         assert_ne!(ed[0].private, ed[1].private);
         assert_ne!(ed[0].private, es[0].private);
         // Not the secret, not another purpose's subkey.
@@ -729,7 +740,7 @@ mod tests {
         let keys = AssertionKey::derive_all(&ring(), Alg::EdDSA);
         assert_eq!(distinct_kids(keys.clone(), "privateKeys").unwrap().len(), 2);
         let mut twice = keys.clone();
-        twice[1].kid = "k2".into();
+        twice[1].kid = keys[0].kid.clone();
         let e = distinct_kids(twice, "privateKeys").unwrap_err();
         assert_eq!(
             (e.code(), e.setting()),
@@ -828,7 +839,7 @@ mod tests {
         let mut names: Vec<&str> = jwk.keys().map(String::as_str).collect();
         names.sort_unstable();
         assert_eq!(names, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
-        assert_eq!(jwk["kid"], "k2");
+        assert_eq!(jwk["kid"], "k2-ES256");
         assert_eq!(jwk["alg"], "ES256");
         assert!(!set.contains("\"d\"") && !set.contains(&b64_encode(&keys[0].private)));
 
@@ -841,7 +852,7 @@ mod tests {
         assert_eq!(
             public.to_json(),
             format!(
-                r#"{{"alg":"EdDSA","crv":"Ed25519","kid":"k2","kty":"OKP","use":"sig","x":"{x}"}}"#
+                r#"{{"alg":"EdDSA","crv":"Ed25519","kid":"k2-EdDSA","kty":"OKP","use":"sig","x":"{x}"}}"#
             )
         );
         // Wrong curve, short coordinate, missing y: refused.
@@ -875,7 +886,7 @@ mod tests {
         let s = c.signing_input(key, 1000, 300);
         assert_eq!((s.iat, s.exp), (1000, 1300));
         let header = b64_decode(s.input.split('.').next().unwrap()).unwrap();
-        assert_eq!(header, br#"{"alg":"EdDSA","kid":"k2","typ":"JWT"}"#);
+        assert_eq!(header, br#"{"alg":"EdDSA","kid":"k2-EdDSA","typ":"JWT"}"#);
         let token = s.finish(&[9; 64]);
         assert_eq!(token.split('.').count(), 3);
         assert_eq!(token.split('.').nth(2).unwrap(), b64_encode(&[9; 64]));
@@ -912,7 +923,7 @@ mod tests {
         let s = c.signing_input(key, 1000, 300);
         let token = s.finish(&[5; 64]);
         let u = UntrustedAssertion::parse(&token).unwrap();
-        assert_eq!((u.kid(), u.alg()), ("k2", Alg::ES256));
+        assert_eq!((u.kid(), u.alg()), ("k2-ES256", Alg::ES256));
         assert_eq!(u.signing_input(), s.input);
         assert_eq!(u.signature(), &[5; 64]);
         let check = |iss: &str, aud: &str, now| {

@@ -96,9 +96,9 @@ after(async () => {
 describe("origin assertions on wrangler dev", { concurrency: false }, () => {
   test("the JWKS: cacheable, one public key per SESSION_KEYS key, no private member", async () => {
     for (const [gw, kids, kty] of [
-      [gw1, ["k1"], "OKP"],
-      [gw2, ["k2", "k1"], "OKP"],
-      [gwEs, ["k1"], "EC"],
+      [gw1, ["k1-EdDSA"], "OKP"],
+      [gw2, ["k2-EdDSA", "k1-EdDSA"], "OKP"],
+      [gwEs, ["k1-ES256"], "EC"],
     ]) {
       const res = await fetch(gw.url + JWKS_PATH);
       assert.equal(res.status, 200);
@@ -131,7 +131,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       assert.deepEqual([claims.iss, claims.aud, claims.status], [ISSUER, origins[0].url, "none"]);
       assert.equal(claims.sub, undefined);
       assert.ok(claims.exp > claims.iat && claims.exp - claims.iat <= 300);
-      assert.deepEqual(decodeProtectedHeader(token), { alg: "EdDSA", kid: "k1", typ: "JWT" });
+      assert.deepEqual(decodeProtectedHeader(token), { alg: "EdDSA", kid: "k1-EdDSA", typ: "JWT" });
     }
     // Reused for the same claims and origin (not signed again per request).
     const a = assertionOf(await gw1.request("/"));
@@ -165,7 +165,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       code: "ERR_JWT_EXPIRED",
     });
     const expired = await new SignJWT({ status: "none" })
-      .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
+      .setProtectedHeader({ alg: "EdDSA", kid: "k1-EdDSA" })
       .setIssuer(ISSUER)
       .setAudience(origins[0].url)
       .setIssuedAt(Math.floor(Date.now() / 1000) - 400)
@@ -177,7 +177,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
     // The rotated gateway signs with k2: unknown to the cached JWKS, fetched again, accepted.
     upstream = gw2;
     const rotated = assertionOf(await gw2.request("/"));
-    assert.equal(decodeProtectedHeader(rotated).kid, "k2");
+    assert.equal(decodeProtectedHeader(rotated).kid, "k2-EdDSA");
     assert.equal((await verify(rotated)).status, "none");
     assert.equal(jwksFetches, 2);
     // And what the old key signed still verifies, without another fetch.
@@ -201,7 +201,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       assert.deepEqual([ok.claims.sub, ok.claims.status], ["carol", "valid"]);
       assert.deepEqual(await py.verify(changed(token)), { ok: false, error: "InvalidSignatureError" });
       const expired = await new SignJWT({ status: "none" })
-        .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
+        .setProtectedHeader({ alg: "EdDSA", kid: "k1-EdDSA" })
         .setIssuer(ISSUER)
         .setAudience(origins[0].url)
         .setIssuedAt(Math.floor(Date.now() / 1000) - 400)
@@ -214,6 +214,36 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       assert.equal(rotated.ok, true, JSON.stringify(rotated));
       assert.equal(jwksFetches, 2);
       assert.equal((await py.verify(token)).ok, true);
+      assert.equal(jwksFetches, 2);
+    } finally {
+      py.stop();
+    }
+  });
+
+  // ORIGIN_ASSERTION switched from EdDSA to ES256 with the same SESSION_KEYS: the key ids of
+  // the new keys are new, so PyJWKClient (which looks a kid up in the JWKS it holds, for 5
+  // minutes, and fetches again only when it is not there) fetches the new JWKS. Under one kid
+  // it took the EdDSA key it held for the ES256 assertion and refused every request.
+  test("the Python verifier after a switch from EdDSA to ES256: the new kid fetches the new keys", async () => {
+    upstream = gw1;
+    jwksFetches = 0;
+    const py = pythonVerifier(origins[0].url);
+    try {
+      const before = await py.verify(assertionOf(await gw1.request("/")));
+      assert.equal(before.ok, true, JSON.stringify(before));
+      assert.equal(jwksFetches, 1);
+      // What gwEs (ES256, the same k1) signs, with the issuer of the others.
+      upstream = gwEs;
+      const { kid } = decodeProtectedHeader(assertionOf(await gwEs.request("/")));
+      const es = await new SignJWT({ status: "none" })
+        .setProtectedHeader({ alg: "ES256", kid })
+        .setIssuer(ISSUER)
+        .setAudience(origins[0].url)
+        .setIssuedAt()
+        .setExpirationTime("2m")
+        .sign(derivedKey(k1, "ES256"));
+      const after = await py.verify(es);
+      assert.equal(after.ok, true, JSON.stringify(after));
       assert.equal(jwksFetches, 2);
     } finally {
       py.stop();

@@ -42,6 +42,10 @@ test("the published keys are those of tests/vectors/assertion.json, public membe
     }
     assert.equal(JSON.stringify(set).includes('"d"'), false);
   }
+  // A kid names one key: the EdDSA and ES256 keys of one secret are published under other kids.
+  const kids = async (alg) => (await new OriginAssertions({ alg, keys: v.keys, issuer: ISSUER }).jwks()).keys.map((k) => k.kid);
+  const [ed, es] = [await kids("EdDSA"), await kids("ES256")];
+  assert.deepEqual([ed, es], [["k1-EdDSA", "k2-EdDSA"], ["k1-ES256", "k2-ES256"]]);
 });
 
 for (const alg of ["EdDSA", "ES256"]) {
@@ -49,7 +53,7 @@ for (const alg of ["EdDSA", "ES256"]) {
     const a = new OriginAssertions({ alg, keys: ring, issuer: ISSUER });
     const claims = { sub: "alice", sid: "s1", role: "admin", iat: 1, exp: 2, iss: "x" };
     const token = await a.sign({ audience: AUD, claims, now: NOW });
-    assert.deepEqual(jose.decodeProtectedHeader(token), { alg, kid: "k2", typ: "JWT" });
+    assert.deepEqual(jose.decodeProtectedHeader(token), { alg, kid: `k2-${alg}`, typ: "JWT" });
     const want = { aud: AUD, iss: ISSUER, iat: NOW, exp: NOW + 300, role: "admin", sid: "s1", status: "valid", sub: "alice" };
     assert.deepEqual(jose.decodeJwt(token), want);
     // jose, with the published keys.
