@@ -35,9 +35,10 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// The longest life of an assertion, seconds (and the default): five minutes.
 pub const MAX_LIFETIME_SECONDS: u64 = 300;
 
-/// How long the JWKS may be cached by origins and proxies, seconds. Shorter than a key
-/// rotation takes to matter: a new key signs only after it is published, and verifiers fetch
-/// again on an unknown `kid` anyway.
+/// How long the JWKS may be cached by origins and proxies, seconds. Verifiers fetch again on
+/// an unknown `kid`, but a cache honouring this keeps the old set that long: a new key signs
+/// without a refusal only when it was published (second in the list) this long before it is
+/// put first (docs/gateway.md says so).
 pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
 
 /// Purpose strings of the HKDF subkeys (see [`crate::keys`]): one per algorithm, so the two
