@@ -6,9 +6,11 @@
 //! The assertion says what the identity headers say, signed: `status` from `x-session-status`
 //! (after the revocation check: `revoked` included), the session's claims from
 //! `x-session-claims`, `revocation: "unchecked"` when the store could not say, `bound: true`
-//! for a device-bound session with its fresh bound cookie (`x-session-bound: 1`, DBSC); a
-//! session claim named `revocation` or `bound` is never carried (the gateway alone says them).
-//! So an origin that verifies it needs none of the plain `x-session-*` headers.
+//! for a device-bound session with its fresh bound cookie (`x-session-bound: 1`, DBSC),
+//! `data_sha256` (SHA-256 of `x-session-data`, base64url) when the store sent session data; a
+//! session claim named `revocation`, `bound` or `data_sha256` is never carried (the gateway
+//! alone says them). So an origin that verifies it needs none of the plain `x-session-*`
+//! headers, and takes `x-session-data` only when its digest is the assertion's.
 
 use super::config::GatewayConfig;
 use super::headers;
@@ -39,6 +41,13 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
     if headers::get(&attempt.headers, super::dbsc::BOUND_HEADER) == Some("1") {
         extra.push(("bound", "true".to_owned()));
     }
+    if let Some(data) = headers::get(&attempt.headers, headers::DATA) {
+        let digest = crate::keys::sha256(data.as_bytes());
+        extra.push((
+            "data_sha256",
+            json::quoted(&crate::codec::b64_encode(&digest)),
+        ));
+    }
     Some(AssertionClaims::vouching(
         iss,
         &origin.url,
@@ -52,7 +61,7 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
 /// The members only the gateway says: a session's own claims of these names (a login's
 /// `"bound": true`) are left out of the assertion, which would otherwise sign them as the
 /// gateway's word.
-const VOUCHED: [&str; 2] = ["revocation", "bound"];
+const VOUCHED: [&str; 3] = ["revocation", "bound", "data_sha256"];
 
 /// Replaces any assertion in `attempt`'s headers (a retry's, at another origin) with `token`.
 pub fn set(attempt: &mut Attempt, token: String) {
@@ -293,6 +302,38 @@ mod tests {
         let mut off = gateway(&[]).unwrap();
         let a = proxied(start(&mut off, "/", &[]));
         assert_eq!(claims(off.config(), &a), None);
+    }
+
+    /// With `STORE` on the origin gets the session data in `x-session-data`: the assertion
+    /// carries its SHA-256 (`data_sha256`, base64url), so an origin that trusts the assertion
+    /// alone can tell the data the gateway sent from a header someone else wrote next to a
+    /// replayed assertion. A session claim of that name is not signed as the gateway's word.
+    #[test]
+    fn the_session_data_is_bound_to_the_assertion() {
+        let mut gw = gateway(&[("ORIGIN_ASSERTION", "EdDSA")]).unwrap();
+        let mut a = proxied(start(&mut gw, "/", &[]));
+        a.headers.retain(|(n, _)| n != "x-session-status");
+        let data = r#"{"cart":["book"],"name":"\u00e9"}"#;
+        a.headers.extend([
+            ("x-session-status".into(), "valid".into()),
+            (
+                "x-session-claims".into(),
+                r#"{"sub":"alice","data_sha256":"forged"}"#.into(),
+            ),
+            ("x-session-store".into(), "ok".into()),
+            ("x-session-data".into(), data.into()),
+        ]);
+        let digest = crate::codec::b64_encode(&crate::keys::sha256(data.as_bytes()));
+        let identity = claims(gw.config(), &a).unwrap().identity().to_owned();
+        assert!(
+            identity.contains(&format!(r#""data_sha256":"{digest}""#)),
+            "{identity}"
+        );
+        assert!(!identity.contains("forged"), "{identity}");
+        // Without session data (the store failed, or none): no digest, whatever the claims say.
+        a.headers.retain(|(n, _)| n != "x-session-data");
+        let identity = claims(gw.config(), &a).unwrap().identity().to_owned();
+        assert!(!identity.contains("data_sha256"), "{identity}");
     }
 
     /// `bound` and `revocation` are the gateway's word: a login's claims of those names (an

@@ -19,8 +19,9 @@
 // missing KV binding) gives 200s with `x-session-store: unavailable` at the origin, never a 5xx;
 // `/__edge/health` shows whether the binding is there.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { decodeJwt } from "jose";
 
 import { Gateway, Jar, STORE_BINDINGS, TEST_SHIM, startOrigins } from "./harness.mjs";
 
@@ -43,7 +44,7 @@ for (const kind of ["kv", "durable"]) {
       const format = kind === "durable" ? "jwt" : "compact";
       gw = new Gateway(origins, {
         main: TEST_SHIM,
-        vars: { STORE: kind, STORE_TESTS: "1", SESSION_FORMAT: format },
+        vars: { STORE: kind, STORE_TESTS: "1", SESSION_FORMAT: format, ORIGIN_ASSERTION: "EdDSA" },
         toml: STORE_BINDINGS,
       });
       await gw.start();
@@ -80,6 +81,11 @@ for (const kind of ["kv", "durable"]) {
       await gw.request("/cart/add?item=stylo%20bleu%20%C3%A9", jar);
       const spoof = await gw.request("/", jar, { headers: { "x-session-data": '{"admin":true}', "x-session-store": "ok" } });
       assert.deepEqual(data(spoof), { cart: ["book", "stylo bleu é"] });
+      // The signed assertion binds the data the origin got (its SHA-256): an origin that trusts
+      // the assertion alone tells it from an x-session-data written next to a replayed one.
+      const sent = spoof.body.session["x-session-data"];
+      const signed = decodeJwt(spoof.body.session["x-session-assertion"]);
+      assert.equal(signed.data_sha256, createHash("sha256").update(sent).digest("base64url"));
       assert.equal(sid(spoof), undefined, "a known session's cookie is not re-sent");
       // A member set to null is deleted.
       await gw.request("/set?cart=&theme=dark", jar);
