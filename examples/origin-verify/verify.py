@@ -27,7 +27,10 @@ class AssertionVerifier:
 
     def __call__(self, token):
         key = self.jwks.get_signing_key_from_jwt(token)  # fetches again on an unknown kid
-        return jwt.decode(token, key.key, algorithms=["EdDSA", "ES256"], issuer=self.issuer,
+        # Only the key's own algorithm: a header naming another one (ES256 with an Ed25519 key's
+        # kid) is an InvalidAlgorithmError, where PyJWT given the key raised TypeError.
+        algorithms = [a for a in ("EdDSA", "ES256") if a == key.algorithm_name]
+        return jwt.decode(token, key.key, algorithms=algorithms, issuer=self.issuer,
                           audience=self.audience, options={"require": ["iat", "exp", "status"]})
 
 

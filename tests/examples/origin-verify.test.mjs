@@ -4,7 +4,7 @@
 // assertions the gateway made for every other origin. (tests/e2e/origin-assertion.test.mjs
 // runs both verifiers against the gateway.)
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -60,4 +60,35 @@ except ValueError:
     const run = spawnSync("python3", ["-c", code], { encoding: "utf8" });
     assert.equal(run.status, 3, `${args}: ${run.stderr}`);
   }
+});
+
+// A header naming ES256 with the kid of the published Ed25519 key (anyone can write one): PyJWT
+// given the raw key object raised TypeError ("Expecting a PEM-formatted key"), not the
+// jwt.InvalidTokenError verify.py says it raises, so an origin that refuses on InvalidTokenError
+// answered a forged header with a 500. The key's own algorithm is the only one allowed.
+test("verify.py: an algorithm other than the key's is an InvalidTokenError", async () => {
+  const { privateKey } = await generateKeyPair("ES256");
+  const forged = await new SignJWT({ status: "valid", sub: "admin" })
+    .setProtectedHeader({ alg: "ES256", kid: "k1" })
+    .setIssuer(ISSUER)
+    .setAudience("http://10.0.0.2:8080")
+    .setIssuedAt()
+    .setExpirationTime("2m")
+    .sign(privateKey);
+  const dir = join(ROOT, "examples/origin-verify");
+  const code = `import sys, jwt; sys.path.insert(0, ${JSON.stringify(dir)}); from verify import AssertionVerifier
+verify = AssertionVerifier(${JSON.stringify(ISSUER)}, "http://10.0.0.2:8080", ${JSON.stringify(jwksUrl)})
+try:
+    verify(${JSON.stringify(forged)})
+except jwt.InvalidTokenError as e:
+    print(type(e).__name__); sys.exit(3)`;
+  // Asynchronous: the JWKS server answers from this process.
+  const run = await new Promise((done) => {
+    const p = spawn("python3", ["-c", code], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (out += d));
+    p.on("close", (status) => done({ status, out }));
+  });
+  assert.equal(run.status, 3, run.out);
 });
