@@ -272,7 +272,9 @@ impl SetCookie {
         if let Some(domain) = &self.domain {
             let host = domain.strip_prefix('.').unwrap_or(domain);
             let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
-            if host.is_empty() || host.len() > 253 || !host.bytes().all(ok) {
+            // Every label non-empty: browsers drop a cookie for `a..b` or `example.com.`.
+            let labels = host.split('.').all(|label| !label.is_empty());
+            if host.len() > 253 || !labels || !host.bytes().all(ok) {
                 return Err(Error::config_of(
                     "domain",
                     format!("cookie domain {} is not a host name", Quoted(domain)),
@@ -518,7 +520,16 @@ mod tests {
         }
         assert!(SetCookie::new("a").path(Some("app")).check().is_err());
         assert!(SetCookie::new("a").path(Some("/a;b")).check().is_err());
-        for domain in ["", ".", "exa mple.com", "a;b", "ex\u{e4}mple.com"] {
+        for domain in [
+            "",
+            ".",
+            "exa mple.com",
+            "a;b",
+            "ex\u{e4}mple.com",
+            "a..b",
+            "example.com.",
+            "..example.com",
+        ] {
             assert!(
                 SetCookie::new("a").domain(domain).check().is_err(),
                 "{domain:?}"
