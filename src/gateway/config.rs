@@ -1110,15 +1110,8 @@ fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
 
 /// Whether two checked base URLs name the same place: scheme and host compared without case.
 fn same_url(a: &str, b: &str) -> bool {
-    let (a, b) = (split_url(a), split_url(b));
-    a.0.eq_ignore_ascii_case(b.0) && a.1 == b.1
-}
-
-/// A checked base URL as its scheme and host, and its path.
-fn split_url(url: &str) -> (&str, &str) {
-    let host = url.find("://").map_or(0, |s| s + 3);
-    let path = url.get(host..).and_then(|r| r.find('/'));
-    url.split_at(path.map_or(url.len(), |p| host + p))
+    let (a, b) = (super::headers::split_url(a), super::headers::split_url(b));
+    a.0.eq_ignore_ascii_case(b.0) && a.1.eq_ignore_ascii_case(b.1) && a.2 == b.2
 }
 
 /// The base URL without its trailing `/`, or why it is refused.
