@@ -509,6 +509,56 @@ fn draining_in_a_hashing_mode_moves_only_its_keys() {
     }
 }
 
+/// The hashing modes carry no value, but a keyed visitor sent away from its first choice (down,
+/// or draining, which hands its keys on at once) is moved all the same: `reassigned`, on every
+/// request while that lasts, as the gateway's `x-session-reassigned`. A request without a key
+/// has no first choice: never reassigned.
+#[test]
+fn a_hashed_visitor_sent_away_from_its_first_choice_is_reassigned() {
+    for mode in [Mode::Header, Mode::Ip] {
+        let mut a = router(mode, &["a", "b", "c", "d"]);
+        let keys: Vec<String> = (0..200).map(|i| format!("192.0.2.{i}")).collect();
+        let route = |a: &Affinity, k: &str| {
+            let r = a
+                .route(
+                    &RouteRequest {
+                        header: Some(k),
+                        client_ip: Some(k),
+                        ..RouteRequest::default()
+                    },
+                    NOW,
+                )
+                .unwrap();
+            (r.backend.to_owned(), r.reassigned)
+        };
+        let first: Vec<String> = keys.iter().map(|k| route(&a, k).0).collect();
+        assert!(keys.iter().all(|k| !route(&a, k).1), "{mode:?}: all up");
+        for (change, on) in [("down", false), ("draining", true)] {
+            match on {
+                false => a.set_healthy("b", false).unwrap(),
+                true => a.set_draining("b", true).unwrap(),
+            }
+            for (k, home) in keys.iter().zip(&first) {
+                let (backend, reassigned) = route(&a, k);
+                assert_ne!(backend, "b");
+                assert_eq!(
+                    reassigned,
+                    home == "b",
+                    "{mode:?}, b {change}: {k} of {home}"
+                );
+            }
+            a.set_healthy("b", true).unwrap();
+            a.set_draining("b", false).unwrap();
+            assert!(keys.iter().all(|k| !route(&a, k).1), "{mode:?}: b back");
+        }
+        // Without a key: a new visitor each time, never reassigned.
+        a.set_healthy("b", false).unwrap();
+        for entropy in 0..50 {
+            assert!(!a.route(&new_visitor(entropy), NOW).unwrap().reassigned);
+        }
+    }
+}
+
 #[test]
 fn unknown_ids_are_refused() {
     let mut a = router(Mode::Cookie, &["a"]);

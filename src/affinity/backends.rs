@@ -237,6 +237,12 @@ impl Backends {
             .or_else(|| self.pick_where(key, |_| true))
     }
 
+    /// The key's first choice among every configured backend, down or draining: where a
+    /// hashed visitor is not moved.
+    pub(crate) fn first_choice(&self, key: u64) -> Option<usize> {
+        self.pick_where(key, |_| true)
+    }
+
     pub(crate) fn any_healthy(&self) -> bool {
         self.list.iter().any(|b| b.healthy)
     }

@@ -52,9 +52,11 @@ pub struct RouteRequest<'a> {
 pub struct Route<'a> {
     /// The chosen backend's id.
     pub backend: &'a str,
-    /// True when the request carried an affinity value that was not honoured: forged,
-    /// altered, expired, naming a backend no longer configured, or naming a backend that is
-    /// down. Always false in the hashing modes, which carry no value.
+    /// True when the visitor was moved, so that its state in the backend's memory is not
+    /// there: the request carried an affinity value that was not honoured (forged, altered,
+    /// expired, naming a backend no longer configured, or naming a backend that is down); in
+    /// the hashing modes, its key's first choice is down or draining (on every request while
+    /// that lasts; never for a request without a key).
     pub reassigned: bool,
     /// Cookie mode: a `Set-Cookie` header value to send back, when a value was issued or
     /// refreshed (not on every request).
@@ -333,14 +335,6 @@ impl Affinity {
         }
     }
 
-    /// IP and header modes: the index of the backend the request's key goes to whatever the
-    /// health of the backends (draining ones aside), which [`Affinity::decide`] leaves when it
-    /// is down; `None` without a key, and in the cookie and URL modes.
-    #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
-    pub(crate) fn home_index(&self, request: &RouteRequest<'_>) -> Option<usize> {
-        self.backends.home(self.hashed_key(request)?)
-    }
-
     /// IP and header modes: the rendezvous choice for the key (a random one without a key).
     fn route_hashed(
         &self,
@@ -366,7 +360,7 @@ impl Affinity {
         };
         Ok(Decision {
             index,
-            reassigned: false,
+            reassigned: keyed && self.backends.first_choice(key) != Some(index),
             set_cookie: None,
             url: None,
         })

@@ -480,11 +480,9 @@ impl Gateway {
         // The router's backends and the health book's origins are the configuration's origins,
         // in its order: each found by its index, not by searching the ids (with 1,024 origins,
         // a million comparisons per request).
-        let mut all_up = true;
         for (i, o) in self.config.origins.iter().enumerate() {
             let up = self.health.is_up_at(i, now) && avoid != Some(o.id.as_str());
             self.config.built.affinity.set_healthy_at(i, up);
-            all_up &= up;
         }
         let header = self
             .config
@@ -512,19 +510,10 @@ impl Gateway {
         let Some(origin) = self.config.origins.iter().find(|o| o.id == route.backend) else {
             return Step::Respond(Page::internal());
         };
-        // The hashing modes carry no value to refuse: a keyed visitor sent away from its home
-        // (down, or avoided by this retry) is moved all the same. Every origin up, it is home.
-        let moved = !all_up
-            && matches!(self.config.built.affinity.mode(), Mode::Ip | Mode::Header)
-            && self
-                .config
-                .built
-                .affinity
-                .home_index(&route_request)
-                .and_then(|i| self.config.origins.get(i))
-                .is_some_and(|home| home.id != route.backend);
+        // In the hashing modes, a keyed visitor sent away from its first choice (down,
+        // draining, or avoided by this retry) is reassigned too.
         attempt.headers.retain(|(n, _)| n != "x-session-reassigned");
-        if route.reassigned || moved {
+        if route.reassigned {
             attempt
                 .headers
                 .push(("x-session-reassigned".into(), "1".into()));
@@ -2337,11 +2326,11 @@ mod tests {
         );
     }
 
-    /// In the hashing modes too, a visitor whose origin is down is sent elsewhere with
-    /// `x-session-reassigned: 1` (its in-memory state is not there); at home, without it. A
-    /// request without a key has no home: never marked.
+    /// In the hashing modes too, a visitor whose origin is down or draining is sent elsewhere
+    /// with `x-session-reassigned: 1` (its in-memory state is not there); at home, without it.
+    /// A request without a key has no home: never marked.
     #[test]
-    fn hashing_modes_tell_the_origin_of_a_visitor_moved_off_a_down_origin() {
+    fn hashing_modes_tell_the_origin_of_a_visitor_moved_off_its_origin() {
         for (mode, header) in [("header", "x-tenant"), ("ip", "cf-connecting-ip")] {
             let mut gw = gateway(&[
                 ("AFFINITY_MODE", mode),
@@ -2398,6 +2387,31 @@ mod tests {
             let back = proxy(gw.start(&get(&headers), NOW + 60, &Entropy::default()));
             assert_eq!(back.origin, home.origin);
             assert!(!reassigned(&back), "{mode}: back");
+            // Its origin draining (which hands its keys on at once in these modes): moved.
+            let origins: Vec<String> = ["a", "b", "c"]
+                .iter()
+                .map(|id| {
+                    format!(
+                        r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
+                        id.as_bytes()[0] - b'a' + 1,
+                        *id == home.origin
+                    )
+                })
+                .collect();
+            let origins = format!("[{}]", origins.join(","));
+            let mut drained = gateway(&[
+                ("AFFINITY_MODE", mode),
+                ("AFFINITY_HEADER", "x-tenant"),
+                ("ORIGINS", &origins),
+            ]);
+            let moved = proxy(drained.start(&get(&headers), NOW, &Entropy::default()));
+            assert_ne!(moved.origin, home.origin);
+            assert!(reassigned(&moved), "{mode}: draining");
+            for (headers, origin) in &others {
+                let at = proxy(drained.start(&get(headers), NOW, &Entropy::default()));
+                assert_eq!(&at.origin, origin, "{mode}");
+                assert!(!reassigned(&at), "{mode}: {origin} is not draining");
+            }
         }
     }
 

@@ -73,7 +73,7 @@ export interface RouteRequest {
 export interface RouteResult {
   /** The chosen backend's id. */
   backend: string;
-  /** True when the request carried an affinity value that was not honoured (invalid, expired, or its backend down). */
+  /** True when the visitor was moved (its state in a backend's memory is not there): its affinity value was not honoured (invalid, expired, or its backend down); in the ip and header modes, its key's first backend is down or draining. */
   reassigned: boolean;
   /** Cookie mode: a Set-Cookie header value, when a value was issued or refreshed. */
   setCookie?: string;

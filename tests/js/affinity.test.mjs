@@ -194,6 +194,28 @@ test("ip and header modes are deterministic and need no cookie", () => {
   }
 });
 
+test("ip and header modes: a key sent away from its first backend (down or draining) is reassigned", () => {
+  const ip = new Affinity({ secret: SECRET, mode: "ip", backends: [{ id: "a" }, { id: "b" }, { id: "c" }] });
+  const ips = Array.from({ length: 60 }, (_, i) => `192.0.2.${i + 1}`);
+  const first = ips.map((clientIp) => ip.route({ clientIp }).backend);
+  assert.ok(ips.every((clientIp) => !ip.route({ clientIp }).reassigned));
+  for (const [what, set, unset] of [
+    ["down", () => ip.setHealthy("a", false), () => ip.setHealthy("a", true)],
+    ["draining", () => ip.setDraining("a", true), () => ip.setDraining("a", false)],
+  ]) {
+    set();
+    ips.forEach((clientIp, i) => {
+      const r = ip.route({ clientIp });
+      assert.notEqual(r.backend, "a");
+      assert.equal(r.reassigned, first[i] === "a", `${what}: ${clientIp} of ${first[i]}`);
+    });
+    unset();
+  }
+  // Without a key (no address): never reassigned.
+  ip.setHealthy("a", false);
+  assert.equal(ip.route({}).reassigned, false);
+});
+
 test("the frozen routing vectors (tests/vectors/affinity.json) match the Rust tests", () => {
   const { routing } = vectors("affinity.json");
   assert.equal(routing.length, 2);
