@@ -4,9 +4,15 @@
 //
 //   import { assertionVerifier } from "./verify.mjs";
 //   const verify = assertionVerifier({ issuer: "https://app.example", audience: "http://10.0.0.1:8080" });
-//   const claims = await verify(req.headers["x-session-assertion"]); // throws when not valid
+//   const claims = await verify(req.headers["x-session-assertion"], { data: req.headers["x-session-data"] });
 //   if (claims.status === "valid") console.log("user", claims.sub, "session", claims.sid);
-import { createRemoteJWKSet, jwtVerify } from "jose";
+//
+// `data`, the `x-session-data` that came with the assertion (STORE on), is refused unless the
+// assertion's `data_sha256` is its SHA-256: a request that reached the origin without the gateway
+// cannot bring a replayed assertion with data of its own. Take the data only after that check.
+import { createHash } from "node:crypto";
+
+import { createRemoteJWKSet, errors, jwtVerify } from "jose";
 
 /**
  * A function that verifies an `x-session-assertion` and returns its claims, or throws.
@@ -20,7 +26,7 @@ export function assertionVerifier({ issuer, audience, jwksUrl, cooldownDuration 
   // the gateway makes for every other origin.
   if (!issuer || !audience) throw new TypeError("assertionVerifier: issuer and audience are required");
   const jwks = createRemoteJWKSet(new URL(jwksUrl ?? `${issuer}/.well-known/jwks.json`), { cooldownDuration });
-  return async (token, { currentDate } = {}) => {
+  return async (token, { currentDate, data } = {}) => {
     const { payload } = await jwtVerify(String(token ?? ""), jwks, {
       issuer,
       audience,
@@ -29,6 +35,14 @@ export function assertionVerifier({ issuer, audience, jwksUrl, cooldownDuration 
       maxTokenAge: "5m",
       currentDate,
     });
+    if (data !== undefined && data !== null && payload.data_sha256 !== sha256(String(data))) {
+      throw new errors.JWTClaimValidationFailed("x-session-data is not the data the assertion signed", payload, "data_sha256", "check_failed");
+    }
     return payload;
   };
+}
+
+/** SHA-256 of `text` (UTF-8), base64url: what the gateway signs as `data_sha256`. */
+function sha256(text) {
+  return createHash("sha256").update(text).digest("base64url");
 }

@@ -42,10 +42,9 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
         extra.push(("bound", "true".to_owned()));
     }
     if let Some(data) = headers::get(&attempt.headers, headers::DATA) {
-        let digest = crate::keys::sha256(data.as_bytes());
         extra.push((
-            "data_sha256",
-            json::quoted(&crate::codec::b64_encode(&digest)),
+            assertion::DATA_CLAIM,
+            json::quoted(&assertion::data_sha256(data)),
         ));
     }
     Some(AssertionClaims::vouching(
@@ -61,7 +60,7 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
 /// The members only the gateway says: a session's own claims of these names (a login's
 /// `"bound": true`) are left out of the assertion, which would otherwise sign them as the
 /// gateway's word.
-const VOUCHED: [&str; 3] = ["revocation", "bound", "data_sha256"];
+const VOUCHED: [&str; 3] = ["revocation", "bound", assertion::DATA_CLAIM];
 
 /// Replaces any assertion in `attempt`'s headers (a retry's, at another origin) with `token`.
 pub fn set(attempt: &mut Attempt, token: String) {

@@ -9,15 +9,17 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::claims::optional_string;
 use super::config::assertion_config;
 use super::{
     call_now, call_option, call_option_seconds, js_error, parse, read_call_options, stringify,
     CallOption, CallOptions,
 };
 use crate::error::Error;
+use crate::json;
 use crate::token::assertion::{
-    jwks, AssertionCache, AssertionClaims, AssertionKey, PublicJwk, UntrustedAssertion,
-    CACHE_ENTRIES,
+    check_data, data_sha256, jwks, AssertionCache, AssertionClaims, AssertionKey, PublicJwk,
+    UntrustedAssertion, CACHE_ENTRIES, DATA_CLAIM,
 };
 use crate::webcrypto;
 
@@ -51,8 +53,10 @@ export interface AssertionSubject {
   audience: string;
   /** `none`, `valid`, `expired`, `invalid` or `revoked` (default `valid` with claims, else `none`). */
   status?: string;
-  /** The session's verified claims (`sub`, `sid`...); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` are left out. */
+  /** The session's verified claims (`sub`, `sid`...); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` and `data_sha256` are left out. */
   claims?: Claims;
+  /** The session data the origin gets with it (the `x-session-data` text): the assertion carries its SHA-256 as `data_sha256`, as the gateway's does. */
+  data?: string;
   /** Unix seconds; default the clock. */
   now?: number;
 }
@@ -64,6 +68,8 @@ export interface AssertionVerifyOptions {
   now?: number;
   /** Clock skew tolerated on `exp` and `iat`, seconds (default 0). */
   leewaySeconds?: number;
+  /** The session data that came with the assertion (the `x-session-data` text): refused with `bad_signature` unless the assertion's `data_sha256` is its SHA-256. Absent or `null`: not checked. */
+  data?: string | null;
 }
 
 /** The claims of a verified assertion. */
@@ -172,6 +178,7 @@ impl State {
         &self,
         token: String,
         audience: String,
+        data: Option<String>,
         now: u64,
         leeway: u64,
     ) -> Result<JsValue, JsValue> {
@@ -199,6 +206,9 @@ impl State {
         let claims = untrusted
             .verified_claims(&self.issuer, &audience, now, leeway)
             .map_err(js_error)?;
+        if let Some(data) = &data {
+            check_data(&claims, data).map_err(js_error)?;
+        }
         parse(&claims)
     }
 }
@@ -231,6 +241,7 @@ impl OriginAssertions {
         read_call_options(&subject, CallOptions::AssertionSubject)?;
         let audience = text(call_option(CallOption::Audience), "audience")?;
         let status = call_option(CallOption::Status);
+        let data = optional_string("data", call_option(CallOption::Data))?;
         let now = call_now()?;
         let claims = match call_option(CallOption::Claims) {
             c if c.is_undefined() || c.is_null() => None,
@@ -242,12 +253,17 @@ impl OriginAssertions {
             s if s.is_undefined() => if claims.is_some() { "valid" } else { "none" }.to_owned(),
             s => text(s, "status")?,
         };
-        let claims = AssertionClaims::new(
+        let extra: Vec<_> = data
+            .map(|d| (DATA_CLAIM, json::quoted(&data_sha256(&d))))
+            .into_iter()
+            .collect();
+        let claims = AssertionClaims::vouching(
             &self.state.issuer,
             &audience,
             &status,
             claims.as_deref(),
-            &[],
+            &extra,
+            &[DATA_CLAIM],
         );
         let state = self.state.clone();
         Ok(future_to_promise(async move { state.sign(claims, now).await }).unchecked_into())
@@ -279,11 +295,14 @@ impl OriginAssertions {
         let now = call_now()?;
         let leeway = call_option_seconds(CallOption::LeewaySeconds, "leewaySeconds")?;
         let leeway = leeway.unwrap_or(0);
+        let data = optional_string("data", call_option(CallOption::Data))?;
         let state = self.state.clone();
         let token = token.to_owned();
         Ok(
-            future_to_promise(async move { state.verify(token, audience, now, leeway).await })
-                .unchecked_into(),
+            future_to_promise(
+                async move { state.verify(token, audience, data, now, leeway).await },
+            )
+            .unchecked_into(),
         )
     }
 }

@@ -128,6 +128,8 @@ pub(crate) enum CallOption {
     HttpOnly = 17,
     Secure = 18,
     Partitioned = 19,
+    #[cfg(feature = "assertion")]
+    Data = 20,
 }
 
 #[wasm_bindgen(inline_js = r#"
@@ -136,8 +138,8 @@ const NAMES = [
   ["now", "issuer", "audience", "minIssuedAt"],
   ["now", "ttlSeconds"],
   ["now", "ttlSeconds", "issuer", "audience"],
-  ["now", "audience", "leewaySeconds"],
-  ["now", "audience", "status", "claims"],
+  ["now", "audience", "leewaySeconds", "data"],
+  ["now", "audience", "status", "claims", "data"],
   ["now"],
   ["now", "retries"],
   undefined,
@@ -149,8 +151,8 @@ const READ = [
   (o) => [o.now, , o.issuer, o.audience, o.minIssuedAt],
   (o) => [o.now, o.ttlSeconds],
   (o) => [o.now, o.ttlSeconds, o.issuer, o.audience],
-  (o) => [o.now, , , o.audience, , , , , , o.leewaySeconds],
-  (o) => [o.now, , , o.audience, , , , , , , o.status, o.claims],
+  (o) => [o.now, , , o.audience, , , , , , o.leewaySeconds, , , , , , , , , , , o.data],
+  (o) => [o.now, , , o.audience, , , , , , , o.status, o.claims, , , , , , , , , o.data],
   (o) => [o.now],
   (o) => [o.now, , , , , , , , , , , , o.retries],
   (o) => [o.now, , , , , o.cookie, o.url, o.clientIp, o.header],

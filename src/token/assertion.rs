@@ -32,6 +32,28 @@ pub const HEADER: &str = "x-session-assertion";
 /// Where the public keys are published, on the gateway's own host.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
+/// The claim binding the session data an origin gets (`x-session-data`) to the assertion: the
+/// data's SHA-256, base64url ([`data_sha256`]). Only the signer says it: a session claim of
+/// this name is never carried.
+pub const DATA_CLAIM: &str = "data_sha256";
+
+/// The value of [`DATA_CLAIM`] for `data`.
+pub fn data_sha256(data: &str) -> String {
+    b64_encode(&crate::keys::sha256(data.as_bytes()))
+}
+
+/// Whether verified assertion claims (JSON) vouch for `data`, the session data that came with
+/// the assertion: their [`DATA_CLAIM`] is its digest (`bad_signature` otherwise, also when they
+/// carry none: the signer sends no data without it).
+pub fn check_data(claims: &str, data: &str) -> Result<()> {
+    let members = json::members(claims).map_err(|e| Error::Malformed(e.message("claims")))?;
+    // Both sides are public (the digest is in the assertion): no need for a constant time.
+    match json::get(&members, DATA_CLAIM).and_then(json::string) {
+        Some(signed) if signed == data_sha256(data) => Ok(()),
+        _ => Err(Error::BadSignature),
+    }
+}
+
 /// The longest life of an assertion, seconds (and the default): five minutes.
 pub const MAX_LIFETIME_SECONDS: u64 = 300;
 
@@ -909,6 +931,33 @@ mod tests {
         // Claims that are not an object are left out.
         let odd = AssertionClaims::new("i", "a", "valid", Some("[1]"), &[]);
         assert_eq!(odd.identity(), r#"{"aud":"a","iss":"i","status":"valid"}"#);
+    }
+
+    /// `data_sha256` is the data's SHA-256 (base64url, checked against a known digest), and
+    /// only the exact data passes `check_data`.
+    #[test]
+    fn session_data_is_checked_against_its_digest() {
+        // printf '{"cart":[]}' | openssl dgst -sha256 -binary | basenc --base64url
+        let data = r#"{"cart":[]}"#;
+        assert_eq!(
+            data_sha256(data),
+            "EMVnM7fQAMC2dhSL-aiKzxDP6nNLEAf8YR3F_EK8Es8"
+        );
+        let claims = |digest: &str| format!(r#"{{"iss":"i","{DATA_CLAIM}":"{digest}"}}"#);
+        assert_eq!(check_data(&claims(&data_sha256(data)), data), Ok(()));
+        for (signed, data) in [
+            (claims(&data_sha256(data)), r#"{"cart":[1]}"#),
+            (claims(&data_sha256(data)), ""),
+            (claims("FMVnM7fQAMC2dhSL-aiKzxDP6nNLEAf8YR3F_EK8Es8"), data),
+            (r#"{"iss":"i"}"#.to_owned(), data),
+            (format!(r#"{{"{DATA_CLAIM}":1}}"#), data),
+        ] {
+            assert_eq!(
+                check_data(&signed, data),
+                Err(Error::BadSignature),
+                "{signed}"
+            );
+        }
     }
 
     #[test]

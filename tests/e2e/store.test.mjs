@@ -24,6 +24,7 @@ import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
 
 import { Gateway, Jar, STORE_BINDINGS, TEST_SHIM, startOrigins } from "./harness.mjs";
+import { assertionVerifier } from "../../examples/origin-verify/verify.mjs";
 
 let origins;
 before(async () => {
@@ -86,6 +87,12 @@ for (const kind of ["kv", "durable"]) {
       const sent = spoof.body.session["x-session-data"];
       const signed = decodeJwt(spoof.body.session["x-session-assertion"]);
       assert.equal(signed.data_sha256, createHash("sha256").update(sent).digest("base64url"));
+      // The example verifiers take it only so (examples/origin-verify/verify.mjs here).
+      const token = spoof.body.session["x-session-assertion"];
+      const jwksUrl = `${gw.url}/.well-known/jwks.json`;
+      const verify = assertionVerifier({ issuer: signed.iss, audience: signed.aud, jwksUrl });
+      assert.equal((await verify(token, { data: sent })).data_sha256, signed.data_sha256);
+      await assert.rejects(verify(token, { data: '{"admin":true}' }), { code: "ERR_JWT_CLAIM_VALIDATION_FAILED" });
       assert.equal(sid(spoof), undefined, "a known session's cookie is not re-sent");
       // A member set to null is deleted.
       await gw.request("/set?cart=&theme=dark", jar);

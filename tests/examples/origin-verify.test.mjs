@@ -5,6 +5,7 @@
 // runs both verifiers against the gateway.)
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -91,4 +92,58 @@ except jwt.InvalidTokenError as e:
     p.on("close", (status) => done({ status, out }));
   });
   assert.equal(run.status, 3, run.out);
+});
+
+// With STORE on the gateway sends the session data in x-session-data and its SHA-256 in the
+// assertion (data_sha256). A request that reaches the origin directly could bring a replayed
+// assertion with data of its own: both verifiers refuse data that is not the data signed.
+test("verify.mjs and verify.py: the session data only when it is the data the assertion signed", async () => {
+  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
+  const keys = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
+  await new Promise((ok) => keys.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${keys.address().port}/.well-known/jwks.json`;
+  const data = '{"cart":["sku-1"],"note":"caf\\u00e9"}';
+  const digest = createHash("sha256").update(data).digest("base64url");
+  const sign = (claims) =>
+    new SignJWT({ status: "valid", sub: "alice", ...claims })
+      .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
+      .setIssuer(ISSUER)
+      .setAudience("http://10.0.0.1:8080")
+      .setIssuedAt()
+      .setExpirationTime("2m")
+      .sign(privateKey);
+  const bound = await sign({ data_sha256: digest });
+  const none = await sign({});
+  try {
+    const verify = assertionVerifier({ issuer: ISSUER, audience: "http://10.0.0.1:8080", jwksUrl: url });
+    assert.equal((await verify(bound, { data })).sub, "alice");
+    assert.equal((await verify(bound)).data_sha256, digest);
+    assert.equal((await verify(none, { data: null })).sub, "alice");
+    for (const [token, forged] of [[bound, '{"cart":[]}'], [bound, ""], [none, data]]) {
+      await assert.rejects(verify(token, { data: forged }), { code: "ERR_JWT_CLAIM_VALIDATION_FAILED" }, forged);
+    }
+    // verify.py as a script: an assertion per line, a tab and its data after it.
+    const lines = [bound, `${bound}\t${data}`, `${bound}\t{"cart":[]}`, `${none}\t${data}`, `${none}\t`];
+    const run = await new Promise((done) => {
+      const p = spawn("python3", [join(ROOT, "examples/origin-verify/verify.py"), ISSUER, "http://10.0.0.1:8080", url], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (err += d));
+      p.on("close", (status) => done({ status, out, err }));
+      p.stdin.end(lines.join("\n") + "\n");
+    });
+    assert.equal(run.status, 0, run.err);
+    const results = run.out.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(
+      results.map((r) => r.ok || r.error),
+      [true, true, "InvalidTokenError", "InvalidTokenError", "InvalidTokenError"],
+    );
+    assert.equal(results[1].claims.sub, "alice");
+  } finally {
+    keys.close();
+  }
 });

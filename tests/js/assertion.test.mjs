@@ -184,3 +184,31 @@ test("a subject or verify options with a name that is none of theirs are refused
   assert.equal((await a.verify(token, { audience: AUD, now: NOW, leewaySeconds: 0 })).aud, AUD);
   assert.ok(await a.sign({ audience: AUD, status: "valid", claims: { sub: "a" }, now: NOW }));
 });
+
+test("session data: sign binds it as data_sha256 (as the gateway does), verify checks it", async () => {
+  const { createHash } = await import("node:crypto");
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const data = '{"cart":["sku-1"],"note":"caf\\u00e9"}';
+  const digest = createHash("sha256").update(data).digest("base64url");
+  // A session claim of that name is never carried: only the signer says it.
+  const claims = { sub: "alice", data_sha256: "forged" };
+  const bound = await a.sign({ audience: AUD, claims, data, now: NOW });
+  const { payload } = await jose.jwtVerify(bound, jose.createLocalJWKSet(await a.jwks()), {
+    currentDate: new Date(NOW * 1000),
+  });
+  assert.equal(payload.data_sha256, digest);
+  const plain = await a.sign({ audience: AUD, claims, now: NOW });
+  assert.equal((await a.verify(plain, { audience: AUD, now: NOW })).data_sha256, undefined);
+  // Verify: the data that came with it, or none (absent, null), else bad_signature.
+  assert.equal((await a.verify(bound, { audience: AUD, data, now: NOW })).sub, "alice");
+  for (const none of [undefined, null]) {
+    assert.equal((await a.verify(bound, { audience: AUD, data: none, now: NOW })).data_sha256, digest);
+  }
+  for (const forged of ['{"cart":[]}', data + " ", ""]) {
+    assert.equal(await rejection(a.verify(bound, { audience: AUD, data: forged, now: NOW })), "bad_signature", forged);
+  }
+  assert.equal(await rejection(a.verify(plain, { audience: AUD, data, now: NOW })), "bad_signature");
+  // Data that is not a string is a mistake of the caller's.
+  assert.equal(codeOf(() => a.sign({ audience: AUD, data: { cart: [] } })), "invalid_config");
+  assert.equal(codeOf(() => a.verify(bound, { audience: AUD, data: 42 })), "invalid_config");
+});
