@@ -61,6 +61,38 @@ fn refresh_after_half_the_lifetime() {
     assert_eq!(code(t.refresh("garbage", NOW)), "malformed");
 }
 
+/// A refresh adds `auth_time`, so a token near `max_token_bytes` may have no replacement within
+/// the limit: it is kept (`None`, as for a refresh not due) until it expires, not refused with
+/// `too_large`, an error its own verify would not give.
+#[test]
+fn a_token_whose_replacement_would_be_too_large_is_kept() {
+    let mut config = TokenConfig::new(vec![key("k1", SECRET_1)]);
+    config.max_token_bytes = 200;
+    let t = SessionTokens::new(config).unwrap();
+    let (mut kept, mut refreshed) = (0, 0);
+    for n in 0..200 {
+        let Ok(token) = t.sign(&json!({ "sub": "u", "pad": "x".repeat(n) }), NOW) else {
+            break;
+        };
+        match t.refresh(&token, NOW + 1800).unwrap() {
+            Some(fresh) => {
+                assert!(fresh.len() <= 200);
+                refreshed += 1;
+            }
+            None => {
+                assert!(token.len() > 200 - 40, "{n}: {} bytes", token.len());
+                kept += 1;
+            }
+        }
+        // Verified all the same, until it expires.
+        let _: Value = t.verify(&token, NOW + 3599).unwrap();
+    }
+    assert!(
+        refreshed > 50 && kept > 5,
+        "{refreshed} refreshed, {kept} kept"
+    );
+}
+
 #[test]
 fn the_token_keeps_its_own_lifetime() {
     let t = tokens();

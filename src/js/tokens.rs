@@ -142,7 +142,8 @@ token_class! {
     verify_detailed;
     #[doc = " A replacement token when `token` is past `refreshAfter` of its lifetime (or signed by an"]
     #[doc = " older key), never past `auth_time + maxLifetimeSeconds`; `null` when the token should be"]
-    #[doc = " kept. Throws like `verify` (pass `minIssuedAt` here too)."]
+    #[doc = " kept (also when its replacement, which carries `auth_time`, would be over"]
+    #[doc = " `maxTokenBytes`). Throws like `verify` (pass `minIssuedAt` here too)."]
     refresh;
 }
 

@@ -7,7 +7,9 @@
 //!   token would live longer than the old one; or
 //! - an older key of the ring signed it (so rotation moves active users to the current key).
 //!
-//! Otherwise it returns `None`. The new token has the same claims, `iat = now`, and
+//! Otherwise it returns `None`; also when the new token would be over `maxTokenBytes` (it
+//! carries `auth_time` too), so a token near the limit is kept until it expires, never refused
+//! by a refresh when its verify accepts it. The new token has the same claims, `iat = now`, and
 //! `exp = now + (exp - iat)` (the token's own lifetime), capped by the absolute limit.
 //!
 //! **The absolute limit** travels in the token as the claim `auth_time` (OpenID Connect's name:
@@ -80,7 +82,9 @@ impl RefreshPolicy {
         Ok(refresh.then_some((new_exp - now, auth_time)))
     }
 
-    /// The replacement for a verified token, signed by `sign(claims, now, ttl)`, if one is due.
+    /// The replacement for a verified token, signed by `sign(claims, now, ttl)`, if one is due
+    /// and fits: one over the size limit (a refresh adds `auth_time`) is not made, and the token
+    /// is kept until it expires.
     pub(crate) fn reissue(
         &self,
         verified: &Verified<String>,
@@ -88,7 +92,10 @@ impl RefreshPolicy {
         sign: impl FnOnce(Object<'_>, UnixTime, u64) -> Result<String>,
     ) -> Result<Option<String>> {
         match self.replacement(verified, now)? {
-            Some((claims, ttl)) => sign(claims, now, ttl).map(Some),
+            Some((claims, ttl)) => match sign(claims, now, ttl) {
+                Err(Error::TooLarge { .. }) => Ok(None),
+                signed => signed.map(Some),
+            },
             None => Ok(None),
         }
     }

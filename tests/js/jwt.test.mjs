@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as jose from "jose";
-import { NOW, bytes, b64url, KEY_1, KEY_2, SECRET_1, SECRET_2, codeOf, sessionTokens, vectors, pkg } from "./fixtures.mjs";
+import { NOW, bytes, b64url, KEY_1, KEY_2, SECRET_1, SECRET_2, codeOf, sessionTokens, sealedTokens, vectors, pkg } from "./fixtures.mjs";
 
 const { SessionTokens } = pkg;
 const at = (seconds) => new Date(seconds * 1000);
@@ -232,6 +232,26 @@ test("sliding refresh: null until due, then a new token, up to the absolute limi
   // Config checks.
   assert.equal(codeOf(() => single({ refreshAfter: 1.5 })), "invalid_config");
   assert.equal(codeOf(() => single({ ttlSeconds: 3600, maxLifetimeSeconds: 60 })), "invalid_config");
+});
+
+test("sliding refresh: a token whose replacement would be over maxTokenBytes is kept (null), not refused", () => {
+  for (const t of [sessionTokens({ ttlSeconds: 3600, maxTokenBytes: 200 }), sealedTokens({ ttlSeconds: 3600, maxTokenBytes: 200 })]) {
+    let kept = 0;
+    for (let n = 0; n < 200; n++) {
+      let token;
+      try {
+        token = t.sign({ sub: "u", pad: "x".repeat(n) }, { now: NOW });
+      } catch (e) {
+        assert.equal(e.code, "too_large");
+        break;
+      }
+      const fresh = t.refresh(token, { now: NOW + 1800 });
+      if (fresh === null) kept++;
+      else assert.ok(fresh.length <= 200);
+      assert.equal(t.verify(token, { now: NOW + 3599 }).sub, "u");
+    }
+    assert.ok(kept > 0);
+  }
 });
 
 test("sliding refresh: a decimal refreshAfter is due on the second it names", () => {
