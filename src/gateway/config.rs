@@ -119,7 +119,8 @@ pub mod names {
     /// offers registration to the browser, and a session that registered is valid only with a
     /// fresh bound cookie, refreshed by a proof of the device's private key.
     pub const DBSC: &str = "DBSC";
-    /// With `DBSC`: lifetime of the bound cookie, seconds (default 600, 60 to 86400).
+    /// With `DBSC`: lifetime of the bound cookie, seconds (default 600, 300 to 86400: under
+    /// 300 Chrome's signing quota runs out, see [`crate::dbsc::MIN_BOUND_SECONDS`]).
     pub const DBSC_BOUND_SECONDS: &str = "DBSC_BOUND_SECONDS";
     /// With `DBSC`: the bound cookie's name (default `__Host-session-bound`).
     pub const DBSC_COOKIE: &str = "DBSC_COOKIE";
@@ -936,7 +937,13 @@ fn dbsc_section(
             ))
         }
     }
-    let bound_seconds = number(var, DBSC_BOUND_SECONDS, 600, 60, 86_400)?;
+    let bound_seconds = number(
+        var,
+        DBSC_BOUND_SECONDS,
+        crate::dbsc::DEFAULT_BOUND_SECONDS,
+        crate::dbsc::MIN_BOUND_SECONDS,
+        crate::dbsc::MAX_BOUND_SECONDS,
+    )?;
     let session = tokens.cookie.name();
     let mut taken = vec![session, affinity.cookie_name.as_str()];
     taken.extend(store.map(|s| s.cookie.name()));
@@ -1671,7 +1678,7 @@ mod tests {
         );
         let d = parse(&[
             (DBSC, "on"),
-            (DBSC_BOUND_SECONDS, "60"),
+            (DBSC_BOUND_SECONDS, "300"),
             (DBSC_COOKIE, "bound"),
             (SESSION_COOKIE, "__Secure-s"),
             (COOKIE_SAMESITE, "Strict"),
@@ -1679,7 +1686,7 @@ mod tests {
         .unwrap()
         .dbsc
         .unwrap();
-        assert_eq!(d.bound_seconds, 60);
+        assert_eq!(d.bound_seconds, 300);
         assert_eq!(d.bound_cookie.name(), "bound");
         assert_eq!(d.key_cookie.name(), "__Secure-s-key");
         assert!(d
@@ -1694,6 +1701,15 @@ mod tests {
             (vec![(DBSC, "yes")], DBSC),
             (
                 vec![(DBSC, "on"), (DBSC_BOUND_SECONDS, "59")],
+                DBSC_BOUND_SECONDS,
+            ),
+            // Under 300 s Chrome's signing quota runs out (see dbsc::MIN_BOUND_SECONDS).
+            (
+                vec![(DBSC, "on"), (DBSC_BOUND_SECONDS, "60")],
+                DBSC_BOUND_SECONDS,
+            ),
+            (
+                vec![(DBSC, "on"), (DBSC_BOUND_SECONDS, "299")],
                 DBSC_BOUND_SECONDS,
             ),
             (

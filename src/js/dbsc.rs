@@ -20,7 +20,9 @@ export interface DeviceBoundSessionsConfig {
   /** The keyring the challenges and bound cookies are keyed from (per purpose); the first key
    * issues, every key checks, so a rotation keeps what the old key issued valid. */
   keys: KeyConfig[];
-  /** Lifetime of a bound cookie, seconds (60 to 86400; default 600). */
+  /** Lifetime of a bound cookie, seconds (300 to 86400; default 600). Not less: Chrome signs at
+   * most 6 proofs per 9 minutes and site and refreshes 2 minutes before expiry, so a shorter
+   * life runs out of signings and the session goes unbound. */
   boundSeconds?: number;
 }
 
