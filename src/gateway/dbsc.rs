@@ -988,6 +988,60 @@ mod tests {
         assert_eq!((s, c.as_str()), (403, "already_bound"));
     }
 
+    /// The refusals of docs/gateway.md's DBSC section, per endpoint: the text between
+    /// `Registration:` and `Refresh:`, and between `Refresh:` and `503`.
+    fn documented_refusals() -> (String, String) {
+        let doc = include_str!("../../docs/gateway.md");
+        let list = doc
+            .split_once("Every refusal has its defined answer")
+            .map(|(_, rest)| rest.replace('\n', " "))
+            .expect("the DBSC section lists its refusals");
+        let (_, registration) = list.split_once("Registration:").unwrap();
+        let (registration, refresh) = registration.split_once("Refresh:").unwrap();
+        let (refresh, _) = refresh.split_once("503").unwrap();
+        (registration.to_owned(), refresh.to_owned())
+    }
+
+    /// A challenge issued more than a minute ahead of the gateway's clock (by another location
+    /// whose clock runs ahead) is refused at both endpoints with `not_yet_valid`, a code
+    /// docs/gateway.md lists for each (it listed every other refusal but not this one).
+    #[test]
+    fn a_challenge_from_the_future_is_refused_as_the_docs_say() {
+        // A session cookie from that location still reads here (its own leeway is wider).
+        let mut gw = gateway(&[("SESSION_LEEWAY_SECONDS", "300")]);
+        let (documented_registration, documented_refresh) = documented_refusals();
+        let (jar, challenge, _) = login(&mut gw, 1);
+        let headers = vec![
+            jar.header(),
+            (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
+        ];
+        let page = answer(start(&mut gw, "POST", REGISTER_PATH, &headers, NOW - 61, 1));
+        assert_eq!(error(&page), (403, "not_yet_valid".into()));
+        assert!(
+            documented_registration.contains("`not_yet_valid`"),
+            "registration refusals in docs/gateway.md: {documented_registration}"
+        );
+
+        let (jar, sid) = registered(&mut gw, 2);
+        let c = challenge_of(
+            &answer(refresh(&mut gw, &jar, Some(&sid), None, NOW + 100)),
+            &sid,
+        );
+        let page = answer(refresh(
+            &mut gw,
+            &jar,
+            Some(&sid),
+            Some(es256(None, &c)),
+            NOW + 100 - 61,
+        ));
+        assert_eq!(error(&page), (403, "not_yet_valid".into()));
+        assert_ne!(challenge_of(&page, &sid), c, "with a fresh challenge");
+        assert!(
+            documented_refresh.contains("`not_yet_valid`"),
+            "refresh refusals in docs/gateway.md: {documented_refresh}"
+        );
+    }
+
     /// What the signature check and the store say decide the answer.
     #[test]
     fn signature_and_single_use() {
