@@ -72,10 +72,24 @@ pub fn registration_header(
 }
 
 /// Refuses (`invalid_config`, setting `sessionId`) a session identifier that no
-/// `Secure-Session-Challenge` can name ([`sf_string`]): checked where a session begins, so that
-/// it does not fail at its first refresh.
+/// `Secure-Session-Challenge` can name ([`sf_string`]), or that would not read back from a
+/// `Sec-Secure-Session-Id` sent without quotes, as Chrome sends it ([`session_id_from_header`]:
+/// an empty one, one that begins with `"`, or with a space or tab at either end): checked where a session
+/// begins, so that it does not fail at its first refresh.
 pub fn check_session_id(session_id: &str) -> Result<()> {
-    sf_string(session_id, "sessionId").map(drop)
+    sf_string(session_id, "sessionId")?;
+    let blank = |c: Option<char>| matches!(c, Some(' ' | '\t'));
+    if session_id.is_empty()
+        || session_id.starts_with('"')
+        || blank(session_id.chars().next())
+        || blank(session_id.chars().last())
+    {
+        return Err(Error::config_of(
+            "sessionId",
+            "sessionId: it must not be empty, begin with a quote, or begin or end with a space, or a refresh could not name it",
+        ));
+    }
+    Ok(())
 }
 
 /// The `Secure-Session-Challenge` value: `"<challenge>";id="<session id>"`.
@@ -277,6 +291,18 @@ mod tests {
             ("\"é\"", None),
         ] {
             assert_eq!(session_id_from_header(value).as_deref(), id, "{value}");
+        }
+        // Every session id check_session_id lets through reads back, quoted or not.
+        for id in ["s1", r#"a "quoted" id"#, r#"a\b"#, "x y", "ends\""] {
+            if check_session_id(id).is_ok() {
+                let quoted = sf_string(id, "sessionId").unwrap();
+                assert_eq!(session_id_from_header(&quoted).as_deref(), Some(id), "{id}");
+                assert_eq!(session_id_from_header(id).as_deref(), Some(id), "{id}");
+            }
+        }
+        for id in ["", r#""starts"#, " lead", "trail ", "\tt"] {
+            let err = check_session_id(id).unwrap_err();
+            assert_eq!(err.setting(), Some("sessionId"), "{id}");
         }
         // What challenge_header writes reads back.
         let header = challenge_header("c", r#"we"ird\id"#).unwrap();

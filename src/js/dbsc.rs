@@ -175,8 +175,9 @@ impl DeviceBoundSessions {
     /// (valid 300 s), and `;authorization="…"` when given. Offer it only on the answer that
     /// logs in (a new session id): a challenge on every answer would hand one to whoever holds
     /// a stolen session cookie, who could then register a key of their own. A `sessionId` that
-    /// a challenge header cannot name (other than visible ASCII and space) throws
-    /// `invalid_config`, here and in `sessionConfig`.
+    /// a refresh could not name (empty, other than visible ASCII and space, beginning with a
+    /// quote, or with a space at either end) throws `invalid_config`, here and in
+    /// `sessionConfig`.
     #[wasm_bindgen(js_name = registrationHeader)]
     pub fn registration_header(
         &self,
@@ -328,8 +329,8 @@ impl DeviceBoundSessions {
         Ok(session_config(&options)?.to_json())
     }
 
-    /// The session a refresh names: its `Sec-Secure-Session-Id` header (a structured-field
-    /// string, `"<sessionId>"`) unquoted; `null` when the header is absent (give
+    /// The session a refresh names: its `Sec-Secure-Session-Id` header (the id as it is, as
+    /// Chrome sends it, or a structured-field string `"<sessionId>"` unquoted); `null` when the header is absent (give
     /// `request.headers.get("Sec-Secure-Session-Id")` as it is), empty or not well formed.
     /// Look the session up by it and check it is the session of the request's cookie: a
     /// refresh for a session id the cookie does not hold is not that session's.

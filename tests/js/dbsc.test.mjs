@@ -143,7 +143,8 @@ for (const alg of Object.keys(ALGS)) {
 
 test("sessionIdFromHeader reads the session a refresh names, as the browser sends it", () => {
   const read = DeviceBoundSessions.sessionIdFromHeader;
-  // Chromium sends a structured-field string; the challenge header names the session the same way.
+  // Chrome sends the id as it is; a structured-field string (as the challenge header names the
+  // session) is read too.
   assert.equal(read(`"${SID}"`), SID);
   assert.equal(read(' "a b\\"c" '), 'a b"c');
   assert.equal(read('"s1";x=1'), "s1");
@@ -295,6 +296,11 @@ test("settings and options: invalid_config naming the option", () => {
   const config = { refreshUrl: "/r", origin: "https://a.example", cookieName: "__Host-bound" };
   assert.equal(setting(() => s.sessionConfig({ ...config, sessionId: "sid\n" })), "sessionId");
   assert.equal(JSON.parse(s.sessionConfig({ ...config, sessionId: 'a "quoted" id' })).session_identifier, 'a "quoted" id');
+  // Nor one that would not read back from a Sec-Secure-Session-Id sent without quotes.
+  for (const id of ["", '"quoted"', " lead", "trail "]) {
+    assert.equal(setting(() => s.registrationHeader(id, { path: "/r" })), "sessionId", JSON.stringify(id));
+    assert.equal(setting(() => s.sessionConfig({ ...config, sessionId: id })), "sessionId", JSON.stringify(id));
+  }
   assert.equal(setting(() => s.sessionConfig({ sessionId: SID, refreshUrl: "/r", origin: "https://a.example" })), "cookieName");
   assert.equal(thrown(() => s.boundCookie(SID, "jkt", { now: -1 })).code, "invalid_config");
   // The clock by default.
