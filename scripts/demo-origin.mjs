@@ -31,7 +31,10 @@
 //                          to another site and one to this site, ?elsewhere=1 a GET form one of
 //                          whose buttons submits it to another site (formaction);
 //                          ?elsewhere=after (or =before) a button after (before) the GET form
-//                          #search, outside it, that submits it there (form="search")
+//                          #search, outside it, that submits it there (form="search");
+//                          ?wrap=URL an unclosed <form action=URL> before the GET form #search,
+//                          ?wrapDiv=URL one closed by its </div> (user content injected into a
+//                          page: the browser ignores #search's start tag, its fields go to URL)
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -338,6 +341,13 @@ function handle(req, res) {
       const outside = `<button id="outside" form="search" formaction="https://example.org/search">there</button>`;
       const both = `<form id="both" method="get" action="${prefix}/links"><input name="q" value="x"><button id="here">here</button><button id="there" formaction="https://example.org/search">there</button></form>`;
       const elsewhereTag = elsewhere === "1" ? both : elsewhere === "after" ? outside : "";
+      const wrap = url.searchParams.get("wrap");
+      const wrapDiv = url.searchParams.get("wrapDiv");
+      const wrapTag = wrap
+        ? `<form id="wrap" action="${escape(wrap)}">`
+        : wrapDiv
+          ? `<div><form id="wrap" action="${escape(wrapDiv)}"></div>`
+          : "";
       return res.end(`<!doctype html><html><head><title>links ${n}</title>${baseTag}</head><body>
 <p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
 <a id="absolute" href="${escape(proto)}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
@@ -350,7 +360,7 @@ function handle(req, res) {
 <a id="fragment" href="#top">top</a>
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
-${elsewhere === "before" ? outside : ""}<form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
+${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
 ${pingTag}${elsewhereTag}${lateTag}</body></html>
 `);
     }

@@ -172,6 +172,21 @@ test("a button outside a GET form that submits it to another site (form attribut
   assert.ok(search(await load(await arrive("/links?n=1"))).includes(`name="${PARAM}"`));
 });
 
+test("a GET form whose start tag the browser ignores (a form still open before it) gets no hidden field", async () => {
+  // User content injected before the form #search leaves a form to another site open: an
+  // unclosed <form>, or one closed only by its </div> (a browser keeps it as the form that the
+  // next fields belong to until a </form>). The browser ignores #search's start tag, and its
+  // fields, a hidden one too, go with the other form to the other site.
+  for (const [key, url] of [["wrap", "https://example.org/"], ["wrap", "//example.org/"], ["wrapDiv", "https://example.org/"]]) {
+    const page = await load(await arrive(`/links?n=1&${key}=${encodeURIComponent(url)}`));
+    assert.ok(page.body.includes('<form id="wrap"'), page.body);
+    assert.ok(!page.body.includes(`name="${PARAM}"`), `${key}=${url}: ${page.body}`);
+  }
+  // The same page without it: the form carries the value.
+  const page = await load(await arrive("/links?n=1"));
+  assert.ok(page.body.includes(`name="${PARAM}"`), page.body);
+});
+
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

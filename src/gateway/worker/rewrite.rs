@@ -33,28 +33,52 @@ export function rewrite_html(response, decide, base, param, value) {
   let away = 0;
   const awayIds = new Set();
   const carrying = new Set();
+  // Which form a browser's parser gives the fields that follow (the HTML standard's "form
+  // element pointer"): a form's start tag sets it, unless it is set already (the browser then
+  // ignores that start tag, and the fields after it belong to the form still set: user content
+  // that leaves a form to another site open before a page's own form), and only a `</form>`
+  // clears it, not the end of an element around the form (`<div><form></div>`), which the
+  // rewriter reports as the form's end. A hidden field goes in only where the browser gives it
+  // to its own form: at that form's end, the pointer still on it. Forms in a <template>, in SVG
+  // or in MathML set no pointer.
+  const HTML_NS = 'http://www.w3.org/1999/xhtml';
+  let pointer = null;
+  let templates = 0;
   const form = { element(el) {
     const action = el.getAttribute('action');
     const target = action === null || action.trim() === '' ? base : action;
+    const parsed = el.namespaceURI === HTML_NS && templates === 0;
+    const own = parsed && pointer === null;
+    const self = {};
+    if (own) pointer = self;
+    let give = false;
+    const before = away;
+    const id = el.getAttribute('id');
     if ((el.getAttribute('method') || 'get').trim().toLowerCase() === 'get') {
       // A GET form replaces its action's query: the value goes in a hidden field, which goes
       // with every submission of the form, also by a button whose formaction leads to another
       // site. So it is added at the form's end, once its buttons are seen, and only when none
       // leads elsewhere, nor one named the form from before it.
-      const id = el.getAttribute('id');
-      if (carry(target) != null && !awayIds.has(id)) {
-        const before = away;
-        el.onEndTag((end) => {
-          if (away === before) {
-            end.before(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
-            if (id !== null) carrying.add(id);
-          }
-        });
-      }
+      give = own && carry(target) != null && !awayIds.has(id);
     } else if (action !== null && action.trim() !== '') {
       const out = carry(action);
       if (out != null) el.setAttribute('action', out);
     }
+    if (!parsed) return;
+    el.onEndTag((end) => {
+      if (give && pointer === self && away === before) {
+        end.before(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
+        if (id !== null) carrying.add(id);
+      }
+      if (end.name === 'form' && templates === 0) pointer = null;
+    });
+  } };
+  const template = { element(el) {
+    if (el.namespaceURI !== HTML_NS) return;
+    templates++;
+    el.onEndTag((end) => {
+      if (end.name === 'template') templates--;
+    });
   } };
   const submitter = { element(el) {
     const url = el.getAttribute('formaction');
@@ -91,6 +115,7 @@ export function rewrite_html(response, decide, base, param, value) {
     .on('area[href]', attr('href'))
     .on('iframe[src]', attr('src'))
     .on('frame[src]', attr('src'))
+    .on('template', template)
     .on('form', form)
     .on('button[formaction]', attr('formaction'))
     .on('[formaction]', submitter)
