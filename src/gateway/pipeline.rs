@@ -166,6 +166,33 @@ fn is_html(answer_headers: &[(String, String)]) -> bool {
     })
 }
 
+/// Whether a `Link` header value names a referrer policy that sends the full URL to other sites
+/// (`unsafe-url`, `no-referrer-when-downgrade`), anywhere in it and however quoted, escaped or
+/// percent-encoded (`referrerpolicy*=UTF-8''unsafe%2Durl`): no parsing that a browser could read
+/// otherwise.
+fn asks_full_referrer(link: &str) -> bool {
+    let unescaped: Vec<u8> = link.bytes().filter(|b| *b != b'\\').collect();
+    let mut plain = Vec::with_capacity(unescaped.len());
+    let mut at = 0;
+    while let Some(&b) = unescaped.get(at) {
+        let hex = |i: usize| unescaped.get(i).and_then(|h| char::from(*h).to_digit(16));
+        match (b, hex(at + 1), hex(at + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                plain.extend(u8::try_from(hi * 16 + lo).ok());
+                at += 3;
+            }
+            _ => {
+                plain.push(b);
+                at += 1;
+            }
+        }
+    }
+    plain.retain(|b| *b != b'\\');
+    plain.make_ascii_lowercase();
+    let has = |word: &[u8]| plain.windows(word.len()).any(|w| w == word);
+    has(b"unsafe-url") || has(b"no-referrer-when-downgrade")
+}
+
 /// The `Referrer-Policy` of answers in URL mode: a page whose URL carries the affinity value
 /// sends no `Referer` to other sites (only to its own, where the gateway takes the value out).
 pub const URL_MODE_REFERRER_POLICY: &str = "same-origin";
@@ -669,6 +696,10 @@ impl Gateway {
                 out.retain(|(n, _)| !n.eq_ignore_ascii_case("referrer-policy"));
                 out.push(("referrer-policy".into(), URL_MODE_REFERRER_POLICY.into()));
             }
+            // A `Link` header's `referrerpolicy` parameter is the policy of the request it
+            // starts (a preload), whatever the page's: one that sends the full URL to other
+            // sites would send the value there. Such a header (a hint) goes.
+            out.retain(|(n, v)| !(n.eq_ignore_ascii_case("link") && asks_full_referrer(v)));
         }
         if let Some(nonce) = attempt.nonce.as_ref().filter(|_| directives.any()) {
             if directives.nonce.as_ref() != Some(nonce) {
@@ -1776,6 +1807,37 @@ mod tests {
         );
         let out = finish("/", &[("Referrer-Policy", "no-referrer")]);
         assert_eq!(headers::get(&out, "referrer-policy"), Some("no-referrer"));
+    }
+
+    /// A `Link` header's `referrerpolicy` parameter sets the policy of the request it starts
+    /// (a preload), whatever the page's `Referrer-Policy` (checked in Chromium): `unsafe-url`
+    /// sends the page's URL, value included, to another site.
+    #[test]
+    fn url_mode_drops_link_headers_that_ask_for_full_referrers() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/", 4);
+        let a = proxy(gw.start(&page_load(&location, &h(&[HTML])), NOW, &Entropy::default()));
+        let finish = |link: &str| {
+            let origin = h(&[("content-type", "text/html"), ("link", link)]);
+            let out = gw.finish(&a, &origin, NOW, &Entropy::default()).unwrap();
+            headers::get(&out.headers, "link").map(str::to_owned)
+        };
+        for leaking in [
+            "<https://cdn.example/a.png>; rel=preload; as=image; referrerpolicy=unsafe-url",
+            "</s.css>; rel=preload; as=style, <//cdn.example/f>; rel=preload; ReferrerPolicy=\"Unsafe-URL\"",
+            "<https://cdn.example/a>; rel=preload; referrerpolicy=\"unsafe\\-url\"",
+            "<https://cdn.example/a>; rel=preconnect; referrerpolicy=no-referrer-when-downgrade",
+            "<https://cdn.example/a>; rel=preload; referrerpolicy*=UTF-8''unsafe%2Durl",
+        ] {
+            assert_eq!(finish(leaking), None, "{leaking}");
+        }
+        for kept in [
+            "</s.css>; rel=preload; as=style",
+            "<https://cdn.example/a>; rel=preload; referrerpolicy=no-referrer",
+            "<https://cdn.example/a>; rel=preload; referrerpolicy=strict-origin",
+        ] {
+            assert_eq!(finish(kept).as_deref(), Some(kept));
+        }
     }
 
     #[test]
