@@ -34,7 +34,8 @@
 //                          #search, outside it, that submits it there (form="search");
 //                          ?wrap=URL an unclosed <form action=URL> before the GET form #search,
 //                          ?wrapDiv=URL one closed by its </div> (user content injected into a
-//                          page: the browser ignores #search's start tag, its fields go to URL)
+//                          page: the browser ignores #search's start tag, its fields go to URL);
+//                          ?method=M the method attribute of #search (default get)
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -360,7 +361,7 @@ function handle(req, res) {
 <a id="fragment" href="#top">top</a>
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
-${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="get" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
+${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="${escape(url.searchParams.get("method") ?? "get")}" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
 ${pingTag}${elsewhereTag}${lateTag}</body></html>
 `);
     }

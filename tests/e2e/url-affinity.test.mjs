@@ -187,6 +187,23 @@ test("a GET form whose start tag the browser ignores (a form still open before i
   assert.ok(page.body.includes(`name="${PARAM}"`), page.body);
 });
 
+test("a form whose method a browser reads as GET (invalid or missing value) gets the hidden field", async () => {
+  // The method attribute's invalid value default is GET (its keywords are matched whole, spaces
+  // included): the browser replaces the action's query, so only a hidden field keeps the value.
+  // POST and dialog are the only other methods.
+  for (const method of ["PUT", "delete", "", " GET ", " post"]) {
+    const location = await arrive(`/links?n=1&method=${encodeURIComponent(method)}`);
+    const [value] = valueIn(location);
+    const page = await load(location);
+    const form = page.body.match(/<form id="search"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/);
+    assert.ok(form, page.body);
+    assert.ok(form[2].includes(`name="${PARAM}" value="${value}"`), `${JSON.stringify(method)}: ${form[0]}`);
+  }
+  const page = await load(await arrive("/links?n=1&method=post"));
+  const post = page.body.match(/<form id="search"[^>]*>[\s\S]*?<\/form>/)[0];
+  assert.ok(!post.includes(`name="${PARAM}"`), post);
+});
+
 test("a form post keeps the origin; the origin sees neither the parameter nor a Referer with it", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

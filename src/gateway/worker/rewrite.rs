@@ -54,7 +54,10 @@ export function rewrite_html(response, decide, base, param, value) {
     let give = false;
     const before = away;
     const id = el.getAttribute('id');
-    if ((el.getAttribute('method') || 'get').trim().toLowerCase() === 'get') {
+    // `method` is GET unless it is `post` or `dialog`, in any case and with no spaces around:
+    // anything else is invalid, and read as GET.
+    const method = (el.getAttribute('method') || '').toLowerCase();
+    if (method !== 'post' && method !== 'dialog') {
       // A GET form replaces its action's query: the value goes in a hidden field, which goes
       // with every submission of the form, also by a button whose formaction leads to another
       // site. So it is added at the form's end, once its buttons are seen, and only when none
