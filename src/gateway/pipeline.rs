@@ -166,6 +166,56 @@ fn is_html(answer_headers: &[(String, String)]) -> bool {
     })
 }
 
+/// A `Refresh` header value split around its URL: `(before, url, after)`, when it is written
+/// the usual way, `time[; ][url=]['"]url['"]`, where every browser reads the same URL (the HTML
+/// standard's declarative refresh steps); `None` otherwise (no URL, or a spelling such as
+/// `url /next` that the steps read in ways easy to get wrong).
+fn refresh_url(value: &str) -> Option<(&str, &str, &str)> {
+    let bytes = value.as_bytes();
+    let space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' ');
+    let skip = |mut at: usize, pred: &dyn Fn(u8) -> bool| {
+        while bytes.get(at).copied().is_some_and(pred) {
+            at += 1;
+        }
+        at
+    };
+    let start = skip(0, &space);
+    let at = skip(start, &|b: u8| b.is_ascii_digit());
+    if at == start && bytes.get(at) != Some(&b'.') {
+        return None;
+    }
+    let at = skip(at, &|b: u8| b.is_ascii_digit() || b == b'.');
+    if !matches!(bytes.get(at), Some(b';' | b',')) && !bytes.get(at).copied().is_some_and(space) {
+        return None;
+    }
+    let mut at = skip(at, &space);
+    if matches!(bytes.get(at), Some(b';' | b',')) {
+        at += 1;
+    }
+    let mut at = skip(at, &space);
+    if bytes
+        .get(at..at + 3)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"url"))
+    {
+        at = skip(at + 3, &space);
+        if bytes.get(at) != Some(&b'=') {
+            return None;
+        }
+        at = skip(at + 1, &space);
+    } else if matches!(bytes.get(at), Some(b'u' | b'U') | None) {
+        return None;
+    }
+    let quote = bytes.get(at).copied().filter(|b| matches!(b, b'\'' | b'"'));
+    if quote.is_some() {
+        at += 1;
+    }
+    let rest = value.get(at..)?;
+    let end = quote
+        .and_then(|q| rest.find(char::from(q)))
+        .unwrap_or(rest.len());
+    Some((value.get(..at)?, rest.get(..end)?, rest.get(end..)?))
+}
+
 /// Whether a `Link` header value names a referrer policy that sends the full URL to other sites
 /// (`unsafe-url`, `no-referrer-when-downgrade`), anywhere in it and however quoted, escaped or
 /// percent-encoded (`referrerpolicy*=UTF-8''unsafe%2Durl`): no parsing that a browser could read
@@ -678,6 +728,19 @@ impl Gateway {
             {
                 if let Some(carrying) = url::rewrite_url(&base, value, param, carried) {
                     *value = carrying;
+                    carrying_location = true;
+                }
+            }
+            // So do those of a `Refresh` header, a redirect after a delay.
+            for (_, value) in out
+                .iter_mut()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("refresh"))
+            {
+                let Some((head, target, tail)) = refresh_url(value) else {
+                    continue;
+                };
+                if let Some(carrying) = url::rewrite_url(&base, target, param, carried) {
+                    *value = format!("{head}{carrying}{tail}");
                     carrying_location = true;
                 }
             }
@@ -1809,6 +1872,53 @@ mod tests {
         assert_eq!(headers::get(&out, "referrer-policy"), Some("no-referrer"));
     }
 
+    /// A `Refresh` header is a redirect too (`Refresh: 0; url=/next`): a same-site URL in it
+    /// carries the value as a `Location` does; other sites, and anything not written the usual
+    /// way, are left alone.
+    #[test]
+    fn url_mode_refresh_headers_carry_the_value() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/", 4);
+        let value = value_in(&location);
+        let a = proxy(gw.start(&page_load(&location, &h(&[HTML])), NOW, &Entropy::default()));
+        let finish = |refresh: &str| {
+            let origin = h(&[("content-type", "text/plain"), ("refresh", refresh)]);
+            let out = gw.finish(&a, &origin, NOW, &Entropy::default()).unwrap();
+            (
+                headers::get(&out.headers, "refresh").map(str::to_owned),
+                headers::get(&out.headers, "cache-control").map(str::to_owned),
+            )
+        };
+        let carried = format!("_es={value}");
+        for (refresh, expected) in [
+            ("0; url=/next", format!("0; url=/next?{carried}")),
+            ("5;URL='next?a=1'", format!("5;URL='next?a=1&{carried}'")),
+            (
+                " 1.5 , Url = \"https://app.example/x#f\" ",
+                format!(" 1.5 , Url = \"https://app.example/x?{carried}#f\" "),
+            ),
+            ("0 /plain", format!("0 /plain?{carried}")),
+        ] {
+            let (out, cache) = finish(refresh);
+            assert_eq!(out.as_deref(), Some(expected.as_str()), "{refresh}");
+            assert!(cache.is_some_and(|c| c.contains("private")), "{refresh}");
+        }
+        for kept in [
+            "0; url=https://pay.example/",
+            "0; url=//pay.example/",
+            "0; url='https://pay.example/'/x",
+            "0",
+            "0;",
+            "x; url=/next",
+            "0; ur=/next",
+            "0; url /next",
+            "0; url=/next ",
+            "0; url=/\\evil.example",
+        ] {
+            assert_eq!(finish(kept).0.as_deref(), Some(kept), "{kept}");
+        }
+    }
+
     /// A `Link` header's `referrerpolicy` parameter sets the policy of the request it starts
     /// (a preload), whatever the page's `Referrer-Policy` (checked in Chromium): `unsafe-url`
     /// sends the page's URL, value included, to another site.
@@ -2537,6 +2647,16 @@ mod proptests {
     }
 
     proptest! {
+        /// A `Refresh` value's parts, when it has a URL, put back together are the value.
+        #[test]
+        fn refresh_url_splits_without_losing_anything(
+            value in "[ \t0-9.;,uUrRlL=\"'/a-z?#&\\\\:]{0,24}|\\PC{0,24}"
+        ) {
+            if let Some((head, url, tail)) = refresh_url(&value) {
+                prop_assert_eq!(format!("{head}{url}{tail}"), value);
+            }
+        }
+
         /// Whatever a client sends, the pipeline answers without panicking and never lets a
         /// client's `x-session-*` header through.
         #[test]
