@@ -35,7 +35,9 @@
 //                          ?wrap=URL an unclosed <form action=URL> before the GET form #search,
 //                          ?wrapDiv=URL one closed by its </div> (user content injected into a
 //                          page: the browser ignores #search's start tag, its fields go to URL);
-//                          ?method=M the method attribute of #search (default get)
+//                          ?method=M the method attribute of #search (default get);
+//                          ?divForm=1 a GET form closed only by its </div>, then a button that
+//                          submits it to another site (a browser gives the button to that form)
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -342,6 +344,9 @@ function handle(req, res) {
       const outside = `<button id="outside" form="search" formaction="https://example.org/search">there</button>`;
       const both = `<form id="both" method="get" action="${prefix}/links"><input name="q" value="x"><button id="here">here</button><button id="there" formaction="https://example.org/search">there</button></form>`;
       const elsewhereTag = elsewhere === "1" ? both : elsewhere === "after" ? outside : "";
+      const divForm = url.searchParams.get("divForm")
+        ? `<div><form id="divform" action="${prefix}/links"><input name="n" value="${n + 1}"></div><button id="late" formaction="https://example.org/search">there</button>`
+        : "";
       const wrap = url.searchParams.get("wrap");
       const wrapDiv = url.searchParams.get("wrapDiv");
       const wrapTag = wrap
@@ -362,7 +367,7 @@ function handle(req, res) {
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
 ${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="${escape(url.searchParams.get("method") ?? "get")}" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
-${pingTag}${elsewhereTag}${lateTag}</body></html>
+${pingTag}${elsewhereTag}${divForm}${lateTag}</body></html>
 `);
     }
     case "/status": {

@@ -185,6 +185,12 @@ test("a GET form whose start tag the browser ignores (a form still open before i
   // The same page without it: the form carries the value.
   const page = await load(await arrive("/links?n=1"));
   assert.ok(page.body.includes(`name="${PARAM}"`), page.body);
+  // A form closed only by the end of an element around it stays the browser's form for the
+  // fields and buttons after it: one of them may submit it to another site.
+  const divForm = await load(await arrive("/links?n=1&divForm=1"));
+  const tail = divForm.body.slice(divForm.body.indexOf('<div><form id="divform"'));
+  assert.ok(tail.includes('id="late"'), divForm.body);
+  assert.ok(!tail.includes(`name="${PARAM}"`), tail);
 });
 
 test("a form whose method a browser reads as GET (invalid or missing value) gets the hidden field", async () => {

@@ -39,8 +39,8 @@ export function rewrite_html(response, decide, base, param, value) {
   // that leaves a form to another site open before a page's own form), and only a `</form>`
   // clears it, not the end of an element around the form (`<div><form></div>`), which the
   // rewriter reports as the form's end. A hidden field goes in only where the browser gives it
-  // to its own form: at that form's end, the pointer still on it. Forms in a <template>, in SVG
-  // or in MathML set no pointer.
+  // to its own form: at that form's `</form>`, the pointer still on it. Forms in a <template>,
+  // in SVG or in MathML set no pointer.
   const HTML_NS = 'http://www.w3.org/1999/xhtml';
   let pointer = null;
   let templates = 0;
@@ -69,7 +69,9 @@ export function rewrite_html(response, decide, base, param, value) {
     }
     if (!parsed) return;
     el.onEndTag((end) => {
-      if (give && pointer === self && away === before) {
+      // Only at its `</form>`: a form ended by an element around it stays the browser's form
+      // for the fields and buttons after it, one of which may submit it elsewhere.
+      if (give && end.name === 'form' && pointer === self && away === before) {
         end.before(`<input type="hidden" name="${param}" value="${value}">`, { html: true });
         if (id !== null) carrying.add(id);
       }
