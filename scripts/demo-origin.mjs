@@ -37,7 +37,8 @@
 //                          page: the browser ignores #search's start tag, its fields go to URL);
 //                          ?method=M the method attribute of #search (default get);
 //                          ?divForm=1 a GET form closed only by its </div>, then a button that
-//                          submits it to another site (a browser gives the button to that form)
+//                          submits it to another site (a browser gives the button to that form);
+//                          ?submit=1 an <input type=submit formaction> in the POST form #post
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
@@ -365,7 +366,7 @@ function handle(req, res) {
 <a id="mail" href="mailto:someone@example.org">mail</a>
 <a id="fragment" href="#top">top</a>
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
-<form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1"></form>
+<form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1">${url.searchParams.get("submit") ? `<input id="save" type="submit" formaction="${prefix}/echo?from=save">` : ""}</form>
 ${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="${escape(url.searchParams.get("method") ?? "get")}" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
 ${pingTag}${elsewhereTag}${divForm}${lateTag}</body></html>
 `);

@@ -226,6 +226,15 @@ test("a form post keeps the origin; the origin sees neither the parameter nor a 
   assert.ok(!seen.body.includes(value), seen.body);
 });
 
+test("a submit input's formaction carries the value, as a button's does", async () => {
+  const location = await arrive("/links?n=1&submit=1");
+  const [value] = valueIn(location);
+  const page = await load(location);
+  const input = page.body.match(/<input id="save"[^>]*>/)[0];
+  const action = decode(input.match(/formaction="([^"]*)"/)[1]);
+  assert.deepEqual(valueIn(action), [value], input);
+});
+
 test("a forged value starts a new assignment", async () => {
   const location = await arrive("/links?n=1");
   const [value] = valueIn(location);

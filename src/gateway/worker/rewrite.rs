@@ -123,6 +123,7 @@ export function rewrite_html(response, decide, base, param, value) {
     .on('template', template)
     .on('form', form)
     .on('button[formaction]', attr('formaction'))
+    .on('input[formaction]', attr('formaction'))
     .on('[formaction]', submitter)
     .on('a[ping]', pings)
     .on('area[ping]', pings)
