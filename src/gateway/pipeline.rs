@@ -622,6 +622,15 @@ impl Gateway {
                     return Step::Respond(Page::affinity_redirect(location));
                 }
             }
+            // A value presented and issued again (refreshed, or moved) reaches the visitor only
+            // in the answer's URLs: no `304 Not Modified`, which would keep the browser's cached
+            // page and the old value in its links.
+            if first.is_some() && issued.is_some() && req.method == "GET" {
+                attempt.headers.retain(|(n, _)| {
+                    !n.eq_ignore_ascii_case("if-none-match")
+                        && !n.eq_ignore_ascii_case("if-modified-since")
+                });
+            }
             attempt.carry = issued
                 .or(live)
                 .map(|value| (param.to_owned(), value.to_owned()));
@@ -1870,6 +1879,43 @@ mod tests {
         );
         let out = finish("/", &[("Referrer-Policy", "no-referrer")]);
         assert_eq!(headers::get(&out, "referrer-policy"), Some("no-referrer"));
+    }
+
+    /// A value issued again (refreshed past half its idle time, or moved off a down origin)
+    /// reaches a visitor without cookies only in the answer's URLs: a `304 Not Modified` would
+    /// keep the browser's cached page, whose links carry the old value, and the refresh would
+    /// be lost (the old value then ends its idle time while the visitor browses). Such a GET
+    /// goes to the origin without its `If-None-Match` and `If-Modified-Since`.
+    #[test]
+    fn url_mode_a_value_issued_again_is_never_lost_to_a_304() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/p", 4);
+        let value = value_in(&location);
+        let idle = gw.config().affinity().idle_seconds;
+        let conditional = h(&[
+            HTML,
+            ("if-none-match", "\"v1\""),
+            ("if-modified-since", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        ]);
+        // Before half the idle time: the value as it is, the request conditional.
+        let a = proxy(gw.start(
+            &page_load(&location, &conditional),
+            NOW + 1,
+            &Entropy::default(),
+        ));
+        assert_eq!(a.affinity_param(), Some(("_es", value.as_str())));
+        assert_eq!(headers::get(&a.headers, "if-none-match"), Some("\"v1\""));
+        assert!(headers::get(&a.headers, "if-modified-since").is_some());
+        // Past it: refreshed, and the answer must be a page that carries the new value.
+        let later = NOW + idle / 2 + 1;
+        let b = proxy(gw.start(
+            &page_load(&location, &conditional),
+            later,
+            &Entropy::default(),
+        ));
+        assert_ne!(b.affinity_param().map(|(_, v)| v), Some(value.as_str()));
+        assert_eq!(headers::get(&b.headers, "if-none-match"), None);
+        assert_eq!(headers::get(&b.headers, "if-modified-since"), None);
     }
 
     /// A `Refresh` header is a redirect too (`Refresh: 0; url=/next`): a same-site URL in it
