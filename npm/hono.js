@@ -115,19 +115,24 @@ export function sessionTokens(tokens, options = {}) {
     const token = getCookie(c.req.raw, cookieName);
     let claims = null;
     let error;
-    if (token !== undefined) {
+    // The token's refusals make the visitor anonymous (sessionError: the code). The app's own
+    // errors (a minIssuedAt lookup that threw, whatever its code: the store's store_unavailable,
+    // a driver's ECONNREFUSED; or that gave what is not a time: invalid_config) are not the
+    // token's: thrown, not a logout.
+    const check = (options) => {
       try {
-        claims = tokens.verify(token);
-        if (minIssuedAt) {
-          const at = await minIssuedAt(claims);
-          if (at !== undefined && at !== null) claims = tokens.verify(token, { minIssuedAt: at });
-        }
+        return tokens.verify(token, options);
       } catch (e) {
-        // The app's own errors (a lookup that threw, or gave what is not a time: invalid_config)
-        // are not the token's: thrown, not a logout.
         if (typeof e?.code !== "string" || e.code === "invalid_config") throw e;
-        claims = null;
         error = e.code;
+        return null;
+      }
+    };
+    if (token !== undefined) {
+      claims = check();
+      if (claims && minIssuedAt) {
+        const at = await minIssuedAt(claims); // outside check: its failure is the request's
+        if (at !== undefined && at !== null) claims = check({ minIssuedAt: at });
       }
     }
     const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false };

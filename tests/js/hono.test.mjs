@@ -784,3 +784,31 @@ test("sessionStore: a login after a logout everywhere the handler did not await 
     assert.equal(await store.revokeSubject("alice"), 1, `${kind}: the new session alone is left`);
   }
 });
+
+test("sessionTokens: a minIssuedAt lookup that fails with an error code of its own (the store down) fails the request, not the token", async () => {
+  // The lookup's errors were told from the token's by having a string `code`: the store's
+  // store_unavailable (or a database driver's ECONNREFUSED) made the visitor anonymous for the
+  // request, sessionError the lookup's code, where hono.d.ts says a lookup that throws fails it.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const kv = slowKv();
+  kv.get = () => Promise.reject(new Error("KV down"));
+  const store = new SessionStore({ keys: KEYS_1, kv });
+  const lookups = [
+    ["store", (claims) => store.minIssuedAt(claims.sub), "store_unavailable"],
+    ["driver", async () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })), "ECONNREFUSED"],
+  ];
+  for (const [what, minIssuedAt, code] of lookups) {
+    const app = tokenApp(tokens, { minIssuedAt });
+    app.onError((e, c) => c.text(`error: ${e.code}`, 500));
+    const old = tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 3000 });
+    const res = await app.request("/", { headers: { cookie: `__Host-session=${old}` } });
+    assert.equal(res.status, 500, `${what}: ${await res.clone().text()}`);
+    assert.equal(await res.text(), `error: ${code}`, what);
+    assert.deepEqual(res.headers.getSetCookie(), [], `${what}: the session cookie is neither cleared nor refreshed`);
+  }
+  // A token that is refused is still the token's: no lookup, the visitor anonymous.
+  const app = tokenApp(tokens, { minIssuedAt: (claims) => store.minIssuedAt(claims.sub) });
+  const expired = tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 7200 });
+  const res = await app.request("/", { headers: { cookie: `__Host-session=${expired}` } });
+  assert.deepEqual(await res.json(), { session: null, error: "expired" });
+});
