@@ -39,7 +39,10 @@ export interface SessionTokensOptions<C extends object = SessionClaims> {
    * (`invalid_config`), fails the request: it is the app's error, not the token's.
    */
   minIssuedAt?: (claims: C) => number | undefined | null | Promise<number | undefined | null>;
-  /** Re-issue tokens past `refreshAfter` of their life on the way out (default true). */
+  /**
+   * Re-issue tokens past `refreshAfter` of their life on the way out (default true); not over a
+   * Set-Cookie of the cookie the response already has (the handler's own, a deletion included).
+   */
   refresh?: boolean;
 }
 

@@ -55,6 +55,9 @@ const appendCookie = (c, value) => {
   headers.set("cache-control", ["private", ...kept].join(", "));
 };
 
+/** Whether the response already has a Set-Cookie of the cookie `name`. */
+const setsCookie = (res, name) => res.headers.getSetCookie().some((v) => v.slice(0, v.indexOf("=")).trim() === name);
+
 const now = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -103,7 +106,8 @@ const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
 /**
  * Session tokens (SessionTokens or SealedTokens) in a cookie. Sets `session` to the verified
  * claims or null, and `sessionError` to why a token sent was refused (its error code). Tokens
- * past `refreshAfter` of their life are re-issued on the way out (sliding refresh).
+ * past `refreshAfter` of their life are re-issued on the way out (sliding refresh), unless the
+ * response already sets the cookie.
  */
 export function sessionTokens(tokens, options = {}) {
   checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
@@ -145,7 +149,10 @@ export function sessionTokens(tokens, options = {}) {
       appendCookie(c, clearCookie(cookieName, cookie));
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
-    } else if (refresh && claims && token !== undefined) {
+    } else if (refresh && claims && token !== undefined && !setsCookie(c.res, cookieName)) {
+      // Not over a Set-Cookie of this name already on the response (the handler's own, a login
+      // of a second sessionTokens inside this one): a browser keeps the last, and the refresh
+      // would undo a deletion or put the old user back.
       // Verified before the handler ran: a token that expired since (a slow handler, an async
       // minIssuedAt) is not refreshed, and the handler's answer stands (not a 500); nor is one
       // grown too big for a cookie (a refresh adds auth_time), which setCookie refuses.

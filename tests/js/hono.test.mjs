@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Hono } from "hono";
+import { deleteCookie } from "hono/cookie";
 import { KEYS_1, SECRET_1, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -811,4 +812,43 @@ test("sessionTokens: a minIssuedAt lookup that fails with an error code of its o
   const expired = tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 7200 });
   const res = await app.request("/", { headers: { cookie: `__Host-session=${expired}` } });
   assert.deepEqual(await res.json(), { session: null, error: "expired" });
+});
+
+test("sessionTokens: no sliding refresh over a Set-Cookie of the session cookie already on the response", async () => {
+  // The refresh was appended after whatever the response carried, and a browser keeps the last
+  // Set-Cookie of a name: a handler that logged out by deleting the cookie itself (hono/cookie)
+  // was logged in again by the refresh of a token past refreshAfter; a second sessionTokens
+  // (the app's and a sub-app's) put the old user's refreshed token after the inner one's login.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const now = Math.floor(Date.now() / 1000);
+  const old = `__Host-session=${tokens.sign({ sub: "alice" }, { now: now - 60 })}`;
+  const last = (res) => getCookie(res.headers.getSetCookie().map((c) => c.split(";")[0]).at(-1) ?? "", "__Host-session");
+
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.post("/logout", (c) => {
+    deleteCookie(c, "__Host-session", { path: "/", secure: true });
+    return c.text("bye");
+  });
+  const out = await app.request("/logout", { method: "POST", headers: { cookie: old } });
+  assert.equal(out.headers.getSetCookie().length, 1, out.headers.getSetCookie().join("\n"));
+  assert.equal(last(out), "", "the deletion is the last word");
+
+  const sub = new Hono();
+  sub.use(mw.sessionTokens(tokens));
+  sub.post("/login", (c) => {
+    mw.login(c, "bob");
+    return c.text("in");
+  });
+  sub.get("/page", (c) => c.text(c.get("session").sub));
+  const outer = new Hono();
+  outer.use(mw.sessionTokens(tokens));
+  outer.route("/sub", sub);
+  const login = await outer.request("/sub/login", { method: "POST", headers: { cookie: old } });
+  assert.equal(tokens.verify(last(login)).sub, "bob", "bob is logged in");
+  assert.equal(login.headers.getSetCookie().length, 1);
+  // A refresh alone: once.
+  const page = await outer.request("/sub/page", { headers: { cookie: old } });
+  assert.equal(page.headers.getSetCookie().length, 1);
+  assert.equal(tokens.verify(last(page)).sub, "alice");
 });
