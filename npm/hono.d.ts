@@ -91,7 +91,9 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
  * with `claims.sub` (or the string given) as its subject (the data of another user's session
  * are not kept), once a logout earlier in the request is done (awaited or not); await it (the middleware waits for it before it commits, and its failure fails the request).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
- * string, under `sessionTokens` the codes of `sign` (`invalid_claims`...).
+ * string, under `sessionTokens` the codes of `sign` (`invalid_claims`...). Throws an Error when
+ * called once the session middleware has answered (in a stream's callback, after `next()` in an
+ * outer middleware): its cookie could no longer go out.
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
 /** The subject alone: `{ sub: subject }` under `sessionTokens` (returns the token). */
@@ -100,6 +102,7 @@ export function login(c: Context, subject: string): string | Promise<void>;
 /**
  * Logs out of every session middleware on the route: clears the session cookie; under
  * `sessionStore`, deletes the session, or with `{ everywhere: true }` every session of its
- * subject.
+ * subject. Throws an Error when called once a session middleware of the route has answered (in a
+ * stream's callback): the cookie could no longer be cleared.
  */
 export function logout(c: Context, options?: { everywhere?: boolean }): Promise<void>;

@@ -98,6 +98,12 @@ const track = (s, promise) => {
 const states = (c, what) => {
   const list = c.get(STATE);
   if (!list?.length) throw new Error(`edge-session/hono: ${what} needs the sessionTokens or sessionStore middleware on this route`);
+  // After the handler returned (a stream's callback, a middleware outside the session one after
+  // next()), the middleware has made its cookies: a login or logout then would change the store
+  // or nothing without a cookie telling the browser (a logout leaving the token valid).
+  if (list.some((s) => s.answered)) {
+    throw new Error(`edge-session/hono: ${what} after the session middleware answered: call it in the handler, before it returns`);
+  }
   return list;
 };
 
@@ -139,11 +145,15 @@ export function sessionTokens(tokens, options = {}) {
         if (at !== undefined && at !== null) claims = check({ minIssuedAt: at });
       }
     }
-    const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false };
+    const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false, answered: false };
     enter(c, s);
     c.set("session", claims);
     if (error !== undefined) c.set("sessionError", error);
-    await next();
+    try {
+      await next();
+    } finally {
+      s.answered = true;
+    }
     if (c.error) return; // the handler threw: no login, logout or refresh goes out
     if (s.cleared) {
       appendCookie(c, clearCookie(cookieName, cookie));
@@ -188,10 +198,14 @@ export function sessionStore(store, options = {}) {
   const { commit = true } = options;
   return async (c, next) => {
     const session = await store.load(c.req.raw);
-    const s = { kind: "store", store, session, cleared: false, pending: [] };
+    const s = { kind: "store", store, session, cleared: false, pending: [], answered: false };
     enter(c, s);
     c.set("session", session);
-    await next();
+    try {
+      await next();
+    } finally {
+      s.answered = true;
+    }
     const settled = await Promise.allSettled(s.pending);
     if (c.error) return; // the handler threw: nothing of its changes is saved or sent
     const failed = settled.find((r) => r.status === "rejected");

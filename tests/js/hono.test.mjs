@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Hono } from "hono";
 import { deleteCookie } from "hono/cookie";
+import { stream } from "hono/streaming";
 import { KEYS_1, SECRET_1, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -851,4 +852,49 @@ test("sessionTokens: no sliding refresh over a Set-Cookie of the session cookie 
   const page = await outer.request("/sub/page", { headers: { cookie: old } });
   assert.equal(page.headers.getSetCookie().length, 1);
   assert.equal(tokens.verify(last(page)).sub, "alice");
+});
+
+test("login and logout once the middleware has answered (in a stream's callback) throw, never do nothing", async () => {
+  // The callback of hono/streaming's stream() runs after the handler returned and the middleware
+  // made its cookies: under sessionTokens a logout there cleared nothing and left the token
+  // valid, a login returned a token that no cookie carried; under sessionStore a login
+  // regenerated the session (the old id deleted) without sending the new id, logging the
+  // visitor out.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  for (const [kind, middleware] of [
+    ["tokens", mw.sessionTokens(tokens)],
+    ["store", mw.sessionStore(store)],
+  ]) {
+    const app = new Hono();
+    app.use(middleware);
+    app.post("/in", async (c) => {
+      await mw.login(c, "alice");
+      return c.text("in");
+    });
+    for (const action of ["login", "logout"]) {
+      app.post(`/late-${action}`, (c) =>
+        stream(c, async (s) => {
+          await s.write("working; ");
+          try {
+            await (action === "login" ? mw.login(c, "bob") : mw.logout(c));
+            await s.write("done");
+          } catch (e) {
+            await s.write(e.message);
+          }
+        }),
+      );
+    }
+    app.get("/me", (c) => {
+      const session = c.get("session");
+      return c.text((kind === "tokens" ? session?.sub : session.subject) ?? "nobody");
+    });
+    const cookie = cookiesOf(await app.request("/in", { method: "POST" }));
+    for (const action of ["login", "logout"]) {
+      const res = await app.request(`/late-${action}`, { method: "POST", headers: { cookie } });
+      assert.match(await res.text(), /^working; edge-session\/hono: (login|logout) after the session middleware answered/, `${kind} ${action}`);
+      assert.deepEqual(res.headers.getSetCookie(), [], `${kind} ${action}`);
+      assert.equal(await (await app.request("/me", { headers: { cookie } })).text(), "alice", `${kind} ${action}: nothing changed`);
+    }
+  }
 });
