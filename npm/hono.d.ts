@@ -31,7 +31,11 @@ export interface AffinityVariables {
 export interface SessionTokensOptions<C extends object = SessionClaims> {
   /** Default "__Host-session" (a SessionStore's cookie is "__Host-sid" by default: both fit on one site). */
   cookieName?: string;
-  /** The cookie's attributes (default Path=/, Secure, HttpOnly, SameSite=Lax); Max-Age is the token's life. */
+  /**
+   * The cookie's attributes (default Path=/, Secure, HttpOnly, SameSite=Lax); Max-Age is the token's
+   * life. Attributes the name forbids (a `__Host-` name with another `path`, a `domain`, or
+   * `secure: false`) fail every request with `invalid_config`.
+   */
   cookie?: Omit<CookieOptions, "maxAge">;
   /**
    * The subject's revocation time (e.g. `(claims) => store.minIssuedAt(claims.sub)`): tokens issued

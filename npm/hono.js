@@ -120,8 +120,16 @@ export function sessionTokens(tokens, options = {}) {
   const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options;
   // Max-Age is the token's life: the cookie's other attributes only.
   checkOptions("sessionTokens cookie", cookie, ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"]);
+  let attributesChecked = false;
   return async (c, next) => {
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());
+    // Attributes the cookie's name forbids (a __Host- name with a path, a domain or without
+    // Secure) are refused (invalid_config) here, at every request until fixed, and not only at a
+    // login or logout: a refresh, which drops a cookie setCookie refuses, skipped them silently.
+    if (!attributesChecked) {
+      clearCookie(cookieName, cookie);
+      attributesChecked = true;
+    }
     const token = getCookie(c.req.raw, cookieName);
     let claims = null;
     let error;

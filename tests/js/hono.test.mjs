@@ -898,3 +898,26 @@ test("login and logout once the middleware has answered (in a stream's callback)
     }
   }
 });
+
+test("sessionTokens: cookie attributes the cookie's name forbids fail every request, not only a login or logout", async () => {
+  // `cookie: { path: "/app" }` (or `secure: false` for http://localhost) with the default
+  // __Host- name: setCookie refuses them, which a login and a logout made a 500, but a refresh
+  // was dropped without a word, so an app whose tokens are issued elsewhere (the gateway, an
+  // auth service) never refreshed a session and never learnt why.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const now = Math.floor(Date.now() / 1000);
+  const old = `__Host-session=${tokens.sign({ sub: "alice" }, { now: now - 60 })}`;
+  for (const cookie of [{ path: "/app" }, { secure: false }, { domain: "example.com" }]) {
+    const app = tokenApp(tokens, { cookie });
+    app.onError((e, c) => c.text(`error: ${e.code}`, 500));
+    for (const headers of [{ cookie: old }, {}]) {
+      const res = await app.request("/", { headers });
+      assert.equal(res.status, 500, JSON.stringify(cookie));
+      assert.equal(await res.text(), "error: invalid_config", JSON.stringify(cookie));
+    }
+  }
+  // The same attributes with a name that allows them: refreshed.
+  const app = tokenApp(tokens, { cookieName: "session", cookie: { path: "/app", secure: false, domain: "example.com" } });
+  const res = await app.request("/", { headers: { cookie: old.replace("__Host-session", "session") } });
+  assert.match(res.headers.getSetCookie()[0] ?? "", /^session=[^;]+; Max-Age=\d+; Domain=example\.com; Path=\/app; HttpOnly; SameSite=Lax$/);
+});
