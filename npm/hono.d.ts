@@ -16,7 +16,11 @@ export interface SessionTokensVariables<C extends object = SessionClaims> {
 
 /** What `sessionStore` puts on the context. */
 export interface SessionStoreVariables {
-  /** The visitor's stored session; a new, empty one when the cookie names none. */
+  /**
+   * The visitor's stored session; a new, empty one when the cookie names none. After `logout(c)`
+   * it is null until a `login(c)` in the same request (the type leaves null out, so that a handler
+   * needs no check before a logout): read it before logging out.
+   */
   session: Session;
 }
 
