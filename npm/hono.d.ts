@@ -110,7 +110,8 @@ export function login(c: Context, subject: string): string | Promise<void>;
 /**
  * Logs out of every session middleware on the route: clears the session cookie; under
  * `sessionStore`, deletes the session, or with `{ everywhere: true }` every session of its
- * subject. Throws an Error when called once a session middleware of the route has answered (in a
+ * subject. The cookie is cleared even when the handler throws afterwards (a login or refresh
+ * is not sent then). Throws an Error when called once a session middleware of the route has answered (in a
  * stream's callback): the cookie could no longer be cleared.
  */
 export function logout(c: Context, options?: { everywhere?: boolean }): Promise<void>;

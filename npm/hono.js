@@ -162,9 +162,11 @@ export function sessionTokens(tokens, options = {}) {
     } finally {
       s.answered = true;
     }
-    if (c.error) return; // the handler threw: no login, logout or refresh goes out
     if (s.cleared) {
+      // Even when the handler threw after it: an error never keeps the visitor logged in.
       appendCookie(c, clearCookie(cookieName, cookie));
+    } else if (c.error) {
+      return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
     } else if (refresh && claims && token !== undefined && !setsCookie(c.res, cookieName)) {
@@ -199,7 +201,7 @@ const tokenCookie = (tokens, name, cookie, token) => {
  * only when it changed, a touch when due) and sends its cookie when the client does not know it:
  * the cookie is read after the commit, which gives a stored session whose subject the handler
  * changed without `login` a new id (no session fixation). When the handler throws, nothing is
- * committed.
+ * committed and no cookie sent, but the removal of a logout done before.
  */
 export function sessionStore(store, options = {}) {
   checkOptions("sessionStore options", options, ["commit"]);
@@ -215,8 +217,13 @@ export function sessionStore(store, options = {}) {
       s.answered = true;
     }
     const settled = await Promise.allSettled(s.pending);
-    if (c.error) return; // the handler threw: nothing of its changes is saved or sent
     const failed = settled.find((r) => r.status === "rejected");
+    if (c.error) {
+      // The handler threw: nothing of its changes is saved or sent, but for a logout done (the
+      // session deleted): an error after it never keeps the visitor logged in.
+      if (s.cleared && !failed) appendCookie(c, store.clearCookie());
+      return;
+    }
     if (failed) throw failed.reason; // a login or logout that failed: no commit, no cookie
     if (s.cleared) {
       appendCookie(c, store.clearCookie());

@@ -921,3 +921,48 @@ test("sessionTokens: cookie attributes the cookie's name forbids fail every requ
   const res = await app.request("/", { headers: { cookie: old.replace("__Host-session", "session") } });
   assert.match(res.headers.getSetCookie()[0] ?? "", /^session=[^;]+; Max-Age=\d+; Domain=example\.com; Path=\/app; HttpOnly; SameSite=Lax$/);
 });
+
+test("a logout the handler made before it threw still clears the cookie: the error does not keep the visitor logged in", async () => {
+  // 'Log out, then write the audit log' with the audit log down: under sessionTokens the logout
+  // was dropped with the rest of the handler's work, and the token stayed valid in the browser
+  // (under sessionStore the session was already deleted, its cookie left naming nothing).
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const cases = [
+    ["tokens", [mw.sessionTokens(tokens)], ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]],
+    ["store", [mw.sessionStore(store)], ["__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]],
+    [
+      "both",
+      [mw.sessionTokens(tokens), mw.sessionStore(store)],
+      ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax", "__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"],
+    ],
+  ];
+  for (const [kind, middlewares, cleared] of cases) {
+    const app = new Hono();
+    for (const m of middlewares) app.use(m);
+    app.post("/in", async (c) => {
+      await mw.login(c, "alice");
+      return c.text("in");
+    });
+    app.post("/out", async (c) => {
+      await mw.logout(c);
+      throw new Error("audit log down");
+    });
+    app.post("/out-then-in", async (c) => {
+      await mw.logout(c);
+      await mw.login(c, "bob");
+      throw new Error("audit log down");
+    });
+    app.onError((e, c) => c.text(e.message, 500));
+    const token = `__Host-session=${tokens.sign({ sub: "alice" })}`;
+    const sid = cookiesOf(await app.request("/in", { method: "POST" }));
+    const cookie = kind === "both" ? `${token}; ${sid}` : kind === "tokens" ? token : sid;
+    const out = await app.request("/out", { method: "POST", headers: { cookie } });
+    assert.equal(out.status, 500, kind);
+    assert.deepEqual(out.headers.getSetCookie().sort(), cleared, kind);
+    // A login after it is not sent, as nothing of a handler that threw is.
+    const again = await app.request("/out-then-in", { method: "POST", headers: { cookie } });
+    assert.equal(again.status, 500, kind);
+    assert.deepEqual(again.headers.getSetCookie().sort(), kind === "both" ? cleared.slice(0, 1) : [], kind);
+  }
+});
