@@ -32,20 +32,19 @@ const CDN_CACHE_FIELDS = [
 ];
 
 /**
- * Appends a Set-Cookie to the context's response, copying a response whose headers are immutable,
- * and makes the response private, as the gateway does: a shared cache that kept it would hand
+ * Appends a Set-Cookie to a copy of the context's response, and makes it private, as the gateway
+ * does. A copy: the handler's Response may be one it returns to every request (a module-level
+ * `new Response(null, { status: 204 })`), which would carry this visitor's cookie to the next
+ * ones, or a fetch's, whose headers are immutable. A WebSocket handshake (101), which not every
+ * runtime can copy, is changed in place. Private: a shared cache that kept it would hand
  * one visitor's session to others (a refresh rides on whatever page the app answers, one it may
  * have made `public`). The app's `no-store` or `private` stays; otherwise `public` and `s-maxage`
  * give way to `private` and the other directives stay. The fields a CDN reads in place of
  * Cache-Control (`CDN_CACHE_FIELDS`) are removed: the CDN then reads the private Cache-Control.
  */
 const appendCookie = (c, value) => {
-  try {
-    c.res.headers.append("set-cookie", value);
-  } catch {
-    c.res = new Response(c.res.body, c.res);
-    c.res.headers.append("set-cookie", value);
-  }
+  if (c.res.status !== 101) c.res = new Response(c.res.body, c.res);
+  c.res.headers.append("set-cookie", value);
   const headers = c.res.headers;
   for (const name of CDN_CACHE_FIELDS) headers.delete(name);
   const directives = (headers.get("cache-control") ?? "").split(",").map((d) => d.trim()).filter(Boolean);

@@ -966,3 +966,41 @@ test("a logout the handler made before it threw still clears the cookie: the err
     assert.deepEqual(again.headers.getSetCookie().sort(), kind === "both" ? cleared.slice(0, 1) : [], kind);
   }
 });
+
+test("a Response the handler returns to every request (a constant) never carries one visitor's cookie to the next", async () => {
+  // The cookie was appended to the handler's Response itself: a module-level
+  // `new Response(null, { status: 204 })` gave alice's refreshed token (or her new stored
+  // session's id, or her affinity cookie) to every visitor after her.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] });
+  const EMPTY = new Response(null, { status: 204, headers: { "cache-control": "max-age=60" } });
+  const app = new Hono();
+  app.use("/t", mw.sessionTokens(tokens));
+  app.use("/s", mw.sessionStore(store));
+  app.use("/a", mw.affinity(router));
+  app.get("/t", () => EMPTY);
+  app.get("/s", (c) => {
+    if (c.req.query("seen")) c.get("session").set("seen", true);
+    return EMPTY;
+  });
+  app.get("/a", () => EMPTY);
+  const now = Math.floor(Date.now() / 1000);
+  const alice = `__Host-session=${tokens.sign({ sub: "alice" }, { now: now - 60 })}`;
+  for (const [path, headers] of [
+    ["/t", { cookie: alice }],
+    ["/s?seen=1", {}],
+    ["/a", {}],
+  ]) {
+    const first = await app.request(path, { headers });
+    assert.equal(first.status, 204, path);
+    assert.equal(first.headers.getSetCookie().length, 1, path);
+    assert.equal(first.headers.get("cache-control"), "private, max-age=60", path);
+    const next = await app.request(path.replace("?seen=1", ""), { headers: { cookie: "__Host-affinity=x" } });
+    assert.equal(next.status, 204, path);
+    // Nothing of the first visitor's (the second gets its own affinity cookie).
+    assert.equal(next.headers.getSetCookie().length, path === "/a" ? 1 : 0, `${path}: ${next.headers.getSetCookie()}`);
+    assert.deepEqual(EMPTY.headers.getSetCookie(), [], `${path}: the handler's Response is not changed`);
+    assert.equal(EMPTY.headers.get("cache-control"), "max-age=60", path);
+  }
+});
