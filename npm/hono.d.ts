@@ -98,6 +98,8 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
  * this is a new login), sets the cookie, returns the token. Under `sessionStore`: regenerates the session
  * with `claims.sub` (or the string given) as its subject (the data of another user's session
  * are not kept), once a logout earlier in the request is done (awaited or not); await it (the middleware waits for it before it commits, and its failure fails the request).
+ * The stored sessions of `sessionStore` middlewares outside the innermost get new ids too, their
+ * data kept (no session fixation).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
  * string, under `sessionTokens` the codes of `sign` (`invalid_claims`...). Throws an Error when
  * called once the session middleware has answered (in a stream's callback, after `next()` in an

@@ -240,10 +240,12 @@ export function sessionStore(store, options = {}) {
  * becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
  * string; the data of another user's session are not kept), once a logout earlier in the request is done (awaited or not), and resolves when done; the cookie goes out with the response. The middleware waits
- * for it before it commits (and a failure of it fails the request), awaited or not.
+ * for it before it commits (and a failure of it fails the request), awaited or not. Either way,
+ * the stored sessions of the middlewares outside the innermost get new ids (`renewOuter`).
  */
 export function login(c, claims) {
-  const s = states(c, "login").at(-1); // the innermost: the one whose session c.get("session") is
+  const list = states(c, "login");
+  const s = list.at(-1); // the innermost: the one whose session c.get("session") is
   s.cleared = false;
   if (s.kind === "tokens") {
     // A login is a new login: the time of an earlier one (claims copied from the session, which
@@ -259,6 +261,7 @@ export function login(c, claims) {
     s.changed = true;
     c.set("session", s.tokens.verify(token));
     c.set("sessionError", undefined);
+    renewOuter(list);
     return token;
   }
   const subject = typeof claims === "string" ? claims : claims?.sub;
@@ -271,8 +274,26 @@ export function login(c, claims) {
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one
   // fails the login too (the request fails anyway): nothing is regenerated.
-  return track(s, Promise.all(s.pending).then(() => s.store.regenerate(s.session)));
+  const done = track(s, Promise.all(s.pending).then(() => s.store.regenerate(s.session)));
+  renewOuter(list);
+  return done;
 }
+
+/**
+ * At a login, the stored sessions of the middlewares outside the innermost (a sessionStore for
+ * the cart around a sessionTokens for the account) get new ids too, their data kept: the id the
+ * visitor had before the login, perhaps one an attacker planted, names nothing after it (no
+ * session fixation). One a logout of this request ended stays ended. The middleware waits for it.
+ */
+const renewOuter = (list) => {
+  list.slice(0, -1).forEach((other, i) => {
+    if (other.kind !== "store" || other.cleared) return;
+    // The same store inside it (mounted twice: the app's and a sub-app's) holds the same session,
+    // renewed there: a second regenerate of the old id would be a conflict.
+    if (list.slice(i + 1).some((inner) => inner.store === other.store)) return;
+    track(other, Promise.all(other.pending).then(() => other.store.regenerate(other.session)));
+  });
+};
 
 /**
  * Logs out of every session middleware on the route (sessionTokens and sessionStore stacked:

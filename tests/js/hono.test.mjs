@@ -1004,3 +1004,59 @@ test("a Response the handler returns to every request (a constant) never carries
     assert.equal(EMPTY.headers.get("cache-control"), "max-age=60", path);
   }
 });
+
+test("a login under sessionTokens gives a sessionStore outside it a new id: the id a visitor had before the login (perhaps planted) names nothing after it", async () => {
+  // The app's cart in a stored session, the login in session tokens on the account pages: the
+  // login changed the token only, and the stored session kept the id it had before (one an
+  // attacker may have planted), now holding what the logged-in user put there (session fixation).
+  for (const [kind, store] of memoryAndKv()) {
+    const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+    const app = storeApp(store);
+    app.use("/account/*", mw.sessionTokens(tokens));
+    app.post("/cart", (c) => {
+      c.get("session").set("items", ["book"]);
+      return c.text("ok");
+    });
+    app.post("/account/login", (c) => {
+      mw.login(c, "alice");
+      return c.text("in");
+    });
+    app.get("/cart", (c) => c.json({ items: c.get("session").get("items") ?? [] }));
+    const planted = cookiesOf(await app.request("/cart", { method: "POST" }));
+    const login = await app.request("/account/login", { method: "POST", headers: { cookie: planted } });
+    assert.equal(login.status, 200, `${kind}: ${await login.clone().text()}`);
+    const set = login.headers.getSetCookie().map((c) => c.split(";")[0]);
+    assert.ok(set.some((c) => c.startsWith("__Host-session=")), `${kind}: the token`);
+    const sid = set.find((c) => c.startsWith("__Host-sid="));
+    assert.ok(sid, `${kind}: a new stored session id goes out`);
+    assert.notEqual(sid, planted, kind);
+    assert.deepEqual(await (await app.request("/cart", { headers: { cookie: sid } })).json(), { items: ["book"] }, `${kind}: the cart kept`);
+    assert.equal(await store.find(planted.replace(/^__Host-sid=/, "")), undefined, `${kind}: the old id names nothing`);
+    // No stored session before: none after (the token alone).
+    const fresh = await app.request("/account/login", { method: "POST" });
+    assert.equal(fresh.status, 200, kind);
+    assert.deepEqual(fresh.headers.getSetCookie().map((c) => c.split("=")[0]), ["__Host-session"], kind);
+
+    // The same store mounted twice (the app's and a sub-app's) around the login: renewed once.
+    const sub = new Hono();
+    sub.use(mw.sessionStore(store));
+    sub.use(mw.sessionTokens(tokens));
+    sub.post("/login", (c) => {
+      mw.login(c, "alice");
+      return c.text("in");
+    });
+    const outer = storeApp(store);
+    outer.post("/cart", (c) => {
+      c.get("session").set("items", ["book"]);
+      return c.text("ok");
+    });
+    outer.route("/sub", sub);
+    const cart = cookiesOf(await outer.request("/cart", { method: "POST" }));
+    const twice = await outer.request("/sub/login", { method: "POST", headers: { cookie: cart } });
+    assert.equal(twice.status, 200, `${kind}: ${await twice.clone().text()}`);
+    const renewed = twice.headers.getSetCookie().map((c) => c.split(";")[0]).filter((c) => c.startsWith("__Host-sid="));
+    assert.equal(renewed.length, 1, kind);
+    assert.notEqual(renewed[0], cart, kind);
+    assert.deepEqual(await (await app.request("/cart", { headers: { cookie: renewed[0] } })).json(), { items: ["book"] }, kind);
+  }
+});
