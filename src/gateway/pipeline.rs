@@ -911,6 +911,22 @@ mod tests {
         Gateway::new(crate::gateway::config::from_pairs(&vars).unwrap()).unwrap()
     }
 
+    /// The `ORIGINS` of [`gateway`], with the ids in `draining` draining.
+    fn origins_draining(draining: &[&str]) -> String {
+        let list: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                format!(
+                    r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
+                    i + 1,
+                    draining.contains(id)
+                )
+            })
+            .collect();
+        format!("[{}]", list.join(","))
+    }
+
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -1491,17 +1507,7 @@ mod tests {
         let mut gw = gateway(&ttl);
         let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
         let x = first.origin.clone();
-        let origins: Vec<String> = ["a", "b", "c"]
-            .iter()
-            .map(|id| {
-                format!(
-                    r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
-                    id.as_bytes()[0] - b'a' + 1,
-                    *id == x
-                )
-            })
-            .collect();
-        let origins = format!("[{}]", origins.join(","));
+        let origins = origins_draining(&[x.as_str()]);
         let mut drained = gateway(&[ttl[0], ttl[1], ("ORIGINS", &origins)]);
         // Within its idle time, refreshed once, then a login on its (draining) origin.
         let jar = cookie_pair(first.affinity_cookie.as_deref().unwrap()).to_owned();
@@ -1565,20 +1571,6 @@ mod tests {
     /// still get one of them (as docs/gateway.md says), not a 503.
     #[test]
     fn new_visitors_skip_a_draining_origin_unless_every_origin_drains() {
-        let origins = |draining: &[&str]| {
-            let list: Vec<String> = ["a", "b", "c"]
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    format!(
-                        r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
-                        i + 1,
-                        draining.contains(id)
-                    )
-                })
-                .collect();
-            format!("[{}]", list.join(","))
-        };
         let arrive = |gw: &mut Gateway, visitor: u64| {
             let entropy = Entropy {
                 visitor,
@@ -1586,12 +1578,12 @@ mod tests {
             };
             proxy(gw.start(&get(&[]), NOW, &entropy))
         };
-        let one = origins(&["b"]);
+        let one = origins_draining(&["b"]);
         let mut gw = gateway(&[("ORIGINS", &one)]);
         let seen: std::collections::BTreeSet<String> =
             (0..200).map(|v| arrive(&mut gw, v).origin).collect();
         assert_eq!(seen, ["a", "c"].map(String::from).into());
-        let all = origins(&["a", "b", "c"]);
+        let all = origins_draining(&["a", "b", "c"]);
         let mut gw = gateway(&[("ORIGINS", &all)]);
         let seen: std::collections::BTreeSet<String> = (0..200)
             .map(|v| {
@@ -2606,17 +2598,7 @@ mod tests {
             assert_eq!(back.origin, home.origin);
             assert!(!reassigned(&back), "{mode}: back");
             // Its origin draining (which hands its keys on at once in these modes): moved.
-            let origins: Vec<String> = ["a", "b", "c"]
-                .iter()
-                .map(|id| {
-                    format!(
-                        r#"{{"id":"{id}","url":"http://127.0.0.1:900{}","draining":{}}}"#,
-                        id.as_bytes()[0] - b'a' + 1,
-                        *id == home.origin
-                    )
-                })
-                .collect();
-            let origins = format!("[{}]", origins.join(","));
+            let origins = origins_draining(&[home.origin.as_str()]);
             let mut drained = gateway(&[
                 ("AFFINITY_MODE", mode),
                 ("AFFINITY_HEADER", "x-tenant"),
