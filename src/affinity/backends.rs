@@ -237,10 +237,11 @@ impl Backends {
             .or_else(|| self.pick_where(key, |_| true))
     }
 
-    /// The key's first choice among every configured backend, down or draining: where a
-    /// hashed visitor is not moved.
-    pub(crate) fn first_choice(&self, key: u64) -> Option<usize> {
-        self.pick_where(key, |_| true)
+    /// Whether `index`, chosen for `key`, is not the key's first choice among every configured
+    /// backend (down or draining): a hashed visitor moved. With every backend taking new
+    /// visitors, never (no second pass over the backends on the usual request).
+    pub(crate) fn moved(&self, key: u64, index: usize) -> bool {
+        !self.list.iter().all(Backend::takes_new) && self.pick_where(key, |_| true) != Some(index)
     }
 
     pub(crate) fn any_healthy(&self) -> bool {

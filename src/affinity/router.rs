@@ -360,7 +360,7 @@ impl Affinity {
         };
         Ok(Decision {
             index,
-            reassigned: keyed && self.backends.first_choice(key) != Some(index),
+            reassigned: keyed && self.backends.moved(key, index),
             set_cookie: None,
             url: None,
         })
