@@ -111,8 +111,9 @@ pkg: setup
 	@node scripts/sizes.mjs npm-base npm-store npm-assertion npm-dbsc
 
 ## pkg-test: `npm pack` of pkg/ installed into a fresh project as a user installs it, then one
-## smoke suite on Node (ES modules and CommonJS), Deno, Bun, workerd (bundled by wrangler),
-## Vercel's edge runtime and Chromium (bundled by esbuild); `tsc --noEmit` on a usage file.
+## smoke suite on Node (ES modules and CommonJS, and a server bundle made by esbuild), Deno, Bun,
+## workerd (bundled by wrangler), Vercel's edge runtime and Chromium (bundled by esbuild);
+## `tsc --noEmit` on a usage file.
 pkg-test: pkg
 	$(NODE_TEST) --test-concurrency=1 tests/pkg/
 

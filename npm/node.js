@@ -1,8 +1,21 @@
 // Node 20+ (ES modules) and Bun: the wasm is read next to this file and instantiated
-// synchronously. No init step.
+// synchronously. No init step. A server bundle (esbuild, bun build, Vite SSR with the package
+// not external) reads it next to the bundle: the error says which file to copy there.
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { initSync } from "./edge_session.js";
 
-initSync({ module: readFileSync(new URL("./edge_session_bg.wasm", import.meta.url)) });
+const wasm = new URL("./edge_session_bg.wasm", import.meta.url);
+let bytes;
+try {
+  bytes = readFileSync(wasm);
+} catch (e) {
+  if (e?.code !== "ENOENT") throw e;
+  throw new Error(
+    `edge-session: ${fileURLToPath(wasm)} not found. A bundle of this package must have its wasm next to it: copy node_modules/edge-session/edge_session_bg.wasm next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle`,
+    { cause: e },
+  );
+}
+initSync({ module: bytes });
 
 export * from "./api.js";

@@ -104,21 +104,34 @@ function assemble({ from, name, dir, api }) {
   writeFileSync(join(out, "index.d.ts"), types);
   writeFileSync(join(out, "index.d.cts"), types);
   for (const entry of ENTRIES) {
-    const text = read(join(SRC, entry)).replaceAll("./edge_session", `./${name}`);
+    const text = read(join(SRC, entry))
+      .replaceAll("node_modules/edge-session/edge_session", `node_modules/edge-session/${dir === "." ? "" : `${dir}/`}${name}`)
+      .replaceAll("./edge_session", `./${name}`);
     writeFileSync(join(out, entry), text);
   }
   return out;
 }
 
 // CommonJS for Node's `require`: node.js with the wasm read through __dirname.
-async function commonjs(out, name) {
+// A bundle of it (esbuild for a server) reads the wasm next to the bundle: the error says which
+// file to copy there, as node.js's does.
+async function commonjs(out, name, dir) {
+  const packaged = `node_modules/edge-session/${dir === "." ? "" : `${dir}/`}${name}_bg.wasm`;
   const result = await build({
     stdin: {
       contents: [
         `import { readFileSync } from "node:fs";`,
         `import { join } from "node:path";`,
         `import { initSync } from "./${name}.js";`,
-        `initSync({ module: readFileSync(join(__dirname, "${name}_bg.wasm")) });`,
+        `const wasm = join(__dirname, "${name}_bg.wasm");`,
+        `let bytes;`,
+        `try {`,
+        `  bytes = readFileSync(wasm);`,
+        `} catch (e) {`,
+        `  if (e?.code !== "ENOENT") throw e;`,
+        `  throw new Error(\`edge-session: \${wasm} not found. A bundle of this package must have its wasm next to it: copy ${packaged} next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle\`, { cause: e });`,
+        `}`,
+        `initSync({ module: bytes });`,
         `export * from "./api.js";`,
       ].join("\n"),
       resolveDir: out,
@@ -156,15 +169,15 @@ async function main() {
   const subpaths = SUBPATHS.map((sub) => {
     const out = assemble({ from: join(ROOT, `target/npm/${sub.dir}`), name: sub.name, dir: sub.dir, api: `${sub.dir}/api.d.ts` });
     copyRest(join(SRC, sub.dir), out);
-    return { out, name: sub.name };
+    return { out, name: sub.name, dir: sub.dir };
   });
   const codes = errorCodes();
   writeFileSync(
     join(OUT, "error-codes.js"),
     `// Written by scripts/build-pkg.mjs from \`Error::code\` in src/error.rs.\nexport const ERROR_CODES = Object.freeze(${JSON.stringify(codes)});\n`,
   );
-  await commonjs(base, "edge_session");
-  for (const { out, name } of subpaths) await commonjs(out, name);
+  await commonjs(base, "edge_session", ".");
+  for (const { out, name, dir } of subpaths) await commonjs(out, name, dir);
 
   const pkg = JSON.parse(read(join(SRC, "package.json")));
   pkg.version = version;

@@ -5,6 +5,8 @@
 // and verified, device-bound session proofs made by WebCrypto and verified) runs on
 //
 //   Node (ES modules and CommonJS), Deno, Bun      the package as each resolves it, no flags
+//   Node, a server bundled by esbuild               ESM and CJS, the wasm copied next to the
+//                                                   bundle (and the error without it)
 //   workerd                                         bundled by wrangler (`wrangler deploy
 //                                                   --dry-run`), run by Miniflare with KV
 //   Vercel's edge runtime                           bundled with the `edge-light` condition,
@@ -90,6 +92,45 @@ test("Node, ES modules", async () => {
 
 test("Node, CommonJS", async () => {
   assertSmoke(await smokeProcess(process.execPath, ["run-cjs.cjs"]));
+});
+
+// A server bundled by esbuild (as for a Lambda, or Vite SSR with the package not external): the
+// entries read their wasm next to the bundle. Without the files there, the error says which file
+// to copy where (it was a bare ENOENT); with them copied (npm/README.md), the suite passes.
+test("Node, bundled by esbuild for a server (ES modules and CommonJS)", async () => {
+  const wasm = [
+    "edge_session_bg.wasm",
+    "store/edge_session_store_bg.wasm",
+    "assertion/edge_session_assertion_bg.wasm",
+    "dbsc/edge_session_dbsc_bg.wasm",
+  ];
+  for (const [format, entry, outfile] of [
+    ["esm", "run-esm.mjs", "dist-node-esm/server.mjs"],
+    ["cjs", "run-cjs.cjs", "dist-node-cjs/server.cjs"],
+  ]) {
+    await build({
+      entryPoints: [join(dir, entry)],
+      absWorkingDir: dir,
+      bundle: true,
+      platform: "node",
+      format,
+      target: "node20",
+      outfile: join(dir, outfile),
+      logLevel: "error",
+    });
+    const out = join(dir, outfile, "..");
+    await assert.rejects(
+      run(process.execPath, [join(dir, outfile)], { cwd: dir, timeout: 120_000 }),
+      (e) => {
+        assert.match(e.stderr, /edge_session_bg\.wasm not found/, e.stderr);
+        assert.match(e.stderr, /copy node_modules\/edge-session\/edge_session_bg\.wasm next to the bundle/, e.stderr);
+        return true;
+      },
+      `${format}: no wasm next to the bundle`,
+    );
+    for (const f of wasm) copyFileSync(join(dir, "node_modules/edge-session", f), join(out, f.split("/").pop()));
+    assertSmoke(await smokeProcess(process.execPath, [join(dir, outfile)]));
+  }
 });
 
 test("Deno, with no permissions", async () => {
