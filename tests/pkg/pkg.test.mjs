@@ -79,7 +79,7 @@ test("the tarball holds the package and nothing else", () => {
     assert.ok(types.length > 0, `${subpath} has types`);
   }
   const installed = join(dir, "node_modules/edge-session");
-  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "README.md"]) {
+  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
     assert.ok(readFileSync(join(installed, f)).length > 0, f);
   }
   // The published types declare no init function: there is none to call.
