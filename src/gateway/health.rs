@@ -7,8 +7,8 @@
 //!   only without a body (see [`Gateway::retry`](super::Gateway::retry)).
 //! - **Shared**: the cron trigger probes every origin's health path and writes a [`Snapshot`]
 //!   to KV under [`KV_KEY`]; every instance, at every location, reads it (at most every
-//!   `HEALTH_CACHE_SECONDS`). A snapshot older than `HEALTH_MAX_AGE_SECONDS` is ignored, so a
-//!   stopped cron cannot keep an origin out forever.
+//!   `HEALTH_CACHE_SECONDS`). A snapshot older than `HEALTH_MAX_AGE_SECONDS` (or dated that much
+//!   ahead) is ignored, so a stopped cron cannot keep an origin out forever.
 //!
 //! An origin takes traffic when neither source says it is down.
 
@@ -118,8 +118,9 @@ impl Snapshot {
                 .collect::<Vec<_>>()
         };
         stored.is_none_or(|old| {
-            health(old) != health(self)
-                || self.checked_at >= old.checked_at.saturating_add(max_age / 2)
+            // `abs_diff`: a stored one from the future (a corrupt entry, a clock far ahead) is
+            // written over too, not kept until the health changes.
+            health(old) != health(self) || self.checked_at.abs_diff(old.checked_at) >= max_age / 2
         })
     }
 }
@@ -204,11 +205,13 @@ impl HealthBook {
         until.is_none_or(|t| now >= t)
     }
 
-    /// The shared snapshot when it is recent enough to act on.
+    /// The shared snapshot when it is recent enough to act on: checked within
+    /// `HEALTH_MAX_AGE_SECONDS` of now, before or after (one dated further ahead, a corrupt
+    /// entry or a clock far off, would otherwise never grow stale).
     fn fresh_shared(&self, now: UnixTime) -> Option<&Snapshot> {
         self.shared
             .as_ref()
-            .filter(|s| now <= s.checked_at.saturating_add(self.max_age))
+            .filter(|s| now.abs_diff(s.checked_at) <= self.max_age)
     }
 
     fn shared_up(&self, id: &str, now: UnixTime) -> bool {
@@ -370,6 +373,36 @@ mod tests {
             book.report(&config().origins, 1200)["origins"][0]["shared"]["error"],
             "connection refused"
         );
+    }
+
+    /// A snapshot dated in the future (a corrupt entry, a writer's clock far ahead) never became
+    /// stale: it held origins out forever once the cron stopped, and the cron, finding the same
+    /// health, never wrote over it.
+    #[test]
+    fn a_snapshot_from_the_future_is_not_fresh_forever() {
+        let mut book = HealthBook::new(&config());
+        let mut snap = Snapshot {
+            checked_at: 1_000_000,
+            ..Snapshot::default()
+        };
+        snap.origins.insert("a".into(), Probe::failed("refused", 1));
+        book.set_shared(Some(snap.clone()), 1000);
+        assert!(
+            book.is_up("a", 1000),
+            "a result from 11 days ahead is no result"
+        );
+        assert_eq!(book.report(&config().origins, 1000)["sharedFresh"], false);
+        // A little ahead (clocks differ) still counts.
+        snap.checked_at = 1010;
+        book.set_shared(Some(snap.clone()), 1000);
+        assert!(!book.is_up("a", 1000));
+        // The cron writes over a stored one from the future, even with the same health.
+        snap.checked_at = 1_000_000;
+        let now = Snapshot {
+            checked_at: 1000,
+            ..snap.clone()
+        };
+        assert!(now.worth_writing(Some(&snap), 300));
     }
 
     #[test]
