@@ -65,7 +65,7 @@ pub fn authorize(
         "/__edge/sessions/revoke" if method == "POST" => Ok(Endpoint::RevokeSubject),
         "/__edge/sessions/revoke" => Err(Page::post_only()),
         "/__edge/store/conformance" if method == "GET" => Ok(Endpoint::StoreConformance),
-        "/__edge/store/conformance" => Err(Page::method_not_allowed()),
+        "/__edge/store/conformance" => Err(Page::get_only()),
         _ => Err(Page::not_found()),
     }
 }
@@ -217,6 +217,15 @@ mod tests {
             authorize(Some(TOKEN), "GET", "/__edge/store/conformance", ok),
             Ok(Endpoint::StoreConformance)
         );
+        // The conformance endpoint takes GET alone: its 405 must not offer HEAD.
+        for method in ["HEAD", "POST"] {
+            let p = authorize(Some(TOKEN), method, "/__edge/store/conformance", ok).unwrap_err();
+            assert_eq!(
+                (p.status, allow(&p).as_deref()),
+                (405, Some("GET")),
+                "{method}"
+            );
+        }
         assert_eq!(
             authorize(Some(TOKEN), "GET", "/__edge/nope", ok)
                 .unwrap_err()

@@ -145,6 +145,12 @@ impl Page {
         Page::allowing("GET, HEAD")
     }
 
+    /// 405 for an endpoint that takes GET only (`/__edge/store/conformance`, which runs the
+    /// suite: no HEAD).
+    pub fn get_only() -> Self {
+        Page::allowing("GET")
+    }
+
     /// 405 for an endpoint that takes POST only (`/__edge/sessions/revoke`, the DBSC ones).
     pub fn post_only() -> Self {
         Page::allowing("POST")
