@@ -6,6 +6,7 @@
 // The tests run in order against one gateway: later ones kill and restart origins.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createServer } from "node:net";
 import WebSocket from "ws";
 
 import { Gateway, Jar, sleep, startOrigins } from "./harness.mjs";
@@ -349,6 +350,35 @@ describe("misconfigured gateway", () => {
       assert.equal(logged.length, 1, bad.log);
     } finally {
       await bad.stop();
+    }
+  });
+});
+
+describe("an origin that fails slowly", () => {
+  test("a connection failure after HEALTH_DOWN_SECONDS still marks the origin down", async () => {
+    // Accepts, then resets the connection later than HEALTH_DOWN_SECONDS (2): the mark must
+    // count from the failure, not from the request's start (which would put it in the past).
+    const sockets = new Set();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      setTimeout(() => socket.resetAndDestroy(), 3000);
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const slow = new Gateway([{ id: "slow", url: `http://127.0.0.1:${server.address().port}` }], {
+      vars: { HEALTH_DOWN_SECONDS: 2, HEALTH_FAILURES: 1 },
+    });
+    await slow.start();
+    try {
+      const r = await slow.request("/slow");
+      assert.equal(r.status, 503, r.text);
+      const entry = (await slow.health()).origins[0];
+      assert.equal(entry.up, false, JSON.stringify(entry));
+      assert.ok(entry.passiveDownUntil > Math.floor(Date.now() / 1000) - 1, JSON.stringify(entry));
+    } finally {
+      await slow.stop();
+      for (const s of sockets) s.destroy();
+      server.close();
     }
   });
 });

@@ -178,7 +178,9 @@ fn after_failure(
     attempt: &Attempt,
     why: &str,
 ) -> Result<Attempt, worker::Result<web_sys::Response>> {
-    let (gw, request, now) = (&p.gw, p.request(), p.now);
+    // The time of the failure, not of the request's start: a connection that took longer than
+    // HEALTH_DOWN_SECONDS to fail (a timeout) would be marked down until a time already past.
+    let (gw, request, now) = (&p.gw, p.request(), super::now());
     let was_up = with(gw, |g| g.health().is_up(&attempt.origin, now));
     let Some(next) = with(gw, |g| g.retry(&request, attempt, now, &p.entropy)) else {
         return Err(page(&Page::internal()));
