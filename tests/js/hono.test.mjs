@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Hono } from "hono";
 import { deleteCookie } from "hono/cookie";
+import { etag } from "hono/etag";
 import { stream } from "hono/streaming";
 import { KEYS_1, SECRET_1, pkg } from "./fixtures.mjs";
 
@@ -129,6 +130,31 @@ test("a response that gets one of the middleware's cookies is private: a shared 
   const first = await stored.request("/");
   assert.equal(first.headers.getSetCookie().length, 1);
   assert.equal(first.headers.get("cache-control"), "private, max-age=60");
+});
+
+test("with etag() inside the session middleware, a 304 still carries the refresh and the logout", async () => {
+  // etag() answering 304 makes a new response with none of the handler's headers: mounted
+  // outside the session middleware it would drop the cookie (npm/README.md says which order).
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.use(etag());
+  app.get("/", (c) => c.text("the same page for everyone"));
+  app.get("/logout", async (c) => {
+    await mw.logout(c);
+    return c.text("the same page for everyone");
+  });
+  const tag = (await app.request("/")).headers.get("etag");
+  const now = Math.floor(Date.now() / 1000);
+  const old = tokens.sign({ sub: "a" }, { now: now - 60 });
+  const headers = { cookie: `__Host-session=${old}`, "if-none-match": tag };
+  const refreshed = await app.request("/", { headers });
+  assert.equal(refreshed.status, 304);
+  const [fresh] = refreshed.headers.getSetCookie();
+  assert.equal(tokens.verify(getCookie(fresh.split(";")[0], "__Host-session")).sub, "a");
+  const out = await app.request("/logout", { headers });
+  assert.equal(out.status, 304);
+  assert.match(out.headers.getSetCookie()[0], /^__Host-session=; Max-Age=0/);
 });
 
 test("sessionTokens: a token that expires while its handler runs is not refreshed, and the handler's answer stands", async () => {
