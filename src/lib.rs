@@ -88,6 +88,8 @@ pub mod gateway;
 mod json;
 mod jws;
 pub mod keys;
+#[cfg(any(feature = "sealed", feature = "dbsc"))]
+mod random;
 #[cfg(feature = "sealed")]
 pub mod store;
 pub mod time;

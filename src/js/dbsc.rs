@@ -112,7 +112,7 @@ pub struct DeviceBoundSessions {
 /// 8 random bytes (`randomness_unavailable` without `crypto.getRandomValues`).
 fn random() -> Result<[u8; 8], JsValue> {
     let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|_| js_error(Error::RandomnessUnavailable))?;
+    crate::random::fill(&mut bytes).map_err(js_error)?;
     Ok(bytes)
 }
 

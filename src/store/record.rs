@@ -118,7 +118,7 @@ impl RecordKeys {
     /// Seals `record` for session `id` at `version` with the current key and a fresh nonce.
     pub fn seal(&self, id: &[u8; ID_BYTES], version: u64, record: &Record) -> Result<String> {
         let mut nonce = [0u8; NONCE_BYTES];
-        getrandom::fill(&mut nonce).map_err(|_| Error::RandomnessUnavailable)?;
+        crate::random::fill(&mut nonce)?;
         self.seal_with_nonce(id, version, record, nonce)
     }
 

@@ -553,7 +553,7 @@ impl<S: Backend> Sessions<S> {
 
 fn random_id() -> Result<[u8; ID_BYTES]> {
     let mut id = [0u8; ID_BYTES];
-    getrandom::fill(&mut id).map_err(|_| Error::RandomnessUnavailable)?;
+    crate::random::fill(&mut id)?;
     Ok(id)
 }
 

@@ -89,7 +89,7 @@ impl Sealed {
         max_token_bytes: usize,
     ) -> Result<String> {
         let mut nonce = [0u8; NONCE_BYTES];
-        getrandom::fill(&mut nonce).map_err(|_| Error::RandomnessUnavailable)?;
+        crate::random::fill(&mut nonce)?;
         self.seal(claims, now, ttl, nonce, max_token_bytes)
     }
 

@@ -105,3 +105,15 @@ test("configuration and claims errors", () => {
   assert.equal(codeOf(() => make().sign({ big: "x".repeat(4000) }, { now: NOW })), "too_large");
   assert.equal(codeOf(() => make().sign(CLAIMS, { now: -1 })), "invalid_config");
 });
+
+test("a getRandomValues that fills nothing is randomness_unavailable, not one nonce for every token", () => {
+  const tokens = make();
+  const real = crypto.getRandomValues;
+  crypto.getRandomValues = (array) => array; // a stub left in: the bytes stay zero
+  try {
+    assert.equal(codeOf(() => tokens.sign(CLAIMS, { now: NOW })), "randomness_unavailable");
+  } finally {
+    crypto.getRandomValues = real;
+  }
+  assert.equal(tokens.verify(tokens.sign(CLAIMS, { now: NOW }), { now: NOW }).sub, CLAIMS.sub);
+});

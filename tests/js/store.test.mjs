@@ -519,3 +519,15 @@ test("what is set on a Session while its commit is under way is kept, as a chang
     assert.deepEqual(stored.data, { cart: ["book"], greeting: "hi" }, kind);
   }
 });
+
+test("a getRandomValues that fills nothing is randomness_unavailable, not one id for every new session", async () => {
+  const store = new SessionStore({ keys });
+  const real = crypto.getRandomValues;
+  crypto.getRandomValues = (array) => array; // a stub left in: the bytes stay zero
+  try {
+    // A new session gets its id as it is made.
+    assert.equal(await rejection(() => store.load(undefined, { now: NOW })), "randomness_unavailable");
+  } finally {
+    crypto.getRandomValues = real;
+  }
+});

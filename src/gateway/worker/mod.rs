@@ -144,7 +144,7 @@ fn now() -> UnixTime {
 
 fn entropy() -> Option<Entropy> {
     let mut bytes = [0u8; 56];
-    getrandom::fill(&mut bytes).ok()?;
+    crate::random::fill(&mut bytes).ok()?;
     Some(Entropy::from_bytes(&bytes))
 }
 
