@@ -23,6 +23,9 @@ extern "C" {
     pub(crate) fn object_keys(object: &JsValue) -> Result<Array, JsValue>;
     #[wasm_bindgen(js_namespace = Array, js_name = from, catch)]
     fn array_from(list: &JsValue) -> Result<Array, JsValue>;
+    // `Array.isArray`, likewise: it throws on a revoked Proxy.
+    #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
+    fn is_array(value: &JsValue) -> Result<bool, JsValue>;
 }
 
 /// A `keys` list, `[{ id, secret }, ...]`, as the token classes and the assertions take it.
@@ -304,7 +307,7 @@ struct Fields {
 impl Fields {
     /// Checks that `value` is an object holding only the `known` fields.
     fn new(value: &JsValue, what: &'static str, known: &[&str]) -> Result<Self, JsValue> {
-        if !value.is_object() || Array::is_array(value) {
+        if !value.is_object() || is_array(value)? {
             // Inside a list (`keys: ["<secret>"]`), the list is the setting.
             return Err(in_setting(
                 what.strip_suffix("[]"),
@@ -385,7 +388,7 @@ impl Fields {
         self.get(name)?
             .map(|v| {
                 // Copied, under catch: the elements of a Proxy are read by its traps.
-                match Array::is_array(&v) {
+                match is_array(&v)? {
                     true => array_from(&v),
                     false => Err(self.wrong(name, "an array")),
                 }

@@ -240,3 +240,20 @@ test("a configuration whose names or list cannot be read throws that error, and 
   }
   assert.equal(new SessionTokens({ keys }).verify(new SessionTokens({ keys }).sign({ sub: "u" })).sub, "u");
 });
+
+test("a revoked Proxy as a configuration, a key or a list throws its TypeError, and the library keeps working", () => {
+  // `Array.isArray` throws on a revoked Proxy. Called without wasm-bindgen's catch, its TypeError
+  // went through the wasm's frames and left the stack pointer moved: a few thousand later, every
+  // call of the module failed ("unreachable").
+  const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const isTypeError = (e) => e instanceof TypeError && !("code" in e);
+  for (let i = 0; i < 5_000; i++) {
+    assert.throws(() => new SessionTokens(revoked), isTypeError, `config, ${i}`);
+    assert.throws(() => new SealedTokens({ keys: revoked }), isTypeError, `keys, ${i}`);
+    assert.throws(() => new SessionTokens({ keys: [revoked] }), isTypeError, `a key, ${i}`);
+    assert.throws(() => new Affinity({ secret: SECRET, backends: [revoked] }), isTypeError, `a backend, ${i}`);
+  }
+  const tokens = new SessionTokens({ keys });
+  assert.equal(tokens.verify(tokens.sign({ sub: "u" })).sub, "u");
+});
