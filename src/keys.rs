@@ -4,9 +4,11 @@
 //! verify, so a secret can be rotated without logging anybody out: put the new key first and
 //! keep the old one until the tokens it signed have expired.
 //!
-//! Secrets are never used directly: every use (session tokens, CSRF tokens, affinity values,
+//! Secrets are not used directly: every use (session tokens, CSRF tokens, affinity values,
 //! store encryption...) derives its own 32-byte subkey from the secret with HKDF and a
-//! *purpose* string, so a value made for one purpose never verifies as another.
+//! *purpose* string, so a value made for one purpose never verifies as another. The one
+//! exception is JWT HS256, whose standard keys the HMAC with the secret itself (for interop), so
+//! JWTs are not bound to a purpose.
 
 use std::fmt;
 

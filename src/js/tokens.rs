@@ -24,7 +24,11 @@ export interface SessionTokensConfig {
   ttlSeconds?: number;
   /** Tolerated clock skew in seconds (default 30). */
   leewaySeconds?: number;
-  /** What the tokens are for: tokens of one purpose never verify as another (default "session"). */
+  /**
+   * What the tokens are for (default "session"): compact and sealed tokens of one purpose never
+   * verify as another's. JWTs are not bound to it (HS256 keys them with the raw secret: any JWT of
+   * the keyring verifies); bind them with `issuer` and `audience`.
+   */
   purpose?: string;
   /** Longer tokens are refused with `too_large` before decoding (default 4096). */
   maxTokenBytes?: number;

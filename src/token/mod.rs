@@ -50,8 +50,9 @@ pub struct TokenConfig {
     /// Tolerated clock skew, in seconds, on both `exp` and `iat`/`nbf`. Default 30.
     #[serde(default = "defaults::leeway")]
     pub leeway_seconds: u64,
-    /// What the tokens are for; tokens of one purpose never verify as another. Default
-    /// `"session"`.
+    /// What the tokens are for; compact and sealed tokens of one purpose never verify as
+    /// another's. JWTs are not bound to it (HS256 keys them with the raw secret): bind them with
+    /// an issuer and an audience. Default `"session"`.
     #[serde(default = "defaults::purpose")]
     pub purpose: String,
     /// Longer tokens are refused with `too_large` before any decoding. Default 4096.
