@@ -302,11 +302,69 @@ async fn expiry<S: Backend>(store: &S, now: UnixTime) -> Outcome {
         "gone before the absolute timeout"
     );
     match s.load(&cookie, end + 1).await {
-        Ok(None) | Err(Error::Expired { .. }) => Ok(()),
-        other => Err(format!(
-            "alive after the absolute timeout: {:?}",
-            other.map(|s| s.is_some())
-        )),
+        Ok(None) | Err(Error::Expired { .. }) => {}
+        other => {
+            return Err(format!(
+                "alive after the absolute timeout: {:?}",
+                other.map(|s| s.is_some())
+            ))
+        }
+    }
+    if store.consistency() == Consistency::Eventual {
+        return Ok(()); // KV cannot delete on a condition (docs/store.md).
+    }
+    // A reader that found a version expired deletes that version only: a request renewed the
+    // session (loaded just before its idle deadline, written just after the reader's read).
+    let (session, cookie) = stored(&s, json!({ "k": 3 }), now).await?;
+    let key = session.store_key().to_owned();
+    let old = raw(store, &key).await?;
+    let idle = now + c.idle_timeout_seconds;
+    let mut renewed = s.load(&cookie, idle).await.ctx("load")?.ok_or("gone")?;
+    renewed.insert("k", json!(4));
+    s.commit(&mut renewed, idle).await.ctx("renew")?;
+    let stale = StaleRead {
+        store,
+        stale: std::cell::RefCell::new(Some((key, old))),
+    };
+    let reader = sessions(&stale, K1);
+    let found = reader.load(&cookie, idle + 1).await.ctx("stale load")?;
+    ensure!(found.is_none(), "the stale version was not expired");
+    ensure!(
+        s.load(&cookie, idle + 1).await.ctx("load")?.is_some(),
+        "a reader that found the version before a renewal expired deleted the renewed session"
+    );
+    Ok(())
+}
+
+/// `store`, whose next load of one key answers an older entry: a read that landed before
+/// another request's write.
+struct StaleRead<'a, S> {
+    store: &'a S,
+    stale: std::cell::RefCell<Option<(String, Entry)>>,
+}
+
+impl<S: Backend> Backend for StaleRead<'_, S> {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        let stale = self.stale.borrow_mut().take_if(|(k, _)| k == key);
+        match stale {
+            Some((_, entry)) => Ok(Some(entry)),
+            None => self.store.load(key).await,
+        }
+    }
+    async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: UnixTime) -> Result<()> {
+        self.store.save(key, e, expected, now).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.store.delete(key).await
+    }
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        self.store.link(subject, key, until, now).await
+    }
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        self.store.revoke(subject).await
+    }
+    fn consistency(&self) -> Consistency {
+        self.store.consistency()
     }
 }
 

@@ -241,8 +241,12 @@ impl<S: Backend> Sessions<S> {
         };
         let record = self.records.open(&id, entry.version, &entry.value)?.record;
         if now > self.deadline(&record) {
-            // Best effort: the store forgets it by itself a second after `expires` anyway.
-            let _ = self.store.delete(&key).await;
+            // Best effort: the store forgets it by itself a second after `expires` anyway. Not on
+            // a strongly consistent store, whose delete compares nothing: another request may
+            // have renewed the session since this read (its object's alarm ends what did end).
+            if self.store.consistency() == super::Consistency::Eventual {
+                let _ = self.store.delete(&key).await;
+            }
             return Ok(None);
         }
         Ok(Some(Session {
