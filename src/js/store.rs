@@ -453,9 +453,10 @@ impl SessionStore {
     }
 
     /// Ends the session (deletes it from the store). Clear the cookie. The `Session` becomes a
-    /// new, empty one at once (another id, nothing stored): committing it afterwards never writes
-    /// the ended session back, and what is set in it afterwards (a login after the logout) is a
-    /// new session.
+    /// new, empty one at once (another id, nothing stored), and stays so when a `commit` or
+    /// `regenerate` of it under way ends: committing it afterwards never writes the ended
+    /// session back, and what is set in it afterwards (a login after the logout) is a new
+    /// session.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn destroy(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell) = (self.inner.clone(), session.inner.clone());
@@ -665,15 +666,16 @@ fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usiz
 
 /// Puts `done`, the session an operation worked on (a copy of the `Session` taken when it began,
 /// of store key `key`), back into the `Session`. What was set on the `Session` meanwhile (a login
-/// not awaited, then a change after another await) stays, as changes for the next commit;
-/// unless the `Session` became another one meanwhile (`destroy`).
+/// not awaited, then a change after another await) stays, as changes for the next commit.
+/// Unless the `Session` became another one meanwhile (`destroy`, a logout: the ended session
+/// never comes back in it; or another `regenerate`): then it stays as it is.
 fn put_back(cell: &RefCell<CoreSession>, key: &str, mut done: CoreSession) {
     let mut current = cell.borrow_mut();
     if current.store_key() == key {
         *done.data_mut() = current.data().clone();
         done.set_subject(current.subject().map(str::to_owned));
+        *current = done;
     }
-    *current = done;
 }
 
 fn commit_name(c: crate::store::Commit) -> &'static str {

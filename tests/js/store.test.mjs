@@ -531,3 +531,36 @@ test("a getRandomValues that fills nothing is randomness_unavailable, not one id
     crypto.getRandomValues = real;
   }
 });
+
+test("a destroy while a commit or regenerate of the Session is under way leaves it the new, empty one", async () => {
+  // The commit (or regenerate) put the session it worked on back into the Session when it
+  // ended, though a logout had made it another one meanwhile: the logged-out user's session
+  // (subject, data, version) came back in it, and the next commit (the Hono middleware commits
+  // every request's session) wrote it again under the old id, whose cookie worked again.
+  const { hold, stores } = heldStores();
+  for (const [kind, store] of stores) {
+    for (const op of ["commit", "regenerate"]) {
+      const first = await store.load(undefined, { now: NOW });
+      first.set("cart", ["book"]);
+      first.subject = "alice";
+      await store.commit(first, { now: NOW });
+      const session = await store.load(first.cookie, { now: NOW + 1 });
+      session.set("cart", ["book", "pen"]);
+      const release = hold();
+      const pending = store[op](session, { now: NOW + 1 });
+      await new Promise((r) => setImmediate(r)); // under way, waiting on the store
+      const loggedOut = store.destroy(session, { now: NOW + 1 });
+      release();
+      await Promise.allSettled([pending, loggedOut]);
+      const what = `${kind}, ${op}`;
+      assert.ok(session.isNew, what);
+      assert.equal(session.subject, undefined, what);
+      assert.deepEqual(session.data, {}, what);
+      assert.equal(session.cookie, undefined, what);
+      assert.equal(await store.commit(session, { now: NOW + 2 }), "unchanged", what);
+      session.set("flash", "logged out");
+      assert.equal(await store.commit(session, { now: NOW + 2 }), "created", what);
+      assert.equal((await store.find(session.cookie, { now: NOW + 3 })).subject, undefined, what);
+    }
+  }
+});
