@@ -392,3 +392,113 @@ fn a_subject_the_store_could_not_link_is_not_stored() {
         "alice's session outlived \"log out everywhere\""
     );
 }
+
+/// Workers KV's model (last write wins) where "log out everywhere" of a subject runs right after
+/// each link to it, before the store's next write: a login (or a session created logged in)
+/// concurrent with a revocation of its user.
+struct RevokedAfterLink {
+    inner: MemoryStore,
+    subject: std::cell::RefCell<Option<String>>,
+}
+
+impl RevokedAfterLink {
+    async fn revoke_pending(&self) -> edge_session::Result<()> {
+        let subject = self.subject.borrow_mut().take();
+        if let Some(subject) = subject {
+            self.inner.revoke(&subject).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Backend for RevokedAfterLink {
+    async fn load(&self, key: &str) -> edge_session::Result<Option<edge_session::store::Entry>> {
+        self.inner.load(key).await
+    }
+    async fn save(
+        &self,
+        key: &str,
+        entry: &edge_session::store::Entry,
+        _: Option<u64>,
+        now: u64,
+    ) -> edge_session::Result<()> {
+        self.revoke_pending().await?;
+        let current = self.inner.load(key).await?.map(|e| e.version);
+        self.inner.save(key, entry, current, now).await
+    }
+    async fn delete(&self, key: &str) -> edge_session::Result<()> {
+        self.revoke_pending().await?;
+        self.inner.delete(key).await
+    }
+    async fn link(
+        &self,
+        subject: &str,
+        key: &str,
+        until: u64,
+        now: u64,
+    ) -> edge_session::Result<()> {
+        self.inner.link(subject, key, until, now).await?;
+        *self.subject.borrow_mut() = Some(subject.to_owned());
+        Ok(())
+    }
+    async fn revoke(&self, subject: &str) -> edge_session::Result<usize> {
+        self.inner.revoke(subject).await
+    }
+    fn consistency(&self) -> edge_session::store::Consistency {
+        edge_session::store::Consistency::Eventual
+    }
+}
+
+/// On KV, a session stored logged in while its user is revoked everywhere stays revocable: the
+/// session is written before its link (at creation, `regenerate`, a login at `commit`), so a
+/// revocation between the two finds the link and ends the session, or the session is linked
+/// after it. (A link written first, then the session, the revocation in between finding
+/// nothing, would leave a session no revocation finds.)
+#[test]
+fn on_kv_a_login_concurrent_with_a_revocation_stays_revocable() {
+    for how in [
+        "created",
+        "regenerate",
+        "commit",
+        "created, then another subject",
+    ] {
+        let store = RevokedAfterLink {
+            inner: MemoryStore::new(),
+            subject: Default::default(),
+        };
+        let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        let mut s = sessions.new_session(NOW).unwrap();
+        s.insert("cart", json!(["book"]));
+        if how == "created" {
+            s.set_subject(Some("alice".into()));
+        }
+        block_on(sessions.commit(&mut s, NOW)).unwrap();
+        match how {
+            "regenerate" | "commit" => {
+                let cookie = s.cookie().unwrap().to_owned();
+                s = block_on(sessions.load(&cookie, NOW + 1)).unwrap().unwrap();
+                s.set_subject(Some("alice".into()));
+                if how == "regenerate" {
+                    block_on(sessions.regenerate(&mut s, NOW + 1)).unwrap();
+                } else {
+                    block_on(sessions.commit(&mut s, NOW + 1)).unwrap();
+                }
+            }
+            "created, then another subject" => {
+                s.set_subject(Some("alice".into()));
+                block_on(sessions.commit(&mut s, NOW + 1)).unwrap();
+            }
+            _ => {}
+        }
+        let cookie = s.cookie().unwrap().to_owned();
+        block_on(store.revoke_pending()).unwrap();
+        if block_on(sessions.load(&cookie, NOW + 2)).unwrap().is_none() {
+            continue; // Ended by the revocation.
+        }
+        block_on(sessions.revoke_subject("alice")).unwrap();
+        assert!(
+            block_on(sessions.load(&cookie, NOW + 3)).unwrap().is_none(),
+            "{how}: alice's session outlived \"log out everywhere\""
+        );
+    }
+}

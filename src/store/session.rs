@@ -323,11 +323,14 @@ impl<S: Backend> Sessions<S> {
         let entry = self.entry(&session.id, version, &record)?;
         let expected = (session.version > 0).then_some(session.version);
         // A stored session given a new subject (one stored earlier in this request: a known one
-        // was regenerated above) is linked to it first: a session stored with a subject it is
-        // not linked to stays so (its loads take it as linked), out of reach of the subject's
-        // revocation.
-        let relinked = session.version > 0 && session.linked != session.record.subject;
-        if relinked {
+        // was regenerated above) is linked to it first on a strongly consistent store: a session
+        // stored with a subject it is not linked to stays so (its loads take it as linked), out
+        // of reach of the subject's revocation; a revocation between the two ends the session,
+        // and the save is a `conflict`. Not on KV, where every write links after the save (a
+        // revocation between a link and the save found nothing to end, and the save, last
+        // write wins, stored the session no revocation finds).
+        let eventual = self.store.consistency() == super::Consistency::Eventual;
+        if !eventual && session.version > 0 && session.linked != session.record.subject {
             self.link(session, now).await?;
         }
         self.store.save(&session.key, &entry, expected, now).await?;
@@ -339,10 +342,10 @@ impl<S: Backend> Sessions<S> {
             std::mem::replace(&mut session.version, version),
             session.linked.clone(),
         );
-        if !relinked && self.store.consistency() == super::Consistency::Eventual {
+        if eventual {
             // Last write wins: this write may have brought back a session a revocation deleted
             // (with its link) after this request loaded it. Linked again, the next finds it.
-            // (Not twice in one commit: KV takes one write per second per key.)
+            // (Once per commit: KV takes one write per second per key.)
             session.linked = None;
         }
         if let Err(e) = self.link(session, now).await {
