@@ -310,11 +310,8 @@ async fn expiry<S: Backend>(store: &S, now: UnixTime) -> Outcome {
             ))
         }
     }
-    if store.consistency() == Consistency::Eventual {
-        return Ok(()); // KV cannot delete on a condition (docs/store.md).
-    }
-    // A reader that found a version expired deletes that version only: a request renewed the
-    // session (loaded just before its idle deadline, written just after the reader's read).
+    // A reader that found a version expired leaves the session to the store's own expiry: a
+    // request renewed it (loaded just before its idle deadline, written just after that read).
     let (session, cookie) = stored(&s, json!({ "k": 3 }), now).await?;
     let key = session.store_key().to_owned();
     let old = raw(store, &key).await?;

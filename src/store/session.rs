@@ -241,12 +241,9 @@ impl<S: Backend> Sessions<S> {
         };
         let record = self.records.open(&id, entry.version, &entry.value)?.record;
         if now > self.deadline(&record) {
-            // Best effort: the store forgets it by itself a second after `expires` anyway. Not on
-            // a strongly consistent store, whose delete compares nothing: another request may
-            // have renewed the session since this read (its object's alarm ends what did end).
-            if self.store.consistency() == super::Consistency::Eventual {
-                let _ = self.store.delete(&key).await;
-            }
+            // Not deleted: the store forgets it by itself a second after its deadline, and a
+            // delete compares nothing, so it could end the session another request renewed
+            // since this read (on KV, a location's cached read up to a minute old).
             return Ok(None);
         }
         Ok(Some(Session {
