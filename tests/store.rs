@@ -167,6 +167,28 @@ fn unchanged_sessions_are_never_rewritten() {
     assert_eq!(store.writes(), 1 + 9);
 }
 
+/// A long-running process on the memory store does not keep every ended session: a save
+/// forgets what expired (at most once a minute), as KV's TTL and the object's alarm do.
+#[test]
+fn the_memory_store_forgets_ended_sessions_by_itself() {
+    let store = MemoryStore::new();
+    let config = SessionConfig::default();
+    let idle = config.idle_timeout_seconds;
+    let sessions = Sessions::new(&store, &ring(), config).unwrap();
+    for i in 0..100 {
+        let mut s = block_on(sessions.load_or_new(None, NOW + i)).unwrap();
+        s.insert("k", json!(i));
+        block_on(sessions.commit(&mut s, NOW + i)).unwrap();
+    }
+    assert_eq!(store.len(), 100);
+    let later = NOW + 50 + idle + 1;
+    let mut s = block_on(sessions.load_or_new(None, later)).unwrap();
+    s.insert("k", json!("new"));
+    block_on(sessions.commit(&mut s, later)).unwrap();
+    // Those written after NOW + 50 are alive (their idle deadline not passed), and the new one.
+    assert_eq!(store.len(), 49 + 1);
+}
+
 fn code<T>(r: Result<T, edge_session::Error>) -> &'static str {
     r.map(|_| ()).unwrap_err().code()
 }

@@ -39,7 +39,12 @@ struct Inner {
     failing_links: Cell<bool>,
     interleave: Cell<bool>,
     writes: Cell<u64>,
+    /// When a save next forgets what expired (`purge`): at most once a minute.
+    next_purge: Cell<UnixTime>,
 }
+
+/// How often, at most, a save forgets the expired entries (seconds of the callers' `now`).
+const PURGE_INTERVAL: UnixTime = 60;
 
 impl MemoryStore {
     /// An empty store.
@@ -81,7 +86,8 @@ impl MemoryStore {
     }
 
     /// Forgets entries that expired before `now` and links past their time (the KV store's TTL
-    /// and the Durable Object's alarm do this on the platform).
+    /// and the Durable Object's alarm do this on the platform). A save does it by itself, at
+    /// most once a minute, so that a long-running process does not keep every ended session.
     pub fn purge(&self, now: UnixTime) {
         self.inner
             .entries
@@ -118,9 +124,15 @@ impl Backend for MemoryStore {
         key: &str,
         entry: &Entry,
         expected: Option<u64>,
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<()> {
         self.enter().await?;
+        if now >= self.inner.next_purge.get() {
+            self.purge(now);
+            self.inner
+                .next_purge
+                .set(now.saturating_add(PURGE_INTERVAL));
+        }
         let mut entries = self.inner.entries.borrow_mut();
         if entries.get(key).map(|e| e.version) != expected {
             return Err(Error::Conflict);
