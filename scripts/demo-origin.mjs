@@ -41,7 +41,8 @@
 //                          ?submit=1 an <input type=submit formaction> in the POST form #post
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
-// GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input)
+// GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input; a
+//                          name given twice, the header twice)
 // GET  a//b                a path holding `//` and no trailing `/` answers 301 to the same path
 //                          with a `/` added (a canonicalising redirect, relative Location)
 // WebSocket /ws            sends {"backend","session"} (as above) once open, then echoes
@@ -381,7 +382,8 @@ ${pingTag}${elsewhereTag}${divForm}${lateTag}</body></html>
       const headers = {};
       for (const h of url.searchParams.getAll("h")) {
         const at = h.indexOf(":");
-        if (at > 0) headers[h.slice(0, at).toLowerCase()] = h.slice(at + 1);
+        const name = h.slice(0, at).toLowerCase();
+        if (at > 0) headers[name] = name in headers ? [headers[name], h.slice(at + 1)].flat() : h.slice(at + 1);
       }
       return json(res, 200, base, headers);
     }

@@ -274,7 +274,8 @@ pub fn to_origin(
 pub struct Directives {
     /// The claims of `x-session-issue` (JSON text, not yet checked).
     pub issue: Option<String>,
-    /// `x-session-clear` was present with a true value (`1`, `true`, `yes`).
+    /// `x-session-clear` was present with a true value (`1`, `true`, `yes`), also among the
+    /// values of a repeated header, which the runtime joins (`1, 1`).
     pub clear: bool,
     /// The merge patch of `x-session-data` (JSON text, not yet checked).
     pub data: Option<String>,
@@ -313,9 +314,10 @@ pub fn from_origin(
             } else if name.eq_ignore_ascii_case(REVOKE) && directives.revoke.is_none() {
                 directives.revoke = Some(value.trim().to_owned()).filter(|s| !s.is_empty());
             } else if name.eq_ignore_ascii_case(CLEAR) {
-                let v = value.trim();
-                directives.clear |=
-                    v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes");
+                // The runtime joins a repeated header's values with `, `: any true one clears.
+                directives.clear |= value.split(',').map(str::trim).any(|v| {
+                    v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes")
+                });
             }
         } else if !(is_hop_by_hop(name, &connection)
             || name.eq_ignore_ascii_case("set-cookie") && sets_reserved_cookie(value, cookies))
@@ -835,6 +837,11 @@ mod tests {
             (" YES ", true),
             ("0", false),
             ("", false),
+            // The runtime joins an answer's repeated header into one value: `x-session-clear`
+            // sent twice arrives as `1, 1`, and is still a logout.
+            ("1, 1", true),
+            ("0, true", true),
+            ("0, no", false),
         ] {
             assert_eq!(
                 from_origin(&h(&[("x-session-clear", value)]), false, &[])

@@ -152,6 +152,20 @@ describe("trust boundary", { concurrency: false }, () => {
   });
 });
 
+describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`)", { concurrency: false }, () => {
+  const twice = (header) => `/reflect?h=${encodeURIComponent(header)}&h=${encodeURIComponent(header)}`;
+  const cleared = (r) => r.setCookies.some((c) => c.startsWith("__Host-session=;") && /Max-Age=0/.test(c));
+
+  test("x-session-clear twice still logs out", async () => {
+    const jar = new Jar();
+    assert.equal((await gw.request("/login?user=carol", jar)).status, 200);
+    const out = await gw.request(twice("x-session-clear:1"), jar);
+    assert.equal(out.status, 200, out.text);
+    assert.ok(cleared(out), JSON.stringify(out.setCookies));
+    assert.equal(seen(await gw.request("/headers", jar))["x-session-status"], "none");
+  });
+});
+
 describe("3. a misshaped SESSION_KEYS", () => {
   test("is a generic 500 for clients and a log line naming the setting, never the secret", async () => {
     const secret = randomBytes(32).toString("base64url");
