@@ -592,16 +592,17 @@ pub fn login_cookies(flags: u8) -> &'static (String, String) {
     })
 }
 
-/// Whether a header name reads as the gateway's `x-session-*`: without case, `_` as `-`. Written
-/// here on its own, not taken from the crate, so a hole in the crate's predicate shows.
+/// Whether a header name reads as the gateway's `x-session-*`: without case, any character but a
+/// letter or digit as `-` (`_` for CGI and PHP; `.`, `+`, `~`... too for lighttpd). Written here
+/// on its own, not taken from the crate, so a hole in the crate's predicate shows.
 pub fn reads_as_session_header(name: &str) -> bool {
     let folded: String = name
         .chars()
         .map(|c| {
-            if c == '_' {
-                '-'
-            } else {
+            if c.is_ascii_alphanumeric() {
                 c.to_ascii_lowercase()
+            } else {
+                '-'
             }
         })
         .collect();
@@ -612,7 +613,8 @@ pub fn reads_as_session_header(name: &str) -> bool {
 /// copy in another spelling that got through would show here; one spelled the same way shows
 /// in the comparison with the request without it.
 fn spelled_as_gateways_own(name: &str) -> bool {
-    !name.contains('_') && name.bytes().all(|b| !b.is_ascii_uppercase())
+    name.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The `x-session-*` headers of an attempt, checked: each one is the gateway's own.

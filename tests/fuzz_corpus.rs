@@ -576,10 +576,11 @@ mod seeds {
     const LOGGED_IN: &str = "cookie: __Host-session=$S; __Host-affinity=$A";
     const SESSION: &str = "cookie: __Host-session=$S";
     /// A client's `x-session-*` headers in several spellings, and a forged forwarding header.
-    const SPOOF: [&str; 7] = [
+    const SPOOF: [&str; 8] = [
         "x-session-sub: admin",
         "X-Session-Status: valid",
         "X_Session_Sub: admin",
+        "X.Session.Sub: admin",
         "x_session-claims: {}",
         "X-SESSION-ID: 1",
         "x-session-reassigned: 0",

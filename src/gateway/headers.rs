@@ -4,9 +4,9 @@
 //!   identity), `x-forwarded-*` and the other headers that claim the client's address
 //!   (`forwarded`, `x-real-ip`, `client-ip`, `true-client-ip`, `x-cluster-client-ip` and the
 //!   like). A client's copy never reaches the origin, in any spelling: names compare without
-//!   case and with `_`
-//!   read as `-`, because CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the
-//!   same name (`HTTP_X_SESSION_SUB`). The origin learns the client's address from the
+//!   case and with `_` (or any other character but a letter or digit) read as `-`, because
+//!   CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the same name
+//!   (`HTTP_X_SESSION_SUB`), and lighttpd's CGI and FastCGI `X.Session.Sub` too. The origin learns the client's address from the
 //!   gateway's `x-forwarded-for` alone. From origin responses reserved headers are removed too;
 //!   the origin's login and logout directives are taken out and acted on (see [`Directives`]).
 //!   With `DBSC = "on"` the device-bound sessions protocol's headers (`Secure-Session-*`,
@@ -92,14 +92,15 @@ const CLIENT_ADDRESS: [&str; 11] = [
 const DBSC_PREFIXES: [&str; 2] = ["secure-session-", "sec-secure-session-"];
 
 /// Whether `name` reads as `folded` (lowercase, `-` between words) the way an origin's
-/// framework reads it: without case, `_` as `-`.
+/// framework reads it: without case, any character but a letter or digit as `-` (CGI, Rack,
+/// WSGI and PHP read `_` as `-`; lighttpd's CGI and FastCGI read `.`, `+`, `~`... as `_` too).
 fn reads_as(name: &[u8], folded: &[u8]) -> bool {
     name.len() == folded.len()
         && name.iter().zip(folded).all(|(&n, &f)| {
-            let n = if n == b'_' {
-                b'-'
-            } else {
+            let n = if n.is_ascii_alphanumeric() {
                 n.to_ascii_lowercase()
+            } else {
+                b'-'
             };
             n == f
         })
@@ -108,7 +109,7 @@ fn reads_as(name: &[u8], folded: &[u8]) -> bool {
 /// True for a header name the gateway reserves: one it sets or vouches for (`x-session-*`,
 /// `x-forwarded-*`, and the headers that claim the client's address) and, when `dbsc`
 /// (`DBSC = "on"`), the DBSC protocol's (`Secure-Session-*`, `Sec-Secure-Session-*`), in any
-/// case and with `_` for `-`. The one predicate for "reserved header": client copies are
+/// case and with `_` (or any character but a letter or digit) for `-`. The one predicate for "reserved header": client copies are
 /// dropped, origin copies never reach the client.
 ///
 /// ```
@@ -116,7 +117,7 @@ fn reads_as(name: &[u8], folded: &[u8]) -> bool {
 /// let r = |name| is_reserved(name, false);
 /// assert!(r("X-Session-Sub") && r("x_session_sub") && r("X_SESSION-status"));
 /// assert!(r("x_forwarded_for") && r("True-Client-IP") && r("forwarded"));
-/// assert!(r("Client-IP") && r("x_cluster_client_ip") && r("x-forwarded"));
+/// assert!(r("Client-IP") && r("x_cluster_client_ip") && r("x-forwarded") && r("X.Session.Sub"));
 /// assert!(!r("x-sessions") && !r("accept") && !r("x-forwardedfor"));
 /// assert!(!r("Secure-Session-Registration") && is_reserved("Secure-Session-Registration", true));
 /// assert!(is_reserved("sec_secure_session_id", true) && !is_reserved("secure-sessions", true));
@@ -960,8 +961,9 @@ mod tests {
         assert_eq!(out, origin);
     }
 
-    /// CGI, Rack, WSGI and PHP read `X_Session_Sub` as `X-Session-Sub`: every spelling of a
-    /// header the gateway sets or vouches for is reserved, and never reaches the origin.
+    /// CGI, Rack, WSGI and PHP read `X_Session_Sub` as `X-Session-Sub` (lighttpd `X.Session.Sub`
+    /// too): every spelling of a header the gateway sets or vouches for is reserved, and never
+    /// reaches the origin.
     #[test]
     fn underscore_spellings_of_reserved_headers_never_reach_the_origin() {
         let spoofs = [
@@ -985,6 +987,13 @@ mod tests {
             "X-Forwarded",
             "X-Original-Forwarded-For",
             "Fastly-Client-IP",
+            // lighttpd (CGI, FastCGI, SCGI: PHP-FPM behind it) reads every character but a
+            // letter or digit as `_`: `X.Session.Sub` is its `HTTP_X_SESSION_SUB`.
+            "X.Session.Sub",
+            "x+session+claims",
+            "x~forwarded~for",
+            "x.real.ip",
+            "X-Session!Status",
         ];
         for name in spoofs {
             assert!(
