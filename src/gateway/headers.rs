@@ -280,7 +280,8 @@ pub struct Directives {
     pub clear: bool,
     /// The merge patch of `x-session-data` (JSON text, not yet checked).
     pub data: Option<String>,
-    /// The subject of `x-session-revoke` (trimmed, not empty).
+    /// The subject of `x-session-revoke` (trimmed, not empty; sent twice, which the runtime
+    /// joins as `alice, alice`, it is `alice`).
     pub revoke: Option<String>,
     /// `x-session-nonce`, as the origin sent it back.
     pub nonce: Option<String>,
@@ -313,7 +314,16 @@ pub fn from_origin(
             } else if name.eq_ignore_ascii_case(NONCE) && directives.nonce.is_none() {
                 directives.nonce = Some(value.trim().to_owned());
             } else if name.eq_ignore_ascii_case(REVOKE) && directives.revoke.is_none() {
-                directives.revoke = Some(value.trim().to_owned()).filter(|s| !s.is_empty());
+                // The runtime joins a repeated header's values with `, `: one subject sent
+                // twice is that subject, not `alice, alice` (a revocation of nobody).
+                let v = value.trim();
+                let first = v.split(',').next().unwrap_or(v).trim();
+                let v = if v.split(',').all(|p| p.trim() == first) {
+                    first
+                } else {
+                    v
+                };
+                directives.revoke = Some(v.to_owned()).filter(|s| !s.is_empty());
             } else if name.eq_ignore_ascii_case(CLEAR) {
                 // The runtime joins a repeated header's values with `, `: any true one clears.
                 directives.clear |= value.split(',').map(str::trim).any(|v| {
@@ -832,6 +842,23 @@ mod tests {
                 .revoke,
             None
         );
+        // The runtime joins an answer's repeated header into one value: the same subject sent
+        // twice is that subject; a subject with a comma of its own stays whole.
+        for (value, subject) in [
+            ("alice, alice", "alice"),
+            ("alice, alice, alice", "alice"),
+            ("Doe, John", "Doe, John"),
+            ("alice, bob", "alice, bob"),
+        ] {
+            assert_eq!(
+                from_origin(&h(&[("x-session-revoke", value)]), false, &[])
+                    .1
+                    .revoke
+                    .as_deref(),
+                Some(subject),
+                "{value:?}"
+            );
+        }
         for (value, clear) in [
             ("1", true),
             ("true", true),

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
-import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
 
 let origins;
 let gw;
@@ -168,6 +168,20 @@ describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`
     assert.equal(out.status, 200, out.text);
     assert.ok(cleared(out), JSON.stringify(out.setCookies));
     assert.equal(seen(await gw.request("/headers", jar))["x-session-status"], "none");
+  });
+
+  test("x-session-revoke twice still revokes its subject, here and for a copy of the cookie", async () => {
+    const jar = new Jar();
+    assert.equal((await gw.request("/login?user=dave", jar)).status, 200);
+    const stolen = new Jar();
+    stolen.cookies = new Map(jar.cookies);
+    await sleep(1100); // a session begun in the second of its revocation stays valid
+    const out = await gw.request(twice("x-session-revoke:dave"), jar);
+    assert.equal(out.status, 200, out.text);
+    assert.ok(cleared(out), `this browser is logged out: ${JSON.stringify(out.setCookies)}`);
+    const replay = seen(await gw.request("/headers", stolen));
+    assert.equal(replay["x-session-status"], "revoked");
+    assert.equal(replay["x-session-sub"], undefined);
   });
 });
 
