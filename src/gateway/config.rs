@@ -1517,6 +1517,23 @@ mod tests {
         }
     }
 
+    /// `.dev.vars.example` is public: its secrets show the format and are refused, so that a
+    /// copy of it deployed as it is (`wrangler secret bulk`) never runs on a published key.
+    #[test]
+    fn the_example_secrets_are_refused() {
+        let example = include_str!("../../.dev.vars.example");
+        let mut seen = 0;
+        for line in example.lines().filter(|l| !l.starts_with('#')) {
+            let Some((name, value)) = line.split_once('=') else {
+                continue;
+            };
+            let err = parse(&[(name, value)]).unwrap_err();
+            assert_eq!(err.setting, name, "{line}: {err}");
+            seen += 1;
+        }
+        assert_eq!(seen, 2, "SESSION_KEYS and OPERATOR_TOKEN");
+    }
+
     /// The setting comes from the field the core names, whatever its message says.
     #[test]
     fn core_errors_are_mapped_by_field_not_by_message() {
