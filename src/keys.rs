@@ -397,6 +397,22 @@ mod tests {
         assert!(Secret::new(vec![1; 32]).is_ok());
     }
 
+    /// The examples' `.dev.vars.example` files are public: their secrets show the format and
+    /// are refused, so that a copy deployed as it is never signs with a published key.
+    #[test]
+    fn the_examples_placeholders_are_refused() {
+        for file in [
+            include_str!("../examples/js-worker/.dev.vars.example"),
+            include_str!("../examples/hono/.dev.vars.example"),
+        ] {
+            let secret = file
+                .lines()
+                .find_map(|l| l.strip_prefix("SESSION_SECRET="))
+                .expect("a SESSION_SECRET line");
+            assert!(Secret::from_base64(secret).is_err(), "{secret}");
+        }
+    }
+
     #[test]
     fn secrets_decode_from_both_base64_alphabets() {
         let bytes: Vec<u8> = (0..48).map(|i| i * 5 + 250).map(|b: u32| b as u8).collect();
