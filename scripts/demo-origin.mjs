@@ -38,7 +38,10 @@
 //                          ?method=M the method attribute of #search (default get);
 //                          ?divForm=1 a GET form closed only by its </div>, then a button that
 //                          submits it to another site (a browser gives the button to that form);
-//                          ?submit=1 an <input type=submit formaction> in the POST form #post
+//                          ?submit=1 an <input type=submit formaction> in the POST form #post;
+//                          ?formmethod=M a button with formmethod=M in the GET form #search;
+//                          ?refresh=C a <meta http-equiv="Refresh" content=C>; ?h=name:value
+//                          a response header (repeatable); a `Range: bytes=a-b` gets a 206
 // GET  /status?code=503    answers that status (an application error, not a dead origin)
 // GET  /issue?claims={..}  answers `x-session-issue` with the given text as it is
 // GET  /reflect?h=name:v   answers the given response headers (an origin that reflects input; a
@@ -333,7 +336,8 @@ function handle(req, res) {
       const host = req.headers["x-forwarded-host"] || req.headers.host;
       const proto = req.headers["x-forwarded-proto"] || "http";
       const next = `links?n=${n + 1}`;
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      // ?h=name:value adds a response header (repeatable).
+      const extra = Object.fromEntries(url.searchParams.getAll("h").map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 1)]));
       // ?base=URL adds a <base href> (the gateway's URL mode: links then lead where it says).
       const baseHref = url.searchParams.get("base");
       const baseTag = baseHref ? `<base href="${escape(baseHref)}">` : "";
@@ -356,7 +360,10 @@ function handle(req, res) {
         : wrapDiv
           ? `<div><form id="wrap" action="${escape(wrapDiv)}"></div>`
           : "";
-      return res.end(`<!doctype html><html><head><title>links ${n}</title>${baseTag}</head><body>
+      const refresh = url.searchParams.get("refresh");
+      const refreshTag = refresh ? `<meta http-equiv="Refresh" content="${escape(refresh)}">` : "";
+      const saveTag = url.searchParams.get("formmethod") ? `<button id="saveit" formmethod="${escape(url.searchParams.get("formmethod"))}">save</button>` : "";
+      const html = `<!doctype html><html><head><title>links ${n}</title>${baseTag}${refreshTag}</head><body>
 <p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
 <a id="absolute" href="${escape(proto)}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
 <a id="root" href="${prefix}/${next}&amp;kind=root#here">root-relative</a>
@@ -368,9 +375,20 @@ function handle(req, res) {
 <a id="fragment" href="#top">top</a>
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1">${url.searchParams.get("submit") ? `<input id="save" type="submit" formaction="${prefix}/echo?from=save">` : ""}</form>
-${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="${escape(url.searchParams.get("method") ?? "get")}" action="${prefix}/links"><input name="n" value="${n + 1}"></form>
+${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="${escape(url.searchParams.get("method") ?? "get")}" action="${prefix}/links"><input name="n" value="${n + 1}">${saveTag}</form>
 ${pingTag}${elsewhereTag}${divForm}${lateTag}</body></html>
-`);
+`;
+      // A byte range (`Range: bytes=a-b`), as a server that supports them answers it.
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || "");
+      const headers = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...extra };
+      if (!range) {
+        res.writeHead(200, headers);
+        return res.end(html);
+      }
+      const bytes = Buffer.from(html);
+      const end = Math.min(Number(range[2] || bytes.length - 1), bytes.length - 1);
+      res.writeHead(206, { ...headers, "content-range": `bytes ${range[1]}-${end}/${bytes.length}` });
+      return res.end(bytes.subarray(Number(range[1]), end + 1));
     }
     case "/status": {
       const code = Number(url.searchParams.get("code")) || 500;

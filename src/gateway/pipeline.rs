@@ -144,8 +144,9 @@ pub fn redirectable(req: &Request<'_>) -> bool {
 /// URL mode: the answer to rewrite as it streams, so that its same-site links, forms and frames
 /// carry the affinity value: `(base, param, value)` for an HTML answer with a body (not a `HEAD`,
 /// `204`, `304` or WebSocket) to a request that has a value to carry, `None` otherwise. `base` is
-/// the public `scheme://host/` that same-site URLs lead to (see [`Attempt::public`]). The
-/// answer's `content-length` no longer holds once rewritten: drop it.
+/// the public `scheme://host/` that same-site URLs lead to (see [`Attempt::public`]).
+/// [`Gateway::finish`] already took out the headers that no longer hold once rewritten
+/// (`Content-Length`, digests, `Accept-Ranges`) and made the `ETag` weak.
 pub fn html_rewrite<'a>(
     attempt: &'a Attempt,
     method: &str,
@@ -157,6 +158,16 @@ pub fn html_rewrite<'a>(
     (is_html(answer_headers) && body && !attempt.public.is_empty())
         .then(|| (format!("{}/", attempt.public), param, value))
 }
+
+/// The headers of an HTML answer that no longer hold once URL mode rewrote it.
+const REWRITTEN_DROP: [&str; 6] = [
+    "content-length",
+    "content-md5",
+    "digest",
+    "content-digest",
+    "repr-digest",
+    "accept-ranges",
+];
 
 /// Whether an answer is HTML, which URL mode rewrites (`text/html`, `application/xhtml+xml`).
 fn is_html(answer_headers: &[(String, String)]) -> bool {
@@ -757,8 +768,24 @@ impl Gateway {
             // rewritten as it streams) is this visitor's: a shared cache must not hand it to
             // others, as with the cookie of cookie mode (a visitor's first request that is not a
             // page load gets a fresh value on a URL that every new visitor shares).
-            if carrying_location || is_html(&out) {
+            let page = is_html(&out);
+            if carrying_location || page {
                 headers::make_private(&mut out);
+            }
+            // A page is rewritten as it streams (see [`html_rewrite`]): its bytes are no longer
+            // the origin's, nor the same for two visitors. Its length, digests and byte ranges
+            // go, and its `ETag` is made weak (it still revalidates the visitor's own page, but
+            // promises no byte-for-byte equality, which `If-Range` would rely on).
+            if page {
+                out.retain(|(n, _)| !REWRITTEN_DROP.iter().any(|d| n.eq_ignore_ascii_case(d)));
+                for (_, tag) in out
+                    .iter_mut()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("etag"))
+                {
+                    if !tag.starts_with("W/") {
+                        tag.insert_str(0, "W/");
+                    }
+                }
             }
         }
         if url_mode {
@@ -2126,6 +2153,65 @@ mod tests {
             if let Some(location) = headers::get(&out, "location") {
                 assert_eq!(value_in(location), value);
             }
+        }
+    }
+
+    /// A rewritten page's bytes differ from the origin's (and from one visitor to another): the
+    /// origin's strong `ETag` (a promise of the same bytes, which `If-Range` relies on), its
+    /// length, digests and `Accept-Ranges` no longer hold. The `ETag` is made weak (a page
+    /// revalidates as before); the others go. Other answers keep theirs.
+    #[test]
+    fn url_mode_rewritten_pages_keep_no_validator_of_the_origins_bytes() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/", 4);
+        let a = proxy(gw.start(&page_load(&location, &h(&[HTML])), NOW, &Entropy::default()));
+        let origin = |etag: &str, kind: &str| {
+            h(&[
+                ("content-type", kind),
+                ("etag", etag),
+                ("content-length", "1234"),
+                ("content-md5", "Q2hlY2sgSW50ZWdyaXR5IQ=="),
+                (
+                    "digest",
+                    "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+                ),
+                (
+                    "Content-Digest",
+                    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+                ),
+                (
+                    "repr-digest",
+                    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+                ),
+                ("accept-ranges", "bytes"),
+                ("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
+            ])
+        };
+        let finish = |headers: &[(String, String)]| {
+            gw.finish(&a, headers, NOW, &Entropy::default())
+                .unwrap()
+                .headers
+        };
+        for (etag, weak) in [("\"v1\"", "W/\"v1\""), ("W/\"v2\"", "W/\"v2\"")] {
+            let out = finish(&origin(etag, "text/html; charset=utf-8"));
+            assert_eq!(headers::get(&out, "etag"), Some(weak), "{out:?}");
+            for gone in [
+                "content-length",
+                "content-md5",
+                "digest",
+                "content-digest",
+                "repr-digest",
+                "accept-ranges",
+            ] {
+                assert_eq!(headers::get(&out, gone), None, "{gone}: {out:?}");
+            }
+            assert!(headers::get(&out, "last-modified").is_some());
+        }
+        // Not rewritten: as the origin sent them.
+        let png = origin("\"v1\"", "image/png");
+        let out = finish(&png);
+        for (name, value) in png.iter().filter(|(n, _)| n != "content-length") {
+            assert_eq!(headers::get(&out, name), Some(value.as_str()), "{name}");
         }
     }
 

@@ -299,3 +299,21 @@ test("an expired value starts a new assignment", async () => {
     await short.stop();
   }
 });
+
+const withHeaders = (path, headers) => `${path}&${headers.map((h) => `h=${encodeURIComponent(h)}`).join("&")}`;
+
+test("a rewritten page keeps no validator of the origin's bytes: a weak ETag, no digest, no byte ranges, private", async () => {
+  // Its bytes are no longer the origin's, nor the same for two visitors.
+  const page = withHeaders("/links?n=1", [
+    'etag:"v1"',
+    "content-md5:Q2hlY2sgSW50ZWdyaXR5IQ==",
+    "digest:sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+    "accept-ranges:bytes",
+    "cache-control:public, max-age=60",
+  ]);
+  const { res, body } = await get(await arrive(page));
+  assert.equal(res.status, 200, body);
+  assert.equal(res.headers.get("etag"), 'W/"v1"');
+  for (const gone of ["content-length", "content-md5", "digest", "accept-ranges"]) assert.equal(res.headers.get(gone), null, gone);
+  assert.equal(res.headers.get("cache-control"), "private, max-age=60");
+});

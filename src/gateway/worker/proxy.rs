@@ -311,14 +311,14 @@ fn send_back(
     attempt: &Attempt,
     response: &web_sys::Response,
     origin: &[(String, String)],
-    mut headers: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
 ) -> worker::Result<web_sys::Response> {
     let rewrite = pipeline::html_rewrite(attempt, &p.method, response.status(), &headers);
     let Some((base, param, value)) = rewrite else {
         return http::respond(response, origin, &headers);
     };
-    // URL mode: the page's same-site URLs carry the value; its length changes.
-    headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
+    // URL mode: the page's same-site URLs carry the value (its length, digests and strong
+    // `ETag` were taken out by `finish`).
     let answer = http::respond(response, origin, &headers)?;
     match rewrite::html(&answer, &base, param, value) {
         Ok(rewritten) => Ok(rewritten),
