@@ -85,9 +85,8 @@ export function rewrite_html(response, decide, base, param, value) {
       if (end.name === 'template') templates--;
     });
   } };
-  const submitter = { element(el) {
-    const url = el.getAttribute('formaction');
-    if (url.trim() === '' || (!elsewhere && decide(base, url, param, value) != null)) return;
+  // A button that takes its form's fields, a hidden field too, where the value must not go.
+  const leave = (el) => {
     away++;
     const owner = el.getAttribute('form');
     if (owner === null) return;
@@ -95,6 +94,11 @@ export function rewrite_html(response, decide, base, param, value) {
     // A form earlier in the page, its hidden field given: the button no longer submits it (a
     // `form` attribute naming no element leaves it without a form).
     if (carrying.has(owner)) el.setAttribute('form', '');
+  };
+  const submitter = { element(el) {
+    const url = el.getAttribute('formaction');
+    if (url.trim() === '' || (!elsewhere && decide(base, url, param, value) != null)) return;
+    leave(el);
   } };
   // A link's pings to other sites go: each ping carries the link's URL (`Ping-To`, the value
   // in it) whatever the referrer policy, and the page's (`Ping-From`) from a page not served
@@ -125,6 +129,9 @@ export function rewrite_html(response, decide, base, param, value) {
     .on('button[formaction]', attr('formaction'))
     .on('input[formaction]', attr('formaction'))
     .on('[formaction]', submitter)
+    // A button that posts a GET form sends its fields in the body, where the gateway cannot
+    // take the value out before the origin sees it: such a form gets no hidden field.
+    .on('[formmethod="post" i]', { element: leave })
     .on('a[ping]', pings)
     .on('area[ping]', pings)
     .on('[referrerpolicy]', policy('referrerpolicy'))
