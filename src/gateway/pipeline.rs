@@ -227,6 +227,19 @@ fn refresh_url(value: &str) -> Option<(&str, &str, &str)> {
     Some((value.get(..at)?, rest.get(..end)?, rest.get(end..)?))
 }
 
+/// A `Refresh` value (the header, or the `content` of `<meta http-equiv="refresh">`) whose URL,
+/// when it leads to the same site, carries `name=value` (see [`url::rewrite_url`]); `None` when
+/// it is left as it is (see [`refresh_url`]).
+pub(crate) fn refresh_carrying(
+    base: &str,
+    refresh: &str,
+    name: &str,
+    value: &str,
+) -> Option<String> {
+    let (head, target, tail) = refresh_url(refresh)?;
+    url::rewrite_url(base, target, name, value).map(|carrying| format!("{head}{carrying}{tail}"))
+}
+
 /// Whether a `Link` header value names a referrer policy that sends the full URL to other sites
 /// (`unsafe-url`, `no-referrer-when-downgrade`), anywhere in it and however quoted, escaped or
 /// percent-encoded (`referrerpolicy*=UTF-8''unsafe%2Durl`): no parsing that a browser could read
@@ -756,11 +769,8 @@ impl Gateway {
                 .iter_mut()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("refresh"))
             {
-                let Some((head, target, tail)) = refresh_url(value) else {
-                    continue;
-                };
-                if let Some(carrying) = url::rewrite_url(&base, target, param, carried) {
-                    *value = format!("{head}{carrying}{tail}");
+                if let Some(carrying) = refresh_carrying(&base, value, param, carried) {
+                    *value = carrying;
                     carrying_location = true;
                 }
             }

@@ -334,3 +334,17 @@ test("a GET form with a button that posts it gets no hidden field: the origin wo
     assert.ok(search.includes(`name="${PARAM}"`), `${JSON.stringify(method)}: ${search}`);
   }
 });
+
+test("a <meta http-equiv=refresh> to the same site carries the value; one to another site does not", async () => {
+  const meta = (body) => decode(body.match(/<meta http-equiv="Refresh" content="([^"]*)"/)?.[1] ?? "");
+  for (const [content, expected] of [["0; url=/links?n=2", "0; url=/links?n=2&_es="], [" 5;URL=links?n=3#f", " 5;URL=links?n=3&_es="]]) {
+    const location = await arrive(`/links?n=1&refresh=${encodeURIComponent(content)}`);
+    const [value] = valueIn(location);
+    const page = await load(location);
+    assert.ok(meta(page.body).startsWith(expected + value), meta(page.body));
+  }
+  for (const content of ["0; url=https://example.org/", "0; url=//example.org/x", "0"]) {
+    const page = await load(await arrive(`/links?n=1&refresh=${encodeURIComponent(content)}`));
+    assert.equal(meta(page.body), content);
+  }
+});

@@ -8,6 +8,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{js_sys, web_sys};
 
 use crate::affinity::url::rewrite_url;
+use crate::gateway::pipeline::refresh_carrying;
 
 #[wasm_bindgen(inline_js = r#"
 export function rewrite_html(response, decide, base, param, value) {
@@ -17,8 +18,9 @@ export function rewrite_html(response, decide, base, param, value) {
   // that already carry the value (user content injected into the body) is taken out.
   let elsewhere = false;
   let carried = false;
-  const carry = (url) => {
-    const out = elsewhere ? null : decide(base, url, param, value);
+  // `refresh`: `url` is the content of a <meta http-equiv="refresh">, its URL after the delay.
+  const carry = (url, refresh) => {
+    const out = elsewhere ? null : decide(base, url, param, value, !!refresh);
     if (out != null) carried = true;
     return out;
   };
@@ -97,7 +99,7 @@ export function rewrite_html(response, decide, base, param, value) {
   };
   const submitter = { element(el) {
     const url = el.getAttribute('formaction');
-    if (url.trim() === '' || (!elsewhere && decide(base, url, param, value) != null)) return;
+    if (url.trim() === '' || (!elsewhere && decide(base, url, param, value, false) != null)) return;
     leave(el);
   } };
   // A link's pings to other sites go: each ping carries the link's URL (`Ping-To`, the value
@@ -105,7 +107,7 @@ export function rewrite_html(response, decide, base, param, value) {
   // over TLS. Pings to the same site stay (the gateway takes the value out of both headers).
   const pings = { element(el) {
     const kept = el.getAttribute('ping').split(/[\t\n\f\r ]+/)
-      .filter((url) => url !== '' && !elsewhere && decide(base, url, param, value) != null);
+      .filter((url) => url !== '' && !elsewhere && decide(base, url, param, value, false) != null);
     if (kept.length > 0) el.setAttribute('ping', kept.join(' '));
     else el.removeAttribute('ping');
   } };
@@ -116,7 +118,7 @@ export function rewrite_html(response, decide, base, param, value) {
   } });
   return new HTMLRewriter()
     .on('base[href]', { element(el) {
-      if (decide(base, el.getAttribute('href'), param, value) != null) return;
+      if (decide(base, el.getAttribute('href'), param, value, false) != null) return;
       if (carried) el.remove();
       elsewhere = true;
     } })
@@ -129,6 +131,11 @@ export function rewrite_html(response, decide, base, param, value) {
     .on('button[formaction]', attr('formaction'))
     .on('input[formaction]', attr('formaction'))
     .on('[formaction]', submitter)
+    // A redirect after a delay, written the usual way (`0; url=/next`), as the header is.
+    .on('meta[http-equiv="refresh" i][content]', { element(el) {
+      const out = carry(el.getAttribute('content'), true);
+      if (out != null) el.setAttribute('content', out);
+    } })
     // A button that posts a GET form sends its fields in the body, where the gateway cannot
     // take the value out before the origin sees it: such a form gets no hidden field.
     .on('[formmethod="post" i]', { element: leave })
@@ -150,14 +157,20 @@ extern "C" {
     ) -> Result<web_sys::Response, JsValue>;
 }
 
-type Decide = Closure<dyn Fn(String, String, String, String) -> Option<String>>;
+type Decide = Closure<dyn Fn(String, String, String, String, bool) -> Option<String>>;
 
 thread_local! {
     /// One callback for every answer (it holds nothing of a request): never one leaked per
     /// request, though the rewriting outlives the call that starts it.
-    static DECIDE: Decide = Closure::new(|base: String, url: String, param: String, value: String| {
-        rewrite_url(&base, &url, &param, &value)
-    });
+    static DECIDE: Decide = Closure::new(
+        |base: String, url: String, param: String, value: String, refresh: bool| {
+            if refresh {
+                refresh_carrying(&base, &url, &param, &value)
+            } else {
+                rewrite_url(&base, &url, &param, &value)
+            }
+        },
+    );
 }
 
 /// `response` with its same-site URLs carrying `param=value`, rewritten as it streams.
