@@ -240,6 +240,21 @@ pub(crate) fn refresh_carrying(
     url::rewrite_url(base, target, name, value).map(|carrying| format!("{head}{carrying}{tail}"))
 }
 
+/// A `Content-Security-Policy` value without its `report-uri` and `report-to` directives.
+/// Directives end with `;`, policies (several headers in one) with `,`, which stays.
+fn without_reports(policy: &str) -> String {
+    let mut kept = String::with_capacity(policy.len());
+    for d in policy.split_inclusive([';', ',']) {
+        let report = d.trim_start().get(..7);
+        if !report.is_some_and(|r| r.eq_ignore_ascii_case("report-")) {
+            kept.push_str(d);
+        } else if d.ends_with(',') {
+            kept.push(',');
+        }
+    }
+    kept
+}
+
 /// Whether a `Link` header value names a referrer policy that sends the full URL to other sites
 /// (`unsafe-url`, `no-referrer-when-downgrade`), anywhere in it and however quoted, escaped or
 /// percent-encoded (`referrerpolicy*=UTF-8''unsafe%2Durl`): no parsing that a browser could read
@@ -809,6 +824,19 @@ impl Gateway {
             // starts (a preload), whatever the page's: one that sends the full URL to other
             // sites would send the value there. Such a header (a hint) goes.
             out.retain(|(n, v)| !(n.eq_ignore_ascii_case("link") && asks_full_referrer(v)));
+            // A report (a CSP violation, a network error, a deprecation) carries the page's URL,
+            // value included, to its endpoint, another site or the origin: none is named.
+            out.retain(|(n, _)| {
+                !["nel", "report-to", "reporting-endpoints"]
+                    .iter()
+                    .any(|h| n.eq_ignore_ascii_case(h))
+            });
+            for (_, policy) in out.iter_mut().filter(|(n, _)| {
+                n.eq_ignore_ascii_case("content-security-policy")
+                    || n.eq_ignore_ascii_case("content-security-policy-report-only")
+            }) {
+                *policy = without_reports(policy);
+            }
         }
         if let Some(nonce) = attempt.nonce.as_ref().filter(|_| directives.any()) {
             if directives.nonce.as_ref() != Some(nonce) {
@@ -2221,6 +2249,71 @@ mod tests {
         let png = origin("\"v1\"", "image/png");
         let out = finish(&png);
         for (name, value) in png.iter().filter(|(n, _)| n != "content-length") {
+            assert_eq!(headers::get(&out, name), Some(value.as_str()), "{name}");
+        }
+    }
+
+    /// A report (a CSP violation, a network error, a deprecation) carries the page's URL, value
+    /// included, to its endpoint: often another site, and never one that may see the value
+    /// (the origin neither). In URL mode, answers name no reporting endpoint.
+    #[test]
+    fn url_mode_answers_ask_for_no_reports() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/", 4);
+        let a = proxy(gw.start(&page_load(&location, &h(&[HTML])), NOW, &Entropy::default()));
+        let origin = h(&[
+            ("content-type", "image/png"),
+            ("NEL", r#"{"report_to":"default","max_age":86400}"#),
+            ("report-to", r#"{"group":"default","max_age":86400,"endpoints":[{"url":"https://r.example/"}]}"#),
+            ("Reporting-Endpoints", r#"default="https://r.example/""#),
+            (
+                "content-security-policy",
+                "default-src 'self'; report-uri https://r.example/csp /csp; Report-To default;img-src *",
+            ),
+            ("content-security-policy-report-only", "script-src 'none';report-uri /csp"),
+        ]);
+        let out = gw
+            .finish(&a, &origin, NOW, &Entropy::default())
+            .unwrap()
+            .headers;
+        for gone in ["nel", "report-to", "reporting-endpoints"] {
+            assert_eq!(headers::get(&out, gone), None, "{gone}");
+        }
+        assert_eq!(
+            headers::get(&out, "content-security-policy"),
+            Some("default-src 'self';img-src *")
+        );
+        assert_eq!(
+            headers::get(&out, "content-security-policy-report-only"),
+            Some("script-src 'none';")
+        );
+        // Two policies in one value (two headers joined).
+        let mut two = origin.clone();
+        two.retain(|(n, _)| n != "content-security-policy");
+        two.push((
+            "content-security-policy".into(),
+            "a 'self'; report-uri /r, report-to g; b *".into(),
+        ));
+        let out = gw
+            .finish(&a, &two, NOW, &Entropy::default())
+            .unwrap()
+            .headers;
+        assert_eq!(
+            headers::get(&out, "content-security-policy"),
+            Some("a 'self';, b *")
+        );
+        // Cookie mode: as the origin sent them.
+        let mut cookies = gateway(&[]);
+        let c = proxy(cookies.start(
+            &page_load("https://app.example/", &h(&[HTML])),
+            NOW,
+            &Entropy::default(),
+        ));
+        let out = cookies
+            .finish(&c, &origin, NOW, &Entropy::default())
+            .unwrap()
+            .headers;
+        for (name, value) in &origin {
             assert_eq!(headers::get(&out, name), Some(value.as_str()), "{name}");
         }
     }

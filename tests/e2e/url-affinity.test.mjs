@@ -348,3 +348,20 @@ test("a <meta http-equiv=refresh> to the same site carries the value; one to ano
     assert.equal(meta(page.body), content);
   }
 });
+
+test("no report of the page, whose URL holds the value, goes anywhere: NEL, Report-To, Reporting-Endpoints and CSP report-uri or report-to go", async () => {
+  // A report (CSP violation, network error, deprecation) carries the page's URL, value
+  // included, to its endpoint: often another site, and never one that must see the value.
+  const page = withHeaders("/links?n=1", [
+    'nel:{"report_to":"default","max_age":86400}',
+    'report-to:{"group":"default","max_age":86400,"endpoints":[{"url":"https://reports.example/r"}]}',
+    'reporting-endpoints:default="https://reports.example/r"',
+    "content-security-policy:default-src 'self'; report-uri https://reports.example/csp; Report-To default; img-src *",
+    "content-security-policy-report-only:script-src 'none';report-uri /csp",
+  ]);
+  const { res } = await get(await arrive(page));
+  assert.equal(res.status, 200);
+  for (const gone of ["nel", "report-to", "reporting-endpoints"]) assert.equal(res.headers.get(gone), null, gone);
+  assert.equal(res.headers.get("content-security-policy"), "default-src 'self'; img-src *");
+  assert.equal(res.headers.get("content-security-policy-report-only"), "script-src 'none';");
+});
