@@ -159,6 +159,18 @@ pub fn html_rewrite<'a>(
         .then(|| (format!("{}/", attempt.public), param, value))
 }
 
+/// URL mode: whether the answer to `attempt`, when it is a part (`206`) of a page to rewrite
+/// (see [`html_rewrite`]), is asked for again whole, without `Range` and `If-Range` (a server
+/// may ignore them), once: a part of the origin's bytes is not the same part of the visitor's
+/// rewritten page. A GET with a `Range` and a value to carry (the glue,
+/// `src/gateway/worker/http.rs`, sees the status and the type).
+pub fn whole_pages(attempt: &Attempt, method: &str) -> bool {
+    method == "GET"
+        && attempt.carry.is_some()
+        && !attempt.public.is_empty()
+        && headers::get(&attempt.headers, "range").is_some()
+}
+
 /// The headers of an HTML answer that no longer hold once URL mode rewrote it.
 const REWRITTEN_DROP: [&str; 6] = [
     "content-length",
@@ -2316,6 +2328,28 @@ mod tests {
         for (name, value) in &origin {
             assert_eq!(headers::get(&out, name), Some(value.as_str()), "{name}");
         }
+    }
+
+    /// A byte range of a rewritten page: the origin's bytes 0 to 99 are not the first 100 of the
+    /// visitor's page. A GET that may get one is asked again whole (by the glue).
+    #[test]
+    fn url_mode_a_range_of_a_page_is_asked_again_whole() {
+        let mut gw = url_gateway();
+        let location = arrive(&mut gw, "https://app.example/", 4);
+        let ranged = h(&[HTML, ("range", "bytes=0-99")]);
+        let a = proxy(gw.start(&page_load(&location, &ranged), NOW, &Entropy::default()));
+        assert!(whole_pages(&a, "GET"));
+        assert!(!whole_pages(&a, "HEAD"));
+        let b = proxy(gw.start(&page_load(&location, &h(&[HTML])), NOW, &Entropy::default()));
+        assert!(!whole_pages(&b, "GET"));
+        // Cookie mode: nothing is rewritten.
+        let mut cookies = gateway(&[]);
+        let c = proxy(cookies.start(
+            &page_load("https://app.example/", &ranged),
+            NOW,
+            &Entropy::default(),
+        ));
+        assert!(!whole_pages(&c, "GET"));
     }
 
     #[test]

@@ -365,3 +365,23 @@ test("no report of the page, whose URL holds the value, goes anywhere: NEL, Repo
   assert.equal(res.headers.get("content-security-policy"), "default-src 'self'; img-src *");
   assert.equal(res.headers.get("content-security-policy-report-only"), "script-src 'none';");
 });
+
+test("a byte range of a page is answered with the whole page, rewritten", async () => {
+  // The origin's bytes a to b are not those of the visitor's rewritten page: the gateway asks
+  // for the whole page and rewrites it (a server may ignore Range).
+  const location = await arrive("/links?n=1");
+  const [value] = valueIn(location);
+  for (const headers of [{ range: "bytes=0-99" }, { range: "bytes=100-", "if-range": '"v1"' }]) {
+    const { res, body } = await get(location, { headers });
+    assert.equal(res.status, 200, JSON.stringify(headers));
+    assert.equal(res.headers.get("content-range"), null);
+    assert.ok(body.endsWith("</body></html>\n"), body);
+    assert.deepEqual(valueIn(new URL(href(body, "root"), gw.url)), [value]);
+  }
+  // Not a page: the origin's range as it is.
+  const text = `${withHeaders("/links?n=1", ["content-type:text/plain"])}&${PARAM}=${value}`;
+  const { res, body } = await get(text, { headers: { range: "bytes=0-9" } });
+  assert.equal(res.status, 206);
+  assert.equal(res.headers.get("content-range")?.split("/")[0], "bytes 0-9");
+  assert.equal(body, "<!doctype ");
+});

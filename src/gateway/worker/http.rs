@@ -63,8 +63,22 @@ export function response_from(response, socket, text) {
   edit(answer.headers, text);
   return answer;
 }
-export function send_then(request, waiting, done, failed) {
-  return fetch(request).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
+// URL mode (`whole`, see pipeline::whole_pages): a part (206) of a page, which cannot be
+// rewritten, is asked for again whole, without Range and If-Range, once.
+export function get(request, whole) {
+  if (!whole) return fetch(request);
+  const again = new Request(request);
+  return fetch(request).then((answer) => {
+    const type = answer.headers.get('content-type');
+    if (answer.status !== 206 || !/^\s*(text\/html|application\/xhtml\+xml)/i.test(type)) return answer;
+    answer.body?.cancel();
+    again.headers.delete('range');
+    again.headers.delete('if-range');
+    return fetch(again);
+  });
+}
+export function send_then(request, whole, waiting, done, failed) {
+  return get(request, whole).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
 }
 ")]
 extern "C" {
@@ -85,8 +99,10 @@ extern "C" {
         socket: bool,
         text: &str,
     ) -> Result<web_sys::Response, JsValue>;
+    fn get(request: &web_sys::Request, whole: bool) -> js_sys::Promise;
     fn send_then(
         request: &web_sys::Request,
+        whole: bool,
         waiting: &JsValue,
         done: &js_sys::Function,
         failed: &js_sys::Function,
@@ -208,21 +224,24 @@ pub(super) fn build(
 /// Sends a request to its origin and returns what `done(waiting, response)` returns when it
 /// answers, or what `failed(waiting, error)` returns when it gives no answer (refused, reset, DNS...): no
 /// Rust future in between (`done` and `failed` are made once per instance).
+/// `whole`: see [`pipeline::whole_pages`].
 pub(super) fn send_and(
     request: &web_sys::Request,
+    whole: bool,
     waiting: &JsValue,
     done: &js_sys::Function,
     failed: &js_sys::Function,
 ) -> js_sys::Promise {
-    send_then(request, waiting, done, failed)
+    send_then(request, whole, waiting, done, failed)
 }
 
-/// Sends a request to its origin; an error means no answer (refused, reset, DNS...).
-pub(super) async fn send(request: &web_sys::Request) -> Result<web_sys::Response, JsValue> {
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    JsFuture::from(global.fetch_with_request(request))
-        .await?
-        .dyn_into()
+/// Sends a request to its origin; an error means no answer (refused, reset, DNS...). `whole`:
+/// see [`pipeline::whole_pages`].
+pub(super) async fn send(
+    request: &web_sys::Request,
+    whole: bool,
+) -> Result<web_sys::Response, JsValue> {
+    JsFuture::from(get(request, whole)).await?.dyn_into()
 }
 
 /// The origin's response with the gateway's `headers` (its own, read as `origin`, changed): the

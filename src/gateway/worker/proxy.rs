@@ -86,6 +86,7 @@ pub(super) fn start(
         Ok(outgoing) => outgoing,
         Err(e) => return reply(not_built(&e)),
     };
+    let whole = pipeline::whole_pages(&attempt, &p.method);
     let waiting = JsValue::from(Waiting {
         proxied: p,
         attempt,
@@ -94,6 +95,7 @@ pub(super) fn start(
         FAILED.with(|failed| {
             http::send_and(
                 &outgoing,
+                whole,
                 &waiting,
                 done.as_ref().unchecked_ref(),
                 failed.as_ref().unchecked_ref(),
@@ -157,7 +159,8 @@ pub(super) async fn run(
                 Ok(outgoing) => outgoing,
                 Err(e) => return not_built(&e),
             };
-        let why = match http::send(&outgoing).await {
+        let whole = pipeline::whole_pages(&attempt, request.method);
+        let why = match http::send(&outgoing, whole).await {
             // An answer of any status is the origin's: passed on, never a mark against it.
             Ok(response) => {
                 with(gw, |g| g.answered(&attempt));
