@@ -273,21 +273,7 @@ fn without_reports(policy: &str) -> String {
 /// otherwise.
 fn asks_full_referrer(link: &str) -> bool {
     let unescaped: Vec<u8> = link.bytes().filter(|b| *b != b'\\').collect();
-    let mut plain = Vec::with_capacity(unescaped.len());
-    let mut at = 0;
-    while let Some(&b) = unescaped.get(at) {
-        let hex = |i: usize| unescaped.get(i).and_then(|h| char::from(*h).to_digit(16));
-        match (b, hex(at + 1), hex(at + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
-                plain.extend(u8::try_from(hi * 16 + lo).ok());
-                at += 3;
-            }
-            _ => {
-                plain.push(b);
-                at += 1;
-            }
-        }
-    }
+    let mut plain = crate::affinity::url::percent_decoded(&unescaped, false);
     plain.retain(|b| *b != b'\\');
     plain.make_ascii_lowercase();
     let has = |word: &[u8]| plain.windows(word.len()).any(|w| w == word);
