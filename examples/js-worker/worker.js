@@ -18,8 +18,8 @@ export default {
       return response;
     }
     if (request.method === "POST" && url.pathname === "/logout") {
-      const cart = await store.find(request);
-      if (cart) await store.destroy(cart);
+      const cart = await store.load(request); // a new, empty one when the cookie names nothing valid
+      if (!cart.isNew) await store.destroy(cart);
       const response = Response.json({ user: null });
       response.headers.append("set-cookie", clearCookie("__Host-session"));
       return store.clearCookies(response);
@@ -35,7 +35,7 @@ export default {
     try {
       user = tokens.verify(getCookie(request, "__Host-session") ?? "").sub;
     } catch {} // no cookie, expired, tampered: nobody
-    const cart = await store.find(request);
-    return Response.json({ user, items: cart?.get("items") ?? [] });
+    const cart = await store.load(request); // not stored unless committed
+    return Response.json({ user, items: cart.get("items") ?? [] });
   },
 };

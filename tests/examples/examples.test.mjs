@@ -203,6 +203,19 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
     v.jar.set("__Host-sid", sid);
     assert.deepEqual((await v.get("/")).body.items, [], "the old cart was deleted from KV");
   });
+  test("a cart cookie that names nothing valid is no cart, and logout clears it", async () => {
+    // Tampered, cut short, or signed with a key since removed: store.find would reject (a 500 on
+    // every request until the cookie expires, and no way to log out).
+    const v = visitor(url);
+    await v.post("/cart?item=pen");
+    const sid = v.jar.get("__Host-sid");
+    for (const bad of [sid.slice(0, -1) + (sid.endsWith("A") ? "B" : "A"), "AAAA"]) {
+      v.jar.set("__Host-sid", bad);
+      assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
+      const out = await v.post("/logout");
+      assert.ok(out.set.some((c) => c.startsWith("__Host-sid=; Max-Age=0")), out.set.join("\n"));
+    }
+  });
 });
 
 describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
