@@ -26,6 +26,8 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
     return response;
   }
   if (request.method === "POST" && url.pathname === "/logout") {
+    const data = await store.load(request); // a new, empty one when the cookie names nothing valid
+    if (!data.isNew) await store.destroy(data); // the data itself, not only its cookie
     const response = Response.json({ user: null });
     response.headers.append("set-cookie", clearCookie("__Host-session"));
     return store.clearCookies(response); // and the data's cookie

@@ -177,8 +177,11 @@ describe("examples/deno", () => {
     assert.ok(first.set.some(isCookie("__Host-sid", 86400)));
     assert.equal((await v.get("/count")).body.n, 2);
     assert.equal((await visitor(url).get("/count")).body.n, 1, "another visitor starts at 1");
+    const sid = v.jar.get("__Host-sid");
     await v.post("/logout");
     assert.equal(v.jar.has("__Host-sid"), false, "logout clears the data's cookie too");
+    v.jar.set("__Host-sid", sid);
+    assert.equal((await v.get("/count")).body.n, 1, "and deletes the data: its old cookie names nothing");
   });
 });
 
