@@ -352,10 +352,12 @@ impl SessionStore {
         let (sessions, now) = (self.inner.clone(), now(options));
         let cookie = self.cookie_value(&cookie);
         future_to_promise(async move {
+            // The options first: a misspelt one is refused with a cookie or without.
+            let now = now?;
             let Some(cookie) = cookie? else {
                 return Ok(JsValue::UNDEFINED);
             };
-            let s = sessions.load(&cookie, now?).await.map_err(js_error)?;
+            let s = sessions.load(&cookie, now).await.map_err(js_error)?;
             Ok(s.map_or(JsValue::UNDEFINED, |s| Session::wrap(s).into()))
         })
     }

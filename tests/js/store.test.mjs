@@ -175,6 +175,7 @@ test("call options with a name that is none of their options are refused, never 
   const refused = [
     ["load", () => store.load(undefined, { nwo: NOW })],
     ["find", () => store.find("x", { nwo: NOW })],
+    ["find, no cookie", () => store.find(undefined, { nwo: NOW })],
     ["commit", () => store.commit(session, { now: NOW, force: true })],
     ["regenerate", () => store.regenerate(session, { nwo: NOW })],
     ["destroy", () => store.destroy(session, { nwo: NOW })],
