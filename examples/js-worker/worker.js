@@ -13,9 +13,11 @@ export default {
 
     if (request.method === "POST" && url.pathname === "/login") {
       const user = url.searchParams.get("user") ?? "alice"; // check a password here
+      const cart = await store.load(request);
+      if (!cart.isNew) await store.regenerate(cart); // its items under a new id: one known before login is worthless
       const response = Response.json({ user });
       response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
-      return response;
+      return store.applyCookies(response, cart);
     }
     if (request.method === "POST" && url.pathname === "/logout") {
       const cart = await store.load(request); // a new, empty one when the cookie names nothing valid

@@ -206,6 +206,18 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
     v.jar.set("__Host-sid", sid);
     assert.deepEqual((await v.get("/")).body.items, [], "the old cart was deleted from KV");
   });
+  test("a cart begun before login keeps its items under a new id: the old one names nothing", async () => {
+    const v = visitor(url);
+    await v.post("/cart?item=pen");
+    const before = v.jar.get("__Host-sid");
+    const login = await v.post("/login?user=erin");
+    assert.ok(login.set.some(isCookie("__Host-sid", 86400)), login.set.join("\n"));
+    assert.notEqual(v.jar.get("__Host-sid"), before, "login gives the cart a new id");
+    assert.deepEqual((await v.get("/")).body, { user: "erin", items: ["pen"] });
+    const planted = visitor(url);
+    planted.jar.set("__Host-sid", before);
+    assert.deepEqual((await planted.get("/")).body.items, [], "the id from before login is gone");
+  });
   test("a cart cookie that names nothing valid is no cart, and logout clears it", async () => {
     // Tampered, cut short, or signed with a key since removed: store.find would reject (a 500 on
     // every request until the cookie expires, and no way to log out).
