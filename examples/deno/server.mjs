@@ -21,9 +21,11 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
   const url = new URL(request.url);
   if (request.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice";
+    const data = await store.load(request);
+    if (!data.isNew) await store.regenerate(data); // a new id: one known before login is worthless
     const response = Response.json({ user });
     response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
-    return response;
+    return store.applyCookies(response, data);
   }
   if (request.method === "POST" && url.pathname === "/logout") {
     const data = await store.load(request); // a new, empty one when the cookie names nothing valid

@@ -183,6 +183,17 @@ describe("examples/deno", () => {
     v.jar.set("__Host-sid", sid);
     assert.equal((await v.get("/count")).body.n, 1, "and deletes the data: its old cookie names nothing");
   });
+  test("login keeps the data under a new id: the one from before names nothing", async () => {
+    const v = visitor(url);
+    await v.get("/count");
+    const before = v.jar.get("__Host-sid");
+    const login = await v.post("/login?user=alice");
+    assert.ok(login.set.some(isCookie("__Host-sid", 86400)), login.set.join("\n"));
+    assert.equal((await v.get("/count")).body.n, 2);
+    const planted = visitor(url);
+    planted.jar.set("__Host-sid", before);
+    assert.equal((await planted.get("/count")).body.n, 1, "the id from before login is gone");
+  });
 });
 
 describe("examples/js-worker (wrangler dev, local KV)", () => {
