@@ -7,6 +7,25 @@ import { sessionStore, login, logout } from "edge-session/hono";
 
 const app = new Hono();
 
+/**
+ * Whether another site sent this request (a form on evil.example posting here would sign the
+ * visitor in as the attacker: login CSRF). Browsers say where a request comes from: in
+ * Sec-Fetch-Site, or (older ones) in Origin, which then must be this app's own host.
+ */
+function crossSite(request) {
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null) return site === "cross-site";
+  const origin = request.headers.get("origin");
+  return origin !== null && origin.replace(/^https?:\/\//, "") !== new URL(request.url).host;
+}
+
+app.use((c, next) => {
+  if (c.req.method !== "GET" && c.req.method !== "HEAD" && crossSite(c.req.raw)) {
+    return c.json({ error: "cross-site request" }, 403); // before the session is loaded
+  }
+  return next();
+});
+
 let sessions; // the middleware, made at the first request (it needs env), then kept
 app.use((c, next) => {
   sessions ??= sessionStore(new SessionStore({ keys: [{ id: "k1", secret: c.env.SESSION_SECRET }], kv: c.env.SESSIONS }));

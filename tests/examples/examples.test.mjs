@@ -70,12 +70,12 @@ async function serve(dir, command, args, url, env = {}) {
   };
 }
 
-/** A visitor: a cookie jar over fetch. */
+/** A visitor: a cookie jar over fetch (`send` answers any status; `get` and `post` expect 200). */
 function visitor(base) {
   const jar = new Map();
-  const request = async (method, path) => {
+  const send = async (method, path, headers = {}) => {
     const cookie = [...jar].map(([n, v]) => `${n}=${v}`).join("; ");
-    const res = await fetch(`${base}${path}`, { method, headers: cookie ? { cookie } : {} });
+    const res = await fetch(`${base}${path}`, { method, headers: { ...headers, ...(cookie && { cookie }) } });
     const set = res.headers.getSetCookie();
     for (const line of set) {
       const [pair, ...attrs] = line.split(";");
@@ -84,10 +84,47 @@ function visitor(base) {
       if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
       else jar.set(name, value);
     }
-    assert.equal(res.status, 200, `${method} ${path}`);
-    return { body: await res.json(), set };
+    return { status: res.status, body: await res.json(), set };
   };
-  return { jar, get: (p) => request("GET", p), post: (p) => request("POST", p) };
+  const request = async (method, path, headers) => {
+    const answer = await send(method, path, headers);
+    assert.equal(answer.status, 200, `${method} ${path}`);
+    return answer;
+  };
+  return { jar, send, get: (p, h) => request("GET", p, h), post: (p, h) => request("POST", p, h) };
+}
+
+/**
+ * Login CSRF: a state-changing request from another site (its `Sec-Fetch-Site: cross-site`, or,
+ * from a browser without Sec-Fetch-*, an `Origin` not the app's own) is a 403 that sets no cookie
+ * and changes nothing; the app's own pages (same-origin, same-site, typed: `none`) still log in.
+ * `posts`: the example's other state-changing paths.
+ */
+async function crossSiteFlow(base, posts = []) {
+  const own = new URL(base).origin;
+  const crossSite = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }, { origin: "null" }];
+  crossSite.push({ "sec-fetch-site": "cross-site", origin: own }); // Sec-Fetch-Site decides
+  for (const headers of crossSite) {
+    for (const path of ["/login?user=mallory", ...posts]) {
+      const v = visitor(base);
+      const refused = await v.send("POST", path, headers);
+      assert.equal(refused.status, 403, `POST ${path} ${JSON.stringify(headers)}`);
+      assert.deepEqual(refused.set, [], "a refused request sets no cookie");
+    }
+  }
+  for (const headers of [{ "sec-fetch-site": "same-origin", origin: own }, { "sec-fetch-site": "same-site" },
+    { "sec-fetch-site": "none" }, { origin: own }, {}]) {
+    const v = visitor(base);
+    assert.equal((await v.post("/login?user=alice", headers)).body.user, "alice", JSON.stringify(headers));
+    assert.equal((await v.get("/")).body.user, "alice");
+    // Another site cannot log the visitor out either (nor change anything else).
+    const out = await v.send("POST", "/logout", { "sec-fetch-site": "cross-site" });
+    assert.equal(out.status, 403);
+    assert.deepEqual(out.set, []);
+    assert.equal((await v.get("/")).body.user, "alice", "still logged in");
+    await v.post("/logout", headers);
+    assert.equal((await v.get("/")).body.user, null);
+  }
 }
 
 /** Session tokens: nobody, login, who I am, a changed token refused, logout. */
@@ -144,6 +181,7 @@ describe("examples/node", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+  test("a cross-site login or logout is a 403 that sets no cookie; the app's own still work", () => crossSiteFlow(url));
   test("a request it cannot take is a 400, and the server stays up", async () => {
     // node:http does not catch a handler's throw: the process ended (new URL of a request for
     // `//` throws; so does sign for a user too long for a token).
@@ -170,6 +208,8 @@ describe("examples/deno", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+  test("a cross-site login, logout or count is a 403 that sets no cookie; the app's own still work", () =>
+    crossSiteFlow(url, ["/count"]));
   test("server-side data: the count goes up for this visitor only", async () => {
     const v = visitor(url);
     const first = await v.get("/count");
@@ -203,6 +243,8 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
+  test("a cross-site login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
+    crossSiteFlow(url, ["/cart?item=pen"]));
   test("a cart in KV across requests, gone after logout", async () => {
     const v = visitor(url);
     await v.post("/login?user=bob");
@@ -285,6 +327,8 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
     assert.ok(out.set.some((c) => c.startsWith("__Host-sid=; Max-Age=0")));
     assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
   });
+  test("a cross-site login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
+    crossSiteFlow(url, ["/cart?item=pen", "/logout?everywhere=1"]));
   test("log out everywhere ends the user's other sessions", async () => {
     const laptop = visitor(url);
     const phone = visitor(url);
