@@ -8,6 +8,9 @@ const tokens = new SessionTokens({ keys, ttlSeconds: 3600 });
 // No kv or durableObject: in memory. Its own purpose: its cookies are no session tokens.
 const store = new SessionStore({ keys, purpose: "data" }); // its cookie: __Host-sid
 
+// Each answer below depends on the visitor's cookies: private, so no shared cache keeps one for others.
+const json = (body) => Response.json(body, { headers: { "cache-control": "private" } });
+
 const verified = (request) => {
   const token = getCookie(request, "__Host-session");
   try {
@@ -38,14 +41,14 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
     const user = url.searchParams.get("user") ?? "alice";
     const data = await store.load(request);
     if (!data.isNew) await store.regenerate(data); // a new id: one known before login is worthless
-    const response = Response.json({ user });
+    const response = json({ user });
     response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
     return store.applyCookies(response, data);
   }
   if (request.method === "POST" && url.pathname === "/logout") {
     const data = await store.load(request); // a new, empty one when the cookie names nothing valid
     if (!data.isNew) await store.destroy(data); // the data itself, not only its cookie
-    const response = Response.json({ user: null });
+    const response = json({ user: null });
     response.headers.append("set-cookie", clearCookie("__Host-session"));
     return store.clearCookies(response); // and the data's cookie
   }
@@ -53,7 +56,7 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
     const session = await store.load(request); // reads its cookie from the request
     session.set("n", (session.get("n") ?? 0) + 1);
     await store.commit(session);
-    return store.applyCookies(Response.json({ n: session.get("n") }), session);
+    return store.applyCookies(json({ n: session.get("n") }), session);
   }
-  return Response.json({ user: verified(request)?.sub ?? null });
+  return json({ user: verified(request)?.sub ?? null });
 });

@@ -34,6 +34,7 @@ app.use((c, next) => {
 
 app.get("/", (c) => {
   const session = c.get("session");
+  c.header("cache-control", "private"); // the visitor's own: no shared cache keeps it for others
   return c.json({ user: session.subject ?? null, items: session.get("items") ?? [] });
 });
 

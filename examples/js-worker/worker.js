@@ -16,6 +16,9 @@ function crossSite(request) {
   return origin !== null && origin.replace(/^https?:\/\//, "") !== new URL(request.url).host;
 }
 
+// Each answer below depends on the visitor's cookies: private, so no shared cache keeps one for others.
+const json = (body) => Response.json(body, { headers: { "cache-control": "private" } });
+
 export default {
   async fetch(request, env) {
     const keys = [{ id: "k1", secret: env.SESSION_SECRET }]; // base64url, >= 32 bytes
@@ -30,14 +33,14 @@ export default {
       const user = url.searchParams.get("user") ?? "alice"; // check a password here
       const cart = await store.load(request);
       if (!cart.isNew) await store.regenerate(cart); // its items under a new id: one known before login is worthless
-      const response = Response.json({ user });
+      const response = json({ user });
       response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
       return store.applyCookies(response, cart);
     }
     if (request.method === "POST" && url.pathname === "/logout") {
       const cart = await store.load(request); // a new, empty one when the cookie names nothing valid
       if (!cart.isNew) await store.destroy(cart);
-      const response = Response.json({ user: null });
+      const response = json({ user: null });
       response.headers.append("set-cookie", clearCookie("__Host-session"));
       return store.clearCookies(response);
     }
@@ -45,7 +48,7 @@ export default {
       const cart = await store.load(request); // the visitor's session, or a new one
       cart.set("items", [...(cart.get("items") ?? []), url.searchParams.get("item") ?? "book"]);
       await store.commit(cart);
-      return store.applyCookies(Response.json({ items: cart.get("items") }), cart);
+      return store.applyCookies(json({ items: cart.get("items") }), cart);
     }
 
     let user = null;
@@ -53,6 +56,6 @@ export default {
       user = tokens.verify(getCookie(request, "__Host-session") ?? "").sub;
     } catch {} // no cookie, expired, tampered: nobody
     const cart = await store.load(request); // not stored unless committed
-    return Response.json({ user, items: cart.get("items") ?? [] });
+    return json({ user, items: cart.get("items") ?? [] });
   },
 };

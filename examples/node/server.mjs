@@ -50,7 +50,9 @@ function handle(req, res, json) {
 
 const server = createServer((req, res) => {
   const json = (status, body, cookie) => {
-    res.writeHead(status, { "content-type": "application/json", ...(cookie && { "set-cookie": cookie }) });
+    // private: each answer depends on the visitor's cookie; no shared cache may keep it for others.
+    const headers = { "content-type": "application/json", "cache-control": "private" };
+    res.writeHead(status, { ...headers, ...(cookie && { "set-cookie": cookie }) });
     res.end(JSON.stringify(body));
   };
   try {

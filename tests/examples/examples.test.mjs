@@ -84,11 +84,15 @@ function visitor(base) {
       if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
       else jar.set(name, value);
     }
-    return { status: res.status, body: await res.json(), set };
+    return { status: res.status, body: await res.json(), set, cache: res.headers.get("cache-control") };
   };
   const request = async (method, path, headers) => {
     const answer = await send(method, path, headers);
     assert.equal(answer.status, 200, `${method} ${path}`);
+    // The answer depends on the visitor (their cookies): no shared cache may keep it for others.
+    if (method === "GET" || answer.set.length) {
+      assert.match(answer.cache ?? "", /\b(private|no-store)\b/, `${method} ${path}: Cache-Control ${answer.cache}`);
+    }
     return answer;
   };
   return { jar, send, get: (p, h) => request("GET", p, h), post: (p, h) => request("POST", p, h) };
