@@ -84,7 +84,8 @@ function visitor(base) {
       if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
       else jar.set(name, value);
     }
-    return { status: res.status, body: await res.json(), set, cache: res.headers.get("cache-control") };
+    const body = res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text();
+    return { status: res.status, body, set, cache: res.headers.get("cache-control") };
   };
   const request = async (method, path, headers) => {
     const answer = await send(method, path, headers);
@@ -152,6 +153,27 @@ async function tokenFlow(base) {
   return v;
 }
 
+/**
+ * No login, logout or other change that matters is reachable by GET (a link or an image on
+ * another site sends one, with the visitor's cookies): GET /login, /logout and `paths` (the
+ * example's other POST routes) neither log in nor out nor change what GET / shows.
+ */
+async function getChangesNothing(base, paths = []) {
+  const stranger = visitor(base);
+  const login = await stranger.send("GET", "/login?user=mallory");
+  assert.deepEqual(login.set, [], "GET /login sets no cookie");
+  assert.equal((await stranger.get("/")).body.user, null, "GET /login logs nobody in");
+  const v = visitor(base);
+  await v.post("/login?user=alice");
+  const before = (await v.get("/")).body;
+  assert.equal(before.user, "alice");
+  for (const path of ["/login?user=mallory", "/logout", ...paths]) {
+    const answer = await v.send("GET", path);
+    assert.ok(!answer.set.some((c) => /max-age=0/i.test(c)), `GET ${path} clears no cookie: ${answer.set}`);
+    assert.deepEqual((await v.get("/")).body, before, `GET ${path} changes nothing`);
+  }
+}
+
 const projects = [];
 after(() => {
   for (const dir of projects) {
@@ -186,6 +208,7 @@ describe("examples/node", () => {
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
   test("a cross-site login or logout is a 403 that sets no cookie; the app's own still work", () => crossSiteFlow(url));
+  test("GET /login and GET /logout change nothing", () => getChangesNothing(url));
   test("a request it cannot take is a 400, and the server stays up", async () => {
     // node:http does not catch a handler's throw: the process ended (new URL of a request for
     // `//` throws; so does sign for a user too long for a token).
@@ -214,6 +237,7 @@ describe("examples/deno", () => {
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
   test("a cross-site login, logout or count is a 403 that sets no cookie; the app's own still work", () =>
     crossSiteFlow(url, ["/count"]));
+  test("GET /login and GET /logout change nothing (GET /count counts: a counter)", () => getChangesNothing(url));
   test("server-side data: the count goes up for this visitor only", async () => {
     const v = visitor(url);
     const first = await v.get("/count");
@@ -249,6 +273,7 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
   test("a cross-site login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
     crossSiteFlow(url, ["/cart?item=pen"]));
+  test("GET /login, /logout and /cart change nothing", () => getChangesNothing(url, ["/cart?item=pen"]));
   test("a cart in KV across requests, gone after logout", async () => {
     const v = visitor(url);
     await v.post("/login?user=bob");
@@ -333,6 +358,8 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
   });
   test("a cross-site login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
     crossSiteFlow(url, ["/cart?item=pen", "/logout?everywhere=1"]));
+  test("GET /login, /logout and /cart change nothing", () =>
+    getChangesNothing(url, ["/cart?item=pen", "/logout?everywhere=1"]));
   test("log out everywhere ends the user's other sessions", async () => {
     const laptop = visitor(url);
     const phone = visitor(url);
