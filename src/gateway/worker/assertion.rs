@@ -7,11 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
+use worker::console_error;
 use worker::wasm_bindgen::JsValue;
-use worker::{console_error, web_sys};
 
 use super::http::{self, page};
-use super::{with, Shared};
+use super::{with, Answer, Shared};
 use crate::gateway::assertion;
 use crate::gateway::config::AssertionSettings;
 use crate::gateway::pages::Page;
@@ -128,7 +128,7 @@ fn keep(
 }
 
 /// `GET /.well-known/jwks.json`.
-pub(super) async fn jwks_response(gw: &Shared) -> worker::Result<web_sys::Response> {
+pub(super) async fn jwks_response(gw: &Shared) -> Answer {
     match signer(gw).await {
         Ok(s) => page(&assertion::jwks_page(s.jwks.clone())),
         Err(e) => {

@@ -1,10 +1,10 @@
 //! The I/O of the DBSC endpoints (see [`crate::gateway::dbsc`], which decides everything):
 //! WebCrypto verifies a proof's signature, then the store records its challenge once.
 
-use worker::{console_error, web_sys};
+use worker::console_error;
 
 use super::http::{self, page};
-use super::Store;
+use super::{Answer, Store};
 use crate::error::Error;
 use crate::gateway::dbsc::{self, Decision};
 use crate::time::UnixTime;
@@ -13,11 +13,7 @@ use crate::webcrypto;
 /// Answers a DBSC endpoint: at once, or after the signature check and the single use of the
 /// challenge (with `STORE` on; without a store a challenge may be answered again within its
 /// window, always with a signature by the bound key).
-pub(super) async fn answer(
-    decision: Decision,
-    store: Option<Store>,
-    now: UnixTime,
-) -> worker::Result<web_sys::Response> {
+pub(super) async fn answer(decision: Decision, store: Option<Store>, now: UnixTime) -> Answer {
     let pending = match decision {
         Decision::Answer(p) => return page(&p),
         Decision::Verify(pending) => pending,

@@ -7,6 +7,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStream};
 
+use super::Answer;
 use crate::gateway::headers;
 use crate::gateway::pages::Page;
 use crate::gateway::pipeline::{self, Attempt};
@@ -177,16 +178,22 @@ pub(super) fn error_text(e: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
+/// A JavaScript error as a log line: `Name: message` (`TypeError: ...`), a thrown string as it is
+/// (as `worker::Error`'s `Display` wrote them).
+pub(super) fn error_line(e: &JsValue) -> String {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(e) => format!("{}: {}", String::from(e.name()), String::from(e.message())),
+        None => error_text(e),
+    }
+}
+
 /// A page of the gateway's own as a response.
-pub(super) fn page(p: &Page) -> worker::Result<web_sys::Response> {
+pub(super) fn page(p: &Page) -> Answer {
     let init = web_sys::ResponseInit::new();
     init.set_status(p.status);
     let headers = js_headers(&p.headers)?;
     init.set_headers(&headers);
-    Ok(web_sys::Response::new_with_opt_str_and_init(
-        Some(&p.body),
-        &init,
-    )?)
+    web_sys::Response::new_with_opt_str_and_init(Some(&p.body), &init)
 }
 
 /// Drops a response's body unread.
@@ -251,7 +258,7 @@ pub(super) fn respond(
     response: &web_sys::Response,
     origin: &[(String, String)],
     headers: &[(String, String)],
-) -> worker::Result<web_sys::Response> {
+) -> Answer {
     let c = headers::changes(origin, headers);
     if c.is_empty() {
         // Nothing to change: the origin's response itself, as a pass-through returns it (the

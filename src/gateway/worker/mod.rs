@@ -48,6 +48,11 @@ pub use super::store::{DO_BINDING as STORE_DO_BINDING, KV_BINDING as STORE_KV_BI
 
 type Shared = Rc<RefCell<Gateway>>;
 
+/// What a handler answers: the response, or the JavaScript error that kept it from being made
+/// (logged, then answered with the gateway's 500 page: see [`reply`]). A `JsValue`, not a
+/// `worker::Error`: the conversion to it and its formatting are kilobytes of wasm.
+type Answer = Result<web_sys::Response, JsValue>;
+
 /// The session store of this instance, when `STORE` is on.
 type Store = Rc<(Sessions<AnyStore>, StoreSettings)>;
 
@@ -150,31 +155,25 @@ fn entropy() -> Option<Entropy> {
 
 /// A handler's result as what the fetch handler returns: the response, or (after logging the
 /// error) the gateway's 500 page, as `#[event(fetch)]` would answer.
-fn reply(result: worker::Result<web_sys::Response>) -> JsValue {
+fn reply(result: Answer) -> JsValue {
     let error = match result {
         Ok(response) => return response.into(),
         Err(e) => e,
     };
-    console_error!("edge-session gateway: {error}");
+    console_error!("edge-session gateway: {}", http::error_line(&error));
     match http::page(&Page::internal()) {
         Ok(response) => response.into(),
-        Err(e) => js_sys::Promise::reject(&JsValue::from_str(&e.to_string())).into(),
+        Err(e) => js_sys::Promise::reject(&JsValue::from_str(&http::error_line(&e))).into(),
     }
 }
 
 /// A promise of the response `handler` makes.
-fn later(
-    handler: impl std::future::Future<Output = worker::Result<web_sys::Response>> + 'static,
-) -> JsValue {
+fn later(handler: impl std::future::Future<Output = Answer> + 'static) -> JsValue {
     promise(Box::pin(handler))
 }
 
 /// One `future_to_promise` for every kind of handler (one copy of its machinery in the wasm).
-fn promise(
-    handler: std::pin::Pin<
-        Box<dyn std::future::Future<Output = worker::Result<web_sys::Response>>>,
-    >,
-) -> JsValue {
+fn promise(handler: std::pin::Pin<Box<dyn std::future::Future<Output = Answer>>>) -> JsValue {
     future_to_promise(async move { Ok(reply(handler.await)) }).into()
 }
 

@@ -3,18 +3,14 @@
 use worker::{web_sys, Env};
 
 use super::http::{self, page};
-use super::{binding, now, with, Shared, Store};
+use super::{binding, now, with, Answer, Shared, Store};
 use crate::gateway::operator;
 use crate::gateway::pages::Page;
 use crate::gateway::store;
 use crate::time::UnixTime;
 
 /// `GET /__edge/health`: the shared snapshot read afresh, then this instance's view.
-pub(super) async fn health(
-    gw: &Shared,
-    env: &Env,
-    now: UnixTime,
-) -> worker::Result<web_sys::Response> {
+pub(super) async fn health(gw: &Shared, env: &Env, now: UnixTime) -> Answer {
     if let Some(snapshot) = super::health::read_shared(env).await {
         with(gw, |g| g.health_mut().set_shared(snapshot, now));
     }
@@ -29,10 +25,7 @@ pub(super) async fn health(
 }
 
 /// `POST /__edge/sessions/revoke`: reads the subject, revokes it in the store.
-pub(super) async fn revoke(
-    store: Option<Store>,
-    req: &web_sys::Request,
-) -> worker::Result<web_sys::Response> {
+pub(super) async fn revoke(store: Option<Store>, req: &web_sys::Request) -> Answer {
     let Some(st) = store else {
         return page(&operator::no_store());
     };
@@ -50,10 +43,7 @@ pub(super) async fn revoke(
 /// `GET /__edge/store/conformance`: the suite run against the configured store, when
 /// `STORE_TESTS` is on in a test build (feature `gateway-conformance`); 404 otherwise.
 #[cfg(feature = "gateway-conformance")]
-pub(super) async fn conformance(
-    store: Option<Store>,
-    now: UnixTime,
-) -> worker::Result<web_sys::Response> {
+pub(super) async fn conformance(store: Option<Store>, now: UnixTime) -> Answer {
     let report = match store {
         Some(st) if st.1.tests => Some(crate::store::conformance::run(st.0.store(), now).await),
         _ => None,
@@ -63,9 +53,6 @@ pub(super) async fn conformance(
 
 /// `GET /__edge/store/conformance` in a production build: the suite is not in it (404).
 #[cfg(not(feature = "gateway-conformance"))]
-pub(super) async fn conformance(
-    _store: Option<Store>,
-    _now: UnixTime,
-) -> worker::Result<web_sys::Response> {
+pub(super) async fn conformance(_store: Option<Store>, _now: UnixTime) -> Answer {
     page(&operator::conformance(None))
 }

@@ -11,7 +11,7 @@ use worker::{console_error, console_warn, web_sys};
 use super::assertion;
 use super::http::{self, page};
 use super::rewrite;
-use super::{later, reply, with, Shared, Store};
+use super::{later, reply, with, Answer, Shared, Store};
 use crate::gateway::headers;
 use crate::gateway::pages::Page;
 use crate::gateway::pipeline::{self, Attempt, Entropy, Request, Retry};
@@ -128,7 +128,7 @@ fn failed(waiting: JsValue, error: JsValue) -> JsValue {
 }
 
 /// A request for the origin could not be made: not the origin's fault, not marked down.
-fn not_built(e: &JsValue) -> worker::Result<web_sys::Response> {
+fn not_built(e: &JsValue) -> Answer {
     console_error!(
         "edge-session gateway: building the origin request failed: {}",
         http::error_text(e)
@@ -142,7 +142,7 @@ pub(super) async fn run(
     mut attempt: Attempt,
     body: Option<web_sys::ReadableStream>,
     store: Option<Store>,
-) -> worker::Result<web_sys::Response> {
+) -> Answer {
     let (gw, request, now) = (&p.gw, p.request(), p.now);
     let loaded = match &store {
         Some(st) => Some(load(gw, st, &request, &mut attempt, now).await),
@@ -176,11 +176,7 @@ pub(super) async fn run(
 }
 
 /// After `attempt` got no answer (`why`): the next try, or the answer for the client.
-fn after_failure(
-    p: &Proxied,
-    attempt: &Attempt,
-    why: &str,
-) -> Result<Attempt, worker::Result<web_sys::Response>> {
+fn after_failure(p: &Proxied, attempt: &Attempt, why: &str) -> Result<Attempt, Answer> {
     // The time of the failure, not of the request's start: a connection that took longer than
     // HEALTH_DOWN_SECONDS to fail (a timeout) would be marked down until a time already past.
     let (gw, request, now) = (&p.gw, p.request(), super::now());
@@ -247,7 +243,7 @@ async fn finish(
     response: web_sys::Response,
     store: Option<Store>,
     loaded: Option<Loaded>,
-) -> worker::Result<web_sys::Response> {
+) -> Answer {
     let origin = http::header_pairs(&response.headers());
     let (mut headers, plan) = match answer(p, attempt, &origin, &response) {
         Ok(answer) => answer,
@@ -271,11 +267,7 @@ async fn finish(
 }
 
 /// [`finish`] without a store: nothing to wait for.
-fn finish_now(
-    p: &Proxied,
-    attempt: &Attempt,
-    response: &web_sys::Response,
-) -> worker::Result<web_sys::Response> {
+fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> Answer {
     let origin = http::header_pairs(&response.headers());
     match answer(p, attempt, &origin, response) {
         Ok((headers, _)) => send_back(p, attempt, response, &origin, headers),
@@ -291,7 +283,7 @@ fn answer(
     attempt: &Attempt,
     origin: &[(String, String)],
     response: &web_sys::Response,
-) -> Result<(Vec<(String, String)>, Option<store::Plan>), worker::Result<web_sys::Response>> {
+) -> Result<(Vec<(String, String)>, Option<store::Plan>), Answer> {
     match with(&p.gw, |g| g.finish(attempt, origin, p.now, &p.entropy)) {
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
         Some(Err(refused)) => {
@@ -315,7 +307,7 @@ fn send_back(
     response: &web_sys::Response,
     origin: &[(String, String)],
     headers: Vec<(String, String)>,
-) -> worker::Result<web_sys::Response> {
+) -> Answer {
     let rewrite = pipeline::html_rewrite(attempt, &p.method, response.status(), &headers);
     let Some((base, param, value)) = rewrite else {
         return http::respond(response, origin, &headers);
