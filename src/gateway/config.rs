@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::SessionCodec;
+use crate::affinity::url::percent_decoded;
 use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::{json_shape, Error};
@@ -1121,18 +1122,58 @@ fn same_url(a: &str, b: &str) -> bool {
     a.0.eq_ignore_ascii_case(b.0) && a.1.eq_ignore_ascii_case(b.1) && a.2 == b.2
 }
 
-/// The base URL without its trailing `/`, or why it is refused.
+/// The base URL without its trailing `/`, or why it is refused: what would make every request's
+/// `fetch` fail (a port out of range, a host the URL parser refuses) or go elsewhere than written
+/// (a `.` or `..` path segment, which the URL parser resolves) is refused here, at start.
 fn check_url(url: &str) -> Result<String, &'static str> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .ok_or("must start with http:// or https://")?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains('@') {
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() || authority.contains('@') {
         return Err("must name a host (and no user info)");
     }
     if !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains(['?', '#']) {
         return Err("must hold no spaces, control characters, query or fragment");
+    }
+    // `[v6]:port` or `name:port`; the name without the code points the URL parser refuses in a
+    // host (`%`, `\`, `<`, `>`, `^`, `|`, `[`, `]`), an IPv6 address of hex digits, `:` and `.`.
+    let (host, port, allowed): (&str, _, fn(u8) -> bool) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or("has an unclosed [")?;
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("must name a host (and no user info)")?,
+                ),
+            };
+            (host, port, |b| {
+                b.is_ascii_hexdigit() || b == b':' || b == b'.'
+            })
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            (host, port, |b| !b"%\\<>^|[]".contains(&b))
+        }
+    };
+    if host.is_empty() || !host.bytes().all(allowed) {
+        return Err("must name a host the URL parser takes (no % \\ < > ^ |, IPv6 in [ ])");
+    }
+    if let Some(port) = port {
+        let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+        if !digits || !port.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err("has a port that is not a number from 1 to 65535");
+        }
+    }
+    let dots = |s: &str| matches!(&percent_decoded(s.as_bytes(), false)[..], b"." | b"..");
+    if path.split('/').any(dots) {
+        return Err("must hold no . or .. path segment");
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -1347,6 +1388,50 @@ mod tests {
             (Mode::Url, "sid-1")
         );
         assert_eq!(url.built.affinity.param_name(), "sid-1");
+    }
+
+    /// An origin URL that every request's `fetch` would refuse, or resolve elsewhere than
+    /// written, fails at start naming ORIGINS (it passed, then every request was a 500).
+    #[test]
+    fn origin_urls_fetch_would_refuse_fail_at_start() {
+        let origin = |url: &str| parse(&[(ORIGINS, &format!(r#"[{{"id":"a","url":"{url}"}}]"#))]);
+        for bad in [
+            "http://:80",
+            "http://x:",
+            "http://x:0",
+            "http://x:65536",
+            "http://x:+80",
+            "http://x:8a",
+            "http://x:1:2",
+            "http://x%41.example",
+            "http://x\\\\y",
+            "http://x|y",
+            "http://x^y",
+            "http://x]",
+            "http://[::1",
+            "http://[::1]x",
+            "http://[g::1]",
+            "http://x/app/../admin",
+            "http://x/./app",
+            "http://x/app/..",
+            "http://x/app/%2e%2E/admin",
+            "http://x/app/%2E",
+        ] {
+            let err = origin(bad).expect_err(bad);
+            assert_eq!(err.setting, ORIGINS, "{bad}");
+        }
+        for good in [
+            "http://x",
+            "http://x:1",
+            "https://x.example:65535/app/",
+            "http://127.0.0.1:8787",
+            "http://[::1]:8080/a",
+            "http://[::ffff:127.0.0.1]",
+            "http://x/a.b/..c/.d",
+            "http://origin_a.internal:8080",
+        ] {
+            assert!(origin(good).is_ok(), "{good}");
+        }
     }
 
     #[test]
