@@ -1116,10 +1116,18 @@ fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
     Ok(origins)
 }
 
-/// Whether two checked base URLs name the same place: scheme and host compared without case.
+/// Whether two checked base URLs name the same place: scheme and host compared without case,
+/// the scheme's default port written or not.
 fn same_url(a: &str, b: &str) -> bool {
     let (a, b) = (super::headers::split_url(a), super::headers::split_url(b));
-    a.0.eq_ignore_ascii_case(b.0) && a.1.eq_ignore_ascii_case(b.1) && a.2 == b.2
+    let host = |(scheme, authority, _): &(&str, &str, String)| {
+        let default = if *scheme == "http" { ":80" } else { ":443" };
+        authority
+            .strip_suffix(default)
+            .unwrap_or(authority)
+            .to_ascii_lowercase()
+    };
+    a.0 == b.0 && host(&a) == host(&b) && a.2 == b.2
 }
 
 /// The base URL without its trailing `/`, or why it is refused: what would make every request's
@@ -1432,6 +1440,16 @@ mod tests {
         ] {
             assert!(origin(good).is_ok(), "{good}");
         }
+        // One server under two ids, its default port written once: refused as the same url.
+        for (a, b) in [
+            ("http://x", "http://X:80"),
+            ("https://x:443/app", "https://x/app/"),
+        ] {
+            let list = format!(r#"[{{"id":"a","url":"{a}"}},{{"id":"b","url":"{b}"}}]"#);
+            assert!(parse(&[(ORIGINS, &list)]).is_err(), "{a} {b}");
+        }
+        let list = r#"[{"id":"a","url":"http://x:443"},{"id":"b","url":"https://x"}]"#;
+        assert!(parse(&[(ORIGINS, list)]).is_ok());
     }
 
     #[test]
