@@ -415,11 +415,11 @@ fn a_subject_the_store_could_not_link_is_not_stored() {
     );
 }
 
-/// Workers KV's model (last write wins) where "log out everywhere" of a subject runs right after
+/// Workers KV's model ([`LastWriteWins`]) where "log out everywhere" of a subject runs right after
 /// each link to it, before the store's next write: a login (or a session created logged in)
 /// concurrent with a revocation of its user.
 struct RevokedAfterLink {
-    inner: MemoryStore,
+    inner: LastWriteWins,
     subject: std::cell::RefCell<Option<String>>,
 }
 
@@ -441,12 +441,11 @@ impl Backend for RevokedAfterLink {
         &self,
         key: &str,
         entry: &edge_session::store::Entry,
-        _: Option<u64>,
+        expected: Option<u64>,
         now: u64,
     ) -> edge_session::Result<()> {
         self.revoke_pending().await?;
-        let current = self.inner.load(key).await?.map(|e| e.version);
-        self.inner.save(key, entry, current, now).await
+        self.inner.save(key, entry, expected, now).await
     }
     async fn delete(&self, key: &str) -> edge_session::Result<()> {
         self.revoke_pending().await?;
@@ -467,7 +466,7 @@ impl Backend for RevokedAfterLink {
         self.inner.revoke(subject).await
     }
     fn consistency(&self) -> edge_session::store::Consistency {
-        edge_session::store::Consistency::Eventual
+        self.inner.consistency()
     }
 }
 
@@ -485,7 +484,7 @@ fn on_kv_a_login_concurrent_with_a_revocation_stays_revocable() {
         "created, then another subject",
     ] {
         let store = RevokedAfterLink {
-            inner: MemoryStore::new(),
+            inner: LastWriteWins(MemoryStore::new()),
             subject: Default::default(),
         };
         let sessions = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
