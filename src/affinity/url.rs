@@ -83,26 +83,7 @@ pub(crate) fn without_param(url: &str, name: &str) -> String {
 // Used by the gateway, which needs `sealed`.
 #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
 fn decoded_is(raw: &str, name: &str) -> bool {
-    percent_decoded(raw.as_bytes(), true) == name.as_bytes()
-}
-
-/// `raw` with its `%XX` escapes decoded (a `%` without two hex digits stays), and `+` read as a
-/// space when `plus_is_space` (a form's query). The one percent-decoder of the gateway.
-#[cfg_attr(not(feature = "sealed"), allow(dead_code))]
-pub(crate) fn percent_decoded(raw: &[u8], plus_is_space: bool) -> Vec<u8> {
-    let hex = |i: usize| raw.get(i).and_then(|h| char::from(*h).to_digit(16));
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(&b) = raw.get(i) {
-        let (byte, len) = match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => ((hi * 16 + lo) as u8, 3),
-            (b'+', ..) if plus_is_space => (b' ', 1),
-            _ => (b, 1),
-        };
-        out.push(byte);
-        i += len;
-    }
-    out
+    crate::codec::percent_decoded(raw.as_bytes(), true) == name.as_bytes()
 }
 
 /// The link `url`, found on a page at `base` (an absolute `scheme://host/...` URL), made to carry

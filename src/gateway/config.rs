@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::SessionCodec;
-use crate::affinity::url::percent_decoded;
 use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
+use crate::codec::percent_decoded;
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::{json_shape, Error};
 use crate::keys::{KeyConfig, KeyRing};

@@ -273,7 +273,7 @@ fn without_reports(policy: &str) -> String {
 /// otherwise.
 fn asks_full_referrer(link: &str) -> bool {
     let unescaped: Vec<u8> = link.bytes().filter(|b| *b != b'\\').collect();
-    let mut plain = crate::affinity::url::percent_decoded(&unescaped, false);
+    let mut plain = crate::codec::percent_decoded(&unescaped, false);
     plain.retain(|b| *b != b'\\');
     plain.make_ascii_lowercase();
     let has = |word: &[u8]| plain.windows(word.len()).any(|w| w == word);
