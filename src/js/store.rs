@@ -369,7 +369,9 @@ impl SessionStore {
     /// its cookie (`setCookie`, `applyCookies`); the old one names nothing. Rejects with
     /// `conflict` when another request saved it first (Durable Objects): load it again and redo
     /// the change. What is set on the session while the promise is pending is kept, as a change
-    /// for the next `commit`.
+    /// for the next `commit`. Two commits of one `Session` at once: on Durable Objects the second
+    /// to reach the store rejects with `conflict`, and the `Session` stays as the first stored it
+    /// (never at an older version), what was set on it kept: commit it again to store the rest.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]
     pub fn commit(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
@@ -379,7 +381,7 @@ impl SessionStore {
             // Put back on an error too: a login at commit may have claimed the old id (a
             // version on) before it failed.
             let commit = sessions.commit(&mut s, now?).await;
-            put_back(&cell, &key, s);
+            cell.borrow_mut().settle(&key, s);
             Ok(commit_name(commit.map_err(js_error)?).into())
         })
     }
@@ -449,7 +451,7 @@ impl SessionStore {
             let key = s.store_key().to_owned();
             // Put back on an error too: the old id may have been claimed (a version on).
             let done = sessions.regenerate(&mut s, now?).await;
-            put_back(&cell, &key, s);
+            cell.borrow_mut().settle(&key, s);
             done.map(|()| JsValue::UNDEFINED).map_err(js_error)
         })
     }
@@ -664,20 +666,6 @@ fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usiz
         n => count(n)?,
     };
     Ok((retries, call_now()?))
-}
-
-/// Puts `done`, the session an operation worked on (a copy of the `Session` taken when it began,
-/// of store key `key`), back into the `Session`. What was set on the `Session` meanwhile (a login
-/// not awaited, then a change after another await) stays, as changes for the next commit.
-/// Unless the `Session` became another one meanwhile (`destroy`, a logout: the ended session
-/// never comes back in it; or another `regenerate`): then it stays as it is.
-fn put_back(cell: &RefCell<CoreSession>, key: &str, mut done: CoreSession) {
-    let mut current = cell.borrow_mut();
-    if current.store_key() == key {
-        *done.data_mut() = current.data().clone();
-        done.set_subject(current.subject().map(str::to_owned));
-        *current = done;
-    }
 }
 
 fn commit_name(c: crate::store::Commit) -> &'static str {

@@ -149,6 +149,24 @@ impl Session {
             None => !self.record.data.is_empty() || self.record.subject.is_some(),
         }
     }
+
+    /// Takes `done`, the session an operation (a commit, a regenerate) worked on: a copy of this
+    /// one taken when it began, of store key `key` (the JavaScript `Session`, which other calls
+    /// can change while the operation awaits the store). What was set on this session meanwhile
+    /// (data, subject) stays, as changes for the next commit. Unless this session became another
+    /// one meanwhile (`destroy`, a logout: the ended session never comes back in it; or another
+    /// `regenerate`): then it stays as it is. Nor when `done` is older than this session: two
+    /// commits of it at once, the second a `conflict` (the first saved the version both began
+    /// with), left it at that version, behind the store, and every later commit of it was a
+    /// `conflict` too; it keeps what the first stored. A regenerate's new id is always taken.
+    #[cfg(any(test, feature = "store"))]
+    pub(crate) fn settle(&mut self, key: &str, mut done: Session) {
+        if self.key == key && (done.key != key || done.version >= self.version) {
+            done.record.data = std::mem::take(&mut self.record.data);
+            done.record.subject = self.record.subject.take();
+            *self = done;
+        }
+    }
 }
 
 /// Sessions in a store: see the [module docs](self).
@@ -755,6 +773,70 @@ mod tests {
             assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 0);
             assert_eq!(store.len(), usize::from(!ended));
         }
+    }
+
+    /// Two commits of one JavaScript `Session` at once, each on a copy settled back in turn
+    /// ([`Session::settle`]): on this strongly consistent store the second is a `conflict`, and
+    /// settled back it put the session at the version it began with, older than the store's:
+    /// every later commit of it was a `conflict` too, and its changes could never be saved. The
+    /// session keeps the version the first stored (whichever settles first) and what was set on
+    /// it, and its next commit stores the rest.
+    #[test]
+    fn the_loser_of_two_commits_at_once_never_takes_the_session_back_to_an_older_version() {
+        for loser_first in [false, true] {
+            let store = MemoryStore::new();
+            let s = sessions(&store);
+            let cookie = stored(&s, None);
+            let mut session = load(&s, &cookie, NOW + 1).unwrap();
+            let key = session.store_key().to_owned();
+            session.insert("n", json!(1));
+            let mut winner = session.clone();
+            session.insert("m", json!(2));
+            let mut loser = session.clone();
+            assert_eq!(
+                block_on(s.commit(&mut winner, NOW + 1)).unwrap(),
+                Commit::Written
+            );
+            assert_eq!(
+                block_on(s.commit(&mut loser, NOW + 1)).unwrap_err(),
+                Error::Conflict
+            );
+            if loser_first {
+                session.settle(&key, loser);
+                session.settle(&key, winner);
+            } else {
+                session.settle(&key, winner);
+                session.settle(&key, loser);
+            }
+            let what = format!("loser first: {loser_first}");
+            assert_eq!(session.version(), 2, "{what}");
+            assert_eq!(
+                block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+                Commit::Written,
+                "{what}"
+            );
+            let kept = load(&s, &cookie, NOW + 2).unwrap();
+            assert_eq!(kept.version(), 3, "{what}");
+            assert_eq!(
+                (kept.get("n"), kept.get("m")),
+                (Some(&json!(1)), Some(&json!(2))),
+                "{what}"
+            );
+        }
+        // A regenerate settled back takes its new id whatever the version (1) it has there.
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, None);
+        let mut session = load(&s, &cookie, NOW + 1).unwrap();
+        session.insert("n", json!(1));
+        block_on(s.commit(&mut session, NOW + 1)).unwrap();
+        let key = session.store_key().to_owned();
+        let mut renewed = session.clone();
+        block_on(s.regenerate(&mut renewed, NOW + 1)).unwrap();
+        session.settle(&key, renewed);
+        assert_ne!(session.store_key(), key);
+        assert!(session.cookie().is_some());
+        assert_eq!(session.version(), 1);
     }
 
     /// `update` commits the same way: a change that sets the subject gives the session a new

@@ -108,6 +108,24 @@ export default {
           await s.revokeTokens(q("revoke"), KEEP_SECONDS, { now: at });
           return Response.json({ revoked: q("revoke") });
         }
+        case "/twice": {
+          // Two commits of one Session at once (the visitor's, or a new one), then one more.
+          const s = store(env, kind);
+          const session = await s.load(cookie);
+          session.set("n", (session.get("n") ?? 0) + 1);
+          const outcomes = await Promise.allSettled([s.commit(session), s.commit(session)]);
+          const version = session.version;
+          session.set("after", crypto.randomUUID());
+          const last = await s.commit(session).catch((e) => e.code);
+          const stored = await s.find(session.cookie ?? cookie);
+          return Response.json({
+            outcomes: outcomes.map((o) => (o.status === "fulfilled" ? o.value : o.reason.code)),
+            version,
+            last,
+            session: { data: session.data, version: session.version, cookie: session.cookie },
+            stored: { data: stored?.data, version: stored?.version },
+          });
+        }
         case "/revoke":
           return Response.json({ revoked: await store(env, kind).revokeSubject(url.searchParams.get("user")) });
         case "/fault": {

@@ -133,6 +133,26 @@ for (const store of ["durable", "kv"]) {
   });
 }
 
+for (const store of ["durable", "kv"]) {
+  test(`two commits of one Session at once leave it as the store holds it, never older (${store})`, async () => {
+    // On Durable Objects the second commit is a conflict, and it took the Session back to the
+    // version both began with (a new session: unstored, without its cookie): every later commit
+    // of it was a conflict too.
+    const cookie = (await get(`/counter?store=${store}`)).cookie;
+    for (const sid of [undefined, cookie]) {
+      const what = `${store}, ${sid ? "stored" : "new"} session`;
+      const r = await get(`/twice?store=${store}`, sid);
+      for (const o of r.outcomes) assert.ok(["created", "written", "unchanged", "conflict"].includes(o), `${what}: ${o}`);
+      if (store === "durable") assert.ok(r.outcomes.includes("conflict"), `${what}: ${r.outcomes}`);
+      assert.ok(r.version >= 1, what);
+      assert.equal(r.last, "written", what);
+      assert.ok(r.session.cookie || sid, `${what}: a new session has its cookie`);
+      assert.deepEqual(r.stored, { data: r.session.data, version: r.session.version }, what);
+      assert.equal(typeof r.stored.data.after, "string", what);
+    }
+  });
+}
+
 test("a failing binding is store_unavailable, never a crash", async () => {
   const cookie = (await get(`/counter?store=kv`)).cookie;
   for (const how of ["throw", "reject", "hang"]) {

@@ -41,8 +41,8 @@ test("subjects with a lone surrogate are refused: they would be one subject with
 
 /**
  * A Durable Object namespace in memory whose objects are the library's own
- * (handleSessionObject), each with its storage; `failOnce(name, op)` makes that object's next
- * request of that op fail as a reset object does.
+ * (handleSessionObject), each with its storage, serving one request at a time; `failOnce(name, op)`
+ * makes that object's next request of that op fail as a reset object does.
  */
 const objects = () => {
   const storages = new Map();
@@ -61,15 +61,23 @@ const objects = () => {
     }
     return storages.get(name);
   };
+  // One request at a time per object, as a Durable Object's input gate delivers no other
+  // while its storage work is under way: the compare-and-set of a save is atomic there.
+  const queues = new Map();
+  const serve = async (id, url, init) => {
+    if (failing.get(id) === JSON.parse(init.body).op) {
+      failing.delete(id);
+      throw new Error("Durable Object reset because its code was updated");
+    }
+    return handleSessionObject(storage(id), new Request(url, init));
+  };
   const namespace = {
     idFromName: (name) => name,
     get: (id) => ({
-      fetch: async (url, init) => {
-        if (failing.get(id) === JSON.parse(init.body).op) {
-          failing.delete(id);
-          throw new Error("Durable Object reset because its code was updated");
-        }
-        return handleSessionObject(storage(id), new Request(url, init));
+      fetch: (url, init) => {
+        const turn = (queues.get(id) ?? Promise.resolve()).then(() => serve(id, url, init));
+        queues.set(id, turn.catch(() => {}));
+        return turn;
       },
     }),
   };
@@ -563,5 +571,34 @@ test("a destroy while a commit or regenerate of the Session is under way leaves 
       assert.equal(await store.commit(session, { now: NOW + 2 }), "created", what);
       assert.equal((await store.find(session.cookie, { now: NOW + 3 })).subject, undefined, what);
     }
+  }
+});
+
+test("two commits of one Session at once: the one that loses leaves the Session as the store holds it, never at an older version", async () => {
+  // Each commit works on a copy of the Session and puts it back when it ends. On Durable Objects
+  // the second is a `conflict` (the first saved the version both began with), and putting its
+  // copy back took the Session to that older version: every later commit of it was a conflict
+  // too, and what was set on it could never be saved.
+  for (const [kind, config] of [["memory", {}], ["kv", { kv: memoryKv() }], ["durableObject", { durableObject: objects().namespace }]]) {
+    const store = new SessionStore({ keys, ...config });
+    const first = await store.load(undefined, { now: NOW });
+    first.set("cart", ["book"]);
+    await store.commit(first, { now: NOW });
+    const session = await store.load(first.cookie, { now: NOW + 1 });
+    session.set("cart", ["book", "pen"]);
+    const one = store.commit(session, { now: NOW + 1 });
+    session.set("greeting", "hi");
+    const two = store.commit(session, { now: NOW + 1 });
+    const outcomes = await Promise.allSettled([one, two]);
+    for (const o of outcomes) if (o.status === "rejected") assert.equal(o.reason.code, "conflict", kind);
+    assert.ok(outcomes.some((o) => o.status === "fulfilled"), kind);
+    const held = await store.find(first.cookie, { now: NOW + 1 });
+    assert.ok(session.version >= held.version, `${kind}: ${session.version} < ${held.version}`);
+    assert.deepEqual(session.data, { cart: ["book", "pen"], greeting: "hi" }, kind);
+    // Committed again, everything set on it is stored.
+    assert.notEqual(await store.commit(session, { now: NOW + 1 }), "created", kind);
+    const stored = await store.find(first.cookie, { now: NOW + 2 });
+    assert.deepEqual(stored.data, { cart: ["book", "pen"], greeting: "hi" }, kind);
+    assert.equal(stored.version, session.version, kind);
   }
 });
