@@ -31,19 +31,26 @@ const CDN_CACHE_FIELDS = [
   "edge-control",
 ];
 
+/** Per context, the response the middleware copied last: its own, whose headers it may change. */
+const copies = new WeakMap();
+
 /**
  * Appends a Set-Cookie to a copy of the context's response, and makes it private, as the gateway
  * does. A copy: the handler's Response may be one it returns to every request (a module-level
  * `new Response(null, { status: 204 })`), which would carry this visitor's cookie to the next
- * ones, or a fetch's, whose headers are immutable. A WebSocket handshake (101), which not every
- * runtime can copy, is changed in place. Private: a shared cache that kept it would hand
+ * ones, or a fetch's, whose headers are immutable. One copy, however many cookies the route's
+ * middlewares append (none again while c.res is that copy). A WebSocket handshake (101), which
+ * not every runtime can copy, is changed in place. Private: a shared cache that kept it would hand
  * one visitor's session to others (a refresh rides on whatever page the app answers, one it may
  * have made `public`). The app's `no-store` or `private` stays; otherwise `public` and `s-maxage`
  * give way to `private` and the other directives stay. The fields a CDN reads in place of
  * Cache-Control (`CDN_CACHE_FIELDS`) are removed: the CDN then reads the private Cache-Control.
  */
 const appendCookie = (c, value) => {
-  if (c.res.status !== 101) c.res = new Response(c.res.body, c.res);
+  if (c.res.status !== 101 && copies.get(c) !== c.res) {
+    c.res = new Response(c.res.body, c.res);
+    copies.set(c, c.res); // what Hono's setter keeps (it may copy it again)
+  }
   c.res.headers.append("set-cookie", value);
   const headers = c.res.headers;
   for (const name of CDN_CACHE_FIELDS) headers.delete(name);

@@ -1086,3 +1086,52 @@ test("a login under sessionTokens gives a sessionStore outside it a new id: the 
     assert.deepEqual(await (await app.request("/cart", { headers: { cookie: renewed[0] } })).json(), { items: ["book"] }, kind);
   }
 });
+
+test("the handler's Response is copied once, however many of the middleware's cookies it gets", async () => {
+  // Each cookie appended made a copy of the response (and Hono's c.res setter copies what it is
+  // given once more): three middlewares with a cookie each copied it three times.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] });
+  const appOf = (layers) => {
+    const app = new Hono();
+    for (const layer of layers) app.use(layer);
+    app.get("/", (c) => {
+      c.get("session")?.set?.("seen", true);
+      return c.text("body", 201, { "x-app": "kept", "cache-control": "public, max-age=60", "cdn-cache-control": "max-age=600" });
+    });
+    return app;
+  };
+  /** The response to GET /, and how many Responses were made for it. */
+  const counted = async (app, headers) => {
+    const Real = globalThis.Response;
+    let made = 0;
+    globalThis.Response = class extends Real {
+      constructor(...args) {
+        super(...args);
+        made++;
+      }
+    };
+    try {
+      return [await app.request("/", { headers }), made];
+    } finally {
+      globalThis.Response = Real;
+    }
+  };
+  const old = tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 60 });
+  const headers = { cookie: `__Host-session=${old}` };
+  const [one, oneMade] = await counted(appOf([mw.affinity(router)]), headers);
+  assert.equal(one.headers.getSetCookie().length, 1);
+  const [three, threeMade] = await counted(appOf([mw.affinity(router), mw.sessionTokens(tokens), mw.sessionStore(store)]), headers);
+  assert.equal(threeMade, oneMade, "as many Responses made for three cookies as for one");
+  assert.deepEqual(three.headers.getSetCookie().map((c) => c.split("=")[0]), ["__Host-sid", "__Host-session", "__Host-affinity"]);
+  assert.equal(three.status, 201);
+  assert.equal(await three.text(), "body");
+  assert.equal(three.headers.get("x-app"), "kept");
+  assert.match(three.headers.get("content-type"), /^text\/plain/);
+  assert.equal(three.headers.get("cache-control"), "private, max-age=60");
+  assert.equal(three.headers.get("cdn-cache-control"), null);
+  // The cookies work: the visitor is back with each.
+  const back = await appOf([mw.affinity(router), mw.sessionTokens(tokens), mw.sessionStore(store)]).request("/", { headers: { cookie: cookiesOf(three) } });
+  assert.deepEqual(back.headers.getSetCookie(), []);
+});
