@@ -70,7 +70,11 @@ export interface AffinityOptions {
   clientIp?: (c: Context) => string | null | undefined;
 }
 
-/** Session tokens in a cookie: `c.get("session")` is the verified claims or null. */
+/**
+ * Session tokens in a cookie: `c.get("session")` is the verified claims or null. Of several
+ * cookies of the name (one a sibling subdomain set, for a name without `__Host-`), the first of
+ * the first four that verifies is the session, as at the gateway.
+ */
 export function sessionTokens<C extends object = SessionClaims>(
   tokens: SessionTokens | SealedTokens,
   options?: SessionTokensOptions<C>,

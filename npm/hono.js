@@ -61,6 +61,25 @@ const appendCookie = (c, value) => {
   headers.set("cache-control", ["private", ...kept].join(", "));
 };
 
+/**
+ * How many cookies of the session's name are tried, as at the gateway: the first that verifies
+ * is the session (a name without `__Host-` can be set by a sibling subdomain, with a longer path,
+ * which browsers send first).
+ */
+const MAX_PRESENTED = 4;
+
+/**
+ * The values of the first `MAX_PRESENTED` cookies called `name` the request sent, in order: each
+ * piece of the Cookie header read by the library's getCookie (one parser of Cookie headers).
+ */
+const cookieValues = (getCookie, request, name) =>
+  (request.headers.get("cookie") ?? "")
+    .split(";")
+    .filter((piece) => piece.includes(name))
+    .map((piece) => getCookie(piece, name))
+    .filter((value) => value !== undefined)
+    .slice(0, MAX_PRESENTED);
+
 /** Whether the response already has a Set-Cookie of the cookie `name`. */
 const setsCookie = (res, name) => res.headers.getSetCookie().some((v) => v.slice(0, v.indexOf("=")).trim() === name);
 
@@ -117,7 +136,8 @@ const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
 
 /**
  * Session tokens (SessionTokens or SealedTokens) in a cookie. Sets `session` to the verified
- * claims or null, and `sessionError` to why a token sent was refused (its error code). Tokens
+ * claims or null, and `sessionError` to why a token sent was refused (its error code). Of several
+ * cookies of the name, the first of the first four that verifies is the session. Tokens
  * past `refreshAfter` of their life are re-issued on the way out (sliding refresh), unless the
  * response already sets the cookie.
  */
@@ -136,28 +156,34 @@ export function sessionTokens(tokens, options = {}) {
       clearCookie(cookieName, cookie);
       attributesChecked = true;
     }
-    const token = getCookie(c.req.raw, cookieName);
+    let token;
     let claims = null;
     let error;
-    // The token's refusals make the visitor anonymous (sessionError: the code). The app's own
+    // The token's refusals make the visitor anonymous (sessionError: the code; of several
+    // refused, `expired` when one is, else the first one's, as at the gateway). The app's own
     // errors (a minIssuedAt lookup that threw, whatever its code: the store's store_unavailable,
     // a driver's ECONNREFUSED; or that gave what is not a time: invalid_config) are not the
     // token's: thrown, not a logout.
-    const check = (options) => {
+    const check = (value, options) => {
       try {
-        return tokens.verify(token, options);
+        return tokens.verify(value, options);
       } catch (e) {
         if (typeof e?.code !== "string" || e.code === "invalid_config") throw e;
-        error = e.code;
+        if (error === undefined || e.code === "expired") error = e.code;
         return null;
       }
     };
-    if (token !== undefined) {
-      claims = check();
-      if (claims && minIssuedAt) {
-        const at = await minIssuedAt(claims); // outside check: its failure is the request's
-        if (at !== undefined && at !== null) claims = check({ minIssuedAt: at });
+    for (const value of cookieValues(getCookie, c.req.raw, cookieName)) {
+      claims = check(value);
+      if (claims) {
+        token = value;
+        error = undefined;
+        break;
       }
+    }
+    if (claims && minIssuedAt) {
+      const at = await minIssuedAt(claims); // outside check: its failure is the request's
+      if (at !== undefined && at !== null) claims = check(token, { minIssuedAt: at });
     }
     const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false, answered: false };
     enter(c, s);

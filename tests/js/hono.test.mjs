@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import { deleteCookie } from "hono/cookie";
 import { etag } from "hono/etag";
 import { stream } from "hono/streaming";
-import { KEYS_1, SECRET_1, pkg } from "./fixtures.mjs";
+import { KEYS_1, SECRET_1, SECRET_2, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const { SessionTokens, Affinity, getCookie } = pkg;
@@ -1134,4 +1134,36 @@ test("the handler's Response is copied once, however many of the middleware's co
   // The cookies work: the visitor is back with each.
   const back = await appOf([mw.affinity(router), mw.sessionTokens(tokens), mw.sessionStore(store)]).request("/", { headers: { cookie: cookiesOf(three) } });
   assert.deepEqual(back.headers.getSetCookie(), []);
+});
+
+test("sessionTokens: of several cookies of its name, the first of four that verifies is the session, as at the gateway", async () => {
+  // Only the first was read: a cookie of the name planted by a sibling subdomain (possible for a
+  // name without __Host-), with a longer path, which browsers send first, logged the visitor
+  // out for as long as it lived. The gateway tries the first four and takes the first valid one.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5, leewaySeconds: 0 });
+  const other = new SessionTokens({ keys: [{ id: "k1", secret: SECRET_2 }], ttlSeconds: 100 });
+  const app = tokenApp(tokens, { cookieName: "session" });
+  const now = Math.floor(Date.now() / 1000);
+  const mine = tokens.sign({ sub: "alice" }, { now: now - 10 });
+  const forged = other.sign({ sub: "mallory" });
+  const expired = tokens.sign({ sub: "alice" }, { now: now - 200 });
+  const visit = async (...values) => {
+    const res = await app.request("/", { headers: { cookie: ["theme=dark", ...values.map((v) => `session=${v}`)].join("; ") } });
+    const { session, error } = await res.json();
+    return { sub: session?.sub ?? null, error, set: res.headers.getSetCookie() };
+  };
+  for (const values of [["junk", mine], [forged, mine], [expired, "junk", forged, mine], [mine, forged]]) {
+    assert.deepEqual(await visit(...values), { sub: "alice", error: null, set: [] }, values.join(", "));
+  }
+  // None verifies: expired when one is, otherwise the first one's reason (the gateway's rule).
+  assert.equal((await visit("junk", expired)).error, "expired");
+  assert.equal((await visit(forged, "junk")).error, "bad_signature");
+  // Past the first four, as at the gateway: not read.
+  assert.deepEqual(await visit("a", "b", "c", "d", mine), { sub: null, error: "malformed", set: [] });
+  // The refresh is the valid one's.
+  const old = tokens.sign({ sub: "alice" }, { now: now - 60 });
+  const { sub, set } = await visit("junk", old);
+  assert.equal(sub, "alice");
+  assert.equal(set.length, 1);
+  assert.equal(tokens.verify(getCookie(set[0].split(";")[0], "session")).sub, "alice");
 });
