@@ -19,7 +19,11 @@ export interface SessionStoreVariables {
   /**
    * The visitor's stored session; a new, empty one when the cookie names none. After `logout(c)`
    * it is null until a `login(c)` in the same request (the type leaves null out, so that a handler
-   * needs no check before a logout): read it before logging out.
+   * needs no check before a logout): read it before logging out. It is committed when the handler
+   * returns: a change to it afterwards (`set`, `delete`, `data =`, `subject =` in the callback of
+   * hono/streaming's `stream`, `streamText` or `streamSSE`) throws an Error, since it could never
+   * be saved; make the changes in the handler, before it returns the streaming answer (with
+   * `commit: false`, where the app commits itself, nothing is refused).
    */
   session: Session;
 }

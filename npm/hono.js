@@ -233,7 +233,8 @@ const tokenCookie = (tokens, name, cookie, token) => {
  * only when it changed, a touch when due) and sends its cookie when the client does not know it:
  * the cookie is read after the commit, which gives a stored session whose subject the handler
  * changed without `login` a new id (no session fixation). When the handler throws, nothing is
- * committed and no cookie sent, but the removal of a logout done before.
+ * committed and no cookie sent, but the removal of a logout done before. A change to the session
+ * after the handler returned (in the callback of a streaming answer) throws (`guarded`).
  */
 export function sessionStore(store, options = {}) {
   checkOptions("sessionStore options", options, ["commit"]);
@@ -241,8 +242,9 @@ export function sessionStore(store, options = {}) {
   return async (c, next) => {
     const session = await store.load(c.req.raw);
     const s = { kind: "store", store, session, cleared: false, pending: [], answered: false };
+    s.view = commit ? guarded(s) : session;
     enter(c, s);
-    c.set("session", session);
+    c.set("session", s.view);
     try {
       await next();
     } finally {
@@ -266,6 +268,37 @@ export function sessionStore(store, options = {}) {
     if (value) appendCookie(c, value);
   };
 }
+
+/**
+ * The Session of `s` as the handler sees it (`c.get("session")`): the same, but that a change to
+ * it (`set`, `delete`, `data =`, `subject =`) once the middleware has answered throws. The
+ * middleware commits when the handler returns: a streaming answer's callback (hono/streaming's
+ * `stream`, `streamText`, `streamSSE`) runs on afterwards, and a change it made then was lost
+ * without a word (and its cookie, for a new session, could no longer go out).
+ */
+const guarded = (s) => {
+  const late = () => {
+    if (s.answered) {
+      throw new Error(
+        "edge-session/hono: a change to the session after the session middleware answered (in a stream's callback) would never be saved: change it in the handler, before it returns",
+      );
+    }
+  };
+  return new Proxy(s.session, {
+    get(session, name) {
+      const value = Reflect.get(session, name);
+      if (typeof value !== "function") return value;
+      return (...args) => {
+        if (name === "set" || name === "delete") late();
+        return value.apply(session, args);
+      };
+    },
+    set(session, name, value) {
+      late();
+      return Reflect.set(session, name, value);
+    },
+  });
+};
 
 /**
  * Logs in, under the innermost session middleware of the route. With session tokens: signs
@@ -303,7 +336,7 @@ export function login(c, claims) {
   // deletes, as at the gateway.
   if (s.session.subject !== undefined && s.session.subject !== subject) s.session.data = {};
   s.session.subject = subject;
-  c.set("session", s.session); // null after a logout in the same request
+  c.set("session", s.view); // null after a logout in the same request
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one
   // fails the login too (the request fails anyway): nothing is regenerated.

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Hono } from "hono";
 import { deleteCookie } from "hono/cookie";
 import { etag } from "hono/etag";
-import { stream } from "hono/streaming";
+import { stream, streamSSE, streamText } from "hono/streaming";
 import { KEYS_1, SECRET_1, SECRET_2, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -1166,4 +1166,68 @@ test("sessionTokens: of several cookies of its name, the first of four that veri
   assert.equal(sub, "alice");
   assert.equal(set.length, 1);
   assert.equal(tokens.verify(getCookie(set[0].split(";")[0], "session")).sub, "alice");
+});
+
+test("sessionStore under stream(), streamText() and streamSSE(): changes before the body streams are saved, a change after the middleware answered throws", async () => {
+  // The handler returns the streaming Response at once and its callback runs on afterwards: the
+  // middleware committed (and sent the cookie) when the handler returned, before the callback's
+  // first await was over. A change the callback made after that was lost without a word.
+  const store = new SessionStore({ keys: KEYS_1 });
+  const helpers = { stream, streamText, streamSSE };
+  for (const [kind, helper] of Object.entries(helpers)) {
+    const app = new Hono();
+    app.use(mw.sessionStore(store));
+    app.get("/", (c) => {
+      const session = c.get("session");
+      session.set("before", 1); // in the handler: saved
+      return helper(
+        c,
+        async (s) => {
+          session.set("start", 2); // the callback's part before its first await: saved too
+          await s.write("a;");
+          for (const [what, change] of [
+            ["set", () => session.set("late", 3)],
+            ["delete", () => session.delete("before")],
+            ["data", () => (session.data = {})],
+            ["subject", () => (session.subject = "eve")],
+            ["through c", () => c.get("session").set("late", 3)],
+          ]) {
+            try {
+              change();
+              await s.write(`${what}: no error;`);
+            } catch (e) {
+              await s.write(`${what}: ${e.message};`);
+            }
+          }
+          await s.write(`read: ${session.get("before")},${session.get("start")},${session.get("late")};`);
+        },
+      );
+    });
+    const res = await app.request("/");
+    const body = await res.text();
+    const lines = body.split(";").filter((l) => l.trim());
+    for (const what of ["set", "delete", "data", "subject", "through c"]) {
+      assert.ok(
+        lines.some((l) => l.includes(`${what}: edge-session/hono: a change to the session after the session middleware answered`)),
+        `${kind} ${what}: ${body}`,
+      );
+    }
+    assert.ok(body.includes("read: 1,2,undefined"), `${kind}: ${body}`);
+    const cookie = cookiesOf(res);
+    assert.match(cookie, /^__Host-sid=/, kind);
+    const stored = await store.find(cookie.replace(/^__Host-sid=/, ""));
+    assert.deepEqual(stored.data, { before: 1, start: 2 }, kind);
+    assert.equal(stored.subject, undefined, kind);
+  }
+  // With commit: false the app commits itself, when it likes: nothing is refused.
+  const app = new Hono();
+  app.use(mw.sessionStore(store, { commit: false }));
+  app.get("/", (c) =>
+    stream(c, async (s) => {
+      await s.write("a");
+      c.get("session").set("late", 1);
+      await s.write(`:${c.get("session").get("late")}`);
+    }),
+  );
+  assert.equal(await (await app.request("/")).text(), "a:1");
 });
