@@ -223,6 +223,11 @@ fn refused_headers() {
         (r#"{"alg":"HS256","kid":"k1","kid":"k1"}"#, "malformed"),
         (r#"{"alg":"HS256","\u0061lg":"HS256"}"#, "malformed"),
         (r#"{"alg":"HS256","crit":["exp"]}"#, "malformed"),
+        // RFC 7797's unencoded payload without its crit: jose ignores b64 and reads the
+        // payload as base64url, PyJWT honours it (the payload is detached): refused.
+        (r#"{"alg":"HS256","b64":false}"#, "malformed"),
+        (r#"{"alg":"HS256","b64":"false"}"#, "malformed"),
+        (r#"{"alg":"HS256","b64":null}"#, "malformed"),
         (r#"{"alg":"HS256","typ":"JOSE+JSON"}"#, "malformed"),
         (r#"{"alg":["HS256"]}"#, "malformed"),
         (r#"["HS256"]"#, "malformed"),
@@ -257,6 +262,9 @@ fn refused_headers() {
         );
         assert_eq!(verify_code(&t, &jwt, NOW), "malformed", "{typ}");
     }
+    // b64 true is what every library reads without it.
+    let b64_true = craft(r#"{"alg":"HS256","b64":true}"#, &payload, SECRET_1);
+    assert!(t.verify_jwt::<Value>(&b64_true, &at(NOW)).is_ok());
     // alg "none" with an empty signature, as an attacker sends it.
     let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(payload.as_bytes()));
     assert_eq!(verify_code(&t, &none, NOW), "unsupported_alg");

@@ -10,10 +10,10 @@
 //! Verification checks, in order: size (`too_large`), three strict base64url segments and a
 //! header that is one JSON object with unique member names, an `alg` of exactly `HS256`
 //! (`unsupported_alg`, for `none` too), an optional `typ` of `JWT` or `application/jwt` (any
-//! case), no `crit` (`malformed`), the key id (`unknown_key`), the signature (`bad_signature`,
-//! constant time), claims with unique names and well-typed registered claims (`malformed`;
-//! `exp` is required), time with leeway (`expired`, `not_yet_valid`), then [`VerifyOptions`]
-//! (`wrong_issuer`, `wrong_audience`, `revoked`).
+//! case), no `crit` and no `b64` but `true` (`malformed`), the key id (`unknown_key`), the
+//! signature (`bad_signature`, constant time), claims with unique names and well-typed
+//! registered claims (`malformed`; `exp` is required), time with leeway (`expired`,
+//! `not_yet_valid`), then [`VerifyOptions`] (`wrong_issuer`, `wrong_audience`, `revoked`).
 //!
 //! ```
 //! use edge_session::{JwtSignOptions, KeyConfig, SessionTokens, TokenConfig, VerifyOptions};
@@ -312,6 +312,11 @@ fn read_jose_header(header: &[u8]) -> Result<Option<String>> {
     if get("crit").is_some() {
         return Err(Error::Malformed("no crit header extension is supported"));
     }
+    // RFC 7797's unencoded payload: without its `crit` jose ignores `b64: false` and reads the
+    // payload as base64url, PyJWT honours it. Libraries disagree on what was signed: refused.
+    if get("b64").is_some_and(|b64| b64 != "true") {
+        return Err(Error::Malformed("b64 must be true"));
+    }
     match get("kid").map(json::string) {
         None => Ok(None),
         Some(Some(kid)) => Ok(Some(kid.into_owned())),
@@ -358,6 +363,7 @@ mod tests {
             (r#"{"alg":"HS256","typ":"at+jwt"}"#, "malformed"),
             (r#"{"alg":"HS256","kid":1}"#, "malformed"),
             (r#"{"alg":"HS256","crit":["b64"],"b64":false}"#, "malformed"),
+            (r#"{"alg":"HS256","b64":false}"#, "malformed"),
             (r#"["alg","HS256"]"#, "malformed"),
             (r#"{"alg":"HS256"} x"#, "malformed"),
         ] {
