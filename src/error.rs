@@ -4,6 +4,9 @@ use std::fmt::{self, Write};
 
 use serde::de::DeserializeOwned;
 
+use crate::codec::ascii_lossy;
+use crate::keys::MAX_KEY_ID_BYTES;
+
 /// Everything that can go wrong, each with a stable code ([`Error::code`]) that the JavaScript
 /// face exposes as `error.code`.
 ///
@@ -15,7 +18,9 @@ pub enum Error {
     TooLarge { len: usize, max: usize },
     /// The input is not in the expected format (bad base64url, truncated, unknown version...).
     Malformed(&'static str),
-    /// The token names a key id that the keyring does not hold.
+    /// The token names a key id that the keyring does not hold. Carries that id as read, ASCII
+    /// only (any other byte as U+FFFD) and at most 64 bytes (a longer `kid` of a JWT is cut,
+    /// with `...`): no longer or other id names a key.
     UnknownKey(String),
     /// The authentication tag does not match: the token was forged or altered.
     BadSignature,
@@ -159,6 +164,18 @@ impl Error {
             Error::InvalidConfig { setting, .. } => *setting,
             _ => None,
         }
+    }
+
+    /// `unknown_key` naming `kid`, the key id a token names, as it may be shown: ASCII as it
+    /// is, any other byte as U+FFFD, cut at [`MAX_KEY_ID_BYTES`] with `...` (no longer or other
+    /// id names a key). The sender's text, read before any signature, so reaches messages and
+    /// logs bounded, without line separators or bidirectional overrides.
+    pub(crate) fn unknown_key(kid: &[u8]) -> Self {
+        let mut shown = ascii_lossy(kid.get(..MAX_KEY_ID_BYTES).unwrap_or(kid));
+        if kid.len() > MAX_KEY_ID_BYTES {
+            shown.push_str("...");
+        }
+        Error::UnknownKey(shown)
     }
 
     /// An `invalid_config` error about no one field.

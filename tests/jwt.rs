@@ -198,6 +198,42 @@ fn kid_header_with_several_keys_and_rotation() {
     assert!(old.verify_jwt::<Value>(&named, &at(NOW)).is_ok());
 }
 
+/// An unknown `kid` is named in the error as a compact token's key id is: ASCII as it is,
+/// anything else as U+FFFD, and at most 64 bytes (no longer id names a key). The header is the
+/// sender's text, read before any signature: it reached the message whole (up to
+/// `maxTokenBytes`, 1 MB at most), bidirectional overrides and line separators included.
+#[test]
+fn an_unknown_kid_is_named_within_bounds() {
+    let t = tokens();
+    let payload = format!(r#"{{"exp":{}}}"#, NOW + 10);
+    let long = "x".repeat(2000);
+    for (kid, shown) in [
+        ("k9".to_owned(), "k9".to_owned()),
+        (
+            "\u{202e}k9".to_owned(),
+            "\u{fffd}\u{fffd}\u{fffd}k9".to_owned(),
+        ),
+        (
+            "a\u{2028}b".to_owned(),
+            "a\u{fffd}\u{fffd}\u{fffd}b".to_owned(),
+        ),
+        (long.clone(), format!("{}...", &long[..64])),
+    ] {
+        let header = json!({ "alg": "HS256", "kid": kid }).to_string();
+        let jwt = craft(&header, &payload, SECRET_1);
+        let error = t.verify_jwt::<Value>(&jwt, &at(NOW)).unwrap_err();
+        assert_eq!(
+            error,
+            edge_session::Error::UnknownKey(shown.clone()),
+            "{kid:.80}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("token was signed with unknown key id \"{shown}\"")
+        );
+    }
+}
+
 #[test]
 fn jwt_and_compact_tokens_do_not_mix() {
     let t = tokens();

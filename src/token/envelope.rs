@@ -11,7 +11,7 @@
 //! `iat`, `exp` and `nbf` travel here, not in the claims: [`Envelope::stamp`] takes them out of the
 //! claims being signed and [`Envelope::verified`] puts them back into the verified claims.
 
-use crate::codec::{ascii_lossy, put_varint, Reader};
+use crate::codec::{put_varint, Reader};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
 use crate::keys::MAX_KEY_ID_BYTES;
@@ -87,7 +87,7 @@ pub(crate) fn find_key<'k, K>(
     keys.iter()
         .enumerate()
         .find(|(_, (id, _))| id.as_bytes() == kid)
-        .ok_or_else(|| Error::UnknownKey(ascii_lossy(kid)))
+        .ok_or_else(|| Error::unknown_key(kid))
 }
 
 /// `{...claims}` → `{...claims,"iat":..,"exp":..[,"nbf":..]}`, without re-parsing the claims:

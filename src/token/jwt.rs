@@ -246,7 +246,7 @@ impl JwtKeys {
             Kid::Named(kid) => Some(
                 keys.iter()
                     .position(|k| k.id == kid)
-                    .ok_or(Error::UnknownKey(kid))?,
+                    .ok_or_else(|| Error::unknown_key(kid.as_bytes()))?,
             ),
             Kid::None => None,
         };
