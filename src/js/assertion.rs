@@ -187,7 +187,7 @@ impl State {
         let (jwk, key) = public
             .iter()
             .find(|(jwk, _)| jwk.kid() == untrusted.kid())
-            .ok_or_else(|| js_error(Error::UnknownKey(untrusted.kid().to_owned())))?;
+            .ok_or_else(|| js_error(Error::unknown_key(untrusted.kid().as_bytes())))?;
         if jwk.alg() != untrusted.alg() {
             return Err(js_error(Error::UnsupportedAlg(
                 untrusted.alg().name().into(),

@@ -83,6 +83,25 @@ for (const alg of ["EdDSA", "ES256"]) {
   });
 }
 
+test("an unknown kid, the sender's text, is named in the error bounded and ASCII only", async () => {
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const [, p, s] = (await a.sign({ audience: AUD, now: NOW })).split(".");
+  const message = async (kid) => {
+    const h = Buffer.from(JSON.stringify({ alg: "EdDSA", kid })).toString("base64url");
+    try {
+      await a.verify(`${h}.${p}.${s}`, { audience: AUD, now: NOW });
+    } catch (e) {
+      assert.equal(e.code, "unknown_key");
+      return e.message;
+    }
+    assert.fail("did not reject");
+  };
+  assert.equal(await message("k9"), 'token was signed with unknown key id "k9"');
+  // As for a JWT's kid: other bytes U+FFFD, cut at 64 bytes (no longer id names a key).
+  assert.equal(await message("\u202ek9"), 'token was signed with unknown key id "\ufffd\ufffd\ufffdk9"');
+  assert.equal(await message("x".repeat(2000)), `token was signed with unknown key id "${"x".repeat(64)}..."`);
+});
+
 test("an assertion is reused for the same claims and origin while more than half its life is left", async () => {
   const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
   const anon = (now, audience = AUD) => a.sign({ audience, now });
