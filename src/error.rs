@@ -50,7 +50,9 @@ pub enum Error {
         /// What is wrong; never quotes a secret.
         message: String,
     },
-    /// A JWT names an algorithm other than HS256 (`none` included); carries the `alg` given.
+    /// A JWT names an algorithm other than HS256 (`none` included); carries the `alg` given,
+    /// ASCII only (any other byte as U+FFFD) and at most 64 bytes (a longer one is cut, with
+    /// `...`).
     UnsupportedAlg(String),
     /// The token is authentic but its `iss` is not the expected issuer.
     WrongIssuer,
@@ -166,16 +168,15 @@ impl Error {
         }
     }
 
-    /// `unknown_key` naming `kid`, the key id a token names, as it may be shown: ASCII as it
-    /// is, any other byte as U+FFFD, cut at [`MAX_KEY_ID_BYTES`] with `...` (no longer or other
-    /// id names a key). The sender's text, read before any signature, so reaches messages and
-    /// logs bounded, without line separators or bidirectional overrides.
+    /// `unknown_key` naming `kid`, the key id a token names, as [`shown`] (no longer or other
+    /// id names a key).
     pub(crate) fn unknown_key(kid: &[u8]) -> Self {
-        let mut shown = ascii_lossy(kid.get(..MAX_KEY_ID_BYTES).unwrap_or(kid));
-        if kid.len() > MAX_KEY_ID_BYTES {
-            shown.push_str("...");
-        }
-        Error::UnknownKey(shown)
+        Error::UnknownKey(shown(kid))
+    }
+
+    /// `unsupported_alg` naming `alg`, the algorithm a token's header names, as [`shown`].
+    pub(crate) fn unsupported_alg(alg: &str) -> Self {
+        Error::UnsupportedAlg(shown(alg.as_bytes()))
     }
 
     /// An `invalid_config` error about no one field.
@@ -233,6 +234,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Text a token's sender wrote (read before any signature) as an error may carry it: ASCII as
+/// it is, any other byte as U+FFFD, cut at [`MAX_KEY_ID_BYTES`] with `...`. It reaches
+/// messages and logs bounded, without line separators or bidirectional overrides.
+fn shown(text: &[u8]) -> String {
+    let mut shown = ascii_lossy(text.get(..MAX_KEY_ID_BYTES).unwrap_or(text));
+    if text.len() > MAX_KEY_ID_BYTES {
+        shown.push_str("...");
+    }
+    shown
+}
 
 /// What is wrong with configuration JSON, in words that never quote it: serde's own messages
 /// quote the input (`invalid type: string "<secret>"`), and configuration holds secrets.

@@ -234,6 +234,35 @@ fn an_unknown_kid_is_named_within_bounds() {
     }
 }
 
+/// So is an `alg` other than HS256: the sender's text, shown bounded and ASCII only.
+#[test]
+fn an_unsupported_alg_is_named_within_bounds() {
+    let t = tokens();
+    let payload = format!(r#"{{"exp":{}}}"#, NOW + 10);
+    let long = "x".repeat(2000);
+    for (alg, shown) in [
+        ("none".to_owned(), "none".to_owned()),
+        (
+            "\u{202e}HS256".to_owned(),
+            "\u{fffd}\u{fffd}\u{fffd}HS256".to_owned(),
+        ),
+        (long.clone(), format!("{}...", &long[..64])),
+    ] {
+        let header = json!({ "alg": alg }).to_string();
+        let jwt = craft(&header, &payload, SECRET_1);
+        let error = t.verify_jwt::<Value>(&jwt, &at(NOW)).unwrap_err();
+        assert_eq!(
+            error,
+            edge_session::Error::UnsupportedAlg(shown.clone()),
+            "{alg:.80}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("unsupported JWT algorithm \"{shown}\"")
+        );
+    }
+}
+
 #[test]
 fn jwt_and_compact_tokens_do_not_mix() {
     let t = tokens();

@@ -52,7 +52,7 @@ impl Proof {
         let members = json::members(&header).map_err(|e| malformed(e.message("header")))?;
         let get = |name| json::get(&members, name);
         let alg = match get("alg").map(json::string) {
-            Some(Some(alg)) => Alg::parse(&alg).ok_or_else(|| Error::UnsupportedAlg(alg.into()))?,
+            Some(Some(alg)) => Alg::parse(&alg).ok_or_else(|| Error::unsupported_alg(&alg))?,
             Some(None) => return Err(malformed("alg must be a string")),
             None => return Err(malformed("header has no alg")),
         };
@@ -214,6 +214,16 @@ mod tests {
         );
         assert!(proof.jwk().is_none());
         assert_eq!(proof.signature().len(), 384);
+    }
+
+    /// The sender's alg is named bounded and ASCII only, as a JWT's is.
+    #[test]
+    fn an_unsupported_alg_is_named_within_bounds() {
+        let header = format!(r#"{{"alg":"\u202e{}","typ":"dbsc+jwt"}}"#, "x".repeat(2000));
+        assert_eq!(
+            Proof::parse(&jwt(&header, r#"{"jti":"c"}"#, 64)).unwrap_err(),
+            Error::UnsupportedAlg(format!("\u{fffd}\u{fffd}\u{fffd}{}...", "x".repeat(61)))
+        );
     }
 
     #[test]

@@ -483,7 +483,7 @@ impl<'a> UntrustedAssertion<'a> {
         let members = json::members(&header).map_err(|e| malformed(e.message("header")))?;
         let text_of = |name: &str| json::get(&members, name).and_then(json::string);
         let alg_text = text_of("alg").ok_or(malformed("no alg"))?;
-        let alg = Alg::parse(&alg_text).ok_or_else(|| Error::UnsupportedAlg(alg_text.into()))?;
+        let alg = Alg::parse(&alg_text).ok_or_else(|| Error::unsupported_alg(&alg_text))?;
         let kid = text_of("kid").ok_or(malformed("no kid"))?.into_owned();
         let signature = b64_decode(signature)?;
         if signature.len() != alg.signature_len() {
@@ -1046,6 +1046,12 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "unsupported_alg"
+        );
+        // The sender's alg is named bounded and ASCII only.
+        let long = format!(r#"{{"alg":"\u202e{}","kid":"k2"}}"#, "x".repeat(2000));
+        assert_eq!(
+            UntrustedAssertion::parse(&header(&long)).unwrap_err(),
+            Error::UnsupportedAlg(format!("\u{fffd}\u{fffd}\u{fffd}{}...", "x".repeat(61)))
         );
         assert_eq!(
             UntrustedAssertion::parse(&header(r#"{"alg":"EdDSA"}"#))

@@ -296,7 +296,7 @@ fn read_jose_header(header: &[u8]) -> Result<Option<String>> {
     let get = |name| json::get(&members, name);
     match get("alg").map(json::string) {
         Some(Some(alg)) if alg == ALG => {}
-        Some(Some(alg)) => return Err(Error::UnsupportedAlg(alg.into_owned())),
+        Some(Some(alg)) => return Err(Error::unsupported_alg(&alg)),
         Some(None) => return Err(Error::Malformed("alg must be a string")),
         None => return Err(Error::Malformed("header has no alg")),
     }
