@@ -4,10 +4,11 @@
 //! junk (pairs without `=`, empty names) are tolerated; junk is skipped. Building checks the
 //! rules of RFC 6265bis once, at [`SetCookie::check`] or when a header is written: the name is
 //! a token, the value is made of cookie octets, name and value make at most 4096 bytes and the
-//! path at most 1024 (browsers ignore longer ones), `SameSite=None` and `Partitioned` need
-//! `Secure`, a `__Secure-` name needs `Secure`, a `__Host-` name needs `Secure`, `Path=/` and no
-//! `Domain`, and an `__Http-` or `__Host-Http-` name (RFC 6265bis: a cookie no page script set)
-//! needs `Secure` and `HttpOnly` (prefixes are matched without regard to case, as browsers do).
+//! path at most 1024 (browsers ignore longer ones) with no `;`, comma or control character,
+//! `SameSite=None` and `Partitioned` need `Secure`, a `__Secure-` name needs `Secure`, a
+//! `__Host-` name needs `Secure`, `Path=/` and no `Domain`, and an `__Http-` or `__Host-Http-`
+//! name (RFC 6265bis: a cookie no page script set) needs `Secure` and `HttpOnly` (prefixes are
+//! matched without regard to case, as browsers do).
 //!
 //! ```
 //! use edge_session::cookie::{self, SameSite, SetCookie};
@@ -255,15 +256,19 @@ impl SetCookie {
             "Partitioned requires Secure",
         )?;
         if let Some(path) = &self.path {
-            // Browsers ignore an attribute value over 1024 bytes.
+            // Browsers ignore an attribute value over 1024 bytes. A comma, legal in a path, would
+            // split a folded Set-Cookie (`Headers.get` joins them with ", ") into a second cookie
+            // for the splitters that read one: `Path=/a,b=1; Secure` gives `b=1; Secure`.
             if !path.starts_with('/')
                 || path.len() > 1024
-                || !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
+                || !path
+                    .bytes()
+                    .all(|b| (0x20..0x7f).contains(&b) && b != b';' && b != b',')
             {
                 return Err(Error::config_of(
                     "path",
                     format!(
-                        "cookie path {} must start with /, hold no ; or control characters and be at most 1024 bytes",
+                        "cookie path {} must start with /, hold no ; , or control characters and be at most 1024 bytes",
                         Quoted(path)
                     ),
                 ));
@@ -520,6 +525,19 @@ mod tests {
         }
         assert!(SetCookie::new("a").path(Some("app")).check().is_err());
         assert!(SetCookie::new("a").path(Some("/a;b")).check().is_err());
+        // A comma would split a folded Set-Cookie (Headers.get joins them with ", ") into a
+        // second cookie, `b=1; Secure; ...`, for the splitters that read one.
+        for path in ["/a,b=1", "/a, b=1", "/a,"] {
+            assert_eq!(
+                SetCookie::new("a")
+                    .path(Some(path))
+                    .check()
+                    .unwrap_err()
+                    .setting(),
+                Some("path"),
+                "{path:?}"
+            );
+        }
         for domain in [
             "",
             ".",

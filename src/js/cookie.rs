@@ -20,7 +20,7 @@ export type CookieSource = { headers: { get(name: string): string | null } } | {
 export interface CookieOptions {
   /** Seconds the cookie lives (`Max-Age`); without it, until the browser closes. */
   maxAge?: number;
-  /** Default "/" (required by a `__Host-` name). */
+  /** Default "/" (required by a `__Host-` name); no `;`, comma or control character. */
   path?: string;
   /** Shares the cookie with subdomains; not allowed with a `__Host-` name. */
   domain?: string;
@@ -135,7 +135,7 @@ pub fn get_cookie(source: CookieSource, name: &str) -> Result<Option<String>, Js
 /// `HttpOnly` and `SameSite=Lax` unless `options` say otherwise. Throws `invalid_config` when
 /// the name, value or attributes break a rule (a `__Host-` name needs `Secure`, `Path=/` and no
 /// `Domain`; an `__Http-` or `__Host-Http-` name needs `Secure` and `HttpOnly`; name and value
-/// may make at most 4096 bytes, a `path` 1024).
+/// may make at most 4096 bytes, a `path` 1024, with no `;`, comma or control character).
 #[wasm_bindgen(js_name = setCookie)]
 pub fn set_cookie(
     name: &str,

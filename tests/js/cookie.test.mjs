@@ -65,6 +65,10 @@ test("setCookie refuses what a browser would drop or misread", () => {
   assert.equal(setCookie("a", "v".repeat(4095), { httpOnly: false }).length, 4097 + "; Path=/; Secure; SameSite=Lax".length);
   invalid(() => setCookie("a", "v".repeat(4096)));
   invalid(() => setCookie("a", "1", { path: `/${"p".repeat(1024)}` }), "path");
+  // A comma would split a folded Set-Cookie (Headers.get joins them with ", ") into a second
+  // cookie, "b=1; Secure; HttpOnly; SameSite=Lax", for the splitters that read one.
+  invalid(() => setCookie("a", "1", { path: "/a,b=1" }), "path");
+  invalid(() => clearCookie("a", { path: "/a, b=1" }), "path");
   invalid(() => setCookie("a", "1", { maxAge: -1 }));
   invalid(() => setCookie("a", "1", { maxAge: 1.5 }));
   invalid(() => clearCookie("__Host-a", { domain: "example.com" }), "domain");
