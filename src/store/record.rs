@@ -186,7 +186,7 @@ impl RecordKeys {
             .iter()
             .enumerate()
             .find(|(_, (k, _))| k.as_bytes() == kid)
-            .ok_or_else(|| Error::UnknownKey(String::from_utf8_lossy(kid).into_owned()))?;
+            .ok_or_else(|| Error::unknown_key(kid))?;
         let header = bytes
             .get(..header_len)
             .ok_or(Error::Malformed("record too short"))?;

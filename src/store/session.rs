@@ -568,7 +568,7 @@ impl<S: Backend> Sessions<S> {
             .hashes
             .iter()
             .find(|(k, _, _)| k == kid)
-            .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
+            .ok_or_else(|| Error::unknown_key(kid.as_bytes()))?;
         Ok(format!("s:{}", b64_encode(&mac.tag(id))))
     }
 }
