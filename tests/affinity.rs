@@ -968,10 +968,14 @@ fn invalid_configuration_is_refused_with_invalid_config() {
     c.cookie_name = "aff".into();
     c.domain = Some("example.com".into());
     c.header = Some("X-Tenant".into());
-    let a = Affinity::new(c).unwrap();
-    assert_eq!(a.header_name(), Some("x-tenant"));
+    let a = Affinity::new(c.clone()).unwrap();
+    // Checked in every mode, but the header is the key only in header mode: none in the others
+    // (the JavaScript `header` getter is `undefined` there, as its type says).
+    assert_eq!(a.header_name(), None);
     assert_eq!(a.cookie_name(), "aff");
     assert_eq!(a.mode(), Mode::Cookie);
+    c.mode = Mode::Header;
+    assert_eq!(Affinity::new(c).unwrap().header_name(), Some("x-tenant"));
 }
 
 #[test]

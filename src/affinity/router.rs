@@ -231,9 +231,10 @@ impl Affinity {
         self.mode
     }
 
-    /// Header mode: the configured header name, lowercased.
+    /// Header mode: the configured header name, lowercased; `None` in the other modes, which
+    /// route by something else (the header is still checked there).
     pub fn header_name(&self) -> Option<&str> {
-        self.header.as_deref()
+        self.header.as_deref().filter(|_| self.mode == Mode::Header)
     }
 
     /// URL mode: the query parameter's name.

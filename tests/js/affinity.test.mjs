@@ -32,6 +32,8 @@ test("the issue's example works as written", () => {
     ttlSeconds: 86400, idleSeconds: 1800, cookieName: "__Host-affinity", sameSite: "Lax",
     failover: "sticky", param: "_aff", header: "x-tenant",
   });
+  // The header is the key only in header mode: `undefined` in the others, as its type says.
+  assert.equal(affinity.header, undefined);
   const r = affinity.route({ cookie: null, url: "https://app.example/", clientIp: null, header: "t", now: NOW });
   assert.deepEqual(Object.keys(r).sort(), ["backend", "reassigned", "setCookie"]);
   assert.ok(["a", "b"].includes(r.backend));
