@@ -754,6 +754,48 @@ fn rotating_the_secret_moves_nobody() {
     );
 }
 
+/// A deploy spreads (or a gradual deployment splits traffic): for a while some requests meet the
+/// old configuration and some the new. Rotated in one step, an instance of the old one cannot
+/// verify what the new one signs, and reassigns that visitor. Rotated in two (the new secret
+/// first a previous one, verify only; the next deploy makes it current), both versions honour
+/// each other's values: nobody moves, whichever version each request meets (docs/affinity.md).
+#[test]
+fn rotating_in_two_steps_moves_nobody_while_two_versions_run() {
+    let ids = ["a", "b", "c", "d"];
+    let with = |secret: &str, previous: &[&str]| {
+        let mut c = config(Mode::Cookie, &ids);
+        c.secret = secret.into();
+        c.previous_secrets = previous.iter().map(|s| (*s).to_owned()).collect();
+        Affinity::new(c).unwrap()
+    };
+    let before = with(SECRET, &[]);
+    let step_one = with(SECRET, &[OTHER_SECRET]);
+    let step_two = with(OTHER_SECRET, &[SECRET]);
+    // One step: the old version reassigns the visitors the new one signed again.
+    let cookie = cookie_on(&before, "a", NOW);
+    let signed_anew = cookie_of(&step_two.route(&with_cookie(&cookie), NOW + 1).unwrap());
+    assert!(
+        before
+            .route(&with_cookie(&signed_anew), NOW + 2)
+            .unwrap()
+            .reassigned
+    );
+    // Two steps: each pair of versions that run together honours both secrets.
+    for (old, new) in [(&before, &step_one), (&step_one, &step_two)] {
+        for backend in ids {
+            let mut cookie = cookie_on(old, backend, NOW);
+            for t in 1..40 {
+                let version = if t % 3 == 0 { old } else { new };
+                let r = version.route(&with_cookie(&cookie), NOW + t).unwrap();
+                assert_eq!((r.backend, r.reassigned), (backend, false), "at +{t}");
+                if r.set_cookie.is_some() {
+                    cookie = cookie_of(&r);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn previous_secrets_are_checked() {
     let mut c = config(Mode::Cookie, &["a"]);

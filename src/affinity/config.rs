@@ -58,7 +58,10 @@ pub struct AffinityConfig {
     pub secret: String,
     /// Secrets used before `secret`, newest first (at most 8): affinity values they signed are
     /// still honoured, and signed again with `secret` on the spot, so rotating the secret moves
-    /// no visitor in the cookie and URL modes. Drop an old secret once `ttlSeconds` have passed.
+    /// no visitor in the cookie and URL modes, provided every instance knows the new secret
+    /// before any signs with it (deploy it here first, then as `secret`: while a deploy spreads,
+    /// an instance without it reassigns the visitors whose values it signed). Drop an old secret
+    /// once `ttlSeconds` have passed.
     /// (The IP and header modes hash with `secret` alone: changing it moves their keys.)
     #[serde(default)]
     pub previous_secrets: Vec<String>,

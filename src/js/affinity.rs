@@ -28,7 +28,8 @@ export interface AffinityConfig {
   /**
    * Secrets used before `secret`, newest first (at most 8): their affinity values are still
    * honoured and signed again with `secret`, so rotating the secret moves nobody (cookie and url
-   * modes). Drop one once `ttlSeconds` have passed.
+   * modes) once every instance has the new secret: deploy it here first, then as `secret`.
+   * Drop one once `ttlSeconds` have passed.
    */
   previousSecrets?: string[];
   /** Default "cookie". */
