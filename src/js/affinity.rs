@@ -4,7 +4,10 @@ use js_sys::{Math, Object};
 use wasm_bindgen::prelude::*;
 
 use super::config::affinity_config;
-use super::{call_now, call_option_text, js_error, read_call_options, CallOption, CallOptions};
+use super::cookie::CookieSource;
+use super::{
+    call_now, call_option, call_option_text, js_error, read_call_options, CallOption, CallOptions,
+};
 use crate::affinity::{Affinity as Core, Mode, RouteRequest};
 use crate::error::Error;
 
@@ -56,7 +59,7 @@ export interface AffinityConfig {
   header?: string;
 }
 
-/** What `route` reads from a request; which fields matter depends on the mode. */
+/** What `route` reads from a request; which fields matter depends on the mode. A Fetch `Request` (anything with `headers`) is read as one: its Cookie header, its URL and, in header mode, the header; in ip mode give `{ clientIp }` instead, as a request's headers are the client's to write. */
 export interface RouteRequest {
   /** The Cookie header (cookie mode). */
   cookie?: string | null;
@@ -88,7 +91,9 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "AffinityConfig")]
     pub type AffinityOptions;
 
-    #[wasm_bindgen(typescript_type = "RouteRequest")]
+    #[wasm_bindgen(
+        typescript_type = "RouteRequest | { headers: { get(name: string): string | null }; url?: string }"
+    )]
     pub type RouteInput;
 
     #[wasm_bindgen(typescript_type = "RouteResult")]
@@ -125,7 +130,8 @@ impl Affinity {
         })
     }
 
-    /// Picks the backend for a request; throws `no_backend` or `backend_unavailable`.
+    /// Picks the backend for a request (a `RouteRequest` or a Fetch `Request`); throws
+    /// `no_backend` or `backend_unavailable`.
     pub fn route(&self, request: Option<RouteInput>) -> Result<RouteResult, JsValue> {
         // Read once, in JavaScript: a getter that throws is thrown, not through the wasm's frames.
         // Only the field the mode uses is handed over: each crossing costs.
@@ -134,10 +140,20 @@ impl Affinity {
             CallOptions::Route,
         )?;
         let (mut cookie, mut url, mut client_ip, mut header) = (None, None, None, None);
+        // A Fetch Request's headers, when `request` is one.
+        let headers = call_option(CallOption::Headers);
+        let fetch = !headers.is_undefined();
         match self.core.mode() {
             Mode::Cookie => cookie = text("cookie", CallOption::Cookie)?,
             Mode::Url => url = text("url", CallOption::Url)?,
+            Mode::Ip if fetch => return Err(js_error(Error::config(
+                "route: ip mode needs { clientIp }, the address the platform vouches for (on Workers, the CF-Connecting-IP header): a Request's headers are the client's to write",
+            ))),
             Mode::Ip => client_ip = text("clientIp", CallOption::ClientIp)?,
+            Mode::Header if fetch => {
+                let name = self.core.header_name().unwrap_or_default();
+                header = headers.unchecked_ref::<CookieSource>().header(name)?.as_string();
+            }
             Mode::Header => header = text("header", CallOption::Header)?,
         }
         let now = call_now()?;

@@ -42,7 +42,7 @@ extern "C" {
     #[wasm_bindgen(method, getter, catch)]
     fn headers(this: &CookieSource) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = get)]
-    fn header(this: &CookieSource, name: &str) -> Result<JsValue, JsValue>;
+    pub(crate) fn header(this: &CookieSource, name: &str) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(typescript_type = "CookieOptions")]
     pub type CookieOptions;

@@ -130,6 +130,7 @@ pub(crate) enum CallOption {
     Partitioned = 19,
     #[cfg(feature = "assertion")]
     Data = 20,
+    Headers = 21,
 }
 
 #[wasm_bindgen(inline_js = r#"
@@ -155,7 +156,15 @@ const READ = [
   (o) => [o.now, , , o.audience, , , , , , , o.status, o.claims, , , , , , , , , o.data],
   (o) => [o.now],
   (o) => [o.now, , , , , , , , , , , , o.retries],
-  (o) => [o.now, , , , , o.cookie, o.url, o.clientIp, o.header],
+  // A route's request. A Fetch Request (anything with `headers`) is read as one: its Cookie header,
+  // its URL, and its Headers (`Headers`: `route` gets the mode's header from them by name).
+  (o) => {
+    const h = o.headers;
+    if (typeof h?.get !== "function") return [o.now, , , , , o.cookie, o.url, o.clientIp, o.header];
+    const a = [o.now, , , , , h.get("cookie"), o.url];
+    a[21] = h;
+    return a;
+  },
   (o) => [, , , , , , , , , , , , , o.maxAge, o.path, o.domain, o.sameSite, o.httpOnly, o.secure, o.partitioned],
 ];
 const NONE = [];

@@ -56,6 +56,35 @@ test("a returning visitor stays; the cookie is refreshed only past half the idle
   assert.match(refreshed.setCookie, /Max-Age=1800/);
 });
 
+test("route(request) reads a Fetch Request as the route's request: its Cookie header, URL or the mode's header", () => {
+  // TypeScript lets a Request through where a RouteRequest goes (it has `url`); before, its cookie
+  // was not read and every request was a new visitor, sent anywhere.
+  const affinity = make();
+  const cookie = cookieOn(affinity, "c", Math.floor(Date.now() / 1000));
+  for (let i = 0; i < 20; i++) {
+    const request = new Request("https://app.example/", { headers: { cookie: `theme=dark; ${cookie}` } });
+    assert.deepEqual(affinity.route(request), { backend: "c", reassigned: false });
+  }
+  assert.ok(affinity.route(new Request("https://app.example/")).setCookie, "no cookie: a new visitor");
+
+  const byHeader = make({ mode: "header", header: "X-Tenant" });
+  const tenant = (t) => byHeader.route(new Request("https://app.example/", { headers: { "x-tenant": t } })).backend;
+  for (const t of ["t1", "t2", "t3", "t4", "t5"]) {
+    assert.equal(tenant(t), byHeader.route({ header: t }).backend, t);
+  }
+
+  const byUrl = make({ mode: "url" });
+  const first = byUrl.route(new Request("https://app.example/cart?x=1"));
+  assert.match(first.url, /^https:\/\/app\.example\/cart\?x=1&_aff=/);
+  assert.deepEqual(byUrl.route(new Request(first.url)), { backend: first.backend, reassigned: false });
+
+  // A Request does not say who sent it: IP mode wants the address the platform vouches for.
+  const byIp = make({ mode: "ip" });
+  const e = codeOf(() => byIp.route(new Request("https://app.example/", { headers: { "cf-connecting-ip": "192.0.2.7" } })));
+  assert.equal(e, "invalid_config");
+  assert.ok(byIp.route({ clientIp: "192.0.2.7" }).backend);
+});
+
 test("idle time and lifetime are enforced by the server at their boundaries", () => {
   const affinity = make({ ttlSeconds: 3000, idleSeconds: 1000 });
   const cookie = pairOf(affinity.route({ now: NOW }).setCookie);
