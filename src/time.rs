@@ -12,6 +12,16 @@ pub type UnixTime = u64;
 /// holds exactly, so every time survives a trip through JSON and JavaScript unchanged.
 pub const MAX_TIME: UnixTime = (1 << 53) - 1;
 
+/// The latest `now` a clock gives: 8.64e12 s, the last second a JavaScript `Date` holds
+/// (ECMAScript's time values end 8.64e15 ms after the epoch).
+pub const MAX_CLOCK: UnixTime = 8_640_000_000_000;
+
+/// The longest lifetime a token may be given (`ttlSeconds`, also bounding
+/// `maxLifetimeSeconds`): signed at any time up to [`MAX_CLOCK`], its `exp = now + ttl` is at
+/// most [`MAX_TIME`], exact as a JSON number (a JWT's NumericDate). A longer one would make
+/// signing fail from some time on (every sign, near 2^53), so it is refused at construction.
+pub const MAX_TTL: u64 = MAX_TIME - MAX_CLOCK;
+
 /// Why a lifetime check failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outside {

@@ -171,6 +171,32 @@ fn sign_options_set_ttl_issuer_and_audience() {
     );
 }
 
+/// The longest lifetime accepted (2^53 - 1 - 8.64e12 s, see tests/token_kinds.rs) signs and
+/// verifies a JWT at any time a clock can tell: `exp` at most 2^53 - 1, a NumericDate exact in
+/// JSON. One second more is refused, at construction and as a per-token lifetime.
+#[test]
+fn the_longest_ttl_signs_and_verifies_and_one_more_is_refused() {
+    const MAX_CLOCK: u64 = 8_640_000_000_000;
+    const MAX_TTL: u64 = (1 << 53) - 1 - MAX_CLOCK;
+    let with = |ttl: u64| {
+        let mut config = TokenConfig::new(vec![key("k1", SECRET_1)]);
+        config.ttl_seconds = ttl;
+        SessionTokens::new(config)
+    };
+    let t = with(MAX_TTL).unwrap();
+    for now in [NOW, MAX_CLOCK] {
+        let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(now)).unwrap();
+        let got: Value = t.verify_jwt(&jwt, &at(now)).unwrap();
+        assert_eq!(got["exp"], now + MAX_TTL);
+    }
+    assert_eq!(with(MAX_TTL + 1).unwrap_err().setting(), Some("ttlSeconds"));
+    let options = JwtSignOptions::at(NOW).ttl_seconds(MAX_TTL + 1);
+    assert_eq!(
+        t.sign_jwt(&claims(), &options).unwrap_err().setting(),
+        Some("ttlSeconds")
+    );
+}
+
 #[test]
 fn kid_header_with_several_keys_and_rotation() {
     let old = tokens();

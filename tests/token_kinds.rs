@@ -242,6 +242,38 @@ macro_rules! token_kind_behaviours {
                 assert_eq!(err, Error::NotYetValid { valid_from: NOW });
             }
 
+            /// The longest lifetime accepted, 2^53 - 1 - 8.64e12 s: signed at any time a clock
+            /// can tell (a JavaScript `Date` ends at 8.64e12 s), a token's `exp = now + ttl` is at
+            /// most 2^53 - 1, exact as a JSON number. One second more is refused when the tokens
+            /// are made (it made every sign fail), and so is a maxLifetimeSeconds beyond it.
+            #[test]
+            fn the_longest_ttl_signs_and_verifies_and_one_more_is_refused() {
+                const MAX_CLOCK: u64 = 8_640_000_000_000;
+                const MAX_TTL: u64 = (1 << 53) - 1 - MAX_CLOCK;
+                let with = |ttl: u64, max_lifetime: Option<u64>| {
+                    let mut config = TokenConfig::new(vec![key("k1", SECRET_1)]);
+                    config.ttl_seconds = ttl;
+                    config.max_lifetime_seconds = max_lifetime;
+                    Tokens::new(config)
+                };
+                let t = with(MAX_TTL, None).unwrap();
+                for now in [NOW, MAX_CLOCK] {
+                    let token = t.sign(&claims(), now).unwrap();
+                    let got: Value = t.verify(&token, now).unwrap();
+                    assert_eq!(got["exp"], now + MAX_TTL);
+                    assert_eq!(t.refresh(&token, now + 1).unwrap(), None);
+                }
+                let setting = |e: Error| (e.code(), e.setting());
+                let refused = ("invalid_config", Some("ttlSeconds"));
+                assert_eq!(setting(with(MAX_TTL + 1, None).unwrap_err()), refused);
+                assert_eq!(setting(t.sign_with_ttl(&claims(), NOW, MAX_TTL + 1).unwrap_err()), refused);
+                assert!(with(3600, Some(MAX_TTL)).is_ok());
+                assert_eq!(
+                    setting(with(3600, Some(MAX_TTL + 1)).unwrap_err()),
+                    ("invalid_config", Some("maxLifetimeSeconds"))
+                );
+            }
+
             #[test]
             fn nbf_boundary_with_leeway() {
                 let t = tokens();

@@ -20,7 +20,8 @@ export interface KeyConfig {
 /** Options of `new SessionTokens(...)`. */
 export interface SessionTokensConfig {
   keys: KeyConfig[];
-  /** Lifetime of new tokens in seconds (default 3600). */
+  /** Lifetime of new tokens in seconds (default 3600), at most 2^53 - 1 - 8.64e12 (so that `exp`
+   * stays an exact number at any time a `Date` can tell). */
   ttlSeconds?: number;
   /** Tolerated clock skew in seconds (default 30). */
   leewaySeconds?: number;
@@ -34,7 +35,7 @@ export interface SessionTokensConfig {
   maxTokenBytes?: number;
   /** `refresh` re-issues a token past this share of its lifetime, 0 to 1 (default 0.5). */
   refreshAfter?: number;
-  /** No refreshed token lives past its login (`auth_time`) plus this (default 7 days, or ttlSeconds if longer). */
+  /** No refreshed token lives past its login (`auth_time`) plus this (default 7 days, or ttlSeconds if longer; at most as ttlSeconds). */
   maxLifetimeSeconds?: number;
 }
 
@@ -55,7 +56,7 @@ export type VerifiedClaims = Claims & {
 export interface SignOptions {
   /** The current time in seconds since the epoch (default: the clock). */
   now?: number;
-  /** Lifetime of this token in seconds (default: the configured ttlSeconds). */
+  /** Lifetime of this token in seconds (default: the configured ttlSeconds; bounded as it is). */
   ttlSeconds?: number;
 }
 

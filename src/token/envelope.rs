@@ -15,7 +15,7 @@ use crate::codec::{put_varint, Reader};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
 use crate::keys::MAX_KEY_ID_BYTES;
-use crate::time::{self, UnixTime, MAX_TIME};
+use crate::time::{self, UnixTime, MAX_TIME, MAX_TTL};
 
 /// A token's envelope: its times (the key id is written and read next to them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,11 +148,12 @@ pub(crate) fn check_size(token: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// A token's lifetime: 1 to [`MAX_TTL`] seconds.
 pub(crate) fn check_ttl(ttl: u64) -> Result<()> {
-    if ttl == 0 || ttl > MAX_TIME {
+    if ttl == 0 || ttl > MAX_TTL {
         return Err(Error::config_of(
             "ttlSeconds",
-            "ttlSeconds must be a positive whole number of seconds",
+            "ttlSeconds must be 1 to 8998559254740991 (2^53 - 1 - 8.64e12) seconds",
         ));
     }
     Ok(())

@@ -44,7 +44,8 @@ use crate::time::UnixTime;
 pub struct TokenConfig {
     /// The keyring, signing key first.
     pub keys: Vec<KeyConfig>,
-    /// Lifetime of a new token, in seconds. Default 3600.
+    /// Lifetime of a new token, in seconds: 1 to [`MAX_TTL`](crate::time::MAX_TTL)
+    /// (2^53 - 1 - 8.64e12). Default 3600.
     #[serde(default = "defaults::ttl")]
     pub ttl_seconds: u64,
     /// Tolerated clock skew, in seconds, on both `exp` and `iat`/`nbf`. Default 30.
@@ -63,7 +64,8 @@ pub struct TokenConfig {
     #[serde(default = "defaults::refresh_after")]
     pub refresh_after: f64,
     /// Sliding refresh: no refreshed token lives past its login (`auth_time`) plus this many
-    /// seconds. Default (`None`): 7 days, or `ttl_seconds` when longer.
+    /// seconds: `ttl_seconds` to [`MAX_TTL`](crate::time::MAX_TTL). Default (`None`): 7 days, or
+    /// `ttl_seconds` when longer.
     #[serde(default)]
     pub max_lifetime_seconds: Option<u64>,
 }

@@ -24,7 +24,7 @@
 use super::claims::{claims_object, Registered, Verified};
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
-use crate::time::{UnixTime, MAX_TIME};
+use crate::time::{UnixTime, MAX_TTL};
 
 /// The default absolute session lifetime: 7 days.
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 7 * 24 * 3600;
@@ -46,10 +46,10 @@ impl RefreshPolicy {
                 "refreshAfter must be a share of the lifetime, from 0 to 1",
             ));
         }
-        if max_lifetime < ttl || max_lifetime > MAX_TIME {
+        if max_lifetime < ttl || max_lifetime > MAX_TTL {
             return Err(Error::config_of(
                 "maxLifetimeSeconds",
-                "maxLifetimeSeconds must be at least ttlSeconds and at most 2^53 - 1",
+                "maxLifetimeSeconds must be at least ttlSeconds and at most 8998559254740991",
             ));
         }
         Ok(RefreshPolicy {

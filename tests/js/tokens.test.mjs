@@ -2,7 +2,7 @@
 // `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { NOW, SECRET_1, SECRET_2, codeOf, sessionTokens, vectors, pkg } from "./fixtures.mjs";
+import { NOW, SECRET_1, SECRET_2, codeOf, sealedTokens, sessionTokens, vectors, pkg } from "./fixtures.mjs";
 
 const { SessionTokens } = pkg;
 
@@ -163,6 +163,37 @@ test("bad configuration and options are refused with invalid_config", () => {
     assert.equal(codeOf(() => tokens.sign({}, { now })), "invalid_config", String(now));
   }
   assert.equal(codeOf(() => tokens.sign({}, { ttlSeconds: 0 })), "invalid_config");
+});
+
+test("the longest ttlSeconds signs and verifies at any time a clock tells; one more is refused at construction", () => {
+  // exp = now + ttl must stay an exact JSON number (at most 2^53 - 1) for every now a clock gives:
+  // a Date ends at 8.64e15 ms, so the longest lifetime is 2^53 - 1 - 8.64e12 s. A ttlSeconds near
+  // 2^53 used to be accepted, and then every sign failed.
+  const MAX_CLOCK = 8.64e12;
+  assert.ok(!Number.isNaN(new Date(MAX_CLOCK * 1000).getTime()));
+  assert.ok(Number.isNaN(new Date((MAX_CLOCK + 1) * 1000).getTime()));
+  const MAX_TTL = 2 ** 53 - 1 - MAX_CLOCK;
+  const refused = (make, config) => {
+    const what = JSON.stringify(config);
+    assert.throws(() => make(config), (e) => e.code === "invalid_config" && e.setting === Object.keys(config)[0], what);
+  };
+  for (const make of [sessionTokens, sealedTokens]) {
+    const tokens = make({ ttlSeconds: MAX_TTL });
+    for (const now of [NOW, MAX_CLOCK]) {
+      assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now }), { now }).exp, now + MAX_TTL, `${make.name} at ${now}`);
+      assert.equal(tokens.refresh(tokens.sign({ sub: "u" }, { now }), { now: now + 1 }), null);
+    }
+    refused(make, { ttlSeconds: MAX_TTL + 1 });
+    refused(make, { ttlSeconds: 2 ** 53 - 1 });
+    refused(make, { maxLifetimeSeconds: MAX_TTL + 1 });
+    assert.ok(make({ maxLifetimeSeconds: MAX_TTL }));
+    assert.equal(codeOf(() => tokens.sign({}, { now: NOW, ttlSeconds: MAX_TTL + 1 })), "invalid_config");
+  }
+  const tokens = sessionTokens({ ttlSeconds: MAX_TTL });
+  for (const now of [NOW, MAX_CLOCK]) {
+    assert.equal(tokens.verifyJwt(tokens.signJwt({ sub: "u" }, { now }), { now }).exp, now + MAX_TTL);
+  }
+  assert.equal(codeOf(() => tokens.signJwt({}, { now: NOW, ttlSeconds: MAX_TTL + 1 })), "invalid_config");
 });
 
 test("garbage, huge and non-string inputs never crash the instance", () => {
