@@ -179,6 +179,16 @@ impl Error {
         Error::UnsupportedAlg(shown(alg.as_bytes()))
     }
 
+    /// What the error says without the "invalid configuration: " that `Display` puts before an
+    /// `invalid_config`'s message: for a message made part of another (`keys[0]: ...`), which
+    /// says it once. Any other error as it displays.
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            Error::InvalidConfig { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// An `invalid_config` error about no one field.
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::InvalidConfig {

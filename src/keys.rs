@@ -212,7 +212,7 @@ impl KeyRing {
             .enumerate()
             .map(|(i, k)| {
                 let secret = Secret::from_base64(&k.secret)
-                    .map_err(|e| Error::config_of("keys", format!("keys[{i}]: {e}")))?;
+                    .map_err(|e| Error::config_of("keys", format!("keys[{i}]: {}", e.detail())))?;
                 Ok((k.id.clone(), secret))
             })
             .collect::<Result<Vec<_>>>()?;

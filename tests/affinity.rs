@@ -968,6 +968,10 @@ fn invalid_configuration_is_refused_with_invalid_config() {
             "secret not base64",
             Box::new(|c| c.secret = "not base64!".into()),
         ),
+        (
+            "short previous secret",
+            Box::new(|c| c.previous_secrets = vec!["c2hvcnQ".into()]),
+        ),
         ("no backends", Box::new(|c| c.backends.clear())),
         (
             "duplicate ids",
@@ -1003,6 +1007,12 @@ fn invalid_configuration_is_refused_with_invalid_config() {
         assert_eq!(err.code(), "invalid_config", "{what}");
         assert!(
             err.to_string().starts_with("invalid configuration: "),
+            "{what}: {err}"
+        );
+        // Once: a message made of another's (a secret's) does not repeat the prefix.
+        assert_eq!(
+            err.to_string().matches("invalid configuration").count(),
+            1,
             "{what}: {err}"
         );
     }

@@ -218,6 +218,24 @@ fn bad_config_is_refused() {
     assert_eq!(config(&|c| c.purpose = String::new()), "invalid_config");
     assert_eq!(config(&|c| c.max_token_bytes = 10), "invalid_config");
     assert_eq!(config(&|c| c.leeway_seconds = 100_000), "invalid_config");
+    // A key's secret refused: the message says "invalid configuration" once, not once for the
+    // keyring and once again for the secret.
+    for secret in ["c2hvcnQ", "not base64!"] {
+        let mut c = TokenConfig::new(vec![key("k1", secret)]);
+        c.purpose = "session".into();
+        let err = SessionTokens::new(c).unwrap_err();
+        assert_eq!(err.setting(), Some("keys"));
+        assert_eq!(
+            err.to_string().matches("invalid configuration").count(),
+            1,
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("invalid configuration: keys[0]: "),
+            "{err}"
+        );
+    }
     let t = tokens();
     assert_eq!(
         t.sign(&claims(), 1 << 60).unwrap_err().code(),

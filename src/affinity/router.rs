@@ -158,7 +158,7 @@ impl Affinity {
     /// attributes breaking the prefix rules...). All backends start healthy, not draining.
     pub fn new(config: AffinityConfig) -> Result<Self> {
         let secret = Secret::from_base64(&config.secret)
-            .map_err(|e| Error::config_of("secret", format!("secret: {e}")))?;
+            .map_err(|e| Error::config_of("secret", format!("secret: {}", e.detail())))?;
         if config.previous_secrets.len() > MAX_PREVIOUS_SECRETS {
             return Err(Error::config_of(
                 "previousSecrets",
@@ -168,7 +168,10 @@ impl Affinity {
         let mut previous = Vec::with_capacity(config.previous_secrets.len());
         for (i, text) in config.previous_secrets.iter().enumerate() {
             previous.push(Secret::from_base64(text).map_err(|e| {
-                Error::config_of("previousSecrets", format!("previousSecrets[{i}]: {e}"))
+                Error::config_of(
+                    "previousSecrets",
+                    format!("previousSecrets[{i}]: {}", e.detail()),
+                )
             })?);
         }
         if config.ttl_seconds == 0 || config.ttl_seconds > MAX_TIME {

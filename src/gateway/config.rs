@@ -527,16 +527,16 @@ fn assertion_section(
                 .iter()
                 .map(|jwk| AssertionKey::from_jwk(jwk, alg, ORIGIN_ASSERTION_KEY))
                 .collect::<Result<Vec<_>, Error>>()
-                .map_err(|e| ConfigError::new(ORIGIN_ASSERTION_KEY, error_text(&e)))?;
+                .map_err(|e| ConfigError::new(ORIGIN_ASSERTION_KEY, e.detail()))?;
             if keys.is_empty() {
                 return Err(ConfigError::new(ORIGIN_ASSERTION_KEY, "an empty list"));
             }
             crate::token::assertion::distinct_kids(keys, ORIGIN_ASSERTION_KEY)
-                .map_err(|e| ConfigError::new(ORIGIN_ASSERTION_KEY, error_text(&e)))?
+                .map_err(|e| ConfigError::new(ORIGIN_ASSERTION_KEY, e.detail()))?
         }
         None => {
             let ring = KeyRing::from_config(keys)
-                .map_err(|e| ConfigError::new(SESSION_KEYS, error_text(&e)))?;
+                .map_err(|e| ConfigError::new(SESSION_KEYS, e.detail()))?;
             AssertionKey::derive_all(&ring, alg)
         }
     };
@@ -595,14 +595,6 @@ fn decimal(text: &str) -> Option<f64> {
         json.push_str(e);
     }
     serde_json::from_str(&json).ok()
-}
-
-/// An error's message without its code (config messages already name their setting).
-fn error_text(e: &Error) -> String {
-    match e {
-        Error::InvalidConfig { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// The `AFFINITY_*` settings, checked by building the router they configure (once: the
@@ -825,7 +817,7 @@ fn tokens_section(
     let cookie = SetCookie::new(cookie_name).same_site(Some(same_site));
     cookie
         .check()
-        .map_err(|e| ConfigError::new(SESSION_COOKIE, e.to_string()))?;
+        .map_err(|e| ConfigError::new(SESSION_COOKIE, e.detail()))?;
     Ok(TokensSection {
         config,
         format,
@@ -863,7 +855,7 @@ fn store_section(
     let cookie = SetCookie::new(name).same_site(Some(same_site));
     cookie
         .check()
-        .map_err(|e| ConfigError::new(STORE_COOKIE, e.to_string()))?;
+        .map_err(|e| ConfigError::new(STORE_COOKIE, e.detail()))?;
     let max = crate::store::MAX_TIMEOUT_SECONDS;
     let idle = number(var, STORE_IDLE_SECONDS, 1800, 2, max)?;
     let sessions = SessionConfig {
@@ -967,13 +959,13 @@ fn dbsc_section(
     let bound_cookie = SetCookie::new(bound_name).same_site(Some(same_site));
     bound_cookie
         .check()
-        .map_err(|e| ConfigError::new(DBSC_COOKIE, e.to_string()))?;
+        .map_err(|e| ConfigError::new(DBSC_COOKIE, e.detail()))?;
     let key_cookie = SetCookie::new(key_name)
         .path(Some(DBSC_PATH))
         .same_site(Some(SameSite::Strict));
     key_cookie
         .check()
-        .map_err(|e| ConfigError::new(SESSION_COOKIE, e.to_string()))?;
+        .map_err(|e| ConfigError::new(SESSION_COOKIE, e.detail()))?;
     Ok(Some(DbscSettings {
         bound_seconds,
         bound_cookie,
@@ -1048,11 +1040,7 @@ fn in_section(e: Error, fields: &[(&str, &'static str)], main: &'static str) -> 
         .setting()
         .and_then(|field| fields.iter().find(|(f, _)| *f == field))
         .map_or(main, |&(_, setting)| setting);
-    let message = match e {
-        Error::InvalidConfig { message, .. } => message,
-        other => other.to_string(),
-    };
-    ConfigError::new(setting, message)
+    ConfigError::new(setting, e.detail())
 }
 
 fn missing(setting: &'static str, what: &str) -> ConfigError {
@@ -1617,6 +1605,8 @@ mod tests {
         for (vars, setting) in cases {
             let err = parse(vars).unwrap_err();
             assert_eq!(err.setting, *setting, "{vars:?}: {err}");
+            // The log line says "invalid configuration: " before it, once.
+            assert!(!err.message.contains("invalid configuration"), "{err}");
         }
     }
 
@@ -1864,6 +1854,7 @@ mod tests {
         ] {
             let err = parse(&vars).unwrap_err();
             assert_eq!(err.setting, setting, "{vars:?}: {err}");
+            assert!(!err.message.contains("invalid configuration"), "{err}");
         }
     }
 }

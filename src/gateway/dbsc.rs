@@ -222,7 +222,7 @@ impl Dbsc {
         let config_error = |setting| {
             move |e: Error| ConfigError {
                 setting,
-                message: e.to_string(),
+                message: e.detail(),
             }
         };
         let ring = KeyRing::from_config(keys).map_err(config_error(SESSION_KEYS))?;

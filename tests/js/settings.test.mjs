@@ -50,6 +50,21 @@ test("SessionTokens: the setting of an invalid configuration", () => {
   assert.equal(settingOf(() => new SessionTokens({ keys }).sign({}, { now: -1 }), "now"), undefined);
 });
 
+test("a message made of another's says \"invalid configuration\" once", () => {
+  // A refused secret's message inside the keyring's (keys[0]: ...), or the affinity secret's:
+  // "invalid configuration: keys[0]: invalid configuration: a secret must be ..." before.
+  const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  for (const [what, make] of [
+    ["SessionTokens", () => new SessionTokens({ keys: [{ id: "k1", secret: "c2hvcnQ" }] })],
+    ["SealedTokens", () => new SealedTokens({ keys: [{ id: "k1", secret: "not base64!" }] })],
+    ["SessionStore", () => new SessionStore({ keys: [{ id: "k1", secret: "c2hvcnQ" }] })],
+    ["Affinity secret", () => new Affinity({ secret: "c2hvcnQ", backends })],
+    ["Affinity previousSecrets", () => new Affinity({ secret: SECRET, backends, previousSecrets: ["c2hvcnQ"] })],
+  ]) {
+    assert.throws(make, (e) => e.code === "invalid_config" && e.message.split("invalid configuration").length === 2, what);
+  }
+});
+
 test("Affinity: the setting of an invalid configuration", () => {
   for (const [config, setting] of [
     [{ secret: "c2hvcnQ", backends }, "secret"],
