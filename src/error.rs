@@ -36,8 +36,9 @@ pub enum Error {
     Expired { exp: u64, claims: String },
     /// The token is authentic but `iat` or `nbf` lies in the future (beyond the leeway).
     NotYetValid { valid_from: u64 },
-    /// The claims given to `sign` are not a JSON object, cannot be serialized, or carry a
-    /// registered claim of a type verify refuses (`iss` not a string, `aud` not a string or a
+    /// The claims given to `sign` are not a JSON object, cannot be serialized, are nested more
+    /// than 127 levels deep (the object itself the first; verify refuses such a token as
+    /// `malformed`), or carry a registered claim of a type verify refuses (`iss` not a string, `aud` not a string or a
     /// list of strings, `auth_time` or `nbf` not a number of seconds).
     InvalidClaims(String),
     /// The configuration or an option is invalid.

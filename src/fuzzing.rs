@@ -24,10 +24,12 @@ pub fn json_members(text: &str) -> std::result::Result<Vec<(String, String)>, Js
             .into_iter()
             .map(|(n, v)| (n.into_owned(), v.to_owned()))
             .collect()),
-        // serde_json refuses both as invalid JSON.
-        Err(crate::json::ObjectError::NotObject | crate::json::ObjectError::LoneSurrogate) => {
-            Err(JsonRefusal::NotObject)
-        }
+        // serde_json refuses all three as invalid JSON.
+        Err(
+            crate::json::ObjectError::NotObject
+            | crate::json::ObjectError::LoneSurrogate
+            | crate::json::ObjectError::TooDeep,
+        ) => Err(JsonRefusal::NotObject),
         Err(crate::json::ObjectError::Duplicate) => Err(JsonRefusal::Duplicate),
     }
 }

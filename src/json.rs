@@ -22,6 +22,8 @@ pub(crate) enum ObjectError {
     /// A string holds a lone surrogate (`"\ud83d"`: half of a UTF-16 pair, as JavaScript's
     /// `JSON.stringify` writes a string cut inside an emoji): not text.
     LoneSurrogate,
+    /// Arrays and objects nested more than [`MAX_DEPTH`] deep (the object itself the first).
+    TooDeep,
 }
 
 impl ObjectError {
@@ -33,6 +35,8 @@ impl ObjectError {
             (ObjectError::NotObject, "header") => "header is not a JSON object",
             (ObjectError::NotObject, _) => "claims are not a JSON object",
             (ObjectError::LoneSurrogate, "header") => "header holds a lone surrogate",
+            (ObjectError::TooDeep, "header") => "header is nested more than 127 levels deep",
+            (ObjectError::TooDeep, _) => "claims are nested more than 127 levels deep",
             (ObjectError::LoneSurrogate, _) => {
                 "claims hold a lone surrogate (half of a UTF-16 pair, as a string cut inside an emoji)"
             }
@@ -435,6 +439,8 @@ struct Parser<'a> {
     at: usize,
     /// Set when a string was refused for a lone surrogate, to say so.
     lone_surrogate: bool,
+    /// Set when nesting went past [`MAX_DEPTH`], to say so.
+    too_deep: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -443,14 +449,17 @@ impl<'a> Parser<'a> {
             text,
             at: 0,
             lone_surrogate: false,
+            too_deep: false,
         }
     }
 
-    /// Why the text was refused: a lone surrogate if one was met, else not an object.
+    /// Why the text was refused: a lone surrogate or nesting too deep if met, else not an
+    /// object.
     fn refusal(&self) -> ObjectError {
-        match self.lone_surrogate {
-            true => ObjectError::LoneSurrogate,
-            false => ObjectError::NotObject,
+        match (self.lone_surrogate, self.too_deep) {
+            (true, _) => ObjectError::LoneSurrogate,
+            (_, true) => ObjectError::TooDeep,
+            _ => ObjectError::NotObject,
         }
     }
 
@@ -500,6 +509,7 @@ impl<'a> Parser<'a> {
     /// Skips an object or an array.
     fn nested(&mut self, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
+            self.too_deep = true;
             return None;
         }
         let object = self.peek() == Some(b'{');
@@ -763,11 +773,11 @@ mod tests {
         let deeper = format!("{{\"a\":{}{}}}", "[".repeat(127), "]".repeat(127));
         assert!(serde_json::from_str::<serde_json::Value>(&deep).is_ok());
         assert!(serde_json::from_str::<serde_json::Value>(&deeper).is_err());
-        assert_eq!(members(&deeper), Err(ObjectError::NotObject));
+        assert_eq!(members(&deeper), Err(ObjectError::TooDeep));
         let bomb = "[".repeat(100_000);
         assert_eq!(
             members(&format!("{{\"a\":{bomb}}}")),
-            Err(ObjectError::NotObject)
+            Err(ObjectError::TooDeep)
         );
     }
 

@@ -197,6 +197,30 @@ fn the_longest_ttl_signs_and_verifies_and_one_more_is_refused() {
     );
 }
 
+/// Claims nested deeper than 127 levels (the object itself the first) are refused for that
+/// reason, not as "not a JSON object": `invalid_claims` at sign, `malformed` at verify.
+#[test]
+fn claims_nested_too_deep_say_so() {
+    let t = tokens();
+    let nested = |n: usize| format!(r#"{{"a":{}{}"#, "[".repeat(n), "]".repeat(n)) + "}";
+    let deep: Value = serde_json::from_str(&nested(126)).unwrap();
+    assert!(t.sign_jwt(&deep, &JwtSignOptions::at(NOW)).is_ok());
+    let mut deeper = json!([]);
+    for _ in 0..126 {
+        deeper = json!([deeper]);
+    }
+    let err = t
+        .sign_jwt(&json!({ "a": deeper }), &JwtSignOptions::at(NOW))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_claims");
+    assert!(err.to_string().contains("nested more than 127"), "{err}");
+    let payload = nested(127).replacen('{', r#"{"exp":1800003600,"#, 1);
+    let jwt = craft(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET_1);
+    let err = t.verify_jwt::<Value>(&jwt, &at(NOW)).unwrap_err();
+    assert_eq!(err.code(), "malformed");
+    assert!(err.to_string().contains("nested more than 127"), "{err}");
+}
+
 #[test]
 fn kid_header_with_several_keys_and_rotation() {
     let old = tokens();

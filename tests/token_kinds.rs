@@ -274,6 +274,22 @@ macro_rules! token_kind_behaviours {
                 );
             }
 
+            /// Claims nested deeper than 127 levels are refused as such (`invalid_claims`,
+            /// "nested more than 127"), not as claims that are not a JSON object.
+            #[test]
+            fn claims_nested_too_deep_say_so() {
+                let t = tokens();
+                let mut value = json!([]);
+                for _ in 0..125 {
+                    value = json!([value]);
+                }
+                // {"a":[...]}: 127 levels, the object the first.
+                assert!(t.sign(&json!({ "a": value }), NOW).is_ok());
+                let err = t.sign(&json!({ "a": [value] }), NOW).unwrap_err();
+                assert_eq!(err.code(), "invalid_claims");
+                assert!(err.to_string().contains("nested more than 127"), "{err}");
+            }
+
             #[test]
             fn nbf_boundary_with_leeway() {
                 let t = tokens();

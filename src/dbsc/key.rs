@@ -86,6 +86,7 @@ impl DeviceKey {
         let malformed = Error::Malformed;
         let members = json::members(text).map_err(|e| match e {
             json::ObjectError::Duplicate => malformed("duplicate JWK member"),
+            json::ObjectError::TooDeep => malformed("a JWK nested more than 127 levels deep"),
             json::ObjectError::NotObject | json::ObjectError::LoneSurrogate => {
                 malformed("a JWK is a JSON object")
             }

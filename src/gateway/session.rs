@@ -302,6 +302,7 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
         Err(json::ObjectError::Duplicate) => return refuse("a member name appears twice"),
         Err(json::ObjectError::NotObject) => return refuse("not a JSON object"),
         Err(json::ObjectError::LoneSurrogate) => return refuse("a string holds a lone surrogate"),
+        Err(json::ObjectError::TooDeep) => return refuse("nested more than 127 levels deep"),
     }
     let Ok(claims) = serde_json::from_str::<Map<String, Value>>(header) else {
         return refuse("not a JSON object");

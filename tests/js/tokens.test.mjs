@@ -196,6 +196,17 @@ test("the longest ttlSeconds signs and verifies at any time a clock tells; one m
   assert.equal(codeOf(() => tokens.signJwt({}, { now: NOW, ttlSeconds: MAX_TTL + 1 })), "invalid_config");
 });
 
+test("claims nested more than 127 levels deep are refused as such, not as \"not a JSON object\"", () => {
+  const nested = (n) => ({ a: JSON.parse("[".repeat(n) + "]".repeat(n)) });
+  const tokens = make();
+  // The object is the first level: { a: [126 arrays] } is 127 deep.
+  assert.ok(tokens.verify(tokens.sign(nested(126), { now: NOW }), { now: NOW }));
+  assert.ok(tokens.verifyJwt(tokens.signJwt(nested(126), { now: NOW }), { now: NOW }));
+  for (const sign of [(c) => tokens.sign(c), (c) => tokens.signJwt(c), (c) => sealedTokens().sign(c)]) {
+    assert.throws(() => sign(nested(127)), (e) => e.code === "invalid_claims" && /nested more than 127/.test(e.message));
+  }
+});
+
 test("garbage, huge and non-string inputs never crash the instance", () => {
   const tokens = make();
   for (const bad of ["", ".", "💥", "\u0000", "a".repeat(4096), "A".repeat(1 << 20)]) {
