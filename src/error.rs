@@ -43,10 +43,10 @@ pub enum Error {
     InvalidClaims(String),
     /// The configuration or an option is invalid.
     InvalidConfig {
-        /// The configuration field at fault, by its stable name: the JavaScript option name
-        /// (`keys`, `secret`, `ttlSeconds`, `cookieName`, `backends`...); `None` when the error
-        /// is not about one field (an option of a call, an unknown option...). Read it with
-        /// [`Error::setting`].
+        /// The configuration field or call option at fault, by its stable name: the JavaScript
+        /// option name (`keys`, `secret`, `ttlSeconds`, `cookieName`, `backends`, `now`,
+        /// `issuer`...); `None` when the error is not about one field (an unknown option, an
+        /// options object or an argument wrong as a whole...). Read it with [`Error::setting`].
         setting: Option<&'static str>,
         /// What is wrong; never quotes a secret.
         message: String,

@@ -306,7 +306,10 @@ impl Affinity {
     /// [`Affinity::route`] with the backend as an index into [`Affinity::backend_ids`].
     pub(crate) fn decide(&self, request: &RouteRequest<'_>, now: UnixTime) -> Result<Decision> {
         if now > MAX_TIME {
-            return Err(Error::config("now must be at most 2^53 - 1 seconds"));
+            return Err(Error::config_of(
+                "now",
+                "now must be at most 2^53 - 1 seconds",
+            ));
         }
         match self.mode {
             Mode::Cookie => {
@@ -316,9 +319,9 @@ impl Affinity {
                 self.route_pinned(presented.into_iter().flatten(), request, now)
             }
             Mode::Url => {
-                let url = request
-                    .url
-                    .ok_or_else(|| Error::config("route: url mode needs the request's url"))?;
+                let url = request.url.ok_or_else(|| {
+                    Error::config_of("url", "route: url mode needs the request's url")
+                })?;
                 self.route_pinned(url::param_values(url, &self.param), request, now)
             }
             Mode::Ip | Mode::Header => self.route_hashed(self.hashed_key(request), request, now),
@@ -527,7 +530,10 @@ impl Affinity {
     /// ```
     pub fn assign(&self, backend: &str, entropy: u64, now: UnixTime) -> Result<Route<'_>> {
         if now > MAX_TIME {
-            return Err(Error::config("now must be at most 2^53 - 1 seconds"));
+            return Err(Error::config_of(
+                "now",
+                "now must be at most 2^53 - 1 seconds",
+            ));
         }
         let index = self
             .backend_ids()

@@ -226,7 +226,11 @@ fn flag(value: &JsValue) -> Result<bool, JsValue> {
 }
 
 /// A request field that must be a string when present (`null` and `undefined` are absent).
-fn text(what: &str, which: CallOption) -> Result<Option<String>, JsValue> {
-    call_option_text(which)
-        .map_err(|()| js_error(Error::config(format!("route: {what} must be a string"))))
+fn text(what: &'static str, which: CallOption) -> Result<Option<String>, JsValue> {
+    call_option_text(which).map_err(|()| {
+        js_error(Error::config_of(
+            what,
+            format!("route: {what} must be a string"),
+        ))
+    })
 }

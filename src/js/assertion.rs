@@ -123,10 +123,11 @@ pub struct OriginAssertions {
     state: Rc<State>,
 }
 
-fn text(value: JsValue, what: &str) -> Result<String, JsValue> {
+/// The option `what` (its name the error's `.setting`): a string.
+fn text(value: JsValue, what: &'static str) -> Result<String, JsValue> {
     value
         .as_string()
-        .ok_or_else(|| js_error(Error::config(format!("{what} must be a string"))))
+        .ok_or_else(|| js_error(Error::config_of(what, format!("{what} must be a string"))))
 }
 
 impl State {

@@ -78,7 +78,10 @@ impl Options {
                 Revocation::At(seconds("minIssuedAt", n)?)
             } else {
                 Revocation::Lookup(min_issued_at.dyn_into().map_err(|_| {
-                    invalid("minIssuedAt must be a number of seconds or a function")
+                    invalid(
+                        "minIssuedAt",
+                        "minIssuedAt must be a number of seconds or a function",
+                    )
                 })?)
             },
         })
@@ -126,24 +129,30 @@ fn call_lookup(function: &Function, claims: &str) -> Result<Option<UnixTime>, Js
     if min.is_undefined() || min.is_null() {
         return Ok(None);
     }
-    match min.as_f64() {
-        Some(n) => seconds("the minIssuedAt lookup's result", n).map(Some),
-        None => Err(invalid(
-            "the minIssuedAt lookup must return a number of seconds or undefined, synchronously \
-             (not a Promise: fetch the value before verifying)",
+    match min.as_f64().map(|n| seconds("minIssuedAt", n)) {
+        Some(Ok(n)) => Ok(Some(n)),
+        _ => Err(invalid(
+            "minIssuedAt",
+            "the minIssuedAt lookup must return a whole number of seconds or undefined, \
+             synchronously (not a Promise: fetch the value before verifying)",
         )),
     }
 }
 
-pub(super) fn optional_string(name: &str, value: JsValue) -> Result<Option<String>, JsValue> {
+/// The option `name` (its name the error's `.setting`): a string, or absent.
+pub(super) fn optional_string(
+    name: &'static str,
+    value: JsValue,
+) -> Result<Option<String>, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
     text(&value)
         .map(Some)
-        .ok_or_else(|| invalid(&format!("{name} must be a string")))
+        .ok_or_else(|| invalid(name, &format!("{name} must be a string")))
 }
 
-fn invalid(message: &str) -> JsValue {
-    js_error(Error::config(message))
+/// An `invalid_config` error about the option `setting`.
+fn invalid(setting: &'static str, message: &str) -> JsValue {
+    js_error(Error::config_of(setting, message))
 }

@@ -82,14 +82,15 @@ pub(crate) fn cookie_spec(
         }
     };
     let max_age = call_option_seconds(CallOption::MaxAge, "maxAge")?;
-    let flag = |which, name: &str, default| {
+    let flag = |which, name: &'static str, default| {
         let value = call_option(which);
         match value.as_bool() {
             Some(flag) => Ok(flag),
             None if value.is_undefined() || value.is_null() => Ok(default),
-            None => Err(js_error(Error::config(format!(
-                "{name} must be true or false"
-            )))),
+            None => Err(js_error(Error::config_of(
+                name,
+                format!("{name} must be true or false"),
+            ))),
         }
     };
     let spec = spec

@@ -62,14 +62,16 @@ pub(crate) fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsValue> {
     seconds("now", now)
 }
 
-/// A JavaScript number that must be a whole, non-negative count of seconds.
-pub(crate) fn seconds(what: &str, n: f64) -> Result<u64, JsValue> {
+/// A JavaScript number that must be a whole, non-negative count of seconds: the option
+/// `setting` (its name the error's `.setting`).
+pub(crate) fn seconds(setting: &'static str, n: f64) -> Result<u64, JsValue> {
     if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_TIME as f64 {
         Ok(n as u64)
     } else {
-        Err(js_error(Error::config(format!(
-            "{what} must be a whole, non-negative number of seconds"
-        ))))
+        Err(js_error(Error::config_of(
+            setting,
+            format!("{setting} must be a whole, non-negative number of seconds"),
+        )))
     }
 }
 
@@ -276,7 +278,10 @@ pub(crate) fn call_option_number(which: CallOption) -> f64 {
 }
 
 /// The option `which` as a whole number of seconds: `None` when absent.
-pub(crate) fn call_option_seconds(which: CallOption, name: &str) -> Result<Option<u64>, JsValue> {
+pub(crate) fn call_option_seconds(
+    which: CallOption,
+    name: &'static str,
+) -> Result<Option<u64>, JsValue> {
     let n = option_number(which as u32);
     if n.is_nan() {
         return Ok(None);

@@ -249,7 +249,17 @@ impl SessionStore {
                 )))
             }
         };
-        let (cookie, max_age) = cookie_spec(&cookie_name, get("cookieOptions")?)?;
+        let cookie_options = get("cookieOptions")?;
+        if !(cookie_options.is_object()
+            || cookie_options.is_undefined()
+            || cookie_options.is_null())
+        {
+            return Err(js_error(Error::config_of(
+                "cookieOptions",
+                "cookieOptions must be an object",
+            )));
+        }
+        let (cookie, max_age) = cookie_spec(&cookie_name, cookie_options)?;
         if max_age.is_some() {
             return Err(js_error(Error::config_of(
                 "cookieOptions",
@@ -304,7 +314,12 @@ impl SessionStore {
         };
         let timeout = o.timeout_ms.unwrap_or(crate::store::DEFAULT_TIMEOUT_MS);
         let store = match (kv.is_undefined(), durable.is_undefined()) {
-            (false, false) => return Err(config_error("give kv or durableObject, not both")),
+            (false, false) => {
+                return Err(js_error(Error::config_of(
+                    "kv",
+                    "give kv or durableObject, not both",
+                )))
+            }
             (false, true) => AnyStore::Kv(KvStore::new(kv).with_timeout(timeout)),
             (true, false) => AnyStore::Durable(DurableStore::new(durable).with_timeout(timeout)),
             (true, true) => AnyStore::Memory(MemoryStore::new()),
@@ -647,7 +662,10 @@ fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usiz
         if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= f64::from(u32::MAX) {
             Ok(n as usize)
         } else {
-            Err(config_error("retries must be a whole, non-negative number"))
+            Err(js_error(Error::config_of(
+                "retries",
+                "retries must be a whole, non-negative number",
+            )))
         }
     };
     if options.is_undefined() || options.is_null() {

@@ -100,9 +100,11 @@ export interface EdgeSessionError extends Error {
   /** The stable code. */
   code: ErrorCode;
   /**
-   * With `invalid_config`, the configuration option at fault by its name ("keys", "ttlSeconds",
-   * "secret", "backends", "cookieName"...; inside `keys` or `backends`, the list's name);
-   * absent when the error is not about one option (an unknown option, an option of a call).
+   * With `invalid_config`, the option at fault by its name: of a configuration ("keys",
+   * "ttlSeconds", "secret", "backends", "cookieName"...; inside `keys` or `backends`, the list's
+   * name) or of a call ("now", "ttlSeconds", "issuer", "minIssuedAt", "maxAge", "url"...);
+   * absent when the error is not about one option (an unknown option, an options object or an
+   * argument that is wrong as a whole).
    */
   setting?: string;
   /** With `expired`, the verified claims (offer a refresh or a fresh login): a JWT's as it

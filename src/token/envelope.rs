@@ -159,11 +159,14 @@ pub(crate) fn check_ttl(ttl: u64) -> Result<()> {
     Ok(())
 }
 
+/// `t` (`now`, or `now + ttlSeconds`: a `now` no clock tells) at most [`MAX_TIME`]; the error's
+/// setting is `now`.
 pub(crate) fn check_time(what: &str, t: UnixTime) -> Result<()> {
     if t > MAX_TIME {
-        return Err(Error::config(format!(
-            "{what} must be at most 2^53 - 1 seconds"
-        )));
+        return Err(Error::config_of(
+            "now",
+            format!("{what} must be at most 2^53 - 1 seconds"),
+        ));
     }
     Ok(())
 }

@@ -148,6 +148,33 @@ test("explicit private JWKs, and configuration errors with their setting", async
   assert.equal(settingOf({ alg: "EdDSA", keys: ring }), "issuer");
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, lifetimeSeconds: 301 }), "lifetimeSeconds");
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, ttl: 1 }), undefined);
+  // And an option of a call: each wrong one named.
+  const made = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const callSetting = (fn) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.equal(e.code, "invalid_config", e.message);
+      return e.setting;
+    }
+    assert.fail("did not throw");
+  };
+  for (const [subject, setting] of [
+    [{ audience: 5 }, "audience"],
+    [{ audience: AUD, status: 5 }, "status"],
+    [{ audience: AUD, data: 5 }, "data"],
+    [{ audience: AUD, now: -1 }, "now"],
+  ]) {
+    assert.equal(callSetting(() => made.sign(subject)), setting, JSON.stringify(subject));
+  }
+  for (const [options, setting] of [
+    [{ audience: 5 }, "audience"],
+    [{ audience: AUD, leewaySeconds: -1 }, "leewaySeconds"],
+    [{ audience: AUD, data: 5 }, "data"],
+    [{ audience: AUD, now: "now" }, "now"],
+  ]) {
+    assert.equal(callSetting(() => made.verify("x.y.z", options)), setting, JSON.stringify(options));
+  }
   assert.equal(codeOf(() => a.sign({})), "invalid_config");
 });
 

@@ -46,8 +46,8 @@ test("SessionTokens: the setting of an invalid configuration", () => {
   }
   assert.equal(settingOf(() => new SessionTokens("keys"), "not an object"), undefined);
   assert.equal(settingOf(() => new SealedTokens({ keys, ttlSeconds: 0 }), "sealed"), "ttlSeconds");
-  // Errors of other codes, and of calls rather than configuration, carry no setting.
-  assert.equal(settingOf(() => new SessionTokens({ keys }).sign({}, { now: -1 }), "now"), undefined);
+  // An option of a call is named as well as one of the configuration.
+  assert.equal(settingOf(() => new SessionTokens({ keys }).sign({}, { now: -1 }), "now"), "now");
 });
 
 test("a message made of another's says \"invalid configuration\" once", () => {
@@ -197,6 +197,83 @@ test("options of a call with a name that is none of its options are refused, nev
   }
 });
 
+test("every option of a call that is wrong is named as the error's setting", () => {
+  // It was set for some (sameSite, a cookie's path) and not others (now, ttlSeconds, issuer...).
+  const now = 1_800_000_000;
+  for (const Tokens of [SessionTokens, SealedTokens]) {
+    const tokens = new Tokens({ keys });
+    const token = tokens.sign({ sub: "u" }, { now });
+    const verifies = [
+      ["verify", (o) => tokens.verify(token, o)],
+      ["verifyDetailed", (o) => tokens.verifyDetailed(token, o)],
+      ["refresh", (o) => tokens.refresh(token, o)],
+    ];
+    const signs = [["sign", (o) => tokens.sign({ sub: "u" }, o)]];
+    if (tokens.signJwt) {
+      const jwt = tokens.signJwt({ sub: "u" }, { now });
+      verifies.push(["verifyJwt", (o) => tokens.verifyJwt(jwt, o)], ["verifyJwtDetailed", (o) => tokens.verifyJwtDetailed(jwt, o)]);
+      signs.push(["signJwt", (o) => tokens.signJwt({ sub: "u" }, o)]);
+    }
+    for (const [name, call] of verifies) {
+      for (const [options, setting] of [
+        [{ now: -1 }, "now"],
+        [{ now: "1800000000" }, "now"],
+        [{ now, issuer: 5 }, "issuer"],
+        [{ now, audience: ["a"] }, "audience"],
+        [{ now, minIssuedAt: "0" }, "minIssuedAt"],
+        [{ now, minIssuedAt: -1 }, "minIssuedAt"],
+        [{ now, minIssuedAt: () => 1.5 }, "minIssuedAt"],
+        [{ now, minIssuedAt: () => "0" }, "minIssuedAt"],
+      ]) {
+        const what = `${Tokens.name}.${name}(${JSON.stringify(options)})`;
+        assert.equal(settingOf(() => call(options), what), setting, what);
+      }
+    }
+    for (const [name, call] of signs) {
+      for (const [options, setting] of [
+        [{ now: -1 }, "now"],
+        // A time no clock tells: exp = now + ttl would pass 2^53 - 1.
+        [{ now: 2 ** 53 - 1 }, "now"],
+        [{ now, ttlSeconds: "60" }, "ttlSeconds"],
+        [{ now, ttlSeconds: 0 }, "ttlSeconds"],
+        ...(name === "signJwt" ? [[{ now, issuer: 5 }, "issuer"], [{ now, audience: 5 }, "audience"]] : []),
+      ]) {
+        const what = `${Tokens.name}.${name}(${JSON.stringify(options)})`;
+        assert.equal(settingOf(() => call(options), what), setting, what);
+      }
+    }
+  }
+  for (const [options, setting] of [
+    [{ maxAge: -1 }, "maxAge"],
+    [{ path: 5 }, "path"],
+    [{ path: "no-slash" }, "path"],
+    [{ domain: 5 }, "domain"],
+    [{ domain: "a..b" }, "domain"],
+    [{ sameSite: "Sometimes" }, "sameSite"],
+    [{ httpOnly: "yes" }, "httpOnly"],
+    [{ secure: 1 }, "secure"],
+    [{ partitioned: "no" }, "partitioned"],
+  ]) {
+    const what = JSON.stringify(options);
+    assert.equal(settingOf(() => pkg.setCookie("sid", "v", options), `setCookie ${what}`), setting, what);
+    if (!("maxAge" in options)) {
+      assert.equal(settingOf(() => pkg.clearCookie("sid", options), `clearCookie ${what}`), setting, what);
+    }
+  }
+  for (const [mode, request, setting] of [
+    ["cookie", { cookie: 5 }, "cookie"],
+    ["url", { url: 5 }, "url"],
+    ["url", {}, "url"],
+    ["ip", { clientIp: 5 }, "clientIp"],
+    ["cookie", { now: -1 }, "now"],
+  ]) {
+    const affinity = new Affinity({ secret: SECRET, backends, mode });
+    assert.equal(settingOf(() => affinity.route(request), `${mode} ${JSON.stringify(request)}`), setting);
+  }
+  const header = new Affinity({ secret: SECRET, backends, mode: "header", header: "x-tenant" });
+  assert.equal(settingOf(() => header.route({ header: 5 }), "header"), "header");
+});
+
 test("options whose names cannot be listed throw their error, and the library keeps working", () => {
   // A Proxy whose ownKeys trap throws: the exception must come back through the wasm's own error
   // path. Thrown through the wasm frames instead, each left the wasm's stack pointer moved; about
@@ -233,8 +310,8 @@ test("a getter of the options that throws is thrown as it is, and the library ke
     }
     assert.equal(tokens.verify(token, { now }).sub, "u");
     // A time that is not a number is refused, not coerced ("60" was read as 60).
-    assert.equal(settingOf(() => tokens.verify(token, { now: String(now) }), "now as text"), undefined);
-    assert.equal(settingOf(() => tokens.sign({ sub: "u" }, { now, ttlSeconds: "60" }), "ttl as text"), undefined);
+    assert.equal(settingOf(() => tokens.verify(token, { now: String(now) }), "now as text"), "now");
+    assert.equal(settingOf(() => tokens.sign({ sub: "u" }, { now, ttlSeconds: "60" }), "ttl as text"), "ttlSeconds");
   }
 });
 

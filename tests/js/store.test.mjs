@@ -19,6 +19,38 @@ const rejection = async (fn) => {
   assert.fail("expected a rejection");
 };
 
+test("an option of a call that is wrong is named as the error's setting", async () => {
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  const settingOf = async (fn, what) => {
+    try {
+      await fn();
+    } catch (e) {
+      assert.equal(e.code, "invalid_config", `${what}: ${e.message}`);
+      return e.setting;
+    }
+    assert.fail(`${what}: did not throw`);
+  };
+  for (const [what, call, setting] of [
+    ["load", () => store.load(undefined, { now: -1 }), "now"],
+    ["find", () => store.find("x", { now: "now" }), "now"],
+    ["commit", () => store.commit(session, { now: 1.5 }), "now"],
+    ["regenerate", () => store.regenerate(session, { now: -1 }), "now"],
+    ["destroy", () => store.destroy(session, { now: -1 }), "now"],
+    ["setCookie", () => store.setCookie(session, { now: -1 }), "now"],
+    ["cookieMaxAge", () => store.cookieMaxAge(session, { now: -1 }), "now"],
+    ["revokeTokens", () => store.revokeTokens("alice", 60, { now: -1 }), "now"],
+    ["update", () => store.update(undefined, () => {}, { retries: -1 }), "retries"],
+    ["update (positional)", () => store.update(undefined, () => {}, 1.5), "retries"],
+    ["update now", () => store.update(undefined, () => {}, { now: -1 }), "now"],
+    ["cookieOptions", () => new SessionStore({ keys, cookieOptions: "Lax" }), "cookieOptions"],
+    ["cookieOptions.sameSite", () => new SessionStore({ keys, cookieOptions: { sameSite: "x" } }), "sameSite"],
+    ["kv and durableObject", () => new SessionStore({ keys, kv: {}, durableObject: {} }), "kv"],
+  ]) {
+    assert.equal(await settingOf(call, what), setting, what);
+  }
+});
+
 test("subjects with a lone surrogate are refused: they would be one subject with U+FFFD", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });
