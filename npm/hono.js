@@ -86,12 +86,13 @@ const setsCookie = (res, name) => res.headers.getSetCookie().some((v) => v.slice
 const now = () => Math.floor(Date.now() / 1000);
 
 /**
- * Refuses options with a name none of `names` (`invalid_config`, as the library's own calls do):
+ * Refuses options with a name none of `names`, own or inherited (`invalid_config`, as the library's own calls do):
  * a misspelt option (`cookiename`) would otherwise be ignored without a word. A long name may be
  * a secret in the wrong place: it is never quoted.
  */
 const checkOptions = (what, options, names) => {
-  for (const name of Object.keys(options ?? {})) {
+  // Inherited names too (`for...in`), as the options are read through the prototype chain.
+  for (const name in options ?? {}) {
     if (names.includes(name)) continue;
     const bytes = new TextEncoder().encode(name).length;
     throw refusal(

@@ -1,12 +1,14 @@
 //! Configuration objects from JavaScript, read field by field into the core's config structs
 //! (no JSON round trip, so no JSON deserializer in the wasm). Every field is checked for its
 //! type, and a field this library does not know is refused, so that a misspelt option
-//! (`ttlSecond`) is an `invalid_config` error rather than silently ignored.
+//! (`ttlSecond`) is an `invalid_config` error rather than silently ignored. Fields are read as
+//! JavaScript reads properties, inherited ones included, so the names checked are those
+//! `for...in` lists: own and inherited (`Object.create({ ttlSecond: 5 })` is refused too).
 
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, text, unknown_option_message};
+use super::{js_error, option_names, text, unknown_option_message};
 use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::SameSite;
 use crate::error::Error;
@@ -16,11 +18,9 @@ use crate::token::TokenConfig;
 
 #[wasm_bindgen]
 extern "C" {
-    // `Object.keys` and `Array.from` with wasm-bindgen's catch: what a Proxy's trap or a getter
-    // throws comes back as an `Err`, never through the wasm's frames (which would leave its stack
-    // pointer moved: after a few thousand, every call of the instance fails).
-    #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
-    pub(crate) fn object_keys(object: &JsValue) -> Result<Array, JsValue>;
+    // `Array.from` with wasm-bindgen's catch: what a Proxy's trap or a getter throws comes back
+    // as an `Err`, never through the wasm's frames (which would leave its stack pointer moved:
+    // after a few thousand, every call of the instance fails).
     #[wasm_bindgen(js_namespace = Array, js_name = from, catch)]
     fn array_from(list: &JsValue) -> Result<Array, JsValue>;
     // `Array.isArray`, likewise: it throws on a revoked Proxy.
@@ -305,7 +305,7 @@ struct Fields {
 }
 
 impl Fields {
-    /// Checks that `value` is an object holding only the `known` fields.
+    /// Checks that `value` is an object holding only the `known` fields, own or inherited.
     fn new(value: &JsValue, what: &'static str, known: &[&str]) -> Result<Self, JsValue> {
         if !value.is_object() || is_array(value)? {
             // Inside a list (`keys: ["<secret>"]`), the list is the setting.
@@ -314,7 +314,7 @@ impl Fields {
                 &format!("{what} must be an object"),
             ));
         }
-        for name in object_keys(value)?.iter() {
+        for name in option_names(value)?.iter() {
             let name = name.as_string().unwrap_or_default();
             if !known.contains(&name.as_str()) {
                 // Inside a list, the list is the setting.

@@ -184,7 +184,8 @@ export function read_options(o, kind) {
   try {
     const names = NAMES[kind];
     if (names !== undefined) {
-      for (const name of Object.keys(o)) {
+      // Inherited names too: the values are read through the prototype chain.
+      for (const name in o) {
         if (!names.includes(name)) {
           unknown = name;
           return false;
@@ -197,6 +198,13 @@ export function read_options(o, kind) {
     thrown = { e };
     return false;
   }
+}
+// The enumerable names of a configuration object, its own and inherited, as `for...in` lists them
+// (its values are read through the prototype chain: an inherited misspelt name is refused too).
+export function option_names(o) {
+  const names = [];
+  for (const name in o) names.push(name);
+  return names;
 }
 export function unknown_option() {
   if (thrown !== null) {
@@ -226,6 +234,10 @@ extern "C" {
     fn read_options(o: &JsValue, kind: u32) -> bool;
     #[wasm_bindgen(catch)]
     fn unknown_option() -> Result<String, JsValue>;
+    // The names `for...in` lists of `o` (own and inherited, enumerable), under catch: what a
+    // Proxy's trap throws comes back as an `Err`, never through the wasm's frames.
+    #[wasm_bindgen(catch)]
+    pub(crate) fn option_names(o: &JsValue) -> Result<js_sys::Array, JsValue>;
     fn option(i: u32) -> JsValue;
     // The option as text, `None` when not a string.
     fn option_text(i: u32) -> Option<String>;
@@ -233,8 +245,9 @@ extern "C" {
     fn option_number(i: u32) -> f64;
 }
 
-/// Reads the options of a call once, in JavaScript: a name that is none of its options is
-/// refused (`invalid_config`; not for a route's request), as a misspelt
+/// Reads the options of a call once, in JavaScript: a name that is none of its options, own or
+/// inherited (the values are read through the prototype chain), is refused (`invalid_config`;
+/// not for a route's request), as a misspelt
 /// `audience`, or jose's `clockTolerance`, would otherwise be ignored without a word, and the
 /// check it meant not made. What a getter of the options (or a Proxy's trap) throws is thrown,
 /// never through the wasm's frames. Anything but an object is no options. The values are then

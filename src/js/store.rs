@@ -268,7 +268,8 @@ impl SessionStore {
         }
         cookie.check().map_err(js_error)?;
         let rest = Object::new();
-        let names = super::config::object_keys(&config)?;
+        // Own and inherited names, as the values are read (see `option_names`).
+        let names = super::option_names(&config)?;
         for name in names.iter() {
             if name.as_string().is_some_and(|n| {
                 !matches!(

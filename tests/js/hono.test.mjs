@@ -407,6 +407,9 @@ test("middleware options with a name none of theirs are refused, never ignored",
   refused(() => mw.sessionTokens(tokens, { refesh: false }), "refesh");
   refused(() => mw.sessionStore(store, { comit: false }), "comit");
   refused(() => mw.affinity(router, { clientIP: () => "192.0.2.1" }), "clientIP");
+  // Inherited names too, as the options are read through the prototype chain.
+  refused(() => mw.sessionTokens(tokens, Object.create({ cookiename: "s" })), "cookiename");
+  refused(() => mw.sessionStore(store, Object.create({ comit: false })), "comit");
   // The cookie's attributes too; Max-Age is the token's life.
   refused(() => mw.sessionTokens(tokens, { cookie: { samesite: "Strict" } }), "samesite");
   refused(() => mw.sessionTokens(tokens, { cookie: { maxAge: 60 } }), "maxAge");

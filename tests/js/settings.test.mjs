@@ -274,6 +274,42 @@ test("every option of a call that is wrong is named as the error's setting", () 
   assert.equal(settingOf(() => header.route({ header: 5 }), "header"), "header");
 });
 
+test("inherited options are options: an unknown name on the prototype is refused, a known one read", () => {
+  // The values were read through the prototype chain but only own names were checked, so a
+  // misspelt option inherited (Object.create({ ttlSecond: 5 })) was ignored without a word.
+  const now = 1_800_000_000;
+  const tokens = new SessionTokens({ keys });
+  const token = tokens.sign({ sub: "u" }, { now });
+  const unknown = (fn, name, what) =>
+    assert.throws(fn, (e) => e.code === "invalid_config" && e.message.includes(`unknown option "${name}"`), what);
+  const inheriting = (proto, own) => Object.assign(Object.create(proto), own);
+  unknown(() => new SessionTokens(inheriting({ ttlSecond: 5 }, { keys })), "ttlSecond", "SessionTokens");
+  unknown(() => new SealedTokens(inheriting({ leeway: 5 }, { keys })), "leeway", "SealedTokens");
+  unknown(() => new SessionTokens({ keys: [inheriting({ extra: 1 }, { id: "k1", secret: SECRET })] }), "extra", "keys[]");
+  unknown(() => new Affinity(inheriting({ colour: "red" }, { secret: SECRET, backends })), "colour", "Affinity");
+  unknown(() => new Affinity({ secret: SECRET, backends: [inheriting({ wieght: 2 }, { id: "a" })] }), "wieght", "backends[]");
+  unknown(() => tokens.sign({}, Object.create({ ttlSecond: 5 })), "ttlSecond", "sign");
+  unknown(() => tokens.verify(token, inheriting({ audiance: "api" }, { now })), "audiance", "verify");
+  unknown(() => tokens.verifyJwt(tokens.signJwt({}, { now }), inheriting({ clockTolerance: 30 }, { now })), "clockTolerance", "verifyJwt");
+  unknown(() => pkg.setCookie("sid", "v", Object.create({ maxage: 60 })), "maxage", "setCookie");
+  // Known names on the prototype are read, as they always were.
+  const short = new SessionTokens(inheriting({ ttlSeconds: 5 }, { keys }));
+  assert.equal(short.verify(short.sign({}, { now }), { now }).exp, now + 5);
+  assert.equal(tokens.verify(tokens.sign({}, inheriting({ ttlSeconds: 7 }, { now })), { now }).exp, now + 7);
+  assert.throws(() => tokens.verify(token, inheriting({ audience: "api" }, { now })), (e) => e.code === "wrong_audience");
+  assert.match(pkg.setCookie("sid", "v", Object.create({ maxAge: 60 })), /Max-Age=60/);
+  // Names that are not enumerable (a class's getters) are not listed: read, never refused.
+  class Options {
+    get now() {
+      return now;
+    }
+    get audience() {
+      return "api";
+    }
+  }
+  assert.throws(() => tokens.verify(token, new Options()), (e) => e.code === "wrong_audience");
+});
+
 test("options whose names cannot be listed throw their error, and the library keeps working", () => {
   // A Proxy whose ownKeys trap throws: the exception must come back through the wasm's own error
   // path. Thrown through the wasm frames instead, each left the wasm's stack pointer moved; about

@@ -19,6 +19,24 @@ const rejection = async (fn) => {
   assert.fail("expected a rejection");
 };
 
+test("inherited options are options: an unknown name on the prototype is refused, a known one read", async () => {
+  const inheriting = (proto, own) => Object.assign(Object.create(proto), own);
+  assert.throws(
+    () => new SessionStore(inheriting({ idleTimeoutSecond: 60 }, { keys })),
+    (e) => e.code === "invalid_config" && /unknown option "idleTimeoutSecond"/.test(e.message),
+  );
+  assert.throws(
+    () => new SessionStore(inheriting({ idleTimeoutSeconds: 0 }, { keys })),
+    (e) => e.code === "invalid_config" && e.setting === "idleTimeoutSeconds",
+  );
+  assert.throws(() => new SessionStore(inheriting({ kv: undefined }, { keys })), (e) => e.setting === "kv");
+  const store = new SessionStore(inheriting({ absoluteTimeoutSeconds: 7200 }, { keys }));
+  const session = await store.load(undefined, Object.create({ now: NOW }));
+  assert.equal(store.cookieMaxAge(session, { now: NOW }), 7200);
+  assert.equal(await rejection(() => store.load(undefined, Object.create({ nwo: NOW }))), "invalid_config");
+  assert.equal(await rejection(() => store.update(undefined, () => {}, Object.create({ retry: 1 }))), "invalid_config");
+});
+
 test("an option of a call that is wrong is named as the error's setting", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });
