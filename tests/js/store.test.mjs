@@ -37,6 +37,28 @@ test("inherited options are options: an unknown name on the prototype is refused
   assert.equal(await rejection(() => store.update(undefined, () => {}, Object.create({ retry: 1 }))), "invalid_config");
 });
 
+test("a method given something other than a Session throws a TypeError, not a plain Error", async () => {
+  // wasm-bindgen's glue threw `new Error("expected instance of Session")`; README promises a
+  // TypeError for an argument of the wrong type.
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  const calls = [
+    ["commit", (s) => store.commit(s, { now: NOW })],
+    ["regenerate", (s) => store.regenerate(s, { now: NOW })],
+    ["destroy", (s) => store.destroy(s, { now: NOW })],
+    ["cookieMaxAge", (s) => store.cookieMaxAge(s, { now: NOW })],
+    ["setCookie", (s) => store.setCookie(s, { now: NOW })],
+    ["applyCookies", (s) => store.applyCookies(new Response(), s, { now: NOW })],
+  ];
+  for (const [name, call] of calls) {
+    for (const bad of [{}, undefined, null, "sid", store, { ...session }]) {
+      assert.throws(() => call(bad), (e) => e instanceof TypeError && !("code" in e) && /Session/.test(e.message), `${name}(${String(bad)})`);
+    }
+  }
+  // A Session still works.
+  assert.equal(await store.commit(session, { now: NOW }), "unchanged");
+});
+
 test("an option of a call that is wrong is named as the error's setting", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });
