@@ -424,9 +424,13 @@ impl Gateway {
                 token,
                 self.config.tokens().ttl_seconds,
             ),
-            // Cleared when every presented session cookie was read (see `session::all_read`).
+            // Cleared when every presented session cookie was read (see `session::all_read`),
+            // but not for a key this version does not know: while a deploy that rotates the
+            // keys spreads, it is one the new version signed, and an instance of the old one
+            // would log the user out.
             SessionCookie::Expired | SessionCookie::Invalid(_)
-                if session::all_read(cookie_header, self.config.session_cookie.name()) =>
+                if !matches!(session, SessionCookie::Invalid("unknown_key"))
+                    && session::all_read(cookie_header, self.config.session_cookie.name()) =>
             {
                 self.config.session_cookie.removal().ok()
             }
@@ -2663,6 +2667,33 @@ mod tests {
                 "{junk} junk"
             );
         }
+    }
+
+    /// A key rotation in one deploy (the new key put first in `SESSION_KEYS` at once): while
+    /// it spreads, an instance of the old version meets tokens the new one signed (at a login
+    /// or a refresh). It cannot read them, but does not clear them either: that would log the
+    /// user out, where the next request at a new instance reads the same cookie.
+    #[test]
+    fn a_token_of_a_key_this_version_does_not_know_is_not_cleared() {
+        let keys = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+        let mut new = gateway(&[("SESSION_KEYS", keys)]);
+        let a = proxy(new.start(&get(&[]), NOW, &Entropy::default()));
+        let login = h(&[("x-session-issue", r#"{"sub":"alice"}"#)]);
+        let out = new.finish(&a, &login, NOW, &Entropy::default()).unwrap();
+        let jar = set_cookies(&out.headers)
+            .into_iter()
+            .map(cookie_pair)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut old = gateway(&[]);
+        let b = proxy(old.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+        assert_eq!(
+            headers::get(&b.headers, "x-session-status"),
+            Some("invalid")
+        );
+        let out = old.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+        let removal = old.config().session_cookie.removal().unwrap();
+        assert!(!set_cookies(&out.headers).contains(&removal.as_str()));
     }
 
     /// Oversized headers are refused by the gateway, never passed to an origin (which would

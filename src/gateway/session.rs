@@ -209,7 +209,13 @@ impl SessionCookie {
                     };
                 }
                 Err(Error::Expired { .. }) => result = SessionCookie::Expired,
-                Err(e) if result == SessionCookie::None => {
+                // The first error, but a key this version does not know before any other (it
+                // keeps the cookie, see `Gateway::start`).
+                Err(e)
+                    if result == SessionCookie::None
+                        || (matches!(e, Error::UnknownKey(_))
+                            && matches!(result, SessionCookie::Invalid(_))) =>
+                {
                     result = SessionCookie::Invalid(e.code())
                 }
                 Err(_) => {}
