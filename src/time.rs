@@ -22,6 +22,21 @@ pub const MAX_CLOCK: UnixTime = 8_640_000_000_000;
 /// signing fail from some time on (every sign, near 2^53), so it is refused at construction.
 pub const MAX_TTL: u64 = MAX_TIME - MAX_CLOCK;
 
+/// The most clock skew a leeway may forgive: a day. A larger one would take tokens long
+/// expired for valid ones.
+pub const MAX_LEEWAY: u64 = 86_400;
+
+/// A leeway (`leewaySeconds`) of at most [`MAX_LEEWAY`].
+pub(crate) fn check_leeway(leeway: u64) -> Result<(), Error> {
+    if leeway > MAX_LEEWAY {
+        return Err(Error::config_of(
+            "leewaySeconds",
+            "leewaySeconds must be at most 86400",
+        ));
+    }
+    Ok(())
+}
+
 /// Why a lifetime check failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outside {

@@ -788,7 +788,7 @@ fn tokens_section(
         SESSION_LEEWAY_SECONDS,
         config.leeway_seconds,
         0,
-        86_400,
+        crate::time::MAX_LEEWAY,
     )?;
     if let Some(text) = var(SESSION_REFRESH_AFTER) {
         config.refresh_after = decimal(&text)

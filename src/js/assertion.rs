@@ -66,7 +66,7 @@ export interface AssertionVerifyOptions {
   audience: string;
   /** Unix seconds; default the clock. */
   now?: number;
-  /** Clock skew tolerated on `exp` and `iat`, seconds (default 0). */
+  /** Clock skew tolerated on `exp` and `iat`, seconds (default 0, at most 86400). */
   leewaySeconds?: number;
   /** The session data that came with the assertion (the `x-session-data` text): refused with `bad_signature` unless the assertion's `data_sha256` is its SHA-256. Absent or `null`: not checked. */
   data?: string | null;
@@ -296,6 +296,7 @@ impl OriginAssertions {
         let now = call_now()?;
         let leeway = call_option_seconds(CallOption::LeewaySeconds, "leewaySeconds")?;
         let leeway = leeway.unwrap_or(0);
+        crate::time::check_leeway(leeway).map_err(js_error)?;
         let data = optional_string("data", call_option(CallOption::Data))?;
         let state = self.state.clone();
         let token = token.to_owned();

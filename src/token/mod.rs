@@ -618,12 +618,7 @@ impl<F: Format> Facade<F> {
 fn check_config(config: &TokenConfig) -> Result<()> {
     check_purpose(&config.purpose)?;
     check_ttl(config.ttl_seconds)?;
-    if config.leeway_seconds > 86_400 {
-        return Err(Error::config_of(
-            "leewaySeconds",
-            "leewaySeconds must be at most 86400",
-        ));
-    }
+    crate::time::check_leeway(config.leeway_seconds)?;
     if !(128..=1 << 20).contains(&config.max_token_bytes) {
         return Err(Error::config_of(
             "maxTokenBytes",

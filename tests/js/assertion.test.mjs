@@ -170,6 +170,8 @@ test("explicit private JWKs, and configuration errors with their setting", async
   for (const [options, setting] of [
     [{ audience: 5 }, "audience"],
     [{ audience: AUD, leewaySeconds: -1 }, "leewaySeconds"],
+    // As for tokens: a day at most. A larger one took any expired assertion for a valid one.
+    [{ audience: AUD, leewaySeconds: 86_401 }, "leewaySeconds"],
     [{ audience: AUD, data: 5 }, "data"],
     [{ audience: AUD, now: "now" }, "now"],
   ]) {
