@@ -151,7 +151,12 @@ impl Affinity {
             ))),
             Mode::Ip => client_ip = text("clientIp", CallOption::ClientIp)?,
             Mode::Header if fetch => {
-                let name = self.core.header_name().unwrap_or_default();
+                let name = self.core.header_name().ok_or_else(|| {
+                    js_error(Error::config_of(
+                        "header",
+                        "route: a Request is read in header mode only when `header` names its header",
+                    ))
+                })?;
                 header = headers.unchecked_ref::<CookieSource>().header(name)?.as_string();
             }
             Mode::Header => header = text("header", CallOption::Header)?,

@@ -73,6 +73,10 @@ test("route(request) reads a Fetch Request as the route's request: its Cookie he
     assert.equal(tenant(t), byHeader.route({ header: t }).backend, t);
   }
 
+  // Header mode without the header's name (the caller passes values): a Request says nothing.
+  const nameless = make({ mode: "header" });
+  assert.equal(codeOf(() => nameless.route(new Request("https://app.example/"))), "invalid_config");
+
   const byUrl = make({ mode: "url" });
   const first = byUrl.route(new Request("https://app.example/cart?x=1"));
   assert.match(first.url, /^https:\/\/app\.example\/cart\?x=1&_aff=/);
