@@ -156,6 +156,13 @@ impl Page {
         Page::allowing("POST")
     }
 
+    /// 405 for a method the gateway never forwards (`TRACE`, `TRACK`, `CONNECT`: see
+    /// [`super::pipeline::NOT_FORWARDED`]), whatever the path; `Allow` names the usual methods,
+    /// which go to the origin.
+    pub fn not_forwarded() -> Self {
+        Page::allowing("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+    }
+
     fn allowing(methods: &str) -> Self {
         let mut page = Page::text(405, "405 Method Not Allowed\n".into());
         page.headers.push(("allow".into(), methods.into()));

@@ -24,6 +24,12 @@ use crate::time::UnixTime;
 /// How many times a failed request is tried again on another origin.
 pub const RETRIES: u8 = 1;
 
+/// Methods the gateway answers itself with a 405, never forwarded (compared without case):
+/// `TRACE` (and Microsoft's `TRACK`) has the origin echo the request, the client's cookies and
+/// the gateway's `x-session-*` identity headers included, back to whoever sent it (cross-site
+/// tracing); `CONNECT` asks for a tunnel the gateway does not make.
+pub const NOT_FORWARDED: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
+
 /// What the pipeline needs from a client request.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
@@ -345,6 +351,12 @@ impl Gateway {
 
     /// Decides what to do with a client request.
     pub fn start(&mut self, req: &Request<'_>, now: UnixTime, entropy: &Entropy) -> Step {
+        if NOT_FORWARDED
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(req.method))
+        {
+            return Step::Respond(Page::not_forwarded());
+        }
         let (scheme, host, target) = headers::split_url(req.url);
         let path = target.split('?').next().unwrap_or_default();
         let header_bytes: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
@@ -2744,6 +2756,62 @@ mod tests {
                 _ => None,
             };
             assert_eq!(got, status, "{method} {has_body}");
+        }
+    }
+
+    /// TRACE (and Microsoft's TRACK) would have the origin echo the request, the client's
+    /// cookies and the gateway's `x-session-*` identity headers, back to a page's script
+    /// (cross-site tracing): a 405 here, whatever the path and the session, and no origin
+    /// asked. So is CONNECT, which the gateway cannot tunnel. Methods compare without case.
+    #[test]
+    fn trace_track_and_connect_are_refused_here() {
+        let mut gw = gateway(&[("DBSC", "on")]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let out = gw
+            .finish(
+                &a,
+                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap()
+            .headers;
+        let pairs: Vec<&str> = set_cookies(&out).into_iter().map(cookie_pair).collect();
+        let jar = h(&[("cookie", &pairs.join("; "))]);
+        assert_eq!(
+            headers::get(
+                &proxy(gw.start(&get(&jar), NOW + 5, &Entropy::default())).headers,
+                "x-session-sub"
+            ),
+            Some("alice")
+        );
+        for method in ["TRACE", "TRACK", "trace", "Track", "CONNECT", "connect"] {
+            for path in ["/", "/__edge/health", "/__edge/dbsc/refresh", "/x?y=1"] {
+                let url = format!("https://app.example{path}");
+                let req = Request {
+                    method,
+                    url: &url,
+                    headers: &jar,
+                    has_body: false,
+                };
+                let Step::Respond(page) = gw.start(&req, NOW + 5, &Entropy::default()) else {
+                    panic!("{method} {path} went on");
+                };
+                assert_eq!(page.status, 405, "{method} {path}");
+                let allow = headers::get(&page.headers, "allow").unwrap();
+                assert!(!allow.contains("TRACE") && allow.contains("GET"), "{allow}");
+                assert!(!page.headers.iter().any(|(n, _)| n == "set-cookie"));
+            }
+        }
+        // Every other method is the origin's to answer.
+        for method in ["GET", "OPTIONS", "PATCH", "PROPFIND", "TRACES", "TRAC"] {
+            let req = Request {
+                method,
+                url: "https://app.example/x",
+                headers: &jar,
+                has_body: false,
+            };
+            proxy(gw.start(&req, NOW + 5, &Entropy::default()));
         }
     }
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
-import { Gateway, Jar, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, rawRequest, requestBytes, sleep, startOrigins } from "./harness.mjs";
 
 let origins;
 let gw;
@@ -182,6 +182,36 @@ describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`
     const replay = seen(await gw.request("/headers", stolen));
     assert.equal(replay["x-session-status"], "revoked");
     assert.equal(replay["x-session-sub"], undefined);
+  });
+});
+
+describe("8. TRACE, which an origin answers with the request it got, is refused at the gateway", { concurrency: false }, () => {
+  // fetch refuses to send TRACE, TRACK and CONNECT (forbidden methods): the request is written
+  // on a socket, as any other client can.
+  test("a 405 with Allow, the origin never asked: the cookies and identity headers are not echoed", async () => {
+    const jar = new Jar();
+    assert.equal((await gw.request("/login?user=erin", jar)).status, 200);
+    const cookie = `${jar.header()}; theme=dark`;
+    for (const path of ["/headers", "/", "/__edge/health"]) {
+      const r = await rawRequest(gw.url, requestBytes("TRACE", path, [["cookie", cookie], ["max-forwards", "0"]]));
+      assert.equal(r.status, 405, `TRACE ${path}: ${r.status} ${r.text}`);
+      assert.match(r.headers.allow, /\bGET\b/);
+      assert.doesNotMatch(r.headers.allow, /TRACE/);
+      assert.ok(!/erin|__Host-|theme=dark|x-session-/.test(r.text), r.text);
+      assert.deepEqual(r.setCookies, []);
+    }
+    // What else a client can write: the runtime refuses methods it does not know (TRACK, a
+    // lowercase trace) and CONNECT before the gateway runs; none is answered by an origin.
+    for (const [method, target] of [["TRACK", "/headers"], ["trace", "/headers"], ["Trace", "/headers"], ["CONNECT", "127.0.0.1:80"]]) {
+      const r = await rawRequest(gw.url, requestBytes(method, target, [["cookie", cookie]]));
+      assert.ok(r.status >= 400, `${method}: ${r.status} ${r.text}`);
+      assert.ok(!/erin|__Host-|theme=dark|x-session-|backend/.test(r.text || r.partial || ""), r.text);
+    }
+    // Other methods still reach the origin.
+    const r = await rawRequest(gw.url, requestBytes("PROPFIND", "/headers", [["cookie", cookie]]));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.method, "PROPFIND");
+    assert.equal(r.json.session["x-session-sub"], "erin");
   });
 });
 
