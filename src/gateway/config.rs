@@ -474,7 +474,8 @@ impl GatewayConfig {
 
     /// The names of the cookies the gateway sets: the session cookie, the affinity cookie
     /// (cookie mode), the session-id cookie (`STORE` on), the bound and key cookies (`DBSC`
-    /// on). An origin's `Set-Cookie` of one of them never reaches the client.
+    /// on). An origin's `Set-Cookie` of one of them never reaches the client, nor the browser's
+    /// copy the origin (see [`super::headers::is_gateway_cookie`]).
     pub fn gateway_cookies(&self) -> Vec<&str> {
         let mut names = vec![self.session_cookie.name()];
         if self.affinity.mode == Mode::Cookie {

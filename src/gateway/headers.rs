@@ -12,7 +12,9 @@
 //!   With `DBSC = "on"` the device-bound sessions protocol's headers (`Secure-Session-*`,
 //!   `Sec-Secure-Session-*`) are reserved too: the gateway speaks that protocol with the browser.
 //! - An origin's `Set-Cookie` of one of the gateway's own cookies (session, affinity, session id,
-//!   DBSC bound and key cookies) never reaches the client ([`sets_reserved_cookie`]).
+//!   DBSC bound and key cookies) never reaches the client ([`sets_reserved_cookie`]), nor the
+//!   browser's copy the origin ([`without_gateway_cookies`]): one predicate,
+//!   [`is_gateway_cookie`].
 //! - Hop-by-hop headers (RFC 9110 section 7.6.1) and `Host` are not forwarded; the origin learns
 //!   the public host from `x-forwarded-host`.
 
@@ -134,10 +136,10 @@ pub fn is_reserved(name: &str, dbsc: bool) -> bool {
         || (dbsc && DBSC_PREFIXES.iter().any(|p| starts(p)))
 }
 
-/// True for a `Set-Cookie` value that sets one of the gateway's own cookies (`names`; cookie
-/// names compare exactly, as browsers compare them): the one predicate for "reserved cookie".
-/// An origin's copy never reaches the client: the origin cannot set, replace or clear the
-/// session, affinity, session-id or DBSC cookies.
+/// True for a `Set-Cookie` value that sets one of the gateway's own cookies (`names`, see
+/// [`is_gateway_cookie`]; cookie names compare exactly, as browsers compare them). An origin's
+/// copy never reaches the client: the origin cannot set, replace or clear the session,
+/// affinity, session-id or DBSC cookies.
 ///
 /// ```
 /// use edge_session::gateway::headers::sets_reserved_cookie;
@@ -162,7 +164,68 @@ pub fn sets_reserved_cookie(set_cookie: &str, names: &[&str]) -> bool {
     } else {
         named
     };
-    names.contains(&sent_as)
+    is_gateway_cookie(sent_as, names)
+}
+
+/// True for the name of one of the gateway's own cookies (`names`, from
+/// [`GatewayConfig::gateway_cookies`]: the session, affinity, session-id and DBSC bound and key
+/// cookies). Names compare exactly, as browsers and the gateway's cookie reader compare them.
+/// The one predicate for "the gateway's cookie": an origin can neither set one
+/// ([`sets_reserved_cookie`]) nor see one ([`without_gateway_cookies`]).
+///
+/// [`GatewayConfig::gateway_cookies`]: super::GatewayConfig::gateway_cookies
+pub fn is_gateway_cookie(name: &str, names: &[&str]) -> bool {
+    names.contains(&name)
+}
+
+/// A `Cookie` header for the origin: `header` without the gateway's own cookies (see
+/// [`is_gateway_cookie`]), `None` when nothing is left. A cookie's name is read as the gateway
+/// reads it (spaces and tabs around it trimmed, case kept) after a `;` and also after a `,`,
+/// the separator the runtime puts between two `Cookie` headers it joins. The other cookies stay
+/// byte for byte and in order (their values' commas included); a header without a cookie of
+/// the gateway's is kept as it came.
+///
+/// ```
+/// use edge_session::gateway::headers::without_gateway_cookies;
+/// let names = ["__Host-session", "__Host-affinity"];
+/// let strip = |h| without_gateway_cookies(h, &names);
+/// assert_eq!(strip("theme=dark; __Host-session=t; lang=en").as_deref(), Some("theme=dark; lang=en"));
+/// assert_eq!(strip("a=1, __Host-affinity=x; b=\"2,3\"").as_deref(), Some("a=1; b=\"2,3\""));
+/// assert_eq!(strip("__Host-session=t;__Host-affinity=x"), None);
+/// assert_eq!(strip("__host-session=t").as_deref(), Some("__host-session=t"));
+/// ```
+pub fn without_gateway_cookies(header: &str, names: &[&str]) -> Option<String> {
+    const SPACE: [char; 2] = [' ', '\t'];
+    let mut out = String::with_capacity(header.len());
+    let mut removed = false;
+    // The separator before the piece at hand, and the one owed before the next piece kept:
+    // `;` when any separator of the pieces skipped since the last one kept was a `;`.
+    let (mut before, mut owed) = (None, None);
+    for chunk in header.split_inclusive([';', ',']) {
+        let piece = chunk.strip_suffix([';', ',']).unwrap_or(chunk);
+        let sep = owed.filter(|&c| c == ';').or(before);
+        let ours = piece
+            .split_once('=')
+            .is_some_and(|(name, _)| is_gateway_cookie(name.trim_matches(SPACE), names));
+        removed |= ours;
+        if ours || piece.trim_matches(SPACE).is_empty() {
+            owed = sep;
+        } else {
+            if out.is_empty() {
+                out.push_str(piece.trim_start_matches(SPACE));
+            } else {
+                out.extend(sep);
+                out.push_str(piece);
+            }
+            owed = None;
+        }
+        before = chunk.chars().next_back().filter(|c| matches!(c, ';' | ','));
+    }
+    if !removed {
+        return Some(header.to_owned());
+    }
+    out.truncate(out.trim_end_matches(SPACE).len());
+    (!out.is_empty()).then_some(out)
 }
 
 /// `a` and `b` compared as header names compare: without ASCII case.
@@ -235,14 +298,16 @@ pub fn is_websocket(client: &[(String, String)]) -> bool {
 }
 
 /// The headers to send to the origin: the client's, without reserved (see [`is_reserved`];
-/// `dbsc` for `DBSC = "on"`) and hop-by-hop headers and `Host`, plus `x-forwarded-*` and the
-/// gateway's `identity` headers. A WebSocket upgrade keeps `Upgrade: websocket`: that is how
-/// the worker's `fetch` opens one to the origin.
+/// `dbsc` for `DBSC = "on"`) and hop-by-hop headers and `Host`, and without the gateway's own
+/// `cookies` in each `Cookie` header (see [`without_gateway_cookies`]; a header left empty
+/// goes), plus `x-forwarded-*` and the gateway's `identity` headers. A WebSocket upgrade keeps
+/// `Upgrade: websocket`: that is how the worker's `fetch` opens one to the origin.
 pub fn to_origin(
     client: &[(String, String)],
     forwarded: &Forwarded<'_>,
     identity: Vec<(String, String)>,
     dbsc: bool,
+    cookies: &[&str],
 ) -> Vec<(String, String)> {
     let connection = connection_names(client);
     let mut out: Vec<(String, String)> = client
@@ -252,7 +317,14 @@ pub fn to_origin(
                 && !is_hop_by_hop(n, &connection)
                 && !n.eq_ignore_ascii_case("host")
         })
-        .cloned()
+        .filter_map(|(n, v)| {
+            let v = if n.eq_ignore_ascii_case("cookie") {
+                without_gateway_cookies(v, cookies)?
+            } else {
+                v.clone()
+            };
+            Some((n.clone(), v))
+        })
         .collect();
     if !forwarded.host.is_empty() {
         out.push(("x-forwarded-host".into(), forwarded.host.into()));
@@ -659,7 +731,7 @@ mod tests {
             ("x-session-status".to_owned(), "valid".to_owned()),
             ("x-session-sub".to_owned(), "u1".to_owned()),
         ];
-        let to = to_origin(&client, &fwd, identity, true);
+        let to = to_origin(&client, &fwd, identity, true, &[]);
         let origin = h(&[
             ("content-type", "text/html"),
             ("x-session-issue", r#"{"sub":"u1"}"#),
@@ -695,6 +767,116 @@ mod tests {
         assert_eq!(changes(&client, &client), Changes::default());
     }
 
+    const OURS: [&str; 5] = [
+        "__Host-session",
+        "__Host-affinity",
+        "__Host-sid",
+        "__Host-session-bound",
+        "__Secure-session-key",
+    ];
+
+    /// The gateway's own cookies (bearer tokens the origin never needs: it gets the identity
+    /// in `x-session-*`) never reach the origin; every other cookie does, byte for byte and in
+    /// order; a header left with nothing goes.
+    #[test]
+    fn the_gateways_cookies_never_reach_the_origin() {
+        for (header, expected) in [
+            // Nothing of the gateway's: the header as it came, junk and spaces included.
+            ("theme=dark; lang=en", Some("theme=dark; lang=en")),
+            (" a=1;;junk ; b=\"q\" ", Some(" a=1;;junk ; b=\"q\" ")),
+            ("", Some("")),
+            ("__Host-session=t; theme=dark", Some("theme=dark")),
+            (
+                "theme=dark; __Host-session=t; lang=en",
+                Some("theme=dark; lang=en"),
+            ),
+            (
+                "theme=dark;__Host-affinity=a;lang=en",
+                Some("theme=dark;lang=en"),
+            ),
+            ("theme=dark; __Host-sid=s", Some("theme=dark")),
+            (
+                "__Host-session-bound=b; x=1; __Secure-session-key=k",
+                Some("x=1"),
+            ),
+            ("__Host-session=t; __Host-affinity=a; __Host-sid=s", None),
+            ("__Host-session=t", None),
+            ("__Host-session=t;;  ", None),
+            // Spaces and tabs around a name, as the gateway reads it (`cookie::pairs`).
+            (" \t__Host-session = t ;theme=dark", Some("theme=dark")),
+            // Every copy of a name.
+            (
+                "__Host-session=1; a=1; __Host-session=2; __Host-session=\"3\"",
+                Some("a=1"),
+            ),
+            // Names compare exactly, as the gateway and browsers compare them.
+            (
+                "__host-session=t; __Host-Session=u; __Host-sessions=v; x__Host-session=w",
+                Some("__host-session=t; __Host-Session=u; __Host-sessions=v; x__Host-session=w"),
+            ),
+            // Values stay byte for byte: commas, `=`, quotes, non-ASCII.
+            (
+                "a=1,2; __Host-session=y; b=x=y; c=\"é, z\"",
+                Some("a=1,2; b=x=y; c=\"é, z\""),
+            ),
+            ("junk; __Host-session=y;; =x; b=2;", Some("junk; =x; b=2")),
+            // The runtime joins several Cookie headers with `, `: a cookie of the gateway's
+            // after a comma goes too, and the cookies around it stay apart.
+            (
+                "a=1; b=2, __Host-affinity=x; __Host-session=y, c=3",
+                Some("a=1; b=2; c=3"),
+            ),
+            ("a=1, __Host-session=y", Some("a=1")),
+            ("__Host-session=y, c=3", Some("c=3")),
+            ("a=1; b=2, __Host-sid=s", Some("a=1; b=2")),
+        ] {
+            assert_eq!(
+                without_gateway_cookies(header, &OURS).as_deref(),
+                expected,
+                "{header:?}"
+            );
+        }
+        assert!(is_gateway_cookie("__Host-sid", &OURS) && !is_gateway_cookie("__host-sid", &OURS));
+        // In the headers for the origin: each Cookie header (HTTP/2 sends several), any case.
+        let client = h(&[
+            ("Cookie", "__Host-session=t; theme=dark"),
+            ("accept", "*/*"),
+            ("cookie", "__Host-affinity=a; __Host-sid=s"),
+            ("COOKIE", "lang=en, __Host-sid=s"),
+        ]);
+        let out = to_origin(&client, &Forwarded::default(), vec![], false, &OURS);
+        assert_eq!(
+            out,
+            h(&[
+                ("Cookie", "theme=dark"),
+                ("accept", "*/*"),
+                ("COOKIE", "lang=en")
+            ])
+        );
+        // Without names (no cookie is the gateway's), every cookie passes.
+        let out = to_origin(&client, &Forwarded::default(), vec![], false, &[]);
+        assert_eq!(out, client);
+    }
+
+    /// The one notion of "the gateway's cookie" serves both ways: an origin can neither set a
+    /// cookie of such a name nor see one.
+    #[test]
+    fn one_notion_of_the_gateways_cookies_both_ways() {
+        for name in OURS {
+            let pair = format!("{name}=v");
+            assert!(sets_reserved_cookie(&pair, &OURS), "{name}");
+            assert_eq!(without_gateway_cookies(&pair, &OURS), None, "{name}");
+        }
+        for name in ["theme", "__Host-sessions", "__host-session", ""] {
+            let pair = format!("{name}=v; a=1");
+            assert!(!sets_reserved_cookie(&pair, &OURS), "{name}");
+            assert_eq!(
+                without_gateway_cookies(&pair, &OURS).as_deref(),
+                Some(pair.as_str())
+            );
+        }
+    }
+
     /// Thousands of headers (what 128 KB of request headers can hold), names in any case and
     /// order, some listed in `Connection`: the same decisions as for a few.
     #[test]
@@ -718,6 +900,7 @@ mod tests {
             &fwd,
             vec![("x-session-status".into(), "none".into())],
             false,
+            &[],
         );
         for (n, _) in &to {
             let i: Option<usize> = n.get(1..).and_then(|d| d.parse().ok());
@@ -759,6 +942,7 @@ mod tests {
             &fwd,
             vec![("x-session-status".into(), "none".into())],
             false,
+            &[],
         );
         assert_eq!(
             out,
@@ -772,14 +956,16 @@ mod tests {
             ])
         );
         // Not an upgrade: `Upgrade` is hop-by-hop like the rest.
-        assert!(!to_origin(&h(&[("upgrade", "h2c")]), &fwd, vec![], false)
-            .iter()
-            .any(|(n, _)| n == "upgrade"));
+        assert!(
+            !to_origin(&h(&[("upgrade", "h2c")]), &fwd, vec![], false, &[])
+                .iter()
+                .any(|(n, _)| n == "upgrade")
+        );
         // The runtime met the client's `Expect: 100-continue` (it streams the body): sent on,
         // the origin answers `100 Continue`, which the runtime's fetch gives as the answer, and
         // a Response of status 100 cannot be made (a 500 after the origin took the request).
         assert!(
-            !to_origin(&h(&[("Expect", "100-continue")]), &fwd, vec![], false)
+            !to_origin(&h(&[("Expect", "100-continue")]), &fwd, vec![], false, &[])
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case("expect"))
         );
@@ -795,7 +981,7 @@ mod tests {
             ("x-session-sub", "admin"),
         ]);
         assert!(is_websocket(&client));
-        let out = to_origin(&client, &Forwarded::default(), vec![], false);
+        let out = to_origin(&client, &Forwarded::default(), vec![], false, &[]);
         assert_eq!(
             out,
             h(&[
@@ -960,10 +1146,10 @@ mod tests {
             ("secure-session-skipped", "unreachable"),
             ("accept", "*/*"),
         ]);
-        let out = to_origin(&client, &Forwarded::default(), vec![], true);
+        let out = to_origin(&client, &Forwarded::default(), vec![], true, &[]);
         assert_eq!(out, h(&[("accept", "*/*")]));
         assert_eq!(
-            to_origin(&client, &Forwarded::default(), vec![], false),
+            to_origin(&client, &Forwarded::default(), vec![], false, &[]),
             client
         );
         let origin = h(&[
@@ -1038,7 +1224,7 @@ mod tests {
             proto: "https",
             client_ip: Some("192.0.2.1"),
         };
-        let out = to_origin(&client, &fwd, vec![], false);
+        let out = to_origin(&client, &fwd, vec![], false, &[]);
         assert_eq!(
             out,
             h(&[
@@ -1137,5 +1323,59 @@ mod tests {
         assert!(ascii_json(pretty)
             .bytes()
             .all(|b| b.is_ascii_graphic() || b == b' '));
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The pieces of a Cookie header between `;` and `,`, trimmed, blank ones left out.
+    fn pieces(header: &str) -> Vec<&str> {
+        header
+            .split([';', ','])
+            .map(|p| p.trim_matches([' ', '\t']))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    proptest! {
+        /// Whatever the client sends: none of the gateway's cookies passes, every other piece
+        /// does, unchanged and in order.
+        #[test]
+        fn only_the_gateways_cookies_are_taken_out(
+            parts in proptest::collection::vec(
+                (
+                    "__Host-session|__Host-affinity|__host-session|__Host-sessions|theme|[a-z_=-]{0,3}",
+                    "[ \t]{0,2}",
+                    prop_oneof![Just("=".to_owned()), Just(String::new())],
+                    "[^;,]{0,6}",
+                    "[;,]",
+                ),
+                0..10,
+            ),
+        ) {
+            let names = ["__Host-session", "__Host-affinity"];
+            let header: String = parts
+                .iter()
+                .map(|(name, space, eq, value, sep)| format!("{space}{name}{space}{eq}{value}{sep}"))
+                .collect();
+            let ours = |p: &&str| {
+                p.split_once('=')
+                    .is_some_and(|(n, _)| names.contains(&n.trim_matches([' ', '\t'])))
+            };
+            let expected: Vec<&str> = pieces(&header).into_iter().filter(|p| !ours(p)).collect();
+            match without_gateway_cookies(&header, &names) {
+                None => prop_assert!(expected.is_empty(), "{header:?}"),
+                Some(out) => {
+                    prop_assert_eq!(pieces(&out), expected);
+                    if !pieces(&header).iter().any(ours) {
+                        prop_assert_eq!(out, header);
+                    }
+                }
+            }
+        }
     }
 }

@@ -481,6 +481,7 @@ impl Gateway {
             &forwarded,
             identity,
             self.config.dbsc.is_some(),
+            &self.config.gateway_cookies(),
         );
         if let Some(param) = self.url_param() {
             // Same-site navigation sends the page's URL, value included: never to the origin.
@@ -2813,6 +2814,59 @@ mod tests {
             };
             proxy(gw.start(&req, NOW + 5, &Entropy::default()));
         }
+    }
+
+    /// The origin gets the identity in `x-session-*`, never the gateway's own cookies (session,
+    /// affinity, session id, DBSC's bound and key cookies: bearer tokens it does not need);
+    /// the site's other cookies reach it as they came, in order.
+    #[test]
+    fn the_gateways_cookies_stay_at_the_gateway() {
+        let mut gw = gateway(&[("STORE", "kv"), ("DBSC", "on")]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let out = gw
+            .finish(
+                &a,
+                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
+                NOW,
+                &Entropy::default(),
+            )
+            .unwrap()
+            .headers;
+        let issued: Vec<&str> = set_cookies(&out).into_iter().map(cookie_pair).collect();
+        // The session and affinity cookies (the store's glue sets the session id's).
+        assert_eq!(issued.len(), 2, "{issued:?}");
+        let names = gw.config().gateway_cookies();
+        assert_eq!(
+            names,
+            [
+                "__Host-session",
+                "__Host-affinity",
+                "__Host-sid",
+                "__Host-session-bound",
+                "__Secure-session-key"
+            ]
+        );
+        let jar = format!(
+            "theme=dark; {}; lang=en; __Host-sid=s; __Host-session-bound=b; __Secure-session-key=k; q=\"1, 2\"",
+            issued.join("; ")
+        );
+        let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+        assert_eq!(headers::get(&b.headers, "x-session-sub"), Some("alice"));
+        assert_eq!(
+            headers::get(&b.headers, "cookie"),
+            Some("theme=dark; lang=en; q=\"1, 2\"")
+        );
+        // Nothing but the gateway's: no Cookie header at all.
+        let only = issued.join("; ");
+        let c = proxy(gw.start(&get(&h(&[("cookie", &only)])), NOW + 5, &Entropy::default()));
+        assert_eq!(headers::get(&c.headers, "x-session-sub"), Some("alice"));
+        assert!(
+            !c.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("cookie")),
+            "{:?}",
+            c.headers
+        );
     }
 
     #[test]

@@ -215,6 +215,28 @@ describe("8. TRACE, which an origin answers with the request it got, is refused 
   });
 });
 
+describe("9. the gateway's own cookies stay at the gateway", { concurrency: false }, () => {
+  // Session, affinity and session-id cookies are bearer tokens: an origin that logs its request
+  // headers (or is broken into) would hold them. It gets the identity in x-session-* instead.
+  test("the origin sees the site's other cookies, in order, and none of the gateway's", async () => {
+    const jar = new Jar();
+    assert.equal((await gw.request("/login?user=frank", jar)).status, 200);
+    assert.deepEqual([...jar.cookies.keys()].sort(), ["__Host-affinity", "__Host-session", "__Host-sid"]);
+    const mixed = seen(await gw.request("/headers", new Jar(), { headers: { cookie: `theme=dark; ${jar.header()}; lang="en, fr"` } }));
+    assert.equal(mixed.cookie, 'theme=dark; lang="en, fr"');
+    assert.equal(mixed["x-session-sub"], "frank");
+    const only = seen(await gw.request("/headers", jar));
+    assert.equal(only.cookie, undefined, "no Cookie header left");
+    assert.equal(only["x-session-sub"], "frank");
+    assert.equal(only["x-session-store"], "ok");
+    // Several Cookie headers, which workerd joins with `, `.
+    const r = await rawRequest(gw.url, requestBytes("GET", "/headers", [["cookie", "a=1; b=2"], ["cookie", jar.header()], ["cookie", "c=3"]]));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.headers.cookie, "a=1; b=2; c=3");
+    assert.equal(r.json.headers["x-session-sub"], "frank");
+  });
+});
+
 describe("3. a misshaped SESSION_KEYS", () => {
   test("is a generic 500 for clients and a log line naming the setting, never the secret", async () => {
     const secret = randomBytes(32).toString("base64url");
