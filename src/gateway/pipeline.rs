@@ -46,11 +46,7 @@ pub struct Request<'a> {
 impl Request<'_> {
     /// Safe to send again: an idempotent method without a body.
     pub fn retryable(&self) -> bool {
-        !self.has_body
-            && matches!(
-                self.method,
-                "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
-            )
+        !self.has_body && matches!(self.method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
     }
 }
 
