@@ -1357,7 +1357,9 @@ mod tests {
     }
 
     /// The next request of a browser that logged in as `sub` at `at`.
-    fn logged_in(gw: &mut Gateway, sub: &str, at: UnixTime) -> Attempt {
+    /// The Cookie header of a browser that just logged in as `sub` (at `at`): every cookie the
+    /// gateway set.
+    fn login_jar(gw: &mut Gateway, sub: &str, at: UnixTime) -> String {
         let a = proxy(gw.start(&get(&[]), at, &Entropy::default()));
         let issue = format!(r#"{{"sub":"{sub}"}}"#);
         let out = gw
@@ -1369,8 +1371,12 @@ mod tests {
             )
             .unwrap()
             .headers;
-        let cookies = set_cookies(&out);
-        let jar = format!("{}; {}", cookie_pair(cookies[0]), cookie_pair(cookies[1]));
+        let pairs: Vec<&str> = set_cookies(&out).into_iter().map(cookie_pair).collect();
+        pairs.join("; ")
+    }
+
+    fn logged_in(gw: &mut Gateway, sub: &str, at: UnixTime) -> Attempt {
+        let jar = login_jar(gw, sub, at);
         proxy(gw.start(&get(&h(&[("cookie", &jar)])), at + 5, &Entropy::default()))
     }
 
@@ -2635,22 +2641,8 @@ mod tests {
     #[test]
     fn a_session_cookie_that_was_not_read_is_not_cleared() {
         let mut gw = gateway(&[("SESSION_COOKIE", "session")]);
-        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let out = gw
-            .finish(
-                &a,
-                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
-                NOW,
-                &Entropy::default(),
-            )
-            .unwrap()
-            .headers;
-        let own = set_cookies(&out)
-            .into_iter()
-            .map(cookie_pair)
-            .find(|c| c.starts_with("session="))
-            .unwrap()
-            .to_owned();
+        let jar = login_jar(&mut gw, "alice", NOW);
+        let own = jar.split("; ").find(|c| c.starts_with("session=")).unwrap();
         let removal = gw.config().session_cookie.removal().unwrap();
         for (tossed, cleared) in [(3, false), (4, false), (9, false)] {
             let jar = format!("{}{own}", "session=junk; ".repeat(tossed));
@@ -2685,15 +2677,7 @@ mod tests {
     #[test]
     fn a_token_of_a_key_this_version_does_not_know_is_not_cleared() {
         let keys = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
-        let mut new = gateway(&[("SESSION_KEYS", keys)]);
-        let a = proxy(new.start(&get(&[]), NOW, &Entropy::default()));
-        let login = h(&[("x-session-issue", r#"{"sub":"alice"}"#)]);
-        let out = new.finish(&a, &login, NOW, &Entropy::default()).unwrap();
-        let jar = set_cookies(&out.headers)
-            .into_iter()
-            .map(cookie_pair)
-            .collect::<Vec<_>>()
-            .join("; ");
+        let jar = login_jar(&mut gateway(&[("SESSION_KEYS", keys)]), "alice", NOW);
         let mut old = gateway(&[]);
         let b = proxy(old.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
         assert_eq!(
@@ -2763,18 +2747,7 @@ mod tests {
     #[test]
     fn trace_track_and_connect_are_refused_here() {
         let mut gw = gateway(&[("DBSC", "on")]);
-        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let out = gw
-            .finish(
-                &a,
-                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
-                NOW,
-                &Entropy::default(),
-            )
-            .unwrap()
-            .headers;
-        let pairs: Vec<&str> = set_cookies(&out).into_iter().map(cookie_pair).collect();
-        let jar = h(&[("cookie", &pairs.join("; "))]);
+        let jar = h(&[("cookie", &login_jar(&mut gw, "alice", NOW))]);
         assert_eq!(
             headers::get(
                 &proxy(gw.start(&get(&jar), NOW + 5, &Entropy::default())).headers,
@@ -2818,17 +2791,8 @@ mod tests {
     #[test]
     fn the_gateways_cookies_stay_at_the_gateway() {
         let mut gw = gateway(&[("STORE", "kv"), ("DBSC", "on")]);
-        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let out = gw
-            .finish(
-                &a,
-                &h(&[("x-session-issue", r#"{"sub":"alice"}"#)]),
-                NOW,
-                &Entropy::default(),
-            )
-            .unwrap()
-            .headers;
-        let issued: Vec<&str> = set_cookies(&out).into_iter().map(cookie_pair).collect();
+        let login = login_jar(&mut gw, "alice", NOW);
+        let issued: Vec<&str> = login.split("; ").collect();
         // The session and affinity cookies (the store's glue sets the session id's).
         assert_eq!(issued.len(), 2, "{issued:?}");
         let names = gw.config().gateway_cookies();
