@@ -248,17 +248,19 @@ fn kid_header_with_several_keys_and_rotation() {
     assert!(old.verify_jwt::<Value>(&named, &at(NOW)).is_ok());
 }
 
-/// An unknown `kid` is named in the error as a compact token's key id is: ASCII as it is,
-/// anything else as U+FFFD, and at most 64 bytes (no longer id names a key). The header is the
-/// sender's text, read before any signature: it reached the message whole (up to
-/// `maxTokenBytes`, 1 MB at most), bidirectional overrides and line separators included.
+/// An unknown `kid`, or an `alg` other than HS256, is named in the error as a compact token's
+/// key id is: ASCII as it is, anything else as U+FFFD, and at most 64 bytes (no longer id names
+/// a key). The header is the sender's text, read before any signature: it reached the message
+/// whole (up to `maxTokenBytes`, 1 MB at most), bidirectional overrides and line separators
+/// included.
 #[test]
-fn an_unknown_kid_is_named_within_bounds() {
+fn a_headers_kid_and_alg_are_named_within_bounds() {
     let t = tokens();
     let payload = format!(r#"{{"exp":{}}}"#, NOW + 10);
     let long = "x".repeat(2000);
-    for (kid, shown) in [
+    let cases = [
         ("k9".to_owned(), "k9".to_owned()),
+        ("none".to_owned(), "none".to_owned()),
         (
             "\u{202e}k9".to_owned(),
             "\u{fffd}\u{fffd}\u{fffd}k9".to_owned(),
@@ -268,48 +270,27 @@ fn an_unknown_kid_is_named_within_bounds() {
             "a\u{fffd}\u{fffd}\u{fffd}b".to_owned(),
         ),
         (long.clone(), format!("{}...", &long[..64])),
-    ] {
-        let header = json!({ "alg": "HS256", "kid": kid }).to_string();
-        let jwt = craft(&header, &payload, SECRET_1);
-        let error = t.verify_jwt::<Value>(&jwt, &at(NOW)).unwrap_err();
-        assert_eq!(
-            error,
-            edge_session::Error::UnknownKey(shown.clone()),
-            "{kid:.80}"
-        );
-        assert_eq!(
-            error.to_string(),
-            format!("token was signed with unknown key id \"{shown}\"")
-        );
-    }
-}
-
-/// So is an `alg` other than HS256: the sender's text, shown bounded and ASCII only.
-#[test]
-fn an_unsupported_alg_is_named_within_bounds() {
-    let t = tokens();
-    let payload = format!(r#"{{"exp":{}}}"#, NOW + 10);
-    let long = "x".repeat(2000);
-    for (alg, shown) in [
-        ("none".to_owned(), "none".to_owned()),
-        (
-            "\u{202e}HS256".to_owned(),
-            "\u{fffd}\u{fffd}\u{fffd}HS256".to_owned(),
-        ),
-        (long.clone(), format!("{}...", &long[..64])),
-    ] {
-        let header = json!({ "alg": alg }).to_string();
-        let jwt = craft(&header, &payload, SECRET_1);
-        let error = t.verify_jwt::<Value>(&jwt, &at(NOW)).unwrap_err();
-        assert_eq!(
-            error,
-            edge_session::Error::UnsupportedAlg(shown.clone()),
-            "{alg:.80}"
-        );
-        assert_eq!(
-            error.to_string(),
-            format!("unsupported JWT algorithm \"{shown}\"")
-        );
+    ];
+    for (text, shown) in cases {
+        let kid = json!({ "alg": "HS256", "kid": text }).to_string();
+        let alg = json!({ "alg": text }).to_string();
+        for (header, want, message) in [
+            (
+                kid,
+                edge_session::Error::UnknownKey(shown.clone()),
+                format!("token was signed with unknown key id \"{shown}\""),
+            ),
+            (
+                alg,
+                edge_session::Error::UnsupportedAlg(shown.clone()),
+                format!("unsupported JWT algorithm \"{shown}\""),
+            ),
+        ] {
+            let jwt = craft(&header, &payload, SECRET_1);
+            let error = t.verify_jwt::<Value>(&jwt, &at(NOW)).unwrap_err();
+            assert_eq!(error, want, "{header:.80}");
+            assert_eq!(error.to_string(), message);
+        }
     }
 }
 
