@@ -285,7 +285,9 @@ impl OriginAssertions {
     /// Verifies an assertion made with these keys (a Promise of its claims): signature (WebCrypto),
     /// `iss`, `aud`, `exp`, `iat`. Rejects with the codes of `verify`: `malformed`,
     /// `unsupported_alg`, `unknown_key`, `bad_signature`, `wrong_issuer`, `wrong_audience`,
-    /// `expired`, `not_yet_valid`, `too_large`.
+    /// `expired`, `not_yet_valid`, `too_large`. It does not check `status`: use the claims of
+    /// a `"valid"` one. This object holds the private keys: origins verify with the published
+    /// JWKS (jose, PyJWT), never with the signer's `keys`.
     pub fn verify(
         &self,
         token: &str,
