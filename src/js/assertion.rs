@@ -53,7 +53,7 @@ export interface AssertionSubject {
   audience: string;
   /** `none`, `valid`, `expired`, `invalid` or `revoked` (default `valid` with claims, else `none`). */
   status?: string;
-  /** The session's verified claims (`sub`, `sid`...); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` and `data_sha256` are left out. */
+  /** The session's verified claims (`sub`, `sid`...), a JSON object (else `invalid_claims`); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` and `data_sha256` are left out. */
   claims?: Claims;
   /** The session data the origin gets with it (the `x-session-data` text): the assertion carries its SHA-256 as `data_sha256`, as the gateway's does. */
   data?: string;
@@ -128,6 +128,15 @@ fn text(value: JsValue, what: &'static str) -> Result<String, JsValue> {
     value
         .as_string()
         .ok_or_else(|| js_error(Error::config_of(what, format!("{what} must be a string"))))
+}
+
+/// `claims` as the JSON text of one object of text, else `invalid_claims` (as tokens' `sign`
+/// says): claims left out would sign a `"valid"` status of nobody.
+fn claims_text(claims: &JsValue) -> Result<String, JsValue> {
+    let invalid = |why: &str| js_error(Error::InvalidClaims(why.into()));
+    let text = stringify(claims).ok_or_else(|| invalid("claims must be a JSON object"))?;
+    json::members(&text).map_err(|e| invalid(e.message("claims")))?;
+    Ok(text)
 }
 
 impl State {
@@ -235,7 +244,8 @@ impl OriginAssertions {
 
     /// The assertion for a request to `subject.audience` (a Promise of the JWT), signed by the
     /// first key; the one made for the same claims is reused while more than half its life is
-    /// left.
+    /// left. Throws `invalid_claims` for claims that are not a JSON object (or hold a lone
+    /// surrogate, or nest more than 127 levels), `invalid_config` for a wrong option.
     pub fn sign(&self, subject: AssertionSubject) -> Result<PromiseString, JsValue> {
         // Read once, in JavaScript (a getter that throws is thrown, not through the wasm's
         // frames), and every value taken before `claims` is stringified (which may run code).
@@ -246,9 +256,7 @@ impl OriginAssertions {
         let now = call_now()?;
         let claims = match call_option(CallOption::Claims) {
             c if c.is_undefined() || c.is_null() => None,
-            c => Some(stringify(&c).ok_or_else(|| {
-                js_error(Error::InvalidClaims("claims must be a JSON object".into()))
-            })?),
+            c => Some(claims_text(&c)?),
         };
         let status = match status {
             s if s.is_undefined() => if claims.is_some() { "valid" } else { "none" }.to_owned(),

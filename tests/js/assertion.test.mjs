@@ -260,3 +260,19 @@ test("session data: sign binds it as data_sha256 (as the gateway does), verify c
   assert.equal(codeOf(() => a.sign({ audience: AUD, data: { cart: [] } })), "invalid_config");
   assert.equal(codeOf(() => a.verify(bound, { audience: AUD, data: 42 })), "invalid_config");
 });
+
+test("claims that are not a JSON object of text are refused with invalid_claims, never signed away", async () => {
+  // They were left out of the assertion, which was signed all the same with `status: "valid"`
+  // (the default with claims) and no `sub`: a valid session of nobody. Tokens' sign refuses them.
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  let deep = { sub: "alice" };
+  for (let i = 0; i < 200; i++) deep = { deep };
+  for (const claims of ["alice", 42, true, [{ sub: "alice" }], { sub: "al\ud800ice" }, deep]) {
+    assert.equal(codeOf(() => a.sign({ audience: AUD, claims, now: NOW })), "invalid_claims", JSON.stringify(claims)?.slice(0, 40));
+  }
+  // An object of text still signs, and null or undefined is an anonymous request's.
+  assert.equal(jose.decodeJwt(await a.sign({ audience: AUD, claims: { sub: "alice" }, now: NOW })).sub, "alice");
+  for (const claims of [null, undefined]) {
+    assert.equal(jose.decodeJwt(await a.sign({ audience: AUD, claims, now: NOW })).status, "none");
+  }
+});
