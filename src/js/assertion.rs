@@ -123,10 +123,10 @@ pub struct OriginAssertions {
     state: Rc<State>,
 }
 
-/// The option `what` (its name the error's `.setting`): a string.
+/// The option `what` (its name the error's `.setting`): a string of text. One with a lone
+/// surrogate is not: read with U+FFFD for it, `"o\uD800"` and `"o\uDC00"` were one audience.
 fn text(value: JsValue, what: &'static str) -> Result<String, JsValue> {
-    value
-        .as_string()
+    super::text(&value)
         .ok_or_else(|| js_error(Error::config_of(what, format!("{what} must be a string"))))
 }
 

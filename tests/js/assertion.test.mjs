@@ -276,3 +276,23 @@ test("claims that are not a JSON object of text are refused with invalid_claims,
     assert.equal(jose.decodeJwt(await a.sign({ audience: AUD, claims, now: NOW })).status, "none");
   }
 });
+
+test("an audience or status that is not text (a lone surrogate) is refused, not read as U+FFFD", async () => {
+  // Read with U+FFFD for the half of a UTF-16 pair, "http://o\ud800" and "http://o\udc00" were
+  // one audience: an assertion for one verified for the other. Strings elsewhere are refused so.
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const settingOf = (fn) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.equal(e.code, "invalid_config", e.message);
+      return e.setting;
+    }
+    assert.fail("did not throw");
+  };
+  assert.equal(settingOf(() => a.sign({ audience: "http://o\ud800", now: NOW })), "audience");
+  assert.equal(settingOf(() => a.sign({ audience: AUD, status: "valid\udc00", claims: { sub: "a" }, now: NOW })), "status");
+  const token = await a.sign({ audience: "http://o\ufffd", now: NOW });
+  assert.equal(settingOf(() => a.verify(token, { audience: "http://o\udc00", now: NOW })), "audience");
+  assert.equal((await a.verify(token, { audience: "http://o\ufffd", now: NOW })).aud, "http://o\ufffd");
+});
