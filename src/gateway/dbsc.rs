@@ -11,7 +11,8 @@
 //!   bound cookie is set; the body is the session config.
 //! - **`POST /__edge/dbsc/refresh`** ([`Dbsc::refresh`]): without a proof, 403 and a challenge;
 //!   with a proof by the bound key of a challenge issued here, a new bound cookie and the next
-//!   challenge; without a bound session, `{"continue": false}`.
+//!   challenge (and the key cookie sealed again when an older key of `SESSION_KEYS` sealed
+//!   it); without a bound session, `{"continue": false}`.
 //! - **Enforcement** ([`Dbsc::is_bound`]): a session with `cnf` reaches the origin as valid only
 //!   with a bound cookie for its (session id, key); then with `x-session-bound: 1` too.
 //!   Otherwise it is `x-session-status: unbound`, without identity.
@@ -278,6 +279,28 @@ impl Dbsc {
             .ok()
     }
 
+    /// The key cookie of session `sid` (begun at `issued_at`) bound to `key`, as a `Set-Cookie`
+    /// value: `{"sid": <session id>, "jwk": <public JWK>}` sealed with the first key of
+    /// `SESSION_KEYS`, living as long as the session can.
+    fn key_cookie(
+        &self,
+        sid: &str,
+        key: &DeviceKey,
+        issued_at: UnixTime,
+        now: UnixTime,
+    ) -> Option<String> {
+        let claims = format!(
+            r#"{{"sid":{},"jwk":{}}}"#,
+            object::quoted(sid),
+            key.to_jwk_json()
+        );
+        let sealed = self.keys.sign_json(&claims, now, self.max_lifetime).ok()?;
+        let age = issued_at
+            .saturating_add(self.max_lifetime)
+            .saturating_sub(now);
+        self.settings.key_cookie.header(&sealed, Some(age)).ok()
+    }
+
     /// The session config: the bound cookie is the credential, refreshed at the refresh
     /// endpoint, for the whole origin the browser asked.
     fn session_config(&self, sid: &str, public: &str) -> String {
@@ -348,25 +371,10 @@ impl Dbsc {
             Ok(t) => t,
             Err(_) => return Decision::Answer(Page::internal()),
         };
-        // The key cookie holds, sealed: `{"sid": <session id>, "jwk": <public JWK>}`.
-        let sealed = self.keys.sign_json(
-            &format!(
-                r#"{{"sid":{},"jwk":{}}}"#,
-                object::quoted(sid),
-                key.to_jwk_json()
-            ),
-            now,
-            self.max_lifetime,
-        );
         let (bound_random, _) = split(random);
         let cookies = [
             session::set_cookie(session_cookie, &token, ttl),
-            sealed.ok().and_then(|k| {
-                let age = issued_at
-                    .saturating_add(self.max_lifetime)
-                    .saturating_sub(now);
-                self.settings.key_cookie.header(&k, Some(age)).ok()
-            }),
+            self.key_cookie(sid, &key, *issued_at, now),
             self.bound_cookie(sid, &jkt, now, bound_random),
         ];
         let Some(cookies) = cookies.into_iter().collect::<Option<Vec<_>>>() else {
@@ -401,6 +409,7 @@ impl Dbsc {
         let SessionCookie::Valid {
             sid: Some(sid),
             jkt: Some(jkt),
+            issued_at,
             ..
         } = session
         else {
@@ -412,7 +421,7 @@ impl Dbsc {
         if named.as_deref() != Some(sid.as_str()) {
             return Decision::Answer(end());
         }
-        let Some(key) = self.bound_key(call.headers, sid, jkt, now) else {
+        let Some((key, stale)) = self.bound_key(call.headers, sid, jkt, now) else {
             return Decision::Answer(end());
         };
         // Every answer but `continue: false` carries the next challenge.
@@ -441,6 +450,13 @@ impl Dbsc {
         let mut ok = Page::json(200, &json!({}));
         ok.body = self.session_config(sid, call.public);
         ok.headers.push(("set-cookie".to_owned(), bound));
+        // Sealed with an older key of `SESSION_KEYS`: sealed again with the first, as a session
+        // token is re-signed, so that the old key can leave the ring.
+        if stale {
+            let sealed = self.key_cookie(sid, &key, *issued_at, now);
+            ok.headers
+                .extend(sealed.map(|c| ("set-cookie".to_owned(), c)));
+        }
         ok.headers.push(next.clone());
         Decision::Verify(Box::new(Pending {
             input: proof.signing_input().to_vec(),
@@ -453,14 +469,15 @@ impl Dbsc {
     }
 
     /// The device key the request's key cookie holds for session `sid`, if its thumbprint is
-    /// `jkt`.
+    /// `jkt`, and whether that cookie was sealed with a key other than the first of
+    /// `SESSION_KEYS` (stale).
     fn bound_key(
         &self,
         headers: &[(String, String)],
         sid: &str,
         jkt: &str,
         now: UnixTime,
-    ) -> Option<DeviceKey> {
+    ) -> Option<(DeviceKey, bool)> {
         let cookies = headers::get(headers, "cookie")?;
         cookie::get_all(cookies, self.settings.key_cookie.name())
             .take(MAX_PRESENTED)
@@ -469,9 +486,10 @@ impl Dbsc {
                 let members = object::members(&opened.claims).ok()?;
                 let named = object::get(&members, "sid").and_then(object::string)?;
                 let jwk = object::get(&members, "jwk")?;
-                (named == sid).then(|| DeviceKey::from_jwk_json(jwk).ok())?
+                let key = (named == sid).then(|| DeviceKey::from_jwk_json(jwk).ok())??;
+                Some((key, opened.stale_key))
             })
-            .find(|key| key.thumbprint() == jkt)
+            .find(|(key, _)| key.thumbprint() == jkt)
     }
 }
 
@@ -1162,6 +1180,83 @@ mod tests {
             ));
             assert_eq!(p.finish(Ok(true), None).status, 200);
         }
+    }
+
+    /// The `set-cookie` names of an answer.
+    fn cookie_names(page: &Page) -> Vec<&str> {
+        page.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .filter_map(|(_, v)| v.split('=').next())
+            .collect()
+    }
+
+    /// A key rotation as the docs say (the new key first, the old one kept until the tokens it
+    /// signed expired, then removed) keeps the device-bound sessions: the key cookie, sealed at
+    /// registration and living as long as the session, is sealed again with the new key at a
+    /// refresh, as a session token is re-signed at its sliding refresh. It was not: once the
+    /// old key left `SESSION_KEYS`, every session bound before the rotation got
+    /// `{"continue": false}` at its next refresh (no key cookie this version can open), and
+    /// then reached the origin unbound.
+    #[test]
+    fn a_key_rotation_keeps_device_bound_sessions() {
+        let (new, old) = (
+            r#"{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"}"#,
+            r#"{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#,
+        );
+        let mut before = gateway(&[]);
+        let (jar, sid) = registered(&mut before, 1);
+        let refreshed = |gw: &mut Gateway, jar: &Jar, now: UnixTime| {
+            let stale = jar.without("__Host-session-bound");
+            let c = challenge_of(&answer(refresh(gw, &stale, Some(&sid), None, now)), &sid);
+            let p = pending(refresh(gw, &stale, Some(&sid), Some(es256(None, &c)), now));
+            p.finish(Ok(true), Some(Ok(())))
+        };
+        // With the keys unchanged, a refresh sets the bound cookie alone.
+        let ok = refreshed(&mut before, &jar, NOW + 700);
+        assert_eq!(cookie_names(&ok), ["__Host-session-bound"]);
+
+        // The new key first: the key cookie, sealed with the old one, is sealed again.
+        let mut rotated = gateway(&[("SESSION_KEYS", &format!("[{new},{old}]"))]);
+        let ok = refreshed(&mut rotated, &jar, NOW + 700);
+        assert_eq!(
+            cookie_names(&ok),
+            ["__Host-session-bound", "__Secure-session-key"]
+        );
+        let mut jar = jar;
+        jar.take(&ok.headers);
+        let key_cookie = ok.headers.iter().find(|(_, v)| v.starts_with("__Secure-"));
+        let key_cookie = &key_cookie.unwrap().1;
+        assert!(
+            key_cookie.contains("Path=/__edge/dbsc/;") && key_cookie.contains("SameSite=Strict"),
+            "{key_cookie}"
+        );
+        assert!(
+            key_cookie.contains(&format!("Max-Age={};", 604_800 - 700)),
+            "it still ends with the session: {key_cookie}"
+        );
+        // A bound request re-signs the session cookie with the new key (sliding refresh).
+        let a = match start(&mut rotated, "GET", "/x", &[jar.header()], NOW + 701, 9) {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        };
+        jar.take(
+            &rotated
+                .finish(&a, &[], NOW + 701, &entropy(9))
+                .unwrap()
+                .headers,
+        );
+
+        // The old key removed: the session is still bound, and refreshes.
+        let mut after = gateway(&[("SESSION_KEYS", &format!("[{new}]"))]);
+        let ok = refreshed(&mut after, &jar, NOW + 1400);
+        assert_eq!(
+            (ok.status, cookie_names(&ok)),
+            (200, vec!["__Host-session-bound"])
+        );
+        jar.take(&ok.headers);
+        let (h, _) = origin_headers(&mut after, &jar, NOW + 1401);
+        assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
     }
 
     /// Of several key cookies for the session (one left by an earlier registration of another
