@@ -12,7 +12,8 @@
 //! - **`POST /__edge/dbsc/refresh`** ([`Dbsc::refresh`]): without a proof, 403 and a challenge;
 //!   with a proof by the bound key of a challenge issued here, a new bound cookie and the next
 //!   challenge (and the key cookie sealed again when an older key of `SESSION_KEYS` sealed
-//!   it); without a bound session, `{"continue": false}`.
+//!   it); without a bound session, `{"continue": false}` (but a 503 for a session cookie of a
+//!   key this version does not know, which a newer version signed).
 //! - **Enforcement** ([`Dbsc::is_bound`]): a session with `cnf` reaches the origin as valid only
 //!   with a bound cookie for its (session id, key); then with `x-session-bound: 1` too.
 //!   Otherwise it is `x-session-status: unbound`, without identity.
@@ -413,7 +414,13 @@ impl Dbsc {
             ..
         } = session
         else {
-            return Decision::Answer(end());
+            return Decision::Answer(match session {
+                // Signed with a key this version does not know: while a deploy that puts a
+                // new key first spreads, one the new version signed. Ending the device-bound
+                // session would leave it unbound everywhere; a 5xx is retried later.
+                SessionCookie::Invalid("unknown_key") => refusal(503, "unknown_key"),
+                _ => end(),
+            });
         };
         let named = headers::get(call.headers, SESSION_ID_HEADER)
             .or_else(|| headers::get(call.headers, SCRIPT_SESSION_ID_HEADER))
@@ -1257,6 +1264,45 @@ mod tests {
         jar.take(&ok.headers);
         let (h, _) = origin_headers(&mut after, &jar, NOW + 1401);
         assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
+    }
+
+    /// A key rotation deployed in one step (the new key put first in `SESSION_KEYS` at once)
+    /// spreads over minutes: an instance of the old version meets session cookies the new one
+    /// signed and cannot read them. It keeps them (see `Gateway::start`), and its refresh answer
+    /// is a 503 (`unknown_key`) that the browser retries later, not `{"continue": false}`: that
+    /// ended the browser's device-bound session for good, and the session, still carrying
+    /// `cnf`, then reached the origin unbound at every instance (the user logged out).
+    #[test]
+    fn a_key_rotation_spreading_does_not_end_device_bound_sessions() {
+        let rotated = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+        let mut new = gateway(&[("SESSION_KEYS", rotated)]);
+        let mut old = gateway(&[]);
+        let (jar, sid) = registered(&mut new, 1);
+        let stale = jar.without("__Host-session-bound");
+        let proof = Some(es256(None, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        for proof in [None, proof] {
+            let page = answer(refresh(&mut old, &stale, Some(&sid), proof, NOW + 700));
+            assert_eq!(error(&page), (503, "unknown_key".into()), "{}", page.body);
+            assert!(cookie_names(&page).is_empty());
+            assert_eq!(headers::get(&page.headers, "x-frame-options"), Some("DENY"));
+        }
+        // An instance of the new version refreshes it.
+        let page = answer(refresh(&mut new, &stale, Some(&sid), None, NOW + 700));
+        assert_eq!(error(&page), (403, "proof_required".into()));
+        // A session cookie that is expired, forged or absent still ends the session.
+        let forged = {
+            let mut j = stale.without("__Host-session");
+            j.0.push(("__Host-session".into(), "AAAA".into()));
+            j
+        };
+        for (why, jar, now) in [
+            ("expired", &stale, NOW + 3_700),
+            ("forged", &forged, NOW + 700),
+            ("absent", &stale.without("__Host-session"), NOW + 700),
+        ] {
+            let page = answer(refresh(&mut new, jar, Some(&sid), None, now));
+            assert_eq!(page.body, r#"{"continue":false}"#, "{why}");
+        }
     }
 
     /// Of several key cookies for the session (one left by an earlier registration of another
