@@ -51,7 +51,7 @@ export interface OriginAssertionsConfig {
 export interface AssertionSubject {
   /** The origin it goes to (`aud`). */
   audience: string;
-  /** `none`, `valid`, `expired`, `invalid` or `revoked` (default `valid` with claims, else `none`). */
+  /** `none`, `valid`, `expired`, `invalid`, `revoked` or `unbound`, as the gateway's `x-session-status` (default `valid` with claims, else `none`). */
   status?: string;
   /** The session's verified claims (`sub`, `sid`...), a JSON object (else `invalid_claims`); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` and `data_sha256` are left out. */
   claims?: Claims;

@@ -11,7 +11,8 @@
 //!   ([`PublicJwk::from_exported`] keeps only the public members).
 //! - **Claims** ([`AssertionClaims`]): `iss` (the gateway's public origin), `aud` (the origin
 //!   the request goes to), `iat`, `exp` (at most [`MAX_LIFETIME_SECONDS`] later), `status`
-//!   (`none`, `valid`, `expired`, `invalid` or `revoked`) and, for a valid session, its claims
+//!   (`none`, `valid`, `expired`, `invalid`, `revoked` or, with DBSC, `unbound`: as the gateway's
+//!   `x-session-status`) and, for a valid session, its claims
 //!   (`sub`, `sid` and the others), without the session token's own registered times.
 //! - **Reuse** ([`AssertionCache`]): an assertion is signed again only when the one made for the
 //!   same claims and origin has used half its life, so a busy origin sees one signature per
