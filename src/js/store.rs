@@ -22,6 +22,7 @@ use crate::keys::{KeyConfig, KeyRing};
 use crate::store::durable::{self, DurableStore};
 use crate::store::kv::KvStore;
 use crate::store::memory::MemoryStore;
+use crate::store::session::MAX_PRESENTED;
 use crate::store::{AnyStore, Consistency, Session as CoreSession, SessionConfig, Sessions};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -76,7 +77,7 @@ export interface SessionStoreConfig {
   cookieOptions?: Omit<CookieOptions, "maxAge">;
 }
 
-/** Where `load`, `find` and `update` take the session cookie from: its value, or the request (or headers) carrying it. */
+/** Where `load`, `find` and `update` take the session cookie from: its value, or the request (or headers) carrying it (of several cookies of its name, the first of the first four that names a live session). */
 export type SessionCookieSource = string | Request | Headers | { headers: { get(name: string): string | null } } | null | undefined;
 
 /** A response whose headers can take a `Set-Cookie` (not one returned by `fetch`, whose headers are immutable). */
@@ -343,16 +344,18 @@ impl SessionStore {
     }
 
     /// The session named by the cookie (its value, or the request or headers carrying it), or
-    /// a new empty one when there is none or it names nothing valid. Rejects only when the
-    /// store fails (`store_unavailable`).
+    /// a new empty one when there is none or it names nothing valid. Of several cookies of its
+    /// name (a name without `__Host-` can be planted by a sibling subdomain, ahead of the
+    /// client's own), the first of the first four that names a live session. Rejects only when
+    /// the store fails (`store_unavailable`).
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn load(&self, cookie: SessionCookieSource, options: Option<NowOptions>) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
-        let cookie = self.cookie_value(&cookie);
+        let cookies = self.cookie_values(&cookie);
         future_to_promise(async move {
-            let cookie = cookie?;
+            let cookies = cookies?;
             let s = sessions
-                .load_or_new(cookie.as_deref(), now?)
+                .load_first_or_new(cookies.iter().map(String::as_str), now?)
                 .await
                 .map_err(js_error)?;
             Ok(Session::wrap(s).into())
@@ -360,20 +363,23 @@ impl SessionStore {
     }
 
     /// The session named by the cookie (its value, or the request or headers carrying it), or
-    /// `undefined` when there is no cookie, or the session ended or is unknown. Rejects with the
-    /// reason otherwise: `bad_signature`, `expired`, `malformed` (cookie or record),
-    /// `unknown_key`, `store_unavailable`.
+    /// `undefined` when there is no cookie, or the session ended or is unknown. Of several
+    /// cookies of its name, the first of the first four that names a live session (`undefined`
+    /// when none does and one named an ended or unknown session). Rejects with the reason
+    /// otherwise (the first cookie's): `bad_signature`, `expired`, `malformed` (cookie or
+    /// record), `unknown_key`, `store_unavailable`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session | undefined>")]
     pub fn find(&self, cookie: SessionCookieSource, options: Option<NowOptions>) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
-        let cookie = self.cookie_value(&cookie);
+        let cookies = self.cookie_values(&cookie);
         future_to_promise(async move {
             // The options first: a misspelt one is refused with a cookie or without.
             let now = now?;
-            let Some(cookie) = cookie? else {
-                return Ok(JsValue::UNDEFINED);
-            };
-            let s = sessions.load(&cookie, now).await.map_err(js_error)?;
+            let cookies = cookies?;
+            let s = sessions
+                .load_first(cookies.iter().map(String::as_str), now)
+                .await
+                .map_err(js_error)?;
             Ok(s.map_or(JsValue::UNDEFINED, |s| Session::wrap(s).into()))
         })
     }
@@ -423,13 +429,13 @@ impl SessionStore {
             Err(e) => (0, Err(e)),
         };
         let sessions = self.inner.clone();
-        let cookie = self.cookie_value(&cookie);
+        let cookies = self.cookie_values(&cookie);
         future_to_promise(async move {
-            let (cookie, now) = (cookie?, now?);
+            let (cookies, now) = (cookies?, now?);
             let mut tries = 0;
             loop {
                 let s = sessions
-                    .load_or_new(cookie.as_deref(), now)
+                    .load_first_or_new(cookies.iter().map(String::as_str), now)
                     .await
                     .map_err(js_error)?;
                 let session = Session::wrap(s);
@@ -637,14 +643,18 @@ fn append_set_cookie(response: &ResponseLike, header: &str) -> Result<(), JsValu
 const DEFAULT_COOKIE_NAME: &str = "__Host-sid";
 
 impl SessionStore {
-    /// The session cookie's value from `source`: the value itself, or read from the request
-    /// or headers (`None` when absent).
-    fn cookie_value(&self, source: &JsValue) -> Result<Option<String>, JsValue> {
+    /// The session cookie's values from `source`: the value itself, or those of every cookie
+    /// of its name the request or headers carry, in order, up to `MAX_PRESENTED` (none when
+    /// absent): `Sessions::load_first` takes the first that names a live session.
+    fn cookie_values(&self, source: &JsValue) -> Result<Vec<String>, JsValue> {
         if let Some(value) = source.as_string() {
-            return Ok(Some(value));
+            return Ok(vec![value]);
         }
-        Ok(cookie_header(source)?
-            .and_then(|h| crate::cookie::get(&h, self.cookie.name()).map(str::to_owned)))
+        let header = cookie_header(source)?.unwrap_or_default();
+        Ok(crate::cookie::get_all(&header, self.cookie.name())
+            .take(MAX_PRESENTED)
+            .map(str::to_owned)
+            .collect())
     }
 }
 

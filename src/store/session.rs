@@ -39,6 +39,11 @@ use crate::token::{SessionTokens, TokenConfig};
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
 
+/// How many session-id cookies of one name [`Sessions::load_first`] tries, in the order the
+/// request sent them (as the gateway does for session tokens): enough for the few a sibling
+/// subdomain can plant before the client's own, and a bound on the store reads a request costs.
+pub const MAX_PRESENTED: usize = 4;
+
 /// What [`Sessions::commit`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -276,18 +281,57 @@ impl<S: Backend> Sessions<S> {
         }))
     }
 
+    /// The session named by the first of `cookies` (a request's session-id cookies of one name,
+    /// in the order it sent them; only the first [`MAX_PRESENTED`] are tried) that names a live
+    /// one. A name without the `__Host-` prefix can be set by a sibling subdomain or a page
+    /// without HTTPS, with a longer path, which browsers send first: read alone, that planted
+    /// cookie would hide the client's own session. When none names a live session: `Ok(None)`
+    /// when one was a valid cookie (of a session unknown or ended), otherwise the first one's
+    /// error, as [`Sessions::load`] gives them; a failing store is an error at once
+    /// (`store_unavailable`).
+    pub async fn load_first<'c>(
+        &self,
+        cookies: impl IntoIterator<Item = &'c str>,
+        now: UnixTime,
+    ) -> Result<Option<Session>> {
+        let mut refused = None;
+        let mut ended = false;
+        for cookie in cookies.into_iter().take(MAX_PRESENTED) {
+            match self.load(cookie, now).await {
+                Ok(Some(session)) => return Ok(Some(session)),
+                Ok(None) => ended = true,
+                Err(e @ Error::StoreUnavailable(_)) => return Err(e),
+                Err(e) => {
+                    refused.get_or_insert(e);
+                }
+            }
+        }
+        match refused {
+            Some(e) if !ended => Err(e),
+            _ => Ok(None),
+        }
+    }
+
     /// The session named by `cookie`, or a new one when there is no cookie, or it names nothing
     /// valid (bad cookie, unknown or ended session, a record that does not open). Only a failing
     /// store is an error (`store_unavailable`).
     pub async fn load_or_new(&self, cookie: Option<&str>, now: UnixTime) -> Result<Session> {
-        if let Some(cookie) = cookie {
-            match self.load(cookie, now).await {
-                Ok(Some(session)) => return Ok(session),
-                Err(e @ Error::StoreUnavailable(_)) => return Err(e),
-                Ok(None) | Err(_) => {}
-            }
+        self.load_first_or_new(cookie, now).await
+    }
+
+    /// The session named by the first of `cookies` that names a live one (see
+    /// [`Sessions::load_first`]), or a new one. Only a failing store is an error
+    /// (`store_unavailable`).
+    pub async fn load_first_or_new<'c>(
+        &self,
+        cookies: impl IntoIterator<Item = &'c str>,
+        now: UnixTime,
+    ) -> Result<Session> {
+        match self.load_first(cookies, now).await {
+            Ok(Some(session)) => Ok(session),
+            Err(e @ Error::StoreUnavailable(_)) => Err(e),
+            Ok(None) | Err(_) => self.new_session(now),
         }
-        self.new_session(now)
     }
 
     /// Stores the session's changes: written when its data or subject changed, touched when
@@ -608,6 +652,45 @@ mod tests {
 
     fn load(s: &Sessions<&MemoryStore>, cookie: &str, now: UnixTime) -> Option<Session> {
         block_on(s.load(cookie, now)).unwrap()
+    }
+
+    /// Of several session-id cookies (one a sibling subdomain planted ahead of the client's own),
+    /// the first of the first four that names a live session; a failing store fails at once.
+    #[test]
+    fn the_first_of_several_cookies_that_names_a_live_session_is_loaded() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let own = stored(&s, None);
+        let ended = stored(&s, None);
+        block_on(s.destroy(load(&s, &ended, NOW).unwrap())).unwrap();
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([4u8; 32]).unwrap())]).unwrap();
+        let foreign = stored(
+            &Sessions::new(&store, &ring, SessionConfig::default()).unwrap(),
+            None,
+        );
+        let (own, ended, foreign) = (own.as_str(), ended.as_str(), foreign.as_str());
+        let first = |cookies: &[&str]| block_on(s.load_first(cookies.iter().copied(), NOW + 1));
+        for ahead in [&["x"][..], &[foreign], &[ended], &["x", foreign, ended]] {
+            let cookies = [ahead, &[own]].concat();
+            let found = first(&cookies).unwrap().expect("the client's own session");
+            assert_eq!(found.get("cart"), Some(&json!(["book"])), "{ahead:?}");
+            let loaded = block_on(s.load_first_or_new(cookies.iter().copied(), NOW + 1));
+            assert!(!loaded.unwrap().is_new(), "{ahead:?}");
+        }
+        let fifth = [ended, ended, ended, ended, own];
+        assert!(first(&fifth).unwrap().is_none(), "a fifth is not read");
+        assert!(block_on(s.load_first_or_new(fifth, NOW + 1))
+            .unwrap()
+            .is_new());
+        // None live: none when one was valid, else the first one's error.
+        assert!(first(&["x", ended]).unwrap().is_none());
+        assert!(first(&[]).unwrap().is_none());
+        assert_eq!(first(&[foreign, "x"]).unwrap_err(), Error::BadSignature);
+        assert_eq!(first(&["x", foreign]).unwrap_err().code(), "malformed");
+        store.set_failing(true);
+        assert_eq!(first(&[own]).unwrap_err().code(), "store_unavailable");
+        let failed = block_on(s.load_first_or_new([own], NOW + 1));
+        assert_eq!(failed.unwrap_err().code(), "store_unavailable");
     }
 
     /// A login done with `subject = ...` and `commit`, no `regenerate` (session fixation: the

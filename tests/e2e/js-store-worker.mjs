@@ -88,6 +88,11 @@ export default {
           const session = await store(env, kind).load(cookie);
           return Response.json({ data: session.data, isNew: session.isNew, version: session.version });
         }
+        case "/mine": {
+          // The session the request's own Cookie header names (`load(request)`).
+          const session = await store(env, kind).load(request);
+          return Response.json({ data: session.data, isNew: session.isNew });
+        }
         case "/login": {
           // A typical login: set the subject, regenerate, send the new cookie.
           const s = store(env, kind);

@@ -114,6 +114,24 @@ for (const store of ["durable", "kv"]) {
 }
 
 for (const store of ["durable", "kv"]) {
+  test(`load(request): a session cookie planted ahead of the visitor's own does not hide it (${store})`, async () => {
+    // A sibling subdomain can set a cookie of the store's name (one without __Host-) with a
+    // longer path, which browsers send first: only the first was read, and the visitor got a
+    // new, empty session at every request.
+    const own = (await get(`/counter?store=${store}`)).cookie;
+    const mine = async (cookie) => {
+      const res = await mf.dispatchFetch(`http://store.test/mine?store=${store}`, { headers: { cookie } });
+      assert.equal(res.status, 200);
+      return res.json();
+    };
+    assert.deepEqual(await mine(`__Host-sid=${own}`), { data: { n: 1 }, isNew: false });
+    for (const ahead of ["junk", own.slice(0, -2)]) {
+      assert.deepEqual(await mine(`__Host-sid=${ahead}; lang=en; __Host-sid=${own}`), { data: { n: 1 }, isNew: false }, ahead);
+    }
+  });
+}
+
+for (const store of ["durable", "kv"]) {
   test(`session tokens revoked through the store: revokeTokens, minIssuedAt (${store})`, async () => {
     const user = `user-${Math.random().toString(36).slice(2)}`;
     const T = now();

@@ -732,6 +732,26 @@ test("sessionStore: a handler that sets the subject itself (no login(c)) gets a 
   }
 });
 
+test("sessionStore: a session cookie planted ahead of the visitor's own (a name without __Host-) does not hide the visitor's session", async () => {
+  // A sibling subdomain can set `sid` with a longer path, which browsers send first; the store
+  // read only the first cookie of the name, and the visitor got a new, empty session.
+  const store = new SessionStore({ keys: KEYS_1, cookieName: "sid" });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/cart", (c) => {
+    c.get("session").set("items", ["book"]);
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json(c.get("session").data));
+  const own = cookiesOf(await app.request("/cart", { method: "POST" }));
+  assert.match(own, /^sid=[^;]+$/);
+  for (const ahead of ["sid=forged", own.slice(0, -2)]) {
+    const res = await app.request("/me", { headers: { cookie: `${ahead}; ${own}` } });
+    assert.deepEqual(await res.json(), { items: ["book"] }, ahead);
+    assert.deepEqual(res.headers.getSetCookie(), [], `${ahead}: the visitor keeps its cookie`);
+  }
+});
+
 test("login without a subject is an EdgeSessionError, as the library's own refusals are: invalid_config under sessionStore, invalid_claims under sessionTokens", async () => {
   // Under sessionStore it was a plain TypeError, which `isEdgeSessionError` and a handler
   // switching on `error.code` did not recognise.

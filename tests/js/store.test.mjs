@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { KEYS_1 as keys, NOW } from "./fixtures.mjs";
+import { KEYS_1 as keys, NOW, SECRET_2 } from "./fixtures.mjs";
 
 const { SessionStore, handleSessionObject } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
 
@@ -673,4 +673,46 @@ test("two commits of one Session at once: the one that loses leaves the Session 
     assert.deepEqual(stored.data, { cart: ["book", "pen"], greeting: "hi" }, kind);
     assert.equal(stored.version, session.version, kind);
   }
+});
+
+test("of several cookies of its name, load, find and update take the first of four that names a live session: one planted ahead does not hide it", async () => {
+  // A name without __Host- can be set by a sibling subdomain (Domain=) or a page without HTTPS,
+  // with a longer path, which browsers send first. Only the first was read: a forged, foreign,
+  // ended or expired cookie planted ahead of the visitor's own gave a new, empty session (its
+  // cart, its login gone), and `find` rejected.
+  const store = new SessionStore({ keys, cookieName: "sid", absoluteTimeoutSeconds: 7200 });
+  const own = await store.update(undefined, (s) => s.set("cart", ["book"]), { now: NOW });
+  const endedSession = await store.update(undefined, (s) => s.set("cart", ["pen"]), { now: NOW });
+  const ended = { cookie: endedSession.cookie };
+  await store.destroy(endedSession, { now: NOW });
+  const foreign = await new SessionStore({ keys: [{ id: "k1", secret: SECRET_2 }], cookieName: "sid" }).update(
+    undefined,
+    (s) => s.set("cart", ["attacker's"]),
+    { now: NOW },
+  );
+  const old = await store.update(undefined, (s) => s.set("cart", ["old"]), { now: NOW - 3 * 7200 }); // its cookie expired
+  const planted = [["forged"], [foreign.cookie], [ended.cookie], [old.cookie], ["forged", foreign.cookie, ended.cookie]];
+  for (const ahead of planted) {
+    const cookie = [...ahead.map((v) => `sid=${v}`), `theme=dark`, `sid=${own.cookie}`].join("; ");
+    const what = `${ahead.length} ahead: ${ahead[0].slice(0, 12)}`;
+    for (const source of [new Request("https://app.example/", { headers: { cookie } }), new Headers({ cookie }), { headers: { get: () => cookie } }]) {
+      const loaded = await store.load(source, { now: NOW + 1 });
+      assert.equal(loaded.isNew, false, what);
+      assert.deepEqual(loaded.get("cart"), ["book"], what);
+      assert.deepEqual((await store.find(source, { now: NOW + 1 })).get("cart"), ["book"], what);
+    }
+    const updated = await store.update(new Headers({ cookie }), (s) => s.set("n", ahead.length), { now: NOW + 2 });
+    assert.equal(updated.cookie, undefined, `${what}: the visitor's own session, no new cookie`);
+    assert.deepEqual((await store.find(own.cookie, { now: NOW + 3 })).data, { cart: ["book"], n: ahead.length }, what);
+  }
+  // Four at most are read (a bound on the store reads one request costs): a fifth is not.
+  const five = new Headers({ cookie: [...Array(4).fill(`sid=${ended.cookie}`), `sid=${own.cookie}`].join("; ") });
+  assert.equal((await store.load(five, { now: NOW + 4 })).isNew, true);
+  assert.equal(await store.find(five, { now: NOW + 4 }), undefined);
+  // None live: `find` is undefined when one named an ended session, else the first one's refusal.
+  const none = (...values) => new Headers({ cookie: values.map((v) => `sid=${v}`).join("; ") });
+  assert.equal(await store.find(none("forged", ended.cookie), { now: NOW + 4 }), undefined);
+  assert.equal(await rejection(() => store.find(none(foreign.cookie, "forged"), { now: NOW + 4 })), "bad_signature");
+  assert.equal(await rejection(() => store.find(none(old.cookie, foreign.cookie), { now: NOW + 4 })), "expired");
+  assert.equal((await store.load(none("forged", foreign.cookie), { now: NOW + 4 })).isNew, true);
 });
