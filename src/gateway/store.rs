@@ -29,6 +29,7 @@ use super::headers::{self, ascii_json, Directives};
 use super::pages::Page;
 use crate::cookie;
 use crate::error::Error;
+use crate::store::session::MAX_PRESENTED;
 use crate::store::{Backend, Commit, Session, Sessions};
 use crate::time::UnixTime;
 
@@ -55,7 +56,8 @@ pub fn binding(kind: StoreKind) -> &'static str {
 pub struct Loaded {
     /// The session, or why the store could not give it (`store_unavailable`).
     pub session: Result<Session, Error>,
-    /// The session-id cookie the client presented, if any (the first, of several).
+    /// The session-id cookie the client presented, if any: of several, the one that named the
+    /// session, or the first when none did.
     pub presented: Option<String>,
     /// Whether the request presented more than one session-id cookie: then the one that was
     /// read may not be the gateway's own, the one its removal reaches (host-only, `Path=/`).
@@ -103,19 +105,28 @@ impl Loaded {
     }
 }
 
-/// Loads the session named by the request's session-id cookie (`name`), or a new one.
+/// Loads the session named by the request's session-id cookie (`name`), or a new one: of
+/// several, the first of the first four that names a live session (one a sibling subdomain
+/// planted ahead of the visitor's own, for a name without `__Host-`, does not hide it).
 pub async fn load<S: Backend>(
     sessions: &Sessions<S>,
     cookie_header: Option<&str>,
     name: &str,
     now: UnixTime,
 ) -> Loaded {
-    let mut all = cookie_header
+    let all: Vec<&str> = cookie_header
         .into_iter()
-        .flat_map(|h| cookie::get_all(h, name));
-    let presented = all.next().map(str::to_owned);
-    let several = all.next().is_some();
-    let session = sessions.load_or_new(presented.as_deref(), now).await;
+        .flat_map(|h| cookie::get_all(h, name))
+        .take(MAX_PRESENTED + 1)
+        .collect();
+    let session = sessions.load_first_or_new(all.iter().copied(), now).await;
+    // The cookie that named the session (reloaded after a `conflict`), else the first.
+    let named = session.as_ref().ok().filter(|s| !s.is_new());
+    let presented = named
+        .map(Session::token)
+        .or(all.first().copied())
+        .map(str::to_owned);
+    let several = all.len() > 1;
     Loaded {
         session,
         presented,
@@ -546,8 +557,8 @@ mod tests {
 
     /// The removal of the session-id cookie reaches the gateway's own (host-only, `Path=/`).
     /// Of several presented (a sibling subdomain can toss cookies of a name without the
-    /// `__Host-` prefix, with a longer path, which browsers send first) the first is read: when
-    /// it names nothing, the gateway's own may be a live one, and is not cleared.
+    /// `__Host-` prefix, with a longer path, which browsers send first) none is cleared when the
+    /// one read names nothing: the removal would reach the gateway's own, which may be another.
     #[test]
     fn a_session_id_cookie_that_was_not_read_is_not_cleared() {
         let store = MemoryStore::new();
@@ -575,6 +586,48 @@ mod tests {
         ));
         let out = block_on(finish(&s, &settings(), loaded, &logout, NOW + 2));
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+    }
+
+    /// Of several session-id cookies (a sibling subdomain can set one of a name without the
+    /// `__Host-` prefix, with a longer path, which browsers send first), the first of four that
+    /// names a live session is the visitor's: only the first was read, and a junk, foreign or
+    /// ended one planted ahead gave the visitor a new, empty session. A patch after a `conflict`
+    /// reloads the session from the cookie that named it.
+    #[test]
+    fn a_session_id_cookie_planted_ahead_does_not_hide_the_visitors_own() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, own) = request(&s, None, &add, NOW);
+        let own = own.unwrap();
+        let (_, _, ended) = request(&s, None, &add, NOW);
+        let logout = directives(None, None, true);
+        request(&s, ended.as_deref(), &logout, NOW);
+        let header = format!(
+            "__Host-sid=junk; __Host-sid={}; __Host-sid={own}",
+            ended.unwrap()
+        );
+        let patch = |member: &str| {
+            let d = directives(Some(&format!("{{\"{member}\":1}}")), None, false);
+            Plan::from_directives(&d, 4096).unwrap()
+        };
+        let first = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+        let second = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+        assert_eq!(
+            data_header(&first.origin_headers()),
+            json!({ "cart": ["book"] })
+        );
+        assert_eq!(first.presented.as_deref(), Some(own.as_str()));
+        for (loaded, member) in [(first, "a"), (second, "b")] {
+            let out = block_on(finish(&s, &settings(), loaded, &patch(member), NOW + 1));
+            assert_eq!(out.commit, Some(Commit::Written), "{member}: {out:?}");
+            assert_eq!(
+                out.set_cookie, None,
+                "{member}: the visitor's cookie is kept"
+            );
+        }
+        let (h, _, _) = request(&s, Some(&own), &directives(None, None, false), NOW + 2);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"], "a": 1, "b": 1 }));
     }
 
     /// A login renews the stored session's id once: the gateway regenerates at the login, and

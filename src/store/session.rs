@@ -143,6 +143,11 @@ impl Session {
         (self.fresh && self.version > 0).then_some(self.token.as_str())
     }
 
+    /// The signed cookie value of this session's id (the one it was loaded with).
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The key under which the store holds this session (a keyed hash of the id).
     pub fn store_key(&self) -> &str {
         &self.key
