@@ -99,7 +99,9 @@ pub enum Consistency {
     /// version (`conflict`): no update is ever silently lost.
     Strong,
     /// Reads may be stale (Workers KV: up to about 60 s at other locations; read-your-writes only
-    /// at the same location), and the last write wins: the expected version is not checked.
+    /// at the same location), and the last write wins: the expected version is not checked. So
+    /// an earlier entry written again (a writer that read a stale copy, a replayed value) takes
+    /// the session back to it, and no reader can tell.
     Eventual,
 }
 

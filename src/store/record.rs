@@ -5,6 +5,9 @@
 //! token and no token key opens a record. The first key seals, every key opens (rotation as for
 //! tokens). The associated data binds the session id and the record version: a value copied to
 //! another session's key, or put back under another version, fails to open (`bad_signature`).
+//! An earlier entry written back whole (its own version with it) opens: only the store's
+//! compare-and-set refuses that, and an eventually consistent store (KV) has none (docs/store.md,
+//! "Rollback on KV").
 //! A sealed record is one base64url string of these bytes:
 //!
 //! ```text
