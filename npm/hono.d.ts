@@ -10,7 +10,10 @@ export type SessionClaims = { sub?: string; iat: number; exp: number; [name: str
 export interface SessionTokensVariables<C extends object = SessionClaims> {
   /** The verified claims of the session cookie's token, or null (no cookie, or refused). */
   session: C | null;
-  /** Why the token sent was refused: its error code ("expired", "bad_signature", "revoked"...). */
+  /**
+   * Why the token sent was refused: its error code ("expired", "bad_signature", "revoked"...). Of
+   * several refused, as at the gateway: "expired" when one is, then "unknown_key", else the first's.
+   */
   sessionError?: string;
 }
 

@@ -80,6 +80,13 @@ const cookieValues = (getCookie, request, name) =>
     .filter((value) => value !== undefined)
     .slice(0, MAX_PRESENTED);
 
+/**
+ * Which refusal of several tokens `sessionError` gives, as the gateway does: `expired` (offer a
+ * refresh or a login), then `unknown_key` (a key of a newer deployment: the token may be good
+ * elsewhere), then the first.
+ */
+const rank = (code) => (code === "expired" ? 2 : code === "unknown_key" ? 1 : 0);
+
 /** Whether the response already has a Set-Cookie of the cookie `name`. */
 const setsCookie = (res, name) => res.headers.getSetCookie().some((v) => v.slice(0, v.indexOf("=")).trim() === name);
 
@@ -161,7 +168,8 @@ export function sessionTokens(tokens, options = {}) {
     let claims = null;
     let error;
     // The token's refusals make the visitor anonymous (sessionError: the code; of several
-    // refused, `expired` when one is, else the first one's, as at the gateway). The app's own
+    // refused, `expired` when one is, then `unknown_key` (a key of a newer deployment), else the
+    // first one's, as at the gateway). The app's own
     // errors (a minIssuedAt lookup that threw, whatever its code: the store's store_unavailable,
     // a driver's ECONNREFUSED; or that gave what is not a time: invalid_config) are not the
     // token's: thrown, not a logout.
@@ -170,7 +178,7 @@ export function sessionTokens(tokens, options = {}) {
         return tokens.verify(value, options);
       } catch (e) {
         if (typeof e?.code !== "string" || e.code === "invalid_config") throw e;
-        if (error === undefined || e.code === "expired") error = e.code;
+        if (error === undefined || rank(e.code) > rank(error)) error = e.code;
         return null;
       }
     };

@@ -1178,8 +1178,13 @@ test("sessionTokens: of several cookies of its name, the first of four that veri
   for (const values of [["junk", mine], [forged, mine], [expired, "junk", forged, mine], [mine, forged]]) {
     assert.deepEqual(await visit(...values), { sub: "alice", error: null, set: [] }, values.join(", "));
   }
-  // None verifies: expired when one is, otherwise the first one's reason (the gateway's rule).
+  // None verifies: expired when one is, then unknown_key (a key of a newer deployment, which the
+  // gateway does not clear), otherwise the first one's reason (the gateway's rule). A junk cookie
+  // ahead of a token of an unknown key gave `malformed`, where the gateway says unknown_key.
+  const newer = new SessionTokens({ keys: [{ id: "k9", secret: SECRET_2 }], ttlSeconds: 100 }).sign({ sub: "alice" });
   assert.equal((await visit("junk", expired)).error, "expired");
+  assert.equal((await visit(newer, expired)).error, "expired");
+  assert.equal((await visit("junk", newer, forged)).error, "unknown_key");
   assert.equal((await visit(forged, "junk")).error, "bad_signature");
   // Past the first four, as at the gateway: not read.
   assert.deepEqual(await visit("a", "b", "c", "d", mine), { sub: null, error: "malformed", set: [] });
