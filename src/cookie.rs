@@ -73,6 +73,12 @@ pub fn get<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     pairs(header).find(|(n, _)| *n == name).map(|(_, v)| v)
 }
 
+/// How many values of one name a request may present that are checked (cookies of the same
+/// name, or affinity's URL parameters), in the order it sent them; the first that verifies wins
+/// and the rest are ignored. It bounds the work one request can cause, and leaves room for the
+/// few a sibling subdomain can plant, with longer paths, ahead of the site's own cookie.
+pub const MAX_PRESENTED: usize = 4;
+
 /// The values of every cookie called `name`, in header order. A browser can send several
 /// (set for different paths or domains); the most specific path comes first.
 pub fn get_all<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {

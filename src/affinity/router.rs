@@ -8,7 +8,7 @@ use super::config::{AffinityConfig, Failover, Mode};
 use super::rendezvous::{Domain, Rendezvous};
 use super::url;
 use super::value::{AffinityValue, ValueKey};
-use crate::cookie::{self, is_tchar, SetCookie};
+use crate::cookie::{self, is_tchar, SetCookie, MAX_PRESENTED};
 use crate::error::{Error, Quoted, Result};
 use crate::keys::Secret;
 use crate::time::{UnixTime, MAX_TIME};
@@ -19,10 +19,6 @@ pub const CLOCK_SKEW_SECONDS: u64 = 60;
 
 /// How many previous secrets a router keeps (each is one more HMAC for a forged value).
 pub(crate) const MAX_PREVIOUS_SECRETS: usize = 8;
-
-/// How many values of the same name one request may present (duplicate cookies or URL
-/// parameters); the first that verifies is honoured, the rest are ignored.
-const MAX_PRESENTED: usize = 4;
 
 /// What `route` needs from a request. Every field is optional; which are read depends on the
 /// mode.

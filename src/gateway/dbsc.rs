@@ -27,7 +27,7 @@ use super::config::{ConfigError, DbscSettings};
 use super::headers;
 use super::pages::Page;
 use super::session::{self, SessionCodec, SessionCookie};
-use crate::cookie;
+use crate::cookie::{self, MAX_PRESENTED};
 use crate::dbsc::{wire, ChallengeId, DeviceBinding, DeviceKey, Proof, SessionConfig};
 use crate::error::Error;
 use crate::json as object;
@@ -60,9 +60,6 @@ pub const SESSION_ID_HEADER: &str = "sec-secure-session-id";
 /// like it, a custom header that a cross-site request cannot send without a CORS preflight
 /// (which the gateway never grants), and the proof by the bound key is still required.
 pub const SCRIPT_SESSION_ID_HEADER: &str = "secure-session-id";
-
-/// How many bound cookies of the same name one request may present; one that checks wins.
-const MAX_PRESENTED: usize = 4;
 
 /// The HKDF purpose of the key cookie's sealing key.
 const KEY_PURPOSE: &str = "gateway/dbsc-key";

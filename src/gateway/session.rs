@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::headers::{ascii_json, MAX_ISSUE_BYTES};
 use crate::codec::b64_encode;
-use crate::cookie::{self, SetCookie};
+use crate::cookie::{self, SetCookie, MAX_PRESENTED};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::time::UnixTime;
@@ -121,10 +121,6 @@ impl SessionCodec {
         }
     }
 }
-
-/// How many session cookies of the same name one request may present; the first that verifies
-/// wins.
-const MAX_PRESENTED: usize = 4;
 
 /// Whether [`SessionCookie::read`] verified every session cookie called `name` in
 /// `cookie_header`. Only then is a request without a valid one known to carry no valid session

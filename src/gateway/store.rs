@@ -27,9 +27,8 @@ use serde_json::{Map, Value};
 use super::config::{StoreKind, StoreSettings};
 use super::headers::{self, ascii_json, Directives};
 use super::pages::Page;
-use crate::cookie;
+use crate::cookie::{self, MAX_PRESENTED};
 use crate::error::Error;
-use crate::store::session::MAX_PRESENTED;
 use crate::store::{Backend, Commit, Session, Sessions};
 use crate::time::UnixTime;
 

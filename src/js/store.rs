@@ -16,13 +16,12 @@ use super::{
     call_now, call_option_number as option_number, js_error, parse, read_call_options, seconds,
     stringify, CallOption, CallOptions,
 };
-use crate::cookie::SetCookie;
+use crate::cookie::{SetCookie, MAX_PRESENTED};
 use crate::error::Error;
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::durable::{self, DurableStore};
 use crate::store::kv::KvStore;
 use crate::store::memory::MemoryStore;
-use crate::store::session::MAX_PRESENTED;
 use crate::store::{AnyStore, Consistency, Session as CoreSession, SessionConfig, Sessions};
 
 #[wasm_bindgen(typescript_custom_section)]

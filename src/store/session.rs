@@ -31,6 +31,7 @@ pub use super::config::SessionConfig;
 use super::record::{Record, RecordKeys, ID_BYTES};
 use super::{Backend, Entry};
 use crate::codec::{b64_decode, b64_encode};
+use crate::cookie::MAX_PRESENTED;
 use crate::error::{Error, Result};
 use crate::keys::{signing_key, KeyRing, MacKey};
 use crate::time::UnixTime;
@@ -38,11 +39,6 @@ use crate::token::{SessionTokens, TokenConfig};
 
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
-
-/// How many session-id cookies of one name [`Sessions::load_first`] tries, in the order the
-/// request sent them (as the gateway does for session tokens): enough for the few a sibling
-/// subdomain can plant before the client's own, and a bound on the store reads a request costs.
-pub const MAX_PRESENTED: usize = 4;
 
 /// What [`Sessions::commit`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
