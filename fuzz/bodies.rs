@@ -320,6 +320,13 @@ pub fn cookie_header(data: &[u8]) {
             .map(|(_, v)| *v)
             .collect();
         assert_eq!(all, want);
+        // The same cookies read as tokens (where a runtime joined headers with `, `): each value
+        // cut at its first `,`, none added or lost.
+        let tokens: Vec<&str> = edge_session::cookie::get_all_tokens(&header, name).collect();
+        assert_eq!(tokens.len(), all.len());
+        for (token, value) in tokens.iter().zip(&all) {
+            assert!(!token.contains(',') && value.starts_with(token));
+        }
     }
     if header
         .chars()

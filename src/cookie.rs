@@ -87,6 +87,30 @@ pub fn get_all<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a s
         .map(|(_, v)| v)
 }
 
+/// The values of every cookie called `name`, as [`get_all`] finds them, each ended at its first
+/// `,`: for cookies whose values hold none (RFC 6265's cookie-octets, as the tokens and
+/// affinity values of this crate), read where the runtime may have joined several `Cookie`
+/// headers with `, ` (workerd does). The last cookie of one header then keeps its own value,
+/// not `value, first-cookie-of-the-next-header`. A cookie that begins after a `,` is not read:
+/// `x=1, __Host-session=v` is also what a browser sends for a cookie `x` whose value is
+/// `1, __Host-session=v`, which a sibling subdomain, a page script or an origin can set, and
+/// reading it would let them plant a cookie that the `__Host-` prefix keeps them from setting.
+///
+/// ```
+/// use edge_session::cookie::get_all_tokens;
+/// let joined = "a=1; __Host-session=v1, c=3, __Host-session=v2";
+/// assert_eq!(get_all_tokens(joined, "__Host-session").collect::<Vec<_>>(), ["v1"]);
+/// assert_eq!(get_all_tokens("x=1, __Host-session=v", "__Host-session").next(), None);
+/// ```
+pub fn get_all_tokens<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    get_all(header, name).map(|v| {
+        trim(
+            v.get(..v.bytes().position(|b| b == b',').unwrap_or(v.len()))
+                .unwrap_or(v),
+        )
+    })
+}
+
 fn trim(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
@@ -413,6 +437,26 @@ mod tests {
         );
     }
 
+    /// workerd joins several `Cookie` headers with `, `. A token's value ends at the join; a
+    /// cookie that begins after one is not read (a browser sends the same bytes for a cookie
+    /// whose value holds `, name=...`, which the `__Host-` prefix does not keep a sibling
+    /// subdomain from setting).
+    #[test]
+    fn tokens_end_where_the_runtime_joined_two_headers() {
+        let tokens = |h| get_all_tokens(h, "t").collect::<Vec<_>>();
+        assert_eq!(tokens("a=1; t=v1, c=3"), ["v1"]);
+        assert_eq!(tokens("t=v1 , c=3; t=v2,; t=v3\t,"), ["v1", "v2", "v3"]);
+        assert_eq!(tokens("t=v1,t=v2"), ["v1"]);
+        assert_eq!(
+            tokens("a=1, t=v1; b=2,t=v2; ,t=v3; t, t=v4"),
+            [] as [&str; 0]
+        );
+        assert_eq!(tokens("a=1, t=v1; t=v2"), ["v2"]);
+        assert_eq!(tokens("t=, c=3"), [""]);
+        // Other cookies' values keep their commas.
+        assert_eq!(get("q=\"1, 2\"; t=v", "q"), Some("1, 2"));
+    }
+
     #[test]
     fn junk_is_skipped_not_fatal() {
         let h = ";;; =; =x; ;novalue; é=ü; a=1";
@@ -633,6 +677,18 @@ mod proptests {
             let header = format!("{before}; zz={value}; {after}");
             prop_assert!(get(&header, "zz").is_some());
             prop_assert!(get_all(&header, "zz").any(|v| v == value));
+        }
+
+        /// The same cookies as `get_all`, in order, each value cut at its first `,`: a join
+        /// never adds a cookie, never hides one that `get_all` finds.
+        #[test]
+        fn tokens_are_get_all_cut_at_commas(header in "[a-c=;, \t\"]{0,40}") {
+            let all: Vec<&str> = get_all(&header, "a").collect();
+            let tokens: Vec<&str> = get_all_tokens(&header, "a").collect();
+            prop_assert_eq!(tokens.len(), all.len());
+            for (token, value) in tokens.iter().zip(&all) {
+                prop_assert!(!token.contains(',') && value.starts_with(token), "{:?} {:?}", token, value);
+            }
         }
 
         #[test]

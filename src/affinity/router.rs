@@ -309,10 +309,9 @@ impl Affinity {
         }
         match self.mode {
             Mode::Cookie => {
-                let presented = request
-                    .cookie
-                    .map(|h| cookie::get_all(h, self.cookie.name()));
-                self.route_pinned(presented.into_iter().flatten(), request, now)
+                let header = request.cookie.unwrap_or_default();
+                let presented = cookie::get_all_tokens(header, self.cookie.name());
+                self.route_pinned(presented, request, now)
             }
             Mode::Url => {
                 let url = request.url.ok_or_else(|| {

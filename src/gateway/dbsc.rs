@@ -263,7 +263,7 @@ impl Dbsc {
         let Some(header) = cookie_header else {
             return false;
         };
-        cookie::get_all(header, self.settings.bound_cookie.name())
+        cookie::get_all_tokens(header, self.settings.bound_cookie.name())
             .take(MAX_PRESENTED)
             .any(|value| self.binding.check_bound(value, sid, jkt, now).is_ok())
     }
@@ -483,7 +483,7 @@ impl Dbsc {
         now: UnixTime,
     ) -> Option<(DeviceKey, bool)> {
         let cookies = headers::get(headers, "cookie")?;
-        cookie::get_all(cookies, self.settings.key_cookie.name())
+        cookie::get_all_tokens(cookies, self.settings.key_cookie.name())
             .take(MAX_PRESENTED)
             .filter_map(|value| self.keys.verify_json(value, now).ok())
             .filter_map(|opened| {
@@ -1300,6 +1300,37 @@ mod tests {
             let page = answer(refresh(&mut new, jar, Some(&sid), None, now));
             assert_eq!(page.body, r#"{"continue":false}"#, "{why}");
         }
+    }
+
+    /// workerd joins several `Cookie` headers with `, `: the bound and key cookies that end
+    /// one are read as they are, not with the next header's first cookie in their values.
+    #[test]
+    fn bound_and_key_cookies_before_a_join_are_read() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let joined = |jar: &Jar, name: &str| {
+            let mut out = jar.without(name);
+            let value = format!("{}, c=3", jar.get(name).unwrap());
+            out.0.push((name.into(), value));
+            out
+        };
+        let (h, _) = origin_headers(&mut gw, &joined(&jar, "__Host-session-bound"), NOW + 2);
+        assert_eq!(headers::get(&h, "x-session-status"), Some("valid"));
+        assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
+        let later = NOW + 700;
+        let stale = joined(&jar.without("__Host-session-bound"), "__Secure-session-key");
+        let c = challenge_of(
+            &answer(refresh(&mut gw, &stale, Some(&sid), None, later)),
+            &sid,
+        );
+        let p = pending(refresh(
+            &mut gw,
+            &stale,
+            Some(&sid),
+            Some(es256(None, &c)),
+            later + 1,
+        ));
+        assert_eq!(p.finish(Ok(true), Some(Ok(()))).status, 200);
     }
 
     /// Of several key cookies for the session (one left by an earlier registration of another

@@ -2829,6 +2829,65 @@ mod tests {
         );
     }
 
+    /// workerd joins several `Cookie` headers with `, `. The gateway's cookie that ends one
+    /// header is read as it is, not with the next header's first cookie in its value (the
+    /// session was invalid and cleared: a logout; the affinity value a new visitor). One that
+    /// begins after the `, ` is not read: a browser sends the same bytes for a cookie whose
+    /// value a sibling subdomain set to `1, __Host-session=<its own token>`. Neither reaches
+    /// the origin.
+    #[test]
+    fn cookie_headers_the_runtime_joined() {
+        let mut gw = gateway(&[]);
+        let login = login_jar(&mut gw, "alice", NOW);
+        let find = |jar: &str, name: &str| {
+            jar.split("; ")
+                .find(|p| p.starts_with(name))
+                .unwrap()
+                .to_owned()
+        };
+        let (session, affinity) = (
+            find(&login, "__Host-session="),
+            find(&login, "__Host-affinity="),
+        );
+        let start = |gw: &mut Gateway, cookie: &str| {
+            proxy(gw.start(
+                &get(&h(&[("cookie", cookie)])),
+                NOW + 5,
+                &Entropy::default(),
+            ))
+        };
+        let home = start(&mut gw, &login);
+        for (joined, forwarded) in [
+            (format!("a=1; {affinity}; {session}, c=3"), "a=1; c=3"),
+            (format!("a=1; {session}; {affinity}, c=3"), "a=1; c=3"),
+            (format!("{affinity} , c=3; {session}\t, d=4"), "c=3; d=4"),
+        ] {
+            let b = start(&mut gw, &joined);
+            assert_eq!(headers::get(&b.headers, "x-session-sub"), Some("alice"));
+            assert_eq!(b.session_cookie, None, "not cleared: {joined}");
+            assert_eq!(
+                (b.origin.as_str(), b.affinity_cookie.as_deref()),
+                (home.origin.as_str(), None)
+            );
+            assert_eq!(headers::get(&b.headers, "cookie"), Some(forwarded));
+        }
+        // Another user's valid session after a `, `: not read, whatever comes before or after.
+        let mallory = find(&login_jar(&mut gw, "mallory", NOW), "__Host-session=");
+        for (jar, sub) in [
+            (format!("x=1, {mallory}"), None),
+            (format!("x=1, {mallory}; {session}"), Some("alice")),
+            (format!("{session}; x=1, {mallory}"), Some("alice")),
+            (format!("{session}, {mallory}"), Some("alice")),
+        ] {
+            let b = start(&mut gw, &jar);
+            assert_eq!(headers::get(&b.headers, "x-session-sub"), sub, "{jar}");
+            assert_eq!(b.session_cookie, None, "{jar}");
+            assert!(!headers::get(&b.headers, "cookie")
+                .unwrap_or_default()
+                .contains("__Host-"));
+        }
+    }
+
     #[test]
     fn operator_endpoint_needs_the_token() {
         let mut gw = gateway(&[]);

@@ -128,7 +128,7 @@ impl SessionCodec {
 /// `MAX_PRESENTED` (4: cookies a sibling subdomain tossed, with longer paths, which browsers send
 /// first), that one may be valid, and clearing it would log the user out.
 pub fn all_read(cookie_header: Option<&str>, name: &str) -> bool {
-    cookie_header.is_none_or(|h| cookie::get_all(h, name).nth(MAX_PRESENTED).is_none())
+    cookie_header.is_none_or(|h| cookie::get_all_tokens(h, name).nth(MAX_PRESENTED).is_none())
 }
 
 /// What the request's session cookie turned out to be.
@@ -171,7 +171,7 @@ impl SessionCookie {
             return SessionCookie::None;
         };
         let mut result = SessionCookie::None;
-        for value in cookie::get_all(header, name).take(MAX_PRESENTED) {
+        for value in cookie::get_all_tokens(header, name).take(MAX_PRESENTED) {
             match tokens.verify(value, now) {
                 Ok(v) => {
                     // One read of the verified claims for everything the gateway needs.

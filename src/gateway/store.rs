@@ -115,7 +115,7 @@ pub async fn load<S: Backend>(
 ) -> Loaded {
     let all: Vec<&str> = cookie_header
         .into_iter()
-        .flat_map(|h| cookie::get_all(h, name))
+        .flat_map(|h| cookie::get_all_tokens(h, name))
         .take(MAX_PRESENTED + 1)
         .collect();
     let session = sessions.load_first_or_new(all.iter().copied(), now).await;
@@ -522,6 +522,21 @@ mod tests {
         request(&s, jar.as_deref(), &patch, NOW + 2);
         let (h, _, _) = request(&s, jar.as_deref(), &none, NOW + 3);
         assert_eq!(data_header(&h), json!({ "cart": ["book"], "n": 1 }));
+    }
+
+    /// workerd joins several `Cookie` headers with `, `: the session-id cookie that ends one is
+    /// read as it is, not with the next header's first cookie in its value (an id that named
+    /// nothing, cleared: the visitor's data lost).
+    #[test]
+    fn a_session_id_before_a_join_is_read() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, jar) = request(&s, None, &add, NOW);
+        let joined = format!("{}, c=3", jar.unwrap());
+        let (h, out, kept) = request(&s, Some(&joined), &directives(None, None, false), NOW + 1);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
+        assert_eq!((out.set_cookie, kept), (None, Some(joined)));
     }
 
     #[test]

@@ -650,7 +650,7 @@ impl SessionStore {
             return Ok(vec![value]);
         }
         let header = cookie_header(source)?.unwrap_or_default();
-        Ok(crate::cookie::get_all(&header, self.cookie.name())
+        Ok(crate::cookie::get_all_tokens(&header, self.cookie.name())
             .take(MAX_PRESENTED)
             .map(str::to_owned)
             .collect())

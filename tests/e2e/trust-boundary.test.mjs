@@ -235,6 +235,32 @@ describe("9. the gateway's own cookies stay at the gateway", { concurrency: fals
     assert.equal(r.json.headers.cookie, "a=1; b=2; c=3");
     assert.equal(r.json.headers["x-session-sub"], "frank");
   });
+
+  test("of two Cookie headers (workerd joins them with `, `), the gateway's cookie that ends the first is read; one that begins after the `, ` is not", async () => {
+    const jar = new Jar();
+    assert.equal((await gw.request("/login?user=gwen", jar)).status, 200);
+    assert.equal((await gw.request("/cart/add?item=book", jar)).status, 200);
+    const home = await gw.request("/headers", jar);
+    assert.equal(home.body.headers["x-session-sub"], "gwen");
+    const pairs = [...jar.cookies].map(([name, value]) => `${name}=${value}`);
+    for (const last of pairs) {
+      const first = ["a=1", ...pairs.filter((p) => p !== last), last].join("; ");
+      const r = await rawRequest(gw.url, requestBytes("GET", "/headers", [["cookie", first], ["cookie", "c=3"]]));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.headers.cookie, "a=1; c=3", last);
+      assert.equal(r.json.headers["x-session-sub"], "gwen", last);
+      assert.match(r.json.headers["x-session-data"], /book/, `the stored session: ${last}`);
+      assert.equal(r.json.backend, home.body.backend, `the same origin: ${last}`);
+      assert.ok(!r.setCookies.some((c) => /Max-Age=0/.test(c) || c.startsWith("__Host-affinity=")), `${last}: ${r.setCookies}`);
+    }
+    // A sibling subdomain can set `theme=dark, __Host-session=<its own token>` (a cookie called
+    // theme): that is no session, and the origin gets only the theme.
+    const session = pairs.find((p) => p.startsWith("__Host-session="));
+    const smuggled = seen(await gw.request("/headers", new Jar(), { headers: { cookie: `theme=dark, ${session}` } }));
+    assert.equal(smuggled["x-session-status"], "none");
+    assert.equal(smuggled["x-session-sub"], undefined);
+    assert.equal(smuggled.cookie, "theme=dark");
+  });
 });
 
 describe("3. a misshaped SESSION_KEYS", () => {

@@ -56,6 +56,18 @@ test("a returning visitor stays; the cookie is refreshed only past half the idle
   assert.match(refreshed.setCookie, /Max-Age=1800/);
 });
 
+test("a Cookie header the runtime joined (workerd: `, `): the value ends at the join; one after it is not read", () => {
+  const affinity = make();
+  const first = affinity.route({ now: NOW });
+  const pair = pairOf(first.setCookie);
+  const joined = affinity.route({ cookie: `theme=dark; ${pair}, lang=en`, now: NOW + 5 });
+  assert.deepEqual(joined, { backend: first.backend, reassigned: false });
+  // `theme=dark, <pair>` is also a cookie `theme` whose value a subdomain can set: a new visitor.
+  const after = affinity.route({ cookie: `theme=dark, ${pair}`, now: NOW + 5 });
+  assert.equal(after.reassigned, false);
+  assert.ok(after.setCookie, "a new value: the one after the join was not read");
+});
+
 test("route(request) reads a Fetch Request as the route's request: its Cookie header, URL or the mode's header", () => {
   // TypeScript lets a Request through where a RouteRequest goes (it has `url`); before, its cookie
   // was not read and every request was a new visitor, sent anywhere.

@@ -440,6 +440,19 @@ test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/sto
   assert.deepEqual(session.data, { kept: 1 });
 });
 
+test("load reads its cookie where the runtime joined two Cookie headers (workerd: `, `): up to the join, never after it", async () => {
+  const store = new SessionStore({ keys });
+  const first = await store.load(undefined, { now: NOW });
+  first.set("cart", ["book"]);
+  assert.equal(await store.commit(first, { now: NOW }), "created");
+  const pair = `__Host-sid=${first.cookie}`;
+  const joined = await store.load(new Headers({ cookie: `theme=dark; ${pair}, lang=en` }), { now: NOW + 1 });
+  assert.deepEqual(joined.data, { cart: ["book"] });
+  // `theme=dark, <pair>` is also a cookie `theme` whose value a subdomain can set: a new session.
+  const after = await store.load(new Headers({ cookie: `theme=dark, ${pair}` }), { now: NOW + 1 });
+  assert.deepEqual(after.data, {});
+});
+
 test("a subject set on a stored session the client knew (a login without regenerate) gives it a new id at commit: no session fixation", async () => {
   // `session.subject = "alice"; await store.commit(session)` kept the id the client (or whoever
   // planted its cookie) already knew: that id became alice's logged-in session.
