@@ -353,7 +353,10 @@ pub struct Directives {
     /// The merge patch of `x-session-data` (JSON text, not yet checked).
     pub data: Option<String>,
     /// The subject of `x-session-revoke` (trimmed, not empty; sent twice, which the runtime
-    /// joins as `alice, alice`, it is `alice`).
+    /// joins as `alice, alice`, it is `alice`). Two subjects stay joined, `alice, bob`, which
+    /// [`Plan::from_directives`] refuses (no subject holds a comma).
+    ///
+    /// [`Plan::from_directives`]: super::store::Plan::from_directives
     pub revoke: Option<String>,
     /// `x-session-nonce`, as the origin sent it back.
     pub nonce: Option<String>,
@@ -1029,7 +1032,7 @@ mod tests {
             None
         );
         // The runtime joins an answer's repeated header into one value: the same subject sent
-        // twice is that subject; a subject with a comma of its own stays whole.
+        // twice is that subject; two subjects stay joined, for the plan to refuse (502).
         for (value, subject) in [
             ("alice, alice", "alice"),
             ("alice, alice, alice", "alice"),

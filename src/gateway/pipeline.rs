@@ -1425,6 +1425,41 @@ mod tests {
         );
     }
 
+    /// The runtime joins a header the origin sent twice with `, `: an `x-session-revoke` of two
+    /// subjects arrived as `alice, bob`, a subject nobody has, and revoked nobody, silently. It
+    /// is a 502 naming it (nothing revoked), as `x-session-issue` twice is; a subject holds no
+    /// comma (a login with one is refused), so the same subject twice still revokes it.
+    #[test]
+    fn a_revocation_naming_two_subjects_is_refused() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let b = logged_in(&mut gw, "alice", NOW);
+        let finish = |value: &str| {
+            gw.finish(
+                &b,
+                &h(&[("x-session-revoke", value)]),
+                NOW + 6,
+                &Entropy::default(),
+            )
+        };
+        for value in ["alice, bob", "bob, alice, bob", "alice,bob", "Doe, John"] {
+            let page = finish(value).unwrap_err();
+            assert_eq!(page.status, 502, "{value}");
+            assert!(
+                page.body
+                    .contains("x-session-revoke names more than one subject"),
+                "{}",
+                page.body
+            );
+            assert!(
+                !page.body.contains("alice") && !page.body.contains("Doe"),
+                "{}",
+                page.body
+            );
+        }
+        let once = finish("alice, alice").unwrap();
+        assert_eq!(once.plan.unwrap().revoke.as_deref(), Some("alice"));
+    }
+
     #[test]
     fn revoking_ones_own_subject_logs_this_browser_out() {
         let mut gw = gateway(&[("STORE", "durable")]);

@@ -283,9 +283,12 @@ pub fn is_header_text(s: &str) -> bool {
 /// The claims of an origin's `x-session-issue`, checked: one JSON object (no member twice:
 /// readers that keep the first and those that keep the last would disagree), with a `sub`, if
 /// any, that is header text ([`is_header_text`]: what the origin gets back in `x-session-sub` and
-/// names in `x-session-revoke`, so that revocation never misses), no `nbf` (a session
+/// names in `x-session-revoke`, so that revocation never misses) without a comma (the runtime
+/// joins a header sent twice with `, `: see [`Plan::from_directives`]), no `nbf` (a session
 /// starts at its login) and no `cnf` (the device binding of DBSC: only the gateway binds a
 /// session to a key, when the browser proves it holds it).
+///
+/// [`Plan::from_directives`]: super::store::Plan::from_directives
 pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>), IssueError> {
     if header.len() > MAX_ISSUE_BYTES {
         return Err(IssueError(format!(
@@ -311,6 +314,11 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
     };
     let sub = match claims.get("sub") {
         None => None,
+        // `x-session-revoke` names one subject, and the runtime joins the values of a header
+        // sent twice with `, `: `Doe, John` could not be told from `Doe` and `John`.
+        Some(Value::String(sub)) if sub.contains(',') => {
+            return refuse("sub must hold no comma (x-session-revoke names one subject, and a header sent twice arrives joined with \", \")")
+        }
         Some(Value::String(sub)) if is_header_text(sub) => Some(sub.clone()),
         Some(Value::String(_)) => {
             return refuse(
@@ -799,6 +807,9 @@ mod tests {
             (r#"{"sub":"a\r\nx-injected: 1"}"#, "visible ASCII"),
             (r#"{"sub":"a\u0000b"}"#, "visible ASCII"),
             (r#"{"sub":"alice","sub":"root"}"#, "appears twice"),
+            // `x-session-revoke: Doe, John` could not be told from `Doe` and `John`.
+            (r#"{"sub":"Doe, John"}"#, "no comma"),
+            (r#"{"sub":"a,b"}"#, "no comma"),
             (r#"{"sub":"alice","nbf":1900000000}"#, "nbf is not accepted"),
             (
                 r#"{"sub":"alice","cnf":{"jkt":"x"}}"#,

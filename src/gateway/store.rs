@@ -151,9 +151,18 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan from an origin's directives; `Err` names what is wrong with `x-session-data` or
-    /// `x-session-issue`.
+    /// The plan from an origin's directives; `Err` names what is wrong with `x-session-data`,
+    /// `x-session-issue` or `x-session-revoke`. An `x-session-revoke` with a comma names more
+    /// than one subject (no subject holds one: see [`issue_claims`]): the runtime joins a
+    /// header sent twice with `, `, and the same subject twice is one (see
+    /// [`Directives::revoke`]). Revoking each would be a guess, and revoking `alice, bob`
+    /// revoked nobody, silently: it is refused, as two `x-session-issue` are.
+    ///
+    /// [`issue_claims`]: super::session::issue_claims
     pub fn from_directives(d: &Directives, max_bytes: usize) -> Result<Plan, String> {
+        if d.revoke.as_deref().is_some_and(|s| s.contains(',')) {
+            return Err("x-session-revoke names more than one subject (a header sent twice arrives joined with \", \"): send one per answer, or revoke the others with POST /__edge/sessions/revoke".into());
+        }
         let patch = match &d.data {
             None => None,
             Some(text) if text.len() > max_bytes * 6 + 2 => {

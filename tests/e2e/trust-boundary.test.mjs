@@ -109,6 +109,7 @@ describe("trust boundary", { concurrency: false }, () => {
       ['{"sub":42}', /sub must be a string/],
       ['{"sub":" alice "}', /no space at either end/],
       ['{"sub":"alice","sub":"root"}', /appears twice/],
+      ['{"sub":"Doe, John"}', /no comma/],
       ['{"sub":"alice","nbf":4000000000}', /nbf is not accepted/],
     ]) {
       const jar = new Jar();
@@ -182,6 +183,17 @@ describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`
     const replay = seen(await gw.request("/headers", stolen));
     assert.equal(replay["x-session-status"], "revoked");
     assert.equal(replay["x-session-sub"], undefined);
+  });
+
+  test("x-session-revoke of two subjects (joined `hal, ida`) is a 502 naming it, never a revocation of nobody", async () => {
+    const hal = new Jar();
+    assert.equal((await gw.request("/login?user=hal", hal)).status, 200);
+    await sleep(1100);
+    const out = await gw.request(`/reflect?h=${encodeURIComponent("x-session-revoke:hal")}&h=${encodeURIComponent("x-session-revoke:ida")}`, hal);
+    assert.equal(out.status, 502, out.text);
+    assert.match(out.text, /x-session-revoke names more than one subject/);
+    assert.match(await gw.logged(/x-session-revoke names more than one subject/), /send one per answer/);
+    assert.equal(seen(await gw.request("/headers", hal))["x-session-sub"], "hal", "nothing was revoked");
   });
 });
 
