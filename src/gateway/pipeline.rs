@@ -665,10 +665,13 @@ impl Gateway {
                 .url
                 .as_deref()
                 .and_then(|u| url::param_values(u, param).next());
-            // A new visitor, or a forged or expired value: a page load goes to its URL with the
-            // new value first (a visitor moved off a down origin is served, and told so).
-            if let (Some(location), None, None) = (&route.url, live, avoid) {
-                if redirectable(req) {
+            // A new visitor, a forged or expired value, or a live one moved off its origin (down,
+            // or gone from ORIGINS): a page load goes to its URL with the new value first. The
+            // address bar would keep a moved value, and each reload be moved again (the origin
+            // told `x-session-reassigned` every time) and go back to the old origin once it is
+            // up. A retry (`avoid`) is served: the request was sent once already.
+            if let (Some(location), None) = (&route.url, avoid) {
+                if (live.is_none() || route.reassigned) && redirectable(req) {
                     return Step::Respond(Page::affinity_redirect(location));
                 }
             }
@@ -1888,9 +1891,33 @@ mod tests {
             .contains(&("x-session-reassigned".into(), "1".into())));
         let new_value = moved.affinity_param().unwrap().1.to_owned();
         assert_ne!(new_value, value);
-        // The old value, its origin marked down: moved alike, no redirect (the value is live).
+        // The old value, its origin marked down. A page load goes first to its URL with the
+        // new value: the address bar would keep the old one, whose reloads would be moved
+        // again (`x-session-reassigned` each time) and, once its origin is back, go there.
         gw.health_mut().mark_down(&pinned.origin, NOW);
-        let later = proxy(gw.start(&req, NOW + 1, &Entropy::default()));
+        let Step::Respond(redirect) = gw.start(&req, NOW + 1, &Entropy::default()) else {
+            panic!("a page load with a moved value is redirected")
+        };
+        assert_eq!(redirect.status, 302);
+        let location = headers::get(&redirect.headers, "location").unwrap();
+        assert!(
+            location.starts_with("https://app.example/cart?_es="),
+            "{location}"
+        );
+        assert_ne!(value_in(location), value);
+        let there = proxy(gw.start(&page_load(location, &html), NOW + 2, &Entropy::default()));
+        assert_eq!(there.origin, moved.origin);
+        for back_up in [NOW + 2, NOW + 60] {
+            let reload = proxy(gw.start(&page_load(location, &html), back_up, &Entropy::default()));
+            assert_eq!(reload.origin, moved.origin, "at {back_up}");
+            assert!(!reload
+                .headers
+                .iter()
+                .any(|(n, _)| n == "x-session-reassigned"));
+        }
+        // Other requests with the old value are moved alike and served, the origin told.
+        let json = h(&[("accept", "application/json")]);
+        let later = proxy(gw.start(&page_load(&url, &json), NOW + 1, &Entropy::default()));
         assert_eq!(later.origin, moved.origin);
         assert!(later
             .headers

@@ -264,6 +264,7 @@ test("a visitor whose origin goes down is moved, told to the origin, and gets th
   const first = await load(location);
   const down = origins.find((o) => o.id === first.origin);
   await down.kill();
+  let back = false;
   try {
     const moved = await load(`/links?n=2&${PARAM}=${value}`);
     assert.notEqual(moved.origin, first.origin);
@@ -275,8 +276,21 @@ test("a visitor whose origin goes down is moved, told to the origin, and gets th
     const echoed = JSON.parse(seen.body);
     assert.equal(echoed.backend, moved.origin);
     assert.equal(echoed.headers["x-session-reassigned"], "1");
-  } finally {
+    // A third failure in a row marks the origin down: a page load with the old value (the
+    // address bar of the page served before) is sent to its URL with the new value, so that
+    // reloads stay on the new origin, also once the old one is back.
+    await get(`/headers?${PARAM}=${value}`, { headers: { accept: "application/json" } });
+    const { res } = await get(`/links?n=3&${PARAM}=${value}`);
+    assert.equal(res.status, 302);
+    const location = res.headers.get("location");
+    const [carried] = valueIn(location);
+    assert.ok(carried && carried !== value, location);
+    assert.equal((await load(location)).origin, moved.origin);
     await down.start();
+    back = true;
+    assert.equal((await load(location)).origin, moved.origin, "a reload after the old origin is back");
+  } finally {
+    if (!back) await down.start();
   }
 });
 
