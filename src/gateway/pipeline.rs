@@ -2950,6 +2950,51 @@ mod tests {
         }
     }
 
+    /// The gateway's cookies are those of the settings in force. The names of features that
+    /// are off belong to the origins, both ways: this library's `SessionStore` and `Affinity`
+    /// name their cookies `__Host-sid` and `__Host-affinity` by default, and an origin built
+    /// with them behind a gateway with `STORE` off, or not in cookie mode, keeps its cookies.
+    #[test]
+    fn names_of_features_that_are_off_are_the_origins() {
+        let own = "__Host-sid=own; __Host-session-bound=b; __Host-affinity=a; theme=dark";
+        for (vars, forwarded) in [
+            (
+                &[][..],
+                "__Host-sid=own; __Host-session-bound=b; theme=dark",
+            ),
+            (&[("AFFINITY_MODE", "ip")][..], own),
+        ] {
+            let mut gw = gateway(vars);
+            let a = proxy(gw.start(&get(&h(&[("cookie", own)])), NOW, &Entropy::default()));
+            assert_eq!(
+                headers::get(&a.headers, "cookie"),
+                Some(forwarded),
+                "{vars:?}"
+            );
+            let origin = h(&[
+                ("set-cookie", "__Host-sid=new; Path=/; Secure; HttpOnly"),
+                (
+                    "set-cookie",
+                    "__Host-session-bound=new; Path=/; Secure; HttpOnly",
+                ),
+                ("set-cookie", "__Host-session=forged; Path=/"),
+            ]);
+            let out = gw.finish(&a, &origin, NOW, &Entropy::default()).unwrap();
+            let passed: Vec<&str> = set_cookies(&out.headers)
+                .into_iter()
+                .filter(|c| !c.starts_with("__Host-affinity="))
+                .collect();
+            assert_eq!(
+                passed,
+                [
+                    "__Host-sid=new; Path=/; Secure; HttpOnly",
+                    "__Host-session-bound=new; Path=/; Secure; HttpOnly"
+                ],
+                "{vars:?}"
+            );
+        }
+    }
+
     #[test]
     fn operator_endpoint_needs_the_token() {
         let mut gw = gateway(&[]);
