@@ -1188,6 +1188,11 @@ test("sessionTokens: of several cookies of its name, the first of four that veri
   assert.equal((await visit(forged, "junk")).error, "bad_signature");
   // Past the first four, as at the gateway: not read.
   assert.deepEqual(await visit("a", "b", "c", "d", mine), { sub: null, error: "malformed", set: [] });
+  // Two Cookie headers, which workerd joins with `, `: the token that ends the first is read
+  // up to the join; one after a `,` is not (a cookie `theme` whose value a subdomain can set).
+  const joined = async (cookie) => (await (await app.request("/", { headers: { cookie } })).json()).session?.sub ?? null;
+  assert.equal(await joined(`theme=dark; session=${mine}, lang=en`), "alice");
+  assert.equal(await joined(`theme=dark, session=${mine}`), null);
   // The refresh is the valid one's.
   const old = tokens.sign({ sub: "alice" }, { now: now - 60 });
   const { sub, set } = await visit("junk", old);
