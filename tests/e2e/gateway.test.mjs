@@ -383,6 +383,40 @@ describe("an origin that fails slowly", () => {
   });
 });
 
+describe("an origin that hangs on its health path", () => {
+  test("the cron times each probe on its own: a hung origin does not slow the others' results", async () => {
+    // The first origin accepts and never answers: its probe runs into PROBE_TIMEOUT_MS. The
+    // second answers at once, and its result must say so (it was timed when the first one
+    // timed out, as if it took PROBE_TIMEOUT_MS too).
+    const sockets = new Set();
+    const hung = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise((r) => hung.listen(0, "127.0.0.1", r));
+    const [fast] = await startOrigins(["fast"]);
+    const timeout = 2500;
+    const probed = new Gateway([{ id: "hung", url: `http://127.0.0.1:${hung.address().port}` }, fast], {
+      vars: { PROBE_TIMEOUT_MS: timeout },
+    });
+    await probed.start();
+    try {
+      assert.match(await probed.cron(), /Ran scheduled event/);
+      const report = await probed.health();
+      const [h, f] = ["hung", "fast"].map((id) => report.origins.find((o) => o.id === id).shared);
+      assert.equal(h.healthy, false, JSON.stringify(report));
+      assert.ok(h.ms >= timeout - 100, JSON.stringify(h));
+      assert.equal(f.healthy, true, JSON.stringify(f));
+      assert.ok(f.ms < timeout / 2, `the fast origin answered in ${f.ms} ms, not its own time`);
+    } finally {
+      await probed.stop();
+      await fast.kill();
+      for (const s of sockets) s.destroy();
+      hung.close();
+    }
+  });
+});
+
 describe("session formats", () => {
   // SESSION_FORMAT = sealed: the browser cannot read the claims; jwt: a standard JWT HS256.
   for (const [format, looksRight] of [

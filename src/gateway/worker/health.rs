@@ -2,6 +2,7 @@
 //! written by the cron probes.
 
 use worker::js_sys::{self, Promise};
+use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, console_warn, web_sys, Context, Env};
@@ -53,6 +54,17 @@ pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: 
     });
 }
 
+#[wasm_bindgen(inline_js = r"
+export function settled_at(promise) {
+  const now = () => Date.now();
+  return promise.then(now, now);
+}
+")]
+extern "C" {
+    /// The time (`Date.now()`) at which `promise` settles, either way.
+    fn settled_at(promise: &Promise) -> Promise;
+}
+
 /// The cron run: probes every origin's health path at once, writes the snapshot to KV when it
 /// is worth a write, and installs it in this instance.
 pub(super) async fn probe(gw: &Shared, env: &Env) {
@@ -63,8 +75,9 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
     };
     let started = js_sys::Date::now();
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    // All probes start before any is awaited: they run concurrently.
-    let pending: Vec<(String, Promise)> = targets
+    // All probes start before any is awaited: they run concurrently. Each is timed when it
+    // settles, not when its turn to be awaited comes (after the slowest of those before it).
+    let pending: Vec<(String, Promise, Promise)> = targets
         .into_iter()
         .map(|(id, url)| {
             let init = web_sys::RequestInit::new();
@@ -72,16 +85,19 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
                 timeout as u32,
             )));
             init.set_redirect(web_sys::RequestRedirect::Manual);
-            (id, global.fetch_with_str_and_init(&url, &init))
+            let fetched = global.fetch_with_str_and_init(&url, &init);
+            let settled = settled_at(&fetched);
+            (id, fetched, settled)
         })
         .collect();
     let mut snapshot = Snapshot {
         checked_at: now(),
         ..Snapshot::default()
     };
-    for (id, promise) in pending {
-        let result = JsFuture::from(promise).await;
-        let ms = (js_sys::Date::now() - started).max(0.0) as u64;
+    for (id, fetched, settled) in pending {
+        let result = JsFuture::from(fetched).await;
+        let at = JsFuture::from(settled).await.ok().and_then(|t| t.as_f64());
+        let ms = (at.unwrap_or(started) - started).max(0.0) as u64;
         let probe = match result.and_then(|r| r.dyn_into::<web_sys::Response>()) {
             Ok(response) => {
                 cancel(&response);
