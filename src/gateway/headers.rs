@@ -93,19 +93,23 @@ const CLIENT_ADDRESS: [&str; 11] = [
 /// (`Secure-Session-Registration`, `Secure-Session-Challenge`).
 const DBSC_PREFIXES: [&str; 2] = ["secure-session-", "sec-secure-session-"];
 
-/// Whether `name` reads as `folded` (lowercase, `-` between words) the way an origin's
-/// framework reads it: without case, any character but a letter or digit as `-` (CGI, Rack,
-/// WSGI and PHP read `_` as `-`; lighttpd's CGI and FastCGI read `.`, `+`, `~`... as `_` too).
-fn reads_as(name: &[u8], folded: &[u8]) -> bool {
-    name.len() == folded.len()
-        && name.iter().zip(folded).all(|(&n, &f)| {
-            let n = if n.is_ascii_alphanumeric() {
-                n.to_ascii_lowercase()
+/// Whether `name` begins with what reads as `folded` (lowercase, `-` between words), and is
+/// no longer when `whole`, the way an origin's framework reads it: without case, any character
+/// but a letter or digit as `-` (CGI, Rack, WSGI and PHP read `_` as `-`; lighttpd's CGI and
+/// FastCGI read `.`, `+`, `~`... as `_` too). Per character, not per byte of the UTF-8: a
+/// header name's characters are its bytes on the wire (Latin-1).
+fn reads_as(name: &str, folded: &str, whole: bool) -> bool {
+    let mut chars = name.chars();
+    folded.bytes().all(|f| {
+        chars.next().is_some_and(|c| {
+            let c = if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
             } else {
-                b'-'
+                '-'
             };
-            n == f
+            c == char::from(f)
         })
+    }) && !(whole && chars.next().is_some())
 }
 
 /// True for a header name the gateway reserves: one it sets or vouches for (`x-session-*`,
@@ -125,14 +129,10 @@ fn reads_as(name: &[u8], folded: &[u8]) -> bool {
 /// assert!(is_reserved("sec_secure_session_id", true) && !is_reserved("secure-sessions", true));
 /// ```
 pub fn is_reserved(name: &str, dbsc: bool) -> bool {
-    let name = name.as_bytes();
-    let starts = |prefix: &str| {
-        name.get(..prefix.len())
-            .is_some_and(|head| reads_as(head, prefix.as_bytes()))
-    };
+    let starts = |prefix: &str| reads_as(name, prefix, false);
     starts(PREFIX)
         || starts("x-forwarded-")
-        || CLIENT_ADDRESS.iter().any(|h| reads_as(name, h.as_bytes()))
+        || CLIENT_ADDRESS.iter().any(|h| reads_as(name, h, true))
         || (dbsc && DBSC_PREFIXES.iter().any(|p| starts(p)))
 }
 
@@ -1135,6 +1135,28 @@ mod tests {
             assert!(r("x-session-sub") && r("X-SESSION-") && r("X-Session-Ü"));
             assert!(!r("x-sessio") && !r("x-sessions") && !r("é"));
         }
+    }
+
+    /// A header name's characters are its bytes on the wire (the runtime's Headers hold them as
+    /// Latin-1): `x§session-sub` is 13 bytes that a CGI-style reader folds to `x_session_sub`,
+    /// and the gateway folds it per character as well, not per byte of its UTF-8 (14, so it was
+    /// not reserved: the fuzz target `gateway` found an origin's `x§session-iss...` passed on).
+    #[test]
+    fn a_character_outside_ascii_reads_as_one_separator() {
+        for name in [
+            "x\u{a7}session-sub",
+            "X-Session\u{ff}Issue",
+            "x\u{e9}forwarded\u{a0}for",
+            "client\u{b7}ip",
+            "x-session\u{1f600}",
+        ] {
+            assert!(is_reserved(name, false), "{name}");
+        }
+        for name in ["x\u{a7}\u{a7}session-sub", "\u{e9}", "client\u{b7}ips"] {
+            assert!(!is_reserved(name, false), "{name}");
+        }
+        let origin = h(&[("x\u{a7}session-sub", "root"), ("x-ok", "1")]);
+        assert_eq!(from_origin(&origin, false, &[]).0, h(&[("x-ok", "1")]));
     }
 
     /// With DBSC on, the gateway speaks the protocol: the browser's proofs never reach an
