@@ -159,11 +159,80 @@ fn check_round_trip(
     }
 }
 
+/// The longest a session lasts through refreshes with the fixture's settings (the default).
+const MAX_LIFETIME: u64 = 7 * 24 * 3600;
+
+/// A claim that is a whole number of seconds.
+fn whole(claims: &Map<String, Value>, name: &str) -> Option<u64> {
+    claims.get(name).and_then(Value::as_u64)
+}
+
+/// The sliding refresh of a token that sign made, at `now`, given its verification at `now`:
+/// refused exactly when verify refuses it (a token over the size limit once refreshed is kept,
+/// not refused); a replacement verifies by the current key with the same claims but its
+/// times, keeps the login's `auth_time` (the earlier of the old `iat` and `auth_time`), lives
+/// no later than that plus the longest lifetime, and longer than the old one unless an older
+/// key signed that.
+fn check_refresh(
+    what: &str,
+    token: &str,
+    now: u64,
+    verified: &Result<edge_session::Verified<Value>, Error>,
+    refresh: impl Fn(&str) -> Result<Option<String>, Error>,
+    verify: impl Fn(&str) -> Result<edge_session::Verified<Value>, Error>,
+) {
+    let refreshed = refresh(token);
+    let old = match (verified, &refreshed) {
+        (Ok(old), Ok(_)) => old,
+        (Err(a), Err(b)) if a.code() == b.code() => return,
+        _ => panic!("{what}: {token:?} verifies as {verified:?} but refreshes as {refreshed:?}"),
+    };
+    let Ok(Some(new)) = refreshed else { return };
+    let v = verify(&new)
+        .unwrap_or_else(|e| panic!("{what}: {token:?} refreshed as {new}, which fails: {e:?}"));
+    assert_eq!((v.key_id.as_str(), v.stale_key), ("k1", false), "{what}");
+    let (Value::Object(was), Value::Object(is)) = (&old.claims, &v.claims) else {
+        panic!(
+            "{what}: claims are not objects: {:?}, {:?}",
+            old.claims, v.claims
+        )
+    };
+    let without_times = |claims: &Map<String, Value>| {
+        let mut out = untimed(claims);
+        out.remove("auth_time");
+        Value::Object(out).to_string()
+    };
+    assert_eq!(
+        without_times(is),
+        without_times(was),
+        "{what}: {token:?} -> {new}"
+    );
+    let (iat, exp) = (whole(is, "iat"), whole(is, "exp"));
+    assert_eq!(iat, Some(now), "{what}: {new}");
+    let Some(auth_time) = whole(is, "auth_time") else {
+        panic!("{what}: {new} has no auth_time")
+    };
+    let old_iat = whole(was, "iat").expect("a verified token has iat");
+    if !was.contains_key("auth_time") || whole(was, "auth_time").is_some() {
+        let login = whole(was, "auth_time").map_or(old_iat, |a| a.min(old_iat));
+        assert_eq!(auth_time, login, "{what}: {token:?} -> {new}");
+    }
+    let (Some(exp), Some(old_exp)) = (exp, whole(was, "exp")) else {
+        panic!("{what}: {token:?} -> {new} without exp")
+    };
+    assert!(
+        exp <= auth_time.saturating_add(MAX_LIFETIME),
+        "{what}: {new}"
+    );
+    assert!(exp > old_exp || old.stale_key, "{what}: {token:?} -> {new}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
 /// Compact verify: arbitrary text never panics and verifies the same twice; `data` signed as a
-/// token body likewise; a JSON object signs and verifies back to itself.
+/// token body likewise, and refreshes without a panic; a JSON object signs and verifies back
+/// to itself, and refreshes half its life later (see [`check_refresh`]).
 pub fn compact_verify(data: &[u8]) {
     let tokens = compact_tokens();
     let token = text(data);
@@ -174,15 +243,30 @@ pub fn compact_verify(data: &[u8]) {
     let _ = same_twice("compact (authentic body)", &forged, || {
         tokens.verify_detailed::<Value>(&forged, NOW)
     });
+    // Refreshed too, for panics only: such a body may hold what no sign writes (claims that are
+    // not JSON, an `exp` beside the envelope's), which refresh refuses and verify may not.
+    let _ = tokens.refresh(&forged, NOW);
     if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) {
-        check_round_trip("compact", &claims, tokens.sign(&claims, NOW), |t| {
+        let signed = tokens.sign(&claims, NOW);
+        if let Ok(token) = &signed {
+            let later = NOW + 1800;
+            check_refresh(
+                "compact refresh (signed)",
+                token,
+                later,
+                &tokens.verify_detailed(token, later),
+                |t| tokens.refresh(t, later),
+                |t| tokens.verify_detailed(t, later),
+            );
+        }
+        check_round_trip("compact", &claims, signed, |t| {
             tokens.verify_detailed(t, NOW)
         });
     }
 }
 
 /// Sealed verify: arbitrary text never panics and verifies the same twice; a JSON object seals
-/// and opens back to itself.
+/// and opens back to itself, and refreshes half its life later (see [`check_refresh`]).
 pub fn sealed_verify(data: &[u8]) {
     let tokens = sealed_tokens();
     let token = text(data);
@@ -190,7 +274,19 @@ pub fn sealed_verify(data: &[u8]) {
         tokens.verify_detailed::<Value>(&token, NOW)
     });
     if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) {
-        check_round_trip("sealed", &claims, tokens.sign(&claims, NOW), |t| {
+        let signed = tokens.sign(&claims, NOW);
+        if let Ok(token) = &signed {
+            let later = NOW + 1800;
+            check_refresh(
+                "sealed refresh",
+                token,
+                later,
+                &tokens.verify_detailed(token, later),
+                |t| tokens.refresh(t, later),
+                |t| tokens.verify_detailed(t, later),
+            );
+        }
+        check_round_trip("sealed", &claims, signed, |t| {
             tokens.verify_detailed(t, NOW)
         });
     }
