@@ -107,6 +107,9 @@ impl Backends {
             .iter()
             .map(|s| MacKey::new(&s.derive(REF_PURPOSE)))
             .collect();
+        // Every seed and reference so far, so that a repeat is found at once, not by a pass over
+        // the backends before it (O(n^2) in all).
+        let mut seen = vec![(0, 0); (2 * configs.len() * (1 + ref_keys.len())).next_power_of_two()];
         let mut list: Vec<Backend> = Vec::with_capacity(configs.len());
         for c in configs {
             check_id(&c.id)?;
@@ -120,12 +123,6 @@ impl Backends {
                     ),
                 ));
             }
-            if list.iter().any(|b| b.id == c.id) {
-                return Err(Error::config_of(
-                    "backends",
-                    format!("backends: duplicate id {}", Quoted(&c.id)),
-                ));
-            }
             let references: Vec<[u8; REF_BYTES]> = ref_keys
                 .iter()
                 .map(|k| {
@@ -135,18 +132,22 @@ impl Backends {
                 })
                 .collect();
             let seed = ring.hash(Domain::Backend, c.id.as_bytes());
-            let clash = |b: &Backend| {
-                b.seed == seed || b.references.iter().zip(&references).any(|(x, y)| x == y)
-            };
-            if list.iter().any(clash) {
-                // Two 64-bit keyed hashes colliding: about one configuration in 10^16.
-                return Err(Error::config_of(
-                    "backends",
+            // The seed is 1, the reference under secret `g` is 2 + g: only the same kind clashes.
+            let mut repeat = seen_before(&mut seen, 1, seed);
+            for (r, kind) in references.iter().zip(2..) {
+                repeat |= seen_before(&mut seen, kind, u64::from_le_bytes(*r));
+            }
+            if repeat {
+                let message = if list.iter().any(|b| b.id == c.id) {
+                    format!("backends: duplicate id {}", Quoted(&c.id))
+                } else {
+                    // Two 64-bit keyed hashes colliding: about one configuration in 10^16.
                     format!(
                         "backends: id {} collides with another under this secret; rename it",
                         Quoted(&c.id)
-                    ),
-                ));
+                    )
+                };
+                return Err(Error::config_of("backends", message));
             }
             list.push(Backend {
                 id: c.id.clone(),
@@ -258,6 +259,28 @@ impl Backends {
     }
 }
 
+/// Whether `(kind, key)` (`kind` not 0) is in `table`, a set kept by open addressing on the
+/// key's low bits (keyed hashes, evenly spread; its length a power of two, at least twice what
+/// it holds); it is added when not.
+#[inline(never)]
+fn seen_before(table: &mut [(usize, u64)], kind: usize, key: u64) -> bool {
+    let mask = table.len().wrapping_sub(1);
+    let start = key as usize;
+    for step in 0..table.len() {
+        let Some(held) = table.get_mut(start.wrapping_add(step) & mask) else {
+            break;
+        };
+        if *held == (kind, key) {
+            return true;
+        }
+        if held.0 == 0 {
+            *held = (kind, key);
+            return false;
+        }
+    }
+    false
+}
+
 fn check_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_BACKEND_ID_BYTES || id.chars().any(char::is_control) {
         return Err(Error::config_of(
@@ -306,6 +329,62 @@ mod tests {
         let many: Vec<(&str, u32)> = many.iter().map(|(s, w)| (s.as_str(), *w)).collect();
         assert!(backends(&many).is_err());
         assert!(backends(&many[..MAX_BACKENDS]).is_ok());
+    }
+
+    /// The message of the error `ids` (weight 1, or the weight after `=`) are refused with.
+    fn refusal(ids: &[&str]) -> String {
+        let ids: Vec<(&str, u32)> = ids
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((id, w)) => (id, w.parse().unwrap()),
+                None => (*s, 1),
+            })
+            .collect();
+        match backends(&ids).unwrap_err() {
+            Error::InvalidConfig {
+                setting: Some("backends"),
+                message,
+            } => message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_backend_in_order_that_is_wrong_is_named() {
+        let dup = "backends: duplicate id \"a\"";
+        let bad_id = "backend id \"\" must be 1 to 256 bytes without control characters";
+        let bad_weight = "backends[\"c\"]: weight must be 1 to 1000000, got 0";
+        assert_eq!(refusal(&["a", "b", "a", ""]), dup);
+        assert_eq!(refusal(&["a", "b", "a", "c=0"]), dup);
+        assert_eq!(refusal(&["a", "", "a"]), bad_id);
+        assert_eq!(refusal(&["a", "c=0", "a"]), bad_weight);
+        assert_eq!(refusal(&["a", "b", "c=0", "b", "a"]), bad_weight);
+        assert_eq!(
+            refusal(&["x", "a", "b", "b", "a"]),
+            "backends: duplicate id \"b\""
+        );
+        assert_eq!(refusal(&["a", "b", "a", "b", "b"]), dup);
+        // Among the most backends, a repeat of the first as the last.
+        let mut many: Vec<String> = (0..MAX_BACKENDS - 1).map(|i| format!("b{i}")).collect();
+        many.push("b0".into());
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(refusal(&many), "backends: duplicate id \"b0\"");
+    }
+
+    #[test]
+    fn the_set_of_seeds_and_references_finds_repeats_of_the_same_kind() {
+        let mut table = vec![(0, 0); 8];
+        // Keys whose low bits collide are kept apart, a key of another kind is another entry.
+        for (kind, key) in [(1, 3), (1, 11), (2, 3), (1, 19), (3, 11), (1, 7), (1, 15)] {
+            assert!(!seen_before(&mut table, kind, key), "{kind} {key}");
+        }
+        for (kind, key) in [(1, 3), (1, 11), (2, 3), (1, 19), (3, 11), (1, 15)] {
+            assert!(seen_before(&mut table, kind, key), "{kind} {key}");
+        }
+        assert!(!seen_before(&mut table, 2, 11));
+        // Full: what is not there is not found, and nothing is lost.
+        assert!(!seen_before(&mut table, 4, 4));
+        assert!(seen_before(&mut table, 1, 7));
     }
 
     #[test]
