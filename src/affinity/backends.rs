@@ -114,14 +114,7 @@ impl Backends {
         for c in configs {
             check_id(&c.id)?;
             if !(1..=MAX_WEIGHT).contains(&c.weight) {
-                return Err(Error::config_of(
-                    "backends",
-                    format!(
-                        "backends[{}]: weight must be 1 to {MAX_WEIGHT}, got {}",
-                        Quoted(&c.id),
-                        c.weight
-                    ),
-                ));
+                return Err(weight_error(&c.id, c.weight.into()));
             }
             let references: Vec<[u8; REF_BYTES]> = ref_keys
                 .iter()
@@ -257,6 +250,18 @@ impl Backends {
             candidates.map(|(i, b)| (i, b.seed, b.weight)),
         )
     }
+}
+
+/// The error of a weight out of 1 to [`MAX_WEIGHT`], naming the weight as given (what the
+/// JavaScript face reads may not fit a `u32`).
+pub(crate) fn weight_error(id: &str, weight: u64) -> Error {
+    Error::config_of(
+        "backends",
+        format!(
+            "backends[{}]: weight must be 1 to {MAX_WEIGHT}, got {weight}",
+            Quoted(id)
+        ),
+    )
 }
 
 /// Whether `(kind, key)` (`kind` not 0) is in `table`, a set kept by open addressing on the

@@ -9,6 +9,7 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, option_names, text, unknown_option_message};
+use crate::affinity::backends::weight_error;
 use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
 use crate::cookie::SameSite;
 use crate::error::Error;
@@ -105,7 +106,9 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
             let b = Fields::new(&backend, "backends[]", &["id", "weight"])?;
             let mut backend = BackendConfig::new(b.required("id", b.string("id")?)?);
             if let Some(weight) = b.whole("weight")? {
-                backend.weight = u32::try_from(weight).unwrap_or(u32::MAX);
+                // Past a u32, refused here (the core takes a u32): its message, naming the weight.
+                backend.weight = u32::try_from(weight)
+                    .map_err(|_| js_error(weight_error(&backend.id, weight)))?;
             }
             Ok(backend)
         })

@@ -316,6 +316,19 @@ test("invalid configuration throws invalid_config", () => {
   assert.equal(codeOf(() => ok.route({ now: 1.5 })), "invalid_config");
 });
 
+test("a weight out of range is named in the error as given, past 2^32 too", () => {
+  // Read into the core's u32, a weight of 2^32 or more was named as 4294967295.
+  for (const weight of [0, 1_000_001, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 2 ** 53 - 1]) {
+    const config = { secret: SECRET, backends: [{ id: "a" }, { id: "b", weight }] };
+    assert.throws(() => new Affinity(config), {
+      name: "EdgeSessionError",
+      code: "invalid_config",
+      setting: "backends",
+      message: `invalid configuration: backends["b"]: weight must be 1 to 1000000, got ${weight}`,
+    });
+  }
+});
+
 test("route works without arguments and with the clock", () => {
   const r = make().route();
   assert.ok(["a", "b", "c"].includes(r.backend));
