@@ -143,14 +143,20 @@ impl std::fmt::Debug for SessionTokens {
 impl SessionTokens {
     /// Checks the configuration and derives the per-purpose keys.
     pub fn new(config: TokenConfig) -> Result<Self> {
-        let ring = KeyRing::from_config(&config.keys)?;
-        Self::with_keyring(&ring, config)
+        KeyRing::from_config(&config.keys).and_then(|ring| Self::of(&ring, &config))
     }
 
     /// Like [`SessionTokens::new`], with an already built keyring (`config.keys` is ignored).
     pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
+        Self::of(ring, &config)
+    }
+
+    /// [`SessionTokens::with_keyring`] of a borrowed configuration: the callers drop theirs in
+    /// one place, where each early return dropped what was left of it (a copy of the drop code
+    /// each, in the JS wasm).
+    fn of(ring: &KeyRing, config: &TokenConfig) -> Result<Self> {
         Ok(SessionTokens {
-            tokens: Facade::new(ring, &config)?,
+            tokens: Facade::new(ring, config)?,
             jwt_keys: JwtKeys::new(ring),
         })
     }
@@ -352,14 +358,18 @@ impl std::fmt::Debug for SealedTokens {
 impl SealedTokens {
     /// Checks the configuration and derives the per-purpose keys.
     pub fn new(config: TokenConfig) -> Result<Self> {
-        let ring = KeyRing::from_config(&config.keys)?;
-        Self::with_keyring(&ring, config)
+        KeyRing::from_config(&config.keys).and_then(|ring| Self::of(&ring, &config))
     }
 
     /// Like [`SealedTokens::new`], with an already built keyring (`config.keys` is ignored).
     pub fn with_keyring(ring: &KeyRing, config: TokenConfig) -> Result<Self> {
+        Self::of(ring, &config)
+    }
+
+    /// [`SealedTokens::with_keyring`] of a borrowed configuration (see [`SessionTokens::of`]).
+    fn of(ring: &KeyRing, config: &TokenConfig) -> Result<Self> {
         Ok(SealedTokens {
-            tokens: Facade::new(ring, &config)?,
+            tokens: Facade::new(ring, config)?,
         })
     }
 
