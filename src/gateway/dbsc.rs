@@ -1045,10 +1045,7 @@ mod tests {
         );
 
         let (jar, sid) = registered(&mut gw, 2);
-        let c = challenge_of(
-            &answer(refresh(&mut gw, &jar, Some(&sid), None, NOW + 100)),
-            &sid,
-        );
+        let c = refresh_challenge(&mut gw, &jar, &sid, NOW + 100);
         let page = answer(refresh(
             &mut gw,
             &jar,
@@ -1123,6 +1120,11 @@ mod tests {
         headers.extend(sid.map(|s| (SESSION_ID_HEADER.to_owned(), format!("\"{s}\""))));
         headers.extend(proof.map(|p| (RESPONSE_HEADER.to_owned(), p)));
         start(gw, "POST", REFRESH_PATH, &headers, now, 5)
+    }
+
+    /// The challenge a refresh of `sid` without a proof answers with (403).
+    fn refresh_challenge(gw: &mut Gateway, jar: &Jar, sid: &str, now: UnixTime) -> String {
+        challenge_of(&answer(refresh(gw, jar, Some(sid), None, now)), sid)
     }
 
     /// The challenge of a 403 `Secure-Session-Challenge: "<c>";id="<sid>"`.
@@ -1212,7 +1214,7 @@ mod tests {
         let (jar, sid) = registered(&mut before, 1);
         let refreshed = |gw: &mut Gateway, jar: &Jar, now: UnixTime| {
             let stale = jar.without("__Host-session-bound");
-            let c = challenge_of(&answer(refresh(gw, &stale, Some(&sid), None, now)), &sid);
+            let c = refresh_challenge(gw, &stale, &sid, now);
             let p = pending(refresh(gw, &stale, Some(&sid), Some(es256(None, &c)), now));
             p.finish(Ok(true), Some(Ok(())))
         };
@@ -1319,10 +1321,7 @@ mod tests {
         assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
         let later = NOW + 700;
         let stale = joined(&jar.without("__Host-session-bound"), "__Secure-session-key");
-        let c = challenge_of(
-            &answer(refresh(&mut gw, &stale, Some(&sid), None, later)),
-            &sid,
-        );
+        let c = refresh_challenge(&mut gw, &stale, &sid, later);
         let p = pending(refresh(
             &mut gw,
             &stale,
@@ -1357,10 +1356,7 @@ mod tests {
         bound
             .0
             .insert(0, ("__Secure-session-key".into(), stale_key));
-        let c = challenge_of(
-            &answer(refresh(&mut gw, &bound, Some(&sid), None, NOW + 10)),
-            &sid,
-        );
+        let c = refresh_challenge(&mut gw, &bound, &sid, NOW + 10);
         let p = pending(refresh(
             &mut gw,
             &bound,
@@ -1375,10 +1371,7 @@ mod tests {
     fn refresh_refusals() {
         let mut gw = gateway(&[]);
         let (jar, sid) = registered(&mut gw, 1);
-        let c = challenge_of(
-            &answer(refresh(&mut gw, &jar, Some(&sid), None, NOW + 10)),
-            &sid,
-        );
+        let c = refresh_challenge(&mut gw, &jar, &sid, NOW + 10);
         let (_, registration, _) = login(&mut gw, 7);
         let other = other_jwk();
         for (why, proof, code) in [
@@ -1586,10 +1579,7 @@ mod tests {
         let (jar, sid) = registered(&mut gw, 1);
         let (fresh, challenge, _) = login(&mut gw, 2);
         let stale = jar.without("__Host-session-bound");
-        let c = challenge_of(
-            &answer(refresh(&mut gw, &stale, Some(&sid), None, NOW + 700)),
-            &sid,
-        );
+        let c = refresh_challenge(&mut gw, &stale, &sid, NOW + 700);
         let reg = vec![
             fresh.header(),
             (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
