@@ -26,6 +26,17 @@ const rejection = async (promise) => {
   assert.fail("did not reject");
 };
 
+/** The `.setting` of the `invalid_config` error `fn` throws. */
+function invalidSetting(fn) {
+  try {
+    fn();
+  } catch (e) {
+    assert.equal(e.code, "invalid_config", e.message);
+    return e.setting;
+  }
+  assert.fail("did not throw");
+}
+
 test("the published keys are those of tests/vectors/assertion.json, public members only", async () => {
   const v = vectors("assertion.json");
   for (const alg of ["EdDSA", "ES256"]) {
@@ -150,22 +161,13 @@ test("explicit private JWKs, and configuration errors with their setting", async
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, issuer: ISSUER, ttl: 1 }), undefined);
   // And an option of a call: each wrong one named.
   const made = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
-  const callSetting = (fn) => {
-    try {
-      fn();
-    } catch (e) {
-      assert.equal(e.code, "invalid_config", e.message);
-      return e.setting;
-    }
-    assert.fail("did not throw");
-  };
   for (const [subject, setting] of [
     [{ audience: 5 }, "audience"],
     [{ audience: AUD, status: 5 }, "status"],
     [{ audience: AUD, data: 5 }, "data"],
     [{ audience: AUD, now: -1 }, "now"],
   ]) {
-    assert.equal(callSetting(() => made.sign(subject)), setting, JSON.stringify(subject));
+    assert.equal(invalidSetting(() => made.sign(subject)), setting, JSON.stringify(subject));
   }
   for (const [options, setting] of [
     [{ audience: 5 }, "audience"],
@@ -175,7 +177,7 @@ test("explicit private JWKs, and configuration errors with their setting", async
     [{ audience: AUD, data: 5 }, "data"],
     [{ audience: AUD, now: "now" }, "now"],
   ]) {
-    assert.equal(callSetting(() => made.verify("x.y.z", options)), setting, JSON.stringify(options));
+    assert.equal(invalidSetting(() => made.verify("x.y.z", options)), setting, JSON.stringify(options));
   }
   assert.equal(codeOf(() => a.sign({})), "invalid_config");
 });
@@ -281,18 +283,9 @@ test("an audience or status that is not text (a lone surrogate) is refused, not 
   // Read with U+FFFD for the half of a UTF-16 pair, "http://o\ud800" and "http://o\udc00" were
   // one audience: an assertion for one verified for the other. Strings elsewhere are refused so.
   const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
-  const settingOf = (fn) => {
-    try {
-      fn();
-    } catch (e) {
-      assert.equal(e.code, "invalid_config", e.message);
-      return e.setting;
-    }
-    assert.fail("did not throw");
-  };
-  assert.equal(settingOf(() => a.sign({ audience: "http://o\ud800", now: NOW })), "audience");
-  assert.equal(settingOf(() => a.sign({ audience: AUD, status: "valid\udc00", claims: { sub: "a" }, now: NOW })), "status");
+  assert.equal(invalidSetting(() => a.sign({ audience: "http://o\ud800", now: NOW })), "audience");
+  assert.equal(invalidSetting(() => a.sign({ audience: AUD, status: "valid\udc00", claims: { sub: "a" }, now: NOW })), "status");
   const token = await a.sign({ audience: "http://o\ufffd", now: NOW });
-  assert.equal(settingOf(() => a.verify(token, { audience: "http://o\udc00", now: NOW })), "audience");
+  assert.equal(invalidSetting(() => a.verify(token, { audience: "http://o\udc00", now: NOW })), "audience");
   assert.equal((await a.verify(token, { audience: "http://o\ufffd", now: NOW })).aud, "http://o\ufffd");
 });
