@@ -175,8 +175,8 @@ impl HealthBook {
     }
 
     /// A connection to the origin failed: counts it, and marks the origin down once
-    /// `HEALTH_FAILURES` failures came in a row within `HEALTH_DOWN_SECONDS` of each other. True
-    /// when this failure marked it down (worth a log).
+    /// `HEALTH_FAILURES` failures came in a row within `HEALTH_DOWN_SECONDS` of each other (a
+    /// streak: the mark ends it). True when this failure marked it down (worth a log).
     pub fn failed(&mut self, id: &str, now: UnixTime) -> bool {
         let window = self.down_seconds;
         let Some(streak) = self.index(id).and_then(|i| self.streaks.get_mut(i)) else {
@@ -187,8 +187,10 @@ impl HealthBook {
         } else {
             streak.0.saturating_add(1)
         };
-        *streak = (count, now);
-        count >= self.failures_to_mark && self.mark_down(id, now)
+        // A mark ends the streak that made it: once it expires, the next failure starts anew.
+        let marks = count >= self.failures_to_mark;
+        *streak = (if marks { 0 } else { count }, now);
+        marks && self.mark_down(id, now)
     }
 
     /// The origin answered (any status): its failure streak ends.
@@ -353,6 +355,21 @@ mod tests {
         assert!(!book.failed("b", 2000) && !book.failed("b", 2031) && !book.failed("b", 2062));
         assert!(book.is_up("b", 2062));
         assert!(!book.failed("unknown", 1000));
+    }
+
+    /// Once its mark expires, an origin takes `HEALTH_FAILURES` new failures in a row to be
+    /// marked down again, whenever the first comes: the mark ended the streak that made it.
+    #[test]
+    fn a_mark_ends_its_streak() {
+        let mut book = HealthBook::new(&config());
+        assert!(!book.failed("a", 1000) && !book.failed("a", 1000));
+        assert!(book.failed("a", 1000), "down until 1030");
+        for at in [1030, 1031, 1060] {
+            let mut book = book.clone();
+            assert!(book.is_up("a", at));
+            assert!(!book.failed("a", at), "one failure at {at} is no streak");
+            assert!(book.is_up("a", at));
+        }
     }
 
     #[test]
