@@ -278,15 +278,18 @@ for (const kind of ["durable", "kv"]) {
         const w = await gw.request("/set?note=stolen", new Jar(), { headers: { cookie } });
         assert.equal(w.status, 200, w.text);
       }
-      // Duplicated: the gateway reads the first session-id cookie only (cookie::get).
+      // Duplicated: of the first four session-id cookies, the first that names a live session
+      // (junk planted ahead of the visitor's own hides nothing); its data still goes only with
+      // its owner's token.
       const first = await gw.request("/", new Jar(), { headers: { cookie: `${SESSION}=${token}; ${SID}=${sid}; ${SID}=${junk}` } });
       assert.equal(first.status, 200, first.text);
       assert.deepEqual(data(first), victim.data, "the real id first: its data");
       const second = await gw.request("/", new Jar(), { headers: { cookie: `${SESSION}=${token}; ${SID}=${junk}; ${SID}=${sid}` } });
       assert.equal(second.status, 200, second.text);
-      assert.deepEqual(data(second), {}, "a junk id first: served as a new, empty session");
-      const write = await gw.request("/set?note=overwritten", new Jar(), { headers: { cookie: `${SESSION}=${token}; ${SID}=${junk}; ${SID}=${sid}` } });
+      assert.deepEqual(data(second), victim.data, "a junk id first: the real one, second, still finds its data");
+      const write = await gw.request("/set?note=overwritten", new Jar(), { headers: { cookie: `${SESSION}=${other}; ${SID}=${junk}; ${SID}=${sid}` } });
       assert.equal(write.status, 200, write.text);
+      assert.deepEqual(data(write), {}, "another user's token with junk and the victim's id: none of its data");
     });
 
     test("a session cookie replayed after logout is still valid: compact tokens are stateless", async () => {
