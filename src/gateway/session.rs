@@ -280,6 +280,10 @@ pub fn is_header_text(s: &str) -> bool {
         && !s.ends_with(' ')
 }
 
+/// Why an `x-session-issue` that is not one JSON object is refused, with the likely cause.
+const NOT_ONE_OBJECT: &str =
+    "not one JSON object (a header sent twice arrives as both values joined by \", \")";
+
 /// The claims of an origin's `x-session-issue`, checked: one JSON object (no member twice:
 /// readers that keep the first and those that keep the last would disagree), with a `sub`, if
 /// any, that is header text ([`is_header_text`]: what the origin gets back in `x-session-sub` and
@@ -305,12 +309,12 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
         }
         Ok(_) => {}
         Err(json::ObjectError::Duplicate) => return refuse("a member name appears twice"),
-        Err(json::ObjectError::NotObject) => return refuse("not a JSON object"),
+        Err(json::ObjectError::NotObject) => return refuse(NOT_ONE_OBJECT),
         Err(json::ObjectError::LoneSurrogate) => return refuse("a string holds a lone surrogate"),
         Err(json::ObjectError::TooDeep) => return refuse("nested more than 127 levels deep"),
     }
     let Ok(claims) = serde_json::from_str::<Map<String, Value>>(header) else {
-        return refuse("not a JSON object");
+        return refuse(NOT_ONE_OBJECT);
     };
     let sub = match claims.get("sub") {
         None => None,
@@ -818,6 +822,8 @@ mod tests {
             (r#"{"cnf":null}"#, "cnf is not accepted"),
             (r#"{"sub":"alice","aud":5}"#, "aud must be"),
             (r#"{"sub":"alice","iss":["a"]}"#, "iss must be a string"),
+            // Sent twice: the runtime joins the two values with `, `.
+            (r#"{"sub":"a"}, {"sub":"b"}"#, "sent twice"),
         ] {
             let err = issue(&t, bad, &[0; 16], NOW).unwrap_err();
             assert!(err.0.contains(why), "{bad}: {}", err.0);
