@@ -358,7 +358,7 @@ pub struct Directives {
     ///
     /// [`Plan::from_directives`]: super::store::Plan::from_directives
     pub revoke: Option<String>,
-    /// `x-session-nonce`, as the origin sent it back.
+    /// `x-session-nonce`, as the origin sent it back (trimmed; sent twice, it is that value).
     pub nonce: Option<String>,
 }
 
@@ -366,6 +366,19 @@ impl Directives {
     /// Whether the origin asked anything of the gateway.
     pub fn any(&self) -> bool {
         self.issue.is_some() || self.clear || self.data.is_some() || self.revoke.is_some()
+    }
+}
+
+/// A directive's value, trimmed; one value sent twice is that value: the runtime joins a
+/// repeated header's values with `, `, so `alice, alice` is `alice` (not a revocation of
+/// nobody), while `alice, bob` stays whole, for its reader to refuse.
+fn once(value: &str) -> &str {
+    let v = value.trim();
+    let first = v.split(',').next().unwrap_or(v).trim();
+    if v.split(',').all(|p| p.trim() == first) {
+        first
+    } else {
+        v
     }
 }
 
@@ -387,18 +400,9 @@ pub fn from_origin(
             } else if name.eq_ignore_ascii_case(DATA) && directives.data.is_none() {
                 directives.data = Some(value.clone());
             } else if name.eq_ignore_ascii_case(NONCE) && directives.nonce.is_none() {
-                directives.nonce = Some(value.trim().to_owned());
+                directives.nonce = Some(once(value).to_owned());
             } else if name.eq_ignore_ascii_case(REVOKE) && directives.revoke.is_none() {
-                // The runtime joins a repeated header's values with `, `: one subject sent
-                // twice is that subject, not `alice, alice` (a revocation of nobody).
-                let v = value.trim();
-                let first = v.split(',').next().unwrap_or(v).trim();
-                let v = if v.split(',').all(|p| p.trim() == first) {
-                    first
-                } else {
-                    v
-                };
-                directives.revoke = Some(v.to_owned()).filter(|s| !s.is_empty());
+                directives.revoke = Some(once(value).to_owned()).filter(|s| !s.is_empty());
             } else if name.eq_ignore_ascii_case(CLEAR) {
                 // The runtime joins a repeated header's values with `, `: any true one clears.
                 directives.clear |= value.split(',').map(str::trim).any(|v| {
@@ -1045,6 +1049,17 @@ mod tests {
                     .revoke
                     .as_deref(),
                 Some(subject),
+                "{value:?}"
+            );
+        }
+        // So is the request's nonce sent back twice (a proxy and the app both echoing it).
+        for (value, nonce) in [("n1, n1", "n1"), ("n1, n2", "n1, n2"), (" n1 ", "n1")] {
+            assert_eq!(
+                from_origin(&h(&[("x-session-nonce", value)]), false, &[])
+                    .1
+                    .nonce
+                    .as_deref(),
+                Some(nonce),
                 "{value:?}"
             );
         }
