@@ -1127,6 +1127,24 @@ mod tests {
         challenge_of(&answer(refresh(gw, jar, Some(sid), None, now)), sid)
     }
 
+    /// A refresh of `sid` with the proof of `challenge` by the bound key, waiting for its
+    /// signature check.
+    fn refresh_proved(
+        gw: &mut Gateway,
+        jar: &Jar,
+        sid: &str,
+        challenge: &str,
+        now: UnixTime,
+    ) -> Pending {
+        pending(refresh(
+            gw,
+            jar,
+            Some(sid),
+            Some(es256(None, challenge)),
+            now,
+        ))
+    }
+
     /// The challenge of a 403 `Secure-Session-Challenge: "<c>";id="<sid>"`.
     fn challenge_of(page: &Page, sid: &str) -> String {
         let value = headers::get(&page.headers, CHALLENGE_HEADER).expect("a challenge");
@@ -1146,13 +1164,7 @@ mod tests {
         assert_eq!(error(&page), (403, "proof_required".into()));
         let c = challenge_of(&page, &sid);
         // The proof of it, by the bound key (no jwk in its header): a new bound cookie.
-        let p = pending(refresh(
-            &mut gw,
-            &stale,
-            Some(&sid),
-            Some(es256(None, &c)),
-            later + 1,
-        ));
+        let p = refresh_proved(&mut gw, &stale, &sid, &c, later + 1);
         assert_eq!(
             p.key,
             DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap(),
@@ -1177,13 +1189,7 @@ mod tests {
         assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
         // The next challenge works the same way, and so does the one before (tabs race).
         for c in [next, c] {
-            let p = pending(refresh(
-                &mut gw,
-                &fresh,
-                Some(&sid),
-                Some(es256(None, &c)),
-                later + 3,
-            ));
+            let p = refresh_proved(&mut gw, &fresh, &sid, &c, later + 3);
             assert_eq!(p.finish(Ok(true), None).status, 200);
         }
     }
@@ -1215,7 +1221,7 @@ mod tests {
         let refreshed = |gw: &mut Gateway, jar: &Jar, now: UnixTime| {
             let stale = jar.without("__Host-session-bound");
             let c = refresh_challenge(gw, &stale, &sid, now);
-            let p = pending(refresh(gw, &stale, Some(&sid), Some(es256(None, &c)), now));
+            let p = refresh_proved(gw, &stale, &sid, &c, now);
             p.finish(Ok(true), Some(Ok(())))
         };
         // With the keys unchanged, a refresh sets the bound cookie alone.
@@ -1322,13 +1328,7 @@ mod tests {
         let later = NOW + 700;
         let stale = joined(&jar.without("__Host-session-bound"), "__Secure-session-key");
         let c = refresh_challenge(&mut gw, &stale, &sid, later);
-        let p = pending(refresh(
-            &mut gw,
-            &stale,
-            Some(&sid),
-            Some(es256(None, &c)),
-            later + 1,
-        ));
+        let p = refresh_proved(&mut gw, &stale, &sid, &c, later + 1);
         assert_eq!(p.finish(Ok(true), Some(Ok(()))).status, 200);
     }
 
@@ -1357,13 +1357,7 @@ mod tests {
             .0
             .insert(0, ("__Secure-session-key".into(), stale_key));
         let c = refresh_challenge(&mut gw, &bound, &sid, NOW + 10);
-        let p = pending(refresh(
-            &mut gw,
-            &bound,
-            Some(&sid),
-            Some(es256(None, &c)),
-            NOW + 11,
-        ));
+        let p = refresh_proved(&mut gw, &bound, &sid, &c, NOW + 11);
         assert_eq!(p.key, DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap());
     }
 
@@ -1585,13 +1579,7 @@ mod tests {
             (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
         ];
         let registration = pending(start(&mut gw, "POST", REGISTER_PATH, &reg, NOW + 1, 2));
-        let refreshing = pending(refresh(
-            &mut gw,
-            &stale,
-            Some(&sid),
-            Some(es256(None, &c)),
-            NOW + 701,
-        ));
+        let refreshing = refresh_proved(&mut gw, &stale, &sid, &c, NOW + 701);
         let mut pages = vec![
             answer(start(&mut gw, "GET", REGISTER_PATH, &[], NOW, 1)),
             answer(start(&mut gw, "OPTIONS", REFRESH_PATH, &[], NOW, 1)),
