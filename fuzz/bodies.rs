@@ -159,6 +159,29 @@ fn check_round_trip(
     }
 }
 
+/// A token sign made of `claims` (or its refusal): it verifies back to them (see
+/// [`check_round_trip`]) and refreshes half its life later (see [`check_refresh`]).
+fn check_signed(
+    what: &str,
+    claims: &Map<String, Value>,
+    signed: Result<String, Error>,
+    verify: impl Fn(&str, u64) -> Result<edge_session::Verified<Value>, Error>,
+    refresh: impl Fn(&str, u64) -> Result<Option<String>, Error>,
+) {
+    if let Ok(token) = &signed {
+        let later = NOW + 1800;
+        check_refresh(
+            &format!("{what} refresh"),
+            token,
+            later,
+            &verify(token, later),
+            |t| refresh(t, later),
+            |t| verify(t, later),
+        );
+    }
+    check_round_trip(what, claims, signed, |t| verify(t, NOW));
+}
+
 /// The longest a session lasts through refreshes with the fixture's settings (the default).
 const MAX_LIFETIME: u64 = 7 * 24 * 3600;
 
@@ -247,21 +270,13 @@ pub fn compact_verify(data: &[u8]) {
     // not JSON, an `exp` beside the envelope's), which refresh refuses and verify may not.
     let _ = tokens.refresh(&forged, NOW);
     if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) {
-        let signed = tokens.sign(&claims, NOW);
-        if let Ok(token) = &signed {
-            let later = NOW + 1800;
-            check_refresh(
-                "compact refresh (signed)",
-                token,
-                later,
-                &tokens.verify_detailed(token, later),
-                |t| tokens.refresh(t, later),
-                |t| tokens.verify_detailed(t, later),
-            );
-        }
-        check_round_trip("compact", &claims, signed, |t| {
-            tokens.verify_detailed(t, NOW)
-        });
+        check_signed(
+            "compact",
+            &claims,
+            tokens.sign(&claims, NOW),
+            |t, now| tokens.verify_detailed(t, now),
+            |t, now| tokens.refresh(t, now),
+        );
     }
 }
 
@@ -274,21 +289,13 @@ pub fn sealed_verify(data: &[u8]) {
         tokens.verify_detailed::<Value>(&token, NOW)
     });
     if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) {
-        let signed = tokens.sign(&claims, NOW);
-        if let Ok(token) = &signed {
-            let later = NOW + 1800;
-            check_refresh(
-                "sealed refresh",
-                token,
-                later,
-                &tokens.verify_detailed(token, later),
-                |t| tokens.refresh(t, later),
-                |t| tokens.verify_detailed(t, later),
-            );
-        }
-        check_round_trip("sealed", &claims, signed, |t| {
-            tokens.verify_detailed(t, NOW)
-        });
+        check_signed(
+            "sealed",
+            &claims,
+            tokens.sign(&claims, NOW),
+            |t, now| tokens.verify_detailed(t, now),
+            |t, now| tokens.refresh(t, now),
+        );
     }
 }
 
