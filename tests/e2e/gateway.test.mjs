@@ -354,18 +354,33 @@ describe("misconfigured gateway", () => {
   });
 });
 
+/**
+ * A TCP server on a free 127.0.0.1 port that hands each connection to `onSocket` and never
+ * answers HTTP by itself: an origin that hangs or fails. `close()` destroys its connections too.
+ */
+async function tcpServer(onSocket) {
+  const sockets = new Set();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    onSocket(socket);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
 describe("an origin that fails slowly", () => {
   test("a connection failure after HEALTH_DOWN_SECONDS still marks the origin down", async () => {
     // Accepts, then resets the connection later than HEALTH_DOWN_SECONDS (2): the mark must
     // count from the failure, not from the request's start (which would put it in the past).
-    const sockets = new Set();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-      setTimeout(() => socket.resetAndDestroy(), 3000);
-    });
-    await new Promise((r) => server.listen(0, "127.0.0.1", r));
-    const slow = new Gateway([{ id: "slow", url: `http://127.0.0.1:${server.address().port}` }], {
+    const server = await tcpServer((socket) => setTimeout(() => socket.resetAndDestroy(), 3000));
+    const slow = new Gateway([{ id: "slow", url: server.url }], {
       vars: { HEALTH_DOWN_SECONDS: 2, HEALTH_FAILURES: 1 },
     });
     await slow.start();
@@ -377,7 +392,6 @@ describe("an origin that fails slowly", () => {
       assert.ok(entry.passiveDownUntil > Math.floor(Date.now() / 1000) - 1, JSON.stringify(entry));
     } finally {
       await slow.stop();
-      for (const s of sockets) s.destroy();
       server.close();
     }
   });
@@ -388,15 +402,10 @@ describe("an origin that hangs on its health path", () => {
     // The first origin accepts and never answers: its probe runs into PROBE_TIMEOUT_MS. The
     // second answers at once, and its result must say so (it was timed when the first one
     // timed out, as if it took PROBE_TIMEOUT_MS too).
-    const sockets = new Set();
-    const hung = createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-    });
-    await new Promise((r) => hung.listen(0, "127.0.0.1", r));
+    const hung = await tcpServer(() => {});
     const [fast] = await startOrigins(["fast"]);
     const timeout = 2500;
-    const probed = new Gateway([{ id: "hung", url: `http://127.0.0.1:${hung.address().port}` }, fast], {
+    const probed = new Gateway([{ id: "hung", url: hung.url }, fast], {
       vars: { PROBE_TIMEOUT_MS: timeout },
     });
     await probed.start();
@@ -411,7 +420,6 @@ describe("an origin that hangs on its health path", () => {
     } finally {
       await probed.stop();
       await fast.kill();
-      for (const s of sockets) s.destroy();
       hung.close();
     }
   });
