@@ -4,7 +4,7 @@
 //   node scripts/demo-origin.mjs <id> <port>     (port 0: one the system gives, printed)
 //
 // A demo: it logs in and out on plain GETs so that curl and the tests drive it in one line. A
-// real origin does that on POST only, and refuses a cross-site one (README's examples).
+// real origin does that on POST only, and refuses a cross-origin one (README's examples).
 //
 // GET  /health             200 {"ok":true}
 // GET  /login?user=alice   logs alice in: answers `x-session-issue: {"sub":"alice","role":...}`

@@ -21,21 +21,22 @@ const verified = (request) => {
 };
 
 /**
- * Whether another site sent this request (a form on evil.example posting here would sign the
- * visitor in as the attacker: login CSRF). Browsers say where a request comes from: in
- * Sec-Fetch-Site, or (older ones) in Origin, which then must be this app's own host.
+ * Whether another origin sent this request: another site (a form on evil.example posting here
+ * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
+ * SameSite cookies do not stop. Browsers say where a request comes from: in Sec-Fetch-Site
+ * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own host.
  */
-function crossSite(request) {
+function crossOrigin(request) {
   const site = request.headers.get("sec-fetch-site");
-  if (site !== null) return site === "cross-site";
+  if (site !== null) return site !== "same-origin" && site !== "none";
   const origin = request.headers.get("origin");
   return origin !== null && origin.replace(/^https?:\/\//, "") !== new URL(request.url).host;
 }
 
 Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }, async (request) => {
   const url = new URL(request.url);
-  if (request.method !== "GET" && request.method !== "HEAD" && crossSite(request)) {
-    return Response.json({ error: "cross-site request" }, { status: 403 }); // before anything changes
+  if (request.method !== "GET" && request.method !== "HEAD" && crossOrigin(request)) {
+    return Response.json({ error: "cross-origin request" }, { status: 403 }); // before anything changes
   }
   if (request.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice";

@@ -8,20 +8,21 @@ import { sessionStore, login, logout } from "edge-session/hono";
 const app = new Hono();
 
 /**
- * Whether another site sent this request (a form on evil.example posting here would sign the
- * visitor in as the attacker: login CSRF). Browsers say where a request comes from: in
- * Sec-Fetch-Site, or (older ones) in Origin, which then must be this app's own host.
+ * Whether another origin sent this request: another site (a form on evil.example posting here
+ * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
+ * SameSite cookies do not stop. Browsers say where a request comes from: in Sec-Fetch-Site
+ * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own host.
  */
-function crossSite(request) {
+function crossOrigin(request) {
   const site = request.headers.get("sec-fetch-site");
-  if (site !== null) return site === "cross-site";
+  if (site !== null) return site !== "same-origin" && site !== "none";
   const origin = request.headers.get("origin");
   return origin !== null && origin.replace(/^https?:\/\//, "") !== new URL(request.url).host;
 }
 
 app.use((c, next) => {
-  if (c.req.method !== "GET" && c.req.method !== "HEAD" && crossSite(c.req.raw)) {
-    return c.json({ error: "cross-site request" }, 403); // before the session is loaded
+  if (c.req.method !== "GET" && c.req.method !== "HEAD" && crossOrigin(c.req.raw)) {
+    return c.json({ error: "cross-origin request" }, 403); // before the session is loaded
   }
   return next();
 });

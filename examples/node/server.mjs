@@ -22,20 +22,21 @@ function who(headers) {
 }
 
 /**
- * Whether another site sent this request (a form on evil.example posting here would sign the
- * visitor in as the attacker: login CSRF). Browsers say where a request comes from: in
- * Sec-Fetch-Site, or (older ones) in Origin, which then must be this app's own host.
+ * Whether another origin sent this request: another site (a form on evil.example posting here
+ * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
+ * SameSite cookies do not stop. Browsers say where a request comes from: in Sec-Fetch-Site
+ * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own host.
  */
-function crossSite(headers) {
+function crossOrigin(headers) {
   const site = headers["sec-fetch-site"];
-  if (site !== undefined) return site === "cross-site";
+  if (site !== undefined) return site !== "same-origin" && site !== "none";
   return headers.origin !== undefined && headers.origin.replace(/^https?:\/\//, "") !== headers.host;
 }
 
 function handle(req, res, json) {
   const url = new URL(req.url, "http://localhost"); // throws for a request for "//"
-  if (req.method !== "GET" && req.method !== "HEAD" && crossSite(req.headers)) {
-    return json(403, { error: "cross-site request" }); // before anything changes
+  if (req.method !== "GET" && req.method !== "HEAD" && crossOrigin(req.headers)) {
+    return json(403, { error: "cross-origin request" }); // before anything changes
   }
   if (req.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice"; // check a password here

@@ -100,16 +100,19 @@ function visitor(base) {
 }
 
 /**
- * Login CSRF: a state-changing request from another site (its `Sec-Fetch-Site: cross-site`, or,
- * from a browser without Sec-Fetch-*, an `Origin` not the app's own) is a 403 that sets no cookie
- * and changes nothing; the app's own pages (same-origin, same-site, typed: `none`) still log in.
- * `posts`: the example's other state-changing paths.
+ * Login CSRF: a state-changing request from another origin (its `Sec-Fetch-Site: cross-site`, or
+ * `same-site` from a sibling subdomain, which SameSite cookies do not stop; or, from a browser
+ * without Sec-Fetch-*, an `Origin` not the app's own) is a 403 that sets no cookie and changes
+ * nothing; the app's own pages (same-origin, typed: `none`) still log in. `posts`: the example's
+ * other state-changing paths.
  */
-async function crossSiteFlow(base, posts = []) {
+async function crossOriginFlow(base, posts = []) {
   const own = new URL(base).origin;
-  const crossSite = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }, { origin: "null" }];
-  crossSite.push({ "sec-fetch-site": "cross-site", origin: own }); // Sec-Fetch-Site decides
-  for (const headers of crossSite) {
+  const foreign = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }, { origin: "null" }];
+  foreign.push({ "sec-fetch-site": "cross-site", origin: own }); // Sec-Fetch-Site decides
+  // A sibling subdomain (user content, a forgotten or taken-over host) is same-site, not same-origin.
+  foreign.push({ "sec-fetch-site": "same-site" }, { "sec-fetch-site": "same-site", origin: "https://blog.example" });
+  for (const headers of foreign) {
     for (const path of ["/login?user=mallory", ...posts]) {
       const v = visitor(base);
       const refused = await v.send("POST", path, headers);
@@ -117,15 +120,16 @@ async function crossSiteFlow(base, posts = []) {
       assert.deepEqual(refused.set, [], "a refused request sets no cookie");
     }
   }
-  for (const headers of [{ "sec-fetch-site": "same-origin", origin: own }, { "sec-fetch-site": "same-site" },
-    { "sec-fetch-site": "none" }, { origin: own }, {}]) {
+  for (const headers of [{ "sec-fetch-site": "same-origin", origin: own }, { "sec-fetch-site": "none" }, { origin: own }, {}]) {
     const v = visitor(base);
     assert.equal((await v.post("/login?user=alice", headers)).body.user, "alice", JSON.stringify(headers));
     assert.equal((await v.get("/")).body.user, "alice");
-    // Another site cannot log the visitor out either (nor change anything else).
-    const out = await v.send("POST", "/logout", { "sec-fetch-site": "cross-site" });
-    assert.equal(out.status, 403);
-    assert.deepEqual(out.set, []);
+    // Another origin cannot log the visitor out either (nor change anything else).
+    for (const other of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }]) {
+      const out = await v.send("POST", "/logout", other);
+      assert.equal(out.status, 403);
+      assert.deepEqual(out.set, []);
+    }
     assert.equal((await v.get("/")).body.user, "alice", "still logged in");
     await v.post("/logout", headers);
     assert.equal((await v.get("/")).body.user, null);
@@ -207,7 +211,7 @@ describe("examples/node", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
-  test("a cross-site login or logout is a 403 that sets no cookie; the app's own still work", () => crossSiteFlow(url));
+  test("a cross-origin login or logout is a 403 that sets no cookie; the app's own still work", () => crossOriginFlow(url));
   test("GET /login and GET /logout change nothing", () => getChangesNothing(url));
   test("a request it cannot take is a 400, and the server stays up", async () => {
     // node:http does not catch a handler's throw: the process ended (new URL of a request for
@@ -235,8 +239,8 @@ describe("examples/deno", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
-  test("a cross-site login, logout or count is a 403 that sets no cookie; the app's own still work", () =>
-    crossSiteFlow(url, ["/count"]));
+  test("a cross-origin login, logout or count is a 403 that sets no cookie; the app's own still work", () =>
+    crossOriginFlow(url, ["/count"]));
   test("GET /login and GET /logout change nothing (GET /count counts: a counter)", () => getChangesNothing(url));
   test("server-side data: the count goes up for this visitor only", async () => {
     const v = visitor(url);
@@ -271,8 +275,8 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
   });
   after(() => stop?.());
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
-  test("a cross-site login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
-    crossSiteFlow(url, ["/cart?item=pen"]));
+  test("a cross-origin login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
+    crossOriginFlow(url, ["/cart?item=pen"]));
   test("GET /login, /logout and /cart change nothing", () => getChangesNothing(url, ["/cart?item=pen"]));
   test("a cart in KV across requests, gone after logout", async () => {
     const v = visitor(url);
@@ -356,8 +360,8 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
     assert.ok(out.set.some((c) => c.startsWith("__Host-sid=; Max-Age=0")));
     assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
   });
-  test("a cross-site login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
-    crossSiteFlow(url, ["/cart?item=pen", "/logout?everywhere=1"]));
+  test("a cross-origin login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
+    crossOriginFlow(url, ["/cart?item=pen", "/logout?everywhere=1"]));
   test("GET /login, /logout and /cart change nothing", () =>
     getChangesNothing(url, ["/cart?item=pen", "/logout?everywhere=1"]));
   test("log out everywhere ends the user's other sessions", async () => {
