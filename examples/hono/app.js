@@ -30,12 +30,12 @@ app.use((c, next) => {
 let sessions; // the middleware, made at the first request (it needs env), then kept
 app.use((c, next) => {
   sessions ??= sessionStore(new SessionStore({ keys: [{ id: "k1", secret: c.env.SESSION_SECRET }], kv: c.env.SESSIONS }));
+  c.header("cache-control", "private"); // each answer is the visitor's own: no shared cache keeps one for others
   return sessions(c, next); // c.get("session"): the visitor's session, committed afterwards
 });
 
 app.get("/", (c) => {
   const session = c.get("session");
-  c.header("cache-control", "private"); // the visitor's own: no shared cache keeps it for others
   return c.json({ user: session.subject ?? null, items: session.get("items") ?? [] });
 });
 
