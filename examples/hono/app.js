@@ -46,7 +46,11 @@ app.post("/login", async (c) => {
 
 app.post("/cart", (c) => {
   const session = c.get("session");
-  session.set("items", [...(session.get("items") ?? []), c.req.query("item") ?? "book"]);
+  const item = c.req.query("item") ?? "book";
+  const items = session.get("items") ?? [];
+  // Bounded: anyone can post, and the whole cart is read and written back at every request.
+  if (item.length > 100 || items.length >= 20) return c.json({ error: "at most 20 items of 100 characters" }, 400);
+  session.set("items", [...items, item]);
   return c.json({ items: session.get("items") });
 });
 

@@ -46,8 +46,12 @@ export default {
       return store.clearCookies(response);
     }
     if (request.method === "POST" && url.pathname === "/cart") {
+      const item = url.searchParams.get("item") ?? "book";
       const cart = await store.load(request); // the visitor's session, or a new one
-      cart.set("items", [...(cart.get("items") ?? []), url.searchParams.get("item") ?? "book"]);
+      const items = cart.get("items") ?? [];
+      // Bounded: anyone can post, and the whole cart is read and written back at every request.
+      if (item.length > 100 || items.length >= 20) return Response.json({ error: "at most 20 items of 100 characters" }, { status: 400 });
+      cart.set("items", [...items, item]);
       await store.commit(cart);
       return store.applyCookies(json({ items: cart.get("items") }), cart);
     }

@@ -177,6 +177,24 @@ async function getChangesNothing(base, paths = []) {
   }
 }
 
+/**
+ * The cart is bounded: anyone can post to it, and the whole cart is read, decrypted and written
+ * back at every request. An item too long, or one past the 20th, is a 400 that changes nothing
+ * (unbounded, an item that took the data past the store's 16 KiB, the second of 9,000
+ * characters, was a 500: the commit's too_large, uncaught).
+ */
+async function cartBounds(base) {
+  const v = visitor(base);
+  await v.post("/cart?item=pen");
+  const long = await v.send("POST", `/cart?item=${"x".repeat(9000)}`);
+  assert.equal(long.status, 400, "an item of 9,000 characters");
+  assert.deepEqual(long.set, []);
+  for (let i = 2; i <= 20; i++) assert.equal((await v.post(`/cart?item=i${i}`)).body.items.length, i);
+  const full = await v.send("POST", "/cart?item=one-more");
+  assert.equal(full.status, 400, "a 21st item");
+  assert.deepEqual((await v.get("/")).body.items, ["pen", ...Array.from({ length: 19 }, (_, i) => `i${i + 2}`)]);
+}
+
 const projects = [];
 after(() => {
   for (const dir of projects) {
@@ -303,6 +321,7 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
     planted.jar.set("__Host-sid", before);
     assert.deepEqual((await planted.get("/")).body.items, [], "the id from before login is gone");
   });
+  test("at most 20 items of at most 100 characters: more is a 400 that changes nothing", () => cartBounds(url));
   test("a cart cookie that names nothing valid is no cart, and logout clears it", async () => {
     // Tampered, cut short, or signed with a key since removed: store.find would reject (a 500 on
     // every request until the cookie expires, and no way to log out).
@@ -365,6 +384,7 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
     crossOriginFlow(url, ["/cart?item=pen", "/logout?everywhere=1"]));
   test("GET /login, /logout and /cart change nothing", () =>
     getChangesNothing(url, ["/cart?item=pen", "/logout?everywhere=1"]));
+  test("at most 20 items of at most 100 characters: more is a 400 that changes nothing", () => cartBounds(url));
   test("log out everywhere ends the user's other sessions", async () => {
     const laptop = visitor(url);
     const phone = visitor(url);
