@@ -7,6 +7,9 @@ fetched once, cached, and fetched again when an assertion names an unknown key i
                     data=request.headers.get("x-session-data"))  # raises jwt.InvalidTokenError
     if claims["status"] == "valid": print("user", claims["sub"], "session", claims["sid"])
 
+Every refusal of the token is a jwt.InvalidTokenError (an unknown kid too); a JWKS that cannot
+be fetched is a jwt.PyJWKClientConnectionError, the origin's trouble rather than the token's.
+
 `data`, the `x-session-data` that came with the assertion (STORE on), is refused unless the
 assertion's `data_sha256` is its SHA-256: a request that reached the origin without the gateway
 cannot bring a replayed assertion with data of its own. Take the data only after that check.
@@ -34,7 +37,14 @@ class AssertionVerifier:
                                     cooldown_duration=cooldown)
 
     def __call__(self, token, data=None):
-        key = self.jwks.get_signing_key_from_jwt(token)  # fetches again on an unknown kid
+        try:
+            key = self.jwks.get_signing_key_from_jwt(token)  # fetches again on an unknown kid
+        except jwt.PyJWKClientConnectionError:
+            raise  # the JWKS could not be fetched: the origin's trouble, not the token's
+        except jwt.PyJWKClientError as e:
+            # No published key has the token's kid (anyone can write one): refused as every
+            # other bad token is, with an InvalidTokenError (PyJWKClientError is none).
+            raise jwt.InvalidTokenError(str(e)) from e
         # Only the key's own algorithm: a header naming another one (ES256 with an Ed25519 key's
         # kid) is an InvalidAlgorithmError, where PyJWT given the key raised TypeError.
         algorithms = [a for a in ("EdDSA", "ES256") if a == key.algorithm_name]

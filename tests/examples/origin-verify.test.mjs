@@ -147,3 +147,74 @@ test("verify.mjs and verify.py: the session data only when it is the data the as
     keys.close();
   }
 });
+
+// What an origin must refuse, as each verifier refuses it: an expired assertion, one signed by
+// another key under the published kid, another issuer's, another key's under an unknown kid or
+// none (anyone can write a header), `alg: none`. verify.py raises jwt.InvalidTokenError for each, as it says:
+// an origin that refuses on InvalidTokenError answered an unknown kid with a 500 when PyJWKClient's
+// own PyJWKClientError (no InvalidTokenError) went through. A JWKS it cannot fetch is the origin's
+// trouble, not the token's: that one stays a PyJWKClientConnectionError.
+test("verify.mjs and verify.py: expired, another key's, another issuer's, unknown kid, no kid, alg none", async () => {
+  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
+  const keys = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
+  await new Promise((ok) => keys.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${keys.address().port}/.well-known/jwks.json`;
+  const audience = "http://10.0.0.1:8080";
+  const sign = ({ key = privateKey, header = { alg: "EdDSA", kid: "k1" }, issuer = ISSUER, iat, exp = "2m" } = {}) =>
+    new SignJWT({ status: "valid", sub: "alice" })
+      .setProtectedHeader(header)
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .sign(key);
+  const past = Math.floor(Date.now() / 1000) - 600;
+  const none = (t) => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${t.split(".")[1]}.`;
+  const good = await sign();
+  const refused = {
+    expired: await sign({ iat: past, exp: past + 120 }),
+    "another key": await sign({ key: other.privateKey }),
+    "another issuer": await sign({ issuer: "https://evil.example" }),
+    "unknown kid": await sign({ key: other.privateKey, header: { alg: "EdDSA", kid: "k9" } }),
+    "no kid": await sign({ key: other.privateKey, header: { alg: "EdDSA" } }),
+    "alg none": none(good),
+  };
+  try {
+    const verify = assertionVerifier({ issuer: ISSUER, audience, jwksUrl: url });
+    assert.equal((await verify(good)).sub, "alice");
+    for (const [what, token] of Object.entries(refused)) {
+      await assert.rejects(verify(token), (e) => typeof e.code === "string" && e.code.startsWith("ERR_J"), what);
+    }
+    const dir = join(ROOT, "examples/origin-verify");
+    const code = `import sys, json, jwt; sys.path.insert(0, ${JSON.stringify(dir)}); from verify import AssertionVerifier
+def run(url, tokens):
+    verify = AssertionVerifier(${JSON.stringify(ISSUER)}, ${JSON.stringify(audience)}, url)
+    for token in tokens:
+        try:
+            print(json.dumps(verify(token)["sub"]))
+        except jwt.InvalidTokenError as e:
+            print(json.dumps("refused"))
+        except Exception as e:
+            print(json.dumps(type(e).__name__))
+tokens = json.loads(sys.argv[1])
+run(${JSON.stringify(url)}, tokens)
+run("http://127.0.0.1:9/.well-known/jwks.json", tokens[:1])`;
+    const tokens = [good, ...Object.values(refused)];
+    const run = await new Promise((done) => {
+      const p = spawn("python3", ["-c", code, JSON.stringify(tokens)], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (err += d));
+      p.on("close", (status) => done({ status, out, err }));
+    });
+    assert.equal(run.status, 0, run.err);
+    const results = run.out.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(results, ["alice", ...Object.keys(refused).map(() => "refused"), "PyJWKClientConnectionError"],
+      JSON.stringify(Object.keys(refused)));
+  } finally {
+    keys.close();
+  }
+});
