@@ -61,6 +61,10 @@ for (const doc of ["README.md", "npm/README.md", "docs/store.md", "docs/affinity
           assert.ok(cookie, "the worker sets a cookie");
           const second = await worker.fetch(new Request("https://example.com/", { headers: { cookie } }), env);
           assert.equal(second.status, 200, await second.text());
+          // Each answer is the visitor's own (the second sets no cookie): no shared cache may keep it.
+          for (const answer of [first, second]) {
+            assert.match(answer.headers.get("cache-control") ?? "", /\b(private|no-store)\b/, "Cache-Control");
+          }
         }
       });
     }
