@@ -65,6 +65,14 @@ for (const doc of ["README.md", "npm/README.md", "docs/store.md", "docs/affinity
           for (const answer of [first, second]) {
             assert.match(answer.headers.get("cache-control") ?? "", /\b(private|no-store)\b/, "Cache-Control");
           }
+          if (block.code.includes('"/login"')) {
+            // Login CSRF: a form another site posts to the login is refused, and logs nobody in.
+            const headers = { origin: "https://evil.example", "sec-fetch-site": "cross-site" };
+            headers["content-type"] = "application/x-www-form-urlencoded";
+            const forged = await worker.fetch(new Request("https://example.com/login", { method: "POST", headers, body: "user=mallory" }), env);
+            assert.equal(forged.status, 403, "a cross-site POST /login");
+            assert.deepEqual(forged.headers.getSetCookie(), []);
+          }
         }
       });
     }
