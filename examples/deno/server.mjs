@@ -1,6 +1,6 @@
 // Deno.serve with session tokens in a cookie and server-side data (in memory here; on Workers,
 // KV or a Durable Object): log in, count visits, log out.
-//   SESSION_SECRET=... deno run --allow-net --allow-env server.mjs
+//   npm install && SESSION_SECRET=$(node -e 'console.log(crypto.randomBytes(32).toString("base64url"))') deno task start
 import { SessionTokens, SessionStore, getCookie, setCookie, clearCookie } from "edge-session/store";
 
 const keys = [{ id: "k1", secret: Deno.env.get("SESSION_SECRET") }];

@@ -1,6 +1,6 @@
 // A Hono app on Cloudflare Workers with the edge-session middleware: stored sessions in Workers
 // KV, login and logout.
-//   npm install && npx wrangler dev     (local KV; the secret comes from .dev.vars)
+//   npm install && npx wrangler dev     (local KV; the secret in .dev.vars: see .dev.vars.example)
 import { Hono } from "hono";
 import { SessionStore } from "edge-session/store";
 import { sessionStore, login, logout } from "edge-session/hono";

@@ -1,5 +1,5 @@
 // A plain Cloudflare Worker: who you are in a signed session token, your cart in Workers KV.
-//   npm install && npx wrangler dev     (local KV; the secret comes from .dev.vars)
+//   npm install && npx wrangler dev     (local KV; the secret in .dev.vars: see .dev.vars.example)
 import { SessionTokens, SessionStore, getCookie, setCookie, clearCookie } from "edge-session/store";
 
 let tokens, store; // made at the first request (they need env), then kept by the isolate

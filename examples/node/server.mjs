@@ -1,5 +1,5 @@
 // A Node server with session tokens in a cookie: log in, see who you are, log out.
-//   SESSION_SECRET=$(node -e 'console.log(crypto.randomBytes(32).toString("base64url"))') node server.mjs
+//   npm install && SESSION_SECRET=$(node -e 'console.log(crypto.randomBytes(32).toString("base64url"))') node server.mjs
 import { createServer } from "node:http";
 import { SessionTokens, getCookie, setCookie, clearCookie, isEdgeSessionError } from "edge-session";
 

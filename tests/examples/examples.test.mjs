@@ -15,10 +15,10 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, test, before, after } from "node:test";
 import { join } from "node:path";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-import { BIN, exampleProject, removeProject } from "./project.mjs";
+import { BIN, ROOT, exampleProject, removeProject } from "./project.mjs";
 import { freePort, waitFor } from "../e2e/harness.mjs";
 
 /**
@@ -194,6 +194,13 @@ async function cartBounds(base) {
   assert.equal(full.status, 400, "a 21st item");
   assert.deepEqual((await v.get("/")).body.items, ["pen", ...Array.from({ length: 19 }, (_, i) => `i${i + 2}`)]);
 }
+
+test("each example's opening comment says how to run it, npm install first (Deno's too: node_modules)", () => {
+  for (const file of ["node/server.mjs", "deno/server.mjs", "js-worker/worker.js", "hono/app.js"]) {
+    const head = readFileSync(join(ROOT, "examples", file), "utf8").split("\n").slice(0, 4).join("\n");
+    assert.match(head, /^\/\/ {3}npm install && \S/m, `examples/${file}`);
+  }
+});
 
 const projects = [];
 after(() => {
