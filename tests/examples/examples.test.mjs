@@ -292,12 +292,29 @@ describe("examples/deno", () => {
   });
 });
 
+/**
+ * A Workers example copied alone as the start of a project (its own git repository, without this
+ * one's .gitignore) keeps its secret, .dev.vars, out of git, and what npm and wrangler make there.
+ */
+function ignoresSecrets(dir) {
+  execFileSync("git", ["init", "-q"], { cwd: dir });
+  for (const path of [".dev.vars", "node_modules/", ".wrangler/"]) {
+    try {
+      execFileSync("git", ["check-ignore", "-q", path], { cwd: dir });
+    } catch {
+      assert.fail(`git would commit ${path}`);
+    }
+  }
+}
+
 describe("examples/js-worker (wrangler dev, local KV)", () => {
-  let url, stop;
+  let url, stop, dir;
   before(async () => {
-    ({ url, stop } = await wranglerDev(project("js-worker")));
+    dir = project("js-worker");
+    ({ url, stop } = await wranglerDev(dir));
   });
   after(() => stop?.());
+  test("copied alone into a git repository, .dev.vars (the secret) is ignored", () => ignoresSecrets(dir));
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
   test("a cross-origin login, logout or cart change is a 403 that sets no cookie; the app's own still work", () =>
     crossOriginFlow(url, ["/cart?item=pen"]));
@@ -351,6 +368,7 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
     ({ url, stop } = await wranglerDev(dir));
   });
   after(() => stop?.());
+  test("copied alone into a git repository, .dev.vars (the secret) is ignored", () => ignoresSecrets(dir));
   test("tsc --noEmit: the middleware's types on Hono's context (tests/examples/hono-types.ts)", async () => {
     copyFileSync(join(HERE, "hono-types.ts"), join(dir, "hono-types.ts"));
     const config = {
