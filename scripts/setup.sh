@@ -52,9 +52,10 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.setup-lock
 fi
 
-# PyJWT for the Python origin verifier the e2e tests run (examples/origin-verify/verify.py).
-if ! python3 -c "import jwt, cryptography" 2>/dev/null; then
-  say "installing pyjwt and cryptography (pip)"
-  python3 -m pip install --quiet --disable-pip-version-check pyjwt cryptography 2>/dev/null \
-    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages pyjwt cryptography
+# PyJWT for the Python origin verifier the e2e tests run (examples/origin-verify/verify.py): 2.14
+# or later, whose PyJWKClient takes cooldown_duration (an older one, from the system, is upgraded).
+if ! python3 -c "import inspect, jwt, cryptography; assert 'cooldown_duration' in inspect.signature(jwt.PyJWKClient).parameters" 2>/dev/null; then
+  say "installing pyjwt>=2.14 and cryptography (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check "pyjwt>=2.14" cryptography 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages "pyjwt>=2.14" cryptography
 fi

@@ -1,6 +1,8 @@
 """An origin verifies the gateway's signed assertion (ORIGIN_ASSERTION = "EdDSA" or "ES256")
-with PyJWT (pip install pyjwt cryptography). The gateway's public keys come from its JWKS,
-fetched once, cached, and fetched again when an assertion names an unknown key id (a rotation).
+with PyJWT 2.14 or later (pip install "pyjwt>=2.14" cryptography: PyJWKClient's
+cooldown_duration; before 2.13 every unknown key id fetched the JWKS again, GHSA-fhv5-28vv-h8m8).
+The gateway's public keys come from its JWKS, fetched once, cached, and fetched again when an
+assertion names an unknown key id (a rotation), at most once per cooldown.
 
     verify = AssertionVerifier(issuer="https://app.example", audience="http://10.0.0.1:8080")
     claims = verify(request.headers["x-session-assertion"],

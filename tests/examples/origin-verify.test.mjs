@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -48,6 +49,15 @@ test("verify.mjs: the audience is required; another origin's assertion is refuse
   await assert.rejects(verify(token), { code: "ERR_JWT_CLAIM_VALIDATION_FAILED" });
   const theirs = assertionVerifier({ issuer: ISSUER, audience: "http://10.0.0.2:8080", jwksUrl });
   assert.equal((await theirs(token)).sub, "alice");
+});
+
+// verify.py passes PyJWKClient cooldown_duration, which PyJWT has since 2.14 (a TypeError before;
+// and before 2.13 every unknown kid fetched the JWKS again): its install line and setup.sh say so.
+test("verify.py: names the PyJWT it needs (2.14), as setup.sh installs it", () => {
+  const doc = readFileSync(join(ROOT, "examples/origin-verify/verify.py"), "utf8");
+  assert.match(doc, /cooldown_duration=/);
+  assert.match(doc, /pip install "pyjwt>=2\.14" cryptography/);
+  assert.match(readFileSync(join(ROOT, "scripts/setup.sh"), "utf8"), /pip install .*"pyjwt>=2\.14" cryptography/);
 });
 
 test("verify.py: the audience and the issuer are required", () => {
