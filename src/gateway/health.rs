@@ -10,7 +10,15 @@
 //!   `HEALTH_CACHE_SECONDS`). A snapshot older than `HEALTH_MAX_AGE_SECONDS` (or dated that much
 //!   ahead) is ignored, so a stopped cron cannot keep an origin out forever.
 //!
-//! An origin takes traffic when neither source says it is down.
+//! An origin takes traffic when neither source says it is down, with one exception: when that
+//! would leave no origin taking traffic, although this instance's own requests still reach some
+//! (passively up), the shared snapshot is set aside and every origin passively up takes traffic
+//! ([`HealthBook::failing_open`]: "fail open", as load balancers do when every target fails its
+//! health check). A wrong `HEALTH_PATH` (a 404 or a redirect on every origin), or a WAF or rate
+//! limit that blocks the probes, marks every origin down at every location after one cron run;
+//! without this the whole site would answer 503 while the origins serve fine. Origins truly down
+//! then fail their first tries and are marked passively, and once every origin is, the answer is
+//! the 503 "all origins are down".
 
 use std::collections::BTreeMap;
 
@@ -135,6 +143,18 @@ pub struct HealthBook {
     streaks: Vec<(u32, UnixTime)>,
     failures_to_mark: u32,
     shared: Option<Snapshot>,
+    /// By origin index: marked down by `shared` (fresh or not), found once when it is installed,
+    /// so the question asked of every origin on every request is no search of the snapshot.
+    shared_down: Vec<bool>,
+    /// The time from which some origin is up by the passive rule: the earliest end of the
+    /// origins' passive marks, 0 for an origin never marked (`UnixTime::MAX` without origins).
+    passive_back_at: UnixTime,
+    /// The same among the origins `shared` does not mark down: from then on some origin is up by
+    /// both sources (`UnixTime::MAX` when it marks every origin down). These two make
+    /// [`HealthBook::failing_open`] O(1); marks and snapshots, which change them, are rare.
+    both_back_at: UnixTime,
+    /// This instance was failing open when last asked by [`HealthBook::began_failing_open`].
+    failing_open_noted: bool,
     shared_read_at: Option<UnixTime>,
     down_seconds: u64,
     max_age: u64,
@@ -144,17 +164,23 @@ pub struct HealthBook {
 impl HealthBook {
     /// Every origin up, no shared snapshot yet.
     pub fn new(config: &GatewayConfig) -> Self {
-        HealthBook {
+        let mut book = HealthBook {
             ids: config.origins.iter().map(|o| o.id.clone()).collect(),
             down_until: vec![None; config.origins.len()],
             streaks: vec![(0, 0); config.origins.len()],
             failures_to_mark: config.health_failures,
             shared: None,
+            shared_down: vec![false; config.origins.len()],
+            passive_back_at: 0,
+            both_back_at: 0,
+            failing_open_noted: false,
             shared_read_at: None,
             down_seconds: config.down_seconds,
             max_age: config.health_max_age,
             cache_seconds: config.health_cache_seconds,
-        }
+        };
+        book.recount();
+        book
     }
 
     fn index(&self, id: &str) -> Option<usize> {
@@ -168,10 +194,24 @@ impl HealthBook {
         match self.index(id).and_then(|i| self.down_until.get_mut(i)) {
             Some(slot) => {
                 *slot = Some(until);
+                self.recount();
                 was_up
             }
             None => false,
         }
+    }
+
+    /// Finds `passive_back_at` and `both_back_at` again: after a passive mark, a new snapshot.
+    fn recount(&mut self) {
+        let (mut passive, mut both) = (UnixTime::MAX, UnixTime::MAX);
+        for (until, shared_down) in self.down_until.iter().zip(&self.shared_down) {
+            let back = until.unwrap_or(0);
+            passive = passive.min(back);
+            if !shared_down {
+                both = both.min(back);
+            }
+        }
+        (self.passive_back_at, self.both_back_at) = (passive, both);
     }
 
     /// A connection to the origin failed: counts it, and marks the origin down once
@@ -216,19 +256,39 @@ impl HealthBook {
             .filter(|s| now.abs_diff(s.checked_at) <= self.max_age)
     }
 
-    fn shared_up(&self, id: &str, now: UnixTime) -> bool {
-        self.fresh_shared(now)
-            .and_then(|s| s.origins.get(id))
-            .is_none_or(|p| p.healthy)
+    /// Whether the shared snapshot is set aside now ("fail open"): it is fresh, and it marks
+    /// down every origin that this instance's own requests still reach (passively up), so that
+    /// by both sources no origin would take traffic. Then every origin passively up takes
+    /// traffic (a wrong `HEALTH_PATH`, or probes blocked by a WAF, would otherwise turn the
+    /// whole site into 503s). False when every origin is passively down: the snapshot then
+    /// changes nothing, and the answer is "all origins are down". O(1).
+    pub fn failing_open(&self, now: UnixTime) -> bool {
+        self.fresh_shared(now).is_some() && self.passive_back_at <= now && self.both_back_at > now
+    }
+
+    /// True when this instance begins failing open ([`HealthBook::failing_open`]): once, for
+    /// the one log line, until it is over (some origin up by both sources, or the snapshot no
+    /// longer fresh). A time when every origin is passively down does not end it: the origins
+    /// coming back start no new one.
+    pub fn began_failing_open(&mut self, now: UnixTime) -> bool {
+        let open = self.failing_open(now);
+        let began = open && !self.failing_open_noted;
+        if open || self.passive_back_at <= now {
+            self.failing_open_noted = open;
+        }
+        began
     }
 
     /// Whether the origin takes traffic now.
     pub fn is_up(&self, id: &str, now: UnixTime) -> bool {
-        self.passive_up(id, now) && self.shared_up(id, now)
+        self.index(id).is_none_or(|i| self.is_up_at(i, now))
     }
 
     /// [`HealthBook::is_up`] of the origin at `index` in the configuration, found without
-    /// searching the ids: what the gateway asks of every origin on every request.
+    /// searching the ids: what the gateway asks of every origin on every request. The one
+    /// predicate of health (routing, retries, the 503's wording, the operator's report): up by
+    /// the passive rule, and not marked down by a fresh shared snapshot unless that is set
+    /// aside ([`HealthBook::failing_open`]). O(1).
     pub(crate) fn is_up_at(&self, index: usize, now: UnixTime) -> bool {
         let passive = self
             .down_until
@@ -236,7 +296,8 @@ impl HealthBook {
             .copied()
             .flatten()
             .is_none_or(|t| now >= t);
-        passive && self.ids.get(index).is_none_or(|id| self.shared_up(id, now))
+        let shared_down = self.shared_down.get(index).copied().unwrap_or(false);
+        passive && (!shared_down || self.fresh_shared(now).is_none() || self.failing_open(now))
     }
 
     /// Whether the shared snapshot is due to be read again from KV. Marks it as being read, so
@@ -253,8 +314,20 @@ impl HealthBook {
 
     /// Installs a snapshot read from KV (or written by this instance's cron run).
     pub fn set_shared(&mut self, snapshot: Option<Snapshot>, now: UnixTime) {
+        // Ids the configuration does not have are no origins of this gateway: left aside.
+        self.shared_down = self
+            .ids
+            .iter()
+            .map(|id| {
+                snapshot
+                    .as_ref()
+                    .and_then(|s| s.origins.get(id))
+                    .is_some_and(|p| !p.healthy)
+            })
+            .collect();
         self.shared = snapshot;
         self.shared_read_at = Some(now);
+        self.recount();
     }
 
     /// The smallest time until some origin comes back by the passive rule, for `Retry-After`.
@@ -271,7 +344,8 @@ impl HealthBook {
             .clamp(1, self.down_seconds.max(1))
     }
 
-    /// The operator's view, as JSON.
+    /// The operator's view, as JSON: `failOpen` is [`HealthBook::failing_open`] (the fresh
+    /// shared snapshot set aside), each origin's `up` is [`HealthBook::is_up`].
     pub fn report(&self, origins: &[Origin], now: UnixTime) -> Value {
         let shared = self.fresh_shared(now);
         let list: Vec<Value> = origins
@@ -299,6 +373,7 @@ impl HealthBook {
             "now": now,
             "sharedCheckedAt": self.shared.as_ref().map(|s| s.checked_at),
             "sharedFresh": shared.is_some(),
+            "failOpen": self.failing_open(now),
             "origins": list,
         })
     }
@@ -420,6 +495,113 @@ mod tests {
             ..snap.clone()
         };
         assert!(now.worth_writing(Some(&snap), 300));
+    }
+
+    /// The snapshot of a cron run at `at` whose probes of `down` got a 404 (a `HEALTH_PATH` the
+    /// origins do not have) and of `up` a 200.
+    fn probed(down: &[&str], up: &[&str], at: UnixTime) -> Option<Snapshot> {
+        let mut snap = Snapshot {
+            checked_at: at,
+            ..Snapshot::default()
+        };
+        for (ids, status) in [(down, 404), (up, 200)] {
+            for id in ids {
+                snap.origins
+                    .insert((*id).into(), Probe::answered(status, 1));
+            }
+        }
+        Some(snap)
+    }
+
+    /// A snapshot that marked every origin down (a wrong `HEALTH_PATH`, probes blocked by a WAF)
+    /// took the whole site down at every location while the origins served fine. It is set
+    /// aside while it would leave no origin up: the origins this instance reaches take traffic,
+    /// and only this instance's own failures keep one out; all of them, and it is all down.
+    #[test]
+    fn a_snapshot_that_marks_every_origin_down_is_set_aside() {
+        let mut book = HealthBook::new(&config());
+        book.set_shared(probed(&["a", "b"], &[], 1000), 1000);
+        assert!(book.is_up("a", 1000) && book.is_up("b", 1000));
+        let report = book.report(&config().origins, 1000);
+        assert_eq!(report["failOpen"], true, "{report}");
+        assert_eq!(report["sharedFresh"], true);
+        assert_eq!(report["origins"][0]["up"], true);
+        assert_eq!(report["origins"][0]["shared"]["status"], 404);
+        // This instance's own failures still count: only the origins it reaches take traffic.
+        assert!(book.mark_down("a", 1000));
+        assert!(!book.is_up("a", 1000) && book.is_up("b", 1000));
+        assert!(book.failing_open(1000));
+        // Every origin down by its own failures: all down, the snapshot changes nothing.
+        assert!(book.mark_down("b", 1010));
+        assert!(!book.is_up("a", 1010) && !book.is_up("b", 1010));
+        assert!(!book.failing_open(1010));
+        assert_eq!(book.report(&config().origins, 1010)["failOpen"], false);
+        assert_eq!(book.retry_after(1010), 20, "until a's mark ends");
+        // a's mark ends: it takes traffic again, though the snapshot still marks it down.
+        assert!(book.is_up("a", 1030) && !book.is_up("b", 1030));
+        assert!(book.failing_open(1030));
+        // A stale snapshot is no snapshot: nothing to set aside.
+        assert!(book.is_up("a", 1301) && !book.failing_open(1301));
+    }
+
+    /// While some origin is up by both sources, the snapshot counts; when this instance's own
+    /// failures take out the last one, it is set aside, and counts again once that one is back.
+    #[test]
+    fn a_snapshot_counts_while_it_leaves_an_origin_up() {
+        let mut book = HealthBook::new(&config());
+        book.set_shared(probed(&["a"], &["b"], 1000), 1000);
+        assert!(!book.is_up("a", 1000) && book.is_up("b", 1000));
+        assert!(!book.failing_open(1000));
+        book.mark_down("b", 1000);
+        assert!(book.failing_open(1000));
+        assert!(book.is_up("a", 1000) && !book.is_up("b", 1000));
+        assert!(!book.failing_open(1030), "b is back");
+        assert!(!book.is_up("a", 1030) && book.is_up("b", 1030));
+        // A new snapshot that finds a healthy too: nothing set aside.
+        book.set_shared(probed(&[], &["a", "b"], 1040), 1040);
+        book.mark_down("b", 1040);
+        assert!(book.is_up("a", 1040) && !book.failing_open(1040));
+    }
+
+    /// Only the configuration's origins count: a snapshot naming others (another deployment's,
+    /// an origin since removed) neither sets itself aside nor keeps itself counted by them, and
+    /// an origin it does not name is up by it. One from the future, or stale, is ignored anyway.
+    #[test]
+    fn only_configured_origins_count_and_an_unfresh_snapshot_is_ignored() {
+        let mut book = HealthBook::new(&config());
+        book.set_shared(probed(&["zz", "yy"], &[], 1000), 1000);
+        assert!(!book.failing_open(1000) && book.is_up("a", 1000) && book.is_up("b", 1000));
+        book.set_shared(probed(&["a", "b"], &["zz"], 1000), 1000);
+        assert!(book.failing_open(1000) && book.is_up("a", 1000));
+        book.set_shared(probed(&["a"], &["zz"], 1000), 1000);
+        assert!(!book.failing_open(1000) && !book.is_up("a", 1000) && book.is_up("b", 1000));
+        for checked_at in [1_000_000, 600] {
+            book.set_shared(probed(&["a", "b"], &[], checked_at), 1000);
+            assert!(book.is_up("a", 1000) && book.is_up("b", 1000));
+            assert!(!book.failing_open(1000), "{checked_at}");
+            assert_eq!(book.report(&config().origins, 1000)["failOpen"], false);
+        }
+    }
+
+    /// One log line when an instance begins failing open, not one per request: the episode
+    /// lasts through a time when every origin is passively down, and ends when some origin is up
+    /// by both sources again.
+    #[test]
+    fn failing_open_is_news_once() {
+        let mut book = HealthBook::new(&config());
+        assert!(!book.began_failing_open(1000));
+        book.set_shared(probed(&["a", "b"], &[], 1000), 1000);
+        assert!(book.began_failing_open(1000));
+        assert!(!book.began_failing_open(1001));
+        book.mark_down("a", 1001);
+        book.mark_down("b", 1001);
+        assert!(!book.began_failing_open(1002), "all down: the same episode");
+        assert!(!book.began_failing_open(1031), "back: the same episode");
+        // The probes pass again: over. A later one that marks every origin down is news.
+        book.set_shared(probed(&[], &["a", "b"], 1040), 1040);
+        assert!(!book.began_failing_open(1040));
+        book.set_shared(probed(&["a", "b"], &[], 1100), 1100);
+        assert!(book.began_failing_open(1100));
     }
 
     #[test]

@@ -2673,6 +2673,140 @@ mod tests {
         );
     }
 
+    /// The shared snapshot of a cron run at `NOW` whose probes of the origins in `down` got a
+    /// 404 (a `HEALTH_PATH` they do not have) and of the others a 200.
+    fn probed(gw: &mut Gateway, down: &[&str]) {
+        use super::super::health::{Probe, Snapshot};
+        let mut snapshot = Snapshot {
+            checked_at: NOW,
+            ..Snapshot::default()
+        };
+        for id in ["a", "b", "c"] {
+            let status = if down.contains(&id) { 404 } else { 200 };
+            snapshot
+                .origins
+                .insert(id.into(), Probe::answered(status, 1));
+        }
+        gw.health_mut().set_shared(Some(snapshot), NOW);
+    }
+
+    /// The origins new visitors reach at `now`.
+    fn reached(gw: &mut Gateway, now: UnixTime) -> std::collections::BTreeSet<String> {
+        (0..200)
+            .map(|visitor| {
+                let entropy = Entropy {
+                    visitor,
+                    ..Entropy::default()
+                };
+                proxy(gw.start(&get(&[]), now, &entropy)).origin
+            })
+            .collect()
+    }
+
+    /// A cron run that marked every origin down (a wrong `HEALTH_PATH`) made every request at
+    /// every location a 503 "all origins are down" while the origins served fine. The gateway
+    /// fails open: the snapshot is set aside, the origins this instance reaches take traffic,
+    /// and only the origins its own requests found dead stay out; every one of them: all down.
+    #[test]
+    fn a_snapshot_marking_every_origin_down_is_set_aside() {
+        let mut gw = gateway(&[]);
+        let pinned = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = h(&[(
+            "cookie",
+            cookie_pair(pinned.affinity_cookie.as_deref().unwrap()),
+        )]);
+        probed(&mut gw, &["a", "b", "c"]);
+        assert_eq!(reached(&mut gw, NOW).len(), 3);
+        let again = proxy(gw.start(&get(&jar), NOW, &Entropy::default()));
+        assert_eq!(again.origin, pinned.origin, "nobody moves");
+        assert!(!again
+            .headers
+            .iter()
+            .any(|(n, _)| n == "x-session-reassigned"));
+        let report = gw.health().report(&gw.config().origins, NOW);
+        assert_eq!(report["failOpen"], true, "{report}");
+        for o in report["origins"].as_array().unwrap() {
+            assert!(o["up"] == true && o["shared"]["healthy"] == false, "{o}");
+        }
+        // Down by the snapshot and by this instance's own failures: only the others.
+        gw.health_mut().mark_down("a", NOW);
+        assert_eq!(reached(&mut gw, NOW), ["b", "c"].map(String::from).into());
+        let report = gw.health().report(&gw.config().origins, NOW);
+        assert_eq!(report["failOpen"], true);
+        assert_eq!(report["origins"][0]["up"], false);
+        // A first try that finds its origin dead is retried on another the instance reaches.
+        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let Retry::Next(next) = gw.retry(&get(&[]), &first, NOW, &Entropy::default()) else {
+            panic!("a GET is retried")
+        };
+        assert!(
+            next.origin != first.origin && next.origin != "a",
+            "{next:?}"
+        );
+        // Every origin down by this instance's own failures: 503 all down, Retry-After until
+        // the first mark ends; then that origin takes traffic again.
+        for id in ["b", "c"] {
+            gw.health_mut().mark_down(id, NOW + 5);
+        }
+        let all_down = Step::Respond(Page::all_down(25));
+        assert_eq!(gw.start(&get(&[]), NOW + 5, &Entropy::default()), all_down);
+        assert_eq!(gw.start(&get(&jar), NOW + 5, &Entropy::default()), all_down);
+        let r = gw.retry(&get(&[]), &first, NOW + 5, &Entropy::default());
+        assert!(
+            matches!(r, Retry::Respond(Page { status: 503, ref body, .. }) if body.contains("all origins are down"))
+        );
+        let report = gw.health().report(&gw.config().origins, NOW + 5);
+        assert_eq!(report["failOpen"], false, "the snapshot changes nothing");
+        assert_eq!(reached(&mut gw, NOW + 30), ["a"].map(String::from).into());
+    }
+
+    /// While some origin is up by both sources the snapshot counts, a draining one included
+    /// (every origin up draining still takes new visitors); strict failover keeps a visitor on
+    /// its origin when the snapshot is set aside, and says "origin unavailable" when this
+    /// instance's own failures marked it; in URL mode nobody is redirected to a new value.
+    #[test]
+    fn failing_open_with_draining_strict_and_url_affinity() {
+        let drain_b = origins_draining(&["b"]);
+        let mut gw = gateway(&[("ORIGINS", &drain_b)]);
+        probed(&mut gw, &["a", "b", "c"]);
+        assert_eq!(reached(&mut gw, NOW), ["a", "c"].map(String::from).into());
+        probed(&mut gw, &["a", "c"]);
+        assert_eq!(reached(&mut gw, NOW), ["b"].map(String::from).into());
+        assert_eq!(
+            gw.health().report(&gw.config().origins, NOW)["failOpen"],
+            false
+        );
+
+        let mut gw = gateway(&[("AFFINITY_FAILOVER", "strict")]);
+        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = h(&[(
+            "cookie",
+            cookie_pair(first.affinity_cookie.as_deref().unwrap()),
+        )]);
+        probed(&mut gw, &["a", "b", "c"]);
+        let again = proxy(gw.start(&get(&jar), NOW + 1, &Entropy::default()));
+        assert_eq!(again.origin, first.origin);
+        gw.health_mut().mark_down(&first.origin, NOW);
+        let retry_after = gw.health().retry_after(NOW + 1);
+        assert_eq!(
+            gw.start(&get(&jar), NOW + 1, &Entropy::default()),
+            Step::Respond(Page::origin_unavailable(retry_after))
+        );
+
+        let mut gw = url_gateway();
+        let value = value_in(&arrive(&mut gw, "https://app.example/", 3));
+        let html = h(&[HTML]);
+        let url = format!("https://app.example/cart?_es={value}");
+        let home = proxy(gw.start(&page_load(&url, &html), NOW, &Entropy::default()));
+        probed(&mut gw, &["a", "b", "c"]);
+        let again = proxy(gw.start(&page_load(&url, &html), NOW + 1, &Entropy::default()));
+        assert_eq!(again.origin, home.origin);
+        assert!(!again
+            .headers
+            .iter()
+            .any(|(n, _)| n == "x-session-reassigned"));
+    }
+
     #[test]
     fn bad_cookies_are_anonymous_and_cleared() {
         let mut gw = gateway(&[]);

@@ -331,6 +331,55 @@ describe("gateway on wrangler dev", { concurrency: false }, () => {
   });
 });
 
+describe("a health path every origin answers 404 to", () => {
+  test("the cron marks every origin down while they serve: requests still get 200s, dead origins the 503", async () => {
+    // An operator's mistake (docs/gateway.md: "check the path with curl on every origin"): one
+    // cron run records every origin down in KV. The gateway sets that result aside rather than
+    // answer 503 to everybody at every location, and logs it once.
+    const own = await startOrigins(["p", "q"]);
+    const g = new Gateway(own, { vars: { HEALTH_PATH: "/status?code=404", HEALTH_CACHE_SECONDS: 1 } });
+    await g.start();
+    try {
+      assert.match(await g.cron(), /Ran scheduled event/);
+      const report = await g.health();
+      assert.equal(report.sharedFresh, true, JSON.stringify(report));
+      assert.equal(report.failOpen, true, JSON.stringify(report));
+      for (const o of report.origins) {
+        assert.equal(o.shared.status, 404, JSON.stringify(o));
+        assert.equal(o.shared.healthy, false);
+        assert.equal(o.up, true);
+      }
+      const seen = new Set();
+      for (let i = 0; i < 20; i++) {
+        const r = await g.request(`/open/${i}`);
+        assert.equal(r.status, 200, r.text);
+        seen.add(r.body.backend);
+      }
+      assert.deepEqual([...seen].sort(), ["p", "q"]);
+      const line = /failing open/g;
+      const logged = (await g.logged(line)).match(line) || [];
+      assert.equal(logged.length, 1, g.log);
+
+      // The origins die: their first tries fail (HEALTH_FAILURES, 3, in a row mark one: after at
+      // most 6 requests both are marked, for HEALTH_DOWN_SECONDS, 30), and it is all down.
+      await Promise.all(own.map((o) => o.kill()));
+      let last;
+      for (let i = 0; i < 8; i++) {
+        last = await g.request(`/dead/${i}`);
+        assert.equal(last.status, 503, last.text);
+      }
+      assert.match(last.text, /all origins are down/);
+      assert.ok(Number(last.headers.get("retry-after")) >= 1);
+      const dead = await g.health();
+      assert.equal(dead.failOpen, false, JSON.stringify(dead));
+      for (const o of dead.origins) assert.ok(!o.up && o.passiveDownUntil, JSON.stringify(o));
+    } finally {
+      await g.stop();
+      await Promise.all(own.map((o) => o.kill()));
+    }
+  });
+});
+
 describe("misconfigured gateway", () => {
   test("invalid configuration gives a generic 500 page, logged once naming the setting, never a crash", async () => {
     const bad = new Gateway([{ id: "a", url: "http://127.0.0.1:9" }], {

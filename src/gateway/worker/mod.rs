@@ -30,7 +30,7 @@ use worker::js_sys;
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::future_to_promise;
 use worker::web_sys;
-use worker::{console_error, event, Context, Env, ScheduleContext, ScheduledEvent};
+use worker::{console_error, console_warn, event, Context, Env, ScheduleContext, ScheduledEvent};
 
 use super::config::{ConfigError, GatewayConfig, StoreKind, StoreSettings};
 use super::operator::Endpoint;
@@ -207,6 +207,14 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     let Some(step) = with(&gw, |g| g.start(&request, now, &entropy)) else {
         return reply(http::page(&Page::internal()));
     };
+    // One line when this instance begins failing open, not one per request.
+    if with(&gw, |g| g.health_mut().began_failing_open(now)) == Some(true) {
+        console_warn!(
+            "edge-session gateway: the cron's probes of HEALTH_PATH mark down every origin this \
+             instance reaches; failing open (their result set aside until an origin passes): \
+             check HEALTH_PATH with curl on each origin"
+        );
+    }
     let store = session_store(&gw, &env);
     match step {
         Step::Respond(p) => reply(http::page(&p)),
