@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Serves www/ (the playground) on 127.0.0.1, with the wasm MIME type browsers need for streaming
-// compilation. `make playground` builds www/pkg first.
+// Serves www/ (the playground) on 127.0.0.1 only, with the wasm MIME type browsers need for
+// streaming compilation and a Content-Security-Policy the page keeps to. `make playground` builds
+// www/pkg first.
 //
 //   node scripts/serve-www.mjs [port]      (default 8080)
 import { createReadStream, statSync } from "node:fs";
@@ -15,6 +16,17 @@ const TYPES = {
   ".css": "text/css; charset=utf-8",
   ".wasm": "application/wasm",
   ".json": "application/json",
+};
+// On every answer. The page runs its own script and the library's wasm ('wasm-unsafe-eval' lets
+// WebAssembly compile, and nothing else run from strings), fetches only its own files, styles
+// only from playground.css (no inline style), and is framed by nobody.
+const HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; " +
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
 };
 
 /** Starts the server on `port` (0: any free port); resolves to it once listening. */
@@ -32,10 +44,10 @@ export function serve(port = 8080) {
       found = file.startsWith(ROOT + sep) && type !== undefined && statSync(file).isFile();
     } catch {}
     if (!found) {
-      res.writeHead(404, { "content-type": "text/plain" });
+      res.writeHead(404, { ...HEADERS, "content-type": "text/plain; charset=utf-8" });
       return res.end("not found\n");
     }
-    res.writeHead(200, { "content-type": type, "cache-control": "no-store" });
+    res.writeHead(200, { ...HEADERS, "content-type": type });
     createReadStream(file).pipe(res);
   });
   return new Promise((ok) => server.listen(port, "127.0.0.1", () => ok(server)));

@@ -140,22 +140,36 @@ function simulate() {
   }
 }
 
-const escape = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** A table cell (`th` or `td`) holding `content`, text or an element. */
+function cell(tag, ...content) {
+  const el = document.createElement(tag);
+  el.append(...content);
+  return el;
+}
 
 function render(backends, visitors, routed) {
   const count = new Map(backends.map((b) => [b.id, 0]));
   for (const b of routed) count.set(b, count.get(b) + 1);
   const total = backends.filter((b) => !down.has(b.id)).reduce((s, b) => s + b.weight, 0);
+  const header = document.createElement("tr");
+  header.append(...["backend (up)", "weight", "expected", "share", ""].map((t) => cell("th", t)));
   const rows = backends.map((b) => {
     const share = (100 * count.get(b.id)) / visitors;
     const expected = down.has(b.id) || total === 0 ? 0 : (100 * b.weight) / total;
-    const id = escape(b.id);
-    return `<tr><td><label><input type="checkbox" data-backend="${id}" ${down.has(b.id) ? "" : "checked"}> ${id}</label></td>
-      <td>${b.weight}</td><td>${expected.toFixed(1)}%</td><td>${share.toFixed(1)}%</td>
-      <td style="text-align:left"><span class="bar" style="width:${(share * 3).toFixed(0)}px"></span></td></tr>`;
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = !down.has(b.id);
+    box.dataset.backend = b.id;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${(share * 3).toFixed(0)}px`;
+    const row = document.createElement("tr");
+    row.append(cell("td", cell("label", box, ` ${b.id}`)), cell("td", String(b.weight)),
+      cell("td", `${expected.toFixed(1)}%`), cell("td", `${share.toFixed(1)}%`), cell("td", bar));
+    return row;
   });
-  $("shares").innerHTML =
-    "<tr><th>backend (up)</th><th>weight</th><th>expected</th><th>share</th><th></th></tr>" + rows.join("");
+  // Built node by node: backend ids are text, never markup, and no inline style (the CSP).
+  $("shares").replaceChildren(header, ...rows);
 }
 
 // Wiring.

@@ -12,6 +12,8 @@ let server;
 let browser;
 let page;
 const errors = [];
+// Every URL the page asked for: all of them on the local server (the page works offline).
+const requests = [];
 
 before(async () => {
   server = await serve(0);
@@ -22,6 +24,14 @@ before(async () => {
   page = await browser.newPage();
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("request", (r) => requests.push(r.url()));
+  // Each Content-Security-Policy violation, as the page sees it (a CDP script: the CSP allows it).
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+  });
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
 });
@@ -106,6 +116,17 @@ test("sticky sessions: shares follow the weights; a downed backend's visitors al
   for (const id of ["a", "c", "d"]) assert.ok(without[id] >= even[id], `${id} lost visitors`);
   await page.check("[data-backend=b]");
   assert.deepEqual(await shares(), even, "the same backends again: the same routing");
+});
+
+test("the page keeps to the server's CSP and loads nothing from elsewhere", async () => {
+  assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+  const origin = `http://127.0.0.1:${server.address().port}/`;
+  assert.deepEqual(requests.filter((url) => !url.startsWith(origin) && !url.startsWith("data:")), []);
+  assert.ok(requests.some((url) => url.endsWith(".wasm")), "the wasm came from the server");
+  // The share bars are drawn (a style attribute would be refused by the CSP).
+  const widths = await page.$$eval("#shares .bar", (bars) => bars.map((b) => b.getBoundingClientRect().width));
+  assert.equal(widths.length, 4);
+  assert.ok(widths.every((w) => w > 0), `bar widths ${widths}`);
 });
 
 test("no errors in the page's console", () => {

@@ -2,6 +2,7 @@
 // would not send: it serves www/ and nothing else, and a bad request never stops it.
 import assert from "node:assert/strict";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -28,6 +29,16 @@ after(() => {
 });
 
 const status = async (path) => (await fetch(`${base}${path}`)).status;
+// The path as written, byte for byte (fetch would turn a backslash into a slash first).
+const rawStatus = (path) =>
+  new Promise((ok, fail) => {
+    request({ host: "127.0.0.1", port: server.address().port, path, agent: false }, (res) => {
+      res.resume();
+      ok(res.statusCode);
+    })
+      .on("error", fail)
+      .end();
+  });
 
 test("the page and its script are served", async () => {
   const res = await fetch(`${base}/`);
@@ -39,6 +50,43 @@ test("the page and its script are served", async () => {
 test("nothing outside www/: not its parent, not a directory next to it", async () => {
   assert.equal(await status("/..%2Fpackage.json"), 404);
   assert.equal(await status("/..%2Fwww-serve-test%2Fsecret.json"), 404);
+  // The same, spelt every other way a path can climb.
+  for (const path of ["/%2e%2e/package.json", "/%2E%2E%2Fpackage.json", "/.%2e/package.json",
+    "/..%5Cpackage.json", "/..\\package.json", "/pkg/..%2F..%2Fpackage.json", "/%2e%2e%2f%2e%2e%2fetc%2fpasswd"]) {
+    assert.equal(await rawStatus(path), 404, path);
+  }
+});
+
+test("no directory listings, no files of other types", async () => {
+  for (const path of ["/pkg/", "/pkg", "/.", "/%2e/", "/index.html/"]) {
+    const res = await fetch(`${base}${path}`);
+    assert.ok(res.status === 404 || (await res.text()).includes("<h1>edge-session playground</h1>"), path);
+  }
+});
+
+test("every answer has the security headers: a CSP that lets the wasm compile and nothing else", async () => {
+  for (const path of ["/", "/playground.js", "/nowhere"]) {
+    const res = await fetch(`${base}${path}`);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/, path);
+    assert.match(csp, /default-src 'none'/, path);
+    assert.match(csp, /frame-ancestors 'none'/, path);
+    assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/, path);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+    assert.equal(res.headers.get("referrer-policy"), "no-referrer", path);
+  }
+});
+
+test("wasm is served as application/wasm (streaming compilation)", async () => {
+  const file = join(ROOT, "www", "serve-www-test.wasm");
+  writeFileSync(file, Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+  try {
+    const res = await fetch(`${base}/serve-www-test.wasm`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/wasm");
+  } finally {
+    rmSync(file, { force: true });
+  }
 });
 
 test("a malformed request is refused and the server keeps serving", async () => {
