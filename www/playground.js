@@ -1,6 +1,10 @@
 // The playground: the library's release wasm (`wasm-pack build --target web --out-dir www/pkg`,
 // `make playground`) driven from the page. Every error shown is the library's own `.code`.
-import init, { Affinity, SealedTokens, SessionTokens } from "./pkg/edge_session.js";
+// The library is imported in `load`, below: a missing www/pkg or a wasm that does not compile is
+// then said on the page rather than only in the console.
+let Affinity;
+let SealedTokens;
+let SessionTokens;
 
 const $ = (id) => document.getElementById(id);
 
@@ -173,32 +177,47 @@ function render(backends, visitors, routed) {
 }
 
 // Wiring.
-await init();
-$("secret").value = newSecret();
-configure();
-for (const id of ["kid", "secret", "ttl", "leeway"]) $(id).addEventListener("input", configure);
-$("new-secret").addEventListener("click", () => {
+async function load() {
+  try {
+    const lib = await import("./pkg/edge_session.js");
+    await lib.default();
+    ({ Affinity, SealedTokens, SessionTokens } = lib);
+    return true;
+  } catch (e) {
+    show($("status"), false, `The wasm did not load: ${describe(e)} (\`make playground\` builds it into www/pkg)`);
+    return false;
+  }
+}
+
+function start() {
   $("secret").value = newSecret();
   configure();
+  for (const id of ["kid", "secret", "ttl", "leeway"]) $(id).addEventListener("input", configure);
+  $("new-secret").addEventListener("click", () => {
+    $("secret").value = newSecret();
+    configure();
+    sign();
+  });
+  $("sign").addEventListener("click", sign);
+  for (const b of document.querySelectorAll("[data-verify]")) {
+    b.addEventListener("click", () => verifyKind(b.dataset.verify));
+  }
+  $("verify").addEventListener("click", verify);
+  $("tamper").addEventListener("click", tamper);
+  $("offset").addEventListener("input", verify);
+  $("kind").addEventListener("change", verify);
+  $("simulate").addEventListener("click", simulate);
+  $("shares").addEventListener("change", (event) => {
+    const id = event.target.dataset.backend;
+    if (!id) return;
+    if (event.target.checked) down.delete(id);
+    else down.add(id);
+    simulate();
+  });
   sign();
-});
-$("sign").addEventListener("click", sign);
-for (const b of document.querySelectorAll("[data-verify]")) {
-  b.addEventListener("click", () => verifyKind(b.dataset.verify));
-}
-$("verify").addEventListener("click", verify);
-$("tamper").addEventListener("click", tamper);
-$("offset").addEventListener("input", verify);
-$("kind").addEventListener("change", verify);
-$("simulate").addEventListener("click", simulate);
-$("shares").addEventListener("change", (event) => {
-  const id = event.target.dataset.backend;
-  if (!id) return;
-  if (event.target.checked) down.delete(id);
-  else down.add(id);
   simulate();
-});
-sign();
-simulate();
-show($("status"), true, "Ready.");
-document.body.dataset.ready = "true";
+  show($("status"), true, "Ready.");
+  document.body.dataset.ready = "true";
+}
+
+if (await load()) start();

@@ -132,3 +132,19 @@ test("the page keeps to the server's CSP and loads nothing from elsewhere", asyn
 test("no errors in the page's console", () => {
   assert.deepEqual(errors, []);
 });
+
+test("a library that does not load is said on the page, not only in the console", async () => {
+  // The wasm, or the whole of www/pkg (not built yet).
+  for (const missing of ["**/*.wasm", "**/pkg/**"]) {
+    const other = await browser.newPage();
+    try {
+      await other.route(missing, (route) => route.abort());
+      await other.goto(`http://127.0.0.1:${server.address().port}/`);
+      await other.waitForSelector("#status.error", { timeout: 10_000 });
+      assert.match(await other.textContent("#status"), /^The wasm did not load: .*make playground/, missing);
+      assert.notEqual(await other.getAttribute("body", "data-ready"), "true");
+    } finally {
+      await other.close();
+    }
+  }
+});
