@@ -192,7 +192,13 @@ async function load() {
 function start() {
   $("secret").value = newSecret();
   configure();
-  for (const id of ["kid", "secret", "ttl", "leeway"]) $(id).addEventListener("input", configure);
+  // The result below always answers for the keys and leeway shown above.
+  for (const id of ["kid", "secret", "ttl", "leeway"]) {
+    $(id).addEventListener("input", () => {
+      configure();
+      if ($("verify-input").value.trim()) verify();
+    });
+  }
   $("new-secret").addEventListener("click", () => {
     $("secret").value = newSecret();
     configure();

@@ -81,6 +81,32 @@ test("verifying later than the lifetime shows expired, with the claims", async (
   assert.match(await text("#verify-result"), /^valid\n/);
 });
 
+test("a change of the keys or the leeway verifies the token again", async () => {
+  const result = () => text("#verify-result");
+  const secret = await page.inputValue("#secret");
+  await page.click("#sign");
+  await page.click("[data-verify=compact]");
+  // exp + 30 s: expired with 30 s of leeway ("on or after" exp + leeway), valid with 300.
+  await page.fill("#offset", "3630");
+  await page.dispatchEvent("#offset", "input");
+  assert.match(await result(), /^expired:/);
+  await page.fill("#leeway", "300");
+  assert.match(await result(), /^valid\n/, "a longer leeway");
+  await page.fill("#leeway", "30");
+  assert.match(await result(), /^expired:/, "the leeway back");
+  await page.fill("#offset", "0");
+  await page.dispatchEvent("#offset", "input");
+  assert.match(await result(), /^valid\n/);
+  // The token was signed with the old key: not valid under another secret or key id.
+  await page.fill("#secret", `${"B".repeat(42)}A`);
+  assert.match(await result(), /^bad_signature:/, "another secret");
+  await page.fill("#secret", secret);
+  await page.fill("#kid", "k2");
+  assert.match(await result(), /^unknown_key:/, "another key id");
+  await page.fill("#kid", "k1");
+  assert.match(await result(), /^valid\n/, "the key back");
+});
+
 test("bad input gets the library's error codes", async () => {
   await page.fill("#claims", "[1, 2]");
   await page.click("#sign");
