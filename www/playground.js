@@ -92,12 +92,16 @@ function verifyKind(kind) {
   verify();
 }
 
-/** Changes the character in the middle of the token to another one of the alphabet. */
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Changes the character in the middle of the token to the next one of the base64url alphabet
+ * (a `.` to `A`): clicks go on through the alphabet, so the signed token comes back at the 64th
+ * click at the earliest. */
 function tamper() {
   const token = $("verify-input").value.trim();
   if (!token) return;
   const i = Math.floor(token.length / 2);
-  const swap = token[i] === "A" ? "B" : "A";
+  const swap = ALPHABET[(ALPHABET.indexOf(token[i]) + 1) % ALPHABET.length];
   $("verify-input").value = token.slice(0, i) + swap + token.slice(i + 1);
   verify();
 }

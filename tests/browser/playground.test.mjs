@@ -70,6 +70,30 @@ test("each token verifies; one changed character is refused", async () => {
   }
 });
 
+test("changing one character again never gives back the signed token", async () => {
+  // A token whose middle character (the one the button changes) is A or B: the button swapped
+  // A and B, so a second click restored the token and the page said valid.
+  let kind;
+  let token;
+  for (let n = 0; !kind && n < 500; n++) {
+    await page.fill("#claims", JSON.stringify({ sub: `user-${n}` }));
+    await page.click("#sign");
+    for (const k of ["compact", "jwt", "sealed"]) {
+      const t = await text(`#token-${k}`);
+      if ("AB".includes(t[Math.floor(t.length / 2)])) [kind, token] = [k, t];
+    }
+  }
+  assert.ok(kind, "no token with A or B in the middle in 1500");
+  await page.click(`[data-verify=${kind}]`);
+  for (let click = 1; click <= 3; click++) {
+    await page.click("#tamper");
+    assert.notEqual(await page.inputValue("#verify-input"), token, `${kind}, click ${click}`);
+    assert.match(await text("#verify-result"), /^bad_signature:/, `${kind}, click ${click}`);
+  }
+  await page.fill("#claims", '{"sub": "user-12345", "role": "admin"}');
+  await page.click("#sign");
+});
+
 test("verifying later than the lifetime shows expired, with the claims", async () => {
   await page.click("[data-verify=compact]");
   await page.fill("#offset", "7200");
