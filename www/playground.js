@@ -126,7 +126,9 @@ function simulate() {
   } catch (e) {
     return show(status, false, describe(e));
   }
-  const visitors = Math.min(Math.max(Number($("visitors").value) || 1, 1), 200_000);
+  // Whole visitors, 1 to 200,000 (Array.from would route 1000 of "1000.5", and the shares
+  // would be of 1000.5).
+  const visitors = Math.min(Math.max(Math.floor(Number($("visitors").value)) || 1, 1), 200_000);
   const ip = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   const routeAll = () => Array.from({ length: visitors }, (_, i) => affinity.route({ clientIp: ip(i) }).backend);
   try {

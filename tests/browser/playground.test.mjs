@@ -168,6 +168,17 @@ test("sticky sessions: shares follow the weights; a downed backend's visitors al
   assert.deepEqual(await shares(), even, "the same backends again: the same routing");
 });
 
+test("sticky sessions: a fractional number of visitors routes whole visitors, shares add up to 100%", async () => {
+  await page.fill("#visitors", "1000.5");
+  await page.click("#simulate");
+  assert.equal(await text("#simulate-status"), "1000 visitors routed");
+  const shares = await page.$$eval("#shares tr", (rows) => rows.slice(1).map((r) => parseFloat(r.cells[3].textContent)));
+  const sum = shares.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 100) < 0.25, `shares add up to ${sum}%`);
+  await page.fill("#visitors", "10000");
+  await page.click("#simulate");
+});
+
 test("the page keeps to the server's CSP and loads nothing from elsewhere", async () => {
   assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
   const origin = `http://127.0.0.1:${server.address().port}/`;
