@@ -124,6 +124,9 @@ function simulate() {
   try {
     affinity = new Affinity({ secret: $("secret").value, mode: "ip", backends });
   } catch (e) {
+    // Backends that are not a configuration: no table or figures of the last one stay shown.
+    $("shares").replaceChildren();
+    $("moved").textContent = "";
     return show(status, false, describe(e));
   }
   // Whole visitors, 1 to 200,000 (Array.from would route 1000 of "1000.5", and the shares
@@ -144,6 +147,8 @@ function simulate() {
       : "Untick a backend to take it down.";
     show(status, true, `${visitors} visitors routed`);
   } catch (e) {
+    // No backend up (no_backend): the table stays, to tick one again; the figures go.
+    $("moved").textContent = "";
     show(status, false, describe(e));
   } finally {
     affinity.free();

@@ -179,6 +179,26 @@ test("sticky sessions: a fractional number of visitors routes whole visitors, sh
   await page.click("#simulate");
 });
 
+test("sticky sessions: every backend down is no_backend, and no figures of before stay shown", async () => {
+  for (const id of ["a", "b", "c"]) await page.uncheck(`[data-backend=${id}]`);
+  assert.match(await text("#moved"), /^a, b, c down: \d+ visitors moved/);
+  await page.uncheck("[data-backend=d]");
+  assert.match(await text("#simulate-status"), /^no_backend:/);
+  assert.equal(await text("#moved"), "", "the line still told of a, b and c down");
+  for (const id of ["a", "b", "c", "d"]) await page.check(`[data-backend=${id}]`);
+  assert.equal(await text("#simulate-status"), "10000 visitors routed");
+  assert.equal(await text("#moved"), "Untick a backend to take it down.");
+  // Backends that are no configuration: neither the table nor the line of the last one stays.
+  await page.fill("#backends", "a 0\nb 1");
+  await page.click("#simulate");
+  assert.match(await text("#simulate-status"), /^invalid_config:/);
+  assert.equal(await page.$$eval("#shares tr", (rows) => rows.length), 0);
+  assert.equal(await text("#moved"), "");
+  await page.fill("#backends", "a 1\nb 1\nc 1\nd 2");
+  await page.click("#simulate");
+  assert.equal(await text("#simulate-status"), "10000 visitors routed");
+});
+
 test("the page keeps to the server's CSP and loads nothing from elsewhere", async () => {
   assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
   const origin = `http://127.0.0.1:${server.address().port}/`;
