@@ -199,6 +199,29 @@ test("sticky sessions: every backend down is no_backend, and no figures of befor
   assert.equal(await text("#simulate-status"), "10000 visitors routed");
 });
 
+test("accessibility basics: every control labelled, buttons told apart, results announced, all by keyboard", async () => {
+  const unlabelled = await page.$$eval("input, textarea, select", (els) =>
+    els.filter((e) => !e.labels?.length && !e.getAttribute("aria-label")).map((e) => e.id || e.outerHTML),
+  );
+  assert.deepEqual(unlabelled, [], "controls without a label");
+  const names = await page.$$eval("button", (bs) => bs.map((b) => b.getAttribute("aria-label") ?? b.textContent.trim()));
+  assert.equal(new Set(names).size, names.length, `buttons of the same name: ${names}`);
+  // Where results appear: live regions, read out by screen readers when they change.
+  for (const id of ["status", "config-status", "sign-status", "verify-result", "simulate-status", "moved"]) {
+    const live = await page.$eval(`#${id}`, (e) => e.tagName === "OUTPUT" || e.getAttribute("role") === "status" || e.hasAttribute("aria-live"));
+    assert.ok(live, `#${id} is not a live region`);
+  }
+  // Tab reaches every button and control, in the order of the page.
+  await page.focus("#kid");
+  const reached = new Set();
+  for (let i = 0; i < 30; i++) {
+    reached.add(await page.evaluate(() => document.activeElement.id || document.activeElement.dataset.verify || document.activeElement.dataset.backend));
+    await page.keyboard.press("Tab");
+  }
+  const all = await page.$$eval("button, input, textarea, select", (els) => els.map((e) => e.id || e.dataset.verify || e.dataset.backend));
+  assert.deepEqual(all.filter((id) => !reached.has(id)), []);
+});
+
 test("the page keeps to the server's CSP and loads nothing from elsewhere", async () => {
   assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
   const origin = `http://127.0.0.1:${server.address().port}/`;
