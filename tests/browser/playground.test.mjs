@@ -3,6 +3,7 @@
 // changed character, shows expiry, and routes visitors with only a downed backend's moving.
 // CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
@@ -220,6 +221,72 @@ test("accessibility basics: every control labelled, buttons told apart, results 
   }
   const all = await page.$$eval("button, input, textarea, select", (els) => els.map((e) => e.id || e.dataset.verify || e.dataset.backend));
   assert.deepEqual(all.filter((id) => !reached.has(id)), []);
+});
+
+test("every character of each kind changed is refused with an integrity code, never valid", async () => {
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const codes = {
+    compact: /^(malformed|wrong_purpose|unknown_key|bad_signature):/,
+    jwt: /^(malformed|unsupported_alg|unknown_key|bad_signature):/,
+    sealed: /^(malformed|unknown_key|bad_signature):/,
+  };
+  await page.click("#sign");
+  for (const kind of ["compact", "jwt", "sealed"]) {
+    const token = await text(`#token-${kind}`);
+    await page.selectOption("#kind", kind);
+    const changed = [token.slice(0, -1), `${token}A`];
+    for (let i = 0; i < token.length; i++) {
+      const swap = ALPHABET[(ALPHABET.indexOf(token[i]) + 1) % 64];
+      changed.push(token.slice(0, i) + swap + token.slice(i + 1));
+    }
+    // Typed into the box and verified by the page's button, in one round trip for all of them.
+    const results = await page.evaluate((tokens) =>
+      tokens.map((t) => {
+        document.getElementById("verify-input").value = t;
+        document.getElementById("verify").click();
+        return document.getElementById("verify-result").textContent;
+      }), changed);
+    results.forEach((result, i) => assert.match(result, codes[kind], `${kind}: ${changed[i]}`));
+  }
+});
+
+test("nothing a token, its claims, the backends or the URL carry becomes markup or script", async () => {
+  const port = server.address().port;
+  const xss = (n) => `<img/src=x/onerror=window.pwned=${n}>`;
+  await page.goto(`http://127.0.0.1:${port}/?token=${encodeURIComponent(xss(1))}#${encodeURIComponent(xss(2))}`);
+  await page.waitForSelector("body[data-ready=true]");
+  // Claims: shown as JSON text after each verify.
+  await page.fill("#claims", JSON.stringify({ sub: xss(3), [`</pre>${xss(4)}`]: 1 }));
+  await page.click("#sign");
+  for (const kind of ["compact", "jwt", "sealed"]) {
+    await page.click(`[data-verify=${kind}]`);
+    assert.ok((await text("#verify-result")).includes(JSON.stringify(xss(3)).slice(1, -1)), kind);
+  }
+  // A JWT signed with the page's secret whose kid and alg are markup: error messages quote them.
+  const secret = Buffer.from(await page.inputValue("#secret"), "base64url");
+  const now = Math.floor(Date.now() / 1000);
+  for (const header of [{ alg: "HS256", kid: xss(5) }, { alg: xss(6), kid: "k1" }]) {
+    const input = [header, { sub: xss(7), iat: now, exp: now + 60 }]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString("base64url"))
+      .join(".");
+    const jwt = `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+    await page.selectOption("#kind", "jwt");
+    await page.fill("#verify-input", jwt);
+    await page.click("#verify");
+    assert.match(await text("#verify-result"), /^(unknown_key|unsupported_alg|malformed):/);
+  }
+  // A backend id of markup: the table shows it as text, and its checkbox takes it down.
+  await page.fill("#backends", `${xss(8)} 1\nb 1`);
+  await page.click("#simulate");
+  assert.equal(await text("#simulate-status"), "10000 visitors routed");
+  assert.equal((await text("#shares tr:nth-child(2) td:first-child")).trim(), xss(8));
+  await page.uncheck("#shares tr:nth-child(2) input");
+  assert.ok((await text("#moved")).startsWith(`${xss(8)} down: `));
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.equal(await page.$$eval("main img, main script", (els) => els.length), 0);
+  // The page as the other tests left it.
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForSelector("body[data-ready=true]");
 });
 
 test("the page keeps to the server's CSP and loads nothing from elsewhere", async () => {
