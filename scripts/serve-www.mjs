@@ -48,7 +48,11 @@ export function serve(port = 8080) {
       return res.end("not found\n");
     }
     res.writeHead(200, { ...HEADERS, "content-type": type });
-    createReadStream(file).pipe(res);
+    // A read that fails after the stat (a file deleted or rewritten meanwhile, as make pkg-www
+    // does) cuts this answer short; unhandled, the stream's error stopped the server.
+    createReadStream(file)
+      .on("error", () => res.destroy())
+      .pipe(res);
   });
   return new Promise((ok) => server.listen(port, "127.0.0.1", () => ok(server)));
 }

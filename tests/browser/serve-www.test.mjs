@@ -1,7 +1,7 @@
 // scripts/serve-www.mjs, the playground's server (`make playground`), against requests a browser
 // would not send: it serves www/ and nothing else, and a bad request never stops it.
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -93,5 +93,23 @@ test("a malformed request is refused and the server keeps serving", async () => 
   for (const path of ["/%E0%A4%A", "/%", "//"]) {
     assert.ok([400, 404].includes(await status(path)), path);
     assert.equal(await status("/"), 200, `after ${path}`);
+  }
+});
+
+test("a file whose read fails ends that answer, not the server", { skip: !existsSync("/proc/self/mem") }, async () => {
+  // /proc/self/mem is a regular file whose first page cannot be read (EIO): as a file of www/
+  // deleted or rewritten (make pkg-www) between the server's stat and its read.
+  const link = join(ROOT, "www", "serve-www-test-eio.json");
+  rmSync(link, { force: true });
+  symlinkSync("/proc/self/mem", link);
+  try {
+    const got = await fetch(`${base}/serve-www-test-eio.json`, { signal: AbortSignal.timeout(5000) }).then(
+      async (res) => `${res.status} ${(await res.text()).length} bytes`,
+      (e) => `refused: ${e.message}`,
+    );
+    assert.doesNotMatch(got, /^200 [1-9]/, "no content from it");
+    assert.equal(await status("/"), 200, "the server still serves");
+  } finally {
+    rmSync(link, { force: true });
   }
 });
