@@ -36,6 +36,8 @@ function configure() {
   try {
     tokens = new SessionTokens(config);
     sealed = new SealedTokens(config);
+    // The time slider reaches past the expiry of a token of this lifetime.
+    $("offset").max = String(Math.max(7200, 2 * config.ttlSeconds));
     show($("config-status"), true, "keys ready");
   } catch (e) {
     tokens = sealed = null;

@@ -106,6 +106,21 @@ test("verifying later than the lifetime shows expired, with the claims", async (
   assert.match(await text("#verify-result"), /^valid\n/);
 });
 
+test("the time slider reaches past the expiry of any lifetime set", async () => {
+  await page.fill("#ttl", "86400");
+  await page.click("#sign");
+  await page.click("[data-verify=compact]");
+  await page.fill("#offset", String(86400 + 60));
+  await page.dispatchEvent("#offset", "input");
+  assert.equal(await text("#offset-label"), "+86460 s");
+  assert.match(await text("#verify-result"), /^expired:/);
+  await page.fill("#offset", "0");
+  await page.dispatchEvent("#offset", "input");
+  await page.fill("#ttl", "3600");
+  await page.click("#sign");
+  assert.equal(await page.getAttribute("#offset", "max"), "7200");
+});
+
 test("a change of the keys or the leeway verifies the token again", async () => {
   const result = () => text("#verify-result");
   const secret = await page.inputValue("#secret");
