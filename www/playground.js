@@ -208,17 +208,20 @@ async function load() {
 function start() {
   $("secret").value = newSecret();
   configure();
-  // The result below always answers for the keys and leeway shown above.
+  // The results below always answer for the keys and leeway shown above.
   for (const id of ["kid", "secret", "ttl", "leeway"]) {
     $(id).addEventListener("input", () => {
       configure();
       if ($("verify-input").value.trim()) verify();
+      // The routing is keyed with the secret too.
+      if (id === "secret") simulate();
     });
   }
   $("new-secret").addEventListener("click", () => {
     $("secret").value = newSecret();
     configure();
     sign();
+    simulate();
   });
   $("sign").addEventListener("click", sign);
   for (const b of document.querySelectorAll("[data-verify]")) {

@@ -184,6 +184,22 @@ test("sticky sessions: shares follow the weights; a downed backend's visitors al
   assert.deepEqual(await shares(), even, "the same backends again: the same routing");
 });
 
+test("sticky sessions: a new secret routes the visitors again, keyed with it", async () => {
+  const shown = async () => [await text("#moved"), await text("#shares")];
+  const secret = await page.inputValue("#secret");
+  await page.uncheck("[data-backend=b]");
+  await page.fill("#secret", `${"C".repeat(42)}A`);
+  const afterTyping = await shown();
+  await page.click("#simulate");
+  assert.deepEqual(afterTyping, await shown(), "the figures shown were of the old secret");
+  await page.click("#new-secret");
+  const afterNew = await shown();
+  await page.click("#simulate");
+  assert.deepEqual(afterNew, await shown(), "New secret: the figures shown were of the old one");
+  await page.fill("#secret", secret);
+  await page.check("[data-backend=b]");
+});
+
 test("sticky sessions: a fractional number of visitors routes whole visitors, shares add up to 100%", async () => {
   await page.fill("#visitors", "1000.5");
   await page.click("#simulate");
