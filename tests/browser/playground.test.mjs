@@ -106,6 +106,22 @@ test("verifying later than the lifetime shows expired, with the claims", async (
   assert.match(await text("#verify-result"), /^valid\n/);
 });
 
+test("expiry and leeway as labelled, for each kind: valid from iat - leeway, expired from exp + leeway", async () => {
+  await page.click("#sign");
+  // Lifetime 3600 s, leeway 30 s; each offset on the slider's 30 s steps (the test has 30 s).
+  const expected = { "-60": "not_yet_valid", "-30": "valid", 3570: "valid", 3600: "valid", 3630: "expired" };
+  for (const kind of ["compact", "jwt", "sealed"]) {
+    await page.click(`[data-verify=${kind}]`);
+    for (const [offset, code] of Object.entries(expected)) {
+      await page.fill("#offset", offset);
+      await page.dispatchEvent("#offset", "input");
+      assert.equal((await text("#verify-result")).split(/[:\n]/)[0], code, `${kind} at ${offset} s`);
+    }
+  }
+  await page.fill("#offset", "0");
+  await page.dispatchEvent("#offset", "input");
+});
+
 test("the time slider reaches past the expiry of any lifetime set", async () => {
   await page.fill("#ttl", "86400");
   await page.click("#sign");
