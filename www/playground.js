@@ -47,6 +47,11 @@ function configure() {
 
 // 2. Sign the claims three ways.
 function sign() {
+  // No token stays shown beside claims or keys it was not signed from.
+  for (const kind of ["compact", "jwt", "sealed"]) {
+    $(`token-${kind}`).textContent = "";
+    $(`len-${kind}`).textContent = "";
+  }
   if (!tokens) return show($("sign-status"), false, "fix the keys first");
   let claims;
   try {

@@ -163,6 +163,22 @@ test("a change of the keys or the leeway verifies the token again", async () => 
   assert.match(await result(), /^valid\n/, "the key back");
 });
 
+test("claims that do not sign leave no token of the claims before in the table", async () => {
+  await page.click("#sign");
+  for (const claims of ["[1, 2]", "not json", JSON.stringify({ big: "x".repeat(5000) })]) {
+    await page.fill("#claims", claims);
+    await page.click("#sign");
+    assert.match(await text("#sign-status"), /^(invalid_claims|too_large|the claims are not JSON):/, claims);
+    for (const kind of ["compact", "jwt", "sealed"]) {
+      assert.equal(await text(`#token-${kind}`), "", `${kind} after ${claims.slice(0, 20)}`);
+      assert.equal(await text(`#len-${kind}`), "");
+    }
+  }
+  await page.fill("#claims", '{"sub": "user-12345", "role": "admin"}');
+  await page.click("#sign");
+  assert.equal(await text("#sign-status"), "signed");
+});
+
 test("bad input gets the library's error codes", async () => {
   await page.fill("#claims", "[1, 2]");
   await page.click("#sign");
