@@ -23,13 +23,15 @@ function show(el, ok, text) {
 
 const describe = (e) => (e && e.code ? `${e.code}: ${e.message}` : String(e));
 
-// 1. Keys: one SessionTokens and one SealedTokens over the same keyring.
+// 1. Keys: one SessionTokens and one SealedTokens over the same keyring: the key shown signs,
+// the one it replaced at the last rotation (if any) still verifies.
 let tokens = null;
 let sealed = null;
+let previous = null;
 
 function configure() {
   const config = {
-    keys: [{ id: $("kid").value, secret: $("secret").value }],
+    keys: [{ id: $("kid").value, secret: $("secret").value }, ...(previous ? [previous] : [])],
     ttlSeconds: Number($("ttl").value),
     leewaySeconds: Number($("leeway").value),
   };
@@ -38,11 +40,24 @@ function configure() {
     sealed = new SealedTokens(config);
     // The time slider reaches past the expiry of a token of this lifetime.
     $("offset").max = String(Math.max(7200, 2 * config.ttlSeconds));
-    show($("config-status"), true, "keys ready");
+    const ring = previous ? `: ${$("kid").value} signs, ${previous.id} still verifies` : "";
+    show($("config-status"), true, `keys ready${ring}`);
   } catch (e) {
     tokens = sealed = null;
     show($("config-status"), false, describe(e));
   }
+}
+
+/** A new key signs (the id's number plus one, a new secret); the key shown until now still
+ * verifies, and the one before it is dropped, as README's "Keys and rotation" has it. */
+function rotate() {
+  previous = { id: $("kid").value, secret: $("secret").value };
+  const n = /\d+$/.exec(previous.id);
+  $("kid").value = n ? `${previous.id.slice(0, n.index)}${Number(n[0]) + 1}` : `${previous.id}2`;
+  $("secret").value = newSecret();
+  configure();
+  if ($("verify-input").value.trim()) verify();
+  simulate();
 }
 
 // 2. Sign the claims three ways.
@@ -84,12 +99,15 @@ function verify() {
   const options = { now: Math.floor(Date.now() / 1000) + offsetSeconds() };
   if (!tokens) return show($("verify-result"), false, "fix the keys first");
   try {
-    const claims = {
-      compact: () => tokens.verify(token, options),
-      jwt: () => tokens.verifyJwt(token, options),
-      sealed: () => sealed.verify(token, options),
+    const { claims, keyId, staleKey } = {
+      compact: () => tokens.verifyDetailed(token, options),
+      jwt: () => tokens.verifyJwtDetailed(token, options),
+      sealed: () => sealed.verifyDetailed(token, options),
     }[$("kind").value]();
-    show($("verify-result"), true, `valid\n${JSON.stringify(claims, null, 2)}`);
+    const stale = staleKey
+      ? `\nsigned with ${keyId}, the key before: sign the claims again to move it to ${$("kid").value}`
+      : "";
+    show($("verify-result"), true, `valid\n${JSON.stringify(claims, null, 2)}${stale}`);
   } catch (e) {
     const claims = e.claims ? `\nclaims (authentic, but expired): ${JSON.stringify(e.claims)}` : "";
     show($("verify-result"), false, describe(e) + claims);
@@ -228,6 +246,7 @@ function start() {
     sign();
     simulate();
   });
+  $("rotate").addEventListener("click", rotate);
   $("sign").addEventListener("click", sign);
   for (const b of document.querySelectorAll("[data-verify]")) {
     b.addEventListener("click", () => verifyKind(b.dataset.verify));

@@ -163,6 +163,42 @@ test("a change of the keys or the leeway verifies the token again", async () => 
   assert.match(await result(), /^valid\n/, "the key back");
 });
 
+test("key rotation: the key before still verifies its tokens, which are marked; the next rotation drops it", async () => {
+  const kinds = ["compact", "jwt", "sealed"];
+  await page.click("#sign");
+  const before = {};
+  for (const kind of kinds) before[kind] = await text(`#token-${kind}`);
+  const verifyOld = async (kind) => {
+    await page.selectOption("#kind", kind);
+    await page.fill("#verify-input", before[kind]);
+    await page.click("#verify");
+    return text("#verify-result");
+  };
+  await page.click("#rotate");
+  assert.equal(await page.inputValue("#kid"), "k2");
+  assert.equal(await text("#config-status"), "keys ready: k2 signs, k1 still verifies");
+  for (const kind of kinds) {
+    assert.match(await verifyOld(kind), /^valid\n[^]*\nsigned with k1, the key before: sign the claims again to move it to k2$/, kind);
+  }
+  await page.click("#sign");
+  for (const kind of kinds) {
+    await page.click(`[data-verify=${kind}]`);
+    const result = await text("#verify-result");
+    assert.match(result, /^valid\n/, kind);
+    assert.doesNotMatch(result, /key before/, kind);
+  }
+  await page.click("#rotate");
+  assert.equal(await page.inputValue("#kid"), "k3");
+  assert.equal(await text("#config-status"), "keys ready: k3 signs, k2 still verifies");
+  // k1 is gone: its compact and sealed tokens name it; its JWT, from a one-key ring, has no kid
+  // and is tried against each key.
+  const gone = { compact: "unknown_key", jwt: "bad_signature", sealed: "unknown_key" };
+  for (const kind of kinds) assert.match(await verifyOld(kind), new RegExp(`^${gone[kind]}:`), kind);
+  // The page as the other tests expect it: one key, k1.
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForSelector("body[data-ready=true]");
+});
+
 test("claims that do not sign leave no token of the claims before in the table", async () => {
   await page.click("#sign");
   for (const claims of ["[1, 2]", "not json", JSON.stringify({ big: "x".repeat(5000) })]) {
