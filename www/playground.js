@@ -168,10 +168,12 @@ function simulate() {
     for (const id of down) affinity.setHealthy(id, false);
     const after = down.size ? routeAll() : before;
     render(backends, visitors, after);
+    // Counted, not claimed: how many moved, and how many of those were on a backend still up.
     const moved = after.filter((b, i) => b !== before[i]).length;
+    const others = after.filter((b, i) => b !== before[i] && !down.has(before[i])).length;
     $("moved").textContent = down.size
-      ? `${[...down].join(", ")} down: ${moved} visitors moved (${((100 * moved) / visitors).toFixed(1)}%), ` +
-        `all of them from ${down.size > 1 ? "those backends" : "that backend"}; nobody else moved.`
+      ? `${[...down].join(", ")} down: ${moved} visitors moved (${((100 * moved) / visitors).toFixed(1)}%): ` +
+        `${moved - others} of them from ${down.size > 1 ? "those backends" : "that backend"}, ${others} from the others.`
       : "Untick a backend to take it down.";
     show(status, true, `${visitors} visitors routed`);
   } catch (e) {

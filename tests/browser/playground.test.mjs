@@ -245,6 +245,9 @@ test("sticky sessions: shares follow the weights; a downed backend's visitors al
   const moved = await text("#moved");
   const percent = parseFloat(moved.match(/\(([\d.]+)%\)/)[1]);
   assert.ok(Math.abs(percent - even.b) < 0.05, `${moved} (b had ${even.b}%)`);
+  // Counted, not claimed: every visitor that moved was b's.
+  const count = moved.match(/^b down: (\d+) visitors moved/)[1];
+  assert.match(moved, new RegExp(`: ${count} of them from that backend, 0 from the others\\.$`));
   const without = await shares();
   assert.equal(without.b, 0);
   for (const id of ["a", "c", "d"]) assert.ok(without[id] >= even[id], `${id} lost visitors`);
