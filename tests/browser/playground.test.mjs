@@ -1,6 +1,9 @@
 // The playground (www/) in a real headless Chromium, on the release wasm built into www/pkg
-// (`make browser-test`, part of `make test`): the page loads the wasm, signs, verifies, refuses a
-// changed character, shows expiry, and routes visitors with only a downed backend's moving.
+// (`make browser-test`, part of `make test`), served by scripts/serve-www.mjs with its CSP: the
+// page loads the wasm (or says why not), signs, verifies, refuses every changed character with
+// an integrity code, shows expiry and leeway as labelled, rotates keys, routes visitors with only
+// a downed backend's moving, writes no markup it is given, is usable by keyboard and screen
+// reader, and fetches nothing from elsewhere.
 // CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
