@@ -21,7 +21,10 @@ function show(el, ok, text) {
   el.className = el.className.replace(/\b(ok|error)\b/g, "").trim() + (ok ? " ok" : " error");
 }
 
-const describe = (e) => (e && e.code ? `${e.code}: ${e.message}` : String(e));
+// The library's errors by their code, the page's own (plain Error) by their message, others as
+// they print ("TypeError: Failed to fetch").
+const describe = (e) =>
+  e && e.code ? `${e.code}: ${e.message}` : e instanceof Error && e.name === "Error" ? e.message : String(e);
 
 // 1. Keys: one SessionTokens and one SealedTokens over the same keyring: the key shown signs,
 // the one it replaced at the last rotation (if any) still verifies.
@@ -137,10 +140,15 @@ function tamper() {
 // 4. Sticky sessions: route many visitors by IP, then again with the unticked backends down.
 let down = new Set();
 
+/** The backends textarea: `id weight` (weight 1 if left out) a line; more on a line is refused. */
 function parseBackends() {
   return $("backends")
     .value.split("\n")
-    .map((line) => line.trim().split(/\s+/))
+    .map((line, n) => {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length > 2) throw new Error(`line ${n + 1}, "${line.trim()}": one backend a line, its id and weight`);
+      return fields;
+    })
     .filter(([id]) => id)
     .map(([id, weight = "1"]) => ({ id, weight: Number(weight) }));
 }
@@ -148,8 +156,9 @@ function parseBackends() {
 function simulate() {
   const status = $("simulate-status");
   let affinity;
-  const backends = parseBackends();
+  let backends;
   try {
+    backends = parseBackends();
     affinity = new Affinity({ secret: $("secret").value, mode: "ip", backends });
   } catch (e) {
     // Backends that are not a configuration: no table or figures of the last one stay shown.

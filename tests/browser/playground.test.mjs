@@ -294,6 +294,10 @@ test("sticky sessions: every backend down is no_backend, and no figures of befor
   for (const id of ["a", "b", "c", "d"]) await page.check(`[data-backend=${id}]`);
   assert.equal(await text("#simulate-status"), "10000 visitors routed");
   assert.equal(await text("#moved"), "Untick a backend to take it down.");
+  // A line of more than an id and a weight is refused, not read in part.
+  await page.fill("#backends", "a 1\nb 2 3");
+  await page.click("#simulate");
+  assert.equal(await text("#simulate-status"), 'line 2, "b 2 3": one backend a line, its id and weight');
   // Backends that are no configuration: neither the table nor the line of the last one stays.
   await page.fill("#backends", "a 0\nb 1");
   await page.click("#simulate");
