@@ -659,4 +659,91 @@ mod tests {
         assert_eq!(Snapshot::parse("{"), None);
         assert_eq!(Snapshot::parse("[]"), None);
     }
+
+    /// What the book keeps to answer in O(1) (each origin's snapshot mark by index, the earliest
+    /// ends of the passive marks) against the rule written out: an origin is up when it is
+    /// passively up and not marked down by a fresh snapshot, unless the fresh snapshot marks
+    /// down every origin passively up and some origin is ("fail open"). Any sequence of marks,
+    /// snapshots (fresh, stale, future-dated, naming other ids) and times.
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        const IDS: [&str; 3] = ["a", "b", "c"];
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Wait(u64),
+            Mark(usize),
+            /// Each origin probed healthy, unhealthy or not named; "zz" unhealthy when true;
+            /// checked this many seconds before now (negative: ahead).
+            Snapshot([Option<bool>; 3], bool, i64),
+            NoSnapshot,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (0u64..40).prop_map(Op::Wait),
+                (0usize..3).prop_map(Op::Mark),
+                (
+                    proptest::array::uniform3(proptest::option::of(any::<bool>())),
+                    any::<bool>(),
+                    -400i64..400,
+                )
+                    .prop_map(|(h, zz, age)| Op::Snapshot(h, zz, age)),
+                Just(Op::NoSnapshot),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn the_book_answers_as_the_rule_says(ops in proptest::collection::vec(op(), 1..40)) {
+                let mut c = config();
+                c.origins.push(Origin { id: "c".into(), ..c.origins[0].clone() });
+                let mut book = HealthBook::new(&c);
+                let mut now: UnixTime = 10_000;
+                let mut until: [Option<UnixTime>; 3] = [None; 3];
+                let mut shared: Option<(UnixTime, [bool; 3])> = None;
+                for op in ops {
+                    match op {
+                        Op::Wait(s) => now += s,
+                        Op::Mark(i) => {
+                            book.mark_down(IDS[i], now);
+                            until[i] = Some(now + 30);
+                        }
+                        Op::Snapshot(health, zz, age) => {
+                            let at = now.saturating_add_signed(-age);
+                            let mut snap = Snapshot { checked_at: at, ..Snapshot::default() };
+                            for (id, h) in IDS.iter().zip(health) {
+                                if let Some(h) = h {
+                                    snap.origins.insert((*id).into(), Probe::answered(if h { 200 } else { 503 }, 1));
+                                }
+                            }
+                            if zz {
+                                snap.origins.insert("zz".into(), Probe::failed("refused", 1));
+                            }
+                            book.set_shared(Some(snap), now);
+                            shared = Some((at, health.map(|h| h == Some(false))));
+                        }
+                        Op::NoSnapshot => {
+                            book.set_shared(None, now);
+                            shared = None;
+                        }
+                    }
+                    let passive = until.map(|t| t.is_none_or(|t| now >= t));
+                    let marked = shared
+                        .filter(|(at, _)| now.abs_diff(*at) <= 300)
+                        .map(|(_, down)| down);
+                    let both = |i: usize| passive[i] && !marked.is_some_and(|m| m[i]);
+                    let open = marked.is_some() && passive.iter().any(|&p| p) && !(0..3).any(both);
+                    prop_assert_eq!(book.failing_open(now), open);
+                    for (i, id) in IDS.iter().enumerate() {
+                        let up = both(i) || (open && passive[i]);
+                        prop_assert_eq!(book.is_up(id, now), up, "{} at {}", id, now);
+                        prop_assert_eq!(book.is_up_at(i, now), up);
+                    }
+                }
+            }
+        }
+    }
 }
