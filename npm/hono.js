@@ -22,6 +22,7 @@ const STATE = "edgeSession";
  * Cache fields that CDNs obey instead of Cache-Control: RFC 9213's CDN-Cache-Control, those of
  * Cloudflare and Vercel, Surrogate-Control (Fastly and others), Akamai's Edge-Control. With
  * `CDN-Cache-Control: max-age=600`, a private Cache-Control does not keep the CDN from storing.
+ * (The library's `cookie::cache::CDN_CACHE_FIELDS`: the same list.)
  */
 const CDN_CACHE_FIELDS = [
   "cdn-cache-control",
@@ -45,6 +46,9 @@ const copies = new WeakMap();
  * have made `public`). The app's `no-store` or `private` stays; otherwise `public` and `s-maxage`
  * give way to `private` and the other directives stay. The fields a CDN reads in place of
  * Cache-Control (`CDN_CACHE_FIELDS`) are removed: the CDN then reads the private Cache-Control.
+ * The same rule as the library's (`cookie::cache`, used by the gateway and by SessionStore's
+ * applyCookies and clearCookies), copied: the base wasm has no room for it. tests/js/hono.test.mjs
+ * checks that both make the same headers.
  */
 const appendCookie = (c, value) => {
   if (c.res.status !== 101 && copies.get(c) !== c.res) {
@@ -54,8 +58,11 @@ const appendCookie = (c, value) => {
   c.res.headers.append("set-cookie", value);
   const headers = c.res.headers;
   for (const name of CDN_CACHE_FIELDS) headers.delete(name);
-  const directives = (headers.get("cache-control") ?? "").split(",").map((d) => d.trim()).filter(Boolean);
-  const name = (d) => d.split("=")[0].trim().toLowerCase();
+  // Trimmed of spaces and tabs only, as a cache reads directives (and the library: `no-store`
+  // and a no-break space is no `no-store` to a CDN, which would then heed a `public` after it).
+  const ows = (s) => s.replace(/^[ \t]+|[ \t]+$/g, "");
+  const directives = (headers.get("cache-control") ?? "").split(",").map(ows).filter(Boolean);
+  const name = (d) => ows(d.split("=")[0]).toLowerCase();
   if (directives.some((d) => ["no-store", "private"].includes(d.toLowerCase()))) return;
   const kept = directives.filter((d) => !["public", "s-maxage", "private"].includes(name(d)));
   headers.set("cache-control", ["private", ...kept].join(", "));

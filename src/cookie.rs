@@ -8,7 +8,8 @@
 //! `SameSite=None` and `Partitioned` need `Secure`, a `__Secure-` name needs `Secure`, a
 //! `__Host-` name needs `Secure`, `Path=/` and no `Domain`, and an `__Http-` or `__Host-Http-`
 //! name (RFC 6265bis: a cookie no page script set) needs `Secure` and `HttpOnly` (prefixes are
-//! matched without regard to case, as browsers do).
+//! matched without regard to case, as browsers do). A response that sets a cookie is made
+//! private by [`cache`]: no shared cache hands it to other visitors.
 //!
 //! ```
 //! use edge_session::cookie::{self, SameSite, SetCookie};
@@ -25,6 +26,8 @@
 //! assert_eq!(spec.domain("example.com").check().unwrap_err().code(), "invalid_config");
 //! # Ok::<(), edge_session::Error>(())
 //! ```
+
+pub mod cache;
 
 use std::fmt::Write as _;
 

@@ -21,6 +21,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use crate::cookie::cache;
+
 /// The prefix of the headers the gateway owns.
 pub const PREFIX: &str = "x-session-";
 
@@ -492,57 +494,24 @@ pub fn add_cookies(out: &mut Vec<(String, String)>, cookies: impl IntoIterator<I
     }
 }
 
-/// Cache fields that CDNs obey instead of `Cache-Control`: RFC 9213's `CDN-Cache-Control`, those
-/// of Cloudflare and Vercel, `Surrogate-Control` (Fastly and others) and Akamai's `Edge-Control`.
-/// With `CDN-Cache-Control: max-age=600` a CDN stores an answer whatever its `Cache-Control`
-/// says. (The Hono middleware, npm/hono.js, removes the same list.)
-const CDN_CACHE_FIELDS: [&str; 5] = [
-    "cdn-cache-control",
-    "cloudflare-cdn-cache-control",
-    "vercel-cdn-cache-control",
-    "surrogate-control",
-    "edge-control",
-];
-
-/// Makes a response for the client `private` (see [`add_cookies`]): the fields a CDN reads in
-/// place of `Cache-Control` go; an origin's `no-store` or `private` stays as it is; otherwise
-/// `public` and `s-maxage` give way to `private` and the other directives stay.
+/// Makes a response for the client `private` (see [`add_cookies`]), as
+/// [`cache::private_cache_control`] says: the fields a CDN reads in place of `Cache-Control` go
+/// ([`cache::CDN_CACHE_FIELDS`]); an origin's `no-store` or `private` stays as it is; otherwise
+/// `public` and `s-maxage` give way to `private` and the other directives stay, in one
+/// `Cache-Control` header (several are read as one list).
 pub fn make_private(out: &mut Vec<(String, String)>) {
-    out.retain(|(n, _)| {
-        !CDN_CACHE_FIELDS
-            .iter()
-            .any(|field| n.eq_ignore_ascii_case(field))
-    });
-    let directives: Vec<String> = out
+    out.retain(|(n, _)| !cache::is_cdn_cache_field(n));
+    let is_cache_control = |n: &str| n.eq_ignore_ascii_case("cache-control");
+    let origin = out
         .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
-        .flat_map(|(_, v)| v.split(','))
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
-        .collect();
-    let name = |d: &str| {
-        d.split('=')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    };
-    if directives
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private"))
-    {
-        return;
-    }
-    let kept = directives
-        .iter()
-        .filter(|d| !matches!(name(d).as_str(), "public" | "s-maxage" | "private"))
-        .map(String::as_str);
-    let value = std::iter::once("private")
-        .chain(kept)
+        .filter(|(n, _)| is_cache_control(n))
+        .map(|(_, v)| v.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    out.retain(|(n, _)| !n.eq_ignore_ascii_case("cache-control"));
-    out.insert(0, ("cache-control".to_owned(), value));
+    if let Some(value) = cache::private_cache_control(&origin) {
+        out.retain(|(n, _)| !is_cache_control(n));
+        out.insert(0, ("cache-control".to_owned(), value));
+    }
 }
 
 /// What turns one header list into another, name by name: the names to delete and the headers

@@ -16,7 +16,7 @@ use super::{
     call_now, call_option_number as option_number, js_error, parse, read_call_options, seconds,
     stringify, CallOption, CallOptions,
 };
-use crate::cookie::{SetCookie, MAX_PRESENTED};
+use crate::cookie::{cache, SetCookie, MAX_PRESENTED};
 use crate::error::Error;
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::durable::{self, DurableStore};
@@ -79,9 +79,14 @@ export interface SessionStoreConfig {
 /** Where `load`, `find` and `update` take the session cookie from: its value, or the request (or headers) carrying it (of several cookies of its name, the first of the first four that names a live session). */
 export type SessionCookieSource = string | Request | Headers | { headers: { get(name: string): string | null } } | null | undefined;
 
-/** A response whose headers can take a `Set-Cookie` (not one returned by `fetch`, whose headers are immutable). */
+/** A response whose headers can change (not one returned by `fetch`, whose headers are immutable): `applyCookies` and `clearCookies` append the `Set-Cookie` and make it private. */
 export interface ResponseLike {
-  headers: { append(name: string, value: string): void };
+  headers: {
+    append(name: string, value: string): void;
+    get(name: string): string | null;
+    set(name: string, value: string): void;
+    delete(name: string): void;
+  };
 }
 
 /** Session data: a JSON object. */
@@ -127,6 +132,12 @@ extern "C" {
     type ResponseHeaders;
     #[wasm_bindgen(method, catch)]
     fn append(this: &ResponseHeaders, name: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &ResponseHeaders, name: &str) -> Result<Option<String>, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn set(this: &ResponseHeaders, name: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    fn remove(this: &ResponseHeaders, name: &str) -> Result<(), JsValue>;
 }
 
 /// The time of a call's options `{ now }`, read once in JavaScript ([`read_call_options`]: a
@@ -578,7 +589,8 @@ impl SessionStore {
     /// The `Set-Cookie` value to send with the response when the client does not know the
     /// session yet (created or regenerated, and committed; a commit that changed a stored
     /// session's subject regenerates it): the session cookie with `Max-Age` until the absolute
-    /// timeout. `undefined` when there is nothing to send.
+    /// timeout. `undefined` when there is nothing to send. The value alone: the response you
+    /// put it on is yours to make private (`applyCookies` does both).
     #[wasm_bindgen(js_name = setCookie)]
     pub fn set_cookie(
         &self,
@@ -597,14 +609,23 @@ impl SessionStore {
             .map_err(js_error)
     }
 
-    /// The `Set-Cookie` value that deletes the session cookie (after `destroy`).
+    /// The `Set-Cookie` value that deletes the session cookie (after `destroy`); `clearCookies`
+    /// appends it and makes the response private.
     #[wasm_bindgen(js_name = clearCookie)]
     pub fn clear_cookie(&self) -> Result<String, JsValue> {
         self.cookie.removal().map_err(js_error)
     }
 
     /// Appends the session's `Set-Cookie` to `response` when there is one to send (see
-    /// `setCookie`); returns `response`.
+    /// `setCookie`), and then makes `response` private, so that no shared cache (a CDN) hands
+    /// the cookie and the page to other visitors: its `no-store` or `private` stays; otherwise
+    /// `public` and `s-maxage` give way to `private` and its other directives stay
+    /// (`public, max-age=600` becomes `private, max-age=600`); the fields a CDN obeys in place of
+    /// `Cache-Control` (`CDN-Cache-Control`, `Cloudflare-CDN-Cache-Control`,
+    /// `Vercel-CDN-Cache-Control`, `Surrogate-Control`, `Edge-Control`) are removed. With no
+    /// cookie to send (the client knows the session), `response` is left untouched: its
+    /// caching is the app's (a page that shows the session says `private` itself). Returns
+    /// `response`; headers that cannot change (a `fetch` response's) throw `invalid_config`.
     #[wasm_bindgen(js_name = applyCookies, unchecked_return_type = "Response")]
     pub fn apply_cookies(
         &self,
@@ -613,29 +634,45 @@ impl SessionStore {
         options: Option<NowOptions>,
     ) -> Result<ResponseLike, JsValue> {
         if let Some(header) = self.set_cookie(session, options)? {
-            append_set_cookie(&response, &header)?;
+            send_cookie(&response, &header)?;
         }
         Ok(response)
     }
 
     /// Appends the `Set-Cookie` that deletes the session cookie to `response` (after
-    /// `destroy`, at logout); returns `response`.
+    /// `destroy`, at logout) and makes `response` private, as `applyCookies` does; returns
+    /// `response`.
     #[wasm_bindgen(js_name = clearCookies, unchecked_return_type = "Response")]
     pub fn clear_cookies(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Response")] response: ResponseLike,
     ) -> Result<ResponseLike, JsValue> {
-        append_set_cookie(&response, &self.clear_cookie()?)?;
+        send_cookie(&response, &self.clear_cookie()?)?;
         Ok(response)
     }
 }
 
-fn append_set_cookie(response: &ResponseLike, header: &str) -> Result<(), JsValue> {
-    response.headers()?.append("set-cookie", header).map_err(|_| {
+/// Appends `set_cookie` to `response`, then makes it private as the gateway makes its answers
+/// that set a cookie (`crate::cookie::cache`): its `Cache-Control` rewritten, the CDN's own
+/// cache fields deleted.
+fn send_cookie(response: &ResponseLike, set_cookie: &str) -> Result<(), JsValue> {
+    let immutable = |_| {
         config_error(
             "the response's headers cannot be changed (a fetch response? copy it with new Response(body, response))",
         )
-    })
+    };
+    let headers = response.headers()?;
+    headers
+        .append("set-cookie", set_cookie)
+        .map_err(immutable)?;
+    for field in cache::CDN_CACHE_FIELDS {
+        headers.remove(field).map_err(immutable)?;
+    }
+    let origin = headers.get("cache-control").map_err(immutable)?;
+    if let Some(value) = cache::private_cache_control(&origin.unwrap_or_default()) {
+        headers.set("cache-control", &value).map_err(immutable)?;
+    }
+    Ok(())
 }
 
 /// The session cookie's default name.

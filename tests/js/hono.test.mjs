@@ -1264,3 +1264,66 @@ test("sessionStore under stream(), streamText() and streamSSE(): changes before 
   );
   assert.equal(await (await app.request("/")).text(), "a:1");
 });
+
+test("the middleware and SessionStore's applyCookies and clearCookies make the same caching headers out of the same response", async () => {
+  // Two copies of one rule (npm/hono.js `appendCookie`; the library's `cookie::cache`, which the
+  // gateway uses too): a response that sets a cookie is private, and loses the CDN's own fields.
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  const cases = new Map();
+  app.get("/:i", (c) => {
+    c.get("session").set("n", 1); // a new session: its cookie goes out
+    return new Response("page", { headers: cases.get(c.req.param("i")) });
+  });
+  const CDN = [
+    ["CDN-Cache-Control", "max-age=600"],
+    ["cloudflare-cdn-cache-control", "public, max-age=600"],
+    ["Vercel-CDN-Cache-Control", "max-age=600"],
+    ["surrogate-control", "max-age=600"],
+    ["Edge-Control", "cache-maxage=600s"],
+  ];
+  const table = [
+    [],
+    [["cache-control", "public, max-age=600"]],
+    [["cache-control", "s-maxage=60, public"]],
+    [["cache-control", "no-store"]],
+    [["cache-control", "Private"]],
+    [["cache-control", "max-age=0"]],
+    [["cache-control", "\tPUBLIC ,max-age=5,, S-MaxAge = 9 ,No-Cache"]],
+    [["Cache-Control", "public"], ["cache-control", "max-age=60"]],
+    [["cache-control", 'private="set-cookie", max-age=9']],
+    [["cache-control", "NO-STORE, public"]],
+    [["cache-control", "no-store\u00a0, public"]],
+    [["cache-control", "public\u0085, max-age=1"]],
+    [["cache-control", "public, max-age=600"], ...CDN],
+    [["cache-control", "no-store"], ...CDN],
+    [...CDN, ["content-type", "text/html"]],
+  ];
+  // And lists made at random (a fixed seed) from directives, case, spaces and tabs.
+  const words = ["public", "private", "no-store", "s-maxage=60", "max-age=600", "no-cache", 'private="x"', "immutable", ""];
+  let seed = 7;
+  const next = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % n;
+  const spaced = (w) => [" ", "\t", "", ""][next(4)] + w + [" ", "\t", "", ""][next(4)];
+  const cased = (w) => [w, w.toUpperCase(), w.charAt(0).toUpperCase() + w.slice(1)][next(3)];
+  for (let i = 0; i < 200; i++) {
+    const list = Array.from({ length: 1 + next(4) }, () => spaced(cased(words[next(words.length)]))).join(",");
+    table.push([["cache-control", list], ...CDN.filter(() => next(2))]);
+  }
+  /** A response's headers but its Set-Cookie, as [name, value] pairs in order. */
+  const caching = (res) => [...res.headers].filter(([name]) => name !== "set-cookie");
+  for (const [i, headers] of table.entries()) {
+    const what = JSON.stringify(headers);
+    cases.set(String(i), headers);
+    const viaHono = await app.request(`/${i}`);
+    assert.equal(viaHono.headers.getSetCookie().length, 1, what);
+    const session = await store.load(undefined);
+    session.set("n", 1);
+    await store.commit(session);
+    const applied = store.applyCookies(new Response("page", { headers }), session);
+    assert.equal(applied.headers.getSetCookie().length, 1, what);
+    assert.deepEqual(caching(applied), caching(viaHono), `applyCookies: ${what}`);
+    assert.deepEqual(caching(store.clearCookies(new Response("page", { headers }))), caching(viaHono), `clearCookies: ${what}`);
+    assert.match(viaHono.headers.get("cache-control"), /private|no-store/i, what);
+  }
+});

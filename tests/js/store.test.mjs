@@ -729,3 +729,52 @@ test("of several cookies of its name, load, find and update take the first of fo
   assert.equal(await rejection(() => store.find(none(old.cookie, foreign.cookie), { now: NOW + 4 })), "expired");
   assert.equal((await store.load(none("forged", foreign.cookie), { now: NOW + 4 })).isNew, true);
 });
+
+test("applyCookies and clearCookies make the response private: a shared cache never hands the session cookie to other visitors", async () => {
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("n", 1);
+  await store.commit(session, { now: NOW });
+  /** A page the app made cacheable, knowing nothing of the cookie that rides on it. */
+  const page = (headers) => new Response("page", { headers: { "content-type": "text/html", ...headers } });
+  const cdn = {
+    "CDN-Cache-Control": "max-age=600",
+    "cloudflare-cdn-cache-control": "public, max-age=600",
+    "Vercel-CDN-Cache-Control": "max-age=600",
+    "surrogate-control": "max-age=600",
+    "edge-control": "cache-maxage=600s",
+  };
+  const apply = [
+    ["applyCookies", (res) => store.applyCookies(res, session, { now: NOW })],
+    ["clearCookies", (res) => store.clearCookies(res)],
+  ];
+  for (const [name, call] of apply) {
+    for (const [cacheControl, expected] of [
+      [undefined, "private"],
+      ["public, max-age=600", "private, max-age=600"],
+      ["s-maxage=60, public", "private"],
+      ["no-store", "no-store"],
+      ["Private", "Private"],
+      ["max-age=0", "private, max-age=0"],
+    ]) {
+      const what = `${name}, ${cacheControl}`;
+      const res = call(page({ ...cdn, ...(cacheControl === undefined ? {} : { "cache-control": cacheControl }) }));
+      assert.equal(res.headers.getSetCookie().length, 1, what);
+      assert.equal(res.headers.get("cache-control"), expected, what);
+      // The fields a CDN obeys in place of Cache-Control go, whatever Cache-Control says.
+      for (const field of Object.keys(cdn)) assert.equal(res.headers.get(field), null, `${what}: ${field}`);
+      assert.equal(res.headers.get("content-type"), "text/html", what);
+    }
+  }
+  // No cookie to send (the client knows the session): the response stays as the app made it.
+  const known = await store.load(session.cookie, { now: NOW + 1 });
+  const untouched = store.applyCookies(page({ "cache-control": "public, max-age=600", ...cdn }), known, { now: NOW + 1 });
+  assert.deepEqual(untouched.headers.getSetCookie(), []);
+  assert.equal(untouched.headers.get("cache-control"), "public, max-age=600");
+  assert.equal(untouched.headers.get("cdn-cache-control"), "max-age=600");
+  // Headers that cannot change (a fetch response's): invalid_config, as before.
+  const immutable = Response.redirect("https://example.com/", 302);
+  for (const [name, call] of apply) {
+    assert.throws(() => call(immutable), (e) => e.code === "invalid_config" && /cannot be changed/.test(e.message), name);
+  }
+});
