@@ -665,6 +665,7 @@ mod tests {
     /// passively up and not marked down by a fresh snapshot, unless the fresh snapshot marks
     /// down every origin passively up and some origin is ("fail open"). Any sequence of marks,
     /// snapshots (fresh, stale, future-dated, naming other ids) and times.
+    #[cfg(not(target_arch = "wasm32"))]
     mod model {
         use super::*;
         use proptest::prelude::*;
