@@ -19,7 +19,9 @@ const TYPES = {
 };
 // On every answer. The page runs its own script and the library's wasm ('wasm-unsafe-eval' lets
 // WebAssembly compile, and nothing else run from strings), fetches only its own files, styles
-// only from playground.css (no inline style), and is framed by nobody.
+// only from playground.css (no inline style), and is framed by nobody. www/index.html carries the
+// same policy in a meta, but for frame-ancestors (a header's alone), so that a copy of www/ on
+// another host keeps it: change both (tests/browser/serve-www.test.mjs holds them equal).
 const HEADERS = {
   "content-security-policy":
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; " +

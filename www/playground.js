@@ -2,7 +2,8 @@
 // `make playground`) driven from the page. An error of the library is shown with its own `.code`
 // ("bad_signature: ..."); the page's own messages (claims that are not JSON, keys to fix, a wasm
 // that did not load) have none. Nothing is written as HTML, and nothing is styled inline: the
-// server's Content-Security-Policy (scripts/serve-www.mjs) refuses both.
+// page's Content-Security-Policy (index.html's meta, and scripts/serve-www.mjs's header) refuses
+// both.
 // The library is imported in `load`, below: a missing www/pkg or a wasm that does not compile is
 // then said on the page rather than only in the console.
 let Affinity;

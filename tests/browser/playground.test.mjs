@@ -3,7 +3,7 @@
 // page loads the wasm (or says why not), signs, verifies, refuses every changed character with
 // an integrity code, shows expiry and leeway as labelled, rotates keys, routes visitors with only
 // a downed backend's moving, writes no markup it is given, is usable by keyboard and screen
-// reader, and fetches nothing from elsewhere.
+// reader, fetches nothing from elsewhere, and keeps its CSP when served without the header.
 // CHROMIUM=<path> to use another browser binary (default /usr/bin/chromium).
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
@@ -407,6 +407,48 @@ test("the page keeps to the server's CSP and loads nothing from elsewhere", asyn
   const widths = await page.$$eval("#shares .bar", (bars) => bars.map((b) => b.getBoundingClientRect().width));
   assert.equal(widths.length, 4);
   assert.ok(widths.every((w) => w > 0), `bar widths ${widths}`);
+});
+
+test("served without the server's header (a static host), the page's own CSP still refuses inline script and style", async () => {
+  const other = await browser.newPage();
+  try {
+    // The same files, with no Content-Security-Policy header.
+    await other.route("**/*", async (route) => {
+      const response = await route.fetch();
+      const headers = response.headers();
+      delete headers["content-security-policy"];
+      await route.fulfill({ response, headers });
+    });
+    await other.addInitScript(() => {
+      window.cspViolations = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(e.effectiveDirective));
+    });
+    const res = await other.goto(`http://127.0.0.1:${server.address().port}/`);
+    assert.equal(res.headers()["content-security-policy"], undefined);
+    await other.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+    assert.deepEqual(await other.evaluate(() => window.cspViolations), [], "the page itself keeps to it");
+    // What an injection would add: an inline script, a style element, a style attribute.
+    const got = await other.evaluate(() => {
+      const script = document.createElement("script");
+      script.textContent = "window.inlineRan = true";
+      document.head.append(script);
+      const style = document.createElement("style");
+      style.textContent = "#status { color: rgb(1, 2, 3); }";
+      document.head.append(style);
+      const status = document.getElementById("status");
+      status.setAttribute("style", "background-color: rgb(4, 5, 6)");
+      const computed = getComputedStyle(status);
+      return { ran: window.inlineRan === true, color: computed.color, background: computed.backgroundColor };
+    });
+    assert.equal(got.ran, false, "the inline script ran");
+    assert.notEqual(got.color, "rgb(1, 2, 3)", "the style element applied");
+    assert.notEqual(got.background, "rgb(4, 5, 6)", "the style attribute applied");
+    // Each refusal reported (the events come after the refusals, in a task of their own).
+    await other.waitForFunction(() => window.cspViolations.length >= 3);
+    assert.deepEqual((await other.evaluate(() => window.cspViolations)).sort(), ["script-src-elem", "style-src-attr", "style-src-elem"]);
+  } finally {
+    await other.close();
+  }
 });
 
 test("no errors in the page's console", () => {

@@ -1,7 +1,7 @@
 // scripts/serve-www.mjs, the playground's server (`make playground`), against requests a browser
 // would not send: it serves www/ and nothing else, and a bad request never stops it.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -75,6 +75,20 @@ test("every answer has the security headers: a CSP that lets the wasm compile an
     assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
     assert.equal(res.headers.get("referrer-policy"), "no-referrer", path);
   }
+});
+
+test("the page's own CSP (its meta, for a copy of www/ on a static host) is the header's, less what a meta cannot carry", async () => {
+  const html = readFileSync(join(ROOT, "www", "index.html"), "utf8");
+  const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/i.exec(html)?.[1];
+  assert.ok(meta, "no CSP meta in www/index.html");
+  // The directives a meta cannot carry (CSP Level 3, the <meta> element's algorithm drops them):
+  // only the header keeps them.
+  const headerOnly = ["frame-ancestors", "report-uri", "sandbox"];
+  const header = (await fetch(`${base}/`)).headers.get("content-security-policy");
+  const directives = (policy) => policy.split(";").map((d) => d.trim()).filter(Boolean);
+  assert.deepEqual(directives(meta), directives(header).filter((d) => !headerOnly.includes(d.split(" ")[0])));
+  // The meta comes before anything it governs.
+  assert.ok(html.indexOf(meta) < html.search(/<(link|script|style)\b/i), "the meta after a link, script or style");
 });
 
 test("wasm is served as application/wasm (streaming compilation)", async () => {
