@@ -332,6 +332,49 @@ test("accessibility basics: every control labelled, buttons told apart, results 
   assert.deepEqual(all.filter((id) => !reached.has(id)), []);
 });
 
+/** The WCAG 2 contrast ratio of the text of each element matching `selector` against what lies
+ * behind it, both as Chromium computes them: the element's and its ancestors' backgrounds laid
+ * over the canvas (the system colour of the scheme in use). */
+const contrasts = (selector) =>
+  page.$$eval(selector, (els) => {
+    const rgba = (css) => {
+      const m = /^rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?\)$/.exec(css);
+      if (!m) throw new Error(`not an rgb() colour: ${css}`);
+      return [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
+    };
+    const over = ([r, g, b, a], below) => [r, g, b].map((v, i) => v * a + below[i] * (1 - a));
+    const luminance = (rgb) =>
+      rgb
+        .map((v) => v / 255)
+        .map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const probe = document.createElement("div");
+    probe.style.backgroundColor = "Canvas";
+    document.body.append(probe);
+    const canvas = rgba(getComputedStyle(probe).backgroundColor);
+    probe.remove();
+    return els.map((el) => {
+      const layers = [];
+      for (let e = el; e; e = e.parentElement) layers.unshift(rgba(getComputedStyle(e).backgroundColor));
+      const background = layers.reduce((below, layer) => over(layer, below), canvas);
+      const [light, dark] = [luminance(over(rgba(getComputedStyle(el).color), background)), luminance(background)].sort((a, b) => b - a);
+      return [`${el.id || el.tagName.toLowerCase()}.${el.className.trim().replace(/\s+/g, ".")}`, (light + 0.05) / (dark + 0.05)];
+    });
+  });
+
+test("muted text is of WCAG AA contrast (4.5:1) on its background, light and dark", async () => {
+  try {
+    for (const colorScheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme });
+      const got = await contrasts(".muted:not(.ok, .error)");
+      assert.ok(got.length > 0, "no muted text");
+      for (const [el, ratio] of got) assert.ok(ratio >= 4.5, `${colorScheme}, ${el}: ${ratio.toFixed(2)}:1`);
+    }
+  } finally {
+    await page.emulateMedia({ colorScheme: null });
+  }
+});
+
 test("every character of each kind changed is refused with an integrity code, never valid", async () => {
   const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   const codes = {
