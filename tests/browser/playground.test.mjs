@@ -362,12 +362,18 @@ const contrasts = (selector) =>
     });
   });
 
-test("muted text is of WCAG AA contrast (4.5:1) on its background, light and dark", async () => {
+test("muted, success and error text is of WCAG AA contrast (4.5:1) on its background, light and dark", async () => {
   try {
     for (const colorScheme of ["light", "dark"]) {
       await page.emulateMedia({ colorScheme });
-      const got = await contrasts(".muted:not(.ok, .error)");
-      assert.ok(got.length > 0, "no muted text");
+      // The verify result in green, then in red, on its own grey background.
+      await page.click("[data-verify=compact]");
+      const got = await contrasts(".muted, .ok, .error");
+      await page.click("#tamper");
+      got.push(...(await contrasts("#verify-result")));
+      for (const kind of ["muted", "ok", "error"]) {
+        assert.ok(got.some(([el]) => el.split(".").includes(kind)), `${colorScheme}: no ${kind} text`);
+      }
       for (const [el, ratio] of got) assert.ok(ratio >= 4.5, `${colorScheme}, ${el}: ${ratio.toFixed(2)}:1`);
     }
   } finally {
