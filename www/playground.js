@@ -154,22 +154,35 @@ function parseBackends() {
     .map(([id, weight = "1"]) => ({ id, weight: Number(weight) }));
 }
 
+/** The visitors box: a number from 1 to 200,000, of which the whole visitors are routed
+ * (Array.from would route 1000 of "1000.5", and the shares would be of 1000.5). Anything else is
+ * refused, not replaced: an empty box, or one the browser cannot read as a number (it gives the
+ * script ""), too. */
+function visitorCount() {
+  const value = $("visitors").value.trim();
+  const n = Math.floor(Number(value));
+  if (value === "" || !(n >= 1 && n <= 200_000)) {
+    throw new Error(`visitors${value ? `, "${value}"` : ""}: a number from 1 to 200000`);
+  }
+  return n;
+}
+
 function simulate() {
   const status = $("simulate-status");
   let affinity;
   let backends;
+  let visitors;
   try {
     backends = parseBackends();
+    visitors = visitorCount();
     affinity = new Affinity({ secret: $("secret").value, mode: "ip", backends });
   } catch (e) {
-    // Backends that are not a configuration: no table or figures of the last one stay shown.
+    // Backends that are not a configuration, or no number of visitors: no table or figures of
+    // the last routing stay shown.
     $("shares").replaceChildren();
     $("moved").textContent = "";
     return show(status, false, describe(e));
   }
-  // Whole visitors, 1 to 200,000 (Array.from would route 1000 of "1000.5", and the shares
-  // would be of 1000.5).
-  const visitors = Math.min(Math.max(Math.floor(Number($("visitors").value)) || 1, 1), 200_000);
   const ip = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   const routeAll = () => Array.from({ length: visitors }, (_, i) => affinity.route({ clientIp: ip(i) }).backend);
   try {

@@ -285,6 +285,33 @@ test("sticky sessions: a fractional number of visitors routes whole visitors, sh
   await page.click("#simulate");
 });
 
+test("sticky sessions: a number of visitors out of 1 to 200000, or no number, is refused on the page", async () => {
+  const refused = async (value, message) => {
+    await page.click("#simulate");
+    assert.equal(await text("#simulate-status"), message, value);
+    assert.ok(await page.$eval("#simulate-status", (e) => e.classList.contains("error")), value);
+    // As for backends that are no configuration: no table or line of the last routing stays.
+    assert.equal(await page.$$eval("#shares tr", (rows) => rows.length), 0, value);
+    assert.equal(await text("#moved"), "", value);
+    await page.fill("#visitors", "10000");
+    await page.click("#simulate");
+    assert.equal(await text("#simulate-status"), "10000 visitors routed");
+  };
+  // They were routed as 1 visitor (0, -5, 0.5) or 200000 (200001) without a word.
+  for (const value of ["0", "-5", "0.5", "200001"]) {
+    await page.fill("#visitors", value);
+    await refused(value, `visitors, "${value}": a number from 1 to 200000`);
+  }
+  // No number: an empty box, or what the browser cannot read as one ("1e"), which it gives the
+  // script as "".
+  await page.fill("#visitors", "");
+  await refused("empty", "visitors: a number from 1 to 200000");
+  await page.fill("#visitors", "");
+  await page.type("#visitors", "1e");
+  assert.ok(await page.$eval("#visitors", (e) => e.validity.badInput), "1e is a number to the browser");
+  await refused("1e", "visitors: a number from 1 to 200000");
+});
+
 test("sticky sessions: every backend down is no_backend, and no figures of before stay shown", async () => {
   for (const id of ["a", "b", "c"]) await page.uncheck(`[data-backend=${id}]`);
   assert.match(await text("#moved"), /^a, b, c down: \d+ visitors moved/);
