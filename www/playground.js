@@ -33,13 +33,22 @@ let tokens = null;
 let sealed = null;
 let previous = null;
 
+/** The seconds in a number box. An empty one, or one the browser cannot read as a number (it
+ * gives the script ""), is refused: Number("") is 0, a leeway of none. The library judges the
+ * rest (negative, fractional, too long). */
+function seconds(id, name) {
+  const value = $(id).value.trim();
+  if (value === "") throw new Error(`${name}: a number of seconds`);
+  return Number(value);
+}
+
 function configure() {
-  const config = {
-    keys: [{ id: $("kid").value, secret: $("secret").value }, ...(previous ? [previous] : [])],
-    ttlSeconds: Number($("ttl").value),
-    leewaySeconds: Number($("leeway").value),
-  };
   try {
+    const config = {
+      keys: [{ id: $("kid").value, secret: $("secret").value }, ...(previous ? [previous] : [])],
+      ttlSeconds: seconds("ttl", "lifetime"),
+      leewaySeconds: seconds("leeway", "leeway"),
+    };
     tokens = new SessionTokens(config);
     sealed = new SealedTokens(config);
     // The time slider reaches past the expiry of a token of this lifetime.

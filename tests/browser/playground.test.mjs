@@ -231,6 +231,18 @@ test("bad input gets the library's error codes", async () => {
   assert.equal(await text("#sign-status"), "signed");
 });
 
+test("keys: an empty lifetime or leeway, or one the browser cannot read as a number, is refused, not read as 0", async () => {
+  for (const [id, name, good] of [["ttl", "lifetime", "3600"], ["leeway", "leeway", "30"]]) {
+    await page.fill(`#${id}`, "");
+    assert.equal(await text("#config-status"), `${name}: a number of seconds`, `${id} empty`);
+    // "1e": the browser gives the script "" for it.
+    await page.type(`#${id}`, "1e");
+    assert.equal(await text("#config-status"), `${name}: a number of seconds`, `${id} 1e`);
+    await page.fill(`#${id}`, good);
+    assert.equal(await text("#config-status"), "keys ready");
+  }
+});
+
 test("sticky sessions: shares follow the weights; a downed backend's visitors alone move", async () => {
   await page.click("#simulate");
   assert.equal(await text("#simulate-status"), "10000 visitors routed");
