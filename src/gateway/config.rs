@@ -69,8 +69,8 @@ pub mod names {
     pub const COOKIE_SAMESITE: &str = "COOKIE_SAMESITE";
     /// Path probed on every origin by the cron trigger (default `/health`).
     pub const HEALTH_PATH: &str = "HEALTH_PATH";
-    /// Connection failures in a row that mark an origin down (default 3; answers of any status
-    /// never count).
+    /// Connection failures (or waits past `ORIGIN_TIMEOUT_MS`) in a row that mark an origin down
+    /// (default 3; answers of any status never count).
     pub const HEALTH_FAILURES: &str = "HEALTH_FAILURES";
     /// How long a failed origin is kept out, seconds; also `Retry-After` (default 30).
     pub const HEALTH_DOWN_SECONDS: &str = "HEALTH_DOWN_SECONDS";
@@ -80,6 +80,11 @@ pub mod names {
     pub const HEALTH_CACHE_SECONDS: &str = "HEALTH_CACHE_SECONDS";
     /// Timeout of one health probe, milliseconds (default 3000).
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
+    /// The longest wait for an origin's answer to begin (its status and headers, not its body),
+    /// milliseconds, counted from the request's sending (from a request body's last byte); past
+    /// it the origin gave no answer, as with a connection failure. Unset (default): no limit but
+    /// the platform's.
+    pub const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
     /// Secret: bearer token of the operator endpoints under `/__edge/`; unset disables them.
     pub const OPERATOR_TOKEN: &str = "OPERATOR_TOKEN";
     /// The largest request headers a client may send, bytes (names, values and `: ` and CRLF
@@ -127,7 +132,7 @@ pub mod names {
     pub const DBSC_COOKIE: &str = "DBSC_COOKIE";
 
     /// Every setting the gateway reads, for the worker to collect from its environment.
-    pub const ALL: [&str; 43] = [
+    pub const ALL: [&str; 44] = [
         ORIGINS,
         SESSION_KEYS,
         AFFINITY_SECRET,
@@ -154,6 +159,7 @@ pub mod names {
         HEALTH_MAX_AGE_SECONDS,
         HEALTH_CACHE_SECONDS,
         PROBE_TIMEOUT_MS,
+        ORIGIN_TIMEOUT_MS,
         OPERATOR_TOKEN,
         MAX_REQUEST_HEADER_BYTES,
         DIRECTIVE_NONCE,
@@ -277,6 +283,9 @@ pub struct GatewayConfig {
     pub health_cache_seconds: u64,
     /// Timeout of one health probe, milliseconds.
     pub probe_timeout_ms: u64,
+    /// The longest wait for an origin's status and headers, milliseconds (`ORIGIN_TIMEOUT_MS`);
+    /// `None`: no limit of the gateway's own.
+    pub origin_timeout_ms: Option<u32>,
     /// Bearer token of `/__edge/`; `None` disables those endpoints.
     pub operator_token: Option<OperatorToken>,
     /// Directives count only with the request's `x-session-nonce` (`DIRECTIVE_NONCE`).
@@ -432,6 +441,7 @@ impl GatewayConfig {
             health_max_age: health.max_age,
             health_cache_seconds: health.cache_seconds,
             probe_timeout_ms: health.probe_timeout_ms,
+            origin_timeout_ms: health.origin_timeout_ms,
             operator_token: operator_token.map(OperatorToken),
             directive_nonce,
             max_request_header_bytes: number(
@@ -974,7 +984,11 @@ fn dbsc_section(
     }))
 }
 
-/// The `HEALTH_*` settings and `PROBE_TIMEOUT_MS`.
+/// The longest `ORIGIN_TIMEOUT_MS`, milliseconds: the platform ends a request whose origin has
+/// not answered in about 100 seconds anyway.
+pub const MAX_ORIGIN_TIMEOUT_MS: u64 = 100_000;
+
+/// The `HEALTH_*` settings, `PROBE_TIMEOUT_MS` and `ORIGIN_TIMEOUT_MS`.
 struct HealthSection {
     path: String,
     failures: u32,
@@ -982,6 +996,7 @@ struct HealthSection {
     max_age: u64,
     cache_seconds: u64,
     probe_timeout_ms: u64,
+    origin_timeout_ms: Option<u32>,
 }
 
 fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection, ConfigError> {
@@ -999,6 +1014,10 @@ fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection
         max_age: number(var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?,
         cache_seconds: number(var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
         probe_timeout_ms: number(var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
+        origin_timeout_ms: match var(ORIGIN_TIMEOUT_MS) {
+            None => None,
+            Some(_) => Some(number(var, ORIGIN_TIMEOUT_MS, 0, 1, MAX_ORIGIN_TIMEOUT_MS)? as u32),
+        },
     })
 }
 
@@ -1350,6 +1369,45 @@ mod tests {
         assert_eq!(short.sessions.touch_interval_seconds, 10);
     }
 
+    /// `ORIGIN_TIMEOUT_MS` is off unless set (no limit of the gateway's own, as before it
+    /// existed); set, a whole number of milliseconds from 1 to 100000, anything else refused
+    /// naming it.
+    #[test]
+    fn origin_timeout_is_off_unless_set() {
+        assert_eq!(parse(&[]).unwrap().origin_timeout_ms, None);
+        assert_eq!(
+            parse(&[(ORIGIN_TIMEOUT_MS, "  ")])
+                .unwrap()
+                .origin_timeout_ms,
+            None,
+            "empty text counts as unset"
+        );
+        for (text, ms) in [
+            ("1", 1),
+            ("500", 500),
+            (" 30000 ", 30_000),
+            ("100000", 100_000),
+        ] {
+            let c = parse(&[(ORIGIN_TIMEOUT_MS, text)]).unwrap();
+            assert_eq!(c.origin_timeout_ms, Some(ms), "{text:?}");
+        }
+        for text in [
+            "0",
+            "-1",
+            "-500",
+            "100001",
+            "4294967296",
+            "1.5",
+            "1e3",
+            "30s",
+            "off",
+        ] {
+            let err = parse(&[(ORIGIN_TIMEOUT_MS, text)]).unwrap_err();
+            assert_eq!(err.setting, ORIGIN_TIMEOUT_MS, "{text:?}: {err}");
+            assert!(err.message.contains("from 1 to 100000"), "{text:?}: {err}");
+        }
+    }
+
     #[test]
     fn settings_are_read() {
         let c = parse(&[
@@ -1562,6 +1620,7 @@ mod tests {
             (&[(HEALTH_DOWN_SECONDS, "0")], HEALTH_DOWN_SECONDS),
             (&[(HEALTH_FAILURES, "0")], HEALTH_FAILURES),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
+            (&[(ORIGIN_TIMEOUT_MS, "0")], ORIGIN_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
             (&[(STORE, "redis")], STORE),
             (&[(DIRECTIVE_NONCE, "yes")], DIRECTIVE_NONCE),

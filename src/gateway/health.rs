@@ -1,7 +1,8 @@
 //! Origin health, from two sources.
 //!
 //! - **Passive**, per worker instance: `HEALTH_FAILURES` connection failures in a row (no
-//!   answer in between) mark the origin down for `HEALTH_DOWN_SECONDS`. Any answer, whatever
+//!   answer in between; no answer within `ORIGIN_TIMEOUT_MS`, when set, is one too) mark the
+//!   origin down for `HEALTH_DOWN_SECONDS`. Any answer, whatever
 //!   its status, is the origin talking: a client that finds a path answering 503 (nginx's rate
 //!   limit does) cannot take the origin out for others. Only a request's first try counts, and
 //!   only without a body (see [`Gateway::retry`](super::Gateway::retry)).

@@ -75,6 +75,20 @@ impl Page {
         .with_retry_after(retry_after)
     }
 
+    /// 504: the origin got the request but sent no answer within `ORIGIN_TIMEOUT_MS`, and the
+    /// request cannot be tried elsewhere (or its other try timed out too). A 504, not the 503 of
+    /// an origin out of reach: the origin may have acted on the request, so the client is told
+    /// to check before sending it again. No `Retry-After`: when a hung origin answers again is
+    /// not known.
+    pub fn origin_timeout() -> Self {
+        Page::text(
+            504,
+            "504 Gateway Timeout: the origin server for this request did not answer in time.\n\n\
+             It may have received the request: check before sending it again.\n"
+                .into(),
+        )
+    }
+
     /// 502: the origin answered something the gateway cannot act on.
     pub fn bad_origin_answer(why: &str) -> Self {
         Page::text(
@@ -183,6 +197,13 @@ mod tests {
         assert_eq!(p.status, 503);
         assert!(p.headers.contains(&("retry-after".into(), "30".into())));
         assert!(p.body.contains("all origins are down"));
+        let p = Page::origin_timeout();
+        assert_eq!(p.status, 504);
+        assert!(p.body.starts_with("504 Gateway Timeout: "));
+        assert!(p
+            .headers
+            .contains(&("cache-control".into(), "no-store".into())));
+        assert!(!p.headers.iter().any(|(n, _)| n == "retry-after"));
         assert_eq!(
             Page::json(200, &serde_json::json!({"a": 1})).headers[0].1,
             "application/json"

@@ -723,6 +723,25 @@ impl Gateway {
         }
     }
 
+    /// [`Gateway::retry`] after `attempt` got no answer in time (`ORIGIN_TIMEOUT_MS`): a timeout
+    /// is the origin giving no answer, as a connection failure is (the same passive mark, the
+    /// same other try), but with no try left the answer is the 504 of
+    /// [`Page::origin_timeout`] rather than a 503. Unlike a connection failure, a slow answer is
+    /// something a client may cause (an expensive path): docs/gateway.md tells the operator to
+    /// set the timeout above the slowest one.
+    pub fn retry_timed_out(
+        &mut self,
+        req: &Request<'_>,
+        attempt: &Attempt,
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Retry {
+        match self.retry(req, attempt, now, entropy) {
+            Retry::Respond(_) => Retry::Respond(Page::origin_timeout()),
+            next => next,
+        }
+    }
+
     /// No further try after `failed` gave no answer: a 503 that says whether other origins are
     /// up.
     fn give_up(&self, failed: &str, now: UnixTime) -> Page {
@@ -2646,6 +2665,90 @@ mod tests {
             assert!(
                 matches!(r, Retry::Respond(Page { status: 503, .. })),
                 "{method}"
+            );
+        }
+    }
+
+    /// An origin that gave no answer in time (`ORIGIN_TIMEOUT_MS`) is treated as one out of
+    /// reach: the same streak (first tries without a body, mixed with connection failures), the
+    /// same other try for a retryable request, whose visitor is told it moved; with no try left
+    /// the answer is the 504 (never the 503 of an unreachable origin).
+    #[test]
+    fn a_timeout_counts_as_no_answer_and_ends_in_a_504() {
+        let mut gw = gateway(&[]);
+        // A visitor of one origin, which hangs: the GET moves, and says so.
+        let pinned = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = h(&[(
+            "cookie",
+            cookie_pair(pinned.affinity_cookie.as_deref().unwrap()),
+        )]);
+        let req = get(&jar);
+        let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+        assert_eq!(a.origin, pinned.origin);
+        let Retry::Next(b) = gw.retry_timed_out(&req, &a, NOW, &Entropy::default()) else {
+            panic!("a GET is retried after a timeout");
+        };
+        assert_ne!(b.origin, a.origin);
+        assert!(b
+            .headers
+            .contains(&("x-session-reassigned".into(), "1".into())));
+        // Its other try timed out too: the 504, and that origin is not marked.
+        let r = gw.retry_timed_out(&req, &b, NOW, &Entropy::default());
+        assert_eq!(r, Retry::Respond(Page::origin_timeout()));
+        // A connection failure after the same timed-out try is still the 503.
+        assert!(matches!(
+            gw.retry(&req, &b, NOW, &Entropy::default()),
+            Retry::Respond(Page { status: 503, .. })
+        ));
+        // Timeouts and connection failures make one streak: the third in a row marks it.
+        assert!(gw.health().is_up(&a.origin, NOW));
+        let again = proxy(gw.start(&req, NOW, &Entropy::default()));
+        let _ = gw.retry(&req, &again, NOW, &Entropy::default());
+        assert!(gw.health().is_up(&a.origin, NOW), "two in a row");
+        let third = proxy(gw.start(&req, NOW, &Entropy::default()));
+        let _ = gw.retry_timed_out(&req, &third, NOW, &Entropy::default());
+        assert!(
+            !gw.health().is_up(&a.origin, NOW),
+            "the third, a timeout, marks"
+        );
+        assert!(gw.health().is_up(&b.origin, NOW), "a retry marks nothing");
+
+        // Requests that cannot be tried again get the 504 at once; a body keeps the origin
+        // unmarked (the client may have stalled the upload).
+        let mut gw = gateway(&[("HEALTH_FAILURES", "1")]);
+        for (method, has_body, marks) in [("POST", true, false), ("POST", false, true)] {
+            let req = Request {
+                method,
+                url: "https://app.example/order",
+                headers: &[],
+                has_body,
+            };
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            assert_eq!(
+                gw.retry_timed_out(&req, &a, NOW, &Entropy::default()),
+                Retry::Respond(Page::origin_timeout()),
+                "{method}, body {has_body}"
+            );
+            assert_eq!(
+                gw.health().is_up(&a.origin, NOW),
+                !marks,
+                "{method}, body {has_body}"
+            );
+        }
+        // One origin only: nowhere else to go, the 504; strict failover too.
+        let one = r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#;
+        for vars in [&[("ORIGINS", one)][..], &[("AFFINITY_FAILOVER", "strict")]] {
+            let mut gw = gateway(vars);
+            let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+            let jar = h(&[(
+                "cookie",
+                cookie_pair(first.affinity_cookie.as_deref().unwrap()),
+            )]);
+            let a = proxy(gw.start(&get(&jar), NOW, &Entropy::default()));
+            assert_eq!(
+                gw.retry_timed_out(&get(&jar), &a, NOW, &Entropy::default()),
+                Retry::Respond(Page::origin_timeout()),
+                "{vars:?}"
             );
         }
     }

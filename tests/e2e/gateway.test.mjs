@@ -6,10 +6,12 @@
 // The tests run in order against one gateway: later ones kill and restart origins.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import WebSocket from "ws";
 
-import { Gateway, Jar, sleep, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
 
 const DOWN_SECONDS = 2;
 let origins;
@@ -470,6 +472,197 @@ describe("an origin that hangs on its health path", () => {
       await probed.stop();
       await fast.kill();
       hung.close();
+    }
+  });
+});
+
+/**
+ * An origin of its own (node:http) with paths that take their time: `/hang...` is accepted
+ * and never answered; `/late` answers after 1.5 s; `/upload` answers once the request's body
+ * has all come (`{"bytes", "sha256", "length"}`, the last its Content-Length); `/trickle` sends
+ * its headers at once, then
+ * its body in 8 chunks 300 ms apart (`TRICKLE`); anything else answers at once as a demo origin
+ * does (`{"backend", "session"}`). `close()` ends its connections too.
+ */
+async function slowOrigin(id) {
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    req.resume(); // a body is read and dropped
+    if (path.startsWith("/hang")) return;
+    const json = (body) => {
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+    };
+    const session = Object.fromEntries(Object.entries(req.headers).filter(([n]) => n.startsWith("x-session-")));
+    if (path === "/late") return void setTimeout(() => json({ backend: id, late: true }), 1500);
+    if (path === "/upload") {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      req.removeAllListeners("data");
+      req.on("data", (c) => ((bytes += c.length), hash.update(c)));
+      req.on("end", () => json({ backend: id, bytes, sha256: hash.digest("hex"), length: req.headers["content-length"] ?? null }));
+      return;
+    }
+    if (path !== "/trickle") return json({ backend: id, session });
+    res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
+    res.flushHeaders();
+    let n = 0;
+    const tick = () => {
+      res.write(TRICKLE[n]);
+      if (++n < TRICKLE.length) setTimeout(tick, 300);
+      else res.end();
+    };
+    setTimeout(tick, 300);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    id,
+    url: `http://127.0.0.1:${server.address().port}`,
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+const TRICKLE = Array.from({ length: 8 }, (_, i) => `part ${i} ${"x".repeat(1000)}\n`);
+
+/** POSTs `chunks` to `g` + `path` with `jar`'s cookies with node:http (chunked, no
+ * Content-Length), `delayMs` apart; resolves with { status, body, text }, or status 0. */
+function trickleUpload(g, path, jar, chunks, delayMs) {
+  const { hostname, port } = new URL(g.url);
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: hostname, port, path, method: "POST", headers: { cookie: jar.header() } }, (res) => {
+      let text = "";
+      res.on("data", (c) => (text += c));
+      res.on("end", () => {
+        let body;
+        try {
+          body = JSON.parse(text);
+        } catch {}
+        resolve({ status: res.statusCode, text, body });
+      });
+    });
+    req.on("error", (e) => resolve({ status: 0, text: e.message }));
+    (async () => {
+      for (const chunk of chunks) {
+        req.write(chunk);
+        await sleep(delayMs);
+      }
+      req.end();
+    })();
+  });
+}
+
+/** `gw.request` that fails (status 0) rather than waiting past `ms` for the answer. */
+async function within(g, ms, path, jar, init = {}) {
+  try {
+    return await g.request(path, jar, { ...init, signal: AbortSignal.timeout(ms) });
+  } catch (e) {
+    return { status: 0, text: `no answer within ${ms} ms: ${e.message}` };
+  }
+}
+
+// STORE none: the first try is the fast path's (one promise, proxy.rs `start`); durable: a Rust
+// future's (`run`), as with ORIGIN_ASSERTION. The other try is always `run`'s.
+for (const store of ["none", "durable"]) describe(`ORIGIN_TIMEOUT_MS, STORE = "${store}": an origin that takes the request and never answers`, { concurrency: false }, () => {
+  // Two origins: `h`, which hangs on /hang, and a demo origin. Visitors of `h` are found first,
+  // while it answers. HEALTH_FAILURES 1: one timeout marks it down, as one connection failure does.
+  let h;
+  let demo;
+  let timed;
+  const visitors = [];
+  before(async () => {
+    h = await slowOrigin("h");
+    [demo] = await startOrigins(["d"]);
+    const vars = { ORIGIN_TIMEOUT_MS: 500, HEALTH_FAILURES: 1, HEALTH_DOWN_SECONDS: 30, STORE: store };
+    timed = new Gateway([h, demo], { vars, toml: store === "none" ? [] : STORE_BINDINGS });
+    await timed.start();
+    for (let i = 0; i < 60 && visitors.length < 3; i++) {
+      const jar = new Jar();
+      const r = await timed.request("/", jar);
+      assert.equal(r.status, 200, r.text);
+      if (r.body.backend === "h") visitors.push(jar);
+    }
+    assert.equal(visitors.length, 3, "three visitors of h");
+  });
+  after(async () => {
+    await timed?.stop();
+    await demo?.kill();
+    h?.close();
+  });
+
+  test("a slow body after prompt headers arrives whole: only the wait for the headers is timed", async () => {
+    const started = Date.now();
+    const r = await within(timed, 20_000, "/trickle", visitors[0], { headers: { "accept-encoding": "identity" } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, TRICKLE.join(""), "the whole body");
+    assert.ok(Date.now() - started >= 2000, "it did trickle, for far longer than ORIGIN_TIMEOUT_MS");
+    const entry = (await timed.health()).origins.find((o) => o.id === "h");
+    assert.equal(entry.passiveDownUntil, null, JSON.stringify(entry));
+  });
+
+  test("a POST to a hung origin gets the 504 promptly, not retried, the origin not marked (it had a body)", async () => {
+    for (const path of ["/hang/order", "/late"]) {
+      const r = await within(timed, 10_000, path, visitors[1], { method: "POST", body: "item=1" });
+      assert.equal(r.status, 504, `${path}: ${r.text}`);
+      assert.match(r.text, /^504 Gateway Timeout: the origin server for this request did not answer in time/);
+      assert.equal(r.headers.get("retry-after"), null);
+    }
+    const entry = (await timed.health()).origins.find((o) => o.id === "h");
+    assert.equal(entry.up, true, JSON.stringify(entry));
+    assert.equal(entry.passiveDownUntil, null, JSON.stringify(entry));
+  });
+
+  test("an upload slower than the setting is not cut: the wait counts from its last byte", async () => {
+    const chunks = Array.from({ length: 8 }, () => randomBytes(1000));
+    const all = Buffer.concat(chunks);
+    const sha256 = createHash("sha256").update(all).digest("hex");
+    const started = Date.now();
+    const slow = await trickleUpload(timed, "/upload", visitors[1], chunks, 300);
+    assert.equal(slow.status, 200, slow.text);
+    assert.ok(Date.now() - started >= 2000, "it did trickle, for far longer than ORIGIN_TIMEOUT_MS");
+    assert.deepEqual([slow.body.backend, slow.body.bytes, slow.body.sha256], ["h", all.length, sha256]);
+    // A body of a known length reaches the origin with its Content-Length, as without the setting.
+    const sized = await within(timed, 10_000, "/upload", visitors[1], { method: "POST", body: all });
+    assert.equal(sized.status, 200, sized.text);
+    assert.deepEqual([sized.body.bytes, sized.body.sha256, sized.body.length], [all.length, sha256, String(all.length)]);
+  });
+
+  test("a GET to a hung origin is answered by another within seconds; its visitor moves and the origin is marked down", async () => {
+    const jar = visitors[2];
+    const before = jar.cookies.get("__Host-affinity");
+    const r = await within(timed, 10_000, "/hang/page", jar);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.backend, "d");
+    assert.equal(r.body.session["x-session-reassigned"], "1", "the new origin is told");
+    assert.notEqual(jar.cookies.get("__Host-affinity"), before, "a new affinity cookie");
+    const entry = (await timed.health()).origins.find((o) => o.id === "h");
+    assert.equal(entry.up, false, JSON.stringify(entry));
+    assert.match(await timed.logged(/origin "h" too slow/), /origin "h" too slow \(no answer within 500 ms \(ORIGIN_TIMEOUT_MS\)\); marked down/);
+    const next = await within(timed, 10_000, "/", jar);
+    assert.equal(next.body.backend, "d", "and stays there");
+    assert.equal(next.body.session["x-session-reassigned"], undefined);
+  });
+
+});
+
+describe("without ORIGIN_TIMEOUT_MS", () => {
+  test("nothing changes: a late answer is waited for, a slow body passes, a hung origin holds the request", async () => {
+    const h = await slowOrigin("h");
+    const plain = new Gateway([h], {});
+    await plain.start();
+    try {
+      const late = await within(plain, 20_000, "/late", new Jar(), { method: "POST", body: "x" });
+      assert.equal(late.status, 200, late.text);
+      assert.equal(late.body.late, true);
+      const trickle = await within(plain, 20_000, "/trickle", new Jar(), { headers: { "accept-encoding": "identity" } });
+      assert.equal(trickle.text, TRICKLE.join(""));
+      // A hung origin still holds the request: nothing answers it within 2 s.
+      const hung = await within(plain, 2000, "/hang", new Jar());
+      assert.equal(hung.status, 0, hung.text);
+    } finally {
+      await plain.stop();
+      h.close();
     }
   });
 });

@@ -66,20 +66,58 @@ export function response_from(response, socket, text) {
 }
 // URL mode (`whole`, see pipeline::whole_pages): a part (206) of a page, which cannot be
 // rewritten, is asked for again whole, without Range and If-Range, once.
-export function get(request, whole) {
-  if (!whole) return fetch(request);
+function answer(request, whole, init) {
+  if (!whole) return fetch(request, init);
   const again = new Request(request);
-  return fetch(request).then((answer) => {
+  return fetch(request, init).then((answer) => {
     const type = answer.headers.get('content-type');
     if (answer.status !== 206 || !/^\s*(text\/html|application\/xhtml\+xml)/i.test(type)) return answer;
     answer.body?.cancel();
     again.headers.delete('range');
     again.headers.delete('if-range');
-    return fetch(again);
+    return fetch(again, init);
   });
 }
-export function send_then(request, whole, waiting, done, failed) {
-  return get(request, whole).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
+// ORIGIN_TIMEOUT_MS (`ms`; 0, unset: no timer): the answer's status and headers must come within
+// `ms` of the request's sending, or the fetch is aborted and fails with a TimeoutError. The
+// timer is cleared when they come, so the body is never cut (AbortSignal.timeout would stay
+// armed, and by the Fetch standard its firing during the body aborts it). A request body is
+// streamed through a native identity stream (of the same length, kept in Content-Length), and
+// the timer starts once its last byte was taken: a slow upload is the client's time, not the
+// origin's (nginx buffers the body before its proxy_read_timeout starts).
+export function get(request, whole, ms) {
+  if (!ms) return answer(request, whole);
+  const abort = new AbortController();
+  let timer;
+  let settled = false; // an answer before the upload's end (a 413) arms nothing after it
+  const arm = () => settled || (timer = setTimeout(() => abort.abort(), ms));
+  const init = { signal: abort.signal };
+  if (request.body) {
+    const length = request.headers.get('content-length');
+    const pipe = /^\d+$/.test(length ?? '') ? new FixedLengthStream(Number(length)) : new IdentityTransformStream();
+    request.body.pipeTo(pipe.writable).then(arm, () => {});
+    init.body = pipe.readable;
+  } else {
+    arm();
+  }
+  return answer(request, whole, init).then(
+    (response) => {
+      settled = true;
+      clearTimeout(timer);
+      return response;
+    },
+    (error) => {
+      settled = true;
+      clearTimeout(timer);
+      if (!abort.signal.aborted) throw error;
+      const late = new Error(`no answer within ${ms} ms (ORIGIN_TIMEOUT_MS)`);
+      late.name = 'TimeoutError';
+      throw late;
+    },
+  );
+}
+export function send_then(request, whole, ms, waiting, done, failed) {
+  return get(request, whole, ms).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
 }
 ")]
 extern "C" {
@@ -100,10 +138,11 @@ extern "C" {
         socket: bool,
         text: &str,
     ) -> Result<web_sys::Response, JsValue>;
-    fn get(request: &web_sys::Request, whole: bool) -> js_sys::Promise;
+    fn get(request: &web_sys::Request, whole: bool, ms: u32) -> js_sys::Promise;
     fn send_then(
         request: &web_sys::Request,
         whole: bool,
+        ms: u32,
         waiting: &JsValue,
         done: &js_sys::Function,
         failed: &js_sys::Function,
@@ -187,6 +226,13 @@ pub(super) fn error_line(e: &JsValue) -> String {
     }
 }
 
+/// Whether a failed origin fetch ran out of `ORIGIN_TIMEOUT_MS` (see [`send`]) rather than
+/// failing to connect.
+pub(super) fn timed_out(e: &JsValue) -> bool {
+    e.dyn_ref::<js_sys::Error>()
+        .is_some_and(|e| e.name() == "TimeoutError")
+}
+
 /// A page of the gateway's own as a response.
 pub(super) fn page(p: &Page) -> Answer {
     let init = web_sys::ResponseInit::new();
@@ -229,26 +275,31 @@ pub(super) fn build(
 }
 
 /// Sends a request to its origin and returns what `done(waiting, response)` returns when it
-/// answers, or what `failed(waiting, error)` returns when it gives no answer (refused, reset, DNS...): no
-/// Rust future in between (`done` and `failed` are made once per instance).
-/// `whole`: see [`pipeline::whole_pages`].
+/// answers, or what `failed(waiting, error)` returns when it gives no answer (refused, reset, DNS...,
+/// or not within `ms`: see [`send`]): no Rust future in between (`done` and `failed` are made
+/// once per instance). `whole`: see [`pipeline::whole_pages`].
 pub(super) fn send_and(
     request: &web_sys::Request,
     whole: bool,
+    ms: u32,
     waiting: &JsValue,
     done: &js_sys::Function,
     failed: &js_sys::Function,
 ) -> js_sys::Promise {
-    send_then(request, whole, waiting, done, failed)
+    send_then(request, whole, ms, waiting, done, failed)
 }
 
 /// Sends a request to its origin; an error means no answer (refused, reset, DNS...). `whole`:
-/// see [`pipeline::whole_pages`].
+/// see [`pipeline::whole_pages`]. `ms` (`ORIGIN_TIMEOUT_MS`, 0 for none): the longest wait for
+/// the answer's status and headers, counted from the sending (of a request body's last byte,
+/// when it has one); past it the fetch is aborted and the error is a `TimeoutError`
+/// ([`timed_out`]). The answer's body is not timed.
 pub(super) async fn send(
     request: &web_sys::Request,
     whole: bool,
+    ms: u32,
 ) -> Result<web_sys::Response, JsValue> {
-    JsFuture::from(get(request, whole)).await?.dyn_into()
+    JsFuture::from(get(request, whole, ms)).await?.dyn_into()
 }
 
 /// The origin's response with the gateway's `headers` (its own, read as `origin`, changed): the

@@ -78,8 +78,12 @@ pub(super) fn start(
     body: Option<web_sys::ReadableStream>,
     store: Option<Store>,
 ) -> JsValue {
-    let plain = store.is_none() && with(&p.gw, |g| g.config().assertion.is_none()) == Some(true);
-    if !plain {
+    let (no_assertion, ms) = with(&p.gw, |g| {
+        let c = g.config();
+        (c.assertion.is_none(), c.origin_timeout_ms.unwrap_or(0))
+    })
+    .unwrap_or_default();
+    if store.is_some() || !no_assertion {
         return later(async move { run(&p, attempt, body, store).await });
     }
     let outgoing = match http::build(&attempt, &p.method, body, &p.client, &p.headers) {
@@ -96,6 +100,7 @@ pub(super) fn start(
             http::send_and(
                 &outgoing,
                 whole,
+                ms,
                 &waiting,
                 done.as_ref().unchecked_ref(),
                 failed.as_ref().unchecked_ref(),
@@ -121,7 +126,7 @@ fn failed(waiting: JsValue, error: JsValue) -> JsValue {
     let Some((p, attempt)) = settle(waiting) else {
         return reply(page(&Page::internal()));
     };
-    match after_failure(&p, &attempt, &http::error_text(&error)) {
+    match after_failure(&p, &attempt, &error) {
         Ok(next) => later(async move { run(&p, next, None, None).await }),
         Err(answer) => reply(answer),
     }
@@ -160,35 +165,47 @@ pub(super) async fn run(
                 Err(e) => return not_built(&e),
             };
         let whole = pipeline::whole_pages(&attempt, request.method);
-        let why = match http::send(&outgoing, whole).await {
+        let ms = with(gw, |g| g.config().origin_timeout_ms).flatten();
+        let error = match http::send(&outgoing, whole, ms.unwrap_or(0)).await {
             // An answer of any status is the origin's: passed on, never a mark against it.
             Ok(response) => {
                 with(gw, |g| g.answered(&attempt));
                 return finish(p, &attempt, response, store, loaded).await;
             }
-            Err(e) => http::error_text(&e),
+            Err(e) => e,
         };
-        match after_failure(p, &attempt, &why) {
+        match after_failure(p, &attempt, &error) {
             Ok(next) => attempt = next,
             Err(answer) => return answer,
         }
     }
 }
 
-/// After `attempt` got no answer (`why`): the next try, or the answer for the client.
-fn after_failure(p: &Proxied, attempt: &Attempt, why: &str) -> Result<Attempt, Answer> {
+/// After `attempt` got no answer (`error`: no connection, or none in `ORIGIN_TIMEOUT_MS`): the
+/// next try, or the answer for the client.
+fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Attempt, Answer> {
     // The time of the failure, not of the request's start: a connection that took longer than
     // HEALTH_DOWN_SECONDS to fail (a timeout) would be marked down until a time already past.
     let (gw, request, now) = (&p.gw, p.request(), super::now());
+    let late = http::timed_out(error);
     let was_up = with(gw, |g| g.health().is_up(&attempt.origin, now));
-    let Some(next) = with(gw, |g| g.retry(&request, attempt, now, &p.entropy)) else {
+    let next = with(gw, |g| {
+        if late {
+            g.retry_timed_out(&request, attempt, now, &p.entropy)
+        } else {
+            g.retry(&request, attempt, now, &p.entropy)
+        }
+    });
+    let Some(next) = next else {
         return Err(page(&Page::internal()));
     };
     // One line per origin going down, not one per failed request.
     if was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false) {
         console_warn!(
-            "edge-session gateway: origin {:?} unreachable ({why}); marked down",
-            attempt.origin
+            "edge-session gateway: origin {:?} {} ({}); marked down",
+            attempt.origin,
+            if late { "too slow" } else { "unreachable" },
+            http::error_text(error)
         );
     }
     match next {
