@@ -1230,6 +1230,28 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// docs/gateway.md's table of settings names every setting the gateway reads and no other:
+    /// operators configure from it (a setting it leaves out is one nobody finds; one the
+    /// gateway does not read is ignored without a word).
+    #[test]
+    fn the_settings_table_is_every_setting() {
+        let doc = include_str!("../../docs/gateway.md");
+        let (_, table) = doc.rsplit_once("\n| setting | default | |\n").unwrap();
+        let documented: std::collections::BTreeSet<&str> = table
+            .lines()
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .collect();
+        let read: std::collections::BTreeSet<&str> = names::ALL.into_iter().collect();
+        let missing: Vec<_> = read.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&read).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "not in the table: {missing:?}; in it but not read: {unknown:?}"
+        );
+    }
+
     #[test]
     fn decimal_reads_what_parse_f64_reads() {
         let long = format!("0.{}1", "0".repeat(400));
