@@ -64,7 +64,8 @@ pkg-node:
 
 ## js-test: the JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build,
 ## OriginAssertions' (tests/js/assertion.test.mjs) the assertion build, DeviceBoundSessions'
-## (tests/js/dbsc.test.mjs) the dbsc build.
+## (tests/js/dbsc.test.mjs) the dbsc build, and the options interfaces of the types against what
+## the calls take (tests/js/options-contract.test.mjs) all four.
 js-test: pkg-node pkg-store pkg-assertion pkg-dbsc
 	$(NODE_TEST) tests/js/
 
