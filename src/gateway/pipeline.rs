@@ -1048,6 +1048,16 @@ mod tests {
         }
     }
 
+    /// A new visitor's first request, and the Cookie header that brings it back (its affinity).
+    fn a_visitor(gw: &mut Gateway) -> (Attempt, Vec<(String, String)>) {
+        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let jar = h(&[(
+            "cookie",
+            cookie_pair(first.affinity_cookie.as_deref().unwrap()),
+        )]);
+        (first, jar)
+    }
+
     fn cookie_pair(set_cookie: &str) -> &str {
         set_cookie.split(';').next().unwrap()
     }
@@ -2520,11 +2530,7 @@ mod tests {
         }
         assert!(all_up(&gw));
         // Connection failures: the retried GET moves, and its second origin is never marked.
-        let pinned = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let jar = h(&[(
-            "cookie",
-            cookie_pair(pinned.affinity_cookie.as_deref().unwrap()),
-        )]);
+        let (pinned, jar) = a_visitor(&mut gw);
         let req = get(&jar);
         for i in 0..3 {
             let a = proxy(gw.start(&req, NOW, &Entropy::default()));
@@ -2677,11 +2683,7 @@ mod tests {
     fn a_timeout_counts_as_no_answer_and_ends_in_a_504() {
         let mut gw = gateway(&[]);
         // A visitor of one origin, which hangs: the GET moves, and says so.
-        let pinned = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let jar = h(&[(
-            "cookie",
-            cookie_pair(pinned.affinity_cookie.as_deref().unwrap()),
-        )]);
+        let (pinned, jar) = a_visitor(&mut gw);
         let req = get(&jar);
         let a = proxy(gw.start(&req, NOW, &Entropy::default()));
         assert_eq!(a.origin, pinned.origin);
@@ -2739,11 +2741,7 @@ mod tests {
         let one = r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#;
         for vars in [&[("ORIGINS", one)][..], &[("AFFINITY_FAILOVER", "strict")]] {
             let mut gw = gateway(vars);
-            let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-            let jar = h(&[(
-                "cookie",
-                cookie_pair(first.affinity_cookie.as_deref().unwrap()),
-            )]);
+            let (_, jar) = a_visitor(&mut gw);
             let a = proxy(gw.start(&get(&jar), NOW, &Entropy::default()));
             assert_eq!(
                 gw.retry_timed_out(&get(&jar), &a, NOW, &Entropy::default()),
@@ -2813,11 +2811,7 @@ mod tests {
     #[test]
     fn a_snapshot_marking_every_origin_down_is_set_aside() {
         let mut gw = gateway(&[]);
-        let pinned = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let jar = h(&[(
-            "cookie",
-            cookie_pair(pinned.affinity_cookie.as_deref().unwrap()),
-        )]);
+        let (pinned, jar) = a_visitor(&mut gw);
         probed(&mut gw, &["a", "b", "c"]);
         assert_eq!(reached(&mut gw, NOW).len(), 3);
         let again = proxy(gw.start(&get(&jar), NOW, &Entropy::default()));
@@ -2881,11 +2875,7 @@ mod tests {
         );
 
         let mut gw = gateway(&[("AFFINITY_FAILOVER", "strict")]);
-        let first = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
-        let jar = h(&[(
-            "cookie",
-            cookie_pair(first.affinity_cookie.as_deref().unwrap()),
-        )]);
+        let (first, jar) = a_visitor(&mut gw);
         probed(&mut gw, &["a", "b", "c"]);
         let again = proxy(gw.start(&get(&jar), NOW + 1, &Entropy::default()));
         assert_eq!(again.origin, first.origin);
