@@ -1041,6 +1041,15 @@ mod tests {
         }
     }
 
+    /// A request of `method`, with a body or without, from a visitor with no cookies.
+    fn sent(method: &str, has_body: bool) -> Request<'_> {
+        Request {
+            method,
+            has_body,
+            ..get(&[])
+        }
+    }
+
     fn proxy(step: Step) -> Attempt {
         match step {
             Step::Proxy(a) => a,
@@ -2659,12 +2668,7 @@ mod tests {
     fn bodies_and_unsafe_methods_are_not_retried() {
         let mut gw = gateway(&[]);
         for (method, has_body) in [("POST", false), ("DELETE", true), ("PUT", true)] {
-            let req = Request {
-                method,
-                url: "http://h/",
-                headers: &[],
-                has_body,
-            };
+            let req = sent(method, has_body);
             let a = proxy(gw.start(&req, NOW, &Entropy::default()));
             assert_eq!(a.retries_left, 0);
             let r = gw.retry(&req, &a, NOW, &Entropy::default());
@@ -2719,12 +2723,7 @@ mod tests {
         // unmarked (the client may have stalled the upload).
         let mut gw = gateway(&[("HEALTH_FAILURES", "1")]);
         for (method, has_body, marks) in [("POST", true, false), ("POST", false, true)] {
-            let req = Request {
-                method,
-                url: "https://app.example/order",
-                headers: &[],
-                has_body,
-            };
+            let req = sent(method, has_body);
             let a = proxy(gw.start(&req, NOW, &Entropy::default()));
             assert_eq!(
                 gw.retry_timed_out(&req, &a, NOW, &Entropy::default()),
@@ -3015,12 +3014,7 @@ mod tests {
             ("DELETE", true, None),
             ("OPTIONS", true, None),
         ] {
-            let req = Request {
-                method,
-                url: "https://app.example/echo",
-                headers: &[],
-                has_body,
-            };
+            let req = sent(method, has_body);
             let got = match gw.start(&req, NOW, &Entropy::default()) {
                 Step::Respond(page) => Some(page.status),
                 _ => None,
