@@ -114,7 +114,7 @@ pub fn get_all_tokens<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item 
     })
 }
 
-/// `s` without leading and trailing spaces and tabs (on bytes: `trim_matches` of the two
+/// `s` without leading and trailing spaces and tabs, RFC 9110's optional whitespace (on bytes: `trim_matches` of the two
 /// characters, generic over patterns, was 670 B of the JS wasm).
 fn trim(s: &str) -> &str {
     let blank = |b: &u8| matches!(b, b' ' | b'\t');

@@ -13,6 +13,8 @@
 //! assert!(is_cdn_cache_field("CDN-Cache-Control") && !is_cdn_cache_field("cache-control"));
 //! ```
 
+use super::trim;
+
 /// Cache fields that CDNs obey instead of `Cache-Control`: RFC 9213's `CDN-Cache-Control`, those
 /// of Cloudflare and Vercel, `Surrogate-Control` (Fastly and others) and Akamai's `Edge-Control`.
 /// With `CDN-Cache-Control: max-age=600` a CDN stores an answer whatever its `Cache-Control`
@@ -53,11 +55,11 @@ pub fn is_cdn_cache_field(name: &str) -> bool {
 /// ```
 pub fn private_cache_control(cache_control: &str) -> Option<String> {
     let mut value = String::from("private");
-    for d in cache_control.split(',').map(trim_ows) {
+    for d in cache_control.split(',').map(trim) {
         if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private") {
             return None;
         }
-        let name = trim_ows(d.split('=').next().unwrap_or_default());
+        let name = trim(d.split('=').next().unwrap_or_default());
         if !d.is_empty()
             && !["public", "s-maxage", "private"]
                 .iter()
@@ -68,15 +70,6 @@ pub fn private_cache_control(cache_control: &str) -> Option<String> {
         }
     }
     Some(value)
-}
-
-/// `s` without the spaces and tabs (RFC 9110's optional whitespace) at either end.
-fn trim_ows(s: &str) -> &str {
-    let ows = |b: &u8| matches!(b, b' ' | b'\t');
-    let bytes = s.as_bytes();
-    let start = bytes.iter().take_while(|b| ows(b)).count();
-    let end = bytes.len() - bytes.iter().rev().take_while(|b| ows(b)).count();
-    s.get(start..end.max(start)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -157,12 +150,12 @@ mod proptests {
             if let Some(value) = private_cache_control(&origin) {
                 prop_assert!(value.starts_with("private"));
                 prop_assert_eq!(private_cache_control(&value), None);
-                for d in value.split(',').map(trim_ows) {
-                    let name = trim_ows(d.split('=').next().unwrap_or_default()).to_ascii_lowercase();
+                for d in value.split(',').map(trim) {
+                    let name = trim(d.split('=').next().unwrap_or_default()).to_ascii_lowercase();
                     prop_assert!(name != "public" && name != "s-maxage", "{origin:?} -> {value:?}");
                 }
             } else {
-                let kept = origin.split(',').map(trim_ows).any(|d| {
+                let kept = origin.split(',').map(trim).any(|d| {
                     d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private")
                 });
                 prop_assert!(kept, "{:?}", origin);
