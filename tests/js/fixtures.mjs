@@ -2,12 +2,30 @@
 // package built by `make pkg-node`, the clock, the secrets, the known-answer vectors of
 // tests/vectors/ (read by the Rust tests too), and what every file checks of a thrown error.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const require = createRequire(import.meta.url);
 /** The package built by `wasm-pack build --target nodejs --out-dir pkg-node`. */
 export const pkg = require("../../pkg-node/edge_session.js");
+
+/**
+ * npm/hono.js as the package ships it, importing "edge-session": copied into a temporary
+ * directory whose node_modules/edge-session links to pkg-node. The module, and `remove` (for
+ * `after`), which deletes the directory.
+ */
+export async function importHono() {
+  const dir = mkdtempSync(join(tmpdir(), "edge-session-hono-"));
+  const at = (path) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(at("pkg-node"), join(dir, "node_modules/edge-session"), "dir");
+  copyFileSync(at("npm/hono.js"), join(dir, "hono.js"));
+  const module = await import(pathToFileURL(join(dir, "hono.js")).href);
+  return { module, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** The time the tests sign, verify and route at (seconds). */
 export const NOW = 1800000000;

@@ -5,30 +5,22 @@
 // hono.js (tests/pkg and examples/ run it from the packed package).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { deleteCookie } from "hono/cookie";
 import { etag } from "hono/etag";
 import { stream, streamSSE, streamText } from "hono/streaming";
-import { KEYS_1, SECRET_1, SECRET_2, pkg } from "./fixtures.mjs";
+import { KEYS_1, SECRET_1, SECRET_2, importHono, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const { SessionTokens, Affinity, getCookie } = pkg;
 const { SessionStore } = createRequire(import.meta.url)(join(ROOT, "target/pkg-store/edge_session.js"));
 
-let dir, mw;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "edge-session-hono-"));
-  mkdirSync(join(dir, "node_modules"));
-  symlinkSync(join(ROOT, "pkg-node"), join(dir, "node_modules/edge-session"), "dir");
-  copyFileSync(join(ROOT, "npm/hono.js"), join(dir, "hono.js"));
-  mw = await import(pathToFileURL(join(dir, "hono.js")).href);
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+let mw, removeHono;
+before(async () => ({ module: mw, remove: removeHono } = await importHono()));
+after(() => removeHono());
 
 /** The name=value pairs of a response's Set-Cookie headers, as a browser sends them back. */
 const cookiesOf = (res) => res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");

@@ -13,13 +13,12 @@
 //      (src/js/*.rs, npm/hono.js).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
-import { KEYS_1, NOW, SECRET_1, SECRET_2, pkg } from "./fixtures.mjs";
+import { KEYS_1, NOW, SECRET_1, SECRET_2, importHono, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const require = createRequire(import.meta.url);
@@ -196,7 +195,7 @@ const memoryStore = () => new store.SessionStore({ keys: KEYS_1 });
 const signer = new assertion.OriginAssertions({ alg: "EdDSA", keys: KEYS_1, issuer: "https://app.example" });
 const sessions = new dbsc.DeviceBoundSessions({ keys: KEYS_1 });
 const JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
-let PRIVATE_JWK, DEVICE_JWK, ASSERTION, mw, dir;
+let PRIVATE_JWK, DEVICE_JWK, ASSERTION, mw, removeHono;
 
 before(async () => {
   const ed = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
@@ -205,14 +204,9 @@ before(async () => {
   const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", ec.publicKey);
   DEVICE_JWK = JSON.stringify({ kty, crv, x, y });
   ASSERTION = await signer.sign({ audience: "https://origin.example", claims: { sub: "u" }, data: "{}", now: NOW });
-  // npm/hono.js imports "edge-session": the pkg-node build, linked as hono.test.mjs does.
-  dir = mkdtempSync(join(tmpdir(), "edge-session-contract-"));
-  mkdirSync(join(dir, "node_modules"));
-  symlinkSync(join(ROOT, "pkg-node"), join(dir, "node_modules/edge-session"), "dir");
-  copyFileSync(join(ROOT, "npm/hono.js"), join(dir, "hono.js"));
-  mw = await import(pathToFileURL(join(dir, "hono.js")).href);
+  ({ module: mw, remove: removeHono } = await importHono());
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => removeHono());
 
 /** Logs out through the Hono middleware with `options` (a request of an app on a memory store). */
 async function logout(options) {
