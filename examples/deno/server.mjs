@@ -40,6 +40,7 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
   }
   if (request.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice";
+    if (user.length > 100) return Response.json({ error: "user names are at most 100 characters" }, { status: 400 });
     const data = await store.load(request);
     if (!data.isNew) await store.regenerate(data); // a new id: one known before login is worthless
     const response = json({ user });

@@ -40,7 +40,9 @@ app.get("/", (c) => {
 });
 
 app.post("/login", async (c) => {
-  await login(c, c.req.query("user") ?? "alice"); // check a password first; a new session id
+  const user = c.req.query("user") ?? "alice";
+  if (user.length > 100) return c.json({ error: "user names are at most 100 characters" }, 400);
+  await login(c, user); // check a password first; a new session id
   return c.json({ user: c.get("session").subject });
 });
 

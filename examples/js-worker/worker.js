@@ -32,6 +32,7 @@ export default {
 
     if (request.method === "POST" && url.pathname === "/login") {
       const user = url.searchParams.get("user") ?? "alice"; // check a password here
+      if (user.length > 100) return Response.json({ error: "user names are at most 100 characters" }, { status: 400 });
       const cart = await store.load(request);
       if (!cart.isNew) await store.regenerate(cart); // its items under a new id: one known before login is worthless
       const response = json({ user });

@@ -195,6 +195,20 @@ async function cartBounds(base) {
   assert.deepEqual((await v.get("/")).body.items, ["pen", ...Array.from({ length: 19 }, (_, i) => `i${i + 2}`)]);
 }
 
+/**
+ * A user name too long to keep (past 100 characters) is a 400 that logs nobody in, and the app
+ * stays up. Unchecked, 20,000 characters made a token or a session past its size limit: the
+ * commit's too_large, uncaught, a 500 (Node's example answers any EdgeSessionError with a 400).
+ */
+async function longUser(base) {
+  const v = visitor(base);
+  const long = await v.send("POST", `/login?user=${"x".repeat(20_000)}`);
+  assert.equal(long.status, 400, "a user of 20,000 characters");
+  assert.deepEqual(long.set, []);
+  assert.equal((await v.get("/")).status, 200);
+  assert.equal((await v.post(`/login?user=${"y".repeat(100)}`)).body.user, "y".repeat(100));
+}
+
 test("each example's opening comment says how to run it, npm install first (Deno's too: node_modules)", () => {
   for (const file of ["node/server.mjs", "deno/server.mjs", "js-worker/worker.js", "hono/app.js"]) {
     const head = readFileSync(join(ROOT, "examples", file), "utf8").split("\n").slice(0, 4).join("\n");
@@ -266,6 +280,7 @@ describe("examples/deno", () => {
   test("a cross-origin login, logout or count is a 403 that sets no cookie; the app's own still work", () =>
     crossOriginFlow(url, ["/count"]));
   test("GET /login and GET /logout change nothing (GET /count counts: a counter)", () => getChangesNothing(url));
+  test("a user name past 100 characters is a 400 that logs nobody in", () => longUser(url));
   test("server-side data: the count goes up for this visitor only", async () => {
     const v = visitor(url);
     const first = await v.get("/count");
@@ -346,6 +361,7 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
     assert.deepEqual((await planted.get("/")).body.items, [], "the id from before login is gone");
   });
   test("at most 20 items of at most 100 characters: more is a 400 that changes nothing", () => cartBounds(url));
+  test("a user name past 100 characters is a 400 that logs nobody in", () => longUser(url));
   test("a cart cookie that names nothing valid is no cart, and logout clears it", async () => {
     // Tampered, cut short, or signed with a key since removed: store.find would reject (a 500 on
     // every request until the cookie expires, and no way to log out).
@@ -410,6 +426,7 @@ describe("examples/hono (wrangler dev, local KV, edge-session/hono)", () => {
   test("GET /login, /logout and /cart change nothing", () =>
     getChangesNothing(url, ["/cart?item=pen", "/logout?everywhere=1"]));
   test("at most 20 items of at most 100 characters: more is a 400 that changes nothing", () => cartBounds(url));
+  test("a user name past 100 characters is a 400 that logs nobody in", () => longUser(url));
   test("log out everywhere ends the user's other sessions", async () => {
     const laptop = visitor(url);
     const phone = visitor(url);
