@@ -35,7 +35,7 @@ export interface SessionTokensConfig {
   maxTokenBytes?: number;
   /** `refresh` re-issues a token past this share of its lifetime, 0 to 1 (default 0.5). */
   refreshAfter?: number;
-  /** No refreshed token lives past its login (`auth_time`) plus this (default 7 days, or ttlSeconds if longer; at most as ttlSeconds). */
+  /** No refreshed token lives past its login (`auth_time`) plus this (default 7 days, or ttlSeconds if longer): at least ttlSeconds (a shorter one is refused), at most 2^53 - 1 - 8.64e12 as ttlSeconds. */
   maxLifetimeSeconds?: number;
 }
 
