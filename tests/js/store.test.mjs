@@ -59,6 +59,18 @@ test("a method given something other than a Session throws a TypeError, not a pl
   assert.equal(await store.commit(session, { now: NOW }), "unchanged");
 });
 
+test("a cookie source or a subject of the wrong type is invalid_config, not a TypeError (README)", async () => {
+  const store = new SessionStore({ keys });
+  for (const bad of [42, {}, true]) {
+    assert.equal(await rejection(() => store.load(bad, { now: NOW })), "invalid_config", `load(${String(bad)})`);
+    assert.equal(await rejection(() => store.find(bad, { now: NOW })), "invalid_config", `find(${String(bad)})`);
+    assert.equal(await rejection(() => store.update(bad, () => {}, { now: NOW })), "invalid_config", `update(${String(bad)})`);
+    assert.equal(await rejection(() => store.revokeSubject(bad)), "invalid_config", `revokeSubject(${String(bad)})`);
+    assert.equal(await rejection(() => store.revokeTokens(bad, 60, { now: NOW })), "invalid_config", `revokeTokens(${String(bad)})`);
+    assert.equal(await rejection(() => store.minIssuedAt(bad)), "invalid_config", `minIssuedAt(${String(bad)})`);
+  }
+});
+
 test("an option of a call that is wrong is named as the error's setting", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });
