@@ -60,9 +60,9 @@ export interface SessionStoreConfig {
   durableObject?: DurableObjectNamespaceLike;
   /** A session ends this long after its last write (default 1800, at most 4294967295). */
   idleTimeoutSeconds?: number;
-  /** A session ends this long after its creation (default 86400, at most 4294967295). */
+  /** A session ends this long after its creation (default 86400, or `idleTimeoutSeconds` if longer; at least that, at most 4294967295). */
   absoluteTimeoutSeconds?: number;
-  /** An unchanged session is rewritten (touched) at most this often (default 60). */
+  /** An unchanged session is rewritten (touched) at most this often (default 60, or half `idleTimeoutSeconds` if less; less than that). */
   touchIntervalSeconds?: number;
   /** Largest session data, in bytes of JSON, the subject's bytes counted with it (default 16384, at most 65536). */
   maxDataBytes?: number;
@@ -311,16 +311,20 @@ impl SessionStore {
         // Never serde's message: it quotes the input, and the input holds the secrets.
         let o: Options = serde_json::from_str(&json).map_err(|e| option_at_fault(&rest, &e))?;
         let defaults = SessionConfig::default();
+        let idle = o
+            .idle_timeout_seconds
+            .unwrap_or(defaults.idle_timeout_seconds);
+        // The defaults give way to an idle timeout given alone, as the gateway's do: an absolute
+        // timeout of at least the idle one, a touch interval under it (`idleTimeoutSeconds: 60`
+        // alone is no error about options the caller never gave).
         let settings = SessionConfig {
-            idle_timeout_seconds: o
-                .idle_timeout_seconds
-                .unwrap_or(defaults.idle_timeout_seconds),
+            idle_timeout_seconds: idle,
             absolute_timeout_seconds: o
                 .absolute_timeout_seconds
-                .unwrap_or(defaults.absolute_timeout_seconds),
+                .unwrap_or(defaults.absolute_timeout_seconds.max(idle)),
             touch_interval_seconds: o
                 .touch_interval_seconds
-                .unwrap_or(defaults.touch_interval_seconds),
+                .unwrap_or(defaults.touch_interval_seconds.min(idle / 2)),
             max_data_bytes: o.max_data_bytes.unwrap_or(defaults.max_data_bytes),
             purpose: o.purpose.unwrap_or(defaults.purpose),
         };

@@ -71,6 +71,35 @@ test("a cookie source or a subject of the wrong type is invalid_config, not a Ty
   }
 });
 
+test("an idle timeout given alone moves the defaults it would break, as at the gateway", async () => {
+  // idleTimeoutSeconds: 60 alone was refused for touchIntervalSeconds (default 60, which must be
+  // under it), and 100000 alone for absoluteTimeoutSeconds (default 86400): options never given.
+  const short = new SessionStore({ keys, idleTimeoutSeconds: 60 });
+  const session = await short.load(undefined, { now: NOW });
+  session.set("n", 1);
+  assert.equal(await short.commit(session, { now: NOW }), "created");
+  const setCookie = short.setCookie(session, { now: NOW });
+  assert.match(setCookie, /; Max-Age=86400;/);
+  const cookie = new Headers({ cookie: setCookie.split(";")[0] });
+  // Touched at most every 30 s (half the idle timeout), so the session lives on while visited.
+  const at = async (t) => {
+    const s = await short.load(cookie, { now: NOW + t });
+    return [s.isNew, await short.commit(s, { now: NOW + t })];
+  };
+  assert.deepEqual(await at(29), [false, "unchanged"]);
+  assert.deepEqual(await at(30), [false, "touched"]);
+  assert.deepEqual(await at(89), [false, "touched"]);
+  assert.equal((await short.load(cookie, { now: NOW + 150 })).isNew, true, "ended 60 s after its last touch");
+  const long = new SessionStore({ keys, idleTimeoutSeconds: 100_000 });
+  const kept = await long.load(undefined, { now: NOW });
+  kept.set("n", 1);
+  await long.commit(kept, { now: NOW });
+  assert.equal(long.cookieMaxAge(kept, { now: NOW }), 100_000, "the absolute timeout is the idle one");
+  // Given, they are checked as before.
+  assert.throws(() => new SessionStore({ keys, idleTimeoutSeconds: 60, touchIntervalSeconds: 60 }), (e) => e.setting === "touchIntervalSeconds");
+  assert.throws(() => new SessionStore({ keys, idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 59 }), (e) => e.setting === "absoluteTimeoutSeconds");
+});
+
 test("an option of a call that is wrong is named as the error's setting", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });
