@@ -109,6 +109,10 @@ const now = () => Math.floor(Date.now() / 1000);
  * a secret in the wrong place: it is never quoted.
  */
 const checkOptions = (what, options, names) => {
+  // Nor read as none when they are no object: `logout(c, true)` would end this session only.
+  if (options !== undefined && options !== null && typeof options !== "object") {
+    throw refusal(`${what} must be an object`);
+  }
   // Inherited names too (`for...in`), as the options are read through the prototype chain.
   for (const name in options ?? {}) {
     if (names.includes(name)) continue;

@@ -176,7 +176,11 @@ let thrown = null;
 export function read_options(o, kind) {
   if (typeof o !== "object" || o === null) {
     options = NONE;
-    return true;
+    if (o === undefined || o === null) return true;
+    // Not an object (`verifyJwt(jwt, "app")`): refused, as an unknown name is, rather than read
+    // as no options, which would skip the check it was meant to ask for.
+    unknown = "";
+    return false;
   }
   // Under try: a getter or a Proxy that throws is thrown by `unknown_option`, never through the
   // wasm's frames (which would leave its stack pointer moved: after a few thousand, every call
@@ -229,8 +233,9 @@ export function option_number(i) {
 "#)]
 extern "C" {
     // Checks the names of the options `o` of a call of `kind` and keeps their values, read once,
-    // for `option` and `option_number`; false when a name is none of the call's options or
-    // reading threw: then `unknown_option` is that name, or throws what was thrown.
+    // for `option` and `option_number`; false when a name is none of the call's options, `o` is
+    // no object (nor `undefined` or `null`, no options), or reading threw: then `unknown_option`
+    // is that name, empty for no object, or throws what was thrown.
     fn read_options(o: &JsValue, kind: u32) -> bool;
     #[wasm_bindgen(catch)]
     fn unknown_option() -> Result<String, JsValue>;
@@ -250,14 +255,19 @@ extern "C" {
 /// not for a route's request), as a misspelt
 /// `audience`, or jose's `clockTolerance`, would otherwise be ignored without a word, and the
 /// check it meant not made. What a getter of the options (or a Proxy's trap) throws is thrown,
-/// never through the wasm's frames. Anything but an object is no options. The values are then
-/// [`call_option`], [`call_option_text`] and [`call_option_seconds`]'s, until the next read:
-/// take them all before running code of the caller's (`JSON.stringify` of its claims).
+/// never through the wasm's frames. `undefined` and `null` are no options; anything else but an
+/// object is refused too (`verifyJwt(jwt, "app")` would skip the audience check). The values
+/// are then [`call_option`], [`call_option_text`] and [`call_option_seconds`]'s, until the next
+/// read: take them all before running code of the caller's (`JSON.stringify` of its claims).
 pub(crate) fn read_call_options(o: &JsValue, kind: CallOptions) -> Result<(), JsValue> {
     if read_options(o, kind as u32) {
         return Ok(());
     }
-    let message = unknown_option_message("options", &unknown_option()?);
+    // No name: `o` is no object (an empty name is refused as one is).
+    let message = match unknown_option()? {
+        name if name.is_empty() => "options must be an object".to_owned(),
+        name => unknown_option_message("options", &name),
+    };
     Err(js_error(Error::config(message)))
 }
 

@@ -413,11 +413,20 @@ test("middleware options with a name none of theirs are refused, never ignored",
     assert.equal(e.code, "invalid_config");
     assert.ok(!e.message.includes(long));
   }
+  // Options that are no object were read as none: logout(c, true) logged out of this session only.
+  const notAnObject = (fn, what) => {
+    assert.throws(fn, (e) => e.name === "EdgeSessionError" && e.code === "invalid_config" && e.message === `${what} must be an object`, what);
+  };
+  notAnObject(() => mw.sessionTokens(tokens, "s"), "sessionTokens options");
+  notAnObject(() => mw.sessionTokens(tokens, { cookie: "Strict" }), "sessionTokens cookie");
+  notAnObject(() => mw.sessionStore(store, false), "sessionStore options");
+  notAnObject(() => mw.affinity(router, "x-tenant"), "affinity options");
   // logout's, in a handler.
   const app = new Hono();
   app.use(mw.sessionTokens(tokens, { cookieName: "s", cookie: {}, minIssuedAt: () => undefined, refresh: true }));
   app.get("/", async (c) => {
     refused(() => mw.logout(c, { everywere: true }), "everywere");
+    notAnObject(() => mw.logout(c, true), "logout options");
     await mw.logout(c, { everywhere: true });
     return c.text("ok");
   });

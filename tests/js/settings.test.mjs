@@ -197,6 +197,45 @@ test("options of a call with a name that is none of its options are refused, nev
   }
 });
 
+test("options of a call that are no object are refused, never read as no options", async () => {
+  // verifyJwt(jwt, "app") verified without the audience check it was meant to ask for, and
+  // route("<Cookie header>") routed every visitor as new: anything but an object was no options.
+  const now = Math.floor(Date.now() / 1000); // the clock's: the calls without options read it
+  for (const Tokens of [SessionTokens, SealedTokens]) {
+    const tokens = new Tokens({ keys });
+    const token = tokens.sign({ sub: "u" }, { now });
+    const jwt = tokens.signJwt?.({ sub: "u" }, { now, issuer: "i", audience: "a" });
+    const calls = [
+      ["verify", (o) => tokens.verify(token, o)],
+      ["verifyDetailed", (o) => tokens.verifyDetailed(token, o)],
+      ["refresh", (o) => tokens.refresh(token, o)],
+      ["sign", (o) => tokens.sign({ sub: "u" }, o)],
+    ];
+    if (jwt) {
+      calls.push(
+        ["verifyJwt", (o) => tokens.verifyJwt(jwt, o)],
+        ["verifyJwtDetailed", (o) => tokens.verifyJwtDetailed(jwt, o)],
+        ["signJwt", (o) => tokens.signJwt({ sub: "u" }, o)],
+      );
+    }
+    for (const [name, call] of calls) {
+      for (const bad of ["b", now, true, () => ({ now })]) {
+        const what = `${Tokens.name}.${name}(…, ${typeof bad})`;
+        assert.equal(settingOf(() => call(bad), what), undefined, what);
+      }
+      // undefined and null are no options.
+      assert.ok(call(undefined) !== undefined && call(null) !== undefined, name);
+    }
+  }
+  const affinity = new Affinity({ secret: SECRET, backends });
+  assert.equal(settingOf(() => affinity.route("__Host-affinity=x"), "route(string)"), undefined);
+  assert.equal(affinity.route(undefined).backend, "a");
+  const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  const store = new SessionStore({ keys });
+  await assert.rejects(store.load(undefined, now), (e) => e.code === "invalid_config" && /must be an object/.test(e.message));
+  assert.equal((await store.load(undefined, null)).isNew, true);
+});
+
 test("every option of a call that is wrong is named as the error's setting", () => {
   // It was set for some (sameSite, a cookie's path) and not others (now, ttlSeconds, issuer...).
   const now = 1_800_000_000;
