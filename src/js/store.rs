@@ -235,6 +235,10 @@ impl SessionStore {
     /// Checks the configuration; throws `invalid_config` naming what is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(config: SessionStoreConfig) -> Result<SessionStore, JsValue> {
+        // As the other classes: `invalid_config`, not `Reflect.get`'s TypeError.
+        if !config.is_object() {
+            return Err(config_error("config must be an object"));
+        }
         let get = |name: &str| Reflect::get(&config, &name.into());
         let (kv, durable) = (get("kv")?, get("durableObject")?);
         // Given but empty (`kv: env.SESIONS`, a misspelt binding): never the memory store, whose

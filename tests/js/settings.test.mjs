@@ -137,6 +137,16 @@ test("SessionStore: the setting of an option of the wrong type, never its value"
   }
 });
 
+test("a configuration that is no object is invalid_config for every class, SessionStore's too", () => {
+  // new SessionStore(env.MISSING) threw a TypeError ("Reflect.get called on non-object").
+  const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  for (const Class of [SessionTokens, SealedTokens, Affinity, SessionStore]) {
+    for (const bad of [undefined, null, 5, "keys"]) {
+      assert.throws(() => new Class(bad), (e) => e.name === "EdgeSessionError" && e.code === "invalid_config" && /config must be an object/.test(e.message), `${Class.name}(${String(bad)})`);
+    }
+  }
+});
+
 test("SessionStore: a binding given as undefined or null is refused, not the memory store", () => {
   // `kv: env.SESIONS` (a misspelt binding) would otherwise keep sessions in one isolate's memory.
   const { SessionStore } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
