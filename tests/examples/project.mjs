@@ -20,7 +20,7 @@ const npm = (args, cwd) =>
   });
 
 let packs;
-/** The tarballs of pkg/ and hono, packed once: { "edge-session": path, hono: path }. */
+/** The tarballs of pkg/, hono and jose, packed once: { "edge-session": path, hono: path, jose: path }. */
 function tarballs() {
   if (packs) return packs;
   if (!existsSync(join(ROOT, "pkg/package.json"))) throw new Error("pkg/ is not built: run `make pkg`");
@@ -28,8 +28,9 @@ function tarballs() {
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   npm(["pack", "--pack-destination", dir, join(ROOT, "pkg")], dir);
   npm(["pack", "--ignore-scripts", "--pack-destination", dir, join(ROOT, "node_modules/hono")], dir);
+  npm(["pack", "--ignore-scripts", "--pack-destination", dir, join(ROOT, "node_modules/jose")], dir);
   const find = (prefix) => join(dir, readdirSync(dir).find((f) => f.startsWith(prefix)));
-  packs = { "edge-session": find("edge-session-"), hono: find("hono-") };
+  packs = { "edge-session": find("edge-session-"), hono: find("hono-"), jose: find("jose-") };
   return packs;
 }
 
@@ -58,10 +59,10 @@ export function exampleProject(name) {
 
 export const removeProject = (dir) => dir && rmSync(dir, { recursive: true, force: true });
 
-/** A new temporary project with the packed package (and hono) installed; its path. */
+/** A new temporary project with the packed package (and hono, and jose for an origin's side) installed; its path. */
 export function packageProject(prefix = "edge-session-project-") {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "readme", private: true, type: "module" }, null, 2));
-  npm(["install", "--offline", tarballs()["edge-session"], tarballs().hono], dir);
+  npm(["install", "--offline", tarballs()["edge-session"], tarballs().hono, tarballs().jose], dir);
   return dir;
 }

@@ -70,3 +70,16 @@ globalThis.browser = {
     return `${input}.${Buffer.from(sig).toString("base64url")}`;
   },
 };
+
+// docs/gateway.md's origin (jose): `req`, a request the gateway forwarded to the origin
+// http://10.0.0.1:8080 (its assertion, and the session data the assertion binds), and the
+// gateway's JWKS at https://app.example/.well-known/jwks.json, which `fetch` answers here.
+const { OriginAssertions } = await import("edge-session/assertion");
+const gateway = new OriginAssertions({ alg: "EdDSA", keys, issuer: "https://app.example" });
+const data = '{"cart":["book"]}';
+const assertion = await gateway.sign({ audience: "http://10.0.0.1:8080", claims: { sub: "alice", sid: "s1" }, data });
+globalThis.req = { headers: { "x-session-assertion": assertion, "x-session-data": data } };
+const jwks = await gateway.jwks();
+const fetchOutside = globalThis.fetch;
+globalThis.fetch = (url, init) =>
+  String(url) === "https://app.example/.well-known/jwks.json" ? Promise.resolve(Response.json(jwks)) : fetchOutside(url, init);

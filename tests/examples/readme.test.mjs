@@ -1,4 +1,4 @@
-// README.md, the package's README (npm/README.md), docs/store.md and docs/affinity.md against the code (`make examples-test`):
+// README.md, the package's README (npm/README.md), docs/store.md, docs/affinity.md and docs/gateway.md against the code (`make examples-test`):
 //
 // - a ```js block after `<!-- example: examples/<name>/<file> -->` must be that file, as it is
 //   (tests/examples/examples.test.mjs runs the examples);
@@ -38,7 +38,7 @@ before(() => {
 });
 after(() => removeProject(dir));
 
-for (const doc of ["README.md", "npm/README.md", "docs/store.md", "docs/affinity.md"]) {
+for (const doc of ["README.md", "npm/README.md", "docs/store.md", "docs/affinity.md", "docs/gateway.md"]) {
   describe(doc, () => {
     const blocks = jsBlocks(doc);
     test("has JavaScript blocks", () => assert.ok(blocks.length >= 1));
