@@ -59,6 +59,12 @@ test("setCookie refuses what a browser would drop or misread", () => {
   invalid(() => setCookie("__Host-a", "1", { secure: false }), "cookieName");
   invalid(() => setCookie("a", "1", { secure: false, sameSite: "None" }), "sameSite");
   invalid(() => setCookie("a", "1", { sameSite: "lenient" }), "sameSite");
+  invalid(() => setCookie("__Secure-a", "1", { secure: false }), "cookieName");
+  invalid(() => setCookie("a", "1", { secure: false, partitioned: true }), "partitioned");
+  invalid(() => setCookie("a", "1", { domain: "example..com" }), "domain");
+  invalid(() => setCookie("a", "1", { domain: "exa mple.com" }), "domain");
+  assert.ok(setCookie("n".repeat(256), "1"));
+  invalid(() => setCookie("n".repeat(257), "1"), "cookieName");
   invalid(() => setCookie("a b", "1"));
   invalid(() => setCookie("a", "x;y"));
   // What browsers ignore: a name and value over 4096 bytes, a Path over 1024.
