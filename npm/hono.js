@@ -166,7 +166,7 @@ const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
  */
 export function sessionTokens(tokens, options = {}) {
   checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
-  const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options;
+  const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options ?? {};
   // Max-Age is the token's life: the cookie's other attributes only.
   checkOptions("sessionTokens cookie", cookie, ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"]);
   let attributesChecked = false;
@@ -262,7 +262,7 @@ const tokenCookie = (tokens, name, cookie, token) => {
  */
 export function sessionStore(store, options = {}) {
   checkOptions("sessionStore options", options, ["commit"]);
-  const { commit = true } = options;
+  const { commit = true } = options ?? {};
   return async (c, next) => {
     const session = await store.load(c.req.raw);
     const s = { kind: "store", store, session, cleared: false, pending: [], answered: false };
@@ -417,7 +417,7 @@ const end = (s, options) => {
     s,
     (async () => {
       await store.destroy(session);
-      if (options.everywhere && subject) await store.revokeSubject(subject);
+      if (options?.everywhere && subject) await store.revokeSubject(subject);
     })(),
   );
 };
@@ -432,7 +432,7 @@ const end = (s, options) => {
 export function affinity(router, options = {}) {
   checkOptions("affinity options", options, ["header", "clientIp"]);
   // Header mode: the router's own header unless the options name one.
-  const { header = router.header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options;
+  const { header = router.header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options ?? {};
   return async (c, next) => {
     let route;
     try {

@@ -421,12 +421,17 @@ test("middleware options with a name none of theirs are refused, never ignored",
   notAnObject(() => mw.sessionTokens(tokens, { cookie: "Strict" }), "sessionTokens cookie");
   notAnObject(() => mw.sessionStore(store, false), "sessionStore options");
   notAnObject(() => mw.affinity(router, "x-tenant"), "affinity options");
+  // null is no options, as for the library's calls (it threw a TypeError, destructuring null).
+  for (const make of [() => mw.sessionTokens(tokens, null), () => mw.sessionStore(store, null), () => mw.affinity(router, null)]) {
+    assert.equal(typeof make(), "function");
+  }
   // logout's, in a handler.
   const app = new Hono();
   app.use(mw.sessionTokens(tokens, { cookieName: "s", cookie: {}, minIssuedAt: () => undefined, refresh: true }));
   app.get("/", async (c) => {
     refused(() => mw.logout(c, { everywere: true }), "everywere");
     notAnObject(() => mw.logout(c, true), "logout options");
+    await mw.logout(c, null);
     await mw.logout(c, { everywhere: true });
     return c.text("ok");
   });
