@@ -365,7 +365,8 @@ impl SessionStore {
     /// a new empty one when there is none or it names nothing valid. Of several cookies of its
     /// name (a name without `__Host-` can be planted by a sibling subdomain, ahead of the
     /// client's own), the first of the first four that names a live session. Rejects only when
-    /// the store fails (`store_unavailable`).
+    /// the store fails (`store_unavailable`), and with `invalid_config` for a cookie source or
+    /// options it cannot take (`load(42)`, `load(request, { nwo: 1 })`).
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn load(&self, cookie: SessionCookieSource, options: Option<NowOptions>) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
