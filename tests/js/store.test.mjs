@@ -315,6 +315,21 @@ test("call options with a name that is none of their options are refused, never 
   }
   const long = "x".repeat(40);
   assert.ok(!(await thrownBy(() => store.load(undefined, { [long]: 1 }))).message.includes(long));
+  // Options that are not an object were ignored: `load(cookie, now)` read the clock instead.
+  const notObjects = [
+    ["load", () => store.load(undefined, NOW)],
+    ["find", () => store.find("x", NOW)],
+    ["commit", () => store.commit(session, NOW)],
+    ["regenerate", () => store.regenerate(session, String(NOW))],
+    ["destroy", () => store.destroy(session, NOW)],
+    ["cookieMaxAge", () => store.cookieMaxAge(session, NOW)],
+    ["update, positional", () => store.update(undefined, change, 1, NOW)],
+  ];
+  for (const [name, call] of notObjects) {
+    const e = await thrownBy(call);
+    assert.equal(e.code, "invalid_config", `${name}: ${e}`);
+    assert.match(e.message, /options must be an object/, name);
+  }
   // Every name of each call is known.
   assert.equal((await store.update(undefined, change, { now: NOW, retries: 0 })).get("n"), 1);
   assert.equal((await store.update(undefined, change, 0, { now: NOW })).get("n"), 1);
