@@ -671,8 +671,9 @@ mod tests {
         let (_, out, user) = request(&s, anon.as_deref(), &login, NOW + 1);
         assert!(out.warning.is_none(), "{out:?}");
         assert!(user.is_some() && user != anon);
-        // The old id claimed (compare-and-set), the new one written: one regeneration.
-        assert_eq!(store.writes() - writes, 2);
+        // The old id claimed (compare-and-set), the new one written, the old one marked ended
+        // (compare-and-set) before its delete: one regeneration.
+        assert_eq!(store.writes() - writes, 3);
         assert_eq!(store.len(), 1);
         let none = directives(None, None, false);
         let (h, out, kept) = request(&s, user.as_deref(), &none, NOW + 2);

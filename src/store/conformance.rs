@@ -180,13 +180,19 @@ pub async fn run<S: Backend>(store: &S, now: UnixTime) -> Report {
     check!("compare_and_set", compare_and_set(store, now));
     match store.consistency() {
         Consistency::Strong => {
+            check!("regenerate_races", regenerate_races(store, now));
             check!("concurrent_increments", concurrent_increments(store, now));
         }
-        Consistency::Eventual => checks.push(Check {
-            name: "concurrent_increments",
-            status: Status::Skip,
-            detail: "an eventually consistent store does not promise it (last write wins)".into(),
-        }),
+        Consistency::Eventual => {
+            for name in ["regenerate_races", "concurrent_increments"] {
+                checks.push(Check {
+                    name,
+                    status: Status::Skip,
+                    detail: "an eventually consistent store does not promise it (last write wins)"
+                        .into(),
+                });
+            }
+        }
     }
     Report {
         consistency: match store.consistency() {
@@ -1010,6 +1016,137 @@ async fn concurrent_increments<S: Backend>(store: &S, now: UnixTime) -> Outcome 
         "version {}",
         end.version()
     );
+    Ok(())
+}
+
+/// A request that runs while another one is inside `regenerate`.
+type Race<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + 'a>>;
+
+/// A store that runs a racing request right after the first save under `key`: `regenerate`'s
+/// compare-and-set on the old id, before it stores the new one.
+struct Racing<'a, S> {
+    inner: &'a S,
+    race: std::cell::RefCell<Option<(String, Race<'a>)>>,
+    raced: std::cell::RefCell<Option<Outcome>>,
+}
+
+impl<S: Backend> Backend for Racing<'_, S> {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: UnixTime) -> Result<()> {
+        self.inner.save(key, e, expected, now).await?;
+        let race = self.race.borrow_mut().take();
+        match race {
+            Some((k, race)) if k == key => *self.raced.borrow_mut() = Some(race.await),
+            other => *self.race.borrow_mut() = other,
+        }
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        self.inner.link(subject, key, until, now).await
+    }
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        self.inner.revoke(subject).await
+    }
+    fn consistency(&self) -> Consistency {
+        self.inner.consistency()
+    }
+}
+
+/// Strong stores: another request that writes, ends (a logout) or revokes a session while a
+/// `regenerate` of it (a login) is between its compare-and-set on the old id and the delete of
+/// that id. Neither is lost: the write is kept (under the new id, or the regenerate is a
+/// `conflict` and the old id keeps it), and the ended session never comes back under the new id.
+async fn regenerate_races<S: Backend>(store: &S, now: UnixTime) -> Outcome {
+    let other = sessions(store, K1);
+    for race in ["commit", "destroy", "revoke"] {
+        let racing = Racing {
+            inner: store,
+            race: Default::default(),
+            raced: Default::default(),
+        };
+        let s = sessions(&racing, K1);
+        let alice = format!("alice-{}", crate::codec::b64_encode(&random_bytes()?));
+        let (mut session, _) = stored(&s, json!({ "cart": ["book"] }), now).await?;
+        session.set_subject(Some(alice.clone()));
+        s.regenerate(&mut session, now).await.ctx("regenerate")?;
+        let cookie = session.cookie().ok_or("no cookie")?.to_owned();
+        let mut in_flight = s
+            .load(&cookie, now + 1)
+            .await
+            .ctx("load")?
+            .ok_or("not found")?;
+        let (other, cookie_ref, alice_ref) = (&other, cookie.clone(), alice.clone());
+        let run: Race<'_> = Box::pin(async move {
+            let mut loaded = other
+                .load(&cookie_ref, now + 1)
+                .await
+                .ctx("racing load")?
+                .ok_or("racing load: not found")?;
+            match race {
+                "commit" => {
+                    loaded.insert("paid", json!(true));
+                    other
+                        .commit(&mut loaded, now + 1)
+                        .await
+                        .ctx("racing commit")?;
+                }
+                "destroy" => other.destroy(loaded).await.ctx("racing destroy")?,
+                _ => drop(
+                    other
+                        .revoke_subject(&alice_ref)
+                        .await
+                        .ctx("racing revoke")?,
+                ),
+            }
+            Ok(())
+        });
+        *racing.race.borrow_mut() = Some((in_flight.store_key().to_owned(), run));
+        in_flight.insert("role", json!("admin"));
+        let regenerated = s.regenerate(&mut in_flight, now + 2).await;
+        let raced = racing.raced.borrow_mut().take();
+        raced.ok_or_else(|| format!("{race}: the race did not run"))??;
+        let old = other.load(&cookie, now + 3).await.ctx("load old")?;
+        match regenerated {
+            Ok(()) => {
+                let renewed = in_flight.cookie().ok_or("no new cookie")?;
+                let new = other.load(renewed, now + 3).await.ctx("load new")?;
+                ensure!(old.is_none(), "{race}: the old id still works");
+                match race {
+                    "commit" => ensure!(
+                        new.as_ref().and_then(|n| n.get("paid")) == Some(&json!(true)),
+                        "{race}: a write made during the regenerate was lost"
+                    ),
+                    _ => ensure!(
+                        new.is_none(),
+                        "{race}: the ended session came back under the new id"
+                    ),
+                }
+            }
+            Err(Error::Conflict) => {
+                ensure!(
+                    in_flight.cookie().is_none(),
+                    "{race}: a refused regenerate gave a cookie"
+                );
+                match race {
+                    "commit" => ensure!(
+                        old.as_ref().and_then(|o| o.get("paid")) == Some(&json!(true)),
+                        "{race}: the write made during the regenerate is not under the old id"
+                    ),
+                    _ => ensure!(old.is_none(), "{race}: the ended session loads"),
+                }
+            }
+            Err(e) => return Err(format!("{race}: regenerate: {} ({e})", e.code())),
+        }
+        ensure!(
+            other.revoke_subject(&alice).await.ctx("revoke_subject")? <= 1,
+            "{race}: more than one session of the user"
+        );
+    }
     Ok(())
 }
 

@@ -40,6 +40,10 @@ use crate::token::{SessionTokens, TokenConfig};
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
 
+/// What a strongly consistent store holds, until it is deleted, for an id [`Sessions::regenerate`]
+/// renewed (never a sealed record, which is base64url): it loads as no session.
+const ENDED: &str = "~";
+
 /// What [`Sessions::commit`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -263,6 +267,9 @@ impl<S: Backend> Sessions<S> {
         let Some(entry) = self.store.load(&key).await? else {
             return Ok(None);
         };
+        if entry.value == ENDED {
+            return Ok(None);
+        }
         let record = self.records.open(&id, entry.version, &entry.value)?.record;
         if now > self.deadline(&record) {
             // Not deleted: the store forgets it by itself a second after its deadline, and a
@@ -498,7 +505,26 @@ impl<S: Backend> Sessions<S> {
                     return Err(e);
                 }
             }
-            if session.version > 0 {
+            if let Some(claim) = &claim {
+                // Ended under the version claimed, by a compare-and-set: a request that wrote
+                // the old id since the claim (loaded after it) would otherwise lose its write to
+                // the delete below, and a logout or revocation of it since would come back under
+                // the new id. Then a `conflict`, and the new id, never given out, is deleted.
+                let ended = Entry {
+                    version: session.version + 1,
+                    value: ENDED.into(),
+                    expires: claim.expires,
+                };
+                let ending = self
+                    .store
+                    .save(&session.key, &ended, Some(session.version), now);
+                if let Err(e) = ending.await {
+                    let _ = self.store.delete(&key).await;
+                    return Err(e);
+                }
+                // Only a clean-up now: the marker loads as no session, and expires by itself.
+                let _ = self.store.delete(&session.key).await;
+            } else if session.version > 0 {
                 self.store.delete(&session.key).await?;
             }
             session.stored = Some((record.data.clone(), record.subject.clone()));
