@@ -39,6 +39,29 @@ const broken = (how) => {
 /** A KV namespace that never answers. */
 const hanging = { get: () => new Promise(() => {}), put: () => new Promise(() => {}) };
 
+/**
+ * The Durable Object namespace `ns`, whose stubs run `hook` (once) after the object answered a
+ * request of operation `op` and before the caller reads the answer: another request landing
+ * at that point of an operation of several round trips.
+ */
+const hooked = (ns, op, hook) => ({
+  idFromName: (name) => ns.idFromName(name),
+  get: (id) => {
+    const stub = ns.get(id);
+    return {
+      fetch: async (url, init) => {
+        const res = await stub.fetch(url, init);
+        if (hook && JSON.parse(init.body).op === op) {
+          const run = hook;
+          hook = undefined;
+          await run();
+        }
+        return res;
+      },
+    };
+  },
+});
+
 const bindings = (env, kind) =>
   kind === "kv" ? { kv: env.SESSIONS } : kind === "durable" ? { durableObject: env.SESSION_OBJECTS } : {};
 
@@ -129,6 +152,37 @@ export default {
             last,
             session: { data: session.data, version: session.version, cookie: session.cookie },
             stored: { data: stored?.data, version: stored?.version },
+          });
+        }
+        case "/revoke-race": {
+          // "Log out everywhere" (revokeSubject) of a user while a request that loaded one of
+          // the user's sessions regenerates it (a change of privilege): the regenerate runs once
+          // the revocation has read the user's sessions from the subject's object.
+          const user = url.searchParams.get("user");
+          const s = store(env, "durable");
+          const session = await s.load();
+          session.subject = user;
+          session.set("k", 1);
+          await s.commit(session);
+          const cookie = session.cookie;
+          const inFlight = await s.load(cookie);
+          let regenerated;
+          const revoking = new SessionStore({
+            keys: KEYS,
+            durableObject: hooked(env.SESSION_OBJECTS, "links", async () => {
+              regenerated = await s.regenerate(inFlight).then(
+                () => "ok",
+                (e) => e.code,
+              );
+            }),
+          });
+          const revoked = await revoking.revokeSubject(user);
+          const renewed = regenerated === "ok" ? await s.find(inFlight.cookie) : undefined;
+          return Response.json({
+            regenerated,
+            revoked,
+            oldLoads: (await s.find(cookie)) !== undefined,
+            renewedLoads: renewed !== undefined,
           });
         }
         case "/revoke":

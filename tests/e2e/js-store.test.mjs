@@ -11,7 +11,8 @@
 // 2. 100 concurrent HTTP requests increment one session's counter: with Durable Objects none is
 //    lost (compare-and-set and retries); with KV, last write wins (the figure is printed).
 // 3. Login regenerates the id; revocation ends every session of a user; `revokeTokens` and
-//    `minIssuedAt` revoke stateless session tokens.
+//    `minIssuedAt` revoke stateless session tokens; on Durable Objects, a session regenerated
+//    while `revokeSubject` runs is ended too.
 // 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -112,6 +113,18 @@ for (const store of ["durable", "kv"]) {
     for (const l of logins) assert.equal((await get(`/get?store=${store}`, l.cookie)).isNew, true);
   });
 }
+
+test("revokeSubject ends a session regenerated while it runs (durable)", async () => {
+  // The regenerate runs after the revocation listed the user's sessions, before it deleted
+  // them: it stored and linked the new id, ended the old, and the revocation, deleting only
+  // what it had listed, left the user's session alive under the new id.
+  const user = `user-${Math.random().toString(36).slice(2)}`;
+  const r = await get(`/revoke-race?user=${user}`);
+  assert.ok(["ok", "conflict"].includes(r.regenerated), JSON.stringify(r));
+  assert.equal(r.oldLoads, false, JSON.stringify(r));
+  assert.equal(r.renewedLoads, false, `the user's session outlived the revocation: ${JSON.stringify(r)}`);
+  assert.equal(r.revoked, 1, JSON.stringify(r));
+});
 
 for (const store of ["durable", "kv"]) {
   test(`load(request): a session cookie planted ahead of the visitor's own does not hide it (${store})`, async () => {

@@ -22,6 +22,10 @@ pub struct DurableStore {
     timeout_ms: u32,
 }
 
+/// How many times, at most, a revocation lists the subject's sessions again after deleting
+/// those it found (sessions linked while it ran).
+const REVOKE_PASSES: usize = 8;
+
 /// The URL of requests to session objects (never leaves the runtime).
 const OBJECT_URL: &str = "https://edge-session.store/";
 
@@ -101,26 +105,37 @@ impl Backend for DurableStore {
 
     /// Deletes the subject's linked sessions, then forgets the links of those deleted: when a
     /// deletion fails, its session stays linked and the revocation fails, so that a retry
-    /// finds it (and does not answer 0 with the session alive).
+    /// finds it (and does not answer 0 with the session alive). Then again, until the subject
+    /// lists no session: one linked meanwhile (a `regenerate` of a session this deleted, which
+    /// stores and links the new id before it ends the old one) is ended too.
     async fn revoke(&self, subject: &str) -> Result<usize> {
         let subject = format!("u:{subject}");
-        let keys = (self.send(&subject, &Op::Links).await?.keys).unwrap_or_default();
-        let deletes = keys.iter().map(|k| self.send(k, &Op::Delete)).collect();
-        let (mut n, mut deleted, mut failed) = (0, Vec::new(), None);
-        for (key, reply) in keys
-            .iter()
-            .zip(crate::store::executor::join_all(deletes).await)
-        {
-            match reply {
-                Ok(r) => {
-                    n += usize::from(r.existed == Some(true));
-                    deleted.push(key.clone());
+        let mut n = 0;
+        for _ in 0..REVOKE_PASSES {
+            let keys = (self.send(&subject, &Op::Links).await?.keys).unwrap_or_default();
+            if keys.is_empty() {
+                break;
+            }
+            let deletes = keys.iter().map(|k| self.send(k, &Op::Delete)).collect();
+            let (mut deleted, mut failed) = (Vec::new(), None);
+            for (key, reply) in keys
+                .iter()
+                .zip(crate::store::executor::join_all(deletes).await)
+            {
+                match reply {
+                    Ok(r) => {
+                        n += usize::from(r.existed == Some(true));
+                        deleted.push(key.clone());
+                    }
+                    Err(e) => failed = Some(e),
                 }
-                Err(e) => failed = Some(e),
+            }
+            self.send(&subject, &Op::Unlink { keys: deleted }).await?;
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
-        self.send(&subject, &Op::Unlink { keys: deleted }).await?;
-        failed.map_or(Ok(n), Err)
+        Ok(n)
     }
 
     fn consistency(&self) -> Consistency {
