@@ -93,9 +93,12 @@ impl MemoryStore {
             .entries
             .borrow_mut()
             .retain(|_, e| e.expires >= now);
-        for keys in self.inner.links.borrow_mut().values_mut() {
+        // A subject with no link left is forgotten too: kept, the index grew with every user
+        // who ever had a session.
+        self.inner.links.borrow_mut().retain(|_, keys| {
             keys.retain(|_, until| *until >= now);
-        }
+            !keys.is_empty()
+        });
     }
 
     async fn enter(&self) -> Result<()> {
@@ -192,5 +195,26 @@ impl Future for YieldOnce {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_executor::block_on;
+
+    /// `purge` forgets a subject whose links all ended, not only the links: the index of a
+    /// long-running process kept one entry for every user who ever had a session.
+    #[test]
+    fn purge_forgets_subjects_without_links() {
+        let store = MemoryStore::new();
+        for (i, until) in [100, 200].into_iter().enumerate() {
+            block_on(store.link(&format!("user-{i}"), &format!("s:{i}"), until, 50)).unwrap();
+        }
+        store.purge(150);
+        assert_eq!(store.inner.links.borrow().len(), 1);
+        store.purge(250);
+        assert!(store.inner.links.borrow().is_empty());
+        assert_eq!(block_on(store.revoke("user-1")).unwrap(), 0);
     }
 }
