@@ -86,6 +86,7 @@ pub mod names {
     /// the platform's.
     pub const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
     /// Secret: bearer token of the operator endpoints under `/__edge/`; unset disables them.
+    /// Never one of the signing secrets (`SESSION_KEYS`, `AFFINITY_SECRET`...).
     pub const OPERATOR_TOKEN: &str = "OPERATOR_TOKEN";
     /// The largest request headers a client may send, bytes (names, values and `: ` and CRLF
     /// for each; default 16384, Node's own limit): larger ones get a 431 from the gateway and
@@ -414,6 +415,18 @@ impl GatewayConfig {
                 return Err(ConfigError::new(
                     OPERATOR_TOKEN,
                     format!("must be at least {MIN_OPERATOR_TOKEN_BYTES} visible ASCII characters (or unset to disable /__edge/)"),
+                ));
+            }
+            // The token goes to whatever watches /__edge/health: a signing secret as the token
+            // would let its holder sign sessions and affinity values.
+            let mut secrets = (tokens.config.keys.iter().map(|k| &k.secret))
+                .chain([&affinity.config.secret])
+                .chain(&affinity.config.previous_secrets);
+            if secrets.any(|s| s.trim() == token) {
+                return Err(ConfigError::new(
+                    OPERATOR_TOKEN,
+                    "must not be a secret of SESSION_KEYS, AFFINITY_SECRET or \
+                     AFFINITY_PREVIOUS_SECRETS: whoever holds the token could sign sessions",
                 ));
             }
         }
@@ -1983,6 +1996,43 @@ mod tests {
         )])
         .unwrap_err();
         assert!(!err.to_string().contains(secret), "{err}");
+    }
+
+    /// The operator token is handed to whatever watches `/__edge/health`: one of the signing
+    /// secrets as the token would let its holder sign sessions and affinity values. Refused,
+    /// naming OPERATOR_TOKEN without quoting it.
+    #[test]
+    fn the_operator_token_is_no_signing_secret() {
+        let session = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let old = crate::codec::b64_encode(&[7; 32]);
+        let two_keys =
+            format!(r#"[{{"id":"k2","secret":"{AFFINITY}"}},{{"id":"k1","secret":"{session}"}}]"#);
+        let previous = format!(r#"["{old}"]"#);
+        for (vars, secret) in [
+            (vec![(OPERATOR_TOKEN, session)], session),
+            (
+                vec![(SESSION_KEYS, two_keys.as_str()), (OPERATOR_TOKEN, session)],
+                session,
+            ),
+            (
+                vec![(AFFINITY_SECRET, AFFINITY), (OPERATOR_TOKEN, AFFINITY)],
+                AFFINITY,
+            ),
+            (
+                vec![
+                    (AFFINITY_SECRET, AFFINITY),
+                    (AFFINITY_PREVIOUS_SECRETS, previous.as_str()),
+                    (OPERATOR_TOKEN, old.as_str()),
+                ],
+                old.as_str(),
+            ),
+        ] {
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.setting, OPERATOR_TOKEN, "{vars:?}: {err}");
+            assert!(!err.to_string().contains(secret), "{err}");
+        }
+        // A token of its own is taken.
+        assert!(parse(&[(AFFINITY_SECRET, AFFINITY), (OPERATOR_TOKEN, &old)]).is_ok());
     }
 
     /// `Debug` of the checked settings (what a `{:?}` in a log line would print) shows no
