@@ -1163,8 +1163,9 @@ fn check_url(url: &str) -> Result<String, &'static str> {
     if authority.is_empty() || authority.contains('@') {
         return Err("must name a host (and no user info)");
     }
-    if !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains(['?', '#']) {
-        return Err("must hold no spaces, control characters, query or fragment");
+    // A backslash is a `/` to the URL parser: `/app\..\admin` would be `/admin`.
+    if !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains(['?', '#', '\\']) {
+        return Err("must hold no spaces, control characters, backslash, query or fragment");
     }
     // `[v6]:port` or `name:port`; the name without the code points the URL parser refuses in a
     // host (`%`, `\`, `<`, `>`, `^`, `|`, `[`, `]`) and, when its last label is a number, an
@@ -1591,6 +1592,11 @@ mod tests {
             "http://x/app/..",
             "http://x/app/%2e%2E/admin",
             "http://x/app/%2E",
+            // A backslash is a `/` to the URL parser: `app\..\admin` is `/admin` (JSON escapes
+            // each here).
+            "http://x/app\\\\..\\\\admin",
+            "http://x/app/..\\\\",
+            "http://x/app\\\\b",
             // The URL parser reads a host whose last label is a number as an IPv4 address, and
             // refuses it when that fails (outcomes as Node's WHATWG URL gives them).
             "http://10.0.0.256:8080",
