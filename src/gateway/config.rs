@@ -1014,10 +1014,16 @@ struct HealthSection {
 
 fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection, ConfigError> {
     let path = var(HEALTH_PATH).unwrap_or_else(|| "/health".to_owned());
-    if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
+    // Probed at `{url}{path}`: a dot segment or a backslash (a `/` to the URL parser) would
+    // probe outside the origin's base path.
+    if !path.starts_with('/')
+        || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        || has_dot_segment(&path)
+    {
         return Err(ConfigError::new(
             HEALTH_PATH,
-            "must start with / and hold no spaces or control characters",
+            "must start with / and hold no spaces, control characters, backslash or . or .. \
+             segment",
         ));
     }
     Ok(HealthSection {
@@ -1206,11 +1212,18 @@ fn check_url(url: &str) -> Result<String, &'static str> {
             return Err("has a port that is not a number from 1 to 65535");
         }
     }
-    let dots = |s: &str| matches!(&percent_decoded(s.as_bytes(), false)[..], b"." | b"..");
-    if path.split('/').any(dots) {
+    if has_dot_segment(path) {
         return Err("must hold no . or .. path segment");
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Whether `path` (before any `?` or `#`) has a `.` or `..` segment, percent-encoded or not, which the
+/// URL parser resolves: the request would leave the path written.
+fn has_dot_segment(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split('/')
+        .any(|s| matches!(&percent_decoded(s.as_bytes(), false)[..], b"." | b".."))
 }
 
 /// Whether the URL parser reads `host` as an IPv4 address (the URL standard's "ends in a
@@ -1818,6 +1831,13 @@ mod tests {
             ),
             (&[(COOKIE_SAMESITE, "sometimes")], COOKIE_SAMESITE),
             (&[(HEALTH_PATH, "health")], HEALTH_PATH),
+            // Probed under each origin's base path: these would leave it (`{url}/../health`).
+            (&[(HEALTH_PATH, "/../health")], HEALTH_PATH),
+            (&[(HEALTH_PATH, "/%2E%2e/health")], HEALTH_PATH),
+            (&[(HEALTH_PATH, "/./health")], HEALTH_PATH),
+            (&[(HEALTH_PATH, "/health/..")], HEALTH_PATH),
+            (&[(HEALTH_PATH, "/..\\health")], HEALTH_PATH),
+            (&[(HEALTH_PATH, "/a\\b")], HEALTH_PATH),
             (&[(HEALTH_DOWN_SECONDS, "0")], HEALTH_DOWN_SECONDS),
             (&[(HEALTH_FAILURES, "0")], HEALTH_FAILURES),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
@@ -1863,6 +1883,8 @@ mod tests {
                 STORE_TIMEOUT_MS,
             ),
         ];
+        // Dots within a segment, or in the query, are no dot segment.
+        assert!(parse(&[(HEALTH_PATH, "/a.b/..c/.d/health?up=..")]).is_ok());
         for (vars, setting) in cases {
             let err = parse(vars).unwrap_err();
             assert_eq!(err.setting, *setting, "{vars:?}: {err}");
