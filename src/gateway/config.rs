@@ -76,7 +76,8 @@ pub mod names {
     pub const HEALTH_DOWN_SECONDS: &str = "HEALTH_DOWN_SECONDS";
     /// A shared (cron) health result older than this is ignored, seconds (default 300).
     pub const HEALTH_MAX_AGE_SECONDS: &str = "HEALTH_MAX_AGE_SECONDS";
-    /// How often a worker instance re-reads shared health from KV, seconds (default 10).
+    /// How often a worker instance re-reads shared health from KV, seconds (default 10; at most
+    /// half `HEALTH_MAX_AGE_SECONDS`).
     pub const HEALTH_CACHE_SECONDS: &str = "HEALTH_CACHE_SECONDS";
     /// Timeout of one health probe, milliseconds (default 3000).
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
@@ -1026,12 +1027,26 @@ fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection
              segment",
         ));
     }
+    let max_age = number(var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?;
+    let cache_seconds = number(var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?;
+    // The cron rewrites the shared result once it is half HEALTH_MAX_AGE_SECONDS old, so a read
+    // may find it that old: read less often, it grows stale before the next read, and the
+    // probes' findings are ignored in between (an origin they found down takes traffic).
+    if cache_seconds > max_age / 2 {
+        return Err(ConfigError::new(
+            HEALTH_CACHE_SECONDS,
+            format!(
+                "{cache_seconds} is more than half of HEALTH_MAX_AGE_SECONDS ({max_age}): the \
+                 shared health result would grow stale between reads and be ignored"
+            ),
+        ));
+    }
     Ok(HealthSection {
         path,
         failures: number(var, HEALTH_FAILURES, 3, 1, 100)? as u32,
         down_seconds: number(var, HEALTH_DOWN_SECONDS, 30, 1, 86_400)?,
-        max_age: number(var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?,
-        cache_seconds: number(var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?,
+        max_age,
+        cache_seconds,
         probe_timeout_ms: number(var, PROBE_TIMEOUT_MS, 3_000, 1, 60_000)?,
         origin_timeout_ms: match var(ORIGIN_TIMEOUT_MS) {
             None => None,
@@ -1908,6 +1923,11 @@ mod tests {
             (&[(HEALTH_PATH, "/a\\b")], HEALTH_PATH),
             (&[(HEALTH_DOWN_SECONDS, "0")], HEALTH_DOWN_SECONDS),
             (&[(HEALTH_FAILURES, "0")], HEALTH_FAILURES),
+            // Read less often than the shared result may be half stale: it would be ignored
+            // between reads (at 600 and 300, for 5 minutes of each 10 at least).
+            (&[(HEALTH_CACHE_SECONDS, "600")], HEALTH_CACHE_SECONDS),
+            (&[(HEALTH_CACHE_SECONDS, "151")], HEALTH_CACHE_SECONDS),
+            (&[(HEALTH_MAX_AGE_SECONDS, "19")], HEALTH_CACHE_SECONDS),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(ORIGIN_TIMEOUT_MS, "0")], ORIGIN_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
@@ -1951,6 +1971,14 @@ mod tests {
                 STORE_TIMEOUT_MS,
             ),
         ];
+        for (max_age, cache) in [("300", "150"), ("1", "0"), ("20", "10"), ("7200", "3600")] {
+            let c = parse(&[
+                (HEALTH_MAX_AGE_SECONDS, max_age),
+                (HEALTH_CACHE_SECONDS, cache),
+            ])
+            .unwrap();
+            assert_eq!(c.health_cache_seconds.to_string(), cache);
+        }
         // Dots within a segment, or in the query, are no dot segment.
         assert!(parse(&[(HEALTH_PATH, "/a.b/..c/.d/health?up=..")]).is_ok());
         for (vars, setting) in cases {
