@@ -1190,12 +1190,17 @@ fn first_twins(origins: &[Origin]) -> Option<(usize, usize)> {
 }
 
 /// What two checked base URLs naming the same place have in common: the scheme, the host
-/// without case and without the scheme's default port, the path.
+/// without case, the port as a number (the URL parser reads `:0080` as `:80`), the scheme's
+/// default one when none is written, the path.
 fn url_key(url: &str) -> String {
     let (scheme, authority, path) = super::headers::split_url(url);
-    let default = if scheme == "http" { ":80" } else { ":443" };
-    let host = authority.strip_suffix(default).unwrap_or(authority);
-    format!("{scheme}://{}{path}", host.to_ascii_lowercase())
+    let default: u32 = if scheme == "http" { 80 } else { 443 };
+    // `check_url` took the port: 1 to 65535 in digits, after the `]` of an IPv6 address.
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port.parse().unwrap_or(default)),
+        _ => (authority, default),
+    };
+    format!("{scheme}://{}:{port}{path}", host.to_ascii_lowercase())
 }
 
 /// The base URL without its trailing `/`, or why it is refused: what would make every request's
@@ -1720,6 +1725,11 @@ mod tests {
         for (a, b) in [
             ("http://x", "http://X:80"),
             ("https://x:443/app", "https://x/app/"),
+            // The URL parser reads a port's leading zeros away: the same port.
+            ("http://x:0080", "http://x"),
+            ("https://x:0443/app", "https://x/app"),
+            ("http://x:08080/a", "http://x:8080/a"),
+            ("http://[::1]:080", "http://[::1]"),
         ] {
             let list = format!(r#"[{{"id":"a","url":"{a}"}},{{"id":"b","url":"{b}"}}]"#);
             assert!(parse(&[(ORIGINS, &list)]).is_err(), "{a} {b}");
