@@ -162,22 +162,35 @@ test("SessionStore: a binding given as undefined or null is refused, not the mem
   assert.equal(new SessionStore({ keys }).consistency, "strong", "left out: the memory store");
 });
 
+/**
+ * Each call of a token class that takes options, as [name, (options) => result], on a token
+ * (and, for SessionTokens, a JWT of issuer "i" and audience "a") signed at `now`.
+ */
+function tokenCalls(Tokens, now) {
+  const tokens = new Tokens({ keys });
+  const token = tokens.sign({ sub: "u" }, { now });
+  const jwt = tokens.signJwt?.({ sub: "u" }, { now, issuer: "i", audience: "a" });
+  const calls = [
+    ["verify", (o) => tokens.verify(token, o)],
+    ["verifyDetailed", (o) => tokens.verifyDetailed(token, o)],
+    ["refresh", (o) => tokens.refresh(token, o)],
+    ["sign", (o) => tokens.sign({ sub: "u" }, o)],
+  ];
+  if (jwt) {
+    calls.push(
+      ["verifyJwt", (o) => tokens.verifyJwt(jwt, o)],
+      ["verifyJwtDetailed", (o) => tokens.verifyJwtDetailed(jwt, o)],
+      ["signJwt", (o) => tokens.signJwt({ sub: "u" }, o)],
+    );
+  }
+  return { tokens, token, jwt, calls };
+}
+
 test("options of a call with a name that is none of its options are refused, never ignored", () => {
   for (const Tokens of [SessionTokens, SealedTokens]) {
-    const tokens = new Tokens({ keys });
     const now = 1_800_000_000;
-    const token = tokens.sign({ sub: "u" }, { now });
-    const jwt = tokens.signJwt?.({ sub: "u" }, { now, issuer: "i", audience: "a" });
-    const calls = [
-      // A misspelt audience would skip the audience check; jose's clockTolerance would be no leeway.
-      ["verify", (o) => tokens.verify(token, o)],
-      ["verifyDetailed", (o) => tokens.verifyDetailed(token, o)],
-      ["refresh", (o) => tokens.refresh(token, o)],
-      ["sign", (o) => tokens.sign({ sub: "u" }, o)],
-    ];
-    if (jwt) {
-      calls.push(["verifyJwt", (o) => tokens.verifyJwt(jwt, o)], ["signJwt", (o) => tokens.signJwt({ sub: "u" }, o)]);
-    }
+    // A misspelt audience would skip the audience check; jose's clockTolerance would be no leeway.
+    const { tokens, token, jwt, calls } = tokenCalls(Tokens, now);
     for (const [name, call] of calls) {
       const what = `${Tokens.name}.${name}`;
       assert.equal(settingOf(() => call({ now, audiance: "a" }), what), undefined, what);
@@ -212,22 +225,7 @@ test("options of a call that are no object are refused, never read as no options
   // route("<Cookie header>") routed every visitor as new: anything but an object was no options.
   const now = Math.floor(Date.now() / 1000); // the clock's: the calls without options read it
   for (const Tokens of [SessionTokens, SealedTokens]) {
-    const tokens = new Tokens({ keys });
-    const token = tokens.sign({ sub: "u" }, { now });
-    const jwt = tokens.signJwt?.({ sub: "u" }, { now, issuer: "i", audience: "a" });
-    const calls = [
-      ["verify", (o) => tokens.verify(token, o)],
-      ["verifyDetailed", (o) => tokens.verifyDetailed(token, o)],
-      ["refresh", (o) => tokens.refresh(token, o)],
-      ["sign", (o) => tokens.sign({ sub: "u" }, o)],
-    ];
-    if (jwt) {
-      calls.push(
-        ["verifyJwt", (o) => tokens.verifyJwt(jwt, o)],
-        ["verifyJwtDetailed", (o) => tokens.verifyJwtDetailed(jwt, o)],
-        ["signJwt", (o) => tokens.signJwt({ sub: "u" }, o)],
-      );
-    }
+    const { calls } = tokenCalls(Tokens, now);
     for (const [name, call] of calls) {
       for (const bad of ["b", now, true, () => ({ now })]) {
         const what = `${Tokens.name}.${name}(…, ${typeof bad})`;
