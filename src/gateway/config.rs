@@ -738,10 +738,12 @@ fn affinity_section(
         1,
         u32::MAX.into(),
     )?;
+    // A lifetime set alone, shorter than the default idle time, shortens it too (as the
+    // library's Affinity does): AFFINITY_IDLE_SECONDS, never set, is never named as wrong.
     config.idle_seconds = number(
         var,
         AFFINITY_IDLE_SECONDS,
-        config.idle_seconds,
+        config.idle_seconds.min(config.ttl_seconds),
         1,
         u32::MAX.into(),
     )?;
@@ -1586,6 +1588,26 @@ mod tests {
             assert_eq!(err.setting, ORIGIN_TIMEOUT_MS, "{text:?}: {err}");
             assert!(err.message.contains("from 1 to 100000"), "{text:?}: {err}");
         }
+    }
+
+    /// A lifetime set alone, shorter than the default idle time (1800 s), shortens the idle time
+    /// to it; it named AFFINITY_IDLE_SECONDS, never set, as wrong. Set, both are checked.
+    #[test]
+    fn an_affinity_lifetime_set_alone_shortens_the_default_idle_time() {
+        let idle = |vars: &[(&str, &str)]| {
+            parse(vars).map(|c| (c.affinity.ttl_seconds, c.affinity.idle_seconds))
+        };
+        assert_eq!(idle(&[(AFFINITY_TTL_SECONDS, "600")]).unwrap(), (600, 600));
+        assert_eq!(
+            idle(&[(AFFINITY_TTL_SECONDS, "7200")]).unwrap(),
+            (7200, 1800)
+        );
+        assert_eq!(idle(&[]).unwrap(), (86_400, 1800));
+        let err = idle(&[
+            (AFFINITY_TTL_SECONDS, "600"),
+            (AFFINITY_IDLE_SECONDS, "601"),
+        ]);
+        assert_eq!(err.unwrap_err().setting, AFFINITY_IDLE_SECONDS);
     }
 
     #[test]

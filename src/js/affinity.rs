@@ -41,7 +41,7 @@ export interface AffinityConfig {
   backends: AffinityBackend[];
   /** Longest life of an affinity value, enforced by the server, in seconds (default 86400): honoured up to `ttlSeconds` after it was issued, not after. */
   ttlSeconds?: number;
-  /** A value unused for longer than this is not honoured (it still is at exactly this age), in seconds, at most ttlSeconds (default 1800). */
+  /** A value unused for longer than this is not honoured (it still is at exactly this age), in seconds, at most ttlSeconds (default 1800, or ttlSeconds when that is shorter). */
   idleSeconds?: number;
   /** Cookie mode: the cookie name (default "__Host-affinity"). */
   cookieName?: string;

@@ -139,9 +139,12 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
     if let Some(ttl) = o.whole("ttlSeconds")? {
         config.ttl_seconds = ttl;
     }
-    if let Some(idle) = o.whole("idleSeconds")? {
-        config.idle_seconds = idle;
-    }
+    config.idle_seconds = match o.whole("idleSeconds")? {
+        Some(idle) => idle,
+        // A lifetime given alone, shorter than the default idle time, shortens it too: the
+        // caller never gave an idle time that could be wrong.
+        None => config.idle_seconds.min(config.ttl_seconds),
+    };
     if let Some(name) = o.string("cookieName")? {
         config.cookie_name = name;
     }

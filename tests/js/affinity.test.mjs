@@ -116,6 +116,19 @@ test("idle time and lifetime are enforced by the server at their boundaries", ()
   assert.equal(affinity.route({ cookie: c, now: NOW + 3001 }).reassigned, true);
 });
 
+test("a lifetime given alone, shorter than the default idle time (1800 s), shortens it too", () => {
+  // It threw invalid_config naming idleSeconds, an option the caller never gave.
+  const affinity = make({ ttlSeconds: 600 });
+  const cookie = pairOf(affinity.route({ now: NOW }).setCookie);
+  // Refreshed past half the idle time, now 600 s: at 301 s, not before.
+  assert.equal(affinity.route({ cookie, now: NOW + 300 }).setCookie, undefined);
+  assert.ok(affinity.route({ cookie, now: NOW + 301 }).setCookie);
+  assert.equal(affinity.route({ cookie, now: NOW + 600 }).reassigned, false);
+  assert.equal(affinity.route({ cookie, now: NOW + 601 }).reassigned, true);
+  // Given, the idle time is checked against it as before.
+  assert.throws(() => make({ ttlSeconds: 600, idleSeconds: 601 }), (e) => e.code === "invalid_config" && e.setting === "idleSeconds");
+});
+
 test("forged, altered and foreign values are never honoured", () => {
   const affinity = make();
   const cookie = pairOf(affinity.route({ now: NOW }).setCookie);
