@@ -158,7 +158,7 @@ fn the_idle_timeout_is_enforced_at_its_boundary() {
 fn the_lifetime_is_enforced_at_its_boundary_however_active_the_visitor() {
     let mut c = config(Mode::Cookie, &["a", "b", "c"]);
     c.ttl_seconds = 3600;
-    c.idle_seconds = 1000;
+    c.idle_seconds = Some(1000);
     let a = Affinity::new(c).unwrap();
     let first = a.route(&new_visitor(9), NOW).unwrap();
     let mut cookie = cookie_of(&first);
@@ -980,10 +980,10 @@ fn invalid_configuration_is_refused_with_invalid_config() {
         ("zero weight", Box::new(|c| c.backends[0].weight = 0)),
         ("empty id", Box::new(|c| c.backends[0].id.clear())),
         ("zero ttl", Box::new(|c| c.ttl_seconds = 0)),
-        ("zero idle", Box::new(|c| c.idle_seconds = 0)),
+        ("zero idle", Box::new(|c| c.idle_seconds = Some(0))),
         (
             "idle over ttl",
-            Box::new(|c| c.idle_seconds = c.ttl_seconds + 1),
+            Box::new(|c| c.idle_seconds = Some(c.ttl_seconds + 1)),
         ),
         (
             "domain on __Host-",
@@ -1054,6 +1054,34 @@ fn configuration_reads_from_json_with_its_defaults() {
     let debug = format!("{:?}", config(Mode::Cookie, &["a"]));
     assert!(!debug.contains(SECRET));
     assert!(!format!("{:?}", router(Mode::Cookie, &["a"])).contains(SECRET));
+}
+
+/// A lifetime given alone, shorter than the default idle time, shortens it (as in JavaScript and
+/// at the gateway): it was an `invalid_config` naming `idleSeconds`, never given. Given, the idle
+/// time is checked against the lifetime.
+#[test]
+fn a_lifetime_given_alone_shortens_the_default_idle_time() {
+    let json = |times: &str| {
+        format!(r#"{{"secret":"{SECRET}","backends":[{{"id":"a"}},{{"id":"b"}}]{times}}}"#)
+    };
+    let c: AffinityConfig = serde_json::from_str(&json(r#","ttlSeconds":600"#)).unwrap();
+    let a = Affinity::new(c).unwrap();
+    let cookie = cookie_of(&a.route(&new_visitor(3), NOW).unwrap());
+    let at = |t| a.route(&with_cookie(&cookie), t).unwrap().reassigned;
+    assert!(!at(NOW + 600));
+    assert!(at(NOW + 601));
+    let long: AffinityConfig = serde_json::from_str(&json(r#","ttlSeconds":7200"#)).unwrap();
+    let a = Affinity::new(long).unwrap();
+    let cookie = cookie_of(&a.route(&new_visitor(3), NOW).unwrap());
+    let at = |t| a.route(&with_cookie(&cookie), t).unwrap().reassigned;
+    assert!(!at(NOW + 1800));
+    assert!(at(NOW + 1801));
+    let both: AffinityConfig =
+        serde_json::from_str(&json(r#","ttlSeconds":600,"idleSeconds":601"#)).unwrap();
+    assert_eq!(
+        Affinity::new(both).unwrap_err().setting(),
+        Some("idleSeconds")
+    );
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn a_regenerated_cookie_ends_at_the_absolute_timeout() {
     block_on(sessions.commit(&mut session, NOW)).unwrap();
     let later = NOW + 100;
     block_on(sessions.regenerate(&mut session, later)).unwrap();
-    let absolute = sessions.config().absolute_timeout_seconds;
+    let absolute = sessions.config().absolute_timeout();
     assert_eq!(sessions.cookie_max_age(&session, later), absolute - 100);
 
     let mut config = TokenConfig::new(Vec::new());
@@ -255,6 +255,49 @@ fn without_retries_concurrent_writers_conflict_and_nothing_is_lost() {
     assert_eq!(end.get("n"), Some(&json!(ok)));
 }
 
+/// An idle timeout given alone moves the defaults it would break (as in JavaScript and at the
+/// gateway): `{"idleTimeoutSeconds":60}` was an `invalid_config` naming `touchIntervalSeconds`,
+/// and 100000 one naming `absoluteTimeoutSeconds`, neither given.
+#[test]
+fn an_idle_timeout_given_alone_moves_the_defaults_it_would_break() {
+    let sessions = |json: &str| {
+        let config: SessionConfig = serde_json::from_str(json).unwrap();
+        Sessions::new(MemoryStore::new(), &ring(), config)
+    };
+    let short = sessions(r#"{"idleTimeoutSeconds":60}"#).unwrap();
+    assert_eq!(
+        (
+            short.config().absolute_timeout(),
+            short.config().touch_interval()
+        ),
+        (86_400, 30)
+    );
+    let long = sessions(r#"{"idleTimeoutSeconds":100000}"#).unwrap();
+    assert_eq!(
+        (
+            long.config().absolute_timeout(),
+            long.config().touch_interval()
+        ),
+        (100_000, 60)
+    );
+    // A session of the long one lives past the default absolute timeout.
+    let mut session = long.new_session(NOW).unwrap();
+    block_on(long.commit(&mut session, NOW)).unwrap();
+    assert_eq!(long.cookie_max_age(&session, NOW), 100_000);
+    for (json, setting) in [
+        (
+            r#"{"idleTimeoutSeconds":60,"touchIntervalSeconds":60}"#,
+            "touchIntervalSeconds",
+        ),
+        (
+            r#"{"idleTimeoutSeconds":600,"absoluteTimeoutSeconds":599}"#,
+            "absoluteTimeoutSeconds",
+        ),
+    ] {
+        assert_eq!(sessions(json).unwrap_err().setting(), Some(setting));
+    }
+}
+
 #[test]
 fn bad_settings_are_refused() {
     for (idle, absolute, touch, setting) in [
@@ -269,8 +312,8 @@ fn bad_settings_are_refused() {
     ] {
         let config = SessionConfig {
             idle_timeout_seconds: idle,
-            absolute_timeout_seconds: absolute,
-            touch_interval_seconds: touch,
+            absolute_timeout_seconds: Some(absolute),
+            touch_interval_seconds: Some(touch),
             ..SessionConfig::default()
         };
         let e = Sessions::new(MemoryStore::new(), &ring(), config).unwrap_err();

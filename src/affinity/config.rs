@@ -73,10 +73,10 @@ pub struct AffinityConfig {
     /// Longest life of an affinity value, enforced by the server, in seconds. Default 86400.
     #[serde(default = "defaults::ttl")]
     pub ttl_seconds: u64,
-    /// A value unused for longer than this is not honoured, in seconds; at most
-    /// `ttlSeconds`. Default 1800.
-    #[serde(default = "defaults::idle")]
-    pub idle_seconds: u64,
+    /// A value unused for longer than this is not honoured, in seconds; 1 to `ttlSeconds`.
+    /// Default (`None`): 1800, or `ttlSeconds` when shorter (see [`AffinityConfig::idle`]).
+    #[serde(default)]
+    pub idle_seconds: Option<u64>,
     /// Cookie mode: the cookie's name. Default `__Host-affinity`.
     #[serde(default = "defaults::cookie_name")]
     pub cookie_name: String,
@@ -106,9 +106,7 @@ pub(crate) mod defaults {
     pub fn ttl() -> u64 {
         86_400
     }
-    pub fn idle() -> u64 {
-        1_800
-    }
+    pub const IDLE: u64 = 1_800;
     pub fn cookie_name() -> String {
         "__Host-affinity".into()
     }
@@ -127,7 +125,7 @@ impl AffinityConfig {
             mode: Mode::default(),
             backends,
             ttl_seconds: defaults::ttl(),
-            idle_seconds: defaults::idle(),
+            idle_seconds: None,
             cookie_name: defaults::cookie_name(),
             same_site: SameSite::default(),
             domain: None,
@@ -136,6 +134,25 @@ impl AffinityConfig {
             param: defaults::param(),
             header: None,
         }
+    }
+}
+
+impl AffinityConfig {
+    /// The idle time: `idle_seconds`, by default 1800 or `ttl_seconds` when shorter (a lifetime
+    /// given alone never makes the default idle time an error).
+    ///
+    /// ```
+    /// # use edge_session::affinity::{AffinityConfig, BackendConfig};
+    /// let mut config = AffinityConfig::new("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", vec![BackendConfig::new("a")]);
+    /// assert_eq!(config.idle(), 1800);
+    /// config.ttl_seconds = 600;
+    /// assert_eq!(config.idle(), 600);
+    /// config.idle_seconds = Some(60);
+    /// assert_eq!(config.idle(), 60);
+    /// ```
+    pub fn idle(&self) -> u64 {
+        self.idle_seconds
+            .unwrap_or(defaults::IDLE.min(self.ttl_seconds))
     }
 }
 

@@ -183,7 +183,8 @@ impl Affinity {
                 "ttlSeconds must be a positive whole number of seconds",
             ));
         }
-        if config.idle_seconds == 0 || config.idle_seconds > config.ttl_seconds {
+        let idle = config.idle();
+        if idle == 0 || idle > config.ttl_seconds {
             return Err(Error::config_of(
                 "idleSeconds",
                 "idleSeconds must be 1 to ttlSeconds",
@@ -224,7 +225,7 @@ impl Affinity {
             values: ValueKey::new(&secret, &previous),
             ring,
             ttl: config.ttl_seconds,
-            idle: config.idle_seconds,
+            idle,
             cookie,
             param: config.param.clone(),
             header: config.header.as_deref().map(str::to_ascii_lowercase),

@@ -738,15 +738,14 @@ fn affinity_section(
         1,
         u32::MAX.into(),
     )?;
-    // A lifetime set alone, shorter than the default idle time, shortens it too (as the
-    // library's Affinity does): AFFINITY_IDLE_SECONDS, never set, is never named as wrong.
-    config.idle_seconds = number(
+    // Unset, the router's default: 1800 s or the lifetime when shorter.
+    config.idle_seconds = Some(number(
         var,
         AFFINITY_IDLE_SECONDS,
-        config.idle_seconds.min(config.ttl_seconds),
+        config.idle(),
         1,
         u32::MAX.into(),
-    )?;
+    )?);
     if let Some(name) = var(AFFINITY_COOKIE) {
         config.cookie_name = name;
     }
@@ -885,12 +884,29 @@ fn store_section(
         .map_err(|e| ConfigError::new(STORE_COOKIE, e.detail()))?;
     let max = crate::store::MAX_TIMEOUT_SECONDS;
     let idle = number(var, STORE_IDLE_SECONDS, 1800, 2, max)?;
-    let sessions = SessionConfig {
+    // Unset, the store's defaults for this idle timeout.
+    let defaults = SessionConfig {
         idle_timeout_seconds: idle,
-        absolute_timeout_seconds: number(var, STORE_ABSOLUTE_SECONDS, 86_400.max(idle), idle, max)?,
-        touch_interval_seconds: number(var, STORE_TOUCH_SECONDS, 60.min(idle / 2), 1, idle - 1)?,
+        ..SessionConfig::default()
+    };
+    let sessions = SessionConfig {
+        absolute_timeout_seconds: Some(number(
+            var,
+            STORE_ABSOLUTE_SECONDS,
+            defaults.absolute_timeout(),
+            idle,
+            max,
+        )?),
+        touch_interval_seconds: Some(number(
+            var,
+            STORE_TOUCH_SECONDS,
+            defaults.touch_interval(),
+            1,
+            idle - 1,
+        )?),
         max_data_bytes: number(var, STORE_MAX_DATA_BYTES, 4096, 2, 16_384)? as usize,
         purpose: "gateway".into(),
+        ..defaults
     };
     Ok(Some(StoreSettings {
         kind,
@@ -1532,13 +1548,13 @@ mod tests {
         assert_eq!(
             (
                 store.sessions.idle_timeout_seconds,
-                store.sessions.absolute_timeout_seconds
+                store.sessions.absolute_timeout()
             ),
             (1800, 86_400)
         );
         assert_eq!(
             (
-                store.sessions.touch_interval_seconds,
+                store.sessions.touch_interval(),
                 store.sessions.max_data_bytes
             ),
             (60, 4096)
@@ -1548,7 +1564,7 @@ mod tests {
             .unwrap()
             .store
             .unwrap();
-        assert_eq!(short.sessions.touch_interval_seconds, 10);
+        assert_eq!(short.sessions.touch_interval(), 10);
     }
 
     /// `ORIGIN_TIMEOUT_MS` is off unless set (no limit of the gateway's own, as before it
@@ -1595,7 +1611,7 @@ mod tests {
     #[test]
     fn an_affinity_lifetime_set_alone_shortens_the_default_idle_time() {
         let idle = |vars: &[(&str, &str)]| {
-            parse(vars).map(|c| (c.affinity.ttl_seconds, c.affinity.idle_seconds))
+            parse(vars).map(|c| (c.affinity.ttl_seconds, c.affinity.idle()))
         };
         assert_eq!(idle(&[(AFFINITY_TTL_SECONDS, "600")]).unwrap(), (600, 600));
         assert_eq!(
@@ -1630,7 +1646,7 @@ mod tests {
             (c.affinity.mode, c.affinity.failover),
             (Mode::Header, Failover::Strict)
         );
-        assert_eq!((c.affinity.idle_seconds, c.affinity.ttl_seconds), (60, 600));
+        assert_eq!((c.affinity.idle(), c.affinity.ttl_seconds), (60, 600));
         assert_eq!((c.tokens.ttl_seconds, c.tokens.refresh_after), (120, 0.25));
         assert_eq!(c.affinity.same_site, SameSite::Strict);
         assert_eq!(c.down_seconds, 5);

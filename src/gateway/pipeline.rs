@@ -1876,7 +1876,7 @@ mod tests {
         let last = forged.len() - 2;
         forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
         let forged = String::from_utf8(forged).unwrap();
-        let idle = gw.config().affinity().idle_seconds;
+        let idle = gw.config().affinity().idle();
         for (v, at) in [
             (forged.as_str(), NOW),
             (value.as_str(), NOW + idle + 1),
@@ -2065,7 +2065,7 @@ mod tests {
         let mut gw = url_gateway();
         let location = arrive(&mut gw, "https://app.example/p", 4);
         let value = value_in(&location);
-        let idle = gw.config().affinity().idle_seconds;
+        let idle = gw.config().affinity().idle();
         let conditional = h(&[
             HTML,
             ("if-none-match", "\"v1\""),

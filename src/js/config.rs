@@ -139,12 +139,7 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
     if let Some(ttl) = o.whole("ttlSeconds")? {
         config.ttl_seconds = ttl;
     }
-    config.idle_seconds = match o.whole("idleSeconds")? {
-        Some(idle) => idle,
-        // A lifetime given alone, shorter than the default idle time, shortens it too: the
-        // caller never gave an idle time that could be wrong.
-        None => config.idle_seconds.min(config.ttl_seconds),
-    };
+    config.idle_seconds = o.whole("idleSeconds")?;
     if let Some(name) = o.string("cookieName")? {
         config.cookie_name = name;
     }

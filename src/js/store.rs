@@ -315,20 +315,12 @@ impl SessionStore {
         // Never serde's message: it quotes the input, and the input holds the secrets.
         let o: Options = serde_json::from_str(&json).map_err(|e| option_at_fault(&rest, &e))?;
         let defaults = SessionConfig::default();
-        let idle = o
-            .idle_timeout_seconds
-            .unwrap_or(defaults.idle_timeout_seconds);
-        // The defaults give way to an idle timeout given alone, as the gateway's do: an absolute
-        // timeout of at least the idle one, a touch interval under it (`idleTimeoutSeconds: 60`
-        // alone is no error about options the caller never gave).
         let settings = SessionConfig {
-            idle_timeout_seconds: idle,
-            absolute_timeout_seconds: o
-                .absolute_timeout_seconds
-                .unwrap_or(defaults.absolute_timeout_seconds.max(idle)),
-            touch_interval_seconds: o
-                .touch_interval_seconds
-                .unwrap_or(defaults.touch_interval_seconds.min(idle / 2)),
+            idle_timeout_seconds: o
+                .idle_timeout_seconds
+                .unwrap_or(defaults.idle_timeout_seconds),
+            absolute_timeout_seconds: o.absolute_timeout_seconds,
+            touch_interval_seconds: o.touch_interval_seconds,
             max_data_bytes: o.max_data_bytes.unwrap_or(defaults.max_data_bytes),
             purpose: o.purpose.unwrap_or(defaults.purpose),
         };

@@ -28,8 +28,8 @@ use crate::time::UnixTime;
 pub fn config() -> SessionConfig {
     SessionConfig {
         idle_timeout_seconds: 600,
-        absolute_timeout_seconds: 3600,
-        touch_interval_seconds: 60,
+        absolute_timeout_seconds: Some(3600),
+        touch_interval_seconds: Some(60),
         max_data_bytes: 4096,
         purpose: "conformance".into(),
     }
@@ -290,11 +290,11 @@ async fn expiry<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     // Absolute: touched every interval, still gone after the absolute timeout.
     let (_, cookie) = stored(&s, json!({ "k": 2 }), now).await?;
     let mut t = now;
-    while t + c.touch_interval_seconds <= now + c.absolute_timeout_seconds {
-        t += c.touch_interval_seconds * 5;
+    while t + c.touch_interval() <= now + c.absolute_timeout() {
+        t += c.touch_interval() * 5;
         let Some(mut session) = s.load(&cookie, t).await.ctx("load")? else {
             ensure!(
-                t > now + c.absolute_timeout_seconds,
+                t > now + c.absolute_timeout(),
                 "an active session ended early, at +{}",
                 t - now
             );
@@ -302,7 +302,7 @@ async fn expiry<S: Backend>(store: &S, now: UnixTime) -> Outcome {
         };
         s.commit(&mut session, t).await.ctx("touch")?;
     }
-    let end = now + c.absolute_timeout_seconds;
+    let end = now + c.absolute_timeout();
     ensure!(
         s.load(&cookie, end).await.ctx("load")?.is_some(),
         "gone before the absolute timeout"
@@ -385,7 +385,7 @@ async fn touch_throttling<S: Backend>(store: &S, now: UnixTime) -> Outcome {
                 .ok_or_else(|| "not found".to_owned())
         }
     };
-    let interval = c.touch_interval_seconds;
+    let interval = c.touch_interval();
     for t in [now + 1, now + interval / 2, now + interval - 1] {
         let mut session = load(t).await?;
         session.insert("k", json!(1)); // the same value: not a change

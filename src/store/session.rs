@@ -209,7 +209,7 @@ impl<S: Backend> Sessions<S> {
         config.check()?;
         let mut tokens = TokenConfig::new(Vec::new());
         tokens.purpose = COOKIE_PURPOSE.into();
-        tokens.ttl_seconds = config.absolute_timeout_seconds;
+        tokens.ttl_seconds = config.absolute_timeout();
         let cookie = SessionTokens::with_keyring(ring, tokens)?;
         let records = RecordKeys::new(ring, &config.purpose);
         let ids = ring.mac_keys(&format!("store-key:{}", config.purpose));
@@ -378,7 +378,7 @@ impl<S: Backend> Sessions<S> {
             >= session
                 .record
                 .touched
-                .saturating_add(self.config.touch_interval_seconds)
+                .saturating_add(self.config.touch_interval())
         {
             Commit::Touched
         } else {
@@ -552,7 +552,7 @@ impl<S: Backend> Sessions<S> {
         session
             .record
             .created
-            .saturating_add(self.config.absolute_timeout_seconds)
+            .saturating_add(self.config.absolute_timeout())
             .saturating_sub(now)
     }
 
@@ -563,7 +563,7 @@ impl<S: Backend> Sessions<S> {
             .saturating_add(self.config.idle_timeout_seconds);
         let absolute = record
             .created
-            .saturating_add(self.config.absolute_timeout_seconds);
+            .saturating_add(self.config.absolute_timeout());
         idle.min(absolute)
     }
 
@@ -608,7 +608,7 @@ impl<S: Backend> Sessions<S> {
     ) -> Result<()> {
         let (_, _, mac) = signing_key(&self.hashes)?;
         let tag = b64_encode(&mac.tag(subject.as_bytes()));
-        let until = created.saturating_add(self.config.absolute_timeout_seconds);
+        let until = created.saturating_add(self.config.absolute_timeout());
         self.store.link(&tag, key, until, now).await
     }
 
@@ -622,7 +622,7 @@ impl<S: Backend> Sessions<S> {
         let (kid, _, _) = signing_key(&self.hashes)?;
         let key = self.store_key(kid, id)?;
         let ttl = created
-            .saturating_add(self.config.absolute_timeout_seconds)
+            .saturating_add(self.config.absolute_timeout())
             .saturating_sub(now);
         let token = self.cookie.sign_with_ttl(
             &SidClaims {
