@@ -76,8 +76,8 @@ pub mod names {
     pub const HEALTH_DOWN_SECONDS: &str = "HEALTH_DOWN_SECONDS";
     /// A shared (cron) health result older than this is ignored, seconds (default 300).
     pub const HEALTH_MAX_AGE_SECONDS: &str = "HEALTH_MAX_AGE_SECONDS";
-    /// How often a worker instance re-reads shared health from KV, seconds (default 10; at most
-    /// half `HEALTH_MAX_AGE_SECONDS`).
+    /// How often a worker instance re-reads shared health from KV, seconds (default 10, or half
+    /// `HEALTH_MAX_AGE_SECONDS` when less; at most that half).
     pub const HEALTH_CACHE_SECONDS: &str = "HEALTH_CACHE_SECONDS";
     /// Timeout of one health probe, milliseconds (default 3000).
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
@@ -1046,7 +1046,8 @@ fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection
         ));
     }
     let max_age = number(var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?;
-    let cache_seconds = number(var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?;
+    // Unset, 10 or half the max age when less: a max age set alone moves it.
+    let cache_seconds = number(var, HEALTH_CACHE_SECONDS, 10.min(max_age / 2), 0, 3_600)?;
     // The cron rewrites the shared result once it is half HEALTH_MAX_AGE_SECONDS old, so a read
     // may find it that old: read less often, it grows stale before the next read, and the
     // probes' findings are ignored in between (an origin they found down takes traffic).
@@ -1975,7 +1976,10 @@ mod tests {
             // between reads (at 600 and 300, for 5 minutes of each 10 at least).
             (&[(HEALTH_CACHE_SECONDS, "600")], HEALTH_CACHE_SECONDS),
             (&[(HEALTH_CACHE_SECONDS, "151")], HEALTH_CACHE_SECONDS),
-            (&[(HEALTH_MAX_AGE_SECONDS, "19")], HEALTH_CACHE_SECONDS),
+            (
+                &[(HEALTH_MAX_AGE_SECONDS, "19"), (HEALTH_CACHE_SECONDS, "10")],
+                HEALTH_CACHE_SECONDS,
+            ),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(ORIGIN_TIMEOUT_MS, "0")], ORIGIN_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
@@ -2026,6 +2030,12 @@ mod tests {
             ])
             .unwrap();
             assert_eq!(c.health_cache_seconds.to_string(), cache);
+        }
+        // A max age set alone moves the cache time's default under its half: it named
+        // HEALTH_CACHE_SECONDS, never set, as wrong.
+        for (max_age, cache) in [("19", 9), ("1", 0), ("20", 10), ("600", 10)] {
+            let c = parse(&[(HEALTH_MAX_AGE_SECONDS, max_age)]).unwrap();
+            assert_eq!(c.health_cache_seconds, cache, "{max_age}");
         }
         // Dots within a segment, or in the query, are no dot segment.
         assert!(parse(&[(HEALTH_PATH, "/a.b/..c/.d/health?up=..")]).is_ok());
