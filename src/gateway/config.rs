@@ -2047,6 +2047,60 @@ mod tests {
         }
     }
 
+    /// A setting given alone, at a value its own check accepts, is never an error naming another
+    /// setting: a default that depends on it moves instead (the idle and cache times above).
+    #[test]
+    fn a_setting_given_alone_never_names_another() {
+        let values = [
+            "0",
+            "1",
+            "2",
+            "9",
+            "10",
+            "19",
+            "29",
+            "30",
+            "59",
+            "60",
+            "299",
+            "300",
+            "600",
+            "1800",
+            "3600",
+            "7200",
+            "86400",
+            "100000",
+            "604800",
+            "4294967295",
+            "0.1",
+            "0.9",
+            "1.0",
+        ];
+        let contexts: [&[(&str, &str)]; 5] = [
+            &[],
+            &[(STORE, "kv")],
+            &[(DBSC, "on")],
+            &[(SESSION_FORMAT, "jwt")],
+            &[(ORIGIN_ASSERTION, "EdDSA")],
+        ];
+        let mut wrong = Vec::new();
+        for context in contexts {
+            assert!(parse(context).is_ok(), "{context:?}");
+            for name in ALL {
+                for value in values {
+                    let mut vars = context.to_vec();
+                    vars.push((name, value));
+                    if let Err(e) = parse(&vars) {
+                        if e.setting != name {
+                            wrong.push(format!("{context:?} {name}={value}: {e}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     /// `.dev.vars.example` is public: its secrets show the format and are refused, so that a
     /// copy of it deployed as it is (`wrangler secret bulk`) never runs on a published key.
     #[test]
