@@ -302,6 +302,8 @@ fn an_idle_timeout_given_alone_moves_the_defaults_it_would_break() {
 fn bad_settings_are_refused() {
     for (idle, absolute, touch, setting) in [
         (0, 10, 1, "idleTimeoutSeconds"),
+        // No touch interval fits under 1 s: the idle timeout is what is wrong.
+        (1, 10, 1, "idleTimeoutSeconds"),
         // Deadlines past what Durable Object alarms accept (2189): store_unavailable on every
         // write, and an entry left with no alarm.
         (1 << 32, 1 << 32, 60, "idleTimeoutSeconds"),

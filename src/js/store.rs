@@ -58,7 +58,7 @@ export interface SessionStoreConfig {
   kv?: KvNamespaceLike;
   /** Durable Objects, one per session: strongly consistent, compare-and-set (`conflict`). */
   durableObject?: DurableObjectNamespaceLike;
-  /** A session ends this long after its last write (default 1800, at most 4294967295). */
+  /** A session ends this long after its last write (default 1800; 2 to 4294967295). */
   idleTimeoutSeconds?: number;
   /** A session ends this long after its creation (default 86400, or `idleTimeoutSeconds` if longer; at least that, at most 4294967295). */
   absoluteTimeoutSeconds?: number;

@@ -13,7 +13,7 @@ pub const MAX_TIMEOUT_SECONDS: u64 = u32::MAX as u64;
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionConfig {
-    /// A session ends this many seconds after its last write. Default 1800.
+    /// A session ends this many seconds after its last write, 2 to 4294967295. Default 1800.
     #[serde(default = "defaults::idle")]
     pub idle_timeout_seconds: u64,
     /// A session ends this many seconds after its creation, however active; at least the idle
@@ -89,10 +89,11 @@ impl SessionConfig {
     /// `invalid_config` naming the first setting out of range.
     pub(super) fn check(&self) -> Result<()> {
         let bad = |setting: &'static str, m: &str| Err(Error::config_of(setting, m));
-        if self.idle_timeout_seconds == 0 || self.idle_timeout_seconds > MAX_TIMEOUT_SECONDS {
+        // At least 2: the touch interval is at least 1 and less than it.
+        if !(2..=MAX_TIMEOUT_SECONDS).contains(&self.idle_timeout_seconds) {
             return bad(
                 "idleTimeoutSeconds",
-                "idleTimeoutSeconds must be a positive whole number of seconds, at most 4294967295",
+                "idleTimeoutSeconds must be a whole number of seconds from 2 to 4294967295",
             );
         }
         let absolute = self.absolute_timeout();

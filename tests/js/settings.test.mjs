@@ -432,3 +432,38 @@ test("a revoked Proxy as a configuration, a key or a list throws its TypeError, 
   const tokens = new SessionTokens({ keys });
   assert.equal(tokens.verify(tokens.sign({ sub: "u" })).sub, "u");
 });
+
+test("an option given alone, at any value, is never an error naming another option", () => {
+  const load = (dir) => createRequire(import.meta.url)(`../../target/${dir}/edge_session.js`);
+  const { SessionStore } = load("pkg-store");
+  const { DeviceBoundSessions } = load("pkg-dbsc");
+  const { OriginAssertions } = load("pkg-assertion");
+  const times = ["ttlSeconds", "leewaySeconds", "maxTokenBytes", "refreshAfter", "maxLifetimeSeconds"];
+  const classes = [
+    [(o) => new SessionTokens({ keys, ...o }), times],
+    [(o) => new SealedTokens({ keys, ...o }), times],
+    [(o) => new Affinity({ secret: SECRET, backends, ...o }), ["ttlSeconds", "idleSeconds"]],
+    [
+      (o) => new SessionStore({ keys, ...o }),
+      ["idleTimeoutSeconds", "absoluteTimeoutSeconds", "touchIntervalSeconds", "maxDataBytes", "timeoutMs"],
+    ],
+    [(o) => new DeviceBoundSessions({ keys, ...o }), ["boundSeconds"]],
+    [(o) => new OriginAssertions({ alg: "EdDSA", keys, issuer: "https://app.example", ...o }), ["lifetimeSeconds"]],
+  ];
+  const values = [0, 1, 2, 9, 10, 29, 30, 59, 60, 299, 300, 600, 1800, 3600, 86400, 100000, 604800, 604801, 4294967295, 0.1, 0.5, 0.9];
+  const wrong = [];
+  for (const [make, names] of classes) {
+    make({});
+    for (const name of names) {
+      for (const value of values) {
+        try {
+          make({ [name]: value });
+        } catch (e) {
+          if (e.setting !== name) wrong.push(`${name}: ${value}: ${e.message}`);
+        }
+      }
+    }
+  }
+  // idleTimeoutSeconds: 1 named touchIntervalSeconds (no interval of at least 1 s is under it).
+  assert.deepEqual(wrong, []);
+});
