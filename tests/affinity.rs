@@ -1064,24 +1064,26 @@ fn a_lifetime_given_alone_shortens_the_default_idle_time() {
     let json = |times: &str| {
         format!(r#"{{"secret":"{SECRET}","backends":[{{"id":"a"}},{{"id":"b"}}]{times}}}"#)
     };
-    let c: AffinityConfig = serde_json::from_str(&json(r#","ttlSeconds":600"#)).unwrap();
-    let a = Affinity::new(c).unwrap();
-    let cookie = cookie_of(&a.route(&new_visitor(3), NOW).unwrap());
-    let at = |t| a.route(&with_cookie(&cookie), t).unwrap().reassigned;
-    assert!(!at(NOW + 600));
-    assert!(at(NOW + 601));
-    let long: AffinityConfig = serde_json::from_str(&json(r#","ttlSeconds":7200"#)).unwrap();
-    let a = Affinity::new(long).unwrap();
-    let cookie = cookie_of(&a.route(&new_visitor(3), NOW).unwrap());
-    let at = |t| a.route(&with_cookie(&cookie), t).unwrap().reassigned;
-    assert!(!at(NOW + 1800));
-    assert!(at(NOW + 1801));
-    let both: AffinityConfig =
-        serde_json::from_str(&json(r#","ttlSeconds":600,"idleSeconds":601"#)).unwrap();
-    assert_eq!(
-        Affinity::new(both).unwrap_err().setting(),
-        Some("idleSeconds")
-    );
+    let router = |times: &str| {
+        let config: AffinityConfig = serde_json::from_str(&json(times)).unwrap();
+        Affinity::new(config)
+    };
+    // Honoured at exactly the idle time, not a second later.
+    for (times, idle) in [
+        (r#","ttlSeconds":600"#, 600),
+        (r#","ttlSeconds":7200"#, 1800),
+    ] {
+        let a = router(times).unwrap();
+        let cookie = cookie_of(&a.route(&new_visitor(3), NOW).unwrap());
+        let at = |t| a.route(&with_cookie(&cookie), t).unwrap().reassigned;
+        assert_eq!(
+            (at(NOW + idle), at(NOW + idle + 1)),
+            (false, true),
+            "{times}"
+        );
+    }
+    let both = router(r#","ttlSeconds":600,"idleSeconds":601"#);
+    assert_eq!(both.unwrap_err().setting(), Some("idleSeconds"));
 }
 
 #[test]
