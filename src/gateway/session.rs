@@ -8,7 +8,7 @@ use crate::codec::b64_encode;
 use crate::cookie::{self, SetCookie, MAX_PRESENTED};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::time::UnixTime;
+use crate::time::{UnixTime, MAX_TTL};
 use crate::token::claims::{claim_members, Registered, VerifyOptions};
 use crate::token::jwt::JwtSignOptions;
 use crate::token::SealedTokens;
@@ -366,8 +366,9 @@ pub fn sign_issued(
 /// The session token of a valid session (its verified `claims`, begun at `issued_at`) bound to
 /// a device key (DBSC registration): the same claims with `cnf: {"jkt": <thumbprint>}` (RFC
 /// 7800) and `auth_time` (the login's time, so that neither the session's longest life nor
-/// revocation moves), expiring when the token it replaces expires. Returns the token and its
-/// remaining lifetime, seconds (the cookie's `Max-Age`).
+/// revocation moves), expiring when the token it replaces expires (its `exp` rounded up to a
+/// whole second, as verify reads it; at most [`MAX_TTL`] seconds from `now`). Returns the token
+/// and its remaining lifetime, seconds (the cookie's `Max-Age`).
 pub fn bind_device(
     tokens: &SessionCodec,
     claims: &str,
@@ -375,10 +376,13 @@ pub fn bind_device(
     issued_at: UnixTime,
     now: UnixTime,
 ) -> Result<(String, u64)> {
+    // `exp` as verify read it, rounded up: a JWT of another system may write it as any JSON
+    // number (`1800003600.0`, `1.8e9`), which `Value::as_u64` took for no `exp` (a bound
+    // session of one second). The lifetime is at most what the tokens sign.
+    let exp = Registered::parse(claims)?.exp.unwrap_or(now);
+    let ttl = exp.saturating_sub(now).clamp(1, MAX_TTL);
     let mut claims: Map<String, Value> =
         serde_json::from_str(claims).map_err(|_| Error::Malformed("claims"))?;
-    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
-    let ttl = exp.saturating_sub(now).max(1);
     claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
     claims.insert("auth_time".into(), Value::from(issued_at));
     for name in ["iat", "exp", "nbf"] {
@@ -724,6 +728,52 @@ mod tests {
                 "expired",
                 "{format:?}: the bound token ends when the one it replaced would have"
             );
+        }
+    }
+
+    /// A JWT session from another system with the same keys may write `exp` as a fraction or
+    /// with an exponent (RFC 7519's NumericDate is any JSON number): bound to a device, it still
+    /// ends when the token it replaces would have (that `exp` rounded up, as its verify reads
+    /// it), not a second after the registration; an `exp` too far ahead for a lifetime the
+    /// tokens can sign is cut to the longest one, not a failed registration.
+    #[test]
+    fn binding_a_device_keeps_the_end_of_a_jwt_with_any_numeric_exp() {
+        let c = codec(SessionFormat::Jwt, "k1", SECRET);
+        let secret = crate::keys::Secret::from_base64(SECRET).unwrap();
+        let jwt = |payload: &str| {
+            let input = format!(
+                "{}.{}",
+                b64_encode(br#"{"alg":"HS256"}"#),
+                b64_encode(payload.as_bytes())
+            );
+            let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
+            format!("{input}.{}", b64_encode(&tag))
+        };
+        let max_ttl = crate::time::MAX_TTL;
+        for (exp, ttl) in [
+            (format!("{}", NOW + 3600), 3500),
+            (format!("{}.0", NOW + 3600), 3500),
+            (format!("{}.25", NOW + 3599), 3500),
+            ("1.8000036e9".to_owned(), 3500),
+            (format!("{}", crate::time::MAX_TIME), max_ttl),
+            ("1e300".to_owned(), max_ttl),
+        ] {
+            let token = jwt(&format!(
+                r#"{{"sub":"alice","sid":"s1","iat":{NOW},"exp":{exp}}}"#
+            ));
+            let s = SessionCookie::read(&c, Some(&format!("s={token}")), "s", NOW + 100);
+            let SessionCookie::Valid {
+                claims, issued_at, ..
+            } = &s
+            else {
+                panic!("{exp}: {s:?}")
+            };
+            let bound = bind_device(&c, claims, "jkt-1", *issued_at, NOW + 100);
+            let (bound, got) = bound.unwrap_or_else(|e| panic!("{exp}: {e}"));
+            assert_eq!(got, ttl, "exp {exp}");
+            let end = NOW + 100 + ttl;
+            let read = |at| SessionCookie::read(&c, Some(&format!("s={bound}")), "s", at);
+            assert_eq!(read(end - 1).status(), "valid", "exp {exp}");
         }
     }
 
