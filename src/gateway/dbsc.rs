@@ -33,7 +33,8 @@ use crate::error::Error;
 use crate::json as object;
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::Backend;
-use crate::time::UnixTime;
+use crate::time::{UnixTime, MAX_TTL};
+use crate::token::claims::Registered;
 use crate::token::{SealedTokens, TokenConfig};
 
 /// The registration endpoint.
@@ -277,25 +278,31 @@ impl Dbsc {
             .ok()
     }
 
-    /// The key cookie of session `sid` (begun at `issued_at`) bound to `key`, as a `Set-Cookie`
-    /// value: `{"sid": <session id>, "jwk": <public JWK>}` sealed with the first key of
-    /// `SESSION_KEYS`, living as long as the session can.
+    /// The key cookie of session `sid` (its verified `claims`, begun at `issued_at`) bound to
+    /// `key`, as a `Set-Cookie` value: `{"sid": <session id>, "jwk": <public JWK>}` sealed with
+    /// the first key of `SESSION_KEYS`, living as long as the session can: through its refreshes
+    /// (`issued_at` + `SESSION_MAX_LIFETIME_SECONDS`), and at least until its token's `exp` (a
+    /// JWT session, not refreshed, lives until then even without an `iat`, its `issued_at` 0,
+    /// or with an older one: the key cookie would otherwise be written with `Max-Age=0`).
     fn key_cookie(
         &self,
         sid: &str,
         key: &DeviceKey,
+        claims: &str,
         issued_at: UnixTime,
         now: UnixTime,
     ) -> Option<String> {
+        let exp = Registered::parse(claims).ok().and_then(|r| r.exp);
+        let end = issued_at
+            .saturating_add(self.max_lifetime)
+            .max(exp.unwrap_or(0));
+        let age = end.saturating_sub(now).clamp(1, MAX_TTL);
         let claims = format!(
             r#"{{"sid":{},"jwk":{}}}"#,
             object::quoted(sid),
             key.to_jwk_json()
         );
-        let sealed = self.keys.sign_json(&claims, now, self.max_lifetime).ok()?;
-        let age = issued_at
-            .saturating_add(self.max_lifetime)
-            .saturating_sub(now);
+        let sealed = self.keys.sign_json(&claims, now, age).ok()?;
         self.settings.key_cookie.header(&sealed, Some(age)).ok()
     }
 
@@ -372,7 +379,7 @@ impl Dbsc {
         let (bound_random, _) = split(random);
         let cookies = [
             session::set_cookie(session_cookie, &token, ttl),
-            self.key_cookie(sid, &key, *issued_at, now),
+            self.key_cookie(sid, &key, claims, *issued_at, now),
             self.bound_cookie(sid, &jkt, now, bound_random),
         ];
         let Some(cookies) = cookies.into_iter().collect::<Option<Vec<_>>>() else {
@@ -407,6 +414,7 @@ impl Dbsc {
         let SessionCookie::Valid {
             sid: Some(sid),
             jkt: Some(jkt),
+            claims,
             issued_at,
             ..
         } = session
@@ -457,7 +465,7 @@ impl Dbsc {
         // Sealed with an older key of `SESSION_KEYS`: sealed again with the first, as a session
         // token is re-signed, so that the old key can leave the ring.
         if stale {
-            let sealed = self.key_cookie(sid, &key, *issued_at, now);
+            let sealed = self.key_cookie(sid, &key, claims, *issued_at, now);
             ok.headers
                 .extend(sealed.map(|c| ("set-cookie".to_owned(), c)));
         }
@@ -1191,6 +1199,63 @@ mod tests {
         for c in [next, c] {
             let p = refresh_proved(&mut gw, &fresh, &sid, &c, later + 3);
             assert_eq!(p.finish(Ok(true), None).status, 200);
+        }
+    }
+
+    /// A JWT session of another system with the same keys may carry no `iat` (its session
+    /// began at 0 for revocation, see `SessionCookie::Valid::issued_at`) or one older than
+    /// `SESSION_MAX_LIFETIME_SECONDS`, and still be valid until its `exp` (JWTs are not
+    /// refreshed). Bound to a device, its key cookie lives as long as the session token it
+    /// binds: `issued_at + max lifetime - now`, saturated to 0, was `Max-Age=0`, a removal, and
+    /// the first refresh of the bound cookie found no key and ended the session.
+    #[test]
+    fn a_jwt_session_without_a_recent_iat_keeps_its_device_key() {
+        let secret =
+            crate::keys::Secret::from_base64("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA")
+                .unwrap();
+        for iat in [None, Some(NOW - 8 * 86_400)] {
+            let mut gw = gateway(&[("SESSION_FORMAT", "jwt")]);
+            let (mut jar, challenge, sid) = login(&mut gw, 1);
+            let iat = iat.map_or(String::new(), |t| format!(r#","iat":{t}"#));
+            let payload = format!(
+                r#"{{"sub":"alice","sid":"{sid}","exp":{}{iat}}}"#,
+                NOW + 7200
+            );
+            let input = format!(
+                "{}.{}",
+                b64_encode(br#"{"alg":"HS256"}"#),
+                b64_encode(payload.as_bytes())
+            );
+            let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
+            let session = format!("{input}.{}", b64_encode(&tag));
+            jar.take(&[(
+                "set-cookie".into(),
+                format!("__Host-session={session}; Path=/"),
+            )]);
+            let headers = vec![
+                jar.header(),
+                (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), &challenge)),
+            ];
+            let p = pending(start(&mut gw, "POST", REGISTER_PATH, &headers, NOW + 1, 1));
+            let ok = p.finish(Ok(true), None);
+            assert_eq!(ok.status, 200, "{iat}: {}", ok.body);
+            let key_cookie = ok
+                .headers
+                .iter()
+                .find(|(n, v)| n == "set-cookie" && v.starts_with("__Secure-session-key="))
+                .map(|(_, v)| v.as_str())
+                .unwrap();
+            assert!(
+                key_cookie.contains("Max-Age=7199;"),
+                "{iat}: the key lives as long as the bound session: {key_cookie}"
+            );
+            jar.take(&ok.headers);
+            // The bound cookie expires; its refresh finds the key and proves it.
+            let later = NOW + 700;
+            let stale = jar.without("__Host-session-bound");
+            let c = refresh_challenge(&mut gw, &stale, &sid, later);
+            let p = refresh_proved(&mut gw, &stale, &sid, &c, later + 1);
+            assert_eq!(p.finish(Ok(true), None).status, 200, "{iat}");
         }
     }
 
