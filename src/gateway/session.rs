@@ -148,7 +148,8 @@ pub enum SessionCookie {
         /// the browser registered one.
         jkt: Option<String>,
         /// When the session began, for revocation: the earlier of `iat` and `auth_time` (a
-        /// refreshed token keeps its login's `auth_time`), 0 when the token has neither.
+        /// refreshed token keeps its login's `auth_time`), 0 when the token has neither (or only
+        /// an `auth_time` more than a day ahead, no login time).
         issued_at: UnixTime,
         /// A replacement token when a refresh is due.
         refreshed: Option<String>,
@@ -188,7 +189,7 @@ impl SessionCookie {
                         let sub = json::get(&members, "sub")
                             .map(|v| json::string(v).map_or_else(|| v.to_owned(), String::from));
                         let registered = Registered::from_members(&members).ok();
-                        let issued_at = registered.and_then(|r| r.issued_at()).unwrap_or(0);
+                        let issued_at = registered.and_then(|r| r.issued_at(now)).unwrap_or(0);
                         let jkt = json::get(&members, "cnf")
                             .and_then(|cnf| json::get(&json::members(cnf).ok()?, "jkt"))
                             .and_then(json::string)
@@ -657,6 +658,37 @@ mod tests {
             panic!("{s:?}")
         };
         assert_eq!((sub.as_deref(), *issued_at), (Some("alice"), 0));
+        // Nor can one whose only issue time is an auth_time far ahead (milliseconds taken for
+        // seconds): it would have begun after every revocation, and escaped them all.
+        for auth_time in [
+            format!("{}", NOW * 1000),
+            "1e300".into(),
+            format!("{}", NOW - 5),
+        ] {
+            let input = format!(
+                "{}.{}",
+                b64_encode(br#"{"alg":"HS256"}"#),
+                b64_encode(
+                    format!(
+                        r#"{{"sub":"alice","exp":{},"auth_time":{auth_time}}}"#,
+                        NOW + 3600
+                    )
+                    .as_bytes()
+                )
+            );
+            let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
+            let token = format!("{input}.{}", b64_encode(&tag));
+            let s = SessionCookie::read(&c, Some(&format!("s={token}")), "s", NOW);
+            let SessionCookie::Valid { issued_at, .. } = &s else {
+                panic!("{s:?}")
+            };
+            let expected = if auth_time == format!("{}", NOW - 5) {
+                NOW - 5
+            } else {
+                0
+            };
+            assert_eq!(*issued_at, expected, "auth_time {auth_time}");
+        }
     }
 
     /// `cnf.jkt` (the DBSC binding the gateway signs in at registration) is read with the

@@ -11,7 +11,9 @@
 //!
 //! A refreshed token ([`crate::refresh`]) keeps the `auth_time` of the login it descends from,
 //! and revocation compares the earlier of `iat` and `auth_time`: refreshing a token does not
-//! take it out of reach of a revocation.
+//! take it out of reach of a revocation. A token with neither is revoked by any `minIssuedAt`, and
+//! so is one with only an `auth_time` more than a day ([`MAX_LEEWAY`]) after `now`, which shows
+//! no login time (milliseconds taken for seconds would otherwise escape every revocation).
 //!
 //! **Propagation delay.** Workers KV is eventually consistent: a write is visible at once where
 //! it was made, but other locations may keep serving the old value for up to about 60 seconds
@@ -27,7 +29,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
-use crate::time::UnixTime;
+use crate::time::{UnixTime, MAX_LEEWAY};
 
 /// A lookup of a subject's `minIssuedAt` from a token's verified claims, given as JSON text
 /// (one JSON object, `iat` and `exp` included); `None` when the subject has none.
@@ -161,7 +163,7 @@ impl<'a> VerifyOptions<'a> {
         };
         if let Some(min_issued_at) = min {
             // A token without any issue time cannot show it is recent enough.
-            let issued_at = claims.issued_at().unwrap_or(0);
+            let issued_at = claims.issued_at(self.now).unwrap_or(0);
             if issued_at < min_issued_at {
                 return Err(Error::Revoked {
                     issued_at,
@@ -308,10 +310,14 @@ impl<'a> Registered<'a> {
         Ok(r)
     }
 
-    /// When the session this token belongs to began: the earlier of `iat` and `auth_time`.
-    pub(crate) fn issued_at(&self) -> Option<UnixTime> {
+    /// When the session this token belongs to began, as seen at `now`: the earlier of `iat` and
+    /// `auth_time`. An `auth_time` alone, later than `now` by more than any leeway forgives
+    /// ([`MAX_LEEWAY`]: milliseconds taken for seconds, `1e300`), is no login time: the token
+    /// shows none, as one without either (an `iat` is never that far ahead of a verifying `now`).
+    pub(crate) fn issued_at(&self, now: UnixTime) -> Option<UnixTime> {
         match (self.iat, self.auth_time) {
             (Some(i), Some(a)) => Some(i.min(a)),
+            (None, Some(a)) if a > now.saturating_add(MAX_LEEWAY) => None,
             (i, a) => i.or(a),
         }
     }
@@ -402,6 +408,27 @@ mod tests {
             at.min_issued_at(1).check_json("{}").unwrap_err().code(),
             "revoked"
         );
+        // Without an iat, an auth_time further ahead than any leeway (milliseconds taken for
+        // seconds, 1e300) shows no login time: the token began at 0, and is revoked, as one
+        // without any issue time. Within a day ahead (a signer's clock) it counts; with an iat,
+        // the earlier of the two counts as before.
+        for (claims, revoked) in [
+            (r#"{"auth_time":1800000000000}"#, true),
+            (r#"{"auth_time":1e300}"#, true),
+            (r#"{"auth_time":86551}"#, true),
+            (r#"{"auth_time":86550}"#, false),
+            (r#"{"auth_time":120}"#, false),
+            (r#"{"auth_time":90}"#, true),
+            (r#"{"iat":120,"auth_time":1800000000000}"#, false),
+            (r#"{"iat":90,"auth_time":1800000000000}"#, true),
+        ] {
+            let result = at.min_issued_at(100).check_json(claims);
+            assert_eq!(
+                result.map_err(|e| e.code()).err(),
+                revoked.then_some("revoked"),
+                "{claims}"
+            );
+        }
         assert_eq!(
             at.issuer("me").check_json("{}").unwrap_err().code(),
             "wrong_issuer"

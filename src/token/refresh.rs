@@ -69,7 +69,7 @@ impl RefreshPolicy {
         let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
             return Err(Error::Malformed("a token to refresh needs iat and exp"));
         };
-        let auth_time = claims.issued_at().unwrap_or(iat);
+        let auth_time = claims.issued_at(now).unwrap_or(iat);
         let lifetime = exp.saturating_sub(iat);
         let new_exp = now
             .saturating_add(lifetime)

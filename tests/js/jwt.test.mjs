@@ -121,6 +121,23 @@ test("fractional times from jose: valid and refused at the same seconds as in jo
   assert.equal(single().verifyJwt(jwt, { now: NOW, minIssuedAt: NOW - 1 }).sub, "u");
 });
 
+test("revocation: a JWT without iat whose auth_time is far ahead (milliseconds) began at no known time", async () => {
+  // Another system's JWT with the login time in milliseconds and no iat: it would have begun after
+  // every revocation. It shows no login time, and any minIssuedAt refuses it, as one without both.
+  const sign = (authTime) =>
+    new jose.SignJWT({ sub: "u", auth_time: authTime }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(NOW + 3600).sign(KEY_1);
+  for (const authTime of [NOW * 1000, 1e300]) {
+    const jwt = await sign(authTime);
+    assert.equal(single().verifyJwt(jwt, { now: NOW }).sub, "u");
+    assert.equal(codeOf(() => single().verifyJwt(jwt, { now: NOW, minIssuedAt: NOW - 60 })), "revoked", `${authTime}`);
+  }
+  // In seconds, or a little ahead (a signer's clock), it counts as before.
+  for (const authTime of [NOW - 30, NOW + 60]) {
+    const jwt = await sign(authTime);
+    assert.equal(single().verifyJwt(jwt, { now: NOW, minIssuedAt: NOW - 60 }).sub, "u", `${authTime}`);
+  }
+});
+
 test("typ: JWT or application/jwt in any case, as jose's typ option reads them; other types refused", async () => {
   const withTyp = (typ) =>
     new jose.SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256", typ }).setExpirationTime(NOW + 60).sign(KEY_1);
