@@ -181,10 +181,11 @@ pub async fn run<S: Backend>(store: &S, now: UnixTime) -> Report {
     match store.consistency() {
         Consistency::Strong => {
             check!("regenerate_races", regenerate_races(store, now));
+            check!("revoke_races", revoke_races(store, now));
             check!("concurrent_increments", concurrent_increments(store, now));
         }
         Consistency::Eventual => {
-            for name in ["regenerate_races", "concurrent_increments"] {
+            for name in ["regenerate_races", "revoke_races", "concurrent_increments"] {
                 checks.push(Check {
                     name,
                     status: Status::Skip,
@@ -1146,6 +1147,116 @@ async fn regenerate_races<S: Backend>(store: &S, now: UnixTime) -> Outcome {
             other.revoke_subject(&alice).await.ctx("revoke_subject")? <= 1,
             "{race}: more than one session of the user"
         );
+    }
+    Ok(())
+}
+
+/// A store whose `revoke` call number `at` (1, 2...) first runs a racing request to its end:
+/// another request landing between the revocations of a subject's tags under each key of the
+/// ring.
+struct RevokeRacing<'a, S> {
+    inner: &'a S,
+    at: usize,
+    calls: std::cell::Cell<usize>,
+    race: std::cell::RefCell<Option<Race<'a>>>,
+    raced: std::cell::RefCell<Option<Outcome>>,
+}
+
+impl<S: Backend> Backend for RevokeRacing<'_, S> {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: UnixTime) -> Result<()> {
+        self.inner.save(key, e, expected, now).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        self.inner.link(subject, key, until, now).await
+    }
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        self.calls.set(self.calls.get() + 1);
+        if self.calls.get() == self.at {
+            let race = self.race.borrow_mut().take();
+            if let Some(race) = race {
+                *self.raced.borrow_mut() = Some(race.await);
+            }
+        }
+        self.inner.revoke(subject).await
+    }
+    fn consistency(&self) -> Consistency {
+        self.inner.consistency()
+    }
+}
+
+/// Strong stores, after a key rotation: "log out everywhere" revokes the subject's tag under
+/// each key of the ring in turn, and a `regenerate` of one of the user's sessions (made under
+/// the old key, so linked under its tag) runs between two of them. The new id is linked under
+/// the new key's tag: it must be ended too (the revocation took the tags newest first, and the
+/// session lived on under its new id once the old key's tag was revoked), or the regenerate is
+/// a `conflict`.
+async fn revoke_races<S: Backend>(store: &S, now: UnixTime) -> Outcome {
+    let old = sessions(store, K1);
+    // The racing request, on the store itself, with the revoking request's ring.
+    let other = sessions(store, &[("k2", 2), ("k1", 1)]);
+    for at in [1, 2] {
+        let racing = RevokeRacing {
+            inner: store,
+            at,
+            calls: Default::default(),
+            race: Default::default(),
+            raced: Default::default(),
+        };
+        let rotated = sessions(&racing, &[("k2", 2), ("k1", 1)]);
+        let alice = format!("alice-{}", crate::codec::b64_encode(&random_bytes()?));
+        let (mut session, _) = stored(&old, json!({ "cart": ["book"] }), now).await?;
+        session.set_subject(Some(alice.clone()));
+        old.regenerate(&mut session, now).await.ctx("regenerate")?;
+        let cookie = session.cookie().ok_or("no cookie")?.to_owned();
+        let mut in_flight = other
+            .load(&cookie, now + 1)
+            .await
+            .ctx("load")?
+            .ok_or("not found")?;
+        let renewed = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let (other_ref, renewed_ref) = (&other, renewed.clone());
+        let run: Race<'_> = Box::pin(async move {
+            in_flight.insert("role", json!("admin"));
+            match other_ref.regenerate(&mut in_flight, now + 1).await {
+                Ok(()) => {
+                    let cookie = in_flight.cookie().ok_or("no new cookie")?.to_owned();
+                    *renewed_ref.borrow_mut() = Some(cookie);
+                }
+                Err(Error::Conflict) => {}
+                Err(e) => return Err(format!("racing regenerate: {} ({e})", e.code())),
+            }
+            Ok(())
+        });
+        *racing.race.borrow_mut() = Some(run);
+        rotated.revoke_subject(&alice).await.ctx("revoke_subject")?;
+        let raced = racing.raced.borrow_mut().take();
+        raced.ok_or_else(|| format!("at {at}: the race did not run"))??;
+        ensure!(
+            rotated
+                .load(&cookie, now + 2)
+                .await
+                .ctx("load old")?
+                .is_none(),
+            "at {at}: the revoked session loads under its old id"
+        );
+        let renewed = renewed.borrow_mut().take();
+        if let Some(renewed) = renewed {
+            ensure!(
+                rotated
+                    .load(&renewed, now + 2)
+                    .await
+                    .ctx("load new")?
+                    .is_none(),
+                "at {at}: the user's session outlived the revocation under the id a regenerate \
+                 gave it meanwhile"
+            );
+        }
     }
     Ok(())
 }

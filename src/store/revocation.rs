@@ -14,9 +14,15 @@ impl<S: Backend> Sessions<S> {
     /// Ends every stored session whose subject is `subject` (log out everywhere, password
     /// change). Returns how many sessions were deleted. With an eventually consistent store,
     /// sessions created at another location in the last minute may be missed.
+    ///
+    /// The subject's sessions are listed under one tag per key of the ring, revoked tag by tag,
+    /// the signing key's last: a `regenerate` of one of them that runs meanwhile links its new
+    /// id under the signing key's tag, revoked after the old id's (a regenerate that ends the
+    /// old id before its revocation linked the new id before that; a later one is a
+    /// `conflict` on a strongly consistent store).
     pub async fn revoke_subject(&self, subject: &str) -> Result<usize> {
         let mut n = 0;
-        for (_, _, mac) in &self.hashes {
+        for (_, _, mac) in self.hashes.iter().rev() {
             n += self
                 .store
                 .revoke(&b64_encode(&mac.tag(subject.as_bytes())))
