@@ -1208,18 +1208,131 @@ fn first_twins(origins: &[Origin]) -> Option<(usize, usize)> {
     repeat
 }
 
-/// What two checked base URLs naming the same place have in common: the scheme, the host
-/// without case, the port as a number (the URL parser reads `:0080` as `:80`), the scheme's
-/// default one when none is written, the path.
+/// What two checked base URLs naming the same place have in common: the scheme, the authority
+/// as fetch requests it ([`fetched_authority`]: `0x7f.1` is `127.0.0.1`, `:0080` and the
+/// scheme's default port are none), the path.
 fn url_key(url: &str) -> String {
     let (scheme, authority, path) = super::headers::split_url(url);
-    let default: u32 = if scheme == "http" { 80 } else { 443 };
-    // `check_url` took the port: 1 to 65535 in digits, after the `]` of an IPv6 address.
+    format!("{scheme}://{}{path}", fetched_authority(scheme, authority))
+}
+
+/// The authority of a URL of scheme `scheme` (`http` or `https`) as the URL parser writes it, and
+/// so as fetch sends it in `Host` (and as an origin writes its own address): lowercased, an IPv4
+/// address in dotted decimal (`127.1` and `0x7f.1` are `127.0.0.1`), an IPv6 address in its
+/// shortest form (`[::FFFF:127.0.0.1]` is `[::ffff:7f00:1]`), the port as a number, none when
+/// it is the scheme's default. What is no host the parser takes is only lowercased.
+pub(crate) fn fetched_authority(scheme: &str, authority: &str) -> String {
+    let authority = authority.to_ascii_lowercase();
     let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => (host, port.parse().unwrap_or(default)),
-        _ => (authority, default),
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority.as_str(), None),
     };
-    format!("{scheme}://{}:{port}{path}", host.to_ascii_lowercase())
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    let port = match port.map(|p| (p, p.parse::<u32>())) {
+        None | Some(("", _)) => None,
+        Some((_, Ok(n))) if n == default => None,
+        Some((_, Ok(n))) => Some(n.to_string()),
+        Some((p, Err(_))) => Some(p.to_owned()),
+    };
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            ipv6_pieces(v6).map_or_else(|| host.to_owned(), |p| format!("[{}]", ipv6_text(&p)))
+        }
+        None if ends_in_a_number(host) && is_ipv4(host) => ipv4_value(host).map_or_else(
+            || host.to_owned(),
+            |v| {
+                let [a, b, c, d] = v.to_be_bytes();
+                format!("{a}.{b}.{c}.{d}")
+            },
+        ),
+        None => host.to_owned(),
+    };
+    match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
+/// The address an IPv4 host ([`is_ipv4`]) stands for.
+fn ipv4_value(host: &str) -> Option<u32> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let count = host.split('.').count();
+    host.split('.').enumerate().try_fold(0u32, |v, (i, part)| {
+        let n = u32::try_from(ipv4_number(part)?).ok()?;
+        // Each part but the last is one byte, from the top; the last fills the bytes left.
+        let shift = if i + 1 == count {
+            0
+        } else {
+            8 * 3usize.checked_sub(i)?
+        };
+        Some(v | n.checked_shl(u32::try_from(shift).ok()?)?)
+    })
+}
+
+/// The eight 16-bit pieces of an IPv6 host (between `[ ]`) the parser takes ([`is_ipv6`]).
+fn ipv6_pieces(host: &str) -> Option<[u16; 8]> {
+    if !is_ipv6(host) {
+        return None;
+    }
+    let groups = |text: &str| -> Option<Vec<u16>> {
+        let mut out = Vec::new();
+        for group in text.split(':').filter(|g| !g.is_empty()) {
+            if group.contains('.') {
+                let mut bytes = group.split('.').map(|b| b.parse::<u8>().ok());
+                for _ in 0..2 {
+                    out.push(u16::from_be_bytes([bytes.next()??, bytes.next()??]));
+                }
+            } else {
+                out.push(u16::from_str_radix(group, 16).ok()?);
+            }
+        }
+        Some(out)
+    };
+    let (head, tail) = match host.split_once("::") {
+        Some((head, tail)) => (groups(head)?, groups(tail)?),
+        None => (groups(host)?, Vec::new()),
+    };
+    let mut pieces = [0u16; 8];
+    pieces.iter_mut().zip(&head).for_each(|(p, g)| *p = *g);
+    (pieces.iter_mut().rev())
+        .zip(tail.iter().rev())
+        .for_each(|(p, g)| *p = *g);
+    Some(pieces)
+}
+
+/// An IPv6 address as the URL parser writes it: lowercase hex without leading zeros, the first
+/// longest run of two or more zero pieces written `::`.
+fn ipv6_text(pieces: &[u16; 8]) -> String {
+    let (mut best, mut run) = ((0, 0), (0, 0));
+    for (i, p) in pieces.iter().enumerate() {
+        run = if *p == 0 {
+            (run.0, i + 1 - run.0)
+        } else {
+            (i + 1, 0)
+        };
+        if run.1 > best.1 {
+            best = run;
+        }
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(p) = pieces.get(i) {
+        if best.1 > 1 && i == best.0 {
+            out.push_str(if i == 0 { "::" } else { ":" });
+            i += best.1;
+            continue;
+        }
+        out.push_str(&format!("{p:x}"));
+        if i < 7 {
+            out.push(':');
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The base URL without its trailing `/`, or why it is refused: what would make every request's
@@ -1817,6 +1930,36 @@ mod tests {
         many[1023] = "http://10.0.0.0:8080/app/".into();
         let err = parse(&[(ORIGINS, &list(&many))]).unwrap_err();
         assert_eq!(err.message, message(0, 1023));
+    }
+
+    /// One server written two ways that the URL parser reads as one (an IPv4 address in
+    /// another form, an IPv6 address not in its shortest form, the scheme's default port
+    /// written out) is a twin too: fetch requests the same place for both.
+    #[test]
+    fn one_server_written_as_fetch_reads_it_and_otherwise_is_a_twin() {
+        for (a, b) in [
+            ("http://127.0.0.1:8080", "http://0x7f.1:8080"),
+            ("http://127.0.0.1", "http://127.1"),
+            ("http://10.0.0.1/app", "http://167772161/app"),
+            ("http://10.0.0.1", "http://012.0.0.01."),
+            ("http://[::1]:9000", "http://[0:0::1]:9000"),
+            ("http://[::ffff:7f00:1]", "http://[::FFFF:127.0.0.1]"),
+            ("http://[1:0:0:2::]", "http://[1:0:0:2:0:0:0:0]"),
+            ("https://b.example", "https://b.example:443"),
+        ] {
+            let list = format!(r#"[{{"id":"a","url":"{a}"}},{{"id":"b","url":"{b}"}}]"#);
+            let err = parse(&[(ORIGINS, &list)]).expect_err(b);
+            assert!(err.message.contains("the same url"), "{b}: {}", err.message);
+        }
+        for (a, b) in [
+            ("http://127.0.0.1", "http://127.0.0.2"),
+            ("http://[::1]", "http://[::2]"),
+            ("http://b.example", "http://b.example."),
+            ("http://b.example", "https://b.example:80"),
+        ] {
+            let list = format!(r#"[{{"id":"a","url":"{a}"}},{{"id":"b","url":"{b}"}}]"#);
+            assert!(parse(&[(ORIGINS, &list)]).is_ok(), "{a} {b}");
+        }
     }
 
     /// `is_ipv6` takes what std's `Ipv6Addr` parser takes (which takes what the URL parser does,

@@ -455,7 +455,15 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
         // A path on the origin's host: only one under the base's own path is the gateway's.
         (!base_path.is_empty()).then_some(location)?
     } else {
-        after(location, &format!("{scheme}://{authority}"), true)?
+        // The origin writes its address as fetch sent it (`Host`), which may not be as
+        // ORIGINS does (`127.1`, `:80`): both as the URL parser reads them.
+        let (their_scheme, rest) = location.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (their_authority, rest) = rest.split_at_checked(end)?;
+        let fetched = |a| super::config::fetched_authority(scheme, a);
+        let same = their_scheme.eq_ignore_ascii_case(scheme)
+            && fetched(their_authority) == fetched(authority);
+        same.then_some(rest)?
     };
     let rest = after(on_origin, base_path, false)?;
     let slash = if rest.starts_with('/') { "" } else { "/" };
@@ -1107,6 +1115,45 @@ mod tests {
             assert_eq!(
                 public_location(location, origin, public).as_deref(),
                 expected,
+                "{location} from {origin}"
+            );
+        }
+    }
+
+    /// The origin writes its own address as fetch sent it (its Host header: the URL parser's
+    /// form of the base URL): an IPv4 address in dotted decimal, no default port, no leading
+    /// zeros in the port, an IPv6 address in its shortest form. A base written otherwise in
+    /// ORIGINS (`http://127.1:8080`, `http://b.example:80`) is the same place.
+    #[test]
+    fn locations_move_from_the_origins_address_as_fetch_wrote_it() {
+        let public = "https://app.example";
+        let cases = [
+            ("http://127.0.0.1:8080/login", "http://127.1:8080", true),
+            ("http://127.0.0.1:8080/login", "http://0x7f.1:8080", true),
+            (
+                "http://127.0.0.1:8080/login",
+                "http://127.0.0.1:08080",
+                true,
+            ),
+            ("http://b.example/login", "http://b.example:80", true),
+            ("https://b.example/app/x", "https://B.example:443/app", true),
+            (
+                "http://[::ffff:7f00:1]/x",
+                "http://[::FFFF:127.0.0.1]",
+                true,
+            ),
+            ("http://[::1]:9000/x", "http://[0:0::1]:9000", true),
+            // And the other way round: the browser would go to the same place.
+            ("http://b.example:80/x", "http://b.example", true),
+            ("http://127.0.0.2:8080/x", "http://127.1:8080", false),
+            ("http://b.example:8080/x", "http://b.example", false),
+            ("https://b.example/x", "http://b.example:443", false),
+            ("http://b.example.:80/x", "http://b.example", false),
+        ];
+        for (location, origin, moved) in cases {
+            assert_eq!(
+                public_location(location, origin, public).is_some(),
+                moved,
                 "{location} from {origin}"
             );
         }
