@@ -403,6 +403,22 @@ describe("misconfigured gateway", () => {
       await bad.stop();
     }
   });
+
+  test("an origin url the runtime's URL parser refuses fails at start, not at every request", async () => {
+    // `xn--a` is no IDNA label (it decodes to U+0080): the gateway's own check took it, and every
+    // request's fetch then threw "Invalid URL".
+    const bad = new Gateway([{ id: "a", url: "http://xn--a.localhost:9" }]);
+    await bad.start();
+    try {
+      const r = await bad.request("/any");
+      assert.equal(r.status, 500, r.text);
+      assert.match(r.text, /misconfigured/);
+      const line = /invalid configuration: ORIGINS: origin "a": url the runtime's URL parser refuses/;
+      assert.match(await bad.logged(line), line, bad.log);
+    } finally {
+      await bad.stop();
+    }
+  });
 });
 
 /**

@@ -113,6 +113,7 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
             return state.clone();
         }
         let built = GatewayConfig::from_vars(|name| env_text(env, name))
+            .and_then(fetchable)
             .and_then(Gateway::new)
             .map(|g| Rc::new(RefCell::new(g)));
         if let Err(e) = &built {
@@ -121,6 +122,37 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
         *slot = Some(built.clone());
         built
     })
+}
+
+/// `config` when the runtime's URL parser (fetch's) takes each origin's url and its health
+/// probe's: the gateway's own check follows the URL standard for what it can check without
+/// Unicode tables, and the rest (a label `xn--` that is no IDNA: `xn--a`) would fail every
+/// request to the origin ("Invalid URL") rather than the start.
+fn fetchable(config: GatewayConfig) -> Result<GatewayConfig, ConfigError> {
+    let parser = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("URL"))
+        .ok()
+        .and_then(|u| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(u).ok());
+    let Some(parser) = parser else {
+        return Ok(config);
+    };
+    let refused = |url: &str| {
+        let args = js_sys::Array::of1(&JsValue::from_str(url));
+        js_sys::Reflect::construct(&parser, &args).is_err()
+    };
+    for o in &config.origins {
+        let (setting, what) = if refused(&o.url) {
+            ("ORIGINS", "url")
+        } else if refused(&format!("{}{}", o.url, config.health_path)) {
+            ("HEALTH_PATH", "health probe's url")
+        } else {
+            continue;
+        };
+        return Err(ConfigError {
+            setting,
+            message: format!("origin {:?}: {what} the runtime's URL parser refuses", o.id),
+        });
+    }
+    Ok(config)
 }
 
 /// Runs `f` on the gateway, or `None` if it is borrowed (a bug, but never a panic).
