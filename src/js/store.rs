@@ -424,7 +424,8 @@ impl SessionStore {
     /// starts again (up to `retries` more times, default 10). Resolves to the committed session
     /// (send its cookie: a change of its subject gives it a new id, as `commit` does). Options:
     /// `update(cookie, change, { retries, now })`; the older positional form
-    /// `update(cookie, change, retries, { now })` still works.
+    /// `update(cookie, change, retries, { now })` still works (a `{ now }` after options is
+    /// refused, `invalid_config`: it would not be read).
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn update(
         &self,
@@ -724,6 +725,13 @@ fn update_options(options: &JsValue, legacy: Option<NowOptions>) -> Result<(usiz
     }
     if !options.is_object() {
         return Err(config_error("update options must be { retries, now }"));
+    }
+    // The positional form's `{ now }` after options: never read, the clock would stand in for
+    // the time given.
+    if legacy.is_some() {
+        return Err(config_error(
+            "update: now goes in the options ({ retries, now }), not after them",
+        ));
     }
     // Read once, in JavaScript: a getter that throws is thrown, another name is refused.
     read_call_options(options, CallOptions::Update)?;

@@ -330,6 +330,15 @@ test("call options with a name that is none of their options are refused, never 
     assert.equal(e.code, "invalid_config", `${name}: ${e}`);
     assert.match(e.message, /options must be an object/, name);
   }
+  // Options, and a `{ now }` after them as the older positional form takes it: the second was
+  // ignored without a word, and the clock read instead of the time given.
+  for (const after of [{ now: NOW }, NOW, "x"]) {
+    const e = await thrownBy(() => store.update(undefined, change, { retries: 0 }, after));
+    assert.equal(e.code, "invalid_config", `${after}: ${e}`);
+    assert.match(e.message, /now goes in the options/, String(after));
+  }
+  assert.equal((await store.update(undefined, change, { retries: 0 }, undefined)).get("n"), 1);
+  assert.equal((await store.update(undefined, change, undefined, { now: NOW })).get("n"), 1);
   // Every name of each call is known.
   assert.equal((await store.update(undefined, change, { now: NOW, retries: 0 })).get("n"), 1);
   assert.equal((await store.update(undefined, change, 0, { now: NOW })).get("n"), 1);
