@@ -1058,13 +1058,15 @@ impl<S: Backend> Backend for Racing<'_, S> {
     }
 }
 
-/// Strong stores: another request that writes, ends (a logout) or revokes a session while a
-/// `regenerate` of it (a login) is between its compare-and-set on the old id and the delete of
-/// that id. Neither is lost: the write is kept (under the new id, or the regenerate is a
-/// `conflict` and the old id keeps it), and the ended session never comes back under the new id.
+/// Strong stores: another request that writes, ends (a logout), revokes or regenerates (the same
+/// login in another tab) a session while a `regenerate` of it (a login) is between its
+/// compare-and-set on the old id and the delete of that id. Neither is lost: the write is kept
+/// (under the new id, or the regenerate is a `conflict` and the old id keeps it), the ended
+/// session never comes back under the new id, and of two regenerates one is a `conflict` (the
+/// user has one session, not two).
 async fn regenerate_races<S: Backend>(store: &S, now: UnixTime) -> Outcome {
     let other = sessions(store, K1);
-    for race in ["commit", "destroy", "revoke"] {
+    for race in ["commit", "destroy", "revoke", "regenerate"] {
         let racing = Racing {
             inner: store,
             race: Default::default(),
@@ -1097,6 +1099,13 @@ async fn regenerate_races<S: Backend>(store: &S, now: UnixTime) -> Outcome {
                         .ctx("racing commit")?;
                 }
                 "destroy" => other.destroy(loaded).await.ctx("racing destroy")?,
+                // The same login in another tab: one of the two gets the session.
+                "regenerate" => {
+                    other
+                        .regenerate(&mut loaded, now + 1)
+                        .await
+                        .ctx("racing regenerate")?;
+                }
                 _ => drop(
                     other
                         .revoke_subject(&alice_ref)
