@@ -483,7 +483,9 @@ impl<S: Backend> Sessions<S> {
                         subject: subject.clone(),
                         ..session.record.clone()
                     };
-                    Some(self.entry(&session.id, session.version + 1, &held)?)
+                    // What the old id holds already, not held to `max_data_bytes` again: a
+                    // limit lowered since it was stored would refuse every login of it.
+                    Some(self.sealed(&session.id, session.version + 1, &held)?)
                 }
                 _ => None,
             };
@@ -578,6 +580,11 @@ impl<S: Backend> Sessions<S> {
                 max: self.config.max_data_bytes,
             });
         }
+        self.sealed(id, version, record)
+    }
+
+    /// `record` sealed as the entry of `id` at `version`, whatever its size.
+    fn sealed(&self, id: &[u8; ID_BYTES], version: u64, record: &Record) -> Result<Entry> {
         Ok(Entry {
             version,
             value: self.records.seal(id, version, record)?,
@@ -1074,6 +1081,49 @@ mod tests {
             );
             assert!(block_on(s.load(&renewed, NOW + 3)).unwrap().is_none());
         }
+    }
+
+    /// A login that leaves the data behind (cleared, or smaller) after `max_data_bytes` was
+    /// lowered below what the session holds: the compare-and-set on the old id re-seals what
+    /// it holds, one version on, and that was held to the new limit too, so that every login
+    /// of the session failed with `too_large` though the new id's data fit.
+    #[test]
+    fn a_login_is_not_held_to_a_limit_on_the_data_it_leaves_behind() {
+        let store = MemoryStore::new();
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+        let before = Sessions::new(&store, &ring, SessionConfig::default()).unwrap();
+        let config = SessionConfig {
+            max_data_bytes: 64,
+            ..SessionConfig::default()
+        };
+        let s = Sessions::new(&store, &ring, config).unwrap();
+        for login_at_commit in [false, true] {
+            let mut session = before.new_session(NOW).unwrap();
+            session.insert("cart", json!("x".repeat(100)));
+            block_on(before.commit(&mut session, NOW)).unwrap();
+            let cookie = session.cookie().unwrap().to_owned();
+            let mut session = load(&s, &cookie, NOW + 1).unwrap();
+            session.data_mut().clear();
+            session.set_subject(Some("alice".into()));
+            let login = if login_at_commit {
+                block_on(s.commit(&mut session, NOW + 1)).map(drop)
+            } else {
+                block_on(s.regenerate(&mut session, NOW + 1))
+            };
+            login.unwrap_or_else(|e| panic!("at commit: {login_at_commit}: {e}"));
+            let renewed = session.cookie().unwrap();
+            assert_eq!(load(&s, renewed, NOW + 2).unwrap().subject(), Some("alice"));
+            assert!(load(&s, &cookie, NOW + 2).is_none());
+        }
+        // The new id's own data is held to the limit, as before.
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!("x".repeat(100)));
+        assert_eq!(
+            block_on(s.regenerate(&mut session, NOW))
+                .unwrap_err()
+                .code(),
+            "too_large"
+        );
     }
 
     /// The subject is stored with the data and counts in `max_data_bytes` with it: a subject
