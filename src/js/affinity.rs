@@ -139,6 +139,9 @@ impl Affinity {
             &request.map_or(JsValue::UNDEFINED, Into::into),
             CallOptions::Route,
         )?;
+        // Taken first: reading a Request's header below runs its Headers' code, which may call
+        // the library with options of its own, read in place of these.
+        let now = call_now()?;
         let (mut cookie, mut url, mut client_ip, mut header) = (None, None, None, None);
         // A Fetch Request's headers, when `request` is one.
         let headers = call_option(CallOption::Headers);
@@ -161,7 +164,6 @@ impl Affinity {
             }
             Mode::Header => header = text("header", CallOption::Header)?,
         }
-        let now = call_now()?;
         let request = RouteRequest {
             cookie: cookie.as_deref(),
             url: url.as_deref(),

@@ -373,3 +373,20 @@ test("a request whose getter (or Proxy) throws is thrown as it is, and the route
   assert.ok(routers.clientIp.route({ clientIp: "192.0.2.1", now: NOW }).backend);
   assert.ok(routers.header.route({ header: "t1", now: NOW }).backend);
 });
+
+test("route(request) takes its `now` before the request's Headers run code: another call's options do not stand in", () => {
+  // Header mode reads the header from the request's Headers after the options were read; a
+  // Headers whose `get` runs code (a wrapper, a Proxy) that calls the library with options of
+  // its own left those as the ones `route` read its `now` from: here a time past 2^53 - 1, and
+  // route threw about a `now` its caller never gave.
+  const byHeader = make({ mode: "header", header: "x-tenant" });
+  const other = make();
+  const headers = {
+    get(name) {
+      assert.throws(() => other.route({ cookie: null, now: 2 ** 60 }));
+      return name === "x-tenant" ? "t1" : null;
+    },
+  };
+  const r = byHeader.route({ headers, url: "https://app.example/", now: NOW });
+  assert.equal(r.backend, byHeader.route({ header: "t1", now: NOW }).backend);
+});
