@@ -1593,6 +1593,126 @@ mod tests {
         assert_eq!(page.body, r#"{"continue":false}"#);
     }
 
+    /// One request of `jar` through the gateway and the session store, as the worker's glue
+    /// runs it (`src/gateway/worker/proxy.rs`): the stored session loaded and bound to the
+    /// request, the origin's `answer`, the store's changes; the headers the origin got.
+    fn through_store(
+        gw: &mut Gateway,
+        sessions: &crate::store::Sessions<&MemoryStore>,
+        jar: &mut Jar,
+        answer: &[(&str, &str)],
+        now: UnixTime,
+    ) -> Vec<(String, String)> {
+        use crate::gateway::store;
+        let settings = gw.config().store.clone().unwrap();
+        let (_, cookie) = jar.header();
+        let Step::Proxy(mut a) = start(gw, "GET", "/x", &[jar.header()], now, 9) else {
+            panic!("not proxied")
+        };
+        let loaded = block_on(store::load(
+            sessions,
+            Some(&cookie),
+            settings.cookie.name(),
+            now,
+        ))
+        .bind_request(sessions, &a, now);
+        a.headers.extend(loaded.origin_headers());
+        let answer: Vec<(String, String)> = answer
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let out = gw.finish(&a, &answer, now, &entropy(9)).unwrap();
+        let plan = out.plan.unwrap();
+        let done = block_on(store::finish(sessions, &settings, loaded, &plan, now));
+        let mut headers = out.headers;
+        headers::add_cookies(&mut headers, done.set_cookie);
+        jar.take(&headers);
+        a.headers
+    }
+
+    /// With `STORE` on, a request of a device-bound session without its bound cookie (Chrome
+    /// skipping a refresh at its signing quota, a refresh that failed) is `unbound`: no identity,
+    /// and its user's stored session set aside, the origin shown a new, empty one. Data the
+    /// origin wrote there (a flash message, a recently-viewed list) replaced the browser's
+    /// session-id cookie with that new session's: once the bound cookie was refreshed, the
+    /// user's own stored session (the cart) was gone. It is held for them: nothing written,
+    /// the id cookie kept; a login still starts a new session, a logout clears the id cookie.
+    #[test]
+    fn an_unbound_request_keeps_the_stored_session_for_the_bound_one() {
+        let mut gw = gateway(&[("STORE", "durable")]);
+        let store = MemoryStore::new();
+        let ring = crate::keys::KeyRing::from_config(&gw.config().tokens().keys).unwrap();
+        let config = gw.config().store.as_ref().unwrap().sessions.clone();
+        let sessions = crate::store::Sessions::new(&store, &ring, config).unwrap();
+        let (mut jar, _) = registered(&mut gw, 1);
+        let data = |h: &[(String, String)]| headers::get(h, "x-session-data").map(str::to_owned);
+        let cart = r#"{"cart":["book"]}"#;
+        through_store(
+            &mut gw,
+            &sessions,
+            &mut jar,
+            &[("x-session-data", cart)],
+            NOW + 2,
+        );
+        let sid_cookie = jar.get("__Host-sid").expect("a stored session").to_owned();
+        let sent = through_store(&mut gw, &sessions, &mut jar, &[], NOW + 3);
+        assert_eq!(headers::get(&sent, BOUND_HEADER), Some("1"));
+        assert_eq!(data(&sent).as_deref(), Some(cart));
+
+        // Unbound, the origin writes: nothing of it is stored, the id cookie stays.
+        let mut unbound = jar.without("__Host-session-bound");
+        let sent = through_store(
+            &mut gw,
+            &sessions,
+            &mut unbound,
+            &[("x-session-data", r#"{"seen":1}"#)],
+            NOW + 4,
+        );
+        assert_eq!(headers::get(&sent, "x-session-status"), Some(UNBOUND));
+        assert_eq!(
+            data(&sent).as_deref(),
+            Some("{}"),
+            "the user's data set aside"
+        );
+        assert_eq!(unbound.get("__Host-sid"), Some(sid_cookie.as_str()));
+        // Bound again (the bound cookie refreshed): the user's session, as it was.
+        let mut again = unbound.clone();
+        again.0.extend(
+            jar.0
+                .iter()
+                .filter(|(n, _)| n == "__Host-session-bound")
+                .cloned(),
+        );
+        let sent = through_store(&mut gw, &sessions, &mut again, &[], NOW + 5);
+        assert_eq!(headers::get(&sent, BOUND_HEADER), Some("1"));
+        assert_eq!(data(&sent).as_deref(), Some(cart));
+
+        // A login while unbound (the origin saw nobody): a new session, empty.
+        let mut login = jar.without("__Host-session-bound");
+        through_store(
+            &mut gw,
+            &sessions,
+            &mut login,
+            &[("x-session-issue", r#"{"sub":"bob"}"#)],
+            NOW + 6,
+        );
+        assert_ne!(login.get("__Host-sid"), Some(sid_cookie.as_str()));
+        let sent = through_store(&mut gw, &sessions, &mut login, &[], NOW + 7);
+        assert_eq!(headers::get(&sent, "x-session-sub"), Some("bob"));
+        assert_eq!(data(&sent).as_deref(), Some("{}"));
+        // A logout while unbound: the browser's id cookie goes, with its session cookie.
+        let mut logout = jar.without("__Host-session-bound");
+        through_store(
+            &mut gw,
+            &sessions,
+            &mut logout,
+            &[("x-session-clear", "1")],
+            NOW + 8,
+        );
+        assert_eq!(logout.get("__Host-sid"), None);
+        assert_eq!(logout.get("__Host-session"), None);
+    }
+
     #[test]
     fn endpoints_and_offers_only_with_dbsc_on() {
         let mut gw = gateway(&[]);

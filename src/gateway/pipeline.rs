@@ -105,6 +105,8 @@ pub struct Attempt {
     session_cookie: Option<String>,
     /// The subject of a valid session token and when its session began.
     subject: Option<(String, UnixTime)>,
+    /// DBSC: the session is device-bound and came without its fresh bound cookie.
+    unbound: bool,
     /// `scheme://host` the client asked (origin redirects are rewritten to it).
     public: String,
     /// URL mode: the parameter's name and the affinity value the answer's same-site URLs carry
@@ -118,6 +120,13 @@ impl Attempt {
     /// subject's `minIssuedAt`.
     pub fn subject(&self) -> Option<(&str, UnixTime)> {
         self.subject.as_ref().map(|(s, t)| (s.as_str(), *t))
+    }
+
+    /// DBSC: whether the request's valid session is bound to a device key and came without its
+    /// fresh bound cookie (`x-session-status: unbound`): it carries no identity, and the stored
+    /// session of its user is held aside, unchanged (see [`store::Loaded::bind_request`]).
+    pub fn unbound(&self) -> bool {
+        self.unbound
     }
 
     /// `scheme://host` the client asked (empty when the URL had none).
@@ -501,6 +510,7 @@ impl Gateway {
             affinity_cookie: None,
             session_cookie,
             subject,
+            unbound,
             public: if scheme.is_empty() || host.is_empty() {
                 String::new()
             } else {

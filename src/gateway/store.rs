@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 use super::config::{StoreKind, StoreSettings};
 use super::headers::{self, ascii_json, Directives};
 use super::pages::Page;
+use super::pipeline::Attempt;
 use crate::cookie::{self, MAX_PRESENTED};
 use crate::error::Error;
 use crate::store::{Backend, Commit, Session, Sessions};
@@ -63,6 +64,10 @@ pub struct Loaded {
     pub several: bool,
     /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
     pub subject: Option<String>,
+    /// The request's device-bound session came without its bound cookie (DBSC `unbound`), and
+    /// the stored session its session-id cookie named, its user's, was set aside (see
+    /// [`Loaded::bind_request`]): [`finish`] neither replaces nor changes it.
+    pub held: bool,
 }
 
 impl Loaded {
@@ -102,6 +107,30 @@ impl Loaded {
         self.subject = subject.map(str::to_owned);
         self
     }
+
+    /// [`Loaded::bind`] to the request of `attempt`, after its revocation check: its subject,
+    /// and whether its device-bound session came without its bound cookie
+    /// ([`Attempt::unbound`], DBSC). Such a request carries no identity, so its user's stored
+    /// session is set aside as for a request without a session token; but the user comes back
+    /// bound once the browser has refreshed its bound cookie, and that session is still theirs.
+    /// It is held: [`finish`] writes nothing to it and never replaces its id cookie with a new
+    /// session's (a login still starts a new session; a logout clears the id cookie).
+    pub fn bind_request<S: Backend>(
+        self,
+        sessions: &Sessions<S>,
+        attempt: &Attempt,
+        now: UnixTime,
+    ) -> Self {
+        let owned = self
+            .session
+            .as_ref()
+            .ok()
+            .and_then(Session::subject)
+            .is_some();
+        let mut bound = self.bind(sessions, attempt.subject().map(|(s, _)| s), now);
+        bound.held = attempt.unbound() && owned;
+        bound
+    }
 }
 
 /// Loads the session named by the request's session-id cookie (`name`), or a new one: of
@@ -131,6 +160,7 @@ pub async fn load<S: Backend>(
         presented,
         several,
         subject: None,
+        held: false,
     }
 }
 
@@ -324,6 +354,21 @@ pub async fn finish<S: Backend>(
             return out;
         }
     };
+    // A device-bound session without its bound cookie (DBSC `unbound`): its user's stored
+    // session was set aside, and stays as it is, named by the id cookie the browser keeps for
+    // its next bound request. The origin, which saw no identity, changes nothing of it; a
+    // logout clears the id cookie, a login goes on below with a new session.
+    if loaded.held && plan.login.is_none() {
+        if plan.patch.is_some() {
+            out.warning.get_or_insert(
+                "session change dropped: the request's device-bound session came without its bound cookie (DBSC unbound)".into(),
+            );
+        }
+        if plan.logout {
+            out.set_cookie = clear();
+        }
+        return out;
+    }
     // A revoked subject's own session ends here too, unless the same answer logs in again.
     let revoked_here = plan.login.is_none()
         && plan.revoke.is_some()

@@ -454,6 +454,30 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
         assert.equal(session(await b.request("/me"))["x-session-bound"], "1");
       });
 
+      test("a request without the bound cookie keeps the user's stored session (STORE on)", { skip: kind === "none" }, async () => {
+        const { b } = await login(gw(), { user: "grace" });
+        const added = await b.request("/cart/add?item=book");
+        assert.deepEqual(added.body.data.cart, ["book"], added.text);
+        const sid = b.jar.get("__Host-sid");
+        assert.ok(sid, "a stored session");
+        // The bound cookie missing (Chrome skipped a refresh): unbound, and the origin writes.
+        const cookie = cookiesOf(b, "/set", [BOUND]);
+        const res = await fetch(gw().url + "/set?seen=1", { headers: { cookie } });
+        const body = await res.json();
+        assert.equal(body.session["x-session-status"], "unbound", JSON.stringify(body));
+        assert.equal(body.session["x-session-data"], "{}", "the user's data is not shown");
+        assert.deepEqual(
+          res.headers.getSetCookie().filter((c) => /^__Host-(sid|session)=/.test(c)),
+          [],
+          "the session id and the session cookie are kept",
+        );
+        // Bound again: the user's stored session, as it was.
+        const me = session(await b.request("/me"));
+        assert.equal(me["x-session-bound"], "1");
+        assert.deepEqual(JSON.parse(me["x-session-data"]), { cart: ["book"] });
+        assert.equal(b.jar.get("__Host-sid"), sid);
+      });
+
       test("attack: every cookie stolen; without the private key the thief cannot refresh or re-register", async () => {
         const { b } = await login(gw(), { user: "grace" });
         const id = b.session().id;

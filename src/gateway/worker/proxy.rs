@@ -243,8 +243,7 @@ async fn load(
     }
     // The stored session's owner is read after the revocation check: a revoked token's
     // subject owns nothing, not even a session its user began after the revocation.
-    let owner = attempt.subject().map(|(s, _)| s.to_owned());
-    let l = l.bind(sessions, owner.as_deref(), now);
+    let l = l.bind_request(sessions, attempt, now);
     if let Err(e) = &l.session {
         console_warn!("edge-session gateway: session store: {e}; serving without session data");
     }
