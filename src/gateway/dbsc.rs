@@ -1593,16 +1593,19 @@ mod tests {
         assert_eq!(page.body, r#"{"continue":false}"#);
     }
 
+    type Headers = Vec<(String, String)>;
+
     /// One request of `jar` through the gateway and the session store, as the worker's glue
     /// runs it (`src/gateway/worker/proxy.rs`): the stored session loaded and bound to the
-    /// request, the origin's `answer`, the store's changes; the headers the origin got.
+    /// request, the origin's `answer`, the store's changes; the headers the origin got and
+    /// those the client got.
     fn through_store(
         gw: &mut Gateway,
         sessions: &crate::store::Sessions<&MemoryStore>,
         jar: &mut Jar,
         answer: &[(&str, &str)],
         now: UnixTime,
-    ) -> Vec<(String, String)> {
+    ) -> (Headers, Headers) {
         use crate::gateway::store;
         let settings = gw.config().store.clone().unwrap();
         let (_, cookie) = jar.header();
@@ -1627,7 +1630,7 @@ mod tests {
         let mut headers = out.headers;
         headers::add_cookies(&mut headers, done.set_cookie);
         jar.take(&headers);
-        a.headers
+        (a.headers, headers)
     }
 
     /// With `STORE` on, a request of a device-bound session without its bound cookie (Chrome
@@ -1655,13 +1658,13 @@ mod tests {
             NOW + 2,
         );
         let sid_cookie = jar.get("__Host-sid").expect("a stored session").to_owned();
-        let sent = through_store(&mut gw, &sessions, &mut jar, &[], NOW + 3);
+        let (sent, _) = through_store(&mut gw, &sessions, &mut jar, &[], NOW + 3);
         assert_eq!(headers::get(&sent, BOUND_HEADER), Some("1"));
         assert_eq!(data(&sent).as_deref(), Some(cart));
 
         // Unbound, the origin writes: nothing of it is stored, the id cookie stays.
         let mut unbound = jar.without("__Host-session-bound");
-        let sent = through_store(
+        let (sent, _) = through_store(
             &mut gw,
             &sessions,
             &mut unbound,
@@ -1683,7 +1686,7 @@ mod tests {
                 .filter(|(n, _)| n == "__Host-session-bound")
                 .cloned(),
         );
-        let sent = through_store(&mut gw, &sessions, &mut again, &[], NOW + 5);
+        let (sent, _) = through_store(&mut gw, &sessions, &mut again, &[], NOW + 5);
         assert_eq!(headers::get(&sent, BOUND_HEADER), Some("1"));
         assert_eq!(data(&sent).as_deref(), Some(cart));
 
@@ -1697,7 +1700,7 @@ mod tests {
             NOW + 6,
         );
         assert_ne!(login.get("__Host-sid"), Some(sid_cookie.as_str()));
-        let sent = through_store(&mut gw, &sessions, &mut login, &[], NOW + 7);
+        let (sent, _) = through_store(&mut gw, &sessions, &mut login, &[], NOW + 7);
         assert_eq!(headers::get(&sent, "x-session-sub"), Some("bob"));
         assert_eq!(data(&sent).as_deref(), Some("{}"));
         // A logout while unbound: the browser's id cookie goes, with its session cookie.
@@ -1711,6 +1714,53 @@ mod tests {
         );
         assert_eq!(logout.get("__Host-sid"), None);
         assert_eq!(logout.get("__Host-session"), None);
+    }
+
+    /// A login without `sub` (`{"role":"guest"}`) makes a stored session without an owner, which
+    /// goes with any request that presents its id. Bound to a device, such a session's data
+    /// reached the origin with an unbound request too (a thief's copy of the cookie jar, its
+    /// bound cookie dead), and took its writes: the binding kept the identity from the thief,
+    /// not the stored session. An unbound request is shown no stored session, owned or not.
+    #[test]
+    fn an_unbound_request_gets_no_stored_session_without_an_owner() {
+        let mut gw = gateway(&[("STORE", "durable")]);
+        let store = MemoryStore::new();
+        let ring = crate::keys::KeyRing::from_config(&gw.config().tokens().keys).unwrap();
+        let config = gw.config().store.as_ref().unwrap().sessions.clone();
+        let sessions = crate::store::Sessions::new(&store, &ring, config).unwrap();
+        let data = |h: &[(String, String)]| headers::get(h, "x-session-data").map(str::to_owned);
+        let address = r#"{"address":"1 Main St"}"#;
+        let mut jar = Jar::default();
+        let login = [
+            ("x-session-issue", r#"{"role":"guest"}"#),
+            ("x-session-data", address),
+        ];
+        let (_, answer) = through_store(&mut gw, &sessions, &mut jar, &login, NOW);
+        let offer = headers::get(&answer, REGISTRATION_HEADER).expect("an offer");
+        let challenge = offer
+            .split("challenge=\"")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches('"');
+        let headers = vec![
+            jar.header(),
+            (RESPONSE_HEADER.into(), es256(Some(&jwk(X, Y)), challenge)),
+        ];
+        let page = pending(start(&mut gw, "POST", REGISTER_PATH, &headers, NOW + 1, 1))
+            .finish(Ok(true), None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        jar.take(&page.headers);
+        let (sent, _) = through_store(&mut gw, &sessions, &mut jar, &[], NOW + 2);
+        assert_eq!(headers::get(&sent, BOUND_HEADER), Some("1"));
+        assert_eq!(data(&sent).as_deref(), Some(address));
+
+        let mut thief = jar.without("__Host-session-bound");
+        let write = [("x-session-data", r#"{"address":"elsewhere"}"#)];
+        let (sent, _) = through_store(&mut gw, &sessions, &mut thief, &write, NOW + 3);
+        assert_eq!(headers::get(&sent, "x-session-status"), Some(UNBOUND));
+        assert_eq!(data(&sent).as_deref(), Some("{}"), "no stored data unbound");
+        let (sent, _) = through_store(&mut gw, &sessions, &mut jar, &[], NOW + 4);
+        assert_eq!(data(&sent).as_deref(), Some(address), "nothing written");
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub struct Loaded {
     /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
     pub subject: Option<String>,
     /// The request's device-bound session came without its bound cookie (DBSC `unbound`), and
-    /// the stored session its session-id cookie named, its user's, was set aside (see
+    /// the stored session its session-id cookie named was set aside for its user (see
     /// [`Loaded::bind_request`]): [`finish`] neither replaces nor changes it.
     pub held: bool,
 }
@@ -110,26 +110,25 @@ impl Loaded {
 
     /// [`Loaded::bind`] to the request of `attempt`, after its revocation check: its subject,
     /// and whether its device-bound session came without its bound cookie
-    /// ([`Attempt::unbound`], DBSC). Such a request carries no identity, so its user's stored
-    /// session is set aside as for a request without a session token; but the user comes back
-    /// bound once the browser has refreshed its bound cookie, and that session is still theirs.
-    /// It is held: [`finish`] writes nothing to it and never replaces its id cookie with a new
-    /// session's (a login still starts a new session; a logout clears the id cookie).
+    /// ([`Attempt::unbound`], DBSC). Such a request carries no identity (a thief's copy of the
+    /// cookie jar, or the user's browser between two refreshes of its bound cookie), so it is
+    /// shown no stored session, whether it has an owner or not (one of a login without `sub`
+    /// would otherwise go with the id alone). The session it named is held for the user, who
+    /// comes back bound: [`finish`] writes nothing to it and never replaces its id cookie with
+    /// a new session's (a login still starts a new session; a logout clears the id cookie).
     pub fn bind_request<S: Backend>(
-        self,
+        mut self,
         sessions: &Sessions<S>,
         attempt: &Attempt,
         now: UnixTime,
     ) -> Self {
-        let owned = self
-            .session
-            .as_ref()
-            .ok()
-            .and_then(Session::subject)
-            .is_some();
-        let mut bound = self.bind(sessions, attempt.subject().map(|(s, _)| s), now);
-        bound.held = attempt.unbound() && owned;
-        bound
+        if attempt.unbound() && self.session.as_ref().is_ok_and(|s| !s.is_new()) {
+            self.session = sessions.new_session(now);
+            self.presented = None;
+            self.held = true;
+            return self;
+        }
+        self.bind(sessions, attempt.subject().map(|(s, _)| s), now)
     }
 }
 
