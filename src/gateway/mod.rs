@@ -20,11 +20,15 @@
 //!   public `/__edge/dbsc/` endpoints, and the bound cookie a bound session needs.
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
+//! - `combinations` (tests only): the features together, each session format with and without
+//!   a store, DBSC, an origin assertion and URL affinity, against every set of directives.
 //! - `worker` (feature `gateway`): the event handlers and the per-instance state; beside them
 //!   the HTTP conversions, the proxied request's I/O, the operator endpoints' I/O, the DBSC
 //!   endpoints' I/O (WebCrypto, single use of a challenge), and the KV snapshot and cron probes.
 
 pub mod assertion;
+#[cfg(test)]
+mod combinations;
 pub mod config;
 pub mod dbsc;
 #[cfg(feature = "gateway")]
