@@ -230,7 +230,8 @@ fn answers(store: bool) -> Vec<Vec<(&'static str, &'static str)>> {
 /// sets each cookie once, and the browser's next request is who the directives say (the
 /// login's subject; nobody after a logout or a revocation of its own subject; otherwise as
 /// before, an unbound session staying unbound, its stored session held), its stored data
-/// never another user's, and the assertion says the status the headers say.
+/// the login's patch after a login, never another user's, and the assertion says the status
+/// the headers say.
 #[test]
 fn every_directive_set_in_every_combination() {
     let mut runs = 0;
@@ -322,6 +323,11 @@ fn check(vars: &[(&str, &str)], state: State, answer: &[(&str, &str)]) {
             Some("unbound"),
             "{what}"
         );
+    }
+    // A login's data is the new session's, also when the answer logs out too (switching users).
+    if get("x-session-issue").is_some() && get("x-session-data").is_some() {
+        let data = headers::get(&next, "x-session-data").unwrap_or_default();
+        assert!(data.contains(r#""d":1"#), "{what}: {data}");
     }
     if let Some(data) = headers::get(&next, "x-session-data") {
         assert!(

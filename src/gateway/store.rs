@@ -11,8 +11,9 @@
 //! 2. The origin answers; it may send `x-session-data: {json merge patch}` (RFC 7386: members
 //!    set, `null` deletes, objects merge; ASCII only, other characters escaped as `\u00e9`), `x-session-issue` (login: the session gets a new id,
 //!    keeps its data and takes `sub` as its subject) or `x-session-clear` (logout: the session is
-//!    deleted). [`Plan::from_directives`] checks them ([`Gateway::finish`] answers 502 to a patch
-//!    that is not a JSON object or is too large).
+//!    deleted; with a login in the same answer, the login starts a new one).
+//!    [`Plan::from_directives`] checks them ([`Gateway::finish`] answers 502 to a patch that is
+//!    not a JSON object or is too large).
 //! 3. [`finish`]: applies the plan and commits with compare-and-set against the version that was
 //!    loaded. On `conflict` (another request wrote the session meanwhile, Durable Objects only)
 //!    the patch is applied again to the newer version, up to [`CONFLICT_RETRIES`] times: members
@@ -377,8 +378,20 @@ pub async fn finish<S: Backend>(
             out.warning
                 .get_or_insert(format!("logout: the session could not be deleted: {e}"));
         }
-        out.set_cookie = loaded.presented.and_then(|_| clear());
-        return out;
+        if plan.login.is_none() {
+            out.set_cookie = loaded.presented.and_then(|_| clear());
+            return out;
+        }
+        // A login in the same answer (switching users): the pipeline signs its session, which
+        // starts a new stored session holding the login's patch alone.
+        session = match sessions.new_session(now) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                out.warning = Some(format!("login: the session id could not be renewed: {e}"));
+                out.set_cookie = loaded.presented.and_then(|_| clear());
+                return out;
+            }
+        };
     }
     // Another user's login: the data was the previous user's, and goes with the old id (which
     // the login deletes).
@@ -620,6 +633,35 @@ mod tests {
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
         assert_eq!(store.len(), 0);
+    }
+
+    /// A login answer that also logs out (`x-session-clear` with `x-session-issue`: switching
+    /// users) gets the login's session cookie from the pipeline, which signs the new session.
+    /// The store deleted the old session, cleared the session-id cookie and dropped the login's
+    /// `x-session-data` without a word: the new user had no stored session, and the origin's
+    /// data for it was lost. The old session still goes; the login starts a new one, holding
+    /// its patch alone.
+    #[test]
+    fn a_login_that_also_logs_out_starts_a_new_session() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let none = directives(None, None, false);
+        let alice = directives(
+            Some(r#"{"cart":["book"]}"#),
+            Some(r#"{"sub":"alice"}"#),
+            false,
+        );
+        let (_, _, old) = request(&s, None, &alice, NOW);
+        let switch = directives(Some(r#"{"welcome":1}"#), Some(r#"{"sub":"bob"}"#), true);
+        let (_, out, new) = request(&s, old.as_deref(), &switch, NOW + 1);
+        assert!(out.commit.is_some(), "{out:?}");
+        assert!(new.is_some() && new != old, "{out:?}");
+        let (h, _, _) = request(&s, new.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({ "welcome": 1 }));
+        // The old session is gone.
+        let (h, _, _) = request(&s, old.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({}));
+        assert_eq!(store.len(), 1);
     }
 
     /// The removal of the session-id cookie reaches the gateway's own (host-only, `Path=/`).
