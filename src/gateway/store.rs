@@ -408,8 +408,12 @@ pub async fn finish<S: Backend>(
     }
     // A session that a logged-in request begins is that user's, as a login's is: it goes only
     // with the user's token, and "log out everywhere" ends it. (Only when it is stored anyway:
-    // a subject alone would store an empty session.)
-    if session.is_new() && session.subject().is_none() && !session.data().is_empty() {
+    // a subject alone would store an empty session.) So is one begun anonymously that a
+    // logged-in request writes to, which no login here took (a session token of another system,
+    // `SESSION_FORMAT = "jwt"`): what the user writes never stays readable by the id alone. Its
+    // commit gives it a new id, as a login's regenerate does.
+    let written = plan.patch.is_some() || session.is_new();
+    if written && session.subject().is_none() && !session.data().is_empty() {
         session.set_subject(loaded.subject.clone());
     }
     if let Some(subject) = &plan.login {
@@ -876,6 +880,47 @@ mod tests {
         let before = store.len();
         assert_eq!(begin(Some("bob"), None).set_cookie, None);
         assert_eq!(store.len(), before);
+    }
+
+    /// A session begun anonymously takes its owner at a gateway login, which regenerates it. A
+    /// session token no login here issued (`SESSION_FORMAT = "jwt"`, another system's with the
+    /// same keys) never passes one: its user's writes went into the anonymous session, which
+    /// kept no owner, and once the token was gone (expired, revoked, or the browser used by
+    /// someone else) every request presenting that id was shown them. A logged-in request's
+    /// write takes such a session for its user, with a new id, as a login does.
+    #[test]
+    fn a_logged_in_write_takes_a_session_begun_anonymously() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let plan = |data| Plan::from_directives(&directives(data, None, false), 4096).unwrap();
+        let visit = |header: &str, subject, data, now| {
+            let loaded = block_on(load(&s, Some(header), "__Host-sid", now)).bind(&s, subject, now);
+            let shown = data_header(&loaded.origin_headers());
+            let out = block_on(finish(&s, &settings(), loaded, &plan(data), now));
+            let header = match out.set_cookie {
+                Some(c) => c[..c.find(';').unwrap()].to_owned(),
+                None => header.to_owned(),
+            };
+            (shown, header)
+        };
+        let (_, anonymous) = visit("a=1", None, Some(r#"{"cart":["book"]}"#), NOW);
+        assert!(anonymous.starts_with("__Host-sid="));
+        // Logged in elsewhere: the cart is shown, and the user's write takes the session.
+        let (shown, own) = visit(
+            &anonymous,
+            Some("alice"),
+            Some(r#"{"address":"1 Main St"}"#),
+            NOW + 1,
+        );
+        assert_eq!(shown, json!({ "cart": ["book"] }));
+        assert_ne!(own, anonymous, "a new id for the user's session");
+        let (shown, _) = visit(&own, Some("alice"), None, NOW + 2);
+        assert_eq!(shown, json!({ "cart": ["book"], "address": "1 Main St" }));
+        // The token gone: nobody else is shown what the user wrote.
+        assert_eq!(visit(&own, None, None, NOW + 3).0, json!({}));
+        assert_eq!(visit(&own, Some("bob"), None, NOW + 3).0, json!({}));
+        assert_eq!(visit(&anonymous, None, None, NOW + 3).0, json!({}));
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
     }
 
     /// A session a logged-in request begins, when the store could not link it to its user:
