@@ -63,6 +63,10 @@ pub struct Loaded {
     /// Whether the request presented more than one session-id cookie: then the one that was
     /// read may not be the gateway's own, the one its removal reaches (host-only, `Path=/`).
     pub several: bool,
+    /// Whether the session-id cookie was signed with a key this version does not know: while a
+    /// deploy that puts a new key first in `SESSION_KEYS` spreads, one the new version signed.
+    /// It names no session here, but is not cleared (the new version reads it).
+    pub unknown_key: bool,
     /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
     pub subject: Option<String>,
     /// The request's device-bound session came without its bound cookie (DBSC `unbound`), and
@@ -147,7 +151,15 @@ pub async fn load<S: Backend>(
         .flat_map(|h| cookie::get_all_tokens(h, name))
         .take(MAX_PRESENTED + 1)
         .collect();
-    let session = sessions.load_first_or_new(all.iter().copied(), now).await;
+    let mut unknown_key = false;
+    let session = match sessions.load_first(all.iter().copied(), now).await {
+        Ok(Some(session)) => Ok(session),
+        Err(e @ Error::StoreUnavailable(_)) => Err(e),
+        other => {
+            unknown_key = matches!(other, Err(Error::UnknownKey(_)));
+            sessions.new_session(now)
+        }
+    };
     // The cookie that named the session (reloaded after a `conflict`), else the first.
     let named = session.as_ref().ok().filter(|s| !s.is_new());
     let presented = named
@@ -159,6 +171,7 @@ pub async fn load<S: Backend>(
         session,
         presented,
         several,
+        unknown_key,
         subject: None,
         held: false,
     }
@@ -489,8 +502,15 @@ pub async fn finish<S: Backend>(
             .header(value, Some(sessions.cookie_max_age(&session, now)))
             .ok(),
         // An id that names nothing is cleared, unless another was presented: the gateway's
-        // own, which the removal would reach, may be that one, and live.
-        None if loaded.presented.is_some() && session.is_new() && !loaded.several => clear(),
+        // own, which the removal would reach, may be that one, and live; nor one of a key this
+        // version does not know (the new version's, while a key rotation spreads).
+        None if loaded.presented.is_some()
+            && session.is_new()
+            && !loaded.several
+            && !loaded.unknown_key =>
+        {
+            clear()
+        }
         None => None,
     };
     out
@@ -1200,5 +1220,31 @@ mod tests {
         assert_ne!(again, carol, "a new id at login");
         let (h, _, _) = request(&s, again.as_deref(), &none, NOW + 2);
         assert_eq!(data_header(&h), json!({"cart": 1}));
+    }
+
+    /// While a deploy that puts a new key first in `SESSION_KEYS` spreads, an instance of the
+    /// old version meets session-id cookies the new one signed: it cannot read them (a key it
+    /// does not know), but must not clear them either, or the visitor's stored session (a
+    /// cart) is lost for good at the first request that reaches it (as a session token of an
+    /// unknown key is kept, `pipeline::a_token_of_a_key_this_version_does_not_know_is_not_cleared`).
+    #[test]
+    fn a_session_id_of_a_key_this_version_does_not_know_is_not_cleared() {
+        let store = MemoryStore::new();
+        let new_ring = KeyRing::new(vec![
+            ("k2".into(), Secret::new([6u8; 32]).unwrap()),
+            ("k1".into(), Secret::new([5u8; 32]).unwrap()),
+        ])
+        .unwrap();
+        let new = Sessions::new(&store, &new_ring, SessionConfig::default()).unwrap();
+        let old = sessions(&store);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, jar) = request(&new, None, &add, NOW);
+        let none = directives(None, None, false);
+        let (h, out, kept) = request(&old, jar.as_deref(), &none, NOW + 1);
+        assert_eq!(data_header(&h), json!({}));
+        assert_eq!((out.set_cookie, kept.clone()), (None, jar));
+        // Back at the new version: the cart is there.
+        let (h, _, _) = request(&new, kept.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
     }
 }
