@@ -309,6 +309,9 @@ pub struct GatewayConfig {
 pub(super) struct Built {
     /// The session cookie's codec (`SESSION_FORMAT`, keys, times, JWT binding).
     pub(super) tokens: SessionCodec,
+    /// The codecs of the other session formats, whose tokens are not cleared (see
+    /// [`super::session::of_another_format`]).
+    pub(super) other_formats: Vec<SessionCodec>,
     /// The router, draining origins marked; it keeps this instance's view of their health.
     pub(super) affinity: Affinity,
     /// Device-bound sessions (`DBSC = "on"`).
@@ -470,6 +473,7 @@ impl GatewayConfig {
             dbsc,
             built: Built {
                 tokens: tokens.codec,
+                other_formats: tokens.other_formats,
                 affinity: affinity.router,
                 dbsc: dbsc_built,
             },
@@ -768,6 +772,7 @@ struct TokensSection {
     jwt: JwtBinding,
     cookie: SetCookie,
     codec: SessionCodec,
+    other_formats: Vec<SessionCodec>,
 }
 
 fn tokens_section(
@@ -838,6 +843,8 @@ fn tokens_section(
     let codec = SessionCodec::new(format, config.clone())
         .map_err(|e| in_section(e, &TOKEN_FIELDS, SESSION_KEYS))?
         .with_jwt_binding(jwt.clone());
+    let other_formats = SessionCodec::others(format, &config)
+        .map_err(|e| in_section(e, &TOKEN_FIELDS, SESSION_KEYS))?;
 
     let cookie_name = var(SESSION_COOKIE).unwrap_or_else(|| "__Host-session".to_owned());
     let cookie = SetCookie::new(cookie_name).same_site(Some(same_site));
@@ -850,6 +857,7 @@ fn tokens_section(
         jwt,
         cookie,
         codec,
+        other_formats,
     })
 }
 

@@ -444,10 +444,17 @@ impl Gateway {
             // Cleared when every presented session cookie was read (see `session::all_read`),
             // but not for a key this version does not know: while a deploy that rotates the
             // keys spreads, it is one the new version signed, and an instance of the old one
-            // would log the user out.
+            // would log the user out. Nor for a token of another `SESSION_FORMAT`, for the same
+            // reason while a change of format spreads.
             SessionCookie::Expired | SessionCookie::Invalid(_)
                 if !matches!(session, SessionCookie::Invalid("unknown_key"))
-                    && session::all_read(cookie_header, self.config.session_cookie.name()) =>
+                    && session::all_read(cookie_header, self.config.session_cookie.name())
+                    && !session::of_another_format(
+                        &self.config.built.other_formats,
+                        cookie_header,
+                        self.config.session_cookie.name(),
+                        now,
+                    ) =>
             {
                 self.config.session_cookie.removal().ok()
             }
@@ -2985,6 +2992,57 @@ mod tests {
         let out = old.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
         let removal = old.config().session_cookie.removal().unwrap();
         assert!(!set_cookies(&out.headers).contains(&removal.as_str()));
+    }
+
+    /// A change of `SESSION_FORMAT` spreads: each version meets the other's session tokens.
+    /// They are not sessions here (anonymous, `invalid`), but are not cleared either: a user
+    /// who logged in at one version was logged out at the first request that reached the
+    /// other, for as long as the deploy took (and logged in again, and out again).
+    #[test]
+    fn a_token_of_another_session_format_is_not_cleared() {
+        for from in ["compact", "sealed", "jwt"] {
+            for to in ["compact", "sealed", "jwt"]
+                .into_iter()
+                .filter(|f| *f != from)
+            {
+                let jar = login_jar(&mut gateway(&[("SESSION_FORMAT", from)]), "alice", NOW);
+                let mut gw = gateway(&[("SESSION_FORMAT", to)]);
+                let b =
+                    proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+                assert_eq!(
+                    headers::get(&b.headers, "x-session-status"),
+                    Some("invalid")
+                );
+                let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+                let removal = gw.config().session_cookie.removal().unwrap();
+                assert!(
+                    !set_cookies(&out.headers).contains(&removal.as_str()),
+                    "{from} -> {to}"
+                );
+                // Another keyring's token of that format is cleared as before.
+                let foreign = login_jar(
+                    &mut gateway(&[
+                        ("SESSION_FORMAT", from),
+                        (
+                            "SESSION_KEYS",
+                            r#"[{"id":"k1","secret":"b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC1vdGhlci1zZWNyZXQ"}]"#,
+                        ),
+                    ]),
+                    "alice",
+                    NOW,
+                );
+                let b = proxy(gw.start(
+                    &get(&h(&[("cookie", &foreign)])),
+                    NOW + 5,
+                    &Entropy::default(),
+                ));
+                let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+                assert!(
+                    set_cookies(&out.headers).contains(&removal.as_str()),
+                    "{from} -> {to}"
+                );
+            }
+        }
     }
 
     /// Oversized headers are refused by the gateway, never passed to an origin (which would

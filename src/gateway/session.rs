@@ -62,6 +62,20 @@ impl SessionCodec {
         })
     }
 
+    /// The codecs of the two formats other than `format` over the same settings: what the
+    /// other version signs while a change of `SESSION_FORMAT` spreads (see [`of_another_format`]).
+    pub fn others(format: SessionFormat, config: &TokenConfig) -> Result<Vec<Self>> {
+        [
+            SessionFormat::Compact,
+            SessionFormat::Sealed,
+            SessionFormat::Jwt,
+        ]
+        .into_iter()
+        .filter(|f| *f != format)
+        .map(|f| SessionCodec::new(f, config.clone()))
+        .collect()
+    }
+
     /// The codec with JWT sessions bound to an issuer and audience (no change for the other
     /// formats).
     pub fn with_jwt_binding(self, binding: JwtBinding) -> Self {
@@ -129,6 +143,24 @@ impl SessionCodec {
 /// first), that one may be valid, and clearing it would log the user out.
 pub fn all_read(cookie_header: Option<&str>, name: &str) -> bool {
     cookie_header.is_none_or(|h| cookie::get_all_tokens(h, name).nth(MAX_PRESENTED).is_none())
+}
+
+/// Whether one of the session cookies called `name` in `cookie_header` that
+/// [`SessionCookie::read`] reads is a live token of this keyring in another format (`others`,
+/// from [`SessionCodec::others`]): while a change of `SESSION_FORMAT` spreads, one the other
+/// version signed. It is no session here, but clearing it would log the user out at the first
+/// request that reaches this version.
+pub fn of_another_format(
+    others: &[SessionCodec],
+    cookie_header: Option<&str>,
+    name: &str,
+    now: UnixTime,
+) -> bool {
+    cookie_header.is_some_and(|h| {
+        cookie::get_all_tokens(h, name)
+            .take(MAX_PRESENTED)
+            .any(|value| others.iter().any(|c| c.verify(value, now).is_ok()))
+    })
 }
 
 /// What the request's session cookie turned out to be.
