@@ -3045,6 +3045,33 @@ mod tests {
         }
     }
 
+    /// `SESSION_JWT_ISSUER` and `SESSION_JWT_AUDIENCE` set on a live site (or unset): while
+    /// the deploy spreads, the session JWTs the other version signs, without them (or with),
+    /// are no sessions at the version that requires them, but are not cleared either.
+    #[test]
+    fn a_session_jwt_of_another_binding_is_not_cleared() {
+        let bound = [
+            ("SESSION_FORMAT", "jwt"),
+            ("SESSION_JWT_ISSUER", "https://app.example"),
+            ("SESSION_JWT_AUDIENCE", "https://app.example"),
+        ];
+        let jar = login_jar(&mut gateway(&[("SESSION_FORMAT", "jwt")]), "alice", NOW);
+        let mut gw = gateway(&bound);
+        let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+        assert_eq!(
+            headers::get(&b.headers, "x-session-status"),
+            Some("invalid")
+        );
+        let out = gw.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
+        let removal = gw.config().session_cookie.removal().unwrap();
+        assert!(!set_cookies(&out.headers).contains(&removal.as_str()));
+        // The other way, the bound JWT is a session (the binding is not required there).
+        let jar = login_jar(&mut gateway(&bound), "alice", NOW);
+        let mut gw = gateway(&[("SESSION_FORMAT", "jwt")]);
+        let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+        assert_eq!(headers::get(&b.headers, "x-session-sub"), Some("alice"));
+    }
+
     /// Oversized headers are refused by the gateway, never passed to an origin (which would
     /// answer by closing its connection, and the runtime may then fail the next visitor's
     /// request on it).

@@ -62,8 +62,10 @@ impl SessionCodec {
         })
     }
 
-    /// The codecs of the two formats other than `format` over the same settings: what the
-    /// other version signs while a change of `SESSION_FORMAT` spreads (see [`of_another_format`]).
+    /// The codecs of the two formats other than `format` over the same settings, and JWTs
+    /// without an issuer or audience: what the other version signs while a change of
+    /// `SESSION_FORMAT` (or of `SESSION_JWT_ISSUER` and `SESSION_JWT_AUDIENCE`) spreads (see
+    /// [`of_another_format`]).
     pub fn others(format: SessionFormat, config: &TokenConfig) -> Result<Vec<Self>> {
         [
             SessionFormat::Compact,
@@ -71,7 +73,7 @@ impl SessionCodec {
             SessionFormat::Jwt,
         ]
         .into_iter()
-        .filter(|f| *f != format)
+        .filter(|f| *f != format || *f == SessionFormat::Jwt)
         .map(|f| SessionCodec::new(f, config.clone()))
         .collect()
     }
