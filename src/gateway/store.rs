@@ -1247,4 +1247,60 @@ mod tests {
         let (h, _, _) = request(&new, kept.as_deref(), &none, NOW + 2);
         assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
     }
+
+    /// A stored session stays under the key that signed its id cookie, which is never signed
+    /// again (only a new id, at a login, is): after a rotation its record is sealed with the
+    /// new key at its next write, but the old key still finds it, so removing that key loses
+    /// the session (docs/store.md, "Changing settings"). Its cookie is not cleared.
+    #[test]
+    fn a_stored_session_needs_the_key_that_signed_its_id() {
+        let store = MemoryStore::new();
+        let ring = |keys: &[(&str, u8)]| {
+            let keys = keys
+                .iter()
+                .map(|(id, b)| ((*id).into(), Secret::new([*b; 32]).unwrap()));
+            KeyRing::new(keys.collect()).unwrap()
+        };
+        let at = |r: &KeyRing| Sessions::new(&store, r, SessionConfig::default()).unwrap();
+        let (k1, k2k1, k2) = (
+            ring(&[("k1", 5)]),
+            ring(&[("k2", 6), ("k1", 5)]),
+            ring(&[("k2", 6)]),
+        );
+        let add = directives(Some(r#"{"cart":1}"#), None, false);
+        let (_, _, jar) = request(&at(&k1), None, &add, NOW);
+        // The new key first: the session is read and written, its id cookie kept.
+        let more = directives(Some(r#"{"more":2}"#), None, false);
+        let (h, out, kept) = request(&at(&k2k1), jar.as_deref(), &more, NOW + 10);
+        assert_eq!(data_header(&h), json!({ "cart": 1 }));
+        assert_eq!((out.set_cookie, &kept), (None, &jar));
+        // The old key removed: the session is gone, the cookie left alone.
+        let (h, out, _) = request(
+            &at(&k2),
+            kept.as_deref(),
+            &directives(None, None, false),
+            NOW + 20,
+        );
+        assert_eq!(data_header(&h), json!({}));
+        assert_eq!(out.set_cookie, None);
+    }
+
+    /// A revocation lives in the store it was made in: after a switch of `STORE` (or while the
+    /// deploy spreads, at the other version) the new store has no `minIssuedAt` for the
+    /// subject, and a session token revoked before is valid again until it is revoked anew
+    /// (docs/gateway.md, "Changing settings on a live site").
+    #[test]
+    fn a_revocation_stays_in_the_store_it_was_made_in() {
+        let (old_store, new_store) = (MemoryStore::new(), MemoryStore::new());
+        let (old, new) = (sessions(&old_store), sessions(&new_store));
+        block_on(revoke(&old, "alice", 7200, NOW)).unwrap();
+        assert_eq!(block_on(old.min_issued_at("alice")).unwrap(), Some(NOW));
+        assert_eq!(block_on(new.min_issued_at("alice")).unwrap(), None);
+        // Revoked again in the new store, as the docs advise.
+        block_on(revoke(&new, "alice", 7200, NOW + 60)).unwrap();
+        assert_eq!(
+            block_on(new.min_issued_at("alice")).unwrap(),
+            Some(NOW + 60)
+        );
+    }
 }
