@@ -434,7 +434,14 @@ impl Dbsc {
             return Decision::Answer(end());
         }
         let Some((key, stale)) = self.bound_key(call.headers, sid, jkt, now) else {
-            return Decision::Answer(end());
+            // A key cookie sealed with a key this version does not know: while a deploy that
+            // puts a new key first spreads, one the new version sealed again. A 5xx is
+            // retried later; `{"continue": false}` would end the device-bound session.
+            return Decision::Answer(if self.key_cookie_of_unknown_key(call.headers, now) {
+                refusal(503, "unknown_key")
+            } else {
+                end()
+            });
         };
         // Every answer but `continue: false` carries the next challenge.
         let Some(next) = self.challenge(sid, now, challenge_random) else {
@@ -478,6 +485,16 @@ impl Dbsc {
             ok,
             refusal_headers: vec![next],
         }))
+    }
+
+    /// Whether one of the request's key cookies was sealed with a key this version does not
+    /// know.
+    fn key_cookie_of_unknown_key(&self, headers: &[(String, String)], now: UnixTime) -> bool {
+        headers::get(headers, "cookie").is_some_and(|cookies| {
+            cookie::get_all_tokens(cookies, self.settings.key_cookie.name())
+                .take(MAX_PRESENTED)
+                .any(|value| matches!(self.keys.verify_json(value, now), Err(Error::UnknownKey(_))))
+        })
     }
 
     /// The device key the request's key cookie holds for session `sid`, if its thumbprint is
@@ -1334,6 +1351,39 @@ mod tests {
         jar.take(&ok.headers);
         let (h, _) = origin_headers(&mut after, &jar, NOW + 1401);
         assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
+    }
+
+    /// The same spread, with the session cookie still the old key's: a refresh at an instance
+    /// of the new version seals the key cookie again with the new key, and the next refresh,
+    /// at an instance of the old version, cannot open it. That ended the device-bound session
+    /// (`{"continue": false}`: unbound at every instance from then on); it is a 503 now.
+    #[test]
+    fn a_key_cookie_of_a_key_this_version_does_not_know_does_not_end_the_session() {
+        let rotated = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+        let mut new = gateway(&[("SESSION_KEYS", rotated)]);
+        let mut old = gateway(&[]);
+        let (mut jar, sid) = registered(&mut old, 1);
+        let stale = jar.without("__Host-session-bound");
+        let c = refresh_challenge(&mut new, &stale, &sid, NOW + 700);
+        let ok =
+            refresh_proved(&mut new, &stale, &sid, &c, NOW + 700).finish(Ok(true), Some(Ok(())));
+        assert_eq!(
+            cookie_names(&ok),
+            ["__Host-session-bound", "__Secure-session-key"]
+        );
+        jar.take(&ok.headers);
+        let stale = jar.without("__Host-session-bound");
+        let page = answer(refresh(&mut old, &stale, Some(&sid), None, NOW + 1400));
+        assert_eq!(error(&page), (503, "unknown_key".into()), "{}", page.body);
+        // A key cookie that is forged or absent still ends the session.
+        let page = answer(refresh(
+            &mut old,
+            &stale.without("__Secure-session-key"),
+            Some(&sid),
+            None,
+            NOW + 1400,
+        ));
+        assert_eq!(page.body, r#"{"continue":false}"#);
     }
 
     /// A key rotation deployed in one step (the new key put first in `SESSION_KEYS` at once)
