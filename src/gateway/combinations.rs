@@ -5,6 +5,7 @@
 //! through the pipeline and the store as the worker's glue runs it (`worker/proxy.rs`), and the
 //! next request of the same browser is what the directives say.
 
+use super::jar::Jar;
 use super::pipeline::{Entropy, Gateway, Request, Step};
 use super::{assertion, dbsc, headers, store};
 use crate::codec::b64_encode;
@@ -21,32 +22,6 @@ fn h(pairs: &[(&str, &str)]) -> Headers {
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect()
-}
-
-/// A browser's cookies: `Set-Cookie` values applied in order (`Max-Age=0` removes).
-#[derive(Clone, Debug, Default)]
-struct Jar(Vec<(String, String)>);
-
-impl Jar {
-    fn take(&mut self, headers: &[(String, String)]) {
-        for (_, v) in headers.iter().filter(|(n, _)| n == "set-cookie") {
-            let pair = v.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.0.retain(|(n, _)| n != name);
-            if !v.contains("Max-Age=0") {
-                self.0.push((name.into(), value.into()));
-            }
-        }
-    }
-
-    fn without(&self, name: &str) -> Jar {
-        Jar(self.0.iter().filter(|(n, _)| n != name).cloned().collect())
-    }
-
-    fn header(&self) -> Headers {
-        let text: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        h(&[("cookie", &text.join("; "))])
-    }
 }
 
 /// A gateway and its store.
@@ -85,7 +60,7 @@ impl Site {
         now: u64,
         n: u8,
     ) -> (Headers, Headers) {
-        let headers = jar.header();
+        let headers = vec![jar.header()];
         let req = Request {
             method: "GET",
             url: "https://app.example/x",
@@ -172,7 +147,7 @@ impl Site {
             b64_encode(format!(r#"{{"jti":"{challenge}"}}"#).as_bytes()),
             b64_encode(&[7; 64])
         );
-        let mut headers = jar.header();
+        let mut headers = vec![jar.header()];
         headers.push(("secure-session-response".into(), proof));
         let req = Request {
             method: "POST",

@@ -566,6 +566,7 @@ pub async fn use_once<S: Backend>(
 mod tests {
     use super::*;
     use crate::codec::b64_encode;
+    use crate::gateway::jar::Jar;
     use crate::gateway::pipeline::{Entropy, Gateway, Request, Step};
     use crate::store::memory::MemoryStore;
     use futures_executor::block_on;
@@ -611,36 +612,6 @@ mod tests {
                 64,
             ),
             None => proof(r#"{"alg":"ES256","typ":"dbsc+jwt"}"#, jti, 64),
-        }
-    }
-
-    /// A browser's cookies: `Set-Cookie` values applied in order (`Max-Age=0` removes).
-    #[derive(Default, Clone)]
-    struct Jar(Vec<(String, String)>);
-
-    impl Jar {
-        fn take(&mut self, headers: &[(String, String)]) {
-            for (_, v) in headers.iter().filter(|(n, _)| n == "set-cookie") {
-                let pair = v.split(';').next().unwrap();
-                let (name, value) = pair.split_once('=').unwrap();
-                self.0.retain(|(n, _)| n != name);
-                if !v.contains("Max-Age=0") {
-                    self.0.push((name.into(), value.into()));
-                }
-            }
-        }
-        fn without(&self, name: &str) -> Jar {
-            Jar(self.0.iter().filter(|(n, _)| n != name).cloned().collect())
-        }
-        fn get(&self, name: &str) -> Option<&str> {
-            self.0
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        }
-        fn header(&self) -> (String, String) {
-            let text: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
-            ("cookie".into(), text.join("; "))
         }
     }
 

@@ -20,6 +20,7 @@
 //!   public `/__edge/dbsc/` endpoints, and the bound cookie a bound session needs.
 //! - [`operator`]: `/__edge/` endpoints behind a bearer token.
 //! - [`pages`]: the gateway's own answers (500 configuration, 503 all down...).
+//! - `jar` (tests only): a browser's cookie jar.
 //! - `combinations` (tests only): the features together, each session format with and without
 //!   a store, DBSC, an origin assertion and URL affinity, against every set of directives.
 //! - `worker` (feature `gateway`): the event handlers and the per-instance state; beside them
@@ -35,6 +36,8 @@ pub mod dbsc;
 pub mod durable;
 pub mod headers;
 pub mod health;
+#[cfg(test)]
+mod jar;
 pub mod operator;
 pub mod pages;
 pub mod pipeline;
