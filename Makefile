@@ -3,9 +3,11 @@ SHELL := bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
-# After each wasm-pack build of the JS library: a method given something other than an instance of
-# the class it takes (`store.commit({})`) throws a TypeError, not wasm-bindgen's plain Error.
-TYPE_ERRORS := node scripts/type-errors.mjs
+# After each wasm-pack build of the JS library, its glue rewritten: a method given something other
+# than an instance of the class it takes (`store.commit({})`) throws a TypeError, not
+# wasm-bindgen's plain Error; `verify` and `verifyJwt` throw the error their wasm kept
+# (src/js/thrown.rs).
+GLUE := node scripts/glue.mjs
 # Node's test runner with the spec reporter, which repeats each failure and its error at the end
 # of the output: the part a CI excerpt keeps (TAP gives a failed hook's error only where it
 # happened, hundreds of lines before).
@@ -60,7 +62,7 @@ wasm-test:
 ## pkg-node: the JS library as Node loads it, in release form (the one the benchmarks measure).
 pkg-node:
 	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
-	$(TYPE_ERRORS) pkg-node/edge_session.js
+	$(GLUE) pkg-node/edge_session.js
 
 ## js-test: the JS tests; the Hono middleware's (tests/js/hono.test.mjs) also use the store build,
 ## OriginAssertions' (tests/js/assertion.test.mjs) the assertion build, DeviceBoundSessions'
@@ -73,18 +75,18 @@ js-test: pkg-node pkg-store pkg-assertion pkg-dbsc
 ## its JS tests (target/pkg-assertion).
 pkg-assertion: setup
 	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-assertion -- --features assertion
-	$(TYPE_ERRORS) target/pkg-assertion/edge_session.js
+	$(GLUE) target/pkg-assertion/edge_session.js
 
 ## pkg-dbsc: the JS library with DeviceBoundSessions (feature `dbsc`, off by default), for its JS
 ## tests (target/pkg-dbsc).
 pkg-dbsc: setup
 	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-dbsc -- --features dbsc
-	$(TYPE_ERRORS) target/pkg-dbsc/edge_session.js
+	$(GLUE) target/pkg-dbsc/edge_session.js
 
 ## pkg-www: the JS library as a browser loads it, for the playground (www/pkg, ignored by git).
 pkg-www: setup
 	$(WASM_PACK) build --release --target web --out-dir www/pkg
-	$(TYPE_ERRORS) www/pkg/edge_session.js
+	$(GLUE) www/pkg/edge_session.js
 
 ## browser-test: the playground page in headless Chromium (playwright-core).
 browser-test: pkg-www
@@ -115,7 +117,7 @@ pkg: setup
 	$(WASM_PACK) build --release --target web --out-dir target/npm/store --out-name edge_session_store --no-pack -- --features store
 	$(WASM_PACK) build --release --target web --out-dir target/npm/assertion --out-name edge_session_assertion --no-pack -- --features assertion
 	$(WASM_PACK) build --release --target web --out-dir target/npm/dbsc --out-name edge_session_dbsc --no-pack -- --features dbsc
-	$(TYPE_ERRORS) target/npm/base/edge_session.js target/npm/store/edge_session_store.js \
+	$(GLUE) target/npm/base/edge_session.js target/npm/store/edge_session_store.js \
 		target/npm/assertion/edge_session_assertion.js target/npm/dbsc/edge_session_dbsc.js
 	node scripts/build-pkg.mjs
 	@node scripts/sizes.mjs npm-base npm-store npm-assertion npm-dbsc
@@ -152,13 +154,13 @@ gateway-test: setup
 ## plus the test export `runStoreConformance`: what tests/e2e/js-store.test.mjs runs in workerd.
 pkg-store-web: setup
 	$(WASM_PACK) build --release --target web --out-dir target/pkg-store-web -- --features conformance
-	$(TYPE_ERRORS) target/pkg-store-web/edge_session.js
+	$(GLUE) target/pkg-store-web/edge_session.js
 
 ## pkg-store: the JS library with the session store as users build it (`--features store` only,
 ## unlike the test build above), for `make sizes`.
 pkg-store: setup
 	$(WASM_PACK) build --release --target nodejs --out-dir target/pkg-store -- --features store
-	$(TYPE_ERRORS) target/pkg-store/edge_session.js
+	$(GLUE) target/pkg-store/edge_session.js
 
 ## sizes: build every wasm artefact (JS library, with the store, gateway), print raw and gzipped
 ## bytes against their budgets (scripts/sizes.mjs) and rewrite the table in docs/sizes.md.

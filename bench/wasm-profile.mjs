@@ -57,6 +57,8 @@ if (!process.argv.includes("--no-build")) {
   const built = "target/wasm32-unknown-unknown/release/edge_session.wasm";
   run("wasm-bindgen", ["--target", "nodejs", "--out-dir", out, built]);
   run("wasm-bindgen", ["--target", "web", "--out-dir", web, built]);
+  // The glue as the Makefile leaves it (verify's error thrown by the glue: src/js/thrown.rs).
+  run("node", ["scripts/glue.mjs", join(out, "edge_session.js"), join(web, "edge_session.js")]);
   // A package.json without "type", as wasm-pack writes for Node (the repository's says module).
   writeFileSync(join(out, "package.json"), "{}\n");
   for (const wasm of [join(out, "edge_session_bg.wasm"), join(web, "edge_session_bg.wasm")]) {

@@ -15,6 +15,7 @@ mod object;
 mod sealed;
 #[cfg(feature = "store")]
 mod store;
+mod thrown;
 mod token_class;
 mod tokens;
 

@@ -83,16 +83,20 @@ macro_rules! token_class {
 
             $(#[doc = $verify_doc])*
             // The token is taken as a `String`: the copy wasm-bindgen makes of it is decoded
-            // in place and the claims written over it.
+            // in place and the claims written over it. The error is thrown by the glue
+            // (src/js/thrown.rs).
+            #[wasm_bindgen(unchecked_return_type = "VerifiedClaims")]
             pub fn verify(
                 &self,
                 token: String,
                 options: Option<$crate::js::tokens::VerifyOptions>,
-            ) -> Result<$crate::js::tokens::VerifiedClaims, JsValue> {
-                let claims = $crate::js::claims::with_verify_options(options.as_deref(), |o| {
-                    self.core.verify_claims_with(token, o)
-                })?;
-                Ok($crate::js::object::claims_to_js(&claims)?.unchecked_into())
+            ) -> JsValue {
+                $crate::js::thrown::or_thrown(
+                    $crate::js::claims::with_verify_options(options.as_deref(), |o| {
+                        self.core.verify_claims_with(token, o)
+                    })
+                    .and_then(|claims| $crate::js::object::claims_to_js(&claims)),
+                )
             }
 
             $(#[doc = $detailed_doc])*

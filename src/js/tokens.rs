@@ -119,8 +119,6 @@ extern "C" {
     pub type SessionTokensConfig;
     #[wasm_bindgen(typescript_type = "Claims")]
     pub type Claims;
-    #[wasm_bindgen(typescript_type = "VerifiedClaims")]
-    pub type VerifiedClaims;
     #[wasm_bindgen(typescript_type = "VerifiedToken")]
     pub type VerifiedToken;
     // Plain property stores: one crossing each, no try/catch wrapper as `Reflect.set` has.

@@ -226,6 +226,40 @@ test("revocation with minIssuedAt: a number or a lookup, on every kind of verify
   assert.equal(calls, 0);
 });
 
+// verify and verifyJwt return their claims or undefined, the glue throwing the error the wasm
+// kept (src/js/thrown.rs): whatever a lookup throws comes out as it is, a failure inside a
+// lookup (a verify of another token) is not mistaken for the outer call's, and no error is
+// thrown twice.
+test("a lookup's exception, of any value, is what verify, verifyJwt and sealed verify throw", () => {
+  const tokens = single();
+  const sealed = sealedTokens();
+  const calls = [
+    [(o) => tokens.verify(tokens.sign({ sub: "u" }, { now: NOW }), o)],
+    [(o) => tokens.verifyJwt(tokens.signJwt({ sub: "u" }, { now: NOW }), o)],
+    [(o) => sealed.verify(sealed.sign({ sub: "u" }, { now: NOW }), o)],
+  ];
+  const plain = { reason: "kv down" };
+  for (const [verify] of calls) {
+    for (const value of ["kv down", 0, null, undefined, plain]) {
+      let caught = "nothing thrown";
+      try {
+        verify({ now: NOW, minIssuedAt: () => { throw value; } });
+      } catch (e) {
+        caught = e;
+      }
+      assert.equal(caught, value);
+    }
+    // A verify that fails inside the lookup, caught there: the outer call still succeeds.
+    const inner = () => { assert.equal(codeOf(() => tokens.verify("nope")), "malformed"); return undefined; };
+    assert.equal(verify({ now: NOW, minIssuedAt: inner }).sub, "u");
+    // Caught there, then the outer call fails: its own error.
+    const revoking = () => { codeOf(() => tokens.verifyJwt("a.b.c")); return NOW + 1; };
+    assert.equal(codeOf(() => verify({ now: NOW, minIssuedAt: revoking })), "revoked");
+    // After a failure, a good call returns its claims.
+    assert.equal(verify({ now: NOW }).sub, "u");
+  }
+});
+
 test("sliding refresh: null until due, then a new token, up to the absolute limit", () => {
   const tokens = single({ ttlSeconds: 3600, refreshAfter: 0.5, maxLifetimeSeconds: 7200 });
   const token = tokens.sign({ sub: "u" }, { now: NOW });

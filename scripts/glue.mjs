@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Two rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
+// every wasm-pack build of the JS library). Each fails the build when the glue no longer has the
+// shape it rewrites (a wasm-bindgen that changed it), rather than leaving it unrewritten.
+//
+// 1. A method given something other than an instance of the class it takes (`store.commit({})`)
+//    throws a `TypeError`, as JavaScript's own APIs do for an argument of the wrong type
+//    (README), not wasm-bindgen's plain `Error("expected instance of Session")`.
+// 2. The hot calls `verify` and `verifyJwt` return their claims, or `undefined` with their error
+//    kept in the wasm (src/js/thrown.rs): the glue throws that error. The export that hands it
+//    over (`__edgeSessionThrown`) is taken out of the module's exports.
+import { readFileSync, writeFileSync } from "node:fs";
+
+const FROM = "throw new Error(`expected instance of ${klass.name}`);";
+const TO = "throw new TypeError(`expected instance of ${klass.name}`);";
+
+// The wasm exports whose `undefined` means "throw" (src/js/thrown.rs's callers).
+const THROWING = ["sessiontokens_verify", "sealedtokens_verify", "sessiontokens_verifyJwt"];
+const THROWN = "__edgeSessionThrown";
+// Its wrapper, as the web glue (`export function`) and the Node glue (`exports.name = name`)
+// write it.
+const WRAPPER = new RegExp(`(export )?function ${THROWN}\\(\\) \\{\\n    const ret = wasm\\.${THROWN}\\(\\);\\n    return ret;\\n\\}\\n(exports\\.${THROWN} = ${THROWN};\\n)?`);
+
+const fail = (file, message) => {
+  console.error(`glue: ${file}: ${message}`);
+  process.exit(1);
+};
+
+for (const file of process.argv.slice(2)) {
+  let glue = readFileSync(file, "utf8");
+  if (glue.includes("function _assertClass(") && !glue.includes(FROM) && !glue.includes(TO)) {
+    fail(file, `_assertClass throws something other than \`${FROM}\``);
+  }
+  glue = glue.replaceAll(FROM, TO);
+  if (WRAPPER.test(glue)) {
+    glue = glue.replace(WRAPPER, "");
+    for (const name of THROWING) {
+      const call = new RegExp(`(\\n( +)const ret = wasm\\.${name}\\([^\\n]*\\);\\n)(\\2return ret;\\n)`);
+      if (!call.test(glue)) fail(file, `no \`const ret = wasm.${name}(...); return ret;\` to rewrite`);
+      glue = glue.replace(call, `$1$2if (ret === undefined) throw wasm.${THROWN}();\n$3`);
+    }
+  } else if (!glue.includes(`wasm.${THROWN}()`)) {
+    fail(file, `no \`export function ${THROWN}\` in wasm-bindgen's shape`);
+  }
+  writeFileSync(file, glue);
+}
