@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Quoted, Result};
+use crate::error::{configured, Error, Quoted, Result};
 
 /// The longest cookie name accepted when building, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -254,7 +254,7 @@ impl SetCookie {
                 "cookieName",
                 format!(
                     "cookie name {} must be 1 to {MAX_NAME_BYTES} token characters",
-                    Quoted(name)
+                    Quoted(configured(name))
                 ),
             ));
         }

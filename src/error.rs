@@ -271,6 +271,24 @@ pub(crate) fn json_shape(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
+/// The longest text of a caller's configuration that a message quotes ([`configured`]): shorter
+/// than any secret this crate takes (a gateway's `OPERATOR_TOKEN` has at least 16 bytes, a key's
+/// secret 43 characters of base64url).
+pub(crate) const MAX_SHOWN_BYTES: usize = 15;
+
+/// Text a caller configured (a cookie name, a setting's value) as a message shows it, in
+/// [`Quoted`]: itself when at most [`MAX_SHOWN_BYTES`] (a misspelt `Durable` or `es256`), else
+/// a note that it is not shown. A longer one may be a secret set in the wrong place (the key
+/// list pasted as a cookie name, the private JWK meant for `ORIGIN_ASSERTION_KEY` set as
+/// `ORIGIN_ASSERTION`), and messages reach logs and tickets.
+pub(crate) fn configured(text: &str) -> &str {
+    if text.len() <= MAX_SHOWN_BYTES {
+        text
+    } else {
+        "<more than 15 bytes, not shown>"
+    }
+}
+
 /// Shows text in double quotes with `"`, `\` and control characters escaped, as `{:?}` does
 /// for the text this crate's messages name, without the Unicode tables `Debug` for strings
 /// brings into the wasm.

@@ -9,7 +9,7 @@ use super::rendezvous::{Domain, Rendezvous};
 use super::url;
 use super::value::{AffinityValue, ValueKey};
 use crate::cookie::{self, is_tchar, SetCookie, MAX_PRESENTED};
-use crate::error::{Error, Quoted, Result};
+use crate::error::{configured, Error, Quoted, Result};
 use crate::keys::Secret;
 use crate::time::{UnixTime, MAX_TIME};
 
@@ -212,7 +212,7 @@ impl Affinity {
             if h.is_empty() || h.len() > 256 || !h.bytes().all(is_tchar) {
                 return Err(Error::config_of(
                     "header",
-                    format!("header {} is not a header name", Quoted(h)),
+                    format!("header {} is not a header name", Quoted(configured(h))),
                 ));
             }
         }

@@ -11,7 +11,7 @@ use super::session::SessionCodec;
 use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
 use crate::codec::percent_decoded;
 use crate::cookie::{SameSite, SetCookie};
-use crate::error::{json_shape, Error};
+use crate::error::{configured, json_shape, Error, Quoted};
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::SessionConfig;
 use crate::token::assertion::{Alg, AssertionKey};
@@ -384,7 +384,10 @@ impl GatewayConfig {
             Some(text) => SameSite::from_name(text).ok_or_else(|| {
                 ConfigError::new(
                     COOKIE_SAMESITE,
-                    format!("{text:?} is not one of Lax, Strict, None"),
+                    format!(
+                        "{} is not one of Lax, Strict, None",
+                        Quoted(configured(text))
+                    ),
                 )
             })?,
         };
@@ -440,7 +443,7 @@ impl GatewayConfig {
             Some(other) => {
                 return Err(ConfigError::new(
                     DIRECTIVE_NONCE,
-                    format!("{other:?} is not one of on, off"),
+                    format!("{} is not one of on, off", Quoted(configured(other))),
                 ))
             }
         };
@@ -538,7 +541,10 @@ fn assertion_section(
         Some(text) => Alg::parse(text).ok_or_else(|| {
             ConfigError::new(
                 ORIGIN_ASSERTION,
-                format!("{text:?} is not one of off, EdDSA, ES256"),
+                format!(
+                    "{} is not one of off, EdDSA, ES256",
+                    Quoted(configured(text))
+                ),
             )
         })?,
     };
@@ -648,7 +654,10 @@ fn affinity_section(
         Some(other) => {
             return Err(ConfigError::new(
                 AFFINITY_MODE,
-                format!("{other:?} is not one of cookie, url, ip, header"),
+                format!(
+                    "{} is not one of cookie, url, ip, header",
+                    Quoted(configured(other))
+                ),
             ))
         }
     };
@@ -666,9 +675,11 @@ fn affinity_section(
             return Err(ConfigError::new(
                 AFFINITY_HEADER,
                 format!(
-                    "{name:?} is a header the gateway removes from requests (a client can forge it): \
+                    "{} is a header the gateway removes from requests (a client can forge it): \
                      header mode would route by the client's copy (for the client's address: \
-                     AFFINITY_MODE = \"ip\")"
+                     AFFINITY_MODE = \"ip\")",
+                    // Reserved: a header name the gateway knows, never a secret.
+                    Quoted(name)
                 ),
             ));
         }
@@ -679,7 +690,7 @@ fn affinity_section(
         Some(other) => {
             return Err(ConfigError::new(
                 AFFINITY_FAILOVER,
-                format!("{other:?} is not one of sticky, strict"),
+                format!("{} is not one of sticky, strict", Quoted(configured(other))),
             ))
         }
     };
@@ -787,7 +798,10 @@ fn tokens_section(
         Some(other) => {
             return Err(ConfigError::new(
                 SESSION_FORMAT,
-                format!("{other:?} is not one of compact, sealed, jwt"),
+                format!(
+                    "{} is not one of compact, sealed, jwt",
+                    Quoted(configured(other))
+                ),
             ))
         }
     };
@@ -827,7 +841,7 @@ fn tokens_section(
             .ok_or_else(|| {
                 ConfigError::new(
                     SESSION_REFRESH_AFTER,
-                    format!("{text:?} is not a number from 0 to 1"),
+                    format!("{} is not a number from 0 to 1", Quoted(configured(&text))),
                 )
             })?;
     }
@@ -875,7 +889,10 @@ fn store_section(
         Some(other) => {
             return Err(ConfigError::new(
                 STORE,
-                format!("{other:?} is not one of none, kv, durable"),
+                format!(
+                    "{} is not one of none, kv, durable",
+                    Quoted(configured(other))
+                ),
             ))
         }
     };
@@ -977,7 +994,7 @@ fn dbsc_section(
         Some(other) => {
             return Err(ConfigError::new(
                 DBSC,
-                format!("{other:?} is not one of off, on"),
+                format!("{} is not one of off, on", Quoted(configured(other))),
             ))
         }
     }
@@ -1145,7 +1162,10 @@ fn number(
             .ok_or_else(|| {
                 ConfigError::new(
                     setting,
-                    format!("{text:?} is not a whole number from {min} to {max}"),
+                    format!(
+                        "{} is not a whole number from {min} to {max}",
+                        Quoted(configured(&text))
+                    ),
                 )
             }),
     }
@@ -2316,6 +2336,48 @@ mod tests {
             err.to_string(),
             "SESSION_TTL_SECONDS: keys: reworded, starting with another name"
         );
+    }
+
+    /// A secret set under the wrong name (`wrangler secret put ORIGIN_ASSERTION` given the
+    /// private JWK meant for `ORIGIN_ASSERTION_KEY`, the key list pasted into `SESSION_COOKIE`,
+    /// the operator token into `STORE`) is refused without being quoted: the log line that
+    /// names the setting ends up in tickets and log drains. Every setting, with each section
+    /// that reads it turned on.
+    #[test]
+    fn a_secret_under_the_wrong_name_is_never_quoted() {
+        let d = "9fT_xK2mQ-7vLw0RzN4bYc8sHj1aUe6pGi3oDk5nXqA";
+        let b64 = "q7+/mZ2x9Wk3LrT0vNf8sYc1Hj6aUe4pGi5oDk2nXqA=";
+        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"ops-1"}}"#);
+        let list = format!(r#"[{{"id":"k9","secret":"{d}"}}]"#);
+        let token = "op-9fT_xK2mQ-7vLw0RzN4b";
+        let contexts: [&[(&str, &str)]; 6] = [
+            &[],
+            &[(STORE, "kv")],
+            &[(STORE, "durable"), (DBSC, "on")],
+            &[(ORIGIN_ASSERTION, "EdDSA")],
+            &[(AFFINITY_MODE, "header"), (AFFINITY_HEADER, "x-tenant")],
+            &[(SESSION_FORMAT, "jwt")],
+        ];
+        for setting in names::ALL {
+            for (value, secret) in [
+                (d, d),
+                (b64, &b64[4..40]),
+                (jwk.as_str(), d),
+                (list.as_str(), d),
+                (token, token),
+            ] {
+                for context in contexts {
+                    let mut vars = context.to_vec();
+                    vars.push((setting, value));
+                    let Err(err) = parse(&vars) else { continue };
+                    let shown = err.to_string();
+                    assert!(
+                        !shown.contains(secret) && !shown.contains(&secret[4..20]),
+                        "{setting} = {value} ({context:?}): {shown}"
+                    );
+                }
+            }
+        }
     }
 
     /// Whatever shape the secrets come in, no error shows them: the operator sees the setting

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pkg } from "./fixtures.mjs";
 
-const { SessionTokens, SealedTokens, Affinity } = pkg;
+const { SessionTokens, SealedTokens, Affinity, setCookie } = pkg;
 
 const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 101)).toString("base64url");
 
@@ -55,4 +55,16 @@ test("Affinity: misshaped secrets never show", () => {
   })) {
     refusedQuietly(() => new Affinity(config), `Affinity, ${what}`);
   }
+});
+
+test("a secret given as a cookie or header name is refused without being shown", () => {
+  const list = JSON.stringify([{ id: "k1", secret: SECRET }]);
+  refusedQuietly(() => setCookie(list, "v"), "setCookie, the key list as the name");
+  refusedQuietly(() => setCookie(`${SECRET}==`, "v"), "setCookie, a padded secret as the name");
+  const backends = [{ id: "a" }];
+  const other = Buffer.alloc(32, 7).toString("base64url");
+  refusedQuietly(
+    () => new Affinity({ secret: other, mode: "header", header: `${SECRET}==`, backends }),
+    "Affinity, a padded secret as the header",
+  );
 });
