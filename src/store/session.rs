@@ -59,8 +59,9 @@ pub enum Commit {
 }
 
 /// One session, as loaded (or newly made) for a request. Change it, then
-/// [`Sessions::commit`] it.
-#[derive(Clone, Debug)]
+/// [`Sessions::commit`] it. `Debug` shows its record (data, subject, times), never its id or
+/// signed cookie.
+#[derive(Clone)]
 pub struct Session {
     id: [u8; ID_BYTES],
     key: String,
@@ -75,6 +76,18 @@ pub struct Session {
     token: String,
     /// The client does not know this id yet.
     fresh: bool,
+}
+
+/// Without the id and its signed cookie value: a bearer credential, with which whoever reads a
+/// log line of `{:?}` (or `dbg!`) would have the session.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("record", &self.record)
+            .field("version", &self.version)
+            .field("fresh", &self.fresh)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -1156,5 +1169,29 @@ mod tests {
             }
         }
         assert_eq!(store.len(), 1);
+    }
+
+    /// `Debug` of a session (a `{:?}` in a log line, `dbg!`) shows its data, never its signed
+    /// session-id cookie: a bearer credential, with which whoever reads the log has the session.
+    #[test]
+    fn debug_shows_no_cookie() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, Some("alice"));
+        let fresh = {
+            let mut session = s.new_session(NOW).unwrap();
+            session.insert("n", json!(1));
+            block_on(s.commit(&mut session, NOW)).unwrap();
+            session
+        };
+        for session in [load(&s, &cookie, NOW + 1).unwrap(), fresh] {
+            let token = session.token().to_owned();
+            let shown = format!("{session:?}");
+            let tag = token.rsplit('.').next().unwrap();
+            assert!(!shown.contains(&token) && !shown.contains(tag), "{shown}");
+            let id: String = session.id.iter().map(|b| format!("{b}, ")).collect();
+            assert!(!shown.contains(id.trim_end_matches(", ")), "{shown}");
+            assert!(shown.contains("Session"), "{shown}");
+        }
     }
 }
