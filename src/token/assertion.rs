@@ -559,7 +559,7 @@ impl<'a> UntrustedAssertion<'a> {
 /// The most assertions one worker instance keeps for reuse.
 pub const CACHE_ENTRIES: usize = 512;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Cached {
     /// FNV-1a of `key`, compared first.
     hash: u64,
@@ -590,10 +590,21 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// what an origin receives is always valid for at least half the lifetime (150 s by default).
 // A plain list (a hash compared first) rather than a `HashMap`: a few hundred entries, and
 // 2 KB less gzipped wasm in the gateway.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct AssertionCache {
     entries: Vec<Cached>,
     capacity: usize,
+}
+
+/// How many assertions are kept, not which: each is a bearer token that its origin accepts for
+/// minutes, kept under the session's claims.
+impl fmt::Debug for AssertionCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssertionCache")
+            .field("len", &self.entries.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
 }
 
 impl AssertionCache {
@@ -1141,5 +1152,23 @@ mod tests {
         let mut none = AssertionCache::new(0);
         put(&mut none, "a", 1000);
         assert!(none.is_empty());
+    }
+
+    /// `Debug` of the cache (a `{:?}` in a log line) shows no assertion it keeps: each is a
+    /// bearer token an origin accepts for minutes, nor the identity (claims) it is kept under.
+    #[test]
+    fn cache_debug_shows_no_assertion() {
+        let key = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let c = AssertionClaims::new("i", "a", "valid", Some(r#"{"sub":"alice-9431"}"#), &[]);
+        let mut cache = AssertionCache::new(8);
+        let s = c.signing_input(key, 1000, 300);
+        let token = s.finish(&[1; 64]);
+        cache.put("k2", &c, &s, token.clone(), 1000);
+        let shown = format!("{cache:?}");
+        let signature = token.rsplit('.').next().unwrap();
+        for secret in [token.as_str(), signature, &s.input, "alice-9431"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("AssertionCache"), "{shown}");
     }
 }
