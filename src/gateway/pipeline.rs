@@ -802,16 +802,22 @@ impl Gateway {
             &self.config.gateway_cookies(),
         );
         let url_mode = self.config.built.affinity.mode() == Mode::Url;
-        // Redirects to the origin's own address go to the public host instead.
+        // Redirects to the origin's own address go to the public host instead: a `Location`,
+        // and the URL of a `Refresh` (a redirect after a delay) written the usual way.
         let origin = self.config.origins.iter().find(|o| o.id == attempt.origin);
         if let Some(origin) = origin.filter(|_| !attempt.public.is_empty()) {
-            for (_, value) in out
-                .iter_mut()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
-            {
-                if let Some(public) = headers::public_location(value, &origin.url, &attempt.public)
-                {
-                    *value = public;
+            let public = |url: &str| headers::public_location(url, &origin.url, &attempt.public);
+            for (name, value) in out.iter_mut() {
+                let moved = if name.eq_ignore_ascii_case("location") {
+                    public(value)
+                } else if name.eq_ignore_ascii_case("refresh") {
+                    refresh_url(value)
+                        .and_then(|(head, url, tail)| Some(format!("{head}{}{tail}", public(url)?)))
+                } else {
+                    None
+                };
+                if let Some(moved) = moved {
+                    *value = moved;
                 }
             }
         }
@@ -1597,6 +1603,48 @@ mod tests {
             "http://10.0.0.1:8080/other"
         );
         assert_eq!(location("cart"), "cart");
+    }
+
+    /// A `Refresh` (a redirect after a delay) on the origin's own address moves to the public
+    /// host as a `Location` does: passed on, it showed the client the origin's address (which
+    /// the gateway hides) and sent the browser where it cannot go. In URL mode too, where the
+    /// moved URL then carries the visitor's value.
+    #[test]
+    fn a_refresh_to_the_origins_own_address_goes_to_the_public_host() {
+        for url_mode in [false, true] {
+            let mut vars = vec![(
+                "ORIGINS",
+                r#"[{"id":"a","url":"http://10.0.0.1:8080/app"}]"#,
+            )];
+            if url_mode {
+                vars.push(("AFFINITY_MODE", "url"));
+            }
+            let mut gw = gateway(&vars);
+            let a = proxy(gw.start(&sent("POST", false), NOW, &Entropy::default()));
+            let refresh = |value: &str| {
+                let out = gw
+                    .finish(&a, &h(&[("Refresh", value)]), NOW, &Entropy::default())
+                    .unwrap()
+                    .headers;
+                headers::get(&out, "refresh").unwrap().to_owned()
+            };
+            let moved = refresh("0; url=http://10.0.0.1:8080/app/next?a=1");
+            assert!(
+                moved.starts_with("0; url=https://app.example/next?a=1"),
+                "{url_mode}: {moved}"
+            );
+            assert_eq!(url_mode, moved.contains("_es="), "{moved}");
+            let moved = refresh("5;URL='http://10.0.0.1:8080/app/'");
+            assert!(
+                moved.starts_with("5;URL='https://app.example/"),
+                "{url_mode}: {moved}"
+            );
+            assert!(moved.ends_with('\''), "{moved}");
+            // Other sites, and what is not written the usual way, stay as they are.
+            for kept in ["3; url=https://id.example/x", "10", "0; url /x"] {
+                assert_eq!(refresh(kept), kept);
+            }
+        }
     }
 
     #[test]
