@@ -11,7 +11,7 @@ use super::session::SessionCodec;
 use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
 use crate::codec::percent_decoded;
 use crate::cookie::{SameSite, SetCookie};
-use crate::error::{configured, json_shape, Error, Quoted};
+use crate::error::{configured, json_shape, Error, Quoted, MAX_SHOWN_BYTES};
 use crate::keys::{KeyConfig, KeyRing};
 use crate::store::SessionConfig;
 use crate::token::assertion::{Alg, AssertionKey};
@@ -1171,11 +1171,41 @@ fn number(
     }
 }
 
+/// serde's message about `ORIGINS` when it quotes no input (a string value) and no name longer
+/// than [`configured`] shows (`missing field \`url\``, `unknown field \`wieght\``); otherwise
+/// only where the JSON went wrong: serde quotes what it read (`invalid type: string
+/// "<secret>"`), and a secret may have been set under this name.
+fn origins_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // A `"`, or more than MAX_SHOWN_BYTES between two backticks.
+    let (mut quoted, mut run) = (false, None::<usize>);
+    for b in text.bytes() {
+        match (b, run) {
+            (b'"', _) => quoted = true,
+            (b'`', Some(_)) => run = None,
+            (b'`', None) => run = Some(0),
+            (_, Some(n)) => {
+                quoted |= n >= MAX_SHOWN_BYTES;
+                run = Some(n + 1);
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        json_shape(e)
+    } else {
+        text
+    }
+}
+
 fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
     let mut origins: Vec<Origin> = serde_json::from_str(text).map_err(|e| {
         ConfigError::new(
             ORIGINS,
-            format!("not a JSON list of {{\"id\", \"url\", \"weight\"}} objects: {e}"),
+            format!(
+                "not a JSON list of {{\"id\", \"url\", \"weight\"}} objects: {}",
+                origins_error(&e)
+            ),
         )
     })?;
     if origins.is_empty() {
@@ -2349,6 +2379,9 @@ mod tests {
         let b64 = "q7+/mZ2x9Wk3LrT0vNf8sYc1Hj6aUe4pGi5oDk2nXqA=";
         let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"ops-1"}}"#);
         let list = format!(r#"[{{"id":"k9","secret":"{d}"}}]"#);
+        // AFFINITY_PREVIOUS_SECRETS's shape, and a secret as a member name.
+        let previous = format!(r#"["{d}"]"#);
+        let named = format!(r#"[{{"{d}":1}}]"#);
         let token = "op-9fT_xK2mQ-7vLw0RzN4b";
         let contexts: [&[(&str, &str)]; 6] = [
             &[],
@@ -2364,6 +2397,8 @@ mod tests {
                 (b64, &b64[4..40]),
                 (jwk.as_str(), d),
                 (list.as_str(), d),
+                (previous.as_str(), d),
+                (named.as_str(), d),
                 (token, token),
             ] {
                 for context in contexts {
@@ -2378,6 +2413,14 @@ mod tests {
                 }
             }
         }
+        // What names no secret is still said: a misspelt member, a short value.
+        let typo = parse(&[(
+            ORIGINS,
+            r#"[{"id":"a","url":"http://a.example","wieght":2}]"#,
+        )]);
+        assert!(typo.unwrap_err().message.contains("unknown field `wieght`"));
+        let err = parse(&[(STORE, "Durable")]).unwrap_err();
+        assert_eq!(err.message, r#""Durable" is not one of none, kv, durable"#);
     }
 
     /// Whatever shape the secrets come in, no error shows them: the operator sees the setting
