@@ -54,6 +54,62 @@ fn claims_are_secret_and_nonces_fresh() {
     }
 }
 
+/// Claims that do not fit the caller's type are `invalid_claims`, whose message names what was
+/// expected (and the fields of the type) but quotes nothing of the claims: a sealed token's
+/// claims are hidden from its holder, and an error message is what an app logs or answers.
+#[test]
+fn claims_that_do_not_fit_are_never_quoted() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Numeric {
+        sub: u64,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct WithLevel {
+        level: String,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    enum Role {
+        Reader,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Roles {
+        role: Role,
+    }
+    let t = sealed();
+    let token = t
+        .sign(
+            &json!({ "sub": "alice@example.com", "role": "superuser-7" }),
+            NOW,
+        )
+        .unwrap();
+    let errors = [
+        t.verify::<Numeric>(&token, NOW).unwrap_err(),
+        t.verify::<Roles>(&token, NOW).unwrap_err(),
+        t.verify::<WithLevel>(&token, NOW).unwrap_err(),
+    ];
+    for e in &errors {
+        assert_eq!(e.code(), "invalid_claims");
+        let shown = e.to_string();
+        for secret in ["alice@example.com", "alice", "superuser-7"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+    assert!(
+        errors[0].to_string().contains("expected u64"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[2].to_string().contains("missing field `level`"),
+        "{}",
+        errors[2]
+    );
+}
+
 /// The known answers of tests/vectors/sealed.json (also checked from JavaScript) keep opening:
 /// the format is frozen. (Sealing them again needs their nonce, which only
 /// src/token/sealed.rs can give.)

@@ -222,10 +222,42 @@ pub(crate) fn claims_object(claims: &str) -> Result<Object<'_>> {
     Ok(Object::from_members(members))
 }
 
+/// What serde says of claims that do not fit a type, without what it quotes of them (`invalid
+/// type: string "alice@example.com", expected u64`, `unknown variant `admin``): a sealed token's
+/// claims are hidden from its holder, and this message is what an app logs, or answers. What
+/// names the type's side stays (`expected u64`, `missing field `role``), and where it went
+/// wrong; a message of another kind (a `Deserialize` of the caller's own) is not shown.
+fn misfit(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if [
+        "missing field",
+        "duplicate field",
+        "unknown field",
+        "invalid length",
+    ]
+    .iter()
+    .any(|k| text.starts_with(k))
+    {
+        return text;
+    }
+    // `invalid type: <value>, expected u64`, `unknown variant `<value>`, expected one of ...`:
+    // the value comes before serde's own `, expected `, the last one.
+    const EXPECTED: &[u8] = b", expected ";
+    let expected = (text.as_bytes().windows(EXPECTED.len()))
+        .rposition(|w| w == EXPECTED)
+        .and_then(|at| text.get(at + EXPECTED.len()..))
+        .unwrap_or_default();
+    format!("a claim of another type or value, expected {expected}")
+}
+
 /// Verified claims as JSON text, deserialized into the caller's type.
 pub(crate) fn typed<T: DeserializeOwned>(v: Verified<String>) -> Result<Verified<T>> {
-    let claims = serde_json::from_str(&v.claims)
-        .map_err(|e| Error::InvalidClaims(format!("claims do not fit the requested type: {e}")))?;
+    let claims = serde_json::from_str(&v.claims).map_err(|e| {
+        Error::InvalidClaims(format!(
+            "claims do not fit the requested type: {}",
+            misfit(&e)
+        ))
+    })?;
     Ok(Verified {
         claims,
         key_id: v.key_id,
