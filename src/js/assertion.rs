@@ -244,7 +244,7 @@ impl OriginAssertions {
 
     /// The assertion for a request to `subject.audience` (a Promise of the JWT), signed by the
     /// first key; the one made for the same claims is reused while more than half its life is
-    /// left. Throws `invalid_claims` for claims that are not a JSON object (or hold a lone
+    /// left (512 at most are kept, none of over 16 KiB with its claims). Throws `invalid_claims` for claims that are not a JSON object (or hold a lone
     /// surrogate, or nest more than 127 levels), `invalid_config` for a wrong option.
     pub fn sign(&self, subject: AssertionSubject) -> Result<PromiseString, JsValue> {
         // Read once, in JavaScript (a getter that throws is thrown, not through the wasm's

@@ -559,6 +559,12 @@ impl<'a> UntrustedAssertion<'a> {
 /// The most assertions one worker instance keeps for reuse.
 pub const CACHE_ENTRIES: usize = 512;
 
+/// The largest assertion kept for reuse, in bytes (its token and its claims as the cache's key):
+/// one over it is signed anew each time. So the cache holds at most [`CACHE_ENTRIES`] times this,
+/// 8 MiB, whatever the claims: 512 assertions of claims of 100 KB (a worker's `sign` is given any
+/// claims) held over 100 MB of the instance's 128 MB, in wasm memory that never shrinks.
+pub const CACHE_ENTRY_MAX_BYTES: usize = 16_384;
+
 #[derive(Clone)]
 struct Cached {
     /// FNV-1a of `key`, compared first.
@@ -634,8 +640,9 @@ impl AssertionCache {
         c.reusable(now).then_some(c.token.as_str())
     }
 
-    /// Keeps `token`, the assertion of `claims` signed by `kid` per `signing`. When full, the
-    /// assertions no longer reusable at `now` go first, then the oldest.
+    /// Keeps `token`, the assertion of `claims` signed by `kid` per `signing`, unless the two are
+    /// over [`CACHE_ENTRY_MAX_BYTES`]. When full, the assertions no longer reusable at `now` go
+    /// first, then the oldest.
     pub fn put(
         &mut self,
         kid: &str,
@@ -644,10 +651,10 @@ impl AssertionCache {
         token: String,
         now: UnixTime,
     ) {
-        if self.capacity == 0 {
+        let key = Self::key(kid, claims);
+        if self.capacity == 0 || key.len() + token.len() > CACHE_ENTRY_MAX_BYTES {
             return;
         }
-        let key = Self::key(kid, claims);
         let hash = fnv1a(key.as_bytes());
         let entry = Cached {
             hash,
@@ -1170,5 +1177,31 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("AssertionCache"), "{shown}");
+    }
+
+    /// The cache is bounded in bytes too: an assertion over CACHE_ENTRY_MAX_BYTES (its claims
+    /// and token) is not kept, one under it is. Before, 512 of 40 KB claims were all kept.
+    #[test]
+    fn big_assertions_are_not_kept() {
+        let key = &AssertionKey::derive_all(&ring(), Alg::EdDSA)[0];
+        let mut cache = AssertionCache::new(CACHE_ENTRIES);
+        let put = |cache: &mut AssertionCache, i: usize, pad: usize| {
+            let session = format!(r#"{{"sub":"u{i}","pad":"{}"}}"#, "x".repeat(pad));
+            let c = AssertionClaims::new("i", "a", "valid", Some(&session), &[]);
+            let s = c.signing_input(key, 1000, 300);
+            let token = s.finish(&[0; 64]);
+            let size = AssertionCache::key("k2", &c).len() + token.len();
+            cache.put("k2", &c, &s, token, 1000);
+            (c, size)
+        };
+        for i in 0..CACHE_ENTRIES + 10 {
+            let (c, size) = put(&mut cache, i, 40_000);
+            assert!(size > 40_000 && cache.get("k2", &c, 1000).is_none());
+        }
+        assert!(cache.is_empty(), "{} big assertions kept", cache.len());
+        let (c, size) = put(&mut cache, 0, 6_000);
+        assert!(size <= CACHE_ENTRY_MAX_BYTES, "{size}");
+        assert!(cache.get("k2", &c, 1000).is_some());
+        assert_eq!(cache.len(), 1);
     }
 }
