@@ -1,6 +1,6 @@
 //! The one piece of async machinery the stores need themselves: [`join_all`], to run futures
-//! concurrently on the current task (the Durable Object store's revocation deletes every session
-//! at once; the conformance suite's concurrent increments). No executor: the platform (a
+//! concurrently on the current task (the Durable Object store's revocation deletes sessions
+//! a batch at a time; the conformance suite's concurrent increments). No executor: the platform (a
 //! worker's event loop, a test's `block_on`) drives the future.
 
 use std::future::Future;

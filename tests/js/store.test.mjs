@@ -229,6 +229,56 @@ test("Durable Objects: a revocation that fails part-way is retried until every s
   assert.equal(await store.revokeSubject("alice"), 0);
 });
 
+test("Durable Objects: a subject of more sessions than an invocation may call objects is revoked over a few tries, a batch at a time", async () => {
+  const { namespace } = objects();
+  // Each revokeSubject is one invocation, allowed 50 object calls (the Free plan's subrequests).
+  let budget = Infinity;
+  let inFlight = 0;
+  let most = 0;
+  const limited = {
+    idFromName: namespace.idFromName,
+    get: (id) => ({
+      fetch: async (url, init) => {
+        if (budget-- <= 0) throw new Error("Too many subrequests.");
+        most = Math.max(most, ++inFlight);
+        try {
+          return await namespace.get(id).fetch(url, init);
+        } finally {
+          inFlight--;
+        }
+      },
+    }),
+  };
+  const store = new SessionStore({ keys, durableObject: limited });
+  const cookies = [];
+  for (let i = 0; i < 100; i++) {
+    const s = await store.load(undefined, { now: NOW });
+    s.set("n", i);
+    s.subject = "alice";
+    await store.commit(s, { now: NOW });
+    cookies.push(s.cookie);
+  }
+  let tries = 0;
+  for (;;) {
+    budget = 50;
+    most = 0;
+    tries += 1;
+    try {
+      await store.revokeSubject("alice");
+      break;
+    } catch (e) {
+      assert.equal(e.code, "store_unavailable", e.message);
+    }
+    // Deleting all 100 at once, then unlinking them, each try failed at the same place with
+    // nothing unlinked: the next try did the same, forever.
+    assert.ok(tries < 10, "the revocation makes no progress from one try to the next");
+  }
+  assert.equal(tries, 3);
+  assert.ok(most <= 32, `${most} object calls at once`);
+  budget = Infinity;
+  for (const cookie of cookies) assert.equal(await store.find(cookie, { now: NOW + 10 }), undefined);
+});
+
 test("KV keeps a session through its last valid second, as the memory store and Durable Objects do", async () => {
   const puts = [];
   const kv = memoryKv((options) => puts.push(options?.expirationTtl));

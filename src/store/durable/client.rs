@@ -26,6 +26,14 @@ pub struct DurableStore {
 /// those it found (sessions linked while it ran).
 const REVOKE_PASSES: usize = 8;
 
+/// How many session objects a revocation deletes at once, before it unlinks them from the
+/// subject: every object call is a subrequest, and a worker's invocation may make only so many
+/// (50 on the Free plan). Deleting every session at once and unlinking them after, a subject of
+/// more sessions than that failed each revocation at the same place, with nothing unlinked, and
+/// the next one tried the same sessions again: it never ended. In batches, each revocation that
+/// fails part-way keeps what it did, and the next goes on from there.
+const REVOKE_BATCH: usize = 32;
+
 /// The URL of requests to session objects (never leaves the runtime).
 const OBJECT_URL: &str = "https://edge-session.store/";
 
@@ -103,11 +111,12 @@ impl Backend for DurableStore {
         self.send(&format!("u:{subject}"), &op).await.map(drop)
     }
 
-    /// Deletes the subject's linked sessions, then forgets the links of those deleted: when a
-    /// deletion fails, its session stays linked and the revocation fails, so that a retry
-    /// finds it (and does not answer 0 with the session alive). Then again, until the subject
-    /// lists no session: one linked meanwhile (a `regenerate` of a session this deleted, which
-    /// stores and links the new id before it ends the old one) is ended too.
+    /// Deletes the subject's linked sessions, 32 at once (`REVOKE_BATCH`), and forgets the links
+    /// of each batch's deleted ones before the next batch: when a deletion fails, its session
+    /// stays linked and the revocation fails, so that a retry finds it (and does not answer 0
+    /// with the session alive). Then again, until the subject lists no session: one linked
+    /// meanwhile (a `regenerate` of a session this deleted, which stores and links the new id
+    /// before it ends the old one) is ended too.
     async fn revoke(&self, subject: &str) -> Result<usize> {
         let subject = format!("u:{subject}");
         let mut n = 0;
@@ -116,23 +125,25 @@ impl Backend for DurableStore {
             if keys.is_empty() {
                 break;
             }
-            let deletes = keys.iter().map(|k| self.send(k, &Op::Delete)).collect();
-            let (mut deleted, mut failed) = (Vec::new(), None);
-            for (key, reply) in keys
-                .iter()
-                .zip(crate::store::executor::join_all(deletes).await)
-            {
-                match reply {
-                    Ok(r) => {
-                        n += usize::from(r.existed == Some(true));
-                        deleted.push(key.clone());
+            for batch in keys.chunks(REVOKE_BATCH) {
+                let deletes = batch.iter().map(|k| self.send(k, &Op::Delete)).collect();
+                let (mut deleted, mut failed) = (Vec::new(), None);
+                for (key, reply) in batch
+                    .iter()
+                    .zip(crate::store::executor::join_all(deletes).await)
+                {
+                    match reply {
+                        Ok(r) => {
+                            n += usize::from(r.existed == Some(true));
+                            deleted.push(key.clone());
+                        }
+                        Err(e) => failed = Some(e),
                     }
-                    Err(e) => failed = Some(e),
                 }
-            }
-            self.send(&subject, &Op::Unlink { keys: deleted }).await?;
-            if let Some(e) = failed {
-                return Err(e);
+                self.send(&subject, &Op::Unlink { keys: deleted }).await?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
             }
         }
         Ok(n)
