@@ -3,7 +3,7 @@
 //! - `GET /__edge/health`: origin health as JSON (see [`HealthBook::report`](super::health::HealthBook::report)).
 //! - `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every session of a user begun
 //!   before now, stored sessions and session tokens (`STORE` on); answers
-//!   `{"revoked": n, "minIssuedAt": now}`.
+//!   `{"revoked": n, "minIssuedAt": now}` (a body over [`MAX_REVOKE_BODY_BYTES`]: 413).
 //! - `GET /__edge/store/conformance`: runs the store conformance suite against the configured
 //!   store (`STORE_TESTS=1` in a test build with feature `gateway-conformance` only; for the
 //!   end-to-end tests).
@@ -70,6 +70,21 @@ pub fn authorize(
         "/__edge/store/conformance" => Err(Page::get_only()),
         _ => Err(Page::not_found()),
     }
+}
+
+/// The longest `POST /__edge/sessions/revoke` body read, in bytes: a subject is at most 1024
+/// characters (see [`revoke_subject`]), 6 bytes each when escaped (`\u0041`), with room for
+/// spaces and other members. A longer body is refused ([`revoke_body_too_large`]), and no more
+/// than this much of it is kept: a body of megabytes read whole, as text and then in the wasm
+/// memory (which never shrinks), would take the instance's memory with it.
+pub const MAX_REVOKE_BODY_BYTES: usize = 8192;
+
+/// 413: a `POST /__edge/sessions/revoke` body over [`MAX_REVOKE_BODY_BYTES`].
+pub fn revoke_body_too_large() -> Page {
+    Page::json(
+        413,
+        &json!({ "error": format!("the body is over {MAX_REVOKE_BODY_BYTES} bytes: expected {{\"sub\": \"<subject>\"}}") }),
+    )
 }
 
 /// The subject of a `POST /__edge/sessions/revoke` body, `{"sub": "<subject>"}`, or the 400
@@ -290,6 +305,19 @@ mod tests {
         assert_eq!(p.status, 500);
         assert!(p.body.contains("\"fail\""));
         assert_eq!(conformance(None).status, 404);
+    }
+
+    /// The longest body read holds the longest subject, every character escaped.
+    #[test]
+    fn the_longest_subject_fits_the_body_read() {
+        let sub: String = "\\u0041".repeat(1024);
+        let body = format!("{{ \"sub\" : \"{sub}\" }}");
+        assert!(body.len() <= MAX_REVOKE_BODY_BYTES, "{}", body.len());
+        assert_eq!(revoke_subject(Some(&body)).unwrap(), "A".repeat(1024));
+        let p = revoke_body_too_large();
+        let v: Value = serde_json::from_str(&p.body).unwrap();
+        assert_eq!(p.status, 413);
+        assert!(v["error"].as_str().unwrap().contains("8192"), "{v}");
     }
 
     #[test]

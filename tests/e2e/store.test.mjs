@@ -174,6 +174,34 @@ for (const kind of ["kv", "durable"]) {
       assert.equal((await revoke.json()).revoked, 2, "the login's session and the one begun after it");
     });
 
+    test("the operator's revocation reads no body over 8192 bytes, sent whole or streamed", async () => {
+      const user = `frank-${kind}-${randomBytes(4).toString("hex")}`;
+      const headers = { authorization: `Bearer ${gw.operatorToken}` };
+      const revoke = (body, extra = {}) =>
+        fetch(`${gw.url}/__edge/sessions/revoke`, { method: "POST", headers, body, ...extra });
+      // A valid revocation, padded to a megabyte: never read whole into the gateway's memory.
+      const padded = JSON.stringify({ sub: user, pad: "x".repeat(1 << 20) });
+      const whole = await revoke(padded);
+      assert.equal(whole.status, 413, await whole.text());
+      // Without a Content-Length (chunked, a megabyte): read to its end, no more than 8192
+      // bytes of it kept. The next request on the connection is served (answered before the
+      // body's end, it failed in workerd: "Your worker restarted mid-request").
+      const chunk = new TextEncoder().encode(padded.slice(0, 4096));
+      let sent = 0;
+      const stream = new ReadableStream({
+        pull(controller) {
+          if (sent++ < 256) controller.enqueue(chunk);
+          else controller.close();
+        },
+      });
+      const streamed = await revoke(stream, { duplex: "half" });
+      assert.equal(streamed.status, 413, await streamed.text());
+      // The longest subject, every character escaped, still fits.
+      const escaped = `{"sub": "${"\\u0041".repeat(1024)}"}`;
+      const longest = await revoke(escaped);
+      assert.equal(longest.status, 200, await longest.text());
+    });
+
     test("log out everywhere: every device's session token is revoked at once", async () => {
       const user = `carol-${kind}-${randomBytes(4).toString("hex")}`;
       const [phone, laptop, other] = [new Jar(), new Jar(), new Jar()];

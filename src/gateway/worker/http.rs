@@ -116,6 +116,24 @@ export function get(request, whole, ms) {
     },
   );
 }
+// A request's body as text when it has at most `max` bytes, else null: refused unread by its
+// Content-Length, or (sent without one) read to its end but kept no further than `max` bytes
+// (answered before the end, such a body left the next request on the connection failing in
+// workerd). Rejects when it cannot be read. Nothing of a body too long reaches the wasm memory.
+export async function text_within(request, max) {
+  if (Number(request.headers.get('content-length')) > max) return null;
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return size > max ? null : text + decoder.decode();
+    size += value.byteLength;
+    if (size <= max) text += decoder.decode(value, { stream: true });
+  }
+}
 export function send_then(request, whole, ms, waiting, done, failed) {
   return get(request, whole, ms).then((answer) => done(waiting, answer), (error) => failed(waiting, error));
 }
@@ -139,6 +157,8 @@ extern "C" {
         text: &str,
     ) -> Result<web_sys::Response, JsValue>;
     fn get(request: &web_sys::Request, whole: bool, ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = text_within)]
+    fn text_within_js(request: &web_sys::Request, max: u32) -> js_sys::Promise;
     fn send_then(
         request: &web_sys::Request,
         whole: bool,
@@ -326,8 +346,20 @@ pub(super) fn respond(
     Ok(answer)
 }
 
-/// A request's body as text, `None` when it cannot be read.
-pub(super) async fn text(req: &web_sys::Request) -> Option<String> {
-    let promise = req.text().ok()?;
-    JsFuture::from(promise).await.ok()?.as_string()
+/// A request body longer than the most a caller reads (see [`text_within`]).
+pub(super) struct TooLarge;
+
+/// A request's body as text when it has at most `max` bytes, `Ok(None)` when it cannot be read,
+/// `Err(TooLarge)` when it is longer: then none of it is copied into the wasm memory, and no more
+/// than `max` bytes of it are kept (it is not read at all when its `Content-Length` says so).
+pub(super) async fn text_within(
+    req: &web_sys::Request,
+    max: usize,
+) -> Result<Option<String>, TooLarge> {
+    let max = u32::try_from(max).unwrap_or(u32::MAX);
+    match JsFuture::from(text_within_js(req, max)).await {
+        Ok(text) if text.is_null() => Err(TooLarge),
+        Ok(text) => Ok(text.as_string()),
+        Err(_) => Ok(None),
+    }
 }

@@ -24,12 +24,15 @@ pub(super) async fn health(gw: &Shared, env: &Env, now: UnixTime) -> Answer {
     page(&operator::health(report, kv_bound, store))
 }
 
-/// `POST /__edge/sessions/revoke`: reads the subject, revokes it in the store.
+/// `POST /__edge/sessions/revoke`: reads the subject (a body of at most
+/// [`operator::MAX_REVOKE_BODY_BYTES`], else 413), revokes it in the store.
 pub(super) async fn revoke(store: Option<Store>, req: &web_sys::Request) -> Answer {
     let Some(st) = store else {
         return page(&operator::no_store());
     };
-    let text = http::text(req).await;
+    let Ok(text) = http::text_within(req, operator::MAX_REVOKE_BODY_BYTES).await else {
+        return page(&operator::revoke_body_too_large());
+    };
     let sub = match operator::revoke_subject(text.as_deref()) {
         Ok(sub) => sub,
         Err(p) => return page(&p),
