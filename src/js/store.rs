@@ -45,7 +45,7 @@ export interface DurableObjectStorageLike {
   get(key: string): Promise<unknown>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<boolean>;
-  list(options?: { prefix?: string }): Promise<Map<string, unknown>>;
+  list(options?: { prefix?: string; limit?: number }): Promise<Map<string, unknown>>;
   deleteAll(): Promise<void>;
   setAlarm(scheduledTimeMs: number): Promise<void>;
 }

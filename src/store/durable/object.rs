@@ -1,7 +1,7 @@
 //! The object's side: [`handle`] serves an [`Op`] and [`alarm`] forgets what expired, over any
 //! [`ObjectStorage`]; [`MemoryObjectStorage`] holds it in memory for tests.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use super::wire::{Op, Reply};
@@ -13,6 +13,10 @@ use crate::time::UnixTime;
 const ENTRY: &str = "entry";
 /// The storage key prefix of a subject object's links.
 const LINK: &str = "k:";
+/// How many of a subject's links a new link reads, to forget those past their time (the
+/// alarm forgets the others): reading them all made each login of a subject of n sessions cost
+/// n, and its n logins n^2.
+const LINKS_PRUNED: usize = 32;
 /// What an object needs from its storage: string values under string keys, and an alarm.
 #[allow(async_fn_in_trait)]
 pub trait ObjectStorage {
@@ -24,6 +28,13 @@ pub trait ObjectStorage {
     async fn delete(&self, key: &str) -> Result<bool>;
     /// Every key and value whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>>;
+    /// The first `limit` of [`ObjectStorage::list`] (or more: only the first `limit` are read).
+    /// By default the whole list, cut; a storage that can stop early should.
+    async fn list_first(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let mut found = self.list(prefix).await?;
+        found.truncate(limit);
+        Ok(found)
+    }
     /// Deletes everything.
     async fn delete_all(&self) -> Result<()>;
     /// Runs [`alarm`] at `at` (seconds since the epoch).
@@ -68,7 +79,7 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             })
         }
         Op::Link { key, until, now } => {
-            let links = storage.list(LINK).await?;
+            let links = storage.list_first(LINK, LINKS_PRUNED).await?;
             for (k, v) in &links {
                 if v.parse::<UnixTime>().map_or(true, |u| u < now) {
                     storage.delete(k).await?;
@@ -98,7 +109,7 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             for key in &keys {
                 storage.delete(&format!("{LINK}{key}")).await?;
             }
-            if storage.list(LINK).await?.is_empty() {
+            if storage.list_first(LINK, 1).await?.is_empty() {
                 storage.delete_all().await?;
             }
             Ok(Reply::ok())
@@ -151,9 +162,15 @@ pub async fn alarm<S: ObjectStorage>(storage: &S, now: UnixTime) -> Result<()> {
 pub struct MemoryObjectStorage {
     values: RefCell<BTreeMap<String, String>>,
     alarm: RefCell<Option<UnixTime>>,
+    listed: Cell<usize>,
 }
 
 impl MemoryObjectStorage {
+    /// How many entries its lists have read so far.
+    pub fn listed(&self) -> usize {
+        self.listed.get()
+    }
+
     /// When the alarm is set for.
     pub fn alarm_at(&self) -> Option<UnixTime> {
         *self.alarm.borrow()
@@ -182,11 +199,17 @@ impl ObjectStorage for MemoryObjectStorage {
         Ok(self.values.borrow_mut().remove(key).is_some())
     }
     async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.list_first(prefix, usize::MAX).await
+    }
+    async fn list_first(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
         let values = self.values.borrow();
         let found = values
             .range(prefix.to_owned()..)
-            .take_while(|(k, _)| k.starts_with(prefix));
-        Ok(found.map(|(k, v)| (k.clone(), v.clone())).collect())
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit);
+        let found: Vec<_> = found.map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.listed.set(self.listed.get() + found.len());
+        Ok(found)
     }
     async fn delete_all(&self) -> Result<()> {
         self.values.borrow_mut().clear();
@@ -262,6 +285,41 @@ mod tests {
         assert!(op(&s, &unlink("s:c")).ok);
         assert!(s.is_empty());
         assert_eq!(op(&s, &Op::Links).keys.unwrap(), Vec::<String>::new());
+    }
+
+    /// A link or an unlink reads a bounded number of the subject's links, however many it has:
+    /// each read them all (a login of a subject of 1000 sessions read 1000).
+    #[test]
+    fn a_link_reads_few_of_the_links() {
+        let s = MemoryObjectStorage::default();
+        let link = |i: usize, now| Op::Link {
+            key: format!("s:{i:04}"),
+            until: 1000 + i as UnixTime,
+            now,
+        };
+        for i in 0..1000 {
+            assert!(op(&s, &link(i, 0)).ok);
+        }
+        let before = s.listed();
+        assert!(op(&s, &link(1000, 0)).ok);
+        assert!(
+            s.listed() - before <= LINKS_PRUNED,
+            "{}",
+            s.listed() - before
+        );
+        let before = s.listed();
+        let unlink = Op::Unlink {
+            keys: vec!["s:0001".into()],
+        };
+        assert!(op(&s, &unlink).ok);
+        assert!(s.listed() - before <= 1, "{}", s.listed() - before);
+        // Those past their time among the first read are forgotten; the alarm forgets the rest.
+        assert!(op(&s, &link(2000, 1100)).ok);
+        let keys = op(&s, &Op::Links).keys.unwrap();
+        assert_eq!(keys.len(), 1000 - LINKS_PRUNED + 1);
+        assert_eq!(keys.first().map(String::as_str), Some("s:0033"));
+        block_on(alarm(&s, 1500)).unwrap();
+        assert_eq!(op(&s, &Op::Links).keys.unwrap().len(), 1000 - 500 + 2);
     }
 
     #[test]

@@ -36,7 +36,15 @@ impl ObjectStorage for JsObjectStorage {
         Ok(wait("delete", self.storage.delete(key)).await?.as_bool() == Some(true))
     }
     async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.list_first(prefix, 0).await
+    }
+    /// `limit` 0: every entry.
+    async fn list_first(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
         let options = object(&[("prefix", prefix.into())]);
+        if limit > 0 {
+            js_sys::Reflect::set(&options, &"limit".into(), &(limit as f64).into())
+                .map_err(|e| crate::store::binding::unavailable("list", &e))?;
+        }
         let map = wait("list", self.storage.list(&options)).await?;
         let mut out = Vec::new();
         if let Ok(Some(entries)) = js_sys::try_iter(&map) {
