@@ -19,10 +19,31 @@ export class SessionObject {
     this.ctx = ctx;
   }
   fetch(request) {
+    if (new URL(request.url).pathname === "/alarm-with-failing-read") return this.alarmWithFailingRead();
     return handleSessionObject(this.ctx.storage, request);
   }
   alarm() {
     return sessionObjectAlarm(this.ctx.storage);
+  }
+  /**
+   * The alarm run over this object's storage with `get` failing (the storage overloaded or
+   * timing out for a moment), everything else working: whether it failed (so that the runtime
+   * runs it again) and whether the entry is still there.
+   */
+  async alarmWithFailingRead() {
+    const storage = this.ctx.storage;
+    const failing = new Proxy(storage, {
+      get: (target, name) => {
+        if (name === "get") return () => Promise.reject(new Error("storage overloaded"));
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const alarm = await sessionObjectAlarm(failing).then(
+      () => "ok",
+      (e) => e.code ?? String(e),
+    );
+    return Response.json({ alarm, kept: (await storage.get("entry")) !== undefined });
   }
 }
 
@@ -187,6 +208,20 @@ export default {
         }
         case "/revoke":
           return Response.json({ revoked: await store(env, kind).revokeSubject(url.searchParams.get("user")) });
+        case "/alarm-fault": {
+          // A session object holding a live entry, whose alarm runs while its storage fails reads.
+          const ns = env.SESSION_OBJECTS;
+          const stub = ns.get(ns.idFromName(`alarm-fault-${crypto.randomUUID()}`));
+          const entry = { v: 1, r: "sealed", x: now() + 3600 };
+          const saved = await stub.fetch("https://edge-session.store/", {
+            method: "POST",
+            body: JSON.stringify({ op: "save", entry, expected: null }),
+          });
+          const reply = await saved.json();
+          const alarm = await (await stub.fetch("https://edge-session.store/alarm-with-failing-read")).json();
+          const load = await stub.fetch("https://edge-session.store/", { method: "POST", body: JSON.stringify({ op: "load" }) });
+          return Response.json({ saved: reply.ok, ...alarm, entry: (await load.json()).entry ?? null });
+        }
         case "/fault": {
           const how = url.searchParams.get("how");
           const kv = how === "hang" ? hanging : broken(how);

@@ -13,7 +13,8 @@
 // 3. Login regenerates the id; revocation ends every session of a user; `revokeTokens` and
 //    `minIssuedAt` revoke stateless session tokens; on Durable Objects, a session regenerated
 //    while `revokeSubject` runs is ended too.
-// 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash.
+// 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash; a
+//    session object's alarm whose storage read fails keeps the session (and fails, for a retry).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
@@ -193,4 +194,12 @@ test("a failing binding is store_unavailable, never a crash", async () => {
     if (how !== "hang") assert.equal(write.code, "store_unavailable", `${how}: ${JSON.stringify(write)}`);
     console.log(`# ${how}: ${read.message}`);
   }
+});
+
+test("a session object's alarm whose storage read fails keeps the live session, and fails for a retry", async () => {
+  const r = await get("/alarm-fault");
+  assert.equal(r.saved, true, JSON.stringify(r));
+  assert.equal(r.alarm, "store_unavailable", JSON.stringify(r));
+  assert.equal(r.kept, true, `the live entry was deleted: ${JSON.stringify(r)}`);
+  assert.equal(r.entry?.v, 1, JSON.stringify(r));
 });

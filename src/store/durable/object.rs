@@ -133,8 +133,13 @@ fn past(t: UnixTime) -> UnixTime {
 
 /// The object's alarm at time `now`: deletes an expired entry and links past their time, and
 /// sets the next alarm when something remains.
+///
+/// A storage read that fails is the alarm's failure (the runtime runs a failed alarm again):
+/// taken as no entry, it found no link either and deleted everything, a live session with it.
+/// An entry that does not read (not one this store wrote) is no entry, and goes.
 pub async fn alarm<S: ObjectStorage>(storage: &S, now: UnixTime) -> Result<()> {
-    if let Some(entry) = load(storage).await.ok().flatten() {
+    let text = storage.get(ENTRY).await?;
+    if let Some(entry) = text.and_then(|t| Entry::from_json(&t).ok()) {
         if entry.expires < now {
             storage.delete_all().await?;
         } else {
@@ -419,6 +424,70 @@ mod tests {
         assert!(next > 200, "alarm set again for {next}");
         block_on(alarm(&l, next)).unwrap();
         assert!(l.is_empty());
+    }
+
+    /// A storage whose `get` fails while `failing` is set (the object's storage overloaded or
+    /// timing out for a moment), everything else working.
+    struct FailingGet<'a> {
+        inner: &'a MemoryObjectStorage,
+        failing: std::cell::Cell<bool>,
+    }
+
+    impl ObjectStorage for FailingGet<'_> {
+        async fn get(&self, key: &str) -> Result<Option<String>> {
+            if self.failing.get() {
+                return Err(Error::StoreUnavailable("get: storage overloaded".into()));
+            }
+            self.inner.get(key).await
+        }
+        async fn put(&self, key: &str, value: &str) -> Result<()> {
+            self.inner.put(key, value).await
+        }
+        async fn delete(&self, key: &str) -> Result<bool> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+            self.inner.list(prefix).await
+        }
+        async fn delete_all(&self) -> Result<()> {
+            self.inner.delete_all().await
+        }
+        async fn set_alarm(&self, at: UnixTime) -> Result<()> {
+            self.inner.set_alarm(at).await
+        }
+    }
+
+    /// An alarm whose read of the entry fails keeps the session (and fails, so that the
+    /// runtime runs it again), rather than taking it for an object holding nothing and deleting
+    /// everything; run again once the storage answers, it ends what expired as usual.
+    #[test]
+    fn an_alarm_whose_read_fails_keeps_a_live_session() {
+        let s = MemoryObjectStorage::default();
+        let save = Op::Save {
+            entry: entry(1),
+            expected: None,
+        };
+        assert!(op(&s, &save).ok);
+        let failing = FailingGet {
+            inner: &s,
+            failing: std::cell::Cell::new(true),
+        };
+        let failed = block_on(alarm(&failing, 500));
+        assert_eq!(failed.map_err(|e| e.code()), Err("store_unavailable"));
+        assert_eq!(
+            op(&s, &Op::Load).entry,
+            Some(entry(1)),
+            "the live session was deleted"
+        );
+        failing.failing.set(false);
+        block_on(alarm(&failing, 500)).unwrap();
+        assert_eq!(s.alarm_at(), Some(1002));
+        block_on(alarm(&failing, 1002)).unwrap();
+        assert!(s.is_empty());
+        // An entry that does not read is no session: it goes, as before.
+        s.values.borrow_mut().insert(ENTRY.into(), "junk".into());
+        block_on(alarm(&s, 500)).unwrap();
+        assert!(s.is_empty());
     }
 
     #[test]
