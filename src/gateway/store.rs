@@ -360,8 +360,13 @@ pub async fn finish<S: Backend>(
                     .get_or_insert(format!("session change dropped: {e}"));
             }
             unrenewed(&mut out);
-            // A logout ends the id for the client even when the store cannot delete it.
-            if plan.logout {
+            // A logout ends the id for the client even when the store cannot delete it; so does
+            // "log out everywhere" of the subject of the request's token, without a login (the
+            // browser that sent it is logged out too; the session's owner is not known here).
+            let own = plan.login.is_none()
+                && plan.revoke.is_some()
+                && plan.revoke.as_deref() == loaded.subject.as_deref();
+            if plan.logout || own {
                 out.set_cookie = loaded.presented.and_then(|_| clear());
             }
             return out;
@@ -1083,6 +1088,38 @@ mod tests {
             .set_cookie
             .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")));
         assert_eq!(kept, None);
+    }
+
+    /// "Log out everywhere" by the user's own request (`x-session-revoke` of its subject) while
+    /// the store fails: the browser that sent it is logged out too, its session id cleared as at
+    /// a logout, whether the store failed to read the session or only to delete it. It kept the
+    /// id when the read failed, and its user's next login on that browser took the session
+    /// back (a revocation that failed halfway, its tokens refused but its sessions not deleted,
+    /// or one that the read alone missed).
+    #[test]
+    fn a_revocation_of_its_own_user_while_the_store_fails_clears_the_id() {
+        for failing_read in [true, false] {
+            let store = MemoryStore::new();
+            let s = sessions(&store);
+            let login = directives(Some(r#"{"k":1}"#), Some(r#"{"sub":"alice"}"#), false);
+            let (_, _, jar) = request(&s, None, &login, NOW);
+            let header = format!("__Host-sid={}", jar.unwrap());
+            store.set_failing(failing_read);
+            let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+            let loaded = loaded.bind(&s, Some("alice"), NOW + 1);
+            store.set_failing(true);
+            let mut revoke = directives(None, None, false);
+            revoke.revoke = Some("alice".into());
+            let plan = Plan::from_directives(&revoke, 4096).unwrap();
+            let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
+            assert!(out.warning.is_some(), "{out:?}");
+            assert!(
+                out.set_cookie
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")),
+                "the read failing: {failing_read}: {out:?}"
+            );
+        }
     }
 
     #[test]
