@@ -34,6 +34,8 @@ pub mod config;
 pub mod dbsc;
 #[cfg(feature = "gateway")]
 pub mod durable;
+#[cfg(test)]
+mod faults;
 pub mod headers;
 pub mod health;
 #[cfg(test)]

@@ -1,0 +1,417 @@
+//! Failure injection for the gateway's store flow (tests only): a store that fails one
+//! operation of a request (the `n`th, before or after carrying it out: a KV put rate limited, a
+//! Durable Object reset, an answer lost to the timeout after the write landed), run against every
+//! operation of each request kind, with the invariants that must hold whatever failed:
+//!
+//! - a session-id cookie given out names a stored session holding what the request wrote, and
+//!   a session with a subject is linked to it (its user's revocation ends it);
+//! - the id presented before a login never names a session of the logged-in user (fixation);
+//! - a logout always clears the id; nothing panics.
+
+use std::cell::Cell;
+
+use futures_executor::block_on;
+use serde_json::{json, Value};
+
+use super::config::{StoreKind, StoreSettings};
+use super::headers::Directives;
+use super::store::{finish, load, Outcome, Plan};
+use crate::cookie::SetCookie;
+use crate::error::{Error, Result};
+use crate::keys::{KeyRing, Secret};
+use crate::store::memory::MemoryStore;
+use crate::store::{Backend, Consistency, Entry, SessionConfig, Sessions};
+use crate::time::UnixTime;
+
+const NOW: UnixTime = 1_800_000_000;
+
+/// A [`MemoryStore`] whose operation number `fail_at` (counted from 0 since the last
+/// [`Flaky::arm`]) fails with `store_unavailable`; with `landed`, after it was carried out (the
+/// write happened, its answer was lost). `eventual` makes it report KV's consistency.
+struct Flaky {
+    inner: MemoryStore,
+    fail_at: Cell<Option<usize>>,
+    landed: Cell<bool>,
+    ops: Cell<usize>,
+    eventual: bool,
+}
+
+impl Flaky {
+    fn new(eventual: bool) -> Self {
+        Flaky {
+            inner: MemoryStore::new(),
+            fail_at: Cell::new(None),
+            landed: Cell::new(false),
+            ops: Cell::new(0),
+            eventual,
+        }
+    }
+
+    fn arm(&self, fail_at: Option<usize>, landed: bool) {
+        self.ops.set(0);
+        self.fail_at.set(fail_at);
+        self.landed.set(landed);
+    }
+
+    /// Whether this operation fails, and how many operations ran since [`Flaky::arm`].
+    fn fails(&self) -> bool {
+        let n = self.ops.get();
+        self.ops.set(n + 1);
+        self.fail_at.get() == Some(n)
+    }
+
+    fn run<T>(&self, done: Result<T>, failing: bool) -> Result<T> {
+        if failing {
+            return Err(Error::StoreUnavailable("injected".into()));
+        }
+        done
+    }
+}
+
+impl Backend for Flaky {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        let failing = self.fails();
+        if failing && !self.landed.get() {
+            return Err(Error::StoreUnavailable("injected".into()));
+        }
+        self.run(self.inner.load(key).await, failing)
+    }
+    async fn save(
+        &self,
+        key: &str,
+        entry: &Entry,
+        expected: Option<u64>,
+        now: UnixTime,
+    ) -> Result<()> {
+        let failing = self.fails();
+        if failing && !self.landed.get() {
+            return Err(Error::StoreUnavailable("injected".into()));
+        }
+        // KV checks no version: last write wins.
+        let expected = if self.eventual {
+            self.inner.load(key).await?.map(|e| e.version)
+        } else {
+            expected
+        };
+        self.run(self.inner.save(key, entry, expected, now).await, failing)
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        let failing = self.fails();
+        if failing && !self.landed.get() {
+            return Err(Error::StoreUnavailable("injected".into()));
+        }
+        self.run(self.inner.delete(key).await, failing)
+    }
+    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
+        let failing = self.fails();
+        if failing && !self.landed.get() {
+            return Err(Error::StoreUnavailable("injected".into()));
+        }
+        self.run(self.inner.link(subject, key, until, now).await, failing)
+    }
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        let failing = self.fails();
+        if failing && !self.landed.get() {
+            return Err(Error::StoreUnavailable("injected".into()));
+        }
+        self.run(self.inner.revoke(subject).await, failing)
+    }
+    fn consistency(&self) -> Consistency {
+        if self.eventual {
+            Consistency::Eventual
+        } else {
+            Consistency::Strong
+        }
+    }
+}
+
+fn settings() -> StoreSettings {
+    StoreSettings {
+        kind: StoreKind::Durable,
+        cookie: SetCookie::new("__Host-sid"),
+        sessions: SessionConfig::default(),
+        timeout_ms: 1000,
+        tests: false,
+        revocation_keep_seconds: 7200,
+    }
+}
+
+fn sessions(store: &Flaky) -> Sessions<&Flaky> {
+    let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
+    Sessions::new(store, &ring, SessionConfig::default()).unwrap()
+}
+
+fn directives(
+    data: Option<&str>,
+    issue: Option<&str>,
+    clear: bool,
+    revoke: Option<&str>,
+) -> Directives {
+    Directives {
+        issue: issue.map(Into::into),
+        clear,
+        data: data.map(Into::into),
+        revoke: revoke.map(Into::into),
+        nonce: None,
+    }
+}
+
+/// One request presenting `cookie` (a session id's value), whose origin answers `d`, in which
+/// the `subject`'s session token came along. The outcome and the id the client keeps.
+fn request(
+    s: &Sessions<&Flaky>,
+    cookie: Option<&str>,
+    subject: Option<&str>,
+    d: &Directives,
+    now: UnixTime,
+) -> (Outcome, Option<String>) {
+    let header = cookie.map(|c| format!("__Host-sid={c}"));
+    let loaded = block_on(load(s, header.as_deref(), "__Host-sid", now));
+    let loaded = loaded.bind(s, subject, now);
+    let plan = Plan::from_directives(d, 4096).unwrap();
+    let out = block_on(finish(s, &settings(), loaded, &plan, now));
+    let kept = match &out.set_cookie {
+        Some(c) if c.contains("Max-Age=0") => None,
+        Some(c) => Some(c["__Host-sid=".len()..c.find(';').unwrap()].to_owned()),
+        None => cookie.map(str::to_owned),
+    };
+    (out, kept)
+}
+
+/// The data and subject the store holds under the id `cookie`.
+fn stored(s: &Sessions<&Flaky>, cookie: &str, now: UnixTime) -> Option<(Value, Option<String>)> {
+    let session = block_on(s.load(cookie, now)).ok().flatten()?;
+    Some((
+        Value::Object(session.data().clone()),
+        session.subject().map(str::to_owned),
+    ))
+}
+
+/// A request kind: what the client holds before (data, subject), what the origin answers, and
+/// what the session holds once it succeeded (`None`: it ends, and the client's id is cleared).
+struct Case {
+    name: &'static str,
+    before: Option<(&'static str, Option<&'static str>)>,
+    token: Option<&'static str>,
+    answer: Directives,
+    after: Option<(Value, Option<&'static str>)>,
+}
+
+fn cases() -> Vec<Case> {
+    let d = directives;
+    vec![
+        Case {
+            name: "a new session's first write",
+            before: None,
+            token: None,
+            answer: d(Some(r#"{"cart":["book"]}"#), None, false, None),
+            after: Some((json!({"cart": ["book"]}), None)),
+        },
+        Case {
+            name: "a patch",
+            before: Some((r#"{"cart":["book"]}"#, None)),
+            token: None,
+            answer: d(Some(r#"{"n":1}"#), None, false, None),
+            after: Some((json!({"cart": ["book"], "n": 1}), None)),
+        },
+        Case {
+            name: "a login",
+            before: Some((r#"{"cart":["book"]}"#, None)),
+            token: None,
+            answer: d(None, Some(r#"{"sub":"alice"}"#), false, None),
+            after: Some((json!({"cart": ["book"]}), Some("alice"))),
+        },
+        Case {
+            name: "a login with a patch",
+            before: Some((r#"{"cart":["book"]}"#, None)),
+            token: None,
+            answer: d(Some(r#"{"n":1}"#), Some(r#"{"sub":"alice"}"#), false, None),
+            after: Some((json!({"cart": ["book"], "n": 1}), Some("alice"))),
+        },
+        Case {
+            name: "another user's login",
+            before: Some((r#"{"card":"4242"}"#, Some("alice"))),
+            token: Some("alice"),
+            answer: d(Some(r#"{"n":1}"#), Some(r#"{"sub":"bob"}"#), false, None),
+            after: Some((json!({"n": 1}), Some("bob"))),
+        },
+        Case {
+            name: "a logged-in write to a session begun anonymously",
+            before: Some((r#"{"cart":["book"]}"#, None)),
+            token: Some("carol"),
+            answer: d(Some(r#"{"n":1}"#), None, false, None),
+            after: Some((json!({"cart": ["book"], "n": 1}), Some("carol"))),
+        },
+        Case {
+            name: "a logout",
+            before: Some((r#"{"cart":["book"]}"#, Some("erin"))),
+            token: Some("erin"),
+            answer: d(None, None, true, None),
+            after: None,
+        },
+        Case {
+            name: "log out everywhere",
+            before: Some((r#"{"cart":["book"]}"#, Some("fay"))),
+            token: Some("fay"),
+            answer: d(None, None, false, Some("fay")),
+            after: None,
+        },
+        Case {
+            name: "a password change (revoke and log in again)",
+            before: Some((r#"{"cart":["book"]}"#, Some("dave"))),
+            token: Some("dave"),
+            answer: d(None, Some(r#"{"sub":"dave"}"#), false, Some("dave")),
+            after: Some((json!({"cart": ["book"]}), Some("dave"))),
+        },
+    ]
+}
+
+/// The session a case starts from: stored with its data and subject (linked), its id's value.
+fn prepare(s: &Sessions<&Flaky>, case: &Case) -> Option<String> {
+    let (data, subject) = case.before?;
+    let login = subject.map(|sub| format!(r#"{{"sub":"{sub}"}}"#));
+    let (_, id) = request(
+        s,
+        None,
+        subject,
+        &directives(Some(data), login.as_deref(), false, None),
+        NOW,
+    );
+    let id = id.unwrap();
+    assert!(stored(s, &id, NOW).is_some());
+    Some(id)
+}
+
+/// What `case` leaves when it succeeds: the data and subject under the id the client keeps.
+fn expected(case: &Case) -> Option<(Value, Option<String>)> {
+    let (data, subject) = case.after.as_ref()?;
+    Some((data.clone(), subject.map(str::to_owned)))
+}
+
+type Check<'a> = &'a dyn Fn(&Run<'_>);
+
+/// One run of a case with an operation failing: what a check looks at.
+struct Run<'a> {
+    what: String,
+    s: &'a Sessions<&'a Flaky>,
+    case: &'a Case,
+    before: Option<&'a str>,
+    out: &'a Outcome,
+    kept: Option<&'a str>,
+}
+
+/// Runs every case with each of its store operations failing in turn (before or after it was
+/// carried out), on a strongly consistent store and on an eventually consistent one, and checks
+/// what is left.
+fn run_all(check: Check<'_>) {
+    for eventual in [false, true] {
+        for case in cases() {
+            // How many operations the request makes when nothing fails.
+            let count = {
+                let store = Flaky::new(eventual);
+                let s = sessions(&store);
+                let before = prepare(&s, &case);
+                store.arm(None, false);
+                let (out, kept) = request(&s, before.as_deref(), case.token, &case.answer, NOW + 1);
+                assert!(out.warning.is_none(), "{}: {out:?}", case.name);
+                let held = kept.and_then(|k| stored(&s, &k, NOW + 2));
+                assert_eq!(held, expected(&case), "{}", case.name);
+                store.ops.get()
+            };
+            for n in 0..count {
+                for landed in [false, true] {
+                    let store = Flaky::new(eventual);
+                    let s = sessions(&store);
+                    let before = prepare(&s, &case);
+                    store.arm(Some(n), landed);
+                    let (out, kept) =
+                        request(&s, before.as_deref(), case.token, &case.answer, NOW + 1);
+                    store.arm(None, false);
+                    let what = format!(
+                        "{} ({}), operation {n} of {count} failing{}: {out:?}",
+                        case.name,
+                        if eventual { "eventual" } else { "strong" },
+                        if landed { " after it landed" } else { "" },
+                    );
+                    check(&Run {
+                        what,
+                        s: &s,
+                        case: &case,
+                        before: before.as_deref(),
+                        out: &out,
+                        kept: kept.as_deref(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A session-id cookie given out (a new id) names what the request stored: the session with
+/// the data and subject the request gave it, linked to its subject (its user's revocation ends
+/// it).
+#[test]
+fn a_session_id_given_out_names_what_was_stored() {
+    run_all(&|r: &Run<'_>| {
+        let given = r
+            .out
+            .set_cookie
+            .as_deref()
+            .filter(|c| !c.contains("Max-Age=0"));
+        let (Some(_), Some(kept)) = (given, r.kept) else {
+            return;
+        };
+        assert_ne!(Some(kept), r.before, "{}", r.what);
+        assert_eq!(stored(r.s, kept, NOW + 2), expected(r.case), "{}", r.what);
+        if let Some((_, Some(sub))) = &r.case.after {
+            block_on(super::store::revoke(r.s, sub, 7200, NOW + 3)).unwrap();
+            assert_eq!(
+                stored(r.s, kept, NOW + 3),
+                None,
+                "{}: not linked to {sub}",
+                r.what
+            );
+        }
+    });
+}
+
+/// The id a client presented at a login never names a session of the logged-in user
+/// afterwards, whatever failed: kept by the client, it would be a session an attacker who
+/// planted it shares (fixation).
+#[test]
+fn the_id_presented_at_a_login_never_becomes_the_users() {
+    run_all(&|r: &Run<'_>| {
+        let (Some((_, Some(sub))), Some(before)) = (&r.case.after, r.before) else {
+            return;
+        };
+        if r.case.answer.issue.is_none() || r.case.before.and_then(|b| b.1) == Some(*sub) {
+            return;
+        }
+        let old = stored(r.s, before, NOW + 2);
+        assert!(
+            old.as_ref()
+                .is_none_or(|(_, owner)| owner.as_deref() != Some(*sub)),
+            "{}: the old id names {old:?}",
+            r.what
+        );
+    });
+}
+
+/// A logout, or its user's "log out everywhere", clears the client's session id whatever
+/// failed (a session the store could not delete is no longer the client's).
+#[test]
+fn a_logout_always_clears_the_id() {
+    run_all(&|r: &Run<'_>| {
+        if r.case.after.is_none() {
+            assert!(
+                r.out
+                    .set_cookie
+                    .as_deref()
+                    .is_some_and(|c| c.contains("Max-Age=0")),
+                "{}",
+                r.what
+            );
+            assert_eq!(r.kept, None, "{}", r.what);
+        }
+    });
+}
