@@ -47,6 +47,16 @@ export class SessionObject {
   }
 }
 
+/** A session object class without `alarm()` (a misconfiguration): its `setAlarm` throws. */
+export class SessionObjectWithoutAlarm {
+  constructor(ctx) {
+    this.ctx = ctx;
+  }
+  fetch(request) {
+    return handleSessionObject(this.ctx.storage, request);
+  }
+}
+
 const KEYS = [{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }];
 
 /** A KV namespace whose every method throws or rejects: the binding failing. */
@@ -221,6 +231,25 @@ export default {
           const alarm = await (await stub.fetch("https://edge-session.store/alarm-with-failing-read")).json();
           const load = await stub.fetch("https://edge-session.store/", { method: "POST", body: JSON.stringify({ op: "load" }) });
           return Response.json({ saved: reply.ok, ...alarm, entry: (await load.json()).entry ?? null });
+        }
+        case "/no-alarm": {
+          // A save to an object of a class without alarm(): refused, and nothing left stored
+          // (an entry without its alarm would never be forgotten). A commit through it fails.
+          const ns = env.NO_ALARM_OBJECTS;
+          const stub = ns.get(ns.idFromName(`no-alarm-${crypto.randomUUID()}`));
+          const op = (body) =>
+            stub.fetch("https://edge-session.store/", { method: "POST", body: JSON.stringify(body) }).then((r) => r.json());
+          const entry = { v: 1, r: "sealed", x: now() + 3600 };
+          const saved = await op({ op: "save", entry, expected: null });
+          const loaded = await op({ op: "load" });
+          const s = new SessionStore({ keys: KEYS, durableObject: ns });
+          const session = await s.load();
+          session.set("x", 1);
+          const commit = await s.commit(session).then(
+            (c) => c,
+            (e) => e.code,
+          );
+          return Response.json({ saved: saved.code ?? "ok", entry: loaded.entry ?? null, commit });
         }
         case "/fault": {
           const how = url.searchParams.get("how");

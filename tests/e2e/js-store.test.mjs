@@ -14,7 +14,8 @@
 //    `minIssuedAt` revoke stateless session tokens; on Durable Objects, a session regenerated
 //    while `revokeSubject` runs is ended too.
 // 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash; a
-//    session object's alarm whose storage read fails keeps the session (and fails, for a retry).
+//    session object's alarm whose storage read fails keeps the session (and fails, for a retry);
+//    a save whose alarm cannot be set (a class without alarm()) stores nothing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
@@ -43,7 +44,10 @@ before(async () => {
     ],
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["SESSIONS"],
-    durableObjects: { SESSION_OBJECTS: { className: "SessionObject", useSQLite: true } },
+    durableObjects: {
+      SESSION_OBJECTS: { className: "SessionObject", useSQLite: true },
+      NO_ALARM_OBJECTS: { className: "SessionObjectWithoutAlarm", useSQLite: true },
+    },
     kvPersist: false,
     durableObjectsPersist: false,
   });
@@ -202,4 +206,11 @@ test("a session object's alarm whose storage read fails keeps the live session, 
   assert.equal(r.alarm, "store_unavailable", JSON.stringify(r));
   assert.equal(r.kept, true, `the live entry was deleted: ${JSON.stringify(r)}`);
   assert.equal(r.entry?.v, 1, JSON.stringify(r));
+});
+
+test("a save to a session object whose alarm cannot be set (a class without alarm()) stores nothing", async () => {
+  const r = await get("/no-alarm");
+  assert.equal(r.saved, "store_unavailable", JSON.stringify(r));
+  assert.equal(r.entry, null, `an entry without its alarm was left: ${JSON.stringify(r)}`);
+  assert.equal(r.commit, "store_unavailable", JSON.stringify(r));
 });

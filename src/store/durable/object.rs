@@ -65,10 +65,13 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             if current.as_ref().map(|e| e.version) != expected {
                 return Err(Error::Conflict);
             }
-            storage.put(ENTRY, &entry.to_json()).await?;
+            // The alarm first: one set for nothing finds nothing and ends the object, but an
+            // entry stored without its alarm (a `setAlarm` that throws: a class without an
+            // `alarm()` handler) was never forgotten, after a save the caller saw fail.
             if current.is_none() {
                 storage.set_alarm(past(entry.expires)).await?;
             }
+            storage.put(ENTRY, &entry.to_json()).await?;
             Ok(Reply::ok())
         }
         Op::Delete => {
@@ -85,12 +88,13 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
                     storage.delete(k).await?;
                 }
             }
-            storage
-                .put(&format!("{LINK}{key}"), &until.to_string())
-                .await?;
+            // The alarm first, as for a save.
             if links.is_empty() {
                 storage.set_alarm(past(until)).await?;
             }
+            storage
+                .put(&format!("{LINK}{key}"), &until.to_string())
+                .await?;
             Ok(Reply::ok())
         }
         Op::Links => {
@@ -426,18 +430,26 @@ mod tests {
         assert!(l.is_empty());
     }
 
-    /// A storage whose `get` fails while `failing` is set (the object's storage overloaded or
-    /// timing out for a moment), everything else working.
-    struct FailingGet<'a> {
+    /// A storage whose method `failing` (`"get"`, `"setAlarm"`) fails (the object's storage
+    /// overloaded or timing out for a moment; a class without an `alarm()` handler, whose
+    /// `setAlarm` throws), everything else working.
+    struct Failing<'a> {
         inner: &'a MemoryObjectStorage,
-        failing: std::cell::Cell<bool>,
+        failing: std::cell::Cell<&'static str>,
     }
 
-    impl ObjectStorage for FailingGet<'_> {
-        async fn get(&self, key: &str) -> Result<Option<String>> {
-            if self.failing.get() {
-                return Err(Error::StoreUnavailable("get: storage overloaded".into()));
+    impl Failing<'_> {
+        fn check(&self, method: &str) -> Result<()> {
+            if self.failing.get() == method {
+                return Err(Error::StoreUnavailable(format!("{method}: failing")));
             }
+            Ok(())
+        }
+    }
+
+    impl ObjectStorage for Failing<'_> {
+        async fn get(&self, key: &str) -> Result<Option<String>> {
+            self.check("get")?;
             self.inner.get(key).await
         }
         async fn put(&self, key: &str, value: &str) -> Result<()> {
@@ -453,7 +465,35 @@ mod tests {
             self.inner.delete_all().await
         }
         async fn set_alarm(&self, at: UnixTime) -> Result<()> {
+            self.check("setAlarm")?;
             self.inner.set_alarm(at).await
+        }
+    }
+
+    /// A save or a link whose alarm cannot be set fails without storing anything: stored, the
+    /// entry (or link) had no alarm to forget it, and the caller, told the save failed, never
+    /// wrote it again (a new session's id is never used again).
+    #[test]
+    fn nothing_is_stored_without_its_alarm() {
+        let s = MemoryObjectStorage::default();
+        let failing = Failing {
+            inner: &s,
+            failing: std::cell::Cell::new("setAlarm"),
+        };
+        let save = Op::Save {
+            entry: entry(1),
+            expected: None,
+        };
+        let link = Op::Link {
+            key: "s:a".into(),
+            until: 100,
+            now: 0,
+        };
+        for op in [save, link] {
+            let text = block_on(handle(&failing, &serde_json::to_string(&op).unwrap()));
+            let reply: Reply = serde_json::from_str(&text).unwrap();
+            assert_eq!(reply.code.as_deref(), Some("store_unavailable"), "{op:?}");
+            assert!(s.is_empty(), "{op:?} left {:?}", s.values.borrow());
         }
     }
 
@@ -468,9 +508,9 @@ mod tests {
             expected: None,
         };
         assert!(op(&s, &save).ok);
-        let failing = FailingGet {
+        let failing = Failing {
             inner: &s,
-            failing: std::cell::Cell::new(true),
+            failing: std::cell::Cell::new("get"),
         };
         let failed = block_on(alarm(&failing, 500));
         assert_eq!(failed.map_err(|e| e.code()), Err("store_unavailable"));
@@ -479,7 +519,7 @@ mod tests {
             Some(entry(1)),
             "the live session was deleted"
         );
-        failing.failing.set(false);
+        failing.failing.set("");
         block_on(alarm(&failing, 500)).unwrap();
         assert_eq!(s.alarm_at(), Some(1002));
         block_on(alarm(&failing, 1002)).unwrap();
