@@ -328,6 +328,20 @@ fn patched(session: &mut Session, plan: &Plan, settings: &StoreSettings) -> Resu
     Ok(())
 }
 
+/// A session that a logged-in request begins is that user's, as a login's is: it goes only
+/// with the user's token, and "log out everywhere" ends it. (Only when it is stored anyway: a
+/// subject alone would store an empty session.) So is one begun anonymously that a logged-in
+/// request writes to, which no login here took (a session token of another system,
+/// `SESSION_FORMAT = "jwt"`): what the user writes never stays readable by the id alone. Its
+/// commit gives it a new id, as a login's regenerate does. Done again to the newer version a
+/// `conflict` reloads, which holds no owner either.
+fn owned(session: &mut Session, plan: &Plan, subject: Option<&String>) {
+    let written = plan.patch.is_some() || session.is_new();
+    if written && session.subject().is_none() && !session.data().is_empty() {
+        session.set_subject(subject.cloned());
+    }
+}
+
 /// Carries out `plan` on the loaded session, after the origin answered.
 pub async fn finish<S: Backend>(
     sessions: &Sessions<S>,
@@ -424,16 +438,7 @@ pub async fn finish<S: Backend>(
         out.refused = Some(refused);
         return out;
     }
-    // A session that a logged-in request begins is that user's, as a login's is: it goes only
-    // with the user's token, and "log out everywhere" ends it. (Only when it is stored anyway:
-    // a subject alone would store an empty session.) So is one begun anonymously that a
-    // logged-in request writes to, which no login here took (a session token of another system,
-    // `SESSION_FORMAT = "jwt"`): what the user writes never stays readable by the id alone. Its
-    // commit gives it a new id, as a login's regenerate does.
-    let written = plan.patch.is_some() || session.is_new();
-    if written && session.subject().is_none() && !session.data().is_empty() {
-        session.set_subject(loaded.subject.clone());
-    }
+    owned(&mut session, plan, loaded.subject.as_ref());
     if let Some(subject) = &plan.login {
         // A password change (revoke, and log in again): this session ended with its user's
         // revocation above, and a regenerate of an ended session is a `conflict`. Its data go
@@ -478,6 +483,8 @@ pub async fn finish<S: Backend>(
                             out.refused = Some(refused);
                             return out;
                         }
+                        // Taken for its user again: the newer version holds no owner either.
+                        owned(&mut s, plan, loaded.subject.as_ref());
                         session = s;
                     }
                     other => {
@@ -945,6 +952,60 @@ mod tests {
         assert_eq!(visit(&own, None, None, NOW + 3).0, json!({}));
         assert_eq!(visit(&own, Some("bob"), None, NOW + 3).0, json!({}));
         assert_eq!(visit(&anonymous, None, None, NOW + 3).0, json!({}));
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+    }
+
+    /// The same, when another request wrote the anonymous session between the logged-in
+    /// request's read and its write: the `conflict` retry applied the user's patch to the newer
+    /// version again, but not the ownership, and wrote it under the anonymous id, without owner
+    /// and unlinked: what the user wrote stayed readable by the id alone, out of reach of the
+    /// user's revocation. A retry does what the first try did.
+    #[test]
+    fn a_logged_in_write_retried_after_a_conflict_still_takes_the_session() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let plan =
+            |data| Plan::from_directives(&directives(Some(data), None, false), 4096).unwrap();
+        let (_, _, jar) = request(
+            &s,
+            None,
+            &directives(Some(r#"{"cart":["book"]}"#), None, false),
+            NOW,
+        );
+        let anonymous = format!("__Host-sid={}", jar.unwrap());
+        let read = |subject| {
+            block_on(load(&s, Some(&anonymous), "__Host-sid", NOW + 1)).bind(&s, subject, NOW + 1)
+        };
+        let (theirs, mine) = (read(None), read(Some("alice")));
+        let other = block_on(finish(
+            &s,
+            &settings(),
+            theirs,
+            &plan(r#"{"n":1}"#),
+            NOW + 1,
+        ));
+        assert_eq!(other.commit, Some(Commit::Written));
+        let out = block_on(finish(
+            &s,
+            &settings(),
+            mine,
+            &plan(r#"{"address":"1 Main St"}"#),
+            NOW + 1,
+        ));
+        assert_eq!(out.warning, None, "{out:?}");
+        let shown = |header: &str, subject| {
+            let loaded =
+                block_on(load(&s, Some(header), "__Host-sid", NOW + 2)).bind(&s, subject, NOW + 2);
+            data_header(&loaded.origin_headers())
+        };
+        // Nobody without alice's token is shown what she wrote.
+        assert_eq!(shown(&anonymous, None).get("address"), None, "{out:?}");
+        let own = out.set_cookie.expect("the user's session gets a new id");
+        let own = own[..own.find(';').unwrap()].to_owned();
+        assert_eq!(
+            shown(&own, Some("alice")),
+            json!({ "cart": ["book"], "n": 1, "address": "1 Main St" })
+        );
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
     }
 
