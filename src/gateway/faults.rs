@@ -6,7 +6,9 @@
 //! - a session-id cookie given out names a stored session holding what the request wrote, and
 //!   a session with a subject is linked to it (its user's revocation ends it);
 //! - the id presented before a login never names a session of the logged-in user (fixation);
-//! - a logout always clears the id; nothing panics.
+//! - a logout always clears the id; nothing panics;
+//! - after another request wrote the session in between (a `conflict`, the patch applied again),
+//!   what a logged-in request wrote keeps its owner.
 
 use std::cell::Cell;
 
@@ -414,4 +416,80 @@ fn a_logout_always_clears_the_id() {
             assert_eq!(r.kept, None, "{}", r.what);
         }
     });
+}
+
+/// A request whose session another, anonymous request writes between its read and its write
+/// (a `conflict` on a strongly consistent store, and the patch applied again to the newer
+/// version), with each later operation failing in turn: a new id given out names a session of
+/// the case's owner holding what the request wrote, and what a logged-in request wrote is
+/// never left under the anonymous id, readable by the id alone.
+#[test]
+fn a_write_retried_after_a_conflict_keeps_its_owner() {
+    for case in cases() {
+        let Some((_, None)) = case.before else {
+            continue;
+        };
+        let Some((_, owner)) = &case.after else {
+            continue;
+        };
+        let written: Vec<String> = case
+            .answer
+            .data
+            .as_deref()
+            .map(|d| serde_json::from_str::<serde_json::Map<String, Value>>(d).unwrap())
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for fail_at in std::iter::once(None).chain((1..12).map(Some)) {
+            for landed in [false, true] {
+                let store = Flaky::new(false);
+                let s = sessions(&store);
+                let before = prepare(&s, &case).unwrap();
+                let header = format!("__Host-sid={before}");
+                let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+                let loaded = loaded.bind(&s, case.token, NOW + 1);
+                // The other request, anonymous, writes the session first.
+                let (other, _) = request(
+                    &s,
+                    Some(&before),
+                    None,
+                    &directives(Some(r#"{"other":1}"#), None, false, None),
+                    NOW + 1,
+                );
+                assert!(other.warning.is_none(), "{other:?}");
+                store.arm(fail_at, landed);
+                let plan = Plan::from_directives(&case.answer, 4096).unwrap();
+                let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
+                store.arm(None, false);
+                let what = format!(
+                    "{}, operation {fail_at:?} failing (landed {landed}): {out:?}",
+                    case.name
+                );
+                if let Some(c) = out
+                    .set_cookie
+                    .as_deref()
+                    .filter(|c| !c.contains("Max-Age=0"))
+                {
+                    let id = &c["__Host-sid=".len()..c.find(';').unwrap()];
+                    let (data, subject) = stored(&s, id, NOW + 2).expect(&what);
+                    assert_eq!(subject.as_deref(), *owner, "{what}");
+                    for name in &written {
+                        assert!(
+                            data.get(name).is_some(),
+                            "{what}: {name} missing from {data}"
+                        );
+                    }
+                }
+                if owner.is_some() {
+                    if let Some((data, _)) = stored(&s, &before, NOW + 2) {
+                        for name in &written {
+                            assert!(
+                                data.get(name).is_none(),
+                                "{what}: {name} left under the anonymous id: {data}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
