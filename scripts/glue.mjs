@@ -6,9 +6,10 @@
 // 1. A method given something other than an instance of the class it takes (`store.commit({})`)
 //    throws a `TypeError`, as JavaScript's own APIs do for an argument of the wrong type
 //    (README), not wasm-bindgen's plain `Error("expected instance of Session")`.
-// 2. The hot calls `verify` and `verifyJwt` return their claims, or `undefined` with their error
-//    kept in the wasm (src/js/thrown.rs): the glue throws that error. The export that hands it
-//    over (`__edgeSessionThrown`) is taken out of the module's exports.
+// 2. The hot calls `verify` and `verifyJwt` return where their claims lie in the wasm memory, or
+//    -1 with their error kept in the wasm (src/js/thrown.rs): the glue reads the claims
+//    (`claims_at`, from the crate's snippet src/js/object.rs) or throws that error. The export
+//    that hands the error over (`__edgeSessionThrown`) is taken out of the module's exports.
 import { readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -37,8 +38,12 @@ for (const file of process.argv.slice(2)) {
     for (const name of THROWING) {
       const call = new RegExp(`(\\n( +)const ret = wasm\\.${name}\\([^\\n]*\\);\\n)(\\2return ret;\\n)`);
       if (!call.test(glue)) fail(file, `no \`const ret = wasm.${name}(...); return ret;\` to rewrite`);
-      glue = glue.replace(call, `$1$2if (ret === undefined) throw wasm.${THROWN}();\n$3`);
+      glue = glue.replace(call, `$1$2if (ret < 0) throw wasm.${THROWN}();\n$2return claims_at(ret);\n`);
     }
+    // `claims_at` imported with the snippet's other functions (ES module or CommonJS glue).
+    const snippet = /\{ ([^}]*\bclaims_object) \}( from | = require\()/;
+    if (!snippet.test(glue)) fail(file, "no import of the snippet's `claims_object` to add `claims_at` to");
+    glue = glue.replace(snippet, "{ $1, claims_at }$2");
   } else if (!glue.includes(`wasm.${THROWN}()`)) {
     fail(file, `no \`export function ${THROWN}\` in wasm-bindgen's shape`);
   }

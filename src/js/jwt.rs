@@ -3,8 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::claims::{optional_string, with_verify_options};
-use super::object::claims_to_js;
-use super::thrown::or_thrown;
+use super::thrown::claims_or_thrown;
 use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
 use super::{
     call_now, call_option, call_option_seconds, js_error, now_or_clock, read_call_options,
@@ -82,14 +81,14 @@ impl SessionTokens {
 
     /// Verifies a JWT HS256 and returns its claims; throws an error with `.code` otherwise
     /// (`unsupported_alg` for any `alg` but HS256, `wrong_issuer`, `wrong_audience`, `revoked`...).
-    /// (The error is thrown by the glue: src/js/thrown.rs.)
+    /// (The glue reads the claims, or throws the error: src/js/thrown.rs.)
     #[wasm_bindgen(js_name = verifyJwt, unchecked_return_type = "VerifiedJwtClaims")]
-    pub fn verify_jwt(&self, token: &str, options: Option<VerifyOptions>) -> JsValue {
-        or_thrown(
+    pub fn verify_jwt(&self, token: &str, options: Option<VerifyOptions>) -> f64 {
+        claims_or_thrown(
             with_verify_options(options.as_deref(), |o| {
                 self.core.verify_jwt_claims(token, o)
-            })
-            .and_then(|claims| claims_to_js(&claims)),
+            }),
+            &self.kept,
         )
     }
 

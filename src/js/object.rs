@@ -1,7 +1,8 @@
 //! Claims across the wasm boundary, in less time than wasm-bindgen's general paths.
 //!
-//! **Out** ([`claims_to_js`]): verified claims (JSON text this crate checked) become the object
-//! `JSON.parse` gives. V8's `JSON.parse` costs about 70 ns per member (each name looked up, a map
+//! **Out** ([`claims_to_js`], or for `verify` and `verifyJwt` [`keep_claims`] and the glue's
+//! call of `claims_at` after the wasm returned: src/js/thrown.rs): verified claims (JSON text this
+//! crate checked) become the object `JSON.parse` gives. V8's `JSON.parse` costs about 70 ns per member (each name looked up, a map
 //! transition per member), while a copy of an object of the same shape (`{...template}`) and one
 //! store per member cost a fraction of that. The JavaScript below keeps per shape (the member
 //! names in order; at most 64 shapes per module instance) a template whose values are all
@@ -17,9 +18,13 @@
 //! whole (in workerd a `TextDecoder` call and the view it needs cost about as much as the read
 //! itself), only each string value, ASCII ones with `String.fromCharCode`.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use wasm_bindgen::prelude::*;
+
+use super::js_error;
+use crate::error::Error;
 
 #[wasm_bindgen(inline_js = r#"
 // Per shape: { template, names, heads }, heads[i] being the bytes of `{"name":` or `,"name":`.
@@ -119,6 +124,13 @@ export function claims_object(start, length) {
     new Uint8Array(memory.buffer)[threwAt] = 1;
   }
 }
+// The claims `verify` kept for the glue (src/js/thrown.rs): `at` is start * 2^21 + length. Read
+// once the wasm call has returned, so that what the reader throws (out of memory, say) is thrown
+// as it is, no wasm frames in between.
+export function claims_at(at) {
+  const start = Math.floor(at / 2097152);
+  return claims_read(start, at - start * 2097152);
+}
 function claims_read(start, length) {
   // Made again when the memory grew: its old buffer is then detached, of length 0. (Reading
   // `memory.buffer` on every call costs more than the check.)
@@ -161,15 +173,40 @@ static MEMORY_GIVEN: AtomicBool = AtomicBool::new(false);
 /// Set to 1 by the JavaScript above when `claims_object` threw.
 static THREW: AtomicU8 = AtomicU8::new(0);
 
-/// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
-pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
+/// Gives the JavaScript above the wasm memory, once.
+fn give_memory() {
     if !MEMORY_GIVEN.load(Ordering::Relaxed) {
         claims_memory(&wasm_bindgen::memory(), THREW.as_ptr() as usize);
         MEMORY_GIVEN.store(true, Ordering::Relaxed);
     }
+}
+
+/// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
+pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
+    give_memory();
     let object = claims_object(json.as_ptr() as usize, json.len());
     match THREW.swap(0, Ordering::Relaxed) {
         0 => Ok(object),
         _ => Err(claims_thrown()),
     }
+}
+
+/// The claims lengths `claims_at` can be told: 2^21 bytes, more than any token's (`maxTokenBytes`
+/// is at most 1 MiB), with the start below 2^32, all exact in a number.
+const KEPT_LENGTHS: usize = 1 << 21;
+
+/// Keeps `json` (verified claims) in `kept` for `claims_at`, the JavaScript above that the glue
+/// calls once the wasm call has returned (src/js/thrown.rs): where they lie,
+/// `start * 2^21 + length`.
+pub(crate) fn keep_claims(json: String, kept: &Cell<String>) -> Result<f64, JsValue> {
+    if json.len() >= KEPT_LENGTHS {
+        return Err(js_error(Error::TooLarge {
+            len: json.len(),
+            max: KEPT_LENGTHS - 1,
+        }));
+    }
+    give_memory();
+    let at = json.as_ptr() as usize as f64 * KEPT_LENGTHS as f64 + json.len() as f64;
+    kept.set(json);
+    Ok(at)
 }

@@ -1,30 +1,39 @@
-//! The hot calls' errors (`verify`, `verifyJwt`), thrown without wasm-bindgen's `Result`.
+//! The answer of the hot calls (`verify`, `verifyJwt`), without wasm-bindgen's `Result` and
+//! without a call back into JavaScript for the claims.
 //!
 //! A method returning `Result<JsValue, JsValue>` hands both through wasm-bindgen's table of
-//! JavaScript values and returns them as a multi-value array: about 8% of a compact `verify` in
-//! workerd (`node bench/wasm-profile.mjs "compact verify" --workerd`). These methods return the
-//! value itself ([`or_thrown`]), `undefined` when the call failed, its error kept here; the glue
-//! (rewritten by `scripts/glue.mjs` after each wasm-pack build) then throws
-//! `__edgeSessionThrown()`. Claims are never `undefined`, so `undefined` means failure.
+//! JavaScript values and returns them as a multi-value array (about 8% of a compact `verify` in
+//! workerd), and the claims object made by a call from the wasm into JavaScript costs a crossing
+//! more (about 6%). These methods return a number instead ([`claims_or_thrown`]): where the
+//! verified claims lie in the wasm memory (kept by the instance until its next such call), which the glue
+//! reads once the call has returned (`claims_at`, src/js/object.rs), or -1 when the call failed,
+//! its error kept here for the glue to throw (`__edgeSessionThrown()`). `scripts/glue.mjs`
+//! rewrites the glue so after each wasm-pack build.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::prelude::*;
+
+use super::object::keep_claims;
 
 thread_local! {
     /// The error of the last failed call, until the glue takes it.
     static THROWN: RefCell<Option<JsValue>> = const { RefCell::new(None) };
 }
 
-/// The value of `result`, or `undefined` with its error kept for [`thrown`].
-pub(crate) fn or_thrown(result: Result<JsValue, JsValue>) -> JsValue {
-    result.unwrap_or_else(|error| {
-        THROWN.with(|thrown| thrown.replace(Some(error)));
-        JsValue::UNDEFINED
-    })
+/// Where the glue finds the claims of `result`, kept in `kept` ([`keep_claims`]), or -1 with its
+/// error kept for [`thrown`].
+pub(crate) fn claims_or_thrown(result: Result<String, JsValue>, kept: &Cell<String>) -> f64 {
+    match result.and_then(|claims| keep_claims(claims, kept)) {
+        Ok(at) => at,
+        Err(error) => {
+            THROWN.with(|thrown| thrown.replace(Some(error)));
+            -1.0
+        }
+    }
 }
 
-/// The error of the call that just returned `undefined` (for the glue only).
+/// The error of the call that just returned -1 (for the glue only).
 #[wasm_bindgen(js_name = __edgeSessionThrown, skip_typescript)]
 pub fn thrown() -> JsValue {
     THROWN

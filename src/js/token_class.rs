@@ -53,6 +53,9 @@ macro_rules! token_class {
         pub struct $class {
             pub(super) core: $core,
             ttl: u64,
+            /// The claims of the last `verify` (or `verifyJwt`), kept for the glue
+            /// (src/js/thrown.rs).
+            pub(super) kept: std::cell::Cell<String>,
         }
 
         #[wasm_bindgen]
@@ -65,7 +68,7 @@ macro_rules! token_class {
                 let config = $crate::js::config::token_config(&config)?;
                 let ttl = config.ttl_seconds;
                 let core = <$core>::new(config).map_err($crate::js::js_error)?;
-                Ok($class { core, ttl })
+                Ok($class { core, ttl, kept: Default::default() })
             }
 
             $(#[doc = $sign_doc])*
@@ -83,19 +86,19 @@ macro_rules! token_class {
 
             $(#[doc = $verify_doc])*
             // The token is taken as a `String`: the copy wasm-bindgen makes of it is decoded
-            // in place and the claims written over it. The error is thrown by the glue
-            // (src/js/thrown.rs).
+            // in place and the claims written over it. The glue reads the claims, or throws
+            // the error (src/js/thrown.rs).
             #[wasm_bindgen(unchecked_return_type = "VerifiedClaims")]
             pub fn verify(
                 &self,
                 token: String,
                 options: Option<$crate::js::tokens::VerifyOptions>,
-            ) -> JsValue {
-                $crate::js::thrown::or_thrown(
+            ) -> f64 {
+                $crate::js::thrown::claims_or_thrown(
                     $crate::js::claims::with_verify_options(options.as_deref(), |o| {
                         self.core.verify_claims_with(token, o)
-                    })
-                    .and_then(|claims| $crate::js::object::claims_to_js(&claims)),
+                    }),
+                    &self.kept,
                 )
             }
 

@@ -226,10 +226,10 @@ test("revocation with minIssuedAt: a number or a lookup, on every kind of verify
   assert.equal(calls, 0);
 });
 
-// verify and verifyJwt return their claims or undefined, the glue throwing the error the wasm
-// kept (src/js/thrown.rs): whatever a lookup throws comes out as it is, a failure inside a
-// lookup (a verify of another token) is not mistaken for the outer call's, and no error is
-// thrown twice.
+// verify and verifyJwt answer where their claims lie in the wasm or -1, the glue reading the
+// claims or throwing the error the wasm kept (src/js/thrown.rs): whatever a lookup throws comes
+// out as it is, a verify inside a lookup (of another token, failing or not) is not mistaken for
+// the outer call, and no error is thrown twice.
 test("a lookup's exception, of any value, is what verify, verifyJwt and sealed verify throw", () => {
   const tokens = single();
   const sealed = sealedTokens();
@@ -249,6 +249,12 @@ test("a lookup's exception, of any value, is what verify, verifyJwt and sealed v
       }
       assert.equal(caught, value);
     }
+    // A verify of another token inside the lookup: each call answers its own claims (the glue
+    // reads them from the wasm once the call returned).
+    const other = tokens.sign({ sub: "other", n: 1 }, { now: NOW });
+    let inside;
+    assert.equal(verify({ now: NOW, minIssuedAt: () => { inside = tokens.verify(other, { now: NOW }); } }).sub, "u");
+    assert.deepEqual(inside, { sub: "other", n: 1, iat: NOW, exp: NOW + 3600 });
     // A verify that fails inside the lookup, caught there: the outer call still succeeds.
     const inner = () => { assert.equal(codeOf(() => tokens.verify("nope")), "malformed"); return undefined; };
     assert.equal(verify({ now: NOW, minIssuedAt: inner }).sub, "u");
