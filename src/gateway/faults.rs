@@ -15,14 +15,12 @@ use std::cell::Cell;
 use futures_executor::block_on;
 use serde_json::{json, Value};
 
-use super::config::{StoreKind, StoreSettings};
 use super::headers::Directives;
+use super::store::tests::{sessions, settings};
 use super::store::{finish, load, Outcome, Plan};
-use crate::cookie::SetCookie;
 use crate::error::{Error, Result};
-use crate::keys::{KeyRing, Secret};
 use crate::store::memory::MemoryStore;
-use crate::store::{Backend, Consistency, Entry, SessionConfig, Sessions};
+use crate::store::{Backend, Consistency, Entry, Sessions};
 use crate::time::UnixTime;
 
 const NOW: UnixTime = 1_800_000_000;
@@ -125,22 +123,6 @@ impl Backend for Flaky {
             Consistency::Strong
         }
     }
-}
-
-fn settings() -> StoreSettings {
-    StoreSettings {
-        kind: StoreKind::Durable,
-        cookie: SetCookie::new("__Host-sid"),
-        sessions: SessionConfig::default(),
-        timeout_ms: 1000,
-        tests: false,
-        revocation_keep_seconds: 7200,
-    }
-}
-
-fn sessions(store: &Flaky) -> Sessions<&Flaky> {
-    let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
-    Sessions::new(store, &ring, SessionConfig::default()).unwrap()
 }
 
 fn directives(

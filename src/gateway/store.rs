@@ -529,7 +529,7 @@ pub async fn finish<S: Backend>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::cookie::SetCookie;
     use crate::gateway::config::StoreKind;
@@ -542,7 +542,8 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000;
 
-    fn settings() -> StoreSettings {
+    /// The store settings of these tests and of `faults.rs`.
+    pub(in crate::gateway) fn settings() -> StoreSettings {
         StoreSettings {
             kind: StoreKind::Durable,
             cookie: SetCookie::new("__Host-sid"),
@@ -553,7 +554,8 @@ mod tests {
         }
     }
 
-    fn sessions(store: &MemoryStore) -> Sessions<&MemoryStore> {
+    /// Sessions over `store` with the key these tests sign with.
+    pub(in crate::gateway) fn sessions<S: Backend>(store: S) -> Sessions<S> {
         let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
         Sessions::new(store, &ring, SessionConfig::default()).unwrap()
     }
