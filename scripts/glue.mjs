@@ -10,13 +10,20 @@
 //    -1 with their error kept in the wasm (src/js/thrown.rs): the glue reads the claims
 //    (`claims_at`, from the crate's snippet src/js/object.rs) or throws that error. The export
 //    that hands the error over (`__edgeSessionThrown`) is taken out of the module's exports.
-import { readFileSync, writeFileSync } from "node:fs";
+//    The wasm exports these methods as `__verify` and `__verifyJwt`; they become `verify` and
+//    `verifyJwt` here, in the glue and in its types (the .d.ts beside it), so that a glue left as
+//    wasm-bindgen wrote it (a build that skipped this script) has no `verify` at all, rather than
+//    one that returns a number, -1 for a forged token, where its caller waits for an exception.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
 const TO = "throw new TypeError(`expected instance of ${klass.name}`);";
 
-// The wasm exports whose `undefined` means "throw" (src/js/thrown.rs's callers).
-const THROWING = ["sessiontokens_verify", "sealedtokens_verify", "sessiontokens_verifyJwt"];
+// The wasm exports whose -1 means "throw" (src/js/thrown.rs's callers).
+const THROWING = ["sessiontokens___verify", "sealedtokens___verify", "sessiontokens___verifyJwt"];
+// Their methods as wasm-bindgen names them (js_name), in the glue and in the .d.ts: three, the
+// `verify` of SessionTokens and SealedTokens and SessionTokens' `verifyJwt`.
+const METHODS = /^( +)__(verify|verifyJwt)\(/gm;
 const THROWN = "__edgeSessionThrown";
 // Its wrapper, as the web glue (`export function`) and the Node glue (`exports.name = name`)
 // write it.
@@ -47,5 +54,15 @@ for (const file of process.argv.slice(2)) {
   } else if (!glue.includes(`wasm.${THROWN}()`)) {
     fail(file, `no \`export function ${THROWN}\` in wasm-bindgen's shape`);
   }
-  writeFileSync(file, glue);
+  // The methods named: in the glue once it throws (above), and in its types.
+  const types = file.replace(/\.js$/, ".d.ts");
+  const dts = existsSync(types) ? readFileSync(types, "utf8") : undefined;
+  for (const [path, text] of [[file, glue], [types, dts]]) {
+    if (text === undefined) continue;
+    const found = text.match(METHODS)?.length ?? 0;
+    if (found !== 0 && found !== THROWING.length) fail(path, `${found} methods \`__verify\`/\`__verifyJwt\`, not ${THROWING.length}`);
+    if (found === 0 && !/^ +verify\(/m.test(text)) fail(path, "no method `__verify` to name `verify`");
+  }
+  writeFileSync(file, glue.replace(METHODS, "$1$2("));
+  if (dts !== undefined) writeFileSync(types, dts.replace(METHODS, "$1$2("));
 }

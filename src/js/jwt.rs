@@ -81,8 +81,10 @@ impl SessionTokens {
 
     /// Verifies a JWT HS256 and returns its claims; throws an error with `.code` otherwise
     /// (`unsupported_alg` for any `alg` but HS256, `wrong_issuer`, `wrong_audience`, `revoked`...).
-    /// (The glue reads the claims, or throws the error: src/js/thrown.rs.)
-    #[wasm_bindgen(js_name = verifyJwt, unchecked_return_type = "VerifiedJwtClaims")]
+    // Exported as `__verifyJwt`, which scripts/glue.mjs names `verifyJwt` once it reads the claims
+    // or throws the error (src/js/thrown.rs): a glue left as wasm-bindgen wrote it has no
+    // `verifyJwt`, rather than one answering a number for a forged token.
+    #[wasm_bindgen(js_name = __verifyJwt, unchecked_return_type = "VerifiedJwtClaims")]
     pub fn verify_jwt(&self, token: &str, options: Option<VerifyOptions>) -> f64 {
         claims_or_thrown(
             with_verify_options(options.as_deref(), |o| {

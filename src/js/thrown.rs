@@ -8,7 +8,10 @@
 //! verified claims lie in the wasm memory (kept by the instance until its next such call), which the glue
 //! reads once the call has returned (`claims_at`, src/js/object.rs), or -1 when the call failed,
 //! its error kept here for the glue to throw (`__edgeSessionThrown()`). `scripts/glue.mjs`
-//! rewrites the glue so after each wasm-pack build.
+//! rewrites the glue so after each wasm-pack build. The wasm exports them as `__verify` and
+//! `__verifyJwt`, which only that rewrite names `verify` and `verifyJwt` (glue and types): a glue
+//! it did not rewrite has neither, and a caller's `verify` throws a `TypeError` rather than
+//! answering a number (-1 for a forged token) where the caller waits for an exception.
 
 use std::cell::{Cell, RefCell};
 

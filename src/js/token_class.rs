@@ -86,9 +86,11 @@ macro_rules! token_class {
 
             $(#[doc = $verify_doc])*
             // The token is taken as a `String`: the copy wasm-bindgen makes of it is decoded
-            // in place and the claims written over it. The glue reads the claims, or throws
-            // the error (src/js/thrown.rs).
-            #[wasm_bindgen(unchecked_return_type = "VerifiedClaims")]
+            // in place and the claims written over it. Exported as `__verify`, which
+            // scripts/glue.mjs names `verify` once it reads the claims or throws the error
+            // (src/js/thrown.rs): a glue left as wasm-bindgen wrote it has no `verify`, rather
+            // than one answering a number for a forged token.
+            #[wasm_bindgen(js_name = __verify, unchecked_return_type = "VerifiedClaims")]
             pub fn verify(
                 &self,
                 token: String,

@@ -1,0 +1,64 @@
+// scripts/glue.mjs, on a glue the wasm-bindgen CLI writes here from the wasm the last release
+// build compiled (target/wasm32-unknown-unknown/release/edge_session.wasm, `make js-test`): what
+// a glue the script did not rewrite does with `verify` and `verifyJwt`, and what it does once
+// rewritten.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NOW, KEYS_1, codeOf } from "./fixtures.mjs";
+
+const require = createRequire(import.meta.url);
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const BUILT = join(ROOT, "target/wasm32-unknown-unknown/release/edge_session.wasm");
+
+test("verify and verifyJwt of a glue scripts/glue.mjs did not rewrite never answer; rewritten, they do", { skip: !existsSync(BUILT) && "no release build of the wasm" }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "edge-session-glue-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const raw = join(dir, "raw");
+  const glued = join(dir, "glued");
+  execFileSync("wasm-bindgen", ["--target", "nodejs", "--out-dir", raw, BUILT]);
+  // A package.json without "type" (the repository's says module; the Node glue is CommonJS).
+  writeFileSync(join(raw, "package.json"), "{}\n");
+  cpSync(raw, glued, { recursive: true });
+  execFileSync(process.execPath, [join(ROOT, "scripts/glue.mjs"), join(glued, "edge_session.js")]);
+  // Run again on its own output, it changes nothing.
+  const once = readFileSync(join(glued, "edge_session.js"), "utf8");
+  execFileSync(process.execPath, [join(ROOT, "scripts/glue.mjs"), join(glued, "edge_session.js")]);
+  assert.equal(readFileSync(join(glued, "edge_session.js"), "utf8"), once);
+
+  // Not rewritten: a forged token is never answered as if verified (the wasm's answer is a
+  // number, -1 for a failure, which a caller waiting for an exception would have taken).
+  const before = require(join(raw, "edge_session.js"));
+  const tokens = new before.SessionTokens({ keys: KEYS_1 });
+  const sealed = new before.SealedTokens({ keys: KEYS_1 });
+  const good = tokens.sign({ sub: "u" }, { now: NOW });
+  for (const call of [
+    () => tokens.verify("forged", { now: NOW }),
+    () => tokens.verify(good, { now: NOW }),
+    () => tokens.verifyJwt("a.b.c", { now: NOW }),
+    () => sealed.verify("forged", { now: NOW }),
+  ]) {
+    assert.throws(call, TypeError);
+  }
+
+  // Rewritten: the claims, or the error with its code; the types name the methods as the glue.
+  const after = require(join(glued, "edge_session.js"));
+  const t2 = new after.SessionTokens({ keys: KEYS_1 });
+  const s2 = new after.SealedTokens({ keys: KEYS_1 });
+  assert.equal(t2.verify(t2.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
+  assert.equal(t2.verifyJwt(t2.signJwt({ sub: "j" }, { now: NOW }), { now: NOW }).sub, "j");
+  assert.equal(s2.verify(s2.sign({ sub: "s" }, { now: NOW }), { now: NOW }).sub, "s");
+  assert.equal(codeOf(() => t2.verify("forged", { now: NOW })), "malformed");
+  assert.equal(codeOf(() => s2.verify("forged", { now: NOW })), "malformed");
+  assert.equal(codeOf(() => t2.verifyJwt("a.b.c", { now: NOW })), "malformed");
+  const dts = readFileSync(join(glued, "edge_session.d.ts"), "utf8");
+  assert.equal(dts.match(/^ +verify\(token: string, options\?: VerifyOptions \| null\): VerifiedClaims;$/gm)?.length, 2);
+  assert.match(dts, /^ +verifyJwt\(token: string, options\?: VerifyOptions \| null\): VerifiedJwtClaims;$/m);
+  assert.doesNotMatch(dts, /__verify/);
+  assert.doesNotMatch(readFileSync(join(glued, "edge_session.js"), "utf8"), /^ +__verify|__edgeSessionThrown =/m);
+});
