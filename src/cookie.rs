@@ -308,7 +308,7 @@ impl SetCookie {
                     "path",
                     format!(
                         "cookie path {} must start with /, hold no ; , or control characters and be at most 1024 bytes",
-                        Quoted(path)
+                        Quoted(configured(path))
                     ),
                 ));
             }
@@ -321,7 +321,10 @@ impl SetCookie {
             if host.len() > 253 || !labels || !host.bytes().all(ok) {
                 return Err(Error::config_of(
                     "domain",
-                    format!("cookie domain {} is not a host name", Quoted(domain)),
+                    format!(
+                        "cookie domain {} is not a host name",
+                        Quoted(configured(domain))
+                    ),
                 ));
             }
         }
@@ -337,7 +340,7 @@ impl SetCookie {
         if self.name.len() + value.len() > MAX_COOKIE_BYTES || !value.bytes().all(is_cookie_octet) {
             return Err(Error::config(format!(
                 "cookie {}: the value holds characters a cookie cannot carry, or makes it over 4096 bytes",
-                Quoted(&self.name)
+                Quoted(configured(&self.name))
             )));
         }
         Ok(self.write(value, max_age))
@@ -402,7 +405,7 @@ fn rule(ok: bool, name: &str, setting: &'static str, why: &str) -> Result<()> {
     } else {
         Err(Error::config_of(
             setting,
-            format!("cookie {}: {why}", Quoted(name)),
+            format!("cookie {}: {why}", Quoted(configured(name))),
         ))
     }
 }

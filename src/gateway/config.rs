@@ -1013,14 +1013,18 @@ fn dbsc_section(
     if taken.contains(&bound_name.as_str()) || bound_name == key_name {
         return Err(ConfigError::new(
             DBSC_COOKIE,
-            format!("must differ from SESSION_COOKIE, AFFINITY_COOKIE, STORE_COOKIE and the key cookie {key_name:?}"),
+            format!(
+                "must differ from SESSION_COOKIE, AFFINITY_COOKIE, STORE_COOKIE and the key cookie {}",
+                Quoted(configured(&key_name))
+            ),
         ));
     }
     if taken.contains(&key_name.as_str()) {
         return Err(ConfigError::new(
             SESSION_COOKIE,
             format!(
-                "its DBSC key cookie {key_name:?} is the name of another cookie of the gateway"
+                "its DBSC key cookie {} is the name of another cookie of the gateway",
+                Quoted(configured(&key_name))
             ),
         ));
     }
@@ -2421,6 +2425,24 @@ mod tests {
         assert!(typo.unwrap_err().message.contains("unknown field `wieght`"));
         let err = parse(&[(STORE, "Durable")]).unwrap_err();
         assert_eq!(err.message, r#""Durable" is not one of none, kv, durable"#);
+    }
+
+    /// A base64url secret is a valid cookie name: set as SESSION_COOKIE, the errors about the
+    /// DBSC key cookie named after it quoted it whole.
+    #[test]
+    fn a_secret_as_the_session_cookie_is_never_quoted() {
+        let d = "9fT_xK2mQ-7vLw0RzN4bYc8sHj1aUe6pGi3oDk5nXqA";
+        let key = key_cookie_name(d);
+        let on = [(STORE, "durable"), (DBSC, "on"), (SESSION_COOKIE, d)];
+        for extra in [
+            [(DBSC_COOKIE, d), (COOKIE_SAMESITE, "Lax")],
+            [(DBSC_COOKIE, key.as_str()), (COOKIE_SAMESITE, "Lax")],
+            [(AFFINITY_COOKIE, key.as_str()), (COOKIE_SAMESITE, "Lax")],
+        ] {
+            let vars: Vec<_> = on.iter().chain(&extra).copied().collect();
+            let shown = parse(&vars).unwrap_err().to_string();
+            assert!(!shown.contains(&d[4..20]), "{extra:?}: {shown}");
+        }
     }
 
     /// Whatever shape the secrets come in, no error shows them: the operator sees the setting

@@ -61,6 +61,14 @@ test("a secret given as a cookie or header name is refused without being shown",
   const list = JSON.stringify([{ id: "k1", secret: SECRET }]);
   refusedQuietly(() => setCookie(list, "v"), "setCookie, the key list as the name");
   refusedQuietly(() => setCookie(`${SECRET}==`, "v"), "setCookie, a padded secret as the name");
+  // An unpadded base64url secret is a valid cookie name: refused by a rule of its attributes or
+  // by its value, it was quoted whole; so were a domain and a path.
+  refusedQuietly(() => setCookie(SECRET, "v", { sameSite: "None", secure: false }), "setCookie, the secret as the name, SameSite=None");
+  refusedQuietly(() => setCookie(SECRET, "v", { partitioned: true, secure: false }), "setCookie, the secret as the name, Partitioned");
+  refusedQuietly(() => setCookie(`__Host-${SECRET}`, "v", { path: "/a" }), "setCookie, the secret in a __Host- name");
+  refusedQuietly(() => setCookie(SECRET, "a;b"), "setCookie, the secret as the name, a bad value");
+  refusedQuietly(() => setCookie("sid", "v", { domain: `${SECRET}!` }), "setCookie, the secret as the domain");
+  refusedQuietly(() => setCookie("sid", "v", { path: `/${SECRET};` }), "setCookie, the secret as the path");
   const backends = [{ id: "a" }];
   const other = Buffer.alloc(32, 7).toString("base64url");
   refusedQuietly(
