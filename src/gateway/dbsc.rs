@@ -537,17 +537,55 @@ fn used_key(challenge: &ChallengeId) -> String {
     format!("dbsc:{}", challenge.id)
 }
 
+thread_local! {
+    /// The challenges whose use this worker instance is recording now ([`use_once`]).
+    static RECORDING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A challenge's use being recorded by this instance, until dropped (the record done, failed,
+/// or the request gone with its future).
+struct Recording(String);
+
+impl Recording {
+    /// `None` when this instance is recording a use of `key` already.
+    fn start(key: &str) -> Option<Recording> {
+        RECORDING.with(|r| {
+            let mut r = r.try_borrow_mut().ok()?;
+            if r.iter().any(|k| k == key) {
+                return None;
+            }
+            r.push(key.to_owned());
+            Some(Recording(key.to_owned()))
+        })
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        RECORDING.with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                r.retain(|k| *k != self.0);
+            }
+        });
+    }
+}
+
 /// Records that `challenge` was used: `challenge_reused` when it already was. A strongly
 /// consistent store (Durable Objects) refuses the second use exactly (compare-and-set on a
 /// key that must not exist); an eventually consistent one (KV) refuses it when the first use
-/// is visible (the same location at once, others within about a minute). The record lives
-/// until the challenge expires anyway.
+/// is visible (the same location at once, others within about a minute). A use while this
+/// worker instance is recording one of the same challenge (the same proof sent twice at once:
+/// an instance runs requests concurrently) is refused too: on KV both would read no record
+/// before either wrote one. The record lives until the challenge expires anyway.
 pub async fn use_once<S: Backend>(
     store: &S,
     challenge: &ChallengeId,
     now: UnixTime,
 ) -> Result<(), Error> {
     let key = used_key(challenge);
+    let Some(_recording) = Recording::start(&key) else {
+        return Err(Error::ChallengeReused);
+    };
     if store.load(&key).await?.is_some() {
         return Err(Error::ChallengeReused);
     }
@@ -1103,6 +1141,99 @@ mod tests {
             block_on(use_once(&store, &p.challenge, NOW + 1)),
             Err(Error::ChallengeReused)
         );
+    }
+
+    /// KV as one location sees it: reads see the writes made there, a save checks no version
+    /// (last write wins), and every operation first lets other requests run, as a remote one does.
+    struct LastWriteWins(MemoryStore);
+
+    /// Pending once, then ready: the other futures of a join run in between.
+    async fn yield_once() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                std::task::Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    impl Backend for LastWriteWins {
+        async fn load(&self, key: &str) -> crate::error::Result<Option<crate::store::Entry>> {
+            yield_once().await;
+            self.0.load(key).await
+        }
+        async fn save(
+            &self,
+            key: &str,
+            entry: &crate::store::Entry,
+            _: Option<u64>,
+            now: UnixTime,
+        ) -> crate::error::Result<()> {
+            yield_once().await;
+            // The memory store answers at once: nothing runs between these two.
+            let current = self.0.load(key).await?.map(|e| e.version);
+            self.0.save(key, entry, current, now).await
+        }
+        async fn delete(&self, key: &str) -> crate::error::Result<()> {
+            self.0.delete(key).await
+        }
+        async fn link(
+            &self,
+            s: &str,
+            k: &str,
+            until: UnixTime,
+            now: UnixTime,
+        ) -> crate::error::Result<()> {
+            self.0.link(s, k, until, now).await
+        }
+        async fn revoke(&self, subject: &str) -> crate::error::Result<usize> {
+            self.0.revoke(subject).await
+        }
+        fn consistency(&self) -> crate::store::Consistency {
+            crate::store::Consistency::Eventual
+        }
+    }
+
+    /// One proof sent twice at once to one instance (requests run concurrently in an isolate):
+    /// on KV both read "unused" before either wrote, and both were accepted. One is refused.
+    #[test]
+    fn a_challenge_used_twice_at_once_is_used_once() {
+        let challenge = ChallengeId {
+            id: "c2VjcmV0LWNoYWxsZW5nZQ".into(),
+            expires: NOW + 300,
+        };
+        // Both answers of two uses at once, the accepted first.
+        fn both<S: Backend>(store: &S, challenge: &ChallengeId) -> [Result<(), Error>; 2] {
+            let (a, b) = block_on(futures_util::future::join(
+                use_once(store, challenge, NOW),
+                use_once(store, challenge, NOW),
+            ));
+            let mut answers = [a, b];
+            answers.sort_by_key(Result::is_err);
+            answers
+        }
+        let once = [Ok(()), Err(Error::ChallengeReused)];
+        let kv = LastWriteWins(MemoryStore::new());
+        assert_eq!(both(&kv, &challenge), once);
+        // A later one finds the record.
+        assert_eq!(
+            block_on(use_once(&kv, &challenge, NOW + 1)),
+            Err(Error::ChallengeReused)
+        );
+        // A Durable Object (compare-and-set) as well.
+        assert_eq!(both(&MemoryStore::new().interleaving(), &challenge), once);
+        // A request gone while it recorded (its future dropped) leaves no use behind.
+        let fresh = ChallengeId {
+            id: "b3RoZXItY2hhbGxlbmdlLWlk".into(),
+            expires: NOW + 300,
+        };
+        let gone = futures_util::FutureExt::now_or_never(use_once(&kv, &fresh, NOW));
+        assert_eq!(gone, None, "dropped while it waited for the store");
+        assert_eq!(block_on(use_once(&kv, &fresh, NOW)), Ok(()));
     }
 
     fn refresh(

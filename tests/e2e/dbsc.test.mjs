@@ -13,7 +13,8 @@
 //    the bound cookie's expiry (the client's clock moves; the gateway's 600 s are not waited),
 //    the 403 challenge, the proof, rotation, logout (`{"continue": false}`), a browser without
 //    DBSC, and the attacks of the issue, each with its defined answer.
-// 3. STORE = "kv": a replayed refresh proof at the same location is refused; the session
+// 3. STORE = "kv": a replayed refresh proof at the same location is refused, also when sent
+//    several times at once (one instance, concurrent requests); the session
 //    cookie's sliding refresh (SESSION_REFRESH_AFTER = "0") keeps `cnf`, and an unbound request
 //    neither refreshes nor clears it.
 // 4. A gateway whose store is down: registration and refresh answer 503 `store_unavailable`;
@@ -681,6 +682,21 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
       const first = await refreshWith(gw(), b, proof);
       assert.equal(first.status, 200, first.text);
       assertRefused(await refreshWith(gw(), b, proof), s.id, "challenge_reused", "replay (kv)");
+    });
+
+    test("the same refresh proof sent eight times at once: one bound cookie, the others challenge_reused", async () => {
+      // One instance runs the requests concurrently: on KV each could read that the challenge
+      // was unused before any wrote its use (src/gateway/dbsc.rs's unit test
+      // a_challenge_used_twice_at_once_is_used_once shows it; local KV answers too fast for the
+      // overlap to be likely here, so this checks the outcome, not the race).
+      const { b } = await login(gw(), { user: "ida" });
+      const s = b.session();
+      const proof = await signProof(s.key, { jti: await freshChallenge(gw(), b) });
+      const answers = await Promise.all(Array.from({ length: 8 }, () => refreshWith(gw(), b, proof)));
+      const accepted = answers.filter((r) => r.status === 200);
+      assert.equal(accepted.length, 1, answers.map((r) => `${r.status} ${r.text}`).join("\n"));
+      assert.ok(setCookie(accepted[0], BOUND));
+      for (const r of answers.filter((r) => r.status !== 200)) assertRefused(r, s.id, "challenge_reused", "at once (kv)");
     });
 
     test("the sliding refresh keeps the binding; a request without the bound cookie refreshes nothing", async () => {
