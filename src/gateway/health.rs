@@ -313,7 +313,20 @@ impl HealthBook {
         due
     }
 
-    /// Installs a snapshot read from KV (or written by this instance's cron run).
+    /// Installs a snapshot read from KV, unless the one installed is fresh and newer: one this
+    /// instance's cron run probed while the read was under way (the read then ended with the
+    /// older one: a request's read runs beside the cron's run in the same instance), or whose
+    /// write the read did not see yet. Either way the newer result stands.
+    pub fn read_shared(&mut self, snapshot: Option<Snapshot>, now: UnixTime) {
+        let installed = self.fresh_shared(now).map(|s| s.checked_at);
+        match (&snapshot, installed) {
+            (Some(read), Some(at)) if read.checked_at < at => self.shared_read_at = Some(now),
+            _ => self.set_shared(snapshot, now),
+        }
+    }
+
+    /// Installs a snapshot (the one this instance's cron run probed; [`HealthBook::read_shared`]
+    /// for one read from KV).
     pub fn set_shared(&mut self, snapshot: Option<Snapshot>, now: UnixTime) {
         // Ids the configuration does not have are no origins of this gateway: left aside.
         self.shared_down = self
@@ -603,6 +616,34 @@ mod tests {
         assert!(!book.began_failing_open(1040));
         book.set_shared(probed(&["a", "b"], &[], 1100), 1100);
         assert!(book.began_failing_open(1100));
+    }
+
+    /// A request's background read of the shared snapshot runs beside the cron's run in the
+    /// same instance: when the cron installs its newer result while the read is under way, the
+    /// read's older snapshot (or one read before the cron's write shows) must not replace it.
+    #[test]
+    fn an_older_snapshot_read_never_replaces_a_newer_one() {
+        let mut book = HealthBook::new(&config());
+        assert!(book.take_shared_refresh(1000), "a request starts a read");
+        book.set_shared(probed(&["a"], &["b"], 1030), 1030); // the cron: a is down
+        book.read_shared(probed(&[], &["a", "b"], 960), 1000); // the read lands, older
+        assert!(!book.is_up("a", 1031) && book.is_up("b", 1031));
+        assert_eq!(
+            book.report(&config().origins, 1031)["sharedCheckedAt"],
+            1030
+        );
+        // A newer one read replaces it; so does any once it is no longer fresh.
+        book.read_shared(probed(&[], &["a", "b"], 1090), 1100);
+        assert!(book.is_up("a", 1100));
+        book.set_shared(probed(&["a"], &["b"], 1_000_000), 1100);
+        book.read_shared(probed(&[], &["a", "b"], 1090), 1100);
+        assert!(book.is_up("a", 1100), "one from the future is no newer one");
+        // No snapshot in KV: as before, none.
+        book.read_shared(None, 1101);
+        assert_eq!(
+            book.report(&config().origins, 1101)["sharedCheckedAt"],
+            Value::Null
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: 
     let (gw, env) = (gw.clone(), env.clone());
     ctx.wait_until(async move {
         if let Some(snapshot) = read_shared(&env).await {
-            with(&gw, |g| g.health_mut().set_shared(snapshot, now));
+            with(&gw, |g| g.health_mut().read_shared(snapshot, now));
         }
     });
 }
