@@ -18,6 +18,7 @@ use super::pages::Page;
 use super::session::{self, SessionCookie};
 use super::store;
 use crate::affinity::{url, Mode, RouteRequest};
+use crate::cookie::{self, SameSite};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -665,6 +666,29 @@ impl Gateway {
         attempt.origin = origin.id.clone();
         attempt.url = format!("{}{target}", origin.url);
         attempt.affinity_cookie = route.set_cookie;
+        // A browser withholds a `SameSite` cookie from a cross-site request (`Lax`: other than
+        // GET or HEAD, a form another site posts; `Strict`: any, a link followed included), yet
+        // keeps one set by the answer to a top-level navigation (RFC 6265bis): a new visitor's
+        // value there would replace the visitor's own, and any site could move a visitor off
+        // its origin with a form. Routed as a new visitor, such a request sets none (a login on
+        // it still pins the user where it logged in: `finish`).
+        let affinity = self.config.affinity();
+        let withheld = headers::get(req.headers, "sec-fetch-site")
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case("cross-site"))
+            && match affinity.same_site {
+                SameSite::Strict => true,
+                SameSite::Lax => !matches!(req.method, "GET" | "HEAD"),
+                SameSite::None => false,
+            };
+        if withheld
+            && route_request.cookie.is_none_or(|c| {
+                cookie::get_all_tokens(c, &affinity.cookie_name)
+                    .next()
+                    .is_none()
+            })
+        {
+            attempt.affinity_cookie = None;
+        }
         if let Some(param) = self.url_param() {
             // The live value the visitor presented. A route that reassigned nobody honoured the
             // only value presented (or there was none): no second check of its signature on the
@@ -2983,6 +3007,94 @@ mod tests {
             assert!(set_cookies(&out)
                 .iter()
                 .any(|c| c.starts_with("__Host-affinity=")));
+        }
+    }
+
+    /// A browser withholds a `SameSite` cookie from a cross-site request (`Lax`: a form another
+    /// site posts; `Strict`: any, a link followed included) and yet keeps a cookie set by the
+    /// answer to a top-level navigation (RFC 6265bis, storage model). A new visitor's value on
+    /// that answer would replace the visitor's own: any site could move a visitor off its
+    /// origin with a form. Such a request is routed as a new visitor's, and sets no cookie; a
+    /// login there still rotates the value (to the origin that logged the user in).
+    #[test]
+    fn a_cross_site_request_without_the_cookie_does_not_replace_it() {
+        let entropy = |n: u64| Entropy {
+            visitor: n,
+            ..Entropy::default()
+        };
+        let request = |method: &'static str, site: &'static str| {
+            let headers = if site.is_empty() {
+                Vec::new()
+            } else {
+                h(&[("sec-fetch-site", site)])
+            };
+            (method, headers)
+        };
+        for (same_site, method, site, set) in [
+            ("Lax", "POST", "cross-site", false),
+            ("Lax", "PUT", "Cross-Site", false),
+            ("Lax", "GET", "cross-site", true),
+            ("Lax", "POST", "same-site", true),
+            ("Lax", "POST", "same-origin", true),
+            ("Lax", "POST", "", true),
+            ("Strict", "GET", "cross-site", false),
+            ("Strict", "POST", "cross-site", false),
+            ("Strict", "GET", "same-site", true),
+            ("Strict", "GET", "none", true),
+            ("None", "POST", "cross-site", true),
+        ] {
+            let mut gw = gateway(&[("COOKIE_SAMESITE", same_site)]);
+            let (method, headers) = request(method, site);
+            let req = Request {
+                method,
+                url: "https://app.example/x",
+                headers: &headers,
+                has_body: method != "GET",
+            };
+            let a = proxy(gw.start(&req, NOW, &entropy(1)));
+            let out = gw.finish(&a, &[], NOW, &entropy(2)).unwrap().headers;
+            let case = format!("{same_site} {method} {site:?}");
+            assert_eq!(a.affinity_cookie.is_some(), set, "{case}");
+            assert_eq!(set_cookies(&out).len(), usize::from(set), "{case}");
+            // A login there pins the user to the origin that logged them in.
+            let login = h(&[("x-session-issue", r#"{"sub":"alice"}"#)]);
+            let out = gw.finish(&a, &login, NOW, &entropy(3)).unwrap().headers;
+            assert!(
+                set_cookies(&out)
+                    .iter()
+                    .any(|c| c.starts_with("__Host-affinity=")),
+                "{case}"
+            );
+        }
+        // Presented all the same (a client that is no browser, or a cookie set when it was
+        // `SameSite=None`): read and, when it is not honoured, replaced as ever.
+        let mut gw = gateway(&[]);
+        let (first, jar) = a_visitor(&mut gw);
+        for (cookie, set) in [
+            (jar[0].1.clone(), false),
+            ("__Host-affinity=forged".to_owned(), true),
+        ] {
+            let headers = h(&[("cookie", &cookie), ("sec-fetch-site", "cross-site")]);
+            let req = Request {
+                method: "POST",
+                url: "https://app.example/x",
+                headers: &headers,
+                has_body: true,
+            };
+            let a = proxy(gw.start(&req, NOW + 1, &entropy(7)));
+            assert_eq!(a.affinity_cookie.is_some(), set, "{cookie}");
+            if !set {
+                assert_eq!(a.origin, first.origin);
+            }
+        }
+        // Strict: a retry of a cross-site page load (its origin gave no answer) sets none either.
+        let mut gw = gateway(&[("COOKIE_SAMESITE", "Strict")]);
+        let headers = h(&[("sec-fetch-site", "cross-site")]);
+        let req = get(&headers);
+        let a = proxy(gw.start(&req, NOW, &entropy(1)));
+        match gw.retry(&req, &a, NOW, &entropy(2)) {
+            Retry::Next(b) => assert_eq!(b.affinity_cookie, None),
+            other => panic!("{other:?}"),
         }
     }
 
