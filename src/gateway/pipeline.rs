@@ -530,6 +530,19 @@ impl Gateway {
         self.route(req, attempt, &target, now, entropy, None)
     }
 
+    /// The 431 of a request whose headers for the origin are over `MAX_REQUEST_HEADER_BYTES`,
+    /// counted as [`Gateway::start`] counts the client's: `attempt`'s as they are about to go
+    /// (the client's less the gateway's cookies, with its `x-forwarded-*`, identity, session
+    /// data and assertion). Checked before each try: an origin that refuses them closes its
+    /// connection, and the runtime may fail the next visitor's request on it.
+    pub fn oversized(&self, attempt: &Attempt) -> Option<Page> {
+        let max = self.config.max_request_header_bytes;
+        let bytes: usize = (attempt.headers.iter())
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        (bytes > max).then(|| Page::headers_too_large(max))
+    }
+
     /// A DBSC endpoint's decision, on the request's session.
     fn dbsc_call(
         &self,
@@ -3255,6 +3268,35 @@ mod tests {
             assert_eq!(page.status, 431);
         }
         assert_eq!(gateway(&[]).config().max_request_header_bytes, 16_384);
+    }
+
+    /// The origin gets the client's headers less the gateway's cookies, plus the gateway's own
+    /// (`x-forwarded-*`, the identity, with a store the session data, with `ORIGIN_ASSERTION`
+    /// the assertion): a request at `MAX_REQUEST_HEADER_BYTES` as the client sent it reached an
+    /// origin over it, which refused it and closed its connection (workerd then failed the next
+    /// visitor's request on it). The limit holds for what the origin would get too.
+    #[test]
+    fn headers_over_the_limit_once_forwarded_get_a_431_here() {
+        let mut gw = gateway(&[("MAX_REQUEST_HEADER_BYTES", "2048")]);
+        let at_limit = h(&[("cookie", &"a".repeat(2048 - 10))]);
+        let a = proxy(gw.start(&get(&at_limit), NOW, &Entropy::default()));
+        assert_eq!(gw.oversized(&a).map(|p| p.status), Some(431));
+        let room = h(&[("cookie", &"a".repeat(2048 - 10 - 200))]);
+        let mut a = proxy(gw.start(&get(&room), NOW, &Entropy::default()));
+        assert_eq!(gw.oversized(&a), None);
+        // Session data (or an assertion) added before the request goes counts too.
+        a.headers.push(("x-session-data".into(), "x".repeat(200)));
+        assert_eq!(gw.oversized(&a).map(|p| p.status), Some(431));
+        // The gateway's cookies never reach the origin: they count only as the client sent them
+        // (here 187 bytes, more than the room this request leaves for the identity).
+        let jar = login_jar(&mut gw, "alice", NOW);
+        let pad = 2048 - 10 - jar.len() - 2 - 100;
+        let headers = h(&[("cookie", &format!("{jar}; {}", "p".repeat(pad)))]);
+        let a = proxy(gw.start(&get(&headers), NOW, &Entropy::default()));
+        assert!(a
+            .headers
+            .contains(&("x-session-sub".into(), "alice".into())));
+        assert_eq!(gw.oversized(&a), None);
     }
 
     /// The runtime can neither build nor send a GET or HEAD with a body: a 400 here, not the 500

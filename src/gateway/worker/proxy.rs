@@ -86,6 +86,9 @@ pub(super) fn start(
     if store.is_some() || !no_assertion {
         return later(async move { run(&p, attempt, body, store).await });
     }
+    if let Some(big) = with(&p.gw, |g| g.oversized(&attempt)).flatten() {
+        return reply(page(&big));
+    }
     let outgoing = match http::build(&attempt, &p.method, body, &p.client, &p.headers) {
         Ok(outgoing) => outgoing,
         Err(e) => return reply(not_built(&e)),
@@ -158,6 +161,10 @@ pub(super) async fn run(
         if let Err(e) = assertion::add(gw, &mut attempt, now).await {
             console_error!("edge-session gateway: signing the origin assertion failed: {e}");
             return page(&Page::internal());
+        }
+        // Over the limit with the gateway's headers (session data, assertion): never sent.
+        if let Some(big) = with(gw, |g| g.oversized(&attempt)).flatten() {
+            return page(&big);
         }
         let outgoing =
             match http::build(&attempt, request.method, body.take(), &p.client, &p.headers) {
