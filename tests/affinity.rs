@@ -672,43 +672,65 @@ fn load_is_balanced_and_follows_the_weights() {
 
 /// Frozen: which backend these keys go to (tests/vectors/affinity.json, also checked from
 /// JavaScript). A change here re-routes every key in the world, and must be deliberate. Run
-/// natively and in WebAssembly, it shows both decide alike.
+/// natively and in WebAssembly, it shows both decide alike. The cookie and URL entries hold
+/// values issued before (the value's format and its keyed backend reference): a version that
+/// reads them otherwise reassigns every visitor it meets while two versions run.
 #[test]
 fn frozen_routing_vectors() {
     let vectors: serde_json::Value =
         serde_json::from_str(include_str!("vectors/affinity.json")).unwrap();
     let entries = vectors["routing"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), 5);
+    let list = |v: &serde_json::Value, name: &str| -> Vec<String> {
+        v.get(name).map_or(Vec::new(), |l| {
+            let l = l.as_array().unwrap();
+            l.iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+        })
+    };
     for v in entries {
         let name = v["name"].as_str().unwrap();
-        let a = Affinity::new(serde_json::from_value(v["config"].clone()).unwrap()).unwrap();
+        let mut a = Affinity::new(serde_json::from_value(v["config"].clone()).unwrap()).unwrap();
+        for id in list(v, "down") {
+            a.set_healthy(&id, false).unwrap();
+        }
+        for id in list(v, "draining") {
+            a.set_draining(&id, true).unwrap();
+        }
         let now = v["now"].as_u64().unwrap();
-        let requests: Vec<RouteRequest<'_>> = match (v.get("headers"), v.get("clientIps")) {
-            (Some(headers), None) => headers
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| RouteRequest {
-                    header: Some(h.as_str().unwrap()),
-                    ..RouteRequest::default()
-                })
-                .collect(),
-            (None, Some(ips)) => ips
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|ip| RouteRequest {
-                    client_ip: Some(ip.as_str().unwrap()),
-                    ..RouteRequest::default()
-                })
-                .collect(),
-            _ => panic!("{name}: headers or clientIps"),
-        };
-        let got: String = requests
-            .iter()
-            .map(|r| a.route(r, now).unwrap().backend)
+        let inputs: Vec<(&str, String)> = ["headers", "clientIps", "cookies", "urls"]
+            .into_iter()
+            .flat_map(|kind| list(v, kind).into_iter().map(move |x| (kind, x)))
             .collect();
+        assert!(!inputs.is_empty(), "{name}");
+        let (mut got, mut moved) = (String::new(), String::new());
+        for (kind, x) in &inputs {
+            let x = Some(x.as_str());
+            let request = match *kind {
+                "headers" => RouteRequest {
+                    header: x,
+                    ..RouteRequest::default()
+                },
+                "clientIps" => RouteRequest {
+                    client_ip: x,
+                    ..RouteRequest::default()
+                },
+                "cookies" => RouteRequest {
+                    cookie: x,
+                    ..RouteRequest::default()
+                },
+                _ => RouteRequest {
+                    url: x,
+                    ..RouteRequest::default()
+                },
+            };
+            let route = a.route(&request, now).unwrap();
+            got.push_str(route.backend);
+            moved.push(if route.reassigned { '1' } else { '0' });
+        }
         assert_eq!(got, v["expected"].as_str().unwrap(), "{name}");
+        if let Some(reassigned) = v.get("reassigned") {
+            assert_eq!(moved, reassigned.as_str().unwrap(), "{name}: reassigned");
+        }
     }
 }
 

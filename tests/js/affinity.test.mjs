@@ -278,14 +278,22 @@ test("ip and header modes: a key sent away from its first backend (down or drain
 
 test("the frozen routing vectors (tests/vectors/affinity.json) match the Rust tests", () => {
   const { routing } = vectors("affinity.json");
-  assert.equal(routing.length, 2);
+  assert.equal(routing.length, 5);
   for (const v of routing) {
     const a = new Affinity(v.config);
-    const requests = v.headers
-      ? v.headers.map((header) => ({ header, now: v.now }))
-      : v.clientIps.map((clientIp) => ({ clientIp, now: v.now }));
-    const got = requests.map((r) => a.route(r).backend).join("");
-    assert.equal(got, v.expected, v.name);
+    for (const id of v.down ?? []) a.setHealthy(id, false);
+    for (const id of v.draining ?? []) a.setDraining(id, true);
+    const requests = [
+      ...(v.headers ?? []).map((header) => ({ header })),
+      ...(v.clientIps ?? []).map((clientIp) => ({ clientIp })),
+      ...(v.cookies ?? []).map((cookie) => ({ cookie })),
+      ...(v.urls ?? []).map((url) => ({ url })),
+    ];
+    const routes = requests.map((r) => a.route({ ...r, now: v.now }));
+    assert.equal(routes.map((r) => r.backend).join(""), v.expected, v.name);
+    if (v.reassigned !== undefined) {
+      assert.equal(routes.map((r) => (r.reassigned ? "1" : "0")).join(""), v.reassigned, v.name);
+    }
   }
 });
 
