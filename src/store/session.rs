@@ -1194,4 +1194,70 @@ mod tests {
             assert!(shown.contains("Session"), "{shown}");
         }
     }
+
+    /// The frozen vectors of tests/vectors/store.json: the session-id cookie and the store key
+    /// this version writes for an id, the entry as the store keeps it, the subject's tag its
+    /// links are read under, and the revocation record. What an earlier version wrote (the
+    /// entry of tests/vectors/record.json under that key, a link under that tag, a revocation
+    /// under that key) is found: a change to any of them must be deliberate, as it loses every
+    /// stored session (or revocation) of the version it replaces while both run.
+    #[test]
+    fn frozen_store_vectors() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/store.json")).unwrap();
+        let record: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/record.json")).unwrap();
+        let record = &record["open"][0];
+        let configs: Vec<crate::KeyConfig> = serde_json::from_value(v["keys"].clone()).unwrap();
+        let ring = KeyRing::from_config(&configs).unwrap();
+        let config: SessionConfig = serde_json::from_value(v["config"].clone()).unwrap();
+        let store = MemoryStore::new();
+        let s = Sessions::new(&store, &ring, config).unwrap();
+        let text = |name: &str| v[name].as_str().unwrap().to_owned();
+        let hex = text("idHex");
+        let id: [u8; ID_BYTES] = (0..ID_BYTES)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+            .try_into()
+            .unwrap();
+        assert_eq!(hex, record["idHex"]);
+        let (created, now) = (v["created"].as_u64().unwrap(), v["now"].as_u64().unwrap());
+
+        // Written: the id's store key and cookie.
+        let (key, cookie) = s.identify(&id, created, now).unwrap();
+        assert_eq!(
+            (key.as_str(), cookie.as_str()),
+            (&*text("storeKey"), &*text("idCookie"))
+        );
+
+        // Read: the record vector's entry under that key, named by that cookie.
+        let entry = Entry::from_json(&text("entry")).unwrap();
+        assert_eq!(entry.to_json(), text("entry"));
+        assert_eq!(entry.value, record["sealed"].as_str().unwrap());
+        assert_eq!(entry.version, record["version"].as_u64().unwrap());
+        block_on(store.save(&key, &entry, None, now)).unwrap();
+        let session = load(&s, &cookie, now).expect("the entry an earlier version wrote");
+        assert_eq!(json!(session.data()), record["record"]["data"]);
+        assert_eq!(session.subject(), Some(&*text("subject")));
+        assert_eq!(entry.expires, s.deadline(&session.record));
+
+        // Read: a link under the subject's tag, which a revocation of the subject follows.
+        let tag = text("subjectTag");
+        block_on(store.link(&tag, &key, entry.expires, now)).unwrap();
+        assert_eq!(block_on(s.revoke_subject(&text("subject"))).unwrap(), 1);
+        assert!(load(&s, &cookie, now).is_none());
+
+        // Written and read: the subject's revocation record.
+        block_on(s.revoke_tokens(&text("subject"), now, 3600)).unwrap();
+        let revocation = block_on(store.load(&text("revocationKey"))).unwrap();
+        assert_eq!(revocation.map(|e| e.to_json()), Some(text("revocation")));
+        let other = MemoryStore::new();
+        let entry = Entry::from_json(&text("revocation")).unwrap();
+        block_on(other.save(&text("revocationKey"), &entry, None, now)).unwrap();
+        let s = Sessions::new(&other, &ring, SessionConfig::default()).unwrap();
+        assert_eq!(
+            block_on(s.min_issued_at(&text("subject"))).unwrap(),
+            Some(now)
+        );
+    }
 }
