@@ -702,6 +702,37 @@ mod tests {
         assert_eq!(Snapshot::parse("[]"), None);
     }
 
+    /// The snapshot in KV, frozen: while a deploy spreads (or a gradual deployment splits the
+    /// cron's runs) each version writes what the other reads, under the same key. A member a
+    /// later version adds is read past, not taken for no snapshot (which would drop the shared
+    /// health at every instance of the earlier version).
+    #[test]
+    fn the_snapshot_in_kv_is_frozen() {
+        assert_eq!(KV_KEY, "health:v1");
+        let text = concat!(
+            r#"{"checked_at":1800000000,"origins":{"#,
+            r#""a":{"healthy":true,"status":200,"ms":12},"#,
+            r#""b":{"healthy":false,"error":"connection refused","ms":3000},"#,
+            r#""c":{"healthy":false,"status":503,"ms":40}}}"#
+        );
+        let snapshot = Snapshot {
+            checked_at: 1_800_000_000,
+            origins: [
+                ("a", Probe::answered(200, 12)),
+                ("b", Probe::failed("connection refused", 3000)),
+                ("c", Probe::answered(503, 40)),
+            ]
+            .into_iter()
+            .map(|(id, p)| (id.to_owned(), p))
+            .collect(),
+        };
+        assert_eq!(snapshot.to_json(), text);
+        assert_eq!(Snapshot::parse(text), Some(snapshot.clone()));
+        assert_eq!(snapshot.down(), ["b", "c"]);
+        let later = r#"{"checked_at":1800000000,"v":2,"origins":{"a":{"healthy":true,"status":200,"ms":12,"region":"x"},"b":{"healthy":false,"error":"connection refused","ms":3000},"c":{"healthy":false,"status":503,"ms":40}}}"#;
+        assert_eq!(Snapshot::parse(later), Some(snapshot));
+    }
+
     /// What the book keeps to answer in O(1) (each origin's snapshot mark by index, the earliest
     /// ends of the passive marks) against the rule written out: an origin is up when it is
     /// passively up and not marked down by a fresh snapshot, unless the fresh snapshot marks
