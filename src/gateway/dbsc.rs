@@ -2084,4 +2084,38 @@ mod tests {
             }
         }
     }
+
+    /// The key cookie, frozen: one an earlier version sealed (the first key of `SESSION_KEYS`,
+    /// purpose `gateway/dbsc-key`, claims `sid` and `jwk`) opens, and gives the device key of
+    /// its session. While a deploy spreads, a refresh at one version reads the key cookie the
+    /// other sealed at the registration or the refresh before: a version that sealed or read it
+    /// otherwise would answer `{"continue": false}` there, ending the browser's device-bound
+    /// session for good. Also frozen: the store key of a used challenge (a challenge used at one
+    /// version is refused at the other).
+    #[test]
+    fn a_key_cookie_an_earlier_version_sealed_opens() {
+        const SEALED: &str = "gQJrMYCkp9oGgPUkAMFTI1mXaD0GuJ0Xk6eVbAygayuKeDvcnIBcS4f4odDuqtLMPTZ5gQ8UX3LE8upOy9XX_KToQtzBR3HQnh_v1YnX8mfh6tAxHi5vX-S1houxeG6Db9VUW27dociH3OY5iIqoUemHQMZNXlBXRi4TFXTgjWlfyRRQ5xZ4VyvlN31iZex5ZQC_Iwdj7RinZFElBFn9ixSL9M87hAl-zKe5kn-Hqn0P1pr5YaH4TQJVtNneHbypp7s7Wql0Oo8t";
+        let config = crate::gateway::config::from_pairs(&[
+            ("ORIGINS", r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#),
+            ("SESSION_KEYS", KEYS),
+            ("DBSC", "on"),
+        ])
+        .unwrap();
+        let d = config.built.dbsc.as_ref().unwrap();
+        let key = DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap();
+        let name = d.settings.key_cookie.name();
+        assert_eq!(name, "__Secure-session-key");
+        let headers = [("cookie".to_owned(), format!("{name}={SEALED}"))];
+        let jkt = key.thumbprint();
+        assert_eq!(
+            d.bound_key(&headers, "sid-1", &jkt, NOW + 60),
+            Some((key, false))
+        );
+        assert_eq!(d.bound_key(&headers, "sid-2", &jkt, NOW + 60), None);
+        let challenge = ChallengeId {
+            id: "abc".into(),
+            expires: NOW,
+        };
+        assert_eq!(used_key(&challenge), "dbsc:abc");
+    }
 }
