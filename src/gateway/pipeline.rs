@@ -3167,6 +3167,49 @@ mod tests {
         assert!(!set_cookies(&out.headers).contains(&removal.as_str()));
     }
 
+    /// A key rotated as docs/gateway.md says, in two deploys (the new key second, then first):
+    /// while each deploy spreads, requests alternate between the two versions, and every one
+    /// sees the session, at the same origin, whichever version logged the user in. (In the
+    /// second deploy each version takes the other's first key for an older one, and signs the
+    /// session again with its own: a new cookie at a request that changes version, never a
+    /// logout.)
+    #[test]
+    fn a_key_rotated_in_two_deploys_keeps_every_session_while_two_versions_run() {
+        const K1: &str = r#"{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#;
+        const K2: &str =
+            r#"{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"}"#;
+        let rings = [
+            format!("[{K1}]"),
+            format!("[{K1},{K2}]"),
+            format!("[{K2},{K1}]"),
+        ];
+        for format in ["compact", "sealed", "jwt"] {
+            for deploy in 0..2 {
+                let mut versions = [&rings[deploy], &rings[deploy + 1]]
+                    .map(|keys| gateway(&[("SESSION_KEYS", keys), ("SESSION_FORMAT", format)]));
+                for login_at in 0..2 {
+                    let what = format!("{format}, deploy {}, login at {login_at}", deploy + 1);
+                    let gw = &mut versions[login_at];
+                    let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+                    let issue = h(&[("x-session-issue", r#"{"sub":"alice"}"#)]);
+                    let out = gw.finish(&a, &issue, NOW, &Entropy::default()).unwrap();
+                    let mut jar = crate::gateway::jar::Jar::default();
+                    jar.take(&out.headers);
+                    for i in 0..6 {
+                        let now = NOW + 10 * (i as u64 + 1);
+                        let gw = &mut versions[(login_at + 1 + i) % 2];
+                        let b = proxy(gw.start(&get(&[jar.header()]), now, &Entropy::default()));
+                        let status = headers::get(&b.headers, "x-session-status");
+                        assert_eq!(status, Some("valid"), "{what}: request {i}");
+                        assert_eq!(b.origin, a.origin, "{what}: request {i}");
+                        let out = gw.finish(&b, &[], now, &Entropy::default()).unwrap();
+                        jar.take(&out.headers);
+                    }
+                }
+            }
+        }
+    }
+
     /// A change of `SESSION_FORMAT` spreads: each version meets the other's session tokens.
     /// They are not sessions here (anonymous, `invalid`), but are not cleared either: a user
     /// who logged in at one version was logged out at the first request that reached the
