@@ -3210,6 +3210,37 @@ mod tests {
         }
     }
 
+    /// In the IP and header modes the origin is a hash under the affinity secret itself, which
+    /// has no previous one to honour: a `SESSION_KEYS` rotation (whose first key is the affinity
+    /// secret by default) moves most visitors once the new key is first, and while that deploy
+    /// spreads a visitor goes to either version's choice at each request. `AFFINITY_SECRET` set
+    /// to the first key's secret before the rotation keeps every visitor where it was.
+    #[test]
+    fn a_key_rotation_moves_ip_visitors_unless_the_affinity_secret_is_set() {
+        const K1: &str = r#"{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#;
+        const K2: &str =
+            r#"{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"}"#;
+        let moved = |extra: &[(&str, &str)]| {
+            let [mut old, mut new] = [format!("[{K1},{K2}]"), format!("[{K2},{K1}]")].map(|keys| {
+                let mut vars = vec![("SESSION_KEYS", keys.as_str()), ("AFFINITY_MODE", "ip")];
+                vars.extend_from_slice(extra);
+                gateway(&vars)
+            });
+            (0..60)
+                .filter(|i| {
+                    let ip = format!("192.0.2.{i}");
+                    let headers = h(&[("cf-connecting-ip", &ip)]);
+                    let [a, b] = [&mut old, &mut new]
+                        .map(|gw| proxy(gw.start(&get(&headers), NOW, &Entropy::default())).origin);
+                    a != b
+                })
+                .count()
+        };
+        assert!(moved(&[]) > 20, "{}", moved(&[]));
+        let first = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        assert_eq!(moved(&[("AFFINITY_SECRET", first)]), 0);
+    }
+
     /// A change of `SESSION_FORMAT` spreads: each version meets the other's session tokens.
     /// They are not sessions here (anonymous, `invalid`), but are not cleared either: a user
     /// who logged in at one version was logged out at the first request that reached the
