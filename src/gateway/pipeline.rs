@@ -3241,6 +3241,78 @@ mod tests {
         assert_eq!(moved(&[("AFFINITY_SECRET", first)]), 0);
     }
 
+    /// The gateway routes as the library's frozen vectors say (tests/vectors/affinity.json),
+    /// with the origins of `ORIGINS` as the backends (ids, weights, draining) and the first key
+    /// of `SESSION_KEYS` as the secret: the same address, header or earlier value goes to the
+    /// same origin at every version. A gateway that keyed or listed its router otherwise would
+    /// move every visitor at its deploy, and send each request to either version's choice while
+    /// it spread.
+    #[test]
+    fn the_gateway_routes_as_the_frozen_affinity_vectors() {
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/affinity.json")).unwrap();
+        let mut checked = 0;
+        for v in vectors["routing"].as_array().unwrap() {
+            let name = v["name"].as_str().unwrap();
+            let config = &v["config"];
+            let mode = config["mode"].as_str().unwrap();
+            // The library's URL parameter is not the gateway's.
+            if mode == "url" {
+                continue;
+            }
+            let draining = v
+                .get("draining")
+                .map_or(Vec::new(), |d| d.as_array().unwrap().clone());
+            let origins: Vec<serde_json::Value> = (config["backends"].as_array().unwrap().iter())
+                .enumerate()
+                .map(|(i, b)| {
+                    serde_json::json!({
+                        "id": b["id"],
+                        "url": format!("http://127.0.0.1:{}", 9001 + i),
+                        "weight": b.get("weight").cloned().unwrap_or(1.into()),
+                        "draining": draining.contains(&b["id"]),
+                    })
+                })
+                .collect();
+            let origins = serde_json::to_string(&origins).unwrap();
+            let keys = format!(r#"[{{"id":"k1","secret":{}}}]"#, config["secret"]);
+            let mut gw = gateway(&[
+                ("ORIGINS", &origins),
+                ("SESSION_KEYS", &keys),
+                ("AFFINITY_MODE", mode),
+                ("AFFINITY_HEADER", "x-tenant"),
+            ]);
+            let (header, list) = match mode {
+                "header" => ("x-tenant", &v["headers"]),
+                "ip" => ("cf-connecting-ip", &v["clientIps"]),
+                _ => ("cookie", &v["cookies"]),
+            };
+            let now = v["now"].as_u64().unwrap();
+            // Origins down: as the shared health snapshot says.
+            if let Some(down) = v.get("down") {
+                let snapshot = crate::gateway::health::Snapshot {
+                    checked_at: now,
+                    origins: (down.as_array().unwrap().iter())
+                        .map(|id| {
+                            let probe = crate::gateway::health::Probe::answered(503, 1);
+                            (id.as_str().unwrap().to_owned(), probe)
+                        })
+                        .collect(),
+                };
+                gw.health_mut().set_shared(Some(snapshot), now);
+            }
+            let got: String = (list.as_array().unwrap().iter())
+                .map(|x| {
+                    let headers = h(&[(header, x.as_str().unwrap())]);
+                    proxy(gw.start(&get(&headers), now, &Entropy::default())).origin
+                })
+                .collect();
+            assert_eq!(got, v["expected"].as_str().unwrap(), "{name}");
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
+    }
+
     /// A change of `SESSION_FORMAT` spreads: each version meets the other's session tokens.
     /// They are not sessions here (anonymous, `invalid`), but are not cleared either: a user
     /// who logged in at one version was logged out at the first request that reached the
