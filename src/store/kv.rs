@@ -70,12 +70,12 @@ impl Backend for KvStore {
     }
 
     async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
-        self.put(&format!("u:{subject}/{key}"), "", until, now)
+        self.put(&super::kv_link(subject, key), "", until, now)
             .await
     }
 
     async fn revoke(&self, subject: &str) -> Result<usize> {
-        let prefix = format!("u:{subject}/");
+        let prefix = super::kv_links(subject);
         let mut cursor = JsValue::UNDEFINED;
         let mut n = 0;
         loop {

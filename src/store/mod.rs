@@ -92,6 +92,26 @@ impl Entry {
     }
 }
 
+/// The KV key of the link of session `key` to the subject of tag `subject` (`u:<tag>/<key>`):
+/// [`kv_links`] lists them.
+#[cfg(any(feature = "store", feature = "gateway", test))]
+pub(crate) fn kv_link(subject: &str, key: &str) -> String {
+    format!("{}{key}", kv_links(subject))
+}
+
+/// The KV key prefix of the links of the subject of tag `subject` (`u:<tag>/`).
+#[cfg(any(feature = "store", feature = "gateway", test))]
+pub(crate) fn kv_links(subject: &str) -> String {
+    format!("u:{subject}/")
+}
+
+/// The name of the Durable Object that holds the links of the subject of tag `subject`
+/// (`u:<tag>`; a session's object is named by its store key, `s:...`).
+#[cfg(any(feature = "store", feature = "gateway", test))]
+pub(crate) fn subject_object(subject: &str) -> String {
+    format!("u:{subject}")
+}
+
 /// How a store orders concurrent writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consistency {

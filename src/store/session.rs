@@ -1243,6 +1243,12 @@ mod tests {
 
         // Read: a link under the subject's tag, which a revocation of the subject follows.
         let tag = text("subjectTag");
+        assert_eq!(crate::store::kv_link(&tag, &key), text("kvLink"));
+        assert!(text("kvLink").starts_with(&crate::store::kv_links(&tag)));
+        assert_eq!(
+            crate::store::subject_object(&tag),
+            text("subjectObjectName")
+        );
         block_on(store.link(&tag, &key, entry.expires, now)).unwrap();
         assert_eq!(block_on(s.revoke_subject(&text("subject"))).unwrap(), 1);
         assert!(load(&s, &cookie, now).is_none());

@@ -108,7 +108,9 @@ impl Backend for DurableStore {
             until,
             now,
         };
-        self.send(&format!("u:{subject}"), &op).await.map(drop)
+        self.send(&crate::store::subject_object(subject), &op)
+            .await
+            .map(drop)
     }
 
     /// Deletes the subject's linked sessions, 32 at once (`REVOKE_BATCH`), and forgets the links
@@ -118,7 +120,7 @@ impl Backend for DurableStore {
     /// meanwhile (a `regenerate` of a session this deleted, which stores and links the new id
     /// before it ends the old one) is ended too.
     async fn revoke(&self, subject: &str) -> Result<usize> {
-        let subject = format!("u:{subject}");
+        let subject = crate::store::subject_object(subject);
         let mut n = 0;
         for _ in 0..REVOKE_PASSES {
             let keys = (self.send(&subject, &Op::Links).await?.keys).unwrap_or_default();
