@@ -2090,7 +2090,8 @@ mod tests {
     /// its session. While a deploy spreads, a refresh at one version reads the key cookie the
     /// other sealed at the registration or the refresh before: a version that sealed or read it
     /// otherwise would answer `{"continue": false}` there, ending the browser's device-bound
-    /// session for good. Also frozen: the store key of a used challenge (a challenge used at one
+    /// session for good. Also frozen: the endpoints' paths (a registration names the refresh
+    /// path the browser keeps) and the store key of a used challenge (a challenge used at one
     /// version is refused at the other).
     #[test]
     fn a_key_cookie_an_earlier_version_sealed_opens() {
@@ -2112,6 +2113,12 @@ mod tests {
             Some((key, false))
         );
         assert_eq!(d.bound_key(&headers, "sid-2", &jkt, NOW + 60), None);
+        // The endpoints a browser's registration names: it refreshes at the one it was given,
+        // at whichever version it reaches.
+        assert_eq!(
+            (REGISTER_PATH, REFRESH_PATH),
+            ("/__edge/dbsc/register", "/__edge/dbsc/refresh")
+        );
         let challenge = ChallengeId {
             id: "abc".into(),
             expires: NOW,
