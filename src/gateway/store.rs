@@ -1385,6 +1385,53 @@ pub(super) mod tests {
         assert_eq!(out.set_cookie, None);
     }
 
+    /// A key rotated in two deploys (the new key second, then first), with a stored session:
+    /// while the second deploy spreads, requests alternate between the versions ([k1, k2] and
+    /// [k2, k1]), and the session created at either is read and written at both, its id cookie
+    /// kept; a revocation of its user at either version ends it.
+    #[test]
+    fn a_stored_session_lives_through_a_key_rotated_in_two_deploys() {
+        let store = MemoryStore::new();
+        let ring = |keys: &[(&str, u8)]| {
+            let keys = keys
+                .iter()
+                .map(|(id, b)| ((*id).into(), Secret::new([*b; 32]).unwrap()));
+            KeyRing::new(keys.collect()).unwrap()
+        };
+        let rings = [ring(&[("k1", 5), ("k2", 6)]), ring(&[("k2", 6), ("k1", 5)])];
+        let versions = rings
+            .each_ref()
+            .map(|r| Sessions::new(&store, r, SessionConfig::default()).unwrap());
+        for created_at in 0..2 {
+            for revoked_at in 0..2 {
+                let add = directives(Some(r#"{"n":0}"#), None, false);
+                let (_, _, jar) = request(&versions[created_at], None, &add, NOW);
+                assert!(jar.is_some());
+                for i in 1..5u64 {
+                    let s = &versions[(created_at + i as usize) % 2];
+                    let patch = format!(r#"{{"n":{i}}}"#);
+                    let d = directives(Some(&patch), None, false);
+                    let (h, out, kept) = request(s, jar.as_deref(), &d, NOW + i);
+                    assert_eq!(data_header(&h), json!({ "n": i - 1 }), "request {i}");
+                    assert_eq!((out.set_cookie, &kept), (None, &jar), "request {i}");
+                }
+                // Logged in at the last version, revoked at either.
+                let login = directives(None, Some(r#"{"sub":"alice"}"#), false);
+                let (_, _, jar) = request(&versions[created_at], jar.as_deref(), &login, NOW + 9);
+                let none = directives(None, None, false);
+                for s in &versions {
+                    let (h, _, _) = request(s, jar.as_deref(), &none, NOW + 9);
+                    assert_eq!(data_header(&h), json!({ "n": 4 }), "{created_at}");
+                }
+                block_on(revoke(&versions[revoked_at], "alice", 7200, NOW + 10)).unwrap();
+                for s in &versions {
+                    let (h, _, _) = request(s, jar.as_deref(), &none, NOW + 11);
+                    assert_eq!(data_header(&h), json!({}), "{created_at} {revoked_at}");
+                }
+            }
+        }
+    }
+
     /// A revocation lives in the store it was made in: after a switch of `STORE` (or while the
     /// deploy spreads, at the other version) the new store has no `minIssuedAt` for the
     /// subject, and a session token revoked before is valid again until it is revoked anew
