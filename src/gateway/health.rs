@@ -115,21 +115,22 @@ impl Snapshot {
             .collect()
     }
 
-    /// Whether this result is worth a KV write, given the one stored: when some origin's health
-    /// changed, or the stored one is past half of `max_age`. KV writes are scarce (1,000 a day
-    /// on the free plan), so a cron every minute writes about every `max_age / 2` when nothing
-    /// changes.
+    /// Whether this result is worth a KV write, given the one stored: when what a reader takes
+    /// from it for an origin this one probed changed, or the stored one is past half of
+    /// `max_age`. KV writes are scarce (1,000 a day on the free plan), so a cron every minute
+    /// writes about every `max_age / 2` when nothing changes. A reader takes an origin a
+    /// snapshot does not name for up ([`HealthBook::set_shared`]) and ignores origins it does
+    /// not route to, so an origin missing from the stored one changes something only when it is
+    /// down, and one only the stored one has (removed from `ORIGINS`) nothing: while a deploy
+    /// that changes `ORIGINS` spreads, two versions probing other origins each wrote over the
+    /// other's at every run.
     pub fn worth_writing(&self, stored: Option<&Snapshot>, max_age: u64) -> bool {
-        let health = |s: &Snapshot| {
-            s.origins
-                .iter()
-                .map(|(id, p)| (id.clone(), p.healthy))
-                .collect::<Vec<_>>()
-        };
         stored.is_none_or(|old| {
+            let up = |s: &Snapshot, id: &str| s.origins.get(id).is_none_or(|p| p.healthy);
+            let changed = (self.origins.keys()).any(|id| up(old, id) != up(self, id));
             // `abs_diff`: a stored one from the future (a corrupt entry, a clock far ahead) is
             // written over too, not kept until the health changes.
-            health(old) != health(self) || self.checked_at.abs_diff(old.checked_at) >= max_age / 2
+            changed || self.checked_at.abs_diff(old.checked_at) >= max_age / 2
         })
     }
 }
@@ -669,8 +670,58 @@ mod tests {
         new.origins.insert("a".into(), Probe::failed("refused", 1));
         assert!(new.worth_writing(Some(&old), 300), "health changed");
         new.origins.insert("a".into(), Probe::answered(200, 1));
+        new.origins.insert("b".into(), Probe::failed("refused", 1));
+        assert!(new.worth_writing(Some(&old), 300), "origin added, down");
         new.origins.insert("b".into(), Probe::answered(200, 1));
-        assert!(new.worth_writing(Some(&old), 300), "origin added");
+        assert!(
+            !new.worth_writing(Some(&old), 300),
+            "origin added, up: as read before"
+        );
+    }
+
+    /// While a deploy that changes `ORIGINS` spreads (or a gradual deployment splits the cron's
+    /// runs), the two versions probe different origins and write the one snapshot in turn. Each
+    /// took the other's for a change (its list of origins differs) and wrote at every run: a KV
+    /// write a minute, 1,440 a day, over the free plan's 1,000. A stored snapshot is worth
+    /// replacing when an origin this version probes is missing from it or changed, or it is
+    /// half its age; one it does not probe (the other version's) changes nothing: the two write
+    /// no more often than one does.
+    #[test]
+    fn two_versions_with_other_origins_write_no_more_than_one() {
+        let probed = |ids: &[&str], at: UnixTime| Snapshot {
+            checked_at: at,
+            origins: (ids.iter())
+                .map(|id| ((*id).to_owned(), Probe::answered(200, 1)))
+                .collect(),
+        };
+        let writes = |versions: &[&[&str]]| {
+            let mut stored: Option<Snapshot> = None;
+            let mut n = 0;
+            for run in 0..20u64 {
+                let ids = versions[run as usize % versions.len()];
+                let snapshot = probed(ids, 1000 + 60 * run);
+                if snapshot.worth_writing(stored.as_ref(), 300) {
+                    stored = Some(snapshot);
+                    n += 1;
+                }
+            }
+            n
+        };
+        let one = writes(&[&["a", "b", "c"]]);
+        assert_eq!(one, 7);
+        assert!(writes(&[&["a", "b", "c"], &["a", "b", "c", "d"]]) <= one + 1);
+        assert!(writes(&[&["a", "b", "c"], &["a", "b"]]) <= one + 1);
+        // An origin of its own missing from the stored snapshot is a change when it is down
+        // (readers take a missing one for up).
+        let mut old = probed(&["a", "b"], 1000);
+        let mut new = probed(&["a", "b", "c"], 1060);
+        assert!(!new.worth_writing(Some(&old), 300));
+        new.origins.insert("c".into(), Probe::failed("refused", 1));
+        assert!(new.worth_writing(Some(&old), 300));
+        // One of its own whose health changed is, whatever the other origins.
+        old.origins.insert("c".into(), Probe::failed("refused", 1));
+        assert!(probed(&["a", "b", "c"], 1060).worth_writing(Some(&old), 300));
+        assert!(!probed(&["a", "b"], 1060).worth_writing(Some(&old), 300));
     }
 
     #[test]
