@@ -556,8 +556,15 @@ pub(super) mod tests {
 
     /// Sessions over `store` with the key these tests sign with.
     pub(in crate::gateway) fn sessions<S: Backend>(store: S) -> Sessions<S> {
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
-        Sessions::new(store, &ring, SessionConfig::default()).unwrap()
+        Sessions::new(store, &ring(&[("k1", 5)]), SessionConfig::default()).unwrap()
+    }
+
+    /// A keyring of these `(id, byte)` keys, each secret 32 times its byte, the first signing.
+    fn ring(keys: &[(&str, u8)]) -> KeyRing {
+        let keys = keys
+            .iter()
+            .map(|(id, b)| ((*id).into(), Secret::new([*b; 32]).unwrap()));
+        KeyRing::new(keys.collect()).unwrap()
     }
 
     fn directives(data: Option<&str>, issue: Option<&str>, clear: bool) -> Directives {
@@ -1277,8 +1284,7 @@ pub(super) mod tests {
         let mut st = settings();
         st.sessions.max_data_bytes = 4096;
         let store = MemoryStore::new();
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([5u8; 32]).unwrap())]).unwrap();
-        let s = Sessions::new(&store, &ring, st.sessions.clone()).unwrap();
+        let s = Sessions::new(&store, &ring(&[("k1", 5)]), st.sessions.clone()).unwrap();
         let (_, _, jar) = request(&s, None, &directives(Some("{\"n\":0}"), None, false), NOW);
         let header = format!("__Host-sid={}", jar.clone().unwrap());
         let e = "\\u00e9".repeat(400);
@@ -1355,12 +1361,6 @@ pub(super) mod tests {
     #[test]
     fn a_stored_session_needs_the_key_that_signed_its_id() {
         let store = MemoryStore::new();
-        let ring = |keys: &[(&str, u8)]| {
-            let keys = keys
-                .iter()
-                .map(|(id, b)| ((*id).into(), Secret::new([*b; 32]).unwrap()));
-            KeyRing::new(keys.collect()).unwrap()
-        };
         let at = |r: &KeyRing| Sessions::new(&store, r, SessionConfig::default()).unwrap();
         let (k1, k2k1, k2) = (
             ring(&[("k1", 5)]),
@@ -1392,12 +1392,6 @@ pub(super) mod tests {
     #[test]
     fn a_stored_session_lives_through_a_key_rotated_in_two_deploys() {
         let store = MemoryStore::new();
-        let ring = |keys: &[(&str, u8)]| {
-            let keys = keys
-                .iter()
-                .map(|(id, b)| ((*id).into(), Secret::new([*b; 32]).unwrap()));
-            KeyRing::new(keys.collect()).unwrap()
-        };
         let rings = [ring(&[("k1", 5), ("k2", 6)]), ring(&[("k2", 6), ("k1", 5)])];
         let versions = rings
             .each_ref()
