@@ -441,6 +441,9 @@ export function affinity(router, options = {}) {
         url: c.req.url,
         clientIp: clientIp(c),
         header: header ? (c.req.header(header) ?? null) : null,
+        // A cross-site request the browser withheld the cookie from gets none to keep in its place.
+        method: c.req.method,
+        secFetchSite: c.req.header("sec-fetch-site") ?? null,
       });
     } catch (e) {
       if (e?.code === "no_backend" || e?.code === "backend_unavailable") {

@@ -240,6 +240,30 @@ impl SetCookie {
         self
     }
 
+    /// Whether a browser withholds this cookie from a request of `method` whose `Sec-Fetch-Site`
+    /// is `site` (as browsers write it): from a cross-site one, with `SameSite=Strict` always, with `Lax` (or no
+    /// attribute, which browsers may read as `Lax`) unless it is a GET or HEAD (a top-level
+    /// navigation). A browser still keeps a cookie that the answer to a cross-site navigation
+    /// sets (RFC 6265bis), which replaces the one withheld.
+    ///
+    /// ```
+    /// use edge_session::cookie::{SameSite, SetCookie};
+    /// let lax = SetCookie::new("__Host-affinity");
+    /// assert!(lax.withheld_from("POST", Some("cross-site")));
+    /// assert!(!lax.withheld_from("GET", Some("cross-site")));
+    /// assert!(!lax.withheld_from("POST", Some("same-origin")));
+    /// let strict = lax.same_site(Some(SameSite::Strict));
+    /// assert!(strict.withheld_from("GET", Some("cross-site")));
+    /// ```
+    pub fn withheld_from(&self, method: &str, site: Option<&str>) -> bool {
+        site == Some("cross-site")
+            && match self.same_site.unwrap_or(SameSite::Lax) {
+                SameSite::Strict => true,
+                SameSite::Lax => !matches!(method, "GET" | "HEAD"),
+                SameSite::None => false,
+            }
+    }
+
     /// Sets or clears `Partitioned` (CHIPS: a separate jar per top-level site).
     pub fn partitioned(mut self, on: bool) -> Self {
         self.partitioned = on;

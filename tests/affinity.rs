@@ -293,6 +293,60 @@ fn cookie_attributes_follow_the_configuration() {
     assert!(set.ends_with("; SameSite=Strict"));
 }
 
+/// A browser withholds a `SameSite` cookie from a cross-site request (`Lax`: a form another site
+/// posts; `Strict`: any) yet keeps one set by the answer to a top-level navigation: a new
+/// visitor's value there would replace the visitor's own, and any site could move visitors off
+/// their backend with a form. Such a request presenting no cookie is routed, with none to set;
+/// one presenting a cookie is handled as ever (an invalid one replaced).
+#[test]
+fn a_cross_site_request_the_cookie_was_withheld_from_gets_none() {
+    for (same_site, method, site, set) in [
+        (SameSite::Lax, Some("POST"), Some("cross-site"), false),
+        (SameSite::Lax, Some("DELETE"), Some("cross-site"), false),
+        (SameSite::Lax, Some("GET"), Some("cross-site"), true),
+        (SameSite::Lax, Some("HEAD"), Some("cross-site"), true),
+        (SameSite::Lax, None, Some("cross-site"), true),
+        (SameSite::Lax, Some("POST"), Some("same-site"), true),
+        (SameSite::Lax, Some("POST"), Some("same-origin"), true),
+        (SameSite::Lax, Some("POST"), Some("none"), true),
+        (SameSite::Lax, Some("POST"), None, true),
+        (SameSite::Strict, Some("GET"), Some("cross-site"), false),
+        (SameSite::Strict, None, Some("cross-site"), false),
+        (SameSite::Strict, Some("GET"), Some("same-site"), true),
+        (SameSite::None, Some("POST"), Some("cross-site"), true),
+    ] {
+        let mut c = config(Mode::Cookie, &["a", "b"]);
+        c.same_site = same_site;
+        let a = Affinity::new(c).unwrap();
+        let request = |cookie| RouteRequest {
+            cookie,
+            method,
+            fetch_site: site,
+            ..new_visitor(7)
+        };
+        let case = format!("{same_site:?} {method:?} {site:?}");
+        let r = a.route(&request(Some("other=1")), NOW).unwrap();
+        assert_eq!(r.set_cookie.is_some(), set, "{case}");
+        assert!(!r.reassigned, "{case}");
+        // Presented all the same: honoured, or replaced when it is not.
+        let forged = format!("{COOKIE}=forged");
+        let r = a.route(&request(Some(&forged)), NOW).unwrap();
+        assert!(r.reassigned && r.set_cookie.is_some(), "{case}");
+        let honoured = cookie_on(&a, "b", NOW);
+        let r = a.route(&request(Some(&honoured)), NOW).unwrap();
+        assert_eq!((r.backend, r.reassigned), ("b", false), "{case}");
+    }
+    // Only cookie mode sets a cookie; URL mode still gives its URL.
+    let a = router(Mode::Url, &["a"]);
+    let request = RouteRequest {
+        url: Some("https://app.example/x"),
+        method: Some("POST"),
+        fetch_site: Some("cross-site"),
+        ..new_visitor(1)
+    };
+    assert!(a.route(&request, NOW).unwrap().url.is_some());
+}
+
 // ---- health, failover, draining ----
 
 #[test]
@@ -1320,7 +1374,7 @@ mod properties {
             cookie in any::<String>(), url in any::<String>(), ip in any::<String>(), header in any::<String>(),
             entropy in any::<u64>(), now in 0u64..1 << 53,
         ) {
-            let request = RouteRequest { cookie: Some(&cookie), url: Some(&url), client_ip: Some(&ip), header: Some(&header), entropy };
+            let request = RouteRequest { cookie: Some(&cookie), url: Some(&url), client_ip: Some(&ip), header: Some(&header), entropy, ..Default::default() };
             for mode in [Mode::Cookie, Mode::Url, Mode::Ip, Mode::Header] {
                 let a = router(mode, &["a", "b"]);
                 let r = a.route(&request, now).unwrap();

@@ -38,6 +38,17 @@ pub struct RouteRequest<'a> {
     pub client_ip: Option<&'a str>,
     /// The value of the configured header (header mode).
     pub header: Option<&'a str>,
+    /// Cookie mode: the request's method (`None` reads as GET). With [`fetch_site`]: a
+    /// cross-site request that the browser withheld the cookie from
+    /// ([`SetCookie::withheld_from`](crate::cookie::SetCookie::withheld_from): a form another
+    /// site posts; with `SameSite=Strict`, any) and that presented none is routed as a new
+    /// visitor's but gets no [`Route::set_cookie`]: the browser would keep it in place of the
+    /// visitor's own, and any site could move visitors off their backend with a form.
+    ///
+    /// [`fetch_site`]: RouteRequest::fetch_site
+    pub method: Option<&'a str>,
+    /// Cookie mode: the request's `Sec-Fetch-Site` header (see [`method`](RouteRequest::method)).
+    pub fetch_site: Option<&'a str>,
     /// Random bits for a new visitor's id. Mixed with a per-router counter and the time, so a
     /// constant still spreads visitors, but fresh randomness per request is best.
     pub entropy: u64,
@@ -393,16 +404,15 @@ impl Affinity {
             }
         }
         let Some((value, generation)) = live else {
-            // New visitor, or nothing usable presented.
+            // New visitor, or nothing usable presented; none from a browser that withheld its
+            // cookie gets none to keep in place of it (`RouteRequest::method`).
             let visitor = self.new_visitor(request.entropy, now);
             let index = self.backends.choose(visitor)?;
-            return self.pinned(
-                index,
-                any_presented,
-                self.fresh(index, visitor, now),
-                request,
-                now,
-            );
+            let withheld = !any_presented
+                && self.mode == Mode::Cookie
+                && (self.cookie).withheld_from(request.method.unwrap_or("GET"), request.fetch_site);
+            let issued = self.fresh(index, visitor, now).filter(|_| !withheld);
+            return self.pinned(index, any_presented, issued, request, now);
         };
         match self.backends.by_reference(generation, &value.backend) {
             Some(index) if self.backends.is_healthy(index) => {

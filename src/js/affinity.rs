@@ -69,6 +69,9 @@ export interface RouteRequest {
   clientIp?: string | null;
   /** The configured header's value (header mode). */
   header?: string | null;
+  /** Cookie mode: the request's method and its Sec-Fetch-Site header. A cross-site request that `sameSite` keeps the cookie from (a form another site posts; with "Strict", any) and that came without one gets no `setCookie`: the browser would keep it in place of the visitor's own. A Fetch `Request` gives both. */
+  method?: string | null;
+  secFetchSite?: string | null;
   /** The current time in seconds since the epoch (default: the clock). */
   now?: number;
 }
@@ -79,7 +82,7 @@ export interface RouteResult {
   backend: string;
   /** True when the visitor was moved (its state in a backend's memory is not there): its affinity value was not honoured (invalid, expired, or its backend down); in the ip and header modes, its key's first backend is down or draining. */
   reassigned: boolean;
-  /** Cookie mode: a Set-Cookie header value, when a value was issued or refreshed. */
+  /** Cookie mode: a Set-Cookie header value, when a value was issued or refreshed (none for a cross-site request the cookie was withheld from: see `RouteRequest.method`). */
   setCookie?: string;
   /** URL mode: the request URL with the affinity parameter set, when a value was issued or refreshed. */
   url?: string;
@@ -146,6 +149,9 @@ impl Affinity {
         // A Fetch Request's headers, when `request` is one.
         let headers = call_option(CallOption::Headers);
         let fetch = !headers.is_undefined();
+        // What says whether the browser withheld the cookie (`RouteRequest::method`).
+        let method = call_option_text(CallOption::Method).ok().flatten();
+        let fetch_site = call_option_text(CallOption::SecFetchSite).ok().flatten();
         match self.core.mode() {
             Mode::Cookie => cookie = text("cookie", CallOption::Cookie)?,
             Mode::Url => url = text("url", CallOption::Url)?,
@@ -169,6 +175,8 @@ impl Affinity {
             url: url.as_deref(),
             client_ip: client_ip.as_deref(),
             header: header.as_deref(),
+            method: method.as_deref(),
+            fetch_site: fetch_site.as_deref(),
             entropy: (Math::random() * 9_007_199_254_740_992.0) as u64,
         };
         let route = self.core.decide(&request, now).map_err(js_error)?;

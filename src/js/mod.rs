@@ -134,6 +134,8 @@ pub(crate) enum CallOption {
     #[cfg(feature = "assertion")]
     Data = 20,
     Headers = 21,
+    Method = 22,
+    SecFetchSite = 23,
 }
 
 #[wasm_bindgen(inline_js = r#"
@@ -160,12 +162,20 @@ const READ = [
   (o) => [o.now],
   (o) => [o.now, , , , , , , , , , , , o.retries],
   // A route's request. A Fetch Request (anything with `headers`) is read as one: its Cookie header,
-  // its URL, and its Headers (`Headers`: `route` gets the mode's header from them by name).
+  // its URL, its method and Sec-Fetch-Site, and its Headers (`Headers`: `route` gets the mode's
+  // header from them by name).
   (o) => {
     const h = o.headers;
-    if (typeof h?.get !== "function") return [o.now, , , , , o.cookie, o.url, o.clientIp, o.header];
+    if (typeof h?.get !== "function") {
+      const a = [o.now, , , , , o.cookie, o.url, o.clientIp, o.header];
+      a[22] = o.method;
+      a[23] = o.secFetchSite;
+      return a;
+    }
     const a = [o.now, , , , , h.get("cookie"), o.url];
     a[21] = h;
+    a[22] = o.method;
+    a[23] = h.get("sec-fetch-site");
     return a;
   },
   (o) => [, , , , , , , , , , , , , o.maxAge, o.path, o.domain, o.sameSite, o.httpOnly, o.secure, o.partitioned],

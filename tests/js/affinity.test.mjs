@@ -68,6 +68,30 @@ test("a Cookie header the runtime joined (workerd: `, `): the value ends at the 
   assert.ok(after.setCookie, "a new value: the one after the join was not read");
 });
 
+test("a cross-site request the browser withheld the cookie from gets no setCookie, from a Request or from { method, secFetchSite }", () => {
+  // A browser keeps a cookie set by the answer to a cross-site navigation, though it withheld
+  // its SameSite cookie from the request (Lax: a form another site posts; Strict: any): a new
+  // visitor's value there would replace the visitor's own, moving it off its backend.
+  const post = (site, headers = {}) =>
+    new Request("https://app.example/", { method: "POST", headers: { "sec-fetch-site": site, ...headers } });
+  const lax = make();
+  assert.equal(lax.route(post("cross-site")).setCookie, undefined);
+  assert.equal(lax.route({ method: "POST", secFetchSite: "cross-site" }).setCookie, undefined);
+  assert.equal(typeof lax.route(post("same-origin")).setCookie, "string");
+  assert.equal(typeof lax.route({ method: "GET", secFetchSite: "cross-site" }).setCookie, "string");
+  assert.equal(typeof lax.route(new Request("https://app.example/", { headers: { "sec-fetch-site": "cross-site" } })).setCookie, "string");
+  assert.equal(typeof lax.route({ secFetchSite: "cross-site" }).setCookie, "string", "no method: GET");
+  // A cookie presented all the same: honoured, or replaced when it is not.
+  const cookie = cookieOn(lax, "c", Math.floor(Date.now() / 1000));
+  assert.deepEqual(lax.route(post("cross-site", { cookie })), { backend: "c", reassigned: false });
+  const forged = lax.route(post("cross-site", { cookie: "__Host-affinity=forged" }));
+  assert.equal(forged.reassigned, true);
+  assert.equal(typeof forged.setCookie, "string");
+  const strict = make({ sameSite: "Strict" });
+  assert.equal(strict.route({ method: "GET", secFetchSite: "cross-site" }).setCookie, undefined);
+  assert.equal(typeof make({ sameSite: "None" }).route(post("cross-site")).setCookie, "string");
+});
+
 test("route(request) reads a Fetch Request as the route's request: its Cookie header, URL or the mode's header", () => {
   // TypeScript lets a Request through where a RouteRequest goes (it has `url`); before, its cookie
   // was not read and every request was a new visitor, sent anywhere.

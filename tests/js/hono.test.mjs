@@ -351,6 +351,18 @@ test("affinity: the same visitor to the same backend, the cookie set once", asyn
   assert.deepEqual(await down.json(), { error: "no_backend" });
 });
 
+test("affinity: a form another site posts, which came without the cookie, sets none (the browser would keep it in place of the visitor's)", async () => {
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }, { id: "b" }] });
+  const app = new Hono();
+  app.use(mw.affinity(router));
+  app.all("/", (c) => c.text(c.get("backend")));
+  const cross = await app.request("/", { method: "POST", headers: { "sec-fetch-site": "cross-site" } });
+  assert.equal(cross.status, 200);
+  assert.deepEqual(cross.headers.getSetCookie(), []);
+  const same = await app.request("/", { method: "POST", headers: { "sec-fetch-site": "same-origin" } });
+  assert.equal(same.headers.getSetCookie().length, 1);
+});
+
 test("affinity: in header mode the router's own header is the key (no option needed)", async () => {
   // Without the router's header the middleware routed every request at random.
   const router = new Affinity({ secret: SECRET_1, mode: "header", header: "X-Tenant", backends: [{ id: "a" }, { id: "b" }, { id: "c" }] });

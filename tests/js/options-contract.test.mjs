@@ -336,8 +336,8 @@ const CONTRACTS = [
     // through (the one options object that does not refuse them; see `CallOptions::Route`).
     name: "RouteRequest",
     types: "base",
-    valid: { cookie: "a=b", url: "https://app.example/", clientIp: "192.0.2.1", header: "t", now: NOW },
-    also: { cookie: [null], url: [null], clientIp: [null], header: [null] },
+    valid: { cookie: "a=b", url: "https://app.example/", clientIp: "192.0.2.1", header: "t", method: "POST", secFetchSite: "same-origin", now: NOW },
+    also: { cookie: [null], url: [null], clientIp: [null], header: [null], method: [null], secFetchSite: [null, "cross-site"] },
     calls: [(o) => router().route(o)],
     source: () => routeReads(),
     open: true,
