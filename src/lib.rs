@@ -57,6 +57,7 @@
 //!   `#[event(scheduled)]`), built by worker-build with `--no-default-features --features
 //!   gateway` (see wrangler.toml), with its session Durable Object class `EdgeSessionObject`.
 //!   The rest of [`gateway`] is pure and compiled whenever `sealed` is on. Turns on `sealed`.
+//!   Needs Rust 1.91 (workers-rs 0.8.7), where the rest of the crate needs 1.88.
 //! - `store`: session stores for JavaScript workers: `SessionStore` over a KV namespace or a
 //!   Durable Object binding (async methods returning Promises), `handleSessionObject` for the
 //!   Durable Object class. Off by default (it grows the wasm). Turns on `js` and `sealed`.
