@@ -69,6 +69,9 @@
 //!   default: it adds async glue to the wasm. Turns on `js`.
 //! - `conformance` (tests only): `store` plus `runStoreConformance`, the store conformance suite
 //!   exported to JavaScript for the end-to-end tests.
+//! - `gateway-conformance` (tests only): `gateway` plus the store conformance suite behind
+//!   `GET /__edge/store/conformance` (with `STORE_TESTS=1`), the gateway's test build (`make
+//!   gateway-test`) for the end-to-end tests. Production builds leave it out.
 //!
 //! This repository builds for wasm32 with `-C target-feature=+simd128` (`.cargo/config.toml`):
 //! SHA-256 then runs its SIMD message schedule. A binary of your own that links this crate for
@@ -122,3 +125,53 @@ pub use token::sealed;
 pub use token::SealedTokens;
 pub use token::{claims, jwt, refresh};
 pub use token::{SessionTokens, TokenConfig, Verified};
+
+#[cfg(test)]
+mod tests {
+    /// The names of the features that Cargo.toml declares (`default` aside), in its order.
+    fn declared_features() -> Vec<&'static str> {
+        include_str!("../Cargo.toml")
+            .lines()
+            .skip_while(|line| line.trim() != "[features]")
+            .skip(1)
+            .take_while(|line| !line.starts_with('['))
+            .filter_map(|line| line.split_once(" = ").map(|(name, _)| name.trim()))
+            .filter(|name| !name.starts_with('#') && *name != "default")
+            .collect()
+    }
+
+    /// The crate docs' feature list (`- `name`: ...` under `## Features`), in its order.
+    fn documented_features() -> Vec<&'static str> {
+        include_str!("lib.rs")
+            .lines()
+            .map_while(|line| line.strip_prefix("//!"))
+            .skip_while(|line| line.trim() != "## Features")
+            .skip(1)
+            .take_while(|line| !line.starts_with(" ##"))
+            .filter_map(|line| line.strip_prefix(" - `"))
+            .filter_map(|line| line.split_once('`').map(|(name, _)| name))
+            .collect()
+    }
+
+    /// A user reads the crate docs to learn what each feature does: they list every feature
+    /// of Cargo.toml, and no feature Cargo.toml does not have.
+    #[test]
+    fn crate_docs_list_every_feature() {
+        let declared = declared_features();
+        assert!(declared.contains(&"sealed"), "{declared:?}");
+        let documented = documented_features();
+        assert!(documented.contains(&"sealed"), "{documented:?}");
+        let missing: Vec<_> = declared
+            .iter()
+            .filter(|f| !documented.contains(f))
+            .collect();
+        let unknown: Vec<_> = documented
+            .iter()
+            .filter(|f| !declared.contains(f))
+            .collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "undocumented features: {missing:?}; documented but not declared: {unknown:?}"
+        );
+    }
+}
