@@ -78,6 +78,17 @@
 //! wasm32 gets it by setting the same flag.
 //!
 //! Without features the crate is the pure core, usable natively.
+//!
+// Without `sealed`, the links above to what it gates lead to the feature list (link reference
+// definitions: they need the empty line above, which ends the paragraph).
+#![cfg_attr(
+    not(feature = "sealed"),
+    doc = "[`gateway`]: crate#features",
+    doc = "[`store`]: crate#features",
+    doc = "[`store::Sessions`]: crate#features",
+    doc = "[`sealed`]: crate#features",
+    doc = "[`SealedTokens`]: crate#features"
+)]
 
 pub mod affinity;
 mod codec;

@@ -11,6 +11,14 @@
 //! sign, verify, verify with options, refresh, `Debug`), implemented by the compact and the
 //! sealed format. The public types forward to it with their own docs; [`SessionTokens`] adds
 //! the JWT methods over the same keyring.
+//!
+// Without `sealed`, the links above to what it gates lead to the crate's feature list (link
+// reference definitions: they need the empty line above, which ends the paragraph).
+#![cfg_attr(
+    not(feature = "sealed"),
+    doc = "[`sealed`]: crate#features",
+    doc = "[`SealedTokens`]: crate#features"
+)]
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
