@@ -36,13 +36,13 @@ test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
 
 ## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
 ## library, the gateway and its test build, the store's test build, OriginAssertions, DBSC); the docs with
-## warnings denied (with the store, and without features: the pure core's).
+## warnings denied (with every feature, and without: the pure core's).
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --no-default-features -- -D warnings
 	cargo clippy --all-targets --features store -- -D warnings
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features store --quiet
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --no-default-features --quiet
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features gateway -- -D warnings

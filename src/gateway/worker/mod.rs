@@ -211,7 +211,7 @@ fn promise(handler: std::pin::Pin<Box<dyn std::future::Future<Output = Answer>>>
 
 /// The fetch handler, exported as `#[event(fetch)]` would export it, but not `async`: it returns
 /// the response, or a promise of it. What needs no waiting is done here, synchronously; a
-/// proxied request without a store waits only for the origin's fetch (see [`proxy::start`]).
+/// proxied request without a store waits only for the origin's fetch (see `proxy::start`).
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
     let ctx = Context::new(ctx);
