@@ -211,30 +211,35 @@ impl SetCookie {
     }
 
     /// Sets `Path` (`None` leaves it out, so the browser uses the request's directory).
+    #[must_use]
     pub fn path(mut self, path: Option<&str>) -> Self {
         self.path = path.map(str::to_owned);
         self
     }
 
     /// Sets `Domain`, sharing the cookie with subdomains. Not allowed with `__Host-` names.
+    #[must_use]
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
     }
 
     /// Sets or clears `HttpOnly` (hides the cookie from page scripts).
+    #[must_use]
     pub fn http_only(mut self, on: bool) -> Self {
         self.http_only = on;
         self
     }
 
     /// Sets or clears `Secure` (HTTPS only; browsers treat `localhost` as secure).
+    #[must_use]
     pub fn secure(mut self, on: bool) -> Self {
         self.secure = on;
         self
     }
 
     /// Sets `SameSite` (`None` as an `Option` leaves the attribute out).
+    #[must_use]
     pub fn same_site(mut self, same_site: Option<SameSite>) -> Self {
         self.same_site = same_site;
         self
@@ -265,6 +270,7 @@ impl SetCookie {
     }
 
     /// Sets or clears `Partitioned` (CHIPS: a separate jar per top-level site).
+    #[must_use]
     pub fn partitioned(mut self, on: bool) -> Self {
         self.partitioned = on;
         self

@@ -163,6 +163,7 @@ impl Pending {
 impl Decision {
     /// The decision with its answer locked down (`no-store`, `nosniff`, never framed; a
     /// [`Pending`] locks its own).
+    #[must_use]
     pub fn locked(self) -> Decision {
         match self {
             Decision::Answer(page) => Decision::Answer(locked(page)),

@@ -80,6 +80,7 @@ impl SessionCodec {
 
     /// The codec with JWT sessions bound to an issuer and audience (no change for the other
     /// formats).
+    #[must_use]
     pub fn with_jwt_binding(self, binding: JwtBinding) -> Self {
         match self {
             SessionCodec::Jwt(t, _) => SessionCodec::Jwt(t, binding),

@@ -98,6 +98,7 @@ impl Loaded {
     /// with another user's token, or with none, its data stays away from the request, which
     /// starts a new session: alice's `__Host-sid` beside bob's session cookie gives bob
     /// nothing of alice's. A session the request begins becomes the user's once stored.
+    #[must_use]
     pub fn bind<S: Backend>(
         mut self,
         sessions: &Sessions<S>,
@@ -121,6 +122,7 @@ impl Loaded {
     /// would otherwise go with the id alone). The session it named is held for the user, who
     /// comes back bound: [`finish`] writes nothing to it and never replaces its id cookie with
     /// a new session's (a login still starts a new session; a logout clears the id cookie).
+    #[must_use]
     pub fn bind_request<S: Backend>(
         mut self,
         sessions: &Sessions<S>,

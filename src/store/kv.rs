@@ -34,6 +34,7 @@ impl KvStore {
     }
 
     /// Operations slower than `ms` fail with `store_unavailable`.
+    #[must_use]
     pub fn with_timeout(mut self, ms: u32) -> Self {
         self.timeout_ms = ms.max(1);
         self

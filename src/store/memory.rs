@@ -54,6 +54,8 @@ impl MemoryStore {
 
     /// Every operation yields to other tasks once before it runs (and once after a read),
     /// so that concurrent tasks really interleave, as they do against a remote store.
+    // Not `must_use`: it switches the contents every clone shares, so the call alone works.
+    #[allow(clippy::return_self_not_must_use)]
     pub fn interleaving(self) -> Self {
         self.inner.interleave.set(true);
         self

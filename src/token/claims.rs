@@ -81,6 +81,15 @@ impl fmt::Debug for MinIssuedAt<'_> {
 /// assert_eq!(error.code(), "revoked");
 /// # Ok::<(), edge_session::Error>(())
 /// ```
+///
+/// The options are `Copy`, and each method returns changed options: a call whose result is
+/// dropped would change nothing (here, no issuer check), so it is a warning (`unused_must_use`).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let options = edge_session::VerifyOptions::at(1_800_000_200);
+/// options.issuer("https://id.example");
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct VerifyOptions<'a> {
     /// The current time, seconds since the Unix epoch.
@@ -107,24 +116,28 @@ impl<'a> VerifyOptions<'a> {
     }
 
     /// Requires `iss` to equal `issuer`.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn issuer(mut self, issuer: &'a str) -> Self {
         self.issuer = Some(issuer);
         self
     }
 
     /// Requires `aud` to contain `audience`.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn audience(mut self, audience: &'a str) -> Self {
         self.audience = Some(audience);
         self
     }
 
     /// Refuses tokens issued before `min_issued_at`.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn min_issued_at(mut self, min_issued_at: UnixTime) -> Self {
         self.min_issued_at = MinIssuedAt::At(min_issued_at);
         self
     }
 
     /// Refuses tokens issued before the time `lookup` returns for their claims.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn min_issued_at_from(mut self, lookup: MinIssuedAtLookup<'a>) -> Self {
         self.min_issued_at = MinIssuedAt::Lookup(lookup);
         self

@@ -47,7 +47,14 @@ const ALG: &str = "HS256";
 /// Length of an HS256 signature.
 const SIGNATURE_BYTES: usize = 32;
 
-/// Options of [`SessionTokens::sign_jwt`](crate::SessionTokens::sign_jwt).
+/// Options of [`SessionTokens::sign_jwt`](crate::SessionTokens::sign_jwt). `Copy`, like
+/// [`VerifyOptions`]: each method returns changed options (`#[must_use]`).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let options = edge_session::JwtSignOptions::at(1_800_000_000);
+/// options.audience("api");
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct JwtSignOptions<'a> {
     /// The current time: `iat`, and `exp = now + ttl`.
@@ -72,18 +79,21 @@ impl<'a> JwtSignOptions<'a> {
     }
 
     /// Lifetime other than the configured one.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn ttl_seconds(mut self, ttl: u64) -> Self {
         self.ttl_seconds = Some(ttl);
         self
     }
 
     /// Sets the `iss` claim.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn issuer(mut self, issuer: &'a str) -> Self {
         self.issuer = Some(issuer);
         self
     }
 
     /// Sets the `aud` claim.
+    #[must_use = "options are `Copy`: this returns the changed options, the receiver is unchanged"]
     pub fn audience(mut self, audience: &'a str) -> Self {
         self.audience = Some(audience);
         self
