@@ -164,6 +164,35 @@ mod tests {
             .collect()
     }
 
+    /// A native server shares these across threads (in an `Arc`, or a clone per task): they
+    /// stay `Send + Sync`. (The stores and their futures are `?Send` by design: see
+    /// [`store`]'s docs.)
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<crate::SessionTokens>();
+        shareable::<crate::TokenConfig>();
+        shareable::<crate::KeyRing>();
+        shareable::<crate::Secret>();
+        shareable::<crate::Affinity>();
+        shareable::<crate::AffinityConfig>();
+        shareable::<crate::Error>();
+        shareable::<crate::cookie::SetCookie>();
+        shareable::<crate::token::assertion::AssertionKey>();
+        shareable::<crate::token::assertion::AssertionCache>();
+        shareable::<crate::dbsc::Challenges>();
+        shareable::<crate::dbsc::BoundCookies>();
+        shareable::<crate::dbsc::DeviceBinding>();
+        #[cfg(feature = "sealed")]
+        {
+            shareable::<crate::SealedTokens>();
+            shareable::<crate::store::SessionConfig>();
+            shareable::<crate::store::Session>();
+            shareable::<crate::gateway::Gateway>();
+            shareable::<crate::gateway::GatewayConfig>();
+        }
+    }
+
     /// A user reads the crate docs to learn what each feature does: they list every feature
     /// of Cargo.toml, and no feature Cargo.toml does not have.
     #[test]
