@@ -34,13 +34,14 @@ setup:
 test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
-## lint: rustfmt; clippy natively (default features, none, the store) and for wasm32 (the JS
-## library, the gateway and its test build, the store's test build, OriginAssertions, DBSC); the docs with
-## warnings denied (with every feature, and without: the pure core's).
+## lint: rustfmt; clippy natively (default features; none, tests and benches too; the store)
+## and for wasm32 (the JS library, the gateway and its test build, the store's test build,
+## OriginAssertions, DBSC); the docs with warnings denied (with every feature, and without: the
+## pure core's).
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --no-default-features -- -D warnings
+	cargo clippy --all-targets --no-default-features -- -D warnings
 	cargo clippy --all-targets --features store -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --no-default-features --quiet

@@ -5,8 +5,9 @@
 //!
 //! The seeds are made by this file:
 //! `FUZZ_SEED=1 cargo test --test fuzz_corpus -- --ignored seed_corpus` rewrites them.
-// Reads files: not in the WebAssembly run of tests/ (`wasm-pack test --node`).
-#![cfg(not(target_arch = "wasm32"))]
+// Reads files: not in the WebAssembly run of tests/ (`wasm-pack test --node`). The bodies fuzz
+// the sealed tokens, the store and the gateway: with `sealed` only.
+#![cfg(all(not(target_arch = "wasm32"), feature = "sealed"))]
 // Test code: a failed unwrap, expect, panic or index fails the test, as it should.
 #![allow(
     clippy::unwrap_used,
