@@ -64,6 +64,7 @@
 //! - `assertion`: `OriginAssertions` for JavaScript: the gateway's signed assertions for origins
 //!   (`x-session-assertion`, EdDSA or ES256 through WebCrypto), made, published as a JWKS and
 //!   verified by a JS worker that proxies itself. Off by default: it adds async glue to the wasm.
+//!   Turns on `js`.
 //! - `dbsc`: the WebCrypto verification of device-bound session proofs for the JavaScript face
 //!   (`DeviceBoundSessions`, on the pure core [`dbsc`], which is always compiled). Off by
 //!   default: it adds async glue to the wasm. Turns on `js`.
@@ -139,29 +140,63 @@ pub use token::{SessionTokens, TokenConfig, Verified};
 
 #[cfg(test)]
 mod tests {
-    /// The names of the features that Cargo.toml declares (`default` aside), in its order.
-    fn declared_features() -> Vec<&'static str> {
-        include_str!("../Cargo.toml")
+    /// The features that Cargo.toml declares (`default` aside), in its order, each with the
+    /// features it turns on (not its optional dependencies). Read from the manifest's text: one
+    /// entry a line as written here, or its list over several lines as `cargo package` writes it.
+    fn declared_features() -> Vec<(&'static str, Vec<&'static str>)> {
+        let manifest = include_str!("../Cargo.toml");
+        let mut features = Vec::new();
+        let mut lines = manifest
             .lines()
             .skip_while(|line| line.trim() != "[features]")
             .skip(1)
             .take_while(|line| !line.starts_with('['))
-            .filter_map(|line| line.split_once(" = ").map(|(name, _)| name.trim()))
-            .filter(|name| !name.starts_with('#') && *name != "default")
-            .collect()
+            .filter(|line| !line.trim_start().starts_with('#'));
+        while let Some(line) = lines.next() {
+            let Some((name, mut list)) = line.split_once(" = ") else {
+                continue;
+            };
+            let mut entries = Vec::new();
+            loop {
+                entries.extend(
+                    list.split(',')
+                        .map(|e| e.trim().trim_matches(|c| c == '[' || c == ']' || c == '"'))
+                        .filter(|e| !e.is_empty() && !e.starts_with("dep:")),
+                );
+                if list.contains(']') {
+                    break;
+                }
+                list = lines.next().expect("a feature's list ends with ]");
+            }
+            if name.trim() != "default" {
+                features.push((name.trim(), entries));
+            }
+        }
+        features
     }
 
-    /// The crate docs' feature list (`- `name`: ...` under `## Features`), in its order.
-    fn documented_features() -> Vec<&'static str> {
-        include_str!("lib.rs")
+    /// The crate docs' feature list (`- `name`: ...` under `## Features`), in its order, each
+    /// with its text.
+    fn documented_features() -> Vec<(&'static str, String)> {
+        let mut features: Vec<(&'static str, String)> = Vec::new();
+        let section = include_str!("lib.rs")
             .lines()
             .map_while(|line| line.strip_prefix("//!"))
             .skip_while(|line| line.trim() != "## Features")
             .skip(1)
-            .take_while(|line| !line.starts_with(" ##"))
-            .filter_map(|line| line.strip_prefix(" - `"))
-            .filter_map(|line| line.split_once('`').map(|(name, _)| name))
-            .collect()
+            .take_while(|line| !line.starts_with(" ##"));
+        for line in section {
+            match line.strip_prefix(" - `").and_then(|l| l.split_once('`')) {
+                Some((name, rest)) => features.push((name, rest.to_owned())),
+                None if line.starts_with("   ") => {
+                    if let Some((_, text)) = features.last_mut() {
+                        text.push_str(line);
+                    }
+                }
+                None => {}
+            }
+        }
+        features
     }
 
     /// A native server shares these across threads (in an `Arc`, or a clone per task): they
@@ -197,9 +232,9 @@ mod tests {
     /// of Cargo.toml, and no feature Cargo.toml does not have.
     #[test]
     fn crate_docs_list_every_feature() {
-        let declared = declared_features();
+        let declared: Vec<_> = declared_features().into_iter().map(|(f, _)| f).collect();
         assert!(declared.contains(&"sealed"), "{declared:?}");
-        let documented = documented_features();
+        let documented: Vec<_> = documented_features().into_iter().map(|(f, _)| f).collect();
         assert!(documented.contains(&"sealed"), "{documented:?}");
         let missing: Vec<_> = declared
             .iter()
@@ -213,5 +248,30 @@ mod tests {
             missing.is_empty() && unknown.is_empty(),
             "undocumented features: {missing:?}; documented but not declared: {unknown:?}"
         );
+    }
+
+    /// Each feature's entry in the crate docs names the features it turns on (`store` turns on
+    /// `js` and `sealed`...): a user who turns on one learns what else comes with it.
+    #[test]
+    fn crate_docs_name_what_each_feature_turns_on() {
+        let documented = documented_features();
+        let declared = declared_features();
+        assert!(
+            declared
+                .iter()
+                .any(|(f, on)| *f == "store" && on.contains(&"sealed")),
+            "{declared:?}"
+        );
+        for (feature, turns_on) in declared {
+            let Some((_, text)) = documented.iter().find(|(f, _)| *f == feature) else {
+                continue; // crate_docs_list_every_feature's failure
+            };
+            for other in turns_on {
+                assert!(
+                    text.contains(&format!("`{other}`")),
+                    "the crate docs of `{feature}` do not name `{other}`, which it turns on: {text}"
+                );
+            }
+        }
     }
 }
