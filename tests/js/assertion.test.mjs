@@ -94,6 +94,42 @@ for (const alg of ["EdDSA", "ES256"]) {
   });
 }
 
+test("algorithm confusion: the kid's key of another alg, HS256 keyed with the public key", async () => {
+  const { createHmac } = await import("node:crypto");
+  for (const [alg, other] of [["EdDSA", "ES256"], ["ES256", "EdDSA"]]) {
+    const a = new OriginAssertions({ alg, keys: ring, issuer: ISSUER });
+    const [, p, s] = (await a.sign({ audience: AUD, now: NOW })).split(".");
+    const header = (h) => Buffer.from(JSON.stringify(h)).toString("base64url");
+    // The signer's kid with the other algorithm (a signature of its length): never tried with
+    // that key (WebCrypto would throw, not refuse), refused by name.
+    const crossed = `${header({ alg: other, kid: `k2-${alg}`, typ: "JWT" })}.${p}.${s}`;
+    assert.equal(await rejection(a.verify(crossed, { audience: AUD, now: NOW })), "unsupported_alg");
+    // HS256 keyed with what the JWKS publishes (x, or the whole JWK's text): not an algorithm
+    // here, whatever the key.
+    const [jwk] = (await a.jwks()).keys;
+    for (const secret of [jwk.x, Buffer.from(jwk.x, "base64url"), JSON.stringify(jwk)]) {
+      const input = `${header({ alg: "HS256", kid: jwk.kid, typ: "JWT" })}.${p}`;
+      const mac = createHmac("sha256", secret).update(input).digest("base64url");
+      assert.equal(await rejection(a.verify(`${input}.${mac}`, { audience: AUD, now: NOW })), "unsupported_alg");
+    }
+    // Keys from a header are never taken: a jwk, jku or x5u beside the signer's kid changes
+    // nothing, and one in place of it names no key.
+    const ownKey = await jose.generateKeyPair(alg === "EdDSA" ? "Ed25519" : "ES256", { extractable: true });
+    const own = await jose.exportJWK(ownKey.publicKey);
+    for (const extra of [{ jwk: own }, { jku: "https://evil.example/jwks" }, { x5u: "https://evil.example/x" }]) {
+      const forged = await new jose.SignJWT({ iss: ISSUER, aud: AUD, iat: NOW, exp: NOW + 300, status: "valid", sub: "admin" })
+        .setProtectedHeader({ alg, kid: `k2-${alg}`, ...extra })
+        .sign(ownKey.privateKey);
+      assert.equal(await rejection(a.verify(forged, { audience: AUD, now: NOW })), "bad_signature");
+      const { kid: _, ...noKid } = { alg, kid: "", ...extra };
+      const keyless = await new jose.SignJWT({ iss: ISSUER, aud: AUD, iat: NOW, exp: NOW + 300 })
+        .setProtectedHeader(noKid)
+        .sign(ownKey.privateKey);
+      assert.equal(await rejection(a.verify(keyless, { audience: AUD, now: NOW })), "malformed");
+    }
+  }
+});
+
 test("an unknown kid, the sender's text, is named in the error bounded and ASCII only", async () => {
   const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
   const [, p, s] = (await a.sign({ audience: AUD, now: NOW })).split(".");
