@@ -76,6 +76,8 @@ impl Secret {
     // Set-up code, called from many constructors: one copy in the wasm, not one per caller.
     #[inline(never)]
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
+        #[cfg(test)]
+        LABELS.with(|l| l.borrow_mut().push(purpose.to_owned()));
         hkdf_sha256(HKDF_SALT, &self.0, purpose.as_bytes())
     }
 
@@ -83,6 +85,13 @@ impl Secret {
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test builds: every label [`Secret::derive`] was given on this thread, in order (see the
+    /// test `no_purpose_reaches_another_uses_key`).
+    static LABELS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl fmt::Debug for Secret {
@@ -597,6 +606,94 @@ mod tests {
             assert!(KeyRing::new(vec![(bad.into(), s())]).is_err(), "{bad:?}");
         }
         assert!(KeyRing::new(vec![("k-2.b_c".into(), s()), ("k1".into(), s())]).is_ok());
+    }
+
+    /// Every key derived from a secret has a label of its own. The uses that take an
+    /// application's purpose put it after a prefix (found here from a marker purpose), no prefix
+    /// begins another, and no fixed label (DBSC's challenges and bound cookies, affinity's,
+    /// the assertions') begins with one: no purpose an application names reaches the key of
+    /// another use. The gateway, everything on, derives nothing else.
+    #[cfg(feature = "sealed")]
+    #[test]
+    fn no_purpose_reaches_another_uses_key() {
+        use crate::store::{memory::MemoryStore, SessionConfig, Sessions};
+        let taken = || LABELS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        const KEYS: &str =
+            r#"[{"id":"k1","secret":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"}]"#;
+        let keys: Vec<KeyConfig> = serde_json::from_str(KEYS).unwrap();
+        let ring = KeyRing::from_config(&keys).unwrap();
+
+        const MARK: &str = "\u{7f}an application's purpose";
+        let mut tokens = crate::TokenConfig::new(keys.clone());
+        tokens.purpose = MARK.into();
+        taken();
+        crate::SessionTokens::new(tokens.clone()).unwrap();
+        crate::SealedTokens::new(tokens).unwrap();
+        let store = SessionConfig {
+            purpose: MARK.into(),
+            ..SessionConfig::default()
+        };
+        Sessions::new(MemoryStore::new(), &ring, store).unwrap();
+        let labels = taken();
+        let prefixes: Vec<&str> = labels.iter().filter_map(|l| l.strip_suffix(MARK)).collect();
+        assert_eq!(
+            prefixes,
+            [
+                "token:",
+                "sealed:",
+                "store:",
+                "store-key:",
+                "store-subject:"
+            ]
+        );
+        for p in &prefixes {
+            assert_eq!(
+                prefixes.iter().filter(|q| q.starts_with(p)).count(),
+                1,
+                "{p}"
+            );
+        }
+        // The store's id cookie: a token of the library's own purpose.
+        assert!(labels.contains(&"token:sid".to_owned()));
+
+        crate::dbsc::DeviceBinding::new(&ring, 600).unwrap();
+        let backends = vec![
+            crate::BackendConfig::new("a"),
+            crate::BackendConfig::new("b"),
+        ];
+        crate::Affinity::new(crate::AffinityConfig::new(&keys[0].secret, backends)).unwrap();
+        use crate::token::assertion::Alg;
+        for alg in [Alg::EdDSA, Alg::ES256] {
+            crate::token::assertion::AssertionKey::derive_all(&ring, alg);
+        }
+        let fixed = taken();
+        assert_eq!(fixed.len(), 2 + 3 + 2, "{fixed:?}");
+        for (i, label) in fixed.iter().enumerate() {
+            assert!(!prefixes.iter().any(|p| label.starts_with(p)), "{label}");
+            assert!(!fixed[..i].contains(label), "{label} twice");
+        }
+
+        let settings = [
+            ("ORIGINS", r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#),
+            ("SESSION_KEYS", KEYS),
+            ("SESSION_FORMAT", "sealed"),
+            ("STORE", "kv"),
+            ("DBSC", "on"),
+            ("ORIGIN_ASSERTION", "ES256"),
+        ];
+        let config = crate::gateway::config::from_pairs(&settings).unwrap();
+        let sessions = config.store.as_ref().map(|s| s.sessions.clone()).unwrap();
+        Sessions::new(MemoryStore::new(), &ring, sessions).unwrap();
+        crate::gateway::Gateway::new(config).unwrap();
+        for label in taken() {
+            let purpose = prefixes.iter().find_map(|p| label.strip_prefix(p));
+            assert!(
+                fixed.contains(&label)
+                    || ["session", "gateway/dbsc-key", "gateway", "sid"]
+                        .contains(&purpose.unwrap_or("")),
+                "{label}"
+            );
+        }
     }
 
     #[test]
