@@ -12,7 +12,7 @@ use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
 use crate::codec::percent_decoded;
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::{configured, json_shape, Error, Quoted, MAX_SHOWN_BYTES};
-use crate::keys::{KeyConfig, KeyRing};
+use crate::keys::{KeyConfig, KeyRing, Secret};
 use crate::store::SessionConfig;
 use crate::token::assertion::{Alg, AssertionKey};
 use crate::token::TokenConfig;
@@ -425,11 +425,16 @@ impl GatewayConfig {
                 ));
             }
             // The token goes to whatever watches /__edge/health: a signing secret as the token
-            // would let its holder sign sessions and affinity values.
+            // would let its holder sign sessions and affinity values. Compared as the bytes it
+            // decodes to, so that no other spelling the keys accept (padded, as `openssl rand
+            // -base64 32` prints it, or in the standard alphabet) passes.
             let mut secrets = (tokens.config.keys.iter().map(|k| &k.secret))
                 .chain([&affinity.config.secret])
                 .chain(&affinity.config.previous_secrets);
-            if secrets.any(|s| s.trim() == token) {
+            let bytes = |text: &str| Secret::from_base64(text).ok().map(|s| s.expose().to_vec());
+            let presented = bytes(token);
+            if secrets.any(|s| s.trim() == token || (presented.is_some() && bytes(s) == presented))
+            {
                 return Err(ConfigError::new(
                     OPERATOR_TOKEN,
                     "must not be a secret of SESSION_KEYS, AFFINITY_SECRET or \
@@ -2547,6 +2552,24 @@ mod tests {
         }
         // A token of its own is taken.
         assert!(parse(&[(AFFINITY_SECRET, AFFINITY), (OPERATOR_TOKEN, &old)]).is_ok());
+
+        // The same secret in another spelling the keys accept: padded (as `openssl rand
+        // -base64 32` prints it), or in the standard alphabet.
+        let bytes: Vec<u8> = (0..32u8).map(|i| 0xf8 | (i & 7)).collect();
+        let url = crate::codec::b64_encode(&bytes);
+        let standard = url.replace('-', "+").replace('_', "/");
+        assert_ne!(url, standard);
+        let keys = format!(r#"[{{"id":"k1","secret":"{url}"}}]"#);
+        for (vars, token) in [
+            (vec![], format!("{session}==")),
+            (vec![(SESSION_KEYS, keys.as_str())], format!("{standard}=")),
+            (vec![(AFFINITY_SECRET, url.as_str())], standard.clone()),
+        ] {
+            let mut vars = vars;
+            vars.push((OPERATOR_TOKEN, token.as_str()));
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.setting, OPERATOR_TOKEN, "{vars:?}: {err}");
+        }
     }
 
     /// `Debug` of the checked settings (what a `{:?}` in a log line would print) shows no
