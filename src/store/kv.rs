@@ -15,7 +15,9 @@ use crate::time::UnixTime;
 ///   at once (read-your-writes only there).
 /// - Concurrent writes to one session: the last one wins, the expected version is not checked.
 /// - At most one write per second per key: [`Sessions`](super::Sessions) never rewrites an
-///   unchanged session more than once per touch interval.
+///   unchanged session more than once per touch interval. KV refuses a second write within
+///   the second (`KV PUT failed: 429 Too Many Requests`, `store_unavailable`); a touch so
+///   refused is skipped (another request has just written the session).
 /// - Entries expire by themselves (`expirationTtl`, at least 60 s); a subject's sessions are
 ///   listed under `u:<subject tag>/<session key>` (KV `list` is eventually consistent too).
 #[derive(Clone, Debug)]

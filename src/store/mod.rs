@@ -112,6 +112,13 @@ pub(crate) fn subject_object(subject: &str) -> String {
     format!("u:{subject}")
 }
 
+/// Whether `e` is Workers KV refusing a write to a key written less than a second before
+/// (`KV PUT failed: 429 Too Many Requests`; one write per second per key). A daily quota's 429
+/// says otherwise, and is not this.
+pub(crate) fn rate_limited(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::StoreUnavailable(m) if m.contains("429 Too Many Requests"))
+}
+
 /// How a store orders concurrent writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consistency {

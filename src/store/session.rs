@@ -358,7 +358,9 @@ impl<S: Backend> Sessions<S> {
     /// Stores the session's changes: written when its data or subject changed, touched when
     /// unchanged for `touch_interval_seconds`, otherwise nothing. `conflict` when a strongly
     /// consistent store holds a newer version (the session is left as it was: reload, redo).
-    /// On any error the session is left as it was: a new one has no [`Session::cookie`].
+    /// On any error the session is left as it was: a new one has no [`Session::cookie`]. On an
+    /// eventually consistent store (Workers KV, one write per second per key), a touch refused
+    /// because another request wrote the session in that second is [`Commit::Unchanged`].
     ///
     /// A stored session whose client knows its id, given another subject than it was loaded
     /// with (a login without [`Sessions::regenerate`], a switch to another user, a subject
@@ -413,7 +415,16 @@ impl<S: Backend> Sessions<S> {
         if !eventual && session.version > 0 && session.linked != session.record.subject {
             self.link(session, now).await?;
         }
-        self.store.save(&session.key, &entry, expected, now).await?;
+        if let Err(e) = self.store.save(&session.key, &entry, expected, now).await {
+            // Workers KV refuses a second write to a key within a second: another request
+            // (of the same page) has just written the session, extending it as this touch
+            // would have (every write sets `touched` to its time), or deleted it (a touch would
+            // bring it back). Nothing to do.
+            if outcome == Commit::Touched && eventual && super::rate_limited(&e) {
+                return Ok(Commit::Unchanged);
+            }
+            return Err(e);
+        }
         let before = (
             session
                 .stored
@@ -1265,5 +1276,91 @@ mod tests {
             block_on(s.min_issued_at(&text("subject"))).unwrap(),
             Some(now)
         );
+    }
+
+    /// Workers KV's limit of one write per second to a key: a second write (or delete) of a key
+    /// in the same second is refused, as KV's binding does (`KV PUT failed: 429 Too Many
+    /// Requests`). Last write wins otherwise (the expected version is not checked).
+    struct OneWritePerSecond<'a> {
+        inner: &'a MemoryStore,
+        written: std::cell::RefCell<std::collections::HashMap<String, UnixTime>>,
+    }
+
+    impl OneWritePerSecond<'_> {
+        fn write(&self, key: &str, now: UnixTime) -> Result<()> {
+            if self.written.borrow_mut().insert(key.to_owned(), now) == Some(now) {
+                return Err(Error::StoreUnavailable(
+                    "KV put: KV PUT failed: 429 Too Many Requests".into(),
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    impl Backend for OneWritePerSecond<'_> {
+        async fn load(&self, key: &str) -> Result<Option<Entry>> {
+            self.inner.load(key).await
+        }
+        async fn save(&self, key: &str, e: &Entry, _: Option<u64>, now: u64) -> Result<()> {
+            self.write(key, now)?;
+            let stored = self.inner.load(key).await?.map(|e| e.version);
+            self.inner.save(key, e, stored, now).await
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+            self.write(&crate::store::kv_link(subject, key), now)?;
+            self.inner.link(subject, key, until, now).await
+        }
+        async fn revoke(&self, subject: &str) -> Result<usize> {
+            self.inner.revoke(subject).await
+        }
+        fn consistency(&self) -> crate::store::Consistency {
+            crate::store::Consistency::Eventual
+        }
+    }
+
+    /// Several requests of one page at once, when the session is due for its touch: each
+    /// rewrites it unchanged, and KV refuses all but the first write of the second. The others
+    /// lose nothing (the first one extended the session), and fail nothing: an app that
+    /// answers `store_unavailable` with a 500 failed every such request but one.
+    #[test]
+    fn concurrent_touches_on_kv_within_a_second_all_succeed() {
+        let memory = MemoryStore::new();
+        let kv = OneWritePerSecond {
+            inner: &memory,
+            written: Default::default(),
+        };
+        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+        let s = Sessions::new(&kv, &ring, SessionConfig::default()).unwrap();
+        for subject in [None, Some("alice")] {
+            let mut session = s.new_session(NOW).unwrap();
+            session.insert("cart", json!(["book"]));
+            session.set_subject(subject.map(str::to_owned));
+            block_on(s.commit(&mut session, NOW)).unwrap();
+            let cookie = session.cookie().unwrap().to_owned();
+            let later = NOW + 600;
+            let mut page: Vec<Session> = (0..4)
+                .map(|_| block_on(s.load(&cookie, later)).unwrap().unwrap())
+                .collect();
+            let commits: Vec<Commit> = page
+                .iter_mut()
+                .map(|session| block_on(s.commit(session, later)).unwrap())
+                .collect();
+            assert_eq!(commits[0], Commit::Touched, "{subject:?}");
+            assert!(
+                commits[1..].iter().all(|c| *c == Commit::Unchanged),
+                "{commits:?}"
+            );
+            let touched = block_on(s.load(&cookie, later)).unwrap().unwrap();
+            assert_eq!(touched.touched(), later);
+            assert_eq!(touched.get("cart"), Some(&json!(["book"])));
+            // A change in the same second is still refused: it would be lost.
+            page[1].insert("n", json!(1));
+            let refused = block_on(s.commit(&mut page[1], later)).unwrap_err();
+            assert_eq!(refused.code(), "store_unavailable");
+        }
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
     }
 }
