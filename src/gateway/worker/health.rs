@@ -3,11 +3,11 @@
 
 use worker::js_sys::{self, Promise};
 use worker::wasm_bindgen::prelude::wasm_bindgen;
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_log, console_warn, web_sys, Context, Env};
+use worker::{console_error, console_log, console_warn, Context, Env};
 
-use super::http::{cancel, error_text};
+use super::http::error_text;
 use super::{binding, now, with, Shared};
 use crate::gateway::health::{probe_targets, Probe, Snapshot, KV_BINDING, KV_KEY};
 use crate::store::binding::KvNamespace;
@@ -54,56 +54,39 @@ pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: 
     });
 }
 
-#[wasm_bindgen(inline_js = r"
-export function settled_at(promise) {
-  const now = () => Date.now();
-  return promise.then(now, now);
-}
-")]
+#[wasm_bindgen(module = "/src/gateway/worker/probe.mjs")]
 extern "C" {
-    /// The time (`Date.now()`) at which `promise` settles, either way.
-    fn settled_at(promise: &Promise) -> Promise;
+    /// Probes each URL, six at once, each within `timeout_ms`: per URL, in order,
+    /// `[status, ms]` or `[error message, ms]` (see probe.mjs: a Workers invocation queues a
+    /// seventh connection, and a probe's timeout must not run in that queue).
+    fn probe_all(urls: js_sys::Array, timeout_ms: u32) -> Promise;
 }
 
-/// The cron run: probes every origin's health path at once, writes the snapshot to KV when it
-/// is worth a write, and installs it in this instance.
+/// The cron run: probes every origin's health path, six at once (`probe_all`), writes the
+/// snapshot to KV when it is worth a write, and installs it in this instance.
 pub(super) async fn probe(gw: &Shared, env: &Env) {
     let Some((targets, timeout)) = with(gw, |g| {
         (probe_targets(g.config()), g.config().probe_timeout_ms)
     }) else {
         return;
     };
-    let started = js_sys::Date::now();
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    // All probes start before any is awaited: they run concurrently. Each is timed when it
-    // settles, not when its turn to be awaited comes (after the slowest of those before it).
-    let pending: Vec<(String, Promise, Promise)> = targets
-        .into_iter()
-        .map(|(id, url)| {
-            let init = web_sys::RequestInit::new();
-            init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
-                timeout as u32,
-            )));
-            init.set_redirect(web_sys::RequestRedirect::Manual);
-            let fetched = global.fetch_with_str_and_init(&url, &init);
-            let settled = settled_at(&fetched);
-            (id, fetched, settled)
-        })
-        .collect();
     let mut snapshot = Snapshot {
         checked_at: now(),
         ..Snapshot::default()
     };
-    for (id, fetched, settled) in pending {
-        let result = JsFuture::from(fetched).await;
-        let at = JsFuture::from(settled).await.ok().and_then(|t| t.as_f64());
-        let ms = (at.unwrap_or(started) - started).max(0.0) as u64;
-        let probe = match result.and_then(|r| r.dyn_into::<web_sys::Response>()) {
-            Ok(response) => {
-                cancel(&response);
-                Probe::answered(response.status(), ms)
-            }
-            Err(e) => Probe::failed(&error_text(&e), ms),
+    let urls: js_sys::Array = targets
+        .iter()
+        .map(|(_, url)| JsValue::from_str(url))
+        .collect();
+    let results = JsFuture::from(probe_all(urls, timeout as u32)).await;
+    let results: js_sys::Array = results.map(JsCast::unchecked_into).unwrap_or_default();
+    for ((id, _), result) in targets.into_iter().zip(results.iter()) {
+        let result: js_sys::Array = result.unchecked_into();
+        let ms = result.get(1).as_f64().unwrap_or(0.0).max(0.0) as u64;
+        let outcome = result.get(0);
+        let probe = match outcome.as_f64() {
+            Some(status) => Probe::answered(status as u16, ms),
+            None => Probe::failed(&outcome.as_string().unwrap_or_default(), ms),
         };
         snapshot.origins.insert(id, probe);
     }

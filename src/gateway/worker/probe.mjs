@@ -1,0 +1,34 @@
+// The cron's health probes (src/gateway/worker/health.rs), in JavaScript: no wasm to carry.
+//
+// A Workers invocation has at most six connections waiting for response headers and queues the
+// others until one gets its headers (developers.cloudflare.com/workers/platform/limits/,
+// simultaneous open connections; wrangler dev does not hold them). Every probe started at once,
+// a probe's timeout ran while it waited in that queue: behind six origins that do not answer,
+// every other origin timed out and was marked down everywhere. So six lanes at most, each taking
+// the next origin when its probe ends, and a probe's timeout and time start with it.
+
+/**
+ * Probes each URL (`redirect: "manual"`, the body dropped), `atOnce` at a time, each within
+ * `timeoutMs`: per URL, in order, `[status, ms]`, or `[error message, ms]` when it got no answer.
+ */
+export function probe_all(urls, timeoutMs, atOnce = 6) {
+  const results = new Array(urls.length);
+  let next = 0;
+  async function lane() {
+    while (next < urls.length) {
+      const i = next++;
+      const started = Date.now();
+      try {
+        const init = { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" };
+        const response = await fetch(urls[i], init);
+        response.body?.cancel().catch(() => {});
+        results[i] = [response.status, Date.now() - started];
+      } catch (e) {
+        const message = e instanceof Error ? e.message : typeof e === "string" ? e : "unknown error";
+        results[i] = [message, Date.now() - started];
+      }
+    }
+  }
+  const lanes = Array.from({ length: Math.min(atOnce, urls.length) }, lane);
+  return Promise.all(lanes).then(() => results);
+}
