@@ -11,7 +11,7 @@ import { createServer as createHttpServer, request as httpRequest } from "node:h
 import { createServer } from "node:net";
 import WebSocket from "ws";
 
-import { Gateway, Jar, STORE_BINDINGS, sleep, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, rawRequest, requestBytes, sleep, startOrigins } from "./harness.mjs";
 
 const DOWN_SECONDS = 2;
 let origins;
@@ -719,5 +719,42 @@ describe("session formats", () => {
         await Promise.all(own.map((o) => o.kill()));
       }
     });
+  }
+});
+
+test("UTF-8 in the headers the gateway writes again reaches each side as it was sent", async () => {
+  // The runtime reads a header as UTF-8 and writes one as the UTF-8 of its text: the headers the
+  // gateway writes again (the origin's Set-Cookie list it adds its cookie to, a Location it moves
+  // to the public host, the browser's Cookie header without the gateway's cookies) keep UTF-8
+  // bytes as they came, not doubled (`é` as `Ã©`). Bytes that are not UTF-8 become U+FFFD in
+  // those headers (the runtime's reading; docs/gateway.md).
+  const bytes = (text) => Buffer.from(text, "utf8").toString("latin1"); // one character per byte
+  let port;
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    if (path === "/moved") res.writeHead(302, { location: `http://127.0.0.1:${port}/${bytes("café")}` });
+    else res.writeHead(200, { "set-cookie": [`name=${bytes("José")}; Path=/`, "theme=dark"], "x-cookie": req.headers.cookie ?? "" });
+    res.end();
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  port = server.address().port;
+  const gateway = new Gateway([{ id: "u", url: `http://127.0.0.1:${port}` }]);
+  try {
+    await gateway.start();
+    const host = new URL(gateway.url).host;
+    const get = (path, headers = []) => rawRequest(gateway.url, requestBytes("GET", path, headers, { host }));
+    const r = await get("/");
+    assert.equal(r.status, 200);
+    const affinity = r.setCookies.find((c) => c.startsWith("__Host-affinity="));
+    assert.ok(affinity, "the gateway adds its cookie");
+    assert.deepEqual(r.setCookies.filter((c) => c !== affinity), [`name=${bytes("José")}; Path=/`, "theme=dark"]);
+    const back = await get("/", [["cookie", `name=${bytes("José")}; ${affinity.split(";")[0]}; theme=dark`]]);
+    assert.equal(back.headers["x-cookie"], `name=${bytes("José")}; theme=dark`);
+    const moved = await get("/moved");
+    assert.equal(moved.status, 302);
+    assert.equal(moved.headers.location, `${gateway.url}/${bytes("café")}`);
+  } finally {
+    await gateway.stop();
+    server.close();
   }
 });
