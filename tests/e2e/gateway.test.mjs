@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createHash, randomBytes } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import WebSocket from "ws";
@@ -753,6 +754,73 @@ test("UTF-8 in the headers the gateway writes again reaches each side as it was 
     const moved = await get("/moved");
     assert.equal(moved.status, 302);
     assert.equal(moved.headers.location, `${gateway.url}/${bytes("café")}`);
+  } finally {
+    await gateway.stop();
+    server.close();
+  }
+});
+
+test("HEAD, 304, 204, 206 and compressed answers keep their length and bytes beside the gateway's cookies; a refresh due rides a 304", async () => {
+  // The answers a browser's cache and downloads rely on: the gateway's cookie is added (a new
+  // visitor's affinity cookie, a session refresh) without a body made up, a length dropped or
+  // compressed bytes decoded, and a refresh due is not lost to a 304 (a cached page).
+  const page = Buffer.from("hello ".repeat(400));
+  const gzipped = gzipSync(page);
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    if (path === "/health") return res.end("ok");
+    if (path === "/login") return res.writeHead(200, { "x-session-issue": '{"sub":"alice"}' }).end();
+    if (path === "/204") return res.writeHead(204).end();
+    if (path === "/gzip") return res.writeHead(200, { "content-type": "text/plain", "content-encoding": "gzip", "content-length": gzipped.length }).end(gzipped);
+    if (path === "/range") return res.writeHead(206, { "content-range": "bytes 0-9/2400", "content-length": 10 }).end(page.subarray(0, 10));
+    const headers = { "content-type": "text/plain", etag: '"v1"', "cache-control": "public, max-age=0, s-maxage=600" };
+    if (req.headers["if-none-match"] === '"v1"') return res.writeHead(304, headers).end();
+    res.writeHead(200, { ...headers, "content-length": page.length });
+    res.end(req.method === "HEAD" ? undefined : page);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const gateway = new Gateway([{ id: "h", url: `http://127.0.0.1:${server.address().port}` }], {
+    vars: { SESSION_TTL_SECONDS: 4 },
+  });
+  try {
+    await gateway.start();
+    const host = new URL(gateway.url).host;
+    const send = (method, path, headers = []) => rawRequest(gateway.url, requestBytes(method, path, headers, { host }));
+    const named = (r, name) => r.setCookies.find((c) => c.startsWith(`${name}=`));
+    // A new visitor: each answer gets the affinity cookie, made private, and keeps the rest.
+    const head = await send("HEAD", "/page");
+    assert.equal(head.status, 200);
+    assert.ok(named(head, "__Host-affinity"));
+    assert.equal(head.headers["content-length"], String(page.length));
+    assert.equal(head.body.length, 0);
+    assert.equal(head.headers["cache-control"], "private, max-age=0");
+    const gz = await send("GET", "/gzip", [["accept-encoding", "gzip"]]);
+    assert.ok(named(gz, "__Host-affinity"));
+    assert.equal(gz.headers["content-encoding"], "gzip");
+    assert.deepEqual(gunzipSync(gz.body), page);
+    const part = await send("GET", "/range", [["range", "bytes=0-9"]]);
+    assert.equal(part.status, 206);
+    assert.ok(named(part, "__Host-affinity"));
+    assert.equal(part.headers["content-range"], "bytes 0-9/2400");
+    assert.equal(part.text, "hello hell");
+    for (const [path, status, headers] of [["/204", 204, []], ["/page", 304, [["if-none-match", '"v1"']]]]) {
+      const r = await send("GET", path, headers);
+      assert.equal(r.status, status);
+      assert.ok(named(r, "__Host-affinity"), path);
+      assert.equal(r.body.length, 0);
+    }
+    // A session past half its life is refreshed on a 304 and on a HEAD.
+    const login = await send("GET", "/login");
+    const jar = ["cookie", [named(login, "__Host-affinity"), named(login, "__Host-session")].map((c) => c.split(";")[0]).join("; ")];
+    await sleep(2500);
+    for (const [method, headers, status] of [["GET", [["if-none-match", '"v1"']], 304], ["HEAD", [], 200]]) {
+      const r = await send(method, "/page", [jar, ...headers]);
+      assert.equal(r.status, status);
+      const refreshed = named(r, "__Host-session");
+      assert.ok(refreshed && refreshed !== named(login, "__Host-session"), `${method}: ${r.setCookies}`);
+      assert.equal(r.headers["cache-control"], "private, max-age=0");
+      assert.equal(r.headers.etag, '"v1"');
+    }
   } finally {
     await gateway.stop();
     server.close();
