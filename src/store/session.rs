@@ -691,9 +691,14 @@ mod tests {
 
     const NOW: UnixTime = 1_800_000_000;
 
-    fn sessions(store: &MemoryStore) -> Sessions<&MemoryStore> {
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
-        Sessions::new(store, &ring, SessionConfig::default()).unwrap()
+    /// The keyring these tests sign with.
+    fn ring() -> KeyRing {
+        KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap()
+    }
+
+    /// Sessions over `store` with the default settings.
+    fn sessions<S: Backend>(store: S) -> Sessions<S> {
+        Sessions::new(store, &ring(), SessionConfig::default()).unwrap()
     }
 
     /// A stored session with `{"cart": ["book"]}`, as an earlier request left it, and its cookie.
@@ -1081,8 +1086,7 @@ mod tests {
                 inner: &store,
                 subject: Default::default(),
             };
-            let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
-            let s = Sessions::new(&racing, &ring, SessionConfig::default()).unwrap();
+            let s = sessions(&racing);
             let mut session = s.new_session(NOW).unwrap();
             session.insert("cart", json!(["book"]));
             block_on(s.commit(&mut session, NOW)).unwrap();
@@ -1114,7 +1118,7 @@ mod tests {
     #[test]
     fn a_login_is_not_held_to_a_limit_on_the_data_it_leaves_behind() {
         let store = MemoryStore::new();
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+        let ring = ring();
         let before = Sessions::new(&store, &ring, SessionConfig::default()).unwrap();
         let config = SessionConfig {
             max_data_bytes: 64,
@@ -1156,7 +1160,7 @@ mod tests {
     #[test]
     fn the_subject_counts_in_max_data_bytes() {
         let store = MemoryStore::new();
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
+        let ring = ring();
         let config = SessionConfig {
             max_data_bytes: 64,
             ..SessionConfig::default()
@@ -1332,8 +1336,7 @@ mod tests {
             inner: &memory,
             written: Default::default(),
         };
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
-        let s = Sessions::new(&kv, &ring, SessionConfig::default()).unwrap();
+        let s = sessions(&kv);
         for subject in [None, Some("alice")] {
             let mut session = s.new_session(NOW).unwrap();
             session.insert("cart", json!(["book"]));
