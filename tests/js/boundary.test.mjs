@@ -63,6 +63,20 @@ for (const [name, make] of cases) {
   });
 }
 
+test("string values of every length the reader builds apart come out whole", () => {
+  // ASCII up to 16 characters is built by a call per length (src/js/object.rs `text`), longer by
+  // another path, not ASCII by a third: each length, each character in its place.
+  const ascii = (n, v) => Array.from({ length: n }, (_, i) => String.fromCharCode(35 + ((i * 7 + v) % 57))).join("");
+  for (let n = 0; n <= 70; n++) {
+    for (let v = 0; v < 3; v++) {
+      const claims = { n, s: ascii(n, v), t: `é${ascii(n, v)}` };
+      const expected = { ...claims, iat: NOW, exp: NOW + 3600 };
+      const token = tokens.sign(claims, { now: NOW });
+      for (let round = 0; round < 2; round++) same(tokens.verify(token, { now: NOW }), expected, `length ${n}.${v}.${round}`);
+    }
+  }
+});
+
 test("every verify returns a fresh object: changing one changes no other", () => {
   const token = tokens.sign({ sub: "fresh", n: 1 }, { now: NOW });
   const a = tokens.verify(token, { now: NOW });
