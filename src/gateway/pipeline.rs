@@ -140,6 +140,17 @@ impl Attempt {
     pub fn affinity_param(&self) -> Option<(&str, &str)> {
         self.carry.as_ref().map(|(n, v)| (n.as_str(), v.as_str()))
     }
+
+    /// Whether the request carries a visitor's own session to the origin: a valid session's
+    /// identity (`x-session-claims`, `-sub`, `-id`) or stored data other than a new session's
+    /// `{}`. It goes with `cache: "no-store"`: a shared cache between the gateway and the origin
+    /// (Cloudflare's, for a Worker's subrequest) keys what it keeps by URL, not by these headers,
+    /// and would answer the next visitor with this one's page.
+    pub fn personal(&self) -> bool {
+        let has = |name| headers::get(&self.headers, name).is_some();
+        SessionCookie::IDENTITY_HEADERS[1..].iter().any(|n| has(n))
+            || headers::get(&self.headers, headers::DATA).is_some_and(|d| d != "{}")
+    }
 }
 
 /// URL mode: whether a request is a new visitor's page load that may be redirected to its URL
@@ -1505,6 +1516,40 @@ mod tests {
             set_cookies(&out),
             [gw.config().session_cookie.removal().unwrap().as_str()]
         );
+    }
+
+    /// A shared cache between the gateway and the origin keys by URL: a request carrying a
+    /// visitor's session (identity, or stored data) must neither be answered from it nor fill it
+    /// (`cache: "no-store"`), while an anonymous one may (static pages, assets).
+    #[test]
+    fn only_a_request_carrying_a_visitors_session_bypasses_shared_caches() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let (anonymous, _) = a_visitor(&mut gw);
+        assert!(!anonymous.personal());
+        let with = |a: &Attempt, name: &str, value: &str| {
+            let mut a = a.clone();
+            a.headers.push((name.into(), value.into()));
+            a
+        };
+        // A new session's empty data says nothing of the visitor; stored data does.
+        assert!(!with(&anonymous, "x-session-data", "{}").personal());
+        assert!(with(&anonymous, "X-Session-Data", r#"{"cart":[1]}"#).personal());
+        let mut alice = logged_in(&mut gw, "alice", NOW);
+        assert!(alice.personal());
+        // Each identity header alone (a `sub` or `sid` that is not header text is not sent).
+        let anonymous_status = |a: &Attempt| {
+            let mut a = a.clone();
+            a.headers.retain(|(n, _)| !n.starts_with("x-session-"));
+            a
+        };
+        let bare = anonymous_status(&alice);
+        assert!(!bare.personal());
+        for name in ["x-session-claims", "x-session-sub", "x-session-id"] {
+            assert!(with(&bare, name, "x").personal(), "{name}");
+        }
+        // A revoked session reaches the origin without identity: anonymous again.
+        assert!(gw.check_revocation(&mut alice, Ok(Some(NOW + 1))).is_none());
+        assert!(!alice.personal());
     }
 
     /// The runtime joins a header the origin sent twice with `, `: an `x-session-revoke` of two

@@ -111,6 +111,23 @@ describe("gateway on wrangler dev", { concurrency: false }, () => {
     assert.equal(anon.body.backend, backend, "logout keeps the visitor where it is");
   });
 
+  test("a request carrying a visitor's session bypasses shared caches on the way to the origin, an anonymous one does not", async () => {
+    // The gateway fetches it with `cache: "no-store"` (Cloudflare's cache keys by URL, not by
+    // the identity headers): neither answered from a cache nor kept. Locally workerd shows the
+    // mode as the request headers it adds for it (production skips its cache instead).
+    const bypassed = (r) => r.body.headers.pragma === "no-cache" && /no-cache/.test(r.body.headers["cache-control"] ?? "");
+    const jar = new Jar();
+    const anonymous = await gw.request("/headers", jar);
+    assert.equal(anonymous.status, 200);
+    assert.equal(bypassed(anonymous), false, JSON.stringify(anonymous.body.headers));
+    await gw.request("/login?user=dora", jar);
+    const dora = await gw.request("/headers", jar);
+    assert.equal(dora.body.headers["x-session-sub"], "dora");
+    assert.equal(bypassed(dora), true, JSON.stringify(dora.body.headers));
+    await gw.request("/logout", jar);
+    assert.equal(bypassed(await gw.request("/headers", jar)), false);
+  });
+
   test("spoofed x-session-* headers are stripped", async () => {
     const spoof = {
       "x-session-sub": "admin",

@@ -47,8 +47,9 @@ function edit(headers, text) {
   for (; i < parts.length && parts[i] !== ''; i++) headers.delete(parts[i]);
   for (i++; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
 }
-export function request_to(url, method, body, headers, text) {
-  const request = new Request(url, { method, headers, redirect: 'manual', body });
+export function request_to(url, method, body, headers, text, personal) {
+  const cache = personal ? 'no-store' : undefined;
+  const request = new Request(url, { method, headers, redirect: 'manual', body, cache });
   edit(request.headers, text);
   return request;
 }
@@ -149,6 +150,7 @@ extern "C" {
         body: Option<&ReadableStream>,
         headers: &web_sys::Headers,
         text: &str,
+        personal: bool,
     ) -> Result<web_sys::Request, JsValue>;
     #[wasm_bindgen(catch)]
     fn response_from(
@@ -287,6 +289,7 @@ pub(super) fn build(
         body.as_ref(),
         client,
         text.as_deref().unwrap_or(""),
+        attempt.personal(),
     )?;
     if text.is_none() {
         apply(&request.headers(), &c)?;
