@@ -8,7 +8,11 @@
 //! - the id presented before a login never names a session of the logged-in user (fixation);
 //! - a logout always clears the id; nothing panics;
 //! - after another request wrote the session in between (a `conflict`, the patch applied again),
-//!   what a logged-in request wrote keeps its owner.
+//!   what a logged-in request wrote keeps its owner;
+//! - an operation refused as KV refuses a second write of a key within a second (`429`) is
+//!   written again after the answer only when it was a change of a stored session, of its own
+//!   subject, on KV; the session then holds what the request wrote, linked to its owner; the
+//!   invariants above hold after that retry too.
 
 use std::cell::Cell;
 
@@ -17,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::headers::Directives;
 use super::store::tests::{sessions, settings};
-use super::store::{finish, load, Outcome, Plan};
+use super::store::{finish, load, retry, Outcome, Plan};
 use crate::error::{Error, Result};
 use crate::store::memory::MemoryStore;
 use crate::store::{Backend, Consistency, Entry, Sessions};
@@ -34,6 +38,7 @@ struct Flaky {
     landed: Cell<bool>,
     ops: Cell<usize>,
     eventual: bool,
+    limited: Cell<bool>,
 }
 
 impl Flaky {
@@ -44,6 +49,7 @@ impl Flaky {
             landed: Cell::new(false),
             ops: Cell::new(0),
             eventual,
+            limited: Cell::new(false),
         }
     }
 
@@ -60,9 +66,24 @@ impl Flaky {
         self.fail_at.get() == Some(n)
     }
 
+    /// The failure injected: KV's refusal of a second write within a second, once
+    /// [`Flaky::limit`] says so (of any operation, loads too: more than KV refuses).
+    fn error(&self) -> Error {
+        Error::StoreUnavailable(if self.limited.get() {
+            "KV put: KV PUT failed: 429 Too Many Requests".into()
+        } else {
+            "injected".into()
+        })
+    }
+
+    /// The failures injected are KV's refusals of a second write within a second.
+    fn limit(&self, limited: bool) {
+        self.limited.set(limited);
+    }
+
     fn run<T>(&self, done: Result<T>, failing: bool) -> Result<T> {
         if failing {
-            return Err(Error::StoreUnavailable("injected".into()));
+            return Err(self.error());
         }
         done
     }
@@ -72,7 +93,7 @@ impl Backend for Flaky {
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
         let failing = self.fails();
         if failing && !self.landed.get() {
-            return Err(Error::StoreUnavailable("injected".into()));
+            return Err(self.error());
         }
         self.run(self.inner.load(key).await, failing)
     }
@@ -85,7 +106,7 @@ impl Backend for Flaky {
     ) -> Result<()> {
         let failing = self.fails();
         if failing && !self.landed.get() {
-            return Err(Error::StoreUnavailable("injected".into()));
+            return Err(self.error());
         }
         // KV checks no version: last write wins.
         let expected = if self.eventual {
@@ -98,21 +119,21 @@ impl Backend for Flaky {
     async fn delete(&self, key: &str) -> Result<()> {
         let failing = self.fails();
         if failing && !self.landed.get() {
-            return Err(Error::StoreUnavailable("injected".into()));
+            return Err(self.error());
         }
         self.run(self.inner.delete(key).await, failing)
     }
     async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
         let failing = self.fails();
         if failing && !self.landed.get() {
-            return Err(Error::StoreUnavailable("injected".into()));
+            return Err(self.error());
         }
         self.run(self.inner.link(subject, key, until, now).await, failing)
     }
     async fn revoke(&self, subject: &str) -> Result<usize> {
         let failing = self.fails();
         if failing && !self.landed.get() {
-            return Err(Error::StoreUnavailable("injected".into()));
+            return Err(self.error());
         }
         self.run(self.inner.revoke(subject).await, failing)
     }
@@ -199,6 +220,13 @@ fn cases() -> Vec<Case> {
             after: Some((json!({"cart": ["book"], "n": 1}), None)),
         },
         Case {
+            name: "a patch of a logged-in session",
+            before: Some((r#"{"cart":["book"]}"#, Some("gil"))),
+            token: Some("gil"),
+            answer: d(Some(r#"{"n":1}"#), None, false, None),
+            after: Some((json!({"cart": ["book"], "n": 1}), Some("gil"))),
+        },
+        Case {
             name: "a login",
             before: Some((r#"{"cart":["book"]}"#, None)),
             token: None,
@@ -282,11 +310,14 @@ struct Run<'a> {
     before: Option<&'a str>,
     out: &'a Outcome,
     kept: Option<&'a str>,
+    /// How the retry of a change KV refused ended, when there was one.
+    retried: Option<Result<()>>,
 }
 
 /// Runs every case with each of its store operations failing in turn (before or after it was
-/// carried out), on a strongly consistent store and on an eventually consistent one, and checks
-/// what is left.
+/// carried out, or refused as KV refuses a second write of a key within a second, and then
+/// retried if it is to be), on a strongly consistent store and on an eventually consistent one,
+/// and checks what is left.
 fn run_all(check: Check<'_>) {
     for eventual in [false, true] {
         for case in cases() {
@@ -303,19 +334,26 @@ fn run_all(check: Check<'_>) {
                 store.ops.get()
             };
             for n in 0..count {
-                for landed in [false, true] {
+                for (landed, limited) in [(false, false), (true, false), (false, true)] {
                     let store = Flaky::new(eventual);
                     let s = sessions(&store);
                     let before = prepare(&s, &case);
                     store.arm(Some(n), landed);
+                    store.limit(limited);
                     let (out, kept) =
                         request(&s, before.as_deref(), case.token, &case.answer, NOW + 1);
                     store.arm(None, false);
+                    // A change KV refused, written again after the answer (and a second).
+                    let retried = out
+                        .retry
+                        .clone()
+                        .map(|session| block_on(retry(&s, session, |_| async { NOW + 2 })));
                     let what = format!(
-                        "{} ({}), operation {n} of {count} failing{}: {out:?}",
+                        "{} ({}), operation {n} of {count} failing{}{}: {out:?}, retried {retried:?}",
                         case.name,
                         if eventual { "eventual" } else { "strong" },
                         if landed { " after it landed" } else { "" },
+                        if limited { " (refused: one write per second)" } else { "" },
                     );
                     check(&Run {
                         what,
@@ -324,6 +362,7 @@ fn run_all(check: Check<'_>) {
                         before: before.as_deref(),
                         out: &out,
                         kept: kept.as_deref(),
+                        retried,
                     });
                 }
             }
@@ -474,4 +513,33 @@ fn a_write_retried_after_a_conflict_keeps_its_owner() {
             }
         }
     }
+}
+
+/// KV's refusal of a second write of a key within a second, of each operation of each request
+/// kind in turn: only a change of a stored session, of the subject it had, is written again,
+/// and on KV alone (Durable Objects have no such limit); the session then holds what the
+/// request wrote, linked to its owner (also when the save landed and the link after it was
+/// refused). Never a new session's first write or a login's (new keys, which KV cannot
+/// refuse so; written later, a new id would reach no client), a logout or a revocation.
+#[test]
+fn only_a_change_kv_refused_is_written_again_and_holds_what_was_written() {
+    let retries = Cell::new(0);
+    run_all(&|r: &Run<'_>| {
+        let Some(why) = &r.retried else {
+            return;
+        };
+        retries.set(retries.get() + 1);
+        assert!(r.what.contains("(eventual)"), "{}", r.what);
+        assert!(r.what.contains("one write per second"), "{}", r.what);
+        assert!(r.case.name.starts_with("a patch"), "{}", r.what);
+        assert!(why.is_ok(), "{}", r.what);
+        let kept = r.kept.expect("the id kept");
+        assert_eq!(stored(r.s, kept, NOW + 2), expected(r.case), "{}", r.what);
+        // Linked to its owner: the owner's revocation ends it.
+        if let Some((_, Some(sub))) = &r.case.after {
+            block_on(super::store::revoke(r.s, sub, 7200, NOW + 3)).unwrap();
+            assert_eq!(stored(r.s, kept, NOW + 3), None, "{}: not linked", r.what);
+        }
+    });
+    assert!(retries.get() > 0);
 }

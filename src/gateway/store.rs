@@ -18,8 +18,10 @@
 //!    loaded. On `conflict` (another request wrote the session meanwhile, Durable Objects only)
 //!    the patch is applied again to the newer version, up to [`CONFLICT_RETRIES`] times: members
 //!    the origin did not set keep the other request's values; for a member both set, the later
-//!    write wins. The session-id cookie is set when the session is created or gets a new id, and
-//!    cleared after a logout or when it names nothing (and is the only one presented).
+//!    write wins. A change Workers KV refused (one write per second per key) is written again
+//!    after the answer ([`retry`]), while the store still holds what the change was made to.
+//!    The session-id cookie is set when the session is created or gets a new id, and cleared
+//!    after a logout or when it names nothing (and is the only one presented).
 //!
 //! [`Gateway::finish`]: super::Gateway::finish
 
@@ -31,7 +33,7 @@ use super::pages::Page;
 use super::pipeline::Attempt;
 use crate::cookie::{self, MAX_PRESENTED};
 use crate::error::Error;
-use crate::store::{Backend, Commit, Session, Sessions};
+use crate::store::{rate_limited, Backend, Commit, Consistency, Session, Sessions};
 use crate::time::UnixTime;
 
 /// How many times a patch is applied again after a `conflict`.
@@ -291,12 +293,15 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
 }
 
 /// What [`finish`] did.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Outcome {
     /// The session-id `Set-Cookie` to send, if any.
     pub set_cookie: Option<String>,
     /// What the commit did (`None`: nothing was committed: logout, or the store failed).
     pub commit: Option<Commit>,
+    /// A change Workers KV refused (one write per second per key: another request wrote the
+    /// session less than a second before), to write again after the answer with [`retry`].
+    pub retry: Option<Session>,
     /// A warning for the log (the store failed, or conflicts outlasted the retries).
     pub warning: Option<String>,
     /// The origin's patch made the data larger than allowed: answer 502 with this message.
@@ -309,6 +314,35 @@ impl Outcome {
     pub fn refused_page(&self) -> Option<Page> {
         self.refused.as_deref().map(Page::bad_origin_answer)
     }
+}
+
+/// How long each try to write again a change Workers KV refused waits before it (ms): a little
+/// over KV's second between two writes of a key, then about two seconds more.
+pub const KV_RETRY_MS: [u32; 2] = [1100, 2000];
+
+/// Writes again a change Workers KV refused ([`Outcome::retry`]), in the background once the
+/// origin's answer is served: after each wait of [`KV_RETRY_MS`] (`wait(ms)` waits, then gives
+/// the time), while KV refuses it so. Only while the store holds the data the change was made
+/// to: once another request changed or ended the session, the change is dropped (`conflict`),
+/// never put over newer data (see `Sessions::commit_again`). The error is for the log.
+pub async fn retry<S: Backend, W: std::future::Future<Output = UnixTime>>(
+    sessions: &Sessions<S>,
+    mut session: Session,
+    mut wait: impl FnMut(u32) -> W,
+) -> Result<(), Error> {
+    let mut refused = Ok(());
+    for ms in KV_RETRY_MS {
+        let now = wait(ms).await;
+        refused = match sessions.commit_again(&mut session, now).await {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => Err(Error::Conflict),
+            Err(e) => Err(e),
+        };
+        if !refused.as_ref().is_err_and(rate_limited) {
+            break;
+        }
+    }
+    refused
 }
 
 /// The session with the plan's patch merged into its data, or why the answer is refused: the
@@ -465,7 +499,8 @@ pub async fn finish<S: Backend>(
             return out;
         }
     }
-    let mut tries = 0;
+    let eventual = sessions.store().consistency() == Consistency::Eventual;
+    let (mut tries, mut later) = (0, false);
     loop {
         match sessions.commit(&mut session, now).await {
             Ok(commit) => {
@@ -504,6 +539,11 @@ pub async fn finish<S: Backend>(
                 ));
                 return out;
             }
+            // Workers KV's one write per second per key: written again after the answer.
+            Err(e) if rate_limited(&e) && eventual && session.in_place() => {
+                later = true;
+                break;
+            }
             Err(e) => {
                 out.warning = Some(format!("the session could not be saved: {e}"));
                 break;
@@ -527,6 +567,9 @@ pub async fn finish<S: Backend>(
         }
         None => None,
     };
+    if later {
+        out.retry = Some(session);
+    }
     out
 }
 
@@ -537,7 +580,7 @@ pub(super) mod tests {
     use crate::gateway::config::StoreKind;
     use crate::keys::{KeyRing, Secret};
     use crate::store::executor::join_all;
-    use crate::store::memory::MemoryStore;
+    use crate::store::memory::{MemoryStore, OneWritePerSecond};
     use crate::store::SessionConfig;
     use futures_executor::block_on;
     use serde_json::json;
@@ -581,8 +624,8 @@ pub(super) mod tests {
 
     /// One request: load with `cookie`, the origin answers `d`; returns the origin's headers,
     /// the outcome and the cookie the client keeps.
-    fn request(
-        s: &Sessions<&MemoryStore>,
+    fn request<S: Backend>(
+        s: &Sessions<S>,
         cookie: Option<&str>,
         d: &Directives,
         now: u64,
@@ -1445,5 +1488,157 @@ pub(super) mod tests {
             block_on(new.min_issued_at("alice")).unwrap(),
             Some(NOW + 60)
         );
+    }
+
+    /// A retry of `out`'s change KV refused, each try one second after the one before (from
+    /// `at`): how it ended, and how long it waited before each try.
+    fn retried<S: Backend>(
+        s: &Sessions<S>,
+        out: Outcome,
+        at: u64,
+    ) -> (Result<(), Error>, Vec<u32>) {
+        let mut waited = Vec::new();
+        let session = out.retry.expect("a change to write again");
+        let why = block_on(retry(s, session, |ms| {
+            waited.push(ms);
+            let now = at + waited.len() as u64;
+            async move { now }
+        }));
+        (why, waited)
+    }
+
+    /// Workers KV takes one write per second per key: of two changes of a session within a
+    /// second (a double click, two quick calls of one page), the second was refused, logged and
+    /// dropped, the origin believing it saved. It is written again after the answer, a little
+    /// over a second later; a session with an owner stays linked to it. (Miniflare's local KV,
+    /// which the e2e tests run on, enforces no such limit: this is tested here alone.)
+    #[test]
+    fn a_change_kv_refused_within_its_second_is_written_again() {
+        for owner in [None, Some("alice")] {
+            let kv = OneWritePerSecond::new(&MemoryStore::new());
+            let s = sessions(&kv);
+            let login = owner.map(|o| format!(r#"{{"sub":"{o}"}}"#));
+            let add = directives(Some(r#"{"cart":["book"]}"#), login.as_deref(), false);
+            let (_, _, jar) = request(&s, None, &add, NOW);
+            let patch =
+                |member: &str| directives(Some(&format!(r#"{{"{member}":1}}"#)), None, false);
+            let (_, first, _) = request(&s, jar.as_deref(), &patch("a"), NOW + 5);
+            assert_eq!(first.commit, Some(Commit::Written), "{first:?}");
+            assert!(first.retry.is_none());
+            let (_, second, kept) = request(&s, jar.as_deref(), &patch("b"), NOW + 5);
+            assert_eq!(
+                (second.commit, &second.warning),
+                (None, &None),
+                "{second:?}"
+            );
+            assert_eq!((&second.set_cookie, &kept), (&None, &jar));
+            let (written, waited) = retried(&s, second, NOW + 5);
+            assert!(written.is_ok(), "{written:?}");
+            assert_eq!(waited, vec![KV_RETRY_MS[0]]);
+            let (h, out, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW + 7);
+            assert_eq!(data_header(&h), json!({ "cart": ["book"], "a": 1, "b": 1 }));
+            assert_eq!(out.commit, Some(Commit::Unchanged));
+            if let Some(owner) = owner {
+                assert_eq!(block_on(s.revoke_subject(owner)).unwrap(), 1);
+            }
+        }
+    }
+
+    /// A retry never puts older data over newer: once another request changed the session
+    /// after the refused change read it (also to the same version, from an older read: KV
+    /// checks none), the change is dropped and logged, as before the retry; a session ended
+    /// since (a logout) is never brought back.
+    #[test]
+    fn a_retry_is_dropped_once_the_session_changed_or_ended() {
+        let patch = |member: &str| directives(Some(&format!(r#"{{"{member}":1}}"#)), None, false);
+        let plan = |member: &str| Plan::from_directives(&patch(member), 4096).unwrap();
+        for what in ["changed", "changed from an older read", "ended"] {
+            let kv = OneWritePerSecond::new(&MemoryStore::new());
+            let s = sessions(&kv);
+            let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+            let (_, _, jar) = request(&s, None, &add, NOW);
+            let header = format!("__Host-sid={}", jar.clone().unwrap());
+            // Read before the first change: its own change lands after the refused one.
+            let older = block_on(load(&s, Some(&header), "__Host-sid", NOW + 4));
+            request(&s, jar.as_deref(), &patch("a"), NOW + 5);
+            let (_, refused, _) = request(&s, jar.as_deref(), &patch("b"), NOW + 5);
+            assert!(refused.retry.is_some(), "{what}: {refused:?}");
+            let expected = match what {
+                "changed" => {
+                    request(&s, jar.as_deref(), &patch("c"), NOW + 6);
+                    Some(json!({ "cart": ["book"], "a": 1, "c": 1 }))
+                }
+                "changed from an older read" => {
+                    let out = block_on(finish(&s, &settings(), older, &plan("c"), NOW + 6));
+                    assert_eq!(out.commit, Some(Commit::Written));
+                    Some(json!({ "cart": ["book"], "c": 1 }))
+                }
+                _ => {
+                    request(&s, jar.as_deref(), &directives(None, None, true), NOW + 6);
+                    None
+                }
+            };
+            let (why, _) = retried(&s, refused, NOW + 6);
+            assert!(matches!(why, Err(Error::Conflict)), "{what}");
+            let held = block_on(s.load(jar.as_deref().unwrap(), NOW + 8)).unwrap();
+            let held = held.map(|h| Value::Object(h.data().clone()));
+            assert_eq!(held, expected, "{what}");
+        }
+    }
+
+    /// Several requests of one page when the session is due for its touch: the touches
+    /// refused in the second are skipped, as before (nothing to write again), and a change
+    /// refused because a touch landed first is written again (the touch changed nothing).
+    #[test]
+    fn a_touch_refused_is_skipped_and_a_change_behind_a_touch_is_written_again() {
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
+        let s = sessions(&kv);
+        let none = directives(None, None, false);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, jar) = request(&s, None, &add, NOW);
+        let header = format!("__Host-sid={}", jar.clone().unwrap());
+        let later = NOW + 600;
+        let changing = block_on(load(&s, Some(&header), "__Host-sid", later));
+        let touches: Vec<Outcome> = (0..3)
+            .map(|_| request(&s, jar.as_deref(), &none, later).1)
+            .collect();
+        assert_eq!(touches[0].commit, Some(Commit::Touched));
+        for t in &touches[1..] {
+            assert_eq!(t.commit, Some(Commit::Unchanged), "{t:?}");
+            assert!(t.retry.is_none() && t.warning.is_none(), "{t:?}");
+        }
+        let plan = Plan::from_directives(&directives(Some(r#"{"b":1}"#), None, false), 4096);
+        let out = block_on(finish(&s, &settings(), changing, &plan.unwrap(), later));
+        assert!(retried(&s, out, later).0.is_ok());
+        let (h, _, _) = request(&s, jar.as_deref(), &none, later + 2);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"], "b": 1 }));
+        // Written a version on from the touch: created, touched, changed.
+        let held = block_on(s.load(jar.as_deref().unwrap(), later + 2)).unwrap();
+        assert_eq!(held.map(|h| h.version()), Some(3));
+    }
+
+    /// The tries to write a refused change again are few: KV refusing every one, the change is
+    /// dropped (logged) after the waits of [`KV_RETRY_MS`], each try one write.
+    #[test]
+    fn a_change_kv_keeps_refusing_is_tried_a_bounded_number_of_times() {
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
+        let s = sessions(&kv);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, jar) = request(&s, None, &add, NOW);
+        kv.refusing.set(true);
+        let (_, refused, _) = request(
+            &s,
+            jar.as_deref(),
+            &directives(Some(r#"{"b":1}"#), None, false),
+            NOW + 5,
+        );
+        let tries = kv.tries.get();
+        let (why, waited) = retried(&s, refused, NOW + 5);
+        assert_eq!(waited, KV_RETRY_MS.to_vec());
+        assert_eq!(kv.tries.get() - tries, KV_RETRY_MS.len());
+        assert!(why.is_err_and(|e| rate_limited(&e)));
+        kv.refusing.set(false);
+        let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW + 9);
+        assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
     }
 }

@@ -403,8 +403,11 @@ impl SessionStore {
     /// `conflict` when another request saved it first (Durable Objects): load it again and redo
     /// the change. On KV, which takes one write per second per key, a touch refused because
     /// another request wrote the session in that second resolves to `"unchanged"`; a change so
-    /// refused rejects with `store_unavailable`. What is set on the session while the promise
-    /// is pending is kept, as a change for the next `commit`. Two commits of one `Session` at once: on Durable Objects the second
+    /// refused rejects with `store_unavailable` (its message ends in `429 Too Many Requests`):
+    /// to retry it, wait a little over a second and `update` again, which makes the change to
+    /// the session as stored then; committing this `Session` again would put its data, loaded
+    /// before the other write, over that write (KV checks no version). What is set on the
+    /// session while the promise is pending is kept, as a change for the next `commit`. Two commits of one `Session` at once: on Durable Objects the second
     /// to reach the store rejects with `conflict`, and the `Session` stays as the first stored it
     /// (never at an older version), what was set on it kept: commit it again to store the rest.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]

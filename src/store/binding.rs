@@ -221,13 +221,16 @@ pub(crate) fn object(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
+/// Resolves after `ms` milliseconds (`setTimeout`).
+pub(crate) fn sleep(ms: f64) -> JsFuture {
+    JsFuture::from(Promise::new(&mut |resolve, _| {
+        let _ = set_timeout(&resolve, ms);
+    }))
+}
+
 /// Waits a random time of up to `min(2^attempt, 100)` ms (`setTimeout`): the back-off between
 /// retries after a `conflict`.
 pub(crate) async fn backoff(attempt: usize) {
     let cap = 2f64.powi(attempt.min(7) as i32).min(100.0);
-    let ms = (js_sys::Math::random() * cap).floor();
-    let wait = Promise::new(&mut |resolve, _| {
-        let _ = set_timeout(&resolve, ms);
-    });
-    let _ = JsFuture::from(wait).await;
+    let _ = sleep((js_sys::Math::random() * cap).floor()).await;
 }

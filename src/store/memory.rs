@@ -200,6 +200,70 @@ impl Future for YieldOnce {
     }
 }
 
+/// Workers KV's limit of one write per second to a key, over a [`MemoryStore`] (tests only): a
+/// second write of a key (a save or a link) in the same second of the callers' `now` is refused,
+/// as KV's binding does (`KV PUT failed: 429 Too Many Requests`). Last write wins otherwise (the
+/// expected version is not checked). Deletes are not counted (whether KV counts them is not
+/// documented). Miniflare's local KV, which the e2e tests run on, enforces no such limit.
+#[cfg(test)]
+pub(crate) struct OneWritePerSecond {
+    pub inner: MemoryStore,
+    written: RefCell<HashMap<String, UnixTime>>,
+    /// While true, every write is refused so.
+    pub refusing: Cell<bool>,
+    /// How many writes were asked for (refused or not).
+    pub tries: Cell<usize>,
+}
+
+#[cfg(test)]
+impl OneWritePerSecond {
+    /// KV's limit over `inner` (a clone: the contents are shared).
+    pub fn new(inner: &MemoryStore) -> Self {
+        OneWritePerSecond {
+            inner: inner.clone(),
+            written: RefCell::default(),
+            refusing: Cell::new(false),
+            tries: Cell::new(0),
+        }
+    }
+
+    fn write(&self, key: &str, now: UnixTime) -> Result<()> {
+        self.tries.set(self.tries.get() + 1);
+        let again = self.written.borrow_mut().insert(key.to_owned(), now) == Some(now);
+        if again || self.refusing.get() {
+            return Err(Error::StoreUnavailable(
+                "KV put: KV PUT failed: 429 Too Many Requests".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Backend for OneWritePerSecond {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, e: &Entry, _: Option<u64>, now: u64) -> Result<()> {
+        self.write(key, now)?;
+        let stored = self.inner.load(key).await?.map(|e| e.version);
+        self.inner.save(key, e, stored, now).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+        self.write(&super::kv_link(subject, key), now)?;
+        self.inner.link(subject, key, until, now).await
+    }
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        self.inner.revoke(subject).await
+    }
+    fn consistency(&self) -> Consistency {
+        Consistency::Eventual
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,6 +166,23 @@ impl Session {
         &self.key
     }
 
+    /// Whether a commit of it writes its own entry alone: a stored session the client knows, of
+    /// the subject it was loaded with (no new id, which a commit gives a session whose subject
+    /// changed).
+    pub(crate) fn in_place(&self) -> bool {
+        !self.fresh
+            && self.version > 0
+            && self
+                .stored
+                .as_ref()
+                .is_some_and(|(_, subject)| *subject == self.record.subject)
+    }
+
+    /// Whether this session holds other data or another subject than `other` does.
+    fn changed_from(&self, other: &Session) -> bool {
+        self.record.data != other.record.data || self.record.subject != other.record.subject
+    }
+
     fn changed(&self) -> bool {
         match &self.stored {
             Some((data, subject)) => *data != self.record.data || *subject != self.record.subject,
@@ -457,6 +474,37 @@ impl<S: Backend> Sessions<S> {
         Ok(outcome)
     }
 
+    /// Commits `session` again, at `now`, after Workers KV refused its change (one write per
+    /// second per key: [`super::rate_limited`]; the gateway tries again in the background a
+    /// little over a second later), if the store still holds the data and subject it was loaded
+    /// with. Otherwise `Ok(None)`, and nothing is written: another request changed the session
+    /// since (its data would be lost under this change, which was made to older data), or ended
+    /// it (a logout, a revocation, a login's new id: it never comes back), or it is past its
+    /// lifetime. A touch landed meanwhile, which changed nothing, is written over (a new version
+    /// on from it), as is this very change (its save landed, the link after it was refused).
+    /// Only a change of a stored session the client knows, of the subject it was loaded with
+    /// ([`Session::in_place`]), is committed again: its own entry is all the commit writes (a
+    /// new id would reach no client now).
+    pub(crate) async fn commit_again(
+        &self,
+        session: &mut Session,
+        now: UnixTime,
+    ) -> Result<Option<Commit>> {
+        if !session.in_place() {
+            return Ok(None);
+        }
+        // Read as a request reads it: none once ended, or past its lifetime. Holding this very
+        // change already (its save landed, and the link after it was refused), it is written
+        // again, which loses nothing, and linked.
+        let held = match self.load(&session.token, now).await? {
+            Some(held) if held.stored == session.stored || !held.changed_from(session) => held,
+            _ => return Ok(None),
+        };
+        session.version = held.version;
+        session.record.touched = held.record.touched;
+        self.commit(session, now).await.map(Some)
+    }
+
     /// Loads the session named by `cookie` (or a new one), applies `change`, commits, and on
     /// `conflict` starts again, up to `retries` more times.
     pub async fn update(
@@ -685,7 +733,7 @@ fn random_id() -> Result<[u8; ID_BYTES]> {
 mod tests {
     use super::*;
     use crate::keys::Secret;
-    use crate::store::memory::MemoryStore;
+    use crate::store::memory::{MemoryStore, OneWritePerSecond};
     use futures_executor::block_on;
     use serde_json::json;
 
@@ -1282,60 +1330,13 @@ mod tests {
         );
     }
 
-    /// Workers KV's limit of one write per second to a key: a second write (or delete) of a key
-    /// in the same second is refused, as KV's binding does (`KV PUT failed: 429 Too Many
-    /// Requests`). Last write wins otherwise (the expected version is not checked).
-    struct OneWritePerSecond<'a> {
-        inner: &'a MemoryStore,
-        written: std::cell::RefCell<std::collections::HashMap<String, UnixTime>>,
-    }
-
-    impl OneWritePerSecond<'_> {
-        fn write(&self, key: &str, now: UnixTime) -> Result<()> {
-            if self.written.borrow_mut().insert(key.to_owned(), now) == Some(now) {
-                return Err(Error::StoreUnavailable(
-                    "KV put: KV PUT failed: 429 Too Many Requests".into(),
-                ));
-            }
-            Ok(())
-        }
-    }
-
-    impl Backend for OneWritePerSecond<'_> {
-        async fn load(&self, key: &str) -> Result<Option<Entry>> {
-            self.inner.load(key).await
-        }
-        async fn save(&self, key: &str, e: &Entry, _: Option<u64>, now: u64) -> Result<()> {
-            self.write(key, now)?;
-            let stored = self.inner.load(key).await?.map(|e| e.version);
-            self.inner.save(key, e, stored, now).await
-        }
-        async fn delete(&self, key: &str) -> Result<()> {
-            self.inner.delete(key).await
-        }
-        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
-            self.write(&crate::store::kv_link(subject, key), now)?;
-            self.inner.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> Result<usize> {
-            self.inner.revoke(subject).await
-        }
-        fn consistency(&self) -> crate::store::Consistency {
-            crate::store::Consistency::Eventual
-        }
-    }
-
     /// Several requests of one page at once, when the session is due for its touch: each
     /// rewrites it unchanged, and KV refuses all but the first write of the second. The others
     /// lose nothing (the first one extended the session), and fail nothing: an app that
     /// answers `store_unavailable` with a 500 failed every such request but one.
     #[test]
     fn concurrent_touches_on_kv_within_a_second_all_succeed() {
-        let memory = MemoryStore::new();
-        let kv = OneWritePerSecond {
-            inner: &memory,
-            written: Default::default(),
-        };
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
         let s = sessions(&kv);
         for subject in [None, Some("alice")] {
             let mut session = s.new_session(NOW).unwrap();

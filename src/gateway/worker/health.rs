@@ -47,11 +47,14 @@ pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: 
         return;
     }
     let (gw, env) = (gw.clone(), env.clone());
-    ctx.wait_until(async move {
-        if let Some(snapshot) = read_shared(&env).await {
-            with(&gw, |g| g.health_mut().read_shared(snapshot, now));
-        }
-    });
+    super::background(
+        ctx,
+        Box::pin(async move {
+            if let Some(snapshot) = read_shared(&env).await {
+                with(&gw, |g| g.health_mut().read_shared(snapshot, now));
+            }
+        }),
+    );
 }
 
 #[wasm_bindgen(module = "/src/gateway/worker/probe.mjs")]

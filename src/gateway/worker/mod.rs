@@ -199,6 +199,12 @@ fn reply(result: Answer) -> JsValue {
     }
 }
 
+/// Runs `work` after the answer (`waitUntil`): one instance of its machinery in the wasm for
+/// every kind of work.
+fn background(ctx: &Context, work: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    ctx.wait_until(work);
+}
+
 /// A promise of the response `handler` makes.
 fn later(handler: impl std::future::Future<Output = Answer> + 'static) -> JsValue {
     promise(Box::pin(handler))
@@ -269,6 +275,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
                 has_body,
                 now,
                 entropy,
+                ctx,
             };
             proxy::start(p, attempt, body, store)
         }

@@ -6,7 +6,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{console_error, console_warn, web_sys};
+use worker::{console_error, console_warn, web_sys, Context};
 
 use super::assertion;
 use super::http::{self, page};
@@ -30,6 +30,8 @@ pub(super) struct Proxied {
     pub has_body: bool,
     pub now: UnixTime,
     pub entropy: Entropy,
+    /// For work after the answer (`waitUntil`).
+    pub ctx: Context,
 }
 
 impl Proxied {
@@ -283,6 +285,25 @@ async fn finish(
         }
         if let Some(warning) = out.warning {
             console_warn!("edge-session gateway: session store: {warning}");
+        }
+        if let Some(session) = out.retry {
+            // Workers KV refused the change (one write per second per key): written again
+            // after the answer, never delaying it.
+            let st = st.clone();
+            super::background(
+                &p.ctx,
+                Box::pin(async move {
+                    let wait = |ms| async move {
+                        let _ = crate::store::binding::sleep(f64::from(ms)).await;
+                        super::now()
+                    };
+                    if let Err(e) = store::retry(&st.0, session, wait).await {
+                        console_warn!(
+                            "edge-session gateway: session store: a change KV refused (one write per second per key) was dropped: {e}"
+                        );
+                    }
+                }),
+            );
         }
         headers::add_cookies(&mut headers, out.set_cookie);
     }
