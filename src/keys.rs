@@ -594,7 +594,11 @@ mod tests {
             id: "k1".into(),
             secret: "c2VjcmV0".into(),
         };
-        assert!(!format!("{cfg:?}").contains("c2VjcmV0"));
+        let shown = format!("{cfg:?}");
+        assert!(
+            shown.contains("\"k1\"") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
     }
 
     #[test]
