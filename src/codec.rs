@@ -295,6 +295,16 @@ mod tests {
         }
     }
 
+    /// `take` reads up to the last byte, and refuses one more than is left.
+    #[test]
+    fn take_reads_to_the_end_and_no_further() {
+        let mut r = Reader::new(b"abc");
+        assert_eq!(r.take(1).unwrap(), b"a");
+        assert_eq!(r.take(3).unwrap_err().code(), "malformed");
+        assert_eq!(r.take(2).unwrap(), b"bc");
+        assert!(r.rest().is_empty());
+    }
+
     #[test]
     fn base64_matches_rfc4648() {
         // RFC 4648 section 10, without padding.
