@@ -174,10 +174,14 @@ fn sign_options_set_ttl_issuer_and_audience() {
         got,
         json!({ "sub": "u", "iat": NOW, "exp": NOW + 60, "nbf": NOW, "iss": "https://a.example", "aud": "app" })
     );
-    assert_eq!(
-        code(t.sign_jwt(&json!({ "nbf": "soon" }), &JwtSignOptions::at(NOW))),
-        "invalid_claims"
-    );
+    // An nbf signed is a whole number of seconds, at most 2^53 - 1.
+    for nbf in [json!("soon"), json!(1.5), json!(9_007_199_254_740_992u64)] {
+        assert_eq!(
+            code(t.sign_jwt(&json!({ "nbf": nbf }), &JwtSignOptions::at(NOW))),
+            "invalid_claims",
+            "{nbf}"
+        );
+    }
     assert_eq!(
         code(t.sign_jwt(&json!([1]), &JwtSignOptions::at(NOW))),
         "invalid_claims"

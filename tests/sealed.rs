@@ -201,6 +201,21 @@ fn every_truncation_and_extension_is_refused() {
     assert_eq!(code(t.verify::<Value>(&"A".repeat(5000), NOW)), "too_large");
 }
 
+/// A key id length outside 1 to 64 is `malformed`, found before any key is looked up (not
+/// `unknown_key`).
+#[test]
+fn key_id_lengths_outside_1_to_64_are_malformed() {
+    let t = sealed();
+    for len in [0, 65, 255] {
+        // The sealed version, the key id's length and bytes, three times, nonce and tag.
+        let mut bytes = vec![0x81, len as u8];
+        bytes.extend("k".repeat(len).bytes());
+        bytes.extend([0; 3 + 24 + 16 + 4]);
+        let token = URL_SAFE_NO_PAD.encode(&bytes);
+        assert_eq!(code(t.verify::<Value>(&token, NOW)), "malformed", "{len}");
+    }
+}
+
 #[test]
 fn rotation_and_refresh_move_to_the_current_key() {
     let old = sealed();

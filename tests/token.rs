@@ -156,6 +156,52 @@ fn garbage_gives_typed_errors() {
     );
 }
 
+/// 23 bytes (version, purpose, a 1-byte key id, three 1-byte times, the tag) are the fewest that
+/// reach the MAC check: one fewer is `malformed` whatever they hold, 23 with a wrong tag are a
+/// `bad_signature`.
+#[test]
+fn the_shortest_layout_is_23_bytes() {
+    use base64::Engine;
+    let t = tokens_with(vec![key("k", SECRET_1)], "session");
+    let token = t.sign(&claims(), NOW).unwrap();
+    let signed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .unwrap();
+    // Version, purpose, key id length 1, "k".
+    assert_eq!(signed[2..4], [1, b'k']);
+    for (len, code) in [(22, "malformed"), (23, "bad_signature")] {
+        let mut bytes = signed[..4].to_vec();
+        bytes.resize(len, 0);
+        assert_eq!(
+            t.verify::<Value>(&base64_url(&bytes), NOW)
+                .unwrap_err()
+                .code(),
+            code,
+            "{len} bytes"
+        );
+    }
+}
+
+/// A key id length outside 1 to 64 (what a keyring holds) is `malformed`, found before any key
+/// is looked up: not `unknown_key`, whose message would quote up to 255 bytes of the token.
+#[test]
+fn key_id_lengths_outside_1_to_64_are_malformed() {
+    let t = tokens();
+    for len in [0, 65, 255] {
+        // Version 1, a purpose byte, the key id's length and bytes, then room for the rest.
+        let mut bytes = vec![1, 0, len as u8];
+        bytes.extend("k".repeat(len).bytes());
+        bytes.extend([0; 40]);
+        assert_eq!(
+            t.verify::<Value>(&base64_url(&bytes), NOW)
+                .unwrap_err()
+                .code(),
+            "malformed",
+            "{len}"
+        );
+    }
+}
+
 #[test]
 fn size_limit_is_checked_before_decoding() {
     let t = tokens();

@@ -302,6 +302,32 @@ macro_rules! token_kind_behaviours {
                     }
                 );
             }
+
+            /// An `nbf` being signed is a whole number of seconds, at most 2^53 - 1: a fraction
+            /// (which the token could not carry) or a larger time is refused, not rounded.
+            #[test]
+            fn nbf_must_be_whole_seconds_up_to_the_largest_time() {
+                let t = tokens();
+                for bad in [json!(1.5), json!(1000.0), json!(9_007_199_254_740_992u64)] {
+                    assert_eq!(
+                        t.sign(&json!({ "nbf": bad }), NOW).unwrap_err().code(),
+                        "invalid_claims",
+                        "{bad}"
+                    );
+                }
+                assert!(t.sign(&json!({ "nbf": 9_007_199_254_740_991u64 }), NOW).is_ok());
+            }
+
+            /// Key ids of 1 and of 64 bytes, the keyring's bounds, sign and verify.
+            #[test]
+            fn key_ids_at_their_length_bounds_round_trip() {
+                for id in ["k".to_owned(), "k".repeat(64)] {
+                    let t = tokens_with(vec![key(&id, SECRET_1)], "session");
+                    let token = t.sign(&claims(), NOW).unwrap();
+                    let v = t.verify_detailed::<Value>(&token, NOW).unwrap();
+                    assert_eq!(v.key_id, id);
+                }
+            }
         }
     };
 }
