@@ -602,6 +602,16 @@ mod tests {
             .is_ok());
     }
 
+    /// The longest name (256 bytes) and domain (253 bytes) accepted; one byte more is refused.
+    #[test]
+    fn names_and_domains_at_their_length_bounds() {
+        assert!(SetCookie::new("n".repeat(256)).check().is_ok());
+        let domain = |len: usize| format!("{}.example", "a".repeat(len - 8));
+        assert!(SetCookie::new("a").domain(domain(253)).check().is_ok());
+        let error = SetCookie::new("a").domain(domain(254)).check().unwrap_err();
+        assert_eq!(error.code(), "invalid_config");
+    }
+
     #[test]
     fn bad_names_values_and_attributes_are_refused() {
         for name in ["", "a b", "a;b", "a=b", "é", "a\"", &"n".repeat(257)] {
