@@ -6,7 +6,8 @@ WASM_PACK := wasm-pack --log-level warn
 # After each wasm-pack build of the JS library, its glue rewritten: a method given something other
 # than an instance of the class it takes (`store.commit({})`) throws a TypeError, not
 # wasm-bindgen's plain Error; `verify` and `verifyJwt` read their claims or throw the error their
-# wasm kept (src/js/thrown.rs), and exist only once rewritten.
+# wasm kept (src/js/thrown.rs), and exist only once rewritten; the wasm's imports from the glue
+# get short names, in the wasm and in the glue together.
 GLUE := node scripts/glue.mjs
 # Node's test runner with the spec reporter, which repeats each failure and its error at the end
 # of the output: the part a CI excerpt keeps (TAP gives a failed hook's error only where it

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Two rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
+// Three rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
 // every wasm-pack build of the JS library). Each fails the build when the glue no longer has the
 // shape it rewrites (a wasm-bindgen that changed it), rather than leaving it unrewritten.
 //
@@ -14,6 +14,11 @@
 //    `verifyJwt` here, in the glue and in its types (the .d.ts beside it), so that a glue left as
 //    wasm-bindgen wrote it (a build that skipped this script) has no `verify` at all, rather than
 //    one that returns a number, -1 for a forged token, where its caller waits for an exception.
+// 3. The wasm's imports from the glue (`__wbg_<name>_<16 hex digits>`, as wasm-bindgen names them)
+//    get short names, `a`, `b`... `ba`, in the wasm beside the glue (`<name>_bg.wasm`) and in the
+//    glue's import object together: the hex digits do not compress, about 1,000 B of the JS
+//    library's gzipped wasm. The names were never anyone's to read: the glue hands the wasm its
+//    import object and nothing else looks at it. Run again on its own output, it renames nothing.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -34,8 +39,123 @@ const fail = (file, message) => {
   process.exit(1);
 };
 
+// An unsigned LEB128 number at `at` in `bytes`: its value and the offset after it.
+function leb(bytes, at) {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = bytes[at++];
+    if (b === undefined) throw new Error("wasm cut short");
+    value += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return [value, at];
+  }
+}
+
+function lebBytes(n) {
+  const out = [];
+  do {
+    const b = n % 128;
+    n = Math.floor(n / 128);
+    out.push(n > 0 ? b | 0x80 : b);
+  } while (n > 0);
+  return out;
+}
+
+// The short name of the import at `index`: a...z, A...Z, then two letters (`ba`...).
+const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+function shortName(index) {
+  let name = "";
+  let n = index;
+  do {
+    name = LETTERS[n % LETTERS.length] + name;
+    n = Math.floor(n / LETTERS.length);
+  } while (n > 0);
+  return name;
+}
+
+// Rewrite 3: `glue` with the keys of its import object renamed as the imports of `wasmFile` (the
+// module the object is handed to the wasm as) are, and the bytes of that file so renamed
+// (`undefined` when renamed already): both written once every rewrite is done.
+function shortImports(file, glue, wasmFile) {
+  const start = glue.indexOf("\nfunction __wbg_get_imports() {\n");
+  const end = glue.indexOf("\n}\n", start);
+  if (start < 0 || end < 0) fail(file, "no `function __wbg_get_imports()` to rename the imports in");
+  const module = glue.slice(start, end).match(/\n +"(\.\/[^"]+_bg\.js)": import0,\n/)?.[1];
+  if (module === undefined) fail(file, 'no `"./<name>_bg.js": import0` in `__wbg_get_imports`');
+  if (!existsSync(wasmFile)) fail(file, `no ${wasmFile} beside it`);
+  const wasm = readFileSync(wasmFile);
+  const text = new TextDecoder("utf-8", { fatal: true });
+  const utf8 = new TextEncoder();
+  let at = 8;
+  const out = [wasm.subarray(0, 8)];
+  const renamed = new Map();
+  while (at < wasm.length) {
+    const id = wasm[at];
+    const [size, body] = leb(wasm, at + 1);
+    const next = body + size;
+    if (id !== 2) {
+      out.push(wasm.subarray(at, next));
+      at = next;
+      continue;
+    }
+    // The import section: (module, name, kind and type) for each import; only the names of the
+    // glue's module change, the rest is copied as it is.
+    const entries = [];
+    let [count, p] = leb(wasm, body);
+    entries.push(lebBytes(count));
+    for (let i = 0; i < count; i++) {
+      const from = p;
+      let len;
+      [len, p] = leb(wasm, p);
+      const mod = text.decode(wasm.subarray(p, p + len));
+      p += len;
+      const moduleEnd = p;
+      [len, p] = leb(wasm, p);
+      const name = text.decode(wasm.subarray(p, p + len));
+      p += len;
+      const descFrom = p;
+      const kind = wasm[p++];
+      if (kind === 0) [, p] = leb(wasm, p); // function: its type
+      else if (kind === 1 || kind === 2) {
+        if (kind === 1) p++; // table: its element type
+        let flags;
+        [flags, p] = leb(wasm, p); // limits: minimum, maximum when flagged
+        [, p] = leb(wasm, p);
+        if (flags & 1) [, p] = leb(wasm, p);
+      } else if (kind === 3) p += 2; // global: type, mutability
+      else fail(file, `${wasmFile}: import ${mod} ${name} of unknown kind ${kind}`);
+      if (mod !== module) {
+        entries.push(wasm.subarray(from, p));
+        continue;
+      }
+      const short = shortName(renamed.size);
+      renamed.set(name, short);
+      entries.push(wasm.subarray(from, moduleEnd), lebBytes(utf8.encode(short).length), utf8.encode(short), wasm.subarray(descFrom, p));
+    }
+    if (p !== next) fail(file, `${wasmFile}: the import section does not end where its size says`);
+    const section = Buffer.concat(entries.map((e) => Buffer.from(e)));
+    out.push(Buffer.from([2, ...lebBytes(section.length)]), section);
+    at = next;
+  }
+  if (renamed.size === 0) fail(file, `${wasmFile} imports nothing from ${module}`);
+  const changed = [...renamed].filter(([name, short]) => name !== short);
+  if (changed.length === 0) return { glue }; // renamed already
+  if (changed.length !== renamed.size) fail(file, `${wasmFile}: imports from ${module} partly renamed`);
+  let imports = glue.slice(start, end);
+  for (const [name, short] of renamed) {
+    // The key of the import object, and nowhere else in the glue.
+    const key = `\n        ${name}: `;
+    if (glue.split(name).length !== 2 || !imports.includes(key)) {
+      fail(file, `the import ${name} is not once in the glue, as a key of \`__wbg_get_imports\`'s object`);
+    }
+    imports = imports.replace(key, `\n        ${short}: `);
+  }
+  return { glue: glue.slice(0, start) + imports + glue.slice(end), wasm: Buffer.concat(out) };
+}
+
 for (const file of process.argv.slice(2)) {
-  let glue = readFileSync(file, "utf8");
+  const wasmFile = file.replace(/\.js$/, "_bg.wasm");
+  const short = shortImports(file, readFileSync(file, "utf8"), wasmFile);
+  let glue = short.glue;
   if (glue.includes("function _assertClass(") && !glue.includes(FROM) && !glue.includes(TO)) {
     fail(file, `_assertClass throws something other than \`${FROM}\``);
   }
@@ -63,6 +183,7 @@ for (const file of process.argv.slice(2)) {
     if (found !== 0 && found !== THROWING.length) fail(path, `${found} methods \`__verify\`/\`__verifyJwt\`, not ${THROWING.length}`);
     if (found === 0 && !/^ +verify\(/m.test(text)) fail(path, "no method `__verify` to name `verify`");
   }
+  if (short.wasm !== undefined) writeFileSync(wasmFile, short.wasm);
   writeFileSync(file, glue.replace(METHODS, "$1$2("));
   if (dts !== undefined) writeFileSync(types, dts.replace(METHODS, "$1$2("));
 }

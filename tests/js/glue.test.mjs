@@ -26,10 +26,27 @@ test("verify and verifyJwt of a glue scripts/glue.mjs did not rewrite never answ
   writeFileSync(join(raw, "package.json"), "{}\n");
   cpSync(raw, glued, { recursive: true });
   execFileSync(process.execPath, [join(ROOT, "scripts/glue.mjs"), join(glued, "edge_session.js")]);
-  // Run again on its own output, it changes nothing.
+  // Run again on its own output, it changes nothing, in the glue or in the wasm.
   const once = readFileSync(join(glued, "edge_session.js"), "utf8");
+  const wasmOnce = readFileSync(join(glued, "edge_session_bg.wasm"));
   execFileSync(process.execPath, [join(ROOT, "scripts/glue.mjs"), join(glued, "edge_session.js")]);
   assert.equal(readFileSync(join(glued, "edge_session.js"), "utf8"), once);
+  assert.deepEqual(readFileSync(join(glued, "edge_session_bg.wasm")), wasmOnce);
+
+  // The wasm's imports from the glue renamed a, b...: none left of wasm-bindgen's long names, in
+  // the wasm or in the glue; the others (the crate's snippets) as they were.
+  const importsOf = (dir) => WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(dir, "edge_session_bg.wasm"))));
+  const rawImports = importsOf(raw);
+  const gluedImports = importsOf(glued);
+  assert.equal(gluedImports.length, rawImports.length);
+  const own = gluedImports.filter((i) => i.module === "./edge_session_bg.js");
+  assert.ok(own.length > 20);
+  assert.deepEqual(own.map((i) => i.name), own.map((_, k) => (k < 52 ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] : own[k].name)));
+  assert.deepEqual(
+    gluedImports.filter((i) => i.module !== "./edge_session_bg.js"),
+    rawImports.filter((i) => i.module !== "./edge_session_bg.js"),
+  );
+  assert.doesNotMatch(once, /__wbg_\w+_[0-9a-f]{16}|__wbindgen_init_externref_table/);
 
   // Not rewritten: a forged token is never answered as if verified (the wasm's answer is a
   // number, -1 for a failure, which a caller waiting for an exception would have taken).
