@@ -350,12 +350,16 @@ impl Fields {
     }
 
     fn required<T>(&self, name: &'static str, value: Option<T>) -> Result<T, JsValue> {
-        value.ok_or_else(|| {
-            invalid_at(
-                self.setting(name),
-                &format!("{}: {name} is required", self.what),
-            )
-        })
+        value.ok_or_else(|| self.missing(name))
+    }
+
+    /// The error of [`Fields::required`], once rather than in each of its instances.
+    #[inline(never)]
+    fn missing(&self, name: &'static str) -> JsValue {
+        invalid_at(
+            self.setting(name),
+            &format!("{}: {name} is required", self.what),
+        )
     }
 
     fn string(&self, name: &'static str) -> Result<Option<String>, JsValue> {
