@@ -669,6 +669,31 @@ mod tests {
         assert!(members(r#"{"a":{"b":1},"b":1}"#).is_ok());
     }
 
+    /// What a `malformed` (or `invalid_claims`) error says: the kind of refusal, and whether
+    /// the header or the claims were refused.
+    #[test]
+    fn refusals_say_why() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(127), "]".repeat(127));
+        for (json, header, claims) in [
+            (r#"{"a":1,"a":2}"#, "duplicate header field", "duplicate claim name"),
+            ("[]", "header is not a JSON object", "claims are not a JSON object"),
+            (
+                r#"{"a":"\ud800"}"#,
+                "header holds a lone surrogate",
+                "claims hold a lone surrogate (half of a UTF-16 pair, as a string cut inside an emoji)",
+            ),
+            (
+                &deep,
+                "header is nested more than 127 levels deep",
+                "claims are nested more than 127 levels deep",
+            ),
+        ] {
+            let e = members(json).unwrap_err();
+            assert_eq!(e.message("header"), header, "{json:.20}");
+            assert_eq!(e.message("claims"), claims, "{json:.20}");
+        }
+    }
+
     #[test]
     fn many_names_in_any_order_come_out_sorted() {
         let names: Vec<String> = (0..5000).map(|i| format!("n{i:05}")).collect();
@@ -736,6 +761,8 @@ mod tests {
             r#"{"a":"x\ud83dy"}"#,
             r#"{"a":"\ud800\u0041"}"#,
             r#"{"a":"\ud800\ud800"}"#,
+            // A low surrogate first, even one followed by another low one.
+            r#"{"a":"\udc00\udc00"}"#,
             r#"{"\udfff":1}"#,
             r#"{"a":[{"b":"\ud83d"}]}"#,
         ] {
@@ -750,6 +777,8 @@ mod tests {
             ("-1e400", true),
             ("1E+309", true),
             ("0.0001e313", true),
+            // Leading zeros of the fraction count against the exponent: 1e306.
+            ("0.0001e310", false),
             ("1.8e308", true),
             ("1.7976931348623157e308", false),
             ("1.7976931348623158e308", false),
@@ -795,6 +824,11 @@ mod tests {
             Some("t\"\\/\u{1f600}")
         );
         assert_eq!(get(&m, "b"), None);
+        // Every escape of RFC 8259 reads as its character.
+        assert_eq!(
+            string(r#""\b\f\n\r\t\"\\\/\u0041x""#).as_deref(),
+            Some("\u{8}\u{c}\n\r\t\"\\/Ax")
+        );
         assert_eq!(string("1"), None);
         assert_eq!(string(r#""a" "#), None);
         assert_eq!(strings(r#"[ "a" , "b\u0063" ]"#).unwrap(), ["a", "bc"]);
