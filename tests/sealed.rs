@@ -94,14 +94,25 @@ fn claims_that_do_not_fit_are_never_quoted() {
     for e in &errors {
         assert_eq!(e.code(), "invalid_claims");
         let shown = e.to_string();
-        for secret in ["alice@example.com", "alice", "superuser-7"] {
+        for secret in ["alice@example.com", "alice", "example.com", "superuser-7"] {
             assert!(!shown.contains(secret), "{shown}");
         }
+        // Not even the end of a quoted value.
+        assert!(!shown.contains('"'), "{shown}");
     }
     assert!(
-        errors[0].to_string().contains("expected u64"),
+        errors[0]
+            .to_string()
+            .contains(": a claim of another type or value, expected u64"),
         "{}",
         errors[0]
+    );
+    assert!(
+        errors[1]
+            .to_string()
+            .contains(": a claim of another type or value, expected `Reader`"),
+        "{}",
+        errors[1]
     );
     assert!(
         errors[2].to_string().contains("missing field `level`"),

@@ -48,6 +48,20 @@ fn given_iat_and_exp_are_replaced_and_nbf_is_kept() {
     );
 }
 
+/// Sign sets `iat` and `exp` itself: given ones of any type (a string, null, a negative
+/// number) are replaced, not refused as a claim verify would read.
+#[test]
+fn given_iat_and_exp_of_any_type_are_replaced() {
+    let t = tokens();
+    for (iat, exp) in [(json!(null), json!("soon")), (json!(-1), json!([1]))] {
+        let token = t
+            .sign(&json!({ "sub": "u", "iat": iat, "exp": exp }), NOW)
+            .unwrap();
+        let got: Value = t.verify(&token, NOW).unwrap();
+        assert_eq!(got, json!({ "sub": "u", "iat": NOW, "exp": NOW + 3600 }));
+    }
+}
+
 #[test]
 fn empty_claims_round_trip() {
     let t = tokens();
@@ -262,6 +276,7 @@ fn bad_config_is_refused() {
     );
     assert_eq!(config(&|c| c.ttl_seconds = 0), "invalid_config");
     assert_eq!(config(&|c| c.purpose = String::new()), "invalid_config");
+    assert_eq!(config(&|c| c.purpose = "p".repeat(65)), "invalid_config");
     assert_eq!(config(&|c| c.max_token_bytes = 10), "invalid_config");
     assert_eq!(config(&|c| c.leeway_seconds = 100_000), "invalid_config");
     // A key's secret refused: the message says "invalid configuration" once, not once for the
@@ -287,6 +302,20 @@ fn bad_config_is_refused() {
         t.sign(&claims(), 1 << 60).unwrap_err().code(),
         "invalid_config"
     );
+}
+
+/// A purpose of 1 to 64 bytes is taken (65 is refused in `bad_config_is_refused`), and tokens
+/// of the longest are bound to it.
+#[test]
+fn purposes_of_1_and_64_bytes_are_taken() {
+    for purpose in ["p".to_owned(), "p".repeat(64)] {
+        let t = tokens_with(vec![key("k1", SECRET_1)], &purpose);
+        let token = t.sign(&claims(), NOW).unwrap();
+        assert!(t.verify::<Value>(&token, NOW).is_ok(), "{purpose}");
+        let other = tokens_with(vec![key("k1", SECRET_1)], &"q".repeat(64));
+        let err = other.verify::<Value>(&token, NOW).unwrap_err();
+        assert_eq!(err.code(), "wrong_purpose", "{purpose}");
+    }
 }
 
 #[test]

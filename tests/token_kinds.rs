@@ -318,6 +318,21 @@ macro_rules! token_kind_behaviours {
                 assert!(t.sign(&json!({ "nbf": 9_007_199_254_740_991u64 }), NOW).is_ok());
             }
 
+            /// `Debug` (what a `dbg!` or an app's log prints) names the keys by id, in ring
+            /// order, with the settings, and never holds a secret.
+            #[test]
+            fn debug_shows_key_ids_and_settings_never_secrets() {
+                let t = tokens_with(vec![key("k1", SECRET_1), key("k2", SECRET_2)], "session");
+                let debug = format!("{t:?}");
+                assert!(debug.contains(r#"key_ids: ["k1", "k2"]"#), "{debug}");
+                assert!(debug.contains("ttl: 3600"), "{debug}");
+                assert!(debug.contains("leeway: 30"), "{debug}");
+                assert!(debug.contains("max_token_bytes: 4096"), "{debug}");
+                for secret in [SECRET_1, SECRET_2] {
+                    assert!(!debug.contains(secret), "{debug}");
+                }
+            }
+
             /// Key ids of 1 and of 64 bytes, the keyring's bounds, sign and verify.
             #[test]
             fn key_ids_at_their_length_bounds_round_trip() {

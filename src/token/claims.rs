@@ -403,6 +403,21 @@ mod tests {
         );
     }
 
+    /// Options print what they check; a lookup, a closure, prints as one.
+    #[test]
+    fn options_print_their_checks() {
+        let at = VerifyOptions::at(150);
+        assert!(format!("{at:?}").contains("min_issued_at: None"));
+        let pinned = format!("{:?}", at.min_issued_at(100));
+        assert!(pinned.contains("min_issued_at: At(100)"), "{pinned}");
+        let lookup = |_: &str| Some(100);
+        let looked_up = format!("{:?}", at.min_issued_at_from(&lookup));
+        assert!(
+            looked_up.contains("min_issued_at: Lookup(..)"),
+            "{looked_up}"
+        );
+    }
+
     #[test]
     fn refuses_wrongly_typed_claims() {
         for json in [

@@ -652,3 +652,76 @@ fn check_purpose(purpose: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn config() -> TokenConfig {
+        TokenConfig::new(vec![KeyConfig {
+            id: "k1".into(),
+            // 32 bytes of 0x01..0x20.
+            secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA".into(),
+        }])
+    }
+
+    /// What the JavaScript `verify` and `verifyJwt` return (the claims only, no key id made) is
+    /// what `verify_with` returns, and they refuse what it refuses.
+    #[cfg(all(feature = "js", feature = "sealed"))]
+    #[test]
+    fn claims_only_verification_agrees_with_the_full_one() {
+        let claims = json!({ "sub": "u", "iss": "me" });
+        let at = VerifyOptions::at(NOW + 10).issuer("me");
+        let elsewhere = VerifyOptions::at(NOW + 10).issuer("you");
+        let compact = SessionTokens::new(config()).unwrap();
+        let token = compact.sign(&claims, NOW).unwrap();
+        let full = compact.verify_json_with(&token, &at).unwrap().claims;
+        assert_eq!(compact.verify_claims_with(token.clone(), &at), Ok(full));
+        assert_eq!(
+            compact.verify_claims_with(token, &elsewhere),
+            Err(Error::WrongIssuer)
+        );
+        let sealed = SealedTokens::new(config()).unwrap();
+        let token = sealed.sign(&claims, NOW).unwrap();
+        let full = sealed.verify_json_with(&token, &at).unwrap().claims;
+        assert_eq!(sealed.verify_claims_with(token.clone(), &at), Ok(full));
+        assert_eq!(
+            sealed.verify_claims_with(token, &elsewhere),
+            Err(Error::WrongIssuer)
+        );
+        let jwt = compact.sign_jwt(&claims, &JwtSignOptions::at(NOW)).unwrap();
+        let full = compact.verify_jwt_json(&jwt, &at).unwrap().claims;
+        assert_eq!(compact.verify_jwt_claims(&jwt, &at), Ok(full));
+        assert_eq!(
+            compact.verify_jwt_claims(&jwt, &elsewhere),
+            Err(Error::WrongIssuer)
+        );
+    }
+
+    /// The gateway refreshes a session it has verified already: `None` before the share of the
+    /// lifetime, after it a token of the same claims that verifies, `iat = now`, `auth_time` the
+    /// login's.
+    #[cfg(feature = "sealed")]
+    #[test]
+    fn a_verified_token_is_refreshed_when_due() {
+        let claims = json!({ "sub": "u" });
+        let compact = SessionTokens::new(config()).unwrap();
+        let token = compact.sign(&claims, NOW).unwrap();
+        let verified = compact.verify_json(&token, NOW).unwrap();
+        assert_eq!(compact.refresh_verified(&verified, NOW + 1000), Ok(None));
+        let fresh = compact.refresh_verified(&verified, NOW + 2000).unwrap();
+        let got: serde_json::Value = compact.verify(&fresh.unwrap(), NOW + 2000).unwrap();
+        let want = json!({ "sub": "u", "iat": NOW + 2000, "exp": NOW + 5600, "auth_time": NOW });
+        assert_eq!(got, want);
+        let sealed = SealedTokens::new(config()).unwrap();
+        let token = sealed.sign(&claims, NOW).unwrap();
+        let verified = sealed.verify_json(&token, NOW).unwrap();
+        assert_eq!(sealed.refresh_verified(&verified, NOW + 1000), Ok(None));
+        let fresh = sealed.refresh_verified(&verified, NOW + 2000).unwrap();
+        let got: serde_json::Value = sealed.verify(&fresh.unwrap(), NOW + 2000).unwrap();
+        assert_eq!(got, want);
+    }
+}
