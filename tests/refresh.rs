@@ -174,6 +174,21 @@ fn an_active_user_stays_until_the_absolute_limit() {
     assert_eq!(code(t.verify::<Value>(&token, NOW + DAY + 31)), "expired");
 }
 
+/// Without `maxLifetimeSeconds` the absolute limit is 7 days after the login (`auth_time`).
+#[test]
+fn the_default_limit_is_seven_days() {
+    let t = tokens();
+    assert_eq!(TokenConfig::new(vec![]).max_lifetime(), 7 * DAY);
+    let login = json!({ "sub": "u", "auth_time": NOW });
+    let late = NOW + 7 * DAY - 4600;
+    let token = t.sign(&login, late).unwrap();
+    let fresh = t.refresh(&token, late + 1800).unwrap().expect("due");
+    let claims: Value = t.verify(&fresh, late + 1800).unwrap();
+    assert_eq!(claims["exp"], NOW + 7 * DAY);
+    let token = t.sign(&login, NOW + 7 * DAY).unwrap();
+    assert_eq!(t.refresh(&token, NOW + 7 * DAY + 1800).unwrap(), None);
+}
+
 #[test]
 fn lowering_the_limit_applies_to_existing_sessions() {
     let long = tokens_with(0.5, Some(30 * DAY));

@@ -212,6 +212,29 @@ fn every_truncation_and_extension_is_refused() {
     assert_eq!(code(t.verify::<Value>(&"A".repeat(5000), NOW)), "too_large");
 }
 
+/// 46 bytes (version, a 1-byte key id and its length, three 1-byte times, the nonce, the tag)
+/// are the fewest that reach the tag check: 45 are `malformed` as too short whatever they hold,
+/// 46 with a wrong tag are a `bad_signature`.
+#[test]
+fn the_shortest_layout_is_46_bytes() {
+    let t = sealed_with(vec![key("k", SECRET_1)]);
+    let sealed = URL_SAFE_NO_PAD
+        .decode(t.sign(&claims(), NOW).unwrap())
+        .unwrap();
+    // Version, key id length 1, "k".
+    assert_eq!(sealed[..3], [0x81, 1, b'k']);
+    let shaped = |len: usize| {
+        let mut bytes = sealed[..3].to_vec();
+        bytes.resize(len, 0);
+        URL_SAFE_NO_PAD.encode(&bytes)
+    };
+    let too_short = edge_session::Error::Malformed("too short");
+    assert_eq!(t.verify::<Value>(&shaped(45), NOW).unwrap_err(), too_short);
+    let zeros = URL_SAFE_NO_PAD.encode([0u8; 45]);
+    assert_eq!(t.verify::<Value>(&zeros, NOW).unwrap_err(), too_short);
+    assert_eq!(code(t.verify::<Value>(&shaped(46), NOW)), "bad_signature");
+}
+
 /// A key id length outside 1 to 64 is `malformed`, found before any key is looked up (not
 /// `unknown_key`).
 #[test]
