@@ -656,6 +656,40 @@ pub fn ascii_json(json: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Each directive alone asks something of the gateway (and so needs the nonce sent back
+    /// when DIRECTIVE_NONCE is on); a nonce alone asks nothing.
+    #[test]
+    fn each_directive_alone_is_a_request() {
+        let some = || Some("x".to_owned());
+        let none = Directives::default();
+        assert!(!none.any());
+        assert!(!Directives {
+            nonce: some(),
+            ..Directives::default()
+        }
+        .any());
+        for one in [
+            Directives {
+                issue: some(),
+                ..Directives::default()
+            },
+            Directives {
+                clear: true,
+                ..Directives::default()
+            },
+            Directives {
+                data: some(),
+                ..Directives::default()
+            },
+            Directives {
+                revoke: some(),
+                ..Directives::default()
+            },
+        ] {
+            assert!(one.any(), "{one:?}");
+        }
+    }
+
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
