@@ -783,6 +783,13 @@ mod tests {
         // Unchanged headers are left alone.
         assert!(!c.delete.contains(&"content-type".to_owned()));
         assert_eq!(changes(&client, &client), Changes::default());
+        assert!(changes(&client, &client).is_empty());
+        // A change of either kind alone is a change (the origin's answer is then copied, not
+        // passed back as it is).
+        let mut more = client.clone();
+        more.push(("x-forwarded-proto".into(), "https".into()));
+        assert!(!changes(&client, &more).is_empty());
+        assert!(!changes(&more, &client).is_empty());
     }
 
     const OURS: [&str; 5] = [
