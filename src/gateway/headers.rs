@@ -902,6 +902,19 @@ mod tests {
         }
     }
 
+    /// A cookie is named by what comes before its first `=`: a value holding `=` (base64's
+    /// padding) does not hide a gateway cookie an origin sets, nor does a value naming one make
+    /// the origin's own cookie the gateway's. Only a nameless cookie is read by its value.
+    #[test]
+    fn set_cookie_named_before_its_first_equals_sign() {
+        for set_cookie in ["__Host-session=dGVzdA==; Path=/", "__Host-sid=a=b"] {
+            assert!(sets_reserved_cookie(set_cookie, &OURS), "{set_cookie}");
+        }
+        for set_cookie in ["theme=__Host-session=x", "a=__Host-sid=b; Path=/"] {
+            assert!(!sets_reserved_cookie(set_cookie, &OURS), "{set_cookie}");
+        }
+    }
+
     /// Thousands of headers (what 128 KB of request headers can hold), names in any case and
     /// order, some listed in `Connection`: the same decisions as for a few.
     #[test]
