@@ -890,6 +890,37 @@ mod tests {
         );
     }
 
+    /// Of several cookies refused, the session is `expired` when one is (a refresh or a login
+    /// will do), else `unknown_key` when one is signed by a key this version does not know (a
+    /// newer deployment's: the cookie is kept), else the first refusal.
+    #[test]
+    fn which_refusal_of_several_cookies_counts() {
+        let t = tokens("k1", SECRET);
+        let expired = issue(&t, r#"{"sub":"alice"}"#, &[1; 16], NOW).unwrap();
+        let other = "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI";
+        let forged = issue(&tokens("k1", other), r#"{"sub":"root"}"#, &[1; 16], NOW).unwrap();
+        let newer = issue(&tokens("k2", SECRET), r#"{"sub":"bob"}"#, &[1; 16], NOW).unwrap();
+        let read = |values: &[&str]| {
+            let header: Vec<String> = values.iter().map(|v| format!("s={v}")).collect();
+            SessionCookie::read(&t, Some(&header.join("; ")), "s", NOW + 100_000)
+        };
+        assert_eq!(read(&[&expired, &forged]), SessionCookie::Expired);
+        assert_eq!(read(&[&forged, &expired]), SessionCookie::Expired);
+        assert_eq!(
+            read(&["%%%", &newer, &forged]),
+            SessionCookie::Invalid("unknown_key")
+        );
+        assert_eq!(
+            read(&[&newer, "%%%"]),
+            SessionCookie::Invalid("unknown_key")
+        );
+        assert_eq!(
+            read(&[&forged, "%%%"]),
+            SessionCookie::Invalid("bad_signature")
+        );
+        assert_eq!(read(&["%%%", &forged]), SessionCookie::Invalid("malformed"));
+    }
+
     #[test]
     fn non_ascii_identity_stays_in_claims_only() {
         let t = tokens("k1", SECRET);
@@ -948,5 +979,10 @@ mod tests {
         assert!(issue(&t, r#"{"sub":"alice smith"}"#, &[0; 16], NOW).is_ok());
         let fits = format!(r#"{{"x":"{}"}}"#, "a".repeat(2000));
         assert!(issue(&t, &fits, &[0; 16], NOW).is_ok());
+        // The header's own limit, at its boundary (a larger one is refused before it is read).
+        let of_length = |n: usize| format!(r#"{{"x":"{}"}}"#, "a".repeat(n - 8));
+        assert!(issue_claims(&of_length(MAX_ISSUE_BYTES)).is_ok());
+        let err = issue_claims(&of_length(MAX_ISSUE_BYTES + 1)).unwrap_err();
+        assert_eq!(err.0, "x-session-issue is over 3072 bytes");
     }
 }
