@@ -350,6 +350,70 @@ mod tests {
         assert!(!rotated.open(&[1; 16], 2, &resealed).unwrap().stale_key);
     }
 
+    /// The code of `sealed` cut to each length: `malformed` below `short` bytes (not a sealed
+    /// record), `bad_signature` from there on (the tag decides), and the whole opens.
+    fn codes_of_truncations(k: &RecordKeys, sealed: &str, short: usize) {
+        let bytes = b64_decode(sealed).unwrap();
+        for len in 0..bytes.len() {
+            let code = k
+                .open(&[1; 16], 1, &b64_encode(&bytes[..len]))
+                .unwrap_err()
+                .code();
+            let expected = if len < short {
+                "malformed"
+            } else {
+                "bad_signature"
+            };
+            assert_eq!(code, expected, "{len} of {} bytes", bytes.len());
+        }
+        assert!(k.open(&[1; 16], 1, sealed).is_ok());
+    }
+
+    /// The shortest record, 48 bytes (a 1-byte key id, times 0, no subject, `{}`), opens; every
+    /// shorter text is `malformed`. And a 64-byte key id, the longest, seals records that open;
+    /// cut below its header, nonce and tag (106 bytes), a record is `malformed`, not a panic.
+    #[test]
+    fn shortest_record_and_longest_key_id() {
+        let k = keys(&[("k", 1)]);
+        let empty = Record::new(Map::new(), 0);
+        let sealed = k.seal(&[1; 16], 1, &empty).unwrap();
+        assert_eq!(b64_decode(&sealed).unwrap().len(), MIN_RECORD_BYTES);
+        assert_eq!(MIN_RECORD_BYTES, 48);
+        assert_eq!(k.open(&[1; 16], 1, &sealed).unwrap().record, empty);
+        codes_of_truncations(&k, &sealed, MIN_RECORD_BYTES);
+
+        let long_id = "k".repeat(MAX_KEY_ID_BYTES);
+        let k = keys(&[(&long_id, 1)]);
+        let sealed = k.seal(&[1; 16], 1, &empty).unwrap();
+        assert_eq!(b64_decode(&sealed).unwrap().len(), 2 + 64 + 24 + 5 + 16);
+        assert_eq!(k.open(&[1; 16], 1, &sealed).unwrap().record, empty);
+        codes_of_truncations(&k, &sealed, 2 + 64 + NONCE_BYTES + TAG_BYTES);
+        let sealed = k.seal(&[1; 16], 1, &record()).unwrap();
+        assert_eq!(k.open(&[1; 16], 1, &sealed).unwrap().record, record());
+    }
+
+    /// A key id length of 0 or above 64 is `malformed` whatever follows, not an `unknown_key`.
+    #[test]
+    fn key_id_lengths_out_of_range_are_malformed() {
+        let k = keys(&[("k1", 1)]);
+        for len in [0u8, 65, 255] {
+            let mut bytes = vec![FORMAT, len];
+            bytes.resize(2 + usize::from(len) + 200, b'k');
+            let code = k.open(&[1; 16], 1, &b64_encode(&bytes)).unwrap_err().code();
+            assert_eq!(code, "malformed", "{len}");
+        }
+    }
+
+    /// `Debug` (a `{:?}` in a log line) names the key ids, newest first, and nothing else.
+    #[test]
+    fn debug_shows_key_ids_only() {
+        let k = keys(&[("k2", 2), ("k1", 1)]);
+        assert_eq!(
+            format!("{k:?}"),
+            r#"RecordKeys { key_ids: ["k2", "k1"], .. }"#
+        );
+    }
+
     #[test]
     fn every_corruption_is_a_typed_error() {
         let k = keys(&[("k1", 1)]);
