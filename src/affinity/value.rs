@@ -156,6 +156,24 @@ mod tests {
         assert_eq!(MAX_CHARS, 66);
     }
 
+    /// The longest value `seal` makes, two 8-byte varints (issued at 2^49 or later, last seen
+    /// 2^49 or more after it, both below 2^53), is `MAX_CHARS` (66) long and opens; one
+    /// character more is `too_large`.
+    #[test]
+    fn the_longest_value_opens() {
+        let k = key();
+        let longest = AffinityValue {
+            issued_at: 1 << 49,
+            last_seen: MAX_TIME,
+            ..sample()
+        };
+        let text = k.seal(&longest);
+        assert_eq!(text.len(), MAX_CHARS);
+        assert_eq!(k.open(&text).unwrap(), (longest, 0));
+        let code = k.open(&format!("{text}A")).unwrap_err().code();
+        assert_eq!(code, "too_large");
+    }
+
     /// Frozen vector: a format change must be deliberate (every pinned visitor would move).
     #[test]
     fn known_answer() {
