@@ -1,6 +1,7 @@
 //! The affinity value: a signed, opaque record of which backend a visitor is pinned to.
 //!
-//! One base64url string (cookie-safe and URL-safe, 52 to 66 characters) of these bytes:
+//! One base64url string (cookie-safe and URL-safe, 47 to 66 characters: 52 or more for a value
+//! issued today, whose time takes a 5-byte varint) of these bytes:
 //!
 //! ```text
 //! version   1 byte    = 1
