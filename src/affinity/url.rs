@@ -202,6 +202,10 @@ mod tests {
             r("//app.example/y").as_deref(),
             Some("//app.example/y?_es=V")
         );
+        // No scheme before the `:` (one starts with a letter and holds letters, digits, `+-.`
+        // only): a path on the page's own site, as browsers read it.
+        assert_eq!(r("1x:y").as_deref(), Some("1x:y?_es=V"));
+        assert_eq!(r("a/b:c").as_deref(), Some("a/b:c?_es=V"));
         for never in [
             "",
             "#frag",
