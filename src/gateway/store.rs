@@ -1641,4 +1641,101 @@ pub(super) mod tests {
         let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW + 9);
         assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
     }
+
+    /// Of several session-id cookies, the fourth ([`MAX_PRESENTED`]) is still read: three
+    /// planted ahead of the visitor's own do not hide it (a fifth is not read).
+    #[test]
+    fn the_fourth_session_id_cookie_is_still_read() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        let (_, _, own) = request(&s, None, &add, NOW);
+        let own = own.unwrap();
+        assert_eq!(MAX_PRESENTED, 4);
+        let four = format!("__Host-sid=j1; __Host-sid=j2; __Host-sid=j3; __Host-sid={own}");
+        let loaded = block_on(load(&s, Some(&four), "__Host-sid", NOW + 1));
+        assert_eq!(
+            data_header(&loaded.origin_headers()),
+            json!({ "cart": ["book"] })
+        );
+        assert_eq!(loaded.presented.as_deref(), Some(own.as_str()));
+        let five = format!("__Host-sid=j0; {four}");
+        let loaded = block_on(load(&s, Some(&five), "__Host-sid", NOW + 1));
+        assert_eq!(data_header(&loaded.origin_headers()), json!({}));
+        assert_eq!(loaded.presented.as_deref(), Some("j0"));
+    }
+
+    /// Two session-id cookies that both name nothing: neither is cleared (the removal would
+    /// reach the gateway's own, which may be either); one alone is.
+    #[test]
+    fn two_session_id_cookies_naming_nothing_are_not_cleared() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let none = directives(None, None, false);
+        let visit = |header: &str| {
+            let loaded = block_on(load(&s, Some(header), "__Host-sid", NOW));
+            let several = loaded.several;
+            let plan = Plan::from_directives(&none, 4096).unwrap();
+            (
+                several,
+                block_on(finish(&s, &settings(), loaded, &plan, NOW)).set_cookie,
+            )
+        };
+        assert_eq!(visit("__Host-sid=junk; __Host-sid=junk2"), (true, None));
+        let (several, cleared) = visit("__Host-sid=junk");
+        assert!(!several && cleared.unwrap().contains("Max-Age=0"));
+        assert_eq!(visit("a=1"), (false, None));
+    }
+
+    /// An `x-session-data` as long as the largest data escaped (`max_bytes` bytes, each as
+    /// `\u00XX`, in braces: `max_bytes * 6 + 2`) is read; one byte more is refused unread.
+    #[test]
+    fn a_patch_is_read_up_to_six_times_the_limit_and_two() {
+        let max = 10;
+        let patch = |n: usize| format!("{{\"x\":\"{}\"}}", "a".repeat(n));
+        let longest = patch(max * 6 + 2 - 8);
+        assert_eq!(longest.len(), max * 6 + 2);
+        let plan = Plan::from_directives(&directives(Some(&longest), None, false), max);
+        assert!(plan.unwrap().patch.is_some());
+        let over = patch(max * 6 + 2 - 7);
+        let refused = Plan::from_directives(&directives(Some(&over), None, false), max);
+        assert_eq!(refused, Err("x-session-data is over 10 bytes".into()));
+    }
+
+    /// RFC 7386: an object in the patch merges into an object member (its other members kept)
+    /// and replaces a member of any other kind (with its `null`s dropped).
+    #[test]
+    fn a_patch_object_merges_into_an_object_and_replaces_anything_else() {
+        let mut data = json!({ "prefs": { "theme": "dark", "lang": "en" }, "n": 1 });
+        let patch = json!({ "prefs": { "lang": "fr" }, "n": { "a": 1, "b": null } });
+        merge_patch(data.as_object_mut().unwrap(), patch.as_object().unwrap());
+        assert_eq!(
+            data,
+            json!({ "prefs": { "theme": "dark", "lang": "fr" }, "n": { "a": 1 } })
+        );
+    }
+
+    /// `STORE_MAX_DATA_BYTES` is the most the data may take as the origin receives it, escaped
+    /// (`é` as `\u00e9`): data of exactly the limit is stored, of one byte over it refused.
+    #[test]
+    fn data_of_exactly_the_limit_once_escaped_is_stored() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let patch = r#"{"x":"\u00e9"}"#;
+        assert_eq!(patch.len(), 14);
+        for (max, stored) in [(14, true), (13, false)] {
+            let mut st = settings();
+            st.sessions.max_data_bytes = max;
+            let loaded = block_on(load(&s, None, "__Host-sid", NOW));
+            let plan = Plan::from_directives(&directives(Some(patch), None, false), max).unwrap();
+            let out = block_on(finish(&s, &st, loaded, &plan, NOW));
+            assert_eq!(out.refused.is_none(), stored, "{max}: {out:?}");
+            assert_eq!(
+                out.commit == Some(Commit::Created),
+                stored,
+                "{max}: {out:?}"
+            );
+        }
+        assert_eq!(store.len(), 1);
+    }
 }
