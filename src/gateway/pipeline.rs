@@ -2246,6 +2246,8 @@ mod tests {
                 format!(" 1.5 , Url = \"https://app.example/x?{carried}#f\" "),
             ),
             ("0 /plain", format!("0 /plain?{carried}")),
+            // A time may start with its `.`; without a digit or a `.` there is none.
+            (".5; url=/next", format!(".5; url=/next?{carried}")),
         ] {
             let (out, cache) = finish(refresh);
             assert_eq!(out.as_deref(), Some(expected.as_str()), "{refresh}");
@@ -2258,6 +2260,7 @@ mod tests {
             "0",
             "0;",
             "x; url=/next",
+            "; url=/next",
             "0; ur=/next",
             "0; url /next",
             "0; url=/next ",
