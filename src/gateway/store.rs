@@ -587,6 +587,12 @@ pub(super) mod tests {
 
     const NOW: u64 = 1_800_000_000;
 
+    /// The session-id cookie of a new session holding `{"cart":["book"]}`, made at `NOW`.
+    fn cart<S: Backend>(s: &Sessions<S>) -> Option<String> {
+        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
+        request(s, None, &add, NOW).2
+    }
+
     /// The store settings of these tests and of `faults.rs`.
     pub(in crate::gateway) fn settings() -> StoreSettings {
         StoreSettings {
@@ -687,8 +693,7 @@ pub(super) mod tests {
     fn a_session_id_before_a_join_is_read() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, jar) = request(&s, None, &add, NOW);
+        let jar = cart(&s);
         let joined = format!("{}, c=3", jar.unwrap());
         let (h, out, kept) = request(&s, Some(&joined), &directives(None, None, false), NOW + 1);
         assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
@@ -699,8 +704,7 @@ pub(super) mod tests {
     fn login_renews_the_id_and_logout_deletes() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, anon) = request(&s, None, &add, NOW);
+        let anon = cart(&s);
         let login = directives(None, Some(r#"{"sub":"alice","role":"admin"}"#), false);
         let (_, out, user) = request(&s, anon.as_deref(), &login, NOW + 1);
         assert!(out.set_cookie.is_some());
@@ -717,7 +721,7 @@ pub(super) mod tests {
         let (h, _, _) = request(&s, user.as_deref(), &none, NOW + 3);
         assert_eq!(data_header(&h), json!({}));
         // Logout deletes and clears.
-        let (_, _, again) = request(&s, None, &add, NOW + 4);
+        let again = cart(&s);
         let logout = directives(None, None, true);
         let (_, out, kept) = request(&s, again.as_deref(), &logout, NOW + 5);
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
@@ -762,9 +766,7 @@ pub(super) mod tests {
     fn a_session_id_cookie_that_was_not_read_is_not_cleared() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, own) = request(&s, None, &add, NOW);
-        let own = own.unwrap();
+        let own = cart(&s).unwrap();
         let none = directives(None, None, false);
         let visit = |header: &str| {
             let loaded = block_on(load(&s, Some(header), "__Host-sid", NOW + 1));
@@ -796,10 +798,8 @@ pub(super) mod tests {
     fn a_session_id_cookie_planted_ahead_does_not_hide_the_visitors_own() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, own) = request(&s, None, &add, NOW);
-        let own = own.unwrap();
-        let (_, _, ended) = request(&s, None, &add, NOW);
+        let own = cart(&s).unwrap();
+        let ended = cart(&s);
         let logout = directives(None, None, true);
         request(&s, ended.as_deref(), &logout, NOW);
         let header = format!(
@@ -1388,8 +1388,7 @@ pub(super) mod tests {
         .unwrap();
         let new = Sessions::new(&store, &new_ring, SessionConfig::default()).unwrap();
         let old = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, jar) = request(&new, None, &add, NOW);
+        let jar = cart(&new);
         let none = directives(None, None, false);
         let (h, out, kept) = request(&old, jar.as_deref(), &none, NOW + 1);
         assert_eq!(data_header(&h), json!({}));
@@ -1555,8 +1554,7 @@ pub(super) mod tests {
         for what in ["changed", "changed from an older read", "ended"] {
             let kv = OneWritePerSecond::new(&MemoryStore::new());
             let s = sessions(&kv);
-            let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-            let (_, _, jar) = request(&s, None, &add, NOW);
+            let jar = cart(&s);
             let header = format!("__Host-sid={}", jar.clone().unwrap());
             // Read before the first change: its own change lands after the refused one.
             let older = block_on(load(&s, Some(&header), "__Host-sid", NOW + 4));
@@ -1594,8 +1592,7 @@ pub(super) mod tests {
         let kv = OneWritePerSecond::new(&MemoryStore::new());
         let s = sessions(&kv);
         let none = directives(None, None, false);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, jar) = request(&s, None, &add, NOW);
+        let jar = cart(&s);
         let header = format!("__Host-sid={}", jar.clone().unwrap());
         let later = NOW + 600;
         let changing = block_on(load(&s, Some(&header), "__Host-sid", later));
@@ -1623,8 +1620,7 @@ pub(super) mod tests {
     fn a_change_kv_keeps_refusing_is_tried_a_bounded_number_of_times() {
         let kv = OneWritePerSecond::new(&MemoryStore::new());
         let s = sessions(&kv);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, jar) = request(&s, None, &add, NOW);
+        let jar = cart(&s);
         kv.refusing.set(true);
         let (_, refused, _) = request(
             &s,
@@ -1691,8 +1687,7 @@ pub(super) mod tests {
             saves: Default::default(),
         };
         let s = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, jar) = request(&s, None, &add, NOW);
+        let jar = cart(&s);
         let saves = store.saves.get();
         let change = directives(Some(r#"{"b":1}"#), None, false);
         let (_, out, _) = request(&s, jar.as_deref(), &change, NOW + 5);
@@ -1708,9 +1703,7 @@ pub(super) mod tests {
     fn the_fourth_session_id_cookie_is_still_read() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let add = directives(Some(r#"{"cart":["book"]}"#), None, false);
-        let (_, _, own) = request(&s, None, &add, NOW);
-        let own = own.unwrap();
+        let own = cart(&s).unwrap();
         assert_eq!(MAX_PRESENTED, 4);
         let four = format!("__Host-sid=j1; __Host-sid=j2; __Host-sid=j3; __Host-sid={own}");
         let loaded = block_on(load(&s, Some(&four), "__Host-sid", NOW + 1));
