@@ -869,8 +869,11 @@ mod tests {
             ));
             j
         };
+        // Past `refreshAfter` (half its life), still valid: a bound session would be refreshed.
+        let due = NOW + gw.config().tokens().ttl_seconds * 3 / 4;
         for (jar, now, why) in [
             (&stolen, NOW + 2, "no bound cookie"),
+            (&stolen, due, "no bound cookie, a refresh due"),
             (&forged, NOW + 2, "a forged bound cookie"),
             (&mixed, NOW + 2, "another session's bound cookie"),
             (&jar, NOW + 1 + 601, "an expired bound cookie"),

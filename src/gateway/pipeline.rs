@@ -3459,6 +3459,17 @@ mod tests {
         let room = h(&[("cookie", &"a".repeat(2048 - 10 - 200))]);
         let mut a = proxy(gw.start(&get(&room), NOW, &Entropy::default()));
         assert_eq!(gw.oversized(&a), None);
+        // Exactly at the limit (each header its name, value and 4 bytes, as the client's are
+        // counted) the request goes; one byte over, it does not.
+        let used: usize = a.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        let mut padded = |bytes: usize| {
+            let mut full = proxy(gw.start(&get(&room), NOW, &Entropy::default()));
+            full.headers
+                .push(("x-pad".into(), "p".repeat(bytes - "x-pad".len() - 4)));
+            gw.oversized(&full).map(|p| p.status)
+        };
+        assert_eq!(padded(2048 - used), None);
+        assert_eq!(padded(2048 - used + 1), Some(431));
         // Session data (or an assertion) added before the request goes counts too.
         a.headers.push(("x-session-data".into(), "x".repeat(200)));
         assert_eq!(gw.oversized(&a).map(|p| p.status), Some(431));
