@@ -3420,6 +3420,23 @@ mod tests {
         assert_eq!(headers::get(&b.headers, "x-session-sub"), Some("alice"));
     }
 
+    /// The public address (where the origin's own address in a redirect is moved to, and what
+    /// URL mode rewrites links against) is the client's `scheme://host`, or none when the URL
+    /// lacks either: never a half such as `https://` or `://app.example`.
+    #[test]
+    fn the_public_address_needs_a_scheme_and_a_host() {
+        let mut gw = gateway(&[]);
+        for (url, public) in [
+            ("https://app.example/x", "https://app.example"),
+            ("https:///x", ""),
+            ("app.example/x", ""),
+            ("/x", ""),
+        ] {
+            let a = proxy(gw.start(&page_load(url, &[]), NOW, &Entropy::default()));
+            assert_eq!(a.public(), public, "{url}");
+        }
+    }
+
     /// Oversized headers are refused by the gateway, never passed to an origin (which would
     /// answer by closing its connection, and the runtime may then fail the next visitor's
     /// request on it).
