@@ -2695,6 +2695,36 @@ mod tests {
         }
     }
 
+    /// An answer ends an origin's failure streak: two failures, an answer, two failures leave
+    /// it up; the third failure in a row marks it.
+    #[test]
+    fn an_answer_ends_an_origins_failure_streak() {
+        let mut gw = gateway(&[]);
+        let (pinned, jar) = a_visitor(&mut gw);
+        let req = get(&jar);
+        let fail = |gw: &mut Gateway| {
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            assert_eq!(a.origin, pinned.origin);
+            let retry = gw.retry(&req, &a, NOW, &Entropy::default());
+            assert!(matches!(retry, Retry::Next(_)));
+        };
+        fail(&mut gw);
+        fail(&mut gw);
+        let answered = proxy(gw.start(&req, NOW, &Entropy::default()));
+        gw.answered(&answered);
+        fail(&mut gw);
+        fail(&mut gw);
+        assert!(
+            gw.health().is_up(&pinned.origin, NOW),
+            "two failures since the answer"
+        );
+        fail(&mut gw);
+        assert!(
+            !gw.health().is_up(&pinned.origin, NOW),
+            "the third in a row marks"
+        );
+    }
+
     /// Many origins, each found by its index on every request (not by a search of the ids, which
     /// made a request's work grow with the square of their number): those down, by this
     /// instance's marks or by the shared snapshot, take nobody; the others take everybody else.
