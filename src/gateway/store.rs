@@ -580,7 +580,7 @@ pub(super) mod tests {
     use crate::gateway::config::StoreKind;
     use crate::keys::{KeyRing, Secret};
     use crate::store::executor::join_all;
-    use crate::store::memory::{MemoryStore, OneWritePerSecond};
+    use crate::store::memory::{AlwaysConflict, MemoryStore, OneWritePerSecond};
     use crate::store::SessionConfig;
     use futures_executor::block_on;
     use serde_json::json;
@@ -1638,54 +1638,11 @@ pub(super) mod tests {
         assert_eq!(data_header(&h), json!({ "cart": ["book"] }));
     }
 
-    /// A strongly consistent store where another writer is always ahead: every save of an
-    /// existing session is refused with `conflict` (a new one is written). Counts the saves, and
-    /// fails the test rather than answering for ever.
-    struct AlwaysConflict {
-        inner: MemoryStore,
-        saves: std::cell::Cell<usize>,
-    }
-
-    impl Backend for AlwaysConflict {
-        async fn load(&self, key: &str) -> Result<Option<crate::store::Entry>, Error> {
-            self.inner.load(key).await
-        }
-        async fn save(
-            &self,
-            key: &str,
-            entry: &crate::store::Entry,
-            expected: Option<u64>,
-            now: u64,
-        ) -> Result<(), Error> {
-            self.saves.set(self.saves.get() + 1);
-            assert!(self.saves.get() < 1000, "conflicts retried without end");
-            match expected {
-                Some(_) => Err(Error::Conflict),
-                None => self.inner.save(key, entry, expected, now).await,
-            }
-        }
-        async fn delete(&self, key: &str) -> Result<(), Error> {
-            self.inner.delete(key).await
-        }
-        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<(), Error> {
-            self.inner.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> Result<usize, Error> {
-            self.inner.revoke(subject).await
-        }
-        fn consistency(&self) -> Consistency {
-            Consistency::Strong
-        }
-    }
-
     /// A change that keeps meeting `conflict` is applied again [`CONFLICT_RETRIES`] times, then
     /// given up (logged), not retried for ever: a request's subrequests and time are bounded.
     #[test]
     fn conflicts_are_retried_a_bounded_number_of_times() {
-        let store = AlwaysConflict {
-            inner: MemoryStore::new(),
-            saves: Default::default(),
-        };
+        let store = AlwaysConflict::default();
         let s = sessions(&store);
         let jar = cart(&s);
         let saves = store.saves.get();

@@ -264,6 +264,44 @@ impl Backend for OneWritePerSecond {
     }
 }
 
+/// A strongly consistent store where another writer is always ahead, over a [`MemoryStore`]
+/// (tests only): every save of an existing session is refused with `conflict` (a new one is
+/// written). Counts the saves, and fails the test rather than answering for ever.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct AlwaysConflict {
+    inner: MemoryStore,
+    /// How many saves were asked for.
+    pub saves: Cell<usize>,
+}
+
+#[cfg(test)]
+impl Backend for AlwaysConflict {
+    async fn load(&self, key: &str) -> Result<Option<Entry>> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, entry: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
+        self.saves.set(self.saves.get() + 1);
+        assert!(self.saves.get() < 1000, "conflicts retried without end");
+        match expected {
+            Some(_) => Err(Error::Conflict),
+            None => self.inner.save(key, entry, expected, now).await,
+        }
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+        self.inner.link(subject, key, until, now).await
+    }
+    async fn revoke(&self, subject: &str) -> Result<usize> {
+        self.inner.revoke(subject).await
+    }
+    fn consistency(&self) -> Consistency {
+        Consistency::Strong
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
