@@ -1647,6 +1647,8 @@ mod tests {
             "+-1",
             " 0.5",
             "0.5 ",
+            "1e5 ",
+            "1e-5\n",
             "0x1",
             "inf",
             "-inf",
@@ -1986,6 +1988,8 @@ mod tests {
             message(0, 3)
         );
         assert_eq!(named(&[z, y, x, y, x, x]), message(1, 3));
+        // Its first twin, not a later one.
+        assert_eq!(named(&[x, y, x, x]), message(0, 2));
         assert_eq!(
             named(&[z, x, y, "https://y", "http://y:80", x]),
             message(1, 5)
@@ -2288,6 +2292,14 @@ mod tests {
             let c = parse(&[(HEALTH_MAX_AGE_SECONDS, max_age)]).unwrap();
             assert_eq!(c.health_cache_seconds, cache, "{max_age}");
         }
+        // A week at most.
+        assert!(parse(&[(HEALTH_MAX_AGE_SECONDS, "604800")]).is_ok());
+        assert_eq!(
+            parse(&[(HEALTH_MAX_AGE_SECONDS, "604801")])
+                .unwrap_err()
+                .setting,
+            HEALTH_MAX_AGE_SECONDS
+        );
         // Dots within a segment, or in the query, are no dot segment.
         assert!(parse(&[(HEALTH_PATH, "/a.b/..c/.d/health?up=..")]).is_ok());
         for (vars, setting) in cases {
