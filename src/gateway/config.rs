@@ -1697,6 +1697,36 @@ mod tests {
         assert_eq!(previous[7], crate::codec::b64_encode(&[9; 32]));
     }
 
+    /// The gateway's stored sessions are its own: an app's `SessionStore` (the JS library's,
+    /// purpose `session` by default) over the same namespace and `SESSION_KEYS` neither reads
+    /// the gateway's session-id cookies nor finds its records, and the other way round. (The
+    /// purpose is also what every live session's id and record keys derive from: a change
+    /// would end them all.)
+    #[test]
+    fn the_gateways_stored_sessions_are_apart_from_an_apps() {
+        use crate::store::{memory::MemoryStore, Sessions};
+        let c = parse(&[(STORE, "kv")]).unwrap();
+        let ring = KeyRing::from_config(&c.tokens().keys).unwrap();
+        let store = MemoryStore::new();
+        let gateway = c.store.as_ref().map(|s| s.sessions.clone()).unwrap();
+        let (gateway, app) = (
+            Sessions::new(&store, &ring, gateway).unwrap(),
+            Sessions::new(&store, &ring, SessionConfig::default()).unwrap(),
+        );
+        let now = 1_800_000_000;
+        for (writer, reader) in [(&gateway, &app), (&app, &gateway)] {
+            let mut session = writer.new_session(now).unwrap();
+            session.insert("cart", "book".into());
+            futures_executor::block_on(writer.commit(&mut session, now)).unwrap();
+            let cookie = session.cookie().unwrap();
+            let found = |s: &Sessions<&MemoryStore>| {
+                futures_executor::block_on(s.load(cookie, now)).unwrap()
+            };
+            assert!(found(writer).is_some());
+            assert!(found(reader).is_none());
+        }
+    }
+
     #[test]
     fn defaults() {
         let c = parse(&[]).unwrap();
