@@ -1540,8 +1540,8 @@ fn ipv4_number(part: &str) -> Option<u64> {
     }
     let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
         Some(hex) => (hex, 16),
-        None if part.len() > 1 => part.strip_prefix('0').map_or((part, 10), |oct| (oct, 8)),
-        None => (part, 10),
+        // `0` alone is octal with no digits: 0 all the same.
+        None => part.strip_prefix('0').map_or((part, 10), |oct| (oct, 8)),
     };
     digits.chars().try_fold(0u64, |n, c| {
         Some(
