@@ -1883,6 +1883,10 @@ mod tests {
         let origin = |url: &str| parse(&[(ORIGINS, &format!(r#"[{{"id":"a","url":"{url}"}}]"#))]);
         for bad in [
             "http://:80",
+            "http:///app",
+            // User info: the fetch standard refuses a request to a URL with credentials.
+            "http://user@x",
+            "http://user:secret@x",
             "http://x:",
             "http://x:0",
             "http://x:65536",
