@@ -145,6 +145,10 @@ mod tests {
             ("ORIGIN_ASSERTION", "HS256"),
             ("ORIGIN_ASSERTION_ISSUER", "app.example"),
             ("ORIGIN_ASSERTION_ISSUER", "https://app.example/path"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://"),
+            ("ORIGIN_ASSERTION_ISSUER", "ftp://app.example"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://app.example?x"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://app example"),
             ("ORIGIN_ASSERTION_KEY", "[]"),
             (
                 "ORIGIN_ASSERTION_KEY",

@@ -1727,6 +1727,29 @@ mod tests {
         }
     }
 
+    /// The session format and the JWT binding read back as set; a revocation is kept as long as
+    /// a session token can live, leeway included (a shorter keep would let a revoked token in
+    /// again before it expires).
+    #[test]
+    fn session_settings_read_back() {
+        let c = parse(&[
+            (SESSION_FORMAT, "jwt"),
+            (SESSION_JWT_ISSUER, "https://id.example"),
+            (SESSION_JWT_AUDIENCE, "app"),
+            (SESSION_MAX_LIFETIME_SECONDS, "7200"),
+            (SESSION_LEEWAY_SECONDS, "30"),
+            (STORE, "kv"),
+        ])
+        .unwrap();
+        assert_eq!(c.session_format(), SessionFormat::Jwt);
+        assert_eq!(
+            c.session_jwt().issuer.as_deref(),
+            Some("https://id.example")
+        );
+        assert_eq!(c.session_jwt().audience.as_deref(), Some("app"));
+        assert_eq!(c.store.unwrap().revocation_keep_seconds, 7230);
+    }
+
     #[test]
     fn defaults() {
         let c = parse(&[]).unwrap();
@@ -2682,7 +2705,11 @@ mod tests {
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        assert!(shown.contains("operator_token"), "{shown}");
+        // That a token is set shows.
+        assert!(
+            shown.contains("operator_token: Some(OperatorToken(<redacted>))"),
+            "{shown}"
+        );
     }
 
     #[test]
