@@ -1325,6 +1325,40 @@ mod tests {
         }
     }
 
+    /// A refresh's challenge and bound cookie carry the request's own random bytes: two of one
+    /// session in the same second differ (a challenge known ahead would let whoever briefly
+    /// holds a device key sign proofs for later).
+    #[test]
+    fn challenges_and_bound_cookies_carry_the_requests_entropy() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let stale = jar.without("__Host-session-bound");
+        let later = NOW + 700;
+        let headers = [
+            stale.header(),
+            (SESSION_ID_HEADER.to_owned(), format!("\"{sid}\"")),
+        ];
+        let mut refreshed = |proof: Option<&str>, n: u8| {
+            let mut headers = headers.to_vec();
+            headers.extend(proof.map(|c| (RESPONSE_HEADER.to_owned(), es256(None, c))));
+            match proof {
+                None => challenge_of(
+                    &answer(start(&mut gw, "POST", REFRESH_PATH, &headers, later, n)),
+                    &sid,
+                ),
+                Some(_) => {
+                    let p = pending(start(&mut gw, "POST", REFRESH_PATH, &headers, later, n));
+                    let mut jar = stale.clone();
+                    jar.take(&p.finish(Ok(true), None).headers);
+                    jar.get("__Host-session-bound").unwrap().to_owned()
+                }
+            }
+        };
+        let (a, b) = (refreshed(None, 5), refreshed(None, 6));
+        assert_ne!(a, b);
+        assert_ne!(refreshed(Some(&a), 5), refreshed(Some(&a), 6));
+    }
+
     /// A JWT session of another system with the same keys may carry no `iat` (its session
     /// began at 0 for revocation, see `SessionCookie::Valid::issued_at`) or one older than
     /// `SESSION_MAX_LIFETIME_SECONDS`, and still be valid until its `exp` (JWTs are not
