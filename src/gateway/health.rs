@@ -749,6 +749,9 @@ mod tests {
     fn probes_classify_and_garbage_is_no_snapshot() {
         assert!(Probe::answered(204, 1).healthy && !Probe::answered(500, 1).healthy);
         assert_eq!(Probe::failed(&"é".repeat(150), 0).error.unwrap().len(), 200);
+        // Cut before a character that byte 200 would split.
+        let split = format!("a{}", "é".repeat(150));
+        assert_eq!(Probe::failed(&split, 0).error.unwrap().len(), 199);
         assert_eq!(Snapshot::parse("{"), None);
         assert_eq!(Snapshot::parse("[]"), None);
     }
