@@ -444,6 +444,9 @@ mod tests {
         // Failures far apart are no streak.
         assert!(!book.failed("b", 2000) && !book.failed("b", 2031) && !book.failed("b", 2062));
         assert!(book.is_up("b", 2062));
+        // Failures HEALTH_DOWN_SECONDS (30) apart are still in a row.
+        assert!(!book.failed("b", 2092));
+        assert!(book.failed("b", 2122), "30 s apart: the third in a row");
         assert!(!book.failed("unknown", 1000));
     }
 
