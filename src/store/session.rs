@@ -894,6 +894,23 @@ mod tests {
         );
     }
 
+    /// `remove` takes a value out of the data and gives it back (nothing the second time);
+    /// committed, the session is stored without it.
+    #[test]
+    fn a_removed_value_is_stored_gone() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, None);
+        let mut session = load(&s, &cookie, NOW + 1).unwrap();
+        assert_eq!(session.remove("cart"), Some(json!(["book"])));
+        assert_eq!(session.remove("cart"), None);
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Written
+        );
+        assert!(load(&s, &cookie, NOW + 2).unwrap().data().is_empty());
+    }
+
     /// A session nobody knew the id of (new in this request, or just regenerated) keeps it:
     /// nothing to renew, and no second new id after an explicit `regenerate`.
     #[test]
