@@ -1275,6 +1275,22 @@ mod tests {
         }
     }
 
+    /// `Debug` of the manager (a `{:?}` of an app's state) shows its settings and the ids of its
+    /// keys, for a log to tell which store it is; not its signing and hashing keys.
+    #[test]
+    fn debug_of_sessions_shows_the_settings_and_key_ids() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let shown = format!("{s:?}");
+        assert!(shown.starts_with("Sessions {"), "{shown}");
+        assert!(shown.contains(&format!("{:?}", s.config())), "{shown}");
+        assert!(shown.contains(r#"key_ids: ["k1"]"#), "{shown}");
+        assert!(
+            !shown.contains("hashes") && !shown.contains("cookie"),
+            "{shown}"
+        );
+    }
+
     /// The frozen vectors of tests/vectors/store.json: the session-id cookie and the store key
     /// this version writes for an id, the entry as the store keeps it, the subject's tag its
     /// links are read under, and the revocation record. What an earlier version wrote (the
