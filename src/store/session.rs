@@ -911,6 +911,33 @@ mod tests {
         assert!(load(&s, &cookie, NOW + 2).unwrap().data().is_empty());
     }
 
+    /// A session created in this request, then given a subject, on a strongly consistent store
+    /// that cannot link it: the commit fails, and the store still holds it without the subject.
+    /// Saved first and then not linked, it held the subject unlinked: its loads take it as
+    /// linked, and "log out everywhere" never found it.
+    #[test]
+    fn a_subject_given_after_creation_is_linked_before_the_save() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!(["book"]));
+        block_on(s.commit(&mut session, NOW)).unwrap();
+        let cookie = session.cookie().unwrap().to_owned();
+        session.set_subject(Some("alice".into()));
+        store.set_failing_links(true);
+        let failed = block_on(s.commit(&mut session, NOW));
+        store.set_failing_links(false);
+        assert_eq!(failed.unwrap_err().code(), "store_unavailable");
+        assert_eq!(load(&s, &cookie, NOW + 1).unwrap().subject(), None);
+        // Committed again once the store links: alice's, and her revocation ends it.
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Written
+        );
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        assert!(load(&s, &cookie, NOW + 2).is_none());
+    }
+
     /// A session nobody knew the id of (new in this request, or just regenerated) keeps it:
     /// nothing to renew, and no second new id after an explicit `regenerate`.
     #[test]
