@@ -1427,4 +1427,26 @@ mod tests {
         }
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
     }
+
+    /// On KV, a session created in this request and given a subject a second later is saved,
+    /// then linked, once: a link before the save as well (as on a strongly consistent store)
+    /// is a second write of the link in that second, which KV refuses, failing the login.
+    #[test]
+    fn on_kv_a_subject_given_after_creation_is_linked_once_after_the_save() {
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
+        let s = sessions(&kv);
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!(["book"]));
+        block_on(s.commit(&mut session, NOW)).unwrap();
+        session.set_subject(Some("alice".into()));
+        let tries = kv.tries.get();
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 1)).unwrap(),
+            Commit::Written
+        );
+        assert_eq!(kv.tries.get() - tries, 2, "the save and one link");
+        let cookie = session.cookie().unwrap().to_owned();
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+        assert!(block_on(s.load(&cookie, NOW + 2)).unwrap().is_none());
+    }
 }
