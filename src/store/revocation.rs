@@ -109,17 +109,20 @@ fn revocation_time(entry: &Entry) -> Result<UnixTime> {
 mod tests {
     use super::*;
     use crate::keys::{KeyRing, Secret};
-    use crate::store::memory::MemoryStore;
+    use crate::store::memory::{AlwaysConflict, MemoryStore};
     use crate::store::SessionConfig;
     use futures_executor::block_on;
+
+    fn ring() -> KeyRing {
+        KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap()
+    }
 
     /// A revocation record at the last version (its record is not sealed: a store written by
     /// someone else may hold any) is still moved on, never an overflow.
     #[test]
     fn a_revocation_record_at_the_last_version_moves_on() {
         let store = MemoryStore::new();
-        let ring = KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap();
-        let s = Sessions::new(&store, &ring, SessionConfig::default()).unwrap();
+        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
         let (_, _, mac) = signing_key(&s.hashes).unwrap();
         let last = Entry {
             version: u64::MAX,
@@ -129,5 +132,20 @@ mod tests {
         block_on(store.save(&revocation_key(mac, "alice"), &last, None, 50)).unwrap();
         block_on(s.revoke_tokens("alice", 500, 3600)).unwrap();
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(500));
+    }
+
+    /// A revocation that keeps meeting `conflict` (another writer always ahead) is written
+    /// again [`REVOKE_RETRIES`] times, then fails with `conflict`: never retried for ever, and
+    /// never given up at once (concurrent revocations of one subject collide).
+    #[test]
+    fn a_revocation_in_conflict_is_retried_a_bounded_number_of_times() {
+        let store = AlwaysConflict::default();
+        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        block_on(s.revoke_tokens("alice", 100, 3600)).unwrap();
+        assert_eq!(store.saves.get(), 1);
+        let e = block_on(s.revoke_tokens("alice", 200, 3600)).unwrap_err();
+        assert_eq!(e, Error::Conflict);
+        assert_eq!(store.saves.get(), 1 + 1 + REVOKE_RETRIES);
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(100));
     }
 }
