@@ -148,4 +148,34 @@ mod tests {
         assert_eq!(store.saves.get(), 1 + 1 + REVOKE_RETRIES);
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(100));
     }
+
+    /// A subject's revocation record keeps the latest time and lives as long as the longest
+    /// `keep_seconds` asked for: an earlier time kept longer extends it, a later time kept
+    /// less long moves the time on; a revocation that changes neither writes nothing.
+    #[test]
+    fn a_revocation_record_keeps_the_latest_time_and_the_longest_life() {
+        let store = MemoryStore::new();
+        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        let (_, _, mac) = signing_key(&s.hashes).unwrap();
+        let key = revocation_key(mac, "alice");
+        let revoke = |now, keep| {
+            block_on(s.revoke_tokens("alice", now, keep)).unwrap();
+            let entry = block_on(store.load(&key)).unwrap().unwrap();
+            (revocation_time(&entry).unwrap(), entry.expires)
+        };
+        assert_eq!(revoke(1_000, 3_600), (1_000, 4_600));
+        assert_eq!(
+            revoke(900, 7_200),
+            (1_000, 8_100),
+            "an earlier time kept longer"
+        );
+        assert_eq!(
+            revoke(1_100, 60),
+            (1_100, 8_100),
+            "a later time kept less long"
+        );
+        let writes = store.writes();
+        assert_eq!(revoke(1_050, 60), (1_100, 8_100), "nothing new");
+        assert_eq!(store.writes(), writes);
+    }
 }
