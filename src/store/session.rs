@@ -733,7 +733,7 @@ fn random_id() -> Result<[u8; ID_BYTES]> {
 mod tests {
     use super::*;
     use crate::keys::Secret;
-    use crate::store::memory::{MemoryStore, OneWritePerSecond};
+    use crate::store::memory::{AlwaysConflict, MemoryStore, OneWritePerSecond};
     use futures_executor::block_on;
     use serde_json::json;
 
@@ -1448,5 +1448,25 @@ mod tests {
         let cookie = session.cookie().unwrap().to_owned();
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
         assert!(block_on(s.load(&cookie, NOW + 2)).unwrap().is_none());
+    }
+
+    /// `update` on a store where another writer is always ahead: the change is tried again
+    /// `retries` times (a backoff before each), then the `conflict` is returned, never retried
+    /// for ever.
+    #[test]
+    fn update_retries_a_conflict_as_many_times_as_asked() {
+        let store = AlwaysConflict::default();
+        let s = sessions(&store);
+        let add = |s: &mut Session| s.insert("n", json!(1));
+        let (session, commit) = block_on(s.update(None, NOW, 0, add)).unwrap();
+        assert_eq!(commit, Commit::Created);
+        let cookie = session.cookie().unwrap().to_owned();
+        for retries in [0, 1, 3] {
+            let saves = store.saves.get();
+            let change = |s: &mut Session| s.insert("n", json!(2));
+            let e = block_on(s.update(Some(&cookie), NOW + 1, retries, change)).unwrap_err();
+            assert_eq!(e, Error::Conflict);
+            assert_eq!(store.saves.get() - saves, 1 + retries, "{retries}");
+        }
     }
 }
