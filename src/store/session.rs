@@ -1469,4 +1469,25 @@ mod tests {
             assert_eq!(store.saves.get() - saves, 1 + retries, "{retries}");
         }
     }
+
+    /// `regenerate` of a new session holding nothing stores nothing (an empty session is never
+    /// stored): a new id only, and no cookie to send until it holds something.
+    #[test]
+    fn regenerating_a_new_empty_session_stores_nothing() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let mut session = s.new_session(NOW).unwrap();
+        let key = session.store_key().to_owned();
+        block_on(s.regenerate(&mut session, NOW)).unwrap();
+        assert_ne!(session.store_key(), key);
+        assert!(session.is_new());
+        assert_eq!(session.cookie(), None);
+        assert_eq!((store.len(), store.writes()), (0, 0));
+        session.insert("cart", json!(["book"]));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW)).unwrap(),
+            Commit::Created
+        );
+        assert!(session.cookie().is_some());
+    }
 }
