@@ -1490,4 +1490,22 @@ mod tests {
         );
         assert!(session.cookie().is_some());
     }
+
+    /// On KV (no compare-and-set, so no claim of the old id), `regenerate` deletes the old id:
+    /// the cookie known before names nothing, the new one the session.
+    #[test]
+    fn on_kv_regenerate_deletes_the_old_id() {
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
+        let s = sessions(&kv);
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!(["book"]));
+        block_on(s.commit(&mut session, NOW)).unwrap();
+        let old = session.cookie().unwrap().to_owned();
+        let mut session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
+        assert!(block_on(s.load(&old, NOW + 2)).unwrap().is_none());
+        assert_eq!(kv.inner.len(), 1);
+        let renewed = block_on(s.load(session.cookie().unwrap(), NOW + 2)).unwrap();
+        assert_eq!(renewed.unwrap().get("cart"), Some(&json!(["book"])));
+    }
 }
