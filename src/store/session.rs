@@ -1508,4 +1508,51 @@ mod tests {
         let renewed = block_on(s.load(session.cookie().unwrap(), NOW + 2)).unwrap();
         assert_eq!(renewed.unwrap().get("cart"), Some(&json!(["book"])));
     }
+
+    /// A memory store whose deletes fail (a timeout), everything else working.
+    struct FailingDeletes<'a>(&'a MemoryStore);
+
+    impl Backend for FailingDeletes<'_> {
+        async fn load(&self, key: &str) -> Result<Option<Entry>> {
+            self.0.load(key).await
+        }
+        async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
+            self.0.save(key, e, expected, now).await
+        }
+        async fn delete(&self, _: &str) -> Result<()> {
+            Err(Error::StoreUnavailable("deletes set to fail".into()))
+        }
+        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+            self.0.link(subject, key, until, now).await
+        }
+        async fn revoke(&self, subject: &str) -> Result<usize> {
+            self.0.revoke(subject).await
+        }
+        fn consistency(&self) -> crate::store::Consistency {
+            self.0.consistency()
+        }
+    }
+
+    /// `regenerate` on a strongly consistent store whose delete of the old id fails: the marker
+    /// left there is one version on from the claim, so that no request that read the old id,
+    /// before the claim (version 1) or after it (2), can write it back to life.
+    #[test]
+    fn the_end_marker_of_a_renewed_id_is_past_every_version_read() {
+        let store = MemoryStore::new();
+        let s = sessions(FailingDeletes(&store));
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!(["book"]));
+        block_on(s.commit(&mut session, NOW)).unwrap();
+        let old = session.cookie().unwrap().to_owned();
+        let mut session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        let mut before = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        let old_key = session.store_key().to_owned();
+        block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
+        let marker = block_on(store.load(&old_key)).unwrap().unwrap();
+        assert_eq!((marker.version, marker.value.as_str()), (3, ENDED));
+        before.insert("n", json!(1));
+        let e = block_on(s.commit(&mut before, NOW + 2)).unwrap_err();
+        assert_eq!(e, Error::Conflict);
+        assert!(block_on(s.load(&old, NOW + 2)).unwrap().is_none());
+    }
 }
