@@ -1555,4 +1555,24 @@ mod tests {
         assert_eq!(e, Error::Conflict);
         assert!(block_on(s.load(&old, NOW + 2)).unwrap().is_none());
     }
+
+    /// On KV, an unchanged session of a subject, already linked, is not linked again at each
+    /// commit (a write per request, and a second one in a second refused): nothing is written.
+    #[test]
+    fn on_kv_an_unchanged_linked_session_writes_nothing() {
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
+        let s = sessions(&kv);
+        let mut session = s.new_session(NOW).unwrap();
+        session.insert("cart", json!(["book"]));
+        session.set_subject(Some("alice".into()));
+        block_on(s.commit(&mut session, NOW)).unwrap();
+        let cookie = session.cookie().unwrap().to_owned();
+        let tries = kv.tries.get();
+        for _ in 0..2 {
+            let mut session = block_on(s.load(&cookie, NOW + 1)).unwrap().unwrap();
+            let commit = block_on(s.commit(&mut session, NOW + 1)).unwrap();
+            assert_eq!(commit, Commit::Unchanged);
+        }
+        assert_eq!(kv.tries.get(), tries);
+    }
 }
