@@ -636,6 +636,9 @@ mod tests {
             book.report(&config().origins, 1031)["sharedCheckedAt"],
             1030
         );
+        // One probed the same second (by another instance's cron) is no older: it is installed.
+        book.read_shared(probed(&[], &["a", "b"], 1030), 1031);
+        assert!(book.is_up("a", 1031));
         // A newer one read replaces it; so does any once it is no longer fresh.
         book.read_shared(probed(&[], &["a", "b"], 1090), 1100);
         assert!(book.is_up("a", 1100));
