@@ -222,6 +222,43 @@ mod tests {
         assert_eq!(pick::<u8>(1, true, []), None);
     }
 
+    /// The inverse of `mix`, to craft seeds whose mixed values are given.
+    fn unmix(mut z: u64) -> u64 {
+        fn inverse(c: u64) -> u64 {
+            // Newton's iteration for the inverse of an odd number modulo 2^64.
+            let mut inv = c;
+            for _ in 0..6 {
+                inv = inv.wrapping_mul(2u64.wrapping_sub(c.wrapping_mul(inv)));
+            }
+            inv
+        }
+        z ^= (z >> 31) ^ (z >> 62);
+        z = z.wrapping_mul(inverse(0x94d0_49bb_1331_11eb));
+        z ^= (z >> 27) ^ (z >> 54);
+        z = z.wrapping_mul(inverse(0xbf58_476d_1ce4_e5b9));
+        z ^ (z >> 30) ^ (z >> 60)
+    }
+
+    /// Two candidates whose scores are equal to the last bit (their mixed values differ only
+    /// below the 52 bits the score reads) go to the larger seed, in either order.
+    #[test]
+    fn an_exact_tie_goes_to_the_larger_seed_in_any_order() {
+        let key = 0x0123_4567_89ab_cdef;
+        for x in [0x8000_0000_0000_0000u64, 0x1234_5678_9abc_d000, !0xfff] {
+            let (low, high) = (unmix(x) ^ key, unmix(x | 0x801) ^ key);
+            assert_eq!(mix(key ^ low), x);
+            assert_eq!(score_of(mix(key ^ low), 3), score_of(mix(key ^ high), 3));
+            let larger = if low > high { "low" } else { "high" };
+            for order in [
+                [("low", low), ("high", high)],
+                [("high", high), ("low", low)],
+            ] {
+                let candidates = order.map(|(label, seed)| (label, seed, 3));
+                assert_eq!(pick(key, true, candidates), Some(larger), "{order:?}");
+            }
+        }
+    }
+
     /// With equal weights both paths agree (barring 2^-52 near-ties, absent from this sample).
     #[test]
     fn the_unweighted_path_orders_like_the_weighted_one() {
