@@ -175,6 +175,25 @@ mod tests {
         assert!(worst < 4.5e-16, "relative error {worst}");
     }
 
+    /// Frozen to the last bit: `-ln(u)` for the `u` that scores are made of (a last bit that
+    /// changes moves the keys whose scores nearly tie), and at the boundary of the mantissa's
+    /// range, where `m` is exactly √2.
+    #[test]
+    fn neg_ln_is_frozen_to_the_last_bit() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut digest = 0u64;
+        for _ in 0..200_000 {
+            x = mix(x);
+            let u = ((x >> 12) as f64 + 0.5) / (1u64 << 52) as f64;
+            digest = mix(digest ^ neg_ln(u).to_bits());
+        }
+        assert_eq!(digest, 744_374_461_236_195_172);
+        assert_eq!(
+            neg_ln(std::f64::consts::FRAC_1_SQRT_2).to_bits(),
+            4_599_914_934_686_071_277
+        );
+    }
+
     /// Frozen values: a change here changes where every key in the world is routed.
     #[test]
     fn known_answers() {
