@@ -1106,6 +1106,35 @@ fn invalid_configuration_is_refused_with_invalid_config() {
     assert_eq!(Affinity::new(c).unwrap().header_name(), Some("x-tenant"));
 }
 
+/// Each length and time limit holds at its boundary: the largest accepted, one more refused,
+/// naming the setting.
+#[test]
+fn configuration_limits_hold_at_their_boundaries() {
+    let setting = |change: &dyn Fn(&mut AffinityConfig)| {
+        let mut c = config(Mode::Header, &["a", "b"]);
+        change(&mut c);
+        Affinity::new(c).err().map(|e| (e.code(), e.setting()))
+    };
+    let refused = |name| Some(("invalid_config", Some(name)));
+    let max_time = (1u64 << 53) - 1;
+    assert_eq!(setting(&|c| c.ttl_seconds = max_time), None);
+    assert_eq!(
+        setting(&|c| c.ttl_seconds = max_time + 1),
+        refused("ttlSeconds")
+    );
+    assert_eq!(setting(&|c| c.param = "p".repeat(64)), None);
+    assert_eq!(setting(&|c| c.param = "p".repeat(65)), refused("param"));
+    assert_eq!(setting(&|c| c.header = Some("h".repeat(256))), None);
+    assert_eq!(
+        setting(&|c| c.header = Some("h".repeat(257))),
+        refused("header")
+    );
+    assert_eq!(
+        setting(&|c| c.header = Some(String::new())),
+        refused("header")
+    );
+}
+
 #[test]
 fn configuration_reads_from_json_with_its_defaults() {
     let c: AffinityConfig = serde_json::from_str(&format!(
