@@ -1158,7 +1158,18 @@ fn configuration_reads_from_json_with_its_defaults() {
     }
     let debug = format!("{:?}", config(Mode::Cookie, &["a"]));
     assert!(!debug.contains(SECRET));
-    assert!(!format!("{:?}", router(Mode::Cookie, &["a"])).contains(SECRET));
+    // The router's shows its settings, without the secret.
+    let debug = format!("{:?}", router(Mode::Header, &["a", "backend-b"]));
+    assert!(!debug.contains(SECRET));
+    for shown in [
+        "Affinity {",
+        "mode: Header",
+        "failover: Sticky",
+        "\"backend-b\"",
+        "idle: 1800",
+    ] {
+        assert!(debug.contains(shown), "{shown} in {debug}");
+    }
 }
 
 /// A lifetime given alone, shorter than the default idle time, shortens it (as in JavaScript and
