@@ -613,6 +613,40 @@ fn a_hashed_visitor_sent_away_from_its_first_choice_is_reassigned() {
     }
 }
 
+/// A login pins the visitor to the origin that logged it in, with a fresh value (a new visitor
+/// id each time, whatever it held before); only cookie mode carries one.
+#[test]
+fn assign_pins_a_fresh_visitor_to_the_given_backend() {
+    let ids = ["a", "b", "c"];
+    let a = router(Mode::Cookie, &ids);
+    for backend in ids {
+        let one = a.assign(backend, 1, NOW).unwrap();
+        let two = a.assign(backend, 1, NOW).unwrap();
+        assert_eq!(
+            (one.backend, one.reassigned, one.url.as_deref()),
+            (backend, false, None)
+        );
+        assert_ne!(one.set_cookie, two.set_cookie);
+        for cookie in [cookie_of(&one), cookie_of(&two)] {
+            let r = a.route(&with_cookie(&cookie), NOW + 1).unwrap();
+            assert_eq!((r.backend, r.reassigned), (backend, false));
+        }
+    }
+    let max_time = (1u64 << 53) - 1;
+    assert!(a.assign("b", 1, max_time).is_ok());
+    let code = |r: Result<Route<'_>, edge_session::Error>| r.unwrap_err().code();
+    assert_eq!(code(a.assign("b", 1, max_time + 1)), "invalid_config");
+    assert_eq!(code(a.assign("z", 1, NOW)), "invalid_config");
+    for mode in [Mode::Url, Mode::Ip, Mode::Header] {
+        let a = router(mode, &ids);
+        let r = a.assign("c", 1, NOW).unwrap();
+        assert_eq!(
+            (r.backend, r.reassigned, r.set_cookie, r.url),
+            ("c", false, None, None)
+        );
+    }
+}
+
 #[test]
 fn unknown_ids_are_refused() {
     let mut a = router(Mode::Cookie, &["a"]);
