@@ -424,7 +424,12 @@ mod tests {
         assert!(!book.is_up("a", 1030) && book.is_up("b", 1030));
         assert!(book.is_up("a", 1031));
         assert_eq!(book.retry_after(1021), 10);
+        // Back at 1031: no origin is waited for, the default again.
+        assert_eq!(book.retry_after(1031), 30);
         assert_eq!(book.retry_after(2000), 30);
+        let until =
+            |now| book.report(&config().origins, now)["origins"][0]["passiveDownUntil"].clone();
+        assert_eq!((until(1021), until(1031)), (json!(1031), Value::Null));
         assert!(!book.mark_down("unknown", 1000));
     }
 
