@@ -749,8 +749,8 @@ mod tests {
         Sessions::new(store, &ring(), SessionConfig::default()).unwrap()
     }
 
-    /// A stored session with `{"cart": ["book"]}`, as an earlier request left it, and its cookie.
-    fn stored(s: &Sessions<&MemoryStore>, subject: Option<&str>) -> String {
+    /// A new session with `{"cart": ["book"]}` (and `subject`), created in the store at `NOW`.
+    fn stored_cart<S: Backend>(s: &Sessions<S>, subject: Option<&str>) -> Session {
         let mut session = s.new_session(NOW).unwrap();
         session.insert("cart", json!(["book"]));
         session.set_subject(subject.map(str::to_owned));
@@ -758,7 +758,12 @@ mod tests {
             block_on(s.commit(&mut session, NOW)).unwrap(),
             Commit::Created
         );
-        session.cookie().unwrap().to_owned()
+        session
+    }
+
+    /// The cookie of a stored session with `{"cart": ["book"]}`, as an earlier request left it.
+    fn stored<S: Backend>(s: &Sessions<S>, subject: Option<&str>) -> String {
+        stored_cart(s, subject).cookie().unwrap().to_owned()
     }
 
     fn load(s: &Sessions<&MemoryStore>, cookie: &str, now: UnixTime) -> Option<Session> {
@@ -919,9 +924,7 @@ mod tests {
     fn a_subject_given_after_creation_is_linked_before_the_save() {
         let store = MemoryStore::new();
         let s = sessions(&store);
-        let mut session = s.new_session(NOW).unwrap();
-        session.insert("cart", json!(["book"]));
-        block_on(s.commit(&mut session, NOW)).unwrap();
+        let mut session = stored_cart(&s, None);
         let cookie = session.cookie().unwrap().to_owned();
         session.set_subject(Some("alice".into()));
         store.set_failing_links(true);
@@ -1179,10 +1182,7 @@ mod tests {
                 subject: Default::default(),
             };
             let s = sessions(&racing);
-            let mut session = s.new_session(NOW).unwrap();
-            session.insert("cart", json!(["book"]));
-            block_on(s.commit(&mut session, NOW)).unwrap();
-            let cookie = session.cookie().unwrap().to_owned();
+            let cookie = stored(&s, None);
             let mut session = block_on(s.load(&cookie, NOW + 1)).unwrap().unwrap();
             session.set_subject(Some("alice".into()));
             if login_at_commit {
@@ -1435,9 +1435,7 @@ mod tests {
     fn on_kv_a_subject_given_after_creation_is_linked_once_after_the_save() {
         let kv = OneWritePerSecond::new(&MemoryStore::new());
         let s = sessions(&kv);
-        let mut session = s.new_session(NOW).unwrap();
-        session.insert("cart", json!(["book"]));
-        block_on(s.commit(&mut session, NOW)).unwrap();
+        let mut session = stored_cart(&s, None);
         session.set_subject(Some("alice".into()));
         let tries = kv.tries.get();
         assert_eq!(
@@ -1497,10 +1495,7 @@ mod tests {
     fn on_kv_regenerate_deletes_the_old_id() {
         let kv = OneWritePerSecond::new(&MemoryStore::new());
         let s = sessions(&kv);
-        let mut session = s.new_session(NOW).unwrap();
-        session.insert("cart", json!(["book"]));
-        block_on(s.commit(&mut session, NOW)).unwrap();
-        let old = session.cookie().unwrap().to_owned();
+        let old = stored(&s, None);
         let mut session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
         block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
         assert!(block_on(s.load(&old, NOW + 2)).unwrap().is_none());
@@ -1540,10 +1535,7 @@ mod tests {
     fn the_end_marker_of_a_renewed_id_is_past_every_version_read() {
         let store = MemoryStore::new();
         let s = sessions(FailingDeletes(&store));
-        let mut session = s.new_session(NOW).unwrap();
-        session.insert("cart", json!(["book"]));
-        block_on(s.commit(&mut session, NOW)).unwrap();
-        let old = session.cookie().unwrap().to_owned();
+        let old = stored(&s, None);
         let mut session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
         let mut before = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
         let old_key = session.store_key().to_owned();
