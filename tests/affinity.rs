@@ -547,18 +547,31 @@ fn a_draining_backend_keeps_its_visitors_and_takes_no_new_ones() {
     assert_eq!(a.route(&new_visitor(1), NOW).unwrap().backend, "a");
 }
 
+/// Whatever the failover: strict failover holds a key to its home among the backends that are
+/// not draining.
 #[test]
 fn draining_in_a_hashing_mode_moves_only_its_keys() {
-    let mut a = router(Mode::Header, &["a", "b", "c", "d"]);
-    let keys: Vec<String> = (0..400).map(header_key).collect();
-    let before: Vec<String> = keys.iter().map(|k| by_header(&a, k).to_owned()).collect();
-    a.set_draining("b", true).unwrap();
-    for (k, old) in keys.iter().zip(&before) {
-        let now = by_header(&a, k);
-        if old == "b" {
-            assert_ne!(now, "b");
-        } else {
-            assert_eq!(now, old);
+    let ids = ["a", "b", "c", "d"];
+    for failover in [Failover::Sticky, Failover::Strict] {
+        let mut c = config(Mode::Header, &ids);
+        c.failover = failover;
+        let mut a = Affinity::new(c).unwrap();
+        let keys: Vec<String> = (0..400).map(header_key).collect();
+        let before: Vec<String> = keys.iter().map(|k| by_header(&a, k).to_owned()).collect();
+        for id in ids {
+            assert!(
+                before.iter().any(|b| b == id),
+                "{failover:?}: no key on {id}"
+            );
+        }
+        a.set_draining("b", true).unwrap();
+        for (k, old) in keys.iter().zip(&before) {
+            let now = by_header(&a, k);
+            if old == "b" {
+                assert_ne!(now, "b", "{failover:?}");
+            } else {
+                assert_eq!(now, old, "{failover:?}");
+            }
         }
     }
 }
@@ -1167,6 +1180,19 @@ fn configuration_limits_hold_at_their_boundaries() {
         setting(&|c| c.header = Some(String::new())),
         refused("header")
     );
+    // A backend id of 1 to 256 bytes.
+    for (len, refusal) in [
+        (256, None),
+        (257, refused("backends")),
+        (0, refused("backends")),
+    ] {
+        let id = "b".repeat(len);
+        assert_eq!(
+            setting(&|c| c.backends[1].id = id.clone()),
+            refusal,
+            "{len}"
+        );
+    }
 }
 
 #[test]
