@@ -1218,6 +1218,11 @@ fn configuration_reads_from_json_with_its_defaults() {
     }
     let debug = format!("{:?}", config(Mode::Cookie, &["a"]));
     assert!(!debug.contains(SECRET));
+    assert!(
+        debug.starts_with("AffinityConfig { mode: Cookie, backends: [")
+            && debug.ends_with(", .. }"),
+        "{debug}"
+    );
     // The router's shows its settings, without the secret.
     let debug = format!("{:?}", router(Mode::Header, &["a", "backend-b"]));
     assert!(!debug.contains(SECRET));
