@@ -227,3 +227,15 @@ fn rotation_keeps_bound_sessions() {
         "bad_signature"
     );
 }
+
+/// The settings print their lifetimes and nothing of the keyring: no secret, no derived key
+/// (challenges and bound cookies each have keys of their own).
+#[test]
+fn debug_shows_the_lifetimes_not_the_keys() {
+    let b = binding(&vectors());
+    assert_eq!(
+        format!("{b:?}"),
+        "DeviceBinding { challenges: Challenges { bound_seconds: 600, .. }, \
+         bound: BoundCookies { seconds: 600, .. } }"
+    );
+}
