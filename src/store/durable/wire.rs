@@ -230,4 +230,47 @@ mod tests {
             assert_eq!(read(json), None, "{json}");
         }
     }
+
+    /// What the client makes of an object's answer (JSON, as the object writes it): a success is
+    /// the reply itself, with what it carries; a refusal is the error its code names, an unknown
+    /// code or none the store unavailable, saying which.
+    #[test]
+    fn replies_read_as_the_errors_they_stand_for() {
+        let result = |json: &str| serde_json::from_str::<Reply>(json).unwrap().into_result();
+        let loaded = result(r#"{"ok":true,"entry":{"v":3,"r":"abc","x":99}}"#).unwrap();
+        let entry = Entry {
+            version: 3,
+            value: "abc".into(),
+            expires: 99,
+        };
+        assert_eq!(loaded.entry, Some(entry));
+        assert_eq!(
+            result(r#"{"ok":true,"existed":true}"#).unwrap().existed,
+            Some(true)
+        );
+        assert_eq!(
+            result(r#"{"ok":true,"keys":["s:a"]}"#).unwrap().keys,
+            Some(vec!["s:a".into()])
+        );
+        assert_eq!(
+            result(r#"{"ok":false,"code":"conflict"}"#),
+            Err(Error::Conflict)
+        );
+        assert_eq!(
+            result(r#"{"ok":false,"code":"malformed"}"#),
+            Err(Error::Malformed("store request"))
+        );
+        assert_eq!(
+            result(r#"{"ok":false,"code":"store_unavailable"}"#),
+            Err(Error::StoreUnavailable(
+                "durable object refused: store_unavailable".into()
+            ))
+        );
+        assert_eq!(
+            result(r#"{"ok":false}"#),
+            Err(Error::StoreUnavailable(
+                "durable object refused: no code".into()
+            ))
+        );
+    }
 }
