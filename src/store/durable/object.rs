@@ -236,7 +236,7 @@ mod tests {
     use super::*;
     use futures_executor::block_on;
 
-    fn op(storage: &MemoryObjectStorage, op: &Op) -> Reply {
+    fn op<S: ObjectStorage>(storage: &S, op: &Op) -> Reply {
         let text = block_on(handle(storage, &serde_json::to_string(op).unwrap()));
         serde_json::from_str(&text).unwrap()
     }
@@ -271,29 +271,44 @@ mod tests {
     #[test]
     fn links_revoke_and_expire() {
         let s = MemoryObjectStorage::default();
+        revoke_and_expire(&s, &s);
+    }
+
+    /// A storage that has no `list_first` of its own (the trait's: the whole list, cut) serves
+    /// links as one that does.
+    #[test]
+    fn links_revoke_and_expire_over_the_default_list_first() {
+        let s = MemoryObjectStorage::default();
+        revoke_and_expire(&failing(&s, ""), &s);
+    }
+
+    /// Links made, listed, forgotten past their time and unlinked through `s`, which keeps its
+    /// values and alarm in `held`.
+    fn revoke_and_expire<S: ObjectStorage>(s: &S, held: &MemoryObjectStorage) {
         let link = |key: &str, until, now| Op::Link {
             key: key.into(),
             until,
             now,
         };
-        assert!(op(&s, &link("s:a", 100, 10)).ok);
-        assert_eq!(s.alarm_at(), Some(101));
-        assert!(op(&s, &link("s:b", 300, 20)).ok);
-        // A link past its time is forgotten at the next link.
-        assert!(op(&s, &link("s:c", 400, 200)).ok);
+        assert!(op(s, &link("s:a", 100, 10)).ok);
+        assert_eq!(held.alarm_at(), Some(101));
+        assert!(op(s, &link("s:b", 300, 20)).ok);
+        assert_eq!(held.alarm_at(), Some(101));
+        // A link past its time is forgotten at the next link; one at its last second is not.
+        assert!(op(s, &link("s:c", 400, 300)).ok);
         let unlink = |key: &str| Op::Unlink {
             keys: vec![key.into()],
         };
-        let keys = op(&s, &Op::Links).keys.unwrap();
+        let keys = op(s, &Op::Links).keys.unwrap();
         assert_eq!(keys, ["s:b", "s:c"]);
         // Listed, the links stay until unlinked: those of sessions a revocation deleted; a
         // session whose deletion failed stays linked for the retry.
-        assert_eq!(op(&s, &Op::Links).keys.unwrap(), keys);
-        assert!(op(&s, &unlink("s:b")).ok);
-        assert_eq!(op(&s, &Op::Links).keys.unwrap(), ["s:c"]);
-        assert!(op(&s, &unlink("s:c")).ok);
-        assert!(s.is_empty());
-        assert_eq!(op(&s, &Op::Links).keys.unwrap(), Vec::<String>::new());
+        assert_eq!(op(s, &Op::Links).keys.unwrap(), keys);
+        assert!(op(s, &unlink("s:b")).ok);
+        assert_eq!(op(s, &Op::Links).keys.unwrap(), ["s:c"]);
+        assert!(op(s, &unlink("s:c")).ok);
+        assert!(held.is_empty());
+        assert_eq!(op(s, &Op::Links).keys.unwrap(), Vec::<String>::new());
     }
 
     /// A link or an unlink reads a bounded number of the subject's links, however many it has:
@@ -438,6 +453,14 @@ mod tests {
         failing: std::cell::Cell<&'static str>,
     }
 
+    /// `inner`, its method `method` failing (`""`: none).
+    fn failing<'a>(inner: &'a MemoryObjectStorage, method: &'static str) -> Failing<'a> {
+        Failing {
+            inner,
+            failing: std::cell::Cell::new(method),
+        }
+    }
+
     impl Failing<'_> {
         fn check(&self, method: &str) -> Result<()> {
             if self.failing.get() == method {
@@ -476,10 +499,7 @@ mod tests {
     #[test]
     fn nothing_is_stored_without_its_alarm() {
         let s = MemoryObjectStorage::default();
-        let failing = Failing {
-            inner: &s,
-            failing: std::cell::Cell::new("setAlarm"),
-        };
+        let failing = failing(&s, "setAlarm");
         let save = Op::Save {
             entry: entry(1),
             expected: None,
@@ -489,11 +509,14 @@ mod tests {
             until: 100,
             now: 0,
         };
-        for op in [save, link] {
-            let text = block_on(handle(&failing, &serde_json::to_string(&op).unwrap()));
-            let reply: Reply = serde_json::from_str(&text).unwrap();
-            assert_eq!(reply.code.as_deref(), Some("store_unavailable"), "{op:?}");
-            assert!(s.is_empty(), "{op:?} left {:?}", s.values.borrow());
+        for request in [save, link] {
+            let reply = op(&failing, &request);
+            assert_eq!(
+                reply.code.as_deref(),
+                Some("store_unavailable"),
+                "{request:?}"
+            );
+            assert!(s.is_empty(), "{request:?} left {:?}", s.values.borrow());
         }
     }
 
@@ -508,10 +531,7 @@ mod tests {
             expected: None,
         };
         assert!(op(&s, &save).ok);
-        let failing = Failing {
-            inner: &s,
-            failing: std::cell::Cell::new("get"),
-        };
+        let failing = failing(&s, "get");
         let failed = block_on(alarm(&failing, 500));
         assert_eq!(failed.map_err(|e| e.code()), Err("store_unavailable"));
         assert_eq!(
