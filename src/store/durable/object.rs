@@ -550,6 +550,24 @@ mod tests {
         assert!(s.is_empty());
     }
 
+    /// What tests read of the memory storage: how many values it holds, and how many entries
+    /// its lists (whole or cut) have read.
+    #[test]
+    fn the_memory_storage_counts_what_it_holds_and_lists() {
+        let s = MemoryObjectStorage::default();
+        assert!(s.is_empty());
+        for key in ["k:a", "k:b", "k:c"] {
+            block_on(s.put(key, "1")).unwrap();
+        }
+        assert!(!s.is_empty());
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.listed(), 0);
+        assert_eq!(block_on(s.list(LINK)).unwrap().len(), 3);
+        assert_eq!(s.listed(), 3);
+        assert_eq!(block_on(s.list_first(LINK, 2)).unwrap().len(), 2);
+        assert_eq!(s.listed(), 5);
+    }
+
     #[test]
     fn junk_requests_are_refused() {
         let s = MemoryObjectStorage::default();
