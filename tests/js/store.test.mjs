@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { KEYS_1 as keys, NOW, SECRET_2 } from "./fixtures.mjs";
 
-const { SessionStore, handleSessionObject } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+const { SessionStore, handleSessionObject, sessionObjectAlarm } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
 
 /** The `.code` of the error `promise` rejects with (or `fn` throws). */
 const rejection = async (fn) => {
@@ -155,7 +155,9 @@ test("subjects with a lone surrogate are refused: they would be one subject with
 /**
  * A Durable Object namespace in memory whose objects are the library's own
  * (handleSessionObject), each with its storage, serving one request at a time; `failOnce(name, op)`
- * makes that object's next request of that op fail as a reset object does.
+ * makes that object's next request of that op fail as a reset object does. `storage(name)` is an
+ * object's storage, which keeps what its alarm was last set for (`alarm`, in milliseconds) and how
+ * many entries its lists have read (`listed`; a list reads at most its `limit`).
  */
 const objects = () => {
   const storages = new Map();
@@ -163,14 +165,21 @@ const objects = () => {
   const storage = (name) => {
     if (!storages.has(name)) {
       const m = new Map();
-      storages.set(name, {
+      const s = {
+        alarm: undefined,
+        listed: 0,
         get: async (k) => m.get(k),
         put: async (k, v) => void m.set(k, v),
         delete: async (k) => m.delete(k),
-        list: async ({ prefix = "" } = {}) => new Map([...m].filter(([k]) => k.startsWith(prefix)).sort()),
+        list: async ({ prefix = "", limit = Infinity } = {}) => {
+          const found = [...m].filter(([k]) => k.startsWith(prefix)).sort().slice(0, limit);
+          s.listed += found.length;
+          return new Map(found);
+        },
         deleteAll: async () => m.clear(),
-        setAlarm: async () => {},
-      });
+        setAlarm: async (ms) => void (s.alarm = ms),
+      };
+      storages.set(name, s);
     }
     return storages.get(name);
   };
@@ -195,7 +204,7 @@ const objects = () => {
     }),
   };
   const names = () => [...storages.keys()];
-  return { namespace, names, failOnce: (name, op) => failing.set(name, op) };
+  return { namespace, names, storage, failOnce: (name, op) => failing.set(name, op) };
 };
 
 /** A Workers KV namespace in memory (get, put, delete, list); `onPut` sees each put's options. */
@@ -302,6 +311,46 @@ test("Durable Objects: a subject of more sessions than an invocation may call ob
   assert.ok(most <= 32, `${most} object calls at once`);
   budget = Infinity;
   for (const cookie of cookies) assert.equal(await store.find(cookie, { now: NOW + 10 }), undefined);
+});
+
+test("Durable Objects: a session object's alarm is set, in milliseconds, for the second past its expiry, and ends it once that has passed, not before", async () => {
+  const { namespace, names, storage } = objects();
+  const store = new SessionStore({ keys, durableObject: namespace });
+  // The alarm runs on the runtime's clock: one session live now, one that expired a day ago.
+  const clock = Math.floor(Date.now() / 1000);
+  const [live, old] = [clock, clock - 2 * 86400];
+  const cookies = [];
+  for (const now of [live, old]) {
+    const s = await store.load(undefined, { now });
+    s.set("n", 1);
+    await store.commit(s, { now });
+    cookies.push(s.cookie);
+  }
+  const objectsOf = names().map(storage);
+  for (const object of objectsOf) {
+    const { x } = JSON.parse(await object.get("entry"));
+    assert.equal(object.alarm, (x + 1) * 1000);
+    await sessionObjectAlarm(object);
+  }
+  assert.equal((await store.find(cookies[0], { now: live }))?.get("n"), 1);
+  assert.equal(await store.find(cookies[1], { now: old }), undefined);
+});
+
+test("Durable Objects: a login reads at most 32 of its user's links, however many sessions they have", async () => {
+  const { namespace, names, storage } = objects();
+  const store = new SessionStore({ keys, durableObject: namespace });
+  const login = async () => {
+    const s = await store.load(undefined, { now: NOW });
+    s.subject = "alice";
+    await store.commit(s, { now: NOW });
+  };
+  for (let i = 0; i < 40; i++) await login();
+  const user = storage(names().find((n) => n.startsWith("u:")));
+  const before = user.listed;
+  await login();
+  assert.ok(user.listed - before <= 32, `${user.listed - before} links read`);
+  // Revoked, every session goes: the revocation lists them all.
+  assert.equal(await store.revokeSubject("alice"), 41);
 });
 
 test("KV keeps a session through its last valid second, as the memory store and Durable Objects do", async () => {
