@@ -353,6 +353,31 @@ test("Durable Objects: a login reads at most 32 of its user's links, however man
   assert.equal(await store.revokeSubject("alice"), 41);
 });
 
+test("Durable Objects: an update whose commit meets a conflict waits a moment (a setTimeout of less than 2 ms) before it tries again", async () => {
+  const store = new SessionStore({ keys, durableObject: objects().namespace });
+  const { cookie } = await store.update(undefined, (s) => s.set("n", 0), { now: NOW });
+  const waits = [];
+  const setTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = (f, ms, ...rest) => (waits.push(ms), setTimeout(f, ms, ...rest));
+  let tries = 0;
+  let updated;
+  try {
+    updated = await store.update(cookie, async (s) => {
+      // The first try's session changes under it: its commit is a conflict.
+      if (tries++ === 0) await store.update(cookie, (other) => other.set("other", 1), { now: NOW });
+      s.set("n", s.get("n") + 1);
+    }, { now: NOW });
+  } finally {
+    globalThis.setTimeout = setTimeout;
+  }
+  assert.equal(tries, 2);
+  assert.deepEqual([updated.get("n"), updated.get("other")], [1, 1]);
+  // Besides each object call's time limit (5 s), one wait before the second try: up to 2^1 ms.
+  const backoffs = waits.filter((ms) => ms !== 5000);
+  assert.equal(backoffs.length, 1, `${waits}`);
+  assert.ok(backoffs[0] < 2, `${waits}`);
+});
+
 test("KV keeps a session through its last valid second, as the memory store and Durable Objects do", async () => {
   const puts = [];
   const kv = memoryKv((options) => puts.push(options?.expirationTtl));
