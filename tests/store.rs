@@ -347,6 +347,37 @@ fn bad_settings_are_refused() {
     assert!(serde_json::from_str::<SessionConfig>(r#"{"idle":1}"#).is_err());
 }
 
+/// Each setting at its bounds: the last value taken, the first refused past it.
+#[test]
+fn settings_are_taken_up_to_their_bounds() {
+    let max = edge_session::store::MAX_TIMEOUT_SECONDS;
+    let setting = |config: SessionConfig| {
+        Sessions::new(MemoryStore::new(), &ring(), config)
+            .err()
+            .map(|e| e.setting().unwrap().to_owned())
+    };
+    let longest = SessionConfig {
+        idle_timeout_seconds: max,
+        absolute_timeout_seconds: Some(max),
+        ..SessionConfig::default()
+    };
+    assert_eq!(setting(longest), None);
+    for (purpose, refused) in [("p".repeat(64), None), ("p".repeat(65), Some("purpose"))] {
+        let config = SessionConfig {
+            purpose,
+            ..SessionConfig::default()
+        };
+        assert_eq!(setting(config).as_deref(), refused);
+    }
+    for (bytes, refused) in [(2, None), (65_536, None), (65_537, Some("maxDataBytes"))] {
+        let config = SessionConfig {
+            max_data_bytes: bytes,
+            ..SessionConfig::default()
+        };
+        assert_eq!(setting(config).as_deref(), refused, "{bytes}");
+    }
+}
+
 #[test]
 fn oversized_data_is_too_large_and_not_written() {
     let store = MemoryStore::new();
