@@ -318,6 +318,25 @@ fn purposes_of_1_and_64_bytes_are_taken() {
     }
 }
 
+/// A leeway of a day at most: 86,400 s is taken, and forgives a clock that far behind the
+/// token's expiry; 86,401 is refused.
+#[test]
+fn leeway_is_at_most_a_day() {
+    let with_leeway = |leeway| {
+        let mut c = TokenConfig::new(vec![key("k1", SECRET_1)]);
+        c.leeway_seconds = leeway;
+        SessionTokens::new(c)
+    };
+    let t = with_leeway(86_400).unwrap();
+    let exp = NOW + 3600;
+    let token = t.sign(&claims(), NOW).unwrap();
+    assert!(t.verify::<Value>(&token, exp + 86_399).is_ok());
+    let err = t.verify::<Value>(&token, exp + 86_400).unwrap_err();
+    assert_eq!(err.code(), "expired");
+    let err = with_leeway(86_401).map(|_| ()).unwrap_err();
+    assert_eq!(err.setting(), Some("leewaySeconds"));
+}
+
 #[test]
 fn config_reads_camel_case_json_with_defaults() {
     let c: TokenConfig = serde_json::from_value(json!({
