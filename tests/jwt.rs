@@ -283,7 +283,7 @@ fn kid_header_with_several_keys_and_rotation() {
 
 /// An unknown `kid`, or an `alg` other than HS256, is named in the error as a compact token's
 /// key id is: ASCII as it is, anything else as U+FFFD, and at most 64 bytes (no longer id names
-/// a key). The header is the sender's text, read before any signature: it reached the message
+/// a key; one of exactly 64 bytes whole, a longer one cut with `...`). The header is the sender's text, read before any signature: it reached the message
 /// whole (up to `maxTokenBytes`, 1 MB at most), bidirectional overrides and line separators
 /// included.
 #[test]
@@ -302,6 +302,7 @@ fn a_headers_kid_and_alg_are_named_within_bounds() {
             "a\u{2028}b".to_owned(),
             "a\u{fffd}\u{fffd}\u{fffd}b".to_owned(),
         ),
+        (long[..64].to_owned(), long[..64].to_owned()),
         (long.clone(), format!("{}...", &long[..64])),
     ];
     for (text, shown) in cases {
