@@ -2610,6 +2610,38 @@ mod tests {
         }
     }
 
+    /// Without quoting the JSON, a misshaped key list or origin list still says how and where
+    /// it went wrong: not JSON, cut short, or JSON of another shape, at a line and column.
+    #[test]
+    fn misshaped_json_is_located() {
+        let keys = r#"expected a JSON list of {"id", "secret"} objects"#;
+        for (setting, text, said) in [
+            (
+                SESSION_KEYS,
+                r#"[{"id":"k1",}]"#,
+                format!("{keys}: not valid JSON at line 1 column 13"),
+            ),
+            (
+                SESSION_KEYS,
+                "[{\"id\":\"k1\"",
+                format!("{keys}: JSON cut short at line 1 column 11"),
+            ),
+            (
+                SESSION_KEYS,
+                "[\n  \"k1\"\n]",
+                format!("{keys}: JSON of the wrong shape at line 2 column 6"),
+            ),
+            (
+                ORIGINS,
+                r#"[{"id":"a","url":"http://a.example","weight":"2"}]"#,
+                r#"not a JSON list of {"id", "url", "weight"} objects: JSON of the wrong shape at line 1 column 48"#.to_owned(),
+            ),
+        ] {
+            let err = parse(&[(setting, text)]).unwrap_err();
+            assert_eq!((err.setting, err.message), (setting, said), "{text}");
+        }
+    }
+
     #[test]
     fn errors_never_show_secrets() {
         let secret = "c2hvcnQtc2VjcmV0";
