@@ -307,6 +307,22 @@ mod tests {
     use super::*;
     use futures_executor::block_on;
 
+    /// `len` and `is_empty` tell what is held: a save adds an entry, a delete takes it away.
+    #[test]
+    fn len_and_is_empty_follow_saves_and_deletes() {
+        let store = MemoryStore::new();
+        assert_eq!((store.len(), store.is_empty()), (0, true));
+        let entry = Entry {
+            version: 1,
+            value: "sealed".into(),
+            expires: 200,
+        };
+        block_on(store.save("s:a", &entry, None, 100)).unwrap();
+        assert_eq!((store.len(), store.is_empty()), (1, false));
+        block_on(store.delete("s:a")).unwrap();
+        assert_eq!((store.len(), store.is_empty()), (0, true));
+    }
+
     /// `purge` forgets a subject whose links all ended, not only the links: the index of a
     /// long-running process kept one entry for every user who ever had a session.
     #[test]
