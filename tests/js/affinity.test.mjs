@@ -333,6 +333,15 @@ test("load is balanced over 10 backends and follows weights", () => {
   assert.ok(Math.max(...load.values()) / 2000 < 1.06, JSON.stringify([...load]));
 });
 
+test("routers started the same second (a fresh isolate each) draw new visitors at random: not one id and one backend for all", () => {
+  // A new visitor's id mixes the router's count and the time with Math.random(): without it,
+  // every isolate that starts in the same second would give its first visitor the same id, and
+  // send them all to one backend.
+  const firsts = Array.from({ length: 100 }, () => make().route({ now: NOW }));
+  assert.equal(new Set(firsts.map((r) => pairOf(r.setCookie))).size, firsts.length);
+  assert.deepEqual(new Set(firsts.map((r) => r.backend)), new Set(["a", "b", "c"]));
+});
+
 test("invalid configuration throws invalid_config", () => {
   const backends = [{ id: "a" }];
   for (const [what, config] of [
