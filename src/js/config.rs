@@ -195,7 +195,10 @@ pub(crate) fn assertion_config(
                 &KeyRing::from_config(&key_configs(&keys)?).map_err(js_error)?,
                 alg,
             ),
-            (None, Some(jwks)) if jwks.length() > 0 => crate::token::assertion::distinct_kids(
+            (None, Some(jwks)) if jwks.length() == 0 => {
+                return Err(o.wrong("privateKeys", "a list of at least one private JWK"))
+            }
+            (None, Some(jwks)) => crate::token::assertion::distinct_kids(
                 jwks.iter()
                     .map(|jwk| {
                         let text = js_sys::JSON::stringify(&jwk)

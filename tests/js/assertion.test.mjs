@@ -187,8 +187,8 @@ test("explicit private JWKs, and configuration errors with their setting", async
   };
   assert.equal(settingOf({ alg: "HS256", keys: ring, issuer: ISSUER }), "alg");
   assert.equal(settingOf({ alg: "EdDSA", issuer: ISSUER }), "keys");
-  // An empty list of JWKs is no key either (taken, nothing could be signed).
-  assert.equal(settingOf({ alg: "EdDSA", privateKeys: [], issuer: ISSUER }), "keys");
+  // An empty list of JWKs is refused by its name (taken, nothing could be signed).
+  assert.equal(settingOf({ alg: "EdDSA", privateKeys: [], issuer: ISSUER }), "privateKeys");
   assert.equal(settingOf({ alg: "EdDSA", keys: ring, privateKeys: [jwk], issuer: ISSUER }), "keys");
   assert.equal(settingOf({ alg: "ES256", privateKeys: [jwk], issuer: ISSUER }), "privateKeys");
   assert.equal(settingOf({ alg: "EdDSA", privateKeys: [{ ...jwk, kid: undefined }], issuer: ISSUER }), "privateKeys");
