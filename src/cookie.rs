@@ -91,7 +91,7 @@ pub fn get_all<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a s
 }
 
 /// The values of every cookie called `name`, as [`get_all`] finds them, each ended at its first
-/// `,`: for cookies whose values hold none (RFC 6265's cookie-octets, as the tokens and
+/// `,` and trimmed of spaces and tabs: for cookies whose values hold none (RFC 6265's cookie-octets, as the tokens and
 /// affinity values of this crate), read where the runtime may have joined several `Cookie`
 /// headers with `, ` (workerd does). The last cookie of one header then keeps its own value,
 /// not `value, first-cookie-of-the-next-header`. A cookie that begins after a `,` is not read:
@@ -104,6 +104,7 @@ pub fn get_all<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a s
 /// let joined = "a=1; __Host-session=v1, c=3, __Host-session=v2";
 /// assert_eq!(get_all_tokens(joined, "__Host-session").collect::<Vec<_>>(), ["v1"]);
 /// assert_eq!(get_all_tokens("x=1, __Host-session=v", "__Host-session").next(), None);
+/// assert_eq!(get_all_tokens("s=\" v , w\"", "s").next(), Some("v"));
 /// ```
 pub fn get_all_tokens<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     get_all(header, name).map(|v| {
