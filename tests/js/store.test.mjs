@@ -378,6 +378,27 @@ test("Durable Objects: an update whose commit meets a conflict waits a moment (a
   assert.ok(backoffs[0] < 2, `${waits}`);
 });
 
+test("update gives up on conflict after its retries: { retries: n } tries n + 1 times (default 10 more), then rejects with conflict", async () => {
+  const store = new SessionStore({ keys });
+  const { cookie } = await store.update(undefined, (s) => s.set("n", 0), { now: NOW });
+  let writes = 0;
+  /** How `update` with these options ends, and how many tries it made, when each of its first 20 tries' session changes under it. */
+  const outcome = async (...options) => {
+    let tries = 0;
+    const change = async (s) => {
+      if (tries++ < 20) await store.update(cookie, (other) => other.set("other", ++writes), { retries: 0, now: NOW });
+      s.set("n", tries);
+    };
+    const result = await store.update(cookie, change, ...options).then(() => "committed", (e) => e.code);
+    return [result, tries];
+  };
+  assert.deepEqual(await outcome({ retries: 0, now: NOW }), ["conflict", 1]);
+  assert.deepEqual(await outcome({ retries: 2, now: NOW }), ["conflict", 3]);
+  assert.deepEqual(await outcome(3, { now: NOW }), ["conflict", 4], "the positional form");
+  assert.deepEqual(await outcome({ now: NOW }), ["conflict", 11], "the default");
+  assert.deepEqual(await outcome({ retries: 30, now: NOW }), ["committed", 21], "a try after the last conflict commits");
+});
+
 test("KV keeps a session through its last valid second, as the memory store and Durable Objects do", async () => {
   const puts = [];
   const kv = memoryKv((options) => puts.push(options?.expirationTtl));
