@@ -605,6 +605,13 @@ test("after destroy the Session is a new, empty one: committing it never brings 
   assert.equal(await rejection(() => store.destroy(kept, { now: NOW })), "store_unavailable");
   assert.equal(kept.get("cart"), 1);
   assert.ok(kept.cookie);
+  // Unless the new, empty Session was used meanwhile (a login after the logout): it stays that.
+  const used = await store.load(kept.cookie, { now: NOW });
+  const failed = rejection(() => store.destroy(used, { now: NOW }));
+  used.set("flash", "logged out");
+  assert.equal(await failed, "store_unavailable");
+  assert.deepEqual(used.data, { flash: "logged out" });
+  assert.ok(used.isNew);
 });
 
 test("regenerate of a session that ended since it was loaded (a logout, a revocation) is a conflict: it never comes back under a new id", async () => {
