@@ -682,6 +682,32 @@ test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/sto
   assert.deepEqual(session.data, { kept: 1 });
 });
 
+test("session.delete removes a value and says whether it was there", async () => {
+  const session = await new SessionStore({ keys }).load(undefined, { now: NOW });
+  session.set("cart", ["book"]);
+  session.set("theme", "dark");
+  assert.equal(session.delete("cart"), true);
+  assert.equal(session.delete("cart"), false);
+  assert.equal(session.delete("never"), false);
+  assert.deepEqual(session.data, { theme: "dark" });
+});
+
+test("a Session's version is 0 until stored and one more at every write; created stays, touched is its last write", async () => {
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  const times = (s) => [s.version, s.created, s.touched];
+  assert.deepEqual(times(session), [0, NOW, NOW]);
+  session.set("n", 1);
+  await store.commit(session, { now: NOW });
+  assert.deepEqual(times(session), [1, NOW, NOW]);
+  const later = await store.load(session.cookie, { now: NOW + 100 });
+  assert.deepEqual(times(later), [1, NOW, NOW]);
+  later.set("n", 2);
+  assert.equal(await store.commit(later, { now: NOW + 100 }), "written");
+  assert.deepEqual(times(later), [2, NOW, NOW + 100]);
+  assert.deepEqual(times(await store.find(session.cookie, { now: NOW + 101 })), [2, NOW, NOW + 100]);
+});
+
 test("load reads its cookie where the runtime joined two Cookie headers (workerd: `, `): up to the join, never after it", async () => {
   const store = new SessionStore({ keys });
   const first = await store.load(undefined, { now: NOW });
