@@ -833,6 +833,7 @@ pub fn gateway(data: &[u8]) {
         return;
     };
     check_url_mode(flags, "start", &attempt);
+    check_base_path("start", &attempt);
     let ours = session_headers("start", &attempt);
     if let Step::Proxy(clean_attempt) = &clean_step {
         let want: Vec<&(String, String)> = clean_attempt
@@ -859,11 +860,25 @@ pub fn gateway(data: &[u8]) {
     if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
         session_headers("retry", &next);
         check_url_mode(flags, "retry", &next);
+        check_base_path("retry", &next);
         let finished = gw.finish(&next, &origin, now, &entropy);
         check_to_client(&finished);
         check_carried(&next, &finished);
         let _ = gw.retry(&req, &next, now, &entropy);
     }
+}
+
+/// The URL sent to an origin holds no dot segment (`%2e%2e`, `.%2e`, `..\\`...) that the URL
+/// parser of the origin request would resolve against the origin's base path: the request stays
+/// under the base ORIGINS gives.
+fn check_base_path(what: &str, attempt: &Attempt) {
+    let (_, _, target) = headers::split_url(&attempt.url);
+    assert_eq!(
+        headers::resolve_dot_segments(target.clone()),
+        target,
+        "gateway ({what}): {:?} leaves its origin's base path",
+        attempt.url
+    );
 }
 
 /// URL mode (`flags & 3 == 3`): the origin never sees the affinity parameter, under any
