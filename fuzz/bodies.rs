@@ -868,14 +868,13 @@ pub fn gateway(data: &[u8]) {
     }
 }
 
-/// The URL sent to an origin holds no dot segment (`%2e%2e`, `.%2e`, `..\\`...) that the URL
-/// parser of the origin request would resolve against the origin's base path: the request stays
-/// under the base ORIGINS gives.
+/// The URL sent to an origin holds no dot segment in any form a server may resolve (`%2e%2e`,
+/// `..\\`, `..;`, `%2e%2e%2f`...) against the origin's base path: the request stays under the base
+/// ORIGINS gives.
 fn check_base_path(what: &str, attempt: &Attempt) {
     let (_, _, target) = headers::split_url(&attempt.url);
-    assert_eq!(
-        headers::resolve_dot_segments(target.clone()),
-        target,
+    assert!(
+        !headers::has_dot_segment(target.split('?').next().unwrap_or_default()),
         "gateway ({what}): {:?} leaves its origin's base path",
         attempt.url
     );

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::session::SessionCodec;
 use crate::affinity::{Affinity, AffinityConfig, BackendConfig, Failover, Mode};
-use crate::codec::percent_decoded;
 use crate::cookie::{SameSite, SetCookie};
 use crate::error::{configured, json_shape, Error, Quoted, MAX_SHOWN_BYTES};
 use crate::keys::{KeyConfig, KeyRing, Secret};
@@ -1463,12 +1462,10 @@ fn check_url(url: &str) -> Result<String, &'static str> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// Whether `path` (before any `?` or `#`) has a `.` or `..` segment, percent-encoded or not, which the
-/// URL parser resolves: the request would leave the path written.
+/// Whether `path` (before any `?` or `#`) has a `.` or `..` segment in any form
+/// ([`super::headers::has_dot_segment`]): the request would leave the path written.
 fn has_dot_segment(path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    path.split('/')
-        .any(|s| matches!(&percent_decoded(s.as_bytes(), false)[..], b"." | b".."))
+    super::headers::has_dot_segment(path.split(['?', '#']).next().unwrap_or_default())
 }
 
 /// Whether the URL parser reads `host` as an IPv4 address (the URL standard's "ends in a

@@ -632,67 +632,34 @@ pub fn split_url(url: &str) -> (&str, &str, String) {
     (scheme, authority, tail)
 }
 
-/// A request target (`/path?query`, as [`split_url`] gives it) with the dot segments of its
-/// path resolved as the URL parser resolves them in an `http` or `https` URL: `/` and `\\`
-/// separate segments (a `\\` comes out as `/`), `.` and `%2e` are a segment that stays, `..`,
-/// `.%2e`, `%2e.` and `%2e%2e` (in any case) one that removes the segment before it, and none
-/// leads above the root; the query is kept as it is. The target itself when it has none of them.
+/// Whether a URL path holds a `.` or `..` segment in a form some server resolves: as it is,
+/// percent-encoded (`%2e%2e`, `.%2E`), after a backslash (a `/` to the URL parser: `..\\`),
+/// before a `;` (a path parameter to Tomcat and Jetty, which read `/..;/admin` as `/../admin`),
+/// or between encoded slashes (`%2e%2e%2fadmin`, to servers that decode `%2f`). The one notion
+/// of a dot segment: request paths, `ORIGINS` and `HEALTH_PATH`.
 ///
-/// workerd resolves a request's literal `..` but hands the worker `/%2e%2e/admin` and
-/// `/..\\admin` as the client sent them, and the URL parser of the origin request would resolve
-/// them against the origin's base path: `http://10.0.0.1/app` + `/%2e%2e/admin` is
-/// `http://10.0.0.1/admin`. Resolved first, at the public root, the path stays under the base.
+/// workerd resolves a request's literal `..` but hands the worker the other forms as the client
+/// wrote them, and the URL parser of the origin request would resolve some against the
+/// origin's base path (`http://10.0.0.1/app` + `/%2e%2e/admin` is `http://10.0.0.1/admin`): the
+/// gateway refuses such a path (browsers resolve the encoded forms before sending, and no site
+/// links to the others) rather than let it leave the base.
 ///
 /// ```
-/// use edge_session::gateway::headers::resolve_dot_segments;
-/// let r = |t: &str| resolve_dot_segments(t.to_owned());
-/// assert_eq!(r("/%2e%2e/admin?next=/%2E%2E/x"), "/admin?next=/%2E%2E/x");
-/// assert_eq!(r("/a\\b\\..\\c/.%2E"), "/a/");
-/// assert_eq!(r("/a/%2e/b"), "/a/b");
-/// assert_eq!(r("/%2e%2e%2fadmin//x/..."), "/%2e%2e%2fadmin//x/...");
+/// use edge_session::gateway::headers::has_dot_segment;
+/// for path in ["/%2e%2e/admin", "/a/.%2E/b", "/..\\admin", "/..;/admin", "/%2e%2e%2fadmin", "/x/."] {
+///     assert!(has_dot_segment(path), "{path}");
+/// }
+/// assert!(!has_dot_segment("/a;v=1/b%2fc/.well-known/x..y/...;z"));
 /// ```
-pub fn resolve_dot_segments(target: String) -> String {
-    // 1 for a segment the URL parser drops (`.`), 2 for one that also drops the one before it.
-    fn dots(segment: &str) -> u8 {
-        let is = |spelling: &str| segment.eq_ignore_ascii_case(spelling);
-        if is(".") || is("%2e") {
-            1
-        } else if is("..") || is(".%2e") || is("%2e.") || is("%2e%2e") {
-            2
-        } else {
-            0
-        }
-    }
-    let (path, query) = target
-        .split_once('?')
-        .map_or((target.as_str(), None), |(p, q)| (p, Some(q)));
-    let segments = || path.split(['/', '\\']).skip(1);
-    if !path.contains('\\') && segments().all(|s| dots(s) == 0) {
-        return target;
-    }
-    let mut kept: Vec<&str> = Vec::new();
-    let mut rest = segments().peekable();
-    while let Some(segment) = rest.next() {
-        let last = rest.peek().is_none();
-        match dots(segment) {
-            0 => kept.push(segment),
-            n => {
-                if n == 2 {
-                    kept.pop();
-                }
-                // A dot segment that ends the path leaves it ending with `/`.
-                if last {
-                    kept.push("");
-                }
-            }
-        }
-    }
-    let mut out = format!("/{}", kept.join("/"));
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
+pub fn has_dot_segment(path: &str) -> bool {
+    path.split(['/', '\\'])
+        .filter(|segment| segment.contains(['.', '%']))
+        .any(|segment| {
+            let decoded = crate::codec::percent_decoded(segment.as_bytes(), false);
+            let kept = decoded.split(|&b| b == b';').next().unwrap_or_default();
+            kept.split(|&b| b == b'/' || b == b'\\')
+                .any(|piece| matches!(piece, b"." | b".."))
+        })
 }
 
 /// JSON text with every non-ASCII character escaped as `\u` and four hex digits (`\u00e9`), so

@@ -126,6 +126,15 @@ impl Page {
         )
     }
 
+    /// 400: a path holding a `.` or `..` segment in a form an origin's server may resolve (see
+    /// [`super::headers::has_dot_segment`]).
+    pub fn dot_segment() -> Self {
+        Page::text(
+            400,
+            "400 Bad Request: the path holds an encoded . or .. segment.\n".into(),
+        )
+    }
+
     /// 302 to `location`, the request's own URL with the affinity value (URL mode, a new
     /// visitor's page load). Never cached; no `Referer` with the value to other sites.
     pub fn affinity_redirect(location: &str) -> Self {

@@ -156,6 +156,25 @@ describe("trust boundary", { concurrency: false }, () => {
     assert.deepEqual(again.setCookies, []);
     assert.equal(again.headers.get("cache-control"), "public, max-age=600, s-maxage=3600");
   });
+
+  test("10. a path never leaves the origin's base path /app: a dot segment a server may resolve is a 400", async () => {
+    // fetch resolves dot segments before sending: each request line is written on a socket.
+    // Tomcat and Jetty read `/..;/x` as `/../x`, servers that decode %2f read `%2e%2e%2f` so.
+    for (const path of ["/..;/headers", "/app/..;x=1/headers", "/%2e%2e%2fheaders", "/x/.%2e;/headers"]) {
+      const r = await rawRequest(gw.url, requestBytes("GET", path));
+      assert.equal(r.status, 400, `${path}: ${r.status} ${r.text}`);
+      assert.equal(r.json, undefined, `${path} reached an origin: ${r.text}`);
+    }
+    // The forms the URL parser resolves (here the local runtime resolves them first).
+    for (const path of ["/%2e%2e/headers", "/x/.%2E/%2e./headers", "/..\\headers"]) {
+      const r = await rawRequest(gw.url, requestBytes("GET", path));
+      assert.ok(r.status === 400 || r.json?.path === "/app/headers", `${path}: ${r.status} ${r.text}`);
+    }
+    // Look-alikes pass as they came.
+    const r = await rawRequest(gw.url, requestBytes("GET", "/headers;v=1"));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.path, "/app/headers;v=1");
+  });
 });
 
 describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`)", { concurrency: false }, () => {
