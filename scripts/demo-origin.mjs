@@ -144,7 +144,7 @@ async function register() {
   log("GET /login: " + login.status + ", Secure-Session-Registration: " + offer);
   const path = offer?.match(/;path="([^"]*)"/)?.[1];
   const challenge = offer?.match(/;challenge="([^"]*)"/)?.[1];
-  if (!path || !challenge) return log("no registration offered: is DBSC on at the gateway?");
+  if (!path || !challenge) return log("no registration offered: DBSC is off at the gateway, or this session is bound already (a login for its own user keeps its binding)");
   const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
   const { crv, kty, x, y } = await crypto.subtle.exportKey("jwk", publicKey);
   const res = await fetch(path, { method: "POST", headers: { "secure-session-response": await sign(privateKey, challenge, { crv, kty, x, y }) } });

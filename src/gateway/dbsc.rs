@@ -847,6 +847,136 @@ mod tests {
         assert_eq!(headers::get(&a.headers, BOUND_HEADER), None);
     }
 
+    /// The answer of the origin to one request of `jar` at `now`: the cookies it leaves in a
+    /// copy of the jar, and the answer's headers.
+    fn answered(
+        gw: &mut Gateway,
+        jar: &Jar,
+        origin: &[(&str, &str)],
+        now: UnixTime,
+    ) -> (Jar, Vec<(String, String)>) {
+        let a = match start(gw, "GET", "/account", &[jar.header()], now, 3) {
+            Step::Proxy(a) => a,
+            other => panic!("{other:?}"),
+        };
+        let origin: Vec<(String, String)> = (origin.iter())
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let out = gw.finish(&a, &origin, now, &entropy(3)).unwrap().headers;
+        let mut after = jar.clone();
+        after.take(&out);
+        (after, out)
+    }
+
+    /// An origin that re-issues a logged-in user's claims (`x-session-issue` for the same `sub`:
+    /// a role changed, an organisation switched) on a request that came bound, with its fresh
+    /// bound cookie, gets a new version of the same device-bound session: its session id, its
+    /// `cnf.jkt` and its login time kept, no registration offered. It made a new session without
+    /// `cnf`: a thief of the cookie jar who reached such a path within the bound cookie's life
+    /// (minutes) came away with a session that was not device-bound, valid without any bound
+    /// cookie until its end (and a registration offer for a key of the thief's own).
+    #[test]
+    fn a_reissue_on_a_bound_request_keeps_the_binding() {
+        let mut gw = gateway(&[]);
+        let (jar, sid) = registered(&mut gw, 1);
+        let reissue = [("x-session-issue", r#"{"sub":"alice","role":"editor"}"#)];
+        let (after, out) = answered(&mut gw, &jar, &reissue, NOW + 2);
+        assert_eq!(headers::get(&out, REGISTRATION_HEADER), None, "no offer");
+        let tokens = &gw.config().built.tokens;
+        let session =
+            SessionCookie::read(tokens, Some(&after.header().1), "__Host-session", NOW + 2);
+        let SessionCookie::Valid {
+            sid: Some(kept),
+            jkt: Some(jkt),
+            claims,
+            issued_at,
+            ..
+        } = session
+        else {
+            panic!("{session:?}")
+        };
+        assert_eq!(kept, sid, "the session id is kept");
+        assert_eq!(
+            jkt,
+            DeviceKey::from_jwk_json(&jwk(X, Y)).unwrap().thumbprint()
+        );
+        assert!(claims.contains(r#""role":"editor""#), "{claims}");
+        assert_eq!(issued_at, NOW, "the login time is kept");
+
+        // The thief's copy, the bound cookie left behind or dead: unbound, no identity.
+        let stolen = after.without("__Host-session-bound");
+        let (h, _) = origin_headers(&mut gw, &stolen, NOW + 3);
+        assert_eq!(headers::get(&h, "x-session-status"), Some(UNBOUND));
+        assert_eq!(headers::get(&h, "x-session-sub"), None);
+        let (h, _) = origin_headers(&mut gw, &after, NOW + 1 + 601);
+        assert_eq!(headers::get(&h, "x-session-status"), Some(UNBOUND));
+        // The browser's: bound with the new claims, and refreshed as before.
+        let (h, _) = origin_headers(&mut gw, &after, NOW + 3);
+        assert_eq!(headers::get(&h, BOUND_HEADER), Some("1"));
+        assert!(headers::get(&h, "x-session-claims").is_some_and(|c| c.contains("editor")));
+        let c = refresh_challenge(&mut gw, &after, &sid, NOW + 700);
+        let ok = refresh_proved(&mut gw, &after, &sid, &c, NOW + 700).finish(Ok(true), None);
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        // Never past the login's longest life (here an hour, the tokens' lifetime).
+        let mut short = gateway(&[("SESSION_MAX_LIFETIME_SECONDS", "3600")]);
+        let (jar, _) = registered(&mut short, 1);
+        let (_, out) = answered(&mut short, &jar, &reissue, NOW + 100);
+        let set = (out.iter()).find(|(n, v)| n == "set-cookie" && v.starts_with("__Host-session="));
+        assert!(
+            set.is_some_and(|(_, v)| v.contains("Max-Age=3500;")),
+            "{set:?}"
+        );
+
+        // Another subject, or the same with a logout in the same answer: a new session, not
+        // bound, offered registration, as any login.
+        for origin in [
+            &[("x-session-issue", r#"{"sub":"bob"}"#)][..],
+            &[
+                ("x-session-issue", r#"{"sub":"alice"}"#),
+                ("x-session-clear", "1"),
+            ],
+        ] {
+            let (after, out) = answered(&mut gw, &jar, origin, NOW + 2);
+            assert!(
+                headers::get(&out, REGISTRATION_HEADER).is_some(),
+                "{origin:?}"
+            );
+            let session = SessionCookie::read(
+                &gw.config().built.tokens,
+                Some(&after.header().1),
+                "__Host-session",
+                NOW + 2,
+            );
+            let SessionCookie::Valid {
+                sid: Some(new),
+                jkt,
+                ..
+            } = session
+            else {
+                panic!("{session:?}")
+            };
+            assert!(new != sid && jkt.is_none(), "{origin:?}");
+        }
+        // With DBSC off, `cnf` is not read: a re-issue is a login as any other.
+        let mut off = gateway(&[("DBSC", "off")]);
+        let (after, _) = answered(&mut off, &jar, &reissue, NOW + 2);
+        let session = SessionCookie::read(
+            &off.config().built.tokens,
+            Some(&after.header().1),
+            "__Host-session",
+            NOW + 2,
+        );
+        let SessionCookie::Valid {
+            sid: Some(new),
+            jkt,
+            ..
+        } = session
+        else {
+            panic!("{session:?}")
+        };
+        assert!(new != sid && jkt.is_none(), "DBSC off");
+    }
+
     /// The session cookie alone (a thief's copy, or a bound cookie gone stale) reaches the
     /// origin as `unbound`: no identity, no claims, the cookie neither refreshed nor cleared.
     #[test]
@@ -1413,6 +1543,17 @@ mod tests {
             let c = refresh_challenge(&mut gw, &stale, &sid, later);
             let p = refresh_proved(&mut gw, &stale, &sid, &c, later + 1);
             assert_eq!(p.finish(Ok(true), None).status, 200, "{iat}");
+            // A re-issue of its claims (a bound request) cannot keep a login time it does not
+            // know: a new session, living the tokens' lifetime, offered registration.
+            let reissue = [("x-session-issue", r#"{"sub":"alice","role":"x"}"#)];
+            let (_, out) = answered(&mut gw, &jar, &reissue, NOW + 2);
+            let set =
+                (out.iter()).find(|(n, v)| n == "set-cookie" && v.starts_with("__Host-session="));
+            assert!(
+                set.is_some_and(|(_, v)| v.contains("Max-Age=3600;")),
+                "{iat}: {set:?}"
+            );
+            assert!(headers::get(&out, REGISTRATION_HEADER).is_some(), "{iat}");
         }
     }
 

@@ -103,8 +103,9 @@ pub struct Attempt {
     nonce: Option<String>,
     affinity_cookie: Option<String>,
     session_cookie: Option<String>,
-    /// The subject of a valid session token and when its session began.
-    subject: Option<(String, UnixTime)>,
+    /// The subject of a valid session token, when its session began and its device binding
+    /// (boxed: the attempt travels by value).
+    subject: Option<Box<Subject>>,
     /// DBSC: the session is device-bound and came without its fresh bound cookie.
     unbound: bool,
     /// `scheme://host` the client asked (origin redirects are rewritten to it).
@@ -114,12 +115,25 @@ pub struct Attempt {
     carry: Option<(String, String)>,
 }
 
+/// The subject of a request's valid session (see [`Attempt::subject`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Subject {
+    sub: String,
+    /// When the session began.
+    issued_at: UnixTime,
+    /// DBSC: the session id and key thumbprint (`cnf.jkt`) of a device-bound session that came
+    /// with its fresh bound cookie, which a re-issue for its subject keeps.
+    bound: Option<(String, String)>,
+}
+
 impl Attempt {
     /// The subject of the request's valid session token and when the session began (the
     /// earlier of `iat` and `auth_time`): what [`Gateway::check_revocation`] compares with the
     /// subject's `minIssuedAt`.
     pub fn subject(&self) -> Option<(&str, UnixTime)> {
-        self.subject.as_ref().map(|(s, t)| (s.as_str(), *t))
+        self.subject
+            .as_deref()
+            .map(|s| (s.sub.as_str(), s.issued_at))
     }
 
     /// DBSC: whether the request's valid session is bound to a device key and came without its
@@ -484,8 +498,16 @@ impl Gateway {
             SessionCookie::Valid {
                 sub: Some(sub),
                 issued_at,
+                sid,
+                jkt,
                 ..
-            } => Some((sub.clone(), *issued_at)),
+            } => Some(Box::new(Subject {
+                sub: sub.clone(),
+                issued_at: *issued_at,
+                bound: (sid.clone())
+                    .zip(jkt.clone())
+                    .filter(|_| bound == Some(true)),
+            })),
             _ => None,
         };
         let mut identity = match bound {
@@ -969,9 +991,33 @@ impl Gateway {
                 Some(Err(e)) => return Err(Page::bad_origin_answer(&e.0)),
             },
         };
+        // DBSC: a re-issue for the subject of a request that came bound (with its fresh bound
+        // cookie) is a new version of that device-bound session, not a new session: without its
+        // binding, whoever held the request's cookies (a thief, within the bound cookie's life)
+        // would get a session no device key guards. Not with a logout in the same answer, which
+        // removes the bound and key cookies; nor for a session past its longest life from its
+        // login (a JWT of another system, with no `iat` or an old one: the login time is not
+        // known), which starts anew.
+        let max_lifetime = self.config.tokens().max_lifetime();
+        let rebound = (attempt.subject.as_deref())
+            .filter(|_| !(directives.clear || revoked_here))
+            .filter(|s| claims.as_ref().and_then(|c| c.get("sub")?.as_str()) == Some(&s.sub))
+            .filter(|s| s.issued_at.saturating_add(max_lifetime) > now)
+            .and_then(|s| Some((s.bound.as_ref()?, s.issued_at)));
         if let Some(claims) = &claims {
-            let token = session::sign_issued(&self.config.built.tokens, claims, &entropy.sid, now)
-                .map_err(|e| Page::bad_origin_answer(&e.0))?;
+            let tokens = &self.config.built.tokens;
+            let (token, max_age) = match rebound {
+                Some(((sid, jkt), issued_at)) => session::sign_rebound(
+                    tokens,
+                    claims,
+                    (sid, jkt, issued_at),
+                    self.config.tokens(),
+                    now,
+                ),
+                None => session::sign_issued(tokens, claims, &entropy.sid, now)
+                    .map(|t| (t, self.config.tokens().ttl_seconds)),
+            }
+            .map_err(|e| Page::bad_origin_answer(&e.0))?;
             if !session::fits_a_cookie(self.config.session_cookie.name(), &token) {
                 return Err(Page::bad_origin_answer(&format!(
                     "x-session-issue: the session cookie would be {} bytes, over the {} that browsers keep (with {} left for the gateway's later claims)",
@@ -980,12 +1026,14 @@ impl Gateway {
                     session::LATER_CLAIMS_BYTES,
                 )));
             }
-            session_cookie = session::set_cookie(
-                &self.config.session_cookie,
-                &token,
-                self.config.tokens().ttl_seconds,
-            );
-            if let Some(d) = &self.config.built.dbsc {
+            session_cookie = session::set_cookie(&self.config.session_cookie, &token, max_age);
+            if let Some(d) = self
+                .config
+                .built
+                .dbsc
+                .as_ref()
+                .filter(|_| rebound.is_none())
+            {
                 let (challenge, _) = entropy.dbsc.split_at(8);
                 let offer = d.offer(
                     &crate::codec::b64_encode(&entropy.sid),

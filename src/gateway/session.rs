@@ -399,6 +399,33 @@ pub fn sign_issued(
         .map_err(|e| IssueError(format!("x-session-issue could not be signed: {e}")))
 }
 
+/// [`sign_issued`] for a re-issue of a device-bound session (DBSC): the claims of an origin's
+/// `x-session-issue` for the subject of a request that came with its fresh bound cookie. The
+/// session `binding` (its session id, key thumbprint and login time) is kept: the same `sid`,
+/// `cnf: {"jkt": ...}` and `auth_time` (so neither its longest life nor revocation moves), so
+/// that the browser goes on refreshing it and a copy of the cookie jar is as useless as before.
+/// It lives the configured lifetime, but not past the login time plus the longest lifetime
+/// (at least a second). Returns the token and its lifetime, seconds (the cookie's `Max-Age`).
+pub fn sign_rebound(
+    tokens: &SessionCodec,
+    claims: &Map<String, Value>,
+    binding: (&str, &str, UnixTime),
+    config: &crate::TokenConfig,
+    now: UnixTime,
+) -> Result<(String, u64), IssueError> {
+    let (sid, jkt, issued_at) = binding;
+    let mut claims = claims.clone();
+    claims.insert("sid".into(), Value::String(sid.to_owned()));
+    claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    claims.insert("auth_time".into(), Value::from(issued_at));
+    let end = issued_at.saturating_add(config.max_lifetime());
+    let ttl = config.ttl_seconds.min(end.saturating_sub(now)).max(1);
+    let token = tokens
+        .sign_for(&claims, now, Some(ttl))
+        .map_err(|e| IssueError(format!("x-session-issue could not be signed: {e}")))?;
+    Ok((token, ttl))
+}
+
 /// The session token of a valid session (its verified `claims`, begun at `issued_at`) bound to
 /// a device key (DBSC registration): the same claims with `cnf: {"jkt": <thumbprint>}` (RFC
 /// 7800) and `auth_time` (the login's time, so that neither the session's longest life nor
