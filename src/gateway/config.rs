@@ -1220,8 +1220,9 @@ fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
         return Err(ConfigError::new(ORIGINS, "at least one origin is required"));
     }
     for o in &mut origins {
-        o.url = check_url(&o.url)
-            .map_err(|why| ConfigError::new(ORIGINS, format!("origin {:?}: url {why}", o.id)))?;
+        o.url = check_url(&o.url).map_err(|why| {
+            ConfigError::new(ORIGINS, format!("origin {}: url {why}", Quoted(&o.id)))
+        })?;
     }
     // One server under two ids would take two shares, and draining one id would not drain it.
     if let Some((o, twin)) =
@@ -1230,9 +1231,10 @@ fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
         return Err(ConfigError::new(
             ORIGINS,
             format!(
-                "origins {:?} and {:?} have the same url: list a server once (its weight gives \
+                "origins {} and {} have the same url: list a server once (its weight gives \
                  it a larger share)",
-                o.id, twin.id
+                Quoted(&o.id),
+                Quoted(&twin.id)
             ),
         ));
     }

@@ -32,7 +32,7 @@ use super::headers::{self, ascii_json, Directives};
 use super::pages::Page;
 use super::pipeline::Attempt;
 use crate::cookie::{self, MAX_PRESENTED};
-use crate::error::Error;
+use crate::error::{Error, Quoted};
 use crate::store::{rate_limited, Backend, Commit, Consistency, Session, Sessions};
 use crate::time::UnixTime;
 
@@ -392,7 +392,10 @@ pub async fn finish<S: Backend>(
     if let Some(subject) = &plan.revoke {
         match revoke(sessions, subject, settings.revocation_keep_seconds, now).await {
             Ok(_) => revoked = Some(subject),
-            Err(e) => out.warning = Some(format!("x-session-revoke: {subject:?} not revoked: {e}")),
+            Err(e) => {
+                let subject = Quoted(subject);
+                out.warning = Some(format!("x-session-revoke: {subject} not revoked: {e}"))
+            }
         }
     }
     // A login whose session id cannot be renewed drops the presented one: a session id planted
@@ -525,9 +528,9 @@ pub async fn finish<S: Backend>(
                         session = s;
                     }
                     other => {
+                        let why = other.map_or_else(|e| e.to_string(), |_| "it ended".into());
                         out.warning = Some(format!(
-                            "the session changed and could not be reloaded: {:?}",
-                            other.map(|s| s.is_some())
+                            "the session changed and could not be reloaded: {why}"
                         ));
                         break;
                     }

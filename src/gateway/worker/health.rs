@@ -9,6 +9,7 @@ use worker::{console_error, console_log, console_warn, Context, Env};
 
 use super::http::error_text;
 use super::{binding, now, with, Shared};
+use crate::error::Quoted;
 use crate::gateway::health::{probe_targets, Probe, Snapshot, KV_BINDING, KV_KEY};
 use crate::store::binding::KvNamespace;
 use crate::time::UnixTime;
@@ -94,9 +95,12 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
         snapshot.origins.insert(id, probe);
     }
     console_log!(
-        "edge-session gateway: probed {} origins, down: {:?}",
+        "edge-session gateway: probed {} origins, down: [{}]",
         snapshot.origins.len(),
-        snapshot.down()
+        (snapshot.down().iter())
+            .map(|id| Quoted(id).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     match health_kv(env) {
         Some(kv) => {

@@ -37,6 +37,7 @@ use super::operator::Endpoint;
 use super::pages::Page;
 use super::pipeline::{Entropy, Gateway, Request, Step};
 use super::store;
+use crate::error::Quoted;
 use crate::keys::KeyRing;
 use crate::store::durable::DurableStore;
 use crate::store::kv::KvStore;
@@ -149,7 +150,10 @@ fn fetchable(config: GatewayConfig) -> Result<GatewayConfig, ConfigError> {
         };
         return Err(ConfigError {
             setting,
-            message: format!("origin {:?}: {what} the runtime's URL parser refuses", o.id),
+            message: format!(
+                "origin {}: {what} the runtime's URL parser refuses",
+                Quoted(&o.id)
+            ),
         });
     }
     Ok(config)

@@ -12,6 +12,7 @@ use super::assertion;
 use super::http::{self, page};
 use super::rewrite;
 use super::{later, reply, with, Answer, Shared, Store};
+use crate::error::Quoted;
 use crate::gateway::headers;
 use crate::gateway::pages::Page;
 use crate::gateway::pipeline::{self, Attempt, Entropy, Request, Retry};
@@ -211,8 +212,8 @@ fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Atte
     // One line per origin going down, not one per failed request.
     if was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false) {
         console_warn!(
-            "edge-session gateway: origin {:?} {} ({}); marked down",
-            attempt.origin,
+            "edge-session gateway: origin {} {} ({}); marked down",
+            Quoted(&attempt.origin),
             if late { "too slow" } else { "unreachable" },
             http::error_text(error)
         );
@@ -279,7 +280,10 @@ async fn finish(
         let plan = plan.unwrap_or_default();
         let out = store::finish(sessions, settings, loaded, &plan, p.now).await;
         if let (Some(why), Some(page_)) = (&out.refused, out.refused_page()) {
-            console_warn!("edge-session gateway: origin {:?}: {why}", attempt.origin);
+            console_warn!(
+                "edge-session gateway: origin {}: {why}",
+                Quoted(&attempt.origin)
+            );
             http::cancel(&response);
             return page(&page_);
         }
@@ -332,8 +336,8 @@ fn answer(
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
         Some(Err(refused)) => {
             console_warn!(
-                "edge-session gateway: origin {:?}: {}",
-                attempt.origin,
+                "edge-session gateway: origin {}: {}",
+                Quoted(&attempt.origin),
                 refused.body.trim()
             );
             http::cancel(response);
