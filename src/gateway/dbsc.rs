@@ -941,31 +941,18 @@ mod tests {
                 headers::get(&out, REGISTRATION_HEADER).is_some(),
                 "{origin:?}"
             );
-            let session = SessionCookie::read(
-                &gw.config().built.tokens,
-                Some(&after.header().1),
-                "__Host-session",
-                NOW + 2,
-            );
-            let SessionCookie::Valid {
-                sid: Some(new),
-                jkt,
-                ..
-            } = session
-            else {
-                panic!("{session:?}")
-            };
-            assert!(new != sid && jkt.is_none(), "{origin:?}");
+            assert!(a_new_unbound_session(&gw, &after, &sid), "{origin:?}");
         }
         // With DBSC off, `cnf` is not read: a re-issue is a login as any other.
         let mut off = gateway(&[("DBSC", "off")]);
         let (after, _) = answered(&mut off, &jar, &reissue, NOW + 2);
-        let session = SessionCookie::read(
-            &off.config().built.tokens,
-            Some(&after.header().1),
-            "__Host-session",
-            NOW + 2,
-        );
+        assert!(a_new_unbound_session(&off, &after, &sid), "DBSC off");
+    }
+
+    /// Whether `jar` holds a valid session other than `sid`, bound to no key.
+    fn a_new_unbound_session(gw: &Gateway, jar: &Jar, sid: &str) -> bool {
+        let tokens = &gw.config().built.tokens;
+        let session = SessionCookie::read(tokens, Some(&jar.header().1), "__Host-session", NOW + 2);
         let SessionCookie::Valid {
             sid: Some(new),
             jkt,
@@ -974,7 +961,7 @@ mod tests {
         else {
             panic!("{session:?}")
         };
-        assert!(new != sid && jkt.is_none(), "DBSC off");
+        new != sid && jkt.is_none()
     }
 
     /// The session cookie alone (a thief's copy, or a bound cookie gone stale) reaches the
