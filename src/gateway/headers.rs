@@ -652,14 +652,17 @@ pub fn split_url(url: &str) -> (&str, &str, String) {
 /// assert!(!has_dot_segment("/a;v=1/b%2fc/.well-known/x..y/...;z"));
 /// ```
 pub fn has_dot_segment(path: &str) -> bool {
-    path.split(['/', '\\'])
-        .filter(|segment| segment.contains(['.', '%']))
-        .any(|segment| {
+    // Only a segment with a `%` or a `;` is decoded (no allocation for `style.css`).
+    path.split(['/', '\\']).any(|segment| match segment {
+        "." | ".." => true,
+        _ if segment.contains(['%', ';']) => {
             let decoded = crate::codec::percent_decoded(segment.as_bytes(), false);
             let kept = decoded.split(|&b| b == b';').next().unwrap_or_default();
             kept.split(|&b| b == b'/' || b == b'\\')
                 .any(|piece| matches!(piece, b"." | b".."))
-        })
+        }
+        _ => false,
+    })
 }
 
 /// JSON text with every non-ASCII character escaped as `\u` and four hex digits (`\u00e9`), so
