@@ -416,8 +416,7 @@ pub fn sign_rebound(
     let (sid, jkt, issued_at) = binding;
     let mut claims = claims.clone();
     claims.insert("sid".into(), Value::String(sid.to_owned()));
-    claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
-    claims.insert("auth_time".into(), Value::from(issued_at));
+    bind(&mut claims, jkt, issued_at);
     let end = issued_at.saturating_add(config.max_lifetime());
     let ttl = config.ttl_seconds.min(end.saturating_sub(now)).max(1);
     let token = tokens
@@ -446,12 +445,19 @@ pub fn bind_device(
     let ttl = exp.saturating_sub(now).clamp(1, MAX_TTL);
     let mut claims: Map<String, Value> =
         serde_json::from_str(claims).map_err(|_| Error::Malformed("claims"))?;
-    claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
-    claims.insert("auth_time".into(), Value::from(issued_at));
+    bind(&mut claims, jkt, issued_at);
     for name in ["iat", "exp", "nbf"] {
         claims.remove(name);
     }
     Ok((tokens.sign_for(&claims, now, Some(ttl))?, ttl))
+}
+
+/// What makes a session's claims device-bound: `cnf: {"jkt": <thumbprint>}` (RFC 7800) and
+/// `auth_time`, the login's time (so that neither the session's longest life nor revocation
+/// moves when the token is signed again).
+fn bind(claims: &mut Map<String, Value>, jkt: &str, issued_at: UnixTime) {
+    claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    claims.insert("auth_time".into(), Value::from(issued_at));
 }
 
 /// The longest cookie browsers keep, its name and value together (RFC 6265bis section 5.7): a
