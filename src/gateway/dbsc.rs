@@ -882,9 +882,7 @@ mod tests {
         let reissue = [("x-session-issue", r#"{"sub":"alice","role":"editor"}"#)];
         let (after, out) = answered(&mut gw, &jar, &reissue, NOW + 2);
         assert_eq!(headers::get(&out, REGISTRATION_HEADER), None, "no offer");
-        let tokens = &gw.config().built.tokens;
-        let session =
-            SessionCookie::read(tokens, Some(&after.header().1), "__Host-session", NOW + 2);
+        let session = session_in(&gw, &after);
         let SessionCookie::Valid {
             sid: Some(kept),
             jkt: Some(jkt),
@@ -949,10 +947,15 @@ mod tests {
         assert!(a_new_unbound_session(&off, &after, &sid), "DBSC off");
     }
 
+    /// The session cookie `jar` holds, as the gateway reads it at `NOW + 2`.
+    fn session_in(gw: &Gateway, jar: &Jar) -> SessionCookie {
+        let tokens = &gw.config().built.tokens;
+        SessionCookie::read(tokens, Some(&jar.header().1), "__Host-session", NOW + 2)
+    }
+
     /// Whether `jar` holds a valid session other than `sid`, bound to no key.
     fn a_new_unbound_session(gw: &Gateway, jar: &Jar, sid: &str) -> bool {
-        let tokens = &gw.config().built.tokens;
-        let session = SessionCookie::read(tokens, Some(&jar.header().1), "__Host-session", NOW + 2);
+        let session = session_in(gw, jar);
         let SessionCookie::Valid {
             sid: Some(new),
             jkt,
