@@ -56,3 +56,26 @@ test("behind six origins that do not answer, the others are probed on their own 
   assert.equal(results[7][0], 200, JSON.stringify(results));
   assert.deepEqual(await probe_all([], 300), []);
 });
+
+test("probes bypass caches and follow no redirect: a cached answer of HEALTH_PATH never stands for the origin's", async (t) => {
+  // Anonymous requests through the gateway are fetched as the origin's cache headers say, keyed
+  // by the origin's URL (docs/gateway.md, "What the origin sees"): a client's GET of HEALTH_PATH
+  // is the probe's URL. A probe answered from such a cache reports a 200 the origin may no longer
+  // give (down, it stays up everywhere), or a 404/429 a client's request left there (up, it is
+  // marked down everywhere).
+  const real = globalThis.fetch;
+  t.after(() => {
+    globalThis.fetch = real;
+  });
+  const seen = [];
+  globalThis.fetch = async (url, init) => {
+    seen.push({ url, cache: init.cache, redirect: init.redirect });
+    return new Response("ok");
+  };
+  const results = await probe_all(["http://a/health", "http://b/health"], 300);
+  assert.deepEqual(results.map(([status]) => status), [200, 200]);
+  assert.deepEqual(seen, [
+    { url: "http://a/health", cache: "no-store", redirect: "manual" },
+    { url: "http://b/health", cache: "no-store", redirect: "manual" },
+  ]);
+});

@@ -6,9 +6,14 @@
 // a probe's timeout ran while it waited in that queue: behind six origins that do not answer,
 // every other origin timed out and was marked down everywhere. So six lanes at most, each taking
 // the next origin when its probe ends, and a probe's timeout and time start with it.
+//
+// `cache: "no-store"`: a cache between the gateway and the origin (Cloudflare's, for a Worker's
+// subrequest, where the origin's zone caches HEALTH_PATH) keys by URL, and a client's GET of
+// HEALTH_PATH through the gateway is the probe's URL: a probe answered from it would report a 200
+// the origin may no longer give, or an error a client's request left there, at every location.
 
 /**
- * Probes each URL (`redirect: "manual"`, the body dropped), `atOnce` at a time, each within
+ * Probes each URL (`redirect: "manual"`, `cache: "no-store"`, the body dropped), `atOnce` at a time, each within
  * `timeoutMs`: per URL, in order, `[status, ms]`, or `[error message, ms]` when it got no answer.
  */
 export function probe_all(urls, timeoutMs, atOnce = 6) {
@@ -19,7 +24,7 @@ export function probe_all(urls, timeoutMs, atOnce = 6) {
       const i = next++;
       const started = Date.now();
       try {
-        const init = { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" };
+        const init = { signal: AbortSignal.timeout(timeoutMs), redirect: "manual", cache: "no-store" };
         const response = await fetch(urls[i], init);
         response.body?.cancel().catch(() => {});
         results[i] = [response.status, Date.now() - started];
