@@ -19,7 +19,7 @@ use sha2::Sha256;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 mod common;
-use common::{key, NOW, SECRET_1, SECRET_2};
+use common::{key, one_character_changes, NOW, SECRET_1, SECRET_2};
 
 fn ring(keys: Vec<KeyConfig>) -> SessionTokens {
     SessionTokens::new(TokenConfig::new(keys)).unwrap()
@@ -516,6 +516,28 @@ fn refused_encodings() {
         verify_code(&t, &changed, NOW),
         "malformed" | "bad_signature"
     ));
+}
+
+/// Not only the alphabet: a character replaced, added or left out anywhere in a JWT (header,
+/// payload, signature, dots), padding, whitespace and the standard alphabet included, never
+/// gives one that verifies: with the usual header (tried against each key), and with a `kid`.
+#[test]
+fn no_text_one_character_away_verifies() {
+    let one = tokens();
+    let two = ring(vec![key("k2", SECRET_2), key("k1", SECRET_1)]);
+    for signer in [&one, &two] {
+        let jwt = signer
+            .sign_jwt(&claims(), &JwtSignOptions::at(NOW))
+            .unwrap();
+        for changed in one_character_changes(&jwt) {
+            for t in [&one, &two] {
+                assert!(
+                    t.verify_jwt::<Value>(&changed, &at(NOW)).is_err(),
+                    "{changed:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

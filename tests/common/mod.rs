@@ -17,3 +17,33 @@ pub fn key(id: &str, secret: &str) -> KeyConfig {
         secret: secret.into(),
     }
 }
+
+/// Every text one character away from `token`: each character replaced by any other of
+/// base64url (at a segment's end, the ones that set only bits past its last byte too) or by one
+/// a strict reader refuses (padding, the standard alphabet's `+` and `/`, whitespace, a dot,
+/// `%`, NUL, a character outside ASCII); one of those refused added in each gap; each character
+/// left out.
+pub fn one_character_changes(token: &str) -> Vec<String> {
+    const REFUSED: [char; 10] = ['=', '+', '/', ' ', '\n', '.', '%', '\0', 'é', '\u{2028}'];
+    let alphabet = ('A'..='Z')
+        .chain('a'..='z')
+        .chain('0'..='9')
+        .chain(['-', '_']);
+    let others: Vec<char> = alphabet.chain(REFUSED).collect();
+    let chars: Vec<char> = token.chars().collect();
+    let with = |at: usize, cut: usize, put: Option<char>| -> String {
+        let mut out = chars.clone();
+        out.splice(at..at + cut, put);
+        out.into_iter().collect()
+    };
+    let mut changes = Vec::new();
+    for (at, &old) in chars.iter().enumerate() {
+        let replaced = others.iter().filter(|&&c| c != old);
+        changes.extend(replaced.map(|&c| with(at, 1, Some(c))));
+        changes.push(with(at, 1, None));
+    }
+    for at in 0..=chars.len() {
+        changes.extend(REFUSED.map(|c| with(at, 0, Some(c))));
+    }
+    changes
+}
