@@ -271,6 +271,24 @@ fn the_cookie_header_may_hold_other_cookies_spaces_duplicates_and_junk() {
     assert!(!r.reassigned && r.set_cookie.is_some());
 }
 
+/// Only a cookie of exactly the configured name is read. A browser that matches the `__Host-`
+/// prefix case-sensitively (as browsers did before RFC 6265bis) lets a sibling subdomain set
+/// `__host-affinity` with a `Domain`: read as ours, such a cookie (holding a value the sibling
+/// got for itself) would pick the visitor's backend, which the prefix is there to prevent.
+#[test]
+fn a_cookie_named_like_ours_in_another_case_is_not_ours() {
+    let a = router(Mode::Cookie, &["a", "b", "c"]);
+    let cookie = cookie_on(&a, "c", NOW);
+    let value = cookie.split_once('=').unwrap().1;
+    for name in ["__host-affinity", "__HOST-AFFINITY", "__Host-Affinity"] {
+        let r = a
+            .route(&with_cookie(&format!("{name}={value}")), NOW + 5)
+            .unwrap();
+        // A new visitor: nothing presented, so not reassigned, and a value of its own.
+        assert!(!r.reassigned && r.set_cookie.is_some(), "{name}");
+    }
+}
+
 #[test]
 fn cookie_attributes_follow_the_configuration() {
     let mut c = config(Mode::Cookie, &["a"]);
