@@ -154,6 +154,43 @@ fn the_idle_timeout_is_enforced_at_its_boundary() {
     assert!(expired.set_cookie.is_some());
 }
 
+/// The idle timeout runs from the value's last re-issue, and a value is re-issued only once past
+/// half of it: a visitor whose requests are at most half the idle time apart keeps its backend
+/// (until the lifetime), but one idle for just over half of it, after a request that re-issued
+/// nothing, has lost it (docs/affinity.md: the inactivity tolerated is half `idleSeconds` at
+/// worst).
+#[test]
+fn the_idle_time_runs_from_the_last_re_issue_not_the_last_request() {
+    let a = router(Mode::Cookie, &["a", "b", "c"]);
+    let first = a.route(&new_visitor(6), NOW).unwrap();
+    let mut cookie = cookie_of(&first);
+    // Gaps of 1 to 900 s (half of 1800), the browser keeping what it is sent.
+    let mut t = NOW;
+    for step in 0..150u64 {
+        t += 1 + (step * 7919) % 900;
+        let r = a.route(&with_cookie(&cookie), t).unwrap();
+        assert_eq!(
+            (r.backend, r.reassigned),
+            (first.backend, false),
+            "+{}",
+            t - NOW
+        );
+        if r.set_cookie.is_some() {
+            cookie = cookie_of(&r);
+        }
+    }
+    assert!(t - NOW > 50_000 && t - NOW < 86_400, "{}", t - NOW);
+    // A request at half the idle time re-issues nothing; 901 s later the value has ended.
+    let cookie = cookie_of(&a.route(&new_visitor(6), NOW).unwrap());
+    let half = a.route(&with_cookie(&cookie), NOW + 900).unwrap();
+    assert!(!half.reassigned && half.set_cookie.is_none());
+    assert!(
+        a.route(&with_cookie(&cookie), NOW + 1801)
+            .unwrap()
+            .reassigned
+    );
+}
+
 #[test]
 fn the_lifetime_is_enforced_at_its_boundary_however_active_the_visitor() {
     let mut c = config(Mode::Cookie, &["a", "b", "c"]);

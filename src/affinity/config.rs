@@ -75,6 +75,9 @@ pub struct AffinityConfig {
     pub ttl_seconds: u64,
     /// A value unused for longer than this is not honoured, in seconds; 1 to `ttlSeconds`.
     /// Default (`None`): 1800, or `ttlSeconds` when shorter (see [`AffinityConfig::idle`]).
+    /// It runs from the value's last re-issue, not the visitor's last request: a value is issued
+    /// again only once past half of it, so a visitor idle for just over half of it may already be
+    /// moved. Set it to twice the inactivity a visitor should be allowed.
     #[serde(default)]
     pub idle_seconds: Option<u64>,
     /// Cookie mode: the cookie's name. Default `__Host-affinity`.

@@ -41,7 +41,7 @@ export interface AffinityConfig {
   backends: AffinityBackend[];
   /** Longest life of an affinity value, enforced by the server, in seconds (default 86400): honoured up to `ttlSeconds` after it was issued, not after. */
   ttlSeconds?: number;
-  /** A value unused for longer than this is not honoured (it still is at exactly this age), in seconds, at most ttlSeconds (default 1800, or ttlSeconds when that is shorter). */
+  /** A value unused for longer than this is not honoured (it still is at exactly this age), in seconds, at most ttlSeconds (default 1800, or ttlSeconds when that is shorter). It runs from the value's last re-issue (a `setCookie` or `url`), which comes only once past half of it: a visitor idle for just over half of it may already be moved, so set it to twice the inactivity to allow. */
   idleSeconds?: number;
   /** Cookie mode: the cookie name (default "__Host-affinity"). */
   cookieName?: string;
