@@ -95,7 +95,7 @@ export type SessionData = { [name: string]: unknown };
 /** What `commit` did: nothing, a touch (idle timeout extended), a write (with a new id, and a cookie to send, when the subject of a stored session changed), or the first write (send the cookie). */
 export type CommitResult = "unchanged" | "touched" | "written" | "created";
 
-/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object). */
+/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object), or, at `commit`, data nested more than 127 deep. */
 export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config" | "invalid_claims";
 
 export interface NowOptions {

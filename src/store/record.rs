@@ -52,6 +52,9 @@ const TAG_BYTES: usize = 16;
 const AD_DOMAIN: &[u8] = b"edge-session record";
 /// Format, kid length, a 1-byte kid, nonce, two 1-byte varints, subject, `{}`, tag.
 const MIN_RECORD_BYTES: usize = 3 + NONCE_BYTES + 3 + 2 + TAG_BYTES;
+/// How deep the data may nest arrays and objects (the data object one of them): as deep as
+/// serde_json's reader, which `open` parses it with, takes.
+const MAX_NESTING: usize = 127;
 /// The length of a session id, in bytes (128 random bits).
 pub const ID_BYTES: usize = 16;
 
@@ -134,6 +137,10 @@ impl RecordKeys {
     ) -> Result<String> {
         let json =
             serde_json::to_vec(&record.data).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+        // Sealed, data `open` cannot read would store a session no load reads.
+        if nesting(&json) > MAX_NESTING {
+            return Err(Error::InvalidClaims("session data nested too deep".into()));
+        }
         let (kid, cipher) = signing_key(&self.keys)?;
         let mut out = Vec::with_capacity(2 + kid.len() + NONCE_BYTES + 24 + json.len() + TAG_BYTES);
         out.extend([FORMAT, kid.len() as u8]);
@@ -233,6 +240,28 @@ impl RecordKeys {
             stale_key: index > 0,
         })
     }
+}
+
+/// How deep `json`, as serde_json writes it, nests arrays and objects.
+fn nesting(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut quoted) = (0usize, 0, false);
+    let mut bytes = json.iter();
+    while let Some(b) = bytes.next() {
+        match b {
+            // Only in a string: the escaped byte is text.
+            b'\\' => {
+                bytes.next();
+            }
+            b'"' => quoted = !quoted,
+            b'[' | b'{' if !quoted => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn associated_data(header: &[u8], id: &[u8; ID_BYTES], version: u64) -> Vec<u8> {
@@ -402,6 +431,33 @@ mod tests {
             let code = k.open(&[1; 16], 1, &b64_encode(&bytes)).unwrap_err().code();
             assert_eq!(code, "malformed", "{len}");
         }
+    }
+
+    /// Data nested as deep as `open`'s JSON reader takes (serde_json: 127 levels of arrays and
+    /// objects, the data object one of them) seals and opens again; one level deeper is refused
+    /// by `seal` (`invalid_claims`). It was sealed, and opened as `malformed`: a commit stored a
+    /// session that no load could read (JavaScript's `session.set(name, value)` puts a value,
+    /// itself as deep as JSON reads, one level under the data).
+    #[test]
+    fn data_nested_deeper_than_open_reads_is_never_sealed() {
+        let k = keys(&[("k1", 1)]);
+        let nested = |levels: usize| {
+            let value = format!("{}{}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+            let mut data = Map::new();
+            data.insert("x".into(), serde_json::from_str(&value).unwrap());
+            Record::new(data, 1_800_000_000)
+        };
+        let deepest = nested(MAX_NESTING);
+        let sealed = k.seal(&[1; 16], 1, &deepest).unwrap();
+        assert_eq!(k.open(&[1; 16], 1, &sealed).unwrap().record, deepest);
+        let deeper = k.seal(&[1; 16], 1, &nested(MAX_NESTING + 1));
+        assert_eq!(deeper.unwrap_err().code(), "invalid_claims");
+        // Brackets in strings are text, not nesting.
+        let mut text = Record::new(Map::new(), 1_800_000_000);
+        text.data
+            .insert("x".into(), Value::String("[{\\\"".repeat(200)));
+        let sealed = k.seal(&[1; 16], 1, &text).unwrap();
+        assert_eq!(k.open(&[1; 16], 1, &sealed).unwrap().record, text);
     }
 
     /// `Debug` (a `{:?}` in a log line) names the key ids, newest first, and nothing else.

@@ -1278,6 +1278,27 @@ mod tests {
         assert_eq!(store.len(), 1);
     }
 
+    /// A commit never stores a session that no load can read: data nested deeper than the
+    /// record's JSON reader takes (`session.set(name, value)` of a value itself as deep as JSON
+    /// reads, 127 levels) is refused, `invalid_claims`, and nothing is written; the stored
+    /// session loads as before. It was written (`Written`), and every load of it was
+    /// `malformed`: a new, empty session in its place.
+    #[test]
+    fn data_nested_too_deep_is_refused_at_commit() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, None);
+        let mut session = load(&s, &cookie, NOW + 1).unwrap();
+        let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        session.insert("deep", serde_json::from_str(&deep).unwrap());
+        let writes = store.writes();
+        let refused = block_on(s.commit(&mut session, NOW + 1)).unwrap_err();
+        assert_eq!(refused.code(), "invalid_claims");
+        assert_eq!(store.writes(), writes);
+        let held = load(&s, &cookie, NOW + 2).expect("the stored session still loads");
+        assert_eq!(held.get("cart"), Some(&json!(["book"])));
+    }
+
     /// `Debug` of a session (a `{:?}` in a log line, `dbg!`) shows its data, never its signed
     /// session-id cookie: a bearer credential, with which whoever reads the log has the session.
     #[test]
