@@ -682,6 +682,20 @@ test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/sto
   assert.deepEqual(session.data, { kept: 1 });
 });
 
+test("a commit of data nested deeper than a load reads is invalid_claims, and the stored session stays as it was", async () => {
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("cart", ["book"]);
+  assert.equal(await store.commit(session, { now: NOW }), "created");
+  const cookie = session.cookie;
+  const loaded = await store.load(cookie, { now: NOW + 1 });
+  // As deep as JSON reads (127 levels), one level under the data: it was "written", and every
+  // load of it after was a new, empty session.
+  loaded.set("deep", JSON.parse("[".repeat(127) + "]".repeat(127)));
+  assert.equal(await rejection(() => store.commit(loaded, { now: NOW + 1 })), "invalid_claims");
+  assert.deepEqual((await store.find(cookie, { now: NOW + 2 })).data, { cart: ["book"] });
+});
+
 test("session.delete removes a value and says whether it was there", async () => {
   const session = await new SessionStore({ keys }).load(undefined, { now: NOW });
   session.set("cart", ["book"]);
