@@ -109,6 +109,31 @@ fn a_regenerated_cookie_ends_at_the_absolute_timeout() {
     assert_eq!(cookie["exp"], NOW + absolute);
 }
 
+/// Only a session-id cookie names a stored session: a token of another purpose signed by the same
+/// keyring (a session token, as the gateway signs one at a login, with a `sid` claim) that holds
+/// the very id of a stored session is refused (`wrong_purpose`), and `load_or_new` starts a new
+/// session rather than give it that one.
+#[test]
+fn a_token_of_another_purpose_names_no_session() {
+    let sessions = Sessions::new(MemoryStore::new(), &ring(), SessionConfig::default()).unwrap();
+    let mut session = sessions.new_session(NOW).unwrap();
+    session.insert("cart", json!(["book"]));
+    block_on(sessions.commit(&mut session, NOW)).unwrap();
+    let mut config = TokenConfig::new(Vec::new());
+    config.purpose = COOKIE_PURPOSE.into();
+    let sid = SessionTokens::with_keyring(&ring(), config).unwrap();
+    let cookie: serde_json::Value = sid.verify(session.cookie().unwrap(), NOW).unwrap();
+    let tokens = SessionTokens::with_keyring(&ring(), TokenConfig::new(Vec::new())).unwrap();
+    let token = tokens
+        .sign(&json!({ "sub": "alice", "sid": cookie["sid"] }), NOW)
+        .unwrap();
+    let refused = block_on(sessions.load(&token, NOW + 1)).unwrap_err();
+    assert_eq!(refused.code(), "wrong_purpose");
+    let fresh = block_on(sessions.load_or_new(Some(&token), NOW + 1)).unwrap();
+    assert!(fresh.is_new() && fresh.data().is_empty());
+    assert_ne!(fresh.store_key(), session.store_key());
+}
+
 #[test]
 fn concurrent_revocations_keep_the_latest_time() {
     let store = MemoryStore::new().interleaving();
