@@ -32,7 +32,8 @@ pub enum Error {
     WrongPurpose,
     /// The token is authentic but its lifetime has ended. Carries the verified claims as JSON
     /// text (read them with [`Error::claims`]), so the caller can offer a refresh or a fresh
-    /// login.
+    /// login. With [`VerifyOptions`](crate::VerifyOptions), only a token that passes their
+    /// issuer, audience and revocation checks is `expired`; one that fails them gets their code.
     Expired { exp: u64, claims: String },
     /// The token is authentic but `iat` or `nbf` lies in the future (beyond the leeway).
     NotYetValid { valid_from: u64 },

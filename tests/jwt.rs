@@ -620,6 +620,31 @@ fn issuer_and_audience() {
     assert_eq!(check(&many, at(NOW)), Ok(()));
 }
 
+/// As for compact tokens: `expired` and its claims come only with a JWT that would otherwise
+/// verify; one of another issuer or audience, or revoked, is refused as such.
+#[test]
+fn an_expired_jwt_failing_another_check_is_refused_as_such() {
+    let t = tokens();
+    let payload = format!(
+        r#"{{"iss":"me","aud":"web","iat":{NOW},"exp":{}}}"#,
+        NOW + 60
+    );
+    let jwt = craft(r#"{"alg":"HS256"}"#, &payload, SECRET_1);
+    let later = at(NOW + 90);
+    let err = |o: VerifyOptions| t.verify_jwt::<Value>(&jwt, &o).unwrap_err();
+    let expired = err(later.issuer("me").audience("web").min_issued_at(NOW));
+    assert_eq!(expired.code(), "expired");
+    assert_eq!(expired.claims::<Value>().unwrap()["iss"], "me");
+    for (options, code) in [
+        (later.issuer("you"), "wrong_issuer"),
+        (later.audience("api"), "wrong_audience"),
+        (later.min_issued_at(NOW + 1), "revoked"),
+    ] {
+        let e = err(options);
+        assert_eq!((e.code(), e.claims::<Value>()), (code, None));
+    }
+}
+
 #[test]
 fn revocation() {
     let t = tokens();

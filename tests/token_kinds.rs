@@ -247,6 +247,29 @@ macro_rules! token_kind_behaviours {
                 }
             }
 
+            /// `expired` and its claims come only with a token that would otherwise verify:
+            /// one of another issuer or audience, or revoked, is refused as such when it has
+            /// expired too, with no claims to refresh from.
+            #[test]
+            fn an_expired_token_failing_another_check_is_refused_as_such() {
+                let t = tokens();
+                let signed = json!({ "sub": "user-12345", "iss": "me", "aud": "web" });
+                let token = t.sign(&signed, NOW).unwrap();
+                let later = edge_session::VerifyOptions::at(NOW + 3600 + 30);
+                let err = |options| t.verify_with::<Value>(&token, &options).unwrap_err();
+                let expired = err(later.issuer("me").audience("web").min_issued_at(NOW));
+                assert_eq!(expired.code(), "expired");
+                assert_eq!(expired.claims::<Value>().unwrap()["aud"], "web");
+                for (options, code) in [
+                    (later.issuer("you"), "wrong_issuer"),
+                    (later.audience("api"), "wrong_audience"),
+                    (later.min_issued_at(NOW + 1), "revoked"),
+                ] {
+                    let e = err(options);
+                    assert_eq!((e.code(), e.claims::<Value>()), (code, None));
+                }
+            }
+
             #[test]
             fn issued_in_the_future_boundary_with_leeway() {
                 let t = tokens();

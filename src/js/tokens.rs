@@ -108,7 +108,8 @@ export interface EdgeSessionError extends Error {
    */
   setting?: string;
   /** With `expired`, the verified claims (offer a refresh or a fresh login): a JWT's as it
-   * carries them (`iat` may be absent). */
+   * carries them (`iat` may be absent). Only a token that passed the call's other checks
+   * (`issuer`, `audience`, `minIssuedAt`) is `expired`; one that fails them is refused as such. */
   claims?: VerifiedClaims | VerifiedJwtClaims;
 }
 "#;

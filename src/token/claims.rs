@@ -44,7 +44,8 @@ pub enum MinIssuedAt<'a> {
     /// Tokens issued before this time are revoked.
     At(UnixTime),
     /// Looked up from the verified claims (typically by `sub`), only once the token is
-    /// authentic and within its lifetime.
+    /// authentic and has begun: within its lifetime, or expired (so that `expired` comes only
+    /// with the claims of a token not revoked).
     Lookup(MinIssuedAtLookup<'a>),
 }
 
@@ -155,6 +156,19 @@ impl<'a> VerifyOptions<'a> {
             return Ok(());
         }
         self.check(&Registered::parse(json)?, json)
+    }
+
+    /// A lifetime error as the caller gets it: an `expired` token's claims pass the other
+    /// checks first, so `expired` (and the claims it carries, to offer a refresh) comes only
+    /// with a token that would otherwise verify, and a token of another issuer or audience,
+    /// or a revoked one, is refused as such however old it is.
+    pub(crate) fn vet(&self, error: Error) -> Error {
+        if let Error::Expired { claims, .. } = &error {
+            if let Err(other) = self.check_json(claims) {
+                return other;
+            }
+        }
+        error
     }
 
     /// Issuer, audience, then revocation, on claims already read.

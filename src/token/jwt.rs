@@ -277,7 +277,7 @@ impl JwtKeys {
             .ok_or(Error::Malformed("a JWT must carry exp"))?;
         let starts = [registered.iat_start, registered.nbf];
         if let Err(outside) = time::check(options.now, leeway, Some(exp), &starts) {
-            return Err(outside.error(claims));
+            return Err(options.vet(outside.error(claims)));
         }
         options.check(&registered, &claims)?;
         Ok((claims, index))

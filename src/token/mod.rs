@@ -586,7 +586,9 @@ impl<F: Format> Facade<F> {
         token: &str,
         options: &VerifyOptions<'_>,
     ) -> Result<Verified<String>> {
-        let verified = self.verify_json(token, options.now)?;
+        let verified = self
+            .verify_json(token, options.now)
+            .map_err(|e| options.vet(e))?;
         options.check_json(&verified.claims)?;
         Ok(verified)
     }
@@ -594,9 +596,10 @@ impl<F: Format> Facade<F> {
     /// [`Facade::verify_json_with`] of a token given away, without the key: the claims.
     #[cfg(feature = "js")]
     fn verify_claims_with(&self, token: String, options: &VerifyOptions<'_>) -> Result<String> {
-        let (claims, _) =
-            self.format
-                .verify_owned(token, options.now, self.leeway, self.max_token_bytes)?;
+        let (claims, _) = self
+            .format
+            .verify_owned(token, options.now, self.leeway, self.max_token_bytes)
+            .map_err(|e| options.vet(e))?;
         options.check_json(&claims)?;
         Ok(claims)
     }

@@ -72,6 +72,26 @@ test("expiry and leeway boundaries; expired errors carry the claims", () => {
   assert.equal(codeOf(() => tokens.verify(token, { now: NOW - 31 })), "not_yet_valid");
 });
 
+test("an expired token of another issuer or audience, or revoked, is refused as such, without claims", () => {
+  const tokens = make();
+  const token = tokens.sign({ sub: "u", iss: "me", aud: "web" }, { now: NOW });
+  const jwt = tokens.signJwt({ sub: "u" }, { now: NOW, issuer: "me", audience: "web" });
+  const errorOf = (verify) => { try { verify(); } catch (e) { return e; } assert.fail("should throw"); };
+  const later = NOW + 3630;
+  for (const verify of ["verify", "verifyJwt"]) {
+    const t = verify === "verify" ? token : jwt;
+    const ok = errorOf(() => tokens[verify](t, { now: later, issuer: "me", audience: "web", minIssuedAt: NOW }));
+    assert.equal(ok.code, "expired", verify);
+    assert.equal(ok.claims.aud, "web", verify);
+    for (const [options, code] of [
+      [{ issuer: "you" }, "wrong_issuer"], [{ audience: "api" }, "wrong_audience"], [{ minIssuedAt: NOW + 1 }, "revoked"],
+    ]) {
+      const e = errorOf(() => tokens[verify](t, { now: later, ...options }));
+      assert.deepEqual([e.code, e.claims], [code, undefined], `${verify} ${code}`);
+    }
+  }
+});
+
 test("key rotation: old tokens verify and are flagged stale", () => {
   const old = make();
   const rotated = new SessionTokens({ keys: [{ id: "k2", secret: SECRET_2 }, { id: "k1", secret: SECRET_1 }] });
