@@ -3,6 +3,7 @@
 //! [`crate::store::Sessions`]; the platform calls are in `crate::store::{kv, durable}`.
 
 use std::cell::RefCell;
+use std::num::NonZeroU32;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
@@ -68,7 +69,7 @@ export interface SessionStoreConfig {
   maxDataBytes?: number;
   /** Separates unrelated stores sharing a keyring (default "session"). */
   purpose?: string;
-  /** A store operation slower than this fails with `store_unavailable` (default 5000). */
+  /** A store operation slower than this fails with `store_unavailable` (default 5000; 1 to 4294967295). */
   timeoutMs?: number;
   /** The session cookie's name, read by `load(request)` and written by `setCookie` (default "__Host-sid", as at the gateway). */
   cookieName?: string;
@@ -160,7 +161,7 @@ struct Options {
     touch_interval_seconds: Option<u64>,
     max_data_bytes: Option<usize>,
     purpose: Option<String>,
-    timeout_ms: Option<u32>,
+    timeout_ms: Option<NonZeroU32>,
 }
 
 /// The options of `Options`, by their JavaScript names.
@@ -210,7 +211,7 @@ fn option_at_fault(rest: &Object, e: &serde_json::Error) -> JsValue {
         let expected = match setting {
             "keys" => "a list of { id, secret }",
             "purpose" => "a string",
-            "timeoutMs" => "a whole number of milliseconds, at most 4294967295",
+            "timeoutMs" => "a whole number of milliseconds, 1 to 4294967295",
             _ => "a whole, non-negative number",
         };
         return js_error(Error::config_of(
@@ -324,7 +325,9 @@ impl SessionStore {
             max_data_bytes: o.max_data_bytes.unwrap_or(defaults.max_data_bytes),
             purpose: o.purpose.unwrap_or(defaults.purpose),
         };
-        let timeout = o.timeout_ms.unwrap_or(crate::store::DEFAULT_TIMEOUT_MS);
+        let timeout = o
+            .timeout_ms
+            .map_or(crate::store::DEFAULT_TIMEOUT_MS, NonZeroU32::get);
         let store = match (kv.is_undefined(), durable.is_undefined()) {
             (false, false) => {
                 return Err(js_error(Error::config_of(
