@@ -9,7 +9,7 @@
 //! ```
 
 use super::assertion;
-use super::config::{ConfigError, GatewayConfig, OperatorToken};
+use super::config::{ConfigError, GatewayConfig, OperatorToken, Origin};
 use super::dbsc::{self, Decision};
 use super::headers::{self, Forwarded};
 use super::health::HealthBook;
@@ -857,10 +857,19 @@ impl Gateway {
         );
         let url_mode = self.config.built.affinity.mode() == Mode::Url;
         // Redirects to the origin's own address go to the public host instead: a `Location`,
-        // and the URL of a `Refresh` (a redirect after a delay) written the usual way.
-        let origin = self.config.origins.iter().find(|o| o.id == attempt.origin);
+        // and the URL of a `Refresh` (a redirect after a delay) written the usual way. So do
+        // those to another origin's full address (origins serve one site): the client sees none.
+        let origins = &self.config.origins;
+        let origin = origins.iter().find(|o| o.id == attempt.origin);
         if let Some(origin) = origin.filter(|_| !attempt.public.is_empty()) {
-            let public = |url: &str| headers::public_location(url, &origin.url, &attempt.public);
+            let on = |o: &Origin, url: &str| headers::public_location(url, &o.url, &attempt.public);
+            let public = |url: &str| {
+                on(origin, url).or_else(|| {
+                    // A path (`/…`, `//…`) is on the answering origin's host, no other's.
+                    let full = !url.starts_with('/');
+                    origins.iter().filter(|_| full).find_map(|o| on(o, url))
+                })
+            };
             for (name, value) in out.iter_mut() {
                 let moved = if name.eq_ignore_ascii_case("location") {
                     public(value)
@@ -1717,6 +1726,56 @@ mod tests {
             "http://10.0.0.1:8080/other"
         );
         assert_eq!(location("cart"), "cart");
+    }
+
+    /// Origins serve one site: a redirect to another origin's full address goes to the public
+    /// host too (under that origin's base path), so the client never sees it; a path is on the
+    /// answering origin's host, so another origin's base path means nothing in it.
+    #[test]
+    fn redirects_to_another_origins_address_go_to_the_public_host() {
+        let mut gw = gateway(&[(
+            "ORIGINS",
+            r#"[{"id":"a","url":"http://10.0.0.1:8080/app"},{"id":"b","url":"http://10.0.0.2/shop"}]"#,
+        )]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let b = Attempt {
+            origin: "b".into(),
+            url: "http://10.0.0.2/shop/x?y=1".into(),
+            ..a.clone()
+        };
+        for (attempt, from, to) in [
+            (
+                &a,
+                "http://10.0.0.2/shop/login?next=%2Fx",
+                "https://app.example/login?next=%2Fx",
+            ),
+            (&a, "HTTP://10.0.0.2:80/shop", "https://app.example/"),
+            (
+                &b,
+                "http://10.0.0.1:8080/app/cart",
+                "https://app.example/cart",
+            ),
+            (&a, "/shop/cart", "/shop/cart"),
+            (&b, "/app/cart", "/app/cart"),
+            (&a, "http://10.0.0.2/other", "http://10.0.0.2/other"),
+            (&a, "http://10.0.0.3/shop/x", "http://10.0.0.3/shop/x"),
+        ] {
+            let out = gw
+                .finish(
+                    attempt,
+                    &h(&[("Location", from), ("Refresh", &format!("0;url={from}"))]),
+                    NOW,
+                    &Entropy::default(),
+                )
+                .unwrap()
+                .headers;
+            assert_eq!(headers::get(&out, "location"), Some(to), "{from}");
+            assert_eq!(
+                headers::get(&out, "refresh"),
+                Some(&*format!("0;url={to}")),
+                "{from}"
+            );
+        }
     }
 
     /// workerd hands the worker a request's path as the client wrote it, resolving only literal
