@@ -61,7 +61,9 @@ const appendCookie = (c, value) => {
   // Trimmed of spaces and tabs only, as a cache reads directives (and the library: `no-store`
   // and a no-break space is no `no-store` to a CDN, which would then heed a `public` after it).
   const ows = (s) => s.replace(/^[ \t]+|[ \t]+$/g, "");
-  const directives = (headers.get("cache-control") ?? "").split(",").map(ows).filter(Boolean);
+  // The pieces between commas outside quoted strings (in which a backslash escapes a character).
+  const pieces = (headers.get("cache-control") ?? "").match(/(?:[^,"]|"(?:[^"\\]|\\[\s\S])*"?)+/g) ?? [];
+  const directives = pieces.map(ows).filter(Boolean);
   const name = (d) => ows(d.split("=")[0]).toLowerCase();
   if (directives.some((d) => ["no-store", "private"].includes(d.toLowerCase()))) return;
   const kept = directives.filter((d) => !["public", "s-maxage", "private"].includes(name(d)));

@@ -42,6 +42,7 @@ pub fn is_cdn_cache_field(name: &str) -> bool {
 /// `private="field"` (`max-age=60` keeps the browser's own caching). Directives are read
 /// without case, trimmed of spaces and tabs (RFC 9110's optional whitespace, and nothing else:
 /// `no-store` followed by a no-break space is not `no-store`, to a cache either); empty ones go.
+/// A comma in a quoted string (`no-cache="set-cookie, no-store"`) separates nothing.
 /// Remove the [`CDN_CACHE_FIELDS`] too, whatever this says.
 ///
 /// ```
@@ -55,7 +56,7 @@ pub fn is_cdn_cache_field(name: &str) -> bool {
 /// ```
 pub fn private_cache_control(cache_control: &str) -> Option<String> {
     let mut value = String::from("private");
-    for d in cache_control.split(',').map(trim) {
+    for d in directives(cache_control).map(trim) {
         if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private") {
             return None;
         }
@@ -70,6 +71,23 @@ pub fn private_cache_control(cache_control: &str) -> Option<String> {
         }
     }
     Some(value)
+}
+
+/// A `Cache-Control` value's directives: its pieces between commas outside quoted strings
+/// (RFC 9110's `quoted-string`, where a backslash escapes the next character).
+fn directives(value: &str) -> impl Iterator<Item = &str> {
+    let (mut quoted, mut escaped) = (false, false);
+    value.split(move |c| {
+        let separates = c == ',' && !quoted;
+        if escaped {
+            escaped = false;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else {
+            escaped = quoted && c == '\\';
+        }
+        separates
+    })
 }
 
 #[cfg(test)]
@@ -98,6 +116,20 @@ mod tests {
                 "\tPUBLIC ,max-age=5,, S-MaxAge = 9 , must-revalidate",
                 Some("private, max-age=5, must-revalidate"),
             ),
+            // A quoted string is part of its directive, commas and escaped quotes included.
+            (
+                "x=\"a, no-store, b\", public, s-maxage=600",
+                Some("private, x=\"a, no-store, b\""),
+            ),
+            (
+                "no-cache=\"set-cookie, s-maxage=9\", max-age=60",
+                Some("private, no-cache=\"set-cookie, s-maxage=9\", max-age=60"),
+            ),
+            (
+                "x=\"\\\", private\", public",
+                Some("private, x=\"\\\", private\""),
+            ),
+            ("x=\"a, public", Some("private, x=\"a, public")),
             // Spaces and tabs only are trimmed, as a cache reads directives.
             ("no-store\u{a0}", Some("private, no-store\u{a0}")),
             (
@@ -138,11 +170,12 @@ mod proptests {
 
     proptest! {
         /// Whatever the response said: what comes out is private, with neither `public` nor
-        /// `s-maxage`, and stays as it is when made private again.
+        /// `s-maxage`, and stays as it is when made private again (read as a cache reads
+        /// directives: a quoted string is part of its directive).
         #[test]
         fn what_comes_out_is_private_for_good(
             parts in proptest::collection::vec(
-                "[ \t]{0,2}(public|PUBLIC|private|no-store|s-maxage=[0-9]|max-age=[0-9]|no-cache|[a-z=\"]{0,4})[ \t]{0,2}",
+                "[ \t]{0,2}(public|PUBLIC|private|no-store|s-maxage=[0-9]|max-age=[0-9]|no-cache|[a-z=\"\\\\,]{0,4})[ \t]{0,2}",
                 0..6,
             ),
         ) {
@@ -150,12 +183,12 @@ mod proptests {
             if let Some(value) = private_cache_control(&origin) {
                 prop_assert!(value.starts_with("private"));
                 prop_assert_eq!(private_cache_control(&value), None);
-                for d in value.split(',').map(trim) {
+                for d in directives(&value).map(trim) {
                     let name = trim(d.split('=').next().unwrap_or_default()).to_ascii_lowercase();
                     prop_assert!(name != "public" && name != "s-maxage", "{origin:?} -> {value:?}");
                 }
             } else {
-                let kept = origin.split(',').map(trim).any(|d| {
+                let kept = directives(&origin).map(trim).any(|d| {
                     d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private")
                 });
                 prop_assert!(kept, "{:?}", origin);

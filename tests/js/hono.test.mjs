@@ -1314,12 +1314,17 @@ test("the middleware and SessionStore's applyCookies and clearCookies make the s
     [["cache-control", "NO-STORE, public"]],
     [["cache-control", "no-store\u00a0, public"]],
     [["cache-control", "public\u0085, max-age=1"]],
+    [["cache-control", 'x="a, no-store, b", public, s-maxage=600']],
+    [["cache-control", 'no-cache="set-cookie, private", max-age=60, public']],
     [["cache-control", "public, max-age=600"], ...CDN],
     [["cache-control", "no-store"], ...CDN],
     [...CDN, ["content-type", "text/html"]],
   ];
   // And lists made at random (a fixed seed) from directives, case, spaces and tabs.
-  const words = ["public", "private", "no-store", "s-maxage=60", "max-age=600", "no-cache", 'private="x"', "immutable", ""];
+  const words = [
+    "public", "private", "no-store", "s-maxage=60", "max-age=600", "no-cache", 'private="x"', "immutable", "",
+    '"', 'no-cache="a, no-store"', 'x="\\", public"', "\\",
+  ];
   let seed = 7;
   const next = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % n;
   const spaced = (w) => [" ", "\t", "", ""][next(4)] + w + [" ", "\t", "", ""][next(4)];
@@ -1343,5 +1348,13 @@ test("the middleware and SessionStore's applyCookies and clearCookies make the s
     assert.deepEqual(caching(applied), caching(viaHono), `applyCookies: ${what}`);
     assert.deepEqual(caching(store.clearCookies(new Response("page", { headers }))), caching(viaHono), `clearCookies: ${what}`);
     assert.match(viaHono.headers.get("cache-control"), /private|no-store/i, what);
+  }
+  // A comma or a directive's name in a quoted string is part of the string (as in src/cookie/cache.rs).
+  for (const [origin, expected] of [
+    ['x="a, no-store, b", public, s-maxage=600', 'private, x="a, no-store, b"'],
+    ['no-cache="set-cookie, private", max-age=60, public', 'private, no-cache="set-cookie, private", max-age=60'],
+  ]) {
+    cases.set("quoted", [["cache-control", origin]]);
+    assert.equal((await app.request("/quoted")).headers.get("cache-control"), expected, origin);
   }
 });
