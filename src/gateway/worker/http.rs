@@ -85,7 +85,9 @@ function answer(request, whole, init) {
 // armed, and by the Fetch standard its firing during the body aborts it). A request body is
 // streamed through a native identity stream (of the same length, kept in Content-Length), and
 // the timer starts once its last byte was taken: a slow upload is the client's time, not the
-// origin's (nginx buffers the body before its proxy_read_timeout starts).
+// origin's (nginx buffers the body before its proxy_read_timeout starts). A length past 2^53,
+// which no FixedLengthStream takes (its constructor throws: uncaught through the wasm, the
+// instance is reset), streams as one of no length.
 export function get(request, whole, ms) {
   if (!ms) return answer(request, whole);
   const abort = new AbortController();
@@ -94,8 +96,9 @@ export function get(request, whole, ms) {
   const arm = () => settled || (timer = setTimeout(() => abort.abort(), ms));
   const init = { signal: abort.signal };
   if (request.body) {
-    const length = request.headers.get('content-length');
-    const pipe = /^\d+$/.test(length ?? '') ? new FixedLengthStream(Number(length)) : new IdentityTransformStream();
+    const length = request.headers.get('content-length') ?? '';
+    const sized = /^\d+$/.test(length) && Number(length) <= Number.MAX_SAFE_INTEGER;
+    const pipe = sized ? new FixedLengthStream(Number(length)) : new IdentityTransformStream();
     request.body.pipeTo(pipe.writable).then(arm, () => {});
     init.body = pipe.readable;
   } else {
