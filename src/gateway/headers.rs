@@ -302,8 +302,9 @@ pub fn is_websocket(client: &[(String, String)]) -> bool {
 /// The headers to send to the origin: the client's, without reserved (see [`is_reserved`];
 /// `dbsc` for `DBSC = "on"`) and hop-by-hop headers and `Host`, and without the gateway's own
 /// `cookies` in each `Cookie` header (see [`without_gateway_cookies`]; a header left empty
-/// goes), plus `x-forwarded-*` and the gateway's `identity` headers. A WebSocket upgrade keeps
-/// `Upgrade: websocket`: that is how the worker's `fetch` opens one to the origin.
+/// goes), plus `x-forwarded-*` and the gateway's `identity` headers. The client's `Upgrade`
+/// goes with the hop-by-hop headers: for a WebSocket opened with a GET, `Gateway::start` puts
+/// `Upgrade: websocket` among the identity headers (how the worker's `fetch` opens one).
 pub fn to_origin(
     client: &[(String, String)],
     forwarded: &Forwarded<'_>,
@@ -336,9 +337,6 @@ pub fn to_origin(
     }
     if let Some(ip) = forwarded.client_ip {
         out.push(("x-forwarded-for".into(), ip.into()));
-    }
-    if is_websocket(client) {
-        out.push(("upgrade".into(), "websocket".into()));
     }
     out.extend(identity);
     out
@@ -1042,8 +1040,10 @@ mod tests {
         );
     }
 
+    /// The handshake's own headers go on; `Upgrade` is the pipeline's to add back (for a GET:
+    /// `pipeline::tests::only_a_get_asks_the_origin_for_a_websocket`).
     #[test]
-    fn a_websocket_upgrade_keeps_its_upgrade_header_and_handshake() {
+    fn a_websocket_upgrade_keeps_its_handshake() {
         let client = h(&[
             ("Connection", "Upgrade"),
             ("Upgrade", "WebSocket"),
@@ -1058,7 +1058,6 @@ mod tests {
             h(&[
                 ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
                 ("Sec-WebSocket-Version", "13"),
-                ("upgrade", "websocket"),
             ])
         );
     }

@@ -524,6 +524,12 @@ impl Gateway {
             .directive_nonce
             .then(|| crate::codec::b64_encode(&entropy.nonce));
         identity.extend(nonce.clone().map(|n| (headers::NONCE.to_owned(), n)));
+        // A WebSocket opens with a GET (RFC 6455): `Upgrade: websocket` is how the worker's
+        // fetch opens one to the origin, as a GET whatever the method, and its 101 would answer
+        // no HEAD or DELETE. Another method goes as itself, not upgraded.
+        if req.method == "GET" && headers::is_websocket(req.headers) {
+            identity.push(("upgrade".into(), "websocket".into()));
+        }
         let mut origin_headers = headers::to_origin(
             req.headers,
             &forwarded,
@@ -3726,6 +3732,26 @@ mod tests {
                 _ => None,
             };
             assert_eq!(got, status, "{method} {has_body}");
+        }
+    }
+
+    /// A WebSocket opens with a GET (RFC 6455). The runtime's fetch opens one for a request of
+    /// any method that asks for it, as a GET, and its 101 then answers no HEAD or DELETE (the
+    /// runtime's 500): another method goes as itself, without the upgrade, which a server may
+    /// always decline.
+    #[test]
+    fn only_a_get_asks_the_origin_for_a_websocket() {
+        let mut gw = gateway(&[]);
+        let ws = h(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        for method in ["GET", "HEAD", "OPTIONS", "DELETE", "PUT", "POST", "PATCH"] {
+            let req = Request { method, ..get(&ws) };
+            let attempt = proxy(gw.start(&req, NOW, &Entropy::default()));
+            let upgrade = headers::get(&attempt.headers, "upgrade");
+            assert_eq!(
+                upgrade,
+                (method == "GET").then_some("websocket"),
+                "{method}"
+            );
         }
     }
 
