@@ -79,17 +79,19 @@ const MAX_PRESENTED = 4;
 
 /**
  * The values of the first `MAX_PRESENTED` cookies called `name` the request sent, in order: each
- * piece of the Cookie header read by the library's getCookie (one parser of Cookie headers), up
- * to its first `,`, as the library reads its own tokens (`cookie::get_all_tokens`): workerd
- * joins several Cookie headers with `, `, and the token that ends one would take in the next
- * one's first cookie. A cookie after a `,` is not read: a browser sends `theme=dark, name=v`
- * for a cookie `theme` whose value a sibling subdomain can set.
+ * piece of the Cookie header read by the library's getCookie (one parser of Cookie headers), its
+ * value (unquoted) then cut at its first `,` and trimmed of spaces and tabs, as the library
+ * reads its own tokens (`cookie::get_all_tokens`): workerd joins several Cookie headers with
+ * `, `, and the token that ends one would take in the next one's first cookie. A cookie after a
+ * `,` is not read: a browser sends `theme=dark, name=v` for a cookie `theme` whose value a
+ * sibling subdomain can set. (Cut before the value was unquoted, `name="v", x=1` read as `v`,
+ * where the library reads `"v"`.)
  */
 const cookieValues = (getCookie, request, name) =>
   (request.headers.get("cookie") ?? "")
     .split(";")
     .filter((piece) => piece.includes(name))
-    .map((piece) => getCookie(piece.split(",")[0], name))
+    .map((piece) => getCookie(piece, name)?.split(",")[0].replace(/^[ \t]+|[ \t]+$/g, ""))
     .filter((value) => value !== undefined)
     .slice(0, MAX_PRESENTED);
 

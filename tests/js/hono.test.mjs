@@ -1219,6 +1219,32 @@ test("sessionTokens: of several cookies of its name, the first of four that veri
   assert.equal(tokens.verify(getCookie(set[0].split(";")[0], "session")).sub, "alice");
 });
 
+test("sessionTokens reads its cookie as the library reads its own (Affinity's cookie, the gateway's session): quoted values and joined Cookie headers alike", async () => {
+  // The middleware cut each piece of the header at its first `,` before unquoting the value,
+  // the library (cookie::get_all_tokens) after: of `session="T", lang=en` (workerd joins two
+  // Cookie headers with `, `) the middleware took T, the library `"T"`, refused; of
+  // `session="T, x"` the library took T, the middleware `"T`. Each shape, with an Affinity
+  // value of the same cookie name in it, is read by the router (the core) and by the middleware
+  // with a token: both take it, or neither does.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const app = tokenApp(tokens, { cookieName: "session" });
+  const token = tokens.sign({ sub: "alice" });
+  const router = new Affinity({ secret: SECRET_1, cookieName: "session", backends: [{ id: "a" }] });
+  const value = getCookie(router.route({}).setCookie.split(";")[0], "session");
+  const shapes = [
+    "session=V", 'session="V"', ' session = "V" ', 'session="V", lang=en', 'session="V, x"', 'session=" V , x"',
+    'session="V,"', "session=V , x", "session=V,x", 'session=V"', 'session="V', "theme=dark, session=V", "session=,V",
+    '"session"=V', 'session=""V""', "session=\tV\t, x", 'x=1; session="V" , y=2; session=W',
+  ];
+  // The router kept the value it was given: no new one issued (none found, or one refused).
+  const kept = (shape) => router.route({ cookie: shape.replaceAll("V", value) }).setCookie === undefined;
+  for (const shape of shapes) {
+    const res = await app.request("/", { headers: { cookie: shape.replaceAll("V", token) } });
+    assert.equal((await res.json()).session?.sub === "alice", kept(shape), shape);
+  }
+  assert.ok(shapes.some(kept) && !shapes.every(kept));
+});
+
 test("sessionStore under stream(), streamText() and streamSSE(): changes before the body streams are saved, a change after the middleware answered throws", async () => {
   // The handler returns the streaming Response at once and its callback runs on afterwards: the
   // middleware committed (and sent the cookie) when the handler returned, before the callback's
