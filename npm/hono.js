@@ -40,8 +40,11 @@ const copies = new WeakMap();
  * does. A copy: the handler's Response may be one it returns to every request (a module-level
  * `new Response(null, { status: 204 })`), which would carry this visitor's cookie to the next
  * ones, or a fetch's, whose headers are immutable. One copy, however many cookies the route's
- * middlewares append (none again while c.res is that copy). A WebSocket handshake (101), which
- * not every runtime can copy, is changed in place. Private: a shared cache that kept it would hand
+ * middlewares append (none again while c.res is that copy). A WebSocket handshake (101) is copied
+ * with its socket where it has one (workerd: a handshake an app proxies comes from a fetch, whose
+ * headers are immutable, and changing them failed the upgrade with a 500); one without is
+ * changed in place (Node's Response refuses a 101; Deno's from Deno.upgradeWebSocket can be
+ * changed). Private: a shared cache that kept it would hand
  * one visitor's session to others (a refresh rides on whatever page the app answers, one it may
  * have made `public`). The app's `no-store` or `private` stays; otherwise `public` and `s-maxage`
  * give way to `private` and the other directives stay. The fields a CDN reads in place of
@@ -51,12 +54,22 @@ const copies = new WeakMap();
  * checks that both make the same headers.
  */
 const appendCookie = (c, value) => {
-  if (c.res.status !== 101 && copies.get(c) !== c.res) {
-    c.res = new Response(c.res.body, c.res);
-    copies.set(c, c.res); // what Hono's setter keeps (it may copy it again)
+  const res = c.res;
+  if (copies.get(c) !== res) {
+    const { statusText, headers, webSocket } = res;
+    const copy =
+      res.status !== 101
+        ? new Response(res.body, res)
+        : webSocket
+          ? new Response(null, { status: 101, statusText, headers, webSocket })
+          : undefined;
+    if (copy) {
+      c.res = copy;
+      copies.set(c, c.res); // what Hono's setter keeps (it may copy it again)
+    }
   }
-  c.res.headers.append("set-cookie", value);
   const headers = c.res.headers;
+  headers.append("set-cookie", value);
   for (const name of CDN_CACHE_FIELDS) headers.delete(name);
   // Trimmed of spaces and tabs only, as a cache reads directives (and the library: `no-store`
   // and a no-break space is no `no-store` to a CDN, which would then heed a `public` after it).

@@ -8,7 +8,8 @@
 //   Node, a server bundled by esbuild               ESM and CJS, the wasm copied next to the
 //                                                   bundle (and the error without it)
 //   workerd                                         bundled by wrangler (`wrangler deploy
-//                                                   --dry-run`), run by Miniflare with KV
+//                                                   --dry-run`), run by Miniflare with KV; and
+//                                                   a Hono app that proxies a WebSocket (ws-app.mjs)
 //   Vercel's edge runtime                           bundled with the `edge-light` condition,
 //                                                   run by the `edge-runtime` package, compiling
 //                                                   wasm from bytes refused as on Vercel
@@ -168,6 +169,55 @@ test("workerd, bundled by wrangler, with Workers KV", async () => {
     const res = await mf.dispatchFetch("http://smoke.test/");
     assert.equal(res.status, 200);
     assertSmoke(await res.json(), { kv: true });
+  } finally {
+    await mf.dispose();
+  }
+});
+
+test("workerd: the Hono middleware's cookie on a WebSocket handshake that a fetch returned (immutable headers)", async () => {
+  // An app that proxies a WebSocket returns the backend's 101, whose headers are immutable in
+  // workerd: the affinity cookie (a first visit, or a refresh) was appended to them in place and
+  // the upgrade failed with a 500 ("Can't modify immutable headers"). Copied with its socket now.
+  await run(join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", "dist-ws", "ws-app.mjs"], {
+    cwd: dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    timeout: 120_000,
+  });
+  const mf = new Miniflare({
+    workers: [
+      {
+        name: "app",
+        modules: true,
+        modulesRoot: join(dir, "dist-ws"),
+        scriptPath: join(dir, "dist-ws/ws-app.js"),
+        modulesRules: [
+          { type: "ESModule", include: ["**/*.js"] },
+          { type: "CompiledWasm", include: ["**/*.wasm"] },
+        ],
+        compatibilityDate: "2026-04-01",
+        serviceBindings: { BACKEND: "backend" },
+      },
+      {
+        name: "backend",
+        modules: true,
+        modulesRoot: dir,
+        scriptPath: join(dir, "ws-backend.mjs"),
+        compatibilityDate: "2026-04-01",
+      },
+    ],
+  });
+  try {
+    const res = await mf.dispatchFetch("http://app.test/", { headers: { upgrade: "websocket" } });
+    assert.equal(res.status, 101, res.status === 101 ? "" : await res.text());
+    assert.match(res.headers.getSetCookie().join("\n"), /^__Host-affinity=[^;]+; Max-Age=\d+; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+    assert.equal(res.headers.get("cache-control"), "private");
+    // The socket is the backend's.
+    const socket = res.webSocket;
+    socket.accept();
+    const echo = new Promise((ok) => socket.addEventListener("message", (event) => ok(event.data), { once: true }));
+    socket.send("hi");
+    assert.equal(await echo, "echo hi");
+    socket.close();
   } finally {
     await mf.dispose();
   }
