@@ -77,7 +77,7 @@ export interface SessionStoreConfig {
   cookieOptions?: Omit<CookieOptions, "maxAge">;
 }
 
-/** Where `load`, `find` and `update` take the session cookie from: its value, or the request (or headers) carrying it (of several cookies of its name, the first of the first four that names a live session). */
+/** Where `load`, `find` and `update` take the session cookie from: its value, the request (or headers) carrying it, or the text of a Cookie header (`request.headers.get("cookie")`: a text with a `=`, which no value of the cookie has); of several cookies of its name, the first of the first four that names a live session. */
 export type SessionCookieSource = string | Request | Headers | { headers: { get(name: string): string | null } } | null | undefined;
 
 /** A response whose headers can change (not one returned by `fetch`, whose headers are immutable): `applyCookies` and `clearCookies` append the `Set-Cookie` and make it private. */
@@ -690,13 +690,15 @@ const DEFAULT_COOKIE_NAME: &str = "__Host-sid";
 
 impl SessionStore {
     /// The session cookie's values from `source`: the value itself, or those of every cookie
-    /// of its name the request or headers carry, in order, up to `MAX_PRESENTED` (none when
-    /// absent): `Sessions::load_first` takes the first that names a live session.
+    /// of its name the request, headers or Cookie header text (a text with a `=`, which no
+    /// value of the cookie has) carry, in order, up to `MAX_PRESENTED` (none when absent):
+    /// `Sessions::load_first` takes the first that names a live session.
     fn cookie_values(&self, source: &JsValue) -> Result<Vec<String>, JsValue> {
-        if let Some(value) = source.as_string() {
-            return Ok(vec![value]);
-        }
-        let header = cookie_header(source)?.unwrap_or_default();
+        let header = match source.as_string() {
+            Some(value) if !value.contains('=') => return Ok(vec![value]),
+            Some(header) => header,
+            None => cookie_header(source)?.unwrap_or_default(),
+        };
         Ok(crate::cookie::get_all_tokens(&header, self.cookie.name())
             .take(MAX_PRESENTED)
             .map(str::to_owned)

@@ -990,7 +990,7 @@ test("of several cookies of its name, load, find and update take the first of fo
   for (const ahead of planted) {
     const cookie = [...ahead.map((v) => `sid=${v}`), `theme=dark`, `sid=${own.cookie}`].join("; ");
     const what = `${ahead.length} ahead: ${ahead[0].slice(0, 12)}`;
-    for (const source of [new Request("https://app.example/", { headers: { cookie } }), new Headers({ cookie }), { headers: { get: () => cookie } }]) {
+    for (const source of [new Request("https://app.example/", { headers: { cookie } }), new Headers({ cookie }), { headers: { get: () => cookie } }, cookie]) {
       const loaded = await store.load(source, { now: NOW + 1 });
       assert.equal(loaded.isNew, false, what);
       assert.deepEqual(loaded.get("cart"), ["book"], what);
@@ -1003,6 +1003,11 @@ test("of several cookies of its name, load, find and update take the first of fo
   // Four at most are read (a bound on the store reads one request costs): a fifth is not.
   const five = new Headers({ cookie: [...Array(4).fill(`sid=${ended.cookie}`), `sid=${own.cookie}`].join("; ") });
   assert.equal((await store.load(five, { now: NOW + 4 })).isNew, true);
+  assert.equal((await store.load(five.get("cookie"), { now: NOW + 4 })).isNew, true);
+  // The text of a Cookie header is read as one (it has a `=`); a cookie's value as itself.
+  assert.equal((await store.load(`theme=dark; sid=${own.cookie}`, { now: NOW + 4 })).isNew, false);
+  assert.equal((await store.load(`theme=dark; other=${own.cookie}`, { now: NOW + 4 })).isNew, true);
+  assert.equal((await store.load(own.cookie, { now: NOW + 4 })).isNew, false);
   assert.equal(await store.find(five, { now: NOW + 4 }), undefined);
   // None live: `find` is undefined when one named an ended session, else the first one's refusal.
   const none = (...values) => new Headers({ cookie: values.map((v) => `sid=${v}`).join("; ") });
