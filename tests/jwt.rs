@@ -19,7 +19,9 @@ use sha2::Sha256;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 mod common;
-use common::{key, one_character_changes, NOW, SECRET_1, SECRET_2};
+use common::{
+    expired_only_when_otherwise_valid, key, one_character_changes, NOW, SECRET_1, SECRET_2,
+};
 
 fn ring(keys: Vec<KeyConfig>) -> SessionTokens {
     SessionTokens::new(TokenConfig::new(keys)).unwrap()
@@ -630,19 +632,10 @@ fn an_expired_jwt_failing_another_check_is_refused_as_such() {
         NOW + 60
     );
     let jwt = craft(r#"{"alg":"HS256"}"#, &payload, SECRET_1);
-    let later = at(NOW + 90);
-    let err = |o: VerifyOptions| t.verify_jwt::<Value>(&jwt, &o).unwrap_err();
-    let expired = err(later.issuer("me").audience("web").min_issued_at(NOW));
-    assert_eq!(expired.code(), "expired");
-    assert_eq!(expired.claims::<Value>().unwrap()["iss"], "me");
-    for (options, code) in [
-        (later.issuer("you"), "wrong_issuer"),
-        (later.audience("api"), "wrong_audience"),
-        (later.min_issued_at(NOW + 1), "revoked"),
-    ] {
-        let e = err(options);
-        assert_eq!((e.code(), e.claims::<Value>()), (code, None));
-    }
+    let claims = expired_only_when_otherwise_valid(at(NOW + 90), |o| {
+        t.verify_jwt::<Value>(&jwt, &o).unwrap_err()
+    });
+    assert_eq!(claims["exp"], NOW + 60);
 }
 
 #[test]

@@ -20,7 +20,10 @@ mod common;
 macro_rules! token_kind_behaviours {
     ($kind:ident, $Tokens:ty, wrong_purpose: $wrong_purpose:literal) => {
         mod $kind {
-            use super::common::{key, one_character_changes, NOW, SECRET_1, SECRET_2};
+            use super::common::{
+                expired_only_when_otherwise_valid, key, one_character_changes, NOW, SECRET_1,
+                SECRET_2,
+            };
             use base64::engine::general_purpose::URL_SAFE_NO_PAD;
             use base64::Engine;
             use edge_session::{Error, KeyConfig, TokenConfig};
@@ -256,18 +259,10 @@ macro_rules! token_kind_behaviours {
                 let signed = json!({ "sub": "user-12345", "iss": "me", "aud": "web" });
                 let token = t.sign(&signed, NOW).unwrap();
                 let later = edge_session::VerifyOptions::at(NOW + 3600 + 30);
-                let err = |options| t.verify_with::<Value>(&token, &options).unwrap_err();
-                let expired = err(later.issuer("me").audience("web").min_issued_at(NOW));
-                assert_eq!(expired.code(), "expired");
-                assert_eq!(expired.claims::<Value>().unwrap()["aud"], "web");
-                for (options, code) in [
-                    (later.issuer("you"), "wrong_issuer"),
-                    (later.audience("api"), "wrong_audience"),
-                    (later.min_issued_at(NOW + 1), "revoked"),
-                ] {
-                    let e = err(options);
-                    assert_eq!((e.code(), e.claims::<Value>()), (code, None));
-                }
+                let claims = expired_only_when_otherwise_valid(later, |options| {
+                    t.verify_with::<Value>(&token, &options).unwrap_err()
+                });
+                assert_eq!(claims["sub"], "user-12345");
             }
 
             #[test]

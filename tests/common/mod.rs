@@ -1,7 +1,7 @@
 //! Fixtures shared by the token tests (`mod common;` in each): the clock, two secrets, keys.
 #![allow(dead_code)] // each test crate uses its own subset
 
-use edge_session::KeyConfig;
+use edge_session::{Error, KeyConfig, VerifyOptions};
 
 /// The time the tests sign and verify at.
 pub const NOW: u64 = 1_800_000_000;
@@ -46,4 +46,25 @@ pub fn one_character_changes(token: &str) -> Vec<String> {
         changes.extend(REFUSED.map(|c| with(at, 0, Some(c))));
     }
     changes
+}
+
+/// `expired` and its claims come only with a token that would otherwise verify: `verify` checks
+/// a token carrying `"iss":"me","aud":"web"`, issued at [`NOW`], with the options given, all
+/// `later` (past its end) ones. Passing every check, it is `expired`, and its claims come back;
+/// of another issuer or audience, or revoked, it is refused as such, with no claims.
+pub fn expired_only_when_otherwise_valid(
+    later: VerifyOptions<'static>,
+    verify: impl Fn(VerifyOptions<'static>) -> Error,
+) -> serde_json::Value {
+    let expired = verify(later.issuer("me").audience("web").min_issued_at(NOW));
+    assert_eq!(expired.code(), "expired");
+    for (options, code) in [
+        (later.issuer("you"), "wrong_issuer"),
+        (later.audience("api"), "wrong_audience"),
+        (later.min_issued_at(NOW + 1), "revoked"),
+    ] {
+        let e = verify(options);
+        assert_eq!((e.code(), e.claims::<serde_json::Value>()), (code, None));
+    }
+    expired.claims().expect("an expired token's claims")
 }
