@@ -20,8 +20,12 @@ import { createRemoteJWKSet, errors, jwtVerify } from "jose";
  *   unless `jwksUrl` says otherwise.
  * - `audience`: this origin's URL as the gateway's ORIGINS lists it (its `aud`).
  * - `cooldownDuration`: jose fetches the JWKS again on an unknown `kid` at most this often (ms).
+ * - `clockTolerance`: how far this origin's clock may be behind (or ahead of) the gateway's,
+ *   seconds. Without it an assertion signed in the current second was refused ("iat" in the
+ *   future) by an origin whose clock is a fraction of a second behind: the first requests of
+ *   each new signature (a login, every 2.5 minutes of a session) failed at random.
  */
-export function assertionVerifier({ issuer, audience, jwksUrl, cooldownDuration = 30_000 }) {
+export function assertionVerifier({ issuer, audience, jwksUrl, cooldownDuration = 30_000, clockTolerance = 5 }) {
   // jose checks no audience or issuer it is not given: an unset one would accept the assertions
   // the gateway makes for every other origin.
   if (!issuer || !audience) throw new TypeError("assertionVerifier: issuer and audience are required");
@@ -33,6 +37,7 @@ export function assertionVerifier({ issuer, audience, jwksUrl, cooldownDuration 
       algorithms: ["EdDSA", "ES256"],
       requiredClaims: ["iat", "exp", "status"],
       maxTokenAge: "5m",
+      clockTolerance,
       currentDate,
     });
     if (data !== undefined && data !== null && payload.data_sha256 !== sha256(String(data))) {

@@ -29,12 +29,15 @@ import jwt
 
 
 class AssertionVerifier:
-    def __init__(self, issuer, audience, jwks_url=None, cooldown=30):
+    def __init__(self, issuer, audience, jwks_url=None, cooldown=30, leeway=5):
         # cooldown: an unknown kid fetches the JWKS again at most this often (seconds).
+        # leeway: how far this origin's clock may be behind (or ahead of) the gateway's, seconds.
+        # Without it an assertion signed in the current second was refused (ImmatureSignatureError,
+        # iat in the future) by an origin whose clock is a fraction of a second behind.
         # PyJWT checks no issuer it is not given (None): required here, as the audience.
         if not issuer or not audience:
             raise ValueError("AssertionVerifier: issuer and audience are required")
-        self.issuer, self.audience = issuer, audience
+        self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.jwks = jwt.PyJWKClient(jwks_url or issuer + "/.well-known/jwks.json",
                                     cooldown_duration=cooldown)
 
@@ -51,7 +54,8 @@ class AssertionVerifier:
         # kid) is an InvalidAlgorithmError, where PyJWT given the key raised TypeError.
         algorithms = [a for a in ("EdDSA", "ES256") if a == key.algorithm_name]
         claims = jwt.decode(token, key.key, algorithms=algorithms, issuer=self.issuer,
-                            audience=self.audience, options={"require": ["iat", "exp", "status"]})
+                            audience=self.audience, leeway=self.leeway,
+                            options={"require": ["iat", "exp", "status"]})
         if data is not None and claims.get("data_sha256") != sha256(data):
             raise jwt.InvalidTokenError("x-session-data is not the data the assertion signed")
         return claims

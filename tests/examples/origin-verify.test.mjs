@@ -104,6 +104,60 @@ except jwt.InvalidTokenError as e:
   assert.equal(run.status, 3, run.out);
 });
 
+/** verify.py run as a script (audience http://10.0.0.1:8080, the JWKS at `url`) over `lines`:
+ * its JSON answer to each. */
+async function verifyPyScript(url, lines) {
+  const run = await new Promise((done) => {
+    const p = spawn("python3", [join(ROOT, "examples/origin-verify/verify.py"), ISSUER, "http://10.0.0.1:8080", url], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (status) => done({ status, out, err }));
+    p.stdin.end(lines.join("\n") + "\n");
+  });
+  assert.equal(run.status, 0, run.err);
+  return run.out.trim().split("\n").map((l) => JSON.parse(l));
+}
+
+// The gateway signs with its own clock (iat in whole seconds); an origin whose clock is behind
+// it, by less than a second even, saw a fresh assertion's iat in its future: jose (maxTokenAge
+// checks iat) and PyJWT refused it, so each new signature's first requests (a login's, and one
+// every 2.5 minutes of a session) failed at random. Both verifiers allow 5 seconds of skew, and
+// still refuse an iat further ahead.
+test("verify.mjs and verify.py: an origin whose clock is a few seconds behind the gateway's", async () => {
+  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
+  const keys = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
+  await new Promise((ok) => keys.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${keys.address().port}/.well-known/jwks.json`;
+  const now = Math.floor(Date.now() / 1000);
+  const signedAt = (iat) =>
+    new SignJWT({ status: "valid", sub: "alice" })
+      .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
+      .setIssuer(ISSUER)
+      .setAudience("http://10.0.0.1:8080")
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 300)
+      .sign(privateKey);
+  const [behind, far] = [await signedAt(now + 3), await signedAt(now + 60)];
+  try {
+    const verify = assertionVerifier({ issuer: ISSUER, audience: "http://10.0.0.1:8080", jwksUrl: url });
+    const at = new Date(now * 1000);
+    assert.equal((await verify(behind, { currentDate: at })).sub, "alice");
+    await assert.rejects(verify(far, { currentDate: at }), { code: "ERR_JWT_CLAIM_VALIDATION_FAILED" });
+    const results = await verifyPyScript(url, [behind, far]);
+    assert.deepEqual(
+      results.map((r) => r.ok || r.error),
+      [true, "ImmatureSignatureError"],
+    );
+  } finally {
+    keys.close();
+  }
+});
+
 // With STORE on the gateway sends the session data in x-session-data and its SHA-256 in the
 // assertion (data_sha256). A request that reaches the origin directly could bring a replayed
 // assertion with data of its own: both verifiers refuse data that is not the data signed.
@@ -135,19 +189,7 @@ test("verify.mjs and verify.py: the session data only when it is the data the as
     }
     // verify.py as a script: an assertion per line, a tab and its data after it.
     const lines = [bound, `${bound}\t${data}`, `${bound}\t{"cart":[]}`, `${none}\t${data}`, `${none}\t`];
-    const run = await new Promise((done) => {
-      const p = spawn("python3", [join(ROOT, "examples/origin-verify/verify.py"), ISSUER, "http://10.0.0.1:8080", url], {
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.stderr.on("data", (d) => (err += d));
-      p.on("close", (status) => done({ status, out, err }));
-      p.stdin.end(lines.join("\n") + "\n");
-    });
-    assert.equal(run.status, 0, run.err);
-    const results = run.out.trim().split("\n").map((l) => JSON.parse(l));
+    const results = await verifyPyScript(url, lines);
     assert.deepEqual(
       results.map((r) => r.ok || r.error),
       [true, true, "InvalidTokenError", "InvalidTokenError", "InvalidTokenError"],
