@@ -43,6 +43,7 @@ use serde_json::{Map, Value};
 
 use crate::codec::{b64_decode, b64_encode, put_varint, Reader};
 use crate::error::{Error, Result};
+use crate::json::{self, ObjectError};
 use crate::keys::{signing_key, KeyRing, MAX_KEY_ID_BYTES};
 use crate::time::UnixTime;
 
@@ -52,9 +53,6 @@ const TAG_BYTES: usize = 16;
 const AD_DOMAIN: &[u8] = b"edge-session record";
 /// Format, kid length, a 1-byte kid, nonce, two 1-byte varints, subject, `{}`, tag.
 const MIN_RECORD_BYTES: usize = 3 + NONCE_BYTES + 3 + 2 + TAG_BYTES;
-/// How deep the data may nest arrays and objects (the data object one of them): as deep as
-/// serde_json's reader, which `open` parses it with, takes.
-const MAX_NESTING: usize = 127;
 /// The length of a session id, in bytes (128 random bits).
 pub const ID_BYTES: usize = 16;
 
@@ -136,9 +134,10 @@ impl RecordKeys {
         nonce: [u8; NONCE_BYTES],
     ) -> Result<String> {
         let json =
-            serde_json::to_vec(&record.data).map_err(|e| Error::InvalidClaims(e.to_string()))?;
-        // Sealed, data `open` cannot read would store a session no load reads.
-        if nesting(&json) > MAX_NESTING {
+            serde_json::to_string(&record.data).map_err(|e| Error::InvalidClaims(e.to_string()))?;
+        // Sealed, data `open` cannot read would store a session no load reads: the crate's one
+        // reader of objects refuses nesting past serde_json's, which `open` parses with.
+        if json::members(&json) == Err(ObjectError::TooDeep) {
             return Err(Error::InvalidClaims("session data nested too deep".into()));
         }
         let (kid, cipher) = signing_key(&self.keys)?;
@@ -157,7 +156,7 @@ impl RecordKeys {
                 out.extend_from_slice(s.as_bytes());
             }
         }
-        out.extend_from_slice(&json);
+        out.extend_from_slice(json.as_bytes());
         // Everything after the header and the nonce, just written.
         let plaintext = out
             .get_mut(header_len + NONCE_BYTES..)
@@ -240,28 +239,6 @@ impl RecordKeys {
             stale_key: index > 0,
         })
     }
-}
-
-/// How deep `json`, as serde_json writes it, nests arrays and objects.
-fn nesting(json: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut quoted) = (0usize, 0, false);
-    let mut bytes = json.iter();
-    while let Some(b) = bytes.next() {
-        match b {
-            // Only in a string: the escaped byte is text.
-            b'\\' => {
-                bytes.next();
-            }
-            b'"' => quoted = !quoted,
-            b'[' | b'{' if !quoted => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' if !quoted => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 fn associated_data(header: &[u8], id: &[u8; ID_BYTES], version: u64) -> Vec<u8> {
@@ -447,10 +424,10 @@ mod tests {
             data.insert("x".into(), serde_json::from_str(&value).unwrap());
             Record::new(data, 1_800_000_000)
         };
-        let deepest = nested(MAX_NESTING);
+        let deepest = nested(127);
         let sealed = k.seal(&[1; 16], 1, &deepest).unwrap();
         assert_eq!(k.open(&[1; 16], 1, &sealed).unwrap().record, deepest);
-        let deeper = k.seal(&[1; 16], 1, &nested(MAX_NESTING + 1));
+        let deeper = k.seal(&[1; 16], 1, &nested(128));
         assert_eq!(deeper.unwrap_err().code(), "invalid_claims");
         // Brackets in strings are text, not nesting.
         let mut text = Record::new(Map::new(), 1_800_000_000);
