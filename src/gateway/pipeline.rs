@@ -872,8 +872,10 @@ impl Gateway {
             let public = |url: &str| {
                 on(origin, url).or_else(|| {
                     // A path (`/…`, `//…`) is on the answering origin's host, no other's.
-                    let full = !url.starts_with('/');
-                    origins.iter().filter(|_| full).find_map(|o| on(o, url))
+                    if url.starts_with('/') {
+                        return None;
+                    }
+                    origins.iter().find_map(|o| on(o, url))
                 })
             };
             for (name, value) in out.iter_mut() {
