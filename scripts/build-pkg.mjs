@@ -16,7 +16,7 @@
 //
 // The entries (npm/{workerd,edge-light,deno,node,browser}.js) are written for the base; each
 // subpath's (pkg/store/, pkg/assertion/, pkg/dbsc/) are the same files with the subpath's own wasm. node.cjs (CommonJS, Node's `require`)
-// is node.js bundled by esbuild. The types (index.d.ts, and index.d.cts for `require`) are
+// is node.js bundled by esbuild, hono.cjs hono.js in CommonJS. The types (index.d.ts, and index.d.cts for `require`) are
 // wasm-bindgen's declarations without its init functions (no init step to call) plus api.d.ts.
 //
 // ERROR_CODES (error-codes.js) is generated from `Error::code` in src/error.rs, and the build
@@ -150,6 +150,25 @@ async function commonjs(out, name, dir) {
   if (result.errors.length) fail("esbuild failed");
 }
 
+/**
+ * hono.cjs and hono.d.cts: edge-session/hono for `require` (Node before 20.19 cannot require an
+ * ES module). hono.js imports the library only with `import()`, which CommonJS has too: the
+ * same module in the other format, not a bundle.
+ */
+async function honoCommonjs(out) {
+  const result = await build({
+    entryPoints: [join(SRC, "hono.js")],
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    outfile: join(out, "hono.cjs"),
+    banner: { js: "// Written by scripts/build-pkg.mjs: hono.js for require(), by esbuild." },
+    logLevel: "warning",
+  });
+  if (result.errors.length) fail("esbuild failed (hono.cjs)");
+  copyFileSync(join(SRC, "hono.d.ts"), join(out, "hono.d.cts"));
+}
+
 function copyRest(from, to) {
   for (const f of readdirSync(from, { withFileTypes: true })) {
     if (!f.isFile() || SPECIAL.has(f.name) || !/\.(js|d\.ts)$/.test(f.name)) continue;
@@ -178,6 +197,7 @@ async function main() {
   );
   await commonjs(base, "edge_session", ".");
   for (const { out, name, dir } of subpaths) await commonjs(out, name, dir);
+  await honoCommonjs(base);
 
   const pkg = JSON.parse(read(join(SRC, "package.json")));
   pkg.version = version;

@@ -5,6 +5,8 @@
 // and verified, device-bound session proofs made by WebCrypto and verified) runs on
 //
 //   Node (ES modules and CommonJS), Deno, Bun      the package as each resolves it, no flags
+//                                                   (and edge-session/hono by require() where
+//                                                   Node cannot require an ES module)
 //   Node, a server bundled by esbuild               ESM and CJS, the wasm copied next to the
 //                                                   bundle (and the error without it)
 //   workerd                                         bundled by wrangler (`wrangler deploy
@@ -80,7 +82,7 @@ test("the tarball holds the package and nothing else", () => {
     assert.ok(types.length > 0, `${subpath} has types`);
   }
   const installed = join(dir, "node_modules/edge-session");
-  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
+  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "hono.cjs", "hono.d.cts", "README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
     assert.ok(readFileSync(join(installed, f)).length > 0, f);
   }
   // The published types declare no init function: there is none to call.
@@ -93,6 +95,27 @@ test("Node, ES modules", async () => {
 
 test("Node, CommonJS", async () => {
   assertSmoke(await smokeProcess(process.execPath, ["run-cjs.cjs"]));
+});
+
+// edge-session/hono through require() where Node cannot require an ES module (before 20.19;
+// `--no-experimental-require-module` makes this Node one of those): a login, then its cookie read.
+test("Node, CommonJS: edge-session/hono without require(esm)", async () => {
+  const script = `
+    const { Hono } = require("hono");
+    const { SessionTokens } = require("edge-session");
+    const { sessionTokens, login } = require("edge-session/hono");
+    const app = new Hono();
+    app.use(sessionTokens(new SessionTokens({ keys: [{ id: "k1", secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" }] })));
+    app.post("/login", (c) => { login(c, { sub: "ann" }); return c.text("ok"); });
+    app.get("/", (c) => c.json(c.get("session")));
+    (async () => {
+      const res = await app.request("/login", { method: "POST" });
+      const cookie = res.headers.getSetCookie()[0].split(";")[0];
+      const me = await (await app.request("/", { headers: { cookie } })).json();
+      console.log("SUB " + me.sub);
+    })();`;
+  const { stdout } = await run(process.execPath, ["--no-experimental-require-module", "-e", script], { cwd: dir, timeout: 120_000 });
+  assert.equal(stdout.trim(), "SUB ann");
 });
 
 // A server bundled by esbuild (as for a Lambda, or Vite SSR with the package not external): the
