@@ -624,6 +624,13 @@ pub fn store_record(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // The gateway
 
+/// The origins' addresses in the gateway's `ORIGINS`: one with a base path.
+const ORIGIN_URLS: [&str; 3] = [
+    "http://127.0.0.1:9001",
+    "http://10.0.0.2:8080/app",
+    "https://c.example",
+];
+
 /// The gateway's settings for flag bits `flags & 0x1f`: bits 0-1 the affinity mode (cookie,
 /// header, IP, or URL with `DBSC = "on"`), bit 2 a KV store, bits 3-4 the session format
 /// (compact, sealed, JWT, or compact with `DIRECTIVE_NONCE = "on"`).
@@ -633,8 +640,14 @@ pub fn gateway_vars(flags: u8) -> Vec<(&'static str, String)> {
     let mut vars = vec![
         (
             "ORIGINS",
-            r#"[{"id":"a","url":"http://127.0.0.1:9001"},{"id":"b","url":"http://10.0.0.2:8080/app"},{"id":"c","url":"https://c.example"}]"#
-                .to_owned(),
+            serde_json::to_string(
+                &ORIGIN_URLS
+                    .iter()
+                    .zip(["a", "b", "c"])
+                    .map(|(url, id)| serde_json::json!({ "id": id, "url": url }))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("ORIGINS"),
         ),
         (
             "SESSION_KEYS",
@@ -856,6 +869,7 @@ pub fn gateway(data: &[u8]) {
     let finished = gw.finish(&attempt, &origin, now, &entropy);
     check_to_client(&finished);
     check_carried(&attempt, &finished);
+    check_location(url, &finished);
 
     if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
         session_headers("retry", &next);
@@ -864,6 +878,7 @@ pub fn gateway(data: &[u8]) {
         let finished = gw.finish(&next, &origin, now, &entropy);
         check_to_client(&finished);
         check_carried(&next, &finished);
+        check_location(url, &finished);
         let _ = gw.retry(&req, &next, now, &entropy);
     }
 }
@@ -956,6 +971,39 @@ fn check_to_client(finished: &Result<Answer, Page>) {
             assert!(
                 !reads_as_session_header(name),
                 "gateway: the origin's {name:?}: {value:?} reaches the client"
+            );
+        }
+    }
+}
+
+/// For a request to the public host `https://app.example`, no `Location` reaches the client on
+/// an origin's own address (under its base path): such a redirect moves to the public host.
+fn check_location(url: &str, finished: &Result<Answer, Page>) {
+    let (Some(_), Ok(out)) = (url.strip_prefix("https://app.example/"), finished) else {
+        return;
+    };
+    for (_, location) in out
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
+    {
+        for base in ORIGIN_URLS {
+            // The scheme and host in any case; the base path as it is.
+            let host_end = base.find("://").map_or(0, |i| i + 3);
+            let host_end = base[host_end..]
+                .find('/')
+                .map_or(base.len(), |i| i + host_end);
+            let (head, base) = (location.as_bytes(), base.as_bytes());
+            let rest = head
+                .get(..base.len())
+                .filter(|head| {
+                    head[..host_end].eq_ignore_ascii_case(&base[..host_end])
+                        && head[host_end..] == base[host_end..]
+                })
+                .map(|_| &head[base.len()..]);
+            assert!(
+                !rest.is_some_and(|r| matches!(r.first(), None | Some(b'/' | b'?' | b'#'))),
+                "gateway: a Location on an origin's address: {location:?}"
             );
         }
     }

@@ -806,6 +806,22 @@ mod seeds {
                 ),
             ),
             (
+                "redirect_spellings",
+                g(
+                    0,
+                    &[
+                        "GET",
+                        HOME,
+                        "",
+                        "location: HTTP://127.1:9001?x",
+                        "location: https://C.example#f",
+                        "location: http://10.0.0.2:8080/app",
+                        "location: http://10.0.0.2:8080/apple",
+                        "refresh: 0; url=http://127.0.0.1:80/x",
+                    ],
+                ),
+            ),
+            (
                 "garbage",
                 g(0xff, &["\u{0}", "\u{1f600}", ":", "::", "", ":", ""]),
             ),
