@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Three rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
+// Four rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
 // every wasm-pack build of the JS library). Each fails the build when the glue no longer has the
 // shape it rewrites (a wasm-bindgen that changed it), rather than leaving it unrewritten.
 //
@@ -19,6 +19,13 @@
 //    glue's import object together: the hex digits do not compress, about 1,000 B of the JS
 //    library's gzipped wasm. The names were never anyone's to read: the glue hands the wasm its
 //    import object and nothing else looks at it. Run again on its own output, it renames nothing.
+// 4. A method of an instance freed (`free()`, `Symbol.dispose`), or of something that is no
+//    instance of its class (`SealedTokens.prototype.sign.call(sessionTokens)`), throws a
+//    `TypeError` before it reaches the wasm, and so does a freed instance given as an argument
+//    (`store.commit(session)`); `free()` of a freed instance does nothing. wasm-bindgen's glue
+//    handed the wasm the null pointer of a freed instance (or another class's, read as its own),
+//    and the wasm threw its error through its own frames: each call left its stack pointer moved,
+//    and some 20,000 calls later every call of the module failed, other instances' too.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -152,6 +159,44 @@ function shortImports(file, glue, wasmFile) {
   return { glue: glue.slice(0, start) + imports + glue.slice(end), wasm: Buffer.concat(out) };
 }
 
+// Rewrite 4's check, first in every method of a class (but its constructor) and in
+// `_assertClass`: true when `self`, an instance of `klass`, is not freed.
+const LIVE = `function _assertLive(self, klass, freeing) {
+    if (!(self instanceof klass)) throw new TypeError(\`expected instance of \${klass.name}\`);
+    if (self.__wbg_ptr) return true;
+    if (!freeing) throw new TypeError(\`\${klass.name} used after free()\`);
+    return false;
+}
+
+`;
+const CLASSES = /^((?:export )?class (\w+) \{\n)([\s\S]*?)^\}\n/gm;
+// A method, getter or setter (not `static`) and its body, up to its closing brace.
+const METHOD = /^    ((?:get |set )?)(\w+)\([^)\n]*\) \{\n(?=([\s\S]*?)\n    \}\n)/gm;
+const ASSERT_CLASS = "function _assertClass(instance, klass) {\n";
+
+// Rewrite 4: `glue` with its classes' methods checked (unchanged when checked already).
+function checkLive(file, glue) {
+  if (glue.includes("function _assertLive(")) return glue;
+  let classes = 0;
+  glue = glue.replace(CLASSES, (_, head, klass, body) => {
+    classes++;
+    const checked = body.replace(METHOD, (method, kind, name, inner) => {
+      const free = name === "free" && kind === "";
+      if (name === "constructor" || name === "__destroy_into_raw" || (!free && !inner.includes("this.__wbg_ptr"))) return method;
+      const check = free
+        ? `        if (!_assertLive(this, ${klass}, true)) return;\n`
+        : `        _assertLive(this, ${klass});\n`;
+      return method + check;
+    });
+    if (!checked.includes("_assertLive(this")) fail(file, `class ${klass}: no method to check`);
+    return `${head}${checked}}\n`;
+  });
+  if (classes === 0) fail(file, "no class to check the methods of");
+  if (glue.includes(ASSERT_CLASS)) glue = glue.replace(ASSERT_CLASS, `${ASSERT_CLASS}    _assertLive(instance, klass);\n`);
+  const at = glue.indexOf("\nfunction __wbg_get_imports() {\n");
+  return glue.slice(0, at + 1) + LIVE + glue.slice(at + 1);
+}
+
 for (const file of process.argv.slice(2)) {
   const wasmFile = file.replace(/\.js$/, "_bg.wasm");
   const short = shortImports(file, readFileSync(file, "utf8"), wasmFile);
@@ -160,6 +205,7 @@ for (const file of process.argv.slice(2)) {
     fail(file, `_assertClass throws something other than \`${FROM}\``);
   }
   glue = glue.replaceAll(FROM, TO);
+  glue = checkLive(file, glue);
   if (WRAPPER.test(glue)) {
     glue = glue.replace(WRAPPER, "");
     for (const name of THROWING) {

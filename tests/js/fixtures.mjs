@@ -51,6 +51,19 @@ export const sessionTokens = (extra = {}) => new pkg.SessionTokens({ keys: KEYS_
 export const sealedTokens = (extra = {}) => new pkg.SealedTokens({ keys: KEYS_1, ...extra });
 
 /**
+ * Checks that a new instance made by `make` (`sessionTokens` or `sealedTokens`), and `tokens`
+ * when given, still sign and verify, and refuse a forged token (signed with another secret under
+ * the key id k1) with `bad_signature`: after a call that could have left the wasm broken.
+ */
+export const assertStillWorks = (make, tokens = make()) => {
+  const forged = make({ keys: [{ id: "k1", secret: SECRET_2 }] }).sign({ sub: "u" }, { now: NOW });
+  for (const t of [tokens, make()]) {
+    assert.equal(t.verify(t.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
+    assert.equal(codeOf(() => t.verify(forged, { now: NOW })), "bad_signature");
+  }
+};
+
+/**
  * The `.code` of the error `fn` throws, after checking it is what this library throws: an
  * `Error` named "EdgeSessionError" with a message.
  */

@@ -459,6 +459,33 @@ test("call options, cookie sources and responses whose getter (or Proxy) throws:
   assert.equal((await store.find(session.cookie, { now: NOW + 1 })).get("a"), 1);
 });
 
+test("a freed store or Session (free(), Symbol.dispose) throws a TypeError, and the store keeps working", async () => {
+  // wasm-bindgen's error for a freed instance's null pointer went through the wasm's frames: each
+  // call left its stack pointer moved, and some 20,000 later every call of the module failed.
+  const store = new SessionStore({ keys });
+  const freed = await store.load(undefined, { now: NOW });
+  freed.free();
+  const freedStore = new SessionStore({ keys });
+  freedStore.free();
+  const calls = [
+    () => store.commit(freed, { now: NOW }),
+    () => store.setCookie(freed, { now: NOW }),
+    () => freed.set("a", 1),
+    () => freed.data,
+    () => freedStore.load(undefined, { now: NOW }),
+    () => freedStore.clearCookie(),
+  ];
+  for (let i = 0; i < 30_000; i++) {
+    assert.throws(calls[i % calls.length], TypeError, `${i}`);
+    freed.free();
+    freedStore[Symbol.dispose]?.();
+  }
+  const session = await store.load(undefined, { now: NOW });
+  session.set("a", 1);
+  assert.equal(await store.commit(session, { now: NOW }), "created");
+  assert.equal((await store.find(session.cookie, { now: NOW + 1 })).get("a"), 1);
+});
+
 test("call options with a name that is none of their options are refused, never ignored", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });

@@ -2,7 +2,7 @@
 // `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { NOW, SECRET_1, SECRET_2, codeOf, sealedTokens, sessionTokens, vectors, pkg } from "./fixtures.mjs";
+import { NOW, SECRET_1, SECRET_2, assertStillWorks, codeOf, sealedTokens, sessionTokens, vectors, pkg } from "./fixtures.mjs";
 
 const { SessionTokens } = pkg;
 
@@ -225,6 +225,41 @@ test("claims nested more than 127 levels deep are refused as such, not as \"not 
   for (const sign of [(c) => tokens.sign(c), (c) => tokens.signJwt(c), (c) => sealedTokens().sign(c)]) {
     assert.throws(() => sign(nested(127)), (e) => e.code === "invalid_claims" && /nested more than 127/.test(e.message));
   }
+});
+
+test("a freed instance (free(), Symbol.dispose) throws a TypeError from every method, and the module keeps working", () => {
+  // A method of a freed instance reached the wasm with a null pointer, and wasm-bindgen's error
+  // for it went through the wasm's frames: each call left the stack pointer moved (and the
+  // token's copy and the options' table slot behind), and some 20,000 such calls later every
+  // call of the module failed with "memory access out of bounds", other instances' too. free()
+  // twice (a `using` and a free(), say) did the same.
+  for (const [name, make] of [["SessionTokens", sessionTokens], ["SealedTokens", sealedTokens]]) {
+    const freed = make();
+    const token = freed.sign({ sub: "u" }, { now: NOW });
+    freed.free();
+    const calls = [
+      () => freed.verify(token, { now: NOW }),
+      () => freed.verifyDetailed(token, { now: NOW }),
+      () => freed.refresh(token, { now: NOW }),
+      () => freed.sign({ sub: "u" }, { now: NOW }),
+    ];
+    if (name === "SessionTokens") calls.push(() => freed.signJwt({ sub: "u" }), () => freed.verifyJwt(token));
+    for (let i = 0; i < 30_000; i++) {
+      assert.throws(calls[i % calls.length], TypeError, `${name} ${i}`);
+      freed.free();
+      freed[Symbol.dispose]?.();
+    }
+    assertStillWorks(make);
+  }
+  // A method given another class's instance as `this` read it as its own: a TypeError too.
+  const tokens = sessionTokens();
+  const sealed = sealedTokens();
+  assert.throws(() => pkg.SealedTokens.prototype.sign.call(tokens, { sub: "u" }, { now: NOW }), TypeError);
+  assert.throws(() => SessionTokens.prototype.verify.call(sealed, "x", { now: NOW }), TypeError);
+  assert.throws(() => SessionTokens.prototype.free.call(sealed), TypeError);
+  assert.throws(() => Object.create(SessionTokens.prototype).sign({}), TypeError);
+  assert.equal(sealed.verify(sealed.sign({ sub: "s" }, { now: NOW }), { now: NOW }).sub, "s");
+  assert.equal(tokens.verify(tokens.sign({ sub: "t" }, { now: NOW }), { now: NOW }).sub, "t");
 });
 
 test("garbage, huge and non-string inputs never crash the instance", () => {
