@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Four rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
+// Five rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
 // every wasm-pack build of the JS library). Each fails the build when the glue no longer has the
 // shape it rewrites (a wasm-bindgen that changed it), rather than leaving it unrewritten.
 //
@@ -26,6 +26,10 @@
 //    handed the wasm the null pointer of a freed instance (or another class's, read as its own),
 //    and the wasm threw its error through its own frames: each call left its stack pointer moved,
 //    and some 20,000 calls later every call of the module failed, other instances' too.
+// 5. A string argument (a token, a cookie's name or value) that is not a string throws a
+//    `TypeError` before anything is taken of the wasm memory for its copy (a String object is
+//    read as its string): wasm-bindgen's glue took `arg.length` bytes first, never given back,
+//    so `verify({ length: 2 ** 27 })` (a token from a JSON body) took 128 MiB of it each time.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -173,6 +177,13 @@ const CLASSES = /^((?:export )?class (\w+) \{\n)([\s\S]*?)^\}\n/gm;
 // A method, getter or setter (not `static`) and its body, up to its closing brace.
 const METHOD = /^    ((?:get |set )?)(\w+)\([^)\n]*\) \{\n(?=([\s\S]*?)\n    \}\n)/gm;
 const ASSERT_CLASS = "function _assertClass(instance, klass) {\n";
+// Rewrite 5: the head of wasm-bindgen's copy of a string into the wasm, and its check.
+const PASS_STRING = "function passStringToWasm0(arg, malloc, realloc) {\n";
+const STRING_CHECK = `    if (typeof arg !== "string") {
+        if (!(arg instanceof String)) throw new TypeError(\`expected a string, not \${arg === null ? "null" : typeof arg}\`);
+        arg = String(arg);
+    }
+`;
 
 // Rewrite 4: `glue` with its classes' methods checked (unchanged when checked already).
 function checkLive(file, glue) {
@@ -206,6 +217,10 @@ for (const file of process.argv.slice(2)) {
   }
   glue = glue.replaceAll(FROM, TO);
   glue = checkLive(file, glue);
+  if (!glue.includes(PASS_STRING + STRING_CHECK)) {
+    if (glue.split(PASS_STRING).length !== 2) fail(file, `no \`${PASS_STRING.trim()}\` to check the string in`);
+    glue = glue.replace(PASS_STRING, PASS_STRING + STRING_CHECK);
+  }
   if (WRAPPER.test(glue)) {
     glue = glue.replace(WRAPPER, "");
     for (const name of THROWING) {
