@@ -86,12 +86,9 @@ impl SessionTokens {
     // `verifyJwt`, rather than one answering a number for a forged token.
     #[wasm_bindgen(js_name = __verifyJwt, unchecked_return_type = "VerifiedJwtClaims")]
     pub fn verify_jwt(&self, token: &str, options: Option<VerifyOptions>) -> f64 {
-        claims_or_thrown(
-            with_verify_options(options.as_deref(), |o| {
-                self.core.verify_jwt_claims(token, o)
-            }),
-            &self.kept,
-        )
+        claims_or_thrown(with_verify_options(options.as_deref(), |o| {
+            self.core.verify_jwt_claims(token, o)
+        }))
     }
 
     /// Like `verifyJwt`, also returning the id of the key that verified the token and whether

@@ -53,9 +53,6 @@ macro_rules! token_class {
         pub struct $class {
             pub(super) core: $core,
             ttl: u64,
-            /// The claims of the last `verify` (or `verifyJwt`), kept for the glue
-            /// (src/js/thrown.rs).
-            pub(super) kept: std::cell::Cell<String>,
         }
 
         #[wasm_bindgen]
@@ -68,7 +65,7 @@ macro_rules! token_class {
                 let config = $crate::js::config::token_config(&config)?;
                 let ttl = config.ttl_seconds;
                 let core = <$core>::new(config).map_err($crate::js::js_error)?;
-                Ok($class { core, ttl, kept: Default::default() })
+                Ok($class { core, ttl })
             }
 
             $(#[doc = $sign_doc])*
@@ -100,7 +97,6 @@ macro_rules! token_class {
                     $crate::js::claims::with_verify_options(options.as_deref(), |o| {
                         self.core.verify_claims_with(token, o)
                     }),
-                    &self.kept,
                 )
             }
 

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as jose from "jose";
-import { NOW, bytes, b64url, KEY_1, KEY_2, SECRET_1, SECRET_2, codeOf, sessionTokens, sealedTokens, vectors, pkg } from "./fixtures.mjs";
+import { NOW, bytes, b64url, KEY_1, KEY_2, SECRET_1, SECRET_2, assertStillWorks, codeOf, sessionTokens, sealedTokens, vectors, pkg } from "./fixtures.mjs";
 
 const { SessionTokens } = pkg;
 const at = (seconds) => new Date(seconds * 1000);
@@ -276,6 +276,30 @@ test("a lookup's exception, of any value, is what verify, verifyJwt and sealed v
     assert.equal(codeOf(() => verify({ now: NOW, minIssuedAt: revoking })), "revoked");
     // After a failure, a good call returns its claims.
     assert.equal(verify({ now: NOW }).sub, "u");
+  }
+});
+
+test("a lookup that frees its own instance: the call still answers its claims, and the module keeps working", () => {
+  // The claims verify answers were kept in the instance for the glue to read once the call
+  // returned; freed during the call (its `free()` throws while the call holds it, but the
+  // instance goes once the call ends), the glue read them from freed memory: a SyntaxError of
+  // JSON.parse on the allocator's bytes, or claims of whatever lay there.
+  // The free() throws (wasm-bindgen's "attempted to take ownership ... while it was borrowed");
+  // caught, the lookup answers undefined.
+  const freeing = (t) => ({ now: NOW, minIssuedAt: () => { try { t.free(); } catch {} } });
+  const claims = { sub: "u", pad: "p".repeat(40) };
+  const calls = [
+    ["verify", sessionTokens, (t) => t.verify(t.sign(claims, { now: NOW }), freeing(t))],
+    ["verifyJwt", sessionTokens, (t) => t.verifyJwt(t.signJwt(claims, { now: NOW }), freeing(t))],
+    ["sealed verify", sealedTokens, (t) => t.verify(t.sign(claims, { now: NOW }), freeing(t))],
+  ];
+  for (const [name, make, call] of calls) {
+    for (let i = 0; i < 100; i++) {
+      const tokens = make();
+      assert.deepEqual(call(tokens), { ...claims, iat: NOW, exp: NOW + 3600 }, `${name} ${i}`);
+      assert.throws(() => tokens.sign(claims), TypeError, `${name}: freed once the call ended`);
+    }
+    assertStillWorks(make);
   }
 });
 
