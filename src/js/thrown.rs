@@ -5,10 +5,11 @@
 //! JavaScript values and returns them as a multi-value array (about 8% of a compact `verify` in
 //! workerd), and the claims object made by a call from the wasm into JavaScript costs a crossing
 //! more (about 6%). These methods return a number instead ([`claims_or_thrown`]): where the
-//! verified claims lie in the wasm memory (kept by the module until its next such call, not by
-//! the instance, which a `minIssuedAt` lookup may have freed during the call: it goes once the
-//! call ends, before the glue reads), which the glue reads once the call has returned (`claims_at`, src/js/object.rs), or -1 when the call failed,
-//! its error kept here for the glue to throw (`__edgeSessionThrown()`). `scripts/glue.mjs`
+//! verified claims lie in the wasm memory, which the glue reads once the call has returned
+//! (`claims_at`, src/js/object.rs), or -1 when the call failed, its error kept here for the glue
+//! to throw (`__edgeSessionThrown()`). The claims are kept by the module until its next such
+//! call, not by the instance: a `minIssuedAt` lookup may have freed the instance during the
+//! call, and then it goes once the call ends, before the glue reads. `scripts/glue.mjs`
 //! rewrites the glue so after each wasm-pack build. The wasm exports them as `__verify` and
 //! `__verifyJwt`, which only that rewrite names `verify` and `verifyJwt` (glue and types): a glue
 //! it did not rewrite has neither, and a caller's `verify` throws a `TypeError` rather than
