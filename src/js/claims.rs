@@ -8,7 +8,7 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::object::claims_to_js;
+use super::object::{call, claims_to_js};
 use super::{
     call_now, call_option, js_error, now_or_clock, read_call_options, seconds, text, CallOption,
     CallOptions,
@@ -125,7 +125,7 @@ impl Options {
 
 /// Calls a `minIssuedAt` lookup with the verified claims.
 fn call_lookup(function: &Function, claims: &str) -> Result<Option<UnixTime>, JsValue> {
-    let min = function.call1(&JsValue::UNDEFINED, &claims_to_js(claims)?)?;
+    let min = call(function, &claims_to_js(claims)?)?;
     if min.is_undefined() || min.is_null() {
         return Ok(None);
     }

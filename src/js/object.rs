@@ -164,6 +164,17 @@ export function claims_object(start, length) {
     new Uint8Array(memory.buffer)[threwAt] = 1;
   }
 }
+// `f(arg)`, or what it threw, its flag set: wasm-bindgen's `catch` imports that return a value
+// (`Function::call1`'s) keep a slot of its table of JavaScript values for each exception, never
+// given back.
+export function call_caught(f, arg) {
+  try {
+    return f(arg);
+  } catch (e) {
+    thrown = e;
+    new Uint8Array(memory.buffer)[threwAt] = 1;
+  }
+}
 // The claims `verify` kept for the glue (src/js/thrown.rs): `at` is start * 2^21 + length. Read
 // once the wasm call has returned, so that what the reader throws (out of memory, say) is thrown
 // as it is, no wasm frames in between.
@@ -204,6 +215,7 @@ function claims_read(start, length) {
 extern "C" {
     fn claims_memory(memory: &JsValue, threw_at: usize);
     fn claims_object(start: usize, length: usize) -> JsValue;
+    fn call_caught(f: &js_sys::Function, arg: &JsValue) -> JsValue;
     fn claims_thrown() -> JsValue;
 }
 
@@ -224,9 +236,20 @@ fn give_memory() {
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
 pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
     give_memory();
-    let object = claims_object(json.as_ptr() as usize, json.len());
+    unless_thrown(claims_object(json.as_ptr() as usize, json.len()))
+}
+
+/// `f(arg)`, `this` undefined, or what it threw: the callbacks the library calls (a
+/// `minIssuedAt` lookup, an `update`'s change).
+pub(crate) fn call(f: &js_sys::Function, arg: &JsValue) -> Result<JsValue, JsValue> {
+    give_memory();
+    unless_thrown(call_caught(f, arg))
+}
+
+/// `answer`, or what the JavaScript above threw in its place.
+fn unless_thrown(answer: JsValue) -> Result<JsValue, JsValue> {
     match THREW.swap(0, Ordering::Relaxed) {
-        0 => Ok(object),
+        0 => Ok(answer),
         _ => Err(claims_thrown()),
     }
 }

@@ -460,7 +460,7 @@ impl SessionStore {
                     .map_err(js_error)?;
                 let session = Session::wrap(s);
                 let cell = session.inner.clone();
-                let changed = change.call1(&JsValue::NULL, &JsValue::from(session))?;
+                let changed = super::object::call(&change, &JsValue::from(session))?;
                 // An async change: committed once its promise resolves (a rejection rejects
                 // update, nothing written), never as it was at its first `await`.
                 if changed.is_object() {
