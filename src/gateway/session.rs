@@ -687,9 +687,23 @@ mod tests {
         let SessionCodec::Compact(inner) = &t else {
             unreachable!()
         };
+        // Header text is 1 to 1024 characters (docs/gateway.md, `x-session-sub`): one more,
+        // the session is valid but its subject is not forwarded.
+        let longest = "a".repeat(1024);
+        let too_long = "a".repeat(1025);
         for (claims, subject, forwarded) in [
             (serde_json::json!({"sub": 42}), "42", Some("42")),
             (serde_json::json!({"sub": " alice "}), " alice ", None),
+            (
+                serde_json::json!({ "sub": longest }),
+                longest.as_str(),
+                Some(longest.as_str()),
+            ),
+            (
+                serde_json::json!({ "sub": too_long }),
+                too_long.as_str(),
+                None,
+            ),
         ] {
             let token = inner.sign(&claims, NOW).unwrap();
             let s = SessionCookie::read(&t, Some(&format!("s={token}")), "s", NOW);
@@ -1010,6 +1024,11 @@ mod tests {
             assert!(err.0.contains(why), "{bad}: {}", err.0);
         }
         assert!(issue(&t, r#"{"sub":"alice smith"}"#, &[0; 16], NOW).is_ok());
+        // A subject of 1024 characters is header text; 1025 is refused (docs/gateway.md).
+        let sub_of = |n: usize| format!(r#"{{"sub":"{}"}}"#, "a".repeat(n));
+        assert!(issue(&t, &sub_of(1024), &[0; 16], NOW).is_ok());
+        let err = issue(&t, &sub_of(1025), &[0; 16], NOW).unwrap_err();
+        assert!(err.0.contains("1 to 1024"), "{}", err.0);
         let fits = format!(r#"{{"x":"{}"}}"#, "a".repeat(2000));
         assert!(issue(&t, &fits, &[0; 16], NOW).is_ok());
         // The header's own limit, at its boundary (a larger one is refused before it is read).
