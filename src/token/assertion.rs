@@ -1159,6 +1159,16 @@ mod tests {
         let mut none = AssertionCache::new(0);
         put(&mut none, "a", 1000);
         assert!(none.is_empty());
+        // The gateway's and OriginAssertions' cache keeps 512 (docs/gateway.md): the 513th
+        // assertion, all still reusable, puts out the oldest.
+        let mut full = AssertionCache::new(CACHE_ENTRIES);
+        put(&mut full, "o0", 999);
+        for i in 1..=512 {
+            put(&mut full, &format!("o{i}"), 1000);
+        }
+        assert_eq!(full.len(), 512);
+        assert!(full.get("k2", &claims("o0"), 1000).is_none());
+        assert!(full.get("k2", &claims("o1"), 1000).is_some());
     }
 
     /// `Debug` of the cache (a `{:?}` in a log line) shows no assertion it keeps: each is a
@@ -1203,5 +1213,27 @@ mod tests {
         assert!(size <= CACHE_ENTRY_MAX_BYTES, "{size}");
         assert!(cache.get("k2", &c, 1000).is_some());
         assert_eq!(cache.len(), 1);
+        // At the bound docs/gateway.md gives (none over 16 KiB with its claims): every size
+        // around it (16384 and 16385 bytes among them: a longer key id adds a byte to the key
+        // alone), kept exactly when it is at most 16384.
+        let mut sizes = Vec::new();
+        for pad in 6_870..6_900 {
+            let session = format!(r#"{{"sub":"u","pad":"{}"}}"#, "x".repeat(pad));
+            let c = AssertionClaims::new("i", "a", "valid", Some(&session), &[]);
+            let s = c.signing_input(key, 1000, 300);
+            for kid in ["k2", "k22", "k222"] {
+                let mut cache = AssertionCache::new(CACHE_ENTRIES);
+                let token = s.finish(&[0; 64]);
+                let size = AssertionCache::key(kid, &c).len() + token.len();
+                cache.put(kid, &c, &s, token, 1000);
+                let kept = cache.get(kid, &c, 1000).is_some();
+                assert_eq!(kept, size <= 16_384, "{size} bytes");
+                sizes.push(size);
+            }
+        }
+        assert!(
+            sizes.contains(&16_384) && sizes.contains(&16_385),
+            "{sizes:?}"
+        );
     }
 }
