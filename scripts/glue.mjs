@@ -8,8 +8,9 @@
 //    (README), not wasm-bindgen's plain `Error("expected instance of Session")`.
 // 2. The hot calls `verify` and `verifyJwt` return where their claims lie in the wasm memory, or
 //    -1 with their error kept in the wasm (src/js/thrown.rs): the glue reads the claims
-//    (`claims_at`, from the crate's snippet src/js/object.rs) or throws that error. The export
-//    that hands the error over (`__edgeSessionThrown`) is taken out of the module's exports.
+//    (`claims_at`, from the crate's snippet src/js/object.rs, given the instance's memory) or
+//    throws that error. The export that hands the error over (`__edgeSessionThrown`) is taken
+//    out of the module's exports.
 //    The wasm exports these methods as `__verify` and `__verifyJwt`; they become `verify` and
 //    `verifyJwt` here, in the glue and in its types (the .d.ts beside it), so that a glue left as
 //    wasm-bindgen wrote it (a build that skipped this script) has no `verify` at all, rather than
@@ -226,7 +227,7 @@ for (const file of process.argv.slice(2)) {
     for (const name of THROWING) {
       const call = new RegExp(`(\\n( +)const ret = wasm\\.${name}\\([^\\n]*\\);\\n)(\\2return ret;\\n)`);
       if (!call.test(glue)) fail(file, `no \`const ret = wasm.${name}(...); return ret;\` to rewrite`);
-      glue = glue.replace(call, `$1$2if (ret < 0) throw wasm.${THROWN}();\n$2return claims_at(ret);\n`);
+      glue = glue.replace(call, `$1$2if (ret < 0) throw wasm.${THROWN}();\n$2return claims_at(ret, wasm.memory);\n`);
     }
     // `claims_at` imported with the snippet's other functions (ES module or CommonJS glue).
     const snippet = /\{ ([^}]*\bclaims_object) \}( from | = require\()/;

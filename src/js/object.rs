@@ -19,7 +19,7 @@
 //! itself), only each string value, ASCII ones with `String.fromCharCode`.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use wasm_bindgen::prelude::*;
 
@@ -30,7 +30,7 @@ use crate::error::Error;
 // Per shape: { template, names, heads }, heads[i] being the bytes of `{"name":` or `,"name":`.
 const shapes = [];
 let last = 0;
-// A view of the wasm memory, made again when the memory grows (its buffer is then another).
+// A view of the wasm memory of the last call (see `view`).
 let bytes = null;
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // Reused arguments of String.fromCharCode, per length (short strings only: the arguments go on
@@ -140,13 +140,18 @@ function put(o, k, i, v) {
     default: o[k[i]] = v;
   }
 }
-// The wasm memory and the address of the byte set when `claims_object` throws, given once
-// (fetching the memory on each call would cost a crossing).
+// The wasm memory of the last call, and a view of it. Each call names its memory: instances of
+// one build may share this module (a CommonJS glue required again keeps its ES module
+// snippets), and each reads its claims in its own memory.
 let memory = null;
-let threwAt = 0;
-export function claims_memory(m, at) {
-  memory = m;
-  threwAt = at;
+function view(m) {
+  // Made again for another memory, or when the memory grew: its old buffer is then detached,
+  // of length 0. (Reading `memory.buffer` on every call costs more than the check.)
+  if (m !== memory || bytes.byteLength === 0) {
+    memory = m;
+    bytes = new Uint8Array(m.buffer);
+  }
+  return bytes;
 }
 // What `claims_object` threw, its flag set: wasm-bindgen's `catch` would wrap every call in a
 // closure and an `apply`, which cost more than the flag.
@@ -156,37 +161,34 @@ export function claims_thrown() {
   thrown = undefined;
   return e;
 }
-export function claims_object(start, length) {
+// `threw`: the address of the byte set (in `m`) when it throws.
+export function claims_object(m, threw, start, length) {
   try {
-    return claims_read(start, length);
+    return claims_read(view(m), start, length);
   } catch (e) {
     thrown = e;
-    new Uint8Array(memory.buffer)[threwAt] = 1;
+    new Uint8Array(m.buffer)[threw] = 1;
   }
 }
 // `f(arg)`, or what it threw, its flag set: wasm-bindgen's `catch` imports that return a value
 // (`Function::call1`'s) keep a slot of its table of JavaScript values for each exception, never
 // given back.
-export function call_caught(f, arg) {
+export function call_caught(m, threw, f, arg) {
   try {
     return f(arg);
   } catch (e) {
     thrown = e;
-    new Uint8Array(memory.buffer)[threwAt] = 1;
+    new Uint8Array(m.buffer)[threw] = 1;
   }
 }
-// The claims `verify` kept for the glue (src/js/thrown.rs): `at` is start * 2^21 + length. Read
-// once the wasm call has returned, so that what the reader throws (out of memory, say) is thrown
-// as it is, no wasm frames in between.
-export function claims_at(at) {
+// The claims `verify` kept for the glue (src/js/thrown.rs), in the wasm memory `m`: `at` is
+// start * 2^21 + length. Read once the wasm call has returned, so that what the reader throws
+// (out of memory, say) is thrown as it is, no wasm frames in between.
+export function claims_at(at, m) {
   const start = Math.floor(at / 2097152);
-  return claims_read(start, at - start * 2097152);
+  return claims_read(view(m), start, at - start * 2097152);
 }
-function claims_read(start, length) {
-  // Made again when the memory grew: its old buffer is then detached, of length 0. (Reading
-  // `memory.buffer` on every call costs more than the check.)
-  if (bytes === null || bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer);
-  const m = bytes;
+function claims_read(m, start, length) {
   const end = start + length;
   const n = shapes.length;
   for (let i = 0; i < n; i++) {
@@ -213,37 +215,30 @@ function claims_read(start, length) {
 }
 "#)]
 extern "C" {
-    fn claims_memory(memory: &JsValue, threw_at: usize);
-    fn claims_object(start: usize, length: usize) -> JsValue;
-    fn call_caught(f: &js_sys::Function, arg: &JsValue) -> JsValue;
+    fn claims_object(memory: &JsValue, threw: usize, start: usize, length: usize) -> JsValue;
+    fn call_caught(memory: &JsValue, threw: usize, f: &js_sys::Function, arg: &JsValue) -> JsValue;
     fn claims_thrown() -> JsValue;
 }
 
-/// Whether the JavaScript above holds the wasm memory.
-static MEMORY_GIVEN: AtomicBool = AtomicBool::new(false);
-
-/// Set to 1 by the JavaScript above when `claims_object` threw.
+/// Set to 1 by the JavaScript above when `claims_object` or `call_caught` threw.
 static THREW: AtomicU8 = AtomicU8::new(0);
-
-/// Gives the JavaScript above the wasm memory, once.
-fn give_memory() {
-    if !MEMORY_GIVEN.load(Ordering::Relaxed) {
-        claims_memory(&wasm_bindgen::memory(), THREW.as_ptr() as usize);
-        MEMORY_GIVEN.store(true, Ordering::Relaxed);
-    }
-}
 
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
 pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
-    give_memory();
-    unless_thrown(claims_object(json.as_ptr() as usize, json.len()))
+    let (memory, threw) = (wasm_bindgen::memory(), THREW.as_ptr() as usize);
+    unless_thrown(claims_object(
+        &memory,
+        threw,
+        json.as_ptr() as usize,
+        json.len(),
+    ))
 }
 
 /// `f(arg)`, `this` undefined, or what it threw: the callbacks the library calls (a
 /// `minIssuedAt` lookup, an `update`'s change).
 pub(crate) fn call(f: &js_sys::Function, arg: &JsValue) -> Result<JsValue, JsValue> {
-    give_memory();
-    unless_thrown(call_caught(f, arg))
+    let (memory, threw) = (wasm_bindgen::memory(), THREW.as_ptr() as usize);
+    unless_thrown(call_caught(&memory, threw, f, arg))
 }
 
 /// `answer`, or what the JavaScript above threw in its place.
@@ -268,7 +263,6 @@ pub(crate) fn keep_claims(json: String, kept: &Cell<String>) -> Result<f64, JsVa
             max: KEPT_LENGTHS - 1,
         }));
     }
-    give_memory();
     let at = json.as_ptr() as usize as f64 * KEPT_LENGTHS as f64 + json.len() as f64;
     kept.set(json);
     Ok(at)

@@ -168,3 +168,40 @@ test("an exception while the claims become an object is thrown as it is, and the
   assert.deepEqual(tokens.verify(token, { now: NOW }), { "a shape of its own": 1, thrown: true, iat: NOW, exp: NOW + 3600 });
   assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
 });
+
+// Two instances of one build whose glue shares its snippet module (the CommonJS glue required
+// again, its ES module snippet kept: a test runner's or a dev server's reload): each reads the
+// claims in its own memory. The reader kept the memory it was given first, so one instance read
+// its claims at the right address in the other's memory (another token's claims, or garbage).
+test("two instances sharing the snippet module each read their own claims", async () => {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const glue = require.resolve("../../pkg-node/edge_session.js");
+  const load = () => {
+    delete require.cache[glue];
+    return require(glue);
+  };
+  const [a, b] = [load(), load()];
+  assert.notEqual(a.SessionTokens, b.SessionTokens, "two instances");
+  const keys = [{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }];
+  const instances = [a, b].map((m, i) => ({ m, tokens: new m.SessionTokens({ keys }), sub: `user-${i}` }));
+  for (let round = 0; round < 3; round++) {
+    for (const { tokens, sub } of instances) {
+      // A lot of garbage first, so that each instance's memory holds other bytes where the
+      // other's claims lie.
+      tokens.sign({ pad: "x".repeat(1000 + 97 * round), sub: `${sub}-pad` }, { now: NOW });
+      const token = tokens.sign({ sub }, { now: NOW });
+      const jwt = tokens.signJwt({ sub }, { now: NOW });
+      assert.equal(tokens.verify(token, { now: NOW }).sub, sub, `verify, round ${round}`);
+      assert.equal(tokens.verifyJwt(jwt, { now: NOW }).sub, sub, `verifyJwt, round ${round}`);
+      assert.equal(tokens.verifyDetailed(token, { now: NOW }).claims.sub, sub, `verifyDetailed, round ${round}`);
+      const seen = [];
+      tokens.verify(token, { now: NOW, minIssuedAt: (c) => void seen.push(c.sub) });
+      assert.deepEqual(seen, [sub], `a lookup's claims, round ${round}`);
+      const down = () => {
+        throw new Error("KV is down");
+      };
+      assert.throws(() => tokens.verify(token, { now: NOW, minIssuedAt: down }), /KV is down/, `a lookup that throws, round ${round}`);
+    }
+  }
+});
