@@ -17,16 +17,23 @@ import { assertionVerifier } from "../../examples/origin-verify/verify.mjs";
 import { ROOT } from "./project.mjs";
 
 const ISSUER = "https://app.example";
-let server;
+let close;
 let jwksUrl;
 let token; // what the gateway signed for another origin
 
-before(async () => {
+/** A JWKS endpoint for a new Ed25519 key `k1`: its private key, the URL, and `close`. */
+async function jwksServer() {
   const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
   const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
-  server = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
+  const server = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  jwksUrl = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  const url = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  return { privateKey, url, close: () => server.close() };
+}
+
+before(async () => {
+  let privateKey;
+  ({ privateKey, url: jwksUrl, close } = await jwksServer());
   token = await new SignJWT({ status: "valid", sub: "alice" })
     .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
     .setIssuer(ISSUER)
@@ -36,7 +43,7 @@ before(async () => {
     .sign(privateKey);
 });
 
-after(() => server?.close());
+after(() => close?.());
 
 test("verify.mjs: the audience is required; another origin's assertion is refused", async () => {
   for (const audience of [undefined, null, ""]) {
@@ -128,11 +135,8 @@ async function verifyPyScript(url, lines) {
 // every 2.5 minutes of a session) failed at random. Both verifiers allow 5 seconds of skew, and
 // still refuse an iat further ahead.
 test("verify.mjs and verify.py: an origin whose clock is a few seconds behind the gateway's", async () => {
-  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
-  const keys = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
-  await new Promise((ok) => keys.listen(0, "127.0.0.1", ok));
-  const url = `http://127.0.0.1:${keys.address().port}/.well-known/jwks.json`;
+  const keys = await jwksServer();
+  const { privateKey, url } = keys;
   const now = Math.floor(Date.now() / 1000);
   const signedAt = (iat) =>
     new SignJWT({ status: "valid", sub: "alice" })
@@ -162,11 +166,8 @@ test("verify.mjs and verify.py: an origin whose clock is a few seconds behind th
 // assertion (data_sha256). A request that reaches the origin directly could bring a replayed
 // assertion with data of its own: both verifiers refuse data that is not the data signed.
 test("verify.mjs and verify.py: the session data only when it is the data the assertion signed", async () => {
-  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
-  const keys = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
-  await new Promise((ok) => keys.listen(0, "127.0.0.1", ok));
-  const url = `http://127.0.0.1:${keys.address().port}/.well-known/jwks.json`;
+  const keys = await jwksServer();
+  const { privateKey, url } = keys;
   const data = '{"cart":["sku-1"],"note":"caf\\u00e9"}';
   const digest = createHash("sha256").update(data).digest("base64url");
   const sign = (claims) =>
@@ -207,12 +208,9 @@ test("verify.mjs and verify.py: the session data only when it is the data the as
 // own PyJWKClientError (no InvalidTokenError) went through. A JWKS it cannot fetch is the origin's
 // trouble, not the token's: that one stays a PyJWKClientConnectionError.
 test("verify.mjs and verify.py: expired, another key's, another issuer's, unknown kid, no kid, alg none", async () => {
-  const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const keys = await jwksServer();
+  const { privateKey, url } = keys;
   const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
-  const keys = createServer((req, res) => res.end(JSON.stringify({ keys: [jwk] })));
-  await new Promise((ok) => keys.listen(0, "127.0.0.1", ok));
-  const url = `http://127.0.0.1:${keys.address().port}/.well-known/jwks.json`;
   const audience = "http://10.0.0.1:8080";
   const sign = ({ key = privateKey, header = { alg: "EdDSA", kid: "k1" }, issuer = ISSUER, iat, exp = "2m" } = {}) =>
     new SignJWT({ status: "valid", sub: "alice" })

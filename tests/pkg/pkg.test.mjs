@@ -170,20 +170,27 @@ test("Bun", async () => {
   assertSmoke(await smokeProcess(join(BIN, "bun"), ["run-esm.mjs"], { NO_COLOR: "1" }));
 });
 
-test("workerd, bundled by wrangler, with Workers KV", async () => {
-  await run(join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", "dist-worker"], {
+/** The project's worker (wrangler.toml's, or `entry`) bundled by `wrangler deploy --dry-run`
+ * into `outdir`. */
+const wranglerBundle = (outdir, entry = []) =>
+  run(join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", outdir, ...entry], {
     cwd: dir,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
     timeout: 120_000,
   });
+/** Miniflare's rules for wrangler's bundle: its modules and the wasm it leaves beside them. */
+const BUNDLE_RULES = [
+  { type: "ESModule", include: ["**/*.js"] },
+  { type: "CompiledWasm", include: ["**/*.wasm"] },
+];
+
+test("workerd, bundled by wrangler, with Workers KV", async () => {
+  await wranglerBundle("dist-worker");
   const mf = new Miniflare({
     modules: true,
     modulesRoot: join(dir, "dist-worker"),
     scriptPath: join(dir, "dist-worker/worker.js"),
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
+    modulesRules: BUNDLE_RULES,
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["SESSIONS"],
     kvPersist: false,
@@ -201,11 +208,7 @@ test("workerd: the Hono middleware's cookie on a WebSocket handshake that a fetc
   // An app that proxies a WebSocket returns the backend's 101, whose headers are immutable in
   // workerd: the affinity cookie (a first visit, or a refresh) was appended to them in place and
   // the upgrade failed with a 500 ("Can't modify immutable headers"). Copied with its socket now.
-  await run(join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", "dist-ws", "ws-app.mjs"], {
-    cwd: dir,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
-    timeout: 120_000,
-  });
+  await wranglerBundle("dist-ws", ["ws-app.mjs"]);
   const mf = new Miniflare({
     workers: [
       {
@@ -213,10 +216,7 @@ test("workerd: the Hono middleware's cookie on a WebSocket handshake that a fetc
         modules: true,
         modulesRoot: join(dir, "dist-ws"),
         scriptPath: join(dir, "dist-ws/ws-app.js"),
-        modulesRules: [
-          { type: "ESModule", include: ["**/*.js"] },
-          { type: "CompiledWasm", include: ["**/*.wasm"] },
-        ],
+        modulesRules: BUNDLE_RULES,
         compatibilityDate: "2026-04-01",
         serviceBindings: { BACKEND: "backend" },
       },
