@@ -13,9 +13,13 @@ GLUE := node scripts/glue.mjs
 # of the output: the part a CI excerpt keeps (TAP gives a failed hook's error only where it
 # happened, hundreds of lines before).
 NODE_TEST := node --test --test-reporter=spec
+# The oldest Rust the feature `gateway` builds with (workers-rs 0.8.7); the rest of the crate's is
+# Cargo.toml's rust-version. `make msrv` checks both, scripts/setup.sh installs them.
+GATEWAY_MSRV := 1.91
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
 .PHONY: help setup test lint unit wasm-test pkg-node js-test bench pkg dev fmt gateway gateway-test e2e bench-gateway bench-assertion pkg-assertion pkg-dbsc pkg-store-web bench-store pkg-www browser-test playground fuzz \
-	pkg-store sizes size-check pkg-test examples-test
+	pkg-store sizes size-check pkg-test examples-test msrv
 
 ## help: this list of targets
 help:
@@ -25,14 +29,15 @@ help:
 setup:
 	@scripts/setup.sh
 
-## test: everything CI checks: format, lints (native and wasm32), native tests, the same
-## tests in WebAssembly under Node, the JavaScript tests against the built package, the npm
+## test: everything CI checks: format, lints (native and wasm32), a build with the oldest Rust
+## the crate says it needs (msrv), native tests, the same tests in WebAssembly under Node, the
+## JavaScript tests against the built package, the npm
 ## package installed and smoke-tested on every runtime (pkg-test), the examples and README's
 ## JavaScript (examples-test), the playground in headless Chromium, and the gateway's
 ## end-to-end tests on the local edge runtime.
 ## Last, the sizes of the wasm that js-test and e2e built (size-check: it builds nothing, so it
 ## runs from the recipe, after every prerequisite, even under `make -j`).
-test: setup lint unit wasm-test js-test pkg-test examples-test browser-test e2e
+test: setup lint msrv unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: rustfmt; clippy natively (default features; none, tests and benches too; the store)
@@ -52,6 +57,15 @@ lint:
 	cargo clippy --target wasm32-unknown-unknown --lib --features conformance -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features assertion -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features dbsc -- -D warnings
+
+## msrv: the crate builds, its dependencies as locked, with the oldest Rust it says it needs:
+## Cargo.toml's rust-version (default features natively; store, assertion and dbsc natively and
+## for wasm32) and GATEWAY_MSRV (the gateway, wasm32). Its own target directory, target/msrv.
+msrv: setup
+	CARGO_TARGET_DIR=target/msrv cargo +$(MSRV) check --locked --quiet
+	CARGO_TARGET_DIR=target/msrv cargo +$(MSRV) check --locked --quiet --features store,assertion,dbsc
+	CARGO_TARGET_DIR=target/msrv cargo +$(MSRV) check --locked --quiet --lib --target wasm32-unknown-unknown --features store,assertion,dbsc
+	CARGO_TARGET_DIR=target/msrv cargo +$(GATEWAY_MSRV) check --locked --quiet --lib --target wasm32-unknown-unknown --no-default-features --features gateway
 
 ## unit: the native tests (cargo test).
 unit:

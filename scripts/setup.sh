@@ -17,6 +17,15 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
+# The oldest Rust the crate says it builds with (`make msrv`): Cargo.toml's rust-version, and the
+# gateway's (Makefile, GATEWAY_MSRV), each with the wasm32 target.
+for msrv in "$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)" "$(sed -n 's/^GATEWAY_MSRV := //p' Makefile)"; do
+  if ! rustup toolchain list | grep -q "^$msrv-"; then
+    say "installing Rust $msrv (minimal, with wasm32), the oldest the crate builds with"
+    rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
+  fi
+done
+
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches the pinned crate)"
   # Not --locked: the CLI's lockfile names a webpki-roots version the registry no longer serves.
