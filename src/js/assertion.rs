@@ -12,8 +12,8 @@ use wasm_bindgen_futures::future_to_promise;
 use super::claims::optional_string;
 use super::config::assertion_config;
 use super::{
-    call_now, call_option, call_option_seconds, js_error, parse, read_call_options, stringify,
-    CallOption, CallOptions,
+    call_now, call_option, call_option_seconds, js_error, json_or_invalid, parse,
+    read_call_options, CallOption, CallOptions,
 };
 use crate::error::Error;
 use crate::json;
@@ -133,9 +133,8 @@ fn text(value: JsValue, what: &'static str) -> Result<String, JsValue> {
 /// `claims` as the JSON text of one object of text, else `invalid_claims` (as tokens' `sign`
 /// says): claims left out would sign a `"valid"` status of nobody.
 fn claims_text(claims: &JsValue) -> Result<String, JsValue> {
-    let invalid = |why: &str| js_error(Error::InvalidClaims(why.into()));
-    let text = stringify(claims).ok_or_else(|| invalid("claims must be a JSON object"))?;
-    json::members(&text).map_err(|e| invalid(e.message("claims")))?;
+    let text = json_or_invalid(claims, "claims must be a JSON object")?;
+    json::members(&text).map_err(|e| js_error(Error::InvalidClaims(e.message("claims").into())))?;
     Ok(text)
 }
 

@@ -6,10 +6,9 @@ use super::claims::{optional_string, with_verify_options};
 use super::thrown::claims_or_thrown;
 use super::tokens::{detailed, Claims, SessionTokens, VerifyOptions};
 use super::{
-    call_now, call_option, call_option_seconds, js_error, now_or_clock, read_call_options,
-    stringify, CallOption, CallOptions,
+    call_now, call_option, call_option_seconds, js_error, json_or_invalid, now_or_clock,
+    read_call_options, CallOption, CallOptions,
 };
-use crate::error::Error;
 use crate::token::jwt::JwtSignOptions as CoreSignOptions;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -56,8 +55,7 @@ impl SessionTokens {
         claims: Claims,
         options: Option<JwtSignOptions>,
     ) -> Result<String, JsValue> {
-        let json = stringify(&claims)
-            .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
+        let json = json_or_invalid(&claims, "claims must be a JSON object")?;
         let (now, ttl_seconds, issuer, audience) = match &options {
             None => (now_or_clock(None)?, None, None, None),
             Some(o) => {

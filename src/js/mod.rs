@@ -334,12 +334,21 @@ pub(crate) fn unknown_option_message(what: &str, name: &str) -> String {
 }
 
 #[wasm_bindgen(inline_js = r#"
+let why;
 export function stringify_text(value) {
+  why = undefined;
   try {
     return JSON.stringify(value);
-  } catch {
-    return undefined;
+  } catch (e) {
+    try {
+      why = String(e instanceof Error ? e.message : e).slice(0, 200);
+    } catch {
+      why = "an exception";
+    }
   }
+}
+export function stringify_why() {
+  return why;
 }
 "#)]
 extern "C" {
@@ -349,6 +358,22 @@ extern "C" {
     /// call in a closure and an `apply`).
     #[wasm_bindgen(js_name = stringify_text)]
     pub(crate) fn stringify(value: &JsValue) -> Option<String>;
+    /// What the last [`stringify`] threw (its message, at most 200 characters); `None` when it
+    /// threw nothing.
+    #[wasm_bindgen(js_name = stringify_why)]
+    fn stringify_why() -> Option<String>;
+}
+
+/// `JSON.stringify(value)`, else `invalid_claims`: `none` ("claims must be a JSON object"), and
+/// what `JSON.stringify` threw when it threw (a BigInt, a cycle, the caller's own `toJSON`).
+pub(crate) fn json_or_invalid(value: &JsValue, none: &str) -> Result<String, JsValue> {
+    stringify(value).ok_or_else(|| {
+        let why = match stringify_why() {
+            Some(thrown) => format!("{none} (JSON.stringify threw: {thrown})"),
+            None => none.to_owned(),
+        };
+        js_error(Error::InvalidClaims(why))
+    })
 }
 
 /// The text of the JavaScript string `value`; `None` for anything else, and for a string with a

@@ -14,8 +14,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::cookie::{cookie_header, cookie_spec};
 use super::{
-    call_now, call_option_number as option_number, js_error, parse, read_call_options, seconds,
-    stringify, CallOption, CallOptions,
+    call_now, call_option_number as option_number, js_error, json_or_invalid, parse,
+    read_call_options, seconds, stringify, CallOption, CallOptions,
 };
 use crate::cookie::{cache, SetCookie, MAX_PRESENTED};
 use crate::error::Error;
@@ -780,8 +780,7 @@ fn to_js(value: &Value) -> Result<JsValue, JsValue> {
 }
 
 fn from_js(value: &JsValue) -> Result<Value, JsValue> {
-    let json = stringify(value)
-        .ok_or_else(|| js_error(Error::InvalidClaims("the value has no JSON form".into())))?;
+    let json = json_or_invalid(value, "the value has no JSON form")?;
     serde_json::from_str(&json).map_err(|e| js_error(Error::InvalidClaims(e.to_string())))
 }
 

@@ -7,10 +7,9 @@ use wasm_bindgen::prelude::*;
 
 use super::tokens::{Claims, SignOptions};
 use super::{
-    call_now, call_option_seconds, js_error, now_or_clock, read_call_options, stringify,
-    CallOption, CallOptions,
+    call_now, call_option_seconds, json_or_invalid, now_or_clock, read_call_options, CallOption,
+    CallOptions,
 };
-use crate::error::Error;
 use crate::time::UnixTime;
 
 /// The claims of a `sign` as JSON text, and its time and lifetime (`ttl` unless the options
@@ -20,8 +19,7 @@ pub(super) fn sign_args(
     options: Option<&SignOptions>,
     ttl: u64,
 ) -> Result<(String, UnixTime, u64), JsValue> {
-    let json = stringify(claims)
-        .ok_or_else(|| js_error(Error::InvalidClaims("claims must be a JSON object".into())))?;
+    let json = json_or_invalid(claims, "claims must be a JSON object")?;
     let Some(options) = options else {
         return Ok((json, now_or_clock(None)?, ttl));
     };

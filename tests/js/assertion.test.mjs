@@ -310,6 +310,7 @@ test("claims that are not a JSON object of text are refused with invalid_claims,
   for (const claims of ["alice", 42, true, [{ sub: "alice" }], { sub: "al\ud800ice" }, deep]) {
     assert.equal(codeOf(() => a.sign({ audience: AUD, claims, now: NOW })), "invalid_claims", JSON.stringify(claims)?.slice(0, 40));
   }
+  assert.throws(() => a.sign({ audience: AUD, claims: { n: 1n }, now: NOW }), (e) => e.code === "invalid_claims" && /JSON\.stringify threw: .*BigInt/.test(e.message));
   // An object of text still signs, and null or undefined is an anonymous request's.
   assert.equal(jose.decodeJwt(await a.sign({ audience: AUD, claims: { sub: "alice" }, now: NOW })).sub, "alice");
   for (const claims of [null, undefined]) {

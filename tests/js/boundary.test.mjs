@@ -144,6 +144,21 @@ test("claims to sign: long, not ASCII, with toJSON, or without a JSON form", () 
   const cycle = {};
   cycle.self = cycle;
   assert.equal(codeOf(() => tokens.sign(cycle, { now: NOW })), "invalid_claims");
+  // What JSON.stringify threw is named (a BigInt, a cycle, the caller's own toJSON); a value with
+  // no JSON form says so, with no stale reason from an earlier call.
+  const thrown = { toJSON: () => { throw new Error("my toJSON failed"); } };
+  for (const [bad, why] of [[{ big: 1n }, /BigInt/], [cycle, /circular/], [thrown, /my toJSON failed/]]) {
+    for (const sign of [() => tokens.sign(bad, { now: NOW }), () => tokens.signJwt(bad, { now: NOW }), () => sealed.sign(bad, { now: NOW })]) {
+      assert.throws(sign, (e) => e.code === "invalid_claims" && /^invalid claims: claims must be a JSON object \(JSON\.stringify threw: /.test(e.message) && why.test(e.message), String(why));
+    }
+  }
+  assert.throws(() => tokens.sign(() => 1, { now: NOW }), (e) => e.message === "invalid claims: claims must be a JSON object");
+  // A toJSON that throws something other than an Error, or an Error whose message throws.
+  const odd = new Error();
+  Object.defineProperty(odd, "message", { get: () => { throw new Error("message getter"); } });
+  for (const value of ["a string", 42, odd]) {
+    assert.equal(codeOf(() => tokens.sign({ toJSON: () => { throw value; } }, { now: NOW })), "invalid_claims", String(typeof value));
+  }
   // Registered claims of a type verify would refuse as malformed are refused at sign.
   for (const bad of [{ iss: 1 }, { aud: 5 }, { aud: ["app", 1] }, { auth_time: "yesterday" }, { auth_time: -1 }]) {
     assert.equal(codeOf(() => tokens.sign(bad, { now: NOW })), "invalid_claims", JSON.stringify(bad));

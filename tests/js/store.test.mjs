@@ -706,6 +706,8 @@ test("a value JSON cannot hold is invalid_claims, as StoreErrorCode and docs/sto
   for (const data of [[], null, 1, "x", { big: 1n }]) {
     assert.equal(await rejection(() => (session.data = data)), "invalid_claims", typeof data);
   }
+  // Why JSON.stringify refused it is named.
+  await assert.rejects(async () => session.set("x", 1n), (e) => e.code === "invalid_claims" && /JSON\.stringify threw: .*BigInt/.test(e.message));
   assert.deepEqual(session.data, { kept: 1 });
 });
 
