@@ -179,10 +179,11 @@ fn config_error(message: impl Into<String>) -> JsValue {
     js_error(Error::config(message))
 }
 
-/// The error for options (`rest`, the bindings taken out) that `Options` refused: the option
-/// at fault found by reading each alone (beside an empty `keys`), named as `.setting`, never
-/// its value (which may be a secret).
-fn option_at_fault(rest: &Object, e: &serde_json::Error) -> JsValue {
+/// The error for options (`rest`, the bindings taken out) that `Options` refused (`e`), or that
+/// `JSON.stringify` threw on (`None`: a BigInt, a cycle): the option at fault found by reading
+/// each alone (beside an empty `keys`), named as `.setting`, never its value (which may be a
+/// secret).
+fn option_at_fault(rest: &Object, e: Option<&serde_json::Error>) -> JsValue {
     if !Reflect::has(rest, &"keys".into()).unwrap_or(false) {
         return js_error(Error::config_of("keys", "config: keys is required"));
     }
@@ -219,7 +220,7 @@ fn option_at_fault(rest: &Object, e: &serde_json::Error) -> JsValue {
             format!("{setting} must be {expected}"),
         ));
     }
-    config_error(crate::error::json_shape(e))
+    config_error(e.map_or("config must be an object".into(), crate::error::json_shape))
 }
 
 /// Sessions kept in Workers KV, in Durable Objects or in memory: a signed session-id cookie,
@@ -312,9 +313,10 @@ impl SessionStore {
                 let _ = Reflect::set(&rest, &name, &value);
             }
         }
-        let json = stringify(&rest).ok_or_else(|| config_error("config must be an object"))?;
+        let json = stringify(&rest).ok_or_else(|| option_at_fault(&rest, None))?;
         // Never serde's message: it quotes the input, and the input holds the secrets.
-        let o: Options = serde_json::from_str(&json).map_err(|e| option_at_fault(&rest, &e))?;
+        let o: Options =
+            serde_json::from_str(&json).map_err(|e| option_at_fault(&rest, Some(&e)))?;
         let defaults = SessionConfig::default();
         let settings = SessionConfig {
             idle_timeout_seconds: o

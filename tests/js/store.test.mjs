@@ -37,6 +37,19 @@ test("inherited options are options: an unknown name on the prototype is refused
   assert.equal(await rejection(() => store.update(undefined, () => {}, Object.create({ retry: 1 }))), "invalid_config");
 });
 
+test("a config JSON.stringify throws on names the option at fault, as for a value of the wrong type", () => {
+  const cycle = {};
+  cycle.self = cycle;
+  for (const [config, setting, message] of [
+    [{ keys, ttlSeconds: 3600n }, undefined, /unknown option "ttlSeconds"/],
+    [{ keys, idleTimeoutSeconds: 3600n }, "idleTimeoutSeconds", /idleTimeoutSeconds must be a whole, non-negative number/],
+    [{ keys, purpose: { toJSON: () => { throw new Error("no"); } } }, "purpose", /purpose must be a string/],
+    [{ keys, mine: cycle }, undefined, /unknown option "mine"/],
+  ]) {
+    assert.throws(() => new SessionStore(config), (e) => e.code === "invalid_config" && e.setting === setting && message.test(e.message), String(message));
+  }
+});
+
 test("a method given something other than a Session throws a TypeError, not a plain Error", async () => {
   // wasm-bindgen's glue threw `new Error("expected instance of Session")`; README promises a
   // TypeError for an argument of the wrong type.
