@@ -369,6 +369,20 @@ impl Directives {
     }
 }
 
+/// True for a `Clear-Site-Data` value that clears the site's cookies (`"cookies"` or `"*"`,
+/// quoted, as browsers read it): the browser then drops the gateway's cookies too.
+///
+/// ```
+/// use edge_session::gateway::headers::clears_cookies;
+/// assert!(clears_cookies(r#""cookies""#) && clears_cookies(r#""cache", "*""#));
+/// assert!(!clears_cookies(r#""cache", "storage""#) && !clears_cookies("cookies"));
+/// ```
+pub fn clears_cookies(clear_site_data: &str) -> bool {
+    clear_site_data
+        .split(',')
+        .any(|v| matches!(v.trim(), r#""cookies""# | r#""*""#))
+}
+
 /// A directive's value, trimmed; one value sent twice is that value: the runtime joins a
 /// repeated header's values with `, `, so `alice, alice` is `alice` (not a revocation of
 /// nobody), while `alice, bob` stays whole, for its reader to refuse.

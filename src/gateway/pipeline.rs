@@ -856,7 +856,7 @@ impl Gateway {
         now: UnixTime,
         entropy: &Entropy,
     ) -> Result<Answer, Page> {
-        let (mut out, directives) = headers::from_origin(
+        let (mut out, mut directives) = headers::from_origin(
             origin_headers,
             self.config.dbsc.is_some(),
             &self.config.gateway_cookies(),
@@ -972,6 +972,11 @@ impl Gateway {
                 ));
             }
         }
+        // An answer that clears the site's cookies clears the gateway's in the browser: its
+        // session ends as at a logout (the stored one deleted), nonce or not (the header is the
+        // browser's, not a directive).
+        directives.clear |=
+            headers::get(&out, "clear-site-data").is_some_and(headers::clears_cookies);
         if directives.revoke.is_some() && self.config.store.is_none() {
             return Err(Page::bad_origin_answer(
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
@@ -1290,19 +1295,31 @@ mod tests {
         assert!(b
             .headers
             .contains(&("x-session-sub".into(), "alice".into())));
+        // A logout: x-session-clear, or a Clear-Site-Data that clears cookies (which goes on to
+        // the browser).
+        let removal = gw.config().session_cookie.removal().unwrap();
+        for (name, value) in [
+            ("x-session-clear", "1"),
+            ("clear-site-data", r#""cookies""#),
+            ("clear-site-data", r#""cache", "*""#),
+        ] {
+            let answer = h(&[(name, value)]);
+            let out = gw.finish(&b, &answer, NOW + 1, &Entropy::default());
+            let out = out.unwrap().headers;
+            assert_eq!(set_cookies(&out), [removal.as_str()], "{name}: {value}");
+            let passed = (name == "clear-site-data").then_some(value);
+            assert_eq!(headers::get(&out, "clear-site-data"), passed);
+        }
         let out = gw
             .finish(
                 &b,
-                &h(&[("x-session-clear", "1")]),
+                &h(&[("clear-site-data", r#""cache""#)]),
                 NOW + 1,
                 &Entropy::default(),
             )
             .unwrap()
             .headers;
-        assert_eq!(
-            set_cookies(&out),
-            [gw.config().session_cookie.removal().unwrap().as_str()]
-        );
+        assert_eq!(set_cookies(&out), Vec::<&str>::new(), "not without cookies");
         let bad = gw
             .finish(
                 &b,
@@ -3001,8 +3018,12 @@ mod tests {
             None,
             "never to the client"
         );
-        // Answers without directives need no nonce; off, nothing is sent.
+        // Answers without directives need no nonce; off, nothing is sent. Clear-Site-Data is
+        // no directive: a logout without the nonce.
         assert!(gw.finish(&a, &h(&[("a", "1")]), NOW, &entropy).is_ok());
+        let cleared = gw.finish(&a, &h(&[("clear-site-data", r#""*""#)]), NOW, &entropy);
+        let removal = gw.config().session_cookie.removal().unwrap();
+        assert!(set_cookies(&cleared.unwrap().headers).contains(&removal.as_str()));
         let mut off = gateway(&[]);
         let b = proxy(off.start(&get(&[]), NOW, &entropy));
         assert_eq!(headers::get(&b.headers, "x-session-nonce"), None);

@@ -154,6 +154,24 @@ for (const kind of ["kv", "durable"]) {
       assert.deepEqual(data(await gw.request("/", jar)), {});
     });
 
+    test("an answer with Clear-Site-Data that clears cookies ends the stored session, as a logout does", async () => {
+      const jar = new Jar();
+      await gw.request(`/login?user=fay-${kind}`, jar);
+      await gw.request("/cart/add?item=lamp", jar);
+      const copy = new Jar();
+      copy.cookies = new Map(jar.cookies);
+      const kept = await gw.request(`/reflect?h=${encodeURIComponent('clear-site-data:"cache"')}`, jar);
+      assert.equal(kept.headers.get("clear-site-data"), '"cache"');
+      assert.deepEqual(data(await gw.request("/", jar)), { cart: ["lamp"] }, "only the cache cleared");
+      const cleared = await gw.request(`/reflect?h=${encodeURIComponent('clear-site-data:"cache", "cookies"')}`, jar);
+      assert.equal(cleared.status, 200, cleared.text);
+      assert.equal(cleared.headers.get("clear-site-data"), '"cache", "cookies"', "the browser clears its cookies");
+      assert.match(sid(cleared), /^__Host-sid=; Max-Age=0/);
+      // The session is gone from the store: a copy of its cookies finds nothing.
+      const after = await gw.request("/", copy);
+      assert.deepEqual(data(after), {});
+    });
+
     test("a session a logged-in visitor begins is theirs: not without their token, ended by revocation", async () => {
       const user = `erin-${kind}-${randomBytes(4).toString("hex")}`;
       const jar = new Jar();
