@@ -336,9 +336,11 @@ pub(crate) fn unknown_option_message(what: &str, name: &str) -> String {
 #[wasm_bindgen(inline_js = r#"
 let why;
 export function stringify_text(value) {
-  why = undefined;
   try {
-    return JSON.stringify(value);
+    const text = JSON.stringify(value);
+    // Set after the call: a toJSON may sign too, and fail.
+    why = undefined;
+    return text;
   } catch (e) {
     try {
       why = String(e instanceof Error ? e.message : e).slice(0, 200);

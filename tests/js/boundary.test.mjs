@@ -153,6 +153,9 @@ test("claims to sign: long, not ASCII, with toJSON, or without a JSON form", () 
     }
   }
   assert.throws(() => tokens.sign(() => 1, { now: NOW }), (e) => e.message === "invalid claims: claims must be a JSON object");
+  // Nor the reason of a sign that failed inside this one's toJSON.
+  const nested = { toJSON: () => { assert.throws(() => tokens.sign({ big: 1n })); return undefined; } };
+  assert.throws(() => tokens.sign(nested, { now: NOW }), (e) => e.message === "invalid claims: claims must be a JSON object");
   // A toJSON that throws something other than an Error, or an Error whose message throws.
   const odd = new Error();
   Object.defineProperty(odd, "message", { get: () => { throw new Error("message getter"); } });
