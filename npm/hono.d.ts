@@ -125,6 +125,7 @@ export function login(c: Context, subject: string): string | Promise<void>;
  * `sessionStore`, deletes the session, or with `{ everywhere: true }` every session of its
  * subject. The cookie is cleared even when the handler throws afterwards (a login or refresh
  * is not sent then). Throws an Error when called once a session middleware of the route has answered (in a
- * stream's callback): the cookie could no longer be cleared.
+ * stream's callback): the cookie could no longer be cleared. An answer whose `Clear-Site-Data`
+ * clears cookies (`"cookies"` or `"*"`) logs out the same way, unless the request logged in.
  */
 export function logout(c: Context, options?: { everywhere?: boolean }): Promise<void>;

@@ -121,6 +121,17 @@ const setsCookie = (res, name) => res.headers.getSetCookie().some((v) => v.slice
 const now = () => Math.floor(Date.now() / 1000);
 
 /**
+ * Whether an answer clears the site's cookies: a `Clear-Site-Data` naming `"cookies"` or `"*"`
+ * (quoted, as browsers read it; the library's `gateway::headers::clears_cookies`), what OWASP
+ * recommends for a logout. The browser then drops the session's cookie with the others, so the
+ * middleware ends the session as `logout(c)` does (the stored one deleted, no refresh sent), unless
+ * the request logged in: a login's answer that clears the old cookies keeps its new session, as at
+ * the gateway ("switch user").
+ */
+const clearsCookies = (res) =>
+  (res.headers.get("clear-site-data") ?? "").split(",").some((v) => ['"cookies"', '"*"'].includes(v.trim()));
+
+/**
  * Refuses options with a name none of `names`, own or inherited (`invalid_config`, as the library's own calls do):
  * a misspelt option (`cookiename`) would otherwise be ignored without a word. A long name may be
  * a secret in the wrong place: it is never quoted.
@@ -226,7 +237,7 @@ export function sessionTokens(tokens, options = {}) {
       const at = await minIssuedAt(claims); // outside check: its failure is the request's
       if (at !== undefined && at !== null) claims = check(token, { minIssuedAt: at });
     }
-    const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false, answered: false };
+    const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false, loggedIn: false, answered: false };
     enter(c, s);
     c.set("session", claims);
     if (error !== undefined) c.set("sessionError", error);
@@ -235,6 +246,7 @@ export function sessionTokens(tokens, options = {}) {
     } finally {
       s.answered = true;
     }
+    if (!s.loggedIn && !s.cleared && clearsCookies(c.res)) end(s);
     if (s.cleared) {
       // Even when the handler threw after it: an error never keeps the visitor logged in.
       appendCookie(c, clearCookie(cookieName, cookie));
@@ -282,7 +294,7 @@ export function sessionStore(store, options = {}) {
   const { commit = true } = options ?? {};
   return async (c, next) => {
     const session = await store.load(c.req.raw);
-    const s = { kind: "store", store, session, cleared: false, pending: [], answered: false };
+    const s = { kind: "store", store, session, cleared: false, loggedIn: false, pending: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
     c.set("session", s.view);
@@ -291,6 +303,7 @@ export function sessionStore(store, options = {}) {
     } finally {
       s.answered = true;
     }
+    if (!s.loggedIn && !s.cleared && clearsCookies(c.res)) end(s);
     const settled = await Promise.allSettled(s.pending);
     const failed = settled.find((r) => r.status === "rejected");
     if (c.error) {
@@ -354,6 +367,7 @@ export function login(c, claims) {
   const list = states(c, "login");
   const s = list.at(-1); // the innermost: the one whose session c.get("session") is
   s.cleared = false;
+  for (const each of list) each.loggedIn = true; // an answer's Clear-Site-Data is no logout then
   if (s.kind === "tokens") {
     // A login is a new login: the time of an earlier one (claims copied from the session, which
     // a refresh gave `auth_time`) is dropped, as at the gateway; else a revocation just made

@@ -1384,3 +1384,53 @@ test("the middleware and SessionStore's applyCookies and clearCookies make the s
     assert.equal((await app.request("/quoted")).headers.get("cache-control"), expected, origin);
   }
 });
+
+test("an answer whose Clear-Site-Data clears cookies logs out, as at the gateway; with a login in the request it does not", async () => {
+  // The browser drops the session's cookie with the others, but a stored session lived on until
+  // its idle timeout (a copy of the cookie kept working), and sessionTokens sent a refreshed
+  // token beside the header.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, "erin");
+    c.get("session").set("cart", ["book"]);
+    return c.text("in");
+  });
+  // Clear-Site-Data as the handler sets it, with no logout(c); the value from the query.
+  app.post("/page", (c) => c.text("page", 200, { "clear-site-data": c.req.query("csd") }));
+  app.post("/switch", async (c) => {
+    await mw.login(c, "frank");
+    return c.text("switched", 200, { "clear-site-data": '"cookies"' });
+  });
+  const sid = cookiesOf(await app.request("/login", { method: "POST" }));
+  const old = tokens.sign({ sub: "erin" }, { now: Math.floor(Date.now() / 1000) - 60 }); // due a refresh
+  const cookie = `__Host-session=${old}; ${sid}`;
+  const id = sid.replace(/^__Host-sid=/, "");
+  const page = (csd) => app.request(`/page?${new URLSearchParams({ csd })}`, { method: "POST", headers: { cookie } });
+
+  // "cache" alone (and "cookies" unquoted, which browsers ignore) clears no cookie: the refresh goes out, the session stays.
+  for (const csd of ['"cache"', "cookies"]) {
+    const res = await page(csd);
+    assert.match(res.headers.getSetCookie().join("\n"), /^__Host-session=[^;]+; Max-Age=/, csd);
+    assert.equal((await store.find(id))?.subject, "erin", csd);
+  }
+  for (const csd of ['"cookies"', '"cache", "*"']) {
+    const cart = cookiesOf(await app.request("/login", { method: "POST" }));
+    const res = await app.request(`/page?${new URLSearchParams({ csd })}`, { method: "POST", headers: { cookie: `__Host-session=${old}; ${cart}` } });
+    assert.equal(res.headers.get("clear-site-data"), csd, "the header reaches the browser");
+    assert.deepEqual(res.headers.getSetCookie().sort(), [
+      "__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax",
+      "__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax",
+    ], csd);
+    assert.equal(await store.find(cart.replace(/^__Host-sid=/, "")), undefined, `${csd}: the stored session is deleted`);
+  }
+  // A login's answer that clears the old cookies keeps the new session ("switch user").
+  const switched = await app.request("/switch", { method: "POST", headers: { cookie } });
+  assert.ok(!switched.headers.getSetCookie().some((v) => v.includes("Max-Age=0")), "no removal");
+  const fresh = getCookie(cookiesOf(switched), "__Host-sid");
+  assert.equal((await store.find(fresh))?.subject, "frank", "the login's session");
+  assert.equal(await store.find(id), undefined, "the old session ended with the login");
+});
