@@ -143,6 +143,15 @@ impl Attempt {
         self.unbound
     }
 
+    /// The page that replaces an origin's answer of `status` that no client can take: a
+    /// `101 Switching Protocols` to a request that asked no upgrade (no socket comes with it).
+    pub fn refused_status(&self, status: u16) -> Option<Page> {
+        let upgrade = self.headers.iter().any(|(n, _)| n == "upgrade");
+        (hands_over_socket(status) && !upgrade).then(|| {
+            Page::bad_origin_answer("101 Switching Protocols to a request that asked no upgrade")
+        })
+    }
+
     /// `scheme://host` the client asked (empty when the URL had none).
     pub fn public(&self) -> &str {
         &self.public
@@ -3761,7 +3770,8 @@ mod tests {
     /// A WebSocket opens with a GET (RFC 6455). The runtime's fetch opens one for a request of
     /// any method that asks for it, as a GET, and its 101 then answers no HEAD or DELETE (the
     /// runtime's 500): another method goes as itself, without the upgrade, which a server may
-    /// always decline.
+    /// always decline. A 101 to a request that asked no upgrade brings no socket: a 502 (the
+    /// runtime's 500 before), its other statuses passed on.
     #[test]
     fn only_a_get_asks_the_origin_for_a_websocket() {
         let mut gw = gateway(&[]);
@@ -3775,7 +3785,15 @@ mod tests {
                 (method == "GET").then_some("websocket"),
                 "{method}"
             );
+            let refused = attempt.refused_status(101).map(|p| p.status);
+            assert_eq!(refused, (method != "GET").then_some(502), "{method}");
+            assert!([100, 200, 426, 502]
+                .iter()
+                .all(|&s| attempt.refused_status(s).is_none()));
         }
+        let plain = proxy(gw.start(&get(&h(&[])), NOW, &Entropy::default()));
+        let page = plain.refused_status(101).expect("refused");
+        assert!(page.body.contains("asked no upgrade"), "{}", page.body);
     }
 
     /// TRACE (and Microsoft's TRACK) would have the origin echo the request, the client's

@@ -332,7 +332,11 @@ fn answer(
     origin: &[(String, String)],
     response: &web_sys::Response,
 ) -> Result<(Vec<(String, String)>, Option<store::Plan>), Answer> {
-    match with(&p.gw, |g| g.finish(attempt, origin, p.now, &p.entropy)) {
+    let finished = match attempt.refused_status(response.status()) {
+        Some(refused) => Some(Err(refused)),
+        None => with(&p.gw, |g| g.finish(attempt, origin, p.now, &p.entropy)),
+    };
+    match finished {
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
         Some(Err(refused)) => {
             console_warn!(
