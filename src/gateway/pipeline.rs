@@ -143,12 +143,16 @@ impl Attempt {
         self.unbound
     }
 
-    /// The page that replaces an origin's answer of `status` that no client can take: a
-    /// `101 Switching Protocols` to a request that asked no upgrade (no socket comes with it).
+    /// The page that replaces an origin's answer of `status` that no client can take: a status
+    /// outside 200 to 599 (an interim 1xx as the answer, a 600), or a `101 Switching Protocols`
+    /// to a request that asked no upgrade (no socket comes with it).
     pub fn refused_status(&self, status: u16) -> Option<Page> {
         let upgrade = self.headers.iter().any(|(n, _)| n == "upgrade");
-        (hands_over_socket(status) && !upgrade).then(|| {
-            Page::bad_origin_answer("101 Switching Protocols to a request that asked no upgrade")
+        let socket = hands_over_socket(status) && upgrade;
+        (!socket && !(200..600).contains(&status)).then(|| {
+            Page::bad_origin_answer(
+                "a status outside 200 to 599, or a 101 to no WebSocket's upgrade",
+            )
         })
     }
 
@@ -3771,7 +3775,7 @@ mod tests {
     /// any method that asks for it, as a GET, and its 101 then answers no HEAD or DELETE (the
     /// runtime's 500): another method goes as itself, without the upgrade, which a server may
     /// always decline. A 101 to a request that asked no upgrade brings no socket: a 502 (the
-    /// runtime's 500 before), its other statuses passed on.
+    /// runtime's 500 before), as is any status outside 200 to 599.
     #[test]
     fn only_a_get_asks_the_origin_for_a_websocket() {
         let mut gw = gateway(&[]);
@@ -3787,13 +3791,15 @@ mod tests {
             );
             let refused = attempt.refused_status(101).map(|p| p.status);
             assert_eq!(refused, (method != "GET").then_some(502), "{method}");
-            assert!([100, 200, 426, 502]
-                .iter()
-                .all(|&s| attempt.refused_status(s).is_none()));
         }
         let plain = proxy(gw.start(&get(&h(&[])), NOW, &Entropy::default()));
         let page = plain.refused_status(101).expect("refused");
-        assert!(page.body.contains("asked no upgrade"), "{}", page.body);
+        let why = "a status outside 200 to 599, or a 101 to no WebSocket's upgrade";
+        assert!(page.body.contains(why), "{}", page.body);
+        for status in [0, 100, 103, 199, 600, 999, u16::MAX] {
+            assert_eq!(plain.refused_status(status).map(|p| p.status), Some(502));
+        }
+        assert!((200..600).all(|s| plain.refused_status(s).is_none()));
     }
 
     /// TRACE (and Microsoft's TRACK) would have the origin echo the request, the client's

@@ -81,19 +81,22 @@ describe("trust boundary", { concurrency: false }, () => {
     }
   });
 
-  test("2. answers of any status never take an origin out: a client's 503s leave it up for everyone; a 101 without an upgrade is a 502", async () => {
+  test("2. answers of any status never take an origin out: a client's 503s leave it up for everyone; a status outside 200 to 599 is a 502", async () => {
     const attacker = new Jar();
     for (let i = 0; i < 6; i++) {
       const r = await gw.request(`/status?code=${[503, 502, 504][i % 3]}`, i % 2 ? attacker : new Jar());
       assert.ok([502, 503, 504].includes(r.status), `the origin's own answer passes: ${r.status}`);
       assert.equal(r.body.status, r.status, "the origin's body, not a gateway page");
     }
-    // A 101 to a request that asked no upgrade brings no socket: a 502 naming it (the runtime's
-    // 500 before), for a new visitor and for a returning one (whose answer changes nothing).
-    for (const jar of [new Jar(), attacker]) {
-      const r = await gw.request("/status?code=101", jar);
-      assert.equal(r.status, 502, r.text);
-      assert.match(r.text, /101 Switching Protocols to a request that asked no upgrade/);
+    // A status no client can take, outside 200 to 599 or a 101 to a request that asked no
+    // upgrade (which brings no socket): a 502 naming it (the runtime's 500 before), for a new
+    // visitor and for a returning one (whose answer changes nothing).
+    for (const code of [101, 103, 199, 600, 999]) {
+      for (const jar of [new Jar(), attacker]) {
+        const r = await gw.request(`/status?code=${code}`, jar);
+        assert.equal(r.status, 502, `${code}: ${r.text}`);
+        assert.match(r.text, /a status outside 200 to 599, or a 101 to no WebSocket's upgrade/);
+      }
     }
     const report = await gw.health();
     for (const o of report.origins) {
