@@ -147,9 +147,12 @@ impl Attempt {
     /// outside 200 to 599 (an interim 1xx as the answer, a 600), or a `101 Switching Protocols`
     /// to a request that asked no upgrade (no socket comes with it).
     pub fn refused_status(&self, status: u16) -> Option<Page> {
-        let upgrade = self.headers.iter().any(|(n, _)| n == "upgrade");
-        let socket = hands_over_socket(status) && upgrade;
-        (!socket && !(200..600).contains(&status)).then(|| {
+        let taken = match status {
+            200..=599 => true,
+            s if hands_over_socket(s) => self.headers.iter().any(|(n, _)| n == "upgrade"),
+            _ => false,
+        };
+        (!taken).then(|| {
             Page::bad_origin_answer(
                 "a status outside 200 to 599, or a 101 to no WebSocket's upgrade",
             )
