@@ -32,8 +32,8 @@ bin="$PWD/node_modules/.bin"
 #
 # The panic locations the wasm keeps name the registry's sources from the crate
 # (`serde_json-1.0.154/src/de.rs`), not from this machine's cargo home: the same wasm whatever
-# the cargo home, and 2,064 B raw, 109 B gzipped less (`make size-check`). (The standard library's own are
-# `/rustc/<commit>/library/...` as it was built; a remap here does not reach them.)
+# the cargo home, and 2,064 B raw, 109 B gzipped less (`make size-check`). The standard
+# library's stay `/rustc/<commit>/library/...`, as it was built: a remap does not reach them.
 remap=""
 for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
   remap+=" --remap-path-prefix=$dir="
