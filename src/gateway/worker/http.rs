@@ -328,11 +328,12 @@ pub(super) async fn send(
     JsFuture::from(get(request, whole, ms)).await?.dyn_into()
 }
 
-/// The origin's response with the gateway's `headers` (its own, read as `origin`, changed): the
-/// origin's response itself when nothing changes, else a copy (its body streamed through, or its
-/// WebSocket handed to the client) whose headers are changed in place.
+/// The origin's response (of `status`) with the gateway's `headers` (its own, read as
+/// `origin`, changed): the origin's response itself when nothing changes, else a copy (its body
+/// streamed through, or its WebSocket handed to the client) whose headers are changed in place.
 pub(super) fn respond(
     response: &web_sys::Response,
+    status: u16,
     origin: &[(String, String)],
     headers: &[(String, String)],
 ) -> Answer {
@@ -344,7 +345,7 @@ pub(super) fn respond(
     }
     let text = change_text(&c);
     // `webSocket` is the Workers extension of `ResponseInit`; the runtime joins the two ends.
-    let socket = pipeline::hands_over_socket(response.status());
+    let socket = pipeline::hands_over_socket(status);
     let answer = response_from(response, socket, text.as_deref().unwrap_or(""))?;
     if text.is_none() {
         apply(&answer.headers(), &c)?;

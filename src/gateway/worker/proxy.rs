@@ -271,7 +271,8 @@ async fn finish(
     loaded: Option<Loaded>,
 ) -> Answer {
     let origin = http::header_pairs(&response.headers());
-    let (mut headers, plan) = match answer(p, attempt, &origin, &response) {
+    let status = response.status();
+    let (mut headers, plan) = match answer(p, attempt, status, &origin, &response) {
         Ok(answer) => answer,
         Err(refused) => return refused,
     };
@@ -311,28 +312,30 @@ async fn finish(
         }
         headers::add_cookies(&mut headers, out.set_cookie);
     }
-    send_back(p, attempt, &response, &origin, headers)
+    send_back(p, attempt, &response, status, &origin, headers)
 }
 
 /// [`finish`] without a store: nothing to wait for.
 fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> Answer {
     let origin = http::header_pairs(&response.headers());
-    match answer(p, attempt, &origin, response) {
-        Ok((headers, _)) => send_back(p, attempt, response, &origin, headers),
+    let status = response.status();
+    match answer(p, attempt, status, &origin, response) {
+        Ok((headers, _)) => send_back(p, attempt, response, status, &origin, headers),
         Err(refused) => refused,
     }
 }
 
 /// The pipeline's headers for the client and its plan for the stored session, or the page
-/// that replaces a refused answer (its body dropped).
+/// that replaces a refused answer (its body dropped). `status` and `origin` are the response's.
 #[allow(clippy::type_complexity)]
 fn answer(
     p: &Proxied,
     attempt: &Attempt,
+    status: u16,
     origin: &[(String, String)],
     response: &web_sys::Response,
 ) -> Result<(Vec<(String, String)>, Option<store::Plan>), Answer> {
-    let finished = match attempt.refused_status(response.status()) {
+    let finished = match attempt.refused_status(status) {
         Some(refused) => Some(Err(refused)),
         None => with(&p.gw, |g| g.finish(attempt, origin, p.now, &p.entropy)),
     };
@@ -351,22 +354,23 @@ fn answer(
     }
 }
 
-/// The origin's response with the gateway's `headers` (its own were `origin`), its HTML
-/// rewritten in URL mode.
+/// The origin's response (of `status`) with the gateway's `headers` (its own were `origin`),
+/// its HTML rewritten in URL mode.
 fn send_back(
     p: &Proxied,
     attempt: &Attempt,
     response: &web_sys::Response,
+    status: u16,
     origin: &[(String, String)],
     headers: Vec<(String, String)>,
 ) -> Answer {
-    let rewrite = pipeline::html_rewrite(attempt, &p.method, response.status(), &headers);
+    let rewrite = pipeline::html_rewrite(attempt, &p.method, status, &headers);
     let Some((base, param, value)) = rewrite else {
-        return http::respond(response, origin, &headers);
+        return http::respond(response, status, origin, &headers);
     };
     // URL mode: the page's same-site URLs carry the value (its length, digests and strong
     // `ETag` were taken out by `finish`).
-    let answer = http::respond(response, origin, &headers)?;
+    let answer = http::respond(response, status, origin, &headers)?;
     match rewrite::html(&answer, &base, param, value) {
         Ok(rewritten) => Ok(rewritten),
         Err(e) => {
