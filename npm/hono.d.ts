@@ -112,7 +112,8 @@ export function affinity(router: Affinity, options?: AffinityOptions): Middlewar
  * The stored sessions of `sessionStore` middlewares outside the innermost get new ids too, their
  * data kept (no session fixation).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
- * string, under `sessionTokens` the codes of `sign` (`invalid_claims`...). Throws an Error when
+ * string (or one the store refuses), under `sessionTokens` the codes of `sign` (`invalid_claims`...);
+ * a login that threw changed nothing (a logout before it still clears the cookie). Throws an Error when
  * called once the session middleware has answered (in a stream's callback, after `next()` in an
  * outer middleware): its cookie could no longer go out.
  */

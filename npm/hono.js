@@ -366,8 +366,12 @@ const guarded = (s) => {
 export function login(c, claims) {
   const list = states(c, "login");
   const s = list.at(-1); // the innermost: the one whose session c.get("session") is
-  s.cleared = false;
-  for (const each of list) each.loggedIn = true; // an answer's Clear-Site-Data is no logout then
+  // Once the login can no longer throw: one that failed (a handler may catch its error) leaves
+  // an earlier logout, and an answer's Clear-Site-Data, to log the visitor out.
+  const loggedIn = () => {
+    s.cleared = false;
+    for (const each of list) each.loggedIn = true; // an answer's Clear-Site-Data is no logout then
+  };
   if (s.kind === "tokens") {
     // A login is a new login: the time of an earlier one (claims copied from the session, which
     // a refresh gave `auth_time`) is dropped, as at the gateway; else a revocation just made
@@ -378,6 +382,7 @@ export function login(c, claims) {
       delete fresh.auth_time;
     }
     const token = s.tokens.sign(fresh);
+    loggedIn();
     s.setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
     s.changed = true;
     c.set("session", s.tokens.verify(token));
@@ -388,9 +393,11 @@ export function login(c, claims) {
   const subject = typeof claims === "string" ? claims : claims?.sub;
   if (typeof subject !== "string") throw refusal("edge-session/hono: login needs a subject (claims.sub, a string)");
   // Another user's session (no logout before): its data stay with the old id, which the login
-  // deletes, as at the gateway.
-  if (s.session.subject !== undefined && s.session.subject !== subject) s.session.data = {};
+  // deletes, as at the gateway. The subject first: the store may refuse it.
+  const before = s.session.subject;
   s.session.subject = subject;
+  loggedIn();
+  if (before !== undefined && before !== subject) s.session.data = {};
   c.set("session", s.view); // null after a logout in the same request
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one

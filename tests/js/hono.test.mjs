@@ -770,6 +770,60 @@ test("sessionStore: a session cookie planted ahead of the visitor's own (a name 
   }
 });
 
+test("a login that throws changes nothing: a logout before it stays, an answer's Clear-Site-Data still logs out, the session's data stay", async () => {
+  // The login marked the request logged in before its signing or its subject check could throw:
+  // a handler that caught the error kept the visitor logged in (the logout's removal not sent,
+  // the old token refreshed; a Clear-Site-Data answer left the stored session working).
+  const REMOVED = (name) => `${name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax`;
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const refused = (c, claims) => {
+    try {
+      mw.login(c, claims);
+    } catch (e) {
+      return e.code;
+    }
+  };
+  const tokenApp = new Hono();
+  tokenApp.use(mw.sessionTokens(tokens));
+  tokenApp.post("/", async (c) => {
+    await mw.logout(c);
+    return c.json({ code: refused(c, { sub: "bob", n: 10n }) }, 400);
+  });
+  const old = tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 60 }); // due a refresh
+  const res = await tokenApp.request("/", { method: "POST", headers: { cookie: `__Host-session=${old}` } });
+  assert.deepEqual(await res.json(), { code: "invalid_claims" });
+  assert.deepEqual(res.headers.getSetCookie(), [REMOVED("__Host-session")], "the logout's removal, no refreshed token");
+
+  const storeApp = new Hono();
+  storeApp.use(mw.sessionStore(store));
+  storeApp.post("/login", async (c) => {
+    await mw.login(c, "alice");
+    c.get("session").set("cart", ["book"]);
+    return c.text("in");
+  });
+  storeApp.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.json({ code: refused(c, undefined) });
+  });
+  storeApp.post("/bye", (c) => c.json({ code: refused(c, undefined) }, 200, { "clear-site-data": '"cookies"' }));
+  storeApp.post("/switch", (c) => c.json({ code: refused(c, "bob\uD800"), data: c.get("session").data }));
+  const login = async () => cookiesOf(await storeApp.request("/login", { method: "POST" }));
+  for (const path of ["/logout", "/bye"]) {
+    const cookie = await login();
+    const res = await storeApp.request(path, { method: "POST", headers: { cookie } });
+    assert.equal((await res.json()).code, "invalid_config", path);
+    assert.deepEqual(res.headers.getSetCookie(), [REMOVED("__Host-sid")], `${path}: the removal goes out`);
+    assert.equal(await store.find(cookie), undefined, `${path}: the stored session is deleted`);
+  }
+  // A subject the store refuses (not well-formed UTF-16): the session keeps its user and data.
+  const cookie = await login();
+  const switched = await storeApp.request("/switch", { method: "POST", headers: { cookie } });
+  assert.deepEqual(await switched.json(), { code: "invalid_config", data: { cart: ["book"] } });
+  assert.deepEqual((await store.find(cookie))?.data, { cart: ["book"] });
+  assert.equal((await store.find(cookie))?.subject, "alice");
+});
+
 test("login without a subject is an EdgeSessionError, as the library's own refusals are: invalid_config under sessionStore, invalid_claims under sessionTokens", async () => {
   // Under sessionStore it was a plain TypeError, which `isEdgeSessionError` and a handler
   // switching on `error.code` did not recognise.
