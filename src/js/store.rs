@@ -710,6 +710,18 @@ impl SessionStore {
 
 /// A subject: text, without a lone surrogate, which would read as U+FFFD (so that revoking
 /// `"x\uD800"` would revoke `"x\uFFFD"` and `"x\uDC00"` too).
+/// A data member's name: `None` for a string that is not well-formed text (a lone surrogate:
+/// as UTF-8 every such name would be one, U+FFFD in its place). Not a string (nor a `String`
+/// object, which the glue reads as its string for other arguments): a `TypeError`.
+fn data_name(name: &JsValue) -> Result<Option<String>, JsValue> {
+    match super::text(name) {
+        None if !name.is_string() => {
+            Err(js_sys::TypeError::new("a data name must be a string").into())
+        }
+        text => Ok(text),
+    }
+}
+
 fn subject_text(subject: &JsValue) -> Result<String, JsValue> {
     super::text(subject)
         .ok_or_else(|| config_error("a subject must be a string of well-formed text"))
@@ -810,27 +822,43 @@ impl Session {
 
     /// One value of the data (a copy), or `undefined`.
     #[wasm_bindgen(unchecked_return_type = "unknown")]
-    pub fn get(&self, name: &str) -> Result<JsValue, JsValue> {
-        match self.inner.borrow().get(name) {
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let Some(name) = data_name(&name)? else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        match self.inner.borrow().get(&name) {
             Some(v) => to_js(v),
             None => Ok(JsValue::UNDEFINED),
         }
     }
 
-    /// Sets one value of the data (anything with a JSON form).
+    /// Sets one value of the data (anything with a JSON form), under a name of well-formed text
+    /// (else `invalid_claims`, as for `data = ...`).
     pub fn set(
         &self,
-        name: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
     ) -> Result<(), JsValue> {
+        let name = data_name(&name)?.ok_or_else(|| {
+            js_error(Error::InvalidClaims(
+                "a data name must be well-formed text".into(),
+            ))
+        })?;
         let value = from_js(&value)?;
         self.inner.borrow_mut().insert(name, value);
         Ok(())
     }
 
     /// Removes one value of the data; true when it was there.
-    pub fn delete(&self, name: &str) -> bool {
-        self.inner.borrow_mut().remove(name).is_some()
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Result<bool, JsValue> {
+        let name = data_name(&name)?;
+        Ok(name.is_some_and(|name| self.inner.borrow_mut().remove(&name).is_some()))
     }
 
     /// Whose session this is (for `revokeSubject`), once set.

@@ -84,6 +84,29 @@ test("a cookie source or a subject of the wrong type is invalid_config, not a Ty
   }
 });
 
+test("a data name is a string of well-formed text: a lone surrogate is refused by set (invalid_claims), as by data =, never taken for another name", async () => {
+  // The name went through wasm-bindgen's lossy UTF-8 copy: set("k\uD800") stored "k\uFFFD",
+  // which set("k\uDC00") then overwrote and get("k\uDBFF") read.
+  const store = new SessionStore({ keys });
+  const s = await store.load(undefined, { now: NOW });
+  assert.throws(() => { s.data = { "k\uD800": 1 }; }, (e) => e.code === "invalid_claims");
+  for (const lone of ["k\uD800", "k\uDC00", "\uDBFF"]) {
+    assert.throws(() => s.set(lone, 1), (e) => e.code === "invalid_claims", JSON.stringify(lone));
+  }
+  s.set("k\uFFFD", "replacement");
+  s.set("k\u{1F600}", "emoji");
+  assert.equal(s.get("k\uD800"), undefined);
+  assert.equal(s.delete("k\uDFFF"), false);
+  assert.deepEqual(s.data, { "k\uFFFD": "replacement", "k\u{1F600}": "emoji" });
+  assert.equal(s.delete("k\u{1F600}"), true);
+  for (const bad of [42, null, undefined, {}, Symbol("x"), new String("k\uFFFD")]) {
+    for (const call of [() => s.get(bad), () => s.set(bad, 1), () => s.delete(bad)]) {
+      assert.throws(call, (e) => e instanceof TypeError && !("code" in e), String(bad?.toString?.() ?? bad));
+    }
+  }
+  assert.deepEqual(s.data, { "k\uFFFD": "replacement" });
+});
+
 test("an idle timeout given alone moves the defaults it would break, as at the gateway", async () => {
   // idleTimeoutSeconds: 60 alone was refused for touchIntervalSeconds (default 60, which must be
   // under it), and 100000 alone for absoluteTimeoutSeconds (default 86400): options never given.
