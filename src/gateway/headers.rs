@@ -435,8 +435,8 @@ pub fn from_origin(
 /// An origin's `Location` as the client must see it, or `None` to leave it as it is. An absolute
 /// URL on the origin's own base (`origin`, as configured: `http://10.0.0.1:8080` or
 /// `https://b.example/app`) moves to the public base (`public`: `https://app.example`), and so
-/// does a path under the base's own path; anything else (another site, a relative reference)
-/// is left alone.
+/// do a scheme-relative one (`//b.example/app/x`, on the public's scheme) and a path under the
+/// base's own path; anything else (another site, a relative reference) is left alone.
 ///
 /// ```
 /// use edge_session::gateway::headers::public_location;
@@ -468,8 +468,12 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
         (!base_path.is_empty()).then_some(location)?
     } else {
         // The origin writes its address as fetch sent it (`Host`), which may not be as
-        // ORIGINS does (`127.1`, `:80`): both as the URL parser reads them.
-        let (their_scheme, rest) = location.split_once("://")?;
+        // ORIGINS does (`127.1`, `:80`): both as the URL parser reads them. A network-path
+        // reference (`//b.example/x`) has the scheme of the page the client is on: the public's.
+        let (their_scheme, rest) = match location.strip_prefix("//") {
+            Some(rest) => (split_url(public).0, rest),
+            None => location.split_once("://")?,
+        };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (their_authority, rest) = rest.split_at_checked(end)?;
         let fetched = |a| super::config::fetched_authority(scheme, a);
@@ -1177,7 +1181,20 @@ mod tests {
                 Some("https://app.example/?q"),
             ),
             ("http://10.0.0.1:80801/x", "http://10.0.0.1:8080", None),
+            // A network-path reference takes the public page's scheme (RFC 3986 5.2): https.
             ("//10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
+            (
+                "//b.example/app/login?next=%2F",
+                "https://b.example/app",
+                Some("https://app.example/login?next=%2F"),
+            ),
+            (
+                "//B.example:443/app",
+                "https://b.example/app",
+                Some("https://app.example/"),
+            ),
+            ("//b.example/application", "https://b.example/app", None),
+            ("//elsewhere.example/app", "https://b.example/app", None),
             ("https://10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
             ("https://b.example/APP/x", "https://b.example/app", None),
             (

@@ -887,8 +887,9 @@ impl Gateway {
             let on = |o: &Origin, url: &str| headers::public_location(url, &o.url, &attempt.public);
             let public = |url: &str| {
                 on(origin, url).or_else(|| {
-                    // A path (`/…`, `//…`) is on the answering origin's host, no other's.
-                    if url.starts_with('/') {
+                    // A path (`/…`) is on the answering origin's host, no other's; `//…` names
+                    // its host.
+                    if url.starts_with('/') && !url.starts_with("//") {
                         return None;
                     }
                     origins.iter().find_map(|o| on(o, url))
@@ -1769,6 +1770,44 @@ mod tests {
         assert_eq!(location("cart"), "cart");
     }
 
+    /// A scheme-relative redirect (`//host/path`, as an app writes one from its `Host`) takes
+    /// the public page's scheme: to an https origin's address it is that address, and moves to
+    /// the public host as the full URL does. Passed on, it showed the client the origin and sent
+    /// the browser past the gateway.
+    #[test]
+    fn scheme_relative_redirects_to_an_origins_address_go_to_the_public_host() {
+        let mut gw = gateway(&[(
+            "ORIGINS",
+            r#"[{"id":"a","url":"https://a.internal/app"},{"id":"b","url":"https://b.internal"}]"#,
+        )]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        assert_eq!(a.url, "https://a.internal/app/x?y=1");
+        for (from, to) in [
+            (
+                "//a.internal/app/login?next=%2Fx",
+                "https://app.example/login?next=%2Fx",
+            ),
+            ("//b.internal/cart", "https://app.example/cart"),
+            ("//a.internal/other", "//a.internal/other"),
+            ("//id.example/authorize", "//id.example/authorize"),
+        ] {
+            assert_eq!(redirect(&mut gw, &a, from), redirect_to(to), "{from}");
+        }
+    }
+
+    /// The `Location` and `Refresh` the client gets for an answer that redirects to `url` both
+    /// ways.
+    fn redirect(gw: &mut Gateway, attempt: &Attempt, url: &str) -> [String; 2] {
+        let redirect = redirect_to(url);
+        let sent = h(&[("Location", &redirect[0]), ("Refresh", &redirect[1])]);
+        let out = gw.finish(attempt, &sent, NOW, &Entropy::default()).unwrap();
+        ["location", "refresh"].map(|name| headers::get(&out.headers, name).unwrap().to_owned())
+    }
+
+    fn redirect_to(url: &str) -> [String; 2] {
+        [url.to_owned(), format!("0;url={url}")]
+    }
+
     /// Origins serve one site: a redirect to another origin's full address goes to the public
     /// host too (under that origin's base path), so the client never sees it; a path is on the
     /// answering origin's host, so another origin's base path means nothing in it.
@@ -1801,21 +1840,7 @@ mod tests {
             (&a, "http://10.0.0.2/other", "http://10.0.0.2/other"),
             (&a, "http://10.0.0.3/shop/x", "http://10.0.0.3/shop/x"),
         ] {
-            let out = gw
-                .finish(
-                    attempt,
-                    &h(&[("Location", from), ("Refresh", &format!("0;url={from}"))]),
-                    NOW,
-                    &Entropy::default(),
-                )
-                .unwrap()
-                .headers;
-            assert_eq!(headers::get(&out, "location"), Some(to), "{from}");
-            assert_eq!(
-                headers::get(&out, "refresh"),
-                Some(&*format!("0;url={to}")),
-                "{from}"
-            );
+            assert_eq!(redirect(&mut gw, attempt, from), redirect_to(to), "{from}");
         }
     }
 
