@@ -241,6 +241,13 @@ describe("gateway on wrangler dev", { concurrency: false }, () => {
     assert.equal(r.headers.get("location"), `${gw.url}/landing?a=1`);
     const away = await gw.request("/redirect?to=https://id.example/authorize", new Jar());
     assert.equal(away.headers.get("location"), "https://id.example/authorize", "other sites are left alone");
+    // Scheme-relative, as an app writes one from its Host: read on the public page's scheme
+    // (http here, as the origins'), so the origin's address; it used to pass through.
+    for (const o of origins) {
+      const to = `location://${new URL(o.url).host}/landing?a=1`;
+      const r = await gw.request(`/reflect?h=${encodeURIComponent(to)}`, new Jar());
+      assert.equal(r.headers.get("location"), `${gw.url}/landing?a=1`, o.id);
+    }
   });
 
   let moved; // visitors moved off the killed origin, for the next test
