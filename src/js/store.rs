@@ -708,8 +708,6 @@ impl SessionStore {
     }
 }
 
-/// A subject: text, without a lone surrogate, which would read as U+FFFD (so that revoking
-/// `"x\uD800"` would revoke `"x\uFFFD"` and `"x\uDC00"` too).
 /// A data member's name: `None` for a string that is not well-formed text (a lone surrogate:
 /// as UTF-8 every such name would be one, U+FFFD in its place). Not a string (nor a `String`
 /// object, which the glue reads as its string for other arguments): a `TypeError`.
@@ -722,6 +720,8 @@ fn data_name(name: &JsValue) -> Result<Option<String>, JsValue> {
     }
 }
 
+/// A subject: text, without a lone surrogate, which would read as U+FFFD (so that revoking
+/// `"x\uD800"` would revoke `"x\uFFFD"` and `"x\uDC00"` too).
 fn subject_text(subject: &JsValue) -> Result<String, JsValue> {
     super::text(subject)
         .ok_or_else(|| config_error("a subject must be a string of well-formed text"))
