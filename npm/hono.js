@@ -382,10 +382,12 @@ export function login(c, claims) {
       delete fresh.auth_time;
     }
     const token = s.tokens.sign(fresh);
+    const setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
+    const session = s.tokens.verify(token);
     loggedIn();
-    s.setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
+    s.setCookie = setCookie;
     s.changed = true;
-    c.set("session", s.tokens.verify(token));
+    c.set("session", session);
     c.set("sessionError", undefined);
     renewOuter(list);
     return token;

@@ -786,14 +786,19 @@ test("a login that throws changes nothing: a logout before it stays, an answer's
   };
   const tokenApp = new Hono();
   tokenApp.use(mw.sessionTokens(tokens));
-  tokenApp.post("/", async (c) => {
+  // Claims sign refuses, and claims it signs that are not valid yet (the login's own verify).
+  const later = Math.floor(Date.now() / 1000) + 3600;
+  const bad = { invalid_claims: { sub: "bob", n: 10n }, not_yet_valid: { sub: "bob", nbf: later } };
+  tokenApp.post("/:code", async (c) => {
     await mw.logout(c);
-    return c.json({ code: refused(c, { sub: "bob", n: 10n }) }, 400);
+    return c.json({ code: refused(c, bad[c.req.param("code")]) }, 400);
   });
   const old = tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 60 }); // due a refresh
-  const res = await tokenApp.request("/", { method: "POST", headers: { cookie: `__Host-session=${old}` } });
-  assert.deepEqual(await res.json(), { code: "invalid_claims" });
-  assert.deepEqual(res.headers.getSetCookie(), [REMOVED("__Host-session")], "the logout's removal, no refreshed token");
+  for (const code of Object.keys(bad)) {
+    const res = await tokenApp.request(`/${code}`, { method: "POST", headers: { cookie: `__Host-session=${old}` } });
+    assert.deepEqual(await res.json(), { code });
+    assert.deepEqual(res.headers.getSetCookie(), [REMOVED("__Host-session")], `${code}: the logout's removal, no refreshed token`);
+  }
 
   const storeApp = new Hono();
   storeApp.use(mw.sessionStore(store));
