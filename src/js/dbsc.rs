@@ -117,6 +117,21 @@ fn random() -> Result<[u8; 8], JsValue> {
 }
 
 /// The trailing options object of a method, absent or not (`undefined`/`null`: none).
+/// `session_id` and `jkt` as a DBSC session has them: the id one `registrationHeader` takes
+/// (printable ASCII), the key's thumbprint base64url. wasm-bindgen reads a lone surrogate as
+/// U+FFFD, which made `"s\uD800"` and `"s\uDC00"` one session: neither form has it.
+fn session(session_id: &str, jkt: Option<&str>) -> Result<(), JsValue> {
+    wire::check_session_id(session_id).map_err(js_error)?;
+    let b64url = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    match jkt {
+        Some(jkt) if jkt.is_empty() || !jkt.bytes().all(b64url) => Err(js_error(Error::config_of(
+            "jkt",
+            "a key thumbprint is base64url text",
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn read<T: Into<JsValue>>(options: Option<T>, known: &[&str]) -> Result<DbscOptions, JsValue> {
     let value = options.map_or(JsValue::UNDEFINED, Into::into);
     dbsc_options(&value, "options", known)
@@ -195,12 +210,15 @@ impl DeviceBoundSessions {
     }
 
     /// A new refresh challenge for the session `sessionId` (any issued within the bound
-    /// cookie's lifetime plus 300 s is accepted).
+    /// cookie's lifetime plus 300 s is accepted). Here and in every method, a `sessionId` that
+    /// `registrationHeader` would refuse, or a `jkt` that is not base64url, throws
+    /// `invalid_config`.
     pub fn challenge(
         &self,
         session_id: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<String, JsValue> {
+        session(session_id, None)?;
         let o = read(options, &["now"])?;
         Ok(self.binding.challenge(session_id, time(&o)?, random()?))
     }
@@ -233,6 +251,7 @@ impl DeviceBoundSessions {
         session_id: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<PromiseRegistration, JsValue> {
+        session(session_id, None)?;
         let o = read(options, &["now"])?;
         let now = time(&o)?;
         let checked = Proof::parse(proof).and_then(|p| {
@@ -275,6 +294,7 @@ impl DeviceBoundSessions {
         options: Option<VerifyRefreshOptions>,
     ) -> Result<PromiseRefresh, JsValue> {
         let o = read(options, &["jkt", "now"])?;
+        session(session_id, o.jkt.as_deref())?;
         let now = time(&o)?;
         let checked = DeviceKey::from_jwk_json(jwk).and_then(|key| {
             let proof = Proof::parse(proof)?;
@@ -299,6 +319,7 @@ impl DeviceBoundSessions {
         jkt: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<String, JsValue> {
+        session(session_id, Some(jkt))?;
         let o = read(options, &["now"])?;
         Ok(self
             .binding
@@ -316,6 +337,7 @@ impl DeviceBoundSessions {
         jkt: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<bool, JsValue> {
+        session(session_id, Some(jkt))?;
         let o = read(options, &["now"])?;
         self.binding
             .check_bound(value, session_id, jkt, time(&o)?)

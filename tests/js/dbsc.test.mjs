@@ -159,6 +159,28 @@ test("sessionIdFromHeader reads the session a refresh names, as the browser send
   assert.equal(read(id), 'se"s\\1');
 });
 
+test("a session id or key thumbprint no DBSC session has is refused, never read as another (lone surrogates)", async () => {
+  // wasm-bindgen reads a lone surrogate as U+FFFD: a bound cookie or a refresh challenge of
+  // "s\uD800" passed for "s\uDC00".
+  const s = dbsc();
+  const { jkt, jwk: publicJwk } = await device("ES256");
+  const jwk = JSON.stringify(publicJwk);
+  assert.equal(s.checkBound(s.boundCookie(SID, jkt, { now: NOW }), SID, jkt, { now: NOW }), true);
+  for (const [call, setting] of [
+    [() => s.challenge("s\uD800", { now: NOW }), "sessionId"],
+    [() => s.boundCookie("s\uD800", jkt, { now: NOW }), "sessionId"],
+    [() => s.boundCookie(SID, "j\uD800", { now: NOW }), "jkt"],
+    [() => s.boundCookie(SID, "", { now: NOW }), "jkt"],
+    [() => s.checkBound(s.boundCookie(SID, jkt, { now: NOW }), "s\uDC00", jkt, { now: NOW }), "sessionId"],
+    [() => s.checkBound(s.boundCookie(SID, jkt, { now: NOW }), SID, "j\uDC00", { now: NOW }), "jkt"],
+    [() => s.verifyRegistration("a.b.c", "s\uDC00", { now: NOW }), "sessionId"],
+    [() => s.verifyRefresh("a.b.c", "s\uDC00", jwk, { now: NOW }), "sessionId"],
+    [() => s.verifyRefresh("a.b.c", SID, jwk, { jkt: "j.k", now: NOW }), "jkt"],
+  ]) {
+    assert.throws(call, (e) => e.code === "invalid_config" && e.setting === setting, call.toString());
+  }
+});
+
 test("refused proofs, each with its code", async () => {
   const es = devices.ES256;
   const rs = devices.RS256;
