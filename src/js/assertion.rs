@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::json;
 use crate::token::assertion::{
     check_data, data_sha256, jwks, AssertionCache, AssertionClaims, AssertionKey, PublicJwk,
-    UntrustedAssertion, CACHE_ENTRIES, DATA_CLAIM,
+    UntrustedAssertion, CACHE_ENTRIES, DATA_CLAIM, MAX_BYTES,
 };
 use crate::webcrypto;
 
@@ -175,6 +175,15 @@ impl State {
             }
         };
         let signing = claims.signing_input(key, now, self.lifetime);
+        // A `.` and 86 characters of signature (64 bytes) after it: over MAX_BYTES, `verify`
+        // would refuse it, and an origin's header limit might refuse the request.
+        let len = signing.input.len() + 87;
+        if len > MAX_BYTES {
+            return Err(js_error(Error::TooLarge {
+                len,
+                max: MAX_BYTES,
+            }));
+        }
         let signature = webcrypto::sign(key.alg(), &private, signing.input.as_bytes()).await?;
         let token = signing.finish(&signature);
         self.cache
@@ -244,7 +253,8 @@ impl OriginAssertions {
     /// The assertion for a request to `subject.audience` (a Promise of the JWT), signed by the
     /// first key; the one made for the same claims is reused while more than half its life is
     /// left (512 at most are kept, none of over 16 KiB with its claims). Throws `invalid_claims` for claims that are not a JSON object (or hold a lone
-    /// surrogate, or nest more than 127 levels), `invalid_config` for a wrong option.
+    /// surrogate, or nest more than 127 levels), `invalid_config` for a wrong option; rejects
+    /// with `too_large` for an assertion over 8192 bytes, which `verify` would refuse.
     pub fn sign(&self, subject: AssertionSubject) -> Result<PromiseString, JsValue> {
         // Read once, in JavaScript (a getter that throws is thrown, not through the wasm's
         // frames), and every value taken before `claims` is stringified (which may run code).

@@ -468,8 +468,12 @@ pub struct UntrustedAssertion<'a> {
     payload: String,
 }
 
+/// The longest assertion read (8 KB, what nginx takes in a header line by default), and so the
+/// longest one the JS face signs.
+pub const MAX_BYTES: usize = 8192;
+
 impl<'a> UntrustedAssertion<'a> {
-    /// Reads a compact JWS of at most 8 KB: three base64url parts, a header naming `EdDSA` or
+    /// Reads a compact JWS of at most [`MAX_BYTES`]: three base64url parts, a header naming `EdDSA` or
     /// `ES256` (`unsupported_alg` for any other, `none` included) and a `kid`, a signature of
     /// 64 bytes and a payload that is one JSON object.
     pub fn parse(token: &'a str) -> Result<Self> {
@@ -479,7 +483,7 @@ impl<'a> UntrustedAssertion<'a> {
             payload,
             signature,
             input,
-        } = jws::split(token, 8192)?;
+        } = jws::split(token, MAX_BYTES)?;
         let header = jws::json_text(header, "header is not UTF-8")?;
         let members = json::members(&header).map_err(|e| malformed(e.message("header")))?;
         let text_of = |name: &str| json::get(&members, name).and_then(json::string);

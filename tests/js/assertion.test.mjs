@@ -59,6 +59,29 @@ test("the published keys are those of tests/vectors/assertion.json, public membe
   assert.deepEqual([ed, es], [["k1-EdDSA", "k2-EdDSA"], ["k1-ES256", "k2-ES256"]]);
 });
 
+test("sign makes no assertion verify would refuse: the longest it signs (8192 bytes at most) verifies, one byte more of claims is too_large", async () => {
+  // sign made assertions of any size, and verify refuses one over 8192 bytes (too_large):
+  // claims of a few hundred groups gave an 11 KB JWT that its own verify refused.
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const sign = (n) => a.sign({ audience: AUD, claims: { sub: "u", pad: "x".repeat(n) }, now: NOW });
+  let [fits, over] = [0, 8192];
+  while (over - fits > 1) {
+    const mid = (fits + over) >> 1;
+    try {
+      await sign(mid);
+      fits = mid;
+    } catch (e) {
+      assert.equal(e.code, "too_large", e.message);
+      over = mid;
+    }
+  }
+  const longest = await sign(fits);
+  assert.ok(longest.length <= 8192 && longest.length > 8180, `${longest.length}`);
+  assert.equal((await a.verify(longest, { audience: AUD, now: NOW })).pad.length, fits);
+  assert.equal(await rejection(sign(fits + 1)), "too_large");
+  assert.equal(await rejection(sign(700 * 16)), "too_large");
+});
+
 for (const alg of ["EdDSA", "ES256"]) {
   test(`${alg}: signed as the gateway signs, verified by jose and by verify()`, async () => {
     const a = new OriginAssertions({ alg, keys: ring, issuer: ISSUER });
