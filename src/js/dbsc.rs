@@ -116,7 +116,6 @@ fn random() -> Result<[u8; 8], JsValue> {
     Ok(bytes)
 }
 
-/// The trailing options object of a method, absent or not (`undefined`/`null`: none).
 /// `session_id` and `jkt` as a DBSC session has them: the id one `registrationHeader` takes
 /// (printable ASCII), the key's thumbprint base64url. wasm-bindgen reads a lone surrogate as
 /// U+FFFD, which made `"s\uD800"` and `"s\uDC00"` one session: neither form has it.
@@ -132,6 +131,7 @@ fn session(session_id: &str, jkt: Option<&str>) -> Result<(), JsValue> {
     }
 }
 
+/// The trailing options object of a method, absent or not (`undefined`/`null`: none).
 fn read<T: Into<JsValue>>(options: Option<T>, known: &[&str]) -> Result<DbscOptions, JsValue> {
     let value = options.map_or(JsValue::UNDEFINED, Into::into);
     dbsc_options(&value, "options", known)
