@@ -264,7 +264,7 @@ export function sessionTokens(tokens, options = {}) {
       let fresh;
       try {
         const refreshed = tokens.refresh(token);
-        if (refreshed) fresh = tokenCookie(tokens, cookieName, cookie, refreshed);
+        if (refreshed) fresh = tokenCookie(cookieName, cookie, refreshed, tokens.verify(refreshed));
       } catch (e) {
         if (typeof e?.code !== "string") throw e;
       }
@@ -273,9 +273,8 @@ export function sessionTokens(tokens, options = {}) {
   };
 }
 
-/** The Set-Cookie for a token, living as long as the token (`exp - now`). */
-const tokenCookie = (tokens, name, cookie, token) => {
-  const { exp } = tokens.verify(token);
+/** The Set-Cookie for a token, living as long as the token (`exp - now`): its verified `claims`. */
+const tokenCookie = (name, cookie, token, { exp }) => {
   const maxAge = typeof exp === "number" ? Math.max(0, exp - now()) : undefined;
   return cookies.setCookie(name, token, { ...cookie, maxAge });
 };
@@ -382,8 +381,8 @@ export function login(c, claims) {
       delete fresh.auth_time;
     }
     const token = s.tokens.sign(fresh);
-    const setCookie = tokenCookie(s.tokens, s.cookieName, s.cookie, token);
     const session = s.tokens.verify(token);
+    const setCookie = tokenCookie(s.cookieName, s.cookie, token, session);
     loggedIn();
     s.setCookie = setCookie;
     s.changed = true;
