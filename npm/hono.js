@@ -151,6 +151,9 @@ const checkOptions = (what, options, names) => {
   }
 };
 
+/** The cookie attributes sessionTokens takes (Max-Age is the token's life). */
+const COOKIE_ATTRIBUTES = ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"];
+
 /** An EdgeSessionError `invalid_config`, as the library throws (`isEdgeSessionError` knows it). */
 const refusal = (message) => Object.assign(new Error(message), { name: "EdgeSessionError", code: "invalid_config" });
 
@@ -194,9 +197,13 @@ const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
  */
 export function sessionTokens(tokens, options = {}) {
   checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
-  const { cookieName = "__Host-session", cookie = {}, minIssuedAt, refresh = true } = options ?? {};
+  const { cookieName = "__Host-session", cookie: given = {}, minIssuedAt, refresh = true } = options ?? {};
   // Max-Age is the token's life: the cookie's other attributes only.
-  checkOptions("sessionTokens cookie", cookie, ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"]);
+  checkOptions("sessionTokens cookie", given, COOKIE_ATTRIBUTES);
+  // Read once, as the library reads options (inherited ones too): a login's `{ ...cookie, maxAge }`
+  // copied own properties only, and set a cookie other than the one a logout cleared (an
+  // inherited `domain`: the browser kept the session).
+  const cookie = Object.fromEntries(COOKIE_ATTRIBUTES.map((name) => [name, given?.[name]]));
   let attributesChecked = false;
   return async (c, next) => {
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());

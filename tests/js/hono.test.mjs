@@ -1493,3 +1493,25 @@ test("an answer whose Clear-Site-Data clears cookies logs out, as at the gateway
   assert.equal((await store.find(fresh))?.subject, "frank", "the login's session");
   assert.equal(await store.find(id), undefined, "the old session ended with the login");
 });
+
+test("sessionTokens: a login, a refresh and a logout set the same cookie, whatever form its attributes take (inherited, getters)", async () => {
+  // The library reads options through the prototype chain, as the middleware checks them; a
+  // login copied only own enumerable ones (`{ ...cookie, maxAge }`): with an inherited domain it
+  // set a host-only cookie that the logout's (with Domain) did not remove, and the browser kept
+  // the session.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const hidden = Object.defineProperty({}, "domain", { value: "example.com", enumerable: false });
+  const getter = { get domain() { return "example.com"; } };
+  for (const cookie of [{ domain: "example.com" }, Object.create({ domain: "example.com" }), hidden, getter]) {
+    const app = tokenApp(tokens, { cookieName: "__Secure-session", cookie });
+    const attributes = (res) => res.headers.getSetCookie().map((c) => c.split("; ").filter((a) => !/^(__Secure-session=|Max-Age=)/.test(a)).join("; "));
+    const login = await app.request("/login", { method: "POST" });
+    const logout = await app.request("/logout", { method: "POST", headers: { cookie: cookiesOf(login) } });
+    const old = `__Secure-session=${tokens.sign({ sub: "alice" }, { now: Math.floor(Date.now() / 1000) - 60 })}`;
+    const refresh = await app.request("/", { headers: { cookie: old } });
+    const expected = ["Domain=example.com; Path=/; Secure; HttpOnly; SameSite=Lax"];
+    assert.deepEqual(attributes(login), expected, "login");
+    assert.deepEqual(attributes(logout), expected, "logout");
+    assert.deepEqual(attributes(refresh), expected, "refresh");
+  }
+});
