@@ -317,12 +317,14 @@ impl HealthBook {
     /// Installs a snapshot read from KV, unless the one installed is fresh and newer: one this
     /// instance's cron run probed while the read was under way (the read then ended with the
     /// older one: a request's read runs beside the cron's run in the same instance), or whose
-    /// write the read did not see yet. Either way the newer result stands.
+    /// write the read did not see yet. Either way the newer result stands; so it does over a
+    /// read that found none (nothing written yet, an edge's cached "not found", or unreadable).
     pub fn read_shared(&mut self, snapshot: Option<Snapshot>, now: UnixTime) {
         let installed = self.fresh_shared(now).map(|s| s.checked_at);
-        match (&snapshot, installed) {
-            (Some(read), Some(at)) if read.checked_at < at => self.shared_read_at = Some(now),
-            _ => self.set_shared(snapshot, now),
+        if installed.is_some_and(|at| snapshot.as_ref().is_none_or(|read| read.checked_at < at)) {
+            self.shared_read_at = Some(now);
+        } else {
+            self.set_shared(snapshot, now);
         }
     }
 
@@ -650,10 +652,17 @@ mod tests {
         book.set_shared(probed(&["a"], &["b"], 1_000_000), 1100);
         book.read_shared(probed(&[], &["a", "b"], 1090), 1100);
         assert!(book.is_up("a", 1100), "one from the future is no newer one");
-        // No snapshot in KV: as before, none.
+        // No snapshot in KV (none written yet where the read went, a cached "not found"): the
+        // fresh one installed stands, as the cron's own did; once it is no longer fresh, none.
+        book.set_shared(probed(&["a"], &["b"], 1100), 1100);
         book.read_shared(None, 1101);
+        assert!(
+            !book.is_up("a", 1101),
+            "an empty read dropped the fresh snapshot"
+        );
+        book.read_shared(None, 1401);
         assert_eq!(
-            book.report(&config().origins, 1101)["sharedCheckedAt"],
+            book.report(&config().origins, 1401)["sharedCheckedAt"],
             Value::Null
         );
     }
