@@ -73,10 +73,11 @@ pub mod names {
     pub const HEALTH_FAILURES: &str = "HEALTH_FAILURES";
     /// How long a failed origin is kept out, seconds; also `Retry-After` (default 30).
     pub const HEALTH_DOWN_SECONDS: &str = "HEALTH_DOWN_SECONDS";
-    /// A shared (cron) health result older than this is ignored, seconds (default 300).
+    /// A shared (cron) health result older than this is ignored, seconds (default 300, at least
+    /// 120).
     pub const HEALTH_MAX_AGE_SECONDS: &str = "HEALTH_MAX_AGE_SECONDS";
-    /// How often a worker instance re-reads shared health from KV, seconds (default 10, or half
-    /// `HEALTH_MAX_AGE_SECONDS` when less; at most that half).
+    /// How often a worker instance re-reads shared health from KV, seconds (default 10; at most
+    /// half `HEALTH_MAX_AGE_SECONDS`).
     pub const HEALTH_CACHE_SECONDS: &str = "HEALTH_CACHE_SECONDS";
     /// Timeout of one health probe, milliseconds (default 3000).
     pub const PROBE_TIMEOUT_MS: &str = "PROBE_TIMEOUT_MS";
@@ -401,7 +402,15 @@ impl GatewayConfig {
                 "must differ from AFFINITY_COOKIE",
             ));
         }
-        let store = store_section(&var, same_site, &tokens, &affinity.config)?;
+        let max_request_header_bytes =
+            number(&var, MAX_REQUEST_HEADER_BYTES, 16_384, 1_024, 131_072)?;
+        let store = store_section(
+            &var,
+            same_site,
+            &tokens,
+            &affinity.config,
+            max_request_header_bytes,
+        )?;
         let health = health_section(&var)?;
         let dbsc = dbsc_section(&var, same_site, &tokens, &affinity.config, store.as_ref())?;
         let dbsc_built = match &dbsc {
@@ -468,13 +477,7 @@ impl GatewayConfig {
             origin_timeout_ms: health.origin_timeout_ms,
             operator_token: operator_token.map(OperatorToken),
             directive_nonce,
-            max_request_header_bytes: number(
-                &var,
-                MAX_REQUEST_HEADER_BYTES,
-                16_384,
-                1_024,
-                131_072,
-            )? as usize,
+            max_request_header_bytes: max_request_header_bytes as usize,
             store,
             assertion,
             dbsc,
@@ -885,6 +888,7 @@ fn store_section(
     same_site: SameSite,
     tokens: &TokensSection,
     affinity: &AffinityConfig,
+    max_request_header_bytes: u64,
 ) -> Result<Option<StoreSettings>, ConfigError> {
     let kind = match var(STORE).as_deref() {
         None | Some("none") => return Ok(None),
@@ -933,7 +937,13 @@ fn store_section(
             1,
             idle - 1,
         )?),
-        max_data_bytes: number(var, STORE_MAX_DATA_BYTES, 4096, 2, 16_384)? as usize,
+        // The data go to the origin in every request's headers (`x-session-data`): data that
+        // left the request no room under MAX_REQUEST_HEADER_BYTES made each of the visitor's
+        // requests a 431, its logout too, until the session timed out. Half is the data's.
+        max_data_bytes: {
+            let max = (max_request_header_bytes / 2).min(16_384);
+            number(var, STORE_MAX_DATA_BYTES, max.min(4096), 2, max)? as usize
+        },
         purpose: "gateway".into(),
         ..defaults
     };
@@ -1078,9 +1088,11 @@ fn health_section(var: &impl Fn(&str) -> Option<String>) -> Result<HealthSection
              segment",
         ));
     }
-    let max_age = number(var, HEALTH_MAX_AGE_SECONDS, 300, 1, 86_400 * 7)?;
-    // Unset, 10 or half the max age when less: a max age set alone moves it.
-    let cache_seconds = number(var, HEALTH_CACHE_SECONDS, 10.min(max_age / 2), 0, 3_600)?;
+    // Two cron runs at least (one a minute at most): a result is rewritten once half this old,
+    // and one younger than a run's interval was ignored for most of each minute, and written at
+    // every run (1,440 writes a day, over the free plan's 1,000).
+    let max_age = number(var, HEALTH_MAX_AGE_SECONDS, 300, 120, 86_400 * 7)?;
+    let cache_seconds = number(var, HEALTH_CACHE_SECONDS, 10, 0, 3_600)?;
     // The cron rewrites the shared result once it is half HEALTH_MAX_AGE_SECONDS old, so a read
     // may find it that old: read less often, it grows stale before the next read, and the
     // probes' findings are ignored in between (an origin they found down takes traffic).
@@ -1802,6 +1814,30 @@ mod tests {
         assert_eq!(short.sessions.touch_interval(), 10);
     }
 
+    /// The session data go to the origin in every request's headers: `STORE_MAX_DATA_BYTES` is
+    /// at most half of `MAX_REQUEST_HEADER_BYTES` (and 4096 unless set, less when that half is
+    /// less), so that data the store took never make each of the visitor's requests a 431.
+    #[test]
+    fn the_session_data_leave_room_in_the_request_headers() {
+        let data = |vars: &[(&str, &str)]| {
+            parse(&[&[(STORE, "kv")], vars].concat()).map(|c| c.store.unwrap().sessions)
+        };
+        let max = |vars: &[(&str, &str)]| data(vars).unwrap().max_data_bytes;
+        assert_eq!(max(&[]), 4096);
+        assert_eq!(max(&[(STORE_MAX_DATA_BYTES, "8192")]), 8192);
+        let big = [(STORE_MAX_DATA_BYTES, "16384")];
+        let refused = data(&big).err().unwrap();
+        assert_eq!(refused.setting, STORE_MAX_DATA_BYTES);
+        assert!(
+            refused.message.contains("from 2 to 8192"),
+            "{}",
+            refused.message
+        );
+        let roomy = (MAX_REQUEST_HEADER_BYTES, "32768");
+        assert_eq!(max(&[big[0], roomy]), 16_384);
+        assert_eq!(max(&[(MAX_REQUEST_HEADER_BYTES, "1024")]), 512);
+    }
+
     /// `ORIGIN_TIMEOUT_MS` is off unless set (no limit of the gateway's own, as before it
     /// existed); set, a whole number of milliseconds from 1 to 100000, anything else refused
     /// naming it.
@@ -2288,9 +2324,13 @@ mod tests {
             (&[(HEALTH_CACHE_SECONDS, "600")], HEALTH_CACHE_SECONDS),
             (&[(HEALTH_CACHE_SECONDS, "151")], HEALTH_CACHE_SECONDS),
             (
-                &[(HEALTH_MAX_AGE_SECONDS, "19"), (HEALTH_CACHE_SECONDS, "10")],
+                &[
+                    (HEALTH_MAX_AGE_SECONDS, "200"),
+                    (HEALTH_CACHE_SECONDS, "101"),
+                ],
                 HEALTH_CACHE_SECONDS,
             ),
+            (&[(HEALTH_MAX_AGE_SECONDS, "119")], HEALTH_MAX_AGE_SECONDS),
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(ORIGIN_TIMEOUT_MS, "0")], ORIGIN_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
@@ -2334,7 +2374,12 @@ mod tests {
                 STORE_TIMEOUT_MS,
             ),
         ];
-        for (max_age, cache) in [("300", "150"), ("1", "0"), ("20", "10"), ("7200", "3600")] {
+        for (max_age, cache) in [
+            ("300", "150"),
+            ("120", "0"),
+            ("120", "60"),
+            ("7200", "3600"),
+        ] {
             let c = parse(&[
                 (HEALTH_MAX_AGE_SECONDS, max_age),
                 (HEALTH_CACHE_SECONDS, cache),
@@ -2342,12 +2387,9 @@ mod tests {
             .unwrap();
             assert_eq!(c.health_cache_seconds.to_string(), cache);
         }
-        // A max age set alone moves the cache time's default under its half: it named
-        // HEALTH_CACHE_SECONDS, never set, as wrong.
-        for (max_age, cache) in [("19", 9), ("1", 0), ("20", 10), ("600", 10)] {
-            let c = parse(&[(HEALTH_MAX_AGE_SECONDS, max_age)]).unwrap();
-            assert_eq!(c.health_cache_seconds, cache, "{max_age}");
-        }
+        // A max age set alone leaves room for the cache time's default.
+        let c = parse(&[(HEALTH_MAX_AGE_SECONDS, "120")]).unwrap();
+        assert_eq!(c.health_cache_seconds, 10);
         // A week at most.
         assert!(parse(&[(HEALTH_MAX_AGE_SECONDS, "604800")]).is_ok());
         assert_eq!(
