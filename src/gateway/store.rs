@@ -464,43 +464,68 @@ pub async fn finish<S: Backend>(
             }
         };
     }
-    // Another user's login: the data was the previous user's, and goes with the old id (which
-    // the login deletes).
-    let other_user = plan
-        .login
-        .as_ref()
-        .is_some_and(|new| session.subject().is_some() && session.subject() != new.as_deref());
-    if other_user {
-        session.data_mut().clear();
-    }
-    if let Err(refused) = patched(&mut session, plan, settings) {
-        out.refused = Some(refused);
-        return out;
-    }
-    owned(&mut session, plan, loaded.subject.as_ref());
-    if let Some(subject) = &plan.login {
-        // A password change (revoke, and log in again): this session ended with its user's
-        // revocation above, and a regenerate of an ended session is a `conflict`. Its data go
-        // to a new one.
-        if revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
-            match sessions.new_session(now) {
-                Ok(mut fresh) => {
-                    *fresh.data_mut() = std::mem::take(session.data_mut());
-                    session = fresh;
-                }
-                Err(e) => {
-                    out.warning = Some(format!("login: the session id could not be renewed: {e}"));
-                    unrenewed(&mut out);
-                    return out;
-                }
-            }
+    let mut tries = 0;
+    loop {
+        // Another user's login: the data was the previous user's, and goes with the old id
+        // (which the login deletes).
+        let other_user = plan
+            .login
+            .as_ref()
+            .is_some_and(|new| session.subject().is_some() && session.subject() != new.as_deref());
+        if other_user {
+            session.data_mut().clear();
         }
-        session.set_subject(subject.clone());
-        if let Err(e) = sessions.regenerate(&mut session, now).await {
-            out.warning = Some(format!("login: the session id could not be renewed: {e}"));
-            unrenewed(&mut out);
+        if let Err(refused) = patched(&mut session, plan, settings) {
+            out.refused = Some(refused);
             return out;
         }
+        owned(&mut session, plan, loaded.subject.as_ref());
+        let Some(subject) = &plan.login else { break };
+        let renewed = async {
+            // A password change (revoke, and log in again): this session ended with its user's
+            // revocation above, and a regenerate of an ended session is a `conflict`. Its data
+            // go to a new one.
+            if revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
+                let mut fresh = sessions.new_session(now)?;
+                *fresh.data_mut() = std::mem::take(session.data_mut());
+                session = fresh;
+            }
+            session.set_subject(subject.clone());
+            sessions.regenerate(&mut session, now).await
+        };
+        let why = match renewed.await {
+            Ok(()) => break,
+            // Changed by another request since it was loaded (its own patch, a touch): the login
+            // goes on with the newer version, as a commit does; ended meanwhile (a logout, a
+            // revocation that failed after it landed), with a new session holding the data as
+            // this request had them, as at a password change.
+            Err(Error::Conflict) if tries < CONFLICT_RETRIES => {
+                tries += 1;
+                sessions.store().backoff(tries).await;
+                let newer = match &loaded.presented {
+                    Some(cookie) => sessions.load(cookie, now).await,
+                    None => Ok(None),
+                };
+                let newer = newer.and_then(|s| match s {
+                    Some(s) => Ok(s),
+                    None => sessions.new_session(now).map(|mut fresh| {
+                        *fresh.data_mut() = std::mem::take(session.data_mut());
+                        fresh
+                    }),
+                });
+                match newer {
+                    Ok(s) => {
+                        session = s;
+                        continue;
+                    }
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        out.warning = Some(format!("login: the session id could not be renewed: {why}"));
+        unrenewed(&mut out);
+        return out;
     }
     let eventual = sessions.store().consistency() == Consistency::Eventual;
     let (mut tries, mut later) = (0, false);
@@ -730,6 +755,46 @@ pub(super) mod tests {
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
         assert_eq!(store.len(), 0);
+    }
+
+    /// A login whose session another request changed meanwhile (its own patch, a touch) goes
+    /// on with the newer version, as a commit does: on a strongly consistent store (Durable
+    /// Objects) its regenerate met a `conflict`, and the login lost its data and its cookie.
+    /// One whose session a logout ended meanwhile starts a new one with the data it had.
+    #[test]
+    fn a_login_racing_another_request_keeps_the_data_of_both() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let none = directives(None, None, false);
+        let login = directives(Some(r#"{"welcome":1}"#), Some(r#"{"sub":"alice"}"#), false);
+        for (other, kept) in [
+            (
+                directives(Some(r#"{"seen":1}"#), None, false),
+                json!({ "cart": ["book"], "seen": 1, "welcome": 1 }),
+            ),
+            (
+                directives(None, None, true),
+                json!({ "cart": ["book"], "welcome": 1 }),
+            ),
+        ] {
+            let anon = cart(&s).unwrap();
+            let header = format!("__Host-sid={anon}");
+            let (a, b) = block_on(async {
+                let a = load(&s, Some(&header), "__Host-sid", NOW + 1).await;
+                (a, load(&s, Some(&header), "__Host-sid", NOW + 1).await)
+            });
+            let plan = |d| Plan::from_directives(d, 4096).unwrap();
+            block_on(finish(&s, &settings(), b, &plan(&other), NOW + 1));
+            let out = block_on(finish(&s, &settings(), a, &plan(&login), NOW + 1));
+            assert_eq!(out.warning, None);
+            let cookie = out.set_cookie.unwrap();
+            let user = &cookie["__Host-sid=".len()..cookie.find(';').unwrap()];
+            assert_ne!(user, anon);
+            let (h, _, _) = request(&s, Some(user), &none, NOW + 2);
+            assert_eq!(data_header(&h), kept);
+            let (h, _, _) = request(&s, Some(&anon), &none, NOW + 2);
+            assert_eq!(data_header(&h), json!({}), "the old id names nothing");
+        }
     }
 
     /// A login answer that also logs out (`x-session-clear` with `x-session-issue`: switching
