@@ -464,78 +464,54 @@ pub async fn finish<S: Backend>(
             }
         };
     }
-    let mut tries = 0;
+    let eventual = sessions.store().consistency() == Consistency::Eventual;
+    let (mut tries, mut later) = (0, false);
+    // A login's new id, until it is given; then the commit (which nothing else can race: no
+    // one else knows the new id).
+    let mut login = plan.login.as_ref();
+    let mut ended = false;
     loop {
         // Another user's login: the data was the previous user's, and goes with the old id
         // (which the login deletes).
-        let other_user = plan
-            .login
-            .as_ref()
-            .is_some_and(|new| session.subject().is_some() && session.subject() != new.as_deref());
-        if other_user {
+        if login
+            .is_some_and(|new| session.subject().is_some() && session.subject() != new.as_deref())
+        {
             session.data_mut().clear();
         }
         if let Err(refused) = patched(&mut session, plan, settings) {
             out.refused = Some(refused);
             return out;
         }
+        // Taken for its user (again, after a `conflict`: the newer version holds no owner
+        // either).
         owned(&mut session, plan, loaded.subject.as_ref());
-        let Some(subject) = &plan.login else { break };
-        let renewed = async {
-            // A password change (revoke, and log in again): this session ended with its user's
-            // revocation above, and a regenerate of an ended session is a `conflict`. Its data
-            // go to a new one.
-            if revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
-                let mut fresh = sessions.new_session(now)?;
-                *fresh.data_mut() = std::mem::take(session.data_mut());
-                session = fresh;
-            }
-            session.set_subject(subject.clone());
-            sessions.regenerate(&mut session, now).await
-        };
-        let why = match renewed.await {
-            Ok(()) => break,
-            // Changed by another request since it was loaded (its own patch, a touch): the login
-            // goes on with the newer version, as a commit does; ended meanwhile (a logout, a
-            // revocation that failed after it landed), with a new session holding the data as
-            // this request had them, as at a password change.
-            Err(Error::Conflict) if tries < CONFLICT_RETRIES => {
-                tries += 1;
-                sessions.store().backoff(tries).await;
-                let newer = match &loaded.presented {
-                    Some(cookie) => sessions.load(cookie, now).await,
-                    None => Ok(None),
-                };
-                let newer = newer.and_then(|s| match s {
-                    Some(s) => Ok(s),
-                    None => sessions.new_session(now).map(|mut fresh| {
-                        *fresh.data_mut() = std::mem::take(session.data_mut());
-                        fresh
-                    }),
-                });
-                match newer {
-                    Ok(s) => {
-                        session = s;
-                        continue;
-                    }
-                    Err(e) => e,
+        let step = async {
+            if let Some(subject) = login {
+                // A password change (revoke, and log in again): this session ended with its
+                // user's revocation above, and a regenerate of an ended session is a
+                // `conflict`. Its data go to a new one; so do those of one ended meanwhile.
+                if ended || revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
+                    let mut fresh = sessions.new_session(now).map_err(Err)?;
+                    *fresh.data_mut() = std::mem::take(session.data_mut());
+                    session = fresh;
                 }
+                session.set_subject(subject.clone());
+                sessions.regenerate(&mut session, now).await.map_err(Err)?;
+                login = None;
             }
-            Err(e) => e,
+            sessions.commit(&mut session, now).await.map_err(Ok)
         };
-        out.warning = Some(format!("login: the session id could not be renewed: {why}"));
-        unrenewed(&mut out);
-        return out;
-    }
-    let eventual = sessions.store().consistency() == Consistency::Eventual;
-    let (mut tries, mut later) = (0, false);
-    loop {
-        match sessions.commit(&mut session, now).await {
+        // An error of the login's new id is `Err(Err(e))`, of the commit `Err(Ok(e))`.
+        match step.await {
             Ok(commit) => {
                 out.commit = Some(commit);
                 break;
             }
-            Err(Error::Conflict) if tries < CONFLICT_RETRIES => {
+            // Changed by another request since it was loaded (its own patch, a touch): done
+            // again to the newer version. A session ended meanwhile (a logout, a revocation
+            // that failed after it landed) is given up, but by a login, which starts a new
+            // one with the data as this request had them, as at a password change.
+            Err(Ok(Error::Conflict) | Err(Error::Conflict)) if tries < CONFLICT_RETRIES => {
                 tries += 1;
                 sessions.store().backoff(tries).await;
                 let newer = match &loaded.presented {
@@ -543,36 +519,38 @@ pub async fn finish<S: Backend>(
                     None => Ok(None),
                 };
                 match newer {
-                    Ok(Some(mut s)) => {
-                        if let Err(refused) = patched(&mut s, plan, settings) {
-                            out.refused = Some(refused);
-                            return out;
-                        }
-                        // Taken for its user again: the newer version holds no owner either.
-                        owned(&mut s, plan, loaded.subject.as_ref());
-                        session = s;
-                    }
+                    Ok(Some(s)) => session = s,
+                    Ok(None) if login.is_some() => ended = true,
                     other => {
                         let why = other.map_or_else(|e| e.to_string(), |_| "it ended".into());
                         out.warning = Some(format!(
                             "the session changed and could not be reloaded: {why}"
                         ));
+                        if login.is_some() {
+                            unrenewed(&mut out);
+                            return out;
+                        }
                         break;
                     }
                 }
             }
-            Err(Error::TooLarge { len, max }) => {
+            Err(Err(e)) => {
+                out.warning = Some(format!("login: the session id could not be renewed: {e}"));
+                unrenewed(&mut out);
+                return out;
+            }
+            Err(Ok(Error::TooLarge { len, max })) => {
                 out.refused = Some(format!(
                     "the session data and its subject make {len} bytes, over the limit of {max} (STORE_MAX_DATA_BYTES)"
                 ));
                 return out;
             }
             // Workers KV's one write per second per key: written again after the answer.
-            Err(e) if rate_limited(&e) && eventual && session.in_place() => {
+            Err(Ok(e)) if rate_limited(&e) && eventual && session.in_place() => {
                 later = true;
                 break;
             }
-            Err(e) => {
+            Err(Ok(e)) => {
                 out.warning = Some(format!("the session could not be saved: {e}"));
                 break;
             }
