@@ -163,11 +163,16 @@ function storeConfig() {
   return [...names(rest[1]), ...names(own[1])].sort();
 }
 
-/** The names of `checkOptions("<what>", ..., [...])` in npm/hono.js. */
+/** The names of `checkOptions("<what>", ..., [...])` in npm/hono.js (or of `NAME`, a list
+ * given as `checkOptions("<what>", ..., NAME)` and defined as `const NAME = [...]`). */
 function honoChecked(what) {
-  const m = read("npm/hono.js").match(new RegExp(`checkOptions\\("${what}", [^,]+, \\[([^\\]]*)\\]\\)`));
+  const text = read("npm/hono.js");
+  const m = text.match(new RegExp(`checkOptions\\("${what}", [^,]+, (?:\\[([^\\]]*)\\]|(\\w+))\\)`));
   assert.ok(m, `npm/hono.js: checkOptions("${what}", ...)`);
-  return names(m[1]);
+  if (m[1] !== undefined) return names(m[1]);
+  const list = text.match(new RegExp(`const ${m[2]} = \\[([^\\]]*)\\]`));
+  assert.ok(list, `npm/hono.js: const ${m[2]} = [...]`);
+  return names(list[1]);
 }
 
 // ---------------------------------------------------------------------------------------------
