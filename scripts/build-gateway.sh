@@ -52,6 +52,10 @@ names=()
 wasm="$out/index_bg.wasm"
 "$bin/wasm-opt" "$wasm" -Oz --converge --low-memory-unused "${enable[@]}" "${names[@]}" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
+# The wasm's imports from the glue get short names, in the wasm and in the glue together
+# (scripts/glue.mjs, as for the JS library): the hex digits of wasm-bindgen's names do not
+# compress.
+node scripts/glue.mjs --bundled "$out/index.js"
 
 # The entry module: the handlers called without worker-build's per-request Proxy, panic recovery
 # kept (src/gateway/worker/entry.mjs). It replaces worker-build's worker/shim.mjs, a re-export of

@@ -20,6 +20,9 @@
 //    glue's import object together: the hex digits do not compress, about 1,000 B of the JS
 //    library's gzipped wasm. The names were never anyone's to read: the glue hands the wasm its
 //    import object and nothing else looks at it. Run again on its own output, it renames nothing.
+//    `node scripts/glue.mjs --bundled build/index.js` does this rewrite alone for the gateway's
+//    glue, which worker-build bundles and minifies (scripts/build-gateway.sh): 2,700 B of its
+//    gzipped wasm.
 // 4. A method of an instance freed (`free()`, `Symbol.dispose`), or of something that is no
 //    instance of its class (`SealedTokens.prototype.sign.call(sessionTokens)`), throws a
 //    `TypeError` before it reaches the wasm, and so does a freed instance given as an argument
@@ -84,15 +87,9 @@ function shortName(index) {
   return name;
 }
 
-// Rewrite 3: `glue` with the keys of its import object renamed as the imports of `wasmFile` (the
-// module the object is handed to the wasm as) are, and the bytes of that file so renamed
-// (`undefined` when renamed already): both written once every rewrite is done.
-function shortImports(file, glue, wasmFile) {
-  const start = glue.indexOf("\nfunction __wbg_get_imports() {\n");
-  const end = glue.indexOf("\n}\n", start);
-  if (start < 0 || end < 0) fail(file, "no `function __wbg_get_imports()` to rename the imports in");
-  const module = glue.slice(start, end).match(/\n +"(\.\/[^"]+_bg\.js)": import0,\n/)?.[1];
-  if (module === undefined) fail(file, 'no `"./<name>_bg.js": import0` in `__wbg_get_imports`');
+// The bytes of `wasm` with the imports of `module` named `a`, `b`... in order, and the names so
+// given (a Map from the old name; `undefined` bytes when renamed already).
+function renameImports(file, wasmFile, module) {
   if (!existsSync(wasmFile)) fail(file, `no ${wasmFile} beside it`);
   const wasm = readFileSync(wasmFile);
   const text = new TextDecoder("utf-8", { fatal: true });
@@ -134,6 +131,7 @@ function shortImports(file, glue, wasmFile) {
         [, p] = leb(wasm, p);
         if (flags & 1) [, p] = leb(wasm, p);
       } else if (kind === 3) p += 2; // global: type, mutability
+      else if (kind === 4) [, p] = leb(wasm, p + 1); // tag: attribute, type
       else fail(file, `${wasmFile}: import ${mod} ${name} of unknown kind ${kind}`);
       if (mod !== module) {
         entries.push(wasm.subarray(from, p));
@@ -150,8 +148,22 @@ function shortImports(file, glue, wasmFile) {
   }
   if (renamed.size === 0) fail(file, `${wasmFile} imports nothing from ${module}`);
   const changed = [...renamed].filter(([name, short]) => name !== short);
-  if (changed.length === 0) return { glue }; // renamed already
+  if (changed.length === 0) return { renamed }; // renamed already
   if (changed.length !== renamed.size) fail(file, `${wasmFile}: imports from ${module} partly renamed`);
+  return { renamed, wasm: Buffer.concat(out) };
+}
+
+// Rewrite 3: `glue` with the keys of its import object renamed as the imports of `wasmFile` (the
+// module the object is handed to the wasm as) are, and the bytes of that file so renamed
+// (`undefined` when renamed already): both written once every rewrite is done.
+function shortImports(file, glue, wasmFile) {
+  const start = glue.indexOf("\nfunction __wbg_get_imports() {\n");
+  const end = glue.indexOf("\n}\n", start);
+  if (start < 0 || end < 0) fail(file, "no `function __wbg_get_imports()` to rename the imports in");
+  const module = glue.slice(start, end).match(/\n +"(\.\/[^"]+_bg\.js)": import0,\n/)?.[1];
+  if (module === undefined) fail(file, 'no `"./<name>_bg.js": import0` in `__wbg_get_imports`');
+  const { renamed, wasm } = renameImports(file, wasmFile, module);
+  if (wasm === undefined) return { glue };
   let imports = glue.slice(start, end);
   for (const [name, short] of renamed) {
     // The key of the import object, and nowhere else in the glue.
@@ -161,7 +173,29 @@ function shortImports(file, glue, wasmFile) {
     }
     imports = imports.replace(key, `\n        ${short}: `);
   }
-  return { glue: glue.slice(0, start) + imports + glue.slice(end), wasm: Buffer.concat(out) };
+  return { glue: glue.slice(0, start) + imports + glue.slice(end), wasm };
+}
+
+// Rewrite 3 alone, for the gateway's glue as worker-build leaves it (`--bundled`: bundled and
+// minified by esbuild, the import object's keys written `name:`): the same renaming, each name
+// found once in the glue, as a key (`{name:` or `,name:`).
+function shortBundledImports(file) {
+  const glue = readFileSync(file, "utf8");
+  const wasmFile = file.replace(/\.js$/, "_bg.wasm");
+  const module = glue.match(/"(\.\/[^"]+_bg\.js)":\{/)?.[1];
+  if (module === undefined) fail(file, 'no `"./<name>_bg.js":{` (the import object) in the glue');
+  const { renamed, wasm } = renameImports(file, wasmFile, module);
+  if (wasm === undefined) return;
+  let out = glue;
+  for (const [name, short] of renamed) {
+    const key = new RegExp(`([{,])${name}:`);
+    if (glue.split(name).length !== 2 || !key.test(glue)) {
+      fail(file, `the import ${name} is not once in the glue, as a key of its import object`);
+    }
+    out = out.replace(key, `$1${short}:`);
+  }
+  writeFileSync(wasmFile, wasm);
+  writeFileSync(file, out);
 }
 
 // Rewrite 4's check, first in every method of a class (but its constructor) and in
@@ -207,6 +241,11 @@ function checkLive(file, glue) {
   if (glue.includes(ASSERT_CLASS)) glue = glue.replace(ASSERT_CLASS, `${ASSERT_CLASS}    _assertLive(instance, klass);\n`);
   const at = glue.indexOf("\nfunction __wbg_get_imports() {\n");
   return glue.slice(0, at + 1) + LIVE + glue.slice(at + 1);
+}
+
+if (process.argv[2] === "--bundled") {
+  for (const file of process.argv.slice(3)) shortBundledImports(file);
+  process.exit(0);
 }
 
 for (const file of process.argv.slice(2)) {
