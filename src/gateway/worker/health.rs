@@ -7,11 +7,13 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, console_warn, Context, Env};
 
+use std::cell::Cell;
+
 use super::http::error_text;
 use super::{binding, now, with, Shared};
 use crate::error::Quoted;
 use crate::gateway::health::{probe_targets, Probe, Snapshot, KV_BINDING, KV_KEY};
-use crate::store::binding::KvNamespace;
+use crate::store::binding::{settle, KvNamespace};
 use crate::time::UnixTime;
 
 /// The health KV namespace (binding [`KV_BINDING`]), through the crate's own KV binding rather
@@ -22,24 +24,54 @@ pub(super) fn health_kv(env: &Env) -> Option<KvNamespace> {
     (kv.is_object() || kv.is_function()).then(|| kv.unchecked_into())
 }
 
-/// Reads the shared health snapshot from KV: `None` when it could not be read, `Some(None)`
-/// when there is none (or it is unreadable).
-pub(super) async fn read_shared(env: &Env) -> Option<Option<Snapshot>> {
+/// How long a read of the shared snapshot may take: [`FIRST_READ_MS`] for a new instance's
+/// first request, which waits for it; this for the others, which do not.
+pub(super) const READ_MS: u32 = 5_000;
+
+/// How long a new instance's first request waits for the shared snapshot before it is routed
+/// without it (a local read takes a few milliseconds).
+const FIRST_READ_MS: u32 = 300;
+
+/// Reads the shared health snapshot from KV: `None` when it could not be read within
+/// `within_ms`, `Some(None)` when there is none (or it is unreadable).
+pub(super) async fn read_shared(env: &Env, within_ms: u32) -> Option<Option<Snapshot>> {
     let kv = health_kv(env)?;
-    let read = match kv.get(KV_KEY) {
-        Ok(get) => JsFuture::from(get).await,
-        Err(e) => Err(e),
-    };
-    match read {
+    match settle("health", kv.get(KV_KEY), within_ms).await {
         Ok(value) => Some(value.as_string().as_deref().and_then(Snapshot::parse)),
         Err(e) => {
             console_warn!(
                 "edge-session gateway: reading shared health from KV failed: {}",
-                error_text(&e)
+                e.detail()
             );
             None
         }
     }
+}
+
+thread_local! {
+    /// Whether this instance has yet to route its first request.
+    static FIRST: Cell<bool> = const { Cell::new(true) };
+}
+
+/// A new instance's first request: the shared snapshot, read before the request is routed
+/// (`None` for every other request, and when no KV is bound). Read after it, as later reads
+/// are, the first requests of every new instance went to origins every other instance knew
+/// were down: a GET failed once there and was retried, a POST pinned there got a 503.
+pub(super) fn first_read(
+    gw: &Shared,
+    env: &Env,
+    now: UnixTime,
+) -> Option<impl std::future::Future<Output = ()>> {
+    if !FIRST.with(|first| first.replace(false)) || health_kv(env).is_none() {
+        return None;
+    }
+    with(gw, |g| g.health_mut().take_shared_refresh(now));
+    let (gw, env) = (gw.clone(), env.clone());
+    Some(async move {
+        if let Some(snapshot) = read_shared(&env, FIRST_READ_MS).await {
+            with(&gw, |g| g.health_mut().read_shared(snapshot, now));
+        }
+    })
 }
 
 /// Re-reads the shared snapshot after the request, when it is due.
@@ -51,7 +83,7 @@ pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: 
     super::background(
         ctx,
         Box::pin(async move {
-            if let Some(snapshot) = read_shared(&env).await {
+            if let Some(snapshot) = read_shared(&env, READ_MS).await {
                 with(&gw, |g| g.health_mut().read_shared(snapshot, now));
             }
         }),
@@ -104,7 +136,7 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
     );
     match health_kv(env) {
         Some(kv) => {
-            let stored = read_shared(env).await.flatten();
+            let stored = read_shared(env, READ_MS).await.flatten();
             let max_age = with(gw, |g| g.config().health_max_age).unwrap_or(0);
             if snapshot.worth_writing(stored.as_ref(), max_age) {
                 // The text as it is: `worker`'s `put` takes any `Serialize` value through

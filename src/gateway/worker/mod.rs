@@ -27,8 +27,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::js_sys;
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::future_to_promise;
+use worker::js_sys::Promise;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::web_sys;
 use worker::{console_error, console_warn, event, Context, Env, ScheduleContext, ScheduledEvent};
 
@@ -234,8 +235,26 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
         return reply(http::page(&Page::internal()));
     };
     let now = now();
+    if let Some(read) = health::first_read(&gw, &env, now) {
+        return later(async move {
+            read.await;
+            let routed = Promise::resolve(&route(req, env, ctx, gw, now, entropy));
+            JsFuture::from(routed).await.map(JsCast::unchecked_into)
+        });
+    }
     health::refresh_in_background(&gw, &env, &ctx, now);
+    route(req, env, ctx, gw, now, entropy)
+}
 
+/// The request routed: its response, or a promise of it.
+fn route(
+    req: web_sys::Request,
+    env: Env,
+    ctx: Context,
+    gw: Shared,
+    now: UnixTime,
+    entropy: Entropy,
+) -> JsValue {
     let client = req.headers();
     let headers = http::header_pairs(&client);
     let (method, url, body) = (req.method(), req.url(), req.body());

@@ -1,0 +1,67 @@
+// A new instance of the gateway (workerd through Miniflare, which can start one afresh on the
+// same KV: `setOptions`) reads the shared health snapshot before it routes its first request. It
+// read it after, beside the answer, so the first requests of every new instance went to origins
+// every other instance knew were down: a POST a new visitor sent there got a 503.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import { startOrigins } from "./harness.mjs";
+
+const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+const [live] = await startOrigins(["b"]);
+const kvPersist = mkdtempSync(join(tmpdir(), "edge-cold-kv-"));
+after(async () => {
+  await live.kill();
+  rmSync(kvPersist, { recursive: true, force: true });
+});
+
+test("a new instance routes its first request by the shared health: a POST never reaches the origin the cron found down", async () => {
+  const options = {
+    modules: true,
+    scriptPath: join(ROOT, "build/worker/shim.mjs"),
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-01",
+    bindings: {
+      // Nothing listens on port 1: a request sent to origin a fails there.
+      ORIGINS: JSON.stringify([
+        { id: "a", url: "http://127.0.0.1:1", weight: 1 },
+        { id: "b", url: live.url, weight: 1 },
+      ]),
+      SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
+    },
+    kvNamespaces: ["EDGE_HEALTH"],
+    kvPersist,
+  };
+  const mf = new Miniflare(options);
+  try {
+    await mf.ready;
+    // What the cron of another instance wrote: a down, b up.
+    const snapshot = {
+      checked_at: Math.floor(Date.now() / 1000),
+      origins: {
+        a: { healthy: false, error: "connection refused", ms: 1 },
+        b: { healthy: true, status: 200, ms: 1 },
+      },
+    };
+    await (await mf.getKVNamespace("EDGE_HEALTH")).put("health:v1", JSON.stringify(snapshot));
+    // Each round a new instance, whose first request is a new visitor's POST: half of them
+    // would be placed on a were the snapshot not read first (1 in 4096 that none of 12 is).
+    const statuses = [];
+    for (let round = 0; round < 12; round++) {
+      await mf.setOptions(options);
+      const res = await mf.dispatchFetch("http://gateway.test/form", { method: "POST", body: "x=1" });
+      await res.text();
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses, Array(12).fill(200));
+  } finally {
+    await mf.dispose();
+  }
+});
