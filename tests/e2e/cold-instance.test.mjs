@@ -6,12 +6,10 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { startOrigins } from "./harness.mjs";
+import { MODULE_RULES, ROOT, startOrigins } from "./harness.mjs";
 
-const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const [live] = await startOrigins(["b"]);
 const kvPersist = mkdtempSync(join(tmpdir(), "edge-cold-kv-"));
 after(async () => {
@@ -23,10 +21,7 @@ test("a new instance routes its first request by the shared health: a POST never
   const options = {
     modules: true,
     scriptPath: join(ROOT, "build/worker/shim.mjs"),
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
+    modulesRules: MODULE_RULES,
     compatibilityDate: "2026-04-01",
     bindings: {
       // Nothing listens on port 1: a request sent to origin a fails there.

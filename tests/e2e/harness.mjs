@@ -21,6 +21,13 @@ const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Miniflare's module rules for a worker of wasm-bindgen's output: the glue and the entry are
+ * ES modules, the wasm compiled (the tests that run workerd through Miniflare, not wrangler). */
+export const MODULE_RULES = [
+  { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+  { type: "CompiledWasm", include: ["**/*.wasm"] },
+];
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort() {
   return new Promise((ok, fail) => {

@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { MODULE_RULES } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = process.env.STORE_PKG ?? join(here, "../../target/pkg-store-web");
@@ -38,10 +39,7 @@ before(async () => {
     modules: true,
     modulesRoot: dir,
     scriptPath: join(dir, "worker.mjs"),
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
+    modulesRules: MODULE_RULES,
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["SESSIONS"],
     durableObjects: {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 
-import { ROOT } from "./harness.mjs";
+import { MODULE_RULES, ROOT } from "./harness.mjs";
 
 const PROBE = `
 import gateway from "./worker/shim.mjs";
@@ -51,10 +51,7 @@ before(async () => {
         modules: true,
         modulesRoot: dir,
         scriptPath: join(dir, "probe.mjs"),
-        modulesRules: [
-          { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-          { type: "CompiledWasm", include: ["**/*.wasm"] },
-        ],
+        modulesRules: MODULE_RULES,
         compatibilityDate: "2026-04-01",
         bindings: {
           ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]),
