@@ -302,6 +302,13 @@ impl HealthBook {
         passive && (!shared_down || self.fresh_shared(now).is_none() || self.failing_open(now))
     }
 
+    /// Whether this instance has never had a shared snapshot, read or probed, nor begun to read
+    /// one: its first request then waits for the read. Marks it as being read, as
+    /// [`HealthBook::take_shared_refresh`] does.
+    pub fn take_first_read(&mut self, now: UnixTime) -> bool {
+        self.shared_read_at.is_none() && self.take_shared_refresh(now)
+    }
+
     /// Whether the shared snapshot is due to be read again from KV. Marks it as being read, so
     /// concurrent requests do not all read it.
     pub fn take_shared_refresh(&mut self, now: UnixTime) -> bool {
@@ -627,6 +634,18 @@ mod tests {
         assert!(!book.began_failing_open(1040));
         book.set_shared(probed(&["a", "b"], &[], 1100), 1100);
         assert!(book.began_failing_open(1100));
+    }
+
+    /// A new instance's first request waits for the shared snapshot, once: not again after a
+    /// read that failed, nor when the instance's cron installed one first.
+    #[test]
+    fn only_the_first_read_is_waited_for() {
+        let mut book = HealthBook::new(&config());
+        assert!(book.take_first_read(1000));
+        assert!(!book.take_first_read(1000) && !book.take_first_read(2000));
+        let mut probed_first = HealthBook::new(&config());
+        probed_first.set_shared(probed(&["a"], &["b"], 1000), 1000);
+        assert!(!probed_first.take_first_read(1000));
     }
 
     /// A request's background read of the shared snapshot runs beside the cron's run in the

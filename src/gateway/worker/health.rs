@@ -7,8 +7,6 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, console_warn, Context, Env};
 
-use std::cell::Cell;
-
 use super::http::error_text;
 use super::{binding, now, with, Shared};
 use crate::error::Quoted;
@@ -48,9 +46,11 @@ pub(super) async fn read_shared(env: &Env, within_ms: u32) -> Option<Option<Snap
     }
 }
 
-thread_local! {
-    /// Whether this instance has yet to route its first request.
-    static FIRST: Cell<bool> = const { Cell::new(true) };
+/// Reads the shared snapshot from KV, within `within_ms`, into this instance's health.
+pub(super) async fn install_shared(gw: &Shared, env: &Env, within_ms: u32, now: UnixTime) {
+    if let Some(snapshot) = read_shared(env, within_ms).await {
+        with(gw, |g| g.health_mut().read_shared(snapshot, now));
+    }
 }
 
 /// A new instance's first request: the shared snapshot, read before the request is routed
@@ -62,16 +62,11 @@ pub(super) fn first_read(
     env: &Env,
     now: UnixTime,
 ) -> Option<impl std::future::Future<Output = ()>> {
-    if !FIRST.with(|first| first.replace(false)) || health_kv(env).is_none() {
+    if health_kv(env).is_none() || with(gw, |g| g.health_mut().take_first_read(now)) != Some(true) {
         return None;
     }
-    with(gw, |g| g.health_mut().take_shared_refresh(now));
     let (gw, env) = (gw.clone(), env.clone());
-    Some(async move {
-        if let Some(snapshot) = read_shared(&env, FIRST_READ_MS).await {
-            with(&gw, |g| g.health_mut().read_shared(snapshot, now));
-        }
-    })
+    Some(async move { install_shared(&gw, &env, FIRST_READ_MS, now).await })
 }
 
 /// Re-reads the shared snapshot after the request, when it is due.
@@ -82,11 +77,7 @@ pub(super) fn refresh_in_background(gw: &Shared, env: &Env, ctx: &Context, now: 
     let (gw, env) = (gw.clone(), env.clone());
     super::background(
         ctx,
-        Box::pin(async move {
-            if let Some(snapshot) = read_shared(&env, READ_MS).await {
-                with(&gw, |g| g.health_mut().read_shared(snapshot, now));
-            }
-        }),
+        Box::pin(async move { install_shared(&gw, &env, READ_MS, now).await }),
     );
 }
 

@@ -11,9 +11,7 @@ use crate::time::UnixTime;
 
 /// `GET /__edge/health`: the shared snapshot read afresh, then this instance's view.
 pub(super) async fn health(gw: &Shared, env: &Env, now: UnixTime) -> Answer {
-    if let Some(snapshot) = super::health::read_shared(env, super::health::READ_MS).await {
-        with(gw, |g| g.health_mut().read_shared(snapshot, now));
-    }
+    super::health::install_shared(gw, env, super::health::READ_MS, now).await;
     let Some(report) = with(gw, |g| g.health().report(&g.config().origins, now)) else {
         return page(&Page::internal());
     };
