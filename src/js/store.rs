@@ -405,9 +405,11 @@ impl SessionStore {
     /// changed since it was loaded (a login without `regenerate`, another user, a subject
     /// cleared) gets a new id as `regenerate` gives it (`"written"`; no session fixation): send
     /// its cookie (`setCookie`, `applyCookies`); the old one names nothing. Rejects with
-    /// `conflict` when another request saved it first (Durable Objects): load it again and redo
-    /// the change. On KV, which takes one write per second per key, a touch refused because
-    /// another request wrote the session in that second resolves to `"unchanged"`; a change so
+    /// `conflict` when another request saved other data or subject first, or ended the session
+    /// (Durable Objects): load it again and redo the change. A touch beaten by another
+    /// request's write resolves to `"unchanged"` (that write extended the session), and a
+    /// change of a session other requests only touched meanwhile is stored all the same (a
+    /// page's requests at once). On KV, which takes one write per second per key, a change so
     /// refused rejects with `store_unavailable` (its message ends in `429 Too Many Requests`):
     /// to retry it, wait a little over a second and `update` again, which makes the change to
     /// the session as stored then; committing this `Session` again would put its data, loaded
@@ -486,7 +488,8 @@ impl SessionStore {
     /// it by itself when a stored session's subject changed, and not again after this). Send
     /// `session.cookie` afterwards. What is set on the session while the promise is pending is
     /// kept, as a change for the next `commit`. Rejects with `conflict` when the session ended
-    /// or changed since it was loaded (Durable Objects, memory); the session then keeps its id.
+    /// or changed since it was loaded (Durable Objects, memory; a touch by another request is no
+    /// change); the session then keeps its id.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn regenerate(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));

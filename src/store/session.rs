@@ -40,6 +40,10 @@ use crate::token::{SessionTokens, TokenConfig};
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
 
+/// How many times one commit or regenerate goes on from a newer version that other requests only
+/// touched (a touch lands at most once per touch interval: one is enough, two leave a margin).
+const TOUCH_REBASES: usize = 2;
+
 /// What a strongly consistent store holds, until it is deleted, for an id [`Sessions::regenerate`]
 /// renewed (never a sealed record, which is base64url): it loads as no session.
 const ENDED: &str = "~";
@@ -374,10 +378,14 @@ impl<S: Backend> Sessions<S> {
 
     /// Stores the session's changes: written when its data or subject changed, touched when
     /// unchanged for `touch_interval_seconds`, otherwise nothing. `conflict` when a strongly
-    /// consistent store holds a newer version (the session is left as it was: reload, redo).
-    /// On any error the session is left as it was: a new one has no [`Session::cookie`]. On an
-    /// eventually consistent store (Workers KV, one write per second per key), a touch refused
-    /// because another request wrote the session in that second is [`Commit::Unchanged`].
+    /// consistent store holds a newer version with other data or another subject, or ended the
+    /// session (the session is left as it was: reload, redo); from a newer version that other
+    /// requests only touched, the commit goes on. On any error the session is left as it was:
+    /// a new one has no [`Session::cookie`]. A touch
+    /// that another request's write beat (several requests of one page at once) is
+    /// [`Commit::Unchanged`]: that write extended the session, or ended it. On Workers KV (one
+    /// write per second per key) that is a touch refused in the second of another write; on a
+    /// strongly consistent store, one a version behind.
     ///
     /// A stored session whose client knows its id, given another subject than it was loaded
     /// with (a login without [`Sessions::regenerate`], a switch to another user, a subject
@@ -386,6 +394,16 @@ impl<S: Backend> Sessions<S> {
     /// Send [`Session::cookie`]. An id nobody knew yet (a new session, one regenerated in this
     /// request) is kept.
     pub async fn commit(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
+        let mut rebased = 0;
+        loop {
+            match self.commit_once(session, now).await {
+                Err(Error::Conflict) if self.only_touched(session, now, &mut rebased).await => {}
+                done => return done,
+            }
+        }
+    }
+
+    async fn commit_once(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
         // Session fixation: the id the client knew (perhaps planted) never becomes the session
         // of another subject. `regenerate` changes the session only once it succeeded.
         let known = !session.fresh && session.version > 0;
@@ -395,7 +413,7 @@ impl<S: Backend> Sessions<S> {
                 .as_ref()
                 .is_some_and(|(_, subject)| *subject != session.record.subject)
         {
-            self.regenerate(session, now).await?;
+            self.regenerate_once(session, now).await?;
             return Ok(Commit::Written);
         }
         let changed = session.changed();
@@ -433,11 +451,13 @@ impl<S: Backend> Sessions<S> {
             self.link(session, now).await?;
         }
         if let Err(e) = self.store.save(&session.key, &entry, expected, now).await {
-            // Workers KV refuses a second write to a key within a second: another request
-            // (of the same page) has just written the session, extending it as this touch
-            // would have (every write sets `touched` to its time), or deleted it (a touch would
-            // bring it back). Nothing to do.
-            if outcome == Commit::Touched && eventual && super::rate_limited(&e) {
+            // A touch beaten by another request's write (of the same page): Workers KV refuses
+            // a second write to a key within a second, a strongly consistent store a version
+            // behind (`conflict`). That write extended the session as this touch would have
+            // (every write sets `touched` to its time), or ended it (a touch would bring it
+            // back). Nothing to do.
+            let beaten = matches!(e, Error::Conflict) || eventual && super::rate_limited(&e);
+            if outcome == Commit::Touched && beaten {
                 return Ok(Commit::Unchanged);
             }
             return Err(e);
@@ -536,9 +556,44 @@ impl<S: Backend> Sessions<S> {
     /// near its end gets what is left). Call it at login and at any change of privilege. Send
     /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
     /// revoked) or changed by another request since it was loaded is a `conflict`: it never
-    /// comes back under the new id. On any error the session keeps its id (no cookie to send);
+    /// comes back under the new id (only touched meanwhile, it is renewed all the same). On any error the session keeps its id (no cookie to send);
     /// a new id the store could not link to the subject is deleted, never given out.
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
+        let mut rebased = 0;
+        loop {
+            match self.regenerate_once(session, now).await {
+                Err(Error::Conflict) if self.only_touched(session, now, &mut rebased).await => {}
+                done => return done,
+            }
+        }
+    }
+
+    /// After a `conflict` of `session`'s commit or regenerate (`rebased` times already): whether
+    /// the store's newer version still holds the data and subject this one was loaded with, so
+    /// that other requests only touched it (a page's requests at once, the session due for its
+    /// touch), and nothing would be lost by going on from it. Then this session takes that
+    /// version, for the operation to be done again. At most [`TOUCH_REBASES`] times.
+    async fn only_touched(
+        &self,
+        session: &mut Session,
+        now: UnixTime,
+        rebased: &mut usize,
+    ) -> bool {
+        if *rebased == TOUCH_REBASES || session.version == 0 {
+            return false;
+        }
+        *rebased += 1;
+        match self.load(&session.token, now).await {
+            Ok(Some(held)) if held.stored == session.stored && held.version > session.version => {
+                session.version = held.version;
+                session.record.touched = held.record.touched;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn regenerate_once(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
         if session.version > 0 || session.changed() {
@@ -1016,6 +1071,69 @@ mod tests {
         }
     }
 
+    /// A change, a login at commit and a `regenerate`, each of a session that another request
+    /// of the page touched since this one loaded it (on this strongly consistent store, a
+    /// version behind: a `conflict`, which failed the request, a login too). The touch changed
+    /// nothing, so each goes on from the newer version: the change stored, the login done, the
+    /// data moved. One made after another request changed the data is still a `conflict`.
+    #[test]
+    fn a_change_or_login_after_another_request_only_touched_the_session_succeeds() {
+        for how in [
+            "change",
+            "login at commit",
+            "regenerate",
+            "change after a change",
+        ] {
+            let store = MemoryStore::new();
+            let s = sessions(&store);
+            let cookie = stored(&s, None);
+            let later = NOW + 600;
+            let mut in_flight = load(&s, &cookie, later).unwrap();
+            let mut other = load(&s, &cookie, later).unwrap();
+            if how == "change after a change" {
+                other.insert("n", json!(1));
+                assert_eq!(block_on(s.commit(&mut other, later)), Ok(Commit::Written));
+            } else {
+                assert_eq!(block_on(s.commit(&mut other, later)), Ok(Commit::Touched));
+            }
+            in_flight.insert("m", json!(2));
+            let done = match how {
+                "login at commit" => {
+                    in_flight.set_subject(Some("alice".into()));
+                    block_on(s.commit(&mut in_flight, later + 1))
+                }
+                "regenerate" => {
+                    block_on(s.regenerate(&mut in_flight, later + 1)).map(|()| Commit::Written)
+                }
+                _ => block_on(s.commit(&mut in_flight, later + 1)),
+            };
+            if how == "change after a change" {
+                assert_eq!(done, Err(Error::Conflict));
+                assert_eq!(load(&s, &cookie, later + 1).unwrap().get("m"), None);
+                continue;
+            }
+            assert_eq!(done, Ok(Commit::Written), "{how}");
+            let now_cookie = in_flight.cookie().map_or(cookie.clone(), str::to_owned);
+            assert_eq!(
+                now_cookie != cookie,
+                how != "change",
+                "{how}: a new id only at a login"
+            );
+            let held = load(&s, &now_cookie, later + 1).unwrap();
+            assert_eq!(
+                (held.get("cart"), held.get("m")),
+                (Some(&json!(["book"])), Some(&json!(2))),
+                "{how}"
+            );
+            if how != "change" {
+                assert!(
+                    load(&s, &cookie, later + 1).is_none(),
+                    "{how}: the old id ended"
+                );
+            }
+        }
+    }
+
     /// Two commits of one JavaScript `Session` at once, each on a copy settled back in turn
     /// ([`Session::settle`]): on this strongly consistent store the second is a `conflict`, and
     /// settled back it put the session at the version it began with, older than the store's:
@@ -1445,6 +1563,47 @@ mod tests {
             page[1].insert("n", json!(1));
             let refused = block_on(s.commit(&mut page[1], later)).unwrap_err();
             assert_eq!(refused.code(), "store_unavailable");
+        }
+        assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
+    }
+
+    /// Several requests of one page at once on a strongly consistent store (Durable Objects),
+    /// when the session is due for its touch: the first rewrites it unchanged, and the others,
+    /// whose touch is now a `conflict` (a version behind), lose nothing: the session was
+    /// extended as they would have extended it. They succeed, as on KV: an app (or the Hono
+    /// middleware) failed every such request but one.
+    #[test]
+    fn concurrent_touches_on_a_strongly_consistent_store_all_succeed() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        for subject in [None, Some("alice")] {
+            let session = stored_cart(&s, subject);
+            let cookie = session.cookie().unwrap().to_owned();
+            let later = NOW + 600;
+            let mut page: Vec<Session> = (0..4)
+                .map(|_| block_on(s.load(&cookie, later)).unwrap().unwrap())
+                .collect();
+            let commits: Vec<Commit> = page
+                .iter_mut()
+                .map(|session| block_on(s.commit(session, later)).unwrap())
+                .collect();
+            assert_eq!(commits[0], Commit::Touched, "{subject:?}");
+            assert!(
+                commits[1..].iter().all(|c| *c == Commit::Unchanged),
+                "{commits:?}"
+            );
+            let touched = block_on(s.load(&cookie, later)).unwrap().unwrap();
+            assert_eq!(touched.touched(), later);
+            assert_eq!(touched.get("cart"), Some(&json!(["book"])));
+            // A change made to the data as loaded goes on from the touched version; another
+            // then is a `conflict`: it was made to older data, and would lose the first.
+            page[1].insert("n", json!(1));
+            assert_eq!(block_on(s.commit(&mut page[1], later)), Ok(Commit::Written));
+            page[2].insert("n", json!(2));
+            assert_eq!(
+                block_on(s.commit(&mut page[2], later)),
+                Err(Error::Conflict)
+            );
         }
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
     }

@@ -167,6 +167,32 @@ export default {
           await s.revokeTokens(q("revoke"), KEEP_SECONDS, { now: at });
           return Response.json({ revoked: q("revoke") });
         }
+        case "/page": {
+          // ?at=: a page's four requests at once when the session is due for its touch (each
+          // loads it, then each commits it unchanged): what each commit gave.
+          const s = store(env, kind);
+          const at = Number(url.searchParams.get("at"));
+          const page = await Promise.all([1, 2, 3, 4].map(() => s.load(cookie, { now: at })));
+          const outcomes = await Promise.allSettled(page.map((session) => s.commit(session, { now: at })));
+          const stored = await s.find(cookie, { now: at });
+          return Response.json({
+            outcomes: outcomes.map((o) => (o.status === "fulfilled" ? o.value : o.reason.code)),
+            stored: { data: stored?.data, touched: stored?.touched },
+          });
+        }
+        case "/login-beside-touch": {
+          // ?at=&user=: a login (subject set, a change, regenerate) while another request of the
+          // page, loaded at the same time, touches the session first.
+          const s = store(env, kind);
+          const at = Number(url.searchParams.get("at"));
+          const [login, other] = await Promise.all([s.load(cookie, { now: at }), s.load(cookie, { now: at })]);
+          const touch = await s.commit(other, { now: at });
+          login.subject = url.searchParams.get("user");
+          login.set("role", "member");
+          const done = await s.regenerate(login, { now: at }).then(() => "ok", (e) => e.code);
+          const held = login.cookie && (await s.find(login.cookie, { now: at }));
+          return Response.json({ touch, done, renewed: login.cookie !== cookie, held: held && { data: held.data, subject: held.subject } });
+        }
         case "/twice": {
           // Two commits of one Session at once (the visitor's, or a new one), then one more.
           const s = store(env, kind);
