@@ -468,7 +468,7 @@ impl SessionStore {
                 // An async change: committed once its promise resolves (a rejection rejects
                 // update, nothing written), never as it was at its first `await`.
                 if changed.is_object() {
-                    wasm_bindgen_futures::JsFuture::from(Promise::resolve(&changed)).await?;
+                    crate::store::binding::adopt(&changed).await?;
                 }
                 let mut s = cell.borrow().clone();
                 match sessions.commit(&mut s, now).await {
@@ -936,7 +936,7 @@ pub fn handle_session_object(
 ) -> Promise {
     future_to_promise(async move {
         let text = request.unchecked_into::<ObjectRequest>().text()?;
-        let body = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&text))
+        let body = crate::store::binding::adopt(&text)
             .await?
             .as_string()
             .unwrap_or_default();

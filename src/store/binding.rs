@@ -167,14 +167,32 @@ extern "C" {
 /// How long a store operation may take before it is `store_unavailable`, by default.
 pub const DEFAULT_TIMEOUT_MS: u32 = 5000;
 
-/// `store_unavailable`, saying what failed and why.
+/// `store_unavailable`, saying what failed and why (an error's `message`, read by `Reflect`:
+/// a getter that throws gives "unknown error", never a throw through the wasm's frames).
 pub(crate) fn unavailable(what: &str, e: &JsValue) -> Error {
-    let why = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
+    let why = (e.dyn_ref::<js_sys::Error>())
+        .and_then(|e| Reflect::get(e, &JsValue::from_str("message")).ok())
+        .and_then(|m| m.as_string())
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "unknown error".into());
     Error::StoreUnavailable(format!("{what}: {why}"))
+}
+
+/// Awaits `value` as `await` does: a promise's or thenable's outcome, or the value itself. Not
+/// through `Promise.resolve`, which reads a promise's `constructor` (a getter that throws would
+/// throw through the wasm's frames, leaving its stack pointer moved: after a few thousand, every
+/// call of the instance fails), nor by awaiting the value's own `then` (one that calls back at
+/// once breaks `JsFuture`, a trap): a new promise resolved with it, whose `then` runs in a
+/// later job, any throw a rejection.
+pub(crate) fn adopt(value: &JsValue) -> JsFuture {
+    JsFuture::from(resolved(value))
+}
+
+/// A new promise resolved with `value` (see [`adopt`]).
+fn resolved(value: &JsValue) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        let _ = resolve.call1(&JsValue::NULL, value);
+    })
 }
 
 /// A binding's method returned `started` (a promise, or any value) or threw: the result once
@@ -185,7 +203,7 @@ pub(crate) async fn settle(
     started: std::result::Result<Promise, JsValue>,
     timeout_ms: u32,
 ) -> Result<JsValue> {
-    let promise = Promise::resolve(&started.map_err(|e| unavailable(what, &e))?);
+    let promise = resolved(&started.map_err(|e| unavailable(what, &e))?.into());
     let message = format!("timed out after {timeout_ms} ms");
     let mut timer = JsValue::UNDEFINED;
     let timeout = Promise::new(&mut |_, reject| {
@@ -206,8 +224,7 @@ pub(crate) async fn wait(
     what: &str,
     started: std::result::Result<Promise, JsValue>,
 ) -> Result<JsValue> {
-    let promise = Promise::resolve(&started.map_err(|e| unavailable(what, &e))?);
-    JsFuture::from(promise)
+    adopt(&started.map_err(|e| unavailable(what, &e))?.into())
         .await
         .map_err(|e| unavailable(what, &e))
 }

@@ -1130,3 +1130,61 @@ test("applyCookies and clearCookies make the response private: a shared cache ne
     assert.throws(() => call(immutable), (e) => e.code === "invalid_config" && /cannot be changed/.test(e.message), name);
   }
 });
+
+test("whatever update's change returns, update settles and the instance lives on (no trap, no throw through the wasm)", async () => {
+  const store = new SessionStore({ keys });
+  const uncaught = [];
+  const onUncaught = (e) => uncaught.push(e);
+  process.on("uncaughtException", onUncaught);
+  try {
+    // A native promise whose `then` calls back at once: awaited as `await` would, the change
+    // committed (it was a `RuntimeError: unreachable`: the instance dead).
+    const early = await store.update(undefined, (s) => {
+      s.set("a", 1);
+      const p = Promise.resolve();
+      p.then = (resolve) => resolve();
+      return p;
+    }, { now: NOW });
+    assert.equal(early.get("a"), 1);
+    // A `then` or a `constructor` that throws: update rejects with that error, nothing
+    // written. Thousands of them (each threw through the wasm's frames, leaving its stack
+    // pointer moved, and update pending for ever: after a few thousand every call trapped).
+    const boom = new Error("then threw");
+    for (let i = 0; i < 5000; i++) {
+      const p = Promise.resolve();
+      if (i % 2) p.then = () => { throw boom; };
+      else Object.defineProperty(p, "constructor", { get() { throw boom; } });
+      const outcome = await store.update(undefined, () => p, { now: NOW }).then(() => "resolved", (e) => e);
+      if (i % 2) assert.equal(outcome, boom);
+    }
+    const after = await store.update(undefined, (s) => s.set("b", 2), { now: NOW });
+    assert.equal(after.get("b"), 2);
+    // Let a stray exception of a microtask or a later job surface.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  } finally {
+    process.off("uncaughtException", onUncaught);
+  }
+  assert.deepEqual(uncaught, []);
+});
+
+test("a session object's request or storage answering with a promise whose then calls back at once is awaited, never a trap", async () => {
+  // What `await` does with it; `JsFuture` over the value itself trapped (`unreachable`).
+  const early = (value) => {
+    const p = Promise.resolve(value);
+    p.then = (resolve) => resolve(value);
+    return p;
+  };
+  const storage = {
+    get: () => early(undefined),
+    put: () => early(undefined),
+    delete: () => early(true),
+    list: () => early(new Map()),
+    deleteAll: () => early(undefined),
+    setAlarm: () => early(undefined),
+  };
+  const answer = await handleSessionObject(storage, { text: () => early("{}") });
+  assert.ok(answer instanceof Response);
+  await sessionObjectAlarm(storage);
+  const session = await new SessionStore({ keys }).load(undefined, { now: NOW });
+  assert.equal(session.isNew, true, "the instance lives on");
+});
