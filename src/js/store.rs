@@ -895,7 +895,7 @@ impl Session {
         self.inner.borrow().cookie().map(str::to_owned)
     }
 
-    /// The stored version: 0 until first stored, one more at every write.
+    /// The stored version: 0 until first stored, one more at every change (not at a touch).
     #[wasm_bindgen(getter)]
     pub fn version(&self) -> f64 {
         self.inner.borrow().version() as f64

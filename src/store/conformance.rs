@@ -394,14 +394,14 @@ async fn touch_throttling<S: Backend>(store: &S, now: UnixTime) -> Outcome {
         ensure!(commit == Commit::Unchanged, "at +{}: {commit:?}", t - now);
     }
     ensure!(
-        raw(store, &key).await?.version == 1,
+        raw(store, &key).await?.expires == now + c.idle_timeout_seconds,
         "an unchanged session was rewritten"
     );
     let mut session = load(now + interval).await?;
     let commit = s.commit(&mut session, now + interval).await.ctx("commit")?;
     ensure!(commit == Commit::Touched, "after the interval: {commit:?}");
     let entry = raw(store, &key).await?;
-    ensure!(entry.version == 2, "touch wrote version {}", entry.version);
+    ensure!(entry.version == 1, "touch wrote version {}", entry.version);
     ensure!(
         entry.expires == now + interval + c.idle_timeout_seconds,
         "touch did not extend the idle deadline"
@@ -423,7 +423,7 @@ async fn touch_throttling<S: Backend>(store: &S, now: UnixTime) -> Outcome {
         .ctx("commit")?;
     ensure!(commit == Commit::Written, "a change: {commit:?}");
     ensure!(
-        raw(store, &key).await?.version == 3,
+        raw(store, &key).await?.version == 2,
         "the change was not written"
     );
     // The idle timeout counts from the touch.

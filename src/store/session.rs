@@ -40,10 +40,6 @@ use crate::token::{SessionTokens, TokenConfig};
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
 
-/// How many times one commit or regenerate goes on from a newer version that other requests only
-/// touched (a touch lands at most once per touch interval: one is enough, two leave a margin).
-const TOUCH_REBASES: usize = 2;
-
 /// What a strongly consistent store holds, until it is deleted, for an id [`Sessions::regenerate`]
 /// renewed (never a sealed record, which is base64url): it loads as no session.
 const ENDED: &str = "~";
@@ -143,7 +139,8 @@ impl Session {
         self.record.touched
     }
 
-    /// The stored version: 0 until the session is first stored, one more at every write.
+    /// The stored version: 0 until the session is first stored, one more at every change (a
+    /// touch keeps it).
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -378,10 +375,10 @@ impl<S: Backend> Sessions<S> {
 
     /// Stores the session's changes: written when its data or subject changed, touched when
     /// unchanged for `touch_interval_seconds`, otherwise nothing. `conflict` when a strongly
-    /// consistent store holds a newer version with other data or another subject, or ended the
-    /// session (the session is left as it was: reload, redo); from a newer version that other
-    /// requests only touched, the commit goes on. On any error the session is left as it was:
-    /// a new one has no [`Session::cookie`]. A touch
+    /// consistent store holds a newer version (another request's change) or none (ended): the
+    /// session is left as it was (reload, redo). A touch keeps the version, and so never makes
+    /// another request's commit a `conflict`. On any error the session is left as it was: a
+    /// new one has no [`Session::cookie`]. A touch
     /// that another request's write beat (several requests of one page at once) is
     /// [`Commit::Unchanged`]: that write extended the session, or ended it. On Workers KV (one
     /// write per second per key) that is a touch refused in the second of another write; on a
@@ -394,16 +391,6 @@ impl<S: Backend> Sessions<S> {
     /// Send [`Session::cookie`]. An id nobody knew yet (a new session, one regenerated in this
     /// request) is kept.
     pub async fn commit(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
-        let mut rebased = 0;
-        loop {
-            match self.commit_once(session, now).await {
-                Err(Error::Conflict) if self.only_touched(session, now, &mut rebased).await => {}
-                done => return done,
-            }
-        }
-    }
-
-    async fn commit_once(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
         // Session fixation: the id the client knew (perhaps planted) never becomes the session
         // of another subject. `regenerate` changes the session only once it succeeded.
         let known = !session.fresh && session.version > 0;
@@ -413,7 +400,7 @@ impl<S: Backend> Sessions<S> {
                 .as_ref()
                 .is_some_and(|(_, subject)| *subject != session.record.subject)
         {
-            self.regenerate_once(session, now).await?;
+            self.regenerate(session, now).await?;
             return Ok(Commit::Written);
         }
         let changed = session.changed();
@@ -436,7 +423,11 @@ impl<S: Backend> Sessions<S> {
         };
         let mut record = session.record.clone();
         record.touched = now.max(record.touched);
-        let version = session.version + 1;
+        // A touch keeps the version: it changes nothing another request could lose, so a
+        // change, a login or another touch made to the version it read is no `conflict` (a
+        // page's requests at once, the session due for its touch: each of them, one the
+        // user's login, failed but the first). A change raises it.
+        let version = session.version + u64::from(outcome != Commit::Touched);
         let entry = self.entry(&session.id, version, &record)?;
         let expected = (session.version > 0).then_some(session.version);
         // A stored session given a new subject (one stored earlier in this request: a known one
@@ -556,44 +547,9 @@ impl<S: Backend> Sessions<S> {
     /// near its end gets what is left). Call it at login and at any change of privilege. Send
     /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
     /// revoked) or changed by another request since it was loaded is a `conflict`: it never
-    /// comes back under the new id (only touched meanwhile, it is renewed all the same). On any error the session keeps its id (no cookie to send);
+    /// comes back under the new id (a touch is no change). On any error the session keeps its id (no cookie to send);
     /// a new id the store could not link to the subject is deleted, never given out.
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
-        let mut rebased = 0;
-        loop {
-            match self.regenerate_once(session, now).await {
-                Err(Error::Conflict) if self.only_touched(session, now, &mut rebased).await => {}
-                done => return done,
-            }
-        }
-    }
-
-    /// After a `conflict` of `session`'s commit or regenerate (`rebased` times already): whether
-    /// the store's newer version still holds the data and subject this one was loaded with, so
-    /// that other requests only touched it (a page's requests at once, the session due for its
-    /// touch), and nothing would be lost by going on from it. Then this session takes that
-    /// version, for the operation to be done again. At most [`TOUCH_REBASES`] times.
-    async fn only_touched(
-        &self,
-        session: &mut Session,
-        now: UnixTime,
-        rebased: &mut usize,
-    ) -> bool {
-        if *rebased == TOUCH_REBASES || session.version == 0 {
-            return false;
-        }
-        *rebased += 1;
-        match self.load(&session.token, now).await {
-            Ok(Some(held)) if held.stored == session.stored && held.version > session.version => {
-                session.version = held.version;
-                session.record.touched = held.record.touched;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    async fn regenerate_once(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
         if session.version > 0 || session.changed() {
@@ -1074,8 +1030,8 @@ mod tests {
     /// A change, a login at commit and a `regenerate`, each of a session that another request
     /// of the page touched since this one loaded it (on this strongly consistent store, a
     /// version behind: a `conflict`, which failed the request, a login too). The touch changed
-    /// nothing, so each goes on from the newer version: the change stored, the login done, the
-    /// data moved. One made after another request changed the data is still a `conflict`.
+    /// nothing and kept the version: the change stored, the login done, the data moved. One
+    /// made after another request changed the data is still a `conflict`.
     #[test]
     fn a_change_or_login_after_another_request_only_touched_the_session_succeeds() {
         for how in [
@@ -1568,10 +1524,11 @@ mod tests {
     }
 
     /// Several requests of one page at once on a strongly consistent store (Durable Objects),
-    /// when the session is due for its touch: the first rewrites it unchanged, and the others,
-    /// whose touch is now a `conflict` (a version behind), lose nothing: the session was
-    /// extended as they would have extended it. They succeed, as on KV: an app (or the Hono
-    /// middleware) failed every such request but one.
+    /// when the session is due for its touch: each rewrites it unchanged, at the version it
+    /// read (a touch keeps it). Each touch but the first was a `conflict`, which failed the
+    /// request (an app's, the Hono middleware's). A change made to the data as loaded is stored
+    /// after them; another then is a `conflict` (made to older data, it would lose the first),
+    /// and a touch after a change is beaten by it: `Unchanged`, nothing written.
     #[test]
     fn concurrent_touches_on_a_strongly_consistent_store_all_succeed() {
         let store = MemoryStore::new();
@@ -1583,27 +1540,21 @@ mod tests {
             let mut page: Vec<Session> = (0..4)
                 .map(|_| block_on(s.load(&cookie, later)).unwrap().unwrap())
                 .collect();
-            let commits: Vec<Commit> = page
-                .iter_mut()
-                .map(|session| block_on(s.commit(session, later)).unwrap())
-                .collect();
-            assert_eq!(commits[0], Commit::Touched, "{subject:?}");
-            assert!(
-                commits[1..].iter().all(|c| *c == Commit::Unchanged),
-                "{commits:?}"
-            );
+            for session in &mut page[..3] {
+                assert_eq!(block_on(s.commit(session, later)), Ok(Commit::Touched));
+            }
             let touched = block_on(s.load(&cookie, later)).unwrap().unwrap();
-            assert_eq!(touched.touched(), later);
+            assert_eq!((touched.touched(), touched.version()), (later, 1));
             assert_eq!(touched.get("cart"), Some(&json!(["book"])));
-            // A change made to the data as loaded goes on from the touched version; another
-            // then is a `conflict`: it was made to older data, and would lose the first.
             page[1].insert("n", json!(1));
             assert_eq!(block_on(s.commit(&mut page[1], later)), Ok(Commit::Written));
             page[2].insert("n", json!(2));
-            assert_eq!(
-                block_on(s.commit(&mut page[2], later)),
-                Err(Error::Conflict)
-            );
+            let refused = block_on(s.commit(&mut page[2], later));
+            assert_eq!(refused, Err(Error::Conflict));
+            let beaten = block_on(s.commit(&mut page[3], later + 1));
+            assert_eq!(beaten, Ok(Commit::Unchanged));
+            let held = block_on(s.load(&cookie, later + 1)).unwrap().unwrap();
+            assert_eq!((held.get("n"), held.version()), (Some(&json!(1)), 2));
         }
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
     }

@@ -771,7 +771,7 @@ test("session.delete removes a value and says whether it was there", async () =>
   assert.deepEqual(session.data, { theme: "dark" });
 });
 
-test("a Session's version is 0 until stored and one more at every write; created stays, touched is its last write", async () => {
+test("a Session's version is 0 until stored and one more at every change (a touch keeps it); created stays, touched is its last write", async () => {
   const store = new SessionStore({ keys });
   const session = await store.load(undefined, { now: NOW });
   const times = (s) => [s.version, s.created, s.touched];
@@ -785,6 +785,9 @@ test("a Session's version is 0 until stored and one more at every write; created
   assert.equal(await store.commit(later, { now: NOW + 100 }), "written");
   assert.deepEqual(times(later), [2, NOW, NOW + 100]);
   assert.deepEqual(times(await store.find(session.cookie, { now: NOW + 101 })), [2, NOW, NOW + 100]);
+  const idle = await store.load(session.cookie, { now: NOW + 200 });
+  assert.equal(await store.commit(idle, { now: NOW + 200 }), "touched");
+  assert.deepEqual(times(await store.find(session.cookie, { now: NOW + 201 })), [2, NOW, NOW + 200]);
 });
 
 test("load reads its cookie where the runtime joined two Cookie headers (workerd: `, `): up to the join, never after it", async () => {
