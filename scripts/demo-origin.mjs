@@ -30,7 +30,8 @@
 //                          #query: the query this origin received); a link to another site
 //                          written with character references; ?base=URL adds a <base href> to
 //                          the head, ?lateBase=URL one at the end of the body (as user content
-//                          injected into a page would put it); ?ping=1 adds a link with a ping
+//                          injected into a page would put it), ?noscript=URL a <base href> and a
+//                          <form action> to URL in a <noscript> above the links; ?ping=1 adds a link with a ping
 //                          to another site and one to this site, ?elsewhere=1 a GET form one of
 //                          whose buttons submits it to another site (formaction);
 //                          ?elsewhere=after (or =before) a button after (before) the GET form
@@ -346,6 +347,12 @@ function handle(req, res) {
       const baseTag = baseHref ? `<base href="${escape(baseHref)}">` : "";
       const lateHref = url.searchParams.get("lateBase");
       const lateTag = lateHref ? `<p id="late"><base href="${escape(lateHref)}"></p>` : "";
+      // ?noscript=URL: user content with a <base href> and a <form> inside <noscript>, which a
+      // browser without scripts reads as markup.
+      const noscriptHref = url.searchParams.get("noscript");
+      const noscriptTag = noscriptHref
+        ? `<p id="comment"><noscript><base href="${escape(noscriptHref)}"><FORM action="${escape(noscriptHref)}"></noscript></p>`
+        : "";
       const pingTag = url.searchParams.get("ping")
         ? `<a id="pinged" href="${next}&amp;kind=pinged" ping="https://example.org/ping ${prefix}/track">pinged</a>`
         : "";
@@ -367,7 +374,7 @@ function handle(req, res) {
       const refreshTag = refresh ? `<meta http-equiv="Refresh" content="${escape(refresh)}">` : "";
       const saveTag = url.searchParams.get("formmethod") ? `<button id="saveit" formmethod="${escape(url.searchParams.get("formmethod"))}">save</button>` : "";
       const html = `<!doctype html><html><head><title>links ${n}</title>${baseTag}${refreshTag}</head><body>
-<p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>
+<p id="origin">${escape(id)}</p><p id="query">${escape(url.search)}</p>${noscriptTag}
 <a id="absolute" href="${escape(proto)}://${escape(host)}${prefix}/${next}&amp;kind=absolute">absolute</a>
 <a id="root" href="${prefix}/${next}&amp;kind=root#here">root-relative</a>
 <a id="relative" href="${next}&amp;kind=relative">relative</a>

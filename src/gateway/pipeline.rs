@@ -233,12 +233,64 @@ const REWRITTEN_DROP: [&str; 6] = [
     "accept-ranges",
 ];
 
-/// Whether an answer is HTML, which URL mode rewrites (`text/html`, `application/xhtml+xml`).
+/// Whether an answer is HTML that URL mode rewrites: `text/html`, in a charset the rewriter
+/// reads (UTF-8 when none is named). Not XHTML (`application/xhtml+xml`), which a browser
+/// parses as XML: markup the rewriter (an HTML parser) reads as text, in a `<textarea>`,
+/// `<title>` or `<noscript>`, is elements there, and a `<base href>` or `<form>` there would
+/// take links or fields carrying the value elsewhere. Nor a charset workerd's `HTMLRewriter`
+/// refuses once the body is taken (UTF-16, ISO-2022-JP, an unknown label: the page was lost):
+/// such a page goes as it is, its links without the value.
 fn is_html(answer_headers: &[(String, String)]) -> bool {
-    headers::get(answer_headers, "content-type").is_some_and(|t| {
-        let t = t.trim_start().to_ascii_lowercase();
-        t.starts_with("text/html") || t.starts_with("application/xhtml+xml")
+    let Some(t) = headers::get(answer_headers, "content-type") else {
+        return false;
+    };
+    let t = t.trim_start().to_ascii_lowercase();
+    let Some(params) = t.strip_prefix("text/html") else {
+        return false;
+    };
+    params.split(';').skip(1).all(|param| {
+        let (name, label) = param.split_once('=').unwrap_or((param, ""));
+        name.trim() != "charset" || readable_charset(label.trim().trim_matches('"').trim())
     })
+}
+
+/// Whether `label` (lowercase) names a charset of the WHATWG Encoding Standard that the HTML
+/// rewriter reads (one where ASCII bytes are ASCII): the common ones, not all of them (a page in
+/// another goes unrewritten).
+fn readable_charset(label: &str) -> bool {
+    let numbered = |prefixes: &[&str], numbers: &[&str]| {
+        prefixes
+            .iter()
+            .any(|p| label.strip_prefix(p).is_some_and(|n| numbers.contains(&n)))
+    };
+    const ISO_8859: [&str; 15] = [
+        "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "13", "14", "15", "16",
+    ];
+    const WINDOWS: [&str; 9] = ["0", "1", "2", "3", "4", "5", "6", "7", "8"];
+    matches!(
+        label,
+        "utf-8"
+            | "utf8"
+            | "unicode-1-1-utf-8"
+            | "us-ascii"
+            | "ascii"
+            | "latin1"
+            | "l1"
+            | "shift_jis"
+            | "sjis"
+            | "windows-31j"
+            | "ms_kanji"
+            | "x-sjis"
+            | "euc-jp"
+            | "euc-kr"
+            | "gbk"
+            | "gb2312"
+            | "gb18030"
+            | "big5"
+            | "koi8-r"
+            | "koi8-u"
+    ) || numbered(&["iso-8859-", "iso8859-"], &ISO_8859)
+        || numbered(&["windows-125", "cp125", "x-cp125"], &WINDOWS)
 }
 
 /// A `Refresh` header value split around its URL: `(before, url, after)`, when it is written
@@ -2557,11 +2609,26 @@ mod tests {
             Some(("https://app.example/".to_owned(), "_es", value.as_str()))
         );
         assert!(html_rewrite(&a, "POST", 404, &typed(" Text/HTML")).is_some());
-        assert!(html_rewrite(&a, "GET", 200, &typed("application/xhtml+xml")).is_some());
+        for readable in [
+            "text/html;charset=\"Shift_JIS\"",
+            "text/html; q=1; charset = windows-1252",
+            "text/html; charset=ISO-8859-16",
+            "text/html; charset=utf8",
+        ] {
+            assert!(
+                html_rewrite(&a, "GET", 200, &typed(readable)).is_some(),
+                "{readable}"
+            );
+        }
         for (method, status, headers) in [
             ("HEAD", 200, page.clone()),
             ("GET", 304, page.clone()),
             ("GET", 204, page.clone()),
+            ("GET", 200, typed("application/xhtml+xml")),
+            ("GET", 200, typed("text/html; charset=utf-16le")),
+            ("GET", 200, typed("text/html;charset=\"ISO-2022-JP\"")),
+            ("GET", 200, typed("text/html; charset=iso-8859-12")),
+            ("GET", 200, typed("text/html; charset=x-unknown")),
             ("GET", 200, typed("application/json")),
             ("GET", 200, typed("text/plain")),
             ("GET", 200, Vec::new()),

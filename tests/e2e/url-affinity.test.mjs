@@ -128,6 +128,17 @@ test("a <base href> to another site after links that carry the value is taken ou
   assert.ok(page.body.includes('<base href="/">'), page.body);
 });
 
+test("a <base href> or <form> in a <noscript>, markup to a browser without scripts, is written as text", async () => {
+  const location = await arrive(`/links?n=1&noscript=${encodeURIComponent("https://example.org/")}`);
+  const [value] = valueIn(location);
+  const page = await load(location);
+  assert.ok(
+    page.body.includes('<noscript>&lt;base href="https://example.org/">&lt;FORM action="https://example.org/"></noscript>'),
+    page.body,
+  );
+  assert.deepEqual(valueIn(new URL(href(page.body, "relative"), page.url)), [value]);
+});
+
 test("a link's ping to another site is dropped: its Ping-To would carry the link's URL, value included", async () => {
   // Hyperlink auditing sends the link's URL (Ping-To) to every ping URL whatever the referrer
   // policy, and the page's URL (Ping-From) too from a page not served over TLS.

@@ -72,7 +72,7 @@ function answer(request, whole, init) {
   const again = new Request(request);
   return fetch(request, init).then((answer) => {
     const type = answer.headers.get('content-type');
-    if (answer.status !== 206 || !/^\s*(text\/html|application\/xhtml\+xml)/i.test(type)) return answer;
+    if (answer.status !== 206 || !/^\s*text\/html/i.test(type)) return answer;
     answer.body?.cancel();
     again.headers.delete('range');
     again.headers.delete('if-range');

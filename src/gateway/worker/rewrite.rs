@@ -116,7 +116,18 @@ export function rewrite_html(response, decide, base, param, value) {
     const p = (el.getAttribute(name) || '').trim().toLowerCase();
     if (p !== 'no-referrer' && p !== 'same-origin') el.setAttribute(name, 'same-origin');
   } });
+  // A <noscript>'s content is text to the rewriter, as to a browser running scripts, but
+  // markup to one without: a <base> or <form> there, which the handlers above never see, would
+  // take links or fields carrying the value elsewhere. Their start tags are written as text.
+  let held = '';
+  const noscript = { text(t) {
+    held += t.text;
+    if (!t.lastInTextNode) return t.remove();
+    t.replace(held.replace(/<(?=(base|form)([\t\n\f\r />]|$))/gi, '&lt;'), { html: true });
+    held = '';
+  } };
   return new HTMLRewriter()
+    .on('noscript', noscript)
     .on('base[href]', { element(el) {
       if (decide(base, el.getAttribute('href'), param, value, false) != null) return;
       if (carried) el.remove();
