@@ -29,7 +29,10 @@
 //    (`store.commit(session)`); `free()` of a freed instance does nothing. wasm-bindgen's glue
 //    handed the wasm the null pointer of a freed instance (or another class's, read as its own),
 //    and the wasm threw its error through its own frames: each call left its stack pointer moved,
-//    and some 20,000 calls later every call of the module failed, other instances' too.
+//    and some 20,000 calls later every call of the module failed, other instances' too. So did
+//    `free()` during a call of the instance (a getter the call reads frees it): wasm-bindgen's
+//    release threw "attempted to take ownership of Rust value while it was borrowed" through
+//    that call's frames; it now lets the call end first (`_free(ptr, 1)`, as the finalizer does).
 // 5. A string argument (a token, a cookie's name or value) that is not a string throws a
 //    `TypeError` before anything is taken of the wasm memory for its copy (a String object is
 //    read as its string): wasm-bindgen's glue took `arg.length` bytes first, never given back,
@@ -212,6 +215,8 @@ const CLASSES = /^((?:export )?class (\w+) \{\n)([\s\S]*?)^\}\n/gm;
 // A method, getter or setter (not `static`) and its body, up to its closing brace.
 const METHOD = /^    ((?:get |set )?)(\w+)\([^)\n]*\) \{\n(?=([\s\S]*?)\n    \}\n)/gm;
 const ASSERT_CLASS = "function _assertClass(instance, klass) {\n";
+// The release of an instance's Rust value in `free()`, as wasm-bindgen writes it.
+const FREE = /^( {8}wasm\.__wbg_\w+_free\(ptr), 0\);$/gm;
 // Rewrite 5: the head of wasm-bindgen's copy of a string into the wasm, and its check.
 const PASS_STRING = "function passStringToWasm0(arg, malloc, realloc) {\n";
 const STRING_CHECK = `    if (typeof arg !== "string") {
@@ -238,6 +243,12 @@ function checkLive(file, glue) {
     return `${head}${checked}}\n`;
   });
   if (classes === 0) fail(file, "no class to check the methods of");
+  // `free()` during a call of the instance (from a getter or callback the call runs) lets the
+  // call end before the Rust value is dropped, as the finalizer does, rather than throwing
+  // through the frames of that call.
+  const frees = glue.match(FREE)?.length ?? 0;
+  if (frees !== classes) fail(file, `${frees} \`free()\` bodies for ${classes} classes`);
+  glue = glue.replace(FREE, "$1, 1);");
   if (glue.includes(ASSERT_CLASS)) glue = glue.replace(ASSERT_CLASS, `${ASSERT_CLASS}    _assertLive(instance, klass);\n`);
   const at = glue.indexOf("\nfunction __wbg_get_imports() {\n");
   return glue.slice(0, at + 1) + LIVE + glue.slice(at + 1);

@@ -262,6 +262,18 @@ test("a freed instance (free(), Symbol.dispose) throws a TypeError from every me
   assert.equal(tokens.verify(tokens.sign({ sub: "t" }, { now: NOW }), { now: NOW }).sub, "t");
 });
 
+test("an instance freed during its own call (a claims getter frees it) is dropped once the call ends, and the module keeps working", () => {
+  // wasm-bindgen's free() of a borrowed instance threw "attempted to take ownership of Rust
+  // value while it was borrowed" through the frames of the call in progress.
+  for (let i = 0; i < 20_000; i++) {
+    const tokens = sessionTokens();
+    const token = tokens.sign({ get sub() { tokens.free(); return "u"; } }, { now: NOW });
+    assert.equal(typeof token, "string");
+    assert.throws(() => tokens.verify(token, { now: NOW }), TypeError, "used after free()");
+  }
+  assertStillWorks(sessionTokens);
+});
+
 test("garbage, huge and non-string inputs never crash the instance", () => {
   const tokens = make();
   for (const bad of ["", ".", "💥", "\u0000", "a".repeat(4096), "A".repeat(1 << 20)]) {
