@@ -428,7 +428,8 @@ impl<S: Backend> Sessions<S> {
         // page's requests at once, the session due for its touch: each of them, one the
         // user's login, failed but the first). A change raises it.
         let version = session.version + u64::from(outcome != Commit::Touched);
-        let entry = self.entry(&session.id, version, &record)?;
+        let held = session.stored.as_ref().map(|(data, _)| data);
+        let entry = self.entry(&session.id, version, &record, held)?;
         let expected = (session.version > 0).then_some(session.version);
         // A stored session given a new subject (one stored earlier in this request: a known one
         // was regenerated above) is linked to it first on a strongly consistent store: a session
@@ -555,7 +556,8 @@ impl<S: Backend> Sessions<S> {
         if session.version > 0 || session.changed() {
             let mut record = session.record.clone();
             record.touched = now.max(record.touched);
-            let entry = self.entry(&id, 1, &record)?;
+            let held = session.stored.as_ref().map(|(data, _)| data);
+            let entry = self.entry(&id, 1, &record, held)?;
             // Compare-and-set on the old id first (with what it holds, deleted just after): a
             // session ended since it was loaded (a logout, its user's revocation) or changed by
             // another request is a `conflict`, never brought back under a new id.
@@ -652,11 +654,25 @@ impl<S: Backend> Sessions<S> {
         idle.min(absolute)
     }
 
-    fn entry(&self, id: &[u8; ID_BYTES], version: u64, record: &Record) -> Result<Entry> {
+    /// `record` sealed as the entry of `id` at `version`, held to `max_data_bytes`: its
+    /// subject, and its data unless they are those the session holds already (`held`: a touch,
+    /// a login that keeps them), which a limit lowered since they were stored does not refuse
+    /// (every touch and login of such a session failed until it timed out: at the gateway a 502
+    /// for each of its requests).
+    fn entry(
+        &self,
+        id: &[u8; ID_BYTES],
+        version: u64,
+        record: &Record,
+        held: Option<&Map<String, Value>>,
+    ) -> Result<Entry> {
         // The subject is stored with the data, and bounded with it.
         let subject = record.subject.as_ref().map_or(0, String::len);
-        let len = serde_json::to_vec(&record.data)
-            .map_or(usize::MAX, |j| j.len().saturating_add(subject));
+        let data = match held {
+            Some(held) if *held == record.data => Ok(0),
+            _ => serde_json::to_vec(&record.data).map(|j| j.len()),
+        };
+        let len = data.map_or(usize::MAX, |data| data.saturating_add(subject));
         if len > self.config.max_data_bytes {
             return Err(Error::TooLarge {
                 len,
@@ -1309,6 +1325,28 @@ mod tests {
             assert_eq!(load(&s, renewed, NOW + 2).unwrap().subject(), Some("alice"));
             assert!(load(&s, &cookie, NOW + 2).is_none());
         }
+        // A session that holds more than the limit lowered since is touched, and a login that
+        // keeps its data renews it (every touch and login of it was `too_large`); a change of
+        // its data is held to the limit.
+        let mut session = before.new_session(NOW).unwrap();
+        session.insert("cart", json!("x".repeat(100)));
+        block_on(before.commit(&mut session, NOW)).unwrap();
+        let cookie = session.cookie().unwrap().to_owned();
+        let mut session = load(&s, &cookie, NOW + 600).unwrap();
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 600)),
+            Ok(Commit::Touched)
+        );
+        session.set_subject(Some("bob".into()));
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 601)),
+            Ok(Commit::Written)
+        );
+        let mut session = load(&s, session.cookie().unwrap(), NOW + 602).unwrap();
+        assert_eq!(session.subject(), Some("bob"));
+        session.insert("more", json!(1));
+        let grown = block_on(s.commit(&mut session, NOW + 602));
+        assert_eq!(grown.unwrap_err().code(), "too_large");
         // The new id's own data is held to the limit, as before.
         let mut session = s.new_session(NOW).unwrap();
         session.insert("cart", json!("x".repeat(100)));
