@@ -256,7 +256,7 @@ export function sessionTokens(tokens, options = {}) {
     if (!s.loggedIn && !s.cleared && clearsCookies(c.res)) end(s);
     if (s.cleared) {
       // Even when the handler threw after it: an error never keeps the visitor logged in.
-      appendCookie(c, clearCookie(cookieName, cookie));
+      appendCookie(c, removal(s));
     } else if (c.error) {
       return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
@@ -315,12 +315,12 @@ export function sessionStore(store, options = {}) {
     if (c.error) {
       // The handler threw: nothing of its changes is saved or sent, but for a logout done (the
       // session deleted): an error after it never keeps the visitor logged in.
-      if (s.cleared && !failed) appendCookie(c, store.clearCookie());
+      if (s.cleared && !failed) appendCookie(c, removal(s));
       return;
     }
     if (failed) throw failed.reason; // a login or logout that failed: no commit, no cookie
     if (s.cleared) {
-      appendCookie(c, store.clearCookie());
+      appendCookie(c, removal(s));
       return;
     }
     if (commit) await store.commit(s.session);
@@ -375,8 +375,14 @@ export function login(c, claims) {
   // Once the login can no longer throw: one that failed (a handler may catch its error) leaves
   // an earlier logout, and an answer's Clear-Site-Data, to log the visitor out.
   const loggedIn = () => {
-    s.cleared = false;
-    for (const each of list) each.loggedIn = true; // an answer's Clear-Site-Data is no logout then
+    // Also a middleware outside this one with the same cookie (mounted twice: the app's and a
+    // sub-app's), cleared by a logout earlier in the request: its removal, sent after this
+    // login's cookie, was the one the browser kept.
+    const cookie = removal(s);
+    for (const each of list) {
+      if (each === s || removal(each) === cookie) each.cleared = false;
+      each.loggedIn = true; // an answer's Clear-Site-Data is no logout then
+    }
   };
   if (s.kind === "tokens") {
     // A login is a new login: the time of an earlier one (claims copied from the session, which
@@ -414,6 +420,9 @@ export function login(c, claims) {
   renewOuter(list);
   return done;
 }
+
+/** The Set-Cookie that removes the cookie of the middleware of state `s`. */
+const removal = (s) => (s.kind === "store" ? s.store.clearCookie() : cookies.clearCookie(s.cookieName, s.cookie));
 
 /**
  * At a login, the stored sessions of the middlewares outside the innermost (a sessionStore for

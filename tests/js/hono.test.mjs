@@ -553,6 +553,43 @@ test("sessionStore: a login after a logout in the same request starts an empty s
   assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
 });
 
+test("a login after a logout, the session middleware mounted twice (the app's and a sub-app's): the login's cookie is the one kept", async () => {
+  // The outer middleware of the same cookie stayed logged out, and sent its removal after the
+  // login's cookie: the browser kept the removal, and the user who had just logged in was out.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const kinds = [
+    ["sessionStore", () => mw.sessionStore(new SessionStore({ keys: KEYS_1 })), "__Host-sid"],
+    ["sessionTokens", () => mw.sessionTokens(tokens), "__Host-session"],
+  ];
+  for (const [kind, make, name] of kinds) {
+    const middleware = make();
+    const app = new Hono();
+    app.use(middleware);
+    app.use("/account/*", middleware);
+    app.post("/account/login", async (c) => {
+      await mw.login(c, c.req.query("user"));
+      return c.text("in");
+    });
+    app.post("/account/switch", async (c) => {
+      await mw.logout(c);
+      await mw.login(c, c.req.query("user"));
+      return c.text("switched");
+    });
+    app.get("/account/me", (c) => {
+      const session = c.get("session");
+      return c.json({ subject: session?.subject ?? session?.sub ?? null });
+    });
+    const alice = cookiesOf(await app.request("/account/login?user=alice", { method: "POST" }));
+    const switched = await app.request("/account/switch?user=bob", { method: "POST", headers: { cookie: alice } });
+    assert.equal(switched.status, 200, kind);
+    const set = switched.headers.getSetCookie().filter((c) => c.startsWith(`${name}=`));
+    assert.equal(set.length, 1, `${kind}: ${set}`);
+    assert.doesNotMatch(set[0], /Max-Age=0/, kind);
+    const me = await app.request("/account/me", { headers: { cookie: cookiesOf(switched) } });
+    assert.deepEqual(await me.json(), { subject: "bob" }, kind);
+  }
+});
+
 test("sessionStore: a login after a logout everywhere in the same request starts an empty session, on every kind of store", async () => {
   // 'Log out everywhere, then log in as someone else' (a password reset that signs the user in
   // again, a switch of user): the revoked session stayed the request's Session, so the login's
