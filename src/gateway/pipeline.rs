@@ -529,14 +529,13 @@ impl Gateway {
             // Unbound: the session is neither refreshed nor cleared (the browser refreshes
             // its bound cookie and comes back).
             _ if unbound => None,
+            // The cookie lives as long as the token: its own lifetime, kept by a refresh
+            // (`SESSION_TTL_SECONDS` changed since its login, the cookie outlived it or ended
+            // before it), short of the longest life.
             SessionCookie::Valid {
-                refreshed: Some(token),
+                refreshed: Some((token, lifetime)),
                 ..
-            } => session::set_cookie(
-                &self.config.session_cookie,
-                token,
-                self.config.tokens().ttl_seconds,
-            ),
+            } => session::set_cookie(&self.config.session_cookie, token, *lifetime),
             // Cleared when every presented session cookie was read (see `session::all_read`),
             // but not for a key this version does not know: while a deploy that rotates the
             // keys spreads, it is one the new version signed, and an instance of the old one
@@ -1333,6 +1332,54 @@ mod tests {
         }
     }
 
+    /// A refreshed token keeps its lifetime (its login's `SESSION_TTL_SECONDS`, short of the
+    /// longest life), and so does its cookie's `Max-Age`: it was the `SESSION_TTL_SECONDS` of
+    /// the instance refreshing it, so that a TTL changed since the login (or a deploy of two
+    /// versions) gave a cookie that ended before the token, or outlived it.
+    #[test]
+    fn a_refreshed_session_cookie_lives_as_long_as_its_token() {
+        let max_age = |cookie: &str| -> u64 {
+            let at = cookie.find("Max-Age=").unwrap() + "Max-Age=".len();
+            cookie[at..].split(';').next().unwrap().parse().unwrap()
+        };
+        for (then, later, lifetime) in [
+            (&[("SESSION_TTL_SECONDS", "3600")][..], "600", 3600),
+            (&[("SESSION_TTL_SECONDS", "3600")][..], "86400", 3600),
+            (
+                &[
+                    ("SESSION_TTL_SECONDS", "3600"),
+                    ("SESSION_MAX_LIFETIME_SECONDS", "4000"),
+                ][..],
+                "3600",
+                2000,
+            ),
+        ] {
+            let mut gw = gateway(then);
+            let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+            let issue = h(&[("x-session-issue", r#"{"sub":"alice"}"#)]);
+            let out = gw.finish(&a, &issue, NOW, &Entropy::default()).unwrap();
+            let jar = set_cookies(&out.headers)
+                .iter()
+                .map(|c| cookie_pair(c))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut vars = then.to_vec();
+            vars.retain(|(n, _)| *n != "SESSION_TTL_SECONDS");
+            vars.push(("SESSION_TTL_SECONDS", later));
+            let mut gw = gateway(&vars);
+            let b = proxy(gw.start(
+                &get(&h(&[("cookie", &jar)])),
+                NOW + 2000,
+                &Entropy::default(),
+            ));
+            let out = gw.finish(&b, &[], NOW + 2000, &Entropy::default()).unwrap();
+            let cookies = set_cookies(&out.headers);
+            let refreshed = cookies.iter().find(|c| c.starts_with("__Host-session="));
+            let refreshed = refreshed.unwrap_or_else(|| panic!("{later}: {cookies:?}"));
+            assert_eq!(max_age(refreshed), lifetime, "{later}: {refreshed}");
+        }
+    }
+
     #[test]
     fn login_and_logout_through_origin_headers() {
         let mut gw = gateway(&[]);
@@ -1578,7 +1625,7 @@ mod tests {
                     panic!("{format}")
                 };
                 if format != "jwt" {
-                    let refreshed =
+                    let (refreshed, _) =
                         refreshed.unwrap_or_else(|| panic!("{format} pad {pad}: no refresh"));
                     assert!(
                         name.len() + 1 + refreshed.len() <= 4096,

@@ -102,8 +102,9 @@ impl SessionCodec {
         }
     }
 
-    /// A replacement for a token just verified, when a sliding refresh is due (never for JWTs).
-    fn refresh(&self, verified: &Verified<String>, now: UnixTime) -> Option<String> {
+    /// A replacement for a token just verified, and its lifetime, when a sliding refresh is
+    /// due (never for JWTs).
+    fn refresh(&self, verified: &Verified<String>, now: UnixTime) -> Option<(String, u64)> {
         match self {
             SessionCodec::Compact(t) => t.refresh_verified(verified, now).ok().flatten(),
             SessionCodec::Sealed(t) => t.refresh_verified(verified, now).ok().flatten(),
@@ -186,8 +187,8 @@ pub enum SessionCookie {
         /// refreshed token keeps its login's `auth_time`), 0 when the token has neither (or only
         /// an `auth_time` more than a day ahead, no login time).
         issued_at: UnixTime,
-        /// A replacement token when a refresh is due.
-        refreshed: Option<String>,
+        /// A replacement token and its lifetime, when a refresh is due.
+        refreshed: Option<(String, u64)>,
     },
     /// An authentic token past its lifetime.
     Expired,
@@ -476,9 +477,7 @@ pub fn fits_a_cookie(name: &str, token: &str) -> bool {
     name.len() + token.len() + LATER_CLAIMS_BYTES <= MAX_COOKIE_BYTES
 }
 
-/// The `Set-Cookie` value carrying `token`, with `Max-Age` `max_age`: the token's lifetime. A
-/// refreshed token near `SESSION_MAX_LIFETIME_SECONDS` may end before its cookie (which then
-/// brings an expired token, answered with the cookie's removal).
+/// The `Set-Cookie` value carrying `token`, with `Max-Age` `max_age`: the token's lifetime.
 pub fn set_cookie(spec: &SetCookie, token: &str, max_age: u64) -> Option<String> {
     spec.header(token, Some(max_age)).ok()
 }

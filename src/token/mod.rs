@@ -272,13 +272,14 @@ impl SessionTokens {
         self.tokens.refresh_with(token, options)
     }
 
-    /// The replacement of a token already verified, when one is due (for the gateway).
+    /// The replacement of a token already verified, and its lifetime, when one is due (for
+    /// the gateway).
     #[cfg(feature = "sealed")]
     pub(crate) fn refresh_verified(
         &self,
         verified: &Verified<String>,
         now: UnixTime,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, u64)>> {
         self.tokens.refresh_verified(verified, now)
     }
 
@@ -463,12 +464,12 @@ impl SealedTokens {
         self.tokens.refresh_with(token, options)
     }
 
-    /// The replacement of a token already verified, when one is due.
+    /// The replacement of a token already verified, and its lifetime, when one is due.
     pub(crate) fn refresh_verified(
         &self,
         verified: &Verified<String>,
         now: UnixTime,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, u64)>> {
         self.tokens.refresh_verified(verified, now)
     }
 }
@@ -606,14 +607,15 @@ impl<F: Format> Facade<F> {
 
     fn refresh_with(&self, token: &str, options: &VerifyOptions<'_>) -> Result<Option<String>> {
         let verified = self.verify_json_with(token, options)?;
-        self.refresh_verified(&verified, options.now)
+        let fresh = self.refresh_verified(&verified, options.now)?;
+        Ok(fresh.map(|(token, _)| token))
     }
 
     fn refresh_verified(
         &self,
         verified: &Verified<String>,
         now: UnixTime,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, u64)>> {
         self.refresh.reissue(verified, now, |claims, now, ttl| {
             self.sign_object(claims, now, ttl)
         })
@@ -715,16 +717,24 @@ mod tests {
         let token = compact.sign(&claims, NOW).unwrap();
         let verified = compact.verify_json(&token, NOW).unwrap();
         assert_eq!(compact.refresh_verified(&verified, NOW + 1000), Ok(None));
-        let fresh = compact.refresh_verified(&verified, NOW + 2000).unwrap();
-        let got: serde_json::Value = compact.verify(&fresh.unwrap(), NOW + 2000).unwrap();
+        let (fresh, lifetime) = compact
+            .refresh_verified(&verified, NOW + 2000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(lifetime, 3600);
+        let got: serde_json::Value = compact.verify(&fresh, NOW + 2000).unwrap();
         let want = json!({ "sub": "u", "iat": NOW + 2000, "exp": NOW + 5600, "auth_time": NOW });
         assert_eq!(got, want);
         let sealed = SealedTokens::new(config()).unwrap();
         let token = sealed.sign(&claims, NOW).unwrap();
         let verified = sealed.verify_json(&token, NOW).unwrap();
         assert_eq!(sealed.refresh_verified(&verified, NOW + 1000), Ok(None));
-        let fresh = sealed.refresh_verified(&verified, NOW + 2000).unwrap();
-        let got: serde_json::Value = sealed.verify(&fresh.unwrap(), NOW + 2000).unwrap();
+        let (fresh, lifetime) = sealed
+            .refresh_verified(&verified, NOW + 2000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(lifetime, 3600);
+        let got: serde_json::Value = sealed.verify(&fresh, NOW + 2000).unwrap();
         assert_eq!(got, want);
     }
 }

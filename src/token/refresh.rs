@@ -82,19 +82,19 @@ impl RefreshPolicy {
         Ok(refresh.then_some((new_exp - now, auth_time)))
     }
 
-    /// The replacement for a verified token, signed by `sign(claims, now, ttl)`, if one is due
-    /// and fits: one over the size limit (a refresh adds `auth_time`) is not made, and the token
-    /// is kept until it expires.
+    /// The replacement for a verified token, signed by `sign(claims, now, ttl)`, and its
+    /// lifetime `ttl`, if one is due and fits: one over the size limit (a refresh adds
+    /// `auth_time`) is not made, and the token is kept until it expires.
     pub(crate) fn reissue(
         &self,
         verified: &Verified<String>,
         now: UnixTime,
         sign: impl FnOnce(Object<'_>, UnixTime, u64) -> Result<String>,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, u64)>> {
         match self.replacement(verified, now)? {
             Some((claims, ttl)) => match sign(claims, now, ttl) {
                 Err(Error::TooLarge { .. }) => Ok(None),
-                signed => signed.map(Some),
+                signed => signed.map(|token| Some((token, ttl))),
             },
             None => Ok(None),
         }
