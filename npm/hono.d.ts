@@ -128,5 +128,7 @@ export function login(c: Context, subject: string): string | Promise<void>;
  * is not sent then). Throws an Error when called once a session middleware of the route has answered (in a
  * stream's callback): the cookie could no longer be cleared. An answer whose `Clear-Site-Data`
  * clears cookies (`"cookies"` or `"*"`) logs out the same way, unless the request logged in.
+ * A login of the request still under way (not awaited) is overridden: that it fails, the session
+ * ended under it, fails nothing.
  */
 export function logout(c: Context, options?: { everywhere?: boolean }): Promise<void>;

@@ -300,7 +300,7 @@ export function sessionStore(store, options = {}) {
   const { commit = true } = options ?? {};
   return async (c, next) => {
     const session = await store.load(c.req.raw);
-    const s = { kind: "store", store, session, cleared: false, loggedIn: false, pending: [], answered: false };
+    const s = { kind: "store", store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
     c.set("session", s.view);
@@ -310,8 +310,10 @@ export function sessionStore(store, options = {}) {
       s.answered = true;
     }
     if (!s.loggedIn && !s.cleared && clearsCookies(c.res)) end(s);
-    const settled = await Promise.allSettled(s.pending);
-    const failed = settled.find((r) => r.status === "rejected");
+    const pending = [...s.pending];
+    const settled = await Promise.allSettled(pending);
+    // Not a login that a logout after it overrode: it ended the session under the login.
+    const failed = settled.find((r, i) => r.status === "rejected" && !s.overridden?.has(pending[i]));
     if (c.error) {
       // The handler threw: nothing of its changes is saved or sent, but for a logout done (the
       // session deleted): an error after it never keeps the visitor logged in.
@@ -416,7 +418,7 @@ export function login(c, claims) {
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one
   // fails the login too (the request fails anyway): nothing is regenerated.
-  const done = track(s, Promise.all(s.pending).then(() => s.store.regenerate(s.session)));
+  const done = renew(s);
   renewOuter(list);
   return done;
 }
@@ -436,16 +438,31 @@ const renewOuter = (list) => {
     // The same store inside it (mounted twice: the app's and a sub-app's) holds the same session,
     // renewed there: a second regenerate of the old id would be a conflict.
     if (list.slice(i + 1).some((inner) => inner.store === other.store)) return;
-    track(other, Promise.all(other.pending).then(() => other.store.regenerate(other.session)));
+    renew(other);
   });
 };
+
+/** A new id for the stored session of `s`, once what the request began before is done. */
+const renew = (s) => {
+  const done = track(s, before(s).then(() => s.store.regenerate(s.session)));
+  s.logins.push(done);
+  return done;
+};
+
+/**
+ * What the request began on the session of `s` (awaited or not): done, or failed. A login that
+ * a logout after it overrode (it may fail: the session ended under it) is waited for, not failed.
+ */
+const before = (s) => Promise.all(s.pending.map((p) => (s.overridden?.has(p) ? p.catch(() => {}) : p)));
 
 /**
  * Logs out of every session middleware on the route (sessionTokens and sessionStore stacked:
  * both): clears the session cookie. With a store, also deletes the session; with
  * `{ everywhere: true }`, every session of its subject (`store.revokeSubject`). Resolves when
  * done (a promise with a store, nothing to wait for with tokens); the middleware waits for it
- * before it answers (and a failure of it fails the request), awaited or not.
+ * before it answers (and a failure of it fails the request), awaited or not. A login of the
+ * request still under way (not awaited) is overridden: that it fails, the session ended under
+ * it, fails nothing.
  */
 export function logout(c, options = {}) {
   checkOptions("logout options", options, ["everywhere"]);
@@ -462,6 +479,7 @@ const end = (s, options) => {
   s.cleared = true;
   s.changed = false;
   if (s.kind === "tokens") return undefined;
+  s.overridden = new Set(s.logins);
   const { session, store } = s;
   const subject = session.subject;
   // destroy makes the Session a new, empty one at once, so that a login later in this request

@@ -16,7 +16,7 @@ import { KEYS_1, SECRET_1, SECRET_2, importHono, pkg } from "./fixtures.mjs";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const { SessionTokens, Affinity, getCookie } = pkg;
-const { SessionStore } = createRequire(import.meta.url)(join(ROOT, "target/pkg-store/edge_session.js"));
+const { SessionStore, handleSessionObject } = createRequire(import.meta.url)(join(ROOT, "target/pkg-store/edge_session.js"));
 
 let mw, removeHono;
 before(async () => ({ module: mw, remove: removeHono } = await importHono()));
@@ -550,6 +550,82 @@ test("sessionStore: a login after a logout in the same request starts an empty s
   assert.match(bob, /^__Host-sid=/);
   assert.deepEqual(await (await app.request("/me", { headers: { cookie: bob } })).json(), { subject: "bob", data: {} });
   assert.deepEqual(await (await app.request("/me", { headers: { cookie: alice } })).json(), { subject: null, data: {} });
+  assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
+});
+
+/**
+ * Durable Objects in memory (the library's own object handler over a Map per object), whose
+ * next answer to an operation `op` waits, once the object has done it, until `open()` is called:
+ * another step of the request lands in the middle of an operation of several round trips.
+ */
+const pausingObjects = () => {
+  const objects = new Map();
+  const storage = (id) => {
+    if (!objects.has(id)) {
+      const m = new Map();
+      objects.set(id, {
+        get: async (k) => m.get(k),
+        put: async (k, v) => void m.set(k, v),
+        delete: async (k) => m.delete(k),
+        list: async ({ prefix = "" } = {}) => new Map([...m].filter(([k]) => k.startsWith(prefix))),
+        deleteAll: async () => m.clear(),
+        setAlarm: async () => {},
+      });
+    }
+    return objects.get(id);
+  };
+  let pause;
+  const namespace = {
+    idFromName: (name) => name,
+    get: (id) => ({
+      fetch: async (url, init) => {
+        const answer = await handleSessionObject(storage(id), new Request(url, init));
+        if (pause && JSON.parse(init.body).op === pause.op) {
+          const { reached, open } = pause;
+          pause = undefined;
+          reached();
+          await open;
+        }
+        return answer;
+      },
+    }),
+  };
+  const after = (op) => {
+    let reached, open;
+    const at = new Promise((r) => (reached = r));
+    const opened = new Promise((r) => (open = r));
+    pause = { op, reached, open: opened };
+    return { at, open };
+  };
+  return { namespace, after };
+};
+
+test("sessionStore: a logout while a login of the same request is under way (not awaited) logs out, never fails the request", async () => {
+  // The logout deleted the session under the login's regenerate (paused after its first
+  // compare-and-set): the regenerate's last one was a `conflict` (Durable Objects), which the
+  // middleware threw: a 500, and no removal of the cookie sent.
+  const objects = pausingObjects();
+  const store = new SessionStore({ keys: KEYS_1, durableObject: objects.namespace });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, "alice");
+    return c.text("in");
+  });
+  app.post("/mfa", async (c) => {
+    const paused = objects.after("save");
+    mw.login(c, "bob"); // not awaited, as the docs allow
+    await paused.at; // the handler's own await (a second factor checked)
+    const out = mw.logout(c); // it failed
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    paused.open();
+    await out;
+    return c.text("out");
+  });
+  const alice = cookiesOf(await app.request("/login", { method: "POST" }));
+  const res = await app.request("/mfa", { method: "POST", headers: { cookie: alice } });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(res.headers.getSetCookie().map((c) => c.split(";")[0]), ["__Host-sid="]);
   assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
 });
 
