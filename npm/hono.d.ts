@@ -1,5 +1,5 @@
 // Types of edge-session/hono (npm/hono.js).
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Env, MiddlewareHandler } from "hono";
 import type { Affinity, CookieOptions, RouteResult, SealedTokens, SessionTokens } from "edge-session";
 import type { Session, SessionStore } from "edge-session/store";
 
@@ -49,7 +49,8 @@ export interface SessionTokensOptions<C extends object = SessionClaims> {
    */
   cookie?: Omit<CookieOptions, "maxAge">;
   /**
-   * The subject's revocation time (e.g. `(claims) => store.minIssuedAt(claims.sub)`): tokens issued
+   * The subject's revocation time (e.g. `(claims) => claims.sub === undefined ? undefined :
+   * store.minIssuedAt(claims.sub)`: a token may hold no `sub`, which the store refuses): tokens issued
    * before it are refused with `revoked`. A lookup that throws, or gives what is not a time
    * (`invalid_config`), fails the request: it is the app's error, not the token's.
    */
@@ -82,26 +83,29 @@ export interface AffinityOptions {
  * cookies of the name (one a sibling subdomain set, for a name without `__Host-`), the first of
  * the first four that verifies is the session, as at the gateway.
  */
-export function sessionTokens<C extends object = SessionClaims>(
+export function sessionTokens<C extends object = SessionClaims, E extends Env = {}>(
   tokens: SessionTokens | SealedTokens,
   options?: SessionTokensOptions<C>,
-): MiddlewareHandler<{ Variables: SessionTokensVariables<C> }>;
+): MiddlewareHandler<E & { Variables: SessionTokensVariables<C> }>;
 
 /**
  * Stored sessions: `c.get("session")` is the visitor's Session, committed after the handler (a
  * subject the handler set on it without `login` gives a stored session a new id, whose cookie goes
  * out with the response).
  */
-export function sessionStore(
+export function sessionStore<E extends Env = {}>(
   store: SessionStore,
   options?: SessionStoreOptions,
-): MiddlewareHandler<{ Variables: SessionStoreVariables }>;
+): MiddlewareHandler<E & { Variables: SessionStoreVariables }>;
 
 /**
  * Sticky routing for apps that proxy: `c.get("backend")` is where this visitor goes. In URL mode
  * the handler sends the visitor to `c.get("route").url` when it is set (no page rewriting here).
  */
-export function affinity(router: Affinity, options?: AffinityOptions): MiddlewareHandler<{ Variables: AffinityVariables }>;
+export function affinity<E extends Env = {}>(
+  router: Affinity,
+  options?: AffinityOptions,
+): MiddlewareHandler<E & { Variables: AffinityVariables }>;
 
 /**
  * Logs in, under the route's innermost session middleware. Under `sessionTokens`: signs

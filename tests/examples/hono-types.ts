@@ -1,6 +1,6 @@
 // Type-checked by tests/examples/examples.test.mjs (`tsc --noEmit`) in the examples/hono project,
 // against the published .d.ts of edge-session, edge-session/store, edge-session/hono and hono.
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { Affinity, SessionTokens } from "edge-session";
 import { SessionStore, type Session } from "edge-session/store";
 import {
@@ -59,3 +59,26 @@ proxy.get("*", (c) => {
 
 // A Variables type a user may declare themselves.
 export type AppVariables = SessionTokensVariables<Claims>;
+
+// An app with typed bindings making its middleware at the first request (it needs `c.env`), as
+// README does: the app's env is given, and the middleware's context is the app's.
+type AppEnv = { Bindings: { SESSIONS: KVNamespaceLike; SESSION_SECRET: string }; Variables: SessionStoreVariables };
+type KVNamespaceLike = { get(key: string): Promise<string | null> };
+const typed = new Hono<AppEnv>();
+let sessions: MiddlewareHandler<AppEnv> | undefined;
+typed.use((c, next) => {
+  const secret: string = c.env.SESSION_SECRET;
+  sessions ??= sessionStore<AppEnv>(new SessionStore({ keys: [{ id: "k1", secret }] }));
+  return sessions(c, next);
+});
+typed.get("/", (c) => {
+  const session: Session = c.get("session");
+  return c.json({ subject: session.subject ?? null, kv: typeof c.env.SESSIONS });
+});
+// And a middleware used directly keeps the app's bindings typed in the routes after it.
+const direct = new Hono<{ Bindings: { ORIGIN: string } }>().use(sessionStore(store));
+direct.get("/", (c) => {
+  const origin: string = c.env.ORIGIN;
+  const session: Session = c.get("session");
+  return c.json({ origin, subject: session.subject ?? null });
+});
