@@ -196,7 +196,7 @@ impl DeviceBoundSessions {
     #[wasm_bindgen(js_name = registrationHeader)]
     pub fn registration_header(
         &self,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         options: RegistrationHeaderOptions,
     ) -> Result<String, JsValue> {
         wire::check_session_id(session_id).map_err(js_error)?;
@@ -215,7 +215,7 @@ impl DeviceBoundSessions {
     /// `invalid_config`.
     pub fn challenge(
         &self,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<String, JsValue> {
         session(session_id, None)?;
@@ -228,7 +228,7 @@ impl DeviceBoundSessions {
     #[wasm_bindgen(js_name = challengeHeader)]
     pub fn challenge_header(
         &self,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<String, JsValue> {
         let challenge = self.challenge(session_id, options)?;
@@ -248,7 +248,7 @@ impl DeviceBoundSessions {
     pub fn verify_registration(
         &self,
         proof: &str,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<PromiseRegistration, JsValue> {
         session(session_id, None)?;
@@ -289,7 +289,7 @@ impl DeviceBoundSessions {
     pub fn verify_refresh(
         &self,
         proof: &str,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         jwk: &str,
         options: Option<VerifyRefreshOptions>,
     ) -> Result<PromiseRefresh, JsValue> {
@@ -315,7 +315,7 @@ impl DeviceBoundSessions {
     #[wasm_bindgen(js_name = boundCookie)]
     pub fn bound_cookie(
         &self,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         jkt: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<String, JsValue> {
@@ -333,7 +333,7 @@ impl DeviceBoundSessions {
     pub fn check_bound(
         &self,
         value: &str,
-        session_id: &str,
+        #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         jkt: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<bool, JsValue> {

@@ -96,8 +96,8 @@ export type SessionData = { [name: string]: unknown };
 /** What `commit` did: nothing, a touch (idle timeout extended), a write (with a new id, and a cookie to send, when the subject of a stored session changed), or the first write (send the cookie). */
 export type CommitResult = "unchanged" | "touched" | "written" | "created";
 
-/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object), or, at `commit`, data nested more than 127 deep. */
-export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config" | "invalid_claims";
+/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object), or, at `commit`, data nested more than 127 deep; `randomness_unavailable` when the runtime gives no `crypto.getRandomValues` for a new session id. */
+export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config" | "invalid_claims" | "randomness_unavailable";
 
 export interface NowOptions {
   /** The current time in seconds since the epoch (default: the clock). */
@@ -445,7 +445,7 @@ impl SessionStore {
         #[wasm_bindgen(unchecked_param_type = "(session: Session) => void | Promise<void>")]
         change: js_sys::Function,
         options: Option<UpdateOptions>,
-        positional_options: Option<NowOptions>,
+        #[wasm_bindgen(js_name = positionalOptions)] positional_options: Option<NowOptions>,
     ) -> Promise {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let (retries, now) = match update_options(&options, positional_options) {
@@ -561,7 +561,7 @@ impl SessionStore {
     pub fn revoke_tokens(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] subject: JsValue,
-        keep_seconds: f64,
+        #[wasm_bindgen(js_name = keepSeconds)] keep_seconds: f64,
         options: Option<NowOptions>,
     ) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));
