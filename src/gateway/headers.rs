@@ -620,6 +620,14 @@ impl Changes {
 }
 
 /// The first value of header `name` (any case).
+/// Whether a request with these headers says it has no content (`Content-Length: 0`, not
+/// chunked), though the runtime gives it a body (an empty stream: workerd does): RFC 9110 reads
+/// it as a request without content.
+pub fn declares_no_content(headers: &[(String, String)]) -> bool {
+    get(headers, "content-length").is_some_and(|n| n.trim() == "0")
+        && get(headers, "transfer-encoding").is_none()
+}
+
 pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -707,6 +715,28 @@ mod tests {
 
     /// Each directive alone asks something of the gateway (and so needs the nonce sent back
     /// when DIRECTIVE_NONCE is on); a nonce alone asks nothing.
+    #[test]
+    fn content_length_zero_is_no_content_unless_chunked() {
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect()
+        };
+        assert!(declares_no_content(&h(&[("Content-Length", " 0")])));
+        for (what, headers) in [
+            ("no length", h(&[])),
+            ("a length", h(&[("content-length", "10")])),
+            ("00", h(&[("content-length", "00")])),
+            (
+                "chunked",
+                h(&[("content-length", "0"), ("transfer-encoding", "chunked")]),
+            ),
+        ] {
+            assert!(!declares_no_content(&headers), "{what}");
+        }
+    }
+
     #[test]
     fn each_directive_alone_is_a_request() {
         let some = || Some("x".to_owned());

@@ -50,7 +50,14 @@ function edit(headers, text) {
 export function request_to(url, method, body, headers, text, personal) {
   const cache = personal ? 'no-store' : undefined;
   const request = new Request(url, { method, headers, redirect: 'manual', body, cache });
-  edit(request.headers, text);
+  const h = request.headers;
+  edit(h, text);
+  // `no-store` has fetch add `Cache-Control: no-cache` to a request without one, which an origin
+  // reads as never fresh (Express's, Koa's: a revalidation always answered whole): a
+  // conditional request says `max-age=0` instead, as a browser's revalidation does.
+  if (personal && !h.has('cache-control') && (h.has('if-none-match') || h.has('if-modified-since'))) {
+    h.set('cache-control', 'max-age=0');
+  }
   return request;
 }
 export function response_from(response, socket, text) {

@@ -34,6 +34,7 @@ use worker::web_sys;
 use worker::{console_error, console_warn, event, Context, Env, ScheduleContext, ScheduledEvent};
 
 use super::config::{ConfigError, GatewayConfig, StoreKind, StoreSettings};
+use super::headers;
 use super::operator::Endpoint;
 use super::pages::Page;
 use super::pipeline::{Entropy, Gateway, Request, Step};
@@ -257,7 +258,12 @@ fn route(
 ) -> JsValue {
     let client = req.headers();
     let headers = http::header_pairs(&client);
-    let (method, url, body) = (req.method(), req.url(), req.body());
+    let (method, url) = (req.method(), req.url());
+    // `Content-Length: 0` (Python's requests sends it with every DELETE, PUT and OPTIONS) is no
+    // body: never a GET's 400, nor a request kept from its retry.
+    let body = req
+        .body()
+        .filter(|_| !headers::declares_no_content(&headers));
     let has_body = body.is_some();
     let request = Request {
         method: &method,
