@@ -73,7 +73,7 @@ pub fn authorize(
 }
 
 /// The longest `POST /__edge/sessions/revoke` body read, in bytes: a subject is at most 1024
-/// characters (see [`revoke_subject`]), 6 bytes each when escaped (`\u0041`), with room for
+/// bytes (see [`revoke_subject`]), at most 6 bytes of JSON per byte when escaped (`\u0041`), with room for
 /// spaces and other members. A longer body is refused ([`revoke_body_too_large`]), and no more
 /// than this much of it is kept: a body of megabytes read whole, as text and then in the wasm
 /// memory (which never shrinks), would take the instance's memory with it.
@@ -88,17 +88,23 @@ pub fn revoke_body_too_large() -> Page {
 }
 
 /// The subject of a `POST /__edge/sessions/revoke` body, `{"sub": "<subject>"}`, or the 400
-/// page refusing it. The subject must be what a login could have given (header text, see
-/// [`is_header_text`](super::session::is_header_text)).
+/// page refusing it: any `sub` a session token can hold and the gateway checks, a string of 1 to
+/// 1024 bytes, or a whole number (a token from another system, read as its JSON text, `42`).
+/// Not only what a login through the gateway gives (header text): a JWT issued elsewhere
+/// whose `sub` is `"José"` was checked on every request and could never be revoked.
 pub fn revoke_subject(body: Option<&str>) -> Result<String, Page> {
     let sub = body
         .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-        .and_then(|v| v.get("sub")?.as_str().map(str::to_owned))
-        .filter(|s| super::session::is_header_text(s));
+        .and_then(|v| match v.get("sub")? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|s| (1..=1024).contains(&s.len()));
     sub.ok_or_else(|| {
         Page::json(
             400,
-            &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}" }),
+            &serde_json::json!({ "error": "expected a JSON body {\"sub\": \"<subject>\"}: a subject is a string of 1 to 1024 bytes, or a whole number" }),
         )
     })
 }
@@ -320,15 +326,26 @@ mod tests {
         assert!(v["error"].as_str().unwrap().contains("8192"), "{v}");
     }
 
+    /// Every subject a session token can hold and the gateway checks can be revoked: a JWT
+    /// issued elsewhere with a `sub` a login through the gateway never gives (not header
+    /// text, a number) was refused here, and so could never be revoked.
     #[test]
     fn revoke_bodies() {
-        assert_eq!(revoke_subject(Some(r#"{"sub":"alice"}"#)).unwrap(), "alice");
+        for (body, sub) in [
+            (r#"{"sub":"alice"}"#, "alice"),
+            (r#"{"sub":"Jos\u00e9"}"#, "José"),
+            (r#"{"sub":" alice "}"#, " alice "),
+            (r#"{"sub":42}"#, "42"),
+        ] {
+            assert_eq!(revoke_subject(Some(body)).unwrap(), sub, "{body}");
+        }
         for bad in [
             None,
             Some(""),
             Some("alice"),
-            Some(r#"{"sub":42}"#),
-            Some(r#"{"sub":" alice "}"#),
+            Some(r#"{"sub":""}"#),
+            Some(r#"{"sub":4.5}"#),
+            Some(r#"{"sub":null}"#),
             Some(r#"{"user":"alice"}"#),
             Some(r#"["alice"]"#),
         ] {
