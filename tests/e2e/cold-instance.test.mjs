@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { MODULE_RULES, ROOT, startOrigins } from "./harness.mjs";
+import { gatewayOptions, startOrigins } from "./harness.mjs";
 
 const [live] = await startOrigins(["b"]);
 const kvPersist = mkdtempSync(join(tmpdir(), "edge-cold-kv-"));
@@ -18,22 +18,16 @@ after(async () => {
 });
 
 test("a new instance routes its first request by the shared health: a POST never reaches the origin the cron found down", async () => {
-  const options = {
-    modules: true,
-    scriptPath: join(ROOT, "build/worker/shim.mjs"),
-    modulesRules: MODULE_RULES,
-    compatibilityDate: "2026-04-01",
-    bindings: {
+  const options = gatewayOptions(
+    {
       // Nothing listens on port 1: a request sent to origin a fails there.
       ORIGINS: JSON.stringify([
         { id: "a", url: "http://127.0.0.1:1", weight: 1 },
         { id: "b", url: live.url, weight: 1 },
       ]),
-      SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
     },
-    kvNamespaces: ["EDGE_HEALTH"],
-    kvPersist,
-  };
+    { kvNamespaces: ["EDGE_HEALTH"], kvPersist },
+  );
   const mf = new Miniflare(options);
   try {
     await mf.ready;

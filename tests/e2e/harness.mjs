@@ -28,6 +28,19 @@ export const MODULE_RULES = [
   { type: "CompiledWasm", include: ["**/*.wasm"] },
 ];
 
+/**
+ * Miniflare's options for the built gateway (build/worker/shim.mjs) in workerd, its config vars
+ * `bindings` (SESSION_KEYS a test key unless given) and `more` options (KV namespaces...).
+ */
+export const gatewayOptions = (bindings, more = {}) => ({
+  modules: true,
+  scriptPath: SHIM,
+  modulesRules: MODULE_RULES,
+  compatibilityDate: "2026-04-01",
+  bindings: { SESSION_KEYS: JSON.stringify([{ id: "k1", secret: randomBytes(32).toString("base64url") }]), ...bindings },
+  ...more,
+});
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort() {
   return new Promise((ok, fail) => {

@@ -3,9 +3,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, request as httpRequest } from "node:http";
-import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { MODULE_RULES, ROOT } from "./harness.mjs";
+import { gatewayOptions } from "./harness.mjs";
 
 let origin, mf, gateway;
 before(async () => {
@@ -21,21 +20,16 @@ before(async () => {
   });
   await new Promise((resolve) => origin.listen(0, "127.0.0.1", resolve));
   const live = `http://127.0.0.1:${origin.address().port}`;
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(ROOT, "build/worker/shim.mjs"),
-    modulesRules: MODULE_RULES,
-    compatibilityDate: "2026-04-01",
-    bindings: {
+  mf = new Miniflare(
+    gatewayOptions({
       // Nothing listens on port 1: a request sent to a fails there, and a retry goes to b.
       ORIGINS: JSON.stringify([
         { id: "a", url: "http://127.0.0.1:1", weight: 1 },
         { id: "b", url: live, weight: 1 },
       ]),
-      SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
       HEALTH_FAILURES: "100", // no origin marked down: every new visitor may be placed on a
-    },
-  });
+    }),
+  );
   gateway = await mf.ready;
 });
 after(async () => {

@@ -3,24 +3,13 @@
 // a page in a charset it cannot read (an unknown label, UTF-16), whatever the gateway does.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { MODULE_RULES, ROOT, startOrigins } from "./harness.mjs";
+import { gatewayOptions, startOrigins } from "./harness.mjs";
 
 let origin, mf;
 before(async () => {
   [origin] = await startOrigins(["a"]);
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(ROOT, "build/worker/shim.mjs"),
-    modulesRules: MODULE_RULES,
-    compatibilityDate: "2026-04-01",
-    bindings: {
-      ORIGINS: JSON.stringify([{ id: "a", url: origin.url, weight: 1 }]),
-      SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
-      AFFINITY_MODE: "url",
-    },
-  });
+  mf = new Miniflare(gatewayOptions({ ORIGINS: JSON.stringify([{ id: "a", url: origin.url, weight: 1 }]), AFFINITY_MODE: "url" }));
   await mf.ready;
 });
 after(async () => {
