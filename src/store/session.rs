@@ -378,11 +378,10 @@ impl<S: Backend> Sessions<S> {
     /// consistent store holds a newer version (another request's change) or none (ended): the
     /// session is left as it was (reload, redo). A touch keeps the version, and so never makes
     /// another request's commit a `conflict`. On any error the session is left as it was: a
-    /// new one has no [`Session::cookie`]. A touch
-    /// that another request's write beat (several requests of one page at once) is
-    /// [`Commit::Unchanged`]: that write extended the session, or ended it. On Workers KV (one
-    /// write per second per key) that is a touch refused in the second of another write; on a
-    /// strongly consistent store, one a version behind.
+    /// new one has no [`Session::cookie`]. A touch that another request's write beat (several
+    /// requests of one page at once) is [`Commit::Unchanged`]: that write extended the session,
+    /// or ended it. On Workers KV (one write per second per key) that is a touch refused in the
+    /// second of another write; on a strongly consistent store, one a version behind.
     ///
     /// A stored session whose client knows its id, given another subject than it was loaded
     /// with (a login without [`Sessions::regenerate`], a switch to another user, a subject
@@ -548,8 +547,9 @@ impl<S: Backend> Sessions<S> {
     /// near its end gets what is left). Call it at login and at any change of privilege. Send
     /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
     /// revoked) or changed by another request since it was loaded is a `conflict`: it never
-    /// comes back under the new id (a touch is no change). On any error the session keeps its id (no cookie to send);
-    /// a new id the store could not link to the subject is deleted, never given out.
+    /// comes back under the new id (a touch is no change). On any error the session keeps its
+    /// id (no cookie to send); a new id the store could not link to the subject is deleted,
+    /// never given out.
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
