@@ -52,13 +52,7 @@ pub fn authorize(
     let Some(token) = token else {
         return Err(Page::not_found());
     };
-    // The scheme's name is case-insensitive (RFC 9110 section 11.1): `bearer` is `Bearer`.
-    let presented = authorization
-        .map(str::trim)
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
-        .map(|(_, credentials)| credentials.trim());
-    if !presented.is_some_and(|p| same_token(p, token)) {
+    if !authorization.is_some_and(|a| presents(a, token)) {
         return Err(Page::unauthorized());
     }
     match path {
@@ -157,6 +151,27 @@ pub fn conformance(report: Option<&Report>) -> Page {
         ),
         None => Page::not_found(),
     }
+}
+
+/// Whether a request's `Authorization` presents the operator's `token`, alone or among the
+/// values of several such headers (joined by commas). Such a request on any other path (a
+/// monitor's `//__edge/health` or `/__EDGE/health`) is answered 404 by the gateway, never
+/// forwarded: the token never reaches an origin.
+pub fn carries_token(token: Option<&str>, authorization: Option<&str>) -> bool {
+    let (Some(token), Some(authorization)) = (token, authorization) else {
+        return false;
+    };
+    presents(authorization, token) || authorization.split(',').any(|a| presents(a, token))
+}
+
+/// Whether `authorization` is `Bearer <token>`, the token compared in constant time.
+fn presents(authorization: &str, token: &str) -> bool {
+    // The scheme's name is case-insensitive (RFC 9110 section 11.1): `bearer` is `Bearer`.
+    authorization
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .is_some_and(|(_, credentials)| same_token(credentials.trim(), token))
 }
 
 /// Whether `presented` is `token`, in a time that tells neither where they differ nor the

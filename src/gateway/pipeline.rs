@@ -478,13 +478,11 @@ impl Gateway {
         // The DBSC endpoints are public: under `/__edge/`, but no operator's.
         let dbsc_endpoint = (self.config.built.dbsc.as_ref())
             .and_then(|d| dbsc::endpoint(path).map(|found| (d, found)));
+        let operator_token = self.config.operator_token.as_ref();
+        let auth = headers::get(req.headers, "authorization");
         if dbsc_endpoint.is_none() && operator::is_operator_path(path) {
-            let auth = headers::get(req.headers, "authorization");
             return match operator::authorize(
-                self.config
-                    .operator_token
-                    .as_ref()
-                    .map(OperatorToken::as_str),
+                operator_token.map(OperatorToken::as_str),
                 req.method,
                 path,
                 auth,
@@ -492,6 +490,9 @@ impl Gateway {
                 Ok(endpoint) => Step::Operator(endpoint),
                 Err(page) => Step::Respond(page),
             };
+        }
+        if operator::carries_token(operator_token.map(OperatorToken::as_str), auth) {
+            return Step::Respond(Page::not_found());
         }
         let cookie_header = headers::get(req.headers, "cookie");
         let session = SessionCookie::read(
@@ -4164,6 +4165,62 @@ mod tests {
             gw.start(&req, NOW, &Entropy::default()),
             Step::Operator(Endpoint::Health)
         );
+    }
+
+    /// The operator's token never reaches an origin: a request presenting it on a path that is
+    /// no operator endpoint's spelling (a monitor's base URL with a trailing slash, another
+    /// case, escapes) is answered 404, never forwarded; alone or among several Authorization
+    /// values. Another token, or none, is forwarded as it came.
+    #[test]
+    fn the_operator_token_is_never_forwarded() {
+        let mut gw = gateway(&[("OPERATOR_TOKEN", "0123456789abcdef")]);
+        let forwarded = |gw: &mut Gateway, url: &str, auth: &[(&str, &str)]| {
+            let headers = h(auth);
+            let req = Request {
+                method: "GET",
+                url,
+                headers: &headers,
+                has_body: false,
+            };
+            match gw.start(&req, NOW, &Entropy::default()) {
+                Step::Proxy(_) => true,
+                Step::Respond(Page { status: 404, .. }) => false,
+                other => panic!("{url}: {other:?}"),
+            }
+        };
+        for url in [
+            "http://h//__edge/health",
+            "http://h/__EDGE/health",
+            "http://h/%5F%5Fedge/health",
+            "http://h/__edge%2Fhealth",
+            "http://h/app",
+        ] {
+            for auth in [
+                "Bearer 0123456789abcdef",
+                "bearer  0123456789abcdef ",
+                "Basic dTpw, Bearer 0123456789abcdef",
+            ] {
+                assert!(
+                    !forwarded(&mut gw, url, &[("authorization", auth)]),
+                    "{url} {auth}"
+                );
+            }
+            for auth in [
+                "Bearer 0123456789abcdeF",
+                "Bearer 0123456789abcdef0",
+                "Basic dTpw",
+            ] {
+                assert!(
+                    forwarded(&mut gw, url, &[("authorization", auth)]),
+                    "{url} {auth}"
+                );
+            }
+            assert!(forwarded(&mut gw, url, &[]), "{url}");
+        }
+        // Without OPERATOR_TOKEN, nothing is held back.
+        let mut gw = gateway(&[]);
+        let auth = [("authorization", "Bearer 0123456789abcdef")];
+        assert!(forwarded(&mut gw, "http://h//__edge/health", &auth));
     }
 
     /// In the hashing modes too, a visitor whose origin is down or draining is sent elsewhere

@@ -185,6 +185,28 @@ describe("trust boundary", { concurrency: false }, () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.path, "/app/headers;v=1");
   });
+
+  test("11. the operator token never reaches an origin: presented on any other path it is a 404 at the gateway", async () => {
+    const token = `Bearer ${gw.operatorToken}`;
+    assert.equal((await rawRequest(gw.url, requestBytes("GET", "/__edge/health", [["authorization", token]]))).status, 200);
+    // A monitor's base URL with a trailing slash, another case, escapes, a page of the site; two
+    // Authorization headers (workerd joins them with `, `).
+    for (const [path, headers] of [
+      ["//__edge/health", [["authorization", token]]],
+      ["/__EDGE/health", [["authorization", token]]],
+      ["/%5F%5Fedge/health", [["authorization", token]]],
+      ["/headers", [["authorization", token]]],
+      ["/headers", [["authorization", "Basic dTpw"], ["authorization", token]]],
+    ]) {
+      const r = await rawRequest(gw.url, requestBytes("GET", path, headers));
+      assert.equal(r.status, 404, `${path}: ${r.status} ${r.text}`);
+      assert.equal(r.json?.headers, undefined, `${path} reached an origin: ${r.text}`);
+    }
+    // Another bearer token is the site's: forwarded.
+    const r = await rawRequest(gw.url, requestBytes("GET", "/headers", [["authorization", "Bearer app-token"]]));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.headers.authorization, "Bearer app-token");
+  });
 });
 
 describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`)", { concurrency: false }, () => {
