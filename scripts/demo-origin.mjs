@@ -315,7 +315,9 @@ function handle(req, res) {
       if (!user) return act(res, 401, { ...base, error: "not logged in" });
       const headers = { "x-session-revoke": user };
       if (url.pathname === "/password") headers["x-session-issue"] = ascii({ sub: user, role: "member" });
-      return act(res, 200, { ...base, revoked: user }, headers);
+      // ?wait=ms: a slow origin (the e2e test of a login made elsewhere while it works).
+      const wait = Math.min(Number(url.searchParams.get("wait")) || 0, 10000);
+      return setTimeout(() => act(res, 200, { ...base, revoked: user }, headers), wait);
     }
     case "/stream": {
       res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });

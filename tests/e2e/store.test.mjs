@@ -254,6 +254,22 @@ for (const kind of ["kv", "durable"]) {
       assert.equal((await gw.request("/", phoneAgain)).body.session["x-session-status"], "revoked");
     });
 
+    test("log out everywhere ends a login made elsewhere while the origin worked on it (revoked when the answer arrives)", async () => {
+      const user = `erin-${kind}-${randomBytes(4).toString("hex")}`;
+      const [laptop, thief] = [new Jar(), new Jar()];
+      await gw.request(`/login?user=${user}`, laptop);
+      await new Promise((r) => setTimeout(r, 1100));
+      // A password change the origin takes 2.5 s over; 1.3 s into it, a login elsewhere (the old
+      // password still works until the change is made).
+      const changing = gw.request("/password?wait=2500", laptop);
+      await new Promise((r) => setTimeout(r, 1300));
+      await gw.request(`/login?user=${user}`, thief);
+      assert.equal((await gw.request("/", thief)).body.session["x-session-status"], "valid");
+      assert.equal((await changing).body.revoked, user);
+      assert.equal((await gw.request("/", thief)).body.session["x-session-status"], "revoked");
+      assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "valid", "the new session outlives it");
+    });
+
     test("a patch that makes the data too large is a 502 naming the limit", async () => {
       const jar = new Jar();
       await gw.request("/set?a=1", jar);

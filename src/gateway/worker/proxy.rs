@@ -272,14 +272,15 @@ async fn finish(
 ) -> Answer {
     let origin = http::header_pairs(&response.headers());
     let status = response.status();
-    let (mut headers, plan) = match answer(p, attempt, status, &origin, &response) {
+    let now = super::now();
+    let (mut headers, plan) = match answer(p, attempt, status, &origin, &response, now) {
         Ok(answer) => answer,
         Err(refused) => return refused,
     };
     if let (Some(st), Some(loaded)) = (store, loaded) {
         let (sessions, settings) = &*st;
         let plan = plan.unwrap_or_default();
-        let out = store::finish(sessions, settings, loaded, &plan, p.now).await;
+        let out = store::finish(sessions, settings, loaded, &plan, now).await;
         if let (Some(why), Some(page_)) = (&out.refused, out.refused_page()) {
             console_warn!(
                 "edge-session gateway: origin {}: {why}",
@@ -319,14 +320,17 @@ async fn finish(
 fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> Answer {
     let origin = http::header_pairs(&response.headers());
     let status = response.status();
-    match answer(p, attempt, status, &origin, response) {
+    match answer(p, attempt, status, &origin, response, super::now()) {
         Ok((headers, _)) => send_back(p, attempt, response, status, &origin, headers),
         Err(refused) => refused,
     }
 }
 
 /// The pipeline's headers for the client and its plan for the stored session, or the page
-/// that replaces a refused answer (its body dropped). `status` and `origin` are the response's.
+/// that replaces a refused answer (its body dropped). `status` and `origin` are the response's;
+/// `now` the time it arrived, not the request's: an `x-session-revoke` ends the sessions begun
+/// while the origin worked too (a login elsewhere during a password change), and a token the
+/// same answer issues is dated the same second, so that it outlives the revocation.
 #[allow(clippy::type_complexity)]
 fn answer(
     p: &Proxied,
@@ -334,10 +338,11 @@ fn answer(
     status: u16,
     origin: &[(String, String)],
     response: &web_sys::Response,
+    now: UnixTime,
 ) -> Result<(Vec<(String, String)>, Option<store::Plan>), Answer> {
     let finished = match attempt.refused_status(status) {
         Some(refused) => Some(Err(refused)),
-        None => with(&p.gw, |g| g.finish(attempt, origin, p.now, &p.entropy)),
+        None => with(&p.gw, |g| g.finish(attempt, origin, now, &p.entropy)),
     };
     match finished {
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
