@@ -90,7 +90,8 @@ export interface ResponseLike {
   };
 }
 
-/** Session data: a JSON object. */
+/** Session data: a JSON object. Its objects come back with their members in name order (`set("cart", { b: 1, a: 2 })`,
+ * then `get("cart")` gives `{ a: 2, b: 1 }`): JSON leaves that order open; keep an order in an array. */
 export type SessionData = { [name: string]: unknown };
 
 /** What `commit` did: nothing, a touch (idle timeout extended), a write (with a new id, and a cookie to send, when the subject of a stored session changed), or the first write (send the cookie). */
@@ -433,7 +434,10 @@ impl SessionStore {
 
     /// Loads the session named by the cookie (as for `load`; or a new one), calls
     /// `change(session)` (and awaits it when it returns a promise), commits, and on `conflict`
-    /// starts again (up to `retries` more times, default 10). Resolves to the committed session
+    /// starts again (up to `retries` more times, default 10); a session another request ended
+    /// meanwhile (a logout, a revocation, a login's new id) rejects with `conflict` at once,
+    /// never a new session holding this change alone (its cookie would replace the login's).
+    /// Resolves to the committed session
     /// (send its cookie: a change of its subject gives it a new id, as `commit` does). Options:
     /// `update(cookie, change, { retries, now })`; the older positional form
     /// `update(cookie, change, retries, { now })` still works (a `{ now }` after options is
@@ -456,12 +460,13 @@ impl SessionStore {
         let cookies = self.cookie_values(&cookie);
         future_to_promise(async move {
             let (cookies, now) = (cookies?, now?);
-            let mut tries = 0;
+            let (mut tries, mut stored) = (0, None);
             loop {
                 let s = sessions
                     .load_first_or_new(cookies.iter().map(String::as_str), now)
                     .await
                     .map_err(js_error)?;
+                s.ended_since(&mut stored).map_err(js_error)?;
                 let session = Session::wrap(s);
                 let cell = session.inner.clone();
                 let changed = super::object::call(&change, &JsValue::from(session))?;

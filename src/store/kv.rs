@@ -100,9 +100,12 @@ impl Backend for KvStore {
                     continue;
                 };
                 // A link can outlive its session (ended by a logout): counted only when there.
+                // The link goes first: a request in flight writes the session, then its link
+                // (`Sessions::commit`), so a session it writes back between the two deletes keeps
+                // a link, and the next revocation ends it (the other order left it unlinked).
                 let live = settle("KV get", self.namespace.get(session), self.timeout_ms).await?;
-                self.delete(session).await?;
                 self.delete(&name).await?;
+                self.delete(session).await?;
                 if !(live.is_null() || live.is_undefined()) {
                     n += 1;
                 }

@@ -150,6 +150,15 @@ impl Session {
         self.version == 0
     }
 
+    /// For an `update`'s loads: `conflict` when this one is new and the first (`stored`, kept
+    /// on the first call) was a stored session: another request ended it meanwhile.
+    pub(crate) fn ended_since(&self, stored: &mut Option<bool>) -> Result<()> {
+        if *stored.get_or_insert(!self.is_new()) && self.is_new() {
+            return Err(Error::Conflict);
+        }
+        Ok(())
+    }
+
     /// The cookie value to send, when the client does not know this session's id yet (created
     /// or regenerated, by [`Sessions::regenerate`] or by a commit that changed its subject, and
     /// stored); `None` otherwise.
@@ -517,7 +526,10 @@ impl<S: Backend> Sessions<S> {
     }
 
     /// Loads the session named by `cookie` (or a new one), applies `change`, commits, and on
-    /// `conflict` starts again, up to `retries` more times.
+    /// `conflict` starts again, up to `retries` more times. A stored session that another
+    /// request ended meanwhile (a logout, a revocation, a login's new id) is a `conflict` at
+    /// once, never a new session holding this change alone (whose cookie would replace the
+    /// login's).
     pub async fn update(
         &self,
         cookie: Option<&str>,
@@ -525,9 +537,10 @@ impl<S: Backend> Sessions<S> {
         retries: usize,
         mut change: impl FnMut(&mut Session),
     ) -> Result<(Session, Commit)> {
-        let mut tries = 0;
+        let (mut tries, mut stored) = (0, None);
         loop {
             let mut session = self.load_or_new(cookie, now).await?;
+            session.ended_since(&mut stored)?;
             change(&mut session);
             match self.commit(&mut session, now).await {
                 Ok(commit) => return Ok((session, commit)),
@@ -1185,6 +1198,45 @@ mod tests {
         let renewed = session.cookie().unwrap();
         assert!(load(&s, &cookie, NOW + 2).is_none());
         assert_eq!(load(&s, renewed, NOW + 2).unwrap().subject(), Some("alice"));
+    }
+
+    /// `update` of a session that another request's login (`regenerate`) ended while the change
+    /// was made: `conflict`, never a new session holding this change alone, whose cookie would
+    /// replace the login's (the retry's load finds the old id ended).
+    #[test]
+    fn update_of_a_session_ended_meanwhile_is_a_conflict() {
+        use std::task::{Context, Poll, Waker};
+        /// What a future of the memory store gives: ready at once (no executor in an executor).
+        fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
+            match std::pin::pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(out) => out,
+                Poll::Pending => panic!("the memory store's futures are ready at once"),
+            }
+        }
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let cookie = stored(&s, None);
+        let mut raced = false;
+        let e = block_on(s.update(Some(&cookie), NOW + 1, 3, |session| {
+            if !std::mem::replace(&mut raced, true) {
+                // The login, in another request, between this load and its commit.
+                let mut other = ready(s.load(&cookie, NOW + 1)).unwrap().unwrap();
+                ready(s.regenerate(&mut other, NOW + 1)).unwrap();
+            }
+            session.insert("n", json!(2));
+        }))
+        .unwrap_err();
+        assert_eq!(e, Error::Conflict);
+        assert!(load(&s, &cookie, NOW + 2).is_none());
+        // A cookie that named nothing from the start still gets a new session.
+        let (session, commit) = block_on(s.update(Some(&cookie), NOW + 2, 3, |s| {
+            s.insert("n", json!(1));
+        }))
+        .unwrap();
+        assert_eq!(
+            (commit, session.get("n")),
+            (Commit::Created, Some(&json!(1)))
+        );
     }
 
     /// `regenerate`, and so a login at commit, when the store cannot link the session to its

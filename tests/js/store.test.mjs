@@ -1191,3 +1191,69 @@ test("a session object's request or storage answering with a promise whose then 
   const session = await new SessionStore({ keys }).load(undefined, { now: NOW });
   assert.equal(session.isNew, true, "the instance lives on");
 });
+
+test("session data's objects come back with their members in name order, as README and the types say; arrays keep theirs", async () => {
+  const store = new SessionStore({ keys });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("cart", { "sku-9": 1, "sku-1": 2, abc: { z: 1, a: 2 } });
+  session.set("steps", ["z", "a"]);
+  const want = '{"abc":{"a":2,"z":1},"sku-1":2,"sku-9":1}';
+  assert.equal(JSON.stringify(session.get("cart")), want);
+  assert.deepEqual(session.get("steps"), ["z", "a"]);
+  await store.commit(session, { now: NOW });
+  const again = await store.load(session.cookie, { now: NOW });
+  assert.equal(JSON.stringify(again.get("cart")), want);
+  assert.deepEqual(Object.keys(again.data), ["cart", "steps"]);
+});
+
+test("KV: a session a request in flight writes back during a revocation keeps its link, so the next revocation ends it", async () => {
+  const kv = memoryKv();
+  const store = new SessionStore({ keys, kv });
+  const session = await store.load(undefined, { now: NOW });
+  session.subject = "alice";
+  session.set("secret", "alice-data");
+  await store.commit(session, { now: NOW });
+  const saved = new Map(await Promise.all((await kv.list()).keys.map(async ({ name }) => [name, await kv.get(name)])));
+  // A request at another location lands its write (the session, then its link) right after
+  // the revocation's first delete, whichever key that is.
+  const del = kv.delete;
+  let landed = false;
+  kv.delete = async (k) => {
+    await del(k);
+    if (landed) return;
+    landed = true;
+    for (const [name, value] of saved) await kv.put(name, value);
+  };
+  assert.equal(await store.revokeSubject("alice"), 1);
+  kv.delete = del;
+  const after = await store.load(session.cookie, { now: NOW + 1 });
+  if (!after.isNew) {
+    assert.equal(await store.revokeSubject("alice"), 1, "written back, and linked");
+    assert.ok((await store.load(session.cookie, { now: NOW + 2 })).isNew);
+  }
+});
+
+test("update of a session another request's login ended meanwhile rejects with conflict, never a new session holding this change alone", async () => {
+  for (const [kind, config] of [["memory", {}], ["durableObject", { durableObject: objects().namespace }]]) {
+    const store = new SessionStore({ keys, ...config });
+    const session = await store.load(undefined, { now: NOW });
+    session.set("items", ["book"]);
+    await store.commit(session, { now: NOW });
+    const cookie = session.cookie;
+    let raced = false;
+    const updating = store.update(cookie, async (s) => {
+      if (!raced) {
+        raced = true;
+        const other = await store.load(cookie, { now: NOW + 1 });
+        other.subject = "alice";
+        await store.regenerate(other, { now: NOW + 1 });
+        await store.commit(other, { now: NOW + 1 });
+      }
+      s.set("items", [...(s.get("items") ?? []), "pen"]);
+    }, { now: NOW + 1 });
+    assert.equal(await rejection(() => updating), "conflict", kind);
+    // A cookie that named nothing from the start gets a new session, as before.
+    const fresh = await store.update("none", (s) => s.set("n", 1), { now: NOW + 2 });
+    assert.equal(fresh.isNew, false, kind);
+  }
+});
