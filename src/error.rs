@@ -11,7 +11,10 @@ use crate::keys::MAX_KEY_ID_BYTES;
 /// face exposes as `error.code`.
 ///
 /// Codes are a contract: they never change meaning and are never renamed.
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` is its code and message, as `Display` writes it: never the claims an `expired`
+/// carries (a sealed token's are the contents it hides), so that a `{:?}` or an `unwrap` in a
+/// log leaks none.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// The input is longer than the configured maximum; refused before any decoding.
@@ -208,6 +211,15 @@ impl Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("code", &self.code())
+            .field("message", &format_args!("{self}"))
+            .finish()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -309,5 +321,27 @@ impl fmt::Display for Quoted<'_> {
             }
         }
         f.write_str("\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{:?}` (an `unwrap`, a log line) shows the code and the message, never the claims an
+    /// `expired` carries: a sealed token's are the contents it hides.
+    #[test]
+    fn debug_never_shows_the_claims() {
+        let e = Error::Expired {
+            exp: 1_800_000_060,
+            claims: r#"{"ssn":"078-05-1120"}"#.into(),
+        };
+        let shown = format!("{e:?}");
+        assert_eq!(
+            shown,
+            r#"Error { code: "expired", message: token expired at 1800000060 }"#
+        );
+        let claims: Option<serde_json::Value> = e.claims();
+        assert_eq!(claims.unwrap()["ssn"], "078-05-1120");
     }
 }

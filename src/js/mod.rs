@@ -34,8 +34,6 @@ extern "C" {
     #[wasm_bindgen(method, setter)]
     fn set_code(this: &EdgeSessionError, code: &str);
     #[wasm_bindgen(method, setter)]
-    fn set_claims(this: &EdgeSessionError, claims: &JsValue);
-    #[wasm_bindgen(method, setter)]
     fn set_setting(this: &EdgeSessionError, setting: &str);
 }
 
@@ -51,7 +49,18 @@ pub(crate) fn js_error(error: Error) -> JsValue {
     }
     if let Error::Expired { claims, .. } = &error {
         if let Ok(value) = JSON::parse(claims) {
-            js.set_claims(&value);
+            // Not enumerable: `console.log(e)` and `JSON.stringify(e)` leave the claims out (a
+            // sealed token's are the contents it hides), `e.claims` reads them.
+            // (Stores on a new plain object do not fail.)
+            let property = js_sys::Object::new();
+            for (name, v) in [
+                ("value", value),
+                ("writable", true.into()),
+                ("configurable", true.into()),
+            ] {
+                let _ = js_sys::Reflect::set(&property, &name.into(), &v);
+            }
+            js_sys::Object::define_property(&js, &"claims".into(), &property);
         }
     }
     js.into()

@@ -60,7 +60,7 @@ test("wrong key, tampering, truncation and the other token kind are refused", ()
   assert.equal(codeOf(() => tokens.verify("x".repeat(5000), { now: NOW })), "too_large");
 });
 
-test("lifetime: leeway on both sides; expired errors carry the claims", () => {
+test("lifetime: leeway on both sides; expired errors carry the claims, not enumerable", async () => {
   const tokens = make();
   const token = tokens.sign(CLAIMS, { now: NOW });
   assert.equal(tokens.verify(token, { now: NOW + 3629 }).sub, "user-12345");
@@ -70,6 +70,10 @@ test("lifetime: leeway on both sides; expired errors carry the claims", () => {
   } catch (e) {
     assert.equal(e.code, "expired");
     assert.deepEqual(e.claims, { ...CLAIMS, iat: NOW, exp: NOW + 3600 });
+    // The decrypted claims are read, never logged or serialized with the error by accident.
+    assert.equal(Object.keys(e).includes("claims"), false);
+    assert.doesNotMatch(JSON.stringify(e), /user-12345/);
+    assert.doesNotMatch((await import("node:util")).inspect(e), /user-12345/);
   }
   assert.equal(codeOf(() => tokens.verify(token, { now: NOW - 31 })), "not_yet_valid");
 });
