@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::rendezvous::{self, Domain, Rendezvous};
-use crate::error::{Error, Quoted, Result};
+use crate::error::{configured, Error, Quoted, Result};
 use crate::keys::{MacKey, Secret};
 
 /// The most backends one router holds (each route scores every candidate).
@@ -132,12 +132,12 @@ impl Backends {
             }
             if repeat {
                 let message = if list.iter().any(|b| b.id == c.id) {
-                    format!("backends: duplicate id {}", Quoted(&c.id))
+                    format!("backends: duplicate id {}", Quoted(configured(&c.id)))
                 } else {
                     // Two 64-bit keyed hashes colliding: about one configuration in 10^16.
                     format!(
                         "backends: id {} collides with another under this secret; rename it",
-                        Quoted(&c.id)
+                        Quoted(configured(&c.id))
                     )
                 };
                 return Err(Error::config_of("backends", message));
@@ -184,10 +184,9 @@ impl Backends {
     }
 
     fn index_of(&self, id: &str) -> Result<usize> {
-        self.list
-            .iter()
-            .position(|b| b.id == id)
-            .ok_or_else(|| Error::config(format!("no backend has the id {}", Quoted(id))))
+        self.list.iter().position(|b| b.id == id).ok_or_else(|| {
+            Error::config(format!("no backend has the id {}", Quoted(configured(id))))
+        })
     }
 
     /// Marks a backend up or down; `invalid_config` for an unknown id.
@@ -259,7 +258,7 @@ pub(crate) fn weight_error(id: &str, weight: u64) -> Error {
         "backends",
         format!(
             "backends[{}]: weight must be 1 to {MAX_WEIGHT}, got {weight}",
-            Quoted(id)
+            Quoted(configured(id))
         ),
     )
 }
@@ -292,7 +291,7 @@ fn check_id(id: &str) -> Result<()> {
             "backends",
             format!(
             "backend id {} must be 1 to {MAX_BACKEND_ID_BYTES} bytes without control characters",
-            Quoted(id)
+            Quoted(configured(id))
         ),
         ));
     }
@@ -374,6 +373,12 @@ mod tests {
         many.push("b0".into());
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(refusal(&many), "backends: duplicate id \"b0\"");
+        // A long id (a secret set in the wrong place?) is never quoted.
+        let long = "k".repeat(43);
+        assert_eq!(
+            refusal(&[long.as_str(), long.as_str()]),
+            "backends: duplicate id \"<more than 15 bytes, not shown>\""
+        );
     }
 
     #[test]

@@ -551,7 +551,12 @@ impl Affinity {
         let index = self
             .backend_ids()
             .position(|id| id == backend)
-            .ok_or_else(|| Error::config(format!("no backend has the id {}", Quoted(backend))))?;
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "no backend has the id {}",
+                    Quoted(configured(backend))
+                ))
+            })?;
         let issued = match self.mode {
             Mode::Cookie => self.fresh(index, self.new_visitor(entropy, now), now),
             Mode::Url | Mode::Ip | Mode::Header => None,
