@@ -1,6 +1,6 @@
 // Types of edge-session/hono (npm/hono.js).
 import type { Context, Env, MiddlewareHandler } from "hono";
-import type { Affinity, CookieOptions, RouteResult, SealedTokens, SessionTokens } from "edge-session";
+import type { Affinity, CookieOptions, ErrorCode, RouteResult, SealedTokens, SessionTokens } from "edge-session";
 import type { Session, SessionStore } from "edge-session/store";
 
 /** Verified claims of a session token: iat and exp added by `sign`, plus yours. */
@@ -14,7 +14,7 @@ export interface SessionTokensVariables<C extends object = SessionClaims> {
    * Why the token sent was refused: its error code ("expired", "bad_signature", "revoked"...). Of
    * several refused, as at the gateway: "expired" when one is, then "unknown_key", else the first's.
    */
-  sessionError?: string;
+  sessionError?: ErrorCode;
 }
 
 /** What `sessionStore` puts on the context. */
@@ -122,6 +122,8 @@ export function affinity<E extends Env = {}>(
  * outer middleware): its cookie could no longer go out.
  */
 export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
+/** Any claims, under `sessionTokens` (`sessionStore` refuses claims without a string `sub`, `invalid_config`). */
+export function login(c: Context, claims: object): string | Promise<void>;
 /** The subject alone: `{ sub: subject }` under `sessionTokens` (returns the token). */
 export function login(c: Context, subject: string): string | Promise<void>;
 

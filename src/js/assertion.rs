@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::claims::optional_string;
 use super::config::assertion_config;
 use super::{
-    call_now, call_option, call_option_seconds, js_error, json_or_invalid, parse,
+    call_now, call_option, call_option_seconds, given, js_error, json_or_invalid, parse,
     read_call_options, CallOption, CallOptions,
 };
 use crate::error::Error;
@@ -25,11 +25,15 @@ use crate::webcrypto;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** A private JWK with a `kid`: `{ kty: "OKP", crv: "Ed25519", d, kid }` or `{ kty: "EC", crv: "P-256", d, kid }`. */
+/**
+ * A private JWK with a `kid`: `{ kty: "OKP", crv: "Ed25519", d, kid }` or `{ kty: "EC", crv:
+ * "P-256", d, kid }`, as `{ ...await crypto.subtle.exportKey("jwk", key), kid }` gives it (whose
+ * members WebCrypto's types leave optional); any other is refused, `invalid_config`.
+ */
 export interface PrivateJwk {
-  kty: "OKP" | "EC";
-  crv: "Ed25519" | "P-256";
-  d: string;
+  kty?: "OKP" | "EC" | (string & {});
+  crv?: "Ed25519" | "P-256" | (string & {});
+  d?: string;
   kid: string;
   [member: string]: unknown;
 }
@@ -54,7 +58,7 @@ export interface AssertionSubject {
   /** `none`, `valid`, `expired`, `invalid`, `revoked` or `unbound`, as the gateway's `x-session-status` (default `valid` with claims, else `none`). */
   status?: string;
   /** The session's verified claims (`sub`, `sid`...), a JSON object (else `invalid_claims`); its `iss`, `aud`, `iat`, `exp`, `nbf`, `jti` and `data_sha256` are left out. */
-  claims?: Claims;
+  claims?: object;
   /** The session data the origin gets with it (the `x-session-data` text): the assertion carries its SHA-256 as `data_sha256`, as the gateway's does. */
   data?: string;
   /** Unix seconds; default the clock. */
@@ -194,13 +198,15 @@ impl State {
 
     async fn verify(
         &self,
-        token: String,
+        token: Option<String>,
         audience: String,
         data: Option<String>,
         now: u64,
         leeway: u64,
     ) -> Result<JsValue, JsValue> {
-        let untrusted = UntrustedAssertion::parse(&token).map_err(js_error)?;
+        let untrusted = given(token.as_deref())
+            .and_then(UntrustedAssertion::parse)
+            .map_err(js_error)?;
         let public = self.public().await?;
         let (jwk, key) = public
             .iter()
@@ -302,12 +308,14 @@ impl OriginAssertions {
     /// Verifies an assertion made with these keys (a Promise of its claims): signature (WebCrypto),
     /// `iss`, `aud`, `exp`, `iat`. Rejects with the codes of `verify`: `malformed`,
     /// `unsupported_alg`, `unknown_key`, `bad_signature`, `wrong_issuer`, `wrong_audience`,
-    /// `expired`, `not_yet_valid`, `too_large`. It does not check `status`: use the claims of
+    /// `expired`, `not_yet_valid`, `too_large`; `malformed` too for a token `null` or `undefined`
+    /// (`headers.get` of a header not sent). A bad option throws `invalid_config` at once (not a
+    /// rejection), as a bad option of `sign` does. It does not check `status`: use the claims of
     /// a `"valid"` one. This object holds the private keys: origins verify with the published
     /// JWKS (jose, PyJWT), never with the signer's `keys`.
     pub fn verify(
         &self,
-        token: &str,
+        token: Option<String>,
         options: AssertionVerifyOptions,
     ) -> Result<PromiseClaims, JsValue> {
         read_call_options(&options, CallOptions::AssertionVerify)?;
@@ -318,7 +326,6 @@ impl OriginAssertions {
         crate::time::check_leeway(leeway).map_err(js_error)?;
         let data = optional_string("data", call_option(CallOption::Data))?;
         let state = self.state.clone();
-        let token = token.to_owned();
         Ok(
             future_to_promise(
                 async move { state.verify(token, audience, data, now, leeway).await },

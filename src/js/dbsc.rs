@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::config::{dbsc_config, dbsc_options, session_config, DbscOptions};
-use super::{js_error, now_or_clock, parse};
+use super::{given, js_error, now_or_clock, parse};
 use crate::dbsc::{wire, DeviceBinding, DeviceKey, Proof, SessionConfig};
 use crate::error::Error;
 use crate::json;
@@ -239,25 +239,28 @@ impl DeviceBoundSessions {
     /// `sessionId`: a Promise of `{ jkt, jwk, alg, challengeId, challengeExpires,
     /// authorization? }`. Rejects with `malformed`, `too_large`, `unsupported_alg` (`none`
     /// included), `unknown_challenge`, `expired`, `not_yet_valid` (a challenge issued over a
-    /// minute ahead of `now`) or `bad_signature`; a bad option throws `invalid_config` at once
-    /// (not a rejection). What it cannot know, you
+    /// minute ahead of `now`) or `bad_signature` (`malformed` too for a proof `null` or
+    /// `undefined`: `headers.get` of a header not sent); a bad option throws `invalid_config` at
+    /// once (not a rejection). What it cannot know, you
     /// must still do: refuse it when the session already recorded a `jkt` (a session binds
     /// once), record `challengeId` so that a replay is refused (single use), and compare
     /// `authorization` with the one you offered, if you offered one.
     #[wasm_bindgen(js_name = verifyRegistration)]
     pub fn verify_registration(
         &self,
-        proof: &str,
+        proof: Option<String>,
         #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         options: Option<DbscTimeOptions>,
     ) -> Result<PromiseRegistration, JsValue> {
         session(session_id, None)?;
         let o = read(options, &["now"])?;
         let now = time(&o)?;
-        let checked = Proof::parse(proof).and_then(|p| {
-            let registered = self.binding.register(&p, session_id, now)?;
-            Ok((p, registered))
-        });
+        let checked = given(proof.as_deref())
+            .and_then(Proof::parse)
+            .and_then(|p| {
+                let registered = self.binding.register(&p, session_id, now)?;
+                Ok((p, registered))
+            });
         Ok(future_to_promise(async move {
             let (proof, registered) = checked.map_err(js_error)?;
             verify_signature(&proof, &registered.key).await?;
@@ -280,15 +283,15 @@ impl DeviceBoundSessions {
     /// Rejects with `malformed`, `too_large`, `unsupported_alg`, `unknown_challenge`,
     /// `expired`, `not_yet_valid`, `key_mismatch` (a header `jwk`, an algorithm or a signature
     /// size other than the session key's, or a `jwk` whose thumbprint is not the `jkt` given)
-    /// or `bad_signature` (signed by another key). A bad option throws `invalid_config` at
-    /// once (not a rejection).
+    /// or `bad_signature` (signed by another key), `malformed` too for a proof `null` or
+    /// `undefined`. A bad option throws `invalid_config` at once (not a rejection).
     /// `jwk` is trusted as the session's key: take it from your own record of the session,
     /// never from the request, or pass `{ jkt }` (the thumbprint the session recorded), else a
     /// thief's own key verifies. Record `challengeId` to refuse a replay.
     #[wasm_bindgen(js_name = verifyRefresh)]
     pub fn verify_refresh(
         &self,
-        proof: &str,
+        proof: Option<String>,
         #[wasm_bindgen(js_name = sessionId)] session_id: &str,
         jwk: &str,
         options: Option<VerifyRefreshOptions>,
@@ -297,7 +300,7 @@ impl DeviceBoundSessions {
         session(session_id, o.jkt.as_deref())?;
         let now = time(&o)?;
         let checked = DeviceKey::from_jwk_json(jwk).and_then(|key| {
-            let proof = Proof::parse(proof)?;
+            let proof = given(proof.as_deref()).and_then(Proof::parse)?;
             let jkt = o.jkt.clone().unwrap_or_else(|| key.thumbprint());
             let refreshed = self.binding.refresh(&proof, session_id, &key, &jkt, now)?;
             Ok((proof, key, jkt, refreshed))

@@ -37,6 +37,15 @@ extern "C" {
     fn set_setting(this: &EdgeSessionError, setting: &str);
 }
 
+/// The token or proof of a call that takes `null` and `undefined` (`headers.get` of a header not
+/// sent) as none: `malformed`, a rejection as for a token's other faults.
+#[cfg(any(feature = "assertion", feature = "dbsc"))]
+pub(crate) fn given(token: Option<&str>) -> crate::error::Result<&str> {
+    token.ok_or(Error::Malformed(
+        "none given (null or undefined: a header not sent?)",
+    ))
+}
+
 /// A JavaScript `Error` with `name = "EdgeSessionError"`, `.code` set to the stable code,
 /// for `expired`, `.claims` set to the verified claims and, for an `invalid_config` about one
 /// option, `.setting` set to its name.

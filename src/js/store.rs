@@ -121,7 +121,8 @@ extern "C" {
     /// `update`'s options, or (the older form) its retries.
     #[wasm_bindgen(typescript_type = "UpdateOptions | number")]
     pub type UpdateOptions;
-    #[wasm_bindgen(typescript_type = "SessionData")]
+    /// What `session.data = ...` takes: `object`, as `sign` takes its claims.
+    #[wasm_bindgen(typescript_type = "object")]
     pub type SessionData;
     #[wasm_bindgen(typescript_type = "DurableObjectStorageLike")]
     pub type DurableObjectStorageLike;
@@ -446,7 +447,7 @@ impl SessionStore {
     pub fn update(
         &self,
         cookie: SessionCookieSource,
-        #[wasm_bindgen(unchecked_param_type = "(session: Session) => void | Promise<void>")]
+        #[wasm_bindgen(unchecked_param_type = "(session: Session) => unknown")]
         change: js_sys::Function,
         options: Option<UpdateOptions>,
         #[wasm_bindgen(js_name = positionalOptions)] positional_options: Option<NowOptions>,

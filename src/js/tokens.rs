@@ -39,7 +39,8 @@ export interface SessionTokensConfig {
   maxLifetimeSeconds?: number;
 }
 
-/** Claims: any JSON object. `iat` and `exp` are set by `sign`; `nbf` is honoured. */
+/** Claims: a JSON object. `sign` takes any object (one typed by an `interface` too; one with no
+ * JSON object form is refused, `invalid_claims`); `iat` and `exp` are set by `sign`; `nbf` is honoured. */
 export type Claims = { [name: string]: unknown };
 
 /** Verified claims, with the times `sign` added. */
@@ -118,7 +119,9 @@ export interface EdgeSessionError extends Error {
 extern "C" {
     #[wasm_bindgen(typescript_type = "SessionTokensConfig")]
     pub type SessionTokensConfig;
-    #[wasm_bindgen(typescript_type = "Claims")]
+    /// What `sign` takes: TypeScript's `object`, since a value typed by an `interface` is not
+    /// assignable to `Claims` (no index signature).
+    #[wasm_bindgen(typescript_type = "object")]
     pub type Claims;
     #[wasm_bindgen(typescript_type = "VerifiedToken")]
     pub type VerifiedToken;

@@ -25,10 +25,13 @@ withTokens.get("/", (c) => {
   // @ts-expect-error the session may be null
   const sub: string = c.get("session").sub;
   const error: string | undefined = c.get("sessionError");
-  return c.json({ role, sub, error });
+  // @ts-expect-error sessionError is an ErrorCode: a misspelt one is caught
+  const misspelt = c.get("sessionError") === "expird";
+  return c.json({ role, sub, error, misspelt });
 });
 withTokens.post("/login", (c) => {
   const token: string | Promise<void> = login(c, { sub: "alice", role: "admin" });
+  void login(c, { uid: 42 }); // any claims under sessionTokens
   return c.text(String(token));
 });
 withTokens.post("/logout", async (c) => {

@@ -351,3 +351,13 @@ test("an audience or status that is not text (a lone surrogate) is refused, not 
   assert.equal(invalidSetting(() => a.verify(token, { audience: "http://o\udc00", now: NOW })), "audience");
   assert.equal((await a.verify(token, { audience: "http://o\ufffd", now: NOW })).aud, "http://o\ufffd");
 });
+
+test("a token null or undefined (headers.get of a header not sent) rejects with malformed, as README's example awaits it; a bad option still throws at once", async () => {
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  for (const missing of [null, undefined]) {
+    const verifying = a.verify(missing, { audience: AUD, now: NOW });
+    assert.ok(verifying instanceof Promise);
+    assert.equal(await rejection(verifying), "malformed");
+  }
+  assert.throws(() => a.verify(null, {}), (e) => e.code === "invalid_config" && e.setting === "audience");
+});

@@ -431,3 +431,15 @@ test("options with a name that is none of the call's are refused, never ignored"
     assert.match(e.message, /unknown option "jtk"/, name);
   }
 });
+
+test("a proof null or undefined (headers.get of a header not sent) rejects with malformed, as a proof's other faults do, never a TypeError thrown at the call", async () => {
+  const s = dbsc();
+  const dev = devices.ES256;
+  for (const missing of [null, undefined]) {
+    const registering = s.verifyRegistration(missing, SID, { now: NOW });
+    assert.ok(registering instanceof Promise);
+    assert.equal(await rejection(registering), "malformed");
+    assert.equal(await rejection(s.verifyRefresh(missing, SID, JSON.stringify(dev.jwk), { now: NOW })), "malformed");
+  }
+  await assert.rejects(s.verifyRegistration(null, SID, { now: NOW }), /none given/);
+});

@@ -24,6 +24,15 @@ const exp: number = claims.exp;
 void exp;
 const sealed: string = new SealedTokens({ keys }).sign({ sub: "u1" });
 void sealed;
+// Claims typed by an interface (no index signature) are claims too.
+interface UserClaims {
+  sub: string;
+  roles: string[];
+}
+const user: UserClaims = { sub: "u1", roles: ["admin"] };
+void tokens.sign(user);
+void tokens.signJwt(user);
+void new SealedTokens({ keys }).sign(user);
 
 // Every code of src/error.rs is an ErrorCode, and ERROR_CODES lists them.
 const codes: readonly ErrorCode[] = ERROR_CODES;
@@ -62,6 +71,8 @@ async function stored(cookie: string | undefined): Promise<void> {
   const s: Session = await store.update(cookie, (session) => session.set("n", 1), options);
   await store.update(cookie, (session) => session.set("n", 2), 3, { now: 6 }); // the older form
   await store.update(cookie, (session) => session.set("n", 3));
+  await store.update(cookie, (session) => session.delete("n")); // a change that returns a value
+  await store.update(cookie, (session) => (session.data = user)); // data typed by an interface
   // @ts-expect-error: retries is a number
   await store.update(cookie, () => {}, { retries: "2" });
   const c: string | undefined = s.cookie;
@@ -80,6 +91,12 @@ const assertions = new OriginAssertions({ alg: "EdDSA", keys, issuer: "https://a
 async function asserted(): Promise<void> {
   const jwt: string = await assertions.sign({ audience: "https://origin.example", claims: { sub: "u1" } });
   const verified: AssertionClaims = await assertions.verify(jwt, { audience: "https://origin.example" });
+  // A header not sent (null) rejects with malformed; the claims may be typed by an interface.
+  void assertions.verify(new Headers().get("x-session-assertion"), { audience: "https://origin.example" });
+  void assertions.sign({ audience: "https://origin.example", claims: user });
+  // A key as WebCrypto exports it (its members optional in the types), plus a kid.
+  const exported: JsonWebKey = { kty: "OKP", crv: "Ed25519", d: "x", x: "y" };
+  void new OriginAssertions({ alg: "EdDSA", keys, issuer: "https://app.example", privateKeys: [{ ...exported, kid: "k1" }] });
   const aud: string = verified.aud;
   const kid: string = (await assertions.jwks()).keys[0].kid;
   void aud;
@@ -95,6 +112,7 @@ const bound = new DeviceBoundSessions({ keys, boundSeconds: 600 });
 async function deviceBound(proof: string): Promise<void> {
   const header: string = bound.registrationHeader("sid", { path: "/dbsc/register" });
   const registered: DeviceRegistration = await bound.verifyRegistration(proof, "sid");
+  void bound.verifyRegistration(new Headers().get("secure-session-response"), "sid"); // rejects: malformed
   const jwk: string = registered.jwk;
   const { jkt } = await bound.verifyRefresh(proof, "sid", jwk, { jkt: registered.jkt });
   const ok: boolean = bound.checkBound(bound.boundCookie("sid", jkt), "sid", jkt);
