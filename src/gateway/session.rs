@@ -321,7 +321,8 @@ pub fn is_header_text(s: &str) -> bool {
 const NOT_ONE_OBJECT: &str =
     "not one JSON object (a header sent twice arrives as both values joined by \", \")";
 
-/// The claims of an origin's `x-session-issue`, checked: one JSON object (no member twice:
+/// The claims of an origin's `x-session-issue`, checked: ASCII JSON text (other characters
+/// escaped, `\u00e9`) of one object (no member twice:
 /// readers that keep the first and those that keep the last would disagree), with a `sub`, if
 /// any, that is header text ([`is_header_text`]: what the origin gets back in `x-session-sub` and
 /// names in `x-session-revoke`, so that revocation never misses) without a comma (the runtime
@@ -337,6 +338,13 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
         )));
     }
     let refuse = |why: &str| Err(IssueError(format!("x-session-issue: {why}")));
+    // As x-session-data: the claims reach the origin again escaped (`x-session-claims`, the
+    // assertion), where raw UTF-8 grows up to threefold (`é` is `\u00e9`), past what the login
+    // was checked against: a session whose every later request, its logout too, an origin
+    // refuses for its headers' size.
+    if !header.is_ascii() {
+        return refuse("must be ASCII: escape other characters as \\u and four hex digits");
+    }
     match json::members(header) {
         Ok(members) if json::get(&members, "nbf").is_some() => {
             return refuse("nbf is not accepted (a session starts at login)")
@@ -1001,7 +1009,10 @@ mod tests {
             (r#"{"sub":null}"#, "sub must be a string"),
             (r#"{"sub":" alice "}"#, "no space at either end"),
             (r#"{"sub":""}"#, "1 to 1024"),
-            (r#"{"sub":"zoë"}"#, "visible ASCII"),
+            (r#"{"sub":"zo\u00eb"}"#, "visible ASCII"),
+            // Raw UTF-8 would reach the origin escaped, up to three times its size.
+            (r#"{"sub":"alice","name":"Zoë"}"#, "must be ASCII"),
+            (r#"{"sub":"alice","e":"😀"}"#, "must be ASCII"),
             (r#"{"sub":"a\r\nx-injected: 1"}"#, "visible ASCII"),
             (r#"{"sub":"a\u0000b"}"#, "visible ASCII"),
             (r#"{"sub":"alice","sub":"root"}"#, "appears twice"),
@@ -1023,6 +1034,13 @@ mod tests {
             assert!(err.0.contains(why), "{bad}: {}", err.0);
         }
         assert!(issue(&t, r#"{"sub":"alice smith"}"#, &[0; 16], NOW).is_ok());
+        assert!(issue(
+            &t,
+            r#"{"sub":"alice","name":"Zo\u00eb \ud83d\ude00"}"#,
+            &[0; 16],
+            NOW
+        )
+        .is_ok());
         // A subject of 1024 characters is header text; 1025 is refused (docs/gateway.md).
         let sub_of = |n: usize| format!(r#"{{"sub":"{}"}}"#, "a".repeat(n));
         assert!(issue(&t, &sub_of(1024), &[0; 16], NOW).is_ok());

@@ -121,6 +121,9 @@ describe("trust boundary", { concurrency: false }, () => {
       ['{"sub":"alice","sub":"root"}', /appears twice/],
       ['{"sub":"Doe, John"}', /no comma/],
       ['{"sub":"alice","nbf":4000000000}', /nbf is not accepted/],
+      // Raw non-ASCII (here é, one byte as the origin sends it) would reach origins again
+      // escaped, up to three times as long as the login was checked at.
+      ['{"sub":"alice","name":"Zoé"}', /must be ASCII/],
     ]) {
       const jar = new Jar();
       const r = await gw.request(`/issue?claims=${encodeURIComponent(claims)}`, jar);
