@@ -155,6 +155,11 @@ const checkOptions = (what, options, names) => {
 const COOKIE_ATTRIBUTES = ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"];
 
 /** An EdgeSessionError `invalid_config`, as the library throws (`isEdgeSessionError` knows it). */
+/** The most bytes of a cookie's name and value browsers keep, and the room kept in a session
+ * token's for what a refresh adds (`auth_time`), as the gateway keeps it. */
+const MAX_COOKIE_BYTES = 4096;
+const LATER_CLAIMS_BYTES = 128;
+
 const refusal = (message) => Object.assign(new Error(message), { name: "EdgeSessionError", code: "invalid_config" });
 
 /**
@@ -396,6 +401,12 @@ export function login(c, claims) {
       delete fresh.auth_time;
     }
     const token = s.tokens.sign(fresh);
+    // Room for the auth_time a refresh adds, as at the gateway: a token that fits a cookie only
+    // without it would stop being refreshed, and its user be logged out at its exp, unannounced.
+    const size = s.cookieName.length + 1 + token.length;
+    if (size + LATER_CLAIMS_BYTES > MAX_COOKIE_BYTES) {
+      throw Object.assign(new Error(`edge-session/hono: the session cookie would be ${size} bytes, name and value: over the ${MAX_COOKIE_BYTES} browsers keep, less ${LATER_CLAIMS_BYTES} for the auth_time a refresh adds; keep fewer claims`), { name: "EdgeSessionError", code: "invalid_claims" });
+    }
     const session = s.tokens.verify(token);
     const setCookie = tokenCookie(s.cookieName, s.cookie, token, session);
     loggedIn();

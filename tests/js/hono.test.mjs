@@ -31,7 +31,7 @@ const tokenApp = (tokens, options) => {
   app.get("/", (c) => c.json({ session: c.get("session"), error: c.get("sessionError") ?? null }));
   app.post("/login", (c) => {
     mw.login(c, { sub: "alice", role: "admin" });
-    return c.json({ session: c.get("session") });
+    return c.json({ session: c.get("session"), error: c.get("sessionError") ?? null });
   });
   app.post("/logout", async (c) => {
     await mw.logout(c);
@@ -63,6 +63,9 @@ test("sessionTokens: no cookie, login, the cookie back, tampered, logout", async
     session: null,
     error: "bad_signature",
   });
+  // A login over the refused cookie: the request is logged in, no refusal left to read.
+  const over = await (await app.request("/login", { method: "POST", headers: { cookie: tampered } })).json();
+  assert.deepEqual([over.session.sub, over.error], ["alice", null]);
 
   const out = await app.request("/logout", { method: "POST", headers: { cookie } });
   assert.deepEqual(out.headers.getSetCookie(), ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
@@ -188,6 +191,35 @@ test("sessionTokens: a refreshed token too big for a cookie is not sent, and the
   assert.equal(res.status, 200);
   assert.equal((await res.json()).session.sub, "a");
   assert.deepEqual(res.headers.getSetCookie(), []);
+});
+
+test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as the gateway): one that would not be refreshable is refused", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.post("/login", (c) => {
+    try {
+      return c.text(mw.login(c, { sub: "a", pad: "x".repeat(Number(c.req.query("pad"))) }));
+    } catch (e) {
+      return c.json({ code: e.code, message: e.message }, 400);
+    }
+  });
+  const name = "__Host-session";
+  let pad = 2000;
+  while (name.length + 1 + tokens.sign({ sub: "a", pad: "x".repeat(pad + 1) }).length + 128 <= 4096) pad++;
+  // The largest that fits with room to spare: logged in, and its refresh fits a cookie.
+  const ok = await app.request(`/login?pad=${pad}`, { method: "POST" });
+  assert.equal(ok.status, 200);
+  const token = await ok.text();
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(name.length + 1 + tokens.refresh(token, { now: now + 60 }).length <= 4096);
+  // One more byte: refused, never a cookie that stops being refreshed.
+  const refused = await app.request(`/login?pad=${pad + 1}`, { method: "POST" });
+  assert.equal(refused.status, 400);
+  const { code, message } = await refused.json();
+  assert.equal(code, "invalid_claims");
+  assert.match(message, /auth_time/);
+  assert.deepEqual(refused.headers.getSetCookie(), []);
 });
 
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
@@ -349,6 +381,22 @@ test("affinity: the same visitor to the same backend, the cookie set once", asyn
   const down = await app.request("/", { headers: { cookie } });
   assert.equal(down.status, 503);
   assert.deepEqual(await down.json(), { error: "no_backend" });
+});
+
+test("affinity: with strict failover, a visitor whose backend is down gets a 503 backend_unavailable, the others their backends", async () => {
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }, { id: "b" }], failover: "strict" });
+  const app = new Hono();
+  app.use(mw.affinity(router));
+  app.get("/", (c) => c.text(c.get("backend")));
+  const first = await app.request("/");
+  const home = await first.text();
+  const cookie = cookiesOf(first);
+  router.setHealthy(home, false);
+  const down = await app.request("/", { headers: { cookie } });
+  assert.equal(down.status, 503);
+  assert.deepEqual(await down.json(), { error: "backend_unavailable" });
+  const other = home === "a" ? "b" : "a";
+  assert.equal(await (await app.request("/")).text(), other, "a new visitor goes to the healthy backend");
 });
 
 test("affinity: a form another site posts, which came without the cookie, sets none (the browser would keep it in place of the visitor's)", async () => {
