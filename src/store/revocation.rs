@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 use crate::keys::{signing_key, MacKey};
 use crate::time::{UnixTime, MAX_TIME};
 
+/// The latest `now` [`Sessions::revoke_tokens`] takes: 10^11 seconds, the year 5138. Today's time
+/// in milliseconds (1.8 × 10^12) is past it.
+const LATEST_REVOCATION: UnixTime = 100_000_000_000;
+
 impl<S: Backend> Sessions<S> {
     /// Ends every stored session whose subject is `subject` (log out everywhere, password
     /// change). Returns how many sessions were deleted. With an eventually consistent store,
@@ -37,13 +41,22 @@ impl<S: Backend> Sessions<S> {
     /// refreshes included, plus leeway; at most about 136 years); read it back with
     /// [`Sessions::min_issued_at`].
     ///
-    /// Stored sessions are not touched: [`Sessions::revoke_subject`] ends those.
+    /// Stored sessions are not touched: [`Sessions::revoke_subject`] ends those. A `now` past
+    /// 10^11 (the year 5138) is refused (`invalid_config`): a time in milliseconds, kept as the
+    /// subject's `minIssuedAt`, would refuse its every token for `keep_seconds`, and no later
+    /// call can move it back.
     pub async fn revoke_tokens(
         &self,
         subject: &str,
         now: UnixTime,
         keep_seconds: u64,
     ) -> Result<()> {
+        if now > LATEST_REVOCATION {
+            return Err(Error::config_of(
+                "now",
+                "now must be seconds since 1970 (not milliseconds): at most 10^11, the year 5138",
+            ));
+        }
         let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
         let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
@@ -132,6 +145,22 @@ mod tests {
         block_on(store.save(&revocation_key(mac, "alice"), &last, None, 50)).unwrap();
         block_on(s.revoke_tokens("alice", 500, 3600)).unwrap();
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(500));
+    }
+
+    /// A `now` in milliseconds is refused: kept, it would refuse the subject's every token until
+    /// the record ends, and a later call in seconds could not move it back.
+    #[test]
+    fn a_revocation_in_milliseconds_is_refused() {
+        let store = MemoryStore::new();
+        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        let e = block_on(s.revoke_tokens("alice", 1_800_000_000_000, 3600)).unwrap_err();
+        assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), None);
+        block_on(s.revoke_tokens("alice", LATEST_REVOCATION, 3600)).unwrap();
+        assert_eq!(
+            block_on(s.min_issued_at("alice")).unwrap(),
+            Some(LATEST_REVOCATION)
+        );
     }
 
     /// A revocation that keeps meeting `conflict` (another writer always ahead) is written

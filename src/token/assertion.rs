@@ -528,7 +528,9 @@ impl<'a> UntrustedAssertion<'a> {
     /// After the signature verified: the claims as JSON, when `iss` is `issuer`
     /// (`wrong_issuer`), `aud` is or holds `audience` (`wrong_audience`), `exp` is present and
     /// not past (`expired`, with the claims), `iat` present and not in the future
-    /// (`not_yet_valid`), both within `leeway` seconds of `now`.
+    /// (`not_yet_valid`), both within `leeway` seconds of `now`: at most a day (86400), as every
+    /// leeway of this crate (`invalid_config` otherwise: milliseconds taken for seconds would
+    /// accept assertions that expired years ago).
     pub fn verified_claims(
         self,
         issuer: &str,
@@ -536,6 +538,7 @@ impl<'a> UntrustedAssertion<'a> {
         now: UnixTime,
         leeway: u64,
     ) -> Result<String> {
+        time::check_leeway(leeway)?;
         let members =
             json::members(&self.payload).map_err(|e| Error::Malformed(e.message("claims")))?;
         // Rounded up: a fractional time compared with the whole seconds of `now` as it is.
@@ -1031,6 +1034,16 @@ mod tests {
             30,
         );
         assert!(lenient.is_ok());
+        // At most a day, as every leeway here: milliseconds taken for seconds are refused.
+        let leeway = |l| {
+            UntrustedAssertion::parse(&token)
+                .unwrap()
+                .verified_claims("https://i", "http://a", 1299 + 86_400, l)
+                .map_err(|e| e.code())
+        };
+        assert!(leeway(86_400).is_ok());
+        assert_eq!(leeway(86_401), Err("invalid_config"));
+        assert_eq!(leeway(100_000_000), Err("invalid_config"));
 
         // Fractional times (a NumericDate may be one) are compared as they are: exp 1300.5
         // is still valid at 1300, iat 1000.5 not yet at 1000.
