@@ -128,7 +128,7 @@ fn claims_that_do_not_fit_are_never_quoted() {
 fn known_answer_vectors() {
     let vectors: Value = serde_json::from_str(include_str!("vectors/sealed.json")).unwrap();
     let entries = vectors["verify"].as_array().unwrap();
-    assert!(!entries.is_empty());
+    assert!(entries.iter().filter(|v| v.get("error").is_some()).count() >= 5);
     for v in entries {
         let name = v["name"].as_str().unwrap();
         let t = SealedTokens::new(serde_json::from_value(v["config"].clone()).unwrap()).unwrap();

@@ -99,6 +99,12 @@ fn typed_claims_round_trip() {
 #[test]
 fn known_answer_vectors() {
     let vectors: Value = serde_json::from_str(include_str!("vectors/compact.json")).unwrap();
+    let refused = vectors["verify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v.get("error").is_some());
+    assert!(refused.count() >= 6, "the refused vectors are there");
     for v in vectors["sign"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let t = SessionTokens::new(serde_json::from_value(v["config"].clone()).unwrap()).unwrap();

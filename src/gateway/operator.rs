@@ -226,6 +226,8 @@ mod tests {
             Some("Bearer 0123456789abcdeF"),
             Some("Basic 0123456789abcdef"),
             Some("Bearer 0123456789abcdef0"),
+            Some("Bearer 0123456789abcde"),
+            Some("Bearer 0"),
         ] {
             assert_eq!(
                 authorize(Some(TOKEN), "GET", "/__edge/health", bad)

@@ -192,8 +192,13 @@ mod tests {
         let vectors: Value =
             serde_json::from_str(include_str!("../../tests/vectors/sealed.json")).unwrap();
         let entries = vectors["verify"].as_array().unwrap();
-        assert!(!entries.is_empty());
-        for v in entries {
+        // The refused ones (an `error`) are tests/sealed.rs's: they seal nothing.
+        let sealed: Vec<_> = entries
+            .iter()
+            .filter(|v| v.get("error").is_none())
+            .collect();
+        assert!(!sealed.is_empty());
+        for v in sealed {
             let name = v["name"].as_str().unwrap();
             let tokens =
                 SealedTokens::new(serde_json::from_value(v["config"].clone()).unwrap()).unwrap();

@@ -293,8 +293,12 @@ for (const kind of ["kv", "durable"]) {
       const final = data(await gw.request("/", jar));
       const kept = Object.keys(final).filter((k) => k.startsWith("m")).length;
       console.log(`# ${kind}: ${writers} concurrent patches of different members -> ${kept} kept`);
+      // Every patch kept is whole and on data that held the start: none applied to a stale read
+      // that lacked it.
+      assert.equal(final.start, "1");
+      for (const [k, v] of Object.entries(final)) if (k.startsWith("m")) assert.equal(v, k.slice(1), k);
       if (kind === "durable") assert.equal(kept, writers, "compare-and-set: no patch lost");
-      else assert.ok(kept >= 1);
+      else assert.ok(kept >= 1, "last write wins: one patch at least");
     });
   });
 }

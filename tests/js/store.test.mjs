@@ -1257,3 +1257,16 @@ test("update of a session another request's login ended meanwhile rejects with c
     assert.equal(fresh.isNew, false, kind);
   }
 });
+
+test("data over maxDataBytes: commit and update reject with too_large, and the stored session keeps its data", async () => {
+  const store = new SessionStore({ keys, maxDataBytes: 100 });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("a", "x".repeat(50));
+  await store.commit(session, { now: NOW });
+  const cookie = session.cookie;
+  const loaded = await store.load(cookie, { now: NOW + 1 });
+  loaded.set("b", "y".repeat(100));
+  assert.equal(await rejection(() => store.commit(loaded, { now: NOW + 1 })), "too_large");
+  assert.equal(await rejection(() => store.update(cookie, (s) => s.set("b", "y".repeat(100)), { now: NOW + 1 })), "too_large");
+  assert.deepEqual((await store.find(cookie, { now: NOW + 2 })).data, { a: "x".repeat(50) });
+});

@@ -127,7 +127,7 @@ test("purposes, issuers and audiences with a lone surrogate are refused, not mer
   assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
 });
 
-test("every tampered character is rejected", () => {
+test("each character of a token changed (to A, or an A to B) is rejected; tests/token_kinds.rs tries every other character too", () => {
   const tokens = make();
   const token = tokens.sign({ sub: "user-12345", role: "admin" }, { now: NOW });
   for (let i = 0; i < token.length; i++) {
@@ -138,7 +138,7 @@ test("every tampered character is rejected", () => {
   }
 });
 
-test("every error code is reachable from JS", () => {
+test("the codes of SessionTokens' calls are reachable from JS, each by its fault (the others: the store's, assertion's, DBSC's and affinity's tests)", () => {
   const tokens = make();
   const token = tokens.sign({ sub: "u" }, { now: NOW });
   const codes = [

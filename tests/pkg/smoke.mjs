@@ -113,7 +113,7 @@ export async function smoke({ lib, store, assertion, dbsc, jose, kv }) {
     const s = sealed.sign({ sub: "user-2" }, { now });
     assert(sealed.verify(s, { now }).sub === "user-2", "sealed round trip");
     const code = codeOf(() => tokens.verify(s, { now }));
-    assert(lib.ERROR_CODES.includes(code), `a sealed token is no signed token (got ${code})`);
+    assert(code === "malformed", `a sealed token is no signed token: malformed (got ${code})`);
     assert(!s.includes("user-2"), "claims are not readable");
   });
 
