@@ -1,6 +1,6 @@
 # The front door. `make test` is what CI runs; every target sets up what it needs first.
 SHELL := bash
-export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
 # After each wasm-pack build of the JS library, its glue rewritten: a method given something other
@@ -44,7 +44,7 @@ test: setup lint msrv unit wasm-test js-test pkg-test examples-test browser-test
 ## and for wasm32 (the JS library, the gateway and its test build, the store's test build,
 ## OriginAssertions, DBSC); the docs with warnings denied (with every feature, and without: the
 ## pure core's).
-lint:
+lint: setup
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
@@ -68,16 +68,16 @@ msrv: setup
 	CARGO_TARGET_DIR=target/msrv cargo +$(GATEWAY_MSRV) check --locked --quiet --lib --target wasm32-unknown-unknown --no-default-features --features gateway
 
 ## unit: the native tests (cargo test).
-unit:
+unit: setup
 	cargo test
 
 ## wasm-test: the same tests in WebAssembly under Node (wasm-pack test --node), with the feature
 ## dbsc for the WebCrypto verify of DBSC proofs (src/webcrypto.rs's tests).
-wasm-test:
+wasm-test: setup
 	$(WASM_PACK) test --node --features dbsc
 
 ## pkg-node: the JS library as Node loads it, in release form (the one the benchmarks measure).
-pkg-node:
+pkg-node: setup
 	$(WASM_PACK) build --release --target nodejs --out-dir pkg-node
 	$(GLUE) pkg-node/edge_session.js
 
@@ -153,7 +153,7 @@ examples-test: pkg
 	$(NODE_TEST) --test-concurrency=1 tests/examples/
 
 ## fmt: format the Rust sources (cargo fmt).
-fmt:
+fmt: setup
 	cargo fmt
 
 ## gateway: build the gateway worker into build/ (scripts/build-gateway.sh: wrangler dev and
@@ -218,7 +218,8 @@ bench-assertion: setup
 
 ## dev: three demo origins on 127.0.0.1:9001-9003 and the gateway on http://127.0.0.1:8787
 ## (wrangler dev builds it, rebuilds on changes in src/, keeps KV in .wrangler/). Ctrl-C stops all.
-dev: setup
+dev:
+	@scripts/setup.sh dev
 	@scripts/dev.sh
 
 FUZZ_SECONDS ?= 30

@@ -39,8 +39,8 @@ for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
   remap+=" --remap-path-prefix=$dir="
 done
 export RUSTFLAGS="-C target-feature=+simd128$remap${RUSTFLAGS:+ $RUSTFLAGS}"
-WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \
-  "$HOME/.cargo/bin/worker-build" --profile gateway --out-dir "$out" . \
+WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \
+  "${CARGO_HOME:-$HOME/.cargo}/bin/worker-build" --profile gateway --out-dir "$out" . \
   --no-default-features --features "$features" --target-dir target/gateway
 
 # The same feature set worker-build passes to wasm-opt (workerd supports these, not newer ones);

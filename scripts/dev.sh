@@ -4,7 +4,7 @@
 # src/ changes, and keeps local KV in .wrangler/state). Ctrl-C stops everything started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH" WRANGLER_SEND_METRICS=false
+export PATH="$PWD/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" WRANGLER_SEND_METRICS=false
 
 scripts/dev-vars.sh
 
@@ -32,9 +32,9 @@ cat <<'MSG'
 dev: gateway on http://127.0.0.1:8787 once wrangler says Ready (the first build takes a while).
      Open it in a browser: a page from the origin that served you, showing who the gateway says
      you are and your cart, with buttons to log in, add to the cart, log out (everywhere).
-     Or:   curl -si -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/login?user=alice
+     Or:   curl -si -c /tmp/jar -b /tmp/jar 'http://127.0.0.1:8787/login?user=alice'
            curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/whoami
-           curl -s  -c /tmp/jar -b /tmp/jar http://127.0.0.1:8787/cart/add?item=book
+           curl -s  -c /tmp/jar -b /tmp/jar 'http://127.0.0.1:8787/cart/add?item=book'
                 (session data, kept in a Durable Object: STORE in wrangler.toml)
            curl -s http://127.0.0.1:8787/__scheduled      (runs the health cron)
      DBSC is on: a login answers Secure-Session-Registration; the page shows whether the

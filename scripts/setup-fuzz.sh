@@ -2,7 +2,7 @@
 # What `make fuzz` needs and `make test` does not: a nightly toolchain (libFuzzer builds need
 # the sanitizer flags only nightly takes) and cargo-fuzz. Skips whatever is already installed.
 set -euo pipefail
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf '\033[1msetup-fuzz:\033[0m %s\n' "$*"; }
 

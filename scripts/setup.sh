@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping whatever is already there at the right
 # version. Safe to run again and again; `make test` and `make dev` run it first.
+#
+#   scripts/setup.sh        everything `make test` needs
+#   scripts/setup.sh dev    what `make dev` needs (the gateway built and run locally): not the
+#                           oldest toolchains, wasm-pack, Chromium or PyJWT, which only tests use
+#
+# Needs rustup and cargo (in CARGO_HOME, default ~/.cargo), Node 20+ with npm; for tests also
+# python3 with pip, and apt (Debian, Ubuntu) for Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+dev=$([ "${1:-}" = dev ] && echo 1 || true)
 
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
 WASM_PACK_VERSION=0.15
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
@@ -20,7 +28,7 @@ rustup component list --installed | grep -q '^rustfmt' || rustup component add r
 # The oldest Rust the crate says it builds with (`make msrv`): Cargo.toml's rust-version, and the
 # gateway's (Makefile, GATEWAY_MSRV), each with the wasm32 target.
 for msrv in "$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)" "$(sed -n 's/^GATEWAY_MSRV := //p' Makefile)"; do
-  if ! rustup toolchain list | grep -q "^$msrv-"; then
+  if [ -z "$dev" ] && ! rustup toolchain list | grep -q "^$msrv-"; then
     say "installing Rust $msrv (minimal, with wasm32), the oldest the crate builds with"
     rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
   fi
@@ -32,7 +40,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; th
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if ! wasm-pack --version 2>/dev/null | grep -q "^wasm-pack $WASM_PACK_VERSION\."; then
+if [ -z "$dev" ] && ! wasm-pack --version 2>/dev/null | grep -q "^wasm-pack $WASM_PACK_VERSION\."; then
   say "installing wasm-pack $WASM_PACK_VERSION"
   cargo install wasm-pack --version "~$WASM_PACK_VERSION" --locked --force
 fi
@@ -45,7 +53,7 @@ if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
 fi
 
 # Chromium, for the playground's browser test (Debian's package; playwright-core drives it).
-if ! command -v chromium >/dev/null 2>&1; then
+if [ -z "$dev" ] && ! command -v chromium >/dev/null 2>&1; then
   say "installing chromium (apt)"
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
   $SUDO apt-get update -qq
@@ -63,7 +71,7 @@ fi
 
 # PyJWT for the Python origin verifier the e2e tests run (examples/origin-verify/verify.py): 2.14
 # or later, whose PyJWKClient takes cooldown_duration (an older one, from the system, is upgraded).
-if ! python3 -c "import inspect, jwt, cryptography; assert 'cooldown_duration' in inspect.signature(jwt.PyJWKClient).parameters" 2>/dev/null; then
+if [ -z "$dev" ] && ! python3 -c "import inspect, jwt, cryptography; assert 'cooldown_duration' in inspect.signature(jwt.PyJWKClient).parameters" 2>/dev/null; then
   say "installing pyjwt>=2.14 and cryptography (pip)"
   python3 -m pip install --quiet --disable-pip-version-check "pyjwt>=2.14" cryptography 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages "pyjwt>=2.14" cryptography
