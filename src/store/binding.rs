@@ -68,6 +68,10 @@ extern "C" {
     #[wasm_bindgen(method, getter, catch)]
     pub(crate) fn name(this: &KvKey) -> std::result::Result<JsValue, JsValue>;
 
+    /// When the key expires, in seconds since 1970 (`undefined` for a key without one).
+    #[wasm_bindgen(method, getter, catch)]
+    pub(crate) fn expiration(this: &KvKey) -> std::result::Result<JsValue, JsValue>;
+
     /// A Durable Object namespace (`env.SESSION_OBJECTS`).
     #[derive(Clone, Debug)]
     pub(crate) type DurableObjectNamespace;

@@ -92,7 +92,8 @@ impl Backend for KvStore {
                 .and_then(|k| k.dyn_into().ok())
                 .ok_or(Error::Malformed("KV list answer"))?;
             for k in keys.iter() {
-                let name = k.unchecked_into::<KvKey>().name();
+                let k = k.unchecked_into::<KvKey>();
+                let name = k.name();
                 let Some(name) = name.ok().and_then(|n| n.as_string()) else {
                     continue;
                 };
@@ -105,7 +106,15 @@ impl Backend for KvStore {
                 // a link, and the next revocation ends it (the other order left it unlinked).
                 let live = settle("KV get", self.namespace.get(session), self.timeout_ms).await?;
                 self.delete(&name).await?;
-                self.delete(session).await?;
+                if let Err(e) = self.delete(session).await {
+                    // Linked again (as it was, until its expiration), so that the revocation
+                    // tried again finds it; best effort: the error stands.
+                    let until = k.expiration().unwrap_or(JsValue::UNDEFINED);
+                    let options = object(&[("expiration", until)]);
+                    let put = self.namespace.put(&name, "", &options);
+                    let _ = settle("KV put", put, self.timeout_ms).await;
+                    return Err(e);
+                }
                 if !(live.is_null() || live.is_undefined()) {
                     n += 1;
                 }

@@ -1270,3 +1270,30 @@ test("data over maxDataBytes: commit and update reject with too_large, and the s
   assert.equal(await rejection(() => store.update(cookie, (s) => s.set("b", "y".repeat(100)), { now: NOW + 1 })), "too_large");
   assert.deepEqual((await store.find(cookie, { now: NOW + 2 })).data, { a: "x".repeat(50) });
 });
+
+test("KV: a revocation whose session delete fails links the session again, so that the revocation tried again ends it", async () => {
+  const kv = memoryKv();
+  const store = new SessionStore({ keys, kv });
+  const session = await store.load(undefined, { now: NOW });
+  session.subject = "alice";
+  session.set("secret", "alice-data");
+  await store.commit(session, { now: NOW });
+  const links = (await kv.list()).keys.filter(({ name }) => name.startsWith("u:"));
+  assert.equal(links.length, 1);
+  const puts = [];
+  const { put, delete: del, list } = kv;
+  kv.list = async (options) => ({ ...(await list(options)), keys: (await list(options)).keys.map((k) => ({ ...k, expiration: NOW + 86400 })) });
+  kv.put = async (k, v, options) => (puts.push([k, options]), put(k, v, options));
+  let failed = false;
+  kv.delete = async (k) => {
+    if (!k.startsWith("u:") && !failed) {
+      failed = true;
+      throw new Error("KV delete failed: 503");
+    }
+    return del(k);
+  };
+  assert.equal(await rejection(() => store.revokeSubject("alice")), "store_unavailable");
+  assert.deepEqual(puts, [[links[0].name, { expiration: NOW + 86400 }]], "the link put back, as it was");
+  assert.equal(await store.revokeSubject("alice"), 1);
+  assert.ok((await store.load(session.cookie, { now: NOW + 1 })).isNew);
+});
