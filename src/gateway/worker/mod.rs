@@ -64,9 +64,8 @@ thread_local! {
     static STORE: RefCell<Option<Option<Store>>> = const { RefCell::new(None) };
 }
 
-/// This instance's session store, built on first use (`None` when `STORE` is `none`). A missing
-/// binding is logged once; every store operation then fails with `store_unavailable`, and
-/// requests are served without session data.
+/// This instance's session store, built on first use (`None` when `STORE` is `none`); its
+/// binding is there ([`bound`]).
 fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
     STORE.with(|cell| {
         let mut slot = cell.try_borrow_mut().ok()?;
@@ -76,14 +75,7 @@ fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
         let built = with(gw, |g| {
             let settings = g.config().store.clone()?;
             let ring = KeyRing::from_config(&g.config().tokens().keys).ok()?;
-            let name = store::binding(settings.kind);
-            let binding = binding(env, name);
-            if binding.is_undefined() {
-                console_error!(
-                    "edge-session gateway: STORE needs the binding {name} (see wrangler.toml); \
-                     serving without session data"
-                );
-            }
+            let binding = binding(env, store::binding(settings.kind));
             let t = settings.timeout_ms;
             let store = match settings.kind {
                 StoreKind::Kv => AnyStore::Kv(KvStore::new(binding).with_timeout(t)),
@@ -116,6 +108,7 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
             return state.clone();
         }
         let built = GatewayConfig::from_vars(|name| env_text(env, name))
+            .and_then(|config| bound(config, env))
             .and_then(fetchable)
             .and_then(Gateway::new)
             .map(|g| Rc::new(RefCell::new(g)));
@@ -125,6 +118,19 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
         *slot = Some(built.clone());
         built
     })
+}
+
+/// `config` when the binding its `STORE` names is there. Without it every request would be
+/// served without its session data, and no revocation checked, for good: not an outage (those
+/// degrade) but a setting missing, refused as one.
+fn bound(config: GatewayConfig, env: &Env) -> Result<GatewayConfig, ConfigError> {
+    match config.store.as_ref().map(|s| store::binding(s.kind)) {
+        Some(name) if binding(env, name).is_undefined() => Err(ConfigError {
+            setting: "STORE",
+            message: format!("needs the binding {name} (see wrangler.toml)"),
+        }),
+        _ => Ok(config),
+    }
 }
 
 /// `config` when the runtime's URL parser (fetch's) takes each origin's url and its health
