@@ -424,12 +424,14 @@ impl GatewayConfig {
 
         let operator_token = var(OPERATOR_TOKEN);
         if let Some(token) = &operator_token {
+            // No comma: the runtime joins two Authorization headers with `, `, and the token is
+            // found among them by cutting there (it must never reach an origin).
             if token.len() < MIN_OPERATOR_TOKEN_BYTES
-                || !token.bytes().all(|b| b.is_ascii_graphic())
+                || !token.bytes().all(|b| b.is_ascii_graphic() && b != b',')
             {
                 return Err(ConfigError::new(
                     OPERATOR_TOKEN,
-                    format!("must be at least {MIN_OPERATOR_TOKEN_BYTES} visible ASCII characters (or unset to disable /__edge/)"),
+                    format!("must be at least {MIN_OPERATOR_TOKEN_BYTES} visible ASCII characters but a comma (or unset to disable /__edge/)"),
                 ));
             }
             // The token goes to whatever watches /__edge/health: a signing secret as the token
@@ -2334,6 +2336,8 @@ mod tests {
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(ORIGIN_TIMEOUT_MS, "0")], ORIGIN_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
+            // A comma would hide it among two Authorization headers, which the runtime joins.
+            (&[(OPERATOR_TOKEN, "abcdefgh,ijklmnopq")], OPERATOR_TOKEN),
             (&[(STORE, "redis")], STORE),
             (&[(DIRECTIVE_NONCE, "yes")], DIRECTIVE_NONCE),
             (

@@ -166,10 +166,11 @@ pub fn carries_token(token: Option<&str>, authorization: Option<&str>) -> bool {
 
 /// Whether `authorization` is `Bearer <token>`, the token compared in constant time.
 fn presents(authorization: &str, token: &str) -> bool {
-    // The scheme's name is case-insensitive (RFC 9110 section 11.1): `bearer` is `Bearer`.
+    // The scheme's name is case-insensitive (RFC 9110 section 11.1): `bearer` is `Bearer`; a
+    // tab after it is read as a space, as some servers read it.
     authorization
         .trim()
-        .split_once(' ')
+        .split_once([' ', '\t'])
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
         .is_some_and(|(_, credentials)| same_token(credentials.trim(), token))
 }

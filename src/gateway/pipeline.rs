@@ -4210,6 +4210,7 @@ mod tests {
             for auth in [
                 "Bearer 0123456789abcdef",
                 "bearer  0123456789abcdef ",
+                "Bearer\t0123456789abcdef",
                 "Basic dTpw, Bearer 0123456789abcdef",
             ] {
                 assert!(
