@@ -249,7 +249,7 @@ export function sessionTokens(tokens, options = {}) {
       const at = await minIssuedAt(claims); // outside check: its failure is the request's
       if (at !== undefined && at !== null) claims = check(token, { minIssuedAt: at });
     }
-    const s = { kind: "tokens", tokens, cookieName, cookie, changed: false, cleared: false, loggedIn: false, answered: false };
+    const s = { kind: "tokens", tokens, cookieName, cookie, refresh, changed: false, cleared: false, loggedIn: false, answered: false };
     enter(c, s);
     c.set("session", claims);
     if (error !== undefined) c.set("sessionError", error);
@@ -404,8 +404,8 @@ export function login(c, claims) {
     // Room for the auth_time a refresh adds, as at the gateway: a token that fits a cookie only
     // without it would stop being refreshed, and its user be logged out at its exp, unannounced.
     const size = s.cookieName.length + 1 + token.length;
-    if (size + LATER_CLAIMS_BYTES > MAX_COOKIE_BYTES) {
-      throw Object.assign(new Error(`edge-session/hono: the session cookie would be ${size} bytes, name and value: over the ${MAX_COOKIE_BYTES} browsers keep, less ${LATER_CLAIMS_BYTES} for the auth_time a refresh adds; keep fewer claims`), { name: "EdgeSessionError", code: "invalid_claims" });
+    if (size + (s.refresh ? LATER_CLAIMS_BYTES : 0) > MAX_COOKIE_BYTES) {
+      throw Object.assign(new Error(`edge-session/hono: the session cookie would be ${size} bytes, name and value: over the ${MAX_COOKIE_BYTES} browsers keep${s.refresh ? `, less ${LATER_CLAIMS_BYTES} for the auth_time a refresh adds` : ""}; keep fewer claims`), { name: "EdgeSessionError", code: "invalid_claims" });
     }
     const session = s.tokens.verify(token);
     const setCookie = tokenCookie(s.cookieName, s.cookie, token, session);

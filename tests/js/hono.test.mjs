@@ -220,6 +220,11 @@ test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as t
   assert.equal(code, "invalid_claims");
   assert.match(message, /auth_time/);
   assert.deepEqual(refused.headers.getSetCookie(), []);
+  // Without refresh nothing is added later: a cookie up to the 4096 bytes browsers keep.
+  const still = new Hono();
+  still.use(mw.sessionTokens(tokens, { refresh: false }));
+  still.post("/login", (c) => c.text(mw.login(c, { sub: "a", pad: "x".repeat(Number(c.req.query("pad"))) })));
+  assert.equal((await still.request(`/login?pad=${pad + 60}`, { method: "POST" })).status, 200);
 });
 
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
