@@ -20,6 +20,12 @@ const verified = (request) => {
   }
 };
 
+/** The visitor's data, or a new one when it is another user's (who did not log out here: theirs stays theirs). */
+async function dataOf(request, user) {
+  const data = await store.load(request);
+  return data.subject === undefined || data.subject === user ? data : store.load(undefined);
+}
+
 /**
  * Whether another origin sent this request: another site (a form on evil.example posting here
  * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
@@ -41,8 +47,10 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
   if (request.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice";
     if (user.length > 100) return Response.json({ error: "user names are at most 100 characters" }, { status: 400 });
-    const data = await store.load(request);
+    const data = await dataOf(request, user);
     if (!data.isNew) await store.regenerate(data); // a new id: one known before login is worthless
+    data.subject = user; // its owner
+    await store.commit(data);
     const response = json({ user });
     response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
     return store.applyCookies(response, data);
@@ -54,8 +62,8 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
     response.headers.append("set-cookie", clearCookie("__Host-session"));
     return store.clearCookies(response); // and the data's cookie
   }
-  if (url.pathname === "/count") {
-    const session = await store.load(request); // reads its cookie from the request
+  if (request.method === "POST" && url.pathname === "/count") {
+    const session = await dataOf(request, verified(request)?.sub ?? null); // reads its cookie from the request
     session.set("n", (session.get("n") ?? 0) + 1);
     await store.commit(session);
     return store.applyCookies(json({ n: session.get("n") }), session);

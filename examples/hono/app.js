@@ -1,6 +1,9 @@
 // A Hono app on Cloudflare Workers with the edge-session middleware: stored sessions in Workers
 // KV, login and logout.
 //   npm install && npx wrangler dev     (local KV; the secret in .dev.vars: see .dev.vars.example)
+// On KV a logout is not final: a request of the session still in flight may write it back
+// (docs/store.md); where it must be, use a Durable Object per session
+// (`new SessionStore({ keys, durableObject: env.SESSION_OBJECTS })`).
 import { Hono } from "hono";
 import { SessionStore } from "edge-session/store";
 import { sessionStore, login, logout } from "edge-session/hono";

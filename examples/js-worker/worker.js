@@ -20,6 +20,12 @@ function crossOrigin(request) {
 // Each answer below depends on the visitor's cookies: private, so no shared cache keeps one for others.
 const json = (body) => Response.json(body, { headers: { "cache-control": "private" } });
 
+/** The visitor's cart, or a new one when it is another user's (who did not log out here: theirs stays theirs). */
+async function cartOf(request, user) {
+  const cart = await store.load(request);
+  return cart.subject === undefined || cart.subject === user ? cart : store.load(undefined);
+}
+
 export default {
   async fetch(request, env) {
     const keys = [{ id: "k1", secret: env.SESSION_SECRET }]; // base64url, >= 32 bytes
@@ -29,12 +35,18 @@ export default {
     if (request.method !== "GET" && request.method !== "HEAD" && crossOrigin(request)) {
       return Response.json({ error: "cross-origin request" }, { status: 403 }); // before anything changes
     }
+    let user = null;
+    try {
+      user = tokens.verify(getCookie(request, "__Host-session") ?? "").sub;
+    } catch {} // no cookie, expired, tampered: nobody
 
     if (request.method === "POST" && url.pathname === "/login") {
-      const user = url.searchParams.get("user") ?? "alice"; // check a password here
+      user = url.searchParams.get("user") ?? "alice"; // check a password here
       if (user.length > 100) return Response.json({ error: "user names are at most 100 characters" }, { status: 400 });
-      const cart = await store.load(request);
+      const cart = await cartOf(request, user);
       if (!cart.isNew) await store.regenerate(cart); // its items under a new id: one known before login is worthless
+      cart.subject = user; // its owner
+      await store.commit(cart);
       const response = json({ user });
       response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
       return store.applyCookies(response, cart);
@@ -48,7 +60,7 @@ export default {
     }
     if (request.method === "POST" && url.pathname === "/cart") {
       const item = url.searchParams.get("item") ?? "book";
-      const cart = await store.load(request); // the visitor's session, or a new one
+      const cart = await cartOf(request, user); // the visitor's, or a new one
       const items = cart.get("items") ?? [];
       // Bounded: anyone can post, and the whole cart is read and written back at every request.
       if (item.length > 100 || items.length >= 20) return Response.json({ error: "at most 20 items of 100 characters" }, { status: 400 });
@@ -57,11 +69,7 @@ export default {
       return store.applyCookies(json({ items: cart.get("items") }), cart);
     }
 
-    let user = null;
-    try {
-      user = tokens.verify(getCookie(request, "__Host-session") ?? "").sub;
-    } catch {} // no cookie, expired, tampered: nobody
-    const cart = await store.load(request); // not stored unless committed
+    const cart = await cartOf(request, user); // not stored unless committed
     return json({ user, items: cart.get("items") ?? [] });
   },
 };

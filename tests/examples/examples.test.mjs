@@ -279,31 +279,39 @@ describe("examples/deno", () => {
   test("log in, who am I, a changed token, log out", () => tokenFlow(url));
   test("a cross-origin login, logout or count is a 403 that sets no cookie; the app's own still work", () =>
     crossOriginFlow(url, ["/count"]));
-  test("GET /login and GET /logout change nothing (GET /count counts: a counter)", () => getChangesNothing(url));
+  test("GET /login, GET /logout and GET /count change nothing", () => getChangesNothing(url, ["/count"]));
   test("a user name past 100 characters is a 400 that logs nobody in", () => longUser(url));
   test("server-side data: the count goes up for this visitor only", async () => {
     const v = visitor(url);
-    const first = await v.get("/count");
+    const first = await v.post("/count");
     assert.equal(first.body.n, 1);
     assert.ok(first.set.some(isCookie("__Host-sid", 86400)));
-    assert.equal((await v.get("/count")).body.n, 2);
-    assert.equal((await visitor(url).get("/count")).body.n, 1, "another visitor starts at 1");
+    assert.equal((await v.post("/count")).body.n, 2);
+    assert.equal((await visitor(url).post("/count")).body.n, 1, "another visitor starts at 1");
     const sid = v.jar.get("__Host-sid");
     await v.post("/logout");
     assert.equal(v.jar.has("__Host-sid"), false, "logout clears the data's cookie too");
     v.jar.set("__Host-sid", sid);
-    assert.equal((await v.get("/count")).body.n, 1, "and deletes the data: its old cookie names nothing");
+    assert.equal((await v.post("/count")).body.n, 1, "and deletes the data: its old cookie names nothing");
+  });
+  test("another user's data is not the next login's: bob, logged in after alice without her logout, starts at 1", async () => {
+    const v = visitor(url);
+    await v.post("/login?user=alice");
+    await v.post("/count");
+    assert.equal((await v.post("/count")).body.n, 2);
+    await v.post("/login?user=bob");
+    assert.equal((await v.post("/count")).body.n, 1);
   });
   test("login keeps the data under a new id: the one from before names nothing", async () => {
     const v = visitor(url);
-    await v.get("/count");
+    await v.post("/count");
     const before = v.jar.get("__Host-sid");
     const login = await v.post("/login?user=alice");
     assert.ok(login.set.some(isCookie("__Host-sid", 86400)), login.set.join("\n"));
-    assert.equal((await v.get("/count")).body.n, 2);
+    assert.equal((await v.post("/count")).body.n, 2);
     const planted = visitor(url);
     planted.jar.set("__Host-sid", before);
-    assert.equal((await planted.get("/count")).body.n, 1, "the id from before login is gone");
+    assert.equal((await planted.post("/count")).body.n, 1, "the id from before login is gone");
   });
 });
 
@@ -336,10 +344,10 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
   test("GET /login, /logout and /cart change nothing", () => getChangesNothing(url, ["/cart?item=pen"]));
   test("a cart in KV across requests, gone after logout", async () => {
     const v = visitor(url);
-    await v.post("/login?user=bob");
+    const login = await v.post("/login?user=bob");
     const first = await v.post("/cart?item=pen");
     assert.deepEqual(first.body.items, ["pen"]);
-    assert.ok(first.set.some((c) => c.startsWith("__Host-sid=")));
+    assert.ok([...login.set, ...first.set].some((c) => c.startsWith("__Host-sid=")));
     assert.deepEqual((await v.post("/cart?item=cup")).body.items, ["pen", "cup"]);
     assert.deepEqual((await v.get("/")).body, { user: "bob", items: ["pen", "cup"] });
     const sid = v.jar.get("__Host-sid");
@@ -347,6 +355,14 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
     assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
     v.jar.set("__Host-sid", sid);
     assert.deepEqual((await v.get("/")).body.items, [], "the old cart was deleted from KV");
+  });
+  test("another user's cart is not the next login's: bob, logged in after alice without her logout, sees an empty one", async () => {
+    const v = visitor(url);
+    await v.post("/login?user=alice");
+    await v.post("/cart?item=alice-private");
+    assert.deepEqual((await v.get("/")).body, { user: "alice", items: ["alice-private"] });
+    await v.post("/login?user=bob");
+    assert.deepEqual((await v.get("/")).body, { user: "bob", items: [] });
   });
   test("a cart begun before login keeps its items under a new id: the old one names nothing", async () => {
     const v = visitor(url);
