@@ -51,7 +51,7 @@ globalThis.request = new Request("https://example.com/cart?_aff=x", {
 globalThis.tokens = new SessionTokens({ keys, ttlSeconds: 3600 });
 globalThis.token = tokens.sign({ sub: "user-12345", role: "admin" });
 globalThis.jwtFromElsewhere = tokens.signJwt({ sub: "u1" }, { issuer: "https://id.example", audience: "app" });
-globalThis.offerRefresh = () => {};
+globalThis.prefillLogin = () => {};
 globalThis.lookupLogoutTime = () => undefined;
 
 // DBSC (edge-session/dbsc): a session id, and a browser holding a device key (ES256, WebCrypto)
