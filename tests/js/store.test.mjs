@@ -1206,13 +1206,19 @@ test("session data's objects come back with their members in name order, as READ
   assert.deepEqual(Object.keys(again.data), ["cart", "steps"]);
 });
 
-test("KV: a session a request in flight writes back during a revocation keeps its link, so the next revocation ends it", async () => {
+/** A store on a KV namespace in memory holding one session of alice's. */
+async function aliceOnKv() {
   const kv = memoryKv();
   const store = new SessionStore({ keys, kv });
   const session = await store.load(undefined, { now: NOW });
   session.subject = "alice";
   session.set("secret", "alice-data");
   await store.commit(session, { now: NOW });
+  return { kv, store, session };
+}
+
+test("KV: a session a request in flight writes back during a revocation keeps its link, so the next revocation ends it", async () => {
+  const { kv, store, session } = await aliceOnKv();
   const saved = new Map(await Promise.all((await kv.list()).keys.map(async ({ name }) => [name, await kv.get(name)])));
   // A request at another location lands its write (the session, then its link) right after
   // the revocation's first delete, whichever key that is.
@@ -1272,12 +1278,7 @@ test("data over maxDataBytes: commit and update reject with too_large, and the s
 });
 
 test("KV: a revocation whose session delete fails links the session again, so that the revocation tried again ends it", async () => {
-  const kv = memoryKv();
-  const store = new SessionStore({ keys, kv });
-  const session = await store.load(undefined, { now: NOW });
-  session.subject = "alice";
-  session.set("secret", "alice-data");
-  await store.commit(session, { now: NOW });
+  const { kv, store, session } = await aliceOnKv();
   const links = (await kv.list()).keys.filter(({ name }) => name.startsWith("u:"));
   assert.equal(links.length, 1);
   const puts = [];
