@@ -20,10 +20,13 @@ const verified = (request) => {
   }
 };
 
-/** The visitor's data, or a new one when it is another user's (who did not log out here: theirs stays theirs). */
+/**
+ * The visitor's data (new when the cookie names none), or undefined when it is another user's:
+ * one who did not log out here, or whose login here has ended. Theirs stays theirs.
+ */
 async function dataOf(request, user) {
   const data = await store.load(request);
-  return data.subject === undefined || data.subject === user ? data : store.load(undefined);
+  return data.subject === undefined || data.subject === user ? data : undefined;
 }
 
 /**
@@ -47,13 +50,13 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
   if (request.method === "POST" && url.pathname === "/login") {
     const user = url.searchParams.get("user") ?? "alice";
     if (user.length > 100) return Response.json({ error: "user names are at most 100 characters" }, { status: 400 });
-    const data = await dataOf(request, user);
-    if (!data.isNew) await store.regenerate(data); // a new id: one known before login is worthless
+    const mine = await dataOf(request, user);
+    const data = mine ?? (await store.load(undefined)); // not another user's data
     data.subject = user; // its owner
-    await store.commit(data);
+    if (!data.isNew) await store.regenerate(data); // a new id: one known before login is worthless
     const response = json({ user });
     response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
-    return store.applyCookies(response, data);
+    return mine ? store.applyCookies(response, data) : store.clearCookies(response);
   }
   if (request.method === "POST" && url.pathname === "/logout") {
     const data = await store.load(request); // a new, empty one when the cookie names nothing valid
@@ -63,8 +66,11 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
     return store.clearCookies(response); // and the data's cookie
   }
   if (request.method === "POST" && url.pathname === "/count") {
-    const session = await dataOf(request, verified(request)?.sub ?? null); // reads its cookie from the request
+    const user = verified(request)?.sub ?? null;
+    const session = await dataOf(request, user); // reads its cookie from the request
+    if (!session) return Response.json({ error: "log in again" }, { status: 401 }); // theirs stays theirs
     session.set("n", (session.get("n") ?? 0) + 1);
+    if (user !== null) session.subject = user; // its owner (at commit, a new id for data begun before login)
     await store.commit(session);
     return store.applyCookies(json({ n: session.get("n") }), session);
   }

@@ -20,10 +20,13 @@ function crossOrigin(request) {
 // Each answer below depends on the visitor's cookies: private, so no shared cache keeps one for others.
 const json = (body) => Response.json(body, { headers: { "cache-control": "private" } });
 
-/** The visitor's cart, or a new one when it is another user's (who did not log out here: theirs stays theirs). */
+/**
+ * The visitor's cart (a new one when the cookie names none), or undefined when it is another
+ * user's: one who did not log out here, or whose login here has ended. Theirs stays theirs.
+ */
 async function cartOf(request, user) {
   const cart = await store.load(request);
-  return cart.subject === undefined || cart.subject === user ? cart : store.load(undefined);
+  return cart.subject === undefined || cart.subject === user ? cart : undefined;
 }
 
 export default {
@@ -43,13 +46,13 @@ export default {
     if (request.method === "POST" && url.pathname === "/login") {
       user = url.searchParams.get("user") ?? "alice"; // check a password here
       if (user.length > 100) return Response.json({ error: "user names are at most 100 characters" }, { status: 400 });
-      const cart = await cartOf(request, user);
-      if (!cart.isNew) await store.regenerate(cart); // its items under a new id: one known before login is worthless
+      const mine = await cartOf(request, user);
+      const cart = mine ?? (await store.load(undefined)); // not another user's cart
       cart.subject = user; // its owner
-      await store.commit(cart);
+      if (!cart.isNew) await store.regenerate(cart); // its items under a new id: one known before login is worthless
       const response = json({ user });
       response.headers.append("set-cookie", setCookie("__Host-session", tokens.sign({ sub: user }), { maxAge: 3600 }));
-      return store.applyCookies(response, cart);
+      return mine ? store.applyCookies(response, cart) : store.clearCookies(response);
     }
     if (request.method === "POST" && url.pathname === "/logout") {
       const cart = await store.load(request); // a new, empty one when the cookie names nothing valid
@@ -60,16 +63,18 @@ export default {
     }
     if (request.method === "POST" && url.pathname === "/cart") {
       const item = url.searchParams.get("item") ?? "book";
-      const cart = await cartOf(request, user); // the visitor's, or a new one
+      const cart = await cartOf(request, user);
+      if (!cart) return Response.json({ error: "log in again" }, { status: 401 }); // their cart stays theirs
       const items = cart.get("items") ?? [];
       // Bounded: anyone can post, and the whole cart is read and written back at every request.
       if (item.length > 100 || items.length >= 20) return Response.json({ error: "at most 20 items of 100 characters" }, { status: 400 });
       cart.set("items", [...items, item]);
+      if (user !== null) cart.subject = user; // its owner (at commit, a new id for a cart begun before login)
       await store.commit(cart);
       return store.applyCookies(json({ items: cart.get("items") }), cart);
     }
 
     const cart = await cartOf(request, user); // not stored unless committed
-    return json({ user, items: cart.get("items") ?? [] });
+    return json({ user, items: cart?.get("items") ?? [] });
   },
 };

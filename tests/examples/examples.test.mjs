@@ -301,6 +301,12 @@ describe("examples/deno", () => {
     assert.equal((await v.post("/count")).body.n, 2);
     await v.post("/login?user=bob");
     assert.equal((await v.post("/count")).body.n, 1);
+    // Counted while logged in, the data is its user's: another login here starts again.
+    await v.post("/login?user=alice");
+    v.jar.delete("__Host-sid");
+    assert.equal((await v.post("/count")).body.n, 1);
+    await v.post("/login?user=bob");
+    assert.equal((await v.post("/count")).body.n, 1);
   });
   test("login keeps the data under a new id: the one from before names nothing", async () => {
     const v = visitor(url);
@@ -363,6 +369,22 @@ describe("examples/js-worker (wrangler dev, local KV)", () => {
     assert.deepEqual((await v.get("/")).body, { user: "alice", items: ["alice-private"] });
     await v.post("/login?user=bob");
     assert.deepEqual((await v.get("/")).body, { user: "bob", items: [] });
+    // A cart begun while logged in (the earlier one gone idle) is its user's too.
+    await v.post("/login?user=alice");
+    v.jar.delete("__Host-sid");
+    await v.post("/cart?item=alice-again");
+    await v.post("/login?user=bob");
+    assert.deepEqual((await v.get("/")).body, { user: "bob", items: [] });
+  });
+  test("a user whose login here ended keeps their cart: a change without logging in again is a 401, and the login finds it", async () => {
+    const v = visitor(url);
+    await v.post("/login?user=dora");
+    await v.post("/cart?item=dora-item");
+    v.jar.delete("__Host-session"); // the token expired
+    assert.deepEqual((await v.get("/")).body, { user: null, items: [] });
+    assert.equal((await v.send("POST", "/cart?item=anon")).status, 401);
+    await v.post("/login?user=dora");
+    assert.deepEqual((await v.get("/")).body, { user: "dora", items: ["dora-item"] });
   });
   test("a cart begun before login keeps its items under a new id: the old one names nothing", async () => {
     const v = visitor(url);
