@@ -4,7 +4,7 @@
 use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::binding::{object, settle, KvKey, KvList, KvNamespace, DEFAULT_TIMEOUT_MS};
+use super::binding::{object, settle, sleep, KvKey, KvList, KvNamespace, DEFAULT_TIMEOUT_MS};
 use super::{Backend, Consistency, Entry};
 use crate::error::{Error, Result};
 use crate::time::UnixTime;
@@ -108,7 +108,9 @@ impl Backend for KvStore {
                 self.delete(&name).await?;
                 if let Err(e) = self.delete(session).await {
                     // Linked again (as it was, until its expiration), so that the revocation
-                    // tried again finds it; best effort: the error stands.
+                    // tried again finds it; best effort: the error stands. A little over a
+                    // second after the link's delete: KV takes one write a second per key.
+                    let _ = sleep(1100.0).await;
                     let until = k.expiration().unwrap_or(JsValue::UNDEFINED);
                     let options = object(&[("expiration", until)]);
                     let put = self.namespace.put(&name, "", &options);

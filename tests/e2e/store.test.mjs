@@ -15,9 +15,9 @@
 //    before are refused on every device (compact tokens with KV, JWTs with Durable Objects).
 // 4. 21 concurrent requests patch different members of one session: with Durable Objects none is
 //    lost (compare-and-set, patch re-applied on conflict); with KV last write wins (printed).
-// Then: a store binding that fails (a Durable Object namespace whose worker is not running, a
-// missing KV binding) gives 200s with `x-session-store: unavailable` at the origin, never a 5xx;
-// `/__edge/health` shows whether the binding is there.
+// Then: a store binding that fails (a Durable Object namespace whose worker is not running) gives
+// 200s with `x-session-store: unavailable` at the origin, never a 5xx; a missing binding is a
+// configuration error (a generic 500, the log naming it).
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";

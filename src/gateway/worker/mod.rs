@@ -120,12 +120,13 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
     })
 }
 
-/// `config` when the binding its `STORE` names is there. Without it every request would be
+/// `config` when the binding its `STORE` names is there (an object: not a `[vars]` text of its
+/// name). Without it every request would be
 /// served without its session data, and no revocation checked, for good: not an outage (those
 /// degrade) but a setting missing, refused as one.
 fn bound(config: GatewayConfig, env: &Env) -> Result<GatewayConfig, ConfigError> {
     match config.store.as_ref().map(|s| store::binding(s.kind)) {
-        Some(name) if binding(env, name).is_undefined() => Err(ConfigError {
+        Some(name) if !binding(env, name).is_object() => Err(ConfigError {
             setting: "STORE",
             message: format!("needs the binding {name} (see wrangler.toml)"),
         }),
