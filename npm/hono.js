@@ -73,7 +73,7 @@ const appendCookie = (c, value) => {
   for (const name of CDN_CACHE_FIELDS) headers.delete(name);
   // Trimmed of spaces and tabs only, as a cache reads directives (and the library: `no-store`
   // and a no-break space is no `no-store` to a CDN, which would then heed a `public` after it).
-  const ows = (s) => s.replace(/^[ \t]+|[ \t]+$/g, "");
+  const ows = trimOws;
   // The pieces between commas outside quoted strings (in which a backslash escapes a character).
   const pieces = (headers.get("cache-control") ?? "").match(/(?:[^,"]|"(?:[^"\\]|\\[\s\S])*"?)+/g) ?? [];
   const directives = pieces.map(ows).filter(Boolean);
@@ -100,13 +100,29 @@ const MAX_PRESENTED = 4;
  * sibling subdomain can set. (Cut before the value was unquoted, `name="v", x=1` read as `v`,
  * where the library reads `"v"`.)
  */
-const cookieValues = (getCookie, request, name) =>
-  (request.headers.get("cookie") ?? "")
-    .split(";")
-    .filter((piece) => piece.includes(name))
-    .map((piece) => getCookie(piece, name)?.split(",")[0].replace(/^[ \t]+|[ \t]+$/g, ""))
-    .filter((value) => value !== undefined)
-    .slice(0, MAX_PRESENTED);
+const cookieValues = (getCookie, request, name) => {
+  const values = [];
+  for (const piece of (request.headers.get("cookie") ?? "").split(";")) {
+    if (values.length === MAX_PRESENTED) break;
+    const value = piece.includes(name) ? getCookie(piece, name) : undefined;
+    if (value !== undefined) values.push(trimOws(value.split(",")[0]));
+  }
+  return values;
+};
+
+/**
+ * `s` without the spaces and tabs at either end (HTTP's optional whitespace), in one pass. Not
+ * `s.replace(/^[ \t]+|[ \t]+$/g, "")`: that regex tries `[ \t]+$` from every space of a run
+ * inside the text, so a cookie value of n spaces between two letters (a visitor's to choose)
+ * cost n^2 steps, about 0.9 s for 32,000.
+ */
+const trimOws = (s) => {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s[start] === " " || s[start] === "\t")) start++;
+  while (end > start && (s[end - 1] === " " || s[end - 1] === "\t")) end--;
+  return s.slice(start, end);
+};
 
 /**
  * Which refusal of several tokens `sessionError` gives, as the gateway does: `expired` (offer a

@@ -5,6 +5,7 @@
 // hono.js (tests/pkg and examples/ run it from the packed package).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -1468,6 +1469,42 @@ test("sessionTokens reads its cookie as the library reads its own (Affinity's co
     assert.equal((await res.json()).session?.sub === "alice", kept(shape), shape);
   }
   assert.ok(shapes.some(kept) && !shapes.every(kept));
+});
+
+test("sessionTokens reads a cookie value of a long run of spaces in one pass (the trim regex took n^2 steps: 0.9 s for 32,000)", async () => {
+  // `a<n spaces>b` as the session cookie: no token (`too_large`), read in linear time. The regex
+  // `/^[ \t]+|[ \t]+$/g` that trimmed it tried `[ \t]+$` from every space of the run: at
+  // n = 400,000 minutes of one request's CPU, now milliseconds. A visitor chooses the Cookie
+  // header, and Workers bill CPU. Run in a child process killed after 20 s: a regex blocks the
+  // event loop, and with it any timeout of this process.
+  const child = `
+    import { Hono } from "hono";
+    import { importHono, KEYS_1, pkg } from ${JSON.stringify(new URL("./fixtures.mjs", import.meta.url).href)};
+    const { module: mw, remove } = await importHono();
+    const app = new Hono();
+    app.use(mw.sessionTokens(new pkg.SessionTokens({ keys: KEYS_1 }), { cookieName: "session" }));
+    app.get("/", (c) => c.json({ session: c.get("session"), error: c.get("sessionError") ?? null }));
+    const out = [];
+    for (const cookie of ["session=a" + " ".repeat(400000) + "b", "session=a" + "\\t ".repeat(200000) + "b"]) {
+      const res = await app.request("/", { headers: { cookie } });
+      out.push([res.status, await res.json()]);
+    }
+    remove();
+    console.log(JSON.stringify(out));
+  `;
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", child], { cwd: ROOT, timeout: 20_000, encoding: "utf8" });
+  assert.equal(run.signal, null, "killed after 20 s");
+  assert.equal(run.status, 0, run.stderr);
+  const refused = [200, { session: null, error: "too_large" }];
+  assert.deepEqual(JSON.parse(run.stdout), [refused, refused]);
+  // Still trimmed of spaces and tabs at either end, and only of those (a no-break space stays).
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  const app = tokenApp(tokens, { cookieName: "session" });
+  const token = tokens.sign({ sub: "alice" });
+  for (const [cookie, sub] of [[`session= \t${token}\t `, "alice"], [`session=\u00a0${token}`, undefined]]) {
+    const res = await app.request("/", { headers: { cookie } });
+    assert.equal((await res.json()).session?.sub, sub, JSON.stringify(cookie));
+  }
 });
 
 test("sessionStore under stream(), streamText() and streamSSE(): changes before the body streams are saved, a change after the middleware answered throws", async () => {
