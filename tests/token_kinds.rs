@@ -274,9 +274,10 @@ macro_rules! token_kind_behaviours {
                 assert_eq!(err, Error::NotYetValid { valid_from: NOW });
             }
 
-            /// The longest lifetime accepted, 2^53 - 1 - 8.64e12 s: signed at any time a clock
-            /// can tell (a JavaScript `Date` ends at 8.64e12 s), a token's `exp = now + ttl` is at
-            /// most 2^53 - 1, exact as a JSON number. One second more is refused when the tokens
+            /// The longest lifetime accepted, 2^53 - 1 - 8.64e12 s (a JavaScript `Date` ends at
+            /// 8.64e12 s): signed at any `now` accepted (up to 10^11 s; a later one, a time in
+            /// milliseconds, is refused as `now`), a token's `exp = now + ttl` is at most
+            /// 2^53 - 1, exact as a JSON number. One second more is refused when the tokens
             /// are made (it made every sign fail), and so is a maxLifetimeSeconds beyond it.
             #[test]
             fn the_longest_ttl_signs_and_verifies_and_one_more_is_refused() {
@@ -289,13 +290,16 @@ macro_rules! token_kind_behaviours {
                     Tokens::new(config)
                 };
                 let t = with(MAX_TTL, None).unwrap();
-                for now in [NOW, MAX_CLOCK] {
+                for now in [NOW, edge_session::time::LATEST_NOW] {
                     let token = t.sign(&claims(), now).unwrap();
                     let got: Value = t.verify(&token, now).unwrap();
                     assert_eq!(got["exp"], now + MAX_TTL);
                     assert_eq!(t.refresh(&token, now + 1).unwrap(), None);
                 }
                 let setting = |e: Error| (e.code(), e.setting());
+                for now in [edge_session::time::LATEST_NOW + 1, NOW * 1000] {
+                    assert_eq!(setting(t.sign(&claims(), now).unwrap_err()), ("invalid_config", Some("now")));
+                }
                 let refused = ("invalid_config", Some("ttlSeconds"));
                 assert_eq!(setting(with(MAX_TTL + 1, None).unwrap_err()), refused);
                 assert_eq!(setting(t.sign_with_ttl(&claims(), NOW, MAX_TTL + 1).unwrap_err()), refused);

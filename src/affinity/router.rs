@@ -320,12 +320,7 @@ impl Affinity {
 
     /// [`Affinity::route`] with the backend as an index into [`Affinity::backend_ids`].
     pub(crate) fn decide(&self, request: &RouteRequest<'_>, now: UnixTime) -> Result<Decision> {
-        if now > MAX_TIME {
-            return Err(Error::config_of(
-                "now",
-                "now must be at most 2^53 - 1 seconds",
-            ));
-        }
+        crate::time::check_now(now)?;
         match self.mode {
             Mode::Cookie => {
                 let header = request.cookie.unwrap_or_default();
@@ -542,12 +537,7 @@ impl Affinity {
     /// # Ok::<(), edge_session::Error>(())
     /// ```
     pub fn assign(&self, backend: &str, entropy: u64, now: UnixTime) -> Result<Route<'_>> {
-        if now > MAX_TIME {
-            return Err(Error::config_of(
-                "now",
-                "now must be at most 2^53 - 1 seconds",
-            ));
-        }
+        crate::time::check_now(now)?;
         let index = self
             .backend_ids()
             .position(|id| id == backend)

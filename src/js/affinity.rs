@@ -72,7 +72,7 @@ export interface RouteRequest {
   /** Cookie mode: the request's method and its Sec-Fetch-Site header. A cross-site request that `sameSite` keeps the cookie from (a form another site posts; with "Strict", any) and that came without one gets no `setCookie`: the browser would keep it in place of the visitor's own. A Fetch `Request` gives both. */
   method?: string | null;
   secFetchSite?: string | null;
-  /** The current time in seconds since the epoch (default: the clock). */
+  /** The current time in seconds since the epoch (default: the clock); at most 10^11 (a time in milliseconds is refused). */
   now?: number;
 }
 

@@ -61,14 +61,14 @@ export interface AssertionSubject {
   claims?: object;
   /** The session data the origin gets with it (the `x-session-data` text): the assertion carries its SHA-256 as `data_sha256`, as the gateway's does. */
   data?: string;
-  /** Unix seconds; default the clock. */
+  /** Unix seconds, at most 10^11 (not milliseconds); default the clock. */
   now?: number;
 }
 
 export interface AssertionVerifyOptions {
   /** The origin that verifies (its `aud`). */
   audience: string;
-  /** Unix seconds; default the clock. */
+  /** Unix seconds, at most 10^11 (not milliseconds); default the clock. */
   now?: number;
   /** Clock skew tolerated on `exp` and `iat`, seconds (default 0, at most 86400). */
   leewaySeconds?: number;

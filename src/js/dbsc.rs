@@ -31,19 +31,19 @@ export interface RegistrationHeaderOptions {
   path: string;
   /** An authorization code the browser echoes in its proof (`authorization`). */
   authorization?: string;
-  /** Unix seconds; default the clock. */
+  /** Unix seconds, at most 10^11 (not milliseconds); default the clock. */
   now?: number;
 }
 
 export interface DbscTimeOptions {
-  /** Unix seconds; default the clock. */
+  /** Unix seconds, at most 10^11 (not milliseconds); default the clock. */
   now?: number;
 }
 
 export interface VerifyRefreshOptions {
   /** The thumbprint the session recorded at registration: the key must have it (`key_mismatch`). */
   jkt?: string;
-  /** Unix seconds; default the clock. */
+  /** Unix seconds, at most 10^11 (not milliseconds); default the clock. */
   now?: number;
 }
 

@@ -78,7 +78,14 @@ pub(crate) fn js_error(error: Error) -> JsValue {
 /// The caller's `now` in seconds, or the clock's.
 pub(crate) fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsValue> {
     let now = now.unwrap_or_else(|| (js_sys::Date::now() / 1000.0).floor());
-    seconds("now", now)
+    checked_now(seconds("now", now)?)
+}
+
+/// `now` if it is at most [`LATEST_NOW`](crate::time::LATEST_NOW): a `now` in milliseconds
+/// (`Date.now()`, as jose takes it) is refused, whatever the call.
+fn checked_now(now: UnixTime) -> Result<UnixTime, JsValue> {
+    crate::time::check_now(now).map_err(js_error)?;
+    Ok(now)
 }
 
 /// A JavaScript number that must be a whole, non-negative count of seconds: the option
@@ -308,7 +315,7 @@ pub(crate) fn call_option(which: CallOption) -> JsValue {
 /// The option `now` of the options [`read_call_options`] read last, or the clock's.
 pub(crate) fn call_now() -> Result<UnixTime, JsValue> {
     match call_option_seconds(CallOption::Now, "now")? {
-        Some(now) => Ok(now),
+        Some(now) => checked_now(now),
         None => now_or_clock(None),
     }
 }

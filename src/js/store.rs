@@ -101,7 +101,7 @@ export type CommitResult = "unchanged" | "touched" | "written" | "created";
 export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config" | "invalid_claims" | "randomness_unavailable";
 
 export interface NowOptions {
-  /** The current time in seconds since the epoch (default: the clock). */
+  /** The current time in seconds since the epoch (default: the clock); at most 10^11 (a time in milliseconds is refused). */
   now?: number;
 }
 

@@ -55,7 +55,7 @@ export type VerifiedClaims = Claims & {
 /** Options of a call (`sign`, `verify`...): any other name throws `invalid_config`, as a misspelt
  * option (`audiance`) or another library's (`clockTolerance`) would otherwise be ignored. */
 export interface SignOptions {
-  /** The current time in seconds since the epoch (default: the clock). */
+  /** The current time in seconds since the epoch (default: the clock); at most 10^11 (a time in milliseconds is refused). */
   now?: number;
   /** Lifetime of this token in seconds (default: the configured ttlSeconds; bounded as it is). */
   ttlSeconds?: number;
@@ -63,7 +63,7 @@ export interface SignOptions {
 
 /** Any other name throws `invalid_config` (see `SignOptions`). */
 export interface VerifyOptions {
-  /** The current time in seconds since the epoch (default: the clock). */
+  /** The current time in seconds since the epoch (default: the clock); at most 10^11 (a time in milliseconds is refused). */
   now?: number;
   /** When set, `iss` must equal it (`wrong_issuer`). */
   issuer?: string;

@@ -10,10 +10,6 @@ use crate::error::{Error, Result};
 use crate::keys::{signing_key, MacKey};
 use crate::time::{UnixTime, MAX_TIME};
 
-/// The latest `now` [`Sessions::revoke_tokens`] takes: 10^11 seconds, the year 5138. Today's time
-/// in milliseconds (1.8 × 10^12) is past it.
-const LATEST_REVOCATION: UnixTime = 100_000_000_000;
-
 impl<S: Backend> Sessions<S> {
     /// Ends every stored session whose subject is `subject` (log out everywhere, password
     /// change). Returns how many sessions were deleted. With an eventually consistent store,
@@ -51,12 +47,7 @@ impl<S: Backend> Sessions<S> {
         now: UnixTime,
         keep_seconds: u64,
     ) -> Result<()> {
-        if now > LATEST_REVOCATION {
-            return Err(Error::config_of(
-                "now",
-                "now must be seconds since 1970 (not milliseconds): at most 10^11, the year 5138",
-            ));
-        }
+        crate::time::check_now(now)?;
         let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
         let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
@@ -156,10 +147,10 @@ mod tests {
         let e = block_on(s.revoke_tokens("alice", 1_800_000_000_000, 3600)).unwrap_err();
         assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), None);
-        block_on(s.revoke_tokens("alice", LATEST_REVOCATION, 3600)).unwrap();
+        block_on(s.revoke_tokens("alice", crate::time::LATEST_NOW, 3600)).unwrap();
         assert_eq!(
             block_on(s.min_issued_at("alice")).unwrap(),
-            Some(LATEST_REVOCATION)
+            Some(crate::time::LATEST_NOW)
         );
     }
 

@@ -29,9 +29,9 @@ impl Envelope {
     /// The times of a token signed at `now` to live `ttl` seconds (checked), and the claims it
     /// carries without them.
     pub(crate) fn stamp(claims: Object<'_>, now: UnixTime, ttl: u64) -> Result<(Envelope, String)> {
-        check_time("now", now)?;
+        // `now + ttl` is at most LATEST_NOW + MAX_TTL < MAX_TIME: exact as a JSON number.
+        time::check_now(now)?;
         check_ttl(ttl)?;
-        check_time("now + ttlSeconds", now + ttl)?;
         let (json, nbf) = untimed(claims)?;
         Ok((Envelope { iat: now, ttl, nbf }, json))
     }
@@ -154,18 +154,6 @@ pub(crate) fn check_ttl(ttl: u64) -> Result<()> {
         return Err(Error::config_of(
             "ttlSeconds",
             "ttlSeconds must be 1 to 8998559254740991 (2^53 - 1 - 8.64e12) seconds",
-        ));
-    }
-    Ok(())
-}
-
-/// `t` (`now`, or `now + ttlSeconds`: a `now` no clock tells) at most [`MAX_TIME`]; the error's
-/// setting is `now`.
-pub(crate) fn check_time(what: &str, t: UnixTime) -> Result<()> {
-    if t > MAX_TIME {
-        return Err(Error::config_of(
-            "now",
-            format!("{what} must be at most 2^53 - 1 seconds"),
         ));
     }
     Ok(())

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NOW, SECRET_1, SECRET_2, assertStillWorks, codeOf, sealedTokens, sessionTokens, vectors, pkg } from "./fixtures.mjs";
 
-const { SessionTokens } = pkg;
+const { SessionTokens, Affinity } = pkg;
 
 const make = (extra = {}) => sessionTokens({ ttlSeconds: 3600, leewaySeconds: 30, ...extra });
 
@@ -185,11 +185,13 @@ test("bad configuration and options are refused with invalid_config", () => {
   assert.equal(codeOf(() => tokens.sign({}, { ttlSeconds: 0 })), "invalid_config");
 });
 
-test("the longest ttlSeconds signs and verifies at any time a clock tells; one more is refused at construction", () => {
-  // exp = now + ttl must stay an exact JSON number (at most 2^53 - 1) for every now a clock gives:
-  // a Date ends at 8.64e15 ms, so the longest lifetime is 2^53 - 1 - 8.64e12 s. A ttlSeconds near
-  // 2^53 used to be accepted, and then every sign failed.
+test("the longest ttlSeconds signs and verifies at any now accepted; one more is refused at construction", () => {
+  // exp = now + ttl must stay an exact JSON number (at most 2^53 - 1) for every now: a Date ends
+  // at 8.64e15 ms, so the longest lifetime is 2^53 - 1 - 8.64e12 s. A ttlSeconds near 2^53 used
+  // to be accepted, and then every sign failed. `now` itself is at most 10^11 s (the year 5138):
+  // a time in milliseconds is refused (below).
   const MAX_CLOCK = 8.64e12;
+  const LATEST_NOW = 1e11;
   assert.ok(!Number.isNaN(new Date(MAX_CLOCK * 1000).getTime()));
   assert.ok(Number.isNaN(new Date((MAX_CLOCK + 1) * 1000).getTime()));
   const MAX_TTL = 2 ** 53 - 1 - MAX_CLOCK;
@@ -199,7 +201,7 @@ test("the longest ttlSeconds signs and verifies at any time a clock tells; one m
   };
   for (const make of [sessionTokens, sealedTokens]) {
     const tokens = make({ ttlSeconds: MAX_TTL });
-    for (const now of [NOW, MAX_CLOCK]) {
+    for (const now of [NOW, LATEST_NOW - 1]) {
       assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now }), { now }).exp, now + MAX_TTL, `${make.name} at ${now}`);
       assert.equal(tokens.refresh(tokens.sign({ sub: "u" }, { now }), { now: now + 1 }), null);
     }
@@ -210,10 +212,36 @@ test("the longest ttlSeconds signs and verifies at any time a clock tells; one m
     assert.equal(codeOf(() => tokens.sign({}, { now: NOW, ttlSeconds: MAX_TTL + 1 })), "invalid_config");
   }
   const tokens = sessionTokens({ ttlSeconds: MAX_TTL });
-  for (const now of [NOW, MAX_CLOCK]) {
+  for (const now of [NOW, LATEST_NOW]) {
     assert.equal(tokens.verifyJwt(tokens.signJwt({ sub: "u" }, { now }), { now }).exp, now + MAX_TTL);
   }
   assert.equal(codeOf(() => tokens.signJwt({}, { now: NOW, ttlSeconds: MAX_TTL + 1 })), "invalid_config");
+});
+
+test("a now in milliseconds (Date.now(), as jose takes it) is refused as `now` by every call, not signed into a token that lives for ages", () => {
+  // signJwt({ now: Date.now() }) wrote iat ≈ 1.8e12 and exp = iat + ttl: a JWT jose and fast-jwt
+  // accept for 57,000 years (they check no future iat), though verifyJwt refuses it here.
+  const ms = NOW * 1000;
+  const tokens = make();
+  const sealed = sealedTokens();
+  const token = tokens.sign({ sub: "u" }, { now: NOW });
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] });
+  const calls = {
+    sign: (now) => tokens.sign({ sub: "u" }, { now }),
+    signJwt: (now) => tokens.signJwt({ sub: "u" }, { now }),
+    "sealed sign": (now) => sealed.sign({ sub: "u" }, { now }),
+    verify: (now) => tokens.verify(token, { now }),
+    verifyDetailed: (now) => tokens.verifyDetailed(token, { now }),
+    refresh: (now) => tokens.refresh(token, { now }),
+    verifyJwt: (now) => tokens.verifyJwt(tokens.signJwt({ sub: "u" }, { now: NOW }), { now }),
+    route: (now) => router.route({ now }),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    for (const now of [ms, 1e11 + 1]) {
+      assert.throws(() => call(now), (e) => e.code === "invalid_config" && e.setting === "now" && /not milliseconds/.test(e.message), `${name} at ${now}`);
+    }
+    assert.doesNotThrow(() => call(NOW), name);
+  }
 });
 
 test("claims nested more than 127 levels deep are refused as such, not as \"not a JSON object\"", () => {
