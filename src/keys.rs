@@ -191,10 +191,11 @@ pub struct KeyRing {
 impl KeyRing {
     /// A keyring from `(id, secret)` pairs, the signing key first.
     ///
-    /// Refused with `invalid_config` when empty, when an id repeats, or when an id is empty,
-    /// longer than 64 bytes, or uses characters other than `A-Z a-z 0-9 . _ -`. Messages name
-    /// keys by position, never by id: an id and a secret swapped by mistake would show the
-    /// secret.
+    /// Refused with `invalid_config` when empty, when an id repeats, when an id is empty,
+    /// longer than 64 bytes, or uses characters other than `A-Z a-z 0-9 . _ -`, or when an id
+    /// is a secret of the ring (a secret pasted as the id too: ids travel in every token, a
+    /// JWT's `kid` header). Messages name keys by position, never by id: an id and a secret
+    /// swapped by mistake would show the secret.
     pub fn new(keys: Vec<(String, Secret)>) -> Result<Self> {
         if keys.is_empty() {
             return Err(Error::config_of(
@@ -208,6 +209,16 @@ impl KeyRing {
                 return Err(Error::config_of(
                     "keys",
                     format!("keys[{i}]: the same key id as keys[{j}]"),
+                ));
+            }
+            let secret = Secret::from_base64(id).ok();
+            if keys
+                .iter()
+                .any(|(_, s)| Some(&s.0) == secret.as_ref().map(|s| &s.0))
+            {
+                return Err(Error::config_of(
+                    "keys",
+                    format!("keys[{i}]: the key id is a secret of the ring, which every token would carry"),
                 ));
             }
         }
@@ -610,6 +621,44 @@ mod tests {
             assert!(KeyRing::new(vec![(bad.into(), s())]).is_err(), "{bad:?}");
         }
         assert!(KeyRing::new(vec![("k-2.b_c".into(), s()), ("k1".into(), s())]).is_ok());
+    }
+
+    /// A key id that is a secret of the ring (the same text pasted in both fields, or another
+    /// key's secret) is refused: the id travels in every token. Any other id of base64url
+    /// characters is fine.
+    #[test]
+    fn a_key_id_that_is_a_secret_is_refused() {
+        let text = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+        let other = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+        let config = |pairs: &[(&str, &str)]| {
+            let keys: Vec<KeyConfig> = pairs
+                .iter()
+                .map(|(id, secret)| KeyConfig {
+                    id: id.to_string(),
+                    secret: secret.to_string(),
+                })
+                .collect();
+            KeyRing::from_config(&keys)
+        };
+        for pairs in [
+            &[(text, text)][..],
+            &[("k1", other), (text, text)],
+            &[("k1", text), (text, other)],
+            &[(other, text), ("k1", other)],
+        ] {
+            let e = config(pairs).unwrap_err();
+            assert_eq!((e.code(), e.setting()), ("invalid_config", Some("keys")));
+            assert!(
+                e.to_string().contains("the key id is a secret of the ring"),
+                "{e}"
+            );
+            assert!(!e.to_string().contains(text) && !e.to_string().contains(other));
+        }
+        // The same bytes spelled in the standard alphabet with padding are the same secret.
+        let standard = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        assert!(config(&[(text, standard)]).is_err());
+        assert!(config(&[("k1", text), (&text[..42], other)]).is_ok());
+        assert!(config(&[(other, text)]).is_ok());
     }
 
     /// Every key derived from a secret has a label of its own. The uses that take an
