@@ -47,7 +47,7 @@ extern "C" {
 
 #[wasm_bindgen]
 impl SessionTokens {
-    /// Signs `claims` as a JWT HS256 (keyed with the raw secret, `kid` header when the ring has
+    /// Signs `claims` as a JWT HS256 (keyed with the secret's decoded bytes, `kid` header when the ring has
     /// more than one key), adding `iat`, `exp` and the `iss`/`aud` given in the options.
     #[wasm_bindgen(js_name = signJwt)]
     pub fn sign_jwt(

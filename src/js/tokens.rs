@@ -27,7 +27,7 @@ export interface SessionTokensConfig {
   leewaySeconds?: number;
   /**
    * What the tokens are for (default "session"): compact and sealed tokens of one purpose never
-   * verify as another's. JWTs are not bound to it (HS256 keys them with the raw secret: any JWT of
+   * verify as another's. JWTs are not bound to it (HS256 keys them with the secret's decoded bytes: any JWT of
    * the keyring verifies); bind them with `issuer` and `audience`.
    */
   purpose?: string;
