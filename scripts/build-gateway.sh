@@ -50,7 +50,10 @@ enable=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to
 names=()
 [ "${GATEWAY_NAMES:-}" = 1 ] && names=(--debuginfo)
 wasm="$out/index_bg.wasm"
-"$bin/wasm-opt" "$wasm" -Oz --converge --low-memory-unused "${enable[@]}" "${names[@]}" -o "$wasm.opt"
+# The producers and target features sections name the compilers and the features they used:
+# nothing workerd reads (236 B gzipped).
+"$bin/wasm-opt" "$wasm" -Oz --converge --low-memory-unused --strip-producers --strip-target-features \
+  "${enable[@]}" "${names[@]}" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 # The wasm's imports from the glue get short names, in the wasm and in the glue together
 # (scripts/glue.mjs, as for the JS library): the hex digits of wasm-bindgen's names do not
