@@ -850,7 +850,7 @@ impl Gateway {
             self.health.failed(&attempt.origin, now);
         }
         if attempt.retries_left == 0 || !req.retryable() {
-            return Retry::Respond(self.give_up(&attempt.origin, now));
+            return Retry::Respond(self.give_up(now));
         }
         let target = self.origin_target(headers::split_url(req.url).2);
         let next = Attempt {
@@ -860,7 +860,7 @@ impl Gateway {
         };
         match self.route(req, next, &target, now, entropy, Some(&attempt.origin)) {
             Step::Proxy(next) => Retry::Next(next),
-            _ => Retry::Respond(self.give_up(&attempt.origin, now)),
+            _ => Retry::Respond(self.give_up(now)),
         }
     }
 
@@ -883,17 +883,12 @@ impl Gateway {
         }
     }
 
-    /// No further try after `failed` gave no answer: a 503 that says whether other origins are
-    /// up.
-    fn give_up(&self, failed: &str, now: UnixTime) -> Page {
+    /// No further try after an origin gave no answer: a 503 that says whether any origin is up.
+    /// The one that failed counts until it is marked down: one failed try on a site of one
+    /// origin (a connection reset) is that origin unavailable, not all origins down.
+    fn give_up(&self, now: UnixTime) -> Page {
         let retry_after = self.health.retry_after(now);
-        if self
-            .config
-            .origins
-            .iter()
-            .enumerate()
-            .any(|(i, o)| o.id != failed && self.health.is_up_at(i, now))
-        {
+        if (0..self.config.origins.len()).any(|i| self.health.is_up_at(i, now)) {
             Page::origin_unavailable(retry_after)
         } else {
             Page::all_down(retry_after)
@@ -3288,16 +3283,24 @@ mod tests {
         };
         assert_eq!(page.status, 503);
         assert!(page.headers.contains(&("retry-after".into(), "25".into())));
-        // Two down, the retry finds none: still a clear 503.
-        let mut gw = gateway(&[]);
+        // Two down, the retry finds none: still a clear 503. The origin that failed is not
+        // down yet (one failure of HEALTH_FAILURES): its request's origin is unavailable, not
+        // all origins down; once its failures mark it down, all are.
+        let mut gw = gateway(&[("HEALTH_FAILURES", "2")]);
         let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
         for id in ["a", "b", "c"].into_iter().filter(|id| *id != a.origin) {
             gw.health_mut().mark_down(id, NOW);
         }
+        let page = |r: Retry| match r {
+            Retry::Respond(Page {
+                status: 503, body, ..
+            }) => body,
+            other => panic!("{other:?}"),
+        };
         let r = gw.retry(&get(&[]), &a, NOW, &Entropy::default());
-        assert!(
-            matches!(r, Retry::Respond(Page { status: 503, ref body, .. }) if body.contains("all origins are down"))
-        );
+        assert!(page(r).contains("the origin server for this request is unavailable"));
+        let r = gw.retry(&get(&[]), &a, NOW, &Entropy::default());
+        assert!(page(r).contains("all origins are down"));
     }
 
     /// The shared snapshot of a cron run at `NOW` whose probes of the origins in `down` got a
