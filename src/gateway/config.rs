@@ -1600,6 +1600,18 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// The entry module's list of settings (src/gateway/worker/entry.mjs warns of any other text
+    /// variable, a misspelt name) is this one.
+    #[test]
+    fn the_entry_module_knows_every_setting() {
+        let entry = include_str!("worker/entry.mjs");
+        let (_, list) = entry.split_once("// settings:begin").unwrap();
+        let (list, _) = list.split_once("// settings:end").unwrap();
+        let listed: std::collections::BTreeSet<&str> = list.split('"').skip(1).step_by(2).collect();
+        let read: std::collections::BTreeSet<&str> = names::ALL.into_iter().collect();
+        assert_eq!(listed, read);
+    }
+
     /// docs/gateway.md's table of settings names every setting the gateway reads and no other:
     /// operators configure from it (a setting it leaves out is one nobody finds; one the
     /// gateway does not read is ignored without a word).

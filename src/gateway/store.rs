@@ -54,6 +54,15 @@ pub fn binding(kind: StoreKind) -> &'static str {
     }
 }
 
+/// A method the binding of a `STORE` kind has (a KV namespace's `put`, a Durable Object
+/// namespace's `idFromName`) and the other kind has not.
+pub fn binding_method(kind: StoreKind) -> &'static str {
+    match kind {
+        StoreKind::Kv => "put",
+        StoreKind::Durable => "idFromName",
+    }
+}
+
 /// The session of a request, as loaded before it goes to the origin.
 #[derive(Debug)]
 pub struct Loaded {

@@ -355,6 +355,10 @@ describe("gateway on wrangler dev", { concurrency: false }, () => {
     const post = await gw.request("/form", new Jar(), { method: "POST", body: "x=1" });
     assert.equal(post.status, 503);
     assert.ok(post.headers.get("retry-after"));
+    // A failed try that marks its origin down says so; one that does not but leaves the client
+    // a 503 (the last origin tried) says that.
+    assert.match(gw.log, /origin "[abc]" unreachable \([^\n]*\); marked down/);
+    assert.match(await gw.logged(/; answered 503/), /origin "[abc]" unreachable \([^\n]*\); answered 503/);
   });
 });
 
@@ -408,7 +412,7 @@ describe("a health path every origin answers 404 to", () => {
 });
 
 describe("misconfigured gateway", () => {
-  test("invalid configuration gives a generic 500 page, logged once naming the setting, never a crash", async () => {
+  test("invalid configuration gives a generic 500 page, logged at each request naming the setting, never a crash", async () => {
     const bad = new Gateway([{ id: "a", url: "http://127.0.0.1:9" }], {
       vars: { AFFINITY_IDLE_SECONDS: "ninety" },
     });
@@ -421,11 +425,37 @@ describe("misconfigured gateway", () => {
         assert.doesNotMatch(r.text, /AFFINITY_IDLE_SECONDS/, "settings are for the log, not for clients");
         assert.doesNotMatch(r.text, new RegExp(JSON.parse(bad.secrets.SESSION_KEYS)[0].secret));
       }
+      // Each request logs it (an operator who runs `wrangler tail` after seeing the 500, as the
+      // page says, sees why; it was logged at the instance's first request only).
       const line = /invalid configuration: AFFINITY_IDLE_SECONDS: "ninety" is not a whole number/g;
-      const logged = (await bad.logged(line)).match(line) || [];
-      assert.equal(logged.length, 1, bad.log);
+      const count = async () => ((await bad.logged(line)).match(line) || []).length;
+      const before = await count();
+      assert.ok(before >= 3, bad.log);
+      assert.equal((await bad.request("/more")).status, 500);
+      assert.equal(await count(), before + 1, bad.log);
     } finally {
       await bad.stop();
+    }
+  });
+
+  test("a variable that is no setting (a misspelt STORE) is named in a warning, once per instance, its value never", async () => {
+    // The configuration reads its settings by name: `STROE = "kv"` left the store off, and a
+    // lowercase `origin_timeout_ms` the timeout unset, without a word.
+    const own = await startOrigins(["w"]);
+    const g = new Gateway(own, { vars: { STROE: "kv", origin_timeout_ms: "5000" }, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
+    await g.start();
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await g.request(`/w/${i}`)).status, 200);
+      for (const name of ["STROE", "origin_timeout_ms", "SECERT_TOKEN"]) {
+        const line = new RegExp(`the variable ${name} is no setting of the gateway and is ignored`, "g");
+        assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
+      }
+      assert.doesNotMatch(g.log, /hunter2|5000/);
+      // Settings and bindings are not named.
+      assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH) /);
+    } finally {
+      await g.stop();
+      await Promise.all(own.map((o) => o.kill()));
     }
   });
 
@@ -652,6 +682,9 @@ for (const store of ["none", "durable"]) describe(`ORIGIN_TIMEOUT_MS, STORE = "$
     const entry = (await timed.health()).origins.find((o) => o.id === "h");
     assert.equal(entry.up, true, JSON.stringify(entry));
     assert.equal(entry.passiveDownUntil, null, JSON.stringify(entry));
+    // Each 504 is in the log (no mark, no retry: it was logged nowhere).
+    const line = /origin "h" too slow \(no answer within 500 ms \(ORIGIN_TIMEOUT_MS\)\); answered 504/g;
+    assert.equal(((await timed.logged(line)).match(line) || []).length, 2, timed.log.slice(-3000));
   });
 
   test("an upload slower than the setting is not cut: the wait counts from its last byte", async () => {

@@ -341,6 +341,39 @@ for (const [kind, binding] of [["kv", "SESSIONS"], ["durable", "SESSION_OBJECTS"
   });
 }
 
+// Bound, but not as its kind: the KV name bound to a Durable Object namespace and the other way
+// round (or a [vars] text of the name). Each kind passed the start check (an object), then every
+// store call failed and was logged, while origins were told `x-session-store: ok`.
+const SWAPPED = [
+  `[[kv_namespaces]]`,
+  `binding = "SESSION_OBJECTS"`,
+  `id = "swapped-test"`,
+  `[[durable_objects.bindings]]`,
+  `name = "SESSIONS"`,
+  `class_name = "EdgeSessionObject"`,
+  `[[migrations]]`,
+  `tag = "v1"`,
+  `new_sqlite_classes = ["EdgeSessionObject"]`,
+];
+for (const [kind, binding, method, vars, toml] of [
+  ["kv", "SESSIONS", "put", {}, SWAPPED],
+  ["durable", "SESSION_OBJECTS", "idFromName", {}, SWAPPED],
+  ["kv", "SESSIONS", "put", { SESSIONS: "sessions" }, []],
+]) {
+  test(`STORE=${kind} with ${binding} bound ${toml.length ? "as the other kind" : "as a [vars] text"}: refused at start, naming ${method}`, async () => {
+    const gw = new Gateway(origins, { vars: { STORE: kind, ...vars }, toml });
+    await gw.start();
+    try {
+      const r = await gw.request("/", new Jar());
+      assert.equal(r.status, 500, r.text);
+      const line = new RegExp(`invalid configuration: STORE: needs the binding ${binding}, with its ${method} \\(see wrangler.toml\\)`);
+      assert.match(await gw.logged(line), line);
+    } finally {
+      await gw.stop();
+    }
+  });
+}
+
 describe("a failing store degrades, never fails", { concurrency: false }, () => {
   // The same keys everywhere: a working gateway hands out a session-id cookie (with data), which
   // is then presented to gateways whose store fails.

@@ -35,12 +35,49 @@ function call(handler, arg, env, ctx) {
   return out instanceof Promise ? out.then(undefined, critical) : out;
 }
 
+// The gateway's settings (src/gateway/config.rs, `names::ALL`: a unit test keeps the two lists
+// alike). The configuration reads these names only: any other text variable (a misspelt
+// `STROE`, `ORIGIN_TIMEOUT`, a lowercase `store`) would be ignored without a word, and with it
+// the store, the timeout... So the first request and cron run of an instance log each such name
+// once, a warning rather than a refusal: a worker may carry variables of its own. Only names are
+// logged, never values (a secret may be among them).
+// settings:begin
+const SETTINGS = new Set([
+  "ORIGINS", "SESSION_KEYS", "AFFINITY_SECRET", "AFFINITY_PREVIOUS_SECRETS", "AFFINITY_MODE",
+  "AFFINITY_PARAM", "AFFINITY_HEADER", "AFFINITY_FAILOVER", "AFFINITY_TTL_SECONDS",
+  "AFFINITY_IDLE_SECONDS", "AFFINITY_COOKIE", "SESSION_COOKIE", "SESSION_TTL_SECONDS",
+  "SESSION_LEEWAY_SECONDS", "SESSION_REFRESH_AFTER", "SESSION_MAX_LIFETIME_SECONDS",
+  "SESSION_FORMAT", "SESSION_JWT_ISSUER", "SESSION_JWT_AUDIENCE", "COOKIE_SAMESITE", "HEALTH_PATH",
+  "HEALTH_FAILURES", "HEALTH_DOWN_SECONDS", "HEALTH_MAX_AGE_SECONDS", "HEALTH_CACHE_SECONDS",
+  "PROBE_TIMEOUT_MS", "ORIGIN_TIMEOUT_MS", "OPERATOR_TOKEN", "MAX_REQUEST_HEADER_BYTES",
+  "DIRECTIVE_NONCE", "STORE", "STORE_COOKIE", "STORE_IDLE_SECONDS", "STORE_ABSOLUTE_SECONDS",
+  "STORE_TOUCH_SECONDS", "STORE_MAX_DATA_BYTES", "STORE_TIMEOUT_MS", "STORE_TESTS",
+  "ORIGIN_ASSERTION", "ORIGIN_ASSERTION_KEY", "ORIGIN_ASSERTION_ISSUER", "DBSC",
+  "DBSC_BOUND_SECONDS", "DBSC_COOKIE",
+]);
+// settings:end
+let checked = false;
+
+function warnUnknown(env) {
+  checked = true;
+  for (const name of Object.keys(env)) {
+    if (typeof env[name] === "string" && !SETTINGS.has(name)) {
+      console.warn(
+        `edge-session gateway: the variable ${name} is no setting of the gateway and is ignored ` +
+          "(misspelt? the settings: docs/gateway.md)",
+      );
+    }
+  }
+}
+
 export default {
   fetch(request, env, ctx) {
+    if (!checked) warnUnknown(env);
     return call(handlers.fetch, request, env, ctx);
   },
 
   scheduled(event, env, ctx) {
+    if (!checked) warnUnknown(env);
     return call(handlers.scheduled, event, env, ctx);
   },
 };

@@ -95,7 +95,8 @@ fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
     })
 }
 
-/// This instance's gateway, built on first use.
+/// This instance's gateway, built on first use (a configuration refused is logged by its
+/// callers, [`refused`]).
 fn gateway(env: &Env) -> Result<Shared, ConfigError> {
     STATE.with(|cell| {
         let Ok(mut slot) = cell.try_borrow_mut() else {
@@ -112,25 +113,28 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
             .and_then(fetchable)
             .and_then(Gateway::new)
             .map(|g| Rc::new(RefCell::new(g)));
-        if let Err(e) = &built {
-            console_error!("edge-session gateway: invalid configuration: {e}");
-        }
         *slot = Some(built.clone());
         built
     })
 }
 
-/// `config` when the binding its `STORE` names is there (an object: not a `[vars]` text of its
-/// name). Without it every request would be
+/// `config` when the binding its `STORE` names is there, and of its kind: a KV namespace (its
+/// `put`) or a Durable Object namespace (its `idFromName`), not a `[vars]` text or table of its
+/// name nor a binding of the other kind (each store call would fail, every request logging
+/// it, while the origins were told sessions were kept). Without it every request would be
 /// served without its session data, and no revocation checked, for good: not an outage (those
 /// degrade) but a setting missing, refused as one.
 fn bound(config: GatewayConfig, env: &Env) -> Result<GatewayConfig, ConfigError> {
-    match config.store.as_ref().map(|s| store::binding(s.kind)) {
-        Some(name) if !binding(env, name).is_object() => Err(ConfigError {
+    let Some(kind) = config.store.as_ref().map(|s| s.kind) else {
+        return Ok(config);
+    };
+    let (name, method) = (store::binding(kind), store::binding_method(kind));
+    match js_sys::Reflect::get(&binding(env, name), &JsValue::from_str(method)) {
+        Ok(m) if m.is_function() => Ok(config),
+        _ => Err(ConfigError {
             setting: "STORE",
-            message: format!("needs the binding {name} (see wrangler.toml)"),
+            message: format!("needs the binding {name}, with its {method} (see wrangler.toml)"),
         }),
-        _ => Ok(config),
     }
 }
 
@@ -223,6 +227,14 @@ fn later(handler: impl std::future::Future<Output = Answer> + 'static) -> JsValu
     promise(Box::pin(handler))
 }
 
+/// The answer to a request (and the cron run) of an instance whose configuration is refused:
+/// logged each time, not only at the first, so that whoever runs `wrangler tail` after seeing
+/// the 500 page, as it says to, sees why.
+fn refused(e: &ConfigError) -> JsValue {
+    console_error!("edge-session gateway: invalid configuration: {e}");
+    reply(http::page(&Page::config_error()))
+}
+
 /// One `future_to_promise` for every kind of handler (one copy of its machinery in the wasm).
 fn promise(handler: std::pin::Pin<Box<dyn std::future::Future<Output = Answer>>>) -> JsValue {
     future_to_promise(async move { Ok(reply(handler.await)) }).into()
@@ -236,7 +248,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     let ctx = Context::new(ctx);
     let gw = match gateway(&env) {
         Ok(gw) => gw,
-        Err(_) => return reply(http::page(&Page::config_error())),
+        Err(e) => return refused(&e),
     };
     let Some(entropy) = entropy() else {
         console_error!("edge-session gateway: no randomness available");
@@ -322,6 +334,9 @@ fn route(
 /// where every instance at every location reads them.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let Ok(gw) = gateway(&env) else { return };
+    let gw = match gateway(&env) {
+        Ok(gw) => gw,
+        Err(e) => return drop(refused(&e)),
+    };
     health::probe(&gw, &env).await;
 }

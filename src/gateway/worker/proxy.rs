@@ -209,13 +209,24 @@ fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Atte
     let Some(next) = next else {
         return Err(page(&Page::internal()));
     };
-    // One line per origin going down, not one per failed request.
-    if was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false) {
+    // A line when the origin goes down (not one per request failed on its way there), and one
+    // for each request that fails for good: the client's 503 or 504 (a request with a body,
+    // never retried and never a mark, or the last origin tried) is in the log too.
+    let marked =
+        was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false);
+    // The pages of a request given up: 504 (a timeout) or 503.
+    let outcome = match &next {
+        _ if marked => "marked down",
+        Retry::Respond(p) if p.status == 504 => "answered 504",
+        Retry::Respond(_) => "answered 503",
+        Retry::Next(_) => "",
+    };
+    if !outcome.is_empty() {
         console_warn!(
-            "edge-session gateway: origin {} {} ({}); marked down",
+            "edge-session gateway: origin {} {} ({}); {outcome}",
             Quoted(&attempt.origin),
             if late { "too slow" } else { "unreachable" },
-            http::error_text(error)
+            http::error_text(error),
         );
     }
     match next {
