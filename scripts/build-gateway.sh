@@ -34,10 +34,15 @@ bin="$PWD/node_modules/.bin"
 # (`serde_json-1.0.154/src/de.rs`), not from this machine's cargo home: the same wasm whatever
 # the cargo home, and 2,064 B raw, 109 B gzipped less (`make size-check`). The standard
 # library's stay `/rustc/<commit>/library/...`, as it was built: a remap does not reach them.
-remap=""
+# Before the registry is unpacked (a first build on a fresh machine) the glob matches nothing:
+# its parent is remapped then (`index.crates.io-<hash>/serde_json-...`), the later, more precise
+# flags win where they match.
+shopt -s nullglob
+remap=" --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/="
 for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
   remap+=" --remap-path-prefix=$dir="
 done
+shopt -u nullglob
 export RUSTFLAGS="-C target-feature=+simd128$remap${RUSTFLAGS:+ $RUSTFLAGS}"
 WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \
   "${CARGO_HOME:-$HOME/.cargo}/bin/worker-build" --profile gateway --out-dir "$out" . \
