@@ -423,6 +423,17 @@ impl GatewayConfig {
         };
 
         let operator_token = var(OPERATOR_TOKEN);
+        // Whether `text` is a signing secret: compared as the bytes it decodes to, so that no
+        // other spelling the keys accept (padded, as `openssl rand -base64 32` prints it, or in
+        // the standard alphabet) passes.
+        let signing_secret = |text: &str| {
+            let bytes = |text: &str| Secret::from_base64(text).ok().map(|s| s.expose().to_vec());
+            let presented = bytes(text);
+            (tokens.config.keys.iter().map(|k| &k.secret))
+                .chain([&affinity.config.secret])
+                .chain(&affinity.config.previous_secrets)
+                .any(|s| s.trim() == text || (presented.is_some() && bytes(s) == presented))
+        };
         if let Some(token) = &operator_token {
             // No comma: the runtime joins two Authorization headers with `, `, and the token is
             // found among them by cutting there (it must never reach an origin).
@@ -435,22 +446,23 @@ impl GatewayConfig {
                 ));
             }
             // The token goes to whatever watches /__edge/health: a signing secret as the token
-            // would let its holder sign sessions and affinity values. Compared as the bytes it
-            // decodes to, so that no other spelling the keys accept (padded, as `openssl rand
-            // -base64 32` prints it, or in the standard alphabet) passes.
-            let mut secrets = (tokens.config.keys.iter().map(|k| &k.secret))
-                .chain([&affinity.config.secret])
-                .chain(&affinity.config.previous_secrets);
-            let bytes = |text: &str| Secret::from_base64(text).ok().map(|s| s.expose().to_vec());
-            let presented = bytes(token);
-            if secrets.any(|s| s.trim() == token || (presented.is_some() && bytes(s) == presented))
-            {
+            // would let its holder sign sessions and affinity values.
+            if signing_secret(token) {
                 return Err(ConfigError::new(
                     OPERATOR_TOKEN,
                     "must not be a secret of SESSION_KEYS, AFFINITY_SECRET or \
                      AFFINITY_PREVIOUS_SECRETS: whoever holds the token could sign sessions",
                 ));
             }
+        }
+        // A key id travels in every session cookie (a JWT's kid header): never a secret.
+        if (tokens.config.keys.iter())
+            .any(|k| signing_secret(&k.id) || operator_token.as_ref() == Some(&k.id))
+        {
+            return Err(ConfigError::new(
+                SESSION_KEYS,
+                "a key id is a secret, a key's, an affinity one or OPERATOR_TOKEN: ids are public",
+            ));
         }
         let directive_nonce = match var(DIRECTIVE_NONCE).as_deref() {
             None | Some("off") => false,
@@ -2769,6 +2781,58 @@ mod tests {
             let err = parse(&vars).unwrap_err();
             assert_eq!(err.setting, OPERATOR_TOKEN, "{vars:?}: {err}");
         }
+    }
+
+    /// A key id travels in every session cookie, an ORIGIN_ASSERTION_KEY kid in the public
+    /// JWKS: one that is a signing secret (an affinity one too, in any spelling the keys take)
+    /// or the operator token is refused, naming SESSION_KEYS without quoting it.
+    #[test]
+    fn no_key_id_is_a_secret() {
+        let session = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let old = crate::codec::b64_encode(&[7; 32]);
+        let previous = format!(r#"["{old}"]"#);
+        let token = "operator-token-0123456789";
+        let keys = |id: &str| format!(r#"[{{"id":"{id}","secret":"{session}"}}]"#);
+        let d = crate::codec::b64_encode(&[9; 32]);
+        let jwk = |kid: &str| format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"{kid}"}}"#);
+        let (by_affinity, by_previous, by_token) = (keys(AFFINITY), keys(&old), keys(token));
+        for (vars, secret) in [
+            (
+                vec![
+                    (AFFINITY_SECRET, AFFINITY),
+                    (SESSION_KEYS, by_affinity.as_str()),
+                ],
+                AFFINITY,
+            ),
+            (
+                vec![
+                    (AFFINITY_SECRET, AFFINITY),
+                    (AFFINITY_PREVIOUS_SECRETS, previous.as_str()),
+                    (SESSION_KEYS, by_previous.as_str()),
+                ],
+                old.as_str(),
+            ),
+            (
+                vec![(OPERATOR_TOKEN, token), (SESSION_KEYS, by_token.as_str())],
+                token,
+            ),
+        ] {
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.setting, SESSION_KEYS, "{vars:?}: {err}");
+            assert!(err.to_string().contains("ids are public"), "{err}");
+            assert!(!err.to_string().contains(secret), "{err}");
+        }
+        // Ids of their own are taken.
+        let own = jwk("ops-1");
+        let k1 = keys("k1");
+        assert!(parse(&[
+            (AFFINITY_SECRET, AFFINITY),
+            (OPERATOR_TOKEN, token),
+            (SESSION_KEYS, k1.as_str()),
+            (ORIGIN_ASSERTION, "EdDSA"),
+            (ORIGIN_ASSERTION_KEY, own.as_str()),
+        ])
+        .is_ok());
     }
 
     /// `Debug` of the checked settings (what a `{:?}` in a log line would print) shows no

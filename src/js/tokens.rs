@@ -11,7 +11,7 @@ use crate::token::{SessionTokens as Core, Verified};
 const TS_TYPES: &'static str = r#"
 /** A key of the keyring: the first key signs, all keys verify. */
 export interface KeyConfig {
-  /** Key id carried in each token: 1 to 64 characters of A-Z a-z 0-9 . _ - */
+  /** Key id carried in each token: 1 to 64 characters of A-Z a-z 0-9 . _ -; public, so one that is a secret of the keys is refused. */
   id: string;
   /** base64url secret, at least 32 bytes once decoded. */
   secret: string;

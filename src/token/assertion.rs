@@ -215,6 +215,10 @@ impl AssertionKey {
             .filter(|k| crate::keys::valid_key_id(k))
             .ok_or_else(|| bad("needs a \"kid\" of 1 to 64 characters A-Z a-z 0-9 . _ -"))?;
         let d = text_of("d").ok_or_else(|| bad("needs the private member \"d\""))?;
+        // The kid is published (the JWKS, every assertion's header): never the private key.
+        if kid == d {
+            return Err(bad("the \"kid\" is the private key \"d\": a kid is public"));
+        }
         // Decoded in constant time, as secrets are.
         let private: [u8; 32] = crate::keys::decode_ct(&d, crate::keys::URL_ALPHABET)
             .and_then(|bytes| bytes.try_into().ok())
@@ -868,6 +872,12 @@ mod tests {
             Alg::ES256,
         );
         assert_eq!(e.code(), "invalid_config");
+        // The private key pasted as the kid too: the kid is published in the JWKS.
+        let e = refuse(
+            &format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"{d}"}}"#),
+            Alg::EdDSA,
+        );
+        assert!(e.to_string().contains("a kid is public"), "{e}");
     }
 
     #[test]
