@@ -16,15 +16,17 @@ pub const MAX_TIME: UnixTime = (1 << 53) - 1;
 /// (ECMAScript's time values end 8.64e15 ms after the epoch).
 pub const MAX_CLOCK: UnixTime = 8_640_000_000_000;
 
-/// The latest `now` a caller may give (signing, routing, revoking, verifying from JavaScript):
-/// 10^11 seconds, the year 5138. Today's time in milliseconds (about 1.8 × 10^12, what
-/// `Date.now()` gives and jose takes) is past it, and so refused with `invalid_config` (setting
-/// `now`) rather than signing tokens that live for ages where the `iat` is not checked (jose
-/// accepts such a JWT) or routing with times no timeout reaches.
+/// The latest `now` a caller may give to sign a session token (compact, sealed, JWT), route,
+/// revoke tokens, or to any call from JavaScript: 10^11 seconds, the year 5138. Today's time in
+/// milliseconds (about 1.8 × 10^12, what `Date.now()` gives and jose takes) is past it, and so
+/// refused with `invalid_config` (setting `now`) rather than signing tokens that live for ages
+/// where the `iat` is not checked (jose accepts such a JWT) or routing with times no timeout
+/// reaches. (The Rust store's, DBSC's and the origin assertions' calls take the caller's clock
+/// as it is given.)
 pub const LATEST_NOW: UnixTime = 100_000_000_000;
 
-/// A caller's `now` (signing, routing, revoking, verifying from JavaScript): at most
-/// [`LATEST_NOW`], else `invalid_config` about the setting `now`.
+/// A caller's `now` (signing a session token, routing, revoking, any call from JavaScript): at
+/// most [`LATEST_NOW`], else `invalid_config` about the setting `now`.
 pub(crate) fn check_now(now: UnixTime) -> Result<(), Error> {
     if now > LATEST_NOW {
         return Err(Error::config_of(
