@@ -46,7 +46,7 @@ impl EdgeSessionObject {
     /// success, it would leave what expired stored, with no alarm left to end it.
     pub async fn alarm(&self) -> Result<JsValue, JsValue> {
         if let Err(e) = object_alarm(&self.storage()?).await {
-            worker::console_warn!("edge-session store object: alarm failed: {e}");
+            log_warn!("edge-session store object: alarm failed: {e}");
             return Err(js_sys::Error::new(&format!("alarm failed: {e}")).into());
         }
         ok("")

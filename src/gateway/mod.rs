@@ -27,6 +27,46 @@
 //!   the HTTP conversions, the proxied request's I/O, the operator endpoints' I/O, the DBSC
 //!   endpoints' I/O (WebCrypto, single use of a challenge), and the KV snapshot and cron probes.
 
+/// Writes `line` to the worker's log (`wrangler tail`, Workers Logs) at `level`: 2
+/// `console.error`, 1 `console.warn`, 0 `console.log`. One copy of that code, which worker's
+/// `console_error!`, `console_warn!` and `console_log!` repeat at each of their call sites;
+/// `log_error!`, `log_warn!` and `log_info!` call it.
+#[cfg(feature = "gateway")]
+#[inline(never)]
+fn log(level: u8, line: std::fmt::Arguments<'_>) {
+    use ::worker::web_sys::console;
+    let line = ::worker::wasm_bindgen::JsValue::from(line.to_string());
+    match level {
+        2 => console::error_1(&line),
+        1 => console::warn_1(&line),
+        _ => console::log_1(&line),
+    }
+}
+
+/// `console.error` of a formatted line ([`log`]).
+#[cfg(feature = "gateway")]
+macro_rules! log_error {
+    ($($t:tt)*) => {
+        $crate::gateway::log(2, format_args!($($t)*))
+    };
+}
+
+/// `console.warn` of a formatted line ([`log`]).
+#[cfg(feature = "gateway")]
+macro_rules! log_warn {
+    ($($t:tt)*) => {
+        $crate::gateway::log(1, format_args!($($t)*))
+    };
+}
+
+/// `console.log` of a formatted line ([`log`]).
+#[cfg(feature = "gateway")]
+macro_rules! log_info {
+    ($($t:tt)*) => {
+        $crate::gateway::log(0, format_args!($($t)*))
+    };
+}
+
 pub mod assertion;
 #[cfg(test)]
 mod combinations;

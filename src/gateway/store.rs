@@ -54,11 +54,12 @@ pub fn binding(kind: StoreKind) -> &'static str {
     }
 }
 
-/// A method the binding of a `STORE` kind has (a KV namespace's `put`, a Durable Object
-/// namespace's `idFromName`) and the other kind has not.
+/// A method the binding of a `STORE` kind has and no other binding has: a KV namespace's
+/// `getWithMetadata` (an R2 bucket has `put` and `get` too), a Durable Object namespace's
+/// `idFromName`.
 pub fn binding_method(kind: StoreKind) -> &'static str {
     match kind {
-        StoreKind::Kv => "put",
+        StoreKind::Kv => "getWithMetadata",
         StoreKind::Durable => "idFromName",
     }
 }

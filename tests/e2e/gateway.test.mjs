@@ -442,15 +442,16 @@ describe("misconfigured gateway", () => {
     // The configuration reads its settings by name: `STROE = "kv"` left the store off, and a
     // lowercase `origin_timeout_ms` the timeout unset, without a word.
     const own = await startOrigins(["w"]);
-    const g = new Gateway(own, { vars: { STROE: "kv", origin_timeout_ms: "5000" }, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
+    const vars = { STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" } };
+    const g = new Gateway(own, { vars, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
     await g.start();
     try {
       for (let i = 0; i < 3; i++) assert.equal((await g.request(`/w/${i}`)).status, 200);
-      for (const name of ["STROE", "origin_timeout_ms", "SECERT_TOKEN"]) {
+      for (const name of ["STROE", "origin_timeout_ms", "SECERT_TOKEN", "ORIGIN_TIMEOUT", "AFFINITY", "DBSC_ON"]) {
         const line = new RegExp(`the variable ${name} is no setting of the gateway and is ignored`, "g");
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
-      assert.doesNotMatch(g.log, /hunter2|5000/);
+      assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"/);
       // Settings and bindings are not named.
       assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH) /);
     } finally {

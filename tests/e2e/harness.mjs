@@ -198,7 +198,9 @@ export class Gateway {
       `crons = ["* * * * *"]`,
       ...this.toml,
       `[vars]`,
-      ...Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`),
+      // A value is written as a TOML string, or as it is given with `{ toml: "5000" }` (a TOML
+      // number, table or array: what the runtime then hands the worker is no text).
+      ...Object.entries(vars).map(([k, v]) => `${k} = ${v?.toml ?? JSON.stringify(String(v))}`),
     ].join("\n");
     writeFileSync(join(this.dir, "wrangler.toml"), toml + "\n");
     writeFileSync(

@@ -356,11 +356,13 @@ const SWAPPED = [
   `new_sqlite_classes = ["EdgeSessionObject"]`,
 ];
 for (const [kind, binding, method, vars, toml] of [
-  ["kv", "SESSIONS", "put", {}, SWAPPED],
+  ["kv", "SESSIONS", "getWithMetadata", {}, SWAPPED],
   ["durable", "SESSION_OBJECTS", "idFromName", {}, SWAPPED],
-  ["kv", "SESSIONS", "put", { SESSIONS: "sessions" }, []],
+  ["kv", "SESSIONS", "getWithMetadata", { SESSIONS: "sessions" }, []],
+  // An R2 bucket has put and get as KV has: its writes took the session data nowhere.
+  ["kv", "SESSIONS", "getWithMetadata", {}, [`[[r2_buckets]]`, `binding = "SESSIONS"`, `bucket_name = "sessions-r2"`]],
 ]) {
-  test(`STORE=${kind} with ${binding} bound ${toml.length ? "as the other kind" : "as a [vars] text"}: refused at start, naming ${method}`, async () => {
+  test(`STORE=${kind} with ${binding} bound ${toml.length ? `as ${toml[0]}` : "as a [vars] text"}: refused at start, naming ${method}`, async () => {
     const gw = new Gateway(origins, { vars: { STORE: kind, ...vars }, toml });
     await gw.start();
     try {

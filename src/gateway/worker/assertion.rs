@@ -7,7 +7,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use worker::console_error;
 use worker::wasm_bindgen::JsValue;
 
 use super::http::{self, page};
@@ -132,7 +131,7 @@ pub(super) async fn jwks_response(gw: &Shared) -> Answer {
     match signer(gw).await {
         Ok(s) => page(&assertion::jwks_page(s.jwks.clone())),
         Err(e) => {
-            console_error!(
+            log_error!(
                 "edge-session gateway: ORIGIN_ASSERTION keys: {}",
                 http::error_text(&e)
             );

@@ -1,8 +1,6 @@
 //! The I/O of the DBSC endpoints (see [`crate::gateway::dbsc`], which decides everything):
 //! WebCrypto verifies a proof's signature, then the store records its challenge once.
 
-use worker::console_error;
-
 use super::http::{self, page};
 use super::{Answer, Store};
 use crate::error::Error;
@@ -20,7 +18,7 @@ pub(super) async fn answer(decision: Decision, store: Option<Store>, now: UnixTi
     };
     let verified = webcrypto::verify_device(&pending.key, &pending.signature, &pending.input).await;
     if let Err(e) = &verified {
-        console_error!(
+        log_error!(
             "edge-session gateway: DBSC: WebCrypto failed: {}",
             http::error_text(e)
         );
@@ -34,7 +32,7 @@ pub(super) async fn answer(decision: Decision, store: Option<Store>, now: UnixTi
                 .err()
                 .filter(|e| **e != Error::ChallengeReused)
             {
-                console_error!("edge-session gateway: DBSC: challenge not recorded: {e}");
+                log_error!("edge-session gateway: DBSC: challenge not recorded: {e}");
             }
             Some(used)
         }

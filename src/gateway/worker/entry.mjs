@@ -36,11 +36,13 @@ function call(handler, arg, env, ctx) {
 }
 
 // The gateway's settings (src/gateway/config.rs, `names::ALL`: a unit test keeps the two lists
-// alike). The configuration reads these names only: any other text variable (a misspelt
-// `STROE`, `ORIGIN_TIMEOUT`, a lowercase `store`) would be ignored without a word, and with it
-// the store, the timeout... So the first request and cron run of an instance log each such name
-// once, a warning rather than a refusal: a worker may carry variables of its own. Only names are
-// logged, never values (a secret may be among them).
+// alike). The configuration reads these names only: any other variable (a misspelt `STROE`,
+// `ORIGIN_TIMEOUT = 5000`, a lowercase `store`) would be ignored without a word, and with it the
+// store, the timeout... So the first request and cron run of an instance log each such name
+// once, a warning rather than a refusal: a worker may carry variables of its own. A variable is
+// a text (vars, secrets) or what wrangler.toml's [vars] parse to (a number, a boolean, a table or
+// a list); bindings (KV, Durable Objects, services...) are instances of the runtime's classes,
+// never named. Only names are logged, never values (a secret may be among them).
 // settings:begin
 const SETTINGS = new Set([
   "ORIGINS", "SESSION_KEYS", "AFFINITY_SECRET", "AFFINITY_PREVIOUS_SECRETS", "AFFINITY_MODE",
@@ -61,7 +63,11 @@ let checked = false;
 function warnUnknown(env) {
   checked = true;
   for (const name of Object.keys(env)) {
-    if (typeof env[name] === "string" && !SETTINGS.has(name)) {
+    const v = env[name];
+    const variable =
+      typeof v === "string" || typeof v === "number" || typeof v === "boolean" || Array.isArray(v) ||
+      (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype);
+    if (variable && !SETTINGS.has(name)) {
       console.warn(
         `edge-session gateway: the variable ${name} is no setting of the gateway and is ignored ` +
           "(misspelt? the settings: docs/gateway.md)",

@@ -5,7 +5,7 @@ use worker::js_sys::{self, Promise};
 use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_log, console_warn, Context, Env};
+use worker::{Context, Env};
 
 use super::http::error_text;
 use super::{binding, now, with, Shared};
@@ -37,7 +37,7 @@ pub(super) async fn read_shared(env: &Env, within_ms: u32) -> Option<Option<Snap
     match settle("health", kv.get(KV_KEY), within_ms).await {
         Ok(value) => Some(value.as_string().as_deref().and_then(Snapshot::parse)),
         Err(e) => {
-            console_warn!(
+            log_warn!(
                 "edge-session gateway: reading shared health from KV failed: {}",
                 e.detail()
             );
@@ -117,7 +117,7 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
         };
         snapshot.origins.insert(id, probe);
     }
-    console_log!(
+    log_info!(
         "edge-session gateway: probed {} origins, down: [{}]",
         snapshot.origins.len(),
         (snapshot.down().iter())
@@ -137,14 +137,14 @@ pub(super) async fn probe(gw: &Shared, env: &Env) {
                     Err(e) => Err(e),
                 };
                 if let Err(e) = written {
-                    console_error!(
+                    log_error!(
                         "edge-session gateway: writing shared health to KV failed: {}",
                         error_text(&e)
                     );
                 }
             }
         }
-        None => console_warn!(
+        None => log_warn!(
             "edge-session gateway: no KV binding {KV_BINDING}; health results stay in this instance"
         ),
     }

@@ -10,8 +10,8 @@
 //! - `health`: the shared health snapshot in KV, read and refreshed, and the cron probes.
 //!
 //! Per worker instance it keeps one [`Gateway`] (built on the first request; a configuration
-//! error is logged once, naming the setting, and answered with a generic 500 page) and one
-//! session store. No `RefCell` borrow is ever held across an `.await`, so concurrent requests
+//! error is logged at each request, naming the setting, and answered with a generic 500 page)
+//! and one session store. No `RefCell` borrow is ever held across an `.await`, so concurrent requests
 //! in one instance cannot collide.
 
 mod assertion;
@@ -31,7 +31,7 @@ use worker::js_sys::Promise;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::web_sys;
-use worker::{console_error, console_warn, event, Context, Env, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
 
 use super::config::{ConfigError, GatewayConfig, StoreKind, StoreSettings};
 use super::headers;
@@ -84,7 +84,7 @@ fn session_store(gw: &Shared, env: &Env) -> Option<Store> {
             match Sessions::new(store, &ring, settings.sessions.clone()) {
                 Ok(sessions) => Some(Rc::new((sessions, settings))),
                 Err(e) => {
-                    console_error!("edge-session gateway: session store: {e}");
+                    log_error!("edge-session gateway: session store: {e}");
                     None
                 }
             }
@@ -119,8 +119,8 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
 }
 
 /// `config` when the binding its `STORE` names is there, and of its kind: a KV namespace (its
-/// `put`) or a Durable Object namespace (its `idFromName`), not a `[vars]` text or table of its
-/// name nor a binding of the other kind (each store call would fail, every request logging
+/// `getWithMetadata`) or a Durable Object namespace (its `idFromName`), not a `[vars]` text or
+/// table of its name nor a binding of another kind (each store call would fail, every request logging
 /// it, while the origins were told sessions were kept). Without it every request would be
 /// served without its session data, and no revocation checked, for good: not an outage (those
 /// degrade) but a setting missing, refused as one.
@@ -209,7 +209,7 @@ fn reply(result: Answer) -> JsValue {
         Ok(response) => return response.into(),
         Err(e) => e,
     };
-    console_error!("edge-session gateway: {}", http::error_line(&error));
+    log_error!("edge-session gateway: {}", http::error_line(&error));
     match http::page(&Page::internal()) {
         Ok(response) => response.into(),
         Err(e) => js_sys::Promise::reject(&JsValue::from_str(&http::error_line(&e))).into(),
@@ -231,7 +231,7 @@ fn later(handler: impl std::future::Future<Output = Answer> + 'static) -> JsValu
 /// logged each time, not only at the first, so that whoever runs `wrangler tail` after seeing
 /// the 500 page, as it says to, sees why.
 fn refused(e: &ConfigError) -> JsValue {
-    console_error!("edge-session gateway: invalid configuration: {e}");
+    log_error!("edge-session gateway: invalid configuration: {e}");
     reply(http::page(&Page::config_error()))
 }
 
@@ -251,7 +251,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
         Err(e) => return refused(&e),
     };
     let Some(entropy) = entropy() else {
-        console_error!("edge-session gateway: no randomness available");
+        log_error!("edge-session gateway: no randomness available");
         return reply(http::page(&Page::internal()));
     };
     let now = now();
@@ -295,7 +295,7 @@ fn route(
     };
     // One line when this instance begins failing open, not one per request.
     if with(&gw, |g| g.health_mut().began_failing_open(now)) == Some(true) {
-        console_warn!(
+        log_warn!(
             "edge-session gateway: the cron's probes of HEALTH_PATH mark down every origin this \
              instance reaches; failing open (their result set aside until an origin passes): \
              check HEALTH_PATH with curl on each origin"

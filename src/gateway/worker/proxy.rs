@@ -6,7 +6,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{console_error, console_warn, web_sys, Context};
+use worker::{web_sys, Context};
 
 use super::assertion;
 use super::http::{self, page};
@@ -140,7 +140,7 @@ fn failed(waiting: JsValue, error: JsValue) -> JsValue {
 
 /// A request for the origin could not be made: not the origin's fault, not marked down.
 fn not_built(e: &JsValue) -> Answer {
-    console_error!(
+    log_error!(
         "edge-session gateway: building the origin request failed: {}",
         http::error_text(e)
     );
@@ -162,7 +162,7 @@ pub(super) async fn run(
     let mut body = body;
     loop {
         if let Err(e) = assertion::add(gw, &mut attempt, now).await {
-            console_error!("edge-session gateway: signing the origin assertion failed: {e}");
+            log_error!("edge-session gateway: signing the origin assertion failed: {e}");
             return page(&Page::internal());
         }
         // Over the limit with the gateway's headers (session data, assertion): never sent.
@@ -210,19 +210,20 @@ fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Atte
         return Err(page(&Page::internal()));
     };
     // A line when the origin goes down (not one per request failed on its way there), and one
-    // for each request that fails for good: the client's 503 or 504 (a request with a body,
-    // never retried and never a mark, or the last origin tried) is in the log too.
+    // for each request that fails for good: the client's 504, or 503 (the last origin tried),
+    // is in the log too. Not the 503 of a request with a body: its fetch also fails when the
+    // client aborts its upload, which is no origin's fault (and a client's to repeat).
     let marked =
         was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false);
     // The pages of a request given up: 504 (a timeout) or 503.
     let outcome = match &next {
         _ if marked => "marked down",
-        Retry::Respond(p) if p.status == 504 => "answered 504",
-        Retry::Respond(_) => "answered 503",
-        Retry::Next(_) => "",
+        Retry::Respond(page) if page.status == 504 => "answered 504",
+        Retry::Respond(_) if !p.has_body => "answered 503",
+        _ => "",
     };
     if !outcome.is_empty() {
-        console_warn!(
+        log_warn!(
             "edge-session gateway: origin {} {} ({}); {outcome}",
             Quoted(&attempt.origin),
             if late { "too slow" } else { "unreachable" },
@@ -259,14 +260,14 @@ async fn load(
     let (revocation, l) = futures_util::future::join(revocation, load).await;
     if let Some(answer) = revocation {
         if let Some(e) = with(gw, |g| g.check_revocation(attempt, answer)).flatten() {
-            console_warn!("edge-session gateway: revocation check: {e}");
+            log_warn!("edge-session gateway: revocation check: {e}");
         }
     }
     // The stored session's owner is read after the revocation check: a revoked token's
     // subject owns nothing, not even a session its user began after the revocation.
     let l = l.bind_request(sessions, attempt, now);
     if let Err(e) = &l.session {
-        console_warn!("edge-session gateway: session store: {e}; serving without session data");
+        log_warn!("edge-session gateway: session store: {e}; serving without session data");
     }
     attempt.headers.extend(l.origin_headers());
     l
@@ -293,7 +294,7 @@ async fn finish(
         let plan = plan.unwrap_or_default();
         let out = store::finish(sessions, settings, loaded, &plan, now).await;
         if let (Some(why), Some(page_)) = (&out.refused, out.refused_page()) {
-            console_warn!(
+            log_warn!(
                 "edge-session gateway: origin {}: {why}",
                 Quoted(&attempt.origin)
             );
@@ -301,7 +302,7 @@ async fn finish(
             return page(&page_);
         }
         if let Some(warning) = out.warning {
-            console_warn!("edge-session gateway: session store: {warning}");
+            log_warn!("edge-session gateway: session store: {warning}");
         }
         if let Some(session) = out.retry {
             // Workers KV refused the change (one write per second per key): written again
@@ -315,7 +316,7 @@ async fn finish(
                         super::now()
                     };
                     if let Err(e) = store::retry(&st.0, session, wait).await {
-                        console_warn!(
+                        log_warn!(
                             "edge-session gateway: session store: a change KV refused (one write per second per key) was dropped: {e}"
                         );
                     }
@@ -359,7 +360,7 @@ fn answer(
     match finished {
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
         Some(Err(refused)) => {
-            console_warn!(
+            log_warn!(
                 "edge-session gateway: origin {}: {}",
                 Quoted(&attempt.origin),
                 refused.body.trim()
@@ -391,7 +392,7 @@ fn send_back(
     match rewrite::html(&answer, &base, param, value) {
         Ok(rewritten) => Ok(rewritten),
         Err(e) => {
-            console_error!(
+            log_error!(
                 "edge-session gateway: rewriting an HTML answer failed: {}",
                 http::error_text(&e)
             );
