@@ -48,11 +48,13 @@ setup:
 test: setup lint msrv unit wasm-test js-test pkg-test examples-test browser-test e2e
 	@$(MAKE) --no-print-directory size-check
 
-## lint: rustfmt; clippy natively (default features; none, tests and benches too; the store)
+## lint: Cargo.lock up to date (`cargo fetch --locked`, before any command could rewrite it);
+## rustfmt; clippy natively (default features; none, tests and benches too; the store)
 ## and for wasm32 (the JS library, the gateway and its test build, the store's test build,
 ## OriginAssertions, DBSC); the docs with warnings denied (with every feature, and without: the
 ## pure core's).
 lint: setup
+	cargo fetch --locked
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
