@@ -423,9 +423,10 @@ impl GatewayConfig {
         };
 
         let operator_token = var(OPERATOR_TOKEN);
-        // Whether `text` is a signing secret: compared as the bytes it decodes to, so that no
-        // other spelling the keys accept (padded, as `openssl rand -base64 32` prints it, or in
-        // the standard alphabet) passes.
+        let assertion_keys = assertion.as_ref().map_or(&[][..], |a| &a.keys[..]);
+        // Whether `text` is a signing secret, or an assertion key's private `d`: compared as
+        // the bytes it decodes to, so that no other spelling the keys accept (padded, as
+        // `openssl rand -base64 32` prints it, or in the standard alphabet) passes.
         let signing_secret = |text: &str| {
             let bytes = |text: &str| Secret::from_base64(text).ok().map(|s| s.expose().to_vec());
             let presented = bytes(text);
@@ -433,6 +434,8 @@ impl GatewayConfig {
                 .chain([&affinity.config.secret])
                 .chain(&affinity.config.previous_secrets)
                 .any(|s| s.trim() == text || (presented.is_some() && bytes(s) == presented))
+                || (assertion_keys.iter())
+                    .any(|k| presented.as_deref() == Some(&k.private_bytes()[..]))
         };
         if let Some(token) = &operator_token {
             // No comma: the runtime joins two Authorization headers with `, `, and the token is
@@ -455,13 +458,16 @@ impl GatewayConfig {
                 ));
             }
         }
-        // A key id travels in every session cookie (a JWT's kid header): never a secret.
-        if (tokens.config.keys.iter())
-            .any(|k| signing_secret(&k.id) || operator_token.as_ref() == Some(&k.id))
+        // A key id travels in every session cookie (a JWT's kid header), an ORIGIN_ASSERTION_KEY
+        // kid in the public /.well-known/jwks.json: never a secret.
+        let kids = assertion_keys.iter().map(AssertionKey::kid);
+        if (tokens.config.keys.iter().map(|k| k.id.as_str()))
+            .chain(kids)
+            .any(|id| signing_secret(id) || operator_token.as_deref() == Some(id))
         {
             return Err(ConfigError::new(
                 SESSION_KEYS,
-                "a key id is a secret, a key's, an affinity one or OPERATOR_TOKEN: ids are public",
+                "a key id (or ORIGIN_ASSERTION_KEY kid) is a secret: ids are public",
             ));
         }
         let directive_nonce = match var(DIRECTIVE_NONCE).as_deref() {
@@ -2796,6 +2802,8 @@ mod tests {
         let d = crate::codec::b64_encode(&[9; 32]);
         let jwk = |kid: &str| format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"{kid}"}}"#);
         let (by_affinity, by_previous, by_token) = (keys(AFFINITY), keys(&old), keys(token));
+        let (k1, by_d, own) = (keys("k1"), keys(&d), jwk("ops-1"));
+        let (kid_secret, kid_token) = (jwk(session), jwk(token));
         for (vars, secret) in [
             (
                 vec![
@@ -2816,6 +2824,33 @@ mod tests {
                 vec![(OPERATOR_TOKEN, token), (SESSION_KEYS, by_token.as_str())],
                 token,
             ),
+            // An ORIGIN_ASSERTION_KEY kid is published in the JWKS: neither a session secret
+            // nor the operator token; and no session key id is the assertion key's d.
+            (
+                vec![
+                    (SESSION_KEYS, k1.as_str()),
+                    (ORIGIN_ASSERTION, "EdDSA"),
+                    (ORIGIN_ASSERTION_KEY, kid_secret.as_str()),
+                ],
+                session,
+            ),
+            (
+                vec![
+                    (OPERATOR_TOKEN, token),
+                    (SESSION_KEYS, k1.as_str()),
+                    (ORIGIN_ASSERTION, "EdDSA"),
+                    (ORIGIN_ASSERTION_KEY, kid_token.as_str()),
+                ],
+                token,
+            ),
+            (
+                vec![
+                    (SESSION_KEYS, by_d.as_str()),
+                    (ORIGIN_ASSERTION, "EdDSA"),
+                    (ORIGIN_ASSERTION_KEY, own.as_str()),
+                ],
+                d.as_str(),
+            ),
         ] {
             let err = parse(&vars).unwrap_err();
             assert_eq!(err.setting, SESSION_KEYS, "{vars:?}: {err}");
@@ -2823,8 +2858,6 @@ mod tests {
             assert!(!err.to_string().contains(secret), "{err}");
         }
         // Ids of their own are taken.
-        let own = jwk("ops-1");
-        let k1 = keys("k1");
         assert!(parse(&[
             (AFFINITY_SECRET, AFFINITY),
             (OPERATOR_TOKEN, token),

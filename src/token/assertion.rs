@@ -233,6 +233,12 @@ impl AssertionKey {
         })
     }
 
+    /// The private key's 32 bytes (for the gateway's configuration: no id may be one).
+    #[cfg(feature = "sealed")]
+    pub(crate) fn private_bytes(&self) -> &[u8; 32] {
+        &self.private
+    }
+
     /// The key id, sent as the JWS header's `kid` and published with the public key.
     pub fn kid(&self) -> &str {
         &self.kid
