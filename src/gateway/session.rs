@@ -279,7 +279,14 @@ impl SessionCookie {
         }
     }
 
-    /// The identity headers for the origin: `x-session-status` always; with a valid session
+    /// Why a session cookie was refused (`SessionCookie::Invalid`): the error code, as
+    /// `unknown_key` (a key removed too early, or one a newer deployment signs with),
+    /// `bad_signature`, `not_yet_valid` (an issuer's clock ahead) or `malformed`. No identity:
+    /// it tells the origin's logs why a visitor was logged out.
+    pub const INVALID_HEADER: &'static str = "x-session-invalid";
+
+    /// The identity headers for the origin: `x-session-status` always (with an invalid
+    /// session, `x-session-invalid` too: [`SessionCookie::INVALID_HEADER`]); with a valid session
     /// `x-session-claims` (JSON, non-ASCII escaped), and `x-session-sub` and `x-session-id` when
     /// they are header-safe text (see [`is_header_text`]): an HTTP stack would trim outer spaces
     /// and the origin would read another subject than the one signed.
@@ -288,6 +295,9 @@ impl SessionCookie {
             SessionCookie::STATUS_HEADER.to_owned(),
             self.status().to_owned(),
         )];
+        if let SessionCookie::Invalid(code) = self {
+            out.push((SessionCookie::INVALID_HEADER.into(), (*code).into()));
+        }
         if let SessionCookie::Valid {
             claims, sub, sid, ..
         } = self
@@ -924,17 +934,37 @@ mod tests {
         )
         .unwrap();
         let huge = "A".repeat(10_000);
-        for (cookie, status) in [
-            (format!("__Host-session={forged}"), "invalid"),
-            (format!("__Host-session={huge}"), "invalid"),
-            ("__Host-session=%%%".to_owned(), "invalid"),
-            ("__Host-session=".to_owned(), "invalid"),
-            (format!("__Host-session={token}"), "expired"),
-            ("unrelated=1".to_owned(), "none"),
+        for (cookie, status, why) in [
+            (
+                format!("__Host-session={forged}"),
+                "invalid",
+                Some("bad_signature"),
+            ),
+            (
+                format!("__Host-session={huge}"),
+                "invalid",
+                Some("too_large"),
+            ),
+            (
+                "__Host-session=%%%".to_owned(),
+                "invalid",
+                Some("malformed"),
+            ),
+            ("__Host-session=".to_owned(), "invalid", Some("malformed")),
+            (format!("__Host-session={token}"), "expired", None),
+            ("unrelated=1".to_owned(), "none", None),
         ] {
             let s = SessionCookie::read(&t, Some(&cookie), "__Host-session", NOW + 100_000);
             assert_eq!(s.status(), status, "{cookie:.60}");
-            assert_eq!(s.identity_headers().len(), 1);
+            // No identity: the status, and for an invalid cookie why.
+            let h = s.identity_headers();
+            let invalid = h.get(1).map(|(n, v)| (n.as_str(), v.as_str()));
+            assert_eq!(
+                invalid,
+                why.map(|w| ("x-session-invalid", w)),
+                "{cookie:.60}"
+            );
+            assert_eq!(h.len(), 1 + usize::from(why.is_some()));
         }
         // A forged cookie first does not hide a valid one after it.
         let both = format!("__Host-session={forged}; __Host-session={token}");
@@ -973,6 +1003,15 @@ mod tests {
             SessionCookie::Invalid("bad_signature")
         );
         assert_eq!(read(&["%%%", &forged]), SessionCookie::Invalid("malformed"));
+        // The origin is told why, and nothing else.
+        assert_eq!(
+            read(&["%%%", &newer]).identity_headers(),
+            [
+                ("x-session-status".into(), "invalid".into()),
+                ("x-session-invalid".into(), "unknown_key".into())
+            ]
+        );
+        assert_eq!(read(&[&expired]).identity_headers().len(), 1);
     }
 
     #[test]

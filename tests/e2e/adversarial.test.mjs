@@ -241,6 +241,10 @@ for (const kind of ["durable", "kv"]) {
       const alone = await gw.request("/", new Jar(), { headers: { cookie: `${SESSION}=${forged}` } });
       assert.equal(session(alone)["x-session-status"], "invalid", "a token signed by another key");
       assert.equal(session(alone)["x-session-sub"], undefined);
+      // The origin is told why (x-session-invalid), a forged header of the client's never.
+      assert.equal(session(alone)["x-session-invalid"], "bad_signature");
+      const spoofed = await gw.request("/", new Jar(), { headers: { "x-session-invalid": "spoofed" } });
+      assert.equal(session(spoofed)["x-session-invalid"], undefined);
       for (const cookie of [`${SESSION}=${token}; ${SESSION}=${forged}`, `${SESSION}=${forged}; ${SESSION}=${token}`]) {
         const r = await gw.request("/", new Jar(), { headers: { cookie } });
         assert.equal(r.status, 200, r.text);
@@ -342,6 +346,7 @@ for (const kind of ["durable", "kv"]) {
       const r = await gw.request("/", new Jar(), { headers: { cookie: `${SESSION}=${csrf}` } });
       assert.equal(r.status, 200, r.text);
       assert.equal(session(r)["x-session-status"], "invalid", "a csrf token is not a session");
+      assert.equal(session(r)["x-session-invalid"], "wrong_purpose");
       assert.equal(session(r)["x-session-sub"], undefined);
       // The control: the same key and purpose "session" do make a session, so the refusal above
       // is the purpose's doing.
