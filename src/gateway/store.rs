@@ -54,9 +54,10 @@ pub fn binding(kind: StoreKind) -> &'static str {
     }
 }
 
-/// A method the binding of a `STORE` kind has and no other binding has: a KV namespace's
-/// `getWithMetadata` (an R2 bucket has `put` and `get` too), a Durable Object namespace's
-/// `idFromName`.
+/// A method the binding of a `STORE` kind has and no other binding has (but a service binding,
+/// whose RPC stub answers every name: not told apart, for want of room in the gateway's wasm):
+/// a KV namespace's `getWithMetadata` (an R2 bucket has `put` and `get` too), a Durable Object
+/// namespace's `idFromName`.
 pub fn binding_method(kind: StoreKind) -> &'static str {
     match kind {
         StoreKind::Kv => "getWithMetadata",

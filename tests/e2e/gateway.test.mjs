@@ -442,8 +442,11 @@ describe("misconfigured gateway", () => {
     // The configuration reads its settings by name: `STROE = "kv"` left the store off, and a
     // lowercase `origin_timeout_ms` the timeout unset, without a word.
     const own = await startOrigins(["w"]);
-    const vars = { STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" } };
-    const g = new Gateway(own, { vars, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
+    // A table whose name is no setting's (THEME) and a binding that is a plain object
+    // (CF_VERSION_METADATA) are not named.
+    const vars = { STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
+    const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
+    const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
     await g.start();
     try {
       for (let i = 0; i < 3; i++) assert.equal((await g.request(`/w/${i}`)).status, 200);
@@ -453,7 +456,7 @@ describe("misconfigured gateway", () => {
       }
       assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"/);
       // Settings and bindings are not named.
-      assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH) /);
+      assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH|CF_VERSION_METADATA|THEME) /);
     } finally {
       await g.stop();
       await Promise.all(own.map((o) => o.kill()));

@@ -58,15 +58,19 @@ const SETTINGS = new Set([
   "DBSC_BOUND_SECONDS", "DBSC_COOKIE",
 ]);
 // settings:end
+const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
 let checked = false;
 
 function warnUnknown(env) {
   checked = true;
   for (const name of Object.keys(env)) {
     const v = env[name];
-    const variable =
-      typeof v === "string" || typeof v === "number" || typeof v === "boolean" || Array.isArray(v) ||
+    const parsed =
+      typeof v === "number" || typeof v === "boolean" || Array.isArray(v) ||
       (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype);
+    // Some bindings are plain objects too (CF_VERSION_METADATA, a dispatch namespace in local
+    // dev): a value that is no text is named only when its name looks like a setting's.
+    const variable = typeof v === "string" || (parsed && FAMILY.test(name));
     if (variable && !SETTINGS.has(name)) {
       console.warn(
         `edge-session gateway: the variable ${name} is no setting of the gateway and is ignored ` +

@@ -120,7 +120,8 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
 
 /// `config` when the binding its `STORE` names is there, and of its kind: a KV namespace (its
 /// `getWithMetadata`) or a Durable Object namespace (its `idFromName`), not a `[vars]` text or
-/// table of its name nor a binding of another kind (each store call would fail, every request logging
+/// table of its name nor a binding of another kind (but a service binding, whose RPC stub
+/// answers every name with a function) (each store call would fail, every request logging
 /// it, while the origins were told sessions were kept). Without it every request would be
 /// served without its session data, and no revocation checked, for good: not an outage (those
 /// degrade) but a setting missing, refused as one.
