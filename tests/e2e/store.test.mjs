@@ -344,25 +344,17 @@ for (const [kind, binding] of [["kv", "SESSIONS"], ["durable", "SESSION_OBJECTS"
 // Bound, but not as its kind: the KV name bound to a Durable Object namespace and the other way
 // round (or a [vars] text of the name). Each kind passed the start check (an object), then every
 // store call failed and was logged, while origins were told `x-session-store: ok`.
-const SWAPPED = [
-  `[[kv_namespaces]]`,
-  `binding = "SESSION_OBJECTS"`,
-  `id = "swapped-test"`,
-  `[[durable_objects.bindings]]`,
-  `name = "SESSIONS"`,
-  `class_name = "EdgeSessionObject"`,
-  `[[migrations]]`,
-  `tag = "v1"`,
-  `new_sqlite_classes = ["EdgeSessionObject"]`,
-];
-for (const [kind, binding, method, vars, toml] of [
-  ["kv", "SESSIONS", "getWithMetadata", {}, SWAPPED],
-  ["durable", "SESSION_OBJECTS", "idFromName", {}, SWAPPED],
-  ["kv", "SESSIONS", "getWithMetadata", { SESSIONS: "sessions" }, []],
+const SWAPPED = STORE_BINDINGS.map((line) =>
+  line.replace(/"(SESSIONS|SESSION_OBJECTS)"/, (_, name) => (name === "SESSIONS" ? '"SESSION_OBJECTS"' : '"SESSIONS"')),
+);
+for (const [kind, binding, method, as, vars, toml] of [
+  ["kv", "SESSIONS", "getWithMetadata", "a Durable Object namespace", {}, SWAPPED],
+  ["durable", "SESSION_OBJECTS", "idFromName", "a KV namespace", {}, SWAPPED],
+  ["kv", "SESSIONS", "getWithMetadata", "a [vars] text", { SESSIONS: "sessions" }, []],
   // An R2 bucket has put and get as KV has: its writes took the session data nowhere.
-  ["kv", "SESSIONS", "getWithMetadata", {}, [`[[r2_buckets]]`, `binding = "SESSIONS"`, `bucket_name = "sessions-r2"`]],
+  ["kv", "SESSIONS", "getWithMetadata", "an R2 bucket", {}, [`[[r2_buckets]]`, `binding = "SESSIONS"`, `bucket_name = "sessions-r2"`]],
 ]) {
-  test(`STORE=${kind} with ${binding} bound ${toml.length ? `as ${toml[0]}` : "as a [vars] text"}: refused at start, naming ${method}`, async () => {
+  test(`STORE=${kind} with ${binding} bound as ${as}: refused at start, naming ${method}`, async () => {
     const gw = new Gateway(origins, { vars: { STORE: kind, ...vars }, toml });
     await gw.start();
     try {
