@@ -11,8 +11,8 @@
 //!
 //! Per worker instance it keeps one [`Gateway`] (built on the first request; a configuration
 //! error is logged at each request, naming the setting, and answered with a generic 500 page)
-//! and one session store. No `RefCell` borrow is ever held across an `.await`, so concurrent requests
-//! in one instance cannot collide.
+//! and one session store. No `RefCell` borrow is ever held across an `.await`, so concurrent
+//! requests in one instance cannot collide.
 
 mod assertion;
 mod dbsc;
@@ -119,10 +119,10 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
 }
 
 /// `config` when the binding its `STORE` names is there, and of its kind: a KV namespace (its
-/// `getWithMetadata`) or a Durable Object namespace (its `idFromName`), not a `[vars]` text or
-/// table of its name nor a binding of another kind (but a service binding, whose RPC stub
-/// answers every name with a function) (each store call would fail, every request logging
-/// it, while the origins were told sessions were kept). Without it every request would be
+/// `getWithMetadata`) or a Durable Object namespace (its `idFromName`). Not a `[vars]` text or
+/// table of its name, nor a binding of another kind: each store call would fail, every request
+/// logging it, while the origins were told sessions were kept. (A service binding passes: its
+/// RPC stub answers every name with a function.) Without the binding every request would be
 /// served without its session data, and no revocation checked, for good: not an outage (those
 /// degrade) but a setting missing, refused as one.
 fn bound(config: GatewayConfig, env: &Env) -> Result<GatewayConfig, ConfigError> {
