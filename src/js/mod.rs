@@ -75,14 +75,17 @@ pub(crate) fn js_error(error: Error) -> JsValue {
     js.into()
 }
 
-/// The caller's `now` in seconds, or the clock's.
+/// The caller's `now` in seconds ([`checked_now`]), or the clock's.
 pub(crate) fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsValue> {
-    let now = now.unwrap_or_else(|| (js_sys::Date::now() / 1000.0).floor());
-    checked_now(seconds("now", now)?)
+    match now {
+        Some(now) => checked_now(seconds("now", now)?),
+        None => seconds("now", (js_sys::Date::now() / 1000.0).floor()),
+    }
 }
 
-/// `now` if it is at most [`LATEST_NOW`](crate::time::LATEST_NOW): a `now` in milliseconds
-/// (`Date.now()`, as jose takes it) is refused, whatever the call.
+/// A caller's `now` if it is at most [`LATEST_NOW`](crate::time::LATEST_NOW): a `now` in
+/// milliseconds (`Date.now()`, as jose takes it) is refused, whatever the call. The clock's is
+/// not checked on every call: it is seconds, about 1.8 × 10^9.
 fn checked_now(now: UnixTime) -> Result<UnixTime, JsValue> {
     crate::time::check_now(now).map_err(js_error)?;
     Ok(now)
