@@ -211,12 +211,14 @@ bench-store: gateway
 	node bench/store-load.mjs --write
 
 ## bench-gateway: the pipeline's native cost per request; the gateway's CPU time per request
-## inside workerd against JS workers (bench/gateway-cpu.mjs) and its cold start beside the JS
-## library's (bench/cold-start.mjs), both written to docs/gateway-cost.md; then load through the
+## inside workerd against JS workers (bench/gateway-cpu.mjs), what URL mode's rewriting costs
+## by a page's links (bench/url-mode.mjs) and its cold start beside the JS library's
+## (bench/cold-start.mjs), all written to docs/gateway-cost.md; then load through the
 ## gateway vs straight to an origin and vs a plain JS worker (autocannon, 127.0.0.1).
 bench-gateway: gateway pkg-www
 	cargo bench --bench gateway
 	node bench/gateway-cpu.mjs --write
+	node bench/url-mode.mjs --write
 	node bench/cold-start.mjs --write
 	node bench/gateway-load.mjs --write
 
