@@ -4,6 +4,7 @@
 //
 //   make gateway && node bench/url-mode.mjs [--write]      (--write: docs/gateway-cost.md)
 //   LINKS=0,100,1000 N=20 ROUNDS=7 node bench/url-mode.mjs
+//   GATEWAY=target/gw-other node bench/url-mode.mjs        another gateway build (under the repo)
 //
 // One workerd (Miniflare), no network, as bench/gateway-cpu.mjs: a driver worker sends N
 // requests for a page through a service binding to the worker measured, whose fetches reach an
@@ -91,8 +92,8 @@ const mf = new Miniflare({
     { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
     { name: "passthrough", modules: true, scriptPath: `${ROOT}/bench/passthrough-worker.js`, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" },
     { name: "rewriter", modules: true, script: REWRITER, compatibilityDate: COMPAT, bindings: { ORIGINS }, outboundService: "origin" },
-    gatewayWorker("gw_cookie", "none", "origin"),
-    gatewayWorker("gw_url", "none", "origin", "build", { AFFINITY_MODE: "url" }),
+    gatewayWorker("gw_cookie", "none", "origin", process.env.GATEWAY || "build"),
+    gatewayWorker("gw_url", "none", "origin", process.env.GATEWAY || "build", { AFFINITY_MODE: "url" }),
   ],
 });
 
