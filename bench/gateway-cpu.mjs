@@ -37,7 +37,7 @@
 import { Miniflare } from "miniflare";
 
 import { DRIVER, ORIGIN, REWRITE } from "./gateway-cpu-workers.mjs";
-import { COMPAT, ROOT, cpuNs, gatewayWorker, machine, median, spread, workerdPids, writeSection } from "./workerd.mjs";
+import { COMPAT, ROOT, gatewayWorker, machine, median, settle, spread, workerdPids, writeSection } from "./workerd.mjs";
 
 const N = Number(process.env.N || 200);
 const ROUNDS = Number(process.env.ROUNDS || 7);
@@ -83,22 +83,6 @@ const mf = new Miniflare({
     { name: "origin", modules: true, script: ORIGIN, compatibilityDate: COMPAT },
   ],
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until workerd is idle (less than 0.2 ms of CPU in 25 ms, at most 3 s): work a batch
- * left running after its last answer (waitUntil, store writes) is counted in that batch. */
-async function settle(pids) {
-  const deadline = Date.now() + 3000;
-  let last = cpuNs(pids);
-  while (Date.now() < deadline) {
-    await sleep(25);
-    const now = cpuNs(pids);
-    if (now - last < 200_000) return now;
-    last = now;
-  }
-  return last;
-}
 
 /** Runs n requests to `target` inside workerd; returns the wall time (ns) until the driver's
  * answer, the workerd CPU time (ns) until workerd is idle again, and the last answer. Fails

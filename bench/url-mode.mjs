@@ -18,7 +18,7 @@
 // largest page and the page without links.
 import { Miniflare } from "miniflare";
 
-import { COMPAT, ROOT, cpuNs, gatewayWorker, machine, median, spread, workerdPids, writeSection } from "./workerd.mjs";
+import { COMPAT, ROOT, gatewayWorker, machine, median, settle, spread, workerdPids, writeSection } from "./workerd.mjs";
 
 const LINKS = (process.env.LINKS || "0,100,1000").split(",").map(Number);
 const N = Number(process.env.N || 20);
@@ -96,21 +96,6 @@ const mf = new Miniflare({
     gatewayWorker("gw_url", "none", "origin", process.env.GATEWAY || "build", { AFFINITY_MODE: "url" }),
   ],
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until workerd is idle (less than 0.2 ms of CPU in 25 ms, at most 3 s). */
-async function settle(pids) {
-  const deadline = Date.now() + 3000;
-  let last = cpuNs(pids);
-  while (Date.now() < deadline) {
-    await sleep(25);
-    const now = cpuNs(pids);
-    if (now - last < 200_000) return now;
-    last = now;
-  }
-  return last;
-}
 
 const run = (q) => mf.dispatchFetch(`http://driver.internal/run?${new URLSearchParams(q)}`);
 

@@ -90,6 +90,21 @@ export function cpuNs(pids) {
   return total;
 }
 
+/** Waits until workerd is idle (less than 0.2 ms of CPU in 25 ms, at most 3 s) and returns its
+ * CPU time then (`cpuNs`): work a batch left running after its last answer (waitUntil, store
+ * writes) is counted in that batch. */
+export async function settle(pids) {
+  const deadline = Date.now() + 3000;
+  let last = cpuNs(pids);
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    const now = cpuNs(pids);
+    if (now - last < 200_000) return now;
+    last = now;
+  }
+  return last;
+}
+
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
