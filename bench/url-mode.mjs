@@ -5,6 +5,7 @@
 //   make gateway && node bench/url-mode.mjs [--write]      (--write: docs/gateway-cost.md)
 //   LINKS=0,100,1000 N=20 ROUNDS=7 node bench/url-mode.mjs
 //   GATEWAY=target/gw-other node bench/url-mode.mjs        another gateway build (under the repo)
+//   SAME=2 node bench/url-mode.mjs      each URL linked twice in a row (a product's image and title)
 //
 // One workerd (Miniflare), no network, as bench/gateway-cpu.mjs: a driver worker sends N
 // requests for a page through a service binding to the worker measured, whose fetches reach an
@@ -24,6 +25,7 @@ const LINKS = (process.env.LINKS || "0,100,1000").split(",").map(Number);
 const N = Number(process.env.N || 20);
 const ROUNDS = Number(process.env.ROUNDS || 7);
 const WRITE = process.argv.includes("--write");
+const SAME = Number(process.env.SAME || 1);
 
 const ORIGIN = `
 export default {
@@ -31,7 +33,7 @@ export default {
     const n = Number(new URL(request.url).searchParams.get("links"));
     let page = "<!doctype html><html><head><title>Products</title></head><body><ul>\\n";
     for (let i = 0; i < n; i++) {
-      page += '<li><a href="/products/item-' + i + '?ref=list">Product ' + i + ', a longer name to read</a></li>\\n';
+      page += '<li><a href="/products/item-' + Math.floor(i / ${SAME}) + '?ref=list">Product ' + i + ', a longer name to read</a></li>\\n';
     }
     return new Response(page + "</ul></body></html>", { headers: { "content-type": "text/html; charset=utf-8" } });
   },
@@ -153,7 +155,7 @@ try {
     ...WORKERS.map(([target, label]) => `| ${label} | ${LINKS.map((l) => cell(at(target, l))).join(" | ")} | ${slope(target).toFixed(1)} |`),
   ];
   const text = [
-    `Measured by \`node bench/url-mode.mjs\` (\`make bench-gateway\`): pages of ${LINKS.join(", ")} links (about 100 bytes each), ${N} requests per batch, ${ROUNDS} rounds; the CPU time of every workerd thread per request, median (min–max over rounds); "per link" is the slope of the medians between ${lo} and ${hi} links.`,
+    `Measured by \`${SAME > 1 ? `SAME=${SAME} ` : ""}node bench/url-mode.mjs\` (\`make bench-gateway\`): pages of ${LINKS.join(", ")} links (about 100 bytes each, ${SAME > 1 ? `each URL ${SAME} times in a row` : "each to another URL"}), ${N} requests per batch, ${ROUNDS} rounds; the CPU time of every workerd thread per request, median (min–max over rounds); "per link" is the slope of the medians between ${lo} and ${hi} links.`,
     `Machine: ${started}.`,
     "",
     ...rows,

@@ -40,6 +40,7 @@
 //                          ?wrapDiv=URL one closed by its </div> (user content injected into a
 //                          page: the browser ignores #search's start tag, its fields go to URL);
 //                          ?method=M the method attribute of #search (default get);
+//                          ?twice=1 the link #relative again (#again) at the end of the body;
 //                          ?divForm=1 a GET form closed only by its </div>, then a button that
 //                          submits it to another site (a browser gives the button to that form);
 //                          ?submit=1 an <input type=submit formaction> in the POST form #post;
@@ -388,7 +389,7 @@ function handle(req, res) {
 <a id="entity" href="&sol;&sol;example.org/entity">another site, written with character references</a>
 <form id="post" method="post" action="${prefix}/echo?from=${n}"><input name="x" value="1">${url.searchParams.get("submit") ? `<input id="save" type="submit" formaction="${prefix}/echo?from=save">` : ""}</form>
 ${elsewhere === "before" ? outside : ""}${wrapTag}<form id="search" method="${escape(url.searchParams.get("method") ?? "get")}" action="${prefix}/links"><input name="n" value="${n + 1}">${saveTag}</form>
-${pingTag}${elsewhereTag}${divForm}${lateTag}</body></html>
+${pingTag}${elsewhereTag}${divForm}${lateTag}${url.searchParams.get("twice") ? `<a id="again" href="${next}&amp;kind=relative">the relative link again</a>` : ""}</body></html>
 `;
       // A byte range (`Range: bytes=a-b`), as a server that supports them answers it.
       const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || "");

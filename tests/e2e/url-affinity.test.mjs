@@ -128,6 +128,20 @@ test("a <base href> to another site after links that carry the value is taken ou
   assert.ok(page.body.includes('<base href="/">'), page.body);
 });
 
+test("a link that appears twice carries the value both times, and neither after a <base href> to another site", async () => {
+  // The rewriter keeps what the gateway decided for each URL of a page (src/gateway/worker/rewrite.rs).
+  const location = await arrive("/links?n=1&twice=1");
+  const [value] = valueIn(location);
+  let page = await load(location);
+  assert.equal(href(page.body, "again"), href(page.body, "relative"));
+  assert.deepEqual(valueIn(new URL(href(page.body, "again"), page.url)), [value], page.body);
+  // After a <base href> to another site, the same link is left alone.
+  page = await load(await arrive(`/links?n=1&twice=1&lateBase=${encodeURIComponent("https://example.org/")}`));
+  assert.deepEqual(valueIn(new URL(href(page.body, "relative"), page.url)).length, 1, page.body);
+  assert.ok(!href(page.body, "again").includes(PARAM), page.body);
+  assert.ok(href(page.body, "again").startsWith("links?n=2"), page.body);
+});
+
 test("a <base href> or <form> in a <noscript>, markup to a browser without scripts, is written as text", async () => {
   const location = await arrive(`/links?n=1&noscript=${encodeURIComponent("https://example.org/")}`);
   const [value] = valueIn(location);

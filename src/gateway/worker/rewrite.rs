@@ -18,9 +18,22 @@ export function rewrite_html(response, decide, base, param, value) {
   // that already carry the value (user content injected into the body) is taken out.
   let elsewhere = false;
   let carried = false;
+  // What `decide` answered for each URL of this page (the same link often appears more than
+  // once: a product's image and title, a menu in the header and the footer): the call into the
+  // wasm is about a third of what a link costs (bench/url-mode.mjs). At most 1024 are kept.
   // `refresh`: `url` is the content of a <meta http-equiv="refresh">, its URL after the delay.
+  const known = new Map();
+  const same = (url, refresh) => {
+    if (refresh) return decide(base, url, param, value, true) ?? null;
+    let out = known.get(url);
+    if (out === undefined) {
+      out = decide(base, url, param, value, false) ?? null;
+      if (known.size < 1024) known.set(url, out);
+    }
+    return out;
+  };
   const carry = (url, refresh) => {
-    const out = elsewhere ? null : decide(base, url, param, value, !!refresh);
+    const out = elsewhere ? null : same(url, refresh);
     if (out != null) carried = true;
     return out;
   };
@@ -99,7 +112,7 @@ export function rewrite_html(response, decide, base, param, value) {
   };
   const submitter = { element(el) {
     const url = el.getAttribute('formaction');
-    if (url.trim() === '' || (!elsewhere && decide(base, url, param, value, false) != null)) return;
+    if (url.trim() === '' || (!elsewhere && same(url) != null)) return;
     leave(el);
   } };
   // A link's pings to other sites go: each ping carries the link's URL (`Ping-To`, the value
@@ -107,7 +120,7 @@ export function rewrite_html(response, decide, base, param, value) {
   // over TLS. Pings to the same site stay (the gateway takes the value out of both headers).
   const pings = { element(el) {
     const kept = el.getAttribute('ping').split(/[\t\n\f\r ]+/)
-      .filter((url) => url !== '' && !elsewhere && decide(base, url, param, value, false) != null);
+      .filter((url) => url !== '' && !elsewhere && same(url) != null);
     if (kept.length > 0) el.setAttribute('ping', kept.join(' '));
     else el.removeAttribute('ping');
   } };
@@ -129,7 +142,7 @@ export function rewrite_html(response, decide, base, param, value) {
   return new HTMLRewriter()
     .on('noscript', noscript)
     .on('base[href]', { element(el) {
-      if (decide(base, el.getAttribute('href'), param, value, false) != null) return;
+      if (same(el.getAttribute('href')) != null) return;
       if (carried) el.remove();
       elsewhere = true;
     } })
