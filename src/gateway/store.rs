@@ -55,9 +55,9 @@ pub fn binding(kind: StoreKind) -> &'static str {
 }
 
 /// A method the binding of a `STORE` kind has and no other binding has (but a service binding,
-/// whose RPC stub answers every name: not told apart, for want of room in the gateway's wasm):
-/// a KV namespace's `getWithMetadata` (an R2 bucket has `put` and `get` too), a Durable Object
-/// namespace's `idFromName`.
+/// whose RPC stub answers every name: the entry module, src/gateway/worker/entry.mjs, takes
+/// such a binding out of the environment): a KV namespace's `getWithMetadata` (an R2 bucket has
+/// `put` and `get` too), a Durable Object namespace's `idFromName`.
 pub fn binding_method(kind: StoreKind) -> &'static str {
     match kind {
         StoreKind::Kv => "getWithMetadata",

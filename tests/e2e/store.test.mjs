@@ -353,6 +353,9 @@ for (const [kind, binding, method, as, vars, toml] of [
   ["kv", "SESSIONS", "getWithMetadata", "a [vars] text", { SESSIONS: "sessions" }, []],
   // An R2 bucket has put and get as KV has: its writes took the session data nowhere.
   ["kv", "SESSIONS", "getWithMetadata", "an R2 bucket", {}, [`[[r2_buckets]]`, `binding = "SESSIONS"`, `bucket_name = "sessions-r2"`]],
+  // A service binding's RPC stub answers every name with a function, getWithMetadata too.
+  ["kv", "SESSIONS", "getWithMetadata", "a service binding", {}, [`[[services]]`, `binding = "SESSIONS"`, `service = "edge-session-nowhere"`]],
+  ["durable", "SESSION_OBJECTS", "idFromName", "a service binding", {}, [`[[services]]`, `binding = "SESSION_OBJECTS"`, `service = "edge-session-nowhere"`]],
 ]) {
   test(`STORE=${kind} with ${binding} bound as ${as}: refused at start, naming ${method}`, async () => {
     const gw = new Gateway(origins, { vars: { STORE: kind, ...vars }, toml });

@@ -61,8 +61,33 @@ const SETTINGS = new Set([
 const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
 let checked = false;
 
-function warnUnknown(env) {
+// The binding STORE names, when it is a service binding (`[[services]]`): its RPC stub answers
+// every name with a function, so it passes the configuration's check of its kind, a method only
+// that kind has (src/gateway/worker/mod.rs, `bound`), and then every store call fails while
+// origins are told `x-session-store: ok`. The handlers get the environment without it, which
+// the configuration refuses as it refuses a binding missing or of another kind.
+const STORE_BINDINGS = { kv: "SESSIONS", durable: "SESSION_OBJECTS" };
+let stub = null;
+
+function check(env) {
   checked = true;
+  const name = STORE_BINDINGS[env.STORE];
+  const binding = name === undefined ? undefined : env[name];
+  if (binding !== null && typeof binding === "object" && typeof binding["edge-session: no such method"] === "function") {
+    stub = name;
+  }
+  warnUnknown(env);
+}
+
+/** `env`, without the STORE binding when it is a service binding. */
+function usable(env) {
+  if (!checked) check(env);
+  if (stub === null) return env;
+  const { [stub]: _, ...rest } = env;
+  return rest;
+}
+
+function warnUnknown(env) {
   for (const name of Object.keys(env)) {
     const v = env[name];
     const parsed =
@@ -82,12 +107,10 @@ function warnUnknown(env) {
 
 export default {
   fetch(request, env, ctx) {
-    if (!checked) warnUnknown(env);
-    return call(handlers.fetch, request, env, ctx);
+    return call(handlers.fetch, request, usable(env), ctx);
   },
 
   scheduled(event, env, ctx) {
-    if (!checked) warnUnknown(env);
-    return call(handlers.scheduled, event, env, ctx);
+    return call(handlers.scheduled, event, usable(env), ctx);
   },
 };

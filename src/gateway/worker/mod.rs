@@ -121,8 +121,9 @@ fn gateway(env: &Env) -> Result<Shared, ConfigError> {
 /// `config` when the binding its `STORE` names is there, and of its kind: a KV namespace (its
 /// `getWithMetadata`) or a Durable Object namespace (its `idFromName`). Not a `[vars]` text or
 /// table of its name, nor a binding of another kind: each store call would fail, every request
-/// logging it, while the origins were told sessions were kept. (A service binding passes: its
-/// RPC stub answers every name with a function.) Without the binding every request would be
+/// logging it, while the origins were told sessions were kept. (A service binding's RPC stub
+/// answers every name with a function: entry.mjs hands over the environment without it.)
+/// Without the binding every request would be
 /// served without its session data, and no revocation checked, for good: not an outage (those
 /// degrade) but a setting missing, refused as one.
 fn bound(config: GatewayConfig, env: &Env) -> Result<GatewayConfig, ConfigError> {
