@@ -20,15 +20,16 @@ export function rewrite_html(response, decide, base, param, value) {
   let carried = false;
   // What `decide` answered for each URL of this page (the same link often appears more than
   // once: a product's image and title, a menu in the header and the footer): the call into the
-  // wasm is about a third of what a link costs (bench/url-mode.mjs). At most 1024 are kept.
-  // `refresh`: `url` is the content of a <meta http-equiv="refresh">, its URL after the delay.
+  // wasm is about a third of what a link costs (bench/url-mode.mjs). At most 1024 URLs of at
+  // most 2048 characters are kept. `refresh`: `url` is the content of a
+  // <meta http-equiv="refresh">, its URL after the delay (always asked).
   const known = new Map();
   const same = (url, refresh) => {
     if (refresh) return decide(base, url, param, value, true) ?? null;
     let out = known.get(url);
     if (out === undefined) {
       out = decide(base, url, param, value, false) ?? null;
-      if (known.size < 1024) known.set(url, out);
+      if (known.size < 1024 && url.length <= 2048) known.set(url, out);
     }
     return out;
   };
