@@ -20,7 +20,7 @@ pub use super::session::{JwtBinding, SessionFormat};
 
 /// Names of the settings, as written in wrangler.toml `[vars]` or set as secrets.
 pub mod names {
-    /// JSON list of origins `[{"id":"a","url":"http://10.0.0.1:8080","weight":1}]` (required).
+    /// JSON list of origins `[{"id":"a","url":"https://origin-a.example.com","weight":1}]` (required; public hostnames).
     pub const ORIGINS: &str = "ORIGINS";
     /// Secret: JSON key list `[{"id":"k1","secret":"<base64url>"}]`, signing key first.
     pub const SESSION_KEYS: &str = "SESSION_KEYS";
