@@ -72,8 +72,12 @@ import { WebSocketServer } from "ws";
 
 const [id = "a", port = "9001"] = process.argv.slice(2);
 
+// Not `x-session-hop`, the gateway's loop tag (the same on every request), which says nothing of
+// the visitor.
 const session = (req) =>
-  Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith("x-session-")));
+  Object.fromEntries(
+    Object.entries(req.headers).filter(([name]) => name.startsWith("x-session-") && name !== "x-session-hop"),
+  );
 
 /** JSON, whatever `headers` say (/reflect's would make the visitor's x-session-* headers HTML). */
 const json = (res, status, body, headers = {}) => {

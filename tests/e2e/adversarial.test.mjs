@@ -427,7 +427,7 @@ for (const kind of ["durable", "kv"]) {
     const spoofFree = (r, what) => {
       const at = r.json.headers;
       const identity = Object.keys(at).filter((n) => n.replace(/_/g, "-").toLowerCase().startsWith("x-session-"));
-      assert.deepEqual(identity.sort(), ["x-session-data", "x-session-status", "x-session-store"], `${what}: ${JSON.stringify(at)}`);
+      assert.deepEqual(identity.sort(), ["x-session-data", "x-session-hop", "x-session-status", "x-session-store"], `${what}: ${JSON.stringify(at)}`);
       assert.equal(at["x-session-status"], "none", what);
     };
 

@@ -87,6 +87,54 @@ function usable(env) {
   return rest;
 }
 
+// A request that came back. A same-zone fetch to one of this worker's Custom Domains (or to its
+// workers.dev host) runs the worker again, where one to a route's host goes past it: ORIGINS
+// naming such a host sent each request round until Cloudflare stopped the loop (error 1019),
+// running the gateway 16 times for it. Every request to an origin and every probe carries
+// `x-session-hop`, this deployment's tag (src/gateway/worker/http.rs, probe.mjs: they read it
+// from globalThis[HOP]); a request that arrives with it is answered 508, and logged once per
+// instance. The tag is a hash of SESSION_KEYS: no secret, and another deployment's differs (a
+// gateway in front of another is no loop), as does a new key's while its deploy spreads.
+const HOP = Symbol.for("edge-session.hop");
+let hop;
+let looped = false;
+
+async function tag(env) {
+  try {
+    const text = new TextEncoder().encode(`edge-session/hop\n${JSON.stringify(env.SESSION_KEYS ?? null)}`);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", text));
+    hop = btoa(String.fromCharCode(...digest.subarray(0, 16))).replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]);
+  } catch {
+    hop = "";
+  }
+  globalThis[HOP] = hop;
+}
+
+function loop() {
+  if (!looped) {
+    looped = true;
+    console.error(
+      "edge-session gateway: a request to an origin came back to this gateway (does ORIGINS name " +
+        "one of this worker's own hosts, a Custom Domain or workers.dev?); answered 508",
+    );
+  }
+  return new Response("508 Loop Detected: the gateway's request to an origin came back to it.\n", {
+    status: 508,
+    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+function fetchHandler(request, env, ctx) {
+  if (hop === undefined) return tag(env).then(() => fetchHandler(request, env, ctx));
+  if (hop !== "" && request.headers.get("x-session-hop") === hop) return loop();
+  return call(handlers.fetch, request, usable(env), ctx);
+}
+
+function scheduledHandler(event, env, ctx) {
+  if (hop === undefined) return tag(env).then(() => scheduledHandler(event, env, ctx));
+  return call(handlers.scheduled, event, usable(env), ctx);
+}
+
 function warnUnknown(env) {
   for (const name of Object.keys(env)) {
     const v = env[name];
@@ -106,11 +154,6 @@ function warnUnknown(env) {
 }
 
 export default {
-  fetch(request, env, ctx) {
-    return call(handlers.fetch, request, usable(env), ctx);
-  },
-
-  scheduled(event, env, ctx) {
-    return call(handlers.scheduled, event, usable(env), ctx);
-  },
+  fetch: fetchHandler,
+  scheduled: scheduledHandler,
 };
