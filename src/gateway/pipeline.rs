@@ -645,7 +645,8 @@ impl Gateway {
     /// connection, and the runtime may fail the next visitor's request on it.
     pub fn oversized(&self, attempt: &Attempt) -> Option<Page> {
         let max = self.config.max_request_header_bytes;
-        (head_bytes(&attempt.url, &attempt.headers) > max).then(|| Page::headers_too_large(max))
+        let bytes = head_bytes(&attempt.url, &attempt.headers) + HOP_HEADER_BYTES;
+        (bytes > max).then(|| Page::headers_too_large(max))
     }
 
     /// A DBSC endpoint's decision, on the request's session.
@@ -1156,6 +1157,10 @@ pub struct Answer {
     /// (`None` when `STORE` is off).
     pub plan: Option<store::Plan>,
 }
+
+/// `x-session-hop` and its 31-character value as [`head_bytes`] counts them: the glue adds it to
+/// each request to an origin (the loop tag of src/gateway/worker/entry.mjs).
+const HOP_HEADER_BYTES: usize = "x-session-hop".len() + 31 + 4;
 
 /// The bytes of a request's head as `MAX_REQUEST_HEADER_BYTES` counts them: each header's name
 /// and value with 4 more (`: `, CRLF), and the URL, whose path and query the request line
@@ -3880,11 +3885,13 @@ mod tests {
         assert_eq!(gw.oversized(&a), None);
         // Exactly at the limit (each header its name, value and 4 bytes, as the client's are
         // counted, and the origin's URL) the request goes; one byte over, it does not.
+        // The glue's `x-session-hop` counts too.
         let used: usize = a.url.len()
             + a.headers
                 .iter()
                 .map(|(n, v)| n.len() + v.len() + 4)
-                .sum::<usize>();
+                .sum::<usize>()
+            + HOP_HEADER_BYTES;
         let mut padded = |bytes: usize| {
             let mut full = proxy(gw.start(&get(&room), NOW, &Entropy::default()));
             full.headers
@@ -3899,7 +3906,7 @@ mod tests {
         // The gateway's cookies never reach the origin: they count only as the client sent them
         // (here 187 bytes, more than the room this request leaves for the identity).
         let jar = login_jar(&mut gw, "alice", NOW);
-        let pad = 2048 - 10 - url - jar.len() - 2 - 100;
+        let pad = 2048 - 10 - url - jar.len() - 2 - 100 - HOP_HEADER_BYTES;
         let headers = h(&[("cookie", &format!("{jar}; {}", "p".repeat(pad)))]);
         let a = proxy(gw.start(&get(&headers), NOW, &Entropy::default()));
         assert!(a

@@ -356,6 +356,8 @@ for (const [kind, binding, method, as, vars, toml] of [
   // A service binding's RPC stub answers every name with a function, getWithMetadata too.
   ["kv", "SESSIONS", "getWithMetadata", "a service binding", {}, [`[[services]]`, `binding = "SESSIONS"`, `service = "edge-session-nowhere"`]],
   ["durable", "SESSION_OBJECTS", "idFromName", "a service binding", {}, [`[[services]]`, `binding = "SESSION_OBJECTS"`, `service = "edge-session-nowhere"`]],
+  // STORE with spaces around it, as the configuration reads it (trimmed).
+  ["kv", "SESSIONS", "getWithMetadata", "a service binding (STORE = \"kv \")", { STORE: "kv " }, [`[[services]]`, `binding = "SESSIONS"`, `service = "edge-session-nowhere"`]],
 ]) {
   test(`STORE=${kind} with ${binding} bound as ${as}: refused at start, naming ${method}`, async () => {
     const gw = new Gateway(origins, { vars: { STORE: kind, ...vars }, toml });

@@ -61,29 +61,30 @@ const SETTINGS = new Set([
 const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
 let checked = false;
 
-// The binding STORE names, when it is a service binding (`[[services]]`): its RPC stub answers
+// The store's bindings, when one is a service binding (`[[services]]`): its RPC stub answers
 // every name with a function, so it passes the configuration's check of its kind, a method only
 // that kind has (src/gateway/worker/mod.rs, `bound`), and then every store call fails while
 // origins are told `x-session-store: ok`. The handlers get the environment without it, which
-// the configuration refuses as it refuses a binding missing or of another kind.
-const STORE_BINDINGS = { kv: "SESSIONS", durable: "SESSION_OBJECTS" };
-let stub = null;
+// the configuration refuses as it refuses a binding missing or of another kind (when STORE names
+// it: the gateway reads neither binding otherwise).
+const STORE_BINDINGS = ["SESSIONS", "SESSION_OBJECTS"];
+let stubs = [];
 
 function check(env) {
   checked = true;
-  const name = STORE_BINDINGS[env.STORE];
-  const binding = name === undefined ? undefined : env[name];
-  if (binding !== null && typeof binding === "object" && typeof binding["edge-session: no such method"] === "function") {
-    stub = name;
-  }
+  stubs = STORE_BINDINGS.filter((name) => {
+    const binding = env[name];
+    return binding !== null && typeof binding === "object" && typeof binding["edge-session: no such method"] === "function";
+  });
   warnUnknown(env);
 }
 
-/** `env`, without the STORE binding when it is a service binding. */
+/** `env`, without the store's bindings that are service bindings. */
 function usable(env) {
   if (!checked) check(env);
-  if (stub === null) return env;
-  const { [stub]: _, ...rest } = env;
+  if (stubs.length === 0) return env;
+  const rest = { ...env };
+  for (const name of stubs) delete rest[name];
   return rest;
 }
 
@@ -91,23 +92,35 @@ function usable(env) {
 // workers.dev host) runs the worker again, where one to a route's host goes past it: ORIGINS
 // naming such a host sent each request round until Cloudflare stopped the loop (error 1019),
 // running the gateway 16 times for it. Every request to an origin and every probe carries
-// `x-session-hop`, this deployment's tag (src/gateway/worker/http.rs, probe.mjs: they read it
-// from globalThis[HOP]); a request that arrives with it is answered 508, and logged once per
-// instance. The tag is a hash of SESSION_KEYS: no secret, and another deployment's differs (a
-// gateway in front of another is no loop), as does a new key's while its deploy spreads.
+// `x-session-hop: <tag>.<url>`: this deployment's tag, a hash of SESSION_KEYS (no secret;
+// another deployment's differs, so a gateway in front of another is no loop, and so does a new
+// key's while its deploy spreads), and a hash of the URL fetched (src/gateway/worker/http.rs and
+// probe.mjs call globalThis[HOP]). A request that arrives at that very URL with it came back: it
+// is answered 508, and logged once per instance. An origin that passes its request's headers on
+// to another page of the site (a fragment it fetches through the gateway) is no loop. The value
+// is always 31 characters (pipeline.rs counts them in MAX_REQUEST_HEADER_BYTES).
 const HOP = Symbol.for("edge-session.hop");
-let hop;
+let tagged;
 let looped = false;
 
+/** FNV-1a of `text`'s UTF-16 code units, 8 hex digits: which URL a hop was sent to. */
+function fnv(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
 async function tag(env) {
+  let base = "";
   try {
     const text = new TextEncoder().encode(`edge-session/hop\n${JSON.stringify(env.SESSION_KEYS ?? null)}`);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", text));
-    hop = btoa(String.fromCharCode(...digest.subarray(0, 16))).replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]);
-  } catch {
-    hop = "";
+    base = btoa(String.fromCharCode(...digest.subarray(0, 16))).replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]);
+  } catch (e) {
+    console.warn(`edge-session gateway: no loop detection in this instance (SHA-256 failed: ${e})`);
   }
-  globalThis[HOP] = hop;
+  tagged = base === "" ? null : (url) => `${base}.${fnv(url)}`;
+  globalThis[HOP] = tagged;
 }
 
 function loop() {
@@ -125,13 +138,14 @@ function loop() {
 }
 
 function fetchHandler(request, env, ctx) {
-  if (hop === undefined) return tag(env).then(() => fetchHandler(request, env, ctx));
-  if (hop !== "" && request.headers.get("x-session-hop") === hop) return loop();
+  if (tagged === undefined) return tag(env).then(() => fetchHandler(request, env, ctx));
+  const hop = request.headers.get("x-session-hop");
+  if (hop !== null && tagged !== null && hop === tagged(request.url)) return loop();
   return call(handlers.fetch, request, usable(env), ctx);
 }
 
 function scheduledHandler(event, env, ctx) {
-  if (hop === undefined) return tag(env).then(() => scheduledHandler(event, env, ctx));
+  if (tagged === undefined) return tag(env).then(() => scheduledHandler(event, env, ctx));
   return call(handlers.scheduled, event, usable(env), ctx);
 }
 

@@ -52,9 +52,10 @@ export function request_to(url, method, body, headers, text, personal) {
   const request = new Request(url, { method, headers, redirect: 'manual', body, cache });
   const h = request.headers;
   edit(h, text);
-  // This deployment's tag (entry.mjs): a request that comes back to the gateway is a loop.
+  // This deployment's tag and the URL's (entry.mjs): a request that comes back to the gateway
+  // at this URL is a loop.
   const hop = globalThis[Symbol.for('edge-session.hop')];
-  if (hop) h.set('x-session-hop', hop);
+  if (hop) h.set('x-session-hop', hop(request.url));
   // `no-store` has fetch add `Cache-Control: no-cache` to a request without one, which an origin
   // reads as never fresh (Express's, Koa's: a revalidation always answered whole): a
   // conditional request says `max-age=0` instead, as a browser's revalidation does.

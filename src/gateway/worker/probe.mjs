@@ -25,10 +25,12 @@ export function probe_all(urls, timeoutMs, atOnce = 6) {
       const started = Date.now();
       try {
         const init = { signal: AbortSignal.timeout(timeoutMs), redirect: "manual", cache: "no-store" };
-        // This deployment's tag (entry.mjs): a probe that comes back to the gateway is a loop.
+        // This deployment's tag and the URL's (entry.mjs): a probe that comes back to the
+        // gateway at this URL is a loop.
         const hop = globalThis[Symbol.for("edge-session.hop")];
-        if (hop) init.headers = { "x-session-hop": hop };
-        const response = await fetch(urls[i], init);
+        const request = new Request(urls[i], init);
+        if (hop) request.headers.set("x-session-hop", hop(request.url));
+        const response = await fetch(request);
         response.body?.cancel().catch(() => {});
         results[i] = [response.status, Date.now() - started];
       } catch (e) {
