@@ -79,3 +79,21 @@ test("probes bypass caches and follow no redirect: a cached answer of HEALTH_PAT
     { url: "http://b/health", cache: "no-store", redirect: "manual" },
   ]);
 });
+
+test("probes carry the gateway's loop tag for the URL as the request will have it (entry.mjs)", async (t) => {
+  const real = globalThis.fetch;
+  const HOP = Symbol.for("edge-session.hop");
+  t.after(() => {
+    globalThis.fetch = real;
+    delete globalThis[HOP];
+  });
+  const seen = [];
+  globalThis.fetch = async (url, init) => {
+    seen.push(init.headers?.["x-session-hop"]);
+    return new Response("ok");
+  };
+  await probe_all(["http://A.example:80/./health"], 300);
+  globalThis[HOP] = (url) => `tag.${url}`;
+  await probe_all(["http://A.example:80/./health"], 300);
+  assert.deepEqual(seen, [undefined, "tag.http://a.example/health"]);
+});

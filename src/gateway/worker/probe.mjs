@@ -25,12 +25,11 @@ export function probe_all(urls, timeoutMs, atOnce = 6) {
       const started = Date.now();
       try {
         const init = { signal: AbortSignal.timeout(timeoutMs), redirect: "manual", cache: "no-store" };
-        // This deployment's tag and the URL's (entry.mjs): a probe that comes back to the
-        // gateway at this URL is a loop.
+        // This deployment's tag and the URL's, as the request will have it (entry.mjs): a
+        // probe that comes back to the gateway at this URL is a loop.
         const hop = globalThis[Symbol.for("edge-session.hop")];
-        const request = new Request(urls[i], init);
-        if (hop) request.headers.set("x-session-hop", hop(request.url));
-        const response = await fetch(request);
+        if (hop) init.headers = { "x-session-hop": hop(new URL(urls[i]).href) };
+        const response = await fetch(urls[i], init);
         response.body?.cancel().catch(() => {});
         results[i] = [response.status, Date.now() - started];
       } catch (e) {
