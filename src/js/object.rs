@@ -109,13 +109,24 @@ function read(shape, m, start, end) {
       // the next head (or the closing brace).
       const negative = c === 45;
       if (negative) at++;
+      // Read in parts of at most 8 digits, each a small integer (V8's Smi: a 10-digit time in
+      // one sum leaves that range, and its arithmetic with it), joined as numbers.
       const first = at;
       let n = 0;
+      let part = 0;
+      let scale = 1;
       let d = m[at] - 48;
       while (d >= 0 && d <= 9 && at < end) {
-        n = n * 10 + d;
+        part = part * 10 + d;
+        scale *= 10;
         d = m[++at] - 48;
+        if (scale === 100000000) {
+          n = n * scale + part;
+          part = 0;
+          scale = 1;
+        }
       }
+      n = n * scale + part;
       const digits = at - first;
       if (digits === 0 || digits > 15 || (digits > 1 && m[first] === 48)) return undefined;
       value = negative ? -n : n;
