@@ -240,8 +240,10 @@ FUZZ_TARGETS ?= compact_verify sealed_verify jwt_verify json_object base64url co
 
 ## fuzz: every fuzz target (fuzz/, cargo-fuzz on nightly, installed by scripts/setup-fuzz.sh),
 ## or the ones FUZZ_TARGETS names, for FUZZ_SECONDS seconds each (default 30), from the
-## committed seeds in fuzz/corpus/; the inputs found go to fuzz/work/, crashes to
-## fuzz/artifacts/ (neither committed). A crash worth
+## committed seeds in fuzz/corpus/, with libFuzzer's FUZZ_ARGS (long inputs from the start:
+## FUZZ_ARGS="-max_len=4096 -len_control=0"; -max_len alone is a ceiling libFuzzer nears
+## slowly, about 500 bytes after 30 minutes of the gateway); the inputs found go to fuzz/work/,
+## crashes to fuzz/artifacts/ (neither committed). A crash worth
 ## keeping goes to fuzz/regressions/<target>/, which `make test` replays (tests/fuzz_corpus.rs).
 fuzz:
 	@scripts/setup-fuzz.sh
@@ -249,7 +251,7 @@ fuzz:
 	@failed=; for t in $(FUZZ_TARGETS); do \
 		mkdir -p fuzz/work/$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		cargo +nightly fuzz run $$t fuzz/work/$$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) \
+		cargo +nightly fuzz run $$t fuzz/work/$$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ARGS) \
 			|| failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in fuzz/artifacts/)"; exit 1; fi
