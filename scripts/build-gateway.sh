@@ -55,6 +55,13 @@ enable=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to
 names=()
 [ "${GATEWAY_NAMES:-}" = 1 ] && names=(--debuginfo)
 wasm="$out/index_bg.wasm"
+# wasm-bindgen exports every class of the crates linked in, and these the gateway never uses:
+# the worker crate's ContainerStartupOptions, MinifyConfig and R2Range, and wasm-streams' Rust
+# streams as JavaScript ones (the gateway's bodies stay JavaScript streams). Nothing can hold an
+# instance of them, which scripts/glue.mjs checks before it takes their exports out; wasm-opt
+# then drops the code only they reached: about 3,600 B gzipped.
+node scripts/glue.mjs --unused-classes "$wasm" containerstartupoptions minifyconfig r2range \
+  intounderlyingsource intounderlyingbytesource intounderlyingsink
 # The producers and target features sections name the compilers and the features they used:
 # nothing workerd reads (236 B gzipped).
 "$bin/wasm-opt" "$wasm" -Oz --converge --low-memory-unused --strip-producers --strip-target-features \

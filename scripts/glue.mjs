@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Five rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
+// Rewrites of wasm-bindgen's glue, for each glue file named (the Makefile runs this after
 // every wasm-pack build of the JS library). Each fails the build when the glue no longer has the
 // shape it rewrites (a wasm-bindgen that changed it), rather than leaving it unrewritten.
 //
@@ -37,6 +37,8 @@
 //    `TypeError` before anything is taken of the wasm memory for its copy (a String object is
 //    read as its string): wasm-bindgen's glue took `arg.length` bytes first, never given back,
 //    so `verify({ length: 2 ** 27 })` (a token from a JSON body) took 128 MiB of it each time.
+// 6. The gateway's wasm without the exports of classes that nothing can hold an instance of
+//    (`--unused-classes`, see `dropUnusedClasses`).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -90,70 +92,133 @@ function shortName(index) {
   return name;
 }
 
+// The sections of `wasm` in order: id, and the offsets of its body and of the next section.
+function* sections(wasm) {
+  let at = 8;
+  while (at < wasm.length) {
+    const [size, body] = leb(wasm, at + 1);
+    yield { id: wasm[at], at, body, next: body + size };
+    at = body + size;
+  }
+}
+
+const text = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextEncoder();
+
+// A name (its length, then UTF-8) at `at`: the name and the offset after it.
+function name(wasm, at) {
+  const [len, p] = leb(wasm, at);
+  return [text.decode(wasm.subarray(p, p + len)), p + len];
+}
+
+// The entries of the import section whose body starts at `body`: module and name, where the
+// entry starts (`from`), where its name starts (`nameAt`) and its description (`descFrom`),
+// and where it ends (`to`).
+function imports(file, wasm, body) {
+  const entries = [];
+  let [count, p] = leb(wasm, body);
+  for (let i = 0; i < count; i++) {
+    const from = p;
+    let mod, field;
+    [mod, p] = name(wasm, p);
+    const nameAt = p;
+    [field, p] = name(wasm, p);
+    const descFrom = p;
+    const kind = wasm[p++];
+    if (kind === 0) [, p] = leb(wasm, p); // function: its type
+    else if (kind === 1 || kind === 2) {
+      if (kind === 1) p++; // table: its element type
+      let flags;
+      [flags, p] = leb(wasm, p); // limits: minimum, maximum when flagged
+      [, p] = leb(wasm, p);
+      if (flags & 1) [, p] = leb(wasm, p);
+    } else if (kind === 3) p += 2; // global: type, mutability
+    else if (kind === 4) [, p] = leb(wasm, p + 1); // tag: attribute, type
+    else fail(file, `import ${mod} ${field} of unknown kind ${kind}`);
+    entries.push({ mod, name: field, from, nameAt, descFrom, to: p });
+  }
+  return { entries, end: p };
+}
+
+// A section of id `id` holding `count` entries, the bytes of each given.
+const section = (id, count, entries) => {
+  const body = Buffer.concat([Buffer.from(lebBytes(count)), ...entries.map((e) => Buffer.from(e))]);
+  return Buffer.concat([Buffer.from([id, ...lebBytes(body.length)]), body]);
+};
+
 // The bytes of `wasm` with the imports of `module` named `a`, `b`... in order, and the names so
 // given (a Map from the old name; `undefined` bytes when renamed already).
 function renameImports(file, wasmFile, module) {
   if (!existsSync(wasmFile)) fail(file, `no ${wasmFile} beside it`);
   const wasm = readFileSync(wasmFile);
-  const text = new TextDecoder("utf-8", { fatal: true });
-  const utf8 = new TextEncoder();
-  let at = 8;
   const out = [wasm.subarray(0, 8)];
   const renamed = new Map();
-  while (at < wasm.length) {
-    const id = wasm[at];
-    const [size, body] = leb(wasm, at + 1);
-    const next = body + size;
+  for (const { id, at, body, next } of sections(wasm)) {
     if (id !== 2) {
       out.push(wasm.subarray(at, next));
-      at = next;
       continue;
     }
-    // The import section: (module, name, kind and type) for each import; only the names of the
-    // glue's module change, the rest is copied as it is.
-    const entries = [];
-    let [count, p] = leb(wasm, body);
-    entries.push(lebBytes(count));
-    for (let i = 0; i < count; i++) {
-      const from = p;
-      let len;
-      [len, p] = leb(wasm, p);
-      const mod = text.decode(wasm.subarray(p, p + len));
-      p += len;
-      const moduleEnd = p;
-      [len, p] = leb(wasm, p);
-      const name = text.decode(wasm.subarray(p, p + len));
-      p += len;
-      const descFrom = p;
-      const kind = wasm[p++];
-      if (kind === 0) [, p] = leb(wasm, p); // function: its type
-      else if (kind === 1 || kind === 2) {
-        if (kind === 1) p++; // table: its element type
-        let flags;
-        [flags, p] = leb(wasm, p); // limits: minimum, maximum when flagged
-        [, p] = leb(wasm, p);
-        if (flags & 1) [, p] = leb(wasm, p);
-      } else if (kind === 3) p += 2; // global: type, mutability
-      else if (kind === 4) [, p] = leb(wasm, p + 1); // tag: attribute, type
-      else fail(file, `${wasmFile}: import ${mod} ${name} of unknown kind ${kind}`);
-      if (mod !== module) {
-        entries.push(wasm.subarray(from, p));
-        continue;
-      }
-      const short = shortName(renamed.size);
-      renamed.set(name, short);
-      entries.push(wasm.subarray(from, moduleEnd), lebBytes(utf8.encode(short).length), utf8.encode(short), wasm.subarray(descFrom, p));
-    }
-    if (p !== next) fail(file, `${wasmFile}: the import section does not end where its size says`);
-    const section = Buffer.concat(entries.map((e) => Buffer.from(e)));
-    out.push(Buffer.from([2, ...lebBytes(section.length)]), section);
-    at = next;
+    // The import section: only the names of the glue's module change, the rest is copied.
+    const { entries, end } = imports(`${file}: ${wasmFile}`, wasm, body);
+    if (end !== next) fail(file, `${wasmFile}: the import section does not end where its size says`);
+    const bytes = entries.map((e) => {
+      if (e.mod !== module) return wasm.subarray(e.from, e.to);
+      const short = utf8.encode(shortName(renamed.size));
+      renamed.set(e.name, shortName(renamed.size));
+      return Buffer.concat([wasm.subarray(e.from, e.nameAt), Buffer.from(lebBytes(short.length)), short, wasm.subarray(e.descFrom, e.to)]);
+    });
+    out.push(section(2, entries.length, bytes));
   }
   if (renamed.size === 0) fail(file, `${wasmFile} imports nothing from ${module}`);
-  const changed = [...renamed].filter(([name, short]) => name !== short);
+  const changed = [...renamed].filter(([old, short]) => old !== short);
   if (changed.length === 0) return { renamed }; // renamed already
   if (changed.length !== renamed.size) fail(file, `${wasmFile}: imports from ${module} partly renamed`);
   return { renamed, wasm: Buffer.concat(out) };
+}
+
+// Rewrite 6 (`--unused-classes <wasm> <class>...`, the gateway's wasm before wasm-opt, see
+// scripts/build-gateway.sh): the exports of classes that wasm-bindgen exports from the crates
+// linked in but that nothing can hold an instance of taken out of the wasm, so that wasm-opt
+// drops the code only they reached. A class is unused when the wasm never hands one to
+// JavaScript (no import `__wbg_<class>_new`, which its `__wrap` serves) and JavaScript cannot
+// make one (no export `<class>_new`, its constructor). The build fails for a class named that is
+// used, or that the wasm does not export (a list gone stale).
+function dropUnusedClasses(wasmFile, classes) {
+  const wasm = readFileSync(wasmFile);
+  const out = [wasm.subarray(0, 8)];
+  const of = (klass, field) => field.startsWith(`__wbg_${klass}_`) || field.startsWith(`__wbg_get_${klass}_`) ||
+    field.startsWith(`__wbg_set_${klass}_`) || field.startsWith(`${klass}_`);
+  for (const { id, at, body, next } of sections(wasm)) {
+    if (id === 2) {
+      for (const e of imports(wasmFile, wasm, body).entries) {
+        const used = classes.find((k) => new RegExp(`^__wbg_${k}_(new|unwrap)(_[0-9a-f]{16})?$`).test(e.name));
+        if (used) fail(wasmFile, `class ${used} is used: the wasm hands its instances to JavaScript (${e.name})`);
+      }
+    }
+    if (id !== 7) {
+      out.push(wasm.subarray(at, next));
+      continue;
+    }
+    // The export section: name, kind and index of each export; those of the classes go.
+    let [count, p] = leb(wasm, body);
+    const kept = [];
+    const dropped = new Set();
+    for (let i = 0; i < count; i++) {
+      const from = p;
+      let field;
+      [field, p] = name(wasm, p);
+      [, p] = leb(wasm, p + 1); // kind, index
+      const klass = classes.find((k) => of(k, field));
+      if (klass === undefined) kept.push(wasm.subarray(from, p));
+      else if (field === `${klass}_new`) fail(wasmFile, `class ${klass} is used: JavaScript can construct it`);
+      else dropped.add(klass);
+    }
+    if (p !== next) fail(wasmFile, "the export section does not end where its size says");
+    const missing = classes.filter((k) => !dropped.has(k));
+    if (missing.length > 0) fail(wasmFile, `no export of ${missing.join(", ")}: take it off the list`);
+    out.push(section(7, kept.length, kept));
+  }
+  writeFileSync(wasmFile, Buffer.concat(out));
 }
 
 // Rewrite 3: `glue` with the keys of its import object renamed as the imports of `wasmFile` (the
@@ -254,6 +319,10 @@ function checkLive(file, glue) {
   return glue.slice(0, at + 1) + LIVE + glue.slice(at + 1);
 }
 
+if (process.argv[2] === "--unused-classes") {
+  dropUnusedClasses(process.argv[3], process.argv.slice(4));
+  process.exit(0);
+}
 if (process.argv[2] === "--bundled") {
   for (const file of process.argv.slice(3)) shortBundledImports(file);
   process.exit(0);

@@ -79,3 +79,48 @@ test("verify and verifyJwt of a glue scripts/glue.mjs did not rewrite never answ
   assert.doesNotMatch(dts, /__verify/);
   assert.doesNotMatch(readFileSync(join(glued, "edge_session.js"), "utf8"), /^ +__verify|__edgeSessionThrown =/m);
 });
+
+// A module of one function, exported under each of `exports`, importing `imports` (functions of
+// module "m"), as the bytes of a .wasm file.
+function moduleBytes(imports, exports) {
+  const name = (s) => [s.length, ...Buffer.from(s)];
+  const leb = (n) => (n < 128 ? [n] : [(n % 128) | 128, ...leb(Math.floor(n / 128))]);
+  const section = (id, entries) => {
+    const body = [entries.length, ...entries.flat()];
+    return [id, ...leb(body.length), ...body];
+  };
+  return Buffer.from([
+    ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    ...section(1, [[0x60, 0, 0]]),
+    ...section(2, imports.map((i) => [...name("m"), ...name(i), 0, 0])),
+    ...section(3, [[0]]),
+    ...section(7, exports.map((e) => [...name(e), 0, imports.length])),
+    ...section(10, [[2, 0, 0x0b]]),
+  ]);
+}
+
+test("--unused-classes takes out the exports of classes nothing can hold, and refuses a class in use", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "edge-session-unused-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "index_bg.wasm");
+  const run = (imports, exports, classes) => {
+    writeFileSync(file, moduleBytes(imports, exports));
+    try {
+      execFileSync(process.execPath, [join(ROOT, "scripts/glue.mjs"), "--unused-classes", file, ...classes], { stdio: "pipe" });
+    } catch (e) {
+      return e.stderr.toString();
+    }
+    return WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(file))).map((e) => e.name);
+  };
+  // Every export of the class (method, free, field getter and setter) goes; the others stay,
+  // a class whose name starts the same (`r2rangeset`) too.
+  const all = ["fetch", "r2range_length", "__wbg_r2range_free", "__wbg_get_r2range_offset", "__wbg_set_r2range_offset", "__wbg_r2rangeset_free", "waiting_x"];
+  assert.deepEqual(run(["__wbg_waiting_new"], all, ["r2range"]), ["fetch", "__wbg_r2rangeset_free", "waiting_x"]);
+  // Refused: a class the wasm hands to JavaScript (its `__wrap`, or `__unwrap` back), one that
+  // JavaScript constructs, and one the wasm does not export.
+  assert.match(run(["__wbg_waiting_new"], all, ["waiting"]), /class waiting is used: the wasm hands its instances to JavaScript \(__wbg_waiting_new\)/);
+  assert.match(run(["__wbg_r2range_unwrap"], all, ["r2range"]), /class r2range is used/);
+  assert.match(run(["__wbg_r2range_new_0123456789abcdef"], all, ["r2range"]), /class r2range is used/);
+  assert.match(run([], [...all, "r2range_new"], ["r2range"]), /class r2range is used: JavaScript can construct it/);
+  assert.match(run([], all, ["r2range", "minifyconfig"]), /no export of minifyconfig: take it off the list/);
+});

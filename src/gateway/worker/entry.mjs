@@ -11,7 +11,10 @@
 // trap re-instantiates the module (wasm-bindgen's reset-state function) before the handler runs.
 import Shimmed from "../index.js";
 
-export * from "../index.js";
+// The Durable Object class (wrangler.toml's [[durable_objects.bindings]]): the module's one
+// named export. worker-build's bundle also exports classes of the worker crate the gateway does
+// not use, whose wasm exports scripts/build-gateway.sh takes out.
+export { EdgeSessionObject } from "../index.js";
 
 const state = globalThis.__worker_init_state;
 const handlers = Shimmed.prototype;
