@@ -159,6 +159,15 @@ impl Attempt {
         })
     }
 
+    /// Whether an answer's `directives` count: with `DIRECTIVE_NONCE` on, only those of an
+    /// answer that sent the request's `x-session-nonce` back.
+    fn counts(&self, directives: &headers::Directives) -> bool {
+        match &self.nonce {
+            Some(nonce) => !directives.any() || directives.nonce.as_ref() == Some(nonce),
+            None => true,
+        }
+    }
+
     /// `scheme://host` the client asked (empty when the URL had none).
     pub fn public(&self) -> &str {
         &self.public
@@ -901,6 +910,25 @@ impl Gateway {
         self.health.answered(&attempt.origin);
     }
 
+    /// The subject that an answer [`Gateway::finish`] refused still revokes: its
+    /// `x-session-revoke`, when its directives count (see `DIRECTIVE_NONCE`), a store keeps
+    /// revocations and it names one subject. A refused answer is not carried out (a malformed
+    /// `x-session-issue`, say), but revoking is never the unsafe side: a password change whose
+    /// new login is refused must not leave the old sessions valid.
+    pub fn revoke_of_refused(
+        &self,
+        attempt: &Attempt,
+        origin_headers: &[(String, String)],
+    ) -> Option<String> {
+        let (_, directives) = headers::from_origin(
+            origin_headers,
+            self.config.dbsc.is_some(),
+            &self.config.gateway_cookies(),
+        );
+        let subject = store::one_subject(directives.revoke.as_deref()?).ok()?;
+        (self.config.store.is_some() && attempt.counts(&directives)).then(|| subject.to_owned())
+    }
+
     /// The headers to send to the client with the origin's response: the origin's, without
     /// `x-session-*` and hop-by-hop headers (a `Location` on the origin's own address moved to
     /// the public host), plus the gateway's cookies. An origin's login
@@ -1026,12 +1054,10 @@ impl Gateway {
                 *policy = without_reports(policy);
             }
         }
-        if let Some(nonce) = attempt.nonce.as_ref().filter(|_| directives.any()) {
-            if directives.nonce.as_ref() != Some(nonce) {
-                return Err(Page::bad_origin_answer(
-                    "x-session-* directives count only with the request's x-session-nonce sent back (DIRECTIVE_NONCE is on)",
-                ));
-            }
+        if !attempt.counts(&directives) {
+            return Err(Page::bad_origin_answer(
+                "x-session-* directives count only with the request's x-session-nonce sent back (DIRECTIVE_NONCE is on)",
+            ));
         }
         // An answer that clears the site's cookies clears the gateway's in the browser: its
         // session ends as at a logout (the stored one deleted), nonce or not (the header is the
@@ -3189,6 +3215,46 @@ mod tests {
         let b = proxy(off.start(&get(&[]), NOW, &entropy));
         assert_eq!(headers::get(&b.headers, "x-session-nonce"), None);
         assert!(off.finish(&b, &h(&[login]), NOW, &entropy).is_ok());
+    }
+
+    #[test]
+    fn a_refused_answer_still_revokes_its_one_subject() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let e = Entropy::default();
+        let a = proxy(gw.start(&get(&[]), NOW, &e));
+        let revoke = ("x-session-revoke", "alice");
+        // A password change whose new login is refused (nbf, a duplicate member, not ASCII),
+        // or whose data is: refused, the revocation is not.
+        for refused in [
+            ("x-session-issue", r#"{"sub":"alice","nbf":1}"#),
+            ("x-session-issue", r#"{"sub":"alice","sub":"bob"}"#),
+            ("x-session-issue", "{\"sub\":\"alice\",\"name\":\"\u{e9}\"}"),
+            ("x-session-data", "[1]"),
+        ] {
+            let answer = h(&[revoke, refused]);
+            assert_eq!(gw.finish(&a, &answer, NOW, &e).unwrap_err().status, 502);
+            let subject = gw.revoke_of_refused(&a, &answer);
+            assert_eq!(subject.as_deref(), Some("alice"), "{refused:?}");
+        }
+        // None: no x-session-revoke, two subjects, no store to keep revocations in.
+        let login = ("x-session-issue", r#"{"nbf":1}"#);
+        assert_eq!(gw.revoke_of_refused(&a, &h(&[login])), None);
+        // (A header sent twice, as the runtime joins it.)
+        let two = h(&[("x-session-revoke", "alice, bob")]);
+        assert_eq!(gw.revoke_of_refused(&a, &two), None);
+        let mut none = gateway(&[]);
+        let b = proxy(none.start(&get(&[]), NOW, &e));
+        assert_eq!(none.revoke_of_refused(&b, &h(&[revoke, login])), None);
+        // DIRECTIVE_NONCE on: only with the request's nonce sent back.
+        let mut nonced = gateway(&[("STORE", "kv"), ("DIRECTIVE_NONCE", "on")]);
+        let c = proxy(nonced.start(&get(&[]), NOW, &e));
+        let nonce = headers::get(&c.headers, "x-session-nonce").unwrap();
+        assert_eq!(nonced.revoke_of_refused(&c, &h(&[revoke, login])), None);
+        let sent_back = h(&[revoke, login, ("x-session-nonce", nonce)]);
+        assert_eq!(
+            nonced.revoke_of_refused(&c, &sent_back).as_deref(),
+            Some("alice")
+        );
     }
 
     #[test]

@@ -218,8 +218,8 @@ impl Plan {
     ///
     /// [`issue_claims`]: super::session::issue_claims
     pub fn from_directives(d: &Directives, max_bytes: usize) -> Result<Plan, String> {
-        if d.revoke.as_deref().is_some_and(|s| s.contains(',')) {
-            return Err("x-session-revoke names more than one subject (a header sent twice arrives joined with \", \"): send one per answer, or revoke the others with POST /__edge/sessions/revoke".into());
+        if let Some(subject) = &d.revoke {
+            one_subject(subject)?;
         }
         let patch = match &d.data {
             None => None,
@@ -253,6 +253,15 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.patch.is_none() && self.login.is_none() && !self.logout && self.revoke.is_none()
     }
+}
+
+/// An `x-session-revoke`'s subject, refused when it names more than one (see
+/// [`Plan::from_directives`]).
+pub fn one_subject(revoke: &str) -> Result<&str, String> {
+    if revoke.contains(',') {
+        return Err("x-session-revoke names more than one subject (a header sent twice arrives joined with \", \"): send one per answer, or revoke the others with POST /__edge/sessions/revoke".into());
+    }
+    Ok(revoke)
 }
 
 /// "Log out everywhere": refuses from now on every session token of `subject` issued before

@@ -249,6 +249,22 @@ describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`
     assert.match(await gw.logged(/x-session-revoke names more than one subject/), /send one per answer/);
     assert.equal(seen(await gw.request("/headers", hal))["x-session-sub"], "hal", "nothing was revoked");
   });
+
+  test("a refused answer still revokes: a password change whose new login is malformed never leaves the old sessions valid", async () => {
+    const ivan = new Jar();
+    assert.equal((await gw.request("/login?user=ivan", ivan)).status, 200);
+    const stolen = new Jar();
+    stolen.cookies = new Map(ivan.cookies);
+    await sleep(1100);
+    const issue = 'x-session-issue:{"sub":"ivan","nbf":1}';
+    const out = await gw.request(`/reflect?h=${encodeURIComponent("x-session-revoke:ivan")}&h=${encodeURIComponent(issue)}`, ivan);
+    assert.equal(out.status, 502, out.text);
+    assert.match(out.text, /nbf is not accepted/);
+    assert.match(await gw.logged(/the refused answer's x-session-revoke was carried out/), /: ivan/);
+    const replay = seen(await gw.request("/headers", stolen));
+    assert.equal(replay["x-session-status"], "revoked");
+    assert.equal(replay["x-session-sub"], undefined);
+  });
 });
 
 describe("8. TRACE, which an origin answers with the request it got, is refused at the gateway", { concurrency: false }, () => {

@@ -287,7 +287,19 @@ async fn finish(
     let now = super::now();
     let (mut headers, plan) = match answer(p, attempt, status, &origin, &response, now) {
         Ok(answer) => answer,
-        Err(refused) => return refused,
+        Err(refused) => {
+            // Refused, its revocation is still carried out (see `Gateway::revoke_of_refused`).
+            let subject = with(&p.gw, |g| g.revoke_of_refused(attempt, &origin)).flatten();
+            if let (Some(st), Some(subject)) = (&store, subject) {
+                let (sessions, settings) = &**st;
+                let keep = settings.revocation_keep_seconds;
+                match store::revoke(sessions, &subject, keep, now).await {
+                    Ok(_) => log_warn!("edge-session gateway: the refused answer's x-session-revoke was carried out: {subject}"),
+                    Err(e) => log_warn!("edge-session gateway: session store: x-session-revoke: {subject} not revoked: {e}"),
+                }
+            }
+            return refused;
+        }
     };
     if let (Some(st), Some(loaded)) = (store, loaded) {
         let (sessions, settings) = &*st;
