@@ -870,6 +870,7 @@ pub fn gateway(data: &[u8]) {
     check_to_client(&finished);
     check_carried(&attempt, &finished);
     check_location(url, &finished);
+    check_revoke_of_refused(&gw, &attempt, &origin, &finished);
 
     if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
         session_headers("retry", &next);
@@ -880,6 +881,32 @@ pub fn gateway(data: &[u8]) {
         check_carried(&next, &finished);
         check_location(url, &finished);
         let _ = gw.retry(&req, &next, now, &entropy);
+    }
+}
+
+/// What a refused answer still revokes (`Gateway::revoke_of_refused`) is one subject, and the
+/// subject an answer carried out revokes: both read the answer's directives by the same rules.
+fn check_revoke_of_refused(
+    gw: &Gateway,
+    attempt: &Attempt,
+    origin: &[(String, String)],
+    finished: &Result<Answer, Page>,
+) {
+    let revoke = gw.revoke_of_refused(attempt, origin);
+    assert!(
+        revoke
+            .as_deref()
+            .is_none_or(|s| !s.is_empty() && !s.contains(',')),
+        "gateway: a refused answer revokes {revoke:?}"
+    );
+    if let Ok(Answer {
+        plan: Some(plan), ..
+    }) = finished
+    {
+        assert_eq!(
+            revoke, plan.revoke,
+            "gateway: revoke_of_refused and finish disagree"
+        );
     }
 }
 

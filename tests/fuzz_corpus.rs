@@ -665,6 +665,20 @@ mod seeds {
                 ),
             ),
             (
+                "revoke_in_a_refused_answer",
+                g(
+                    0x04,
+                    &[
+                        "POST",
+                        HOME,
+                        LOGGED_IN,
+                        "",
+                        "x-session-revoke: alice",
+                        r#"x-session-issue: {"sub":"alice","nbf":1}"#,
+                    ],
+                ),
+            ),
+            (
                 "revoke_without_store",
                 g(0, &["GET", HOME, "", "x-session-revoke: alice"]),
             ),
