@@ -870,7 +870,7 @@ pub fn gateway(data: &[u8]) {
     check_to_client(&finished);
     check_carried(&attempt, &finished);
     check_location(url, &finished);
-    check_revoke_of_refused(&gw, &attempt, &origin, &finished);
+    check_refused(&gw, &attempt, &origin, &finished);
 
     if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
         session_headers("retry", &next);
@@ -884,28 +884,45 @@ pub fn gateway(data: &[u8]) {
     }
 }
 
-/// What a refused answer still revokes (`Gateway::revoke_of_refused`) is one subject, and the
-/// subject an answer carried out revokes: both read the answer's directives by the same rules.
-fn check_revoke_of_refused(
+/// What a refused answer still does (`Gateway::refused`): it only ends sessions (no login, no
+/// data; the page it replaces gets cookie removals, `Max-Age=0`, and nothing else), revokes one
+/// subject at most, and ends what an answer carried out would (the same revocation and logout:
+/// both read the directives by the same rules).
+fn check_refused(
     gw: &Gateway,
     attempt: &Attempt,
     origin: &[(String, String)],
     finished: &Result<Answer, Page>,
 ) {
-    let revoke = gw.revoke_of_refused(attempt, origin);
-    assert!(
-        revoke
-            .as_deref()
-            .is_none_or(|s| !s.is_empty() && !s.contains(',')),
-        "gateway: a refused answer revokes {revoke:?}"
-    );
+    let mut page = Page::bad_origin_answer("fuzz");
+    let headers_before = page.headers.len();
+    let plan = gw.refused(attempt, origin, &mut page);
+    for (name, value) in page.headers.iter().skip(headers_before) {
+        assert!(
+            name == "set-cookie" && value.contains("Max-Age=0"),
+            "gateway: a refused answer's page gets {name}: {value}"
+        );
+    }
+    if let Some(p) = &plan {
+        assert!(
+            p.login.is_none() && p.claims.is_none() && p.patch.is_none() && !p.is_empty(),
+            "gateway: a refused answer's plan {p:?}"
+        );
+        assert!(
+            (p.revoke.as_deref()).is_none_or(|s| !s.is_empty() && !s.contains(',')),
+            "gateway: a refused answer revokes {:?}",
+            p.revoke
+        );
+    }
     if let Ok(Answer {
-        plan: Some(plan), ..
+        plan: Some(done), ..
     }) = finished
     {
+        let (revoke, logout) = plan.map_or((None, false), |p| (p.revoke, p.logout));
         assert_eq!(
-            revoke, plan.revoke,
-            "gateway: revoke_of_refused and finish disagree"
+            (revoke, logout),
+            (done.revoke.clone(), done.logout),
+            "gateway: what a refused answer ends and what finish carries out disagree"
         );
     }
 }

@@ -910,23 +910,60 @@ impl Gateway {
         self.health.answered(&attempt.origin);
     }
 
-    /// The subject that an answer [`Gateway::finish`] refused still revokes: its
-    /// `x-session-revoke`, when its directives count (see `DIRECTIVE_NONCE`), a store keeps
-    /// revocations and it names one subject. A refused answer is not carried out (a malformed
-    /// `x-session-issue`, say), but revoking is never the unsafe side: a password change whose
-    /// new login is refused must not leave the old sessions valid.
-    pub fn revoke_of_refused(
+    /// What an answer that [`Gateway::finish`] refused still does, `page` being the 502 that
+    /// replaces it: the sessions it ends. A refused answer is not carried out (a new login's
+    /// malformed `x-session-issue`, say), but ending a session is never the unsafe side: a
+    /// password change or a switch of user whose new login is refused must not leave the old
+    /// session valid. A logout (`x-session-clear`, or a `Clear-Site-Data` that clears cookies)
+    /// or a revocation of the request's own subject clears this browser's session cookies with
+    /// the page; the plan returned (a store on, `None` when it has nothing to do) deletes the
+    /// stored session and revokes the `x-session-revoke` subject, when it names one. Directives
+    /// count as for an answer carried out (`DIRECTIVE_NONCE`).
+    pub fn refused(
         &self,
         attempt: &Attempt,
         origin_headers: &[(String, String)],
-    ) -> Option<String> {
-        let (_, directives) = headers::from_origin(
+        page: &mut Page,
+    ) -> Option<store::Plan> {
+        let (out, mut directives) = headers::from_origin(
             origin_headers,
             self.config.dbsc.is_some(),
             &self.config.gateway_cookies(),
         );
-        let subject = store::one_subject(directives.revoke.as_deref()?).ok()?;
-        (self.config.store.is_some() && attempt.counts(&directives)).then(|| subject.to_owned())
+        if !attempt.counts(&directives) {
+            directives = headers::Directives::default();
+        }
+        let logout = directives.clear
+            || headers::get(&out, "clear-site-data").is_some_and(headers::clears_cookies);
+        let revoke = (directives.revoke.as_deref())
+            .and_then(|s| store::one_subject(s).ok())
+            .filter(|_| self.config.store.is_some());
+        if logout || revoke.is_some() && revoke == attempt.subject().map(|s| s.0) {
+            let session = self.config.session_cookie.removal().ok();
+            headers::add_cookies(
+                &mut page.headers,
+                session.into_iter().chain(self.dbsc_removals()),
+            );
+        }
+        let plan = store::Plan {
+            logout,
+            revoke: revoke.map(str::to_owned),
+            ..store::Plan::default()
+        };
+        (self.config.store.is_some() && !plan.is_empty()).then_some(plan)
+    }
+
+    /// DBSC: the removals of the device's bound and key cookies, which a logout sends with the
+    /// session cookie's, so that the browser's next refresh ends its device-bound session
+    /// (`{"continue": false}`).
+    fn dbsc_removals(&self) -> Vec<String> {
+        let Some(d) = &self.config.dbsc else {
+            return Vec::new();
+        };
+        [d.bound_cookie.removal(), d.key_cookie.removal()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// The headers to send to the client with the origin's response: the origin's, without
@@ -1081,15 +1118,11 @@ impl Gateway {
         // A logout, or a "log out everywhere" of this very user, ends this browser's session.
         let revoked_here = directives.revoke.is_some()
             && directives.revoke.as_deref() == attempt.subject().map(|s| s.0);
-        // DBSC: a logout also removes the device's key and bound cookies, so that the
-        // browser's next refresh ends its device-bound session (`{"continue": false}`).
+        // DBSC: a logout also removes the device's key and bound cookies.
         let mut dbsc_cookies = Vec::new();
         if directives.clear || revoked_here {
             session_cookie = self.config.session_cookie.removal().ok();
-            if let Some(d) = &self.config.dbsc {
-                dbsc_cookies.extend(d.bound_cookie.removal().ok());
-                dbsc_cookies.extend(d.key_cookie.removal().ok());
-            }
+            dbsc_cookies = self.dbsc_removals();
         }
         // The login's claims: checked with the plan when there is a store, here otherwise.
         let claims = match &plan {
@@ -3218,43 +3251,77 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_answer_still_revokes_its_one_subject() {
-        let mut gw = gateway(&[("STORE", "kv")]);
+    fn a_refused_answer_still_ends_its_sessions() {
+        let mut gw = gateway(&[("STORE", "kv"), ("DBSC", "on")]);
         let e = Entropy::default();
         let a = proxy(gw.start(&get(&[]), NOW, &e));
+        // What a refused answer still does: the plan for the store, and the cookies the page
+        // removes.
+        let refused = |gw: &Gateway, a: &Attempt, answer: &[(&str, &str)]| {
+            let answer = h(answer);
+            let mut page = gw.finish(a, &answer, NOW, &e).unwrap_err();
+            assert_eq!(page.status, 502);
+            let plan = gw.refused(a, &answer, &mut page);
+            let removed: Vec<String> = set_cookies(&page.headers)
+                .iter()
+                .map(|c| c.split('=').next().unwrap_or_default().to_owned())
+                .collect();
+            (plan, removed)
+        };
         let revoke = ("x-session-revoke", "alice");
-        // A password change whose new login is refused (nbf, a duplicate member, not ASCII),
-        // or whose data is: refused, the revocation is not.
-        for refused in [
-            ("x-session-issue", r#"{"sub":"alice","nbf":1}"#),
+        let clear = ("x-session-clear", "1");
+        let bad_login = ("x-session-issue", r#"{"sub":"alice","nbf":1}"#);
+        // A password change whose new login is refused (nbf, a duplicate member, not ASCII), or
+        // whose data is: refused, the revocation is not. Not this browser's subject (anonymous):
+        // no cookie removed.
+        for bad in [
+            bad_login,
             ("x-session-issue", r#"{"sub":"alice","sub":"bob"}"#),
             ("x-session-issue", "{\"sub\":\"alice\",\"name\":\"\u{e9}\"}"),
             ("x-session-data", "[1]"),
         ] {
-            let answer = h(&[revoke, refused]);
-            assert_eq!(gw.finish(&a, &answer, NOW, &e).unwrap_err().status, 502);
-            let subject = gw.revoke_of_refused(&a, &answer);
-            assert_eq!(subject.as_deref(), Some("alice"), "{refused:?}");
+            let (plan, removed) = refused(&gw, &a, &[revoke, bad]);
+            let plan = plan.unwrap();
+            assert_eq!(plan.revoke.as_deref(), Some("alice"), "{bad:?}");
+            assert!(!plan.logout && plan.login.is_none() && plan.patch.is_none());
+            assert_eq!(removed, Vec::<String>::new());
         }
-        // None: no x-session-revoke, two subjects, no store to keep revocations in.
-        let login = ("x-session-issue", r#"{"nbf":1}"#);
-        assert_eq!(gw.revoke_of_refused(&a, &h(&[login])), None);
-        // (A header sent twice, as the runtime joins it.)
-        let two = h(&[("x-session-revoke", "alice, bob")]);
-        assert_eq!(gw.revoke_of_refused(&a, &two), None);
+        // A logout (or a Clear-Site-Data of cookies) with a refused login, a switch of user:
+        // the session, DBSC bound and key cookies removed, the stored session deleted.
+        let all = [
+            "__Host-session",
+            "__Host-session-bound",
+            "__Secure-session-key",
+        ];
+        for end in [clear, ("clear-site-data", r#""cookies""#)] {
+            let (plan, removed) = refused(&gw, &a, &[end, bad_login]);
+            assert!(plan.unwrap().logout, "{end:?}");
+            assert_eq!(removed, all, "{end:?}");
+        }
+        // Nothing to end: no plan, nothing removed; two subjects revoke nobody.
+        assert_eq!(refused(&gw, &a, &[bad_login]), (None, vec![]));
+        let two = ("x-session-revoke", "alice, bob"); // a header sent twice, joined
+        assert_eq!(refused(&gw, &a, &[two, bad_login]), (None, vec![]));
+        // Without a store: the logout's cookies only, no plan, no revocation.
         let mut none = gateway(&[]);
         let b = proxy(none.start(&get(&[]), NOW, &e));
-        assert_eq!(none.revoke_of_refused(&b, &h(&[revoke, login])), None);
-        // DIRECTIVE_NONCE on: only with the request's nonce sent back.
+        assert_eq!(refused(&none, &b, &[revoke, bad_login]), (None, vec![]));
+        let (plan, removed) = refused(&none, &b, &[clear, bad_login]);
+        assert_eq!((plan, removed), (None, vec!["__Host-session".to_owned()]));
+        // DIRECTIVE_NONCE on: the directives count only with the request's nonce sent back
+        // (Clear-Site-Data is the browser's header, no directive: it counts).
         let mut nonced = gateway(&[("STORE", "kv"), ("DIRECTIVE_NONCE", "on")]);
         let c = proxy(nonced.start(&get(&[]), NOW, &e));
         let nonce = headers::get(&c.headers, "x-session-nonce").unwrap();
-        assert_eq!(nonced.revoke_of_refused(&c, &h(&[revoke, login])), None);
-        let sent_back = h(&[revoke, login, ("x-session-nonce", nonce)]);
         assert_eq!(
-            nonced.revoke_of_refused(&c, &sent_back).as_deref(),
-            Some("alice")
+            refused(&nonced, &c, &[revoke, clear, bad_login]),
+            (None, vec![])
         );
+        let sent_back = [revoke, bad_login, ("x-session-nonce", nonce)];
+        let plan = refused(&nonced, &c, &sent_back).0.unwrap();
+        assert_eq!(plan.revoke.as_deref(), Some("alice"));
+        let site = [("clear-site-data", "\"*\""), bad_login];
+        assert!(refused(&nonced, &c, &site).0.unwrap().logout);
     }
 
     #[test]

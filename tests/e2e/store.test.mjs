@@ -172,6 +172,22 @@ for (const kind of ["kv", "durable"]) {
       assert.deepEqual(data(after), {});
     });
 
+    test("a refused answer still ends the session: a switch of user whose new login is malformed is a 502 and a logout", async () => {
+      const jar = new Jar();
+      await gw.request(`/login?user=gil-${kind}`, jar);
+      await gw.request("/cart/add?item=cup", jar);
+      const copy = new Jar();
+      copy.cookies = new Map(jar.cookies);
+      const issue = `x-session-issue:{"sub":"hal-${kind}","nbf":1}`;
+      const out = await gw.request(`/reflect?h=${encodeURIComponent("x-session-clear:1")}&h=${encodeURIComponent(issue)}`, jar);
+      assert.equal(out.status, 502, out.text);
+      assert.match(out.text, /nbf is not accepted/);
+      assert.match(sid(out), /^__Host-sid=; Max-Age=0/);
+      assert.ok(out.setCookies.some((c) => /^__Host-session=;.*Max-Age=0/.test(c)), JSON.stringify(out.setCookies));
+      // The session is gone from the store: a copy of its cookies finds nothing.
+      assert.deepEqual(data(await gw.request("/", copy)), {});
+    });
+
     test("a session a logged-in visitor begins is theirs: not without their token, ended by revocation", async () => {
       const user = `erin-${kind}-${randomBytes(4).toString("hex")}`;
       const jar = new Jar();

@@ -260,7 +260,7 @@ describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`
     const out = await gw.request(`/reflect?h=${encodeURIComponent("x-session-revoke:ivan")}&h=${encodeURIComponent(issue)}`, ivan);
     assert.equal(out.status, 502, out.text);
     assert.match(out.text, /nbf is not accepted/);
-    assert.match(await gw.logged(/the refused answer's x-session-revoke was carried out/), /: ivan/);
+    assert.ok(cleared(out), `this browser is logged out: ${JSON.stringify(out.setCookies)}`);
     const replay = seen(await gw.request("/headers", stolen));
     assert.equal(replay["x-session-status"], "revoked");
     assert.equal(replay["x-session-sub"], undefined);

@@ -287,18 +287,17 @@ async fn finish(
     let now = super::now();
     let (mut headers, plan) = match answer(p, attempt, status, &origin, &response, now) {
         Ok(answer) => answer,
-        Err(refused) => {
-            // Refused, its revocation is still carried out (see `Gateway::revoke_of_refused`).
-            let subject = with(&p.gw, |g| g.revoke_of_refused(attempt, &origin)).flatten();
-            if let (Some(st), Some(subject)) = (&store, subject) {
-                let (sessions, settings) = &**st;
-                let keep = settings.revocation_keep_seconds;
-                match store::revoke(sessions, &subject, keep, now).await {
-                    Ok(_) => log_warn!("edge-session gateway: the refused answer's x-session-revoke was carried out: {subject}"),
-                    Err(e) => log_warn!("edge-session gateway: session store: x-session-revoke: {subject} not revoked: {e}"),
+        Err((mut refused, plan)) => {
+            // Refused, the sessions it ends still end (see `Gateway::refused`).
+            if let (Some(st), Some(loaded), Some(plan)) = (store, loaded, plan) {
+                let (sessions, settings) = &*st;
+                let out = store::finish(sessions, settings, loaded, &plan, now).await;
+                if let Some(warning) = out.warning {
+                    log_warn!("edge-session gateway: session store: {warning}");
                 }
+                headers::add_cookies(&mut refused.headers, out.set_cookie);
             }
-            return refused;
+            return page(&refused);
         }
     };
     if let (Some(st), Some(loaded)) = (store, loaded) {
@@ -347,12 +346,13 @@ fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> A
     let status = response.status();
     match answer(p, attempt, status, &origin, response, p.now) {
         Ok((headers, _)) => send_back(p, attempt, response, status, &origin, headers),
-        Err(refused) => refused,
+        Err((refused, _)) => page(&refused),
     }
 }
 
 /// The pipeline's headers for the client and its plan for the stored session, or the page
-/// that replaces a refused answer (its body dropped). `status` and `origin` are the response's;
+/// that replaces a refused answer (its body dropped) and the plan of the sessions it still ends
+/// (see `Gateway::refused`). `status` and `origin` are the response's;
 /// `now` the time it arrived, not the request's: an `x-session-revoke` ends the sessions begun
 /// while the origin worked too (a login elsewhere during a password change), and a token the
 /// same answer issues is dated the same second, so that it outlives the revocation.
@@ -364,23 +364,24 @@ fn answer(
     origin: &[(String, String)],
     response: &web_sys::Response,
     now: UnixTime,
-) -> Result<(Vec<(String, String)>, Option<store::Plan>), Answer> {
+) -> Result<(Vec<(String, String)>, Option<store::Plan>), (Page, Option<store::Plan>)> {
     let finished = match attempt.refused_status(status) {
         Some(refused) => Some(Err(refused)),
         None => with(&p.gw, |g| g.finish(attempt, origin, now, &p.entropy)),
     };
     match finished {
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
-        Some(Err(refused)) => {
+        Some(Err(mut refused)) => {
             log_warn!(
                 "edge-session gateway: origin {}: {}",
                 Quoted(&attempt.origin),
                 refused.body.trim()
             );
             http::cancel(response);
-            Err(page(&refused))
+            let plan = with(&p.gw, |g| g.refused(attempt, origin, &mut refused)).flatten();
+            Err((refused, plan))
         }
-        None => Err(page(&Page::internal())),
+        None => Err((Page::internal(), None)),
     }
 }
 
