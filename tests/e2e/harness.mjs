@@ -41,16 +41,31 @@ export const gatewayOptions = (bindings, more = {}) => ({
   ...more,
 });
 
-/** A free TCP port on 127.0.0.1. */
+/** Ports `freePort` handed out in this process, each only once. */
+const handedOut = new Set();
+
+/**
+ * A free TCP port on 127.0.0.1, never one handed out before in this process: gateways started at
+ * once (their port and inspector port each) bind theirs a little later, and the system may give
+ * a port just closed here again. Two of them could then share one, and a test talk to the wrong
+ * server: once, every request to the third gateway of tests/e2e/origin-assertion.test.mjs got a
+ * 404, with none of the two others failing.
+ */
 export async function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.on("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
+  for (;;) {
+    const port = await new Promise((ok, fail) => {
+      const srv = createServer();
+      srv.on("error", fail);
+      srv.listen(0, "127.0.0.1", () => {
+        const { port } = srv.address();
+        srv.close(() => ok(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Polls `url` until it answers (any status) or `ms` pass. */
