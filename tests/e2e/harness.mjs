@@ -7,7 +7,7 @@
 // nor touches the developer's .dev.vars or .wrangler/.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -66,6 +66,38 @@ export async function freePort() {
       return port;
     }
   }
+}
+
+/**
+ * Linux: whether a process of process group `pgid` listens on TCP `port` (IPv4), from /proc;
+ * `undefined` where /proc cannot tell.
+ */
+function listensOn(pgid, port) {
+  let table;
+  try {
+    table = readFileSync("/proc/net/tcp", "utf8");
+  } catch {
+    return undefined;
+  }
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const sockets = new Set(
+    table
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(hex) && f[3] === "0A") // local address, state LISTEN
+      .map((f) => `socket:[${f[9]}]`), // its inode
+  );
+  if (sockets.size === 0) return false;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        if (sockets.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) return true;
+      }
+    } catch {} // a process that just ended
+  }
+  return false;
 }
 
 /** Polls `url` until it answers (any status) or `ms` pass. */
@@ -254,9 +286,27 @@ export class Gateway {
     this.proc.stderr.on("data", keep);
     try {
       await waitFor(`${this.url}/__edge/ready`, 120_000, "wrangler dev");
+      await this.#servesPort();
     } catch (e) {
       await this.stop();
       throw new Error(`${e.message}\n--- wrangler output ---\n${this.log}`);
+    }
+  }
+
+  /**
+   * Resolves once this wrangler's own processes (its process group: workerd) listen on its port,
+   * at once where /proc cannot tell; rejects when wrangler ends first. The answer `waitFor` took
+   * may be another server's, on a port taken between `freePort` and wrangler's start: wrangler
+   * then ends with "Address already in use", and `start` launches again on new ports.
+   */
+  async #servesPort() {
+    const proc = this.proc;
+    const deadline = Date.now() + 60_000;
+    while (listensOn(proc.pid, this.port) === false) {
+      if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
+        throw new Error(`wrangler dev does not serve port ${this.port}`);
+      }
+      await sleep(100);
     }
   }
 
