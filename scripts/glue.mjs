@@ -163,9 +163,10 @@ function renameImports(file, wasmFile, module) {
     if (end !== next) fail(file, `${wasmFile}: the import section does not end where its size says`);
     const bytes = entries.map((e) => {
       if (e.mod !== module) return wasm.subarray(e.from, e.to);
-      const short = utf8.encode(shortName(renamed.size));
-      renamed.set(e.name, shortName(renamed.size));
-      return Buffer.concat([wasm.subarray(e.from, e.nameAt), Buffer.from(lebBytes(short.length)), short, wasm.subarray(e.descFrom, e.to)]);
+      const short = shortName(renamed.size);
+      renamed.set(e.name, short);
+      const bytes = utf8.encode(short);
+      return Buffer.concat([wasm.subarray(e.from, e.nameAt), Buffer.from(lebBytes(bytes.length)), bytes, wasm.subarray(e.descFrom, e.to)]);
     });
     out.push(section(2, entries.length, bytes));
   }
@@ -180,8 +181,8 @@ function renameImports(file, wasmFile, module) {
 // scripts/build-gateway.sh): the exports of classes that wasm-bindgen exports from the crates
 // linked in but that nothing can hold an instance of taken out of the wasm, so that wasm-opt
 // drops the code only they reached. A class is unused when the wasm never hands one to
-// JavaScript (no import `__wbg_<class>_new`, which its `__wrap` serves) and JavaScript cannot
-// make one (no export `<class>_new`, its constructor). The build fails for a class named that is
+// JavaScript (no import `__wbg_<class>_new`, which its `__wrap` serves, nor `_unwrap`, which
+// takes one back) and JavaScript cannot make one (no export `<class>_new`, its constructor). The build fails for a class named that is
 // used, or that the wasm does not export (a list gone stale).
 function dropUnusedClasses(wasmFile, classes) {
   const wasm = readFileSync(wasmFile);
