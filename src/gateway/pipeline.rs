@@ -1168,6 +1168,9 @@ impl Gateway {
                     session::LATER_CLAIMS_BYTES,
                 )));
             }
+            if let Some(why) = self.crowded(attempt, &token, now) {
+                return Err(Page::bad_origin_answer(&why));
+            }
             session_cookie = session::set_cookie(&self.config.session_cookie, &token, max_age);
             if let Some(d) = self
                 .config
@@ -1205,7 +1208,68 @@ impl Gateway {
         );
         Ok(Answer { headers: out, plan })
     }
+
+    /// Why the session of `token`, just signed at a login, would leave its visitor's later
+    /// requests less than [`BROWSER_ROOM_BYTES`] of `MAX_REQUEST_HEADER_BYTES` (half of it when
+    /// that is smaller): each would be a 431, its logout too, until the session ended. What the
+    /// session adds to a request is counted as [`head_bytes`] counts: from the browser, its
+    /// cookie; to the origin, its identity headers, its stored data at their limit and its
+    /// assertion; each with [`session::LATER_CLAIMS_BYTES`] for the claims it gains later.
+    /// `None` when it fits.
+    fn crowded(&self, attempt: &Attempt, token: &str, now: UnixTime) -> Option<String> {
+        let max = self.config.max_request_header_bytes;
+        let room = max - BROWSER_ROOM_BYTES.min(max / 2);
+        let later = session::LATER_CLAIMS_BYTES;
+        let name = self.config.session_cookie.name();
+        let pair = format!("{name}={token}");
+        let from_browser = head_bytes("", &[("cookie".into(), pair.clone())]) + 2 + later;
+
+        let identity = SessionCookie::read(&self.config.built.tokens, Some(&pair), name, now);
+        let mut next = attempt.clone();
+        next.headers = identity.identity_headers();
+        let mut grows = later;
+        if let Some(store) = &self.config.store {
+            next.headers.extend([
+                (headers::STORE.into(), "ok".into()),
+                (headers::REVOCATION.into(), "unchecked".into()),
+                (
+                    headers::DATA.into(),
+                    "x".repeat(store.sessions.max_data_bytes),
+                ),
+            ]);
+        }
+        if self.config.built.dbsc.is_some() {
+            next.headers.push((dbsc::BOUND_HEADER.into(), "1".into()));
+        }
+        let signer = self.config.assertion.as_ref().and_then(|a| a.keys.first());
+        if let (Some(claims), Some(key)) = (assertion::claims(&self.config, &next), signer) {
+            let lifetime = crate::token::assertion::MAX_LIFETIME_SECONDS;
+            let signed = claims.signing_input(key, now, lifetime).finish(&[0; 64]);
+            assertion::set(&mut next, signed);
+            grows += later;
+        }
+        let to_origin = head_bytes("", &next.headers) + HOP_HEADER_BYTES + grows;
+
+        let (side, bytes) = if from_browser > to_origin {
+            ("from the browser (its cookie)", from_browser)
+        } else {
+            (
+                "to the origin (its identity, stored data and assertion headers)",
+                to_origin,
+            )
+        };
+        (bytes > room).then(|| {
+            format!(
+                "x-session-issue: the session would add {bytes} bytes to each request {side}, over the {room} that MAX_REQUEST_HEADER_BYTES ({max}) leaves it: every request of the visitor would be refused (431)"
+            )
+        })
+    }
 }
+
+/// The part of `MAX_REQUEST_HEADER_BYTES` a login leaves for what a browser sends of its own
+/// (the URL, its user agent and accepts, the site's other cookies) and the gateway's
+/// `x-forwarded-*`: see [`Gateway::crowded`].
+const BROWSER_ROOM_BYTES: usize = 2048;
 
 /// What [`Gateway::finish`] makes of an origin's answer.
 #[derive(Clone, Debug, PartialEq)]
@@ -3999,6 +4063,88 @@ mod tests {
             assert_eq!(page.status, 431);
         }
         assert_eq!(gateway(&[]).config().max_request_header_bytes, 16_384);
+    }
+
+    /// A login is taken only when its session leaves the browser its room under
+    /// `MAX_REQUEST_HEADER_BYTES`, else refused (502). A login taken, the visitor's next
+    /// request, its own headers 512 bytes short of that room (half of it when the room is
+    /// smaller: for the gateway's other cookies and `x-forwarded-*`), with the stored data at their limit and the
+    /// assertion as the glue adds them, gets no 431. Before, logins of large claims under a
+    /// smaller limit were taken, and then every request of their visitor, the logout too, was a
+    /// 431 until the session ended.
+    #[test]
+    fn a_login_never_locks_its_visitor_out() {
+        let eddsa = ("ORIGIN_ASSERTION", "EdDSA");
+        for (vars, small) in [
+            (&[("MAX_REQUEST_HEADER_BYTES", "4096")][..], true),
+            (&[("MAX_REQUEST_HEADER_BYTES", "8192"), eddsa], true),
+            (
+                &[
+                    ("MAX_REQUEST_HEADER_BYTES", "8192"),
+                    eddsa,
+                    ("STORE", "kv"),
+                    ("STORE_MAX_DATA_BYTES", "4096"),
+                ],
+                true,
+            ),
+            (&[("MAX_REQUEST_HEADER_BYTES", "1024")], true),
+            (&[eddsa, ("STORE", "durable"), ("DBSC", "on")], false),
+            (&[("ORIGIN_ASSERTION", "ES256")], false),
+        ] {
+            let mut gw = gateway(vars);
+            let max = gw.config().max_request_header_bytes;
+            let room = BROWSER_ROOM_BYTES.min(max / 2);
+            let own = room - 512.min(room / 2);
+            let (mut taken, mut crowded) = (0, 0);
+            for pad in (0..=3000).step_by(50) {
+                let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+                let issue = format!(r#"{{"sub":"alice","pad":"{}"}}"#, "x".repeat(pad));
+                let answer = h(&[("x-session-issue", &issue)]);
+                let out = match gw.finish(&a, &answer, NOW, &Entropy::default()) {
+                    Ok(out) => out,
+                    Err(page) => {
+                        assert_eq!(page.status, 502);
+                        crowded += usize::from(page.body.contains("MAX_REQUEST_HEADER_BYTES"));
+                        continue;
+                    }
+                };
+                taken += 1;
+                let jar: Vec<&str> = set_cookies(&out.headers)
+                    .into_iter()
+                    .map(cookie_pair)
+                    .collect();
+                let url = "https://app.example/logout";
+                let mut headers = h(&[("cookie", &jar.join("; "))]);
+                let filler = own - url.len() - "x-app".len() - 4;
+                headers.push(("x-app".into(), "y".repeat(filler)));
+                let logout = Request {
+                    url,
+                    headers: &headers,
+                    ..get(&[])
+                };
+                let mut next = proxy(gw.start(&logout, NOW + 5, &Entropy::default()));
+                assert_eq!(next.subject().map(|s| s.0), Some("alice"));
+                if let Some(store) = &gw.config().store {
+                    let data = "d".repeat(store.sessions.max_data_bytes);
+                    next.headers
+                        .extend(h(&[(headers::STORE, "ok"), (headers::DATA, &data)]));
+                }
+                if let Some(claims) = assertion::claims(gw.config(), &next) {
+                    let key = &gw.config().assertion.as_ref().unwrap().keys[0];
+                    let token = claims.signing_input(key, NOW + 5, 300).finish(&[0; 64]);
+                    assertion::set(&mut next, token);
+                }
+                assert_eq!(
+                    gw.oversized(&next),
+                    None,
+                    "{vars:?}, claims padded by {pad}"
+                );
+            }
+            assert!(taken > 0, "{vars:?}");
+            // Where the limit is small, large claims are refused for it; at the default limit
+            // only the cookie's own limit refuses them.
+            assert_eq!(crowded > 0, small, "{vars:?}");
+        }
     }
 
     /// The origin gets the client's headers less the gateway's cookies, plus the gateway's own

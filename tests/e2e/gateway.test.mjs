@@ -760,6 +760,40 @@ describe("without ORIGIN_TIMEOUT_MS", () => {
   });
 });
 
+describe("a small MAX_REQUEST_HEADER_BYTES", () => {
+  // A login whose session cookie browsers keep, under a limit of 4 KB: it was taken, and then
+  // each of the visitor's requests (its cookie alone near 4 KB) got a 431, the logout too. It is
+  // refused now, and a login that leaves the browser its room is taken.
+  test("a login that would lock its visitor out is refused (502); one that fits is taken", async () => {
+    const own = await startOrigins(["m"]);
+    const g = new Gateway(own, { vars: { MAX_REQUEST_HEADER_BYTES: 4096 } });
+    await g.start();
+    try {
+      const issue = (jar, pad) =>
+        g.request(`/issue?claims=${encodeURIComponent(JSON.stringify({ sub: "alice", pad: "x".repeat(pad) }))}`, jar);
+      const big = new Jar();
+      const refused = await issue(big, 2700);
+      assert.equal(refused.status, 502, refused.text);
+      assert.match(refused.text, /MAX_REQUEST_HEADER_BYTES \(4096\)/);
+      assert.equal(big.cookies.get("__Host-session"), undefined);
+      const after = await g.request("/me", big);
+      assert.equal(after.status, 200, after.text);
+      assert.equal(after.body.session["x-session-status"], "none");
+
+      const small = new Jar();
+      assert.equal((await issue(small, 1000)).status, 200);
+      for (const path of ["/me", "/logout"]) {
+        const r = await g.request(path, small);
+        assert.equal(r.status, 200, `${path}: ${r.text}`);
+      }
+      assert.equal((await g.request("/me", small)).body.session["x-session-status"], "none", "logged out");
+    } finally {
+      await g.stop();
+      await Promise.all(own.map((o) => o.kill()));
+    }
+  });
+});
+
 describe("session formats", () => {
   // SESSION_FORMAT = sealed: the browser cannot read the claims; jwt: a standard JWT HS256.
   for (const [format, looksRight] of [
