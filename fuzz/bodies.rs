@@ -885,9 +885,10 @@ pub fn gateway(data: &[u8]) {
 }
 
 /// What a refused answer still does (`Gateway::refused`): it only ends sessions (no login, no
-/// data; the page it replaces gets cookie removals, `Max-Age=0`, and nothing else), revokes one
-/// subject at most, and ends what an answer carried out would (the same revocation and logout:
-/// both read the directives by the same rules).
+/// data; the page it replaces gets cookie removals, `Max-Age=0`, and the answer's own
+/// `Clear-Site-Data`, nothing else), revokes one subject at most, and ends what an answer
+/// carried out would (the same revocation and logout: both read the directives by the same
+/// rules).
 fn check_refused(
     gw: &Gateway,
     attempt: &Attempt,
@@ -897,9 +898,15 @@ fn check_refused(
     let mut page = Page::bad_origin_answer("fuzz");
     let headers_before = page.headers.len();
     let plan = gw.refused(attempt, origin, &mut page);
+    let origin_has = |name: &str, value: &str| {
+        origin
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.trim() == value.trim())
+    };
     for (name, value) in page.headers.iter().skip(headers_before) {
         assert!(
-            name == "set-cookie" && value.contains("Max-Age=0"),
+            name == "set-cookie" && value.contains("Max-Age=0")
+                || name == "clear-site-data" && origin_has(name, value),
             "gateway: a refused answer's page gets {name}: {value}"
         );
     }

@@ -916,7 +916,7 @@ impl Gateway {
     /// password change or a switch of user whose new login is refused must not leave the old
     /// session valid. A logout (`x-session-clear`, or a `Clear-Site-Data` that clears cookies)
     /// or a revocation of the request's own subject clears this browser's session cookies with
-    /// the page; the plan returned (a store on, `None` when it has nothing to do) deletes the
+    /// the page, which also passes the answer's `Clear-Site-Data` on; the plan returned (a store on, `None` when it has nothing to do) deletes the
     /// stored session and revokes the `x-session-revoke` subject, when it names one. Directives
     /// count as for an answer carried out (`DIRECTIVE_NONCE`).
     pub fn refused(
@@ -944,6 +944,11 @@ impl Gateway {
                 &mut page.headers,
                 session.into_iter().chain(self.dbsc_removals()),
             );
+        }
+        // Its Clear-Site-Data, which only clears, reaches the browser as the answer's would
+        // have: the site's own cookies and storage are cleared too, not only the gateway's.
+        if let Some(clear) = headers::get(&out, "clear-site-data") {
+            page.headers.push(("clear-site-data".into(), clear.into()));
         }
         let plan = store::Plan {
             logout,
@@ -3362,6 +3367,24 @@ mod tests {
             assert!(plan.unwrap().logout, "{end:?}");
             assert_eq!(removed, all, "{end:?}");
         }
+        // Its Clear-Site-Data reaches the browser too, as the answer's would have: the site's
+        // own cookies and storage cleared, not only the gateway's cookies. Nothing else of it.
+        let answer = h(&[
+            ("clear-site-data", r#""cookies", "storage""#),
+            ("set-cookie", "app=1"),
+            ("x-app", "1"),
+            bad_login,
+        ]);
+        let mut page = gw.finish(&a, &answer, NOW, &e).unwrap_err();
+        let before = page.headers.clone();
+        gw.refused(&a, &answer, &mut page);
+        let added: Vec<_> = page.headers[before.len()..]
+            .iter()
+            .filter(|(n, _)| n != "set-cookie")
+            .collect();
+        let csd = ("clear-site-data".into(), r#""cookies", "storage""#.into());
+        assert_eq!(added, [&csd]);
+        assert!(!set_cookies(&page.headers).contains(&"app=1"));
         // Nothing to end: no plan, nothing removed; two subjects revoke nobody.
         assert_eq!(refused(&gw, &a, &[bad_login]), (None, vec![]));
         let two = ("x-session-revoke", "alice, bob"); // a header sent twice, joined

@@ -265,6 +265,18 @@ describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`
     assert.equal(replay["x-session-status"], "revoked");
     assert.equal(replay["x-session-sub"], undefined);
   });
+
+  test("a refused logout passes its Clear-Site-Data on: the site's own cookies are cleared too", async () => {
+    const jar = new Jar();
+    assert.equal((await gw.request("/login?user=jane", jar)).status, 200);
+    const issue = 'x-session-issue:{"sub":"kim","nbf":1}';
+    const csd = 'clear-site-data:"cookies", "storage"';
+    const out = await gw.request(`/reflect?h=${encodeURIComponent(csd)}&h=${encodeURIComponent(issue)}&h=x-app:1`, jar);
+    assert.equal(out.status, 502, out.text);
+    assert.equal(out.headers.get("clear-site-data"), '"cookies", "storage"');
+    assert.equal(out.headers.get("x-app"), null, "nothing else of the refused answer");
+    assert.ok(cleared(out), `this browser is logged out: ${JSON.stringify(out.setCookies)}`);
+  });
 });
 
 describe("8. TRACE, which an origin answers with the request it got, is refused at the gateway", { concurrency: false }, () => {
