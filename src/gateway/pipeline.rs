@@ -916,9 +916,10 @@ impl Gateway {
     /// password change or a switch of user whose new login is refused must not leave the old
     /// session valid. A logout (`x-session-clear`, or a `Clear-Site-Data` that clears cookies)
     /// or a revocation of the request's own subject clears this browser's session cookies with
-    /// the page, which also passes the answer's `Clear-Site-Data` on; the plan returned (a store on, `None` when it has nothing to do) deletes the
-    /// stored session and revokes the `x-session-revoke` subject, when it names one. Directives
-    /// count as for an answer carried out (`DIRECTIVE_NONCE`).
+    /// the page, which also passes the answer's `Clear-Site-Data` on; the plan returned (a store
+    /// on, `None` when it has nothing to do) deletes the stored session and revokes the
+    /// `x-session-revoke` subject, when it names one. Directives count as for an answer carried
+    /// out (`DIRECTIVE_NONCE`).
     pub fn refused(
         &self,
         attempt: &Attempt,
@@ -1227,7 +1228,9 @@ impl Gateway {
         let later = session::LATER_CLAIMS_BYTES;
         let name = self.config.session_cookie.name();
         let pair = format!("{name}={token}");
-        let from_browser = head_bytes("", &[("cookie".into(), pair.clone())]) + 2 + later;
+        // In the `Cookie` header (its name and 4 bytes, as `head_bytes` counts a field), and
+        // `; ` before the browser's other cookies.
+        let from_browser = "cookie".len() + 4 + pair.len() + 2 + later;
 
         let identity = SessionCookie::read(&self.config.built.tokens, Some(&pair), name, now);
         let mut next = attempt.clone();
@@ -4091,10 +4094,10 @@ mod tests {
     /// A login is taken only when its session leaves the browser its room under
     /// `MAX_REQUEST_HEADER_BYTES`, else refused (502). A login taken, the visitor's next
     /// request, its own headers 512 bytes short of that room (half of it when the room is
-    /// smaller: for the gateway's other cookies and `x-forwarded-*`), with the stored data at their limit and the
-    /// assertion as the glue adds them, gets no 431. Before, logins of large claims under a
-    /// smaller limit were taken, and then every request of their visitor, the logout too, was a
-    /// 431 until the session ended.
+    /// smaller: for the gateway's other cookies and `x-forwarded-*`), with the stored data at
+    /// their limit and the assertion as the glue adds them, gets no 431. Before, logins of large
+    /// claims under a smaller limit were taken, and then every request of their visitor, the
+    /// logout too, was a 431 until the session ended.
     #[test]
     fn a_login_never_locks_its_visitor_out() {
         let eddsa = ("ORIGIN_ASSERTION", "EdDSA");
