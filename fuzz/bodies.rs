@@ -871,6 +871,7 @@ pub fn gateway(data: &[u8]) {
     check_carried(&attempt, &finished);
     check_location(url, &finished);
     check_refused(&gw, &attempt, &origin, &finished);
+    check_login_room(&mut gw, &finished, now);
 
     if let Retry::Next(next) = gw.retry(&req, &attempt, now, &entropy) {
         session_headers("retry", &next);
@@ -882,6 +883,56 @@ pub fn gateway(data: &[u8]) {
         check_location(url, &finished);
         let _ = gw.retry(&req, &next, now, &entropy);
     }
+}
+
+/// A login taken leaves its visitor room under `MAX_REQUEST_HEADER_BYTES` (`Gateway::crowded`):
+/// the visitor's next request, with the cookies the answer set and 1 KB of its own headers, is
+/// no 431, as the client sent it or as the origin would get it with the stored data at their
+/// limit. Claims the origin chose (escapes that `x-session-claims` spells longer, many members)
+/// try the count.
+fn check_login_room(gw: &mut Gateway, finished: &Result<Answer, Page>, now: u64) {
+    let Ok(answer) = finished else {
+        return;
+    };
+    let set: Vec<&str> = (answer.headers.iter())
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap_or_default())
+        .collect();
+    if !set
+        .iter()
+        .any(|c| c.len() > 15 && c.starts_with("__Host-session="))
+    {
+        return;
+    }
+    let headers = vec![
+        ("cookie".to_owned(), set.join("; ")),
+        ("x-app".to_owned(), "y".repeat(1024)),
+    ];
+    let req = Request {
+        method: "GET",
+        url: "https://app.example/logout",
+        headers: &headers,
+        has_body: false,
+    };
+    let mut next = match gw.start(&req, now + 1, &Entropy::default()) {
+        Step::Proxy(next) => next,
+        Step::Respond(page) => {
+            assert_ne!(page.status, 431, "gateway: a login locks its visitor out");
+            return;
+        }
+        _ => return,
+    };
+    if let Some(store) = &gw.config().store {
+        let data = "d".repeat(store.sessions.max_data_bytes);
+        next.headers
+            .push((headers::STORE.to_owned(), "ok".to_owned()));
+        next.headers.push((headers::DATA.to_owned(), data));
+    }
+    assert_eq!(
+        gw.oversized(&next).map(|p| p.status),
+        None,
+        "gateway: a login locks its visitor out on the way to the origin"
+    );
 }
 
 /// What a refused answer still does (`Gateway::refused`): it only ends sessions (no login, no

@@ -573,6 +573,12 @@ mod seeds {
         out
     }
 
+    /// An `x-session-issue` of 2,700 DEL characters (see its seed).
+    fn crowding_issue() -> String {
+        let del = "\u{7f}".repeat(2700);
+        format!(r#"x-session-issue: {{"sub":"alice","p":"{del}"}}"#)
+    }
+
     const HOME: &str = "https://app.example/";
     const LOGGED_IN: &str = "cookie: __Host-session=$S; __Host-affinity=$A";
     const SESSION: &str = "cookie: __Host-session=$S";
@@ -663,6 +669,13 @@ mod seeds {
                         r#"x-session-data: {"cart":null}"#,
                     ],
                 ),
+            ),
+            (
+                // Claims of 2,700 DEL characters: a cookie browsers keep, but `x-session-claims`
+                // spells each as `\u007f`, 16 KB on the way to the origin: a login that would
+                // lock its visitor out, which `Gateway::crowded` refuses.
+                "login_crowding_its_visitor_out",
+                g(0, &["GET", HOME, "", &crowding_issue()]),
             ),
             (
                 "revoke_in_a_refused_answer",
