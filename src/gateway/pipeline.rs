@@ -934,8 +934,8 @@ impl Gateway {
         if !attempt.counts(&directives) {
             directives = headers::Directives::default();
         }
-        let logout = directives.clear
-            || headers::get(&out, "clear-site-data").is_some_and(headers::clears_cookies);
+        let site_clear = headers::get(&out, "clear-site-data");
+        let logout = directives.clear || site_clear.is_some_and(headers::clears_cookies);
         let revoke = (directives.revoke.as_deref())
             .and_then(|s| store::one_subject(s).ok())
             .filter(|_| self.config.store.is_some());
@@ -948,7 +948,7 @@ impl Gateway {
         }
         // Its Clear-Site-Data, which only clears, reaches the browser as the answer's would
         // have: the site's own cookies and storage are cleared too, not only the gateway's.
-        if let Some(clear) = headers::get(&out, "clear-site-data") {
+        if let Some(clear) = site_clear {
             page.headers.push(("clear-site-data".into(), clear.into()));
         }
         let plan = store::Plan {
