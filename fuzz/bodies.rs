@@ -888,8 +888,9 @@ pub fn gateway(data: &[u8]) {
 /// A login taken leaves its visitor room under `MAX_REQUEST_HEADER_BYTES` (`Gateway::crowded`):
 /// the visitor's next request, with the cookies the answer set and 1 KB of its own headers, is
 /// no 431, as the client sent it or as the origin would get it with the stored data at their
-/// limit. Claims the origin chose (escapes that `x-session-claims` spells longer, many members)
-/// try the count.
+/// limit. Nor does a 431 end its session (`Gateway::too_large`): the same request with a URL
+/// over the limit is refused, its session kept. Claims the origin chose (escapes that
+/// `x-session-claims` spells longer, many members) try the count.
 fn check_login_room(gw: &mut Gateway, finished: &Result<Answer, Page>, now: u64) {
     let Ok(answer) = finished else {
         return;
@@ -914,6 +915,19 @@ fn check_login_room(gw: &mut Gateway, finished: &Result<Answer, Page>, now: u64)
         headers: &headers,
         has_body: false,
     };
+    let long = format!(
+        "{}?q={}",
+        req.url,
+        "q".repeat(gw.config().max_request_header_bytes)
+    );
+    if let Step::Respond(page) =
+        gw.start(&Request { url: &long, ..req }, now + 1, &Entropy::default())
+    {
+        assert!(
+            page.status == 431 && !page.headers.iter().any(|(_, v)| v.contains("Max-Age=0")),
+            "gateway: a long URL ends a session a login took"
+        );
+    }
     let mut next = match gw.start(&req, now + 1, &Entropy::default()) {
         Step::Proxy(next) => next,
         Step::Respond(page) => {
@@ -929,7 +943,7 @@ fn check_login_room(gw: &mut Gateway, finished: &Result<Answer, Page>, now: u64)
         next.headers.push((headers::DATA.to_owned(), data));
     }
     assert_eq!(
-        gw.oversized(&next).map(|p| p.status),
+        gw.oversized(&next, &req, now + 1).map(|p| p.status),
         None,
         "gateway: a login locks its visitor out on the way to the origin"
     );

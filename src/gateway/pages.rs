@@ -117,6 +117,19 @@ impl Page {
         )
     }
 
+    /// 431 of a request whose session would crowd every request of its visitor: the page that
+    /// ends it (see `Gateway::too_large`).
+    pub fn session_too_large(max: usize) -> Self {
+        Page::text(
+            431,
+            format!(
+                "431 Request Header Fields Too Large: the request's headers are over {max} bytes.\n\n\
+                 This browser's session is too large for this site's limit and has been ended: \
+                 log in again.\n"
+            ),
+        )
+    }
+
     /// 400: a GET or HEAD request with a body, which the runtime can neither forward nor build
     /// (it would be a 500 when the origin request is made).
     pub fn body_not_allowed(method: &str) -> Self {

@@ -467,9 +467,7 @@ impl Gateway {
         let (scheme, host, target) = headers::split_url(req.url);
         let path = target.split('?').next().unwrap_or_default();
         if head_bytes(req.url, req.headers) > self.config.max_request_header_bytes {
-            return Step::Respond(Page::headers_too_large(
-                self.config.max_request_header_bytes,
-            ));
+            return Step::Respond(self.too_large(req, None, now));
         }
         if req.has_body && matches!(req.method, "GET" | "HEAD") {
             return Step::Respond(Page::body_not_allowed(req.method));
@@ -651,11 +649,38 @@ impl Gateway {
     /// counted as [`Gateway::start`] counts the client's: `attempt`'s as they are about to go
     /// (the client's less the gateway's cookies, with its `x-forwarded-*`, identity, session
     /// data and assertion). Checked before each try: an origin that refuses them closes its
-    /// connection, and the runtime may fail the next visitor's request on it.
-    pub fn oversized(&self, attempt: &Attempt) -> Option<Page> {
-        let max = self.config.max_request_header_bytes;
+    /// connection, and the runtime may fail the next visitor's request on it. `req` is the
+    /// client's request of `attempt`: when its session would crowd each of its visitor's
+    /// requests (a login would refuse it now), the 431 ends it.
+    pub fn oversized(&self, attempt: &Attempt, req: &Request<'_>, now: UnixTime) -> Option<Page> {
         let bytes = head_bytes(&attempt.url, &attempt.headers) + HOP_HEADER_BYTES;
-        (bytes > max).then(|| Page::headers_too_large(max))
+        (bytes > self.config.max_request_header_bytes)
+            .then(|| self.too_large(req, Some(attempt), now))
+    }
+
+    /// The 431 of `req`, over `MAX_REQUEST_HEADER_BYTES` as the client sent it or, with
+    /// `attempt`, on its way to the origin. When the session it carries is one a login would
+    /// refuse now ([`Gateway::crowded`]: made before that check, or before the limit was
+    /// lowered or `ORIGIN_ASSERTION` turned on), the 431 also ends it as a logout does, its
+    /// cookies removed (its stored data go only with their owner's token: `store::Loaded::bind`).
+    /// Otherwise its every request would be a 431 until it ended, the logout too, and the origin
+    /// would never see them. A session that leaves the browser its room is kept: a long URL,
+    /// which any site can link to, logs nobody out.
+    fn too_large(&self, req: &Request<'_>, attempt: Option<&Attempt>, now: UnixTime) -> Page {
+        let max = self.config.max_request_header_bytes;
+        let crowding = session::valid_token(
+            &self.config.built.tokens,
+            headers::get(req.headers, "cookie"),
+            self.config.session_cookie.name(),
+            now,
+        )
+        .is_some_and(|token| self.crowded(attempt, token, now).is_some());
+        if !crowding {
+            return Page::headers_too_large(max);
+        }
+        let mut page = Page::session_too_large(max);
+        self.end_session(&mut page.headers);
+        page
     }
 
     /// A DBSC endpoint's decision, on the request's session.
@@ -940,11 +965,7 @@ impl Gateway {
             .and_then(|s| store::one_subject(s).ok())
             .filter(|_| self.config.store.is_some());
         if logout || revoke.is_some() && revoke == attempt.subject().map(|s| s.0) {
-            let session = self.config.session_cookie.removal().ok();
-            headers::add_cookies(
-                &mut page.headers,
-                session.into_iter().chain(self.dbsc_removals()),
-            );
+            self.end_session(&mut page.headers);
         }
         // Its Clear-Site-Data, which only clears, reaches the browser as the answer's would
         // have: the site's own cookies and storage are cleared too, not only the gateway's.
@@ -957,6 +978,13 @@ impl Gateway {
             ..store::Plan::default()
         };
         (self.config.store.is_some() && !plan.is_empty()).then_some(plan)
+    }
+
+    /// Adds to the `Set-Cookie` of `headers` the removals a logout sends: the session cookie's
+    /// and, with DBSC, the device's (see [`Gateway::dbsc_removals`]).
+    fn end_session(&self, headers: &mut Vec<(String, String)>) {
+        let session = self.config.session_cookie.removal().ok();
+        headers::add_cookies(headers, session.into_iter().chain(self.dbsc_removals()));
     }
 
     /// DBSC: the removals of the device's bound and key cookies, which a logout sends with the
@@ -1174,7 +1202,7 @@ impl Gateway {
                     session::LATER_CLAIMS_BYTES,
                 )));
             }
-            if let Some(why) = self.crowded(attempt, &token, now) {
+            if let Some(why) = self.crowded(Some(attempt), &token, now) {
                 return Err(Page::bad_origin_answer(&why));
             }
             session_cookie = session::set_cookie(&self.config.session_cookie, &token, max_age);
@@ -1219,10 +1247,10 @@ impl Gateway {
     /// requests less than [`BROWSER_ROOM_BYTES`] of `MAX_REQUEST_HEADER_BYTES` (half of it when
     /// that is smaller): each would be a 431, its logout too, until the session ended. What the
     /// session adds to a request is counted as [`head_bytes`] counts: from the browser, its
-    /// cookie; to the origin, its identity headers, its stored data at their limit and its
-    /// assertion; each with [`session::LATER_CLAIMS_BYTES`] for the claims it gains later.
-    /// `None` when it fits.
-    fn crowded(&self, attempt: &Attempt, token: &str, now: UnixTime) -> Option<String> {
+    /// cookie; to the origin of `attempt`, its identity headers, its stored data at their limit
+    /// and its assertion (without `attempt`, only the browser's side is counted); each with
+    /// [`session::LATER_CLAIMS_BYTES`] for the claims it gains later. `None` when it fits.
+    fn crowded(&self, attempt: Option<&Attempt>, token: &str, now: UnixTime) -> Option<String> {
         let max = self.config.max_request_header_bytes;
         let room = max - BROWSER_ROOM_BYTES.min(max / 2);
         let later = session::LATER_CLAIMS_BYTES;
@@ -1232,7 +1260,28 @@ impl Gateway {
         // `; ` before the browser's other cookies.
         let from_browser = "cookie".len() + 4 + pair.len() + 2 + later;
 
-        let identity = SessionCookie::read(&self.config.built.tokens, Some(&pair), name, now);
+        let to_origin = attempt.map_or(0, |attempt| self.to_origin_bytes(attempt, &pair, now));
+        let (side, bytes) = if from_browser > to_origin {
+            ("from the browser (its cookie)", from_browser)
+        } else {
+            (
+                "to the origin (its identity, stored data and assertion headers)",
+                to_origin,
+            )
+        };
+        (bytes > room).then(|| {
+            format!(
+                "x-session-issue: the session would add {bytes} bytes to each request {side}, over the {room} that MAX_REQUEST_HEADER_BYTES ({max}) leaves it: every request of the visitor would be refused (431)"
+            )
+        })
+    }
+
+    /// What the session of the cookie `pair` adds to each request to the origin of `attempt`,
+    /// its later claims included (see [`Gateway::crowded`]).
+    fn to_origin_bytes(&self, attempt: &Attempt, pair: &str, now: UnixTime) -> usize {
+        let later = session::LATER_CLAIMS_BYTES;
+        let name = self.config.session_cookie.name();
+        let identity = SessionCookie::read(&self.config.built.tokens, Some(pair), name, now);
         let mut next = attempt.clone();
         next.headers = identity.identity_headers();
         let mut grows = later;
@@ -1256,21 +1305,7 @@ impl Gateway {
             assertion::set(&mut next, signed);
             grows += later;
         }
-        let to_origin = head_bytes("", &next.headers) + HOP_HEADER_BYTES + grows;
-
-        let (side, bytes) = if from_browser > to_origin {
-            ("from the browser (its cookie)", from_browser)
-        } else {
-            (
-                "to the origin (its identity, stored data and assertion headers)",
-                to_origin,
-            )
-        };
-        (bytes > room).then(|| {
-            format!(
-                "x-session-issue: the session would add {bytes} bytes to each request {side}, over the {room} that MAX_REQUEST_HEADER_BYTES ({max}) leaves it: every request of the visitor would be refused (431)"
-            )
-        })
+        head_bytes("", &next.headers) + HOP_HEADER_BYTES + grows
     }
 }
 
@@ -4161,7 +4196,7 @@ mod tests {
                     assertion::set(&mut next, token);
                 }
                 assert_eq!(
-                    gw.oversized(&next),
+                    gw.oversized(&next, &logout, NOW + 5),
                     None,
                     "{vars:?}, claims padded by {pad}"
                 );
@@ -4171,6 +4206,103 @@ mod tests {
             // only the cookie's own limit refuses them.
             assert_eq!(crowded > 0, small, "{vars:?}");
         }
+    }
+
+    /// A session that a login would refuse now (made before that check, or before the limit was
+    /// lowered or the assertion turned on) ends at its first 431: the 431 removes its cookies,
+    /// and the visitor's next request is served, logged out. Before, each of its requests was a
+    /// 431 until the session ended, the logout too. A session that leaves its room is kept at a
+    /// 431: a long URL, which any site can link to, logs nobody out.
+    #[test]
+    fn a_session_that_crowds_its_visitor_ends_at_its_431() {
+        let login = |gw: &mut Gateway, pad: usize| {
+            let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+            let issue = format!(r#"{{"sub":"alice","pad":"{}"}}"#, "x".repeat(pad));
+            let answer = h(&[("x-session-issue", &issue)]);
+            let out = gw.finish(&a, &answer, NOW, &Entropy::default()).unwrap();
+            let jar: Vec<&str> = set_cookies(&out.headers)
+                .into_iter()
+                .map(cookie_pair)
+                .collect();
+            jar.join("; ")
+        };
+        let removal = gateway(&[]).config().session_cookie.removal().unwrap();
+        let ends = |page: &Page| {
+            assert_eq!(page.status, 431);
+            let ends = set_cookies(&page.headers).contains(&removal.as_str());
+            assert_eq!(ends, page.body.contains("log in again"), "{}", page.body);
+            ends
+        };
+        let long_url = format!("https://app.example/x?q={}", "q".repeat(4096));
+
+        // Made under the default limit, then MAX_REQUEST_HEADER_BYTES lowered to 4096: the
+        // browser's request, with 600 bytes of its own headers, is over it.
+        let (big, small) = (
+            login(&mut gateway(&[]), 2600),
+            login(&mut gateway(&[]), 100),
+        );
+        let mut tight = gateway(&[("MAX_REQUEST_HEADER_BYTES", "4096")]);
+        for (cookie, crowds) in [(&big, true), (&small, false)] {
+            let headers = h(&[("cookie", cookie), ("user-agent", &"u".repeat(600))]);
+            match tight.start(&get(&headers), NOW + 5, &Entropy::default()) {
+                Step::Respond(page) => assert!(crowds && ends(&page)),
+                Step::Proxy(a) => {
+                    assert!(!crowds);
+                    assert_eq!(a.subject().map(|s| s.0), Some("alice"));
+                }
+                other => panic!("{other:?}"),
+            }
+            let long = Request {
+                url: &long_url,
+                ..get(&headers)
+            };
+            let Step::Respond(page) = tight.start(&long, NOW + 5, &Entropy::default()) else {
+                panic!("a long URL reached an origin");
+            };
+            assert_eq!(
+                ends(&page),
+                crowds,
+                "a long URL ends only a session that crowds"
+            );
+        }
+
+        // Made without the assertion, then ORIGIN_ASSERTION turned on: the request is over the
+        // limit on its way to the origin, with the assertion of the session's claims.
+        let vars = [("MAX_REQUEST_HEADER_BYTES", "8192")];
+        let (big, small) = (
+            login(&mut gateway(&vars), 2600),
+            login(&mut gateway(&vars), 100),
+        );
+        let mut signed = gateway(&[vars[0], ("ORIGIN_ASSERTION", "EdDSA")]);
+        for (cookie, crowds) in [(&big, true), (&small, false)] {
+            let headers = h(&[("cookie", cookie), ("x-app", &"y".repeat(3000))]);
+            let req = get(&headers);
+            let mut a = proxy(signed.start(&req, NOW + 5, &Entropy::default()));
+            let mut over = a.clone();
+            over.headers.push(("x-pad".into(), "p".repeat(8192)));
+            if let Some(claims) = assertion::claims(signed.config(), &a) {
+                let key = &signed.config().assertion.as_ref().unwrap().keys[0];
+                let token = claims.signing_input(key, NOW + 5, 300).finish(&[0; 64]);
+                assertion::set(&mut a, token);
+            }
+            let page = signed.oversized(&over, &req, NOW + 5).expect("a 431");
+            assert_eq!(ends(&page), crowds, "over the limit: {}", cookie.len());
+            assert_eq!(signed.oversized(&a, &req, NOW + 5).is_some(), crowds);
+        }
+        // A session the gateway cannot read is not ended by a 431 (a key this version does
+        // not know yet, while a deploy spreads; see `start`).
+        let mut other = gateway(&[
+            ("MAX_REQUEST_HEADER_BYTES", "4096"),
+            (
+                "SESSION_KEYS",
+                r#"[{"id":"k2","secret":"b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI"}]"#,
+            ),
+        ]);
+        let headers = h(&[("cookie", &big), ("user-agent", &"u".repeat(600))]);
+        let Step::Respond(page) = other.start(&get(&headers), NOW + 5, &Entropy::default()) else {
+            panic!("reached an origin");
+        };
+        assert!(!ends(&page));
     }
 
     /// The origin gets the client's headers less the gateway's cookies, plus the gateway's own
@@ -4184,10 +4316,13 @@ mod tests {
         let url = get(&[]).url.len();
         let at_limit = h(&[("cookie", &"a".repeat(2048 - 10 - url))]);
         let a = proxy(gw.start(&get(&at_limit), NOW, &Entropy::default()));
-        assert_eq!(gw.oversized(&a).map(|p| p.status), Some(431));
+        assert_eq!(
+            gw.oversized(&a, &get(&at_limit), NOW).map(|p| p.status),
+            Some(431)
+        );
         let room = h(&[("cookie", &"a".repeat(2048 - 10 - url - 200))]);
         let mut a = proxy(gw.start(&get(&room), NOW, &Entropy::default()));
-        assert_eq!(gw.oversized(&a), None);
+        assert_eq!(gw.oversized(&a, &get(&room), NOW), None);
         // Exactly at the limit (each header its name, value and 4 bytes, as the client's are
         // counted, and the origin's URL) the request goes; one byte over, it does not.
         // The glue's `x-session-hop` counts too.
@@ -4201,13 +4336,16 @@ mod tests {
             let mut full = proxy(gw.start(&get(&room), NOW, &Entropy::default()));
             full.headers
                 .push(("x-pad".into(), "p".repeat(bytes - "x-pad".len() - 4)));
-            gw.oversized(&full).map(|p| p.status)
+            gw.oversized(&full, &get(&room), NOW).map(|p| p.status)
         };
         assert_eq!(padded(2048 - used), None);
         assert_eq!(padded(2048 - used + 1), Some(431));
         // Session data (or an assertion) added before the request goes counts too.
         a.headers.push(("x-session-data".into(), "x".repeat(200)));
-        assert_eq!(gw.oversized(&a).map(|p| p.status), Some(431));
+        assert_eq!(
+            gw.oversized(&a, &get(&room), NOW).map(|p| p.status),
+            Some(431)
+        );
         // The gateway's cookies never reach the origin: they count only as the client sent them
         // (here 187 bytes, more than the room this request leaves for the identity).
         let jar = login_jar(&mut gw, "alice", NOW);
@@ -4217,7 +4355,7 @@ mod tests {
         assert!(a
             .headers
             .contains(&("x-session-sub".into(), "alice".into())));
-        assert_eq!(gw.oversized(&a), None);
+        assert_eq!(gw.oversized(&a, &get(&headers), NOW), None);
     }
 
     /// The runtime can neither build nor send a GET or HEAD with a body: a 400 here, not the 500

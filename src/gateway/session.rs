@@ -167,6 +167,19 @@ pub fn of_another_format(
     })
 }
 
+/// The first of the session cookies called `name` in `cookie_header` that [`SessionCookie::read`]
+/// reads whose token `tokens` verify.
+pub fn valid_token<'a>(
+    tokens: &SessionCodec,
+    cookie_header: Option<&'a str>,
+    name: &'a str,
+    now: UnixTime,
+) -> Option<&'a str> {
+    cookie::get_all_tokens(cookie_header?, name)
+        .take(MAX_PRESENTED)
+        .find(|value| tokens.verify(value, now).is_ok())
+}
+
 /// What the request's session cookie turned out to be.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionCookie {

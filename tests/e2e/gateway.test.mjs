@@ -792,6 +792,51 @@ describe("a small MAX_REQUEST_HEADER_BYTES", () => {
       await Promise.all(own.map((o) => o.kill()));
     }
   });
+
+  // A session made before that check, or before the limit was lowered: each of its visitor's
+  // requests was a 431, the logout too, until the session ended. Its first 431 now ends it, and
+  // the next request is served; a session that leaves its room is kept at a 431 (a long URL).
+  test("a session made before the limit was lowered ends at its first 431", async () => {
+    const own = await startOrigins(["m"]);
+    const secrets = { SESSION_KEYS: JSON.stringify([{ id: "k1", secret: randomBytes(32).toString("base64url") }]) };
+    const login = async (g, pad) => {
+      const jar = new Jar();
+      const claims = encodeURIComponent(JSON.stringify({ sub: "alice", pad: "x".repeat(pad) }));
+      assert.equal((await g.request(`/issue?claims=${claims}`, jar)).status, 200);
+      return jar;
+    };
+    const before = new Gateway(own, { secrets });
+    await before.start();
+    let big, small;
+    try {
+      [big, small] = [await login(before, 2600), await login(before, 100)];
+    } finally {
+      await before.stop();
+    }
+    const g = new Gateway(own, { secrets, vars: { MAX_REQUEST_HEADER_BYTES: 4096 } });
+    await g.start();
+    try {
+      const browser = { headers: { "user-agent": "u".repeat(600) } };
+      const long = `/me?q=${"q".repeat(4096)}`;
+      const kept = await g.request(long, small, browser);
+      assert.equal(kept.status, 431, kept.text);
+      assert.match(kept.text, /Clear this site's cookies/);
+      assert.deepEqual(kept.setCookies, []);
+      assert.equal((await g.request("/me", small, browser)).body.session["x-session-sub"], "alice");
+
+      const ended = await g.request("/me", big, browser);
+      assert.equal(ended.status, 431, ended.text);
+      assert.match(ended.text, /has been ended: log in again/);
+      assert.ok(ended.setCookies.some((c) => /^__Host-session=;.*Max-Age=0/i.test(c)), ended.setCookies.join("\n"));
+      assert.equal(big.cookies.get("__Host-session"), undefined);
+      const after = await g.request("/me", big, browser);
+      assert.equal(after.status, 200, after.text);
+      assert.equal(after.body.session["x-session-status"], "none");
+    } finally {
+      await g.stop();
+      await Promise.all(own.map((o) => o.kill()));
+    }
+  });
 });
 
 describe("session formats", () => {

@@ -89,7 +89,7 @@ pub(super) fn start(
     if store.is_some() || !no_assertion {
         return later(async move { run(&p, attempt, body, store).await });
     }
-    if let Some(big) = with(&p.gw, |g| g.oversized(&attempt)).flatten() {
+    if let Some(big) = with(&p.gw, |g| g.oversized(&attempt, &p.request(), p.now)).flatten() {
         return reply(page(&big));
     }
     let outgoing = match http::build(&attempt, &p.method, body, &p.client, &p.headers) {
@@ -166,7 +166,7 @@ pub(super) async fn run(
             return page(&Page::internal());
         }
         // Over the limit with the gateway's headers (session data, assertion): never sent.
-        if let Some(big) = with(gw, |g| g.oversized(&attempt)).flatten() {
+        if let Some(big) = with(gw, |g| g.oversized(&attempt, &request, now)).flatten() {
             return page(&big);
         }
         let outgoing =
