@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
+import { createServer } from "node:http";
 import { gatewayOptions, startOrigins } from "./harness.mjs";
 
 let origin, mf;
@@ -40,4 +41,45 @@ test("a page in a charset the rewriter cannot read, or XHTML, goes as the origin
   // A charset it reads is rewritten.
   const read = await page('text/html; charset="Shift_JIS"');
   assert.match(read.body, /<a id="relative" href="links\?n=2&amp;kind=relative&_es=[^"]+">/);
+});
+
+test("markup the page's handlers never see keeps the value from other sites: an <iframe srcdoc> goes, a <noscript>'s content is rewritten", async () => {
+  // Before, an <iframe srcdoc>'s document (whose requests send the page's URL, value included, as
+  // their Referer) could ask for a weaker referrer policy, and so could a <noscript>'s content in
+  // a browser without scripts, or ping another site: the rewriter read neither.
+  const markup = [
+    '<a id="next" href="/next">next</a>',
+    '<iframe id="doc" src="/framed" srcdoc="<meta name=&quot;referrer&quot; content=&quot;unsafe-url&quot;><img src=&quot;https://example.org/i.png&quot;>"></iframe>',
+    '<noscript><meta name="referrer" content="unsafe-url"><img src="https://example.org/n.png" referrerpolicy="unsafe-url">',
+    '<a href="https://example.org/" ping="https://example.org/p /track">x</a><iframe srcdoc="<b>x</b>"></iframe><base href="https://example.org/"></noscript>',
+    // Markup workerd's HTMLRewriter cannot read (strict: an unclosed <select> before a <style>):
+    // written as text.
+    '<noscript><select><style>x</style><img src="https://example.org/s.png" referrerpolicy="unsafe-url"></noscript>',
+  ].join("\n");
+  const own = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><html><body>${markup}</body></html>`);
+  });
+  await new Promise((ok) => own.listen(0, "127.0.0.1", ok));
+  const gw = new Miniflare(gatewayOptions({ ORIGINS: JSON.stringify([{ id: "a", url: `http://127.0.0.1:${own.address().port}` }]), AFFINITY_MODE: "url" }));
+  try {
+    const get = (url) => gw.dispatchFetch(new URL(url, "https://app.example/"), { redirect: "manual", headers: { accept: "text/html" } });
+    const arrival = await get("/page");
+    await arrival.text();
+    const res = await get(arrival.headers.get("location"));
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    assert.match(body, /<a id="next" href="\/next\?_es=[^"]+">/);
+    assert.match(body, /<iframe id="doc" src="\/framed\?_es=[^"]+"><\/iframe>/, "the srcdoc goes, the src carries the value");
+    const [first, second] = [...body.matchAll(/<noscript>([\s\S]*?)<\/noscript>/g)].map((m) => m[1]);
+    assert.equal(
+      first,
+      '<meta name="referrer" content="same-origin"><img src="https://example.org/n.png" referrerpolicy="same-origin">\n' +
+        '<a href="https://example.org/" ping="/track">x</a><iframe></iframe>&lt;base href="https://example.org/">',
+    );
+    assert.equal(second, '&lt;select>&lt;style>x&lt;/style>&lt;img src="https://example.org/s.png" referrerpolicy="unsafe-url">');
+  } finally {
+    await gw.dispose();
+    own.close();
+  }
 });

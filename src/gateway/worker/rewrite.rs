@@ -130,18 +130,45 @@ export function rewrite_html(response, decide, base, param, value) {
     const p = (el.getAttribute(name) || '').trim().toLowerCase();
     if (p !== 'no-referrer' && p !== 'same-origin') el.setAttribute(name, 'same-origin');
   } });
-  // A <noscript>'s content is text to the rewriter, as to a browser running scripts, but
-  // markup to one without: a <base> or <form> there, which the handlers above never see, would
-  // take links or fields carrying the value elsewhere. Their start tags are written as text.
-  let held = '';
-  const noscript = { text(t) {
-    held += t.text;
-    if (!t.lastInTextNode) return t.remove();
-    t.replace(held.replace(/<(?=(base|form)([\t\n\f\r />]|$))/gi, '&lt;'), { html: true });
-    held = '';
+  // An <iframe srcdoc> is a document of its own, whose requests send this page's URL as their
+  // Referer and which may ask for a weaker policy: its markup, an attribute's value whose
+  // character references only a browser decodes, cannot be rewritten here. It goes (the frame
+  // loads its `src`, or nothing).
+  const srcdoc = { element(el) {
+    el.removeAttribute('srcdoc');
   } };
-  return new HTMLRewriter()
-    .on('noscript', noscript)
+  // A <noscript>'s content is text to the rewriter, as to a browser running scripts, but
+  // markup to one without, which the handlers above never see. It is rewritten on its own by the
+  // handlers that keep the value from other sites (referrer policies, pings, srcdoc, its own
+  // <noscript>), and the start tags of a <base> and a <form> there, which would take this page's
+  // links or fields carrying the value elsewhere, are written as text. Markup the rewriter cannot
+  // read (workerd's HTMLRewriter stops where it cannot tell how a browser would) is all text.
+  const inner = async (markup) => {
+    try {
+      return await guard(new HTMLRewriter()).transform(new Response(markup)).text();
+    } catch {
+      return markup.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
+    }
+  };
+  const noscript = () => {
+    let held = '';
+    return { async text(t) {
+      held += t.text;
+      if (!t.lastInTextNode) return t.remove();
+      const markup = await inner(held);
+      held = '';
+      t.replace(markup.replace(/<(?=(base|form)([\t\n\f\r />]|$))/gi, '&lt;'), { html: true });
+    } };
+  };
+  // The handlers that keep the value from other sites, in the page and in its <noscript>s.
+  const guard = (rewriter) => rewriter
+    .on('noscript', noscript())
+    .on('iframe[srcdoc]', srcdoc)
+    .on('a[ping]', pings)
+    .on('area[ping]', pings)
+    .on('[referrerpolicy]', policy('referrerpolicy'))
+    .on('meta[name="referrer" i]', policy('content'));
+  return guard(new HTMLRewriter())
     .on('base[href]', { element(el) {
       if (same(el.getAttribute('href')) != null) return;
       if (carried) el.remove();
@@ -164,10 +191,6 @@ export function rewrite_html(response, decide, base, param, value) {
     // A button that posts a GET form sends its fields in the body, where the gateway cannot
     // take the value out before the origin sees it: such a form gets no hidden field.
     .on('[formmethod="post" i]', { element: leave })
-    .on('a[ping]', pings)
-    .on('area[ping]', pings)
-    .on('[referrerpolicy]', policy('referrerpolicy'))
-    .on('meta[name="referrer" i]', policy('content'))
     .transform(response);
 }
 "#)]
