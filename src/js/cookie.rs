@@ -126,10 +126,14 @@ pub(crate) fn cookie_header(source: &JsValue) -> Result<Option<String>, JsValue>
 }
 
 /// The value of the first cookie called `name` sent with `source` (a `Request`, `Headers` or
-/// the Cookie header's value), or `undefined`. Malformed pieces of the header are skipped.
+/// the Cookie header's value), or `undefined`. Malformed pieces of the header are skipped. The
+/// value ends at its first `,`: a runtime joins two Cookie header fields with `, ` (workerd
+/// does), and the last cookie of the first is then read as its own value, not `value, lang=en`
+/// (the same reading as the session store's, the gateway's and affinity's).
 #[wasm_bindgen(js_name = getCookie)]
 pub fn get_cookie(source: CookieSource, name: &str) -> Result<Option<String>, JsValue> {
-    Ok(cookie_header(&source)?.and_then(|h| cookie::get_all(&h, name).next().map(str::to_owned)))
+    Ok(cookie_header(&source)?
+        .and_then(|h| cookie::get_all_tokens(&h, name).next().map(str::to_owned)))
 }
 
 /// A `Set-Cookie` value giving the cookie `name` the `value`, with `Path=/`, `Secure`,

@@ -2,7 +2,7 @@
 // built by `make pkg-node`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { codeOf, pkg } from "./fixtures.mjs";
+import { NOW, codeOf, pkg, sessionTokens } from "./fixtures.mjs";
 
 const { getCookie, setCookie, clearCookie } = pkg;
 
@@ -20,6 +20,25 @@ test("getCookie reads a Request, Headers, a header string or nothing", () => {
   assert.equal(getCookie(undefined, "theme"), undefined);
   assert.equal(getCookie('a="quoted"; b = spaced ', "a"), "quoted");
   assert.equal(getCookie('a="quoted"; b = spaced ', "b"), "spaced");
+});
+
+test("getCookie reads a Cookie header joined from two fields as the rest of the crate does", () => {
+  // workerd's `headers.get("cookie")` joins repeated Cookie fields with ", " (Node's with "; "):
+  // the last cookie of the first field was read as "TOKEN, lang=en", which verify refused as
+  // malformed.
+  const tokens = sessionTokens();
+  const token = tokens.sign({ sub: "alice" }, { now: NOW });
+  const joined = `theme=dark; __Host-session=${token}, lang=en`;
+  const headers = new Headers({ cookie: joined });
+  const sources = [joined, headers, new Request("https://example.com/", { headers }), { headers: new Map([["cookie", joined]]) }];
+  for (const source of sources) {
+    assert.equal(getCookie(source, "__Host-session"), token);
+    assert.equal(tokens.verify(getCookie(source, "__Host-session"), { now: NOW }).sub, "alice");
+  }
+  assert.equal(getCookie('a=" v , w"', "a"), "v", "cut at the comma, trimmed");
+  // A cookie that begins after a comma is part of the value of the one before it (which a
+  // sibling subdomain can set): never read as a cookie of its own.
+  assert.equal(getCookie(`x=1, __Host-session=${token}`, "__Host-session"), undefined);
 });
 
 test("getCookie refuses what is neither a request, headers nor a string", () => {
