@@ -142,6 +142,10 @@ async function commonjs(out, name, dir) {
     format: "cjs",
     target: "node20",
     outfile: join(out, "node.cjs"),
+    // The classes and functions keep their names: esbuild writes a class of the bundle as
+    // `var SessionTokens = class _SessionTokens`, so `require`'s `SessionTokens.name` and the
+    // glue's TypeErrors ("expected instance of _SessionTokens") differed from the ES module's.
+    keepNames: true,
     // The glue's async init (`new URL(..., import.meta.url)`) is unused here.
     logOverride: { "empty-import-meta": "silent" },
     banner: { js: "// Written by scripts/build-pkg.mjs: node.js for require(), bundled by esbuild." },

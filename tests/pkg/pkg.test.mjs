@@ -107,6 +107,40 @@ test("Node, CommonJS", async () => {
   assertSmoke(await smokeProcess(process.execPath, ["run-cjs.cjs"]));
 });
 
+// node.cjs is node.js bundled by esbuild, which renamed the classes whose names clash in the
+// bundle (`SessionTokens.name` was "_SessionTokens", and so the glue's TypeErrors, "expected
+// instance of _SessionTokens"): by require(), every export of each entry has the name it has by
+// import.
+test("Node, CommonJS: the exports have the names they have in the ES modules", async () => {
+  const script = `
+    const subpaths = ["edge-session", "edge-session/store", "edge-session/assertion", "edge-session/dbsc"];
+    (async () => {
+      const out = {};
+      for (const subpath of subpaths) {
+        const names = (m) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === "function").map(([k, v]) => [k, v.name]));
+        out[subpath] = { cjs: names(require(subpath)), esm: names(await import(subpath)) };
+      }
+      const { SessionTokens } = require("edge-session");
+      try {
+        SessionTokens.prototype.verify.call({}, "x");
+      } catch (e) {
+        out.error = e.constructor.name + ": " + e.message;
+      }
+      console.log(JSON.stringify(out));
+    })();`;
+  const { stdout } = await run(process.execPath, ["-e", script], { cwd: dir, timeout: 120_000 });
+  const { error, ...subpaths } = JSON.parse(stdout);
+  for (const [subpath, { cjs, esm }] of Object.entries(subpaths)) {
+    assert.ok(Object.keys(esm).length > 0, `${subpath}: exports`);
+    assert.deepEqual(cjs, esm, `${subpath}: names by require() and by import`);
+    for (const [name, fnName] of Object.entries(cjs)) {
+      if (/^[A-Z]/.test(name)) assert.equal(fnName, name, `${subpath}: ${name}.name`);
+    }
+  }
+  assert.equal(subpaths["edge-session"].cjs.SessionTokens, "SessionTokens");
+  assert.equal(error, "TypeError: expected instance of SessionTokens");
+});
+
 // edge-session/hono through require() where Node cannot require an ES module (before 20.19;
 // `--no-experimental-require-module` makes this Node one of those): a login, then its cookie read.
 test("Node, CommonJS: edge-session/hono without require(esm)", async () => {
