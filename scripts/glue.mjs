@@ -39,6 +39,16 @@
 //    so `verify({ length: 2 ** 27 })` (a token from a JSON body) took 128 MiB of it each time.
 // 6. The gateway's wasm without the exports of classes that nothing can hold an instance of
 //    (`--unused-classes`, see `dropUnusedClasses`).
+// 7. A token longer than the instance's `maxTokenBytes` (SessionTokens, SealedTokens: `verify`,
+//    `verifyJwt`, `verifyDetailed`, `verifyJwtDetailed`, `refresh`) is refused before anything is
+//    taken of the wasm memory for its copy: `verify("a".repeat(5e7))` threw `too_large`, but
+//    only once its 50 MB were copied into the wasm memory, which never shrinks. The constructor
+//    keeps `maxTokenBytes` on the instance (`__wbg_max`, from the wasm's `__maxTokenBytes`); a
+//    string of more UTF-16 units than that (each is at least one byte of UTF-8) throws the
+//    error the wasm makes (`__tooLarge`, given its length in UTF-8), the same as the wasm's own
+//    check would have. Shorter strings are checked by the wasm as before (one of non-ASCII
+//    characters can be up to 3 times `maxTokenBytes` in UTF-8). Both methods are taken off
+//    the class: only the glue calls them.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -291,6 +301,68 @@ const STRING_CHECK = `    if (typeof arg !== "string") {
     }
 `;
 
+// Rewrite 7: its helpers, beside `_assertLive`. `_tooLong` is on the path of every verify: a
+// type check and a comparison (a non-string is passStringToWasm0's TypeError, as before). The
+// string's length in UTF-8 is counted only for the error.
+const TOO_LONG = `function _tooLong(arg, max) {
+    return (typeof arg === "string" || arg instanceof String) && arg.length > max;
+}
+
+// Its length in UTF-8, as passStringToWasm0 writes it (a lone surrogate as U+FFFD, 3 bytes), in
+// pieces of 64 Ki units encoded into one buffer (a loop over charCodeAt took 30 times longer).
+function _utf8Length(arg) {
+    const s = String(arg);
+    const encoder = new TextEncoder();
+    const buf = new Uint8Array(3 * 65537);
+    let n = 0;
+    for (let i = 0; i < s.length; ) {
+        let end = i + 65536;
+        // A piece does not end between the two halves of a surrogate pair.
+        if ((s.charCodeAt(end - 1) & 0xfc00) === 0xd800) end++;
+        n += encoder.encodeInto(s.slice(i, end), buf).written;
+        i = end;
+    }
+    return n;
+}
+
+`;
+// The two methods wasm-bindgen writes for `__maxTokenBytes` and `__tooLarge` (with their JSDoc).
+const LIMIT_METHOD = /^    \/\*\*\n(?:     \*[^\n]*\n)*     \*\/\n    __(maxTokenBytes|tooLarge)\([^)]*\) \{\n[\s\S]*?\n    \}\n/gm;
+// The methods that take a token: their copy of it.
+const TOKEN_METHOD = /^    (__verify|__verifyJwt|verifyDetailed|verifyJwtDetailed|refresh)\(token, options\) \{\n(?:        _assertLive\(this, \w+\);\n)/gm;
+
+// Rewrite 7: `glue` with each token class's methods that take a token checking its length first
+// (unchanged when done already, or for a glue without such classes).
+function checkTokenLength(file, glue) {
+  if (glue.includes("function _tooLong(")) return glue;
+  let classes = 0;
+  glue = glue.replace(CLASSES, (whole, head, klass, body) => {
+    const exports = {};
+    for (const [, name] of body.matchAll(/wasm\.(\w+___(?:maxTokenBytes|tooLarge))\(/g)) exports[name.split("___")[1]] = name;
+    if (!exports.maxTokenBytes && !exports.tooLarge) return whole;
+    if (!exports.maxTokenBytes || !exports.tooLarge) fail(file, `class ${klass}: __maxTokenBytes without __tooLarge, or the other way`);
+    classes++;
+    const removed = body.match(LIMIT_METHOD)?.length ?? 0;
+    if (removed !== 2) fail(file, `class ${klass}: ${removed} of __maxTokenBytes and __tooLarge in wasm-bindgen's shape, not 2`);
+    body = body.replace(LIMIT_METHOD, "");
+    const ptr = "        this.__wbg_ptr = ret[0];\n";
+    if (body.split(ptr).length !== 2) fail(file, `class ${klass}: no constructor setting \`this.__wbg_ptr = ret[0]\``);
+    body = body.replace(ptr, `${ptr}        this.__wbg_max = wasm.${exports.maxTokenBytes}(ret[0]) >>> 0;\n`);
+    const methods = [];
+    body = body.replace(TOKEN_METHOD, (head, name) => {
+      methods.push(name);
+      return `${head}        if (_tooLong(token, this.__wbg_max)) throw wasm.${exports.tooLarge}(this.__wbg_ptr, _utf8Length(token));\n`;
+    });
+    for (const name of ["__verify", "verifyDetailed", "refresh"]) {
+      if (!methods.includes(name)) fail(file, `class ${klass}: no method ${name}(token, options) to check the length in`);
+    }
+    return `${head}${body}}\n`;
+  });
+  if (classes === 0) return glue;
+  const at = glue.indexOf("\nfunction __wbg_get_imports() {\n");
+  return glue.slice(0, at + 1) + TOO_LONG + glue.slice(at + 1);
+}
+
 // Rewrite 4: `glue` with its classes' methods checked (unchanged when checked already).
 function checkLive(file, glue) {
   if (glue.includes("function _assertLive(")) return glue;
@@ -338,6 +410,7 @@ for (const file of process.argv.slice(2)) {
   }
   glue = glue.replaceAll(FROM, TO);
   glue = checkLive(file, glue);
+  glue = checkTokenLength(file, glue);
   if (!glue.includes(PASS_STRING + STRING_CHECK)) {
     if (glue.split(PASS_STRING).length !== 2) fail(file, `no \`${PASS_STRING.trim()}\` to check the string in`);
     glue = glue.replace(PASS_STRING, PASS_STRING + STRING_CHECK);

@@ -51,6 +51,8 @@ macro_rules! token_class {
         pub struct $class {
             pub(super) core: $core,
             ttl: u64,
+            /// `maxTokenBytes`, for the glue's check of a token's length before its copy.
+            max_token_bytes: usize,
         }
 
         #[wasm_bindgen]
@@ -61,9 +63,32 @@ macro_rules! token_class {
                 config: $crate::js::tokens::SessionTokensConfig,
             ) -> Result<$class, JsValue> {
                 let config = $crate::js::config::token_config(&config)?;
-                let ttl = config.ttl_seconds;
+                let (ttl, max_token_bytes) = (config.ttl_seconds, config.max_token_bytes);
                 let core = <$core>::new(config).map_err($crate::js::js_error)?;
-                Ok($class { core, ttl })
+                Ok($class {
+                    core,
+                    ttl,
+                    max_token_bytes,
+                })
+            }
+
+            // The glue's constructor reads `maxTokenBytes` once, and a method taking a token
+            // (`verify`, `verifyJwt`, `verifyDetailed`, `refresh`) throws `__tooLarge`'s error
+            // for a string longer than that before copying it into the wasm memory, which never
+            // shrinks (scripts/glue.mjs takes both methods off the class).
+            #[doc(hidden)]
+            #[wasm_bindgen(js_name = __maxTokenBytes, skip_typescript)]
+            pub fn max_token_bytes(&self) -> usize {
+                self.max_token_bytes
+            }
+
+            #[doc(hidden)]
+            #[wasm_bindgen(js_name = __tooLarge, skip_typescript)]
+            pub fn too_large(&self, len: usize) -> JsValue {
+                $crate::js::js_error($crate::error::Error::TooLarge {
+                    len,
+                    max: self.max_token_bytes,
+                })
             }
 
             $(#[doc = $sign_doc])*

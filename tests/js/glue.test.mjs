@@ -78,6 +78,16 @@ test("verify and verifyJwt of a glue scripts/glue.mjs did not rewrite never answ
   assert.match(dts, /^ +verifyJwt\(token: string, options\?: VerifyOptions \| null\): VerifiedJwtClaims;$/m);
   assert.doesNotMatch(dts, /__verify/);
   assert.doesNotMatch(readFileSync(join(glued, "edge_session.js"), "utf8"), /^ +__verify|__edgeSessionThrown =/m);
+  // A token of more characters than maxTokenBytes is refused by the glue before its copy, with
+  // the wasm's error; the two methods it calls for that are the glue's only.
+  assert.equal(typeof before.SessionTokens.prototype.__tooLarge, "function");
+  for (const klass of ["SessionTokens", "SealedTokens"]) {
+    assert.equal(after[klass].prototype.__tooLarge, undefined, klass);
+    assert.equal(after[klass].prototype.__maxTokenBytes, undefined, klass);
+  }
+  const tooLarge = { name: "EdgeSessionError", code: "too_large", message: "input of 10000 bytes exceeds the limit of 4096 bytes" };
+  assert.throws(() => t2.verify("é".repeat(5000)), tooLarge);
+  assert.throws(() => s2.refresh("a".repeat(10000)), tooLarge);
 });
 
 // A module of one function, exported under each of `exports`, importing `imports` (functions of

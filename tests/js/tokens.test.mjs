@@ -2,7 +2,7 @@
 // `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { NOW, SECRET_1, SECRET_2, assertStillWorks, codeOf, sealedTokens, sessionTokens, vectors, pkg } from "./fixtures.mjs";
+import { NOW, SECRET_1, SECRET_2, assertStillWorks, codeOf, sealedTokens, sessionTokens, vectors, pkg, wasm } from "./fixtures.mjs";
 
 const { SessionTokens, Affinity } = pkg;
 
@@ -326,4 +326,38 @@ test("garbage, huge and non-string inputs never crash the instance", () => {
   assert.equal(codeOf(() => tokens.sign(() => 1)), "invalid_claims");
   // The instance still works after all that.
   assertStillWorks(make, tokens);
+});
+
+test("a token longer than maxTokenBytes is refused before it is copied into the wasm memory", () => {
+  // The wasm memory never shrinks: a 20 MB token (a token from a JSON body) was copied into it
+  // before the wasm refused it, and the instance kept 20 MB more (60 MB when not ASCII).
+  const tokens = make();
+  const sealed = sealedTokens({ maxTokenBytes: 1 << 20 });
+  const calls = ["verify", "verifyJwt", "verifyDetailed", "verifyJwtDetailed", "refresh"].map((m) => [tokens, m, 4096]);
+  calls.push(...["verify", "verifyDetailed", "refresh"].map((m) => [sealed, m, 1 << 20]));
+  const tooLarge = (bytes, max, what) => (e) => {
+    assert.equal(e.name, "EdgeSessionError", what);
+    assert.equal(e.code, "too_large", what);
+    assert.equal(e.message, `input of ${bytes} bytes exceeds the limit of ${max} bytes`, what);
+    return true;
+  };
+  const before = wasm.memory.buffer.byteLength;
+  // Its length in the error is in bytes of UTF-8, as the wasm counts it (a lone surrogate is 3).
+  for (const [big, bytes] of [["a".repeat(20e6), 20e6], ["é".repeat(20e6), 40e6], ["😀".repeat(5e6) + "\ud800", 20e6 + 3]]) {
+    for (const [t, method, max] of calls) {
+      assert.throws(() => t[method](big, { now: NOW }), tooLarge(bytes, max, method));
+      assert.throws(() => t[method](new String(big), { now: NOW }), tooLarge(bytes, max, `${method}, a String object`));
+    }
+  }
+  const grown = wasm.memory.buffer.byteLength - before;
+  assert.ok(grown < 1 << 20, `the wasm memory grew by ${grown} bytes`);
+  // Just over the limit, the same error; a string of at most maxTokenBytes characters but more
+  // bytes is refused by the wasm, as before (it copies at most 3 times maxTokenBytes).
+  assert.throws(() => tokens.verify("a".repeat(4097)), tooLarge(4097, 4096, "4097 bytes"));
+  assert.throws(() => tokens.verify("é".repeat(4096)), tooLarge(8192, 4096, "4096 characters"));
+  assert.equal(codeOf(() => tokens.verify("a".repeat(4096))), "malformed");
+  // A non-string is still a TypeError, however long it says it is.
+  assert.throws(() => tokens.verify({ length: 2 ** 30 }), TypeError);
+  assertStillWorks(make, tokens);
+  assertStillWorks(sealedTokens, sealed);
 });
