@@ -423,7 +423,7 @@ for (const file of process.argv.slice(2)) {
       glue = glue.replace(call, `$1$2if (ret < 0) throw wasm.${THROWN}();\n$2return claims_at(ret, wasm.memory);\n`);
     }
     // `claims_at` imported with the snippet's other functions (ES module or CommonJS glue).
-    const snippet = /\{ ([^}]*\bclaims_object) \}( from | = require\()/;
+    const snippet = /\{ ([^}]*\bclaims_object\b[^}]*) \}( from | = require\()/;
     if (!snippet.test(glue)) fail(file, "no import of the snippet's `claims_object` to add `claims_at` to");
     glue = glue.replace(snippet, "{ $1, claims_at }$2");
   } else if (!glue.includes(`wasm.${THROWN}()`)) {

@@ -4,7 +4,7 @@ use js_sys::{Math, Object};
 use wasm_bindgen::prelude::*;
 
 use super::config::affinity_config;
-use super::cookie::CookieSource;
+use super::object;
 use super::{
     call_now, call_option, call_option_text, js_error, read_call_options, CallOption, CallOptions,
 };
@@ -166,7 +166,7 @@ impl Affinity {
                         "route: a Request is read in header mode only when `header` names its header",
                     ))
                 })?;
-                header = headers.unchecked_ref::<CookieSource>().header(name)?.as_string();
+                header = object::header(&headers, name)?.as_string();
             }
             Mode::Header => header = text("header", CallOption::Header)?,
         }

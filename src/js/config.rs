@@ -5,9 +5,10 @@
 //! JavaScript reads properties, inherited ones included, so the names checked are those
 //! `for...in` lists: own and inherited (`Object.create({ ttlSecond: 5 })` is refused too).
 
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
+use super::object;
 use super::{js_error, option_names, text, unknown_option_message};
 use crate::affinity::backends::weight_error;
 use crate::affinity::{AffinityConfig, BackendConfig, Failover, Mode};
@@ -334,8 +335,11 @@ impl Fields {
         })
     }
 
+    /// The field, or what its getter (or a Proxy's trap) threw: read by src/js/object.rs's
+    /// helper, as `Reflect.get` under wasm-bindgen's `catch` kept a slot of the wasm's table of
+    /// JavaScript values for each exception.
     fn get(&self, name: &str) -> Result<Option<JsValue>, JsValue> {
-        let value = Reflect::get(&self.object, &JsValue::from_str(name))?;
+        let value = object::get(&self.object, name)?;
         Ok(Some(value).filter(|v| !v.is_undefined() && !v.is_null()))
     }
 

@@ -5,6 +5,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::claims::optional_string;
+use super::object;
 use super::{
     call_option, call_option_seconds, js_error, read_call_options, CallOption, CallOptions,
 };
@@ -39,10 +40,6 @@ export interface CookieOptions {
 extern "C" {
     #[wasm_bindgen(typescript_type = "CookieSource")]
     pub type CookieSource;
-    #[wasm_bindgen(method, getter, catch)]
-    fn headers(this: &CookieSource) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = get)]
-    pub(crate) fn header(this: &CookieSource, name: &str) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(typescript_type = "CookieOptions")]
     pub type CookieOptions;
@@ -109,14 +106,16 @@ pub(crate) fn cookie_header(source: &JsValue) -> Result<Option<String>, JsValue>
     if let Some(header) = source.as_string() {
         return Ok(Some(header));
     }
-    let source: &CookieSource = source.unchecked_ref();
-    let headers = source.headers()?;
-    let headers: &CookieSource = if headers.is_object() {
-        headers.unchecked_ref()
+    // Read through src/js/object.rs's helpers, not wasm-bindgen's `catch` imports, which keep
+    // a slot of the wasm's table of JavaScript values for each exception, never given back (a
+    // source that throws on every request would grow it, and the isolate's memory).
+    let headers = object::get(source, "headers")?;
+    let headers = if headers.is_object() {
+        &headers
     } else {
         source
     };
-    match headers.header("cookie") {
+    match object::header(headers, "cookie") {
         Ok(value) if value.is_null() => Ok(None),
         Ok(value) => Ok(value.as_string()),
         Err(_) => Err(js_error(Error::config(

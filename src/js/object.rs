@@ -192,6 +192,25 @@ export function call_caught(m, threw, f, arg) {
     new Uint8Array(m.buffer)[threw] = 1;
   }
 }
+// `o[name]` (a request's `headers`), or what its getter or Proxy threw, its flag set: for the
+// same reason, on the reads of each request.
+export function get_caught(m, threw, o, name) {
+  try {
+    return o[name];
+  } catch (e) {
+    thrown = e;
+    new Uint8Array(m.buffer)[threw] = 1;
+  }
+}
+// `headers.get(name)`, or what it threw (a TypeError when it has no `get`), its flag set.
+export function header_caught(m, threw, headers, name) {
+  try {
+    return headers.get(name);
+  } catch (e) {
+    thrown = e;
+    new Uint8Array(m.buffer)[threw] = 1;
+  }
+}
 // The claims `verify` kept for the glue (src/js/thrown.rs), in the wasm memory `m`: `at` is
 // start * 2^21 + length. Read once the wasm call has returned, so that what the reader throws
 // (out of memory, say) is thrown as it is, no wasm frames in between.
@@ -228,10 +247,13 @@ function claims_read(m, start, length) {
 extern "C" {
     fn claims_object(memory: &JsValue, threw: usize, start: usize, length: usize) -> JsValue;
     fn call_caught(memory: &JsValue, threw: usize, f: &js_sys::Function, arg: &JsValue) -> JsValue;
+    fn get_caught(memory: &JsValue, threw: usize, o: &JsValue, name: &str) -> JsValue;
+    fn header_caught(memory: &JsValue, threw: usize, headers: &JsValue, name: &str) -> JsValue;
     fn claims_thrown() -> JsValue;
 }
 
-/// Set to 1 by the JavaScript above when `claims_object` or `call_caught` threw.
+/// Set to 1 by the JavaScript above when `claims_object`, `call_caught`, `get_caught` or
+/// `header_caught` threw.
 static THREW: AtomicU8 = AtomicU8::new(0);
 
 /// `JSON.parse(json)`, for JSON text this crate checked (verified claims): see the module docs.
@@ -250,6 +272,18 @@ pub(crate) fn claims_to_js(json: &str) -> Result<JsValue, JsValue> {
 pub(crate) fn call(f: &js_sys::Function, arg: &JsValue) -> Result<JsValue, JsValue> {
     let (memory, threw) = (wasm_bindgen::memory(), THREW.as_ptr() as usize);
     unless_thrown(call_caught(&memory, threw, f, arg))
+}
+
+/// `o[name]`, or what reading it threw (a getter, a Proxy's trap): a request's `headers`.
+pub(crate) fn get(o: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    let (memory, threw) = (wasm_bindgen::memory(), THREW.as_ptr() as usize);
+    unless_thrown(get_caught(&memory, threw, o, name))
+}
+
+/// `headers.get(name)`, or what it threw (a `TypeError` when `headers` has no `get`).
+pub(crate) fn header(headers: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    let (memory, threw) = (wasm_bindgen::memory(), THREW.as_ptr() as usize);
+    unless_thrown(header_caught(&memory, threw, headers, name))
 }
 
 /// `answer`, or what the JavaScript above threw in its place.
