@@ -313,7 +313,8 @@ const tokenCookie = (name, cookie, token, { exp }) => {
  * only when it changed, a touch when due) and sends its cookie when the client does not know it:
  * the cookie is read after the commit, which gives a stored session whose subject the handler
  * changed without `login` a new id (no session fixation). When the handler throws, nothing is
- * committed and no cookie sent, but the removal of a logout done before. A change to the session
+ * committed and no cookie sent, but the removal of a logout done before (a login done before
+ * stays done: the session has its new id, which the visitor is not sent). A change to the session
  * after the handler returned (in the callback of a streaming answer) throws (`guarded`).
  */
 export function sessionStore(store, options = {}) {
@@ -346,6 +347,11 @@ export function sessionStore(store, options = {}) {
       appendCookie(c, removal(s));
       return;
     }
+    // Mounted twice (the app's and a sub-app's): the inner one committed the session the handler
+    // saw and sent its cookie. This copy, loaded before, would write it back where the last write
+    // wins (Workers KV): over the handler's change, or under the id a login just renewed.
+    const list = c.get(STATE);
+    if (list.slice(list.indexOf(s) + 1).some((inner) => inner.store === store)) return;
     if (commit) await store.commit(s.session);
     const value = store.setCookie(s.session);
     if (value) appendCookie(c, value);

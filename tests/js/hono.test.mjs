@@ -1354,6 +1354,43 @@ test("a login under sessionTokens gives a sessionStore outside it a new id: the 
   }
 });
 
+test("sessionStore mounted twice (the app's and a sub-app's): the outer one writes nothing back over the inner one's commit", async () => {
+  // The outer middleware committed its own copy of the session, loaded before the handler ran:
+  // on a store where the last write wins, a touch due undid the handler's change, and after a
+  // login wrote the old id back, naming the session again.
+  const kv = slowKv();
+  const store = new SessionStore({ keys: KEYS_1, kv, idleTimeoutSeconds: 60, touchIntervalSeconds: 1 });
+  const sub = new Hono();
+  sub.use(mw.sessionStore(store));
+  sub.post("/add", (c) => {
+    const s = c.get("session");
+    s.set("cart", [...(s.get("cart") ?? []), "pen"]);
+    return c.json(s.get("cart"));
+  });
+  sub.post("/login", (c) => mw.login(c, "alice").then(() => c.text("in")));
+  const app = storeApp(store);
+  app.post("/cart", (c) => {
+    c.get("session").set("cart", ["book"]);
+    return c.text("ok");
+  });
+  app.route("/shop", sub);
+  const cookie = cookiesOf(await app.request("/cart", { method: "POST" }));
+  const id = cookie.replace(/^__Host-sid=/, "");
+  await new Promise((r) => setTimeout(r, 1100)); // a touch due
+  const added = await app.request("/shop/add", { method: "POST", headers: { cookie } });
+  assert.deepEqual(await added.json(), ["book", "pen"]);
+  assert.deepEqual((await store.find(id)).data, { cart: ["book", "pen"] }, "the handler's change kept");
+
+  await new Promise((r) => setTimeout(r, 1100));
+  const login = await app.request("/shop/login", { method: "POST", headers: { cookie } });
+  assert.equal(login.status, 200, await login.clone().text());
+  const renewed = login.headers.getSetCookie().map((c) => c.split(";")[0]);
+  assert.equal(renewed.length, 1);
+  assert.notEqual(renewed[0], cookie);
+  assert.equal(await store.find(id), undefined, "the id before the login names nothing");
+  assert.deepEqual((await store.find(renewed[0].replace(/^__Host-sid=/, ""))).data, { cart: ["book", "pen"] });
+});
+
 test("the handler's Response is copied once, however many of the middleware's cookies it gets", async () => {
   // Each cookie appended made a copy of the response (and Hono's c.res setter copies what it is
   // given once more): three middlewares with a cookie each copied it three times.
