@@ -65,7 +65,7 @@ export interface SessionStoreConfig {
   absoluteTimeoutSeconds?: number;
   /** An unchanged session is rewritten (touched) at most this often (default 60, or half `idleTimeoutSeconds` if less; less than that). */
   touchIntervalSeconds?: number;
-  /** Largest session data, in bytes of JSON, the subject's bytes counted with it (default 16384, at most 65536). */
+  /** Largest session data, in bytes of JSON, the subject's bytes counted with it (default 16384, at most 65536); a subject is at most 1024 bytes. */
   maxDataBytes?: number;
   /** Separates unrelated stores sharing a keyring (default "session"). */
   purpose?: string;

@@ -44,6 +44,12 @@ pub const COOKIE_PURPOSE: &str = "sid";
 /// renewed (never a sealed record, which is base64url): it loads as no session.
 const ENDED: &str = "~";
 
+/// The longest subject a session is given: a user's id (the gateway's `sub` is at most 1024
+/// characters). A write that keeps the data a session holds counts its subject alone (see
+/// [`Sessions::commit`]): so bounded, a session holding data at the limit stays under a store
+/// value's limit once given its subject.
+pub const MAX_SUBJECT_BYTES: usize = 1024;
+
 /// What [`Sessions::commit`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -436,8 +442,7 @@ impl<S: Backend> Sessions<S> {
         // page's requests at once, the session due for its touch: each of them, one the
         // user's login, failed but the first). A change raises it.
         let version = session.version + u64::from(outcome != Commit::Touched);
-        let held = session.stored.as_ref().map(|(data, _)| data);
-        let entry = self.entry(&session.id, version, &record, held)?;
+        let entry = self.entry(&session.id, version, &record, session.stored.as_ref())?;
         let expected = (session.version > 0).then_some(session.version);
         // A stored session given a new subject (one stored earlier in this request: a known one
         // was regenerated above) is linked to it first on a strongly consistent store: a session
@@ -569,8 +574,7 @@ impl<S: Backend> Sessions<S> {
         if session.version > 0 || session.changed() {
             let mut record = session.record.clone();
             record.touched = now.max(record.touched);
-            let held = session.stored.as_ref().map(|(data, _)| data);
-            let entry = self.entry(&id, 1, &record, held)?;
+            let entry = self.entry(&id, 1, &record, session.stored.as_ref())?;
             // Compare-and-set on the old id first (with what it holds, deleted just after): a
             // session ended since it was loaded (a logout, its user's revocation) or changed by
             // another request is a `conflict`, never brought back under a new id.
@@ -668,21 +672,22 @@ impl<S: Backend> Sessions<S> {
     }
 
     /// `record` sealed as the entry of `id` at `version`, held to `max_data_bytes`: its
-    /// subject, and its data unless they are those the session holds already (`held`: a touch,
-    /// a login that keeps them), which a limit lowered since they were stored does not refuse
-    /// (every touch and login of such a session failed until it timed out: at the gateway a 502
-    /// for each of its requests).
+    /// subject, and its data unless they are those the session holds already (`held`, its data
+    /// and subject as stored: a touch, a login that keeps them), which a limit lowered since
+    /// they were stored does not refuse (every touch and login of such a session failed until
+    /// it timed out: at the gateway a 502 for each of its requests). A subject it does not hold
+    /// already is at most [`MAX_SUBJECT_BYTES`].
     fn entry(
         &self,
         id: &[u8; ID_BYTES],
         version: u64,
         record: &Record,
-        held: Option<&Map<String, Value>>,
+        held: Option<&(Map<String, Value>, Option<String>)>,
     ) -> Result<Entry> {
         // The subject is stored with the data, and bounded with it.
         let subject = record.subject.as_ref().map_or(0, String::len);
         let data = match held {
-            Some(held) if *held == record.data => Ok(0),
+            Some((held, _)) if *held == record.data => Ok(0),
             _ => serde_json::to_vec(&record.data).map(|j| j.len()),
         };
         let len = data.map_or(usize::MAX, |data| data.saturating_add(subject));
@@ -690,6 +695,13 @@ impl<S: Backend> Sessions<S> {
             return Err(Error::TooLarge {
                 len,
                 max: self.config.max_data_bytes,
+            });
+        }
+        let new_subject = held.is_none_or(|(_, held)| *held != record.subject);
+        if new_subject && subject > MAX_SUBJECT_BYTES {
+            return Err(Error::TooLarge {
+                len: subject,
+                max: MAX_SUBJECT_BYTES,
             });
         }
         self.sealed(id, version, record)
@@ -1342,6 +1354,52 @@ mod tests {
                 "{login_at_commit}"
             );
             assert!(block_on(s.load(&renewed, NOW + 3)).unwrap().is_none());
+        }
+    }
+
+    /// A subject given to a session is at most `MAX_SUBJECT_BYTES`: a login that keeps the data
+    /// a session holds counts its subject alone, and a subject as large as the data limit made
+    /// an entry of twice the limit (174,868 bytes at 65536: over a Durable Object's 128 KiB
+    /// value). A login within that bound still keeps data at the limit.
+    #[test]
+    fn a_subject_given_is_an_id_not_more_data() {
+        let store = MemoryStore::new();
+        let ring = ring();
+        let config = SessionConfig {
+            max_data_bytes: 65_536,
+            ..SessionConfig::default()
+        };
+        let s = Sessions::new(&store, &ring, config).unwrap();
+        let full = || {
+            let mut session = s.new_session(NOW).unwrap();
+            // `{"cart":"…"}`: the data's JSON at the limit exactly.
+            session.insert("cart", json!("x".repeat(65_536 - 11)));
+            block_on(s.commit(&mut session, NOW)).unwrap();
+            load(&s, session.cookie().unwrap(), NOW + 1).unwrap()
+        };
+        for (len, fits) in [(MAX_SUBJECT_BYTES, true), (MAX_SUBJECT_BYTES + 1, false)] {
+            for login_at_commit in [false, true] {
+                let mut session = full();
+                session.set_subject(Some("a".repeat(len)));
+                let login = if login_at_commit {
+                    block_on(s.commit(&mut session, NOW + 1)).map(drop)
+                } else {
+                    block_on(s.regenerate(&mut session, NOW + 1))
+                };
+                match login {
+                    Ok(()) => {
+                        assert!(fits, "a subject of {len} bytes");
+                        // Its entry stays under a Durable Object's 128 KiB value.
+                        let entry = block_on(store.load(&session.key)).unwrap().unwrap();
+                        let bytes = entry.to_json().len();
+                        assert!(bytes < 128 * 1024, "{bytes}");
+                    }
+                    Err(e) => {
+                        assert!(!fits, "{len}: {e}");
+                        assert_eq!(e.to_string(), format!("input of {len} bytes exceeds the limit of {MAX_SUBJECT_BYTES} bytes"));
+                    }
+                }
+            }
         }
     }
 
