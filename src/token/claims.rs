@@ -11,9 +11,10 @@
 //!
 //! A refreshed token ([`crate::refresh`]) keeps the `auth_time` of the login it descends from,
 //! and revocation compares the earlier of `iat` and `auth_time`: refreshing a token does not
-//! take it out of reach of a revocation. A token with neither is revoked by any `minIssuedAt`, and
-//! so is one with only an `auth_time` more than a day ([`MAX_LEEWAY`]) after `now`, which shows
-//! no login time (milliseconds taken for seconds would otherwise escape every revocation).
+//! take it out of reach of a revocation. A token with neither is revoked by any `minIssuedAt`
+//! above 0 (0 is no revocation: a lookup's `?? 0`), and so is one with only an `auth_time` more
+//! than a day ([`MAX_LEEWAY`]) after `now`, which shows no login time (milliseconds taken for
+//! seconds would otherwise escape every revocation).
 //!
 //! **Propagation delay.** Workers KV is eventually consistent: a write is visible at once where
 //! it was made, but other locations may keep serving the old value for up to about 60 seconds
@@ -482,6 +483,8 @@ mod tests {
             at.min_issued_at(1).check_json("{}").unwrap_err().code(),
             "revoked"
         );
+        // 0 is no revocation (a lookup's `?? 0`): even such a token passes it.
+        assert_eq!(at.min_issued_at(0).check_json("{}").map(drop), Ok(()));
         // Without an iat, an auth_time further ahead than any leeway (milliseconds taken for
         // seconds, 1e300) shows no login time: the token began at 0, and is revoked, as one
         // without any issue time. Within a day ahead (a signer's clock) it counts; with an iat,
