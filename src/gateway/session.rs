@@ -160,11 +160,7 @@ pub fn of_another_format(
     name: &str,
     now: UnixTime,
 ) -> bool {
-    cookie_header.is_some_and(|h| {
-        cookie::get_all_tokens(h, name)
-            .take(MAX_PRESENTED)
-            .any(|value| others.iter().any(|c| c.verify(value, now).is_ok()))
-    })
+    presented(cookie_header, name).any(|value| others.iter().any(|c| c.verify(value, now).is_ok()))
 }
 
 /// The first of the session cookies called `name` in `cookie_header` that [`SessionCookie::read`]
@@ -175,9 +171,13 @@ pub fn valid_token<'a>(
     name: &'a str,
     now: UnixTime,
 ) -> Option<&'a str> {
-    cookie::get_all_tokens(cookie_header?, name)
-        .take(MAX_PRESENTED)
-        .find(|value| tokens.verify(value, now).is_ok())
+    presented(cookie_header, name).find(|value| tokens.verify(value, now).is_ok())
+}
+
+/// The session cookies called `name` in `cookie_header` that the gateway reads: the first
+/// `MAX_PRESENTED` (see [`all_read`]).
+fn presented<'a>(cookie_header: Option<&'a str>, name: &'a str) -> impl Iterator<Item = &'a str> {
+    cookie::get_all_tokens(cookie_header.unwrap_or_default(), name).take(MAX_PRESENTED)
 }
 
 /// What the request's session cookie turned out to be.
@@ -217,11 +217,8 @@ impl SessionCookie {
         name: &str,
         now: UnixTime,
     ) -> Self {
-        let Some(header) = cookie_header else {
-            return SessionCookie::None;
-        };
         let mut result = SessionCookie::None;
-        for value in cookie::get_all_tokens(header, name).take(MAX_PRESENTED) {
+        for value in presented(cookie_header, name) {
             match tokens.verify(value, now) {
                 Ok(v) => {
                     // One read of the verified claims for everything the gateway needs.
