@@ -49,7 +49,7 @@ test: setup lint msrv unit wasm-test js-test pkg-test examples-test browser-test
 	@$(MAKE) --no-print-directory size-check
 
 ## lint: Cargo.lock up to date (`cargo fetch --locked`, before any command could rewrite it);
-## rustfmt; clippy natively (default features; none, tests and benches too; the store)
+## rustfmt; clippy natively (default features; none, tests and benches too; the store; the gateway)
 ## and for wasm32 (the JS library, the gateway and its test build, the store's test build,
 ## OriginAssertions, DBSC); the docs with warnings denied (with every feature, and without: the
 ## pure core's).
@@ -59,6 +59,7 @@ lint: setup
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
 	cargo clippy --all-targets --features store -- -D warnings
+	cargo clippy --all-targets --features gateway -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --no-default-features --quiet
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings

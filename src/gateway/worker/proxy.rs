@@ -287,7 +287,8 @@ async fn finish(
     let now = super::now();
     let (mut headers, plan) = match answer(p, attempt, status, &origin, &response, now) {
         Ok(answer) => answer,
-        Err((mut refused, plan)) => {
+        Err(refused) => {
+            let (mut refused, plan) = *refused;
             // Refused, the sessions it ends still end (see `Gateway::refused`).
             if let (Some(st), Some(loaded), Some(plan)) = (store, loaded, plan) {
                 let (sessions, settings) = &*st;
@@ -346,16 +347,16 @@ fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> A
     let status = response.status();
     match answer(p, attempt, status, &origin, response, p.now) {
         Ok((headers, _)) => send_back(p, attempt, response, status, &origin, headers),
-        Err((refused, _)) => page(&refused),
+        Err(refused) => page(&refused.0),
     }
 }
 
-/// The pipeline's headers for the client and its plan for the stored session, or the page
-/// that replaces a refused answer (its body dropped) and the plan of the sessions it still ends
-/// (see `Gateway::refused`). `status` and `origin` are the response's;
-/// `now` the time it arrived, not the request's: an `x-session-revoke` ends the sessions begun
-/// while the origin worked too (a login elsewhere during a password change), and a token the
-/// same answer issues is dated the same second, so that it outlives the revocation.
+/// The pipeline's headers for the client and its plan for the stored session, or (boxed) the
+/// page that replaces a refused answer (its body dropped) and the plan of the sessions it still
+/// ends (see `Gateway::refused`). `status` and `origin` are the response's; `now` the time it
+/// arrived, not the request's: an `x-session-revoke` ends the sessions begun while the origin
+/// worked too (a login elsewhere during a password change), and a token the same answer issues
+/// is dated the same second, so that it outlives the revocation.
 #[allow(clippy::type_complexity)]
 fn answer(
     p: &Proxied,
@@ -364,7 +365,7 @@ fn answer(
     origin: &[(String, String)],
     response: &web_sys::Response,
     now: UnixTime,
-) -> Result<(Vec<(String, String)>, Option<store::Plan>), (Page, Option<store::Plan>)> {
+) -> Result<(Vec<(String, String)>, Option<store::Plan>), Box<(Page, Option<store::Plan>)>> {
     let finished = match attempt.refused_status(status) {
         Some(refused) => Some(Err(refused)),
         None => with(&p.gw, |g| g.finish(attempt, origin, now, &p.entropy)),
@@ -379,9 +380,9 @@ fn answer(
             );
             http::cancel(response);
             let plan = with(&p.gw, |g| g.refused(attempt, origin, &mut refused)).flatten();
-            Err((refused, plan))
+            Err(Box::new((refused, plan)))
         }
-        None => Err((Page::internal(), None)),
+        None => Err(Box::new((Page::internal(), None))),
     }
 }
 
