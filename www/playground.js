@@ -61,12 +61,25 @@ function configure() {
   }
 }
 
+/** Whether `key` is a key the library takes (an id and a secret it accepts). */
+function isKey(key) {
+  try {
+    new SessionTokens({ keys: [key] }).free();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A new key signs (the id's number plus one, a new secret); the key shown until now still
- * verifies, and the one before it is dropped, as README's "Keys and rotation" has it. */
+ * verifies, and the one before it is dropped, as README's "Keys and rotation" has it. A key
+ * shown that is none (a secret too short, an empty id) is dropped too: kept out of sight, it
+ * would refuse every configuration after, whatever the fields shown said. */
 function rotate() {
-  previous = { id: $("kid").value, secret: $("secret").value };
-  const n = /\d+$/.exec(previous.id);
-  $("kid").value = n ? `${previous.id.slice(0, n.index)}${Number(n[0]) + 1}` : `${previous.id}2`;
+  const shown = { id: $("kid").value, secret: $("secret").value };
+  previous = isKey(shown) ? shown : null;
+  const n = /\d+$/.exec(shown.id);
+  $("kid").value = n ? `${shown.id.slice(0, n.index)}${Number(n[0]) + 1}` : `${shown.id}2`;
   $("secret").value = newSecret();
   configure();
   if ($("verify-input").value.trim()) verify();

@@ -231,6 +231,24 @@ test("bad input gets the library's error codes", async () => {
   assert.equal(await text("#sign-status"), "signed");
 });
 
+test("rotating away from a key that is none (a bad secret, an empty id) leaves working keys, not a hidden bad one", async () => {
+  for (const [field, bad] of [["#secret", "too-short"], ["#kid", ""]]) {
+    await page.fill(field, bad);
+    assert.match(await text("#config-status"), /^invalid_config:/, field);
+    await page.click("#rotate");
+    // The key shown before verifies nothing: it is not kept as the key before, out of sight,
+    // where no field shown could fix it.
+    assert.equal(await text("#config-status"), "keys ready", field);
+    await page.click("#sign");
+    assert.equal(await text("#sign-status"), "signed", field);
+    await page.click("#new-secret");
+    assert.equal(await text("#config-status"), "keys ready", field);
+  }
+  // The page as the other tests expect it: one key, k1.
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForSelector("body[data-ready=true]");
+});
+
 test("keys: an empty lifetime or leeway, or one the browser cannot read as a number, is refused, not read as 0", async () => {
   for (const [id, name, good] of [["ttl", "lifetime", "3600"], ["leeway", "leeway", "30"]]) {
     await page.fill(`#${id}`, "");
