@@ -42,6 +42,9 @@ function seconds(id, name) {
   return Number(value);
 }
 
+/** The latest `now` the library takes, seconds (src/time.rs, LATEST_NOW). */
+const LATEST_NOW = 1e11;
+
 function configure() {
   try {
     const config = {
@@ -51,8 +54,11 @@ function configure() {
     };
     tokens = new SessionTokens(config);
     sealed = new SealedTokens(config);
-    // The time slider reaches past the expiry of a token of this lifetime.
-    $("offset").max = String(Math.max(7200, 2 * config.ttlSeconds));
+    // The time slider reaches past the expiry of a token of this lifetime, but not past the
+    // latest `now` the library takes (10^11 s, the year 5138: a later one is refused as
+    // milliseconds); a token that outlives that is valid all along the slider.
+    const latest = LATEST_NOW - Math.floor(Date.now() / 1000);
+    $("offset").max = String(Math.min(latest, Math.max(7200, 2 * config.ttlSeconds)));
     const ring = previous ? `: ${$("kid").value} signs, ${previous.id} still verifies` : "";
     show($("config-status"), true, `keys ready${ring}`);
   } catch (e) {

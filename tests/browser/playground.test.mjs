@@ -140,6 +140,23 @@ test("the time slider reaches past the expiry of any lifetime set", async () => 
   assert.equal(await page.getAttribute("#offset", "max"), "7200");
 });
 
+test("a lifetime that outlives the latest time the library takes: the slider stops there, the token valid all along", async () => {
+  await page.fill("#ttl", "200000000000");
+  await page.click("#sign");
+  await page.click("[data-verify=compact]");
+  const max = Number(await page.getAttribute("#offset", "max"));
+  assert.ok(max <= 1e11 - Math.floor(Date.now() / 1000), `max ${max}`);
+  await page.fill("#offset", String(max));
+  await page.dispatchEvent("#offset", "input");
+  // Not an invalid_config about a `now` in milliseconds, which nobody typed.
+  assert.match(await text("#verify-result"), /^valid\n/);
+  await page.fill("#offset", "0");
+  await page.dispatchEvent("#offset", "input");
+  await page.fill("#ttl", "3600");
+  await page.click("#sign");
+  assert.equal(await page.getAttribute("#offset", "max"), "7200");
+});
+
 test("a change of the keys or the leeway verifies the token again", async () => {
   const result = () => text("#verify-result");
   const secret = await page.inputValue("#secret");
