@@ -59,6 +59,8 @@ function configure() {
     // milliseconds); a token that outlives that is valid all along the slider.
     const latest = LATEST_NOW - Math.floor(Date.now() / 1000);
     $("offset").max = String(Math.min(latest, Math.max(7200, 2 * config.ttlSeconds)));
+    // A lower maximum moves the slider back: its label follows, with no token to verify too.
+    offsetSeconds();
     const ring = previous ? `: ${$("kid").value} signs, ${previous.id} still verifies` : "";
     show($("config-status"), true, `keys ready${ring}`);
   } catch (e) {

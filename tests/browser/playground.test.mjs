@@ -157,6 +157,20 @@ test("a lifetime that outlives the latest time the library takes: the slider sto
   assert.equal(await page.getAttribute("#offset", "max"), "7200");
 });
 
+test("a shorter lifetime moves the slider back to its new maximum, and its label with it, with no token to verify", async () => {
+  await page.fill("#verify-input", "");
+  await page.fill("#ttl", "100000");
+  await page.fill("#offset", "150000");
+  await page.dispatchEvent("#offset", "input");
+  assert.equal(await text("#offset-label"), "+150000 s");
+  await page.fill("#ttl", "3600");
+  assert.equal(await page.inputValue("#offset"), "7200");
+  assert.equal(await text("#offset-label"), "+7200 s");
+  await page.fill("#offset", "0");
+  await page.dispatchEvent("#offset", "input");
+  await page.click("#sign");
+});
+
 test("a change of the keys or the leeway verifies the token again", async () => {
   const result = () => text("#verify-result");
   const secret = await page.inputValue("#secret");
