@@ -684,20 +684,26 @@ impl<S: Backend> Sessions<S> {
         record: &Record,
         held: Option<&(Map<String, Value>, Option<String>)>,
     ) -> Result<Entry> {
-        // The subject is stored with the data, and bounded with it.
+        // The subject is stored with the data, and bounded with it: counted with data that
+        // changed, or alone when it is new; not at all when both are held (a touch).
         let subject = record.subject.as_ref().map_or(0, String::len);
+        let new_subject = held.is_none_or(|(_, held)| *held != record.subject);
         let data = match held {
             Some((held, _)) if *held == record.data => Ok(0),
             _ => serde_json::to_vec(&record.data).map(|j| j.len()),
         };
-        let len = data.map_or(usize::MAX, |data| data.saturating_add(subject));
+        let counted = if new_subject || !matches!(data, Ok(0)) {
+            subject
+        } else {
+            0
+        };
+        let len = data.map_or(usize::MAX, |data| data.saturating_add(counted));
         if len > self.config.max_data_bytes {
             return Err(Error::TooLarge {
                 len,
                 max: self.config.max_data_bytes,
             });
         }
-        let new_subject = held.is_none_or(|(_, held)| *held != record.subject);
         if new_subject && subject > MAX_SUBJECT_BYTES {
             return Err(Error::TooLarge {
                 len: subject,
@@ -1498,6 +1504,32 @@ mod tests {
             }
         }
         assert_eq!(store.len(), 1);
+    }
+
+    /// `max_data_bytes` lowered below the subject a session holds (a user's id longer than the
+    /// new limit): its touches go on, as for data over the limit, since a touch changes neither.
+    /// The subject was counted alone, and every touch was `too_large` (at the gateway, a 502 in
+    /// place of the origin's answer for each request due for a touch), until the session ended.
+    #[test]
+    fn a_touch_is_not_held_to_a_limit_lowered_below_the_subject_it_holds() {
+        let store = MemoryStore::new();
+        let ring = ring();
+        let before = Sessions::new(&store, &ring, SessionConfig::default()).unwrap();
+        let config = SessionConfig {
+            max_data_bytes: 40,
+            ..SessionConfig::default()
+        };
+        let s = Sessions::new(&store, &ring, config).unwrap();
+        let cookie = stored(&before, Some(&"u".repeat(50)));
+        let mut session = load(&s, &cookie, NOW + 600).unwrap();
+        assert_eq!(
+            block_on(s.commit(&mut session, NOW + 600)),
+            Ok(Commit::Touched)
+        );
+        // A change of its data is held to the limit, the subject counted with it.
+        session.insert("more", json!(1));
+        let grown = block_on(s.commit(&mut session, NOW + 601));
+        assert_eq!(grown.unwrap_err().code(), "too_large");
     }
 
     /// A commit never stores a session that no load can read: data nested deeper than the
