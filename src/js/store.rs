@@ -384,8 +384,9 @@ impl SessionStore {
     /// `undefined` when there is no cookie, or the session ended or is unknown. Of several
     /// cookies of its name, the first of the first four that names a live session (`undefined`
     /// when none does and one named an ended or unknown session). Rejects with the reason
-    /// otherwise (the first cookie's): `bad_signature`, `expired`, `malformed` (cookie or
-    /// record), `unknown_key`, `store_unavailable`.
+    /// otherwise (the first cookie's): `bad_signature`, `wrong_purpose` (a token of another
+    /// purpose under the same keys), `expired`, `not_yet_valid`, `malformed` (cookie or record),
+    /// `unknown_key`, `store_unavailable`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session | undefined>")]
     pub fn find(&self, cookie: SessionCookieSource, options: Option<NowOptions>) -> Promise {
         let (sessions, now) = (self.inner.clone(), now(options));

@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { KEYS_1 as keys, NOW, SECRET_2 } from "./fixtures.mjs";
 
 const { SessionStore, handleSessionObject, sessionObjectAlarm } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
@@ -1297,4 +1298,26 @@ test("KV: a revocation whose session delete fails links the session again, so th
   assert.deepEqual(puts, [[links[0].name, { expiration: NOW + 86400 }]], "the link put back, as it was");
   assert.equal(await store.revokeSubject("alice"), 1);
   assert.ok((await store.load(session.cookie, { now: NOW + 1 })).isNew);
+});
+
+test("find rejects a bad cookie only with a code docs/store.md lists for it", async () => {
+  const { SessionTokens } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  const store = new SessionStore({ keys });
+  const later = await store.load(undefined, { now: NOW + 1000 });
+  later.set("a", 1);
+  await store.commit(later, { now: NOW + 1000 });
+  const cookies = {
+    // The app's session token under the same keys (README's worker shares them) in the id cookie.
+    wrong_purpose: new SessionTokens({ keys }).sign({ sub: "alice" }, { now: NOW }),
+    // An id cookie of a server whose clock is ahead.
+    not_yet_valid: later.cookie,
+    malformed: "x",
+  };
+  const listed = readFileSync(new URL("../../docs/store.md", import.meta.url), "utf8")
+    .split("\n")
+    .find((line) => line.includes("and those of the cookie"));
+  for (const [code, cookie] of Object.entries(cookies)) {
+    assert.equal(await rejection(() => store.find(cookie, { now: NOW })), code);
+    assert.ok(listed.includes(`\`${code}\``), `docs/store.md does not list ${code}: ${listed}`);
+  }
 });
