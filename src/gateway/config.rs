@@ -1598,6 +1598,24 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
             "at least one key is required",
         ));
     }
+    // One secret under two ids (a rotation that pasted the old secret as the new one, in any
+    // spelling): the "new" key rotates nothing. Compared as decoded bytes, each with those
+    // before it, as the ring compares its ids.
+    let secrets: Vec<Option<Secret>> = keys
+        .iter()
+        .map(|k| Secret::from_base64(&k.secret).ok())
+        .collect();
+    for (j, secret) in secrets.iter().enumerate() {
+        let same = |s: &Option<Secret>| matches!((s, secret), (Some(a), Some(b)) if a.expose() == b.expose());
+        if let Some(i) = secrets.iter().take(j).position(same) {
+            return Err(ConfigError::new(
+                SESSION_KEYS,
+                format!(
+                    "keys[{j}]: the same secret as keys[{i}]: a new key needs new random bytes"
+                ),
+            ));
+        }
+    }
     Ok(keys)
 }
 
@@ -1738,6 +1756,40 @@ mod tests {
         assert_eq!(previous.len(), 8);
         assert_eq!(previous[0], crate::codec::b64_encode(&[2; 32]));
         assert_eq!(previous[7], crate::codec::b64_encode(&[9; 32]));
+    }
+
+    /// A new key whose secret was copied from another (a rotation that pasted the old secret
+    /// under the new id, in any spelling the keys take: padded, standard alphabet) would rotate
+    /// nothing: whoever holds the old secret signs with the new id. Refused, naming the keys by
+    /// position and quoting no secret, as a repeated id is.
+    #[test]
+    fn a_secret_under_two_key_ids_is_refused() {
+        let old = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let padded = format!("{old}=");
+        let standard = crate::codec::b64_encode(&[0xfb; 32]);
+        let standard_spelt = standard.replace('-', "+").replace('_', "/");
+        let other = crate::codec::b64_encode(&[3; 32]);
+        for (first, second) in [
+            (old, old),
+            (old, padded.as_str()),
+            (&standard, &standard_spelt),
+        ] {
+            let keys = format!(
+                r#"[{{"id":"k3","secret":"{other}"}},{{"id":"k2","secret":"{second}"}},{{"id":"k1","secret":"{first}"}}]"#
+            );
+            let err = parse(&[(SESSION_KEYS, &keys)]).unwrap_err();
+            assert_eq!(err.setting, SESSION_KEYS, "{err}");
+            assert!(
+                err.message.contains("keys[2]") && err.message.contains("keys[1]"),
+                "{err}"
+            );
+            assert!(
+                !err.message.contains(first) && !err.message.contains(second),
+                "{err}"
+            );
+        }
+        let keys = format!(r#"[{{"id":"k2","secret":"{other}"}},{{"id":"k1","secret":"{old}"}}]"#);
+        assert!(parse(&[(SESSION_KEYS, &keys)]).is_ok());
     }
 
     /// The gateway's stored sessions are its own: an app's `SessionStore` (the JS library's,
