@@ -149,6 +149,12 @@ mod tests {
             ("ORIGIN_ASSERTION_ISSUER", "ftp://app.example"),
             ("ORIGIN_ASSERTION_ISSUER", "https://app.example?x"),
             ("ORIGIN_ASSERTION_ISSUER", "https://app example"),
+            // No origin either: user info, no host, a port that is no port.
+            ("ORIGIN_ASSERTION_ISSUER", "https://user:pass@app.example"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://:443"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://app.example:99999"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://app.example:abc"),
+            ("ORIGIN_ASSERTION_ISSUER", "https://app.example\\x"),
             ("ORIGIN_ASSERTION_KEY", "[]"),
             (
                 "ORIGIN_ASSERTION_KEY",

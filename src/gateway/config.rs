@@ -605,12 +605,10 @@ fn assertion_section(
     let issuer = match var(ORIGIN_ASSERTION_ISSUER) {
         None => None,
         Some(iss) => {
-            let (scheme, rest) = iss.split_once("://").unwrap_or_default();
-            if !matches!(scheme, "http" | "https")
-                || rest.is_empty()
-                || rest.contains(['/', '?', '#'])
-                || !iss.bytes().all(|b| b.is_ascii_graphic())
-            {
+            // An origin: a base url ORIGINS would take (a host, an optional port from 1 to
+            // 65535, no user info, backslash, query or fragment) without a path.
+            let (_, rest) = iss.split_once("://").unwrap_or_default();
+            if rest.contains('/') || check_url(&iss).is_err() {
                 return Err(ConfigError::new(
                     ORIGIN_ASSERTION_ISSUER,
                     "must be an origin: https://host[:port], no path",
