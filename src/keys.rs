@@ -191,7 +191,9 @@ pub struct KeyRing {
 impl KeyRing {
     /// A keyring from `(id, secret)` pairs, the signing key first.
     ///
-    /// Refused with `invalid_config` when empty, when an id repeats, when an id is empty,
+    /// Refused with `invalid_config` when empty, when an id or a secret repeats (a new key with
+    /// the old secret pasted in rotates nothing: who holds the old secret signs under the new
+    /// id), when an id is empty,
     /// longer than 64 bytes, or uses characters other than `A-Z a-z 0-9 . _ -`, or when an id
     /// is a secret of the ring (a secret pasted as the id too: ids travel in every token, a
     /// JWT's `kid` header). Messages name keys by position, never by id: an id and a secret
@@ -203,12 +205,24 @@ impl KeyRing {
                 "keys: at least one key is required",
             ));
         }
-        for (i, (id, _)) in keys.iter().enumerate() {
+        for (i, (id, secret)) in keys.iter().enumerate() {
             check_key_id(i, id)?;
             if let Some(j) = keys.iter().take(i).position(|(other, _)| other == id) {
                 return Err(Error::config_of(
                     "keys",
                     format!("keys[{i}]: the same key id as keys[{j}]"),
+                ));
+            }
+            if let Some(j) = keys
+                .iter()
+                .take(i)
+                .position(|(_, other)| other.0 == secret.0)
+            {
+                return Err(Error::config_of(
+                    "keys",
+                    format!(
+                        "keys[{i}]: the same secret as keys[{j}]: a new key needs new random bytes"
+                    ),
                 ));
             }
             let secret = Secret::from_base64(id).ok();
@@ -620,7 +634,31 @@ mod tests {
         for bad in ["", "has space", "ü", &"x".repeat(65)] {
             assert!(KeyRing::new(vec![(bad.into(), s())]).is_err(), "{bad:?}");
         }
-        assert!(KeyRing::new(vec![("k-2.b_c".into(), s()), ("k1".into(), s())]).is_ok());
+        let t = || Secret::new(vec![8; 32]).unwrap();
+        assert!(KeyRing::new(vec![("k-2.b_c".into(), s()), ("k1".into(), t())]).is_ok());
+    }
+
+    /// One secret under two ids (the old secret pasted as the new key's, in any spelling the
+    /// keys take) is refused, naming the keys by position, quoting no secret.
+    #[test]
+    fn a_secret_under_two_ids_is_refused() {
+        let text = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+        let standard = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let other = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+        for same in [text, standard] {
+            let keys = [("k3", other), ("k2", text), ("k1", same)].map(|(id, secret)| KeyConfig {
+                id: id.into(),
+                secret: secret.into(),
+            });
+            let e = KeyRing::from_config(&keys).unwrap_err();
+            assert_eq!((e.code(), e.setting()), ("invalid_config", Some("keys")));
+            let shown = e.to_string();
+            assert!(
+                shown.contains("keys[2]: the same secret as keys[1]"),
+                "{shown}"
+            );
+            assert!(!shown.contains(text) && !shown.contains(other), "{shown}");
+        }
     }
 
     /// A key id that is a secret of the ring (the same text pasted in both fields, or another

@@ -1596,24 +1596,6 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
             "at least one key is required",
         ));
     }
-    // One secret under two ids (a rotation that pasted the old secret as the new one, in any
-    // spelling): the "new" key rotates nothing. Compared as decoded bytes, each with those
-    // before it, as the ring compares its ids.
-    let secrets: Vec<Option<Secret>> = keys
-        .iter()
-        .map(|k| Secret::from_base64(&k.secret).ok())
-        .collect();
-    for (j, secret) in secrets.iter().enumerate() {
-        let same = |s: &Option<Secret>| matches!((s, secret), (Some(a), Some(b)) if a.expose() == b.expose());
-        if let Some(i) = secrets.iter().take(j).position(same) {
-            return Err(ConfigError::new(
-                SESSION_KEYS,
-                format!(
-                    "keys[{j}]: the same secret as keys[{i}]: a new key needs new random bytes"
-                ),
-            ));
-        }
-    }
     Ok(keys)
 }
 

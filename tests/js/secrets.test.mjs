@@ -31,6 +31,10 @@ const misshapedKeyLists = {
     { id: SECRET.slice(0, 40), secret: SECRET },
     { id: SECRET.slice(0, 40), secret: SECRET },
   ],
+  "the secret under two ids (a new key with the old secret pasted in)": [
+    { id: "k2", secret: SECRET },
+    { id: "k1", secret: SECRET },
+  ],
   "the secret as an option name": [{ id: "k1", secret: SECRET, [SECRET]: 1 }],
   "a short secret": [{ id: "k1", secret: SECRET.slice(0, 20) }],
   "an object, not a list": { id: "k1", secret: SECRET },
