@@ -977,10 +977,35 @@ fn rotating_in_two_steps_moves_nobody_while_two_versions_run() {
 #[test]
 fn previous_secrets_are_checked() {
     let mut c = config(Mode::Cookie, &["a"]);
-    c.previous_secrets = vec![SECRET.into(), "c2hvcnQ".into()];
+    c.previous_secrets = vec![OTHER_SECRET.into(), "c2hvcnQ".into()];
     let e = Affinity::new(c).unwrap_err();
     assert_eq!(e.code(), "invalid_config");
     assert!(e.to_string().contains("previousSecrets[1]"), "{e}");
+    // The secret among those it replaced, or one of them twice (in any spelling): a rotation
+    // that rotated nothing.
+    let padded = format!("{OTHER_SECRET}=");
+    for (previous, at) in [
+        (vec![SECRET], 0),
+        (vec![OTHER_SECRET, SECRET], 1),
+        (vec![OTHER_SECRET, &padded], 1),
+    ] {
+        let mut c = config(Mode::Cookie, &["a"]);
+        c.previous_secrets = previous.iter().map(|s| s.to_string()).collect();
+        let e = Affinity::new(c).unwrap_err();
+        assert_eq!(
+            (e.code(), e.setting()),
+            ("invalid_config", Some("previousSecrets"))
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.contains(&format!("previousSecrets[{at}]: the same secret again")),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains(SECRET) && !shown.contains(OTHER_SECRET),
+            "{shown}"
+        );
+    }
     let mut c = config(Mode::Cookie, &["a"]);
     c.previous_secrets = vec![OTHER_SECRET.into(); 9];
     assert!(Affinity::new(c)

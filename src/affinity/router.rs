@@ -181,12 +181,21 @@ impl Affinity {
         }
         let mut previous = Vec::with_capacity(config.previous_secrets.len());
         for (i, text) in config.previous_secrets.iter().enumerate() {
-            previous.push(Secret::from_base64(text).map_err(|e| {
+            let old = Secret::from_base64(text).map_err(|e| {
                 Error::config_of(
                     "previousSecrets",
                     format!("previousSecrets[{i}]: {}", e.detail()),
                 )
-            })?);
+            })?;
+            // The secret itself among those it replaced: a rotation that rotated nothing.
+            let same = |s: &Secret| s.expose() == old.expose();
+            if same(&secret) || previous.iter().any(same) {
+                return Err(Error::config_of(
+                    "previousSecrets",
+                    format!("previousSecrets[{i}]: the same secret again: a new one needs new random bytes"),
+                ));
+            }
+            previous.push(old);
         }
         if config.ttl_seconds == 0 || config.ttl_seconds > MAX_TIME {
             return Err(Error::config_of(

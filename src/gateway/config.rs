@@ -1590,12 +1590,9 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
             ),
         )
     })?;
-    if keys.is_empty() {
-        return Err(ConfigError::new(
-            SESSION_KEYS,
-            "at least one key is required",
-        ));
-    }
+    // The ring's rules (ids, secrets, each once) before any section reads the keys: the
+    // affinity router's previous secrets are the others, and would name them otherwise.
+    KeyRing::from_config(&keys).map_err(|e| ConfigError::new(SESSION_KEYS, e.detail()))?;
     Ok(keys)
 }
 

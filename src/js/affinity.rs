@@ -29,9 +29,10 @@ export interface AffinityConfig {
   /** base64url secret, at least 32 bytes once decoded; the same at every edge location. */
   secret: string;
   /**
-   * Secrets used before `secret`, newest first (at most 8): their affinity values are still
-   * honoured and signed again with `secret`, so rotating the secret moves nobody (cookie and url
-   * modes) once every instance has the new secret: deploy it here first, then as `secret`.
+   * Secrets used before `secret`, newest first (at most 8, each once, not `secret`): their
+   * affinity values are still honoured and signed again with `secret`, so rotating the secret
+   * moves nobody (cookie and url modes) once every instance has the new secret: deploy it here
+   * first, then as `secret`.
    * Drop one once `ttlSeconds` have passed.
    */
   previousSecrets?: string[];

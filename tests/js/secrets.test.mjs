@@ -54,6 +54,7 @@ test("Affinity: misshaped secrets never show", () => {
     "a short secret": { secret: SECRET.slice(0, 20), backends },
     "previous secrets as objects": { secret: SECRET, previousSecrets: [{ secret: SECRET }], backends },
     "a short previous secret": { secret: SECRET, previousSecrets: [SECRET.slice(0, 20)], backends },
+    "the secret among its previous ones": { secret: SECRET, previousSecrets: [SECRET], backends },
     "the secret as an option name": { secret: SECRET, backends, [SECRET]: true },
     "a secret that is not text": { secret: [SECRET], backends },
   })) {
