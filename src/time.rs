@@ -123,6 +123,20 @@ mod tests {
         );
     }
 
+    /// The latest `now` is 10^11 seconds exactly, as documented (the year 5138): that second is
+    /// taken, the next one, like a time in milliseconds, is `invalid_config` about `now`.
+    #[test]
+    fn latest_now_is_ten_to_the_eleventh() {
+        assert_eq!(check_now(100_000_000_000).map_err(|e| e.code()), Ok(()));
+        for now in [100_000_000_001, 1_800_000_000_000] {
+            assert_eq!(
+                check_now(now).unwrap_err().code(),
+                "invalid_config",
+                "{now}"
+            );
+        }
+    }
+
     #[test]
     fn no_overflow_at_the_ends() {
         assert_eq!(
