@@ -755,6 +755,33 @@ pub(super) mod tests {
         assert_eq!(store.len(), 0);
     }
 
+    /// `STORE_MAX_DATA_BYTES` lowered below a logged-in user's subject (a long `sub`): the
+    /// requests due for a touch go on to the origin. Each got a 502 in place of the origin's
+    /// answer, the touch refused as `too_large` though it changed nothing, until the session
+    /// ended.
+    #[test]
+    fn a_touch_goes_on_under_a_limit_lowered_below_the_subject() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let sub = "u".repeat(60);
+        let login = directives(None, Some(&format!(r#"{{"sub":"{sub}"}}"#)), false);
+        let (_, _, user) = request(&s, None, &login, NOW);
+        let config = SessionConfig {
+            max_data_bytes: 40,
+            ..SessionConfig::default()
+        };
+        let lowered = Sessions::new(&store, &ring(&[("k1", 5)]), config).unwrap();
+        let none = directives(None, None, false);
+        let (_, out, _) = request(&lowered, user.as_deref(), &none, NOW + 600);
+        assert_eq!((out.refused, out.commit), (None, Some(Commit::Touched)));
+        // A change of the data is held to the limit, the subject counted with it: a 502.
+        let grow = directives(Some(r#"{"a":1}"#), None, false);
+        let (_, out, _) = request(&lowered, user.as_deref(), &grow, NOW + 601);
+        assert!(out
+            .refused
+            .is_some_and(|why| why.contains("STORE_MAX_DATA_BYTES")));
+    }
+
     /// A login whose session another request changed meanwhile (its own patch, a touch) goes
     /// on with the newer version, as a commit does: on a strongly consistent store (Durable
     /// Objects) its regenerate met a `conflict`, and the login lost its data and its cookie.
