@@ -191,6 +191,17 @@ mod tests {
         }
     }
 
+    /// The four units in the last place taken off the product stay under a millisecond below
+    /// 2^40 s, as documented: a share a millisecond past a whole second (0.901 of
+    /// 1,099,511,627,101 s is 990,659,976,018.001 s) still rounds up to the next second. Five
+    /// units would round it down.
+    #[test]
+    fn a_share_a_millisecond_past_a_second_rounds_up_below_2_pow_40() {
+        let lifetime = 1_099_511_627_101;
+        assert!(lifetime < 1 << 40);
+        assert_eq!(share_of(lifetime, 0.901), 990_659_976_019);
+    }
+
     #[test]
     fn never_past_the_absolute_limit() {
         let p = policy(0.5, Some(3600));
