@@ -305,6 +305,14 @@ mod tests {
         assert!(r.rest().is_empty());
     }
 
+    /// `+` is a space only when `plus_is_space` (a form's query); otherwise it stays a `+`, as
+    /// does `%2B`, whichever the mode.
+    #[test]
+    fn plus_is_a_space_only_in_a_form_query() {
+        assert_eq!(percent_decoded(b"a+b%2B", true), b"a b+");
+        assert_eq!(percent_decoded(b"a+b%2B", false), b"a+b+");
+    }
+
     #[test]
     fn base64_matches_rfc4648() {
         // RFC 4648 section 10, without padding.
