@@ -807,6 +807,15 @@ mod tests {
         Sessions::new(store, &ring(), SessionConfig::default()).unwrap()
     }
 
+    /// Sessions over `store` whose data may make at most `max_data_bytes`.
+    fn limited<S: Backend>(store: S, max_data_bytes: usize) -> Sessions<S> {
+        let config = SessionConfig {
+            max_data_bytes,
+            ..SessionConfig::default()
+        };
+        Sessions::new(store, &ring(), config).unwrap()
+    }
+
     /// A new session with `{"cart": ["book"]}` (and `subject`), created in the store at `NOW`.
     fn stored_cart<S: Backend>(s: &Sessions<S>, subject: Option<&str>) -> Session {
         let mut session = s.new_session(NOW).unwrap();
@@ -1416,13 +1425,8 @@ mod tests {
     #[test]
     fn a_login_is_not_held_to_a_limit_on_the_data_it_leaves_behind() {
         let store = MemoryStore::new();
-        let ring = ring();
-        let before = Sessions::new(&store, &ring, SessionConfig::default()).unwrap();
-        let config = SessionConfig {
-            max_data_bytes: 64,
-            ..SessionConfig::default()
-        };
-        let s = Sessions::new(&store, &ring, config).unwrap();
+        let before = sessions(&store);
+        let s = limited(&store, 64);
         for login_at_commit in [false, true] {
             let mut session = before.new_session(NOW).unwrap();
             session.insert("cart", json!("x".repeat(100)));
@@ -1480,12 +1484,7 @@ mod tests {
     #[test]
     fn the_subject_counts_in_max_data_bytes() {
         let store = MemoryStore::new();
-        let ring = ring();
-        let config = SessionConfig {
-            max_data_bytes: 64,
-            ..SessionConfig::default()
-        };
-        let s = Sessions::new(&store, &ring, config).unwrap();
+        let s = limited(&store, 64);
         // `{"cart":["book"]}` is 17 bytes of JSON: 47 left for the subject.
         for (len, fits) in [(47, true), (48, false), (100_000, false)] {
             let mut session = s.new_session(NOW).unwrap();
@@ -1513,13 +1512,8 @@ mod tests {
     #[test]
     fn a_touch_is_not_held_to_a_limit_lowered_below_the_subject_it_holds() {
         let store = MemoryStore::new();
-        let ring = ring();
-        let before = Sessions::new(&store, &ring, SessionConfig::default()).unwrap();
-        let config = SessionConfig {
-            max_data_bytes: 40,
-            ..SessionConfig::default()
-        };
-        let s = Sessions::new(&store, &ring, config).unwrap();
+        let before = sessions(&store);
+        let s = limited(&store, 40);
         let cookie = stored(&before, Some(&"u".repeat(50)));
         let mut session = load(&s, &cookie, NOW + 600).unwrap();
         assert_eq!(
