@@ -438,13 +438,13 @@ describe("misconfigured gateway", () => {
     }
   });
 
-  test("a variable that is no setting (a misspelt STORE) is named in a warning, once per instance, its value never", async () => {
+  test("a variable that is no setting (a misspelt STORE) or a setting of another affinity mode is named in a warning, once per instance, its value never", async () => {
     // The configuration reads its settings by name: `STROE = "kv"` left the store off, and a
     // lowercase `origin_timeout_ms` the timeout unset, without a word.
     const own = await startOrigins(["w"]);
     // A table whose name is no setting's (THEME) and a binding that is a plain object
     // (CF_VERSION_METADATA) are not named.
-    const vars = { STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
+    const vars = { AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
     const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
     await g.start();
@@ -454,7 +454,12 @@ describe("misconfigured gateway", () => {
         const line = new RegExp(`the variable ${name} is no setting of the gateway and is ignored`, "g");
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
-      assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"/);
+      // AFFINITY_MODE unset is cookie mode: the header and the query parameter are not read.
+      for (const [name, mode] of [["AFFINITY_HEADER", "header"], ["AFFINITY_PARAM", "url"]]) {
+        const line = new RegExp(`${name} is read in AFFINITY_MODE = "${mode}" only and is ignored`, "g");
+        assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
+      }
+      assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"|x-tenant|qparam7/);
       // Settings and bindings are not named.
       assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH|CF_VERSION_METADATA|THEME) /);
     } finally {

@@ -62,6 +62,8 @@ const SETTINGS = new Set([
 ]);
 // settings:end
 const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
+// The settings read in one affinity mode only (src/gateway/config.rs, `affinity_section`).
+const MODE_SETTINGS = [["AFFINITY_HEADER", "header"], ["AFFINITY_PARAM", "url"]];
 let checked = false;
 
 // The store's bindings, when one is a service binding (`[[services]]`): its RPC stub answers
@@ -166,6 +168,15 @@ function warnUnknown(env) {
         `edge-session gateway: the variable ${name} is no setting of the gateway and is ignored ` +
           "(misspelt? the settings: docs/gateway.md)",
       );
+    }
+  }
+  // A setting of one affinity mode set in another: an operator who sets AFFINITY_HEADER and
+  // forgets AFFINITY_MODE = "header" gets cookie affinity, without a word. (Another mode's
+  // setting may stay after a switch of modes, so a warning, not a refusal.)
+  const mode = env.AFFINITY_MODE ?? "cookie";
+  for (const [name, only] of MODE_SETTINGS) {
+    if (env[name] !== undefined && mode !== only) {
+      console.warn(`edge-session gateway: ${name} is read in AFFINITY_MODE = "${only}" only and is ignored`);
     }
   }
 }
