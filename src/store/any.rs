@@ -3,6 +3,7 @@
 
 use super::durable::DurableStore;
 use super::kv::KvStore;
+#[cfg(feature = "store")]
 use super::memory::MemoryStore;
 use super::{Backend, Consistency, Entry};
 use crate::error::Result;
@@ -15,7 +16,9 @@ pub enum AnyStore {
     Kv(KvStore),
     /// Durable Objects.
     Durable(DurableStore),
-    /// In memory (one isolate only; for tests).
+    /// In memory (one isolate only; for tests). Feature `store` only: the gateway never
+    /// chooses it, and without the variant its wasm carries no memory store.
+    #[cfg(feature = "store")]
     Memory(MemoryStore),
 }
 
@@ -24,6 +27,7 @@ macro_rules! each {
         match $self {
             AnyStore::Kv($s) => $e,
             AnyStore::Durable($s) => $e,
+            #[cfg(feature = "store")]
             AnyStore::Memory($s) => $e,
         }
     };
