@@ -140,6 +140,47 @@ pub(crate) fn strings(value: &str) -> Option<Vec<Cow<'_, str>>> {
     }
 }
 
+/// The text of a JSON string value, owned ([`string`]).
+pub(crate) fn owned_string(value: &str) -> Option<String> {
+    string(value).map(Cow::into_owned)
+}
+
+/// The strings of a JSON array of strings, owned ([`strings`]).
+pub(crate) fn owned_strings(value: &str) -> Option<Vec<String>> {
+    Some(strings(value)?.into_iter().map(Cow::into_owned).collect())
+}
+
+/// A JSON `true` or `false` (raw JSON text from [`members`]).
+pub(crate) fn boolean(value: &str) -> Option<bool> {
+    match value {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// A JSON number (raw JSON text from [`members`]) as serde reads a `u64`: digits only (no
+/// sign, fraction or exponent), at most `u64::MAX`.
+pub(crate) fn whole(value: &str) -> Option<u64> {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| value.parse().ok())?
+}
+
+/// Member `name` as serde reads an `Option` field: `Some(None)` when it is missing or `null`,
+/// `Some(Some(..))` when `read` takes its value, `None` when `read` refuses it.
+pub(crate) fn optional<'a, T>(
+    members: &[Member<'a>],
+    name: &str,
+    read: impl FnOnce(&'a str) -> Option<T>,
+) -> Option<Option<T>> {
+    match get(members, name) {
+        None | Some("null") => Some(None),
+        Some(value) => read(value).map(Some),
+    }
+}
+
 /// A JSON number (raw JSON text from [`members`]) that is not negative, floored to a whole
 /// number and saturated at `u64::MAX` (`2.9` is 2, `1.8e9` is 1800000000, `-0` is 0); `None`
 /// for negative numbers and any other value. Exact: no floating point is involved.

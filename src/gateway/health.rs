@@ -90,36 +90,16 @@ impl Probe {
     /// optional (or `null`), `ms` 0 when missing.
     fn parse(text: &str) -> Option<Self> {
         let members = json::members(text).ok()?;
-        let optional = |name| json::get(&members, name).filter(|v| *v != "null");
         Some(Probe {
-            healthy: match json::get(&members, "healthy")? {
-                "true" => true,
-                "false" => false,
-                _ => return None,
-            },
-            status: match optional("status") {
-                Some(v) => Some(u16::try_from(whole(v)?).ok()?),
-                None => None,
-            },
-            error: match optional("error") {
-                Some(v) => Some(json::string(v)?.into_owned()),
-                None => None,
-            },
+            healthy: json::boolean(json::get(&members, "healthy")?)?,
+            status: json::optional(&members, "status", |v| u16::try_from(json::whole(v)?).ok())?,
+            error: json::optional(&members, "error", json::owned_string)?,
             ms: match json::get(&members, "ms") {
-                Some(v) => whole(v)?,
+                Some(v) => json::whole(v)?,
                 None => 0,
             },
         })
     }
-}
-
-/// A JSON number (raw text from [`json::members`]) that is a whole number without fraction or
-/// exponent and fits in a `u64`, as serde reads a `u64`.
-fn whole(value: &str) -> Option<u64> {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| value.parse().ok())?
 }
 
 /// What the cron trigger writes to KV: every origin's last probe.
@@ -139,7 +119,7 @@ impl Snapshot {
     pub fn parse(text: &str) -> Option<Self> {
         let members = json::members(text).ok()?;
         let mut snapshot = Snapshot {
-            checked_at: whole(json::get(&members, "checked_at")?)?,
+            checked_at: json::whole(json::get(&members, "checked_at")?)?,
             origins: BTreeMap::new(),
         };
         // Inserted one by one: collecting into the map would bring a sort into the wasm.

@@ -88,7 +88,19 @@ impl Entry {
 
     /// An entry from stored JSON text; `malformed` when it is not one.
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|_| crate::Error::Malformed("not a store entry"))
+        Entry::read(text).ok_or(crate::Error::Malformed("not a store entry"))
+    }
+
+    /// An entry from JSON text, read as its `Deserialize` reads it, with the crate's own JSON
+    /// reader (see [`durable::Reply::from_json`]); `None` when it is not one.
+    pub(crate) fn read(text: &str) -> Option<Self> {
+        let members = crate::json::members(text).ok()?;
+        let member = |name| crate::json::get(&members, name);
+        Some(Entry {
+            version: crate::json::whole(member("v")?)?,
+            value: crate::json::owned_string(member("r")?)?,
+            expires: crate::json::whole(member("x")?)?,
+        })
     }
 }
 

@@ -73,7 +73,7 @@ impl DurableStore {
             .await?
             .as_string()
             .unwrap_or_default();
-        let reply: Reply = serde_json::from_str(&text).map_err(|_| {
+        let reply = Reply::from_json(&text).ok_or_else(|| {
             Error::StoreUnavailable(format!("Durable Object answered {status}: {text:.200}"))
         })?;
         reply.into_result()

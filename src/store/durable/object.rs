@@ -43,11 +43,11 @@ pub trait ObjectStorage {
 
 /// Serves one request (JSON [`Op`]) with `storage`; the reply is JSON [`Reply`].
 pub async fn handle<S: ObjectStorage>(storage: &S, request: &str) -> String {
-    let reply = match serde_json::from_str::<Op>(request) {
-        Ok(op) => run(storage, op)
+    let reply = match Op::from_json(request) {
+        Some(op) => run(storage, op)
             .await
             .unwrap_or_else(|e| Reply::refused(&e)),
-        Err(_) => Reply::refused(&Error::Malformed("store request")),
+        None => Reply::refused(&Error::Malformed("store request")),
     };
     serde_json::to_string(&reply).unwrap_or_default()
 }
@@ -592,7 +592,7 @@ mod tests {
             let s = MemoryObjectStorage::default();
             for step in object[kind].as_array().unwrap() {
                 let request = step["request"].as_str().unwrap();
-                let op: Op = serde_json::from_str(request).unwrap();
+                let op = Op::from_json(request).unwrap();
                 assert_eq!(serde_json::to_string(&op).unwrap(), request, "{kind}");
                 assert_eq!(
                     block_on(handle(&s, request)),

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::json;
 use crate::store::Entry;
 use crate::time::UnixTime;
 
@@ -101,6 +102,39 @@ impl<'de> Deserialize<'de> for Op {
     }
 }
 
+impl Op {
+    /// Reads an operation from JSON text as its `Deserialize` reads it (the same objects; see
+    /// `Wire`), with the crate's own JSON reader: the store's and the gateway's wasm carry no
+    /// serde visitor for it. Beyond what `Deserialize` refuses, an object with a member named
+    /// twice, and the `op` in serde's other enum spelling (`{"load": null}`): the client sends
+    /// neither. `None` when it is no operation.
+    pub fn from_json(text: &str) -> Option<Op> {
+        let members = json::members(text).ok()?;
+        let entry = json::optional(&members, "entry", Entry::read)?;
+        let expected = json::optional(&members, "expected", json::whole)?;
+        let key = json::optional(&members, "key", json::owned_string)?;
+        let until = json::optional(&members, "until", json::whole)?;
+        let now = json::optional(&members, "now", json::whole)?;
+        let keys = json::optional(&members, "keys", json::owned_strings)?;
+        Some(match json::string(json::get(&members, "op")?)?.as_ref() {
+            "load" => Op::Load,
+            "save" => Op::Save {
+                entry: entry?,
+                expected,
+            },
+            "delete" => Op::Delete,
+            "link" => Op::Link {
+                key: key?,
+                until: until?,
+                now: now?,
+            },
+            "links" => Op::Links,
+            "unlink" => Op::Unlink { keys: keys? },
+            _ => return None,
+        })
+    }
+}
+
 /// An object's answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
@@ -138,6 +172,19 @@ impl Reply {
         }
     }
 
+    /// Reads a reply from JSON text as its `Deserialize` reads it, with the crate's own JSON
+    /// reader (as [`Op::from_json`]; an object with a member named twice is refused too).
+    pub fn from_json(text: &str) -> Option<Reply> {
+        let members = json::members(text).ok()?;
+        Some(Reply {
+            ok: json::boolean(json::get(&members, "ok")?)?,
+            code: json::optional(&members, "code", json::owned_string)?,
+            entry: json::optional(&members, "entry", Entry::read)?,
+            existed: json::optional(&members, "existed", json::boolean)?,
+            keys: json::optional(&members, "keys", json::owned_strings)?,
+        })
+    }
+
     /// The reply as the error it stands for, when it is one.
     pub fn into_result(self) -> Result<Reply> {
         match (self.ok, self.code.as_deref()) {
@@ -156,8 +203,65 @@ impl Reply {
 mod tests {
     use super::*;
 
+    /// An operation as the object reads it, the same as `Deserialize` reads it.
     fn read(json: &str) -> Option<Op> {
-        serde_json::from_str(json).ok()
+        let op = Op::from_json(json);
+        assert_eq!(op, serde_json::from_str(json).ok(), "{json}");
+        op
+    }
+
+    /// A reply as the client reads it, the same as `Deserialize` reads it.
+    fn reply(json: &str) -> Option<Reply> {
+        let reply = Reply::from_json(json);
+        assert_eq!(reply, serde_json::from_str(json).ok(), "{json}");
+        reply
+    }
+
+    /// The crate's own readers take what `Deserialize` takes, each member of its type (the
+    /// entry's too), `null` or nothing for an optional one, and refuse the rest.
+    #[test]
+    fn the_readers_read_as_deserialize() {
+        let entry = r#"{"v":1,"r":"a\"b\u00e9","x":9}"#;
+        for json in [
+            format!(r#"{{"op":"save","entry":{entry},"expected":18446744073709551615}}"#),
+            format!(r#"{{"op":"save","entry":{entry},"expected":18446744073709551616}}"#),
+            format!(r#"{{"op":"save","entry":{entry},"expected":1.0}}"#),
+            format!(r#"{{"op":"save","entry":{entry},"expected":-0}}"#),
+            r#"{"op":"save","entry":{"v":1,"r":"x"}}"#.into(),
+            r#"{"op":"save","entry":{"v":1,"r":2,"x":3}}"#.into(),
+            r#"{"op":"save","entry":{"v":"1","r":"x","x":3}}"#.into(),
+            r#"{"op":"save","entry":{"v":1,"r":"x","x":3,"y":[{}]}}"#.into(),
+            r#"{"op":"link","key":"k\u0000","until":2,"now":0}"#.into(),
+            r#"{"op":"link","key":null,"until":2,"now":1}"#.into(),
+            r#"{"op":"link","key":"k","until":2,"now":1e0}"#.into(),
+            r#"{"op":"unlink","keys":[]}"#.into(),
+            r#"{"op":"unlink","keys":["a",1]}"#.into(),
+            r#"{"op":"unlink","keys":null}"#.into(),
+            r#"{"op":"links","keys":["a"],"until":null}"#.into(),
+            r#"{"op":"delete","expected":"1"}"#.into(),
+            r#"{"op":1}"#.into(),
+            r#"{"op":"lo\u0061d"}"#.into(),
+            r#" {"op":"load"} "#.into(),
+            r#"{"op":"load"} x"#.into(),
+            r#""load""#.into(),
+            "".into(),
+        ] {
+            read(&json);
+        }
+        for json in [
+            format!(r#"{{"ok":true,"entry":{entry},"existed":false,"keys":["a"],"code":"c"}}"#),
+            r#"{"ok":true,"entry":null,"existed":null,"keys":null,"code":null}"#.into(),
+            r#"{"ok":1}"#.into(),
+            r#"{"ok":true,"existed":0}"#.into(),
+            r#"{"ok":true,"code":5}"#.into(),
+            r#"{"ok":true,"keys":[null]}"#.into(),
+            r#"{"ok":true,"entry":{}}"#.into(),
+            r#"{"code":"conflict"}"#.into(),
+            r#"{"ok":false,"more":{"a":[1,2]}}"#.into(),
+            "[]".into(),
+        ] {
+            reply(&json);
+        }
     }
 
     #[test]
@@ -236,7 +340,7 @@ mod tests {
     /// code or none the store unavailable, saying which.
     #[test]
     fn replies_read_as_the_errors_they_stand_for() {
-        let result = |json: &str| serde_json::from_str::<Reply>(json).unwrap().into_result();
+        let result = |json: &str| reply(json).unwrap().into_result();
         let loaded = result(r#"{"ok":true,"entry":{"v":3,"r":"abc","x":99}}"#).unwrap();
         let entry = Entry {
             version: 3,
