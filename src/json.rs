@@ -141,16 +141,19 @@ pub(crate) fn strings(value: &str) -> Option<Vec<Cow<'_, str>>> {
 }
 
 /// The text of a JSON string value, owned ([`string`]).
+#[cfg(feature = "sealed")] // the stores' and the gateway's readers
 pub(crate) fn owned_string(value: &str) -> Option<String> {
     string(value).map(Cow::into_owned)
 }
 
 /// The strings of a JSON array of strings, owned ([`strings`]).
+#[cfg(feature = "sealed")] // the stores' and the gateway's readers
 pub(crate) fn owned_strings(value: &str) -> Option<Vec<String>> {
     Some(strings(value)?.into_iter().map(Cow::into_owned).collect())
 }
 
 /// A JSON `true` or `false` (raw JSON text from [`members`]).
+#[cfg(feature = "sealed")] // the stores' and the gateway's readers
 pub(crate) fn boolean(value: &str) -> Option<bool> {
     match value {
         "true" => Some(true),
@@ -161,6 +164,7 @@ pub(crate) fn boolean(value: &str) -> Option<bool> {
 
 /// A JSON number (raw JSON text from [`members`]) as serde reads a `u64`: digits only (no
 /// sign, fraction or exponent), at most `u64::MAX`.
+#[cfg(feature = "sealed")] // the stores' and the gateway's readers
 pub(crate) fn whole(value: &str) -> Option<u64> {
     value
         .bytes()
@@ -170,6 +174,7 @@ pub(crate) fn whole(value: &str) -> Option<u64> {
 
 /// Member `name` as serde reads an `Option` field: `Some(None)` when it is missing or `null`,
 /// `Some(Some(..))` when `read` takes its value, `None` when `read` refuses it.
+#[cfg(feature = "sealed")] // the stores' and the gateway's readers
 pub(crate) fn optional<'a, T>(
     members: &[Member<'a>],
     name: &str,
