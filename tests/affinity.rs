@@ -439,6 +439,28 @@ fn a_visitor_whose_backend_is_down_moves_once_and_does_not_flap_back() {
 }
 
 #[test]
+fn a_clone_keeps_the_health_and_draining_it_was_given_and_goes_its_own_way_after() {
+    let mut a = router(Mode::Cookie, &["a", "b", "c"]);
+    let on_a = cookie_on(&a, "a", NOW);
+    let on_b = cookie_on(&a, "b", NOW);
+    a.set_healthy("a", false).unwrap();
+    a.set_draining("b", true).unwrap();
+    let mut copy = a.clone();
+    for r in [&a, &copy] {
+        assert!(r.route(&with_cookie(&on_a), NOW).unwrap().reassigned);
+        // Draining: its visitors stay, no new one comes.
+        assert_eq!(r.route(&with_cookie(&on_b), NOW).unwrap().backend, "b");
+        for entropy in 0..200 {
+            assert_eq!(r.route(&new_visitor(entropy), NOW).unwrap().backend, "c");
+        }
+    }
+    // Changes to the copy are the copy's.
+    copy.set_healthy("a", true).unwrap();
+    assert!(!copy.route(&with_cookie(&on_a), NOW).unwrap().reassigned);
+    assert!(a.route(&with_cookie(&on_a), NOW).unwrap().reassigned);
+}
+
+#[test]
 fn strict_failover_refuses_to_move_a_visitor() {
     let mut c = config(Mode::Cookie, &["a", "b", "c"]);
     c.failover = Failover::Strict;
