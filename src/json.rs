@@ -164,12 +164,14 @@ pub(crate) fn boolean(value: &str) -> Option<bool> {
 
 /// A JSON number (raw JSON text from [`members`]) as serde reads a `u64`: digits only (no
 /// sign, fraction or exponent), at most `u64::MAX`.
-#[cfg(feature = "sealed")] // the stores' and the gateway's readers
 pub(crate) fn whole(value: &str) -> Option<u64> {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| value.parse().ok())?
+    if value.is_empty() {
+        return None;
+    }
+    value.bytes().try_fold(0u64, |n, b| {
+        let digit = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 /// Member `name` as serde reads an `Option` field: `Some(None)` when it is missing or `null`,

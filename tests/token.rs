@@ -255,12 +255,25 @@ fn bad_claims_are_refused() {
         json!(null),
         json!({ "nbf": "soon" }),
         json!({ "nbf": -1 }),
+        // Whole seconds, at most MAX_TIME: no fraction (not even `.0`), no exponent.
+        json!({ "nbf": 1.5 }),
+        json!({ "nbf": 1000.0 }),
+        json!({ "nbf": edge_session::time::MAX_TIME + 1 }),
+        json!({ "nbf": u64::MAX }),
     ] {
         assert_eq!(
             t.sign(&bad, NOW).unwrap_err().code(),
             "invalid_claims",
             "{bad}"
         );
+    }
+}
+
+#[test]
+fn an_nbf_of_whole_seconds_up_to_max_time_is_signed() {
+    let t = tokens();
+    for nbf in [0, NOW, edge_session::time::MAX_TIME] {
+        assert!(t.sign(&json!({ "nbf": nbf }), NOW).is_ok(), "{nbf}");
     }
 }
 

@@ -127,13 +127,9 @@ pub(crate) fn untimed(mut claims: Object<'_>) -> Result<(String, Option<UnixTime
 
 /// An `nbf` claim being signed: a whole number of seconds, at most [`MAX_TIME`].
 pub(crate) fn nbf_claim(value: &str) -> Result<UnixTime> {
-    let whole = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-    match json::floor_u64(value) {
-        Some(n) if whole && n <= MAX_TIME => Ok(n),
-        _ => Err(Error::InvalidClaims(
-            "nbf must be a whole number of seconds".into(),
-        )),
-    }
+    json::whole(value)
+        .filter(|&n| n <= MAX_TIME)
+        .ok_or_else(|| Error::InvalidClaims("nbf must be a whole number of seconds".into()))
 }
 
 /// Refuses a token (to sign or to verify) longer than `max` bytes with `too_large`, before any
