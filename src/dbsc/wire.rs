@@ -246,6 +246,95 @@ impl SessionConfig {
     pub fn end() -> String {
         r#"{"continue":false}"#.to_owned()
     }
+
+    /// Refuses (`invalid_config`, naming the setting) a config that a browser would not act
+    /// on, rather than have the session fail there without a word: a session id no refresh can
+    /// name ([`check_session_id`]); a scope that is not a serialized origin
+    /// (`http(s)://host[:port]`, nothing after it: no path, not even `/`); a cookie name that is
+    /// not 1 to [`MAX_NAME_BYTES`](crate::cookie::MAX_NAME_BYTES) token characters; a refresh
+    /// URL that is empty or holds a space or a character other than visible ASCII; attributes
+    /// with a character other than visible ASCII and space.
+    ///
+    /// ```
+    /// use edge_session::dbsc::SessionConfig;
+    /// let config = |origin| SessionConfig::new("s1", "/r", origin, "__Host-bound", "Path=/");
+    /// assert!(config("https://app.example").check().is_ok());
+    /// assert!(config("http://127.0.0.1:8787").check().is_ok());
+    /// let e = config("https://app.example/").check().unwrap_err();
+    /// assert_eq!((e.code(), e.setting()), ("invalid_config", Some("origin")));
+    /// ```
+    pub fn check(&self) -> Result<()> {
+        check_session_id(&self.session_identifier)?;
+        let url = &self.refresh_url;
+        if url.is_empty() || !url.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::config_of(
+                "refreshUrl",
+                "refreshUrl: a URL of visible ASCII, without spaces",
+            ));
+        }
+        if !is_origin(&self.scope.origin) {
+            return Err(Error::config_of(
+                "origin",
+                "origin: a serialized origin, scheme://host[:port] (http or https), with nothing after it",
+            ));
+        }
+        for c in &self.credentials {
+            let name = &c.name;
+            let max = crate::cookie::MAX_NAME_BYTES;
+            if name.is_empty() || name.len() > max || !name.bytes().all(crate::cookie::is_tchar) {
+                return Err(Error::config_of(
+                    "cookieName",
+                    format!("cookieName: 1 to {max} token characters"),
+                ));
+            }
+            if !c
+                .attributes
+                .bytes()
+                .all(|b| b == b' ' || b.is_ascii_graphic())
+            {
+                return Err(Error::config_of(
+                    "attributes",
+                    "attributes: visible ASCII and space only",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is a serialized origin of http or https: the scheme, `://`, a host (a name of
+/// letters, digits, `-` and `.`, or an IPv6 address in brackets) and an optional port of 1 to 5
+/// digits up to 65535, nothing else.
+fn is_origin(text: &str) -> bool {
+    let Some(authority) = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = match host.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']').is_some_and(|a| {
+            !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        }),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65_535)
+    });
+    host_ok && port_ok
 }
 
 #[cfg(test)]
@@ -326,5 +415,74 @@ mod tests {
         assert_eq!(ours["credentials"][0]["type"], "cookie");
         assert_eq!(serde_json::to_string(&config).unwrap(), config.to_json());
         assert_eq!(SessionConfig::end(), r#"{"continue":false}"#);
+    }
+
+    /// A config a browser would not act on is refused, naming the setting; every part that a
+    /// browser takes passes.
+    #[test]
+    fn a_config_a_browser_would_not_act_on_is_refused() {
+        let config = |sid: &str, url: &str, origin: &str, name: &str, attributes: &str| {
+            SessionConfig::new(sid, url, origin, name, attributes).check()
+        };
+        let good = |origin: &str| config("s1", "/r", origin, "__Host-bound", "Path=/; Secure");
+        for origin in [
+            "https://app.example",
+            "http://localhost",
+            "http://127.0.0.1:8787",
+            "https://xn--bcher-kva.example:443",
+            "https://[::1]",
+            "http://[2001:db8::1]:8080",
+            "https://A-1.Example",
+            "https://h:65535",
+        ] {
+            assert_eq!(good(origin), Ok(()), "{origin}");
+        }
+        for origin in [
+            "",
+            "app.example",
+            "https://",
+            "https://app.example/",
+            "https://app.example/path",
+            "https://app.example?q",
+            "https://app.example#f",
+            "https://user@app.example",
+            "https://app.example:",
+            "https://app.example:65536",
+            "https://app.example:123456",
+            "https://app.example:8o",
+            "https://app example",
+            "https://bücher.example",
+            "https://[::1",
+            "https://[]",
+            "https://[::1]x",
+            "ftp://app.example",
+            "wss://app.example",
+            " https://app.example",
+        ] {
+            let e = good(origin).unwrap_err();
+            assert_eq!(
+                (e.code(), e.setting()),
+                ("invalid_config", Some("origin")),
+                "{origin:?}"
+            );
+        }
+        let setting = |r: Result<()>| r.unwrap_err().setting();
+        let long = "a".repeat(crate::cookie::MAX_NAME_BYTES + 1);
+        for name in ["", "a b", "a;b", "a=b", "é", "a\n", long.as_str()] {
+            let r = config("s1", "/r", "https://a.example", name, "Path=/");
+            assert_eq!(setting(r), Some("cookieName"), "{name:?}");
+        }
+        let longest = &long[1..];
+        assert_eq!(config("s1", "/r", "https://a.example", longest, ""), Ok(()));
+        for url in ["", "/r x", "/r\n", "/é", "/r\u{7f}"] {
+            let r = config("s1", url, "https://a.example", "b", "Path=/");
+            assert_eq!(setting(r), Some("refreshUrl"), "{url:?}");
+        }
+        for attributes in ["Path=/\r\nX: y", "Path=/\t", "Domain=é"] {
+            let r = config("s1", "/r", "https://a.example", "b", attributes);
+            assert_eq!(setting(r), Some("attributes"), "{attributes:?}");
+        }
+        let r = config(" s1", "/r", "https://a.example", "b", "Path=/");
+        assert_eq!(setting(r), Some("sessionId"));
     }
 }

@@ -286,20 +286,21 @@ pub(crate) fn session_config(value: &JsValue) -> Result<crate::dbsc::SessionConf
         ],
     )?;
     let session_id = o.required("sessionId", o.string("sessionId")?)?;
-    crate::dbsc::wire::check_session_id(&session_id).map_err(js_error)?;
     let refresh_url = o.required("refreshUrl", o.string("refreshUrl")?)?;
     let origin = o.required("origin", o.string("origin")?)?;
     let cookie_name = o.required("cookieName", o.string("cookieName")?)?;
     let attributes = o
         .string("attributes")?
         .unwrap_or_else(|| "Path=/; Secure; HttpOnly; SameSite=Lax".to_owned());
-    Ok(crate::dbsc::SessionConfig::new(
+    let config = crate::dbsc::SessionConfig::new(
         &session_id,
         &refresh_url,
         &origin,
         &cookie_name,
         &attributes,
-    ))
+    );
+    config.check().map_err(js_error)?;
+    Ok(config)
 }
 
 /// A JavaScript object whose fields are read one by one; `undefined` and `null` are absent.

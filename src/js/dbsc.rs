@@ -74,7 +74,8 @@ export interface SessionConfigOptions {
   sessionId: string;
   /** Where the browser refreshes, e.g. `/dbsc/refresh`. */
   refreshUrl: string;
-  /** The session's scope, e.g. `https://app.example`. */
+  /** The session's scope, a serialized origin: `https://app.example`, `http://localhost:8787`
+   * (nothing after the host and port, not even `/`). */
   origin: string;
   /** The bound cookie's name. */
   cookieName: string;
@@ -349,6 +350,10 @@ impl DeviceBoundSessions {
     }
 
     /// The session config JSON text (the body of the registration and refresh answers).
+    /// Throws `invalid_config` naming the option for a config no browser would act on: an
+    /// `origin` that is not `http(s)://host[:port]` (no path, not even `/`), a `cookieName`
+    /// that is no cookie name, a `refreshUrl` that is empty or holds a space or non-ASCII,
+    /// `attributes` with a control or non-ASCII character.
     #[wasm_bindgen(js_name = sessionConfig)]
     pub fn session_config(&self, options: SessionConfigOptions) -> Result<String, JsValue> {
         Ok(session_config(&options)?.to_json())

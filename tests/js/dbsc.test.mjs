@@ -326,6 +326,21 @@ test("settings and options: invalid_config naming the option", () => {
     assert.equal(setting(() => s.sessionConfig({ ...config, sessionId: id })), "sessionId", JSON.stringify(id));
   }
   assert.equal(setting(() => s.sessionConfig({ sessionId: SID, refreshUrl: "/r", origin: "https://a.example" })), "cookieName");
+  // Nor a config the browser would not act on: the session would fail there, without a word.
+  for (const [name, value, named] of [
+    ["origin", "https://a.example/", "origin"],
+    ["origin", "a.example", "origin"],
+    ["origin", "https://a.example:99999", "origin"],
+    ["cookieName", "bound;x", "cookieName"],
+    ["cookieName", "", "cookieName"],
+    ["refreshUrl", "/r x", "refreshUrl"],
+    ["attributes", "Path=/\r\nSet-Cookie: x=y", "attributes"],
+  ]) {
+    const e = thrown(() => s.sessionConfig({ ...config, sessionId: SID, [name]: value }));
+    assert.equal(e.code, "invalid_config", `${name} ${JSON.stringify(value)}`);
+    assert.equal(e.setting, named, `${name} ${JSON.stringify(value)}`);
+  }
+  assert.equal(JSON.parse(s.sessionConfig({ ...config, sessionId: SID, origin: "http://127.0.0.1:8787" })).scope.origin, "http://127.0.0.1:8787");
   assert.equal(thrown(() => s.boundCookie(SID, "jkt", { now: -1 })).code, "invalid_config");
   // The clock by default.
   const bound = s.boundCookie(SID, "jkt");
