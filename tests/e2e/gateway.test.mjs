@@ -438,13 +438,16 @@ describe("misconfigured gateway", () => {
     }
   });
 
-  test("a variable that is no setting (a misspelt STORE) or a setting of another affinity mode is named in a warning, once per instance, its value never", async () => {
+  test("a variable that is no setting (a misspelt STORE), a setting of another affinity mode or milliseconds that look like seconds is named in a warning, once per instance, an unknown one's value never", async () => {
     // The configuration reads its settings by name: `STROE = "kv"` left the store off, and a
     // lowercase `origin_timeout_ms` the timeout unset, without a word.
     const own = await startOrigins(["w"]);
     // A table whose name is no setting's (THEME) and a binding that is a plain object
     // (CF_VERSION_METADATA) are not named.
-    const vars = { AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
+    // PROBE_TIMEOUT_MS = "30" (meant as seconds?) is taken, and warned of; so is STORE_TIMEOUT_MS
+    // = 99, a number from wrangler.toml (the store is off here: it is not read), and
+    // SESSION_TTL_SECONDS of a day in milliseconds; 400 days of AFFINITY_TTL_SECONDS are not.
+    const vars = { PROBE_TIMEOUT_MS: "30", STORE_TIMEOUT_MS: { toml: "99" }, SESSION_TTL_SECONDS: "86400000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
     const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
     await g.start();
@@ -459,6 +462,13 @@ describe("misconfigured gateway", () => {
         const line = new RegExp(`${name} is read in AFFINITY_MODE = "${mode}" only and is ignored`, "g");
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
+      for (const [name, ms] of [["PROBE_TIMEOUT_MS", 30], ["STORE_TIMEOUT_MS", 99]]) {
+        const line = new RegExp(`${name} = ${ms} is ${ms} milliseconds, not seconds \\(${ms} seconds is ${ms * 1000}\\)`, "g");
+        assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
+      }
+      const days = /SESSION_TTL_SECONDS = 86400000 is 1000 days, seconds, not milliseconds/g;
+      assert.equal(((await g.logged(days)).match(days) || []).length, 1, g.log);
+      assert.doesNotMatch(g.log, /ORIGIN_TIMEOUT_MS = |AFFINITY_TTL_SECONDS = /);
       assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"|x-tenant|qparam7/);
       // Settings and bindings are not named.
       assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH|CF_VERSION_METADATA|THEME) /);

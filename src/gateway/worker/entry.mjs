@@ -64,6 +64,13 @@ const SETTINGS = new Set([
 const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
 // The settings read in one affinity mode only (src/gateway/config.rs, `affinity_section`).
 const MODE_SETTINGS = [["AFFINITY_HEADER", "header"], ["AFFINITY_PARAM", "url"]];
+// A unit mistaken, warned of: a setting in milliseconds (its name ends in `_MS`) below
+// MS_LEAST is more likely seconds (`ORIGIN_TIMEOUT_MS = 30`, meant as 30 seconds, fails every
+// origin that takes 30 ms to answer), one in seconds (`_SECONDS`) above SECONDS_MOST (400 days)
+// more likely milliseconds (`SESSION_TTL_SECONDS = 86400000`, a day in milliseconds, keeps a
+// session 1,000 days).
+const MS_LEAST = 100;
+const SECONDS_MOST = 400 * 86400;
 let checked = false;
 
 // The store's bindings, when one is a service binding (`[[services]]`): its RPC stub answers
@@ -167,6 +174,21 @@ function warnUnknown(env) {
       console.warn(
         `edge-session gateway: the variable ${name} is no setting of the gateway and is ignored ` +
           "(misspelt? the settings: docs/gateway.md)",
+      );
+    }
+  }
+  for (const name of SETTINGS) {
+    const v = env[name];
+    const n = typeof v === "string" || typeof v === "number" ? Number(v) : NaN;
+    if (name.endsWith("_MS") && n > 0 && n < MS_LEAST) {
+      console.warn(
+        `edge-session gateway: ${name} = ${n} is ${n} milliseconds, not seconds ` +
+          `(${n} seconds is ${n * 1000}); set it to ${MS_LEAST} or more unless you mean it`,
+      );
+    } else if (name.endsWith("_SECONDS") && n > SECONDS_MOST) {
+      console.warn(
+        `edge-session gateway: ${name} = ${n} is ${Math.round(n / 86400)} days, seconds, not ` +
+          "milliseconds; set it to 400 days or less unless you mean it",
       );
     }
   }
