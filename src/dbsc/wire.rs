@@ -252,8 +252,8 @@ impl SessionConfig {
     /// name ([`check_session_id`]); a scope that is not a serialized origin
     /// (`http(s)://host[:port]`, nothing after it: no path, not even `/`); a cookie name that is
     /// not 1 to [`MAX_NAME_BYTES`](crate::cookie::MAX_NAME_BYTES) token characters; a refresh
-    /// URL that is empty or holds a space or a character other than visible ASCII; attributes
-    /// with a character other than visible ASCII and space.
+    /// URL that is empty or holds a character other than visible ASCII and space (as a
+    /// registration's `path`); attributes with such a character.
     ///
     /// ```
     /// use edge_session::dbsc::SessionConfig;
@@ -265,11 +265,11 @@ impl SessionConfig {
     /// ```
     pub fn check(&self) -> Result<()> {
         check_session_id(&self.session_identifier)?;
-        let url = &self.refresh_url;
-        if url.is_empty() || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        // As a registration's `path` ([`registration_header`]).
+        if self.refresh_url.is_empty() || !printable(&self.refresh_url) {
             return Err(Error::config_of(
                 "refreshUrl",
-                "refreshUrl: a URL of visible ASCII, without spaces",
+                "refreshUrl: a URL of visible ASCII and space, not empty",
             ));
         }
         if !is_origin(&self.scope.origin) {
@@ -287,11 +287,7 @@ impl SessionConfig {
                     format!("cookieName: 1 to {max} token characters"),
                 ));
             }
-            if !c
-                .attributes
-                .bytes()
-                .all(|b| b == b' ' || b.is_ascii_graphic())
-            {
+            if !printable(&c.attributes) {
                 return Err(Error::config_of(
                     "attributes",
                     "attributes: visible ASCII and space only",
@@ -300,6 +296,11 @@ impl SessionConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is visible ASCII and space only.
+fn printable(text: &str) -> bool {
+    text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
 /// Whether `text` is a serialized origin of http or https: the scheme, `://`, a host (a name of
@@ -474,7 +475,11 @@ mod tests {
         }
         let longest = &long[1..];
         assert_eq!(config("s1", "/r", "https://a.example", longest, ""), Ok(()));
-        for url in ["", "/r x", "/r\n", "/é", "/r\u{7f}"] {
+        assert_eq!(
+            config("s1", "/r x", "https://a.example", "b", "Path=/"),
+            Ok(())
+        );
+        for url in ["", "/r\n", "/é", "/r\u{7f}", "/r\t"] {
             let r = config("s1", url, "https://a.example", "b", "Path=/");
             assert_eq!(setting(r), Some("refreshUrl"), "{url:?}");
         }

@@ -352,7 +352,7 @@ impl DeviceBoundSessions {
     /// The session config JSON text (the body of the registration and refresh answers).
     /// Throws `invalid_config` naming the option for a config no browser would act on: an
     /// `origin` that is not `http(s)://host[:port]` (no path, not even `/`), a `cookieName`
-    /// that is no cookie name, a `refreshUrl` that is empty or holds a space or non-ASCII,
+    /// that is no cookie name, a `refreshUrl` that is empty or holds a control or non-ASCII character,
     /// `attributes` with a control or non-ASCII character.
     #[wasm_bindgen(js_name = sessionConfig)]
     pub fn session_config(&self, options: SessionConfigOptions) -> Result<String, JsValue> {

@@ -333,7 +333,8 @@ test("settings and options: invalid_config naming the option", () => {
     ["origin", "https://a.example:99999", "origin"],
     ["cookieName", "bound;x", "cookieName"],
     ["cookieName", "", "cookieName"],
-    ["refreshUrl", "/r x", "refreshUrl"],
+    ["refreshUrl", "/r\n", "refreshUrl"],
+    ["refreshUrl", "", "refreshUrl"],
     ["attributes", "Path=/\r\nSet-Cookie: x=y", "attributes"],
   ]) {
     const e = thrown(() => s.sessionConfig({ ...config, sessionId: SID, [name]: value }));
