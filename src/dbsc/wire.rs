@@ -433,6 +433,7 @@ mod tests {
             "https://xn--bcher-kva.example:443",
             "https://[::1]",
             "http://[2001:db8::1]:8080",
+            "http://[::ffff:192.0.2.1]",
             "https://A-1.Example",
             "https://h:65535",
         ] {
@@ -456,6 +457,7 @@ mod tests {
             "https://[::1",
             "https://[]",
             "https://[::1]x",
+            "https://[::g]",
             "ftp://app.example",
             "wss://app.example",
             " https://app.example",
