@@ -305,9 +305,9 @@ fn printable(text: &str) -> bool {
     text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
-/// Whether `text` is a serialized origin of http or https: the scheme, `://`, a host (a name of
-/// letters, digits, `-` and `.`, or an IPv6 address in brackets) and an optional port of 1 to 5
-/// digits up to 65535, nothing else.
+/// Whether `text` is a serialized origin of http or https: the scheme, `://`, a host (a domain
+/// in ASCII, or an IPv6 address in brackets) and an optional port of 1 to 5 digits up to 65535,
+/// nothing else.
 fn is_origin(text: &str) -> bool {
     let Some(authority) = text
         .strip_prefix("https://")
@@ -325,11 +325,13 @@ fn is_origin(text: &str) -> bool {
                 && a.bytes()
                     .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
         }),
+        // The URL standard's domain, ASCII (an IDN as its punycode): no forbidden domain code
+        // point; `_` (`my_app.example`) is one it takes.
         None => {
             !host.is_empty()
                 && host
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                    .all(|b| b.is_ascii_graphic() && !br#"#%/:<>?@[\]^|"#.contains(&b))
         }
     };
     let port_ok = port.is_none_or(|p| {
@@ -441,6 +443,7 @@ mod tests {
             "http://[::ffff:192.0.2.1]",
             "https://A-1.Example",
             "https://h:65535",
+            "https://my_app.example",
         ] {
             assert_eq!(good(origin), Ok(()), "{origin}");
         }
@@ -452,6 +455,11 @@ mod tests {
             "https://app.example/path",
             "https://app.example?q",
             "https://app.example#f",
+            "https://app.example\\x",
+            "https://app.example%2F",
+            "https://a|b.example",
+            "https://a^b.example",
+            "https://a<b>.example",
             "https://user@app.example",
             "https://app.example:",
             "https://app.example:65536",
