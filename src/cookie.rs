@@ -280,7 +280,7 @@ impl SetCookie {
     /// Checks the name and attributes; `invalid_config` names the rule broken.
     pub fn check(&self) -> Result<()> {
         let name = &self.name;
-        if name.is_empty() || name.len() > MAX_NAME_BYTES || !name.bytes().all(is_tchar) {
+        if !is_name(name) {
             return Err(Error::config_of(
                 "cookieName",
                 format!(
@@ -415,6 +415,11 @@ impl SetCookie {
         }
         out
     }
+}
+
+/// Whether `name` can name a cookie: 1 to [`MAX_NAME_BYTES`] token characters.
+pub(crate) fn is_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME_BYTES && name.bytes().all(is_tchar)
 }
 
 /// `tchar` of RFC 9110: the characters of a cookie name or header name.

@@ -279,11 +279,9 @@ impl SessionConfig {
             ));
         }
         for c in &self.credentials {
-            let name = &c.name;
-            const MAX: usize = crate::cookie::MAX_NAME_BYTES;
             // The message says the number (a `format!` of it adds 100 B to the wasm).
-            const _: () = assert!(MAX == 256);
-            if name.is_empty() || name.len() > MAX || !name.bytes().all(crate::cookie::is_tchar) {
+            const _: () = assert!(crate::cookie::MAX_NAME_BYTES == 256);
+            if !crate::cookie::is_name(&c.name) {
                 return Err(Error::config_of(
                     "cookieName",
                     "cookieName: 1 to 256 token characters",
