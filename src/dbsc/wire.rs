@@ -332,14 +332,7 @@ fn is_origin(text: &str) -> bool {
                     .all(|b| b.is_ascii_graphic() && !br#"#%/:<>?@[\]^|"#.contains(&b))
         }
     };
-    let port_ok = port.is_none_or(|p| {
-        (1..=5).contains(&p.len())
-            && p.bytes()
-                .try_fold(0u32, |n, b| {
-                    b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
-                })
-                .is_some_and(|n| n <= 65_535)
-    });
+    let port_ok = port.is_none_or(|p| p.len() <= 5 && json::whole(p).is_some_and(|n| n <= 65_535));
     host_ok && port_ok
 }
 
