@@ -18,46 +18,58 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
+# What fetches from a registry is tried three times: a registry's passing failure (a timeout, a
+# 503) fails no run. Each step below is safe to repeat (`npm ci` starts from an empty
+# node_modules, `cargo install --force` overwrites).
+retry() {
+  for wait in 10 30 0; do
+    "$@" && return 0
+    [ "$wait" = 0 ] && return 1
+    say "failed, again in $wait s: $*" >&2
+    sleep "$wait"
+  done
+}
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
+  retry rustup target add wasm32-unknown-unknown
 fi
-rustup component list --installed | grep -q '^clippy' || rustup component add clippy
-rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed | grep -q '^clippy' || retry rustup component add clippy
+rustup component list --installed | grep -q '^rustfmt' || retry rustup component add rustfmt
 
 # The oldest Rust the crate says it builds with (`make msrv`): Cargo.toml's rust-version, and the
 # gateway's (Makefile, GATEWAY_MSRV), each with the wasm32 target.
 for msrv in "$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)" "$(sed -n 's/^GATEWAY_MSRV := //p' Makefile)"; do
   if [ -z "$dev" ] && ! rustup toolchain list | grep -q "^$msrv-"; then
     say "installing Rust $msrv (minimal, with wasm32), the oldest the crate builds with"
-    rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
+    retry rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
   fi
 done
 
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches the pinned crate)"
   # Not --locked: the CLI's lockfile names a webpki-roots version the registry no longer serves.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  retry cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
 if [ -z "$dev" ] && ! wasm-pack --version 2>/dev/null | grep -q "^wasm-pack $WASM_PACK_VERSION\."; then
   say "installing wasm-pack $WASM_PACK_VERSION"
-  cargo install wasm-pack --version "~$WASM_PACK_VERSION" --locked --force
+  retry cargo install wasm-pack --version "~$WASM_PACK_VERSION" --locked --force
 fi
 
 # worker-build (builds the gateway worker, see wrangler.toml) at the `worker` crate's version.
 WORKER_BUILD_VERSION=$(sed -n 's/^worker = { version = "\([0-9.]*\)".*/\1/p' Cargo.toml)
 if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
+  retry cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
 # Chromium, for the playground's browser test (Debian's package; playwright-core drives it).
 if [ -z "$dev" ] && ! command -v chromium >/dev/null 2>&1; then
   say "installing chromium (apt)"
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  retry $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive retry $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
 # npm packages from the committed lockfile: wrangler, binaryen (wasm-opt), esbuild, the runtimes
@@ -65,7 +77,7 @@ fi
 # benchmark baselines. Reinstall only when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-lock; then
   say "installing npm packages from package-lock.json"
-  npm ci --no-audit --no-fund --loglevel=error
+  retry npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.setup-lock
 fi
 
@@ -74,5 +86,5 @@ fi
 if [ -z "$dev" ] && ! python3 -c "import inspect, jwt, cryptography; assert 'cooldown_duration' in inspect.signature(jwt.PyJWKClient).parameters" 2>/dev/null; then
   say "installing pyjwt>=2.14 and cryptography (pip)"
   python3 -m pip install --quiet --disable-pip-version-check "pyjwt>=2.14" cryptography 2>/dev/null \
-    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages "pyjwt>=2.14" cryptography
+    || retry python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages "pyjwt>=2.14" cryptography
 fi
