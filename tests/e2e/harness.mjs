@@ -275,6 +275,12 @@ export class Gateway {
           ...process.env,
           WRANGLER_SEND_METRICS: "false",
           WRANGLER_LOG_PATH: join(this.dir, "logs"),
+          // A dev registry of its own. Every gateway here runs under one worker name, and the
+          // registry is shared by default (~/.config/.wrangler/registry): a gateway bound to a
+          // script that does not exist (`script_name = "edge-session-nowhere"`, the store-down
+          // tests) watches it while the others write their entries over each other's. No test
+          // reaches another dev session through it.
+          WRANGLER_REGISTRY_PATH: join(this.dir, "registry"),
           NO_COLOR: "1",
         },
       },
