@@ -22,12 +22,13 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 # 503) fails no run. Each step below is safe to repeat (`npm ci` starts from an empty
 # node_modules, `cargo install --force` overwrites).
 retry() {
-  for wait in 10 30 0; do
+  local pause
+  for pause in 10 30; do
     "$@" && return 0
-    [ "$wait" = 0 ] && return 1
-    say "failed, again in $wait s: $*" >&2
-    sleep "$wait"
+    say "failed, again in $pause s: $*" >&2
+    sleep "$pause"
   done
+  "$@"
 }
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
