@@ -1,5 +1,9 @@
 // The operations bench/ab.mjs (Node) and bench/ab-workerd.mjs (workerd) time on each build, on
 // the claims of bench/ops.mjs, each checked once. No Buffer: workerd has none.
+//
+// Those A/Bs load a copy of this module per build: code that several builds ran would see the
+// classes of each (V8 keeps feedback per function literal) and run them all more slowly than a
+// process with one build does, by how much depending on the order the builds ran in.
 const CLAIMS = { sub: "user-12345", role: "admin" };
 
 export function makeOps(edge) {
@@ -27,4 +31,9 @@ export function makeOps(edge) {
     if (claims.sub !== CLAIMS.sub) throw new Error(`${name} failed`);
   }
   return ops;
+}
+
+/** `fn()` `n` times: the loop of this copy of the module, so that each build runs in its own. */
+export function repeat(fn, n) {
+  for (let i = n; i > 0; i--) fn();
 }

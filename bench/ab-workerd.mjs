@@ -5,45 +5,67 @@
 // running N operations minus one running none, by the CPU time of the workerd process (its
 // threads' schedstat, Linux). Prints µs of CPU per operation: the median and the spread.
 //
+// With --instructions, counted instead of timed: workerd runs under valgrind's callgrind, whose
+// counters are zeroed before each request and read after it (callgrind_control), and it prints
+// instructions per operation. For builds a few percent apart on a shared machine, where CPU time
+// cannot tell them apart. Unlike bench/instructions.mjs (Node, V8 made deterministic), this is
+// workerd's own V8 and platform (its TextEncoder, its Date.now), whose costs can differ from
+// Node's by thousands of instructions an operation; V8 still tiers up in the background here, so
+// rounds differ by a few percent: compare builds in one run. About 20 times slower than timing.
+//
 //   cp -r www/pkg /tmp/before   # then change something, `make pkg-www`
-//   node bench/ab-workerd.mjs /tmp/before www/pkg [--rounds 7] [--n 20000]
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+//   node bench/ab-workerd.mjs /tmp/before www/pkg [--rounds 7] [--n 20000] [--ops "compact verify,verifyJwt"]
+//   node bench/ab-workerd.mjs /tmp/before www/pkg --instructions [--rounds 6] [--warmup 3]
+import { execFileSync } from "node:child_process";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
+import workerdPackage from "workerd";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const ROUNDS = arg("rounds", 7);
+const INSTRUCTIONS = process.argv.includes("--instructions");
+const ROUNDS = arg("rounds", INSTRUCTIONS ? 6 : 7);
 const N = arg("n", 20_000);
-const dirs = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
+// Rounds run first and not counted: V8 compiles the hot code with its optimizing tiers in the
+// background, which under valgrind takes a few rounds.
+const WARMUP = arg("warmup", INSTRUCTIONS ? 3 : 1);
+const OPS = process.argv.includes("--ops") ? process.argv[process.argv.indexOf("--ops") + 1].split(",") : null;
+const flags = new Set(["--instructions"]);
+const dirs = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith("--") && (!all[i - 1]?.startsWith("--") || flags.has(all[i - 1])));
 if (dirs.length === 0) {
-  console.error("usage: node bench/ab-workerd.mjs DIR_A DIR_B ... [--rounds 7] [--n 20000]");
+  console.error("usage: node bench/ab-workerd.mjs DIR_A DIR_B ... [--rounds 7] [--n 20000] [--warmup 1] [--ops A,B] [--instructions]");
   process.exit(2);
 }
 
-// The worker: per build, the operations of bench/ab.mjs on the claims of bench/ops.mjs.
+// The worker: per build, the operations of bench/ab.mjs on the claims of bench/ops.mjs, from a
+// copy of their module of its own (see bench/ab-workerd-ops.mjs).
 const ops = fileURLToPath(new URL("./ab-workerd-ops.mjs", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "edge-ab-"));
 // The operations are made at the first request: workerd gives no randomness (sealed tokens)
 // at start-up.
-let source = `import { makeOps } from ${JSON.stringify(ops)};\nconst modules = [];\nlet builds;\n`;
+let source = "const builds = [];\nlet made;\n";
 dirs.forEach((d, i) => {
   cpSync(resolve(d), join(dir, `v${i}`), { recursive: true });
+  cpSync(ops, join(dir, `v${i}`, "ab-ops.mjs"));
   source += `import * as m${i} from "./v${i}/edge_session.js";\nimport w${i} from "./v${i}/edge_session_bg.wasm";\n`;
-  source += `m${i}.initSync({ module: w${i} });\nmodules.push(m${i});\n`;
+  source += `import * as ops${i} from "./v${i}/ab-ops.mjs";\n`;
+  source += `m${i}.initSync({ module: w${i} });\nbuilds.push({ m: m${i}, ops: ops${i} });\n`;
 });
 source += `export default {
   async fetch(request) {
     const p = new URL(request.url).searchParams;
-    builds ??= modules.map(makeOps);
-    if (p.has("info")) return Response.json(Object.keys(builds[0]));
-    const fn = builds[Number(p.get("v"))][p.get("op")];
-    for (let i = Number(p.get("n")); i > 0; i--) fn();
+    made ??= builds.map(({ m, ops }) => ({ ops: ops.makeOps(m), repeat: ops.repeat }));
+    if (p.has("info")) return Response.json(Object.keys(made[0].ops));
+    const { ops, repeat } = made[Number(p.get("v"))];
+    repeat(ops[p.get("op")], Number(p.get("n")));
     return new Response("ok");
   },
 };\n`;
@@ -58,6 +80,18 @@ try {
     outfile: join(dir, "worker.mjs"),
     logLevel: "error",
   });
+  if (INSTRUCTIONS) {
+    // Miniflare starts this in place of workerd (MINIFLARE_WORKERD_PATH). The package is
+    // CommonJS: its binary's path is its `default` export.
+    const workerd = workerdPackage.default;
+    const wrapper = join(dir, "workerd-callgrind.sh");
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/callgrind.%p --dump-line=no --dump-instr=no ${workerd} "$@" 2>>${dir}/valgrind.log\n`,
+    );
+    chmodSync(wrapper, 0o755);
+    process.env.MINIFLARE_WORKERD_PATH = wrapper;
+  }
   const mf = new Miniflare({
     modules: true,
     modulesRoot: dir,
@@ -73,11 +107,11 @@ try {
       if (res.status !== 200) throw new Error(`${query}: ${res.status} ${body}`);
       return body;
     };
-    const names = JSON.parse(await get("info"));
+    const names = JSON.parse(await get("info")).filter((name) => !OPS || OPS.includes(name));
     const pids = [];
     for (const tid of readdirSync(`/proc/${process.pid}/task`))
       for (const pid of readFileSync(`/proc/${process.pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean))
-        if (readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("workerd")) pids.push(pid);
+        if (/^(workerd|callgrind)/.test(readFileSync(`/proc/${pid}/comm`, "utf8"))) pids.push(pid);
     const cpu = () => {
       let ns = 0;
       for (const pid of pids)
@@ -88,34 +122,51 @@ try {
         }
       return ns;
     };
+    // Instructions of the request `query`: callgrind's counters zeroed, then dumped into a file of
+    // their own (callgrind.PID.K, K counting the dumps), whose totals are read.
+    let dumps = 0;
+    const counted = async (query) => {
+      const control = (option) => execFileSync("callgrind_control", [option, pids[0]], { stdio: "ignore" });
+      control("-z");
+      await get(query);
+      control("-d");
+      const text = readFileSync(join(dir, `callgrind.${pids[0]}.${++dumps}`), "utf8");
+      return Number(/^(?:summary|totals): (\d+)/m.exec(text)[1]);
+    };
     const timed = async (query) => {
       const start = cpu();
       await get(query);
       return cpu() - start;
     };
+    const measure = INSTRUCTIONS ? counted : timed;
+    if (pids.length !== 1 && INSTRUCTIONS) throw new Error(`one workerd under callgrind expected, found ${pids.length}`);
     const times = dirs.map(() => Object.fromEntries(names.map((n) => [n, []])));
-    // Round 0 warms up and is not counted.
-    for (let round = 0; round <= ROUNDS; round++)
+    // The builds take turns in one order, then in the other: what the one before leaves behind
+    // (garbage to collect, a compilation finishing in the background) falls on each alike.
+    for (let round = 1 - WARMUP; round <= ROUNDS; round++)
       for (const name of names)
-        for (let v = 0; v < dirs.length; v++) {
+        for (const v of round % 2 ? dirs.keys() : [...dirs.keys()].reverse()) {
           const q = `v=${v}&op=${encodeURIComponent(name)}`;
-          const empty = await timed(`${q}&n=0`);
-          const full = await timed(`${q}&n=${N}`);
-          if (round > 0) times[v][name].push((full - empty) / N / 1000);
+          const empty = await measure(`${q}&n=0`);
+          const full = await measure(`${q}&n=${N}`);
+          // Nanoseconds of CPU (shown as µs), or instructions.
+          if (round > 0) times[v][name].push((full - empty) / N / (INSTRUCTIONS ? 1 : 1000));
         }
     const median = (xs) => {
       const s = [...xs].sort((a, b) => a - b);
       const m = s.length >> 1;
       return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
     };
-    console.log(`workerd CPU µs per operation, median [min-max] of ${ROUNDS} interleaved rounds of ${N}`);
+    const unit = INSTRUCTIONS ? "instructions (callgrind)" : "CPU µs";
+    const digits = INSTRUCTIONS ? 0 : 3;
+    console.log(`workerd ${unit} per operation, median [min-max] of ${ROUNDS} interleaved rounds of ${N}`);
     for (const name of names)
       console.log(
         name.padEnd(15),
         dirs
           .map((d, v) => {
             const xs = times[v][name];
-            return `${d}: ${median(xs).toFixed(3)} [${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}]`;
+            return `${d}: ${median(xs).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}]`;
           })
           .join("  |  "),
       );

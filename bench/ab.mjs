@@ -7,8 +7,6 @@
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 
-import { makeOps } from "./ab-workerd-ops.mjs";
-
 const require = createRequire(import.meta.url);
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,17 +20,22 @@ if (dirs.length === 0) {
   process.exit(2);
 }
 
-const ops = dirs.map((dir) => makeOps(require(resolve(dir, "edge_session.js"))));
-const names = Object.keys(ops[0]);
+// Per build, a copy of the operations' module of its own (a query makes another module
+// instance): see bench/ab-workerd-ops.mjs.
+const ops = [];
+for (const [i, dir] of dirs.entries()) {
+  const { makeOps, repeat } = await import(`./ab-workerd-ops.mjs?build=${i}`);
+  ops.push({ set: makeOps(require(resolve(dir, "edge_session.js"))), repeat });
+}
+const names = Object.keys(ops[0].set);
 
 const times = dirs.map(() => Object.fromEntries(names.map((n) => [n, []])));
 // Round 0 warms up and is not counted.
 for (let round = 0; round <= ROUNDS; round++)
   for (const name of names)
-    for (const [i, set] of ops.entries()) {
-      const fn = set[name];
+    for (const [i, { set, repeat }] of ops.entries()) {
       const t0 = process.hrtime.bigint();
-      for (let k = 0; k < N; k++) fn();
+      repeat(set[name], N);
       if (round > 0) times[i][name].push(Number(process.hrtime.bigint() - t0) / N);
     }
 
