@@ -77,6 +77,41 @@ test("string values of every length the reader builds apart come out whole", () 
   }
 });
 
+// Strings past 140 UTF-16 units go into the wasm by `TextEncoder.encodeInto` when ASCII, by
+// wasm-bindgen's loop otherwise (scripts/glue.mjs, rewrite 8): claims' JSON and tokens on both
+// sides of that length, a character that is not ASCII in each kind of place.
+test("strings on both sides of 140 units go into the wasm whole, ASCII or not", () => {
+  const letters = (n) => Array.from({ length: n }, (_, i) => String.fromCharCode(97 + (i % 26)));
+  // The claims' JSON, `{"s":"..."}`: n + 8 units.
+  for (const n of [100, 130, 131, 132, 133, 134, 300, 5000]) {
+    for (const odd of [undefined, "\u007f", "\u0080", "é", "会", "🍪"]) {
+      for (const at of [0, 1, n >> 1, n - 2, n - 1]) {
+        const chars = letters(n);
+        if (odd !== undefined) chars[at] = odd;
+        const s = chars.join("");
+        const claims = tokens.verify(tokens.sign({ s }, { now: NOW }), { now: NOW });
+        assert.equal(claims.s, s, `claims of ${n} units, ${JSON.stringify(odd)} at ${at}`);
+      }
+    }
+  }
+  // JWTs of 140 to 192 units: each verifies; with a character that is not ASCII anywhere in it,
+  // it is malformed.
+  const lengths = new Set();
+  for (let k = 0; k < 40; k++) {
+    const pad = letters(k).join("");
+    const jwt = tokens.signJwt({ pad }, { now: NOW });
+    lengths.add(jwt.length);
+    assert.equal(tokens.verifyJwt(jwt, { now: NOW }).pad, pad, `a JWT of ${jwt.length} units`);
+    for (const odd of ["\u0080", "é", "🍪", "\ud800"]) {
+      for (const at of [0, jwt.length >> 1, jwt.length - 1]) {
+        const bent = jwt.slice(0, at) + odd + jwt.slice(at + 1);
+        assert.equal(codeOf(() => tokens.verifyJwt(bent, { now: NOW })), "malformed", `a JWT of ${jwt.length} units, ${JSON.stringify(odd)} at ${at}`);
+      }
+    }
+  }
+  for (const n of [140, 141]) assert.ok(lengths.has(n), `a JWT of ${n} units among ${[...lengths]}`);
+});
+
 test("every verify returns a fresh object: changing one changes no other", () => {
   const token = tokens.sign({ sub: "fresh", n: 1 }, { now: NOW });
   const a = tokens.verify(token, { now: NOW });
