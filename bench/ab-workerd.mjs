@@ -10,8 +10,10 @@
 // instructions per operation. For builds a few percent apart on a shared machine, where CPU time
 // cannot tell them apart. Unlike bench/instructions.mjs (Node, V8 made deterministic), this is
 // workerd's own V8 and platform (its TextEncoder, its Date.now), whose costs can differ from
-// Node's by thousands of instructions an operation; V8 still tiers up in the background here, so
-// rounds differ by a few percent: compare builds in one run. About 20 times slower than timing.
+// Node's by thousands of instructions an operation. The rounds of a run agree to a few hundredths
+// of a percent, but one build's count can differ between runs by up to a tenth (what V8's
+// optimizing compiler made of it): compare builds within one run. Needs valgrind; a run takes a
+// few minutes per operation.
 //
 //   cp -r www/pkg /tmp/before   # then change something, `make pkg-www`
 //   node bench/ab-workerd.mjs /tmp/before www/pkg [--rounds 7] [--n 20000] [--ops "compact verify,verifyJwt"]
