@@ -23,25 +23,28 @@ import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import workerdPackage from "workerd";
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const INSTRUCTIONS = process.argv.includes("--instructions");
-const ROUNDS = arg("rounds", INSTRUCTIONS ? 6 : 7);
-const N = arg("n", 20_000);
+const { values, positionals: dirs } = parseArgs({
+  allowPositionals: true,
+  options: {
+    instructions: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    n: { type: "string" },
+    warmup: { type: "string" },
+    ops: { type: "string" },
+  },
+});
+const INSTRUCTIONS = values.instructions;
+const ROUNDS = Number(values.rounds ?? (INSTRUCTIONS ? 6 : 7));
+const N = Number(values.n ?? 20_000);
 // Rounds run first and not counted: V8 compiles the hot code with its optimizing tiers in the
 // background, which under valgrind takes a few rounds.
-const WARMUP = arg("warmup", INSTRUCTIONS ? 3 : 1);
-const OPS = process.argv.includes("--ops") ? process.argv[process.argv.indexOf("--ops") + 1].split(",") : null;
-const flags = new Set(["--instructions"]);
-const dirs = process.argv
-  .slice(2)
-  .filter((a, i, all) => !a.startsWith("--") && (!all[i - 1]?.startsWith("--") || flags.has(all[i - 1])));
+const WARMUP = Number(values.warmup ?? (INSTRUCTIONS ? 3 : 1));
+const OPS = values.ops?.split(",");
 if (dirs.length === 0) {
   console.error("usage: node bench/ab-workerd.mjs DIR_A DIR_B ... [--rounds 7] [--n 20000] [--warmup 1] [--ops A,B] [--instructions]");
   process.exit(2);
