@@ -383,6 +383,35 @@ pub fn clears_cookies(clear_site_data: &str) -> bool {
         .any(|v| matches!(v.trim(), r#""cookies""# | r#""*""#))
 }
 
+/// True for an answer a cache kept rather than one the origin made for this request: an `Age`
+/// above 0 (RFC 9111: seconds since the origin made it; a cache that passes an answer on as it
+/// fetches it says 0), or Cloudflare's `CF-Cache-Status` naming a stored copy (`HIT`, `STALE`,
+/// `UPDATING`, `REVALIDATED`; `MISS`, `EXPIRED`, `BYPASS` and `DYNAMIC` went to the origin).
+/// `headers` are an answer's, any case, a repeated header's values joined with `, `.
+///
+/// ```
+/// use edge_session::gateway::headers::from_cache;
+/// let h = |n: &str, v: &str| vec![(n.to_owned(), v.to_owned())];
+/// assert!(from_cache(&h("Age", "30")) && from_cache(&h("cf-cache-status", "HIT")));
+/// assert!(!from_cache(&h("age", "0")) && !from_cache(&h("CF-Cache-Status", "MISS")));
+/// ```
+pub fn from_cache(headers: &[(String, String)]) -> bool {
+    headers.iter().any(|(name, value)| {
+        let values = || value.split(',').map(str::trim);
+        if name.eq_ignore_ascii_case("age") {
+            values().any(|v| v.bytes().all(|b| b.is_ascii_digit()) && v.bytes().any(|b| b > b'0'))
+        } else if name.eq_ignore_ascii_case("cf-cache-status") {
+            values().any(|v| {
+                ["hit", "stale", "updating", "revalidated"]
+                    .iter()
+                    .any(|s| v.eq_ignore_ascii_case(s))
+            })
+        } else {
+            false
+        }
+    })
+}
+
 /// A directive's value, trimmed; one value sent twice is that value: the runtime joins a
 /// repeated header's values with `, `, so `alice, alice` is `alice` (not a revocation of
 /// nobody), while `alice, bob` stays whole, for its reader to refuse.

@@ -944,7 +944,7 @@ impl Gateway {
     /// the page, which also passes the answer's `Clear-Site-Data` on; the plan returned (a store
     /// on, `None` when it has nothing to do) deletes the stored session and revokes the
     /// `x-session-revoke` subject, when it names one. Directives count as for an answer carried
-    /// out (`DIRECTIVE_NONCE`).
+    /// out (`DIRECTIVE_NONCE`, none from a cache).
     pub fn refused(
         &self,
         attempt: &Attempt,
@@ -956,7 +956,7 @@ impl Gateway {
             self.config.dbsc.is_some(),
             &self.config.gateway_cookies(),
         );
-        if !attempt.counts(&directives) {
+        if !attempt.counts(&directives) || headers::from_cache(&out) {
             directives = headers::Directives::default();
         }
         let site_clear = headers::get(&out, "clear-site-data");
@@ -1128,6 +1128,15 @@ impl Gateway {
         if !attempt.counts(&directives) {
             return Err(Page::bad_origin_answer(
                 "x-session-* directives count only with the request's x-session-nonce sent back (DIRECTIVE_NONCE is on)",
+            ));
+        }
+        // Directives are the origin's answer to one request: kept by a cache between the gateway
+        // and the origin (a "Cache Everything" rule, an answer marked `public`), a login would
+        // log every later visitor into that session, and a revocation end its user's sessions
+        // at each visit. Caches know `Set-Cookie` and not these headers. So none is carried out.
+        if directives.any() && headers::from_cache(&out) {
+            return Err(Page::bad_origin_answer(
+                "x-session-* directives in an answer served from a cache (Age above 0, or CF-Cache-Status HIT, STALE, UPDATING or REVALIDATED) were another request's: answer them with Cache-Control: no-store",
             ));
         }
         // An answer that clears the site's cookies clears the gateway's in the browser: its
@@ -3355,6 +3364,66 @@ mod tests {
         let b = proxy(off.start(&get(&[]), NOW, &entropy));
         assert_eq!(headers::get(&b.headers, "x-session-nonce"), None);
         assert!(off.finish(&b, &h(&[login]), NOW, &entropy).is_ok());
+    }
+
+    /// A cache between the gateway and the origin keeps headers it does not know: an answer
+    /// it kept would log every later visitor in as the first, or revoke its user at each visit.
+    #[test]
+    fn directives_from_a_cache_are_not_carried_out() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let e = Entropy::default();
+        let a = proxy(gw.start(&get(&[]), NOW, &e));
+        let login = ("x-session-issue", r#"{"sub":"alice"}"#);
+        for cached in [
+            ("Age", "1"),
+            ("age", "86400"),
+            ("age", "0, 12"),
+            ("CF-Cache-Status", "HIT"),
+            ("cf-cache-status", "stale"),
+            ("cf-cache-status", "UPDATING"),
+            ("cf-cache-status", "REVALIDATED"),
+        ] {
+            for directive in [
+                login,
+                ("x-session-revoke", "alice"),
+                ("x-session-data", r#"{"cart":["book"]}"#),
+                ("x-session-clear", "1"),
+            ] {
+                let answer = h(&[directive, cached]);
+                let mut page = gw.finish(&a, &answer, NOW, &e).unwrap_err();
+                assert_eq!(page.status, 502, "{directive:?} {cached:?}");
+                assert!(page.body.contains("from a cache"), "{}", page.body);
+                // Nothing of it is carried out when refused either: no revocation, no logout.
+                assert!(gw.refused(&a, &answer, &mut page).is_none());
+                assert!(set_cookies(&page.headers).is_empty());
+            }
+            // An answer without directives is the cache's to give; a cached Clear-Site-Data
+            // is the browser's header, and still a logout.
+            assert!(gw.finish(&a, &h(&[("a", "1"), cached]), NOW, &e).is_ok());
+            let cleared = gw.finish(&a, &h(&[("clear-site-data", r#""*""#), cached]), NOW, &e);
+            let removal = gw.config().session_cookie.removal().unwrap();
+            assert!(set_cookies(&cleared.unwrap().headers).contains(&removal.as_str()));
+        }
+        // What the origin made for this request: no Age, an Age of 0 (a cache passing on what it
+        // fetched), or Cloudflare's status of a fetch from the origin.
+        for fresh in [
+            ("x-other", "1"),
+            ("age", "0"),
+            ("age", "-5"),
+            ("age", "soon"),
+            ("cf-cache-status", "MISS"),
+            ("cf-cache-status", "EXPIRED"),
+            ("cf-cache-status", "BYPASS"),
+            ("cf-cache-status", "DYNAMIC"),
+        ] {
+            let out = gw.finish(&a, &h(&[login, fresh]), NOW, &e).unwrap().headers;
+            assert!(
+                set_cookies(&out)
+                    .iter()
+                    .any(|c| c.starts_with("__Host-session=")),
+                "{fresh:?}"
+            );
+        }
     }
 
     #[test]

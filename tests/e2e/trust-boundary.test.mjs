@@ -210,6 +210,35 @@ describe("trust boundary", { concurrency: false }, () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.headers.authorization, "Bearer app-token");
   });
+
+  test("12. directives in an answer a cache served are another request's: a 502, nothing carried out (no login for a later visitor, no revocation at each visit)", async () => {
+    const reflect = (...h) => `/reflect?${h.map((v) => `h=${encodeURIComponent(v)}`).join("&")}`;
+    const session = (r) => r.setCookies.some((c) => c.startsWith("__Host-session=") && !/Max-Age=0/.test(c));
+    const login = 'x-session-issue:{"sub":"mallory"}';
+    for (const cached of ["age:120", "cf-cache-status:HIT"]) {
+      const visitor = new Jar();
+      const out = await gw.request(reflect(login, cached), visitor);
+      assert.equal(out.status, 502, out.text);
+      assert.match(out.text, /directives in an answer served from a cache/);
+      assert.ok(!session(out), `no session: ${JSON.stringify(out.setCookies)}`);
+      assert.equal(seen(await gw.request("/headers", visitor))["x-session-sub"], undefined);
+    }
+    assert.match(await gw.logged(/served from a cache/), /Cache-Control: no-store/);
+    // A cached revocation revokes nobody, and a cached logout logs nobody out.
+    const lena = new Jar();
+    assert.equal((await gw.request("/login?user=lena", lena)).status, 200);
+    await sleep(1100); // a session begun in the second of a revocation would stay valid anyway
+    for (const directive of ["x-session-revoke:lena", "x-session-clear:1"]) {
+      const out = await gw.request(reflect(directive, "age:3600"), lena);
+      assert.equal(out.status, 502, out.text);
+      assert.ok(!out.setCookies.some((c) => /Max-Age=0/.test(c)), `${directive}: ${JSON.stringify(out.setCookies)}`);
+      assert.equal(seen(await gw.request("/headers", lena))["x-session-sub"], "lena", directive);
+    }
+    // What a cache passes on as it fetches it (Age 0) is the origin's answer to this request.
+    const fresh = await gw.request(reflect(login, "age:0", "cf-cache-status:MISS"), new Jar());
+    assert.equal(fresh.status, 200, fresh.text);
+    assert.ok(session(fresh), JSON.stringify(fresh.setCookies));
+  });
 });
 
 describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`)", { concurrency: false }, () => {
