@@ -10,7 +10,9 @@
 //   BUILDS=build,target/gw-b N=1000 ROUNDS=20 node bench/gateway-ab.mjs
 //
 // THREADS=all counts every workerd thread instead (V8's background GC and compiler threads too,
-// as bench/gateway-cpu.mjs does). CASES=anon,user,login picks the cases. Prints, per case and build, the batches' µs per request
+// as bench/gateway-cpu.mjs does). CASES=anon,user,login picks the cases. BROWSER=1 sends each
+// request with a browser's headers and other cookies (about 1 KB), and the origin answers with a
+// web application's security and caching headers (bench/gateway-cpu-workers.mjs). Prints, per case and build, the batches' µs per request
 // and what each adds to the pass-through at the same quantile. With --write it also rewrites the
 // gateway-ab table of docs/gateway-cost.md (what each build adds, min / p10), naming the builds
 // by LABELS (comma-separated, in the order of BUILDS; default: their directories). A BUILDS entry
@@ -40,7 +42,7 @@ const main = process.env.THREADS === "all"
   : () => pids.reduce((t, p) => t + Number(readFileSync(`/proc/${p}/task/${p}/schedstat`, "latin1").split(" ")[0]), 0);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function run(target, path, cookie, n) {
-  const q = new URLSearchParams({ target, path, n: String(n), cookie });
+  const q = new URLSearchParams({ target, path, n: String(n), cookie, browser: process.env.BROWSER === "1" ? "1" : "0" });
   await sleep(100);
   const c0 = main();
   const out = await (await mf.dispatchFetch(`http://driver.internal/run?${q}`)).json();
@@ -79,7 +81,7 @@ await mf.dispose();
 if (process.argv.includes("--write")) {
   const labels = process.env.LABELS ? process.env.LABELS.split(",") : builds;
   const title = { anon: "anonymous", user: "logged in", login: "login" };
-  const env = [`BUILDS=${builds.join(",")}`, process.env.LABELS && `LABELS="${process.env.LABELS}"`, process.env.THREADS && `THREADS=${process.env.THREADS}`, process.env.CASES && `CASES=${process.env.CASES}`, `N=${N}`, `ROUNDS=${ROUNDS}`].filter(Boolean).join(" ");
+  const env = [`BUILDS=${builds.join(",")}`, process.env.LABELS && `LABELS="${process.env.LABELS}"`, process.env.THREADS && `THREADS=${process.env.THREADS}`, process.env.CASES && `CASES=${process.env.CASES}`, process.env.BROWSER === "1" && "BROWSER=1", `N=${N}`, `ROUNDS=${ROUNDS}`].filter(Boolean).join(" ");
   const rows = names.map((g, i) => `| ${labels[i] ?? builds[i]} | ${cases.map((w) => `${(q(raw[`${w} ${g}`], 0) - pmin).toFixed(0)} / ${(q(raw[`${w} ${g}`], 0.1) - p10).toFixed(0)}`).join(" | ")} |`);
   writeSection("gateway-ab", [
     `Measured by \`${env} node bench/gateway-ab.mjs --write\`: what each build adds to the JS pass-through, µs of CPU per request on ${process.env.THREADS === "all" ? "every workerd thread" : "workerd's main thread (where the isolates run)"}, min / p10 of ${ROUNDS} batches of ${N} requests, STORE none.`,

@@ -59,7 +59,12 @@
 //    same and `verifyJwt` 2.6% less (33,060 to 32,206 instructions; 15% less in a run where the
 //    loop's build counted 38,425). In Node (`bench/instructions.mjs`) `verifyJwt` costs 15.8%
 //    less. A string that is not ASCII is copied by the loop and wasm-bindgen's own path after
-//    it, as before.
+//    it, as before. `--bundled` does it in the gateway's glue too, where a request's and an
+//    answer's headers go into the wasm as one text each (a browser's page request about 1,000
+//    characters, its answer about 500): `node bench/string-copy.mjs` (workerd, such texts made
+//    as the gateway's glue makes them) at 9cc95fb, ns per copy: 600 characters 5,384 by the
+//    loop, 2,811 by `encodeInto`; 1,200 characters 9,648 and 4,413 (on a machine that timed a
+//    compact verify about 3.5 times slower than README's table).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -266,25 +271,49 @@ function shortImports(file, glue, wasmFile) {
   return { glue: glue.slice(0, start) + imports + glue.slice(end), wasm };
 }
 
-// Rewrite 3 alone, for the gateway's glue as worker-build leaves it (`--bundled`: bundled and
-// minified by esbuild, the import object's keys written `name:`): the same renaming, each name
-// found once in the glue, as a key (`{name:` or `,name:`).
-function shortBundledImports(file) {
-  const glue = readFileSync(file, "utf8");
+// Rewrite 8 in the gateway's glue, as esbuild minified wasm-bindgen's `passStringToWasm0`:
+// `let n=r.length,_=t(n,1)>>>0,i=H(),s=0;for(;s<n;s++){let u=r.charCodeAt(s);if(u>127)break;
+// i[_+s]=u}if(s!==n){... q.encodeInto(r,u) ...`, the names being esbuild's. The call goes before
+// the loop, with the same names.
+const BUNDLED_ASCII_LOOP =
+  /(let ([\w$]+)=([\w$]+)\.length,([\w$]+)=[\w$]+\(\2,1\)>>>0,([\w$]+)=[\w$]+\(\),([\w$]+)=0;)(for\(;\6<\2;\6\+\+\)\{let ([\w$]+)=\3\.charCodeAt\(\6\);if\(\8>127\)break;\5\[\4\+\6\]=\8\}if\(\6!==\2\)\{[^{}]*?([\w$]+)\.encodeInto\(\3,)/g;
+
+// Rewrites 3 and 8 alone, for the gateway's glue as worker-build leaves it (`--bundled`: bundled
+// and minified by esbuild, the import object's keys written `name:`). Rewrite 3: the same
+// renaming, each name found once in the glue, as a key (`{name:` or `,name:`). Rewrite 8: a
+// request's or an answer's headers (one string each, about a kilobyte for a browser's request)
+// go into the wasm by one `encodeInto` when they are ASCII.
+function bundledGlue(file) {
+  let glue = readFileSync(file, "utf8");
+  if (!glue.includes(")).read===")) {
+    const loops = glue.match(BUNDLED_ASCII_LOOP)?.length ?? 0;
+    if (loops !== 1) fail(file, `${loops} loops copying a string's ASCII prefix (minified \`passStringToWasm0\`), not 1`);
+    glue = glue.replace(
+      BUNDLED_ASCII_LOOP,
+      (_, head, len, arg, ptr, mem, offset, loop, code, encoder) =>
+        `${head}${len}>140&&${encoder}.encodeInto(${arg},${mem}.subarray(${ptr},${ptr}+${len})).read===${len}&&(${offset}=${len});${loop}`,
+    );
+  }
+  shortBundledImports(file, glue);
+}
+
+// Rewrite 3 on the gateway's glue `glue` (the text of `file`), written back with its wasm.
+function shortBundledImports(file, glue) {
   const wasmFile = file.replace(/\.js$/, "_bg.wasm");
   const module = glue.match(/"(\.\/[^"]+_bg\.js)":\{/)?.[1];
   if (module === undefined) fail(file, 'no `"./<name>_bg.js":{` (the import object) in the glue');
   const { renamed, wasm } = renameImports(file, wasmFile, module);
-  if (wasm === undefined) return;
   let out = glue;
-  for (const [name, short] of renamed) {
-    const key = new RegExp(`([{,])${name}:`);
-    if (glue.split(name).length !== 2 || !key.test(glue)) {
-      fail(file, `the import ${name} is not once in the glue, as a key of its import object`);
+  if (wasm !== undefined) {
+    for (const [name, short] of renamed) {
+      const key = new RegExp(`([{,])${name}:`);
+      if (glue.split(name).length !== 2 || !key.test(glue)) {
+        fail(file, `the import ${name} is not once in the glue, as a key of its import object`);
+      }
+      out = out.replace(key, `$1${short}:`);
     }
-    out = out.replace(key, `$1${short}:`);
+    writeFileSync(wasmFile, wasm);
   }
-  writeFileSync(wasmFile, wasm);
   writeFileSync(file, out);
 }
 
@@ -414,7 +443,7 @@ if (process.argv[2] === "--unused-classes") {
   process.exit(0);
 }
 if (process.argv[2] === "--bundled") {
-  for (const file of process.argv.slice(3)) shortBundledImports(file);
+  for (const file of process.argv.slice(3)) bundledGlue(file);
   process.exit(0);
 }
 
