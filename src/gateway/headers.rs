@@ -3,7 +3,7 @@
 //! - Headers the gateway sets or vouches for are [reserved](is_reserved): `x-session-*` (the
 //!   identity), `x-forwarded-*` and the other headers that claim the client's address
 //!   (`forwarded`, `x-real-ip`, `client-ip`, `true-client-ip`, `x-cluster-client-ip` and the
-//!   like). A client's copy never reaches the origin, in any spelling: names compare without
+//!   like) or the request's URL (`x-original-url`, `x-rewrite-url`). A client's copy never reaches the origin, in any spelling: names compare without
 //!   case and with `_` (or any other character but a letter or digit) read as `-`, because
 //!   CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the same name
 //!   (`HTTP_X_SESSION_SUB`), and lighttpd's CGI and FastCGI `X.Session.Sub` too. The origin learns the client's address from the
@@ -75,8 +75,10 @@ const HOP_BY_HOP: [&str; 10] = [
 
 /// Headers that claim the client's address: only the gateway's `x-forwarded-for` may. Those
 /// that frameworks and proxies read one (PHP's `HTTP_CLIENT_IP`, Rails' `RemoteIp`,
-/// django-ipware, load balancers and CDNs in front of an origin).
-const CLIENT_ADDRESS: [&str; 11] = [
+/// django-ipware, load balancers and CDNs in front of an origin); and those that claim the
+/// request's URL, which IIS's URL Rewrite and PHP frameworks took as the path (Symfony and Zend
+/// Framework until CVE-2018-14773 and ZF2018-01): a path outside the origin's base path.
+const CLAIMS: [&str; 17] = [
     "forwarded",
     "forwarded-for",
     "x-forwarded",
@@ -86,8 +88,14 @@ const CLIENT_ADDRESS: [&str; 11] = [
     "client-ip",
     "x-client-ip",
     "x-cluster-client-ip",
+    "x-originating-ip",
     "cf-connecting-ip",
+    "cf-connecting-ipv6",
+    "cf-pseudo-ipv4",
     "fastly-client-ip",
+    "fly-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
 ];
 
 /// With `DBSC = "on"`: the prefixes of the device-bound sessions protocol's headers, the
@@ -115,7 +123,7 @@ fn reads_as(name: &str, folded: &str, whole: bool) -> bool {
 }
 
 /// True for a header name the gateway reserves: one it sets or vouches for (`x-session-*`,
-/// `x-forwarded-*`, and the headers that claim the client's address) and, when `dbsc`
+/// `x-forwarded-*`, and the headers that claim the client's address or the request's URL) and, when `dbsc`
 /// (`DBSC = "on"`), the DBSC protocol's (`Secure-Session-*`, `Sec-Secure-Session-*`), in any
 /// case and with `_` (or any character but a letter or digit) for `-`. The one predicate for "reserved header": client copies are
 /// dropped, origin copies never reach the client.
@@ -126,6 +134,7 @@ fn reads_as(name: &str, folded: &str, whole: bool) -> bool {
 /// assert!(r("X-Session-Sub") && r("x_session_sub") && r("X_SESSION-status"));
 /// assert!(r("x_forwarded_for") && r("True-Client-IP") && r("forwarded"));
 /// assert!(r("Client-IP") && r("x_cluster_client_ip") && r("x-forwarded") && r("X.Session.Sub"));
+/// assert!(r("X-Original-URL") && r("x_rewrite_url") && r("CF-Connecting-IPv6"));
 /// assert!(!r("x-sessions") && !r("accept") && !r("x-forwardedfor"));
 /// assert!(!r("Secure-Session-Registration") && is_reserved("Secure-Session-Registration", true));
 /// assert!(is_reserved("sec_secure_session_id", true) && !is_reserved("secure-sessions", true));
@@ -134,7 +143,7 @@ pub fn is_reserved(name: &str, dbsc: bool) -> bool {
     let starts = |prefix: &str| reads_as(name, prefix, false);
     starts(PREFIX)
         || starts("x-forwarded-")
-        || CLIENT_ADDRESS.iter().any(|h| reads_as(name, h, true))
+        || CLAIMS.iter().any(|h| reads_as(name, h, true))
         || (dbsc && DBSC_PREFIXES.iter().any(|p| starts(p)))
 }
 
@@ -1432,6 +1441,13 @@ mod tests {
             "X-Forwarded",
             "X-Original-Forwarded-For",
             "Fastly-Client-IP",
+            "X-Originating-IP",
+            "CF-Connecting-IPv6",
+            "cf_pseudo_ipv4",
+            "Fly-Client-IP",
+            // What IIS's URL Rewrite and older PHP frameworks route by instead of the path.
+            "X-Original-URL",
+            "x_rewrite_url",
             // lighttpd (CGI, FastCGI, SCGI: PHP-FPM behind it) reads every character but a
             // letter or digit as `_`: `X.Session.Sub` is its `HTTP_X_SESSION_SUB`.
             "X.Session.Sub",

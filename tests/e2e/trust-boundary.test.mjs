@@ -55,6 +55,12 @@ describe("trust boundary", { concurrency: false }, () => {
       "x-forwarded": "for=6.6.6.6",
       "x-original-forwarded-for": "6.6.6.6",
       "fastly-client-ip": "6.6.6.6",
+      "x-originating-ip": "6.6.6.6",
+      "cf-connecting-ipv6": "6.6.6.6",
+      "fly-client-ip": "6.6.6.6",
+      // What IIS's URL Rewrite and older PHP frameworks route by instead of the path.
+      "X-Original-URL": "/admin",
+      x_rewrite_url: "/admin",
       // lighttpd's CGI and FastCGI read every character but a letter or digit as `_`.
       "X.Session.Sub": "admin",
       "x+session+id": "stolen",
