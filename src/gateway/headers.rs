@@ -3,7 +3,8 @@
 //! - Headers the gateway sets or vouches for are [reserved](is_reserved): `x-session-*` (the
 //!   identity), `x-forwarded-*` and the other headers that claim the client's address
 //!   (`forwarded`, `x-real-ip`, `client-ip`, `true-client-ip`, `x-cluster-client-ip` and the
-//!   like) or the request's URL (`x-original-url`, `x-rewrite-url`). A client's copy never reaches the origin, in any spelling: names compare without
+//!   like) or the request's URL (`x-original-url`, `x-rewrite-url`). A client's copy never
+//!   reaches the origin, in any spelling: names compare without
 //!   case and with `_` (or any other character but a letter or digit) read as `-`, because
 //!   CGI, Rack, WSGI and PHP give `X_Session_Sub` and `X-Session-Sub` the same name
 //!   (`HTTP_X_SESSION_SUB`), and lighttpd's CGI and FastCGI `X.Session.Sub` too. The origin learns the client's address from the
@@ -78,7 +79,7 @@ const HOP_BY_HOP: [&str; 10] = [
 /// django-ipware, load balancers and CDNs in front of an origin); and those that claim the
 /// request's URL, which IIS's URL Rewrite and PHP frameworks took as the path (Symfony and Zend
 /// Framework until CVE-2018-14773 and ZF2018-01): a path outside the origin's base path.
-const CLAIMS: [&str; 17] = [
+const PROXY_CLAIMS: [&str; 17] = [
     "forwarded",
     "forwarded-for",
     "x-forwarded",
@@ -123,8 +124,8 @@ fn reads_as(name: &str, folded: &str, whole: bool) -> bool {
 }
 
 /// True for a header name the gateway reserves: one it sets or vouches for (`x-session-*`,
-/// `x-forwarded-*`, and the headers that claim the client's address or the request's URL) and, when `dbsc`
-/// (`DBSC = "on"`), the DBSC protocol's (`Secure-Session-*`, `Sec-Secure-Session-*`), in any
+/// `x-forwarded-*`, and the headers that claim the client's address or the request's URL) and,
+/// when `dbsc` (`DBSC = "on"`), the DBSC protocol's (`Secure-Session-*`, `Sec-Secure-Session-*`), in any
 /// case and with `_` (or any character but a letter or digit) for `-`. The one predicate for "reserved header": client copies are
 /// dropped, origin copies never reach the client.
 ///
@@ -143,7 +144,7 @@ pub fn is_reserved(name: &str, dbsc: bool) -> bool {
     let starts = |prefix: &str| reads_as(name, prefix, false);
     starts(PREFIX)
         || starts("x-forwarded-")
-        || CLAIMS.iter().any(|h| reads_as(name, h, true))
+        || PROXY_CLAIMS.iter().any(|h| reads_as(name, h, true))
         || (dbsc && DBSC_PREFIXES.iter().any(|p| starts(p)))
 }
 
