@@ -18,15 +18,15 @@
 //   cp -r www/pkg /tmp/before   # then change something, `make pkg-www`
 //   node bench/ab-workerd.mjs /tmp/before www/pkg [--rounds 7] [--n 20000] [--ops "compact verify,verifyJwt"]
 //   node bench/ab-workerd.mjs /tmp/before www/pkg --instructions [--rounds 6] [--warmup 3]
-import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
-import workerdPackage from "workerd";
+
+import { callgrind, cpuNs, median, workerdPids } from "./workerd.mjs";
 
 const { values, positionals: dirs } = parseArgs({
   allowPositionals: true,
@@ -85,18 +85,7 @@ try {
     outfile: join(dir, "worker.mjs"),
     logLevel: "error",
   });
-  if (INSTRUCTIONS) {
-    // Miniflare starts this in place of workerd (MINIFLARE_WORKERD_PATH). The package is
-    // CommonJS: its binary's path is its `default` export.
-    const workerd = workerdPackage.default;
-    const wrapper = join(dir, "workerd-callgrind.sh");
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/callgrind.%p --dump-line=no --dump-instr=no ${workerd} "$@" 2>>${dir}/valgrind.log\n`,
-    );
-    chmodSync(wrapper, 0o755);
-    process.env.MINIFLARE_WORKERD_PATH = wrapper;
-  }
+  const count = INSTRUCTIONS ? callgrind(dir) : undefined;
   const mf = new Miniflare({
     modules: true,
     modulesRoot: dir,
@@ -113,38 +102,13 @@ try {
       return body;
     };
     const names = JSON.parse(await get("info")).filter((name) => !OPS || OPS.includes(name));
-    const pids = [];
-    for (const tid of readdirSync(`/proc/${process.pid}/task`))
-      for (const pid of readFileSync(`/proc/${process.pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean))
-        if (/^(workerd|callgrind)/.test(readFileSync(`/proc/${pid}/comm`, "utf8"))) pids.push(pid);
-    const cpu = () => {
-      let ns = 0;
-      for (const pid of pids)
-        for (const t of readdirSync(`/proc/${pid}/task`)) {
-          try {
-            ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-          } catch {} // a thread that just ended
-        }
-      return ns;
-    };
-    // Instructions of the request `query`: callgrind's counters zeroed, then dumped into a file of
-    // their own (callgrind.PID.K, K counting the dumps), whose totals are read.
-    let dumps = 0;
-    const counted = async (query) => {
-      const control = (option) => execFileSync("callgrind_control", [option, pids[0]], { stdio: "ignore" });
-      control("-z");
-      await get(query);
-      control("-d");
-      const text = readFileSync(join(dir, `callgrind.${pids[0]}.${++dumps}`), "utf8");
-      return Number(/^(?:summary|totals): (\d+)/m.exec(text)[1]);
-    };
+    const pids = workerdPids();
     const timed = async (query) => {
-      const start = cpu();
+      const start = cpuNs(pids);
       await get(query);
-      return cpu() - start;
+      return cpuNs(pids) - start;
     };
-    const measure = INSTRUCTIONS ? counted : timed;
-    if (pids.length !== 1 && INSTRUCTIONS) throw new Error(`one workerd under callgrind expected, found ${pids.length}`);
+    const measure = INSTRUCTIONS ? (query) => count(() => get(query)) : timed;
     const times = dirs.map(() => Object.fromEntries(names.map((n) => [n, []])));
     // The builds take turns in one order, then in the other: what the one before leaves behind
     // (garbage to collect, a compilation finishing in the background) falls on each alike.
@@ -157,11 +121,6 @@ try {
           // Nanoseconds of CPU (shown as µs), or instructions.
           if (round > 0) times[v][name].push((full - empty) / N / (INSTRUCTIONS ? 1 : 1000));
         }
-    const median = (xs) => {
-      const s = [...xs].sort((a, b) => a - b);
-      const m = s.length >> 1;
-      return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-    };
     const unit = INSTRUCTIONS ? "instructions (callgrind)" : "CPU µs";
     const digits = INSTRUCTIONS ? 0 : 3;
     console.log(`workerd ${unit} per operation, median [min-max] of ${ROUNDS} interleaved rounds of ${N}`);

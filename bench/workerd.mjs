@@ -1,10 +1,11 @@
-// Shared by the workerd benchmarks (bench/gateway-cpu.mjs, bench/cold-start.mjs): the gateway
-// as a Miniflare worker, the CPU time of the workerd processes, medians, and the docs file
-// the figures go to.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+// Shared by the workerd benchmarks (bench/gateway-cpu.mjs, bench/cold-start.mjs,
+// bench/ab-workerd.mjs...): the gateway as a Miniflare worker, the CPU time of the workerd
+// processes or their instructions under callgrind, medians, and the docs file the figures go to.
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
+import workerdPackage from "workerd";
 import WebSocket from "ws";
 
 import { ROOT } from "../tests/e2e/harness.mjs";
@@ -69,6 +70,45 @@ export function workerdPids() {
       return false;
     }
   });
+}
+
+/** Instructions instead of time: the workerd that Miniflare starts next runs under valgrind's
+ * callgrind (MINIFLARE_WORKERD_PATH names a wrapper script written into `dir`, where callgrind's
+ * files go). Returns `counted(fn)`, to call once Miniflare is ready: the instructions workerd ran
+ * (every thread) while `fn` ran, callgrind's counters zeroed before it and dumped after it
+ * (callgrind_control) into a file of their own (callgrind.PID.K, K counting the dumps), whose
+ * totals are read. Needs valgrind. */
+export function callgrind(dir) {
+  // The package is CommonJS: its binary's path is its `default` export.
+  const workerd = workerdPackage.default;
+  const wrapper = join(dir, "workerd-callgrind.sh");
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/callgrind.%p --dump-line=no --dump-instr=no ${workerd} "$@" 2>>${dir}/valgrind.log\n`,
+  );
+  chmodSync(wrapper, 0o755);
+  process.env.MINIFLARE_WORKERD_PATH = wrapper;
+  let pid;
+  let dumps = 0;
+  return async (fn) => {
+    if (pid === undefined) {
+      const found = descendants().filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/comm`, "latin1").startsWith("callgrind");
+        } catch {
+          return false;
+        }
+      });
+      if (found.length !== 1) throw new Error(`one workerd under callgrind expected, found ${found.length}`);
+      pid = String(found[0]);
+    }
+    const control = (option) => execFileSync("callgrind_control", [option, pid], { stdio: "ignore" });
+    control("-z");
+    await fn();
+    control("-d");
+    const text = readFileSync(join(dir, `callgrind.${pid}.${++dumps}`), "utf8");
+    return Number(/^(?:summary|totals): (\d+)/m.exec(text)[1]);
+  };
 }
 
 /** CPU time (ns) the given processes have used, every thread (/proc/PID/task/TID/schedstat). */
