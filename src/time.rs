@@ -28,10 +28,19 @@ pub const LATEST_NOW: UnixTime = 100_000_000_000;
 /// A caller's `now` (signing a session token, routing, revoking, any call from JavaScript): at
 /// most [`LATEST_NOW`], else `invalid_config` about the setting `now`.
 pub(crate) fn check_now(now: UnixTime) -> Result<(), Error> {
-    if now > LATEST_NOW {
+    check_seconds("now", now)
+}
+
+/// A time a caller gives (`now`, a revocation's `minIssuedAt`): at most [`LATEST_NOW`], else
+/// `invalid_config` about `setting`. A time in milliseconds is refused rather than read as a
+/// date 50,000 years ahead (a `minIssuedAt` of `Date.now()` revoked every token, silently).
+pub(crate) fn check_seconds(setting: &'static str, time: UnixTime) -> Result<(), Error> {
+    if time > LATEST_NOW {
         return Err(Error::config_of(
-            "now",
-            "now must be seconds since 1970 (not milliseconds): at most 10^11, the year 5138",
+            setting,
+            format!(
+                "{setting} must be seconds since 1970 (not milliseconds): at most 10^11, the year 5138"
+            ),
         ));
     }
     Ok(())

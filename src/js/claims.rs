@@ -23,6 +23,7 @@ const TS_TYPES: &'static str = r#"
  * Revocation: tokens issued before the subject's `minIssuedAt` (seconds) are refused with
  * `revoked` (a refreshed token by the login it descends from, `auth_time`, when earlier). Either the time itself, or a synchronous lookup from the verified claims
  * (typically by `sub`) returning the time or `undefined`; fetch it from KV before verifying.
+ * A time past 10^11 (milliseconds, as `Date.now()` gives) is refused with `invalid_config`.
  * Workers KV may take about 60 s to show a write in other locations.
  */
 export type MinIssuedAt =

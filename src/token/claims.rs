@@ -7,7 +7,8 @@
 //! (typically in Workers KV or the Durable Object store); tokens issued before it are refused
 //! with `revoked`. The caller passes that time, or a lookup from the verified claims to it, in
 //! [`VerifyOptions::min_issued_at`]. A token issued in the very second of `minIssuedAt` is still
-//! valid, so the fresh token issued right after a password change works.
+//! valid, so the fresh token issued right after a password change works. A `minIssuedAt` past
+//! 10^11 (a time in milliseconds, which would revoke every token) is `invalid_config`.
 //!
 //! A refreshed token ([`crate::refresh`]) keeps the `auth_time` of the login it descends from,
 //! and revocation compares the earlier of `iat` and `auth_time`: refreshing a token does not
@@ -30,7 +31,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::json::{self, Object};
-use crate::time::{UnixTime, MAX_LEEWAY};
+use crate::time::{self, UnixTime, MAX_LEEWAY};
 
 /// A lookup of a subject's `minIssuedAt` from a token's verified claims, given as JSON text
 /// (one JSON object, `iat` and `exp` included); `None` when the subject has none.
@@ -190,6 +191,7 @@ impl<'a> VerifyOptions<'a> {
             MinIssuedAt::Lookup(lookup) => lookup(json),
         };
         if let Some(min_issued_at) = min {
+            time::check_seconds("minIssuedAt", min_issued_at)?;
             // A token without any issue time cannot show it is recent enough.
             let issued_at = claims.issued_at(self.now).unwrap_or(0);
             if issued_at < min_issued_at {
@@ -396,6 +398,7 @@ fn later(value: &str, message: &'static str) -> Result<UnixTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::LATEST_NOW;
 
     #[test]
     fn reads_registered_claims() {
@@ -509,6 +512,33 @@ mod tests {
         assert_eq!(
             at.issuer("me").check_json("{}").unwrap_err().code(),
             "wrong_issuer"
+        );
+    }
+
+    /// A `minIssuedAt` in milliseconds (`Date.now()`, a `Date`'s `getTime()`) revoked every
+    /// token without a word: it is the caller's mistake, `invalid_config` naming the setting,
+    /// given as a time or by a lookup. 10^11 itself is a time (the latest `now` taken).
+    #[test]
+    fn a_min_issued_at_in_milliseconds_is_refused() {
+        let json = r#"{"sub":"u","iat":100}"#;
+        let at = VerifyOptions::at(150);
+        for min in [1_800_000_000_000, LATEST_NOW + 1, u64::MAX] {
+            let lookup = move |_: &str| Some(min);
+            for options in [at.min_issued_at(min), at.min_issued_at_from(&lookup)] {
+                let e = options.check_json(json).unwrap_err();
+                assert_eq!(
+                    (e.code(), e.setting()),
+                    ("invalid_config", Some("minIssuedAt"))
+                );
+                assert!(e.to_string().contains("not milliseconds"), "{e}");
+            }
+        }
+        assert_eq!(
+            at.min_issued_at(LATEST_NOW)
+                .check_json(json)
+                .unwrap_err()
+                .code(),
+            "revoked"
         );
     }
 }

@@ -282,6 +282,9 @@ test("every option of a call that is wrong is named as the error's setting", () 
         [{ now, minIssuedAt: -1 }, "minIssuedAt"],
         [{ now, minIssuedAt: () => 1.5 }, "minIssuedAt"],
         [{ now, minIssuedAt: () => "0" }, "minIssuedAt"],
+        // Milliseconds (Date.now(), a Date's getTime()) revoked every token, silently.
+        [{ now, minIssuedAt: 1.8e12 }, "minIssuedAt"],
+        [{ now, minIssuedAt: () => Date.now() }, "minIssuedAt"],
       ]) {
         const what = `${Tokens.name}.${name}(${JSON.stringify(options)})`;
         assert.equal(settingOf(() => call(options), what), setting, what);
