@@ -245,9 +245,11 @@ impl fmt::Display for Error {
             ),
             Error::RandomnessUnavailable => f.write_str("no source of randomness is available"),
             Error::NoBackend => f.write_str("no backend is healthy"),
-            Error::BackendUnavailable(id) => {
-                write!(f, "backend {} is down and the failover policy is strict", Quoted(id))
-            }
+            Error::BackendUnavailable(id) => write!(
+                f,
+                "backend {} is down and the failover policy is strict",
+                Quoted(configured(id))
+            ),
             Error::Conflict => f.write_str("the session changed since it was read"),
             Error::StoreUnavailable(why) => write!(f, "session store unavailable: {why}"),
             Error::UnknownChallenge => f.write_str("the challenge was not issued here for this session"),

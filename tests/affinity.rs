@@ -485,6 +485,25 @@ fn strict_failover_refuses_to_move_a_visitor() {
     assert_eq!(a.route(&with_cookie(&on_a), NOW).unwrap().backend, "a");
 }
 
+/// The id of a backend that is down is named as every other message names a configured id:
+/// one longer than 15 bytes (an address with credentials in it) is not shown, since this
+/// error reaches logs, and apps that answer with its message, at every request of its visitors.
+#[test]
+fn strict_failover_never_shows_a_long_backend_id() {
+    let id = "https://admin:s3cr3t@origin-a.internal:8443";
+    let mut c = config(Mode::Cookie, &[id, "b"]);
+    c.failover = Failover::Strict;
+    let mut a = Affinity::new(c).unwrap();
+    let on_it = cookie_on(&a, id, NOW);
+    a.set_healthy(id, false).unwrap();
+    let err = a.route(&with_cookie(&on_it), NOW).unwrap_err();
+    assert_eq!(err.code(), "backend_unavailable");
+    assert_eq!(
+        err.to_string(),
+        "backend \"<more than 15 bytes, not shown>\" is down and the failover policy is strict"
+    );
+}
+
 #[test]
 fn strict_failover_in_the_hashing_modes() {
     let mut c = config(Mode::Header, &["a", "b", "c"]);
