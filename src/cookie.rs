@@ -257,6 +257,7 @@ impl SetCookie {
     /// let lax = SetCookie::new("__Host-affinity");
     /// assert!(lax.withheld_from("POST", Some("cross-site")));
     /// assert!(!lax.withheld_from("GET", Some("cross-site")));
+    /// assert!(!lax.withheld_from("get", Some("cross-site")));
     /// assert!(!lax.withheld_from("POST", Some("same-origin")));
     /// let strict = lax.same_site(Some(SameSite::Strict));
     /// assert!(strict.withheld_from("GET", Some("cross-site")));
@@ -265,7 +266,10 @@ impl SetCookie {
         site == Some("cross-site")
             && match self.same_site.unwrap_or(SameSite::Lax) {
                 SameSite::Strict => true,
-                SameSite::Lax => !matches!(method, "GET" | "HEAD"),
+                // As Fetch normalizes them: `get` is GET.
+                SameSite::Lax => {
+                    !(method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD"))
+                }
                 SameSite::None => false,
             }
     }

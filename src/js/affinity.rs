@@ -60,7 +60,7 @@ export interface AffinityConfig {
   header?: string;
 }
 
-/** What `route` reads from a request; which fields matter depends on the mode. A Fetch `Request` (anything with `headers`) is read as one: its Cookie header, its URL and, in header mode, the header; in ip mode give `{ clientIp }` instead, as a request's headers are the client's to write. */
+/** What `route` reads from a request; which fields matter depends on the mode. A Fetch `Request` (anything with `headers`) is read as one: its Cookie header, its URL and, in header mode, the header; in ip mode give `{ clientIp }` instead, as a request's headers are the client's to write. Headers without `get` (Node's `req.headers`) are refused (`invalid_config`, setting "headers"), not read as a request without a cookie. */
 export interface RouteRequest {
   /** The Cookie header (cookie mode). */
   cookie?: string | null;
@@ -147,12 +147,18 @@ impl Affinity {
         // the library with options of its own, read in place of these.
         let now = call_now()?;
         let (mut cookie, mut url, mut client_ip, mut header) = (None, None, None, None);
-        // A Fetch Request's headers, when `request` is one.
+        // A Fetch Request's headers, when `request` is one; `false` for headers of another kind.
         let headers = call_option(CallOption::Headers);
+        if headers.as_bool() == Some(false) {
+            return Err(js_error(Error::config_of(
+                "headers",
+                "route: headers must be a Fetch Headers (a Request's); of another request, give { cookie, url, method, secFetchSite }",
+            )));
+        }
         let fetch = !headers.is_undefined();
         // What says whether the browser withheld the cookie (`RouteRequest::method`).
-        let method = call_option_text(CallOption::Method).ok().flatten();
-        let fetch_site = call_option_text(CallOption::SecFetchSite).ok().flatten();
+        let method = text("method", CallOption::Method)?;
+        let fetch_site = text("secFetchSite", CallOption::SecFetchSite)?;
         match self.core.mode() {
             Mode::Cookie => cookie = text("cookie", CallOption::Cookie)?,
             Mode::Url => url = text("url", CallOption::Url)?,

@@ -196,6 +196,9 @@ const READ = [
     const h = o.headers;
     if (typeof h?.get !== "function") {
       const a = [o.now, , , , , o.cookie, o.url, o.clientIp, o.header];
+      // Headers that are no Fetch Headers (Node's `req.headers`, a plain object): refused by
+      // `route`, never read as a request without a cookie.
+      if (h !== undefined && h !== null) a[21] = false;
       a[22] = o.method;
       a[23] = o.secFetchSite;
       return a;

@@ -87,6 +87,21 @@ test("a cross-site request the browser withheld the cookie from gets no setCooki
   const forged = lax.route(post("cross-site", { cookie: "__Host-affinity=forged" }));
   assert.equal(forged.reassigned, true);
   assert.equal(typeof forged.setCookie, "string");
+  // A method as Fetch normalizes it (`get` is GET); one of the wrong type is refused, not taken
+  // for a GET.
+  assert.equal(typeof lax.route({ method: "get", secFetchSite: "cross-site" }).setCookie, "string");
+  for (const [request, setting] of [
+    [{ method: 5, secFetchSite: "cross-site" }, "method"],
+    [{ method: "POST", secFetchSite: ["cross-site"] }, "secFetchSite"],
+  ]) {
+    let thrown;
+    try {
+      lax.route(request);
+    } catch (e) {
+      thrown = e;
+    }
+    assert.deepEqual([thrown?.code, thrown?.setting], ["invalid_config", setting], JSON.stringify(request));
+  }
   const strict = make({ sameSite: "Strict" });
   assert.equal(strict.route({ method: "GET", secFetchSite: "cross-site" }).setCookie, undefined);
   assert.equal(typeof make({ sameSite: "None" }).route(post("cross-site")).setCookie, "string");
@@ -117,6 +132,19 @@ test("route(request) reads a Fetch Request as the route's request: its Cookie he
   const first = byUrl.route(new Request("https://app.example/cart?x=1"));
   assert.match(first.url, /^https:\/\/app\.example\/cart\?x=1&_aff=/);
   assert.deepEqual(byUrl.route(new Request(first.url)), { backend: first.backend, reassigned: false });
+
+  // Headers of another kind (Node's IncomingMessage, Express's req): refused, where they were
+  // read as a request without a cookie (a new visitor, sent anywhere, at each request).
+  for (const router of [affinity, byHeader, make({ mode: "ip" })]) {
+    let thrown;
+    try {
+      router.route({ method: "GET", url: "/p", headers: { cookie } });
+    } catch (e) {
+      thrown = e;
+    }
+    assert.deepEqual([thrown?.code, thrown?.setting], ["invalid_config", "headers"]);
+  }
+  assert.deepEqual(affinity.route({ headers: null, cookie }), { backend: "c", reassigned: false });
 
   // A Request does not say who sent it: IP mode wants the address the platform vouches for.
   const byIp = make({ mode: "ip" });
