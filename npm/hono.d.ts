@@ -116,7 +116,10 @@ export function affinity<E extends Env = {}>(
  * The stored sessions of `sessionStore` middlewares outside the innermost get new ids too, their
  * data kept (no session fixation).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
- * string (or one the store refuses), under `sessionTokens` the codes of `sign` (`invalid_claims`...);
+ * string (or one the store refuses), under `sessionTokens` the codes of `sign` (`invalid_claims`...;
+ * also `invalid_claims` for claims whose token, with the `auth_time` a refresh adds, would be over
+ * the cookie's 4096 bytes less 128, or over the tokens' `maxTokenBytes`: never refreshed, its user
+ * would be logged out at its `exp`);
  * a login that threw changed nothing (a logout before it still clears the cookie). Throws an Error when
  * called once the session middleware has answered (in a stream's callback, after `next()` in an
  * outer middleware): its cookie could no longer go out.
@@ -130,7 +133,9 @@ export function login(c: Context, subject: string): string | Promise<void>;
 /**
  * Logs out of every session middleware on the route: clears the session cookie; under
  * `sessionStore`, deletes the session, or with `{ everywhere: true }` every session of its
- * subject. The cookie is cleared even when the handler throws afterwards (a login or refresh
+ * subject. Under `sessionTokens` alone `everywhere` changes nothing more: other copies of the
+ * token stay valid until their `exp` unless you revoke them (the store's `revokeTokens`, read
+ * back by the middleware's `minIssuedAt`). The cookie is cleared even when the handler throws afterwards (a login or refresh
  * is not sent then). Throws an Error when called once a session middleware of the route has answered (in a
  * stream's callback): the cookie could no longer be cleared. An answer whose `Clear-Site-Data`
  * clears cookies (`"cookies"` or `"*"`) logs out the same way, unless the request logged in.

@@ -170,13 +170,15 @@ const checkOptions = (what, options, names) => {
 /** The cookie attributes sessionTokens takes (Max-Age is the token's life). */
 const COOKIE_ATTRIBUTES = ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"];
 
-/** An EdgeSessionError `invalid_config`, as the library throws (`isEdgeSessionError` knows it). */
 /** The most bytes of a cookie's name and value browsers keep, and the room kept in a session
  * token's for what a refresh adds (`auth_time`), as the gateway keeps it. */
 const MAX_COOKIE_BYTES = 4096;
 const LATER_CLAIMS_BYTES = 128;
 
+/** An EdgeSessionError `invalid_config`, as the library throws (`isEdgeSessionError` knows it). */
 const refusal = (message) => Object.assign(new Error(message), { name: "EdgeSessionError", code: "invalid_config" });
+/** A login whose session would not be kept: refused, never a session that ends unannounced. */
+const tooBig = (why) => Object.assign(new Error(`edge-session/hono: ${why}; keep fewer claims`), { name: "EdgeSessionError", code: "invalid_claims" });
 
 /**
  * Keeps a store operation that login or logout started (`regenerate`, `destroy`,
@@ -253,17 +255,20 @@ export function sessionTokens(tokens, options = {}) {
         return null;
       }
     };
+    // Each token with its revocation: a revoked one (an older deployment's cookie, at another
+    // path or domain) does not hide a valid one after it.
     for (const value of cookieValues(getCookie, c.req.raw, cookieName)) {
-      claims = check(value);
-      if (claims) {
+      let verified = check(value);
+      if (verified && minIssuedAt) {
+        const at = await minIssuedAt(verified); // outside check: its failure is the request's
+        if (at !== undefined && at !== null) verified = check(value, { minIssuedAt: at });
+      }
+      if (verified) {
+        claims = verified;
         token = value;
         error = undefined;
         break;
       }
-    }
-    if (claims && minIssuedAt) {
-      const at = await minIssuedAt(claims); // outside check: its failure is the request's
-      if (at !== undefined && at !== null) claims = check(token, { minIssuedAt: at });
     }
     const s = { kind: "tokens", tokens, cookieName, cookie, refresh, changed: false, cleared: false, loggedIn: false, answered: false };
     enter(c, s);
@@ -427,9 +432,19 @@ export function login(c, claims) {
     // without it would stop being refreshed, and its user be logged out at its exp, unannounced.
     const size = s.cookieName.length + 1 + token.length;
     if (size + (s.refresh ? LATER_CLAIMS_BYTES : 0) > MAX_COOKIE_BYTES) {
-      throw Object.assign(new Error(`edge-session/hono: the session cookie would be ${size} bytes, name and value: over the ${MAX_COOKIE_BYTES} browsers keep${s.refresh ? `, less ${LATER_CLAIMS_BYTES} for the auth_time a refresh adds` : ""}; keep fewer claims`), { name: "EdgeSessionError", code: "invalid_claims" });
+      throw tooBig(`the session cookie would be ${size} bytes, name and value: over the ${MAX_COOKIE_BYTES} browsers keep${s.refresh ? `, less ${LATER_CLAIMS_BYTES} for the auth_time a refresh adds` : ""}`);
     }
     const session = s.tokens.verify(token);
+    // And within the tokens' own maxTokenBytes, which a refresh keeps to (its answer is null
+    // past it): the verified claims with that auth_time, as a refresh signs them, must fit.
+    if (s.refresh) {
+      try {
+        s.tokens.sign({ ...session, auth_time: session.iat });
+      } catch (e) {
+        if (e?.code === "too_large") throw tooBig(`once a refresh adds auth_time the token is over maxTokenBytes (${e.message})`);
+        throw e;
+      }
+    }
     const setCookie = tokenCookie(s.cookieName, s.cookie, token, session);
     loggedIn();
     s.setCookie = setCookie;

@@ -228,6 +228,43 @@ test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as t
   assert.equal((await still.request(`/login?pad=${pad + 60}`, { method: "POST" })).status, 200);
 });
 
+test("sessionTokens: a login keeps room for what a refresh adds within the tokens' maxTokenBytes too", async () => {
+  // A refresh over maxTokenBytes answers null: with maxTokenBytes below the cookie's limit, a
+  // login the cookie check let through was never refreshed, and its user logged out at exp.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5, maxTokenBytes: 300 });
+  const app = new Hono();
+  app.use(mw.sessionTokens(tokens));
+  app.post("/login", (c) => {
+    try {
+      return c.text(mw.login(c, { sub: "a", pad: "x".repeat(Number(c.req.query("pad"))) }));
+    } catch (e) {
+      return c.json({ code: e.code, message: e.message }, 400);
+    }
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const refreshable = (pad) => {
+    try {
+      return tokens.refresh(tokens.sign({ sub: "a", pad: "x".repeat(pad) }, { now: now - 60 }), { now }) !== null;
+    } catch {
+      return false; // too large to sign at all
+    }
+  };
+  let pad = 0;
+  while (refreshable(pad + 1)) pad++;
+  // The largest whose refresh fits: logged in, and refreshed later.
+  const ok = await app.request(`/login?pad=${pad}`, { method: "POST" });
+  assert.equal(ok.status, 200);
+  assert.equal(typeof tokens.refresh(await ok.text(), { now: now + 60 }), "string");
+  // One more byte signs (it is under maxTokenBytes) but would never be refreshed: refused.
+  tokens.sign({ sub: "a", pad: "x".repeat(pad + 1) });
+  const refused = await app.request(`/login?pad=${pad + 1}`, { method: "POST" });
+  assert.equal(refused.status, 400);
+  const { code, message } = await refused.json();
+  assert.equal(code, "invalid_claims");
+  assert.match(message, /maxTokenBytes/);
+  assert.deepEqual(refused.headers.getSetCookie(), []);
+});
+
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
   const revokedAt = new Map();
@@ -1480,6 +1517,35 @@ test("sessionTokens: of several cookies of its name, the first of four that veri
   assert.equal(sub, "alice");
   assert.equal(set.length, 1);
   assert.equal(tokens.verify(getCookie(set[0].split(";")[0], "session")).sub, "alice");
+});
+
+test("sessionTokens: of several cookies of its name, a revoked one does not hide a valid one after it", async () => {
+  // minIssuedAt was asked of the first token that verified only: an older cookie of the name (at
+  // another path or domain), revoked, logged its user out after every new login.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const now = Math.floor(Date.now() / 1000);
+  const asked = [];
+  const app = tokenApp(tokens, {
+    cookieName: "session",
+    minIssuedAt: async (claims) => {
+      asked.push(claims.iat);
+      return claims.sub === "alice" ? now - 10 : undefined;
+    },
+  });
+  const revoked = tokens.sign({ sub: "alice" }, { now: now - 20 });
+  const fresh = tokens.sign({ sub: "alice", n: 2 }, { now: now - 5 });
+  const visit = async (...values) => {
+    asked.length = 0;
+    const res = await app.request("/", { headers: { cookie: values.map((v) => `session=${v}`).join("; ") } });
+    return res.json();
+  };
+  const ahead = await visit(revoked, fresh);
+  assert.deepEqual([ahead.session?.n, ahead.error], [2, null]);
+  assert.deepEqual(asked, [now - 20, now - 5]);
+  const behind = await visit(fresh, revoked);
+  assert.deepEqual([behind.session?.n, behind.error], [2, null]);
+  assert.deepEqual(asked, [now - 5], "the first valid one ends the search");
+  assert.deepEqual(await visit(revoked, "junk"), { session: null, error: "revoked" });
 });
 
 test("sessionTokens reads its cookie as the library reads its own (Affinity's cookie, the gateway's session): quoted values and joined Cookie headers alike", async () => {
