@@ -176,8 +176,14 @@ fn sign_options_set_ttl_issuer_and_audience() {
         got,
         json!({ "sub": "u", "iat": NOW, "exp": NOW + 60, "nbf": NOW, "iss": "https://a.example", "aud": "app" })
     );
-    // An nbf signed is a whole number of seconds, at most 2^53 - 1.
-    for nbf in [json!("soon"), json!(1.5), json!(9_007_199_254_740_992u64)] {
+    // An nbf signed is a whole number of seconds, before exp (not milliseconds).
+    for nbf in [
+        json!("soon"),
+        json!(1.5),
+        json!(9_007_199_254_740_992u64),
+        json!(NOW * 1000),
+        json!(NOW + 3600),
+    ] {
         assert_eq!(
             code(t.sign_jwt(&json!({ "nbf": nbf }), &JwtSignOptions::at(NOW))),
             "invalid_claims",

@@ -32,7 +32,7 @@ impl Envelope {
         // `now + ttl` is at most LATEST_NOW + MAX_TTL < MAX_TIME: exact as a JSON number.
         time::check_now(now)?;
         check_ttl(ttl)?;
-        let (json, nbf) = untimed(claims)?;
+        let (json, nbf) = untimed(claims, now + ttl)?;
         Ok((Envelope { iat: now, ttl, nbf }, json))
     }
 
@@ -116,20 +116,32 @@ pub(crate) fn splice_times(
     String::from_utf8(json).map_err(|_| Error::Malformed("claims are not UTF-8"))
 }
 
-/// The claims a token carries in its body, as JSON text, and its `nbf`: `iat` and `exp` are
-/// dropped (the envelope carries them), `nbf` is moved to the envelope.
-pub(crate) fn untimed(mut claims: Object<'_>) -> Result<(String, Option<UnixTime>)> {
+/// The claims a token expiring at `exp` carries in its body, as JSON text, and its `nbf`: `iat`
+/// and `exp` are dropped (the envelope carries them), `nbf` is moved to the envelope.
+pub(crate) fn untimed(mut claims: Object<'_>, exp: UnixTime) -> Result<(String, Option<UnixTime>)> {
     claims.remove("iat");
     claims.remove("exp");
-    let nbf = claims.remove("nbf").map(|v| nbf_claim(&v)).transpose()?;
+    let nbf = claims
+        .remove("nbf")
+        .map(|v| nbf_claim(&v, exp))
+        .transpose()?;
     Ok((claims.to_json(), nbf))
 }
 
-/// An `nbf` claim being signed: a whole number of seconds, at most [`MAX_TIME`].
-pub(crate) fn nbf_claim(value: &str) -> Result<UnixTime> {
-    json::whole(value)
+/// An `nbf` claim being signed into a token expiring at `exp`: a whole number of seconds,
+/// before `exp`. One at or past it (a time in milliseconds, `Date.now()`) made a token that
+/// never verifies (`not_yet_valid` until it is `expired`), signed without a word.
+pub(crate) fn nbf_claim(value: &str, exp: UnixTime) -> Result<UnixTime> {
+    let nbf = json::whole(value)
         .filter(|&n| n <= MAX_TIME)
-        .ok_or_else(|| Error::InvalidClaims("nbf must be a whole number of seconds".into()))
+        .ok_or_else(|| Error::InvalidClaims("nbf must be a whole number of seconds".into()))?;
+    if nbf >= exp {
+        return Err(Error::InvalidClaims(
+            "nbf must be before exp (seconds, not milliseconds): the token would never be valid"
+                .into(),
+        ));
+    }
+    Ok(nbf)
 }
 
 /// Refuses a token (to sign or to verify) longer than `max` bytes with `too_large`, before any

@@ -167,7 +167,7 @@ impl JwtKeys {
         crate::time::check_now(now)?;
         check_ttl(ttl)?;
         if let Some(nbf) = claims.get("nbf") {
-            nbf_claim(nbf)?;
+            nbf_claim(nbf, now + ttl)?;
         }
         claims.insert("iat", json::number(now));
         claims.insert("exp", json::number(now + ttl));

@@ -48,6 +48,10 @@ test("claims of any JSON shape round trip; iat and exp are replaced, nbf kept", 
   assert.deepEqual(got, { ...claims, iat: NOW, exp: NOW + 3600 });
   assert.equal(codeOf(() => tokens.sign({ nbf: 1.5 }, { now: NOW })), "invalid_claims");
   assert.equal(codeOf(() => tokens.sign({ nbf: "soon" }, { now: NOW })), "invalid_claims");
+  // In milliseconds (or at exp) the token would never verify: refused, not signed.
+  assert.equal(codeOf(() => tokens.sign({ nbf: NOW * 1000 }, { now: NOW })), "invalid_claims");
+  assert.equal(codeOf(() => tokens.sign({ nbf: NOW + 3600 }, { now: NOW })), "invalid_claims");
+  assert.equal(tokens.verify(tokens.sign({ nbf: NOW + 3599 }, { now: NOW }), { now: NOW + 3599 }).nbf, NOW + 3599);
 });
 
 test("per-token ttlSeconds", () => {
