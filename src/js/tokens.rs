@@ -40,7 +40,7 @@ export interface SessionTokensConfig {
 }
 
 /** Claims: a JSON object. `sign` takes any object (one typed by an `interface` too; one with no
- * JSON object form is refused, `invalid_claims`); `iat` and `exp` are set by `sign`; `nbf` is honoured. */
+ * JSON object form is refused, `invalid_claims`); `iat` and `exp` are set by `sign`; `nbf` is honoured (whole seconds before `exp`). */
 export type Claims = { [name: string]: unknown };
 
 /** Verified claims, with the times `sign` added. */

@@ -171,7 +171,8 @@ impl SessionTokens {
 
     /// Signs `claims` (any value serializing to a JSON object) with the current key, adding
     /// `iat = now` and `exp = now + ttlSeconds` (replacing any `iat`/`exp` given). An `nbf`
-    /// claim, if present, must be a whole number of seconds and is checked on verify.
+    /// claim, if present, must be a whole number of seconds before `exp` and is checked on
+    /// verify.
     pub fn sign<T: Serialize + ?Sized>(&self, claims: &T, now: UnixTime) -> Result<String> {
         self.sign_with_ttl(claims, now, self.tokens.ttl)
     }
@@ -285,7 +286,7 @@ impl SessionTokens {
 
     /// Signs `claims` (any value serializing to a JSON object) as a JWT HS256 with the current
     /// key, adding `iat` and `exp` (replacing any given) and, when the options say so, `iss`
-    /// and `aud`. An `nbf` claim must be a whole number of seconds. See [`jwt`].
+    /// and `aud`. An `nbf` claim must be a whole number of seconds before `exp`. See [`jwt`].
     pub fn sign_jwt<T: Serialize + ?Sized>(
         &self,
         claims: &T,
