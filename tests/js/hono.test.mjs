@@ -482,6 +482,19 @@ test("login and logout outside the middleware say what is missing", async () => 
   assert.equal((await app.request("/")).status, 200);
 });
 
+test("a middleware given something other than the instance it takes throws a TypeError at once", () => {
+  // A configuration passed in place of the instance failed only once a cookie came, or at a login.
+  for (const [make, kind] of [
+    [(x) => mw.sessionTokens(x), "a SessionTokens or SealedTokens"],
+    [(x) => mw.sessionStore(x), "a SessionStore"],
+    [(x) => mw.affinity(x), "an Affinity"],
+  ]) {
+    for (const wrong of [undefined, null, { keys: KEYS_1 }, "tokens", { verify() {} }]) {
+      assert.throws(() => make(wrong), (e) => e instanceof TypeError && e.message.includes(kind), String(wrong));
+    }
+  }
+});
+
 test("middleware options with a name none of theirs are refused, never ignored", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1 });
   const store = new SessionStore({ keys: KEYS_1 });
