@@ -4,7 +4,9 @@
 //   node scripts/demo-origin.mjs <id> <port>     (port 0: one the system gives, printed)
 //
 // A demo: it logs in and out on plain GETs so that curl and the tests drive it in one line. A
-// real origin does that on POST only, and refuses a cross-origin one (README's examples).
+// real origin does that on POST only, and refuses a cross-origin one (README's examples). It
+// also lets the client choose its claims and role, answer any header (`/reflect`) and redirect
+// anywhere (`/redirect`): a test fixture, never to be reached from outside this machine.
 //
 // GET  /health             200 {"ok":true}
 // GET  /login?user=alice   logs alice in: answers `x-session-issue: {"sub":"alice","role":...}`

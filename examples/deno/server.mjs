@@ -5,7 +5,7 @@ import { SessionTokens, SessionStore, getCookie, setCookie, clearCookie } from "
 
 const keys = [{ id: "k1", secret: Deno.env.get("SESSION_SECRET") }];
 const tokens = new SessionTokens({ keys, ttlSeconds: 3600 });
-// No kv or durableObject: in memory. Its own purpose: its cookies are no session tokens.
+// No kv or durableObject: in memory (one process: a demo). Its own purpose: data and keys of its own.
 const store = new SessionStore({ keys, purpose: "data" }); // its cookie: __Host-sid
 
 // Each answer below depends on the visitor's cookies: private, so no shared cache keeps one for others.
@@ -33,13 +33,15 @@ async function dataOf(request, user) {
  * Whether another origin sent this request: another site (a form on evil.example posting here
  * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
  * SameSite cookies do not stop. Browsers say where a request comes from: in Sec-Fetch-Site
- * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own host.
+ * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own
+ * origin: scheme and host (a page injected into the http site of an https app is another origin).
+ * Behind a proxy that ends TLS, set APP_ORIGIN to the public origin (https://app.example).
  */
 function crossOrigin(request) {
   const site = request.headers.get("sec-fetch-site");
   if (site !== null) return site !== "same-origin" && site !== "none";
   const origin = request.headers.get("origin");
-  return origin !== null && origin.replace(/^https?:\/\//, "") !== new URL(request.url).host;
+  return origin !== null && origin !== (Deno.env.get("APP_ORIGIN") ?? new URL(request.url).origin);
 }
 
 Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }, async (request) => {

@@ -14,13 +14,14 @@ const app = new Hono();
  * Whether another origin sent this request: another site (a form on evil.example posting here
  * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
  * SameSite cookies do not stop. Browsers say where a request comes from: in Sec-Fetch-Site
- * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own host.
+ * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own
+ * origin: scheme and host (a page injected into the http site of an https app is another origin).
  */
 function crossOrigin(request) {
   const site = request.headers.get("sec-fetch-site");
   if (site !== null) return site !== "same-origin" && site !== "none";
   const origin = request.headers.get("origin");
-  return origin !== null && origin.replace(/^https?:\/\//, "") !== new URL(request.url).host;
+  return origin !== null && origin !== new URL(request.url).origin;
 }
 
 app.use((c, next) => {

@@ -25,12 +25,14 @@ function who(headers) {
  * Whether another origin sent this request: another site (a form on evil.example posting here
  * would sign the visitor in as the attacker: login CSRF) or a sibling subdomain, whose requests
  * SameSite cookies do not stop. Browsers say where a request comes from: in Sec-Fetch-Site
- * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own host.
+ * (`none`: typed or bookmarked), or (older ones) in Origin, which then must be this app's own
+ * origin: scheme and host (a page injected into the http site of an https app is another origin).
+ * Behind a proxy that ends TLS, set APP_ORIGIN to the public origin (https://app.example).
  */
 function crossOrigin(headers) {
   const site = headers["sec-fetch-site"];
   if (site !== undefined) return site !== "same-origin" && site !== "none";
-  return headers.origin !== undefined && headers.origin.replace(/^https?:\/\//, "") !== headers.host;
+  return headers.origin !== undefined && headers.origin !== (process.env.APP_ORIGIN ?? `http://${headers.host}`);
 }
 
 function handle(req, res, json) {

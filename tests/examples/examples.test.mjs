@@ -111,6 +111,10 @@ async function crossOriginFlow(base, posts = []) {
   foreign.push({ "sec-fetch-site": "cross-site", origin: own }); // Sec-Fetch-Site decides
   // A sibling subdomain (user content, a forgotten or taken-over host) is same-site, not same-origin.
   foreign.push({ "sec-fetch-site": "same-site" }, { "sec-fetch-site": "same-site", origin: "https://blog.example" });
+  // The same host in another scheme (a page injected into the http site of an https app) is
+  // another origin: only the host was compared.
+  const other = new URL(own);
+  foreign.push({ origin: `${other.protocol === "https:" ? "http:" : "https:"}//${other.host}` });
   for (const headers of foreign) {
     for (const path of ["/login?user=mallory", ...posts]) {
       const v = visitor(base);
