@@ -194,8 +194,9 @@ test("sessionTokens: a refreshed token too big for a cookie is not sent, and the
   assert.deepEqual(res.headers.getSetCookie(), []);
 });
 
-test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as the gateway): one that would not be refreshable is refused", async () => {
-  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+/** An app whose POST /login?pad=N logs in `{ sub: "a", pad: "x" * N }`: the token, or 400 with
+ * the error's code and message. */
+const padLoginApp = (tokens) => {
   const app = new Hono();
   app.use(mw.sessionTokens(tokens));
   app.post("/login", (c) => {
@@ -205,6 +206,12 @@ test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as t
       return c.json({ code: e.code, message: e.message }, 400);
     }
   });
+  return app;
+};
+
+test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as the gateway): one that would not be refreshable is refused", async () => {
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
+  const app = padLoginApp(tokens);
   const name = "__Host-session";
   let pad = 2000;
   while (name.length + 1 + tokens.sign({ sub: "a", pad: "x".repeat(pad + 1) }).length + 128 <= 4096) pad++;
@@ -232,15 +239,7 @@ test("sessionTokens: a login keeps room for what a refresh adds within the token
   // A refresh over maxTokenBytes answers null: with maxTokenBytes below the cookie's limit, a
   // login the cookie check let through was never refreshed, and its user logged out at exp.
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5, maxTokenBytes: 300 });
-  const app = new Hono();
-  app.use(mw.sessionTokens(tokens));
-  app.post("/login", (c) => {
-    try {
-      return c.text(mw.login(c, { sub: "a", pad: "x".repeat(Number(c.req.query("pad"))) }));
-    } catch (e) {
-      return c.json({ code: e.code, message: e.message }, 400);
-    }
-  });
+  const app = padLoginApp(tokens);
   const now = Math.floor(Date.now() / 1000);
   const refreshable = (pad) => {
     try {
