@@ -180,7 +180,7 @@ const LATER_CLAIMS_BYTES = 128;
  * not an object with the `methods` the middleware calls (a configuration passed in place of
  * the instance failed only once a cookie arrived, or at a login).
  */
-const expect = (what, middleware, kind, methods) => {
+const checkInstance = (what, middleware, kind, methods) => {
   if (methods.some((m) => typeof what?.[m] !== "function")) {
     throw new TypeError(`edge-session/hono: ${middleware}() takes ${kind} instance`);
   }
@@ -230,7 +230,7 @@ const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
  * response already sets the cookie.
  */
 export function sessionTokens(tokens, options = {}) {
-  expect(tokens, "sessionTokens", "a SessionTokens or SealedTokens", ["sign", "verify", "refresh"]);
+  checkInstance(tokens, "sessionTokens", "a SessionTokens or SealedTokens", ["sign", "verify", "refresh"]);
   checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
   const { cookieName = "__Host-session", cookie: given = {}, minIssuedAt, refresh = true } = options ?? {};
   // Max-Age is the token's life: the cookie's other attributes only.
@@ -335,7 +335,7 @@ const tokenCookie = (name, cookie, token, { exp }) => {
  * after the handler returned (in the callback of a streaming answer) throws (`guarded`).
  */
 export function sessionStore(store, options = {}) {
-  expect(store, "sessionStore", "a SessionStore", ["load", "commit", "regenerate", "destroy", "revokeSubject", "setCookie", "clearCookie"]);
+  checkInstance(store, "sessionStore", "a SessionStore", ["load", "commit", "regenerate", "destroy", "revokeSubject", "setCookie", "clearCookie"]);
   checkOptions("sessionStore options", options, ["commit"]);
   const { commit = true } = options ?? {};
   return async (c, next) => {
@@ -564,7 +564,7 @@ const end = (s, options) => {
  * `backend_unavailable`).
  */
 export function affinity(router, options = {}) {
-  expect(router, "affinity", "an Affinity", ["route"]);
+  checkInstance(router, "affinity", "an Affinity", ["route"]);
   checkOptions("affinity options", options, ["header", "clientIp"]);
   // Header mode: the router's own header unless the options name one.
   const { header = router.header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options ?? {};

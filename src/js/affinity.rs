@@ -149,13 +149,13 @@ impl Affinity {
         let (mut cookie, mut url, mut client_ip, mut header) = (None, None, None, None);
         // A Fetch Request's headers, when `request` is one; `false` for headers of another kind.
         let headers = call_option(CallOption::Headers);
-        if headers.as_bool() == Some(false) {
+        let fetch = !headers.is_undefined();
+        if fetch && headers.as_bool() == Some(false) {
             return Err(js_error(Error::config_of(
                 "headers",
                 "route: headers must be a Fetch Headers (a Request's); of another request, give { cookie, url, method, secFetchSite }",
             )));
         }
-        let fetch = !headers.is_undefined();
         // What says whether the browser withheld the cookie (`RouteRequest::method`).
         let method = text("method", CallOption::Method)?;
         let fetch_site = text("secFetchSite", CallOption::SecFetchSite)?;
