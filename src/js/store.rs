@@ -3,7 +3,6 @@
 //! [`crate::store::Sessions`]; the platform calls are in `crate::store::{kv, durable}`.
 
 use std::cell::RefCell;
-use std::num::NonZeroU32;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
@@ -69,7 +68,7 @@ export interface SessionStoreConfig {
   maxDataBytes?: number;
   /** Separates unrelated stores sharing a keyring (default "session"). */
   purpose?: string;
-  /** A store operation slower than this fails with `store_unavailable` (default 5000; 1 to 4294967295). */
+  /** A store operation slower than this fails with `store_unavailable` (default 5000; 1 to 2147483647, the longest a timer waits). */
   timeoutMs?: number;
   /** The session cookie's name, read by `load(request)` and written by `setCookie` (default "__Host-sid", as at the gateway). */
   cookieName?: string;
@@ -163,7 +162,24 @@ struct Options {
     touch_interval_seconds: Option<u64>,
     max_data_bytes: Option<usize>,
     purpose: Option<String>,
-    timeout_ms: Option<NonZeroU32>,
+    timeout_ms: Option<TimeoutMs>,
+}
+
+/// `timeoutMs`: 1 to 2^31 - 1, the longest `setTimeout` waits (a longer delay fires at once:
+/// every store call failed as timed out within milliseconds).
+#[derive(Deserialize)]
+#[serde(try_from = "u32")]
+struct TimeoutMs(u32);
+
+impl TryFrom<u32> for TimeoutMs {
+    type Error = &'static str;
+    fn try_from(ms: u32) -> Result<Self, Self::Error> {
+        if (1..=i32::MAX as u32).contains(&ms) {
+            Ok(TimeoutMs(ms))
+        } else {
+            Err("timeoutMs out of range")
+        }
+    }
 }
 
 /// The options of `Options`, by their JavaScript names.
@@ -181,7 +197,7 @@ fn config_error(message: impl Into<String>) -> JsValue {
     js_error(Error::config(message))
 }
 
-/// The error for options (`rest`, the bindings taken out) that `Options` refused (`e`), or that
+/// The error for options (`rest`: those of `Options` given) that `Options` refused (`e`), or that
 /// `JSON.stringify` threw on (`None`: a BigInt, a cycle): the option at fault found by reading
 /// each alone (beside an empty `keys`), named as `.setting`, never its value (which may be a
 /// secret).
@@ -189,7 +205,11 @@ fn option_at_fault(rest: &Object, e: Option<&serde_json::Error>) -> JsValue {
     if !Reflect::has(rest, &"keys".into()).unwrap_or(false) {
         return js_error(Error::config_of("keys", "config: keys is required"));
     }
-    for name in Object::keys(rest).iter() {
+    for setting in OPTION_NAMES {
+        let name = JsValue::from(setting);
+        if !Reflect::has(rest, &name).unwrap_or(false) {
+            continue;
+        }
         let alone = Object::new();
         let _ = Reflect::set(&alone, &"keys".into(), &js_sys::Array::new());
         let _ = Reflect::set(
@@ -202,19 +222,10 @@ fn option_at_fault(rest: &Object, e: Option<&serde_json::Error>) -> JsValue {
         if !refused {
             continue;
         }
-        let name = name.as_string().unwrap_or_default();
-        let Some(&setting) = OPTION_NAMES.iter().find(|&&known| known == name) else {
-            // A misspelt option is short; a long name may be a secret in the wrong place.
-            return config_error(if name.len() <= 32 {
-                format!("config: unknown option {}", crate::error::Quoted(&name))
-            } else {
-                format!("config: an unknown option (a name of {} bytes)", name.len())
-            });
-        };
         let expected = match setting {
             "keys" => "a list of { id, secret }",
             "purpose" => "a string",
-            "timeoutMs" => "a whole number of milliseconds, 1 to 4294967295",
+            "timeoutMs" => "a whole number of milliseconds, 1 to 2147483647",
             _ => "a whole, non-negative number",
         };
         return js_error(Error::config_of(
@@ -247,13 +258,28 @@ impl SessionStore {
         let (kv, durable) = (get("kv")?, get("durableObject")?);
         // Given but empty (`kv: env.SESIONS`, a misspelt binding): never the memory store, whose
         // sessions and revocations one isolate alone would see.
-        for (setting, binding) in [("kv", &kv), ("durableObject", &durable)] {
+        // Of another kind (a binding's name as a string, the other kind of binding): refused
+        // here, not a store_unavailable at each call, as if the store were down.
+        for (setting, binding, methods) in [
+            ("kv", &kv, &["get", "put", "delete", "list"][..]),
+            ("durableObject", &durable, &["idFromName", "get"][..]),
+        ] {
             if binding.is_null()
                 || binding.is_undefined() && Reflect::has(&config, &setting.into())?
             {
                 return Err(js_error(Error::config_of(
                     setting,
                     format!("{setting} is undefined or null: is the binding's name right? (Leave it out for the memory store.)"),
+                )));
+            }
+            if !binding.is_undefined()
+                && !methods
+                    .iter()
+                    .all(|&m| Reflect::get(binding, &m.into()).is_ok_and(|f| f.is_function()))
+            {
+                return Err(js_error(Error::config_of(
+                    setting,
+                    format!("{setting} must be a binding with {}", methods.join(", ")),
                 )));
             }
         }
@@ -286,34 +312,33 @@ impl SessionStore {
             )));
         }
         cookie.check().map_err(js_error)?;
-        let rest = Object::new();
-        // Own and inherited names, as the values are read (see `option_names`).
-        let names = super::option_names(&config)?;
-        for name in names.iter() {
-            if name.as_string().is_some_and(|n| {
-                !matches!(
-                    n.as_str(),
-                    "kv" | "durableObject" | "cookieName" | "cookieOptions"
-                )
-            }) {
-                let value = Reflect::get(&config, &name)?;
-                // JSON.stringify writes NaN and ±Infinity as null and leaves functions and
-                // symbols out: each would read as "not given", the default, silently.
-                let lost = value.as_f64().is_some_and(|n| !n.is_finite())
-                    || value.is_function()
-                    || value.is_symbol();
-                if lost {
-                    let name = name.as_string().unwrap_or_default();
-                    return Err(match OPTION_NAMES.iter().find(|&&known| known == name) {
-                        Some(&setting) => js_error(Error::config_of(
-                            setting,
-                            format!("{setting} has no JSON value (NaN, Infinity, a function or a symbol)"),
-                        )),
-                        None => config_error("config: an option without a JSON value"),
-                    });
-                }
-                let _ = Reflect::set(&rest, &name, &value);
+        // Any other name, own or inherited (see `option_names`), is refused; the known ones are
+        // read as JavaScript reads them (a class's getters too, which `for...in` does not list).
+        for name in super::option_names(&config)?.iter() {
+            let name = name.as_string().unwrap_or_default();
+            let bindings = ["kv", "durableObject", "cookieName", "cookieOptions"];
+            if !OPTION_NAMES.contains(&name.as_str()) && !bindings.contains(&name.as_str()) {
+                return Err(config_error(super::unknown_option_message("config", &name)));
             }
+        }
+        let rest = Object::new();
+        for setting in OPTION_NAMES {
+            let value = get(setting)?;
+            if value.is_undefined() {
+                continue;
+            }
+            // JSON.stringify writes NaN and ±Infinity as null and leaves functions and symbols
+            // out: each would read as "not given", the default, silently.
+            if value.as_f64().is_some_and(|n| !n.is_finite())
+                || value.is_function()
+                || value.is_symbol()
+            {
+                return Err(js_error(Error::config_of(
+                    setting,
+                    format!("{setting} has no JSON value (NaN, Infinity, a function or a symbol)"),
+                )));
+            }
+            let _ = Reflect::set(&rest, &setting.into(), &value);
         }
         let json = stringify(&rest).ok_or_else(|| option_at_fault(&rest, None))?;
         // Never serde's message: it quotes the input, and the input holds the secrets.
@@ -331,7 +356,7 @@ impl SessionStore {
         };
         let timeout = o
             .timeout_ms
-            .map_or(crate::store::DEFAULT_TIMEOUT_MS, NonZeroU32::get);
+            .map_or(crate::store::DEFAULT_TIMEOUT_MS, |TimeoutMs(ms)| ms);
         let store = match (kv.is_undefined(), durable.is_undefined()) {
             (false, false) => {
                 return Err(js_error(Error::config_of(

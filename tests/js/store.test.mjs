@@ -38,6 +38,58 @@ test("inherited options are options: an unknown name on the prototype is refused
   assert.equal(await rejection(() => store.update(undefined, () => {}, Object.create({ retry: 1 }))), "invalid_config");
 });
 
+test("a configuration's options are read as JavaScript reads them: a class's getters too; a name of no option, __proto__ included, is refused", async () => {
+  // Names came from for...in and values were copied one by one: a class's getters (not
+  // enumerable) were dropped for the defaults, silently, and a "__proto__" name set a prototype.
+  class Settings {
+    keys = keys;
+    get absoluteTimeoutSeconds() { return 7200; }
+    get purpose() { return "admin"; }
+  }
+  const store = new SessionStore(new Settings());
+  const session = await store.load(undefined, { now: NOW });
+  assert.equal(store.cookieMaxAge(session, { now: NOW }), 7200);
+  session.set("n", 1);
+  await store.commit(session, { now: NOW });
+  const cookie = store.setCookie(session, { now: NOW }).split(";")[0];
+  // Its own purpose: another store of these keys sees nothing of it.
+  assert.equal((await new SessionStore({ keys }).load(cookie, { now: NOW })).isNew, true);
+  assert.equal((await store.load(cookie, { now: NOW })).get("n"), 1);
+  assert.throws(
+    () => new SessionStore(Object.defineProperty({ keys }, "idleTimeoutSeconds", { value: "soon" })),
+    (e) => e.code === "invalid_config" && e.setting === "idleTimeoutSeconds",
+  );
+  assert.throws(
+    () => new SessionStore(JSON.parse(`{"keys":${JSON.stringify(keys)},"__proto__":{"idleTimeoutSeconds":60}}`)),
+    (e) => e.code === "invalid_config" && /unknown option "__proto__"/.test(e.message),
+  );
+});
+
+test("a binding of another kind, or a timeout no timer can wait, is refused at construction, not a store_unavailable at every call", async () => {
+  const kv = memoryKv();
+  for (const [config, setting] of [
+    [{ kv: "SESSIONS" }, "kv"],
+    [{ kv: 5 }, "kv"],
+    [{ kv: {} }, "kv"],
+    [{ kv: { ...kv, list: undefined } }, "kv"],
+    [{ kv: objects().namespace }, "kv"],
+    [{ durableObject: "SESSION_OBJECTS" }, "durableObject"],
+    [{ durableObject: kv }, "durableObject"],
+    // setTimeout fires at once past 2^31 - 1 ms: every call timed out within milliseconds.
+    [{ timeoutMs: 2 ** 31 }, "timeoutMs"],
+    [{ timeoutMs: 2 ** 32 - 1 }, "timeoutMs"],
+    [{ timeoutMs: 0 }, "timeoutMs"],
+  ]) {
+    assert.throws(() => new SessionStore({ keys, ...config }), (e) => e.code === "invalid_config" && e.setting === setting, JSON.stringify(config));
+  }
+  const store = new SessionStore({ keys, kv, timeoutMs: 2 ** 31 - 1 });
+  const session = await store.load(undefined, { now: NOW });
+  session.set("n", 1);
+  assert.equal(await store.commit(session, { now: NOW }), "created");
+  assert.equal((await store.load(store.setCookie(session, { now: NOW }).split(";")[0], { now: NOW })).get("n"), 1);
+  assert.equal(new SessionStore({ keys, durableObject: objects().namespace }).consistency, "strong");
+});
+
 test("a config JSON.stringify throws on names the option at fault, as for a value of the wrong type", () => {
   const cycle = {};
   cycle.self = cycle;
