@@ -158,7 +158,7 @@ function dbscMethod(fn) {
 function storeConfig() {
   const text = read("src/js/store.rs");
   const rest = text.match(/const OPTION_NAMES: \[&str; \d+\] = \[([^\]]*)\]/);
-  const own = text.match(/!matches!\(\s*n\.as_str\(\),\s*([^)]*)\)/);
+  const own = text.match(/let bindings = \[([^\]]*)\]/);
   assert.ok(rest && own, "src/js/store.rs: OPTION_NAMES and the names taken out");
   return [...names(rest[1]), ...names(own[1])].sort();
 }

@@ -139,9 +139,10 @@ test("SessionStore: the setting of an option of the wrong type, never its value"
   for (const [config, expected] of [
     [{ keys: SECRET }, "keys must be a list of { id, secret }"],
     [{ keys, purpose: 5 }, "purpose must be a string"],
-    [{ keys, timeoutMs: "a" }, "timeoutMs must be a whole number of milliseconds, 1 to 4294967295"],
-    [{ keys, timeoutMs: 0 }, "timeoutMs must be a whole number of milliseconds, 1 to 4294967295"],
-    [{ keys, timeoutMs: 2 ** 32 }, "timeoutMs must be a whole number of milliseconds, 1 to 4294967295"],
+    [{ keys, timeoutMs: "a" }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
+    [{ keys, timeoutMs: 0 }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
+    [{ keys, timeoutMs: 2 ** 31 }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
+    [{ keys, timeoutMs: 2 ** 32 }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
     [{ keys, maxDataBytes: "16k" }, "maxDataBytes must be a whole, non-negative number"],
   ]) {
     assert.throws(() => new SessionStore(config), (e) => e.message.includes(expected), JSON.stringify(config));
