@@ -68,7 +68,8 @@ const broken = (how) => {
   return { get: fail, put: fail, delete: fail, list: fail };
 };
 /** A KV namespace that never answers. */
-const hanging = { get: () => new Promise(() => {}), put: () => new Promise(() => {}) };
+const never = () => new Promise(() => {});
+const hanging = { get: never, put: never, delete: never, list: never };
 
 /**
  * The Durable Object namespace `ns`, whose stubs run `hook` (once) after the object answered a
