@@ -209,6 +209,17 @@ const padLoginApp = (tokens) => {
   return app;
 };
 
+/** POST /login?pad=N of a `padLoginApp` is refused: a 400 `invalid_claims` whose message matches
+ * `why`, and no cookie. */
+const assertLoginRefused = async (app, pad, why) => {
+  const refused = await app.request(`/login?pad=${pad}`, { method: "POST" });
+  assert.equal(refused.status, 400);
+  const { code, message } = await refused.json();
+  assert.equal(code, "invalid_claims");
+  assert.match(message, why);
+  assert.deepEqual(refused.headers.getSetCookie(), []);
+};
+
 test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as the gateway): one that would not be refreshable is refused", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
   const app = padLoginApp(tokens);
@@ -222,12 +233,7 @@ test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as t
   const now = Math.floor(Date.now() / 1000);
   assert.ok(name.length + 1 + tokens.refresh(token, { now: now + 60 }).length <= 4096);
   // One more byte: refused, never a cookie that stops being refreshed.
-  const refused = await app.request(`/login?pad=${pad + 1}`, { method: "POST" });
-  assert.equal(refused.status, 400);
-  const { code, message } = await refused.json();
-  assert.equal(code, "invalid_claims");
-  assert.match(message, /auth_time/);
-  assert.deepEqual(refused.headers.getSetCookie(), []);
+  await assertLoginRefused(app, pad + 1, /auth_time/);
   // Without refresh nothing is added later: a cookie up to the 4096 bytes browsers keep.
   const still = new Hono();
   still.use(mw.sessionTokens(tokens, { refresh: false }));
@@ -256,12 +262,7 @@ test("sessionTokens: a login keeps room for what a refresh adds within the token
   assert.equal(typeof tokens.refresh(await ok.text(), { now: now + 60 }), "string");
   // One more byte signs (it is under maxTokenBytes) but would never be refreshed: refused.
   tokens.sign({ sub: "a", pad: "x".repeat(pad + 1) });
-  const refused = await app.request(`/login?pad=${pad + 1}`, { method: "POST" });
-  assert.equal(refused.status, 400);
-  const { code, message } = await refused.json();
-  assert.equal(code, "invalid_claims");
-  assert.match(message, /maxTokenBytes/);
-  assert.deepEqual(refused.headers.getSetCookie(), []);
+  await assertLoginRefused(app, pad + 1, /maxTokenBytes/);
 });
 
 test("sessionTokens: minIssuedAt (async) refuses tokens issued before a logout everywhere", async () => {
