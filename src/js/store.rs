@@ -830,7 +830,13 @@ fn to_js(value: &Value) -> Result<JsValue, JsValue> {
 
 fn from_js(value: &JsValue) -> Result<Value, JsValue> {
     let json = json_or_invalid(value, "the value has no JSON form")?;
-    serde_json::from_str(&json).map_err(|e| js_error(Error::InvalidClaims(e.to_string())))
+    // `JSON.stringify` writes valid JSON: what the reader refuses is nesting past its limit or
+    // an escaped lone surrogate, text no store value can hold.
+    serde_json::from_str(&json).map_err(|e| {
+        js_error(Error::InvalidClaims(format!(
+            "the value nests arrays and objects 128 deep or more, or holds a lone surrogate ({e})"
+        )))
+    })
 }
 
 #[wasm_bindgen]

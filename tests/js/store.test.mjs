@@ -160,6 +160,23 @@ test("a data name is a string of well-formed text: a lone surrogate is refused b
   assert.deepEqual(s.data, { "k\uFFFD": "replacement" });
 });
 
+test("a value no store value can hold is refused with why: by set and data = for a lone surrogate or 128 levels, by commit for data nested past 127", async () => {
+  const store = new SessionStore({ keys, kv: memoryKv() });
+  const nested = (levels) => { let v = 1; for (let i = 0; i < levels; i++) v = [v]; return v; };
+  const why = /nests arrays and objects 128 deep or more, or holds a lone surrogate/;
+  const s = await store.load(undefined, { now: NOW });
+  for (const value of ["a\uD800", { "\uDC00": 1 }, nested(128)]) {
+    assert.throws(() => s.set("x", value), (e) => e.code === "invalid_claims" && why.test(e.message));
+    assert.throws(() => { s.data = { x: value }; }, (e) => e.code === "invalid_claims" && why.test(e.message));
+  }
+  // 127 levels in a value are 128 with the data object: taken by set, refused by commit, which
+  // writes nothing a load could not read back.
+  s.set("x", nested(127));
+  assert.equal(await rejection(() => store.commit(s, { now: NOW })), "invalid_claims");
+  s.set("x", nested(126));
+  assert.equal(await store.commit(s, { now: NOW }), "created");
+});
+
 test("an idle timeout given alone moves the defaults it would break, as at the gateway", async () => {
   // idleTimeoutSeconds: 60 alone was refused for touchIntervalSeconds (default 60, which must be
   // under it), and 100000 alone for absoluteTimeoutSeconds (default 86400): options never given.
