@@ -133,6 +133,22 @@ pub mod names {
     /// With `DBSC`: the bound cookie's name (default `__Host-session-bound`).
     pub const DBSC_COOKIE: &str = "DBSC_COOKIE";
 
+    /// The settings whose values the gateway shows: to every visitor (cookie names, the URL
+    /// parameter, a session JWT's `iss` and `aud`) or to origins (the assertions' `iss`, the
+    /// probes' path, the header read).
+    pub const PUBLIC: [&str; 10] = [
+        AFFINITY_COOKIE,
+        SESSION_COOKIE,
+        STORE_COOKIE,
+        DBSC_COOKIE,
+        AFFINITY_PARAM,
+        AFFINITY_HEADER,
+        SESSION_JWT_ISSUER,
+        SESSION_JWT_AUDIENCE,
+        ORIGIN_ASSERTION_ISSUER,
+        HEALTH_PATH,
+    ];
+
     /// Every setting the gateway reads, for the worker to collect from its environment.
     pub const ALL: [&str; 44] = [
         ORIGINS,
@@ -426,14 +442,15 @@ impl GatewayConfig {
         let assertion_keys = assertion.as_ref().map_or(&[][..], |a| &a.keys[..]);
         // Whether `text` is a signing secret, or an assertion key's private `d`: compared as
         // the bytes it decodes to, so that no other spelling the keys accept (padded, as
-        // `openssl rand -base64 32` prints it, or in the standard alphabet) passes.
+        // `openssl rand -base64 32` prints it, or in the standard alphabet) passes; or holds
+        // one as it is written (a cookie name `__Host-<secret>`).
         let signing_secret = |text: &str| {
             let bytes = |text: &str| Secret::from_base64(text).ok().map(|s| s.expose().to_vec());
             let presented = bytes(text);
             (tokens.config.keys.iter().map(|k| &k.secret))
                 .chain([&affinity.config.secret])
                 .chain(&affinity.config.previous_secrets)
-                .any(|s| s.trim() == text || (presented.is_some() && bytes(s) == presented))
+                .any(|s| text.contains(s.trim()) || (presented.is_some() && bytes(s) == presented))
                 || (assertion_keys.iter())
                     .any(|k| presented.as_deref() == Some(&k.private_bytes()[..]))
         };
@@ -468,6 +485,18 @@ impl GatewayConfig {
             return Err(ConfigError::new(
                 SESSION_KEYS,
                 "a key id (or ORIGIN_ASSERTION_KEY kid) is a secret: ids are public",
+            ));
+        }
+        // So is each name and claim below: every visitor sees them (a cookie's name, the URL
+        // parameter, a session JWT's `iss` and `aud`), or an origin's logs do.
+        if let Some(setting) = PUBLIC
+            .into_iter()
+            .find(|name| var(name).is_some_and(|v| signing_secret(&v) || operator_token == Some(v)))
+        {
+            return Err(ConfigError::new(
+                setting,
+                "is a secret (of SESSION_KEYS, AFFINITY_SECRET, AFFINITY_PREVIOUS_SECRETS, \
+                 ORIGIN_ASSERTION_KEY or OPERATOR_TOKEN): its value is public",
             ));
         }
         let directive_nonce = match var(DIRECTIVE_NONCE).as_deref() {
@@ -2815,6 +2844,55 @@ mod tests {
             vars.push((OPERATOR_TOKEN, token.as_str()));
             let err = parse(&vars).unwrap_err();
             assert_eq!(err.setting, OPERATOR_TOKEN, "{vars:?}: {err}");
+        }
+    }
+
+    /// Cookie names, the URL parameter and the claims every visitor sees, and what origins see
+    /// (the assertions' issuer, the probes' path, the routing header): a signing secret pasted
+    /// there, or the operator token, is refused naming the setting, never published. It was
+    /// taken: the secret went out as the name of every visitor's cookie.
+    #[test]
+    fn no_public_value_is_a_secret() {
+        let session = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let token = "operator-token-0123456789";
+        let host = format!("__Host-{session}");
+        let (path, url) = (format!("/{session}"), format!("https://{session}.example"));
+        let padded = format!("{session}==");
+        let jwt = [
+            (SESSION_FORMAT, "jwt"),
+            (SESSION_JWT_ISSUER, "https://app.example"),
+        ];
+        let contexts = [
+            (AFFINITY_COOKIE, session, vec![]),
+            (AFFINITY_COOKIE, &host, vec![]),
+            (AFFINITY_COOKIE, AFFINITY, vec![(AFFINITY_SECRET, AFFINITY)]),
+            (SESSION_COOKIE, session, vec![]),
+            (SESSION_COOKIE, token, vec![(OPERATOR_TOKEN, token)]),
+            (STORE_COOKIE, session, vec![(STORE, "kv")]),
+            (DBSC_COOKIE, &host, vec![(DBSC, "on")]),
+            (AFFINITY_PARAM, session, vec![(AFFINITY_MODE, "url")]),
+            (
+                AFFINITY_HEADER,
+                session,
+                vec![(AFFINITY_MODE, "header"), (AFFINITY_HEADER, "x-tenant")],
+            ),
+            (SESSION_JWT_ISSUER, &url, vec![jwt[0]]),
+            (SESSION_JWT_AUDIENCE, &padded, jwt.to_vec()),
+            (
+                ORIGIN_ASSERTION_ISSUER,
+                &url,
+                vec![(ORIGIN_ASSERTION, "EdDSA")],
+            ),
+            (HEALTH_PATH, &path, vec![]),
+        ];
+        for (setting, value, mut vars) in contexts {
+            let own = parse(&vars);
+            assert!(own.is_ok(), "{setting}: {own:?}");
+            vars.push((setting, value));
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.setting, setting, "{vars:?}: {err}");
+            assert!(err.to_string().contains("its value is public"), "{err}");
+            assert!(!err.to_string().contains(&session[4..20]), "{err}");
         }
     }
 
