@@ -38,13 +38,24 @@ export interface PrivateJwk {
   [member: string]: unknown;
 }
 
-export interface OriginAssertionsConfig {
+/** Options of `new OriginAssertions(...)`: `keys` or `privateKeys`, not both. */
+export type OriginAssertionsConfig = OriginAssertionsOptions & (
+  | {
+      /** Keys derived from these as the gateway derives them from SESSION_KEYS (the same `kid`s, `<id>-<alg>`; the first signs). */
+      keys: KeyConfig[];
+      privateKeys?: never;
+    }
+  | {
+      /** Explicit private keys, the signing one first, each `kid` once. */
+      privateKeys: PrivateJwk[];
+      keys?: never;
+    }
+);
+
+/** The options of `OriginAssertionsConfig` besides its keys. */
+export interface OriginAssertionsOptions {
   /** The signature algorithm: Ed25519 or ECDSA P-256 (WebCrypto). */
   alg: "EdDSA" | "ES256";
-  /** Keys derived from these as the gateway derives them from SESSION_KEYS (the same `kid`s, `<id>-<alg>`; the first signs). */
-  keys?: KeyConfig[];
-  /** Or explicit private keys, the signing one first, each `kid` once. */
-  privateKeys?: PrivateJwk[];
   /** The `iss` of the assertions: your public origin, `https://app.example`. */
   issuer: string;
   /** Lifetime of an assertion, seconds (1 to 300; default 300). */

@@ -29,9 +29,11 @@ const TS_TYPES: &'static str = r#"
 /** The part of a Workers KV namespace binding the store uses. */
 export interface KvNamespaceLike {
   get(key: string): Promise<string | null>;
-  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+  /** With `expirationTtl` (seconds from now), or `expiration` (seconds since the epoch) for a key written back as it was listed. */
+  put(key: string, value: string, options?: { expirationTtl?: number; expiration?: number }): Promise<void>;
   delete(key: string): Promise<void>;
-  list(options?: { prefix?: string; cursor?: string }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
+  /** Each key with its `expiration` (seconds since the epoch), as Workers KV lists them. */
+  list(options?: { prefix?: string; cursor?: string }): Promise<{ keys: { name: string; expiration?: number }[]; list_complete: boolean; cursor?: string }>;
 }
 
 /** The part of a Durable Object namespace binding the store uses. Its class must answer with `handleSessionObject`. */
@@ -50,14 +52,25 @@ export interface DurableObjectStorageLike {
   setAlarm(scheduledTimeMs: number): Promise<void>;
 }
 
-/** Options of `new SessionStore(...)`. Give `kv` or `durableObject`; with neither, sessions live in memory (tests). */
-export interface SessionStoreConfig {
+/** Options of `new SessionStore(...)`. Give `kv` or `durableObject`, not both; with neither, sessions live in memory (tests). */
+export type SessionStoreConfig = SessionStoreOptions & (
+  | {
+      /** Workers KV: eventually consistent (~60 s to other locations), last write wins, 1 write/s per key. Given as `undefined` or `null` (a misspelt binding): `invalid_config`. */
+      kv: KvNamespaceLike;
+      durableObject?: never;
+    }
+  | {
+      /** Durable Objects, one per session: strongly consistent, compare-and-set (`conflict`). */
+      durableObject: DurableObjectNamespaceLike;
+      kv?: never;
+    }
+  | { kv?: never; durableObject?: never }
+);
+
+/** The options of `SessionStoreConfig` besides its store. */
+export interface SessionStoreOptions {
   /** The keyring (as for `SessionTokens`): the first key signs the cookie and seals records, all keys open. */
   keys: KeyConfig[];
-  /** Workers KV: eventually consistent (~60 s to other locations), last write wins, 1 write/s per key. Given as `undefined` or `null` (a misspelt binding): `invalid_config`. */
-  kv?: KvNamespaceLike;
-  /** Durable Objects, one per session: strongly consistent, compare-and-set (`conflict`). */
-  durableObject?: DurableObjectNamespaceLike;
   /** A session ends this long after its last write (default 1800; 2 to 4294967295). */
   idleTimeoutSeconds?: number;
   /** A session ends this long after its creation (default 86400, or `idleTimeoutSeconds` if longer; at least that, at most 4294967295). */
@@ -108,6 +121,43 @@ export interface NowOptions {
 export interface UpdateOptions extends NowOptions {
   /** How many more times to start again on `conflict` (default 10). */
   retries?: number;
+}
+/** The methods of `SessionStore` declared here: `update` in both its forms, the cookie writers generic over the response they return. */
+export interface SessionStore {
+  /**
+   * Loads the session named by the cookie (as for `load`; or a new one), calls
+   * `change(session)` (and awaits it when it returns a promise), commits, and on `conflict`
+   * starts again (up to `retries` more times, default 10); a session another request ended
+   * meanwhile (a logout, a revocation, a login's new id) rejects with `conflict` at once,
+   * never a new session holding this change alone (its cookie would replace the login's).
+   * Resolves to the committed session
+   * (send its cookie: a change of its subject gives it a new id, as `commit` does). Options:
+   * `update(cookie, change, { retries, now })`; the older positional form
+   * `update(cookie, change, retries, { now })` still works (a `{ now }` after options is
+   * refused, `invalid_config`: it would not be read).
+   */
+  update(cookie: SessionCookieSource, change: (session: Session) => unknown, options?: UpdateOptions | null): Promise<Session>;
+  /** `update` in its older positional form: `retries`, then `{ now }`. */
+  update(cookie: SessionCookieSource, change: (session: Session) => unknown, retries: number | null | undefined, options?: NowOptions | null): Promise<Session>;
+  /**
+   * Appends the session's `Set-Cookie` to `response` when there is one to send (see
+   * `setCookie`), and then makes `response` private, so that no shared cache (a CDN) hands
+   * the cookie and the page to other visitors: its `no-store` or `private` stays; otherwise
+   * `public` and `s-maxage` give way to `private` and its other directives stay
+   * (`public, max-age=600` becomes `private, max-age=600`); the fields a CDN obeys in place of
+   * `Cache-Control` (`CDN-Cache-Control`, `Cloudflare-CDN-Cache-Control`,
+   * `Vercel-CDN-Cache-Control`, `Surrogate-Control`, `Edge-Control`) are removed. With no
+   * cookie to send (the client knows the session), `response` is left untouched: its
+   * caching is the app's (a page that shows the session says `private` itself). Returns
+   * `response`; headers that cannot change (a `fetch` response's) throw `invalid_config`.
+   */
+  applyCookies<R extends ResponseLike>(response: R, session: Session, options?: NowOptions | null): R;
+  /**
+   * Appends the `Set-Cookie` that deletes the session cookie to `response` (after
+   * `destroy`, at logout) and makes `response` private, as `applyCookies` does; returns
+   * `response`.
+   */
+  clearCookies<R extends ResponseLike>(response: R): R;
 }
 "#;
 
@@ -459,17 +509,9 @@ impl SessionStore {
         })
     }
 
-    /// Loads the session named by the cookie (as for `load`; or a new one), calls
-    /// `change(session)` (and awaits it when it returns a promise), commits, and on `conflict`
-    /// starts again (up to `retries` more times, default 10); a session another request ended
-    /// meanwhile (a logout, a revocation, a login's new id) rejects with `conflict` at once,
-    /// never a new session holding this change alone (its cookie would replace the login's).
-    /// Resolves to the committed session
-    /// (send its cookie: a change of its subject gives it a new id, as `commit` does). Options:
-    /// `update(cookie, change, { retries, now })`; the older positional form
-    /// `update(cookie, change, retries, { now })` still works (a `{ now }` after options is
-    /// refused, `invalid_config`: it would not be read).
-    #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
+    /// `store.update(cookie, change, options)`: declared for TypeScript, with its older
+    /// positional form, in `TS_TYPES` above (one signature would take both forms at once).
+    #[wasm_bindgen(skip_typescript)]
     pub fn update(
         &self,
         cookie: SessionCookieSource,
@@ -663,20 +705,12 @@ impl SessionStore {
         self.cookie.removal().map_err(js_error)
     }
 
-    /// Appends the session's `Set-Cookie` to `response` when there is one to send (see
-    /// `setCookie`), and then makes `response` private, so that no shared cache (a CDN) hands
-    /// the cookie and the page to other visitors: its `no-store` or `private` stays; otherwise
-    /// `public` and `s-maxage` give way to `private` and its other directives stay
-    /// (`public, max-age=600` becomes `private, max-age=600`); the fields a CDN obeys in place of
-    /// `Cache-Control` (`CDN-Cache-Control`, `Cloudflare-CDN-Cache-Control`,
-    /// `Vercel-CDN-Cache-Control`, `Surrogate-Control`, `Edge-Control`) are removed. With no
-    /// cookie to send (the client knows the session), `response` is left untouched: its
-    /// caching is the app's (a page that shows the session says `private` itself). Returns
-    /// `response`; headers that cannot change (a `fetch` response's) throw `invalid_config`.
-    #[wasm_bindgen(js_name = applyCookies, unchecked_return_type = "Response")]
+    /// `store.applyCookies(response, session)`: declared for TypeScript in `TS_TYPES` above
+    /// (generic over the response, a `ResponseLike`).
+    #[wasm_bindgen(js_name = applyCookies, skip_typescript)]
     pub fn apply_cookies(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "Response")] response: ResponseLike,
+        response: ResponseLike,
         session: &Session,
         options: Option<NowOptions>,
     ) -> Result<ResponseLike, JsValue> {
@@ -686,14 +720,9 @@ impl SessionStore {
         Ok(response)
     }
 
-    /// Appends the `Set-Cookie` that deletes the session cookie to `response` (after
-    /// `destroy`, at logout) and makes `response` private, as `applyCookies` does; returns
-    /// `response`.
-    #[wasm_bindgen(js_name = clearCookies, unchecked_return_type = "Response")]
-    pub fn clear_cookies(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Response")] response: ResponseLike,
-    ) -> Result<ResponseLike, JsValue> {
+    /// `store.clearCookies(response)`: declared for TypeScript in `TS_TYPES` above.
+    #[wasm_bindgen(js_name = clearCookies, skip_typescript)]
+    pub fn clear_cookies(&self, response: ResponseLike) -> Result<ResponseLike, JsValue> {
         send_cookie(&response, &self.clear_cookie()?)?;
         Ok(response)
     }

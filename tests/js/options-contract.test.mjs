@@ -71,7 +71,11 @@ function members(body) {
   });
 }
 
-/** Every `export interface` of a .d.ts text: name -> { members, extends }. */
+/**
+ * Every `export interface` of a .d.ts text: name -> { members, extends }; and every
+ * `export type X = Base & ( | { ... } | { ... } )` (options of which one of several members is
+ * given), whose members are those of its type literals.
+ */
 function interfaces(dts) {
   const text = uncommented(dts);
   const found = new Map();
@@ -79,6 +83,11 @@ function interfaces(dts) {
     const body = block(text, m.index + m[0].length - 1);
     const parents = m[2] ? split(m[2], ",").map((p) => p.replace(/<.*$/, "").trim()) : [];
     found.set(m[1], { members: members(body), extends: parents });
+  }
+  for (const m of text.matchAll(/export type (\w+) = (\w+) & \(/g)) {
+    const union = text.slice(m.index + m[0].length, text.indexOf(");", m.index));
+    const branches = split(union, "|").map((branch) => members(block(branch, branch.indexOf("{"))));
+    found.set(m[1], { members: [...new Set(branches.flat())], extends: [m[2]] });
   }
   return found;
 }
@@ -614,6 +623,10 @@ test("every options interface of the types has its contract here", () => {
     "SessionTokensVariables",
     "SessionStoreVariables",
     "AffinityVariables",
+    "SessionStore",
+    // Parts of SessionStoreConfig and OriginAssertionsConfig, whose contracts cover them.
+    "SessionStoreOptions",
+    "OriginAssertionsOptions",
   ]);
   for (const [where, found] of Object.entries(DTS)) {
     for (const name of found.keys()) {

@@ -10,7 +10,7 @@ import {
   type ErrorCode,
   type VerifiedClaims,
 } from "edge-session";
-import { SessionStore, type Session, type UpdateOptions } from "edge-session/store";
+import { SessionStore, type DurableObjectNamespaceLike, type KvNamespaceLike, type Session, type UpdateOptions } from "edge-session/store";
 import { OriginAssertions, SessionTokens as AssertionBuildTokens, type AssertionClaims } from "edge-session/assertion";
 import { DeviceBoundSessions, type DeviceRegistration } from "edge-session/dbsc";
 import { sessionTokens } from "edge-session/hono";
@@ -66,6 +66,18 @@ const backend: string = route.backend;
 void backend;
 
 const store = new SessionStore({ keys });
+declare const kv: KvNamespaceLike;
+declare const durableObject: DurableObjectNamespaceLike;
+void new SessionStore({ keys, kv, timeoutMs: 1000 });
+void new SessionStore({ keys, durableObject });
+// @ts-expect-error: kv or durableObject, not both (invalid_config)
+void new SessionStore({ keys, kv, durableObject });
+// A KV namespace binding as Workers types it is one: keys listed with their expiration.
+void kv.list().then((list) => {
+  const listed: { name: string; expiration?: number }[] = list.keys;
+  void listed;
+});
+void kv.put("k", "v", { expiration: 1_900_000_000 });
 async function stored(cookie: string | undefined): Promise<void> {
   const options: UpdateOptions = { retries: 2, now: 5 };
   const s: Session = await store.update(cookie, (session) => session.set("n", 1), options);
@@ -75,10 +87,18 @@ async function stored(cookie: string | undefined): Promise<void> {
   await store.update(cookie, (session) => (session.data = user)); // data typed by an interface
   // @ts-expect-error: retries is a number
   await store.update(cookie, () => {}, { retries: "2" });
+  // @ts-expect-error: a { now } after the options is refused (invalid_config): it goes in them
+  await store.update(cookie, () => {}, { retries: 2 }, { now: 6 });
   const c: string | undefined = s.cookie;
   void c;
   const response: Response = store.applyCookies(new Response("ok"), s);
   void response;
+  // Any response whose headers can change, returned as given.
+  const like = { headers: new Headers(), status: 200 };
+  const same: typeof like = store.clearCookies(store.applyCookies(like, s, { now: 5 }));
+  void same;
+  // @ts-expect-error: no headers to change
+  store.applyCookies({ status: 200 }, s);
 }
 void stored;
 
@@ -96,7 +116,11 @@ async function asserted(): Promise<void> {
   void assertions.sign({ audience: "https://origin.example", claims: user });
   // A key as WebCrypto exports it (its members optional in the types), plus a kid.
   const exported: JsonWebKey = { kty: "OKP", crv: "Ed25519", d: "x", x: "y" };
+  void new OriginAssertions({ alg: "EdDSA", issuer: "https://app.example", privateKeys: [{ ...exported, kid: "k1" }] });
+  // @ts-expect-error: keys or privateKeys, not both (invalid_config)
   void new OriginAssertions({ alg: "EdDSA", keys, issuer: "https://app.example", privateKeys: [{ ...exported, kid: "k1" }] });
+  // @ts-expect-error: keys or privateKeys are required (invalid_config)
+  void new OriginAssertions({ alg: "EdDSA", issuer: "https://app.example" });
   const aud: string = verified.aud;
   const kid: string = (await assertions.jwks()).keys[0].kid;
   void aud;
