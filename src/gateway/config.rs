@@ -1238,11 +1238,15 @@ fn number(
     }
 }
 
-/// serde's message about `ORIGINS` when it quotes no input (a string value) and no name longer
-/// than [`configured`] shows (`missing field \`url\``, `unknown field \`wieght\``); otherwise
-/// only where the JSON went wrong: serde quotes what it read (`invalid type: string
-/// "<secret>"`), and a secret may have been set under this name.
-fn origins_error(e: &serde_json::Error) -> String {
+/// serde's message about the shape of a JSON setting (`ORIGINS`, `SESSION_KEYS`) when it quotes
+/// no input (a string value) and no name longer than [`configured`] shows (`missing field
+/// \`url\``, `unknown field \`wieght\``); otherwise, and for JSON that is not valid, only where it
+/// went wrong: serde quotes what it read (`invalid type: string "<secret>"`), and a secret may
+/// be there or set under this name.
+fn json_error(e: &serde_json::Error) -> String {
+    if e.classify() != serde_json::error::Category::Data {
+        return json_shape(e);
+    }
     let text = e.to_string();
     // A `"`, or more than MAX_SHOWN_BYTES between two backticks.
     let (mut quoted, mut run) = (false, None::<usize>);
@@ -1271,7 +1275,7 @@ fn parse_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
             ORIGINS,
             format!(
                 "not a JSON list of {{\"id\", \"url\", \"weight\"}} objects: {}",
-                origins_error(&e)
+                json_error(&e)
             ),
         )
     })?;
@@ -1615,7 +1619,7 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
             SESSION_KEYS,
             format!(
                 "expected a JSON list of {{\"id\", \"secret\"}} objects: {}",
-                json_shape(&e)
+                json_error(&e)
             ),
         )
     })?;
@@ -2671,6 +2675,10 @@ mod tests {
             r#"[{"id":"a","url":"http://a.example","wieght":2}]"#,
         )]);
         assert!(typo.unwrap_err().message.contains("unknown field `wieght`"));
+        let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let extra = format!(r#"[{{"id":"k1","secret":"{secret}","current":true}}]"#);
+        let err = parse(&[(SESSION_KEYS, &extra)]).unwrap_err();
+        assert!(err.message.contains("unknown field `current`"), "{err}");
         let err = parse(&[(STORE, "Durable")]).unwrap_err();
         assert_eq!(err.message, r#""Durable" is not one of none, kv, durable"#);
     }
