@@ -109,7 +109,7 @@ export type SessionData = { [name: string]: unknown };
 /** What `commit` did: nothing, a touch (idle timeout extended), a write (with a new id, and a cookie to send, when the subject of a stored session changed), or the first write (send the cookie). */
 export type CommitResult = "unchanged" | "touched" | "written" | "created";
 
-/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, or data that is not an object), or, at `commit`, data nested more than 127 deep; `randomness_unavailable` when the runtime gives no `crypto.getRandomValues` for a new session id. */
+/** Codes of the store's errors, as `error.code` (besides those of the cookie: `bad_signature`, `expired`, `malformed`...); `invalid_claims` is a value `session.set` or `session.data` cannot keep (no JSON form, a lone surrogate, 128 levels deep, or data that is not an object), or, at `commit`, data nested more than 127 deep; `randomness_unavailable` when the runtime gives no `crypto.getRandomValues` for a new session id. */
 export type StoreErrorCode = "conflict" | "store_unavailable" | "too_large" | "invalid_config" | "invalid_claims" | "randomness_unavailable";
 
 export interface NowOptions {
@@ -122,6 +122,7 @@ export interface UpdateOptions extends NowOptions {
   /** How many more times to start again on `conflict` (default 10). */
   retries?: number;
 }
+
 /** The methods of `SessionStore` declared here: `update` in both its forms, the cookie writers generic over the response they return. */
 export interface SessionStore {
   /**
