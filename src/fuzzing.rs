@@ -51,7 +51,7 @@ pub fn url_param_values<'a>(url: &'a str, name: &'a str) -> Vec<&'a str> {
 
 /// `url` with the parameter `name` set to `value` (affinity URL mode).
 pub fn url_with_param(url: &str, name: &str, value: &str) -> String {
-    crate::affinity::url::with_param(url, name, value)
+    crate::affinity::url::with_param(url, name, value, crate::affinity::url::Written::Plain)
 }
 
 /// `url` without the parameter `name` under any spelling (affinity URL mode: what the origin

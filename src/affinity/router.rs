@@ -488,7 +488,9 @@ impl Affinity {
             let text = self.values.seal(&v);
             match self.mode {
                 Mode::Url => {
-                    route.url = request.url.map(|u| url::with_param(u, &self.param, &text));
+                    route.url = request
+                        .url
+                        .map(|u| url::with_param(u, &self.param, &text, url::Written::Plain));
                 }
                 _ => {
                     let end = v.issued_at.saturating_add(self.ttl);

@@ -4,9 +4,19 @@
 //! kept byte for byte. Parameter names are compared as written (the router only accepts names
 //! of unreserved characters, which never need percent-encoding).
 
+/// Where a URL is written, which tells where its fragment begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// As it is: a request's URL, a header's (`Location`).
+    Plain,
+    /// In an HTML attribute, as the gateway's rewriter sees it: a browser decodes its character
+    /// references first, so `&#39;` is a `'` (its `#` begins no fragment) and `&#35;` a `#`.
+    Html,
+}
+
 /// The values of every query parameter called `name`, in order (`a` alone counts as `a=`).
 pub(crate) fn param_values<'a>(url: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    let query = split(url).1.unwrap_or("");
+    let query = split(url, Written::Plain).1.unwrap_or("");
     query.split('&').filter_map(move |pair| {
         let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
         (n == name).then_some(v)
@@ -15,8 +25,8 @@ pub(crate) fn param_values<'a>(url: &'a str, name: &'a str) -> impl Iterator<Ite
 
 /// `url` with the parameter `name` set to `value`: in place of the first occurrence (others
 /// removed), else appended to the query; the fragment stays last.
-pub(crate) fn with_param(url: &str, name: &str, value: &str) -> String {
-    let (base, query, fragment) = split(url);
+pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -> String {
+    let (base, query, fragment) = split(url, written);
     let mut out = String::with_capacity(url.len() + name.len() + value.len() + 2);
     out.push_str(base);
     let mut wrote = false;
@@ -27,6 +37,10 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str) -> String {
             continue;
         }
         out.push(separator);
+        if separator == '?' && written == Written::Html && pair.starts_with('#') {
+            // The `&` of `?&#95;...` begins a character reference, not an empty pair.
+            out.push('&');
+        }
         separator = '&';
         if ours {
             out.push_str(name);
@@ -43,10 +57,7 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str) -> String {
         out.push('=');
         out.push_str(value);
     }
-    if let Some(fragment) = fragment {
-        out.push('#');
-        out.push_str(fragment);
-    }
+    out.push_str(fragment.unwrap_or_default());
     out
 }
 
@@ -57,7 +68,7 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str) -> String {
 // Used by the gateway, which needs `sealed`.
 #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
 pub(crate) fn without_param(url: &str, name: &str) -> String {
-    let (base, query, fragment) = split(url);
+    let (base, query, fragment) = split(url, Written::Plain);
     let Some(query) = query else {
         return url.to_owned();
     };
@@ -72,10 +83,7 @@ pub(crate) fn without_param(url: &str, name: &str) -> String {
         out.push('?');
         out.push_str(&kept.join("&"));
     }
-    if let Some(fragment) = fragment {
-        out.push('#');
-        out.push_str(fragment);
-    }
+    out.push_str(fragment.unwrap_or_default());
     out
 }
 
@@ -93,13 +101,20 @@ fn decoded_is(raw: &str, name: &str) -> bool {
 /// link, and anything a browser might read otherwise (backslashes, whitespace and control
 /// characters, user info, and a `&` before the query: the gateway's HTML rewriter sees attribute
 /// values as written, and the browser decodes `&sol;&sol;evil.example` or `https&colon;//` to
-/// another site): a link left alone never leaks the value.
+/// another site): a link left alone never leaks the value. The value goes before the fragment,
+/// found as [`Written`] says.
 // Used by the gateway, which needs `sealed`.
 #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
-pub(crate) fn rewrite_url(base: &str, url: &str, name: &str, value: &str) -> Option<String> {
+pub(crate) fn rewrite_url(
+    base: &str,
+    url: &str,
+    name: &str,
+    value: &str,
+    written: Written,
+) -> Option<String> {
     let before_query = url.split(['?', '#']).next().unwrap_or_default();
     if url.is_empty()
-        || url.starts_with('#')
+        || fragment_at(url, written) == Some(0)
         || url.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f)
         || before_query.contains('&')
     {
@@ -123,7 +138,7 @@ pub(crate) fn rewrite_url(base: &str, url: &str, name: &str, value: &str) -> Opt
     } else {
         true
     };
-    same.then(|| with_param(url, name, value))
+    same.then(|| with_param(url, name, value, written))
 }
 
 /// A URL's scheme and what follows its `:`, when it has one (`scheme:` before any `/ ? #`).
@@ -138,16 +153,63 @@ fn scheme_of(url: &str) -> Option<(&str, &str)> {
     .then_some((scheme, rest))
 }
 
-/// `(before the query, query, fragment)`, without their `?` and `#`.
-fn split(url: &str) -> (&str, Option<&str>, Option<&str>) {
-    let (rest, fragment) = match url.split_once('#') {
-        Some((rest, fragment)) => (rest, Some(fragment)),
+/// `(before the query, query, fragment)`: the query without its `?`, the fragment with what
+/// begins it (`#`, or in HTML a reference to it, `&#35;`).
+fn split(url: &str, written: Written) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, fragment) = match fragment_at(url, written) {
+        Some(at) => (url.get(..at).unwrap_or(url), url.get(at..)),
         None => (url, None),
     };
     match rest.split_once('?') {
         Some((base, query)) => (base, Some(query), fragment),
         None => (rest, None, fragment),
     }
+}
+
+/// Where the fragment of `url` begins, as a browser reads it: at its first `#`; in HTML, where a
+/// browser decodes character references first, at the first `#` that begins no numeric
+/// reference (`&#39;`, `&#x27;`), or at a reference to a `#` itself (`&#35;`, `&#x23;`, `&num;`).
+fn fragment_at(url: &str, written: Written) -> Option<usize> {
+    if written == Written::Plain {
+        return url.find('#');
+    }
+    // The `#` of the numeric reference last seen.
+    let mut referenced = None;
+    for (at, mark) in url.match_indices(['#', '&']) {
+        if mark == "#" {
+            if referenced != Some(at) {
+                return Some(at);
+            }
+            continue;
+        }
+        let rest = url.get(at + 1..).unwrap_or_default();
+        if rest.starts_with("num;") {
+            return Some(at);
+        }
+        let Some(number) = rest.strip_prefix('#') else {
+            continue;
+        };
+        let (digits, radix) = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16),
+            None => (number, 10),
+        };
+        let digits = digits
+            .split(|c: char| !c.is_digit(radix))
+            .next()
+            .unwrap_or_default();
+        // `&#` with no digits is text, and its `#` begins the fragment.
+        if digits.is_empty() {
+            continue;
+        }
+        let code = digits.chars().try_fold(0u32, |n, c| {
+            Some(n.saturating_mul(radix).saturating_add(c.to_digit(radix)?))
+        });
+        if code == Some(u32::from(b'#')) {
+            return Some(at);
+        }
+        referenced = Some(at + 1);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -187,7 +249,7 @@ mod tests {
     #[test]
     fn rewrites_same_site_links_only() {
         let base = "https://app.example/shop/cart?x=1";
-        let r = |url| rewrite_url(base, url, "_es", "V");
+        let r = |url| rewrite_url(base, url, "_es", "V", Written::Html);
         assert_eq!(r("/a").as_deref(), Some("/a?_es=V"));
         assert_eq!(r("b?q=1#top").as_deref(), Some("b?q=1&_es=V#top"));
         assert_eq!(r("../c").as_deref(), Some("../c?_es=V"));
@@ -230,15 +292,46 @@ mod tests {
             "&NewLine;//evil.example/x",
             "&#47;&#47;evil.example/x",
             "/a&quest;b",
+            "&num;top",
+            "&#35;top",
         ] {
             assert_eq!(r(never), None, "{never:?}");
         }
-        assert_eq!(rewrite_url("not a url", "/a", "_es", "V"), None);
+        // In HTML a numeric reference's `#` begins no fragment (templates write `'` as `&#39;`),
+        // and a reference to `#` does: the value goes before it, as before a `#`. It went
+        // after `&#39;`'s `#`, into what a browser reads as the fragment.
+        for (link, carrying) in [
+            (
+                "/search?q=O&#39;Brien&amp;page=2",
+                "/search?q=O&#39;Brien&amp;page=2&_es=V",
+            ),
+            ("/p?a=1&#38;b=2", "/p?a=1&#38;b=2&_es=V"),
+            ("/p?a=&#x27;b#top", "/p?a=&#x27;b&_es=V#top"),
+            ("/p?a=1&#35;top", "/p?a=1&_es=V&#35;top"),
+            ("/p?a=1&#X23;top", "/p?a=1&_es=V&#X23;top"),
+            ("/p?a=1&#0035top", "/p?a=1&_es=V&#0035top"),
+            ("/p?a=1&num;top", "/p?a=1&_es=V&num;top"),
+            ("/p?a=1&#;b#c", "/p?a=1&_es=V#;b#c"),
+            ("/p?a=1&#x;b", "/p?a=1&_es=V#x;b"),
+            ("/p?&#95;es=old", "/p?&#95;es=old&_es=V"),
+            ("/p?&&#95;a&&#95;b", "/p?&#95;a&#95;b&_es=V"),
+        ] {
+            assert_eq!(r(link).as_deref(), Some(carrying), "{link:?}");
+        }
+        // A URL written as it is (a `Location`) has its fragment at its first `#`.
+        assert_eq!(
+            rewrite_url(base, "/p?q=O&#39;x", "_es", "V", Written::Plain).as_deref(),
+            Some("/p?q=O&_es=V#39;x")
+        );
+        assert_eq!(
+            rewrite_url("not a url", "/a", "_es", "V", Written::Plain),
+            None
+        );
     }
 
     #[test]
     fn rewrites_in_place_or_appends() {
-        let w = |url| with_param(url, "_aff", "V");
+        let w = |url| with_param(url, "_aff", "V", Written::Plain);
         assert_eq!(w("https://x.test/p"), "https://x.test/p?_aff=V");
         assert_eq!(w("https://x.test/p?"), "https://x.test/p?_aff=V");
         assert_eq!(w("https://x.test/p?a=1"), "https://x.test/p?a=1&_aff=V");
@@ -263,7 +356,7 @@ mod proptests {
     proptest! {
         #[test]
         fn rewriting_sets_exactly_one_value(url in any::<String>()) {
-            let rewritten = with_param(&url, "_aff", "V");
+            let rewritten = with_param(&url, "_aff", "V", Written::Plain);
             prop_assert_eq!(param_values(&rewritten, "_aff").collect::<Vec<_>>(), ["V"]);
         }
 
@@ -284,17 +377,18 @@ mod proptests {
                 url.push_str(f);
             }
             let out = without_param(&url, "_es");
-            let query = split(&out).1.unwrap_or("");
+            let query = split(&out, Written::Plain).1.unwrap_or("");
             prop_assert!(query.split('&').all(|p| !decoded_is(p.split('=').next().unwrap_or(p), "_es")));
-            let others: Vec<&str> = split(&url).1.unwrap_or("").split('&')
+            let others: Vec<&str> = split(&url, Written::Plain).1.unwrap_or("").split('&')
                 .filter(|p| !decoded_is(p.split_once('=').map_or(*p, |(n, _)| n), "_es")).collect();
             let kept: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
             let others: Vec<&str> = others.into_iter().filter(|p| !p.is_empty()).collect();
             prop_assert_eq!(kept, others);
-            prop_assert_eq!(split(&out).2, fragment.as_deref());
+            let marked = fragment.map(|f| format!("#{f}"));
+            prop_assert_eq!(split(&out, Written::Plain).2, marked.as_deref());
             // Put back and taken out again: the same URL (a query left empty loses its `?`).
             prop_assume!(!ours.is_empty());
-            let again = with_param(&out, "_es", "V");
+            let again = with_param(&out, "_es", "V", Written::Plain);
             prop_assert_eq!(param_values(&again, "_es").collect::<Vec<_>>(), ["V"]);
             prop_assert_eq!(without_param(&again, "_es"), out.clone());
         }
@@ -303,15 +397,33 @@ mod proptests {
         fn other_hosts_never_get_the_value(host in "[a-z.]{1,12}", path in any::<String>()) {
             prop_assume!(host != "app.example");
             for url in [format!("https://{host}/{path}"), format!("//{host}/{path}")] {
-                prop_assert_eq!(rewrite_url("https://app.example/", &url, "_es", "V"), None);
+                prop_assert_eq!(rewrite_url("https://app.example/", &url, "_es", "V", Written::Html), None);
             }
         }
 
         #[test]
         fn rewriting_never_panics(base in any::<String>(), url in any::<String>()) {
-            if let Some(out) = rewrite_url(&base, &url, "_es", "V") {
+            if let Some(out) = rewrite_url(&base, &url, "_es", "V", Written::Plain) {
                 prop_assert_eq!(param_values(&out, "_es").collect::<Vec<_>>(), ["V"]);
             }
+            let _ = rewrite_url(&base, &url, "_es", "V", Written::Html);
+        }
+
+        #[test]
+        fn in_html_the_value_goes_before_the_fragment(
+            query in "[a-z0-9=&#;xX]{0,16}",
+            fragment in proptest::option::of("[a-z]{0,4}"),
+        ) {
+            let mut link = format!("/p?{query}");
+            if let Some(f) = &fragment {
+                link.push('#');
+                link.push_str(f);
+            }
+            let out = rewrite_url("https://app.example/", &link, "_es", "V", Written::Html);
+            let out = out.unwrap_or_default();
+            // Where a browser's fragment begins, found again in what was written.
+            let at = fragment_at(&out, Written::Html).unwrap_or(out.len());
+            prop_assert!(out.get(..at).unwrap_or_default().ends_with("_es=V"), "{link} -> {out}");
         }
     }
 }

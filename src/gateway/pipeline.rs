@@ -17,7 +17,8 @@ use super::operator::{self, Endpoint};
 use super::pages::Page;
 use super::session::{self, SessionCookie};
 use super::store;
-use crate::affinity::{url, Mode, RouteRequest};
+use crate::affinity::url::{self, Written};
+use crate::affinity::{Mode, RouteRequest};
 use crate::error::Error;
 use crate::time::UnixTime;
 
@@ -247,17 +248,25 @@ const REWRITTEN_DROP: [&str; 6] = [
 /// parses as XML: markup the rewriter (an HTML parser) reads as text, in a `<textarea>`,
 /// `<title>` or `<noscript>`, is elements there, and a `<base href>` or `<form>` there would
 /// take links or fields carrying the value elsewhere. Nor a charset workerd's `HTMLRewriter`
-/// refuses once the body is taken (UTF-16, ISO-2022-JP, an unknown label: the page was lost):
-/// such a page goes as it is, its links without the value.
+/// refuses once the body is taken (UTF-16, ISO-2022-JP, an unknown label: the page was lost),
+/// nor a content coding workerd does not decode (only `gzip` and `br`: `deflate` bytes would be
+/// rewritten compressed): such a page goes as it is, its links without the value.
 fn is_html(answer_headers: &[(String, String)]) -> bool {
     let Some(t) = headers::get(answer_headers, "content-type") else {
         return false;
     };
-    let t = t.trim_start().to_ascii_lowercase();
-    let Some(params) = t.strip_prefix("text/html") else {
+    let decoded = headers::get(answer_headers, "content-encoding").is_none_or(|coding| {
+        let coding = coding.trim();
+        ["identity", "gzip", "br"]
+            .iter()
+            .any(|c| coding.eq_ignore_ascii_case(c))
+    });
+    let t = t.to_ascii_lowercase();
+    let (essence, params) = t.split_once(';').unwrap_or((&t, ""));
+    if !decoded || essence.trim() != "text/html" {
         return false;
-    };
-    params.split(';').skip(1).all(|param| {
+    }
+    params.split(';').all(|param| {
         let (name, label) = param.split_once('=').unwrap_or((param, ""));
         name.trim() != "charset" || readable_charset(label.trim().trim_matches('"').trim())
     })
@@ -360,9 +369,11 @@ pub(crate) fn refresh_carrying(
     refresh: &str,
     name: &str,
     value: &str,
+    written: Written,
 ) -> Option<String> {
     let (head, target, tail) = refresh_url(refresh)?;
-    url::rewrite_url(base, target, name, value).map(|carrying| format!("{head}{carrying}{tail}"))
+    url::rewrite_url(base, target, name, value, written)
+        .map(|carrying| format!("{head}{carrying}{tail}"))
 }
 
 /// A `Content-Security-Policy` value without its `report-uri` and `report-to` directives.
@@ -1061,7 +1072,9 @@ impl Gateway {
                 .iter_mut()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
             {
-                if let Some(carrying) = url::rewrite_url(&base, value, param, carried) {
+                if let Some(carrying) =
+                    url::rewrite_url(&base, value, param, carried, Written::Plain)
+                {
                     *value = carrying;
                     carrying_location = true;
                 }
@@ -1071,7 +1084,9 @@ impl Gateway {
                 .iter_mut()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("refresh"))
             {
-                if let Some(carrying) = refresh_carrying(&base, value, param, carried) {
+                if let Some(carrying) =
+                    refresh_carrying(&base, value, param, carried, Written::Plain)
+                {
                     *value = carrying;
                     carrying_location = true;
                 }
@@ -2837,6 +2852,11 @@ mod tests {
             Some(("https://app.example/".to_owned(), "_es", value.as_str()))
         );
         assert!(html_rewrite(&a, "POST", 404, &typed(" Text/HTML")).is_some());
+        // The codings workerd decodes before the rewriter reads the page.
+        for coding in ["gzip", " BR", "identity"] {
+            let coded = h(&[("content-type", "text/html"), ("content-encoding", coding)]);
+            assert!(html_rewrite(&a, "GET", 200, &coded).is_some(), "{coding}");
+        }
         for readable in [
             "text/html;charset=\"Shift_JIS\"",
             "text/html; q=1; charset = windows-1252",
@@ -2859,6 +2879,24 @@ mod tests {
             ("GET", 200, typed("text/html; charset=x-unknown")),
             ("GET", 200, typed("application/json")),
             ("GET", 200, typed("text/plain")),
+            ("GET", 200, typed("text/htmlx")),
+            ("GET", 200, typed("text/html-fragment; charset=utf-8")),
+            (
+                "GET",
+                200,
+                h(&[
+                    ("content-type", "text/html"),
+                    ("content-encoding", "deflate"),
+                ]),
+            ),
+            (
+                "GET",
+                200,
+                h(&[
+                    ("content-type", "text/html"),
+                    ("content-encoding", "gzip, br"),
+                ]),
+            ),
             ("GET", 200, Vec::new()),
         ] {
             assert_eq!(

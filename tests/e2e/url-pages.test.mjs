@@ -4,7 +4,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
-import { createServer } from "node:http";
+import { createServer, request } from "node:http";
+import { deflateSync } from "node:zlib";
 import { gatewayOptions, startOrigins } from "./harness.mjs";
 
 let origin, mf;
@@ -78,6 +79,65 @@ test("markup the page's handlers never see keeps the value from other sites: an 
         '<a href="https://example.org/" ping="/track">x</a><iframe></iframe>&lt;base href="https://example.org/">',
     );
     assert.equal(second, '&lt;select>&lt;style>x&lt;/style>&lt;img src="https://example.org/s.png" referrerpolicy="unsafe-url">');
+  } finally {
+    await gw.dispose();
+    own.close();
+  }
+});
+
+test("links as HTML writes them, MathML the rewriter reads otherwise, a charset only the markup names, a deflated page: each rewritten as a browser reads it, or left as sent", async () => {
+  // Before: the `#` of `&#39;` was taken for the fragment's (the value went into what a browser
+  // reads as the fragment, the query cut there); an <img> a browser reads after a <style> in a
+  // MathML <mglyph> kept its referrer policy; a windows-1252 page named so by its <meta> alone
+  // had its rewritten links' other characters replaced; a deflated page was rewritten compressed.
+  const latin = Buffer.from('<!doctype html><meta charset="windows-1252"><a id="c" href="/caf\xe9?q=\xe9">caf\xe9</a>', "latin1");
+  const deflated = deflateSync('<!doctype html><a id="d" href="/next">next</a>', { level: 0 });
+  const pages = {
+    "/refs": [
+      { "content-type": "text/html; charset=utf-8" },
+      '<a id="q" href="/search?q=O&#39;Brien&amp;page=2">q</a><a id="h" href="/p?a=1&#35;top">h</a>' +
+        '<math><mi><mglyph><style><img src="https://example.org/m.png" referrerpolicy="unsafe-url"></style></mglyph></mi></math>' +
+        '<a id="after" href="/after">after</a>',
+    ],
+    "/latin": [{ "content-type": "text/html" }, latin],
+    "/deflated": [{ "content-type": "text/html", "content-encoding": "deflate" }, deflated],
+  };
+  const own = createServer((req, res) => {
+    const [headers, body] = pages[new URL(req.url, "http://o").pathname];
+    res.writeHead(200, headers);
+    res.end(body);
+  });
+  await new Promise((ok) => own.listen(0, "127.0.0.1", ok));
+  const gw = new Miniflare(gatewayOptions({ ORIGINS: JSON.stringify([{ id: "a", url: `http://127.0.0.1:${own.address().port}` }]), AFFINITY_MODE: "url" }));
+  try {
+    const base = await gw.ready;
+    // The page's bytes as a client that asks for no coding gets them.
+    const bytes = (path) =>
+      new Promise((ok, fail) =>
+        request(new URL(path, base), { headers: { accept: "text/html", "accept-encoding": "identity" } }, (res) => {
+          const parts = [];
+          res.on("data", (d) => parts.push(d));
+          res.on("end", () => ok({ status: res.statusCode, location: res.headers.location, body: Buffer.concat(parts) }));
+        })
+          .on("error", fail)
+          .end(),
+      );
+    const visit = async (path) => {
+      const arrival = await bytes(path);
+      assert.equal(arrival.status, 302, path);
+      const value = new URL(arrival.location, "https://app.example/").searchParams.get("_es");
+      return { value, ...(await bytes(`${path}?_es=${value}`)) };
+    };
+    const refs = await visit("/refs");
+    const text = refs.body.toString();
+    assert.ok(text.includes(`<a id="q" href="/search?q=O&#39;Brien&amp;page=2&_es=${refs.value}">`), text);
+    assert.ok(text.includes(`<a id="h" href="/p?a=1&_es=${refs.value}&#35;top">`), text);
+    assert.ok(!text.includes("unsafe-url") && !text.includes("m.png"), text);
+    assert.ok(text.includes(`<a id="after" href="/after?_es=${refs.value}">`), text);
+    const page = await visit("/latin");
+    assert.deepEqual(page.body, latin, page.body.toString("latin1"));
+    const coded = await visit("/deflated");
+    assert.deepEqual(coded.body, deflated);
   } finally {
     await gw.dispose();
     own.close();

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{js_sys, web_sys};
 
-use crate::affinity::url::rewrite_url;
+use crate::affinity::url::{rewrite_url, Written};
 use crate::gateway::pipeline::refresh_carrying;
 
 #[wasm_bindgen(inline_js = r#"
@@ -160,15 +160,42 @@ export function rewrite_html(response, decide, base, param, value) {
       t.replace(markup.replace(/<(?=(base|form)([\t\n\f\r />]|$))/gi, '&lt;'), { html: true });
     } };
   };
+  // MathML's <mglyph> and <malignmark> stay MathML in an <mi>, <mo>, <mn>, <ms> or <mtext>,
+  // where a browser reads a <style> as an element and an <img> after it as HTML, with its
+  // referrer policy; workerd's HTMLRewriter reads that <style> as text, which the handlers here
+  // never see. They go, with their content (MathML Core has neither).
+  const unread = { element(el) {
+    el.remove();
+  } };
   // The handlers that keep the value from other sites, in the page and in its <noscript>s.
   const guard = (rewriter) => rewriter
+    .on('mglyph', unread)
+    .on('malignmark', unread)
     .on('noscript', noscript())
     .on('iframe[srcdoc]', srcdoc)
     .on('a[ping]', pings)
     .on('area[ping]', pings)
     .on('[referrerpolicy]', policy('referrerpolicy'))
     .on('meta[name="referrer" i]', policy('content'));
+  // A charset that only the page's markup names, other than UTF-8 (`<meta charset="windows-1252">`
+  // and a Content-Type without one): the rewriter reads the page as UTF-8, and a link it
+  // rewrote would lose its other characters. After such a declaration no link carries the
+  // value, as after a <base href> to another site.
+  const named = /;\s*charset\s*=/i.test(response.headers.get('content-type') || '');
+  const UTF_8 = /^(utf-?8|unicode-1-1-utf-8|unicode11utf8|unicode20utf8|x-unicode20utf8)$/;
+  const charset = (label) => {
+    if (!named && !UTF_8.test(label.trim().replace(/^["']|["']$/g, '').trim().toLowerCase())) {
+      elsewhere = true;
+    }
+  };
   return guard(new HTMLRewriter())
+    .on('meta[charset]', { element(el) {
+      charset(el.getAttribute('charset'));
+    } })
+    .on('meta[http-equiv="content-type" i][content]', { element(el) {
+      const label = /charset\s*=\s*([^;]*)/i.exec(el.getAttribute('content'));
+      if (label !== null) charset(label[1]);
+    } })
     .on('base[href]', { element(el) {
       if (same(el.getAttribute('href')) != null) return;
       if (carried) el.remove();
@@ -213,9 +240,9 @@ thread_local! {
     static DECIDE: Decide = Closure::new(
         |base: String, url: String, param: String, value: String, refresh: bool| {
             if refresh {
-                refresh_carrying(&base, &url, &param, &value)
+                refresh_carrying(&base, &url, &param, &value, Written::Html)
             } else {
-                rewrite_url(&base, &url, &param, &value)
+                rewrite_url(&base, &url, &param, &value, Written::Html)
             }
         },
     );
