@@ -1173,7 +1173,7 @@ mod tests {
     fn documented_refusals() -> (String, String) {
         let doc = include_str!("../../docs/gateway.md");
         let list = doc
-            .split_once("Every refusal has its defined answer")
+            .split_once("Every refusal of a POST has its defined answer")
             .map(|(_, rest)| rest.replace('\n', " "))
             .expect("the DBSC section lists its refusals");
         let (_, registration) = list.split_once("Registration:").unwrap();

@@ -111,8 +111,9 @@ impl Page {
         Page::text(
             431,
             format!(
-                "431 Request Header Fields Too Large: the request's headers are over {max} bytes.\n\n\
-                 Clear this site's cookies and try again.\n"
+                "431 Request Header Fields Too Large: the request's headers and address are over \
+                 {max} bytes.\n\nClear this site's cookies, or follow a shorter link, and try \
+                 again.\n"
             ),
         )
     }
