@@ -54,11 +54,15 @@ function configure() {
     };
     tokens = new SessionTokens(config);
     sealed = new SealedTokens(config);
-    // The time slider reaches past the expiry of a token of this lifetime, but not past the
-    // latest `now` the library takes (10^11 s, the year 5138: a later one is refused as
-    // milliseconds); a token that outlives that is valid all along the slider.
-    const latest = LATEST_NOW - Math.floor(Date.now() / 1000);
-    $("offset").max = String(Math.min(latest, Math.max(7200, 2 * config.ttlSeconds)));
+    // The time slider reaches past the expiry of a token of this lifetime and leeway, but not
+    // past the latest `now` the library takes (10^11 s, the year 5138: a later one is refused as
+    // milliseconds); a token that outlives that is valid all along the slider. Back, it reaches
+    // before the leeway (not yet valid), on the slider's 30 s steps from its minimum, which
+    // keep 0 on them, and not before 1970.
+    const clock = Math.floor(Date.now() / 1000);
+    const { ttlSeconds: ttl, leewaySeconds: leeway } = config;
+    $("offset").max = String(Math.min(LATEST_NOW - clock, Math.max(7200, 2 * ttl, ttl + leeway + 600)));
+    $("offset").min = String(-30 * Math.floor(Math.min(clock, Math.max(120, leeway + 60)) / 30));
     // A lower maximum moves the slider back: its label follows, with no token to verify too.
     offsetSeconds();
     const ring = previous ? `: ${$("kid").value} signs, ${previous.id} still verifies` : "";
@@ -87,7 +91,8 @@ function rotate() {
   const shown = { id: $("kid").value, secret: $("secret").value };
   previous = isKey(shown) ? shown : null;
   const n = /\d+$/.exec(shown.id);
-  $("kid").value = n ? `${shown.id.slice(0, n.index)}${Number(n[0]) + 1}` : `${shown.id}2`;
+  // The number as digits (BigInt): a Number past 2^53 would come back the same, or as 1e+21.
+  $("kid").value = n ? `${shown.id.slice(0, n.index)}${BigInt(n[0]) + 1n}` : `${shown.id}2`;
   $("secret").value = newSecret();
   configure();
   if ($("verify-input").value.trim()) verify();
@@ -230,7 +235,9 @@ function simulate() {
       : "Untick a backend to take it down.";
     show(status, true, `${visitors} visitors routed`);
   } catch (e) {
-    // No backend up (no_backend): the table stays, to tick one again; the figures go.
+    // No backend up (no_backend): the table shows the backends given, none of them routed to,
+    // to tick one again (not an earlier routing's shares); the figures go.
+    render(backends, visitors, []);
     $("moved").textContent = "";
     show(status, false, describe(e));
   } finally {

@@ -284,6 +284,32 @@ test("rotating away from a key that is none (a bad secret, an empty id) leaves w
   await page.waitForSelector("body[data-ready=true]");
 });
 
+test("the slider reaches expired and not yet valid whatever the leeway, and rotation counts past 2^53 in the key id", async () => {
+  // Before, it reached 7200 s and -120 s whatever the leeway: with 4000 s of leeway a token of
+  // an hour never showed expired, and none showed not yet valid past 120 s of leeway.
+  await page.fill("#leeway", "4000");
+  await page.click("#sign");
+  await page.click("[data-verify=compact]");
+  // On the slider's steps (from -4050): exp + leeway + 50 s, iat - leeway - 50 s.
+  for (const [offset, code] of [["7650", "expired"], ["-4050", "not_yet_valid"], ["0", "valid"]]) {
+    await page.fill("#offset", offset);
+    await page.dispatchEvent("#offset", "input");
+    assert.equal((await text("#verify-result")).split(/[:\n]/)[0], code, `at ${offset} s`);
+  }
+  await page.fill("#leeway", "30");
+  assert.equal(await page.getAttribute("#offset", "min"), "-120");
+  // The id's number as digits: a Number came back the same past 2^53 (two keys of one id), or
+  // as 1.1111111111111111e+21 (no id at all).
+  for (const [id, next] of [["k9007199254740992", "k9007199254740993"], [`k${"1".repeat(22)}`, `k${"1".repeat(21)}2`]]) {
+    await page.fill("#kid", id);
+    await page.click("#rotate");
+    assert.equal(await page.inputValue("#kid"), next);
+    assert.match(await text("#config-status"), /^keys ready/, id);
+  }
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForSelector("body[data-ready=true]");
+});
+
 test("keys: an empty lifetime or leeway, or one the browser cannot read as a number, is refused, not read as 0", async () => {
   for (const [id, name, good] of [["ttl", "lifetime", "3600"], ["leeway", "leeway", "30"]]) {
     await page.fill(`#${id}`, "");
@@ -396,6 +422,18 @@ test("sticky sessions: every backend down is no_backend, and no figures of befor
   assert.match(await text("#simulate-status"), /^invalid_config:/);
   assert.equal(await page.$$eval("#shares tr", (rows) => rows.length), 0);
   assert.equal(await text("#moved"), "");
+  await page.fill("#backends", "a 1\nb 1\nc 1\nd 2");
+  await page.click("#simulate");
+  assert.equal(await text("#simulate-status"), "10000 visitors routed");
+  // Other backends, all down: the table shows them, none routed to, not the shares of before
+  // (it showed the backends of the last routing, one of them with 100%).
+  await page.uncheck("[data-backend=a]");
+  await page.fill("#backends", "a 1");
+  await page.click("#simulate");
+  assert.match(await text("#simulate-status"), /^no_backend:/);
+  const rows = await page.$$eval("#shares tr", (trs) => trs.slice(1).map((tr) => [...tr.cells].slice(0, 4).map((td) => td.textContent.trim())));
+  assert.deepEqual(rows, [["a", "1", "0.0%", "0.0%"]]);
+  await page.check("[data-backend=a]");
   await page.fill("#backends", "a 1\nb 1\nc 1\nd 2");
   await page.click("#simulate");
   assert.equal(await text("#simulate-status"), "10000 visitors routed");
