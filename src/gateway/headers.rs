@@ -162,13 +162,21 @@ pub fn is_reserved(name: &str, dbsc: bool) -> bool {
 /// // Nameless: browsers that keep it send it back as `__Host-session=x`.
 /// assert!(sets_reserved_cookie("=__Host-session=x; Path=/", &names));
 /// assert!(!sets_reserved_cookie("=theme=dark", &names) && !sets_reserved_cookie("=x", &names));
+/// // Without `=`: Safari and Firefox keep it as that name with an empty value.
+/// assert!(sets_reserved_cookie("__Host-session; Path=/; Secure; Max-Age=0", &names));
 /// ```
 pub fn sets_reserved_cookie(set_cookie: &str, names: &[&str]) -> bool {
     fn name(pair: &str) -> (&str, &str) {
         pair.split_once('=')
             .map_or(("", pair), |(n, v)| (n.trim(), v))
     }
-    let (named, value) = name(set_cookie.split(';').next().unwrap_or_default());
+    let pair = set_cookie.split(';').next().unwrap_or_default();
+    // A pair without `=` is a name with an empty value to some browsers (Safari, Firefox), a
+    // value without a name to others.
+    if !pair.contains('=') && is_gateway_cookie(pair.trim(), names) {
+        return true;
+    }
+    let (named, value) = name(pair);
     // A cookie without a name goes back as its value (`=session=x` as `session=x`) from the
     // browsers that keep one.
     let sent_as = if named.is_empty() && value.contains('=') {
@@ -193,9 +201,11 @@ pub fn is_gateway_cookie(name: &str, names: &[&str]) -> bool {
 /// A `Cookie` header for the origin: `header` without the gateway's own cookies (see
 /// [`is_gateway_cookie`]), `None` when nothing is left. A cookie's name is read as the gateway
 /// reads it (spaces and tabs around it trimmed, case kept) after a `;` and also after a `,`,
-/// the separator the runtime puts between two `Cookie` headers it joins. The other cookies stay
-/// byte for byte and in order (their values' commas included); a header without a cookie of
-/// the gateway's is kept as it came.
+/// the separator the runtime puts between two `Cookie` headers it joins. A cookie of the
+/// gateway's after a `;` goes up to the next `;`, as an origin's parser reads it: what follows a
+/// comma in its value (`x, __Host-csrf=evil`, which a sibling subdomain can set) is no cookie of
+/// its own. The other cookies stay byte for byte and in order (their values' commas included);
+/// a header without a cookie of the gateway's is kept as it came.
 ///
 /// ```
 /// use edge_session::gateway::headers::without_gateway_cookies;
@@ -205,6 +215,7 @@ pub fn is_gateway_cookie(name: &str, names: &[&str]) -> bool {
 /// assert_eq!(strip("a=1, __Host-affinity=x; b=\"2,3\"").as_deref(), Some("a=1; b=\"2,3\""));
 /// assert_eq!(strip("__Host-session=t;__Host-affinity=x"), None);
 /// assert_eq!(strip("__host-session=t").as_deref(), Some("__host-session=t"));
+/// assert_eq!(strip("a=1; __Host-session=x, __Host-csrf=evil; __Host-csrf=ok").as_deref(), Some("a=1; __Host-csrf=ok"));
 /// ```
 pub fn without_gateway_cookies(header: &str, names: &[&str]) -> Option<String> {
     const SPACE: [char; 2] = [' ', '\t'];
@@ -213,12 +224,17 @@ pub fn without_gateway_cookies(header: &str, names: &[&str]) -> Option<String> {
     // The separator before the piece at hand, and the one owed before the next piece kept:
     // `;` when any separator of the pieces skipped since the last one kept was a `;`.
     let (mut before, mut owed) = (None, None);
+    // Within the value of a cookie of the gateway's that began after a `;` (or first).
+    let mut within = false;
     for chunk in header.split_inclusive([';', ',']) {
         let piece = chunk.strip_suffix([';', ',']).unwrap_or(chunk);
         let sep = owed.filter(|&c| c == ';').or(before);
+        let after_comma = before == Some(',');
         let ours = piece
             .split_once('=')
             .is_some_and(|(name, _)| is_gateway_cookie(name.trim_matches(SPACE), names));
+        within = (within && after_comma) || (ours && !after_comma);
+        let ours = ours || within;
         removed |= ours;
         if ours || piece.trim_matches(SPACE).is_empty() {
             owed = sep;
@@ -965,13 +981,19 @@ mod tests {
             ("junk; __Host-session=y;; =x; b=2;", Some("junk; =x; b=2")),
             // The runtime joins several Cookie headers with `, `: a cookie of the gateway's
             // after a comma goes too, and the cookies around it stay apart.
-            (
-                "a=1; b=2, __Host-affinity=x; __Host-session=y, c=3",
-                Some("a=1; b=2; c=3"),
-            ),
+            ("a=1; b=2, __Host-affinity=x; c=3", Some("a=1; b=2; c=3")),
             ("a=1, __Host-session=y", Some("a=1")),
-            ("__Host-session=y, c=3", Some("c=3")),
             ("a=1; b=2, __Host-sid=s", Some("a=1; b=2")),
+            // After a `;`, one goes with what follows a comma up to the next `;`: in its value
+            // as an origin reads it, never a cookie of its own. A sibling subdomain may set
+            // `key=x, __Host-csrf=evil` under a name of the gateway's without `__Host-`: the
+            // origin read that `__Host-csrf` first, ahead of its own.
+            ("a=1; __Host-session=y, c=3; d=4", Some("a=1; d=4")),
+            (
+                "theme=dark; __Host-affinity=x, __Host-csrf=evil; __Host-csrf=real",
+                Some("theme=dark; __Host-csrf=real"),
+            ),
+            ("__Host-session=y, c=3", None),
         ] {
             assert_eq!(
                 without_gateway_cookies(header, &OURS).as_deref(),
@@ -1615,7 +1637,19 @@ mod proptests {
                 p.split_once('=')
                     .is_some_and(|(n, _)| names.contains(&n.trim_matches([' ', '\t'])))
             };
-            let expected: Vec<&str> = pieces(&header).into_iter().filter(|p| !ours(p)).collect();
+            // A cookie of the gateway's that begins a `;`-separated segment takes the segment
+            // (what follows a comma is in its value, to an origin's parser); after a comma it
+            // goes alone.
+            let expected: Vec<&str> = header
+                .split(';')
+                .flat_map(|segment| {
+                    let kept: Vec<&str> = segment.split(',').collect();
+                    let begun = kept.first().is_some_and(ours);
+                    kept.into_iter().filter(move |p| !begun && !ours(p))
+                })
+                .map(|p| p.trim_matches([' ', '\t']))
+                .filter(|p| !p.is_empty())
+                .collect();
             match without_gateway_cookies(&header, &names) {
                 None => prop_assert!(expected.is_empty(), "{header:?}"),
                 Some(out) => {

@@ -89,7 +89,7 @@ export interface SessionStoreOptions {
   cookieOptions?: Omit<CookieOptions, "maxAge">;
 }
 
-/** Where `load`, `find` and `update` take the session cookie from: its value, the request (or headers) carrying it, or the text of a Cookie header (`request.headers.get("cookie")`: a text with a `=`, which no value of the cookie has); of several cookies of its name, the first of the first four that names a live session. */
+/** Where `load`, `find` and `update` take the session cookie from: its value, the request (or headers) carrying it, or the text of a Cookie header (`request.headers.get("cookie")`: a text with a `=`, which no value of the cookie has; a header holding nothing but a nameless cookie, which a sibling subdomain can set, would read as a value: pass the request or its headers where you can); of several cookies of its name, the first of the first four that names a live session. */
 export type SessionCookieSource = string | Request | Headers | { headers: { get(name: string): string | null } } | null | undefined;
 
 /** A response whose headers can change (not one returned by `fetch`, whose headers are immutable): `applyCookies` and `clearCookies` append the `Set-Cookie` and make it private. */
