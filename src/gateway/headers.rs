@@ -201,11 +201,12 @@ pub fn is_gateway_cookie(name: &str, names: &[&str]) -> bool {
 /// A `Cookie` header for the origin: `header` without the gateway's own cookies (see
 /// [`is_gateway_cookie`]), `None` when nothing is left. A cookie's name is read as the gateway
 /// reads it (spaces and tabs around it trimmed, case kept) after a `;` and also after a `,`,
-/// the separator the runtime puts between two `Cookie` headers it joins. A cookie of the
-/// gateway's after a `;` goes up to the next `;`, as an origin's parser reads it: what follows a
-/// comma in its value (`x, __Host-csrf=evil`, which a sibling subdomain can set) is no cookie of
-/// its own. The other cookies stay byte for byte and in order (their values' commas included);
-/// a header without a cookie of the gateway's is kept as it came.
+/// the separator the runtime puts between two `Cookie` headers it joins. One whose name a
+/// sibling subdomain can set (without the `__Host-` prefix: DBSC's `__Secure-` key cookie, a
+/// configured name) after a `;` goes up to the next `;`, as an origin's parser reads it: what
+/// follows a comma in its value (`x, __Host-csrf=evil`) is no cookie of its own. The other
+/// cookies stay byte for byte and in order (their values' commas included); a header without a
+/// cookie of the gateway's is kept as it came.
 ///
 /// ```
 /// use edge_session::gateway::headers::without_gateway_cookies;
@@ -215,7 +216,9 @@ pub fn is_gateway_cookie(name: &str, names: &[&str]) -> bool {
 /// assert_eq!(strip("a=1, __Host-affinity=x; b=\"2,3\"").as_deref(), Some("a=1; b=\"2,3\""));
 /// assert_eq!(strip("__Host-session=t;__Host-affinity=x"), None);
 /// assert_eq!(strip("__host-session=t").as_deref(), Some("__host-session=t"));
-/// assert_eq!(strip("a=1; __Host-session=x, __Host-csrf=evil; __Host-csrf=ok").as_deref(), Some("a=1; __Host-csrf=ok"));
+/// let key = ["__Secure-session-key"];
+/// let planted = "a=1; __Secure-session-key=x, __Host-csrf=evil; __Host-csrf=ok";
+/// assert_eq!(without_gateway_cookies(planted, &key).as_deref(), Some("a=1; __Host-csrf=ok"));
 /// ```
 pub fn without_gateway_cookies(header: &str, names: &[&str]) -> Option<String> {
     const SPACE: [char; 2] = [' ', '\t'];
@@ -224,16 +227,21 @@ pub fn without_gateway_cookies(header: &str, names: &[&str]) -> Option<String> {
     // The separator before the piece at hand, and the one owed before the next piece kept:
     // `;` when any separator of the pieces skipped since the last one kept was a `;`.
     let (mut before, mut owed) = (None, None);
-    // Within the value of a cookie of the gateway's that began after a `;` (or first).
+    // Within the value of a cookie of the gateway's that began after a `;` (or first) under a
+    // name a sibling subdomain can set. A `__Host-` cookie's value has no comma (the gateway's
+    // are base64url, and only the host sets one): a comma after it is the runtime's, between
+    // two Cookie headers.
     let mut within = false;
     for chunk in header.split_inclusive([';', ',']) {
         let piece = chunk.strip_suffix([';', ',']).unwrap_or(chunk);
         let sep = owed.filter(|&c| c == ';').or(before);
         let after_comma = before == Some(',');
-        let ours = piece
+        let name = piece
             .split_once('=')
-            .is_some_and(|(name, _)| is_gateway_cookie(name.trim_matches(SPACE), names));
-        within = (within && after_comma) || (ours && !after_comma);
+            .map(|(name, _)| name.trim_matches(SPACE));
+        let ours = name.is_some_and(|name| is_gateway_cookie(name, names));
+        let settable = name.is_some_and(|name| !name.starts_with("__Host-"));
+        within = (within && after_comma) || (ours && settable && !after_comma);
         let ours = ours || within;
         removed |= ours;
         if ours || piece.trim_matches(SPACE).is_empty() {
@@ -981,19 +989,23 @@ mod tests {
             ("junk; __Host-session=y;; =x; b=2;", Some("junk; =x; b=2")),
             // The runtime joins several Cookie headers with `, `: a cookie of the gateway's
             // after a comma goes too, and the cookies around it stay apart.
-            ("a=1; b=2, __Host-affinity=x; c=3", Some("a=1; b=2; c=3")),
-            ("a=1, __Host-session=y", Some("a=1")),
-            ("a=1; b=2, __Host-sid=s", Some("a=1; b=2")),
-            // After a `;`, one goes with what follows a comma up to the next `;`: in its value
-            // as an origin reads it, never a cookie of its own. A sibling subdomain may set
-            // `key=x, __Host-csrf=evil` under a name of the gateway's without `__Host-`: the
-            // origin read that `__Host-csrf` first, ahead of its own.
-            ("a=1; __Host-session=y, c=3; d=4", Some("a=1; d=4")),
             (
-                "theme=dark; __Host-affinity=x, __Host-csrf=evil; __Host-csrf=real",
+                "a=1; b=2, __Host-affinity=x; __Host-session=y, c=3",
+                Some("a=1; b=2; c=3"),
+            ),
+            ("a=1, __Host-session=y", Some("a=1")),
+            ("__Host-session=y, c=3", Some("c=3")),
+            ("a=1; b=2, __Host-sid=s", Some("a=1; b=2")),
+            // One whose name a sibling subdomain can set (no `__Host-`) goes, after a `;`, with
+            // what follows a comma up to the next `;`: in its value as an origin reads it. The
+            // sibling's `__Secure-session-key=x, __Host-csrf=evil` gave the origin that
+            // `__Host-csrf` ahead of its own.
+            (
+                "theme=dark; __Secure-session-key=x, __Host-csrf=evil; __Host-csrf=real",
                 Some("theme=dark; __Host-csrf=real"),
             ),
-            ("__Host-session=y, c=3", None),
+            ("__Secure-session-key=x, c=3, d=4; e=5", Some("e=5")),
+            ("a=1, __Secure-session-key=x, c=3", Some("a=1, c=3")),
         ] {
             assert_eq!(
                 without_gateway_cookies(header, &OURS).as_deref(),
@@ -1619,7 +1631,7 @@ mod proptests {
         fn only_the_gateways_cookies_are_taken_out(
             parts in proptest::collection::vec(
                 (
-                    "__Host-session|__Host-affinity|__host-session|__Host-sessions|theme|[a-z_=-]{0,3}",
+                    "__Host-session|__Host-affinity|__Secure-key|__host-session|__Host-sessions|theme|[a-z_=-]{0,3}",
                     "[ \t]{0,2}",
                     prop_oneof![Just("=".to_owned()), Just(String::new())],
                     "[^;,]{0,6}",
@@ -1628,7 +1640,7 @@ mod proptests {
                 0..10,
             ),
         ) {
-            let names = ["__Host-session", "__Host-affinity"];
+            let names = ["__Host-session", "__Host-affinity", "__Secure-key"];
             let header: String = parts
                 .iter()
                 .map(|(name, space, eq, value, sep)| format!("{space}{name}{space}{eq}{value}{sep}"))
@@ -1637,14 +1649,15 @@ mod proptests {
                 p.split_once('=')
                     .is_some_and(|(n, _)| names.contains(&n.trim_matches([' ', '\t'])))
             };
-            // A cookie of the gateway's that begins a `;`-separated segment takes the segment
-            // (what follows a comma is in its value, to an origin's parser); after a comma it
-            // goes alone.
+            // A cookie of the gateway's whose name a sibling can set (no `__Host-`) that begins
+            // a `;`-separated segment takes the segment (what follows a comma is in its value,
+            // to an origin's parser); otherwise each goes alone.
+            let settable = |p: &&str| ours(p) && !p.trim_matches([' ', '\t']).starts_with("__Host-");
             let expected: Vec<&str> = header
                 .split(';')
                 .flat_map(|segment| {
                     let kept: Vec<&str> = segment.split(',').collect();
-                    let begun = kept.first().is_some_and(ours);
+                    let begun = kept.first().is_some_and(settable);
                     kept.into_iter().filter(move |p| !begun && !ours(p))
                 })
                 .map(|p| p.trim_matches([' ', '\t']))
