@@ -475,12 +475,14 @@ impl GatewayConfig {
                 ));
             }
         }
+        // What the gateway shows is never one of its secrets, the operator token included.
+        let secret = |text: &str| signing_secret(text) || operator_token.as_deref() == Some(text);
         // A key id travels in every session cookie (a JWT's kid header), an ORIGIN_ASSERTION_KEY
-        // kid in the public /.well-known/jwks.json: never a secret.
+        // kid in the public /.well-known/jwks.json.
         let kids = assertion_keys.iter().map(AssertionKey::kid);
         if (tokens.config.keys.iter().map(|k| k.id.as_str()))
             .chain(kids)
-            .any(|id| signing_secret(id) || operator_token.as_deref() == Some(id))
+            .any(secret)
         {
             return Err(ConfigError::new(
                 SESSION_KEYS,
@@ -491,7 +493,7 @@ impl GatewayConfig {
         // parameter, a session JWT's `iss` and `aud`), or an origin's logs do.
         if let Some(setting) = PUBLIC
             .into_iter()
-            .find(|name| var(name).is_some_and(|v| signing_secret(&v) || operator_token == Some(v)))
+            .find(|name| var(name).is_some_and(|v| secret(&v)))
         {
             return Err(ConfigError::new(
                 setting,
