@@ -33,6 +33,7 @@ use super::pages::Page;
 use super::pipeline::Attempt;
 use crate::cookie::{self, MAX_PRESENTED};
 use crate::error::{Error, Quoted};
+use crate::store::session::Found;
 use crate::store::{rate_limited, Backend, Commit, Consistency, Session, Sessions};
 use crate::time::UnixTime;
 
@@ -80,6 +81,10 @@ pub struct Loaded {
     /// deploy that puts a new key first in `SESSION_KEYS` spreads, one the new version signed.
     /// It names no session here, but is not cleared (the new version reads it).
     pub unknown_key: bool,
+    /// Whether the session-id cookie names an id a login renewed less than a minute ago
+    /// ([`RENEWED_SECONDS`](crate::store::session::RENEWED_SECONDS)): not cleared, since the
+    /// client may hold the new id by now under the same name.
+    pub renewed: bool,
     /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
     pub subject: Option<String>,
     /// The request's device-bound session came without its bound cookie (DBSC `unbound`), and
@@ -166,12 +171,13 @@ pub async fn load<S: Backend>(
         .flat_map(|h| cookie::get_all_tokens(h, name))
         .take(MAX_PRESENTED + 1)
         .collect();
-    let mut unknown_key = false;
-    let session = match sessions.load_first(all.iter().copied(), now).await {
-        Ok(Some(session)) => Ok(session),
+    let (mut unknown_key, mut renewed) = (false, false);
+    let session = match sessions.find_first(all.iter().copied(), now).await {
+        Ok(Found::Live(session)) => Ok(*session),
         Err(e @ Error::StoreUnavailable(_)) => Err(e),
         other => {
             unknown_key = matches!(other, Err(Error::UnknownKey(_)));
+            renewed = matches!(other, Ok(Found::Renewed));
             sessions.new_session(now)
         }
     };
@@ -187,6 +193,7 @@ pub async fn load<S: Backend>(
         presented,
         several,
         unknown_key,
+        renewed,
         subject: None,
         held: false,
     }
@@ -583,11 +590,14 @@ pub async fn finish<S: Backend>(
             .ok(),
         // An id that names nothing is cleared, unless another was presented: the gateway's
         // own, which the removal would reach, may be that one, and live; nor one of a key this
-        // version does not know (the new version's, while a key rotation spreads).
+        // version does not know (the new version's, while a key rotation spreads); nor one a
+        // login renewed a moment ago (this request sent before its answer, which the client
+        // may have by now: the removal would end the new id).
         None if loaded.presented.is_some()
             && session.is_new()
             && !loaded.several
-            && !loaded.unknown_key =>
+            && !loaded.unknown_key
+            && !loaded.renewed =>
         {
             clear()
         }
@@ -736,8 +746,16 @@ pub(super) mod tests {
         assert!(out.set_cookie.is_some());
         assert_ne!(user, anon, "a login renews the session id");
         let none = directives(None, None, false);
-        // The old id names nothing now: the client is told to forget it.
+        // The old id names nothing now. For a minute it is not cleared: a request the browser
+        // sent before the login's answer, answered after it, would delete the new id's cookie
+        // (`Max-Age=0` of the name the new id has), and the data with it.
         let (h, out, _) = request(&s, anon.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({}));
+        assert_eq!(out.set_cookie, None);
+        let late = NOW + 1 + crate::store::session::RENEWED_SECONDS;
+        assert_eq!(request(&s, anon.as_deref(), &none, late).1.set_cookie, None);
+        // Then the client is told to forget it.
+        let (h, out, _) = request(&s, anon.as_deref(), &none, late + 1);
         assert_eq!(data_header(&h), json!({}));
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         // The data moved with the user, who can be revoked everywhere.
@@ -746,13 +764,13 @@ pub(super) mod tests {
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
         let (h, _, _) = request(&s, user.as_deref(), &none, NOW + 3);
         assert_eq!(data_header(&h), json!({}));
-        // Logout deletes and clears.
+        // Logout deletes and clears: the renewed id's marker is all the store holds.
         let again = cart(&s);
         let logout = directives(None, None, true);
         let (_, out, kept) = request(&s, again.as_deref(), &logout, NOW + 5);
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
-        assert_eq!(store.len(), 0);
+        assert_eq!(store.len(), 1);
     }
 
     /// `STORE_MAX_DATA_BYTES` lowered below a logged-in user's subject (a long `sub`): the
@@ -940,10 +958,10 @@ pub(super) mod tests {
         let (_, out, user) = request(&s, anon.as_deref(), &login, NOW + 1);
         assert!(out.warning.is_none(), "{out:?}");
         assert!(user.is_some() && user != anon);
-        // The old id claimed (compare-and-set), the new one written, the old one marked ended
-        // (compare-and-set) before its delete: one regeneration.
+        // The old id claimed (compare-and-set), the new one written, the old one made the
+        // renewed marker (compare-and-set): one regeneration.
         assert_eq!(store.writes() - writes, 3);
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.len(), 2);
         let none = directives(None, None, false);
         let (h, out, kept) = request(&s, user.as_deref(), &none, NOW + 2);
         assert_eq!((out.set_cookie, kept), (None, user));

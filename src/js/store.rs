@@ -559,7 +559,7 @@ impl SessionStore {
     }
 
     /// Gives the session a new id and cookie, moving its data (pending changes included) and
-    /// deleting the old id (at login and privilege changes: no session fixation; `commit` does
+    /// ending the old id (at login and privilege changes: no session fixation; `commit` does
     /// it by itself when a stored session's subject changed, and not again after this). Send
     /// `session.cookie` afterwards. What is set on the session while the promise is pending is
     /// kept, as a change for the next `commit`. Rejects with `conflict` when the session ended

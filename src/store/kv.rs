@@ -117,9 +117,8 @@ impl Backend for KvStore {
                     let _ = settle("KV put", put, self.timeout_ms).await;
                     return Err(e);
                 }
-                if !(live.is_null() || live.is_undefined()) {
-                    n += 1;
-                }
+                let held = live.as_string().map(|text| Entry::read(&text));
+                n += usize::from(held.is_some_and(|e| e.is_none_or(|e| e.holds_session())));
             }
             let complete = page
                 .list_complete()

@@ -176,7 +176,10 @@ impl Backend for MemoryStore {
             .remove(subject)
             .unwrap_or_default();
         let mut entries = self.inner.entries.borrow_mut();
-        Ok(keys.keys().filter(|k| entries.remove(*k).is_some()).count())
+        Ok(keys
+            .keys()
+            .filter(|k| entries.remove(*k).is_some_and(|e| e.holds_session()))
+            .count())
     }
 
     fn consistency(&self) -> Consistency {

@@ -81,6 +81,13 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Whether the entry holds a session: not one of the markers that
+    /// [`Sessions::regenerate`] leaves in place of a renewed id (they begin with `~`, which a
+    /// sealed record, base64url, never holds). A revocation counts only these.
+    pub(crate) fn holds_session(&self) -> bool {
+        !self.value.starts_with('~')
+    }
+
     /// The entry as the JSON text that the KV and Durable Object stores keep.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()

@@ -40,9 +40,47 @@ use crate::token::{SessionTokens, TokenConfig};
 /// The token purpose of the session-id cookie.
 pub const COOKIE_PURPOSE: &str = "sid";
 
-/// What a strongly consistent store holds, until it is deleted, for an id [`Sessions::regenerate`]
-/// renewed (never a sealed record, which is base64url): it loads as no session.
+/// What a strongly consistent store held, until it was deleted, for an id
+/// [`Sessions::regenerate`] renewed before [`RENEWED`] (never a sealed record, which is
+/// base64url): it loads as no session.
 const ENDED: &str = "~";
+
+/// What a store holds, for [`RENEWED_SECONDS`], in place of an id [`Sessions::regenerate`]
+/// renewed: it loads as no session, but [`Found::Renewed`], whose cookie the gateway does not
+/// clear. A request the browser sent before a login's answer, answered after it, would
+/// otherwise delete the cookie of the new id (a page's requests around a login).
+const RENEWED: &str = "~r";
+
+/// How long a renewed id is told from one that names nothing (KV's shortest time to live).
+pub const RENEWED_SECONDS: u64 = 60;
+
+/// What the session-id cookies of a request name (see [`Sessions::find_first`]).
+pub(crate) enum Found {
+    /// A live session.
+    Live(Box<Session>),
+    /// An id renewed less than [`RENEWED_SECONDS`] ago.
+    Renewed,
+    /// Nothing: unknown, ended, expired.
+    Nothing,
+}
+
+/// The [`RENEWED`] marker of an id, at `version`, from `now` on.
+fn renewed(version: u64, now: UnixTime) -> Entry {
+    Entry {
+        version,
+        value: RENEWED.into(),
+        expires: now.saturating_add(RENEWED_SECONDS),
+    }
+}
+
+impl Found {
+    fn session(self) -> Option<Session> {
+        match self {
+            Found::Live(session) => Some(*session),
+            Found::Renewed | Found::Nothing => None,
+        }
+    }
+}
 
 /// The longest subject a session is given: a user's id (the gateway's `sub` is at most 1024
 /// characters). A write that keeps the data a session holds counts its subject alone (see
@@ -305,25 +343,33 @@ impl<S: Backend> Sessions<S> {
     /// `malformed`...), a record that does not open (`bad_signature`, `malformed`,
     /// `unknown_key`) and a failing store (`store_unavailable`).
     pub async fn load(&self, cookie: &str, now: UnixTime) -> Result<Option<Session>> {
+        self.find(cookie, now).await.map(Found::session)
+    }
+
+    /// What `cookie` names: [`Sessions::load`], telling a renewed id from one that names nothing.
+    async fn find(&self, cookie: &str, now: UnixTime) -> Result<Found> {
         let verified = self.cookie.verify_detailed::<SidClaims>(cookie, now)?;
         let id: [u8; ID_BYTES] = b64_decode(&verified.claims.sid)?
             .try_into()
             .map_err(|_| Error::Malformed("session id length"))?;
         let key = self.store_key(&verified.key_id, &id)?;
         let Some(entry) = self.store.load(&key).await? else {
-            return Ok(None);
+            return Ok(Found::Nothing);
         };
-        if entry.value == ENDED {
-            return Ok(None);
+        if entry.value == RENEWED && now <= entry.expires {
+            return Ok(Found::Renewed);
+        }
+        if entry.value == ENDED || entry.value == RENEWED {
+            return Ok(Found::Nothing);
         }
         let record = self.records.open(&id, entry.version, &entry.value)?.record;
         if now > self.deadline(&record) {
             // Not deleted: the store forgets it by itself a second after its deadline, and a
             // delete compares nothing, so it could end the session another request renewed
             // since this read (on KV, a location's cached read up to a minute old).
-            return Ok(None);
+            return Ok(Found::Nothing);
         }
-        Ok(Some(Session {
+        Ok(Found::Live(Box::new(Session {
             id,
             key,
             stored: Some((record.data.clone(), record.subject.clone())),
@@ -332,7 +378,7 @@ impl<S: Backend> Sessions<S> {
             version: entry.version,
             token: cookie.to_owned(),
             fresh: false,
-        }))
+        })))
     }
 
     /// The session named by the first of `cookies` (a request's session-id cookies of one name,
@@ -348,21 +394,35 @@ impl<S: Backend> Sessions<S> {
         cookies: impl IntoIterator<Item = &'c str>,
         now: UnixTime,
     ) -> Result<Option<Session>> {
+        self.find_first(cookies, now).await.map(Found::session)
+    }
+
+    /// [`Sessions::load_first`], telling an id renewed ([`Found::Renewed`], of any of `cookies`
+    /// when none names a live session) from ids that name nothing.
+    pub(crate) async fn find_first<'c>(
+        &self,
+        cookies: impl IntoIterator<Item = &'c str>,
+        now: UnixTime,
+    ) -> Result<Found> {
         let mut refused = None;
-        let mut ended = false;
+        let mut ended = None;
         for cookie in cookies.into_iter().take(MAX_PRESENTED) {
-            match self.load(cookie, now).await {
-                Ok(Some(session)) => return Ok(Some(session)),
-                Ok(None) => ended = true,
+            match self.find(cookie, now).await {
+                Ok(Found::Live(session)) => return Ok(Found::Live(session)),
+                Ok(Found::Renewed) => ended = Some(Found::Renewed),
+                Ok(Found::Nothing) => {
+                    ended.get_or_insert(Found::Nothing);
+                }
                 Err(e @ Error::StoreUnavailable(_)) => return Err(e),
                 Err(e) => {
                     refused.get_or_insert(e);
                 }
             }
         }
-        match refused {
-            Some(e) if !ended => Err(e),
-            _ => Ok(None),
+        match (refused, ended) {
+            (_, Some(found)) => Ok(found),
+            (Some(e), None) => Err(e),
+            (None, None) => Ok(Found::Nothing),
         }
     }
 
@@ -401,7 +461,7 @@ impl<S: Backend> Sessions<S> {
     /// A stored session whose client knows its id, given another subject than it was loaded
     /// with (a login without [`Sessions::regenerate`], a switch to another user, a subject
     /// cleared), is regenerated ([`Commit::Written`]): a new id, the data and pending changes
-    /// moved, the old id deleted, the `conflict` of `regenerate` on a strongly consistent store.
+    /// moved, the old id ended, the `conflict` of `regenerate` on a strongly consistent store.
     /// Send [`Session::cookie`]. An id nobody knew yet (a new session, one regenerated in this
     /// request) is kept.
     pub async fn commit(&self, session: &mut Session, now: UnixTime) -> Result<Commit> {
@@ -559,8 +619,8 @@ impl<S: Backend> Sessions<S> {
     }
 
     /// Gives the session a new id (and cookie): its data, pending changes included, move to the
-    /// new id, and the old id is deleted, so a cookie known before (session fixation) is
-    /// worthless. The absolute timeout still counts from the session's creation, so renewing the
+    /// new id, and the old id is ended (for [`RENEWED_SECONDS`] a marker that loads as no
+    /// session), so a cookie known before (session fixation) is worthless. The absolute timeout still counts from the session's creation, so renewing the
     /// id (periodically, or at each change of privilege) never extends a session's life (a login
     /// near its end gets what is left). Call it at login and at any change of privilege. Send
     /// [`Session::cookie`]. On a strongly consistent store, a stored session ended (destroyed,
@@ -609,27 +669,28 @@ impl<S: Backend> Sessions<S> {
                     return Err(e);
                 }
             }
-            if let Some(claim) = &claim {
-                // Ended under the version claimed, by a compare-and-set: a request that wrote
-                // the old id since the claim (loaded after it) would otherwise lose its write to
-                // the delete below, and a logout or revocation of it since would come back under
-                // the new id. Then a `conflict`, and the new id, never given out, is deleted.
-                let ended = Entry {
-                    version: session.version + 1,
-                    value: ENDED.into(),
-                    expires: claim.expires,
-                };
+            // The old id becomes the `RENEWED` marker (one version on, on a strongly consistent
+            // store: past every version a request read).
+            let marker = renewed(session.version + 1, now);
+            if claim.is_some() {
+                // Under the version claimed, by a compare-and-set: a request that wrote the old
+                // id since the claim (loaded after it) would otherwise lose its write to the
+                // marker, and a logout or revocation of it since would come back under the new
+                // id. Then a `conflict`, and the new id, never given out, is deleted.
                 let ending = self
                     .store
-                    .save(&session.key, &ended, Some(session.version), now);
+                    .save(&session.key, &marker, Some(session.version), now);
                 if let Err(e) = ending.await {
                     let _ = self.store.delete(&key).await;
                     return Err(e);
                 }
-                // Only a clean-up now: the marker loads as no session, and expires by itself.
-                let _ = self.store.delete(&session.key).await;
             } else if session.version > 0 {
-                self.store.delete(&session.key).await?;
+                // Workers KV takes one write per second per key: a session written in the
+                // second before its login is deleted instead (its cookie may be cleared).
+                match self.store.save(&session.key, &marker, None, now).await {
+                    Err(e) if super::rate_limited(&e) => self.store.delete(&session.key).await?,
+                    done => done?,
+                }
             }
             session.stored = Some((record.data.clone(), record.subject.clone()));
             session.linked = record.subject.clone();
@@ -899,8 +960,9 @@ mod tests {
             load(&s, &planted, NOW + 2).is_none(),
             "the planted id works"
         );
-        assert!(block_on(store.load(&old_key)).unwrap().is_none());
-        assert_eq!(store.len(), 1);
+        let marker = block_on(store.load(&old_key)).unwrap().unwrap();
+        assert_eq!((marker.value.as_str(), marker.expires), (RENEWED, NOW + 61));
+        assert_eq!(store.len(), 2);
         let moved = load(&s, &renewed, NOW + 2).unwrap();
         assert_eq!(moved.get("cart"), Some(&json!(["book"])));
         assert_eq!(moved.get("role"), Some(&json!("admin")), "pending change");
@@ -940,7 +1002,11 @@ mod tests {
             assert_eq!(moved.get("cart"), Some(&json!(["book"])));
             cookie = renewed;
         }
-        assert_eq!(store.len(), 1);
+        assert_eq!(
+            store.len(),
+            4,
+            "the session and the markers of its three renewed ids"
+        );
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 0);
         assert_eq!(block_on(s.revoke_subject("bob")).unwrap(), 0);
         assert_eq!(block_on(s.revoke_subject("carol")).unwrap(), 1);
@@ -1050,7 +1116,7 @@ mod tests {
             (stored.subject(), stored.get("n")),
             (Some("carol"), Some(&json!(1)))
         );
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.len(), 2, "the session and the marker of bob's id");
     }
 
     /// The renewal at commit is `regenerate`'s: on this strongly consistent store, a session
@@ -1794,17 +1860,26 @@ mod tests {
         assert!(session.cookie().is_some());
     }
 
-    /// On KV (no compare-and-set, so no claim of the old id), `regenerate` deletes the old id:
-    /// the cookie known before names nothing, the new one the session.
+    /// On KV (no compare-and-set, so no claim of the old id), `regenerate` writes the renewed
+    /// marker over the old id (deletes it, within a second of its last write): the cookie known
+    /// before names nothing, the new one the session.
     #[test]
-    fn on_kv_regenerate_deletes_the_old_id() {
+    fn on_kv_regenerate_ends_the_old_id() {
         let kv = OneWritePerSecond::new(&MemoryStore::new());
         let s = sessions(&kv);
         let old = stored(&s, None);
         let mut session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
         block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
         assert!(block_on(s.load(&old, NOW + 2)).unwrap().is_none());
-        assert_eq!(kv.inner.len(), 1);
+        let found = block_on(s.find_first([old.as_str()], NOW + 2)).unwrap();
+        assert!(matches!(found, Found::Renewed));
+        assert_eq!(kv.inner.len(), 2);
+        // Written in the same second as the old id: deleted.
+        let again = stored(&s, None);
+        let mut session = block_on(s.load(&again, NOW)).unwrap().unwrap();
+        block_on(s.regenerate(&mut session, NOW)).unwrap();
+        let found = block_on(s.find_first([again.as_str()], NOW + 1)).unwrap();
+        assert!(matches!(found, Found::Nothing));
         let renewed = block_on(s.load(session.cookie().unwrap(), NOW + 2)).unwrap();
         assert_eq!(renewed.unwrap().get("cart"), Some(&json!(["book"])));
     }
@@ -1846,7 +1921,7 @@ mod tests {
         let old_key = session.store_key().to_owned();
         block_on(s.regenerate(&mut session, NOW + 1)).unwrap();
         let marker = block_on(store.load(&old_key)).unwrap().unwrap();
-        assert_eq!((marker.version, marker.value.as_str()), (3, ENDED));
+        assert_eq!((marker.version, marker.value.as_str()), (3, RENEWED));
         before.insert("n", json!(1));
         let e = block_on(s.commit(&mut before, NOW + 2)).unwrap_err();
         assert_eq!(e, Error::Conflict);

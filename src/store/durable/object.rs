@@ -75,9 +75,11 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             Ok(Reply::ok())
         }
         Op::Delete => {
-            let existed = storage.delete(ENTRY).await?;
+            // A session, not a renewed id's marker: what a revocation counts.
+            let held = load(storage).await?.is_some_and(|e| e.holds_session());
+            storage.delete(ENTRY).await?;
             Ok(Reply {
-                existed: Some(existed),
+                existed: Some(held),
                 ..Reply::ok()
             })
         }
@@ -266,6 +268,17 @@ mod tests {
         assert_eq!(op(&s, &Op::Delete).existed, Some(true));
         assert_eq!(op(&s, &Op::Delete).existed, Some(false));
         assert!(op(&s, &save(1, None)).ok);
+        // A renewed id's marker is no session: its delete counts none.
+        let marker = Entry {
+            value: "~r".into(),
+            ..entry(2)
+        };
+        let replaced = Op::Save {
+            entry: marker,
+            expected: Some(1),
+        };
+        assert!(op(&s, &replaced).ok);
+        assert_eq!(op(&s, &Op::Delete).existed, Some(false));
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub struct Reply {
     /// `load`: the entry, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<Entry>,
-    /// `delete`: whether there was an entry.
+    /// `delete`: whether there was a session (an entry, not a renewed id's marker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existed: Option<bool>,
     /// `links`: the linked session keys.
