@@ -497,7 +497,8 @@ pub fn from_origin(
 
 /// An origin's `Location` as the client must see it, or `None` to leave it as it is. An absolute
 /// URL on the origin's own base (`origin`, as configured: `http://10.0.0.1:8080` or
-/// `https://b.example/app`) moves to the public base (`public`: `https://app.example`), and so
+/// `https://b.example/app`) moves to the public base (`public`: `https://app.example`), written
+/// with `http://` or `https://` whichever the origin's is (its host and port as it got them), and so
 /// do a scheme-relative one (`//b.example/app/x`, on the public's scheme) and a path under the
 /// base's own path; anything else (another site, a relative reference) is left alone.
 ///
@@ -506,6 +507,7 @@ pub fn from_origin(
 /// let public = "https://app.example";
 /// assert_eq!(public_location("http://10.0.0.1:8080/login?next=%2F", "http://10.0.0.1:8080", public).as_deref(), Some("https://app.example/login?next=%2F"));
 /// assert_eq!(public_location("http://10.0.0.1:8080", "http://10.0.0.1:8080", public).as_deref(), Some("https://app.example/"));
+/// assert_eq!(public_location("https://10.0.0.1:8080/x", "http://10.0.0.1:8080", public).as_deref(), Some("https://app.example/x"));
 /// assert_eq!(public_location("/app/cart", "https://b.example/app", public).as_deref(), Some("/cart"));
 /// assert_eq!(public_location("https://b.example/application", "https://b.example/app", public), None);
 /// assert_eq!(public_location("https://elsewhere.example/x", "http://10.0.0.1:8080", public), None);
@@ -533,6 +535,9 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
         // The origin writes its address as fetch sent it (`Host`), which may not be as
         // ORIGINS does (`127.1`, `:80`): both as the URL parser reads them. A network-path
         // reference (`//b.example/x`) has the scheme of the page the client is on: the public's.
+        // Either scheme: an origin that believes the gateway's `x-forwarded-proto` but not its
+        // host (Django's `SECURE_PROXY_SSL_HEADER` alone) writes `https://` and its `Host`, one
+        // behind a load balancer that ends TLS `http://`.
         let (their_scheme, rest) = match location.strip_prefix("//") {
             Some(rest) => (split_url(public).0, rest),
             None => location.split_once("://")?,
@@ -540,8 +545,10 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (their_authority, rest) = rest.split_at_checked(end)?;
         let fetched = |a| super::config::fetched_authority(scheme, a);
-        let same = their_scheme.eq_ignore_ascii_case(scheme)
-            && fetched(their_authority) == fetched(authority);
+        let web = ["http", "https"]
+            .iter()
+            .any(|s| their_scheme.eq_ignore_ascii_case(s));
+        let same = web && fetched(their_authority) == fetched(authority);
         same.then_some(rest)?
     };
     let rest = after(on_origin, base_path, false)?;
@@ -1284,8 +1291,14 @@ mod tests {
                 Some("https://app.example/?q"),
             ),
             ("http://10.0.0.1:80801/x", "http://10.0.0.1:8080", None),
-            // A network-path reference takes the public page's scheme (RFC 3986 5.2): https.
-            ("//10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
+            // A network-path reference takes the public page's scheme (RFC 3986 5.2): https,
+            // on the origin's host and port, as an origin that trusts `x-forwarded-proto`
+            // writes it.
+            (
+                "//10.0.0.1:8080/x",
+                "http://10.0.0.1:8080",
+                Some("https://app.example/x"),
+            ),
             (
                 "//b.example/app/login?next=%2F",
                 "https://b.example/app",
@@ -1298,7 +1311,19 @@ mod tests {
             ),
             ("//b.example/application", "https://b.example/app", None),
             ("//elsewhere.example/app", "https://b.example/app", None),
-            ("https://10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
+            // The other scheme, the origin's host and port: an origin that trusts
+            // `x-forwarded-proto` (or one behind a TLS terminator) writing its own address.
+            (
+                "https://10.0.0.1:8080/x",
+                "http://10.0.0.1:8080",
+                Some("https://app.example/x"),
+            ),
+            (
+                "http://b.example/app/x",
+                "https://b.example/app",
+                Some("https://app.example/x"),
+            ),
+            ("ftp://10.0.0.1:8080/x", "http://10.0.0.1:8080", None),
             ("https://b.example/APP/x", "https://b.example/app", None),
             (
                 "https://b.example/app",

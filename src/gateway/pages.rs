@@ -62,8 +62,8 @@ impl Page {
         .with_retry_after(retry_after)
     }
 
-    /// 503: the chosen origin could not be reached and the request cannot be retried elsewhere
-    /// (it has a body, or is not idempotent, or failover is strict).
+    /// 503: the chosen origin is down or could not be reached, and the request (safe to send
+    /// again) cannot go elsewhere: failover is strict, or its other try failed too.
     pub fn origin_unavailable(retry_after: u64) -> Self {
         Page::text(
             503,
@@ -73,6 +73,20 @@ impl Page {
             ),
         )
         .with_retry_after(retry_after)
+    }
+
+    /// 502: the connection to the chosen origin failed, and the request cannot be tried
+    /// elsewhere (it has a body, or is not idempotent). The runtime tells no connection refused
+    /// from one lost once the request was sent ("Network connection lost."): the origin may
+    /// have acted on it, so, as after a timeout, the client is told to check before sending it
+    /// again, and no `Retry-After` invites it to.
+    pub fn origin_lost() -> Self {
+        Page::text(
+            502,
+            "502 Bad Gateway: the connection to the origin server for this request failed.\n\n\
+             It may have received the request: check before sending it again.\n"
+                .into(),
+        )
     }
 
     /// 504: the origin got the request but sent no answer within `ORIGIN_TIMEOUT_MS`, and the

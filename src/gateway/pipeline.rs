@@ -895,7 +895,10 @@ impl Gateway {
         if attempt.first && !req.has_body {
             self.health.failed(&attempt.origin, now);
         }
-        if attempt.retries_left == 0 || !req.retryable() {
+        if !req.retryable() {
+            return Retry::Respond(Page::origin_lost());
+        }
+        if attempt.retries_left == 0 {
             return Retry::Respond(self.give_up(now));
         }
         let target = self.origin_target(headers::split_url(req.url).2);
@@ -1032,6 +1035,13 @@ impl Gateway {
             &self.config.gateway_cookies(),
         );
         let url_mode = self.config.built.affinity.mode() == Mode::Url;
+        // An answer to a request that carried a visitor's session is that visitor's: a shared
+        // cache past the gateway (a CDN in front of it, a proxy) must not keep it, whatever the
+        // origin said. It keys by the URL and the `Cookie` it sees, never by the identity the
+        // origin got in `x-session-*` (its `Vary` on those names nothing the cache sees).
+        if attempt.personal() {
+            headers::make_private(&mut out);
+        }
         // Redirects to the origin's own address go to the public host instead: a `Location`,
         // and the URL of a `Refresh` (a redirect after a delay) written the usual way. So do
         // those to another origin's full address (origins serve one site): the client sees none.
@@ -1947,6 +1957,41 @@ mod tests {
         // A revoked session reaches the origin without identity: anonymous again.
         assert!(gw.check_revocation(&mut alice, Ok(Some(NOW + 1))).is_none());
         assert!(!alice.personal());
+    }
+
+    /// The answer to a request carrying a visitor's session is theirs: a shared cache past the
+    /// gateway (a CDN in front of it) keys by URL and `Cookie`, never by the `x-session-*`
+    /// identity the origin got, and must not keep it, whatever the origin said (the gateway
+    /// sets no cookie on it, which made the answer private before). An anonymous one may.
+    #[test]
+    fn a_personal_answer_is_private_for_shared_caches() {
+        let mut gw = gateway(&[]);
+        let alice = logged_in(&mut gw, "alice", NOW);
+        // Alice's request without her identity: a returning visitor's, no cookie to set.
+        let mut anonymous = alice.clone();
+        anonymous
+            .headers
+            .retain(|(n, _)| !n.starts_with("x-session-"));
+        let origin = [
+            ("cache-control".to_owned(), "public, max-age=600".to_owned()),
+            ("cdn-cache-control".to_owned(), "max-age=600".to_owned()),
+        ];
+        let answer = |a: &Attempt| {
+            let out = gw.finish(a, &origin, NOW + 1, &Entropy::default()).unwrap();
+            let cdn = headers::get(&out.headers, "cdn-cache-control").map(str::to_owned);
+            (
+                headers::get(&out.headers, "cache-control").map(str::to_owned),
+                cdn,
+            )
+        };
+        assert_eq!(answer(&alice), (Some("private, max-age=600".into()), None));
+        assert_eq!(
+            answer(&anonymous),
+            (
+                Some("public, max-age=600".into()),
+                Some("max-age=600".into())
+            )
+        );
     }
 
     /// The runtime joins a header the origin sent twice with `, `: an `x-session-revoke` of two
@@ -3556,6 +3601,9 @@ mod tests {
         assert!(refused(&nonced, &c, &site).0.unwrap().logout);
     }
 
+    /// Not tried again, and not invited to be: the connection's failure may have come after
+    /// the origin got the request (the runtime tells no refused connection from one lost), so
+    /// the answer is the 502 that says to check first, with no `Retry-After`.
     #[test]
     fn bodies_and_unsafe_methods_are_not_retried() {
         let mut gw = gateway(&[]);
@@ -3564,10 +3612,11 @@ mod tests {
             let a = proxy(gw.start(&req, NOW, &Entropy::default()));
             assert_eq!(a.retries_left, 0);
             let r = gw.retry(&req, &a, NOW, &Entropy::default());
-            assert!(
-                matches!(r, Retry::Respond(Page { status: 503, .. })),
-                "{method}"
-            );
+            assert_eq!(r, Retry::Respond(Page::origin_lost()), "{method}");
+            assert!(Page::origin_lost()
+                .headers
+                .iter()
+                .all(|(n, _)| n != "retry-after"));
         }
     }
 

@@ -14,6 +14,10 @@ before(async () => {
     req.on("end", () => {
       const headers = { "content-type": "application/json" };
       if (req.url === "/login") headers["x-session-issue"] = JSON.stringify({ sub: "alice" });
+      if (req.url === "/public") headers["cache-control"] = "public, max-age=600";
+      // Its own address with the other scheme, as an origin that believes x-forwarded-proto
+      // but not the host writes it.
+      if (req.url === "/moved") headers.location = `https://${req.headers.host}/next`;
       res.writeHead(200, headers);
       res.end(JSON.stringify({ method: req.method, cacheControl: req.headers["cache-control"] ?? null }));
     });
@@ -75,4 +79,36 @@ test("a logged-in visitor's revalidation reaches the origin as one (Cache-Contro
   assert.equal(JSON.parse(asked.body).cacheControl, "no-cache");
   const plain = await send("GET", "/app.css", { cookie: jar });
   assert.equal(JSON.parse(plain.body).cacheControl, "no-cache");
+});
+
+test("a POST whose origin connection fails is a 502 that says to check before sending it again, with no Retry-After", async () => {
+  // The runtime tells no refused connection from one lost once the request was sent: the
+  // origin may have acted on it. New visitors, half of them placed on a (down).
+  const answers = [];
+  for (let i = 0; i < 12; i++) answers.push(await send("POST", "/order", { "content-length": "0" }));
+  assert.deepEqual([...new Set(answers.map((a) => a.status))].sort(), [200, 502]);
+  for (const lost of answers.filter((a) => a.status === 502)) {
+    assert.equal(lost.headers["retry-after"], undefined);
+    assert.match(lost.body, /may have received the request: check before sending it again/);
+  }
+});
+
+test("an answer to a logged-in visitor is private whatever the origin said; a returning anonymous visitor's keeps it", async () => {
+  let login;
+  do login = await send("GET", "/login");
+  while (login.status !== 200);
+  const cookies = login.headers["set-cookie"].map((c) => c.split(";")[0]);
+  const mine = await send("GET", "/public", { cookie: cookies.join("; ") });
+  assert.equal(mine.headers["cache-control"], "private, max-age=600");
+  const affinity = cookies.filter((c) => c.startsWith("__Host-affinity="));
+  const anyone = await send("GET", "/public", { cookie: affinity.join("; ") });
+  assert.equal(anyone.headers["set-cookie"], undefined);
+  assert.equal(anyone.headers["cache-control"], "public, max-age=600");
+});
+
+test("a Location on the origin's own address with the other scheme moves to the public host", async () => {
+  let moved;
+  do moved = await send("GET", "/moved");
+  while (moved.status === 503);
+  assert.equal(moved.headers.location, new URL("/next", gateway).href);
 });

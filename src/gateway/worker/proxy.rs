@@ -210,17 +210,17 @@ fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Atte
         return Err(page(&Page::internal()));
     };
     // A line when the origin goes down (not one per request failed on its way there), and one
-    // for each request that fails for good: the client's 504, or 503 (the last origin tried),
-    // is in the log too. Not the 503 of a request with a body: its fetch also fails when the
-    // client aborts its upload, which is no origin's fault (and a client's to repeat).
+    // for each request that fails for good: the client's 504, 503 (the last origin tried) or
+    // 502 (a request not to be sent twice) is in the log too. Not a failure of a request with a
+    // body: its fetch also fails when the client aborts its upload, which is no origin's fault.
     let marked =
         was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false);
-    // The pages of a request given up: 504 (a timeout) or 503.
     let outcome = match &next {
-        _ if marked => "marked down",
-        Retry::Respond(page) if page.status == 504 => "answered 504",
-        Retry::Respond(_) if !p.has_body => "answered 503",
-        _ => "",
+        _ if marked => "marked down".to_owned(),
+        Retry::Respond(page) if page.status == 504 || !p.has_body => {
+            format!("answered {}", page.status)
+        }
+        _ => String::new(),
     };
     if !outcome.is_empty() {
         log_warn!(
