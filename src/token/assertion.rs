@@ -484,7 +484,8 @@ pub const MAX_BYTES: usize = 8192;
 
 impl<'a> UntrustedAssertion<'a> {
     /// Reads a compact JWS of at most [`MAX_BYTES`]: three base64url parts, a header naming `EdDSA` or
-    /// `ES256` (`unsupported_alg` for any other, `none` included) and a `kid`, a signature of
+    /// `ES256` (`unsupported_alg` for any other, `none` included) and a `kid`, without `crit`
+    /// (`malformed`), a signature of
     /// 64 bytes and a payload that is one JSON object.
     pub fn parse(token: &'a str) -> Result<Self> {
         let malformed = |what| Error::Malformed(what);
@@ -500,6 +501,10 @@ impl<'a> UntrustedAssertion<'a> {
         let alg_text = text_of("alg").ok_or(malformed("no alg"))?;
         let alg = Alg::parse(&alg_text).ok_or_else(|| Error::unsupported_alg(&alg_text))?;
         let kid = text_of("kid").ok_or(malformed("no kid"))?.into_owned();
+        // RFC 7515 4.1.11: an extension the signer marks critical must be understood; none is.
+        if json::get(&members, "crit").is_some() {
+            return Err(malformed("no crit header extension is supported"));
+        }
         let signature = b64_decode(signature)?;
         if signature.len() != alg.signature_len() {
             return Err(Error::BadSignature);
@@ -1110,6 +1115,11 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "malformed"
+        );
+        // A critical extension, which no verifier here understands (RFC 7515 4.1.11).
+        assert_eq!(
+            UntrustedAssertion::parse(&header(r#"{"alg":"EdDSA","kid":"k2","crit":["x"]}"#)),
+            Err(Error::Malformed("no crit header extension is supported"))
         );
         assert_eq!(
             UntrustedAssertion::parse(&s.finish(&[5; 63]))
