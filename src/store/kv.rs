@@ -11,8 +11,8 @@ use crate::time::UnixTime;
 
 /// A session store in a Workers KV namespace: eventually consistent, last write wins.
 ///
-/// - A write reaches other locations within about 60 s; reads at the writing location see it
-///   at once (read-your-writes only there).
+/// - A write reaches other locations in about 60 s or more; reads at the writing location
+///   usually see it at once (not promised by Cloudflare).
 /// - Concurrent writes to one session: the last one wins, the expected version is not checked.
 /// - At most one write per second per key: [`Sessions`](super::Sessions) never rewrites an
 ///   unchanged session more than once per touch interval. KV refuses a second write within

@@ -144,8 +144,8 @@ pub enum Consistency {
     /// Every read sees the latest write, and [`Backend::save`] enforces the expected
     /// version (`conflict`): no update is ever silently lost.
     Strong,
-    /// Reads may be stale (Workers KV: up to about 60 s at other locations; read-your-writes only
-    /// at the same location), and the last write wins: the expected version is not checked. So
+    /// Reads may be stale (Workers KV: about 60 s or more at other locations; at the writing
+    /// location a write is usually seen at once, which is not promised), and the last write wins: the expected version is not checked. So
     /// an earlier entry written again (a writer that read a stale copy, a replayed value) takes
     /// the session back to it, and no reader can tell.
     Eventual,
