@@ -1241,7 +1241,8 @@ fn number(
 }
 
 /// serde's message about the shape of a JSON setting (`ORIGINS`, `SESSION_KEYS`) when it quotes
-/// no input (a string value) and no name longer than [`configured`] shows (`missing field
+/// no input (a string value) and no name longer than [`configured`] shows or holding a control
+/// character (`missing field
 /// \`url\``, `unknown field \`wieght\``); otherwise, and for JSON that is not valid, only where it
 /// went wrong: serde quotes what it read (`invalid type: string "<secret>"`), and a secret may
 /// be there or set under this name.
@@ -1250,11 +1251,13 @@ fn json_error(e: &serde_json::Error) -> String {
         return json_shape(e);
     }
     let text = e.to_string();
-    // A `"`, or more than MAX_SHOWN_BYTES between two backticks.
+    // A `"`, more than MAX_SHOWN_BYTES between two backticks, or a control character (a name
+    // that breaks the log line: a line feed, an escape sequence).
     let (mut quoted, mut run) = (false, None::<usize>);
     for b in text.bytes() {
         match (b, run) {
             (b'"', _) => quoted = true,
+            (b'\0'..=b'\x1f' | b'\x7f', _) => quoted = true,
             (b'`', Some(_)) => run = None,
             (b'`', None) => run = Some(0),
             (_, Some(n)) => {
@@ -2681,6 +2684,15 @@ mod tests {
         let extra = format!(r#"[{{"id":"k1","secret":"{secret}","current":true}}]"#);
         let err = parse(&[(SESSION_KEYS, &extra)]).unwrap_err();
         assert!(err.message.contains("unknown field `current`"), "{err}");
+        // A name with a control character would break the log line: only where it went wrong.
+        let escape = r#"[{"id":"a","url":"http://a.example","\n\u001b[2J":1}]"#;
+        let err = parse(&[(ORIGINS, escape)]).unwrap_err();
+        assert!(
+            err.message
+                .ends_with("JSON of the wrong shape at line 1 column 49"),
+            "{err}"
+        );
+        assert!(!err.message.contains(['\n', '\u{1b}']), "{err}");
         let err = parse(&[(STORE, "Durable")]).unwrap_err();
         assert_eq!(err.message, r#""Durable" is not one of none, kv, durable"#);
     }

@@ -179,7 +179,15 @@ pub(crate) fn unavailable(what: &str, e: &JsValue) -> Error {
         .and_then(|m| m.as_string())
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "unknown error".into());
-    Error::StoreUnavailable(format!("{what}: {why}"))
+    Error::StoreUnavailable(format!("{what}: {}", runtime_text(&why)))
+}
+
+/// Text the runtime or a store wrote (an error's message, a Durable Object's answer) as a
+/// message shows it: its first 200 characters, quoted, control characters escaped, so that it
+/// neither breaks a log line nor writes escape sequences to the operator's terminal.
+pub(crate) fn runtime_text(text: &str) -> String {
+    let cut: String = text.chars().take(200).collect();
+    crate::error::Quoted(&cut).to_string()
 }
 
 /// Awaits `value` as `await` does: a promise's or thenable's outcome, or the value itself. Not
@@ -254,4 +262,21 @@ pub(crate) fn sleep(ms: f64) -> JsFuture {
 pub(crate) async fn backoff(attempt: usize) {
     let cap = 2f64.powi(attempt.min(7) as i32).min(100.0);
     let _ = sleep((js_sys::Math::random() * cap).floor()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_text;
+
+    /// What a binding or a misbound object writes reaches messages and logs on one line, with
+    /// no escape sequence, and bounded.
+    #[test]
+    fn runtime_text_is_one_bounded_line() {
+        let shown = runtime_text("boom\nedge-session gateway: FAKE LINE \u{1b}[31m");
+        assert_eq!(
+            shown,
+            r#""boom\u{a}edge-session gateway: FAKE LINE \u{1b}[31m""#
+        );
+        assert_eq!(runtime_text(&"é".repeat(300)).chars().count(), 202);
+    }
 }

@@ -215,12 +215,15 @@ fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Atte
     // body: its fetch also fails when the client aborts its upload, which is no origin's fault.
     let marked =
         was_up == Some(true) && with(gw, |g| g.health().is_up(&attempt.origin, now)) == Some(false);
-    let outcome = match &next {
-        _ if marked => "marked down".to_owned(),
-        Retry::Respond(page) if page.status == 504 || !p.has_body => {
-            format!("answered {}", page.status)
-        }
-        _ => String::new(),
+    let answered = match &next {
+        Retry::Respond(page) if page.status == 504 || !p.has_body => Some(page.status),
+        _ => None,
+    };
+    let outcome = match (marked, answered) {
+        (true, Some(status)) => format!("marked down; answered {status}"),
+        (true, None) => "marked down".to_owned(),
+        (false, Some(status)) => format!("answered {status}"),
+        (false, None) => String::new(),
     };
     if !outcome.is_empty() {
         log_warn!(

@@ -74,7 +74,8 @@ impl DurableStore {
             .as_string()
             .unwrap_or_default();
         let reply = Reply::from_json(&text).ok_or_else(|| {
-            Error::StoreUnavailable(format!("Durable Object answered {status}: {text:.200}"))
+            let text = crate::store::binding::runtime_text(&text);
+            Error::StoreUnavailable(format!("Durable Object answered {status}: {text}"))
         })?;
         reply.into_result()
     }
