@@ -1,7 +1,8 @@
 // A new instance of the gateway (workerd through Miniflare, which can start one afresh on the
 // same KV: `setOptions`) reads the shared health snapshot before it routes its first request. It
 // read it after, beside the answer, so the first requests of every new instance went to origins
-// every other instance knew were down: a POST a new visitor sent there got a 503.
+// every other instance knew were down: a POST a new visitor sent there got a 503. Then only the
+// first request waited for the read; the others that came while it was under way did not.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -50,6 +51,20 @@ test("a new instance routes its first request by the shared health: a POST never
       statuses.push(res.status);
     }
     assert.deepEqual(statuses, Array(12).fill(200));
+    // A busy site's new instance gets many requests at once: each waits for that one read. Only
+    // the first waited; the others, routed while the read was under way, went to a (a 502).
+    const concurrent = [];
+    for (let round = 0; round < 6; round++) {
+      await mf.setOptions(options);
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, () => mf.dispatchFetch("http://gateway.test/form", { method: "POST", body: "x=1" })),
+      );
+      for (const res of answers) {
+        await res.text();
+        concurrent.push(res.status);
+      }
+    }
+    assert.deepEqual(concurrent, Array(96).fill(200));
   } finally {
     await mf.dispose();
   }

@@ -1,10 +1,12 @@
 //! The shared health snapshot in KV (see [`crate::gateway::health`]): read by every instance,
 //! written by the cron probes.
 
+use std::cell::RefCell;
+
 use worker::js_sys::{self, Promise};
 use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
+use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::{Context, Env};
 
 use super::http::error_text;
@@ -53,21 +55,35 @@ pub(super) async fn install_shared(gw: &Shared, env: &Env, within_ms: u32, now: 
     }
 }
 
-/// A new instance's first request: the shared snapshot, read before the request is routed
-/// (`None` for every other request, and when no KV is bound). Read after it, as later reads
-/// are, the first requests of every new instance went to origins every other instance knew
-/// were down: a GET failed once there and was retried, a POST pinned there got a 503. The
-/// binding is looked up only then: a lookup in `env` at every request cost about 1 µs.
-pub(super) fn first_read(
-    gw: &Shared,
-    env: &Env,
-    now: UnixTime,
-) -> Option<impl std::future::Future<Output = ()>> {
+thread_local! {
+    /// A new instance's first read of the shared snapshot, while it is under way.
+    static FIRST_READ: RefCell<Option<Promise>> = const { RefCell::new(None) };
+}
+
+/// A new instance's first requests: the shared snapshot, read before they are routed (`None`
+/// once it is read, and when no KV is bound). Read after, as later reads are, the first
+/// requests of every new instance went to origins every other instance knew were down: a GET
+/// failed once there and was retried, a POST pinned there got a 503. Every request that
+/// arrives while the read is under way waits for that one read (within its
+/// [`FIRST_READ_MS`]): a new instance of a busy site gets many at once, and only the first
+/// waited, the others routed without the snapshot. The binding is looked up only at the first:
+/// a lookup in `env` at every request cost about 1 µs.
+pub(super) fn first_read(gw: &Shared, env: &Env, now: UnixTime) -> Option<JsFuture> {
+    if let Some(pending) = FIRST_READ.with(|r| r.borrow().clone()) {
+        return Some(JsFuture::from(pending));
+    }
     if with(gw, |g| g.health_mut().take_first_read(now)) != Some(true) || health_kv(env).is_none() {
         return None;
     }
     let (gw, env) = (gw.clone(), env.clone());
-    Some(async move { install_shared(&gw, &env, FIRST_READ_MS, now).await })
+    // Polled first in a later microtask: kept below before it can end.
+    let read = future_to_promise(async move {
+        install_shared(&gw, &env, FIRST_READ_MS, now).await;
+        FIRST_READ.with(|r| r.borrow_mut().take());
+        Ok(JsValue::UNDEFINED)
+    });
+    FIRST_READ.with(|r| *r.borrow_mut() = Some(read.clone()));
+    Some(JsFuture::from(read))
 }
 
 /// Re-reads the shared snapshot after the request, when it is due.

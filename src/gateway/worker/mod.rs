@@ -259,7 +259,8 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     let now = now();
     if let Some(read) = health::first_read(&gw, &env, now) {
         return later(async move {
-            read.await;
+            // Never rejects (its errors are logged); routed either way.
+            let _ = read.await;
             let routed = Promise::resolve(&route(req, env, ctx, gw, now, entropy));
             JsFuture::from(routed).await.map(JsCast::unchecked_into)
         });
