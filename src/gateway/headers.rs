@@ -608,6 +608,49 @@ pub fn make_private(out: &mut Vec<(String, String)>) {
     }
 }
 
+/// An origin's `Set-Cookie` as the client must get it, or `None` to leave it as it is: a `Path`
+/// on the origin's base path (`/app` of `http://10.0.0.1:8080/app`, which the client's paths
+/// lie under at the origin) moves to the public path, as a `Location` does: `/app` and `/app/`
+/// become `/`, `/app/cart` `/cart` (nginx's `proxy_cookie_path`). Otherwise the browser, which
+/// sees `/cart`, never sends the cookie back. A path elsewhere (`/application`, `/`) stays.
+///
+/// ```
+/// use edge_session::gateway::headers::public_cookie_path;
+/// assert_eq!(public_cookie_path("JSESSIONID=a1; Path=/app; HttpOnly", "/app").as_deref(), Some("JSESSIONID=a1; Path=/; HttpOnly"));
+/// assert_eq!(public_cookie_path("cart=1; path=/app/shop", "/app/").as_deref(), Some("cart=1; path=/shop"));
+/// assert_eq!(public_cookie_path("x=1; Path=/application", "/app"), None);
+/// assert_eq!(public_cookie_path("x=1; Path=/app", ""), None);
+/// ```
+pub fn public_cookie_path(set_cookie: &str, base_path: &str) -> Option<String> {
+    let base = base_path.trim_end_matches('/');
+    if base.is_empty() {
+        return None;
+    }
+    let mut moved = false;
+    let parts: Vec<String> = set_cookie
+        .split(';')
+        .enumerate()
+        .map(|(i, part)| {
+            let attribute = part.split_once('=').filter(|_| i > 0);
+            let Some((name, value)) =
+                attribute.filter(|(n, _)| n.trim().eq_ignore_ascii_case("path"))
+            else {
+                return part.to_owned();
+            };
+            let path = value.trim();
+            match path.strip_prefix(base) {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                    moved = true;
+                    let rest = if rest.is_empty() { "/" } else { rest };
+                    format!("{name}={rest}")
+                }
+                _ => part.to_owned(),
+            }
+        })
+        .collect();
+    moved.then(|| parts.join(";"))
+}
+
 /// What turns one header list into another, name by name: the names to delete and the headers
 /// to append after. A name whose values (in order) are the same on both sides is left alone;
 /// any other is deleted and gets every value it has in `after`. Applied to the platform's own

@@ -1073,6 +1073,18 @@ impl Gateway {
                 }
             }
         }
+        // The origin's cookies on its base path go on the public path the client sees.
+        if let Some(origin) = origin {
+            let base = headers::split_url(&origin.url).2;
+            for (_, value) in out
+                .iter_mut()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            {
+                if let Some(moved) = headers::public_cookie_path(value, &base) {
+                    *value = moved;
+                }
+            }
+        }
         if let Some((param, carried)) = &attempt.carry {
             // Redirects within the site keep the visitor's value (the page's own is relative
             // to the public host, where the origin's address was moved above).
@@ -2108,6 +2120,36 @@ mod tests {
             "http://10.0.0.1:8080/other"
         );
         assert_eq!(location("cart"), "cart");
+    }
+
+    /// An origin with a base path sets its cookies on it (`Path=/app`), which the client never
+    /// sees: they go on the public path, as its redirects do, or the browser never sends them
+    /// back. The gateway's own cookies keep theirs.
+    #[test]
+    fn an_origins_cookies_on_its_base_path_go_on_the_public_path() {
+        let mut gw = gateway(&[(
+            "ORIGINS",
+            r#"[{"id":"a","url":"http://10.0.0.1:8080/app"}]"#,
+        )]);
+        let a = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        let origin = h(&[
+            ("set-cookie", "JSESSIONID=a1; Path=/app; HttpOnly"),
+            ("set-cookie", "cart=1; path=/app/shop/"),
+            ("set-cookie", "x=1; Path=/application"),
+            ("set-cookie", "y=1"),
+        ]);
+        let out = gw.finish(&a, &origin, NOW, &Entropy::default()).unwrap();
+        let cookies = set_cookies(&out.headers);
+        assert_eq!(
+            &cookies[..4],
+            [
+                "JSESSIONID=a1; Path=/; HttpOnly",
+                "cart=1; path=/shop/",
+                "x=1; Path=/application",
+                "y=1"
+            ]
+        );
+        assert!(cookies[4].starts_with("__Host-affinity=") && cookies[4].contains("; Path=/;"));
     }
 
     /// A scheme-relative redirect (`//host/path`, as an app writes one from its `Host`) takes

@@ -18,6 +18,8 @@ before(async () => {
       // Its own address with the other scheme, as an origin that believes x-forwarded-proto
       // but not the host writes it.
       if (req.url === "/moved") headers.location = `https://${req.headers.host}/next`;
+      // An app served under /app (the origin's base path in the last test) sets its cookies there.
+      if (req.url === "/app/cookie") headers["set-cookie"] = ["JSESSIONID=a1; Path=/app; HttpOnly", "shop=1; Path=/app/shop"];
       res.writeHead(200, headers);
       res.end(JSON.stringify({ method: req.method, cacheControl: req.headers["cache-control"] ?? null }));
     });
@@ -111,4 +113,22 @@ test("a Location on the origin's own address with the other scheme moves to the 
   do moved = await send("GET", "/moved");
   while (moved.status === 503);
   assert.equal(moved.headers.location, new URL("/next", gateway).href);
+});
+
+test("an origin with a base path: its cookie on that path goes on the public path, as its redirects do", async () => {
+  const base = new Miniflare(
+    gatewayOptions({
+      ORIGINS: JSON.stringify([{ id: "b", url: `http://127.0.0.1:${origin.address().port}/app`, weight: 1 }]),
+    }),
+  );
+  try {
+    const url = await base.ready;
+    const res = await base.dispatchFetch(new URL("/cookie", url));
+    await res.text();
+    const cookies = res.headers.getSetCookie();
+    assert.ok(cookies.includes("JSESSIONID=a1; Path=/; HttpOnly"), cookies.join("\n"));
+    assert.ok(cookies.includes("shop=1; Path=/shop"), cookies.join("\n"));
+  } finally {
+    await base.dispose();
+  }
 });
