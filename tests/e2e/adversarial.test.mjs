@@ -527,3 +527,18 @@ describe("an affinity cookie naming an origin that was removed", () => {
     assert.doesNotMatch(small.log, PANIC, small.log);
   });
 });
+
+describe("a cookie signed with a key the gateway does not hold", () => {
+  test("is anonymous at the origin (unknown_key) and logged, at most one line a minute", async () => {
+    // A key removed too early, or anyone's key id: the operator sees it in the log.
+    const gw = gateways.ab;
+    const removed = new SessionTokens({ keys: [{ id: "k0", secret: randomBytes(32).toString("base64url") }], purpose: "session" });
+    const line = /a session cookie signed with a key id SESSION_KEYS does not hold/g;
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.request("/", new Jar(), { headers: { cookie: `${SESSION}=${removed.sign({ sub: `u${i}` })}` } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(session(r)["x-session-invalid"], "unknown_key");
+    }
+    assert.equal(((await gw.logged(line)).match(line) || []).length, 1, gw.log);
+  });
+});

@@ -62,6 +62,30 @@ thread_local! {
     /// origin's answer or failure comes back through them, with the request's [`Waiting`].
     static DONE: Settled = Closure::new(done);
     static FAILED: Settled = Closure::new(failed);
+    /// When this instance last logged a cookie signed with a key it does not hold.
+    static UNKNOWN_KEY_LOGGED: std::cell::Cell<Option<UnixTime>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// A line, at most one a minute per instance, when a visitor's session cookie (or session-id
+/// cookie, `what`) was signed with a key id `SESSION_KEYS` does not hold: a key removed too
+/// early logs its visitors out with no other trace at the gateway (the origin sees
+/// `x-session-invalid: unknown_key`). Anyone can write such a cookie: hence the minute.
+fn unknown_key(what: &str, now: UnixTime) {
+    let due = UNKNOWN_KEY_LOGGED.with(|at| {
+        let due = at.get().is_none_or(|t| now >= t.saturating_add(60));
+        if due {
+            at.set(Some(now));
+        }
+        due
+    });
+    if due {
+        log_warn!(
+            "edge-session gateway: a {what} signed with a key id SESSION_KEYS does not hold: \
+             a key removed too early (its visitors are logged out), or a newer deployment's \
+             key while it spreads; at most one such line a minute"
+        );
+    }
 }
 
 /// The request `waiting` carries, taken out of its JavaScript object (`None` if it is not one,
@@ -81,6 +105,9 @@ pub(super) fn start(
     body: Option<web_sys::ReadableStream>,
     store: Option<Store>,
 ) -> JsValue {
+    if headers::get(&attempt.headers, "x-session-invalid") == Some("unknown_key") {
+        unknown_key("session cookie", p.now);
+    }
     let (no_assertion, ms) = with(&p.gw, |g| {
         let c = g.config();
         (c.assertion.is_none(), c.origin_timeout_ms.unwrap_or(0))
@@ -268,6 +295,9 @@ async fn load(
     }
     // The stored session's owner is read after the revocation check: a revoked token's
     // subject owns nothing, not even a session its user began after the revocation.
+    if l.unknown_key {
+        unknown_key("session-id cookie (STORE_COOKIE)", now);
+    }
     let l = l.bind_request(sessions, attempt, now);
     if let Err(e) = &l.session {
         log_warn!("edge-session gateway: session store: {e}; serving without session data");
