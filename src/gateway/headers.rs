@@ -514,6 +514,7 @@ pub fn from_origin(
 /// assert_eq!(public_location("/cart", "http://10.0.0.1:8080", public), None);
 /// ```
 pub fn public_location(location: &str, origin: &str, public: &str) -> Option<String> {
+    let location = &browser_form(location);
     // The part of `text` after `prefix`, if `prefix` ends there or at a path, query or fragment.
     fn after<'t>(text: &'t str, prefix: &str, ignore_case: bool) -> Option<&'t str> {
         let head = text.get(..prefix.len())?;
@@ -540,10 +541,17 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
         // behind a load balancer that ends TLS `http://`.
         let (their_scheme, rest) = match location.strip_prefix("//") {
             Some(rest) => (split_url(public).0, rest),
-            None => location.split_once("://")?,
+            None => location.split_once(':')?,
         };
+        // An http(s) URL's authority comes after any number of slashes (`http:host`,
+        // `http:///host`), and a network-path reference's after two or more.
+        let rest = rest.trim_start_matches('/');
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (their_authority, rest) = rest.split_at_checked(end)?;
+        // User info names no place: `http://user@host` is `host`.
+        let their_authority = their_authority
+            .rsplit_once('@')
+            .map_or(their_authority, |a| a.1);
         let fetched = |a| super::config::fetched_authority(scheme, a);
         let web = ["http", "https"]
             .iter()
@@ -553,18 +561,25 @@ pub fn public_location(location: &str, origin: &str, public: &str) -> Option<Str
     };
     let rest = after(on_origin, base_path, false)?;
     let slash = if rest.starts_with('/') { "" } else { "/" };
-    // A path that a browser would read as another host (`//evil.example`, `/\evil.example`,
-    // tabs and line breaks being dropped) stays on the public host: the origin's base path
-    // was all that kept it a path.
-    let host_like = {
-        let mut chars = rest.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r'));
-        matches!(
-            (chars.next(), chars.next()),
-            (Some('/' | '\\'), Some('/' | '\\'))
-        )
-    };
+    // A path that a browser would read as another host (`//evil.example`, written
+    // `/\evil.example` or `/\t/evil.example` too: read in its browser form) stays on the
+    // public host: the origin's base path was all that kept it a path.
+    let host_like = rest.starts_with("//");
     let public = if path_only && !host_like { "" } else { public };
     Some(format!("{public}{slash}{rest}"))
+}
+
+/// A URL as the URL standard's parser reads it, for where it leads: C0 controls and spaces
+/// trimmed at both ends, tabs and line breaks dropped anywhere, and `\` before the query read
+/// as `/` (as for every http(s) URL). A `Location` the origin wrote another way
+/// (`http://10.0.0.1:8080\x`, ` http://…`, `ht\ttp://…`) leads the browser to the same place.
+fn browser_form(url: &str) -> String {
+    let url = url.trim_matches(|c: char| c <= ' ');
+    let query = url.find(['?', '#']).unwrap_or(url.len());
+    url.char_indices()
+        .filter(|(_, c)| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|(i, c)| if c == '\\' && i < query { '/' } else { c })
+        .collect()
 }
 
 /// Adds the gateway's `Set-Cookie` headers to a response for the client and, when there is any,
@@ -1377,7 +1392,8 @@ mod tests {
             ("/apples", "https://b.example/app", None),
             ("", "https://b.example/app", None),
             ("é", "http://10.0.0.1:8080", None),
-            // The base path was all that made these paths: they stay on the public host.
+            // The base path was all that made these paths: they stay on the public host (as
+            // a browser reads them: `\` is `/`, a tab is nothing).
             (
                 "/app//evil.example/",
                 "https://b.example/app",
@@ -1386,12 +1402,12 @@ mod tests {
             (
                 "/app/\\evil.example",
                 "https://b.example/app",
-                Some("https://app.example/\\evil.example"),
+                Some("https://app.example//evil.example"),
             ),
             (
                 "/app/\t/evil.example",
                 "https://b.example/app",
-                Some("https://app.example/\t/evil.example"),
+                Some("https://app.example//evil.example"),
             ),
             (
                 "http://10.0.0.1:8080/app//evil.example",
@@ -1404,6 +1420,57 @@ mod tests {
                 public_location(location, origin, public).as_deref(),
                 expected,
                 "{location} from {origin}"
+            );
+        }
+    }
+
+    /// A browser reads a `Location` as the URL standard's parser does: the same address written
+    /// with a backslash, without the slashes, after a control character, with a tab inside or
+    /// with user info leads to the origin as well, and moves to the public host too (found by
+    /// a fuzz target resolving the answers as a browser would). Left as it was, the client saw
+    /// the origin's address and was sent past the gateway.
+    #[test]
+    fn locations_move_in_every_spelling_a_browser_reads() {
+        let public = "https://app.example";
+        let origin = "http://127.0.0.1:9001";
+        for location in [
+            "http://127.0.0.1:9001\\x",
+            "http:127.0.0.1:9001/x",
+            "http:///127.0.0.1:9001/x",
+            "\u{1}http://127.0.0.1:9001/x",
+            " http://127.0.0.1:9001/x\u{1} ",
+            "ht\ttp://127.0.0.1:9001/x",
+            "http://127.0.0.1:9001/\nx",
+            "http://user@127.0.0.1:9001/x",
+            "http://user:pass@127.0.0.1:9001/x",
+            "\\\\127.0.0.1:9001/x",
+            "/\\127.0.0.1:9001/x",
+        ] {
+            assert_eq!(
+                public_location(location, origin, public).as_deref(),
+                Some("https://app.example/x"),
+                "{location:?}"
+            );
+        }
+        // A backslash in the query is the query's.
+        assert_eq!(
+            public_location("http://127.0.0.1:9001/x?a=\\b", origin, public).as_deref(),
+            Some("https://app.example/x?a=\\b")
+        );
+        let https = "https://b.example/app";
+        assert_eq!(
+            public_location("//b.example/app/x\u{1}", https, public).as_deref(),
+            Some("https://app.example/x")
+        );
+        for elsewhere in [
+            "http://127.0.0.2:9001\\x",
+            "http://127.0.0.1:9001@evil.example/x",
+            "javascript:127.0.0.1:9001",
+        ] {
+            assert_eq!(
+                public_location(elsewhere, origin, public),
+                None,
+                "{elsewhere}"
             );
         }
     }
