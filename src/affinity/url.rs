@@ -31,16 +31,13 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -
     out.push_str(base);
     let mut wrote = false;
     let mut separator = '?';
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in pairs(query.unwrap_or(""), written) {
+        let pair = pair.as_str();
         let ours = pair.split_once('=').map_or(pair, |(n, _)| n) == name;
         if ours && wrote {
             continue;
         }
         out.push(separator);
-        if separator == '?' && written == Written::Html && pair.starts_with('#') {
-            // The `&` of `?&#95;...` begins a character reference, not an empty pair.
-            out.push('&');
-        }
         separator = '&';
         if ours {
             out.push_str(name);
@@ -59,6 +56,26 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -
     }
     out.push_str(fragment.unwrap_or_default());
     out
+}
+
+/// The non-empty pairs of a query. In HTML (`Written::Html`) an `&` before `#` begins a
+/// numeric character reference, not a pair, and stays in its pair: `a=1&#39;b` is one pair
+/// (`a=1'b` to a browser), `x=1&&#39;y` two (`x=1` and `'y`). Split there, a pair dropped or
+/// written after the value glued its reference to another (`?_es&#4z` took the value as
+/// `_es=V&#4z`, which a browser reads `_es=V\u{4}z`).
+fn pairs(query: &str, written: Written) -> Vec<String> {
+    let mut pairs: Vec<String> = Vec::new();
+    for (i, piece) in query.split('&').enumerate() {
+        match pairs.last_mut() {
+            Some(last) if i > 0 && written == Written::Html && piece.starts_with('#') => {
+                last.push('&');
+                last.push_str(piece);
+            }
+            _ => pairs.push(piece.to_owned()),
+        }
+    }
+    pairs.retain(|p| !p.is_empty());
+    pairs
 }
 
 /// `url` without any parameter whose name, percent-decoded, is `name` (the origin must never
@@ -314,7 +331,14 @@ mod tests {
             ("/p?a=1&#;b#c", "/p?a=1&_es=V#;b#c"),
             ("/p?a=1&#x;b", "/p?a=1&_es=V#x;b"),
             ("/p?&#95;es=old", "/p?&#95;es=old&_es=V"),
-            ("/p?&&#95;a&&#95;b", "/p?&#95;a&#95;b&_es=V"),
+            // A reference's `&` is no separator: the pairs a browser reads stay as they were,
+            // and the value is never glued to a reference (found by a fuzz target that reads the
+            // links as a browser does).
+            ("/p?&&#95;a&&#95;b", "/p?&#95;a&&#95;b&_es=V"),
+            ("/p?x=1&&#39;y=2", "/p?x=1&&#39;y=2&_es=V"),
+            ("/p?_es&#4z", "/p?_es&#4z&_es=V"),
+            ("/p?_es=old&#39;x&b", "/p?_es=V&b"),
+            ("/p?_es=old&&#39;x", "/p?_es=V&&#39;x"),
         ] {
             assert_eq!(r(link).as_deref(), Some(carrying), "{link:?}");
         }
