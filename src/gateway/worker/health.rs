@@ -56,21 +56,37 @@ pub(super) async fn install_shared(gw: &Shared, env: &Env, within_ms: u32, now: 
 }
 
 thread_local! {
-    /// A new instance's first read of the shared snapshot, while it is under way.
-    static FIRST_READ: RefCell<Option<Promise>> = const { RefCell::new(None) };
+    /// A new instance's first read of the shared snapshot while it is under way, and when it
+    /// began.
+    static FIRST_READ: RefCell<Option<(Promise, UnixTime)>> = const { RefCell::new(None) };
 }
 
 /// A new instance's first requests: the shared snapshot, read before they are routed (`None`
 /// once it is read, and when no KV is bound). Read after, as later reads are, the first
 /// requests of every new instance went to origins every other instance knew were down: a GET
 /// failed once there and was retried, a POST pinned there got a 503. Every request that
-/// arrives while the read is under way waits for that one read (within its
-/// [`FIRST_READ_MS`]): a new instance of a busy site gets many at once, and only the first
-/// waited, the others routed without the snapshot. The binding is looked up only at the first:
-/// a lookup in `env` at every request cost about 1 µs.
-pub(super) fn first_read(gw: &Shared, env: &Env, now: UnixTime) -> Option<JsFuture> {
-    if let Some(pending) = FIRST_READ.with(|r| r.borrow().clone()) {
-        return Some(JsFuture::from(pending));
+/// arrives while the read is under way waits for that one read: a new instance of a busy site
+/// gets many at once, and only the first waited, the others routed without the snapshot. Each
+/// waits [`FIRST_READ_MS`] at most by a timer of its own, and the read is kept alive past the
+/// request that began it (`wait_until`): the runtime may cancel what a request began when its
+/// client goes, and a read it cancelled would hold the others, and every later request (a read
+/// older than a second is forgotten). The binding is looked up only at the first: a lookup in
+/// `env` at every request cost about 1 µs.
+pub(super) fn first_read(
+    gw: &Shared,
+    env: &Env,
+    ctx: &Context,
+    now: UnixTime,
+) -> Option<impl std::future::Future<Output = ()>> {
+    let waiting = |read: Promise| async move {
+        let _ = settle("health", Ok(read), FIRST_READ_MS).await;
+    };
+    if let Some((read, began)) = FIRST_READ.with(|r| r.borrow().clone()) {
+        if now <= began.saturating_add(1) {
+            return Some(waiting(read));
+        }
+        FIRST_READ.with(|r| r.borrow_mut().take());
+        return None;
     }
     if with(gw, |g| g.health_mut().take_first_read(now)) != Some(true) || health_kv(env).is_none() {
         return None;
@@ -82,8 +98,15 @@ pub(super) fn first_read(gw: &Shared, env: &Env, now: UnixTime) -> Option<JsFutu
         FIRST_READ.with(|r| r.borrow_mut().take());
         Ok(JsValue::UNDEFINED)
     });
-    FIRST_READ.with(|r| *r.borrow_mut() = Some(read.clone()));
-    Some(JsFuture::from(read))
+    FIRST_READ.with(|r| *r.borrow_mut() = Some((read.clone(), now)));
+    let kept = JsFuture::from(read.clone());
+    super::background(
+        ctx,
+        Box::pin(async move {
+            let _ = kept.await;
+        }),
+    );
+    Some(waiting(read))
 }
 
 /// Re-reads the shared snapshot after the request, when it is due.

@@ -257,10 +257,9 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
         return reply(http::page(&Page::internal()));
     };
     let now = now();
-    if let Some(read) = health::first_read(&gw, &env, now) {
+    if let Some(read) = health::first_read(&gw, &env, &ctx, now) {
         return later(async move {
-            // Never rejects (its errors are logged); routed either way.
-            let _ = read.await;
+            read.await;
             let routed = Promise::resolve(&route(req, env, ctx, gw, now, entropy));
             JsFuture::from(routed).await.map(JsCast::unchecked_into)
         });
