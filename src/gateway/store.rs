@@ -467,6 +467,21 @@ pub async fn finish<S: Backend>(
         }
         return out;
     }
+    // A request sent with an id a login renewed a moment ago, answered after the login: its
+    // browser holds the new id by now, under the same name. A new session for this request's
+    // change would replace that cookie, and the user's data with it: the change is dropped, as
+    // one made to a session that ended.
+    if loaded.renewed && plan.login.is_none() {
+        if plan.patch.is_some() {
+            out.warning.get_or_insert(
+                "session change dropped: its session id was renewed by a login since the request was sent".into(),
+            );
+        }
+        if plan.logout {
+            out.set_cookie = clear();
+        }
+        return out;
+    }
     // A revoked subject's own session ends here too, unless the same answer logs in again.
     let revoked_here = plan.login.is_none()
         && plan.revoke.is_some()
@@ -752,6 +767,12 @@ pub(super) mod tests {
         let (h, out, _) = request(&s, anon.as_deref(), &none, NOW + 2);
         assert_eq!(data_header(&h), json!({}));
         assert_eq!(out.set_cookie, None);
+        // Nor replaced: a change that request's answer makes is dropped, not written to a new
+        // session whose cookie would take the new id's place.
+        let patch = directives(Some(r#"{"n":1}"#), None, false);
+        let (_, out, _) = request(&s, anon.as_deref(), &patch, NOW + 2);
+        assert_eq!(out.set_cookie, None);
+        assert!(out.warning.unwrap().contains("renewed by a login"));
         let late = NOW + 1 + crate::store::session::RENEWED_SECONDS;
         assert_eq!(request(&s, anon.as_deref(), &none, late).1.set_cookie, None);
         // Then the client is told to forget it.
