@@ -75,8 +75,10 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
             Ok(Reply::ok())
         }
         Op::Delete => {
-            // A session, not a renewed id's marker: what a revocation counts.
-            let held = load(storage).await?.is_some_and(|e| e.holds_session());
+            // A session, not a renewed id's marker: what a revocation counts. An entry that does
+            // not read is deleted too (and counted, as KV's revocation counts it).
+            let held = storage.get(ENTRY).await?;
+            let held = held.is_some_and(|t| Entry::read(&t).is_none_or(|e| e.holds_session()));
             storage.delete(ENTRY).await?;
             Ok(Reply {
                 existed: Some(held),
@@ -279,6 +281,10 @@ mod tests {
         };
         assert!(op(&s, &replaced).ok);
         assert_eq!(op(&s, &Op::Delete).existed, Some(false));
+        // One that does not read (not this store's) goes too.
+        block_on(s.put(ENTRY, "not an entry")).unwrap();
+        assert_eq!(op(&s, &Op::Delete).existed, Some(true));
+        assert_eq!(op(&s, &Op::Load).entry, None);
     }
 
     #[test]
