@@ -304,25 +304,53 @@ pub(crate) fn configured(text: &str) -> &str {
     }
 }
 
-/// Shows text in double quotes with `"`, `\` and control characters escaped, as `{:?}` does
-/// for the text this crate's messages name, without the Unicode tables `Debug` for strings
-/// brings into the wasm.
+/// Whether `c` must not reach a message or a log line as it is: a control character (C0 and
+/// C1: a line feed, an escape sequence), a line or paragraph separator, or a bidirectional
+/// control (text shown in another order than written).
+pub(crate) fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Writes `text` with the characters of [`is_hidden`] as `\u{..}`, and, with `quotes`, `"`
+/// and `\` after a backslash.
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, quotes: bool) -> fmt::Result {
+    for c in text.chars() {
+        if quotes && matches!(c, '"' | '\\') {
+            f.write_char('\\')?;
+            f.write_char(c)?;
+        } else if is_hidden(c) {
+            write!(f, "\\u{{{:x}}}", u32::from(c))?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shows text in double quotes with `"`, `\` and the characters of [`is_hidden`] escaped, as
+/// `{:?}` does for the text this crate's messages name, without the Unicode tables `Debug` for
+/// strings brings into the wasm.
 pub(crate) struct Quoted<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"")?;
-        for c in self.0.chars() {
-            match c {
-                '"' | '\\' => {
-                    f.write_char('\\')?;
-                    f.write_char(c)?;
-                }
-                '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => write!(f, "\\u{{{:x}}}", u32::from(c))?,
-                c => f.write_char(c)?,
-            }
-        }
+        write_escaped(f, self.0, true)?;
         f.write_str("\"")
+    }
+}
+
+/// Shows text as it is but for the characters of [`is_hidden`], escaped: text a message
+/// carries whole (a runtime's error message), on one line of the log.
+pub(crate) struct Escaped<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0, false)
     }
 }
 

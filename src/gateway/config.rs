@@ -1254,15 +1254,15 @@ fn json_error(e: &serde_json::Error) -> String {
     // A `"`, more than MAX_SHOWN_BYTES between two backticks, or a control character (a name
     // that breaks the log line: a line feed, an escape sequence).
     let (mut quoted, mut run) = (false, None::<usize>);
-    for b in text.bytes() {
-        match (b, run) {
-            (b'"', _) => quoted = true,
-            (b'\0'..=b'\x1f' | b'\x7f', _) => quoted = true,
-            (b'`', Some(_)) => run = None,
-            (b'`', None) => run = Some(0),
-            (_, Some(n)) => {
+    for c in text.chars() {
+        match (c, run) {
+            ('"', _) => quoted = true,
+            (c, _) if crate::error::is_hidden(c) => quoted = true,
+            ('`', Some(_)) => run = None,
+            ('`', None) => run = Some(0),
+            (c, Some(n)) => {
                 quoted |= n >= MAX_SHOWN_BYTES;
-                run = Some(n + 1);
+                run = Some(n + c.len_utf8());
             }
             _ => {}
         }
@@ -2686,6 +2686,9 @@ mod tests {
         assert!(err.message.contains("unknown field `current`"), "{err}");
         // A name with a control character would break the log line: only where it went wrong.
         let escape = r#"[{"id":"a","url":"http://a.example","\n\u001b[2J":1}]"#;
+        let unicode = r#"[{"id":"a","url":"http://a.example","\u009b2J\u2028":1}]"#;
+        let err = parse(&[(ORIGINS, unicode)]).unwrap_err();
+        assert!(err.message.contains("JSON of the wrong shape"), "{err}");
         let err = parse(&[(ORIGINS, escape)]).unwrap_err();
         assert!(
             err.message

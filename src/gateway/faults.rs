@@ -70,7 +70,7 @@ impl Flaky {
     /// [`Flaky::limit`] says so (of any operation, loads too: more than KV refuses).
     fn error(&self) -> Error {
         Error::StoreUnavailable(if self.limited.get() {
-            r#"KV put: "KV PUT failed: 429 Too Many Requests""#.into()
+            "KV put: KV PUT failed: 429 Too Many Requests".into()
         } else {
             "injected".into()
         })

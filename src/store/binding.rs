@@ -183,11 +183,12 @@ pub(crate) fn unavailable(what: &str, e: &JsValue) -> Error {
 }
 
 /// Text the runtime or a store wrote (an error's message, a Durable Object's answer) as a
-/// message shows it: its first 200 characters, quoted, control characters escaped, so that it
-/// neither breaks a log line nor writes escape sequences to the operator's terminal.
+/// message shows it: its first 200 characters, control characters escaped, so that it neither
+/// breaks a log line nor writes escape sequences to the operator's terminal (KV's message of
+/// its write limit still ends in `429 Too Many Requests`).
 pub(crate) fn runtime_text(text: &str) -> String {
     let cut: String = text.chars().take(200).collect();
-    crate::error::Quoted(&cut).to_string()
+    crate::error::Escaped(&cut).to_string()
 }
 
 /// Awaits `value` as `await` does: a promise's or thenable's outcome, or the value itself. Not
@@ -275,8 +276,12 @@ mod tests {
         let shown = runtime_text("boom\nedge-session gateway: FAKE LINE \u{1b}[31m");
         assert_eq!(
             shown,
-            r#""boom\u{a}edge-session gateway: FAKE LINE \u{1b}[31m""#
+            r"boom\u{a}edge-session gateway: FAKE LINE \u{1b}[31m"
         );
-        assert_eq!(runtime_text(&"é".repeat(300)).chars().count(), 202);
+        assert_eq!(runtime_text(&"é".repeat(300)).chars().count(), 200);
+        let limit = "KV PUT failed: 429 Too Many Requests";
+        assert_eq!(runtime_text(limit), limit);
+        let hidden = runtime_text("a\u{9b}2J\u{2028}\u{202e}");
+        assert_eq!(hidden, r"a\u{9b}2J\u{2028}\u{202e}");
     }
 }

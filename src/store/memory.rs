@@ -235,7 +235,7 @@ impl OneWritePerSecond {
         let again = self.written.borrow_mut().insert(key.to_owned(), now) == Some(now);
         if again || self.refusing.get() {
             return Err(Error::StoreUnavailable(
-                r#"KV put: "KV PUT failed: 429 Too Many Requests""#.into(),
+                "KV put: KV PUT failed: 429 Too Many Requests".into(),
             ));
         }
         Ok(())
