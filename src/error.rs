@@ -346,8 +346,10 @@ impl fmt::Display for Quoted<'_> {
 
 /// Shows text as it is but for the characters of [`is_hidden`], escaped: text a message
 /// carries whole (a runtime's error message), on one line of the log.
+#[cfg(any(feature = "store", feature = "gateway"))] // its reader: the store's bindings
 pub(crate) struct Escaped<'a>(pub(crate) &'a str);
 
+#[cfg(any(feature = "store", feature = "gateway"))]
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_escaped(f, self.0, false)
