@@ -452,30 +452,25 @@ pub async fn finish<S: Backend>(
             return out;
         }
     };
-    // A device-bound session without its bound cookie (DBSC `unbound`): its user's stored
-    // session was set aside, and stays as it is, named by the id cookie the browser keeps for
-    // its next bound request. The origin, which saw no identity, changes nothing of it; a
-    // logout clears the id cookie, a login goes on below with a new session.
-    if loaded.held && plan.login.is_none() {
+    // A stored session this request must not touch. A device-bound session without its bound
+    // cookie (DBSC `unbound`): its user's stored session was set aside, and stays as it is,
+    // named by the id cookie the browser keeps for its next bound request. An id a login
+    // renewed a moment ago, in a request answered after the login: its browser holds the new
+    // id by now, under the same name, and a new session for this request's change would
+    // replace that cookie, and the user's data with it. The change is dropped, as one made to
+    // a session that ended; a logout clears the id cookie, a login goes on below with a new
+    // session.
+    let untouchable = if loaded.held {
+        Some("the request's device-bound session came without its bound cookie (DBSC unbound)")
+    } else if loaded.renewed {
+        Some("its session id was renewed by a login since the request was sent")
+    } else {
+        None
+    };
+    if let Some(why) = untouchable.filter(|_| plan.login.is_none()) {
         if plan.patch.is_some() {
-            out.warning.get_or_insert(
-                "session change dropped: the request's device-bound session came without its bound cookie (DBSC unbound)".into(),
-            );
-        }
-        if plan.logout {
-            out.set_cookie = clear();
-        }
-        return out;
-    }
-    // A request sent with an id a login renewed a moment ago, answered after the login: its
-    // browser holds the new id by now, under the same name. A new session for this request's
-    // change would replace that cookie, and the user's data with it: the change is dropped, as
-    // one made to a session that ended.
-    if loaded.renewed && plan.login.is_none() {
-        if plan.patch.is_some() {
-            out.warning.get_or_insert(
-                "session change dropped: its session id was renewed by a login since the request was sent".into(),
-            );
+            out.warning
+                .get_or_insert(format!("session change dropped: {why}"));
         }
         if plan.logout {
             out.set_cookie = clear();
