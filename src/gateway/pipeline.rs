@@ -1014,6 +1014,30 @@ impl Gateway {
             .collect()
     }
 
+    /// [`Gateway::finish`] for the origin's answer of `status`, as the client gets it. An answer
+    /// to a request that carried a visitor's session is that visitor's: a shared cache past the
+    /// gateway (a CDN in front of it, a proxy) must not keep it, whatever the origin said. It
+    /// keys by the URL and the `Cookie` it sees, never by the identity the origin got in
+    /// `x-session-*` (a `Vary` on those names nothing the cache sees): made `private`. But a
+    /// `304` without `Cache-Control`: its headers update the copy the browser keeps (RFC 9111
+    /// 4.3.4), made private with its `max-age` when it was sent, which a bare `private` would
+    /// take away.
+    pub fn finish_status(
+        &self,
+        attempt: &Attempt,
+        status: u16,
+        origin_headers: &[(String, String)],
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Result<Answer, Page> {
+        let mut answer = self.finish(attempt, origin_headers, now, entropy)?;
+        let bare_304 = status == 304 && headers::get(origin_headers, "cache-control").is_none();
+        if attempt.personal() && !bare_304 {
+            headers::make_private(&mut answer.headers);
+        }
+        Ok(answer)
+    }
+
     /// The headers to send to the client with the origin's response: the origin's, without
     /// `x-session-*` and hop-by-hop headers (a `Location` on the origin's own address moved to
     /// the public host), plus the gateway's cookies. An origin's login
@@ -1035,13 +1059,6 @@ impl Gateway {
             &self.config.gateway_cookies(),
         );
         let url_mode = self.config.built.affinity.mode() == Mode::Url;
-        // An answer to a request that carried a visitor's session is that visitor's: a shared
-        // cache past the gateway (a CDN in front of it, a proxy) must not keep it, whatever the
-        // origin said. It keys by the URL and the `Cookie` it sees, never by the identity the
-        // origin got in `x-session-*` (its `Vary` on those names nothing the cache sees).
-        if attempt.personal() {
-            headers::make_private(&mut out);
-        }
         // Redirects to the origin's own address go to the public host instead: a `Location`,
         // and the URL of a `Refresh` (a redirect after a delay) written the usual way. So do
         // those to another origin's full address (origins serve one site): the client sees none.
@@ -1988,22 +2005,29 @@ mod tests {
             ("cache-control".to_owned(), "public, max-age=600".to_owned()),
             ("cdn-cache-control".to_owned(), "max-age=600".to_owned()),
         ];
-        let answer = |a: &Attempt| {
-            let out = gw.finish(a, &origin, NOW + 1, &Entropy::default()).unwrap();
+        let answer = |a: &Attempt, status, origin: &[(String, String)]| {
+            let out = gw.finish_status(a, status, origin, NOW + 1, &Entropy::default());
+            let out = out.unwrap();
             let cdn = headers::get(&out.headers, "cdn-cache-control").map(str::to_owned);
             (
                 headers::get(&out.headers, "cache-control").map(str::to_owned),
                 cdn,
             )
         };
-        assert_eq!(answer(&alice), (Some("private, max-age=600".into()), None));
+        let private = (Some("private, max-age=600".into()), None);
+        assert_eq!(answer(&alice, 200, &origin), private);
         assert_eq!(
-            answer(&anonymous),
+            answer(&anonymous, 200, &origin),
             (
                 Some("public, max-age=600".into()),
                 Some("max-age=600".into())
             )
         );
+        // A 304 updates the browser's copy with its headers: with its own `Cache-Control`,
+        // private as a 200; without one, none added (the copy's private `max-age` stays).
+        assert_eq!(answer(&alice, 304, &origin), private);
+        assert_eq!(answer(&alice, 304, &[]), (None, None));
+        assert_eq!(answer(&alice, 200, &[]).0.as_deref(), Some("private"));
     }
 
     /// The runtime joins a header the origin sent twice with `, `: an `x-session-revoke` of two

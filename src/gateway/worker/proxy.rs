@@ -401,7 +401,9 @@ fn answer(
 ) -> Result<(Vec<(String, String)>, Option<store::Plan>), Box<(Page, Option<store::Plan>)>> {
     let finished = match attempt.refused_status(status) {
         Some(refused) => Some(Err(refused)),
-        None => with(&p.gw, |g| g.finish(attempt, origin, now, &p.entropy)),
+        None => with(&p.gw, |g| {
+            g.finish_status(attempt, status, origin, now, &p.entropy)
+        }),
     };
     match finished {
         Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
