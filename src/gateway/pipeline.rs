@@ -109,6 +109,8 @@ pub struct Attempt {
     subject: Option<Box<Subject>>,
     /// DBSC: the session is device-bound and came without its fresh bound cookie.
     unbound: bool,
+    /// The session cookie was signed with a key this version does not hold (`unknown_key`).
+    unknown_key: bool,
     /// `scheme://host` the client asked (origin redirects are rewritten to it).
     public: String,
     /// URL mode: the parameter's name and the affinity value the answer's same-site URLs carry
@@ -142,6 +144,12 @@ impl Attempt {
     /// session of its user is held aside, unchanged (see [`store::Loaded::bind_request`]).
     pub fn unbound(&self) -> bool {
         self.unbound
+    }
+
+    /// Whether the request's session cookie was signed with a key id `SESSION_KEYS` does not
+    /// hold (the origin is told `x-session-invalid: unknown_key`).
+    pub fn unknown_key(&self) -> bool {
+        self.unknown_key
     }
 
     /// The page that replaces an origin's answer of `status` that no client can take: a status
@@ -645,6 +653,7 @@ impl Gateway {
             session_cookie,
             subject,
             unbound,
+            unknown_key: matches!(session, SessionCookie::Invalid("unknown_key")),
             public: if scheme.is_empty() || host.is_empty() {
                 String::new()
             } else {
@@ -1090,14 +1099,16 @@ impl Gateway {
                 }
             }
         }
-        // The origin's cookies on its base path go on the public path the client sees.
+        // The origin's cookies on its base path go on the public path the client sees (the
+        // base read only for an answer that sets one: most set none).
         if let Some(origin) = origin {
-            let base = headers::split_url(&origin.url).2;
+            let mut base = None;
             for (_, value) in out
                 .iter_mut()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
             {
-                if let Some(moved) = headers::public_cookie_path(value, &base) {
+                let base = base.get_or_insert_with(|| headers::split_url(&origin.url).2);
+                if let Some(moved) = headers::public_cookie_path(value, base) {
                     *value = moved;
                 }
             }
@@ -4075,6 +4086,7 @@ mod tests {
             headers::get(&b.headers, "x-session-status"),
             Some("invalid")
         );
+        assert!(b.unknown_key(), "the glue logs it");
         let out = old.finish(&b, &[], NOW + 5, &Entropy::default()).unwrap();
         let removal = old.config().session_cookie.removal().unwrap();
         assert!(!set_cookies(&out.headers).contains(&removal.as_str()));

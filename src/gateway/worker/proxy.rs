@@ -105,7 +105,7 @@ pub(super) fn start(
     body: Option<web_sys::ReadableStream>,
     store: Option<Store>,
 ) -> JsValue {
-    if headers::get(&attempt.headers, "x-session-invalid") == Some("unknown_key") {
+    if attempt.unknown_key() {
         unknown_key("session cookie", p.now);
     }
     let (no_assertion, ms) = with(&p.gw, |g| {
