@@ -61,11 +61,25 @@ impl Site {
         n: u8,
     ) -> (Headers, Headers) {
         let headers = vec![jar.header()];
+        self.send(jar, "GET", headers, answer, now, n)
+    }
+
+    /// One request of `method` with `headers` (the `Cookie` header whatever the browser sends
+    /// of `jar`), answered with `answer`; the browser keeps what the answer sets into `jar`.
+    fn send(
+        &mut self,
+        jar: &mut Jar,
+        method: &str,
+        headers: Headers,
+        answer: &[(&str, &str)],
+        now: u64,
+        n: u8,
+    ) -> (Headers, Headers) {
         let req = Request {
-            method: "GET",
+            method,
             url: "https://app.example/x",
             headers: &headers,
-            has_body: false,
+            has_body: method != "GET",
         };
         let entropy = Entropy {
             visitor: n.into(),
@@ -309,5 +323,64 @@ fn check(vars: &[(&str, &str)], state: State, answer: &[(&str, &str)]) {
             sub == Some("alice") || !data.contains("alice"),
             "{what}: {sub:?} got {data}"
         );
+    }
+}
+
+/// A form another site posts reaches the gateway without its cookies (`SameSite=Lax`; with
+/// `Strict`, any cross-site request), and the browser keeps the cookies its answer sets. An
+/// answer that writes session data (a cart, a flash message) gave that request a new stored
+/// session, whose id cookie replaced the visitor's own: a logged-in user's next request
+/// brought the other site's session beside the user's session token, which took it, planted
+/// data included, and the user's own was lost. No new session but a login's there: the write
+/// is dropped. A login on it (a SAML POST binding, OIDC's `form_post`) still stores its session.
+#[test]
+fn a_cross_site_form_plants_no_stored_session() {
+    for (same_site, method) in [("Lax", "POST"), ("Strict", "GET"), ("None", "POST")] {
+        let what = format!("{same_site} {method}");
+        let mut site = Site::new(&[("STORE", "durable"), ("COOKIE_SAMESITE", same_site)]);
+        let mut jar = Jar::default();
+        site.alice(&mut jar, false);
+        let own = jar.get("__Host-sid").map(str::to_owned);
+        // The browser sends none of the jar's cookies (but with `None`).
+        let cross_site = |jar: &Jar| {
+            let mut headers = h(&[("sec-fetch-site", "cross-site")]);
+            if same_site == "None" {
+                headers.push(jar.header());
+            }
+            headers
+        };
+        let plant = [("x-session-data", r#"{"planted":1}"#)];
+        let (headers, stored) = (cross_site(&jar), site.store.len());
+        site.send(&mut jar, method, headers, &plant, NOW + 2, 4);
+        assert_eq!(site.store.len(), stored, "{what}: a new session stored");
+        let (next, _) = site.visit(&mut jar, &[], NOW + 3, 5);
+        let data = headers::get(&next, "x-session-data").unwrap();
+        assert_eq!(
+            headers::get(&next, "x-session-sub"),
+            Some("alice"),
+            "{what}"
+        );
+        if same_site == "None" {
+            // Sent with the request: the user's own session took the write.
+            assert_eq!(data, r#"{"alice":1,"planted":1}"#, "{what}");
+        } else {
+            assert_eq!(
+                jar.get("__Host-sid"),
+                own.as_deref(),
+                "{what}: the id replaced"
+            );
+            assert_eq!(data, r#"{"alice":1}"#, "{what}");
+        }
+        // A login there starts its session, stored and given out.
+        let login = [
+            ("x-session-issue", r#"{"sub":"bob"}"#),
+            ("x-session-data", r#"{"bob":1}"#),
+        ];
+        let headers = cross_site(&jar);
+        site.send(&mut jar, method, headers, &login, NOW + 4, 6);
+        let (next, _) = site.visit(&mut jar, &[], NOW + 5, 7);
+        assert_eq!(headers::get(&next, "x-session-sub"), Some("bob"), "{what}");
+        let data = headers::get(&next, "x-session-data").unwrap();
+        assert_eq!(data, r#"{"bob":1}"#, "{what}");
     }
 }

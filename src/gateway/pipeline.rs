@@ -111,6 +111,8 @@ pub struct Attempt {
     unbound: bool,
     /// The session cookie was signed with a key this version does not hold (`unknown_key`).
     unknown_key: bool,
+    /// The browser withheld the gateway's cookies from this request (see [`Attempt::withheld`]).
+    withheld: bool,
     /// `scheme://host` the client asked (origin redirects are rewritten to it).
     public: String,
     /// URL mode: the parameter's name and the affinity value the answer's same-site URLs carry
@@ -150,6 +152,16 @@ impl Attempt {
     /// hold (the origin is told `x-session-invalid: unknown_key`).
     pub fn unknown_key(&self) -> bool {
         self.unknown_key
+    }
+
+    /// Whether this is a cross-site request that a browser sends without the gateway's
+    /// cookies (`COOKIE_SAMESITE`: a form another site posts; with `Strict`, any), as
+    /// [`SetCookie::withheld_from`](crate::cookie::SetCookie::withheld_from) says. The browser
+    /// still keeps a cookie its answer sets, in place of the one it withheld: no new visitor's
+    /// affinity value is set on it, and no new stored session's id
+    /// ([`store::Loaded::bind_request`]), but by a login.
+    pub fn withheld(&self) -> bool {
+        self.withheld
     }
 
     /// The page that replaces an origin's answer of `status` that no client can take: a status
@@ -654,6 +666,8 @@ impl Gateway {
             subject,
             unbound,
             unknown_key: matches!(session, SessionCookie::Invalid("unknown_key")),
+            withheld: (self.config.session_cookie)
+                .withheld_from(req.method, headers::get(req.headers, "sec-fetch-site")),
             public: if scheme.is_empty() || host.is_empty() {
                 String::new()
             } else {

@@ -91,6 +91,10 @@ pub struct Loaded {
     /// the stored session its session-id cookie named was set aside for its user (see
     /// [`Loaded::bind_request`]): [`finish`] neither replaces nor changes it.
     pub held: bool,
+    /// No session-id cookie came with a cross-site request that a browser sends without it
+    /// ([`Attempt::withheld`]): [`finish`] gives out no new session but a login's (see
+    /// [`Loaded::bind_request`]).
+    pub withheld: bool,
 }
 
 impl Loaded {
@@ -140,6 +144,13 @@ impl Loaded {
     /// would otherwise go with the id alone). The session it named is held for the user, who
     /// comes back bound: [`finish`] writes nothing to it and never replaces its id cookie with
     /// a new session's (a login still starts a new session; a logout clears the id cookie).
+    ///
+    /// A cross-site request that a browser sends without the gateway's cookies (a form another
+    /// site posts; with `COOKIE_SAMESITE=Strict`, any) and that came without a session-id
+    /// cookie gets no new stored session but a login's: the browser keeps the id cookie its
+    /// answer sets, in place of the visitor's own, and a logged-in visitor's next request
+    /// would bring the session the other site's request began (its data, planted) beside the
+    /// visitor's session token, which takes it for the user.
     #[must_use]
     pub fn bind_request<S: Backend>(
         mut self,
@@ -153,6 +164,7 @@ impl Loaded {
             self.held = true;
             return self;
         }
+        self.withheld = attempt.withheld() && self.presented.is_none();
         self.bind(sessions, attempt.subject().map(|(s, _)| s), now)
     }
 }
@@ -196,6 +208,7 @@ pub async fn load<S: Backend>(
         renewed,
         subject: None,
         held: false,
+        withheld: false,
     }
 }
 
@@ -457,13 +470,16 @@ pub async fn finish<S: Backend>(
     // named by the id cookie the browser keeps for its next bound request. An id a login
     // renewed a moment ago, in a request answered after the login: its browser holds the new
     // id by now, under the same name, and a new session for this request's change would
-    // replace that cookie, and the user's data with it. The change is dropped, as one made to
-    // a session that ended; a logout clears the id cookie, a login goes on below with a new
-    // session.
+    // replace that cookie, and the user's data with it. A cross-site request the browser sent
+    // without the id cookie: a new session's would replace the visitor's own too. The change
+    // is dropped, as one made to a session that ended; a logout clears the id cookie, a login
+    // goes on below with a new session.
     let untouchable = if loaded.held {
         Some("the request's device-bound session came without its bound cookie (DBSC unbound)")
     } else if loaded.renewed {
         Some("its session id was renewed by a login since the request was sent")
+    } else if loaded.withheld {
+        Some("a cross-site request, sent without the session-id cookie (COOKIE_SAMESITE): a new id would replace the visitor's own")
     } else {
         None
     };

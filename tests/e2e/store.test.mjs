@@ -99,6 +99,25 @@ for (const kind of ["kv", "durable"]) {
       assert.deepEqual(data(await gw.request("/", jar)), { theme: "dark" });
     });
 
+    test("a form another site posts plants no session: its change is dropped, the visitor's id kept", async () => {
+      const jar = new Jar();
+      await gw.request(`/login?user=carol-${kind}`, jar);
+      await gw.request("/cart/add?item=book", jar);
+      const own = jar.cookies.get("__Host-sid");
+      // The browser sends none of its SameSite=Lax cookies with it, and keeps what its answer sets.
+      const form = await gw.request("/cart/add?item=planted", new Jar(), {
+        method: "POST",
+        headers: { "sec-fetch-site": "cross-site" },
+      });
+      assert.equal(form.status, 200);
+      assert.equal(sid(form), undefined, "no id cookie to replace the visitor's own");
+      assert.match(await gw.logged(/session change dropped: a cross-site request/), /sent without the session-id cookie/);
+      const next = await gw.request("/", jar);
+      assert.equal(jar.cookies.get("__Host-sid"), own);
+      assert.equal(next.body.session["x-session-sub"], `carol-${kind}`);
+      assert.deepEqual(data(next), { cart: ["book"] });
+    });
+
     test("login renews the session id and keeps the data; revocation and logout end it", async () => {
       const jar = new Jar();
       await gw.request("/cart/add?item=book", jar);
