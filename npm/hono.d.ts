@@ -91,7 +91,10 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
 /**
  * Stored sessions: `c.get("session")` is the visitor's Session, committed after the handler (a
  * subject the handler set on it without `login` gives a stored session a new id, whose cookie goes
- * out with the response).
+ * out with the response). On a cross-site request the browser sent without the cookie (a form
+ * another site posts; with `sameSite: "Strict"`, any: `store.withheldFrom`), nothing is committed
+ * and no cookie sent but a login's (a change is logged with console.warn): the browser would keep
+ * the new session's cookie in place of the visitor's own.
  */
 export function sessionStore<E extends Env = {}>(
   store: SessionStore,

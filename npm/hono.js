@@ -340,6 +340,9 @@ export function sessionStore(store, options = {}) {
   const { commit = true } = options ?? {};
   return async (c, next) => {
     const session = await store.load(c.req.raw);
+    // A form another site posts (with sameSite "Strict", any cross-site request) came without
+    // the cookie, which the browser keeps: a new session's cookie would replace it.
+    const withheld = store.withheldFrom(c.req.raw);
     const s = { kind: "store", store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
@@ -370,6 +373,13 @@ export function sessionStore(store, options = {}) {
     // wins (Workers KV): over the handler's change, or under the id a login just renewed.
     const list = c.get(STATE);
     if (list.slice(list.indexOf(s) + 1).some((inner) => inner.store === store)) return;
+    // Nothing stored or sent there but a login's: the visitor's own session stays theirs.
+    if (withheld && !s.loggedIn) {
+      if (Object.keys(s.session.data).length || s.session.subject !== undefined) {
+        console.warn("edge-session/hono: a change to the session of a cross-site request sent without its cookie (a form another site posts) was not stored: its cookie would replace the visitor's own. Refuse cross-site POSTs before changing anything");
+      }
+      return;
+    }
     if (commit) await store.commit(s.session);
     const value = store.setCookie(s.session);
     if (value) appendCookie(c, value);

@@ -699,6 +699,40 @@ impl SessionStore {
             .map_err(js_error)
     }
 
+    /// Whether a browser sent `request` (a Fetch `Request`) without this store's cookie, and
+    /// yet keeps the cookie its answer sets: a cross-site request (`Sec-Fetch-Site:
+    /// cross-site`) with no cookie of the store's name, other than a GET or HEAD with
+    /// `sameSite` `Lax` (a form another site posts), any with `Strict`. A new session's cookie
+    /// sent there replaces the visitor's own: send one only at a login (`regenerate`), as the
+    /// `sessionStore` middleware of `edge-session/hono` does.
+    ///
+    /// ```js
+    /// const session = await store.load(request);
+    /// session.set("flash", "saved");
+    /// if (!store.withheldFrom(request)) {
+    ///   await store.commit(session);
+    ///   store.applyCookies(response, session);
+    /// } // else nothing stored, nor sent (but after a login: regenerate, commit, send)
+    /// ```
+    #[wasm_bindgen(js_name = withheldFrom)]
+    pub fn withheld_from(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Request")] request: &JsValue,
+    ) -> Result<bool, JsValue> {
+        let expected = || config_error("withheldFrom: expected a Fetch Request");
+        if !request.is_object() {
+            return Err(expected());
+        }
+        let headers = super::object::get(request, "headers")?;
+        let method = super::object::get(request, "method")?;
+        let (Some(method), true) = (method.as_string(), headers.is_object()) else {
+            return Err(expected());
+        };
+        let site = super::object::header(&headers, "sec-fetch-site")?.as_string();
+        Ok(self.cookie.withheld_from(&method, site.as_deref())
+            && self.cookie_values(request)?.is_empty())
+    }
+
     /// The `Set-Cookie` value that deletes the session cookie (after `destroy`); `clearCookies`
     /// appends it and makes the response private.
     #[wasm_bindgen(js_name = clearCookie)]

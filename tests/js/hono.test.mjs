@@ -350,6 +350,50 @@ test("sessionStore: a new session, data kept across requests, login regenerates,
   assert.equal(await store.find(renewed.replace(/^__Host-sid=/, "")), undefined);
 });
 
+test("sessionStore: a form another site posts plants no session; a login there is stored and sent", async () => {
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/cart", (c) => {
+    c.get("session").set("cart", [c.req.query("item")]);
+    return c.text("ok");
+  });
+  app.post("/login", async (c) => {
+    c.get("session").set("cart", ["sso"]);
+    await mw.login(c, { sub: "carol" });
+    return c.text("ok");
+  });
+  app.get("/cart", (c) => c.json({ cart: c.get("session").get("cart") ?? null }));
+  const own = cookiesOf(await app.request("/cart?item=book", { method: "POST" }));
+  // The browser sends no SameSite=Lax cookie with it, and would keep the cookie its answer sets.
+  const crossSite = { "sec-fetch-site": "cross-site" };
+  const warned = [];
+  const warn = console.warn;
+  console.warn = (m) => warned.push(m);
+  let form;
+  try {
+    form = await app.request("/cart?item=planted", { method: "POST", headers: crossSite });
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(form.status, 200);
+  assert.deepEqual(form.headers.getSetCookie(), [], "no cookie to replace the visitor's own");
+  assert.match(warned.join("\n"), /cross-site request sent without its cookie .* was not stored/);
+  assert.deepEqual(await (await app.request("/cart", { headers: { cookie: own } })).json(), { cart: ["book"] });
+  // A top-level GET from another site carries the Lax cookie: not withheld. With it, nothing changes.
+  const get = await app.request("/cart", { headers: { ...crossSite } });
+  assert.deepEqual(get.headers.getSetCookie(), []);
+  // A login there (a SAML POST binding, OIDC's form_post) is stored and its cookie sent.
+  const login = await app.request("/login", { method: "POST", headers: crossSite });
+  const renewed = cookiesOf(login);
+  assert.match(renewed, /^__Host-sid=/);
+  assert.deepEqual(await (await app.request("/cart", { headers: { cookie: renewed } })).json(), { cart: ["sso"] });
+  // Sent with its cookie all the same (no browser, or sameSite "None"): the visitor's session.
+  const sent = await app.request("/cart?item=pen", { method: "POST", headers: { ...crossSite, cookie: own } });
+  assert.deepEqual(sent.headers.getSetCookie(), []);
+  assert.deepEqual(await (await app.request("/cart", { headers: { cookie: own } })).json(), { cart: ["pen"] });
+});
+
 test("a handler that throws: its session changes are not committed, its login not sent", async () => {
   const store = new SessionStore({ keys: KEYS_1 });
   const app = new Hono();

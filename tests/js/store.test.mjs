@@ -177,6 +177,36 @@ test("a value no store value can hold is refused with why: by set and data = for
   assert.equal(await store.commit(s, { now: NOW }), "created");
 });
 
+test("withheldFrom: a cross-site request a browser sends without the store's cookie, by sameSite and method", () => {
+  const request = (method, site, cookie) => {
+    const headers = new Headers(site ? { "sec-fetch-site": site } : {});
+    if (cookie) headers.set("cookie", cookie);
+    return new Request("https://app.example/x", { method, headers });
+  };
+  for (const [sameSite, method, site, cookie, withheld] of [
+    ["Lax", "POST", "cross-site", undefined, true],
+    ["Lax", "put", "cross-site", undefined, true],
+    ["Lax", "GET", "cross-site", undefined, false],
+    ["Lax", "HEAD", "cross-site", undefined, false],
+    ["Lax", "POST", "same-site", undefined, false],
+    ["Lax", "POST", "same-origin", undefined, false],
+    ["Lax", "POST", undefined, undefined, false],
+    ["Lax", "POST", "cross-site", "theme=dark", true],
+    ["Lax", "POST", "cross-site", "__Host-sid=x", false],
+    ["Strict", "GET", "cross-site", undefined, true],
+    ["Strict", "GET", "none", undefined, false],
+    ["None", "POST", "cross-site", undefined, false],
+  ]) {
+    const store = new SessionStore({ keys, cookieOptions: { sameSite } });
+    const what = `${sameSite} ${method} ${site} ${cookie}`;
+    assert.equal(store.withheldFrom(request(method, site, cookie)), withheld, what);
+  }
+  const store = new SessionStore({ keys });
+  for (const wrong of [undefined, null, "__Host-sid=x", new Headers(), { method: "POST" }]) {
+    assert.throws(() => store.withheldFrom(wrong), { name: "EdgeSessionError", code: "invalid_config" }, String(wrong));
+  }
+});
+
 test("an idle timeout given alone moves the defaults it would break, as at the gateway", async () => {
   // idleTimeoutSeconds: 60 alone was refused for touchIntervalSeconds (default 60, which must be
   // under it), and 100000 alone for absoluteTimeoutSeconds (default 86400): options never given.
