@@ -466,9 +466,9 @@ impl Signing {
     }
 }
 
-/// An assertion read but not verified: nothing in it is trusted until its signature is checked
-/// (by WebCrypto, over [`UntrustedAssertion::signing_input`]) and then its claims
-/// ([`UntrustedAssertion::verified_claims`]).
+/// An assertion read but not verified: nothing in it is trusted until
+/// [`UntrustedAssertion::verify_with`] checks its signature (with the verifier given: WebCrypto
+/// in the JS face) and then its claims.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UntrustedAssertion<'a> {
     kid: String,
@@ -540,20 +540,47 @@ impl<'a> UntrustedAssertion<'a> {
         &self.signature
     }
 
-    /// After the signature verified: the claims as JSON, when `iss` is `issuer`
-    /// (`wrong_issuer`), `aud` is or holds `audience` (`wrong_audience`), `exp` is present and
-    /// not past (`expired`, with the claims), `iat` present and not in the future
-    /// (`not_yet_valid`), both within `leeway` seconds of `now`: at most a day (86400), as every
-    /// leeway of this crate (`invalid_config` otherwise: milliseconds taken for seconds would
-    /// accept assertions that expired years ago).
-    pub fn verified_claims(
+    /// The claims as JSON, once `signature_ok` says that [`signature`](Self::signature) is the
+    /// signature of [`signing_input`](Self::signing_input) by the public key of
+    /// [`kid`](Self::kid) (from the gateway's JWKS), for [`alg`](Self::alg) (`bad_signature`
+    /// otherwise: this crate has no EdDSA or ES256 verifier of its own; the JS face uses
+    /// WebCrypto's, a Rust origin one of its own, or a JWT library with the JWKS); and when
+    /// `iss` is `issuer` (`wrong_issuer`), `aud` is or holds `audience` (`wrong_audience`),
+    /// `exp` is present and not past (`expired`, with the claims), `iat` present and not in
+    /// the future (`not_yet_valid`), both within `leeway` seconds of `now`: at most a day
+    /// (86400), as every leeway of this crate (`invalid_config` otherwise: milliseconds taken
+    /// for seconds would accept assertions that expired years ago).
+    ///
+    /// ```
+    /// use edge_session::token::assertion::UntrustedAssertion;
+    /// // Signed by nobody: 64 zero bytes in place of the signature.
+    /// let token = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJhdWQiOiJodHRwczovL29yaWdpbi5leGFtcGxlIiwiZXhwIjoxODAwMDAwMzAwLCJpYXQiOjE4MDAwMDAwMDAsImlzcyI6Imh0dHBzOi8vYXBwLmV4YW1wbGUiLCJzdWIiOiJhbGljZSJ9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    /// let assertion = UntrustedAssertion::parse(token)?;
+    /// assert_eq!((assertion.kid(), assertion.alg().name()), ("k1", "EdDSA"));
+    /// // Your verifier: e.g. ed25519-dalek's, with the JWKS key of that kid.
+    /// let ed25519_verify = |_input: &[u8], _signature: &[u8]| false;
+    /// let claims = assertion.verify_with(
+    ///     |a| ed25519_verify(a.signing_input().as_bytes(), a.signature()),
+    ///     "https://app.example",
+    ///     "https://origin.example",
+    ///     1_800_000_100,
+    ///     30,
+    /// );
+    /// assert_eq!(claims.unwrap_err().code(), "bad_signature");
+    /// # Ok::<(), edge_session::Error>(())
+    /// ```
+    pub fn verify_with(
         self,
+        signature_ok: impl FnOnce(&Self) -> bool,
         issuer: &str,
         audience: &str,
         now: UnixTime,
         leeway: u64,
     ) -> Result<String> {
         time::check_leeway(leeway)?;
+        if !signature_ok(&self) {
+            return Err(Error::BadSignature);
+        }
         let members =
             json::members(&self.payload).map_err(|e| Error::Malformed(e.message("claims")))?;
         // Rounded up: a fractional time compared with the whole seconds of `now` as it is.
@@ -1023,10 +1050,24 @@ mod tests {
         assert_eq!((u.kid(), u.alg()), ("k2-ES256", Alg::ES256));
         assert_eq!(u.signing_input(), s.input);
         assert_eq!(u.signature(), &[5; 64]);
+        // The signature first: nothing is read from an assertion the verifier refused.
+        let mut seen = None;
+        let forged = u.clone().verify_with(
+            |a| {
+                seen = Some((a.kid().to_owned(), a.signing_input().to_owned()));
+                false
+            },
+            "https://i",
+            "http://a",
+            1000,
+            0,
+        );
+        assert_eq!(forged, Err(Error::BadSignature));
+        assert_eq!(seen, Some(("k2-ES256".into(), s.input.clone())));
         let check = |iss: &str, aud: &str, now| {
             UntrustedAssertion::parse(&token)
                 .unwrap()
-                .verified_claims(iss, aud, now, 0)
+                .verify_with(|_| true, iss, aud, now, 0)
         };
         let claims = check("https://i", "http://a", 1000).unwrap();
         assert!(claims.contains(r#""sub":"u""#));
@@ -1048,7 +1089,8 @@ mod tests {
             "not_yet_valid"
         );
         // Leeway both ways.
-        let lenient = UntrustedAssertion::parse(&token).unwrap().verified_claims(
+        let lenient = UntrustedAssertion::parse(&token).unwrap().verify_with(
+            |_| true,
             "https://i",
             "http://a",
             1310,
@@ -1059,7 +1101,7 @@ mod tests {
         let leeway = |l| {
             UntrustedAssertion::parse(&token)
                 .unwrap()
-                .verified_claims("https://i", "http://a", 1299 + 86_400, l)
+                .verify_with(|_| true, "https://i", "http://a", 1299 + 86_400, l)
                 .map_err(|e| e.code())
         };
         assert!(leeway(86_400).is_ok());
@@ -1077,7 +1119,7 @@ mod tests {
         let check = |now| {
             UntrustedAssertion::parse(&fractional)
                 .unwrap()
-                .verified_claims("https://i", "http://a", now, 0)
+                .verify_with(|_| true, "https://i", "http://a", now, 0)
                 .map_err(|e| e.code())
         };
         assert!(check(1300).is_ok() && check(1001).is_ok());
