@@ -232,8 +232,12 @@ fn the_longest_ttl_signs_and_verifies_and_one_more_is_refused() {
         assert_eq!(got["exp"], now + MAX_TTL);
     }
     assert_eq!(with(MAX_TTL + 1).unwrap_err().setting(), Some("ttlSeconds"));
+    let jwt = t.sign_jwt(&claims(), &JwtSignOptions::at(NOW)).unwrap();
     for now in [edge_session::time::LATEST_NOW + 1, NOW * 1000] {
         let e = t.sign_jwt(&claims(), &JwtSignOptions::at(now)).unwrap_err();
+        assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
+        // At verify too: not `expired`, which said nothing of the clock.
+        let e = t.verify_jwt::<Value>(&jwt, &at(now)).unwrap_err();
         assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
     }
     let options = JwtSignOptions::at(NOW).ttl_seconds(MAX_TTL + 1);

@@ -49,6 +49,20 @@ macro_rules! token_kind_behaviours {
                 json!({ "sub": "user-12345", "role": "admin" })
             }
 
+            /// A `now` in milliseconds (past 10^11 s, the year 5138) is `invalid_config` about
+            /// `now` at verify too, as at sign, not `expired`, which said nothing of the clock.
+            #[test]
+            fn a_now_in_milliseconds_is_refused_at_verify() {
+                let t = tokens();
+                let token = t.sign(&claims(), NOW).unwrap();
+                let latest = edge_session::time::LATEST_NOW;
+                for now in [latest + 1, NOW * 1000] {
+                    let e = t.verify::<Value>(&token, now).unwrap_err();
+                    assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
+                }
+                assert_eq!(t.verify::<Value>(&token, latest).unwrap_err().code(), "expired");
+            }
+
             #[test]
             fn round_trip_adds_iat_and_exp() {
                 let t = tokens();
@@ -294,7 +308,7 @@ macro_rules! token_kind_behaviours {
                     let token = t.sign(&claims(), now).unwrap();
                     let got: Value = t.verify(&token, now).unwrap();
                     assert_eq!(got["exp"], now + MAX_TTL);
-                    assert_eq!(t.refresh(&token, now + 1).unwrap(), None);
+                    assert_eq!(t.refresh(&token, now).unwrap(), None);
                 }
                 let setting = |e: Error| (e.code(), e.setting());
                 for now in [edge_session::time::LATEST_NOW + 1, NOW * 1000] {
