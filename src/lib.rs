@@ -225,6 +225,12 @@ mod tests {
             shareable::<crate::store::Session>();
             shareable::<crate::gateway::Gateway>();
             shareable::<crate::gateway::GatewayConfig>();
+            // Over any backend that is, a native server's own (README, From Rust): checked
+            // for every such backend where this generic function compiles.
+            #[allow(dead_code)]
+            fn sessions<B: crate::store::Backend + Send + Sync>() {
+                shareable::<crate::store::Sessions<B>>();
+            }
         }
     }
 

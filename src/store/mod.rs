@@ -65,7 +65,8 @@ pub use config::MAX_TIMEOUT_SECONDS;
 pub use session::{Commit, Session, SessionConfig, Sessions, MAX_SUBJECT_BYTES};
 
 /// What a store holds for one session. The store reads only `version` (compare-and-set) and
-/// `expires` (when it may forget the entry); `value` is the sealed [`record`], opaque to it.
+/// `expires` (when it may forget the entry); `value` is the sealed [`record`], opaque to it but
+/// for [`Entry::holds_session`], which [`Backend::revoke`] counts by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// 1 when created, one more at every save.
@@ -84,7 +85,7 @@ impl Entry {
     /// Whether the entry holds a session: not one of the markers that
     /// [`Sessions::regenerate`] leaves in place of a renewed id (they begin with `~`, which a
     /// sealed record, base64url, never holds). A revocation counts only these.
-    pub(crate) fn holds_session(&self) -> bool {
+    pub fn holds_session(&self) -> bool {
         !self.value.starts_with('~')
     }
 
@@ -182,7 +183,9 @@ pub trait Backend {
     /// Records that session `key` belongs to `subject` (an opaque tag) until `until`.
     async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()>;
 
-    /// Deletes every session linked to `subject`, and the links; returns how many sessions.
+    /// Deletes every session linked to `subject`, and the links; returns how many sessions:
+    /// the entries deleted that [`Entry::holds_session`] (a renewed id's marker is deleted but
+    /// not counted), and those whose entry could not be read. [`conformance::run`] checks it.
     async fn revoke(&self, subject: &str) -> Result<usize>;
 
     /// What the store guarantees.
