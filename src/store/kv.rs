@@ -14,10 +14,11 @@ use crate::time::UnixTime;
 /// - A write reaches other locations in about 60 s or more; reads at the writing location
 ///   usually see it at once (not promised by Cloudflare).
 /// - Concurrent writes to one session: the last one wins, the expected version is not checked.
-/// - At most one write per second per key: [`Sessions`](super::Sessions) never rewrites an
-///   unchanged session more than once per touch interval. KV refuses a second write within
-///   the second (`KV PUT failed: 429 Too Many Requests`, `store_unavailable`); a touch so
-///   refused is skipped (another request has just written the session).
+/// - At most one write per second per key: [`Sessions`](super::Sessions) rewrites an
+///   unchanged session once per touch interval (each of the requests at once that found the
+///   touch due tries). KV refuses a second write within the second (`KV PUT failed: 429 Too
+///   Many Requests`, `store_unavailable`); a touch so refused is skipped (another request has
+///   just written the session).
 /// - Entries expire by themselves (`expirationTtl`, at least 60 s); a subject's sessions are
 ///   listed under `u:<subject tag>/<session key>` (KV `list` is eventually consistent too).
 #[derive(Clone, Debug)]
