@@ -94,7 +94,9 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
  * out with the response). On a cross-site request the browser sent without the cookie (a form
  * another site posts; with `sameSite: "Strict"`, any: `store.withheldFrom`), nothing is committed
  * and no cookie sent but a login's (a change is logged with console.warn): the browser would keep
- * the new session's cookie in place of the visitor's own.
+ * the new session's cookie in place of the visitor's own, and a logout's removal would orphan
+ * the visitor's session, which the request never named. With `commit: false`, check
+ * `store.withheldFrom(c.req.raw)` before committing yourself.
  */
 export function sessionStore<E extends Env = {}>(
   store: SessionStore,

@@ -371,6 +371,16 @@ fn a_cross_site_form_plants_no_stored_session() {
             );
             assert_eq!(data, r#"{"alice":1}"#, "{what}");
         }
+        // A logout there clears the session cookie (the origin's to refuse: SECURITY.md, CSRF)
+        // but not the id cookie withheld, which names the visitor's session: its removal would
+        // orphan that session.
+        let mut logged_out = jar.clone();
+        let headers = cross_site(&logged_out);
+        let clear = [("x-session-clear", "1")];
+        site.send(&mut logged_out, method, headers, &clear, NOW + 3, 8);
+        assert_eq!(logged_out.get("__Host-session"), None, "{what}");
+        let sid = logged_out.get("__Host-sid");
+        assert_eq!(sid.is_some(), same_site != "None", "{what}: {sid:?}");
         // A login there starts its session, stored and given out.
         let login = [
             ("x-session-issue", r#"{"sub":"bob"}"#),
@@ -383,4 +393,18 @@ fn a_cross_site_form_plants_no_stored_session() {
         let data = headers::get(&next, "x-session-data").unwrap();
         assert_eq!(data, r#"{"bob":1}"#, "{what}");
     }
+    // A link followed from another site carries the `Lax` cookies: a new visitor's page that
+    // writes gets its session.
+    let mut site = Site::new(&[("STORE", "durable")]);
+    let mut jar = Jar::default();
+    let headers = h(&[("sec-fetch-site", "cross-site")]);
+    site.send(
+        &mut jar,
+        "GET",
+        headers,
+        &[("x-session-data", r#"{"a":1}"#)],
+        NOW,
+        9,
+    );
+    assert!(jar.get("__Host-sid").is_some());
 }

@@ -472,8 +472,8 @@ pub async fn finish<S: Backend>(
     // id by now, under the same name, and a new session for this request's change would
     // replace that cookie, and the user's data with it. A cross-site request the browser sent
     // without the id cookie: a new session's would replace the visitor's own too. The change
-    // is dropped, as one made to a session that ended; a logout clears the id cookie, a login
-    // goes on below with a new session.
+    // is dropped, as one made to a session that ended; a logout clears the id cookie (but the
+    // one withheld), a login goes on below with a new session.
     let untouchable = if loaded.held {
         Some("the request's device-bound session came without its bound cookie (DBSC unbound)")
     } else if loaded.renewed {
@@ -488,7 +488,9 @@ pub async fn finish<S: Backend>(
             out.warning
                 .get_or_insert(format!("session change dropped: {why}"));
         }
-        if plan.logout {
+        // Not the one withheld, which names the visitor's session: the request had no part in
+        // it (the cookie's removal would orphan that session, not end it).
+        if plan.logout && !loaded.withheld {
             out.set_cookie = clear();
         }
         return out;

@@ -364,6 +364,14 @@ test("sessionStore: a form another site posts plants no session; a login there i
     return c.text("ok");
   });
   app.get("/cart", (c) => c.json({ cart: c.get("session").get("cart") ?? null }));
+  app.get("/visit", (c) => {
+    c.get("session").set("seen", true);
+    return c.text("ok");
+  });
+  app.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.text("bye");
+  });
   const own = cookiesOf(await app.request("/cart?item=book", { method: "POST" }));
   // The browser sends no SameSite=Lax cookie with it, and would keep the cookie its answer sets.
   const crossSite = { "sec-fetch-site": "cross-site" };
@@ -380,9 +388,12 @@ test("sessionStore: a form another site posts plants no session; a login there i
   assert.deepEqual(form.headers.getSetCookie(), [], "no cookie to replace the visitor's own");
   assert.match(warned.join("\n"), /cross-site request sent without its cookie .* was not stored/);
   assert.deepEqual(await (await app.request("/cart", { headers: { cookie: own } })).json(), { cart: ["book"] });
-  // A top-level GET from another site carries the Lax cookie: not withheld. With it, nothing changes.
-  const get = await app.request("/cart", { headers: { ...crossSite } });
-  assert.deepEqual(get.headers.getSetCookie(), []);
+  // A logout there sends no removal of the cookie it never saw: it would orphan the visitor's session.
+  const out = await app.request("/logout", { method: "POST", headers: crossSite });
+  assert.deepEqual(out.headers.getSetCookie(), []);
+  // A link followed from another site carries the Lax cookie: a page that writes gets its cookie.
+  const get = await app.request("/visit", { headers: crossSite });
+  assert.equal(get.headers.getSetCookie().length, 1);
   // A login there (a SAML POST binding, OIDC's form_post) is stored and its cookie sent.
   const login = await app.request("/login", { method: "POST", headers: crossSite });
   const renewed = cookiesOf(login);
@@ -392,6 +403,20 @@ test("sessionStore: a form another site posts plants no session; a login there i
   const sent = await app.request("/cart?item=pen", { method: "POST", headers: { ...crossSite, cookie: own } });
   assert.deepEqual(sent.headers.getSetCookie(), []);
   assert.deepEqual(await (await app.request("/cart", { headers: { cookie: own } })).json(), { cart: ["pen"] });
+  // With sameSite "Strict" a link followed from another site comes without it too.
+  const strict = new Hono();
+  strict.use(mw.sessionStore(new SessionStore({ keys: KEYS_1, cookieOptions: { sameSite: "Strict" } })));
+  strict.get("/visit", (c) => {
+    c.get("session").set("seen", true);
+    return c.text("ok");
+  });
+  console.warn = () => {};
+  try {
+    assert.deepEqual((await strict.request("/visit", { headers: crossSite })).headers.getSetCookie(), []);
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal((await strict.request("/visit")).headers.getSetCookie().length, 1);
 });
 
 test("a handler that throws: its session changes are not committed, its login not sent", async () => {
