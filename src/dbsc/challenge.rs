@@ -190,9 +190,12 @@ mod tests {
             c.check(Kind::Refresh, "s", &refresh, NOW - 61).unwrap_err(),
             Error::NotYetValid { valid_from: NOW }
         );
-        // Saturating at the end of time.
-        let end = c.issue(Kind::Refresh, "s", u64::MAX, [0; 8]);
-        assert!(c.check(Kind::Refresh, "s", &end, u64::MAX).is_ok());
+        // At the latest `now` taken (10^11 s); past it, a time in milliseconds, refused.
+        let latest = crate::time::LATEST_NOW;
+        let end = c.issue(Kind::Refresh, "s", latest, [0; 8]);
+        assert!(c.check(Kind::Refresh, "s", &end, latest).is_ok());
+        let e = c.check(Kind::Refresh, "s", &end, latest + 1).unwrap_err();
+        assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
     }
 
     #[test]

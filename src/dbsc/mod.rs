@@ -268,6 +268,14 @@ mod tests {
             code(b.check_bound(&cookie, "sid", &registered.jkt, NOW + 601)),
             "expired"
         );
+        // A `now` in milliseconds is the caller's error, not an expired cookie or challenge.
+        let ms = NOW * 1000;
+        assert_eq!(
+            code(b.check_bound(&cookie, "sid", &registered.jkt, ms)),
+            "invalid_config"
+        );
+        let again = proof("ES256", Some(&jwk), &offer, 64);
+        assert_eq!(code(b.register(&again, "sid", ms)), "invalid_config");
 
         let c = b.challenge("sid", NOW, [3; 8]);
         let key = &registered.key;

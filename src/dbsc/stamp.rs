@@ -72,7 +72,8 @@ impl Stamper {
     /// Checks `value` for `context`, valid `lifetime` seconds after its issue: `malformed`
     /// (`what`) when it is not a stamped value's shape; `forged` when no key's tag fits;
     /// `expired` after its last second; `not_yet_valid` when issued more than
-    /// [`LEEWAY_SECONDS`] after `now`.
+    /// [`LEEWAY_SECONDS`] after `now`; `invalid_config` (setting `now`) for a `now` past 10^11,
+    /// milliseconds.
     pub(crate) fn check(
         &self,
         context: &[u8],
@@ -82,6 +83,8 @@ impl Stamper {
         forged: Error,
         what: &'static str,
     ) -> Result<Stamp> {
+        // Milliseconds would read every value as expired, saying nothing of the clock.
+        crate::time::check_now(now)?;
         let bytes = b64_decode(value)?;
         let (body, tag) = bytes
             .split_at_checked(BODY)
@@ -128,9 +131,10 @@ mod tests {
     fn the_layout_of_a_value() {
         let ring = KeyRing::new(vec![("k".into(), Secret::new(vec![5; 32]).unwrap())]).unwrap();
         let s = Stamper::new(&ring, "p");
-        let value = s.issue(b"ctx", 0x0102_0304_0506_0708, [9; 8]);
+        // A time of eight distinct bytes, still seconds (under 10^11).
+        let value = s.issue(b"ctx", 0x0000_0017_0506_0708, [9; 8]);
         let bytes = b64_decode(&value).unwrap();
-        assert_eq!(bytes[..8], [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(bytes[..8], [0, 0, 0, 0x17, 5, 6, 7, 8]);
         assert_eq!(bytes[8..16], [9; 8]);
         let mut message = b"ctx".to_vec();
         message.extend_from_slice(&bytes[..16]);
@@ -142,7 +146,7 @@ mod tests {
             .check(
                 b"ctx",
                 &value,
-                0x0102_0304_0506_0708,
+                0x0000_0017_0506_0708,
                 5,
                 Error::BadSignature,
                 "x",
@@ -150,7 +154,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (stamp.tag, stamp.expires),
-            (bytes[16..].to_vec(), 0x0102_0304_0506_070d)
+            (bytes[16..].to_vec(), 0x0000_0017_0506_070d)
         );
     }
 }

@@ -549,7 +549,8 @@ impl<'a> UntrustedAssertion<'a> {
     /// `exp` is present and not past (`expired`, with the claims), `iat` present and not in
     /// the future (`not_yet_valid`), both within `leeway` seconds of `now`: at most a day
     /// (86400), as every leeway of this crate (`invalid_config` otherwise: milliseconds taken
-    /// for seconds would accept assertions that expired years ago).
+    /// for seconds would accept assertions that expired years ago; so is a `now` past 10^11,
+    /// milliseconds).
     ///
     /// ```
     /// use edge_session::token::assertion::UntrustedAssertion;
@@ -577,6 +578,7 @@ impl<'a> UntrustedAssertion<'a> {
         now: UnixTime,
         leeway: u64,
     ) -> Result<String> {
+        time::check_now(now)?;
         time::check_leeway(leeway)?;
         if !signature_ok(&self) {
             return Err(Error::BadSignature);
@@ -1107,6 +1109,12 @@ mod tests {
         assert!(leeway(86_400).is_ok());
         assert_eq!(leeway(86_401), Err("invalid_config"));
         assert_eq!(leeway(100_000_000), Err("invalid_config"));
+        // A `now` in milliseconds is refused as such, not taken for an expired assertion.
+        let e = UntrustedAssertion::parse(&token)
+            .unwrap()
+            .verify_with(|_| true, "https://i", "http://a", 1_800_000_000_000, 0)
+            .unwrap_err();
+        assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
 
         // Fractional times (a NumericDate may be one) are compared as they are: exp 1300.5
         // is still valid at 1300, iat 1000.5 not yet at 1000.
