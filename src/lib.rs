@@ -225,8 +225,8 @@ mod tests {
             shareable::<crate::store::Session>();
             shareable::<crate::gateway::Gateway>();
             shareable::<crate::gateway::GatewayConfig>();
-            // Over any backend that is, a native server's own (README, From Rust): checked
-            // for every such backend where this generic function compiles.
+            // Over any backend that is, a native server's own (README, From Rust; its futures
+            // are `?Send`, see `store`): checked for every such backend where this compiles.
             #[allow(dead_code)]
             fn sessions<B: crate::store::Backend + Send + Sync>() {
                 shareable::<crate::store::Sessions<B>>();

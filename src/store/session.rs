@@ -8,9 +8,10 @@
 //! - **Lifetimes**: a session ends `idle_timeout_seconds` after its last write, and
 //!   `absolute_timeout_seconds` after its creation, whichever comes first.
 //! - **Writes**: [`Sessions::commit`] writes when the data or subject changed; an unchanged session
-//!   is only rewritten to extend its idle timeout ("touch"), at most once per
-//!   `touch_interval_seconds` (Workers KV allows one write per second per key). So the idle
-//!   timeout is honoured to within one touch interval.
+//!   is only rewritten to extend its idle timeout ("touch"), once per `touch_interval_seconds`
+//!   by each request that finds it due (requests at once may each write it; Workers KV allows
+//!   one write per second per key, and a touch it refuses is skipped). So the idle timeout is
+//!   honoured to within one touch interval.
 //! - **Consistency**: every write names the version it read; a strongly consistent store refuses a
 //!   stale one (`conflict`), and [`Sessions::update`] reloads and retries.
 //! - **Security**: [`Sessions::regenerate`] (new id, data moved, old id deleted) at login and
