@@ -132,6 +132,23 @@ impl Page {
         )
     }
 
+    /// 431 of a request that cookies other than the gateway's put over the limit: the browser
+    /// is told to clear the site's cookies (`Clear-Site-Data`), which its visitor could
+    /// otherwise only do by hand (see `Gateway::too_large`).
+    pub fn cookies_too_large(max: usize) -> Self {
+        let mut page = Page::text(
+            431,
+            format!(
+                "431 Request Header Fields Too Large: this site's cookies make the request's \
+                 headers over {max} bytes.\n\nThis browser's cookies for this site have been \
+                 cleared: reload the page, and log in again if asked.\n"
+            ),
+        );
+        page.headers
+            .push(("clear-site-data".into(), "\"cookies\"".into()));
+        page
+    }
+
     /// 431 of a request whose session would crowd every request of its visitor: the page that
     /// ends it (see `Gateway::too_large`).
     pub fn session_too_large(max: usize) -> Self {

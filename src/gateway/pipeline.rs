@@ -710,11 +710,36 @@ impl Gateway {
         )
         .is_some_and(|token| self.crowded(attempt, token, now).is_some());
         if !crowding {
-            return Page::headers_too_large(max);
+            return match self.cookies_crowd(req, attempt) {
+                true => Page::cookies_too_large(max),
+                false => Page::headers_too_large(max),
+            };
         }
         let mut page = Page::session_too_large(max);
         self.end_session(&mut page.headers);
         page
+    }
+
+    /// Whether cookies that are not the gateway's put `req` (or `attempt`, on its way to the
+    /// origin) over `MAX_REQUEST_HEADER_BYTES`: more than half the limit, and the request fits
+    /// without them. A page of a sibling subdomain (or of the site over plain http, or a
+    /// script) that sets a few large cookies for the site ("cookie bomb") made every request of
+    /// its visitor a 431, until the visitor found how to clear the site's cookies by hand; the
+    /// 431 now has the browser clear them. Not for a long URL, which any site can link to, nor
+    /// for the cookies a visitor usually has.
+    fn cookies_crowd(&self, req: &Request<'_>, attempt: Option<&Attempt>) -> bool {
+        let names = self.config.gateway_cookies();
+        let foreign: usize = (req.headers.iter())
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .filter_map(|(_, v)| headers::without_gateway_cookies(v, &names))
+            .map(|v| v.len())
+            .sum();
+        let bytes = attempt.map_or_else(
+            || head_bytes(req.url, req.headers),
+            |a| head_bytes(&a.url, &a.headers) + HOP_HEADER_BYTES,
+        );
+        let max = self.config.max_request_header_bytes;
+        2 * foreign > max && bytes.saturating_sub(foreign) <= max
     }
 
     /// A DBSC endpoint's decision, on the request's session.
@@ -4372,6 +4397,74 @@ mod tests {
             assert_eq!(page.status, 431);
         }
         assert_eq!(gateway(&[]).config().max_request_header_bytes, 16_384);
+    }
+
+    /// A few large cookies that are not the gateway's, set for the site by a sibling subdomain
+    /// (or a page of the site over plain http, a script: a "cookie bomb"), made every request
+    /// of the visitor a 431 that only clearing the site's cookies by hand ended. The 431 of a
+    /// request they put over the limit has the browser clear them (`Clear-Site-Data:
+    /// "cookies"`), the session ended with them. Not when the URL is what is long (any site can
+    /// link to one) or the cookies are what a visitor usually has: the 431 stays, and nothing
+    /// is cleared.
+    #[test]
+    fn a_cookie_bomb_gets_a_431_that_clears_the_cookies() {
+        let mut gw = gateway(&[]);
+        let jar = login_jar(&mut gw, "alice", NOW);
+        let clears = |page: &Page| {
+            assert_eq!(page.status, 431);
+            let clears = headers::get(&page.headers, "clear-site-data") == Some("\"cookies\"");
+            assert_eq!(
+                clears,
+                page.body.contains("have been cleared"),
+                "{}",
+                page.body
+            );
+            clears
+        };
+        let bomb: Vec<String> = (0..5)
+            .map(|i| format!("b{i}={}", "x".repeat(3990)))
+            .collect();
+        let long_url = format!("https://app.example/x?q={}", "q".repeat(16_400));
+        let small = format!("{jar}; theme=dark; {}", "a=1; ".repeat(20));
+        for (url, cookie, cleared) in [
+            (
+                "https://app.example/x",
+                format!("{jar}; {}", bomb.join("; ")),
+                true,
+            ),
+            (
+                "https://app.example/x",
+                format!("{}; {jar}", bomb.join("; ")),
+                true,
+            ),
+            // A long link followed with the usual cookies: the URL is what is long.
+            (long_url.as_str(), small.clone(), false),
+            // A long link with 12 KB of cookies: without them it is still over.
+            (
+                long_url.as_str(),
+                format!("{jar}; {}", bomb[..3].join("; ")),
+                false,
+            ),
+        ] {
+            let headers = h(&[("cookie", &cookie)]);
+            let req = Request {
+                url,
+                ..get(&headers)
+            };
+            let Step::Respond(page) = gw.start(&req, NOW + 5, &Entropy::default()) else {
+                panic!("{} bytes reached an origin", cookie.len() + url.len());
+            };
+            assert_eq!(clears(&page), cleared, "{} bytes of cookies", cookie.len());
+        }
+        // Headers of another kind: a 431 that clears nothing.
+        let padded: Vec<(String, String)> = (0..5)
+            .map(|i| (format!("x-pad{i}"), "p".repeat(3990)))
+            .chain([("cookie".into(), small)])
+            .collect();
+        let Step::Respond(page) = gw.start(&get(&padded), NOW + 5, &Entropy::default()) else {
+            panic!("reached an origin")
+        };
+        assert!(!clears(&page));
     }
 
     /// A login is taken only when its session leaves the browser its room under

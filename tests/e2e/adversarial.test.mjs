@@ -181,6 +181,9 @@ for (const kind of ["durable", "kv"]) {
         console.log(`# ${kind}: ${kb} KB Cookie -> ${r.status || r.error}`);
         assertDefined(r, [431], `${kb} KB Cookie`);
         assert.match(r.text || "", /over 16384 bytes/, "the gateway's own page, not the origin's");
+        // Cookies not the gateway's, which the request fits without (a "cookie bomb"): the
+        // browser is told to clear them, or its visitor stays locked out.
+        assert.equal(r.headers?.["clear-site-data"], '"cookies"', `${kb} KB Cookie`);
       }
     });
 
