@@ -121,8 +121,10 @@ impl DeviceBinding {
     /// for this session within its window ([`Challenges::check`]: `unknown_challenge`,
     /// `expired`...). The caller then verifies the signature with [`Registered::key`]
     /// (`bad_signature` when it fails), records [`Registered::challenge_id`] where it can,
-    /// and compares [`Proof::authorization`] if its offer carried one.
+    /// and compares [`Proof::authorization`] if its offer carried one. A `now` past 10^11
+    /// (milliseconds) is `invalid_config`, first.
     pub fn register(&self, proof: &Proof, session_id: &str, now: UnixTime) -> Result<Registered> {
+        crate::time::check_now(now)?;
         let key = proof
             .jwk()
             .ok_or(Error::Malformed("a registration proof carries its jwk"))?;
@@ -276,6 +278,8 @@ mod tests {
         );
         let again = proof("ES256", Some(&jwk), &offer, 64);
         assert_eq!(code(b.register(&again, "sid", ms)), "invalid_config");
+        let keyless = proof("ES256", None, &offer, 64);
+        assert_eq!(code(b.register(&keyless, "sid", ms)), "invalid_config");
 
         let c = b.challenge("sid", NOW, [3; 8]);
         let key = &registered.key;

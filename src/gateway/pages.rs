@@ -140,8 +140,9 @@ impl Page {
             431,
             format!(
                 "431 Request Header Fields Too Large: this site's cookies make the request's \
-                 headers over {max} bytes.\n\nThis browser's cookies for this site have been \
-                 cleared: reload the page, and log in again if asked.\n"
+                 headers over {max} bytes.\n\nThis browser has been asked to clear its cookies \
+                 for this site and the sites of its domain: reload the page, and log in again if \
+                 asked. If this page comes back, clear them by hand.\n"
             ),
         );
         page.headers

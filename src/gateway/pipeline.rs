@@ -710,7 +710,7 @@ impl Gateway {
         )
         .is_some_and(|token| self.crowded(attempt, token, now).is_some());
         if !crowding {
-            return match self.cookies_crowd(req, attempt) {
+            return match self.cookies_crowd(req) {
                 true => Page::cookies_too_large(max),
                 false => Page::headers_too_large(max),
             };
@@ -720,26 +720,35 @@ impl Gateway {
         page
     }
 
-    /// Whether cookies that are not the gateway's put `req` (or `attempt`, on its way to the
-    /// origin) over `MAX_REQUEST_HEADER_BYTES`: more than half the limit, and the request fits
-    /// without them. A page of a sibling subdomain (or of the site over plain http, or a
-    /// script) that sets a few large cookies for the site ("cookie bomb") made every request of
-    /// its visitor a 431, until the visitor found how to clear the site's cookies by hand; the
-    /// 431 now has the browser clear them. Not for a long URL, which any site can link to, nor
-    /// for the cookies a visitor usually has.
-    fn cookies_crowd(&self, req: &Request<'_>, attempt: Option<&Attempt>) -> bool {
+    /// Whether cookies that are not the gateway's put `req` over `MAX_REQUEST_HEADER_BYTES`, as
+    /// the client sent it: more than half the limit; the request fits without them; and it is
+    /// over even with a link of [`LINK_ALLOWANCE`] bytes (its URL and `Referer`, which another
+    /// site writes). A page of a sibling subdomain (or of the site over plain http, or a script)
+    /// that sets a few large cookies for the site ("cookie bomb") made every request of its
+    /// visitor a 431, until the visitor found how to clear the site's cookies by hand; the 431
+    /// now has the browser clear them. Never for a long link, which any site can send a visitor
+    /// to, however many cookies the visitor has; nor for what the gateway adds on the way
+    /// (`oversized`: identity, stored data, assertion). "Not the gateway's" counts a cookie of
+    /// a gateway name that a sibling can set too (one without the `__Host-` prefix, such as
+    /// DBSC's key cookie).
+    fn cookies_crowd(&self, req: &Request<'_>) -> bool {
         let names = self.config.gateway_cookies();
+        let untossable: Vec<&str> = names
+            .into_iter()
+            .filter(|n| n.starts_with("__Host-"))
+            .collect();
         let foreign: usize = (req.headers.iter())
             .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-            .filter_map(|(_, v)| headers::without_gateway_cookies(v, &names))
+            .filter_map(|(_, v)| headers::without_gateway_cookies(v, &untossable))
             .map(|v| v.len())
             .sum();
-        let bytes = attempt.map_or_else(
-            || head_bytes(req.url, req.headers),
-            |a| head_bytes(&a.url, &a.headers) + HOP_HEADER_BYTES,
-        );
+        let bytes = head_bytes(req.url, req.headers);
+        let referer =
+            headers::get(req.headers, "referer").map_or(0, |r| "referer".len() + r.len() + 4);
+        let linked = req.url.len() + referer;
+        let with_a_short_link = bytes - linked + linked.min(LINK_ALLOWANCE);
         let max = self.config.max_request_header_bytes;
-        2 * foreign > max && bytes.saturating_sub(foreign) <= max
+        2 * foreign > max && with_a_short_link > max && bytes.saturating_sub(foreign) <= max
     }
 
     /// A DBSC endpoint's decision, on the request's session.
@@ -1436,6 +1445,11 @@ pub struct Answer {
     /// (`None` when `STORE` is off).
     pub plan: Option<store::Plan>,
 }
+
+/// The URL and `Referer` of a link, in bytes, that a request is over `MAX_REQUEST_HEADER_BYTES`
+/// with before its 431 clears the cookies that put it there (see `Gateway::cookies_crowd`): a
+/// longer link is another site's to write.
+const LINK_ALLOWANCE: usize = 2048;
 
 /// `x-session-hop` and its 31-character value as [`head_bytes`] counts them: the glue adds it to
 /// each request to an origin (the loop tag of src/gateway/worker/entry.mjs).
@@ -4415,7 +4429,7 @@ mod tests {
             let clears = headers::get(&page.headers, "clear-site-data") == Some("\"cookies\"");
             assert_eq!(
                 clears,
-                page.body.contains("have been cleared"),
+                page.body.contains("asked to clear"),
                 "{}",
                 page.body
             );
@@ -4426,6 +4440,7 @@ mod tests {
             .collect();
         let long_url = format!("https://app.example/x?q={}", "q".repeat(16_400));
         let small = format!("{jar}; theme=dark; {}", "a=1; ".repeat(20));
+        let mid_url = format!("https://app.example/x?q={}", "q".repeat(4_500));
         for (url, cookie, cleared) in [
             (
                 "https://app.example/x",
@@ -4445,6 +4460,14 @@ mod tests {
                 format!("{jar}; {}", bomb[..3].join("; ")),
                 false,
             ),
+            // A visitor with more than half the limit in cookies of its own, which fit with
+            // any link of up to 2 KB, sent a longer one by another site: no site may clear a
+            // visitor's cookies with a link.
+            (
+                mid_url.as_str(),
+                format!("{jar}; {}", bomb[..3].join("; ")),
+                false,
+            ),
         ] {
             let headers = h(&[("cookie", &cookie)]);
             let req = Request {
@@ -4456,6 +4479,27 @@ mod tests {
             };
             assert_eq!(clears(&page), cleared, "{} bytes of cookies", cookie.len());
         }
+        // Nor with a long Referer (`referrerpolicy="unsafe-url"` on another site's link).
+        let referred = h(&[
+            ("cookie", &format!("{jar}; {}", bomb[..3].join("; "))),
+            ("referer", &mid_url),
+        ]);
+        let Step::Respond(page) = gw.start(&get(&referred), NOW + 5, &Entropy::default()) else {
+            panic!("reached an origin")
+        };
+        assert!(!clears(&page));
+        // A bomb under the name of a gateway cookie that a sibling can set too (DBSC's key
+        // cookie, `__Secure-`) counts as one.
+        let mut dbsc = gateway(&[("DBSC", "on")]);
+        let jar = login_jar(&mut dbsc, "alice", NOW);
+        let tossed: Vec<String> = (0..5)
+            .map(|_| format!("__Secure-session-key={}", "k".repeat(3990)))
+            .collect();
+        let headers = h(&[("cookie", &format!("{jar}; {}", tossed.join("; ")))]);
+        let Step::Respond(page) = dbsc.start(&get(&headers), NOW + 5, &Entropy::default()) else {
+            panic!("reached an origin")
+        };
+        assert!(clears(&page));
         // Headers of another kind: a 431 that clears nothing.
         let padded: Vec<(String, String)> = (0..5)
             .map(|i| (format!("x-pad{i}"), "p".repeat(3990)))
