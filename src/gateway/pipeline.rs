@@ -666,8 +666,10 @@ impl Gateway {
             subject,
             unbound,
             unknown_key: matches!(session, SessionCookie::Invalid("unknown_key")),
-            withheld: (self.config.session_cookie)
-                .withheld_from(req.method, headers::get(req.headers, "sec-fetch-site")),
+            // The method first: with `Lax` (the default) a GET or HEAD, most requests, is never
+            // withheld, and needs no look through the headers.
+            withheld: (self.config.session_cookie).withheld_from(req.method, Some("cross-site"))
+                && headers::get(req.headers, "sec-fetch-site") == Some("cross-site"),
             public: if scheme.is_empty() || host.is_empty() {
                 String::new()
             } else {
