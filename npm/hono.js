@@ -342,8 +342,10 @@ export function sessionStore(store, options = {}) {
     const session = await store.load(c.req.raw);
     // A form another site posts (with sameSite "Strict", any cross-site request) came without
     // the cookie, which the browser keeps: a new session's cookie would replace it, and a
-    // logout's removal would orphan the visitor's session (this request never named it).
-    const withheld = store.withheldFrom(c.req.raw);
+    // logout's removal would orphan the visitor's session (this request never named it). Asked
+    // only when needed, of a request that named no session.
+    const named = !session.isNew;
+    const withheld = () => !named && store.withheldFrom(c.req.raw);
     const s = { kind: "store", store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
@@ -361,12 +363,12 @@ export function sessionStore(store, options = {}) {
     if (c.error) {
       // The handler threw: nothing of its changes is saved or sent, but for a logout done (the
       // session deleted): an error after it never keeps the visitor logged in.
-      if (s.cleared && !failed && !withheld) appendCookie(c, removal(s));
+      if (s.cleared && !failed && !withheld()) appendCookie(c, removal(s));
       return;
     }
     if (failed) throw failed.reason; // a login or logout that failed: no commit, no cookie
     if (s.cleared) {
-      if (!withheld) appendCookie(c, removal(s));
+      if (!withheld()) appendCookie(c, removal(s));
       return;
     }
     // Mounted twice (the app's and a sub-app's): the inner one committed the session the handler
@@ -375,7 +377,7 @@ export function sessionStore(store, options = {}) {
     const list = c.get(STATE);
     if (list.slice(list.indexOf(s) + 1).some((inner) => inner.store === store)) return;
     // Nothing stored or sent there but a login's: the visitor's own session stays theirs.
-    if (withheld && !s.loggedIn) {
+    if (!s.loggedIn && withheld()) {
       if (Object.keys(s.session.data).length || s.session.subject !== undefined) {
         const what = commit ? "was not stored" : "was not sent its cookie";
         console.warn(`edge-session/hono: the session of a cross-site request sent without its cookie (a form another site posts) ${what}: its cookie would replace the visitor's own. Refuse cross-site POSTs before changing anything`);
