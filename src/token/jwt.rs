@@ -209,6 +209,9 @@ impl JwtKeys {
         leeway: u64,
         max_token_bytes: usize,
     ) -> Result<Verified<String>> {
+        // Milliseconds would read every token as expired, saying nothing of the clock. (Here, not
+        // in `verify_claims`: the JS face's `verifyJwt`, which calls that, checked its `now`.)
+        crate::time::check_now(options.now)?;
         let (claims, index) = self.verify_claims(token, options, leeway, max_token_bytes)?;
         let key_id = self.keys.get(index).map(|k| k.id.as_str());
         Ok(Verified::by_key(claims, key_id, index))
@@ -223,8 +226,6 @@ impl JwtKeys {
         leeway: u64,
         max_token_bytes: usize,
     ) -> Result<(String, usize)> {
-        // Milliseconds would read every token as expired, saying nothing of the clock.
-        crate::time::check_now(options.now)?;
         check_size(token, max_token_bytes)?;
         let mut segments = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) = (
