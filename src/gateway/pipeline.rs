@@ -746,7 +746,7 @@ impl Gateway {
             .sum();
         let bytes = head_bytes(req.url, req.headers);
         let referer =
-            headers::get(req.headers, "referer").map_or(0, |r| "referer".len() + r.len() + 4);
+            headers::get(req.headers, "referer").map_or(0, |r| field_bytes("referer", r.len()));
         let linked = req.url.len() + referer;
         let with_a_short_link = bytes - linked + linked.min(LINK_ALLOWANCE);
         let max = self.config.max_request_header_bytes;
@@ -1380,9 +1380,9 @@ impl Gateway {
         let later = session::LATER_CLAIMS_BYTES;
         let name = self.config.session_cookie.name();
         let pair = format!("{name}={token}");
-        // In the `Cookie` header (its name and 4 bytes, as `head_bytes` counts a field), and
-        // `; ` before the browser's other cookies.
-        let from_browser = "cookie".len() + 4 + pair.len() + 2 + later;
+        // In the `Cookie` header (as `head_bytes` counts a field), and `; ` before the browser's
+        // other cookies.
+        let from_browser = field_bytes("cookie", pair.len()) + 2 + later;
 
         let to_origin = attempt.map_or(0, |attempt| self.to_origin_bytes(attempt, &pair, now));
         let (side, bytes) = if from_browser > to_origin {
@@ -1455,15 +1455,21 @@ const LINK_ALLOWANCE: usize = 2048;
 
 /// `x-session-hop` and its 31-character value as [`head_bytes`] counts them: the glue adds it to
 /// each request to an origin (the loop tag of src/gateway/worker/entry.mjs).
-const HOP_HEADER_BYTES: usize = "x-session-hop".len() + 31 + 4;
+const HOP_HEADER_BYTES: usize = field_bytes("x-session-hop", 31);
 
 /// The bytes of a request's head as `MAX_REQUEST_HEADER_BYTES` counts them: each header's name
 /// and value with 4 more (`: `, CRLF), and the URL, whose path and query the request line
 /// carries (servers such as Node count it in their limit: a long URL took a request the gateway
 /// let through over an origin's).
 fn head_bytes(url: &str, headers: &[(String, String)]) -> usize {
-    let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let fields: usize = headers.iter().map(|(n, v)| field_bytes(n, v.len())).sum();
     fields + url.len()
+}
+
+/// One header field as [`head_bytes`] counts it: its name, a value of `value_len` bytes, and 4
+/// bytes more (`: `, CRLF).
+const fn field_bytes(name: &str, value_len: usize) -> usize {
+    name.len() + value_len + 4
 }
 
 #[cfg(test)]
