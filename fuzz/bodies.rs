@@ -36,8 +36,9 @@ use sha2::Sha256;
 pub const NOW: u64 = 1_800_000_000;
 /// The signing key: 32 bytes of 0x01..0x20, base64url.
 pub const SECRET_1: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-/// The previous key (verifies only): 32 bytes of 0x21..0x40, base64url.
-pub const SECRET_0: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0A";
+/// The previous key (verifies only): 32 bytes of 0x81..0xa0, base64url (no text: the gateway
+/// refuses a secret that decodes to text).
+pub const SECRET_0: &str = "gYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6A";
 
 fn secret_bytes(first: u8) -> Vec<u8> {
     (first..first + 32).collect()
@@ -302,7 +303,7 @@ pub fn sealed_verify(data: &[u8]) {
 /// A JWT HS256 of `header` and `payload` (JSON text as given), signed with the raw secret of
 /// the key the header names (`k0` if it mentions it, else `k1`).
 pub fn forge_jwt(header: &str, payload: &str) -> String {
-    let secret = secret_bytes(if header.contains("k0") { 0x21 } else { 1 });
+    let secret = secret_bytes(if header.contains("k0") { 0x81 } else { 1 });
     let mut token = fuzzing::b64url_encode(header.as_bytes());
     token.push('.');
     token.push_str(&fuzzing::b64url_encode(payload.as_bytes()));
@@ -458,7 +459,7 @@ pub fn affinity_values() -> &'static AffinityValues {
     VALUES.get_or_init(|| {
         AffinityValues::new(
             &Secret::new(secret_bytes(1)).expect("32 bytes"),
-            &[Secret::new(secret_bytes(0x21)).expect("32 bytes")],
+            &[Secret::new(secret_bytes(0x81)).expect("32 bytes")],
         )
     })
 }
@@ -554,7 +555,7 @@ pub fn record_keys() -> &'static RecordKeys {
             ("k1".into(), Secret::new(secret_bytes(1)).expect("32 bytes")),
             (
                 "k0".into(),
-                Secret::new(secret_bytes(0x21)).expect("32 bytes"),
+                Secret::new(secret_bytes(0x81)).expect("32 bytes"),
             ),
         ])
         .expect("fixture ring");

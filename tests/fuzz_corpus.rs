@@ -505,7 +505,7 @@ mod seeds {
         );
         let valid = values.seal(fields);
         let old = AffinityValues::new(
-            &Secret::new((0x21..0x41).collect::<Vec<u8>>()).unwrap(),
+            &Secret::new((0x81..0xa1).collect::<Vec<u8>>()).unwrap(),
             &[],
         );
         // A value the router hands out for backend routing (cookie mode), as a browser sends it.

@@ -89,7 +89,7 @@ mod tests {
     use crate::token::assertion::Alg;
 
     const NOW: u64 = 1_800_000_000;
-    const KEYS: &str = r#"[{"id":"k2","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},{"id":"k1","secret":"b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI"}]"#;
+    const KEYS: &str = r#"[{"id":"k2","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"},{"id":"k1","secret":"CwGxjkqgX34888wM9poN5x7lf7gx8iDaa9VgGHSXOOQ"}]"#;
 
     fn gateway(extra: &[(&str, &str)]) -> Result<Gateway, crate::gateway::ConfigError> {
         let mut vars = vec![
@@ -164,7 +164,7 @@ mod tests {
             let e = gateway(&[("ORIGIN_ASSERTION", "EdDSA"), (name, value)]).unwrap_err();
             assert_eq!(e.setting, name, "{value}: {e}");
         }
-        let d = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+        let d = "WgT5s2ctQvqwxcuCmMaEnYn4u1tVUr1c53M6_o8DZBU";
         let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"ops"}}"#);
         let list = format!("[{jwk}]");
         for key in [jwk.as_str(), list.as_str()] {
@@ -181,6 +181,39 @@ mod tests {
         }
     }
 
+    /// An `ORIGIN_ASSERTION_KEY` whose `d` a person chose (a few bytes repeated, text), or that
+    /// is the bytes of a `SESSION_KEYS` secret (whoever holds the one could sign sessions), is
+    /// refused, naming its kid and quoting neither. Both were taken.
+    #[test]
+    fn an_explicit_key_is_random_and_its_own() {
+        let jwk = |d: &str| format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"ops"}}"#);
+        let session = "CwGxjkqgX34888wM9poN5x7lf7gx8iDaa9VgGHSXOOQ"; // k1 of KEYS
+        for (d, why) in [
+            (
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                "repeats a few byte values",
+            ),
+            // "correct horse battery staple 123"
+            (
+                "Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZSAxMjM",
+                "decodes to text",
+            ),
+            (session, "is a secret of SESSION_KEYS"),
+        ] {
+            let e = gateway(&[
+                ("ORIGIN_ASSERTION", "EdDSA"),
+                ("ORIGIN_ASSERTION_KEY", &jwk(d)),
+            ])
+            .unwrap_err();
+            assert_eq!(e.setting, "ORIGIN_ASSERTION_KEY", "{e}");
+            assert!(
+                e.message.contains(why) && e.message.contains(r#""ops""#),
+                "{e}"
+            );
+            assert!(!e.to_string().contains(&d[..12]), "{e}");
+        }
+    }
+
     /// Two keys of `ORIGIN_ASSERTION_KEY` with the same `kid` would be published under one
     /// `kid`: a verifier that takes the first of them (PyJWT, `OriginAssertions.verify`)
     /// refuses what the other signed. Refused, as `SESSION_KEYS` refuses a repeated id.
@@ -190,8 +223,8 @@ mod tests {
             format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"{kid}"}}"#)
         };
         let (d1, d2) = (
-            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
-            "CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg",
+            "WgT5s2ctQvqwxcuCmMaEnYn4u1tVUr1c53M6_o8DZBU",
+            "vq5wM6lJuYswKF7z5_sMzwVEpCmjh2HMfH7VQOIhzoI",
         );
         let same = format!("[{},{}]", jwk(d1, "a"), jwk(d2, "a"));
         let e = gateway(&[

@@ -39,7 +39,7 @@ impl Site {
             ),
             (
                 "SESSION_KEYS",
-                r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#,
+                r#"[{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#,
             ),
             ("DIRECTIVE_NONCE", "on"),
         ];

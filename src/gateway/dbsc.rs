@@ -611,7 +611,7 @@ mod tests {
     use futures_executor::block_on;
 
     const NOW: UnixTime = 1_800_000_000;
-    const KEYS: &str = r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+    const KEYS: &str = r#"[{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#;
     const X: &str = "6_GB2voQ0qroMh6OlDFCFS_SJriQi1PTvvBOhGZ3bHI";
     const Y: &str = "IegOJULyE7SxH_Cd1KCER7lWBvGFHQ-h0xyjzUjEIWE";
 
@@ -1488,7 +1488,7 @@ mod tests {
     #[test]
     fn a_jwt_session_without_a_recent_iat_keeps_its_device_key() {
         let secret =
-            crate::keys::Secret::from_base64("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA")
+            crate::keys::Secret::from_base64("muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620")
                 .unwrap();
         for iat in [None, Some(NOW - 8 * 86_400)] {
             let mut gw = gateway(&[("SESSION_FORMAT", "jwt")]);
@@ -1566,8 +1566,8 @@ mod tests {
     #[test]
     fn a_key_rotation_keeps_device_bound_sessions() {
         let (new, old) = (
-            r#"{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"}"#,
-            r#"{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#,
+            r#"{"id":"k2","secret":"L9ERtFr_UDfghw_huB2r602KICH8c1I02bVzSeRitnI"}"#,
+            r#"{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}"#,
         );
         let mut before = gateway(&[]);
         let (jar, sid) = registered(&mut before, 1);
@@ -1630,7 +1630,7 @@ mod tests {
     /// (`{"continue": false}`: unbound at every instance from then on); it is a 503 now.
     #[test]
     fn a_key_cookie_of_a_key_this_version_does_not_know_does_not_end_the_session() {
-        let rotated = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+        let rotated = r#"[{"id":"k2","secret":"L9ERtFr_UDfghw_huB2r602KICH8c1I02bVzSeRitnI"},{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#;
         let mut new = gateway(&[("SESSION_KEYS", rotated)]);
         let mut old = gateway(&[]);
         let (mut jar, sid) = registered(&mut old, 1);
@@ -1665,7 +1665,7 @@ mod tests {
     /// `cnf`, then reached the origin unbound at every instance (the user logged out).
     #[test]
     fn a_key_rotation_spreading_does_not_end_device_bound_sessions() {
-        let rotated = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+        let rotated = r#"[{"id":"k2","secret":"L9ERtFr_UDfghw_huB2r602KICH8c1I02bVzSeRitnI"},{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#;
         let mut new = gateway(&[("SESSION_KEYS", rotated)]);
         let mut old = gateway(&[]);
         let (jar, sid) = registered(&mut new, 1);
@@ -2264,7 +2264,7 @@ mod tests {
     /// version is refused at the other).
     #[test]
     fn a_key_cookie_an_earlier_version_sealed_opens() {
-        const SEALED: &str = "gQJrMYCkp9oGgPUkAMFTI1mXaD0GuJ0Xk6eVbAygayuKeDvcnIBcS4f4odDuqtLMPTZ5gQ8UX3LE8upOy9XX_KToQtzBR3HQnh_v1YnX8mfh6tAxHi5vX-S1houxeG6Db9VUW27dociH3OY5iIqoUemHQMZNXlBXRi4TFXTgjWlfyRRQ5xZ4VyvlN31iZex5ZQC_Iwdj7RinZFElBFn9ixSL9M87hAl-zKe5kn-Hqn0P1pr5YaH4TQJVtNneHbypp7s7Wql0Oo8t";
+        const SEALED: &str = "gQJrMYCkp9oGgPUkAJOGb7J5xu3lG1LJW_OMHHkf6SheQuL6cUwB_E1vYBrh_kBH2MDSM5jHaC4ntF5pR3Cxg158wEqJN19uEHkkfDookfB_adQFrqLvVOv2usvRA1Mc5NsoUPape-iFJua0hGt8FrTRm1LLUqqSioXz91bmWhcwa7eleJOem0bcq-UdAvwtuSbWhrXEzTacfnzQPss6J7_ryMnhJCJ8kUuWQrOfgFqhFOoUfweQZLY4zpYUxLTt0Fa2Xwlqh2G4";
         let config = crate::gateway::config::from_pairs(&[
             ("ORIGINS", r#"[{"id":"a","url":"http://127.0.0.1:9001"}]"#),
             ("SESSION_KEYS", KEYS),

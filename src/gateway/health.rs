@@ -444,7 +444,7 @@ mod tests {
                     .into(),
             ),
             "SESSION_KEYS" => Some(
-                r#"[{"id":"k","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#.into(),
+                r#"[{"id":"k","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#.into(),
             ),
             "HEALTH_DOWN_SECONDS" => Some("30".into()),
             "HEALTH_MAX_AGE_SECONDS" => Some("300".into()),

@@ -1502,7 +1502,7 @@ mod tests {
             ),
             (
                 "SESSION_KEYS",
-                r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#,
+                r#"[{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#,
             ),
         ];
         vars.extend_from_slice(extra);
@@ -2436,7 +2436,7 @@ mod tests {
         let mut old = gateway(&[]);
         let mut rotated = gateway(&[(
             "SESSION_KEYS",
-            r#"[{"id":"k2","secret":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#,
+            r#"[{"id":"k2","secret":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"},{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#,
         )]);
         let reassigned = ("x-session-reassigned".to_owned(), "1".to_owned());
         for visitor in 0..30 {
@@ -4139,7 +4139,7 @@ mod tests {
     /// user out, where the next request at a new instance reads the same cookie.
     #[test]
     fn a_token_of_a_key_this_version_does_not_know_is_not_cleared() {
-        let keys = r#"[{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"},{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#;
+        let keys = r#"[{"id":"k2","secret":"L9ERtFr_UDfghw_huB2r602KICH8c1I02bVzSeRitnI"},{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#;
         let jar = login_jar(&mut gateway(&[("SESSION_KEYS", keys)]), "alice", NOW);
         let mut old = gateway(&[]);
         let b = proxy(old.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
@@ -4161,9 +4161,8 @@ mod tests {
     /// logout.)
     #[test]
     fn a_key_rotated_in_two_deploys_keeps_every_session_while_two_versions_run() {
-        const K1: &str = r#"{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#;
-        const K2: &str =
-            r#"{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"}"#;
+        const K1: &str = r#"{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}"#;
+        const K2: &str = r#"{"id":"k2","secret":"L9ERtFr_UDfghw_huB2r602KICH8c1I02bVzSeRitnI"}"#;
         let rings = [
             format!("[{K1}]"),
             format!("[{K1},{K2}]"),
@@ -4203,9 +4202,8 @@ mod tests {
     /// to the first key's secret before the rotation keeps every visitor where it was.
     #[test]
     fn a_key_rotation_moves_ip_visitors_unless_the_affinity_secret_is_set() {
-        const K1: &str = r#"{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#;
-        const K2: &str =
-            r#"{"id":"k2","secret":"bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3"}"#;
+        const K1: &str = r#"{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}"#;
+        const K2: &str = r#"{"id":"k2","secret":"L9ERtFr_UDfghw_huB2r602KICH8c1I02bVzSeRitnI"}"#;
         let moved = |extra: &[(&str, &str)]| {
             let [mut old, mut new] = [format!("[{K1},{K2}]"), format!("[{K2},{K1}]")].map(|keys| {
                 let mut vars = vec![("SESSION_KEYS", keys.as_str()), ("AFFINITY_MODE", "ip")];
@@ -4223,7 +4221,7 @@ mod tests {
                 .count()
         };
         assert!(moved(&[]) > 20, "{}", moved(&[]));
-        let first = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let first = "muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620";
         assert_eq!(moved(&[("AFFINITY_SECRET", first)]), 0);
     }
 
@@ -4330,7 +4328,7 @@ mod tests {
                         ("SESSION_FORMAT", from),
                         (
                             "SESSION_KEYS",
-                            r#"[{"id":"k1","secret":"b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC1vdGhlci1zZWNyZXQ"}]"#,
+                            r#"[{"id":"k1","secret":"SfhAnFl93aAhVcKSls8UT1MsaQTKIrpFmNy9IV24JXc"}]"#,
                         ),
                     ]),
                     "alice",
@@ -4688,7 +4686,7 @@ mod tests {
             ("MAX_REQUEST_HEADER_BYTES", "4096"),
             (
                 "SESSION_KEYS",
-                r#"[{"id":"k2","secret":"b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI"}]"#,
+                r#"[{"id":"k2","secret":"CwGxjkqgX34888wM9poN5x7lf7gx8iDaa9VgGHSXOOQ"}]"#,
             ),
         ]);
         let headers = h(&[("cookie", &big), ("user-agent", &"u".repeat(600))]);
@@ -5211,7 +5209,7 @@ mod proptests {
                     .into(),
             ),
             "SESSION_KEYS" => Some(
-                r#"[{"id":"k1","secret":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]"#.into(),
+                r#"[{"id":"k1","secret":"muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620"}]"#.into(),
             ),
             "OPERATOR_TOKEN" => Some("0123456789abcdef".into()),
             _ => None,

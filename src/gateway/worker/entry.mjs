@@ -104,9 +104,9 @@ function usable(env) {
 // workers.dev host) runs the worker again, where one to a route's host goes past it: ORIGINS
 // naming such a host sent each request round until Cloudflare stopped the loop (error 1019),
 // running the gateway 16 times for it. Every request to an origin and every probe carries
-// `x-session-hop: <tag>.<url>`: this deployment's tag, a hash of SESSION_KEYS (no secret;
-// another deployment's differs, so a gateway in front of another is no loop, and so does a new
-// key's while its deploy spreads), and a hash of the URL fetched (src/gateway/worker/http.rs and
+// `x-session-hop: <tag>.<url>`: this deployment's tag, a hash of SESSION_KEYS (it tells nothing
+// of random secrets, the only ones the configuration takes; another deployment's differs, so a
+// gateway in front of another is no loop, and so does a new key's while its deploy spreads), and a hash of the URL fetched (src/gateway/worker/http.rs and
 // probe.mjs call globalThis[HOP]). A request that arrives at that very URL with it came back: it
 // is answered 508, and logged once per instance. An origin that passes its request's headers on
 // to another page of the site (a fragment it fetches through the gateway) is no loop. The value
