@@ -37,6 +37,8 @@
 //    `TypeError` before anything is taken of the wasm memory for its copy (a String object is
 //    read as its string): wasm-bindgen's glue took `arg.length` bytes first, never given back,
 //    so `verify({ length: 2 ** 27 })` (a token from a JSON body) took 128 MiB of it each time.
+//    A String object's string is its primitive value, read without running its `toString`
+//    (which could free the instance between the check and the call).
 // 6. The gateway's wasm without the exports of classes that nothing can hold an instance of
 //    (`--unused-classes`, see `dropUnusedClasses`).
 // 7. A token longer than the instance's `maxTokenBytes` (SessionTokens, SealedTokens: `verify`,
@@ -65,9 +67,18 @@
 //    as the gateway's glue makes them) at 9cc95fb, ns per copy: 600 characters 5,384 by the
 //    loop, 2,811 by `encodeInto`; 1,200 characters 9,648 and 4,413 (on a machine that timed a
 //    compact verify about 3.5 times slower than README's table).
+// 9. An instance's pointer to its Rust value (`__wbg_ptr`) and its token limit (`__wbg_max`)
+//    are properties a copy does not take (not enumerable): a deep copy of an object holding an
+//    instance (lodash's `cloneDeep`) held the same pointer, and once the original was freed
+//    (`free()`, or its finalizer) and the memory taken by another instance, the copy signed
+//    with that instance's key and purpose, then trapped the module. A copy throws a TypeError.
+// 10. wasm-bindgen's own refusals of a misuse (`recursive use of an object detected`: a method
+//    called from a getter or callback of another call of the same instance) are TypeErrors, as
+//    rewrite 4's are, not plain Errors without a `.code`. The crate throws nothing else this way.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
+const MISUSE = "throw new Error(getStringFromWasm0(arg0, arg1));";
 const TO = "throw new TypeError(`expected instance of ${klass.name}`);";
 
 // The wasm exports whose -1 means "throw" (src/js/thrown.rs's callers).
@@ -322,6 +333,7 @@ function shortBundledImports(file, glue) {
 const LIVE = `function _assertLive(self, klass, freeing) {
     if (!(self instanceof klass)) throw new TypeError(\`expected instance of \${klass.name}\`);
     if (self.__wbg_ptr) return true;
+    if (!Object.prototype.hasOwnProperty.call(self, "__wbg_ptr")) throw new TypeError(\`a copy of a \${klass.name} (it holds no Rust value): use the instance itself\`);
     if (!freeing) throw new TypeError(\`\${klass.name} used after free()\`);
     return false;
 }
@@ -337,7 +349,7 @@ const FREE = /^( {8}wasm\.__wbg_\w+_free\(ptr), 0\);$/gm;
 const PASS_STRING = "function passStringToWasm0(arg, malloc, realloc) {\n";
 const STRING_CHECK = `    if (typeof arg !== "string") {
         if (!(arg instanceof String)) throw new TypeError(\`expected a string, not \${arg === null ? "null" : typeof arg}\`);
-        arg = String(arg);
+        arg = String.prototype.valueOf.call(arg);
     }
 `;
 
@@ -357,7 +369,7 @@ const TOO_LONG = `function _tooLong(arg, max) {
 // Its length in UTF-8, as passStringToWasm0 writes it (a lone surrogate as U+FFFD, 3 bytes), in
 // pieces of 64 Ki units encoded into one buffer (a loop over charCodeAt took 30 times longer).
 function _utf8Length(arg) {
-    const s = String(arg);
+    const s = typeof arg === "string" ? arg : String.prototype.valueOf.call(arg);
     const encoder = new TextEncoder();
     const buf = new Uint8Array(3 * 65537);
     let n = 0;
@@ -438,6 +450,20 @@ function checkLive(file, glue) {
   return glue.slice(0, at + 1) + LIVE + glue.slice(at + 1);
 }
 
+// Rewrite 9: an instance's pointer to its Rust value, and its token limit, as properties a copy
+// does not take (not enumerable): a deep copy (lodash's `cloneDeep`, `Object.assign` onto
+// `Object.create(proto)`) held the pointer too, and once the original was freed (by `free()` or
+// its finalizer) and the memory reused by another instance, the copy signed with that
+// instance's key, then trapped the module. A copy has no pointer: `_assertLive` refuses it.
+// Every setting of either but the release's `this.__wbg_ptr = 0` (the property is there by then).
+const OWN = /^( +)(this|obj)\.(__wbg_ptr|__wbg_max) = (?!0;)([^;\n]+);$/gm;
+function hidePointers(file, glue) {
+  if (glue.includes('Object.defineProperty(this, "__wbg_ptr"')) return glue;
+  const set = glue.match(OWN)?.length ?? 0;
+  if (set === 0) fail(file, "no constructor or `__wrap` setting `__wbg_ptr`");
+  return glue.replace(OWN, '$1Object.defineProperty($2, "$3", { value: $4, writable: true });');
+}
+
 if (process.argv[2] === "--unused-classes") {
   dropUnusedClasses(process.argv[3], process.argv.slice(4));
   process.exit(0);
@@ -455,8 +481,10 @@ for (const file of process.argv.slice(2)) {
     fail(file, `_assertClass throws something other than \`${FROM}\``);
   }
   glue = glue.replaceAll(FROM, TO);
+  glue = glue.replaceAll(MISUSE, MISUSE.replace("new Error", "new TypeError"));
   glue = checkLive(file, glue);
   glue = checkTokenLength(file, glue);
+  glue = hidePointers(file, glue);
   if (!glue.includes(PASS_STRING + STRING_CHECK)) {
     if (glue.split(PASS_STRING).length !== 2) fail(file, `no \`${PASS_STRING.trim()}\` to check the string in`);
     glue = glue.replace(PASS_STRING, PASS_STRING + STRING_CHECK);

@@ -480,3 +480,14 @@ test("route(request) takes its `now` before the request's Headers run code: anot
   const r = byHeader.route({ headers, url: "https://app.example/", now: NOW });
   assert.equal(r.backend, byHeader.route({ header: "t1", now: NOW }).backend);
 });
+
+test("a route whose request calls back into the same router (a getter that marks a backend down) is a TypeError, and the router keeps working", () => {
+  // wasm-bindgen's refusal of the second call was a plain Error, without a `.code`: neither an
+  // EdgeSessionError nor the TypeError of every other misuse.
+  const router = new Affinity({ secret: SECRET, backends: [{ id: "a" }, { id: "b" }] });
+  for (let i = 0; i < 1000; i++) {
+    const request = { get cookie() { router.setHealthy("a", false); return null; } };
+    assert.throws(() => router.route(request), (e) => e instanceof TypeError && /recursive use/.test(e.message));
+  }
+  assert.ok(["a", "b"].includes(router.route({}).backend));
+});
