@@ -148,7 +148,7 @@ fn text(value: JsValue, what: &'static str) -> Result<String, JsValue> {
 /// `claims` as the JSON text of one object of text, else `invalid_claims` (as tokens' `sign`
 /// says): claims left out would sign a `"valid"` status of nobody.
 fn claims_text(claims: &JsValue) -> Result<String, JsValue> {
-    let text = json_or_invalid(claims, "claims must be a JSON object")?;
+    let text = json_or_invalid(claims, "claims must be a JSON object", usize::MAX)?;
     json::members(&text).map_err(|e| js_error(Error::InvalidClaims(e.message("claims").into())))?;
     Ok(text)
 }

@@ -55,7 +55,11 @@ impl SessionTokens {
         claims: Claims,
         options: Option<JwtSignOptions>,
     ) -> Result<String, JsValue> {
-        let json = json_or_invalid(&claims, "claims must be a JSON object")?;
+        let json = json_or_invalid(
+            &claims,
+            "claims must be a JSON object",
+            self.max_token_bytes(),
+        )?;
         let (now, ttl_seconds, issuer, audience) = match &options {
             None => (now_or_clock(None)?, None, None, None),
             Some(o) => {

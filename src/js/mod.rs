@@ -25,16 +25,27 @@ use wasm_bindgen::prelude::*;
 use crate::error::Error;
 use crate::time::{UnixTime, MAX_TIME};
 
-#[wasm_bindgen]
+#[wasm_bindgen(inline_js = r#"
+export function edge_error(message, code, setting) {
+  const e = new Error(message);
+  const own = (name, value) =>
+    Object.defineProperty(e, name, { value, writable: true, enumerable: true, configurable: true });
+  own("name", "EdgeSessionError");
+  own("code", code);
+  if (setting !== undefined) own("setting", setting);
+  return e;
+}
+"#)]
 extern "C" {
     /// The errors this library throws.
     #[wasm_bindgen(extends = JsError)]
     type EdgeSessionError;
-    // Plain property stores: one crossing each, no try/catch wrapper as `Reflect.set` has.
-    #[wasm_bindgen(method, setter)]
-    fn set_code(this: &EdgeSessionError, code: &str);
-    #[wasm_bindgen(method, setter)]
-    fn set_setting(this: &EdgeSessionError, setting: &str);
+    /// An `Error` named `EdgeSessionError` with its `code` and the `setting` at fault, in one
+    /// crossing. Each property is defined, not assigned: an assignment runs a setter inherited
+    /// from `Error.prototype` or `Object.prototype`, or throws (through the wasm's frames, each
+    /// throw leaving its stack pointer moved) where `name` is read-only there, as
+    /// `Object.freeze(Error.prototype)` makes it.
+    fn edge_error(message: &str, code: &str, setting: Option<&str>) -> EdgeSessionError;
 }
 
 /// The token or proof of a call that takes `null` and `undefined` (`headers.get` of a header not
@@ -50,12 +61,7 @@ pub(crate) fn given(token: Option<&str>) -> crate::error::Result<&str> {
 /// for `expired`, `.claims` set to the verified claims and, for an `invalid_config` about one
 /// option, `.setting` set to its name.
 pub(crate) fn js_error(error: Error) -> JsValue {
-    let js: EdgeSessionError = JsError::new(&error.to_string()).unchecked_into();
-    js.set_name("EdgeSessionError");
-    js.set_code(error.code());
-    if let Some(setting) = error.setting() {
-        js.set_setting(setting);
-    }
+    let js = edge_error(&error.to_string(), error.code(), error.setting());
     if let Error::Expired { claims, .. } = &error {
         if let Ok(value) = JSON::parse(claims) {
             // Not enumerable: `console.log(e)` and `JSON.stringify(e)` leave the claims out (a
@@ -366,11 +372,17 @@ pub(crate) fn unknown_option_message(what: &str, name: &str) -> String {
 
 #[wasm_bindgen(inline_js = r#"
 let why;
-export function stringify_text(value) {
+export function stringify_text(value, limit) {
   try {
     const text = JSON.stringify(value);
     // Set after the call: a toJSON may sign too, and fail.
     why = undefined;
+    // Longer than `limit` UTF-16 units (each at least a byte of UTF-8): "", which JSON.stringify
+    // never gives, with its length in `why`, and nothing copied into the wasm memory.
+    if (text?.length > limit) {
+      why = String(utf8_length(text));
+      return "";
+    }
     return text;
   } catch (e) {
     try {
@@ -380,33 +392,72 @@ export function stringify_text(value) {
     }
   }
 }
+// Its length in UTF-8, as the wasm would count it (a lone surrogate as U+FFFD, 3 bytes).
+function utf8_length(text) {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    const pair = (c & 0xfc00) === 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+    n += c < 0x800 ? 1 : 2;
+    if (pair) i++;
+  }
+  return n;
+}
 export function stringify_why() {
   return why;
 }
 "#)]
 extern "C" {
-    /// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw). Its text is
+    /// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw), `""` for a
+    /// text longer than `limit` UTF-16 units (its length in [`stringify_why`]). Its text is
     /// handed to the wasm in the same crossing (js_sys's returns a `JsString`, and reading that
     /// is a second crossing); a throw is caught in JavaScript (wasm-bindgen's `catch` wraps every
     /// call in a closure and an `apply`).
     #[wasm_bindgen(js_name = stringify_text)]
-    pub(crate) fn stringify(value: &JsValue) -> Option<String>;
+    fn stringify_within(value: &JsValue, limit: usize) -> Option<String>;
     /// What the last [`stringify`] threw (its message, at most 200 characters); `None` when it
     /// threw nothing.
     #[wasm_bindgen(js_name = stringify_why)]
     fn stringify_why() -> Option<String>;
 }
 
+/// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
+#[cfg(feature = "store")]
+pub(crate) fn stringify(value: &JsValue) -> Option<String> {
+    stringify_within(value, usize::MAX)
+}
+
 /// `JSON.stringify(value)`, else `invalid_claims`: `none` ("claims must be a JSON object"), and
-/// what `JSON.stringify` threw when it threw (a BigInt, a cycle, the caller's own `toJSON`).
-pub(crate) fn json_or_invalid(value: &JsValue, none: &str) -> Result<String, JsValue> {
-    stringify(value).ok_or_else(|| {
-        let why = match stringify_why() {
-            Some(thrown) => format!("{none} (JSON.stringify threw: {thrown})"),
-            None => none.to_owned(),
-        };
-        js_error(Error::InvalidClaims(why))
-    })
+/// what `JSON.stringify` threw when it threw (a BigInt, a cycle, the caller's own `toJSON`); or
+/// `too_large` when the text is longer than `limit` (a token's `maxTokenBytes`: the token of
+/// such claims is longer still), before it is copied into the wasm memory, which never shrinks
+/// (a 30 MB claim took it past 125 MiB).
+pub(crate) fn json_or_invalid(
+    value: &JsValue,
+    none: &str,
+    limit: usize,
+) -> Result<String, JsValue> {
+    match stringify_within(value, limit) {
+        Some(text) if text.is_empty() => {
+            let len = stringify_why().and_then(|n| n.parse().ok());
+            Err(js_error(Error::TooLarge {
+                len: len.unwrap_or(limit.saturating_add(1)),
+                max: limit,
+            }))
+        }
+        Some(text) => Ok(text),
+        None => Err(invalid(none)),
+    }
+}
+
+/// `invalid_claims`: `none`, and what the last `JSON.stringify` threw when it threw.
+fn invalid(none: &str) -> JsValue {
+    let why = match stringify_why() {
+        Some(thrown) => format!("{none} (JSON.stringify threw: {thrown})"),
+        None => none.to_owned(),
+    };
+    js_error(Error::InvalidClaims(why))
 }
 
 /// The text of the JavaScript string `value`; `None` for anything else, and for a string with a

@@ -893,7 +893,7 @@ fn to_js(value: &Value) -> Result<JsValue, JsValue> {
 }
 
 fn from_js(value: &JsValue) -> Result<Value, JsValue> {
-    let json = json_or_invalid(value, "the value has no JSON form")?;
+    let json = json_or_invalid(value, "the value has no JSON form", usize::MAX)?;
     // `JSON.stringify` writes valid JSON: what the reader refuses is nesting past its limit or
     // an escaped lone surrogate, text no store value can hold.
     serde_json::from_str(&json).map_err(|e| {

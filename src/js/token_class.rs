@@ -18,8 +18,9 @@ pub(super) fn sign_args(
     claims: &Claims,
     options: Option<&SignOptions>,
     ttl: u64,
+    max_token_bytes: usize,
 ) -> Result<(String, UnixTime, u64), JsValue> {
-    let json = json_or_invalid(claims, "claims must be a JSON object")?;
+    let json = json_or_invalid(claims, "claims must be a JSON object", max_token_bytes)?;
     let Some(options) = options else {
         return Ok((json, now_or_clock(None)?, ttl));
     };
@@ -98,7 +99,7 @@ macro_rules! token_class {
                 options: Option<$crate::js::tokens::SignOptions>,
             ) -> Result<String, JsValue> {
                 let (json, now, ttl) =
-                    $crate::js::token_class::sign_args(&claims, options.as_ref(), self.ttl)?;
+                    $crate::js::token_class::sign_args(&claims, options.as_ref(), self.ttl, self.max_token_bytes)?;
                 self.core
                     .sign_json(&json, now, ttl)
                     .map_err($crate::js::js_error)

@@ -38,3 +38,25 @@ test("codes thrown at run time are in the list, each the one its fault has", () 
   assert.deepEqual(thrown, ["malformed", "too_large", "invalid_config", "unsupported_alg"]);
   for (const code of thrown) assert.ok(errorCodes().includes(code), code);
 });
+
+test("with Error.prototype frozen (a hardening step), the library's errors are still EdgeSessionErrors with their code", async () => {
+  // Frozen, Error.prototype's `name` is read-only: the error's `name = "EdgeSessionError"` was
+  // dropped without a word in the CommonJS glue (isEdgeSessionError false for every bad token,
+  // README's `if (isEdgeSessionError(e)) return null` a 500) and threw in the ES module glue,
+  // through the wasm's frames: some 3,000 such errors later, every call of the module failed.
+  const { execFileSync } = await import("node:child_process");
+  const script = `
+    Object.freeze(Error.prototype);
+    const { SessionTokens } = require(${JSON.stringify(new URL("../../pkg-node/edge_session.js", import.meta.url).pathname)});
+    const tokens = new SessionTokens({ keys: [{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }] });
+    const seen = new Set();
+    for (let i = 0; i < 5000; i++) {
+      try { tokens.verify("x." + i); } catch (e) { seen.add(e.name + " " + e.code); }
+      try { new SessionTokens({ keys: [] }); } catch (e) { seen.add(e.name + " " + e.code + " " + e.setting); }
+    }
+    const token = tokens.sign({ sub: "u" });
+    console.log(JSON.stringify([...seen, tokens.verify(token).sub]));
+  `;
+  const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out), ["EdgeSessionError malformed", "EdgeSessionError invalid_config keys", "u"]);
+});

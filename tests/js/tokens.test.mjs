@@ -332,6 +332,72 @@ test("garbage, huge and non-string inputs never crash the instance", () => {
   assertStillWorks(make, tokens);
 });
 
+test("claims whose JSON is longer than maxTokenBytes are refused before they are copied into the wasm memory", () => {
+  // `sign({ name })` of a 30 MB name (taken from a request body) returned too_large, but only
+  // once its JSON was copied into the wasm memory: 1.1 to 125 MiB, which never shrinks.
+  const tokens = make();
+  const sealed = sealedTokens();
+  const before = wasm.memory.buffer.byteLength;
+  for (const name of ["a".repeat(30e6), "é".repeat(10e6)]) {
+    for (const [t, method] of [[tokens, "sign"], [tokens, "signJwt"], [sealed, "sign"]]) {
+      assert.throws(() => t[method]({ name }, { now: NOW }), (e) => {
+        assert.equal(e.code, "too_large", method);
+        const bytes = Buffer.byteLength(JSON.stringify({ name }));
+        assert.equal(e.message, `input of ${bytes} bytes exceeds the limit of 4096 bytes`, method);
+        return true;
+      });
+    }
+  }
+  const grown = wasm.memory.buffer.byteLength - before;
+  assert.ok(grown < 1 << 20, `the wasm memory grew by ${grown} bytes`);
+  // Claims of at most maxTokenBytes characters are signed, or refused by the wasm as before.
+  assert.equal(codeOf(() => tokens.sign({ name: "a".repeat(4000) }, { now: NOW })), "too_large");
+  assert.equal(tokens.verify(tokens.sign({ name: "a".repeat(2000) }, { now: NOW }), { now: NOW }).name.length, 2000);
+  assertStillWorks(make, tokens);
+  assertStillWorks(sealedTokens, sealed);
+});
+
+test("a copy of an instance (a deep copy of what holds it) is refused, even once the original is freed and its memory reused", () => {
+  // The copy held the original's pointer: once the original was freed, another instance's
+  // Rust value took its memory, and the copy signed with that instance's key and purpose.
+  const copies = (instance) => [
+    Object.assign(Object.create(Object.getPrototypeOf(instance)), instance),
+    { __proto__: Object.getPrototypeOf(instance), ...instance },
+  ];
+  for (const [make, use] of [
+    [() => sessionTokens({ purpose: "session" }), (t) => t.sign({ sub: "mallory" }, { now: NOW })],
+    [() => sealedTokens(), (t) => t.sign({ sub: "mallory" }, { now: NOW })],
+    [() => new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] }), (a) => a.route({})],
+  ]) {
+    const original = make();
+    const held = copies(original);
+    for (const copy of held) assert.throws(() => use(copy), TypeError, "a copy");
+    original.free();
+    const other = Array.from({ length: 8 }, make);
+    for (const copy of held) {
+      assert.throws(() => use(copy), /a copy of a/);
+      assert.throws(() => copy.free(), TypeError);
+    }
+    for (const o of other) use(o);
+  }
+  const admin = sessionTokens({ purpose: "admin" });
+  assert.equal(admin.verify(admin.sign({ sub: "u" }, { now: NOW }), { now: NOW }).sub, "u");
+});
+
+test("a String object is read as its string: its toString (which could free the instance) is never called", () => {
+  // A toString that freed the instance ran between the glue's check and its call: the wasm was
+  // handed a null pointer and threw through its frames, and some 20,000 such calls later every
+  // call of the module failed.
+  for (let i = 0; i < 40_000; i++) {
+    const tokens = make();
+    const token = new String(tokens.sign({ sub: "u" }, { now: NOW }));
+    token.toString = () => (tokens.free(), "x");
+    assert.equal(tokens.verify(token, { now: NOW }).sub, "u");
+    tokens.free();
+  }
+  assertStillWorks(make);
+});
+
 test("a token longer than maxTokenBytes is refused before it is copied into the wasm memory", () => {
   // The wasm memory never shrinks: a 20 MB token (a token from a JSON body) was copied into it
   // before the wasm refused it, and the instance kept 20 MB more (60 MB when not ASCII).
