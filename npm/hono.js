@@ -167,6 +167,21 @@ const checkOptions = (what, options, names) => {
   }
 };
 
+/**
+ * Refuses, when the middleware is made (`invalid_config`), an option of another type than
+ * `types` names (`typeof`): read at each request, `minIssuedAt: 1700000000` threw a TypeError at
+ * every request with a session (logged-in users got 500s, anonymous ones did not), and
+ * `refresh: "false"` refreshed. Unset (undefined) is the default.
+ */
+const checkTypes = (what, options, types) => {
+  for (const [name, type] of Object.entries(types)) {
+    const value = options?.[name];
+    if (value !== undefined && typeof value !== type) {
+      throw refusal(`${what}: ${name} must be a ${type}, not ${value === null ? "null" : typeof value}`);
+    }
+  }
+};
+
 /** The cookie attributes sessionTokens takes (Max-Age is the token's life). */
 const COOKIE_ATTRIBUTES = ["path", "domain", "sameSite", "httpOnly", "secure", "partitioned"];
 
@@ -186,10 +201,21 @@ const checkInstance = (what, middleware, kind, methods) => {
   }
 };
 
-/** An EdgeSessionError `invalid_config`, as the library throws (`isEdgeSessionError` knows it). */
-const refusal = (message) => Object.assign(new Error(message), { name: "EdgeSessionError", code: "invalid_config" });
+/**
+ * An EdgeSessionError, as the library throws (`isEdgeSessionError` knows it), its properties
+ * defined, not assigned: `Object.freeze(Error.prototype)` makes `name` read-only, and assigning
+ * it then throws.
+ */
+const edgeError = (message, code) => {
+  const e = new Error(message);
+  for (const [name, value] of [["name", "EdgeSessionError"], ["code", code]]) {
+    Object.defineProperty(e, name, { value, writable: true, enumerable: true, configurable: true });
+  }
+  return e;
+};
+const refusal = (message) => edgeError(message, "invalid_config");
 /** A login whose session would not be kept: refused, never a session that ends unannounced. */
-const tooBig = (why) => Object.assign(new Error(`edge-session/hono: ${why}; keep fewer claims`), { name: "EdgeSessionError", code: "invalid_claims" });
+const tooBig = (why) => edgeError(`edge-session/hono: ${why}; keep fewer claims`, "invalid_claims");
 
 /**
  * Keeps a store operation that login or logout started (`regenerate`, `destroy`,
@@ -235,6 +261,9 @@ export function sessionTokens(tokens, options = {}) {
   const { cookieName = "__Host-session", cookie: given = {}, minIssuedAt, refresh = true } = options ?? {};
   // Max-Age is the token's life: the cookie's other attributes only.
   checkOptions("sessionTokens cookie", given, COOKIE_ATTRIBUTES);
+  checkTypes("sessionTokens options", options, { cookieName: "string", minIssuedAt: "function", refresh: "boolean" });
+  const text = { path: "string", domain: "string", sameSite: "string" };
+  checkTypes("sessionTokens cookie", given, { ...text, httpOnly: "boolean", secure: "boolean", partitioned: "boolean" });
   // Read once, as the library reads options (inherited ones too): a login's `{ ...cookie, maxAge }`
   // copied own properties only, and set a cookie other than the one a logout cleared (an
   // inherited `domain`: the browser kept the session).
@@ -337,6 +366,7 @@ const tokenCookie = (name, cookie, token, { exp }) => {
 export function sessionStore(store, options = {}) {
   checkInstance(store, "sessionStore", "a SessionStore", ["load", "commit", "regenerate", "destroy", "revokeSubject", "setCookie", "clearCookie", "withheldFrom"]);
   checkOptions("sessionStore options", options, ["commit"]);
+  checkTypes("sessionStore options", options, { commit: "boolean" });
   const { commit = true } = options ?? {};
   return async (c, next) => {
     const session = await store.load(c.req.raw);
@@ -580,6 +610,7 @@ const end = (s, options) => {
 export function affinity(router, options = {}) {
   checkInstance(router, "affinity", "an Affinity", ["route"]);
   checkOptions("affinity options", options, ["header", "clientIp"]);
+  checkTypes("affinity options", options, { header: "string", clientIp: "function" });
   // Header mode: the router's own header unless the options name one.
   const { header = router.header, clientIp = (c) => c.req.header("cf-connecting-ip") ?? null } = options ?? {};
   return async (c, next) => {

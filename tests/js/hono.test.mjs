@@ -564,6 +564,32 @@ test("a middleware given something other than the instance it takes throws a Typ
   }
 });
 
+test("middleware options of the wrong type are refused when the middleware is made, not at each request", () => {
+  // minIssuedAt: 1700000000 (a number, as verify takes it) was taken, then threw a TypeError at
+  // every request with a session: logged-in users got 500s. refresh: "false" kept refreshing.
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  const router = new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] });
+  for (const [make, message] of [
+    [() => mw.sessionTokens(tokens, { minIssuedAt: 1700000000 }), "sessionTokens options: minIssuedAt must be a function, not number"],
+    [() => mw.sessionTokens(tokens, { refresh: "false" }), "sessionTokens options: refresh must be a boolean, not string"],
+    [() => mw.sessionTokens(tokens, { cookieName: 42 }), "sessionTokens options: cookieName must be a string, not number"],
+    [() => mw.sessionTokens(tokens, { cookieName: null }), "sessionTokens options: cookieName must be a string, not null"],
+    [() => mw.sessionTokens(tokens, { cookie: { secure: "yes" } }), "sessionTokens cookie: secure must be a boolean, not string"],
+    [() => mw.sessionTokens(tokens, { cookie: { path: ["/"] } }), "sessionTokens cookie: path must be a string, not object"],
+    [() => mw.sessionStore(store, { commit: 0 }), "sessionStore options: commit must be a boolean, not number"],
+    [() => mw.affinity(router, { header: true }), "affinity options: header must be a string, not boolean"],
+    [() => mw.affinity(router, { clientIp: "cf-connecting-ip" }), "affinity options: clientIp must be a function, not string"],
+  ]) {
+    assert.throws(make, (e) => e.name === "EdgeSessionError" && e.code === "invalid_config" && e.message === message, message);
+  }
+  // Each of the right type, or unset, is taken.
+  assert.equal(typeof mw.sessionTokens(tokens, { minIssuedAt: () => 0, refresh: false, cookieName: "__Host-s", cookie: { sameSite: "Strict", secure: true } }), "function");
+  assert.equal(typeof mw.sessionTokens(tokens, { minIssuedAt: undefined }), "function");
+  assert.equal(typeof mw.sessionStore(store, { commit: false }), "function");
+  assert.equal(typeof mw.affinity(router, { header: "x-tenant", clientIp: () => null }), "function");
+});
+
 test("middleware options with a name none of theirs are refused, never ignored", async () => {
   const tokens = new SessionTokens({ keys: KEYS_1 });
   const store = new SessionStore({ keys: KEYS_1 });
