@@ -1682,8 +1682,9 @@ fn weak_secret(text: &str) -> Option<&'static str> {
     let text = text.trim().trim_end_matches('=');
     let hex = text.len() >= 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
     let has = |class: fn(&u8) -> bool| text.bytes().any(|b| class(&b));
-    if !hex && !(has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase)) {
-        return Some("has letters of one case only (a word, not base64url of random bytes)");
+    let mixed = has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase);
+    if !(hex || mixed) {
+        return Some("has letters of one case only (a word, or hex of fewer than 64 digits)");
     }
     weak_bytes(Secret::from_base64(text).ok()?.expose())
 }
@@ -1691,13 +1692,12 @@ fn weak_secret(text: &str) -> Option<&'static str> {
 /// [`weak_secret`] of decoded key material: few distinct bytes (zeros, a short pattern
 /// repeated), or text.
 fn weak_bytes(bytes: &[u8]) -> Option<&'static str> {
-    let mut seen = [false; 256];
-    for &b in bytes {
-        seen[usize::from(b)] = true;
-    }
+    let mut distinct = bytes.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
     if (bytes.iter()).all(|b| b.is_ascii_graphic() || b" \t\r\n".contains(b)) {
         Some("decodes to text (a passphrase), not random bytes")
-    } else if seen.iter().filter(|&&s| s).count() < 16 {
+    } else if distinct.len() < 16 {
         Some("repeats a few byte values")
     } else {
         None
