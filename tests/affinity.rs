@@ -1015,6 +1015,31 @@ fn rotating_in_two_steps_moves_nobody_while_two_versions_run() {
     }
 }
 
+/// The cookie's name and the URL parameter go to every visitor, the header's name to origins: a
+/// secret of the router (or a previous one) in any of them is refused, naming the option and
+/// never quoting it. It was taken, and `Set-Cookie: __Host-<secret>=...` went to every visitor.
+#[test]
+fn no_public_name_holds_a_secret() {
+    for (option, secret) in [
+        ("cookieName", SECRET),
+        ("cookieName", OTHER_SECRET),
+        ("param", SECRET),
+        ("header", OTHER_SECRET),
+    ] {
+        let mut c = config(Mode::Cookie, &["a"]);
+        c.previous_secrets = vec![OTHER_SECRET.into()];
+        match option {
+            "cookieName" => c.cookie_name = format!("__Host-{secret}"),
+            "param" => c.param = secret.into(),
+            _ => c.header = Some(format!("x-{secret}")),
+        }
+        let e = Affinity::new(c).unwrap_err();
+        assert_eq!((e.code(), e.setting()), ("invalid_config", Some(option)));
+        assert!(e.to_string().contains("its value is public"), "{e}");
+        assert!(!e.to_string().contains(&secret[..12]), "{e}");
+    }
+}
+
 #[test]
 fn previous_secrets_are_checked() {
     let mut c = config(Mode::Cookie, &["a"]);

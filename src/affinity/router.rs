@@ -236,6 +236,23 @@ impl Affinity {
                 ));
             }
         }
+        // What every visitor sees (the cookie's name, the URL parameter) or what origins see
+        // (the header's name) is public: a secret put there would be published.
+        let texts = std::iter::once(&config.secret).chain(&config.previous_secrets);
+        let texts: Vec<&str> = texts.map(|t| t.trim().trim_end_matches('=')).collect();
+        let public = [
+            ("cookieName", Some(&config.cookie_name)),
+            ("param", Some(&config.param)),
+            ("header", config.header.as_ref()),
+        ];
+        for (setting, value) in public {
+            if value.is_some_and(|v| texts.iter().any(|t| v.contains(t))) {
+                return Err(Error::config_of(
+                    setting,
+                    format!("{setting} holds a secret of this router: its value is public"),
+                ));
+            }
+        }
         let ring = Rendezvous::new(&secret);
         let secrets: Vec<&Secret> = std::iter::once(&secret).chain(&previous).collect();
         Ok(Affinity {
