@@ -67,11 +67,12 @@
 //    as the gateway's glue makes them) at 9cc95fb, ns per copy: 600 characters 5,384 by the
 //    loop, 2,811 by `encodeInto`; 1,200 characters 9,648 and 4,413 (on a machine that timed a
 //    compact verify about 3.5 times slower than README's table).
-// 9. An instance's pointer to its Rust value (`__wbg_ptr`) and its token limit (`__wbg_max`)
-//    are properties a copy does not take (not enumerable): a deep copy of an object holding an
-//    instance (lodash's `cloneDeep`) held the same pointer, and once the original was freed
-//    (`free()`, or its finalizer) and the memory taken by another instance, the copy signed
-//    with that instance's key and purpose, then trapped the module. A copy throws a TypeError.
+// 9. An instance holds a Rust value while it is in a module-private `WeakSet` (from its
+//    constructor, or `__wrap`, to its release), not because it has a `__wbg_ptr`: a copy of an
+//    instance (lodash's `cloneDeep`, `Object.create(proto, Object.getOwnPropertyDescriptors(x))`)
+//    held the same pointer, and once the original was freed (`free()`, or its finalizer) and the
+//    memory taken by another instance, the copy signed with that instance's key and purpose,
+//    then trapped the module. A copy throws a TypeError.
 // 10. wasm-bindgen's own refusals of a misuse (`recursive use of an object detected`: a method
 //    called from a getter or callback of another call of the same instance) are TypeErrors, as
 //    rewrite 4's are, not plain Errors without a `.code`. The crate throws nothing else this way.
@@ -329,11 +330,15 @@ function shortBundledImports(file, glue) {
 }
 
 // Rewrite 4's check, first in every method of a class (but its constructor) and in
-// `_assertClass`: true when `self`, an instance of `klass`, is not freed.
-const LIVE = `function _assertLive(self, klass, freeing) {
+// `_assertClass`: true when `self`, an instance of `klass`, is not freed. Rewrite 9: the
+// instances that hold a Rust value are those in `_live` (their constructor or `__wrap` put them
+// there, their release takes them out), not whatever has a `__wbg_ptr`.
+const LIVE = `const _live = new WeakSet();
+
+function _assertLive(self, klass, freeing) {
     if (!(self instanceof klass)) throw new TypeError(\`expected instance of \${klass.name}\`);
-    if (self.__wbg_ptr) return true;
-    if (!Object.prototype.hasOwnProperty.call(self, "__wbg_ptr")) throw new TypeError(\`a copy of a \${klass.name} (it holds no Rust value): use the instance itself\`);
+    if (_live.has(self)) return true;
+    if (self.__wbg_ptr !== 0) throw new TypeError(\`\${klass.name}: not an instance its constructor made (a copy holds no Rust value of its own)\`);
     if (!freeing) throw new TypeError(\`\${klass.name} used after free()\`);
     return false;
 }
@@ -450,18 +455,17 @@ function checkLive(file, glue) {
   return glue.slice(0, at + 1) + LIVE + glue.slice(at + 1);
 }
 
-// Rewrite 9: an instance's pointer to its Rust value, and its token limit, as properties a copy
-// does not take (not enumerable): a deep copy (lodash's `cloneDeep`, `Object.assign` onto
-// `Object.create(proto)`) held the pointer too, and once the original was freed (by `free()` or
-// its finalizer) and the memory reused by another instance, the copy signed with that
-// instance's key, then trapped the module. A copy has no pointer: `_assertLive` refuses it.
-// Every setting of either but the release's `this.__wbg_ptr = 0` (the property is there by then).
-const OWN = /^( +)(this|obj)\.(__wbg_ptr|__wbg_max) = (?!0;)([^;\n]+);$/gm;
-function hidePointers(file, glue) {
-  if (glue.includes('Object.defineProperty(this, "__wbg_ptr"')) return glue;
-  const set = glue.match(OWN)?.length ?? 0;
-  if (set === 0) fail(file, "no constructor or `__wrap` setting `__wbg_ptr`");
-  return glue.replace(OWN, '$1Object.defineProperty($2, "$3", { value: $4, writable: true });');
+// Rewrite 9: each instance in `_live` from the setting of its pointer (in its constructor or
+// `__wrap`) until its release (`__destroy_into_raw`, which sets it to 0).
+const PTR_SET = /^( +)(this|obj)\.__wbg_ptr = (?!0;)[^;\n]+;$/gm;
+const PTR_RELEASED = /^( +)this\.__wbg_ptr = 0;$/gm;
+function trackLive(file, glue) {
+  if (glue.includes("_live.add(")) return glue;
+  const set = glue.match(PTR_SET)?.length ?? 0;
+  const released = glue.match(PTR_RELEASED)?.length ?? 0;
+  if (set === 0 || released === 0) fail(file, `${set} settings of \`__wbg_ptr\` and ${released} releases: none of either to track`);
+  glue = glue.replace(PTR_SET, "$&\n$1_live.add($2);");
+  return glue.replace(PTR_RELEASED, "$&\n$1_live.delete(this);");
 }
 
 if (process.argv[2] === "--unused-classes") {
@@ -484,7 +488,7 @@ for (const file of process.argv.slice(2)) {
   glue = glue.replaceAll(MISUSE, MISUSE.replace("new Error", "new TypeError"));
   glue = checkLive(file, glue);
   glue = checkTokenLength(file, glue);
-  glue = hidePointers(file, glue);
+  glue = trackLive(file, glue);
   if (!glue.includes(PASS_STRING + STRING_CHECK)) {
     if (glue.split(PASS_STRING).length !== 2) fail(file, `no \`${PASS_STRING.trim()}\` to check the string in`);
     glue = glue.replace(PASS_STRING, PASS_STRING + STRING_CHECK);
