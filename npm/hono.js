@@ -171,11 +171,13 @@ const checkOptions = (what, options, names) => {
  * Refuses, when the middleware is made (`invalid_config`), an option of another type than
  * `types` names (`typeof`): read at each request, `minIssuedAt: 1700000000` threw a TypeError at
  * every request with a session (logged-in users got 500s, anonymous ones did not), and
- * `refresh: "false"` refreshed. Unset (undefined) is the default.
+ * `refresh: "false"` refreshed. Unset (undefined) is the default; so is null where `nullable`
+ * (a cookie attribute, as `setCookie` reads it; `minIssuedAt`).
  */
-const checkTypes = (what, options, types) => {
+const checkTypes = (what, options, types, nullable = []) => {
   for (const [name, type] of Object.entries(types)) {
     const value = options?.[name];
+    if (value === null && nullable.includes(name)) continue;
     if (value !== undefined && typeof value !== type) {
       throw refusal(`${what}: ${name} must be a ${type}, not ${value === null ? "null" : typeof value}`);
     }
@@ -204,12 +206,12 @@ const checkInstance = (what, middleware, kind, methods) => {
 /**
  * An EdgeSessionError, as the library throws (`isEdgeSessionError` knows it), its properties
  * defined, not assigned: `Object.freeze(Error.prototype)` makes `name` read-only, and assigning
- * it then throws.
+ * it then throws (and their descriptors of no prototype, which no polluted `get` reaches).
  */
 const edgeError = (message, code) => {
   const e = new Error(message);
   for (const [name, value] of [["name", "EdgeSessionError"], ["code", code]]) {
-    Object.defineProperty(e, name, { value, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(e, name, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
   }
   return e;
 };
@@ -261,9 +263,10 @@ export function sessionTokens(tokens, options = {}) {
   const { cookieName = "__Host-session", cookie: given = {}, minIssuedAt, refresh = true } = options ?? {};
   // Max-Age is the token's life: the cookie's other attributes only.
   checkOptions("sessionTokens cookie", given, COOKIE_ATTRIBUTES);
-  checkTypes("sessionTokens options", options, { cookieName: "string", minIssuedAt: "function", refresh: "boolean" });
+  checkTypes("sessionTokens options", options, { cookieName: "string", minIssuedAt: "function", refresh: "boolean" }, ["minIssuedAt"]);
   const text = { path: "string", domain: "string", sameSite: "string" };
-  checkTypes("sessionTokens cookie", given, { ...text, httpOnly: "boolean", secure: "boolean", partitioned: "boolean" });
+  const attributes = { ...text, httpOnly: "boolean", secure: "boolean", partitioned: "boolean" };
+  checkTypes("sessionTokens cookie", given, attributes, COOKIE_ATTRIBUTES);
   // Read once, as the library reads options (inherited ones too): a login's `{ ...cookie, maxAge }`
   // copied own properties only, and set a cookie other than the one a logout cleared (an
   // inherited `domain`: the browser kept the session).

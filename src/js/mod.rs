@@ -26,13 +26,18 @@ use crate::error::Error;
 use crate::time::{UnixTime, MAX_TIME};
 
 #[wasm_bindgen(inline_js = r#"
-export function edge_error(message, code, setting) {
+export function edge_error(message, code, setting, claims) {
   const e = new Error(message);
-  const own = (name, value) =>
-    Object.defineProperty(e, name, { value, writable: true, enumerable: true, configurable: true });
+  // Descriptors of no prototype: one inherited `get` or `set` (Object.prototype polluted) would
+  // make each an accessor's, refused with a TypeError.
+  const own = (name, value, enumerable = true) =>
+    Object.defineProperty(e, name, { __proto__: null, value, writable: true, enumerable, configurable: true });
   own("name", "EdgeSessionError");
   own("code", code);
   if (setting !== undefined) own("setting", setting);
+  // Not enumerable: `console.log(e)` and `JSON.stringify(e)` leave the claims out (a sealed
+  // token's are the contents it hides), `e.claims` reads them.
+  if (claims !== undefined) own("claims", claims, false);
   return e;
 }
 "#)]
@@ -40,12 +45,17 @@ extern "C" {
     /// The errors this library throws.
     #[wasm_bindgen(extends = JsError)]
     type EdgeSessionError;
-    /// An `Error` named `EdgeSessionError` with its `code` and the `setting` at fault, in one
-    /// crossing. Each property is defined, not assigned: an assignment runs a setter inherited
+    /// An `Error` named `EdgeSessionError` with its `code`, the `setting` at fault and the
+    /// `claims` of an expired token, in one crossing. Each property is defined, not assigned: an assignment runs a setter inherited
     /// from `Error.prototype` or `Object.prototype`, or throws (through the wasm's frames, each
     /// throw leaving its stack pointer moved) where `name` is read-only there, as
     /// `Object.freeze(Error.prototype)` makes it.
-    fn edge_error(message: &str, code: &str, setting: Option<&str>) -> EdgeSessionError;
+    fn edge_error(
+        message: &str,
+        code: &str,
+        setting: Option<&str>,
+        claims: &JsValue,
+    ) -> EdgeSessionError;
 }
 
 /// The token or proof of a call that takes `null` and `undefined` (`headers.get` of a header not
@@ -61,24 +71,11 @@ pub(crate) fn given(token: Option<&str>) -> crate::error::Result<&str> {
 /// for `expired`, `.claims` set to the verified claims and, for an `invalid_config` about one
 /// option, `.setting` set to its name.
 pub(crate) fn js_error(error: Error) -> JsValue {
-    let js = edge_error(&error.to_string(), error.code(), error.setting());
-    if let Error::Expired { claims, .. } = &error {
-        if let Ok(value) = JSON::parse(claims) {
-            // Not enumerable: `console.log(e)` and `JSON.stringify(e)` leave the claims out (a
-            // sealed token's are the contents it hides), `e.claims` reads them.
-            // (Stores on a new plain object do not fail.)
-            let property = js_sys::Object::new();
-            for (name, v) in [
-                ("value", value),
-                ("writable", true.into()),
-                ("configurable", true.into()),
-            ] {
-                let _ = js_sys::Reflect::set(&property, &name.into(), &v);
-            }
-            js_sys::Object::define_property(&js, &"claims".into(), &property);
-        }
-    }
-    js.into()
+    let claims = match &error {
+        Error::Expired { claims, .. } => JSON::parse(claims).unwrap_or(JsValue::UNDEFINED),
+        _ => JsValue::UNDEFINED,
+    };
+    edge_error(&error.to_string(), error.code(), error.setting(), &claims).into()
 }
 
 /// The caller's `now` in seconds ([`checked_now`]), or the clock's.
@@ -431,8 +428,9 @@ pub(crate) fn stringify(value: &JsValue) -> Option<String> {
 /// `JSON.stringify(value)`, else `invalid_claims`: `none` ("claims must be a JSON object"), and
 /// what `JSON.stringify` threw when it threw (a BigInt, a cycle, the caller's own `toJSON`); or
 /// `too_large` when the text is longer than `limit` (a token's `maxTokenBytes`: the token of
-/// such claims is longer still), before it is copied into the wasm memory, which never shrinks
-/// (a 30 MB claim took it past 125 MiB).
+/// such claims is longer still, unless most of their text is in members a token replaces,
+/// `iat` and `exp`, or a JWT's `iss` and `aud`), before it is copied into the wasm memory,
+/// which never shrinks (a 30 MB claim took it past 125 MiB).
 pub(crate) fn json_or_invalid(
     value: &JsValue,
     none: &str,

@@ -39,7 +39,7 @@ test("codes thrown at run time are in the list, each the one its fault has", () 
   for (const code of thrown) assert.ok(errorCodes().includes(code), code);
 });
 
-test("with Error.prototype frozen (a hardening step), the library's errors are still EdgeSessionErrors with their code", async () => {
+test("with Error.prototype frozen (a hardening step), or Object.prototype polluted, the library's errors are still EdgeSessionErrors with their code", async () => {
   // Frozen, Error.prototype's `name` is read-only: the error's `name = "EdgeSessionError"` was
   // dropped without a word in the CommonJS glue (isEdgeSessionError false for every bad token,
   // README's `if (isEdgeSessionError(e)) return null` a 500) and threw in the ES module glue,
@@ -49,14 +49,31 @@ test("with Error.prototype frozen (a hardening step), the library's errors are s
     Object.freeze(Error.prototype);
     const { SessionTokens } = require(${JSON.stringify(new URL("../../pkg-node/edge_session.js", import.meta.url).pathname)});
     const tokens = new SessionTokens({ keys: [{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }] });
-    const seen = new Set();
-    for (let i = 0; i < 5000; i++) {
-      try { tokens.verify("x." + i); } catch (e) { seen.add(e.name + " " + e.code); }
-      try { new SessionTokens({ keys: [] }); } catch (e) { seen.add(e.name + " " + e.code + " " + e.setting); }
-    }
     const token = tokens.sign({ sub: "u" });
-    console.log(JSON.stringify([...seen, tokens.verify(token).sub]));
+    const seen = new Set();
+    const run = () => {
+      for (let i = 0; i < 5000; i++) {
+        try { tokens.verify("x." + i); } catch (e) { seen.add(e.name + " " + e.code); }
+        try { new SessionTokens({ keys: [] }); } catch (e) { seen.add(e.name + " " + e.code + " " + e.setting); }
+      }
+      try { tokens.verify(token, { now: 4e9 }); } catch (e) { seen.add(e.code + " " + e.claims?.sub + " " + Object.keys(e)); }
+      seen.add(tokens.verify(token).sub);
+    };
+    run();
+    // A polluted Object.prototype: a property descriptor that inherits \`get\` is an
+    // accessor's, and one with a \`value\` too is refused. (Options inherit it too, and are
+    // refused, as any unknown option: invalid_config.)
+    Object.prototype.get = undefined;
+    run();
+    console.log(JSON.stringify([...seen]));
   `;
   const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
-  assert.deepEqual(JSON.parse(out), ["EdgeSessionError malformed", "EdgeSessionError invalid_config keys", "u"]);
+  assert.deepEqual(JSON.parse(out), [
+    "EdgeSessionError malformed",
+    "EdgeSessionError invalid_config keys",
+    "expired u name,code",
+    "u",
+    "EdgeSessionError invalid_config undefined",
+    "invalid_config undefined name,code",
+  ]);
 });

@@ -586,6 +586,8 @@ test("middleware options of the wrong type are refused when the middleware is ma
   // Each of the right type, or unset, is taken.
   assert.equal(typeof mw.sessionTokens(tokens, { minIssuedAt: () => 0, refresh: false, cookieName: "__Host-s", cookie: { sameSite: "Strict", secure: true } }), "function");
   assert.equal(typeof mw.sessionTokens(tokens, { minIssuedAt: undefined }), "function");
+  // null is unset where the library reads it so: a cookie attribute (setCookie's), minIssuedAt.
+  assert.equal(typeof mw.sessionTokens(tokens, { minIssuedAt: null, cookie: { domain: null, sameSite: null, secure: null } }), "function");
   assert.equal(typeof mw.sessionStore(store, { commit: false }), "function");
   assert.equal(typeof mw.affinity(router, { header: "x-tenant", clientIp: () => null }), "function");
 });
