@@ -452,7 +452,7 @@ impl SessionStore {
                 .load_first_or_new(cookies.iter().map(String::as_str), now?)
                 .await
                 .map_err(js_error)?;
-            Ok(Session::wrap(s).into())
+            Ok(Session::wrap(s, sessions.config().max_data_bytes).into())
         })
     }
 
@@ -475,7 +475,9 @@ impl SessionStore {
                 .load_first(cookies.iter().map(String::as_str), now)
                 .await
                 .map_err(js_error)?;
-            Ok(s.map_or(JsValue::UNDEFINED, |s| Session::wrap(s).into()))
+            Ok(s.map_or(JsValue::UNDEFINED, |s| {
+                Session::wrap(s, sessions.config().max_data_bytes).into()
+            }))
         })
     }
 
@@ -537,7 +539,7 @@ impl SessionStore {
                     .await
                     .map_err(js_error)?;
                 s.ended_since(&mut stored).map_err(js_error)?;
-                let session = Session::wrap(s);
+                let session = Session::wrap(s, sessions.config().max_data_bytes);
                 let cell = session.inner.clone();
                 let changed = super::object::call(&change, &JsValue::from(session))?;
                 // An async change: committed once its promise resolves (a rejection rejects
@@ -547,7 +549,7 @@ impl SessionStore {
                 }
                 let mut s = cell.borrow().clone();
                 match sessions.commit(&mut s, now).await {
-                    Ok(_) => return Ok(Session::wrap(s).into()),
+                    Ok(_) => return Ok(Session::wrap(s, sessions.config().max_data_bytes).into()),
                     Err(Error::Conflict) if tries < retries => {
                         tries += 1;
                         crate::store::Backend::backoff(sessions.store(), tries).await;
@@ -878,12 +880,16 @@ fn commit_name(c: crate::store::Commit) -> &'static str {
 #[wasm_bindgen]
 pub struct Session {
     inner: Rc<RefCell<CoreSession>>,
+    /// Its store's `maxDataBytes`: a value whose JSON is longer is refused before it is copied
+    /// into the wasm memory (which never shrinks; the commit would refuse it).
+    max_data_bytes: usize,
 }
 
 impl Session {
-    fn wrap(s: CoreSession) -> Session {
+    fn wrap(s: CoreSession, max_data_bytes: usize) -> Session {
         Session {
             inner: Rc::new(RefCell::new(s)),
+            max_data_bytes,
         }
     }
 }
@@ -892,8 +898,8 @@ fn to_js(value: &Value) -> Result<JsValue, JsValue> {
     parse(&serde_json::to_string(value).map_err(|e| js_error(Error::InvalidClaims(e.to_string())))?)
 }
 
-fn from_js(value: &JsValue) -> Result<Value, JsValue> {
-    let json = json_or_invalid(value, "the value has no JSON form", usize::MAX)?;
+fn from_js(value: &JsValue, limit: usize) -> Result<Value, JsValue> {
+    let json = json_or_invalid(value, "the value has no JSON form", limit)?;
     // `JSON.stringify` writes valid JSON: what the reader refuses is nesting past its limit or
     // an escaped lone surrogate, text no store value can hold.
     serde_json::from_str(&json).map_err(|e| {
@@ -914,7 +920,7 @@ impl Session {
     /// Replaces the data with a JSON object.
     #[wasm_bindgen(setter)]
     pub fn set_data(&self, data: SessionData) -> Result<(), JsValue> {
-        match from_js(&data)? {
+        match from_js(&data, self.max_data_bytes)? {
             Value::Object(map) => {
                 *self.inner.borrow_mut().data_mut() = map;
                 Ok(())
@@ -952,7 +958,7 @@ impl Session {
                 "a data name must be well-formed text".into(),
             ))
         })?;
-        let value = from_js(&value)?;
+        let value = from_js(&value, self.max_data_bytes)?;
         self.inner.borrow_mut().insert(name, value);
         Ok(())
     }

@@ -7,7 +7,17 @@ import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { KEYS_1 as keys, NOW, SECRET_2 } from "./fixtures.mjs";
 
+// The store's wasm instance, caught as the glue makes it (its memory, for the tests of what a
+// call leaves in it).
+const Instance = WebAssembly.Instance;
+let storeWasm;
+WebAssembly.Instance = function (module, imports) {
+  const instance = new Instance(module, imports);
+  storeWasm = instance.exports;
+  return instance;
+};
 const { SessionStore, handleSessionObject, sessionObjectAlarm } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+WebAssembly.Instance = Instance;
 
 /** The `.code` of the error `promise` rejects with (or `fn` throws). */
 const rejection = async (fn) => {
@@ -1371,10 +1381,20 @@ test("data over maxDataBytes: commit and update reject with too_large, and the s
   await store.commit(session, { now: NOW });
   const cookie = session.cookie;
   const loaded = await store.load(cookie, { now: NOW + 1 });
-  loaded.set("b", "y".repeat(100));
+  loaded.set("b", "y".repeat(60));
   assert.equal(await rejection(() => store.commit(loaded, { now: NOW + 1 })), "too_large");
-  assert.equal(await rejection(() => store.update(cookie, (s) => s.set("b", "y".repeat(100)), { now: NOW + 1 })), "too_large");
+  assert.equal(await rejection(() => store.update(cookie, (s) => s.set("b", "y".repeat(60)), { now: NOW + 1 })), "too_large");
   assert.deepEqual((await store.find(cookie, { now: NOW + 2 })).data, { a: "x".repeat(50) });
+  // One value, or data, whose JSON alone is over maxDataBytes is refused when it is set, before
+  // it is copied into the wasm memory, which never shrinks: `session.set("name", body)` of a
+  // 30 MB body took 30 MB of it for good, and only the commit refused it.
+  const before = storeWasm.memory.buffer.byteLength;
+  assert.equal(await rejection(() => loaded.set("c", "z".repeat(30e6))), "too_large");
+  assert.equal(await rejection(() => { loaded.data = { c: "z".repeat(30e6) }; }), "too_large");
+  const grown = storeWasm.memory.buffer.byteLength - before;
+  assert.ok(grown < 1 << 20, `the wasm memory grew by ${grown} bytes`);
+  loaded.set("c", "z".repeat(10));
+  assert.equal(loaded.get("c"), "z".repeat(10));
 });
 
 test("KV: a revocation whose session delete fails links the session again, so that the revocation tried again ends it", async () => {
