@@ -1676,26 +1676,33 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
 /// Why `text`, a secret as the operator wrote it, looks chosen by a person rather than drawn at
 /// random, if it does. Whoever holds one session cookie, or an anonymous visitor's affinity
 /// cookie, can test guesses at the secret offline, one HMAC each: a passphrase (taken for
-/// base64, or encoded in it) falls to a dictionary in seconds. Random bytes fail these checks by
-/// chance less than once in 10^9 (32 bytes: letters of one case, about 4 in 10^10).
+/// base64, or encoded in it) falls to a dictionary in seconds. A heuristic: it catches the
+/// common mistakes (a lower-case phrase, base64 of text, a byte repeated), not every secret a
+/// person made up (`CorrectHorseBatteryStaple...` passes). Random bytes fail it by chance less
+/// than once in 10^9 (32 bytes: letters of one case, about 4 in 10^10; text, 2 in 10^11).
 fn weak_secret(text: &str) -> Option<&'static str> {
     let text = text.trim().trim_end_matches('=');
-    let hex = text.len() >= 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    // Hex of 172 bits or more (`openssl rand -hex 24` and up).
+    let hex = text.len() >= 43 && text.bytes().all(|b| b.is_ascii_hexdigit());
     let has = |class: fn(&u8) -> bool| text.bytes().any(|b| class(&b));
     let mixed = has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase);
     if !(hex || mixed) {
-        return Some("has letters of one case only (a word, or hex of fewer than 64 digits)");
+        return Some("has letters of one case only (a word, or hex of fewer than 43 digits)");
     }
     weak_bytes(Secret::from_base64(text).ok()?.expose())
 }
 
-/// [`weak_secret`] of decoded key material: few distinct bytes (zeros, a short pattern
-/// repeated), or text.
+/// [`weak_secret`] of decoded key material: text (UTF-8 without control characters but tab and
+/// line breaks), or few distinct bytes (zeros, a short pattern repeated).
 fn weak_bytes(bytes: &[u8]) -> Option<&'static str> {
     let mut distinct = bytes.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    if (bytes.iter()).all(|b| b.is_ascii_graphic() || b" \t\r\n".contains(b)) {
+    let text = std::str::from_utf8(bytes).is_ok_and(|t| {
+        t.chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
+    });
+    if text {
         Some("decodes to text (a passphrase), not random bytes")
     } else if distinct.len() < 16 {
         Some("repeats a few byte values")
@@ -1872,10 +1879,12 @@ mod tests {
         let text = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"; // base64 of "secret-secret-..."
         let zeros = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         let pattern = crate::codec::b64_encode(&[1, 2].repeat(16));
+        let accented = crate::codec::b64_encode("clé secrète de sécurité élevée".as_bytes());
         for (secret, why) in [
             (one_case, "one case"),
             (text, "decodes to text"),
-            (zeros, "one case"),
+            (accented.as_str(), "decodes to text"),
+            (zeros, "repeats a few byte values"),
             (pattern.as_str(), "repeats a few byte values"),
         ] {
             let ring = format!(
@@ -1909,10 +1918,18 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         let long = crate::codec::b64_encode(&[Sha256::digest(b"a"), Sha256::digest(b"b")].concat());
+        let hex_24 = hex[..48].to_owned(); // `openssl rand -hex 24`
         for n in 0..=255 {
             let secret = secret_of(n);
             let standard = format!("{}=", secret.replace('-', "+").replace('_', "/"));
-            for secret in [&secret, &standard, &hex, &hex.to_uppercase(), &long] {
+            for secret in [
+                &secret,
+                &standard,
+                &hex,
+                &hex.to_uppercase(),
+                &hex_24,
+                &long,
+            ] {
                 let ring = format!(r#"[{{"id":"k1","secret":"{secret}"}}]"#);
                 assert!(
                     parse(&[(SESSION_KEYS, &ring), (AFFINITY_SECRET, secret)]).is_ok(),

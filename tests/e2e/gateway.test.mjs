@@ -447,7 +447,7 @@ describe("misconfigured gateway", () => {
     // PROBE_TIMEOUT_MS = "30" (meant as seconds?) is taken, and warned of; so is STORE_TIMEOUT_MS
     // = 99, a number from wrangler.toml (the store is off here: it is not read), and
     // SESSION_TTL_SECONDS of a day in milliseconds; 400 days of AFFINITY_TTL_SECONDS are not.
-    const vars = { PROBE_TIMEOUT_MS: "30", STORE_TIMEOUT_MS: { toml: "99" }, SESSION_TTL_SECONDS: "86400000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
+    const vars = { PROBE_TIMEOUT_MS: "30", STORE_TIMEOUT_MS: { toml: "99" }, SESSION_TTL_SECONDS: "86400000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
     const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
     await g.start();
@@ -457,9 +457,15 @@ describe("misconfigured gateway", () => {
         const line = new RegExp(`the variable ${name} is no setting of the gateway and is ignored`, "g");
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
-      // AFFINITY_MODE unset is cookie mode: the header and the query parameter are not read.
-      for (const [name, mode] of [["AFFINITY_HEADER", "header"], ["AFFINITY_PARAM", "url"]]) {
-        const line = new RegExp(`${name} is read in AFFINITY_MODE = "${mode}" only and is ignored`, "g");
+      // AFFINITY_MODE unset is cookie mode: the header and the query parameter are not read;
+      // nor, with the store and the assertions off, their settings.
+      for (const [name, on] of [
+        ["AFFINITY_HEADER", 'AFFINITY_MODE = "header"'],
+        ["AFFINITY_PARAM", 'AFFINITY_MODE = "url"'],
+        ["STORE_TIMEOUT_MS", 'STORE = "kv" or "durable"'],
+        ["ORIGIN_ASSERTION_KEY", 'ORIGIN_ASSERTION = "EdDSA" or "ES256"'],
+      ]) {
+        const line = new RegExp(`${name} is read with ${on} only and is ignored`, "g");
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
       for (const [name, ms] of [["PROBE_TIMEOUT_MS", 30], ["STORE_TIMEOUT_MS", 99]]) {

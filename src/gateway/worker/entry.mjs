@@ -62,8 +62,21 @@ const SETTINGS = new Set([
 ]);
 // settings:end
 const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
-// The settings read in one affinity mode only (src/gateway/config.rs, `affinity_section`).
-const MODE_SETTINGS = [["AFFINITY_HEADER", "header"], ["AFFINITY_PARAM", "url"]];
+// The settings read only in one affinity mode or with a feature on (src/gateway/config.rs:
+// `affinity_section`, `assertion_section`, `dbsc_section`, `store_section`), and the values of
+// the setting that turns them on (unset is the first of cookie mode, or off).
+const STORE_ON = ["STORE", ["kv", "durable"]];
+const READ_WITH = [
+  ["AFFINITY_HEADER", "AFFINITY_MODE", ["header"]],
+  ["AFFINITY_PARAM", "AFFINITY_MODE", ["url"]],
+  ["ORIGIN_ASSERTION_KEY", "ORIGIN_ASSERTION", ["EdDSA", "ES256"]],
+  ["ORIGIN_ASSERTION_ISSUER", "ORIGIN_ASSERTION", ["EdDSA", "ES256"]],
+  ["DBSC_BOUND_SECONDS", "DBSC", ["on"]],
+  ["DBSC_COOKIE", "DBSC", ["on"]],
+  ...["COOKIE", "IDLE_SECONDS", "ABSOLUTE_SECONDS", "TOUCH_SECONDS", "MAX_DATA_BYTES", "TIMEOUT_MS", "TESTS"].map(
+    (name) => [`STORE_${name}`, ...STORE_ON],
+  ),
+];
 // A unit mistaken, warned of: a setting in milliseconds (its name ends in `_MS`) below
 // MS_LEAST is more likely seconds (`ORIGIN_TIMEOUT_MS = 30`, meant as 30 seconds, fails every
 // origin that takes 30 ms to answer), one in seconds (`_SECONDS`) above SECONDS_MOST (400 days)
@@ -104,9 +117,10 @@ function usable(env) {
 // workers.dev host) runs the worker again, where one to a route's host goes past it: ORIGINS
 // naming such a host sent each request round until Cloudflare stopped the loop (error 1019),
 // running the gateway 16 times for it. Every request to an origin and every probe carries
-// `x-session-hop: <tag>.<url>`: this deployment's tag, a hash of SESSION_KEYS (it tells nothing
-// of random secrets, the only ones the configuration takes; another deployment's differs, so a
-// gateway in front of another is no loop, and so does a new key's while its deploy spreads), and a hash of the URL fetched (src/gateway/worker/http.rs and
+// `x-session-hop: <tag>.<url>`: this deployment's tag, a hash of SESSION_KEYS (as a session
+// cookie, it lets its reader test guesses at a weak secret, nothing of a random one; another
+// deployment's differs, so a gateway in front of another is no loop, and so does a new key's
+// while its deploy spreads), and a hash of the URL fetched (src/gateway/worker/http.rs and
 // probe.mjs call globalThis[HOP]). A request that arrives at that very URL with it came back: it
 // is answered 508, and logged once per instance. An origin that passes its request's headers on
 // to another page of the site (a fragment it fetches through the gateway) is no loop. The value
@@ -192,13 +206,15 @@ function warnUnknown(env) {
       );
     }
   }
-  // A setting of one affinity mode set in another: an operator who sets AFFINITY_HEADER and
-  // forgets AFFINITY_MODE = "header" gets cookie affinity, without a word. (Another mode's
-  // setting may stay after a switch of modes, so a warning, not a refusal.)
-  const mode = env.AFFINITY_MODE ?? "cookie";
-  for (const [name, only] of MODE_SETTINGS) {
-    if (env[name] !== undefined && mode !== only) {
-      console.warn(`edge-session gateway: ${name} is read in AFFINITY_MODE = "${only}" only and is ignored`);
+  // A setting of one affinity mode set in another, or of a feature that is off: an operator who
+  // sets AFFINITY_HEADER and forgets AFFINITY_MODE = "header" gets cookie affinity, and one who
+  // sets ORIGIN_ASSERTION_KEY and forgets ORIGIN_ASSERTION no assertion, without a word. (It may
+  // stay after a switch of modes, or with the feature turned off: a warning, not a refusal.)
+  for (const [name, setting, on] of READ_WITH) {
+    const value = String(env[setting] ?? "").trim();
+    if (env[name] !== undefined && !on.includes(value)) {
+      const values = on.map((v) => `"${v}"`).join(" or ");
+      console.warn(`edge-session gateway: ${name} is read with ${setting} = ${values} only and is ignored`);
     }
   }
 }
