@@ -452,7 +452,7 @@ impl SessionStore {
                 .load_first_or_new(cookies.iter().map(String::as_str), now?)
                 .await
                 .map_err(js_error)?;
-            Ok(Session::wrap(s, sessions.config().max_data_bytes).into())
+            Ok(Session::wrap(s).into())
         })
     }
 
@@ -475,9 +475,7 @@ impl SessionStore {
                 .load_first(cookies.iter().map(String::as_str), now)
                 .await
                 .map_err(js_error)?;
-            Ok(s.map_or(JsValue::UNDEFINED, |s| {
-                Session::wrap(s, sessions.config().max_data_bytes).into()
-            }))
+            Ok(s.map_or(JsValue::UNDEFINED, |s| Session::wrap(s).into()))
         })
     }
 
@@ -539,7 +537,7 @@ impl SessionStore {
                     .await
                     .map_err(js_error)?;
                 s.ended_since(&mut stored).map_err(js_error)?;
-                let session = Session::wrap(s, sessions.config().max_data_bytes);
+                let session = Session::wrap(s);
                 let cell = session.inner.clone();
                 let changed = super::object::call(&change, &JsValue::from(session))?;
                 // An async change: committed once its promise resolves (a rejection rejects
@@ -549,7 +547,7 @@ impl SessionStore {
                 }
                 let mut s = cell.borrow().clone();
                 match sessions.commit(&mut s, now).await {
-                    Ok(_) => return Ok(Session::wrap(s, sessions.config().max_data_bytes).into()),
+                    Ok(_) => return Ok(Session::wrap(s).into()),
                     Err(Error::Conflict) if tries < retries => {
                         tries += 1;
                         crate::store::Backend::backoff(sessions.store(), tries).await;
@@ -880,26 +878,30 @@ fn commit_name(c: crate::store::Commit) -> &'static str {
 #[wasm_bindgen]
 pub struct Session {
     inner: Rc<RefCell<CoreSession>>,
-    /// Its store's `maxDataBytes`: a value whose JSON is longer is refused before it is copied
-    /// into the wasm memory (which never shrinks; the commit would refuse it).
-    max_data_bytes: usize,
 }
 
 impl Session {
-    fn wrap(s: CoreSession, max_data_bytes: usize) -> Session {
+    fn wrap(s: CoreSession) -> Session {
         Session {
             inner: Rc::new(RefCell::new(s)),
-            max_data_bytes,
         }
     }
 }
+
+/// The longest JSON of session data (or one value of it) that [`from_js`] takes, in UTF-16 units:
+/// longer, no commit could take it, whatever the store's `maxDataBytes` (at most 65,536 bytes of
+/// the JSON the commit writes, where a number JavaScript writes as `100000000000000000000` is
+/// `1e20`: about 5 times shorter at most). Refused before it is copied into the wasm memory,
+/// which never shrinks: `session.set("name", body)` of a 30 MB body took 30 MB of it for good,
+/// and only the commit refused it. The commit checks the limit itself (`too_large`).
+const MAX_DATA_JSON: usize = 1 << 20;
 
 fn to_js(value: &Value) -> Result<JsValue, JsValue> {
     parse(&serde_json::to_string(value).map_err(|e| js_error(Error::InvalidClaims(e.to_string())))?)
 }
 
-fn from_js(value: &JsValue, limit: usize) -> Result<Value, JsValue> {
-    let json = json_or_invalid(value, "the value has no JSON form", limit)?;
+fn from_js(value: &JsValue) -> Result<Value, JsValue> {
+    let json = json_or_invalid(value, "the value has no JSON form", MAX_DATA_JSON)?;
     // `JSON.stringify` writes valid JSON: what the reader refuses is nesting past its limit or
     // an escaped lone surrogate, text no store value can hold.
     serde_json::from_str(&json).map_err(|e| {
@@ -920,7 +922,7 @@ impl Session {
     /// Replaces the data with a JSON object.
     #[wasm_bindgen(setter)]
     pub fn set_data(&self, data: SessionData) -> Result<(), JsValue> {
-        match from_js(&data, self.max_data_bytes)? {
+        match from_js(&data)? {
             Value::Object(map) => {
                 *self.inner.borrow_mut().data_mut() = map;
                 Ok(())
@@ -958,7 +960,7 @@ impl Session {
                 "a data name must be well-formed text".into(),
             ))
         })?;
-        let value = from_js(&value, self.max_data_bytes)?;
+        let value = from_js(&value)?;
         self.inner.borrow_mut().insert(name, value);
         Ok(())
     }
