@@ -1682,7 +1682,8 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
 /// than once in 10^9 (32 bytes: letters of one case, about 4 in 10^10; text, 2 in 10^11).
 fn weak_secret(text: &str) -> Option<&'static str> {
     let text = text.trim().trim_end_matches('=');
-    // Hex of 172 bits or more (`openssl rand -hex 24` and up).
+    // Hex of 22 bytes or more (`openssl rand -hex 22`, 24 or 32; the ring reads it as base64,
+    // which takes a multiple of 4 hex digits only).
     let hex = text.len() >= 43 && text.bytes().all(|b| b.is_ascii_hexdigit());
     let has = |class: fn(&u8) -> bool| text.bytes().any(|b| class(&b));
     let mixed = has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase);

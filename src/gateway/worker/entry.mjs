@@ -191,7 +191,22 @@ function warnUnknown(env) {
       );
     }
   }
+  // A setting of one affinity mode set in another, or of a feature that is off: an operator who
+  // sets AFFINITY_HEADER and forgets AFFINITY_MODE = "header" gets cookie affinity, and one who
+  // sets ORIGIN_ASSERTION_KEY and forgets ORIGIN_ASSERTION no assertion, without a word. (It may
+  // stay after a switch of modes, or with the feature turned off: a warning, not a refusal.)
+  const ignored = new Set();
+  for (const [name, setting, on] of READ_WITH) {
+    const value = String(env[setting] ?? "").trim();
+    if (env[name] !== undefined && !on.includes(value)) {
+      ignored.add(name);
+      const values = on.map((v) => `"${v}"`).join(" or ");
+      console.warn(`edge-session gateway: ${name} is read with ${setting} = ${values} only and is ignored`);
+    }
+  }
+  // Of the settings read: one that is ignored is warned of as such, above.
   for (const name of SETTINGS) {
+    if (ignored.has(name)) continue;
     const v = env[name];
     const n = typeof v === "string" || typeof v === "number" ? Number(v) : NaN;
     if (name.endsWith("_MS") && n > 0 && n < MS_LEAST) {
@@ -204,17 +219,6 @@ function warnUnknown(env) {
         `edge-session gateway: ${name} = ${n} is ${Math.round(n / 86400)} days, seconds, not ` +
           "milliseconds; set it to 400 days or less unless you mean it",
       );
-    }
-  }
-  // A setting of one affinity mode set in another, or of a feature that is off: an operator who
-  // sets AFFINITY_HEADER and forgets AFFINITY_MODE = "header" gets cookie affinity, and one who
-  // sets ORIGIN_ASSERTION_KEY and forgets ORIGIN_ASSERTION no assertion, without a word. (It may
-  // stay after a switch of modes, or with the feature turned off: a warning, not a refusal.)
-  for (const [name, setting, on] of READ_WITH) {
-    const value = String(env[setting] ?? "").trim();
-    if (env[name] !== undefined && !on.includes(value)) {
-      const values = on.map((v) => `"${v}"`).join(" or ");
-      console.warn(`edge-session gateway: ${name} is read with ${setting} = ${values} only and is ignored`);
     }
   }
 }
