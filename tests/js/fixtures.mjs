@@ -9,22 +9,29 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const require = createRequire(import.meta.url);
-// The instance the glue makes, caught as it is made.
-const Instance = WebAssembly.Instance;
-let made;
-WebAssembly.Instance = function (module, imports) {
-  const instance = new Instance(module, imports);
-  made = instance.exports;
-  return instance;
-};
-/** The package built by `wasm-pack build --target nodejs --out-dir pkg-node`. */
-export const pkg = require("../../pkg-node/edge_session.js");
-WebAssembly.Instance = Instance;
+
 /**
- * The exports of `pkg`'s wasm instance: its `memory`, its table of JavaScript values
+ * `require(path)` of a Node glue wasm-bindgen wrote (relative to tests/js/), and the exports of
+ * the wasm instance it makes, caught as it is made: its `memory`, its table of JavaScript values
  * (`__wbindgen_externrefs`), for the tests of what a call leaves in them.
  */
-export const wasm = made;
+export function requireGlue(path) {
+  const Instance = WebAssembly.Instance;
+  let made;
+  WebAssembly.Instance = function (module, imports) {
+    const instance = new Instance(module, imports);
+    made = instance.exports;
+    return instance;
+  };
+  try {
+    return { module: require(path), wasm: made };
+  } finally {
+    WebAssembly.Instance = Instance;
+  }
+}
+
+/** The package built by `wasm-pack build --target nodejs --out-dir pkg-node`, and its wasm. */
+export const { module: pkg, wasm } = requireGlue("../../pkg-node/edge_session.js");
 
 /**
  * npm/hono.js as the package ships it, importing "edge-session": copied into a temporary

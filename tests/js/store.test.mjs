@@ -3,21 +3,11 @@
 // `make js-test`); the same store on KV and Durable Objects runs in workerd (tests/e2e/js-store.test.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { KEYS_1 as keys, NOW, SECRET_2 } from "./fixtures.mjs";
+import { KEYS_1 as keys, NOW, SECRET_2, requireGlue } from "./fixtures.mjs";
 
-// The store's wasm instance, caught as the glue makes it (its memory, for the tests of what a
-// call leaves in it).
-const Instance = WebAssembly.Instance;
-let storeWasm;
-WebAssembly.Instance = function (module, imports) {
-  const instance = new Instance(module, imports);
-  storeWasm = instance.exports;
-  return instance;
-};
-const { SessionStore, handleSessionObject, sessionObjectAlarm } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
-WebAssembly.Instance = Instance;
+const { module: glue, wasm: storeWasm } = requireGlue("../../target/pkg-store/edge_session.js");
+const { SessionStore, handleSessionObject, sessionObjectAlarm } = glue;
 
 /** The `.code` of the error `promise` rejects with (or `fn` throws). */
 const rejection = async (fn) => {
@@ -1429,7 +1419,7 @@ test("KV: a revocation whose session delete fails links the session again, so th
 });
 
 test("find rejects a bad cookie only with a code docs/store.md lists for it", async () => {
-  const { SessionTokens } = createRequire(import.meta.url)("../../target/pkg-store/edge_session.js");
+  const { SessionTokens } = glue;
   const store = new SessionStore({ keys });
   const later = await store.load(undefined, { now: NOW + 1000 });
   later.set("a", 1);
