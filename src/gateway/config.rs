@@ -1696,16 +1696,20 @@ fn weak_secret(text: &str) -> Option<&'static str> {
 /// [`weak_secret`] of decoded key material: text (UTF-8 without control characters but tab and
 /// line breaks), or few distinct bytes (zeros, a short pattern repeated).
 fn weak_bytes(bytes: &[u8]) -> Option<&'static str> {
-    let mut distinct = bytes.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
+    let mut seen = [false; 256];
+    for &b in bytes {
+        if let Some(s) = seen.get_mut(usize::from(b)) {
+            *s = true;
+        }
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
     let text = std::str::from_utf8(bytes).is_ok_and(|t| {
         t.chars()
             .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
     });
     if text {
         Some("decodes to text (a passphrase), not random bytes")
-    } else if distinct.len() < 16 {
+    } else if distinct < 16 {
         Some("repeats a few byte values")
     } else {
         None
