@@ -371,21 +371,10 @@ const TOO_LONG = `function _tooLong(arg, max) {
     return (typeof arg === "string" || arg instanceof String) && arg.length > max;
 }
 
-// Its length in UTF-8, as passStringToWasm0 writes it (a lone surrogate as U+FFFD, 3 bytes), in
-// pieces of 64 Ki units encoded into one buffer (a loop over charCodeAt took 30 times longer).
+// Its length in UTF-8: the crate's snippet's utf8_length (src/js/mod.rs), which the claims'
+// too_large counts with too.
 function _utf8Length(arg) {
-    const s = typeof arg === "string" ? arg : String.prototype.valueOf.call(arg);
-    const encoder = new TextEncoder();
-    const buf = new Uint8Array(3 * 65537);
-    let n = 0;
-    for (let i = 0; i < s.length; ) {
-        let end = i + 65536;
-        // A piece does not end between the two halves of a surrogate pair.
-        if ((s.charCodeAt(end - 1) & 0xfc00) === 0xd800) end++;
-        n += encoder.encodeInto(s.slice(i, end), buf).written;
-        i = end;
-    }
-    return n;
+    return utf8_length(typeof arg === "string" ? arg : String.prototype.valueOf.call(arg));
 }
 
 `;
@@ -422,6 +411,10 @@ function checkTokenLength(file, glue) {
     return `${head}${body}}\n`;
   });
   if (classes === 0) return glue;
+  // `utf8_length` imported with the snippet's `stringify_text` (ES module or CommonJS glue).
+  const snippet = /\{ ([^}]*\bstringify_text\b[^}]*) \}( from | = require\()/;
+  if (!snippet.test(glue)) fail(file, "no import of the snippet's `stringify_text` to add `utf8_length` to");
+  glue = glue.replace(snippet, "{ $1, utf8_length }$2");
   const at = glue.indexOf("\nfunction __wbg_get_imports() {\n");
   return glue.slice(0, at + 1) + TOO_LONG + glue.slice(at + 1);
 }
