@@ -1683,12 +1683,16 @@ fn parse_keys(text: &str) -> Result<Vec<KeyConfig>, ConfigError> {
 fn weak_secret(text: &str) -> Option<&'static str> {
     let text = text.trim().trim_end_matches('=');
     // Hex of 22 bytes or more (`openssl rand -hex 22`, 24 or 32; the ring reads it as base64,
-    // which takes a multiple of 4 hex digits only).
-    let hex = text.len() >= 43 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    // which takes a multiple of 4 hex digits only), dashes between its digits taken (UUIDs,
+    // which base64 reads as well: two v4 UUIDs hold 244 random bits).
     let has = |class: fn(&u8) -> bool| text.bytes().any(|b| class(&b));
+    let hex = text.bytes().filter(u8::is_ascii_hexdigit).count() >= 43
+        && !has(|&b| b != b'-' && !b.is_ascii_hexdigit());
     let mixed = has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase);
     if !(hex || mixed) {
-        return Some("has letters of one case only (a word, or hex of fewer than 43 digits)");
+        return Some(
+            "has letters of one case only (a word, base32, or hex of fewer than 43 digits)",
+        );
     }
     weak_bytes(Secret::from_base64(text).ok()?.expose())
 }
@@ -1885,8 +1889,12 @@ mod tests {
         let zeros = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         let pattern = crate::codec::b64_encode(&[1, 2].repeat(16));
         let accented = crate::codec::b64_encode("clé secrète de sécurité élevée".as_bytes());
+        let one_uuid = "0f8fad5b-d9cb-469f-a165-70867728950e-0f8fad5"; // 39 hex digits
+        let base32 = "MZXW6YTBOI2GKZLZMFZXA2LDN5WGKZLTOVZGK43FMNZGK5DTMVZXG2LP";
         for (secret, why) in [
             (one_case, "one case"),
+            (one_uuid, "one case"),
+            (base32, "base32"),
             (text, "decodes to text"),
             (accented.as_str(), "decodes to text"),
             (zeros, "repeats a few byte values"),
@@ -1924,6 +1932,18 @@ mod tests {
             .collect();
         let long = crate::codec::b64_encode(&[Sha256::digest(b"a"), Sha256::digest(b"b")].concat());
         let hex_24 = hex[..48].to_owned(); // `openssl rand -hex 24`
+                                           // Two v4 UUIDs one after the other (`uuidgen`), in either case.
+        let uuid = |h: &str| {
+            format!(
+                "{}-{}-4{}-8{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[13..16],
+                &h[17..20],
+                &h[20..32]
+            )
+        };
+        let uuids = format!("{}{}", uuid(&hex), uuid(&hex[32..]));
         for n in 0..=255 {
             let secret = secret_of(n);
             let standard = format!("{}=", secret.replace('-', "+").replace('_', "/"));
@@ -1933,6 +1953,8 @@ mod tests {
                 &hex,
                 &hex.to_uppercase(),
                 &hex_24,
+                &uuids,
+                &uuids.to_uppercase(),
                 &long,
             ] {
                 let ring = format!(r#"[{{"id":"k1","secret":"{secret}"}}]"#);
