@@ -98,7 +98,7 @@ impl Site {
         let loaded = match (&settings, &sessions) {
             (Some(settings), Some(sessions)) => {
                 if let Some((sub, _)) = attempt.subject() {
-                    let min = block_on(sessions.min_issued_at(sub));
+                    let min = block_on(sessions.revocation(sub));
                     self.gw.check_revocation(&mut attempt, min);
                 }
                 let cookie = headers::get(&headers, "cookie");

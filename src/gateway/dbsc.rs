@@ -839,7 +839,11 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(headers::get(&a.headers, BOUND_HEADER), Some("1"));
-        assert_eq!(gw.check_revocation(&mut a, Ok(Some(NOW + 1))), None);
+        let revocation = crate::store::Revocation {
+            before: NOW + 1,
+            except: None,
+        };
+        assert_eq!(gw.check_revocation(&mut a, Ok(Some(revocation))), None);
         assert_eq!(
             headers::get(&a.headers, "x-session-status"),
             Some("revoked")

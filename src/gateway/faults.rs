@@ -387,7 +387,7 @@ fn a_session_id_given_out_names_what_was_stored() {
         assert_ne!(Some(kept), r.before, "{}", r.what);
         assert_eq!(stored(r.s, kept, NOW + 2), expected(r.case), "{}", r.what);
         if let Some((_, Some(sub))) = &r.case.after {
-            block_on(super::store::revoke(r.s, sub, 7200, NOW + 3)).unwrap();
+            block_on(super::store::revoke(r.s, sub, None, 7200, NOW + 3)).unwrap();
             assert_eq!(
                 stored(r.s, kept, NOW + 3),
                 None,
@@ -537,7 +537,7 @@ fn only_a_change_kv_refused_is_written_again_and_holds_what_was_written() {
         assert_eq!(stored(r.s, kept, NOW + 2), expected(r.case), "{}", r.what);
         // Linked to its owner: the owner's revocation ends it.
         if let Some((_, Some(sub))) = &r.case.after {
-            block_on(super::store::revoke(r.s, sub, 7200, NOW + 3)).unwrap();
+            block_on(super::store::revoke(r.s, sub, None, 7200, NOW + 3)).unwrap();
             assert_eq!(stored(r.s, kept, NOW + 3), None, "{}: not linked", r.what);
         }
     });

@@ -3,7 +3,7 @@
 //! - `GET /__edge/health`: origin health as JSON (see [`HealthBook::report`](super::health::HealthBook::report)).
 //! - `POST /__edge/sessions/revoke` with `{"sub":"alice"}`: ends every session of a user begun
 //!   before now, stored sessions and session tokens (`STORE` on); answers
-//!   `{"revoked": n, "minIssuedAt": now}` (a body over [`MAX_REVOKE_BODY_BYTES`]: 413).
+//!   `{"revoked": n, "minIssuedAt": now + 1}` (a body over [`MAX_REVOKE_BODY_BYTES`]: 413).
 //! - `GET /__edge/store/conformance`: runs the store conformance suite against the configured
 //!   store (`STORE_TESTS=1` in a test build with feature `gateway-conformance` only; for the
 //!   end-to-end tests).
@@ -132,11 +132,15 @@ pub fn no_store() -> Page {
     )
 }
 
-/// The answer to a revocation: 200 with how many stored sessions ended and the subject's new
-/// `minIssuedAt`, or 503 with the store's error.
+/// The answer to a revocation at `now`: 200 with how many stored sessions ended and the
+/// subject's new `minIssuedAt` (sessions begun before it are refused: `now`'s second too, see
+/// [`super::store::revoke`]), or 503 with the store's error.
 pub fn revoked(result: Result<usize, &Error>, now: UnixTime) -> Page {
     match result {
-        Ok(n) => Page::json(200, &json!({ "revoked": n, "minIssuedAt": now })),
+        Ok(n) => Page::json(
+            200,
+            &json!({ "revoked": n, "minIssuedAt": now.saturating_add(1) }),
+        ),
         Err(e) => Page::json(503, &json!({ "error": e.to_string(), "code": e.code() })),
     }
 }
@@ -302,7 +306,7 @@ mod tests {
         let v: Value = serde_json::from_str(&p.body).unwrap();
         assert_eq!(
             (p.status, v),
-            (200, json!({ "revoked": 3, "minIssuedAt": 1000 }))
+            (200, json!({ "revoked": 3, "minIssuedAt": 1001 }))
         );
         let e = Error::StoreUnavailable("down".into());
         let p = revoked(Err(&e), 1000);

@@ -20,6 +20,7 @@ use super::store;
 use crate::affinity::url::{self, Written};
 use crate::affinity::{Mode, RouteRequest};
 use crate::error::Error;
+use crate::store::Revocation;
 use crate::time::UnixTime;
 
 /// How many times a failed request is tried again on another origin.
@@ -126,6 +127,8 @@ struct Subject {
     sub: String,
     /// When the session began.
     issued_at: UnixTime,
+    /// Its session id (`sid`), which a revocation may spare (see [`Revocation`]).
+    sid: Option<String>,
     /// DBSC: the session id and key thumbprint (`cnf.jkt`) of a device-bound session that came
     /// with its fresh bound cookie, which a re-issue for its subject keeps.
     bound: Option<(String, String)>,
@@ -609,6 +612,7 @@ impl Gateway {
             } => Some(Box::new(Subject {
                 sub: sub.clone(),
                 issued_at: *issued_at,
+                sid: sid.clone(),
                 bound: (sid.clone())
                     .zip(jkt.clone())
                     .filter(|_| bound == Some(true)),
@@ -798,19 +802,19 @@ impl Gateway {
         }
     }
 
-    /// Acts on the revocation check of `attempt`'s session token: `min_issued_at` is what the
-    /// store answered for its subject (see [`store::revoke`]). A token issued before it reaches
+    /// Acts on the revocation check of `attempt`'s session token: `revocation` is what the
+    /// store answered for its subject (see [`store::revoke`]). A session it refuses reaches
     /// the origin as `x-session-status: revoked`, without identity, and the client's session
     /// cookie is cleared; when the store could not answer, the request goes on with its identity
     /// and `x-session-revocation: unchecked`, and the store's error comes back for the log.
     pub fn check_revocation(
         &self,
         attempt: &mut Attempt,
-        min_issued_at: Result<Option<UnixTime>, Error>,
+        revocation: Result<Option<Revocation>, Error>,
     ) -> Option<Error> {
-        let issued_at = attempt.subject()?.1;
-        match min_issued_at {
-            Ok(Some(min)) if issued_at < min => {
+        let s = attempt.subject.as_deref()?;
+        match revocation {
+            Ok(Some(r)) if r.refuses(s.issued_at, s.sid.as_deref()) => {
                 self.revoke_session(attempt);
                 None
             }
@@ -1034,9 +1038,10 @@ impl Gateway {
         }
         let site_clear = headers::get(&out, "clear-site-data");
         let logout = directives.clear || site_clear.is_some_and(headers::clears_cookies);
-        let revoke = (directives.revoke.as_deref())
-            .and_then(|s| store::one_subject(s).ok())
-            .filter(|_| self.config.store.is_some());
+        // A revocation of the request's own subject logs this browser out, as it would have,
+        // even without a store to keep it in (the 502 says so): ending a session is the safe
+        // side.
+        let revoke = (directives.revoke.as_deref()).and_then(|s| store::one_subject(s).ok());
         if logout || revoke.is_some() && revoke == attempt.subject().map(|s| s.0) {
             self.end_session(&mut page.headers);
         }
@@ -1264,7 +1269,7 @@ impl Gateway {
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
             ));
         }
-        let plan = match &self.config.store {
+        let mut plan = match &self.config.store {
             Some(store) => Some(
                 store::Plan::from_directives(&directives, store.sessions.max_data_bytes)
                     .map_err(|why| Page::bad_origin_answer(&why))?,
@@ -1318,6 +1323,13 @@ impl Gateway {
                     .map(|t| (t, self.config.tokens().ttl_seconds)),
             }
             .map_err(|e| Page::bad_origin_answer(&e.0))?;
+            // A password change: the revocation spares the session this answer begins.
+            if let Some(plan) = plan.as_mut().filter(|p| {
+                rebound.is_none()
+                    && p.revoke.as_deref() == claims.get("sub").and_then(serde_json::Value::as_str)
+            }) {
+                plan.spared = Some(crate::codec::b64_encode(&entropy.sid));
+            }
             if !session::fits_a_cookie(self.config.session_cookie.name(), &token) {
                 return Err(Page::bad_origin_answer(&format!(
                     "x-session-issue: the session cookie would be {} bytes, over the {} that browsers keep (with {} left for the gateway's later claims)",
@@ -1976,6 +1988,14 @@ mod tests {
         pairs.join("; ")
     }
 
+    /// A revocation of the sessions begun before `at`, sparing none.
+    fn before(at: UnixTime) -> Revocation {
+        Revocation {
+            before: at,
+            except: None,
+        }
+    }
+
     fn logged_in(gw: &mut Gateway, sub: &str, at: UnixTime) -> Attempt {
         let jar = login_jar(gw, sub, at);
         proxy(gw.start(&get(&h(&[("cookie", &jar)])), at + 5, &Entropy::default()))
@@ -1989,12 +2009,32 @@ mod tests {
         assert!(b
             .headers
             .contains(&("x-session-sub".into(), "alice".into())));
-        // Revoked at NOW or before the session began: nothing changes.
-        for answer in [Ok(None), Ok(Some(NOW)), Ok(Some(NOW - 60))] {
+        // Revoked at NOW or before the session began, or sparing this very session (the one
+        // its revoking answer began): nothing changes.
+        let sid = b.subject.as_ref().and_then(|s| s.sid.clone());
+        assert!(sid.is_some());
+        let spared = Revocation {
+            before: NOW + 1,
+            except: sid,
+        };
+        for answer in [
+            None,
+            Some(before(NOW)),
+            Some(before(NOW - 60)),
+            Some(spared),
+        ] {
             let mut same = b.clone();
-            assert!(gw.check_revocation(&mut same, answer).is_none());
+            assert!(gw.check_revocation(&mut same, Ok(answer)).is_none());
             assert_eq!(same, b);
         }
+        // Sparing another session: revoked, as by a revocation that spares none.
+        let other = Revocation {
+            before: NOW + 1,
+            except: Some("another".into()),
+        };
+        let mut revoked = b.clone();
+        assert!(gw.check_revocation(&mut revoked, Ok(Some(other))).is_none());
+        assert_eq!(revoked.subject(), None);
         // The store could not say: served with its identity, the origin told.
         let mut unsure = b.clone();
         let error = gw.check_revocation(&mut unsure, Err(Error::StoreUnavailable("down".into())));
@@ -2008,7 +2048,9 @@ mod tests {
             Some("alice")
         );
         // Revoked after the session began.
-        assert!(gw.check_revocation(&mut b, Ok(Some(NOW + 1))).is_none());
+        assert!(gw
+            .check_revocation(&mut b, Ok(Some(before(NOW + 1))))
+            .is_none());
         let identity: Vec<_> = b
             .headers
             .iter()
@@ -2056,7 +2098,9 @@ mod tests {
             assert!(with(&bare, name, "x").personal(), "{name}");
         }
         // A revoked session reaches the origin without identity: anonymous again.
-        assert!(gw.check_revocation(&mut alice, Ok(Some(NOW + 1))).is_none());
+        assert!(gw
+            .check_revocation(&mut alice, Ok(Some(before(NOW + 1))))
+            .is_none());
         assert!(!alice.personal());
     }
 
@@ -2137,6 +2181,52 @@ mod tests {
         assert_eq!(once.plan.unwrap().revoke.as_deref(), Some("alice"));
     }
 
+    /// A password change (a revocation and a login of its subject in one answer) spares the
+    /// session it begins, by its `sid`, and no other: a session an attacker holding the old
+    /// password began in the same second is refused (the revocation takes in its own second).
+    #[test]
+    fn a_password_change_spares_only_the_session_it_begins() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let user = logged_in(&mut gw, "alice", NOW);
+        // The attacker's session, begun in the second of the change (sid all zeros).
+        let attacker = logged_in(&mut gw, "alice", NOW + 6);
+        let fresh = Entropy {
+            sid: [9; 16],
+            ..Entropy::default()
+        };
+        let change = [
+            ("x-session-revoke", "alice"),
+            ("x-session-issue", r#"{"sub":"alice"}"#),
+        ];
+        let answer = gw.finish(&user, &h(&change), NOW + 6, &fresh).unwrap();
+        let spared = answer.plan.and_then(|p| p.spared);
+        assert_eq!(spared, Some(crate::codec::b64_encode(&[9; 16])));
+        let jar: Vec<&str> = set_cookies(&answer.headers)
+            .into_iter()
+            .map(cookie_pair)
+            .collect();
+        let new = proxy(gw.start(&get(&h(&[("cookie", &jar.join("; "))])), NOW + 6, &fresh));
+        // What `store::revoke` records for that answer.
+        let revocation = Revocation {
+            before: NOW + 7,
+            except: spared,
+        };
+        for (mut a, kept) in [(new, true), (attacker, false), (user, false)] {
+            gw.check_revocation(&mut a, Ok(Some(revocation.clone())));
+            assert_eq!(a.subject().is_some(), kept, "{:?}", a.headers);
+        }
+        // A login of another subject, or a revocation alone, spares nothing.
+        let bob = [
+            ("x-session-revoke", "alice"),
+            ("x-session-issue", r#"{"sub":"bob"}"#),
+        ];
+        for origin in [&bob[..], &change[..1]] {
+            let b = logged_in(&mut gw, "carol", NOW);
+            let plan = gw.finish(&b, &h(origin), NOW + 6, &fresh).unwrap().plan;
+            assert_eq!(plan.map(|p| p.spared), Some(None), "{origin:?}");
+        }
+    }
+
     #[test]
     fn revoking_ones_own_subject_logs_this_browser_out() {
         let mut gw = gateway(&[("STORE", "durable")]);
@@ -2170,16 +2260,15 @@ mod tests {
         // Without a store there is nowhere to keep a revocation: a 502 that says so.
         let mut plain = gateway(&[]);
         let b = logged_in(&mut plain, "alice", NOW);
-        let page = plain
-            .finish(
-                &b,
-                &h(&[("x-session-revoke", "alice")]),
-                NOW,
-                &Entropy::default(),
-            )
+        let revoke = h(&[("x-session-revoke", "alice")]);
+        let mut page = plain
+            .finish(&b, &revoke, NOW, &Entropy::default())
             .unwrap_err();
         assert_eq!(page.status, 502);
         assert!(page.body.contains("STORE"), "{}", page.body);
+        // It still logs this browser out, as it would have with a store, and plans nothing.
+        assert_eq!(plain.refused(&b, &revoke, &mut page), None);
+        assert_eq!(set_cookies(&page.headers), [removal.as_str()]);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use super::pipeline::Attempt;
 use crate::cookie::{self, MAX_PRESENTED};
 use crate::error::{Error, Quoted};
 use crate::store::session::Found;
-use crate::store::{rate_limited, Backend, Commit, Consistency, Session, Sessions};
+use crate::store::{rate_limited, Backend, Commit, Consistency, Revocation, Session, Sessions};
 use crate::time::UnixTime;
 
 /// How many times a patch is applied again after a `conflict`.
@@ -226,6 +226,9 @@ pub struct Plan {
     pub logout: bool,
     /// "Log out everywhere" for this subject (`x-session-revoke`): see [`revoke`].
     pub revoke: Option<String>,
+    /// The session id of the session the same answer begins for the subject it revokes (a
+    /// password change), which the revocation spares; set by the pipeline once it signed it.
+    pub spared: Option<String>,
 }
 
 impl Plan {
@@ -266,6 +269,7 @@ impl Plan {
             claims,
             logout: d.clear,
             revoke: d.revoke.clone(),
+            spared: None,
         })
     }
 
@@ -284,16 +288,25 @@ pub fn one_subject(revoke: &str) -> Result<&str, String> {
     Ok(revoke)
 }
 
-/// "Log out everywhere": refuses from now on every session token of `subject` issued before
-/// `now` (its `minIssuedAt`, kept `keep_seconds`), then deletes its stored sessions; returns how
-/// many. The gateway checks the time on every request that carries a session token.
+/// "Log out everywhere": refuses from now on every session token of `subject` begun up to
+/// `now`, its second included (its `minIssuedAt` is `now + 1`, kept `keep_seconds`), but the
+/// session `spared` (the one the revoking answer begins, by its `sid`); then deletes its stored
+/// sessions; returns how many. The gateway checks the record on every request that carries a
+/// session token. The second of the revocation is taken in because the sessions an attacker
+/// holding the old password began in it, before the password changed, would otherwise outlive
+/// a password change.
 pub async fn revoke<S: Backend>(
     sessions: &Sessions<S>,
     subject: &str,
+    spared: Option<&str>,
     keep_seconds: u64,
     now: UnixTime,
 ) -> Result<usize, Error> {
-    sessions.revoke_tokens(subject, now, keep_seconds).await?;
+    let revocation = Revocation {
+        before: now.saturating_add(1),
+        except: spared.map(str::to_owned),
+    };
+    (sessions.record_revocation(subject, &revocation, now, keep_seconds)).await?;
     sessions.revoke_subject(subject).await
 }
 
@@ -430,7 +443,16 @@ pub async fn finish<S: Backend>(
     let clear = || settings.cookie.removal().ok();
     let mut revoked = None;
     if let Some(subject) = &plan.revoke {
-        match revoke(sessions, subject, settings.revocation_keep_seconds, now).await {
+        let spared = plan.spared.as_deref();
+        match revoke(
+            sessions,
+            subject,
+            spared,
+            settings.revocation_keep_seconds,
+            now,
+        )
+        .await
+        {
             Ok(_) => revoked = Some(subject),
             Err(e) => {
                 let subject = Quoted(subject);
@@ -1023,7 +1045,8 @@ pub(super) mod tests {
             (None, None),
             "this device is logged out"
         );
-        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(NOW + 2));
+        // Every session begun up to the revocation, its own second included.
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(NOW + 3));
         let none = directives(None, None, false);
         let (h, _, _) = request(&s, laptop.as_deref(), &none, NOW + 3);
         assert_eq!(data_header(&h), json!({}), "the other device too");
@@ -1606,7 +1629,7 @@ pub(super) mod tests {
                     let (h, _, _) = request(s, jar.as_deref(), &none, NOW + 9);
                     assert_eq!(data_header(&h), json!({ "n": 4 }), "{created_at}");
                 }
-                block_on(revoke(&versions[revoked_at], "alice", 7200, NOW + 10)).unwrap();
+                block_on(revoke(&versions[revoked_at], "alice", None, 7200, NOW + 10)).unwrap();
                 for s in &versions {
                     let (h, _, _) = request(s, jar.as_deref(), &none, NOW + 11);
                     assert_eq!(data_header(&h), json!({}), "{created_at} {revoked_at}");
@@ -1623,14 +1646,14 @@ pub(super) mod tests {
     fn a_revocation_stays_in_the_store_it_was_made_in() {
         let (old_store, new_store) = (MemoryStore::new(), MemoryStore::new());
         let (old, new) = (sessions(&old_store), sessions(&new_store));
-        block_on(revoke(&old, "alice", 7200, NOW)).unwrap();
-        assert_eq!(block_on(old.min_issued_at("alice")).unwrap(), Some(NOW));
+        block_on(revoke(&old, "alice", None, 7200, NOW)).unwrap();
+        assert_eq!(block_on(old.min_issued_at("alice")).unwrap(), Some(NOW + 1));
         assert_eq!(block_on(new.min_issued_at("alice")).unwrap(), None);
         // Revoked again in the new store, as the docs advise.
-        block_on(revoke(&new, "alice", 7200, NOW + 60)).unwrap();
+        block_on(revoke(&new, "alice", None, 7200, NOW + 60)).unwrap();
         assert_eq!(
             block_on(new.min_issued_at("alice")).unwrap(),
-            Some(NOW + 60)
+            Some(NOW + 61)
         );
     }
 

@@ -62,6 +62,7 @@ pub use any::AnyStore;
 #[cfg(any(feature = "store", feature = "gateway"))]
 pub use binding::DEFAULT_TIMEOUT_MS;
 pub use config::MAX_TIMEOUT_SECONDS;
+pub use revocation::Revocation;
 pub use session::{Commit, Session, SessionConfig, Sessions, MAX_SUBJECT_BYTES};
 
 /// What a store holds for one session. The store reads only `version` (compare-and-set) and

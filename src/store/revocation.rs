@@ -47,7 +47,34 @@ impl<S: Backend> Sessions<S> {
         now: UnixTime,
         keep_seconds: u64,
     ) -> Result<()> {
-        crate::time::check_now(now)?;
+        let revocation = Revocation {
+            before: now,
+            except: None,
+        };
+        self.record_revocation(subject, &revocation, now, keep_seconds)
+            .await
+    }
+
+    /// Records `revocation` for `subject`'s session tokens at `now` (see
+    /// [`Sessions::revoke_tokens`]), kept `keep_seconds` after `now`. Of a later and an earlier
+    /// [`Revocation::before`], the later is kept; of two of the same second, the last recorded
+    /// (its exception with it: a second revocation in that second ends the first one's new
+    /// session too). Its `except` is a session id (base64url, no space).
+    pub async fn record_revocation(
+        &self,
+        subject: &str,
+        revocation: &Revocation,
+        now: UnixTime,
+        keep_seconds: u64,
+    ) -> Result<()> {
+        crate::time::check_now(revocation.before)?;
+        if revocation
+            .except
+            .as_deref()
+            .is_some_and(|e| e.is_empty() || e.contains(' '))
+        {
+            return Err(Error::Malformed("a revocation's exception is a session id"));
+        }
         let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
         let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
@@ -55,18 +82,27 @@ impl<S: Backend> Sessions<S> {
         let mut conflicts = 0;
         loop {
             let stored = self.store.load(&key).await?;
-            let (version, min, until) = match &stored {
-                Some(e) => (Some(e.version), revocation_time(e)?, e.expires),
-                None => (None, 0, 0),
+            let (version, kept, until) = match &stored {
+                Some(e) => (Some(e.version), Some(Revocation::read(e)?), e.expires),
+                None => (None, None, 0),
             };
-            if min >= now && until >= expires {
+            let newer = kept.as_ref().is_none_or(|k| {
+                k.before < revocation.before
+                    || (k.before == revocation.before && k.except != revocation.except)
+            });
+            if !newer && until >= expires {
                 return Ok(());
             }
             let entry = Entry {
                 // Saturating: the record is not sealed, and a store written by someone else
                 // may hold any version.
                 version: version.map_or(1, |v| v.saturating_add(1)),
-                value: min.max(now).to_string(),
+                value: if newer {
+                    revocation
+                } else {
+                    kept.as_ref().unwrap_or(revocation)
+                }
+                .to_string(),
                 expires: until.max(expires),
             };
             match self.store.save(&key, &entry, version, now).await {
@@ -79,17 +115,83 @@ impl<S: Backend> Sessions<S> {
         }
     }
 
-    /// The `minIssuedAt` of `subject` recorded by [`Sessions::revoke_tokens`]: tokens it was
-    /// issued before that time are revoked. Every key of the ring is asked (the record was made
-    /// under the key that was current then), and the latest time wins.
+    /// The `minIssuedAt` kept for `subject` by [`Sessions::revoke_tokens`], if any: verify
+    /// its session tokens with it to refuse those issued before (see [`Sessions::revocation`]
+    /// for the session a revocation spares).
     pub async fn min_issued_at(&self, subject: &str) -> Result<Option<UnixTime>> {
-        let mut latest = None;
+        Ok(self.revocation(subject).await?.map(|r| r.before))
+    }
+
+    /// The revocation kept for `subject`, if any: of the records under each key of the ring,
+    /// the latest (of two of one second, the one that spares no session).
+    pub async fn revocation(&self, subject: &str) -> Result<Option<Revocation>> {
+        let mut latest: Option<Revocation> = None;
         for (_, _, mac) in &self.hashes {
             if let Some(entry) = self.store.load(&revocation_key(mac, subject)).await? {
-                latest = latest.max(Some(revocation_time(&entry)?));
+                let r = Revocation::read(&entry)?;
+                let rank = |r: &Revocation| (r.before, r.except.is_none());
+                if latest.as_ref().is_none_or(|l| rank(&r) > rank(l)) {
+                    latest = Some(r);
+                }
             }
         }
         Ok(latest)
+    }
+}
+
+/// A subject's revocation: its session tokens issued before `before` (the earlier of `iat` and
+/// `auth_time`) are refused, but the session `except` names by its `sid`, when it names one:
+/// the session that the answer revoking them began (a password change that logs its user in
+/// again), so that `before` can take in the very second of the revocation, and with it the
+/// sessions an attacker began in that second before the password changed.
+///
+/// Kept as decimal seconds, then a space and the session id when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// Sessions begun before this time are refused.
+    pub before: UnixTime,
+    /// The session id of the one session spared.
+    pub except: Option<String>,
+}
+
+impl Revocation {
+    /// Whether it refuses a session begun at `issued_at` with session id `sid`.
+    ///
+    /// ```
+    /// use edge_session::store::Revocation;
+    /// let r = Revocation { before: 101, except: Some("new".into()) };
+    /// assert!(r.refuses(100, None) && r.refuses(100, Some("old")));
+    /// assert!(!r.refuses(100, Some("new")) && !r.refuses(101, None));
+    /// ```
+    pub fn refuses(&self, issued_at: UnixTime, sid: Option<&str>) -> bool {
+        issued_at < self.before && (self.except.is_none() || sid != self.except.as_deref())
+    }
+
+    fn read(entry: &Entry) -> Result<Revocation> {
+        let (before, except) = match entry.value.split_once(' ') {
+            Some((before, except)) => (before, Some(except)),
+            None => (entry.value.as_str(), None),
+        };
+        match (before.parse(), except) {
+            (Ok(before), Some(e)) if !e.is_empty() && !e.contains(' ') => Ok(Revocation {
+                before,
+                except: Some(e.to_owned()),
+            }),
+            (Ok(before), None) => Ok(Revocation {
+                before,
+                except: None,
+            }),
+            _ => Err(Error::Malformed("not a revocation entry")),
+        }
+    }
+}
+
+impl std::fmt::Display for Revocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.except {
+            Some(except) => write!(f, "{} {except}", self.before),
+            None => write!(f, "{}", self.before),
+        }
     }
 }
 
@@ -99,14 +201,6 @@ const REVOKE_RETRIES: usize = 20;
 /// The store key of a subject's revocation time: `r:` and the keyed hash of the subject.
 fn revocation_key(mac: &MacKey, subject: &str) -> String {
     format!("r:{}", b64_encode(&mac.tag(subject.as_bytes())))
-}
-
-/// The time a revocation entry holds (decimal seconds).
-fn revocation_time(entry: &Entry) -> Result<UnixTime> {
-    entry
-        .value
-        .parse()
-        .map_err(|_| Error::Malformed("not a revocation entry"))
 }
 
 #[cfg(test)]
@@ -136,6 +230,54 @@ mod tests {
         block_on(store.save(&revocation_key(mac, "alice"), &last, None, 50)).unwrap();
         block_on(s.revoke_tokens("alice", 500, 3600)).unwrap();
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(500));
+    }
+
+    /// A revocation that spares a session keeps its id after the time; of two in one second,
+    /// the last recorded stands (a second revocation in that second ends the first one's new
+    /// session too), and a later second replaces both; an earlier one changes nothing.
+    #[test]
+    fn a_revocation_keeps_the_session_it_spares() {
+        let store = MemoryStore::new();
+        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        let (_, _, mac) = signing_key(&s.hashes).unwrap();
+        let key = revocation_key(mac, "alice");
+        let at = |before, except: Option<&str>| Revocation {
+            before,
+            except: except.map(str::to_owned),
+        };
+        let record = |r: &Revocation| {
+            block_on(s.record_revocation("alice", r, 1_000, 3_600)).unwrap();
+            block_on(store.load(&key)).unwrap().unwrap().value
+        };
+        assert_eq!(record(&at(1_001, Some("c2lk"))), "1001 c2lk");
+        assert_eq!(
+            block_on(s.revocation("alice")).unwrap(),
+            Some(at(1_001, Some("c2lk")))
+        );
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(1_001));
+        assert_eq!(record(&at(1_001, None)), "1001");
+        assert_eq!(record(&at(1_001, Some("bmV3"))), "1001 bmV3");
+        assert_eq!(record(&at(1_000, None)), "1001 bmV3");
+        assert_eq!(record(&at(1_002, None)), "1002");
+        // The token revocation of the JS library and the store API spares none.
+        block_on(s.revoke_tokens("alice", 1_003, 3_600)).unwrap();
+        assert_eq!(
+            block_on(s.revocation("alice")).unwrap(),
+            Some(at(1_003, None))
+        );
+        // Not a session id, or not a record: refused, never read as another revocation.
+        for except in ["", "a b"] {
+            let e = block_on(s.record_revocation("alice", &at(1_004, Some(except)), 1_000, 60));
+            assert_eq!(e.unwrap_err().code(), "malformed");
+        }
+        for value in ["1001 ", "1001 a b", " c2lk", "x", "1001.5"] {
+            let entry = Entry {
+                version: 1,
+                value: value.into(),
+                expires: 9_999,
+            };
+            assert!(Revocation::read(&entry).is_err(), "{value}");
+        }
     }
 
     /// A `now` in milliseconds is refused: kept, it would refuse the subject's every token until
@@ -181,7 +323,7 @@ mod tests {
         let revoke = |now, keep| {
             block_on(s.revoke_tokens("alice", now, keep)).unwrap();
             let entry = block_on(store.load(&key)).unwrap().unwrap();
-            (revocation_time(&entry).unwrap(), entry.expires)
+            (Revocation::read(&entry).unwrap().before, entry.expires)
         };
         assert_eq!(revoke(1_000, 3_600), (1_000, 4_600));
         assert_eq!(

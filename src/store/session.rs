@@ -1724,6 +1724,25 @@ mod tests {
             block_on(s.min_issued_at(&text("subject"))).unwrap(),
             Some(now)
         );
+        // Rewritten by a password change at the gateway, which spares its new session.
+        let sparing = crate::store::Revocation {
+            before: now + 1,
+            except: Some("c2lkLW5ldw".into()),
+        };
+        block_on(s.record_revocation(&text("subject"), &sparing, now, 3600)).unwrap();
+        let written = block_on(other.load(&text("revocationKey"))).unwrap();
+        assert_eq!(
+            written.map(|e| e.to_json()),
+            Some(text("revocationSparing"))
+        );
+        let entry = Entry::from_json(&text("revocationSparing")).unwrap();
+        let third = MemoryStore::new();
+        block_on(third.save(&text("revocationKey"), &entry, None, now)).unwrap();
+        let s = Sessions::new(&third, &ring, SessionConfig::default()).unwrap();
+        assert_eq!(
+            block_on(s.revocation(&text("subject"))).unwrap(),
+            Some(sparing)
+        );
     }
 
     /// Several requests of one page at once, when the session is due for its touch: each

@@ -266,8 +266,6 @@ for (const kind of ["kv", "durable"]) {
       await gw.request(`/login?user=${user}`, laptop);
       await gw.request(`/login?user=dave-${kind}`, other);
       assert.equal((await gw.request("/", laptop)).body.session["x-session-sub"], user);
-      // Revocation has a granularity of one second: sessions begun in its very second survive.
-      await new Promise((r) => setTimeout(r, 1100));
       const out = await gw.request("/logout-everywhere", phone);
       assert.equal(out.body.revoked, user);
       assert.equal(out.headers.get("x-session-revoke"), null, "the directive never reaches the browser");
@@ -279,8 +277,10 @@ for (const kind of ["kv", "durable"]) {
       assert.equal(late.body.session["x-session-claims"], undefined);
       assert.ok(late.setCookies.some((c) => /^__Host-session=; Max-Age=0/.test(c)));
       assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "none");
-      // Another user is untouched; the same user can log in again.
+      // Another user is untouched; the same user can log in again, from the next second (the
+      // revocation takes in its own: docs/gateway.md, "Granularity").
       assert.equal((await gw.request("/", other)).body.session["x-session-status"], "valid");
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
       await gw.request(`/login?user=${user}`, laptop);
       assert.equal((await gw.request("/", laptop)).body.session["x-session-sub"], user);
       // A password change: the old sessions end and this browser gets a new one in one answer.
@@ -307,6 +307,39 @@ for (const kind of ["kv", "durable"]) {
       assert.equal((await changing).body.revoked, user);
       assert.equal((await gw.request("/", thief)).body.session["x-session-status"], "revoked");
       assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "valid", "the new session outlives it");
+    });
+
+    // An attacker holding the old password logs in again and again while its user changes it:
+    // the logins answered in the very second of the change, before it, used to survive it (and,
+    // refreshed, live for days). The change's own new session is the one spared.
+    test("a password change ends the sessions begun in its own second, all but the one it begins", async () => {
+      const user = `frank-${kind}-${randomBytes(4).toString("hex")}`;
+      const laptop = new Jar();
+      await gw.request(`/login?user=${user}`, laptop);
+      await new Promise((r) => setTimeout(r, 1100));
+      // The change's answer lands about half a second into a second, so that logins answered
+      // before it in that second are many.
+      const wait = 1000 + ((1500 - (Date.now() % 1000)) % 1000);
+      let answered = false;
+      const changing = gw.request(`/password?wait=${wait}`, laptop).then((r) => ((answered = true), r));
+      const thieves = []; // each with the time its login was sent
+      while (!answered) {
+        const [thief, sent] = [new Jar(), Date.now()];
+        await gw.request(`/login?user=${user}`, thief);
+        if (!answered) thieves.push([thief, sent]);
+      }
+      assert.equal((await changing).body.revoked, user);
+      const newSession = (await gw.request("/", laptop)).body.session;
+      assert.equal(newSession["x-session-status"], "valid", "the new session outlives its revocation");
+      // Logins sent in the change's second and answered before it: begun in its very second.
+      const second = JSON.parse(newSession["x-session-claims"]).iat;
+      const sameSecond = thieves.filter(([, sent]) => sent >= second * 1000).length;
+      assert.ok(sameSecond > 0, `${thieves.length} logins, none in the second of the change`);
+      for (const [thief] of thieves) {
+        const seen = (await gw.request("/", thief)).body.session;
+        assert.equal(seen["x-session-status"], "revoked", JSON.stringify(seen));
+      }
+      console.log(`# ${kind}: ${thieves.length} logins during the change, ${sameSecond} in its second: all revoked`);
     });
 
     test("a patch that makes the data too large is a 502 naming the limit", async () => {

@@ -37,7 +37,7 @@ pub(super) async fn revoke(store: Option<Store>, req: &web_sys::Request) -> Answ
     };
     let (sessions, settings) = &*st;
     let now = now();
-    let result = store::revoke(sessions, &sub, settings.revocation_keep_seconds, now).await;
+    let result = store::revoke(sessions, &sub, None, settings.revocation_keep_seconds, now).await;
     page(&operator::revoked(result.as_ref().copied(), now))
 }
 

@@ -281,7 +281,7 @@ async fn load(
     let subject = attempt.subject().map(|(s, at)| (s.to_owned(), at));
     let revocation = async {
         match &subject {
-            Some((sub, _)) => Some(sessions.min_issued_at(sub).await),
+            Some((sub, _)) => Some(sessions.revocation(sub).await),
             None => None,
         }
     };
