@@ -60,12 +60,29 @@ export interface SessionTokensOptions<C extends object = SessionClaims> {
    * Set-Cookie of the cookie the response already has (the handler's own, a deletion included).
    */
   refresh?: boolean;
+  /**
+   * The context variable of the claims (default "session"; why a token was refused goes in
+   * `<variable>Error`). Two session middlewares on one route (a sessionStore for the cart and
+   * sessionTokens for the account, or two cookies) need a name each, or every request of the
+   * route fails with `invalid_config`; `login` goes to the innermost, `logout` to all.
+   */
+  variable?: string;
 }
 
 export interface SessionStoreOptions {
   /** Commit the session after the handler (default true). */
   commit?: boolean;
+  /** The context variable of the Session (default "session"); see `SessionTokensOptions.variable`. */
+  variable?: string;
 }
+
+/** What `sessionTokens` with `variable: V` puts on the context (`SessionTokensVariables` renamed). */
+export type NamedSessionTokensVariables<V extends string, C extends object = SessionClaims> = {
+  [K in V]: C | null;
+} & { [K in `${V}Error`]?: ErrorCode };
+
+/** What `sessionStore` with `variable: V` puts on the context (`SessionStoreVariables` renamed). */
+export type NamedSessionStoreVariables<V extends string> = { [K in V]: Session };
 
 export interface AffinityOptions {
   /** Header mode: the request header whose value is the routing key (default: the router's `header`). */
@@ -85,8 +102,13 @@ export interface AffinityOptions {
  */
 export function sessionTokens<C extends object = SessionClaims, E extends Env = {}>(
   tokens: SessionTokens | SealedTokens,
-  options?: SessionTokensOptions<C>,
+  options?: SessionTokensOptions<C> & { variable?: "session" },
 ): MiddlewareHandler<E & { Variables: SessionTokensVariables<C> }>;
+/** `sessionTokens` whose claims are `c.get(variable)`. */
+export function sessionTokens<V extends string, C extends object = SessionClaims, E extends Env = {}>(
+  tokens: SessionTokens | SealedTokens,
+  options: SessionTokensOptions<C> & { variable: V },
+): MiddlewareHandler<E & { Variables: NamedSessionTokensVariables<V, C> }>;
 
 /**
  * Stored sessions: `c.get("session")` is the visitor's Session, committed after the handler (a
@@ -100,8 +122,13 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
  */
 export function sessionStore<E extends Env = {}>(
   store: SessionStore,
-  options?: SessionStoreOptions,
+  options?: SessionStoreOptions & { variable?: "session" },
 ): MiddlewareHandler<E & { Variables: SessionStoreVariables }>;
+/** `sessionStore` whose Session is `c.get(variable)`. */
+export function sessionStore<V extends string, E extends Env = {}>(
+  store: SessionStore,
+  options: SessionStoreOptions & { variable: V },
+): MiddlewareHandler<E & { Variables: NamedSessionStoreVariables<V> }>;
 
 /**
  * Sticky routing for apps that proxy: `c.get("backend")` is where this visitor goes. In URL mode
@@ -119,7 +146,9 @@ export function affinity<E extends Env = {}>(
  * with `claims.sub` (or the string given) as its subject (the data of another user's session
  * are not kept), once a logout earlier in the request is done (awaited or not); await it (the middleware waits for it before it commits, and its failure fails the request).
  * The stored sessions of `sessionStore` middlewares outside the innermost get new ids too, their
- * data kept (no session fixation).
+ * data kept (no session fixation). Under `sessionStore`, call it after what may still throw: the
+ * old id ends at once, and a handler that throws after it sends no cookie, so the visitor keeps an
+ * id that names nothing (the data it held before the login are gone with it).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
  * string (or one the store refuses), under `sessionTokens` the codes of `sign` (`invalid_claims`...;
  * also `invalid_claims` for claims whose token, with the `auth_time` a refresh adds, would be over

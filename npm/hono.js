@@ -2,6 +2,7 @@
 //
 //   app.use(sessionTokens(tokens));            c.get("session"): the verified claims, or null
 //   app.use(sessionStore(store));              c.get("session"): the stored Session (new if none)
+//   sessionStore(store, { variable: "cart" })  c.get("cart"), beside another session middleware
 //   app.use(affinity(router));                 c.get("backend"): where to proxy this visitor
 //   login(c, claims) / logout(c)               set or clear the session cookie (and the store)
 //
@@ -55,6 +56,13 @@ const copies = new WeakMap();
  */
 const appendCookie = (c, value) => {
   const res = c.res;
+  // The response already went out (a timeout() mounted outside the session middleware answered
+  // for the handler, which finished later): a cookie can no longer reach the browser, and
+  // copying the sent body threw, reaching the app's onError a second time.
+  if (res.bodyUsed || res.body?.locked) {
+    console.warn("edge-session/hono: a session cookie came after the response was sent and is lost (mount timeout() inside the session middleware)");
+    return;
+  }
   if (copies.get(c) !== res) {
     const { statusText, headers, webSocket } = res;
     const copy =
@@ -248,7 +256,33 @@ const states = (c, what) => {
   return list;
 };
 
-const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
+/**
+ * Adds the state `s` of a session middleware to the route's. Two session middlewares of a route
+ * that are not one mounted twice (the app's and a sub-app's: same kind, cookie and tokens, or
+ * same store) need a `variable` each: with one, the inner hid the outer's session (a cart
+ * unreachable under the account's tokens), and the types made it both.
+ */
+const enter = (c, s) => {
+  const list = c.get(STATE) ?? [];
+  const same = (o) =>
+    o.kind === s.kind && (s.kind === "tokens" ? o.tokens === s.tokens && o.cookieName === s.cookieName : o.store === s.store);
+  if (list.some((o) => o.variable === s.variable && !same(o))) {
+    throw refusal(`edge-session/hono: two session middlewares on this route set c.get("${s.variable}"): give one another name with the option \`variable\``);
+  }
+  c.set(STATE, [...list, s]);
+};
+
+/** The context variable of why the token of the sessionTokens of state `s` was refused. */
+const errorVariable = (s) => `${s.variable}Error`;
+
+/** The option `variable`: the context variable a session middleware sets, "session" by default. */
+const variableOf = (what, options) => {
+  const variable = options?.variable ?? "session";
+  if (variable === "" || ["backend", "route", STATE].includes(variable)) {
+    throw refusal(`edge-session/hono: ${what} variable must name a context variable of its own`);
+  }
+  return variable;
+};
 
 /**
  * Session tokens (SessionTokens or SealedTokens) in a cookie. Sets `session` to the verified
@@ -259,11 +293,12 @@ const enter = (c, s) => c.set(STATE, [...(c.get(STATE) ?? []), s]);
  */
 export function sessionTokens(tokens, options = {}) {
   checkInstance(tokens, "sessionTokens", "a SessionTokens or SealedTokens", ["sign", "verify", "refresh"]);
-  checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh"]);
+  checkOptions("sessionTokens options", options, ["cookieName", "cookie", "minIssuedAt", "refresh", "variable"]);
   const { cookieName = "__Host-session", cookie: given = {}, minIssuedAt, refresh = true } = options ?? {};
   // Max-Age is the token's life: the cookie's other attributes only.
   checkOptions("sessionTokens cookie", given, COOKIE_ATTRIBUTES);
-  checkTypes("sessionTokens options", options, { cookieName: "string", minIssuedAt: "function", refresh: "boolean" }, ["minIssuedAt"]);
+  checkTypes("sessionTokens options", options, { cookieName: "string", minIssuedAt: "function", refresh: "boolean", variable: "string" }, ["minIssuedAt"]);
+  const variable = variableOf("sessionTokens", options);
   const text = { path: "string", domain: "string", sameSite: "string" };
   const attributes = { ...text, httpOnly: "boolean", secure: "boolean", partitioned: "boolean" };
   checkTypes("sessionTokens cookie", given, attributes, COOKIE_ATTRIBUTES);
@@ -314,10 +349,10 @@ export function sessionTokens(tokens, options = {}) {
         break;
       }
     }
-    const s = { kind: "tokens", tokens, cookieName, cookie, refresh, changed: false, cleared: false, loggedIn: false, answered: false };
+    const s = { kind: "tokens", variable, tokens, cookieName, cookie, refresh, changed: false, cleared: false, loggedIn: false, answered: false };
     enter(c, s);
-    c.set("session", claims);
-    if (error !== undefined) c.set("sessionError", error);
+    c.set(variable, claims);
+    if (error !== undefined) c.set(errorVariable(s), error);
     try {
       await next();
     } finally {
@@ -368,8 +403,9 @@ const tokenCookie = (name, cookie, token, { exp }) => {
  */
 export function sessionStore(store, options = {}) {
   checkInstance(store, "sessionStore", "a SessionStore", ["load", "commit", "regenerate", "destroy", "revokeSubject", "setCookie", "clearCookie", "withheldFrom"]);
-  checkOptions("sessionStore options", options, ["commit"]);
-  checkTypes("sessionStore options", options, { commit: "boolean" });
+  checkOptions("sessionStore options", options, ["commit", "variable"]);
+  checkTypes("sessionStore options", options, { commit: "boolean", variable: "string" });
+  const variable = variableOf("sessionStore", options);
   const { commit = true } = options ?? {};
   return async (c, next) => {
     const session = await store.load(c.req.raw);
@@ -379,10 +415,10 @@ export function sessionStore(store, options = {}) {
     // only when needed, of a request that named no session.
     const named = !session.isNew;
     const withheld = () => !named && store.withheldFrom(c.req.raw);
-    const s = { kind: "store", store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
+    const s = { kind: "store", variable, store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
-    c.set("session", s.view);
+    c.set(variable, s.view);
     try {
       await next();
     } finally {
@@ -509,8 +545,8 @@ export function login(c, claims) {
     loggedIn();
     s.setCookie = setCookie;
     s.changed = true;
-    c.set("session", session);
-    c.set("sessionError", undefined);
+    c.set(s.variable, session);
+    c.set(errorVariable(s), undefined);
     renewOuter(list);
     return token;
   }
@@ -522,7 +558,7 @@ export function login(c, claims) {
   s.session.subject = subject;
   loggedIn();
   if (before !== undefined && before !== subject) s.session.data = {};
-  c.set("session", s.view); // null after a logout in the same request
+  c.set(s.variable, s.view); // null after a logout in the same request
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one
   // fails the login too (the request fails anyway): nothing is regenerated.
@@ -575,7 +611,7 @@ const before = (s) => Promise.all(s.pending.map((p) => (s.overridden?.has(p) ? p
 export function logout(c, options = {}) {
   checkOptions("logout options", options, ["everywhere"]);
   const list = states(c, "logout");
-  c.set("session", null);
+  for (const s of list) c.set(s.variable, null);
   // Every session middleware of the route: with sessionTokens and sessionStore, ending one left
   // the other's session valid.
   const done = Promise.all(list.map((s) => end(s, options))).then(() => {});

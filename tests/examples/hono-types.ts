@@ -51,6 +51,23 @@ withStore.get("/", async (c) => {
   return c.json({ subject: session.subject ?? null });
 });
 
+// Two session middlewares on one route, each under a variable of its own: the cart and the
+// account side by side, each with its own type (with one name, the types would make it both).
+const named = new Hono()
+  .use(sessionStore(store, { variable: "cart" }))
+  .use(sessionTokens(tokens, { variable: "account" }));
+named.get("/", (c) => {
+  const cart: Session = c.get("cart");
+  const account = c.get("account");
+  const sub: string | undefined = account?.sub;
+  const error: string | undefined = c.get("accountError");
+  // @ts-expect-error the account's claims may be null
+  const iat: number = c.get("account").iat;
+  // @ts-expect-error no middleware here sets "session"
+  c.get("session");
+  return c.json({ items: cart.get("items") ?? null, sub, error, iat });
+});
+
 // Affinity.
 const router = new Affinity({ secret: keys[0].secret, backends: [{ id: "a" }, { id: "b" }] });
 const proxy = new Hono().use(affinity(router, { header: "x-tenant" }));
