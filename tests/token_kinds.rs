@@ -318,6 +318,15 @@ macro_rules! token_kind_behaviours {
                 assert_eq!(setting(with(MAX_TTL + 1, None).unwrap_err()), refused);
                 assert_eq!(setting(t.sign_with_ttl(&claims(), NOW, MAX_TTL + 1).unwrap_err()), refused);
                 assert!(with(3600, Some(MAX_TTL)).is_ok());
+                // One token's own lifetime is at most the sessions' longest life (a week by
+                // default), which a revocation lasts.
+                let week = 7 * 24 * 3600;
+                let short = with(3600, None).unwrap();
+                assert!(short.sign_with_ttl(&claims(), NOW, week).is_ok());
+                assert_eq!(
+                    setting(short.sign_with_ttl(&claims(), NOW, week + 1).unwrap_err()),
+                    ("invalid_config", Some("maxLifetimeSeconds"))
+                );
                 assert_eq!(
                     setting(with(3600, Some(MAX_TTL + 1)).unwrap_err()),
                     ("invalid_config", Some("maxLifetimeSeconds"))

@@ -59,7 +59,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn round_trip_for_arbitrary_claims(claims in claims(), ttl in 1u64..100_000_000) {
+    fn round_trip_for_arbitrary_claims(claims in claims(), ttl in 1u64..=7 * 24 * 3600) {
         let t = tokens();
         let token = t.sign_with_ttl(&claims, NOW, ttl).unwrap();
         let mut got: Map<String, Value> = t.verify(&token, NOW).unwrap();

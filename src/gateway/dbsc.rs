@@ -230,7 +230,9 @@ impl Dbsc {
         let mut sealing = TokenConfig::new(keys.to_vec());
         sealing.purpose = KEY_PURPOSE.into();
         sealing.ttl_seconds = max_lifetime;
-        sealing.max_lifetime_seconds = Some(max_lifetime);
+        // A key cookie lives as long as its session, past `max_lifetime` for a JWT of another
+        // system whose `exp` is later (see `Dbsc::key_cookie`).
+        sealing.max_lifetime_seconds = Some(MAX_TTL);
         Ok(Dbsc {
             binding: DeviceBinding::new(&ring, settings.bound_seconds)
                 .map_err(config_error(DBSC_BOUND_SECONDS))?,
@@ -373,10 +375,11 @@ impl Dbsc {
             Err(e) => return Decision::Answer(refused(&e)),
         };
         let (key, jkt) = (registered.key, registered.jkt);
-        let (token, ttl) = match session::bind_device(codec, claims, &jkt, *issued_at, now) {
-            Ok(t) => t,
-            Err(_) => return Decision::Answer(Page::internal()),
-        };
+        let (token, ttl) =
+            match session::bind_device(codec, claims, &jkt, (*issued_at, self.max_lifetime), now) {
+                Ok(t) => t,
+                Err(_) => return Decision::Answer(Page::internal()),
+            };
         let (bound_random, _) = split(random);
         let cookies = [
             session::set_cookie(session_cookie, &token, ttl),

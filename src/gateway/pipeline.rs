@@ -1953,9 +1953,14 @@ mod tests {
                 }
                 if dbsc == "on" {
                     let jkt = "x".repeat(43);
-                    let (bound, _) =
-                        session::bind_device(tokens, &claims, &jkt, issued_at, NOW + 2000)
-                            .unwrap_or_else(|e| panic!("{format} pad {pad}: {e}"));
+                    let (bound, _) = session::bind_device(
+                        tokens,
+                        &claims,
+                        &jkt,
+                        (issued_at, gw.config().tokens().max_lifetime()),
+                        NOW + 2000,
+                    )
+                    .unwrap_or_else(|e| panic!("{format} pad {pad}: {e}"));
                     assert!(
                         name.len() + 1 + bound.len() <= 4096,
                         "{format} pad {pad}: bound"

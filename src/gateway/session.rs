@@ -8,7 +8,7 @@ use crate::codec::b64_encode;
 use crate::cookie::{self, SetCookie, MAX_PRESENTED};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::time::{UnixTime, MAX_TTL};
+use crate::time::UnixTime;
 use crate::token::claims::{claim_members, Registered, VerifyOptions};
 use crate::token::jwt::JwtSignOptions;
 use crate::token::SealedTokens;
@@ -458,20 +458,21 @@ pub fn sign_rebound(
 /// a device key (DBSC registration): the same claims with `cnf: {"jkt": <thumbprint>}` (RFC
 /// 7800) and `auth_time` (the login's time, so that neither the session's longest life nor
 /// revocation moves), expiring when the token it replaces expires (its `exp` rounded up to a
-/// whole second, as verify reads it; at most [`MAX_TTL`] seconds from `now`). Returns the token
-/// and its remaining lifetime, seconds (the cookie's `Max-Age`).
+/// whole second, as verify reads it; at most `longest` seconds from `now`, the sessions'
+/// longest life, which a JWT of another system may outlast). Returns the token and its
+/// remaining lifetime, seconds (the cookie's `Max-Age`).
 pub fn bind_device(
     tokens: &SessionCodec,
     claims: &str,
     jkt: &str,
-    issued_at: UnixTime,
+    (issued_at, longest): (UnixTime, u64),
     now: UnixTime,
 ) -> Result<(String, u64)> {
     // `exp` as verify read it, rounded up: a JWT of another system may write it as any JSON
     // number (`1800003600.0`, `1.8e9`), which `Value::as_u64` took for no `exp` (a bound
     // session of one second). The lifetime is at most what the tokens sign.
     let exp = Registered::parse(claims)?.exp.unwrap_or(now);
-    let ttl = exp.saturating_sub(now).clamp(1, MAX_TTL);
+    let ttl = exp.saturating_sub(now).clamp(1, longest);
     let mut claims: Map<String, Value> =
         serde_json::from_str(claims).map_err(|_| Error::Malformed("claims"))?;
     bind(&mut claims, jkt, issued_at);
@@ -639,6 +640,8 @@ mod tests {
     }
     const SECRET: &str = "muWqvhvE5TGgnNaB7tLiEfjNErJLk5Rr96y-lhiH620";
     const NOW: u64 = 1_800_000_000;
+    /// The tokens' longest life by default (`maxLifetimeSeconds`).
+    const WEEK: u64 = 7 * 24 * 3600;
 
     #[test]
     fn login_then_read_back() {
@@ -844,7 +847,8 @@ mod tests {
             else {
                 panic!("{format:?}")
             };
-            let (bound, ttl) = bind_device(&c, &claims, "jkt-1", issued_at, NOW + 100).unwrap();
+            let (bound, ttl) =
+                bind_device(&c, &claims, "jkt-1", (issued_at, WEEK), NOW + 100).unwrap();
             assert_eq!(ttl, 3600 - 100, "{format:?}");
             let s = SessionCookie::read(&c, Some(&format!("s={bound}")), "s", NOW + 100);
             let SessionCookie::Valid {
@@ -890,14 +894,13 @@ mod tests {
             let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
             format!("{input}.{}", b64_encode(&tag))
         };
-        let max_ttl = crate::time::MAX_TTL;
         for (exp, ttl) in [
             (format!("{}", NOW + 3600), 3500),
             (format!("{}.0", NOW + 3600), 3500),
             (format!("{}.25", NOW + 3599), 3500),
             ("1.8000036e9".to_owned(), 3500),
-            (format!("{}", crate::time::MAX_TIME), max_ttl),
-            ("1e300".to_owned(), max_ttl),
+            (format!("{}", crate::time::MAX_TIME), WEEK),
+            ("1e300".to_owned(), WEEK),
         ] {
             let token = jwt(&format!(
                 r#"{{"sub":"alice","sid":"s1","iat":{NOW},"exp":{exp}}}"#
@@ -909,7 +912,7 @@ mod tests {
             else {
                 panic!("{exp}: {s:?}")
             };
-            let bound = bind_device(&c, claims, "jkt-1", *issued_at, NOW + 100);
+            let bound = bind_device(&c, claims, "jkt-1", (*issued_at, WEEK), NOW + 100);
             let (bound, got) = bound.unwrap_or_else(|e| panic!("{exp}: {e}"));
             assert_eq!(got, ttl, "exp {exp}");
             // Valid to its last second, or to the latest `now` a verify takes (10^11).

@@ -21,7 +21,8 @@ export interface KeyConfig {
 export interface SessionTokensConfig {
   keys: KeyConfig[];
   /** Lifetime of new tokens in seconds (default 3600), at most 2^53 - 1 - 8.64e12 (so that `exp`
-   * stays an exact number at any time a `Date` can tell). */
+   * stays an exact number at any time a `Date` can tell). A refresh gives its replacement the
+   * lifetime of the token it replaces (`exp - iat`), not this one. */
   ttlSeconds?: number;
   /** Tolerated clock skew in seconds (default 30). */
   leewaySeconds?: number;
@@ -57,7 +58,7 @@ export type VerifiedClaims = Claims & {
 export interface SignOptions {
   /** The current time in seconds since the epoch (default: the clock); at most 10^11 (a time in milliseconds is refused). */
   now?: number;
-  /** Lifetime of this token in seconds (default: the configured ttlSeconds; bounded as it is). */
+  /** Lifetime of this token in seconds (default: the configured ttlSeconds; bounded as it is, and at most maxLifetimeSeconds, as long as a revocation is kept: a longer-lived token, a "remember me" one, needs maxLifetimeSeconds raised). */
   ttlSeconds?: number;
 }
 

@@ -302,7 +302,10 @@ impl SessionTokens {
         options: &JwtSignOptions<'_>,
     ) -> Result<String> {
         let tokens = &self.tokens;
-        (self.jwt_keys).sign(claims, options, tokens.ttl, tokens.max_token_bytes)
+        let ttl = tokens
+            .refresh
+            .lifetime(options.ttl_seconds.unwrap_or(tokens.ttl))?;
+        (self.jwt_keys).sign(claims, options, ttl, tokens.max_token_bytes)
     }
 
     /// Verifies a JWT HS256 and returns its claims (the payload as signed).
@@ -571,6 +574,7 @@ impl<F: Format> Facade<F> {
     }
 
     fn sign_json(&self, claims: &str, now: UnixTime, ttl: u64) -> Result<String> {
+        let ttl = self.refresh.lifetime(ttl)?;
         self.sign_object(claims_object(claims)?, now, ttl)
     }
 

@@ -47,15 +47,24 @@ impl RefreshPolicy {
             ));
         }
         if max_lifetime < ttl || max_lifetime > MAX_TTL {
-            return Err(Error::config_of(
-                "maxLifetimeSeconds",
-                "maxLifetimeSeconds must be at least ttlSeconds and at most 8998559254740991",
-            ));
+            return Err(too_short());
         }
         Ok(RefreshPolicy {
             after,
             max_lifetime,
         })
+    }
+
+    /// `ttl` of a new token (a `sign` may give its own), refused past the sessions' longest
+    /// life: a revocation is kept that long (`keepSeconds`, `SESSION_MAX_LIFETIME_SECONDS`), and
+    /// a token living longer would verify again once its revocation was gone. (A refresh's
+    /// replacement ends at its login's longest life: [`RefreshPolicy::plan`].)
+    pub(crate) fn lifetime(&self, ttl: u64) -> Result<u64> {
+        // Past MAX_TTL: `ttlSeconds`' own error, when the token is signed.
+        if ttl > self.max_lifetime && ttl <= MAX_TTL {
+            return Err(too_short());
+        }
+        Ok(ttl)
     }
 
     /// The lifetime of the replacement token and its `auth_time`, or `None` when the token
@@ -122,6 +131,15 @@ impl RefreshPolicy {
 /// below 2^40 s) take away what the nearest double added.
 fn share_of(lifetime: u64, after: f64) -> u64 {
     (lifetime as f64 * after * (1.0 - 4.0 * f64::EPSILON)).ceil() as u64
+}
+
+/// `maxLifetimeSeconds` shorter than the lifetime of a token, or too long itself.
+#[inline(never)]
+fn too_short() -> Error {
+    Error::config_of(
+        "maxLifetimeSeconds",
+        "maxLifetimeSeconds must be at least ttlSeconds and at most 8998559254740991",
+    )
 }
 
 #[cfg(test)]

@@ -60,6 +60,30 @@ test("per-token ttlSeconds", () => {
   assert.equal(claims.exp, NOW + 600);
 });
 
+// A revocation is kept maxLifetimeSeconds (plus leeway): a "remember me" token of 30 days under
+// the default week outlived it, and verified again from day 8 to day 30 (an audit, simulated
+// time). Refused, naming maxLifetimeSeconds (to raise), in each format; the longest life itself
+// is taken.
+test("a per-token ttlSeconds is at most maxLifetimeSeconds", () => {
+  const WEEK = 7 * 24 * 3600;
+  for (const [name, tokens] of [["SessionTokens", sessionTokens()], ["SealedTokens", sealedTokens()]]) {
+    assert.equal(tokens.verify(tokens.sign({ sub: "u" }, { now: NOW, ttlSeconds: WEEK }), { now: NOW }).exp, NOW + WEEK, name);
+    assert.throws(
+      () => tokens.sign({ sub: "u" }, { now: NOW, ttlSeconds: WEEK + 1 }),
+      (e) => e.code === "invalid_config" && e.setting === "maxLifetimeSeconds" && /at least ttlSeconds/.test(e.message),
+      name,
+    );
+  }
+  const tokens = sessionTokens();
+  assert.equal(tokens.verifyJwt(tokens.signJwt({ sub: "u" }, { now: NOW, ttlSeconds: WEEK }), { now: NOW }).exp, NOW + WEEK);
+  assert.throws(
+    () => tokens.signJwt({ sub: "u" }, { now: NOW, ttlSeconds: WEEK + 1 }),
+    (e) => e.code === "invalid_config" && e.setting === "maxLifetimeSeconds",
+  );
+  const month = sessionTokens({ maxLifetimeSeconds: 30 * 24 * 3600 });
+  assert.ok(month.sign({ sub: "u" }, { now: NOW, ttlSeconds: 30 * 24 * 3600 }));
+});
+
 test("expiry and leeway boundaries; expired errors carry the claims", () => {
   const tokens = make();
   const token = tokens.sign({ sub: "u" }, { now: NOW });
