@@ -295,6 +295,9 @@ impl<S: Backend> Sessions<S> {
         let mut tokens = TokenConfig::new(Vec::new());
         tokens.purpose = COOKIE_PURPOSE.into();
         tokens.ttl_seconds = config.absolute_timeout();
+        // An id cookie lives to its session's absolute deadline, from a `created` a server
+        // whose clock runs ahead may have set: longer than the timeout, by the skew.
+        tokens.max_lifetime_seconds = Some(crate::time::MAX_TTL);
         let cookie = SessionTokens::with_keyring(ring, tokens)?;
         let records = RecordKeys::new(ring, &config.purpose);
         let ids = ring.mac_keys(&format!("store-key:{}", config.purpose));
@@ -1031,6 +1034,27 @@ mod tests {
             load(&s, &cookie, NOW + 2).unwrap().get("n"),
             Some(&json!(1))
         );
+    }
+
+    /// A login on a server whose clock runs behind the one that created the session: the new id
+    /// cookie lives to the session's absolute deadline, a little longer than the timeout from
+    /// that clock's `now`. With an absolute timeout of a week or more (the id cookie's default
+    /// longest life), its signing failed with `invalid_config` and so did the login.
+    #[test]
+    fn a_login_on_a_server_behind_the_creators_clock_renews_the_id() {
+        for absolute in [86_400, 7 * 86_400, 30 * 86_400] {
+            let store = MemoryStore::new();
+            let config = SessionConfig {
+                absolute_timeout_seconds: Some(absolute),
+                ..SessionConfig::default()
+            };
+            let s = Sessions::new(&store, &ring(), config).unwrap();
+            let cookie = stored(&s, None);
+            let mut session = load(&s, &cookie, NOW - 5).unwrap();
+            block_on(s.regenerate(&mut session, NOW - 5)).unwrap();
+            let renewed = session.cookie().unwrap().to_owned();
+            assert!(load(&s, &renewed, NOW).is_some(), "{absolute}");
+        }
     }
 
     /// `remove` takes a value out of the data and gives it back (nothing the second time);
