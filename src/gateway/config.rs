@@ -1694,30 +1694,33 @@ fn weak_secret(text: &str) -> Option<&'static str> {
             "has letters of one case only (a word, base32, or hex of fewer than 43 digits)",
         );
     }
-    // Dashes shift a short pattern of digits (`deadbeef-` repeated) out of step with base64's
-    // groups of four, so its bytes are many: its digits are few (random ones: fewer than 10 of
-    // the 16 about once in 10^7 at 44 digits, once in 10^11 at 60: two UUIDs).
-    if hex && has(|&b| b == b'-') && distinct(text.bytes().map(|b| b.to_ascii_lowercase())) < 10 {
-        return Some("repeats a few characters");
-    }
-    weak_bytes(Secret::from_base64(text).ok()?.expose())
-}
-
-/// How many distinct values `bytes` holds.
-fn distinct(bytes: impl Iterator<Item = u8>) -> usize {
-    let mut seen = [false; 256];
-    for b in bytes {
-        if let Some(s) = seen.get_mut(usize::from(b)) {
-            *s = true;
+    // Dashes shift a short pattern of digits (`deadbeef-` or `0123456789-` repeated) out of
+    // step with base64's groups, so its bytes are many: the key material is the digits, judged
+    // as the bytes they spell.
+    if hex && has(|&b| b == b'-') {
+        let digits: Vec<u8> = text
+            .bytes()
+            .filter_map(|b| (b as char).to_digit(16))
+            .map(|d| d as u8)
+            .collect();
+        let bytes: Vec<u8> = digits.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect();
+        if let Some(why) = weak_bytes(&bytes) {
+            return Some(why);
         }
     }
-    seen.iter().filter(|&&s| s).count()
+    weak_bytes(Secret::from_base64(text).ok()?.expose())
 }
 
 /// [`weak_secret`] of decoded key material: text (UTF-8 without control characters but tab and
 /// line breaks), or few distinct bytes (zeros, a short pattern repeated).
 fn weak_bytes(bytes: &[u8]) -> Option<&'static str> {
-    let distinct = distinct(bytes.iter().copied());
+    let mut seen = [false; 256];
+    for &b in bytes {
+        if let Some(s) = seen.get_mut(usize::from(b)) {
+            *s = true;
+        }
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
     let text = std::str::from_utf8(bytes).is_ok_and(|t| {
         t.chars()
             .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
@@ -1903,11 +1906,13 @@ mod tests {
         let one_uuid = "0f8fad5b-d9cb-469f-a165-70867728950e-0f8fad5"; // 39 hex digits
         let base32 = "MZXW6YTBOI2GKZLZMFZXA2LDN5WGKZLTOVZGK43FMNZGK5DTMVZXG2LP";
         let dashed = "deadbeef-".repeat(8); // 64 hex digits, 27 distinct bytes once decoded
+        let counted = "0123456789-".repeat(8); // 80 digits, 33 distinct bytes once decoded
         for (secret, why) in [
             (one_case, "one case"),
             (one_uuid, "one case"),
             (base32, "base32"),
-            (dashed.as_str(), "repeats a few characters"),
+            (dashed.as_str(), "repeats a few byte values"),
+            (counted.as_str(), "repeats a few byte values"),
             (text, "decodes to text"),
             (accented.as_str(), "decodes to text"),
             (zeros, "repeats a few byte values"),

@@ -803,18 +803,25 @@ impl Gateway {
     }
 
     /// Acts on the revocation check of `attempt`'s session token: `revocation` is what the
-    /// store answered for its subject (see [`store::revoke`]). A session it refuses reaches
-    /// the origin as `x-session-status: revoked`, without identity, and the client's session
-    /// cookie is cleared; when the store could not answer, the request goes on with its identity
-    /// and `x-session-revocation: unchecked`, and the store's error comes back for the log.
+    /// store answered for its subject (see [`store::revoke`]). A session it refuses, or whose
+    /// record cannot be read (`malformed`), reaches the origin as `x-session-status: revoked`,
+    /// without identity, and the client's session cookie is cleared; when the store could not
+    /// answer, the request goes on with its identity and `x-session-revocation: unchecked`, and
+    /// the store's error comes back for the log.
     pub fn check_revocation(
         &self,
         attempt: &mut Attempt,
         revocation: Result<Option<Revocation>, Error>,
     ) -> Option<Error> {
         let s = attempt.subject.as_deref()?;
+        let refused = match &revocation {
+            Ok(Some(r)) => r.refuses(s.issued_at, s.sid.as_deref()),
+            // A record that cannot be read (another version's) is a revocation all the same.
+            Err(Error::Malformed(_)) => true,
+            _ => false,
+        };
         match revocation {
-            Ok(Some(r)) if r.refuses(s.issued_at, s.sid.as_deref()) => {
+            _ if refused => {
                 self.revoke_session(attempt);
                 None
             }
@@ -2032,6 +2039,12 @@ mod tests {
             assert!(gw.check_revocation(&mut same, Ok(answer)).is_none());
             assert_eq!(same, b);
         }
+        // A record this version cannot read (a corrupt one, or another version's): revoked,
+        // never served unchecked for as long as the record lives.
+        let mut unreadable = b.clone();
+        let malformed = Err(Error::Malformed("not a revocation entry"));
+        assert!(gw.check_revocation(&mut unreadable, malformed).is_none());
+        assert_eq!(unreadable.subject(), None);
         // Sparing another session: revoked, as by a revocation that spares none.
         let other = Revocation {
             before: NOW + 1,
