@@ -104,8 +104,12 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
   tokens: SessionTokens | SealedTokens,
   options?: SessionTokensOptions<C> & { variable?: "session" },
 ): MiddlewareHandler<E & { Variables: SessionTokensVariables<C> }>;
-/** `sessionTokens` whose claims are `c.get(variable)`. */
-export function sessionTokens<V extends string, C extends object = SessionClaims, E extends Env = {}>(
+/**
+ * `sessionTokens` whose claims are `c.get(variable)`. The name is inferred when no type argument
+ * is given; with some (`sessionTokens<Claims>(...)`), give it last for exact types
+ * (`sessionTokens<Claims, {}, "account">(...)`).
+ */
+export function sessionTokens<C extends object = SessionClaims, E extends Env = {}, V extends string = string>(
   tokens: SessionTokens | SealedTokens,
   options: SessionTokensOptions<C> & { variable: V },
 ): MiddlewareHandler<E & { Variables: NamedSessionTokensVariables<V, C> }>;
@@ -124,8 +128,8 @@ export function sessionStore<E extends Env = {}>(
   store: SessionStore,
   options?: SessionStoreOptions & { variable?: "session" },
 ): MiddlewareHandler<E & { Variables: SessionStoreVariables }>;
-/** `sessionStore` whose Session is `c.get(variable)`. */
-export function sessionStore<V extends string, E extends Env = {}>(
+/** `sessionStore` whose Session is `c.get(variable)` (its name given last, as for `sessionTokens`). */
+export function sessionStore<E extends Env = {}, V extends string = string>(
   store: SessionStore,
   options: SessionStoreOptions & { variable: V },
 ): MiddlewareHandler<E & { Variables: NamedSessionStoreVariables<V> }>;
@@ -140,7 +144,8 @@ export function affinity<E extends Env = {}>(
 ): MiddlewareHandler<E & { Variables: AffinityVariables }>;
 
 /**
- * Logs in, under the route's innermost session middleware. Under `sessionTokens`: signs
+ * Logs in, under the route's innermost session middleware (or the one `options.variable` names).
+ * Under `sessionTokens`: signs
  * `claims` (an `auth_time` among them, copied from the session a refresh gave it, is dropped:
  * this is a new login), sets the cookie, returns the token. Under `sessionStore`: regenerates the session
  * with `claims.sub` (or the string given) as its subject (the data of another user's session
@@ -158,11 +163,20 @@ export function affinity<E extends Env = {}>(
  * called once the session middleware has answered (in a stream's callback, after `next()` in an
  * outer middleware): its cookie could no longer go out.
  */
-export function login(c: Context, claims: { sub: string; [name: string]: unknown }): string | Promise<void>;
+export function login(c: Context, claims: { sub: string; [name: string]: unknown }, options?: LoginOptions): string | Promise<void>;
 /** Any claims, under `sessionTokens` (`sessionStore` refuses claims without a string `sub`, `invalid_config`). */
-export function login(c: Context, claims: object): string | Promise<void>;
+export function login(c: Context, claims: object, options?: LoginOptions): string | Promise<void>;
 /** The subject alone: `{ sub: subject }` under `sessionTokens` (returns the token). */
-export function login(c: Context, subject: string): string | Promise<void>;
+export function login(c: Context, subject: string, options?: LoginOptions): string | Promise<void>;
+
+export interface LoginOptions {
+  /**
+   * The session middleware to log in under, by its `variable` (default: the route's innermost):
+   * `{ variable: "account" }` for the account's sessionTokens inside a sessionStore for the cart
+   * mounted within it. No middleware of that name on the route: `invalid_config`.
+   */
+  variable?: string;
+}
 
 /**
  * Logs out of every session middleware on the route: clears the session cookie; under

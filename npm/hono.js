@@ -264,10 +264,13 @@ const states = (c, what) => {
  */
 const enter = (c, s) => {
   const list = c.get(STATE) ?? [];
-  const same = (o) =>
-    o.kind === s.kind && (s.kind === "tokens" ? o.tokens === s.tokens && o.cookieName === s.cookieName : o.store === s.store);
-  if (list.some((o) => o.variable === s.variable && !same(o))) {
-    throw refusal(`edge-session/hono: two session middlewares on this route set c.get("${s.variable}"): give one another name with the option \`variable\``);
+  // One mounted twice reads the same cookie the same way: every setting alike (a sub-app's
+  // without the app's minIssuedAt would hand a revoked session to the handler).
+  const same = (o) => o.kind === s.kind && o.settings.every((value, i) => value === s.settings[i]);
+  const names = (o) => (o.kind === "tokens" ? [o.variable, errorVariable(o)] : [o.variable]);
+  const clash = list.find((o) => !same(o) && names(o).some((n) => names(s).includes(n)));
+  if (clash) {
+    throw refusal(`edge-session/hono: two session middlewares on this route set c.get("${names(s).find((n) => names(clash).includes(n))}"): give each a name of its own with the option \`variable\``);
   }
   c.set(STATE, [...list, s]);
 };
@@ -306,6 +309,7 @@ export function sessionTokens(tokens, options = {}) {
   // copied own properties only, and set a cookie other than the one a logout cleared (an
   // inherited `domain`: the browser kept the session).
   const cookie = Object.fromEntries(COOKIE_ATTRIBUTES.map((name) => [name, given?.[name]]));
+  const settings = [tokens, cookieName, minIssuedAt, refresh, variable, ...Object.values(cookie)];
   let attributesChecked = false;
   return async (c, next) => {
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());
@@ -349,7 +353,7 @@ export function sessionTokens(tokens, options = {}) {
         break;
       }
     }
-    const s = { kind: "tokens", variable, tokens, cookieName, cookie, refresh, changed: false, cleared: false, loggedIn: false, answered: false };
+    const s = { kind: "tokens", variable, settings, tokens, cookieName, cookie, refresh, changed: false, cleared: false, loggedIn: false, answered: false };
     enter(c, s);
     c.set(variable, claims);
     if (error !== undefined) c.set(errorVariable(s), error);
@@ -415,7 +419,7 @@ export function sessionStore(store, options = {}) {
     // only when needed, of a request that named no session.
     const named = !session.isNew;
     const withheld = () => !named && store.withheldFrom(c.req.raw);
-    const s = { kind: "store", variable, store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
+    const s = { kind: "store", variable, settings: [store, commit, variable], store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
     c.set(variable, s.view);
@@ -491,17 +495,22 @@ const guarded = (s) => {
 };
 
 /**
- * Logs in, under the innermost session middleware of the route. With session tokens: signs
+ * Logs in, under the innermost session middleware of the route, or the one whose `variable` the
+ * options name. With session tokens: signs
  * `claims` (an object with `sub`; a string is `{ sub }`), sets the cookie, and returns the token; `c.get("session")`
  * becomes the verified claims. With a store: gives the
  * session a new id (no session fixation), sets its subject to `claims.sub` (or `claims` when a
  * string; the data of another user's session are not kept), once a logout earlier in the request is done (awaited or not), and resolves when done; the cookie goes out with the response. The middleware waits
  * for it before it commits (and a failure of it fails the request), awaited or not. Either way,
- * the stored sessions of the middlewares outside the innermost get new ids (`renewOuter`).
+ * the stored sessions of the route's other middlewares get new ids (`renewOthers`).
  */
-export function login(c, claims) {
+export function login(c, claims, options = {}) {
+  checkOptions("login options", options, ["variable"]);
+  checkTypes("login options", options, { variable: "string" });
   const list = states(c, "login");
-  const s = list.at(-1); // the innermost: the one whose session c.get("session") is
+  const { variable } = options ?? {};
+  const s = variable === undefined ? list.at(-1) : list.findLast((o) => o.variable === variable);
+  if (!s) throw refusal(`edge-session/hono: login: no session middleware on this route sets c.get("${variable}")`);
   // Once the login can no longer throw: one that failed (a handler may catch its error) leaves
   // an earlier logout, and an answer's Clear-Site-Data, to log the visitor out.
   const loggedIn = () => {
@@ -547,7 +556,7 @@ export function login(c, claims) {
     s.changed = true;
     c.set(s.variable, session);
     c.set(errorVariable(s), undefined);
-    renewOuter(list);
+    renewOthers(list, s);
     return token;
   }
   const subject = typeof claims === "string" ? claims : claims?.sub;
@@ -563,7 +572,7 @@ export function login(c, claims) {
   // the same subject, the revocation ended the session this login had just made. A failed one
   // fails the login too (the request fails anyway): nothing is regenerated.
   const done = renew(s);
-  renewOuter(list);
+  renewOthers(list, s);
   return done;
 }
 
@@ -571,18 +580,18 @@ export function login(c, claims) {
 const removal = (s) => (s.kind === "store" ? s.store.clearCookie() : cookies.clearCookie(s.cookieName, s.cookie));
 
 /**
- * At a login, the stored sessions of the middlewares outside the innermost (a sessionStore for
+ * At a login under `s`, the stored sessions of the route's other middlewares (a sessionStore for
  * the cart around a sessionTokens for the account) get new ids too, their data kept: the id the
  * visitor had before the login, perhaps one an attacker planted, names nothing after it (no
  * session fixation). One a logout of this request ended stays ended. The middleware waits for it.
+ * A store mounted twice (the app's and a sub-app's) holds one session, renewed once: by `s`
+ * when it is `s`'s, else by the last of them (a second regenerate of the old id would be a
+ * conflict).
  */
-const renewOuter = (list) => {
-  list.slice(0, -1).forEach((other, i) => {
-    if (other.kind !== "store" || other.cleared) return;
-    // The same store inside it (mounted twice: the app's and a sub-app's) holds the same session,
-    // renewed there: a second regenerate of the old id would be a conflict.
-    if (list.slice(i + 1).some((inner) => inner.store === other.store)) return;
-    renew(other);
+const renewOthers = (list, s) => {
+  const others = list.filter((o) => o !== s && o.kind === "store" && !o.cleared && o.store !== s.store);
+  others.forEach((other, i) => {
+    if (!others.slice(i + 1).some((later) => later.store === other.store)) renew(other);
   });
 };
 

@@ -67,6 +67,17 @@ named.get("/", (c) => {
   c.get("session");
   return c.json({ items: cart.get("items") ?? null, sub, error, iat });
 });
+// With type arguments, the name comes last; login can name the middleware it logs in under.
+const typedNames = new Hono()
+  .use(sessionTokens<Claims, {}, "account">(tokens, { variable: "account" }))
+  .use(sessionStore(store, { variable: "cart" }));
+typedNames.post("/login", (c) => {
+  const role: string | undefined = c.get("account")?.role;
+  const token = login(c, { sub: "alice", role: "admin" }, { variable: "account" });
+  // @ts-expect-error login's options are { variable }
+  login(c, "alice", { cookie: "x" });
+  return c.json({ role, token: typeof token });
+});
 
 // Affinity.
 const router = new Affinity({ secret: keys[0].secret, backends: [{ id: "a" }, { id: "b" }] });

@@ -974,6 +974,41 @@ test("two session middlewares on a route: each under a variable of its own, or e
     assert.throws(() => mw.sessionStore(store, { variable }), (e) => e.code === "invalid_config", String(variable));
     assert.throws(() => mw.sessionTokens(tokens, { variable }), (e) => e.code === "invalid_config", String(variable));
   }
+  // The cart inside the account: login names the middleware it logs in under (the innermost,
+  // the cart, took it, signed no token and dropped the role), and the cart gets a new id.
+  const inside = new Hono();
+  inside.use(mw.sessionTokens(tokens, { variable: "account" }));
+  inside.use(mw.sessionStore(store, { variable: "cart" }));
+  inside.post("/add", (c) => (c.get("cart").set("items", ["pen"]), c.text("ok")));
+  inside.post("/login", (c) => {
+    const token = mw.login(c, { sub: "bob", role: "admin" }, { variable: "account" });
+    return c.json({ token: typeof token, role: c.get("account").role, subject: c.get("cart").subject ?? null });
+  });
+  inside.post("/nobody", (c) => (mw.login(c, "bob", { variable: "admin" }), c.text("never")));
+  const cart = cookiesOf(await inside.request("/add", { method: "POST" }));
+  const bob = await inside.request("/login", { method: "POST", headers: { cookie: cart } });
+  assert.deepEqual(await bob.json(), { token: "string", role: "admin", subject: null });
+  const set = bob.headers.getSetCookie().map((c) => c.split("=")[0]).sort();
+  assert.deepEqual(set, ["__Host-session", "__Host-sid"], "the token, and the cart under a new id");
+  assert.notEqual(cookiesOf(bob).match(/__Host-sid=[^;]+/)[0], cart);
+  let nobody;
+  inside.onError((e, c) => ((nobody = e), c.text("error", 500)));
+  await inside.request("/nobody", { method: "POST" });
+  assert.equal(nobody?.code, "invalid_config");
+  // Mounted twice, but not alike (the sub-app's without the app's minIssuedAt, which would hand
+  // the handler a revoked session), or a name that is another's error variable: refused.
+  const revoked = tokens.sign({ sub: "mallory" });
+  for (const [outer, inner] of [
+    [mw.sessionTokens(tokens, { minIssuedAt: () => Math.floor(Date.now() / 1000) + 10 }), mw.sessionTokens(tokens)],
+    [mw.sessionStore(store, { variable: "accountError" }), mw.sessionTokens(tokens, { variable: "account" })],
+  ]) {
+    const twice = new Hono();
+    let error;
+    twice.onError((e, c) => ((error = e), c.text("error", 500)));
+    twice.use(outer).use(inner).get("/", (c) => c.json(c.get("session") ?? null));
+    assert.equal((await twice.request("/", { headers: { cookie: `__Host-session=${revoked}` } })).status, 500);
+    assert.equal(error?.code, "invalid_config");
+  }
 });
 
 test("sessionTokens: login with a subject string, as under sessionStore, signs { sub }", async () => {
