@@ -1703,7 +1703,9 @@ fn weak_secret(text: &str) -> Option<&'static str> {
             .filter_map(|b| (b as char).to_digit(16))
             .map(|d| d as u8)
             .collect();
-        let bytes: Vec<u8> = digits.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect();
+        let bytes: Vec<u8> = (digits.chunks_exact(2))
+            .map(|pair| pair.iter().fold(0, |byte, d| byte << 4 | d))
+            .collect();
         if let Some(why) = weak_bytes(&bytes) {
             return Some(why);
         }
