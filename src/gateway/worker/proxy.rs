@@ -389,7 +389,7 @@ fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> A
 /// ends (see `Gateway::refused`). `status` and `origin` are the response's; `now` the time it
 /// arrived, not the request's: an `x-session-revoke` ends the sessions begun while the origin
 /// worked too (a login elsewhere during a password change), and a token the same answer issues
-/// is dated the same second, so that it outlives the revocation.
+/// is dated the same second, the one session the revocation spares (by its `sid`).
 #[allow(clippy::type_complexity)]
 fn answer(
     p: &Proxied,
