@@ -106,10 +106,9 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
 ): MiddlewareHandler<E & { Variables: SessionTokensVariables<C> }>;
 /**
  * `sessionTokens` whose claims are `c.get(variable)`. The name is inferred when no type argument
- * is given; with some (`sessionTokens<Claims>(...)`), give it last for exact types
- * (`sessionTokens<Claims, {}, "account">(...)`).
+ * is given; with some, give it last (`sessionTokens<Claims, {}, "account">(...)`).
  */
-export function sessionTokens<C extends object = SessionClaims, E extends Env = {}, V extends string = string>(
+export function sessionTokens<C extends object = SessionClaims, E extends Env = {}, V extends string = never>(
   tokens: SessionTokens | SealedTokens,
   options: SessionTokensOptions<C> & { variable: V },
 ): MiddlewareHandler<E & { Variables: NamedSessionTokensVariables<V, C> }>;
@@ -129,7 +128,7 @@ export function sessionStore<E extends Env = {}>(
   options?: SessionStoreOptions & { variable?: "session" },
 ): MiddlewareHandler<E & { Variables: SessionStoreVariables }>;
 /** `sessionStore` whose Session is `c.get(variable)` (its name given last, as for `sessionTokens`). */
-export function sessionStore<E extends Env = {}, V extends string = string>(
+export function sessionStore<E extends Env = {}, V extends string = never>(
   store: SessionStore,
   options: SessionStoreOptions & { variable: V },
 ): MiddlewareHandler<E & { Variables: NamedSessionStoreVariables<V> }>;

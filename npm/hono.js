@@ -265,12 +265,19 @@ const states = (c, what) => {
 const enter = (c, s) => {
   const list = c.get(STATE) ?? [];
   // One mounted twice reads the same cookie the same way: every setting alike (a sub-app's
-  // without the app's minIssuedAt would hand a revoked session to the handler).
-  const same = (o) => o.kind === s.kind && o.settings.every((value, i) => value === s.settings[i]);
+  // without the app's minIssuedAt would hand a revoked session to the handler). A function
+  // counts by being there: a middleware made at each request makes its lookup anew.
+  const setting = (v) => (typeof v === "function" ? "function" : (v ?? undefined));
+  const same = (o) => o.kind === s.kind && o.settings.every((v, i) => setting(v) === setting(s.settings[i]));
   const names = (o) => (o.kind === "tokens" ? [o.variable, errorVariable(o)] : [o.variable]);
   const clash = list.find((o) => !same(o) && names(o).some((n) => names(s).includes(n)));
   if (clash) {
-    throw refusal(`edge-session/hono: two session middlewares on this route set c.get("${names(s).find((n) => names(clash).includes(n))}"): give each a name of its own with the option \`variable\``);
+    throw refusal(`edge-session/hono: two session middlewares on this route set c.get("${names(s).find((n) => names(clash).includes(n))}") (one mounted twice must have the same settings): give each a name of its own with the option \`variable\``);
+  }
+  // Two stores under one cookie: a login renews each, and the browser keeps one of the two ids.
+  const cookie = (o) => (o.kind === "store" ? o.store.clearCookie() : undefined);
+  if (s.kind === "store" && list.some((o) => cookie(o) === cookie(s) && !same(o))) {
+    throw refusal(`edge-session/hono: two sessionStore middlewares on this route write the cookie ${cookie(s).split("=")[0]}: give the stores cookie names of their own, or mount one`);
   }
   c.set(STATE, [...list, s]);
 };

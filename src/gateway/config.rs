@@ -1694,10 +1694,10 @@ fn weak_secret(text: &str) -> Option<&'static str> {
             "has letters of one case only (a word, base32, or hex of fewer than 43 digits)",
         );
     }
-    // Dashes shift a short pattern of digits (`deadbeef-` or `0123456789-` repeated) out of
-    // step with base64's groups, so its bytes are many: the key material is the digits, judged
-    // as the bytes they spell.
-    if hex && has(|&b| b == b'-') {
+    // Hex is judged by the bytes its digits spell too: a short pattern of digits whose length
+    // is out of step with base64's groups of four (`0123456789abcde` or `deadbeef-` repeated)
+    // decodes, as base64, to many distinct bytes.
+    if hex {
         let digits: Vec<u8> = text
             .bytes()
             .filter_map(|b| (b as char).to_digit(16))
@@ -1714,7 +1714,9 @@ fn weak_secret(text: &str) -> Option<&'static str> {
 }
 
 /// [`weak_secret`] of decoded key material: text (UTF-8 without control characters but tab and
-/// line breaks), or few distinct bytes (zeros, a short pattern repeated).
+/// line breaks), or few distinct bytes (zeros, a short pattern repeated): fewer than 16, or than
+/// half of them when they are fewer than 32 (22 random bytes hold fewer than 16 distinct about
+/// three times in a million, fewer than 11 once in 10^12).
 fn weak_bytes(bytes: &[u8]) -> Option<&'static str> {
     let mut seen = [false; 256];
     for &b in bytes {
@@ -1729,7 +1731,7 @@ fn weak_bytes(bytes: &[u8]) -> Option<&'static str> {
     });
     if text {
         Some("decodes to text (a passphrase), not random bytes")
-    } else if distinct < 16 {
+    } else if distinct < 16.min(bytes.len() / 2) {
         Some("repeats a few byte values")
     } else {
         None
@@ -1909,12 +1911,14 @@ mod tests {
         let base32 = "MZXW6YTBOI2GKZLZMFZXA2LDN5WGKZLTOVZGK43FMNZGK5DTMVZXG2LP";
         let dashed = "deadbeef-".repeat(8); // 64 hex digits, 27 distinct bytes once decoded
         let counted = "0123456789-".repeat(8); // 80 digits, 33 distinct bytes once decoded
+        let shifted = format!("{}0123", "0123456789abcde".repeat(4)); // 64 digits, no dash
         for (secret, why) in [
             (one_case, "one case"),
             (one_uuid, "one case"),
             (base32, "base32"),
             (dashed.as_str(), "repeats a few byte values"),
             (counted.as_str(), "repeats a few byte values"),
+            (shifted.as_str(), "repeats a few byte values"),
             (text, "decodes to text"),
             (accented.as_str(), "decodes to text"),
             (zeros, "repeats a few byte values"),

@@ -803,27 +803,24 @@ impl Gateway {
     }
 
     /// Acts on the revocation check of `attempt`'s session token: `revocation` is what the
-    /// store answered for its subject (see [`store::revoke`]). A session it refuses, or whose
-    /// record cannot be read (`malformed`), reaches the origin as `x-session-status: revoked`,
-    /// without identity, and the client's session cookie is cleared; when the store could not
-    /// answer, the request goes on with its identity and `x-session-revocation: unchecked`, and
-    /// the store's error comes back for the log.
+    /// store answered for its subject (see [`store::revoke`]). A session it refuses reaches
+    /// the origin as `x-session-status: revoked`, without identity, and the client's session
+    /// cookie is cleared; when the store could not answer, the request goes on with its identity
+    /// and `x-session-revocation: unchecked`, and the store's error comes back for the log, as
+    /// does word of a record that could not be read ([`Revocation::UNREADABLE`], which refuses
+    /// every session of its subject until a revocation replaces it).
     pub fn check_revocation(
         &self,
         attempt: &mut Attempt,
         revocation: Result<Option<Revocation>, Error>,
     ) -> Option<Error> {
         let s = attempt.subject.as_deref()?;
-        let refused = match &revocation {
-            Ok(Some(r)) => r.refuses(s.issued_at, s.sid.as_deref()),
-            // A record that cannot be read (another version's) is a revocation all the same.
-            Err(Error::Malformed(_)) => true,
-            _ => false,
-        };
         match revocation {
-            _ if refused => {
+            Ok(Some(r)) if r.refuses(s.issued_at, s.sid.as_deref()) => {
                 self.revoke_session(attempt);
-                None
+                (r == Revocation::UNREADABLE).then_some(Error::Malformed(
+                    "the subject's revocation record cannot be read: its sessions are refused until it is revoked again (POST /__edge/sessions/revoke)",
+                ))
             }
             Ok(_) => None,
             Err(e) => {
@@ -2040,10 +2037,10 @@ mod tests {
             assert_eq!(same, b);
         }
         // A record this version cannot read (a corrupt one, or another version's): revoked,
-        // never served unchecked for as long as the record lives.
+        // never served unchecked for as long as the record lives; said for the log.
         let mut unreadable = b.clone();
-        let malformed = Err(Error::Malformed("not a revocation entry"));
-        assert!(gw.check_revocation(&mut unreadable, malformed).is_none());
+        let said = gw.check_revocation(&mut unreadable, Ok(Some(Revocation::UNREADABLE)));
+        assert!(said.unwrap().to_string().contains("revoked again"));
         assert_eq!(unreadable.subject(), None);
         // Sparing another session: revoked, as by a revocation that spares none.
         let other = Revocation {

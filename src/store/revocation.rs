@@ -82,8 +82,10 @@ impl<S: Backend> Sessions<S> {
         let mut conflicts = 0;
         loop {
             let stored = self.store.load(&key).await?;
+            // A record that cannot be read (corrupt, or another version's) is replaced: the
+            // revocation that repairs it.
             let (version, kept, until) = match &stored {
-                Some(e) => (Some(e.version), Some(Revocation::read(e)?), e.expires),
+                Some(e) => (Some(e.version), Revocation::read(e), e.expires),
                 None => (None, None, 0),
             };
             let newer = kept.as_ref().is_none_or(|k| {
@@ -123,12 +125,14 @@ impl<S: Backend> Sessions<S> {
     }
 
     /// The revocation kept for `subject`, if any: of the records under each key of the ring,
-    /// the latest (of two of one second, the one that spares no session).
+    /// the latest (of two of one second, the one that spares no session). A record that cannot
+    /// be read (corrupt, or another version's) refuses every session of its subject
+    /// ([`Revocation::UNREADABLE`]) until a revocation replaces it.
     pub async fn revocation(&self, subject: &str) -> Result<Option<Revocation>> {
         let mut latest: Option<Revocation> = None;
         for (_, _, mac) in &self.hashes {
             if let Some(entry) = self.store.load(&revocation_key(mac, subject)).await? {
-                let r = Revocation::read(&entry)?;
+                let r = Revocation::read(&entry).unwrap_or(Revocation::UNREADABLE);
                 let rank = |r: &Revocation| (r.before, r.except.is_none());
                 if latest.as_ref().is_none_or(|l| rank(&r) > rank(l)) {
                     latest = Some(r);
@@ -155,6 +159,13 @@ pub struct Revocation {
 }
 
 impl Revocation {
+    /// What a record that cannot be read counts as: every session refused (issued before
+    /// [`crate::time::LATEST_NOW`], the latest time a token may carry).
+    pub const UNREADABLE: Revocation = Revocation {
+        before: crate::time::LATEST_NOW,
+        except: None,
+    };
+
     /// Whether it refuses a session begun at `issued_at` with session id `sid`.
     ///
     /// ```
@@ -168,15 +179,14 @@ impl Revocation {
     }
 
     /// The record's time, then its session id; what else may follow (a later version's) spares
-    /// nothing, the safe side. Without a time first: `malformed`, which the gateway takes for a
-    /// revocation of every session (see `Gateway::check_revocation`).
-    fn read(entry: &Entry) -> Result<Revocation> {
+    /// nothing, the safe side. Without a time first: `None` (see [`Revocation::UNREADABLE`]).
+    fn read(entry: &Entry) -> Option<Revocation> {
         let (before, rest) = entry.value.split_once(' ').unwrap_or((&entry.value, ""));
-        let before = before
-            .parse()
-            .map_err(|_| Error::Malformed("not a revocation entry"))?;
         let except = (!rest.is_empty() && !rest.contains(' ')).then(|| rest.to_owned());
-        Ok(Revocation { before, except })
+        Some(Revocation {
+            before: before.parse().ok()?,
+            except,
+        })
     }
 }
 
@@ -270,15 +280,30 @@ mod tests {
                 value: value.into(),
                 expires: 9_999,
             };
-            Revocation::read(&entry).map_err(|e| e.code())
+            Revocation::read(&entry)
         };
         for value in [" c2lk", "x", "1001.5", ""] {
-            assert_eq!(read(value), Err("malformed"), "{value}");
+            assert_eq!(read(value), None, "{value}");
         }
         // What a later version may add spares nothing.
         for value in ["1001 ", "1001 a b", "1001  c2lk"] {
-            assert_eq!(read(value), Ok(at(1_001, None)), "{value}");
+            assert_eq!(read(value), Some(at(1_001, None)), "{value}");
         }
+        // An unreadable record refuses every session until a revocation replaces it.
+        let version = block_on(store.load(&key)).unwrap().map(|e| e.version);
+        let garbage = Entry {
+            version: version.unwrap_or(0) + 1,
+            value: "v2:whatever".into(),
+            expires: 9_999,
+        };
+        block_on(store.save(&key, &garbage, version, 1_000)).unwrap();
+        assert_eq!(
+            block_on(s.revocation("alice")).unwrap(),
+            Some(Revocation::UNREADABLE)
+        );
+        assert!(Revocation::UNREADABLE.refuses(1_000_000_000, None));
+        assert_eq!(record(&at(1_005, None)), "1005");
+        assert_eq!(block_on(store.load(&key)).unwrap().unwrap().expires, 9_999);
     }
 
     /// A `now` in milliseconds is refused: kept, it would refuse the subject's every token until

@@ -67,7 +67,10 @@ named.get("/", (c) => {
   c.get("session");
   return c.json({ items: cart.get("items") ?? null, sub, error, iat });
 });
-// With type arguments, the name comes last; login can name the middleware it logs in under.
+// With type arguments, the name comes last (left out, no name type-checks); login can name the
+// middleware it logs in under.
+// @ts-expect-error the variable's name is given among the type arguments, or none is
+sessionTokens<Claims>(tokens, { variable: "account" });
 const typedNames = new Hono()
   .use(sessionTokens<Claims, {}, "account">(tokens, { variable: "account" }))
   .use(sessionStore(store, { variable: "cart" }));

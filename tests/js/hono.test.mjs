@@ -1009,6 +1009,21 @@ test("two session middlewares on a route: each under a variable of its own, or e
     assert.equal((await twice.request("/", { headers: { cookie: `__Host-session=${revoked}` } })).status, 500);
     assert.equal(error?.code, "invalid_config");
   }
+  // Two stores under one cookie, named apart: a login renewed both, and the browser kept the id
+  // of the one without the login. Refused.
+  const shared = new Hono();
+  let sharedError;
+  shared.onError((e, c) => ((sharedError = e), c.text("error", 500)));
+  shared.use(mw.sessionStore(store)).use(mw.sessionStore(store, { variable: "cart" })).get("/", (c) => c.text("never"));
+  assert.equal((await shared.request("/")).status, 500);
+  assert.match(sharedError?.message ?? "", /write the cookie __Host-sid/);
+  // A middleware made at each request (its minIssuedAt a new function each time), mounted by
+  // the app and by a sub-app: the same settings, so no name is needed.
+  const auth = (c, next) => mw.sessionTokens(tokens, { minIssuedAt: async () => undefined })(c, next);
+  const sub = new Hono().use(auth).get("/me", (c) => c.json(c.get("session")?.sub ?? null));
+  const outer = new Hono().use(auth).route("/sub", sub);
+  const me = await outer.request("/sub/me", { headers: { cookie: `__Host-session=${tokens.sign({ sub: "carol" })}` } });
+  assert.deepEqual([me.status, await me.json()], [200, "carol"]);
 });
 
 test("sessionTokens: login with a subject string, as under sessionStore, signs { sub }", async () => {

@@ -223,6 +223,23 @@ before(async () => {
 after(() => removeHono());
 
 /** Logs out through the Hono middleware with `options` (a request of an app on a memory store). */
+/** login(c, "alice", options) under a sessionStore whose variable is "session". */
+async function login(options) {
+  const app = new Hono();
+  let thrown;
+  app.use(mw.sessionStore(memoryStore()));
+  app.get("/", async (c) => {
+    try {
+      await mw.login(c, "alice", options);
+    } catch (e) {
+      thrown = e;
+    }
+    return c.text("ok");
+  });
+  await app.request("/");
+  if (thrown) throw thrown;
+}
+
 async function logout(options) {
   const app = new Hono();
   let thrown;
@@ -521,7 +538,7 @@ const CONTRACTS = [
   {
     name: "SessionTokensOptions",
     types: "hono",
-    valid: { cookieName: "sess", cookie: { path: "/" }, minIssuedAt: () => undefined, refresh: false },
+    valid: { cookieName: "sess", cookie: { path: "/" }, minIssuedAt: () => undefined, refresh: false, variable: "account" },
     calls: [(o) => mw.sessionTokens(tokens, o), (o) => mw.sessionTokens(sealed, o)],
     source: () => honoChecked("sessionTokens options"),
   },
@@ -537,7 +554,7 @@ const CONTRACTS = [
   {
     name: "SessionStoreOptions",
     types: "hono",
-    valid: { commit: false },
+    valid: { commit: false, variable: "cart" },
     calls: [(o) => mw.sessionStore(memoryStore(), o)],
     source: () => honoChecked("sessionStore options"),
   },
@@ -547,6 +564,13 @@ const CONTRACTS = [
     valid: { header: "x-tenant", clientIp: () => "192.0.2.1" },
     calls: [(o) => mw.affinity(router(), o)],
     source: () => honoChecked("affinity options"),
+  },
+  {
+    name: "LoginOptions",
+    types: "hono",
+    valid: { variable: "session" },
+    calls: [login],
+    source: () => honoChecked("login options"),
   },
   {
     name: "logout's options",
