@@ -222,15 +222,17 @@ before(async () => {
 });
 after(() => removeHono());
 
-/** Logs out through the Hono middleware with `options` (a request of an app on a memory store). */
-/** login(c, "alice", options) under a sessionStore whose variable is "session". */
-async function login(options) {
+/**
+ * Calls `call(c)` in a handler of the Hono middleware (a request of an app on a memory store,
+ * its variable "session"), throwing what it threw.
+ */
+async function inHandler(call) {
   const app = new Hono();
   let thrown;
   app.use(mw.sessionStore(memoryStore()));
   app.get("/", async (c) => {
     try {
-      await mw.login(c, "alice", options);
+      await call(c);
     } catch (e) {
       thrown = e;
     }
@@ -239,22 +241,8 @@ async function login(options) {
   await app.request("/");
   if (thrown) throw thrown;
 }
-
-async function logout(options) {
-  const app = new Hono();
-  let thrown;
-  app.use(mw.sessionStore(memoryStore()));
-  app.get("/", async (c) => {
-    try {
-      await mw.logout(c, options);
-    } catch (e) {
-      thrown = e;
-    }
-    return c.text("ok");
-  });
-  await app.request("/");
-  if (thrown) throw thrown;
-}
+const login = (options) => inHandler((c) => mw.login(c, "alice", options));
+const logout = (options) => inHandler((c) => mw.logout(c, options));
 
 /**
  * The contract: each options interface, where its types are, the API calls that take it (each
