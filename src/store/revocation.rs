@@ -219,19 +219,29 @@ mod tests {
         KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap()
     }
 
+    /// Sessions in `store` under [`ring`], with their default settings.
+    fn sessions<S: Backend>(store: S) -> Sessions<S> {
+        Sessions::new(store, &ring(), SessionConfig::default()).unwrap()
+    }
+
+    /// The store key of alice's revocation record.
+    fn alice<S: Backend>(s: &Sessions<S>) -> String {
+        let (_, _, mac) = signing_key(&s.hashes).unwrap();
+        revocation_key(mac, "alice")
+    }
+
     /// A revocation record at the last version (its record is not sealed: a store written by
     /// someone else may hold any) is still moved on, never an overflow.
     #[test]
     fn a_revocation_record_at_the_last_version_moves_on() {
         let store = MemoryStore::new();
-        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
-        let (_, _, mac) = signing_key(&s.hashes).unwrap();
+        let s = sessions(&store);
         let last = Entry {
             version: u64::MAX,
             value: "100".into(),
             expires: 1_000,
         };
-        block_on(store.save(&revocation_key(mac, "alice"), &last, None, 50)).unwrap();
+        block_on(store.save(&alice(&s), &last, None, 50)).unwrap();
         block_on(s.revoke_tokens("alice", 500, 3600)).unwrap();
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(500));
     }
@@ -242,9 +252,8 @@ mod tests {
     #[test]
     fn a_revocation_keeps_the_session_it_spares() {
         let store = MemoryStore::new();
-        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
-        let (_, _, mac) = signing_key(&s.hashes).unwrap();
-        let key = revocation_key(mac, "alice");
+        let s = sessions(&store);
+        let key = alice(&s);
         let at = |before, except: Option<&str>| Revocation {
             before,
             except: except.map(str::to_owned),
@@ -311,7 +320,7 @@ mod tests {
     #[test]
     fn a_revocation_in_milliseconds_is_refused() {
         let store = MemoryStore::new();
-        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        let s = sessions(&store);
         let e = block_on(s.revoke_tokens("alice", 1_800_000_000_000, 3600)).unwrap_err();
         assert_eq!((e.code(), e.setting()), ("invalid_config", Some("now")));
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), None);
@@ -328,7 +337,7 @@ mod tests {
     #[test]
     fn a_revocation_in_conflict_is_retried_a_bounded_number_of_times() {
         let store = AlwaysConflict::default();
-        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
+        let s = sessions(&store);
         block_on(s.revoke_tokens("alice", 100, 3600)).unwrap();
         assert_eq!(store.saves.get(), 1);
         let e = block_on(s.revoke_tokens("alice", 200, 3600)).unwrap_err();
@@ -343,9 +352,8 @@ mod tests {
     #[test]
     fn a_revocation_record_keeps_the_latest_time_and_the_longest_life() {
         let store = MemoryStore::new();
-        let s = Sessions::new(&store, &ring(), SessionConfig::default()).unwrap();
-        let (_, _, mac) = signing_key(&s.hashes).unwrap();
-        let key = revocation_key(mac, "alice");
+        let s = sessions(&store);
+        let key = alice(&s);
         let revoke = |now, keep| {
             block_on(s.revoke_tokens("alice", now, keep)).unwrap();
             let entry = block_on(store.load(&key)).unwrap().unwrap();
