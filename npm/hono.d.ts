@@ -98,7 +98,9 @@ export interface AffinityOptions {
 /**
  * Session tokens in a cookie: `c.get("session")` is the verified claims or null. Of several
  * cookies of the name (one a sibling subdomain set, for a name without `__Host-`), the first of
- * the first four that verifies is the session, as at the gateway.
+ * the first four that verifies is the session, as at the gateway, and it is not refreshed: the
+ * refresh would reach the app's own cookie, and the one read may be the sibling's (its session,
+ * the attacker's, would become the visitor's on every path).
  */
 export function sessionTokens<C extends object = SessionClaims, E extends Env = {}>(
   tokens: SessionTokens | SealedTokens,

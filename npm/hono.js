@@ -347,7 +347,8 @@ export function sessionTokens(tokens, options = {}) {
     };
     // Each token with its revocation: a revoked one (an older deployment's cookie, at another
     // path or domain) does not hide a valid one after it.
-    for (const value of cookieValues(getCookie, c.req.raw, cookieName)) {
+    const values = cookieValues(getCookie, c.req.raw, cookieName);
+    for (const value of values) {
       let verified = check(value);
       if (verified && minIssuedAt) {
         const at = await minIssuedAt(verified); // outside check: its failure is the request's
@@ -377,10 +378,13 @@ export function sessionTokens(tokens, options = {}) {
       return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
-    } else if (refresh && claims && token !== undefined && !setsCookie(c.res, cookieName)) {
+    } else if (refresh && claims && values.length === 1 && !setsCookie(c.res, cookieName)) {
       // Not over a Set-Cookie of this name already on the response (the handler's own, a login
       // of a second sessionTokens inside this one): a browser keeps the last, and the refresh
-      // would undo a deletion or put the old user back.
+      // would undo a deletion or put the old user back. Nor when the request carried the cookie
+      // twice: the Set-Cookie reaches the app's own cookie, and the one read first may be a
+      // sibling subdomain's (a longer path), whose session, the attacker's own, would become the
+      // visitor's on every path and for good.
       // Verified before the handler ran: a token that expired since (a slow handler, an async
       // minIssuedAt) is not refreshed, and the handler's answer stands (not a 500); nor is one
       // grown too big for a cookie (a refresh adds auth_time), which setCookie refuses.

@@ -355,11 +355,16 @@ impl Dbsc {
             sid: Some(sid),
             jkt,
             issued_at,
+            alone,
             ..
         } = session
         else {
             return Decision::Answer(refusal(403, "no_session"));
         };
+        // Bound, it would be written into the gateway's own cookie (see `SessionCookie::Valid`).
+        if !alone {
+            return Decision::Answer(refusal(403, "ambiguous_session"));
+        }
         if jkt.is_some() {
             return Decision::Answer(refusal(403, "already_bound"));
         }
@@ -1046,6 +1051,13 @@ mod tests {
         let (jar, challenge, _) = login(&mut gw, 1);
         let (jar2, challenge2, _) = login(&mut gw, 2);
         let key = jwk(X, Y);
+        // Another session's cookie sent ahead of the visitor's own (a sibling subdomain's).
+        let mut tossed = jar.clone();
+        let other = (
+            "__Host-session".into(),
+            jar2.get("__Host-session").unwrap().into(),
+        );
+        tossed.0.insert(0, other);
         let refused =
             |gw: &mut Gateway, method: &str, headers: Vec<(String, String)>, now: UnixTime| {
                 let page = answer(start(gw, method, REGISTER_PATH, &headers, now, 1));
@@ -1118,6 +1130,13 @@ mod tests {
                 ),
                 NOW,
                 (400, "malformed"),
+            ),
+            (
+                "POST",
+                "two session cookies",
+                with(&tossed, es256(Some(&key), &challenge2)),
+                NOW,
+                (403, "ambiguous_session"),
             ),
             (
                 "POST",

@@ -1703,6 +1703,40 @@ mod tests {
         }
     }
 
+    /// A session cookie sent twice is read (the first that verifies) but never written back: the
+    /// first may be a sibling subdomain's, tossed ahead of the visitor's own (a longer path, or
+    /// nameless in a browser that sends it as `__Host-session=...`), and a refresh would put its
+    /// session, the attacker's own, into the gateway's cookie, on every path and for good. Alone,
+    /// the visitor's is refreshed.
+    #[test]
+    fn a_session_cookie_sent_twice_is_not_refreshed() {
+        let mut gw = gateway(&[("SESSION_TTL_SECONDS", "3600")]);
+        let mut session = |sub| {
+            let jar = login_jar(&mut gw, sub, NOW);
+            let pairs = jar.split("; ");
+            pairs
+                .filter(|p| p.starts_with("__Host-session="))
+                .collect::<String>()
+        };
+        let (attacker, victim) = (session("mallory"), session("alice"));
+        for (cookie, sub, refreshed) in [
+            (format!("{attacker}; {victim}"), "mallory", false),
+            (format!("__Host-session=junk; {victim}"), "alice", false),
+            (victim.clone(), "alice", true),
+        ] {
+            let b = proxy(gw.start(
+                &get(&h(&[("cookie", &cookie)])),
+                NOW + 2000,
+                &Entropy::default(),
+            ));
+            assert_eq!(b.subject().map(|s| s.0), Some(sub), "{cookie}");
+            let out = gw.finish(&b, &[], NOW + 2000, &Entropy::default()).unwrap();
+            let cookies = set_cookies(&out.headers);
+            let written = cookies.iter().any(|c| c.starts_with("__Host-session="));
+            assert_eq!(written, refreshed, "{cookie}: {cookies:?}");
+        }
+    }
+
     #[test]
     fn login_and_logout_through_origin_headers() {
         let mut gw = gateway(&[]);
@@ -1978,7 +2012,6 @@ mod tests {
         }
     }
 
-    /// The next request of a browser that logged in as `sub` at `at`.
     /// The Cookie header of a browser that just logged in as `sub` (at `at`): every cookie the
     /// gateway set.
     fn login_jar(gw: &mut Gateway, sub: &str, at: UnixTime) -> String {
@@ -2005,6 +2038,7 @@ mod tests {
         }
     }
 
+    /// The next request of a browser that logged in as `sub` at `at`.
     fn logged_in(gw: &mut Gateway, sub: &str, at: UnixTime) -> Attempt {
         let jar = login_jar(gw, sub, at);
         proxy(gw.start(&get(&h(&[("cookie", &jar)])), at + 5, &Entropy::default()))

@@ -200,8 +200,16 @@ pub enum SessionCookie {
         /// refreshed token keeps its login's `auth_time`), 0 when the token has neither (or only
         /// an `auth_time` more than a day ahead, no login time).
         issued_at: UnixTime,
-        /// A replacement token and its lifetime, when a refresh is due.
+        /// A replacement token and its lifetime, when a refresh is due and the session is
+        /// `alone`.
         refreshed: Option<(String, u64)>,
+        /// Whether it was the only cookie of its name the request carried. Only then is it
+        /// written back (refreshed, bound to a device): a `Set-Cookie` reaches the gateway's own
+        /// cookie (host-only, `Path=/`), and another of the name sent first is a cookie a sibling
+        /// subdomain tossed (with a longer path, or nameless in a browser that sends it as
+        /// `name=value`): its session, the attacker's own, would become the visitor's everywhere
+        /// and for good.
+        alone: bool,
     },
     /// An authentic token past its lifetime.
     Expired,
@@ -218,6 +226,7 @@ impl SessionCookie {
         now: UnixTime,
     ) -> Self {
         let mut result = SessionCookie::None;
+        let alone = presented(cookie_header, name).nth(1).is_none();
         for value in presented(cookie_header, name) {
             match tokens.verify(value, now) {
                 Ok(v) => {
@@ -247,7 +256,8 @@ impl SessionCookie {
                         sid,
                         jkt,
                         issued_at,
-                        refreshed: tokens.refresh(&v, now),
+                        refreshed: alone.then(|| tokens.refresh(&v, now)).flatten(),
+                        alone,
                         claims: v.claims,
                     };
                 }
@@ -661,11 +671,13 @@ mod tests {
             jkt,
             issued_at,
             refreshed,
+            alone,
             claims,
         } = &s
         else {
             panic!("{s:?}")
         };
+        assert!(alone);
         assert_eq!(sub.as_deref(), Some("alice"));
         assert_eq!(sid.as_deref(), Some(b64_encode(&[7; 16]).as_str()));
         assert_eq!(*refreshed, None);

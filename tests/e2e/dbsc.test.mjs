@@ -731,6 +731,31 @@ describe("the gateway on wrangler dev", { concurrency: false }, () => {
     });
   });
 
+  describe('STORE = "kv", SESSION_REFRESH_AFTER = "0": a session cookie sent twice', { concurrency: false }, () => {
+    const gw = () => gateways.kv;
+
+    test("is read (the first that verifies) but never written back: not refreshed, not bound to a device", async () => {
+      // A sibling subdomain's cookie of the name comes first (a longer path; or a nameless
+      // `=__Host-session=<token>` in a browser that sends it so): the attacker's own session.
+      const [mallory, vera] = [new Jar(), new Jar()];
+      assert.equal((await gw().request("/login?user=mallory", mallory)).status, 200);
+      assert.equal((await gw().request("/login?user=vera", vera)).status, 200);
+      await sleep(1100); // a refresh is due a second after the issue
+      const others = [...vera.cookies].filter(([n]) => n !== SESSION).map(([n, v]) => `${n}=${v}`);
+      const tossed = [`${SESSION}=${mallory.cookies.get(SESSION)}`, `${SESSION}=${vera.cookies.get(SESSION)}`, ...others].join("; ");
+      const r = await gw().request("/me", new Jar(), { headers: { cookie: tossed } });
+      assert.equal(session(r)["x-session-sub"], "mallory", r.text);
+      assert.equal(setCookie(r, SESSION), undefined, `not written into the visitor's own cookie: ${r.setCookies}`);
+      const registered = await post(gw(), REGISTER, { cookie: tossed, headers: { "secure-session-response": "x" } });
+      assert.equal(registered.status, 403, registered.text);
+      assert.equal(registered.body?.error, "ambiguous_session");
+      // Alone, the visitor's cookie is refreshed: the check above can fail.
+      const alone = await gw().request("/me", vera);
+      assert.equal(session(alone)["x-session-sub"], "vera", alone.text);
+      assert.ok(setCookie(alone, SESSION), `refreshed: ${alone.setCookies}`);
+    });
+  });
+
   describe("the store is down (STORE durable, its Durable Object unreachable)", () => {
     test("registration and refresh answer 503; the browser keeps its session and says it skipped", async () => {
       const broken = new Gateway(origins, {
