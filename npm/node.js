@@ -1,6 +1,8 @@
 // Node 20+ (ES modules) and Bun: the wasm is read next to this file and instantiated
 // synchronously. No init step. A server bundle (esbuild, bun build, Vite SSR with the package
-// not external) reads it next to the bundle: the error says which file to copy there.
+// not external) reads it next to the bundle: the error says which file to copy there. One whose
+// bundler put a URL of its own in place of the wasm's (Next.js, webpack) cannot read it: the
+// error says to leave the package out of the bundle.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { initSync } from "./edge_session.js";
@@ -10,6 +12,13 @@ let bytes;
 try {
   bytes = readFileSync(wasm);
 } catch (e) {
+  // A bundler that made a URL of its own of the wasm (webpack's, Next.js's), which is no file.
+  if (e?.code === "ERR_INVALID_ARG_TYPE") {
+    throw new Error(
+      `edge-session: a bundler replaced the URL of its wasm (${String(wasm)}), which Node cannot read: leave edge-session out of the server bundle (Next.js: serverExternalPackages: ["edge-session"] in next.config; webpack: externals)`,
+      { cause: e },
+    );
+  }
   if (e?.code !== "ENOENT") throw e;
   throw new Error(
     `edge-session: ${fileURLToPath(wasm)} not found. A bundle of this package must have its wasm next to it: copy node_modules/edge-session/edge_session_bg.wasm next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle`,

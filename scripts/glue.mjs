@@ -76,6 +76,12 @@
 // 10. wasm-bindgen's own refusals of a misuse (`recursive use of an object detected`: a method
 //    called from a getter or callback of another call of the same instance) are TypeErrors, as
 //    rewrite 4's are, not plain Errors without a `.code`. The crate throws nothing else this way.
+// 11. `initSync` takes a compiled module of another realm as compiled: Next.js's sandbox (`next
+//    dev`, `next start`, `next build`'s page-data step) compiles a `.wasm?module` import outside
+//    the context its edge code runs in, where it is no `instanceof WebAssembly.Module`, and
+//    wasm-bindgen's `initSync` compiled it again, as bytes, which threw (`WebAssembly.Module():
+//    Argument 0 must be a buffer source`): every edge route and middleware failed. A module is
+//    told by its tag, which every realm's `WebAssembly.Module` has.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const FROM = "throw new Error(`expected instance of ${klass.name}`);";
@@ -364,6 +370,9 @@ const ASCII_LOOP = "    let offset = 0;\n\n    for (; offset < len; offset++) {\
 const ENCODE_INTO =
   "    let offset = 0;\n    if (len > 140 && cachedTextEncoder.encodeInto(arg, mem.subarray(ptr, ptr + len)).read === len) offset = len;\n\n    for (; offset < len; offset++) {\n";
 
+// Rewrite 11: `initSync`'s test of a compiled module, and one that holds in every realm.
+const INSTANCEOF_MODULE = "if (!(module instanceof WebAssembly.Module)) {";
+const IS_MODULE = 'if (Object.prototype.toString.call(module) !== "[object WebAssembly.Module]") {';
 // Rewrite 7: its helpers, beside `_assertLive`. `_tooLong` is on the path of every verify: a
 // type check and a comparison (a non-string is passStringToWasm0's TypeError, as before). The
 // string's length in UTF-8 is counted only for the error.
@@ -489,6 +498,10 @@ for (const file of process.argv.slice(2)) {
   if (!glue.includes(ENCODE_INTO)) {
     if (glue.split(ASCII_LOOP).length !== 2) fail(file, "no loop copying a string's ASCII prefix in `passStringToWasm0`");
     glue = glue.replace(ASCII_LOOP, ENCODE_INTO);
+  }
+  if (glue.includes("function initSync(") && !glue.includes(IS_MODULE)) {
+    if (glue.split(INSTANCEOF_MODULE).length !== 2) fail(file, `no \`${INSTANCEOF_MODULE}\` in \`initSync\``);
+    glue = glue.replace(INSTANCEOF_MODULE, IS_MODULE);
   }
   if (WRAPPER.test(glue)) {
     glue = glue.replace(WRAPPER, "");

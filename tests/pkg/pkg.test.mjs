@@ -291,12 +291,15 @@ test("workerd: the Hono middleware's cookie on a WebSocket handshake that a fetc
 });
 
 // Run in the sandbox before the bundle: compiles the modules there (so that they are of its
-// realm), then forbids compiling wasm from bytes, as Vercel's edge runtime does.
-const FORBID_BYTES = `
+// realm), as Vercel's edge runtime does.
+const COMPILE_INSIDE = `
   globalThis.__wasmModules = {};
   for (const [file, bytes] of Object.entries(globalThis.__wasmBytes)) {
     globalThis.__wasmModules[file] = new WebAssembly.Module(bytes);
   }
+`;
+// Then, before the bundle: forbids compiling wasm from bytes, as Vercel's edge runtime does.
+const FORBID_BYTES = `
   const Module = WebAssembly.Module;
   const refuse = () => { throw new EvalError("wasm compiled from bytes (refused on Vercel's edge runtime)"); };
   const Refused = function () { refuse(); };
@@ -309,7 +312,7 @@ const FORBID_BYTES = `
   WebAssembly.instantiate = (m, imports) => (m instanceof Module ? instantiate(m, imports) : refuse());
 `;
 
-test("Vercel's edge runtime (edge-light), no wasm compiled from bytes", async () => {
+test("Vercel's edge runtime (edge-light), no wasm compiled from bytes; and Next.js's sandbox, which compiles it in another realm", async () => {
   const { EdgeRuntime } = await import("edge-runtime");
   const files = [];
   const out = await build({
@@ -326,11 +329,21 @@ test("Vercel's edge runtime (edge-light), no wasm compiled from bytes", async ()
   });
   assert.equal(files.length, 4, "the base, store, assertion and dbsc entries import their wasm with ?module");
   const bytes = Object.fromEntries(files.map((f) => [f, new Uint8Array(readFileSync(f))]));
-  const runtime = new EdgeRuntime({ extend: (context) => Object.assign(context, { __wasmBytes: bytes }) });
-  runtime.evaluate(FORBID_BYTES);
-  runtime.evaluate(out.outputFiles[0].text);
-  const json = await runtime.evaluate("globalThis.smokeTest().then((r) => JSON.stringify(r))");
-  assertSmoke(JSON.parse(json));
+  // Next.js's sandbox (next dev, next start, next build's page-data step) compiles them outside
+  // the context, in another realm: no instanceof WebAssembly.Module there (scripts/glue.mjs,
+  // rewrite 11).
+  const outside = Object.fromEntries(Object.entries(bytes).map(([f, b]) => [f, new WebAssembly.Module(b)]));
+  for (const [where, globals, setup] of [
+    ["Vercel", { __wasmBytes: bytes }, COMPILE_INSIDE + FORBID_BYTES],
+    ["Next.js", { __wasmModules: outside }, FORBID_BYTES],
+  ]) {
+    const runtime = new EdgeRuntime({ extend: (context) => Object.assign(context, globals) });
+    runtime.evaluate(setup);
+    assert.equal(runtime.evaluate("Object.values(__wasmModules)[0] instanceof WebAssembly.Module"), where === "Vercel", where);
+    runtime.evaluate(out.outputFiles[0].text);
+    const json = await runtime.evaluate("globalThis.smokeTest().then((r) => JSON.stringify(r))");
+    assertSmoke(JSON.parse(json));
+  }
 });
 
 // Serves `out` on 127.0.0.1, opens `page` in headless Chromium, returns the suite's results.
