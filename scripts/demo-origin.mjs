@@ -447,8 +447,10 @@ ${pingTag}${elsewhereTag}${divForm}${lateTag}${url.searchParams.get("twice") ? `
       if (url.pathname === "/cart/add") patch = { cart: [...(data.cart || []), url.searchParams.get("item") || "item"] };
       else if (url.pathname === "/count") patch = { n: (data.n || 0) + 1 };
       else patch = Object.fromEntries([...url.searchParams].map(([k, v]) => [k, v === "" ? null : v]));
-      // Header values are ASCII: other characters travel as \uXXXX escapes.
-      return act(res, 200, { ...base, data: { ...data, ...patch } }, { "x-session-data": ascii(patch) });
+      // Header values are ASCII: other characters travel as \uXXXX escapes. Only to a gateway
+      // with a store (it says so with x-session-store): another answers x-session-data with a 502.
+      const kept = req.headers["x-session-store"] !== undefined;
+      return act(res, 200, { ...base, data: { ...data, ...patch } }, kept ? { "x-session-data": ascii(patch) } : {});
     }
     default:
       if (browser) {

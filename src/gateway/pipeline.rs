@@ -1273,6 +1273,12 @@ impl Gateway {
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
             ));
         }
+        // Dropped, the data would be lost with a 200: the origin's next request gets none.
+        if directives.data.is_some() && self.config.store.is_none() {
+            return Err(Page::bad_origin_answer(
+                "x-session-data needs a store to keep session data in: set STORE to kv or durable",
+            ));
+        }
         let mut plan = match &self.config.store {
             Some(store) => Some(
                 store::Plan::from_directives(&directives, store.sessions.max_data_bytes)
@@ -2318,6 +2324,19 @@ mod tests {
         // It still logs this browser out, as it would have with a store, and plans nothing.
         assert_eq!(plain.refused(&b, &revoke, &mut page), None);
         assert_eq!(set_cookies(&page.headers), [removal.as_str()]);
+        // Nor is there anywhere to keep session data: a 502 too, where it was dropped with a 200.
+        let data = h(&[("x-session-data", r#"{"cart":["book"]}"#)]);
+        let mut page = plain
+            .finish(&b, &data, NOW, &Entropy::default())
+            .unwrap_err();
+        assert_eq!(page.status, 502);
+        assert!(
+            page.body.contains("x-session-data needs a store"),
+            "{}",
+            page.body
+        );
+        assert_eq!(plain.refused(&b, &data, &mut page), None);
+        assert!(set_cookies(&page.headers).is_empty(), "the session stays");
     }
 
     #[test]
