@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(s.alg, Alg::ES256);
         assert_eq!(
             s.keys.iter().map(|k| k.kid()).collect::<Vec<_>>(),
-            ["k2-ES256", "k1-ES256"]
+            ["k2-ES256-cARhL4sd", "k1-ES256-zZJp7loE"]
         );
         assert_eq!(s.issuer, None);
         for (name, value) in [

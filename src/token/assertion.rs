@@ -68,6 +68,8 @@ pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
 /// never share a private key.
 const PURPOSE_EDDSA: &str = "origin-assertion/EdDSA";
 const PURPOSE_ES256: &str = "origin-assertion/ES256";
+/// And the one of the tag that ends a derived key's `kid` (its first 6 bytes, base64url).
+const PURPOSE_KID: &str = "origin-assertion/kid";
 
 /// The order of the P-256 group, big-endian: a private scalar lies in `1..N`.
 const P256_ORDER: [u8; 32] = [
@@ -163,10 +165,13 @@ impl fmt::Debug for AssertionKey {
 
 impl AssertionKey {
     /// One key per key of `ring`, in the ring's order (the first signs), its `kid` the id of
-    /// the secret it comes from and the algorithm (`k1-EdDSA`, `k1-ES256`: a `kid` names one
-    /// key, so a verifier still holding the JWKS of the other algorithm fetches it again rather
-    /// than trying the key of the wrong type it holds under that `kid`): HKDF-SHA256 of the
-    /// secret with a purpose of its own per algorithm. For ES256, the first HKDF output that is a valid scalar (`1..N`; another
+    /// the secret it comes from, the algorithm and a tag of the secret (`k1-EdDSA-Ab3_x9Qz`,
+    /// `k1-ES256-Ab3_x9Qz`; the tag 6 bytes of HKDF of the secret with a purpose of its own,
+    /// which tell nothing of it). A `kid` names one key: a verifier still holding the JWKS of
+    /// the other algorithm, or of a secret since replaced under the same id, fetches it again
+    /// on the unknown `kid`, rather than refuse every assertion with the key it holds until its
+    /// cache ends (jose's after 10 minutes). The key: HKDF-SHA256 of the secret with a purpose
+    /// of its own per algorithm. For ES256, the first HKDF output that is a valid scalar (`1..N`; another
     /// output is tried, with a counter in the purpose, in the 1 in 2^32 case it is not).
     pub fn derive_all(ring: &KeyRing, alg: Alg) -> Vec<AssertionKey> {
         ring.iter()
@@ -183,8 +188,10 @@ impl AssertionKey {
                         d
                     }
                 };
+                let tag = secret.derive(PURPOSE_KID);
+                let tag = crate::codec::b64_encode(tag.get(..6).unwrap_or_default());
                 AssertionKey {
-                    kid: format!("{kid}-{}", alg.name()),
+                    kid: format!("{kid}-{}-{tag}", alg.name()),
                     alg,
                     private,
                 }
@@ -773,21 +780,26 @@ mod tests {
     fn one_key_per_ring_key_with_its_kid_distinct_per_alg() {
         let ed = AssertionKey::derive_all(&ring(), Alg::EdDSA);
         let es = AssertionKey::derive_all(&ring(), Alg::ES256);
-        // The ring's key id and the algorithm: a `kid` never names two keys, not even across a
-        // switch of ORIGIN_ASSERTION (a verifier that holds the JWKS of the other algorithm
-        // fetches again on the unknown `kid` instead of trying the key it holds).
+        // The ring's key id, the algorithm and a tag of the secret: a `kid` never names two
+        // keys, not across a switch of ORIGIN_ASSERTION nor a secret replaced under its id (a
+        // verifier that holds the JWKS of the other algorithm, or the old secret's, fetches
+        // again on the unknown `kid` instead of trying the key it holds).
         assert_eq!(
             ed.iter().map(|k| k.kid()).collect::<Vec<_>>(),
-            ["k2-EdDSA", "k1-EdDSA"]
+            ["k2-EdDSA-1IyusSDr", "k1-EdDSA-TaOamQgZ"]
         );
         assert_eq!(
             es.iter().map(|k| k.kid()).collect::<Vec<_>>(),
-            ["k2-ES256", "k1-ES256"]
+            ["k2-ES256-1IyusSDr", "k1-ES256-TaOamQgZ"]
         );
         assert_ne!(ed[0].private, ed[1].private);
         assert_ne!(ed[0].private, es[0].private);
         // Not the secret, not another purpose's subkey.
         assert_ne!(ed[0].private, [2; 32]);
+        // A secret replaced under the same id: another kid.
+        let replaced = KeyRing::new(vec![("k2".into(), Secret::new(vec![3; 32]).unwrap())]);
+        let replaced = AssertionKey::derive_all(&replaced.unwrap(), Alg::EdDSA);
+        assert!(replaced[0].kid().starts_with("k2-EdDSA-") && replaced[0].kid() != ed[0].kid());
         let (_, s) = ring()
             .iter()
             .next()
@@ -938,7 +950,7 @@ mod tests {
         let mut names: Vec<&str> = jwk.keys().map(String::as_str).collect();
         names.sort_unstable();
         assert_eq!(names, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
-        assert_eq!(jwk["kid"], "k2-ES256");
+        assert_eq!(jwk["kid"], "k2-ES256-1IyusSDr");
         assert_eq!(jwk["alg"], "ES256");
         assert!(!set.contains("\"d\"") && !set.contains(&b64_encode(&keys[0].private)));
 
@@ -951,7 +963,7 @@ mod tests {
         assert_eq!(
             public.to_json(),
             format!(
-                r#"{{"alg":"EdDSA","crv":"Ed25519","kid":"k2-EdDSA","kty":"OKP","use":"sig","x":"{x}"}}"#
+                r#"{{"alg":"EdDSA","crv":"Ed25519","kid":"k2-EdDSA-1IyusSDr","kty":"OKP","use":"sig","x":"{x}"}}"#
             )
         );
         // Wrong curve, short coordinate, missing y: refused.
@@ -985,7 +997,10 @@ mod tests {
         let s = c.signing_input(key, 1000, 300);
         assert_eq!((s.iat, s.exp), (1000, 1300));
         let header = b64_decode(s.input.split('.').next().unwrap()).unwrap();
-        assert_eq!(header, br#"{"alg":"EdDSA","kid":"k2-EdDSA","typ":"JWT"}"#);
+        assert_eq!(
+            header,
+            br#"{"alg":"EdDSA","kid":"k2-EdDSA-1IyusSDr","typ":"JWT"}"#
+        );
         let token = s.finish(&[9; 64]);
         assert_eq!(token.split('.').count(), 3);
         assert_eq!(token.split('.').nth(2).unwrap(), b64_encode(&[9; 64]));
@@ -1049,7 +1064,7 @@ mod tests {
         let s = c.signing_input(key, 1000, 300);
         let token = s.finish(&[5; 64]);
         let u = UntrustedAssertion::parse(&token).unwrap();
-        assert_eq!((u.kid(), u.alg()), ("k2-ES256", Alg::ES256));
+        assert_eq!((u.kid(), u.alg()), ("k2-ES256-1IyusSDr", Alg::ES256));
         assert_eq!(u.signing_input(), s.input);
         assert_eq!(u.signature(), &[5; 64]);
         // The signature first: nothing is read from an assertion the verifier refused.
@@ -1065,7 +1080,7 @@ mod tests {
             0,
         );
         assert_eq!(forged, Err(Error::BadSignature));
-        assert_eq!(seen, Some(("k2-ES256".into(), s.input.clone())));
+        assert_eq!(seen, Some(("k2-ES256-1IyusSDr".into(), s.input.clone())));
         let check = |iss: &str, aud: &str, now| {
             UntrustedAssertion::parse(&token)
                 .unwrap()

@@ -28,6 +28,12 @@ const assertionOf = (r) => r.body.session["x-session-assertion"];
 
 /** The private key the gateway derives from `key` for `purpose`, derived here independently
  * (HKDF-SHA256, salt "edge-session/v1"), as a Node KeyObject. */
+/** The kid of `key`'s derived key for `alg`: its id, the algorithm and a tag of its secret. */
+const kidOf = (key, alg) => {
+  const tag = hkdfSync("sha256", Buffer.from(key.secret, "base64url"), "edge-session/v1", "origin-assertion/kid", 32);
+  return `${key.id}-${alg}-${Buffer.from(tag).subarray(0, 6).toString("base64url")}`;
+};
+
 function derivedKey(key, alg) {
   const seed = Buffer.from(
     hkdfSync("sha256", Buffer.from(key.secret, "base64url"), "edge-session/v1", `origin-assertion/${alg}`, 32),
@@ -96,9 +102,9 @@ after(async () => {
 describe("origin assertions on wrangler dev", { concurrency: false }, () => {
   test("the JWKS: cacheable, one public key per SESSION_KEYS key, no private member", async () => {
     for (const [gw, kids, kty] of [
-      [gw1, ["k1-EdDSA"], "OKP"],
-      [gw2, ["k2-EdDSA", "k1-EdDSA"], "OKP"],
-      [gwEs, ["k1-ES256"], "EC"],
+      [gw1, [kidOf(k1, "EdDSA")], "OKP"],
+      [gw2, [kidOf(k2, "EdDSA"), kidOf(k1, "EdDSA")], "OKP"],
+      [gwEs, [kidOf(k1, "ES256")], "EC"],
     ]) {
       const res = await fetch(gw.url + JWKS_PATH);
       assert.equal(res.status, 200);
@@ -131,7 +137,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       assert.deepEqual([claims.iss, claims.aud, claims.status], [ISSUER, origins[0].url, "none"]);
       assert.equal(claims.sub, undefined);
       assert.ok(claims.exp > claims.iat && claims.exp - claims.iat <= 300);
-      assert.deepEqual(decodeProtectedHeader(token), { alg: "EdDSA", kid: "k1-EdDSA", typ: "JWT" });
+      assert.deepEqual(decodeProtectedHeader(token), { alg: "EdDSA", kid: kidOf(k1, "EdDSA"), typ: "JWT" });
     }
     // Reused for the same claims and origin (not signed again per request).
     const a = assertionOf(await gw1.request("/"));
@@ -165,7 +171,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       code: "ERR_JWT_EXPIRED",
     });
     const expired = await new SignJWT({ status: "none" })
-      .setProtectedHeader({ alg: "EdDSA", kid: "k1-EdDSA" })
+      .setProtectedHeader({ alg: "EdDSA", kid: kidOf(k1, "EdDSA") })
       .setIssuer(ISSUER)
       .setAudience(origins[0].url)
       .setIssuedAt(Math.floor(Date.now() / 1000) - 400)
@@ -177,7 +183,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
     // The rotated gateway signs with k2: unknown to the cached JWKS, fetched again, accepted.
     upstream = gw2;
     const rotated = assertionOf(await gw2.request("/"));
-    assert.equal(decodeProtectedHeader(rotated).kid, "k2-EdDSA");
+    assert.equal(decodeProtectedHeader(rotated).kid, kidOf(k2, "EdDSA"));
     assert.equal((await verify(rotated)).status, "none");
     assert.equal(jwksFetches, 2);
     // And what the old key signed still verifies, without another fetch.
@@ -201,7 +207,7 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
       assert.deepEqual([ok.claims.sub, ok.claims.status], ["carol", "valid"]);
       assert.deepEqual(await py.verify(changed(token)), { ok: false, error: "InvalidSignatureError" });
       const expired = await new SignJWT({ status: "none" })
-        .setProtectedHeader({ alg: "EdDSA", kid: "k1-EdDSA" })
+        .setProtectedHeader({ alg: "EdDSA", kid: kidOf(k1, "EdDSA") })
         .setIssuer(ISSUER)
         .setAudience(origins[0].url)
         .setIssuedAt(Math.floor(Date.now() / 1000) - 400)

@@ -4,6 +4,7 @@
 // known-answer keys of tests/vectors/assertion.json (Node's own HKDF and key export).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { hkdfSync } from "node:crypto";
 import { createRequire } from "node:module";
 import * as jose from "jose";
 import { NOW, SECRET_1, SECRET_2, codeOf, vectors } from "./fixtures.mjs";
@@ -14,6 +15,11 @@ const { OriginAssertions } = require("../../target/pkg-assertion/edge_session.js
 const ISSUER = "https://app.example";
 const AUD = "http://10.0.0.1:8080";
 const ring = [{ id: "k2", secret: SECRET_2 }, { id: "k1", secret: SECRET_1 }];
+/** The kid of the first key of `ring` for `alg`: its id, the algorithm and a tag of its secret. */
+const KID = (alg) => {
+  const tag = hkdfSync("sha256", Buffer.from(SECRET_2, "base64url"), "edge-session/v1", "origin-assertion/kid", 32);
+  return `k2-${alg}-${Buffer.from(tag).subarray(0, 6).toString("base64url")}`;
+};
 
 /** The code a Promise rejects with (an EdgeSessionError). */
 const rejection = async (promise) => {
@@ -53,10 +59,15 @@ test("the published keys are those of tests/vectors/assertion.json, public membe
     }
     assert.equal(JSON.stringify(set).includes('"d"'), false);
   }
-  // A kid names one key: the EdDSA and ES256 keys of one secret are published under other kids.
-  const kids = async (alg) => (await new OriginAssertions({ alg, keys: v.keys, issuer: ISSUER }).jwks()).keys.map((k) => k.kid);
+  // A kid names one key: the EdDSA and ES256 keys of one secret are published under other kids,
+  // and so is a secret replaced under the same id.
+  const kids = async (alg, keys = v.keys) => (await new OriginAssertions({ alg, keys, issuer: ISSUER }).jwks()).keys.map((k) => k.kid);
   const [ed, es] = [await kids("EdDSA"), await kids("ES256")];
-  assert.deepEqual([ed, es], [["k1-EdDSA", "k2-EdDSA"], ["k1-ES256", "k2-ES256"]]);
+  assert.deepEqual([ed, es], [v.derived.filter((d) => d.alg === "EdDSA").map((d) => d.kid), v.derived.filter((d) => d.alg === "ES256").map((d) => d.kid)]);
+  assert.deepEqual(ed, ["k1-EdDSA-TaOamQgZ", "k2-EdDSA-3VmIyURG"]);
+  const [replaced] = await kids("EdDSA", [{ id: "k1", secret: v.keys[1].secret }]);
+  assert.match(replaced, /^k1-EdDSA-[\w-]{8}$/);
+  assert.notEqual(replaced, ed[0]);
 });
 
 test("sign makes no assertion verify would refuse: the longest it signs (8192 bytes at most) verifies, one byte more of claims is too_large", async () => {
@@ -87,7 +98,7 @@ for (const alg of ["EdDSA", "ES256"]) {
     const a = new OriginAssertions({ alg, keys: ring, issuer: ISSUER });
     const claims = { sub: "alice", sid: "s1", role: "admin", iat: 1, exp: 2, iss: "x" };
     const token = await a.sign({ audience: AUD, claims, now: NOW });
-    assert.deepEqual(jose.decodeProtectedHeader(token), { alg, kid: `k2-${alg}`, typ: "JWT" });
+    assert.deepEqual(jose.decodeProtectedHeader(token), { alg, kid: KID(alg), typ: "JWT" });
     const want = { aud: AUD, iss: ISSUER, iat: NOW, exp: NOW + 300, role: "admin", sid: "s1", status: "valid", sub: "alice" };
     assert.deepEqual(jose.decodeJwt(token), want);
     // jose, with the published keys.
@@ -125,7 +136,7 @@ test("algorithm confusion: the kid's key of another alg, HS256 keyed with the pu
     const header = (h) => Buffer.from(JSON.stringify(h)).toString("base64url");
     // The signer's kid with the other algorithm (a signature of its length): never tried with
     // that key (WebCrypto would throw, not refuse), refused by name.
-    const crossed = `${header({ alg: other, kid: `k2-${alg}`, typ: "JWT" })}.${p}.${s}`;
+    const crossed = `${header({ alg: other, kid: KID(alg), typ: "JWT" })}.${p}.${s}`;
     assert.equal(await rejection(a.verify(crossed, { audience: AUD, now: NOW })), "unsupported_alg");
     // HS256 keyed with what the JWKS publishes (x, or the whole JWK's text): not an algorithm
     // here, whatever the key.
@@ -141,7 +152,7 @@ test("algorithm confusion: the kid's key of another alg, HS256 keyed with the pu
     const own = await jose.exportJWK(ownKey.publicKey);
     for (const extra of [{ jwk: own }, { jku: "https://evil.example/jwks" }, { x5u: "https://evil.example/x" }]) {
       const forged = await new jose.SignJWT({ iss: ISSUER, aud: AUD, iat: NOW, exp: NOW + 300, status: "valid", sub: "admin" })
-        .setProtectedHeader({ alg, kid: `k2-${alg}`, ...extra })
+        .setProtectedHeader({ alg, kid: KID(alg), ...extra })
         .sign(ownKey.privateKey);
       assert.equal(await rejection(a.verify(forged, { audience: AUD, now: NOW })), "bad_signature");
       const { kid: _, ...noKid } = { alg, kid: "", ...extra };
