@@ -837,9 +837,77 @@ pub fn ascii_json(json: &str) -> String {
     out
 }
 
+/// The first integer of `json` (valid JSON text) that no 64-bit integer holds: above
+/// 18446744073709551615, below -9223372036854775808. `serde_json` reads it as the nearest
+/// `f64` and writes that back (`18446744073709551617` as `1.8446744073709552e19`): an origin's
+/// 128-bit id (Python's `uuid.int`) would come back as another number, the same for many ids.
+pub fn inexact_integer(json: &str) -> Option<&str> {
+    let bytes = json.as_bytes();
+    let (mut at, mut in_string) = (0, false);
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b'\\' if in_string => at += 1,
+            b'"' => in_string = !in_string,
+            b'-' | b'0'..=b'9' if !in_string => {
+                let len = (bytes.get(at..).unwrap_or_default().iter())
+                    .take_while(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .count();
+                let number = json.get(at..at + len).unwrap_or_default();
+                let (digits, most) = match number.strip_prefix('-') {
+                    Some(digits) => (digits, "9223372036854775808"),
+                    None => (number, "18446744073709551615"),
+                };
+                let integer = digits.bytes().all(|c| c.is_ascii_digit());
+                if integer && (digits.len(), digits) > (most.len(), most) {
+                    return Some(number);
+                }
+                at += len;
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_beyond_64_bits_are_found_outside_strings() {
+        for (json, found) in [
+            (
+                r#"{"a":18446744073709551615,"b":-9223372036854775808}"#,
+                None,
+            ),
+            (
+                r#"{"a":18446744073709551616}"#,
+                Some("18446744073709551616"),
+            ),
+            (
+                r#"{"a":[1,-9223372036854775809]}"#,
+                Some("-9223372036854775809"),
+            ),
+            (
+                r#"{"uid":340282366920938463463374607431768211455}"#,
+                Some("340282366920938463463374607431768211455"),
+            ),
+            // Written as floats, they come back as floats; inside strings, as written.
+            (r#"{"a":1e30,"b":18446744073709551616.0,"c":-1E400}"#, None),
+            (
+                r#"{"a":"18446744073709551616","b\"":"\"99999999999999999999"}"#,
+                None,
+            ),
+            (
+                r#"{"n":99999999999999999999}"#,
+                Some("99999999999999999999"),
+            ),
+        ] {
+            assert_eq!(inexact_integer(json), found, "{json}");
+        }
+    }
 
     /// Each directive alone asks something of the gateway (and so needs the nonce sent back
     /// when DIRECTIVE_NONCE is on); a nonce alone asks nothing.

@@ -391,6 +391,11 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
     let Ok(claims) = serde_json::from_str::<Map<String, Value>>(header) else {
         return refuse(NOT_ONE_OBJECT);
     };
+    if let Some(n) = super::headers::inexact_integer(header) {
+        return refuse(&format!(
+            "{n} is beyond 64 bits, and would be signed as another number: send it as a string"
+        ));
+    }
     let sub = match claims.get("sub") {
         None => None,
         // `x-session-revoke` names one subject, and the runtime joins the values of a header
@@ -1085,6 +1090,11 @@ mod tests {
             (r#"{"sub":"Doe, John"}"#, "no comma"),
             (r#"{"sub":"a,b"}"#, "no comma"),
             (r#"{"sub":"alice","nbf":1900000000}"#, "nbf is not accepted"),
+            // Signed as the nearest f64: many 128-bit ids would be one number.
+            (
+                r#"{"sub":"alice","uid":340282366920938463463374607431768211455}"#,
+                "beyond 64 bits",
+            ),
             (
                 r#"{"sub":"alice","cnf":{"jkt":"x"}}"#,
                 "cnf is not accepted",

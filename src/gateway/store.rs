@@ -254,7 +254,10 @@ impl Plan {
                     .into(),
             ),
             Some(text) => match serde_json::from_str(text) {
-                Ok(Value::Object(map)) => Some(map),
+                Ok(Value::Object(map)) => match super::headers::inexact_integer(text) {
+                    Some(n) => return Err(format!("x-session-data: {n} is beyond 64 bits, and would be stored as another number: send it as a string")),
+                    None => Some(map),
+                },
                 _ => return Err("x-session-data is not a JSON object".into()),
             },
         };
@@ -1474,6 +1477,12 @@ pub(super) mod tests {
         ] {
             assert!(Plan::from_directives(&directives(Some(bad), None, false), 4096).is_err());
         }
+        // An integer beyond 64 bits (a 128-bit id) would be stored as the nearest f64.
+        let big = r#"{"order":340282366920938463463374607431768211455}"#;
+        let err = Plan::from_directives(&directives(Some(big), None, false), 4096).unwrap_err();
+        assert!(err.contains("beyond 64 bits"), "{err}");
+        let exact = r#"{"order":18446744073709551615,"price":1e30}"#;
+        assert!(Plan::from_directives(&directives(Some(exact), None, false), 4096).is_ok());
         // A login whose subject revocation could not name is refused, never subject-less.
         assert!(Plan::from_directives(&directives(None, Some("{\"sub\":7}"), false), 10).is_err());
         let plan = Plan::from_directives(&directives(None, Some("{}"), false), 10).unwrap();
