@@ -57,7 +57,9 @@ export interface SessionTokensOptions<C extends object = SessionClaims> {
   minIssuedAt?: (claims: C) => number | undefined | null | Promise<number | undefined | null>;
   /**
    * Re-issue tokens past `refreshAfter` of their life on the way out (default true); not over a
-   * Set-Cookie of the cookie the response already has (the handler's own, a deletion included).
+   * Set-Cookie of the cookie the response already has (the handler's own, a deletion included),
+   * nor when the request carried another token of these keys in a cookie of the name (the one
+   * read may be a sibling subdomain's).
    */
   refresh?: boolean;
   /**
@@ -98,9 +100,10 @@ export interface AffinityOptions {
 /**
  * Session tokens in a cookie: `c.get("session")` is the verified claims or null. Of several
  * cookies of the name (one a sibling subdomain set, for a name without `__Host-`), the first of
- * the first four that verifies is the session, as at the gateway, and it is not refreshed: the
- * refresh would reach the app's own cookie, and the one read may be the sibling's (its session,
- * the attacker's, would become the visitor's on every path).
+ * the first four that verifies is the session, as at the gateway, and it is not refreshed when
+ * another of them is a token of these keys too (valid or expired): the refresh would reach the
+ * app's own cookie, and the one read may be the sibling's (its session, the attacker's, would
+ * become the visitor's on every path).
  */
 export function sessionTokens<C extends object = SessionClaims, E extends Env = {}>(
   tokens: SessionTokens | SealedTokens,

@@ -119,6 +119,19 @@ const cookieValues = (getCookie, request, name) => {
 };
 
 /**
+ * Whether the request carried more than one cookie of `store`'s name (the name its removal,
+ * `name=; Max-Age=0; ...`, begins with), counted as the library reads names: pieces between `;`
+ * (and, to be safe, after a `,`, which it does not read), trimmed of spaces and tabs.
+ */
+const several = (request, store) => {
+  const name = store.clearCookie().split("=")[0];
+  const header = request.headers.get("cookie") ?? "";
+  if (!header.includes(name)) return false;
+  const named = header.split(/[;,]/).filter((piece) => trimOws(piece.split("=")[0]) === name && piece.includes("="));
+  return named.length > 1;
+};
+
+/**
  * `s` without the spaces and tabs at either end (HTTP's optional whitespace), in one pass. Not
  * `s.replace(/^[ \t]+|[ \t]+$/g, "")`: that regex tries `[ \t]+$` from every space of a run
  * inside the text, so a cookie value of n spaces between two letters (a visitor's to choose)
@@ -299,7 +312,8 @@ const variableOf = (what, options) => {
  * claims or null, and `sessionError` to why a token sent was refused (its error code). Of several
  * cookies of the name, the first of the first four that verifies is the session. Tokens
  * past `refreshAfter` of their life are re-issued on the way out (sliding refresh), unless the
- * response already sets the cookie.
+ * response already sets the cookie, or the request carried another token of these keys (valid or
+ * expired) in a cookie of the name: the one read may be a sibling subdomain's (SECURITY.md).
  */
 export function sessionTokens(tokens, options = {}) {
   checkInstance(tokens, "sessionTokens", "a SessionTokens or SealedTokens", ["sign", "verify", "refresh"]);
@@ -378,13 +392,14 @@ export function sessionTokens(tokens, options = {}) {
       return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
-    } else if (refresh && claims && values.length === 1 && !setsCookie(c.res, cookieName)) {
+    } else if (refresh && claims && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
       // Not over a Set-Cookie of this name already on the response (the handler's own, a login
       // of a second sessionTokens inside this one): a browser keeps the last, and the refresh
-      // would undo a deletion or put the old user back. Nor when the request carried the cookie
-      // twice: the Set-Cookie reaches the app's own cookie, and the one read first may be a
-      // sibling subdomain's (a longer path), whose session, the attacker's own, would become the
-      // visitor's on every path and for good.
+      // would undo a deletion or put the old user back. Nor when the request carried another
+      // token of these keys (valid or expired) in a cookie of the name: the Set-Cookie reaches
+      // the app's own cookie, and the one read first may be a sibling subdomain's (a longer
+      // path), whose session, the attacker's own, would become the visitor's on every path and
+      // for good.
       // Verified before the handler ran: a token that expired since (a slow handler, an async
       // minIssuedAt) is not refreshed, and the handler's answer stands (not a 500); nor is one
       // grown too big for a cookie (a refresh adds auth_time), which setCookie refuses.
@@ -399,6 +414,16 @@ export function sessionTokens(tokens, options = {}) {
     }
   };
 }
+
+/** Whether `value` is a token of `tokens`' keys, valid or expired (no junk, nor another app's). */
+const authentic = (tokens, value) => {
+  try {
+    tokens.verify(value);
+    return true;
+  } catch (e) {
+    return e?.code === "expired";
+  }
+};
 
 /** The Set-Cookie for a token, living as long as the token (`exp - now`): its verified `claims`. */
 const tokenCookie = (name, cookie, token, { exp }) => {
@@ -430,7 +455,7 @@ export function sessionStore(store, options = {}) {
     // only when needed, of a request that named no session.
     const named = !session.isNew;
     const withheld = () => !named && store.withheldFrom(c.req.raw);
-    const s = { kind: "store", variable, settings: [store, commit, variable], store, session, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
+    const s = { kind: "store", variable, settings: [store, commit, variable], store, session, several: several(c.req.raw, store), cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
     c.set(variable, s.view);
@@ -574,10 +599,13 @@ export function login(c, claims, options = {}) {
   if (typeof subject !== "string") throw refusal("edge-session/hono: login needs a subject (claims.sub, a string)");
   // Another user's session (no logout before): its data stay with the old id, which the login
   // deletes, as at the gateway. The subject first: the store may refuse it.
+  // So do those of a session read from one of several id cookies: the first may be a sibling
+  // subdomain's, tossed ahead of the visitor's own with data of its choosing (an address, a
+  // return_to), which the login would make the visitor's under the app's own cookie.
   const before = s.session.subject;
   s.session.subject = subject;
   loggedIn();
-  if (before !== undefined && before !== subject) s.session.data = {};
+  if ((before !== undefined && before !== subject) || s.several) s.session.data = {};
   c.set(s.variable, s.view); // null after a logout in the same request
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one

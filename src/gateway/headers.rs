@@ -837,10 +837,11 @@ pub fn ascii_json(json: &str) -> String {
     out
 }
 
-/// The first integer of `json` (valid JSON text) that no 64-bit integer holds: above
-/// 18446744073709551615, below -9223372036854775808. `serde_json` reads it as the nearest
-/// `f64` and writes that back (`18446744073709551617` as `1.8446744073709552e19`): an origin's
-/// 128-bit id (Python's `uuid.int`) would come back as another number, the same for many ids.
+/// The first integer of `json` (valid JSON text) that `serde_json` would not write back as
+/// written: one no 64-bit integer holds (above 18446744073709551615, below
+/// -9223372036854775808), read as the nearest `f64` (`18446744073709551617` comes back as
+/// `1.8446744073709552e19`: an origin's 128-bit id, Python's `uuid.int`, would be another
+/// number, the same for many ids), and `-0` (read as the float `-0.0`).
 pub fn inexact_integer(json: &str) -> Option<&str> {
     let bytes = json.as_bytes();
     let (mut at, mut in_string) = (0, false);
@@ -858,7 +859,7 @@ pub fn inexact_integer(json: &str) -> Option<&str> {
                     None => (number, "18446744073709551615"),
                 };
                 let integer = digits.bytes().all(|c| c.is_ascii_digit());
-                if integer && (digits.len(), digits) > (most.len(), most) {
+                if integer && ((digits.len(), digits) > (most.len(), most) || number == "-0") {
                     return Some(number);
                 }
                 at += len;
@@ -904,6 +905,8 @@ mod tests {
                 r#"{"n":99999999999999999999}"#,
                 Some("99999999999999999999"),
             ),
+            (r#"{"n":-0}"#, Some("-0")),
+            (r#"{"n":0,"m":-0.0,"o":-0e1,"p":-1}"#, None),
         ] {
             assert_eq!(inexact_integer(json), found, "{json}");
         }

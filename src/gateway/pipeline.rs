@@ -1273,8 +1273,12 @@ impl Gateway {
                 "x-session-revoke needs a store to keep revocations in: set STORE to kv or durable",
             ));
         }
-        // Dropped, the data would be lost with a 200: the origin's next request gets none.
-        if directives.data.is_some() && self.config.store.is_none() {
+        // Dropped, the data would be lost with a 200: the origin's next request gets none (a
+        // patch that changes nothing, `{}`, loses nothing).
+        let changes_data = directives.data.as_deref().is_some_and(
+            |d| !matches!(serde_json::from_str(d), Ok(serde_json::Value::Object(m)) if m.is_empty()),
+        );
+        if changes_data && self.config.store.is_none() {
             return Err(Page::bad_origin_answer(
                 "x-session-data needs a store to keep session data in: set STORE to kv or durable",
             ));
@@ -1709,25 +1713,38 @@ mod tests {
         }
     }
 
-    /// A session cookie sent twice is read (the first that verifies) but never written back: the
-    /// first may be a sibling subdomain's, tossed ahead of the visitor's own (a longer path, or
-    /// nameless in a browser that sends it as `__Host-session=...`), and a refresh would put its
-    /// session, the attacker's own, into the gateway's cookie, on every path and for good. Alone,
-    /// the visitor's is refreshed.
+    /// A session cookie sent with another token of the gateway's keys is read (the first that
+    /// verifies) but never written back: the first may be a sibling subdomain's, tossed ahead of
+    /// the visitor's own (a longer path, or nameless in a browser that sends it as
+    /// `__Host-session=...`), and a refresh would put its session, the attacker's own, into the
+    /// gateway's cookie, on every path and for good. Alone, or beside cookies of the name that
+    /// are no token of these keys (junk, another app's), the visitor's is refreshed.
     #[test]
     fn a_session_cookie_sent_twice_is_not_refreshed() {
         let mut gw = gateway(&[("SESSION_TTL_SECONDS", "3600")]);
-        let mut session = |sub| {
-            let jar = login_jar(&mut gw, sub, NOW);
+        let mut session = |sub, at| {
+            let jar = login_jar(&mut gw, sub, at);
             let pairs = jar.split("; ");
             pairs
                 .filter(|p| p.starts_with("__Host-session="))
                 .collect::<String>()
         };
-        let (attacker, victim) = (session("mallory"), session("alice"));
+        let (attacker, victim) = (session("mallory", NOW), session("alice", NOW));
+        let expired = session("mallory", NOW - 4000);
+        // Another app's token of the name (another key), and an empty one.
+        let other_app =
+            "__Host-session=ARoCazGApKfaBpAcAHsic3ViIjoibWFsbG9yeSJ9AAAAAAAAAAAAAAAAAAAAAA";
         for (cookie, sub, refreshed) in [
             (format!("{attacker}; {victim}"), "mallory", false),
-            (format!("__Host-session=junk; {victim}"), "alice", false),
+            (format!("{victim}; {attacker}"), "alice", false),
+            (format!("{expired}; {victim}"), "alice", false),
+            (format!("__Host-session=junk; {victim}"), "alice", true),
+            (
+                format!("{other_app}; {victim}; __Host-session="),
+                "alice",
+                true,
+            ),
+            (format!("{victim}; {victim}"), "alice", true),
             (victim.clone(), "alice", true),
         ] {
             let b = proxy(gw.start(
@@ -1910,10 +1927,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(page.status, 502);
 
+        // Without a store (its session data would be a 502: it would be lost).
         let mut plain = gateway(&[]);
         let a = proxy(plain.start(&get(&[]), NOW, &Entropy::default()));
         let out = plain
-            .finish(&a, &h(&answer), NOW, &Entropy::default())
+            .finish(&a, &h(&answer[..1]), NOW, &Entropy::default())
             .unwrap();
         assert_eq!(out.plan, None);
         assert!(set_cookies(&out.headers)
@@ -2337,6 +2355,11 @@ mod tests {
         );
         assert_eq!(plain.refused(&b, &data, &mut page), None);
         assert!(set_cookies(&page.headers).is_empty(), "the session stays");
+        // A patch that changes nothing loses nothing: an origin that always sends one.
+        for empty in ["{}", " { } "] {
+            let data = h(&[("x-session-data", empty)]);
+            assert!(plain.finish(&b, &data, NOW, &Entropy::default()).is_ok());
+        }
     }
 
     #[test]

@@ -203,12 +203,12 @@ pub enum SessionCookie {
         /// A replacement token and its lifetime, when a refresh is due and the session is
         /// `alone`.
         refreshed: Option<(String, u64)>,
-        /// Whether it was the only cookie of its name the request carried. Only then is it
-        /// written back (refreshed, bound to a device): a `Set-Cookie` reaches the gateway's own
-        /// cookie (host-only, `Path=/`), and another of the name sent first is a cookie a sibling
-        /// subdomain tossed (with a longer path, or nameless in a browser that sends it as
-        /// `name=value`): its session, the attacker's own, would become the visitor's everywhere
-        /// and for good.
+        /// Whether it was the only token of these keys (valid or expired) among the cookies of
+        /// its name the request carried. Only then is it written back (refreshed, bound to a
+        /// device): a `Set-Cookie` reaches the gateway's own cookie (host-only, `Path=/`), and
+        /// another of the name sent first may be a cookie a sibling subdomain tossed (with a
+        /// longer path, or nameless in a browser that sends it as `name=value`): its session,
+        /// the attacker's own, would become the visitor's everywhere and for good.
         alone: bool,
     },
     /// An authentic token past its lifetime.
@@ -226,10 +226,21 @@ impl SessionCookie {
         now: UnixTime,
     ) -> Self {
         let mut result = SessionCookie::None;
-        let alone = presented(cookie_header, name).nth(1).is_none();
-        for value in presented(cookie_header, name) {
+        // Only a token of these keys (valid or expired) can be read in place of the visitor's:
+        // other cookies of the name (junk, another app's on a parent domain) leave it alone.
+        let authentic = |value: &str| {
+            matches!(
+                tokens.verify(value, now),
+                Ok(_) | Err(Error::Expired { .. })
+            )
+        };
+        for (i, value) in presented(cookie_header, name).enumerate() {
             match tokens.verify(value, now) {
                 Ok(v) => {
+                    let alone = result != SessionCookie::Expired
+                        && !presented(cookie_header, name)
+                            .skip(i + 1)
+                            .any(|other| other != value && authentic(other));
                     // One read of the verified claims for everything the gateway needs.
                     let (sub, sid, jkt, issued_at) = {
                         let members = claim_members(&v.claims).unwrap_or_default();
@@ -393,7 +404,7 @@ pub fn issue_claims(header: &str) -> Result<(Map<String, Value>, Option<String>)
     };
     if let Some(n) = super::headers::inexact_integer(header) {
         return refuse(&format!(
-            "{n} is beyond 64 bits, and would be signed as another number: send it as a string"
+            "{n} would be signed as another number (an integer beyond 64 bits, or -0): send it as a string"
         ));
     }
     let sub = match claims.get("sub") {

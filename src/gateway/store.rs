@@ -255,7 +255,7 @@ impl Plan {
             ),
             Some(text) => match serde_json::from_str(text) {
                 Ok(Value::Object(map)) => match super::headers::inexact_integer(text) {
-                    Some(n) => return Err(format!("x-session-data: {n} is beyond 64 bits, and would be stored as another number: send it as a string")),
+                    Some(n) => return Err(format!("x-session-data: {n} would be stored as another number (an integer beyond 64 bits, or -0): send it as a string")),
                     None => Some(map),
                 },
                 _ => return Err("x-session-data is not a JSON object".into()),
@@ -552,10 +552,13 @@ pub async fn finish<S: Backend>(
     let mut ended = false;
     loop {
         // Another user's login: the data was the previous user's, and goes with the old id
-        // (which the login deletes).
-        if login
-            .is_some_and(|new| session.subject().is_some() && session.subject() != new.as_deref())
-        {
+        // (which the login deletes). So does that of a session read from one of several id
+        // cookies: the first may be a sibling subdomain's, tossed ahead of the visitor's own
+        // with data of its choosing (an address, a `return_to`), which the login would make the
+        // visitor's, under the gateway's own cookie.
+        if login.is_some_and(|new| {
+            loaded.several || (session.subject().is_some() && session.subject() != new.as_deref())
+        }) {
             session.data_mut().clear();
         }
         if let Err(refused) = patched(&mut session, plan, settings) {
@@ -957,6 +960,33 @@ pub(super) mod tests {
         ));
         let out = block_on(finish(&s, &settings(), loaded, &logout, NOW + 2));
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+    }
+
+    /// A login over several session-id cookies keeps no data: the one read (the first that names
+    /// a live session) may be a sibling subdomain's, tossed ahead of the visitor's own with data
+    /// of its choosing, which the login would make the visitor's under the gateway's own
+    /// cookie. Over one, the visitor's data stay.
+    #[test]
+    fn a_login_over_several_session_id_cookies_keeps_no_data() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let planted = directives(Some(r#"{"ship_to":"1 Evil St"}"#), None, false);
+        let tossed = request(&s, None, &planted, NOW).2.unwrap();
+        let own = cart(&s).unwrap();
+        let login = directives(None, Some(r#"{"sub":"vera"}"#), false);
+        let plan = Plan::from_directives(&login, 4096).unwrap();
+        let none = directives(None, None, false);
+        for (header, kept) in [
+            (format!("__Host-sid={tossed}; __Host-sid={own}"), json!({})),
+            (format!("__Host-sid={own}"), json!({ "cart": ["book"] })),
+        ] {
+            let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+            let out = block_on(finish(&s, &settings(), loaded, &plan, NOW + 1));
+            let cookie = out.set_cookie.expect("the login's new id");
+            let id = &cookie["__Host-sid=".len()..cookie.find(';').unwrap()];
+            let (h, _, _) = request(&s, Some(id), &none, NOW + 2);
+            assert_eq!(data_header(&h), kept, "{header}");
+        }
     }
 
     /// Of several session-id cookies (a sibling subdomain can set one of a name without the
@@ -1481,6 +1511,10 @@ pub(super) mod tests {
         let big = r#"{"order":340282366920938463463374607431768211455}"#;
         let err = Plan::from_directives(&directives(Some(big), None, false), 4096).unwrap_err();
         assert!(err.contains("beyond 64 bits"), "{err}");
+        let err = Plan::from_directives(&directives(Some(r#"{"n":-0}"#), None, false), 4096);
+        assert!(err
+            .unwrap_err()
+            .contains("-0 would be stored as another number"));
         let exact = r#"{"order":18446744073709551615,"price":1e30}"#;
         assert!(Plan::from_directives(&directives(Some(exact), None, false), 4096).is_ok());
         // A login whose subject revocation could not name is refused, never subject-less.

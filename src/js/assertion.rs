@@ -41,7 +41,7 @@ export interface PrivateJwk {
 /** Options of `new OriginAssertions(...)`: `keys` or `privateKeys`, not both. */
 export type OriginAssertionsConfig = OriginAssertionsOptions & (
   | {
-      /** Keys derived from these as the gateway derives them from SESSION_KEYS (the same `kid`s, `<id>-<alg>`; the first signs). */
+      /** Keys derived from these as the gateway derives them from SESSION_KEYS (the same `kid`s, `<id>-<alg>-<tag of the secret>`; the first signs). */
       keys: KeyConfig[];
       privateKeys?: never;
     }

@@ -94,10 +94,16 @@ test("sessionTokens: a session cookie sent twice is read but never refreshed (a 
   const now = Math.floor(Date.now() / 1000);
   const attacker = tokens.sign({ sub: "mallory" }, { now: now - 60 });
   const victim = tokens.sign({ sub: "alice" }, { now: now - 60 });
+  const expired = tokens.sign({ sub: "mallory" }, { now: now - 200 });
+  const otherApp = new SessionTokens({ keys: [{ id: "k1", secret: SECRET_2 }] }).sign({ sub: "mallory" });
   // A browser sends the cookie of the longer path first: evil.example.com's, Domain=example.com.
+  // Cookies of the name that are no token of these keys (junk, another app's) change nothing.
   for (const [cookie, sub, refreshed] of [
     [`__Secure-session=${attacker}; __Secure-session=${victim}`, "mallory", false],
-    [`__Secure-session=junk; __Secure-session=${victim}`, "alice", false],
+    [`__Secure-session=${victim}; __Secure-session=${attacker}`, "alice", false],
+    [`__Secure-session=${expired}; __Secure-session=${victim}`, "alice", false],
+    [`__Secure-session=junk; __Secure-session=${otherApp}; __Secure-session=${victim}`, "alice", true],
+    [`__Secure-session=${victim}; __Secure-session=${victim}`, "alice", true],
     [`__Secure-session=${victim}`, "alice", true],
   ]) {
     const res = await app.request("/", { headers: { cookie } });
@@ -366,6 +372,35 @@ test("sessionStore: a new session, data kept across requests, login regenerates,
   const out = await app.request("/logout", { method: "POST", headers: { cookie: renewed } });
   assert.deepEqual(out.headers.getSetCookie(), ["__Host-sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]);
   assert.equal(await store.find(renewed.replace(/^__Host-sid=/, "")), undefined);
+});
+
+test("sessionStore: a login over several id cookies keeps no data (a sibling subdomain's, tossed ahead with data of its choosing); over one, it does", async () => {
+  const store = new SessionStore({ keys: KEYS_1, cookieName: "__Secure-sid" });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.get("/set", (c) => {
+    c.get("session").set("ship_to", c.req.query("to"));
+    return c.text("ok");
+  });
+  app.post("/login", async (c) => {
+    await mw.login(c, { sub: "vera" });
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null, ship_to: c.get("session").get("ship_to") ?? null }));
+  for (const [header, kept] of [
+    [(tossed, own) => `${tossed}; ${own}`, null],
+    [(tossed, own) => `${own}; ${tossed}`, null],
+    // The second after a comma (two Cookie headers joined), which is not read: still counted.
+    [(tossed, own) => `${tossed}; x=1, ${own}`, null],
+    [(_, own) => own, "2 Home Rd"],
+  ]) {
+    const tossed = cookiesOf(await app.request("/set?to=1%20Evil%20St"));
+    const own = cookiesOf(await app.request("/set?to=2%20Home%20Rd"));
+    const cookie = header(tossed, own);
+    const login = await app.request("/login", { method: "POST", headers: { cookie } });
+    const me = await (await app.request("/me", { headers: { cookie: cookiesOf(login) } })).json();
+    assert.deepEqual(me, { subject: "vera", ship_to: kept }, cookie);
+  }
 });
 
 test("sessionStore: a form another site posts plants no session; a login there is stored and sent", async () => {
@@ -1778,11 +1813,12 @@ test("sessionTokens: of several cookies of its name, the first of four that veri
   const joined = async (cookie) => (await (await app.request("/", { headers: { cookie } })).json()).session?.sub ?? null;
   assert.equal(await joined(`theme=dark; session=${mine}, lang=en`), "alice");
   assert.equal(await joined(`theme=dark, session=${mine}`), null);
-  // Read, but not refreshed: the refresh would reach the app's own cookie, which the one read
-  // may not be (the test "a session cookie sent twice is read but never refreshed").
+  // Read, but not refreshed beside another token of these keys: the refresh would reach the
+  // app's own cookie, which the one read may not be (the test "a session cookie sent twice is
+  // read but never refreshed"); beside junk, refreshed.
   const old = tokens.sign({ sub: "alice" }, { now: now - 60 });
-  assert.deepEqual(await visit("junk", old), { sub: "alice", error: null, set: [] });
-  assert.equal((await visit(old)).set.length, 1);
+  assert.deepEqual(await visit(expired, old), { sub: "alice", error: null, set: [] });
+  assert.equal((await visit("junk", old)).set.length, 1);
 });
 
 test("sessionTokens: of several cookies of its name, a revoked one does not hide a valid one after it", async () => {
