@@ -8,20 +8,20 @@ import { fileURLToPath } from "node:url";
 import { initSync } from "./edge_session.js";
 
 const wasm = new URL("./edge_session_bg.wasm", import.meta.url);
+// A bundler that put a URL of its own in place of the wasm's (webpack's and Next.js's: an object
+// of their own class, or a URL it serves) cannot be read from the disk.
+if (!(wasm instanceof URL) || wasm.protocol !== "file:") {
+  throw new Error(
+    `edge-session: a bundler replaced the URL of its wasm (${String(wasm)}), which Node cannot read: leave edge-session out of the server bundle (Next.js: serverExternalPackages: ["edge-session"] in next.config; webpack: externals)`,
+  );
+}
 let bytes;
 try {
   bytes = readFileSync(wasm);
 } catch (e) {
-  // A bundler that made a URL of its own of the wasm (webpack's, Next.js's), which is no file.
-  if (e?.code === "ERR_INVALID_ARG_TYPE") {
-    throw new Error(
-      `edge-session: a bundler replaced the URL of its wasm (${String(wasm)}), which Node cannot read: leave edge-session out of the server bundle (Next.js: serverExternalPackages: ["edge-session"] in next.config; webpack: externals)`,
-      { cause: e },
-    );
-  }
   if (e?.code !== "ENOENT") throw e;
   throw new Error(
-    `edge-session: ${fileURLToPath(wasm)} not found. A bundle of this package must have its wasm next to it: copy node_modules/edge-session/edge_session_bg.wasm next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle`,
+    `edge-session: ${fileURLToPath(wasm)} not found. A bundle of this package must have its wasm next to it: copy node_modules/edge-session/edge_session_bg.wasm next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle (Next.js: serverExternalPackages: ["edge-session"])`,
     { cause: e },
   );
 }

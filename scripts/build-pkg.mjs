@@ -129,7 +129,7 @@ async function commonjs(out, name, dir) {
         `  bytes = readFileSync(wasm);`,
         `} catch (e) {`,
         `  if (e?.code !== "ENOENT") throw e;`,
-        `  throw new Error(\`edge-session: \${wasm} not found. A bundle of this package must have its wasm next to it: copy ${packaged} next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle\`, { cause: e });`,
+        `  throw new Error(\`edge-session: \${wasm} not found. A bundle of this package must have its wasm next to it: copy ${packaged} next to the bundle (README.md, "On each runtime"), or leave edge-session out of the bundle (Next.js: serverExternalPackages: [\"edge-session\"])\`, { cause: e });`,
         `}`,
         `initSync({ module: bytes });`,
         `export * from "./api.js";`,

@@ -503,6 +503,8 @@ for (const file of process.argv.slice(2)) {
     if (glue.split(INSTANCEOF_MODULE).length !== 2) fail(file, `no \`${INSTANCEOF_MODULE}\` in \`initSync\``);
     glue = glue.replace(INSTANCEOF_MODULE, IS_MODULE);
   }
+  // Whatever shape wasm-bindgen gives it next: no test of a module by `instanceof` is left.
+  if (glue.includes("instanceof WebAssembly.Module")) fail(file, "a module told by `instanceof WebAssembly.Module` (rewrite 11)");
   if (WRAPPER.test(glue)) {
     glue = glue.replace(WRAPPER, "");
     for (const name of THROWING) {
