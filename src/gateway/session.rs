@@ -88,18 +88,36 @@ impl SessionCodec {
         }
     }
 
-    /// Verifies (or opens) a cookie value; the claims come back as JSON text.
+    /// Verifies (or opens) a cookie value; the claims come back as JSON text. A session past
+    /// its longest life from its login (`SESSION_MAX_LIFETIME_SECONDS` and the leeway, from the
+    /// earlier of `iat` and `auth_time`; from 0 for a token with neither, whose login cannot be
+    /// told) is `expired`, whatever its `exp`: the gateway's own never get there (a refresh stops
+    /// at that life), but a JWT another system signed with the keys may, and its subject's
+    /// revocation record is kept only that long (it would verify again once the record is gone).
     fn verify(&self, value: &str, now: UnixTime) -> Result<Verified<String>> {
-        match self {
-            SessionCodec::Compact(t) => t.verify_json(value, now),
-            SessionCodec::Sealed(t) => t.verify_json(value, now),
+        let (verified, longest) = match self {
+            SessionCodec::Compact(t) => (t.verify_json(value, now), t.longest_session()),
+            SessionCodec::Sealed(t) => (t.verify_json(value, now), t.longest_session()),
             SessionCodec::Jwt(t, b) => {
                 let mut options = VerifyOptions::at(now);
                 options.issuer = b.issuer.as_deref();
                 options.audience = b.audience.as_deref();
-                t.verify_jwt_json(value, &options)
+                (t.verify_jwt_json(value, &options), t.longest_session())
             }
+        };
+        let verified = verified?;
+        let begun = Registered::parse(&verified.claims)
+            .ok()
+            .and_then(|r| r.issued_at(now))
+            .unwrap_or(0);
+        let end = begun.saturating_add(longest);
+        if now >= end {
+            return Err(Error::Expired {
+                exp: end,
+                claims: verified.claims,
+            });
         }
+        Ok(verified)
     }
 
     /// A replacement for a token just verified, and its lifetime, when a sliding refresh is
@@ -484,8 +502,8 @@ pub fn sign_rebound(
 /// a device key (DBSC registration): the same claims with `cnf: {"jkt": <thumbprint>}` (RFC
 /// 7800) and `auth_time` (the login's time, so that neither the session's longest life nor
 /// revocation moves), expiring when the token it replaces expires (its `exp` rounded up to a
-/// whole second, as verify reads it; at most `longest` seconds from `now`, the sessions'
-/// longest life, which a JWT of another system may outlast). Returns the token and its
+/// whole second, as verify reads it; at the latest `longest` seconds, the sessions' longest
+/// life, after its login, which a JWT of another system may outlast). Returns the token and its
 /// remaining lifetime, seconds (the cookie's `Max-Age`).
 pub fn bind_device(
     tokens: &SessionCodec,
@@ -498,7 +516,8 @@ pub fn bind_device(
     // number (`1800003600.0`, `1.8e9`), which `Value::as_u64` took for no `exp` (a bound
     // session of one second). The lifetime is at most what the tokens sign.
     let exp = Registered::parse(claims)?.exp.unwrap_or(now);
-    let ttl = exp.saturating_sub(now).clamp(1, longest);
+    let end = exp.min(issued_at.saturating_add(longest));
+    let ttl = end.saturating_sub(now).clamp(1, longest);
     let mut claims: Map<String, Value> =
         serde_json::from_str(claims).map_err(|_| Error::Malformed("claims"))?;
     bind(&mut claims, jkt, issued_at);
@@ -780,55 +799,58 @@ mod tests {
     }
 
     /// A token without any issue time (a JWT from another system with the same keys, no `iat`,
-    /// no `auth_time`) cannot show it began after a revocation: its session began at 0, so that
-    /// any `minIssuedAt` of its subject revokes it.
+    /// no `auth_time`) cannot show it began after a revocation, nor within its longest life: its
+    /// session began at 0, and it is no session at all (`expired`), whatever its `exp`. So is one
+    /// whose only issue time is an `auth_time` far ahead (milliseconds taken for seconds), which
+    /// would have begun after every revocation. One that began within its longest life
+    /// (`SESSION_MAX_LIFETIME_SECONDS` and the leeway) is a session until that life ends, though
+    /// its `exp` is later: its subject's revocation record is kept only that long.
     #[test]
-    fn a_token_without_an_issue_time_began_at_zero() {
+    fn a_session_lives_no_longer_than_its_longest_life_from_its_login() {
         let c = codec(SessionFormat::Jwt, "k1", SECRET);
         let secret = crate::keys::Secret::from_base64(SECRET).unwrap();
-        let input = format!(
-            "{}.{}",
-            b64_encode(br#"{"alg":"HS256"}"#),
-            b64_encode(format!(r#"{{"sub":"alice","exp":{}}}"#, NOW + 3600).as_bytes())
-        );
-        let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
-        let token = format!("{input}.{}", b64_encode(&tag));
-        let s = SessionCookie::read(&c, Some(&format!("s={token}")), "s", NOW);
-        let SessionCookie::Valid { sub, issued_at, .. } = &s else {
-            panic!("{s:?}")
-        };
-        assert_eq!((sub.as_deref(), *issued_at), (Some("alice"), 0));
-        // Nor can one whose only issue time is an auth_time far ahead (milliseconds taken for
-        // seconds): it would have begun after every revocation, and escaped them all.
-        for auth_time in [
-            format!("{}", NOW * 1000),
-            "1e300".into(),
-            format!("{}", NOW - 5),
-        ] {
+        let jwt = |claims: &str| {
             let input = format!(
                 "{}.{}",
                 b64_encode(br#"{"alg":"HS256"}"#),
-                b64_encode(
-                    format!(
-                        r#"{{"sub":"alice","exp":{},"auth_time":{auth_time}}}"#,
-                        NOW + 3600
-                    )
-                    .as_bytes()
-                )
+                b64_encode(claims.as_bytes())
             );
             let tag = crate::keys::MacKey::new(secret.expose()).full_tag(input.as_bytes());
-            let token = format!("{input}.{}", b64_encode(&tag));
-            let s = SessionCookie::read(&c, Some(&format!("s={token}")), "s", NOW);
-            let SessionCookie::Valid { issued_at, .. } = &s else {
-                panic!("{s:?}")
-            };
-            let expected = if auth_time == format!("{}", NOW - 5) {
-                NOW - 5
-            } else {
-                0
-            };
-            assert_eq!(*issued_at, expected, "auth_time {auth_time}");
+            format!("{input}.{}", b64_encode(&tag))
+        };
+        let read =
+            |token: &str, now| SessionCookie::read(&c, Some(&format!("s={token}")), "s", now);
+        let year = NOW + 365 * 86_400;
+        for begun in [
+            String::new(),
+            format!(r#","auth_time":{}"#, NOW * 1000),
+            r#","auth_time":1e300"#.into(),
+        ] {
+            let token = jwt(&format!(r#"{{"sub":"alice","exp":{year}{begun}}}"#));
+            assert_eq!(read(&token, NOW).status(), "expired", "{begun}");
         }
+        const LONGEST: u64 = 7 * 86_400 + 30;
+        for begun in [
+            format!(r#","iat":{NOW}"#),
+            format!(r#","auth_time":{NOW}"#),
+            format!(r#","iat":{},"auth_time":{NOW}"#, NOW + 3600),
+        ] {
+            let token = jwt(&format!(r#"{{"sub":"alice","exp":{year}{begun}}}"#));
+            let s = read(&token, NOW + 3600);
+            let SessionCookie::Valid { issued_at, .. } = &s else {
+                panic!("{begun}: {s:?}")
+            };
+            assert_eq!(*issued_at, NOW, "{begun}");
+            assert_eq!(read(&token, NOW + LONGEST - 1).status(), "valid", "{begun}");
+            assert_eq!(read(&token, NOW + LONGEST).status(), "expired", "{begun}");
+        }
+        // And so for every format, the gateway's own tokens never reach it before their exp.
+        assert!(!of_another_format(
+            &[c.clone()],
+            Some(&format!("s={}", jwt(&format!(r#"{{"exp":{year}}}"#)))),
+            "s",
+            NOW
+        ));
     }
 
     /// `cnf.jkt` (the DBSC binding the gateway signs in at registration) is read with the
@@ -927,8 +949,8 @@ mod tests {
             (format!("{}.0", NOW + 3600), 3500),
             (format!("{}.25", NOW + 3599), 3500),
             ("1.8000036e9".to_owned(), 3500),
-            (format!("{}", crate::time::MAX_TIME), WEEK),
-            ("1e300".to_owned(), WEEK),
+            (format!("{}", crate::time::MAX_TIME), WEEK - 100),
+            ("1e300".to_owned(), WEEK - 100),
         ] {
             let token = jwt(&format!(
                 r#"{{"sub":"alice","sid":"s1","iat":{NOW},"exp":{exp}}}"#

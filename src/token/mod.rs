@@ -149,6 +149,12 @@ impl std::fmt::Debug for SessionTokens {
 }
 
 impl SessionTokens {
+    /// See `Facade::longest_session`.
+    #[cfg(feature = "gateway")]
+    pub(crate) fn longest_session(&self) -> u64 {
+        self.tokens.longest_session()
+    }
+
     /// Checks the configuration and derives the per-purpose keys.
     pub fn new(config: TokenConfig) -> Result<Self> {
         KeyRing::from_config(&config.keys).and_then(|ring| Self::of(&ring, &config))
@@ -369,6 +375,12 @@ impl std::fmt::Debug for SealedTokens {
 
 #[cfg(feature = "sealed")]
 impl SealedTokens {
+    /// See `Facade::longest_session`.
+    #[cfg(feature = "gateway")]
+    pub(crate) fn longest_session(&self) -> u64 {
+        self.tokens.longest_session()
+    }
+
     /// Checks the configuration and derives the per-purpose keys.
     pub fn new(config: TokenConfig) -> Result<Self> {
         KeyRing::from_config(&config.keys).and_then(|ring| Self::of(&ring, &config))
@@ -557,6 +569,14 @@ struct Facade<F> {
 }
 
 impl<F: Format> Facade<F> {
+    /// How long after its login a session of these tokens still verifies at most: the longest
+    /// life (`maxLifetimeSeconds`) and the leeway. The tokens signed here never get that far
+    /// (a refresh stops at the longest life), but a JWT another system signed may.
+    #[cfg(feature = "gateway")]
+    fn longest_session(&self) -> u64 {
+        self.refresh.max_lifetime().saturating_add(self.leeway)
+    }
+
     /// Checks the configuration and derives the format's keys.
     fn new(ring: &KeyRing, config: &TokenConfig) -> Result<Self> {
         check_config(config)?;

@@ -55,6 +55,12 @@ impl RefreshPolicy {
         })
     }
 
+    /// The longest a session lasts from its login through refreshes, seconds.
+    #[cfg(feature = "gateway")]
+    pub(crate) fn max_lifetime(&self) -> u64 {
+        self.max_lifetime
+    }
+
     /// `ttl` of a new token (a `sign` may give its own), refused past the sessions' longest
     /// life: a revocation is kept that long (`keepSeconds`, `SESSION_MAX_LIFETIME_SECONDS`), and
     /// a token living longer would verify again once its revocation was gone. (A refresh's
