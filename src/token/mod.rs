@@ -150,7 +150,7 @@ impl std::fmt::Debug for SessionTokens {
 
 impl SessionTokens {
     /// See `Facade::longest_session`.
-    #[cfg(feature = "gateway")]
+    #[cfg(feature = "sealed")]
     pub(crate) fn longest_session(&self) -> u64 {
         self.tokens.longest_session()
     }
@@ -376,7 +376,6 @@ impl std::fmt::Debug for SealedTokens {
 #[cfg(feature = "sealed")]
 impl SealedTokens {
     /// See `Facade::longest_session`.
-    #[cfg(feature = "gateway")]
     pub(crate) fn longest_session(&self) -> u64 {
         self.tokens.longest_session()
     }
@@ -572,7 +571,7 @@ impl<F: Format> Facade<F> {
     /// How long after its login a session of these tokens still verifies at most: the longest
     /// life (`maxLifetimeSeconds`) and the leeway. The tokens signed here never get that far
     /// (a refresh stops at the longest life), but a JWT another system signed may.
-    #[cfg(feature = "gateway")]
+    #[cfg(feature = "sealed")]
     fn longest_session(&self) -> u64 {
         self.refresh.max_lifetime().saturating_add(self.leeway)
     }

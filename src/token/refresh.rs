@@ -56,7 +56,7 @@ impl RefreshPolicy {
     }
 
     /// The longest a session lasts from its login through refreshes, seconds.
-    #[cfg(feature = "gateway")]
+    #[cfg(feature = "sealed")]
     pub(crate) fn max_lifetime(&self) -> u64 {
         self.max_lifetime
     }
