@@ -119,17 +119,17 @@ const cookieValues = (getCookie, request, name) => {
 };
 
 /**
- * Whether the request carried more than one cookie of `store`'s name (the name its removal,
- * `name=; Max-Age=0; ...`, begins with), counted as the library reads names: pieces between `;`
- * (and, to be safe, after a `,`, which it does not read), trimmed of spaces and tabs.
+ * How many cookies called `name` the request carried, counted as the library reads names: pieces
+ * between `;` (and, to be safe, after a `,`, which it does not read), trimmed of spaces and tabs.
  */
-const several = (request, store) => {
-  const name = store.clearCookie().split("=")[0];
+const named = (request, name) => {
   const header = request.headers.get("cookie") ?? "";
-  if (!header.includes(name)) return false;
-  const named = header.split(/[;,]/).filter((piece) => trimOws(piece.split("=")[0]) === name && piece.includes("="));
-  return named.length > 1;
+  if (!header.includes(name)) return 0;
+  return header.split(/[;,]/).filter((piece) => piece.includes("=") && trimOws(piece.split("=")[0]) === name).length;
 };
+
+/** Whether the request carried more than one cookie of `store`'s name (the name its removal, `name=; Max-Age=0; ...`, begins with). */
+const several = (request, store) => named(request, store.clearCookie().split("=")[0]) > 1;
 
 /**
  * `s` without the spaces and tabs at either end (HTTP's optional whitespace), in one pass. Not
@@ -392,11 +392,12 @@ export function sessionTokens(tokens, options = {}) {
       return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
-    } else if (refresh && claims && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
+    } else if (refresh && claims && named(c.req.raw, cookieName) <= MAX_PRESENTED && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
       // Not over a Set-Cookie of this name already on the response (the handler's own, a login
       // of a second sessionTokens inside this one): a browser keeps the last, and the refresh
       // would undo a deletion or put the old user back. Nor when the request carried another
-      // token of these keys (valid or expired) in a cookie of the name: the Set-Cookie reaches
+      // token of these keys (valid or expired) in a cookie of the name, or more cookies of the
+      // name than are read (the visitor's own may lie behind them): the Set-Cookie reaches
       // the app's own cookie, and the one read first may be a sibling subdomain's (a longer
       // path), whose session, the attacker's own, would become the visitor's on every path and
       // for good.
@@ -599,13 +600,11 @@ export function login(c, claims, options = {}) {
   if (typeof subject !== "string") throw refusal("edge-session/hono: login needs a subject (claims.sub, a string)");
   // Another user's session (no logout before): its data stay with the old id, which the login
   // deletes, as at the gateway. The subject first: the store may refuse it.
-  // So do those of a session read from one of several id cookies: the first may be a sibling
-  // subdomain's, tossed ahead of the visitor's own with data of its choosing (an address, a
-  // return_to), which the login would make the visitor's under the app's own cookie.
+  // So do those of a session read from one of several id cookies (`renew`).
   const before = s.session.subject;
   s.session.subject = subject;
   loggedIn();
-  if ((before !== undefined && before !== subject) || s.several) s.session.data = {};
+  if (before !== undefined && before !== subject) s.session.data = {};
   c.set(s.variable, s.view); // null after a logout in the same request
   // After the request's earlier login or logout (awaited or not): beside a logout everywhere of
   // the same subject, the revocation ended the session this login had just made. A failed one
@@ -634,8 +633,14 @@ const renewOthers = (list, s) => {
   });
 };
 
-/** A new id for the stored session of `s`, once what the request began before is done. */
+/**
+ * A new id for the stored session of `s`, once what the request began before is done. Without
+ * its data when it was read from one of several id cookies: the first may be a sibling
+ * subdomain's, tossed ahead of the visitor's own with data of its choosing (an address, a
+ * return_to), which the login would make the visitor's under the app's own cookie.
+ */
 const renew = (s) => {
+  if (s.several) s.session.data = {};
   const done = track(s, before(s).then(() => s.store.regenerate(s.session)));
   s.logins.push(done);
   return done;

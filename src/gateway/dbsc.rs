@@ -230,8 +230,8 @@ impl Dbsc {
         let mut sealing = TokenConfig::new(keys.to_vec());
         sealing.purpose = KEY_PURPOSE.into();
         sealing.ttl_seconds = max_lifetime;
-        // A key cookie lives as long as its session, past `max_lifetime` for a JWT of another
-        // system whose `exp` is later (see `Dbsc::key_cookie`).
+        // A key cookie lives as long as its session, which may pass `max_lifetime` by the
+        // leeway (see `Dbsc::key_cookie`).
         sealing.max_lifetime_seconds = Some(MAX_TTL);
         Ok(Dbsc {
             binding: DeviceBinding::new(&ring, settings.bound_seconds)
@@ -284,9 +284,8 @@ impl Dbsc {
     /// The key cookie of session `sid` (its verified `claims`, begun at `issued_at`) bound to
     /// `key`, as a `Set-Cookie` value: `{"sid": <session id>, "jwk": <public JWK>}` sealed with
     /// the first key of `SESSION_KEYS`, living as long as the session can: through its refreshes
-    /// (`issued_at` + `SESSION_MAX_LIFETIME_SECONDS`), and at least until its token's `exp` (a
-    /// JWT session, not refreshed, lives until then even without an `iat`, its `issued_at` 0,
-    /// or with an older one: the key cookie would otherwise be written with `Max-Age=0`).
+    /// (`issued_at` + `SESSION_MAX_LIFETIME_SECONDS`), or until its token's `exp` when later
+    /// (within the leeway a session may pass its longest life by, see `SessionCodec::verify`).
     fn key_cookie(
         &self,
         sid: &str,

@@ -1315,8 +1315,7 @@ impl Gateway {
         // binding, whoever held the request's cookies (a thief, within the bound cookie's life)
         // would get a session no device key guards. Not with a logout in the same answer, which
         // removes the bound and key cookies; nor for a session past its longest life from its
-        // login (a JWT of another system, with no `iat` or an old one: the login time is not
-        // known), which starts anew.
+        // login (in the leeway `SessionCodec::verify` allows after it), which starts anew.
         let max_lifetime = self.config.tokens().max_lifetime();
         let rebound = (attempt.subject.as_deref())
             .filter(|_| !(directives.clear || revoked_here))
@@ -1737,6 +1736,19 @@ mod tests {
         for (cookie, sub, refreshed) in [
             (format!("{attacker}; {victim}"), "mallory", false),
             (format!("{victim}; {attacker}"), "alice", false),
+            // The visitor's own past the first four read, behind junk or copies.
+            (
+                format!(
+                    "__Host-session=a; __Host-session=b; __Host-session=c; {attacker}; {victim}"
+                ),
+                "mallory",
+                false,
+            ),
+            (
+                format!("{attacker}; {attacker}; {attacker}; {attacker}; {victim}"),
+                "mallory",
+                false,
+            ),
             (format!("{expired}; {victim}"), "alice", false),
             (format!("__Host-session=junk; {victim}"), "alice", true),
             (

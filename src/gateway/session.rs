@@ -215,8 +215,8 @@ pub enum SessionCookie {
         /// the browser registered one.
         jkt: Option<String>,
         /// When the session began, for revocation: the earlier of `iat` and `auth_time` (a
-        /// refreshed token keeps its login's `auth_time`), 0 when the token has neither (or only
-        /// an `auth_time` more than a day ahead, no login time).
+        /// refreshed token keeps its login's `auth_time`; a token with neither is no session,
+        /// see `SessionCodec::verify`).
         issued_at: UnixTime,
         /// A replacement token and its lifetime, when a refresh is due and the session is
         /// `alone`.
@@ -255,7 +255,10 @@ impl SessionCookie {
         for (i, value) in presented(cookie_header, name).enumerate() {
             match tokens.verify(value, now) {
                 Ok(v) => {
+                    // Every cookie of the name read (none past the first MAX_PRESENTED, where
+                    // the visitor's own may lie behind copies and junk), and no other token.
                     let alone = result != SessionCookie::Expired
+                        && all_read(cookie_header, name)
                         && !presented(cookie_header, name)
                             .skip(i + 1)
                             .any(|other| other != value && authentic(other));

@@ -101,6 +101,9 @@ test("sessionTokens: a session cookie sent twice is read but never refreshed (a 
   for (const [cookie, sub, refreshed] of [
     [`__Secure-session=${attacker}; __Secure-session=${victim}`, "mallory", false],
     [`__Secure-session=${victim}; __Secure-session=${attacker}`, "alice", false],
+    // The visitor's own past the first four read, behind junk or copies of the attacker's.
+    [`__Secure-session=a; __Secure-session=b; __Secure-session=c; __Secure-session=${attacker}; __Secure-session=${victim}`, "mallory", false],
+    [`${`__Secure-session=${attacker}; `.repeat(4)}__Secure-session=${victim}`, "mallory", false],
     [`__Secure-session=${expired}; __Secure-session=${victim}`, "alice", false],
     [`__Secure-session=junk; __Secure-session=${otherApp}; __Secure-session=${victim}`, "alice", true],
     [`__Secure-session=${victim}; __Secure-session=${victim}`, "alice", true],
@@ -400,6 +403,30 @@ test("sessionStore: a login over several id cookies keeps no data (a sibling sub
     const login = await app.request("/login", { method: "POST", headers: { cookie } });
     const me = await (await app.request("/me", { headers: { cookie: cookiesOf(login) } })).json();
     assert.deepEqual(me, { subject: "vera", ship_to: kept }, cookie);
+  }
+});
+
+test("a sessionTokens login renews the sessionStore around it without the data of a tossed id cookie; with its own alone, the data stay", async () => {
+  const store = new SessionStore({ keys: KEYS_1, cookieName: "__Secure-sid" });
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store, { variable: "cart" }));
+  app.use(mw.sessionTokens(tokens));
+  app.get("/set", (c) => {
+    c.get("cart").set("ship_to", c.req.query("to"));
+    return c.text("ok");
+  });
+  app.post("/login", (c) => {
+    mw.login(c, { sub: "vera" });
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json({ user: c.get("session")?.sub ?? null, ship_to: c.get("cart").get("ship_to") ?? null }));
+  for (const [two, kept] of [[true, null], [false, "2 Home Rd"]]) {
+    const tossed = cookiesOf(await app.request("/set?to=1%20Evil%20St"));
+    const own = cookiesOf(await app.request("/set?to=2%20Home%20Rd"));
+    const login = await app.request("/login", { method: "POST", headers: { cookie: two ? `${tossed}; ${own}` : own } });
+    const me = await (await app.request("/me", { headers: { cookie: cookiesOf(login) } })).json();
+    assert.deepEqual(me, { user: "vera", ship_to: kept }, `two: ${two}`);
   }
 });
 
