@@ -315,6 +315,40 @@ mod tests {
         assert_eq!(block_on(store.load(&key)).unwrap().unwrap().expires, 9_999);
     }
 
+    /// Across a key rotation a subject's records lie under the keyed hashes of two keys: the
+    /// latest of them stands, whichever key's it is (of two of one second, the one that spares
+    /// no session).
+    #[test]
+    fn the_latest_record_under_any_key_of_the_ring_stands() {
+        let rotated = KeyRing::new(vec![
+            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
+            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
+        ])
+        .unwrap();
+        let at = |before, except: Option<&str>| Revocation {
+            before,
+            except: except.map(str::to_owned),
+        };
+        for (new_first, old_then, latest) in [
+            (at(1_010, None), at(1_020, None), at(1_020, None)),
+            (at(1_020, None), at(1_010, None), at(1_020, None)),
+            (at(1_030, Some("c2lk")), at(1_030, None), at(1_030, None)),
+            (at(1_030, None), at(1_030, Some("c2lk")), at(1_030, None)),
+        ] {
+            let store = MemoryStore::new();
+            let old = sessions(&store);
+            let new = Sessions::new(&store, &rotated, SessionConfig::default()).unwrap();
+            block_on(new.record_revocation("alice", &new_first, 1_000, 3_600)).unwrap();
+            block_on(old.record_revocation("alice", &old_then, 1_000, 3_600)).unwrap();
+            assert_eq!(store.len(), 2, "one record under each key");
+            assert_eq!(
+                block_on(new.revocation("alice")).unwrap(),
+                Some(latest),
+                "{new_first} then {old_then}"
+            );
+        }
+    }
+
     /// A `now` in milliseconds is refused: kept, it would refuse the subject's every token until
     /// the record ends, and a later call in seconds could not move it back.
     #[test]
