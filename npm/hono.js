@@ -108,10 +108,10 @@ const MAX_PRESENTED = 4;
  * sibling subdomain can set. (Cut before the value was unquoted, `name="v", x=1` read as `v`,
  * where the library reads `"v"`.)
  */
-const cookieValues = (getCookie, request, name) => {
+const cookieValues = (getCookie, request, name, limit = MAX_PRESENTED) => {
   const values = [];
   for (const piece of (request.headers.get("cookie") ?? "").split(";")) {
-    if (values.length === MAX_PRESENTED) break;
+    if (values.length === limit) break;
     const value = piece.includes(name) ? getCookie(piece, name) : undefined;
     if (value !== undefined) values.push(trimOws(value.split(",")[0]));
   }
@@ -361,8 +361,9 @@ export function sessionTokens(tokens, options = {}) {
     };
     // Each token with its revocation: a revoked one (an older deployment's cookie, at another
     // path or domain) does not hide a valid one after it.
-    const values = cookieValues(getCookie, c.req.raw, cookieName);
-    for (const value of values) {
+    // One more than are read: whether the visitor's own may lie past them.
+    const values = cookieValues(getCookie, c.req.raw, cookieName, MAX_PRESENTED + 1);
+    for (const value of values.slice(0, MAX_PRESENTED)) {
       let verified = check(value);
       if (verified && minIssuedAt) {
         const at = await minIssuedAt(verified); // outside check: its failure is the request's
@@ -392,12 +393,14 @@ export function sessionTokens(tokens, options = {}) {
       return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
-    } else if (refresh && claims && named(c.req.raw, cookieName) <= MAX_PRESENTED && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
+    } else if (refresh && claims && values.length <= MAX_PRESENTED && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
       // Not over a Set-Cookie of this name already on the response (the handler's own, a login
       // of a second sessionTokens inside this one): a browser keeps the last, and the refresh
       // would undo a deletion or put the old user back. Nor when the request carried another
       // token of these keys (valid or expired) in a cookie of the name, or more cookies of the
-      // name than are read (the visitor's own may lie behind them): the Set-Cookie reaches
+      // name than are read (the visitor's own may lie behind them; counted as they are read, so
+      // that cookies after a comma, which a sibling can put in a value, stop nothing): the
+      // Set-Cookie reaches
       // the app's own cookie, and the one read first may be a sibling subdomain's (a longer
       // path), whose session, the attacker's own, would become the visitor's on every path and
       // for good.
@@ -640,7 +643,10 @@ const renewOthers = (list, s) => {
  * return_to), which the login would make the visitor's under the app's own cookie.
  */
 const renew = (s) => {
-  if (s.several) s.session.data = {};
+  if (s.several) {
+    s.session.data = {};
+    s.several = false; // once: what the handler sets after it is the visitor's
+  }
   const done = track(s, before(s).then(() => s.store.regenerate(s.session)));
   s.logins.push(done);
   return done;
@@ -677,6 +683,7 @@ const end = (s, options) => {
   s.changed = false;
   if (s.kind === "tokens") return undefined;
   s.overridden = new Set(s.logins);
+  s.several = false; // destroyed: the tossed data are gone
   const { session, store } = s;
   const subject = session.subject;
   // destroy makes the Session a new, empty one at once, so that a login later in this request

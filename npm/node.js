@@ -11,6 +11,11 @@ const wasm = typeof import.meta.url === "string" ? new URL("./edge_session_bg.wa
 // A bundler that put a URL of its own in place of the wasm's (webpack's and Next.js's: an object
 // of their own class, or a URL it serves), or bundled this module into CommonJS (no
 // import.meta.url), cannot be read from the disk.
+if (wasm === undefined) {
+  throw new Error(
+    "edge-session: bundled into CommonJS (no import.meta.url): bundle with format esm, or leave edge-session out of the bundle",
+  );
+}
 if (!(wasm instanceof URL) || wasm.protocol !== "file:") {
   throw new Error(
     `edge-session: a bundler replaced the URL of its wasm (${String(wasm)}), which Node cannot read: leave edge-session out of the server bundle (Next.js: serverExternalPackages: ["edge-session"] in next.config; webpack: externals)`,

@@ -104,6 +104,8 @@ test("sessionTokens: a session cookie sent twice is read but never refreshed (a 
     // The visitor's own past the first four read, behind junk or copies of the attacker's.
     [`__Secure-session=a; __Secure-session=b; __Secure-session=c; __Secure-session=${attacker}; __Secure-session=${victim}`, "mallory", false],
     [`${`__Secure-session=${attacker}; `.repeat(4)}__Secure-session=${victim}`, "mallory", false],
+    // Cookies after a comma (in a value a sibling can set) are not read, and stop nothing.
+    [`theme=a, __Secure-session=1, __Secure-session=2, __Secure-session=3, __Secure-session=4; __Secure-session=${victim}`, "alice", true],
     [`__Secure-session=${expired}; __Secure-session=${victim}`, "alice", false],
     [`__Secure-session=junk; __Secure-session=${otherApp}; __Secure-session=${victim}`, "alice", true],
     [`__Secure-session=${victim}; __Secure-session=${victim}`, "alice", true],
@@ -420,13 +422,27 @@ test("a sessionTokens login renews the sessionStore around it without the data o
     mw.login(c, { sub: "vera" });
     return c.text("ok");
   });
-  app.get("/me", (c) => c.json({ user: c.get("session")?.sub ?? null, ship_to: c.get("cart").get("ship_to") ?? null }));
+  // A store login, data set after it, then a tokens login: the data set after the first stay.
+  app.post("/both", async (c) => {
+    await mw.login(c, "vera", { variable: "cart" });
+    c.get("cart").set("after", 1);
+    mw.login(c, { sub: "vera" });
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json({ user: c.get("session")?.sub ?? null, ship_to: c.get("cart").get("ship_to") ?? null, after: c.get("cart").get("after") ?? null }));
+  {
+    const tossed = cookiesOf(await app.request("/set?to=1%20Evil%20St"));
+    const own = cookiesOf(await app.request("/set?to=2%20Home%20Rd"));
+    const both = await app.request("/both", { method: "POST", headers: { cookie: `${tossed}; ${own}` } });
+    const me = await (await app.request("/me", { headers: { cookie: cookiesOf(both) } })).json();
+    assert.deepEqual(me, { user: "vera", ship_to: null, after: 1 });
+  }
   for (const [two, kept] of [[true, null], [false, "2 Home Rd"]]) {
     const tossed = cookiesOf(await app.request("/set?to=1%20Evil%20St"));
     const own = cookiesOf(await app.request("/set?to=2%20Home%20Rd"));
     const login = await app.request("/login", { method: "POST", headers: { cookie: two ? `${tossed}; ${own}` : own } });
     const me = await (await app.request("/me", { headers: { cookie: cookiesOf(login) } })).json();
-    assert.deepEqual(me, { user: "vera", ship_to: kept }, `two: ${two}`);
+    assert.deepEqual(me, { user: "vera", ship_to: kept, after: null }, `two: ${two}`);
   }
 });
 
