@@ -222,7 +222,8 @@ pub enum SessionCookie {
         /// `alone`.
         refreshed: Option<(String, u64)>,
         /// Whether it was the only token of these keys (valid or expired) among the cookies of
-        /// its name the request carried. Only then is it written back (refreshed, bound to a
+        /// its name the request carried, all of them read (none past the first
+        /// `MAX_PRESENTED`, where the visitor's own may lie). Only then is it written back (refreshed, bound to a
         /// device): a `Set-Cookie` reaches the gateway's own cookie (host-only, `Path=/`), and
         /// another of the name sent first may be a cookie a sibling subdomain tossed (with a
         /// longer path, or nameless in a browser that sends it as `name=value`): its session,
