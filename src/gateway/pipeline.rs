@@ -1275,10 +1275,9 @@ impl Gateway {
         }
         // Dropped, the data would be lost with a 200: the origin's next request gets none (a
         // patch that changes nothing, `{}`, loses nothing).
-        let changes_data = directives.data.as_deref().is_some_and(
-            |d| !matches!(serde_json::from_str(d), Ok(serde_json::Value::Object(m)) if m.is_empty()),
-        );
-        if changes_data && self.config.store.is_none() {
+        // Read only without a store (with one, the plan reads it).
+        let lost = |d: &str| !matches!(serde_json::from_str(d), Ok(serde_json::Value::Object(m)) if m.is_empty());
+        if self.config.store.is_none() && directives.data.as_deref().is_some_and(lost) {
             return Err(Page::bad_origin_answer(
                 "x-session-data needs a store to keep session data in: set STORE to kv or durable",
             ));
