@@ -459,7 +459,7 @@ export function sessionStore(store, options = {}) {
     // only when needed, of a request that named no session.
     const named = !session.isNew;
     const withheld = () => !named && store.withheldFrom(c.req.raw);
-    const s = { kind: "store", variable, settings: [store, commit, variable], store, session, several: several(c.req.raw, store), cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
+    const s = { kind: "store", variable, settings: [store, commit, variable], store, session, request: c.req.raw, several: undefined, cleared: false, loggedIn: false, pending: [], logins: [], answered: false };
     s.view = commit ? guarded(s) : session;
     enter(c, s);
     c.set(variable, s.view);
@@ -643,9 +643,11 @@ const renewOthers = (list, s) => {
  * return_to), which the login would make the visitor's under the app's own cookie.
  */
 const renew = (s) => {
-  if (s.several) {
+  // Counted at the first renewal only (most requests log nobody in), dropped once: what the
+  // handler sets after it is the visitor's.
+  if ((s.several ??= several(s.request, s.store))) {
     s.session.data = {};
-    s.several = false; // once: what the handler sets after it is the visitor's
+    s.several = false;
   }
   const done = track(s, before(s).then(() => s.store.regenerate(s.session)));
   s.logins.push(done);
