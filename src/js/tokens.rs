@@ -142,7 +142,8 @@ extern "C" {
 }
 
 token_class! {
-    #[doc = " Signs and verifies compact session tokens (HMAC-SHA256, base64url)."]
+    #[doc = " Signs and verifies compact session tokens (HMAC-SHA256, base64url): signed, not"]
+    #[doc = " encrypted, so whoever holds a token reads its claims (`SealedTokens` encrypts them)."]
     pub struct SessionTokens(core: Core);
     #[doc = " Signs `claims`, adding `iat` and `exp`."]
     sign;
