@@ -99,6 +99,14 @@ const appendCookie = (c, value) => {
 const MAX_PRESENTED = 4;
 
 /**
+ * A refresh goes only with an answer made at most this many milliseconds after its request, as
+ * at the gateway: a long poll (socket.io waits 25 s for news) answered after a logout would
+ * otherwise put the session back in the browser, or replace the next user's login there. The
+ * visitor's next request refreshes it.
+ */
+const LATE_ANSWER_MS = 5000;
+
+/**
  * The values of the first `MAX_PRESENTED` cookies called `name` the request sent, in order: each
  * piece of the Cookie header read by the library's getCookie (one parser of Cookie headers), its
  * value (unquoted) then cut at its first `,` and trimmed of spaces and tabs, as the library
@@ -380,6 +388,7 @@ export function sessionTokens(tokens, options = {}) {
     enter(c, s);
     c.set(variable, claims);
     if (error !== undefined) c.set(errorVariable(s), error);
+    const started = Date.now();
     try {
       await next();
     } finally {
@@ -393,7 +402,7 @@ export function sessionTokens(tokens, options = {}) {
       return; // the handler threw: no login or refresh goes out
     } else if (s.changed) {
       appendCookie(c, s.setCookie);
-    } else if (refresh && claims && values.length <= MAX_PRESENTED && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
+    } else if (refresh && claims && Date.now() - started <= LATE_ANSWER_MS && values.length <= MAX_PRESENTED && values.every((v) => v === token || !authentic(tokens, v)) && !setsCookie(c.res, cookieName)) {
       // Not over a Set-Cookie of this name already on the response (the handler's own, a login
       // of a second sessionTokens inside this one): a browser keeps the last, and the refresh
       // would undo a deletion or put the old user back. Nor when the request carried another

@@ -26,6 +26,12 @@ use crate::time::UnixTime;
 /// How many times a failed request is tried again on another origin.
 pub const RETRIES: u8 = 1;
 
+/// A sliding refresh of the session cookie goes only with an answer that arrives at most this
+/// many seconds after its request: a long poll (socket.io waits 25 s for news) answered after
+/// a logout would otherwise put the session back in the browser, or replace the session of
+/// the next user who logged in there. The visitor's next request refreshes it.
+pub const LATE_ANSWER_SECONDS: u64 = 5;
+
 /// Methods the gateway answers itself with a 405, never forwarded (compared without case):
 /// `TRACE` (and Microsoft's `TRACK`) has the origin echo the request, the client's cookies and
 /// the gateway's `x-session-*` identity headers included, back to whoever sent it (cross-site
@@ -105,6 +111,9 @@ pub struct Attempt {
     nonce: Option<String>,
     affinity_cookie: Option<String>,
     session_cookie: Option<String>,
+    /// When `session_cookie` is a sliding refresh: the latest time an answer carries it (see
+    /// [`LATE_ANSWER_SECONDS`]).
+    refresh_until: Option<UnixTime>,
     /// The subject of a valid session token, when its session began and its device binding
     /// (boxed: the attempt travels by value).
     subject: Option<Box<Subject>>,
@@ -666,6 +675,14 @@ impl Gateway {
             retries_left: if req.retryable() { RETRIES } else { 0 },
             first: true,
             affinity_cookie: None,
+            refresh_until: matches!(
+                &session,
+                SessionCookie::Valid {
+                    refreshed: Some(_),
+                    ..
+                }
+            )
+            .then(|| now.saturating_add(LATE_ANSWER_SECONDS)),
             session_cookie,
             subject,
             unbound,
@@ -1290,7 +1307,8 @@ impl Gateway {
             None => None,
         };
         let mut affinity_cookie = attempt.affinity_cookie.clone();
-        let mut session_cookie = attempt.session_cookie.clone();
+        let late = attempt.refresh_until.is_some_and(|until| now > until);
+        let mut session_cookie = attempt.session_cookie.clone().filter(|_| !late);
         // A logout, or a "log out everywhere" of this very user, ends this browser's session.
         let revoked_here = directives.revoke.is_some()
             && directives.revoke.as_deref() == attempt.subject().map(|s| s.0);
@@ -1709,6 +1727,43 @@ mod tests {
             let refreshed = refreshed.unwrap_or_else(|| panic!("{later}: {cookies:?}"));
             assert_eq!(max_age(refreshed), lifetime, "{later}: {refreshed}");
         }
+    }
+
+    /// A sliding refresh goes with an answer that arrives within [`LATE_ANSWER_SECONDS`] of its
+    /// request, not with a later one: a long poll answered after a logout would put the session
+    /// back in the browser (or over the next user's login there). A removal of an expired
+    /// session cookie, and a login, go with an answer however late.
+    #[test]
+    fn a_late_answer_carries_no_refresh() {
+        let mut gw = gateway(&[("SESSION_TTL_SECONDS", "3600")]);
+        let jar = login_jar(&mut gw, "alice", NOW);
+        let session = |headers: &[(String, String)]| {
+            (set_cookies(headers).into_iter())
+                .find(|c| c.starts_with("__Host-session="))
+                .map(str::to_owned)
+        };
+        // Past half its life: due for a refresh.
+        let due = NOW + 2000;
+        let a = proxy(gw.start(&get(&h(&[("cookie", &jar)])), due, &Entropy::default()));
+        for (late, refreshed) in [
+            (0, true),
+            (LATE_ANSWER_SECONDS, true),
+            (LATE_ANSWER_SECONDS + 1, false),
+        ] {
+            let out = gw.finish(&a, &[], due + late, &Entropy::default()).unwrap();
+            let cookie = session(&out.headers);
+            assert_eq!(cookie.is_some(), refreshed, "{late} s: {cookie:?}");
+            assert!(cookie.is_none_or(|c| !c.contains("Max-Age=0")));
+        }
+        let issue = h(&[("x-session-issue", r#"{"sub":"bob"}"#)]);
+        let late = due + 60;
+        let out = gw.finish(&a, &issue, late, &Entropy::default()).unwrap();
+        assert!(session(&out.headers).is_some_and(|c| !c.contains("Max-Age=0")));
+        // Expired: removed, however late the answer.
+        let gone = NOW + 4000;
+        let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), gone, &Entropy::default()));
+        let out = gw.finish(&b, &[], gone + 60, &Entropy::default()).unwrap();
+        assert!(session(&out.headers).is_some_and(|c| c.contains("Max-Age=0")));
     }
 
     /// A session cookie sent with another token of the gateway's keys is read (the first that

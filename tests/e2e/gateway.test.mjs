@@ -935,6 +935,47 @@ test("UTF-8 in the headers the gateway writes again reaches each side as it was 
   }
 });
 
+test("a long poll answered after a logout does not put the session back: an answer over 5 s late carries no refresh", async () => {
+  // A poll (socket.io's waits up to 25 s) sent while a refresh was due, answered after the
+  // visitor logged out in another tab: its refresh would log the browser back in, or replace
+  // the session of the next user who logged in there.
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (url.pathname === "/health") return res.end("ok");
+    if (url.pathname === "/login") return res.writeHead(200, { "x-session-issue": '{"sub":"alice"}' }).end();
+    if (url.pathname === "/logout") return res.writeHead(200, { "x-session-clear": "1" }).end();
+    setTimeout(() => res.writeHead(200, { "cache-control": "no-store" }).end(req.headers["x-session-sub"] ?? ""), Number(url.searchParams.get("wait") ?? 0));
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const gateway = new Gateway([{ id: "p", url: `http://127.0.0.1:${server.address().port}` }], {
+    vars: { SESSION_TTL_SECONDS: 60, SESSION_REFRESH_AFTER: "0" },
+  });
+  try {
+    await gateway.start();
+    const host = new URL(gateway.url).host;
+    const send = (path, cookie) => rawRequest(gateway.url, requestBytes("GET", path, cookie ? [["cookie", cookie]] : [], { host }), { timeoutMs: 30_000 });
+    const session = (r) => r.setCookies.find((c) => c.startsWith("__Host-session="));
+    const login = await send("/login");
+    const cookie = session(login).split(";")[0];
+    await sleep(1100);
+    // Due at once (SESSION_REFRESH_AFTER 0): a quick answer carries the refresh...
+    const quick = await send("/poll", cookie);
+    assert.equal(quick.text, "alice");
+    assert.ok(session(quick) && !session(quick).includes("Max-Age=0"), `${quick.setCookies}`);
+    // ...a poll answered 6.5 s later, after a logout, does not.
+    const poll = send("/poll?wait=6500", cookie);
+    await sleep(500);
+    const logout = await send("/logout", cookie);
+    assert.match(session(logout), /Max-Age=0/);
+    const late = await poll;
+    assert.equal(late.text, "alice");
+    assert.equal(session(late), undefined, `${late.setCookies}`);
+  } finally {
+    await gateway.stop();
+    server.close();
+  }
+});
+
 test("HEAD, 304, 204, 206 and compressed answers keep their length and bytes beside the gateway's cookies; a refresh due rides a 304", async () => {
   // The answers a browser's cache and downloads rely on: the gateway's cookie is added (a new
   // visitor's affinity cookie, a session refresh) without a body made up, a length dropped or

@@ -204,6 +204,31 @@ test("sessionTokens: a token that expires while its handler runs is not refreshe
   }
 });
 
+test("sessionTokens: an answer made more than 5 s after its request (a long poll) carries no refresh", async () => {
+  // Answered after a logout in another tab, a refresh would put the session back in the browser.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5, leewaySeconds: 0 });
+  const realNow = Date.now;
+  const now = Math.floor(realNow() / 1000);
+  const due = tokens.sign({ sub: "a" }, { now: now - 60 });
+  for (const [waited, refreshed] of [[0, true], [5000, true], [5001, false]]) {
+    const app = new Hono();
+    app.use(mw.sessionTokens(tokens));
+    const at = realNow();
+    app.get("/poll", (c) => {
+      Date.now = () => at + waited;
+      return c.json({ sub: c.get("session")?.sub ?? null });
+    });
+    Date.now = () => at;
+    try {
+      const res = await app.request("/poll", { headers: { cookie: `__Host-session=${due}` } });
+      assert.deepEqual(await res.json(), { sub: "a" });
+      assert.equal(res.headers.getSetCookie().length, refreshed ? 1 : 0, `${waited} ms`);
+    } finally {
+      Date.now = realNow;
+    }
+  }
+});
+
 test("sessionTokens: a refreshed token too big for a cookie is not sent, and the handler's answer stands", async () => {
   // A refresh adds auth_time: a token that just fitted in a cookie (4096 bytes with its name)
   // may not fit any more. setCookie refuses it (a browser would drop it); the old one stays.

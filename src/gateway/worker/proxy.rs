@@ -373,12 +373,11 @@ async fn finish(
     send_back(p, attempt, &response, status, &origin, headers)
 }
 
-/// [`finish`] without a store: nothing to wait for. The request's time serves: without a store
-/// no answer revokes (an `x-session-revoke` is refused), so no clock is read again.
+/// [`finish`] without a store: nothing to wait for.
 fn finish_now(p: &Proxied, attempt: &Attempt, response: &web_sys::Response) -> Answer {
     let origin = http::header_pairs(&response.headers());
     let status = response.status();
-    match answer(p, attempt, status, &origin, response, p.now) {
+    match answer(p, attempt, status, &origin, response, super::now()) {
         Ok((headers, _)) => send_back(p, attempt, response, status, &origin, headers),
         Err(refused) => page(&refused.0),
     }
