@@ -1,8 +1,8 @@
 //! Origin health, from two sources.
 //!
 //! - **Passive**, per worker instance: `HEALTH_FAILURES` connection failures in a row (no
-//!   answer in between; no answer within `ORIGIN_TIMEOUT_MS`, when set, is one too) mark the
-//!   origin down for `HEALTH_DOWN_SECONDS`. Any answer, whatever
+//!   answer in between; no answer within `ORIGIN_TIMEOUT_MS`, when set, is one too, but never
+//!   against the last origin up) mark the origin down for `HEALTH_DOWN_SECONDS`. Any answer, whatever
 //!   its status, is the origin talking: a client that finds a path answering 503 (nginx's rate
 //!   limit does) cannot take the origin out for others. Only a request's first try counts, and
 //!   only without a body (see [`Gateway::retry`](super::Gateway::retry)).
@@ -263,6 +263,15 @@ impl HealthBook {
         let marks = count >= self.failures_to_mark;
         *streak = (if marks { 0 } else { count }, now);
         marks && self.mark_down(id, now)
+    }
+
+    /// No answer came within `ORIGIN_TIMEOUT_MS`: counted as [`HealthBook::failed`], but never
+    /// against the last origin this instance's requests still reach (passively up). A slow
+    /// answer may be the client's doing (a long poll waiting for news, an expensive path), and
+    /// marking every origin down would turn the whole site into 503s until the marks end.
+    pub fn timed_out(&mut self, id: &str, now: UnixTime) -> bool {
+        let others_up = (self.ids.iter()).any(|other| other != id && self.passive_up(other, now));
+        others_up && self.failed(id, now)
     }
 
     /// The origin answered (any status): its failure streak ends.

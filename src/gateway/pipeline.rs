@@ -979,6 +979,17 @@ impl Gateway {
         if attempt.first && !req.has_body {
             self.health.failed(&attempt.origin, now);
         }
+        self.try_again(req, attempt, now, entropy)
+    }
+
+    /// The other try of [`Gateway::retry`], or the page that ends the request.
+    fn try_again(
+        &mut self,
+        req: &Request<'_>,
+        attempt: &Attempt,
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> Retry {
         if !req.retryable() {
             return Retry::Respond(Page::origin_lost());
         }
@@ -1001,8 +1012,9 @@ impl Gateway {
     /// is the origin giving no answer, as a connection failure is (the same passive mark, the
     /// same other try), but with no try left the answer is the 504 of
     /// [`Page::origin_timeout`] rather than a 503. Unlike a connection failure, a slow answer is
-    /// something a client may cause (an expensive path): docs/gateway.md tells the operator to
-    /// set the timeout above the slowest one.
+    /// something a client may cause (an expensive path, a long poll): its mark never takes out
+    /// the last origin up ([`HealthBook::timed_out`]), and docs/gateway.md tells the operator to
+    /// set the timeout above the slowest answer.
     pub fn retry_timed_out(
         &mut self,
         req: &Request<'_>,
@@ -1010,7 +1022,10 @@ impl Gateway {
         now: UnixTime,
         entropy: &Entropy,
     ) -> Retry {
-        match self.retry(req, attempt, now, entropy) {
+        if attempt.first && !req.has_body {
+            self.health.timed_out(&attempt.origin, now);
+        }
+        match self.try_again(req, attempt, now, entropy) {
             Retry::Respond(_) => Retry::Respond(Page::origin_timeout()),
             next => next,
         }
@@ -4073,6 +4088,33 @@ mod tests {
                 "{vars:?}"
             );
         }
+    }
+
+    /// Timeouts never mark down the last origin up: long polls that wait longer than
+    /// `ORIGIN_TIMEOUT_MS` (or a client's slow GETs) would otherwise take out every origin, and
+    /// the whole site would answer 503. Connection failures still do.
+    #[test]
+    fn timeouts_never_mark_the_last_origin_up() {
+        let mut gw = gateway(&[("HEALTH_FAILURES", "1")]);
+        let req = get(&[]);
+        let up = |gw: &Gateway| {
+            ["a", "b", "c"]
+                .into_iter()
+                .filter(|o| gw.health().is_up(o, NOW))
+                .collect::<Vec<_>>()
+        };
+        for _ in 0..10 {
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            let _ = gw.retry_timed_out(&req, &a, NOW, &Entropy::default());
+        }
+        assert_eq!(up(&gw).len(), 1, "{:?}", up(&gw));
+        let last = proxy(gw.start(&req, NOW, &Entropy::default()));
+        assert_eq!(vec![last.origin.as_str()], up(&gw));
+        let _ = gw.retry(&req, &last, NOW, &Entropy::default());
+        assert!(
+            up(&gw).is_empty(),
+            "a connection failure marks the last one"
+        );
     }
 
     #[test]
