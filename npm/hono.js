@@ -104,7 +104,7 @@ const MAX_PRESENTED = 4;
  * otherwise put the session back in the browser, or replace the next user's login there. The
  * visitor's next request refreshes it.
  */
-const LATE_ANSWER_MS = 5000;
+const LATE_ANSWER_MS = 2000;
 
 /**
  * The values of the first `MAX_PRESENTED` cookies called `name` the request sent, in order: each

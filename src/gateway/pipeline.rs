@@ -30,7 +30,7 @@ pub const RETRIES: u8 = 1;
 /// many seconds after its request: a long poll (socket.io waits 25 s for news) answered after
 /// a logout would otherwise put the session back in the browser, or replace the session of
 /// the next user who logged in there. The visitor's next request refreshes it.
-pub const LATE_ANSWER_SECONDS: u64 = 5;
+pub const LATE_ANSWER_SECONDS: u64 = 2;
 
 /// Methods the gateway answers itself with a 405, never forwarded (compared without case):
 /// `TRACE` (and Microsoft's `TRACK`) has the origin echo the request, the client's cookies and
