@@ -906,9 +906,18 @@ impl Gateway {
             return Step::Respond(Page::internal());
         };
         // In the hashing modes, a keyed visitor sent away from its first choice (down,
-        // draining, or avoided by this retry) is reassigned too.
+        // draining, or avoided by this retry) is reassigned too. So is, in cookie mode, a
+        // logged-in visitor without an affinity cookie: browsers drop it when it has been idle
+        // `AFFINITY_IDLE_SECONDS` (its `Max-Age`), often before the session ends, and the
+        // visitor's origin, with any state it kept in memory, is then not known.
+        let affinity = &self.config.built.affinity;
+        let lost = attempt.subject.is_some()
+            && affinity.mode() == Mode::Cookie
+            && route_request
+                .cookie
+                .is_none_or(|c| crate::cookie::get(c, affinity.cookie_name()).is_none());
         attempt.headers.retain(|(n, _)| n != "x-session-reassigned");
-        if route.reassigned {
+        if route.reassigned || lost {
             attempt
                 .headers
                 .push(("x-session-reassigned".into(), "1".into()));
@@ -1742,6 +1751,34 @@ mod tests {
             let refreshed = refreshed.unwrap_or_else(|| panic!("{later}: {cookies:?}"));
             assert_eq!(max_age(refreshed), lifetime, "{later}: {refreshed}");
         }
+    }
+
+    /// In cookie mode a logged-in visitor without its affinity cookie (browsers drop it after
+    /// `AFFINITY_IDLE_SECONDS`, often before the session ends) is placed again, and its origin
+    /// is told so (`x-session-reassigned`): its state in an origin's memory may be elsewhere. A
+    /// new visitor, and a logged-in one with its cookie, are not reassigned.
+    #[test]
+    fn a_logged_in_visitor_without_its_affinity_cookie_is_reassigned() {
+        let mut gw = gateway(&[]);
+        let jar = login_jar(&mut gw, "alice", NOW);
+        let session_only = (jar.split("; "))
+            .filter(|p| p.starts_with("__Host-session="))
+            .collect::<String>();
+        let reassigned = |gw: &mut Gateway, cookie: &str| {
+            let headers = h(&[("cookie", cookie)]);
+            let a = proxy(gw.start(
+                &get(if cookie.is_empty() { &[] } else { &headers }),
+                NOW + 60,
+                &Entropy::default(),
+            ));
+            a.headers
+                .contains(&("x-session-reassigned".into(), "1".into()))
+        };
+        assert!(reassigned(&mut gw, &session_only));
+        assert!(reassigned(&mut gw, &format!("theme=dark; {session_only}")));
+        assert!(!reassigned(&mut gw, &jar));
+        assert!(!reassigned(&mut gw, ""));
+        assert!(!reassigned(&mut gw, "theme=dark"));
     }
 
     /// A sliding refresh goes with an answer that arrives within [`LATE_ANSWER_SECONDS`] of its
