@@ -18,6 +18,8 @@ impl Page {
             headers: vec![
                 ("content-type".into(), "text/plain; charset=utf-8".into()),
                 ("cache-control".into(), "no-store".into()),
+                // Read as the text it is, never sniffed as a page of another type.
+                ("x-content-type-options".into(), "nosniff".into()),
             ],
             body,
         }
@@ -259,6 +261,16 @@ mod tests {
             .headers
             .contains(&("cache-control".into(), "no-store".into())));
         assert!(!p.headers.iter().any(|(n, _)| n == "retry-after"));
+        for p in [
+            Page::all_down(30),
+            Page::bad_origin_answer("why"),
+            Page::internal(),
+            Page::not_found(),
+            Page::json(400, &serde_json::json!({})),
+        ] {
+            let nosniff = ("x-content-type-options".into(), "nosniff".into());
+            assert!(p.headers.contains(&nosniff), "{}", p.body);
+        }
         assert_eq!(
             Page::json(200, &serde_json::json!({"a": 1})).headers[0].1,
             "application/json"
