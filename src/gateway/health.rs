@@ -2,9 +2,9 @@
 //!
 //! - **Passive**, per worker instance: `HEALTH_FAILURES` connection failures in a row (no
 //!   answer in between; no answer within `ORIGIN_TIMEOUT_MS`, when set, is one too, but never
-//!   against the last origin up) mark the origin down for `HEALTH_DOWN_SECONDS`. Any answer, whatever
-//!   its status, is the origin talking: a client that finds a path answering 503 (nginx's rate
-//!   limit does) cannot take the origin out for others. Only a request's first try counts, and
+//!   against the last origin up) mark the origin down for `HEALTH_DOWN_SECONDS`. Any answer,
+//!   whatever its status, is the origin talking: a client that finds a path answering 503
+//!   (nginx's rate limit does) cannot take the origin out for others. Only a request's first try counts, and
 //!   only without a body (see [`Gateway::retry`](super::Gateway::retry)).
 //! - **Shared**: the cron trigger probes every origin's health path and writes a [`Snapshot`]
 //!   to KV under [`KV_KEY`]; every instance, at every location, reads it (at most every
