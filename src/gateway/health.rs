@@ -266,11 +266,15 @@ impl HealthBook {
     }
 
     /// No answer came within `ORIGIN_TIMEOUT_MS`: counted as [`HealthBook::failed`], but never
-    /// against the last origin this instance's requests still reach (passively up). A slow
-    /// answer may be the client's doing (a long poll waiting for news, an expensive path), and
-    /// marking every origin down would turn the whole site into 503s until the marks end.
+    /// against the last origin up ([`HealthBook::is_up_at`]: by both sources, an origin the
+    /// shared snapshot marks down is not up). A slow answer may be the client's doing (a long
+    /// poll waiting for news, an expensive path), and marking every origin down would turn the
+    /// whole site into 503s until the marks end.
     pub fn timed_out(&mut self, id: &str, now: UnixTime) -> bool {
-        let others_up = (self.ids.iter()).any(|other| other != id && self.passive_up(other, now));
+        let Some(at) = self.index(id) else {
+            return false;
+        };
+        let others_up = (0..self.ids.len()).any(|i| i != at && self.is_up_at(i, now));
         others_up && self.failed(id, now)
     }
 

@@ -4152,6 +4152,16 @@ mod tests {
             up(&gw).is_empty(),
             "a connection failure marks the last one"
         );
+        // The last origin up by both sources: the others down by the shared snapshot (never
+        // tried, so never marked here) leave the one that serves unmarked.
+        let mut gw = gateway(&[("HEALTH_FAILURES", "1")]);
+        probed(&mut gw, &["b", "c"]);
+        for _ in 0..3 {
+            let a = proxy(gw.start(&req, NOW, &Entropy::default()));
+            assert_eq!(a.origin, "a");
+            let _ = gw.retry_timed_out(&req, &a, NOW, &Entropy::default());
+        }
+        assert_eq!(up(&gw), ["a"]);
     }
 
     #[test]
