@@ -341,6 +341,8 @@ export function sessionTokens(tokens, options = {}) {
   const settings = [tokens, cookieName, minIssuedAt, refresh, variable, ...Object.values(cookie)];
   let attributesChecked = false;
   return async (c, next) => {
+    // From the request's arrival, as at the gateway: a slow minIssuedAt lookup counts too.
+    const started = Date.now();
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());
     // Attributes the cookie's name forbids (a __Host- name with a path, a domain or without
     // Secure) are refused (invalid_config) here, at every request until fixed, and not only at a
@@ -388,7 +390,6 @@ export function sessionTokens(tokens, options = {}) {
     enter(c, s);
     c.set(variable, claims);
     if (error !== undefined) c.set(errorVariable(s), error);
-    const started = Date.now();
     try {
       await next();
     } finally {

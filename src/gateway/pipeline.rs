@@ -26,10 +26,13 @@ use crate::time::UnixTime;
 /// How many times a failed request is tried again on another origin.
 pub const RETRIES: u8 = 1;
 
-/// A sliding refresh of the session cookie goes only with an answer that arrives at most this
-/// many seconds after its request: a long poll (socket.io waits 25 s for news) answered after
-/// a logout would otherwise put the session back in the browser, or replace the session of
-/// the next user who logged in there. The visitor's next request refreshes it.
+/// A change of the session cookie decided at the request (a sliding refresh; the removal of an
+/// expired, invalid or revoked one) goes only with an answer that arrives at most this many
+/// seconds after it, counted in whole seconds (so 2 to 3 s): a long poll (socket.io waits 25 s
+/// for news) answered after a logout would otherwise put the session back in the browser (or
+/// over the next user's login there), and one answered after a new login would log it out. The
+/// visitor's next request makes the change. What the answer itself asks (a login, a logout)
+/// goes however late.
 pub const LATE_ANSWER_SECONDS: u64 = 2;
 
 /// Methods the gateway answers itself with a 405, never forwarded (compared without case):
@@ -111,9 +114,8 @@ pub struct Attempt {
     nonce: Option<String>,
     affinity_cookie: Option<String>,
     session_cookie: Option<String>,
-    /// When `session_cookie` is a sliding refresh: the latest time an answer carries it (see
-    /// [`LATE_ANSWER_SECONDS`]).
-    refresh_until: Option<UnixTime>,
+    /// The latest time an answer carries `session_cookie` (see [`LATE_ANSWER_SECONDS`]).
+    answer_by: UnixTime,
     /// The subject of a valid session token, when its session began and its device binding
     /// (boxed: the attempt travels by value).
     subject: Option<Box<Subject>>,
@@ -675,14 +677,7 @@ impl Gateway {
             retries_left: if req.retryable() { RETRIES } else { 0 },
             first: true,
             affinity_cookie: None,
-            refresh_until: matches!(
-                &session,
-                SessionCookie::Valid {
-                    refreshed: Some(_),
-                    ..
-                }
-            )
-            .then(|| now.saturating_add(LATE_ANSWER_SECONDS)),
+            answer_by: now.saturating_add(LATE_ANSWER_SECONDS),
             session_cookie,
             subject,
             unbound,
@@ -1331,8 +1326,8 @@ impl Gateway {
             None => None,
         };
         let mut affinity_cookie = attempt.affinity_cookie.clone();
-        let late = attempt.refresh_until.is_some_and(|until| now > until);
-        let mut session_cookie = attempt.session_cookie.clone().filter(|_| !late);
+        let mut session_cookie =
+            (attempt.session_cookie.clone()).filter(|_| now <= attempt.answer_by);
         // A logout, or a "log out everywhere" of this very user, ends this browser's session.
         let revoked_here = directives.revoke.is_some()
             && directives.revoke.as_deref() == attempt.subject().map(|s| s.0);
@@ -1783,8 +1778,9 @@ mod tests {
 
     /// A sliding refresh goes with an answer that arrives within [`LATE_ANSWER_SECONDS`] of its
     /// request, not with a later one: a long poll answered after a logout would put the session
-    /// back in the browser (or over the next user's login there). A removal of an expired
-    /// session cookie, and a login, go with an answer however late.
+    /// back in the browser (or over the next user's login there). So does the removal of an
+    /// expired session cookie (a late one would log out a login made meanwhile). A login, and a
+    /// logout, go with an answer however late.
     #[test]
     fn a_late_answer_carries_no_refresh() {
         let mut gw = gateway(&[("SESSION_TTL_SECONDS", "3600")]);
@@ -1811,11 +1807,16 @@ mod tests {
         let late = due + 60;
         let out = gw.finish(&a, &issue, late, &Entropy::default()).unwrap();
         assert!(session(&out.headers).is_some_and(|c| !c.contains("Max-Age=0")));
-        // Expired: removed, however late the answer.
+        let logout = h(&[("x-session-clear", "1")]);
+        let out = gw.finish(&a, &logout, late, &Entropy::default()).unwrap();
+        assert!(session(&out.headers).is_some_and(|c| c.contains("Max-Age=0")));
+        // Expired: removed by an answer in time, not by a late one.
         let gone = NOW + 4000;
         let b = proxy(gw.start(&get(&h(&[("cookie", &jar)])), gone, &Entropy::default()));
-        let out = gw.finish(&b, &[], gone + 60, &Entropy::default()).unwrap();
+        let out = gw.finish(&b, &[], gone + 2, &Entropy::default()).unwrap();
         assert!(session(&out.headers).is_some_and(|c| c.contains("Max-Age=0")));
+        let out = gw.finish(&b, &[], gone + 3, &Entropy::default()).unwrap();
+        assert_eq!(session(&out.headers), None);
     }
 
     /// A session cookie sent with another token of the gateway's keys is read (the first that
@@ -2257,6 +2258,11 @@ mod tests {
             set_cookies(&out),
             [gw.config().session_cookie.removal().unwrap().as_str()]
         );
+        // Not by an answer past the late-answer time (`logged_in` began it at NOW + 5): a login
+        // made meanwhile in another tab would be logged out.
+        let late = NOW + 5 + LATE_ANSWER_SECONDS + 1;
+        let out = gw.finish(&b, &[], late, &Entropy::default()).unwrap();
+        assert!(set_cookies(&out.headers).is_empty());
     }
 
     /// A shared cache between the gateway and the origin keys by URL: a request carrying a

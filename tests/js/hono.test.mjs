@@ -210,12 +210,17 @@ test("sessionTokens: an answer made more than 2 s after its request (a long poll
   const realNow = Date.now;
   const now = Math.floor(realNow() / 1000);
   const due = tokens.sign({ sub: "a" }, { now: now - 60 });
-  for (const [waited, refreshed] of [[0, true], [2000, true], [2001, false]]) {
+  // The time counts from the request's arrival: a slow minIssuedAt lookup is part of it.
+  for (const [waited, refreshed, lookup] of [[0, true], [2000, true], [2001, false], [0, false, 2001]]) {
     const app = new Hono();
-    app.use(mw.sessionTokens(tokens));
+    const minIssuedAt = async () => {
+      if (lookup) Date.now = () => at + lookup;
+      return undefined;
+    };
+    app.use(mw.sessionTokens(tokens, { minIssuedAt }));
     const at = realNow();
     app.get("/poll", (c) => {
-      Date.now = () => at + waited;
+      if (waited) Date.now = () => at + waited;
       return c.json({ sub: c.get("session")?.sub ?? null });
     });
     Date.now = () => at;
