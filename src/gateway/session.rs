@@ -472,9 +472,18 @@ pub fn sign_issued(
     let mut claims = claims.clone();
     claims.insert("sid".into(), Value::String(b64_encode(sid)));
     claims.remove("auth_time");
-    tokens
-        .sign(&claims, now)
-        .map_err(|e| IssueError(format!("x-session-issue could not be signed: {e}")))
+    tokens.sign(&claims, now).map_err(unsigned)
+}
+
+/// Why a login's claims could not be signed, quoting no size of them (the reason reaches the
+/// visitor's 502 page and the log).
+fn unsigned(e: Error) -> IssueError {
+    IssueError(match e {
+        Error::TooLarge { max, .. } => {
+            format!("x-session-issue could not be signed: the token would be over {max} bytes")
+        }
+        e => format!("x-session-issue could not be signed: {e}"),
+    })
 }
 
 /// [`sign_issued`] for a re-issue of a device-bound session (DBSC): the claims of an origin's
@@ -497,9 +506,7 @@ pub fn sign_rebound(
     bind(&mut claims, jkt, issued_at);
     let end = issued_at.saturating_add(config.max_lifetime());
     let ttl = config.ttl_seconds.min(end.saturating_sub(now)).max(1);
-    let token = tokens
-        .sign_for(&claims, now, Some(ttl))
-        .map_err(|e| IssueError(format!("x-session-issue could not be signed: {e}")))?;
+    let token = tokens.sign_for(&claims, now, Some(ttl)).map_err(unsigned)?;
     Ok((token, ttl))
 }
 
