@@ -2097,7 +2097,9 @@ mod tests {
                         assert_eq!(page.status, 502, "{format}");
                         // The page (and the log) names the limits, not the claims' size.
                         let numbers = (page.body.split(|c: char| !c.is_ascii_digit()))
-                            .filter(|n| !n.is_empty() && !["502", "4096", "128", "3072"].contains(n))
+                            .filter(|n| {
+                                !n.is_empty() && !["502", "4096", "128", "3072"].contains(n)
+                            })
                             .collect::<Vec<_>>();
                         assert!(numbers.is_empty(), "{}", page.body);
                         refused += 1;
