@@ -266,7 +266,7 @@ impl HealthBook {
     }
 
     /// No answer came within `ORIGIN_TIMEOUT_MS`: counted as [`HealthBook::failed`], but never
-    /// against the last origin up ([`HealthBook::is_up_at`]: by both sources, an origin the
+    /// against the last origin up ([`HealthBook::is_up`]: by both sources, an origin the
     /// shared snapshot marks down is not up). A slow answer may be the client's doing (a long
     /// poll waiting for news, an expensive path), and marking every origin down would turn the
     /// whole site into 503s until the marks end.
