@@ -341,7 +341,8 @@ export function sessionTokens(tokens, options = {}) {
   const settings = [tokens, cookieName, minIssuedAt, refresh, variable, ...Object.values(cookie)];
   let attributesChecked = false;
   return async (c, next) => {
-    // From the request's arrival, as at the gateway: a slow minIssuedAt lookup counts too.
+    // From when this middleware runs (mounted first, the request's arrival, as at the gateway):
+    // a slow minIssuedAt lookup counts too.
     const started = Date.now();
     const { getCookie, clearCookie } = cookies ?? (await loadCookies());
     // Attributes the cookie's name forbids (a __Host- name with a path, a domain or without

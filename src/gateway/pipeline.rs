@@ -155,6 +155,12 @@ impl Attempt {
             .map(|s| (s.sub.as_str(), s.issued_at))
     }
 
+    /// The latest time an answer carries what the gateway decided at the request for the
+    /// client's cookies (see [`LATE_ANSWER_SECONDS`]).
+    pub fn answer_by(&self) -> UnixTime {
+        self.answer_by
+    }
+
     /// DBSC: whether the request's valid session is bound to a device key and came without its
     /// fresh bound cookie (`x-session-status: unbound`): it carries no identity, and the stored
     /// session of its user is held aside, unchanged (see [`store::Loaded::bind_request`]).
@@ -1792,6 +1798,7 @@ mod tests {
         // Past half its life: due for a refresh.
         let due = NOW + 2000;
         let a = proxy(gw.start(&get(&h(&[("cookie", &jar)])), due, &Entropy::default()));
+        assert_eq!(a.answer_by(), due + LATE_ANSWER_SECONDS);
         for (late, refreshed) in [
             (0, true),
             (LATE_ANSWER_SECONDS, true),

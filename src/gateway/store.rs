@@ -98,6 +98,10 @@ pub struct Loaded {
     /// ([`Attempt::withheld`]): [`finish`] gives out no new session but a login's (see
     /// [`Loaded::bind_request`]).
     pub withheld: bool,
+    /// The latest time an answer carries the removal of a presented id that names nothing,
+    /// decided at the request ([`LATE_ANSWER_SECONDS`](super::pipeline::LATE_ANSWER_SECONDS) after it, once [`Loaded::bind_request`]
+    /// knows): a late one (a long poll) would end the id a login gave meanwhile.
+    pub answer_by: UnixTime,
 }
 
 impl Loaded {
@@ -168,6 +172,7 @@ impl Loaded {
             return self;
         }
         self.withheld = attempt.withheld() && self.presented.is_none();
+        self.answer_by = attempt.answer_by();
         self.bind(sessions, attempt.subject().map(|(s, _)| s), now)
     }
 }
@@ -212,6 +217,7 @@ pub async fn load<S: Backend>(
         subject: None,
         held: false,
         withheld: false,
+        answer_by: UnixTime::MAX,
     }
 }
 
@@ -621,15 +627,16 @@ pub async fn finish<S: Backend>(
                     }
                 }
             }
-            Err(Err(e)) => {
-                out.warning = Some(format!("login: the session id could not be renewed: {e}"));
-                unrenewed(&mut out);
-                return out;
-            }
-            Err(Ok(Error::TooLarge { max, .. })) => {
+            // At a login's new id (`regenerate`) as at a write, the limit only is named.
+            Err(Ok(Error::TooLarge { max, .. }) | Err(Error::TooLarge { max, .. })) => {
                 out.refused = Some(format!(
                     "the session data and its subject go over the limit of {max} bytes (STORE_MAX_DATA_BYTES)"
                 ));
+                return out;
+            }
+            Err(Err(e)) => {
+                out.warning = Some(format!("login: the session id could not be renewed: {e}"));
+                unrenewed(&mut out);
                 return out;
             }
             // Workers KV's one write per second per key: written again after the answer.
@@ -652,12 +659,14 @@ pub async fn finish<S: Backend>(
         // own, which the removal would reach, may be that one, and live; nor one of a key this
         // version does not know (the new version's, while a key rotation spreads); nor one a
         // login renewed a moment ago (this request sent before its answer, which the client
-        // may have by now: the removal would end the new id).
+        // may have by now: the removal would end the new id), nor by a late answer (the same:
+        // a long poll answered after a login).
         None if loaded.presented.is_some()
             && session.is_new()
             && !loaded.several
             && !loaded.unknown_key
-            && !loaded.renewed =>
+            && !loaded.renewed
+            && now <= loaded.answer_by =>
         {
             clear()
         }
@@ -954,6 +963,16 @@ pub(super) mod tests {
         assert_eq!(visit(&format!("__Host-sid={own}; __Host-sid=junk")), None);
         // Alone, an id that names nothing is cleared.
         assert!(visit("a=1; __Host-sid=junk").unwrap().contains("Max-Age=0"));
+        // But not by an answer past the request's `answer_by` (a long poll answered after a
+        // login, whose new id the removal would end).
+        let late = |answer_by: UnixTime| {
+            let mut loaded = block_on(load(&s, Some("__Host-sid=junk"), "__Host-sid", NOW + 1));
+            loaded.answer_by = answer_by;
+            let plan = Plan::from_directives(&none, 4096).unwrap();
+            block_on(finish(&s, &settings(), loaded, &plan, NOW + 4)).set_cookie
+        };
+        assert!(late(NOW + 4).is_some_and(|c| c.contains("Max-Age=0")));
+        assert_eq!(late(NOW + 3), None);
         // So is the own one at a logout, whatever else is presented.
         let logout = Plan::from_directives(&directives(None, None, true), 4096).unwrap();
         let loaded = block_on(load(
@@ -1491,6 +1510,28 @@ pub(super) mod tests {
         assert!(out.refused.unwrap().contains("over the limit"));
         assert_eq!((out.set_cookie, store.len()), (None, 0));
         assert_eq!(Outcome::default().refused_page(), None);
+    }
+
+    /// A login whose subject takes the stored data over the limit at its new id (`regenerate`)
+    /// is refused as a write over it is, naming the limit, not the size (the reason reaches the
+    /// visitor's 502 page and the log): it was served, logged as a store failure with the size.
+    #[test]
+    fn a_login_over_the_data_limit_is_refused_naming_the_limit() {
+        let store = MemoryStore::new();
+        let config = SessionConfig {
+            max_data_bytes: 100,
+            ..SessionConfig::default()
+        };
+        let s = Sessions::new(&store, &ring(&[("k1", 5)]), config).unwrap();
+        let fill = format!(r#"{{"x":"{}"}}"#, "a".repeat(87));
+        let sub = "a-rather-long-subject-of-thirty-seven";
+        let issue = format!(r#"{{"sub":"{sub}"}}"#);
+        let (_, out, _) = request(&s, None, &directives(Some(&fill), Some(&issue), false), NOW);
+        let why = out.refused.clone().unwrap_or_else(|| panic!("{out:?}"));
+        assert!(why.contains("over the limit of 100 bytes"), "{why}");
+        let digits: String = why.chars().filter(char::is_ascii_digit).collect();
+        assert_eq!(digits, "100", "{why}");
+        assert_eq!(out.warning, None);
     }
 
     #[test]
