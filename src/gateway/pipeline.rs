@@ -1032,10 +1032,7 @@ impl Gateway {
         now: UnixTime,
         entropy: &Entropy,
     ) -> Retry {
-        if attempt.first && !req.has_body {
-            self.health.timed_out(&attempt.origin, now);
-        }
-        match self.try_again(req, attempt, now, entropy) {
+        match self.try_again(req, attempt, now, entropy, HealthBook::timed_out) {
             Retry::Respond(_) => Retry::Respond(Page::origin_timeout()),
             next => next,
         }
