@@ -912,7 +912,10 @@ impl Gateway {
         // `AFFINITY_IDLE_SECONDS` (its `Max-Age`), often before the session ends, and the
         // visitor's origin, with any state it kept in memory, is then not known.
         let affinity = &self.config.built.affinity;
+        // (A visitor without the cookie is always issued one: the Cookie header is read only
+        // then, not on every logged-in request.)
         let lost = attempt.subject.is_some()
+            && route.set_cookie.is_some()
             && affinity.mode() == Mode::Cookie
             && route_request
                 .cookie
@@ -986,20 +989,23 @@ impl Gateway {
         now: UnixTime,
         entropy: &Entropy,
     ) -> Retry {
-        if attempt.first && !req.has_body {
-            self.health.failed(&attempt.origin, now);
-        }
-        self.try_again(req, attempt, now, entropy)
+        self.try_again(req, attempt, now, entropy, HealthBook::failed)
     }
 
-    /// The other try of [`Gateway::retry`], or the page that ends the request.
+    /// The other try after `attempt` got no answer, its failure counted against its origin by
+    /// `count` (a first try without a body only: see [`Gateway::retry`]), or the page that ends
+    /// the request.
     fn try_again(
         &mut self,
         req: &Request<'_>,
         attempt: &Attempt,
         now: UnixTime,
         entropy: &Entropy,
+        count: fn(&mut HealthBook, &str, UnixTime) -> bool,
     ) -> Retry {
+        if attempt.first && !req.has_body {
+            count(&mut self.health, &attempt.origin, now);
+        }
         if !req.retryable() {
             return Retry::Respond(Page::origin_lost());
         }
