@@ -174,6 +174,15 @@ impl Page {
         )
     }
 
+    /// 400: a header name that is not a token ([`super::headers::is_token`]): a byte above
+    /// 0x7F, which the runtime cannot remove, or a separator.
+    pub fn bad_header_name() -> Self {
+        Page::text(
+            400,
+            "400 Bad Request: a header name holds a character HTTP does not allow in one.\n".into(),
+        )
+    }
+
     /// 400: a path holding a `.` or `..` segment in a form an origin's server may resolve (see
     /// [`super::headers::has_dot_segment`]).
     pub fn dot_segment() -> Self {

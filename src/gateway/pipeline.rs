@@ -509,6 +509,9 @@ impl Gateway {
 
     /// Decides what to do with a client request.
     pub fn start(&mut self, req: &Request<'_>, now: UnixTime, entropy: &Entropy) -> Step {
+        if !req.headers.iter().all(|(n, _)| headers::is_token(n)) {
+            return Step::Respond(Page::bad_header_name());
+        }
         if NOT_FORWARDED
             .iter()
             .any(|m| m.eq_ignore_ascii_case(req.method))
@@ -1166,6 +1169,11 @@ impl Gateway {
         now: UnixTime,
         entropy: &Entropy,
     ) -> Result<Answer, Page> {
+        if !origin_headers.iter().all(|(n, _)| headers::is_token(n)) {
+            return Err(Page::bad_origin_answer(
+                "a header name holds a character HTTP does not allow in one (a byte above 0x7F, which the runtime cannot remove, or a separator)",
+            ));
+        }
         let (mut out, mut directives) = headers::from_origin(
             origin_headers,
             self.config.dbsc.is_some(),
@@ -3967,6 +3975,38 @@ mod tests {
         }
     }
 
+    /// A header name with a byte above 0x7F reaches the wasm with U+FFFD for it, and the
+    /// runtime can neither find nor remove it by that name: a client's `x-se\u{df}ion-sub`
+    /// (Latin-1 `ß`) went on to the origin, where a server that upper-cases names (gunicorn up
+    /// to 21) read it as `X-SESSION-SUB`, and an origin's `x\u{a7}session-issue` on to the
+    /// client. Such a request is a 400, never sent on, and such an answer a 502 (whose logout
+    /// and revocation still count: `a_refused_answer_still_ends_its_sessions`).
+    #[test]
+    fn a_header_name_that_is_not_a_token_is_refused_both_ways() {
+        let mut gw = gateway(&[]);
+        let e = Entropy::default();
+        for name in [
+            "x-se\u{fffd}ion-sub",
+            "x\u{fffd}session-sub",
+            "x session-sub",
+            "a\u{e9}",
+        ] {
+            let headers = h(&[("accept", "*/*"), (name, "root")]);
+            match gw.start(&get(&headers), NOW, &e) {
+                Step::Respond(page) => assert_eq!(page.status, 400, "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let a = proxy(gw.start(&get(&h(&[("x-custom_1", "kept")])), NOW, &e));
+        assert_eq!(headers::get(&a.headers, "x-custom_1"), Some("kept"));
+        for name in ["x\u{fffd}session-issue", "x-se\u{fffd}ion-issue", "x y"] {
+            let answer = h(&[("content-type", "text/html"), (name, r#"{"sub":"root"}"#)]);
+            let page = gw.finish(&a, &answer, NOW, &e).unwrap_err();
+            assert_eq!(page.status, 502, "{name}");
+        }
+        assert!(gw.finish(&a, &h(&[("x-custom_1", "1")]), NOW, &e).is_ok());
+    }
+
     #[test]
     fn a_refused_answer_still_ends_its_sessions() {
         let mut gw = gateway(&[("STORE", "kv"), ("DBSC", "on")]);
@@ -3996,6 +4036,7 @@ mod tests {
             ("x-session-issue", r#"{"sub":"alice","sub":"bob"}"#),
             ("x-session-issue", "{\"sub\":\"alice\",\"name\":\"\u{e9}\"}"),
             ("x-session-data", "[1]"),
+            ("x-se\u{fffd}ion-sub", "root"),
         ] {
             let (plan, removed) = refused(&gw, &a, &[revoke, bad]);
             let plan = plan.unwrap();

@@ -9,10 +9,9 @@ import { after, before, describe, test } from "node:test";
 import { createHash, randomBytes } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
-import { createServer } from "node:net";
 import WebSocket from "ws";
 
-import { Gateway, Jar, STORE_BINDINGS, rawRequest, requestBytes, sleep, startOrigins } from "./harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, rawRequest, requestBytes, sleep, startOrigins, tcpServer } from "./harness.mjs";
 
 const DOWN_SECONDS = 2;
 let origins;
@@ -499,27 +498,6 @@ describe("misconfigured gateway", () => {
     }
   });
 });
-
-/**
- * A TCP server on a free 127.0.0.1 port that hands each connection to `onSocket` and never
- * answers HTTP by itself: an origin that hangs or fails. `close()` destroys its connections too.
- */
-async function tcpServer(onSocket) {
-  const sockets = new Set();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    onSocket(socket);
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 describe("an origin that fails slowly", () => {
   test("a connection failure after HEALTH_DOWN_SECONDS still marks the origin down", async () => {

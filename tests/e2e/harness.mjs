@@ -401,6 +401,27 @@ export async function startOrigins(ids = ["a", "b", "c"]) {
   return origins;
 }
 
+/**
+ * A TCP server on a free 127.0.0.1 port that hands each connection to `onSocket` and never
+ * answers HTTP by itself: an origin that hangs or fails. `close()` destroys its connections too.
+ */
+export async function tcpServer(onSocket) {
+  const sockets = new Set();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    onSocket(socket);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
 /** The bytes of an HTTP/1.1 request, written as given: `headers` is a list of [name, value]
  * pairs whose names and values may be strings (sent as latin1, one byte per character) or
  * Buffers (sent as they are: non-UTF-8 bytes, CR, LF, NUL...). `Host`, `Connection: close` and

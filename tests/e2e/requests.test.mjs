@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, request as httpRequest } from "node:http";
 import { Miniflare } from "miniflare";
-import { gatewayOptions } from "./harness.mjs";
+import { gatewayOptions, rawRequest, requestBytes, tcpServer } from "./harness.mjs";
 
 let origin, mf, gateway;
 before(async () => {
@@ -130,5 +130,46 @@ test("an origin with a base path: its cookie on that path goes on the public pat
     assert.ok(cookies.includes("shop=1; Path=/shop"), cookies.join("\n"));
   } finally {
     await base.dispose();
+  }
+});
+
+test("a header name with a byte above 0x7F, which workerd can neither show nor remove: a client's is a 400, never sent on, and an origin's a 502", async () => {
+  // `x\xA7session-sub`, and `x-se\xDFion-sub`, which a server that upper-cases names read as
+  // Latin-1 (gunicorn up to 21) takes for `X-SESSION-SUB`: both reached the origin, and an
+  // origin's such `x-session-issue` the client.
+  const latin1 = (text) => Buffer.from(text, "latin1");
+  // Answers with the request head it got, and at /login with such names.
+  const raw = await tcpServer((socket) => {
+    let head = "";
+    socket.on("data", (chunk) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      const login = head.startsWith("GET /login ");
+      const body = login ? "ok" : head;
+      const names = login ? 'x\xA7session-issue: {"sub":"root"}\r\nx-se\xDFion-sub: root\r\n' : "";
+      const length = Buffer.byteLength(body, "latin1");
+      socket.end(latin1(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${names}content-length: ${length}\r\nconnection: close\r\n\r\n${body}`));
+    });
+  });
+  const own = new Miniflare(gatewayOptions({ ORIGINS: JSON.stringify([{ id: "raw", url: raw.url, weight: 1 }]) }));
+  const url = await own.ready;
+  const get = (path, headers = []) => rawRequest(url.href, requestBytes("GET", path, headers, { host: url.host }));
+  try {
+    for (const name of ["x\xA7session-sub", "x-se\xDFion-sub", "x-forwarded\xA0for"]) {
+      const r = await get("/headers", [[latin1(name), "root"]]);
+      assert.equal(r.status, 400, `${JSON.stringify(name)}: ${r.text}`);
+      assert.match(r.text, /header name holds a character HTTP does not allow/);
+    }
+    const plain = await get("/headers", [["x-custom_1", "kept"]]);
+    assert.equal(plain.status, 200, plain.text);
+    assert.match(plain.text, /^x-custom_1: kept\r$/im);
+    const login = await get("/login");
+    assert.equal(login.status, 502, login.text);
+    assert.match(login.text, /header name holds a character HTTP does not allow/);
+    assert.ok(!Object.keys(login.headers).some((n) => /session|se\xDFion/.test(n)), JSON.stringify(login.headers));
+    assert.ok(!login.setCookies.some((c) => c.startsWith("__Host-session=")), JSON.stringify(login.setCookies));
+  } finally {
+    await own.dispose();
+    raw.close();
   }
 });

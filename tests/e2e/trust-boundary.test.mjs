@@ -245,6 +245,7 @@ describe("trust boundary", { concurrency: false }, () => {
     assert.equal(fresh.status, 200, fresh.text);
     assert.ok(session(fresh), JSON.stringify(fresh.setCookies));
   });
+
 });
 
 describe("7. a directive the origin sends twice, which the runtime joins (`1, 1`)", { concurrency: false }, () => {
