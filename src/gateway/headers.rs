@@ -51,6 +51,11 @@ pub const DATA: &str = "x-session-data";
 /// served without session data). Absent when the gateway keeps no session data.
 pub const STORE: &str = "x-session-store";
 
+/// To the origin: `1` when the visitor was moved off the origin that kept its state (its
+/// affinity value not honoured, its origin down or draining; a logged-in visitor without its
+/// affinity cookie).
+pub const REASSIGNED: &str = "x-session-reassigned";
+
 /// Both ways, with `DIRECTIVE_NONCE = "on"`: a random value sent with each request, which the
 /// origin's answer must carry back for its directives to count.
 pub const NONCE: &str = "x-session-nonce";

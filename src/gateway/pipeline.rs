@@ -121,6 +121,9 @@ pub struct Attempt {
     subject: Option<Box<Subject>>,
     /// DBSC: the session is device-bound and came without its fresh bound cookie.
     unbound: bool,
+    /// Cookie mode: told `x-session-reassigned` only because it is logged in and came without
+    /// its affinity cookie (see [`Gateway::route`]).
+    lost: bool,
     /// The session cookie was signed with a key this version does not hold (`unknown_key`).
     unknown_key: bool,
     /// The browser withheld the gateway's cookies from this request (see [`Attempt::withheld`]).
@@ -690,6 +693,7 @@ impl Gateway {
             session_cookie,
             subject,
             unbound,
+            lost: false,
             unknown_key: matches!(session, SessionCookie::Invalid("unknown_key")),
             // The method first: with `Lax` (the default) a GET or HEAD, most requests, is never
             // withheld, and needs no look through the headers.
@@ -862,6 +866,10 @@ impl Gateway {
             .push((SessionCookie::STATUS_HEADER.into(), "revoked".into()));
         attempt.session_cookie = self.config.session_cookie.removal().ok();
         attempt.subject = None;
+        // Anonymous now: a visitor without the affinity cookie is a new one, not reassigned.
+        if std::mem::take(&mut attempt.lost) {
+            attempt.headers.retain(|(n, _)| n != headers::REASSIGNED);
+        }
     }
 
     /// Picks the origin for `attempt` among those up now, other than `avoid`.
@@ -917,18 +925,21 @@ impl Gateway {
         let affinity = &self.config.built.affinity;
         // (A visitor without the cookie is always issued one: the Cookie header is read only
         // then, not on every logged-in request.)
-        let lost = attempt.subject.is_some()
-            && route.set_cookie.is_some()
+        // Logged in: a valid session, with a `sub` or without (not `unbound`, not yet found
+        // revoked: `revoke_session` takes the word back).
+        let lost = route.set_cookie.is_some()
             && affinity.mode() == Mode::Cookie
+            && headers::get(&attempt.headers, SessionCookie::STATUS_HEADER) == Some("valid")
             && route_request
                 .cookie
                 .is_none_or(|c| crate::cookie::get(c, affinity.cookie_name()).is_none());
-        attempt.headers.retain(|(n, _)| n != "x-session-reassigned");
+        attempt.headers.retain(|(n, _)| n != headers::REASSIGNED);
         if route.reassigned || lost {
             attempt
                 .headers
-                .push(("x-session-reassigned".into(), "1".into()));
+                .push((headers::REASSIGNED.into(), "1".into()));
         }
+        attempt.lost = lost && !route.reassigned;
         attempt.origin = origin.id.clone();
         attempt.url = format!("{}{target}", origin.url);
         // None for a new visitor's cross-site request the browser withheld the cookie from
@@ -1772,24 +1783,42 @@ mod tests {
     fn a_logged_in_visitor_without_its_affinity_cookie_is_reassigned() {
         let mut gw = gateway(&[]);
         let jar = login_jar(&mut gw, "alice", NOW);
-        let session_only = (jar.split("; "))
-            .filter(|p| p.starts_with("__Host-session="))
-            .collect::<String>();
-        let reassigned = |gw: &mut Gateway, cookie: &str| {
+        let session_of = |jar: &str| {
+            (jar.split("; "))
+                .filter(|p| p.starts_with("__Host-session="))
+                .collect::<String>()
+        };
+        let session_only = session_of(&jar);
+        let attempt = |gw: &mut Gateway, cookie: &str| {
             let headers = h(&[("cookie", cookie)]);
-            let a = proxy(gw.start(
+            proxy(gw.start(
                 &get(if cookie.is_empty() { &[] } else { &headers }),
                 NOW + 60,
                 &Entropy::default(),
-            ));
+            ))
+        };
+        let told = |a: &Attempt| {
             a.headers
                 .contains(&("x-session-reassigned".into(), "1".into()))
         };
-        assert!(reassigned(&mut gw, &session_only));
-        assert!(reassigned(&mut gw, &format!("theme=dark; {session_only}")));
-        assert!(!reassigned(&mut gw, &jar));
-        assert!(!reassigned(&mut gw, ""));
-        assert!(!reassigned(&mut gw, "theme=dark"));
+        let mut reassigned = |cookie: &str| told(&attempt(&mut gw, cookie));
+        assert!(reassigned(&session_only));
+        assert!(reassigned(&format!("theme=dark; {session_only}")));
+        assert!(!reassigned(&jar));
+        assert!(!reassigned(""));
+        assert!(!reassigned("theme=dark"));
+        // A valid session without a `sub` is logged in too.
+        let guest = session_of(&login_jar_with(&mut gw, r#"{"role":"guest"}"#, NOW));
+        assert!(told(&attempt(&mut gw, &guest)));
+        // A revoked session is anonymous, and its visitor without the cookie a new one; one
+        // whose affinity value was not honoured is still reassigned.
+        let mut revoked = attempt(&mut gw, &session_only);
+        gw.check_revocation(&mut revoked, Ok(Some(before(NOW + 1))));
+        assert!(!told(&revoked));
+        let forged = format!("__Host-affinity=AAAA; {session_only}");
+        let mut revoked = attempt(&mut gw, &forged);
+        gw.check_revocation(&mut revoked, Ok(Some(before(NOW + 1))));
+        assert!(told(&revoked));
     }
 
     /// A sliding refresh goes with an answer that arrives within [`LATE_ANSWER_SECONDS`] of its
@@ -2182,12 +2211,16 @@ mod tests {
     /// The Cookie header of a browser that just logged in as `sub` (at `at`): every cookie the
     /// gateway set.
     fn login_jar(gw: &mut Gateway, sub: &str, at: UnixTime) -> String {
+        login_jar_with(gw, &format!(r#"{{"sub":"{sub}"}}"#), at)
+    }
+
+    /// [`login_jar`] for a login of the claims `issue`.
+    fn login_jar_with(gw: &mut Gateway, issue: &str, at: UnixTime) -> String {
         let a = proxy(gw.start(&get(&[]), at, &Entropy::default()));
-        let issue = format!(r#"{{"sub":"{sub}"}}"#);
         let out = gw
             .finish(
                 &a,
-                &h(&[("x-session-issue", &issue)]),
+                &h(&[("x-session-issue", issue)]),
                 at,
                 &Entropy::default(),
             )
