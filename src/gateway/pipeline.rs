@@ -31,8 +31,11 @@ pub const RETRIES: u8 = 1;
 /// seconds after it, counted in whole seconds (so 2 to 3 s): a long poll (socket.io waits 25 s
 /// for news) answered after a logout would otherwise put the session back in the browser (or
 /// over the next user's login there), and one answered after a new login would log it out. The
-/// visitor's next request makes the change. What the answer itself asks (a login, a logout)
-/// goes however late.
+/// visitor's next request makes the change. So does the re-issue of an affinity value the
+/// request presented (its refresh, or a move off a down origin), which would replace the one a
+/// login just rotated; a new visitor's first value goes however late (it has none to replace,
+/// and its next request would be placed again). What the answer itself asks (a login, a
+/// logout) goes however late.
 pub const LATE_ANSWER_SECONDS: u64 = 2;
 
 /// Methods the gateway answers itself with a 405, never forwarded (compared without case):
@@ -113,8 +116,11 @@ pub struct Attempt {
     /// The `x-session-nonce` sent to the origin (`DIRECTIVE_NONCE = "on"`).
     nonce: Option<String>,
     affinity_cookie: Option<String>,
+    /// `affinity_cookie` re-issues a value the request presented: a timely answer's only.
+    affinity_renewal: bool,
     session_cookie: Option<String>,
-    /// The latest time an answer carries `session_cookie` (see [`LATE_ANSWER_SECONDS`]).
+    /// The latest time an answer carries `session_cookie`, or an `affinity_renewal` (see
+    /// [`LATE_ANSWER_SECONDS`]).
     answer_by: UnixTime,
     /// The subject of a valid session token, when its session began and its device binding
     /// (boxed: the attempt travels by value).
@@ -689,6 +695,7 @@ impl Gateway {
             retries_left: if req.retryable() { RETRIES } else { 0 },
             first: true,
             affinity_cookie: None,
+            affinity_renewal: false,
             answer_by: now.saturating_add(LATE_ANSWER_SECONDS),
             session_cookie,
             subject,
@@ -925,14 +932,15 @@ impl Gateway {
         let affinity = &self.config.built.affinity;
         // (A visitor without the cookie is always issued one: the Cookie header is read only
         // then, not on every logged-in request.)
+        let issued = route.set_cookie.is_some() && affinity.mode() == Mode::Cookie;
+        let presented = issued
+            && (route_request.cookie)
+                .is_some_and(|c| crate::cookie::get(c, affinity.cookie_name()).is_some());
         // Logged in: a valid session, with a `sub` or without (not `unbound`, not yet found
         // revoked: `revoke_session` takes the word back).
-        let lost = route.set_cookie.is_some()
-            && affinity.mode() == Mode::Cookie
-            && headers::get(&attempt.headers, SessionCookie::STATUS_HEADER) == Some("valid")
-            && route_request
-                .cookie
-                .is_none_or(|c| crate::cookie::get(c, affinity.cookie_name()).is_none());
+        let lost = issued
+            && !presented
+            && headers::get(&attempt.headers, SessionCookie::STATUS_HEADER) == Some("valid");
         attempt.headers.retain(|(n, _)| n != headers::REASSIGNED);
         if route.reassigned || lost {
             attempt
@@ -946,6 +954,7 @@ impl Gateway {
         // (`RouteRequest::method`); a login on it still pins the user where it logged in
         // (`finish`).
         attempt.affinity_cookie = route.set_cookie;
+        attempt.affinity_renewal = presented;
         if let Some(param) = self.url_param() {
             // The live value the visitor presented. A route that reassigned nobody honoured the
             // only value presented (or there was none): no second check of its signature on the
@@ -1353,7 +1362,8 @@ impl Gateway {
             ),
             None => None,
         };
-        let mut affinity_cookie = attempt.affinity_cookie.clone();
+        let mut affinity_cookie = (attempt.affinity_cookie.clone())
+            .filter(|_| !attempt.affinity_renewal || now <= attempt.answer_by);
         let mut session_cookie =
             (attempt.session_cookie.clone()).filter(|_| now <= attempt.answer_by);
         // A logout, or a "log out everywhere" of this very user, ends this browser's session.
@@ -1863,6 +1873,34 @@ mod tests {
         assert!(session(&out.headers).is_some_and(|c| c.contains("Max-Age=0")));
         let out = gw.finish(&b, &[], gone + 3, &Entropy::default()).unwrap();
         assert_eq!(session(&out.headers), None);
+    }
+
+    /// The re-issue of an affinity value the request presented (its refresh once past half its
+    /// idle time, a move off a value not honoured) goes with a timely answer only, as a
+    /// session's refresh does: a long poll answered after a logout and a login in another tab
+    /// put the old visitor id (and the poll's origin) over the one the login rotated. A new
+    /// visitor's first value goes however late.
+    #[test]
+    fn a_late_answer_carries_no_affinity_renewal() {
+        let mut gw = gateway(&[]);
+        let e = Entropy::default();
+        let sets = |gw: &Gateway, a: &Attempt, at: UnixTime| {
+            let out = gw.finish(a, &[], at, &e).unwrap();
+            (set_cookies(&out.headers).iter()).any(|c| c.starts_with("__Host-affinity="))
+        };
+        let (first, jar) = a_visitor(&mut gw);
+        assert!(sets(&gw, &first, NOW + 60));
+        // Past half of AFFINITY_IDLE_SECONDS (1800): refreshed.
+        let due = NOW + 1000;
+        let refresh = proxy(gw.start(&get(&jar), due, &e));
+        assert!(refresh.affinity_cookie.is_some());
+        let forged = h(&[("cookie", "__Host-affinity=AAAA")]);
+        let moved = proxy(gw.start(&get(&forged), due, &e));
+        assert!(moved.affinity_cookie.is_some());
+        for a in [&refresh, &moved] {
+            assert!(sets(&gw, a, due + LATE_ANSWER_SECONDS));
+            assert!(!sets(&gw, a, due + LATE_ANSWER_SECONDS + 1));
+        }
     }
 
     /// A session cookie sent with another token of the gateway's keys is read (the first that

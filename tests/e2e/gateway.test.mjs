@@ -916,7 +916,8 @@ test("UTF-8 in the headers the gateway writes again reaches each side as it was 
 test("a long poll answered after a logout does not put the session back: an answer over 2 s late carries no refresh", async () => {
   // A poll (socket.io's waits up to 25 s) sent while a refresh was due, answered after the
   // visitor logged out in another tab: its refresh would log the browser back in, or replace
-  // the session of the next user who logged in there.
+  // the session of the next user who logged in there. Nor does it carry the affinity value's
+  // refresh, which would put the old visitor id over the one a login there rotated.
   const server = createHttpServer((req, res) => {
     const url = new URL(req.url, "http://x");
     if (url.pathname === "/health") return res.end("ok");
@@ -926,20 +927,23 @@ test("a long poll answered after a logout does not put the session back: an answ
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const gateway = new Gateway([{ id: "p", url: `http://127.0.0.1:${server.address().port}` }], {
-    vars: { SESSION_TTL_SECONDS: 60, SESSION_REFRESH_AFTER: "0" },
+    vars: { SESSION_TTL_SECONDS: 60, SESSION_REFRESH_AFTER: "0", AFFINITY_IDLE_SECONDS: 6 },
   });
   try {
     await gateway.start();
     const host = new URL(gateway.url).host;
     const send = (path, cookie) => rawRequest(gateway.url, requestBytes("GET", path, cookie ? [["cookie", cookie]] : [], { host }), { timeoutMs: 30_000 });
     const session = (r) => r.setCookies.find((c) => c.startsWith("__Host-session="));
+    const affinity = (r) => r.setCookies.find((c) => c.startsWith("__Host-affinity="));
     const login = await send("/login");
-    const cookie = session(login).split(";")[0];
-    await sleep(1100);
-    // Due at once (SESSION_REFRESH_AFTER 0): a quick answer carries the refresh...
+    const cookie = `${session(login).split(";")[0]}; ${affinity(login).split(";")[0]}`;
+    await sleep(4100);
+    // Due at once (SESSION_REFRESH_AFTER 0; the affinity value past half its idle 6 s): a quick
+    // answer carries the refreshes...
     const quick = await send("/poll", cookie);
     assert.equal(quick.text, "alice");
     assert.ok(session(quick) && !session(quick).includes("Max-Age=0"), `${quick.setCookies}`);
+    assert.ok(affinity(quick), `${quick.setCookies}`);
     // ...a poll answered 4 s later, after a logout, does not.
     const poll = send("/poll?wait=4000", cookie);
     await sleep(500);
@@ -948,6 +952,7 @@ test("a long poll answered after a logout does not put the session back: an answ
     const late = await poll;
     assert.equal(late.text, "alice");
     assert.equal(session(late), undefined, `${late.setCookies}`);
+    assert.equal(affinity(late), undefined, `${late.setCookies}`);
   } finally {
     await gateway.stop();
     server.close();
