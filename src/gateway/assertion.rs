@@ -77,6 +77,7 @@ pub fn jwks_page(jwks: String) -> Page {
             ("content-type".into(), "application/jwk-set+json".into()),
             ("cache-control".into(), assertion::jwks_cache_control()),
             ("access-control-allow-origin".into(), "*".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
         ],
         body: jwks,
     }
@@ -271,6 +272,9 @@ mod tests {
         assert!(page
             .headers
             .contains(&("cache-control".into(), "public, max-age=300".into())));
+        assert!(page
+            .headers
+            .contains(&("x-content-type-options".into(), "nosniff".into())));
     }
 
     #[test]

@@ -173,12 +173,12 @@ impl Decision {
 }
 
 /// An answer of the DBSC endpoints, locked down as dbsc.md's lessons ask ("no framing,
-/// narrow CORS"): besides `no-store` (every gateway page), `nosniff`, never framed, nothing
-/// to load; no CORS header is ever added (only the gateway's origin reads these answers).
+/// narrow CORS"): besides `no-store` and `nosniff` (every gateway page), never framed,
+/// nothing to load; no CORS header is ever added (only the gateway's origin reads these
+/// answers).
 fn locked(mut page: Page) -> Page {
     page.headers.extend(
         [
-            ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
             (
                 "content-security-policy",
@@ -2192,6 +2192,10 @@ mod tests {
             let what = format!("{} {:?}", page.status, page.body);
             assert_eq!(h("cache-control"), Some("no-store"), "{what}");
             assert_eq!(h("x-content-type-options"), Some("nosniff"), "{what}");
+            let once = |name| (page.headers.iter()).filter(|(n, _)| n == name).count() == 1;
+            assert!(["x-content-type-options", "x-frame-options"]
+                .iter()
+                .all(|&n| once(n)));
             assert_eq!(h("x-frame-options"), Some("DENY"), "{what}");
             assert_eq!(
                 h("content-security-policy"),

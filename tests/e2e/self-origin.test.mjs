@@ -26,6 +26,7 @@ test("an origin that is the gateway itself: a 508 after one round, not a loop", 
     const r = await gateway.request("/anything", new Jar());
     assert.equal(r.status, 508, r.text);
     assert.match(r.text, /came back/);
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
     await gateway.logged(/a request to an origin came back to this gateway/);
     // Probes come back too: the probe of the origin gets the 508.
     await gateway.cron();

@@ -159,7 +159,7 @@ function loop() {
   }
   return new Response("508 Loop Detected: the gateway's request to an origin came back to it.\n", {
     status: 508,
-    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" },
   });
 }
 
