@@ -33,6 +33,7 @@ use super::pages::Page;
 use super::pipeline::Attempt;
 use crate::cookie::{self, MAX_PRESENTED};
 use crate::error::{Error, Quoted};
+use crate::json::ObjectError;
 use crate::store::session::Found;
 use crate::store::{rate_limited, Backend, Commit, Consistency, Revocation, Session, Sessions};
 use crate::time::UnixTime;
@@ -262,13 +263,26 @@ impl Plan {
                 "x-session-data must be ASCII: escape other characters as \\u and four hex digits"
                     .into(),
             ),
-            Some(text) => match serde_json::from_str(text) {
-                // The number is not quoted: the reason goes to the visitor's 502 page and the log.
-                Ok(Value::Object(map)) => match super::headers::inexact_integer(text) {
-                    Some(_) => return Err(INEXACT_DATA.into()),
-                    None => Some(map),
+            // As strict as `x-session-issue`: a name twice (which readers that keep the first
+            // and those that keep the last disagree on) or a lone surrogate is named as such.
+            Some(text) => match crate::json::members(text) {
+                Err(ObjectError::Duplicate) => {
+                    return Err("x-session-data names a member twice".into())
+                }
+                Err(ObjectError::LoneSurrogate) => {
+                    return Err(
+                        "x-session-data holds a lone surrogate (half of a UTF-16 pair)".into(),
+                    )
+                }
+                _ => match serde_json::from_str(text) {
+                    // The number is not quoted: the reason goes to the visitor's 502 page and
+                    // the log.
+                    Ok(Value::Object(map)) => match super::headers::inexact_integer(text) {
+                        Some(_) => return Err(INEXACT_DATA.into()),
+                        None => Some(map),
+                    },
+                    _ => return Err("x-session-data is not a JSON object".into()),
                 },
-                _ => return Err("x-session-data is not a JSON object".into()),
             },
         };
         let (claims, login) = match d.issue.as_deref().map(super::session::issue_claims) {
@@ -1559,6 +1573,12 @@ pub(super) mod tests {
         assert!(!err.contains("340282366920938463463374607431768211455"));
         let err = Plan::from_directives(&directives(Some(r#"{"n":-0}"#), None, false), 4096);
         assert_eq!(err.unwrap_err(), INEXACT_DATA);
+        let refused = |data| Plan::from_directives(&directives(Some(data), None, false), 4096);
+        let twice = refused(r#"{"x":1,"x":null,"y":2}"#).unwrap_err();
+        assert_eq!(twice, "x-session-data names a member twice");
+        assert!(refused(r#"{"x":1,"\u0078":2}"#).is_err());
+        let lone = refused(r#"{"x":"\ud800"}"#).unwrap_err();
+        assert!(lone.contains("lone surrogate"), "{lone}");
         let exact = r#"{"order":18446744073709551615,"price":1e30}"#;
         assert!(Plan::from_directives(&directives(Some(exact), None, false), 4096).is_ok());
         // A login whose subject revocation could not name is refused, never subject-less.
