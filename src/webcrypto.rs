@@ -17,12 +17,28 @@ fn get(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
     Reflect::get(target, &JsValue::from_str(name))
 }
 
+/// `crypto.subtle`, or an error that says it is missing (a browser's page served over plain
+/// http, an old runtime), not a `TypeError` of `Reflect.get`.
+fn subtle() -> Result<JsValue, JsValue> {
+    let crypto = get(&js_sys::global(), "crypto")?;
+    let subtle = (crypto.is_object()).then(|| get(&crypto, "subtle"));
+    // Checked with `is_object`, not a cast: in another realm (Vercel's edge runtime) it is no
+    // `instanceof` this realm's `Object`.
+    match subtle.transpose()? {
+        Some(subtle) if subtle.is_object() => Ok(subtle),
+        _ => Err(js_sys::Error::new(
+            "WebCrypto (crypto.subtle) is not available here: a browser has it only on https pages",
+        )
+        .into()),
+    }
+}
+
 /// Calls `crypto.subtle[method](...args)` and awaits its promise. The answer goes through
 /// `Promise.resolve`, not a cast: where `crypto` comes from another realm (Vercel's edge runtime
 /// runs code in a Node `vm` context with the host's WebCrypto), its promise is no `instanceof`
 /// this realm's `Promise`.
 async fn call(method: &str, args: &Array) -> Result<JsValue, JsValue> {
-    let subtle = get(&get(&js_sys::global(), "crypto")?, "subtle")?;
+    let subtle = subtle()?;
     let f: Function = get(&subtle, method)?.dyn_into()?;
     let promise = Promise::resolve(&f.apply(&subtle, args)?);
     JsFuture::from(promise).await
@@ -141,7 +157,7 @@ pub(crate) async fn verify_device(
     input: &[u8],
 ) -> Result<bool, JsValue> {
     // Missing WebCrypto is an error, not a refusal.
-    get(&get(&js_sys::global(), "crypto")?, "subtle")?.dyn_into::<Object>()?;
+    subtle()?;
     let jwk = JSON::parse(&key.to_jwk_json())?;
     let import = import_verifier(&jwk, &device_algorithm(key.alg(), true)?).await;
     let Ok(public) = import else {

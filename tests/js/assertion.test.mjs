@@ -372,3 +372,18 @@ test("a token null or undefined (headers.get of a header not sent) rejects with 
   }
   assert.throws(() => a.verify(null, {}), (e) => e.code === "invalid_config" && e.setting === "audience");
 });
+
+test("without WebCrypto (a browser's page over plain http): signing and verifying reject with an error that says so", async () => {
+  const a = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+  const token = await a.sign({ audience: AUD, claims: { sub: "alice" }, now: NOW });
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  delete globalThis.crypto;
+  try {
+    const fresh = new OriginAssertions({ alg: "EdDSA", keys: ring, issuer: ISSUER });
+    const missing = { message: /WebCrypto \(crypto\.subtle\) is not available/ };
+    await assert.rejects(fresh.sign({ audience: AUD, claims: { sub: "alice" }, now: NOW }), missing);
+    await assert.rejects(fresh.verify(token, { audience: AUD, now: NOW }), missing);
+  } finally {
+    Object.defineProperty(globalThis, "crypto", saved);
+  }
+});

@@ -272,7 +272,7 @@ test("without WebCrypto: randomness_unavailable, and a proof is never accepted",
     ]) {
       assert.equal(thrown(call).code, "randomness_unavailable");
     }
-    await assert.rejects(s.verifyRegistration(good, SID, { now: NOW }));
+    await assert.rejects(s.verifyRegistration(good, SID, { now: NOW }), { message: /WebCrypto \(crypto\.subtle\) is not available/ });
   } finally {
     Object.defineProperty(globalThis, "crypto", saved);
   }
