@@ -2653,6 +2653,8 @@ mod tests {
             (&[(PROBE_TIMEOUT_MS, "999999")], PROBE_TIMEOUT_MS),
             (&[(ORIGIN_TIMEOUT_MS, "0")], ORIGIN_TIMEOUT_MS),
             (&[(OPERATOR_TOKEN, "short")], OPERATOR_TOKEN),
+            // One character short of MIN_OPERATOR_TOKEN_BYTES (16, taken elsewhere here).
+            (&[(OPERATOR_TOKEN, "0123456789abcde")], OPERATOR_TOKEN),
             // A comma would hide it among two Authorization headers, which the runtime joins.
             (&[(OPERATOR_TOKEN, "abcdefgh,ijklmnopq")], OPERATOR_TOKEN),
             (&[(STORE, "redis")], STORE),

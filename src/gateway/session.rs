@@ -585,6 +585,16 @@ mod tests {
         codec(SessionFormat::Compact, id, secret)
     }
 
+    /// Browsers keep a cookie of up to 4096 bytes of name and value (RFC 6265bis, without the
+    /// `=`): a login leaves [`LATER_CLAIMS_BYTES`] of them for what a refresh or a binding adds.
+    #[test]
+    fn a_login_cookie_fits_to_the_byte() {
+        let name = "__Host-session";
+        let room = MAX_COOKIE_BYTES - LATER_CLAIMS_BYTES - name.len();
+        assert!(fits_a_cookie(name, &"a".repeat(room)));
+        assert!(!fits_a_cookie(name, &"a".repeat(room + 1)));
+    }
+
     #[test]
     fn every_format_round_trips_and_refuses_the_others() {
         use SessionFormat::*;

@@ -251,6 +251,24 @@ for (const kind of ["kv", "durable"]) {
       });
       const streamed = await revoke(stream, { duplex: "half" });
       assert.equal(streamed.status, 413, await streamed.text());
+      // At the limit, exactly: 8192 bytes are read, 8193 are not, whole or streamed.
+      const streamOf = (text) => {
+        const bytes = new TextEncoder().encode(text);
+        let at = 0;
+        return new ReadableStream({
+          pull(controller) {
+            if (at < bytes.length) controller.enqueue(bytes.subarray(at, (at += 1000)));
+            else controller.close();
+          },
+        });
+      };
+      for (const [length, status] of [[8192, 200], [8193, 413]]) {
+        const body = JSON.stringify({ sub: user }).padEnd(length, " ");
+        const sized = await revoke(body);
+        assert.equal(sized.status, status, `${length} bytes: ${await sized.text()}`);
+        const chunked = await revoke(streamOf(body), { duplex: "half" });
+        assert.equal(chunked.status, status, `${length} bytes streamed: ${await chunked.text()}`);
+      }
       // The longest subject, every character escaped, still fits.
       const escaped = `{"sub": "${"\\u0041".repeat(1024)}"}`;
       const longest = await revoke(escaped);
