@@ -586,7 +586,8 @@ export function login(c, claims, options = {}) {
     const token = s.tokens.sign(fresh);
     // Room for the auth_time a refresh adds, as at the gateway: a token that fits a cookie only
     // without it would stop being refreshed, and its user be logged out at its exp, unannounced.
-    const size = s.cookieName.length + 1 + token.length;
+    // Name and value, without the "=", as RFC 6265bis counts them (and setCookie, and the gateway).
+    const size = s.cookieName.length + token.length;
     if (size + (s.refresh ? LATER_CLAIMS_BYTES : 0) > MAX_COOKIE_BYTES) {
       throw tooBig(`the session cookie would be ${size} bytes, name and value: over the ${MAX_COOKIE_BYTES} browsers keep${s.refresh ? `, less ${LATER_CLAIMS_BYTES} for the auth_time a refresh adds` : ""}`);
     }

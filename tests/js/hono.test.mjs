@@ -104,6 +104,10 @@ test("sessionTokens: a session cookie sent twice is read but never refreshed (a 
     // The visitor's own past the first four read, behind junk or copies of the attacker's.
     [`__Secure-session=a; __Secure-session=b; __Secure-session=c; __Secure-session=${attacker}; __Secure-session=${victim}`, "mallory", false],
     [`${`__Secure-session=${attacker}; `.repeat(4)}__Secure-session=${victim}`, "mallory", false],
+    // The visitor's own behind the attacker's and four junk ones: not read, but more than four came.
+    [`__Secure-session=${attacker}; __Secure-session=a; __Secure-session=b; __Secure-session=c; __Secure-session=d; __Secure-session=${victim}`, "mallory", false],
+    // Four exactly, all read: the one token among them is refreshed.
+    [`__Secure-session=${victim}; __Secure-session=a; __Secure-session=b; __Secure-session=c`, "alice", true],
     // Cookies after a comma (in a value a sibling can set) are not read, and stop nothing.
     [`theme=a, __Secure-session=1, __Secure-session=2, __Secure-session=3, __Secure-session=4; __Secure-session=${victim}`, "alice", true],
     [`__Secure-session=${expired}; __Secure-session=${victim}`, "alice", false],
@@ -283,16 +287,20 @@ test("sessionTokens: a login keeps room for what a refresh adds (128 bytes, as t
   const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 100, refreshAfter: 0.5 });
   const app = padLoginApp(tokens);
   const name = "__Host-session";
+  // Name and value, without the "=", as RFC 6265bis, setCookie and the gateway count them: with
+  // the "=", a login the gateway takes (exactly 4096 bytes) was refused here.
+  const size = (pad) => name.length + tokens.sign({ sub: "a", pad: "x".repeat(pad) }).length + 128;
   let pad = 2000;
-  while (name.length + 1 + tokens.sign({ sub: "a", pad: "x".repeat(pad + 1) }).length + 128 <= 4096) pad++;
-  // The largest that fits with room to spare: logged in, and its refresh fits a cookie.
+  while (size(pad + 1) <= 4096) pad++;
+  assert.deepEqual([size(pad), size(pad + 1)], [4096, 4097], "pads at the exact boundary");
+  // Exactly 4096 with the room to spare: logged in, and its refresh fits a cookie.
   const ok = await app.request(`/login?pad=${pad}`, { method: "POST" });
   assert.equal(ok.status, 200);
   const token = await ok.text();
   const now = Math.floor(Date.now() / 1000);
-  assert.ok(name.length + 1 + tokens.refresh(token, { now: now + 60 }).length <= 4096);
+  assert.ok(name.length + tokens.refresh(token, { now: now + 60 }).length <= 4096);
   // One more byte: refused, never a cookie that stops being refreshed.
-  await assertLoginRefused(app, pad + 1, /auth_time/);
+  await assertLoginRefused(app, pad + 1, new RegExp(`would be ${4097 - 128} bytes, name and value: .*auth_time`));
   // Without refresh nothing is added later: a cookie up to the 4096 bytes browsers keep.
   const still = new Hono();
   still.use(mw.sessionTokens(tokens, { refresh: false }));
@@ -428,6 +436,8 @@ test("sessionStore: a login over several id cookies keeps no data (a sibling sub
     // The second after a comma (two Cookie headers joined), which is not read: still counted.
     [(tossed, own) => `${tossed}; x=1, ${own}`, null],
     [(_, own) => own, "2 Home Rd"],
+    // Cookies of other names beside it are no second id cookie: the data stay.
+    [(_, own) => `theme=dark; ${own}`, "2 Home Rd"],
   ]) {
     const tossed = cookiesOf(await app.request("/set?to=1%20Evil%20St"));
     const own = cookiesOf(await app.request("/set?to=2%20Home%20Rd"));
@@ -576,6 +586,28 @@ test("a handler that throws: its session changes are not committed, its login no
   const res = await login.request("/login", { method: "POST" });
   assert.equal(res.status, 500);
   assert.deepEqual(res.headers.getSetCookie(), []);
+});
+
+test("sessionStore: a logout ends this session only: the subject's other devices stay logged in", async () => {
+  // Only { everywhere: true } revokes the subject: logging out on a shared computer must not
+  // log the user out of their phone.
+  const store = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(store));
+  app.post("/login", async (c) => {
+    await mw.login(c, "carol");
+    return c.text("ok");
+  });
+  app.get("/me", (c) => c.json({ subject: c.get("session").subject ?? null }));
+  app.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.text("bye");
+  });
+  const laptop = cookiesOf(await app.request("/login", { method: "POST" }));
+  const phone = cookiesOf(await app.request("/login", { method: "POST" }));
+  await app.request("/logout", { method: "POST", headers: { cookie: laptop } });
+  assert.equal((await (await app.request("/me", { headers: { cookie: laptop } })).json()).subject, null);
+  assert.equal((await (await app.request("/me", { headers: { cookie: phone } })).json()).subject, "carol");
 });
 
 test("sessionStore: logout everywhere ends every session of the subject", async () => {
@@ -752,6 +784,10 @@ test("middleware options with a name none of theirs are refused, never ignored",
     assert.equal(e.code, "invalid_config");
     assert.ok(!e.message.includes(long));
   }
+  // A name is quoted up to 32 bytes; past that (perhaps a secret put in the wrong place) only
+  // its size is told.
+  refused(() => mw.sessionTokens(tokens, { ["x".repeat(32)]: 1 }), "x".repeat(32));
+  assert.throws(() => mw.sessionTokens(tokens, { ["x".repeat(33)]: 1 }), (e) => e.code === "invalid_config" && e.message.endsWith("an unknown option (a name of 33 bytes)"));
   // Options that are no object were read as none: logout(c, true) logged out of this session only.
   const notAnObject = (fn, what) => {
     assert.throws(fn, (e) => e.name === "EdgeSessionError" && e.code === "invalid_config" && e.message === `${what} must be an object`, what);
@@ -768,6 +804,8 @@ test("middleware options with a name none of theirs are refused, never ignored",
   const app = new Hono();
   app.use(mw.sessionTokens(tokens, { cookieName: "s", cookie: {}, minIssuedAt: () => undefined, refresh: true }));
   app.get("/", async (c) => {
+    // A misspelt variable logged in under the innermost middleware, not the one meant.
+    refused(() => mw.login(c, "alice", { varible: "account" }), "varible");
     refused(() => mw.logout(c, { everywere: true }), "everywere");
     notAnObject(() => mw.logout(c, true), "logout options");
     await mw.logout(c, null);
@@ -1063,6 +1101,8 @@ test("two session middlewares on a route: each under a variable of its own, or e
   const store = new SessionStore({ keys: KEYS_1 });
   for (const [outer, inner] of [
     [mw.sessionStore(store), mw.sessionTokens(tokens)],
+    // The other way round: the store's one name among the tokens' two (session, sessionError).
+    [mw.sessionTokens(tokens), mw.sessionStore(store)],
     [mw.sessionTokens(tokens), mw.sessionTokens(tokens, { cookieName: "__Host-admin" })],
     [mw.sessionStore(store), mw.sessionStore(new SessionStore({ keys: KEYS_1 }))],
   ]) {
@@ -1562,6 +1602,30 @@ test("login and logout once the middleware has answered (in a stream's callback)
   }
 });
 
+test("login and logout once the inner of two session middlewares has answered throw too, though the outer has not", async () => {
+  // A middleware between the two, after next(): the inner one has made its cookies, so a login
+  // there would renew the cart's id without sending it, a logout clear the account alone.
+  const tokens = new SessionTokens({ keys: KEYS_1, ttlSeconds: 3600 });
+  const store = new SessionStore({ keys: KEYS_1 });
+  for (const action of ["login", "logout"]) {
+    const app = new Hono();
+    let error;
+    app.use(mw.sessionTokens(tokens, { variable: "account" }));
+    app.use(async (c, next) => {
+      await next();
+      try {
+        await (action === "login" ? mw.login(c, "bob") : mw.logout(c));
+      } catch (e) {
+        error = e;
+      }
+    });
+    app.use(mw.sessionStore(store, { variable: "cart" }));
+    app.get("/", (c) => c.text("ok"));
+    await app.request("/");
+    assert.match(error?.message ?? "", /^edge-session\/hono: (login|logout) after the session middleware answered/, action);
+  }
+});
+
 test("sessionTokens: cookie attributes the cookie's name forbids fail every request, not only a login or logout", async () => {
   // `cookie: { path: "/app" }` (or `secure: false` for http://localhost) with the default
   // __Host- name: setCookie refuses them, which a login and a logout made a 500, but a refresh
@@ -1764,6 +1828,30 @@ test("a login under sessionTokens gives a sessionStore outside it a new id: the 
     assert.notEqual(renewed[0], cart, kind);
     assert.deepEqual(await (await app.request("/cart", { headers: { cookie: renewed[0] } })).json(), { items: ["book"] }, kind);
   }
+});
+
+test("a login under sessionStore gives the route's other sessionStore a new id too: the cart id a visitor had before it names nothing after it", async () => {
+  // As under sessionTokens: a cart id planted before the login would otherwise hold what the
+  // logged-in user puts in the cart, for the attacker to read.
+  const carts = new SessionStore({ keys: KEYS_1, cookieName: "__Host-cart" });
+  const accounts = new SessionStore({ keys: KEYS_1 });
+  const app = new Hono();
+  app.use(mw.sessionStore(carts, { variable: "cart" }));
+  app.use(mw.sessionStore(accounts));
+  app.post("/add", (c) => {
+    c.get("cart").set("items", ["book"]);
+    return c.text("ok");
+  });
+  app.post("/login", async (c) => {
+    await mw.login(c, "alice");
+    return c.text("in");
+  });
+  const planted = cookiesOf(await app.request("/add", { method: "POST" }));
+  const login = await app.request("/login", { method: "POST", headers: { cookie: planted } });
+  const cart = login.headers.getSetCookie().map((c) => c.split(";")[0]).find((c) => c.startsWith("__Host-cart="));
+  assert.ok(cart && cart !== planted, "a new cart id goes out");
+  assert.equal(await carts.find(planted.replace(/^__Host-cart=/, "")), undefined, "the old id names nothing");
+  assert.deepEqual((await carts.find(cart.replace(/^__Host-cart=/, "")))?.data, { items: ["book"] }, "the cart kept");
 });
 
 test("sessionStore mounted twice (the app's and a sub-app's): the outer one writes nothing back over the inner one's commit", async () => {
