@@ -307,13 +307,52 @@ test("a freed instance (free(), Symbol.dispose) throws a TypeError from every me
     }
     assertStillWorks(make);
   }
-  // A method given another class's instance as `this` read it as its own: a TypeError too.
+});
+
+test("every method of every class refuses a `this` that is not a live instance of the class: another class's, a freed one, a copy of the prototype", () => {
+  // A method given another class's instance read its Rust value as one of its own class (a
+  // SessionTokens verified as SealedTokens); a freed instance or a bare Object.create copy handed
+  // the wasm a null pointer. Every class the package exports and every method and getter of it,
+  // so that one added later is checked too.
+  const makers = {
+    Affinity: () => new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] }),
+    SealedTokens: sealedTokens,
+    SessionTokens: sessionTokens,
+  };
+  const classes = Object.entries(pkg).filter(([, v]) => /^class\b/.test(Function.prototype.toString.call(v)));
+  assert.deepEqual(classes.map(([name]) => name).sort(), Object.keys(makers), "a maker for each class");
   const tokens = sessionTokens();
   const sealed = sealedTokens();
-  assert.throws(() => pkg.SealedTokens.prototype.sign.call(tokens, { sub: "u" }, { now: NOW }), TypeError);
-  assert.throws(() => SessionTokens.prototype.verify.call(sealed, "x", { now: NOW }), TypeError);
-  assert.throws(() => SessionTokens.prototype.free.call(sealed), TypeError);
-  assert.throws(() => Object.create(SessionTokens.prototype).sign({}), TypeError);
+  // Arguments a live instance takes: a refusal is then the receiver's, not theirs.
+  const claims = [{ sub: "u" }, { now: NOW }];
+  const token = { SessionTokens: tokens.sign(...claims), SealedTokens: sealed.sign(...claims) };
+  const jwt = [tokens.signJwt(...claims), { now: NOW }];
+  const argsOf = (name) => ({
+    sign: claims, signJwt: claims, verifyJwt: jwt, verifyJwtDetailed: jwt,
+    verify: [token[name], { now: NOW }], verifyDetailed: [token[name], { now: NOW }], refresh: [token[name], { now: NOW }],
+    route: [{ now: NOW }], setDraining: ["a", true], setHealthy: ["a", true], header: [], free: [], [Symbol.dispose]: [],
+  });
+  let checked = 0;
+  for (const [name, Class] of classes) {
+    const other = makers[classes.find(([n]) => n !== name)[0]]();
+    const freed = makers[name]();
+    freed.free();
+    // wasm-bindgen's own __destroy_into_raw is no method of the API.
+    for (const key of Reflect.ownKeys(Class.prototype).filter((k) => k !== "constructor" && !String(k).startsWith("__"))) {
+      const what = `${name}.${String(key)}`;
+      const { get, value } = Object.getOwnPropertyDescriptor(Class.prototype, key);
+      const args = argsOf(name)[key];
+      assert.ok(args, `arguments for ${what}`);
+      const call = (self) => (get ? get.call(self) : value.apply(self, args));
+      assert.throws(() => call(other), (e) => e instanceof TypeError && e.message === `expected instance of ${name}`, `${what}, another class's`);
+      assert.throws(() => call(Object.create(Class.prototype)), (e) => e instanceof TypeError && e.message.startsWith(`${name}: not an instance its constructor made`), `${what}, a copy`);
+      // free() of a freed instance does nothing (a `using` and a free(), say).
+      if (value === Class.prototype.free) call(freed);
+      else assert.throws(() => call(freed), (e) => e instanceof TypeError && e.message === `${name} used after free()`, `${what}, freed`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 21, `every method found: ${checked}`);
   assert.equal(sealed.verify(sealed.sign({ sub: "s" }, { now: NOW }), { now: NOW }).sub, "s");
   assert.equal(tokens.verify(tokens.sign({ sub: "t" }, { now: NOW }), { now: NOW }).sub, "t");
 });
