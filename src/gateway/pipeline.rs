@@ -31,10 +31,12 @@ pub const RETRIES: u8 = 1;
 /// seconds after it, counted in whole seconds (so 2 to 3 s): a long poll (socket.io waits 25 s
 /// for news) answered after a logout would otherwise put the session back in the browser (or
 /// over the next user's login there), and one answered after a new login would log it out. The
-/// visitor's next request makes the change. So does the refresh of an affinity value the
-/// request presented, which would replace the one a login just rotated; a new visitor's first
-/// value, and a move (after a timeout, or to an origin slowed by its new visitors), go however
-/// late. What the answer itself asks (a login, a logout) goes however late.
+/// visitor's next request makes the change. So does the re-issue of an affinity value the
+/// request presented (a refresh, a move), which would replace the one a login just rotated,
+/// pinning the user to another origin unannounced; but for a retry's move, after a first try
+/// that timed out (each request would pay the timeout again), and a new visitor's first value
+/// (nothing to replace but a login's made meanwhile in another tab): those two go however late,
+/// and leave that window. What the answer itself asks (a login, a logout) goes however late.
 pub const LATE_ANSWER_SECONDS: u64 = 2;
 
 /// Methods the gateway answers itself with a 405, never forwarded (compared without case):
@@ -115,7 +117,8 @@ pub struct Attempt {
     /// The `x-session-nonce` sent to the origin (`DIRECTIVE_NONCE = "on"`).
     nonce: Option<String>,
     affinity_cookie: Option<String>,
-    /// `affinity_cookie` refreshes a value the request presented: a timely answer's only.
+    /// `affinity_cookie` re-issues a value the request presented, on its first try: a timely
+    /// answer's only.
     affinity_renewal: bool,
     session_cookie: Option<String>,
     /// The latest time an answer carries `session_cookie`, or an `affinity_renewal` (see
@@ -953,9 +956,11 @@ impl Gateway {
         // (`RouteRequest::method`); a login on it still pins the user where it logged in
         // (`finish`).
         attempt.affinity_cookie = route.set_cookie;
-        // A move (the value not honoured, its origin down) goes however late: it keeps the
-        // visitor where this answer was made, and its origin's timeout is often past the limit.
-        attempt.affinity_renewal = presented && !route.reassigned;
+        // A retry's move goes however late: it keeps the visitor where this answer was made,
+        // and its first try's timeout (`ORIGIN_TIMEOUT_MS`) is often past the limit; held back,
+        // each request would pay it again until the origin was marked down. A first try's move
+        // (its origin down or gone, a value not honoured) costs nothing to make again.
+        attempt.affinity_renewal = presented && avoid.is_none();
         if let Some(param) = self.url_param() {
             // The live value the visitor presented. A route that reassigned nobody honoured the
             // only value presented (or there was none): no second check of its signature on the
@@ -1876,12 +1881,12 @@ mod tests {
         assert_eq!(session(&out.headers), None);
     }
 
-    /// The refresh of an affinity value the request presented (once past half its idle time)
-    /// goes with a timely answer only, as a session's refresh does: a long poll answered after
-    /// a logout and a login in another tab put the old visitor id over the one the login
-    /// rotated. A new visitor's first value goes however late, and so does a move (a value not
-    /// honoured, a retry after a timeout: held back, the visitor would be moved again, each
-    /// request paying the timeout, until its origin was marked down).
+    /// The re-issue of an affinity value the request presented (its refresh once past half its
+    /// idle time, a move off a value not honoured) goes with a timely answer only, as a
+    /// session's refresh does: a long poll answered after a logout and a login in another tab
+    /// put the old visitor id (and another origin) over the one the login rotated. A new
+    /// visitor's first value goes however late, and so does a retry's move after a timeout
+    /// (held back, each request would pay the timeout again until the origin was marked down).
     #[test]
     fn a_late_answer_carries_no_affinity_renewal() {
         let mut gw = gateway(&[]);
@@ -1899,9 +1904,10 @@ mod tests {
         let forged = h(&[("cookie", "__Host-affinity=AAAA")]);
         let moved = proxy(gw.start(&get(&forged), due, &e));
         assert!(moved.affinity_cookie.is_some());
-        assert!(sets(&gw, &refresh, due + LATE_ANSWER_SECONDS));
-        assert!(!sets(&gw, &refresh, due + LATE_ANSWER_SECONDS + 1));
-        assert!(sets(&gw, &moved, due + 60));
+        for a in [&refresh, &moved] {
+            assert!(sets(&gw, a, due + LATE_ANSWER_SECONDS));
+            assert!(!sets(&gw, a, due + LATE_ANSWER_SECONDS + 1));
+        }
         // Its origin timed out after 30 s: the retry's answer moves the visitor, however late.
         let a = proxy(gw.start(&get(&jar), due, &e));
         let req = get(&jar);

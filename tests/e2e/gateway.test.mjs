@@ -927,7 +927,7 @@ test("a long poll answered after a logout does not put the session back: an answ
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const gateway = new Gateway([{ id: "p", url: `http://127.0.0.1:${server.address().port}` }], {
-    vars: { SESSION_TTL_SECONDS: 60, SESSION_REFRESH_AFTER: "0", AFFINITY_IDLE_SECONDS: 6 },
+    vars: { SESSION_TTL_SECONDS: 60, SESSION_REFRESH_AFTER: "0", AFFINITY_IDLE_SECONDS: 12 },
   });
   try {
     await gateway.start();
@@ -937,8 +937,8 @@ test("a long poll answered after a logout does not put the session back: an answ
     const affinity = (r) => r.setCookies.find((c) => c.startsWith("__Host-affinity="));
     const login = await send("/login");
     const cookie = `${session(login).split(";")[0]}; ${affinity(login).split(";")[0]}`;
-    await sleep(4100);
-    // Due at once (SESSION_REFRESH_AFTER 0; the affinity value past half its idle 6 s): a quick
+    await sleep(7100);
+    // Due at once (SESSION_REFRESH_AFTER 0; the affinity value past half its idle 12 s): a quick
     // answer carries the refreshes...
     const quick = await send("/poll", cookie);
     assert.equal(quick.text, "alice");
