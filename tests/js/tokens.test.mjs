@@ -1,8 +1,9 @@
 // The JavaScript API of SessionTokens, exercised on the package built by
-// `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`).
+// `wasm-pack build --target nodejs --out-dir pkg-node` (run by `make js-test`); the receiver
+// test sweeps the subpath builds' classes too (target/pkg-store, pkg-assertion, pkg-dbsc).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { NOW, SECRET_1, SECRET_2, assertStillWorks, codeOf, sealedTokens, sessionTokens, vectors, pkg, wasm } from "./fixtures.mjs";
+import { KEYS_1, NOW, SECRET_1, SECRET_2, assertStillWorks, codeOf, requireGlue, sealedTokens, sessionTokens, vectors, pkg, wasm } from "./fixtures.mjs";
 
 const { SessionTokens, Affinity } = pkg;
 
@@ -309,53 +310,123 @@ test("a freed instance (free(), Symbol.dispose) throws a TypeError from every me
   }
 });
 
-test("every method of every class refuses a `this` that is not a live instance of the class: another class's, a freed one, a copy of the prototype", () => {
-  // A method given another class's instance read its Rust value as one of its own class (a
-  // SessionTokens verified as SealedTokens); a freed instance or a bare Object.create copy handed
-  // the wasm a null pointer. Every class the package exports and every method and getter of it,
-  // so that one added later is checked too.
-  const makers = {
-    Affinity: () => new Affinity({ secret: SECRET_1, backends: [{ id: "a" }] }),
-    SealedTokens: sealedTokens,
-    SessionTokens: sessionTokens,
-  };
-  const classes = Object.entries(pkg).filter(([, v]) => /^class\b/.test(Function.prototype.toString.call(v)));
-  assert.deepEqual(classes.map(([name]) => name).sort(), Object.keys(makers), "a maker for each class");
-  const tokens = sessionTokens();
-  const sealed = sealedTokens();
-  // Arguments a live instance takes: a refusal is then the receiver's, not theirs.
-  const claims = [{ sub: "u" }, { now: NOW }];
-  const token = { SessionTokens: tokens.sign(...claims), SealedTokens: sealed.sign(...claims) };
-  const jwt = [tokens.signJwt(...claims), { now: NOW }];
-  const argsOf = (name) => ({
-    sign: claims, signJwt: claims, verifyJwt: jwt, verifyJwtDetailed: jwt,
-    verify: [token[name], { now: NOW }], verifyDetailed: [token[name], { now: NOW }], refresh: [token[name], { now: NOW }],
-    route: [{ now: NOW }], setDraining: ["a", true], setHealthy: ["a", true], header: [], free: [], [Symbol.dispose]: [],
-  });
-  let checked = 0;
-  for (const [name, Class] of classes) {
-    const other = makers[classes.find(([n]) => n !== name)[0]]();
-    const freed = makers[name]();
-    freed.free();
-    // wasm-bindgen's own __destroy_into_raw is no method of the API.
-    for (const key of Reflect.ownKeys(Class.prototype).filter((k) => k !== "constructor" && !String(k).startsWith("__"))) {
-      const what = `${name}.${String(key)}`;
-      const { get, value } = Object.getOwnPropertyDescriptor(Class.prototype, key);
-      const args = argsOf(name)[key];
-      assert.ok(args, `arguments for ${what}`);
-      const call = (self) => (get ? get.call(self) : value.apply(self, args));
-      assert.throws(() => call(other), (e) => e instanceof TypeError && e.message === `expected instance of ${name}`, `${what}, another class's`);
-      assert.throws(() => call(Object.create(Class.prototype)), (e) => e instanceof TypeError && e.message.startsWith(`${name}: not an instance its constructor made`), `${what}, a copy`);
-      // free() of a freed instance does nothing (a `using` and a free(), say).
-      if (value === Class.prototype.free) call(freed);
-      else assert.throws(() => call(freed), (e) => e instanceof TypeError && e.message === `${name} used after free()`, `${what}, freed`);
-      checked++;
-    }
-  }
-  assert.ok(checked >= 21, `every method found: ${checked}`);
-  assert.equal(sealed.verify(sealed.sign({ sub: "s" }, { now: NOW }), { now: NOW }).sub, "s");
-  assert.equal(tokens.verify(tokens.sign({ sub: "t" }, { now: NOW }), { now: NOW }).sub, "t");
+// The builds the receiver test below sweeps: the base package and the subpath builds (`make
+// js-test` builds them all), each with its own copy of the shared classes and its own wasm.
+const BUILDS = {
+  "pkg-node": pkg,
+  store: requireGlue("../../target/pkg-store/edge_session.js").module,
+  assertion: requireGlue("../../target/pkg-assertion/edge_session.js").module,
+  dbsc: requireGlue("../../target/pkg-dbsc/edge_session.js").module,
+};
+// The members each build has at least (getters and setters count one each): fewer is a class
+// the sweep no longer finds.
+const SWEPT = { "pkg-node": 21, store: 53, assertion: 26, dbsc: 32 };
+
+// How each class of build `m` is made (a Session only by a store).
+const makersOf = (m) => ({
+  Affinity: () => new m.Affinity({ secret: SECRET_1, backends: [{ id: "a" }] }),
+  SealedTokens: () => new m.SealedTokens({ keys: KEYS_1 }),
+  SessionTokens: () => new m.SessionTokens({ keys: KEYS_1 }),
+  Session: () => new m.SessionStore({ keys: KEYS_1 }).load(null, { now: NOW }),
+  SessionStore: () => new m.SessionStore({ keys: KEYS_1 }),
+  OriginAssertions: () => new m.OriginAssertions({ alg: "EdDSA", keys: KEYS_1, issuer: "https://app.example" }),
+  DeviceBoundSessions: () => new m.DeviceBoundSessions({ keys: KEYS_1 }),
 });
+
+// The arguments of each member of a class, made for (and with) its live instance `live`: a getter
+// takes none, a setter is `set <name>`. A member without them fails the test until given some.
+const now = { now: NOW };
+const tokenArgs = (t) => {
+  const token = t.sign({ sub: "u" }, now);
+  return { sign: [{ sub: "u" }, now], verify: [token, now], verifyDetailed: [token, now], refresh: [token, now] };
+};
+const ARGS = {
+  Affinity: () => ({ header: [], route: [now], setDraining: ["a", true], setHealthy: ["a", true] }),
+  SealedTokens: tokenArgs,
+  SessionTokens: (t) => {
+    const jwt = [t.signJwt({ sub: "u" }, now), now];
+    return { ...tokenArgs(t), signJwt: [{ sub: "u" }, now], verifyJwt: jwt, verifyJwtDetailed: jwt };
+  },
+  Session: () => ({
+    cookie: [], created: [], isNew: [], touched: [], version: [], data: [], "set data": [{ n: 1 }],
+    subject: [], "set subject": ["u"], get: ["n"], set: ["n", 2], delete: ["n"],
+  }),
+  SessionStore: async (store) => {
+    const session = await store.load(null, now);
+    return {
+      consistency: [], clearCookie: [], load: [null, now], find: [null, now], update: [null, (s) => s.set("n", 1), now],
+      commit: [session, now], setCookie: [session, now], cookieMaxAge: [session, now], regenerate: [session, now],
+      applyCookies: [new Response(""), session, now], destroy: [session, now], clearCookies: [new Response("")],
+      withheldFrom: [new Request("https://app.example/")], minIssuedAt: ["u"], revokeSubject: ["u"], revokeTokens: ["u", 60, now],
+    };
+  },
+  OriginAssertions: async (a) => {
+    const assertion = { audience: "https://origin.example", now: NOW };
+    return { jwks: [], sign: [assertion], verify: [await a.sign(assertion), assertion] };
+  },
+  // No device here to sign a proof: verifyRegistration and verifyRefresh refuse "a.b.c" (MALFORMED).
+  DeviceBoundSessions: (s) => ({
+    boundSeconds: [], challenge: ["sid", now], challengeHeader: ["sid", now], registrationHeader: ["sid", { path: "/r", now: NOW }],
+    boundCookie: ["sid", "jkt", now], checkBound: [s.boundCookie("sid", "jkt", now), "sid", "jkt", now],
+    sessionConfig: [{ sessionId: "sid", refreshUrl: "/r", origin: "https://app.example", cookieName: "__Host-b" }],
+    verifyRegistration: ["a.b.c", "sid", now], verifyRefresh: ["a.b.c", "sid", '{"kty":"EC"}', now],
+  }),
+};
+// The members whose live call refuses its arguments' content (malformed), not their type.
+const MALFORMED = ["DeviceBoundSessions.verifyRegistration", "DeviceBoundSessions.verifyRefresh"];
+
+// A method given another class's instance read its Rust value as one of its own class (a
+// SessionTokens verified as SealedTokens; another build's is a pointer into another wasm's
+// memory); a freed instance or a bare Object.create copy handed the wasm a null pointer. Every
+// class each build exports and every method, getter and setter of it, so that one added later
+// is checked too.
+for (const [build, m] of Object.entries(BUILDS)) {
+  test(`every method of every class refuses a \`this\` that is not a live instance of the class: another class's, a freed one, a copy of the prototype (${build})`, async (t) => {
+    const makers = makersOf(m);
+    const classes = Object.entries(m).filter(([, v]) => /^class\b/.test(Function.prototype.toString.call(v)));
+    let checked = 0;
+    for (const [name, Class] of classes) {
+      assert.ok(makers[name], `a maker for ${build}'s ${name}`);
+      const live = await makers[name]();
+      const args = { free: [], [Symbol.dispose]: [], ...(await ARGS[name](live)) };
+      // Every other class's instance, and the same class's of another build.
+      const others = await Promise.all(classes.filter(([n]) => n !== name).map(async ([n]) => [await makers[n](), `an instance of ${n}`]));
+      const elsewhere = Object.entries(BUILDS).find(([b, o]) => b !== build && o[name]);
+      if (elsewhere) others.push([await makersOf(elsewhere[1])[name](), `${elsewhere[0]}'s ${name}`]);
+      const freed = await makers[name]();
+      freed.free();
+      const members = [];
+      // wasm-bindgen's own __destroy_into_raw is no method of the API.
+      for (const key of Reflect.ownKeys(Class.prototype).filter((k) => k !== "constructor" && !String(k).startsWith("__"))) {
+        const { get, set, value } = Object.getOwnPropertyDescriptor(Class.prototype, key);
+        if (get) members.push([key, `${name}.${String(key)}`, (self) => get.call(self)]);
+        if (set) members.push([`set ${String(key)}`, `set ${name}.${String(key)}`, (self, a) => set.apply(self, a)]);
+        if (value) members.push([key, `${name}.${String(key)}`, (self, a) => value.apply(self, a), value === Class.prototype.free]);
+      }
+      for (const [key, what, member, frees] of members) {
+        assert.ok(args[key], `arguments for ${build}'s ${what}`);
+        const call = (self) => member(self, args[key]);
+        // The glue checks `this` before the wasm makes a Promise: an async method (load, commit,
+        // jwks, verifyRegistration) throws as the others do, it does not reject.
+        for (const [other, whose] of others) {
+          assert.throws(() => call(other), (e) => e instanceof TypeError && e.message === `expected instance of ${name}`, `${what}, ${whose}`);
+        }
+        assert.throws(() => call(Object.create(Class.prototype)), (e) => e instanceof TypeError && e.message.startsWith(`${name}: not an instance its constructor made`), `${what}, a copy`);
+        // free() of a freed instance does nothing (a `using` and a free(), say).
+        if (frees) assert.equal(call(freed), undefined, `${what}, freed`);
+        else assert.throws(() => call(freed), (e) => e instanceof TypeError && e.message === `${name} used after free()`, `${what}, freed`);
+        // A live instance takes the same arguments (free() a new one): the refusals were the
+        // receiver's.
+        const taken = Promise.resolve().then(async () => call(frees ? await makers[name]() : live));
+        if (MALFORMED.includes(what)) await assert.rejects(taken, { name: "EdgeSessionError", code: "malformed" }, what);
+        else await taken.catch((e) => assert.fail(`${what}, live: ${e}`));
+        checked++;
+      }
+    }
+    assert.ok(checked >= SWEPT[build], `every member found: ${checked}`);
+    t.diagnostic(`${checked} members swept`);
+  });
+}
 
 test("an instance freed during its own call (a claims getter frees it) is dropped once the call ends, and the module keeps working", () => {
   // wasm-bindgen's free() of a borrowed instance threw "attempted to take ownership of Rust
