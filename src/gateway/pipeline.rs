@@ -31,12 +31,14 @@ pub const RETRIES: u8 = 1;
 /// seconds after it, counted in whole seconds (so 2 to 3 s): a long poll (socket.io waits 25 s
 /// for news) answered after a logout would otherwise put the session back in the browser (or
 /// over the next user's login there), and one answered after a new login would log it out. The
-/// visitor's next request makes the change. So does the re-issue of an affinity value the
-/// request presented (a refresh, a move), which would replace the one a login just rotated,
-/// pinning the user to another origin unannounced; but for a retry's move, after a first try
-/// that timed out (each request would pay the timeout again), and a new visitor's first value
-/// (nothing to replace but a login's made meanwhile in another tab): those two go however late,
-/// and leave that window. What the answer itself asks (a login, a logout) goes however late.
+/// visitor's next request makes the change. So does the refresh of an affinity value the
+/// request presented, which would put the old visitor id over the one a login just rotated. A
+/// move (the value not honoured, its origin down, or a retry after a failed or timed-out first
+/// try) and a new visitor's first value go however late: held back, a visitor whose answers all
+/// come late would be moved again at every request. They leave a window: a login made meanwhile
+/// in another tab on another origin (its origin up there, its request not timed out) is
+/// replaced by the move, and the user goes on where the move went, unannounced. What the
+/// answer itself asks (a login, a logout) goes however late.
 pub const LATE_ANSWER_SECONDS: u64 = 2;
 
 /// Methods the gateway answers itself with a 405, never forwarded (compared without case):
@@ -117,8 +119,7 @@ pub struct Attempt {
     /// The `x-session-nonce` sent to the origin (`DIRECTIVE_NONCE = "on"`).
     nonce: Option<String>,
     affinity_cookie: Option<String>,
-    /// `affinity_cookie` re-issues a value the request presented, on its first try: a timely
-    /// answer's only.
+    /// `affinity_cookie` refreshes a value the request presented: a timely answer's only.
     affinity_renewal: bool,
     session_cookie: Option<String>,
     /// The latest time an answer carries `session_cookie`, or an `affinity_renewal` (see
@@ -956,11 +957,11 @@ impl Gateway {
         // (`RouteRequest::method`); a login on it still pins the user where it logged in
         // (`finish`).
         attempt.affinity_cookie = route.set_cookie;
-        // A retry's move goes however late: it keeps the visitor where this answer was made,
-        // and its first try's timeout (`ORIGIN_TIMEOUT_MS`) is often past the limit; held back,
-        // each request would pay it again until the origin was marked down. A first try's move
-        // (its origin down or gone, a value not honoured) costs nothing to make again.
-        attempt.affinity_renewal = presented && avoid.is_none();
+        // A move goes however late: it keeps the visitor where this answer was made (held
+        // back, a visitor whose answers all come late would be moved at every request, paying
+        // a timed-out first try's `ORIGIN_TIMEOUT_MS` again, placed at random when its value is
+        // not honoured, and sent back once its origin recovers). Only a refresh waits.
+        attempt.affinity_renewal = presented && !route.reassigned;
         if let Some(param) = self.url_param() {
             // The live value the visitor presented. A route that reassigned nobody honoured the
             // only value presented (or there was none): no second check of its signature on the
@@ -1881,12 +1882,13 @@ mod tests {
         assert_eq!(session(&out.headers), None);
     }
 
-    /// The re-issue of an affinity value the request presented (its refresh once past half its
-    /// idle time, a move off a value not honoured) goes with a timely answer only, as a
-    /// session's refresh does: a long poll answered after a logout and a login in another tab
-    /// put the old visitor id (and another origin) over the one the login rotated. A new
-    /// visitor's first value goes however late, and so does a retry's move after a timeout
-    /// (held back, each request would pay the timeout again until the origin was marked down).
+    /// The refresh of an affinity value the request presented (once past half its idle time)
+    /// goes with a timely answer only, as a session's refresh does: a long poll answered after
+    /// a logout and a login in another tab put the old visitor id over the one the login
+    /// rotated. A new visitor's first value goes however late, and so does a move (a value not
+    /// honoured, an origin down, a retry after a timeout): held back, a visitor whose answers
+    /// all come late would be moved at every request (paying the timeout again, placed at
+    /// random, sent back once its origin recovered).
     #[test]
     fn a_late_answer_carries_no_affinity_renewal() {
         let mut gw = gateway(&[]);
@@ -1904,10 +1906,9 @@ mod tests {
         let forged = h(&[("cookie", "__Host-affinity=AAAA")]);
         let moved = proxy(gw.start(&get(&forged), due, &e));
         assert!(moved.affinity_cookie.is_some());
-        for a in [&refresh, &moved] {
-            assert!(sets(&gw, a, due + LATE_ANSWER_SECONDS));
-            assert!(!sets(&gw, a, due + LATE_ANSWER_SECONDS + 1));
-        }
+        assert!(sets(&gw, &refresh, due + LATE_ANSWER_SECONDS));
+        assert!(!sets(&gw, &refresh, due + LATE_ANSWER_SECONDS + 1));
+        assert!(sets(&gw, &moved, due + 60));
         // Its origin timed out after 30 s: the retry's answer moves the visitor, however late.
         let a = proxy(gw.start(&get(&jar), due, &e));
         let req = get(&jar);
@@ -1916,6 +1917,12 @@ mod tests {
         };
         assert_ne!(retry.origin, a.origin);
         assert!(sets(&gw, &retry, due + 31));
+        // Its origin marked down: moved, however late.
+        let first = refresh.origin.clone();
+        gw.health_mut().mark_down(&first, due);
+        let off = proxy(gw.start(&get(&jar), due, &e));
+        assert_ne!(off.origin, first);
+        assert!(sets(&gw, &off, due + 60));
     }
 
     /// A session cookie sent with another token of the gateway's keys is read (the first that
