@@ -358,6 +358,8 @@ mod tests {
             (r#"{"sub":"Jos\u00e9"}"#, "José"),
             (r#"{"sub":" alice "}"#, " alice "),
             (r#"{"sub":42}"#, "42"),
+            (r#"{"sub":-7}"#, "-7"),
+            (r#"{"sub":18446744073709551615}"#, "18446744073709551615"),
         ] {
             assert_eq!(revoke_subject(Some(body)).unwrap(), sub, "{body}");
         }
