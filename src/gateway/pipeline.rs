@@ -1800,12 +1800,7 @@ mod tests {
     fn a_logged_in_visitor_without_its_affinity_cookie_is_reassigned() {
         let mut gw = gateway(&[]);
         let jar = login_jar(&mut gw, "alice", NOW);
-        let session_of = |jar: &str| {
-            (jar.split("; "))
-                .filter(|p| p.starts_with("__Host-session="))
-                .collect::<String>()
-        };
-        let session_only = session_of(&jar);
+        let session_only = session_pair(&jar);
         let attempt = |gw: &mut Gateway, cookie: &str| {
             let headers = h(&[("cookie", cookie)]);
             proxy(gw.start(
@@ -1825,7 +1820,7 @@ mod tests {
         assert!(!reassigned(""));
         assert!(!reassigned("theme=dark"));
         // A valid session without a `sub` is logged in too.
-        let guest = session_of(&login_jar_with(&mut gw, r#"{"role":"guest"}"#, NOW));
+        let guest = session_pair(&login_jar_with(&mut gw, r#"{"role":"guest"}"#, NOW));
         assert!(told(&attempt(&mut gw, &guest)));
         // A revoked session is anonymous, and its visitor without the cookie a new one; one
         // whose affinity value was not honoured is still reassigned.
@@ -1934,13 +1929,7 @@ mod tests {
     #[test]
     fn a_session_cookie_sent_twice_is_not_refreshed() {
         let mut gw = gateway(&[("SESSION_TTL_SECONDS", "3600")]);
-        let mut session = |sub, at| {
-            let jar = login_jar(&mut gw, sub, at);
-            let pairs = jar.split("; ");
-            pairs
-                .filter(|p| p.starts_with("__Host-session="))
-                .collect::<String>()
-        };
+        let mut session = |sub, at| session_pair(&login_jar(&mut gw, sub, at));
         let (attacker, victim) = (session("mallory", NOW), session("alice", NOW));
         let expired = session("mallory", NOW - 4000);
         // Another app's token of the name (another key), and an empty one.
@@ -2272,6 +2261,13 @@ mod tests {
     /// gateway set.
     fn login_jar(gw: &mut Gateway, sub: &str, at: UnixTime) -> String {
         login_jar_with(gw, &format!(r#"{{"sub":"{sub}"}}"#), at)
+    }
+
+    /// The session cookie's pair of a [`login_jar`].
+    fn session_pair(jar: &str) -> String {
+        (jar.split("; "))
+            .filter(|p| p.starts_with("__Host-session="))
+            .collect()
     }
 
     /// [`login_jar`] for a login of the claims `issue`.
