@@ -167,6 +167,12 @@ impl Attempt {
             .map(|s| (s.sub.as_str(), s.issued_at))
     }
 
+    /// The session id (`sid`) of the request's valid session token, which a logout ends (see
+    /// [`store::Plan::ended`]).
+    pub fn session_id(&self) -> Option<&str> {
+        self.subject.as_deref()?.sid.as_deref()
+    }
+
     /// The latest time an answer carries what the gateway decided at the request for the
     /// client's cookies (see [`LATE_ANSWER_SECONDS`]).
     pub fn answer_by(&self) -> UnixTime {
@@ -1132,6 +1138,7 @@ impl Gateway {
         let plan = store::Plan {
             logout,
             revoke: revoke.map(str::to_owned),
+            ended: attempt.session_id().filter(|_| logout).map(str::to_owned),
             ..store::Plan::default()
         };
         (self.config.store.is_some() && !plan.is_empty()).then_some(plan)
@@ -1381,6 +1388,10 @@ impl Gateway {
         if directives.clear || revoked_here {
             session_cookie = self.config.session_cookie.removal().ok();
             dbsc_cookies = self.dbsc_removals();
+        }
+        // With a store, a logout ends the session's token too: a copy of it is refused.
+        if let Some(plan) = plan.as_mut().filter(|_| directives.clear) {
+            plan.ended = attempt.session_id().map(str::to_owned);
         }
         // The login's claims: checked with the plan when there is a store, here otherwise.
         let claims = match &plan {
@@ -2535,6 +2546,48 @@ mod tests {
             let plan = gw.finish(&b, &h(origin), NOW + 6, &fresh).unwrap().plan;
             assert_eq!(plan.map(|p| p.spared), Some(None), "{origin:?}");
         }
+    }
+
+    /// With a store, a logout (`x-session-clear`, or `Clear-Site-Data: "cookies"`, a login
+    /// in the same answer or not, in an answer refused too) ends the request's session token by
+    /// its `sid` (`store::Plan::ended`); a login, a revocation, a change of data and an
+    /// anonymous request's logout end none.
+    #[test]
+    fn a_logout_ends_the_session_token_it_came_with() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let user = logged_in(&mut gw, "alice", NOW);
+        let sid = user.session_id().map(str::to_owned);
+        assert_eq!(sid, Some(crate::codec::b64_encode(&[0; 16])));
+        let ended = |gw: &Gateway, a: &Attempt, origin: &[(&str, &str)]| {
+            let out = gw.finish(a, &h(origin), NOW + 6, &Entropy::default());
+            out.unwrap().plan.and_then(|p| p.ended)
+        };
+        let switch = [
+            ("x-session-clear", "1"),
+            ("x-session-issue", r#"{"sub":"bob"}"#),
+        ];
+        let logouts = [
+            &[("x-session-clear", "1")][..],
+            &[("clear-site-data", "\"cookies\"")],
+            &switch,
+        ];
+        for origin in logouts {
+            assert_eq!(ended(&gw, &user, origin), sid, "{origin:?}");
+            let mut page = Page::bad_origin_answer("refused");
+            let refused = gw.refused(&user, &h(origin), &mut page);
+            assert_eq!(refused.and_then(|p| p.ended), sid, "{origin:?}");
+        }
+        let others = [
+            &[("x-session-clear", "0")][..],
+            &[("x-session-issue", r#"{"sub":"alice"}"#)],
+            &[("x-session-revoke", "alice")],
+            &[("x-session-data", r#"{"n":1}"#)],
+        ];
+        for origin in others {
+            assert_eq!(ended(&gw, &user, origin), None, "{origin:?}");
+        }
+        let anonymous = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
+        assert_eq!(ended(&gw, &anonymous, &[("x-session-clear", "1")]), None);
     }
 
     #[test]

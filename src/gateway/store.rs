@@ -239,6 +239,10 @@ pub struct Plan {
     /// The session id of the session the same answer begins for the subject it revokes (a
     /// password change), which the revocation spares; set by the pipeline once it signed it.
     pub spared: Option<String>,
+    /// The session id (`sid`) of the request's valid session token that the answer's logout
+    /// ends ([`Sessions::end_token`]): a copy of the token is refused from then on. Set by the
+    /// pipeline.
+    pub ended: Option<String>,
 }
 
 impl Plan {
@@ -297,6 +301,7 @@ impl Plan {
             logout: d.clear,
             revoke: d.revoke.clone(),
             spared: None,
+            ended: None,
         })
     }
 
@@ -335,6 +340,25 @@ pub async fn revoke<S: Backend>(
     };
     (sessions.record_revocation(subject, &revocation, now, keep_seconds)).await?;
     sessions.revoke_subject(subject).await
+}
+
+/// The revocation check of a request's session token, begun at `issued_at`, from the two
+/// reads the gateway makes at once: its subject's revocation ([`Sessions::revocation`]), and
+/// whether a logout ended its session ([`Sessions::token_ended`]), which then answers as a
+/// revocation that refuses it. A store error of either read is the answer (the session is not
+/// known to stand).
+pub fn revocation_answer(
+    revocation: Result<Option<Revocation>, Error>,
+    ended: Result<bool, Error>,
+    issued_at: UnixTime,
+) -> Result<Option<Revocation>, Error> {
+    if ended? {
+        return Ok(Some(Revocation {
+            before: issued_at.saturating_add(1),
+            except: None,
+        }));
+    }
+    revocation
 }
 
 /// RFC 7386 JSON merge patch of an object: `null` deletes a member, an object merges into an
@@ -485,6 +509,14 @@ pub async fn finish<S: Backend>(
                 let subject = Quoted(subject);
                 out.warning = Some(format!("x-session-revoke: {subject} not revoked: {e}"))
             }
+        }
+    }
+    if let Some(sid) = &plan.ended {
+        let keep = settings.revocation_keep_seconds;
+        if let Err(e) = sessions.end_token(sid, now, keep).await {
+            out.warning.get_or_insert(format!(
+                "logout: the session token was not ended (a copy of it stays valid until it expires): {e}"
+            ));
         }
     }
     // A login whose session id cannot be renewed drops the presented one: a session id planted
@@ -1441,6 +1473,61 @@ pub(super) mod tests {
             .set_cookie
             .is_some_and(|c| c.starts_with("__Host-sid=; Max-Age=0")));
         assert_eq!(kept, None);
+    }
+
+    /// A logout ends the token of the session it came with (`Plan::ended`): from then on the
+    /// revocation check refuses a copy of that token, begun at any time, as a revocation would;
+    /// the user's other sessions stand, and a token without a `sid` is not looked up. A logout
+    /// the store cannot record says so, and still clears the id.
+    #[test]
+    fn a_logout_ends_the_token_of_its_session() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let check = |sid: Option<&str>, at| {
+            let ended = sid.map_or(Ok(false), |sid| block_on(s.token_ended(sid)));
+            revocation_answer(block_on(s.revocation("alice")), ended, at).unwrap()
+        };
+        assert_eq!(check(Some("sid-1"), NOW), None);
+        let login = directives(Some(r#"{"k":1}"#), Some(r#"{"sub":"alice"}"#), false);
+        let (_, _, jar) = request(&s, None, &login, NOW);
+        let header = format!("__Host-sid={}", jar.unwrap());
+        let logout = |now| {
+            let loaded = block_on(load(&s, Some(&header), "__Host-sid", now));
+            let plan = Plan {
+                logout: true,
+                ended: Some("sid-1".into()),
+                ..Plan::default()
+            };
+            block_on(finish(&s, &settings(), loaded, &plan, now))
+        };
+        let out = logout(NOW + 1);
+        assert_eq!(out.warning, None);
+        assert!(out.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
+        for at in [0, NOW, NOW + 1, NOW + 5000] {
+            let refused = check(Some("sid-1"), at).unwrap();
+            assert!(refused.refuses(at, Some("sid-1")), "{at}");
+            assert_ne!(refused, Revocation::UNREADABLE);
+        }
+        assert_eq!(check(Some("sid-2"), NOW), None);
+        assert_eq!(check(None, NOW), None);
+        // Kept as long as a revocation: the longest a copy of the token can live.
+        let key = format!(
+            "e:{}",
+            crate::codec::b64_encode(&crate::keys::sha256(b"sid-1"))
+        );
+        let entry = block_on(store.load(&key)).unwrap().unwrap();
+        assert_eq!(entry.expires, NOW + 1 + settings().revocation_keep_seconds);
+        // A subject's revocation still answers for the user's other sessions.
+        block_on(s.revoke_tokens("alice", NOW + 10, 3600)).unwrap();
+        assert!(check(Some("sid-2"), NOW).is_some_and(|r| r.refuses(NOW, Some("sid-2"))));
+        store.set_failing(true);
+        let out = logout(NOW + 20);
+        assert!(out.warning.is_some_and(|w| w.contains("not ended")));
+        assert!(out.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
+        assert!(block_on(s.token_ended("sid-1")).is_err());
+        let down = || Error::StoreUnavailable("down".into());
+        assert!(revocation_answer(Ok(None), Err(down()), NOW).is_err());
+        assert!(revocation_answer(Err(down()), Ok(false), NOW).is_err());
     }
 
     /// "Log out everywhere" by the user's own request (`x-session-revoke` of its subject) while

@@ -651,6 +651,40 @@ impl SessionStore {
         })
     }
 
+    /// Ends the tokens of one session at its logout: from now on `tokenEnded(id)` is true,
+    /// `id` being the session id the tokens carry (a `sid` claim the app signs in at login), for
+    /// `keepSeconds`, the longest such a token can live (`maxLifetimeSeconds` plus leeway); a
+    /// later end already kept stays. A copy of the token taken before the logout is then
+    /// refused where the app checks it.
+    #[wasm_bindgen(js_name = endToken, unchecked_return_type = "Promise<void>")]
+    pub fn end_token(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(js_name = keepSeconds)] keep_seconds: f64,
+        options: Option<NowOptions>,
+    ) -> Promise {
+        let (sessions, now) = (self.inner.clone(), now(options));
+        let keep = seconds("keepSeconds", keep_seconds);
+        let id = id_text(&id);
+        future_to_promise(async move {
+            (sessions.end_token(&id?, now?, keep?).await).map_err(js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Whether `endToken` ended the tokens of session `id`: refuse such a token (with
+    /// `minIssuedAt` returning a time past its `iat`, or by hand).
+    #[wasm_bindgen(js_name = tokenEnded, unchecked_return_type = "Promise<boolean>")]
+    pub fn token_ended(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+    ) -> Promise {
+        let (sessions, id) = (self.inner.clone(), id_text(&id));
+        future_to_promise(async move {
+            Ok((sessions.token_ended(&id?).await).map_err(js_error)?.into())
+        })
+    }
+
     /// The `minIssuedAt` kept for `subject` by `revokeTokens`, or `undefined`: verify its
     /// session tokens with `{ minIssuedAt }` to refuse those issued before (`revoked`).
     #[wasm_bindgen(js_name = minIssuedAt, unchecked_return_type = "Promise<number | undefined>")]
@@ -824,6 +858,10 @@ fn data_name(name: &JsValue) -> Result<Option<String>, JsValue> {
 fn subject_text(subject: &JsValue) -> Result<String, JsValue> {
     super::text(subject)
         .ok_or_else(|| config_error("a subject must be a string of well-formed text"))
+}
+
+fn id_text(id: &JsValue) -> Result<String, JsValue> {
+    super::text(id).ok_or_else(|| config_error("a session id must be a string of well-formed text"))
 }
 
 /// `update`'s retries and time: from `{ retries, now }`, or from the positional form (`retries`

@@ -117,6 +117,58 @@ impl<S: Backend> Sessions<S> {
         }
     }
 
+    /// Ends one session's tokens at its logout: from now on [`Sessions::token_ended`] says so of
+    /// `id`, the id the tokens carry (the gateway's `sid`), so that a copy of one (taken from the
+    /// browser before the logout) is refused while it could still live. The record, under `e:`
+    /// and the SHA-256 of the id, is kept `keep_seconds` after `now` (the longest a token can
+    /// live, refreshes included, plus leeway; at most about 136 years); ending an ended one
+    /// again keeps the later end. An empty id is `malformed`.
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use edge_session::store::{memory::MemoryStore, SessionConfig, Sessions};
+    /// use edge_session::{KeyRing, Secret};
+    /// let ring = KeyRing::new(vec![("k1".into(), Secret::new([7u8; 32])?)])?;
+    /// let sessions = Sessions::new(MemoryStore::new(), &ring, SessionConfig::default())?;
+    /// sessions.end_token("Qx3f9Gk2", 1_800_000_000, 86_400).await?;
+    /// assert!(sessions.token_ended("Qx3f9Gk2").await?);
+    /// assert!(!sessions.token_ended("another").await?);
+    /// # Ok::<(), edge_session::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn end_token(&self, id: &str, now: UnixTime, keep_seconds: u64) -> Result<()> {
+        crate::time::check_now(now)?;
+        let key = ended_key(id)?;
+        let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
+        let expires = now.saturating_add(keep).min(MAX_TIME);
+        let mut conflicts = 0;
+        loop {
+            let stored = self.store.load(&key).await?;
+            let version = stored.as_ref().map(|e| e.version);
+            if stored.as_ref().is_some_and(|e| e.expires >= expires) {
+                return Ok(());
+            }
+            let entry = Entry {
+                version: version.map_or(1, |v| v.saturating_add(1)),
+                value: now.to_string(),
+                expires,
+            };
+            match self.store.save(&key, &entry, version, now).await {
+                Err(Error::Conflict) if conflicts < REVOKE_RETRIES => {
+                    conflicts += 1;
+                    self.store.backoff(conflicts).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether [`Sessions::end_token`] ended the tokens of session `id` (and the record is still
+    /// kept). An empty id is `malformed`.
+    pub async fn token_ended(&self, id: &str) -> Result<bool> {
+        Ok(self.store.load(&ended_key(id)?).await?.is_some())
+    }
+
     /// The `minIssuedAt` kept for `subject` by [`Sessions::revoke_tokens`], if any: verify
     /// its session tokens with it to refuse those issued before (see [`Sessions::revocation`]
     /// for the session a revocation spares).
@@ -201,6 +253,18 @@ impl std::fmt::Display for Revocation {
 
 /// How many times a revocation is written again after a `conflict`.
 const REVOKE_RETRIES: usize = 20;
+
+/// The store key of an ended session's tokens: `e:` and the SHA-256 of its id (random, and
+/// nobody's name: no key is needed to hide it, and every key of the ring finds it).
+fn ended_key(id: &str) -> Result<String> {
+    if id.is_empty() {
+        return Err(Error::Malformed("a session id to end is empty"));
+    }
+    Ok(format!(
+        "e:{}",
+        b64_encode(&crate::keys::sha256(id.as_bytes()))
+    ))
+}
 
 /// The store key of a subject's revocation time: `r:` and the keyed hash of the subject.
 fn revocation_key(mac: &MacKey, subject: &str) -> String {
@@ -378,6 +442,66 @@ mod tests {
         assert_eq!(e, Error::Conflict);
         assert_eq!(store.saves.get(), 1 + 1 + REVOKE_RETRIES);
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(100));
+    }
+
+    /// A session's tokens ended at its logout are known as ended, under the SHA-256 of its
+    /// id alone: after a rotation of the ring too, and no other session is.
+    #[test]
+    fn a_session_ended_is_known_under_any_ring() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        assert!(!block_on(s.token_ended("sid-1")).unwrap());
+        block_on(s.end_token("sid-1", 100, 3600)).unwrap();
+        assert!(block_on(s.token_ended("sid-1")).unwrap());
+        assert!(!block_on(s.token_ended("sid-2")).unwrap());
+        let key = format!("e:{}", b64_encode(&crate::keys::sha256(b"sid-1")));
+        let entry = block_on(store.load(&key)).unwrap().unwrap();
+        assert_eq!((entry.value.as_str(), entry.expires), ("100", 3700));
+        let rotated = KeyRing::new(vec![
+            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
+            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
+        ])
+        .unwrap();
+        let after = Sessions::new(&store, &rotated, SessionConfig::default()).unwrap();
+        assert!(block_on(after.token_ended("sid-1")).unwrap());
+    }
+
+    /// Ended again, a session keeps the later end (a second logout sent by another tab, an
+    /// earlier one replayed); an empty id, a time in milliseconds and a conflict that never
+    /// ends are errors.
+    #[test]
+    fn an_ended_session_keeps_its_later_end() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let key = ended_key("sid").unwrap();
+        let expires = || block_on(store.load(&key)).unwrap().unwrap().expires;
+        block_on(s.end_token("sid", 100, 3600)).unwrap();
+        block_on(s.end_token("sid", 50, 60)).unwrap();
+        assert_eq!(expires(), 3700);
+        block_on(s.end_token("sid", 200, 3600)).unwrap();
+        assert_eq!(expires(), 3800);
+        block_on(s.end_token("sid", 300, u64::MAX)).unwrap();
+        assert_eq!(expires(), 300 + crate::store::config::MAX_TIMEOUT_SECONDS);
+        assert!(matches!(
+            block_on(s.end_token("", 100, 60)),
+            Err(Error::Malformed(_))
+        ));
+        assert!(matches!(
+            block_on(s.token_ended("")),
+            Err(Error::Malformed(_))
+        ));
+        assert_eq!(
+            block_on(s.end_token("sid", 1_800_000_000_000, 60))
+                .unwrap_err()
+                .code(),
+            "invalid_config"
+        );
+        let conflicted = AlwaysConflict::default();
+        let c = sessions(&conflicted);
+        block_on(c.end_token("sid", 100, 60)).unwrap();
+        let e = block_on(c.end_token("sid", 200, 60)).unwrap_err();
+        assert_eq!(e, Error::Conflict);
+        assert_eq!(conflicted.saves.get(), 1 + 1 + REVOKE_RETRIES);
     }
 
     /// A subject's revocation record keeps the latest time and lives as long as the longest

@@ -299,28 +299,35 @@ for (const kind of ["durable", "kv"]) {
       assert.deepEqual(data(write), {}, "another user's token with junk and the victim's id: none of its data");
     });
 
-    test("a session cookie replayed after logout is still valid: compact tokens are stateless", async () => {
+    test("a session cookie replayed after logout arrives as revoked: the logout ended its token in the store", async () => {
       const jar = new Jar();
-      await gw.request(`/login?user=replay-${kind}`, jar);
+      const user = `replay-${kind}-${randomBytes(3).toString("hex")}`;
+      await gw.request(`/login?user=${user}`, jar);
       await gw.request("/set?x=1", jar);
       const token = jar.cookies.get(SESSION);
       const sid = jar.cookies.get(SID);
+      // A second device of the same user, which the logout of the first must not end.
+      const laptop = new Jar();
+      await gw.request(`/login?user=${user}`, laptop);
       const out = await gw.request("/logout", jar);
       assert.ok(out.setCookies.some((c) => c.startsWith(`${SESSION}=; Max-Age=0`)), "the browser drops it");
-      // The truth: `x-session-clear` only tells the browser to drop the cookie. A compact token
-      // carries its own validity, and logout records nothing, so a copy taken before logout
-      // (stolen, or simply kept) stays valid until it expires (SESSION_TTL_SECONDS) unless the
-      // user is revoked (x-session-revoke / log out everywhere, next test). The stored session,
-      // on the other hand, is deleted at logout: its id finds no data.
+      // A copy of the token taken before the logout (stolen, or simply kept) is refused: with a
+      // store, `x-session-clear` ends the token's session by its `sid`, not only the cookie.
+      // The stored session is deleted too: its id finds no data.
       const replay = new Jar();
       replay.cookies.set(SESSION, token);
       replay.cookies.set(SID, sid);
       const r = await gw.request("/", replay);
       assert.equal(r.status, 200);
-      assert.equal(session(r)["x-session-status"], "valid", "the replayed token is accepted");
-      assert.equal(session(r)["x-session-sub"], `replay-${kind}`);
+      assert.equal(session(r)["x-session-status"], "revoked", "the replayed token is refused");
+      assert.equal(session(r)["x-session-sub"], undefined);
+      assert.equal(session(r)["x-session-claims"], undefined);
       assert.deepEqual(data(r), {}, "the stored session died with the logout");
+      assert.ok(r.setCookies.some((c) => c.startsWith(`${SESSION}=; Max-Age=0`)), "and cleared");
       assert.match(cookieOf(r, SID) || "", /Max-Age=0/, "and the replayed session-id cookie is cleared");
+      const other = await gw.request("/", laptop);
+      assert.equal(session(other)["x-session-status"], "valid", "the user's other session stands");
+      assert.equal(session(other)["x-session-sub"], user);
       await assertUnharmed(gw, victim, "replay after logout");
     });
 

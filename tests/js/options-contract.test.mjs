@@ -427,6 +427,7 @@ const CONTRACTS = [
         await s.destroy(session, o);
       },
       (o) => memoryStore().revokeTokens("u", 60, o),
+      (o) => memoryStore().endToken("u", 60, o),
       (o) => memoryStore().update(undefined, () => {}, 1, o),
     ],
     source: () => callOptionsOf("Now"),

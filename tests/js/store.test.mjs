@@ -134,7 +134,41 @@ test("a cookie source or a subject of the wrong type is invalid_config, not a Ty
     assert.equal(await rejection(() => store.revokeSubject(bad)), "invalid_config", `revokeSubject(${String(bad)})`);
     assert.equal(await rejection(() => store.revokeTokens(bad, 60, { now: NOW })), "invalid_config", `revokeTokens(${String(bad)})`);
     assert.equal(await rejection(() => store.minIssuedAt(bad)), "invalid_config", `minIssuedAt(${String(bad)})`);
+    assert.equal(await rejection(() => store.endToken(bad, 60, { now: NOW })), "invalid_config", `endToken(${String(bad)})`);
+    assert.equal(await rejection(() => store.tokenEnded(bad)), "invalid_config", `tokenEnded(${String(bad)})`);
   }
+});
+
+test("endToken ends one session's tokens at logout: tokenEnded says so, and a minIssuedAt lookup refuses a copy", async () => {
+  const { SessionTokens } = glue;
+  const store = new SessionStore({ keys });
+  const tokens = new SessionTokens({ keys });
+  const token = tokens.sign({ sub: "alice", sid: "s-1" }, { now: NOW });
+  const other = tokens.sign({ sub: "alice", sid: "s-2" }, { now: NOW });
+  // What an app checks on each request: the subject's revocation, and its session's end.
+  const minIssuedAt = async (claims) =>
+    (await store.tokenEnded(claims.sid)) ? claims.iat + 1 : ((await store.minIssuedAt(claims.sub)) ?? 0);
+  const check = async (t) => {
+    const claims = tokens.verify(t, { now: NOW + 5 });
+    return tokens.verify(t, { now: NOW + 5, minIssuedAt: await minIssuedAt(claims) }).sid;
+  };
+  assert.equal(await store.tokenEnded("s-1"), false);
+  assert.equal(await check(token), "s-1");
+  await store.endToken("s-1", 3600, { now: NOW + 1 });
+  assert.equal(await store.tokenEnded("s-1"), true);
+  assert.equal(await store.tokenEnded("s-2"), false);
+  assert.throws(() => tokens.verify(token, { now: NOW + 5, minIssuedAt: NOW + 1 }), (e) => e.code === "revoked");
+  assert.equal(await rejection(() => check(token)), "revoked");
+  assert.equal(await check(other), "s-2", "the user's other session stands");
+  // Ended again, earlier: nothing moves; an empty id, a time in milliseconds, a bad keepSeconds.
+  await store.endToken("s-1", 60, { now: NOW });
+  assert.equal(await store.tokenEnded("s-1"), true);
+  assert.equal(await rejection(() => store.endToken("", 60, { now: NOW })), "malformed");
+  assert.equal(await rejection(() => store.tokenEnded("")), "malformed");
+  assert.equal(await rejection(() => store.endToken("s-3", 60, { now: NOW * 1000 })), "invalid_config");
+  assert.equal(await rejection(() => store.endToken("s-3", -1, { now: NOW })), "invalid_config");
+  assert.equal(await rejection(() => store.endToken("s\uD800", 60, { now: NOW })), "invalid_config");
+  assert.equal(await store.tokenEnded("s-3"), false);
 });
 
 test("a data name is a string of well-formed text: a lone surrogate is refused by set (invalid_claims), as by data =, never taken for another name", async () => {
@@ -257,6 +291,8 @@ test("an option of a call that is wrong is named as the error's setting", async 
     ["setCookie", () => store.setCookie(session, { now: -1 }), "now"],
     ["cookieMaxAge", () => store.cookieMaxAge(session, { now: -1 }), "now"],
     ["revokeTokens", () => store.revokeTokens("alice", 60, { now: -1 }), "now"],
+    ["endToken", () => store.endToken("s", 60, { now: -1 }), "now"],
+    ["endToken keepSeconds", () => store.endToken("s", 1.5, { now: NOW }), "keepSeconds"],
     ["update", () => store.update(undefined, () => {}, { retries: -1 }), "retries"],
     ["update (positional)", () => store.update(undefined, () => {}, 1.5), "retries"],
     ["update now", () => store.update(undefined, () => {}, { now: -1 }), "now"],
@@ -577,6 +613,7 @@ test("call options, cookie sources and responses whose getter (or Proxy) throws:
     ["commit", (o) => store.commit(session, o)],
     ["regenerate", (o) => store.regenerate(session, o)],
     ["revokeTokens", (o) => store.revokeTokens("s", 60, o)],
+    ["endToken", (o) => store.endToken("s", 60, o)],
     ["cookieMaxAge", (o) => store.cookieMaxAge(session, o)],
     ["setCookie", (o) => store.setCookie(session, o)],
     ["applyCookies", (o) => store.applyCookies(response, session, o)],
@@ -634,6 +671,7 @@ test("call options with a name that is none of their options are refused, never 
     ["regenerate", () => store.regenerate(session, { nwo: NOW })],
     ["destroy", () => store.destroy(session, { nwo: NOW })],
     ["revokeTokens", () => store.revokeTokens("s", 60, { nwo: NOW })],
+    ["endToken", () => store.endToken("s", 60, { nwo: NOW })],
     ["cookieMaxAge", () => store.cookieMaxAge(session, { nwo: NOW })],
     ["setCookie", () => store.setCookie(session, { now: NOW, maxAge: 60 })],
     ["applyCookies", () => store.applyCookies(new Response("x"), session, { nwo: NOW })],

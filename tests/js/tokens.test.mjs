@@ -358,6 +358,7 @@ const ARGS = {
       commit: [session, now], setCookie: [session, now], cookieMaxAge: [session, now], regenerate: [session, now],
       applyCookies: [new Response(""), session, now], destroy: [session, now], clearCookies: [new Response("")],
       withheldFrom: [new Request("https://app.example/")], minIssuedAt: ["u"], revokeSubject: ["u"], revokeTokens: ["u", 60, now],
+      endToken: ["u", 60, now], tokenEnded: ["u"],
     };
   },
   OriginAssertions: async (a) => {

@@ -2,6 +2,7 @@
 //! origins (another one when the first gives no answer), and the answer sent back, after the
 //! stored session took the origin's changes.
 
+use futures_util::future::join;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -266,8 +267,9 @@ fn after_failure(p: &Proxied, attempt: &Attempt, error: &JsValue) -> Result<Atte
     }
 }
 
-/// With `STORE` on, two reads at once: the subject's revocation time (a session token issued
-/// before it is refused; when the store cannot say, the request goes on with
+/// With `STORE` on, reads at once: the subject's revocation time and whether a logout ended the
+/// token's session (a session token issued before that time, or whose session ended, is
+/// refused; when the store cannot say, the request goes on with
 /// `x-session-revocation: unchecked`), and the stored session, which goes to the origin with
 /// the request (a failing store is reported to the origin, `x-session-store: unavailable`).
 async fn load(
@@ -279,15 +281,21 @@ async fn load(
 ) -> Loaded {
     let (sessions, settings) = &**st;
     let subject = attempt.subject().map(|(s, at)| (s.to_owned(), at));
+    let sid = attempt.session_id().map(str::to_owned);
     let revocation = async {
-        match &subject {
-            Some((sub, _)) => Some(sessions.revocation(sub).await),
-            None => None,
-        }
+        let (sub, at) = subject.as_ref()?;
+        let ended = async {
+            match &sid {
+                Some(sid) => sessions.token_ended(sid).await,
+                None => Ok(false),
+            }
+        };
+        let (revocation, ended) = join(sessions.revocation(sub), ended).await;
+        Some(store::revocation_answer(revocation, ended, *at))
     };
     let cookie = headers::get(request.headers, "cookie");
     let load = store::load(sessions, cookie, settings.cookie.name(), now);
-    let (revocation, l) = futures_util::future::join(revocation, load).await;
+    let (revocation, l) = join(revocation, load).await;
     if let Some(answer) = revocation {
         if let Some(e) = with(gw, |g| g.check_revocation(attempt, answer)).flatten() {
             log_warn!("edge-session gateway: revocation check: {e}");
