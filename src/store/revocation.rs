@@ -81,7 +81,7 @@ impl<S: Backend> Sessions<S> {
         let expires = now.saturating_add(keep).min(MAX_TIME);
         let mut conflicts = 0;
         loop {
-            let stored = self.store.load(&key).await?;
+            let stored = self.record(&key).await?;
             // A record that cannot be read (corrupt, or another version's) is replaced: the
             // revocation that repairs it.
             let (version, kept, until) = match &stored {
@@ -143,7 +143,7 @@ impl<S: Backend> Sessions<S> {
         let expires = now.saturating_add(keep).min(MAX_TIME);
         let mut conflicts = 0;
         loop {
-            let stored = self.store.load(&key).await?;
+            let stored = self.record(&key).await?;
             let version = stored.as_ref().map(|e| e.version);
             if stored.as_ref().is_some_and(|e| e.expires >= expires) {
                 return Ok(());
@@ -166,7 +166,25 @@ impl<S: Backend> Sessions<S> {
     /// Whether [`Sessions::end_token`] ended the tokens of session `id` (and the record is still
     /// kept). An empty id is `malformed`.
     pub async fn token_ended(&self, id: &str) -> Result<bool> {
-        Ok(self.store.load(&ended_key(id)?).await?.is_some())
+        match self.store.load(&ended_key(id)?).await {
+            // Something is there: not an entry this store wrote (corrupt, or another tool's),
+            // but no sign the session stands.
+            Err(Error::Malformed(_)) => Ok(true),
+            other => Ok(other?.is_some()),
+        }
+    }
+
+    /// The record under `key` for a write that replaces it: one whose entry cannot be read
+    /// (corrupt, or written by another tool; `malformed`, which a strongly consistent store
+    /// also answers to a save over it) is deleted first, so that the write repairs it.
+    async fn record(&self, key: &str) -> Result<Option<Entry>> {
+        match self.store.load(key).await {
+            Err(Error::Malformed(_)) => {
+                self.store.delete(key).await?;
+                Ok(None)
+            }
+            other => other,
+        }
     }
 
     /// The `minIssuedAt` kept for `subject` by [`Sessions::revoke_tokens`], if any: verify
@@ -183,12 +201,17 @@ impl<S: Backend> Sessions<S> {
     pub async fn revocation(&self, subject: &str) -> Result<Option<Revocation>> {
         let mut latest: Option<Revocation> = None;
         for (_, _, mac) in &self.hashes {
-            if let Some(entry) = self.store.load(&revocation_key(mac, subject)).await? {
-                let r = Revocation::read(&entry).unwrap_or(Revocation::UNREADABLE);
-                let rank = |r: &Revocation| (r.before, r.except.is_none());
-                if latest.as_ref().is_none_or(|l| rank(&r) > rank(l)) {
-                    latest = Some(r);
-                }
+            // An entry that cannot be read refuses as a record that cannot be read does (served
+            // `unchecked`, a revoked token passed until the entry expired).
+            let r = match self.store.load(&revocation_key(mac, subject)).await {
+                Ok(Some(entry)) => Revocation::read(&entry).unwrap_or(Revocation::UNREADABLE),
+                Ok(None) => continue,
+                Err(Error::Malformed(_)) => Revocation::UNREADABLE,
+                Err(e) => return Err(e),
+            };
+            let rank = |r: &Revocation| (r.before, r.except.is_none());
+            if latest.as_ref().is_none_or(|l| rank(&r) > rank(l)) {
+                latest = Some(r);
             }
         }
         Ok(latest)
@@ -442,6 +465,77 @@ mod tests {
         assert_eq!(e, Error::Conflict);
         assert_eq!(store.saves.get(), 1 + 1 + REVOKE_RETRIES);
         assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(100));
+    }
+
+    /// A store whose entries under `corrupt` keys do not read (written by another tool, or
+    /// corrupt): `malformed` to a load and, as a Durable Object answers, to a save over one,
+    /// until the key is deleted.
+    #[derive(Default)]
+    struct Corrupt {
+        inner: MemoryStore,
+        corrupt: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Corrupt {
+        fn has(&self, key: &str) -> bool {
+            self.corrupt.borrow().iter().any(|k| k == key)
+        }
+    }
+
+    impl Backend for Corrupt {
+        async fn load(&self, key: &str) -> Result<Option<Entry>> {
+            match self.has(key) {
+                true => Err(Error::Malformed("not a store entry")),
+                false => self.inner.load(key).await,
+            }
+        }
+        async fn save(
+            &self,
+            key: &str,
+            entry: &Entry,
+            expected: Option<u64>,
+            now: u64,
+        ) -> Result<()> {
+            match self.has(key) {
+                true => Err(Error::Malformed("not a store entry")),
+                false => self.inner.save(key, entry, expected, now).await,
+            }
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.corrupt.borrow_mut().retain(|k| k != key);
+            self.inner.delete(key).await
+        }
+        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+            self.inner.link(subject, key, until, now).await
+        }
+        async fn revoke(&self, subject: &str) -> Result<usize> {
+            self.inner.revoke(subject).await
+        }
+        fn consistency(&self) -> crate::store::Consistency {
+            self.inner.consistency()
+        }
+    }
+
+    /// An entry that does not read under a subject's revocation key refuses every session of
+    /// the subject, as a record that does not read does (it was a store error: the request
+    /// served with its identity, `unchecked`), and a revocation replaces it; under an ended
+    /// session's key it ends the session, and `end_token` replaces it.
+    #[test]
+    fn an_entry_that_does_not_read_fails_closed_and_is_repaired() {
+        let store = Corrupt::default();
+        let s = sessions(&store);
+        store.corrupt.borrow_mut().push(alice(&s));
+        let unreadable = block_on(s.revocation("alice")).unwrap();
+        assert_eq!(unreadable, Some(Revocation::UNREADABLE));
+        assert_eq!(block_on(s.revocation("bob")).unwrap(), None);
+        block_on(s.revoke_tokens("alice", 500, 3600)).unwrap();
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(500));
+        let key = ended_key("sid").unwrap();
+        store.corrupt.borrow_mut().push(key.clone());
+        assert!(block_on(s.token_ended("sid")).unwrap());
+        block_on(s.end_token("sid", 100, 3600)).unwrap();
+        assert!(block_on(s.token_ended("sid")).unwrap());
+        assert_eq!(block_on(store.load(&key)).unwrap().unwrap().expires, 3700);
     }
 
     /// A session's tokens ended at its logout are known as ended, under the SHA-256 of its
