@@ -91,6 +91,10 @@ pub struct Loaded {
     pub renewed: bool,
     /// The subject of the request's valid session token, once [`Loaded::bind`] knows it.
     pub subject: Option<String>,
+    /// The session-id cookie of a user's stored session that [`Loaded::bind`] set aside, the
+    /// request carrying no valid token of that user (it expired, say): a logout still clears
+    /// it, and the session stays for its user's token (it ends at its timeouts).
+    pub set_aside: Option<String>,
     /// The request's device-bound session came without its bound cookie (DBSC `unbound`), and
     /// the stored session its session-id cookie named was set aside for its user (see
     /// [`Loaded::bind_request`]): [`finish`] neither replaces nor changes it.
@@ -138,7 +142,7 @@ impl Loaded {
         let owner = self.session.as_ref().ok().and_then(Session::subject);
         if owner.is_some() && owner != subject {
             self.session = sessions.new_session(now);
-            self.presented = None;
+            self.set_aside = self.presented.take();
         }
         self.subject = subject.map(str::to_owned);
         self
@@ -216,6 +220,7 @@ pub async fn load<S: Backend>(
         unknown_key,
         renewed,
         subject: None,
+        set_aside: None,
         held: false,
         withheld: false,
         answer_by: UnixTime::MAX,
@@ -586,7 +591,7 @@ pub async fn finish<S: Backend>(
                 .get_or_insert(format!("logout: the session could not be deleted: {e}"));
         }
         if plan.login.is_none() {
-            out.set_cookie = loaded.presented.and_then(|_| clear());
+            out.set_cookie = loaded.presented.or(loaded.set_aside).and_then(|_| clear());
             return out;
         }
         // A login in the same answer (switching users): the pipeline signs its session, which
@@ -1206,6 +1211,56 @@ pub(super) mod tests {
         let header = format!("__Host-sid={}", jar.unwrap());
         let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW)).bind(&s, None, NOW);
         assert_eq!(data_header(&loaded.origin_headers()), json!({"n": 1}));
+    }
+
+    /// A logout from a request without its user's valid token (it expired: the id cookie
+    /// outlives it; or another user's) clears the id cookie of the user's stored session that
+    /// [`Loaded::bind`] set aside, which stays for its user's token (its timeouts end it): the id
+    /// stayed in the browser, a shared one's next user holding it.
+    #[test]
+    fn a_logout_without_the_users_token_clears_the_id_set_aside() {
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let login = directives(
+            Some(r#"{"cart":["book"]}"#),
+            Some(r#"{"sub":"alice"}"#),
+            false,
+        );
+        let (_, _, jar) = request(&s, None, &login, NOW);
+        let header = format!("__Host-sid={}", jar.unwrap());
+        let bound = |subject, now| {
+            block_on(load(&s, Some(&header), "__Host-sid", now)).bind(&s, subject, now)
+        };
+        for subject in [None, Some("bob")] {
+            let plan = Plan {
+                logout: true,
+                ..Plan::default()
+            };
+            let out = block_on(finish(
+                &s,
+                &settings(),
+                bound(subject, NOW + 1),
+                &plan,
+                NOW + 1,
+            ));
+            let cleared = out.set_cookie.unwrap_or_default();
+            assert!(cleared.starts_with("__Host-sid=; Max-Age=0"), "{subject:?}");
+            let alice = bound(Some("alice"), NOW + 2).origin_headers();
+            assert_eq!(
+                data_header(&alice),
+                json!({"cart": ["book"]}),
+                "{subject:?}"
+            );
+        }
+        // Without a logout, nothing is cleared.
+        let out = block_on(finish(
+            &s,
+            &settings(),
+            bound(None, NOW + 3),
+            &Plan::default(),
+            NOW + 3,
+        ));
+        assert_eq!(out.set_cookie, None);
     }
 
     /// A session that a logged-in request begins (it presented no session id, or another

@@ -14,7 +14,7 @@
 //!   honoured to within one touch interval.
 //! - **Consistency**: every write names the version it read; a strongly consistent store refuses a
 //!   stale one (`conflict`), and [`Sessions::update`] reloads and retries.
-//! - **Security**: [`Sessions::regenerate`] (new id, data moved, old id deleted) at login and
+//! - **Security**: [`Sessions::regenerate`] (new id, data moved, old id ended) at login and
 //!   privilege changes; [`Sessions::commit`] does it by itself for a stored session whose subject
 //!   changed (session fixation: the id the client knew never becomes a logged-in session);
 //!   [`Sessions::destroy`] at logout; [`Sessions::revoke_subject`] ends every
