@@ -136,7 +136,8 @@ bench: setup pkg-node pkg-www pkg
 	node bench/affinity.mjs --write
 	node bench/pkg-cold.mjs
 
-## pkg: the npm package `edge-session` in pkg/ (`npm pack` there makes the tarball): imports with
+## pkg: the npm package `edge-session` in pkg/ (`npm pack --pack-destination ..` there makes the
+## tarball, outside pkg/, where a second pack would ship it): imports with
 ## no init step on Workers, Deno, Bun, Node (ESM and CommonJS), Vercel's edge runtime and browsers
 ## through bundlers; `edge-session/store`, `edge-session/assertion` and `edge-session/dbsc` have their
 ## own wasm. Sources in npm/, scripts/build-pkg.mjs.
