@@ -147,7 +147,8 @@ pub struct Attempt {
 /// The subject of a request's valid session (see [`Attempt::subject`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Subject {
-    sub: String,
+    /// `sub`, when the token has one (a login may leave it out).
+    sub: Option<String>,
     /// When the session began.
     issued_at: UnixTime,
     /// Its session id (`sid`), which a revocation may spare (see [`Revocation`]).
@@ -162,15 +163,23 @@ impl Attempt {
     /// earlier of `iat` and `auth_time`): what [`Gateway::check_revocation`] compares with the
     /// subject's `minIssuedAt`.
     pub fn subject(&self) -> Option<(&str, UnixTime)> {
-        self.subject
-            .as_deref()
-            .map(|s| (s.sub.as_str(), s.issued_at))
+        let s = self.subject.as_deref()?;
+        Some((s.sub.as_deref()?, s.issued_at))
+    }
+
+    /// The session of the request's valid session token, with a `sub` or without: its session
+    /// id (`sid`, when it has a non-empty one), which a logout ends (see
+    /// [`store::Plan::ended`]), and when it began.
+    pub fn session(&self) -> Option<(Option<&str>, UnixTime)> {
+        let s = self.subject.as_deref()?;
+        let sid = s.sid.as_deref().filter(|sid| !sid.is_empty());
+        Some((sid, s.issued_at))
     }
 
     /// The session id (`sid`) of the request's valid session token, which a logout ends (see
     /// [`store::Plan::ended`]).
     pub fn session_id(&self) -> Option<&str> {
-        self.subject.as_deref()?.sid.as_deref()
+        self.session()?.0
     }
 
     /// The latest time an answer carries what the gateway decided at the request for the
@@ -642,7 +651,7 @@ impl Gateway {
         let subject = match &session {
             _ if unbound => None,
             SessionCookie::Valid {
-                sub: Some(sub),
+                sub,
                 issued_at,
                 sid,
                 jkt,
@@ -1411,7 +1420,10 @@ impl Gateway {
         let max_lifetime = self.config.tokens().max_lifetime();
         let rebound = (attempt.subject.as_deref())
             .filter(|_| !(directives.clear || revoked_here))
-            .filter(|s| claims.as_ref().and_then(|c| c.get("sub")?.as_str()) == Some(&s.sub))
+            .filter(|s| {
+                let issued = claims.as_ref().and_then(|c| c.get("sub")?.as_str());
+                s.sub.as_deref().is_some_and(|sub| issued == Some(sub))
+            })
             .filter(|s| s.issued_at.saturating_add(max_lifetime) > now)
             .and_then(|s| Some((s.bound.as_ref()?, s.issued_at)));
         if let Some(claims) = &claims {
@@ -2588,6 +2600,24 @@ mod tests {
         }
         let anonymous = proxy(gw.start(&get(&[]), NOW, &Entropy::default()));
         assert_eq!(ended(&gw, &anonymous, &[("x-session-clear", "1")]), None);
+        // A session without `sub` has a `sid` all the same, which its logout ends, and which
+        // a revocation check refuses once ended.
+        let jar = login_jar_with(&mut gw, r#"{"uid":"alice"}"#, NOW);
+        let mut anonymous_user =
+            proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+        assert_eq!(anonymous_user.subject(), None);
+        assert_eq!(anonymous_user.session(), Some((sid.as_deref(), NOW)));
+        assert_eq!(
+            ended(&gw, &anonymous_user, &[("x-session-clear", "1")]),
+            sid
+        );
+        let answer = store::revocation_answer(Ok(None), Ok(true), NOW, sid.as_deref());
+        gw.check_revocation(&mut anonymous_user, answer);
+        assert_eq!(anonymous_user.session(), None);
+        assert_eq!(
+            headers::get(&anonymous_user.headers, "x-session-status"),
+            Some("revoked")
+        );
     }
 
     #[test]

@@ -347,23 +347,27 @@ pub async fn revoke<S: Backend>(
     sessions.revoke_subject(subject).await
 }
 
-/// The revocation check of a request's session token, begun at `issued_at`, from the two
-/// reads the gateway makes at once: its subject's revocation ([`Sessions::revocation`]), and
-/// whether a logout ended its session ([`Sessions::token_ended`]), which then answers as a
-/// revocation that refuses it. A store error of either read is the answer (the session is not
-/// known to stand).
+/// The revocation check of a request's session token, of session `sid` begun at `issued_at`,
+/// from the two reads the gateway makes at once: its subject's revocation
+/// ([`Sessions::revocation`]; `Ok(None)` for a token without `sub`), and whether a logout ended
+/// its session ([`Sessions::token_ended`]), which then answers as a revocation that refuses it.
+/// Either read refusing the token is the answer, whatever the other's error; otherwise a store
+/// error of either is (the session is not known to stand).
 pub fn revocation_answer(
     revocation: Result<Option<Revocation>, Error>,
     ended: Result<bool, Error>,
     issued_at: UnixTime,
+    sid: Option<&str>,
 ) -> Result<Option<Revocation>, Error> {
-    if ended? {
-        return Ok(Some(Revocation {
+    match (revocation, ended) {
+        (_, Ok(true)) => Ok(Some(Revocation {
             before: issued_at.saturating_add(1),
             except: None,
-        }));
+        })),
+        (Ok(Some(r)), _) if r.refuses(issued_at, sid) => Ok(Some(r)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Ok(r), Ok(false)) => Ok(r),
     }
-    revocation
 }
 
 /// RFC 7386 JSON merge patch of an object: `null` deletes a member, an object merges into an
@@ -520,7 +524,7 @@ pub async fn finish<S: Backend>(
         let keep = settings.revocation_keep_seconds;
         if let Err(e) = sessions.end_token(sid, now, keep).await {
             out.warning.get_or_insert(format!(
-                "logout: the session token was not ended (a copy of it stays valid until it expires): {e}"
+                "logout: the session token was not ended (a copy of it stays valid, refreshed up to its longest life): {e}"
             ));
         }
     }
@@ -1540,7 +1544,7 @@ pub(super) mod tests {
         let s = sessions(&store);
         let check = |sid: Option<&str>, at| {
             let ended = sid.map_or(Ok(false), |sid| block_on(s.token_ended(sid)));
-            revocation_answer(block_on(s.revocation("alice")), ended, at).unwrap()
+            revocation_answer(block_on(s.revocation("alice")), ended, at, sid).unwrap()
         };
         assert_eq!(check(Some("sid-1"), NOW), None);
         let login = directives(Some(r#"{"k":1}"#), Some(r#"{"sub":"alice"}"#), false);
@@ -1581,8 +1585,25 @@ pub(super) mod tests {
         assert!(out.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
         assert!(block_on(s.token_ended("sid-1")).is_err());
         let down = || Error::StoreUnavailable("down".into());
-        assert!(revocation_answer(Ok(None), Err(down()), NOW).is_err());
-        assert!(revocation_answer(Err(down()), Ok(false), NOW).is_err());
+        let sid = Some("sid-1");
+        assert!(revocation_answer(Ok(None), Err(down()), NOW, sid).is_err());
+        assert!(revocation_answer(Err(down()), Ok(false), NOW, sid).is_err());
+        // Either read refusing the token is the answer, whatever the other's error: a revoked
+        // token is never served because the other read failed.
+        let revoked = Revocation {
+            before: NOW + 1,
+            except: None,
+        };
+        let answer = revocation_answer(Ok(Some(revoked.clone())), Err(down()), NOW, sid);
+        assert_eq!(answer.unwrap(), Some(revoked.clone()));
+        let answer = revocation_answer(Err(down()), Ok(true), NOW, sid).unwrap();
+        assert!(answer.is_some_and(|r| r.refuses(NOW, sid)));
+        // A revocation that spares this session, or an earlier one, does not hide an error.
+        let spared = Revocation {
+            except: sid.map(str::to_owned),
+            ..revoked
+        };
+        assert!(revocation_answer(Ok(Some(spared)), Err(down()), NOW, sid).is_err());
     }
 
     /// "Log out everywhere" by the user's own request (`x-session-revoke` of its subject) while

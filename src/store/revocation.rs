@@ -4,7 +4,7 @@
 //! `minIssuedAt`, under `r:` and a keyed hash of the subject; [`Sessions::min_issued_at`] reads
 //! it back).
 
-use super::{Backend, Entry, Sessions};
+use super::{Backend, Consistency, Entry, Sessions};
 use crate::codec::b64_encode;
 use crate::error::{Error, Result};
 use crate::keys::{signing_key, MacKey};
@@ -77,6 +77,19 @@ impl<S: Backend> Sessions<S> {
         }
         let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
+        // A record under an older key of the ring that cannot be read refuses every session
+        // of the subject (see `revocation`), and this write, under the signing key, would not
+        // replace it: it goes.
+        for (_, _, older) in self.hashes.iter().skip(1) {
+            let older = revocation_key(older, subject);
+            let unreadable = match self.store.load(&older).await {
+                Err(Error::Malformed(_)) => true,
+                other => other?.is_some_and(|e| Revocation::read(&e).is_none()),
+            };
+            if unreadable {
+                self.store.delete(&older).await?;
+            }
+        }
         let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
         let expires = now.saturating_add(keep).min(MAX_TIME);
         let mut conflicts = 0;
@@ -174,13 +187,18 @@ impl<S: Backend> Sessions<S> {
         }
     }
 
-    /// The record under `key` for a write that replaces it: one whose entry cannot be read
-    /// (corrupt, or written by another tool; `malformed`, which a strongly consistent store
-    /// also answers to a save over it) is deleted first, so that the write repairs it.
+    /// The record under `key` for a write that replaces it, `None` for one whose entry cannot
+    /// be read (corrupt, or written by another tool), so that the write repairs it: an
+    /// eventually consistent store writes over anything (KV: a delete first would be a second
+    /// write of the key in its second, which KV may refuse, and the entry would be gone with
+    /// no record in its place); a strongly consistent one answers a save over it `malformed`,
+    /// and it is deleted first.
     async fn record(&self, key: &str) -> Result<Option<Entry>> {
         match self.store.load(key).await {
             Err(Error::Malformed(_)) => {
-                self.store.delete(key).await?;
+                if self.store.consistency() == Consistency::Strong {
+                    self.store.delete(key).await?;
+                }
                 Ok(None)
             }
             other => other,
@@ -474,6 +492,9 @@ mod tests {
     struct Corrupt {
         inner: MemoryStore,
         corrupt: std::cell::RefCell<Vec<String>>,
+        /// As KV: a save writes over anything, a corrupt entry too.
+        eventual: bool,
+        deletes: std::cell::Cell<usize>,
     }
 
     impl Corrupt {
@@ -497,11 +518,15 @@ mod tests {
             now: u64,
         ) -> Result<()> {
             match self.has(key) {
-                true => Err(Error::Malformed("not a store entry")),
-                false => self.inner.save(key, entry, expected, now).await,
+                true if !self.eventual => Err(Error::Malformed("not a store entry")),
+                _ => {
+                    self.corrupt.borrow_mut().retain(|k| k != key);
+                    self.inner.save(key, entry, expected, now).await
+                }
             }
         }
         async fn delete(&self, key: &str) -> Result<()> {
+            self.deletes.set(self.deletes.get() + 1);
             self.corrupt.borrow_mut().retain(|k| k != key);
             self.inner.delete(key).await
         }
@@ -511,8 +536,11 @@ mod tests {
         async fn revoke(&self, subject: &str) -> Result<usize> {
             self.inner.revoke(subject).await
         }
-        fn consistency(&self) -> crate::store::Consistency {
-            self.inner.consistency()
+        fn consistency(&self) -> Consistency {
+            match self.eventual {
+                true => Consistency::Eventual,
+                false => Consistency::Strong,
+            }
         }
     }
 
@@ -536,6 +564,65 @@ mod tests {
         block_on(s.end_token("sid", 100, 3600)).unwrap();
         assert!(block_on(s.token_ended("sid")).unwrap());
         assert_eq!(block_on(store.load(&key)).unwrap().unwrap().expires, 3700);
+        assert_eq!(
+            store.deletes.get(),
+            2,
+            "a strongly consistent store deletes, then writes"
+        );
+        // An eventually consistent store (KV) writes over it, with no delete before.
+        let kv = Corrupt {
+            eventual: true,
+            ..Corrupt::default()
+        };
+        let s = sessions(&kv);
+        kv.corrupt.borrow_mut().extend([alice(&s), key]);
+        block_on(s.revoke_tokens("alice", 500, 3600)).unwrap();
+        block_on(s.end_token("sid", 100, 3600)).unwrap();
+        assert_eq!(block_on(s.min_issued_at("alice")).unwrap(), Some(500));
+        assert!(block_on(s.token_ended("sid")).unwrap());
+        assert_eq!(kv.deletes.get(), 0);
+    }
+
+    /// After a rotation, a record under the older key that cannot be read (its entry, or its
+    /// value) refuses every session of the subject; a revocation, written under the signing
+    /// key, removes it, so that the user can log in again.
+    #[test]
+    fn a_revocation_removes_an_unreadable_record_under_an_older_key() {
+        let store = Corrupt::default();
+        let old = sessions(&store);
+        let rotated = KeyRing::new(vec![
+            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
+            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
+        ])
+        .unwrap();
+        let s = Sessions::new(&store, &rotated, SessionConfig::default()).unwrap();
+        let (_, _, mac) = signing_key(&old.hashes).unwrap();
+        let garbage = Entry {
+            version: 1,
+            value: "garbage".into(),
+            expires: 10_000,
+        };
+        block_on(
+            store
+                .inner
+                .save(&revocation_key(mac, "bob"), &garbage, None, 50),
+        )
+        .unwrap();
+        store.corrupt.borrow_mut().push(alice(&old));
+        for subject in ["alice", "bob"] {
+            let unreadable = block_on(s.revocation(subject)).unwrap();
+            assert_eq!(unreadable, Some(Revocation::UNREADABLE), "{subject}");
+            block_on(s.revoke_tokens(subject, 500, 3600)).unwrap();
+            assert_eq!(
+                block_on(s.min_issued_at(subject)).unwrap(),
+                Some(500),
+                "{subject}"
+            );
+        }
+        // A readable record under the older key stays (the later time wins).
+        block_on(old.revoke_tokens("carol", 900, 3600)).unwrap();
+        block_on(s.revoke_tokens("carol", 500, 3600)).unwrap();
+        assert_eq!(block_on(s.min_issued_at("carol")).unwrap(), Some(900));
     }
 
     /// A session's tokens ended at its logout are known as ended, under the SHA-256 of its

@@ -331,6 +331,25 @@ for (const kind of ["durable", "kv"]) {
       await assertUnharmed(gw, victim, "replay after logout");
     });
 
+    test("a session without sub is ended by its logout too: its copy arrives as revoked", async () => {
+      const jar = new Jar();
+      const issue = `x-session-issue:{"uid":"nosub-${kind}-${randomBytes(3).toString("hex")}"}`;
+      const login = await gw.request(`/reflect?h=${encodeURIComponent(issue)}`, jar);
+      assert.equal(login.status, 200, login.text);
+      const token = jar.cookies.get(SESSION);
+      assert.ok(token, JSON.stringify(login.setCookies));
+      const before = await gw.request("/", jar);
+      assert.equal(session(before)["x-session-status"], "valid");
+      assert.equal(session(before)["x-session-sub"], undefined);
+      const out = await gw.request("/logout", jar);
+      assert.ok(out.setCookies.some((c) => c.startsWith(`${SESSION}=; Max-Age=0`)));
+      const replay = new Jar();
+      replay.cookies.set(SESSION, token);
+      const r = await gw.request("/", replay);
+      assert.equal(session(r)["x-session-status"], "revoked", "the replayed token is refused");
+      assert.equal(session(r)["x-session-claims"], undefined);
+    });
+
     test("a session cookie replayed after log-out-everywhere arrives as revoked, without identity", async () => {
       const jar = new Jar();
       const user = `revoked-${kind}-${randomBytes(3).toString("hex")}`;

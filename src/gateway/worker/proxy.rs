@@ -280,18 +280,32 @@ async fn load(
     now: UnixTime,
 ) -> Loaded {
     let (sessions, settings) = &**st;
-    let subject = attempt.subject().map(|(s, at)| (s.to_owned(), at));
-    let sid = attempt.session_id().map(str::to_owned);
+    let subject = attempt.subject().map(|(s, _)| s.to_owned());
+    let session = (attempt.session()).map(|(sid, at)| (sid.map(str::to_owned), at));
     let revocation = async {
-        let (sub, at) = subject.as_ref()?;
+        let (sid, at) = session.as_ref()?;
+        if subject.is_none() && sid.is_none() {
+            return None;
+        }
+        let revocation = async {
+            match &subject {
+                Some(sub) => sessions.revocation(sub).await,
+                None => Ok(None),
+            }
+        };
         let ended = async {
-            match &sid {
+            match sid {
                 Some(sid) => sessions.token_ended(sid).await,
                 None => Ok(false),
             }
         };
-        let (revocation, ended) = join(sessions.revocation(sub), ended).await;
-        Some(store::revocation_answer(revocation, ended, *at))
+        let (revocation, ended) = join(revocation, ended).await;
+        Some(store::revocation_answer(
+            revocation,
+            ended,
+            *at,
+            sid.as_deref(),
+        ))
     };
     let cookie = headers::get(request.headers, "cookie");
     let load = store::load(sessions, cookie, settings.cookie.name(), now);
