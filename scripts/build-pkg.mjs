@@ -26,6 +26,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { thirdPartyNotices } from "./third-party.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SRC = join(ROOT, "npm");
@@ -210,7 +211,8 @@ async function main() {
   for (const license of ["LICENSE-MIT", "LICENSE-APACHE", "LICENSE"]) {
     if (existsSync(join(ROOT, license))) copyFileSync(join(ROOT, license), join(OUT, license));
   }
-  console.log(`build-pkg: pkg/ is edge-session ${version} (npm pack there makes the tarball)`);
+  writeFileSync(join(OUT, "THIRD-PARTY-LICENSES.md"), thirdPartyNotices());
+  console.log(`build-pkg: pkg/ is edge-session ${version} ("npm pack --pack-destination .." there makes the tarball)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

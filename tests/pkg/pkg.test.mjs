@@ -82,9 +82,15 @@ test("the tarball holds the package and nothing else", () => {
     assert.ok(types.length > 0, `${subpath} has types`);
   }
   const installed = join(dir, "node_modules/edge-session");
-  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "hono.cjs", "hono.d.cts", "README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
+  for (const f of ["edge_session_bg.wasm", "store/edge_session_store_bg.wasm", "assertion/edge_session_assertion_bg.wasm", "assertion/index.d.ts", "assertion/node.cjs", "dbsc/edge_session_dbsc_bg.wasm", "dbsc/index.d.ts", "dbsc/node.cjs", "index.d.ts", "index.d.cts", "node.cjs", "hono.js", "hono.d.ts", "hono.cjs", "hono.d.cts", "README.md", "LICENSE-MIT", "LICENSE-APACHE", "THIRD-PARTY-LICENSES.md"]) {
     assert.ok(readFileSync(join(installed, f)).length > 0, f);
   }
+  // The notices of the crates compiled into the wasm: those under MIT alone among them.
+  const notices = readFileSync(join(installed, "THIRD-PARTY-LICENSES.md"), "utf8");
+  for (const crate of ["talc", "slab", "sha2", "serde_json", "chacha20poly1305"]) {
+    assert.match(notices, new RegExp(`^## ${crate} \\d`, "m"), crate);
+  }
+  assert.match(notices, /Permission is hereby granted/);
   // The published types declare no init function: there is none to call.
   assert.doesNotMatch(readFileSync(join(installed, "index.d.ts"), "utf8"), /initSync|InitInput/);
   // No file carries a path of the machine that built it (the wasm's panic locations named
