@@ -631,7 +631,8 @@ impl<S: Backend> Sessions<S> {
     /// revoked) or changed by another request since it was loaded is a `conflict`: it never
     /// comes back under the new id (a touch is no change). On any error the session keeps its
     /// id (no cookie to send); a new id the store could not link to the subject is deleted,
-    /// never given out.
+    /// never given out. (A store that wrote the old id's ending but whose answer was lost, a
+    /// timeout, is no error: the new id holds the session's only copy.)
     pub async fn regenerate(&self, session: &mut Session, now: UnixTime) -> Result<()> {
         let id = random_id()?;
         let (key, token) = self.identify(&id, session.record.created, now)?;
@@ -685,8 +686,15 @@ impl<S: Backend> Sessions<S> {
                     .store
                     .save(&session.key, &marker, Some(session.version), now);
                 if let Err(e) = ending.await {
-                    let _ = self.store.delete(&key).await;
-                    return Err(e);
+                    // A marker that landed, its answer lost (a timeout): the old id is ended,
+                    // and the new one holds the session's only copy, which goes on.
+                    let landed = self.store.load(&session.key).await;
+                    if !matches!(&e, Error::StoreUnavailable(_))
+                        || !landed.is_ok_and(|held| held.as_ref() == Some(&marker))
+                    {
+                        let _ = self.store.delete(&key).await;
+                        return Err(e);
+                    }
                 }
             } else if session.version > 0 {
                 // Workers KV takes one write per second per key: a session written in the
@@ -891,6 +899,68 @@ mod tests {
             Commit::Created
         );
         session
+    }
+
+    /// A strongly consistent store that writes the renewed-id marker of a `regenerate` and
+    /// loses its answer (a timeout), or fails before writing it (`landing` false).
+    struct LostMarker {
+        inner: MemoryStore,
+        landing: bool,
+    }
+
+    impl Backend for LostMarker {
+        async fn load(&self, key: &str) -> Result<Option<Entry>> {
+            self.inner.load(key).await
+        }
+        async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
+            if e.value != RENEWED {
+                return self.inner.save(key, e, expected, now).await;
+            }
+            if self.landing {
+                self.inner.save(key, e, expected, now).await?;
+            }
+            Err(Error::StoreUnavailable("timed out".into()))
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
+            self.inner.link(subject, key, until, now).await
+        }
+        async fn revoke(&self, subject: &str) -> Result<usize> {
+            self.inner.revoke(subject).await
+        }
+        fn consistency(&self) -> crate::store::Consistency {
+            crate::store::Consistency::Strong
+        }
+    }
+
+    /// A `regenerate` whose marker landed but whose answer was lost goes on under the new id,
+    /// which holds the session's only copy (it was deleted, the data lost with the old id
+    /// ended); one whose marker did not land fails, and the session keeps its id.
+    #[test]
+    fn a_regenerate_whose_marker_answer_is_lost_keeps_the_new_id() {
+        for landing in [true, false] {
+            let store = LostMarker {
+                inner: MemoryStore::new(),
+                landing,
+            };
+            let s = sessions(&store);
+            let mut session = stored_cart(&s, None);
+            let old = session.cookie().unwrap().to_owned();
+            let result = block_on(s.regenerate(&mut session, NOW + 1));
+            assert_eq!(result.is_ok(), landing, "{result:?}");
+            let cookie = session.cookie().unwrap().to_owned();
+            assert_eq!(cookie != old, landing);
+            let found = block_on(s.load_or_new(Some(&cookie), NOW + 2)).unwrap();
+            assert_eq!(
+                found.get("cart"),
+                Some(&json!(["book"])),
+                "landing {landing}"
+            );
+            let before = block_on(s.load_or_new(Some(&old), NOW + 2)).unwrap();
+            assert_eq!(before.is_new(), landing, "landing {landing}");
+        }
     }
 
     /// The cookie of a stored session with `{"cart": ["book"]}`, as an earlier request left it.
