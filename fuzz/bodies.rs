@@ -954,7 +954,7 @@ fn check_login_room(gw: &mut Gateway, finished: &Result<Answer, Page>, now: u64)
 /// data; the page it replaces gets cookie removals, `Max-Age=0`, and the answer's own
 /// `Clear-Site-Data`, nothing else), revokes one subject at most, and ends what an answer
 /// carried out would (the same revocation and logout: both read the directives by the same
-/// rules).
+/// rules, and a logout ends the same session token).
 fn check_refused(
     gw: &Gateway,
     attempt: &Attempt,
@@ -991,10 +991,11 @@ fn check_refused(
         plan: Some(done), ..
     }) = finished
     {
-        let (revoke, logout) = plan.map_or((None, false), |p| (p.revoke, p.logout));
+        let ended =
+            |p: &edge_session::gateway::store::Plan| (p.revoke.clone(), p.logout, p.ended.clone());
         assert_eq!(
-            (revoke, logout),
-            (done.revoke.clone(), done.logout),
+            plan.as_ref().map_or((None, false, None), ended),
+            ended(done),
             "gateway: what a refused answer ends and what finish carries out disagree"
         );
     }

@@ -2618,6 +2618,20 @@ mod tests {
             headers::get(&anonymous_user.headers, "x-session-status"),
             Some("revoked")
         );
+        // A token with an empty `sid` (another system's, signed with the keys) has none: nothing
+        // to end, and nothing looked up (`token_ended("")` is `malformed`).
+        let tokens = crate::token::SessionTokens::new(gw.config().tokens().clone()).unwrap();
+        let token = tokens
+            .sign(&serde_json::json!({"sub": "alice", "sid": ""}), NOW)
+            .unwrap();
+        let cookie = format!("__Host-session={token}");
+        let empty = proxy(gw.start(
+            &get(&h(&[("cookie", &cookie)])),
+            NOW + 5,
+            &Entropy::default(),
+        ));
+        assert_eq!(empty.session(), Some((None, NOW)));
+        assert_eq!(ended(&gw, &empty, &[("x-session-clear", "1")]), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `minIssuedAt`, under `r:` and a keyed hash of the subject; [`Sessions::min_issued_at`] reads
 //! it back).
 
-use super::{Backend, Consistency, Entry, Sessions};
+use super::{Backend, Entry, Sessions};
 use crate::codec::b64_encode;
 use crate::error::{Error, Result};
 use crate::keys::{signing_key, MacKey};
@@ -77,9 +77,14 @@ impl<S: Backend> Sessions<S> {
         }
         let (_, _, mac) = signing_key(&self.hashes)?;
         let key = revocation_key(mac, subject);
+        let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
+        let expires = now.saturating_add(keep).min(MAX_TIME);
+        self.write_revocation(&key, revocation, now, expires)
+            .await?;
         // A record under an older key of the ring that cannot be read refuses every session
-        // of the subject (see `revocation`), and this write, under the signing key, would not
-        // replace it: it goes.
+        // of the subject (see `revocation`), and the write above, under the signing key, does
+        // not replace it: it goes, once that write stands (before, a failed write would have
+        // left the subject's tokens accepted).
         for (_, _, older) in self.hashes.iter().skip(1) {
             let older = revocation_key(older, subject);
             let unreadable = match self.store.load(&older).await {
@@ -90,11 +95,21 @@ impl<S: Backend> Sessions<S> {
                 self.store.delete(&older).await?;
             }
         }
-        let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
-        let expires = now.saturating_add(keep).min(MAX_TIME);
+        Ok(())
+    }
+
+    /// Writes `revocation` under `key` (see [`Sessions::record_revocation`]), kept until
+    /// `expires` at least.
+    async fn write_revocation(
+        &self,
+        key: &str,
+        revocation: &Revocation,
+        now: UnixTime,
+        expires: UnixTime,
+    ) -> Result<()> {
         let mut conflicts = 0;
         loop {
-            let stored = self.record(&key).await?;
+            let stored = self.record(key).await?;
             // A record that cannot be read (corrupt, or another version's) is replaced: the
             // revocation that repairs it.
             let (version, kept, until) = match &stored {
@@ -120,7 +135,7 @@ impl<S: Backend> Sessions<S> {
                 .to_string(),
                 expires: until.max(expires),
             };
-            match self.store.save(&key, &entry, version, now).await {
+            match self.store.save(key, &entry, version, now).await {
                 Err(Error::Conflict) if conflicts < REVOKE_RETRIES => {
                     conflicts += 1;
                     self.store.backoff(conflicts).await;
@@ -188,19 +203,13 @@ impl<S: Backend> Sessions<S> {
     }
 
     /// The record under `key` for a write that replaces it, `None` for one whose entry cannot
-    /// be read (corrupt, or written by another tool), so that the write repairs it: an
-    /// eventually consistent store writes over anything (KV: a delete first would be a second
-    /// write of the key in its second, which KV may refuse, and the entry would be gone with
-    /// no record in its place); a strongly consistent one answers a save over it `malformed`,
-    /// and it is deleted first.
+    /// be read (corrupt, or written by another tool), so that the write, expecting none,
+    /// repairs it: every store writes over such an entry then (KV over anything; a Durable
+    /// Object, which keeps its versions, over an entry that does not read). No delete goes
+    /// first: a write that then failed would leave no record refusing anything.
     async fn record(&self, key: &str) -> Result<Option<Entry>> {
         match self.store.load(key).await {
-            Err(Error::Malformed(_)) => {
-                if self.store.consistency() == Consistency::Strong {
-                    self.store.delete(key).await?;
-                }
-                Ok(None)
-            }
+            Err(Error::Malformed(_)) => Ok(None),
             other => other,
         }
     }
@@ -494,6 +503,8 @@ mod tests {
         corrupt: std::cell::RefCell<Vec<String>>,
         /// As KV: a save writes over anything, a corrupt entry too.
         eventual: bool,
+        /// While true, every save fails (`store_unavailable`).
+        failing: std::cell::Cell<bool>,
         deletes: std::cell::Cell<usize>,
     }
 
@@ -517,8 +528,15 @@ mod tests {
             expected: Option<u64>,
             now: u64,
         ) -> Result<()> {
+            if self.failing.get() {
+                return Err(Error::StoreUnavailable("down".into()));
+            }
             match self.has(key) {
-                true if !self.eventual => Err(Error::Malformed("not a store entry")),
+                // A Durable Object keeps its versions, but writes over an entry that does not
+                // read when asked to write a new one.
+                true if !self.eventual && expected.is_some() => {
+                    Err(Error::Malformed("not a store entry"))
+                }
                 _ => {
                     self.corrupt.borrow_mut().retain(|k| k != key);
                     self.inner.save(key, entry, expected, now).await
@@ -536,10 +554,10 @@ mod tests {
         async fn revoke(&self, subject: &str) -> Result<usize> {
             self.inner.revoke(subject).await
         }
-        fn consistency(&self) -> Consistency {
+        fn consistency(&self) -> crate::store::Consistency {
             match self.eventual {
-                true => Consistency::Eventual,
-                false => Consistency::Strong,
+                true => crate::store::Consistency::Eventual,
+                false => crate::store::Consistency::Strong,
             }
         }
     }
@@ -564,12 +582,9 @@ mod tests {
         block_on(s.end_token("sid", 100, 3600)).unwrap();
         assert!(block_on(s.token_ended("sid")).unwrap());
         assert_eq!(block_on(store.load(&key)).unwrap().unwrap().expires, 3700);
-        assert_eq!(
-            store.deletes.get(),
-            2,
-            "a strongly consistent store deletes, then writes"
-        );
-        // An eventually consistent store (KV) writes over it, with no delete before.
+        // No delete before the write, which would leave nothing refusing if the write failed.
+        assert_eq!(store.deletes.get(), 0);
+        // An eventually consistent store (KV) writes over it too.
         let kv = Corrupt {
             eventual: true,
             ..Corrupt::default()
@@ -610,6 +625,12 @@ mod tests {
         .unwrap();
         store.corrupt.borrow_mut().push(alice(&old));
         for subject in ["alice", "bob"] {
+            let unreadable = block_on(s.revocation(subject)).unwrap();
+            assert_eq!(unreadable, Some(Revocation::UNREADABLE), "{subject}");
+            // A revocation whose write fails leaves it, still refusing.
+            store.failing.set(true);
+            assert!(block_on(s.revoke_tokens(subject, 500, 3600)).is_err());
+            store.failing.set(false);
             let unreadable = block_on(s.revocation(subject)).unwrap();
             assert_eq!(unreadable, Some(Revocation::UNREADABLE), "{subject}");
             block_on(s.revoke_tokens(subject, 500, 3600)).unwrap();

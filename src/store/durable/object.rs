@@ -61,7 +61,13 @@ async fn run<S: ObjectStorage>(storage: &S, op: Op) -> Result<Reply> {
         Op::Save { entry, expected } => {
             // Read, compare, write: one event of the object, with no other event delivered
             // while it waits on storage.
-            let current = load(storage).await?;
+            // An entry that does not read (written by another tool, corrupt) is written over by
+            // a save expecting none: the repair of a revocation record, which must never go
+            // through a delete that leaves nothing in its place.
+            let current = match load(storage).await {
+                Err(Error::Malformed(_)) if expected.is_none() => None,
+                other => other?,
+            };
             if current.as_ref().map(|e| e.version) != expected {
                 return Err(Error::Conflict);
             }
@@ -285,6 +291,14 @@ mod tests {
         block_on(s.put(ENTRY, "not an entry")).unwrap();
         assert_eq!(op(&s, &Op::Delete).existed, Some(true));
         assert_eq!(op(&s, &Op::Load).entry, None);
+        // Such an entry is `malformed` to a load and to a save naming a version, and written
+        // over by a save expecting none (a revocation record's repair), its alarm set.
+        block_on(s.put(ENTRY, "not an entry")).unwrap();
+        assert_eq!(op(&s, &Op::Load).code.as_deref(), Some("malformed"));
+        assert_eq!(op(&s, &save(2, Some(1))).code.as_deref(), Some("malformed"));
+        assert!(op(&s, &save(5, None)).ok);
+        assert_eq!(op(&s, &Op::Load).entry, Some(entry(5)));
+        assert_eq!(s.alarm_at(), Some(1006));
     }
 
     #[test]
