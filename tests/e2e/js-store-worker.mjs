@@ -109,12 +109,15 @@ const now = () => Math.floor(Date.now() / 1000);
 const tokens = new SessionTokens({ keys: KEYS, ttlSeconds: 3600, maxLifetimeSeconds: 86400 });
 const KEEP_SECONDS = 86400 + 30; // maxLifetimeSeconds plus leeway
 
-/** Verifies a token, then again against its subject's revocation time. */
+/**
+ * Verifies a token, then again against its subject's revocation time and, for a token with a
+ * session id, whether a logout ended that session (`endToken`).
+ */
 const check = async (s, token, at) => {
   try {
-    const { sub } = tokens.verify(token, { now: at });
-    const minIssuedAt = await s.minIssuedAt(sub);
-    tokens.verify(token, { now: at, minIssuedAt: minIssuedAt ?? 0 });
+    const { sub, sid, iat } = tokens.verify(token, { now: at });
+    const [minIssuedAt, ended] = await Promise.all([s.minIssuedAt(sub), sid ? s.tokenEnded(sid) : false]);
+    tokens.verify(token, { now: at, minIssuedAt: ended ? iat + 1 : (minIssuedAt ?? 0) });
     return { status: "valid", sub, minIssuedAt };
   } catch (e) {
     return { status: e.code };
@@ -158,13 +161,21 @@ export default {
           return Response.json({ cookie: session.cookie, maxAge: s.cookieMaxAge(session) });
         }
         case "/token": {
-          // ?user=&at=: a token issued at `at`; ?token=&at=: its check at `at`;
-          // ?revoke=<user>&at=: log the user out everywhere at `at`.
+          // ?user=&at= (&sid=): a token issued at `at`; ?token=&at=: its check at `at`;
+          // ?end=<sid>&at=: a logout of that session at `at`; ?revoke=<user>&at=: log the
+          // user out everywhere at `at`.
           const at = Number(url.searchParams.get("at"));
           const s = store(env, kind);
           const q = (n) => url.searchParams.get(n);
-          if (q("user")) return Response.json({ token: tokens.sign({ sub: q("user") }, { now: at }) });
+          if (q("user")) {
+            const claims = q("sid") ? { sub: q("user"), sid: q("sid") } : { sub: q("user") };
+            return Response.json({ token: tokens.sign(claims, { now: at }) });
+          }
           if (q("token")) return Response.json(await check(s, q("token"), at));
+          if (q("end")) {
+            await s.endToken(q("end"), KEEP_SECONDS, { now: at });
+            return Response.json({ ended: q("end") });
+          }
           await s.revokeTokens(q("revoke"), KEEP_SECONDS, { now: at });
           return Response.json({ revoked: q("revoke") });
         }

@@ -11,7 +11,7 @@
 // 2. 100 concurrent HTTP requests increment one session's counter: with Durable Objects none is
 //    lost (compare-and-set and retries); with KV, last write wins (the figure is printed).
 // 3. Login regenerates the id; revocation ends every session of a user; `revokeTokens` and
-//    `minIssuedAt` revoke stateless session tokens; on Durable Objects, a session regenerated
+//    `minIssuedAt` revoke stateless session tokens, `endToken` and `tokenEnded` one session's; on Durable Objects, a session regenerated
 //    while `revokeSubject` runs is ended too.
 // 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash; a
 //    session object's alarm whose storage read fails keeps the session (and fails, for a retry);
@@ -188,6 +188,18 @@ for (const store of ["durable", "kv"]) {
     await get(`/token?store=${store}&revoke=${user}&at=${T + 2}`);
     assert.equal((await check(fresh, T + 12)).status, "valid");
     assert.equal((await check(laptop, T + 12)).status, "revoked");
+  });
+
+  test(`one session's tokens ended at its logout through the store: endToken, tokenEnded (${store})`, async () => {
+    const user = `user-${Math.random().toString(36).slice(2)}`;
+    const T = now();
+    const token = async (sid) => (await get(`/token?store=${store}&user=${user}&sid=${sid}&at=${T}`)).token;
+    const check = (t, at) => get(`/token?store=${store}&token=${encodeURIComponent(t)}&at=${at}`);
+    const [phone, laptop] = [await token(`${user}-phone`), await token(`${user}-laptop`)];
+    assert.equal((await check(phone, T + 1)).status, "valid");
+    assert.deepEqual(await get(`/token?store=${store}&end=${user}-phone&at=${T + 2}`), { ended: `${user}-phone` });
+    assert.equal((await check(phone, T + 3)).status, "revoked", "the logged-out session's copy");
+    assert.equal((await check(laptop, T + 3)).status, "valid", "the user's other session");
   });
 }
 
