@@ -1837,6 +1837,16 @@ mod tests {
             block_on(s.revocation(&text("subject"))).unwrap(),
             Some(sparing)
         );
+
+        // Written and read: a session's tokens ended at its logout.
+        block_on(s.end_token(&text("endedSid"), now, 3600)).unwrap();
+        let ended = block_on(third.load(&text("endedKey"))).unwrap();
+        assert_eq!(ended.map(|e| e.to_json()), Some(text("ended")));
+        let fourth = MemoryStore::new();
+        let entry = Entry::from_json(&text("ended")).unwrap();
+        block_on(fourth.save(&text("endedKey"), &entry, None, now)).unwrap();
+        let s = Sessions::new(&fourth, &ring, SessionConfig::default()).unwrap();
+        assert!(block_on(s.token_ended(&text("endedSid"))).unwrap());
     }
 
     /// Several requests of one page at once, when the session is due for its touch: each
