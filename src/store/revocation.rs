@@ -640,6 +640,25 @@ mod tests {
                 "{subject}"
             );
         }
+        // Of two records of one second that each spare a session, the signing key's (the one
+        // written last, as revocations are written under it) stands.
+        let (_, _, k1) = signing_key(&old.hashes).unwrap();
+        let (_, _, k2) = signing_key(&s.hashes).unwrap();
+        for (mac, sid) in [(k1, "sid-old"), (k2, "sid-new")] {
+            let entry = Entry {
+                version: 1,
+                value: format!("700 {sid}"),
+                expires: 10_000,
+            };
+            block_on(
+                store
+                    .inner
+                    .save(&revocation_key(mac, "erin"), &entry, None, 50),
+            )
+            .unwrap();
+        }
+        let kept = block_on(s.revocation("erin")).unwrap().unwrap();
+        assert_eq!(kept.except.as_deref(), Some("sid-new"));
         // A readable record under the older key stays (the later time wins).
         block_on(old.revoke_tokens("carol", 900, 3600)).unwrap();
         block_on(s.revoke_tokens("carol", 500, 3600)).unwrap();
