@@ -99,18 +99,13 @@ impl Site {
             (Some(settings), Some(sessions)) => {
                 // The two reads of the worker's revocation check (worker/proxy.rs), one after
                 // the other: the subject's record, and the end of the token's session.
-                let sub = attempt.subject().map(|(s, _)| s.to_owned());
-                if let Some((sid, at)) = attempt.session().map(|(s, at)| (s.map(String::from), at))
-                {
-                    if sub.is_some() || sid.is_some() {
-                        let revocation = (sub.as_deref())
-                            .map_or(Ok(None), |sub| block_on(sessions.revocation(sub)));
-                        let ended = (sid.as_deref())
-                            .map_or(Ok(false), |sid| block_on(sessions.token_ended(sid)));
-                        let answer =
-                            store::revocation_answer(revocation, ended, at, sid.as_deref());
-                        self.gw.check_revocation(&mut attempt, answer);
-                    }
+                if let Some((sub, sid, at)) = store::revocation_reads(&attempt) {
+                    let revocation =
+                        (sub.as_deref()).map_or(Ok(None), |sub| block_on(sessions.revocation(sub)));
+                    let ended = (sid.as_deref())
+                        .map_or(Ok(false), |sid| block_on(sessions.token_ended(sid)));
+                    let answer = store::revocation_answer(revocation, ended, at, sid.as_deref());
+                    self.gw.check_revocation(&mut attempt, answer);
                 }
                 let cookie = headers::get(&headers, "cookie");
                 let loaded = block_on(store::load(sessions, cookie, settings.cookie.name(), now))

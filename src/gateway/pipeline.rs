@@ -2632,6 +2632,29 @@ mod tests {
         ));
         assert_eq!(empty.session(), Some((None, NOW)));
         assert_eq!(ended(&gw, &empty, &[("x-session-clear", "1")]), None);
+        // What the revocation check reads: the subject's record when there is a `sub`, the
+        // session's end when there is a `sid`; nothing for a token with neither, nor without one.
+        let owned = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            store::revocation_reads(&user),
+            Some((owned("alice"), sid.clone(), NOW))
+        );
+        let alice = Some((owned("alice"), None, NOW));
+        assert_eq!(store::revocation_reads(&empty), alice);
+        let no_sub = proxy(gw.start(&get(&h(&[("cookie", &jar)])), NOW + 5, &Entropy::default()));
+        assert_eq!(store::revocation_reads(&no_sub), Some((None, sid, NOW)));
+        let neither = tokens
+            .sign(&serde_json::json!({"uid": "alice"}), NOW)
+            .unwrap();
+        let cookie = format!("__Host-session={neither}");
+        let neither = proxy(gw.start(
+            &get(&h(&[("cookie", &cookie)])),
+            NOW + 5,
+            &Entropy::default(),
+        ));
+        assert!(neither.session().is_some());
+        assert_eq!(store::revocation_reads(&neither), None);
+        assert_eq!(store::revocation_reads(&anonymous), None);
     }
 
     #[test]

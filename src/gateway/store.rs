@@ -347,6 +347,16 @@ pub async fn revoke<S: Backend>(
     sessions.revoke_subject(subject).await
 }
 
+/// What the revocation check of `attempt` reads: the subject of its session token (for the
+/// subject's revocation record), its `sid` (for the end of its session), and when its session
+/// began; `None` when there is nothing to read (no valid token, or one with neither `sub` nor
+/// `sid`).
+pub fn revocation_reads(attempt: &Attempt) -> Option<(Option<String>, Option<String>, UnixTime)> {
+    let (sid, at) = attempt.session()?;
+    let sub = attempt.subject().map(|(s, _)| s.to_owned());
+    (sub.is_some() || sid.is_some()).then(|| (sub, sid.map(str::to_owned), at))
+}
+
 /// The revocation check of a request's session token, of session `sid` begun at `issued_at`,
 /// from the two reads the gateway makes at once: its subject's revocation
 /// ([`Sessions::revocation`]; `Ok(None)` for a token without `sub`), and whether a logout ended

@@ -280,13 +280,9 @@ async fn load(
     now: UnixTime,
 ) -> Loaded {
     let (sessions, settings) = &**st;
-    let subject = attempt.subject().map(|(s, _)| s.to_owned());
-    let session = (attempt.session()).map(|(sid, at)| (sid.map(str::to_owned), at));
+    let reads = store::revocation_reads(attempt);
     let revocation = async {
-        let (sid, at) = session.as_ref()?;
-        if subject.is_none() && sid.is_none() {
-            return None;
-        }
+        let (subject, sid, at) = reads.as_ref()?;
         let revocation = async {
             match &subject {
                 Some(sub) => sessions.revocation(sub).await,
