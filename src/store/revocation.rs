@@ -107,32 +107,44 @@ impl<S: Backend> Sessions<S> {
         now: UnixTime,
         expires: UnixTime,
     ) -> Result<()> {
+        // A record that cannot be read (corrupt, or another version's) is replaced: the
+        // revocation that repairs it.
+        let newer = |stored: Option<&Entry>| {
+            stored.and_then(Revocation::read).is_none_or(|k| {
+                k.before < revocation.before
+                    || (k.before == revocation.before && k.except != revocation.except)
+            })
+        };
+        let value = |stored: Option<&Entry>| newer(stored).then(|| revocation.to_string());
+        self.keep_record(key, now, expires, &value).await
+    }
+
+    /// Writes the record under `key`, kept until `expires` at least, by compare-and-set
+    /// (written again after a `conflict`, a bounded number of times): `value` says what to
+    /// write over what the store holds, `None` for no change of value (then only a record kept
+    /// less long is written again, to live longer).
+    async fn keep_record(
+        &self,
+        key: &str,
+        now: UnixTime,
+        expires: UnixTime,
+        value: &dyn Fn(Option<&Entry>) -> Option<String>,
+    ) -> Result<()> {
         let mut conflicts = 0;
         loop {
             let stored = self.record(key).await?;
-            // A record that cannot be read (corrupt, or another version's) is replaced: the
-            // revocation that repairs it.
-            let (version, kept, until) = match &stored {
-                Some(e) => (Some(e.version), Revocation::read(e), e.expires),
-                None => (None, None, 0),
+            let until = stored.as_ref().map_or(0, |e| e.expires);
+            let value = match (value(stored.as_ref()), &stored) {
+                (Some(value), _) => value,
+                (None, Some(e)) if until < expires => e.value.clone(),
+                (None, _) => return Ok(()),
             };
-            let newer = kept.as_ref().is_none_or(|k| {
-                k.before < revocation.before
-                    || (k.before == revocation.before && k.except != revocation.except)
-            });
-            if !newer && until >= expires {
-                return Ok(());
-            }
+            let version = stored.as_ref().map(|e| e.version);
             let entry = Entry {
                 // Saturating: the record is not sealed, and a store written by someone else
                 // may hold any version.
                 version: version.map_or(1, |v| v.saturating_add(1)),
-                value: if newer {
-                    revocation
-                } else {
-                    kept.as_ref().unwrap_or(revocation)
-                }
-                .to_string(),
+                value,
                 expires: until.max(expires),
             };
             match self.store.save(key, &entry, version, now).await {
@@ -169,26 +181,12 @@ impl<S: Backend> Sessions<S> {
         let key = ended_key(id)?;
         let keep = keep_seconds.min(super::config::MAX_TIMEOUT_SECONDS);
         let expires = now.saturating_add(keep).min(MAX_TIME);
-        let mut conflicts = 0;
-        loop {
-            let stored = self.record(&key).await?;
-            let version = stored.as_ref().map(|e| e.version);
-            if stored.as_ref().is_some_and(|e| e.expires >= expires) {
-                return Ok(());
-            }
-            let entry = Entry {
-                version: version.map_or(1, |v| v.saturating_add(1)),
-                value: now.to_string(),
-                expires,
-            };
-            match self.store.save(&key, &entry, version, now).await {
-                Err(Error::Conflict) if conflicts < REVOKE_RETRIES => {
-                    conflicts += 1;
-                    self.store.backoff(conflicts).await;
-                }
-                other => return other,
-            }
-        }
+        let value = |stored: Option<&Entry>| {
+            stored
+                .is_none_or(|e| e.expires < expires)
+                .then(|| now.to_string())
+        };
+        self.keep_record(&key, now, expires, &value).await
     }
 
     /// Whether [`Sessions::end_token`] ended the tokens of session `id` (and the record is still
