@@ -1311,6 +1311,7 @@ mod tests {
     }
 
     impl Backend for LastWriteWins {
+        crate::store::passed_to!(0; delete, link, revoke);
         async fn load(&self, key: &str) -> crate::error::Result<Option<crate::store::Entry>> {
             yield_once().await;
             self.0.load(key).await
@@ -1326,21 +1327,6 @@ mod tests {
             // The memory store answers at once: nothing runs between these two.
             let current = self.0.load(key).await?.map(|e| e.version);
             self.0.save(key, entry, current, now).await
-        }
-        async fn delete(&self, key: &str) -> crate::error::Result<()> {
-            self.0.delete(key).await
-        }
-        async fn link(
-            &self,
-            s: &str,
-            k: &str,
-            until: UnixTime,
-            now: UnixTime,
-        ) -> crate::error::Result<()> {
-            self.0.link(s, k, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> crate::error::Result<usize> {
-            self.0.revoke(subject).await
         }
         fn consistency(&self) -> crate::store::Consistency {
             crate::store::Consistency::Eventual

@@ -348,27 +348,13 @@ struct StaleRead<'a, S> {
 }
 
 impl<S: Backend> Backend for StaleRead<'_, S> {
+    passed_to!(store; save, delete, link, revoke, consistency);
     async fn load(&self, key: &str) -> Result<Option<Entry>> {
         let stale = self.stale.borrow_mut().take_if(|(k, _)| k == key);
         match stale {
             Some((_, entry)) => Ok(Some(entry)),
             None => self.store.load(key).await,
         }
-    }
-    async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: UnixTime) -> Result<()> {
-        self.store.save(key, e, expected, now).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.store.delete(key).await
-    }
-    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
-        self.store.link(subject, key, until, now).await
-    }
-    async fn revoke(&self, subject: &str) -> Result<usize> {
-        self.store.revoke(subject).await
-    }
-    fn consistency(&self) -> Consistency {
-        self.store.consistency()
     }
 }
 
@@ -1040,9 +1026,7 @@ struct Racing<'a, S> {
 }
 
 impl<S: Backend> Backend for Racing<'_, S> {
-    async fn load(&self, key: &str) -> Result<Option<Entry>> {
-        self.inner.load(key).await
-    }
+    passed_to!(inner; load, delete, link, revoke, consistency);
     async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: UnixTime) -> Result<()> {
         self.inner.save(key, e, expected, now).await?;
         let race = self.race.borrow_mut().take();
@@ -1051,18 +1035,6 @@ impl<S: Backend> Backend for Racing<'_, S> {
             other => *self.race.borrow_mut() = other,
         }
         Ok(())
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
-        self.inner.link(subject, key, until, now).await
-    }
-    async fn revoke(&self, subject: &str) -> Result<usize> {
-        self.inner.revoke(subject).await
-    }
-    fn consistency(&self) -> Consistency {
-        self.inner.consistency()
     }
 }
 
@@ -1180,18 +1152,7 @@ struct RevokeRacing<'a, S> {
 }
 
 impl<S: Backend> Backend for RevokeRacing<'_, S> {
-    async fn load(&self, key: &str) -> Result<Option<Entry>> {
-        self.inner.load(key).await
-    }
-    async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: UnixTime) -> Result<()> {
-        self.inner.save(key, e, expected, now).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn link(&self, subject: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<()> {
-        self.inner.link(subject, key, until, now).await
-    }
+    passed_to!(inner; load, save, delete, link, consistency);
     async fn revoke(&self, subject: &str) -> Result<usize> {
         self.calls.set(self.calls.get() + 1);
         if self.calls.get() == self.at {
@@ -1201,9 +1162,6 @@ impl<S: Backend> Backend for RevokeRacing<'_, S> {
             }
         }
         self.inner.revoke(subject).await
-    }
-    fn consistency(&self) -> Consistency {
-        self.inner.consistency()
     }
 }
 

@@ -244,23 +244,15 @@ impl OneWritePerSecond {
 
 #[cfg(test)]
 impl Backend for OneWritePerSecond {
-    async fn load(&self, key: &str) -> Result<Option<Entry>> {
-        self.inner.load(key).await
-    }
+    passed_to!(inner; load, delete, revoke);
     async fn save(&self, key: &str, e: &Entry, _: Option<u64>, now: u64) -> Result<()> {
         self.write(key, now)?;
         let stored = self.inner.load(key).await?.map(|e| e.version);
         self.inner.save(key, e, stored, now).await
     }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
     async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
         self.write(&super::kv_link(subject, key), now)?;
         self.inner.link(subject, key, until, now).await
-    }
-    async fn revoke(&self, subject: &str) -> Result<usize> {
-        self.inner.revoke(subject).await
     }
     fn consistency(&self) -> Consistency {
         Consistency::Eventual
@@ -280,9 +272,7 @@ pub(crate) struct AlwaysConflict {
 
 #[cfg(test)]
 impl Backend for AlwaysConflict {
-    async fn load(&self, key: &str) -> Result<Option<Entry>> {
-        self.inner.load(key).await
-    }
+    passed_to!(inner; load, delete, link, revoke);
     async fn save(&self, key: &str, entry: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
         self.saves.set(self.saves.get() + 1);
         assert!(self.saves.get() < 1000, "conflicts retried without end");
@@ -290,15 +280,6 @@ impl Backend for AlwaysConflict {
             Some(_) => Err(Error::Conflict),
             None => self.inner.save(key, entry, expected, now).await,
         }
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
-        self.inner.link(subject, key, until, now).await
-    }
-    async fn revoke(&self, subject: &str) -> Result<usize> {
-        self.inner.revoke(subject).await
     }
     fn consistency(&self) -> Consistency {
         Consistency::Strong

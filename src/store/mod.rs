@@ -37,6 +37,64 @@
 //! # }).unwrap();
 //! ```
 
+/// In an `impl Backend` of a store that wraps another (the field named first: `inner`, `0`) and
+/// changes only some of its methods: the others, named one by one, passed to it unchanged.
+///
+/// ```ignore
+/// impl Backend for Flaky<'_> {
+///     passed_to!(inner; load, delete, link, revoke, consistency);
+///     async fn save(&self, ...) -> Result<()> { ... }
+/// }
+/// ```
+macro_rules! passed_to {
+    (@ $field:tt load) => {
+        async fn load(&self, key: &str) -> $crate::Result<Option<$crate::store::Entry>> {
+            self.$field.load(key).await
+        }
+    };
+    (@ $field:tt save) => {
+        async fn save(
+            &self,
+            key: &str,
+            entry: &$crate::store::Entry,
+            expected: Option<u64>,
+            now: $crate::time::UnixTime,
+        ) -> $crate::Result<()> {
+            self.$field.save(key, entry, expected, now).await
+        }
+    };
+    (@ $field:tt delete) => {
+        async fn delete(&self, key: &str) -> $crate::Result<()> {
+            self.$field.delete(key).await
+        }
+    };
+    (@ $field:tt link) => {
+        async fn link(
+            &self,
+            subject: &str,
+            key: &str,
+            until: $crate::time::UnixTime,
+            now: $crate::time::UnixTime,
+        ) -> $crate::Result<()> {
+            self.$field.link(subject, key, until, now).await
+        }
+    };
+    (@ $field:tt revoke) => {
+        async fn revoke(&self, subject: &str) -> $crate::Result<usize> {
+            self.$field.revoke(subject).await
+        }
+    };
+    (@ $field:tt consistency) => {
+        fn consistency(&self) -> $crate::store::Consistency {
+            self.$field.consistency()
+        }
+    };
+    ($field:tt; $($method:ident),+ $(,)?) => {
+        $($crate::store::passed_to!(@ $field $method);)+
+    };
+}
+pub(crate) use passed_to;
+
 #[cfg(any(feature = "store", feature = "gateway"))]
 mod any;
 #[cfg(any(feature = "store", feature = "gateway"))]

@@ -331,6 +331,15 @@ mod tests {
         KeyRing::new(vec![("k1".into(), Secret::new([3u8; 32]).unwrap())]).unwrap()
     }
 
+    /// [`ring`] after a rotation: a new signing key, `k2`, then `k1`.
+    fn rotated() -> KeyRing {
+        KeyRing::new(vec![
+            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
+            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
+        ])
+        .unwrap()
+    }
+
     /// Sessions in `store` under [`ring`], with their default settings.
     fn sessions<S: Backend>(store: S) -> Sessions<S> {
         Sessions::new(store, &ring(), SessionConfig::default()).unwrap()
@@ -432,11 +441,7 @@ mod tests {
     /// no session).
     #[test]
     fn the_latest_record_under_any_key_of_the_ring_stands() {
-        let rotated = KeyRing::new(vec![
-            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
-            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
-        ])
-        .unwrap();
+        let rotated = rotated();
         let at = |before, except: Option<&str>| Revocation {
             before,
             except: except.map(str::to_owned),
@@ -513,6 +518,7 @@ mod tests {
     }
 
     impl Backend for Corrupt {
+        passed_to!(inner; link, revoke);
         async fn load(&self, key: &str) -> Result<Option<Entry>> {
             match self.has(key) {
                 true => Err(Error::Malformed("not a store entry")),
@@ -545,12 +551,6 @@ mod tests {
             self.deletes.set(self.deletes.get() + 1);
             self.corrupt.borrow_mut().retain(|k| k != key);
             self.inner.delete(key).await
-        }
-        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
-            self.inner.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> Result<usize> {
-            self.inner.revoke(subject).await
         }
         fn consistency(&self) -> crate::store::Consistency {
             match self.eventual {
@@ -603,11 +603,7 @@ mod tests {
     fn a_revocation_removes_an_unreadable_record_under_an_older_key() {
         let store = Corrupt::default();
         let old = sessions(&store);
-        let rotated = KeyRing::new(vec![
-            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
-            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
-        ])
-        .unwrap();
+        let rotated = rotated();
         let s = Sessions::new(&store, &rotated, SessionConfig::default()).unwrap();
         let (_, _, mac) = signing_key(&old.hashes).unwrap();
         let garbage = Entry {
@@ -676,11 +672,7 @@ mod tests {
         let key = format!("e:{}", b64_encode(&crate::keys::sha256(b"sid-1")));
         let entry = block_on(store.load(&key)).unwrap().unwrap();
         assert_eq!((entry.value.as_str(), entry.expires), ("100", 3700));
-        let rotated = KeyRing::new(vec![
-            ("k2".into(), Secret::new([4u8; 32]).unwrap()),
-            ("k1".into(), Secret::new([3u8; 32]).unwrap()),
-        ])
-        .unwrap();
+        let rotated = rotated();
         let after = Sessions::new(&store, &rotated, SessionConfig::default()).unwrap();
         assert!(block_on(after.token_ended("sid-1")).unwrap());
     }

@@ -909,9 +909,7 @@ mod tests {
     }
 
     impl Backend for LostMarker {
-        async fn load(&self, key: &str) -> Result<Option<Entry>> {
-            self.inner.load(key).await
-        }
+        passed_to!(inner; load, delete, link, revoke);
         async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
             if e.value != RENEWED {
                 return self.inner.save(key, e, expected, now).await;
@@ -920,15 +918,6 @@ mod tests {
                 self.inner.save(key, e, expected, now).await?;
             }
             Err(Error::StoreUnavailable("timed out".into()))
-        }
-        async fn delete(&self, key: &str) -> Result<()> {
-            self.inner.delete(key).await
-        }
-        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
-            self.inner.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> Result<usize> {
-            self.inner.revoke(subject).await
         }
         fn consistency(&self) -> crate::store::Consistency {
             crate::store::Consistency::Strong
@@ -1474,9 +1463,7 @@ mod tests {
     }
 
     impl Backend for RevokedBeforeFirstSave<'_> {
-        async fn load(&self, key: &str) -> Result<Option<Entry>> {
-            self.inner.load(key).await
-        }
+        passed_to!(inner; load, delete, revoke, consistency);
         async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
             let subject = expected.map_or_else(|| self.subject.borrow_mut().take(), |_| None);
             if let Some(subject) = subject {
@@ -1484,18 +1471,9 @@ mod tests {
             }
             self.inner.save(key, e, expected, now).await
         }
-        async fn delete(&self, key: &str) -> Result<()> {
-            self.inner.delete(key).await
-        }
         async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
             *self.subject.borrow_mut() = Some(subject.to_owned());
             self.inner.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> Result<usize> {
-            self.inner.revoke(subject).await
-        }
-        fn consistency(&self) -> crate::store::Consistency {
-            self.inner.consistency()
         }
     }
 
@@ -2012,23 +1990,9 @@ mod tests {
     struct FailingDeletes<'a>(&'a MemoryStore);
 
     impl Backend for FailingDeletes<'_> {
-        async fn load(&self, key: &str) -> Result<Option<Entry>> {
-            self.0.load(key).await
-        }
-        async fn save(&self, key: &str, e: &Entry, expected: Option<u64>, now: u64) -> Result<()> {
-            self.0.save(key, e, expected, now).await
-        }
+        passed_to!(0; load, save, link, revoke, consistency);
         async fn delete(&self, _: &str) -> Result<()> {
             Err(Error::StoreUnavailable("deletes set to fail".into()))
-        }
-        async fn link(&self, subject: &str, key: &str, until: u64, now: u64) -> Result<()> {
-            self.0.link(subject, key, until, now).await
-        }
-        async fn revoke(&self, subject: &str) -> Result<usize> {
-            self.0.revoke(subject).await
-        }
-        fn consistency(&self) -> crate::store::Consistency {
-            self.0.consistency()
         }
     }
 
