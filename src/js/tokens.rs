@@ -34,7 +34,7 @@ export interface SessionTokensConfig {
   purpose?: string;
   /** Longer tokens are refused with `too_large` before decoding (default 4096). */
   maxTokenBytes?: number;
-  /** `refresh` re-issues a token past this share of its lifetime, 0 to 1 (default 0.5). */
+  /** `refresh` re-issues a token past this share of its lifetime, 0 to 1 (default 0.5). At 1 a token is due at its `exp`, so only within the leeway after it: a browser has dropped a cookie whose `Max-Age` was the token's life by then, so for browsers 1 means no sliding refresh. */
   refreshAfter?: number;
   /** No refreshed token lives past its login (`auth_time`) plus this (default 7 days, or ttlSeconds if longer): at least ttlSeconds (a shorter one is refused), at most 2^53 - 1 - 8.64e12 as ttlSeconds. */
   maxLifetimeSeconds?: number;

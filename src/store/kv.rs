@@ -19,8 +19,9 @@ use crate::time::UnixTime;
 ///   touch due tries). KV refuses a second write within the second (`KV PUT failed: 429 Too
 ///   Many Requests`, `store_unavailable`); a touch so refused is skipped (another request has
 ///   just written the session).
-/// - Entries expire by themselves (`expirationTtl`, at least 60 s); a subject's sessions are
-///   listed under `u:<subject tag>/<session key>` (KV `list` is eventually consistent too).
+/// - Entries expire by themselves (`expirationTtl`, at least 60 s; none for a life past KV's
+///   2^31 - 1 s); a subject's sessions are listed under `u:<subject tag>/<session key>` (KV
+///   `list` is eventually consistent too).
 #[derive(Clone, Debug)]
 pub struct KvStore {
     namespace: KvNamespace,
@@ -45,9 +46,14 @@ impl KvStore {
 
     async fn put(&self, key: &str, value: &str, until: UnixTime, now: UnixTime) -> Result<()> {
         // Valid through `until` (see `Sessions::load`): KV forgets the entry one second later.
-        // KV refuses a time-to-live under 60 s.
-        let ttl = until.saturating_sub(now).saturating_add(1).max(60) as f64;
-        let options = object(&[("expirationTtl", ttl.into())]);
+        // KV refuses a time-to-live under 60 s, and one past 2^31 - 1 s (68 years): such an
+        // entry is kept without one (a load still ends it at `until`; a revocation kept for
+        // longer than it can be told must not be dropped sooner).
+        let ttl = until.saturating_sub(now).saturating_add(1).max(60);
+        let options = match i32::try_from(ttl) {
+            Ok(ttl) => object(&[("expirationTtl", ttl.into())]),
+            Err(_) => object(&[]),
+        };
         let started = self.namespace.put(key, value, &options);
         settle("KV put", started, self.timeout_ms).await.map(drop)
     }

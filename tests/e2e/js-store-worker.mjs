@@ -163,7 +163,7 @@ export default {
         case "/token": {
           // ?user=&at= (&sid=): a token issued at `at`; ?token=&at=: its check at `at`;
           // ?end=<sid>&at=: a logout of that session at `at`; ?revoke=<user>&at=: log the
-          // user out everywhere at `at`.
+          // user out everywhere at `at` (either kept for ?keep= seconds, by default KEEP_SECONDS).
           const at = Number(url.searchParams.get("at"));
           const s = store(env, kind);
           const q = (n) => url.searchParams.get(n);
@@ -172,12 +172,21 @@ export default {
             return Response.json({ token: tokens.sign(claims, { now: at }) });
           }
           if (q("token")) return Response.json(await check(s, q("token"), at));
+          const keep = Number(q("keep") ?? KEEP_SECONDS);
           if (q("end")) {
-            await s.endToken(q("end"), KEEP_SECONDS, { now: at });
+            await s.endToken(q("end"), keep, { now: at });
             return Response.json({ ended: q("end") });
           }
-          await s.revokeTokens(q("revoke"), KEEP_SECONDS, { now: at });
+          await s.revokeTokens(q("revoke"), keep, { now: at });
           return Response.json({ revoked: q("revoke") });
+        }
+        case "/longest": {
+          // A session with the longest timeouts the store takes, written and read back.
+          const s = new SessionStore({ keys: KEYS, ...bindings(env, kind), idleTimeoutSeconds: 4294967295, absoluteTimeoutSeconds: 4294967295 });
+          const session = await s.load(undefined);
+          session.set("n", 1);
+          await s.commit(session);
+          return Response.json({ data: (await s.find(session.cookie))?.data });
         }
         case "/page": {
           // ?at=: a page's four requests at once when the session is due for its touch (each

@@ -12,7 +12,7 @@
 //    lost (compare-and-set and retries); with KV, last write wins (the figure is printed).
 // 3. Login regenerates the id; revocation ends every session of a user; `revokeTokens` and
 //    `minIssuedAt` revoke stateless session tokens, `endToken` and `tokenEnded` one session's; on Durable Objects, a session regenerated
-//    while `revokeSubject` runs is ended too.
+//    while `revokeSubject` runs is ended too. The longest timeouts and keep times are written.
 // 4. A binding that throws, rejects or hangs gives `store_unavailable`, never a crash; a
 //    session object's alarm whose storage read fails keeps the session (and fails, for a retry);
 //    a save whose alarm cannot be set (a class without alarm()) stores nothing.
@@ -200,6 +200,21 @@ for (const store of ["durable", "kv"]) {
     assert.deepEqual(await get(`/token?store=${store}&end=${user}-phone&at=${T + 2}`), { ended: `${user}-phone` });
     assert.equal((await check(phone, T + 3)).status, "revoked", "the logged-out session's copy");
     assert.equal((await check(laptop, T + 3)).status, "valid", "the user's other session");
+  });
+
+  test(`the longest timeouts and keep times the store takes are written (${store})`, async () => {
+    // KV takes a time-to-live of at most 2^31 - 1 s: past it, every write failed with
+    // store_unavailable ("Value out of range"), a revocation too.
+    assert.deepEqual(await get(`/longest?store=${store}`), { data: { n: 1 } });
+    const user = `user-${Math.random().toString(36).slice(2)}`;
+    const T = now();
+    const token = (await get(`/token?store=${store}&user=${user}&sid=${user}-a&at=${T}`)).token;
+    const check = (at) => get(`/token?store=${store}&token=${encodeURIComponent(token)}&at=${at}`);
+    await get(`/token?store=${store}&end=${user}-a&at=${T + 1}&keep=4294967295`);
+    assert.equal((await check(T + 2)).status, "revoked");
+    const other = (await get(`/token?store=${store}&user=${user}&at=${T}`)).token;
+    await get(`/token?store=${store}&revoke=${user}&at=${T + 1}&keep=4294967295`);
+    assert.equal((await get(`/token?store=${store}&token=${encodeURIComponent(other)}&at=${T + 2}`)).status, "revoked");
   });
 }
 
