@@ -529,7 +529,7 @@ pub fn bind_device(
     // session of one second). The lifetime is at most what the tokens sign.
     let exp = Registered::parse(claims)?.exp.unwrap_or(now);
     let end = exp.min(issued_at.saturating_add(longest));
-    let ttl = end.saturating_sub(now).clamp(1, longest);
+    let ttl = end.saturating_sub(now).clamp(1, longest.max(1));
     let mut claims: Map<String, Value> =
         serde_json::from_str(claims).map_err(|_| Error::Malformed("claims"))?;
     bind(&mut claims, jkt, issued_at);
@@ -922,6 +922,9 @@ mod tests {
             let (bound, ttl) =
                 bind_device(&c, &claims, "jkt-1", (issued_at, WEEK), NOW + 100).unwrap();
             assert_eq!(ttl, 3600 - 100, "{format:?}");
+            // A longest life of 0 (no caller passes one) is a second, not a panic of `clamp`.
+            let shortest = bind_device(&c, &claims, "jkt-1", (issued_at, 0), NOW + 100);
+            assert_eq!(shortest.unwrap().1, 1, "{format:?}");
             let s = SessionCookie::read(&c, Some(&format!("s={bound}")), "s", NOW + 100);
             let SessionCookie::Valid {
                 claims: after,
