@@ -932,13 +932,17 @@ fn tokens_section(
             })?;
     }
     if var(SESSION_MAX_LIFETIME_SECONDS).is_some() {
-        config.max_lifetime_seconds = Some(number(
-            var,
-            SESSION_MAX_LIFETIME_SECONDS,
-            0,
-            1,
-            u32::MAX.into(),
-        )?);
+        let longest = number(var, SESSION_MAX_LIFETIME_SECONDS, 0, 1, u32::MAX.into())?;
+        if longest < config.ttl_seconds {
+            return Err(ConfigError::new(
+                SESSION_MAX_LIFETIME_SECONDS,
+                format!(
+                    "{longest} is shorter than SESSION_TTL_SECONDS, {}",
+                    config.ttl_seconds
+                ),
+            ));
+        }
+        config.max_lifetime_seconds = Some(longest);
     }
     let codec = SessionCodec::new(format, config.clone())
         .map_err(|e| in_section(e, &TOKEN_FIELDS, SESSION_KEYS))?
@@ -2723,6 +2727,13 @@ mod tests {
         );
         // Dots within a segment, or in the query, are no dot segment.
         assert!(parse(&[(HEALTH_PATH, "/a.b/..c/.d/health?up=..")]).is_ok());
+        // In the gateway's names and limits, not the JS option's.
+        let err = parse(&[(SESSION_MAX_LIFETIME_SECONDS, "10")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "SESSION_MAX_LIFETIME_SECONDS: 10 is shorter than SESSION_TTL_SECONDS, 3600"
+        );
+        assert!(parse(&[(SESSION_MAX_LIFETIME_SECONDS, "3600")]).is_ok());
         for (vars, setting) in cases {
             let err = parse(vars).unwrap_err();
             assert_eq!(err.setting, *setting, "{vars:?}: {err}");
