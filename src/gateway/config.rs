@@ -747,6 +747,14 @@ fn affinity_section(
     // The gateway removes these from requests as a client can forge them (the one predicate):
     // routed by, they would be the client's copy.
     if let Some(name) = header.as_deref().filter(|_| mode == Mode::Header) {
+        if name.eq_ignore_ascii_case("cookie") {
+            return Err(ConfigError::new(
+                AFFINITY_HEADER,
+                "Cookie holds the gateway's own cookies, which change at a login and at each \
+                 refresh: header mode would move visitors (cookie affinity: AFFINITY_MODE = \
+                 \"cookie\")",
+            ));
+        }
         if super::headers::is_reserved(name, true) {
             return Err(ConfigError::new(
                 AFFINITY_HEADER,
@@ -903,6 +911,17 @@ fn tokens_section(
             return Err(ConfigError::new(
                 setting,
                 "applies to SESSION_FORMAT = \"jwt\" only",
+            ));
+        }
+        // Taken as it is written: a JSON list or a quoted text would be signed, and required,
+        // as that very text (`"[\"api\",\"web\"]"`), refusing every other system's JWT.
+        if value
+            .as_deref()
+            .is_some_and(|v| v.starts_with(['"', '[']) || v.contains(','))
+        {
+            return Err(ConfigError::new(
+                setting,
+                "is one name, written without quotes, brackets or commas",
             ));
         }
     }
@@ -2612,6 +2631,28 @@ mod tests {
             (&[(SESSION_FORMAT, "paseto")], SESSION_FORMAT),
             (&[(SESSION_JWT_ISSUER, "https://x")], SESSION_JWT_ISSUER),
             (&[(SESSION_JWT_AUDIENCE, "app")], SESSION_JWT_AUDIENCE),
+            (
+                &[
+                    (SESSION_FORMAT, "jwt"),
+                    (SESSION_JWT_AUDIENCE, r#"["api","web"]"#),
+                ],
+                SESSION_JWT_AUDIENCE,
+            ),
+            (
+                &[(SESSION_FORMAT, "jwt"), (SESSION_JWT_AUDIENCE, "api, web")],
+                SESSION_JWT_AUDIENCE,
+            ),
+            (
+                &[
+                    (SESSION_FORMAT, "jwt"),
+                    (SESSION_JWT_ISSUER, r#""https://x""#),
+                ],
+                SESSION_JWT_ISSUER,
+            ),
+            (
+                &[(AFFINITY_MODE, "header"), (AFFINITY_HEADER, "Cookie")],
+                AFFINITY_HEADER,
+            ),
             (&[(AFFINITY_TTL_SECONDS, "-1")], AFFINITY_TTL_SECONDS),
             (&[(AFFINITY_IDLE_SECONDS, "100000")], AFFINITY_IDLE_SECONDS),
             (&[(AFFINITY_COOKIE, "bad name")], AFFINITY_COOKIE),
