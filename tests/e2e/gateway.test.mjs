@@ -444,15 +444,18 @@ describe("misconfigured gateway", () => {
     // A table whose name is no setting's (THEME) and a binding that is a plain object
     // (CF_VERSION_METADATA) are not named.
     // PROBE_TIMEOUT_MS = 30 (a number from wrangler.toml, meant as seconds?) is taken, and warned
-    // of; so is SESSION_TTL_SECONDS of a day in milliseconds; 400 days of AFFINITY_TTL_SECONDS
-    // are not. STORE_TIMEOUT_MS = 99 is not read (the store is off here): warned of as such only.
-    const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
+    // of; so are SESSION_TTL_SECONDS of a day in milliseconds, SESSION_LEEWAY_SECONDS of 30 s
+    // in milliseconds (over its 300) and AFFINITY_IDLE_SECONDS of half an hour in milliseconds
+    // (20.8 days); 400 days of AFFINITY_TTL_SECONDS are not. STORE_TIMEOUT_MS = 99 is not read
+    // (the store is off here): warned of as such only. A number or a boolean of a name that
+    // looks like no setting's (REFRESH_AFTER, NONCE) is named too: neither is ever a binding.
+    const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", SESSION_LEEWAY_SECONDS: "30000", AFFINITY_IDLE_SECONDS: "1800000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, REFRESH_AFTER: { toml: "0.9" }, NONCE: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
     const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
     await g.start();
     try {
       for (let i = 0; i < 3; i++) assert.equal((await g.request(`/w/${i}`)).status, 200);
-      for (const name of ["STROE", "origin_timeout_ms", "SECERT_TOKEN", "ORIGIN_TIMEOUT", "AFFINITY", "DBSC_ON"]) {
+      for (const name of ["STROE", "origin_timeout_ms", "SECERT_TOKEN", "ORIGIN_TIMEOUT", "AFFINITY", "DBSC_ON", "REFRESH_AFTER", "NONCE"]) {
         const line = new RegExp(`the variable ${name} is no setting of the gateway and is ignored`, "g");
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
@@ -470,9 +473,16 @@ describe("misconfigured gateway", () => {
       const ms = /PROBE_TIMEOUT_MS = 30 is 30 milliseconds, not seconds \(30 seconds is 30000\)/g;
       assert.equal(((await g.logged(ms)).match(ms) || []).length, 1, g.log);
       assert.doesNotMatch(g.log, /STORE_TIMEOUT_MS = 99/);
-      const days = /SESSION_TTL_SECONDS = 86400000 is 1000 days, seconds, not milliseconds/g;
-      assert.equal(((await g.logged(days)).match(days) || []).length, 1, g.log);
+      for (const days of [
+        /SESSION_TTL_SECONDS = 86400000 is 1000 days, seconds, not milliseconds; for 86400000 milliseconds set 86400/g,
+        /SESSION_LEEWAY_SECONDS = 30000 is 8.3 hours, seconds, not milliseconds; for 30000 milliseconds set 30/g,
+        /AFFINITY_IDLE_SECONDS = 1800000 is 21 days, seconds, not milliseconds; for 1800000 milliseconds set 1800/g,
+      ]) {
+        assert.equal(((await g.logged(days)).match(days) || []).length, 1, g.log);
+      }
       assert.doesNotMatch(g.log, /ORIGIN_TIMEOUT_MS = |AFFINITY_TTL_SECONDS = /);
+      // Read in cookie mode, AFFINITY_MODE unset.
+      assert.doesNotMatch(g.log, /AFFINITY_(TTL|IDLE)_SECONDS is read with/);
       assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"|x-tenant|qparam7/);
       // Settings and bindings are not named.
       assert.doesNotMatch(g.log, /variable (ORIGINS|SESSION_KEYS|EDGE_HEALTH|CF_VERSION_METADATA|THEME) /);

@@ -13,7 +13,8 @@ const PARAM = "_es";
 let origins, gw;
 before(async () => {
   origins = await startOrigins(["a", "b", "c"]);
-  gw = new Gateway(origins, { vars: { AFFINITY_MODE: "url" } });
+  // AFFINITY_COOKIE is a setting of cookie mode only: warned of as ignored (the test below).
+  gw = new Gateway(origins, { vars: { AFFINITY_MODE: "url", AFFINITY_COOKIE: "__Host-aff" } });
   await gw.start();
 });
 after(async () => {
@@ -330,6 +331,11 @@ test("an expired value starts a new assignment", async () => {
     const [value] = new URL(first.headers.get("location")).searchParams.getAll(PARAM);
     assert.ok(value);
     await new Promise((r) => setTimeout(r, 2500));
+    // The URL's value has a lifetime: AFFINITY_IDLE_SECONDS is read in URL mode, unlike
+    // AFFINITY_COOKIE (cookie mode only).
+    assert.doesNotMatch(short.log, /AFFINITY_IDLE_SECONDS is read with/);
+    const cookie = /AFFINITY_COOKIE is read with AFFINITY_MODE = "cookie" only and is ignored/g;
+    assert.equal(((await gw.logged(cookie)).match(cookie) || []).length, 1, gw.log);
     const again = await fetch(`${short.url}/links?n=2&${PARAM}=${value}`, { redirect: "manual", headers: { accept: HTML } });
     assert.equal(again.status, 302);
     const [fresh] = new URL(again.headers.get("location")).searchParams.getAll(PARAM);

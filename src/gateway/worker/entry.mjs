@@ -62,13 +62,17 @@ const SETTINGS = new Set([
 ]);
 // settings:end
 const FAMILY = /^(ORIGIN|SESSION|AFFINITY|HEALTH|PROBE|STORE|DBSC|OPERATOR|COOKIE|MAX_REQUEST|DIRECTIVE)/i;
-// The settings read only in one affinity mode or with a feature on (src/gateway/config.rs:
+// The settings read only in some affinity modes or with a feature on (src/gateway/config.rs:
 // `affinity_section`, `assertion_section`, `dbsc_section`, `store_section`), and the values of
-// the setting that turns them on (unset is the first of cookie mode, or off).
+// the setting that turns them on (AFFINITY_MODE unset is "cookie"; a feature unset is off).
 const STORE_ON = ["STORE", ["kv", "durable"]];
 const READ_WITH = [
   ["AFFINITY_HEADER", "AFFINITY_MODE", ["header"]],
   ["AFFINITY_PARAM", "AFFINITY_MODE", ["url"]],
+  // Only a value the gateway gives out (a cookie, or a URL's parameter) has a lifetime.
+  ["AFFINITY_COOKIE", "AFFINITY_MODE", ["cookie"]],
+  ["AFFINITY_TTL_SECONDS", "AFFINITY_MODE", ["cookie", "url"]],
+  ["AFFINITY_IDLE_SECONDS", "AFFINITY_MODE", ["cookie", "url"]],
   ["ORIGIN_ASSERTION_KEY", "ORIGIN_ASSERTION", ["EdDSA", "ES256"]],
   ["ORIGIN_ASSERTION_ISSUER", "ORIGIN_ASSERTION", ["EdDSA", "ES256"]],
   ["DBSC_BOUND_SECONDS", "DBSC", ["on"]],
@@ -79,11 +83,16 @@ const READ_WITH = [
 ];
 // A unit mistaken, warned of: a setting in milliseconds (its name ends in `_MS`) below
 // MS_LEAST is more likely seconds (`ORIGIN_TIMEOUT_MS = 30`, meant as 30 seconds, fails every
-// origin that takes 30 ms to answer), one in seconds (`_SECONDS`) above SECONDS_MOST (400 days)
-// more likely milliseconds (`SESSION_TTL_SECONDS = 86400000`, a day in milliseconds, keeps a
-// session 1,000 days).
+// origin that takes 30 ms to answer), one in seconds (`_SECONDS`) above its SECONDS_MOST (400
+// days, less for a few) more likely milliseconds (`SESSION_TTL_SECONDS = 86400000`, a day in
+// milliseconds, keeps a session 1,000 days; `SESSION_LEEWAY_SECONDS = 30000` takes a token 8
+// hours past its expiry; `HEALTH_DOWN_SECONDS = 30000` keeps a failed origin out 8 hours), and
+// so is one over a day that is a whole number of minutes in milliseconds but no whole number
+// of days in seconds (`STORE_IDLE_SECONDS = 1800000`, half an hour in milliseconds, is 20.8
+// days; 400 days, a whole number of minutes in milliseconds too, is not warned of).
 const MS_LEAST = 100;
-const SECONDS_MOST = 400 * 86400;
+const SECONDS_MOST = { SESSION_LEEWAY_SECONDS: 300, HEALTH_DOWN_SECONDS: 3600 };
+const DAYS_MOST = 400;
 let checked = false;
 
 // The store's bindings, when one is a service binding (`[[services]]`): its RPC stub answers
@@ -182,8 +191,9 @@ function warnUnknown(env) {
       typeof v === "number" || typeof v === "boolean" || Array.isArray(v) ||
       (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype);
     // Some bindings are plain objects too (CF_VERSION_METADATA, a dispatch namespace in local
-    // dev): a value that is no text is named only when its name looks like a setting's.
-    const variable = typeof v === "string" || (parsed && FAMILY.test(name));
+    // dev): a table or a list is named only when its name looks like a setting's. A text, a
+    // number or a boolean is never a binding.
+    const variable = ["string", "number", "boolean"].includes(typeof v) || (parsed && FAMILY.test(name));
     if (variable && !SETTINGS.has(name)) {
       console.warn(
         `edge-session gateway: the variable ${name} is no setting of the gateway and is ignored ` +
@@ -197,7 +207,7 @@ function warnUnknown(env) {
   // stay after a switch of modes, or with the feature turned off: a warning, not a refusal.)
   const ignored = new Set();
   for (const [name, setting, on] of READ_WITH) {
-    const value = String(env[setting] ?? "").trim();
+    const value = String(env[setting] ?? (setting === "AFFINITY_MODE" ? "cookie" : "")).trim();
     if (env[name] !== undefined && !on.includes(value)) {
       ignored.add(name);
       const values = on.map((v) => `"${v}"`).join(" or ");
@@ -214,10 +224,11 @@ function warnUnknown(env) {
         `edge-session gateway: ${name} = ${n} is ${n} milliseconds, not seconds ` +
           `(${n} seconds is ${n * 1000}); set it to ${MS_LEAST} or more unless you mean it`,
       );
-    } else if (name.endsWith("_SECONDS") && n > SECONDS_MOST) {
+    } else if (name.endsWith("_SECONDS") && (n > (SECONDS_MOST[name] ?? DAYS_MOST * 86400) || (n > 86400 && n % 60000 === 0 && n % 86400 !== 0))) {
+      const long = n >= 86400 ? `${Math.round(n / 86400)} days` : `${(n / 3600).toFixed(1)} hours`;
       console.warn(
-        `edge-session gateway: ${name} = ${n} is ${Math.round(n / 86400)} days, seconds, not ` +
-          "milliseconds; set it to 400 days or less unless you mean it",
+        `edge-session gateway: ${name} = ${n} is ${long}, seconds, not milliseconds; ` +
+          `for ${n} milliseconds set ${n / 1000}`,
       );
     }
   }
