@@ -839,13 +839,23 @@ fn affinity_section(
         u32::MAX.into(),
     )?;
     // Unset, the router's default: 1800 s or the lifetime when shorter.
-    config.idle_seconds = Some(number(
+    let idle = number(
         var,
         AFFINITY_IDLE_SECONDS,
         config.idle(),
         1,
         u32::MAX.into(),
-    )?);
+    )?;
+    if idle > config.ttl_seconds {
+        return Err(ConfigError::new(
+            AFFINITY_IDLE_SECONDS,
+            format!(
+                "{idle} is longer than AFFINITY_TTL_SECONDS, {}",
+                config.ttl_seconds
+            ),
+        ));
+    }
+    config.idle_seconds = Some(idle);
     if let Some(name) = var(AFFINITY_COOKIE) {
         config.cookie_name = name;
     }
@@ -2236,7 +2246,11 @@ mod tests {
             (AFFINITY_TTL_SECONDS, "600"),
             (AFFINITY_IDLE_SECONDS, "601"),
         ]);
-        assert_eq!(err.unwrap_err().setting, AFFINITY_IDLE_SECONDS);
+        // In the gateway's names, not the router's options.
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "AFFINITY_IDLE_SECONDS: 601 is longer than AFFINITY_TTL_SECONDS, 600"
+        );
     }
 
     #[test]
