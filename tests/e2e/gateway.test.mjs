@@ -449,9 +449,11 @@ describe("misconfigured gateway", () => {
     // (20.8 days); 400 days of AFFINITY_TTL_SECONDS are not. STORE_TIMEOUT_MS = 99 is not read
     // (the store is off here): warned of as such only. A number or a boolean of a name that
     // looks like no setting's (REFRESH_AFTER, NONCE) is named too: neither is ever a binding.
-    const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", SESSION_LEEWAY_SECONDS: "30000", AFFINITY_IDLE_SECONDS: "1800000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, REFRESH_AFTER: { toml: "0.9" }, NONCE: { toml: "true" }, THEME: { toml: '{ dark = true }' } };
+    const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", SESSION_LEEWAY_SECONDS: "30000", AFFINITY_IDLE_SECONDS: "1800000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, REFRESH_AFTER: { toml: "0.9" }, NONCE: { toml: "true" }, THEME: { toml: '{ dark = true }' }, SESSION_COOKIE: "app-session" };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
-    const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2" } });
+    // A cookie name without __Host- and an operator token pasted with its quotes are named too
+    // (.dev.vars is dotenv: the single quotes are its own, the double ones the token's).
+    const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2", OPERATOR_TOKEN: `'"op-token-4242-4242-4242"'` } });
     await g.start();
     try {
       for (let i = 0; i < 3; i++) assert.equal((await g.request(`/w/${i}`)).status, 200);
@@ -481,6 +483,13 @@ describe("misconfigured gateway", () => {
         assert.equal(((await g.logged(days)).match(days) || []).length, 1, g.log);
       }
       assert.doesNotMatch(g.log, /ORIGIN_TIMEOUT_MS = |AFFINITY_TTL_SECONDS = /);
+      for (const line of [
+        /SESSION_COOKIE has no __Host- prefix: a subdomain can set a cookie of its name/g,
+        /OPERATOR_TOKEN begins and ends with a quote, which is part of the token/g,
+      ]) {
+        assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
+      }
+      assert.doesNotMatch(g.log, /op-token-4242|app-session|(AFFINITY|STORE)_COOKIE has no/);
       // Read in cookie mode, AFFINITY_MODE unset.
       assert.doesNotMatch(g.log, /AFFINITY_(TTL|IDLE)_SECONDS is read with/);
       assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"|x-tenant|qparam7/);

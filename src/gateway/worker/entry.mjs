@@ -232,6 +232,19 @@ function warnUnknown(env) {
       );
     }
   }
+  // A cookie name without `__Host-`: any subdomain of the site can set one of the name, which
+  // the browser sends beside or ahead of the gateway's own (cookie tossing).
+  for (const name of ["SESSION_COOKIE", "AFFINITY_COOKIE", "STORE_COOKIE", "DBSC_COOKIE"]) {
+    const v = env[name];
+    if (typeof v === "string" && !ignored.has(name) && !v.trim().startsWith("__Host-")) {
+      console.warn(`edge-session gateway: ${name} has no __Host- prefix: a subdomain can set a cookie of its name (docs/gateway.md)`);
+    }
+  }
+  // A secret pasted with its quotes (`wrangler secret put` takes what it is given): the quotes
+  // are part of the token, and a monitor that sends it without them gets a 401.
+  if (/^\s*(["']).*\1\s*$/s.test(env.OPERATOR_TOKEN ?? "")) {
+    console.warn("edge-session gateway: OPERATOR_TOKEN begins and ends with a quote, which is part of the token");
+  }
 }
 
 export default {
