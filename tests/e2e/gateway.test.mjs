@@ -451,6 +451,8 @@ describe("misconfigured gateway", () => {
     // looks like no setting's (REFRESH_AFTER, NONCE) is named too: neither is ever a binding.
     const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", SESSION_LEEWAY_SECONDS: "30000", AFFINITY_IDLE_SECONDS: "1800000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, REFRESH_AFTER: { toml: "0.9" }, NONCE: { toml: "true" }, THEME: { toml: '{ dark = true }' }, SESSION_COOKIE: "app-session" };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
+    // So is an ORIGINS whose every origin is draining (served all the same).
+    vars.ORIGINS = JSON.stringify(own.map((o) => ({ id: o.id, url: o.url, draining: true })));
     // A cookie name without __Host- and an operator token pasted with its quotes are named too
     // (.dev.vars is dotenv: the single quotes are its own, the double ones the token's).
     const g = new Gateway(own, { vars, toml, secrets: { SECERT_TOKEN: "hunter2-hunter2-hunter2", OPERATOR_TOKEN: `'"op-token-4242-4242-4242"'` } });
@@ -486,6 +488,7 @@ describe("misconfigured gateway", () => {
       for (const line of [
         /SESSION_COOKIE has no __Host- prefix: a subdomain can set a cookie of its name/g,
         /OPERATOR_TOKEN begins and ends with a quote, which is part of the token/g,
+        /every origin of ORIGINS is draining: new visitors still go to them/g,
       ]) {
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }

@@ -240,6 +240,15 @@ function warnUnknown(env) {
       console.warn(`edge-session gateway: ${name} has no __Host- prefix: a subdomain can set a cookie of its name (docs/gateway.md)`);
     }
   }
+  // Every origin draining takes new visitors all the same (rather than a 503): a drain of the
+  // last origin left in, or `"draining": true` copied to every line.
+  let origins = env.ORIGINS;
+  try {
+    if (typeof origins === "string") origins = JSON.parse(origins);
+  } catch {} // refused, and logged, by the configuration
+  if (Array.isArray(origins) && origins.length > 0 && origins.every((o) => o?.draining === true)) {
+    console.warn("edge-session gateway: every origin of ORIGINS is draining: new visitors still go to them");
+  }
   // A secret pasted with its quotes (`wrangler secret put` takes what it is given): the quotes
   // are part of the token, and a monitor that sends it without them gets a 401.
   if (/^\s*(["']).*\1\s*$/s.test(env.OPERATOR_TOKEN ?? "")) {
