@@ -116,12 +116,14 @@ impl Backend for KvStore {
                 if let Err(e) = self.delete(session).await {
                     // Linked again (as it was, until its expiration), so that the revocation
                     // tried again finds it; best effort: the error stands. A little over a
-                    // second after the link's delete: KV takes one write a second per key.
+                    // second after the link's delete: KV takes one write a second per key. By
+                    // a time-to-live, as every write here: KV takes no `expiration` past
+                    // 2038 (a 32-bit time).
                     let _ = sleep(1100.0).await;
-                    let until = k.expiration().unwrap_or(JsValue::UNDEFINED);
-                    let options = object(&[("expiration", until)]);
-                    let put = self.namespace.put(&name, "", &options);
-                    let _ = settle("KV put", put, self.timeout_ms).await;
+                    let until = k.expiration().ok().and_then(|e| e.as_f64());
+                    let now = (js_sys::Date::now() / 1000.0) as UnixTime;
+                    let until = until.map_or(UnixTime::MAX, |e| e as UnixTime);
+                    let _ = self.put(&name, "", until.saturating_sub(1), now).await;
                     return Err(e);
                 }
                 let held = live.as_string().map(|text| Entry::read(&text));
