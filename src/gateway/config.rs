@@ -831,32 +831,37 @@ fn affinity_section(
     config.failover = failover;
     config.header = header;
     config.same_site = same_site;
-    config.ttl_seconds = number(
-        var,
-        AFFINITY_TTL_SECONDS,
-        config.ttl_seconds,
-        1,
-        u32::MAX.into(),
-    )?;
-    // Unset, the router's default: 1800 s or the lifetime when shorter.
-    let idle = number(
-        var,
-        AFFINITY_IDLE_SECONDS,
-        config.idle(),
-        1,
-        u32::MAX.into(),
-    )?;
-    if idle > config.ttl_seconds {
-        return Err(ConfigError::new(
+    // Read in the modes that use them, and ignored in the others (as the worker's warning at
+    // start-up says): only a value given out, a cookie or a URL's, has a lifetime, and only
+    // cookie mode a cookie.
+    if matches!(mode, Mode::Cookie | Mode::Url) {
+        config.ttl_seconds = number(
+            var,
+            AFFINITY_TTL_SECONDS,
+            config.ttl_seconds,
+            1,
+            u32::MAX.into(),
+        )?;
+        // Unset, the router's default: 1800 s or the lifetime when shorter.
+        let idle = number(
+            var,
             AFFINITY_IDLE_SECONDS,
-            format!(
-                "{idle} is longer than AFFINITY_TTL_SECONDS, {}",
-                config.ttl_seconds
-            ),
-        ));
+            config.idle(),
+            1,
+            u32::MAX.into(),
+        )?;
+        if idle > config.ttl_seconds {
+            return Err(ConfigError::new(
+                AFFINITY_IDLE_SECONDS,
+                format!(
+                    "{idle} is longer than AFFINITY_TTL_SECONDS, {}",
+                    config.ttl_seconds
+                ),
+            ));
+        }
+        config.idle_seconds = Some(idle);
     }
-    config.idle_seconds = Some(idle);
-    if let Some(name) = var(AFFINITY_COOKIE) {
+    if let Some(name) = var(AFFINITY_COOKIE).filter(|_| mode == Mode::Cookie) {
         config.cookie_name = name;
     }
     config.param = var(AFFINITY_PARAM).unwrap_or_else(|| DEFAULT_AFFINITY_PARAM.to_owned());
@@ -927,7 +932,7 @@ fn tokens_section(
         // as that very text (`"[\"api\",\"web\"]"`), refusing every other system's JWT.
         if value
             .as_deref()
-            .is_some_and(|v| v.starts_with(['"', '[']) || v.contains(','))
+            .is_some_and(|v| v.starts_with(['"', '\'', '[']) || v.contains(','))
         {
             return Err(ConfigError::new(
                 setting,
@@ -2273,7 +2278,8 @@ mod tests {
             (c.affinity.mode, c.affinity.failover),
             (Mode::Header, Failover::Strict)
         );
-        assert_eq!((c.affinity.idle(), c.affinity.ttl_seconds), (60, 600));
+        // Header mode gives out no value: its lifetimes are not read (warned of as ignored).
+        assert_eq!((c.affinity.idle(), c.affinity.ttl_seconds), (1800, 86400));
         assert_eq!((c.tokens.ttl_seconds, c.tokens.refresh_after), (120, 0.25));
         assert_eq!(c.affinity.same_site, SameSite::Strict);
         assert_eq!(c.down_seconds, 5);
@@ -2282,11 +2288,20 @@ mod tests {
             Some("0123456789abcdef")
         );
         assert_eq!(c.affinity.param, DEFAULT_AFFINITY_PARAM);
-        let url = parse(&[(AFFINITY_MODE, "url"), (AFFINITY_PARAM, "sid-1")]).unwrap();
+        let url = parse(&[
+            (AFFINITY_MODE, "url"),
+            (AFFINITY_PARAM, "sid-1"),
+            (AFFINITY_IDLE_SECONDS, "60"),
+            (AFFINITY_TTL_SECONDS, "600"),
+            (AFFINITY_COOKIE, "not read: cookie mode only"),
+        ])
+        .unwrap();
         assert_eq!(
             (url.affinity.mode, url.affinity.param.as_str()),
             (Mode::Url, "sid-1")
         );
+        assert_eq!((url.affinity.idle(), url.affinity.ttl_seconds), (60, 600));
+        assert_eq!(url.affinity.cookie_name, "__Host-affinity");
         assert_eq!(url.built.affinity.param_name(), "sid-1");
     }
 
@@ -2661,6 +2676,10 @@ mod tests {
                     (SESSION_FORMAT, "jwt"),
                     (SESSION_JWT_ISSUER, r#""https://x""#),
                 ],
+                SESSION_JWT_ISSUER,
+            ),
+            (
+                &[(SESSION_FORMAT, "jwt"), (SESSION_JWT_ISSUER, "'https://x'")],
                 SESSION_JWT_ISSUER,
             ),
             (

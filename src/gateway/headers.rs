@@ -299,9 +299,9 @@ fn is_hop_by_hop(name: &str, connection: &[&str]) -> bool {
 }
 
 /// Names listed in `Connection` headers, which are hop-by-hop too: sorted without case, each
-/// once (a client can list thousands; each header is looked up among them). workerd shows a
-/// worker no request's `Connection` (the headers it names pass): in practice, the origin's
-/// answer's.
+/// once (a client can list thousands; each header is looked up among them). A front end may
+/// keep a request's `Connection` from the worker (`wrangler dev`'s proxy; Cloudflare's edge
+/// sends its own), and the headers it names then pass.
 fn connection_names(headers: &[(String, String)]) -> Vec<&str> {
     let mut names: Vec<&str> = BinaryHeap::from_iter(
         headers

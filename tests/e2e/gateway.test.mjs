@@ -449,7 +449,7 @@ describe("misconfigured gateway", () => {
     // (20.8 days); 400 days of AFFINITY_TTL_SECONDS are not. STORE_TIMEOUT_MS = 99 is not read
     // (the store is off here): warned of as such only. A number or a boolean of a name that
     // looks like no setting's (REFRESH_AFTER, NONCE) is named too: neither is ever a binding.
-    const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", SESSION_LEEWAY_SECONDS: "30000", AFFINITY_IDLE_SECONDS: "1800000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, REFRESH_AFTER: { toml: "0.9" }, NONCE: { toml: "true" }, THEME: { toml: '{ dark = true }' }, SESSION_COOKIE: "app-session" };
+    const vars = { PROBE_TIMEOUT_MS: { toml: "30" }, STORE_TIMEOUT_MS: "99", SESSION_TTL_SECONDS: "86400000", SESSION_LEEWAY_SECONDS: "30000", AFFINITY_IDLE_SECONDS: "1800000", AFFINITY_TTL_SECONDS: String(400 * 86400), AFFINITY_HEADER: "x-tenant", AFFINITY_PARAM: "qparam7", ORIGIN_ASSERTION_KEY: "{}", STROE: "kv", origin_timeout_ms: "5000", ORIGIN_TIMEOUT: { toml: "4999" }, AFFINITY: { toml: '{ mode = "ip" }' }, DBSC_ON: { toml: "true" }, REFRESH_AFTER: { toml: "0.9" }, NONCE: { toml: "true" }, THEME: { toml: '{ dark = true }' }, SESSION_COOKIE: "app-session", AFFINITY_MODE: " " };
     const toml = [`[version_metadata]`, `binding = "CF_VERSION_METADATA"`];
     // So is an ORIGINS whose every origin is draining (served all the same).
     vars.ORIGINS = JSON.stringify(own.map((o) => ({ id: o.id, url: o.url, draining: true })));
@@ -493,7 +493,7 @@ describe("misconfigured gateway", () => {
         assert.equal(((await g.logged(line)).match(line) || []).length, 1, g.log);
       }
       assert.doesNotMatch(g.log, /op-token-4242|app-session|(AFFINITY|STORE)_COOKIE has no/);
-      // Read in cookie mode, AFFINITY_MODE unset.
+      // Read in cookie mode, AFFINITY_MODE blank (as unset).
       assert.doesNotMatch(g.log, /AFFINITY_(TTL|IDLE)_SECONDS is read with/);
       assert.doesNotMatch(g.log, /hunter2|5000|4999|"ip"|x-tenant|qparam7/);
       // Settings and bindings are not named.

@@ -207,7 +207,8 @@ function warnUnknown(env) {
   // stay after a switch of modes, or with the feature turned off: a warning, not a refusal.)
   const ignored = new Set();
   for (const [name, setting, on] of READ_WITH) {
-    const value = String(env[setting] ?? (setting === "AFFINITY_MODE" ? "cookie" : "")).trim();
+    // Unset or blank, AFFINITY_MODE is cookie mode (a feature, off).
+    const value = String(env[setting] ?? "").trim() || (setting === "AFFINITY_MODE" ? "cookie" : "");
     if (env[name] !== undefined && !on.includes(value)) {
       ignored.add(name);
       const values = on.map((v) => `"${v}"`).join(" or ");
@@ -225,11 +226,12 @@ function warnUnknown(env) {
           `(${n} seconds is ${n * 1000}); set it to ${MS_LEAST} or more unless you mean it`,
       );
     } else if (name.endsWith("_SECONDS") && (n > (SECONDS_MOST[name] ?? DAYS_MOST * 86400) || (n > 86400 && n % 60000 === 0 && n % 86400 !== 0))) {
-      const long = n >= 86400 ? `${Math.round(n / 86400)} days` : `${(n / 3600).toFixed(1)} hours`;
-      console.warn(
-        `edge-session gateway: ${name} = ${n} is ${long}, seconds, not milliseconds; ` +
-          `for ${n} milliseconds set ${n / 1000}`,
-      );
+      const days = n / 86400;
+      const long =
+        n < 3600 ? `${Math.round(n / 60)} minutes` : n < 86400 ? `${(n / 3600).toFixed(1)} hours` : `${days < 10 ? days.toFixed(1) : Math.round(days)} days`;
+      // The value meant, when milliseconds give whole seconds (the settings take no fraction).
+      const meant = n % 1000 === 0 ? `for ${n} milliseconds set ${n / 1000}` : `set it to ${SECONDS_MOST[name] ?? `${DAYS_MOST} days`} or less unless you mean it`;
+      console.warn(`edge-session gateway: ${name} = ${n} is ${long}, seconds, not milliseconds; ${meant}`);
     }
   }
   // A cookie name without `__Host-`: any subdomain of the site can set one of the name, which
