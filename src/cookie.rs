@@ -162,6 +162,29 @@ impl SameSite {
     }
 }
 
+/// A request's `Sec-Fetch-Site` (`site`) as [`SetCookie::withheld_from`] takes it; from a
+/// browser that sends none (Chrome before 76, Firefox before 90, Safari before 16.4),
+/// `cross-site` when its `Origin` is not `public`, the request's own `scheme://host` (another
+/// site's, or `null`), as README's `crossOrigin` reads it. A sibling subdomain's request counts
+/// as cross-site then: the safe side (it keeps no new cookie it was not sent).
+///
+/// ```
+/// use edge_session::cookie::fetch_site;
+/// let own = "https://app.example";
+/// assert_eq!(fetch_site(Some("same-origin"), Some("https://evil.example"), own), Some("same-origin"));
+/// assert_eq!(fetch_site(None, Some("https://evil.example"), own), Some("cross-site"));
+/// assert_eq!(fetch_site(None, Some("null"), own), Some("cross-site"));
+/// assert_eq!(fetch_site(None, Some(own), own), None);
+/// assert_eq!(fetch_site(None, None, own), None);
+/// ```
+pub fn fetch_site<'a>(
+    site: Option<&'a str>,
+    origin: Option<&str>,
+    public: &str,
+) -> Option<&'a str> {
+    site.or_else(|| origin.filter(|o| *o != public).map(|_| "cross-site"))
+}
+
 /// The name and attributes of a cookie; writes `Set-Cookie` header values for it.
 ///
 /// Defaults are the safe ones: `Path=/`, `Secure`, `HttpOnly`, `SameSite=Lax`, no `Domain`

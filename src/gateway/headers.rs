@@ -780,6 +780,16 @@ pub fn declares_no_content(headers: &[(String, String)]) -> bool {
         && get(headers, "transfer-encoding").is_none()
 }
 
+/// The request's `Sec-Fetch-Site`, or what its `Origin` says when a browser sends none (see
+/// [`cookie::fetch_site`](crate::cookie::fetch_site)); `public` is its own `scheme://host`.
+pub fn fetch_site<'a>(headers: &'a [(String, String)], public: &str) -> Option<&'a str> {
+    crate::cookie::fetch_site(
+        get(headers, "sec-fetch-site"),
+        get(headers, "origin"),
+        public,
+    )
+}
+
 pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()

@@ -705,6 +705,11 @@ impl Gateway {
                 *value = url::without_param(value, param);
             }
         }
+        let public = if scheme.is_empty() || host.is_empty() {
+            String::new()
+        } else {
+            format!("{scheme}://{host}")
+        };
         let attempt = Attempt {
             origin: String::new(),
             url: String::new(),
@@ -723,12 +728,8 @@ impl Gateway {
             // The method first: with `Lax` (the default) a GET or HEAD, most requests, is never
             // withheld, and needs no look through the headers.
             withheld: (self.config.session_cookie).withheld_from(req.method, Some("cross-site"))
-                && headers::get(req.headers, "sec-fetch-site") == Some("cross-site"),
-            public: if scheme.is_empty() || host.is_empty() {
-                String::new()
-            } else {
-                format!("{scheme}://{host}")
-            },
+                && headers::fetch_site(req.headers, &public) == Some("cross-site"),
+            public,
             carry: None,
         };
         let target = self.origin_target(target);
@@ -926,7 +927,7 @@ impl Gateway {
             client_ip: headers::get(req.headers, "cf-connecting-ip"),
             header,
             method: Some(req.method),
-            fetch_site: headers::get(req.headers, "sec-fetch-site"),
+            fetch_site: headers::fetch_site(req.headers, &attempt.public),
             entropy: entropy.visitor,
         };
         let route = match self.config.built.affinity.route(&route_request, now) {
@@ -4627,11 +4628,12 @@ mod tests {
             visitor: n,
             ..Entropy::default()
         };
+        // A browser without `Sec-Fetch-Site` (Safari before 16.4) is told by its `Origin`.
         let request = |method: &'static str, site: &'static str| {
-            let headers = if site.is_empty() {
-                Vec::new()
-            } else {
-                h(&[("sec-fetch-site", site)])
+            let headers = match site.strip_prefix("origin ") {
+                _ if site.is_empty() => Vec::new(),
+                Some(origin) => h(&[("origin", origin)]),
+                None => h(&[("sec-fetch-site", site)]),
             };
             (method, headers)
         };
@@ -4647,6 +4649,11 @@ mod tests {
             ("Strict", "GET", "same-site", true),
             ("Strict", "GET", "none", true),
             ("None", "POST", "cross-site", true),
+            ("Lax", "POST", "origin https://evil.example", false),
+            ("Lax", "POST", "origin null", false),
+            ("Lax", "POST", "origin https://app.example", true),
+            ("Lax", "GET", "origin https://evil.example", true),
+            ("Strict", "GET", "origin https://evil.example", false),
         ] {
             let mut gw = gateway(&[("COOKIE_SAMESITE", same_site)]);
             let (method, headers) = request(method, site);
