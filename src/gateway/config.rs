@@ -411,7 +411,7 @@ impl GatewayConfig {
         let assertion = assertion_section(&var, &keys)?;
         let affinity = affinity_section(&var, &origins, &keys, same_site)?;
         let tokens = tokens_section(&var, keys, same_site)?;
-        if tokens.cookie.name() == affinity.config.cookie_name {
+        if Some(tokens.cookie.name()) == affinity_cookie(&affinity.config) {
             // One cookie for both: each answer would replace the other's value.
             return Err(ConfigError::new(
                 SESSION_COOKIE,
@@ -567,9 +567,7 @@ impl GatewayConfig {
     /// copy the origin (see [`super::headers::is_gateway_cookie`]).
     pub fn gateway_cookies(&self) -> Vec<&str> {
         let mut names = vec![self.session_cookie.name()];
-        if self.affinity.mode == Mode::Cookie {
-            names.push(&self.affinity.cookie_name);
-        }
+        names.extend(affinity_cookie(&self.affinity));
         names.extend(self.store.iter().map(|s| s.cookie.name()));
         if let Some(d) = &self.dbsc {
             names.extend([d.bound_cookie.name(), d.key_cookie.name()]);
@@ -1022,7 +1020,7 @@ fn store_section(
         }
     };
     let name = var(STORE_COOKIE).unwrap_or_else(|| "__Host-sid".to_owned());
-    if name == tokens.cookie.name() || name == affinity.cookie_name {
+    if name == tokens.cookie.name() || Some(name.as_str()) == affinity_cookie(affinity) {
         return Err(ConfigError::new(
             STORE_COOKIE,
             "must differ from SESSION_COOKIE and AFFINITY_COOKIE",
@@ -1137,7 +1135,8 @@ fn dbsc_section(
         crate::dbsc::MAX_BOUND_SECONDS,
     )?;
     let session = tokens.cookie.name();
-    let mut taken = vec![session, affinity.cookie_name.as_str()];
+    let mut taken = vec![session];
+    taken.extend(affinity_cookie(affinity));
     taken.extend(store.map(|s| s.cookie.name()));
     let bound_name = var(DBSC_COOKIE).unwrap_or_else(|| DEFAULT_DBSC_COOKIE.to_owned());
     let key_name = key_cookie_name(session);
@@ -1276,6 +1275,12 @@ fn in_section(e: Error, fields: &[(&str, &'static str)], main: &'static str) -> 
         .and_then(|field| fields.iter().find(|(f, _)| *f == field))
         .map_or(main, |&(_, setting)| setting);
     ConfigError::new(setting, e.detail())
+}
+
+/// The affinity cookie's name in cookie mode, the one mode that sets it (`AFFINITY_COOKIE` is
+/// not read in the others).
+fn affinity_cookie(config: &AffinityConfig) -> Option<&str> {
+    (config.mode == Mode::Cookie).then_some(config.cookie_name.as_str())
 }
 
 fn missing(setting: &'static str, what: &str) -> ConfigError {
@@ -2302,6 +2307,22 @@ mod tests {
         );
         assert_eq!((url.affinity.idle(), url.affinity.ttl_seconds), (60, 600));
         assert_eq!(url.affinity.cookie_name, "__Host-affinity");
+        // Outside cookie mode no affinity cookie is set: its name clashes with none.
+        for mode in ["url", "ip"] {
+            let ok = parse(&[
+                (AFFINITY_MODE, mode),
+                (SESSION_COOKIE, "__Host-affinity"),
+                (STORE, "kv"),
+                (STORE_COOKIE, "__Host-affinity-sid"),
+            ]);
+            assert!(ok.is_ok(), "{mode}: {ok:?}");
+            let ok = parse(&[
+                (AFFINITY_MODE, mode),
+                (STORE, "kv"),
+                (STORE_COOKIE, "__Host-affinity"),
+            ]);
+            assert!(ok.is_ok(), "{mode}: {ok:?}");
+        }
         assert_eq!(url.built.affinity.param_name(), "sid-1");
     }
 

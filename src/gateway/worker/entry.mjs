@@ -230,7 +230,7 @@ function warnUnknown(env) {
       const long =
         n < 3600 ? `${Math.round(n / 60)} minutes` : n < 86400 ? `${(n / 3600).toFixed(1)} hours` : `${days < 10 ? days.toFixed(1) : Math.round(days)} days`;
       // The value meant, when milliseconds give whole seconds (the settings take no fraction).
-      const meant = n % 1000 === 0 ? `for ${n} milliseconds set ${n / 1000}` : `set it to ${SECONDS_MOST[name] ?? `${DAYS_MOST} days`} or less unless you mean it`;
+      const meant = n % 1000 === 0 ? `for ${n} milliseconds set ${n / 1000}` : `set it to ${SECONDS_MOST[name] ?? `${DAYS_MOST * 86400} (${DAYS_MOST} days)`} or less unless you mean it`;
       console.warn(`edge-session gateway: ${name} = ${n} is ${long}, seconds, not milliseconds; ${meant}`);
     }
   }
@@ -238,7 +238,8 @@ function warnUnknown(env) {
   // the browser sends beside or ahead of the gateway's own (cookie tossing).
   for (const name of ["SESSION_COOKIE", "AFFINITY_COOKIE", "STORE_COOKIE", "DBSC_COOKIE"]) {
     const v = env[name];
-    if (typeof v === "string" && !ignored.has(name) && !v.trim().startsWith("__Host-")) {
+    // Blank is unset: the default, with the prefix.
+    if (typeof v === "string" && !ignored.has(name) && v.trim() !== "" && !v.trim().startsWith("__Host-")) {
       console.warn(`edge-session gateway: ${name} has no __Host- prefix: a subdomain can set a cookie of its name (docs/gateway.md)`);
     }
   }
