@@ -735,8 +735,7 @@ impl SessionStore {
 
     /// Whether a browser sent `request` (a Fetch `Request`) without this store's cookie, and
     /// yet keeps the cookie its answer sets: a cross-site request (`Sec-Fetch-Site:
-    /// cross-site`, or from a browser that sends none, an `Origin` other than the request
-    /// URL's) with no cookie of the store's name, other than a GET or HEAD with
+    /// cross-site`) with no cookie of the store's name, other than a GET or HEAD with
     /// `sameSite` `Lax` (a form another site posts), any with `Strict`. A new session's cookie
     /// sent there replaces the visitor's own: send one only at a login (`regenerate`), as the
     /// `sessionStore` middleware of `edge-session/hono` does.
@@ -764,17 +763,8 @@ impl SessionStore {
             return Err(expected());
         };
         let site = super::object::header(&headers, "sec-fetch-site")?.as_string();
-        let origin = super::object::header(&headers, "origin")?.as_string();
-        // The request's own origin, `scheme://host` of its URL.
-        let url = super::object::get(request, "url")?
-            .as_string()
-            .unwrap_or_default();
-        let host = url.find("://").map_or(0, |i| i + 3);
-        let end = url[host..]
-            .find(['/', '?', '#'])
-            .map_or(url.len(), |e| host + e);
-        let site = crate::cookie::fetch_site(site.as_deref(), origin.as_deref(), &url[..end]);
-        Ok(self.cookie.withheld_from(&method, site) && self.cookie_values(request)?.is_empty())
+        Ok(self.cookie.withheld_from(&method, site.as_deref())
+            && self.cookie_values(request)?.is_empty())
     }
 
     /// The `Set-Cookie` value that deletes the session cookie (after `destroy`); `clearCookies`

@@ -212,12 +212,10 @@ test("a value no store value can hold is refused with why: by set and data = for
 });
 
 test("withheldFrom: a cross-site request a browser sends without the store's cookie, by sameSite and method", () => {
-  // "origin X": a browser without Sec-Fetch-Site (Safari before 16.4), told by its Origin.
   const request = (method, site, cookie) => {
-    const origin = site?.startsWith("origin ") ? site.slice(7) : undefined;
-    const headers = new Headers(origin ? { origin } : site ? { "sec-fetch-site": site } : {});
+    const headers = new Headers(site ? { "sec-fetch-site": site } : {});
     if (cookie) headers.set("cookie", cookie);
-    return new Request("https://app.example/x?q=1", { method, headers });
+    return new Request("https://app.example/x", { method, headers });
   };
   for (const [sameSite, method, site, cookie, withheld] of [
     ["Lax", "POST", "cross-site", undefined, true],
@@ -232,12 +230,6 @@ test("withheldFrom: a cross-site request a browser sends without the store's coo
     ["Strict", "GET", "cross-site", undefined, true],
     ["Strict", "GET", "none", undefined, false],
     ["None", "POST", "cross-site", undefined, false],
-    ["Lax", "POST", "origin https://evil.example", undefined, true],
-    ["Lax", "POST", "origin null", undefined, true],
-    ["Lax", "POST", "origin https://app.example", undefined, false],
-    ["Lax", "POST", "origin https://app.example:8443", undefined, true],
-    ["Lax", "GET", "origin https://evil.example", undefined, false],
-    ["Lax", "POST", "origin https://evil.example", "__Host-sid=x", false],
   ]) {
     const store = new SessionStore({ keys, cookieOptions: { sameSite } });
     const what = `${sameSite} ${method} ${site} ${cookie}`;
