@@ -735,7 +735,8 @@ fn affinity_section(
             ))
         }
     };
-    let header = var(AFFINITY_HEADER);
+    // Read only in the mode that uses it, as the worker's warning at start-up says it is.
+    let header = var(AFFINITY_HEADER).filter(|_| mode == Mode::Header);
     if mode == Mode::Header && header.is_none() {
         return Err(missing(
             AFFINITY_HEADER,
@@ -744,7 +745,7 @@ fn affinity_section(
     }
     // The gateway removes these from requests as a client can forge them (the one predicate):
     // routed by, they would be the client's copy.
-    if let Some(name) = header.as_deref().filter(|_| mode == Mode::Header) {
+    if let Some(name) = header.as_deref() {
         if name.eq_ignore_ascii_case("cookie") {
             return Err(ConfigError::new(
                 AFFINITY_HEADER,
@@ -830,8 +831,8 @@ fn affinity_section(
     config.header = header;
     config.same_site = same_site;
     // Read in the modes that use them, and ignored in the others (as the worker's warning at
-    // start-up says): only a value given out, a cookie or a URL's, has a lifetime, and only
-    // cookie mode a cookie.
+    // start-up says): only a value given out, a cookie or a URL's, has a lifetime, only cookie
+    // mode a cookie and only URL mode a parameter.
     if matches!(mode, Mode::Cookie | Mode::Url) {
         config.ttl_seconds = number(
             var,
@@ -862,7 +863,9 @@ fn affinity_section(
     if let Some(name) = var(AFFINITY_COOKIE).filter(|_| mode == Mode::Cookie) {
         config.cookie_name = name;
     }
-    config.param = var(AFFINITY_PARAM).unwrap_or_else(|| DEFAULT_AFFINITY_PARAM.to_owned());
+    config.param = var(AFFINITY_PARAM)
+        .filter(|_| mode == Mode::Url)
+        .unwrap_or_else(|| DEFAULT_AFFINITY_PARAM.to_owned());
     // The router checks the rest (secret length, ids, weights, idle <= ttl, cookie name).
     let mut router = Affinity::new(config.clone()).map_err(|e| in_section(e, &fields, ORIGINS))?;
     if explicit {
@@ -1820,6 +1823,66 @@ mod tests {
         let listed: std::collections::BTreeSet<&str> = list.split('"').skip(1).step_by(2).collect();
         let read: std::collections::BTreeSet<&str> = names::ALL.into_iter().collect();
         assert_eq!(listed, read);
+    }
+
+    /// A setting the entry module warns of as ignored (its `READ_WITH`: read only in some
+    /// affinity modes or with a feature on) is ignored: a value the gateway would refuse, set
+    /// where it is not read, does not stop the gateway starting (AFFINITY_HEADER and
+    /// AFFINITY_PARAM were read in every mode, so the warning said "ignored" and the start
+    /// failed naming them).
+    #[test]
+    fn settings_warned_of_as_ignored_are_ignored() {
+        let entry = include_str!("worker/entry.mjs");
+        let (_, list) = entry.split_once("const READ_WITH = [").unwrap();
+        let (list, _) = list.split_once("\n];").unwrap();
+        let quoted = |line: &str| -> Vec<String> {
+            line.split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut read_with: Vec<(String, String, Vec<String>)> = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("[\""))
+            .map(|l| {
+                let q = quoted(l);
+                (q[0].clone(), q[1].clone(), q[2..].to_vec())
+            })
+            .collect();
+        // The store's settings: `[...names].map((name) => [`STORE_${name}`, ...STORE_ON])`.
+        let store = list.lines().find(|l| l.contains(".map(")).unwrap();
+        read_with.extend(quoted(store).into_iter().map(|name| {
+            let on = vec!["kv".to_owned(), "durable".to_owned()];
+            (format!("STORE_{name}"), STORE.to_owned(), on)
+        }));
+        assert!(read_with.len() >= 16, "{read_with:?}");
+        let mut checked = 0;
+        for (name, setting, on) in &read_with {
+            assert!(names::ALL.contains(&name.as_str()), "{name}");
+            // Each value of the setting that leaves `name` unread; unset is one of them for a
+            // feature (off), not for AFFINITY_MODE (cookie).
+            let mut off: Vec<Option<&str>> = match setting.as_str() {
+                AFFINITY_MODE => ["cookie", "url", "ip", "header"].map(Some).to_vec(),
+                _ => vec![None],
+            };
+            off.retain(|v| v.is_none_or(|v| !on.iter().any(|o| o == v)));
+            for value in off {
+                let mut vars = vec![(name.as_str(), "not read; a value refused where read")];
+                vars.extend(value.map(|v| (setting.as_str(), v)));
+                if value == Some("header") {
+                    vars.push((AFFINITY_HEADER, "x-tenant"));
+                }
+                let parsed = parse(&vars);
+                assert!(
+                    parsed.is_ok(),
+                    "{name} with {setting} = {value:?}: {parsed:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{checked}");
     }
 
     /// docs/gateway.md's table of settings names every setting the gateway reads and no other:
