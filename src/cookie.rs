@@ -449,6 +449,15 @@ pub(crate) fn is_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME_BYTES && name.bytes().all(is_tchar)
 }
 
+/// Whether only the host can set a cookie of this name in every browser: the `__Host-` prefix
+/// in exactly that case. Browsers since RFC 6265bis compare a prefix without case, and
+/// [`SetCookie::check`] holds a name so written to the prefix's rules, but an older browser
+/// lets a sibling subdomain set `__host-session`.
+#[cfg(feature = "sealed")]
+pub(crate) fn is_host_only(name: &str) -> bool {
+    name.starts_with("__Host-")
+}
+
 /// `tchar` of RFC 9110: the characters of a cookie name or header name.
 pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)

@@ -262,7 +262,7 @@ pub fn without_gateway_cookies(header: &str, names: &[&str]) -> Option<String> {
             .split_once('=')
             .map(|(name, _)| name.trim_matches(SPACE));
         let ours = name.is_some_and(|name| is_gateway_cookie(name, names));
-        let settable = name.is_some_and(|name| !name.starts_with("__Host-"));
+        let settable = name.is_some_and(|name| !crate::cookie::is_host_only(name));
         within = (within && after_comma) || (ours && settable && !after_comma);
         let ours = ours || within;
         removed |= ours;

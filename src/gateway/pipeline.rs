@@ -792,7 +792,7 @@ impl Gateway {
         let names = self.config.gateway_cookies();
         let untossable: Vec<&str> = names
             .into_iter()
-            .filter(|n| n.starts_with("__Host-"))
+            .filter(|n| crate::cookie::is_host_only(n))
             .collect();
         let foreign: usize = (req.headers.iter())
             .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))

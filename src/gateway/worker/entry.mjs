@@ -235,7 +235,8 @@ function warnUnknown(env) {
     }
   }
   // A cookie name without `__Host-`: any subdomain of the site can set one of the name, which
-  // the browser sends beside or ahead of the gateway's own (cookie tossing).
+  // the browser sends beside or ahead of the gateway's own (cookie tossing). In that case
+  // exactly, as `cookie::is_host_only` reads it: an older browser takes `__host-` for no prefix.
   for (const name of ["SESSION_COOKIE", "AFFINITY_COOKIE", "STORE_COOKIE", "DBSC_COOKIE"]) {
     const v = env[name];
     // Blank is unset: the default, with the prefix.
