@@ -108,9 +108,12 @@ impl Site {
                     self.gw.check_revocation(&mut attempt, answer);
                 }
                 let cookie = headers::get(&headers, "cookie");
-                let loaded = block_on(store::load(sessions, cookie, settings.cookie.name(), now))
-                    .bind_request(sessions, &attempt, now);
-                attempt.headers.extend(loaded.origin_headers());
+                let mut loaded =
+                    block_on(store::load(sessions, cookie, settings.cookie.name(), now))
+                        .bind_request(sessions, &attempt, now);
+                attempt
+                    .headers
+                    .extend(loaded.origin_headers(settings.sessions.max_data_bytes));
                 Some(loaded)
             }
             _ => None,

@@ -1944,14 +1944,15 @@ mod tests {
         let Step::Proxy(mut a) = start(gw, "GET", "/x", &[jar.header()], now, 9) else {
             panic!("not proxied")
         };
-        let loaded = block_on(store::load(
+        let mut loaded = block_on(store::load(
             sessions,
             Some(&cookie),
             settings.cookie.name(),
             now,
         ))
         .bind_request(sessions, &a, now);
-        a.headers.extend(loaded.origin_headers());
+        a.headers
+            .extend(loaded.origin_headers(settings.sessions.max_data_bytes));
         let answer: Vec<(String, String)> = answer
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))

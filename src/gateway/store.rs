@@ -111,18 +111,29 @@ pub struct Loaded {
 
 impl Loaded {
     /// The headers that tell the origin about the session: `x-session-store` and, when the
-    /// session is there, `x-session-data`.
-    pub fn origin_headers(&self) -> Vec<(String, String)> {
-        match &self.session {
-            Ok(s) => {
-                let json = serde_json::to_string(s.data()).unwrap_or_else(|_| "{}".into());
-                vec![
+    /// session is there, `x-session-data`. Data over `max_bytes` as the header carries it
+    /// (`STORE_MAX_DATA_BYTES`), which only another writer stores (a JS `SessionStore` with a
+    /// larger `maxDataBytes`, or this gateway before the limit was lowered), is not sent: the
+    /// session is then served as when the store fails (it made every request of its visitor a
+    /// 431, the logout too). It stays as it is in the store.
+    pub fn origin_headers(&mut self, max_bytes: usize) -> Vec<(String, String)> {
+        if let Ok(s) = &self.session {
+            let json = serde_json::to_string(s.data()).unwrap_or_else(|_| "{}".into());
+            let data = ascii_json(&json);
+            if data.len() <= max_bytes {
+                return vec![
                     (headers::STORE.into(), "ok".into()),
-                    (headers::DATA.into(), ascii_json(&json)),
-                ]
+                    (headers::DATA.into(), data),
+                ];
             }
-            Err(_) => vec![(headers::STORE.into(), "unavailable".into())],
+            self.session = Err(Error::StoreUnavailable(format!(
+                "the stored session's data, {} bytes as x-session-data carries it, goes over \
+                 STORE_MAX_DATA_BYTES ({max_bytes}): written by a JS SessionStore with a larger \
+                 maxDataBytes, or before the limit was lowered",
+                data.len()
+            )));
         }
+        vec![(headers::STORE.into(), "unavailable".into())]
     }
 }
 
@@ -807,8 +818,8 @@ pub(super) mod tests {
         now: u64,
     ) -> (Vec<(String, String)>, Outcome, Option<String>) {
         let header = cookie.map(|c| format!("a=1; __Host-sid={c}"));
-        let loaded = block_on(load(s, header.as_deref(), "__Host-sid", now));
-        let to_origin = loaded.origin_headers();
+        let mut loaded = block_on(load(s, header.as_deref(), "__Host-sid", now));
+        let to_origin = loaded.origin_headers(s.config().max_data_bytes);
         let plan = Plan::from_directives(d, 4096).unwrap();
         let out = block_on(finish(s, &settings(), loaded, &plan, now));
         let kept = match &out.set_cookie {
@@ -1098,10 +1109,10 @@ pub(super) mod tests {
             let d = directives(Some(&format!("{{\"{member}\":1}}")), None, false);
             Plan::from_directives(&d, 4096).unwrap()
         };
-        let first = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
+        let mut first = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
         let second = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
         assert_eq!(
-            data_header(&first.origin_headers()),
+            data_header(&first.origin_headers(4096)),
             json!({ "cart": ["book"] })
         );
         assert_eq!(first.presented.as_deref(), Some(own.as_str()));
@@ -1210,9 +1221,9 @@ pub(super) mod tests {
         let (_, _, jar) = request(&s, None, &login, NOW);
         let header = format!("__Host-sid={}", jar.unwrap());
         for (subject, sees) in [(Some("alice"), true), (Some("bob"), false), (None, false)] {
-            let loaded =
+            let mut loaded =
                 block_on(load(&s, Some(&header), "__Host-sid", NOW + 1)).bind(&s, subject, NOW + 1);
-            let h = loaded.origin_headers();
+            let h = loaded.origin_headers(4096);
             assert_eq!(
                 data_header(&h) == json!({"card": "4242"}),
                 sees,
@@ -1223,8 +1234,8 @@ pub(super) mod tests {
         // An anonymous session (no login yet) goes with any request that presents it.
         let (_, _, jar) = request(&s, None, &directives(Some(r#"{"n":1}"#), None, false), NOW);
         let header = format!("__Host-sid={}", jar.unwrap());
-        let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW)).bind(&s, None, NOW);
-        assert_eq!(data_header(&loaded.origin_headers()), json!({"n": 1}));
+        let mut loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW)).bind(&s, None, NOW);
+        assert_eq!(data_header(&loaded.origin_headers(4096)), json!({"n": 1}));
     }
 
     /// A logout from a request without its user's valid token (it expired: the id cookie
@@ -1259,7 +1270,7 @@ pub(super) mod tests {
             ));
             let cleared = out.set_cookie.unwrap_or_default();
             assert!(cleared.starts_with("__Host-sid=; Max-Age=0"), "{subject:?}");
-            let alice = bound(Some("alice"), NOW + 2).origin_headers();
+            let alice = bound(Some("alice"), NOW + 2).origin_headers(4096);
             assert_eq!(
                 data_header(&alice),
                 json!({"cart": ["book"]}),
@@ -1295,7 +1306,7 @@ pub(super) mod tests {
         let header = cookie[..cookie.find(';').unwrap()].to_owned();
         let data = |subject| {
             let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
-            data_header(&loaded.bind(&s, subject, NOW + 1).origin_headers())
+            data_header(&loaded.bind(&s, subject, NOW + 1).origin_headers(4096))
         };
         assert_eq!(data(Some("alice")), json!({ "card": "4242" }));
         assert_eq!(data(None), json!({}));
@@ -1319,8 +1330,9 @@ pub(super) mod tests {
         let s = sessions(&store);
         let plan = |data| Plan::from_directives(&directives(data, None, false), 4096).unwrap();
         let visit = |header: &str, subject, data, now| {
-            let loaded = block_on(load(&s, Some(header), "__Host-sid", now)).bind(&s, subject, now);
-            let shown = data_header(&loaded.origin_headers());
+            let mut loaded =
+                block_on(load(&s, Some(header), "__Host-sid", now)).bind(&s, subject, now);
+            let shown = data_header(&loaded.origin_headers(4096));
             let out = block_on(finish(&s, &settings(), loaded, &plan(data), now));
             let header = match out.set_cookie {
                 Some(c) => c[..c.find(';').unwrap()].to_owned(),
@@ -1387,9 +1399,9 @@ pub(super) mod tests {
         ));
         assert_eq!(out.warning, None, "{out:?}");
         let shown = |header: &str, subject| {
-            let loaded =
+            let mut loaded =
                 block_on(load(&s, Some(header), "__Host-sid", NOW + 2)).bind(&s, subject, NOW + 2);
-            data_header(&loaded.origin_headers())
+            data_header(&loaded.origin_headers(4096))
         };
         // Nobody without alice's token is shown what she wrote.
         assert_eq!(shown(&anonymous, None).get("address"), None, "{out:?}");
@@ -1442,13 +1454,13 @@ pub(super) mod tests {
         ));
         // Log out everywhere.
         block_on(s.revoke_subject("alice")).unwrap();
-        let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 2)).bind(
+        let mut loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 2)).bind(
             &s,
             Some("alice"),
             NOW + 2,
         );
         assert_eq!(
-            data_header(&loaded.origin_headers()),
+            data_header(&loaded.origin_headers(4096)),
             json!({}),
             "alice's session outlived \"log out everywhere\""
         );
@@ -1472,6 +1484,50 @@ pub(super) mod tests {
         assert_eq!(out.refused, None);
         let (h, _, _) = request(&s, jar.as_deref(), &directives(None, None, false), NOW);
         assert!(headers::get(&h, "x-session-data").unwrap().len() <= max);
+    }
+
+    /// Data another writer stored over the gateway's limit (a JS `SessionStore` with a larger
+    /// `maxDataBytes` on the same store) is not sent to the origin, where it made every request
+    /// of the visitor a 431: the session is served as when the store fails, and stays as it is
+    /// for the other writer; a logout still clears the id.
+    #[test]
+    fn data_stored_over_the_limit_by_another_writer_is_not_sent() {
+        let store = MemoryStore::new();
+        let limited = |max_data_bytes| {
+            let config = SessionConfig {
+                max_data_bytes,
+                ..SessionConfig::default()
+            };
+            Sessions::new(&store, &ring(&[("k1", 5)]), config).unwrap()
+        };
+        let (larger, gateway) = (limited(16_384), limited(4096));
+        let big = format!(r#"{{"big":"{}"}}"#, "a".repeat(8000));
+        let (_, out, jar) = request(&larger, None, &directives(Some(&big), None, false), NOW);
+        assert_eq!(out.refused, None);
+        let (h, out, kept) = request(
+            &gateway,
+            jar.as_deref(),
+            &directives(None, None, false),
+            NOW,
+        );
+        assert_eq!(headers::get(&h, "x-session-store"), Some("unavailable"));
+        assert_eq!(headers::get(&h, "x-session-data"), None);
+        assert_eq!((out.set_cookie, &kept), (None, &jar));
+        let (h, _, _) = request(&larger, jar.as_deref(), &directives(None, None, false), NOW);
+        assert_eq!(data_header(&h)["big"].as_str().map(str::len), Some(8000));
+        let (_, out, kept) = request(&gateway, jar.as_deref(), &directives(None, None, true), NOW);
+        assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+        assert_eq!(kept, None);
+        // Within the limit, the same session is sent as it is.
+        let small = directives(Some(r#"{"big":null,"n":1}"#), None, false);
+        let (_, _, jar) = request(&larger, None, &small, NOW);
+        let (h, _, _) = request(
+            &gateway,
+            jar.as_deref(),
+            &directives(None, None, false),
+            NOW,
+        );
+        assert_eq!(data_header(&h)["n"], 1);
     }
 
     #[test]
@@ -2111,15 +2167,15 @@ pub(super) mod tests {
         let own = cart(&s).unwrap();
         assert_eq!(MAX_PRESENTED, 4);
         let four = format!("__Host-sid=j1; __Host-sid=j2; __Host-sid=j3; __Host-sid={own}");
-        let loaded = block_on(load(&s, Some(&four), "__Host-sid", NOW + 1));
+        let mut loaded = block_on(load(&s, Some(&four), "__Host-sid", NOW + 1));
         assert_eq!(
-            data_header(&loaded.origin_headers()),
+            data_header(&loaded.origin_headers(4096)),
             json!({ "cart": ["book"] })
         );
         assert_eq!(loaded.presented.as_deref(), Some(own.as_str()));
         let five = format!("__Host-sid=j0; {four}");
-        let loaded = block_on(load(&s, Some(&five), "__Host-sid", NOW + 1));
-        assert_eq!(data_header(&loaded.origin_headers()), json!({}));
+        let mut loaded = block_on(load(&s, Some(&five), "__Host-sid", NOW + 1));
+        assert_eq!(data_header(&loaded.origin_headers(4096)), json!({}));
         assert_eq!(loaded.presented.as_deref(), Some("j0"));
     }
 

@@ -316,11 +316,13 @@ async fn load(
     if l.unknown_key {
         unknown_key("session-id cookie (STORE_COOKIE)", now);
     }
-    let l = l.bind_request(sessions, attempt, now);
+    let mut l = l.bind_request(sessions, attempt, now);
+    attempt
+        .headers
+        .extend(l.origin_headers(settings.sessions.max_data_bytes));
     if let Err(e) = &l.session {
         log_warn!("edge-session gateway: session store: {e}; serving without session data");
     }
-    attempt.headers.extend(l.origin_headers());
     l
 }
 
