@@ -3441,6 +3441,49 @@ mod tests {
         assert_eq!(headers::get(&out, "referrer-policy"), Some("no-referrer"));
     }
 
+    /// `AFFINITY_PARAM` names the parameter everywhere the default `_es` goes: the redirect of a
+    /// new visitor, what is taken off the URL and the `Referer` before the origin, and the
+    /// answer's `Location`; a `_es` is then a parameter of the app's, passed on as it is.
+    #[test]
+    fn url_mode_uses_the_configured_parameter_name() {
+        let mut gw = gateway(&[("AFFINITY_MODE", "url"), ("AFFINITY_PARAM", "sess")]);
+        let location = arrive(&mut gw, "https://app.example/shop?_es=app", 3);
+        assert!(
+            location.starts_with("https://app.example/shop?_es=app&sess="),
+            "{location}"
+        );
+        let value = url::param_values(&location, "sess")
+            .next()
+            .unwrap()
+            .to_owned();
+        let client = h(&[
+            HTML,
+            (
+                "referer",
+                &format!("https://app.example/prev?sess={value}&k=v"),
+            ),
+        ]);
+        let url = format!("https://app.example/a?x=1&sess={value}&_es=app");
+        let a = proxy(gw.start(&page_load(&url, &client), NOW, &Entropy::default()));
+        assert!(a.url.ends_with("/a?x=1&_es=app"), "{}", a.url);
+        assert_eq!(a.affinity_param(), Some(("sess", value.as_str())));
+        assert_eq!(
+            headers::get(&a.headers, "referer"),
+            Some("https://app.example/prev?k=v")
+        );
+        assert!(!a.headers.iter().any(|(_, v)| v.contains(&value)));
+        let again = format!("https://app.example/b?sess={value}");
+        let b = proxy(gw.start(&page_load(&again, &client), NOW + 1, &Entropy::default()));
+        assert_eq!(b.origin, a.origin);
+        let out = gw
+            .finish(&a, &h(&[("location", "/done")]), NOW, &Entropy::default())
+            .unwrap();
+        assert_eq!(
+            headers::get(&out.headers, "location"),
+            Some(format!("/done?sess={value}").as_str())
+        );
+    }
+
     /// A value issued again (refreshed past half its idle time, or moved off a down origin)
     /// reaches a visitor without cookies only in the answer's URLs: a `304 Not Modified` would
     /// keep the browser's cached page, whose links carry the old value, and the refresh would

@@ -93,6 +93,9 @@ test("a cookie-less client browsing 20 pages by their links stays on one origin"
     page = await load(next);
   }
   assert.equal(page.origin, origin);
+  // Nor does any line the gateway logged (its warnings at start among them) hold it.
+  assert.ok(gw.log.length > 0);
+  assert.ok(!gw.log.includes(value), gw.log);
 });
 
 test("a page whose <base href> leads to another site: none of its links carry the value", async () => {
