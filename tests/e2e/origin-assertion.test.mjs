@@ -5,12 +5,12 @@
 // key id they do not know (a rotation: a second gateway whose SESSION_KEYS put a new key first).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createPrivateKey, hkdfSync, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { SignJWT, decodeJwt, decodeProtectedHeader } from "jose";
+import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 
 import { assertionVerifier } from "../../examples/origin-verify/verify.mjs";
 import { Gateway, Jar, ROOT, startOrigins } from "./harness.mjs";
@@ -20,7 +20,10 @@ const JWKS_PATH = "/.well-known/jwks.json";
 const k1 = { id: "k1", secret: randomBytes(32).toString("base64url") };
 const k2 = { id: "k2", secret: randomBytes(32).toString("base64url") };
 
-let origins, gw1, gw2, gwEs, proxy;
+// An operator's own key (ORIGIN_ASSERTION_KEY), not derived from SESSION_KEYS.
+const operatorKey = { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "ops-1" };
+
+let origins, gw1, gw2, gwEs, gwKey, proxy;
 let upstream; // the gateway whose JWKS the counting proxy serves
 let jwksFetches = 0;
 
@@ -81,7 +84,11 @@ before(async () => {
   gw1 = new Gateway(origins, { vars, secrets: { SESSION_KEYS: JSON.stringify([k1]) } });
   gw2 = new Gateway(origins, { vars, secrets: { SESSION_KEYS: JSON.stringify([k2, k1]) } });
   gwEs = new Gateway(origins, { vars: { ORIGIN_ASSERTION: "ES256" }, secrets: { SESSION_KEYS: JSON.stringify([k1]) } });
-  await Promise.all([gw1.start(), gw2.start(), gwEs.start()]);
+  gwKey = new Gateway(origins, {
+    vars,
+    secrets: { SESSION_KEYS: JSON.stringify([k1]), ORIGIN_ASSERTION_KEY: JSON.stringify(operatorKey) },
+  });
+  await Promise.all([gw1.start(), gw2.start(), gwEs.start(), gwKey.start()]);
   upstream = gw1;
   const server = createServer(async (req, res) => {
     jwksFetches++;
@@ -95,7 +102,7 @@ before(async () => {
 
 after(async () => {
   proxy?.server.close();
-  await Promise.all([gw1?.stop(), gw2?.stop(), gwEs?.stop()]);
+  await Promise.all([gw1?.stop(), gw2?.stop(), gwEs?.stop(), gwKey?.stop()]);
   await Promise.all((origins || []).map((o) => o.kill()));
 });
 
@@ -123,6 +130,23 @@ describe("origin assertions on wrangler dev", { concurrency: false }, () => {
     const es = (await (await fetch(gwEs.url + JWKS_PATH)).json()).keys[0];
     const esJwk = derivedKey(k1, "ES256").export({ format: "jwk" });
     assert.deepEqual([es.x, es.y, es.alg, es.crv], [esJwk.x, esJwk.y, "ES256", "P-256"]);
+  });
+
+  test("an operator's own key (ORIGIN_ASSERTION_KEY): the JWKS publishes its public half alone, and its assertions verify with it", async () => {
+    const set = await (await fetch(gwKey.url + JWKS_PATH)).json();
+    assert.deepEqual(set.keys.map((k) => [k.kid, k.kty, k.crv, k.x]), [["ops-1", "OKP", "Ed25519", operatorKey.x]]);
+    assert.equal(hasMember(set, "d"), false);
+    const jar = new Jar();
+    assert.equal((await gwKey.request("/login?user=carol", jar)).status, 200);
+    const token = assertionOf(await gwKey.request("/", jar));
+    assert.equal(decodeProtectedHeader(token).kid, "ops-1");
+    const publicKey = createPublicKey(createPrivateKey({ key: operatorKey, format: "jwk" }));
+    const { payload } = await jwtVerify(token, publicKey, { issuer: ISSUER, audience: origins[0].url });
+    assert.deepEqual([payload.sub, payload.status], ["carol", "valid"]);
+    // Not what SESSION_KEYS would derive.
+    await assert.rejects(jwtVerify(token, createPublicKey(derivedKey(k1, "EdDSA"))), {
+      code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+    });
   });
 
   test("every forwarded request carries the gateway's assertion; a client's own never passes", async () => {

@@ -208,6 +208,19 @@ test("explicit private JWKs, and configuration errors with their setting", async
   const token = await a.sign({ audience: AUD });
   const { payload } = await jose.jwtVerify(token, jose.createLocalJWKSet(set), { issuer: ISSUER, audience: AUD });
   assert.equal(payload.status, "none");
+  // ES256 too: a P-256 private JWK signs, and its JWKS publishes only its public half.
+  const es = await jose.generateKeyPair("ES256", { extractable: true });
+  const esJwk = { ...(await jose.exportJWK(es.privateKey)), kid: "ops-es" };
+  const b = new OriginAssertions({ alg: "ES256", privateKeys: [esJwk], issuer: ISSUER });
+  const esSet = await b.jwks();
+  assert.deepEqual(esSet.keys.map((k) => [k.kid, k.alg, k.x, k.y, k.d]), [["ops-es", "ES256", esJwk.x, esJwk.y, undefined]]);
+  const esToken = await b.sign({ audience: AUD, claims: { sub: "u" } });
+  const verified = await jose.jwtVerify(esToken, await jose.importJWK((await jose.exportJWK(es.publicKey)), "ES256"), {
+    issuer: ISSUER,
+    audience: AUD,
+  });
+  assert.equal(verified.payload.sub, "u");
+  assert.equal(verified.protectedHeader.kid, "ops-es");
 
   const settingOf = (config) => {
     try {
