@@ -836,6 +836,7 @@ pub fn gateway(data: &[u8]) {
             check_to_client(&Ok(Answer {
                 headers: page.headers,
                 plan: None,
+                dropped_cookie: false,
             }));
         }
         return;

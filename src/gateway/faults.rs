@@ -158,6 +158,7 @@ fn directives(
         data: data.map(Into::into),
         revoke: revoke.map(Into::into),
         nonce: None,
+        dropped_cookie: false,
     }
 }
 

@@ -418,6 +418,10 @@ pub struct Directives {
     pub revoke: Option<String>,
     /// `x-session-nonce`, as the origin sent it back (trimmed; sent twice, it is that value).
     pub nonce: Option<String>,
+    /// A `Set-Cookie` of one of the gateway's cookies was taken out ([`sets_reserved_cookie`]):
+    /// an app that sets its own session under the gateway's name loses its logins without a
+    /// word, but for the log line this makes.
+    pub dropped_cookie: bool,
 }
 
 impl Directives {
@@ -510,9 +514,9 @@ pub fn from_origin(
                     v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes")
                 });
             }
-        } else if !(is_hop_by_hop(name, &connection)
-            || name.eq_ignore_ascii_case("set-cookie") && sets_reserved_cookie(value, cookies))
-        {
+        } else if name.eq_ignore_ascii_case("set-cookie") && sets_reserved_cookie(value, cookies) {
+            directives.dropped_cookie = true;
+        } else if !is_hop_by_hop(name, &connection) {
             out.push((name.clone(), value.clone()));
         }
     }
@@ -1072,7 +1076,14 @@ mod tests {
             ("Secure-Session-Registration", "(ES256)"),
             ("keep-alive", "timeout=5"),
         ]);
-        let (mut from, _) = from_origin(&origin, true, &["__Host-session"]);
+        let (mut from, d) = from_origin(&origin, true, &["__Host-session"]);
+        // Said, for the worker's log line; not said of an app's own cookie.
+        assert!(d.dropped_cookie);
+        assert!(
+            !from_origin(&origin, true, &["__Host-other"])
+                .1
+                .dropped_cookie
+        );
         add_cookies(&mut from, Some("__Host-session=real".to_owned()));
         for (before, after) in [(&client, &to), (&origin, &from)] {
             let c = changes(before, after);
@@ -1381,6 +1392,7 @@ mod tests {
                 data: None,
                 revoke: Some("alice".into()),
                 nonce: None,
+                dropped_cookie: false,
             }
         );
         assert_eq!(

@@ -1223,6 +1223,7 @@ impl Gateway {
             self.config.dbsc.is_some(),
             &self.config.gateway_cookies(),
         );
+        let dropped_cookie = directives.dropped_cookie;
         let url_mode = self.config.built.affinity.mode() == Mode::Url;
         // Redirects to the origin's own address go to the public host instead: a `Location`,
         // and the URL of a `Refresh` (a redirect after a delay) written the usual way. So do
@@ -1493,7 +1494,11 @@ impl Gateway {
                 .chain(session_cookie)
                 .chain(dbsc_cookies),
         );
-        Ok(Answer { headers: out, plan })
+        Ok(Answer {
+            headers: out,
+            plan,
+            dropped_cookie,
+        })
     }
 
     /// Why the session of `token`, just signed at a login, would leave its visitor's later
@@ -1575,6 +1580,9 @@ pub struct Answer {
     /// What the origin asked of the stored session, to carry out with [`store::finish`]
     /// (`None` when `STORE` is off).
     pub plan: Option<store::Plan>,
+    /// The origin's answer set one of the gateway's cookies, which was taken out
+    /// ([`headers::Directives::dropped_cookie`]).
+    pub dropped_cookie: bool,
 }
 
 /// The URL and `Referer` of a link, in bytes, that a request is over `MAX_REQUEST_HEADER_BYTES`

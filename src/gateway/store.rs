@@ -806,6 +806,7 @@ pub(super) mod tests {
             data: data.map(Into::into),
             revoke: None,
             nonce: None,
+            dropped_cookie: false,
         }
     }
 

@@ -2,6 +2,9 @@
 //! origins (another one when the first gives no answer), and the answer sent back, after the
 //! stored session took the origin's changes.
 
+use std::cell::Cell;
+use std::thread::LocalKey;
+
 use futures_util::future::join;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
@@ -64,8 +67,21 @@ thread_local! {
     static DONE: Settled = Closure::new(done);
     static FAILED: Settled = Closure::new(failed);
     /// When this instance last logged a cookie signed with a key it does not hold.
-    static UNKNOWN_KEY_LOGGED: std::cell::Cell<Option<UnixTime>> =
-        const { std::cell::Cell::new(None) };
+    static UNKNOWN_KEY_LOGGED: Cell<Option<UnixTime>> = const { Cell::new(None) };
+    /// When this instance last logged an origin's `Set-Cookie` of a gateway cookie.
+    static DROPPED_COOKIE_LOGGED: Cell<Option<UnixTime>> = const { Cell::new(None) };
+}
+
+/// Whether a line last logged at `logged` may be logged again at `now` (at most one a minute
+/// per instance), noting `now` if so.
+fn minutely(logged: &'static LocalKey<Cell<Option<UnixTime>>>, now: UnixTime) -> bool {
+    logged.with(|at| {
+        let due = at.get().is_none_or(|t| now >= t.saturating_add(60));
+        if due {
+            at.set(Some(now));
+        }
+        due
+    })
 }
 
 /// A line, at most one a minute per instance, when a visitor's session cookie (or session-id
@@ -73,14 +89,7 @@ thread_local! {
 /// early logs its visitors out with no other trace at the gateway (the origin sees
 /// `x-session-invalid: unknown_key`). Anyone can write such a cookie: hence the minute.
 fn unknown_key(what: &str, now: UnixTime) {
-    let due = UNKNOWN_KEY_LOGGED.with(|at| {
-        let due = at.get().is_none_or(|t| now >= t.saturating_add(60));
-        if due {
-            at.set(Some(now));
-        }
-        due
-    });
-    if due {
+    if minutely(&UNKNOWN_KEY_LOGGED, now) {
         log_warn!(
             "edge-session gateway: a {what} signed with a key id SESSION_KEYS does not hold: \
              a key removed too early (its visitors are logged out), or a newer deployment's \
@@ -425,7 +434,20 @@ fn answer(
         }),
     };
     match finished {
-        Some(Ok(answer)) => Ok((answer.headers, answer.plan)),
+        Some(Ok(answer)) => {
+            // An app that sets its own session under the gateway's cookie name, behind the
+            // gateway: its logins are lost, and this is the one trace of why.
+            if answer.dropped_cookie && minutely(&DROPPED_COOKIE_LOGGED, now) {
+                log_warn!(
+                    "edge-session gateway: origin {} set a cookie of one of the gateway's names \
+                     (SESSION_COOKIE, AFFINITY_COOKIE, STORE_COOKIE, DBSC_COOKIE): taken out of \
+                     its answer (a login is x-session-issue; an app's own cookie needs another \
+                     name); at most one such line a minute",
+                    Quoted(&attempt.origin)
+                );
+            }
+            Ok((answer.headers, answer.plan))
+        }
         Some(Err(mut refused)) => {
             log_warn!(
                 "edge-session gateway: origin {}: {}",
