@@ -32,7 +32,7 @@ pub fn claims(config: &GatewayConfig, attempt: &Attempt) -> Option<AssertionClai
     let iss = settings.issuer.as_deref().unwrap_or(attempt.public());
     let status = headers::get(&attempt.headers, SessionCookie::STATUS_HEADER).unwrap_or("none");
     let session = (status == "valid")
-        .then(|| headers::get(&attempt.headers, "x-session-claims"))
+        .then(|| headers::get(&attempt.headers, SessionCookie::CLAIMS_HEADER))
         .flatten();
     let mut extra = Vec::new();
     if let Some(r) = headers::get(&attempt.headers, headers::REVOCATION) {

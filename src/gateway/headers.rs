@@ -122,8 +122,7 @@ const DBSC_PREFIXES: [&str; 2] = ["secure-session-", "sec-secure-session-"];
 /// assert!(!is_token("x session") && !is_token("x:y") && !is_token("x(y)") && !is_token("x\"y"));
 /// ```
 pub fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(crate::cookie::is_tchar)
 }
 
 /// Whether `name` begins with what reads as `folded` (lowercase, `-` between words), and is

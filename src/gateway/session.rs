@@ -313,12 +313,21 @@ impl SessionCookie {
     /// The header that always tells the origin the session's status.
     pub const STATUS_HEADER: &'static str = "x-session-status";
 
+    /// With a valid session: its subject (`sub`), when it is header-safe text.
+    pub const SUB_HEADER: &'static str = "x-session-sub";
+
+    /// With a valid session: its session id (`sid`), when it is header-safe text.
+    pub const ID_HEADER: &'static str = "x-session-id";
+
+    /// With a valid session: its claims (JSON, non-ASCII escaped).
+    pub const CLAIMS_HEADER: &'static str = "x-session-claims";
+
     /// Every header [`SessionCookie::identity_headers`] can send.
     pub const IDENTITY_HEADERS: [&'static str; 4] = [
         SessionCookie::STATUS_HEADER,
-        "x-session-sub",
-        "x-session-id",
-        "x-session-claims",
+        SessionCookie::SUB_HEADER,
+        SessionCookie::ID_HEADER,
+        SessionCookie::CLAIMS_HEADER,
     ];
 
     /// `none`, `valid`, `expired` or `invalid`: the value of `x-session-status` (the gateway
@@ -356,12 +365,12 @@ impl SessionCookie {
         } = self
         {
             if let Some(sub) = sub.as_ref().filter(|s| is_header_text(s)) {
-                out.push(("x-session-sub".into(), sub.clone()));
+                out.push((SessionCookie::SUB_HEADER.into(), sub.clone()));
             }
             if let Some(sid) = sid.as_ref().filter(|s| is_header_text(s)) {
-                out.push(("x-session-id".into(), sid.clone()));
+                out.push((SessionCookie::ID_HEADER.into(), sid.clone()));
             }
-            out.push(("x-session-claims".into(), ascii_json(claims)));
+            out.push((SessionCookie::CLAIMS_HEADER.into(), ascii_json(claims)));
         }
         out
     }
