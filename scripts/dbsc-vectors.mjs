@@ -4,7 +4,8 @@
 // values, computed here independently of src/dbsc/).
 // Run once: `node scripts/dbsc-vectors.mjs`. The key pairs are new on every run, so the file is
 // committed as it was made; the challenges and bound cookies come out the same every time.
-// Read by src/dbsc/vectors.rs (cargo test) and the JS tests of DeviceBoundSessions.
+// Read by tests/dbsc.rs and tests/fuzz_corpus.rs (cargo test), src/webcrypto.rs, benches/core.rs
+// and the JS tests of DeviceBoundSessions (tests/js/dbsc.test.mjs).
 import { createHmac, hkdfSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { DeviceKey, signProof } from "../tests/e2e/dbsc-client.mjs";

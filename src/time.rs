@@ -21,8 +21,8 @@ pub const MAX_CLOCK: UnixTime = 8_640_000_000_000;
 /// milliseconds (about 1.8 × 10^12, what `Date.now()` gives and jose takes) is past it, and so
 /// refused with `invalid_config` (setting `now`) rather than signing tokens that live for ages
 /// where the `iat` is not checked (jose accepts such a JWT) or routing with times no timeout
-/// reaches. (The Rust store's, DBSC's and the origin assertions' calls take the caller's clock
-/// as it is given.)
+/// reaches. The store's revocation, DBSC and the origin assertions hold their callers' `now` to
+/// it too.
 pub const LATEST_NOW: UnixTime = 100_000_000_000;
 
 /// A caller's `now` (signing a session token, routing, revoking, any call from JavaScript): at

@@ -149,7 +149,8 @@ pub mod names {
         HEALTH_PATH,
     ];
 
-    /// Every setting the gateway reads, for the worker to collect from its environment.
+    /// Every setting the gateway reads: the tests hold the worker's list of known settings
+    /// (src/gateway/worker/entry.mjs) and docs/gateway.md's table to it.
     pub const ALL: [&str; 44] = [
         ORIGINS,
         SESSION_KEYS,

@@ -793,6 +793,7 @@ pub fn fetch_site<'a>(headers: &'a [(String, String)], public: &str) -> Option<&
     )
 }
 
+/// The value of the first header named `name` (without ASCII case) in `headers`.
 pub fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()

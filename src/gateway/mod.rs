@@ -23,6 +23,8 @@
 //! - `jar` (tests only): a browser's cookie jar.
 //! - `combinations` (tests only): the features together, each session format with and without
 //!   a store, DBSC, an origin assertion and URL affinity, against every set of directives.
+//! - `faults` (tests only): a store that fails one operation of a request, each in turn, and
+//!   the invariants that hold whatever failed.
 //! - `worker` (feature `gateway`): the event handlers and the per-instance state; beside them
 //!   the HTTP conversions, the proxied request's I/O, the operator endpoints' I/O, the DBSC
 //!   endpoints' I/O (WebCrypto, single use of a challenge), and the KV snapshot and cron probes.

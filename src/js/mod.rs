@@ -117,10 +117,10 @@ pub(crate) enum CallOptions {
     Sign = 1,
     /// `signJwt`: now, ttlSeconds, issuer, audience.
     SignJwt = 2,
-    /// `OriginAssertions.verify`: now, audience, leewaySeconds.
+    /// `OriginAssertions.verify`: now, audience, leewaySeconds, data.
     #[cfg(feature = "assertion")]
     AssertionVerify = 3,
-    /// `OriginAssertions.sign`'s subject: now, audience, status, claims.
+    /// `OriginAssertions.sign`'s subject: now, audience, status, claims, data.
     #[cfg(feature = "assertion")]
     AssertionSubject = 4,
     /// `SessionStore`'s calls: now.
@@ -129,7 +129,9 @@ pub(crate) enum CallOptions {
     /// `SessionStore.update`: now, retries.
     #[cfg(feature = "store")]
     Update = 6,
-    /// `Affinity.route`'s request: now, cookie, url, clientIp, header; other names let through.
+    /// `Affinity.route`'s request: now, cookie, url, clientIp, header, method, secFetchSite, or
+    /// a Fetch Request (its Cookie header, URL, method, Sec-Fetch-Site and Headers); other names
+    /// let through.
     Route = 7,
     /// Cookie attributes: maxAge, path, domain, sameSite, httpOnly, secure, partitioned.
     Cookie = 8,
