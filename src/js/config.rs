@@ -43,6 +43,60 @@ fn key_configs(list: &Array) -> Result<Vec<KeyConfig>, JsValue> {
         .collect()
 }
 
+/// The options of `new SessionStore(...)` but its bindings and cookie (`kv`, `durableObject`,
+/// `cookieName`, `cookieOptions`, which src/js/store.rs reads): its keys, the store's settings
+/// and `timeoutMs`, read as the other classes' options are.
+#[cfg(feature = "store")]
+pub(crate) fn store_config(
+    value: &JsValue,
+) -> Result<(Vec<KeyConfig>, crate::store::SessionConfig, Option<u32>), JsValue> {
+    let o = Fields::new(
+        value,
+        "config",
+        &[
+            "keys",
+            "idleTimeoutSeconds",
+            "absoluteTimeoutSeconds",
+            "touchIntervalSeconds",
+            "maxDataBytes",
+            "purpose",
+            "timeoutMs",
+            "kv",
+            "durableObject",
+            "cookieName",
+            "cookieOptions",
+        ],
+    )?;
+    let keys = key_configs(&o.required("keys", o.list("keys")?)?)?;
+    let defaults = crate::store::SessionConfig::default();
+    let settings = crate::store::SessionConfig {
+        idle_timeout_seconds: (o.whole("idleTimeoutSeconds")?)
+            .unwrap_or(defaults.idle_timeout_seconds),
+        absolute_timeout_seconds: o.whole("absoluteTimeoutSeconds")?,
+        touch_interval_seconds: o.whole("touchIntervalSeconds")?,
+        // Past the range `check` takes (2 to 65536) whatever a usize holds.
+        max_data_bytes: (o.whole("maxDataBytes")?).map_or(defaults.max_data_bytes, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+        purpose: o.string("purpose")?.unwrap_or(defaults.purpose),
+    };
+    // 1 to 2^31 - 1, the longest `setTimeout` waits (a longer delay fires at once: every store
+    // call failed as timed out within milliseconds).
+    let timeout_ms = (o.whole("timeoutMs")?)
+        .map(|ms| {
+            (u32::try_from(ms).ok())
+                .filter(|ms| (1..=i32::MAX as u32).contains(ms))
+                .ok_or_else(|| {
+                    o.wrong(
+                        "timeoutMs",
+                        "a whole number of milliseconds, 1 to 2147483647",
+                    )
+                })
+        })
+        .transpose()?;
+    Ok((keys, settings, timeout_ms))
+}
+
 /// The options of `new SessionTokens(...)` and `new SealedTokens(...)`.
 pub(crate) fn token_config(value: &JsValue) -> Result<TokenConfig, JsValue> {
     let o = Fields::new(

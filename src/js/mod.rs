@@ -419,16 +419,10 @@ extern "C" {
     /// call in a closure and an `apply`).
     #[wasm_bindgen(js_name = stringify_text)]
     fn stringify_within(value: &JsValue, limit: usize) -> Option<String>;
-    /// What the last [`stringify`] threw (its message, at most 200 characters); `None` when it
+    /// What the last [`stringify_within`] threw (its message, at most 200 characters); `None` when it
     /// threw nothing.
     #[wasm_bindgen(js_name = stringify_why)]
     fn stringify_why() -> Option<String>;
-}
-
-/// `JSON.stringify(value)`; `None` for values that have no JSON form (or throw).
-#[cfg(feature = "store")]
-pub(crate) fn stringify(value: &JsValue) -> Option<String> {
-    stringify_within(value, usize::MAX)
 }
 
 /// `JSON.stringify(value)`, else `invalid_claims`: `none` ("claims must be a JSON object"), and

@@ -5,8 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Object, Promise, Reflect};
-use serde::Deserialize;
+use js_sys::{Promise, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -14,15 +13,15 @@ use wasm_bindgen_futures::future_to_promise;
 use super::cookie::{cookie_header, cookie_spec};
 use super::{
     call_now, call_option_number as option_number, js_error, json_or_invalid, parse,
-    read_call_options, seconds, stringify, CallOption, CallOptions,
+    read_call_options, seconds, CallOption, CallOptions,
 };
 use crate::cookie::{cache, SetCookie, MAX_PRESENTED};
 use crate::error::Error;
-use crate::keys::{KeyConfig, KeyRing};
+use crate::keys::KeyRing;
 use crate::store::durable::{self, DurableStore};
 use crate::store::kv::KvStore;
 use crate::store::memory::MemoryStore;
-use crate::store::{AnyStore, Consistency, Session as CoreSession, SessionConfig, Sessions};
+use crate::store::{AnyStore, Consistency, Session as CoreSession, Sessions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -203,88 +202,8 @@ fn now(options: Option<NowOptions>) -> Result<u64, JsValue> {
     call_now()
 }
 
-/// Options with the bindings taken out, as JSON.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Options {
-    keys: Vec<KeyConfig>,
-    idle_timeout_seconds: Option<u64>,
-    absolute_timeout_seconds: Option<u64>,
-    touch_interval_seconds: Option<u64>,
-    max_data_bytes: Option<usize>,
-    purpose: Option<String>,
-    timeout_ms: Option<TimeoutMs>,
-}
-
-/// `timeoutMs`: 1 to 2^31 - 1, the longest `setTimeout` waits (a longer delay fires at once:
-/// every store call failed as timed out within milliseconds).
-#[derive(Deserialize)]
-#[serde(try_from = "u32")]
-struct TimeoutMs(u32);
-
-impl TryFrom<u32> for TimeoutMs {
-    type Error = &'static str;
-    fn try_from(ms: u32) -> Result<Self, Self::Error> {
-        if (1..=i32::MAX as u32).contains(&ms) {
-            Ok(TimeoutMs(ms))
-        } else {
-            Err("timeoutMs out of range")
-        }
-    }
-}
-
-/// The options of `Options`, by their JavaScript names.
-const OPTION_NAMES: [&str; 7] = [
-    "keys",
-    "idleTimeoutSeconds",
-    "absoluteTimeoutSeconds",
-    "touchIntervalSeconds",
-    "maxDataBytes",
-    "purpose",
-    "timeoutMs",
-];
-
 fn config_error(message: impl Into<String>) -> JsValue {
     js_error(Error::config(message))
-}
-
-/// The error for options (`rest`: those of `Options` given) that `Options` refused (`e`), or that
-/// `JSON.stringify` threw on (`None`: a BigInt, a cycle): the option at fault found by reading
-/// each alone (beside an empty `keys`), named as `.setting`, never its value (which may be a
-/// secret).
-fn option_at_fault(rest: &Object, e: Option<&serde_json::Error>) -> JsValue {
-    if !Reflect::has(rest, &"keys".into()).unwrap_or(false) {
-        return js_error(Error::config_of("keys", "config: keys is required"));
-    }
-    for setting in OPTION_NAMES {
-        let name = JsValue::from(setting);
-        if !Reflect::has(rest, &name).unwrap_or(false) {
-            continue;
-        }
-        let alone = Object::new();
-        let _ = Reflect::set(&alone, &"keys".into(), &js_sys::Array::new());
-        let _ = Reflect::set(
-            &alone,
-            &name,
-            &Reflect::get(rest, &name).unwrap_or_default(),
-        );
-        let refused =
-            stringify(&alone).is_none_or(|json| serde_json::from_str::<Options>(&json).is_err());
-        if !refused {
-            continue;
-        }
-        let expected = match setting {
-            "keys" => "a list of { id, secret }",
-            "purpose" => "a string",
-            "timeoutMs" => "a whole number of milliseconds, 1 to 2147483647",
-            _ => "a whole, non-negative number",
-        };
-        return js_error(Error::config_of(
-            setting,
-            format!("{setting} must be {expected}"),
-        ));
-    }
-    config_error(e.map_or("config must be an object".into(), crate::error::json_shape))
 }
 
 /// Sessions kept in Workers KV, in Durable Objects or in memory: a signed session-id cookie,
@@ -301,10 +220,9 @@ impl SessionStore {
     /// Checks the configuration; throws `invalid_config` naming what is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(config: SessionStoreConfig) -> Result<SessionStore, JsValue> {
-        // As the other classes: `invalid_config`, not `Reflect.get`'s TypeError.
-        if !config.is_object() {
-            return Err(config_error("config must be an object"));
-        }
+        // Any other name, own or inherited, is refused; the known ones are read as JavaScript
+        // reads them (a class's getters too, which `for...in` does not list).
+        let (keys, settings, timeout_ms) = super::config::store_config(&config)?;
         let get = |name: &str| Reflect::get(&config, &name.into());
         let (kv, durable) = (get("kv")?, get("durableObject")?);
         // Given but empty (`kv: env.SESIONS`, a misspelt binding): never the memory store, whose
@@ -363,51 +281,7 @@ impl SessionStore {
             )));
         }
         cookie.check().map_err(js_error)?;
-        // Any other name, own or inherited (see `option_names`), is refused; the known ones are
-        // read as JavaScript reads them (a class's getters too, which `for...in` does not list).
-        for name in super::option_names(&config)?.iter() {
-            let name = name.as_string().unwrap_or_default();
-            let bindings = ["kv", "durableObject", "cookieName", "cookieOptions"];
-            if !OPTION_NAMES.contains(&name.as_str()) && !bindings.contains(&name.as_str()) {
-                return Err(config_error(super::unknown_option_message("config", &name)));
-            }
-        }
-        let rest = Object::new();
-        for setting in OPTION_NAMES {
-            let value = get(setting)?;
-            if value.is_undefined() {
-                continue;
-            }
-            // JSON.stringify writes NaN and ±Infinity as null and leaves functions and symbols
-            // out: each would read as "not given", the default, silently.
-            if value.as_f64().is_some_and(|n| !n.is_finite())
-                || value.is_function()
-                || value.is_symbol()
-            {
-                return Err(js_error(Error::config_of(
-                    setting,
-                    format!("{setting} has no JSON value (NaN, Infinity, a function or a symbol)"),
-                )));
-            }
-            let _ = Reflect::set(&rest, &setting.into(), &value);
-        }
-        let json = stringify(&rest).ok_or_else(|| option_at_fault(&rest, None))?;
-        // Never serde's message: it quotes the input, and the input holds the secrets.
-        let o: Options =
-            serde_json::from_str(&json).map_err(|e| option_at_fault(&rest, Some(&e)))?;
-        let defaults = SessionConfig::default();
-        let settings = SessionConfig {
-            idle_timeout_seconds: o
-                .idle_timeout_seconds
-                .unwrap_or(defaults.idle_timeout_seconds),
-            absolute_timeout_seconds: o.absolute_timeout_seconds,
-            touch_interval_seconds: o.touch_interval_seconds,
-            max_data_bytes: o.max_data_bytes.unwrap_or(defaults.max_data_bytes),
-            purpose: o.purpose.unwrap_or(defaults.purpose),
-        };
-        let timeout = o
-            .timeout_ms
-            .map_or(crate::store::DEFAULT_TIMEOUT_MS, |TimeoutMs(ms)| ms);
+        let timeout = timeout_ms.unwrap_or(crate::store::DEFAULT_TIMEOUT_MS);
         let store = match (kv.is_undefined(), durable.is_undefined()) {
             (false, false) => {
                 return Err(js_error(Error::config_of(
@@ -419,7 +293,7 @@ impl SessionStore {
             (true, false) => AnyStore::Durable(DurableStore::new(durable).with_timeout(timeout)),
             (true, true) => AnyStore::Memory(MemoryStore::new()),
         };
-        let ring = KeyRing::from_config(&o.keys).map_err(js_error)?;
+        let ring = KeyRing::from_config(&keys).map_err(js_error)?;
         let inner = Sessions::new(store, &ring, settings).map_err(js_error)?;
         Ok(SessionStore {
             inner: Rc::new(inner),

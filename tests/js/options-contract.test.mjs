@@ -163,15 +163,6 @@ function dbscMethod(fn) {
   return names(m[1]);
 }
 
-/** `SessionStore`'s configuration names (src/js/store.rs): its bindings and cookie, then the rest. */
-function storeConfig() {
-  const text = read("src/js/store.rs");
-  const rest = text.match(/const OPTION_NAMES: \[&str; \d+\] = \[([^\]]*)\]/);
-  const own = text.match(/let bindings = \[([^\]]*)\]/);
-  assert.ok(rest && own, "src/js/store.rs: OPTION_NAMES and the names taken out");
-  return [...names(rest[1]), ...names(own[1])].sort();
-}
-
 /** The names of `checkOptions("<what>", ..., [...])` in npm/hono.js (or of `NAME`, a list
  * given as `checkOptions("<what>", ..., NAME)` and defined as `const NAME = [...]`). */
 function honoChecked(what) {
@@ -395,7 +386,7 @@ const CONTRACTS = [
       cookieOptions: { sameSite: "Strict" },
     },
     calls: [(o) => new store.SessionStore(o)],
-    source: storeConfig,
+    source: () => fieldsOf("store_config"),
   },
   {
     // `cookieOptions` of a SessionStore: `Omit<CookieOptions, "maxAge">` (Max-Age is the store's).

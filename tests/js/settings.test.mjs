@@ -135,15 +135,16 @@ test("SessionStore: the setting of an option of the wrong type, never its value"
       assert.ok(!e.message.includes(SECRET), `${what}: ${e.message}`);
     }
   }
-  // The message says what the option must be, by its kind.
+  // The message says what the option must be, by its kind, in the words of the other classes.
   for (const [config, expected] of [
-    [{ keys: SECRET }, "keys must be a list of { id, secret }"],
+    [{ keys: SECRET }, "keys must be an array"],
     [{ keys, purpose: 5 }, "purpose must be a string"],
-    [{ keys, timeoutMs: "a" }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
+    [{ keys, timeoutMs: "a" }, "timeoutMs must be a number"],
     [{ keys, timeoutMs: 0 }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
     [{ keys, timeoutMs: 2 ** 31 }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
     [{ keys, timeoutMs: 2 ** 32 }, "timeoutMs must be a whole number of milliseconds, 1 to 2147483647"],
-    [{ keys, maxDataBytes: "16k" }, "maxDataBytes must be a whole, non-negative number"],
+    [{ keys, maxDataBytes: "16k" }, "maxDataBytes must be a number"],
+    [{ keys, maxDataBytes: 1.5 }, "maxDataBytes must be a whole, non-negative number"],
   ]) {
     assert.throws(() => new SessionStore(config), (e) => e.message.includes(expected), JSON.stringify(config));
   }
