@@ -605,14 +605,20 @@ fn ip_key(text: &str) -> Vec<u8> {
     if let Some(v4) = p.whole(IpParser::ipv4) {
         return v4.to_vec();
     }
-    let mut p = IpParser(text.as_bytes());
-    match p.whole(IpParser::ipv6) {
+    match ipv6_bytes(text) {
         Some(v6) => match v6 {
             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d] => vec![a, b, c, d],
             _ => v6.get(..8).unwrap_or_default().to_vec(),
         },
         None => text.as_bytes().to_vec(),
     }
+}
+
+/// An IPv6 address (without `[ ]`) as `std::net::Ipv6Addr`'s `FromStr` reads it: 8 groups of 1
+/// to 4 hex digits, or fewer around one `::`, the last two possibly a dotted quad of numbers 0
+/// to 255 without leading zeros. The gateway's `ORIGINS` check reads IPv6 hosts with it too.
+pub(crate) fn ipv6_bytes(text: &str) -> Option<[u8; 16]> {
+    IpParser(text.as_bytes()).whole(IpParser::ipv6)
 }
 
 /// IP address text read as `std::net::IpAddr`'s `FromStr` reads it (the same grammar and the

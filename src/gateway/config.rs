@@ -1488,32 +1488,11 @@ fn ipv4_value(host: &str) -> Option<u32> {
 
 /// The eight 16-bit pieces of an IPv6 host (between `[ ]`) the parser takes ([`is_ipv6`]).
 fn ipv6_pieces(host: &str) -> Option<[u16; 8]> {
-    if !is_ipv6(host) {
-        return None;
-    }
-    let groups = |text: &str| -> Option<Vec<u16>> {
-        let mut out = Vec::new();
-        for group in text.split(':').filter(|g| !g.is_empty()) {
-            if group.contains('.') {
-                let mut bytes = group.split('.').map(|b| b.parse::<u8>().ok());
-                for _ in 0..2 {
-                    out.push(u16::from_be_bytes([bytes.next()??, bytes.next()??]));
-                }
-            } else {
-                out.push(u16::from_str_radix(group, 16).ok()?);
-            }
-        }
-        Some(out)
-    };
-    let (head, tail) = match host.split_once("::") {
-        Some((head, tail)) => (groups(head)?, groups(tail)?),
-        None => (groups(host)?, Vec::new()),
-    };
+    let bytes = crate::affinity::router::ipv6_bytes(host)?;
     let mut pieces = [0u16; 8];
-    pieces.iter_mut().zip(&head).for_each(|(p, g)| *p = *g);
-    (pieces.iter_mut().rev())
-        .zip(tail.iter().rev())
-        .for_each(|(p, g)| *p = *g);
+    for (piece, pair) in pieces.iter_mut().zip(bytes.chunks_exact(2)) {
+        *piece = u16::from_be_bytes(<[u8; 2]>::try_from(pair).unwrap_or_default());
+    }
     Some(pieces)
 }
 
@@ -1639,40 +1618,11 @@ fn is_ipv4(host: &str) -> bool {
         })
 }
 
-/// Whether the URL parser takes `host` (between `[ ]`) as an IPv6 address: 8 groups of 1 to 4
-/// hex digits, or fewer around one `::`, the last two groups possibly a dotted quad of numbers 0
-/// to 255 without leading zeros: what std's `Ipv6Addr` parser takes, for about 1 KB less wasm.
+/// Whether the URL parser takes `host` (between `[ ]`) as an IPv6 address: what std's
+/// `Ipv6Addr` parser takes ([`crate::affinity::router::ipv6_bytes`], which the router reads
+/// client addresses with).
 fn is_ipv6(host: &str) -> bool {
-    match host.split_once("::") {
-        None => ipv6_groups(host, true) == Some(8),
-        Some((head, tail)) => match (ipv6_groups(head, false), ipv6_groups(tail, true)) {
-            (Some(a), Some(b)) => a + b <= 7,
-            _ => false,
-        },
-    }
-}
-
-/// The 16-bit groups `text` (groups separated by `:`; a dotted quad last if `last`) stands for,
-/// or `None` if a group is malformed.
-fn ipv6_groups(text: &str, last: bool) -> Option<usize> {
-    if text.is_empty() {
-        return Some(0);
-    }
-    let count = text.split(':').count();
-    text.split(':').enumerate().try_fold(0, |n, (i, group)| {
-        let ok = if last && i + 1 == count && group.contains('.') {
-            group.split('.').count() == 4
-                && group.split('.').all(|p| {
-                    (1..=3).contains(&p.len())
-                        && p.bytes().all(|b| b.is_ascii_digit())
-                        && (p == "0" || !p.starts_with('0'))
-                        && p.bytes().fold(0, |v, b| v * 10 + u32::from(b - b'0')) <= 255
-                })
-        } else {
-            (1..=4).contains(&group.len()) && group.bytes().all(|b| b.is_ascii_hexdigit())
-        };
-        ok.then_some(n + if group.contains('.') { 2 } else { 1 })
-    })
+    crate::affinity::router::ipv6_bytes(host).is_some()
 }
 
 /// A part of an IPv4 address as the URL parser reads it: decimal, octal after a leading `0`,
