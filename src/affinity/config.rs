@@ -23,6 +23,20 @@ pub enum Mode {
     Header,
 }
 
+impl Mode {
+    /// The mode from its configured name (`cookie`, `url`, `ip`, `header`), as deserialization
+    /// reads it; without serde, for the JS options and the gateway's settings.
+    pub fn from_name(name: &str) -> Option<Mode> {
+        match name {
+            "cookie" => Some(Mode::Cookie),
+            "url" => Some(Mode::Url),
+            "ip" => Some(Mode::Ip),
+            "header" => Some(Mode::Header),
+            _ => None,
+        }
+    }
+}
+
 /// What happens to a visitor whose backend is down.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,6 +48,18 @@ pub enum Failover {
     /// Never move the visitor: fail with `backend_unavailable` (`no_backend` when no backend
     /// is up), for applications that keep state in a backend's memory.
     Strict,
+}
+
+impl Failover {
+    /// The policy from its configured name (`sticky`, `strict`), as deserialization reads it;
+    /// without serde, for the JS options and the gateway's settings.
+    pub fn from_name(name: &str) -> Option<Failover> {
+        match name {
+            "sticky" => Some(Failover::Sticky),
+            "strict" => Some(Failover::Strict),
+            _ => None,
+        }
+    }
 }
 
 /// Settings of an [`Affinity`](super::Affinity) router.
@@ -174,5 +200,23 @@ impl fmt::Debug for AffinityConfig {
             .field("param", &self.param)
             .field("header", &self.header)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_name_reads_what_deserialization_reads() {
+        for name in [
+            "cookie", "url", "ip", "header", "sticky", "strict", "Cookie", "IP", "", " url", "x",
+        ] {
+            let value = || serde_json::Value::from(name);
+            let mode = serde_json::from_value::<Mode>(value()).ok();
+            assert_eq!(Mode::from_name(name), mode, "{name:?}");
+            let failover = serde_json::from_value::<Failover>(value()).ok();
+            assert_eq!(Failover::from_name(name), failover, "{name:?}");
+        }
     }
 }

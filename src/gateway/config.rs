@@ -721,12 +721,13 @@ fn affinity_section(
     keys: &[KeyConfig],
     same_site: SameSite,
 ) -> Result<AffinitySection, ConfigError> {
-    let mode = match var(AFFINITY_MODE).as_deref() {
-        None | Some("cookie") => Mode::Cookie,
-        Some("ip") => Mode::Ip,
-        Some("header") => Mode::Header,
-        Some("url") => Mode::Url,
-        Some(other) => {
+    let mode = match var(AFFINITY_MODE)
+        .as_deref()
+        .map(|m| (m, Mode::from_name(m)))
+    {
+        None => Mode::Cookie,
+        Some((_, Some(mode))) => mode,
+        Some((other, None)) => {
             return Err(ConfigError::new(
                 AFFINITY_MODE,
                 format!(
@@ -768,10 +769,13 @@ fn affinity_section(
             ));
         }
     }
-    let failover = match var(AFFINITY_FAILOVER).as_deref() {
-        None | Some("sticky") => Failover::Sticky,
-        Some("strict") => Failover::Strict,
-        Some(other) => {
+    let failover = match var(AFFINITY_FAILOVER)
+        .as_deref()
+        .map(|f| (f, Failover::from_name(f)))
+    {
+        None => Failover::Sticky,
+        Some((_, Some(failover))) => failover,
+        Some((other, None)) => {
             return Err(ConfigError::new(
                 AFFINITY_FAILOVER,
                 format!("{} is not one of sticky, strict", Quoted(configured(other))),

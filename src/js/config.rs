@@ -180,16 +180,13 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
             .push(secret.ok_or_else(|| o.wrong("previousSecrets", "a list of strings"))?);
     }
     config.mode = match o.string("mode")?.as_deref() {
-        None | Some("cookie") => Mode::Cookie,
-        Some("url") => Mode::Url,
-        Some("ip") => Mode::Ip,
-        Some("header") => Mode::Header,
-        Some(_) => {
-            return Err(invalid_at(
+        None => Mode::Cookie,
+        Some(name) => Mode::from_name(name).ok_or_else(|| {
+            invalid_at(
                 "mode",
                 "mode must be \"cookie\", \"url\", \"ip\" or \"header\"",
-            ))
-        }
+            )
+        })?,
     };
     if let Some(ttl) = o.whole("ttlSeconds")? {
         config.ttl_seconds = ttl;
@@ -199,27 +196,20 @@ pub(crate) fn affinity_config(value: &JsValue) -> Result<AffinityConfig, JsValue
         config.cookie_name = name;
     }
     config.same_site = match o.string("sameSite")?.as_deref() {
-        None | Some("Lax" | "lax") => SameSite::Lax,
-        Some("Strict" | "strict") => SameSite::Strict,
-        Some("None" | "none") => SameSite::None,
-        Some(_) => {
-            return Err(invalid_at(
+        None => SameSite::Lax,
+        Some(name) => SameSite::from_name(name).ok_or_else(|| {
+            invalid_at(
                 "sameSite",
                 "sameSite must be \"Lax\", \"Strict\" or \"None\"",
-            ))
-        }
+            )
+        })?,
     };
     config.domain = o.string("domain")?;
     config.partitioned = o.boolean("partitioned")?.unwrap_or(false);
     config.failover = match o.string("failover")?.as_deref() {
-        None | Some("sticky") => Failover::Sticky,
-        Some("strict") => Failover::Strict,
-        Some(_) => {
-            return Err(invalid_at(
-                "failover",
-                "failover must be \"sticky\" or \"strict\"",
-            ))
-        }
+        None => Failover::Sticky,
+        Some(name) => Failover::from_name(name)
+            .ok_or_else(|| invalid_at("failover", "failover must be \"sticky\" or \"strict\""))?,
     };
     if let Some(param) = o.string("param")? {
         config.param = param;

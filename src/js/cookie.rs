@@ -66,18 +66,16 @@ pub(crate) fn cookie_spec(
     if let Some(domain) = optional_string("domain", call_option(CallOption::Domain))? {
         spec = spec.domain(domain);
     }
-    let same_site = optional_string("sameSite", call_option(CallOption::SameSite));
-    let same_site = match same_site.ok().as_ref().map(|s| s.as_deref()) {
-        Some(None | Some("Lax" | "lax")) => SameSite::Lax,
-        Some(Some("Strict" | "strict")) => SameSite::Strict,
-        Some(Some("None" | "none")) => SameSite::None,
-        _ => {
-            return Err(js_error(Error::config_of(
+    // A string not of the names, or no string: refused, naming the option.
+    let same_site = optional_string("sameSite", call_option(CallOption::SameSite))
+        .ok()
+        .and_then(|name| name.map_or(Some(SameSite::Lax), |n| SameSite::from_name(&n)))
+        .ok_or_else(|| {
+            js_error(Error::config_of(
                 "sameSite",
                 "sameSite must be \"Lax\", \"Strict\" or \"None\"",
-            )))
-        }
-    };
+            ))
+        })?;
     let max_age = call_option_seconds(CallOption::MaxAge, "maxAge")?;
     let flag = |which, name: &'static str, default| {
         let value = call_option(which);
