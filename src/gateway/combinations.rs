@@ -113,7 +113,7 @@ impl Site {
                         .bind_request(sessions, &attempt, now);
                 attempt
                     .headers
-                    .extend(loaded.origin_headers(settings.sessions.max_data_bytes));
+                    .extend(loaded.origin_headers(settings.most_data_bytes));
                 Some(loaded)
             }
             _ => None,

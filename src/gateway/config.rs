@@ -360,6 +360,11 @@ pub struct StoreSettings {
     /// How long a revocation is kept: the longest a session token can live, refreshes and
     /// leeway included.
     pub revocation_keep_seconds: u64,
+    /// The most `x-session-data` carries to the origin, escaped: half of
+    /// `MAX_REQUEST_HEADER_BYTES` (at most 16384), which `STORE_MAX_DATA_BYTES` may not pass.
+    /// More, which only another writer stores (a JS `SessionStore` with a larger
+    /// `maxDataBytes`), is withheld ([`Loaded::origin_headers`](super::store::Loaded::origin_headers)).
+    pub most_data_bytes: usize,
 }
 
 impl GatewayConfig {
@@ -1045,6 +1050,10 @@ fn store_section(
         idle_timeout_seconds: idle,
         ..SessionConfig::default()
     };
+    // The data go to the origin in every request's headers (`x-session-data`): data that left
+    // the request no room under MAX_REQUEST_HEADER_BYTES made each of the visitor's requests a
+    // 431, its logout too, until the session timed out. Half is the data's.
+    let most = (max_request_header_bytes / 2).min(16_384);
     let sessions = SessionConfig {
         absolute_timeout_seconds: Some(number(
             var,
@@ -1060,13 +1069,7 @@ fn store_section(
             1,
             idle - 1,
         )?),
-        // The data go to the origin in every request's headers (`x-session-data`): data that
-        // left the request no room under MAX_REQUEST_HEADER_BYTES made each of the visitor's
-        // requests a 431, its logout too, until the session timed out. Half is the data's.
-        max_data_bytes: {
-            let max = (max_request_header_bytes / 2).min(16_384);
-            number(var, STORE_MAX_DATA_BYTES, max.min(4096), 2, max)? as usize
-        },
+        max_data_bytes: number(var, STORE_MAX_DATA_BYTES, most.min(4096), 2, most)? as usize,
         purpose: "gateway".into(),
         ..defaults
     };
@@ -1077,6 +1080,7 @@ fn store_section(
         timeout_ms: number(var, STORE_TIMEOUT_MS, 3_000, 1, 60_000)? as u32,
         tests: var(STORE_TESTS).as_deref() == Some("1"),
         revocation_keep_seconds: tokens.config.max_lifetime() + tokens.config.leeway_seconds,
+        most_data_bytes: most as usize,
     }))
 }
 

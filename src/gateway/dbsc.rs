@@ -1952,7 +1952,7 @@ mod tests {
         ))
         .bind_request(sessions, &a, now);
         a.headers
-            .extend(loaded.origin_headers(settings.sessions.max_data_bytes));
+            .extend(loaded.origin_headers(settings.most_data_bytes));
         let answer: Vec<(String, String)> = answer
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))

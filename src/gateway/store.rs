@@ -107,33 +107,33 @@ pub struct Loaded {
     /// decided at the request ([`LATE_ANSWER_SECONDS`](super::pipeline::LATE_ANSWER_SECONDS) after it, once [`Loaded::bind_request`]
     /// knows): a late one (a long poll) would end the id a login gave meanwhile.
     pub answer_by: UnixTime,
+    /// The stored data went over what `x-session-data` may carry, and was not sent
+    /// ([`Loaded::origin_headers`]).
+    pub data_withheld: bool,
 }
 
 impl Loaded {
     /// The headers that tell the origin about the session: `x-session-store` and, when the
-    /// session is there, `x-session-data`. Data over `max_bytes` as the header carries it
-    /// (`STORE_MAX_DATA_BYTES`), which only another writer stores (a JS `SessionStore` with a
-    /// larger `maxDataBytes`, or this gateway before the limit was lowered), is not sent: the
-    /// session is then served as when the store fails (it made every request of its visitor a
-    /// 431, the logout too). It stays as it is in the store.
-    pub fn origin_headers(&mut self, max_bytes: usize) -> Vec<(String, String)> {
-        if let Ok(s) = &self.session {
-            let json = serde_json::to_string(s.data()).unwrap_or_else(|_| "{}".into());
-            let data = ascii_json(&json);
-            if data.len() <= max_bytes {
-                return vec![
-                    (headers::STORE.into(), "ok".into()),
-                    (headers::DATA.into(), data),
-                ];
-            }
-            self.session = Err(Error::StoreUnavailable(format!(
-                "the stored session's data, {} bytes as x-session-data carries it, goes over \
-                 STORE_MAX_DATA_BYTES ({max_bytes}): written by a JS SessionStore with a larger \
-                 maxDataBytes, or before the limit was lowered",
-                data.len()
-            )));
+    /// session is there, `x-session-data`. Data over `most` bytes as the header carries it
+    /// ([`StoreSettings::most_data_bytes`]), which only another writer stores (a JS
+    /// `SessionStore` with a larger `maxDataBytes` on the same store), is withheld: `too_large`
+    /// and no data (sent, it made every request of its visitor a 431, the logout too). The
+    /// session goes on otherwise (touched, logged out, logged in, patched: a patch that takes
+    /// it under `STORE_MAX_DATA_BYTES` again is applied).
+    pub fn origin_headers(&mut self, most: usize) -> Vec<(String, String)> {
+        let Ok(s) = &self.session else {
+            return vec![(headers::STORE.into(), "unavailable".into())];
+        };
+        let json = serde_json::to_string(s.data()).unwrap_or_else(|_| "{}".into());
+        let data = ascii_json(&json);
+        self.data_withheld = data.len() > most;
+        if self.data_withheld {
+            return vec![(headers::STORE.into(), "too_large".into())];
         }
-        vec![(headers::STORE.into(), "unavailable".into())]
+        vec![
+            (headers::STORE.into(), "ok".into()),
+            (headers::DATA.into(), data),
+        ]
     }
 }
 
@@ -235,6 +235,7 @@ pub async fn load<S: Backend>(
         held: false,
         withheld: false,
         answer_by: UnixTime::MAX,
+        data_withheld: false,
     }
 }
 
@@ -783,6 +784,8 @@ pub(super) mod tests {
             timeout_ms: 1000,
             tests: false,
             revocation_keep_seconds: 7200,
+            // As the configuration makes it: no less than `sessions.max_data_bytes`.
+            most_data_bytes: SessionConfig::default().max_data_bytes,
         }
     }
 
@@ -820,7 +823,7 @@ pub(super) mod tests {
     ) -> (Vec<(String, String)>, Outcome, Option<String>) {
         let header = cookie.map(|c| format!("a=1; __Host-sid={c}"));
         let mut loaded = block_on(load(s, header.as_deref(), "__Host-sid", now));
-        let to_origin = loaded.origin_headers(s.config().max_data_bytes);
+        let to_origin = loaded.origin_headers(settings().most_data_bytes);
         let plan = Plan::from_directives(d, 4096).unwrap();
         let out = block_on(finish(s, &settings(), loaded, &plan, now));
         let kept = match &out.set_cookie {
@@ -1113,7 +1116,7 @@ pub(super) mod tests {
         let mut first = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
         let second = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
         assert_eq!(
-            data_header(&first.origin_headers(4096)),
+            data_header(&first.origin_headers(16_384)),
             json!({ "cart": ["book"] })
         );
         assert_eq!(first.presented.as_deref(), Some(own.as_str()));
@@ -1224,7 +1227,7 @@ pub(super) mod tests {
         for (subject, sees) in [(Some("alice"), true), (Some("bob"), false), (None, false)] {
             let mut loaded =
                 block_on(load(&s, Some(&header), "__Host-sid", NOW + 1)).bind(&s, subject, NOW + 1);
-            let h = loaded.origin_headers(4096);
+            let h = loaded.origin_headers(16_384);
             assert_eq!(
                 data_header(&h) == json!({"card": "4242"}),
                 sees,
@@ -1236,7 +1239,7 @@ pub(super) mod tests {
         let (_, _, jar) = request(&s, None, &directives(Some(r#"{"n":1}"#), None, false), NOW);
         let header = format!("__Host-sid={}", jar.unwrap());
         let mut loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW)).bind(&s, None, NOW);
-        assert_eq!(data_header(&loaded.origin_headers(4096)), json!({"n": 1}));
+        assert_eq!(data_header(&loaded.origin_headers(16_384)), json!({"n": 1}));
     }
 
     /// A logout from a request without its user's valid token (it expired: the id cookie
@@ -1271,7 +1274,7 @@ pub(super) mod tests {
             ));
             let cleared = out.set_cookie.unwrap_or_default();
             assert!(cleared.starts_with("__Host-sid=; Max-Age=0"), "{subject:?}");
-            let alice = bound(Some("alice"), NOW + 2).origin_headers(4096);
+            let alice = bound(Some("alice"), NOW + 2).origin_headers(16_384);
             assert_eq!(
                 data_header(&alice),
                 json!({"cart": ["book"]}),
@@ -1307,7 +1310,7 @@ pub(super) mod tests {
         let header = cookie[..cookie.find(';').unwrap()].to_owned();
         let data = |subject| {
             let loaded = block_on(load(&s, Some(&header), "__Host-sid", NOW + 1));
-            data_header(&loaded.bind(&s, subject, NOW + 1).origin_headers(4096))
+            data_header(&loaded.bind(&s, subject, NOW + 1).origin_headers(16_384))
         };
         assert_eq!(data(Some("alice")), json!({ "card": "4242" }));
         assert_eq!(data(None), json!({}));
@@ -1333,7 +1336,7 @@ pub(super) mod tests {
         let visit = |header: &str, subject, data, now| {
             let mut loaded =
                 block_on(load(&s, Some(header), "__Host-sid", now)).bind(&s, subject, now);
-            let shown = data_header(&loaded.origin_headers(4096));
+            let shown = data_header(&loaded.origin_headers(16_384));
             let out = block_on(finish(&s, &settings(), loaded, &plan(data), now));
             let header = match out.set_cookie {
                 Some(c) => c[..c.find(';').unwrap()].to_owned(),
@@ -1402,7 +1405,7 @@ pub(super) mod tests {
         let shown = |header: &str, subject| {
             let mut loaded =
                 block_on(load(&s, Some(header), "__Host-sid", NOW + 2)).bind(&s, subject, NOW + 2);
-            data_header(&loaded.origin_headers(4096))
+            data_header(&loaded.origin_headers(16_384))
         };
         // Nobody without alice's token is shown what she wrote.
         assert_eq!(shown(&anonymous, None).get("address"), None, "{out:?}");
@@ -1461,7 +1464,7 @@ pub(super) mod tests {
             NOW + 2,
         );
         assert_eq!(
-            data_header(&loaded.origin_headers(4096)),
+            data_header(&loaded.origin_headers(16_384)),
             json!({}),
             "alice's session outlived \"log out everywhere\""
         );
@@ -1487,48 +1490,61 @@ pub(super) mod tests {
         assert!(headers::get(&h, "x-session-data").unwrap().len() <= max);
     }
 
-    /// Data another writer stored over the gateway's limit (a JS `SessionStore` with a larger
-    /// `maxDataBytes` on the same store) is not sent to the origin, where it made every request
-    /// of the visitor a 431: the session is served as when the store fails, and stays as it is
-    /// for the other writer; a logout still clears the id.
+    /// Data another writer stored over what `x-session-data` may carry (a JS `SessionStore`
+    /// with a larger `maxDataBytes` on the same store) is withheld from the origin, where it made
+    /// every request of the visitor a 431: `x-session-store: too_large`, no data. The session
+    /// goes on: the other writer still reads it, a patch that takes it under the limit again is
+    /// applied (and the data sent again), a logout deletes it.
     #[test]
-    fn data_stored_over_the_limit_by_another_writer_is_not_sent() {
+    fn data_stored_over_what_the_header_carries_is_withheld() {
         let store = MemoryStore::new();
-        let limited = |max_data_bytes| {
-            let config = SessionConfig {
-                max_data_bytes,
+        let larger = Sessions::new(
+            &store,
+            &ring(&[("k1", 5)]),
+            SessionConfig {
+                max_data_bytes: 65_536,
                 ..SessionConfig::default()
-            };
-            Sessions::new(&store, &ring(&[("k1", 5)]), config).unwrap()
+            },
+        )
+        .unwrap();
+        let gateway = sessions(&store);
+        // What the other writer commits: 20,000 bytes, over the gateway's 16,384.
+        let written = || {
+            let mut session = larger.new_session(NOW).unwrap();
+            let data = session.data_mut();
+            data.insert("big".into(), json!("a".repeat(20_000)));
+            data.insert("n".into(), json!(1));
+            block_on(larger.commit(&mut session, NOW)).unwrap();
+            Some(session.token().to_owned())
         };
-        let (larger, gateway) = (limited(16_384), limited(4096));
-        let big = format!(r#"{{"big":"{}"}}"#, "a".repeat(8000));
-        let (_, out, jar) = request(&larger, None, &directives(Some(&big), None, false), NOW);
-        assert_eq!(out.refused, None);
-        let (h, out, kept) = request(
-            &gateway,
-            jar.as_deref(),
-            &directives(None, None, false),
-            NOW,
-        );
-        assert_eq!(headers::get(&h, "x-session-store"), Some("unavailable"));
+        let jar = written();
+        let none = directives(None, None, false);
+        let (h, out, kept) = request(&gateway, jar.as_deref(), &none, NOW);
+        assert_eq!(headers::get(&h, "x-session-store"), Some("too_large"));
         assert_eq!(headers::get(&h, "x-session-data"), None);
-        assert_eq!((out.set_cookie, &kept), (None, &jar));
-        let (h, _, _) = request(&larger, jar.as_deref(), &directives(None, None, false), NOW);
-        assert_eq!(data_header(&h)["big"].as_str().map(str::len), Some(8000));
-        let (_, out, kept) = request(&gateway, jar.as_deref(), &directives(None, None, true), NOW);
+        assert_eq!((out.set_cookie, out.warning, &kept), (None, None, &jar));
+        let read = |jar: &Option<String>, now| {
+            block_on(larger.load(jar.as_deref().unwrap(), now)).unwrap()
+        };
+        let kept_by_the_writer = read(&jar, NOW).unwrap();
+        assert_eq!(
+            kept_by_the_writer.data()["big"].as_str().map(str::len),
+            Some(20_000)
+        );
+        // A patch that leaves it under the limit: applied, and the data sent again.
+        let shrink = directives(Some(r#"{"big":null}"#), None, false);
+        let (_, out, kept) = request(&gateway, jar.as_deref(), &shrink, NOW + 1);
+        assert_eq!((out.refused, &kept), (None, &jar));
+        let (h, _, _) = request(&gateway, jar.as_deref(), &none, NOW + 2);
+        assert_eq!(data_header(&h), json!({"n": 1}));
+        // Withheld again, then logged out: the stored session is deleted, not only its cookie.
+        let jar = written();
+        let logout = directives(None, None, true);
+        let (h, out, kept) = request(&gateway, jar.as_deref(), &logout, NOW + 1);
+        assert_eq!(headers::get(&h, "x-session-store"), Some("too_large"));
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
-        // Within the limit, the same session is sent as it is.
-        let small = directives(Some(r#"{"big":null,"n":1}"#), None, false);
-        let (_, _, jar) = request(&larger, None, &small, NOW);
-        let (h, _, _) = request(
-            &gateway,
-            jar.as_deref(),
-            &directives(None, None, false),
-            NOW,
-        );
-        assert_eq!(data_header(&h)["n"], 1);
+        assert!(read(&jar, NOW + 2).is_none(), "the session was deleted");
     }
 
     #[test]
@@ -2170,13 +2186,13 @@ pub(super) mod tests {
         let four = format!("__Host-sid=j1; __Host-sid=j2; __Host-sid=j3; __Host-sid={own}");
         let mut loaded = block_on(load(&s, Some(&four), "__Host-sid", NOW + 1));
         assert_eq!(
-            data_header(&loaded.origin_headers(4096)),
+            data_header(&loaded.origin_headers(16_384)),
             json!({ "cart": ["book"] })
         );
         assert_eq!(loaded.presented.as_deref(), Some(own.as_str()));
         let five = format!("__Host-sid=j0; {four}");
         let mut loaded = block_on(load(&s, Some(&five), "__Host-sid", NOW + 1));
-        assert_eq!(data_header(&loaded.origin_headers(4096)), json!({}));
+        assert_eq!(data_header(&loaded.origin_headers(16_384)), json!({}));
         assert_eq!(loaded.presented.as_deref(), Some("j0"));
     }
 

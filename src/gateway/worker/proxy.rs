@@ -70,6 +70,8 @@ thread_local! {
     static UNKNOWN_KEY_LOGGED: Cell<Option<UnixTime>> = const { Cell::new(None) };
     /// When this instance last logged an origin's `Set-Cookie` of a gateway cookie.
     static DROPPED_COOKIE_LOGGED: Cell<Option<UnixTime>> = const { Cell::new(None) };
+    /// When this instance last logged stored data withheld from an origin.
+    static DATA_WITHHELD_LOGGED: Cell<Option<UnixTime>> = const { Cell::new(None) };
 }
 
 /// Whether a line last logged at `logged` may be logged again at `now` (at most one a minute
@@ -328,9 +330,18 @@ async fn load(
     let mut l = l.bind_request(sessions, attempt, now);
     attempt
         .headers
-        .extend(l.origin_headers(settings.sessions.max_data_bytes));
+        .extend(l.origin_headers(settings.most_data_bytes));
     if let Err(e) = &l.session {
         log_warn!("edge-session gateway: session store: {e}; serving without session data");
+    }
+    if l.data_withheld && minutely(&DATA_WITHHELD_LOGGED, now) {
+        log_warn!(
+            "edge-session gateway: a stored session's data is over {} bytes as x-session-data \
+             carries it (half of MAX_REQUEST_HEADER_BYTES): withheld, x-session-store: too_large \
+             (a JS SessionStore with a larger maxDataBytes on the store); at most one such line \
+             a minute",
+            settings.most_data_bytes
+        );
     }
     l
 }
