@@ -1810,11 +1810,14 @@ mod tests {
                 (q[0].clone(), q[1].clone(), q[2..].to_vec())
             })
             .collect();
-        // The store's settings: `[...names].map((name) => [`STORE_${name}`, ...STORE_ON])`.
+        // The store's settings: `[...names].map((name) => [`STORE_${name}`, ...STORE_ON])`, with
+        // `const STORE_ON = ["STORE", ["kv", "durable"]];`.
+        let (_, store_on) = entry.split_once("const STORE_ON = [").unwrap();
+        let store_on = quoted(store_on.lines().next().unwrap());
         let store = list.lines().find(|l| l.contains(".map(")).unwrap();
         read_with.extend(quoted(store).into_iter().map(|name| {
-            let on = vec!["kv".to_owned(), "durable".to_owned()];
-            (format!("STORE_{name}"), STORE.to_owned(), on)
+            let on = store_on[1..].to_vec();
+            (format!("STORE_{name}"), store_on[0].clone(), on)
         }));
         assert!(read_with.len() >= 16, "{read_with:?}");
         let mut checked = 0;
@@ -1840,6 +1843,23 @@ mod tests {
                 );
                 checked += 1;
             }
+            // Where it is read, the same value is refused, naming it (but STORE_TESTS, which
+            // takes any text, "1" turning the tests on).
+            if name == STORE_TESTS {
+                continue;
+            }
+            let mut vars = vec![(name.as_str(), "not read; a value refused where read")];
+            vars.push((setting.as_str(), on[0].as_str()));
+            if on[0] == "header" && name != AFFINITY_HEADER {
+                vars.push((AFFINITY_HEADER, "x-tenant"));
+            }
+            let refused = parse(&vars).err().map(|e| e.setting);
+            assert_eq!(
+                refused,
+                Some(name.as_str()),
+                "{name} with {setting} = {}",
+                on[0]
+            );
         }
         assert!(checked >= 20, "{checked}");
     }

@@ -196,8 +196,9 @@ export class Jar {
 
 /** The gateway under `wrangler dev`, in front of `origins` (or another worker: `main`). */
 export class Gateway {
-  constructor(origins, { vars = {}, secrets = {}, main = SHIM, toml = [] } = {}) {
+  constructor(origins, { vars = {}, secrets = {}, main = SHIM, toml = [], logLevel = "warn" } = {}) {
     this.origins = origins;
+    this.logLevel = logLevel; // wrangler's --log-level: "log" keeps the worker's console.log too
     this.main = main;
     this.vars = vars;
     this.toml = toml; // extra wrangler.toml lines (bindings), written before [vars]
@@ -265,7 +266,7 @@ export class Gateway {
         "--persist-to", join(this.dir, "state"),
         "--test-scheduled",
         "--show-interactive-dev-session=false",
-        "--log-level", "warn",
+        "--log-level", this.logLevel,
       ],
       {
         cwd: this.dir,

@@ -35,12 +35,22 @@ test("make dev: the gateway on :8787 before three demo origins, a login kept, an
   dev.stdout.on("data", (c) => (log = (log + c).slice(-20_000)));
   dev.stderr.on("data", (c) => (log = (log + c).slice(-20_000)));
   const exited = new Promise((r) => dev.once("exit", (code, signal) => r({ code, signal })));
+  // Ctrl-C, as a terminal sends it to the group; and if this process ends first (the runner
+  // killed or interrupted: a detached group gets no signal of the terminal's), the same.
+  const stop = () => {
+    try {
+      process.kill(-dev.pid, "SIGINT");
+    } catch {} // the group is gone already
+  };
+  process.once("exit", stop);
   try {
-    // The first build under wrangler dev takes a while (it reuses make gateway's, if any).
+    // The first build under wrangler dev takes a while (it reuses make gateway's, if any). A
+    // page from an origin through the gateway (its /__edge/ready wants OPERATOR_TOKEN here).
     let ready = false;
-    for (let waited = 0; waited < 480_000 && !ready && dev.exitCode === null; waited += 1000) {
-      // A page from an origin through the gateway (its /__edge/ready wants OPERATOR_TOKEN here).
-      ready = await fetch(`${GATEWAY}/health`).then((r) => r.ok, () => false);
+    const deadline = Date.now() + 480_000;
+    while (!ready && dev.exitCode === null && Date.now() < deadline) {
+      const signal = AbortSignal.timeout(5000);
+      ready = await fetch(`${GATEWAY}/health`, { signal }).then((r) => r.ok, () => false);
       if (!ready) await sleep(1000);
     }
     assert.ok(ready, `make dev did not serve ${GATEWAY}:\n${log}`);
@@ -58,7 +68,8 @@ test("make dev: the gateway on :8787 before three demo origins, a login kept, an
     // The session store of wrangler.toml (a Durable Object): the origin gets its data.
     assert.equal(whoami.session["x-session-store"], "ok", JSON.stringify(whoami));
   } finally {
-    process.kill(-dev.pid, "SIGINT");
+    stop();
+    process.off("exit", stop);
   }
   const { code, signal } = await Promise.race([exited, sleep(30_000).then(() => ({ code: "still running" }))]);
   assert.ok(code !== "still running", `make dev did not stop on SIGINT:\n${log}`);
