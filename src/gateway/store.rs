@@ -636,7 +636,7 @@ pub async fn finish<S: Backend>(
     // A login's new id, until it is given; then the commit (which nothing else can race: no
     // one else knows the new id).
     let mut login = plan.login.as_ref();
-    let mut ended = false;
+    let (mut ended, mut dropped) = (false, false);
     loop {
         // Another user's login: the data was the previous user's, and goes with the old id
         // (which the login deletes). So does that of a session read from one of several id
@@ -648,9 +648,19 @@ pub async fn finish<S: Backend>(
         }) {
             session.data_mut().clear();
         }
+        // The origin was not shown data withheld from it (over what `x-session-data` carries):
+        // a change that leaves them over the limit is dropped, not a 502 for each of its
+        // writes; one that takes them under it is applied.
+        let withheld = loaded.data_withheld.then(|| session.data().clone());
         if let Err(refused) = patched(&mut session, plan, settings) {
-            out.refused = Some(refused);
-            return out;
+            let Some(data) = withheld else {
+                out.refused = Some(refused);
+                return out;
+            };
+            *session.data_mut() = data;
+            out.warning.get_or_insert(format!(
+                "session change dropped: {refused}, and the stored data is withheld from the origin"
+            ));
         }
         // Taken for its user (again, after a `conflict`: the newer version holds no owner
         // either).
@@ -662,7 +672,19 @@ pub async fn finish<S: Backend>(
                 // `conflict`. Its data go to a new one; so do those of one ended meanwhile.
                 if ended || revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
                     let mut fresh = sessions.new_session(now).map_err(Err)?;
-                    *fresh.data_mut() = std::mem::take(session.data_mut());
+                    // Counted again at the new id: data over the limit (lowered since they
+                    // were stored, or another writer's) stay behind, rather than the login
+                    // refused after its revocation logged the user out everywhere.
+                    let data = std::mem::take(session.data_mut());
+                    let subject = subject.as_ref().map_or(0, String::len);
+                    let fits = serde_json::to_vec(&data).is_ok_and(|json| {
+                        json.len().saturating_add(subject) <= settings.sessions.max_data_bytes
+                    });
+                    if fits {
+                        *fresh.data_mut() = data;
+                    } else {
+                        dropped = true;
+                    }
                     session = fresh;
                 }
                 session.set_subject(subject.clone());
@@ -675,6 +697,13 @@ pub async fn finish<S: Backend>(
         match step.await {
             Ok(commit) => {
                 out.commit = Some(commit);
+                if dropped {
+                    out.warning.get_or_insert(
+                        "login: the session's data stayed behind, over STORE_MAX_DATA_BYTES at \
+                         its new id"
+                            .into(),
+                    );
+                }
                 break;
             }
             // Changed by another request since it was loaded (its own patch, a touch): done
@@ -1211,6 +1240,40 @@ pub(super) mod tests {
         assert!(out.warning.unwrap().contains("not revoked"));
     }
 
+    /// A password change (its own user revoked, and a login) of a session whose data went over
+    /// `STORE_MAX_DATA_BYTES` lowered since they were stored: the login goes on, the data stay
+    /// behind (said in the log). Moved to a new session, they were counted again and refused,
+    /// a 502 after the revocation had logged the user out everywhere.
+    #[test]
+    fn a_password_change_over_a_lowered_limit_keeps_the_login() {
+        let store = MemoryStore::new();
+        let roomy = sessions(&store);
+        let big = format!(r#"{{"big":"{}"}}"#, "a".repeat(6000));
+        let (_, _, anon) = request(&roomy, None, &directives(Some(&big), None, false), NOW);
+        let login = directives(None, Some(r#"{"sub":"bob"}"#), false);
+        let (_, _, bob) = request(&roomy, anon.as_deref(), &login, NOW + 1);
+        let mut tight_settings = settings();
+        tight_settings.sessions.max_data_bytes = 4096;
+        let tight =
+            Sessions::new(&store, &ring(&[("k1", 5)]), tight_settings.sessions.clone()).unwrap();
+        let mut change = login.clone();
+        change.revoke = Some("bob".into());
+        let header = format!("__Host-sid={}", bob.as_deref().unwrap());
+        let mut loaded = block_on(load(&tight, Some(&header), "__Host-sid", NOW + 2));
+        // Sent still: under what the header carries (8192), over the lowered limit.
+        let h = loaded.origin_headers(tight_settings.most_data_bytes);
+        assert_eq!(headers::get(&h, "x-session-store"), Some("ok"));
+        let plan = Plan::from_directives(&change, 4096).unwrap();
+        let out = block_on(finish(&tight, &tight_settings, loaded, &plan, NOW + 2));
+        assert_eq!(out.refused, None);
+        assert!(
+            out.warning.as_deref().unwrap().contains("stayed behind"),
+            "{out:?}"
+        );
+        let cookie = out.set_cookie.unwrap();
+        assert!(!cookie.contains("Max-Age=0") && !cookie.contains(bob.as_deref().unwrap()));
+    }
+
     /// alice's session-id cookie beside bob's session token (or none) gives nothing of
     /// alice's data; with alice's own token it is hers.
     #[test]
@@ -1517,15 +1580,22 @@ pub(super) mod tests {
             block_on(larger.commit(&mut session, NOW)).unwrap();
             Some(session.token().to_owned())
         };
+        let read = |jar: &Option<String>, now| {
+            block_on(larger.load(jar.as_deref().unwrap(), now)).unwrap()
+        };
         let jar = written();
         let none = directives(None, None, false);
         let (h, out, kept) = request(&gateway, jar.as_deref(), &none, NOW);
         assert_eq!(headers::get(&h, "x-session-store"), Some("too_large"));
         assert_eq!(headers::get(&h, "x-session-data"), None);
         assert_eq!((out.set_cookie, out.warning, &kept), (None, None, &jar));
-        let read = |jar: &Option<String>, now| {
-            block_on(larger.load(jar.as_deref().unwrap(), now)).unwrap()
-        };
+        // A change that leaves it over the limit: dropped and logged, not a 502 (the origin
+        // was not shown the data), with a login too (below).
+        let grow = directives(Some(r#"{"m":2}"#), None, false);
+        let (_, out, kept) = request(&gateway, jar.as_deref(), &grow, NOW);
+        assert_eq!((out.refused, &kept), (None, &jar));
+        assert!(out.warning.unwrap().contains("withheld"));
+        assert_eq!(read(&jar, NOW).unwrap().get("m"), None);
         let kept_by_the_writer = read(&jar, NOW).unwrap();
         assert_eq!(
             kept_by_the_writer.data()["big"].as_str().map(str::len),
@@ -1545,6 +1615,13 @@ pub(super) mod tests {
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
         assert!(read(&jar, NOW + 2).is_none(), "the session was deleted");
+        let jar = written();
+        let login = directives(Some(r#"{"m":2}"#), Some(r#"{"sub":"carol"}"#), false);
+        let (_, out, renewed) = request(&gateway, jar.as_deref(), &login, NOW + 3);
+        assert_eq!(out.refused, None);
+        assert!(renewed.is_some() && renewed != jar);
+        let carols = read(&renewed, NOW + 3).unwrap();
+        assert_eq!((carols.subject(), carols.get("m")), (Some("carol"), None));
     }
 
     #[test]

@@ -337,9 +337,9 @@ async fn load(
     if l.data_withheld && minutely(&DATA_WITHHELD_LOGGED, now) {
         log_warn!(
             "edge-session gateway: a stored session's data is over {} bytes as x-session-data \
-             carries it (half of MAX_REQUEST_HEADER_BYTES): withheld, x-session-store: too_large \
-             (a JS SessionStore with a larger maxDataBytes on the store); at most one such line \
-             a minute",
+             carries it (half of MAX_REQUEST_HEADER_BYTES, at most 16384): withheld, \
+             x-session-store: too_large (a JS SessionStore with a larger maxDataBytes on the \
+             store, or MAX_REQUEST_HEADER_BYTES lowered); at most one such line a minute",
             settings.most_data_bytes
         );
     }
