@@ -650,8 +650,15 @@ pub async fn finish<S: Backend>(
         }
         // The origin was not shown data withheld from it (over what `x-session-data` carries):
         // a change that leaves them over the limit is dropped, not a 502 for each of its
-        // writes; one that takes them under it is applied.
-        let withheld = loaded.data_withheld.then(|| session.data().clone());
+        // writes; one that takes them under it is applied. Judged on the data at hand (cleared
+        // above, or a newer version after a `conflict`): a change that takes data within the
+        // limit over it is the origin's own, refused.
+        let over = |data: &Map<String, Value>| {
+            let json = serde_json::to_string(data).unwrap_or_default();
+            ascii_json(&json).len() > settings.sessions.max_data_bytes
+        };
+        let withheld = (loaded.data_withheld && plan.patch.is_some() && over(session.data()))
+            .then(|| session.data().clone());
         if let Err(refused) = patched(&mut session, plan, settings) {
             let Some(data) = withheld else {
                 out.refused = Some(refused);
@@ -672,19 +679,29 @@ pub async fn finish<S: Backend>(
                 // `conflict`. Its data go to a new one; so do those of one ended meanwhile.
                 if ended || revoked.is_some_and(|r| session.subject() == Some(r.as_str())) {
                     let mut fresh = sessions.new_session(now).map_err(Err)?;
-                    // Counted again at the new id: data over the limit (lowered since they
-                    // were stored, or another writer's) stay behind, rather than the login
-                    // refused after its revocation logged the user out everywhere.
-                    let data = std::mem::take(session.data_mut());
+                    // Counted again at the new id, as `Sessions::entry` counts (UTF-8 JSON and
+                    // the subject): data over the limit (lowered since they were stored, or
+                    // another writer's) are dropped, but for this answer's own change, rather
+                    // than the login refused after its revocation logged the user out
+                    // everywhere.
                     let subject = subject.as_ref().map_or(0, String::len);
-                    let fits = serde_json::to_vec(&data).is_ok_and(|json| {
-                        json.len().saturating_add(subject) <= settings.sessions.max_data_bytes
-                    });
-                    if fits {
-                        *fresh.data_mut() = data;
-                    } else {
+                    let fits = |data: &Map<String, Value>| {
+                        serde_json::to_vec(data).is_ok_and(|json| {
+                            json.len().saturating_add(subject) <= settings.sessions.max_data_bytes
+                        })
+                    };
+                    let mut data = std::mem::take(session.data_mut());
+                    if !fits(&data) {
                         dropped = true;
+                        data.clear();
+                        if let Some(patch) = &plan.patch {
+                            merge_patch(&mut data, patch);
+                        }
+                        if !fits(&data) {
+                            data.clear();
+                        }
                     }
+                    *fresh.data_mut() = data;
                     session = fresh;
                 }
                 session.set_subject(subject.clone());
@@ -698,11 +715,13 @@ pub async fn finish<S: Backend>(
             Ok(commit) => {
                 out.commit = Some(commit);
                 if dropped {
-                    out.warning.get_or_insert(
-                        "login: the session's data stayed behind, over STORE_MAX_DATA_BYTES at \
-                         its new id"
-                            .into(),
-                    );
+                    // Beside another warning (a change dropped above), not in its place.
+                    let why = "login: the session's data were dropped, over STORE_MAX_DATA_BYTES \
+                               at its new id (but for the answer's x-session-data)";
+                    out.warning = Some(match out.warning.take() {
+                        Some(before) => format!("{before}; {why}"),
+                        None => why.into(),
+                    });
                 }
                 break;
             }
@@ -1240,38 +1259,56 @@ pub(super) mod tests {
         assert!(out.warning.unwrap().contains("not revoked"));
     }
 
-    /// A password change (its own user revoked, and a login) of a session whose data went over
-    /// `STORE_MAX_DATA_BYTES` lowered since they were stored: the login goes on, the data stay
-    /// behind (said in the log). Moved to a new session, they were counted again and refused,
-    /// a 502 after the revocation had logged the user out everywhere.
+    /// A password change (its own user revoked, and a login) of a session whose data are over
+    /// `STORE_MAX_DATA_BYTES` at the new id (the limit lowered since they were stored, or the
+    /// answer's change with the subject's bytes): the login goes on with the answer's own change
+    /// alone, the data dropped (said in the log). Moved to a new session, they were counted
+    /// again and refused: a 502 after the revocation had logged the user out everywhere.
     #[test]
-    fn a_password_change_over_a_lowered_limit_keeps_the_login() {
+    fn a_password_change_over_the_limit_keeps_the_login() {
         let store = MemoryStore::new();
         let roomy = sessions(&store);
-        let big = format!(r#"{{"big":"{}"}}"#, "a".repeat(6000));
-        let (_, _, anon) = request(&roomy, None, &directives(Some(&big), None, false), NOW);
-        let login = directives(None, Some(r#"{"sub":"bob"}"#), false);
-        let (_, _, bob) = request(&roomy, anon.as_deref(), &login, NOW + 1);
         let mut tight_settings = settings();
         tight_settings.sessions.max_data_bytes = 4096;
         let tight =
             Sessions::new(&store, &ring(&[("k1", 5)]), tight_settings.sessions.clone()).unwrap();
-        let mut change = login.clone();
-        change.revoke = Some("bob".into());
-        let header = format!("__Host-sid={}", bob.as_deref().unwrap());
-        let mut loaded = block_on(load(&tight, Some(&header), "__Host-sid", NOW + 2));
-        // Sent still: under what the header carries (8192), over the lowered limit.
-        let h = loaded.origin_headers(tight_settings.most_data_bytes);
-        assert_eq!(headers::get(&h, "x-session-store"), Some("ok"));
-        let plan = Plan::from_directives(&change, 4096).unwrap();
-        let out = block_on(finish(&tight, &tight_settings, loaded, &plan, NOW + 2));
-        assert_eq!(out.refused, None);
-        assert!(
-            out.warning.as_deref().unwrap().contains("stayed behind"),
-            "{out:?}"
-        );
-        let cookie = out.set_cookie.unwrap();
-        assert!(!cookie.contains("Max-Age=0") && !cookie.contains(bob.as_deref().unwrap()));
+        let none = directives(None, None, false);
+        for (size, user, patch, kept) in [
+            // Stored under a roomier limit, sent still (under what the header carries).
+            (6000, "bob", None, json!({})),
+            // Within the limit, but for the answer's change and the subject.
+            (
+                4070,
+                "bob-the-builder",
+                Some(r#"{"mfa":1}"#),
+                json!({"mfa": 1}),
+            ),
+        ] {
+            let big = format!(r#"{{"big":"{}"}}"#, "a".repeat(size));
+            let (_, _, anon) = request(&roomy, None, &directives(Some(&big), None, false), NOW);
+            let claims = format!(r#"{{"sub":"{user}"}}"#);
+            let login = directives(None, Some(&claims), false);
+            let (_, _, old) = request(&roomy, anon.as_deref(), &login, NOW + 1);
+            let mut change = directives(patch, Some(&claims), false);
+            change.revoke = Some(user.into());
+            let header = format!("__Host-sid={}", old.as_deref().unwrap());
+            let mut loaded = block_on(load(&tight, Some(&header), "__Host-sid", NOW + 2));
+            let h = loaded.origin_headers(tight_settings.most_data_bytes);
+            assert_eq!(headers::get(&h, "x-session-store"), Some("ok"));
+            let plan = Plan::from_directives(&change, 4096).unwrap();
+            let out = block_on(finish(&tight, &tight_settings, loaded, &plan, NOW + 2));
+            assert_eq!(out.refused, None, "{user}");
+            assert!(
+                out.warning.as_deref().unwrap().contains("were dropped"),
+                "{out:?}"
+            );
+            let cookie = out.set_cookie.unwrap();
+            assert!(!cookie.contains("Max-Age=0"), "{cookie}");
+            let id = cookie["__Host-sid=".len()..cookie.find(';').unwrap()].to_owned();
+            assert_ne!(Some(&id), old.as_ref());
+            let (h, _, _) = request(&tight, Some(&id), &none, NOW + 3);
+            assert_eq!(data_header(&h), kept, "{user}");
+        }
     }
 
     /// alice's session-id cookie beside bob's session token (or none) gives nothing of
@@ -1615,6 +1652,20 @@ pub(super) mod tests {
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
         assert!(read(&jar, NOW + 2).is_none(), "the session was deleted");
+        // Another user's login clears the data it would have taken: its own change is judged
+        // alone, and one over the limit is refused as any is.
+        let mut owned = larger.new_session(NOW).unwrap();
+        owned
+            .data_mut()
+            .insert("big".into(), json!("a".repeat(20_000)));
+        owned.set_subject(Some("dave".into()));
+        block_on(larger.commit(&mut owned, NOW)).unwrap();
+        let daves = Some(owned.token().to_owned());
+        let huge = format!(r#"{{"huge":"{}"}}"#, "b".repeat(17_000));
+        let other = directives(Some(&huge), Some(r#"{"sub":"erin"}"#), false);
+        let (h, out, _) = request(&gateway, daves.as_deref(), &other, NOW + 3);
+        assert_eq!(headers::get(&h, "x-session-store"), Some("too_large"));
+        assert!(out.refused.unwrap().contains("STORE_MAX_DATA_BYTES"));
         let jar = written();
         let login = directives(Some(r#"{"m":2}"#), Some(r#"{"sub":"carol"}"#), false);
         let (_, out, renewed) = request(&gateway, jar.as_deref(), &login, NOW + 3);
