@@ -401,18 +401,13 @@ impl GatewayConfig {
                 "a JSON key list, set with `wrangler secret put SESSION_KEYS` (or in .dev.vars)",
             )
         })?)?;
-        let same_site = match var(COOKIE_SAMESITE).as_deref() {
-            None => SameSite::Lax,
-            Some(text) => SameSite::from_name(text).ok_or_else(|| {
-                ConfigError::new(
-                    COOKIE_SAMESITE,
-                    format!(
-                        "{} is not one of Lax, Strict, None",
-                        Quoted(configured(text))
-                    ),
-                )
-            })?,
-        };
+        let same_site = one_of(
+            &var,
+            COOKIE_SAMESITE,
+            SameSite::from_name,
+            SameSite::Lax,
+            "Lax, Strict, None",
+        )?;
 
         let assertion = assertion_section(&var, &keys)?;
         let affinity = affinity_section(&var, &origins, &keys, same_site)?;
@@ -726,22 +721,13 @@ fn affinity_section(
     keys: &[KeyConfig],
     same_site: SameSite,
 ) -> Result<AffinitySection, ConfigError> {
-    let mode = match var(AFFINITY_MODE)
-        .as_deref()
-        .map(|m| (m, Mode::from_name(m)))
-    {
-        None => Mode::Cookie,
-        Some((_, Some(mode))) => mode,
-        Some((other, None)) => {
-            return Err(ConfigError::new(
-                AFFINITY_MODE,
-                format!(
-                    "{} is not one of cookie, url, ip, header",
-                    Quoted(configured(other))
-                ),
-            ))
-        }
-    };
+    let mode = one_of(
+        var,
+        AFFINITY_MODE,
+        Mode::from_name,
+        Mode::Cookie,
+        "cookie, url, ip, header",
+    )?;
     // Read only in the mode that uses it, as the worker's warning at start-up says it is.
     let header = var(AFFINITY_HEADER).filter(|_| mode == Mode::Header);
     if mode == Mode::Header && header.is_none() {
@@ -774,19 +760,13 @@ fn affinity_section(
             ));
         }
     }
-    let failover = match var(AFFINITY_FAILOVER)
-        .as_deref()
-        .map(|f| (f, Failover::from_name(f)))
-    {
-        None => Failover::Sticky,
-        Some((_, Some(failover))) => failover,
-        Some((other, None)) => {
-            return Err(ConfigError::new(
-                AFFINITY_FAILOVER,
-                format!("{} is not one of sticky, strict", Quoted(configured(other))),
-            ))
-        }
-    };
+    let failover = one_of(
+        var,
+        AFFINITY_FAILOVER,
+        Failover::from_name,
+        Failover::Sticky,
+        "sticky, strict",
+    )?;
     let explicit_secret = var(AFFINITY_SECRET);
     let explicit = explicit_secret.is_some();
     let fields = affinity_fields(explicit);
@@ -1297,6 +1277,26 @@ fn affinity_cookie(config: &AffinityConfig) -> Option<&str> {
 
 fn missing(setting: &'static str, what: &str) -> ConfigError {
     ConfigError::new(setting, format!("missing; expected {what}"))
+}
+
+/// A setting that names one of a few values (`choices`, read by `from_name`), or `default`
+/// when unset.
+fn one_of<T>(
+    var: &impl Fn(&str) -> Option<String>,
+    setting: &'static str,
+    from_name: fn(&str) -> Option<T>,
+    default: T,
+    choices: &str,
+) -> Result<T, ConfigError> {
+    let Some(text) = var(setting) else {
+        return Ok(default);
+    };
+    from_name(&text).ok_or_else(|| {
+        ConfigError::new(
+            setting,
+            format!("{} is not one of {choices}", Quoted(configured(&text))),
+        )
+    })
 }
 
 /// A whole number setting within `min..=max`, or `default` when unset.
