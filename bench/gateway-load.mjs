@@ -11,42 +11,14 @@
 // (exit 1) on any error, non-2xx answer or affinity miss.
 import { readFileSync } from "node:fs";
 
-import autocannon from "autocannon";
-
-import { Gateway, Jar, ROOT, startOrigins } from "../tests/e2e/harness.mjs";
+import { Gateway, Jar, ROOT, pinnedLoad, startOrigins } from "../tests/e2e/harness.mjs";
 import { machine, writeSection } from "./workerd.mjs";
 
 const DURATION = Number(process.env.DURATION || 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS || 32);
 const WRITE = process.argv.includes("--write");
 
-function run(title, url, visitors) {
-  let next = 0;
-  let misses = 0;
-  const instance = autocannon({
-    title,
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION,
-    setupClient(client) {
-      const v = visitors[next++ % visitors.length];
-      client.setRequests([
-        {
-          method: "GET",
-          path: "/bench",
-          headers: v.cookie ? { cookie: v.cookie } : {},
-          onResponse(status, body) {
-            if (v.backend && JSON.parse(body).backend !== v.backend) misses++;
-          },
-        },
-      ]);
-    },
-  });
-  return new Promise((ok, fail) => {
-    instance.on("done", (result) => ok({ ...result, misses }));
-    instance.on("error", fail);
-  });
-}
+const run = (title, url, visitors) => pinnedLoad(url, visitors, { connections: CONNECTIONS, duration: DURATION, title });
 
 const wrangler = JSON.parse(readFileSync(`${ROOT}/node_modules/wrangler/package.json`, "utf8")).version;
 const measuredOn = `${machine()}; wrangler ${wrangler}`;

@@ -526,3 +526,38 @@ export function rawRequest(url, bytes, { timeoutMs = 15_000 } = {}) {
     socket.write(bytes, () => {});
   });
 }
+
+/**
+ * A bounded load (autocannon) on `url`: `connections` clients for `duration` seconds, each one of
+ * `visitors` (`{ cookie, backend }`, or `{}` for a client without either) asking GET /bench again
+ * and again. autocannon's result, with `misses`: the answers from another origin than the
+ * visitor's `backend`. tests/e2e/load.test.mjs and bench/gateway-load.mjs.
+ */
+export async function pinnedLoad(url, visitors, { connections = 32, duration = 10, title } = {}) {
+  const { default: autocannon } = await import("autocannon");
+  let next = 0;
+  let misses = 0;
+  const instance = autocannon({
+    title,
+    url,
+    connections,
+    duration,
+    setupClient(client) {
+      const v = visitors[next++ % visitors.length];
+      client.setRequests([
+        {
+          method: "GET",
+          path: "/bench",
+          headers: v.cookie ? { cookie: v.cookie } : {},
+          onResponse(status, body) {
+            if (v.backend && JSON.parse(body).backend !== v.backend) misses++;
+          },
+        },
+      ]);
+    },
+  });
+  return new Promise((ok, fail) => {
+    instance.on("done", (result) => ok({ ...result, misses }));
+    instance.on("error", fail);
+  });
+}
