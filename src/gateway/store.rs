@@ -636,7 +636,11 @@ pub async fn finish<S: Backend>(
     // A login's new id, until it is given; then the commit (which nothing else can race: no
     // one else knows the new id).
     let mut login = plan.login.as_ref();
-    let (mut ended, mut dropped) = (false, false);
+    let mut ended = false;
+    // A password change's data that did not fit its new session: what the log says of them.
+    let mut dropped: Option<&str> = None;
+    // The answer's change was dropped (withheld data it left over the limit).
+    let mut change_dropped = false;
     loop {
         // Another user's login: the data was the previous user's, and goes with the old id
         // (which the login deletes). So does that of a session read from one of several id
@@ -665,6 +669,7 @@ pub async fn finish<S: Backend>(
                 return out;
             };
             *session.data_mut() = data;
+            change_dropped = true;
             out.warning.get_or_insert(format!(
                 "session change dropped: {refused}, and the stored data is withheld from the origin"
             ));
@@ -692,13 +697,17 @@ pub async fn finish<S: Backend>(
                     };
                     let mut data = std::mem::take(session.data_mut());
                     if !fits(&data) {
-                        dropped = true;
                         data.clear();
-                        if let Some(patch) = &plan.patch {
+                        dropped = Some("");
+                        // The answer's own change, if it was not dropped above and fits (as
+                        // stored, and as `x-session-data` would carry it).
+                        if let Some(patch) = plan.patch.as_ref().filter(|_| !change_dropped) {
                             merge_patch(&mut data, patch);
-                        }
-                        if !fits(&data) {
-                            data.clear();
+                            dropped = Some(" (but for the answer's x-session-data)");
+                            if !fits(&data) || over(&data) {
+                                data.clear();
+                                dropped = Some(" (the answer's x-session-data too)");
+                            }
                         }
                     }
                     *fresh.data_mut() = data;
@@ -714,13 +723,15 @@ pub async fn finish<S: Backend>(
         match step.await {
             Ok(commit) => {
                 out.commit = Some(commit);
-                if dropped {
+                if let Some(which) = dropped {
                     // Beside another warning (a change dropped above), not in its place.
-                    let why = "login: the session's data were dropped, over STORE_MAX_DATA_BYTES \
-                               at its new id (but for the answer's x-session-data)";
+                    let why = format!(
+                        "login: the session's data were dropped, over STORE_MAX_DATA_BYTES at \
+                         its new id{which}"
+                    );
                     out.warning = Some(match out.warning.take() {
                         Some(before) => format!("{before}; {why}"),
-                        None => why.into(),
+                        None => why,
                     });
                 }
                 break;
@@ -1273,15 +1284,25 @@ pub(super) mod tests {
         let tight =
             Sessions::new(&store, &ring(&[("k1", 5)]), tight_settings.sessions.clone()).unwrap();
         let none = directives(None, None, false);
-        for (size, user, patch, kept) in [
+        let near = format!(r#"{{"note":"{}"}}"#, "c".repeat(4070));
+        for (size, user, patch, kept, said) in [
             // Stored under a roomier limit, sent still (under what the header carries).
-            (6000, "bob", None, json!({})),
+            (6000, "bob", None, json!({}), "new id;"),
             // Within the limit, but for the answer's change and the subject.
             (
                 4070,
                 "bob-the-builder",
                 Some(r#"{"mfa":1}"#),
                 json!({"mfa": 1}),
+                "but for the answer's",
+            ),
+            // The answer's change alone does not fit with the subject: dropped too, and said.
+            (
+                1,
+                "a-user-with-a-long-name",
+                Some(near.as_str()),
+                json!({}),
+                "too",
             ),
         ] {
             let big = format!(r#"{{"big":"{}"}}"#, "a".repeat(size));
@@ -1298,10 +1319,9 @@ pub(super) mod tests {
             let plan = Plan::from_directives(&change, 4096).unwrap();
             let out = block_on(finish(&tight, &tight_settings, loaded, &plan, NOW + 2));
             assert_eq!(out.refused, None, "{user}");
-            assert!(
-                out.warning.as_deref().unwrap().contains("were dropped"),
-                "{out:?}"
-            );
+            let warning = out.warning.as_deref().unwrap();
+            assert!(warning.contains("were dropped"), "{out:?}");
+            assert!(format!("{warning};").contains(said), "{warning}");
             let cookie = out.set_cookie.unwrap();
             assert!(!cookie.contains("Max-Age=0"), "{cookie}");
             let id = cookie["__Host-sid=".len()..cookie.find(';').unwrap()].to_owned();
@@ -1666,6 +1686,26 @@ pub(super) mod tests {
         let (h, out, _) = request(&gateway, daves.as_deref(), &other, NOW + 3);
         assert_eq!(headers::get(&h, "x-session-store"), Some("too_large"));
         assert!(out.refused.unwrap().contains("STORE_MAX_DATA_BYTES"));
+        // A password change of withheld data: the change dropped above stays dropped at the
+        // new session, which holds nothing of the data.
+        let mut franks = larger.new_session(NOW).unwrap();
+        franks
+            .data_mut()
+            .insert("big".into(), json!("a".repeat(20_000)));
+        franks.set_subject(Some("frank".into()));
+        block_on(larger.commit(&mut franks, NOW)).unwrap();
+        let franks = Some(franks.token().to_owned());
+        let mut change = directives(Some(r#"{"m":2}"#), Some(r#"{"sub":"frank"}"#), false);
+        change.revoke = Some("frank".into());
+        let (_, out, renewed) = request(&gateway, franks.as_deref(), &change, NOW + 3);
+        assert_eq!(out.refused, None);
+        let warning = out.warning.unwrap();
+        assert!(warning.contains("change dropped") && warning.contains("were dropped"));
+        let fresh = read(&renewed, NOW + 3).unwrap();
+        assert_eq!(
+            (fresh.subject(), fresh.data().is_empty()),
+            (Some("frank"), true)
+        );
         let jar = written();
         let login = directives(Some(r#"{"m":2}"#), Some(r#"{"sub":"carol"}"#), false);
         let (_, out, renewed) = request(&gateway, jar.as_deref(), &login, NOW + 3);
