@@ -16,9 +16,8 @@
 //          write, compare-and-set for durable).
 // With STORE = none the same requests cost no store access (the baseline). Fails (exit 1) on any
 // error or non-2xx answer.
-import autocannon from "autocannon";
 
-import { Gateway, Jar, STORE_BINDINGS, startOrigins } from "../tests/e2e/harness.mjs";
+import { Gateway, Jar, STORE_BINDINGS, pinnedLoad, startOrigins } from "../tests/e2e/harness.mjs";
 import { machine, writeSection } from "./workerd.mjs";
 
 const DURATION = Number(process.env.DURATION || 10);
@@ -26,30 +25,14 @@ const CONNECTIONS = Number(process.env.CONNECTIONS || 32);
 const WRITE = process.argv.includes("--write");
 const started = machine();
 
-function run(url, visitors, write, duration = DURATION) {
-  let next = 0;
-  let counter = 0;
-  const instance = autocannon({
+// Each visitor (its Cookie header) reads, or writes a new value with each request.
+let counter = 0;
+const run = (url, visitors, write, duration = DURATION) =>
+  pinnedLoad(
     url,
-    connections: CONNECTIONS,
-    duration,
-    setupClient(client) {
-      const v = visitors[next++ % visitors.length];
-      client.setRequests([
-        {
-          method: "GET",
-          path: "/bench",
-          headers: { cookie: v },
-          setupRequest: (req) => ({ ...req, path: write ? `/set?n=${counter++}` : "/bench" }),
-        },
-      ]);
-    },
-  });
-  return new Promise((ok, fail) => {
-    instance.on("done", ok);
-    instance.on("error", fail);
-  });
-}
+    visitors.map((cookie) => ({ cookie })),
+    { connections: CONNECTIONS, duration, path: write ? () => `/set?n=${counter++}` : undefined },
+  );
 
 const origins = await startOrigins(["a"]);
 const rows = [];

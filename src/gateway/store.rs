@@ -1629,14 +1629,17 @@ pub(super) mod tests {
         .unwrap();
         let gateway = sessions(&store);
         // What the other writer commits: 20,000 bytes, over the gateway's 16,384.
-        let written = || {
+        // A session of the other writer's, of `owner` if any: its id cookie.
+        let written_by = |owner: Option<&str>| {
             let mut session = larger.new_session(NOW).unwrap();
             let data = session.data_mut();
             data.insert("big".into(), json!("a".repeat(20_000)));
             data.insert("n".into(), json!(1));
+            session.set_subject(owner.map(str::to_owned));
             block_on(larger.commit(&mut session, NOW)).unwrap();
             Some(session.token().to_owned())
         };
+        let written = || written_by(None);
         let read = |jar: &Option<String>, now| {
             block_on(larger.load(jar.as_deref().unwrap(), now)).unwrap()
         };
@@ -1674,13 +1677,7 @@ pub(super) mod tests {
         assert!(read(&jar, NOW + 2).is_none(), "the session was deleted");
         // Another user's login clears the data it would have taken: its own change is judged
         // alone, and one over the limit is refused as any is.
-        let mut owned = larger.new_session(NOW).unwrap();
-        owned
-            .data_mut()
-            .insert("big".into(), json!("a".repeat(20_000)));
-        owned.set_subject(Some("dave".into()));
-        block_on(larger.commit(&mut owned, NOW)).unwrap();
-        let daves = Some(owned.token().to_owned());
+        let daves = written_by(Some("dave"));
         let huge = format!(r#"{{"huge":"{}"}}"#, "b".repeat(17_000));
         let other = directives(Some(&huge), Some(r#"{"sub":"erin"}"#), false);
         let (h, out, _) = request(&gateway, daves.as_deref(), &other, NOW + 3);
@@ -1688,13 +1685,7 @@ pub(super) mod tests {
         assert!(out.refused.unwrap().contains("STORE_MAX_DATA_BYTES"));
         // A password change of withheld data: the change dropped above stays dropped at the
         // new session, which holds nothing of the data.
-        let mut franks = larger.new_session(NOW).unwrap();
-        franks
-            .data_mut()
-            .insert("big".into(), json!("a".repeat(20_000)));
-        franks.set_subject(Some("frank".into()));
-        block_on(larger.commit(&mut franks, NOW)).unwrap();
-        let franks = Some(franks.token().to_owned());
+        let franks = written_by(Some("frank"));
         let mut change = directives(Some(r#"{"m":2}"#), Some(r#"{"sub":"frank"}"#), false);
         change.revoke = Some("frank".into());
         let (_, out, renewed) = request(&gateway, franks.as_deref(), &change, NOW + 3);

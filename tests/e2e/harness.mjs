@@ -529,11 +529,12 @@ export function rawRequest(url, bytes, { timeoutMs = 15_000 } = {}) {
 
 /**
  * A bounded load (autocannon) on `url`: `connections` clients for `duration` seconds, each one of
- * `visitors` (`{ cookie, backend }`, or `{}` for a client without either) asking GET /bench again
- * and again. autocannon's result, with `misses`: the answers from another origin than the
- * visitor's `backend`. tests/e2e/load.test.mjs and bench/gateway-load.mjs.
+ * `visitors` (`{ cookie, backend }`, or `{}` for a client without either) asking GET /bench, or
+ * each time the path `path()` gives, again and again. autocannon's result, with `misses`: the
+ * answers from another origin than the visitor's `backend`. tests/e2e/load.test.mjs,
+ * bench/gateway-load.mjs and bench/store-load.mjs.
  */
-export async function pinnedLoad(url, visitors, { connections = 32, duration = 10, title } = {}) {
+export async function pinnedLoad(url, visitors, { connections = 32, duration = 10, title, path } = {}) {
   const { default: autocannon } = await import("autocannon");
   let next = 0;
   let misses = 0;
@@ -549,6 +550,7 @@ export async function pinnedLoad(url, visitors, { connections = 32, duration = 1
           method: "GET",
           path: "/bench",
           headers: v.cookie ? { cookie: v.cookie } : {},
+          ...(path && { setupRequest: (req) => ({ ...req, path: path() }) }),
           onResponse(status, body) {
             if (v.backend && JSON.parse(body).backend !== v.backend) misses++;
           },
