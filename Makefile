@@ -3,14 +3,12 @@ SHELL := bash
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 WASM_PACK := wasm-pack --log-level warn
-# The panic locations a wasm keeps name the registry's sources from the crate
-# (`serde_json-1.0.154/src/de.rs`), not this machine's cargo home (`/root/.cargo/registry/...`):
-# the shipped wasm is the same whoever builds it, and carries no path of the build machine. Merged
-# with .cargo/config.toml's flags (RUSTFLAGS would replace them); scripts/build-gateway.sh sets
-# the gateway's own. Before the registry is unpacked (a fresh machine) its parent is remapped.
-CARGO_REGISTRY := $(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := --remap-path-prefix=$(CARGO_REGISTRY)/= \
-	$(foreach dir,$(wildcard $(CARGO_REGISTRY)/*/),--remap-path-prefix=$(dir)=)
+# The panic locations a wasm keeps name the registry's sources, not this machine's cargo home
+# (scripts/remap-flags.sh). Merged with .cargo/config.toml's flags (RUSTFLAGS would replace
+# them); scripts/build-gateway.sh sets the gateway's own. Expanded for each recipe (`=`, and a
+# shell rather than make's cached `wildcard`): on a fresh machine the registry is unpacked by the
+# setup that every target runs first, after make has read this file.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS = $(shell scripts/remap-flags.sh)
 # After each wasm-pack build of the JS library, its glue rewritten: a method given something other
 # than an instance of the class it takes (`store.commit({})`) throws a TypeError, not
 # wasm-bindgen's plain Error; `verify` and `verifyJwt` read their claims or throw the error their

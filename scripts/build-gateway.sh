@@ -30,19 +30,10 @@ bin="$PWD/node_modules/.bin"
 # RUSTFLAGS replaces the configured flags (CARGO_TARGET_*_RUSTFLAGS would be merged with them);
 # the caller's own RUSTFLAGS are kept, after these.
 #
-# The panic locations the wasm keeps name the registry's sources from the crate
-# (`serde_json-1.0.154/src/de.rs`), not from this machine's cargo home: the same wasm whatever
-# the cargo home, and 2,064 B raw, 109 B gzipped less (`make size-check`). The standard
-# library's stay `/rustc/<commit>/library/...`, as it was built: a remap does not reach them.
-# Before the registry is unpacked (a first build on a fresh machine) the glob matches nothing:
-# its parent is remapped then (`index.crates.io-<hash>/serde_json-...`), the later, more precise
-# flags win where they match.
-shopt -s nullglob
-remap=" --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/="
-for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
-  remap+=" --remap-path-prefix=$dir="
-done
-shopt -u nullglob
+# The panic locations the wasm keeps name the registry's sources from the crate, not this
+# machine's cargo home (scripts/remap-flags.sh): the same wasm whatever the cargo home, and 2,064
+# B raw, 109 B gzipped less (`make size-check`).
+remap=" $(scripts/remap-flags.sh)"
 export RUSTFLAGS="-C target-feature=+simd128$remap${RUSTFLAGS:+ $RUSTFLAGS}"
 WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen}" ESBUILD_BIN="$bin/esbuild" \
   "${CARGO_HOME:-$HOME/.cargo}/bin/worker-build" --profile gateway --out-dir "$out" . \

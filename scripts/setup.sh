@@ -6,8 +6,8 @@
 #   scripts/setup.sh dev    what `make dev` needs (the gateway built and run locally): not the
 #                           oldest toolchains, wasm-pack, Chromium or PyJWT, which only tests use
 #
-# Needs rustup and cargo (in CARGO_HOME, default ~/.cargo), Node 20+ with npm; for tests also
-# python3 with pip, and apt (Debian, Ubuntu) for Chromium.
+# Needs rustup and cargo (in CARGO_HOME, default ~/.cargo), Node 20.19+ with npm; for tests also
+# python3 and apt (Debian) for Chromium and pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=$([ "${1:-}" = dev ] && echo 1 || true)
@@ -31,6 +31,33 @@ retry() {
   "$@"
 }
 
+# Node first: wrangler, vite and @noble/hashes need 20.19 or later, and `npm ci` only warns about
+# an older one (the run would fail much later, after the builds). Node also gzips for the size
+# budgets, so its version is part of those figures (docs/sizes.md).
+node_version=$(node --version 2>/dev/null || echo none)
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+  say "Node 20.19 or later is needed (found: $node_version): install it (https://nodejs.org, or your distribution's nodesource package) and run again" >&2
+  exit 1
+fi
+
+# The Rust of rust-toolchain.toml, with its components and the wasm32 target (rustup would
+# install it on first use too; here it happens once, visibly, with retries).
+RUST_VERSION=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$RUST_VERSION-"; then
+  say "installing Rust $RUST_VERSION (rust-toolchain.toml)"
+  retry rustup toolchain install "$RUST_VERSION" --profile minimal --component clippy,rustfmt --target wasm32-unknown-unknown
+fi
+# A Debian package, once the package lists are fresh.
+apt_updated=
+apt_install() {
+  local sudo
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  say "installing $1 (apt)"
+  [ -n "$apt_updated" ] || retry $sudo apt-get update -qq
+  apt_updated=1
+  DEBIAN_FRONTEND=noninteractive retry $sudo apt-get install -y -qq "$1" >/dev/null
+}
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   retry rustup target add wasm32-unknown-unknown
@@ -38,10 +65,14 @@ fi
 rustup component list --installed | grep -q '^clippy' || retry rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || retry rustup component add rustfmt
 
+# The crates of Cargo.lock, unpacked before any build: the wasm's panic locations are remapped
+# per unpacked registry (scripts/remap-flags.sh), so a build must not be the one that unpacks it.
+retry cargo fetch --locked --quiet
+
 # The oldest Rust the crate says it builds with (`make msrv`): Cargo.toml's rust-version, and the
 # gateway's (Makefile, GATEWAY_MSRV), each with the wasm32 target.
 for msrv in "$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)" "$(sed -n 's/^GATEWAY_MSRV := //p' Makefile)"; do
-  if [ -z "$dev" ] && ! rustup toolchain list | grep -q "^$msrv-"; then
+  if [ -z "$dev" ] && ! rustup +"$msrv" target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     say "installing Rust $msrv (minimal, with wasm32), the oldest the crate builds with"
     retry rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
   fi
@@ -65,12 +96,10 @@ if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
   retry cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
-# Chromium, for the playground's browser test (Debian's package; playwright-core drives it).
-if [ -z "$dev" ] && ! command -v chromium >/dev/null 2>&1; then
-  say "installing chromium (apt)"
-  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  retry $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive retry $SUDO apt-get install -y -qq chromium >/dev/null
+# Chromium, for the playground's browser test (Debian's package; playwright-core drives it): the
+# tests launch $CHROMIUM, by default /usr/bin/chromium, which is what is looked for.
+if [ -z "$dev" ] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  apt_install chromium
 fi
 
 # npm packages from the committed lockfile: wrangler, binaryen (wasm-opt), esbuild, the runtimes
@@ -85,6 +114,7 @@ fi
 # PyJWT for the Python origin verifier the e2e tests run (examples/origin-verify/verify.py): 2.14
 # or later, whose PyJWKClient takes cooldown_duration (an older one, from the system, is upgraded).
 if [ -z "$dev" ] && ! python3 -c "import inspect, jwt, cryptography; assert 'cooldown_duration' in inspect.signature(jwt.PyJWKClient).parameters" 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   say "installing pyjwt>=2.14 and cryptography (pip)"
   python3 -m pip install --quiet --disable-pip-version-check "pyjwt>=2.14" cryptography 2>/dev/null \
     || retry python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages "pyjwt>=2.14" cryptography
