@@ -103,7 +103,7 @@ impl Site {
                     let revocation =
                         (sub.as_deref()).map_or(Ok(None), |sub| block_on(sessions.revocation(sub)));
                     let ended = (sid.as_deref())
-                        .map_or(Ok(false), |sid| block_on(sessions.token_ended(sid)));
+                        .map_or(Ok(None), |sid| block_on(sessions.token_ended_at(sid)));
                     let answer = store::revocation_answer(revocation, ended, at, sid.as_deref());
                     self.gw.check_revocation(&mut attempt, answer);
                 }

@@ -868,7 +868,7 @@ impl Gateway {
         let s = attempt.subject.as_deref()?;
         match revocation {
             Ok(Some(r)) if r.refuses(s.issued_at, s.sid.as_deref()) => {
-                self.revoke_session(attempt);
+                self.revoke_session(attempt, r.before);
                 (r == Revocation::UNREADABLE).then_some(Error::Malformed(
                     "the subject's revocation record cannot be read: its sessions are refused until it is revoked again (POST /__edge/sessions/revoke)",
                 ))
@@ -883,14 +883,25 @@ impl Gateway {
         }
     }
 
-    fn revoke_session(&self, attempt: &mut Attempt) {
+    /// The session of `attempt` refused by a revocation of the sessions begun `before`. Its
+    /// cookie is removed, but not for a revocation of the request's last seconds (made at most
+    /// [`LATE_ANSWER_SECONDS`] before it): likely by an answer to another request of the same
+    /// browser (a password change, a logout that logs another user in), sent after this one,
+    /// whose new session cookie is in the browser by now and would be the one removed. The
+    /// session is refused all the same; a later answer removes the cookie.
+    fn revoke_session(&self, attempt: &mut Attempt, before: UnixTime) {
         attempt.headers.retain(|(n, _)| {
             !SessionCookie::IDENTITY_HEADERS.contains(&n.as_str()) && n != dbsc::BOUND_HEADER
         });
         attempt
             .headers
             .push((SessionCookie::STATUS_HEADER.into(), "revoked".into()));
-        attempt.session_cookie = self.config.session_cookie.removal().ok();
+        let sent = attempt.answer_by.saturating_sub(LATE_ANSWER_SECONDS);
+        let recent =
+            before <= sent.saturating_add(1) && sent < before.saturating_add(LATE_ANSWER_SECONDS);
+        attempt.session_cookie = (!recent)
+            .then(|| self.config.session_cookie.removal().ok())
+            .flatten();
         attempt.subject = None;
         // Anonymous now: a visitor without the affinity cookie is a new one, not reassigned.
         if std::mem::take(&mut attempt.lost) {
@@ -2410,6 +2421,42 @@ mod tests {
         assert!(set_cookies(&out.headers).is_empty());
     }
 
+    /// A session refused by a revocation of the request's last seconds (likely the answer to
+    /// another request of the same browser, a password change or a switch of users, whose new
+    /// session cookie it holds by now) reaches the origin revoked, but its answer does not
+    /// remove the cookie: that would log the user out of the session just begun. An older
+    /// revocation's is removed.
+    #[test]
+    fn a_revocation_of_the_requests_last_seconds_removes_no_cookie() {
+        let mut gw = gateway(&[("STORE", "kv")]);
+        let sent = NOW + 5;
+        let b = logged_in(&mut gw, "alice", NOW);
+        for (revoked_at, removed) in [
+            (sent, false),
+            (sent - LATE_ANSWER_SECONDS, false),
+            (sent - LATE_ANSWER_SECONDS - 1, true),
+            (NOW, true),
+            // A time to come (an operator's `minIssuedAt`) is no recent revocation.
+            (sent + 1, true),
+        ] {
+            let mut a = b.clone();
+            assert!(gw
+                .check_revocation(&mut a, Ok(Some(before(revoked_at + 1))))
+                .is_none());
+            assert_eq!(a.subject(), None, "{revoked_at}");
+            assert_eq!(
+                headers::get(&a.headers, "x-session-status"),
+                Some("revoked")
+            );
+            let out = gw.finish(&a, &[], sent, &Entropy::default()).unwrap();
+            assert_eq!(
+                !set_cookies(&out.headers).is_empty(),
+                removed,
+                "revoked at {revoked_at}, sent at {sent}"
+            );
+        }
+    }
+
     /// A shared cache between the gateway and the origin keys by URL: a request carrying a
     /// visitor's session (identity, or stored data) must neither be answered from it nor fill it
     /// (`cache: "no-store"`), while an anonymous one may (static pages, assets).
@@ -2620,7 +2667,7 @@ mod tests {
             ended(&gw, &anonymous_user, &[("x-session-clear", "1")]),
             sid
         );
-        let answer = store::revocation_answer(Ok(None), Ok(true), NOW, sid.as_deref());
+        let answer = store::revocation_answer(Ok(None), Ok(Some(NOW)), NOW, sid.as_deref());
         gw.check_revocation(&mut anonymous_user, answer);
         assert_eq!(anonymous_user.session(), None);
         assert_eq!(

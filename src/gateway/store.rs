@@ -371,24 +371,24 @@ pub fn revocation_reads(attempt: &Attempt) -> Option<(Option<String>, Option<Str
 
 /// The revocation check of a request's session token, of session `sid` begun at `issued_at`,
 /// from the two reads the gateway makes at once: its subject's revocation
-/// ([`Sessions::revocation`]; `Ok(None)` for a token without `sub`), and whether a logout ended
-/// its session ([`Sessions::token_ended`]), which then answers as a revocation that refuses it.
-/// Either read refusing the token is the answer, whatever the other's error; otherwise a store
-/// error of either is (the session is not known to stand).
+/// ([`Sessions::revocation`]; `Ok(None)` for a token without `sub`), and when a logout ended
+/// its session ([`Sessions::token_ended_at`]), which then answers as a revocation made then
+/// that refuses it. Either read refusing the token is the answer, whatever the other's error;
+/// otherwise a store error of either is (the session is not known to stand).
 pub fn revocation_answer(
     revocation: Result<Option<Revocation>, Error>,
-    ended: Result<bool, Error>,
+    ended: Result<Option<UnixTime>, Error>,
     issued_at: UnixTime,
     sid: Option<&str>,
 ) -> Result<Option<Revocation>, Error> {
     match (revocation, ended) {
-        (_, Ok(true)) => Ok(Some(Revocation {
-            before: issued_at.saturating_add(1),
+        (_, Ok(Some(at))) => Ok(Some(Revocation {
+            before: issued_at.max(at).saturating_add(1),
             except: None,
         })),
         (Ok(Some(r)), _) if r.refuses(issued_at, sid) => Ok(Some(r)),
         (Err(e), _) | (_, Err(e)) => Err(e),
-        (Ok(r), Ok(false)) => Ok(r),
+        (Ok(r), Ok(None)) => Ok(r),
     }
 }
 
@@ -612,7 +612,13 @@ pub async fn finish<S: Backend>(
         && plan.revoke.is_some()
         && session.subject() == plan.revoke.as_deref();
     if plan.logout || revoked_here {
-        if let Err(e) = sessions.destroy(session).await {
+        // Switching users, the old id is left as one renewed (the new user's cookie is not
+        // removed by answers to requests sent before it).
+        let ending = match plan.login {
+            Some(_) => sessions.end_for_login(session, now).await,
+            None => sessions.destroy(session).await,
+        };
+        if let Err(e) = ending {
             out.warning
                 .get_or_insert(format!("logout: the session could not be deleted: {e}"));
         }
@@ -711,7 +717,11 @@ pub async fn finish<S: Backend>(
                         }
                     }
                     *fresh.data_mut() = data;
-                    session = fresh;
+                    // The old id, deleted by the revocation, left as one renewed (see
+                    // `Sessions::end_for_login`): at worst the cookie of the new one is
+                    // removed by the answer to a request sent before this one's, as before.
+                    let old = std::mem::replace(&mut session, fresh);
+                    let _ = sessions.end_for_login(old, now).await;
                 }
                 session.set_subject(subject.clone());
                 sessions.regenerate(&mut session, now).await.map_err(Err)?;
@@ -1077,10 +1087,10 @@ pub(super) mod tests {
         assert!(new.is_some() && new != old, "{out:?}");
         let (h, _, _) = request(&s, new.as_deref(), &none, NOW + 2);
         assert_eq!(data_header(&h), json!({ "welcome": 1 }));
-        // The old session is gone.
+        // The old session is gone: its id holds the marker of one renewed, for a minute.
         let (h, _, _) = request(&s, old.as_deref(), &none, NOW + 2);
         assert_eq!(data_header(&h), json!({}));
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.len(), 2);
     }
 
     /// The removal of the session-id cookie reaches the gateway's own (host-only, `Path=/`).
@@ -1328,6 +1338,39 @@ pub(super) mod tests {
             assert_ne!(Some(&id), old.as_ref());
             let (h, _, _) = request(&tight, Some(&id), &none, NOW + 3);
             assert_eq!(data_header(&h), kept, "{user}");
+        }
+    }
+
+    /// A page's request sent before the answer to a password change or a switch of users (the
+    /// answer that ends its session and logs in again), answered after it, does not remove the
+    /// new session-id cookie, which the browser holds by then: its old id is left as one a
+    /// login renewed. It was deleted, named nothing, and the answer's removal logged the user
+    /// out, the new session's data orphaned.
+    #[test]
+    fn a_request_sent_before_a_password_change_does_not_undo_it() {
+        for switch in [false, true] {
+            let store = MemoryStore::new();
+            let s = sessions(&store);
+            let login = directives(Some(r#"{"cart":1}"#), Some(r#"{"sub":"alice"}"#), false);
+            let (_, _, old) = request(&s, None, &login, NOW);
+            let mut change = directives(None, Some(r#"{"sub":"bob"}"#), switch);
+            change.revoke = (!switch).then(|| "alice".into());
+            let (_, out, new) = request(&s, old.as_deref(), &change, NOW + 1);
+            assert_eq!(out.warning, None, "{out:?}");
+            assert!(new.is_some() && new != old, "{switch}");
+            let patch = directives(Some(r#"{"late":1}"#), None, false);
+            for d in [directives(None, None, false), patch] {
+                let (h, out, _) = request(&s, old.as_deref(), &d, NOW + 2);
+                assert_eq!(out.set_cookie, None, "switch {switch}: {out:?}");
+                assert_eq!(data_header(&h), json!({}));
+            }
+            // The old id names nothing, for good once the marker is gone.
+            let later = NOW + 2 + crate::store::session::RENEWED_SECONDS;
+            let (_, out, _) = request(&s, old.as_deref(), &directives(None, None, false), later);
+            assert!(out.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
+            assert!(block_on(s.load(old.as_deref().unwrap(), NOW + 3))
+                .unwrap()
+                .is_none());
         }
     }
 
@@ -1785,7 +1828,7 @@ pub(super) mod tests {
         let store = MemoryStore::new();
         let s = sessions(&store);
         let check = |sid: Option<&str>, at| {
-            let ended = sid.map_or(Ok(false), |sid| block_on(s.token_ended(sid)));
+            let ended = sid.map_or(Ok(None), |sid| block_on(s.token_ended_at(sid)));
             revocation_answer(block_on(s.revocation("alice")), ended, at, sid).unwrap()
         };
         assert_eq!(check(Some("sid-1"), NOW), None);
@@ -1808,6 +1851,8 @@ pub(super) mod tests {
             let refused = check(Some("sid-1"), at).unwrap();
             assert!(refused.refuses(at, Some("sid-1")), "{at}");
             assert_ne!(refused, Revocation::UNREADABLE);
+            // As a revocation made at the logout (what tells a recent one: `check_revocation`).
+            assert_eq!(refused.before, at.max(NOW + 1) + 1, "{at}");
         }
         assert_eq!(check(Some("sid-2"), NOW), None);
         assert_eq!(check(None, NOW), None);
@@ -1829,7 +1874,7 @@ pub(super) mod tests {
         let down = || Error::StoreUnavailable("down".into());
         let sid = Some("sid-1");
         assert!(revocation_answer(Ok(None), Err(down()), NOW, sid).is_err());
-        assert!(revocation_answer(Err(down()), Ok(false), NOW, sid).is_err());
+        assert!(revocation_answer(Err(down()), Ok(None), NOW, sid).is_err());
         // Either read refusing the token is the answer, whatever the other's error: a revoked
         // token is never served because the other read failed.
         let revoked = Revocation {
@@ -1838,7 +1883,7 @@ pub(super) mod tests {
         };
         let answer = revocation_answer(Ok(Some(revoked.clone())), Err(down()), NOW, sid);
         assert_eq!(answer.unwrap(), Some(revoked.clone()));
-        let answer = revocation_answer(Err(down()), Ok(true), NOW, sid).unwrap();
+        let answer = revocation_answer(Err(down()), Ok(Some(NOW)), NOW, sid).unwrap();
         assert!(answer.is_some_and(|r| r.refuses(NOW, sid)));
         // A revocation that spares this session, or an earlier one, does not hide an error.
         let spared = Revocation {

@@ -192,11 +192,16 @@ impl<S: Backend> Sessions<S> {
     /// Whether [`Sessions::end_token`] ended the tokens of session `id` (and the record is still
     /// kept). An empty id is `malformed`.
     pub async fn token_ended(&self, id: &str) -> Result<bool> {
+        Ok(self.token_ended_at(id).await?.is_some())
+    }
+
+    /// When [`Sessions::end_token`] last ended the tokens of session `id` (while the record is
+    /// kept), `None` when it did not. A record that does not read (corrupt, or another tool's)
+    /// is no sign the session stands: ended at 0. An empty id is `malformed`.
+    pub async fn token_ended_at(&self, id: &str) -> Result<Option<UnixTime>> {
         match self.store.load(&ended_key(id)?).await {
-            // Something is there: not an entry this store wrote (corrupt, or another tool's),
-            // but no sign the session stands.
-            Err(Error::Malformed(_)) => Ok(true),
-            other => Ok(other?.is_some()),
+            Err(Error::Malformed(_)) => Ok(Some(0)),
+            other => Ok(other?.map(|e| e.value.parse().unwrap_or(0))),
         }
     }
 
@@ -577,8 +582,9 @@ mod tests {
         let key = ended_key("sid").unwrap();
         store.corrupt.borrow_mut().push(key.clone());
         assert!(block_on(s.token_ended("sid")).unwrap());
+        assert_eq!(block_on(s.token_ended_at("sid")).unwrap(), Some(0));
         block_on(s.end_token("sid", 100, 3600)).unwrap();
-        assert!(block_on(s.token_ended("sid")).unwrap());
+        assert_eq!(block_on(s.token_ended_at("sid")).unwrap(), Some(100));
         assert_eq!(block_on(store.load(&key)).unwrap().unwrap().expires, 3700);
         // No delete before the write, which would leave nothing refusing if the write failed.
         assert_eq!(store.deletes.get(), 0);
@@ -689,8 +695,11 @@ mod tests {
         block_on(s.end_token("sid", 100, 3600)).unwrap();
         block_on(s.end_token("sid", 50, 60)).unwrap();
         assert_eq!(expires(), 3700);
+        assert_eq!(block_on(s.token_ended_at("sid")).unwrap(), Some(100));
         block_on(s.end_token("sid", 200, 3600)).unwrap();
         assert_eq!(expires(), 3800);
+        assert_eq!(block_on(s.token_ended_at("sid")).unwrap(), Some(200));
+        assert_eq!(block_on(s.token_ended_at("another")).unwrap(), None);
         block_on(s.end_token("sid", 300, u64::MAX)).unwrap();
         assert_eq!(expires(), 300 + crate::store::config::MAX_TIMEOUT_SECONDS);
         assert!(matches!(

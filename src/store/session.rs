@@ -724,6 +724,30 @@ impl<S: Backend> Sessions<S> {
         Ok(())
     }
 
+    /// Ends the session for a login that replaces it in the same answer (another user's, or its
+    /// own user's after a revocation that ended it already): as [`Sessions::destroy`], but the
+    /// id is left for a minute as the marker of one renewed ([`Found::Renewed`]), as
+    /// [`Sessions::regenerate`] leaves it. The requests its browser sent before the login's
+    /// answer are then told from ones whose id names nothing, and their answers do not remove
+    /// the cookie, which by then is the login's. Where the marker cannot be written (changed or
+    /// written again since it was loaded; on KV, written this second) the id is deleted.
+    pub async fn end_for_login(&self, session: Session, now: UnixTime) -> Result<()> {
+        if session.version == 0 {
+            return Ok(());
+        }
+        let marker = renewed(session.version + 1, now);
+        // Over the version loaded, or, ended already (a revocation deleted it), over nothing.
+        for expected in [Some(session.version), None] {
+            match self.store.save(&session.key, &marker, expected, now).await {
+                Ok(()) => return Ok(()),
+                Err(Error::Conflict) => continue,
+                Err(e) if super::rate_limited(&e) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        self.store.delete(&session.key).await
+    }
+
     /// Seconds the cookie of `session` should live (`Max-Age`): until its absolute timeout.
     pub fn cookie_max_age(&self, session: &Session, now: UnixTime) -> u64 {
         session
@@ -1984,6 +2008,46 @@ mod tests {
         assert!(matches!(found, Found::Nothing));
         let renewed = block_on(s.load(session.cookie().unwrap(), NOW + 2)).unwrap();
         assert_eq!(renewed.unwrap().get("cart"), Some(&json!(["book"])));
+    }
+
+    /// `end_for_login` leaves the id as one renewed: over the version loaded, or over nothing
+    /// when a revocation deleted it first. Changed since (strong), or written this second
+    /// (KV), it is deleted. Either way it loads as no session.
+    #[test]
+    fn a_session_ended_for_a_login_is_renewed_or_deleted() {
+        fn renewed<S: Backend>(s: &Sessions<S>, cookie: &str) -> bool {
+            assert!(block_on(s.load(cookie, NOW + 2)).unwrap().is_none());
+            let found = block_on(s.find_first([cookie], NOW + 2)).unwrap();
+            matches!(found, Found::Renewed)
+        }
+        let store = MemoryStore::new();
+        let s = sessions(&store);
+        let old = stored(&s, Some("alice"));
+        let session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        block_on(s.end_for_login(session, NOW + 1)).unwrap();
+        assert!(renewed(&s, &old));
+        let old = stored(&s, Some("bob"));
+        let session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        block_on(s.revoke_subject("bob")).unwrap();
+        block_on(s.end_for_login(session, NOW + 1)).unwrap();
+        assert!(renewed(&s, &old));
+        // Changed by another request since it was loaded: deleted.
+        let old = stored(&s, None);
+        let session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        let mut other = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        other.insert("n", json!(1));
+        block_on(s.commit(&mut other, NOW + 1)).unwrap();
+        block_on(s.end_for_login(session, NOW + 1)).unwrap();
+        assert!(!renewed(&s, &old));
+        // KV: written a second later, the marker; in the same second, deleted.
+        let kv = OneWritePerSecond::new(&MemoryStore::new());
+        let s = sessions(&kv);
+        for (at, marked) in [(NOW + 1, true), (NOW, false)] {
+            let old = stored(&s, None);
+            let session = block_on(s.load(&old, at)).unwrap().unwrap();
+            block_on(s.end_for_login(session, at)).unwrap();
+            assert_eq!(renewed(&s, &old), marked, "{at}");
+        }
     }
 
     /// A memory store whose deletes fail (a timeout), everything else working.

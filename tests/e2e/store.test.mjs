@@ -286,12 +286,17 @@ for (const kind of ["kv", "durable"]) {
       assert.equal(out.body.revoked, user);
       assert.equal(out.headers.get("x-session-revoke"), null, "the directive never reaches the browser");
       assert.ok(out.setCookies.some((c) => /^__Host-session=; Max-Age=0/.test(c)), "this device is logged out");
-      // The laptop still holds a validly signed token: the gateway refuses it and clears it.
+      // The laptop still holds a validly signed token: the gateway refuses it, and clears it
+      // once the revocation is more than LATE_ANSWER_SECONDS old (before, the cookie may be a
+      // password change's new one: the next test).
       const late = await gw.request("/", laptop);
       assert.equal(late.body.session["x-session-status"], "revoked");
       assert.equal(late.body.session["x-session-sub"], undefined);
       assert.equal(late.body.session["x-session-claims"], undefined);
-      assert.ok(late.setCookies.some((c) => /^__Host-session=; Max-Age=0/.test(c)));
+      await new Promise((r) => setTimeout(r, 3100));
+      const later = await gw.request("/", laptop);
+      assert.equal(later.body.session["x-session-status"], "revoked");
+      assert.ok(later.setCookies.some((c) => /^__Host-session=; Max-Age=0/.test(c)));
       assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "none");
       // Another user is untouched; the same user can log in again, from the next second (the
       // revocation takes in its own: docs/gateway.md, "Granularity").
@@ -307,6 +312,31 @@ for (const kind of ["kv", "durable"]) {
       await gw.request("/password", laptop);
       assert.equal((await gw.request("/", laptop)).body.session["x-session-status"], "valid");
       assert.equal((await gw.request("/", phoneAgain)).body.session["x-session-status"], "revoked");
+    });
+
+    // A page's request that left the browser before the answer to a password change (or a
+    // switch of users), answered after it: its token is revoked and its session id ended, but
+    // its answer must not remove the cookies the browser holds by then, the change's new ones.
+    // Both were removed, and the user was logged out of the session just begun.
+    test("a request sent before a password change or a switch of users, answered after it, does not undo it", async () => {
+      const issue = `x-session-issue:{"sub":"ivy-${kind}"}`;
+      const switchUser = `/reflect?h=${encodeURIComponent("x-session-clear:1")}&h=${encodeURIComponent(issue)}`;
+      for (const change of ["/password", switchUser]) {
+        const jar = new Jar();
+        await gw.request(`/login?user=hank-${kind}-${randomBytes(4).toString("hex")}`, jar);
+        await gw.request("/cart/add?item=pen", jar);
+        await new Promise((r) => setTimeout(r, 1100));
+        const sentBefore = new Jar();
+        sentBefore.cookies = new Map(jar.cookies);
+        const changed = await gw.request(change, jar);
+        assert.equal(changed.status, 200, changed.text);
+        assert.ok(sid(changed), `${change}: a new session id`);
+        const late = await gw.request("/", sentBefore);
+        assert.equal(late.body.session["x-session-status"], "revoked", change);
+        assert.deepEqual(late.setCookies, [], `${change}: ${JSON.stringify(late.setCookies)}`);
+        const now = await gw.request("/", jar);
+        assert.equal(now.body.session["x-session-status"], "valid", change);
+      }
     });
 
     test("log out everywhere ends a login made elsewhere while the origin worked on it (revoked when the answer arrives)", async () => {

@@ -302,8 +302,8 @@ async fn load(
         };
         let ended = async {
             match sid {
-                Some(sid) => sessions.token_ended(sid).await,
-                None => Ok(false),
+                Some(sid) => sessions.token_ended_at(sid).await,
+                None => Ok(None),
             }
         };
         let (revocation, ended) = join(revocation, ended).await;
