@@ -139,20 +139,33 @@ export function rewrite_html(response, decide, base, param, value) {
   } };
   // A <noscript>'s content is text to the rewriter, as to a browser running scripts, but
   // markup to one without, which the handlers above never see. It is rewritten on its own by the
-  // handlers that keep the value from other sites (referrer policies, pings, srcdoc, its own
-  // <noscript>), and the start tags of a <base> and a <form> there, which would take this page's
-  // links or fields carrying the value elsewhere, are written as text. Markup the rewriter cannot
-  // read (workerd's HTMLRewriter stops where it cannot tell how a browser would) is all text.
+  // handlers that keep the value from other sites (referrer policies, pings, srcdoc), and the
+  // start tags of a <base> and a <form> there, which would take this page's links or fields
+  // carrying the value elsewhere, are written as text. Markup the rewriter cannot read
+  // (workerd's HTMLRewriter stops where it cannot tell how a browser would) is all text, and so
+  // is, passed on as it streams, the content of a <noscript> in a <noscript> (read again at each
+  // level, nested start tags would cost the square of the page) and the rest of one past
+  // NOSCRIPT_HELD characters (held whole, it would stop the page's streaming and take memory
+  // without bound).
+  const NOSCRIPT_HELD = 65536;
+  const text = (markup) => markup.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
   const inner = async (markup) => {
     try {
-      return await guard(new HTMLRewriter()).transform(new Response(markup)).text();
+      return await guard(new HTMLRewriter(), true).transform(new Response(markup)).text();
     } catch {
-      return markup.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
+      return text(markup);
     }
   };
-  const noscript = () => {
+  const noscript = (nested) => {
     let held = '';
+    let plain = nested;
     return { async text(t) {
+      if (plain || held.length + t.text.length > NOSCRIPT_HELD) {
+        t.replace(text(held + t.text), { html: true });
+        held = '';
+        plain = nested || !t.lastInTextNode;
+        return;
+      }
       held += t.text;
       if (!t.lastInTextNode) return t.remove();
       const markup = await inner(held);
@@ -168,10 +181,10 @@ export function rewrite_html(response, decide, base, param, value) {
     el.remove();
   } };
   // The handlers that keep the value from other sites, in the page and in its <noscript>s.
-  const guard = (rewriter) => rewriter
+  const guard = (rewriter, nested = false) => rewriter
     .on('mglyph', unread)
     .on('malignmark', unread)
-    .on('noscript', noscript())
+    .on('noscript', noscript(nested))
     .on('iframe[srcdoc]', srcdoc)
     .on('a[ping]', pings)
     .on('area[ping]', pings)
