@@ -508,6 +508,14 @@ export function sessionStore(store, options = {}) {
       }
       return;
     }
+    // A request sent before a login of the same browser (an id the login renewed a moment ago):
+    // its browser holds the login's cookie by now, which a new session's would replace.
+    if (!s.loggedIn && s.session.renewed && s.session.subject === undefined) {
+      if (Object.keys(s.session.data).length) {
+        console.warn("edge-session/hono: a session change was dropped: the session's id was renewed by a login of the same browser since the request was sent, and a new session's cookie would replace the login's");
+      }
+      return;
+    }
     if (commit) await store.commit(s.session);
     const value = store.setCookie(s.session);
     if (value) appendCookie(c, value);

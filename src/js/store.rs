@@ -128,8 +128,9 @@ export interface SessionStore {
    * Loads the session named by the cookie (as for `load`; or a new one), calls
    * `change(session)` (and awaits it when it returns a promise), commits, and on `conflict`
    * starts again (up to `retries` more times, default 10); a session another request ended
-   * meanwhile (a logout, a revocation, a login's new id) rejects with `conflict` at once,
-   * never a new session holding this change alone (its cookie would replace the login's).
+   * meanwhile (a logout, a revocation, a login's new id), or whose id a login renewed before
+   * it was loaded (`session.renewed`), rejects with `conflict` at once, never a new session
+   * holding this change alone (its cookie would replace the login's).
    * Resolves to the committed session
    * (send its cookie: a change of its subject gives it a new id, as `commit` does). Options:
    * `update(cookie, change, { retries, now })`; the older positional form
@@ -323,10 +324,10 @@ impl SessionStore {
         future_to_promise(async move {
             let cookies = cookies?;
             let s = sessions
-                .load_first_or_new(cookies.iter().map(String::as_str), now?)
+                .load_or_renewed(cookies.iter().map(String::as_str), now?)
                 .await
                 .map_err(js_error)?;
-            Ok(Session::wrap(s).into())
+            Ok(Session::loaded(s).into())
         })
     }
 
@@ -359,7 +360,9 @@ impl SessionStore {
     /// cleared) gets a new id as `regenerate` gives it (`"written"`; no session fixation): send
     /// its cookie (`setCookie`, `applyCookies`); the old one names nothing. Rejects with
     /// `conflict` when another request saved other data or subject first, or ended the session
-    /// (Durable Objects): load it again and redo the change. A touch beaten by another
+    /// (Durable Objects): load it again and redo the change; and when the session is `renewed`
+    /// (a login of the same browser since the request was sent) and changed but not logged in:
+    /// drop the change. A touch beaten by another
     /// request's write resolves to `"unchanged"` (that write extended the session), and a
     /// change of a session other requests only touched meanwhile is stored all the same (a
     /// page's requests at once). On KV, which takes one write per second per key, a change so
@@ -373,8 +376,10 @@ impl SessionStore {
     #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]
     pub fn commit(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
+        let renewed = session.renewed;
         future_to_promise(async move {
             let mut s = cell.borrow().clone();
+            over_a_login(renewed, &s)?;
             let key = s.store_key().to_owned();
             // Put back on an error too: a login at commit may have claimed the old id (a
             // version on) before it failed.
@@ -406,12 +411,12 @@ impl SessionStore {
             let (cookies, now) = (cookies?, now?);
             let (mut tries, mut stored) = (0, None);
             loop {
-                let s = sessions
-                    .load_first_or_new(cookies.iter().map(String::as_str), now)
+                let (s, renewed) = sessions
+                    .load_or_renewed(cookies.iter().map(String::as_str), now)
                     .await
                     .map_err(js_error)?;
                 s.ended_since(&mut stored).map_err(js_error)?;
-                let session = Session::wrap(s);
+                let session = Session::loaded((s, renewed));
                 let cell = session.inner.clone();
                 let changed = super::object::call(&change, &JsValue::from(session))?;
                 // An async change: committed once its promise resolves (a rejection rejects
@@ -420,6 +425,7 @@ impl SessionStore {
                     crate::store::binding::adopt(&changed).await?;
                 }
                 let mut s = cell.borrow().clone();
+                over_a_login(renewed, &s)?;
                 match sessions.commit(&mut s, now).await {
                     Ok(_) => return Ok(Session::wrap(s).into()),
                     Err(Error::Conflict) if tries < retries => {
@@ -790,14 +796,30 @@ fn commit_name(c: crate::store::Commit) -> &'static str {
 #[wasm_bindgen]
 pub struct Session {
     inner: Rc<RefCell<CoreSession>>,
+    renewed: bool,
 }
 
 impl Session {
     fn wrap(s: CoreSession) -> Session {
+        Session::loaded((s, false))
+    }
+
+    fn loaded((s, renewed): (CoreSession, bool)) -> Session {
         Session {
             inner: Rc::new(RefCell::new(s)),
+            renewed,
         }
     }
+}
+
+/// Whether `s`, loaded for an id a login renewed a moment ago (`renewed`), holds a change other
+/// than a login: stored, it would be a new session whose cookie replaces the login's in the
+/// browser (logged out, the new session's data lost to it), so it is refused (`conflict`).
+fn over_a_login(renewed: bool, s: &CoreSession) -> Result<(), JsValue> {
+    if renewed && s.is_new() && s.subject().is_none() && !s.data().is_empty() {
+        return Err(js_error(Error::Conflict));
+    }
+    Ok(())
 }
 
 /// The longest JSON of session data (or one value of it) that [`from_js`] takes, in UTF-16 units:
@@ -921,6 +943,17 @@ impl Session {
     #[wasm_bindgen(getter)]
     pub fn version(&self) -> f64 {
         self.inner.borrow().version() as f64
+    }
+
+    /// True when the request's cookie named a session a login renewed less than a minute ago:
+    /// another request of the same browser logged in after this one was sent, and the browser
+    /// holds the new id's cookie by now. The session is new and empty; a change to it is
+    /// refused at `commit` (`conflict`), but a login (a `subject` set): stored, its cookie would
+    /// replace the login's in the browser. Drop the change (`edge-session/hono` does, and logs
+    /// it), as the gateway does.
+    #[wasm_bindgen(getter)]
+    pub fn renewed(&self) -> bool {
+        self.renewed
     }
 
     /// True until the session is stored.

@@ -445,10 +445,21 @@ impl<S: Backend> Sessions<S> {
         cookies: impl IntoIterator<Item = &'c str>,
         now: UnixTime,
     ) -> Result<Session> {
-        match self.load_first(cookies, now).await {
-            Ok(Some(session)) => Ok(session),
+        Ok(self.load_or_renewed(cookies, now).await?.0)
+    }
+
+    /// [`Sessions::load_first_or_new`], and whether its new session stands for an id a login
+    /// renewed less than [`RENEWED_SECONDS`] ago ([`Found::Renewed`]): the request was sent
+    /// before another of its browser logged in, which has the new id's cookie by now.
+    pub(crate) async fn load_or_renewed<'c>(
+        &self,
+        cookies: impl IntoIterator<Item = &'c str>,
+        now: UnixTime,
+    ) -> Result<(Session, bool)> {
+        match self.find_first(cookies, now).await {
+            Ok(Found::Live(session)) => Ok((*session, false)),
             Err(e @ Error::StoreUnavailable(_)) => Err(e),
-            Ok(None) | Err(_) => self.new_session(now),
+            found => Ok((self.new_session(now)?, matches!(found, Ok(Found::Renewed)))),
         }
     }
 

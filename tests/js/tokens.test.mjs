@@ -348,7 +348,7 @@ const ARGS = {
     return { ...tokenArgs(t), signJwt: [{ sub: "u" }, now], verifyJwt: jwt, verifyJwtDetailed: jwt };
   },
   Session: () => ({
-    cookie: [], created: [], isNew: [], touched: [], version: [], data: [], "set data": [{ n: 1 }],
+    cookie: [], created: [], isNew: [], renewed: [], touched: [], version: [], data: [], "set data": [{ n: 1 }],
     subject: [], "set subject": ["u"], get: ["n"], set: ["n", 2], delete: ["n"],
   }),
   SessionStore: async (store) => {
