@@ -31,12 +31,12 @@ retry() {
   "$@"
 }
 
-# Node first: wrangler, vite and @noble/hashes need 20.19 or later, and `npm ci` only warns about
-# an older one (the run would fail much later, after the builds). Node also gzips for the size
-# budgets, so its version is part of those figures (docs/sizes.md).
+# Node first: vite needs 20.19+ or 22.12+ (wrangler and @noble/hashes are content with those), and
+# `npm ci` only warns about another (the run would fail much later, after the builds). Node also
+# gzips for the size budgets, so its version is part of those figures (docs/sizes.md).
 node_version=$(node --version 2>/dev/null || echo none)
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
-  say "Node 20.19 or later is needed (found: $node_version): install it (https://nodejs.org, or your distribution's nodesource package) and run again" >&2
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' 2>/dev/null; then
+  say "Node 20.19+ or 22.12+ is needed (found: $node_version): install it (https://nodejs.org, or your distribution's nodesource package) and run again" >&2
   exit 1
 fi
 

@@ -448,8 +448,10 @@ impl SessionStore {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn regenerate(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
+        let renewed = session.renewed;
         future_to_promise(async move {
             let mut s = cell.borrow().clone();
+            over_a_login(renewed, &s)?;
             let key = s.store_key().to_owned();
             // Put back on an error too: the old id may have been claimed (a version on).
             let done = sessions.regenerate(&mut s, now?).await;
@@ -948,9 +950,10 @@ impl Session {
     /// True when the request's cookie named a session a login renewed less than a minute ago:
     /// another request of the same browser logged in after this one was sent, and the browser
     /// holds the new id's cookie by now. The session is new and empty; a change to it is
-    /// refused at `commit` (`conflict`), but a login (a `subject` set): stored, its cookie would
-    /// replace the login's in the browser. Drop the change (`edge-session/hono` does, and logs
-    /// it), as the gateway does.
+    /// refused at `commit` and `regenerate` (`conflict`), but a login (a `subject` set): stored,
+    /// its cookie would replace the login's in the browser. Drop the change (`edge-session/hono`
+    /// does, and logs it), as the gateway does; test it before setting a `subject` that only
+    /// names the owner (which counts as a login). It stays true after `destroy`.
     #[wasm_bindgen(getter)]
     pub fn renewed(&self) -> bool {
         self.renewed

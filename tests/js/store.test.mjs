@@ -868,6 +868,7 @@ test("a request sent before a login of its browser finds its id renewed: a chang
     assert.equal(await store.commit(late, { now: NOW + 2 }), "unchanged", `${kind}: nothing to store`);
     late.set("visits", 1);
     assert.equal(await rejection(() => store.commit(late, { now: NOW + 2 })), "conflict", kind);
+    assert.equal(await rejection(() => store.regenerate(late, { now: NOW + 2 })), "conflict", kind);
     assert.equal(store.setCookie(late), undefined, `${kind}: no cookie`);
     let calls = 0;
     const change = (s) => void (calls++, s.set("visits", 1));
