@@ -737,10 +737,10 @@ impl<S: Backend> Sessions<S> {
 
     /// Ends the session for a login that replaces it in the same answer (another user's, or its
     /// own user's after a revocation that ended it already): as [`Sessions::destroy`], but the
-    /// id is left for a minute as the marker of one renewed ([`Found::Renewed`]), as
-    /// [`Sessions::regenerate`] leaves it. The requests its browser sent before the login's
-    /// answer are then told from ones whose id names nothing, and their answers do not remove
-    /// the cookie, which by then is the login's. Where the marker cannot be written (changed or
+    /// id is left for a minute as the marker of one renewed, as [`Sessions::regenerate`] leaves
+    /// it (it loads as no session). The requests its browser sent before the login's answer are
+    /// then told from ones whose id names nothing, and their answers do not remove the cookie,
+    /// which by then is the login's. Where the marker cannot be written (changed or
     /// written again since it was loaded; on KV, written this second) the id is deleted.
     pub async fn end_for_login(&self, session: Session, now: UnixTime) -> Result<()> {
         if session.version == 0 {
