@@ -160,9 +160,10 @@ export function affinity<E extends Env = {}>(
  * id that names nothing (the data it held before the login are gone with it).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
  * string (or one the store refuses), under `sessionTokens` the codes of `sign` (`invalid_claims`...;
- * also `invalid_claims` for claims whose token, with the `auth_time` a refresh adds, would be over
- * the cookie's 4096 bytes less 128, or over the tokens' `maxTokenBytes`: never refreshed, its user
- * would be logged out at its `exp`);
+ * also `invalid_claims` for claims whose cookie would be over 4096 bytes, name and value (less 128
+ * with `refresh` on, for the `auth_time` a refresh adds), or, with `refresh` on, whose token with
+ * that `auth_time` would be over the tokens' `maxTokenBytes`: never refreshed, its user would be
+ * logged out at its `exp`);
  * a login that threw changed nothing (a logout before it still clears the cookie). Throws an Error when
  * called once the session middleware has answered (in a stream's callback, after `next()` in an
  * outer middleware): its cookie could no longer go out.

@@ -343,7 +343,8 @@ impl SessionCookie {
 
     /// Why a session cookie was refused (`SessionCookie::Invalid`): the error code, as
     /// `unknown_key` (a key removed too early, or one a newer deployment signs with),
-    /// `bad_signature`, `not_yet_valid` (an issuer's clock ahead) or `malformed`. No identity:
+    /// `bad_signature`, `not_yet_valid` (an issuer's clock ahead), `malformed`, or another code
+    /// of verification but `expired` (docs/gateway.md lists them). No identity:
     /// it tells the origin's logs why a visitor was logged out.
     pub const INVALID_HEADER: &'static str = "x-session-invalid";
 

@@ -537,7 +537,9 @@ impl SessionStore {
     /// `id` being the session id the tokens carry (a `sid` claim the app signs in at login), for
     /// `keepSeconds`, the longest such a token can live (`maxLifetimeSeconds` plus leeway); a
     /// later end already kept stays. A copy of the token taken before the logout is then
-    /// refused where the app checks it.
+    /// refused where the app checks it. The record is named by the SHA-256 of `id`, no key:
+    /// every store on the namespace reads it, whatever its `purpose` and keys, so make the id
+    /// random (not a user's or a database's number). An empty id is `malformed`.
     #[wasm_bindgen(js_name = endToken, unchecked_return_type = "Promise<void>")]
     pub fn end_token(
         &self,

@@ -24,15 +24,15 @@ export interface SessionTokensConfig {
    * stays an exact number at any time a `Date` can tell). A refresh gives its replacement the
    * lifetime of the token it replaces (`exp - iat`), not this one. */
   ttlSeconds?: number;
-  /** Tolerated clock skew in seconds (default 30). */
+  /** Tolerated clock skew in seconds (default 30), at most 86400. */
   leewaySeconds?: number;
   /**
-   * What the tokens are for (default "session"): compact and sealed tokens of one purpose never
+   * What the tokens are for (default "session"; 1 to 64 bytes): compact and sealed tokens of one purpose never
    * verify as another's. JWTs are not bound to it (HS256 keys them with the secret's decoded bytes: any JWT of
    * the keyring verifies); bind them with `issuer` and `audience`.
    */
   purpose?: string;
-  /** Longer tokens are refused with `too_large` before decoding (default 4096). */
+  /** Longer tokens are refused with `too_large` before decoding (default 4096; 128 to 1048576). */
   maxTokenBytes?: number;
   /** `refresh` re-issues a token past this share of its lifetime, 0 to 1 (default 0.5). At 1 a token is due at its `exp`, so only within the leeway after it: a browser has dropped a cookie whose `Max-Age` was the token's life by then, so for browsers 1 means no sliding refresh. */
   refreshAfter?: number;
