@@ -7,7 +7,8 @@ use worker::js_sys::{self, Promise};
 use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
-use worker::{Context, Env};
+use worker::worker_sys::Context;
+use worker::Env;
 
 use super::http::error_text;
 use super::{binding, now, with, Shared};

@@ -10,7 +10,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{web_sys, Context};
+use worker::web_sys;
+use worker::worker_sys::Context;
 
 use super::assertion;
 use super::http::{self, page};
@@ -126,7 +127,9 @@ pub(super) fn start(
     })
     .unwrap_or_default();
     if store.is_some() || !no_assertion {
-        return later(async move { run(&p, attempt, body, store).await });
+        return later(&p.ctx.clone().unchecked_into(), async move {
+            run(&p, attempt, body, store).await
+        });
     }
     if let Some(big) = with(&p.gw, |g| g.oversized(&attempt, &p.request(), p.now)).flatten() {
         return reply(page(&big));
@@ -172,7 +175,9 @@ fn failed(waiting: JsValue, error: JsValue) -> JsValue {
         return reply(page(&Page::internal()));
     };
     match after_failure(&p, &attempt, &error) {
-        Ok(next) => later(async move { run(&p, next, None, None).await }),
+        Ok(next) => later(&p.ctx.clone().unchecked_into(), async move {
+            run(&p, next, None, None).await
+        }),
         Err(answer) => reply(answer),
     }
 }
