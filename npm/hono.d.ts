@@ -156,8 +156,8 @@ export function affinity<E extends Env = {}>(
  * are not kept), once a logout earlier in the request is done (awaited or not); await it (the middleware waits for it before it commits, and its failure fails the request).
  * The stored sessions of `sessionStore` middlewares outside the innermost get new ids too, their
  * data kept (no session fixation). Under `sessionStore`, call it after what may still throw: the
- * old id ends at once, and a handler that throws after it sends no cookie, so the visitor keeps an
- * id that names nothing (the data it held before the login are gone with it).
+ * old id ends at once, and a handler that throws after it sends the removal of the id cookie, not
+ * the new id's: the visitor is logged out (the data it held before the login are gone with it).
  * Throws an EdgeSessionError: under `sessionStore` `invalid_config` when the subject is not a
  * string (or one the store refuses), under `sessionTokens` the codes of `sign` (`invalid_claims`...;
  * also `invalid_claims` for claims whose cookie would be over 4096 bytes, name and value (less 128

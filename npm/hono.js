@@ -397,8 +397,9 @@ export function sessionTokens(tokens, options = {}) {
       s.answered = true;
     }
     if (!s.loggedIn && !s.cleared && clearsCookies(c.res)) end(s);
-    if (s.cleared) {
-      // Even when the handler threw after it: an error never keeps the visitor logged in.
+    if (s.cleared || (c.error && s.ended)) {
+      // Even when the handler threw after it (a login after it too): an error never keeps the
+      // visitor logged in.
       appendCookie(c, removal(s));
     } else if (c.error) {
       return; // the handler threw: no login or refresh goes out
@@ -452,8 +453,9 @@ const tokenCookie = (name, cookie, token, { exp }) => {
  * only when it changed, a touch when due) and sends its cookie when the client does not know it:
  * the cookie is read after the commit, which gives a stored session whose subject the handler
  * changed without `login` a new id (no session fixation). When the handler throws, nothing is
- * committed and no cookie sent, but the removal of a logout done before (a login done before
- * stays done: the session has its new id, which the visitor is not sent). A change to the session
+ * committed and no cookie sent, but the removal of a logout or a login done before (a login
+ * stays done: the session has its new id, which the visitor is not sent, and the old id is
+ * ended). A change to the session
  * after the handler returned (in the callback of a streaming answer) throws (`guarded`).
  */
 export function sessionStore(store, options = {}) {
@@ -486,8 +488,11 @@ export function sessionStore(store, options = {}) {
     const failed = settled.find((r, i) => r.status === "rejected" && !s.overridden?.has(pending[i]));
     if (c.error) {
       // The handler threw: nothing of its changes is saved or sent, but for a logout done (the
-      // session deleted): an error after it never keeps the visitor logged in.
-      if (s.cleared && !failed && !withheld()) appendCookie(c, removal(s));
+      // session ended; a login after it too): an error after it never keeps the visitor logged
+      // in. Nor a login done:
+      // the old id ended with it, and kept, the cookie would name one renewed for a minute,
+      // whose every change is dropped.
+      if ((s.ended || s.logins.length) && !failed && !withheld()) appendCookie(c, removal(s));
       return;
     }
     if (failed) throw failed.reason; // a login or logout that failed: no commit, no cookie
@@ -512,7 +517,7 @@ export function sessionStore(store, options = {}) {
     // its browser holds the login's cookie by now, which a new session's would replace.
     if (!s.loggedIn && s.session.renewed && s.session.subject === undefined) {
       if (Object.keys(s.session.data).length) {
-        console.warn("edge-session/hono: a session change was dropped: the session's id was renewed by a login of the same browser since the request was sent, and a new session's cookie would replace the login's");
+        console.warn("edge-session/hono: a session change was dropped: the session's id was renewed by a login, or ended by a logout, of the same browser since the request was sent, and a new session's cookie would replace a login's");
       }
       return;
     }
@@ -701,7 +706,7 @@ export function logout(c, options = {}) {
 }
 
 const end = (s, options) => {
-  s.cleared = true;
+  s.cleared = s.ended = true; // cleared: until a login; ended: for good
   s.changed = false;
   if (s.kind === "tokens") return undefined;
   s.overridden = new Set(s.logins);

@@ -589,7 +589,7 @@ pub async fn finish<S: Backend>(
     let untouchable = if loaded.held {
         Some("the request's device-bound session came without its bound cookie (DBSC unbound)")
     } else if loaded.renewed {
-        Some("its session id was renewed by a login since the request was sent")
+        Some("its session id was renewed by a login, or ended by a logout, since the request was sent")
     } else if loaded.withheld {
         Some("a cross-site request, sent without the session-id cookie (COOKIE_SAMESITE): a new id would replace the visitor's own")
     } else {
@@ -612,13 +612,9 @@ pub async fn finish<S: Backend>(
         && plan.revoke.is_some()
         && session.subject() == plan.revoke.as_deref();
     if plan.logout || revoked_here {
-        // Switching users, the old id is left as one renewed (the new user's cookie is not
-        // removed by answers to requests sent before it).
-        let ending = match plan.login {
-            Some(_) => sessions.end_for_login(session, now).await,
-            None => sessions.destroy(session).await,
-        };
-        if let Err(e) = ending {
+        // The old id is left as one renewed: a login's cookie, in this answer (switching
+        // users) or the next, is not removed by answers to requests sent before this one's.
+        if let Err(e) = sessions.end(session, now).await {
             out.warning
                 .get_or_insert(format!("logout: the session could not be deleted: {e}"));
         }
@@ -718,10 +714,10 @@ pub async fn finish<S: Backend>(
                     }
                     *fresh.data_mut() = data;
                     // The old id, deleted by the revocation, left as one renewed (see
-                    // `Sessions::end_for_login`): at worst the cookie of the new one is
+                    // `Sessions::end`): at worst the cookie of the new one is
                     // removed by the answer to a request sent before this one's, as before.
                     let old = std::mem::replace(&mut session, fresh);
-                    let _ = sessions.end_for_login(old, now).await;
+                    let _ = sessions.end(old, now).await;
                 }
                 session.set_subject(subject.clone());
                 sessions.regenerate(&mut session, now).await.map_err(Err)?;
@@ -955,7 +951,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn login_renews_the_id_and_logout_deletes() {
+    fn login_renews_the_id_and_logout_ends_it() {
         let store = MemoryStore::new();
         let s = sessions(&store);
         let anon = cart(&s);
@@ -988,13 +984,17 @@ pub(super) mod tests {
         assert_eq!(block_on(s.revoke_subject("alice")).unwrap(), 1);
         let (h, _, _) = request(&s, user.as_deref(), &none, NOW + 3);
         assert_eq!(data_header(&h), json!({}));
-        // Logout deletes and clears: the renewed id's marker is all the store holds.
+        // Logout ends and clears: the two ids' markers are all the store holds (each loads as
+        // no session, and is gone in a minute).
         let again = cart(&s);
         let logout = directives(None, None, true);
         let (_, out, kept) = request(&s, again.as_deref(), &logout, NOW + 5);
         assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
         assert_eq!(kept, None);
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.len(), 2);
+        assert!(block_on(s.load(again.as_deref().unwrap(), NOW + 6))
+            .unwrap()
+            .is_none());
     }
 
     /// `STORE_MAX_DATA_BYTES` lowered below a logged-in user's subject (a long `sub`): the
@@ -1345,18 +1345,23 @@ pub(super) mod tests {
     /// answer that ends its session and logs in again), answered after it, does not remove the
     /// new session-id cookie, which the browser holds by then: its old id is left as one a
     /// login renewed. It was deleted, named nothing, and the answer's removal logged the user
-    /// out, the new session's data orphaned.
+    /// out, the new session's data orphaned. So with a logout whose next answer logs in.
     #[test]
     fn a_request_sent_before_a_password_change_does_not_undo_it() {
-        for switch in [false, true] {
+        for (switch, apart) in [(false, false), (true, false), (true, true)] {
             let store = MemoryStore::new();
             let s = sessions(&store);
             let login = directives(Some(r#"{"cart":1}"#), Some(r#"{"sub":"alice"}"#), false);
             let (_, _, old) = request(&s, None, &login, NOW);
-            let mut change = directives(None, Some(r#"{"sub":"bob"}"#), switch);
+            let bob = Some(r#"{"sub":"bob"}"#);
+            let mut change = directives(None, bob.filter(|_| !apart), switch);
             change.revoke = (!switch).then(|| "alice".into());
-            let (_, out, new) = request(&s, old.as_deref(), &change, NOW + 1);
+            let (_, out, mut new) = request(&s, old.as_deref(), &change, NOW + 1);
             assert_eq!(out.warning, None, "{out:?}");
+            if apart {
+                assert_eq!(new, None);
+                new = request(&s, None, &directives(None, bob, false), NOW + 1).2;
+            }
             assert!(new.is_some() && new != old, "{switch}");
             let patch = directives(Some(r#"{"late":1}"#), None, false);
             for d in [directives(None, None, false), patch] {

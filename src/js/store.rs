@@ -460,23 +460,26 @@ impl SessionStore {
         })
     }
 
-    /// Ends the session (deletes it from the store). Clear the cookie. The `Session` becomes a
-    /// new, empty one at once (another id, nothing stored), and stays so when a `commit` or
+    /// Ends the session: it loads as none from now on, and for a minute its id loads as
+    /// `renewed` (the requests its browser sent before the logout, answered after it, are told
+    /// apart: they must not replace the cookie of a login that follows). Clear the cookie. The
+    /// `Session` becomes a new, empty one at once (another id, nothing stored), and stays so when a `commit` or
     /// `regenerate` of it under way ends: committing it afterwards never writes the ended
     /// session back, and what is set in it afterwards (a login after the logout) is a new
     /// session.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn destroy(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell) = (self.inner.clone(), session.inner.clone());
-        let fresh = now(options).and_then(|now| sessions.new_session(now).map_err(js_error));
+        let fresh =
+            now(options).and_then(|now| Ok((sessions.new_session(now).map_err(js_error)?, now)));
         let ended = match fresh {
-            Ok(fresh) => Ok(std::mem::replace(&mut *cell.borrow_mut(), fresh)),
+            Ok((fresh, now)) => Ok((std::mem::replace(&mut *cell.borrow_mut(), fresh), now)),
             Err(e) => Err(e),
         };
         future_to_promise(async move {
-            let ended = ended?;
+            let (ended, now) = ended?;
             let key = cell.borrow().store_key().to_owned();
-            if let Err(e) = sessions.destroy(ended.clone()).await {
+            if let Err(e) = sessions.end(ended.clone(), now).await {
                 // Not ended: the Session is it again, unless used meanwhile.
                 let untouched = {
                     let s = cell.borrow();
@@ -949,9 +952,9 @@ impl Session {
         self.inner.borrow().version() as f64
     }
 
-    /// True when the request's cookie named a session a login renewed less than a minute ago:
-    /// another request of the same browser logged in after this one was sent, and the browser
-    /// holds the new id's cookie by now. The session is new and empty; a change to it is
+    /// True when the request's cookie named a session a login renewed, or a logout (`destroy`)
+    /// ended, less than a minute ago: another request of the same browser logged in or out
+    /// after this one was sent, and the browser may hold a new id's cookie by now. The session is new and empty; a change to it is
     /// refused at `commit` and `regenerate` (`conflict`), but a login (a `subject` set): stored,
     /// its cookie would replace the login's in the browser. Drop the change (`edge-session/hono`
     /// does, and logs it), as the gateway does; test it before setting a `subject` that only

@@ -727,7 +727,8 @@ impl<S: Backend> Sessions<S> {
         Ok(())
     }
 
-    /// Ends the session: deletes it from the store. Clear the cookie.
+    /// Ends the session: deletes it from the store at once. Clear the cookie. For a browser's
+    /// logout, [`Sessions::end`] is better: the browser's requests in flight are told apart.
     pub async fn destroy(&self, session: Session) -> Result<()> {
         if session.version > 0 {
             self.store.delete(&session.key).await?;
@@ -735,14 +736,15 @@ impl<S: Backend> Sessions<S> {
         Ok(())
     }
 
-    /// Ends the session for a login that replaces it in the same answer (another user's, or its
-    /// own user's after a revocation that ended it already): as [`Sessions::destroy`], but the
-    /// id is left for a minute as the marker of one renewed, as [`Sessions::regenerate`] leaves
-    /// it (it loads as no session). The requests its browser sent before the login's answer are
-    /// then told from ones whose id names nothing, and their answers do not remove the cookie,
-    /// which by then is the login's. Where the marker cannot be written (changed or
-    /// written again since it was loaded; on KV, written this second) the id is deleted.
-    pub async fn end_for_login(&self, session: Session, now: UnixTime) -> Result<()> {
+    /// Ends the session at a logout (and at a login that replaces it, another user's, or its own
+    /// user's after a revocation that ended it already): as [`Sessions::destroy`], but the id is
+    /// left for a minute as the marker of one renewed, as [`Sessions::regenerate`] leaves it (it
+    /// loads as no session). The requests its browser sent before the answer are then told from
+    /// ones whose id names nothing, and their answers do not remove the cookie, which by then
+    /// may be a login's (in the same answer or the next). Where the marker cannot be written
+    /// (changed or written again since it was loaded; on KV, written this second; a store that
+    /// refuses writes) the id is deleted.
+    pub async fn end(&self, session: Session, now: UnixTime) -> Result<()> {
         if session.version == 0 {
             return Ok(());
         }
@@ -752,8 +754,7 @@ impl<S: Backend> Sessions<S> {
             match self.store.save(&session.key, &marker, expected, now).await {
                 Ok(()) => return Ok(()),
                 Err(Error::Conflict) => continue,
-                Err(e) if super::rate_limited(&e) => break,
-                Err(e) => return Err(e),
+                Err(_) => break,
             }
         }
         self.store.delete(&session.key).await
@@ -902,6 +903,7 @@ mod tests {
     use crate::store::memory::{AlwaysConflict, MemoryStore, OneWritePerSecond};
     use futures_executor::block_on;
     use serde_json::json;
+    use std::cell::Cell;
 
     const NOW: UnixTime = 1_800_000_000;
 
@@ -2021,11 +2023,11 @@ mod tests {
         assert_eq!(renewed.unwrap().get("cart"), Some(&json!(["book"])));
     }
 
-    /// `end_for_login` leaves the id as one renewed: over the version loaded, or over nothing
-    /// when a revocation deleted it first. Changed since (strong), or written this second
-    /// (KV), it is deleted. Either way it loads as no session.
+    /// `end` leaves the id as one renewed: over the version loaded, or over nothing when a
+    /// revocation deleted it first. Changed since (strong), written this second (KV), or on a
+    /// store that refuses writes, it is deleted. Either way it loads as no session.
     #[test]
-    fn a_session_ended_for_a_login_is_renewed_or_deleted() {
+    fn an_ended_session_is_renewed_or_deleted() {
         fn renewed<S: Backend>(s: &Sessions<S>, cookie: &str) -> bool {
             assert!(block_on(s.load(cookie, NOW + 2)).unwrap().is_none());
             let found = block_on(s.find_first([cookie], NOW + 2)).unwrap();
@@ -2035,12 +2037,12 @@ mod tests {
         let s = sessions(&store);
         let old = stored(&s, Some("alice"));
         let session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
-        block_on(s.end_for_login(session, NOW + 1)).unwrap();
+        block_on(s.end(session, NOW + 1)).unwrap();
         assert!(renewed(&s, &old));
         let old = stored(&s, Some("bob"));
         let session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
         block_on(s.revoke_subject("bob")).unwrap();
-        block_on(s.end_for_login(session, NOW + 1)).unwrap();
+        block_on(s.end(session, NOW + 1)).unwrap();
         assert!(renewed(&s, &old));
         // Changed by another request since it was loaded: deleted.
         let old = stored(&s, None);
@@ -2048,7 +2050,7 @@ mod tests {
         let mut other = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
         other.insert("n", json!(1));
         block_on(s.commit(&mut other, NOW + 1)).unwrap();
-        block_on(s.end_for_login(session, NOW + 1)).unwrap();
+        block_on(s.end(session, NOW + 1)).unwrap();
         assert!(!renewed(&s, &old));
         // KV: written a second later, the marker; in the same second, deleted.
         let kv = OneWritePerSecond::new(&MemoryStore::new());
@@ -2056,8 +2058,37 @@ mod tests {
         for (at, marked) in [(NOW + 1, true), (NOW, false)] {
             let old = stored(&s, None);
             let session = block_on(s.load(&old, at)).unwrap().unwrap();
-            block_on(s.end_for_login(session, at)).unwrap();
+            block_on(s.end(session, at)).unwrap();
             assert_eq!(renewed(&s, &old), marked, "{at}");
+        }
+        // Writes refused (KV's daily limit), deletes taken: deleted, not left as it was.
+        let store = MemoryStore::new();
+        let s = sessions(FailingSaves(&store, Cell::new(false)));
+        let old = stored(&s, Some("alice"));
+        let session = block_on(s.load(&old, NOW + 1)).unwrap().unwrap();
+        s.store().1.set(true);
+        block_on(s.end(session, NOW + 1)).unwrap();
+        assert!(!renewed(&s, &old));
+    }
+
+    /// A memory store whose saves fail once `.1` is set, everything else working.
+    struct FailingSaves<'a>(&'a MemoryStore, Cell<bool>);
+
+    impl Backend for FailingSaves<'_> {
+        passed_to!(0; load, delete, link, revoke, consistency);
+        async fn save(
+            &self,
+            key: &str,
+            entry: &Entry,
+            expected: Option<u64>,
+            now: UnixTime,
+        ) -> Result<()> {
+            if self.1.get() {
+                return Err(Error::StoreUnavailable(
+                    "KV put: daily write limit exceeded".into(),
+                ));
+            }
+            self.0.save(key, entry, expected, now).await
         }
     }
 

@@ -807,11 +807,17 @@ test("after destroy the Session is a new, empty one: committing it never brings 
     assert.equal((await store.find(bob.cookie, { now: later + 1 })).subject, "bob", kind);
     assert.equal(await store.find(session.cookie, { now: later + 1 }), undefined, kind);
   }
-  // A destroy that fails leaves the Session as it was.
-  const store = new SessionStore({ keys, kv: { ...kv, delete: async () => { throw new Error("KV down"); } } });
+  // A destroy that fails (neither its end marker nor a delete taken) leaves the Session as it was.
+  let down = false;
+  const failing = (f) => async (...args) => {
+    if (down) throw new Error("KV down");
+    return f(...args);
+  };
+  const store = new SessionStore({ keys, kv: { ...kv, put: failing(kv.put), delete: failing(kv.delete) } });
   const kept = await store.load(undefined, { now: NOW });
   kept.set("cart", 1);
   await store.commit(kept, { now: NOW });
+  down = true;
   assert.equal(await rejection(() => store.destroy(kept, { now: NOW })), "store_unavailable");
   assert.equal(kept.get("cart"), 1);
   assert.ok(kept.cookie);
