@@ -58,16 +58,18 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -
     out
 }
 
-/// The non-empty pairs of a query. In HTML (`Written::Html`) an `&` before `#` begins a
-/// numeric character reference, not a pair, and stays in its pair: `a=1&#39;b` is one pair
-/// (`a=1'b` to a browser), `x=1&&#39;y` two (`x=1` and `'y`). Split there, a pair dropped or
-/// written after the value glued its reference to another (`?_es&#4z` took the value as
-/// `_es=V&#4z`, which a browser reads `_es=V\u{4}z`).
+/// The non-empty pairs of a query. In HTML (`Written::Html`) an `&` that begins a character
+/// reference, numeric or named, begins no pair and stays in its pair: `a=1&#39;b` is one pair
+/// (`a=1'b` to a browser), `x=1&&#39;y` two (`x=1` and `'y`), and so is `x=1&&amp;y` (`x=1`
+/// and `&amp;y`, never `amp;y`, which loses its `&`). Split there, a pair dropped or written
+/// after the value glued its reference to another (`?_es&#4z` took the value as `_es=V&#4z`,
+/// which a browser reads `_es=V\u{4}z`). Only `&amp;`, a `&` to a browser, separates pairs
+/// after a non-empty one (`_es=old&amp;a=1` keeps `a=1`).
 fn pairs(query: &str, written: Written) -> Vec<String> {
     let mut pairs: Vec<String> = Vec::new();
     for (i, piece) in query.split('&').enumerate() {
         match pairs.last_mut() {
-            Some(last) if i > 0 && written == Written::Html && piece.starts_with('#') => {
+            Some(last) if i > 0 && written == Written::Html && referenced(piece, last) => {
                 last.push('&');
                 last.push_str(piece);
             }
@@ -76,6 +78,17 @@ fn pairs(query: &str, written: Written) -> Vec<String> {
     }
     pairs.retain(|p| !p.is_empty());
     pairs
+}
+
+/// Whether `piece`, after an `&` in HTML, begins with a character reference (`#39;`, `quot;`)
+/// that stays in the pair `last` before it: `amp;` only in an empty one.
+fn referenced(piece: &str, last: &str) -> bool {
+    let named = piece.split_once(';').is_some_and(|(n, _)| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_alphanumeric())
+            && (last.is_empty() || !n.eq_ignore_ascii_case("amp"))
+    });
+    named || piece.starts_with('#')
 }
 
 /// `url` without any parameter whose name, percent-decoded, is `name` (the origin must never
@@ -118,8 +131,10 @@ fn decoded_is(raw: &str, name: &str) -> bool {
 /// link, and anything a browser might read otherwise (backslashes, whitespace and control
 /// characters, user info, and a `&` before the query: the gateway's HTML rewriter sees attribute
 /// values as written, and the browser decodes `&sol;&sol;evil.example` or `https&colon;//` to
-/// another site): a link left alone never leaks the value. The value goes before the fragment,
-/// found as [`Written`] says.
+/// another site): a link left alone never leaks the value. In HTML, a link holding U+FFFD is left
+/// alone too: the rewriter read the page in another charset than the browser does, and the link
+/// written back would lose its other characters (`/caf\u{FFFD}` for `/café`). The value goes
+/// before the fragment, found as [`Written`] says.
 // Used by the gateway, which needs `sealed`.
 #[cfg_attr(not(feature = "sealed"), allow(dead_code))]
 pub(crate) fn rewrite_url(
@@ -134,6 +149,7 @@ pub(crate) fn rewrite_url(
         || fragment_at(url, written) == Some(0)
         || url.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f)
         || before_query.contains('&')
+        || written == Written::Html && url.contains('\u{FFFD}')
     {
         return None;
     }
@@ -350,6 +366,54 @@ mod tests {
         assert_eq!(
             rewrite_url("not a url", "/a", "_es", "V", Written::Plain),
             None
+        );
+    }
+
+    #[test]
+    fn keeps_the_ampersand_of_a_named_reference_in_html() {
+        let r = |url| rewrite_url("https://app.example/", url, "_es", "V", Written::Html);
+        // A leading `&amp;` lost its `&` with the empty pair before it: a browser read
+        // `amp;page=2`, and the origin had no `page`.
+        for (link, carrying) in [
+            ("/list?&amp;page=2", "/list?&amp;page=2&_es=V"),
+            ("/list?a=1&&amp;b=2", "/list?a=1&&amp;b=2&_es=V"),
+            ("?&quot;x", "?&quot;x&_es=V"),
+            ("/p?&lt;x=1#top", "/p?&lt;x=1&_es=V#top"),
+            ("/p?&AMP;a=1&&Amp;b", "/p?&AMP;a=1&&Amp;b&_es=V"),
+            // `&amp;` is a `&` to a browser: what follows is a pair of its own, kept.
+            ("/p?_es=OLD&amp;a=1", "/p?_es=V&amp;a=1"),
+            (
+                "/p?a=1&amp;_es=OLD&&amp;b",
+                "/p?a=1&amp;_es=OLD&&amp;b&_es=V",
+            ),
+            // Another reference is part of the pair before it (`_es=OLD"x` to a browser).
+            ("/p?_es=OLD&quot;x&b=2", "/p?_es=V&b=2"),
+            ("/p?&_es=OLD&&quot;x", "/p?_es=V&&quot;x"),
+        ] {
+            assert_eq!(r(link).as_deref(), Some(carrying), "{link:?}");
+        }
+    }
+
+    #[test]
+    fn leaves_links_read_in_another_charset() {
+        // The rewriter read `/café` in a charset the page is not in: the link written back
+        // would be `/caf\u{FFFD}`, no longer the page's. Left alone, it keeps its bytes.
+        let base = "https://app.example/";
+        for link in ["/caf\u{FFFD}", "/p?q=\u{FFFD}", "/a#\u{FFFD}"] {
+            assert_eq!(
+                rewrite_url(base, link, "_es", "V", Written::Html),
+                None,
+                "{link:?}"
+            );
+        }
+        assert_eq!(
+            rewrite_url(base, "/café", "_es", "V", Written::Html).as_deref(),
+            Some("/café?_es=V")
+        );
+        // A header's URL is as the browser reads it too: it still carries the value.
+        assert_eq!(
+            rewrite_url(base, "/caf\u{FFFD}", "_es", "V", Written::Plain).as_deref(),
+            Some("/caf\u{FFFD}?_es=V")
         );
     }
 
