@@ -126,7 +126,9 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
  * and no cookie sent but a login's (a change is logged with console.warn): the browser would keep
  * the new session's cookie in place of the visitor's own, and a logout's removal would orphan
  * the visitor's session, which the request never named. With `commit: false`, check
- * `store.withheldFrom(c.req.raw)` before committing yourself.
+ * `store.withheldFrom(c.req.raw)` before committing yourself. On Workers the request's work is
+ * kept by `c.executionCtx.waitUntil`: a store call of a request whose client went away still
+ * ends (else its state stays in the wasm memory).
  */
 export function sessionStore<E extends Env = {}>(
   store: SessionStore,

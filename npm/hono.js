@@ -464,7 +464,7 @@ export function sessionStore(store, options = {}) {
   checkTypes("sessionStore options", options, { commit: "boolean", variable: "string" });
   const variable = variableOf("sessionStore", options);
   const { commit = true } = options ?? {};
-  return async (c, next) => {
+  const middleware = async (c, next) => {
     const session = await store.load(c.req.raw);
     // A form another site posts (with sameSite "Strict", any cross-site request) came without
     // the cookie, which the browser keeps: a new session's cookie would replace it, and a
@@ -525,7 +525,24 @@ export function sessionStore(store, options = {}) {
     const value = store.setCookie(s.session);
     if (value) appendCookie(c, value);
   };
+  return (c, next) => kept(c, middleware(c, next));
 }
+
+/**
+ * `promise`, kept by the request's `waitUntil` on Workers. When the client goes away, workerd
+ * cancels what the request awaits: a store call that never settles keeps its state in the wasm
+ * memory for good (about 1 KB each). Kept, what it awaits ends (30 s at most) and frees it.
+ */
+const kept = (c, promise) => {
+  let ctx;
+  try {
+    ctx = c.executionCtx; // Hono throws where there is none (Node, Deno, Bun)
+  } catch {
+    return promise;
+  }
+  ctx?.waitUntil?.(promise.catch(() => {}));
+  return promise;
+};
 
 /**
  * The Session of `s` as the handler sees it (`c.get("session")`): the same, but that a change to

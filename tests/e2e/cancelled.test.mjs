@@ -1,4 +1,4 @@
-// Requests their clients give up on. When a client goes away before the answer, workerd cancels
+// The gateway's memory over an instance's life. Requests their clients give up on. When a client goes away before the answer, workerd cancels
 // what the request awaits (the origin's fetch, a store read): a promise that never settles. The
 // gateway's handlers that await in Rust (with a store, with ORIGIN_ASSERTION, a retry) are
 // futures that wasm-bindgen frees only when what they await settles: each cancelled request
@@ -125,3 +125,47 @@ for (const [name, settings] of [
     }
   });
 }
+
+// The state of a request waiting for its origin is freed by the garbage collector, through a
+// FinalizationRegistry, which workerd has from compatibility date 2025-05-05: without it, every
+// proxied request stays in the wasm memory. The gateway says so in its log.
+test("a runtime without FinalizationRegistry (compatibility date before 2025-05-05) is warned of", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "edge-cancelled-"));
+  dirs.push(dir);
+  mkdirSync(join(dir, "worker"));
+  for (const f of ["index.js", "index_bg.wasm", "worker/shim.mjs"]) cpSync(join(ROOT, "build", f), join(dir, f));
+  for (const [date, warned] of [["2025-05-04", true], ["2025-05-05", false]]) {
+    let log = "";
+    const mf = new Miniflare({
+      workers: [
+        {
+          name: "gateway",
+          modules: true,
+          modulesRoot: dir,
+          scriptPath: join(dir, "worker/shim.mjs"),
+          modulesRules: MODULE_RULES,
+          compatibilityDate: date,
+          bindings: {
+            ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]),
+            SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
+            STORE: "none",
+          },
+          kvNamespaces: ["EDGE_HEALTH"],
+          outboundService: "origin",
+        },
+        { name: "origin", modules: true, script: `export default { fetch: () => new Response("ok") };`, compatibilityDate: "2026-04-01" },
+      ],
+      handleRuntimeStdio(stdout, stderr) {
+        stdout.on("data", (chunk) => (log += chunk));
+        stderr.on("data", (chunk) => (log += chunk));
+      },
+    });
+    try {
+      assert.equal((await mf.dispatchFetch("https://gateway.example/")).status, 200, date);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(/no FinalizationRegistry \(compatibility_date before 2025-05-05\)/.test(log), warned, `${date}: ${log}`);
+    } finally {
+      await mf.dispose();
+    }
+  }
+});

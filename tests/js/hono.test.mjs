@@ -1009,6 +1009,26 @@ test("sessionStore: a handler that throws after a login removes the old id's coo
   }
 });
 
+test("sessionStore: on Workers the request's work is kept by waitUntil, so that a client gone away leaves no store call unsettled", async () => {
+  // workerd cancels what a request awaits when its client goes away: a store call that never
+  // settled kept its state in the wasm memory for good (about 1 KB each).
+  const store = new SessionStore({ keys: KEYS_1, kv: slowKv() });
+  const app = storeApp(store);
+  app.get("/", (c) => {
+    c.get("session").set("n", 1);
+    return c.text("ok");
+  });
+  const kept = [];
+  const ctx = { waitUntil: (p) => kept.push(p), passThroughOnException() {} };
+  const res = await app.request("/", {}, {}, ctx);
+  assert.equal(res.status, 200);
+  assert.equal(kept.length, 1, "the middleware's work");
+  assert.equal(await kept[0], undefined, "settled, the commit done");
+  assert.match(cookiesOf(res), /^__Host-sid=/);
+  // Without an execution context (Node, Deno, Bun), the same answer.
+  assert.equal((await app.request("/")).status, 200);
+});
+
 /**
  * Durable Objects in memory (the library's own object handler over a Map per object), whose
  * next answer to an operation `op` waits, once the object has done it, until `open()` is called:

@@ -236,21 +236,32 @@ const BUNDLE_RULES = [
 
 test("workerd, bundled by wrangler, with Workers KV", async () => {
   await wranglerBundle("dist-worker");
-  const mf = new Miniflare({
-    modules: true,
-    modulesRoot: join(dir, "dist-worker"),
-    scriptPath: join(dir, "dist-worker/worker.js"),
-    modulesRules: BUNDLE_RULES,
-    compatibilityDate: "2026-04-01",
-    kvNamespaces: ["SESSIONS"],
-    kvPersist: false,
-  });
-  try {
-    const res = await mf.dispatchFetch("http://smoke.test/");
-    assert.equal(res.status, 200);
-    assertSmoke(await res.json(), { kv: true });
-  } finally {
-    await mf.dispose();
+  // Before 2025-05-05 workerd has no FinalizationRegistry, by which what the library returns is
+  // freed: the import says so.
+  for (const [date, warned] of [["2026-04-01", false], ["2025-05-04", true]]) {
+    let log = "";
+    const mf = new Miniflare({
+      modules: true,
+      modulesRoot: join(dir, "dist-worker"),
+      scriptPath: join(dir, "dist-worker/worker.js"),
+      modulesRules: BUNDLE_RULES,
+      compatibilityDate: date,
+      kvNamespaces: ["SESSIONS"],
+      kvPersist: false,
+      handleRuntimeStdio(stdout, stderr) {
+        stdout.on("data", (chunk) => (log += chunk));
+        stderr.on("data", (chunk) => (log += chunk));
+      },
+    });
+    try {
+      const res = await mf.dispatchFetch("http://smoke.test/");
+      assert.equal(res.status, 200, date);
+      assertSmoke(await res.json(), { kv: true });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(/edge-session: this runtime has no FinalizationRegistry/.test(log), warned, `${date}: ${log}`);
+    } finally {
+      await mf.dispose();
+    }
   }
 });
 

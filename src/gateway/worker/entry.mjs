@@ -106,6 +106,16 @@ let stubs = [];
 
 function check(env) {
   checked = true;
+  // What the wasm hands JavaScript (a request waiting for its origin) is freed when the garbage
+  // collector takes it, through a FinalizationRegistry, which workerd has from compatibility
+  // date 2025-05-05: before, every proxied request's state stays in the wasm memory.
+  if (typeof FinalizationRegistry === "undefined") {
+    console.warn(
+      "edge-session gateway: this runtime has no FinalizationRegistry (compatibility_date before " +
+        "2025-05-05): every request leaves its state in the wasm memory, until the instance runs " +
+        "out of memory; set compatibility_date to 2025-05-05 or later",
+    );
+  }
   stubs = STORE_BINDINGS.filter((name) => {
     const binding = env[name];
     return binding !== null && typeof binding === "object" && typeof binding["edge-session: no such method"] === "function";
