@@ -312,7 +312,8 @@ impl SessionStore {
     }
 
     /// The session named by the cookie (its value, or the request or headers carrying it), or
-    /// a new empty one when there is none or it names nothing valid. Of several cookies of its
+    /// a new empty one when there is none or it names nothing valid (`renewed` when it names
+    /// one a login or a logout of the same browser ended a moment ago). Of several cookies of its
     /// name (a name without `__Host-` can be planted by a sibling subdomain, ahead of the
     /// client's own), the first of the first four that names a live session. Rejects only when
     /// the store fails (`store_unavailable`), and with `invalid_config` for a cookie source or
@@ -444,7 +445,8 @@ impl SessionStore {
     /// `session.cookie` afterwards. What is set on the session while the promise is pending is
     /// kept, as a change for the next `commit`. Rejects with `conflict` when the session ended
     /// or changed since it was loaded (Durable Objects, memory; a touch by another request is no
-    /// change); the session then keeps its id.
+    /// change), and on every store when it is `renewed` and this is no login (no `subject`
+    /// set); the session then keeps its id.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn regenerate(&self, session: &Session, options: Option<NowOptions>) -> Promise {
         let (sessions, cell, now) = (self.inner.clone(), session.inner.clone(), now(options));
