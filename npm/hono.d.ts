@@ -128,7 +128,8 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
  * the visitor's session, which the request never named. With `commit: false`, check
  * `store.withheldFrom(c.req.raw)` before committing yourself. On Workers the request's work is
  * kept by `c.executionCtx.waitUntil`: a store call of a request whose client went away still
- * ends (else its state stays in the wasm memory).
+ * ends (else its state stays in the wasm memory); so are the handler's own calls, for up to
+ * 30 s (`sessionTokens` too).
  */
 export function sessionStore<E extends Env = {}>(
   store: SessionStore,

@@ -340,7 +340,7 @@ export function sessionTokens(tokens, options = {}) {
   const cookie = Object.fromEntries(COOKIE_ATTRIBUTES.map((name) => [name, given?.[name]]));
   const settings = [tokens, cookieName, minIssuedAt, refresh, variable, ...Object.values(cookie)];
   let attributesChecked = false;
-  return async (c, next) => {
+  const middleware = async (c, next) => {
     // From when this middleware runs (mounted first, the request's arrival, as at the gateway):
     // a slow minIssuedAt lookup counts too.
     const started = Date.now();
@@ -429,6 +429,8 @@ export function sessionTokens(tokens, options = {}) {
       if (fresh) appendCookie(c, fresh);
     }
   };
+  // A minIssuedAt that asks a store (`store.minIssuedAt`, `tokenEnded`) awaits the wasm's calls.
+  return (c, next) => kept(c, middleware(c, next));
 }
 
 /** Whether `value` is a token of `tokens`' keys, valid or expired (no junk, nor another app's). */

@@ -33,7 +33,12 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -
     let mut separator = '?';
     for pair in pairs(query.unwrap_or(""), written) {
         let pair = pair.as_str();
-        let ours = pair.split_once('=').map_or(pair, |(n, _)| n) == name;
+        // `&amp;_es=` after an empty pair is the parameter to a browser.
+        let bare = match pair.get(..5) {
+            Some(amp) if amp.eq_ignore_ascii_case("&amp;") => &pair[5..],
+            _ => pair,
+        };
+        let ours = bare.split_once('=').map_or(bare, |(n, _)| n) == name;
         if ours && wrote {
             continue;
         }
@@ -58,13 +63,13 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -
     out
 }
 
-/// The non-empty pairs of a query. In HTML (`Written::Html`) an `&` that begins a character
-/// reference, numeric or named, begins no pair and stays in its pair: `a=1&#39;b` is one pair
-/// (`a=1'b` to a browser), `x=1&&#39;y` two (`x=1` and `'y`), and so is `x=1&&amp;y` (`x=1`
-/// and `&amp;y`, never `amp;y`, which loses its `&`). Split there, a pair dropped or written
-/// after the value glued its reference to another (`?_es&#4z` took the value as `_es=V&#4z`,
-/// which a browser reads `_es=V\u{4}z`). Only `&amp;`, a `&` to a browser, separates pairs
-/// after a non-empty one (`_es=old&amp;a=1` keeps `a=1`).
+/// The non-empty pairs of a query. In HTML (`Written::Html`) an `&` that begins a numeric
+/// character reference begins no pair and stays in its pair: `a=1&#39;b` is one pair
+/// (`a=1'b` to a browser), `x=1&&#39;y` two (`x=1` and `'y`). Split there, a pair dropped or
+/// written after the value glued its reference to another (`?_es&#4z` took the value as
+/// `_es=V&#4z`, which a browser reads `_es=V\u{4}z`). So does a named one after an empty pair
+/// (`?&amp;page=2` is `&amp;page=2`, never `amp;page=2`, which loses its `&`); after another
+/// it is a pair of its own (`&x;` is no reference to a browser, and `&amp;` a separator).
 fn pairs(query: &str, written: Written) -> Vec<String> {
     let mut pairs: Vec<String> = Vec::new();
     for (i, piece) in query.split('&').enumerate() {
@@ -80,15 +85,13 @@ fn pairs(query: &str, written: Written) -> Vec<String> {
     pairs
 }
 
-/// Whether `piece`, after an `&` in HTML, begins with a character reference (`#39;`, `quot;`)
-/// that stays in the pair `last` before it: `amp;` only in an empty one.
+/// Whether `piece`, after an `&` in HTML, begins with a character reference that stays in the
+/// pair `last` before it: a numeric one (`#39;`), or a named one (`amp;`) in an empty pair.
 fn referenced(piece: &str, last: &str) -> bool {
-    let named = piece.split_once(';').is_some_and(|(n, _)| {
-        !n.is_empty()
-            && n.bytes().all(|b| b.is_ascii_alphanumeric())
-            && (last.is_empty() || !n.eq_ignore_ascii_case("amp"))
-    });
-    named || piece.starts_with('#')
+    let named = piece
+        .split_once(';')
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric()));
+    piece.starts_with('#') || named && last.is_empty()
 }
 
 /// `url` without any parameter whose name, percent-decoded, is `name` (the origin must never
@@ -386,9 +389,12 @@ mod tests {
                 "/p?a=1&amp;_es=OLD&&amp;b",
                 "/p?a=1&amp;_es=OLD&&amp;b&_es=V",
             ),
-            // Another reference is part of the pair before it (`_es=OLD"x` to a browser).
-            ("/p?_es=OLD&quot;x&b=2", "/p?_es=V&b=2"),
+            // After a pair, a pair of its own (`&x;` is no reference to a browser).
+            ("/p?_es=OLD&x;y=1", "/p?_es=V&x;y=1"),
             ("/p?&_es=OLD&&quot;x", "/p?_es=V&&quot;x"),
+            // `&amp;_es` is the parameter to a browser: replaced.
+            ("/p?&amp;_es=OLD", "/p?_es=V"),
+            ("/p?a=1&&amp;_es=OLD&b", "/p?a=1&_es=V&b"),
         ] {
             assert_eq!(r(link).as_deref(), Some(carrying), "{link:?}");
         }

@@ -323,7 +323,8 @@ for (const kind of ["durable", "kv"]) {
       assert.ok(out.setCookies.some((c) => c.startsWith(`${SESSION}=; Max-Age=0`)), "the browser drops it");
       // A copy of the token taken before the logout (stolen, or simply kept) is refused: with a
       // store, `x-session-clear` ends the token's session by its `sid`, not only the cookie.
-      // The stored session is deleted too: its id finds no data.
+      // The stored session is ended too: its id finds no data (for a minute it is the marker of
+      // one ended, whose cookie no answer removes: a login of the browser's may hold it by now).
       const replay = new Jar();
       replay.cookies.set(SESSION, token);
       replay.cookies.set(SID, sid);
@@ -333,7 +334,7 @@ for (const kind of ["durable", "kv"]) {
       assert.equal(session(r)["x-session-sub"], undefined);
       assert.equal(session(r)["x-session-claims"], undefined);
       assert.deepEqual(data(r), {}, "the stored session died with the logout");
-      assert.match(cookieOf(r, SID) || "", /Max-Age=0/, "and the replayed session-id cookie is cleared");
+      assert.equal(cookieOf(r, SID), undefined, "the replayed session-id cookie is not replaced");
       await assertClearedLater(replay);
       const other = await gw.request("/", laptop);
       assert.equal(session(other)["x-session-status"], "valid", "the user's other session stands");

@@ -1009,7 +1009,7 @@ test("sessionStore: a handler that throws after a login removes the old id's coo
   }
 });
 
-test("sessionStore: on Workers the request's work is kept by waitUntil, so that a client gone away leaves no store call unsettled", async () => {
+test("sessionStore and sessionTokens: on Workers the request's work is kept by waitUntil, so that a client gone away leaves no store call unsettled", async () => {
   // workerd cancels what a request awaits when its client goes away: a store call that never
   // settled kept its state in the wasm memory for good (about 1 KB each).
   const store = new SessionStore({ keys: KEYS_1, kv: slowKv() });
@@ -1027,6 +1027,17 @@ test("sessionStore: on Workers the request's work is kept by waitUntil, so that 
   assert.match(cookiesOf(res), /^__Host-sid=/);
   // Without an execution context (Node, Deno, Bun), the same answer.
   assert.equal((await app.request("/")).status, 200);
+  // So is sessionTokens' work, whose minIssuedAt may ask the store.
+  const tokens = new SessionTokens({ keys: KEYS_1 });
+  const app2 = new Hono();
+  app2.use(mw.sessionTokens(tokens, { minIssuedAt: (claims) => store.minIssuedAt(claims.sub) }));
+  app2.get("/", (c) => c.json(c.get("session")));
+  kept.length = 0;
+  const token = tokens.sign({ sub: "alice" });
+  const res2 = await app2.request("/", { headers: { cookie: `__Host-session=${token}` } }, {}, ctx);
+  assert.equal((await res2.json()).sub, "alice");
+  assert.equal(kept.length, 1);
+  await kept[0];
 });
 
 /**
