@@ -33,9 +33,10 @@ pub(crate) fn with_param(url: &str, name: &str, value: &str, written: Written) -
     let mut separator = '?';
     for pair in pairs(query.unwrap_or(""), written) {
         let pair = pair.as_str();
-        // `&amp;_es=` after an empty pair is the parameter to a browser.
-        let bare = match pair.get(..5) {
-            Some(amp) if amp.eq_ignore_ascii_case("&amp;") => &pair[5..],
+        // In HTML, `&amp;_es=` after an empty pair is the parameter to a browser. (`get`, never
+        // an index: no panic's formatting in the wasm; the JS library writes `Plain` alone.)
+        let bare = match (written, pair.get(..5), pair.get(5..)) {
+            (Written::Html, Some(amp), Some(rest)) if amp.eq_ignore_ascii_case("&amp;") => rest,
             _ => pair,
         };
         let ours = bare.split_once('=').map_or(bare, |(n, _)| n) == name;
