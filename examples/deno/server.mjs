@@ -71,9 +71,9 @@ Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000), hostname: "127.0.0.1" }
     const user = verified(request)?.sub ?? null;
     const session = await dataOf(request, user); // reads its cookie from the request
     if (!session) return Response.json({ error: "log in again" }, { status: 401 }); // theirs stays theirs
-    // Sent before a login of this browser, answered after it (its id renewed a moment ago): the
-    // count has no session to go to, and a new one's cookie would replace the login's.
-    if (session.renewed) return Response.json({ error: "logged in meanwhile: count again" }, { status: 409 });
+    // Sent before a login or logout of this browser, answered after it (its id renewed or ended
+    // a moment ago): the count has no session to go to, and a new one's cookie would replace a login's.
+    if (session.renewed) return Response.json({ error: "logged in or out meanwhile: count again" }, { status: 409 });
     session.set("n", (session.get("n") ?? 0) + 1);
     if (user !== null) session.subject = user; // its owner (at commit, a new id for data begun before login)
     await store.commit(session);

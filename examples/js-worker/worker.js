@@ -66,9 +66,9 @@ export default {
       const item = url.searchParams.get("item") ?? "book";
       const cart = await cartOf(request, user);
       if (!cart) return Response.json({ error: "log in again" }, { status: 401 }); // their cart stays theirs
-      // Sent before a login of this browser, answered after it (its id renewed a moment ago): the
-      // item has no cart to go to, and a new one's cookie would replace the login's.
-      if (cart.renewed) return Response.json({ error: "logged in meanwhile: add it again" }, { status: 409 });
+      // Sent before a login or logout of this browser, answered after it (its id renewed or
+      // ended a moment ago): the item has no cart to go to, and a new one's cookie would replace a login's.
+      if (cart.renewed) return Response.json({ error: "logged in or out meanwhile: add it again" }, { status: 409 });
       const items = cart.get("items") ?? [];
       // Bounded: anyone can post, and the whole cart is read and written back at every request.
       if (item.length > 100 || items.length >= 20) return Response.json({ error: "at most 20 items of 100 characters" }, { status: 400 });
