@@ -489,11 +489,10 @@ export function sessionStore(store, options = {}) {
     // Not a login that a logout after it overrode: it ended the session under the login.
     const failed = settled.find((r, i) => r.status === "rejected" && !s.overridden?.has(pending[i]));
     if (c.error) {
-      // The handler threw: nothing of its changes is saved or sent, but for a logout done (the
-      // session ended; a login after it too): an error after it never keeps the visitor logged
-      // in. Nor a login done:
-      // the old id ended with it, and kept, the cookie would name one renewed for a minute,
-      // whose every change is dropped.
+      // The handler threw: nothing of its changes is saved or sent, but the removal of the
+      // cookie after a logout (a login after it too): an error never keeps the visitor logged
+      // in. So after a login: the old id ended with it, and kept, the cookie would name one
+      // renewed for a minute, whose every change is dropped.
       if ((s.ended || s.logins.length) && !failed && !withheld()) appendCookie(c, removal(s));
       return;
     }
