@@ -902,34 +902,58 @@ test("sessionStore: a login after a logout in the same request starts an empty s
   assert.equal(await store.find(alice.replace(/^__Host-sid=/, "")), undefined);
 });
 
+/**
+ * README's counter under sessionStore(store): GET / counts the visitor's visits and answers its
+ * subject; POST /login?user= logs in (alice by default), POST /logout logs out, and POST
+ * /switch?user= does both in one request.
+ */
+function countingApp(store) {
+  const app = storeApp(store);
+  app.get("/", (c) => {
+    const session = c.get("session");
+    session.set("visits", (session.get("visits") ?? 0) + 1);
+    return c.json({ subject: session.subject ?? null });
+  });
+  app.post("/login", async (c) => {
+    await mw.login(c, c.req.query("user") ?? "alice");
+    return c.text("in");
+  });
+  app.post("/logout", async (c) => {
+    await mw.logout(c);
+    return c.text("out");
+  });
+  app.post("/switch", async (c) => {
+    await mw.logout(c);
+    await mw.login(c, c.req.query("user"));
+    return c.text("in");
+  });
+  return app;
+}
+
+/** What `fn` resolves to, and the lines it wrote with console.warn meanwhile. */
+async function warningsOf(fn) {
+  const warned = [];
+  const warn = console.warn;
+  console.warn = (m) => warned.push(m);
+  try {
+    return [await fn(), warned.join("\n")];
+  } finally {
+    console.warn = warn;
+  }
+}
+
 test("sessionStore: a request sent before a login of its browser, answered after it, drops its change and sends no cookie", async () => {
   // README's counter on every GET, beside a login: the counter's new session and its cookie,
   // sent after the login's, logged the user out (18 of 20 logins with Durable Objects).
   for (const [kind, store] of memoryAndKv()) {
-    const app = storeApp(store);
-    app.get("/", (c) => {
-      const session = c.get("session");
-      session.set("visits", (session.get("visits") ?? 0) + 1);
-      return c.json({ subject: session.subject ?? null });
-    });
-    app.post("/login", async (c) => {
-      await mw.login(c, "alice");
-      return c.text("in");
-    });
+    const app = countingApp(store);
     const before = cookiesOf(await app.request("/"));
     const login = cookiesOf(await app.request("/login", { method: "POST", headers: { cookie: before } }));
     assert.match(login, /^__Host-sid=/, kind);
-    const warned = [];
-    const warn = console.warn;
-    console.warn = (m) => warned.push(m);
-    try {
-      const late = await app.request("/", { headers: { cookie: before } });
-      assert.equal(late.status, 200, kind);
-      assert.deepEqual(late.headers.getSetCookie(), [], kind);
-    } finally {
-      console.warn = warn;
-    }
-    assert.match(warned.join("\n"), /renewed by a login/, kind);
+    const [late, warned] = await warningsOf(() => app.request("/", { headers: { cookie: before } }));
+    assert.equal(late.status, 200, kind);
+    assert.deepEqual(late.headers.getSetCookie(), [], kind);
+    assert.match(warned, /renewed by a login/, kind);
     assert.deepEqual(await (await app.request("/", { headers: { cookie: login } })).json(), { subject: "alice" }, kind);
   }
 });
@@ -938,25 +962,7 @@ test("sessionStore: a request sent before a switch of users or a logout then a l
   // The old id was deleted by the logout: the late request's change went into a new session
   // whose cookie replaced the login's (the user just logged in was logged out again).
   for (const [kind, store] of memoryAndKv()) {
-    const app = storeApp(store);
-    app.get("/", (c) => {
-      const session = c.get("session");
-      session.set("visits", (session.get("visits") ?? 0) + 1);
-      return c.json({ subject: session.subject ?? null });
-    });
-    app.post("/login", async (c) => {
-      await mw.login(c, c.req.query("user"));
-      return c.text("in");
-    });
-    app.post("/switch", async (c) => {
-      await mw.logout(c);
-      await mw.login(c, c.req.query("user"));
-      return c.text("in");
-    });
-    app.post("/logout", async (c) => {
-      await mw.logout(c);
-      return c.text("out");
-    });
+    const app = countingApp(store);
     for (const apart of [false, true]) {
       const alice = cookiesOf(await app.request("/login?user=alice", { method: "POST" }));
       let bob;
@@ -968,17 +974,10 @@ test("sessionStore: a request sent before a switch of users or a logout then a l
         bob = cookiesOf(await app.request("/switch?user=bob", { method: "POST", headers: { cookie: alice } }));
       }
       assert.match(bob, /^__Host-sid=/, kind);
-      const warned = [];
-      const warn = console.warn;
-      console.warn = (m) => warned.push(m);
-      try {
-        const late = await app.request("/", { headers: { cookie: alice } });
-        assert.deepEqual(await late.json(), { subject: null }, `${kind} ${apart}`);
-        assert.deepEqual(late.headers.getSetCookie(), [], `${kind} ${apart}: no cookie over bob's`);
-      } finally {
-        console.warn = warn;
-      }
-      assert.match(warned.join("\n"), /ended by a logout/, kind);
+      const [late, warned] = await warningsOf(() => app.request("/", { headers: { cookie: alice } }));
+      assert.deepEqual(await late.json(), { subject: null }, `${kind} ${apart}`);
+      assert.deepEqual(late.headers.getSetCookie(), [], `${kind} ${apart}: no cookie over bob's`);
+      assert.match(warned, /ended by a logout/, kind);
       assert.deepEqual(await (await app.request("/", { headers: { cookie: bob } })).json(), { subject: "bob" }, kind);
     }
   }
