@@ -14,7 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 
-import { MODULE_RULES, ROOT } from "./harness.mjs";
+import { ROOT, gatewayOptions } from "./harness.mjs";
+
+const ORIGINS = JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]);
 
 // The glue instantiates the wasm: its exports (the memory) are kept for /__mem. Imports run in
 // order, so the patch is in place before the gateway's module instantiates.
@@ -89,20 +91,16 @@ for (const [name, settings] of [
         { name: "driver", modules: true, script: DRIVER, compatibilityDate: "2026-04-01", serviceBindings: { gw: "gateway" } },
         {
           name: "gateway",
-          modules: true,
-          modulesRoot: dir,
-          scriptPath: join(dir, "probe.mjs"),
-          modulesRules: MODULE_RULES,
-          compatibilityDate: "2026-04-01",
-          bindings: {
-            ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]),
-            SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
-            STORE: "none",
-            ...settings,
-          },
-          kvNamespaces: ["EDGE_HEALTH", "SESSIONS"],
-          durableObjects: { SESSION_OBJECTS: "EdgeSessionObject" },
-          outboundService: "origin",
+          ...gatewayOptions(
+            { ORIGINS, ...settings },
+            {
+              modulesRoot: dir,
+              scriptPath: join(dir, "probe.mjs"),
+              kvNamespaces: ["EDGE_HEALTH", "SESSIONS"],
+              durableObjects: { SESSION_OBJECTS: "EdgeSessionObject" },
+              outboundService: "origin",
+            },
+          ),
         },
         { name: "origin", modules: true, script: ORIGIN, compatibilityDate: "2026-04-01" },
       ],
@@ -130,28 +128,13 @@ for (const [name, settings] of [
 // FinalizationRegistry, which workerd has from compatibility date 2025-05-05: without it, every
 // proxied request stays in the wasm memory. The gateway says so in its log.
 test("a runtime without FinalizationRegistry (compatibility date before 2025-05-05) is warned of", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "edge-cancelled-"));
-  dirs.push(dir);
-  mkdirSync(join(dir, "worker"));
-  for (const f of ["index.js", "index_bg.wasm", "worker/shim.mjs"]) cpSync(join(ROOT, "build", f), join(dir, f));
   for (const [date, warned] of [["2025-05-04", true], ["2025-05-05", false]]) {
     let log = "";
     const mf = new Miniflare({
       workers: [
         {
           name: "gateway",
-          modules: true,
-          modulesRoot: dir,
-          scriptPath: join(dir, "worker/shim.mjs"),
-          modulesRules: MODULE_RULES,
-          compatibilityDate: date,
-          bindings: {
-            ORIGINS: JSON.stringify([{ id: "a", url: "http://origin.internal", weight: 1 }]),
-            SESSION_KEYS: JSON.stringify([{ id: "k1", secret: "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA" }]),
-            STORE: "none",
-          },
-          kvNamespaces: ["EDGE_HEALTH"],
-          outboundService: "origin",
+          ...gatewayOptions({ ORIGINS }, { compatibilityDate: date, kvNamespaces: ["EDGE_HEALTH"], outboundService: "origin" }),
         },
         { name: "origin", modules: true, script: `export default { fetch: () => new Response("ok") };`, compatibilityDate: "2026-04-01" },
       ],
