@@ -129,7 +129,7 @@ export function sessionTokens<C extends object = SessionClaims, E extends Env = 
  * `store.withheldFrom(c.req.raw)` before committing yourself. On Workers the request's work is
  * kept by `c.executionCtx.waitUntil`: a store call of a request whose client went away still
  * ends (else its state stays in the wasm memory); so are the handler's own calls, for up to
- * 30 s (`sessionTokens` too).
+ * 30 s (`sessionTokens` too, given a `minIssuedAt`).
  */
 export function sessionStore<E extends Env = {}>(
   store: SessionStore,

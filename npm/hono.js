@@ -429,8 +429,9 @@ export function sessionTokens(tokens, options = {}) {
       if (fresh) appendCookie(c, fresh);
     }
   };
-  // A minIssuedAt that asks a store (`store.minIssuedAt`, `tokenEnded`) awaits the wasm's calls.
-  return (c, next) => kept(c, middleware(c, next));
+  // A minIssuedAt that asks a store (`store.minIssuedAt`, `tokenEnded`) awaits the wasm's calls;
+  // without one, nothing here awaits the wasm.
+  return minIssuedAt ? (c, next) => kept(c, middleware(c, next)) : middleware;
 }
 
 /** Whether `value` is a token of `tokens`' keys, valid or expired (no junk, nor another app's). */
